@@ -1,0 +1,8 @@
+// Autograd: the tape, gradient rules, gradcheck, and the Tensor methods.
+import './grads/index.js';
+import './methods.js';
+
+export { backward, grad, registerPostAccumulateGradHook, sumTo, type BackwardOptions } from './tape.js';
+export { defineGrad, getGradRule, registeredGradKernels, type GradRule, type GradContext } from './registry.js';
+export { gradcheck, type GradcheckOptions, type GradcheckResult } from './gradcheck.js';
+export { noGrad, enableGrad, isGradEnabled } from '../core/engine.js';

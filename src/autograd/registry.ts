@@ -1,0 +1,37 @@
+// Gradient rules by kernel name. One rule per kernel, written with tensor ops, declaring what it saves.
+
+import type { Shape } from '../backend/shape.js';
+import type { DType } from '../backend/dtype.js';
+import type { Tensor } from '../core/tensor.js';
+
+/** What a rule sees at backward time. Only what it declared in `save` is available. */
+export interface GradContext {
+  readonly attrs: Readonly<Record<string, unknown>>;
+  readonly inputShapes: readonly Shape[];
+  readonly inputDtypes: readonly DType[];
+  /** Which inputs need a gradient; rules may skip work for the others. */
+  readonly needs: readonly boolean[];
+  /** Saved input i (must be listed in save.inputs). */
+  input(i: number): Tensor;
+  /** The saved output (save.output must be true). */
+  output(): Tensor;
+}
+
+export interface GradRule {
+  /** Inputs (by position) and whether the output must be kept alive for backward. */
+  readonly save?: { readonly inputs?: readonly number[]; readonly output?: boolean };
+  /** Gradients for each input, in the OUTPUT's shape for broadcasting ops (the tape reduces them). */
+  grad(dy: Tensor, ctx: GradContext): (Tensor | null)[];
+}
+
+const rules = new Map<string, GradRule>();
+
+/** Register the gradient rule of `kernel`. Registering twice is a bug. */
+export function defineGrad(kernel: string, rule: GradRule): void {
+  if (rules.has(kernel)) throw new Error(`defineGrad: kernel '${kernel}' already has a gradient rule`);
+  rules.set(kernel, rule);
+}
+
+export function getGradRule(kernel: string): GradRule | undefined { return rules.get(kernel); }
+
+export function registeredGradKernels(): string[] { return [...rules.keys()]; }

@@ -1,0 +1,226 @@
+// The define-by-run tape: ops report (kernel, inputs, output) through the engine hook; we keep a
+// Node per recorded op with only what its rule saves. backward() walks nodes in reverse creation
+// order (a valid topological order), calls each rule, reduces broadcast gradients to the input
+// shapes (the one central place for that), and accumulates into leaves' .grad.
+
+import { shapeEquals, type Shape } from '../backend/shape.js';
+import type { DType } from '../backend/dtype.js';
+import { enableGrad, noGrad, setRecorder } from '../core/engine.js';
+import { TensorslimError } from '../core/errors.js';
+import { Tensor, type GradNode } from '../core/tensor.js';
+import { add, clone, reshape, sum, to, detach } from '../ops/index.js';
+import { getGradRule, type GradContext, type GradRule } from './registry.js';
+
+interface Edge {
+  readonly node: Node | null;      // producer of this input, or null for a leaf / constant
+  readonly leaf: Tensor | null;    // the leaf tensor to accumulate into, when it requires grad
+  readonly requiresGrad: boolean;
+  readonly shape: Shape;
+  readonly dtype: DType;
+}
+
+let seqCounter = 0;
+
+export class Node implements GradNode {
+  readonly seq = seqCounter++;
+  saved: { inputs: (Tensor | undefined)[]; versions: number[]; output: Tensor | undefined; outVersion: number } | null;
+  constructor(
+    readonly kernel: string,
+    readonly rule: GradRule,
+    readonly edges: readonly Edge[],
+    readonly attrs: Readonly<Record<string, unknown>>,
+    inputs: readonly Tensor[],
+    output: Tensor,
+  ) {
+    const keep = rule.save?.inputs ?? [];
+    const savedInputs = inputs.map((t, i) => (keep.includes(i) ? t : undefined));
+    this.saved = {
+      inputs: savedInputs,
+      versions: savedInputs.map((t) => t?.version ?? 0),
+      output: rule.save?.output ? output : undefined,
+      outVersion: output.version,
+    };
+  }
+}
+
+type GradHook = (grad: Tensor) => void;
+const accumulateHooks = new WeakMap<Tensor, GradHook[]>();
+
+/**
+ * Call `hook(grad)` each time backward() finishes accumulating into leaf `t`'s .grad (the seam that
+ * distributed data parallel uses to start reducing a gradient as soon as it is ready).
+ * @example const h = registerPostAccumulateGradHook(p, (g) => queue.push(p)); h.remove();
+ */
+export function registerPostAccumulateGradHook(t: Tensor, hook: GradHook): { remove(): void } {
+  const list = accumulateHooks.get(t) ?? [];
+  list.push(hook);
+  accumulateHooks.set(t, list);
+  return { remove() { const i = list.indexOf(hook); if (i >= 0) list.splice(i, 1); } };
+}
+
+function recorder(kernel: string, inputs: readonly Tensor[], output: Tensor, attrs: Readonly<Record<string, unknown>>): void {
+  const rule = getGradRule(kernel);
+  if (!rule) throw new TensorslimError(kernel, `no gradient rule is registered for kernel '${kernel}' (a bug: add it in autograd/grads/)`);
+  const edges: Edge[] = inputs.map((t) => ({
+    node: t.gradFn instanceof Node ? t.gradFn : null,
+    leaf: t.requiresGrad && t.gradFn === null ? t : null,
+    requiresGrad: t.requiresGrad,
+    shape: t.shape,
+    dtype: t.dtype,
+  }));
+  output.gradFn = new Node(kernel, rule, edges, attrs, inputs, output);
+  output.requiresGrad = true;
+}
+
+setRecorder(recorder);
+
+/** Sum a broadcast gradient back down to `shape`. */
+export function sumTo(g: Tensor, shape: Shape): Tensor {
+  if (shapeEquals(g.shape, shape)) return g;
+  const lead = g.ndim - shape.length;
+  const axes: number[] = [];
+  for (let i = 0; i < g.ndim; i++) if (i < lead || (shape[i - lead] === 1 && g.shape[i] !== 1)) axes.push(i);
+  const s = axes.length ? sum(g, axes, true) : g;
+  return reshape(s, shape);
+}
+
+export interface BackwardOptions {
+  /** Keep saved tensors so backward can run through this graph again. */
+  retainGraph?: boolean;
+  /** Record the backward pass itself, for higher-order gradients. */
+  createGraph?: boolean;
+}
+
+function collect(roots: readonly Node[]): Node[] {
+  const seen = new Set<Node>();
+  const stack = [...roots];
+  while (stack.length) {
+    const n = stack.pop()!;
+    if (seen.has(n)) continue;
+    seen.add(n);
+    for (const e of n.edges) if (e.node && e.requiresGrad) stack.push(e.node);
+  }
+  return [...seen].sort((a, b) => b.seq - a.seq);
+}
+
+function contextFor(node: Node, dyShape: Shape): GradContext {
+  const saved = node.saved;
+  if (!saved) {
+    throw new TensorslimError('backward', `trying to backward through the graph a second time (kernel '${node.kernel}'); pass { retainGraph: true } to the first backward()`);
+  }
+  saved.inputs.forEach((t, i) => {
+    if (t && t.version !== saved.versions[i]) {
+      throw new TensorslimError('backward', `an input of '${node.kernel}' saved for backward was modified in place (version ${saved.versions[i]} -> ${t.version}); clone it before writing`);
+    }
+  });
+  if (saved.output && saved.output.version !== saved.outVersion) {
+    throw new TensorslimError('backward', `the output of '${node.kernel}' saved for backward was modified in place; clone it before writing`);
+  }
+  void dyShape;
+  return {
+    attrs: node.attrs,
+    inputShapes: node.edges.map((e) => e.shape),
+    inputDtypes: node.edges.map((e) => e.dtype),
+    needs: node.edges.map((e) => e.requiresGrad),
+    input(i) {
+      const t = saved.inputs[i];
+      if (!t) throw new Error(`gradient rule of '${node.kernel}' reads input ${i} but did not declare it in save.inputs`);
+      return t;
+    },
+    output() {
+      if (!saved.output) throw new Error(`gradient rule of '${node.kernel}' reads its output but did not declare save.output`);
+      return saved.output;
+    },
+  };
+}
+
+/**
+ * Core of backward() and grad(): propagate `seeds` (root tensor -> its gradient) through the tape.
+ * `sink(leaf, g)` receives each leaf gradient; `capture` collects gradients of non-leaf targets.
+ */
+function propagate(seeds: ReadonlyArray<readonly [Tensor, Tensor]>, opts: BackwardOptions, sink: (leaf: Tensor, g: Tensor) => void,
+  capture?: Map<Node, Tensor>): void {
+  const run = (): void => {
+    const grads = new Map<Node, Tensor>();
+    const roots: Node[] = [];
+    for (const [t, g] of seeds) {
+      if (t.gradFn instanceof Node) {
+        const prev = grads.get(t.gradFn);
+        grads.set(t.gradFn, prev ? add(prev, g) : g);
+        roots.push(t.gradFn);
+      } else if (t.requiresGrad) {
+        sink(t, g);
+      }
+    }
+    const order = collect(roots);
+    for (const node of order) {
+      const dy = grads.get(node);
+      if (!dy) continue;
+      if (capture?.has(node)) capture.set(node, dy);
+      const ctx = contextFor(node, dy.shape);
+      const gs = node.rule.grad(dy, ctx);
+      node.edges.forEach((e, i) => {
+        const g0 = gs[i];
+        if (!e.requiresGrad || !g0) return;
+        let g = sumTo(g0, e.shape);
+        if (g.dtype !== e.dtype) g = to(g, e.dtype);
+        if (e.node) {
+          const prev = grads.get(e.node);
+          grads.set(e.node, prev ? add(prev, g) : g);
+        } else if (e.leaf) {
+          sink(e.leaf, g);
+        }
+      });
+      grads.delete(node);
+      if (!opts.retainGraph) node.saved = null;
+    }
+  };
+  if (opts.createGraph) enableGrad(run); else noGrad(run);
+}
+
+function seedFor(op: string, t: Tensor, gradient: Tensor | undefined): Tensor {
+  if (!t.requiresGrad) {
+    throw new TensorslimError(op, 'the tensor does not require grad and has no gradFn; set requiresGrad on the leaves you differentiate with respect to');
+  }
+  if (gradient === undefined) {
+    if (t.size !== 1) {
+      throw new TensorslimError(op, `a gradient can be created implicitly only for one-element outputs, got shape (${t.shape.join(', ')}); pass a gradient of that shape`);
+    }
+    const one = clone(detach(t));
+    one.data.fill(1);
+    return one;
+  }
+  if (!shapeEquals(gradient.shape, t.shape)) {
+    throw new TensorslimError(op, `gradient shape (${gradient.shape.join(', ')}) does not match the tensor's shape (${t.shape.join(', ')})`);
+  }
+  return gradient.dtype === t.dtype ? gradient : to(gradient, t.dtype);
+}
+
+/**
+ * Compute d(t)/d(leaves) and accumulate into each leaf's .grad, like tensor.backward().
+ * @example loss.backward(); // or backward(y, onesLike(y))
+ */
+export function backward(t: Tensor, gradient?: Tensor, opts: BackwardOptions = {}): void {
+  const seed = seedFor('backward', t, gradient);
+  propagate([[t, seed]], opts, (leaf, g) => {
+    leaf.grad = leaf.grad ? (opts.createGraph ? add(leaf.grad, g) : noGrad(() => add(leaf.grad!, g))) : opts.createGraph ? g : clone(detach(g));
+    for (const h of accumulateHooks.get(leaf) ?? []) h(leaf.grad);
+  });
+}
+
+/**
+ * Gradients of `outputs` with respect to `inputs`, returned instead of accumulated (torch.autograd.grad).
+ * Inputs that do not influence the outputs get null (or zeros with allowUnused: false -> error).
+ * @example const [dx] = grad([y.sum()], [x]);
+ */
+export function grad(outputs: readonly Tensor[], inputs: readonly Tensor[], opts: BackwardOptions & { gradOutputs?: readonly Tensor[] } = {}): (Tensor | null)[] {
+  const seeds = outputs.map((o, i) => [o, seedFor('grad', o, opts.gradOutputs?.[i])] as const);
+  const leafGrads = new Map<Tensor, Tensor>();
+  const capture = new Map<Node, Tensor | undefined>();
+  for (const x of inputs) if (x.gradFn instanceof Node) capture.set(x.gradFn, undefined);
+  propagate(seeds, opts, (leaf, g) => {
+    const prev = leafGrads.get(leaf);
+    leafGrads.set(leaf, prev ? add(prev, g) : g);
+  }, capture as Map<Node, Tensor>);
+  return inputs.map((x) => (x.gradFn instanceof Node ? capture.get(x.gradFn) ?? null : leafGrads.get(x) ?? null));
+}

@@ -1,0 +1,12 @@
+// tensorslim public API: one entry point with full type declarations.
+
+import './autograd/index.js';
+
+export { Tensor, type NestedArray, type GradNode } from './core/tensor.js';
+export { TensorslimError, ShapeError, DTypeError } from './core/errors.js';
+export { Generator, manualSeed, defaultGenerator, type GeneratorState } from './core/random.js';
+export type { DType, FloatDType, TypedArray } from './backend/dtype.js';
+export type { Backend, View } from './backend/backend.js';
+export { getBackend, setBackend, listBackends, registerBackend } from './backend/registry.js';
+export * from './ops/index.js';
+export * from './autograd/index.js';

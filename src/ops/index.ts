@@ -1,0 +1,14 @@
+// Public tensor ops. Each validates its inputs, then dispatches a kernel or composes other ops.
+
+export * from './creation.js';
+export * from './unary.js';
+export * from './binary.js';
+export * from './movement.js';
+export * from './reduce.js';
+export * from './matmul.js';
+export * from './indexing.js';
+export * from './conv.js';
+export * from './activation.js';
+export * from './inplace.js';
+export { KERNELS, NON_DIFFERENTIABLE, type KernelName } from './kernels.js';
+export type { TensorLike } from './util.js';

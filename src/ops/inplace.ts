@@ -1,0 +1,38 @@
+// In-place writes: the only ops that mutate storage. Used by optimizers, initializers and
+// loadStateDict. They refuse to run where they would corrupt the tape, and bump the version counter
+// so a tensor saved for backward and then overwritten is detected.
+
+import { isGradEnabled } from '../core/engine.js';
+import { TensorslimError } from '../core/errors.js';
+import { Tensor } from '../core/tensor.js';
+import { to } from './movement.js';
+import { backend, broadcastOrThrow, scalarTensor, viewAs } from './util.js';
+
+function checkWritable(op: string, x: Tensor): void {
+  if (x.requiresGrad && isGradEnabled()) {
+    throw new TensorslimError(op, 'in-place write to a tensor that requires grad while gradients are recorded; wrap it in noGrad(() => ...)');
+  }
+}
+
+/**
+ * Copy src's values into x's storage (broadcasting src to x's shape, converting dtype). Returns x.
+ * @example noGrad(() => param.assign(newValue))
+ */
+export function assign(x: Tensor, src: Tensor | number): Tensor {
+  checkWritable('assign', x);
+  let s = typeof src === 'number' ? scalarTensor(src, x.dtype) : src;
+  const shape = broadcastOrThrow('assign', x.shape, s.shape);
+  if (shape.length !== x.ndim || shape.some((d, i) => d !== x.shape[i])) {
+    throw new TensorslimError('assign', `source shape (${s.shape.join(', ')}) does not broadcast to destination (${x.shape.join(', ')})`);
+  }
+  if (s.dtype !== x.dtype) s = to(s, x.dtype);
+  backend().assign(x.view_(), viewAs(s, x.shape));
+  x.version++;
+  return x;
+}
+
+/** Fill with a value in place. @example t.fill_(0.5) */
+export function fill_(x: Tensor, value: number): Tensor { return assign(x, value); }
+
+/** Fill with zeros in place. @example t.zero_() */
+export function zero_(x: Tensor): Tensor { return assign(x, 0); }

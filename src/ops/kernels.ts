@@ -1,0 +1,44 @@
+// The closed list of kernels that ops record on the autograd tape. Each differentiable kernel has
+// exactly one gradient rule in autograd/grads/; the rest are listed in NON_DIFFERENTIABLE with a reason.
+// A meta-test checks both lists against the gradient registry.
+
+export const KERNELS = [
+  // unary elementwise (ops/unary.ts)
+  'neg', 'exp', 'log', 'sqrt', 'abs', 'tanh', 'sigmoid', 'relu', 'erf', 'sign', 'sin', 'cos', 'floor',
+  // binary elementwise (ops/binary.ts)
+  'add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum',
+  // selection (ops/binary.ts)
+  'where',
+  // reductions (ops/reduce.ts)
+  'sum', 'max', 'min',
+  // linear algebra (ops/matmul.ts)
+  'matmul',
+  // dtype conversion and layout (ops/movement.ts)
+  'cast', 'contiguous', 'reshape', 'permute', 'expand', 'slice', 'padSlice',
+  // indexing (ops/indexing.ts)
+  'gather', 'scatterAdd', 'cat',
+  // convolution geometry (ops/conv.ts)
+  'unfold2d', 'fold2d',
+] as const;
+
+export type KernelName = (typeof KERNELS)[number];
+
+/**
+ * Ops whose results carry no gradient, with the reason. They never call record(): their outputs
+ * are integer or bool tensors, or constants.
+ */
+export const NON_DIFFERENTIABLE: Readonly<Record<string, string>> = {
+  eq: 'comparison: bool output, piecewise constant',
+  ne: 'comparison: bool output, piecewise constant',
+  lt: 'comparison: bool output, piecewise constant',
+  le: 'comparison: bool output, piecewise constant',
+  gt: 'comparison: bool output, piecewise constant',
+  ge: 'comparison: bool output, piecewise constant',
+  logicalNot: 'bool in, bool out',
+  logicalAnd: 'bool in, bool out',
+  logicalOr: 'bool in, bool out',
+  argmax: 'int32 indices',
+  argmin: 'int32 indices',
+  oneHot: 'int32 output from int32 indices',
+  randomFill: 'rand/randn/randint/dropout masks are constants with respect to every input',
+};
