@@ -5,7 +5,7 @@
 import type { Backend, BinaryOp, Conv2dGeometry, ReduceOp, UnaryOp, View } from '../../backend/backend.js';
 import { allocate, type DType, type TypedArray } from '../../backend/dtype.js';
 import { registerBackend } from '../../backend/registry.js';
-import { contiguousStrides, forEachOffset, numel } from '../../backend/shape.js';
+import { contiguousStrides, forEachOffset, isContiguous, numel } from '../../backend/shape.js';
 
 // erf with |error| < 1.2e-16 relative (W. J. Cody's rational approximations are overkill here;
 // this uses the complementary-error continued expansion from Numerical Recipes' erfc, ~1.2e-7),
@@ -84,6 +84,10 @@ function unary(op: UnaryOp, x: View, outDtype: DType): TypedArray {
   const out = allocate(outDtype, numel(x.shape));
   const f = unaryFn(op);
   const xd = x.data;
+  if (isContiguous(x.shape, x.strides)) { // fast path: one flat loop
+    for (let i = 0, o = x.offset; i < out.length; i++, o++) out[i] = f(xd[o]!);
+    return out;
+  }
   forEachOffset(x.shape, [x.strides], [x.offset], (o, i) => { out[i] = f(xd[o[0]!]!); });
   return out;
 }
@@ -93,6 +97,10 @@ function binary(op: BinaryOp, a: View, b: View, outDtype: DType): TypedArray {
   const intDiv = outDtype === 'int32' || outDtype === 'uint8';
   const f = binaryFn(op, intDiv);
   const ad = a.data, bd = b.data;
+  if (isContiguous(a.shape, a.strides) && isContiguous(b.shape, b.strides)) { // fast path: one flat loop
+    for (let i = 0, oa = a.offset, ob = b.offset; i < out.length; i++, oa++, ob++) out[i] = f(ad[oa]!, bd[ob]!);
+    return out;
+  }
   forEachOffset(a.shape, [a.strides, b.strides], [a.offset, b.offset], (o, i) => {
     out[i] = f(ad[o[0]!]!, bd[o[1]!]!);
   });
@@ -159,14 +167,20 @@ function matmul(a: View, b: View, outDtype: DType): TypedArray {
   const ad = a.data, bd = b.data;
   const [sab, sam, sak] = a.strides as [number, number, number];
   const [sbb, sbk, sbn] = b.strides as [number, number, number];
+  // Pack one row of A and all of B^T (per batch) into contiguous float64 so the inner product is a
+  // unit-stride loop over k whatever the operands' strides; accumulation is in float64.
+  const row = new Float64Array(K);
+  const bt = new Float64Array(N * K);
   for (let bi = 0; bi < B; bi++) {
+    for (let j = 0; j < N; j++) for (let k = 0; k < K; k++) bt[j * K + k] = bd[b.offset + bi * sbb + k * sbk + j * sbn]!;
     for (let i = 0; i < M; i++) {
+      for (let k = 0; k < K; k++) row[k] = ad[a.offset + bi * sab + i * sam + k * sak]!;
+      const o = (bi * M + i) * N;
       for (let j = 0; j < N; j++) {
         let acc = 0;
-        let pa = a.offset + bi * sab + i * sam;
-        let pb = b.offset + bi * sbb + j * sbn;
-        for (let k = 0; k < K; k++) { acc += ad[pa]! * bd[pb]!; pa += sak; pb += sbk; }
-        out[(bi * M + i) * N + j] = acc;
+        const base = j * K;
+        for (let k = 0; k < K; k++) acc += row[k]! * bt[base + k]!;
+        out[o + j] = acc;
       }
     }
   }
