@@ -10,3 +10,5 @@ export type { Backend, View } from './backend/backend.js';
 export { getBackend, setBackend, listBackends, registerBackend } from './backend/registry.js';
 export * from './ops/index.js';
 export * from './autograd/index.js';
+export * from './nn/index.js';
+export * from './optim/index.js';

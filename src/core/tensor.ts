@@ -15,6 +15,7 @@ export interface GradNode {
 }
 
 let nextId = 1;
+const storageVersions = new WeakMap<ArrayBufferLike, number>();
 
 export class Tensor {
   /** Storage, shared by all views of the same data. */
@@ -28,8 +29,12 @@ export class Tensor {
   grad: Tensor | null = null;
   /** The tape node that produced this tensor; null for leaves. */
   gradFn: GradNode | null = null;
-  /** Bumped by in-place writes; the tape uses it to refuse stale saved tensors. */
-  version = 0;
+  /**
+   * Bumped by in-place writes; the tape uses it to refuse stale saved tensors. One counter per
+   * storage, shared by all views of it (a write through a slice is seen by the base), as in PyTorch.
+   */
+  get version(): number { return storageVersions.get(this.data.buffer) ?? 0; }
+  set version(v: number) { storageVersions.set(this.data.buffer, v); }
   private requiresGradFlag = false;
 
   constructor(data: TypedArray, dtype: DType, shape: Shape, strides?: Shape, offset = 0) {

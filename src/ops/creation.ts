@@ -49,7 +49,8 @@ export function tensor(data: NestedArray | TypedArray | readonly NestedArray[], 
       throw new ShapeError('tensor', `shape ${fmtShape(shape)} holds ${numel(shape)} elements but the typed array has ${typed.length}`);
     }
     const store = allocate(dtype, typed.length);
-    store.set(typed as ArrayLike<number>);
+    if (dtype === 'bool') for (let i = 0; i < typed.length; i++) store[i] = typed[i] !== 0 ? 1 : 0;
+    else store.set(typed as ArrayLike<number>);
     return finish(new Tensor(store, dtype, shape), opts);
   }
   // nested arrays or a scalar: infer the shape, check it is rectangular
@@ -62,7 +63,7 @@ export function tensor(data: NestedArray | TypedArray | readonly NestedArray[], 
   let pos = 0;
   const walk = (v: unknown, axis: number): void => {
     if (axis === shape.length) {
-      if (typeof v === 'number') out[pos++] = v;
+      if (typeof v === 'number') out[pos++] = dtype === 'bool' ? (v !== 0 ? 1 : 0) : v;
       else if (typeof v === 'boolean') out[pos++] = v ? 1 : 0;
       else throw new TensorslimError('tensor', `expected a number or boolean at depth ${axis}, got ${typeof v}`);
       return;
@@ -73,12 +74,24 @@ export function tensor(data: NestedArray | TypedArray | readonly NestedArray[], 
     for (const e of v) walk(e, axis + 1);
   };
   walk(data, 0);
-  return finish(new Tensor(out, dtype, shape), opts);
+  let finalShape: Shape = shape;
+  if (opts.shape) {
+    checkShape('tensor', opts.shape);
+    if (numel(opts.shape) !== out.length) {
+      throw new ShapeError('tensor', `shape ${fmtShape(opts.shape)} holds ${numel(opts.shape)} elements but the data has ${out.length}`);
+    }
+    finalShape = opts.shape;
+  }
+  return finish(new Tensor(out, dtype, finalShape), opts);
 }
 
 /** A tensor filled with `value`. @example full([2, 3], 7) */
 export function full(shape: Shape, value: number, opts: TensorOptions = {}): Tensor {
-  checkShape('full', shape);
+  return filled('full', shape, value, opts);
+}
+
+function filled(op: string, shape: Shape, value: number, opts: TensorOptions): Tensor {
+  checkShape(op, shape);
   const dtype = opts.dtype ?? 'float32';
   const data = allocate(dtype, numel(shape));
   if (value !== 0) data.fill(dtype === 'bool' ? (value ? 1 : 0) : value);
@@ -86,9 +99,9 @@ export function full(shape: Shape, value: number, opts: TensorOptions = {}): Ten
 }
 
 /** @example zeros([2, 3]) */
-export function zeros(shape: Shape, opts: TensorOptions = {}): Tensor { return full(shape, 0, opts); }
+export function zeros(shape: Shape, opts: TensorOptions = {}): Tensor { return filled('zeros', shape, 0, opts); }
 /** @example ones([2, 3], { dtype: 'float64' }) */
-export function ones(shape: Shape, opts: TensorOptions = {}): Tensor { return full(shape, 1, opts); }
+export function ones(shape: Shape, opts: TensorOptions = {}): Tensor { return filled('ones', shape, 1, opts); }
 /** Zeros with `t`'s shape and (by default) dtype. */
 export function zerosLike(t: Tensor, opts: TensorOptions = {}): Tensor { return full(t.shape, 0, { dtype: t.dtype, ...opts }); }
 export function onesLike(t: Tensor, opts: TensorOptions = {}): Tensor { return full(t.shape, 1, { dtype: t.dtype, ...opts }); }

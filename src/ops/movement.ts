@@ -123,6 +123,11 @@ export function t(x: Tensor): Tensor {
 export function expand(x: Tensor, shape: readonly number[]): Tensor {
   if (shape.length < x.ndim) throw new ShapeError('expand', `target ${fmtShape(shape)} has fewer dimensions than the tensor ${fmtShape(x.shape)}`);
   const off = shape.length - x.ndim;
+  for (let i = 0; i < off; i++) {
+    if (!Number.isInteger(shape[i]) || shape[i]! < 0) {
+      throw new ShapeError('expand', `size ${shape[i]} is not allowed for new leading dimension ${i}: ${fmtShape(x.shape)} -> ${fmtShape(shape)} (-1 only keeps an existing dimension)`);
+    }
+  }
   const target = shape.map((d, i) => (d === -1 && i >= off ? x.shape[i - off]! : d));
   const strides = target.map((d, i) => {
     if (i < off) return 0;

@@ -1,0 +1,158 @@
+// Layers and init: PyTorch default init bounds, seeded repeatability, hand-computed outputs,
+// and bad-input errors that name the layer, the shapes and the fix.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as ops from '../../src/ops/index.js';
+import { manualSeed } from '../../src/core/random.js';
+import { noGrad } from '../../src/core/engine.js';
+import {
+  Linear, Conv2d, MaxPool2d, LayerNorm, Embedding, Flatten, GELU, Tanh, Sigmoid, ReLU, Dropout, Identity, Sequential, init, F,
+} from '../../src/nn/index.js';
+
+const maxAbs = (a: ArrayLike<number>): number => { let m = 0; for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]!)); return m; };
+
+test('Linear: PyTorch default init bounds 1/sqrt(inFeatures) for weight and bias; seeded runs repeat', () => {
+  manualSeed(42);
+  const a = new Linear(100, 50);
+  // kaiming_uniform(a = sqrt 5): gain = sqrt(2 / (1 + 5)), bound = gain * sqrt(3 / 100) = 1 / sqrt(100) = 0.1
+  const w = a.weight.dataSync();
+  assert.ok(maxAbs(w) <= 0.1 && maxAbs(w) > 0.09);
+  assert.ok(maxAbs(a.bias!.dataSync()) <= 0.1);
+  // U(-b, b) has variance b^2 / 3
+  const varW = [...w].reduce((s, v) => s + v * v, 0) / w.length;
+  assert.ok(Math.abs(varW - 0.01 / 3) < 0.0005, `variance ${varW}`);
+  manualSeed(42);
+  const b = new Linear(100, 50);
+  assert.deepEqual([...b.weight.dataSync()], [...w]);
+  assert.deepEqual([...b.bias!.dataSync()], [...a.bias!.dataSync()]);
+  assert.equal(new Linear(3, 2, { bias: false }).bias, null);
+  assert.equal(new Linear(3, 2, { dtype: 'float64' }).weight.dtype, 'float64');
+});
+
+test('Linear: y = x W^T + b by hand, any leading dims', () => {
+  const lin = new Linear(2, 3);
+  init.constant_(lin.weight, 0);
+  noGrad(() => {
+    ops.assign(lin.weight, ops.tensor([[1, 0], [0, 1], [1, 1]]));
+    ops.assign(lin.bias!, ops.tensor([0.5, -1, 0]));
+  });
+  // x = [2, 3]: W x = [2, 3, 5], + b = [2.5, 2, 5]
+  assert.deepEqual(lin.call(ops.tensor([2, 3])).toArray(), [2.5, 2, 5]);
+  assert.deepEqual(lin.call(ops.tensor([[[2, 3]]])).shape, [1, 1, 3]);
+});
+
+test('Linear: bad input names the layer, the shapes and the fix', () => {
+  const lin = new Linear(784, 300);
+  assert.throws(() => lin.call(ops.zeros([32, 100])),
+    /Linear\(784, 300\): input last dimension 100 does not match inFeatures 784; input shape \(32, 100\)/);
+  assert.throws(() => new Linear(-1, 3), /Linear: inFeatures must be a non-negative integer, got -1/);
+  assert.throws(() => F.linear(ops.zeros([2, 3]), ops.zeros([4, 5])), /linear: input last dimension 3 does not match inFeatures 5/);
+});
+
+test('Conv2d: default init bound 1/sqrt(C*kh*kw), output shape, and a hand-computed value', () => {
+  manualSeed(3);
+  const conv = new Conv2d(2, 4, 3, { padding: 1 });
+  assert.deepEqual([...conv.weight.shape], [4, 2, 3, 3]);
+  assert.ok(maxAbs(conv.weight.dataSync()) <= 1 / Math.sqrt(18));
+  assert.ok(maxAbs(conv.bias!.dataSync()) <= 1 / Math.sqrt(18));
+  assert.deepEqual(conv.call(ops.zeros([5, 2, 8, 8])).shape, [5, 4, 8, 8]);
+  assert.deepEqual(conv.call(ops.zeros([2, 8, 8])).shape, [4, 8, 8]);   // unbatched
+  // all-ones 1x1x3x3 kernel, no bias, on a 3x3 image of ones: 9 at the centre, 4 in a corner (padding 1)
+  const c1 = new Conv2d(1, 1, 3, { padding: 'same', bias: false });
+  init.ones_(c1.weight);
+  const y = c1.call(ops.ones([1, 1, 3, 3])).toArray() as number[][][][];
+  assert.equal(y[0]![0]![1]![1], 9);
+  assert.equal(y[0]![0]![0]![0], 4);
+  assert.throws(() => conv.call(ops.zeros([5, 3, 8, 8])), /Conv2d\(2, 4, kernelSize=\(3, 3\)\): input has 3 channels but the layer expects 2; input shape \(5, 3, 8, 8\)/);
+  assert.throws(() => conv.call(ops.zeros([8, 8])), /expected input \(N, C, H, W\) or \(C, H, W\), got \(8, 8\)/);
+  assert.throws(() => new Conv2d(1, 1, 2, { padding: 'same' }), /padding='same' needs/);
+});
+
+test('MaxPool2d and Flatten', () => {
+  const x = ops.tensor(new Float32Array([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16]), { shape: [1, 1, 4, 4] });
+  // 2x2 windows of [[1..4],[5..8],[9..12],[13..16]]: maxima 6, 8, 14, 16
+  assert.deepEqual(new MaxPool2d(2).call(x).toArray(), [[[[6, 8], [14, 16]]]]);
+  assert.deepEqual(new Flatten().call(x).shape, [1, 16]);
+  assert.deepEqual(new Flatten(0).call(x).shape, [16]);
+});
+
+test('LayerNorm: zero mean, unit (biased) variance; affine starts at ones/zeros', () => {
+  const ln = new LayerNorm(4);
+  assert.deepEqual(ln.weight!.toArray(), [1, 1, 1, 1]);
+  assert.deepEqual(ln.bias!.toArray(), [0, 0, 0, 0]);
+  // x = [1, 2, 3, 4]: mean 2.5, biased var 1.25 -> y = (x - 2.5) / sqrt(1.25 + 1e-5)
+  const y = ln.call(ops.tensor([[1, 2, 3, 4]], { dtype: 'float32' })).dataSync();
+  const s = Math.sqrt(1.25 + 1e-5);
+  [-1.5, -0.5, 0.5, 1.5].forEach((d, i) => assert.ok(Math.abs(y[i]! - d / s) < 1e-5));
+  assert.equal(new LayerNorm([2, 3], { elementwiseAffine: false }).parameters().length, 0);
+  assert.throws(() => ln.call(ops.zeros([2, 5])), /LayerNorm\(\(4\)\): input shape \(2, 5\) must end with normalizedShape \(4,\)/);
+});
+
+test('Embedding: N(0, 1) init, lookup shape, padding row zero with no gradient, range errors', () => {
+  manualSeed(5);
+  const e = new Embedding(1000, 8);
+  const w = e.weight.dataSync();
+  const mean = [...w].reduce((a, b) => a + b, 0) / w.length;
+  const v = [...w].reduce((a, b) => a + (b - mean) ** 2, 0) / w.length;
+  assert.ok(Math.abs(mean) < 0.05 && Math.abs(v - 1) < 0.05, `mean ${mean}, var ${v}`);
+  const idx = ops.tensor([[1, 2, 3], [3, 2, 1]], { dtype: 'int32' });
+  const out = e.call(idx);
+  assert.deepEqual(out.shape, [2, 3, 8]);
+  const ep = new Embedding(4, 2, { paddingIdx: 0 });
+  assert.deepEqual((ep.weight.toArray() as number[][])[0], [0, 0]);
+  ops.sum(ep.call(ops.tensor([0, 1, 0], { dtype: 'int32' }))).backward();
+  const g = ep.weight.grad!.toArray() as number[][];
+  assert.deepEqual(g[0], [0, 0]);
+  assert.deepEqual(g[1], [1, 1]);
+  assert.throws(() => e.call(ops.tensor([1000], { dtype: 'int32' })), /Embedding\(1000, 8\): index 1000 at flat position 0 is out of range for an embedding of 1000 rows/);
+  assert.throws(() => e.call(ops.tensor([1])), /indices must be int32, got float32/);
+});
+
+test('activations match their definitions', () => {
+  const x = ops.tensor([-1, 0, 2], { dtype: 'float64' });
+  assert.deepEqual(new ReLU().call(x).toArray(), [0, 0, 2]);
+  const t = new Tanh().call(x).dataSync();
+  assert.ok(Math.abs(t[2]! - Math.tanh(2)) < 1e-12);
+  const s = new Sigmoid().call(x).dataSync();
+  assert.ok(Math.abs(s[0]! - 1 / (1 + Math.E)) < 1e-12);
+  // gelu(x) = x * Phi(x); Phi(2) = 0.9772498680518208
+  const g = new GELU().call(x).dataSync();
+  assert.ok(Math.abs(g[2]! - 2 * 0.9772498680518208) < 1e-9);
+  assert.throws(() => new GELU({ approximate: 'fast' as never }), /approximate must be 'none' or 'tanh'/);
+  assert.equal(new Identity().call(x), x);
+  assert.throws(() => new Dropout(1.5), /Dropout: probability p must be in \[0, 1\], got 1.5/);
+});
+
+test('init helpers write in place under noGrad and respect their bounds', () => {
+  const w = ops.zeros([64, 32], { requiresGrad: true });
+  manualSeed(9);
+  init.xavierUniform_(w);
+  // bound = sqrt(6 / (32 + 64)) = 0.25
+  assert.ok(maxAbs(w.dataSync()) <= 0.25 && maxAbs(w.dataSync()) > 0.2);
+  assert.equal(w.gradFn, null);
+  init.kaimingNormal_(w, { mode: 'fanOut', nonlinearity: 'relu' });
+  init.zeros_(w);
+  assert.equal(maxAbs(w.dataSync()), 0);
+  assert.deepEqual(init.calculateFanInAndFanOut(ops.zeros([16, 3, 5, 5])), [75, 400]);
+  assert.equal(init.calculateGain('tanh'), 5 / 3);
+  assert.throws(() => init.uniform_(ops.zeros([2], { dtype: 'int32' })), /init\.uniform_: expects a floating-point tensor, got int32/);
+  assert.throws(() => init.xavierUniform_(ops.zeros([3])), /at least 2 dimensions, got shape \(3,\)/);
+});
+
+test('a small MLP trains end to end (loss goes down with plain SGD written here)', () => {
+  manualSeed(0);
+  const net = new Sequential(new Linear(2, 8), new Tanh(), new Linear(8, 1));
+  const x = ops.randn([32, 2]);
+  const y = ops.sum(x, 1, true);           // learn y = x0 + x1
+  let first = 0, last = 0;
+  for (let step = 0; step < 60; step++) {
+    const loss = F.mseLoss(net.call(x), y);
+    if (step === 0) first = loss.item();
+    last = loss.item();
+    net.zeroGrad();
+    loss.backward();
+    noGrad(() => { for (const p of net.parameters()) ops.assign(p, ops.sub(p, ops.mul(p.grad!, 0.1))); });
+  }
+  assert.ok(last < first * 0.2, `loss ${first} -> ${last}`);
+});
