@@ -6,9 +6,11 @@ const LAYERS = [
   ['ops'],
   ['autograd'],
   ['nn', 'optim'],
+  ['models'],
   ['io', 'data'],
+  ['train'],
   ['compress', 'distributed'],
-  ['report'],
+  ['report', 'bench'],
   ['cli'],
 ];
 const dirs = (names) => `^src/(${names.join('|')})/`;
