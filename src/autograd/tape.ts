@@ -103,7 +103,7 @@ function collect(roots: readonly Node[]): Node[] {
   return [...seen].sort((a, b) => b.seq - a.seq);
 }
 
-function contextFor(node: Node, dyShape: Shape): GradContext {
+function contextFor(node: Node): GradContext {
   const saved = node.saved;
   if (!saved) {
     throw new TensorslimError('backward', `trying to backward through the graph a second time (kernel '${node.kernel}'); pass { retainGraph: true } to the first backward()`);
@@ -116,7 +116,6 @@ function contextFor(node: Node, dyShape: Shape): GradContext {
   if (saved.output && saved.output.version !== saved.outVersion) {
     throw new TensorslimError('backward', `the output of '${node.kernel}' saved for backward was modified in place; clone it before writing`);
   }
-  void dyShape;
   return {
     attrs: node.attrs,
     inputShapes: node.edges.map((e) => e.shape),
@@ -143,21 +142,31 @@ function propagate(seeds: ReadonlyArray<readonly [Tensor, Tensor]>, opts: Backwa
   const run = (): void => {
     const grads = new Map<Node, Tensor>();
     const roots: Node[] = [];
+    const toLeafLater: [Tensor, Tensor][] = [];
     for (const [t, g] of seeds) {
       if (t.gradFn instanceof Node) {
         const prev = grads.get(t.gradFn);
         grads.set(t.gradFn, prev ? add(prev, g) : g);
         roots.push(t.gradFn);
       } else if (t.requiresGrad) {
-        sink(t, g);
+        toLeafLater.push([t, g]);
       }
     }
     const order = collect(roots);
+    // Check every node first, so a stale or freed graph fails before any gradient is written.
+    for (const node of order) contextFor(node);
+    // Leaf gradients are summed here and handed out once at the end: each leaf's hooks fire once
+    // per backward, with its complete gradient.
+    const leafGrads = new Map<Tensor, Tensor>();
+    const toLeaf = (leaf: Tensor, g: Tensor): void => {
+      const prev = leafGrads.get(leaf);
+      leafGrads.set(leaf, prev ? add(prev, g) : g);
+    };
     for (const node of order) {
       const dy = grads.get(node);
       if (!dy) continue;
       if (capture?.has(node)) capture.set(node, dy);
-      const ctx = contextFor(node, dy.shape);
+      const ctx = contextFor(node);
       const gs = node.rule.grad(dy, ctx);
       node.edges.forEach((e, i) => {
         const g0 = gs[i];
@@ -168,12 +177,14 @@ function propagate(seeds: ReadonlyArray<readonly [Tensor, Tensor]>, opts: Backwa
           const prev = grads.get(e.node);
           grads.set(e.node, prev ? add(prev, g) : g);
         } else if (e.leaf) {
-          sink(e.leaf, g);
+          toLeaf(e.leaf, g);
         }
       });
       grads.delete(node);
-      if (!opts.retainGraph) node.saved = null;
     }
+    if (!opts.retainGraph) for (const node of order) node.saved = null;
+    for (const [t, g] of toLeafLater) toLeaf(t, g);
+    for (const [leaf, g] of leafGrads) sink(leaf, g);
   };
   if (opts.createGraph) enableGrad(run); else noGrad(run);
 }

@@ -19,6 +19,9 @@ function binaryOp(op: BinaryOp, a: TensorLike, b: TensorLike): Tensor {
   if (ta.dtype !== dt) ta = to(ta, dt);
   if (tb.dtype !== dt) tb = to(tb, dt);
   const shape = broadcastOrThrow(op, ta.shape, tb.shape);
+  if (op === 'pow' && !isFloat(dt) && tb.dataSync().some((v) => v < 0)) {
+    throw new DTypeError('pow', `integers to negative integer powers are not allowed (base ${dt}); convert the base with .to('float32')`);
+  }
   const cmp = COMPARISONS.has(op);
   const outDtype = cmp ? 'bool' : dt;
   const data = backend().binary(op, viewAs(ta, shape), viewAs(tb, shape), outDtype);

@@ -26,6 +26,10 @@ export function gather(x: Tensor, axis: number, index: Tensor): Tensor {
       throw new ShapeError('gather', `index ${fmtShape(index.shape)} is larger than input ${fmtShape(x.shape)} at dimension ${i}`);
     }
   }
+  const n = x.shape[ax]!;
+  for (const k of index.dataSync()) {
+    if (k < 0 || k >= n) throw new ShapeError('gather', `index ${k} is out of range for axis ${ax} of size ${n} in ${fmtShape(x.shape)} (index shape ${fmtShape(index.shape)})`);
+  }
   const data = backend().gather(x.view_(), ax, index.view_());
   return record('gather', [x, index], new Tensor(data, x.dtype, index.shape), { axis: ax });
 }
@@ -45,6 +49,9 @@ export function scatterAdd(shape: readonly number[], axis: number, index: Tensor
     if (index.shape[i]! > src.shape[i]! || (i !== ax && index.shape[i]! > shape[i]!)) {
       throw new ShapeError('scatterAdd', `index ${fmtShape(index.shape)} does not fit src ${fmtShape(src.shape)} and output ${fmtShape(shape)}`);
     }
+  }
+  for (const k of index.dataSync()) {
+    if (k < 0 || k >= shape[ax]!) throw new ShapeError('scatterAdd', `index ${k} is out of range for dimension ${ax} of size ${shape[ax]} in output ${fmtShape(shape)}`);
   }
   const data = backend().scatterAdd(shape, ax, index.view_(), src.view_(), src.dtype);
   return record('scatterAdd', [index, src], new Tensor(data, src.dtype, shape), { axis: ax, srcShape: src.shape });

@@ -25,6 +25,9 @@ export function assign(x: Tensor, src: Tensor | number): Tensor {
   if (shape.length !== x.ndim || shape.some((d, i) => d !== x.shape[i])) {
     throw new TensorslimError('assign', `source shape (${s.shape.join(', ')}) does not broadcast to destination (${x.shape.join(', ')})`);
   }
+  if (x.shape.some((d, i) => d > 1 && x.strides[i] === 0)) {
+    throw new TensorslimError('assign', `the destination (${x.shape.join(', ')}) has strides (${x.strides.join(', ')}): several elements share one memory location (an expanded view); write to a contiguous tensor instead`);
+  }
   if (s.dtype !== x.dtype) s = to(s, x.dtype);
   backend().assign(x.view_(), viewAs(s, x.shape));
   x.version++;

@@ -1,0 +1,234 @@
+// Unit tests for the autograd semantics (not gradient values: those are gradchecked elsewhere):
+// accumulation, noGrad, detach, requiresGrad propagation, backward's argument checks, retainGraph,
+// detection of in-place writes to saved tensors, and the post-accumulate-grad hook.
+
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+
+import {
+  add, backward, detach, enableGrad, exp, grad, gt, isGradEnabled, mul, noGrad, ones, registerPostAccumulateGradHook,
+  slice, sum, tensor, TensorslimError, type Tensor,
+} from '../../src/index.js';
+import { vals } from './helpers.js';
+
+const leaf = (v: number[]): Tensor => tensor(v, { requiresGrad: true });
+
+describe('accumulation', () => {
+  test('grads accumulate over two backward() calls', () => {
+    // d/dx sum(2x) = 2 per call
+    const x = leaf([1, 2, 3]);
+    sum(mul(x, 2)).backward();
+    assert.deepEqual(vals(x.grad!), [2, 2, 2]);
+    sum(mul(x, 2)).backward();
+    assert.deepEqual(vals(x.grad!), [4, 4, 4]);
+  });
+
+  test('a stored grad is not aliased by later accumulation', () => {
+    const x = leaf([1]);
+    sum(mul(x, 3)).backward();
+    const first = x.grad!;
+    sum(mul(x, 3)).backward();
+    assert.deepEqual(vals(first), [3]);   // the earlier grad object was not overwritten in place
+    assert.deepEqual(vals(x.grad!), [6]);
+  });
+
+  test('a leaf used twice gets the sum of both paths', () => {
+    // d/dx sum(x * x + x) = 2x + 1
+    const x = leaf([1, 2, 3]);
+    sum(add(mul(x, x), x)).backward();
+    assert.deepEqual(vals(x.grad!), [3, 5, 7]);
+  });
+});
+
+describe('grad mode', () => {
+  test('noGrad records nothing', () => {
+    const x = leaf([1, 2]);
+    const y = noGrad(() => mul(x, 2));
+    assert.equal(y.gradFn, null);
+    assert.equal(y.requiresGrad, false);
+    assert.equal(isGradEnabled(), true);
+  });
+
+  test('noGrad restores the mode after a throw, and nests', () => {
+    assert.throws(() => noGrad(() => { throw new Error('boom'); }), /boom/);
+    assert.equal(isGradEnabled(), true);
+    noGrad(() => {
+      assert.equal(isGradEnabled(), false);
+      enableGrad(() => {
+        assert.equal(isGradEnabled(), true);
+        const y = mul(leaf([1]), 2);
+        assert.notEqual(y.gradFn, null, 'enableGrad inside noGrad records');
+      });
+      assert.equal(isGradEnabled(), false);
+      assert.throws(() => enableGrad(() => { throw new Error('inner'); }), /inner/);
+      assert.equal(isGradEnabled(), false);
+    });
+    assert.equal(isGradEnabled(), true);
+  });
+
+  test('noGrad returns the callback value', () => {
+    assert.equal(noGrad(() => 42), 42);
+  });
+});
+
+describe('requiresGrad propagation and detach', () => {
+  test('results of recorded ops require grad and are not leaves', () => {
+    const x = leaf([1, 2]);
+    const c = tensor([3, 4]);
+    const y = add(x, c);
+    assert.equal(y.requiresGrad, true);
+    assert.equal(y.isLeaf, false);
+    assert.equal(y.gradFn?.kernel, 'add');
+    const z = add(c, c);
+    assert.equal(z.requiresGrad, false);
+    assert.equal(z.gradFn, null);
+    assert.equal(slice(x, 0, 0, 1).requiresGrad, true, 'views of a leaf require grad too');
+    assert.equal(gt(x, 0).requiresGrad, false, 'comparisons are not differentiable');
+  });
+
+  test('detach cuts the tape', () => {
+    const x = leaf([1, 2, 3]);
+    const d = detach(x);
+    assert.equal(d.requiresGrad, false);
+    assert.equal(d.gradFn, null);
+    assert.equal(mul(d, 2).requiresGrad, false);
+    // d/dx sum(x * stop(x)) = stop(x) = x, not 2x
+    sum(mul(x, x.detach())).backward();
+    assert.deepEqual(vals(x.grad!), [1, 2, 3]);
+  });
+});
+
+describe('backward arguments', () => {
+  test('a non-scalar without a gradient throws naming the shape', () => {
+    const y = mul(leaf([1, 2, 3, 4, 5, 6]).reshape([2, 3]), 2);
+    assert.throws(() => y.backward(), (e: unknown) => e instanceof TensorslimError
+      && /backward: a gradient can be created implicitly only for one-element outputs, got shape \(2, 3\)/.test(e.message));
+  });
+
+  test('a non-scalar with an explicit gradient', () => {
+    // y = 3x, dy = [[1, 2], [3, 4]] -> dx = 3 dy
+    const x = leaf([1, 2, 3, 4]);
+    const y = mul(x.reshape([2, 2]), 3);
+    y.backward(tensor([[1, 2], [3, 4]]));
+    assert.deepEqual(vals(x.grad!), [3, 6, 9, 12]);
+    const y2 = mul(x.reshape([2, 2]), 3);
+    assert.throws(() => backward(y2, ones([4])), /backward: gradient shape \(4\) does not match the tensor's shape \(2, 2\)/);
+  });
+
+  test('a one-element non-0-d output is fine without a gradient', () => {
+    const x = leaf([2]);
+    mul(x, x).backward(); // d/dx x^2 = 2x = 4
+    assert.deepEqual(vals(x.grad!), [4]);
+  });
+
+  test('backward on a tensor that does not require grad throws', () => {
+    assert.throws(() => sum(tensor([1, 2])).backward(), /backward: the tensor does not require grad/);
+  });
+
+  test('backward twice without retainGraph throws; with retainGraph it accumulates', () => {
+    // y = sum(x^2): dy/dx = 2x = [2, 4, 6]
+    const x = leaf([1, 2, 3]);
+    const y = sum(mul(x, x));
+    y.backward();
+    assert.throws(() => y.backward(), /backward: trying to backward through the graph a second time \(kernel '.*'\); pass \{ retainGraph: true \}/);
+    const x2 = leaf([1, 2, 3]);
+    const y2 = sum(mul(x2, x2));
+    y2.backward(undefined, { retainGraph: true });
+    y2.backward();
+    assert.deepEqual(vals(x2.grad!), [4, 8, 12]);
+  });
+
+  test('grad() returns gradients without touching .grad', () => {
+    const x = leaf([1, 2]);
+    const [dx] = grad([sum(mul(x, x))], [x]);
+    assert.deepEqual(vals(dx!), [2, 4]);
+    assert.equal(x.grad, null);
+  });
+});
+
+describe('in-place writes and the tape', () => {
+  test('overwriting an input saved for backward is detected at backward', () => {
+    const x = leaf([1, 2, 3]);
+    const w = tensor([1, 1, 1]); // saved by mul for d/dx = w
+    const y = sum(mul(x, w));
+    w.assign(tensor([5, 5, 5])); // allowed: w does not require grad
+    assert.throws(() => y.backward(), (e: unknown) => e instanceof TensorslimError
+      && /backward: an input of 'mul' saved for backward was modified in place \(version 0 -> 1\); clone it before writing/.test(e.message));
+  });
+
+  test('overwriting an output saved for backward is detected at backward', () => {
+    const x = leaf([0, 1]);
+    const e = exp(x); // exp saves its output
+    const y = sum(e);
+    noGrad(() => e.assign(0));
+    assert.throws(() => y.backward(), /backward: the output of 'exp' saved for backward was modified in place/);
+  });
+
+  test('overwriting a saved input through a view is detected at backward', () => {
+    const x = leaf([1, 2, 3]);
+    const w = tensor([1, 1, 1]);
+    const y = sum(mul(x, w));
+    slice(w, 0, 0, 1).assign(5);
+    assert.throws(() => y.backward(), /backward: an input of 'mul' saved for backward was modified in place/);
+  });
+
+  test('a failed backward leaves .grad unchanged', () => {
+    // nodes run sum -> add -> mul; add reaches x directly before mul finds its saved w overwritten
+    const x = leaf([1, 2, 3]);
+    const w = tensor([1, 1, 1]);
+    const y = sum(add(mul(x, w), x));
+    w.assign(2);
+    assert.throws(() => y.backward(), /saved for backward was modified in place/);
+    assert.equal(x.grad, null);
+  });
+
+  test('assign on a requiresGrad leaf outside noGrad throws and changes nothing', () => {
+    const x = leaf([1, 2]);
+    assert.throws(() => x.assign(tensor([3, 4])), /assign: in-place write to a tensor that requires grad while gradients are recorded/);
+    assert.deepEqual(vals(x), [1, 2]);
+    assert.equal(x.version, 0);
+    noGrad(() => x.assign(tensor([3, 4])));
+    assert.deepEqual(vals(x), [3, 4]);
+  });
+
+  test('assign on a non-leaf result that requires grad outside noGrad throws', () => {
+    const y = mul(leaf([1, 2]), 2);
+    assert.throws(() => y.assign(0), /assign: in-place write/);
+  });
+
+  test('requiresGrad on int32 throws', () => {
+    assert.throws(() => tensor([1, 2], { dtype: 'int32' }).requiresGrad_(true), /requiresGrad: only floating-point tensors can require gradients, got int32/);
+  });
+});
+
+describe('registerPostAccumulateGradHook', () => {
+  test('fires once per accumulation with the accumulated grad; remove() stops it', () => {
+    const x = leaf([1, 2, 3]);
+    const seen: number[][] = [];
+    const h = registerPostAccumulateGradHook(x, (g) => seen.push(vals(g)));
+    sum(mul(x, 3)).backward();
+    assert.deepEqual(seen, [[3, 3, 3]]);
+    sum(mul(x, 3)).backward();
+    assert.deepEqual(seen, [[3, 3, 3], [6, 6, 6]]);
+    h.remove();
+    sum(mul(x, 3)).backward();
+    assert.equal(seen.length, 2);
+  });
+
+  test('fires once per backward when the leaf is used by several ops', () => {
+    // d/dx sum(x * x) = 2x
+    const x = leaf([1, 2, 3]);
+    const seen: number[][] = [];
+    registerPostAccumulateGradHook(x, (g) => seen.push(vals(g)));
+    sum(mul(x, x)).backward();
+    assert.deepEqual(seen, [[2, 4, 6]]);
+  });
+
+  test('does not fire for other leaves', () => {
+    const x = leaf([1]), z = leaf([2]);
+    let calls = 0;
+    registerPostAccumulateGradHook(z, () => { calls++; });
+    sum(mul(x, 2)).backward();
+    assert.equal(calls, 0);
+  });
+});
