@@ -1,0 +1,2 @@
+// compress: model transforms (pruning; distillation and quantization follow), built on public seams.
+export * as prune from './prune/index.js';
