@@ -12,3 +12,4 @@ export * from './ops/index.js';
 export * from './autograd/index.js';
 export * from './nn/index.js';
 export * from './optim/index.js';
+export * from './compress/index.js';
