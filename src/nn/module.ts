@@ -59,8 +59,15 @@ export interface LoadStateDictResult {
   unexpectedKeys: string[];
 }
 
-/** Any module, whatever its forward signature. */
-export type AnyModule = Module<never, unknown>;
+/**
+ * Any module, whatever its forward signature. The one deliberate `any` of the public API: a
+ * module's argument types appear both in forward() and in its hook signatures, so no other
+ * instantiation admits every module (Module<never, unknown> rejects Linear through its hooks).
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyModule = Module<any, any>;
+
+type ErasedHook = (module: never, ...rest: never[]) => unknown;
 
 type Slot = 'param' | 'buffer' | 'module';
 
@@ -107,8 +114,10 @@ export abstract class Module<Args extends unknown[] = [Tensor], Out = Tensor> {
   readonly #modules = new Map<string, AnyModule | null>();
   /** Getter installed per registered name; lets the scan tell our accessors from user fields. */
   readonly #getters = new Map<string, () => unknown>();
-  readonly #preHooks = new Map<number, ForwardPreHook<this, Args>>();
-  readonly #postHooks = new Map<number, ForwardHook<this, Args, Out>>();
+  // Stored with erased parameter types so that Module<A, O> subclasses stay assignable to AnyModule
+  // (private field types take part in structural compatibility); call() restores them.
+  readonly #preHooks = new Map<number, ErasedHook>();
+  readonly #postHooks = new Map<number, ErasedHook>();
 
   /** The computation. Call the module with call() so that hooks run. */
   abstract forward(...args: Args): Out;
@@ -123,14 +132,14 @@ export abstract class Module<Args extends unknown[] = [Tensor], Out = Tensor> {
   call(...args: Args): Out {
     let a = args;
     if (this.#preHooks.size > 0) {
-      for (const h of [...this.#preHooks.values()]) {
+      for (const h of [...this.#preHooks.values()] as ForwardPreHook<this, Args>[]) {
         const r = h(this, a);
         if (r !== undefined) a = r;
       }
     }
     let out = this.forward(...a);
     if (this.#postHooks.size > 0) {
-      for (const h of [...this.#postHooks.values()]) {
+      for (const h of [...this.#postHooks.values()] as ForwardHook<this, Args, Out>[]) {
         const r = h(this, a, out);
         if (r !== undefined) out = r;
       }
@@ -147,7 +156,7 @@ export abstract class Module<Args extends unknown[] = [Tensor], Out = Tensor> {
    */
   registerForwardPreHook(hook: ForwardPreHook<this, Args>): RemovableHandle {
     const id = nextHookId++;
-    this.#preHooks.set(id, hook);
+    this.#preHooks.set(id, hook as ErasedHook);
     const map = this.#preHooks;
     return { id, remove: () => { map.delete(id); } };
   }
@@ -161,7 +170,7 @@ export abstract class Module<Args extends unknown[] = [Tensor], Out = Tensor> {
    */
   registerForwardHook(hook: ForwardHook<this, Args, Out>): RemovableHandle {
     const id = nextHookId++;
-    this.#postHooks.set(id, hook);
+    this.#postHooks.set(id, hook as ErasedHook);
     const map = this.#postHooks;
     return { id, remove: () => { map.delete(id); } };
   }

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import {
-  Adam, Conv2d, Linear, Module, ReLU, SGD, Sequential, Tensor, manualSeed, noGrad, randn, tensor, mul, sum,
+  Adam, Conv2d, Linear, Module, type AnyModule, ReLU, SGD, Sequential, Tensor, manualSeed, noGrad, randn, tensor, mul, sum,
 } from '../../src/index.js';
 import { prune } from '../../src/compress/index.js';
 
@@ -18,7 +18,7 @@ const fx = JSON.parse(readFileSync(new URL('../fixtures/prune.json', import.meta
 
 const vals = (t: Tensor): number[] => Array.from(t.dataSync());
 type Attrs = Record<string, Tensor>;
-const get = (m: Module<never, unknown>, n: string): Tensor => (m as unknown as Attrs)[n]!;
+const get = (m: AnyModule, n: string): Tensor => (m as unknown as Attrs)[n]!;
 
 function layerFor(w: Fx): Linear | Conv2d {
   const m = w.shape.length === 4
