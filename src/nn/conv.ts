@@ -7,7 +7,7 @@ import { fmtShape } from '../backend/shape.js';
 import * as ops from '../ops/index.js';
 import { Module } from './module.js';
 import { Parameter } from './parameter.js';
-import { kaimingUniform_, uniform_, calculateFanInAndFanOut } from './init.js';
+import { defaultLayerInit } from './init.js';
 import { checkDim } from './util.js';
 
 /** A size given as one number for both dims or as [h, w]. */
@@ -82,12 +82,7 @@ export class Conv2d extends Module {
 
   /** Re-draw weight and bias with PyTorch's default init. @example conv.resetParameters() */
   resetParameters(): void {
-    kaimingUniform_(this.weight, { a: Math.sqrt(5) });
-    if (this.bias) {
-      const [fanIn] = calculateFanInAndFanOut(this.weight);
-      const bound = fanIn > 0 ? 1 / Math.sqrt(fanIn) : 0;
-      uniform_(this.bias, -bound, bound);
-    }
+    defaultLayerInit(this.weight, this.bias);
   }
 
   forward(x: Tensor): Tensor {

@@ -168,3 +168,17 @@ export const xavierUniform = xavierUniform_;
 export const xavierNormal = xavierNormal_;
 /** Alias of truncNormal_. @example init.truncNormal(w, 0, 0.02) */
 export const truncNormal = truncNormal_;
+
+/**
+ * PyTorch's default init of Linear and Conv2d: weight ~ kaiming_uniform(a = sqrt(5)), which is
+ * U(-1/sqrt(fan_in), 1/sqrt(fan_in)), and the bias from the same bound.
+ * @example defaultLayerInit(fc.weight, fc.bias)
+ */
+export function defaultLayerInit(weight: Tensor, bias: Tensor | null): void {
+  kaimingUniform_(weight, { a: Math.sqrt(5) });
+  if (bias) {
+    const [fanIn] = calculateFanInAndFanOut(weight);
+    const bound = fanIn > 0 ? 1 / Math.sqrt(fanIn) : 0;
+    uniform_(bias, -bound, bound);
+  }
+}

@@ -10,7 +10,7 @@ import { Module } from './module.js';
 import { Parameter } from './parameter.js';
 import { linear } from './functional.js';
 import { checkDim } from './util.js';
-import { kaimingUniform_, uniform_, calculateFanInAndFanOut } from './init.js';
+import { defaultLayerInit } from './init.js';
 
 /**
  * y = x W^T + b, like torch.nn.Linear. weight: (outFeatures, inFeatures) initialized with
@@ -42,12 +42,7 @@ export class Linear extends Module {
 
   /** Re-draw weight and bias with PyTorch's default init. @example fc.resetParameters() */
   resetParameters(): void {
-    kaimingUniform_(this.weight, { a: Math.sqrt(5) });
-    if (this.bias) {
-      const [fanIn] = calculateFanInAndFanOut(this.weight);
-      const bound = fanIn > 0 ? 1 / Math.sqrt(fanIn) : 0;
-      uniform_(this.bias, -bound, bound);
-    }
+    defaultLayerInit(this.weight, this.bias);
   }
 
   forward(x: Tensor): Tensor {
