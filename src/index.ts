@@ -13,3 +13,4 @@ export * from './autograd/index.js';
 export * from './nn/index.js';
 export * from './optim/index.js';
 export * from './compress/index.js';
+export * from './data/index.js';

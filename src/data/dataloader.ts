@@ -1,0 +1,160 @@
+// DataLoader: batches of a dataset, in order or reshuffled each epoch from a seeded generator.
+// It copies one batch at a time (datasets with getBatch gather the rows straight from their storage)
+// and its sampler state (epoch, position in the epoch, generator state) can be saved and restored,
+// so a resumed run sees exactly the batches an uninterrupted run would have seen.
+// It must not: hold more than one batch, or draw random numbers from anything but its generator.
+
+import { TensorslimError } from '../core/errors.js';
+import { Generator, type GeneratorState } from '../core/random.js';
+import { defaultCollate, type Collated } from './collate.js';
+import { hasGetBatch, randperm, type Dataset } from './dataset.js';
+
+export interface DataLoaderOptions<T, B> {
+  /** Samples per batch (default 1). */
+  batchSize?: number;
+  /** Reshuffle the samples at the start of every epoch (default false). */
+  shuffle?: boolean;
+  /** Source of the shuffles. Default: a private Generator seeded with `seed`. */
+  generator?: Generator;
+  /** Seed of the private generator when no generator is given (default 0). */
+  seed?: number;
+  /** Drop the last batch when it is smaller than batchSize (default false). */
+  dropLast?: boolean;
+  /** Turn a list of samples into a batch. Default: the dataset's getBatch if it has one, else defaultCollate. */
+  collate?: (samples: T[]) => B;
+}
+
+/**
+ * Where a DataLoader stands: `epoch` passes have been started before the one in progress,
+ * `position` batches of the pass in progress were handed out, and `generator` is the generator
+ * state at the start of that pass (or the current state when no pass is in progress).
+ * Plain JSON: store it in a checkpoint's metadata.
+ */
+export interface DataLoaderState {
+  readonly epoch: number;
+  readonly position: number;
+  readonly generator: GeneratorState;
+  /** Dataset length and batch size the state was taken with; checked on restore. */
+  readonly datasetLength: number;
+  readonly batchSize: number;
+}
+
+interface Pass {
+  readonly epoch: number;
+  readonly order: Int32Array;
+  readonly startState: GeneratorState;
+  position: number;
+}
+
+/**
+ * Iterate over a dataset in batches, like torch.utils.data.DataLoader (single process).
+ * @example
+ * const loader = new DataLoader(new TensorDataset(x, y), { batchSize: 64, shuffle: true, seed: 1 });
+ * for (const [xb, yb] of loader) { ... }   // xb: (64, ...), yb: (64,)
+ * const saved = loader.stateDict();        // later: loader.loadStateDict(saved) resumes exactly
+ */
+export class DataLoader<T, B = Collated<T>> implements Iterable<B> {
+  readonly dataset: Dataset<T>;
+  readonly batchSize: number;
+  readonly shuffle: boolean;
+  readonly dropLast: boolean;
+  readonly generator: Generator;
+  private readonly collate: ((samples: T[]) => B) | undefined;
+  private passesStarted = 0;
+  private current: Pass | null = null;
+  private resumeAt = 0;
+
+  constructor(dataset: Dataset<T>, opts: DataLoaderOptions<T, B> = {}) {
+    const batchSize = opts.batchSize ?? 1;
+    if (!Number.isInteger(batchSize) || batchSize < 1) throw new TensorslimError('DataLoader', `batchSize must be a positive integer, got ${batchSize}`);
+    if (!dataset || !Number.isInteger(dataset.length) || dataset.length < 0 || typeof dataset.get !== 'function') {
+      throw new TensorslimError('DataLoader', 'expected a dataset with an integer length and a get(index) method');
+    }
+    this.dataset = dataset;
+    this.batchSize = batchSize;
+    this.shuffle = opts.shuffle ?? false;
+    this.dropLast = opts.dropLast ?? false;
+    this.generator = opts.generator ?? new Generator(opts.seed ?? 0);
+    this.collate = opts.collate;
+  }
+
+  /** Number of batches per epoch. */
+  get length(): number {
+    const n = this.dataset.length;
+    return this.dropLast ? Math.floor(n / this.batchSize) : Math.ceil(n / this.batchSize);
+  }
+
+  /** Number of passes started so far (the pass in progress included). */
+  get epoch(): number { return this.passesStarted; }
+
+  /** One pass over the dataset. Starting a new for..of begins a new epoch (a fresh shuffle). */
+  *[Symbol.iterator](): Iterator<B> {
+    const nb = this.length;
+    const startState = this.generator.getState();
+    const order = this.shuffle ? randperm(this.dataset.length, this.generator) : identity(this.dataset.length);
+    const pass: Pass = { epoch: this.passesStarted, order, startState, position: this.resumeAt };
+    this.resumeAt = 0;
+    this.passesStarted++;
+    this.current = pass;
+    try {
+      while (pass.position < nb) {
+        const b = pass.position;
+        const idx = order.slice(b * this.batchSize, Math.min((b + 1) * this.batchSize, order.length));
+        const batch = this.fetch(idx);
+        pass.position = b + 1;
+        yield batch;
+      }
+    } finally {
+      if (this.current === pass) this.current = null;
+    }
+  }
+
+  private fetch(idx: Int32Array): B {
+    const ds = this.dataset;
+    if (this.collate) return this.collate(Array.from(idx, (i) => ds.get(i)));
+    if (hasGetBatch(ds)) return ds.getBatch(idx) as B;
+    return defaultCollate(Array.from(idx, (i) => ds.get(i))) as B;
+  }
+
+  /**
+   * The sampler state. Taken after k batches of an epoch were consumed, restoring it makes the next
+   * for..of continue that epoch at batch k with the same order; taken after an epoch's last batch,
+   * the next for..of starts the following epoch, as it would have without the interruption.
+   * @example const s = loader.stateDict(); other.loadStateDict(s);
+   */
+  stateDict(): DataLoaderState {
+    const p = this.current;
+    const base = { datasetLength: this.dataset.length, batchSize: this.batchSize };
+    if (p && p.position < this.length) {
+      return { epoch: p.epoch, position: p.position, generator: p.startState, ...base };
+    }
+    return { epoch: this.passesStarted, position: 0, generator: this.generator.getState(), ...base };
+  }
+
+  /**
+   * Restore a state from stateDict(). The next for..of continues from there.
+   * @example loader.loadStateDict(JSON.parse(json))
+   */
+  loadStateDict(state: DataLoaderState): void {
+    const op = 'DataLoader.loadStateDict';
+    if (!state || typeof state !== 'object') throw new TensorslimError(op, 'expected the object returned by stateDict()');
+    const { epoch, position, generator, datasetLength, batchSize } = state;
+    if (!Number.isInteger(epoch) || epoch < 0) throw new TensorslimError(op, `epoch must be a non-negative integer, got ${String(epoch)}`);
+    if (datasetLength !== this.dataset.length || batchSize !== this.batchSize) {
+      throw new TensorslimError(op, `the state was saved for a dataset of ${datasetLength} samples in batches of ${batchSize}, but this loader has ${this.dataset.length} samples in batches of ${this.batchSize}; resume with the same data and batch size`);
+    }
+    if (!Number.isInteger(position) || position < 0 || position >= Math.max(this.length, 1)) {
+      throw new TensorslimError(op, `position must be an integer in [0, ${Math.max(this.length - 1, 0)}] (batches per epoch: ${this.length}), got ${String(position)}`);
+    }
+    this.generator.setState(generator); // validates the generator state before anything else changes
+    this.passesStarted = epoch;
+    this.resumeAt = position;
+    this.current = null;
+  }
+}
+
+function identity(n: number): Int32Array {
+  const a = new Int32Array(n);
+  for (let i = 0; i < n; i++) a[i] = i;
+  return a;
+}
