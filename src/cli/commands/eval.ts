@@ -1,0 +1,61 @@
+// `tensorslim eval`: accuracy and loss of a checkpoint on a dataset's test split.
+
+import { existsSync } from 'node:fs';
+import { createModel, listModels, type PresetModel } from '../../models/index.js';
+import { loadSafetensors } from '../../io/index.js';
+import { evaluateOn, loadImageData, loadModel } from '../../train/index.js';
+import { formatFlags, JSON_FLAG, parseArgs, type FlagSpecs } from '../args.js';
+import { UsageError, type Command } from '../command.js';
+import { emitJson, fmtInt, fmtPct, fmtSeconds } from '../output.js';
+import { applyRuntimeFlags } from '../runtime.js';
+
+const FLAGS = {
+  model: { type: 'string', help: 'checkpoint to evaluate (written by train --out)', metavar: 'FILE' },
+  preset: { type: 'string', help: 'read --model as plain safetensors weights (e.g. saved from PyTorch) for this preset', choices: listModels().map((m) => m.name), metavar: 'PRESET' },
+  dataset: { type: 'string', help: 'mnist, fashion-mnist, or a directory of IDX files', metavar: 'NAME|PATH' },
+  data: { type: 'string', help: "folder overriding the dataset's default location", metavar: 'DIR' },
+  'batch-size': { type: 'int', help: 'evaluation batch size', min: 1, default: 1000, metavar: 'N' },
+  threads: { type: 'int', help: 'kernel threads (native backend)', min: 1, metavar: 'N' },
+  ...JSON_FLAG,
+} as const satisfies FlagSpecs;
+
+/** `tensorslim eval --model <checkpoint> --dataset <name>`. @example await main(['eval', '--model', 'mlp.safetensors', '--dataset', 'mnist'], ctx) */
+export const evalCommand: Command = {
+  name: 'eval',
+  summary: "a checkpoint's test accuracy and loss on a dataset",
+  usage: `Usage: tensorslim eval --model <checkpoint> --dataset <name|path> [options]
+
+Rebuild the model stored in a checkpoint (its config is in the file) and evaluate it on the test
+split of the dataset. With --preset, the file may be any safetensors file holding that preset's
+state dict under PyTorch's keys (e.g. written from a torch.nn.Sequential); keys starting with
+'optimizer.' are skipped.
+
+Options:
+${formatFlags(FLAGS)}
+
+Example:
+  tensorslim eval --model mlp.safetensors --dataset mnist --json
+  tensorslim eval --model torch_mlp.safetensors --preset mlp --dataset fashion-mnist`,
+  async run(argv, ctx) {
+    const { flags } = parseArgs('eval', argv, FLAGS);
+    if (flags.model === undefined) throw new UsageError('eval', 'missing --model <checkpoint> (a file written by tensorslim train --out)');
+    if (flags.dataset === undefined) throw new UsageError('eval', 'missing --dataset (mnist, fashion-mnist or a directory of IDX files)');
+    if (!existsSync(flags.model)) throw new UsageError('eval', `--model ${flags.model}: no such file (eval takes a checkpoint; to train a preset use tensorslim train)`);
+    applyRuntimeFlags('eval', { threads: flags.threads });
+    let model: PresetModel;
+    if (flags.preset !== undefined) {
+      model = createModel(flags.preset);
+      const { tensors } = loadSafetensors(flags.model);
+      model.loadStateDict(new Map([...tensors].filter(([k]) => !k.startsWith('optimizer.'))));
+    } else model = loadModel(flags.model);
+    const data = loadImageData(flags.dataset, flags.data);
+    const m = evaluateOn(model, data, flags['batch-size']);
+    const result = {
+      command: 'eval', model: flags.model, preset: model.config.preset ?? model.config.arch, dataset: data.info.name,
+      testAccuracy: m.accuracy, testLoss: m.loss, samples: m.samples, params: model.numParameters(), seconds: m.seconds, samplesPerSecond: m.samplesPerSecond,
+    };
+    if (flags.json) emitJson(ctx, result);
+    else ctx.out(`${flags.model} (${result.preset}, ${fmtInt(result.params)} params) on ${data.info.name} test (${fmtInt(m.samples)} samples): accuracy ${fmtPct(m.accuracy)}  loss ${m.loss.toFixed(4)}  ${fmtSeconds(m.seconds)}`);
+    return 0;
+  },
+};

@@ -1,0 +1,63 @@
+// `tensorslim summary`: layers, parameters, bytes, FLOPs per sample and sparsity of a checkpoint
+// (or of a fresh preset, given its name).
+
+import { existsSync } from 'node:fs';
+import { createModel, listModels, summarizeModel, type PresetModel } from '../../models/index.js';
+import { fileBytes, loadCheckpoint, modelFromCheckpoint } from '../../io/index.js';
+import { formatFlags, JSON_FLAG, parseArgs, type FlagSpecs } from '../args.js';
+import { UsageError, type Command } from '../command.js';
+import { emitJson, fmtBytes, fmtCount, fmtInt, fmtPct, formatTable } from '../output.js';
+
+const FLAGS = { ...JSON_FLAG } as const satisfies FlagSpecs;
+
+/** `tensorslim summary <checkpoint|preset>`. @example await main(['summary', 'mlp'], ctx) */
+export const summaryCommand: Command = {
+  name: 'summary',
+  summary: 'layers, parameters, bytes, FLOPs per sample, sparsity per layer',
+  usage: `Usage: tensorslim summary <checkpoint|preset> [--json]
+
+Print each layer of a checkpoint's model (or of a fresh preset, e.g. 'mlp'): output shape,
+parameters, bytes, FLOPs per sample (a multiply-add counts 2) and sparsity (fraction of zero
+weights; masked weights of a pruned model count as zero).
+
+Options:
+${formatFlags(FLAGS)}
+
+Examples:
+  tensorslim summary mlp.safetensors
+  tensorslim summary lenet5 --json`,
+  async run(argv, ctx) {
+    const { flags, positionals } = parseArgs('summary', argv, FLAGS, { names: ['checkpoint|preset'], min: 1 });
+    const target = positionals[0]!;
+    let model: PresetModel;
+    let file: number | null = null;
+    let withOptimizer = false;
+    if (existsSync(target)) {
+      const ckpt = loadCheckpoint(target);
+      model = modelFromCheckpoint(ckpt);
+      withOptimizer = ckpt.optimizer !== null;
+      file = fileBytes(target);
+    } else if (listModels().some((m) => m.name === target)) {
+      model = createModel(target);
+    } else {
+      throw new UsageError('summary', `'${target}' is neither a file nor a preset (${listModels().map((m) => m.name).join(', ')})`);
+    }
+    const c = model.config;
+    const inputShape = c.arch === 'mlp' ? [c.inFeatures] : [...c.inputShape];
+    const s = summarizeModel(model, inputShape);
+    if (flags.json) {
+      emitJson(ctx, { command: 'summary', target, preset: c.preset ?? c.arch, config: c, ...s, fileBytes: file, fileHasOptimizerState: withOptimizer });
+      return 0;
+    }
+    ctx.out(`${target}: ${c.preset ?? c.arch}, input (${inputShape.join(', ')}) -> (${s.outputShape.join(', ')})`);
+    ctx.out(formatTable(
+      [{ header: 'layer' }, { header: 'type' }, { header: 'output' }, { header: 'params', align: 'right' }, { header: 'bytes', align: 'right' }, { header: 'FLOPs', align: 'right' }, { header: 'sparsity', align: 'right' }],
+      [
+        ...s.layers.map((l) => [l.name, l.type, `(${l.outputShape.join(', ')})`, l.params ? fmtInt(l.params) : '-', l.bytes ? fmtBytes(l.bytes) : '-', l.flops ? fmtCount(l.flops) : '-', l.params ? fmtPct(l.sparsity, 1) : '-']),
+        ['total', '', '', fmtInt(s.params), fmtBytes(s.bytes), fmtCount(s.flops), fmtPct(s.sparsity, 1)],
+      ],
+    ));
+    ctx.out(`${fmtInt(s.params)} parameters (${fmtInt(s.nonzeroParams)} non-zero), ${fmtInt(s.flops)} FLOPs per sample${file !== null ? `, ${fmtBytes(file)} on disk${withOptimizer ? ' (with optimizer state for --resume)' : ''}` : ''}`);
+    return 0;
+  },
+};

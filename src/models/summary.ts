@@ -1,0 +1,149 @@
+// A model's per-layer summary: output shape, parameters, bytes, FLOPs per sample and sparsity.
+// Shapes come from one real forward pass of a zero batch of one sample with forward hooks on the
+// leaf modules (so any Module works, including pruned ones whose pre-hooks compute `weight`).
+// FLOPs count a multiply-add as 2 (the usual convention: Linear = 2 * in * out per row, plus the
+// bias), elementwise layers 1 per output element, max-pool (k*k - 1) comparisons per output.
+
+import type { Tensor } from '../core/tensor.js';
+import { noGrad } from '../core/engine.js';
+import { TensorslimError } from '../core/errors.js';
+import { itemSize } from '../backend/dtype.js';
+import * as ops from '../ops/index.js';
+import { Conv2d, Flatten, Linear, MaxPool2d, ReLU, GELU, Tanh, Sigmoid, type AnyModule, type Module } from '../nn/index.js';
+
+/** One leaf layer of the summary. */
+export interface LayerSummary {
+  /** Dotted module path ('1', 'encoder.fc1'). */
+  name: string;
+  /** Class name and settings, e.g. 'Linear(784 -> 300)'. */
+  type: string;
+  /** Output shape for one sample (batch axis dropped). */
+  outputShape: number[];
+  /** Parameters (elements) owned directly by this layer. */
+  params: number;
+  /** Zero entries among this layer's weights (masked entries count as zero). */
+  zeros: number;
+  /** zeros / weight elements (0 when the layer has no weight). */
+  sparsity: number;
+  /** Bytes of this layer's parameters and persistent buffers (dense storage). */
+  bytes: number;
+  /** FLOPs per sample, dense (a multiply-add counts 2). */
+  flops: number;
+}
+
+/** The whole model's summary. */
+export interface ModelSummary {
+  layers: LayerSummary[];
+  /** Total parameters (each tensor once). */
+  params: number;
+  /** Parameters that are not zero (masked ones count as zero). */
+  nonzeroParams: number;
+  /** zero weights / all weights, over layers with a weight. */
+  sparsity: number;
+  /** Dense bytes of all parameters and persistent buffers. */
+  bytes: number;
+  /** FLOPs per sample (dense). */
+  flops: number;
+  inputShape: number[];
+  outputShape: number[];
+}
+
+/**
+ * Summarize `model` for inputs of shape `inputShape` (one sample, without the batch axis).
+ * Runs one forward pass in eval mode under noGrad; restores the model's training mode.
+ *
+ * @example
+ * const s = summarizeModel(createModel('mlp'), [784]);
+ * s.params;  // 266610
+ * s.flops;   // 2 * (784*300 + 300*100 + 100*10) + biases + ReLUs
+ */
+export function summarizeModel(model: AnyModule, inputShape: readonly number[]): ModelSummary {
+  const leaves = model.namedModules().filter(([, m]) => m.children().length === 0);
+  const shapes = new Map<AnyModule, { input: number[]; output: number[] }>();
+  const handles = leaves.map(([, m]) => (m as unknown as Module<[Tensor], unknown>).registerForwardHook((mod, args, out) => {
+    const x = args[0];
+    if (out && typeof out === 'object' && 'shape' in out && x && typeof x === 'object' && 'shape' in x) {
+      shapes.set(mod as unknown as AnyModule, { input: [...(x as Tensor).shape], output: [...(out as Tensor).shape] });
+    }
+  }));
+  const wasTraining = model.training;
+  let out: Tensor;
+  try {
+    model.eval();
+    out = noGrad(() => (model as unknown as Module<[Tensor], Tensor>).call(ops.zeros([1, ...inputShape])));
+  } catch (e) {
+    throw new TensorslimError('summarizeModel', `a forward pass with input (1, ${inputShape.join(', ')}) failed: ${e instanceof Error ? e.message : String(e)}`);
+  } finally {
+    for (const h of handles) h.remove();
+    model.train(wasTraining);
+  }
+
+  const layers: LayerSummary[] = [];
+  let weightTotal = 0;
+  for (const [name, m] of leaves) {
+    const own = new Map(m.stateDict({}));
+    const params = m.namedParameters('', false).reduce((s, [, p]) => s + p.size, 0);
+    let bytes = 0;
+    for (const t of own.values()) bytes += t.size * itemSize(t.dtype);
+    const { zeros, weights } = weightZeros(own);
+    weightTotal += weights;
+    const io = shapes.get(m);
+    const outputShape = io ? io.output.slice(1) : [];
+    layers.push({
+      name, type: describeLayer(m), outputShape, params, zeros,
+      sparsity: weights > 0 ? zeros / weights : 0,
+      bytes, flops: io ? layerFlops(m, outputShape) : 0,
+    });
+  }
+  const zeroTotal = layers.reduce((s, l) => s + l.zeros, 0);
+  const params = model.numParameters();
+  let bytes = 0;
+  for (const t of model.stateDict().values()) bytes += t.size * itemSize(t.dtype);
+  return {
+    layers,
+    params,
+    nonzeroParams: params - zeroTotal,
+    sparsity: weightTotal > 0 ? zeroTotal / weightTotal : 0,
+    bytes,
+    flops: layers.reduce((s, l) => s + l.flops, 0),
+    inputShape: [...inputShape],
+    outputShape: [...out.shape].slice(1),
+  };
+}
+
+/** Zeros in the layer's weight: from `weight_mask` when pruned, else counted in `weight`. */
+function weightZeros(own: Map<string, Tensor>): { zeros: number; weights: number } {
+  const mask = own.get('weight_mask');
+  const w = mask ?? own.get('weight') ?? own.get('weight_orig');
+  if (w === undefined) return { zeros: 0, weights: 0 };
+  const d = w.dataSync();
+  let z = 0;
+  for (let i = 0; i < d.length; i++) if (d[i] === 0) z++;
+  return { zeros: z, weights: d.length };
+}
+
+function describeLayer(m: AnyModule): string {
+  if (m instanceof Linear) return `Linear(${m.inFeatures} -> ${m.outFeatures})`;
+  if (m instanceof Conv2d) return `Conv2d(${m.inChannels} -> ${m.outChannels}, ${m.kernelSize[0]}x${m.kernelSize[1]}${m.padding[0] ? `, pad ${m.padding[0]}` : ''})`;
+  if (m instanceof MaxPool2d) return `MaxPool2d(${m.kernelSize[0]}x${m.kernelSize[1]})`;
+  if (m instanceof Flatten) return 'Flatten';
+  const extra = m.extraRepr();
+  return extra && extra.length <= 30 ? `${m.constructor.name}(${extra})` : m.constructor.name;
+}
+
+const prod = (s: readonly number[]): number => s.reduce((a, b) => a * b, 1);
+
+function layerFlops(m: AnyModule, output: readonly number[]): number {
+  if (m instanceof Linear) {
+    const rows = prod(output) / m.outFeatures;
+    return rows * (2 * m.inFeatures * m.outFeatures + (m.bias ? m.outFeatures : 0));
+  }
+  if (m instanceof Conv2d) {
+    const positions = prod(output) / m.outChannels;
+    const k = m.inChannels * m.kernelSize[0] * m.kernelSize[1];
+    return positions * m.outChannels * (2 * k + (m.bias ? 1 : 0));
+  }
+  if (m instanceof MaxPool2d) return prod(output) * (m.kernelSize[0] * m.kernelSize[1] - 1);
+  if (m instanceof ReLU || m instanceof GELU || m instanceof Tanh || m instanceof Sigmoid) return prod(output);
+  return 0;
+}

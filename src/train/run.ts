@@ -1,0 +1,261 @@
+// High-level entry points shared by the CLI, the demo and scripts: train a preset on a dataset by
+// name (with checkpoints and exact resume), evaluate a checkpoint, export weights, time inference.
+// The Trainer does the loop; this file only wires names to objects.
+
+import type { Tensor } from '../core/tensor.js';
+import { noGrad } from '../core/engine.js';
+import { TensorslimError } from '../core/errors.js';
+import { defaultGenerator, manualSeed } from '../core/random.js';
+import * as ops from '../ops/index.js';
+import type { AnyModule, Module } from '../nn/index.js';
+import { createModel, modelFromConfig, type ModelConfig, type ModelOverrides, type PresetModel } from '../models/index.js';
+import { DataLoader, loadDataset, type ImageClassificationData, type TensorDataset } from '../data/index.js';
+import { fileBytes, loadCheckpoint, modelFromCheckpoint, saveCheckpoint } from '../io/index.js';
+import type { Callback, EvalMetrics, FitResult } from './callbacks.js';
+import { checkpointSaver, loadTrainingCheckpoint } from './checkpoint.js';
+import { evaluate } from './evaluate.js';
+import { makeOptimizer, makeScheduler } from './factory.js';
+import { Trainer, type LossFn } from './trainer.js';
+
+/** Options of runTraining. */
+export interface RunTrainingOptions {
+  /** Preset name ('mlp', 'lenet5', ...). With `resume`, optional: the checkpoint's config is used. */
+  model?: string;
+  modelOverrides?: ModelOverrides;
+  /** Dataset name or path, or data already loaded (the demo loads once). */
+  dataset: string | ImageClassificationData;
+  /** Folder overriding the dataset's default location. */
+  data?: string;
+  /** Total epochs to reach (default 1 unless steps is given). */
+  epochs?: number;
+  /** Total optimizer steps to reach instead of epochs. */
+  steps?: number;
+  /** Default 64. */
+  batchSize?: number;
+  /** Default 1000. */
+  evalBatchSize?: number;
+  /** Default 1e-3. */
+  lr?: number;
+  /** 'sgd' | 'adam' | 'adamw' (default 'adam'). */
+  optimizer?: string;
+  weightDecay?: number;
+  /** 'constant' | 'cosine' | 'warmup-cosine' (default 'constant'). */
+  schedule?: string;
+  gradClipNorm?: number;
+  /** Seeds the weights (default generator) and the data order (default 0). */
+  seed?: number;
+  /** Checkpoint written after every epoch and at the end (safetensors, atomic). */
+  out?: string;
+  /** Continue from this checkpoint (written by a previous run with `out`). */
+  resume?: string;
+  callbacks?: readonly Callback<Tensor[]>[];
+  lossFn?: LossFn<Tensor[]>;
+  /** Hook to see the built objects before training (e.g. to print the plan). */
+  onStart?: (plan: TrainingPlan) => void;
+}
+
+/** What runTraining is about to do. */
+export interface TrainingPlan {
+  model: PresetModel;
+  config: ModelConfig;
+  data: ImageClassificationData;
+  trainer: Trainer<Tensor[]>;
+  params: number;
+  resumedFrom: string | null;
+  optimizer: string;
+  schedule: string;
+  batchSize: number;
+  lr: number;
+  seed: number;
+}
+
+/** What runTraining returns. */
+export interface RunTrainingResult {
+  model: PresetModel;
+  config: ModelConfig;
+  fit: FitResult;
+  /** Evaluation on the test split after training. */
+  test: EvalMetrics;
+  params: number;
+  dataset: string;
+  /** Path of the checkpoint written, or null. */
+  out: string | null;
+  resumedFrom: string | null;
+}
+
+/**
+ * Load an image-classification dataset by name or path; a clear error for text corpora.
+ *
+ * @example
+ * const data = loadImageData('mnist');
+ */
+export function loadImageData(name: string, dir?: string): ImageClassificationData {
+  const d = loadDataset(name, dir === undefined ? {} : { data: dir });
+  if (d.kind !== 'image') {
+    throw new TensorslimError('dataset', `'${name}' is a text corpus (language modelling); train and eval take image-classification datasets (mnist, fashion-mnist or an IDX directory)`);
+  }
+  return d;
+}
+
+function checkFits(config: ModelConfig, data: ImageClassificationData): void {
+  const inShape = data.info.inputShape;
+  const features = inShape.reduce((a, b) => a * b, 1);
+  const want = config.arch === 'mlp' ? config.inFeatures : config.inputShape.reduce((a, b) => a * b, 1);
+  if (features !== want) {
+    throw new TensorslimError('train', `model ${config.preset ?? config.arch} takes ${want} input features but dataset ${data.info.name} has samples of shape (${inShape.join(', ')}) = ${features}`);
+  }
+  if (config.numClasses !== data.info.numClasses) {
+    throw new TensorslimError('train', `model ${config.preset ?? config.arch} has ${config.numClasses} outputs but dataset ${data.info.name} has ${data.info.numClasses} classes`);
+  }
+}
+
+/**
+ * Train a preset model on a dataset, evaluating each epoch, checkpointing to `out` each epoch, and
+ * resuming exactly from `resume`. Returns the model, the fit result and the final test metrics.
+ *
+ * @example
+ * const r = await runTraining({ model: 'mlp', dataset: 'mnist', epochs: 3, seed: 0, out: 'mlp.safetensors' });
+ * r.test.accuracy;  // about 0.95
+ */
+export async function runTraining(o: RunTrainingOptions): Promise<RunTrainingResult> {
+  const seed = o.seed ?? 0;
+  const batchSize = o.batchSize ?? 64;
+  const optimizerName = o.optimizer ?? 'adam';
+  const schedule = o.schedule ?? 'constant';
+  const lr = o.lr ?? 1e-3;
+  const data = typeof o.dataset === 'string' ? loadImageData(o.dataset, o.data) : o.dataset;
+
+  const loaded = o.resume ? loadTrainingCheckpoint(o.resume) : null;
+  if (loaded && loaded.snapshot === null) {
+    throw new TensorslimError('resume', `'${o.resume}' holds no training state (no optimizer state or trainer position): it was saved for inference; start a new run from its weights instead`);
+  }
+  manualSeed(seed);
+  let model: PresetModel;
+  if (loaded) {
+    const cfg = loaded.checkpoint.config;
+    if (cfg === null) throw new TensorslimError('resume', `'${o.resume}' has no model config`);
+    if (o.model !== undefined && cfg.preset !== undefined && o.model !== cfg.preset) {
+      throw new TensorslimError('resume', `'${o.resume}' holds a '${cfg.preset}' model, not '${o.model}'; drop --model or pass --model ${cfg.preset}`);
+    }
+    model = modelFromConfig(cfg);
+  } else {
+    if (o.model === undefined) throw new TensorslimError('train', 'a model preset is required (e.g. mlp)');
+    model = createModel(o.model, o.modelOverrides ?? {});
+  }
+  checkFits(model.config, data);
+
+  const optimizer = makeOptimizer(optimizerName, model.parameters(), { lr, ...(o.weightDecay !== undefined ? { weightDecay: o.weightDecay } : {}) });
+  if (loaded && loaded.checkpoint.optimizer!.type !== optimizer.constructor.name) {
+    throw new TensorslimError('resume', `'${o.resume}' was trained with ${loaded.checkpoint.optimizer!.type}, not ${optimizer.constructor.name}; pass the same --optimizer`);
+  }
+  const trainLoader = new DataLoader(data.train, { batchSize, shuffle: true, seed });
+  const evalLoader = new DataLoader(data.test, { batchSize: o.evalBatchSize ?? 1000 });
+  const spe = trainLoader.length;
+  const totalSteps = o.steps ?? (o.epochs ?? 1) * spe;
+  const scheduler = makeScheduler(schedule, optimizer, { totalSteps });
+  if (loaded) {
+    const had = loaded.checkpoint.scheduler?.type ?? null;
+    const has = scheduler?.constructor.name ?? null;
+    if (had !== has) throw new TensorslimError('resume', `'${o.resume}' was trained with ${had ?? 'a constant learning rate'}, this run has ${has ?? 'a constant learning rate'}; pass the same --schedule`);
+  }
+  const trainer = new Trainer<Tensor[]>({
+    model, optimizer, scheduler, trainLoader, evalLoader,
+    ...(o.steps !== undefined ? { steps: o.steps } : { epochs: o.epochs ?? 1 }),
+    ...(o.gradClipNorm !== undefined ? { gradClipNorm: o.gradClipNorm } : {}),
+    ...(o.lossFn ? { lossFn: o.lossFn } : {}),
+    callbacks: o.callbacks ?? [],
+    ...(o.out ? { checkpointPath: o.out, save: checkpointSaver({ optimizer, scheduler, config: model.config }) } : {}),
+  });
+  if (loaded) trainer.resume(loaded.snapshot!, o.resume ?? null);
+  o.onStart?.({
+    model, config: model.config, data, trainer, params: model.numParameters(), resumedFrom: o.resume ?? null,
+    optimizer: optimizerName, schedule, batchSize, lr: optimizer.paramGroups[0]!.lr, seed,
+  });
+  const fit = await trainer.fit();
+  const test = fit.finalEval !== null && fit.history.length > 0 && fit.history[fit.history.length - 1]!.step === trainer.step
+    ? fit.finalEval
+    : evaluate(model, evalLoader);
+  return {
+    model, config: model.config, fit, test, params: model.numParameters(), dataset: data.info.name,
+    out: fit.checkpoint, resumedFrom: o.resume ?? null,
+  };
+}
+
+/**
+ * Load a model from a checkpoint (any tensorslim checkpoint with a model config).
+ *
+ * @example
+ * const model = loadModel('mlp.safetensors');
+ */
+export function loadModel(path: string): PresetModel {
+  return modelFromCheckpoint(loadCheckpoint(path));
+}
+
+/**
+ * Evaluate a model on a dataset's test split.
+ *
+ * @example
+ * const m = evaluateOn(loadModel('mlp.safetensors'), loadImageData('mnist'));
+ */
+export function evaluateOn(model: AnyModule, data: ImageClassificationData, batchSize = 1000): EvalMetrics {
+  return evaluate(model, new DataLoader(data.test, { batchSize }));
+}
+
+/**
+ * Save a model's weights and config only (no optimizer state): the deployable file. Returns its size
+ * in bytes.
+ *
+ * @example
+ * exportWeights(model, 'mlp.weights.safetensors');  // about 1.07 MB for mlp
+ */
+export function exportWeights(model: PresetModel, path: string, step = 0, epoch = 0): number {
+  saveCheckpoint(path, { model, step, epoch, config: model.config, rngState: defaultGenerator.getState() });
+  return fileBytes(path);
+}
+
+/** Inference timing: median seconds per batch and per sample. */
+export interface LatencyResult {
+  batch: number;
+  /** Median seconds of one forward pass of `batch` samples. */
+  secondsPerBatch: number;
+  /** secondsPerBatch / batch. */
+  secondsPerSample: number;
+  iterations: number;
+}
+
+/**
+ * Time inference (eval mode, noGrad) on `batch` samples from `dataset` (or zeros of `inputShape`):
+ * a few warm-up passes, then the median of `iterations` timed passes (at most `maxSeconds` in all).
+ *
+ * @example
+ * measureLatency(model, { inputShape: [1, 28, 28], batch: 1 }).secondsPerSample;
+ */
+export function measureLatency(model: AnyModule, o: { inputShape: readonly number[]; batch?: number; iterations?: number; maxSeconds?: number; dataset?: TensorDataset }): LatencyResult {
+  const batch = o.batch ?? 1;
+  const iterations = o.iterations ?? 50;
+  const maxMs = (o.maxSeconds ?? 2) * 1000;
+  const x: Tensor = o.dataset
+    ? (o.dataset.getBatch(Array.from({ length: batch }, (_, i) => i % o.dataset!.length))[0]!)
+    : ops.zeros([batch, ...o.inputShape]);
+  const m = model as unknown as Module<[Tensor], Tensor>;
+  const wasTraining = model.training;
+  model.eval();
+  const times: number[] = [];
+  try {
+    noGrad(() => {
+      for (let i = 0; i < 3; i++) m.call(x);
+      const start = performance.now();
+      for (let i = 0; i < iterations; i++) {
+        const t0 = performance.now();
+        m.call(x).dataSync();
+        times.push((performance.now() - t0) / 1000);
+        if (performance.now() - start > maxMs && times.length >= 5) break;
+      }
+    });
+  } finally {
+    model.train(wasTraining);
+  }
+  times.sort((a, b) => a - b);
+  const med = times[Math.floor(times.length / 2)]!;
+  return { batch, secondsPerBatch: med, secondsPerSample: med / batch, iterations: times.length };
+}
