@@ -15,3 +15,5 @@ export * from './optim/index.js';
 export * from './compress/index.js';
 export * from './data/index.js';
 export * from './io/index.js';
+export * from './models/index.js';
+export * from './train/index.js';

@@ -24,7 +24,7 @@ export type BinaryOp =
 
 export type ReduceOp = 'sum' | 'max' | 'min' | 'argmax' | 'argmin';
 
-export interface Backend {
+export interface Backend extends FusedKernels {
   readonly name: string;
   /** out[i] = op(x[i]); out has x's shape and dtype `outDtype`. */
   unary(op: UnaryOp, x: View, outDtype: DType): TypedArray;
@@ -63,4 +63,64 @@ export interface Conv2dGeometry {
   readonly padH: number; readonly padW: number;
   readonly dilationH: number; readonly dilationW: number;
   readonly oh: number; readonly ow: number;
+}
+
+/** Hyper-parameters of one Adam/AdamW step (see src/optim/adam.ts adamUpdate for the math). */
+export interface AdamHyper {
+  readonly lr: number;
+  readonly beta1: number;
+  readonly beta2: number;
+  readonly eps: number;
+  readonly weightDecay: number;
+  readonly amsgrad: boolean;
+  readonly maximize: boolean;
+  /** AdamW: p *= 1 - lr * weightDecay instead of adding weightDecay * p to the gradient. */
+  readonly decoupled: boolean;
+  /** This parameter's step count after incrementing (1 on the first step). */
+  readonly step: number;
+}
+
+/**
+ * Optional fused kernels. A backend may provide any of them; ops/fused.ts composes the same math
+ * from primitives when one is missing, and that composition is the reference the fused kernel is
+ * tested against. Each has its own gradient rule (autograd/grads/fused.ts), written with ops.
+ */
+export interface FusedKernels {
+  /**
+   * y = x (M, K) @ w^T (w: (N, K)) + bias (N,), then ReLU when `relu`; w is read transposed in place.
+   * Returns (M, N) contiguous of x's dtype.
+   */
+  linear?(x: View, w: View, bias: View | null, relu: boolean): TypedArray;
+  /**
+   * Row-wise cross-entropy of logits (N, C) against int32 class indices (N,):
+   * loss[i] = logsumexp(logits[i]) - logits[i, target[i]], as float64. No gradient here.
+   */
+  softmaxCrossEntropy?(logits: View, target: View): Float64Array;
+  /**
+   * One Adam/AdamW step over a whole parameter, in place on `param`, `expAvg`, `expAvgSq` (and
+   * `maxExpAvgSq` with amsgrad). All arrays contiguous, one float dtype, one length. Returns false
+   * (having changed nothing) when it cannot handle these arrays; the caller then runs its own loop.
+   */
+  adamUpdate?(param: TypedArray, grad: TypedArray, expAvg: TypedArray, expAvgSq: TypedArray,
+    maxExpAvgSq: TypedArray | null, h: AdamHyper): boolean;
+  /**
+   * Scaled-dot-product attention, flash style (see ops/attention.ts for the math): q (B, H, Tq, D),
+   * k (B, H, Tk, D), v (B, H, Tk, Dv), any strides, one float dtype. Returns out (B, H, Tq, Dv)
+   * contiguous and the row log-sum-exp of the scaled, masked scores, lse (B, H, Tq), both of q's dtype.
+   */
+  attentionForward?(q: View, k: View, v: View, p: AttentionParams): { out: TypedArray; lse: TypedArray };
+  /** Gradients of attentionForward given dOut (B, H, Tq, Dv): dq, dk, dv contiguous in q/k/v's shapes. */
+  attentionBackward?(q: View, k: View, v: View, out: View, dOut: View, lse: View, p: AttentionParams): { dq: TypedArray; dk: TypedArray; dv: TypedArray };
+}
+
+/** Settings of the fused attention kernels (ops/attention.ts). */
+export interface AttentionParams {
+  /** Multiplies q k^T (usually 1 / sqrt(D)). */
+  readonly scale: number;
+  /** Query i (of Tq) sees keys j <= i + Tk - Tq (the mask aligned to the last key, as a KV cache needs). */
+  readonly causal: boolean;
+  /** Dropout probability on the attention weights (0 = none); the mask is attentionKeep(seed, ...). */
+  readonly dropout: number;
+  /** Seed of the dropout mask, a uint32. */
+  readonly seed: number;
 }

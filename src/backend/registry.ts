@@ -1,5 +1,7 @@
 // Backend registry: backends register themselves by name; the core asks for the active one.
 // TENSORSLIM_BACKEND=<name> forces a choice. A missing backend is a clear error, never a silent fallback.
+// Without it, the default is 'native' when the native addon loaded (it registers itself only then),
+// else 'reference' (the native module has then said once, on stderr, why it did not load).
 
 import type { Backend } from './backend.js';
 
@@ -24,10 +26,15 @@ export function setBackend(name: string): void {
   active = f();
 }
 
-/** The active backend; the first call picks TENSORSLIM_BACKEND or 'reference'. */
+/** The backend used when TENSORSLIM_BACKEND is not set: 'native' when registered, else 'reference'. */
+export function defaultBackendName(): string {
+  return backends.has('native') ? 'native' : 'reference';
+}
+
+/** The active backend; the first call picks TENSORSLIM_BACKEND, else defaultBackendName(). */
 export function getBackend(): Backend {
   if (active) return active;
   const forced = typeof process !== 'undefined' ? process.env['TENSORSLIM_BACKEND'] : undefined;
-  setBackend(forced && forced.length > 0 ? forced : 'reference');
+  setBackend(forced && forced.length > 0 ? forced : defaultBackendName());
   return active!;
 }

@@ -1,2 +1,1 @@
-// compress: model transforms (pruning; distillation and quantization follow), built on public seams.
 export * as prune from './prune/index.js';

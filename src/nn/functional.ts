@@ -51,6 +51,10 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null, op = 'li
   if (bias && (bias.ndim !== 1 || bias.shape[0] !== weight.shape[0])) {
     throw new ShapeError(op, `bias must be (${weight.shape[0]},) to match weight ${fmtShape(weight.shape)}, got ${fmtShape(bias.shape)}`);
   }
+  // one fused kernel (with its own gradient rule) when the dtypes agree; it reads the weight
+  // transposed in place and returns its gradient in the weight's own layout
+  const sameDtype = weight.dtype === x.dtype && (!bias || bias.dtype === x.dtype);
+  if (sameDtype && (x.dtype === 'float32' || x.dtype === 'float64')) return ops.fusedLinear(x, weight, bias ?? null);
   const y = ops.matmul(x, ops.transpose(weight, 0, 1));
   return bias ? ops.add(y, bias) : y;
 }

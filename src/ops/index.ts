@@ -10,5 +10,6 @@ export * from './indexing.js';
 export * from './conv.js';
 export * from './activation.js';
 export * from './inplace.js';
+export * from './fused.js';
 export { KERNELS, NON_DIFFERENTIABLE, type KernelName } from './kernels.js';
 export type { TensorLike } from './util.js';

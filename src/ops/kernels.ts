@@ -19,6 +19,8 @@ export const KERNELS = [
   'gather', 'scatterAdd', 'cat',
   // convolution geometry (ops/conv.ts)
   'unfold2d', 'fold2d',
+  // fused kernels (ops/fused.ts): linear (+bias, +ReLU), mean softmax cross-entropy
+  'linear', 'softmaxCrossEntropy',
 ] as const;
 
 export type KernelName = (typeof KERNELS)[number];

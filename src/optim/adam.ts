@@ -4,7 +4,9 @@
 // The math is in adamUpdate (one parameter, flat arrays) so that a fused native kernel can
 // replace it; the classes only keep state.
 
+import type { AdamHyper } from '../backend/backend.js';
 import type { FloatDType } from '../backend/dtype.js';
+import { getBackend } from '../backend/registry.js';
 import { TensorslimError } from '../core/errors.js';
 import { Tensor } from '../core/tensor.js';
 import { Optimizer, type ParamGroup, type ParamsInput } from './optimizer.js';
@@ -97,7 +99,17 @@ abstract class AdamBase extends Optimizer<AdamOptions> {
         expAvgSq: tensorState(state, 'exp_avg_sq', this.name),
         maxExpAvgSq: group.amsgrad ? tensorState(state, 'max_exp_avg_sq', this.name) : null,
       };
-      updateInPlace(p, `${this.name}.step`, (data) => adamUpdate(data, grad, buffers, step, group, this.decoupledWeightDecay));
+      updateInPlace(p, `${this.name}.step`, (data) => {
+        // the backend's fused kernel when it has one (native: one pass, SIMD, threaded); it
+        // returns false, having changed nothing, for arrays it does not handle
+        const h: AdamHyper = {
+          lr: group.lr, beta1: group.betas[0], beta2: group.betas[1], eps: group.eps, weightDecay: group.weightDecay,
+          amsgrad: group.amsgrad, maximize: group.maximize, decoupled: this.decoupledWeightDecay, step,
+        };
+        if (!getBackend().adamUpdate?.(data, grad, buffers.expAvg, buffers.expAvgSq, buffers.maxExpAvgSq, h)) {
+          adamUpdate(data, grad, buffers, step, group, this.decoupledWeightDecay);
+        }
+      });
       state['step'] = step;
       this.state.set(p, state);
     }

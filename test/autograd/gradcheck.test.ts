@@ -9,6 +9,7 @@ import {
   log, logSoftmax, logsumexp, matmul, max, maximum, mean, min, minimum, maxPool2d, mul, narrow, neg, padSlice,
   permute, pow, randn, relu, reshape, scatterAdd, sigmoid, sign, sin, slice, softmax, sqrt, stack, sub, sum,
   tanh, tensor, to, transpose, unfold2d, variance, where, gt, contiguous, conv2dGeometry, rand,
+  fusedLinear, softmaxCrossEntropy,
 } from '../../src/index.js';
 
 const gen = new Generator(1234);
@@ -76,6 +77,9 @@ const KERNEL_CASES: Record<string, Case> = {
     fn: (c) => fold2d(c, conv2dGeometry('fold2d', [1, 2, 4, 5], [2, 3], [1, 2], [1, 1], [1, 1])),
     inputs: () => [R([1, 2, 2, 3, 5, 3])],
   },
+  // fused kernels: ReLU case with pre-activations kept away from the kink by a large bias
+  linear: { fn: (x, w, b) => fusedLinear(x, w, b, { relu: true }), inputs: () => [R([3, 4]), R([5, 4]), K([5])] },
+  softmaxCrossEntropy: { fn: (z) => softmaxCrossEntropy(z, idx([2, 0, 4])), inputs: () => [R([3, 5])] },
 };
 
 /** Composite ops: differentiated through their composition. */
@@ -107,6 +111,8 @@ const COMPOSITE_CASES: Record<string, Case> = {
   'dropout (fixed mask)': { fn: (x) => dropout(x, 0.3, true, new Generator(5)), inputs: () => [R([4, 5])] },
   'sum all': { fn: (x) => sum(mul(x, x)), inputs: () => [R([3, 4])] },
   'max all (ties split)': { fn: (x) => max(x), inputs: () => [R([3, 4])] },
+  'fusedLinear no bias, no activation, 3-D input': { fn: (x, w) => fusedLinear(x, w), inputs: () => [R([2, 3, 4]), R([5, 4])] },
+  'fusedLinear transposed input': { fn: (x, w, b) => fusedLinear(transpose(x, 0, 1), w, b), inputs: () => [R([4, 3]), R([2, 4]), R([2])] },
 };
 
 function kernelsOf(t: Tensor): Set<string> {

@@ -6,3 +6,4 @@ import './matmul.js';
 import './movement.js';
 import './indexing.js';
 import './conv.js';
+import './fused.js';

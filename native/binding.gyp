@@ -1,0 +1,50 @@
+# node-gyp build of the tensorslim native backend. No -march=native: the portable code is built
+# for baseline x86-64, and each SIMD path is its own static library with its own -m flags; the
+# path is chosen at run time from CPUID (src/cpu.cc).
+{
+  "variables": {
+    "ts_common_cflags": ["-O3", "-std=c++17", "-fno-math-errno", "-fvisibility=hidden", "-fPIC"],
+  },
+  "target_defaults": {
+    "cflags!": ["-fno-exceptions", "-O2", "-O0"],
+    "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17", "-std=gnu++20", "-O2", "-O0"],
+    "cflags_cc": ["<@(ts_common_cflags)"],
+    "xcode_settings": {
+      "GCC_ENABLE_CPP_EXCEPTIONS": "YES",
+      "OTHER_CPLUSPLUSFLAGS": ["-O3", "-std=c++17"],
+    },
+  },
+  "targets": [
+    {
+      "target_name": "ts_isa_avx512",
+      "type": "static_library",
+      "conditions": [
+        ["target_arch=='x64'", {
+          "sources": ["src/isa_avx512.cc"],
+          "cflags_cc": ["-mavx512f", "-mavx512bw", "-mavx512dq", "-mavx512vl", "-mavx2", "-mfma", "-mprefer-vector-width=512"],
+        }],
+      ],
+    },
+    {
+      "target_name": "ts_isa_avx2",
+      "type": "static_library",
+      "conditions": [
+        ["target_arch=='x64'", {
+          "sources": ["src/isa_avx2.cc"],
+          "cflags_cc": ["-mavx2", "-mfma"],
+        }],
+      ],
+    },
+    {
+      "target_name": "tensorslim",
+      "dependencies": ["ts_isa_avx512", "ts_isa_avx2"],
+      "sources": ["src/addon.cc", "src/cpu.cc", "src/gemm.cc", "src/ops.cc", "src/threadpool.cc", "src/isa_generic.cc", "src/attention.cc"],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
+      "conditions": [
+        ["target_arch!='x64'", { "defines": ["TS_NO_X86_PATHS"] }],
+      ],
+      "libraries": ["-lpthread"],
+    },
+  ],
+}

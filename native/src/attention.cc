@@ -1,0 +1,351 @@
+// Fused scaled-dot-product attention, flash style (Dao et al. 2022), on the addon's packed GEMM.
+//
+//   out = Pd V,  P = softmax(scale * Q K^T + mask),  Pd = P * Z (dropout multipliers),  per (b, h)
+//   q (B, H, Tq, D), k (B, H, Tk, D), v (B, H, Tk, Dv), any strides; out (B, H, Tq, Dv) contiguous.
+//
+// Forward: for each block of Br query rows, sweep blocks of Bc keys keeping a running row max m, a
+// running sum l and an unnormalized output accumulator (online softmax); so the (Tq, Tk) score
+// matrix never exists, only one Br x Bc tile per thread. Saves lse = m + log l per row.
+// Backward: per (b, h), for each key block and each query block that sees it, recompute
+// P = exp(scale Q K^T - lse) and accumulate dV += Pd^T dO, dS = P * (dO V^T * Z - rowsum(dO * O)),
+// dQ += scale dS K, dK += scale dS^T Q. Causal blocks above the diagonal are skipped entirely.
+//
+// Causal mask: query i sees keys j <= i + (Tk - Tq) (aligned to the last key, for a KV cache).
+// Dropout mask: keep(row, col) = mix32(mix32(seed ^ row) + col * 0x9e3779b9) >= p * 2^32 with
+// row = (b H + h) Tq + i, col = j: the same as attentionKeep in src/ops/attention.ts.
+//
+// Work items run on the addon's thread pool; each GEMM inside runs on its item's thread.
+#include "attention.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "gemm.h"
+#include "threadpool.h"
+
+namespace ts {
+namespace {
+
+constexpr long kBr = 64;  // query rows per block
+constexpr long kBc = 64;  // keys per block
+
+struct Params {
+  double scale;
+  bool causal;
+  double dropout;
+  uint32_t seed;
+  uint32_t threshold;  // drop when hash < threshold
+};
+
+inline uint32_t mix32(uint32_t x) {
+  x ^= x >> 16; x *= 0x7feb352du;
+  x ^= x >> 15; x *= 0x846ca68bu;
+  x ^= x >> 16;
+  return x;
+}
+
+template <class T> struct V4 { const T* p; long n[4]; long s[4]; };
+
+inline void gemm_t(const GemmArgs& g, const float* a, const float* b, float* c) { gemm_f32(g, a, b, c); }
+inline void gemm_t(const GemmArgs& g, const double* a, const double* b, double* c) { gemm_f64(g, a, b, c); }
+
+// Dropout multipliers of one row segment: z[c] = keep(row, j0 + c) ? inv : 0.
+template <class T>
+inline void apply_dropout(T* row, long n, uint32_t rowHash, long j0, uint32_t thr, T inv) {
+  for (long c = 0; c < n; c++) {
+    const uint32_t h = mix32(rowHash + uint32_t(j0 + c) * 0x9e3779b9u);
+    row[c] = h >= thr ? row[c] * inv : T(0);
+  }
+}
+
+template <class T>
+void forward(const V4<T>& q, const V4<T>& k, const V4<T>& v, T* out, T* lse, const Params& pr) {
+  const long B = q.n[0], H = q.n[1], Tq = q.n[2], D = q.n[3], Tk = k.n[2], Dv = v.n[3];
+  const long off = Tk - Tq;
+  const long nqb = (Tq + kBr - 1) / kBr;
+  const T scale = T(pr.scale);
+  const T inv = pr.dropout > 0 ? T(1.0 / (1.0 - pr.dropout)) : T(1);
+  const T ninf = -std::numeric_limits<T>::infinity();
+  parallel_for(B * H * nqb, 1, [&](long lo, long hi) {
+    thread_local std::vector<T> sbuf;
+    sbuf.resize(kBr * kBc);
+    T m[kBr], l[kBr];
+    for (long it = lo; it < hi; it++) {
+      const long bh = it / nqb, qb = it % nqb, b = bh / H, h = bh % H;
+      const long i0 = qb * kBr, br = std::min(kBr, Tq - i0);
+      const T* Q = q.p + b * q.s[0] + h * q.s[1] + i0 * q.s[2];
+      const T* K = k.p + b * k.s[0] + h * k.s[1];
+      const T* V = v.p + b * v.s[0] + h * v.s[1];
+      T* O = out + (bh * Tq + i0) * Dv;
+      std::fill(O, O + br * Dv, T(0));
+      for (long r = 0; r < br; r++) { m[r] = ninf; l[r] = T(0); }
+      const long kend = pr.causal ? std::min(Tk, i0 + br + off) : Tk;
+      for (long j0 = 0; j0 < kend; j0 += kBc) {
+        const long bc = std::min(kBc, kend - j0);
+        T* S = sbuf.data();
+        std::fill(S, S + br * bc, T(0));
+        gemm_t(GemmArgs{1, br, bc, D, 0, q.s[2], q.s[3], 0, k.s[3], k.s[2]}, Q, K + j0 * k.s[2], S);
+        for (long r = 0; r < br; r++) {
+          T* row = S + r * bc;
+          const long lim = pr.causal ? std::min(bc, i0 + r + off - j0 + 1) : bc;
+          if (lim <= 0) { std::fill(row, row + bc, T(0)); continue; }
+          T mx = ninf;
+          for (long c = 0; c < lim; c++) { row[c] *= scale; mx = row[c] > mx ? row[c] : mx; }
+          const T mnew = std::max(m[r], mx);
+          const T alpha = std::exp(m[r] - mnew);  // 0 on the first block (m = -inf)
+          T sum = T(0);
+          for (long c = 0; c < lim; c++) { const T e = std::exp(row[c] - mnew); row[c] = e; sum += e; }
+          std::fill(row + lim, row + bc, T(0));
+          l[r] = l[r] * alpha + sum;
+          m[r] = mnew;
+          if (alpha != T(1)) { T* o = O + r * Dv; for (long d = 0; d < Dv; d++) o[d] *= alpha; }
+          if (pr.dropout > 0) apply_dropout(row, lim, mix32(pr.seed ^ uint32_t(bh * Tq + i0 + r)), j0, pr.threshold, inv);
+        }
+        gemm_t(GemmArgs{1, br, Dv, bc, 0, bc, 1, 0, v.s[2], v.s[3]}, S, V + j0 * v.s[2], O);
+      }
+      for (long r = 0; r < br; r++) {
+        const T il = T(1) / l[r];
+        T* o = O + r * Dv;
+        for (long d = 0; d < Dv; d++) o[d] *= il;
+        lse[bh * Tq + i0 + r] = m[r] + std::log(l[r]);
+      }
+    }
+  });
+}
+
+template <class T>
+void backward(const V4<T>& q, const V4<T>& k, const V4<T>& v, const V4<T>& o, const V4<T>& dO,
+              const T* lse, const long lseS[3], T* dq, T* dk, T* dv, const Params& pr) {
+  const long B = q.n[0], H = q.n[1], Tq = q.n[2], D = q.n[3], Tk = k.n[2], Dv = v.n[3];
+  const long off = Tk - Tq;
+  const T scale = T(pr.scale);
+  const T inv = pr.dropout > 0 ? T(1.0 / (1.0 - pr.dropout)) : T(1);
+  const bool drop = pr.dropout > 0;
+  parallel_for(B * H, 1, [&](long lo, long hi) {
+    thread_local std::vector<T> pbuf, pdbuf, dpbuf, dvec;
+    pbuf.resize(kBr * kBc); dpbuf.resize(kBr * kBc);
+    if (drop) pdbuf.resize(kBr * kBc);
+    dvec.resize(Tq);
+    for (long bh = lo; bh < hi; bh++) {
+      const long b = bh / H, h = bh % H;
+      const T* Q = q.p + b * q.s[0] + h * q.s[1];
+      const T* K = k.p + b * k.s[0] + h * k.s[1];
+      const T* V = v.p + b * v.s[0] + h * v.s[1];
+      const T* Op = o.p + b * o.s[0] + h * o.s[1];
+      const T* DO = dO.p + b * dO.s[0] + h * dO.s[1];
+      const T* L = lse + b * lseS[0] + h * lseS[1];
+      T* dQ = dq + bh * Tq * D;
+      T* dK = dk + bh * Tk * D;
+      T* dV = dv + bh * Tk * Dv;
+      std::fill(dQ, dQ + Tq * D, T(0));
+      std::fill(dK, dK + Tk * D, T(0));
+      std::fill(dV, dV + Tk * Dv, T(0));
+      for (long i = 0; i < Tq; i++) {  // rowsum(dO * O)
+        T s = T(0);
+        for (long d = 0; d < Dv; d++) s += DO[i * dO.s[2] + d * dO.s[3]] * Op[i * o.s[2] + d * o.s[3]];
+        dvec[i] = s;
+      }
+      for (long j0 = 0; j0 < Tk; j0 += kBc) {
+        const long bc = std::min(kBc, Tk - j0);
+        const long istart = pr.causal ? std::max(0L, j0 - off) : 0;
+        for (long i0 = istart / kBr * kBr; i0 < Tq; i0 += kBr) {
+          const long br = std::min(kBr, Tq - i0);
+          T* P = pbuf.data();
+          T* Pd = drop ? pdbuf.data() : P;
+          T* dP = dpbuf.data();
+          std::fill(P, P + br * bc, T(0));
+          gemm_t(GemmArgs{1, br, bc, D, 0, q.s[2], q.s[3], 0, k.s[3], k.s[2]}, Q + i0 * q.s[2], K + j0 * k.s[2], P);
+          for (long r = 0; r < br; r++) {
+            T* row = P + r * bc;
+            const long lim = pr.causal ? std::max(0L, std::min(bc, i0 + r + off - j0 + 1)) : bc;
+            const T lr = L[(i0 + r) * lseS[2]];
+            for (long c = 0; c < lim; c++) row[c] = std::exp(row[c] * scale - lr);
+            std::fill(row + lim, row + bc, T(0));
+            if (drop) {
+              T* rd = Pd + r * bc;
+              std::copy(row, row + bc, rd);
+              apply_dropout(rd, lim, mix32(pr.seed ^ uint32_t(bh * Tq + i0 + r)), j0, pr.threshold, inv);
+            }
+          }
+          // dV_j += Pd^T dO_i
+          gemm_t(GemmArgs{1, bc, Dv, br, 0, 1, bc, 0, dO.s[2], dO.s[3]}, Pd, DO + i0 * dO.s[2], dV + j0 * Dv);
+          // dP = dO_i V_j^T
+          std::fill(dP, dP + br * bc, T(0));
+          gemm_t(GemmArgs{1, br, bc, Dv, 0, dO.s[2], dO.s[3], 0, v.s[3], v.s[2]}, DO + i0 * dO.s[2], V + j0 * v.s[2], dP);
+          // dS = scale * P * (dP * Z - rowsum(dO * O)), in place of dP
+          for (long r = 0; r < br; r++) {
+            T* ds = dP + r * bc;
+            const T* pr_ = P + r * bc;
+            const T di = dvec[i0 + r];
+            if (drop) {  // the multiplier Z recomputed from the mask (Pd / P would be 0/0 where P underflows)
+              const uint32_t rh = mix32(pr.seed ^ uint32_t(bh * Tq + i0 + r));
+              for (long c = 0; c < bc; c++) {
+                const T z = mix32(rh + uint32_t(j0 + c) * 0x9e3779b9u) >= pr.threshold ? inv : T(0);
+                ds[c] = scale * pr_[c] * (ds[c] * z - di);
+              }
+            } else {
+              for (long c = 0; c < bc; c++) ds[c] = scale * pr_[c] * (ds[c] - di);
+            }
+          }
+          // dQ_i += dS K_j ; dK_j += dS^T Q_i
+          gemm_t(GemmArgs{1, br, D, bc, 0, bc, 1, 0, k.s[2], k.s[3]}, dP, K + j0 * k.s[2], dQ + i0 * D);
+          gemm_t(GemmArgs{1, bc, D, br, 0, 1, bc, 0, q.s[2], q.s[3]}, dP, Q + i0 * q.s[2], dK + j0 * D);
+        }
+      }
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// N-API glue. A view travels as its typed array plus [ndim, offset, shape..., strides...] in meta.
+
+[[noreturn]] void fail(Napi::Env env, const std::string& kernel, const std::string& msg) {
+  throw Napi::Error::New(env, "native " + kernel + ": " + msg);
+}
+
+struct Arr { void* data; size_t len; int dt; };  // dt: 0 float32, 1 float64
+
+Arr float_array(Napi::Env env, const std::string& k, const Napi::Value& v, const char* name) {
+  if (!v.IsTypedArray()) fail(env, k, std::string(name) + " must be a typed array");
+  Napi::TypedArray ta = v.As<Napi::TypedArray>();
+  const napi_typedarray_type t = ta.TypedArrayType();
+  if (t != napi_float32_array && t != napi_float64_array) fail(env, k, std::string(name) + " must be a Float32Array or Float64Array");
+  return Arr{static_cast<char*>(ta.ArrayBuffer().Data()) + ta.ByteOffset(), ta.ElementLength(), t == napi_float32_array ? 0 : 1};
+}
+
+struct MetaReader {
+  const double* p; size_t n; size_t pos = 0;
+  long next(Napi::Env env, const std::string& k) {
+    if (pos >= n) fail(env, k, "view description is truncated");
+    const double d = p[pos++];
+    if (!std::isfinite(d) || d != std::floor(d) || std::fabs(d) > 9.0e15) fail(env, k, "bad view description value");
+    return long(d);
+  }
+};
+
+// Reads a view of rank `rank` and checks that every element it addresses lies inside the array.
+template <int R>
+void read_view(Napi::Env env, const std::string& k, const Arr& a, MetaReader& m, const char* name, long* n, long* s, long* offset) {
+  if (m.next(env, k) != R) fail(env, k, std::string(name) + " must be " + std::to_string(R) + "-D");
+  *offset = m.next(env, k);
+  long numel = 1, lo = *offset, hi = *offset;
+  for (int d = 0; d < R; d++) { n[d] = m.next(env, k); if (n[d] < 0) fail(env, k, std::string(name) + ": negative dimension"); numel *= n[d]; }
+  for (int d = 0; d < R; d++) {
+    s[d] = m.next(env, k);
+    if (n[d] > 0) { const long e = (n[d] - 1) * s[d]; if (e < 0) lo += e; else hi += e; }
+  }
+  if (numel > 0 && (lo < 0 || hi >= long(a.len))) fail(env, k, std::string(name) + ": the view reaches outside its array");
+}
+
+template <class T>
+V4<T> view4(Napi::Env env, const std::string& k, const Arr& a, MetaReader& m, const char* name) {
+  V4<T> v{};
+  long off = 0;
+  read_view<4>(env, k, a, m, name, v.n, v.s, &off);
+  v.p = static_cast<const T*>(a.data) + off;
+  return v;
+}
+
+Params read_params(Napi::Env env, const std::string& k, const Napi::Value& val) {
+  if (!val.IsTypedArray() || val.As<Napi::TypedArray>().TypedArrayType() != napi_float64_array) fail(env, k, "params must be a Float64Array");
+  Napi::Float64Array a = val.As<Napi::Float64Array>();
+  if (a.ElementLength() < 4) fail(env, k, "params must hold [scale, causal, dropout, seed]");
+  Params p{};
+  p.scale = a[0];
+  p.causal = a[1] != 0;
+  p.dropout = a[2];
+  if (!(p.dropout >= 0 && p.dropout < 1)) fail(env, k, "dropout must be in [0, 1)");
+  if (!(a[3] >= 0 && a[3] <= 4294967295.0) || a[3] != std::floor(a[3])) fail(env, k, "seed must be a uint32");
+  p.seed = uint32_t(a[3]);
+  p.threshold = uint32_t(std::min(std::floor(p.dropout * 4294967296.0), 4294967295.0));
+  if (!std::isfinite(p.scale)) fail(env, k, "scale must be finite");
+  return p;
+}
+
+void* out_array(Napi::Env env, const std::string& k, const Napi::Value& v, int dt, long numel, const char* name) {
+  Arr a = float_array(env, k, v, name);
+  if (a.dt != dt) fail(env, k, std::string(name) + " must have the inputs' dtype");
+  if (long(a.len) != numel) fail(env, k, std::string(name) + " has " + std::to_string(a.len) + " elements, expected " + std::to_string(numel));
+  return a.data;
+}
+
+template <class T>
+void check_qkv(Napi::Env env, const std::string& k, const V4<T>& q, const V4<T>& kk, const V4<T>& v, const Params& p) {
+  if (kk.n[0] != q.n[0] || kk.n[1] != q.n[1] || kk.n[3] != q.n[3]) fail(env, k, "k must match q in batch, heads and headDim");
+  if (v.n[0] != q.n[0] || v.n[1] != q.n[1] || v.n[2] != kk.n[2]) fail(env, k, "v must match k in batch, heads and length");
+  if (kk.n[2] < 1) fail(env, k, "at least one key is needed");
+  if (p.causal && q.n[2] > kk.n[2]) fail(env, k, "causal attention needs at least as many keys as queries");
+}
+
+// attentionForward(q, k, v, meta, params, out, lse); meta = views q, k, v (4-D each)
+Napi::Value AttentionForward(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const std::string k = "attentionForward";
+  if (info.Length() < 7) fail(env, k, "expected (q, k, v, meta, params, out, lse)");
+  Arr aq = float_array(env, k, info[0], "q"), ak = float_array(env, k, info[1], "k"), av = float_array(env, k, info[2], "v");
+  if (ak.dt != aq.dt || av.dt != aq.dt) fail(env, k, "q, k and v must share one dtype");
+  if (!info[3].IsTypedArray() || info[3].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array) fail(env, k, "meta must be a Float64Array");
+  Napi::Float64Array meta = info[3].As<Napi::Float64Array>();
+  MetaReader m{meta.Data(), meta.ElementLength()};
+  const Params p = read_params(env, k, info[4]);
+  auto run = [&](auto zero) {
+    using T = decltype(zero);
+    V4<T> q = view4<T>(env, k, aq, m, "q"), kk = view4<T>(env, k, ak, m, "k"), v = view4<T>(env, k, av, m, "v");
+    check_qkv(env, k, q, kk, v, p);
+    const long rows = q.n[0] * q.n[1] * q.n[2];
+    T* out = static_cast<T*>(out_array(env, k, info[5], aq.dt, rows * v.n[3], "out"));
+    T* lse = static_cast<T*>(out_array(env, k, info[6], aq.dt, rows, "lse"));
+    if (rows > 0) forward<T>(q, kk, v, out, lse, p);
+  };
+  if (aq.dt == 0) run(0.0f); else run(0.0);
+  return env.Undefined();
+}
+
+// attentionBackward(q, k, v, out, dOut, lse, meta, params, dq, dk, dv); meta = views q, k, v, out, dOut (4-D), lse (3-D)
+Napi::Value AttentionBackward(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const std::string k = "attentionBackward";
+  if (info.Length() < 11) fail(env, k, "expected (q, k, v, out, dOut, lse, meta, params, dq, dk, dv)");
+  const char* names[6] = {"q", "k", "v", "out", "dOut", "lse"};
+  Arr a[6];
+  for (int i = 0; i < 6; i++) {
+    a[i] = float_array(env, k, info[i], names[i]);
+    if (a[i].dt != a[0].dt) fail(env, k, std::string(names[i]) + " must have q's dtype");
+  }
+  if (!info[6].IsTypedArray() || info[6].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array) fail(env, k, "meta must be a Float64Array");
+  Napi::Float64Array meta = info[6].As<Napi::Float64Array>();
+  MetaReader m{meta.Data(), meta.ElementLength()};
+  const Params p = read_params(env, k, info[7]);
+  auto run = [&](auto zero) {
+    using T = decltype(zero);
+    V4<T> q = view4<T>(env, k, a[0], m, "q"), kk = view4<T>(env, k, a[1], m, "k"), v = view4<T>(env, k, a[2], m, "v");
+    V4<T> o = view4<T>(env, k, a[3], m, "out"), dO = view4<T>(env, k, a[4], m, "dOut");
+    long ln[3], ls[3], loff = 0;
+    read_view<3>(env, k, a[5], m, "lse", ln, ls, &loff);
+    check_qkv(env, k, q, kk, v, p);
+    for (int d = 0; d < 4; d++) {
+      const long want = d == 3 ? v.n[3] : q.n[d];
+      if (o.n[d] != want || dO.n[d] != want) fail(env, k, "out and dOut must have shape (B, H, Tq, Dv)");
+    }
+    if (ln[0] != q.n[0] || ln[1] != q.n[1] || ln[2] != q.n[2]) fail(env, k, "lse must have shape (B, H, Tq)");
+    T* dq = static_cast<T*>(out_array(env, k, info[8], a[0].dt, q.n[0] * q.n[1] * q.n[2] * q.n[3], "dq"));
+    T* dk = static_cast<T*>(out_array(env, k, info[9], a[0].dt, kk.n[0] * kk.n[1] * kk.n[2] * kk.n[3], "dk"));
+    T* dv = static_cast<T*>(out_array(env, k, info[10], a[0].dt, v.n[0] * v.n[1] * v.n[2] * v.n[3], "dv"));
+    if (q.n[0] * q.n[1] > 0) backward<T>(q, kk, v, o, dO, static_cast<const T*>(a[5].data) + loff, ls, dq, dk, dv, p);
+  };
+  if (a[0].dt == 0) run(0.0f); else run(0.0);
+  return env.Undefined();
+}
+
+}  // namespace
+
+void register_attention(Napi::Env env, Napi::Object exports) {
+  exports.Set("attentionForward", Napi::Function::New(env, AttentionForward));
+  exports.Set("attentionBackward", Napi::Function::New(env, AttentionBackward));
+}
+
+}  // namespace ts

@@ -1,0 +1,58 @@
+// AVX2 + FMA path (compiled with -mavx2 -mfma; run only when CPUID reports both).
+// GEMM micro-kernels: float32 6x16 and float64 6x8, 12 ymm accumulators, B~ rows as vectors,
+// A~ values broadcast.
+#define TS_ISA_NS avx2
+#include "kernels_impl.h"
+#include <immintrin.h>
+
+namespace ts {
+namespace avx2 { namespace {
+
+void sgemm_6x16(long k, const float* a, const float* b, float* c, long ldc) {
+  __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+  __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+  for (long p = 0; p < k; p++) {
+    const __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
+    __m256 av;
+#define TS_ROW(i) av = _mm256_broadcast_ss(a + i); c##i##0 = _mm256_fmadd_ps(av, b0, c##i##0); c##i##1 = _mm256_fmadd_ps(av, b1, c##i##1);
+    TS_ROW(0) TS_ROW(1) TS_ROW(2) TS_ROW(3) TS_ROW(4) TS_ROW(5)
+#undef TS_ROW
+    a += 6; b += 16;
+  }
+#define TS_ST(i) { float* r = c + i * ldc; _mm256_storeu_ps(r, _mm256_add_ps(_mm256_loadu_ps(r), c##i##0)); \
+                   _mm256_storeu_ps(r + 8, _mm256_add_ps(_mm256_loadu_ps(r + 8), c##i##1)); }
+  TS_ST(0) TS_ST(1) TS_ST(2) TS_ST(3) TS_ST(4) TS_ST(5)
+#undef TS_ST
+}
+
+void dgemm_6x8(long k, const double* a, const double* b, double* c, long ldc) {
+  __m256d c00 = _mm256_setzero_pd(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+  __m256d c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+  for (long p = 0; p < k; p++) {
+    const __m256d b0 = _mm256_load_pd(b), b1 = _mm256_load_pd(b + 4);
+    __m256d av;
+#define TS_ROW(i) av = _mm256_broadcast_sd(a + i); c##i##0 = _mm256_fmadd_pd(av, b0, c##i##0); c##i##1 = _mm256_fmadd_pd(av, b1, c##i##1);
+    TS_ROW(0) TS_ROW(1) TS_ROW(2) TS_ROW(3) TS_ROW(4) TS_ROW(5)
+#undef TS_ROW
+    a += 6; b += 8;
+  }
+#define TS_ST(i) { double* r = c + i * ldc; _mm256_storeu_pd(r, _mm256_add_pd(_mm256_loadu_pd(r), c##i##0)); \
+                   _mm256_storeu_pd(r + 4, _mm256_add_pd(_mm256_loadu_pd(r + 4), c##i##1)); }
+  TS_ST(0) TS_ST(1) TS_ST(2) TS_ST(3) TS_ST(4) TS_ST(5)
+#undef TS_ST
+}
+} }
+
+const KernelTable* table_avx2() {
+  static KernelTable t = [] {
+    KernelTable t{};
+    t.name = "avx2";
+    t.smr = 6; t.snr = 16; t.skc = 384; t.smc = 448; t.sgemm_ukr = avx2::sgemm_6x16;
+    t.dmr = 6; t.dnr = 8; t.dkc = 256; t.dmc = 336; t.dgemm_ukr = avx2::dgemm_6x8;
+    TS_FILL_COMMON(t);
+    return t;
+  }();
+  return &t;
+}
+TS_DEFINE_GEMM_ISA(gemm_isa_avx2)
+}  // namespace ts

@@ -1,0 +1,189 @@
+// Thread pool: see threadpool.h. One job at a time (N-API calls arrive on the JS thread only;
+// nested calls run inline).
+//
+// Job protocol. `state_` packs (generation:32 | ntasks:16 | next:16). The caller stores the task
+// function, resets `done_`, then publishes a new generation with next = 0. Anyone claims task
+// `next` by a compare-and-swap that also checks the generation, so a worker that wakes up late,
+// after the job ended (all tasks claimed), fails the CAS and touches nothing. The task function is
+// read only after a successful claim, when the job cannot have ended (its claimed task is not
+// done), so it is always the live one. The caller returns when done_ == ntasks.
+#include "threadpool.h"
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <thread>
+#include <vector>
+#if defined(__linux__)
+#include <sched.h>
+#endif
+
+namespace ts {
+namespace {
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
+constexpr long kMaxTasks = 0xffff;
+inline uint32_t gen_of(uint64_t s) { return uint32_t(s >> 32); }
+inline long total_of(uint64_t s) { return long((s >> 16) & 0xffff); }
+inline long next_of(uint64_t s) { return long(s & 0xffff); }
+
+thread_local bool tl_in_job = false;
+
+class Pool {
+ public:
+  explicit Pool(int n) { start(n); }
+  ~Pool() { stop(); }
+
+  int size() const { return n_; }
+
+  void resize(int n) {
+    if (n == n_) return;
+    stop();
+    start(n);
+  }
+
+  // ntasks in [2, kMaxTasks]
+  void run(long ntasks, const std::function<void(long)>& fn) {
+    fn_ = &fn;
+    done_.store(0, std::memory_order_relaxed);
+    const uint32_t g = gen_of(state_.load(std::memory_order_relaxed)) + 1;
+    state_.store((uint64_t(g) << 32) | (uint64_t(ntasks) << 16), std::memory_order_seq_cst);
+    if (sleepers_.load(std::memory_order_seq_cst) > 0) {
+      { std::lock_guard<std::mutex> lk(m_); }
+      cv_.notify_all();
+    }
+    work(g);
+    // Only tasks claimed by other threads can remain: spin, then yield the core to them.
+    for (int spins = 0; done_.load(std::memory_order_acquire) != ntasks; spins++) {
+      if (spins < 4000) cpu_relax();
+      else std::this_thread::yield();
+    }
+    fn_ = nullptr;
+  }
+
+ private:
+  // Claim and run tasks of generation g until none are left.
+  void work(uint32_t g) {
+    uint64_t s = state_.load(std::memory_order_acquire);
+    for (;;) {
+      if (gen_of(s) != g || next_of(s) >= total_of(s)) return;
+      if (!state_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel, std::memory_order_acquire)) continue;
+      const bool prev = tl_in_job;
+      tl_in_job = true;
+      (*fn_)(next_of(s));
+      tl_in_job = prev;
+      done_.fetch_add(1, std::memory_order_acq_rel);
+      s = state_.load(std::memory_order_acquire);
+    }
+  }
+
+  void start(int n) {
+    n_ = n < 1 ? 1 : n;
+    stop_.store(false);
+    const uint32_t g = gen_of(state_.load());
+    for (int i = 1; i < n_; i++) workers_.emplace_back([this, g] { loop(g); });
+  }
+
+  void stop() {
+    {
+      std::lock_guard<std::mutex> lk(m_);
+      stop_.store(true);
+    }
+    cv_.notify_all();
+    for (auto& t : workers_) t.join();
+    workers_.clear();
+  }
+
+  void loop(uint32_t seen) {
+    for (;;) {
+      // Spin a little (about 50-100 us) for the next job, then sleep.
+      uint64_t s = state_.load(std::memory_order_acquire);
+      for (int spins = 0; gen_of(s) == seen && !stop_.load(std::memory_order_relaxed); spins++) {
+        if (spins < 2000) { cpu_relax(); s = state_.load(std::memory_order_acquire); continue; }
+        std::unique_lock<std::mutex> lk(m_);
+        sleepers_.fetch_add(1, std::memory_order_seq_cst);
+        cv_.wait(lk, [&] { return gen_of(state_.load(std::memory_order_seq_cst)) != seen || stop_.load(); });
+        sleepers_.fetch_sub(1, std::memory_order_seq_cst);
+        s = state_.load(std::memory_order_acquire);
+        break;
+      }
+      if (stop_.load()) return;
+      seen = gen_of(s);
+      work(seen);
+    }
+  }
+
+  int n_ = 1;
+  std::atomic<bool> stop_{false};
+  std::vector<std::thread> workers_;
+  std::mutex m_;
+  std::condition_variable cv_;
+  std::atomic<uint64_t> state_{0};
+  std::atomic<long> done_{0};
+  std::atomic<int> sleepers_{0};
+  const std::function<void(long)>* fn_ = nullptr;
+};
+
+Pool& pool() {
+  static Pool* p = [] {
+    int hc = int(std::thread::hardware_concurrency());
+#if defined(__linux__)
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof(set), &set) == 0) hc = CPU_COUNT(&set);
+#endif
+    return new Pool(hc <= 0 ? 1 : hc);  // leaked on purpose: no join at process exit
+  }();
+  return *p;
+}
+
+}  // namespace
+
+int num_threads() { return pool().size(); }
+
+void set_num_threads(int n) { pool().resize(n); }
+
+bool in_parallel_job() { return tl_in_job; }
+
+void run_tasks(long ntasks, const std::function<void(long)>& task) {
+  if (ntasks <= 0) return;
+  if (ntasks == 1 || tl_in_job || pool().size() == 1) {
+    for (long i = 0; i < ntasks; i++) task(i);
+    return;
+  }
+  // More tasks than one job can count: group them.
+  if (ntasks > kMaxTasks) {
+    const long groups = kMaxTasks;
+    pool().run(groups, [&](long gi) {
+      const long b = ntasks * gi / groups, e = ntasks * (gi + 1) / groups;
+      for (long i = b; i < e; i++) task(i);
+    });
+    return;
+  }
+  pool().run(ntasks, task);
+}
+
+void run_on_all(const std::function<void(int, int)>& fn) {
+  const int n = tl_in_job ? 1 : num_threads();
+  run_tasks(n, [&](long i) { fn(int(i), n); });
+}
+
+void parallel_for(long n, long grain, const std::function<void(long, long)>& fn) {
+  if (n <= 0) return;
+  const int nt = num_threads();
+  if (grain < 1) grain = 1;
+  long chunks = n / grain;
+  if (chunks > 4L * nt) chunks = 4L * nt;
+  if (chunks <= 1 || nt == 1 || tl_in_job) { fn(0, n); return; }
+  run_tasks(chunks, [&](long c) {
+    const long b = n * c / chunks, e = n * (c + 1) / chunks;
+    if (b < e) fn(b, e);
+  });
+}
+
+}  // namespace ts

@@ -1,0 +1,27 @@
+// A persistent thread pool with dynamic task claiming. A job is a number of tasks; the calling
+// thread and the workers claim tasks from one atomic counter until none are left, so a worker the
+// OS has descheduled (other processes share the cores) never holds up a job it has not started:
+// the others simply take its share. The caller waits only for tasks already claimed. Workers spin
+// briefly after a job (back-to-back kernels pay no wake-up), then sleep. Calls from inside a
+// running job run inline and serially (no nested parallelism).
+#pragma once
+#include <functional>
+
+namespace ts {
+
+// Number of threads used by parallel kernels (the caller included); >= 1.
+int num_threads();
+// Resize the pool (n >= 1). Not callable from inside a job.
+void set_num_threads(int n);
+// True on a thread that is running a task of a job (nested calls then run serially).
+bool in_parallel_job();
+// Run task(i) for every i in [0, ntasks), spread dynamically over the pool; waits for all.
+void run_tasks(long ntasks, const std::function<void(long)>& task);
+// Run fn(i, n) for i in [0, n) with n = num_threads() (each index exactly once, on any thread).
+void run_on_all(const std::function<void(int, int)>& fn);
+// Split [0, n) into contiguous chunks (at least `grain` items each, a few per thread so the
+// split adapts to threads that run late): fn(begin, end) per chunk. Runs inline when n is small
+// or when called from inside a job.
+void parallel_for(long n, long grain, const std::function<void(long, long)>& fn);
+
+}  // namespace ts

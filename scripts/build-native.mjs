@@ -1,0 +1,54 @@
+#!/usr/bin/env node
+// Builds the native backend (native/binding.gyp) with node-gyp, offline: it uses npm's bundled
+// node-gyp and the Node headers already on this machine (nodedir), and downloads nothing.
+// Runs at `npm install`. A failed build never fails the install: the library then runs on the
+// reference backend and says so once when loaded. TENSORSLIM_SKIP_NATIVE=1 skips the build.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const nativeDir = join(root, 'native');
+const log = (msg) => process.stderr.write(`tensorslim: ${msg}\n`);
+
+function findNodeGyp() {
+  const candidates = [];
+  if (process.env.npm_config_node_gyp) candidates.push(process.env.npm_config_node_gyp);
+  const prefix = dirname(dirname(process.execPath)); // e.g. /usr for /usr/bin/node
+  candidates.push(join(prefix, 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'));
+  candidates.push('/usr/share/nodejs/node-gyp/bin/node-gyp.js', '/usr/lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js');
+  try { candidates.push(createRequire(import.meta.url).resolve('node-gyp/bin/node-gyp.js')); } catch { /* not installed locally */ }
+  return candidates.find((p) => existsSync(p)) ?? null;
+}
+
+function findNodeDir() {
+  if (process.env.npm_config_nodedir) return process.env.npm_config_nodedir;
+  const prefix = dirname(dirname(process.execPath));
+  for (const d of [prefix, '/usr', '/usr/local']) {
+    if (existsSync(join(d, 'include', 'node', 'node_api.h')) && existsSync(join(d, 'include', 'node', 'common.gypi'))) return d;
+  }
+  return null; // node-gyp would try to download headers; we pass nothing and let it fail offline
+}
+
+function main() {
+  if (process.env.TENSORSLIM_SKIP_NATIVE === '1') { log('native build skipped (TENSORSLIM_SKIP_NATIVE=1); using the reference backend'); return; }
+  const gyp = findNodeGyp();
+  if (!gyp) { log('native backend not built: node-gyp not found (npm ships it); the reference backend will be used'); return; }
+  const args = [gyp, 'rebuild', '--jobs=max'];
+  const nodedir = findNodeDir();
+  if (nodedir) args.push(`--nodedir=${nodedir}`);
+  const started = Date.now();
+  const r = spawnSync(process.execPath, args, { cwd: nativeDir, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8', env: { ...process.env, JOBS: 'max' } });
+  const built = join(nativeDir, 'build', 'Release', 'tensorslim.node');
+  if (r.status === 0 && existsSync(built)) {
+    log(`native backend built in ${((Date.now() - started) / 1000).toFixed(1)} s (${built})`);
+    return;
+  }
+  const tail = `${r.stdout ?? ''}\n${r.stderr ?? ''}`.trim().split('\n').slice(-25).join('\n');
+  log(`native backend build failed (the reference backend will be used):\n${tail || r.error?.message || 'no output'}`);
+}
+
+main();
+process.exit(0);

@@ -1,0 +1,275 @@
+// The native backend: the hot kernels run in the C++ addon (native/), reading and writing the
+// JS-owned typed arrays in place; the rest is delegated, deliberately, to the reference backend.
+//
+// Native (float32 and float64): matmul (batched, any strides: transposed operands are packed, not
+// copied), unary and binary elementwise (all ops incl. comparisons; strided, broadcast, contiguous
+// fast path), where (float operands), reduce sum/max/min over any axes, copy (same dtype, or float32 <-> float64), assign
+// (same dtype, distinct buffers), unfold2d/fold2d, and the fused kernels linear(+bias, +ReLU),
+// softmaxCrossEntropy and adamUpdate. Copy and assign also run natively for int32 and uint8/bool.
+//
+// Delegated to the reference backend (listed, not silent):
+//   - gather, scatterAdd: indexing, not on the training hot path yet; where on non-float operands;
+//   - reduce argmax/argmin, and every kernel on int32/uint8/bool inputs other than copy/assign;
+//   - copy with a dtype conversion other than float32 <-> float64 (int/bool casts);
+//   - assign between different dtypes or within one buffer (overlap semantics stay the reference's);
+//   - views of rank > 16.
+// The addon registers as 'native' only when it loaded; otherwise this module says why once on
+// stderr (unless TENSORSLIM_BACKEND=reference) and the registry's default stays 'reference'.
+
+import type { AdamHyper, Backend, BinaryOp, Conv2dGeometry, ReduceOp, UnaryOp, View } from '../../backend/backend.js';
+import { allocate, dtypeOfArray, type DType, type TypedArray } from '../../backend/dtype.js';
+import { registerBackend } from '../../backend/registry.js';
+import { numel } from '../../backend/shape.js';
+import { referenceBackend } from '../reference/index.js';
+import { addon, addonPath, loadError, type NativeAddon } from './addon.js';
+import { attentionKernels } from './attention.js';
+
+const UNARY_CODES: Record<UnaryOp, number> = {
+  neg: 0, exp: 1, log: 2, sqrt: 3, abs: 4, tanh: 5, sigmoid: 6, relu: 7, erf: 8, sign: 9, sin: 10, cos: 11, floor: 12,
+  logicalNot: 13,
+};
+const BINARY_CODES: Record<BinaryOp, number> = {
+  add: 0, sub: 1, mul: 2, div: 3, pow: 4, maximum: 5, minimum: 6,
+  eq: 7, ne: 8, lt: 9, le: 10, gt: 11, ge: 12, logicalAnd: 13, logicalOr: 14,
+};
+const REDUCE_CODES: Partial<Record<ReduceOp, number>> = { sum: 0, max: 1, min: 2 };
+const MAX_DIMS = 16;
+
+// One reusable buffer for view descriptions: [ndim, offset, shape..., strides...] per view.
+let meta = new Float64Array(256);
+function metaFor(size: number): Float64Array {
+  if (meta.length < size) meta = new Float64Array(size * 2);
+  return meta;
+}
+function putView(m: Float64Array, at: number, v: View): number {
+  const nd = v.shape.length;
+  m[at] = nd;
+  m[at + 1] = v.offset;
+  for (let i = 0; i < nd; i++) { m[at + 2 + i] = v.shape[i]!; m[at + 2 + nd + i] = v.strides[i]!; }
+  return at + 2 + 2 * nd;
+}
+
+const isFloatArray = (a: TypedArray): boolean => a instanceof Float32Array || a instanceof Float64Array;
+const small = (v: View): boolean => v.shape.length <= MAX_DIMS;
+
+/** What the native backend offers beyond the Backend interface (read duck-typed by the CLI's `info`). */
+export interface NativeBackendExtras {
+  /** Threads used by native kernels. */
+  readonly threads: number;
+  setThreads(n: number): void;
+  /** The SIMD path in use: 'avx512', 'avx2' or 'generic'. */
+  readonly cpuPath: string;
+  readonly description: string;
+}
+
+function makeBackend(n: NativeAddon): Backend & NativeBackendExtras {
+  const ref = referenceBackend;
+
+  function unary(op: UnaryOp, x: View, outDtype: DType): TypedArray {
+    if (op === 'logicalNot' || !isFloatArray(x.data) || dtypeOfArray(x.data) !== outDtype || !small(x)) return ref.unary(op, x, outDtype);
+    const out = allocate(outDtype, numel(x.shape));
+    const m = metaFor(2 + 2 * x.shape.length);
+    putView(m, 0, x);
+    n.unary(UNARY_CODES[op], x.data, m, out);
+    return out;
+  }
+
+  function binary(op: BinaryOp, a: View, b: View, outDtype: DType): TypedArray {
+    const code = BINARY_CODES[op];
+    const dt = dtypeOfArray(a.data);
+    const want = code >= 7 ? 'bool' : dt;
+    if (!isFloatArray(a.data) || dtypeOfArray(b.data) !== dt || outDtype !== want || !small(a)) return ref.binary(op, a, b, outDtype);
+    const out = allocate(outDtype, numel(a.shape));
+    const m = metaFor(4 + 4 * a.shape.length);
+    putView(m, putView(m, 0, a), b);
+    n.binary(code, a.data, b.data, m, out);
+    return out;
+  }
+
+  function reduce(op: ReduceOp, x: View, axes: readonly number[], outDtype: DType): TypedArray {
+    const code = REDUCE_CODES[op];
+    if (code === undefined || !isFloatArray(x.data) || dtypeOfArray(x.data) !== outDtype || !small(x) || numel(x.shape) === 0) {
+      return ref.reduce(op, x, axes, outDtype); // argmax/argmin, ints, and empty inputs (the reference's errors)
+    }
+    const nd = x.shape.length;
+    const m = metaFor(2 + 3 * nd);
+    const at = putView(m, 0, x);
+    let nout = 1;
+    for (let i = 0; i < nd; i++) {
+      const r = axes.includes(i);
+      m[at + i] = r ? 1 : 0;
+      if (!r) nout *= x.shape[i]!;
+    }
+    const out = allocate(outDtype, nout);
+    n.reduce(code, x.data, m, out);
+    return out;
+  }
+
+  function matmul(a: View, b: View, outDtype: DType): TypedArray {
+    const dt = dtypeOfArray(a.data);
+    if (!isFloatArray(a.data) || dtypeOfArray(b.data) !== dt || outDtype !== dt) return ref.matmul(a, b, outDtype);
+    const out = allocate(outDtype, a.shape[0]! * a.shape[1]! * b.shape[2]!);
+    const m = metaFor(16);
+    putView(m, putView(m, 0, a), b);
+    n.matmul(a.data, b.data, m, out);
+    return out;
+  }
+
+  function copy(x: View, outDtype: DType): TypedArray {
+    const from = dtypeOfArray(x.data);
+    // same dtype (not bool: a uint8 -> bool cast maps values to 0/1), or float32 <-> float64
+    const ok = outDtype !== 'bool' && (from === outDtype || (isFloatArray(x.data) && (outDtype === 'float32' || outDtype === 'float64')));
+    if (!ok || !small(x)) return ref.copy(x, outDtype);
+    const out = allocate(outDtype, numel(x.shape));
+    const m = metaFor(2 + 2 * x.shape.length);
+    putView(m, 0, x);
+    n.copy(x.data, m, out);
+    return out;
+  }
+
+  function where(cond: View, a: View, b: View, outDtype: DType): TypedArray {
+    const dt = dtypeOfArray(a.data);
+    if (!(cond.data instanceof Uint8Array) || !isFloatArray(a.data) || dtypeOfArray(b.data) !== dt || outDtype !== dt || !small(cond)) {
+      return ref.where(cond, a, b, outDtype);
+    }
+    const out = allocate(outDtype, numel(cond.shape));
+    const m = metaFor(6 + 6 * cond.shape.length);
+    putView(m, putView(m, putView(m, 0, cond), a), b);
+    n.where(cond.data, a.data, b.data, m, out);
+    return out;
+  }
+
+  function assign(dst: View, src: View): void {
+    if (dtypeOfArray(dst.data) !== dtypeOfArray(src.data) || dst.data.buffer === src.data.buffer || !small(dst)) {
+      ref.assign(dst, src);
+      return;
+    }
+    const m = metaFor(4 + 4 * dst.shape.length);
+    putView(m, putView(m, 0, dst), src);
+    n.assign(dst.data, src.data, m);
+  }
+
+  function geometry(m: Float64Array, at: number, p: Conv2dGeometry): void {
+    const g = [p.n, p.c, p.h, p.w, p.kh, p.kw, p.strideH, p.strideW, p.padH, p.padW, p.dilationH, p.dilationW, p.oh, p.ow];
+    for (let i = 0; i < g.length; i++) m[at + i] = g[i]!;
+  }
+
+  function unfold2d(x: View, p: Conv2dGeometry, padValue: number, outDtype: DType): TypedArray {
+    if (!isFloatArray(x.data) || dtypeOfArray(x.data) !== outDtype) return ref.unfold2d(x, p, padValue, outDtype);
+    const m = metaFor(64);
+    geometry(m, putView(m, 0, x), p);
+    const out = allocate(outDtype, p.n * p.c * p.kh * p.kw * p.oh * p.ow);
+    n.unfold2d(x.data, m, padValue, out);
+    return out;
+  }
+
+  function fold2d(cols: View, p: Conv2dGeometry, outDtype: DType): TypedArray {
+    if (!isFloatArray(cols.data) || dtypeOfArray(cols.data) !== outDtype) return ref.fold2d(cols, p, outDtype);
+    const m = metaFor(64);
+    geometry(m, putView(m, 0, cols), p);
+    const out = allocate(outDtype, p.n * p.c * p.h * p.w);
+    n.fold2d(cols.data, m, out);
+    return out;
+  }
+
+  function linear(x: View, w: View, bias: View | null, relu: boolean): TypedArray {
+    const dt = dtypeOfArray(x.data);
+    const out = allocate(dt, x.shape[0]! * w.shape[0]!);
+    const m = metaFor(32);
+    let at = putView(m, putView(m, 0, x), w);
+    if (bias) at = putView(m, at, bias);
+    n.linear(x.data, w.data, bias ? bias.data : null, m, relu, out);
+    return out;
+  }
+
+  function softmaxCrossEntropy(logits: View, target: View): Float64Array {
+    const loss = new Float64Array(logits.shape[0]!);
+    const m = metaFor(16);
+    putView(m, putView(m, 0, logits), target);
+    n.softmaxCrossEntropy(logits.data, target.data, m, loss, null, 1);
+    return loss;
+  }
+
+  const hp = new Float64Array(10);
+  function adamUpdate(param: TypedArray, grad: TypedArray, expAvg: TypedArray, expAvgSq: TypedArray,
+    maxExpAvgSq: TypedArray | null, h: AdamHyper): boolean {
+    const dt = dtypeOfArray(param);
+    const same = (a: TypedArray | null): boolean => a === null || (dtypeOfArray(a) === dt && a.length === param.length);
+    if (!isFloatArray(param) || !same(grad) || !same(expAvg) || !same(expAvgSq) || !same(maxExpAvgSq)) return false;
+    if (h.amsgrad && maxExpAvgSq === null) return false;
+    // scalars in float64, as PyTorch computes them in Python
+    const bc1 = 1 - h.beta1 ** h.step;
+    const bc2 = 1 - h.beta2 ** h.step;
+    hp[0] = h.beta1; hp[1] = h.beta2; hp[2] = h.lr; hp[3] = h.eps; hp[4] = h.weightDecay;
+    hp[5] = h.lr / bc1; hp[6] = Math.sqrt(bc2);
+    hp[7] = h.decoupled ? 1 : 0; hp[8] = h.amsgrad ? 1 : 0; hp[9] = h.maximize ? 1 : 0;
+    n.adam(param, grad, expAvg, expAvgSq, maxExpAvgSq, hp);
+    return true;
+  }
+
+  return {
+    name: 'native',
+    unary, binary, reduce, matmul, copy, assign, unfold2d, fold2d,
+    where, gather: ref.gather, scatterAdd: ref.scatterAdd,
+    linear, softmaxCrossEntropy, adamUpdate,
+    ...attentionKernels(n),
+    get threads() { return n.getNumThreads(); },
+    setThreads(k: number) { setNumThreads(k); },
+    get cpuPath() { return n.cpuPath(); },
+    description: 'C++ addon: packed SIMD GEMM, threaded kernels; where/gather/scatterAdd and int kernels on reference',
+  };
+}
+
+/** The native backend object, or null when the addon did not load. */
+export const nativeBackend: (Backend & NativeBackendExtras) | null = addon ? makeBackend(addon) : null;
+
+if (nativeBackend) {
+  const b = nativeBackend;
+  const envThreads = Number(process.env['TENSORSLIM_NUM_THREADS']);
+  if (Number.isInteger(envThreads) && envThreads >= 1) addon!.setNumThreads(envThreads);
+  registerBackend('native', () => b);
+} else if (typeof process !== 'undefined' && process.env['TENSORSLIM_BACKEND'] !== 'reference') {
+  process.stderr.write(`tensorslim: native backend unavailable, using the reference backend (slow): ${loadError ?? 'unknown reason'}\n`);
+}
+
+/** Whether the native addon loaded, where it was looked for, and why not. @example nativeStatus().loaded */
+export function nativeStatus(): { loaded: boolean; path: string | null; error: string | null } {
+  return { loaded: addon !== null, path: addonPath, error: loadError };
+}
+
+/**
+ * Threads used by native kernels (default: the CPUs this process may run on).
+ * @example setNumThreads(1)   // single-threaded kernels
+ */
+export function setNumThreads(n: number): void {
+  if (!Number.isInteger(n) || n < 1) throw new RangeError(`setNumThreads: expected an integer >= 1, got ${n}`);
+  if (addon) addon.setNumThreads(n);
+}
+
+/** Threads used by native kernels (1 without the addon). @example getNumThreads() // 2 */
+export function getNumThreads(): number {
+  return addon ? addon.getNumThreads() : 1;
+}
+
+/**
+ * The SIMD path native kernels run: 'avx512', 'avx2', 'generic', or 'none' without the addon.
+ * TENSORSLIM_CPU=avx2|generic at start-up forces a lower path.
+ * @example cpuPath()  // 'avx512'
+ */
+export function cpuPath(): string {
+  return addon ? addon.cpuPath() : 'none';
+}
+
+/** Paths this CPU supports, best first. @example supportedCpuPaths() // ['avx512', 'avx2', 'generic'] */
+export function supportedCpuPaths(): string[] {
+  return addon ? addon.supportedPaths() : [];
+}
+
+/**
+ * Switch the SIMD path at run time (tests use it to cover every path in one process). Throws when
+ * the CPU lacks it. @example setCpuPath('generic')
+ */
+export function setCpuPath(path: 'avx512' | 'avx2' | 'generic'): void {
+  if (!addon) throw new Error(`setCpuPath: the native addon is not loaded (${loadError ?? ''})`);
+  if (!addon.setCpuPath(path)) throw new Error(`setCpuPath: this CPU does not support '${path}'; supported: ${addon.supportedPaths().join(', ')}`);
+}

@@ -1,0 +1,50 @@
+// The machine a benchmark ran on, recorded next to every result so numbers are never read without
+// their context: CPU model, cores, Node version, backend, SIMD path, threads, date.
+
+import os from 'node:os';
+import type { Backend } from '../backend/backend.js';
+import { getBackend } from '../backend/registry.js';
+
+/** Where and how a benchmark ran. */
+export interface MachineInfo {
+  cpu: string;
+  cores: number;
+  node: string;
+  platform: string;
+  backend: string;
+  cpuPath: string;
+  threads: number;
+  date: string;
+}
+
+/**
+ * Describe this machine and the active backend.
+ * @example machineInfo().cpu   // 'AMD EPYC ...'
+ */
+export function machineInfo(): MachineInfo {
+  const b = getBackend() as Backend & { readonly threads?: number; readonly cpuPath?: string };
+  return {
+    cpu: os.cpus()[0]?.model?.trim() ?? 'unknown',
+    cores: os.availableParallelism(),
+    node: process.version,
+    platform: `${process.platform}-${process.arch}`,
+    backend: b.name,
+    cpuPath: typeof b.cpuPath === 'string' ? b.cpuPath : 'n/a',
+    threads: typeof b.threads === 'number' ? b.threads : 1,
+    date: new Date().toISOString(),
+  };
+}
+
+/** Median of a non-empty list. @example median([3, 1, 2]) // 2 */
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/** Set the backend's kernel threads when it has any (native); no-op on reference. */
+export function applyThreads(threads: number | undefined): void {
+  if (threads === undefined) return;
+  const b = getBackend() as Backend & { setThreads?(n: number): void };
+  if (typeof b.setThreads === 'function') b.setThreads(threads);
+}

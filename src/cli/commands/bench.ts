@@ -1,0 +1,66 @@
+// `tensorslim bench gemm|mlp`: measure this machine. gemm reports GFLOP/s of an N x N x N float32
+// product; mlp the median time of one training step of the 784-1200-1200-10 MLP (ReLU,
+// cross-entropy, Adam, batch 128). The work is in src/bench; this file parses flags and prints.
+
+import { formatFlags, JSON_FLAG, parseArgs, type FlagSpecs } from '../args.js';
+import { UsageError, type Command } from '../command.js';
+import { emitJson, formatKeyValues } from '../output.js';
+import { applyRuntimeFlags } from '../runtime.js';
+import { benchGemm } from '../../bench/gemm.js';
+import { benchMlp } from '../../bench/mlp.js';
+
+const FLAGS = {
+  size: { type: 'int', help: 'gemm: matrix size N (default 1024)', min: 1, metavar: 'N' },
+  threads: { type: 'int', help: 'kernel threads (default: all available cores)', min: 1, metavar: 'N' },
+  batch: { type: 'int', help: 'mlp: batch size (default 128)', min: 1, metavar: 'N' },
+  steps: { type: 'int', help: 'mlp: timed steps (default 30); gemm: timed repeats', min: 1, metavar: 'N' },
+  fused: { type: 'boolean', help: 'mlp: use the fused linear+ReLU and softmax cross-entropy ops' },
+  backend: { type: 'string', help: 'backend to measure (default: TENSORSLIM_BACKEND or the best available)', metavar: 'NAME' },
+  ...JSON_FLAG,
+} as const satisfies FlagSpecs;
+
+/** `tensorslim bench gemm|mlp [--size N] [--threads N] [--json]`. @example await main(['bench', 'gemm', '--size', '512', '--json'], captureContext()) */
+export const benchCommand: Command = {
+  name: 'bench',
+  summary: 'measure GEMM GFLOP/s or an MLP training step on this machine',
+  usage: `Usage: tensorslim bench gemm|mlp [options]
+
+gemm  GFLOP/s of one N x N x N float32 matrix product (median of repeats)
+mlp   median time of one training step: MLP 784-1200-1200-10, ReLU, cross-entropy, Adam, batch 128
+
+Options:
+${formatFlags(FLAGS)}
+
+Examples:
+  tensorslim bench gemm --size 2048 --json
+  tensorslim bench mlp --threads 1`,
+  async run(argv, ctx) {
+    const { flags, positionals } = parseArgs('bench', argv, FLAGS, { names: ['workload'], min: 1 });
+    const what = positionals[0];
+    if (what !== 'gemm' && what !== 'mlp') throw new UsageError('bench', `unknown workload '${String(what)}'; expected gemm or mlp`);
+    applyRuntimeFlags('bench', { threads: flags.threads, backend: flags.backend });
+    if (what === 'gemm') {
+      ctx.err(`bench gemm: ${flags.size ?? 1024}^3 float32 ...`);
+      const r = benchGemm({ size: flags.size, threads: flags.threads, repeats: flags.steps });
+      if (flags.json) { emitJson(ctx, { ...r }); return 0; }
+      ctx.out(formatKeyValues([
+        ['gemm', `${r.size} x ${r.size} x ${r.size} float32`],
+        ['GFLOP/s', r.gflops.toFixed(1)],
+        ['median', `${r.medianMs.toFixed(2)} ms (min ${r.minMs.toFixed(2)} ms, ${r.repeats} repeats)`],
+        ['backend', `${r.machine.backend} (${r.machine.cpuPath}, ${r.threads} threads)`],
+        ['cpu', `${r.machine.cpu} (${r.machine.cores} cores)`],
+      ]));
+      return 0;
+    }
+    ctx.err(`bench mlp: ${flags.fused ? 'fused' : 'modules'} variant ...`);
+    const r = benchMlp({ batch: flags.batch, threads: flags.threads, steps: flags.steps, variant: flags.fused ? 'fused' : 'modules' });
+    if (flags.json) { emitJson(ctx, { ...r }); return 0; }
+    ctx.out(formatKeyValues([
+      ['mlp', `${r.sizes.join('-')} batch ${r.batch} (${r.variant}), Adam`],
+      ['step', `${r.stepMs.toFixed(2)} ms median (min ${r.minMs.toFixed(2)} ms, ${r.steps} steps)`],
+      ['backend', `${r.machine.backend} (${r.machine.cpuPath}, ${r.threads} threads)`],
+      ['cpu', `${r.machine.cpu} (${r.machine.cores} cores)`],
+    ]));
+    return 0;
+  },
+};

@@ -1,0 +1,284 @@
+// Fuzz every native kernel against the reference backend, on every CPU path this machine has
+// (switched in-process with setCpuPath) and with 1 and 2 threads: random shapes including zero-size
+// and size-1 axes, broadcast (stride-0), permuted, sliced and transposed views, float32 and float64.
+// Tolerances come from rounding-error bounds: float64 to a few ulps; float32 kernels compute in
+// float32 (the reference in float64, then rounds), so they get float32 ulps; sums and products get
+// the classic n * eps * sum|terms| bound.
+
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { BinaryOp, UnaryOp, View } from '../../src/backend/backend.js';
+import { broadcastStrides, numel } from '../../src/backend/shape.js';
+import { referenceBackend as ref } from '../../src/backends/reference/index.js';
+import { getNumThreads, nativeBackend, nativeStatus, setCpuPath, setNumThreads, supportedCpuPaths } from '../../src/backends/native/index.js';
+import { alloc, fmt, mismatch, randShape, randView, readView, rng, type FloatKind } from './helpers.js';
+
+const skip = nativeBackend ? false : `native addon not built (${nativeStatus().error ?? ''}); run \`node scripts/build-native.mjs\``;
+const nat = nativeBackend!;
+const KINDS: FloatKind[] = ['float32', 'float64'];
+const EPS: Record<FloatKind, number> = { float32: 2 ** -23, float64: 2 ** -52 };
+const PATHS = nativeBackend ? supportedCpuPaths() as ('avx512' | 'avx2' | 'generic')[] : [];
+
+const UNARY: UnaryOp[] = ['neg', 'exp', 'log', 'sqrt', 'abs', 'tanh', 'sigmoid', 'relu', 'erf', 'sign', 'sin', 'cos', 'floor'];
+const EXACT_UNARY = new Set<UnaryOp>(['neg', 'abs', 'relu', 'sign', 'floor']);
+const BINARY: BinaryOp[] = ['add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum', 'eq', 'ne', 'lt', 'le', 'gt', 'ge', 'logicalAnd', 'logicalOr'];
+
+const normal = (r: () => number): number => (r() - 0.5) * 6;
+const positive = (r: () => number): number => 0.05 + r() * 4;
+// small integers make comparisons hit equality; an occasional NaN checks propagation
+const withTies = (r: () => number): number => (r() < 0.02 ? NaN : Math.floor(r() * 5) - 2);
+
+function forEachSetting(body: (path: string, threads: number) => void): void {
+  const prev = getNumThreads();
+  try {
+    for (const path of PATHS) for (const threads of [1, 2]) {
+      setCpuPath(path);
+      setNumThreads(threads);
+      body(path, threads);
+    }
+  } finally {
+    setCpuPath(PATHS[0]!);
+    setNumThreads(prev);
+  }
+}
+
+/** Shapes of a broadcast pair: b drops leading axes and has some axes of size 1. */
+function broadcastPair(r: () => number, shape: number[]): number[] {
+  const drop = Math.floor(r() * (shape.length + 1));
+  return shape.slice(drop).map((d) => (r() < 0.3 ? 1 : d));
+}
+
+function asBroadcast(v: View, target: readonly number[]): View {
+  return { data: v.data, shape: [...target], strides: broadcastStrides(v.shape, v.strides, target), offset: v.offset };
+}
+
+describe('native kernels vs reference', { skip }, () => {
+  test('every CPU path is available to the tests', () => {
+    assert.ok(PATHS.includes('generic'), 'the portable path is always compiled in');
+    assert.ok(PATHS.length >= 1);
+  });
+
+  test('unary: all ops, strided and zero-size views', () => {
+    forEachSetting((path, threads) => {
+      const r = rng(11 + threads);
+      for (const kind of KINDS) for (const op of UNARY) for (let it = 0; it < 6; it++) {
+        const big = it === 5;
+        const shape = big ? [3, 129, 97] : randShape(r);
+        const fill = op === 'log' || op === 'sqrt' ? positive : op === 'relu' || op === 'sign' || op === 'abs' ? withTies : normal;
+        const x = randView(r, kind, shape, fill);
+        const want = ref.unary(op, x, kind);
+        const got = nat.unary(op, x, kind);
+        assert.equal(got.constructor, want.constructor);
+        const rtol = EXACT_UNARY.has(op) ? 0 : kind === 'float64' ? 64 * EPS.float64 : 4 * EPS.float32;
+        const atol = op === 'sin' || op === 'cos' || op === 'erf' || op === 'tanh' ? 4 * EPS[kind] : 0;
+        const bad = mismatch(got, want, rtol, atol);
+        assert.equal(bad, null, `${path}/${threads}t ${kind} ${op} ${fmt(x)}: ${bad}`);
+      }
+    });
+  });
+
+  test('binary: all ops with broadcasting, comparisons give bool', () => {
+    forEachSetting((path, threads) => {
+      const r = rng(23 + threads);
+      for (const kind of KINDS) for (const op of BINARY) for (let it = 0; it < 6; it++) {
+        const shape = it === 5 ? [64, 3, 300] : randShape(r);
+        const bShape = broadcastPair(r, shape);
+        const cmp = ['eq', 'ne', 'lt', 'le', 'gt', 'ge', 'logicalAnd', 'logicalOr'].includes(op);
+        const fillA = op === 'pow' ? positive : cmp || op === 'maximum' || op === 'minimum' ? withTies : normal;
+        const fillB = op === 'div' ? positive : op === 'pow' ? normal : fillA;
+        const a = randView(r, kind, shape, fillA);
+        const b = asBroadcast(randView(r, kind, bShape, fillB), shape);
+        const out = cmp ? 'bool' : kind;
+        const want = ref.binary(op, a, b, out);
+        const got = nat.binary(op, a, b, out);
+        assert.equal(got.constructor, want.constructor, `${op} output type`);
+        const rtol = cmp || op === 'maximum' || op === 'minimum' ? 0 : op === 'pow' ? 8 * EPS[kind] : EPS[kind];
+        const bad = mismatch(got, want, rtol);
+        assert.equal(bad, null, `${path}/${threads}t ${kind} ${op} a: ${fmt(a)} b: ${fmt(b)}: ${bad}`);
+      }
+    });
+  });
+
+  test('reduce: sum/max/min over random axis sets; argmax delegated', () => {
+    forEachSetting((path, threads) => {
+      const r = rng(37 + threads);
+      for (const kind of KINDS) for (const op of ['sum', 'max', 'min'] as const) for (let it = 0; it < 14; it++) {
+        const shape = it === 12 ? [256, 1200] : it === 13 ? [40, 3, 700] : randShape(r, 4, 9, op === 'sum' ? 0.05 : 0);
+        const axes = shape.map((_, i) => i).filter(() => r() < 0.5);
+        if (it === 12) axes.splice(0, axes.length, 0);
+        const x = randView(r, kind, shape, op === 'sum' ? normal : withTies, { expandAxes: shape.map((d, i) => (d === 1 ? i : -1)) });
+        const want = ref.reduce(op, x, axes, kind);
+        const got = nat.reduce(op, x, axes, kind);
+        // sums: both accumulate in float64; only the order differs (n * eps64 * sum|x|), then one rounding
+        const n = axes.reduce((p, a) => p * shape[a]!, 1);
+        const absSum = op === 'sum' ? ref.reduce('sum', { ...x, data: x.data.map(Math.abs) }, axes, 'float64') : null;
+        const bound = absSum ? Array.from(absSum, (s) => n * EPS.float64 * s) : undefined;
+        const bad = mismatch(got, want, op === 'sum' ? EPS[kind] : 0, 0, bound);
+        assert.equal(bad, null, `${path}/${threads}t ${kind} ${op} axes [${axes}] ${fmt(x)}: ${bad}`);
+      }
+      const x = randView(r, 'float32', [4, 5], normal);
+      assert.deepEqual(Array.from(nat.reduce('argmax', x, [1], 'int32')), Array.from(ref.reduce('argmax', x, [1], 'int32')));
+    });
+  });
+
+  test('matmul: batched, all transpose combinations, strided, skinny and zero-size', () => {
+    forEachSetting((path, threads) => {
+      const r = rng(51 + threads);
+      const shapes: [number, number, number, number][] = [
+        [1, 1, 1, 1], [1, 0, 5, 3], [2, 3, 0, 4], [1, 5, 7, 0], [3, 13, 17, 35], [2, 1, 300, 1], [1, 1, 257, 300],
+        [1, 300, 257, 1], [4, 33, 65, 47], [1, 129, 400, 131], [1, 128, 784, 100], [7, 12, 32, 16], [1, 250, 1030, 70],
+      ];
+      for (const kind of KINDS) for (const [B, M, K, N] of shapes) for (let it = 0; it < 2; it++) {
+        const aBroadcast = B > 1 && r() < 0.3;
+        const a = randView(r, kind, [B, M, K], normal, { expandAxes: aBroadcast ? [0] : [] });
+        const b = randView(r, kind, [B, K, N], normal);
+        const aView = aBroadcast ? { ...a, strides: [0, a.strides[1]!, a.strides[2]!] } : a;
+        const want = ref.matmul(aView, b, kind);
+        const got = nat.matmul(aView, b, kind);
+        const absA = { ...aView, data: aView.data.map(Math.abs) }, absB = { ...b, data: b.data.map(Math.abs) };
+        const bound = Array.from(ref.matmul(absA, absB, 'float64'), (s) => (K + 2) * EPS[kind] * s);
+        const bad = mismatch(got, want, 0, 0, bound);
+        assert.equal(bad, null, `${path}/${threads}t ${kind} (${B}, ${M}, ${K}, ${N}) a: ${fmt(aView)} b: ${fmt(b)}: ${bad}`);
+      }
+    });
+  });
+
+  test('where: bool condition, broadcast float operands', () => {
+    forEachSetting((path, threads) => {
+      const r = rng(61 + threads);
+      for (const kind of KINDS) for (let it = 0; it < 20; it++) {
+        const shape = it === 0 ? [128, 1200] : randShape(r);
+        const cond = randView(r, 'int32', shape, (q) => (q() < 0.5 ? 1 : 0));
+        const condU8: View = { ...cond, data: Uint8Array.from(cond.data) };
+        const a = asBroadcast(randView(r, kind, broadcastPair(r, shape), normal), shape);
+        const b = asBroadcast(randView(r, kind, broadcastPair(r, shape), normal), shape);
+        assert.deepEqual(Array.from(nat.where(condU8, a, b, kind)), Array.from(ref.where(condU8, a, b, kind)), `${path}/${threads}t where ${fmt(condU8)}`);
+      }
+    });
+  });
+
+  test('copy, casts and assign on strided views', () => {
+    forEachSetting((path, threads) => {
+      const r = rng(67 + threads);
+      for (let it = 0; it < 40; it++) {
+        const shape = it === 0 ? [70, 600] : it === 1 ? [3, 300, 257] : randShape(r);
+        const kind: FloatKind = r() < 0.5 ? 'float32' : 'float64';
+        const x0 = randView(r, kind, shape, normal, { slice: it !== 1 });
+        const x: View = it === 1 ? { ...x0, strides: [300 * 257, 1, 300] } : x0; // transposed last pair
+        for (const to of ['float32', 'float64'] as const) {
+          assert.deepEqual(Array.from(nat.copy(x, to)), Array.from(ref.copy(x, to)), `${path} copy ${kind}->${to} ${fmt(x)}`);
+        }
+        const xi = randView(r, 'int32', shape, (q) => Math.floor(q() * 100));
+        assert.deepEqual(Array.from(nat.copy(xi, 'int32')), Array.from(ref.copy(xi, 'int32')), `copy int32 ${fmt(xi)}`);
+        assert.deepEqual(Array.from(nat.copy(xi, 'float32')), Array.from(ref.copy(xi, 'float32')), `cast int32 -> float32 (delegated)`);
+        // assign: write a broadcast source into a strided window of a destination
+        const d1 = randView(r, kind, shape, normal), d2 = { ...d1, data: d1.data.slice() };
+        const src = asBroadcast(randView(r, kind, broadcastPair(r, shape), normal), shape);
+        ref.assign(d1, src);
+        nat.assign(d2, src);
+        assert.deepEqual(Array.from(d2.data), Array.from(d1.data), `${path}/${threads}t assign ${fmt(d1)} <- ${fmt(src)}`);
+      }
+    });
+  });
+
+  test('unfold2d / fold2d: padding, stride, dilation, strided input', () => {
+    forEachSetting((path, threads) => {
+      const r = rng(79 + threads);
+      for (const kind of KINDS) for (let it = 0; it < 8; it++) {
+        const n = 1 + Math.floor(r() * 3), c = 1 + Math.floor(r() * 3), h = 1 + Math.floor(r() * 9), w = 1 + Math.floor(r() * 9);
+        const kh = 1 + Math.floor(r() * 3), kw = 1 + Math.floor(r() * 3);
+        const strideH = 1 + Math.floor(r() * 2), strideW = 1 + Math.floor(r() * 2), padH = Math.floor(r() * 2), padW = Math.floor(r() * 2);
+        const dilationH = 1 + Math.floor(r() * 2), dilationW = 1 + Math.floor(r() * 2);
+        const oh = Math.floor((h + 2 * padH - dilationH * (kh - 1) - 1) / strideH) + 1;
+        const ow = Math.floor((w + 2 * padW - dilationW * (kw - 1) - 1) / strideW) + 1;
+        if (oh <= 0 || ow <= 0) continue;
+        const p = { n, c, h, w, kh, kw, strideH, strideW, padH, padW, dilationH, dilationW, oh, ow };
+        const x = randView(r, kind, [n, c, h, w], normal);
+        const pad = it % 2 ? -Infinity : 0;
+        assert.deepEqual(Array.from(nat.unfold2d(x, p, pad, kind)), Array.from(ref.unfold2d(x, p, pad, kind)), `${path} unfold2d ${JSON.stringify(p)}`);
+        const cols = randView(r, kind, [n, c, kh, kw, oh, ow], normal);
+        const bad = mismatch(nat.fold2d(cols, p, kind), ref.fold2d(cols, p, kind), 8 * EPS[kind], 1e-12);
+        assert.equal(bad, null, `${path}/${threads}t fold2d ${JSON.stringify(p)}: ${bad}`);
+      }
+    });
+  });
+
+  test('fused linear (+bias, +relu) equals matmul + add + relu of the reference', () => {
+    forEachSetting((path, threads) => {
+      const r = rng(91 + threads);
+      for (const kind of KINDS) for (const [M, K, N] of [[0, 3, 4], [5, 0, 3], [1, 1, 1], [7, 33, 19], [128, 300, 100]]) for (const relu of [false, true]) {
+        const x = randView(r, kind, [M!, K!], normal);
+        const w = randView(r, kind, [N!, K!], normal);
+        const bias = r() < 0.8 ? randView(r, kind, [N!], normal) : null;
+        const got = nat.linear!(x, w, bias, relu);
+        const x3 = { ...x, shape: [1, M!, K!], strides: [0, ...x.strides] };
+        const wt = { ...w, shape: [1, K!, N!], strides: [0, w.strides[1]!, w.strides[0]!] };
+        let want = ref.matmul(x3, wt, kind);
+        if (bias) want = ref.binary('add', { data: want, shape: [M!, N!], strides: [N!, 1], offset: 0 }, { ...bias, shape: [M!, N!], strides: [0, bias.strides[0]!] }, kind);
+        if (relu) want = ref.unary('relu', { data: want, shape: [M!, N!], strides: [N!, 1], offset: 0 }, kind);
+        const absX = { ...x3, data: x3.data.map(Math.abs) }, absW = { ...wt, data: wt.data.map(Math.abs) };
+        const bound = Array.from(ref.matmul(absX, absW, 'float64'), (s, i) => (K! + 3) * EPS[kind] * (s + (bias ? Math.abs(readView(bias)[i % N!]!) : 0)));
+        const bad = mismatch(got, want, 0, 0, bound);
+        assert.equal(bad, null, `${path}/${threads}t ${kind} linear (${M}, ${K}) x (${N}, ${K}) relu=${relu}: ${bad}`);
+      }
+    });
+  });
+
+  test('fused softmax cross-entropy rows equal logsumexp - picked logit (float64 math by hand)', () => {
+    forEachSetting(() => {
+      const r = rng(103);
+      for (const kind of KINDS) for (const [N, C] of [[0, 3], [1, 1], [4, 10], [37, 1000]]) {
+        const logits = randView(r, kind, [N!, C!], (q) => (q() - 0.5) * 40);
+        const target = randView(r, 'int32', [N!], (q) => Math.floor(q() * C!), { permute: false });
+        const got = nat.softmaxCrossEntropy!(logits, target);
+        const rows = readView(logits), t = readView(target);
+        const want = Array.from({ length: N! }, (_, i) => {
+          const row = rows.slice(i * C!, (i + 1) * C!);
+          const mx = Math.max(...row);
+          return mx + Math.log(row.reduce((s, v) => s + Math.exp(v - mx), 0)) - row[t[i]!]!;
+        });
+        const bad = mismatch(got, want, 1e-12, 1e-12);
+        assert.equal(bad, null, `${kind} (${N}, ${C}): ${bad}`);
+      }
+    });
+  });
+
+  test('fused Adam/AdamW step equals the formula of torch.optim.Adam (computed here in float64)', () => {
+    forEachSetting((path) => {
+      const r = rng(117);
+      for (const kind of KINDS) for (const variant of [
+        { decoupled: false, weightDecay: 0, amsgrad: false, maximize: false },
+        { decoupled: false, weightDecay: 0.1, amsgrad: true, maximize: false },
+        { decoupled: true, weightDecay: 0.01, amsgrad: false, maximize: true },
+      ]) {
+        const n = 100003;
+        const p = alloc(kind, n).map(() => normal(r)), g = alloc(kind, n).map(() => normal(r));
+        const m = alloc(kind, n).map(() => normal(r) * 0.1), v = alloc(kind, n).map(() => r() * 0.1), vmax = alloc(kind, n).map(() => r() * 0.1);
+        const h = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, step: 3, ...variant };
+        const [p0, m0, v0, vm0] = [Array.from(p), Array.from(m), Array.from(v), Array.from(vmax)];
+        assert.equal(nat.adamUpdate!(p, g, m, v, h.amsgrad ? vmax : null, h), true);
+        const bc1 = 1 - h.beta1 ** h.step, bc2 = 1 - h.beta2 ** h.step;
+        const want = p0.map((pi, i) => {
+          let gi = h.maximize ? -g[i]! : g[i]!;
+          if (h.decoupled) pi *= 1 - h.lr * h.weightDecay; else gi += h.weightDecay * pi;
+          const mi = h.beta1 * m0[i]! + (1 - h.beta1) * gi, vi = h.beta2 * v0[i]! + (1 - h.beta2) * gi * gi;
+          const second = h.amsgrad ? Math.max(vm0[i]!, vi) : vi;
+          return pi - (h.lr / bc1) * mi / (Math.sqrt(second) / Math.sqrt(bc2) + h.eps);
+        });
+        // the update is ~lr; float32 math rounds p (|p| <= 3) and the step to a few float32 ulps
+        const bad = mismatch(p, want, 8 * EPS[kind], kind === 'float32' ? 1e-6 : 1e-15);
+        assert.equal(bad, null, `${path} ${kind} ${JSON.stringify(variant)}: ${bad}`);
+      }
+      const p32 = new Float32Array(4);
+      assert.equal(nat.adamUpdate!(p32, new Float64Array(4), new Float32Array(4), new Float32Array(4), null,
+        { lr: 1, beta1: 0.9, beta2: 0.9, eps: 1e-8, weightDecay: 0, amsgrad: false, maximize: false, decoupled: false, step: 1 }), false, 'mixed dtypes are refused, not misread');
+    });
+  });
+
+  test('numel helper sanity (zero-size views produce empty outputs)', () => {
+    const x = randView(rng(1), 'float32', [3, 0, 2], normal);
+    assert.equal(numel(x.shape), 0);
+    assert.equal(nat.unary('exp', x, 'float32').length, 0);
+    assert.equal(nat.reduce('sum', x, [1], 'float32').length, 6);
+  });
+});
