@@ -451,7 +451,8 @@ Napi::Value Convert(const Napi::CallbackInfo& info) {
 }
 
 // linearBackward(dy, y | null, x, w, meta, g, dx | null, dw | null, db | null)
-// meta = views dy (M, N), y (M, N) when given, x (M, K), w (N, K). g: scratch (M*N); dx, dw zeroed.
+// meta = views dy (M, N), y (M, N) when given, x (M, K), w (N, K). g: scratch (M*N) or null for
+// native scratch; dx, dw zeroed.
 Napi::Value LinearBackward(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const std::string k = "linearBackward";
@@ -469,7 +470,7 @@ Napi::Value LinearBackward(const Napi::CallbackInfo& info) {
   if (x.shape[0] != M || w.shape[0] != N || w.shape[1] != K) fail(env, k, "shapes do not line up: dy (M, N), x (M, K), weight (N, K)");
   if (hasY) same_shape(env, k, dy, y);
   auto opt = [&](size_t i, long n) -> void* { return info[i].IsNull() || info[i].IsUndefined() ? nullptr : out_array(env, k, info[i], dy.dtype, n); };
-  void* g = out_array(env, k, info[5], dy.dtype, M * N);
+  void* g = info[5].IsNull() || info[5].IsUndefined() ? nullptr : out_array(env, k, info[5], dy.dtype, M * N);
   void* dx = opt(6, M * K);
   void* dw = opt(7, N * K);
   void* db = opt(8, N);

@@ -1,8 +1,14 @@
-// Goto/BLIS-style GEMM driver: pack a K-block of B into NR-wide panels sized for L2, pack A into
-// MR-high panels (one micro-panel lives in L1 while it sweeps the B block), and call the active
-// path's register-blocked micro-kernel per MR x NR tile. Packing reads any strides, so all four
-// transpose combinations run the same inner loop. Threads split C into row (or column) ranges;
-// each packs privately (no barriers); batches with small products run one per thread instead.
+// Goto/BLIS-style GEMM driver: pack A into MR-high panels and B into NR-wide panels (zero-padded;
+// row-major A and transposed B are packed with per-ISA register transposes, gemm_isa.h), then call
+// the active path's register-blocked micro-kernel per MR x NR tile. Packing reads any strides, so
+// all four transpose combinations run the same inner loop.
+//  - Serial (small products, one thread, or nested in a pool job): gemm_block, K blocks x L2-sized
+//    N blocks, with thread-local packing buffers.
+//  - Parallel: gemm_parallel packs A and B whole, up front, as many small pool tasks, then computes
+//    the tiles of C as tasks. The pool hands tasks out dynamically, so a thread the OS deschedules
+//    (other processes share the cores) delays only the task it holds: no static split, no barrier
+//    inside a phase, and no per-thread repacking of B.
+//  - Batches of small products: one product per task.
 #include "gemm.h"
 
 #include <cstdlib>

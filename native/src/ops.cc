@@ -591,6 +591,12 @@ void convert(const ViewDesc& x, void* out, int outDtype) {
 
 void linear_backward(const ViewDesc& dy, const ViewDesc* y, const ViewDesc& x, const ViewDesc& w,
                      void* g, void* dx, void* dw, void* db) {
+  static thread_local std::vector<double> scratch;  // g when the caller passes none (no JS allocation)
+  if (g == nullptr) {
+    const size_t bytes = size_t(dy.shape[0]) * size_t(dy.shape[1]) * (dy.dtype == DT_F32 ? 4 : 8);
+    if (scratch.size() * 8 < bytes) scratch.resize(bytes / 8 + 1);
+    g = scratch.data();
+  }
   if (dy.dtype == DT_F32) linear_backward_t<float>(dy, y, x, w, static_cast<float*>(g), static_cast<float*>(dx), static_cast<float*>(dw), static_cast<float*>(db));
   else linear_backward_t<double>(dy, y, x, w, static_cast<double*>(g), static_cast<double*>(dx), static_cast<double*>(dw), static_cast<double*>(db));
 }

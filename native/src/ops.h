@@ -51,7 +51,7 @@ void compare_int(int op, const ViewDesc& a, const ViewDesc& b, uint8_t* out);
 void convert(const ViewDesc& x, void* out, int outDtype);
 // Backward of y = act(x W^T + b): g = dy (times 1[y > 0] when y is given, ReLU), then
 // dx = g W (M x K), dw = g^T x (N x K), db = column sums of g (N), each only when its pointer is
-// non-null. dx and dw must be zero-filled; g is scratch of M x N elements. dy, y: (M, N); x: (M, K);
+// non-null. dx and dw must be zero-filled; g is scratch of M x N elements (null: a thread-local one). dy, y: (M, N); x: (M, K);
 // w: (N, K); any strides.
 void linear_backward(const ViewDesc& dy, const ViewDesc* y, const ViewDesc& x, const ViewDesc& w,
                      void* g, void* dx, void* dw, void* db);

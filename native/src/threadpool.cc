@@ -51,6 +51,7 @@ class Pool {
   // ntasks in [2, kMaxTasks]
   void run(long ntasks, const std::function<void(long)>& fn) {
     fn_ = &fn;
+    ntasks_ = ntasks;
     done_.store(0, std::memory_order_relaxed);
     const uint32_t g = gen_of(state_.load(std::memory_order_relaxed)) + 1;
     state_.store((uint64_t(g) << 32) | (uint64_t(ntasks) << 16), std::memory_order_seq_cst);
@@ -59,10 +60,15 @@ class Pool {
       cv_.notify_all();
     }
     work(g);
-    // Only tasks claimed by other threads can remain: spin, then yield the core to them.
+    // Only tasks claimed by other threads can remain. Spin briefly; if a worker is slow (the OS
+    // descheduled it), sleep until the last task ends instead of burning the core it may need.
     for (int spins = 0; done_.load(std::memory_order_acquire) != ntasks; spins++) {
-      if (spins < 4000) cpu_relax();
-      else std::this_thread::yield();
+      if (spins < 4000) { cpu_relax(); continue; }
+      std::unique_lock<std::mutex> lk(m_);
+      waiting_.store(true, std::memory_order_seq_cst);
+      cv_done_.wait(lk, [&] { return done_.load(std::memory_order_seq_cst) == ntasks_; });
+      waiting_.store(false, std::memory_order_relaxed);
+      break;
     }
     fn_ = nullptr;
   }
@@ -78,7 +84,10 @@ class Pool {
       tl_in_job = true;
       (*fn_)(next_of(s));
       tl_in_job = prev;
-      done_.fetch_add(1, std::memory_order_acq_rel);
+      if (done_.fetch_add(1, std::memory_order_seq_cst) + 1 == total_of(s) && waiting_.load(std::memory_order_seq_cst)) {
+        std::lock_guard<std::mutex> lk(m_);
+        cv_done_.notify_one();
+      }
       s = state_.load(std::memory_order_acquire);
     }
   }
@@ -123,7 +132,9 @@ class Pool {
   std::atomic<bool> stop_{false};
   std::vector<std::thread> workers_;
   std::mutex m_;
-  std::condition_variable cv_;
+  std::condition_variable cv_, cv_done_;
+  std::atomic<bool> waiting_{false};
+  long ntasks_ = 0;
   std::atomic<uint64_t> state_{0};
   std::atomic<long> done_{0};
   std::atomic<int> sleepers_{0};

@@ -234,6 +234,12 @@ export function crossEntropy(input: Tensor, target: Tensor, opts: CrossEntropyOp
   return unbatched(op, input, target, reduction, (inp, tgt) => {
     if (tgt instanceof Tensor && isFloat(tgt.dtype)) return softTargetCE(inp, tgt, weight, ls, reduction);
     const c = checkClassTarget(op, inp, tgt, ignoreIndex, weight);
+    // the common case (mean over (N, C) logits, no weights, smoothing or ignored targets) is one
+    // fused kernel with its own gradient rule; the composition below is its reference
+    if (reduction === 'mean' && ls === 0 && !weight && inp.ndim === 2 && tgt.dtype === 'int32' && tgt.shape[0]! > 0
+      && !tgt.dataSync().includes(ignoreIndex)) {
+      return ops.softmaxCrossEntropy(inp, tgt);
+    }
     const logp = ops.logSoftmax(inp, 1);
     const nll = nllCore(logp, tgt, weight, ignoreIndex, reduction);
     if (ls === 0) return nll;

@@ -19,3 +19,5 @@ export { MSELoss, L1Loss, NLLLoss, CrossEntropyLoss, KLDivLoss, BCEWithLogitsLos
 export type { Reduction, KlReduction, NllLossOptions, CrossEntropyOptions } from './functional.js';
 export * as F from './functional.js';
 export * as init from './init.js';
+export { CausalSelfAttention, KVCacheLayer, type CausalSelfAttentionOptions } from './attention.js';
+export { Block, MLP, checkpoint, type TransformerBlockOptions } from './transformer.js';

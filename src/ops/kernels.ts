@@ -21,6 +21,10 @@ export const KERNELS = [
   'unfold2d', 'fold2d',
   // fused kernels (ops/fused.ts): linear (+bias, +ReLU), mean softmax cross-entropy
   'linear', 'softmaxCrossEntropy',
+  // fused scaled-dot-product attention (ops/attention.ts)
+  'attention',
+  // activation checkpointing: recomputes a function in backward (autograd/checkpoint.ts)
+  'checkpoint',
 ] as const;
 
 export type KernelName = (typeof KERNELS)[number];

@@ -9,7 +9,7 @@ import {
   log, logSoftmax, logsumexp, matmul, max, maximum, mean, min, minimum, maxPool2d, mul, narrow, neg, padSlice,
   permute, pow, randn, relu, reshape, scatterAdd, sigmoid, sign, sin, slice, softmax, sqrt, stack, sub, sum,
   tanh, tensor, to, transpose, unfold2d, variance, where, gt, contiguous, conv2dGeometry, rand,
-  fusedLinear, softmaxCrossEntropy,
+  fusedLinear, softmaxCrossEntropy, scaledDotProductAttention, checkpoint,
 } from '../../src/index.js';
 
 const gen = new Generator(1234);
@@ -80,6 +80,13 @@ const KERNEL_CASES: Record<string, Case> = {
   // fused kernels: ReLU case with pre-activations kept away from the kink by a large bias
   linear: { fn: (x, w, b) => fusedLinear(x, w, b, { relu: true }), inputs: () => [R([3, 4]), R([5, 4]), K([5])] },
   softmaxCrossEntropy: { fn: (z) => softmaxCrossEntropy(z, idx([2, 0, 4])), inputs: () => [R([3, 5])] },
+  // causal with fewer queries than keys (a KV cache's mask), D != Dv, a fixed dropout mask
+  attention: {
+    fn: (q, k, v) => scaledDotProductAttention(q, k, v, { causal: true, dropout: 0.2, seed: 3 }),
+    inputs: () => [R([1, 2, 3, 4]), R([1, 2, 5, 4]), R([1, 2, 5, 3])],
+  },
+  // recomputed in backward; gradients reach both inputs through the replayed graph
+  checkpoint: { fn: (x, w) => checkpoint((a, b) => tanh(matmul(a, b)), x, w), inputs: () => [R([3, 4]), R([4, 2])] },
 };
 
 /** Composite ops: differentiated through their composition. */
@@ -112,6 +119,7 @@ const COMPOSITE_CASES: Record<string, Case> = {
   'sum all': { fn: (x) => sum(mul(x, x)), inputs: () => [R([3, 4])] },
   'max all (ties split)': { fn: (x) => max(x), inputs: () => [R([3, 4])] },
   'fusedLinear no bias, no activation, 3-D input': { fn: (x, w) => fusedLinear(x, w), inputs: () => [R([2, 3, 4]), R([5, 4])] },
+  'attention, no mask, no dropout': { fn: (q, k, v) => scaledDotProductAttention(q, k, v), inputs: () => [R([2, 1, 4, 3]), R([2, 1, 2, 3]), R([2, 1, 2, 3])] },
   'fusedLinear transposed input': { fn: (x, w, b) => fusedLinear(transpose(x, 0, 1), w, b), inputs: () => [R([4, 3]), R([2, 4]), R([2])] },
 };
 

@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { BinaryOp, UnaryOp, View } from '../../src/backend/backend.js';
+import type { TypedArray } from '../../src/backend/dtype.js';
 import { broadcastStrides, numel } from '../../src/backend/shape.js';
 import { referenceBackend as ref } from '../../src/backends/reference/index.js';
 import { getNumThreads, nativeBackend, nativeStatus, setCpuPath, setNumThreads, supportedCpuPaths } from '../../src/backends/native/index.js';
@@ -170,7 +171,7 @@ describe('native kernels vs reference', { skip }, () => {
         }
         const xi = randView(r, 'int32', shape, (q) => Math.floor(q() * 100));
         assert.deepEqual(Array.from(nat.copy(xi, 'int32')), Array.from(ref.copy(xi, 'int32')), `copy int32 ${fmt(xi)}`);
-        assert.deepEqual(Array.from(nat.copy(xi, 'float32')), Array.from(ref.copy(xi, 'float32')), `cast int32 -> float32 (delegated)`);
+        assert.deepEqual(Array.from(nat.copy(xi, 'float32')), Array.from(ref.copy(xi, 'float32')), `cast int32 -> float32`);
         // assign: write a broadcast source into a strided window of a destination
         const d1 = randView(r, kind, shape, normal), d2 = { ...d1, data: d1.data.slice() };
         const src = asBroadcast(randView(r, kind, broadcastPair(r, shape), normal), shape);
@@ -272,6 +273,118 @@ describe('native kernels vs reference', { skip }, () => {
       const p32 = new Float32Array(4);
       assert.equal(nat.adamUpdate!(p32, new Float64Array(4), new Float32Array(4), new Float32Array(4), null,
         { lr: 1, beta1: 0.9, beta2: 0.9, eps: 1e-8, weightDecay: 0, amsgrad: false, maximize: false, decoupled: false, step: 1 }), false, 'mixed dtypes are refused, not misread');
+    });
+  });
+
+  test('where on int32, uint8 and bool operands (bitwise select), NaN and -0 kept exactly', () => {
+    forEachSetting((path, threads) => {
+      const r = rng(71 + threads);
+      for (let it = 0; it < 24; it++) {
+        const shape = it === 0 ? [128, 1200] : randShape(r);
+        const cond = randView(r, 'int32', shape, (q) => (q() < 0.5 ? 1 : 0));
+        const condU8: View = { ...cond, data: Uint8Array.from(cond.data) };
+        const kind = (['int32', 'uint8', 'bool', 'float32', 'float64'] as const)[it % 5]!;
+        const special = (q: () => number): number => (q() < 0.1 ? NaN : q() < 0.1 ? -0 : Math.floor(q() * 200) - 100);
+        const mk = (): View => {
+          const v = randView(r, kind === 'uint8' || kind === 'bool' ? 'int32' : kind, broadcastPair(r, shape), kind === 'float32' || kind === 'float64' ? special : (q) => Math.floor(q() * 2 ** 31) * (q() < 0.5 ? -1 : 1));
+          const data = kind === 'uint8' || kind === 'bool' ? Uint8Array.from(v.data, (x) => x & (kind === 'bool' ? 1 : 255)) : v.data;
+          return asBroadcast({ ...v, data }, shape);
+        };
+        const a = mk(), b = mk();
+        const got = nat.where(condU8, a, b, kind), want = ref.where(condU8, a, b, kind);
+        assert.equal(got.constructor, want.constructor);
+        const same = Array.from(got).every((g, i) => Object.is(g, want[i]));
+        assert.ok(same, `${path}/${threads}t where ${kind} ${fmt(condU8)}`);
+      }
+    });
+  });
+
+  test('comparisons of int32 and uint8 operands give bool', () => {
+    forEachSetting((path, threads) => {
+      const r = rng(73 + threads);
+      for (const op of ['eq', 'ne', 'lt', 'le', 'gt', 'ge'] as const) for (let it = 0; it < 8; it++) {
+        const shape = it === 0 ? [128, 10] : randShape(r);
+        const u8 = it % 2 === 1;
+        const fill = (q: () => number): number => Math.floor(q() * 5) - (u8 ? 0 : 2);
+        const conv = (v: View): View => (u8 ? { ...v, data: Uint8Array.from(v.data) } : v);
+        const a = conv(randView(r, 'int32', shape, fill));
+        const b = asBroadcast(conv(randView(r, 'int32', broadcastPair(r, shape), fill)), shape);
+        const got = nat.binary(op, a, b, 'bool'), want = ref.binary(op, a, b, 'bool');
+        assert.equal(got.constructor, Uint8Array);
+        assert.deepEqual(Array.from(got), Array.from(want), `${path}/${threads}t ${u8 ? 'uint8' : 'int32'} ${op} ${fmt(a)} vs ${fmt(b)}`);
+      }
+    });
+  });
+
+  test('widening casts: bool/uint8 -> int32/float, int32 -> float (float32 rounding as a typed-array store)', () => {
+    forEachSetting((path, threads) => {
+      const r = rng(79 + threads);
+      for (let it = 0; it < 12; it++) {
+        const shape = it === 0 ? [3, 300, 257] : randShape(r);
+        const xi = randView(r, 'int32', shape, (q) => Math.floor((q() - 0.5) * 2 ** 32)); // large values round in float32
+        const xu: View = { ...xi, data: Uint8Array.from(xi.data, (v) => v & 255) };
+        for (const to of ['float32', 'float64'] as const) {
+          assert.deepEqual(Array.from(nat.copy(xi, to)), Array.from(ref.copy(xi, to)), `${path}/${threads}t int32 -> ${to} ${fmt(xi)}`);
+        }
+        for (const to of ['float32', 'float64', 'int32', 'uint8'] as const) {
+          assert.deepEqual(Array.from(nat.copy(xu, to)), Array.from(ref.copy(xu, to)), `${path}/${threads}t uint8 -> ${to} ${fmt(xu)}`);
+        }
+        assert.deepEqual(Array.from(nat.copy(xu, 'bool')), Array.from(ref.copy(xu, 'bool')), 'uint8 -> bool stays exact (delegated)');
+        const xf = randView(r, 'float32', shape, (q) => (q() - 0.5) * 1e10);
+        assert.deepEqual(Array.from(nat.copy(xf, 'int32')), Array.from(ref.copy(xf, 'int32')), 'float -> int32 wraps as JavaScript does (delegated)');
+      }
+    });
+  });
+
+  test('fused linear backward (+ReLU mask) equals the composed reference: g W, g^T x, column sums of g', () => {
+    forEachSetting((path, threads) => {
+      const r = rng(83 + threads);
+      for (const kind of KINDS) for (const [M, K, N] of [[0, 3, 4], [5, 0, 3], [3, 4, 0], [1, 1, 1], [7, 33, 19], [128, 300, 100], [130, 257, 40]]) for (const relu of [false, true]) {
+        const dy = randView(r, kind, [M!, N!], normal);
+        const y = randView(r, kind, [M!, N!], withTies);
+        const x = randView(r, kind, [M!, K!], normal);
+        const w = randView(r, kind, [N!, K!], normal);
+        const needs = [r() < 0.8, r() < 0.8, r() < 0.8];
+        const got = nat.linearBackward(dy, relu ? y : null, x, w, needs);
+        assert.ok(got, 'the addon has linearBackward');
+        const contig = (data: ArrayLike<number>, shape: number[]): View => ({ data: data as Float64Array, shape, strides: shape.length === 2 ? [shape[1]!, 1] : [1], offset: 0 });
+        const g = relu ? ref.where({ ...y, data: Uint8Array.from(ref.copy(y, kind), (v) => (v > 0 ? 1 : 0)), strides: [N!, 1], offset: 0 }, dy, { data: alloc(kind, 1), shape: [M!, N!], strides: [0, 0], offset: 0 }, kind) : ref.copy(dy, kind);
+        const gv = contig(g, [M!, N!]);
+        const absG = contig(Array.from(g, Math.abs), [M!, N!]);
+        const t3 = (v: View, tr: boolean): View => ({ ...v, shape: [1, v.shape[tr ? 1 : 0]!, v.shape[tr ? 0 : 1]!], strides: [0, v.strides[tr ? 1 : 0]!, v.strides[tr ? 0 : 1]!] });
+        const absOf = (v: View): View => ({ ...v, data: v.data.map(Math.abs) });
+        const check = (name: string, out: TypedArray | null, want: ArrayLike<number>, bound: ArrayLike<number>): void => {
+          const bad = mismatch(out!, want, 0, 0, bound);
+          assert.equal(bad, null, `${path}/${threads}t ${kind} relu=${relu} (${M}, ${K}, ${N}) ${name}: ${bad}`);
+        };
+        const [dx, dw, db] = got!;
+        assert.equal(dx === null, !needs[0]); assert.equal(dw === null, !needs[1]); assert.equal(db === null, !needs[2]);
+        if (dx) check('dx', dx, ref.matmul(t3(gv, false), t3(w, false), kind), Array.from(ref.matmul(t3(absG, false), t3(absOf(w), false), 'float64'), (s) => (N! + 2) * EPS[kind] * s));
+        if (dw) check('dw', dw, ref.matmul(t3(gv, true), t3(x, false), kind), Array.from(ref.matmul(t3(absG, true), t3(absOf(x), false), 'float64'), (s) => (M! + 2) * EPS[kind] * s));
+        if (db) check('db', db, ref.reduce('sum', gv, [0], kind), Array.from(ref.reduce('sum', absG, [0], 'float64'), (s) => (M! + 2) * EPS[kind] * s));
+      }
+    });
+  });
+
+  test('fused softmax cross-entropy backward equals (softmax - onehot) * scale (float64 math by hand)', () => {
+    forEachSetting((path, threads) => {
+      const r = rng(89 + threads);
+      for (const kind of KINDS) for (const [N, C] of [[1, 1], [4, 10], [128, 10], [37, 1000]]) {
+        const logits = randView(r, kind, [N!, C!], (q) => (q() - 0.5) * 40);
+        const target = randView(r, 'int32', [N!], (q) => Math.floor(q() * C!), { permute: false });
+        const scale = 0.37 / N!;
+        const got = nat.softmaxCrossEntropyBackward(logits, target, scale);
+        const rows = readView(logits), t = readView(target);
+        const want: number[] = [];
+        for (let i = 0; i < N!; i++) {
+          const row = rows.slice(i * C!, (i + 1) * C!);
+          const mx = Math.max(...row);
+          const lse = mx + Math.log(row.reduce((s, v) => s + Math.exp(v - mx), 0));
+          for (let j = 0; j < C!; j++) want.push((Math.exp(row[j]! - lse) - (j === t[i] ? 1 : 0)) * scale);
+        }
+        const bad = mismatch(got, want, kind === 'float32' ? 4 * EPS.float32 : 1e-12, kind === 'float32' ? 1e-9 : 1e-15);
+        assert.equal(bad, null, `${path}/${threads}t ${kind} (${N}, ${C}): ${bad}`);
+      }
     });
   });
 

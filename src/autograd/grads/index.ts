@@ -7,3 +7,5 @@ import './movement.js';
 import './indexing.js';
 import './conv.js';
 import './fused.js';
+import './attention.js';
+import '../checkpoint.js';

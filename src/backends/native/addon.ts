@@ -22,6 +22,15 @@ export interface NativeAddon {
   linear(x: TypedArray, w: TypedArray, bias: TypedArray | null, meta: Float64Array, relu: boolean, out: TypedArray): void;
   softmaxCrossEntropy(logits: TypedArray, target: TypedArray, meta: Float64Array, loss: Float64Array, grad: TypedArray | null, scale: number): void;
   adam(p: TypedArray, g: TypedArray, m: TypedArray, v: TypedArray, vmax: TypedArray | null, hp: Float64Array): void;
+  /** Bitwise where for operands of any one dtype (absent in addons built before it). */
+  select?(cond: TypedArray, a: TypedArray, b: TypedArray, meta: Float64Array, out: TypedArray): void;
+  /** Comparisons (op codes 7..12) of int32 or uint8 operands -> uint8. */
+  compareInt?(op: number, a: TypedArray, b: TypedArray, meta: Float64Array, out: Uint8Array): void;
+  /** Casts uint8 -> any, int32 -> int32/float, float -> float. */
+  convert?(x: TypedArray, meta: Float64Array, out: TypedArray): void;
+  /** Backward of linear (+ReLU when y is given): g scratch (M*N, or null for native scratch), dx/dw zero-filled, db. */
+  linearBackward?(dy: TypedArray, y: TypedArray | null, x: TypedArray, w: TypedArray, meta: Float64Array,
+    g: TypedArray | null, dx: TypedArray | null, dw: TypedArray | null, db: TypedArray | null): void;
   setNumThreads(n: number): void;
   getNumThreads(): number;
   cpuPath(): string;

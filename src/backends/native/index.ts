@@ -3,14 +3,16 @@
 //
 // Native (float32 and float64): matmul (batched, any strides: transposed operands are packed, not
 // copied), unary and binary elementwise (all ops incl. comparisons; strided, broadcast, contiguous
-// fast path), where (float operands), reduce sum/max/min over any axes, copy (same dtype, or float32 <-> float64), assign
-// (same dtype, distinct buffers), unfold2d/fold2d, and the fused kernels linear(+bias, +ReLU),
-// softmaxCrossEntropy and adamUpdate. Copy and assign also run natively for int32 and uint8/bool.
+// fast path), where (a branch-free bitwise select, every dtype), reduce sum/max/min over any axes,
+// copy (same dtype, float32 <-> float64, and the exact widening casts bool/uint8 -> int32/float and
+// int32 -> float), assign (same dtype, distinct buffers), unfold2d/fold2d, comparisons of int32 or
+// uint8 operands, and the fused kernels linear(+bias, +ReLU) with its backward, softmaxCrossEntropy
+// with its backward, and adamUpdate.
 //
 // Delegated to the reference backend (listed, not silent):
-//   - gather, scatterAdd: indexing, not on the training hot path yet; where on non-float operands;
-//   - reduce argmax/argmin, and every kernel on int32/uint8/bool inputs other than copy/assign;
-//   - copy with a dtype conversion other than float32 <-> float64 (int/bool casts);
+//   - gather, scatterAdd: indexing, not on the training hot path yet;
+//   - reduce argmax/argmin, and arithmetic/unary kernels on int32/uint8/bool inputs;
+//   - casts to bool, from float to int32/uint8, and int32 -> uint8 (JavaScript's wrapping rules stay the reference's);
 //   - assign between different dtypes or within one buffer (overlap semantics stay the reference's);
 //   - views of rank > 16.
 // The addon registers as 'native' only when it loaded; otherwise this module says why once on
@@ -60,6 +62,16 @@ export interface NativeBackendExtras {
   /** The SIMD path in use: 'avx512', 'avx2' or 'generic'. */
   readonly cpuPath: string;
   readonly description: string;
+  /**
+   * Gradient of the mean softmax cross-entropy w.r.t. logits (N, C): (softmax - onehot(target)) * scale,
+   * in one pass (ops/fused.ts's rule passes scale = dy / N).
+   */
+  softmaxCrossEntropyBackward(logits: View, target: View, scale: number): TypedArray;
+  /**
+   * Backward of linear (+ReLU when `y`, the forward output, is given) in one call: [dx, dw, db] for
+   * dy (M, N), x (M, K), w (N, K), each only where `needs` asks (else null); null when the addon lacks it.
+   */
+  linearBackward(dy: View, y: View | null, x: View, w: View, needs: readonly boolean[]): (TypedArray | null)[] | null;
 }
 
 function makeBackend(n: NativeAddon): Backend & NativeBackendExtras {
@@ -78,6 +90,13 @@ function makeBackend(n: NativeAddon): Backend & NativeBackendExtras {
     const code = BINARY_CODES[op];
     const dt = dtypeOfArray(a.data);
     const want = code >= 7 ? 'bool' : dt;
+    if (n.compareInt && code >= 7 && code <= 12 && !isFloatArray(a.data) && dtypeOfArray(b.data) === dt && outDtype === 'bool' && small(a)) {
+      const out = new Uint8Array(numel(a.shape));
+      const m = metaFor(4 + 4 * a.shape.length);
+      putView(m, putView(m, 0, a), b);
+      n.compareInt(code, a.data, b.data, m, out);
+      return out;
+    }
     if (!isFloatArray(a.data) || dtypeOfArray(b.data) !== dt || outDtype !== want || !small(a)) return ref.binary(op, a, b, outDtype);
     const out = allocate(outDtype, numel(a.shape));
     const m = metaFor(4 + 4 * a.shape.length);
@@ -119,23 +138,28 @@ function makeBackend(n: NativeAddon): Backend & NativeBackendExtras {
     const from = dtypeOfArray(x.data);
     // same dtype (not bool: a uint8 -> bool cast maps values to 0/1), or float32 <-> float64
     const ok = outDtype !== 'bool' && (from === outDtype || (isFloatArray(x.data) && (outDtype === 'float32' || outDtype === 'float64')));
-    if (!ok || !small(x)) return ref.copy(x, outDtype);
+    // exact widening casts (bool/uint8 -> int32/float, int32 -> float) through `convert`
+    const widen = n.convert !== undefined && outDtype !== 'bool' && !ok &&
+      (x.data instanceof Uint8Array || (x.data instanceof Int32Array && (outDtype === 'float32' || outDtype === 'float64')));
+    if ((!ok && !widen) || !small(x)) return ref.copy(x, outDtype);
     const out = allocate(outDtype, numel(x.shape));
     const m = metaFor(2 + 2 * x.shape.length);
     putView(m, 0, x);
-    n.copy(x.data, m, out);
+    if (widen) n.convert!(x.data, m, out); else n.copy(x.data, m, out);
     return out;
   }
 
   function where(cond: View, a: View, b: View, outDtype: DType): TypedArray {
     const dt = dtypeOfArray(a.data);
-    if (!(cond.data instanceof Uint8Array) || !isFloatArray(a.data) || dtypeOfArray(b.data) !== dt || outDtype !== dt || !small(cond)) {
+    // select: a bitwise, branch-free where for every dtype (bool and uint8 share Uint8Array storage)
+    const sameKind = dtypeOfArray(b.data) === dt && (outDtype === dt || (dt === 'uint8' && outDtype === 'bool'));
+    if (!(cond.data instanceof Uint8Array) || !sameKind || !small(cond) || (!n.select && !isFloatArray(a.data))) {
       return ref.where(cond, a, b, outDtype);
     }
     const out = allocate(outDtype, numel(cond.shape));
     const m = metaFor(6 + 6 * cond.shape.length);
     putView(m, putView(m, putView(m, 0, cond), a), b);
-    n.where(cond.data, a.data, b.data, m, out);
+    if (n.select) n.select(cond.data, a.data, b.data, m, out); else n.where(cond.data, a.data, b.data, m, out);
     return out;
   }
 
@@ -190,6 +214,31 @@ function makeBackend(n: NativeAddon): Backend & NativeBackendExtras {
     return loss;
   }
 
+  function softmaxCrossEntropyBackward(logits: View, target: View, scale: number): TypedArray {
+    const [rows, cols] = logits.shape as [number, number];
+    const grad = allocate(dtypeOfArray(logits.data), rows * cols);
+    const m = metaFor(16);
+    putView(m, putView(m, 0, logits), target);
+    n.softmaxCrossEntropy(logits.data, target.data, m, new Float64Array(rows), grad, scale);
+    return grad;
+  }
+
+  function linearBackward(dy: View, y: View | null, x: View, w: View, needs: readonly boolean[]): (TypedArray | null)[] | null {
+    if (!n.linearBackward || !isFloatArray(dy.data)) return null;
+    const dt = dtypeOfArray(dy.data);
+    const [M, N] = dy.shape as [number, number];
+    const K = x.shape[1]!;
+    const m = metaFor(32);
+    let at = putView(m, 0, dy);
+    if (y) at = putView(m, at, y);
+    putView(m, putView(m, at, x), w);
+    const dx = needs[0] ? allocate(dt, M * K) : null;
+    const dw = needs[1] ? allocate(dt, N * K) : null;
+    const db = needs[2] ? allocate(dt, N) : null;
+    n.linearBackward(dy.data, y ? y.data : null, x.data, w.data, m, null, dx, dw, db); // g: native scratch
+    return [dx, dw, db];
+  }
+
   const hp = new Float64Array(10);
   function adamUpdate(param: TypedArray, grad: TypedArray, expAvg: TypedArray, expAvgSq: TypedArray,
     maxExpAvgSq: TypedArray | null, h: AdamHyper): boolean {
@@ -211,12 +260,12 @@ function makeBackend(n: NativeAddon): Backend & NativeBackendExtras {
     name: 'native',
     unary, binary, reduce, matmul, copy, assign, unfold2d, fold2d,
     where, gather: ref.gather, scatterAdd: ref.scatterAdd,
-    linear, softmaxCrossEntropy, adamUpdate,
+    linear, softmaxCrossEntropy, adamUpdate, softmaxCrossEntropyBackward, linearBackward,
     ...attentionKernels(n),
     get threads() { return n.getNumThreads(); },
     setThreads(k: number) { setNumThreads(k); },
     get cpuPath() { return n.cpuPath(); },
-    description: 'C++ addon: packed SIMD GEMM, threaded kernels; where/gather/scatterAdd and int kernels on reference',
+    description: 'C++ addon: packed SIMD GEMM, threaded kernels; gather/scatterAdd and int arithmetic on reference',
   };
 }
 

@@ -8,13 +8,15 @@ import { emitJson, formatKeyValues } from '../output.js';
 import { applyRuntimeFlags } from '../runtime.js';
 import { benchGemm } from '../../bench/gemm.js';
 import { benchMlp } from '../../bench/mlp.js';
+import { benchGpt } from '../../bench/gpt.js';
 
 const FLAGS = {
   size: { type: 'int', help: 'gemm: matrix size N (default 1024)', min: 1, metavar: 'N' },
   threads: { type: 'int', help: 'kernel threads (default: all available cores)', min: 1, metavar: 'N' },
-  batch: { type: 'int', help: 'mlp: batch size (default 128)', min: 1, metavar: 'N' },
-  steps: { type: 'int', help: 'mlp: timed steps (default 30); gemm: timed repeats', min: 1, metavar: 'N' },
+  batch: { type: 'int', help: 'mlp: batch size (default 128); gpt: (default 16)', min: 1, metavar: 'N' },
+  steps: { type: 'int', help: 'mlp: timed steps (default 30); gpt: (default 10); gemm: timed repeats', min: 1, metavar: 'N' },
   fused: { type: 'boolean', help: 'mlp: use the fused linear+ReLU and softmax cross-entropy ops' },
+  checkpointing: { type: 'boolean', help: 'gpt: recompute block activations in backward (activation checkpointing)' },
   backend: { type: 'string', help: 'backend to measure (default: TENSORSLIM_BACKEND or the best available)', metavar: 'NAME' },
   ...JSON_FLAG,
 } as const satisfies FlagSpecs;
@@ -22,22 +24,25 @@ const FLAGS = {
 /** `tensorslim bench gemm|mlp [--size N] [--threads N] [--json]`. @example await main(['bench', 'gemm', '--size', '512', '--json'], captureContext()) */
 export const benchCommand: Command = {
   name: 'bench',
-  summary: 'measure GEMM GFLOP/s or an MLP training step on this machine',
-  usage: `Usage: tensorslim bench gemm|mlp [options]
+  summary: 'measure GEMM GFLOP/s, or an MLP or GPT training step, on this machine',
+  usage: `Usage: tensorslim bench gemm|mlp|gpt [options]
 
 gemm  GFLOP/s of one N x N x N float32 matrix product (median of repeats)
 mlp   median time of one training step: MLP 784-1200-1200-10, ReLU, cross-entropy, Adam, batch 128
+gpt   median time of one training step: GPT 4 layers, d_model 256, 4 heads, context 128, batch 16,
+      vocabulary 256, AdamW; tokens/s and peak resident memory (PyTorch peer: bench/peer_gpt.py)
 
 Options:
 ${formatFlags(FLAGS)}
 
 Examples:
   tensorslim bench gemm --size 2048 --json
-  tensorslim bench mlp --threads 1`,
+  tensorslim bench mlp --threads 1
+  tensorslim bench gpt --json`,
   async run(argv, ctx) {
     const { flags, positionals } = parseArgs('bench', argv, FLAGS, { names: ['workload'], min: 1 });
     const what = positionals[0];
-    if (what !== 'gemm' && what !== 'mlp') throw new UsageError('bench', `unknown workload '${String(what)}'; expected gemm or mlp`);
+    if (what !== 'gemm' && what !== 'mlp' && what !== 'gpt') throw new UsageError('bench', `unknown workload '${String(what)}'; expected gemm, mlp or gpt`);
     applyRuntimeFlags('bench', { threads: flags.threads, backend: flags.backend });
     if (what === 'gemm') {
       ctx.err(`bench gemm: ${flags.size ?? 1024}^3 float32 ...`);
@@ -47,6 +52,19 @@ Examples:
         ['gemm', `${r.size} x ${r.size} x ${r.size} float32`],
         ['GFLOP/s', r.gflops.toFixed(1)],
         ['median', `${r.medianMs.toFixed(2)} ms (min ${r.minMs.toFixed(2)} ms, ${r.repeats} repeats)`],
+        ['backend', `${r.machine.backend} (${r.machine.cpuPath}, ${r.threads} threads)`],
+        ['cpu', `${r.machine.cpu} (${r.machine.cores} cores)`],
+      ]));
+      return 0;
+    }
+    if (what === 'gpt') {
+      ctx.err('bench gpt: 4 layers, d_model 256, context 128, batch 16 ...');
+      const r = benchGpt({ threads: flags.threads, steps: flags.steps, batch: flags.batch, checkpointing: flags.checkpointing });
+      if (flags.json) { emitJson(ctx, { ...r }); return 0; }
+      ctx.out(formatKeyValues([
+        ['gpt', `${r.config.nLayer} layers, d_model ${r.config.nEmbd}, ${r.config.nHead} heads, context ${r.context}, batch ${r.batch}, ${(r.params / 1e6).toFixed(2)} M params, AdamW${r.checkpointing ? ', checkpointing' : ''}`],
+        ['step', `${r.stepMs.toFixed(1)} ms median (min ${r.minMs.toFixed(1)} ms, ${r.steps} steps), ${Math.round(r.tokensPerSecond)} tokens/s`],
+        ['peak RSS', `${(r.peakRssBytes / 2 ** 20).toFixed(0)} MiB`],
         ['backend', `${r.machine.backend} (${r.machine.cpuPath}, ${r.threads} threads)`],
         ['cpu', `${r.machine.cpu} (${r.machine.cores} cores)`],
       ]));

@@ -3,16 +3,19 @@
 import { existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { listModels } from '../../models/index.js';
+import { GPT_PRESETS } from '../../models/gpt.js';
+import { isGptCheckpoint, runGptTraining } from '../../train/lm.js';
 import { OPTIMIZERS, SCHEDULES, runTraining, type RunTrainingResult } from '../../train/index.js';
 import { formatFlags, JSON_FLAG, parseArgs, type FlagSpecs } from '../args.js';
 import { UsageError, type CliContext, type Command } from '../command.js';
-import { emitJson, fmtInt, fmtPct, fmtSeconds, humanWriter } from '../output.js';
+import { emitJson, fmtBytes, fmtInt, fmtPct, fmtSeconds, humanWriter } from '../output.js';
+import { createProgress, type Progress } from '../progress.js';
 import { applyRuntimeFlags } from '../runtime.js';
 import { progressCallback } from '../train_progress.js';
 
 const FLAGS = {
-  model: { type: 'string', help: `model preset: ${listModels().map((m) => m.name).join(', ')} (optional with --resume)`, metavar: 'PRESET' },
-  dataset: { type: 'string', help: 'mnist (embedded), fashion-mnist, or a directory of IDX files', metavar: 'NAME|PATH' },
+  model: { type: 'string', help: `model preset: ${[...listModels(), ...GPT_PRESETS].map((m) => m.name).join(', ')} (optional with --resume)`, metavar: 'PRESET' },
+  dataset: { type: 'string', help: 'mnist (embedded), fashion-mnist, or a directory of IDX files; for GPT presets: sotu, moby-dick or a text file', metavar: 'NAME|PATH' },
   data: { type: 'string', help: "folder overriding the dataset's default location", metavar: 'DIR' },
   epochs: { type: 'int', help: 'epochs to train (total, counting resumed ones; default 1)', min: 1, metavar: 'N' },
   steps: { type: 'int', help: 'optimizer steps to train instead of epochs (total)', min: 1, metavar: 'N' },
@@ -26,6 +29,12 @@ const FLAGS = {
   threads: { type: 'int', help: 'kernel threads (native backend)', min: 1, metavar: 'N' },
   out: { type: 'string', help: 'checkpoint written after every epoch (safetensors, atomic)', metavar: 'FILE' },
   resume: { type: 'string', help: 'continue exactly from a checkpoint written with --out', metavar: 'FILE' },
+  tokenizer: { type: 'string', help: 'GPT: byte (default) or gpt2 (BPE, vocabulary 50,257)', choices: ['byte', 'gpt2'] },
+  context: { type: 'int', help: "GPT: training window length (default: the model's context)", min: 1, metavar: 'N' },
+  accumulate: { type: 'int', help: 'GPT: split each batch into N micro-batches (gradient accumulation)', min: 1, metavar: 'N' },
+  checkpointing: { type: 'boolean', help: 'GPT: recompute block activations in backward (less memory, more compute)' },
+  'eval-interval': { type: 'int', help: 'GPT: held-out loss every N steps (default 200)', min: 1, metavar: 'N' },
+  warmup: { type: 'int', help: 'GPT: warmup steps of the cosine schedule (default 5% of --steps)', min: 0, metavar: 'N' },
   ...JSON_FLAG,
 } as const satisfies FlagSpecs;
 
@@ -43,7 +52,13 @@ ${formatFlags(FLAGS)}
 Examples:
   tensorslim train --model mlp --dataset mnist --epochs 3 --out mlp.safetensors
   tensorslim train --model mlp --dataset mnist --epochs 5 --resume mlp.safetensors --out mlp.safetensors
-  tensorslim train --model mlp-tiny --dataset mnist --steps 20 --json | tail -n 1`;
+  tensorslim train --model mlp-tiny --dataset mnist --steps 20 --json | tail -n 1
+  tensorslim train --model gpt-tiny --dataset sotu --steps 2000 --out gpt.safetensors
+
+GPT presets (${GPT_PRESETS.map((m) => m.name).join(', ')}) train on text: random windows of --context
+tokens, AdamW (betas 0.9/0.95, weight decay 0.1 on matrices) with linear warmup then cosine decay to
+lr/10, gradient clipping at 1 unless --clip-grad, held-out loss and bits per byte every
+--eval-interval steps; --batch-size defaults to 16 and --lr to 0.001.`;
 
 /** Check --out can be written before spending time on training. */
 export function checkWritable(command: string, flag: string, path: string): void {
@@ -82,6 +97,9 @@ export function trainResultJson(r: RunTrainingResult): Record<string, unknown> {
 
 async function run(argv: readonly string[], ctx: CliContext): Promise<number> {
   const { flags, given } = parseArgs('train', argv, FLAGS);
+  const gpt = flags.model !== undefined ? GPT_PRESETS.some((p) => p.name === flags.model)
+    : flags.resume !== undefined && existsSync(flags.resume) && isGptCheckpoint(flags.resume);
+  if (gpt) return runGpt(flags, given, ctx);
   if (flags.dataset === undefined) throw new UsageError('train', 'missing --dataset (mnist, fashion-mnist or a directory of IDX files)');
   if (flags.model === undefined && flags.resume === undefined) throw new UsageError('train', `missing --model (one of ${listModels().map((m) => m.name).join(', ')})`);
   if (flags.model !== undefined && !listModels().some((m) => m.name === flags.model)) {
@@ -128,3 +146,71 @@ async function run(argv: readonly string[], ctx: CliContext): Promise<number> {
 
 /** `tensorslim train ...`. @example await main(['train', '--model', 'mlp', '--dataset', 'mnist'], ctx) */
 export const trainCommand: Command = { name: 'train', summary: 'train a model preset on a dataset (checkpoints, resume)', usage: USAGE, run };
+
+type TrainFlags = ReturnType<typeof parseArgs<typeof FLAGS>>['flags'];
+
+/** `train --model gpt-*`: language-model training (src/train/lm.ts), its progress and result. */
+async function runGpt(flags: TrainFlags, given: ReadonlySet<string>, ctx: CliContext): Promise<number> {
+  const cmd = 'train';
+  if (flags.dataset === undefined) throw new UsageError(cmd, 'missing --dataset (sotu, moby-dick or a text file)');
+  if (flags.epochs !== undefined) throw new UsageError(cmd, 'GPT presets train for --steps N (random windows have no epochs)');
+  if (given.has('optimizer') && flags.optimizer !== 'adamw') throw new UsageError(cmd, 'GPT presets train with AdamW; drop --optimizer');
+  if (given.has('schedule') && flags.schedule !== 'warmup-cosine') throw new UsageError(cmd, 'GPT presets use the warmup-cosine schedule; drop --schedule');
+  if (flags.out !== undefined) checkWritable(cmd, 'out', flags.out);
+  if (flags.resume !== undefined && !existsSync(flags.resume)) throw new UsageError(cmd, `--resume ${flags.resume}: no such file`);
+  applyRuntimeFlags(cmd, { threads: flags.threads });
+  const say = humanWriter(ctx, flags.json);
+  let bar: Progress | null = null;
+  const progress = {
+    onEpochBegin(t: { step: number; totalSteps: number; stepsPerEpoch: number }) {
+      bar = createProgress(ctx, { label: `steps ${t.step + 1}-${Math.min(t.step + t.stepsPerEpoch, t.totalSteps)}/${t.totalSteps}`, total: Math.min(t.stepsPerEpoch, t.totalSteps - t.step), unit: 'steps' });
+    },
+    onStepEnd(t: { stepInEpoch: number; epochLoss: number; epochSamplesPerSecond: number }) { bar?.update(t.stepInEpoch, { loss: t.epochLoss, throughput: t.epochSamplesPerSecond }); },
+    onEpochEnd(t: { step: number; totalSteps: number }, m: { trainLoss: number; eval?: { loss: number }; samplesPerSecond: number; lr: number }) {
+      bar?.stop(); bar = null;
+      say(`step ${t.step}/${t.totalSteps}  train loss ${m.trainLoss.toFixed(4)}  val loss ${m.eval ? m.eval.loss.toFixed(4) : 'n/a'}  lr ${m.lr.toExponential(2)}  ${Math.round(m.samplesPerSecond * contextOf)} tokens/s`);
+    },
+    onTrainEnd() { bar?.stop(); bar = null; },
+  };
+  let contextOf = 0;
+  const r = await runGptTraining({
+    ...(flags.model !== undefined ? { model: flags.model } : {}),
+    dataset: flags.dataset,
+    ...(flags.tokenizer !== undefined ? { tokenizer: flags.tokenizer } : {}),
+    steps: flags.steps ?? 1000,
+    batchSize: given.has('batch-size') ? flags['batch-size'] : 16,
+    ...(flags.accumulate !== undefined ? { accumulationSteps: flags.accumulate } : {}),
+    ...(flags.context !== undefined ? { contextLength: flags.context } : {}),
+    ...(flags.checkpointing ? { modelOverrides: { checkpointing: true } } : {}),
+    lr: flags.lr,
+    ...(flags.warmup !== undefined ? { warmupSteps: flags.warmup } : {}),
+    ...(flags['weight-decay'] !== undefined ? { weightDecay: flags['weight-decay'] } : {}),
+    ...(flags['clip-grad'] !== undefined ? { gradClipNorm: flags['clip-grad'] } : {}),
+    ...(flags['eval-interval'] !== undefined ? { evalInterval: flags['eval-interval'] } : {}),
+    seed: flags.seed,
+    ...(flags.out !== undefined ? { out: flags.out } : {}),
+    ...(flags.resume !== undefined ? { resume: flags.resume } : {}),
+    callbacks: [progress],
+    onStart(p) {
+      contextOf = p.contextLength;
+      const c = p.config;
+      say(`train ${c.preset ?? 'gpt'} (${fmtInt(p.params)} params: ${c.nLayer} layers, width ${c.nEmbd}, ${c.nHead} heads) on ${p.data.info.name} `
+        + `(${fmtInt(p.data.info.trainTokens ?? 0)} train / ${fmtInt(p.data.info.testTokens ?? 0)} test ${p.data.tokenizer.name} tokens): ${p.trainer.totalSteps} steps, batch ${p.batchSize} x ${p.contextLength} tokens`
+        + (p.resumedFrom ? `; resumed from ${p.resumedFrom} at step ${p.trainer.step}` : ''));
+    },
+  });
+  const result = {
+    command: 'train', model: r.config.preset ?? 'gpt', dataset: r.dataset, tokenizer: r.tokenizer,
+    valLoss: r.valLoss, valBitsPerByte: r.valBitsPerByte, trainLoss: r.fit.history.at(-1)?.trainLoss ?? null,
+    tokensPerSecond: r.tokensPerSecond, peakRssBytes: r.peakRssBytes, params: r.params, steps: r.fit.step,
+    seconds: r.fit.seconds, trainSeconds: r.fit.trainSeconds, stopReason: r.fit.stopReason, message: r.fit.message,
+    out: r.out, resumedFrom: r.resumedFrom, curve: r.curve,
+  };
+  if (r.fit.stopReason !== 'completed') ctx.err(`tensorslim train: ${r.fit.message}`);
+  if (flags.json) emitJson(ctx, result);
+  else {
+    ctx.out(`val loss ${r.valLoss.toFixed(4)} (${r.valBitsPerByte.toFixed(3)} bits/byte)  ${fmtInt(r.params)} params  ${r.fit.step} steps  `
+      + `${Math.round(r.tokensPerSecond)} tokens/s  peak RSS ${fmtBytes(r.peakRssBytes)}  ${fmtSeconds(r.fit.seconds)}${r.out ? `  checkpoint ${r.out}` : ''}`);
+  }
+  return r.fit.stopReason === 'nonfinite-loss' ? 1 : 0;
+}

@@ -1,0 +1,83 @@
+// The GPT through the CLI, with tiny budgets: `train --model gpt-tiny` on a text file (checkpoint,
+// exact resume, --json with valLoss and tokensPerSecond), `generate` from that checkpoint
+// (streaming text, --json), `bench gpt --json`, and bad input refused with exit code 2 or a clear error.
+
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+
+import { captureContext, main } from '../../src/cli/index.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'tensorslim-gpt-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+const corpus = join(dir, 'corpus.txt');
+writeFileSync(corpus, 'It was the best of times, it was the worst of times. '.repeat(60));
+const ckpt = join(dir, 'gpt.safetensors');
+const TRAIN = ['train', '--model', 'gpt-tiny', '--dataset', corpus, '--batch-size', '2', '--context', '16', '--eval-interval', '2', '--threads', '1'];
+
+async function run(argv: string[]): Promise<{ code: number; json: Record<string, unknown> | null; out: string[]; err: string[] }> {
+  const ctx = captureContext();
+  const code = await main(argv, ctx);
+  let json: Record<string, unknown> | null = null;
+  try { json = JSON.parse(ctx.stdout.at(-1) ?? '') as Record<string, unknown>; } catch { /* not JSON */ }
+  return { code, json, out: ctx.stdout, err: ctx.stderr };
+}
+
+test('train --model gpt-tiny on a text file: --json reports valLoss, bits per byte, tokensPerSecond; resume continues', async () => {
+  const a = await run([...TRAIN, '--steps', '2', '--out', ckpt, '--json']);
+  assert.equal(a.code, 0, a.err.join('\n'));
+  const j = a.json!;
+  assert.equal(j['model'], 'gpt-tiny');
+  assert.equal(j['steps'], 2);
+  assert.ok(typeof j['valLoss'] === 'number' && (j['valLoss'] as number) > 0 && (j['valLoss'] as number) < 7);
+  // byte tokens: bits per byte = nats per token / ln 2
+  assert.ok(Math.abs((j['valBitsPerByte'] as number) - (j['valLoss'] as number) / Math.LN2) < 1e-9);
+  assert.ok((j['tokensPerSecond'] as number) > 0 && (j['peakRssBytes'] as number) > 0);
+  const b = await run([...TRAIN, '--steps', '4', '--resume', ckpt, '--json']);
+  assert.equal(b.code, 0, b.err.join('\n'));
+  assert.equal(b.json!['steps'], 4);
+  assert.equal(b.json!['resumedFrom'], ckpt);
+});
+
+test('generate streams a continuation from the checkpoint; --json gives the text and token rate', async () => {
+  const a = await run(['generate', '--model', ckpt, '--prompt', 'It was', '--tokens', '12', '--seed', '1']);
+  assert.equal(a.code, 0, a.err.join('\n'));
+  assert.ok(a.out.join('\n').startsWith('It was'));
+  const b = await run(['generate', '--model', ckpt, '--prompt', 'It was', '--tokens', '12', '--temperature', '0', '--json']);
+  assert.equal(b.code, 0);
+  assert.equal(b.json!['tokens'], 12);
+  assert.equal(b.json!['promptTokens'], 6);
+  const c = await run(['generate', '--model', ckpt, '--prompt', 'It was', '--tokens', '12', '--temperature', '0', '--no-cache', '--json']);
+  assert.equal(c.json!['text'], b.json!['text']);   // greedy: the cache changes nothing
+});
+
+test('bad input: missing or wrong flags exit 2; an empty corpus, a too-long context and a non-GPT checkpoint are clear errors', async () => {
+  assert.equal((await run(['generate'])).code, 2);
+  assert.equal((await run(['generate', '--model', join(dir, 'nope.safetensors')])).code, 2);
+  assert.equal((await run([...TRAIN, '--epochs', '1'])).code, 2);
+  assert.equal((await run([...TRAIN, '--steps', '1', '--optimizer', 'sgd'])).code, 2);
+  const empty = join(dir, 'empty.txt');
+  writeFileSync(empty, '');
+  const e = await run(['train', '--model', 'gpt-tiny', '--dataset', empty, '--steps', '1', '--json']);
+  assert.equal(e.code, 1);
+  assert.match(String(e.json!['error']), /empty/);
+  const long = await run(['train', '--model', 'gpt-tiny', '--dataset', corpus, '--context', '129', '--steps', '1', '--json']);
+  assert.equal(long.code, 1);
+  assert.match(String(long.json!['error']), /contextLength 129 must be in \[1, 128\]/);
+  const notGpt = join(dir, 'mlp.safetensors');
+  assert.equal((await run(['train', '--model', 'mlp-tiny', '--dataset', 'mnist', '--steps', '1', '--out', notGpt, '--json'])).code, 0);
+  const g = await run(['generate', '--model', notGpt, '--json']);
+  assert.equal(g.code, 1);
+  assert.match(String(g.json!['error']), /holds no GPT model/);
+});
+
+test('bench gpt --json: median step time and tokens per second of a small configuration', async () => {
+  // the full benchmark configuration is too slow for a test; bench/run_gpt.mjs runs it
+  const { benchGpt } = await import('../../src/bench/gpt.js');
+  const r = benchGpt({ steps: 1, warmup: 0, batch: 2, model: { nLayer: 1, nEmbd: 32, nHead: 2, blockSize: 16 } });
+  assert.equal(r.bench, 'gpt');
+  assert.ok(r.stepMs > 0 && r.tokensPerSecond > 0 && r.peakRssBytes > 0 && Number.isFinite(r.finalLoss));
+  assert.equal(r.context, 16);
+});
