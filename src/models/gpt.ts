@@ -212,7 +212,7 @@ export class GPT extends Module<[idx: Tensor, cache?: KVCache | null], Tensor> {
     }
   }
 
-  /** Parameters, counting a tied matrix once; without the position embedding when `nonEmbedding` (nanoGPT's count). */
+  /** Parameters, counting a tied matrix once; without the position embedding when `nonEmbedding` (nanoGPT's count). @example createGpt('gpt-small').countParameters(false) // 3257856 */
   countParameters(nonEmbedding = true): number {
     const n = this.numParameters();
     return nonEmbedding ? n - this.transformer.wpe.weight.size : n;

@@ -6,3 +6,4 @@ export {
   type ModelConfig, type MlpConfig, type Lenet5Config, type ModelOverrides, type ModelPreset,
 } from './presets.js';
 export { summarizeModel, type ModelSummary, type LayerSummary } from './summary.js';
+export { GPT, GPT_PRESETS, KVCache, createGpt, gptConfig, gptLoss, gptParamGroups, lmLossFn, sampleToken, validateGptConfig, type GptConfig, type GptOverrides, type GptPreset, type GenerateOptions } from './gpt.js';

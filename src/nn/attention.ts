@@ -53,6 +53,7 @@ export class KVCacheLayer {
   /**
    * Write k, v (B, H, T, D) at positions [length, length + T) and return views of all filled
    * positions (B, H, length + T, D). Inference only (call under noGrad).
+   * @example const [kAll, vAll] = noGrad(() => cache.append(kNew, vNew));
    */
   append(k: Tensor, v: Tensor): [Tensor, Tensor] {
     const op = 'KVCacheLayer.append';

@@ -92,7 +92,7 @@ function mix32(x: number): number {
   return x >>> 0;
 }
 
-/** The uint32 below which an attention weight is dropped, for probability p. */
+/** The uint32 below which an attention weight is dropped, for probability p. @example attentionDropThreshold(0.5) // 2147483648 */
 export function attentionDropThreshold(p: number): number { return Math.min(Math.floor(p * 4294967296), 4294967295); }
 
 /**
@@ -203,6 +203,7 @@ export function attentionBackward(q: Tensor, k: Tensor, v: Tensor, out: Tensor, 
  *   P = exp(S - lse), Pd = P * Z (dropout multipliers), dV = Pd^T dO, dPd = dO V^T,
  *   dS = P * (dPd * Z - rowsum(dO * O)), dQ = scale dS K, dK = scale dS^T Q.
  * rowsum(dO * O) = rowsum(Pd * dPd) because O = Pd V.
+ * @example const [dq, dk, dv] = attentionBackwardComposed(q, k, v, out, lse, dOut, params);
  */
 export function attentionBackwardComposed(q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Tensor, dOut: Tensor, p: AttentionParams): [Tensor, Tensor, Tensor] {
   const r = resolve('attentionBackward', q, k, v, { causal: p.causal, scale: p.scale, dropout: p.dropout, seed: p.seed, training: true });

@@ -155,7 +155,7 @@ export function loadGptCheckpoint(pathOrCheckpoint: string | Checkpoint): { mode
   return { model, config: model.config, tokenizer: typeof tok === 'string' ? tok : 'byte', checkpoint: ck };
 }
 
-/** Peak resident set size of this process, bytes. */
+/** Peak resident set size of this process, bytes. @example peakRssBytes() / 2 ** 20 // MiB */
 export function peakRssBytes(): number { return process.resourceUsage().maxRSS * 1024; }
 
 /**
@@ -261,7 +261,7 @@ export async function runGptTraining(o: GptTrainingOptions): Promise<GptTraining
   };
 }
 
-/** A text corpus tokenized and split for language modelling; image datasets are refused. */
+/** A text corpus tokenized and split for language modelling; image datasets are refused. @example loadLmData('sotu').train.tokens.length */
 export function loadLmData(name: string, tokenizer: string | Tokenizer = 'byte', contextLength = 128): LanguageModelingData {
   const d = loadDataset(name, { tokenizer, contextLength });
   if (d.kind !== 'text') {
