@@ -213,8 +213,17 @@ function seedFor(op: string, t: Tensor, gradient: Tensor | undefined): Tensor {
  */
 export function backward(t: Tensor, gradient?: Tensor, opts: BackwardOptions = {}): void {
   const seed = seedFor('backward', t, gradient);
+  // A leaf may keep a gradient buffer without a copy only when no one else can see it: a whole,
+  // contiguous buffer made during this backward (not the caller's seed) that no other leaf took.
+  // Rules often hand one tensor to several inputs (add, expand), and those must not share storage.
+  const claimed = new Set<ArrayBufferLike>([seed.data.buffer]);
+  const own = (g: Tensor): Tensor => {
+    const whole = g.offset === 0 && g.isContiguous() && g.data.length === g.size;
+    if (whole && !claimed.has(g.data.buffer)) { claimed.add(g.data.buffer); return detach(g); }
+    return clone(detach(g));
+  };
   propagate([[t, seed]], opts, (leaf, g) => {
-    leaf.grad = leaf.grad ? (opts.createGraph ? add(leaf.grad, g) : noGrad(() => add(leaf.grad!, g))) : opts.createGraph ? g : clone(detach(g));
+    leaf.grad = leaf.grad ? (opts.createGraph ? add(leaf.grad, g) : noGrad(() => add(leaf.grad!, g))) : opts.createGraph ? g : own(g);
     for (const h of accumulateHooks.get(leaf) ?? []) h(leaf.grad);
   });
 }

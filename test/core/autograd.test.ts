@@ -232,3 +232,22 @@ describe('registerPostAccumulateGradHook', () => {
     assert.equal(calls, 0);
   });
 });
+
+describe('gradient storage', () => {
+  test('leaves never share gradient storage, even when a rule hands one tensor to both inputs', () => {
+    const a = tensor([1, 2, 3], { requiresGrad: true });
+    const b = tensor([4, 5, 6], { requiresGrad: true });
+    // d(a + b)/da and d(a + b)/db are the same upstream tensor inside the add rule
+    sum(add(a, b)).backward();
+    assert.notEqual(a.grad!.data.buffer, b.grad!.data.buffer);
+    noGrad(() => a.grad!.zero_());
+    assert.deepEqual(vals(b.grad!), [1, 1, 1]);
+  });
+  test("a caller's gradient tensor is not adopted as a leaf's .grad", () => {
+    const x = tensor([1, 2], { requiresGrad: true });
+    const g = tensor([5, 7]);
+    x.backward(g);
+    g.assign(0);
+    assert.deepEqual(vals(x.grad!), [5, 7]);
+  });
+});
