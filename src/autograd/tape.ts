@@ -85,7 +85,7 @@ export function sumTo(g: Tensor, shape: Shape): Tensor {
 }
 
 export interface BackwardOptions {
-  /** Keep saved tensors so backward can run through this graph again. */
+  /** Keep saved tensors so backward can run through this graph again (default: createGraph). */
   retainGraph?: boolean;
   /** Record the backward pass itself, for higher-order gradients. */
   createGraph?: boolean;
@@ -182,7 +182,8 @@ function propagate(seeds: ReadonlyArray<readonly [Tensor, Tensor]>, opts: Backwa
       });
       grads.delete(node);
     }
-    if (!opts.retainGraph) for (const node of order) node.saved = null;
+    // like PyTorch, createGraph implies retainGraph unless said otherwise: the new graph reads the old one
+    if (!(opts.retainGraph ?? opts.createGraph ?? false)) for (const node of order) node.saved = null;
     for (const [t, g] of toLeafLater) toLeaf(t, g);
     for (const [leaf, g] of leafGrads) sink(leaf, g);
   };

@@ -1,0 +1,168 @@
+// `tensorslim distill`: knowledge distillation (Hinton et al. 2015) of a trained teacher checkpoint
+// into a student preset, through the Trainer (lossFn: distiller.lossFn + distillCallback), so
+// progress, checkpoints and --json behave like `train`. With --baseline, the same student preset is
+// also trained alone (same budget, seed, batch size and learning rate) for comparison.
+
+import { existsSync, statSync } from 'node:fs';
+import { manualSeed } from '../../core/random.js';
+import type { Tensor } from '../../core/tensor.js';
+import { distill } from '../../compress/index.js';
+import { DataLoader } from '../../data/index.js';
+import { createModel, listModels, type ModelConfig, type PresetModel } from '../../models/index.js';
+import {
+  Trainer, checkpointSaver, evaluateOn, loadImageData, loadModel, makeOptimizer, runTraining, type FitResult, type EvalMetrics,
+} from '../../train/index.js';
+import { formatFlags, JSON_FLAG, parseArgs, type FlagSpecs } from '../args.js';
+import { UsageError, type CliContext, type Command } from '../command.js';
+import { emitJson, fmtInt, fmtPct, fmtSeconds, formatTable, humanWriter } from '../output.js';
+import { applyRuntimeFlags } from '../runtime.js';
+import { progressCallback } from '../train_progress.js';
+import { checkWritable } from './train.js';
+
+const CMD = 'distill';
+
+const FLAGS = {
+  teacher: { type: 'string', help: 'trained teacher checkpoint (written by tensorslim train --out)', metavar: 'FILE' },
+  student: { type: 'string', help: `student preset: ${listModels().map((m) => m.name).join(', ')}`, metavar: 'PRESET' },
+  dataset: { type: 'string', help: 'mnist (embedded), fashion-mnist, or a directory of IDX files', metavar: 'NAME|PATH' },
+  data: { type: 'string', help: "folder overriding the dataset's default location", metavar: 'DIR' },
+  temperature: { type: 'number', help: 'softmax temperature T > 0 of the soft targets', min: 0, exclusiveMin: true, default: distill.DEFAULT_TEMPERATURE, metavar: 'T' },
+  alpha: { type: 'number', help: 'weight of the soft-target loss in [0, 1]; 1 - alpha weighs the labels', min: 0, max: 1, default: distill.DEFAULT_ALPHA, metavar: 'X' },
+  epochs: { type: 'int', help: 'epochs to train the student (default 1)', min: 1, metavar: 'N' },
+  steps: { type: 'int', help: 'optimizer steps to train instead of epochs', min: 1, metavar: 'N' },
+  'batch-size': { type: 'int', help: 'training batch size', min: 1, default: 64, metavar: 'N' },
+  lr: { type: 'number', help: 'learning rate (Adam)', min: 0, exclusiveMin: true, default: 0.001, metavar: 'X' },
+  seed: { type: 'int', help: 'seed of the student weights and the data order', min: 0, default: 0, metavar: 'N' },
+  baseline: { type: 'boolean', help: 'also train the same student alone (same budget and seed) and report its accuracy' },
+  threads: { type: 'int', help: 'kernel threads (native backend)', min: 1, metavar: 'N' },
+  out: { type: 'string', help: 'student checkpoint written after every epoch (safetensors, atomic)', metavar: 'FILE' },
+  ...JSON_FLAG,
+} as const satisfies FlagSpecs;
+
+const USAGE = `Usage: tensorslim distill --teacher <checkpoint> --student <preset> --dataset <name|path> [options]
+
+Knowledge distillation (Hinton et al. 2015): train a student preset on the teacher's softened outputs,
+loss = alpha * T^2 * KL(softmax(teacher/T) || softmax(student/T)) + (1 - alpha) * cross-entropy(labels).
+The teacher runs in eval mode without gradients; the student trains with Adam, evaluated on the test
+split after every epoch; --out writes the student's checkpoint after every epoch (loadable by eval,
+prune, or train --resume). --baseline also trains the same student alone, with the same budget and
+seed, to show what the teacher adds.
+
+Options:
+${formatFlags(FLAGS)}
+
+Examples:
+  tensorslim train --model mlp-large --dataset mnist --epochs 3 --out teacher.safetensors
+  tensorslim distill --teacher teacher.safetensors --student mlp-small --dataset mnist --epochs 2 --baseline
+  tensorslim distill --teacher teacher.safetensors --student mlp-tiny --dataset mnist --steps 200 --temperature 8 --json | tail -n 1`;
+
+function inputFeatures(c: ModelConfig): number {
+  return c.arch === 'mlp' ? c.inFeatures : c.inputShape.reduce((a, b) => a * b, 1);
+}
+
+function finalAccuracy(fit: FitResult, step: number, fallback: () => EvalMetrics): EvalMetrics {
+  const last = fit.history[fit.history.length - 1];
+  return fit.finalEval !== null && last !== undefined && last.step === step ? fit.finalEval : fallback();
+}
+
+async function run(argv: readonly string[], ctx: CliContext): Promise<number> {
+  const { flags } = parseArgs(CMD, argv, FLAGS);
+  const usage = (msg: string): never => { throw new UsageError(CMD, msg); };
+  const presets = listModels().map((m) => m.name);
+  if (flags.teacher === undefined) usage('missing --teacher <checkpoint> (a file written by tensorslim train --out)');
+  if (flags.student === undefined) usage(`missing --student <preset> (one of ${presets.join(', ')})`);
+  if (flags.dataset === undefined) usage('missing --dataset (mnist, fashion-mnist or a directory of IDX files)');
+  const teacherPath = flags.teacher!;
+  const studentName = flags.student!;
+  if (!presets.includes(studentName)) usage(`unknown --student '${studentName}'; presets: ${presets.join(', ')}`);
+  if (!existsSync(teacherPath)) usage(`--teacher ${teacherPath}: no such file; train one first with tensorslim train --out ${teacherPath}`);
+  if (statSync(teacherPath).isDirectory()) usage(`--teacher ${teacherPath} is a directory; give a checkpoint file`);
+  if (flags.epochs !== undefined && flags.steps !== undefined) usage('give --epochs or --steps, not both');
+  if (flags.out !== undefined) checkWritable(CMD, 'out', flags.out);
+  if (flags.out !== undefined && flags.out === teacherPath) usage(`--out ${flags.out} would overwrite the teacher; write the student to another file`);
+  applyRuntimeFlags(CMD, { threads: flags.threads });
+  const say = humanWriter(ctx, flags.json);
+  const t0 = performance.now();
+
+  let teacher: PresetModel;
+  try { teacher = loadModel(teacherPath); } catch (e) { throw new Error(`--teacher ${teacherPath}: ${(e as Error).message}`); }
+  const data = loadImageData(flags.dataset!, flags.data);
+  const features = data.info.inputShape.reduce((a, b) => a * b, 1);
+  const tc = teacher.config;
+  manualSeed(flags.seed);                 // same initial student as `train --model <student> --seed N` (and --baseline)
+  const student = createModel(studentName);
+  const sc = student.config;
+  if (sc.numClasses !== tc.numClasses) usage(`teacher and student output sizes differ: teacher ${tc.preset ?? tc.arch} has ${tc.numClasses} outputs, student ${studentName} ${sc.numClasses}; pick a student with ${tc.numClasses} outputs`);
+  if (inputFeatures(tc) !== features) usage(`the teacher ${tc.preset ?? tc.arch} takes ${inputFeatures(tc)} input features but ${data.info.name} samples have ${features}; distill on the dataset the teacher was trained on`);
+  if (tc.numClasses !== data.info.numClasses) usage(`the teacher ${tc.preset ?? tc.arch} has ${tc.numClasses} outputs but ${data.info.name} has ${data.info.numClasses} classes`);
+  if (inputFeatures(sc) !== features) usage(`the student ${studentName} takes ${inputFeatures(sc)} input features but ${data.info.name} samples have ${features}`);
+
+  let distiller: distill.Distiller;
+  try {
+    distiller = new distill.Distiller({ teacher, student, temperature: flags.temperature, alpha: flags.alpha });
+    distiller.prepare(data.train.getBatch([0, 1])[0]!);   // probe: output shapes checked before training
+  } catch (e) { throw new UsageError(CMD, (e as Error).message); }
+
+  const teacherEval = evaluateOn(teacher, data);
+  const optimizer = makeOptimizer('adam', distiller.parameters(), { lr: flags.lr });
+  const trainLoader = new DataLoader(data.train, { batchSize: flags['batch-size'], shuffle: true, seed: flags.seed });
+  const evalLoader = new DataLoader(data.test, { batchSize: 1000 });
+  const budget = flags.steps !== undefined ? { steps: flags.steps } : { epochs: flags.epochs ?? 1 };
+  const trainer = new Trainer<Tensor[]>({
+    model: student, optimizer, scheduler: null, trainLoader, evalLoader, ...budget,
+    lossFn: distiller.lossFn,
+    callbacks: [distill.distillCallback(distiller), progressCallback(ctx, say, 'distill')],
+    ...(flags.out !== undefined ? { checkpointPath: flags.out, save: checkpointSaver({ optimizer, scheduler: null, config: sc }) } : {}),
+  });
+  const budgetText = flags.steps !== undefined ? `${flags.steps} steps` : `${trainer.totalEpochs} epoch${trainer.totalEpochs === 1 ? '' : 's'}`;
+  say(`distill ${tc.preset ?? tc.arch} (${fmtInt(teacher.numParameters())} params, test accuracy ${fmtPct(teacherEval.accuracy)}) into ${studentName} `
+    + `(${fmtInt(student.numParameters())} params) on ${data.info.name}: T ${flags.temperature}, alpha ${flags.alpha}, ${budgetText}, batch ${flags['batch-size']}, adam lr ${flags.lr}, seed ${flags.seed}`);
+  let fit: FitResult;
+  try { fit = await trainer.fit(); } finally { distiller.remove(); }
+  const distilled = finalAccuracy(fit, trainer.step, () => evaluateOn(student, data));
+  if (fit.stopReason !== 'completed') ctx.err(`tensorslim distill: ${fit.message}`);
+
+  let alone: EvalMetrics | null = null;
+  if (flags.baseline && fit.stopReason !== 'nonfinite-loss') {
+    say(`baseline: ${studentName} alone, same budget and seed`);
+    const b = await runTraining({
+      model: studentName, dataset: data, ...budget, batchSize: flags['batch-size'], lr: flags.lr, optimizer: 'adam', seed: flags.seed,
+      callbacks: [progressCallback(ctx, say, 'baseline')],
+    });
+    alone = b.test;
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  const result = {
+    command: CMD, teacher: teacherPath, teacherModel: tc.preset ?? tc.arch, student: studentName, dataset: data.info.name,
+    teacherAccuracy: teacherEval.accuracy,
+    studentAloneAccuracy: alone?.accuracy ?? null,
+    distilledAccuracy: distilled.accuracy,
+    distilledLoss: distilled.loss,
+    teacherParams: teacher.numParameters(),
+    studentParams: student.numParameters(),
+    temperature: flags.temperature, alpha: flags.alpha,
+    epochs: fit.epochs, steps: fit.step, batchSize: flags['batch-size'], lr: flags.lr, seed: flags.seed,
+    seconds, stopReason: fit.stopReason, message: fit.message,
+    out: fit.checkpoint,
+  };
+  if (flags.json) emitJson(ctx, result);
+  else {
+    ctx.out('');
+    ctx.out(formatTable(
+      [{ header: 'model' }, { header: 'params', align: 'right' }, { header: 'test acc', align: 'right' }],
+      [
+        [`teacher ${result.teacherModel}`, fmtInt(result.teacherParams), fmtPct(result.teacherAccuracy)],
+        ...(alone ? [[`${studentName} alone`, fmtInt(result.studentParams), fmtPct(alone.accuracy)]] : []),
+        [`${studentName} distilled`, fmtInt(result.studentParams), fmtPct(result.distilledAccuracy)],
+      ],
+    ));
+    ctx.out(`T ${flags.temperature}, alpha ${flags.alpha}, ${fit.step} steps, ${fmtSeconds(seconds)}${result.out ? `; student checkpoint ${result.out}` : ''}`);
+  }
+  return fit.stopReason === 'nonfinite-loss' ? 1 : 0;
+}
+
+/**
+ * `tensorslim distill ...`: distill a teacher checkpoint into a student preset.
+ * @example await main(['distill', '--teacher', 't.safetensors', '--student', 'mlp-tiny', '--dataset', 'mnist', '--json'], ctx)
+ */
+export const distillCommand: Command = { name: 'distill', summary: 'distill a trained teacher into a smaller student preset', usage: USAGE, run };

@@ -1,0 +1,92 @@
+// `tensorslim distill`, in-process through main() with tiny budgets: a mlp-tiny teacher trained 20
+// steps, distilled into mlp-tiny for a few steps. Outside truths: mlp-tiny (784-64-10) has
+// 784*64 + 64 + 64*10 + 10 = 50,890 parameters; the teacher's accuracy is what `train` reported for
+// it; --baseline is by definition `train --model <student>` with the same budget and seed; the
+// student checkpoint written with --out evaluates to the reported distilled accuracy; with alpha = 0
+// Hinton's loss is plain cross-entropy on the labels, so the "distilled" student is the student alone.
+
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+
+import { captureContext, main, type CapturedContext } from '../../src/cli/index.js';
+import { modelFromConfig } from '../../src/models/index.js';
+import { evaluateOn, exportWeights, loadImageData, loadModel } from '../../src/train/index.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'tensorslim-distill-cli-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+const teacher = join(dir, 'teacher.safetensors');
+let teacherAccuracy = NaN;
+
+async function cli(...argv: string[]): Promise<{ code: number; ctx: CapturedContext; json: Record<string, unknown> }> {
+  const ctx = captureContext({});
+  const code = await main(argv, ctx);
+  const last = ctx.stdout.filter((l) => l !== '').at(-1) ?? '{}';
+  return { code, ctx, json: argv.includes('--json') ? JSON.parse(last) as Record<string, unknown> : {} };
+}
+
+before(async () => {
+  const r = await cli('train', '--model', 'mlp-tiny', '--dataset', 'mnist', '--steps', '20', '--out', teacher, '--json');
+  assert.equal(r.code, 0, r.ctx.stderr.join('\n'));
+  teacherAccuracy = r.json['testAccuracy'] as number;
+});
+
+const base = ['--teacher', teacher, '--student', 'mlp-tiny', '--dataset', 'mnist', '--json'];
+
+test('JSON contract, --baseline equals train alone, and the --out checkpoint holds the distilled student', async () => {
+  const out = join(dir, 'student.safetensors');
+  const r = await cli('distill', ...base, '--steps', '8', '--seed', '3', '--temperature', '8', '--alpha', '0.7', '--baseline', '--out', out);
+  assert.equal(r.code, 0, r.ctx.stderr.join('\n'));
+  const j = r.json;
+  for (const k of ['teacherAccuracy', 'studentAloneAccuracy', 'distilledAccuracy', 'teacherParams', 'studentParams', 'temperature', 'alpha', 'epochs', 'seconds', 'out']) assert.ok(k in j, k);
+  assert.equal(j['teacherAccuracy'], teacherAccuracy);
+  assert.equal(j['teacherParams'], 50_890);
+  assert.equal(j['studentParams'], 50_890);
+  assert.equal(j['temperature'], 8);
+  assert.equal(j['alpha'], 0.7);
+  assert.equal(j['steps'], 8);
+  assert.equal(j['epochs'], 1);
+  assert.equal(j['out'], out);
+  const alone = await cli('train', '--model', 'mlp-tiny', '--dataset', 'mnist', '--steps', '8', '--seed', '3', '--json');
+  assert.equal(j['studentAloneAccuracy'], alone.json['testAccuracy']);
+  assert.equal(evaluateOn(loadModel(out), loadImageData('mnist')).accuracy, j['distilledAccuracy']);
+  // progress went to stderr, stdout holds only the JSON line
+  assert.equal(r.ctx.stdout.filter((l) => l !== '').length, 1);
+  assert.ok(r.ctx.stderr.some((l) => l.includes('distill epoch 1/1')), r.ctx.stderr.join('\n'));
+});
+
+test('alpha 0 is training on the labels alone; no --baseline gives studentAloneAccuracy null', async () => {
+  const r = await cli('distill', ...base, '--steps', '6', '--alpha', '0');
+  assert.equal(r.code, 0, r.ctx.stderr.join('\n'));
+  assert.equal(r.json['studentAloneAccuracy'], null);
+  assert.equal(r.json['out'], null);
+  const alone = await cli('train', '--model', 'mlp-tiny', '--dataset', 'mnist', '--steps', '6', '--json');
+  assert.equal(r.json['distilledAccuracy'], alone.json['testAccuracy'], 'alpha 0: the distilled student is the student trained alone');
+});
+
+test('bad input: exit 2 with a clear message, before training, nothing written', async () => {
+  const fiveClass = join(dir, 'five.safetensors');
+  exportWeights(modelFromConfig({ arch: 'mlp', inFeatures: 784, hidden: [8], numClasses: 5, dropout: 0, inputDropout: 0 }), fiveClass);
+  const out = join(dir, 'never.safetensors');
+  const cases: [string[], RegExp][] = [
+    [[...base, '--temperature', '0'], /temperature/],
+    [[...base, '--temperature', '-2'], /temperature/],
+    [[...base, '--alpha', '1.5'], /alpha/],
+    [[...base, '--alpha', '-0.1'], /alpha/],
+    [['--teacher', teacher, '--student', 'mlp-huge', '--dataset', 'mnist', '--json'], /unknown --student 'mlp-huge'.*mlp-tiny/],
+    [['--teacher', join(dir, 'missing.safetensors'), '--student', 'mlp-tiny', '--dataset', 'mnist', '--json'], /missing\.safetensors: no such file/],
+    [['--teacher', fiveClass, '--student', 'mlp-tiny', '--dataset', 'mnist', '--json'], /output sizes differ.*5 outputs.*10/],
+    [['--student', 'mlp-tiny', '--dataset', 'mnist', '--json'], /missing --teacher/],
+    [[...base, '--epochs', '1', '--steps', '2'], /--epochs or --steps/],
+  ];
+  for (const [argv, msg] of cases) {
+    const r = await cli('distill', ...argv, '--out', out);
+    assert.equal(r.code, 2, `${argv.join(' ')}: ${r.ctx.stderr.join('\n')}`);
+    assert.match(r.ctx.stderr.join('\n'), msg, argv.join(' '));
+    assert.ok(!r.ctx.stderr.some((l) => l.includes('epoch 1/')), `${argv.join(' ')} started training`);
+    assert.equal(r.json['exitCode'], 2);
+    assert.ok(!existsSync(out), argv.join(' '));
+  }
+});
