@@ -17,6 +17,8 @@
 #include "ops.h"
 #include "threadpool.h"
 #include "attention.h"
+#include "norm_act.h"
+#include "sparse.h"
 
 namespace {
 
@@ -501,7 +503,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("compareInt", Napi::Function::New(env, CompareInt));
   exports.Set("convert", Napi::Function::New(env, Convert));
   exports.Set("linearBackward", Napi::Function::New(env, LinearBackward));
+  register_sparse(env, exports);     // sparse.cc: csrLinear
   register_attention(env, exports);  // attention.cc: attentionForward, attentionBackward
+  register_norm_act(env, exports);   // norm_act.cc: layerNormForward/Backward, geluForward/Backward
   exports.Set("abiVersion", Napi::Number::New(env, 2));
   return exports;
 }

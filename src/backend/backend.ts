@@ -111,6 +111,22 @@ export interface FusedKernels {
   attentionForward?(q: View, k: View, v: View, p: AttentionParams): { out: TypedArray; lse: TypedArray };
   /** Gradients of attentionForward given dOut (B, H, Tq, Dv): dq, dk, dv contiguous in q/k/v's shapes. */
   attentionBackward?(q: View, k: View, v: View, out: View, dOut: View, lse: View, p: AttentionParams): { dq: TypedArray; dk: TypedArray; dv: TypedArray };
+  /**
+   * Layer normalization over the last dimension of x (R, D), any strides, with optional weight and
+   * bias (D,): y = (x - mean) * rstd * weight + bias, rstd = 1 / sqrt(var + eps) with the biased
+   * variance. Returns y (R, D), mean (R,) and rstd (R,), contiguous, of x's dtype.
+   */
+  layerNormForward?(x: View, weight: View | null, bias: View | null, eps: number): { y: TypedArray; mean: TypedArray; rstd: TypedArray };
+  /**
+   * Gradients of layerNormForward given dy (R, D) and the forward's mean and rstd, in one pass:
+   * dx (R, D), dweight (D,), dbias (D,), each only where `needs` ([x, weight, bias]) asks, else null.
+   */
+  layerNormBackward?(dy: View, x: View, weight: View | null, mean: View, rstd: View,
+    needs: readonly [boolean, boolean, boolean]): { dx: TypedArray | null; dweight: TypedArray | null; dbias: TypedArray | null };
+  /** GELU of x (any strides), 'none' (erf) or 'tanh' form; returns x's shape, contiguous, of x's dtype. */
+  geluForward?(x: View, approximate: 'none' | 'tanh'): TypedArray;
+  /** dx = dy * gelu'(x), dy and x of one shape and dtype (any strides); contiguous. */
+  geluBackward?(dy: View, x: View, approximate: 'none' | 'tanh'): TypedArray;
 }
 
 /** Settings of the fused attention kernels (ops/attention.ts). */

@@ -76,6 +76,10 @@ export function layerNorm(
   for (const [name, p] of [['weight', weight], ['bias', bias]] as const) {
     if (p && !shapeEquals(p.shape, ns)) throw new ShapeError(op, `${name} must have shape ${fmtShape(ns)}, got ${fmtShape(p.shape)}`);
   }
+  // over the last dimension with one dtype throughout: one fused kernel with its own gradient rule
+  // (forward saves mean and 1/std; backward gives dx, dweight and dbias in one pass)
+  const sameDtype = (!weight || weight.dtype === x.dtype) && (!bias || bias.dtype === x.dtype);
+  if (k === 1 && sameDtype && (x.dtype === 'float32' || x.dtype === 'float64')) return ops.fusedLayerNorm(x, weight ?? null, bias ?? null, eps);
   const axes = Array.from({ length: k }, (_, i) => x.ndim - k + i);
   const mu = ops.mean(x, axes, true);
   const xc = ops.sub(x, mu);

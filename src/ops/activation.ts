@@ -1,16 +1,17 @@
-// Composite activations and normalizers: softmax, logSoftmax, gelu, dropout. No kernels of their
-// own: autograd differentiates the composition.
+// Composite activations and normalizers: softmax, logSoftmax, dropout (no kernels of their own:
+// autograd differentiates the composition), and gelu, which records the fused 'gelu' kernel (ops/fused.ts).
 
 import { isFloat } from '../backend/dtype.js';
 import { noGrad } from '../core/engine.js';
 import { normAxis, TensorslimError } from '../core/errors.js';
 import { defaultGenerator, type Generator } from '../core/random.js';
 import { Tensor } from '../core/tensor.js';
-import { add, div, mul, sub } from './binary.js';
+import { div, mul, sub } from './binary.js';
 import { rand } from './creation.js';
+import { fusedGelu } from './fused.js';
 import { detach } from './movement.js';
 import { logsumexp, max, sum } from './reduce.js';
-import { erf, exp, tanh } from './unary.js';
+import { exp } from './unary.js';
 import { requireFloat } from './util.js';
 
 /**
@@ -36,17 +37,15 @@ export interface GeluOptions { approximate?: 'none' | 'tanh' }
 
 /**
  * GELU. 'none': x/2 (1 + erf(x / sqrt 2)); 'tanh': x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
+ * One recorded kernel ('gelu', ops/fused.ts fusedGelu): fused forward and backward on the native
+ * backend, composed from erf/tanh elsewhere (geluReference).
  * @example gelu(x, { approximate: 'tanh' })
  */
 export function gelu(x: Tensor, opts: GeluOptions = {}): Tensor {
   requireFloat('gelu', x);
   const mode = opts.approximate ?? 'none';
-  if (mode === 'tanh') {
-    const inner = mul(add(x, mul(mul(mul(x, x), x), 0.044715)), Math.sqrt(2 / Math.PI));
-    return mul(mul(x, 0.5), add(tanh(inner), 1));
-  }
-  if (mode !== 'none') throw new TensorslimError('gelu', `approximate must be 'none' or 'tanh', got '${String(mode)}'`);
-  return mul(mul(x, 0.5), add(erf(mul(x, Math.SQRT1_2)), 1));
+  if (mode !== 'none' && mode !== 'tanh') throw new TensorslimError('gelu', `approximate must be 'none' or 'tanh', got '${String(mode)}'`);
+  return fusedGelu(x, mode);
 }
 
 /**

@@ -19,8 +19,9 @@ export const KERNELS = [
   'gather', 'scatterAdd', 'cat',
   // convolution geometry (ops/conv.ts)
   'unfold2d', 'fold2d',
-  // fused kernels (ops/fused.ts): linear (+bias, +ReLU), mean softmax cross-entropy
-  'linear', 'softmaxCrossEntropy',
+  // fused kernels (ops/fused.ts): linear (+bias, +ReLU), mean softmax cross-entropy, layer norm
+  // over the last dimension (+weight, +bias), GELU (erf or tanh form)
+  'linear', 'softmaxCrossEntropy', 'layerNorm', 'gelu',
   // fused scaled-dot-product attention (ops/attention.ts)
   'attention',
   // activation checkpointing: recomputes a function in backward (autograd/checkpoint.ts)

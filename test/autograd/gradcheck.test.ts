@@ -9,7 +9,7 @@ import {
   log, logSoftmax, logsumexp, matmul, max, maximum, mean, min, minimum, maxPool2d, mul, narrow, neg, padSlice,
   permute, pow, randn, relu, reshape, scatterAdd, sigmoid, sign, sin, slice, softmax, sqrt, stack, sub, sum,
   tanh, tensor, to, transpose, unfold2d, variance, where, gt, contiguous, conv2dGeometry, rand,
-  fusedLinear, softmaxCrossEntropy, scaledDotProductAttention, checkpoint,
+  fusedLinear, softmaxCrossEntropy, scaledDotProductAttention, checkpoint, fusedLayerNorm, fusedGelu,
 } from '../../src/index.js';
 
 const gen = new Generator(1234);
@@ -80,6 +80,9 @@ const KERNEL_CASES: Record<string, Case> = {
   // fused kernels: ReLU case with pre-activations kept away from the kink by a large bias
   linear: { fn: (x, w, b) => fusedLinear(x, w, b, { relu: true }), inputs: () => [R([3, 4]), R([5, 4]), K([5])] },
   softmaxCrossEntropy: { fn: (z) => softmaxCrossEntropy(z, idx([2, 0, 4])), inputs: () => [R([3, 5])] },
+  // over the last dim of a 3-D input, with weight and bias
+  layerNorm: { fn: (x, w, b) => fusedLayerNorm(x, w, b, 1e-5), inputs: () => [R([2, 3, 5]), R([5]), R([5])] },
+  gelu: { fn: (x) => fusedGelu(x), inputs: () => [R([3, 4])] },
   // causal with fewer queries than keys (a KV cache's mask), D != Dv, a fixed dropout mask
   attention: {
     fn: (q, k, v) => scaledDotProductAttention(q, k, v, { causal: true, dropout: 0.2, seed: 3 }),
@@ -120,6 +123,10 @@ const COMPOSITE_CASES: Record<string, Case> = {
   'max all (ties split)': { fn: (x) => max(x), inputs: () => [R([3, 4])] },
   'fusedLinear no bias, no activation, 3-D input': { fn: (x, w) => fusedLinear(x, w), inputs: () => [R([2, 3, 4]), R([5, 4])] },
   'attention, no mask, no dropout': { fn: (q, k, v) => scaledDotProductAttention(q, k, v), inputs: () => [R([2, 1, 4, 3]), R([2, 1, 2, 3]), R([2, 1, 2, 3])] },
+  'fusedLayerNorm weight only, transposed input': { fn: (x, w) => fusedLayerNorm(transpose(x, 0, 1), w, null, 1e-3), inputs: () => [R([6, 4]), R([6])] },
+  'fusedLayerNorm bias only': { fn: (x, b) => fusedLayerNorm(x, null, b), inputs: () => [R([3, 4]), R([4])] },
+  'fusedLayerNorm no affine': { fn: (x) => fusedLayerNorm(x), inputs: () => [R([3, 4])] },
+  'fusedGelu tanh, strided input': { fn: (x) => fusedGelu(transpose(x, 0, 1), 'tanh'), inputs: () => [R([4, 3])] },
   'fusedLinear transposed input': { fn: (x, w, b) => fusedLinear(transpose(x, 0, 1), w, b), inputs: () => [R([4, 3]), R([2, 4]), R([2])] },
 };
 

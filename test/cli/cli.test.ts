@@ -159,8 +159,12 @@ test('demo --json with a tiny budget', async () => {
   const r = await cli('demo', '--steps', '5', '--out-dir', join(dir, 'demo'), '--json');
   assert.equal(r.code, 0, err(r.ctx));
   const rows = r.json!['rows'] as Record<string, number | string>[];
-  assert.equal(rows.length, 1);
+  // the dense row first, then one row per compression stage (pruning: 90% of weights removed)
+  assert.ok(rows.length >= 2, `expected a dense and a pruned row, got ${rows.length}`);
   assert.equal(rows[0]!['params'], 266_610);
+  // 90% of the weights removed (biases kept): far fewer non-zeros, a smaller file
+  assert.ok((rows[1]!['nonzeroParams'] as number) < 266_610 * 0.15, `non-zero ${rows[1]!['nonzeroParams']}`);
+  assert.ok((rows[1]!['bytesOnDisk'] as number) < (rows[0]!['bytesOnDisk'] as number));
   assert.ok((rows[0]!['bytesOnDisk'] as number) > 266_610 * 4); // float32 weights + header
   assert.ok((rows[0]!['latencyBatch1'] as number) > 0);
   assert.ok(existsSync(rows[0]!['file'] as string));

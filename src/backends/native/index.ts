@@ -7,7 +7,7 @@
 // copy (same dtype, float32 <-> float64, and the exact widening casts bool/uint8 -> int32/float and
 // int32 -> float), assign (same dtype, distinct buffers), unfold2d/fold2d, comparisons of int32 or
 // uint8 operands, and the fused kernels linear(+bias, +ReLU) with its backward, softmaxCrossEntropy
-// with its backward, and adamUpdate.
+// with its backward, adamUpdate, and (norm_act.ts) layer norm and GELU forward and backward.
 //
 // Delegated to the reference backend (listed, not silent):
 //   - gather, scatterAdd: indexing, not on the training hot path yet;
@@ -25,6 +25,8 @@ import { numel } from '../../backend/shape.js';
 import { referenceBackend } from '../reference/index.js';
 import { addon, addonPath, loadError, type NativeAddon } from './addon.js';
 import { attentionKernels } from './attention.js';
+import { normActKernels } from './norm_act.js';
+import { sparseKernels, type NativeCsrLinear } from './sparse.js';
 
 const UNARY_CODES: Record<UnaryOp, number> = {
   neg: 0, exp: 1, log: 2, sqrt: 3, abs: 4, tanh: 5, sigmoid: 6, relu: 7, erf: 8, sign: 9, sin: 10, cos: 11, floor: 12,
@@ -72,6 +74,8 @@ export interface NativeBackendExtras {
    * dy (M, N), x (M, K), w (N, K), each only where `needs` asks (else null); null when the addon lacks it.
    */
   linearBackward(dy: View, y: View | null, x: View, w: View, needs: readonly boolean[]): (TypedArray | null)[] | null;
+  /** y = x W^T + b with W in CSR form (native/src/sparse.cc); absent when the addon lacks it. SparseLinear calls it. */
+  csrLinear?: NativeCsrLinear;
 }
 
 function makeBackend(n: NativeAddon): Backend & NativeBackendExtras {
@@ -262,6 +266,8 @@ function makeBackend(n: NativeAddon): Backend & NativeBackendExtras {
     where, gather: ref.gather, scatterAdd: ref.scatterAdd,
     linear, softmaxCrossEntropy, adamUpdate, softmaxCrossEntropyBackward, linearBackward,
     ...attentionKernels(n),
+    ...normActKernels(n),
+    ...sparseKernels(n),
     get threads() { return n.getNumThreads(); },
     setThreads(k: number) { setNumThreads(k); },
     get cpuPath() { return n.cpuPath(); },

@@ -2,13 +2,15 @@
 // product; mlp the median time of one training step of the 784-1200-1200-10 MLP (ReLU,
 // cross-entropy, Adam, batch 128). The work is in src/bench; this file parses flags and prints.
 
-import { formatFlags, JSON_FLAG, parseArgs, type FlagSpecs } from '../args.js';
-import { UsageError, type Command } from '../command.js';
+import { formatFlags, JSON_FLAG, parseArgs, type FlagSpecs, type ParsedFlags } from '../args.js';
+import { UsageError, type CliContext, type Command } from '../command.js';
 import { emitJson, formatKeyValues } from '../output.js';
 import { applyRuntimeFlags } from '../runtime.js';
 import { benchGemm } from '../../bench/gemm.js';
 import { benchMlp } from '../../bench/mlp.js';
 import { benchGpt } from '../../bench/gpt.js';
+import { benchSparse } from '../../bench/sparse.js';
+import { benchSparseModel } from '../../bench/sparse_model.js';
 
 const FLAGS = {
   size: { type: 'int', help: 'gemm: matrix size N (default 1024)', min: 1, metavar: 'N' },
@@ -17,20 +19,54 @@ const FLAGS = {
   steps: { type: 'int', help: 'mlp: timed steps (default 30); gpt: (default 10); gemm: timed repeats', min: 1, metavar: 'N' },
   fused: { type: 'boolean', help: 'mlp: use the fused linear+ReLU and softmax cross-entropy ops' },
   checkpointing: { type: 'boolean', help: 'gpt: recompute block activations in backward (activation checkpointing)' },
+  sparsity: { type: 'number', help: 'sparse: fraction of the weights pruned (default 0.9)', min: 0, max: 1, metavar: 'X' },
+  model: { type: 'string', help: 'sparse: time this preset pruned (e.g. mlp = LeNet-300-100) instead of one N x N Linear', metavar: 'PRESET' },
   backend: { type: 'string', help: 'backend to measure (default: TENSORSLIM_BACKEND or the best available)', metavar: 'NAME' },
   ...JSON_FLAG,
 } as const satisfies FlagSpecs;
+
+/** `bench sparse`: one pruned Linear (benchSparse) or a pruned preset (benchSparseModel), dense vs CSR. */
+function benchSparseWorkload(ctx: CliContext, flags: ParsedFlags<typeof FLAGS>): number {
+  const sparsity = flags.sparsity ?? 0.9, batch = flags.batch ?? 1;
+  if (flags.model !== undefined) {
+    ctx.err(`bench sparse: ${flags.model} with ${(sparsity * 100).toFixed(0)}% of each Linear weight pruned, batch ${batch} ...`);
+    const r = benchSparseModel({ model: flags.model, sparsity, batch, ...(flags.steps !== undefined ? { repeats: flags.steps } : {}) });
+    if (flags.json) { emitJson(ctx, { ...r }); return 0; }
+    ctx.out(formatKeyValues([
+      ['sparse', `${r.model} (${r.params.toLocaleString('en-US')} params, ${r.nonzeros.toLocaleString('en-US')} non-zero), batch ${r.batch}`],
+      ['dense', `${r.denseMs.toFixed(4)} ms median (${r.repeats} repeats)`],
+      ['sparse (CSR)', `${r.sparseMs.toFixed(4)} ms median`],
+      ['speedup', `${r.speedup.toFixed(2)}x`],
+      ['backend', `${r.machine.backend} (${r.machine.cpuPath}, ${r.machine.threads} threads)`],
+    ]));
+    return 0;
+  }
+  const n = flags.size ?? 1200;
+  ctx.err(`bench sparse: ${n} x ${n} Linear, ${(sparsity * 100).toFixed(0)}% pruned, batch ${batch} ...`);
+  const r = benchSparse({ sparsity, batch, inFeatures: n, outFeatures: n, ...(flags.steps !== undefined ? { repeats: flags.steps } : {}) });
+  if (flags.json) { emitJson(ctx, { ...r }); return 0; }
+  ctx.out(formatKeyValues([
+    ['sparse', `Linear(${r.inFeatures}, ${r.outFeatures}), ${r.nonzeros.toLocaleString('en-US')} non-zero weights (${(r.sparsity * 100).toFixed(1)}% pruned), batch ${r.batch}`],
+    ['dense', `${r.denseMs.toFixed(4)} ms median (${r.repeats} repeats)`],
+    ['sparse (CSR)', `${r.sparseMs.toFixed(4)} ms median`],
+    ['speedup', `${r.speedup.toFixed(2)}x`],
+    ['backend', r.backend],
+  ]));
+  return 0;
+}
 
 /** `tensorslim bench gemm|mlp [--size N] [--threads N] [--json]`. @example await main(['bench', 'gemm', '--size', '512', '--json'], captureContext()) */
 export const benchCommand: Command = {
   name: 'bench',
   summary: 'measure GEMM GFLOP/s, or an MLP or GPT training step, on this machine',
-  usage: `Usage: tensorslim bench gemm|mlp|gpt [options]
+  usage: `Usage: tensorslim bench gemm|mlp|gpt|sparse [options]
 
 gemm  GFLOP/s of one N x N x N float32 matrix product (median of repeats)
 mlp   median time of one training step: MLP 784-1200-1200-10, ReLU, cross-entropy, Adam, batch 128
 gpt   median time of one training step: GPT 4 layers, d_model 256, 4 heads, context 128, batch 16,
       vocabulary 256, AdamW; tokens/s and peak resident memory (PyTorch peer: bench/peer_gpt.py)
+sparse  forward pass of a --sparsity (0.9) magnitude-pruned N x N Linear (--size, default 1200) at
+      --batch (default 1), dense vs CSR (SparseLinear); with --model, the whole pruned preset
 
 Options:
 ${formatFlags(FLAGS)}
@@ -38,12 +74,15 @@ ${formatFlags(FLAGS)}
 Examples:
   tensorslim bench gemm --size 2048 --json
   tensorslim bench mlp --threads 1
-  tensorslim bench gpt --json`,
+  tensorslim bench gpt --json
+  tensorslim bench sparse --sparsity 0.9 --batch 1 --json
+  tensorslim bench sparse --model mlp --batch 32`,
   async run(argv, ctx) {
     const { flags, positionals } = parseArgs('bench', argv, FLAGS, { names: ['workload'], min: 1 });
     const what = positionals[0];
-    if (what !== 'gemm' && what !== 'mlp' && what !== 'gpt') throw new UsageError('bench', `unknown workload '${String(what)}'; expected gemm, mlp or gpt`);
+    if (what !== 'gemm' && what !== 'mlp' && what !== 'gpt' && what !== 'sparse') throw new UsageError('bench', `unknown workload '${String(what)}'; expected gemm, mlp, gpt or sparse`);
     applyRuntimeFlags('bench', { threads: flags.threads, backend: flags.backend });
+    if (what === 'sparse') return benchSparseWorkload(ctx, flags);
     if (what === 'gemm') {
       ctx.err(`bench gemm: ${flags.size ?? 1024}^3 float32 ...`);
       const r = benchGemm({ size: flags.size, threads: flags.threads, repeats: flags.steps });

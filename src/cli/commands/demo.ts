@@ -15,6 +15,7 @@ import { emitJson, fmtBytes, fmtInt, fmtLatency, fmtPct, fmtSeconds, formatTable
 import { applyRuntimeFlags, runtimeInfo } from '../runtime.js';
 import { progressCallback } from '../train_progress.js';
 import { version } from '../version.js';
+import { clonePreset, runPrune } from './prune.js';
 
 const FLAGS = {
   model: { type: 'string', help: 'model preset to train', choices: listModels().map((m) => m.name), default: 'mlp', metavar: 'PRESET' },
@@ -110,8 +111,31 @@ const trainStage: DemoStage = {
   },
 };
 
+/**
+ * Stage: prune a copy of the trained model (global L1 to 90% of the weights along Zhu & Gupta's
+ * gradual schedule while fine-tuning: 3 epochs on native, 1 on reference, or --steps), then store
+ * the Linear layers in CSR form (prune.toSparse; the native backend runs them with its sparse kernel).
+ */
+const pruneStage: DemoStage = {
+  name: 'prune',
+  async run(s) {
+    if (s.baseline === null) return;
+    const f = s.flags;
+    const spe = Math.ceil(s.data.train.length / f['batch-size']);
+    const finetuneSteps = Math.max(2, f.steps ?? Math.max(1, Math.round(s.epochs / 3)) * spe);
+    s.say(`[${s.rows.length + 1}] prune ${f.model}: 90% of the weights (global L1, gradual), fine-tune ${fmtInt(finetuneSteps)} steps, store in CSR form`);
+    const r = await runPrune({
+      model: clonePreset(s.baseline.model), data: s.data, method: 'global', amount: 0.9, schedule: 'gradual', finetuneSteps, rounds: 1,
+      structured: false, batchSize: f['batch-size'], lr: f.lr, seed: f.seed, ctx: s.ctx, say: (line) => s.say(`    ${line}`),
+    });
+    s.say(`    measuring size on disk and inference latency ...`);
+    const row = measureRow(s, 'pruned 90% (CSR)', r.model, r.final, `${f.model}-pruned90.safetensors`);
+    s.rows.push({ ...row, params: r.denseParameters, nonzeroParams: r.nonzeros });
+  },
+};
+
 /** The demo's stages, in order. Pruning and distillation append theirs here. */
-export const DEMO_STAGES: DemoStage[] = [trainStage];
+export const DEMO_STAGES: DemoStage[] = [trainStage, pruneStage];
 
 function resultsTable(rows: readonly DemoRow[]): string {
   return formatTable(

@@ -1,0 +1,240 @@
+// Portable C++ bodies of the fused LayerNorm and GELU loops (norm_act.cc drives them). Included once
+// per instruction-set translation unit (norm_act.cc: baseline x86-64; norm_act_avx2.cc,
+// norm_act_avx512.cc: their -m flags), so the compiler vectorizes the same loops for each path.
+// Everything has internal linkage inside TS_NA_NS (a function compiled for AVX-512 must never be
+// merged into the portable path); no std:: templates for the same reason.
+//
+// float32 GELU uses branch-free approximations that vectorize (no libm calls in the loop):
+//   exp: Cephes expf (range reduction by ln 2 in two parts, degree-6 polynomial, 2^n from the
+//        exponent bits), relative error ~1 ulp on [-87, 88] (clamped outside);
+//   erf: the rational approximation Eigen and XLA use for float (x P(x^2) / Q(x^2), x clamped to
+//        [-4, 4]), absolute error a few 1e-7;
+//   tanh: 1 - 2 / (exp(2|u|) + 1) written as (1 - e) / (1 + e) with e = exp(-2|u|), absolute error
+//        ~1e-7 (GELU needs 1 + tanh to absolute precision, not tanh to relative precision); the
+//        backward takes 1 - tanh^2 as 4 e / (1 + e)^2, free of cancellation.
+// float64 uses libm (erf, exp, tanh), so float64 results are exact to a few ulps for the parity tests.
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+#include "norm_act_isa.h"
+
+namespace ts { namespace TS_NA_NS { namespace {
+
+constexpr double kSqrt1_2 = 0.70710678118654752440;
+constexpr double kInvSqrt2Pi = 0.39894228040143267794;  // 1 / sqrt(2 pi)
+constexpr double kSqrt2OverPi = 0.79788456080286535588; // sqrt(2 / pi)
+constexpr double kGeluC = 0.044715;
+
+inline float bits_float(int32_t i) { float f; memcpy(&f, &i, 4); return f; }
+
+inline float v_exp(float x) {
+  x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
+  const float magic = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
+  const float fn = (x * 1.44269504088896341f + magic) - magic;
+  float r = x - fn * 0.693359375f;
+  r = r - fn * -2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * (r * r) + r + 1.0f;
+  const int32_t n = int32_t(fn);
+  return p * bits_float((n + 127) << 23);
+}
+
+inline float v_erf(float a) {
+  const float x = a < -4.0f ? -4.0f : (a > 4.0f ? 4.0f : a);
+  const float x2 = x * x;
+  float p = -2.72614225801306e-10f;
+  p = p * x2 + 2.77068142495902e-08f;
+  p = p * x2 + -2.10102402082508e-06f;
+  p = p * x2 + -5.69250639462346e-05f;
+  p = p * x2 + -7.34990630326855e-04f;
+  p = p * x2 + -2.95459980854025e-03f;
+  p = p * x2 + -1.60960333262415e-02f;
+  float q = -1.45660718464996e-05f;
+  q = q * x2 + -2.13374055278905e-04f;
+  q = q * x2 + -1.68282697438203e-03f;
+  q = q * x2 + -7.37332916720468e-03f;
+  q = q * x2 + -1.42647390514189e-02f;
+  return x * p / q;
+}
+
+inline float v_tanh(float u) {
+  const float a = u < 0 ? -u : u;
+  const float e = v_exp(-2.0f * a);
+  const float t = (1.0f - e) / (1.0f + e);
+  return u < 0 ? -t : t;
+}
+
+// ---- GELU ----
+
+void gelu_fwd_f32(const float* x, float* y, long n, int tanhForm) {
+  if (tanhForm) {
+    const float k = float(kSqrt2OverPi), c = float(kGeluC);
+    for (long i = 0; i < n; i++) {
+      const float v = x[i];
+      const float t = v_tanh(k * (v + c * v * v * v));
+      y[i] = 0.5f * v * (1.0f + t);
+    }
+  } else {
+    const float s = float(kSqrt1_2);
+    for (long i = 0; i < n; i++) {
+      const float v = x[i];
+      y[i] = 0.5f * v * (1.0f + v_erf(v * s));
+    }
+  }
+}
+
+void gelu_fwd_f64(const double* x, double* y, long n, int tanhForm) {
+  if (tanhForm) {
+    for (long i = 0; i < n; i++) {
+      const double v = x[i];
+      y[i] = 0.5 * v * (1.0 + tanh(kSqrt2OverPi * (v + kGeluC * v * v * v)));
+    }
+  } else {
+    for (long i = 0; i < n; i++) { const double v = x[i]; y[i] = 0.5 * v * (1.0 + erf(v * kSqrt1_2)); }
+  }
+}
+
+// gelu'(x) = Phi(x) + x phi(x) (erf form);
+// 0.5 (1 + t) + 0.5 x (1 - t^2) k (1 + 3 c x^2) with t = tanh(k (x + c x^3)) (tanh form).
+void gelu_bwd_f32(const float* dy, const float* x, float* dx, long n, int tanhForm) {
+  if (tanhForm) {
+    const float k = float(kSqrt2OverPi), c = float(kGeluC);
+    for (long i = 0; i < n; i++) {
+      const float v = x[i], v2 = v * v;
+      const float u = k * (v + c * v2 * v);
+      // t = tanh(u) and 1 - t^2 = 4 e / (1 + e)^2 from e = exp(-2|u|): no cancellation near |t| = 1
+      const float e = v_exp(-2.0f * (u < 0 ? -u : u));
+      const float inv = 1.0f / (1.0f + e);
+      const float ta = (1.0f - e) * inv;
+      const float t = u < 0 ? -ta : ta;
+      const float sech2 = 4.0f * e * inv * inv;
+      const float d = 0.5f * (1.0f + t) + 0.5f * v * sech2 * k * (1.0f + 3.0f * c * v2);
+      dx[i] = dy[i] * d;
+    }
+  } else {
+    const float s = float(kSqrt1_2), ip = float(kInvSqrt2Pi);
+    for (long i = 0; i < n; i++) {
+      const float v = x[i];
+      const float cdf = 0.5f * (1.0f + v_erf(v * s));
+      const float pdf = v_exp(-0.5f * v * v) * ip;
+      dx[i] = dy[i] * (cdf + v * pdf);
+    }
+  }
+}
+
+void gelu_bwd_f64(const double* dy, const double* x, double* dx, long n, int tanhForm) {
+  if (tanhForm) {
+    for (long i = 0; i < n; i++) {
+      const double v = x[i], v2 = v * v;
+      const double t = tanh(kSqrt2OverPi * (v + kGeluC * v2 * v));
+      dx[i] = dy[i] * (0.5 * (1.0 + t) + 0.5 * v * (1.0 - t * t) * kSqrt2OverPi * (1.0 + 3.0 * kGeluC * v2));
+    }
+  } else {
+    for (long i = 0; i < n; i++) {
+      const double v = x[i];
+      dx[i] = dy[i] * (0.5 * (1.0 + erf(v * kSqrt1_2)) + v * exp(-0.5 * v * v) * kInvSqrt2Pi);
+    }
+  }
+}
+
+// ---- LayerNorm ----
+
+// Sum of x[j] and of (x[j] - m)^2 in float64 with 8 independent lanes (vectorizes without -ffast-math).
+template <class T> inline double row_sum(const T* x, long n) {
+  double l[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  long j = 0;
+  for (; j + 8 <= n; j += 8) for (int q = 0; q < 8; q++) l[q] += double(x[j + q]);
+  double s = 0;
+  for (; j < n; j++) s += double(x[j]);
+  return s + ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
+}
+
+template <class T> inline double row_sq_dev(const T* x, long n, double m) {
+  double l[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  long j = 0;
+  for (; j + 8 <= n; j += 8) for (int q = 0; q < 8; q++) { const double d = double(x[j + q]) - m; l[q] += d * d; }
+  double s = 0;
+  for (; j < n; j++) { const double d = double(x[j]) - m; s += d * d; }
+  return s + ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
+}
+
+template <class T> void ln_fwd(const LnForwardArgs<T>& a, long r0, long r1) {
+  const long D = a.D;
+  const T* w = a.w;
+  const T* b = a.b;
+  for (long r = r0; r < r1; r++) {
+    const T* x = a.x + r * a.xrs;
+    T* y = a.y + r * D;
+    const double md = row_sum(x, D) / double(D);
+    const double var = row_sq_dev(x, D, md) / double(D);
+    const T m = T(md), rs = T(1.0 / sqrt(var + a.eps));
+    a.mean[r] = m;
+    a.rstd[r] = rs;
+    if (w && b) for (long j = 0; j < D; j++) y[j] = (x[j] - m) * rs * w[j] + b[j];
+    else if (w) for (long j = 0; j < D; j++) y[j] = (x[j] - m) * rs * w[j];
+    else if (b) for (long j = 0; j < D; j++) y[j] = (x[j] - m) * rs + b[j];
+    else for (long j = 0; j < D; j++) y[j] = (x[j] - m) * rs;
+  }
+}
+
+// xh = (x - mean) rstd, g = dy w:
+//   dx = rstd (g - mean_j(g) - xh mean_j(g xh)),  dw += dy xh,  db += dy.
+template <class T> void ln_bwd(const LnBackwardArgs<T>& a, long r0, long r1, double* dw, double* db) {
+  const long D = a.D;
+  const T* w = a.w;
+  for (long r = r0; r < r1; r++) {
+    const T* x = a.x + r * a.xrs;
+    const T* dy = a.dy + r * a.dyrs;
+    const T m = a.mean[r], rs = a.rstd[r];
+    if (a.dx) {
+      double l1[8] = {0, 0, 0, 0, 0, 0, 0, 0}, l2[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+      long j = 0;
+      double s1 = 0, s2 = 0;
+      if (w) {
+        for (; j + 8 <= D; j += 8) for (int q = 0; q < 8; q++) {
+          const T g = dy[j + q] * w[j + q];
+          l1[q] += double(g);
+          l2[q] += double(g * ((x[j + q] - m) * rs));
+        }
+        for (; j < D; j++) { const T g = dy[j] * w[j]; s1 += double(g); s2 += double(g * ((x[j] - m) * rs)); }
+      } else {
+        for (; j + 8 <= D; j += 8) for (int q = 0; q < 8; q++) {
+          const T g = dy[j + q];
+          l1[q] += double(g);
+          l2[q] += double(g * ((x[j + q] - m) * rs));
+        }
+        for (; j < D; j++) { const T g = dy[j]; s1 += double(g); s2 += double(g * ((x[j] - m) * rs)); }
+      }
+      for (int q = 0; q < 8; q++) { s1 += l1[q]; s2 += l2[q]; }
+      const T c1 = T(s1 / double(D)), c2 = T(s2 / double(D));
+      T* dx = a.dx + r * D;
+      if (w) for (long k = 0; k < D; k++) dx[k] = rs * (dy[k] * w[k] - c1 - ((x[k] - m) * rs) * c2);
+      else for (long k = 0; k < D; k++) dx[k] = rs * (dy[k] - c1 - ((x[k] - m) * rs) * c2);
+    }
+    if (dw) for (long k = 0; k < D; k++) dw[k] += double(dy[k] * ((x[k] - m) * rs));
+    if (db) for (long k = 0; k < D; k++) db[k] += double(dy[k]);
+  }
+}
+
+void ln_fwd_f32(const LnForwardArgs<float>& a, long r0, long r1) { ln_fwd<float>(a, r0, r1); }
+void ln_fwd_f64(const LnForwardArgs<double>& a, long r0, long r1) { ln_fwd<double>(a, r0, r1); }
+void ln_bwd_f32(const LnBackwardArgs<float>& a, long r0, long r1, double* dw, double* db) { ln_bwd<float>(a, r0, r1, dw, db); }
+void ln_bwd_f64(const LnBackwardArgs<double>& a, long r0, long r1, double* dw, double* db) { ln_bwd<double>(a, r0, r1, dw, db); }
+
+}  // namespace
+}  // namespace TS_NA_NS
+}  // namespace ts
+
+// Defines the table function `fname` of this translation unit's path.
+#define TS_DEFINE_NORM_ACT(fname)                                                                     \
+  const NormActTable* fname() {                                                                       \
+    static const NormActTable t{TS_NA_NS::ln_fwd_f32, TS_NA_NS::ln_fwd_f64, TS_NA_NS::ln_bwd_f32,     \
+                                TS_NA_NS::ln_bwd_f64, TS_NA_NS::gelu_fwd_f32, TS_NA_NS::gelu_fwd_f64, \
+                                TS_NA_NS::gelu_bwd_f32, TS_NA_NS::gelu_bwd_f64};                      \
+    return &t;                                                                                        \
+  }

@@ -1,0 +1,48 @@
+// The per-instruction-set loops of the fused LayerNorm and GELU kernels (norm_act.cc): argument
+// blocks and the table each path fills. No N-API here: the ISA translation units include it.
+#pragma once
+
+namespace ts {
+
+// One LayerNorm forward job: rows [r0, r1) of x (R, D), last-dimension contiguous, row stride xrs.
+// w, b: contiguous (D) or null. y: contiguous (R, D); mean, rstd: contiguous (R). Statistics are
+// accumulated in float64; mean and rstd are stored rounded to T, and y is computed from the stored
+// values, so backward sees exactly the forward's normalization.
+template <class T> struct LnForwardArgs {
+  const T* x; long xrs;
+  const T* w; const T* b;
+  T* y; T* mean; T* rstd;
+  long D; double eps;
+};
+
+// One LayerNorm backward job over rows [r0, r1): dy and x last-dimension contiguous with row strides,
+// mean/rstd contiguous (R), w contiguous (D) or null. dx: contiguous (R, D) or null. dw, db: float64
+// partial sums (D) of this job's rows, accumulated into (null: not wanted).
+template <class T> struct LnBackwardArgs {
+  const T* dy; long dyrs;
+  const T* x; long xrs;
+  const T* w;
+  const T* mean; const T* rstd;
+  T* dx;
+  long D;
+};
+
+// The loops one instruction-set path provides (all arrays contiguous).
+struct NormActTable {
+  void (*ln_fwd_f32)(const LnForwardArgs<float>& a, long r0, long r1);
+  void (*ln_fwd_f64)(const LnForwardArgs<double>& a, long r0, long r1);
+  void (*ln_bwd_f32)(const LnBackwardArgs<float>& a, long r0, long r1, double* dw, double* db);
+  void (*ln_bwd_f64)(const LnBackwardArgs<double>& a, long r0, long r1, double* dw, double* db);
+  // y = gelu(x) over n elements; tanh != 0 selects the tanh approximation.
+  void (*gelu_fwd_f32)(const float* x, float* y, long n, int tanh);
+  void (*gelu_fwd_f64)(const double* x, double* y, long n, int tanh);
+  // dx = dy * gelu'(x) over n elements.
+  void (*gelu_bwd_f32)(const float* dy, const float* x, float* dx, long n, int tanh);
+  void (*gelu_bwd_f64)(const double* dy, const double* x, double* dx, long n, int tanh);
+};
+
+const NormActTable* norm_act_generic();
+const NormActTable* norm_act_avx2();    // nullptr when not compiled in
+const NormActTable* norm_act_avx512();  // nullptr when not compiled in
+
+}  // namespace ts

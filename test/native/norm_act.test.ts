@@ -1,0 +1,251 @@
+// Fuzz the native fused LayerNorm and GELU kernels (native/src/norm_act.cc) on every CPU path this
+// machine has and with 1 and 2 threads, against math written out here in float64 (LayerNorm: mean,
+// biased variance, the closed-form backward; GELU: x Phi(x) and its derivative, erf taken from the
+// reference backend's float64 kernel). Random row counts and widths (0, 1, odd, beyond one SIMD
+// vector), transposed and stepped views, weight and bias present or not. Tolerances come from
+// rounding-error bounds (float32 kernels compute in float32 with float64 row sums; the float32 GELU
+// uses polynomial erf/exp with absolute error below 1e-6 of the scale |x|/2). Then the ops level:
+// fusedLayerNorm / fusedGelu on the native backend against layerNormReference / geluReference
+// differentiated by autograd on the reference backend, first and second order.
+
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { View } from '../../src/backend/backend.js';
+import { referenceBackend as ref } from '../../src/backends/reference/index.js';
+import { getNumThreads, nativeBackend, nativeStatus, setCpuPath, setNumThreads, supportedCpuPaths } from '../../src/backends/native/index.js';
+import {
+  abs, fusedGelu, fusedLayerNorm, geluReference, getBackend, grad, layerNormReference, max, mul, randn, setBackend, sub, sum, tensor, type Tensor,
+} from '../../src/index.js';
+import { alloc, fmt, mismatch, randView, readView, rng, type FloatKind } from './helpers.js';
+
+const skip = nativeBackend ? false : `native addon not built (${nativeStatus().error ?? ''}); run \`node scripts/build-native.mjs\``;
+const nat = nativeBackend!;
+const KINDS: FloatKind[] = ['float32', 'float64'];
+const EPS: Record<FloatKind, number> = { float32: 2 ** -23, float64: 2 ** -52 };
+const PATHS = nativeBackend ? supportedCpuPaths() as ('avx512' | 'avx2' | 'generic')[] : [];
+
+function forEachSetting(body: (setting: string) => void): void {
+  const prev = getNumThreads();
+  try {
+    for (const path of PATHS) for (const threads of [1, 2]) {
+      setCpuPath(path);
+      setNumThreads(threads);
+      body(`${path}, ${threads} thread(s)`);
+    }
+  } finally {
+    setCpuPath(PATHS[0]!);
+    setNumThreads(prev);
+  }
+}
+
+const normal = (r: () => number): number => (r() - 0.5) * 4;
+const round = (kind: FloatKind, xs: number[]): number[] => (kind === 'float32' ? Array.from(Float32Array.from(xs)) : xs);
+const vec = (kind: FloatKind, xs: number[]): View => ({ data: alloc(kind, xs.length).map((_, i) => xs[i]!), shape: [xs.length], strides: [1], offset: 0 });
+
+/** A random (rows, cols) view: row-major or transposed storage, sometimes stepped, random offset. */
+function matrix(r: () => number, kind: FloatKind, rows: number, cols: number, fill: (r: () => number) => number): View {
+  return randView(r, kind, [rows, cols], fill);
+}
+
+/** Row-wise LayerNorm statistics in float64: mean and 1/sqrt(biased var + eps). */
+function stats(x: number[], rows: number, cols: number, eps: number): { mean: number[]; rstd: number[] } {
+  const mean: number[] = [], rstd: number[] = [];
+  for (let i = 0; i < rows; i++) {
+    let s = 0;
+    for (let j = 0; j < cols; j++) s += x[i * cols + j]!;
+    const m = s / cols;
+    let v = 0;
+    for (let j = 0; j < cols; j++) v += (x[i * cols + j]! - m) ** 2;
+    mean.push(m);
+    rstd.push(1 / Math.sqrt(v / cols + eps));
+  }
+  return { mean, rstd };
+}
+
+describe('native fused LayerNorm and GELU vs float64 math', { skip }, () => {
+  test('layerNormForward: y, mean and rstd for random shapes, layouts, weight/bias present or not', () => {
+    forEachSetting((setting) => {
+      const r = rng(101);
+      for (let it = 0; it < 40; it++) for (const kind of KINDS) {
+        const rows = it === 0 ? 0 : it === 1 ? 1 : Math.floor(r() * 40);
+        const cols = it === 2 ? 1 : it === 3 ? 300 : 1 + Math.floor(r() * 70);
+        const eps = r() < 0.5 ? 1e-5 : 0.1;
+        const shift = r() < 0.3 ? 3 : 0; // rows with a non-zero mean
+        const xv = matrix(r, kind, rows, cols, (q) => normal(q) + shift);
+        const w = r() < 0.7 ? randView(r, kind, [cols], normal) : null;
+        const b = r() < 0.7 ? randView(r, kind, [cols], normal) : null;
+        const got = nat.layerNormForward!(xv, w, b, eps);
+        const x = readView(xv);
+        const wv = w ? readView(w) : null, bv = b ? readView(b) : null;
+        const st = stats(x, rows, cols, eps);
+        const e = EPS[kind];
+        const where = `${setting} ${kind} x ${fmt(xv)} weight ${w !== null} bias ${b !== null} eps ${eps}`;
+        assert.equal(mismatch(got.mean, st.mean, 4 * e, 4 * e), null, `mean: ${where}`);
+        assert.equal(mismatch(got.rstd, st.rstd, 8 * e), null, `rstd: ${where}`);
+        const want: number[] = [], bound: number[] = [];
+        for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) {
+          const xj = x[i * cols + j]!, m = st.mean[i]!, rs = st.rstd[i]!;
+          const wj = wv ? wv[j]! : 1, bj = bv ? bv[j]! : 0;
+          want.push((xj - m) * rs * wj + bj);
+          // x - mean rounds at the scale of |x| + |mean|; then three roundings (rstd, w, b)
+          bound.push(8 * e * ((Math.abs(xj) + Math.abs(m)) * rs * Math.abs(wj) + Math.abs(bj)));
+        }
+        assert.equal(mismatch(got.y, want, 0, 0, bound), null, `y: ${where}`);
+      }
+    });
+  });
+
+  test('layerNormBackward: dx, dweight, dbias against the closed form, any subset requested', () => {
+    forEachSetting((setting) => {
+      const r = rng(202);
+      for (let it = 0; it < 40; it++) for (const kind of KINDS) {
+        // it 3: several fixed row blocks of float64 partial sums for dweight/dbias (blocks of 63 rows at D = 257)
+        const rows = it === 0 ? 0 : it === 1 ? 1 : it === 3 ? 300 : Math.floor(r() * 100);
+        const cols = it === 2 ? 1 : it === 3 ? 257 : 1 + Math.floor(r() * 40);
+        const eps = 1e-5;
+        const xv = matrix(r, kind, rows, cols, normal);
+        const dyv = matrix(r, kind, rows, cols, normal);
+        const w = r() < 0.7 ? randView(r, kind, [cols], normal) : null;
+        const x = readView(xv), dy = readView(dyv), wv = w ? readView(w) : null;
+        // the statistics the kernel is handed, in its dtype
+        const st = stats(x, rows, cols, eps);
+        const mean = round(kind, st.mean), rstd = round(kind, st.rstd);
+        const needs: [boolean, boolean, boolean] = it < 4 ? [true, true, true] : [r() < 0.8, r() < 0.8, r() < 0.8];
+        const got = nat.layerNormBackward!(dyv, xv, w, vec(kind, mean), vec(kind, rstd), needs);
+        const e = EPS[kind];
+        const where = `${setting} ${kind} x ${fmt(xv)} dy ${fmt(dyv)} weight ${w !== null} needs ${needs.join(',')}`;
+        const dx: number[] = [], dxB: number[] = [], dw = new Array<number>(cols).fill(0), dwB = new Array<number>(cols).fill(0);
+        const db = new Array<number>(cols).fill(0), dbB = new Array<number>(cols).fill(0);
+        for (let i = 0; i < rows; i++) {
+          const m = mean[i]!, rs = rstd[i]!;
+          let c1 = 0, c2 = 0, a1 = 0, a2 = 0;
+          const xh: number[] = [], xhErr: number[] = [], g: number[] = [];
+          for (let j = 0; j < cols; j++) {
+            const xj = x[i * cols + j]!;
+            xh.push((xj - m) * rs);
+            xhErr.push(4 * e * (Math.abs(xj) + Math.abs(m)) * rs);
+            g.push(dy[i * cols + j]! * (wv ? wv[j]! : 1));
+            c1 += g[j]!; c2 += g[j]! * xh[j]!; a1 += Math.abs(g[j]!); a2 += Math.abs(g[j]! * xh[j]!) + Math.abs(g[j]!) * xhErr[j]!;
+          }
+          c1 /= cols; c2 /= cols; a1 /= cols; a2 /= cols;
+          for (let j = 0; j < cols; j++) {
+            dx.push(rs * (g[j]! - c1 - xh[j]! * c2));
+            dxB.push(8 * e * rs * (Math.abs(g[j]!) + Math.abs(c1) + a1 + Math.abs(xh[j]!) * (Math.abs(c2) + a2)) + rs * Math.abs(c2) * xhErr[j]!);
+            const d = dy[i * cols + j]!;
+            dw[j] += d * xh[j]!; dwB[j] += 4 * e * Math.abs(d * xh[j]!) + Math.abs(d) * xhErr[j]!;
+            db[j] += d; dbB[j] += 4 * e * Math.abs(d);
+          }
+        }
+        if (needs[0]) assert.equal(mismatch(got.dx!, dx, 0, 0, dxB), null, `dx: ${where}`); else assert.equal(got.dx, null);
+        if (needs[1] && w) assert.equal(mismatch(got.dweight!, dw, 0, 0, dwB), null, `dweight: ${where}`); else assert.equal(got.dweight, null);
+        if (needs[2]) assert.equal(mismatch(got.dbias!, db, 0, 0, dbB), null, `dbias: ${where}`); else assert.equal(got.dbias, null);
+      }
+    });
+  });
+
+  test('GELU forward and backward, erf and tanh forms, any layout, tails and zero-size', () => {
+    const k = Math.sqrt(2 / Math.PI), c = 0.044715;
+    forEachSetting((setting) => {
+      const r = rng(303);
+      for (let it = 0; it < 30; it++) for (const kind of KINDS) for (const form of ['none', 'tanh'] as const) {
+        // one long run (two threads' chunks, SIMD tails), then small N-d views of rank 0..3
+        const rank = it === 0 ? 1 : Math.floor(r() * 4);
+        const shape = it === 0 ? [66000 + Math.floor(r() * 3000)] : Array.from({ length: rank }, () => (r() < 0.05 ? 0 : 1 + Math.floor(r() * 12)));
+        // mostly N(0, 2^2), sometimes far tails (+-9, +-40) and exact zeros
+        const fill = (q: () => number): number => { const u = q(); return u < 0.03 ? 0 : u < 0.08 ? (q() - 0.5) * 80 : u < 0.15 ? (q() - 0.5) * 18 : normal(q); };
+        const xv = randView(r, kind, shape, fill);
+        const dyv = randView(r, kind, shape, normal);
+        const x = readView(xv), dy = readView(dyv);
+        const y = nat.geluForward!(xv, form);
+        const dx = nat.geluBackward!(dyv, xv, form);
+        const n = x.length;
+        const erfv = ref.unary('erf', { data: Float64Array.from(x, (v) => v * Math.SQRT1_2), shape: [n], strides: [1], offset: 0 }, 'float64');
+        const e = EPS[kind];
+        // float32: the polynomial erf/exp/tanh are good to ~5e-7 absolute in Phi, so scale |x|/2
+        const fe = kind === 'float32' ? 2e-6 : 16 * e;
+        const yw: number[] = [], yb: number[] = [], dw: number[] = [], db: number[] = [];
+        for (let i = 0; i < n; i++) {
+          const v = x[i]!;
+          let cdf: number, d: number;
+          if (form === 'none') {
+            cdf = 0.5 * (1 + erfv[i]!);
+            d = cdf + v * Math.exp(-0.5 * v * v) / Math.sqrt(2 * Math.PI);
+          } else {
+            const t = Math.tanh(k * (v + c * v ** 3));
+            cdf = 0.5 * (1 + t);
+            d = cdf + 0.5 * v * (1 - t * t) * k * (1 + 3 * c * v * v);
+          }
+          yw.push(v * cdf); yb.push(fe * 0.5 * Math.abs(v) + 4 * e * Math.abs(v * cdf));
+          dw.push(dy[i]! * d); db.push(fe * Math.abs(dy[i]!) * (1 + Math.abs(v)) + 4 * e * Math.abs(dy[i]! * d));
+        }
+        const where = `${setting} ${kind} ${form} x ${fmt(xv)} dy ${fmt(dyv)}`;
+        assert.equal(y.length, n);
+        assert.equal(mismatch(y, yw, 0, 0, yb), null, `gelu forward: ${where}`);
+        assert.equal(mismatch(dx, dw, 0, 0, db), null, `gelu backward: ${where}`);
+      }
+    });
+  });
+
+  test('GELU propagates NaN and saturates at +-inf like x Phi(x)', () => {
+    for (const kind of KINDS) for (const form of ['none', 'tanh'] as const) {
+      const y = nat.geluForward!(vec(kind, [NaN, Infinity, -Infinity, 0]), form);
+      assert.ok(Number.isNaN(y[0]!), `${kind} ${form}: gelu(NaN)`);
+      assert.equal(y[1], Infinity, `${kind} ${form}: gelu(inf)`);
+      assert.ok(y[2] === 0 || Number.isNaN(y[2]!), `${kind} ${form}: gelu(-inf) is 0 (PyTorch) or NaN (-inf * 0)`);
+      assert.equal(y[3], 0);
+    }
+  });
+
+  test('bad input reaching the kernels throws a JavaScript error naming the kernel', () => {
+    const x: View = { data: new Float32Array(5), shape: [2, 3], strides: [3, 1], offset: 0 }; // needs 6 elements
+    assert.throws(() => nat.layerNormForward!(x, null, null, 1e-5), /native layerNormForward: .*too short/);
+    const ok: View = { data: new Float32Array(6), shape: [2, 3], strides: [3, 1], offset: 0 };
+    assert.throws(() => nat.layerNormForward!(ok, vec('float64', [1, 1, 1]), null, 1e-5), /native layerNormForward: weight and bias must have x's dtype/);
+    assert.throws(() => nat.layerNormForward!(ok, vec('float32', [1, 1]), null, 1e-5), /native layerNormForward: .*shape \(3,\)/);
+    assert.throws(() => nat.geluBackward!(vec('float32', [1, 2]), vec('float32', [1, 2, 3]), 'none'), /native geluBackward: dy and x must have one shape/);
+    assert.throws(() => nat.geluForward!({ data: new Int32Array(2), shape: [2], strides: [1], offset: 0 }, 'none'), /geluForward: expected float32 or float64/);
+  });
+});
+
+describe('fused LayerNorm / GELU ops on native vs the composed references on the reference backend', { skip }, () => {
+  const onBackend = <T>(name: string, fn: () => T): T => {
+    const prev = getBackend().name;
+    setBackend(name);
+    try { return fn(); } finally { setBackend(prev); }
+  };
+  const maxDiff = (a: Tensor, b: Tensor): number => max(abs(sub(a, b))).item();
+
+  for (const dtype of ['float32', 'float64'] as const) {
+    const tol = dtype === 'float32' ? 2e-5 : 1e-12;
+    test(`${dtype}: values, first- and second-order gradients`, () => {
+      const x = randn([3, 5, 24], { dtype, requiresGrad: true });
+      const w = randn([24], { dtype, requiresGrad: true });
+      const b = randn([24], { dtype, requiresGrad: true });
+      const gy = randn([3, 5, 24], { dtype });
+      // loss = sum(gelu(LN(x)) * gy); grads w.r.t. x, w, b, then d/dx of sum(dL/dx^2) (createGraph)
+      const run = (ln: typeof fusedLayerNorm, gelu: typeof fusedGelu, form: 'none' | 'tanh'): Tensor[] => {
+        const y = gelu(ln(x, w, b, 1e-5), form);
+        const loss = sum(mul(y, gy));
+        const [gx, gw, gb] = grad([loss], [x, w, b], { createGraph: true, retainGraph: true }) as Tensor[];
+        const [ggx] = grad([sum(mul(gx!, gx!))], [x]) as Tensor[];
+        return [y, gx!, gw!, gb!, ggx!];
+      };
+      for (const form of ['none', 'tanh'] as const) {
+        const got = onBackend('native', () => run(fusedLayerNorm, fusedGelu, form));
+        const want = onBackend('reference', () => run(layerNormReference, (t, f) => geluReference(t, f), form));
+        const names = ['y', 'dx', 'dweight', 'dbias', 'second order dx'];
+        got.forEach((g, i) => {
+          const scale = Math.max(1, max(abs(want[i]!)).item());
+          assert.ok(maxDiff(g, want[i]!) <= tol * scale, `${dtype} ${form} ${names[i]}: max |diff| ${maxDiff(g, want[i]!)} (scale ${scale})`);
+        });
+      }
+    });
+  }
+
+  test('tensor-level errors name the op and the fix', () => {
+    const x = tensor([[1, 2, 3]]);
+    assert.throws(() => fusedLayerNorm(x, tensor([1, 2])), /fusedLayerNorm.*weight must have shape \(3,\)/);
+    assert.throws(() => fusedLayerNorm(x, tensor([1, 2, 3], { dtype: 'float64' })), /fusedLayerNorm.*share one dtype/);
+    assert.throws(() => fusedGelu(x, 'fast' as 'tanh'), /gelu.*approximate must be 'none' or 'tanh'/);
+  });
+});
