@@ -6,6 +6,9 @@ import os from 'node:os';
 import { getBackend, listBackends, setBackend } from '../backend/registry.js';
 import type { Backend } from '../backend/backend.js';
 import { UsageError } from './command.js';
+import { modelFromCheckpoint, type Checkpoint } from '../io/index.js';
+import { modelFromConfig, type PresetModel } from '../models/index.js';
+import { prune } from '../compress/index.js';
 
 /** What a backend may offer beyond the kernel interface. */
 interface BackendExtras {
@@ -67,4 +70,16 @@ export function runtimeInfo(version: string): RuntimeInfo {
     node: process.version,
     platform: `${process.platform}-${process.arch}`,
   };
+}
+
+/**
+ * Rebuild a model from a loaded checkpoint, dense or with the CSR sparse layers that
+ * `tensorslim prune` writes (keys `<layer>.weight.values/crow_indices/col_indices`).
+ * @example const model = modelFromAnyCheckpoint(loadCheckpoint('mlp.pruned.safetensors'));
+ */
+export function modelFromAnyCheckpoint(ckpt: Checkpoint): PresetModel {
+  const sparse = [...ckpt.model.keys()].some((k) => k.endsWith('weight.crow_indices'));
+  if (!sparse) return modelFromCheckpoint(ckpt);
+  if (!ckpt.config) throw new Error('this sparse checkpoint has no model config, so its layers cannot be rebuilt');
+  return prune.loadSparse(modelFromConfig(ckpt.config), ckpt.model);
 }

@@ -54,6 +54,12 @@ test('global 90%, gradual: counts, JSON contract, and the CSR file loads back wi
   const model = prune.loadSparse(modelFromConfig(c.config!), c.model);
   assert.equal(prune.countNonzeros(model), 5_156);
   assert.equal(evaluateOn(model, loadImageData('mnist')).accuracy, j['testAccuracy']);
+  // the CLI's eval and summary read the CSR checkpoint too
+  const ev = await cli('eval', '--model', out, '--dataset', 'mnist', '--json');
+  assert.equal(ev.code, 0, ev.ctx.stderr.join('\n'));
+  assert.equal(ev.json['testAccuracy'], j['testAccuracy']);
+  const sm = await cli('summary', out);
+  assert.equal(sm.code, 0, sm.ctx.stderr.join('\n'));
 });
 
 test('l1 per layer, iterative, and random: every layer at the target', async () => {

@@ -2,12 +2,12 @@
 
 import { existsSync } from 'node:fs';
 import { createModel, listModels, type PresetModel } from '../../models/index.js';
-import { loadSafetensors } from '../../io/index.js';
-import { evaluateOn, loadImageData, loadModel } from '../../train/index.js';
+import { loadCheckpoint, loadSafetensors } from '../../io/index.js';
+import { evaluateOn, loadImageData } from '../../train/index.js';
 import { formatFlags, JSON_FLAG, parseArgs, type FlagSpecs } from '../args.js';
 import { UsageError, type Command } from '../command.js';
 import { emitJson, fmtInt, fmtPct, fmtSeconds } from '../output.js';
-import { applyRuntimeFlags } from '../runtime.js';
+import { applyRuntimeFlags, modelFromAnyCheckpoint } from '../runtime.js';
 
 const FLAGS = {
   model: { type: 'string', help: 'checkpoint to evaluate (written by train --out)', metavar: 'FILE' },
@@ -47,7 +47,7 @@ Example:
       model = createModel(flags.preset);
       const { tensors } = loadSafetensors(flags.model);
       model.loadStateDict(new Map([...tensors].filter(([k]) => !k.startsWith('optimizer.'))));
-    } else model = loadModel(flags.model);
+    } else model = modelFromAnyCheckpoint(loadCheckpoint(flags.model));
     const data = loadImageData(flags.dataset, flags.data);
     const m = evaluateOn(model, data, flags['batch-size']);
     const result = {

@@ -3,7 +3,8 @@
 
 import { existsSync } from 'node:fs';
 import { createModel, listModels, summarizeModel, type PresetModel } from '../../models/index.js';
-import { fileBytes, loadCheckpoint, modelFromCheckpoint } from '../../io/index.js';
+import { fileBytes, loadCheckpoint } from '../../io/index.js';
+import { modelFromAnyCheckpoint } from '../runtime.js';
 import { formatFlags, JSON_FLAG, parseArgs, type FlagSpecs } from '../args.js';
 import { UsageError, type Command } from '../command.js';
 import { emitJson, fmtBytes, fmtCount, fmtInt, fmtPct, formatTable } from '../output.js';
@@ -34,7 +35,7 @@ Examples:
     let withOptimizer = false;
     if (existsSync(target)) {
       const ckpt = loadCheckpoint(target);
-      model = modelFromCheckpoint(ckpt);
+      model = modelFromAnyCheckpoint(ckpt);
       withOptimizer = ckpt.optimizer !== null;
       file = fileBytes(target);
     } else if (listModels().some((m) => m.name === target)) {
