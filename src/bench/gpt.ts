@@ -9,7 +9,7 @@ import { Generator, manualSeed } from '../core/random.js';
 import * as ops from '../ops/index.js';
 import { AdamW } from '../optim/index.js';
 import { GPT, gptLoss, type GptConfig } from '../models/gpt.js';
-import { applyThreads, machineInfo, median, type MachineInfo } from './machine.js';
+import { applyThreads, machineInfo, median, timeSteps, type MachineInfo } from './machine.js';
 
 /** Settings of benchGpt. */
 export interface GptBenchOptions {
@@ -79,13 +79,7 @@ export function benchGpt(opts: GptBenchOptions = {}): GptBenchResult {
     opt.step();
     last = loss.item();
   };
-  for (let i = 0; i < warmup; i++) step();
-  const times: number[] = [];
-  for (let i = 0; i < steps; i++) {
-    const t0 = process.hrtime.bigint();
-    step();
-    times.push(Number(process.hrtime.bigint() - t0) / 1e6);
-  }
+  const times = timeSteps(step, warmup, steps);
   const machine = machineInfo();
   const stepMs = median(times);
   return {

@@ -48,3 +48,18 @@ export function applyThreads(threads: number | undefined): void {
   const b = getBackend() as Backend & { setThreads?(n: number): void };
   if (typeof b.setThreads === 'function') b.setThreads(threads);
 }
+
+/**
+ * Run `step` `warmup` times untimed, then `steps` times, returning each timed run in milliseconds.
+ * @example const times = timeSteps(() => trainStep(), 3, 20); median(times)
+ */
+export function timeSteps(step: () => void, warmup: number, steps: number): number[] {
+  for (let i = 0; i < warmup; i++) step();
+  const times: number[] = [];
+  for (let i = 0; i < steps; i++) {
+    const t0 = process.hrtime.bigint();
+    step();
+    times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+  }
+  return times;
+}

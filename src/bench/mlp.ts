@@ -9,7 +9,7 @@ import type { Tensor } from '../core/tensor.js';
 import * as ops from '../ops/index.js';
 import { F, Linear, Module, ReLU, Sequential } from '../nn/index.js';
 import { Adam } from '../optim/index.js';
-import { applyThreads, machineInfo, median, type MachineInfo } from './machine.js';
+import { applyThreads, machineInfo, median, timeSteps, type MachineInfo } from './machine.js';
 
 /** Settings of benchMlp. */
 export interface MlpBenchOptions {
@@ -98,13 +98,7 @@ export function benchMlp(opts: MlpBenchOptions = {}): MlpBenchResult {
     opt.step();
     last = loss.item();
   };
-  for (let i = 0; i < warmup; i++) step();
-  const times: number[] = [];
-  for (let i = 0; i < steps; i++) {
-    const t0 = process.hrtime.bigint();
-    step();
-    times.push(Number(process.hrtime.bigint() - t0) / 1e6);
-  }
+  const times = timeSteps(step, warmup, steps);
   const machine = machineInfo();
   return {
     bench: 'mlp', stepMs: median(times), minMs: Math.min(...times), steps, batch, threads: machine.threads, variant, sizes,
