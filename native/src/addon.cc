@@ -176,24 +176,6 @@ Napi::Value Reduce(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// where(cond, a, b, meta, out): cond uint8, a/b one float dtype, one shape
-Napi::Value Where(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  const std::string k = "where";
-  Meta m = get_meta(env, k, info[3]);
-  ViewDesc c = read_view(env, k, info[0], m, "cond");
-  ViewDesc a = read_view(env, k, info[1], m, "a");
-  ViewDesc b = read_view(env, k, info[2], m, "b");
-  if (c.dtype != DT_U8) fail(env, k, std::string("cond must be bool (uint8), got ") + dt_name(c.dtype));
-  need_float(env, k, a);
-  if (a.dtype != b.dtype) fail(env, k, std::string("operand dtypes differ: ") + dt_name(a.dtype) + " and " + dt_name(b.dtype));
-  same_shape(env, k, c, a);
-  same_shape(env, k, c, b);
-  void* out = out_array(env, k, info[4], a.dtype, view_numel(c));
-  ts::where(c, a, b, out);
-  return env.Undefined();
-}
-
 // copy(x, meta, out): same dtype, or float32 <-> float64
 Napi::Value Copy(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -486,7 +468,6 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("binary", Napi::Function::New(env, Binary));
   exports.Set("reduce", Napi::Function::New(env, Reduce));
   exports.Set("copy", Napi::Function::New(env, Copy));
-  exports.Set("where", Napi::Function::New(env, Where));
   exports.Set("assign", Napi::Function::New(env, Assign));
   exports.Set("unfold2d", Napi::Function::New(env, Unfold2d));
   exports.Set("fold2d", Napi::Function::New(env, Fold2d));

@@ -198,30 +198,6 @@ void binary(int op, const ViewDesc& a, const ViewDesc& b, void* out, int outDtyp
   }
 }
 
-template <class T>
-void where_typed(const ViewDesc& c, const ViewDesc& a, const ViewDesc& b, T* out) {
-  const long* st[3] = {c.strides, a.strides, b.strides};
-  Iter it = make_iter(c.ndim, c.shape, 3, st);
-  const uint8_t* pc = static_cast<const uint8_t*>(c.data) + c.offset;
-  const T* pa = static_cast<const T*>(a.data) + a.offset;
-  const T* pb = static_cast<const T*>(b.data) + b.offset;
-  const long sc = it.st[0][it.nd - 1], sa = it.st[1][it.nd - 1], sb = it.st[2][it.nd - 1];
-  par_runs(it, numel(c), [&](const long* off, long pos, long len) {
-    const uint8_t* cc = pc + off[0];
-    const T* aa = pa + off[1];
-    const T* bb = pb + off[2];
-    T* o = out + pos;
-    if (sc == 1 && sa == 1 && sb == 0) { const T bv = bb[0]; for (long i = 0; i < len; i++) o[i] = cc[i] ? aa[i] : bv; }
-    else if (sc == 1 && sa == 1 && sb == 1) { for (long i = 0; i < len; i++) o[i] = cc[i] ? aa[i] : bb[i]; }
-    else { for (long i = 0; i < len; i++) o[i] = cc[i * sc] ? aa[i * sa] : bb[i * sb]; }
-  });
-}
-
-void where(const ViewDesc& c, const ViewDesc& a, const ViewDesc& b, void* out) {
-  if (a.dtype == DT_F32) where_typed<float>(c, a, b, static_cast<float*>(out));
-  else where_typed<double>(c, a, b, static_cast<double*>(out));
-}
-
 void copy(const ViewDesc& x, void* out, int outDtype) {
   switch (x.dtype * 4 + outDtype) {
     case DT_F32 * 4 + DT_F32: copy_typed<float, float>(x, static_cast<float*>(out)); break;

@@ -24,7 +24,6 @@ void binary(int op, const ViewDesc& a, const ViewDesc& b, void* out, int outDtyp
 void reduce(int op, const ViewDesc& x, const bool* reduced, void* out);
 void copy(const ViewDesc& x, void* out, int outDtype);
 // out = cond ? a : b; cond uint8, a and b one float dtype, all of one shape (broadcast by strides).
-void where(const ViewDesc& cond, const ViewDesc& a, const ViewDesc& b, void* out);
 void assign(const ViewDesc& dst, const ViewDesc& src);
 
 struct Conv2dGeom { long n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow; };

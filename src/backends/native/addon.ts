@@ -14,7 +14,6 @@ export interface NativeAddon {
   binary(op: number, a: TypedArray, b: TypedArray, meta: Float64Array, out: TypedArray): void;
   reduce(op: number, x: TypedArray, meta: Float64Array, out: TypedArray): void;
   copy(x: TypedArray, meta: Float64Array, out: TypedArray): void;
-  where(cond: TypedArray, a: TypedArray, b: TypedArray, meta: Float64Array, out: TypedArray): void;
   assign(dst: TypedArray, src: TypedArray, meta: Float64Array): void;
   unfold2d(x: TypedArray, meta: Float64Array, padValue: number, out: TypedArray): void;
   fold2d(cols: TypedArray, meta: Float64Array, out: TypedArray): void;
@@ -22,8 +21,8 @@ export interface NativeAddon {
   linear(x: TypedArray, w: TypedArray, bias: TypedArray | null, meta: Float64Array, relu: boolean, out: TypedArray): void;
   softmaxCrossEntropy(logits: TypedArray, target: TypedArray, meta: Float64Array, loss: Float64Array, grad: TypedArray | null, scale: number): void;
   adam(p: TypedArray, g: TypedArray, m: TypedArray, v: TypedArray, vmax: TypedArray | null, hp: Float64Array): void;
-  /** Bitwise where for operands of any one dtype (absent in addons built before it). */
-  select?(cond: TypedArray, a: TypedArray, b: TypedArray, meta: Float64Array, out: TypedArray): void;
+  /** Bitwise, branch-free where for operands of any one dtype. */
+  select(cond: TypedArray, a: TypedArray, b: TypedArray, meta: Float64Array, out: TypedArray): void;
   /** Comparisons (op codes 7..12) of int32 or uint8 operands -> uint8. */
   compareInt?(op: number, a: TypedArray, b: TypedArray, meta: Float64Array, out: Uint8Array): void;
   /** Casts uint8 -> any, int32 -> int32/float, float -> float. */

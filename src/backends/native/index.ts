@@ -157,13 +157,13 @@ function makeBackend(n: NativeAddon): Backend & NativeBackendExtras {
     const dt = dtypeOfArray(a.data);
     // select: a bitwise, branch-free where for every dtype (bool and uint8 share Uint8Array storage)
     const sameKind = dtypeOfArray(b.data) === dt && (outDtype === dt || (dt === 'uint8' && outDtype === 'bool'));
-    if (!(cond.data instanceof Uint8Array) || !sameKind || !small(cond) || (!n.select && !isFloatArray(a.data))) {
+    if (!(cond.data instanceof Uint8Array) || !sameKind || !small(cond)) {
       return ref.where(cond, a, b, outDtype);
     }
     const out = allocate(outDtype, numel(cond.shape));
     const m = metaFor(6 + 6 * cond.shape.length);
     putView(m, putView(m, putView(m, 0, cond), a), b);
-    if (n.select) n.select(cond.data, a.data, b.data, m, out); else n.where(cond.data, a.data, b.data, m, out);
+    n.select(cond.data, a.data, b.data, m, out);
     return out;
   }
 
