@@ -6,9 +6,11 @@ import os from 'node:os';
 import { getBackend, listBackends, setBackend } from '../backend/registry.js';
 import type { Backend } from '../backend/backend.js';
 import { UsageError } from './command.js';
+import { TensorslimError } from '../core/errors.js';
 import { modelFromCheckpoint, type Checkpoint } from '../io/index.js';
-import { modelFromConfig, type PresetModel } from '../models/index.js';
+import { listModels, modelFromConfig, type AnyPresetModel, type PresetModel } from '../models/index.js';
 import { prune } from '../compress/index.js';
+import { gptConfigOf, loadGptCheckpoint } from '../train/lm.js';
 
 /** What a backend may offer beyond the kernel interface. */
 interface BackendExtras {
@@ -73,13 +75,32 @@ export function runtimeInfo(version: string): RuntimeInfo {
 }
 
 /**
- * Rebuild a model from a loaded checkpoint, dense or with the CSR sparse layers that
- * `tensorslim prune` writes (keys `<layer>.weight.values/crow_indices/col_indices`).
- * @example const model = modelFromAnyCheckpoint(loadCheckpoint('mlp.pruned.safetensors'));
+ * Rebuild an image classifier from a loaded checkpoint, dense or with the CSR sparse layers that
+ * `tensorslim prune` writes (keys `<layer>.weight.values/crow_indices/col_indices`). A GPT
+ * checkpoint is refused with a message naming the commands that take one (this is what the
+ * image-only commands call); anyModelFromCheckpoint accepts both.
+ * @example const model = modelFromAnyCheckpoint(loadCheckpoint('mlp.pruned.safetensors'), { command: 'eval' });
  */
-export function modelFromAnyCheckpoint(ckpt: Checkpoint): PresetModel {
+export function modelFromAnyCheckpoint(ckpt: Checkpoint, opts: { command?: string; path?: string } = {}): PresetModel {
+  const gpt = gptConfigOf(ckpt);
+  if (gpt !== null) {
+    const what = opts.path !== undefined ? `'${opts.path}'` : 'the checkpoint';
+    const cmd = opts.command !== undefined ? `tensorslim ${opts.command}` : 'this command';
+    const classifiers = listModels({ task: 'image-classification' }).map((m) => m.name).join(', ');
+    throw new TensorslimError(opts.command ?? 'load', `${what} holds a GPT language model (${gpt.preset ?? 'gpt'}: ${gpt.nLayer} layers, width ${gpt.nEmbd}), `
+      + `but ${cmd} works on image classifiers (${classifiers}); for a GPT use tensorslim summary, tensorslim generate, or tensorslim train --resume`);
+  }
   const sparse = [...ckpt.model.keys()].some((k) => k.endsWith('weight.crow_indices'));
   if (!sparse) return modelFromCheckpoint(ckpt);
   if (!ckpt.config) throw new Error('this sparse checkpoint has no model config, so its layers cannot be rebuilt');
   return prune.loadSparse(modelFromConfig(ckpt.config), ckpt.model);
+}
+
+/**
+ * Rebuild any preset model from a loaded checkpoint: a GPT (config in metadata extra.gpt, as
+ * `train --model gpt-*` writes it) or an image classifier (dense or sparse, as modelFromAnyCheckpoint).
+ * @example const model = anyModelFromCheckpoint(loadCheckpoint('gpt.safetensors'));   // a GPT
+ */
+export function anyModelFromCheckpoint(ckpt: Checkpoint): AnyPresetModel {
+  return gptConfigOf(ckpt) !== null ? loadGptCheckpoint(ckpt).model : modelFromAnyCheckpoint(ckpt);
 }

@@ -2,10 +2,13 @@
 // It copies one batch at a time (datasets with getBatch gather the rows straight from their storage)
 // and its sampler state (epoch, position in the epoch, generator state) can be saved and restored,
 // so a resumed run sees exactly the batches an uninterrupted run would have seen.
+// An optional batch transform (data augmentation) gets a Generator derived from the pass's start
+// state, the epoch and the batch index, so augmented batches also repeat exactly after a resume.
 // It must not: hold more than one batch, or draw random numbers from anything but its generator.
 
 import { TensorslimError } from '../core/errors.js';
 import { Generator, type GeneratorState } from '../core/random.js';
+import type { BatchTransform } from './augment.js';
 import { defaultCollate, type Collated } from './collate.js';
 import { hasGetBatch, randperm, type Dataset } from './dataset.js';
 
@@ -22,6 +25,12 @@ export interface DataLoaderOptions<T, B> {
   dropLast?: boolean;
   /** Turn a list of samples into a batch. Default: the dataset's getBatch if it has one, else defaultCollate. */
   collate?: (samples: T[]) => B;
+  /**
+   * Applied to every batch after collation (data augmentation, e.g. randomShift). Its randomness must
+   * come from `ctx.generator`, a fresh Generator derived from (the pass's start state, epoch, batch
+   * index): the same batch of the same epoch gets the same transform in a resumed run.
+   */
+  transform?: BatchTransform<B>;
 }
 
 /**
@@ -60,8 +69,11 @@ export class DataLoader<T, B = Collated<T>> implements Iterable<B> {
   readonly dropLast: boolean;
   readonly generator: Generator;
   private readonly collate: ((samples: T[]) => B) | undefined;
+  private readonly transform: BatchTransform<B> | undefined;
   private passesStarted = 0;
   private current: Pass | null = null;
+  /** A pass left early (for..of exited with a break, return or throw); stateDict() reports it. */
+  private abandoned: Pass | null = null;
   private resumeAt = 0;
 
   constructor(dataset: Dataset<T>, opts: DataLoaderOptions<T, B> = {}) {
@@ -76,6 +88,8 @@ export class DataLoader<T, B = Collated<T>> implements Iterable<B> {
     this.dropLast = opts.dropLast ?? false;
     this.generator = opts.generator ?? new Generator(opts.seed ?? 0);
     this.collate = opts.collate;
+    if (opts.transform !== undefined && typeof opts.transform !== 'function') throw new TensorslimError('DataLoader', 'transform must be a function (batch, ctx) => batch');
+    this.transform = opts.transform;
   }
 
   /** Number of batches per epoch. */
@@ -87,7 +101,11 @@ export class DataLoader<T, B = Collated<T>> implements Iterable<B> {
   /** Number of passes started so far (the pass in progress included). */
   get epoch(): number { return this.passesStarted; }
 
-  /** One pass over the dataset. Starting a new for..of begins a new epoch (a fresh shuffle). */
+  /**
+   * One pass over the dataset. Starting a new for..of begins a new epoch (a fresh shuffle), also
+   * after a pass left early, as in PyTorch; stateDict() taken after such an early exit still
+   * describes the batches actually handed out, so restoring it elsewhere continues that pass.
+   */
   *[Symbol.iterator](): Iterator<B> {
     const nb = this.length;
     const startState = this.generator.getState();
@@ -96,16 +114,21 @@ export class DataLoader<T, B = Collated<T>> implements Iterable<B> {
     this.resumeAt = 0;
     this.passesStarted++;
     this.current = pass;
+    this.abandoned = null;
     try {
       while (pass.position < nb) {
         const b = pass.position;
         const idx = order.slice(b * this.batchSize, Math.min((b + 1) * this.batchSize, order.length));
-        const batch = this.fetch(idx);
+        let batch = this.fetch(idx);
+        if (this.transform) batch = this.transform(batch, { generator: transformGenerator(startState, pass.epoch, b), epoch: pass.epoch, index: b });
         pass.position = b + 1;
         yield batch;
       }
     } finally {
-      if (this.current === pass) this.current = null;
+      if (this.current === pass) {
+        this.current = null;
+        if (pass.position < nb) this.abandoned = pass;
+      }
     }
   }
 
@@ -120,10 +143,11 @@ export class DataLoader<T, B = Collated<T>> implements Iterable<B> {
    * The sampler state. Taken after k batches of an epoch were consumed, restoring it makes the next
    * for..of continue that epoch at batch k with the same order; taken after an epoch's last batch,
    * the next for..of starts the following epoch, as it would have without the interruption.
+   * After a for..of left early (break) it still reports the k batches that pass handed out.
    * @example const s = loader.stateDict(); other.loadStateDict(s);
    */
   stateDict(): DataLoaderState {
-    const p = this.current;
+    const p = this.current ?? this.abandoned;
     const base = { datasetLength: this.dataset.length, batchSize: this.batchSize };
     if (p && p.position < this.length) {
       return { epoch: p.epoch, position: p.position, generator: p.startState, ...base };
@@ -150,7 +174,33 @@ export class DataLoader<T, B = Collated<T>> implements Iterable<B> {
     this.passesStarted = epoch;
     this.resumeAt = position;
     this.current = null;
+    this.abandoned = null;
   }
+}
+
+/**
+ * The generator a batch transform gets: seeded by mixing the pass's start state with the epoch and
+ * the batch index (splitmix32-style finalizer), so it depends only on state a checkpoint holds.
+ */
+function transformGenerator(start: GeneratorState, epoch: number, index: number): Generator {
+  const words = [...start.s, epoch >>> 0, Math.floor(epoch / 4294967296) >>> 0, index >>> 0, 0x7a3f1c5b];
+  const s: [number, number, number, number] = [0, 0, 0, 0];
+  for (let k = 0; k < 4; k++) {
+    let h = (0x9e3779b9 * (k + 1)) >>> 0;
+    for (const w of words) h = mix32((h ^ w) >>> 0);
+    s[k] = h;
+  }
+  if ((s[0] | s[1] | s[2] | s[3]) === 0) s[0] = 1;
+  const g = new Generator(0);
+  g.setState({ s, spare: null });
+  return g;
+}
+
+function mix32(x: number): number {
+  let z = (x + 0x9e3779b9) >>> 0;
+  z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
+  z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
+  return (z ^ (z >>> 16)) >>> 0;
 }
 
 function identity(n: number): Int32Array {

@@ -5,6 +5,10 @@ export { TensorDataset, Subset, randomSplit, randperm, hasGetBatch, type Dataset
 export { defaultCollate, type Collated } from './collate.js';
 export { DataLoader, type DataLoaderOptions, type DataLoaderState } from './dataloader.js';
 export {
+  randomShift, shiftImages, parseAugment, augmentTransform, AUGMENTATIONS,
+  type BatchTransform, type BatchTransformContext, type RandomShiftOptions, type AugmentSpec,
+} from './augment.js';
+export {
   parseIdx, readIdxFile, isGzip, idxImagesToTensor, idxLabelsToTensor, loadIdxPair, loadIdxDirectory, findIdxFile, idxCandidates,
   type IdxArray, type IdxDType, type IdxData, type IdxImageOptions, type IdxDirectory,
 } from './idx.js';

@@ -69,7 +69,7 @@ export interface CheckpointModel {
   loadStateDict(state: ReadonlyMap<string, Tensor>, opts?: { strict?: boolean }): unknown;
 }
 
-/** What a checkpoint needs of an optimizer (any Optimizer fits). Its class name is stored as its type. */
+/** What a checkpoint needs of an optimizer (any Optimizer fits). Its `typeName` (else its class name) is stored as its type. */
 export interface CheckpointOptimizer {
   stateDict(): OptimizerStateDict;
   loadStateDict(sd: OptimizerStateDict): void;
@@ -190,7 +190,13 @@ function checkRngState(op: string, s: unknown): asserts s is GeneratorState {
   if (!ok) fail(op, `rngState must be Generator.getState() ({s: [4 uint32, not all 0], spare: number | null}), got ${JSON.stringify(s)}`);
 }
 
+/**
+ * The type stored for an optimizer or scheduler: its `typeName` (tensorslim's optimizers and
+ * schedulers fix it per class), else, for a duck-typed object of the user's, its class name.
+ */
 function typeName(o: object): string {
+  const t = (o as { typeName?: unknown }).typeName;
+  if (typeof t === 'string' && t.length > 0) return t;
   return o.constructor?.name || 'Object';
 }
 

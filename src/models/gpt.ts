@@ -52,9 +52,12 @@ export interface GptConfig {
 /** Fields a caller may override in a preset. */
 export type GptOverrides = Partial<Omit<GptConfig, 'arch' | 'preset'>>;
 
+/** Names of the GPT presets. */
+export type GptPresetName = 'gpt-tiny' | 'gpt-small';
+
 /** A named GPT configuration. */
 export interface GptPreset {
-  readonly name: string;
+  readonly name: GptPresetName;
   readonly description: string;
   readonly config: GptConfig;
 }
@@ -226,7 +229,11 @@ export class GPT extends Module<[idx: Tensor, cache?: KVCache | null], Tensor> {
     const c = this.config;
     const op = 'GPT';
     if (!(idx instanceof Tensor)) throw new TensorslimError(op, 'idx must be a Tensor of token ids');
-    if (idx.dtype !== 'int32') throw new DTypeError(op, `token ids must be int32, got ${idx.dtype}; convert with ops.to(idx, 'int32')`);
+    if (idx.dtype !== 'int32') {
+      throw new DTypeError(op, idx.dtype === 'float32' || idx.dtype === 'float64'
+        ? `a GPT reads int32 token ids (batch, time), got ${idx.dtype} ${fmtShape(idx.shape)}: images or features do not fit a language model (it trains and evaluates on text: tensorslim train --model gpt-tiny --dataset sotu); for token ids stored as floats, convert with ops.to(idx, 'int32')`
+        : `token ids must be int32, got ${idx.dtype}; convert with ops.to(idx, 'int32')`);
+    }
     if (idx.ndim !== 2 || idx.shape[1] === 0) throw new ShapeError(op, `token ids must be (batch, time) with time >= 1, got ${fmtShape(idx.shape)}`);
     const [b, t] = idx.shape as [number, number];
     const pos0 = cache ? cache.length : 0;

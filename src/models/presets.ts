@@ -10,12 +10,20 @@
 //
 // MLPs start with Flatten so they accept (N, 784) and (N, 1, 28, 28) alike; lenet5 starts with an
 // image view that accepts both too (PyTorch's nn.Unflatten takes only the flat form; it has no state,
-// so keys line up). This file builds modules only: no training, no files.
+// so keys line up).
+//
+// The GPT language models of gpt.ts (`gpt-tiny`, `gpt-small`) are presets here too: listModels lists
+// them (task 'language-modeling'), createModel('gpt-tiny') builds a GPT, modelFromConfig(gpt.config)
+// rebuilds one. Types stay sound for the image-classifier callers written before GPT presets:
+// ModelConfig / PresetModel are the image classifiers, AnyModelConfig / AnyPresetModel add the GPT,
+// and the overloads pick the type from a literal name or a config's type. This file builds modules
+// only: no training, no files.
 
 import type { Tensor } from '../core/tensor.js';
 import { TensorslimError } from '../core/errors.js';
 import * as ops from '../ops/index.js';
 import { Conv2d, Dropout, Flatten, Linear, MaxPool2d, Module, ReLU, Sequential, type TensorModule } from '../nn/index.js';
+import { GPT, GPT_PRESETS, gptConfig, validateGptConfig, type GptConfig, type GptOverrides, type GptPresetName } from './gpt.js';
 
 /** A multi-layer perceptron: Flatten, then Linear+ReLU(+Dropout) per hidden width, then a Linear head. */
 export interface MlpConfig {
@@ -46,22 +54,59 @@ export interface Lenet5Config {
   readonly numClasses: number;
 }
 
-/** Everything needed to rebuild a preset model (stored in checkpoints), plus the preset's name. */
+/** Everything needed to rebuild an image-classifier preset (stored in checkpoints), plus the preset's name. */
 export type ModelConfig = (MlpConfig | Lenet5Config) & { readonly preset?: string };
+
+/** Any preset's config: an image classifier's or a GPT's (`arch` tells them apart). */
+export type AnyModelConfig = ModelConfig | GptConfig;
+
+/** Any preset model: an image classifier (PresetModel, a Sequential) or a GPT language model. */
+export type AnyPresetModel = PresetModel | GPT;
+
+/** What a preset does: classify images (input (N, 784) or (N, 1, 28, 28)) or model text (int32 token ids (B, T)). */
+export type ModelTask = 'image-classification' | 'language-modeling';
+
+/** Names of the image-classifier presets. */
+export type ClassifierPresetName = 'mlp' | 'mlp-large' | 'mlp-small' | 'mlp-tiny' | 'lenet5';
+
+/** Every preset name. */
+export type PresetName = ClassifierPresetName | GptPresetName;
 
 /** Fields a caller may override when creating a preset. */
 export type ModelOverrides = Partial<Omit<MlpConfig, 'arch'>> & Partial<Omit<Lenet5Config, 'arch'>>;
 
-/** A preset: its name, a one-line description and its default config. */
+/** A preset: its name, a one-line description, its task and its default config. */
 export interface ModelPreset {
   readonly name: string;
+  readonly description: string;
+  readonly task: ModelTask;
+  readonly config: AnyModelConfig;
+}
+
+/** An image-classifier preset, as listModels({ task: 'image-classification' }) lists it. */
+export interface ClassifierModelPreset extends ModelPreset {
+  readonly name: ClassifierPresetName;
+  readonly task: 'image-classification';
+  readonly config: ModelConfig;
+}
+
+/** A GPT preset, as listModels({ task: 'language-modeling' }) lists it. */
+export interface GptModelPreset extends ModelPreset {
+  readonly name: GptPresetName;
+  readonly task: 'language-modeling';
+  readonly config: GptConfig;
+}
+
+/** An image-classifier preset (internal table). */
+interface ClassifierPreset {
+  readonly name: ClassifierPresetName;
   readonly description: string;
   readonly config: ModelConfig;
 }
 
 const MNIST_MLP = { arch: 'mlp', inFeatures: 784, numClasses: 10, dropout: 0, inputDropout: 0 } as const;
 
-const PRESETS: readonly ModelPreset[] = [
+const PRESETS: readonly ClassifierPreset[] = [
   { name: 'mlp', description: 'LeNet-300-100: 784-300-100-10 MLP, ReLU (Han et al. 2015 pruning baseline)', config: { ...MNIST_MLP, hidden: [300, 100], preset: 'mlp' } },
   { name: 'mlp-large', description: '784-1200-1200-10 MLP with dropout 0.5, the Hinton et al. 2015 teacher', config: { ...MNIST_MLP, hidden: [1200, 1200], dropout: 0.5, preset: 'mlp-large' } },
   { name: 'mlp-small', description: '784-800-800-10 MLP, the Hinton et al. 2015 student', config: { ...MNIST_MLP, hidden: [800, 800], preset: 'mlp-small' } },
@@ -74,26 +119,81 @@ const PRESETS: readonly ModelPreset[] = [
 ];
 
 /**
- * The presets, in display order.
+ * The presets, in display order: the image classifiers, then the GPT language models. `task`
+ * keeps only the presets of one task (what an image-only command should offer; the configs are
+ * then typed ModelConfig, or GptConfig for 'language-modeling').
  *
  * @example
- * listModels().map((p) => p.name);  // ['mlp', 'mlp-large', 'mlp-small', 'mlp-tiny', 'lenet5']
+ * listModels().map((p) => p.name);  // ['mlp', 'mlp-large', 'mlp-small', 'mlp-tiny', 'lenet5', 'gpt-tiny', 'gpt-small']
+ * listModels({ task: 'image-classification' }).length;  // 5
  */
-export function listModels(): ModelPreset[] {
-  return PRESETS.map((p) => ({ ...p, config: cloneConfig(p.config) }));
+export function listModels(opts: { task: 'image-classification' }): ClassifierModelPreset[];
+export function listModels(opts: { task: 'language-modeling' }): GptModelPreset[];
+export function listModels(opts?: { task?: ModelTask }): ModelPreset[];
+export function listModels(opts: { task?: ModelTask } = {}): ModelPreset[] {
+  const all: ModelPreset[] = [
+    ...PRESETS.map((p) => ({ name: p.name, description: p.description, task: 'image-classification' as const, config: cloneConfig(p.config) })),
+    ...GPT_PRESETS.map((p) => ({ name: p.name, description: p.description, task: 'language-modeling' as const, config: cloneConfig(p.config) })),
+  ];
+  if (opts.task !== undefined && opts.task !== 'image-classification' && opts.task !== 'language-modeling') {
+    throw new TensorslimError('listModels', `task must be 'image-classification' or 'language-modeling', got ${JSON.stringify(opts.task)}`);
+  }
+  return opts.task === undefined ? all : all.filter((p) => p.task === opts.task);
 }
 
 /**
+ * Whether `name` is a GPT (language-model) preset.
+ * @example isGptPreset('gpt-tiny');  // true
+ */
+export function isGptPreset(name: string): name is GptPresetName {
+  return GPT_PRESETS.some((p) => p.name === name);
+}
+
+/**
+ * Whether a config (a preset's, or read back from a checkpoint) describes a GPT.
+ * @example isGptConfig(createModel('gpt-tiny').config);  // true
+ */
+export function isGptConfig(c: AnyModelConfig): c is GptConfig {
+  return c.arch === 'gpt';
+}
+
+/**
+ * Whether a preset model is a GPT language model (token ids in, logits (B, T, V) out).
+ * @example isGptModel(createAnyModel('gpt-tiny'));  // true
+ */
+export function isGptModel(m: AnyPresetModel): m is GPT {
+  return m instanceof GPT;
+}
+
+/**
+ * The task of a preset model or config.
+ * @example modelTask(createModel('mlp'));  // 'image-classification'
+ */
+export function modelTask(m: AnyPresetModel | AnyModelConfig): ModelTask {
+  const arch = m instanceof Module ? m.config.arch : m.arch;
+  return arch === 'gpt' ? 'language-modeling' : 'image-classification';
+}
+
+function presetNames(): string { return [...PRESETS, ...GPT_PRESETS].map((q) => q.name).join(', '); }
+
+/**
  * The config of preset `name` with `overrides` applied (validated). Throws for an unknown name,
- * listing the known ones.
+ * listing the known ones. A GPT preset's config is a GptConfig (see gpt.ts).
  *
  * @example
  * presetConfig('mlp', { hidden: [500, 150] }).hidden;  // [500, 150]
+ * presetConfig('gpt-tiny', { nLayer: 2 }).nLayer;       // 2
  */
-export function presetConfig(name: string, overrides: ModelOverrides = {}): ModelConfig {
+export function presetConfig(name: GptPresetName, overrides?: GptOverrides): GptConfig;
+export function presetConfig(name: ClassifierPresetName, overrides?: ModelOverrides): ModelConfig;
+export function presetConfig(name: string, overrides?: ModelOverrides | GptOverrides): AnyModelConfig;
+export function presetConfig(name: string, overrides: ModelOverrides | GptOverrides = {}): AnyModelConfig {
+  if (isGptPreset(name)) {
+    return gptConfig(name, overrides as GptOverrides);
+  }
   const p = PRESETS.find((q) => q.name === name);
   if (p === undefined) {
-    throw new TensorslimError('createModel', `unknown model preset '${name}'; presets: ${PRESETS.map((q) => q.name).join(', ')}`);
+    throw new TensorslimError('createModel', `unknown model preset '${name}'; presets: ${presetNames()}`);
   }
   const allowed = new Set(Object.keys(p.config).filter((k) => k !== 'arch' && k !== 'preset'));
   for (const k of Object.keys(overrides)) {
@@ -106,28 +206,58 @@ export function presetConfig(name: string, overrides: ModelOverrides = {}): Mode
 
 /**
  * Build preset `name` (optionally with some settings overridden). Parameters are initialized from
- * the default generator, so `manualSeed(s)` first makes the weights repeat.
+ * the default generator, so `manualSeed(s)` first makes the weights repeat. A GPT preset name
+ * ('gpt-tiny', 'gpt-small') builds a GPT (float32).
+ *
+ * Typing: a literal GPT name gives a GPT, a literal classifier name a PresetModel. A name typed
+ * `string` is typed PresetModel, as before GPT presets existed, although a GPT name still builds a
+ * GPT at run time: when the name comes from a user and a GPT is possible, use createAnyModel
+ * (typed PresetModel | GPT) or check isGptPreset(name) first.
  *
  * @example
  * manualSeed(0);
  * const net = createModel('mlp');
  * net.numParameters();  // 266610
  * net.config.preset;    // 'mlp'
+ * createModel('gpt-tiny').countParameters(false);  // 842496
  */
-export function createModel(name: string, overrides: ModelOverrides = {}): PresetModel {
-  return new PresetModel(presetConfig(name, overrides));
+export function createModel(name: GptPresetName, overrides?: GptOverrides): GPT;
+export function createModel(name: ClassifierPresetName, overrides?: ModelOverrides): PresetModel;
+/** @deprecated for names that may be GPT presets: use createAnyModel (typed PresetModel | GPT) or check isGptPreset(name) first. */
+export function createModel(name: string, overrides?: ModelOverrides): PresetModel;
+export function createModel(name: string, overrides: ModelOverrides | GptOverrides = {}): AnyPresetModel {
+  return createAnyModel(name, overrides);
 }
 
 /**
- * Rebuild a model from a config (as stored in a checkpoint's metadata). Validates the config first.
+ * Build any preset by a name known only at run time: a PresetModel for an image classifier, a GPT
+ * for a language model (tell them apart with isGptModel).
+ *
+ * @example
+ * const m = createAnyModel(process.argv[2] ?? 'mlp');
+ * if (isGptModel(m)) m.generate(prompt, 50); else m.call(images);
+ */
+export function createAnyModel(name: string, overrides: ModelOverrides | GptOverrides = {}): AnyPresetModel {
+  const config = presetConfig(name, overrides);
+  return isGptConfig(config) ? new GPT(config) : new PresetModel(config);
+}
+
+/**
+ * Rebuild a model from a config (as stored in a checkpoint's metadata, or `model.config` of any
+ * preset model, GPT included). Validates the config first. The result's type follows the config's:
+ * a GptConfig gives a GPT, a ModelConfig a PresetModel.
  *
  * @example
  * const again = modelFromConfig(JSON.parse(JSON.stringify(net.config)));
  * again.loadStateDict(net.stateDict());
+ * const gpt = modelFromConfig(createModel('gpt-tiny').config);   // a GPT
  */
-export function modelFromConfig(config: ModelConfig): PresetModel {
-  validateConfig(config);
-  return new PresetModel(cloneConfig(config));
+export function modelFromConfig(config: GptConfig): GPT;
+export function modelFromConfig(config: ModelConfig): PresetModel;
+export function modelFromConfig(config: AnyModelConfig): AnyPresetModel;
+export function modelFromConfig(config: AnyModelConfig): AnyPresetModel {
+  validateAnyConfig(config);
+  return isGptConfig(config) ? new GPT(cloneConfig(config)) : new PresetModel(cloneConfig(config));
 }
 
 /**
@@ -239,7 +369,26 @@ export function validateConfig(c: unknown): asserts c is ModelConfig {
     if (!isPosInt(o['numClasses'])) throw new TensorslimError(op, `numClasses must be a positive integer, got ${JSON.stringify(o['numClasses'])}`);
     return;
   }
-  throw new TensorslimError(op, `unknown arch ${JSON.stringify(o['arch'])}; expected 'mlp' or 'lenet5'`);
+  if (o['arch'] === 'gpt') {
+    throw new TensorslimError(op, "arch 'gpt' is a GPT language model's config, not an image classifier's; check it with validateAnyConfig (or validateGptConfig) and build it with modelFromConfig");
+  }
+  throw new TensorslimError(op, `unknown arch ${JSON.stringify(o['arch'])}; expected 'mlp' or 'lenet5' (or 'gpt', through validateAnyConfig)`);
+}
+
+/**
+ * Check any preset config, an image classifier's (validateConfig) or a GPT's (validateGptConfig);
+ * throws a TensorslimError naming the bad field.
+ *
+ * @example
+ * validateAnyConfig(createModel('gpt-tiny').config);
+ * validateAnyConfig({ arch: 'gpt', nLayer: 2, nEmbd: 30, nHead: 4 });  // throws: vocabSize ... (or nHead does not divide nEmbd)
+ */
+export function validateAnyConfig(c: unknown): asserts c is AnyModelConfig {
+  if (c !== null && typeof c === 'object' && (c as { arch?: unknown }).arch === 'gpt') {
+    validateGptConfig(c);
+    return;
+  }
+  validateConfig(c);
 }
 
 function cloneConfig<T>(c: T): T { return JSON.parse(JSON.stringify(c)) as T; }

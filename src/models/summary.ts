@@ -3,13 +3,24 @@
 // leaf modules (so any Module works, including pruned ones whose pre-hooks compute `weight`).
 // FLOPs count a multiply-add as 2 (the usual convention: Linear = 2 * in * out per row, plus the
 // bias), elementwise layers 1 per output element, max-pool (k*k - 1) comparisons per output.
+// Causal self-attention (whose score and weighted-sum products run inside one kernel, not in leaf
+// modules) gets a row of its own, `<path>.attention`: for T positions, query i reads i + 1 keys, so
+// q k^T and P v cost 2 * C * T (T + 1) FLOPs together per layer (the fused kernel skips the masked
+// blocks). A language model is summarized for int32 token ids (options.dtype): its FLOPs are per
+// sequence of inputShape[0] tokens; divide by it for FLOPs per token.
 
 import type { Tensor } from '../core/tensor.js';
 import { noGrad } from '../core/engine.js';
 import { TensorslimError } from '../core/errors.js';
-import { itemSize } from '../backend/dtype.js';
+import { itemSize, type DType } from '../backend/dtype.js';
 import * as ops from '../ops/index.js';
-import { Conv2d, Flatten, Linear, MaxPool2d, ReLU, GELU, Tanh, Sigmoid, type AnyModule, type Module } from '../nn/index.js';
+import { CausalSelfAttention, Conv2d, Flatten, Linear, MaxPool2d, ReLU, GELU, Tanh, Sigmoid, type AnyModule, type Module } from '../nn/index.js';
+
+/** Options of summarizeModel. */
+export interface SummarizeOptions {
+  /** dtype of the zero input batch: 'float32' (default) for images and features, 'int32' for token ids. */
+  dtype?: DType;
+}
 
 /** One leaf layer of the summary. */
 export interface LayerSummary {
@@ -19,7 +30,7 @@ export interface LayerSummary {
   type: string;
   /** Output shape for one sample (batch axis dropped). */
   outputShape: number[];
-  /** Parameters (elements) owned directly by this layer. */
+  /** Parameters (elements) owned directly by this layer (a weight tied to another layer counts in both rows). */
   params: number;
   /** Zero entries among this layer's weights (masked entries count as zero). */
   zeros: number;
@@ -34,13 +45,13 @@ export interface LayerSummary {
 /** The whole model's summary. */
 export interface ModelSummary {
   layers: LayerSummary[];
-  /** Total parameters (each tensor once). */
+  /** Total parameters (each tensor once: a tied weight counts once). */
   params: number;
   /** Parameters that are not zero (masked ones count as zero). */
   nonzeroParams: number;
   /** zero weights / all weights, over layers with a weight. */
   sparsity: number;
-  /** Dense bytes of all parameters and persistent buffers. */
+  /** Dense bytes of all parameters and persistent buffers (a tensor listed under two keys, tied, counts once). */
   bytes: number;
   /** FLOPs per sample (dense). */
   flops: number;
@@ -49,18 +60,24 @@ export interface ModelSummary {
 }
 
 /**
- * Summarize `model` for inputs of shape `inputShape` (one sample, without the batch axis).
- * Runs one forward pass in eval mode under noGrad; restores the model's training mode.
+ * Summarize `model` for inputs of shape `inputShape` (one sample, without the batch axis; for a
+ * language model, [T] token ids with `{ dtype: 'int32' }`). Runs one forward pass of a zero batch in
+ * eval mode under noGrad; restores the model's training mode.
  *
  * @example
  * const s = summarizeModel(createModel('mlp'), [784]);
  * s.params;  // 266610
  * s.flops;   // 2 * (784*300 + 300*100 + 100*10) + biases + ReLUs
+ * const g = summarizeModel(createModel('gpt-tiny'), [128], { dtype: 'int32' });
+ * g.flops / 128;  // forward FLOPs per token at a full context
  */
-export function summarizeModel(model: AnyModule, inputShape: readonly number[]): ModelSummary {
-  const leaves = model.namedModules().filter(([, m]) => m.children().length === 0);
+export function summarizeModel(model: AnyModule, inputShape: readonly number[], opts: SummarizeOptions = {}): ModelSummary {
+  const all = model.namedModules();
+  const leaves = all.filter(([, m]) => m.children().length === 0);
+  const attention = all.filter(([, m]) => m instanceof CausalSelfAttention) as [string, CausalSelfAttention][];
+  const hooked = [...leaves.map(([, m]) => m), ...attention.map(([, m]) => m as AnyModule)];
   const shapes = new Map<AnyModule, { input: number[]; output: number[] }>();
-  const handles = leaves.map(([, m]) => (m as unknown as Module<[Tensor], unknown>).registerForwardHook((mod, args, out) => {
+  const handles = hooked.map((m) => (m as unknown as Module<[Tensor], unknown>).registerForwardHook((mod, args, out) => {
     const x = args[0];
     if (out && typeof out === 'object' && 'shape' in out && x && typeof x === 'object' && 'shape' in x) {
       shapes.set(mod as unknown as AnyModule, { input: [...(x as Tensor).shape], output: [...(out as Tensor).shape] });
@@ -70,7 +87,7 @@ export function summarizeModel(model: AnyModule, inputShape: readonly number[]):
   let out: Tensor;
   try {
     model.eval();
-    out = noGrad(() => (model as unknown as Module<[Tensor], Tensor>).call(ops.zeros([1, ...inputShape])));
+    out = noGrad(() => (model as unknown as Module<[Tensor], Tensor>).call(ops.zeros([1, ...inputShape], { dtype: opts.dtype ?? 'float32' })));
   } catch (e) {
     throw new TensorslimError('summarizeModel', `a forward pass with input (1, ${inputShape.join(', ')}) failed: ${e instanceof Error ? e.message : String(e)}`);
   } finally {
@@ -95,10 +112,36 @@ export function summarizeModel(model: AnyModule, inputShape: readonly number[]):
       bytes, flops: io ? layerFlops(m, outputShape) : 0,
     });
   }
-  const zeroTotal = layers.reduce((s, l) => s + l.zeros, 0);
+  for (const [name, m] of attention) {
+    const io = shapes.get(m as AnyModule);
+    if (!io) continue;
+    const t = io.output[1] ?? 0;   // (1, T, C)
+    const row: LayerSummary = {
+      name: `${name}.attention`, type: `attention(causal, ${m.nHead} heads)`, outputShape: io.output.slice(1),
+      params: 0, zeros: 0, sparsity: 0, bytes: 0, flops: 2 * m.nEmbd * t * (t + 1),
+    };
+    // after the module's own leaves (c_attn, c_proj, dropouts)
+    let at = layers.length;
+    for (let i = layers.length - 1; i >= 0; i--) if (layers[i]!.name.startsWith(`${name}.`)) { at = i + 1; break; }
+    layers.splice(at, 0, row);
+  }
+  // a weight tied to two layers (GPT's lm_head and wte) is counted once in the totals
+  const seen = new Set<Tensor>();
+  let zeroTotal = 0;
+  for (const [name, m] of leaves) {
+    const own = m.namedParameters('', false).map(([, p]) => p as Tensor);
+    if (own.length > 0 && own.every((p) => seen.has(p))) continue;
+    for (const p of own) seen.add(p);
+    zeroTotal += layers.find((l) => l.name === name)?.zeros ?? 0;
+  }
   const params = model.numParameters();
   let bytes = 0;
-  for (const t of model.stateDict().values()) bytes += t.size * itemSize(t.dtype);
+  const counted = new Set<Tensor>();
+  for (const t of model.stateDict({ keepVars: true }).values()) {   // the live tensors, so a tied one is seen twice
+    if (counted.has(t)) continue;
+    counted.add(t);
+    bytes += t.size * itemSize(t.dtype);
+  }
   return {
     layers,
     params,

@@ -56,6 +56,15 @@ export abstract class LRScheduler<C extends Record<string, number> = Record<stri
     this.lastEpoch = lastEpoch;
   }
 
+  /**
+   * The scheduler's type as checkpoints store it ('StepLR', 'CosineAnnealingLR', ...): fixed per
+   * class, so it survives minifiers and subclasses.
+   *
+   * @example
+   * new StepLR(opt, { stepSize: 10 }).typeName; // 'StepLR'
+   */
+  abstract get typeName(): string;
+
   /** The lr of a group whose base lr is `baseLr`, after `epoch` steps. */
   protected abstract lrAt(baseLr: number, epoch: number, group: number): number;
 
@@ -102,7 +111,7 @@ export abstract class LRScheduler<C extends Record<string, number> = Record<stri
    * sched.loadStateDict(checkpoint.scheduler);
    */
   loadStateDict(sd: SchedulerStateDict): void {
-    const op = `${this.constructor.name}.loadStateDict`;
+    const op = `${this.typeName}.loadStateDict`;
     const n = this.optimizer.paramGroups.length;
     if (typeof sd !== 'object' || sd === null || !Number.isInteger(sd.lastEpoch) || !Array.isArray(sd.baseLrs) || !Array.isArray(sd.lastLr)) {
       throw new TensorslimError(op, 'expected {lastEpoch, baseLrs, lastLr, config} as returned by stateDict()');
@@ -127,6 +136,7 @@ export abstract class LRScheduler<C extends Record<string, number> = Record<stri
  * const sched = new StepLR(opt, 30, 0.1); // lr 0.05 for epochs 0-29, 0.005 for 30-59, ...
  */
 export class StepLR extends LRScheduler<{ stepSize: number; gamma: number }> {
+  get typeName(): string { return 'StepLR'; }
   constructor(optimizer: Optimizer, stepSize: number, gamma = 0.1, lastEpoch = -1) {
     if (!Number.isInteger(stepSize) || stepSize <= 0) throw new TensorslimError('StepLR', `stepSize must be a positive integer, got ${stepSize}`);
     super(optimizer, { stepSize, gamma }, lastEpoch);
@@ -147,6 +157,7 @@ export class StepLR extends LRScheduler<{ stepSize: number; gamma: number }> {
  * const warmup = new LinearLR(opt, { startFactor: 0.01, endFactor: 1, totalIters: 100 });
  */
 export class LinearLR extends LRScheduler<{ startFactor: number; endFactor: number; totalIters: number }> {
+  get typeName(): string { return 'LinearLR'; }
   constructor(optimizer: Optimizer, options: { startFactor?: number; endFactor?: number; totalIters?: number } = {}, lastEpoch = -1) {
     const startFactor = options.startFactor ?? 1 / 3;
     const endFactor = options.endFactor ?? 1;
@@ -173,6 +184,7 @@ export class LinearLR extends LRScheduler<{ startFactor: number; endFactor: numb
  * const sched = new CosineAnnealingLR(opt, 1000, 1e-5);
  */
 export class CosineAnnealingLR extends LRScheduler<{ tMax: number; etaMin: number }> {
+  get typeName(): string { return 'CosineAnnealingLR'; }
   constructor(optimizer: Optimizer, tMax: number, etaMin = 0, lastEpoch = -1) {
     if (!(tMax > 0)) throw new TensorslimError('CosineAnnealingLR', `tMax must be > 0, got ${tMax}`);
     super(optimizer, { tMax, etaMin }, lastEpoch);
@@ -196,6 +208,7 @@ export class CosineAnnealingLR extends LRScheduler<{ tMax: number; etaMin: numbe
  * const sched = new CosineWithWarmupLR(opt, { warmupSteps: 100, totalSteps: 5000, minLr: 6e-5 });
  */
 export class CosineWithWarmupLR extends LRScheduler<{ warmupSteps: number; totalSteps: number; minLr: number }> {
+  get typeName(): string { return 'CosineWithWarmupLR'; }
   constructor(optimizer: Optimizer, options: { warmupSteps: number; totalSteps: number; minLr?: number }, lastEpoch = -1) {
     const { warmupSteps, totalSteps } = options;
     const minLr = options.minLr ?? 0;
@@ -234,6 +247,7 @@ export function cosineWithWarmup(optimizer: Optimizer, options: { warmupSteps: n
  * const sched = new LambdaLR(opt, (epoch) => 0.95 ** epoch);
  */
 export class LambdaLR extends LRScheduler<Record<string, never>> {
+  get typeName(): string { return 'LambdaLR'; }
   private readonly lambdas: ReadonlyArray<(epoch: number) => number>;
 
   constructor(optimizer: Optimizer, lrLambda: ((epoch: number) => number) | ReadonlyArray<(epoch: number) => number>, lastEpoch = -1) {

@@ -72,6 +72,14 @@ export abstract class Optimizer<O extends OptimizerOptions = OptimizerOptions> {
   state = new Map<Tensor, ParamState>();
   /** The name used in error messages (`SGD`, `Adam`, ...); a getter, so the base constructor can use it. */
   protected abstract get name(): string;
+  /**
+   * The optimizer's type as checkpoints store it ('SGD', 'Adam', 'AdamW'): fixed per class, so it
+   * survives minifiers and subclasses (a `class MyAdam extends Adam` still holds Adam state).
+   *
+   * @example
+   * new AdamW(model.parameters()).typeName; // 'AdamW'
+   */
+  get typeName(): string { return this.name; }
 
   constructor(params: ParamsInput<O>, defaults: O) {
     const op = new.target.name;

@@ -12,6 +12,7 @@ import { manualSeed } from '../core/random.js';
 import type { Tensor } from '../core/tensor.js';
 import { AdamW, CosineWithWarmupLR } from '../optim/index.js';
 import { GPT, GPT_PRESETS, gptConfig, gptLoss, gptParamGroups, lmLossFn, validateGptConfig, type GptConfig, type GptOverrides } from '../models/gpt.js';
+import { modelFromConfig } from '../models/presets.js';
 import { loadDataset, RandomWindowSampler, TokenDataset, getTokenizer, type LanguageModelingData, type RandomWindowState, type Tokenizer } from '../data/index.js';
 import { loadCheckpoint, type Checkpoint, type JsonObject } from '../io/index.js';
 import type { Callback, EpochMetrics, EvalMetrics, FitResult } from './callbacks.js';
@@ -116,16 +117,23 @@ export function unigramEntropyBits(tokens: Int32Array, vocabSize = 256): number 
   return h;
 }
 
-/** Training batches for the Trainer: `length` random-window batches per "epoch" (one eval interval). */
-class WindowLoader implements TrainLoader<Tensor[]> {
+/**
+ * Training batches for the Trainer: `length` random-window batches per "epoch" (one eval interval).
+ * @example new Trainer({ ..., trainLoader: new WindowLoader(new RandomWindowSampler(tokens, { batchSize: 16, contextLength: 128 }), 100) })
+ */
+export class WindowLoader implements TrainLoader<Tensor[]> {
   constructor(readonly sampler: RandomWindowSampler, readonly length: number) {}
   *[Symbol.iterator](): Iterator<Tensor[]> {
     for (let i = 0; i < this.length; i++) yield this.sampler.sample();
   }
 }
 
-/** Evenly spaced held-out windows, in batches. */
-function evalBatches(test: TokenDataset, windows: number, batchSize: number): Tensor[][] {
+/**
+ * `windows` evenly spaced held-out windows of `test` (all when 0), in batches of [x, y]: the fixed
+ * evaluation set of runGptTraining.
+ * @example evaluate(model, lmEvalBatches(data.test, 256, 16), { lossFn: lmEvalLoss }).loss
+ */
+export function lmEvalBatches(test: TokenDataset, windows: number, batchSize: number): Tensor[][] {
   const n = windows <= 0 ? test.length : Math.min(windows, test.length);
   const idx = Array.from({ length: n }, (_, i) => Math.floor((i * test.length) / n));
   const out: Tensor[][] = [];
@@ -133,7 +141,24 @@ function evalBatches(test: TokenDataset, windows: number, batchSize: number): Te
   return out;
 }
 
-const evalLoss = (model: unknown, batch: Tensor[]): LossOutput => ({ loss: gptLoss((model as GPT).call(batch[0]!), batch[1]!) });
+/**
+ * The evaluation loss of a GPT on an [x, y] batch (for evaluate()): gptLoss(model(x), y).
+ * @example evaluate(model, batches, { lossFn: lmEvalLoss }).loss   // nats per token
+ */
+export const lmEvalLoss = (model: unknown, batch: Tensor[]): LossOutput => ({ loss: gptLoss((model as GPT).call(batch[0]!), batch[1]!) });
+const evalLoss = lmEvalLoss;
+
+/**
+ * The GPT config a checkpoint holds (metadata extra.gpt, where `train --model gpt-*` writes it, or a
+ * GPT config in `config`), validated; null when the checkpoint holds another kind of model.
+ * @example const c = gptConfigOf(loadCheckpoint('gpt.safetensors'));   // { arch: 'gpt', nLayer: 4, ... }
+ */
+export function gptConfigOf(ck: Checkpoint): GptConfig | null {
+  const raw: unknown = ck.extra['gpt'] ?? ck.config;
+  if (raw === null || raw === undefined || typeof raw !== 'object' || (raw as { arch?: unknown }).arch !== 'gpt') return null;
+  validateGptConfig(raw);
+  return raw;
+}
 
 /**
  * Rebuild a GPT from a checkpoint (metadata extra.gpt, or a GPT config in `config`) and load its
@@ -143,13 +168,11 @@ const evalLoss = (model: unknown, batch: Tensor[]): LossOutput => ({ loss: gptLo
 export function loadGptCheckpoint(pathOrCheckpoint: string | Checkpoint): { model: GPT; config: GptConfig; tokenizer: string; checkpoint: Checkpoint } {
   const ck = typeof pathOrCheckpoint === 'string' ? loadCheckpoint(pathOrCheckpoint) : pathOrCheckpoint;
   const where = typeof pathOrCheckpoint === 'string' ? `'${pathOrCheckpoint}'` : 'the checkpoint';
-  const fromExtra = ck.extra['gpt'];
-  const raw: unknown = fromExtra ?? ck.config;
-  if (raw === null || raw === undefined || (raw as { arch?: unknown }).arch !== 'gpt') {
+  const config = gptConfigOf(ck);
+  if (config === null) {
     throw new TensorslimError('loadGptCheckpoint', `${where} holds no GPT model (its config is ${JSON.stringify(ck.config?.arch ?? null)}); train one with tensorslim train --model gpt-tiny`);
   }
-  validateGptConfig(raw);
-  const model = new GPT(raw);
+  const model = modelFromConfig(config);
   model.loadStateDict(ck.model);
   const tok = ck.extra['tokenizer'];
   return { model, config: model.config, tokenizer: typeof tok === 'string' ? tok : 'byte', checkpoint: ck };
@@ -221,7 +244,7 @@ export async function runGptTraining(o: GptTrainingOptions): Promise<GptTraining
     stateDict: () => sampler.stateDict(),
     loadStateDict: (s) => sampler.loadStateDict(s as RandomWindowState),
   };
-  const evalSet = evalBatches(data.test, o.evalWindows ?? 256, batchSize);
+  const evalSet = lmEvalBatches(data.test, o.evalWindows ?? 256, batchSize);
   // wall-clock time of each evaluation, for the curve
   let started = 0;
   const evalTimes = new Map<number, number>();
@@ -276,9 +299,7 @@ export function loadLmData(name: string, tokenizer: string | Tokenizer = 'byte',
  */
 export function isGptCheckpoint(path: string): boolean {
   try {
-    const ck = loadCheckpoint(path);
-    const raw = (ck.extra['gpt'] ?? ck.config) as { arch?: unknown } | null;
-    return raw !== null && raw !== undefined && raw.arch === 'gpt';
+    return gptConfigOf(loadCheckpoint(path)) !== null;
   } catch {
     return false;
   }

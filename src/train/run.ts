@@ -7,9 +7,9 @@ import { noGrad } from '../core/engine.js';
 import { TensorslimError } from '../core/errors.js';
 import { defaultGenerator, manualSeed } from '../core/random.js';
 import * as ops from '../ops/index.js';
-import type { AnyModule, Module } from '../nn/index.js';
+import type { AnyModule, Module, Parameter } from '../nn/index.js';
 import { createModel, modelFromConfig, type ModelConfig, type ModelOverrides, type PresetModel } from '../models/index.js';
-import { DataLoader, loadDataset, type ImageClassificationData, type TensorDataset } from '../data/index.js';
+import { augmentTransform, DataLoader, loadDataset, parseAugment, type ImageClassificationData, type TensorDataset } from '../data/index.js';
 import { fileBytes, loadCheckpoint, modelFromCheckpoint, saveCheckpoint } from '../io/index.js';
 import type { Callback, EvalMetrics, FitResult } from './callbacks.js';
 import { checkpointSaver, loadTrainingCheckpoint } from './checkpoint.js';
@@ -42,6 +42,20 @@ export interface RunTrainingOptions {
   /** 'constant' | 'cosine' | 'warmup-cosine' (default 'constant'). */
   schedule?: string;
   gradClipNorm?: number;
+  /**
+   * Training-data augmentation: 'none' (default), 'shift' (random shifts of up to 2 pixels, zero
+   * fill) or 'shift:N' (up to N pixels). Applied by the training DataLoader with a generator derived
+   * from its state, so --resume stays exact. The test split is never augmented.
+   */
+  augment?: string;
+  /**
+   * Parameters trained by the same optimizer besides the model's (e.g. feature-distillation
+   * projectors), after the model's in the optimizer's one parameter group (same lr, schedule, weight
+   * decay, clipping). The checkpoint holds their optimizer state but not their values (it saves the
+   * model's weights), so a --resume of such a run restores the moments but not the extra parameters
+   * themselves: save and restore them yourself. Must not repeat model parameters.
+   */
+  extraParameters?: readonly Parameter[];
   /** Seeds the weights (default generator) and the data order (default 0). */
   seed?: number;
   /** Checkpoint written after every epoch and at the end (safetensors, atomic). */
@@ -67,6 +81,8 @@ export interface TrainingPlan {
   batchSize: number;
   lr: number;
   seed: number;
+  /** The augmentation in use ('none', 'shift:2', ...). */
+  augment: string;
 }
 
 /** What runTraining returns. */
@@ -81,6 +97,8 @@ export interface RunTrainingResult {
   /** Path of the checkpoint written, or null. */
   out: string | null;
   resumedFrom: string | null;
+  /** The training-data augmentation used ('none', 'shift:1', ...). */
+  augment: string;
 }
 
 /**
@@ -123,6 +141,8 @@ export async function runTraining(o: RunTrainingOptions): Promise<RunTrainingRes
   const optimizerName = o.optimizer ?? 'adam';
   const schedule = o.schedule ?? 'constant';
   const lr = o.lr ?? 1e-3;
+  const augment = parseAugment(o.augment ?? 'none'); // refuse a bad spec before loading anything
+  const augmentName = augment.kind === 'none' ? 'none' : `shift:${augment.maxShift}`;
   const data = typeof o.dataset === 'string' ? loadImageData(o.dataset, o.data) : o.dataset;
 
   const loaded = o.resume ? loadTrainingCheckpoint(o.resume) : null;
@@ -144,18 +164,20 @@ export async function runTraining(o: RunTrainingOptions): Promise<RunTrainingRes
   }
   checkFits(model.config, data);
 
-  const optimizer = makeOptimizer(optimizerName, model.parameters(), { lr, ...(o.weightDecay !== undefined ? { weightDecay: o.weightDecay } : {}) });
-  if (loaded && loaded.checkpoint.optimizer!.type !== optimizer.constructor.name) {
-    throw new TensorslimError('resume', `'${o.resume}' was trained with ${loaded.checkpoint.optimizer!.type}, not ${optimizer.constructor.name}; pass the same --optimizer`);
+  const extra = checkExtraParameters(model, o.extraParameters ?? []);
+  const optimizer = makeOptimizer(optimizerName, [...model.parameters(), ...extra], { lr, ...(o.weightDecay !== undefined ? { weightDecay: o.weightDecay } : {}) });
+  if (loaded && loaded.checkpoint.optimizer!.type !== optimizer.typeName) {
+    throw new TensorslimError('resume', `'${o.resume}' was trained with ${loaded.checkpoint.optimizer!.type}, not ${optimizer.typeName}; pass the same --optimizer`);
   }
-  const trainLoader = new DataLoader(data.train, { batchSize, shuffle: true, seed });
+  const transform = augmentTransform(augment, data.info.inputShape);
+  const trainLoader = new DataLoader(data.train, { batchSize, shuffle: true, seed, ...(transform ? { transform } : {}) });
   const evalLoader = new DataLoader(data.test, { batchSize: o.evalBatchSize ?? 1000 });
   const spe = trainLoader.length;
   const totalSteps = o.steps ?? (o.epochs ?? 1) * spe;
   const scheduler = makeScheduler(schedule, optimizer, { totalSteps });
   if (loaded) {
     const had = loaded.checkpoint.scheduler?.type ?? null;
-    const has = scheduler?.constructor.name ?? null;
+    const has = scheduler?.typeName ?? null;
     if (had !== has) throw new TensorslimError('resume', `'${o.resume}' was trained with ${had ?? 'a constant learning rate'}, this run has ${has ?? 'a constant learning rate'}; pass the same --schedule`);
   }
   const trainer = new Trainer<Tensor[]>({
@@ -163,13 +185,13 @@ export async function runTraining(o: RunTrainingOptions): Promise<RunTrainingRes
     ...(o.steps !== undefined ? { steps: o.steps } : { epochs: o.epochs ?? 1 }),
     ...(o.gradClipNorm !== undefined ? { gradClipNorm: o.gradClipNorm } : {}),
     ...(o.lossFn ? { lossFn: o.lossFn } : {}),
-    callbacks: o.callbacks ?? [],
+    callbacks: [...(o.callbacks ?? []), augmentRecord(augmentName, o.resume)],
     ...(o.out ? { checkpointPath: o.out, save: checkpointSaver({ optimizer, scheduler, config: model.config }) } : {}),
   });
   if (loaded) trainer.resume(loaded.snapshot!, o.resume ?? null);
   o.onStart?.({
     model, config: model.config, data, trainer, params: model.numParameters(), resumedFrom: o.resume ?? null,
-    optimizer: optimizerName, schedule, batchSize, lr: optimizer.paramGroups[0]!.lr, seed,
+    optimizer: optimizerName, schedule, batchSize, lr: optimizer.paramGroups[0]!.lr, seed, augment: augmentName,
   });
   const fit = await trainer.fit();
   const test = fit.finalEval !== null && fit.history.length > 0 && fit.history[fit.history.length - 1]!.step === trainer.step
@@ -177,8 +199,41 @@ export async function runTraining(o: RunTrainingOptions): Promise<RunTrainingRes
     : evaluate(model, evalLoader);
   return {
     model, config: model.config, fit, test, params: model.numParameters(), dataset: data.info.name,
-    out: fit.checkpoint, resumedFrom: o.resume ?? null,
+    out: fit.checkpoint, resumedFrom: o.resume ?? null, augment: augmentName,
   };
+}
+
+/**
+ * A stateful callback that stores the augmentation in the checkpoint, so that --resume with another
+ * --augment is refused instead of silently continuing with other data. Checkpoints from before it
+ * existed carry no record and are accepted.
+ */
+function augmentRecord(augment: string, resumePath: string | undefined): Callback<Tensor[]> {
+  return {
+    name: 'tensorslim.augment',
+    stateDict: () => ({ augment }),
+    loadStateDict(state: unknown) {
+      const had = typeof state === 'object' && state !== null ? (state as { augment?: unknown }).augment : undefined;
+      if (typeof had === 'string' && had !== augment) {
+        throw new TensorslimError('resume', `'${resumePath ?? 'the checkpoint'}' was trained with augmentation ${had}, this run has ${augment}; pass --augment ${had}`);
+      }
+    },
+  };
+}
+
+/** Refuse extra parameters that are not Parameters, repeat one another or belong to the model. */
+function checkExtraParameters(model: AnyModule, extra: readonly Parameter[]): Parameter[] {
+  const own = new Set<unknown>(model.parameters());
+  const seen = new Set<unknown>();
+  extra.forEach((p, i) => {
+    if (!p || typeof p !== 'object' || !('requiresGrad' in p) || !p.requiresGrad) {
+      throw new TensorslimError('runTraining', `extraParameters[${i}] is not a trainable parameter (a Parameter / tensor with requiresGrad)`);
+    }
+    if (own.has(p)) throw new TensorslimError('runTraining', `extraParameters[${i}] is already a parameter of the model; pass only parameters outside it (e.g. a distillation projector's)`);
+    if (seen.has(p)) throw new TensorslimError('runTraining', `extraParameters[${i}] appears twice`);
+    seen.add(p);
+  });
+  return [...extra];
 }
 
 /**

@@ -133,8 +133,29 @@ describe('DataLoader state: resume continues exactly', () => {
     const l = make();
     for (const _ of l) break;
     assert.equal(l.epoch, 1);
-    assert.equal(l.stateDict().position, 0);
     assert.equal(labels(l).flat().length, 10);
+    assert.equal(l.epoch, 2);
+    assert.equal(l.stateDict().position, 0);
+  });
+
+  test('stateDict after leaving a for..of early reports the batches actually handed out', () => {
+    const ref = reference();
+    for (const k of [1, 2, 3]) {
+      const first = make();
+      const seen = labels(first);
+      let i = 0;
+      for (const b of first) { seen.push(Array.from(b[1]!.data)); if (++i === k) break; } // state taken after the loop
+      const state = first.stateDict();
+      assert.deepEqual([state.epoch, state.position], [1, k]);
+      const resumed = make();
+      resumed.loadStateDict(JSON.parse(JSON.stringify(state)));
+      seen.push(...labels(resumed), ...labels(resumed));
+      assert.deepEqual(seen, ref, `left epoch 1 after ${k} batches`);
+    }
+    // a throw inside the loop body: the batch it was handed counts as handed out
+    const l = make();
+    assert.throws(() => { for (const _ of l) throw new Error('boom'); }, /boom/);
+    assert.deepEqual([l.stateDict().epoch, l.stateDict().position], [0, 1]);
   });
 
   test('restoring a state for other data or batch size is refused and changes nothing', () => {

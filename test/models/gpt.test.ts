@@ -59,7 +59,7 @@ test('bad input is refused before any work: long context, out-of-vocabulary ids,
   assert.throws(() => m.call(ids([Array(13).fill(1)])), /the sequence has 13 tokens but the model's context length \(blockSize\) is 12; crop it/);
   assert.throws(() => m.call(ids([[1, 11, 2]])), /token id 11 at \(0, 1\) is outside the vocabulary \[0, 11\)/);
   assert.throws(() => m.call(ids([[1, -1]])), /token id -1/);
-  assert.throws(() => m.call(ops.zeros([1, 3])), /token ids must be int32, got float32/);
+  assert.throws(() => m.call(ops.zeros([1, 3])), /a GPT reads int32 token ids \(batch, time\), got float32 \(1, 3\): images or features do not fit/);
   assert.throws(() => m.call(new Tensor(new Int32Array(0), 'int32', [1, 0])), /time >= 1/);
   assert.throws(() => new GPT({ ...small, nHead: 3 }), /nHead 3 does not divide nEmbd 16/);
   assert.throws(() => validateGptConfig({ ...small, dropout: 1 }), /dropout must be in \[0, 1\)/);

@@ -81,3 +81,39 @@ test('bench gpt --json: median step time and tokens per second of a small config
   assert.ok(r.stepMs > 0 && r.tokensPerSecond > 0 && r.peakRssBytes > 0 && Number.isFinite(r.finalLoss));
   assert.equal(r.context, 16);
 });
+
+test('summary of a GPT checkpoint: parameters (tied matrix once), bytes and FLOPs per token from the formula', async () => {
+  const s = await run(['summary', ckpt, '--json']);
+  assert.equal(s.code, 0, s.err.join('\n'));
+  const j = s.json!;
+  // gpt-tiny: V = 256, T = 128, C = 128, L = 4; nanoGPT's count V*C + T*C + L*(12 C^2 + 13 C) + 2 C
+  const [V, T, C, L] = [256, 128, 128, 4];
+  const params = V * C + T * C + L * (12 * C * C + 13 * C) + 2 * C;
+  assert.equal(j['preset'], 'gpt-tiny');
+  assert.equal(j['params'], params);
+  assert.equal(params, 842_496);
+  assert.equal(j['bytes'], params * 4);   // float32, lm_head.weight is transformer.wte.weight
+  // forward FLOPs per token: per layer 2*(3C^2 + C^2 + 4C^2 + 4C^2) + biases (3C + C + 4C + C), the LM
+  // head 2CV, and causal attention 2*C*(T+1) per token per layer (query i reads i + 1 keys, q k^T and P v)
+  const perToken = L * (24 * C * C + 9 * C) + 2 * C * V + L * 2 * C * (T + 1);
+  assert.equal(j['contextLength'], T);
+  assert.equal(j['flopsPerToken'], perToken);
+  assert.equal(j['flops'], perToken * T);
+  const text = await run(['summary', ckpt]);
+  assert.match(text.out.join('\n'), /842,496 parameters \(lm_head tied to transformer\.wte, counted once\).*FLOPs per token/);
+  assert.match(text.out.join('\n'), /transformer\.h\.3\.attn\.attention +attention\(causal, 4 heads\)/);
+  const preset = await run(['summary', 'gpt-small', '--json']);
+  assert.equal(preset.json!['params'], 256 * 256 + 128 * 256 + 4 * (12 * 256 * 256 + 13 * 256) + 2 * 256);
+});
+
+test('image-only commands refuse a GPT with a clear error', async () => {
+  const e = await run(['eval', '--model', ckpt, '--dataset', 'mnist', '--json']);
+  assert.equal(e.code, 1);
+  assert.match(String(e.json!['error']), /holds a GPT language model \(gpt-tiny: 4 layers, width 128\), but this command works on image classifiers \(mlp, .*lenet5\); for a GPT use tensorslim summary/);
+  const p = await run(['eval', '--model', ckpt, '--preset', 'gpt-tiny', '--dataset', 'mnist', '--json']);
+  assert.equal(p.code, 1);
+  assert.match(String(p.json!['error']), /a GPT reads int32 token ids \(batch, time\), got float32 \(\d+, 1, 28, 28\): images or features do not fit/);
+  // prune and distill (commands owned elsewhere) fail before any work; their messages are theirs
+  assert.notEqual((await run(['prune', '--model', ckpt, '--dataset', 'mnist', '--json'])).code, 0);
+  assert.notEqual((await run(['distill', '--teacher', join(dir, 'mlp.safetensors'), '--student', 'gpt-tiny', '--dataset', 'mnist', '--steps', '1', '--json'])).code, 0);
+});

@@ -1,0 +1,36 @@
+// `tensorslim train --augment`: validation (exit 2 naming the flag and the accepted forms), help
+// text, the plan line, and a few-step run on the embedded MNIST digits whose JSON result is sane.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+
+import { captureContext, main } from '../../src/cli/index.js';
+
+async function cli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const ctx = captureContext({});
+  const code = await main(argv, ctx);
+  return { code, stdout: ctx.stdout.join('\n'), stderr: ctx.stderr.join('\n') };
+}
+
+test('--augment: help, bad values refused with exit 2, GPT presets refuse it', async () => {
+  const h = await cli('train', '--help');
+  assert.match(h.stdout, /--augment SPEC\s+training-data augmentation: none, shift/);
+  for (const bad of ['rotate', 'shift:9', 'shift:-1', 'shift:x']) {
+    const r = await cli('train', '--model', 'mlp', '--dataset', 'mnist', '--augment', bad, '--steps', '1');
+    assert.equal(r.code, 2, `--augment ${bad}: exit ${r.code}`);
+    assert.match(r.stderr, new RegExp(`bad --augment '${bad.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}'; use none, shift \\(up to 2 pixels\\) or shift:N`));
+  }
+  const g = await cli('train', '--model', 'gpt-tiny', '--dataset', 'sotu', '--augment', 'shift', '--steps', '1');
+  assert.equal(g.code, 2);
+  assert.match(g.stderr, /GPT presets train on text, drop --augment/);
+});
+
+test('--augment shift:2 trains (a few steps) and says so in the plan line', async () => {
+  const r = await cli('train', '--model', 'mlp-tiny', '--dataset', 'mnist', '--augment', 'shift:2', '--steps', '3', '--json');
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /augment shift:2, seed 0/);
+  const j = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Record<string, unknown>;
+  assert.equal(j['steps'], 3);
+  assert.equal(j['augment'], 'shift:2');
+  assert.ok(typeof j['testAccuracy'] === 'number' && j['testAccuracy'] > 0.1);
+});
