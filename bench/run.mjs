@@ -1,7 +1,10 @@
 #!/usr/bin/env node
 // Runs tensorslim and its PyTorch/OpenBLAS peer on the same workloads, interleaved, for several
 // rounds in one session, and saves medians, ratios, the peer configuration and the machine
-// description to bench/results/<date>.json (written atomically). Usage: node bench/run.mjs [rounds]
+// description to bench/results/<date>.json (written atomically). Usage: node bench/run.mjs [rounds] [gemm]
+// (with "gemm", only the GEMM workloads). Each round records the load average: the machine is
+// shared, so wall-clock numbers carry the other processes' load; the GEMM rows also record GFLOP
+// per CPU-second, which does not.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -10,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const rounds = Number(process.argv[2] ?? 3);
+const gemmOnly = process.argv[3] === 'gemm';
 const peerEnv = { ...process.env };
 delete peerEnv.OPENBLAS_CORETYPE; delete peerEnv.OPENBLAS_L2_SIZE;
 
@@ -18,18 +22,41 @@ function run(cmd, args, env) {
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr}`);
   return JSON.parse(r.stdout.trim().split('\n').at(-1));
 }
-const ours = (...a) => run(process.execPath, ['--import', 'tsx', 'bench/ours.ts', ...a], { ...process.env, BENCH_THREADS: '2' });
+// A tensorslim run that did not get the native backend (the addon missing, e.g. while someone
+// rebuilds it on this shared checkout) measured the reference backend: wait and run it again,
+// never record it.
+function ours(...a) {
+  for (let attempt = 1; ; attempt++) {
+    const r = run(process.execPath, ['--import', 'tsx', 'bench/ours.ts', ...a], { ...process.env, BENCH_THREADS: '2' });
+    if (r.machine?.backend === 'native') return r;
+    if (attempt >= 10) throw new Error(`bench/ours.ts ${a.join(' ')} ran on the ${r.machine?.backend} backend 10 times; build the addon (node scripts/build-native.mjs)`);
+    process.stderr.write(`bench/ours.ts ${a.join(' ')} ran on the ${r.machine?.backend} backend (addon missing?); retrying in 30 s\n`);
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 30000);
+  }
+}
 const peer = (...a) => run('/usr/bin/python3', ['bench/peer_torch.py', ...a], peerEnv);
+const uptime = () => { const r = spawnSync('uptime', { encoding: 'utf8' }); return (r.stdout ?? '').trim(); };
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
 
-const raw = { gemm1024: [], gemm2048: [], peerGemm1024: [], peerGemm2048: [], mlpModules: [], mlpFused: [], peerMlp: [] };
+const raw = {
+  gemm1024: [], gemm2048: [], peerGemm1024: [], peerGemm2048: [], mlpModules: [], mlpFused: [], peerMlp: [],
+  // GFLOP per CPU-second (process CPU time, all threads): robust to other processes' load
+  gemmCpu1024: [], gemmCpu2048: [], peerGemmCpu1024: [], peerGemmCpu2048: [],
+};
+const loadavg = [];
 let peerConfig = null, machine = null;
 for (let i = 0; i < rounds; i++) {
   process.stderr.write(`round ${i + 1}/${rounds}\n`);
+  loadavg.push(os.loadavg());
   for (const n of [1024, 2048]) {
-    const o = ours('gemm', String(n)); machine = o.machine; raw[`gemm${n}`].push(o.gflops);
-    const p = peer('gemm', String(n)); peerConfig = p.peer; raw[`peerGemm${n}`].push(p.numpyGflops);
+    // alternate which side goes first, so a load burst does not always hit the same one
+    const first = i % 2 === 0 ? 'ours' : 'peer';
+    for (const side of first === 'ours' ? ['ours', 'peer'] : ['peer', 'ours']) {
+      if (side === 'ours') { const o = ours('gemm', String(n)); machine = o.machine; raw[`gemm${n}`].push(o.gflops); raw[`gemmCpu${n}`].push(o.cpuGflops); }
+      else { const p = peer('gemm', String(n)); peerConfig = p.peer; raw[`peerGemm${n}`].push(p.numpyGflops); raw[`peerGemmCpu${n}`].push(p.numpyCpuGflops); }
+    }
   }
+  if (gemmOnly) continue;
   raw.mlpModules.push(ours('mlp', 'modules').stepMs);
   raw.mlpFused.push(ours('mlp', 'fused').stepMs);
   raw.peerMlp.push(peer('mlp').stepMs);
@@ -37,16 +64,23 @@ for (let i = 0; i < rounds; i++) {
 const med = Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, median(v)]));
 const result = {
   date: new Date().toISOString(),
-  machine: { ...machine, cpu: os.cpus()[0]?.model, cores: os.availableParallelism(), loadavg: os.loadavg() },
+  machine: { ...machine, cpu: os.cpus()[0]?.model, cores: os.availableParallelism(), loadavg: os.loadavg(), uptime: uptime() },
   rounds,
   medians: med,
   ratios: {
     gemm1024VsOpenblas: med.gemm1024 / med.peerGemm1024,
     gemm2048VsOpenblas: med.gemm2048 / med.peerGemm2048,
+    gemmCpu1024VsOpenblas: med.gemmCpu1024 / med.peerGemmCpu1024,
+    gemmCpu2048VsOpenblas: med.gemmCpu2048 / med.peerGemmCpu2048,
     mlpModulesVsTorch: med.mlpModules / med.peerMlp,
     mlpFusedVsTorch: med.mlpFused / med.peerMlp,
   },
-  units: { gemm: 'GFLOP/s (float32, 2 threads; peer: numpy @ on OpenBLAS)', mlp: 'ms per training step (median)' },
+  units: {
+    gemm: 'GFLOP/s (float32, 2 threads; peer: numpy @ on OpenBLAS), median of the round medians',
+    gemmCpu: 'GFLOP per CPU-second of the process (all threads), same runs: the per-core efficiency, robust to other load',
+    mlp: 'ms per training step (median)',
+  },
+  loadavg,
   peer: peerConfig,
   raw,
 };

@@ -38,6 +38,36 @@ inline double m_floor(double v) { return floor(v); }
 inline float m_pow(float a, float b) { return powf(a, b); }
 inline double m_pow(double a, double b) { return pow(a, b); }
 
+// exp for float32 in branch-free form, so the loop vectorizes on every path (libm's expf is a
+// scalar call: exp ran at ~15-25% of copy bandwidth). exp(x) = 2^n e^r with n = round(x log2 e)
+// (the 1.5 * 2^23 trick, exact for |n| < 2^22), r = x - n ln2 by a Cody-Waite split (|r| <= ln2/2)
+// and e^r = 1 + r + r^2 P(r), P Cephes' expf minimax polynomial (relative error < 2 ulp). 2^n is
+// applied as two factors 2^(n/2) 2^(n - n/2), each a normal float, so results down to the
+// subnormal range and up to FLT_MAX come out right; x > 88.72... gives inf, x < -103.97... 0, NaN
+// stays NaN.
+inline float f32_from_bits(int32_t i) { float f; __builtin_memcpy(&f, &i, 4); return f; }
+inline int32_t f32_bits(float f) { int32_t i; __builtin_memcpy(&i, &f, 4); return i; }
+inline float exp_f32(float x) {
+  const float hi = 88.7228394f, lo = -103.972084f;
+  const float xc = x > hi ? hi : (x < lo ? lo : x);
+  const float t = xc * 1.44269504088896341f + 12582912.0f;
+  const int32_t n = f32_bits(t) - 0x4B400000;
+  const float nf = t - 12582912.0f;
+  const float r = (xc - nf * 0.693359375f) - nf * -2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  const float e = (r * r) * p + r + 1.0f;
+  const int32_t n1 = n >> 1, n2 = n - n1;
+  const float y = e * f32_from_bits((n1 + 127) << 23) * f32_from_bits((n2 + 127) << 23);
+  return x != x ? x : (x > hi ? __builtin_inff() : y);
+}
+inline float v_exp(float v) { return exp_f32(v); }
+inline double v_exp(double v) { return exp(v); }
+
 template <class T, class F> inline void map1(const T* x, long sx, T* y, long n, F f) {
   if (sx == 1) { for (long i = 0; i < n; i++) y[i] = f(x[i]); }
   else if (sx == 0) { const T v = f(x[0]); for (long i = 0; i < n; i++) y[i] = v; }
@@ -47,7 +77,7 @@ template <class T, class F> inline void map1(const T* x, long sx, T* y, long n, 
 template <class T> void unary_loop(int op, const T* x, long sx, T* y, long n) {
   switch (op) {
     case U_NEG: map1(x, sx, y, n, [](T v) { return -v; }); break;
-    case U_EXP: map1(x, sx, y, n, [](T v) { return m_exp(v); }); break;
+    case U_EXP: map1(x, sx, y, n, [](T v) { return v_exp(v); }); break;
     case U_LOG: map1(x, sx, y, n, [](T v) { return m_log(v); }); break;
     case U_SQRT: map1(x, sx, y, n, [](T v) { return m_sqrt(v); }); break;
     case U_ABS: map1(x, sx, y, n, [](T v) { return v < 0 ? -v : (v == 0 ? T(0) : v); }); break;

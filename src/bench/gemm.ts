@@ -27,6 +27,12 @@ export interface GemmBenchResult {
   medianMs: number;
   minMs: number;
   repeats: number;
+  /**
+   * GFLOP per CPU-second: the timed products' flops over the process's CPU time (user + system,
+   * all threads) while they ran. On a machine shared with other work, wall-clock GFLOP/s measures
+   * the load as much as the kernel; this measures how much work each core-second did.
+   */
+  cpuGflops: number;
   transposeB: boolean;
   machine: MachineInfo;
 }
@@ -50,15 +56,18 @@ export function benchGemm(opts: GemmBenchOptions = {}): GemmBenchResult {
   const repeats = opts.repeats ?? Math.min(50, Math.max(5, Math.round(5e10 / flops)));
   ops.matmul(a, b); // warm-up: packing buffers, thread start
   const times: number[] = [];
+  const cpu0 = process.cpuUsage();
   for (let i = 0; i < repeats; i++) {
     const t0 = process.hrtime.bigint();
     ops.matmul(a, b);
     times.push(Number(process.hrtime.bigint() - t0) / 1e6);
   }
+  const cpu = process.cpuUsage(cpu0);
+  const cpuSeconds = (cpu.user + cpu.system) / 1e6;
   const machine = machineInfo();
   const med = median(times);
   return {
     bench: 'gemm', size: n, threads: machine.threads, gflops: flops / (med * 1e6), medianMs: med, minMs: Math.min(...times),
-    repeats, transposeB: opts.transposeB ?? false, machine,
+    repeats, cpuGflops: (flops * repeats) / (cpuSeconds * 1e9), transposeB: opts.transposeB ?? false, machine,
   };
 }

@@ -69,6 +69,44 @@ function modulesMlp(sizes: readonly number[]): Sequential {
   return new Sequential(...layers);
 }
 
+/** One MLP training setup of benchMlp (model, Adam, fixed random batch), stepped by `step()`. */
+export interface MlpTrainer {
+  /** One training step: zeroGrad, forward, loss, backward, Adam step. Returns the loss. */
+  step(): number;
+  batch: number;
+  sizes: number[];
+  variant: 'modules' | 'fused';
+}
+
+/**
+ * Build the MLP training step that benchMlp times (also used by the memory soak, bench/soak.mjs).
+ *
+ * @example
+ * const t = mlpTrainer({ threads: 2 });
+ * for (let i = 0; i < 10; i++) t.step();
+ */
+export function mlpTrainer(opts: Omit<MlpBenchOptions, 'steps' | 'warmup'> = {}): MlpTrainer {
+  const batch = opts.batch ?? 128;
+  const sizes = [...(opts.sizes ?? [784, 1200, 1200, 10])];
+  const variant = opts.variant ?? 'modules';
+  if (!Number.isInteger(batch) || batch < 1) throw new TensorslimError('benchMlp', `batch must be a positive integer, got ${batch}`);
+  applyThreads(opts.threads);
+  const gen = new Generator(7);
+  const x = ops.randn([batch, sizes[0]!], { generator: gen });
+  const y = ops.randint(0, sizes[sizes.length - 1]!, [batch], { generator: gen, dtype: 'int32' });
+  const model = variant === 'fused' ? new FusedMlp(sizes) : modulesMlp(sizes);
+  const opt = new Adam(model.parameters(), { lr: 1e-3 });
+  const lossOf = (logits: Tensor): Tensor => (variant === 'fused' ? ops.softmaxCrossEntropy(logits, y) : F.crossEntropy(logits, y));
+  const step = (): number => {
+    opt.zeroGrad();
+    const loss = lossOf(model.call(x) as Tensor);
+    loss.backward();
+    opt.step();
+    return loss.item();
+  };
+  return { step, batch, sizes, variant };
+}
+
 /**
  * Time MLP training steps on the active backend.
  *
@@ -77,31 +115,14 @@ function modulesMlp(sizes: readonly number[]): Sequential {
  * console.log(`${r.stepMs.toFixed(1)} ms/step`);
  */
 export function benchMlp(opts: MlpBenchOptions = {}): MlpBenchResult {
-  const batch = opts.batch ?? 128;
-  const sizes = [...(opts.sizes ?? [784, 1200, 1200, 10])];
   const steps = opts.steps ?? 30, warmup = opts.warmup ?? 5;
-  const variant = opts.variant ?? 'modules';
-  if (!Number.isInteger(batch) || batch < 1) throw new TensorslimError('benchMlp', `batch must be a positive integer, got ${batch}`);
   if (!Number.isInteger(steps) || steps < 1) throw new TensorslimError('benchMlp', `steps must be a positive integer, got ${steps}`);
-  applyThreads(opts.threads);
-  const gen = new Generator(7);
-  const x = ops.randn([batch, sizes[0]!], { generator: gen });
-  const y = ops.randint(0, sizes[sizes.length - 1]!, [batch], { generator: gen, dtype: 'int32' });
-  const model = variant === 'fused' ? new FusedMlp(sizes) : modulesMlp(sizes);
-  const opt = new Adam(model.parameters(), { lr: 1e-3 });
-  const lossOf = (logits: Tensor): Tensor => (variant === 'fused' ? ops.softmaxCrossEntropy(logits, y) : F.crossEntropy(logits, y));
+  const t = mlpTrainer(opts);
   let last = NaN;
-  const step = (): void => {
-    opt.zeroGrad();
-    const loss = lossOf(model.call(x) as Tensor);
-    loss.backward();
-    opt.step();
-    last = loss.item();
-  };
-  const times = timeSteps(step, warmup, steps);
+  const times = timeSteps(() => { last = t.step(); }, warmup, steps);
   const machine = machineInfo();
   return {
-    bench: 'mlp', stepMs: median(times), minMs: Math.min(...times), steps, batch, threads: machine.threads, variant, sizes,
+    bench: 'mlp', stepMs: median(times), minMs: Math.min(...times), steps, batch: t.batch, threads: machine.threads, variant: t.variant, sizes: t.sizes,
     finalLoss: last, machine,
   };
 }

@@ -16,4 +16,5 @@ export {
   runTraining, loadImageData, loadModel, evaluateOn, exportWeights, measureLatency,
   type RunTrainingOptions, type RunTrainingResult, type TrainingPlan, type LatencyResult,
 } from './run.js';
-export { runGptTraining, loadGptCheckpoint, isGptCheckpoint, unigramEntropyBits, loadLmData, type GptTrainingOptions, type GptTrainingResult, type LmEval } from './lm.js';
+export {
+  runGptTraining, loadGptCheckpoint, isGptCheckpoint, unigramEntropyBits, loadLmData, gptConfigOf, WindowLoader, lmEvalBatches, lmEvalLoss, type GptTrainingOptions, type GptTrainingResult, type LmEval } from './lm.js';

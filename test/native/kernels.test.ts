@@ -388,6 +388,57 @@ describe('native kernels vs reference', { skip }, () => {
     });
   });
 
+  test('float32 exp (vectorized polynomial): within 2 ulp of Math.exp over the whole range, inf, 0, NaN, subnormals', () => {
+    const n = 200_003;
+    const data = new Float32Array(n);
+    for (let i = 0; i < n; i++) data[i] = -110 + (200 * i) / n; // -110 .. 90: underflow, subnormal, normal, overflow
+    const special = [0, -0, 1, -1, 1e-8, -1e-8, 0.34657, -0.34658, 88.72283, 88.7228394, 88.73, 100, -87.3, -100, -103.97, -103.98, -150, Infinity, -Infinity, NaN];
+    data.set(special, 0);
+    const x: View = { data, shape: [n], strides: [1], offset: 0 };
+    const sub = 2 ** -149, minNormal = 2 ** -126;
+    forEachSetting((path, threads) => {
+      const got = nat.unary('exp', x, 'float32');
+      for (let i = 0; i < n; i++) {
+        const want = Math.fround(Math.exp(data[i]!)), g = got[i]!;
+        if (Number.isNaN(want) ? Number.isNaN(g) : g === want) continue;
+        // one float32 ulp at want (subnormals: the fixed spacing 2^-149)
+        const ulp = want < minNormal ? sub : 2 ** (Math.floor(Math.log2(want)) - 23);
+        if (!(Math.abs(g - want) <= 2 * ulp)) assert.fail(`${path}/${threads}t exp(${data[i]}) = ${g}, want ${want} (${(Math.abs(g - want) / ulp).toFixed(2)} ulp)`);
+      }
+    });
+  });
+
+  test('large contiguous outputs (>= 8 MiB: huge-page advice before the first write) match hand-computed values', () => {
+    // 2^21 + 37 float32 elements: the output starts off a 2 MiB boundary, so the advised interior
+    // leaves a head and a tail; every element is checked against plain JavaScript arithmetic.
+    const n = (1 << 21) + 37;
+    const r = rng(97);
+    const data = new Float32Array(n);
+    for (let i = 0; i < n; i++) data[i] = r() < 0.1 ? 0 : (r() - 0.5) * 8;
+    const x: View = { data, shape: [n], strides: [1], offset: 0 };
+    const half: View = { data, shape: [n - 5], strides: [1], offset: 5 }; // an offset (sliced) input
+    const scalar: View = { data: new Float32Array([1.5]), shape: [n - 5], strides: [0], offset: 0 };
+    forEachSetting((path, threads) => {
+      const tag = `${path}/${threads}t`;
+      const relu = nat.unary('relu', x, 'float32');
+      const sum = nat.binary('add', half, scalar, 'float32');
+      const prod = nat.binary('mul', x, x, 'float32');
+      const copy = nat.copy(half, 'float32');
+      const wide = nat.copy(x, 'float64');
+      for (let i = 0; i < n; i++) {
+        const v = data[i]!;
+        if (relu[i] !== (v > 0 ? v : 0)) assert.fail(`${tag} relu[${i}] = ${relu[i]}, want ${v > 0 ? v : 0}`);
+        if (prod[i] !== Math.fround(v * v)) assert.fail(`${tag} mul[${i}] = ${prod[i]}, want ${Math.fround(v * v)}`);
+        if (wide[i] !== v) assert.fail(`${tag} float64 copy[${i}] = ${wide[i]}, want ${v}`);
+        if (i < n - 5) {
+          const w = data[i + 5]!;
+          if (sum[i] !== Math.fround(w + 1.5)) assert.fail(`${tag} add scalar[${i}] = ${sum[i]}, want ${Math.fround(w + 1.5)}`);
+          if (copy[i] !== w) assert.fail(`${tag} copy[${i}] = ${copy[i]}, want ${w}`);
+        }
+      }
+    });
+  });
+
   test('numel helper sanity (zero-size views produce empty outputs)', () => {
     const x = randView(rng(1), 'float32', [3, 0, 2], normal);
     assert.equal(numel(x.shape), 0);

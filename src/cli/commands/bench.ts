@@ -6,6 +6,7 @@ import { formatFlags, JSON_FLAG, parseArgs, type FlagSpecs, type ParsedFlags } f
 import { UsageError, type CliContext, type Command } from '../command.js';
 import { emitJson, formatKeyValues } from '../output.js';
 import { applyRuntimeFlags } from '../runtime.js';
+import { benchElementwise, type ElementwiseBenchResult } from '../../bench/elementwise.js';
 import { benchGemm } from '../../bench/gemm.js';
 import { benchMlp } from '../../bench/mlp.js';
 import { benchGpt } from '../../bench/gpt.js';
@@ -13,7 +14,7 @@ import { benchSparse } from '../../bench/sparse.js';
 import { benchSparseModel } from '../../bench/sparse_model.js';
 
 const FLAGS = {
-  size: { type: 'int', help: 'gemm: matrix size N (default 1024)', min: 1, metavar: 'N' },
+  size: { type: 'int', help: 'gemm: matrix size N (default 1024); elementwise: elements (default 2^24, plus 2^18 in cache)', min: 1, metavar: 'N' },
   threads: { type: 'int', help: 'kernel threads (default: all available cores)', min: 1, metavar: 'N' },
   batch: { type: 'int', help: 'mlp: batch size (default 128); gpt: (default 16)', min: 1, metavar: 'N' },
   steps: { type: 'int', help: 'mlp: timed steps (default 30); gpt: (default 10); gemm: timed repeats', min: 1, metavar: 'N' },
@@ -55,13 +56,25 @@ function benchSparseWorkload(ctx: CliContext, flags: ParsedFlags<typeof FLAGS>):
   return 0;
 }
 
+/** Rows of the `bench elementwise` table: each op's GB/s and its share of the copy roof. */
+function elementwiseTable(r: ElementwiseBenchResult): [string, string][] {
+  const mib = (r.size * 4) / 2 ** 20;
+  return [
+    ['size', `${r.size.toLocaleString('en-US')} float32 (${mib >= 1 ? mib.toFixed(0) : mib.toFixed(2)} MiB per tensor), ${r.threads} threads, ${r.repeats} repeats`],
+    ['copy (roof)', `${r.copyGBs.toFixed(1)} GB/s (clone, ${r.copyMs.toFixed(3)} ms); into an existing tensor (assign): ${r.assignGBs.toFixed(1)} GB/s`],
+    ...r.ops.map((o): [string, string] => [o.op, `${o.GBs.toFixed(1)} GB/s  ${(o.ofCopy * 100).toFixed(0)}% of copy  (${o.medianMs.toFixed(3)} ms)`]),
+  ];
+}
+
 /** `tensorslim bench gemm|mlp [--size N] [--threads N] [--json]`. @example await main(['bench', 'gemm', '--size', '512', '--json'], captureContext()) */
 export const benchCommand: Command = {
   name: 'bench',
-  summary: 'measure GEMM GFLOP/s, or an MLP or GPT training step, on this machine',
-  usage: `Usage: tensorslim bench gemm|mlp|gpt|sparse [options]
+  summary: 'measure GEMM GFLOP/s, elementwise GB/s, or an MLP or GPT training step, on this machine',
+  usage: `Usage: tensorslim bench gemm|mlp|gpt|sparse|elementwise [options]
 
 gemm  GFLOP/s of one N x N x N float32 matrix product (median of repeats)
+elementwise  memory bandwidth (GB/s, bytes read + written) of add, mul, relu, exp, a scalar add and
+      sum on --size float32 elements (default 2^24, then 2^18 in cache), as a share of a copy (the roof)
 mlp   median time of one training step: MLP 784-1200-1200-10, ReLU, cross-entropy, Adam, batch 128
 gpt   median time of one training step: GPT 4 layers, d_model 256, 4 heads, context 128, batch 16,
       vocabulary 256, AdamW; tokens/s and peak resident memory (PyTorch peer: bench/peer_gpt.py)
@@ -73,6 +86,7 @@ ${formatFlags(FLAGS)}
 
 Examples:
   tensorslim bench gemm --size 2048 --json
+  tensorslim bench elementwise --threads 2 --json
   tensorslim bench mlp --threads 1
   tensorslim bench gpt --json
   tensorslim bench sparse --sparsity 0.9 --batch 1 --json
@@ -80,8 +94,29 @@ Examples:
   async run(argv, ctx) {
     const { flags, positionals } = parseArgs('bench', argv, FLAGS, { names: ['workload'], min: 1 });
     const what = positionals[0];
-    if (what !== 'gemm' && what !== 'mlp' && what !== 'gpt' && what !== 'sparse') throw new UsageError('bench', `unknown workload '${String(what)}'; expected gemm, mlp, gpt or sparse`);
+    if (what !== 'gemm' && what !== 'mlp' && what !== 'gpt' && what !== 'sparse' && what !== 'elementwise') {
+      throw new UsageError('bench', `unknown workload '${String(what)}'; expected gemm, mlp, gpt, sparse or elementwise`);
+    }
     applyRuntimeFlags('bench', { threads: flags.threads, backend: flags.backend });
+    if (what === 'elementwise') {
+      const big = flags.size ?? 1 << 24;
+      ctx.err(`bench elementwise: ${big} float32 elements ...`);
+      const r = benchElementwise({ size: big, threads: flags.threads, repeats: flags.steps });
+      // without --size, also an in-cache size (1 MiB per tensor), where per-call overhead shows
+      const small = flags.size === undefined ? benchElementwise({ size: 1 << 18, threads: flags.threads, repeats: flags.steps ?? 200 }) : undefined;
+      if (flags.json) {
+        emitJson(ctx, { ...r, ...(small ? { inCache: { size: small.size, repeats: small.repeats, copyGBs: small.copyGBs, copyMs: small.copyMs, assignGBs: small.assignGBs, ops: small.ops } } : {}) });
+        return 0;
+      }
+      ctx.out(formatKeyValues(elementwiseTable(r)));
+      if (small) { ctx.out(''); ctx.out(formatKeyValues(elementwiseTable(small))); }
+      ctx.out('');
+      ctx.out(formatKeyValues([
+        ['backend', `${r.machine.backend} (${r.machine.cpuPath}, ${r.threads} threads)`],
+        ['cpu', `${r.machine.cpu} (${r.machine.cores} cores)`],
+      ]));
+      return 0;
+    }
     if (what === 'sparse') return benchSparseWorkload(ctx, flags);
     if (what === 'gemm') {
       ctx.err(`bench gemm: ${flags.size ?? 1024}^3 float32 ...`);
@@ -89,7 +124,7 @@ Examples:
       if (flags.json) { emitJson(ctx, { ...r }); return 0; }
       ctx.out(formatKeyValues([
         ['gemm', `${r.size} x ${r.size} x ${r.size} float32`],
-        ['GFLOP/s', r.gflops.toFixed(1)],
+        ['GFLOP/s', `${r.gflops.toFixed(1)} (${r.cpuGflops.toFixed(1)} per CPU-second of this process: the per-core rate, whatever else runs)`],
         ['median', `${r.medianMs.toFixed(2)} ms (min ${r.minMs.toFixed(2)} ms, ${r.repeats} repeats)`],
         ['backend', `${r.machine.backend} (${r.machine.cpuPath}, ${r.threads} threads)`],
         ['cpu', `${r.machine.cpu} (${r.machine.cores} cores)`],

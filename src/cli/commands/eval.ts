@@ -11,7 +11,7 @@ import { applyRuntimeFlags, modelFromAnyCheckpoint } from '../runtime.js';
 
 const FLAGS = {
   model: { type: 'string', help: 'checkpoint to evaluate (written by train --out)', metavar: 'FILE' },
-  preset: { type: 'string', help: 'read --model as plain safetensors weights (e.g. saved from PyTorch) for this preset', choices: listModels().map((m) => m.name), metavar: 'PRESET' },
+  preset: { type: 'string', help: 'read --model as plain safetensors weights (e.g. saved from PyTorch) for this preset', choices: listModels({ task: 'image-classification' }).map((m) => m.name), metavar: 'PRESET' },
   dataset: { type: 'string', help: 'mnist, fashion-mnist, or a directory of IDX files', metavar: 'NAME|PATH' },
   data: { type: 'string', help: "folder overriding the dataset's default location", metavar: 'DIR' },
   'batch-size': { type: 'int', help: 'evaluation batch size', min: 1, default: 1000, metavar: 'N' },

@@ -13,12 +13,13 @@ import { prune } from '../../compress/index.js';
 import { DataLoader, type ImageClassificationData } from '../../data/index.js';
 import { modelFromConfig, type PresetModel } from '../../models/index.js';
 import {
-  Trainer, evaluateOn, exportWeights, loadImageData, loadModel, makeOptimizer, measureLatency, type Callback, type EvalMetrics,
+  Trainer, evaluateOn, exportWeights, loadImageData, makeOptimizer, measureLatency, type Callback, type EvalMetrics,
 } from '../../train/index.js';
 import { formatFlags, JSON_FLAG, parseArgs, type FlagSpecs } from '../args.js';
 import { UsageError, type CliContext, type Command } from '../command.js';
 import { emitJson, fmtBytes, fmtInt, fmtLatency, fmtPct, fmtSeconds, formatTable, humanWriter } from '../output.js';
-import { applyRuntimeFlags } from '../runtime.js';
+import { applyRuntimeFlags, modelFromAnyCheckpoint } from '../runtime.js';
+import { loadCheckpoint } from '../../io/index.js';
 import { progressCallback } from '../train_progress.js';
 import { checkWritable } from './train.js';
 
@@ -269,7 +270,7 @@ Examples:
     const t0 = performance.now();
 
     let model: PresetModel;
-    try { model = loadModel(flags.model!); } catch (e) { throw new Error(`--model ${flags.model}: ${(e as Error).message}`); }
+    try { model = modelFromAnyCheckpoint(loadCheckpoint(flags.model!), { command: 'prune', path: flags.model! }); } catch (e) { throw new Error(`--model ${flags.model}: ${(e as Error).message}`); }
     const data = loadImageData(flags.dataset!, flags.data);
     const spe = Math.ceil(data.train.length / flags['batch-size']);
     const finetuneSteps = flags['finetune-steps'] ?? (flags['finetune-epochs'] ?? 1) * spe;

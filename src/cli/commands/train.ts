@@ -15,7 +15,7 @@ import { applyRuntimeFlags } from '../runtime.js';
 import { progressCallback } from '../train_progress.js';
 
 const FLAGS = {
-  model: { type: 'string', help: `model preset: ${[...listModels(), ...GPT_PRESETS].map((m) => m.name).join(', ')} (optional with --resume)`, metavar: 'PRESET' },
+  model: { type: 'string', help: `model preset: ${listModels().map((m) => m.name).join(', ')} (optional with --resume)`, metavar: 'PRESET' },
   dataset: { type: 'string', help: 'mnist (embedded), fashion-mnist, or a directory of IDX files; for GPT presets: sotu, moby-dick or a text file', metavar: 'NAME|PATH' },
   data: { type: 'string', help: "folder overriding the dataset's default location", metavar: 'DIR' },
   epochs: { type: 'int', help: 'epochs to train (total, counting resumed ones; default 1)', min: 1, metavar: 'N' },
