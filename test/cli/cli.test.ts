@@ -155,12 +155,12 @@ test('train --resume continues to the same weights as an uninterrupted run', asy
   assert.match(err(c.ctx), /trained with Adam, not SGD; pass the same --optimizer/);
 });
 
-test('demo --json with a tiny budget', async () => {
-  const r = await cli('demo', '--steps', '5', '--out-dir', join(dir, 'demo'), '--json');
+test('demo --json with a tiny budget: dense, pruned, student alone, distilled student', async () => {
+  const r = await cli('demo', '--steps', '5', '--temperature', '2', '--alpha', '0.7', '--out-dir', join(dir, 'demo'), '--json');
   assert.equal(r.code, 0, err(r.ctx));
   const rows = r.json!['rows'] as Record<string, number | string>[];
-  // the dense row first, then one row per compression stage (pruning: 90% of weights removed)
-  assert.ok(rows.length >= 2, `expected a dense and a pruned row, got ${rows.length}`);
+  // the dense row (the teacher), the pruned row, then the student trained alone and distilled
+  assert.deepEqual(rows.map((x) => x['stage']), ['dense (trained)', 'pruned 90% (CSR)', 'student alone', 'distilled student']);
   assert.equal(rows[0]!['params'], 266_610);
   // 90% of the weights removed (biases kept): far fewer non-zeros, a smaller file
   assert.ok((rows[1]!['nonzeroParams'] as number) < 266_610 * 0.15, `non-zero ${rows[1]!['nonzeroParams']}`);
@@ -168,7 +168,55 @@ test('demo --json with a tiny budget', async () => {
   assert.ok((rows[0]!['bytesOnDisk'] as number) > 266_610 * 4); // float32 weights + header
   assert.ok((rows[0]!['latencyBatch1'] as number) > 0);
   assert.ok(existsSync(rows[0]!['file'] as string));
+  // the default student, mlp-tiny: 784*64 + 64 + 64*10 + 10 = 50,890 parameters, dense, in both rows
+  for (const row of rows.slice(2)) {
+    assert.equal(row['model'], 'mlp-tiny');
+    assert.equal(row['params'], 50_890);
+    assert.equal(row['nonzeroParams'], 50_890);
+    assert.ok((row['bytesOnDisk'] as number) > 50_890 * 4 && (row['bytesOnDisk'] as number) < (rows[0]!['bytesOnDisk'] as number));
+    assert.ok(existsSync(row['file'] as string));
+    assert.ok((row['latencyBatch256'] as number) > 0);
+  }
+  const d = r.json!['distillation'] as Record<string, number | string | null>;
+  assert.equal(d['temperature'], 2);
+  assert.equal(d['alpha'], 0.7);
+  assert.equal(d['teacher'], 'mlp');
+  assert.equal(d['student'], 'mlp-tiny');
+  assert.equal(d['steps'], 5);
+  assert.equal(d['teacherAccuracy'], rows[0]!['testAccuracy']);
+  assert.equal(d['studentAloneAccuracy'], rows[2]!['testAccuracy']);
+  assert.equal(d['distilledAccuracy'], rows[3]!['testAccuracy']);
   assert.match(err(r.ctx), /\[1\] train mlp/); // human text went to stderr
+  assert.match(err(r.ctx), /\[4\] distill mlp .* into mlp-tiny .*T 2, alpha 0\.7/);
+});
+
+test('demo: with a negligible alpha the distilled student is the student trained alone (same weights, data order, budget)', async () => {
+  // alpha = 1e-6 leaves (almost only) the hard-label cross-entropy, so both runs must end at the
+  // same loss: the 'student alone' row differs from the 'distilled student' row by the teacher
+  // alone (same initial weights, and the transfer set [x, y, teacher logits] is shuffled in the
+  // same order as the plain training set)
+  const r = await cli('demo', '--steps', '5', '--alpha', '0.000001', '--out-dir', join(dir, 'demo-alpha0'), '--json');
+  assert.equal(r.code, 0, err(r.ctx));
+  const rows = r.json!['rows'] as Record<string, number | string>[];
+  const [alone, distilled] = [rows[2]!['testLoss'] as number, rows[3]!['testLoss'] as number];
+  assert.ok(Math.abs(alone - distilled) < 1e-4 * alone, `alone ${alone}, distilled ${distilled}`);
+  assert.equal(rows[3]!['testAccuracy'], rows[2]!['testAccuracy']);
+  assert.equal((r.json!['distillation'] as Record<string, number>)['alpha'], 1e-6);
+});
+
+test('demo refuses bad distillation settings before training', async () => {
+  for (const [argv, re] of [
+    [['--student', 'gpt'], /--student must be one of mlp, mlp-large/],
+    [['--temperature', '0'], /--temperature/],
+    [['--alpha', '1.5'], /--alpha/],
+    [['--student-epochs', '0'], /--student-epochs/],
+    [['--student-epochs', '2'], /give --student-epochs or --steps, not both/],
+  ] as const) {
+    const r = await cli('demo', '--steps', '1', ...argv);
+    assert.equal(r.code, 2, argv.join(' '));
+    assert.match(err(r.ctx), re);
+    assert.doesNotMatch(err(r.ctx), /\[1\] train/, 'refused before training');
+  }
 });
 
 test('as a process: exit code and stdout/stderr separation', () => {

@@ -19,3 +19,16 @@ test('npx tsx examples/distill.ts --synthetic prints teacher, student alone and 
   }
   assert.match(out, /teacher ran 16 times for 30 x 16 batches/);
 });
+
+test('npx tsx examples/distill_features.ts --steps 60: the hidden-state MSE through the 64 -> 100 projector falls, accuracies reported', () => {
+  const out = execFileSync(process.execPath, ['--import', 'tsx', 'examples/distill_features.ts', '--steps', '60'], { encoding: 'utf8' });
+  const m = out.match(/feature MSE \(student '2' -> projector 64x100 -> teacher '4'\): (\d+\.\d+) over the first (\d+) steps -> (\d+\.\d+) over the last \2 \(of 60\)/);
+  assert.ok(m, `no feature-loss line in:\n${out}`);
+  const [first, last] = [Number(m[1]), Number(m[3])];
+  assert.ok(last < 0.6 * first, `feature MSE ${first} -> ${last}:\n${out}`);
+  for (const row of [/^teacher mlp .*: (\d+\.\d+)%$/m, /^student mlp-tiny \(784-64-10\) alone.*: (\d+\.\d+)%$/m, /^student mlp-tiny distilled \+ hidden state.*: (\d+\.\d+)%$/m]) {
+    const r = out.match(row);
+    assert.ok(r, `no row ${row} in:\n${out}`);
+    assert.ok(Number(r[1]) > 50, `${row}: ${r[1]}% is near chance (10 classes):\n${out}`);   // 60 steps of Adam on MNIST digits
+  }
+});

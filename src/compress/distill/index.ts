@@ -17,4 +17,5 @@ export {
   type DistillEpochOptions, type EpochResult, type TrainStudentOptions, type EpochRecord, type Steppable,
 } from './loop.js';
 export { attentionMapsFromQkv } from './attention.js';
+export { withTeacherLogits } from './targets.js';
 export { distillCallback, type DistillCallbackState, type ProjectorState } from './callback.js';
