@@ -3,8 +3,11 @@
 // node-gyp and the Node headers already on this machine (nodedir), and downloads nothing.
 // Runs at `npm install`. A failed build never fails the install: the library then runs on the
 // reference backend and says so once when loaded. TENSORSLIM_SKIP_NATIVE=1 skips the build.
+// The build runs in a private staging folder (native/.build-staging-<pid>) and the finished addon
+// is renamed into native/build/Release/tensorslim.node, so a process that starts while a rebuild
+// runs loads the previous addon instead of finding none and falling back to the reference backend.
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
@@ -40,14 +43,32 @@ function main() {
   const nodedir = findNodeDir();
   if (nodedir) args.push(`--nodedir=${nodedir}`);
   const started = Date.now();
-  const r = spawnSync(process.execPath, args, { cwd: nativeDir, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8', env: { ...process.env, JOBS: 'max' } });
+  const staging = join(nativeDir, `.build-staging-${process.pid}`);
   const built = join(nativeDir, 'build', 'Release', 'tensorslim.node');
-  if (r.status === 0 && existsSync(built)) {
-    log(`native backend built in ${((Date.now() - started) / 1000).toFixed(1)} s (${built})`);
-    return;
+  try {
+    rmSync(staging, { recursive: true, force: true });
+    mkdirSync(staging, { recursive: true });
+    copyFileSync(join(nativeDir, 'binding.gyp'), join(staging, 'binding.gyp'));
+    cpSync(join(nativeDir, 'src'), join(staging, 'src'), { recursive: true });
+    const r = spawnSync(process.execPath, args, { cwd: staging, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8', env: { ...process.env, JOBS: 'max' } });
+    const fresh = join(staging, 'build', 'Release', 'tensorslim.node');
+    if (r.status === 0 && existsSync(fresh)) {
+      mkdirSync(dirname(built), { recursive: true });
+      const tmp = `${built}.tmp-${process.pid}`;
+      copyFileSync(fresh, tmp);
+      renameSync(tmp, built); // atomic: readers see the old addon or the new one, never none
+      log(`native backend built in ${((Date.now() - started) / 1000).toFixed(1)} s (${built})`);
+      return;
+    }
+    rmSync(built, { force: true }); // never keep an addon built from older sources
+    const tail = `${r.stdout ?? ''}\n${r.stderr ?? ''}`.trim().split('\n').slice(-25).join('\n');
+    log(`native backend build failed (the reference backend will be used):\n${tail || r.error?.message || 'no output'}`);
+  } catch (e) {
+    rmSync(built, { force: true });
+    log(`native backend build failed (the reference backend will be used): ${e instanceof Error ? e.message : String(e)}`);
+  } finally {
+    rmSync(staging, { recursive: true, force: true });
   }
-  const tail = `${r.stdout ?? ''}\n${r.stderr ?? ''}`.trim().split('\n').slice(-25).join('\n');
-  log(`native backend build failed (the reference backend will be used):\n${tail || r.error?.message || 'no output'}`);
 }
 
 main();
