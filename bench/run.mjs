@@ -5,38 +5,13 @@
 // (with "gemm", only the GEMM workloads). Each round records the load average: the machine is
 // shared, so wall-clock numbers carry the other processes' load; the GEMM rows also record GFLOP
 // per CPU-second, which does not.
-import { spawnSync } from 'node:child_process';
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { machineInfo, median, peerEnv, runJson, runOursNative, writeResult } from './common.mjs';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const rounds = Number(process.argv[2] ?? 3);
 const gemmOnly = process.argv[3] === 'gemm';
-const peerEnv = { ...process.env };
-delete peerEnv.OPENBLAS_CORETYPE; delete peerEnv.OPENBLAS_L2_SIZE;
-
-function run(cmd, args, env) {
-  const r = spawnSync(cmd, args, { cwd: root, env, encoding: 'utf8', maxBuffer: 1 << 24 });
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr}`);
-  return JSON.parse(r.stdout.trim().split('\n').at(-1));
-}
-// A tensorslim run that did not get the native backend (the addon missing, e.g. while someone
-// rebuilds it on this shared checkout) measured the reference backend: wait and run it again,
-// never record it.
-function ours(...a) {
-  for (let attempt = 1; ; attempt++) {
-    const r = run(process.execPath, ['--import', 'tsx', 'bench/ours.ts', ...a], { ...process.env, BENCH_THREADS: '2' });
-    if (r.machine?.backend === 'native') return r;
-    if (attempt >= 10) throw new Error(`bench/ours.ts ${a.join(' ')} ran on the ${r.machine?.backend} backend 10 times; build the addon (node scripts/build-native.mjs)`);
-    process.stderr.write(`bench/ours.ts ${a.join(' ')} ran on the ${r.machine?.backend} backend (addon missing?); retrying in 30 s\n`);
-    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 30000);
-  }
-}
-const peer = (...a) => run('/usr/bin/python3', ['bench/peer_torch.py', ...a], peerEnv);
-const uptime = () => { const r = spawnSync('uptime', { encoding: 'utf8' }); return (r.stdout ?? '').trim(); };
-const median = (xs) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
+const ours = (...a) => runOursNative(['bench/ours.ts', ...a], { ...process.env, BENCH_THREADS: '2' });
+const peer = (...a) => runJson('/usr/bin/python3', ['bench/peer_torch.py', ...a], peerEnv());
 
 const raw = {
   gemm1024: [], gemm2048: [], peerGemm1024: [], peerGemm2048: [], mlpModules: [], mlpFused: [], peerMlp: [],
@@ -64,7 +39,7 @@ for (let i = 0; i < rounds; i++) {
 const med = Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, median(v)]));
 const result = {
   date: new Date().toISOString(),
-  machine: { ...machine, cpu: os.cpus()[0]?.model, cores: os.availableParallelism(), loadavg: os.loadavg(), uptime: uptime() },
+  machine: machineInfo(machine),
   rounds,
   medians: med,
   ratios: {
@@ -84,8 +59,5 @@ const result = {
   peer: peerConfig,
   raw,
 };
-mkdirSync(join(root, 'bench', 'results'), { recursive: true });
-const file = join(root, 'bench', 'results', `${result.date.slice(0, 19).replace(/[:T]/g, '-')}.json`);
-writeFileSync(`${file}.tmp`, `${JSON.stringify(result, null, 2)}\n`);
-renameSync(`${file}.tmp`, file);
+const file = writeResult('', result, result.date);
 process.stdout.write(`${JSON.stringify({ file, medians: med, ratios: result.ratios, loadavg: os.loadavg() })}\n`);
