@@ -18,6 +18,7 @@
 #include "threadpool.h"
 #include "attention.h"
 #include "norm_act.h"
+#include "embedding.h"
 #include "sparse.h"
 
 namespace {
@@ -487,6 +488,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   register_sparse(env, exports);     // sparse.cc: csrLinear
   register_attention(env, exports);  // attention.cc: attentionForward, attentionBackward
   register_norm_act(env, exports);   // norm_act.cc: layerNormForward/Backward, geluForward/Backward
+  register_embedding(env, exports);  // embedding.cc: embeddingForward, embeddingBackward
   exports.Set("abiVersion", Napi::Number::New(env, 2));
   return exports;
 }

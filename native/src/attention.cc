@@ -1,7 +1,9 @@
 // Fused scaled-dot-product attention, flash style (Dao et al. 2022), on the addon's packed GEMM.
 //
 //   out = Pd V,  P = softmax(scale * Q K^T + mask),  Pd = P * Z (dropout multipliers),  per (b, h)
-//   q (B, H, Tq, D), k (B, H, Tk, D), v (B, H, Tk, Dv), any strides; out (B, H, Tq, Dv) contiguous.
+//   q (B, H, Tq, D), k (B, H, Tk, D), v (B, H, Tk, Dv), any strides; out (B, H, Tq, Dv) contiguous or
+//   any strided destination (dq, dk, dv likewise), so a packed (B, T, 3, H, D) gradient and a merged
+//   (B, T, H, D) output are written in place.
 //
 // Forward: for each block of Br query rows, sweep blocks of Bc keys keeping a running row max m, a
 // running sum l and an unnormalized output accumulator (online softmax); so the (Tq, Tk) score
@@ -20,17 +22,22 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <string>
 #include <vector>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "gemm.h"
 #include "threadpool.h"
 
+
 namespace ts {
 namespace {
 
-constexpr long kBr = 64;  // query rows per block
+constexpr long kBr = 64;  // query rows per block (128 measured no faster at T = 128, D = 64)
 constexpr long kBc = 64;  // keys per block
 
 struct Params {
@@ -49,6 +56,82 @@ inline uint32_t mix32(uint32_t x) {
 }
 
 template <class T> struct V4 { const T* p; long n[4]; long s[4]; };
+// A writable 4-D destination (B, H, T, D) with any strides.
+template <class T> struct W4 { T* p; long s[4]; };
+
+// exp of the (finite) score entries. float32: Cephes expf (range reduction by ln 2 in two parts,
+// degree-6 polynomial, 2^n from the exponent bits; relative error ~1 ulp, inputs clamped to
+// [-87, 88], so far-negative arguments give ~1e-38 instead of 0); float64: libm (exact, for the
+// float64 parity tests).
+inline float bits_float(int32_t i) { float f; std::memcpy(&f, &i, 4); return f; }
+inline float fast_exp(float x) {
+  x = std::max(-87.0f, std::min(88.0f, x));
+  const float magic = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
+  const float fn = (x * 1.44269504088896341f + magic) - magic;
+  float r = x - fn * 0.693359375f;
+  r = r - fn * -2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * (r * r) + r + 1.0f;
+  const int32_t n = int32_t(fn);
+  return p * bits_float((n + 127) << 23);
+}
+inline double fast_exp(double x) { return std::exp(x); }
+
+// row[c] = exp(row[c] * mul - sub) for c < n. float32: fast_exp, four lanes at a time with SSE2
+// (part of the x86-64 baseline; GCC does not vectorize the clamps by itself); float64: libm.
+inline void exp_row(float* row, long n, float mul, float sub) {
+  long c = 0;
+#if defined(__SSE2__)
+  const __m128 vm = _mm_set1_ps(mul), vs = _mm_set1_ps(sub), lo = _mm_set1_ps(-87.0f), hi = _mm_set1_ps(88.0f);
+  const __m128 magic = _mm_set1_ps(12582912.0f), log2e = _mm_set1_ps(1.44269504088896341f);
+  const __m128 c1 = _mm_set1_ps(0.693359375f), c2 = _mm_set1_ps(-2.12194440e-4f), one = _mm_set1_ps(1.0f);
+  for (; c + 4 <= n; c += 4) {
+    __m128 x = _mm_sub_ps(_mm_mul_ps(_mm_loadu_ps(row + c), vm), vs);
+    x = _mm_max_ps(lo, _mm_min_ps(hi, x));
+    const __m128 fn = _mm_sub_ps(_mm_add_ps(_mm_mul_ps(x, log2e), magic), magic);
+    __m128 r = _mm_sub_ps(x, _mm_mul_ps(fn, c1));
+    r = _mm_sub_ps(r, _mm_mul_ps(fn, c2));
+    __m128 p = _mm_set1_ps(1.9875691500e-4f);
+    p = _mm_add_ps(_mm_mul_ps(p, r), _mm_set1_ps(1.3981999507e-3f));
+    p = _mm_add_ps(_mm_mul_ps(p, r), _mm_set1_ps(8.3334519073e-3f));
+    p = _mm_add_ps(_mm_mul_ps(p, r), _mm_set1_ps(4.1665795894e-2f));
+    p = _mm_add_ps(_mm_mul_ps(p, r), _mm_set1_ps(1.6666665459e-1f));
+    p = _mm_add_ps(_mm_mul_ps(p, r), _mm_set1_ps(5.0000001201e-1f));
+    p = _mm_add_ps(_mm_add_ps(_mm_mul_ps(p, _mm_mul_ps(r, r)), r), one);
+    const __m128i e = _mm_slli_epi32(_mm_add_epi32(_mm_cvttps_epi32(fn), _mm_set1_epi32(127)), 23);
+    _mm_storeu_ps(row + c, _mm_mul_ps(p, _mm_castsi128_ps(e)));
+  }
+#endif
+  for (; c < n; c++) row[c] = fast_exp(row[c] * mul - sub);
+}
+inline void exp_row(double* row, long n, double mul, double sub) {
+  for (long c = 0; c < n; c++) row[c] = std::exp(row[c] * mul - sub);
+}
+
+// Sum of n values with 8 independent partial sums (vectorizes without -ffast-math).
+template <class T> inline T lane_sum(const T* x, long n) {
+  T l[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  long j = 0;
+  for (; j + 8 <= n; j += 8) for (int q = 0; q < 8; q++) l[q] += x[j + q];
+  T s = T(0);
+  for (; j < n; j++) s += x[j];
+  return s + ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
+}
+
+// Copy a contiguous (rows x cols) block to a destination with row stride rs and column stride cs.
+template <class T> inline void put_block(const T* src, long rows, long cols, T* dst, long rs, long cs) {
+  for (long r = 0; r < rows; r++) {
+    T* d = dst + r * rs;
+    const T* x = src + r * cols;
+    if (cs == 1) std::copy(x, x + cols, d);
+    else for (long c = 0; c < cols; c++) d[c * cs] = x[c];
+  }
+}
 
 inline void gemm_t(const GemmArgs& g, const float* a, const float* b, float* c) { gemm_f32(g, a, b, c); }
 inline void gemm_t(const GemmArgs& g, const double* a, const double* b, double* c) { gemm_f64(g, a, b, c); }
@@ -63,7 +146,7 @@ inline void apply_dropout(T* row, long n, uint32_t rowHash, long j0, uint32_t th
 }
 
 template <class T>
-void forward(const V4<T>& q, const V4<T>& k, const V4<T>& v, T* out, T* lse, const Params& pr) {
+void forward(const V4<T>& q, const V4<T>& k, const V4<T>& v, const W4<T>& out, T* lse, const Params& pr) {
   const long B = q.n[0], H = q.n[1], Tq = q.n[2], D = q.n[3], Tk = k.n[2], Dv = v.n[3];
   const long off = Tk - Tq;
   const long nqb = (Tq + kBr - 1) / kBr;
@@ -71,8 +154,9 @@ void forward(const V4<T>& q, const V4<T>& k, const V4<T>& v, T* out, T* lse, con
   const T inv = pr.dropout > 0 ? T(1.0 / (1.0 - pr.dropout)) : T(1);
   const T ninf = -std::numeric_limits<T>::infinity();
   parallel_for(B * H * nqb, 1, [&](long lo, long hi) {
-    thread_local std::vector<T> sbuf;
+    thread_local std::vector<T> sbuf, obuf;
     sbuf.resize(kBr * kBc);
+    obuf.resize(size_t(kBr * Dv));
     T m[kBr], l[kBr];
     for (long it = lo; it < hi; it++) {
       const long bh = it / nqb, qb = it % nqb, b = bh / H, h = bh % H;
@@ -80,7 +164,7 @@ void forward(const V4<T>& q, const V4<T>& k, const V4<T>& v, T* out, T* lse, con
       const T* Q = q.p + b * q.s[0] + h * q.s[1] + i0 * q.s[2];
       const T* K = k.p + b * k.s[0] + h * k.s[1];
       const T* V = v.p + b * v.s[0] + h * v.s[1];
-      T* O = out + (bh * Tq + i0) * Dv;
+      T* O = obuf.data();
       std::fill(O, O + br * Dv, T(0));
       for (long r = 0; r < br; r++) { m[r] = ninf; l[r] = T(0); }
       const long kend = pr.causal ? std::min(Tk, i0 + br + off) : Tk;
@@ -94,11 +178,12 @@ void forward(const V4<T>& q, const V4<T>& k, const V4<T>& v, T* out, T* lse, con
           const long lim = pr.causal ? std::min(bc, i0 + r + off - j0 + 1) : bc;
           if (lim <= 0) { std::fill(row, row + bc, T(0)); continue; }
           T mx = ninf;
-          for (long c = 0; c < lim; c++) { row[c] *= scale; mx = row[c] > mx ? row[c] : mx; }
+          for (long c = 0; c < lim; c++) row[c] *= scale;
+          for (long c = 0; c < lim; c++) mx = row[c] > mx ? row[c] : mx;
           const T mnew = std::max(m[r], mx);
           const T alpha = std::exp(m[r] - mnew);  // 0 on the first block (m = -inf)
-          T sum = T(0);
-          for (long c = 0; c < lim; c++) { const T e = std::exp(row[c] - mnew); row[c] = e; sum += e; }
+          exp_row(row, lim, T(1), mnew);
+          const T sum = lane_sum(row, lim);
           std::fill(row + lim, row + bc, T(0));
           l[r] = l[r] * alpha + sum;
           m[r] = mnew;
@@ -113,21 +198,23 @@ void forward(const V4<T>& q, const V4<T>& k, const V4<T>& v, T* out, T* lse, con
         for (long d = 0; d < Dv; d++) o[d] *= il;
         lse[bh * Tq + i0 + r] = m[r] + std::log(l[r]);
       }
+      put_block(O, br, Dv, out.p + b * out.s[0] + h * out.s[1] + i0 * out.s[2], out.s[2], out.s[3]);
     }
   });
 }
 
 template <class T>
 void backward(const V4<T>& q, const V4<T>& k, const V4<T>& v, const V4<T>& o, const V4<T>& dO,
-              const T* lse, const long lseS[3], T* dq, T* dk, T* dv, const Params& pr) {
+              const T* lse, const long lseS[3], const W4<T>& dq, const W4<T>& dk, const W4<T>& dv, const Params& pr) {
   const long B = q.n[0], H = q.n[1], Tq = q.n[2], D = q.n[3], Tk = k.n[2], Dv = v.n[3];
   const long off = Tk - Tq;
   const T scale = T(pr.scale);
   const T inv = pr.dropout > 0 ? T(1.0 / (1.0 - pr.dropout)) : T(1);
   const bool drop = pr.dropout > 0;
   parallel_for(B * H, 1, [&](long lo, long hi) {
-    thread_local std::vector<T> pbuf, pdbuf, dpbuf, dvec;
+    thread_local std::vector<T> pbuf, pdbuf, dpbuf, dvec, gq, gk, gv;
     pbuf.resize(kBr * kBc); dpbuf.resize(kBr * kBc);
+    gq.resize(size_t(Tq * D)); gk.resize(size_t(Tk * D)); gv.resize(size_t(Tk * Dv));
     if (drop) pdbuf.resize(kBr * kBc);
     dvec.resize(Tq);
     for (long bh = lo; bh < hi; bh++) {
@@ -138,9 +225,9 @@ void backward(const V4<T>& q, const V4<T>& k, const V4<T>& v, const V4<T>& o, co
       const T* Op = o.p + b * o.s[0] + h * o.s[1];
       const T* DO = dO.p + b * dO.s[0] + h * dO.s[1];
       const T* L = lse + b * lseS[0] + h * lseS[1];
-      T* dQ = dq + bh * Tq * D;
-      T* dK = dk + bh * Tk * D;
-      T* dV = dv + bh * Tk * Dv;
+      T* dQ = gq.data();
+      T* dK = gk.data();
+      T* dV = gv.data();
       std::fill(dQ, dQ + Tq * D, T(0));
       std::fill(dK, dK + Tk * D, T(0));
       std::fill(dV, dV + Tk * Dv, T(0));
@@ -163,7 +250,7 @@ void backward(const V4<T>& q, const V4<T>& k, const V4<T>& v, const V4<T>& o, co
             T* row = P + r * bc;
             const long lim = pr.causal ? std::max(0L, std::min(bc, i0 + r + off - j0 + 1)) : bc;
             const T lr = L[(i0 + r) * lseS[2]];
-            for (long c = 0; c < lim; c++) row[c] = std::exp(row[c] * scale - lr);
+            exp_row(row, lim, scale, lr);
             std::fill(row + lim, row + bc, T(0));
             if (drop) {
               T* rd = Pd + r * bc;
@@ -196,6 +283,9 @@ void backward(const V4<T>& q, const V4<T>& k, const V4<T>& v, const V4<T>& o, co
           gemm_t(GemmArgs{1, bc, D, br, 0, 1, bc, 0, q.s[2], q.s[3]}, dP, Q + i0 * q.s[2], dK + j0 * D);
         }
       }
+      put_block(dQ, Tq, D, dq.p + b * dq.s[0] + h * dq.s[1], dq.s[2], dq.s[3]);
+      put_block(dK, Tk, D, dk.p + b * dk.s[0] + h * dk.s[1], dk.s[2], dk.s[3]);
+      put_block(dV, Tk, Dv, dv.p + b * dv.s[0] + h * dv.s[1], dv.s[2], dv.s[3]);
     }
   });
 }
@@ -273,6 +363,28 @@ void* out_array(Napi::Env env, const std::string& k, const Napi::Value& v, int d
   return a.data;
 }
 
+// A (B, H, T, D) destination of shape `want`: the next 4-D view in meta when one follows (any
+// strides, checked to lie inside the array), else the whole array, contiguous (its length must be
+// exactly the shape's size).
+template <class T>
+W4<T> dest(Napi::Env env, const std::string& k, const Napi::Value& val, int dt, MetaReader& m, const long want[4], const char* name) {
+  Arr a = float_array(env, k, val, name);
+  if (a.dt != dt) fail(env, k, std::string(name) + " must have the inputs' dtype");
+  W4<T> w{};
+  if (m.pos < m.n) {
+    long n[4], off = 0;
+    read_view<4>(env, k, a, m, name, n, w.s, &off);
+    for (int d = 0; d < 4; d++) if (n[d] != want[d]) fail(env, k, std::string(name) + ": the destination view has the wrong shape");
+    w.p = static_cast<T*>(a.data) + off;
+    return w;
+  }
+  const long numel = want[0] * want[1] * want[2] * want[3];
+  if (long(a.len) != numel) fail(env, k, std::string(name) + " has " + std::to_string(a.len) + " elements, expected " + std::to_string(numel));
+  w.p = static_cast<T*>(a.data);
+  w.s[3] = 1; w.s[2] = want[3]; w.s[1] = want[2] * want[3]; w.s[0] = want[1] * want[2] * want[3];
+  return w;
+}
+
 template <class T>
 void check_qkv(Napi::Env env, const std::string& k, const V4<T>& q, const V4<T>& kk, const V4<T>& v, const Params& p) {
   if (kk.n[0] != q.n[0] || kk.n[1] != q.n[1] || kk.n[3] != q.n[3]) fail(env, k, "k must match q in batch, heads and headDim");
@@ -281,7 +393,8 @@ void check_qkv(Napi::Env env, const std::string& k, const V4<T>& q, const V4<T>&
   if (p.causal && q.n[2] > kk.n[2]) fail(env, k, "causal attention needs at least as many keys as queries");
 }
 
-// attentionForward(q, k, v, meta, params, out, lse); meta = views q, k, v (4-D each)
+// attentionForward(q, k, v, meta, params, out, lse); meta = views q, k, v (4-D each), then optionally
+// the view of out (B, H, Tq, Dv) inside its array (default: the whole array, contiguous)
 Napi::Value AttentionForward(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const std::string k = "attentionForward";
@@ -297,7 +410,8 @@ Napi::Value AttentionForward(const Napi::CallbackInfo& info) {
     V4<T> q = view4<T>(env, k, aq, m, "q"), kk = view4<T>(env, k, ak, m, "k"), v = view4<T>(env, k, av, m, "v");
     check_qkv(env, k, q, kk, v, p);
     const long rows = q.n[0] * q.n[1] * q.n[2];
-    T* out = static_cast<T*>(out_array(env, k, info[5], aq.dt, rows * v.n[3], "out"));
+    const long oshape[4] = {q.n[0], q.n[1], q.n[2], v.n[3]};
+    const W4<T> out = dest<T>(env, k, info[5], aq.dt, m, oshape, "out");
     T* lse = static_cast<T*>(out_array(env, k, info[6], aq.dt, rows, "lse"));
     if (rows > 0) forward<T>(q, kk, v, out, lse, p);
   };
@@ -305,7 +419,8 @@ Napi::Value AttentionForward(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// attentionBackward(q, k, v, out, dOut, lse, meta, params, dq, dk, dv); meta = views q, k, v, out, dOut (4-D), lse (3-D)
+// attentionBackward(q, k, v, out, dOut, lse, meta, params, dq, dk, dv); meta = views q, k, v, out, dOut (4-D),
+// lse (3-D), then optionally the views of dq, dk and dv inside their arrays (default: whole arrays, contiguous)
 Napi::Value AttentionBackward(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const std::string k = "attentionBackward";
@@ -332,9 +447,9 @@ Napi::Value AttentionBackward(const Napi::CallbackInfo& info) {
       if (o.n[d] != want || dO.n[d] != want) fail(env, k, "out and dOut must have shape (B, H, Tq, Dv)");
     }
     if (ln[0] != q.n[0] || ln[1] != q.n[1] || ln[2] != q.n[2]) fail(env, k, "lse must have shape (B, H, Tq)");
-    T* dq = static_cast<T*>(out_array(env, k, info[8], a[0].dt, q.n[0] * q.n[1] * q.n[2] * q.n[3], "dq"));
-    T* dk = static_cast<T*>(out_array(env, k, info[9], a[0].dt, kk.n[0] * kk.n[1] * kk.n[2] * kk.n[3], "dk"));
-    T* dv = static_cast<T*>(out_array(env, k, info[10], a[0].dt, v.n[0] * v.n[1] * v.n[2] * v.n[3], "dv"));
+    const W4<T> dq = dest<T>(env, k, info[8], a[0].dt, m, q.n, "dq");
+    const W4<T> dk = dest<T>(env, k, info[9], a[0].dt, m, kk.n, "dk");
+    const W4<T> dv = dest<T>(env, k, info[10], a[0].dt, m, v.n, "dv");
     if (q.n[0] * q.n[1] > 0) backward<T>(q, kk, v, o, dO, static_cast<const T*>(a[5].data) + loff, ls, dq, dk, dv, p);
   };
   if (a[0].dt == 0) run(0.0f); else run(0.0);

@@ -108,9 +108,14 @@ export interface FusedKernels {
    * k (B, H, Tk, D), v (B, H, Tk, Dv), any strides, one float dtype. Returns out (B, H, Tq, Dv)
    * contiguous and the row log-sum-exp of the scaled, masked scores, lse (B, H, Tq), both of q's dtype.
    */
-  attentionForward?(q: View, k: View, v: View, p: AttentionParams): { out: TypedArray; lse: TypedArray };
-  /** Gradients of attentionForward given dOut (B, H, Tq, Dv): dq, dk, dv contiguous in q/k/v's shapes. */
-  attentionBackward?(q: View, k: View, v: View, out: View, dOut: View, lse: View, p: AttentionParams): { dq: TypedArray; dk: TypedArray; dv: TypedArray };
+  attentionForward?(q: View, k: View, v: View, p: AttentionParams, into?: View): { out: TypedArray; lse: TypedArray };
+  /**
+   * Gradients of attentionForward given dOut (B, H, Tq, Dv): dq, dk, dv contiguous in q/k/v's shapes.
+   * With `into` (attentionForward too), the results are written into those strided views of
+   * caller-owned arrays instead (e.g. one packed (B, T, 3, H, D) gradient), and their arrays returned.
+   */
+  attentionBackward?(q: View, k: View, v: View, out: View, dOut: View, lse: View, p: AttentionParams,
+    into?: readonly [View, View, View]): { dq: TypedArray; dk: TypedArray; dv: TypedArray };
   /**
    * Layer normalization over the last dimension of x (R, D), any strides, with optional weight and
    * bias (D,): y = (x - mean) * rstd * weight + bias, rstd = 1 / sqrt(var + eps) with the biased
@@ -127,6 +132,18 @@ export interface FusedKernels {
   geluForward?(x: View, approximate: 'none' | 'tanh'): TypedArray;
   /** dx = dy * gelu'(x), dy and x of one shape and dtype (any strides); contiguous. */
   geluBackward?(dy: View, x: View, approximate: 'none' | 'tanh'): TypedArray;
+  /**
+   * Embedding lookup: out[i, :] = weight[indices[i], :] for weight (V, D) (any strides) and int32
+   * indices (N,) (any stride, each in [0, V): the caller checks). Returns (N, D) contiguous of
+   * weight's dtype. The same as gather along axis 0 with the index broadcast over columns.
+   */
+  embeddingForward?(weight: View, indices: View): TypedArray;
+  /**
+   * The adjoint of embeddingForward: dW (rows, D) = zeros, then dW[indices[i], :] += dy[i, :] for
+   * i = 0 .. N-1 in that order (so results equal a sequential scatterAdd bit for bit); dy (N, D)
+   * any strides. Returns (rows, D) contiguous of dy's dtype.
+   */
+  embeddingBackward?(dy: View, indices: View, rows: number): TypedArray;
 }
 
 /** Settings of the fused attention kernels (ops/attention.ts). */

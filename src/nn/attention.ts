@@ -1,7 +1,8 @@
 // Causal multi-head self-attention (GPT-2 / nanoGPT layout) and its key/value cache for decoding.
 // One Linear makes q, k and v (c_attn: C -> 3C, split q | k | v along features, each viewed as
 // (B, H, T, C/H)), scaledDotProductAttention mixes positions (fused on backends that have it), and
-// c_proj maps the heads back to C. State-dict keys match nanoGPT's CausalSelfAttention:
+// c_proj maps the heads back to C. Without a cache the layer calls packedSelfAttention on the c_attn
+// output (the same kernel reading q, k, v in place, its gradient one (B, T, 3C) tensor). State-dict keys match nanoGPT's CausalSelfAttention:
 // c_attn.weight, c_attn.bias, c_proj.weight, c_proj.bias.
 
 import type { Tensor } from '../core/tensor.js';
@@ -120,11 +121,17 @@ export class CausalSelfAttention extends Module<[x: Tensor, cache?: KVCacheLayer
       throw new ShapeError(`CausalSelfAttention(${c}, heads=${h})`, `expected x (batch, time, ${c}), got ${fmtShape(x.shape)}`);
     }
     const [b, t] = x.shape as [number, number];
+    if (cache === null) {
+      // training and full-context forward: q, k, v read in place from the packed c_attn output, one
+      // recorded kernel whose gradient is the whole (B, T, 3C) at once
+      const y = ops.packedSelfAttention(this.c_attn.call(x), h, { causal: true, dropout: this.dropout, training: this.training });
+      return this.resid_dropout.call(this.c_proj.call(y));
+    }
     // (B, T, 3C) viewed as (3, B, H, T, D): q, k, v are strided views of one buffer, no copies
     const qkv = ops.permute(ops.reshape(this.c_attn.call(x), [b, t, 3, h, d]), [2, 0, 3, 1, 4]);
     const part = (i: number): Tensor => ops.squeeze(ops.narrow(qkv, 0, i, 1), 0);
     let k = part(1), v = part(2);
-    if (cache) [k, v] = cache.append(k, v);
+    [k, v] = cache.append(k, v);
     const y = ops.scaledDotProductAttention(part(0), k, v, { causal: true, dropout: this.dropout, training: this.training });
     const merged = ops.reshape(ops.transpose(y, 1, 2), [b, t, c]);          // (B, T, H, D) -> (B, T, C)
     return this.resid_dropout.call(this.c_proj.call(merged));

@@ -19,7 +19,8 @@
 // hash(seed, (b H + h) Tq + i, j) >= p 2^32 (attentionKeep below), so the fused backward can
 // recompute it instead of storing it, and every backend draws the same mask from the same seed.
 
-import type { AttentionParams } from '../backend/backend.js';
+import type { AttentionParams, View } from '../backend/backend.js';
+import { allocate, type TypedArray } from '../backend/dtype.js';
 import { fmtShape } from '../backend/shape.js';
 import { isGradEnabled, noGrad, record } from '../core/engine.js';
 import { DTypeError, ShapeError, TensorslimError } from '../core/errors.js';
@@ -27,7 +28,8 @@ import { defaultGenerator, type Generator } from '../core/random.js';
 import { Tensor } from '../core/tensor.js';
 import { mul, sub, where } from './binary.js';
 import { matmul } from './matmul.js';
-import { contiguous, reshape, transpose, unsqueeze } from './movement.js';
+import { contiguous, narrow, permute, reshape, transpose, unsqueeze } from './movement.js';
+import { stack } from './indexing.js';
 import { logsumexp, sum } from './reduce.js';
 import { exp } from './unary.js';
 import { backend } from './util.js';
@@ -159,24 +161,109 @@ export function attentionReference(q: Tensor, k: Tensor, v: Tensor, opts: Attent
 export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions = {}): Tensor {
   const r = resolve('scaledDotProductAttention', q, k, v, opts);
   const params: AttentionParams = { scale: r.scale, causal: r.causal, dropout: r.dropout, seed: r.seed };
+  const [out, lse] = attentionForwardRaw(q, k, v, r, params);
+  return record('attention', [q, k, v], out, { ...params, lse });
+}
+
+/** q, k, v (B, H, T, D) as strided views of a packed qkv (B, T, 3C), off the tape. */
+function unpack(qkv: Tensor, h: number): [Tensor, Tensor, Tensor] {
+  const src = qkv.isContiguous() ? qkv : noGrad(() => contiguous(qkv));
+  const [b, t, c3] = src.shape as [number, number, number];
+  const c = c3 / 3, d = c / h;
+  // (B, T, 3, H, D) -> (B, H, T, D) for part i: strides (T 3C, D, 3C, 1), offset i C
+  const st = [t * c3, d, c3, 1];
+  const part = (i: number): Tensor => new Tensor(src.data, src.dtype, [b, h, t, d], st, src.offset + i * c);
+  return [part(0), part(1), part(2)];
+}
+
+/**
+ * Multi-head causal or full self-attention on a packed projection, one recorded kernel: qkv
+ * (B, T, 3C) holds q | k | v along its last axis (nanoGPT's c_attn output), each split into
+ * `nHead` heads of C / nHead features; the result is the heads merged back, (B, T, C). The same
+ * math as scaledDotProductAttention on the (B, H, T, D) views of q, k and v followed by merging the
+ * heads, but q, k and v are read in place and the gradient is one (B, T, 3C) tensor, written
+ * directly (no zero-padded per-part gradients to sum).
+ *
+ * @example
+ * const y = packedSelfAttention(cAttn.call(x), 4, { causal: true });   // (2, 16, 3 * 64) -> (2, 16, 64)
+ */
+export function packedSelfAttention(qkv: Tensor, nHead: number, opts: AttentionOptions = {}): Tensor {
+  const op = 'packedSelfAttention';
+  if (!(qkv instanceof Tensor)) throw new TensorslimError(op, 'qkv must be a Tensor');
+  if (qkv.ndim !== 3) throw new ShapeError(op, `qkv must be 3-D (batch, time, 3 * channels), got ${fmtShape(qkv.shape)}`);
+  if (!Number.isInteger(nHead) || nHead < 1) throw new TensorslimError(op, `nHead must be a positive integer, got ${nHead}`);
+  const c3 = qkv.shape[2]!;
+  if (c3 % (3 * nHead) !== 0) {
+    throw new ShapeError(op, `the last dimension of qkv ${fmtShape(qkv.shape)} must be 3 * channels with channels divisible by nHead ${nHead}`);
+  }
+  const [q, k, v] = unpack(qkv, nHead);
+  const r = resolve(op, q, k, v, opts);
+  const params: AttentionParams = { scale: r.scale, causal: r.causal, dropout: r.dropout, seed: r.seed };
+  const [b, t] = qkv.shape as [number, number];
+  const c = c3 / 3;
   const be = backend();
-  let out: Tensor;
-  let lse: Tensor;
+  let merged: TypedArray, lse: Tensor;
+  if (be.attentionForward && b * t > 0) {
+    // the kernel writes the heads straight into their (B, T, H, D) = (B, T, C) places
+    merged = allocate(qkv.dtype, b * t * c);
+    const res = be.attentionForward(q.view_(), k.view_(), v.view_(), params, { data: merged, shape: [b, nHead, t, r.dv], strides: [t * c, r.dv, c, 1], offset: 0 });
+    lse = new Tensor(res.lse, qkv.dtype, [b, nHead, t]);
+  } else {
+    const [out, l] = attentionForwardRaw(q, k, v, r, params);
+    merged = be.copy({ data: out.data, shape: [b, t, nHead, r.dv], strides: [nHead * t * r.dv, r.dv, t * r.dv, 1], offset: 0 }, out.dtype);
+    lse = l;
+  }
+  return record('attention', [qkv], new Tensor(merged, qkv.dtype, [b, t, c]), { ...params, lse, packedHeads: nHead });
+}
+
+/** The forward of the attention kernel: out (B, H, Tq, Dv) contiguous and lse (B, H, Tq). */
+function attentionForwardRaw(q: Tensor, k: Tensor, v: Tensor, r: Resolved, params: AttentionParams): [Tensor, Tensor] {
+  const be = backend();
   if (be.attentionForward && r.b * r.h * r.tq > 0) {
     const res = be.attentionForward(q.view_(), k.view_(), v.view_(), params);
-    out = new Tensor(res.out, q.dtype, [r.b, r.h, r.tq, r.dv]);
-    lse = new Tensor(res.lse, q.dtype, [r.b, r.h, r.tq]);
-  } else {
-    [out, lse] = noGrad(() => {
-      const s = maskedScores(q, k, r);
-      const l = logsumexp(s, 3, true);
-      let w = exp(sub(s, l));
-      if (r.dropout > 0) w = mul(w, dropoutScale(r, q.dtype as 'float32' | 'float64'));
-      const o = contiguous(matmul(w, v));
-      return [new Tensor(o.data, q.dtype, o.shape), contiguous(reshape(l, [r.b, r.h, r.tq]))];
-    });
+    return [new Tensor(res.out, q.dtype, [r.b, r.h, r.tq, r.dv]), new Tensor(res.lse, q.dtype, [r.b, r.h, r.tq])];
   }
-  return record('attention', [q, k, v], out, { ...params, lse });
+  return noGrad(() => {
+    const s = maskedScores(q, k, r);
+    const l = logsumexp(s, 3, true);
+    let w = exp(sub(s, l));
+    if (r.dropout > 0) w = mul(w, dropoutScale(r, q.dtype as 'float32' | 'float64'));
+    const o = contiguous(matmul(w, v));
+    return [new Tensor(o.data, q.dtype, o.shape), contiguous(reshape(l, [r.b, r.h, r.tq]))];
+  });
+}
+
+/**
+ * Gradient of packedSelfAttention: qkv (B, T, 3C), its output y (B, T, C), lse and dy (B, T, C)
+ * -> d(qkv) (B, T, 3C). Fused where the backend has attentionBackward; composed from
+ * differentiable ops when recording (createGraph) or elsewhere.
+ * @example const dqkv = packedAttentionBackward(qkv, y, lse, dy, 4, params);
+ */
+export function packedAttentionBackward(qkv: Tensor, y: Tensor, lse: Tensor, dy: Tensor, nHead: number, p: AttentionParams): Tensor {
+  const [b, t, c3] = qkv.shape as [number, number, number];
+  const c = c3 / 3, d = c / nHead;
+  const heads = (x: Tensor): Tensor => permute(reshape(x, [b, t, nHead, d]), [0, 2, 1, 3]);   // (B, T, C) -> (B, H, T, D) view
+  if (isGradEnabled()) {
+    // recorded: views taken with ops so that the new graph reaches qkv and y
+    const parts = [0, 1, 2].map((i) => permute(reshape(narrow(qkv, 2, i * c, c), [b, t, nHead, d]), [0, 2, 1, 3]));
+    const g = attentionBackwardComposed(parts[0]!, parts[1]!, parts[2]!, heads(y), lse, heads(dy), p);
+    return reshape(stack(g.map((x) => permute(x, [0, 2, 1, 3])), 2), [b, t, c3]);
+  }
+  const [q, k, v] = unpack(qkv, nHead);
+  const yv = new Tensor(y.data, y.dtype, [b, nHead, t, d], [y.strides[0]!, d * y.strides[2]!, y.strides[1]!, y.strides[2]!], y.offset);
+  const dyv = new Tensor(dy.data, dy.dtype, [b, nHead, t, d], [dy.strides[0]!, d * dy.strides[2]!, dy.strides[1]!, dy.strides[2]!], dy.offset);
+  const out = new Tensor(allocate(qkv.dtype, b * t * c3), qkv.dtype, [b, t, c3]);
+  const part = (i: number): View => ({ data: out.data, shape: [b, nHead, t, d], strides: [t * c3, d, c3, 1], offset: i * c });
+  const into: [View, View, View] = [part(0), part(1), part(2)];
+  const be = backend();
+  if (be.attentionBackward && b * t > 0 && dy.dtype === qkv.dtype) {
+    // the kernel writes dq, dk and dv straight into their places in the packed (B, T, 3C) gradient
+    be.attentionBackward(q.view_(), k.view_(), v.view_(), yv.view_(), dyv.view_(), lse.view_(), p, into);
+    return out;
+  }
+  const g = attentionBackward(q, k, v, yv, lse, dyv, p);
+  g.forEach((x, i) => be.assign(into[i]!, x.view_()));
+  return out;
 }
 
 /**

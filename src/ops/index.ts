@@ -14,6 +14,6 @@ export * from './fused.js';
 export { KERNELS, NON_DIFFERENTIABLE, type KernelName } from './kernels.js';
 export type { TensorLike } from './util.js';
 export {
-  scaledDotProductAttention, attentionReference, attentionBackward, attentionBackwardComposed, attentionKeep, attentionDropThreshold,
+  scaledDotProductAttention, packedSelfAttention, packedAttentionBackward, attentionReference, attentionBackward, attentionBackwardComposed, attentionKeep, attentionDropThreshold,
   type AttentionOptions,
 } from './attention.js';

@@ -73,6 +73,14 @@ export function indexSelect(x: Tensor, axis: number, index: Tensor): Tensor {
   // gather with the 1-D index broadcast (a stride-0 view, no copy) over the other axes
   const shape = [...x.shape]; shape[ax] = index.shape[0]!;
   const view = index.ndim === x.ndim ? index : reshape(index, x.shape.map((_, i) => (i === ax ? index.shape[0]! : 1)));
+  const be = backend();
+  if (ax === 0 && x.ndim === 2 && be.embeddingForward) {
+    // rows of a table (an embedding lookup): one kernel, and the gather rule's backward uses the
+    // backend's embeddingBackward with the 1-D index (attrs.rows) instead of a general scatterAdd
+    const broadcast = expand(view, shape);
+    const data = be.embeddingForward(x.view_(), index.view_());
+    return record('gather', [x, broadcast], new Tensor(data, x.dtype, shape), { axis: 0, rows: index });
+  }
   return gather(x, ax, expand(view, shape));
 }
 

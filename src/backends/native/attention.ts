@@ -34,23 +34,27 @@ export function attentionKernels(addon: object): Pick<FusedKernels, 'attentionFo
   const fwd = a.attentionForward, bwd = a.attentionBackward;
   if (typeof fwd !== 'function' || typeof bwd !== 'function') return {};
   return {
-    attentionForward(q: View, k: View, v: View, p: AttentionParams) {
+    attentionForward(q: View, k: View, v: View, p: AttentionParams, into?: View) {
       if (!isFloat(q.data)) throw new Error(`native attentionForward: expected float32 or float64, got ${dtypeOfArray(q.data)}`);
       const dt = dtypeOfArray(q.data);
       const rows = q.shape[0]! * q.shape[1]! * q.shape[2]!;
-      const out = allocate(dt, rows * v.shape[3]!);
+      const out = into ? into.data : allocate(dt, rows * v.shape[3]!);
       const lse = allocate(dt, rows);
       const m: number[] = [];
       putView(m, q); putView(m, k); putView(m, v);
+      if (into) putView(m, into);
       fwd.call(addon, q.data, k.data, v.data, new Float64Array(m), paramsOf(p), out, lse);
       return { out, lse };
     },
-    attentionBackward(q: View, k: View, v: View, out: View, dOut: View, lse: View, p: AttentionParams) {
+    attentionBackward(q: View, k: View, v: View, out: View, dOut: View, lse: View, p: AttentionParams, into?: readonly [View, View, View]) {
       if (!isFloat(q.data)) throw new Error(`native attentionBackward: expected float32 or float64, got ${dtypeOfArray(q.data)}`);
       const dt = dtypeOfArray(q.data);
-      const dq = allocate(dt, size(q)), dk = allocate(dt, size(k)), dv = allocate(dt, size(v));
+      const dq = into ? into[0].data : allocate(dt, size(q));
+      const dk = into ? into[1].data : allocate(dt, size(k));
+      const dv = into ? into[2].data : allocate(dt, size(v));
       const m: number[] = [];
       for (const x of [q, k, v, out, dOut, lse]) putView(m, x);
+      if (into) for (const x of into) putView(m, x);
       bwd.call(addon, q.data, k.data, v.data, out.data, dOut.data, lse.data, new Float64Array(m), paramsOf(p), dq, dk, dv);
       return { dq, dk, dv };
     },

@@ -7,10 +7,12 @@
 // copy (same dtype, float32 <-> float64, and the exact widening casts bool/uint8 -> int32/float and
 // int32 -> float), assign (same dtype, distinct buffers), unfold2d/fold2d, comparisons of int32 or
 // uint8 operands, and the fused kernels linear(+bias, +ReLU) with its backward, softmaxCrossEntropy
-// with its backward, adamUpdate, and (norm_act.ts) layer norm and GELU forward and backward.
+// with its backward, adamUpdate, (norm_act.ts) layer norm and GELU forward and backward, and
+// (embedding.ts) the embedding row gather and its scatter-add adjoint.
 //
 // Delegated to the reference backend (listed, not silent):
-//   - gather, scatterAdd: indexing, not on the training hot path yet;
+//   - gather, scatterAdd: general indexing (the embedding lookup and its adjoint, the training hot
+//     path, are native: embedding.ts);
 //   - reduce argmax/argmin, and arithmetic/unary kernels on int32/uint8/bool inputs;
 //   - casts to bool, from float to int32/uint8, and int32 -> uint8 (JavaScript's wrapping rules stay the reference's);
 //   - assign between different dtypes or within one buffer (overlap semantics stay the reference's);
@@ -26,6 +28,7 @@ import { referenceBackend } from '../reference/index.js';
 import { addon, addonPath, loadError, type NativeAddon } from './addon.js';
 import { attentionKernels } from './attention.js';
 import { normActKernels } from './norm_act.js';
+import { embeddingKernels } from './embedding.js';
 import { sparseKernels, type NativeCsrLinear } from './sparse.js';
 
 const UNARY_CODES: Record<UnaryOp, number> = {
@@ -267,11 +270,12 @@ function makeBackend(n: NativeAddon): Backend & NativeBackendExtras {
     linear, softmaxCrossEntropy, adamUpdate, softmaxCrossEntropyBackward, linearBackward,
     ...attentionKernels(n),
     ...normActKernels(n),
+    ...embeddingKernels(n, ref),
     ...sparseKernels(n),
     get threads() { return n.getNumThreads(); },
     setThreads(k: number) { setNumThreads(k); },
     get cpuPath() { return n.cpuPath(); },
-    description: 'C++ addon: packed SIMD GEMM, threaded kernels; gather/scatterAdd and int arithmetic on reference',
+    description: 'C++ addon: packed SIMD GEMM, threaded kernels; general gather/scatterAdd (not embedding rows) and int arithmetic on reference',
   };
 }
 

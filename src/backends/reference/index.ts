@@ -275,9 +275,37 @@ function fold2d(cols: View, p: Conv2dGeometry, outDtype: DType): TypedArray {
   return out;
 }
 
+// Embedding lookup (FusedKernels.embeddingForward): out[i, :] = weight[indices[i], :].
+function embeddingForward(weight: View, indices: View): TypedArray {
+  const [rows, d] = weight.shape as [number, number];
+  const n = indices.shape[0]!;
+  const out = allocate(dtypeOf(weight.data), n * d);
+  const [rs, cs] = weight.strides as [number, number];
+  for (let i = 0; i < n; i++) {
+    const k = indices.data[indices.offset + i * indices.strides[0]!]!;
+    if (k < 0 || k >= rows) throw new Error(`embeddingForward: index ${k} is out of range for ${rows} rows`);
+    for (let j = 0; j < d; j++) out[i * d + j] = weight.data[weight.offset + k * rs + j * cs]!;
+  }
+  return out;
+}
+
+// Its adjoint (FusedKernels.embeddingBackward): dW[indices[i], :] += dy[i, :], i ascending.
+function embeddingBackward(dy: View, indices: View, rows: number): TypedArray {
+  const [n, d] = dy.shape as [number, number];
+  const out = allocate(dtypeOf(dy.data), rows * d);
+  const [rs, cs] = dy.strides as [number, number];
+  for (let i = 0; i < n; i++) {
+    const k = indices.data[indices.offset + i * indices.strides[0]!]!;
+    if (k < 0 || k >= rows) throw new Error(`embeddingBackward: index ${k} is out of range for ${rows} rows`);
+    for (let j = 0; j < d; j++) out[k * d + j]! += dy.data[dy.offset + i * rs + j * cs]!;
+  }
+  return out;
+}
+
 export const referenceBackend: Backend = {
   name: 'reference',
   unary, binary, where, reduce, matmul, copy, assign, gather, scatterAdd, unfold2d, fold2d,
+  embeddingForward, embeddingBackward,
 };
 
 registerBackend('reference', () => referenceBackend);
