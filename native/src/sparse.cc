@@ -11,7 +11,8 @@
 // Output rows are spread over the thread pool (dynamic chunks). float32 has AVX-512, AVX2 and
 // portable loops, chosen by the addon's active CPU path (TENSORSLIM_CPU / setCpuPath); float64 runs
 // the portable loops. The SIMD paths live in this file as functions compiled for their instruction
-// set with GCC/Clang target attributes, and run only when the active path says the CPU has it.
+// set with GCC/Clang target attributes, and run only when the active path says the CPU has it; the
+// batch >= 2 tile kernel is one template (axpy_rows) over a vector type per path (Scalar, Avx2, Avx512).
 //
 // Safety: shapes, lengths and crow_indices (starts at 0, never decreases, ends at nnz within the
 // arrays) are checked before any kernel runs. Column indices are checked inside the kernels: an
@@ -33,6 +34,12 @@
 #include <immintrin.h>
 #define TS_TARGET_AVX512 __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma")))
 #define TS_TARGET_AVX2 __attribute__((target("avx2,fma")))
+#define TS_FLATTEN __attribute__((flatten))
+#if defined(__GNUC__) && !defined(__clang__)
+// axpy_rows<Avx512/Avx2, NV> is only ever inlined into its ISA's flattened wrapper (no standalone copy
+// is emitted, and no vector crosses a call); GCC still warns about the vector ABI of that copy.
+#pragma GCC diagnostic ignored "-Wpsabi"
+#endif
 #endif
 
 namespace ts {
@@ -45,6 +52,12 @@ struct Csr {
 };
 
 enum Path { P_GENERIC = 0, P_AVX2, P_AVX512 };
+
+// Row kernels: dot (batch 1, rows [r0, r1)) and axpy (one packed tile of a larger batch).
+template <typename T>
+using DotFn = void (*)(const Csr&, const T*, const T*, const T*, T*, long, long, uint32_t*);
+template <typename T>
+using AxpyFn = void (*)(const Csr&, const T*, const T*, const T*, T*, long, long, long, long, uint32_t*);
 
 Path current_path() {
 #ifdef TS_SPARSE_X86
@@ -83,28 +96,32 @@ void dot_rows_generic(const Csr& w, const T* val, const T* x, const T* bias, T* 
   if (b) *bad = 1;
 }
 
-// batch >= 2: rows [r0, r1) of one packed tile. xt: (cols, TB) with TB the tile stride; tb <= TB
-// live batch rows starting at b0. Writes out[(b0 + j) * rows + r] for j < tb.
-template <typename T, int TB>
-void axpy_rows_generic(const Csr& w, const T* val, const T* xt, const T* bias, T* out, long b0, long tb, long r0, long r1, uint32_t* bad) {
-  constexpr int RB = 8;
+// batch >= 2: rows [r0, r1) of one packed tile, one body for every instruction set. V is a vector
+// of V::W values of T with its loads, stores and multiply-add (Scalar below, Avx512 and Avx2 further
+// down); NV of them hold the tile's TB = NV W batch values per nonzero. xt: (cols, TB); tb <= TB live
+// batch rows starting at b0. Writes out[(b0 + j) * rows + r] for j < tb. The SIMD instantiations run
+// inside their ISA's target-attributed, flattened wrapper (V::axpy), which inlines this body and V's
+// operations into code built for that instruction set.
+template <typename V, int NV, typename T = typename V::T>
+void axpy_rows(const Csr& w, const T* val, const T* xt, const T* bias, T* out, long b0, long tb, long r0, long r1, uint32_t* bad) {
+  constexpr int TB = V::W * NV, RB = 8;
   alignas(64) T buf[RB][TB];
   const uint32_t ucols = uint32_t(w.cols);
   uint32_t b = 0;
   for (long rb = r0; rb < r1; rb += RB) {
     const long nr = std::min<long>(RB, r1 - rb);
     for (long i = 0; i < nr; i++) {
-      T acc[TB];
-      for (int j = 0; j < TB; j++) acc[j] = 0;
+      typename V::R acc[NV];
+      for (int j = 0; j < NV; j++) acc[j] = V::zero();
       const long e = w.crow[rb + i + 1];
       for (long k = w.crow[rb + i]; k < e; k++) {
         const uint32_t c = uint32_t(w.col[k]);
         if (c >= ucols) { b = 1; continue; }
-        const T v = val[k];
+        const typename V::R v = V::set1(val[k]);
         const T* xr = xt + long(c) * TB;
-        for (int j = 0; j < TB; j++) acc[j] += v * xr[j];
+        for (int j = 0; j < NV; j++) acc[j] = V::fmadd(v, V::load(xr + V::W * j), acc[j]);
       }
-      for (int j = 0; j < TB; j++) buf[i][j] = acc[j];
+      for (int j = 0; j < NV; j++) V::store(&buf[i][V::W * j], acc[j]);
     }
     for (long j = 0; j < tb; j++) {
       T* o = out + (b0 + j) * w.rows + rb;
@@ -113,6 +130,19 @@ void axpy_rows_generic(const Csr& w, const T* val, const T* xt, const T* bias, T
   }
   if (b) *bad = 1;
 }
+
+// One value per "vector": the portable loops (the compiler vectorizes them for the baseline ISA).
+template <typename T_>
+struct Scalar {
+  using T = T_;
+  using R = T_;
+  static constexpr int W = 1;
+  static R zero() { return T(0); }
+  static R set1(T v) { return v; }
+  static R load(const T* p) { return *p; }
+  static void store(T* p, R r) { *p = r; }
+  static R fmadd(R a, R b, R c) { return c + a * b; }
+};
 
 #ifdef TS_SPARSE_X86
 // ---------------------------------------------------------------- AVX-512 (float32)
@@ -148,36 +178,22 @@ void dot_rows_avx512(const Csr& w, const float* val, const float* x, const float
   if (b) *bad = 1;
 }
 
-// NV vectors of 16 batch values per nonzero (TB = 16 NV).
-template <int NV>
-TS_TARGET_AVX512
-void axpy_rows_avx512(const Csr& w, const float* val, const float* xt, const float* bias, float* out, long b0, long tb, long r0, long r1, uint32_t* bad) {
-  constexpr int TB = 16 * NV, RB = 8;
-  alignas(64) float buf[RB][TB];
-  const uint32_t ucols = uint32_t(w.cols);
-  uint32_t b = 0;
-  for (long rb = r0; rb < r1; rb += RB) {
-    const long nr = std::min<long>(RB, r1 - rb);
-    for (long i = 0; i < nr; i++) {
-      __m512 acc[NV];
-      for (int j = 0; j < NV; j++) acc[j] = _mm512_setzero_ps();
-      const long e = w.crow[rb + i + 1];
-      for (long k = w.crow[rb + i]; k < e; k++) {
-        const uint32_t c = uint32_t(w.col[k]);
-        if (c >= ucols) { b = 1; continue; }
-        const __m512 v = _mm512_set1_ps(val[k]);
-        const float* xr = xt + long(c) * TB;
-        for (int j = 0; j < NV; j++) acc[j] = _mm512_fmadd_ps(v, _mm512_load_ps(xr + 16 * j), acc[j]);
-      }
-      for (int j = 0; j < NV; j++) _mm512_store_ps(&buf[i][16 * j], acc[j]);
-    }
-    for (long j = 0; j < tb; j++) {
-      float* o = out + (b0 + j) * w.rows + rb;
-      for (long i = 0; i < nr; i++) o[i] = buf[i][j] + (bias ? bias[rb + i] : 0.0f);
-    }
+// 16 float32 lanes. axpy<NV>: axpy_rows built for AVX-512 (TB = 16 NV).
+struct Avx512 {
+  using T = float;
+  using R = __m512;
+  static constexpr int W = 16;
+  TS_TARGET_AVX512 static R zero() { return _mm512_setzero_ps(); }
+  TS_TARGET_AVX512 static R set1(float v) { return _mm512_set1_ps(v); }
+  TS_TARGET_AVX512 static R load(const float* p) { return _mm512_load_ps(p); }
+  TS_TARGET_AVX512 static void store(float* p, R r) { _mm512_store_ps(p, r); }
+  TS_TARGET_AVX512 static R fmadd(R a, R b, R c) { return _mm512_fmadd_ps(a, b, c); }
+  static constexpr DotFn<float> dot = dot_rows_avx512;
+  template <int NV>
+  TS_TARGET_AVX512 TS_FLATTEN static void axpy(const Csr& w, const float* val, const float* xt, const float* bias, float* out, long b0, long tb, long r0, long r1, uint32_t* bad) {
+    axpy_rows<Avx512, NV>(w, val, xt, bias, out, b0, tb, r0, r1, bad);
   }
-  if (b) *bad = 1;
-}
+};
 
 // ---------------------------------------------------------------- AVX2 (float32)
 
@@ -218,36 +234,22 @@ void dot_rows_avx2(const Csr& w, const float* val, const float* x, const float* 
   if (b) *bad = 1;
 }
 
-// NV vectors of 8 batch values per nonzero (TB = 8 NV).
-template <int NV>
-TS_TARGET_AVX2
-void axpy_rows_avx2(const Csr& w, const float* val, const float* xt, const float* bias, float* out, long b0, long tb, long r0, long r1, uint32_t* bad) {
-  constexpr int TB = 8 * NV, RB = 8;
-  alignas(64) float buf[RB][TB];
-  const uint32_t ucols = uint32_t(w.cols);
-  uint32_t b = 0;
-  for (long rb = r0; rb < r1; rb += RB) {
-    const long nr = std::min<long>(RB, r1 - rb);
-    for (long i = 0; i < nr; i++) {
-      __m256 acc[NV];
-      for (int j = 0; j < NV; j++) acc[j] = _mm256_setzero_ps();
-      const long e = w.crow[rb + i + 1];
-      for (long k = w.crow[rb + i]; k < e; k++) {
-        const uint32_t c = uint32_t(w.col[k]);
-        if (c >= ucols) { b = 1; continue; }
-        const __m256 v = _mm256_set1_ps(val[k]);
-        const float* xr = xt + long(c) * TB;
-        for (int j = 0; j < NV; j++) acc[j] = _mm256_fmadd_ps(v, _mm256_load_ps(xr + 8 * j), acc[j]);
-      }
-      for (int j = 0; j < NV; j++) _mm256_store_ps(&buf[i][8 * j], acc[j]);
-    }
-    for (long j = 0; j < tb; j++) {
-      float* o = out + (b0 + j) * w.rows + rb;
-      for (long i = 0; i < nr; i++) o[i] = buf[i][j] + (bias ? bias[rb + i] : 0.0f);
-    }
+// 8 float32 lanes. axpy<NV>: axpy_rows built for AVX2 (TB = 8 NV).
+struct Avx2 {
+  using T = float;
+  using R = __m256;
+  static constexpr int W = 8;
+  TS_TARGET_AVX2 static R zero() { return _mm256_setzero_ps(); }
+  TS_TARGET_AVX2 static R set1(float v) { return _mm256_set1_ps(v); }
+  TS_TARGET_AVX2 static R load(const float* p) { return _mm256_load_ps(p); }
+  TS_TARGET_AVX2 static void store(float* p, R r) { _mm256_store_ps(p, r); }
+  TS_TARGET_AVX2 static R fmadd(R a, R b, R c) { return _mm256_fmadd_ps(a, b, c); }
+  static constexpr DotFn<float> dot = dot_rows_avx2;
+  template <int NV>
+  TS_TARGET_AVX2 TS_FLATTEN static void axpy(const Csr& w, const float* val, const float* xt, const float* bias, float* out, long b0, long tb, long r0, long r1, uint32_t* bad) {
+    axpy_rows<Avx2, NV>(w, val, xt, bias, out, b0, tb, r0, r1, bad);
   }
-  if (b) *bad = 1;
-}
+};
 #endif  // TS_SPARSE_X86
 
 // ---------------------------------------------------------------- driver
@@ -269,11 +271,6 @@ long row_grain(const Csr& w, long batch) {
   const long per_row = std::max<long>(1, (nnz * std::max<long>(1, batch)) / std::max<long>(1, w.rows));
   return std::max<long>(8, 16384 / per_row);
 }
-
-template <typename T>
-using DotFn = void (*)(const Csr&, const T*, const T*, const T*, T*, long, long, uint32_t*);
-template <typename T>
-using AxpyFn = void (*)(const Csr&, const T*, const T*, const T*, T*, long, long, long, long, uint32_t*);
 
 template <typename T>
 void csr_linear(const Csr& w, const T* val, const T* x, long batch, const T* bias, T* out, DotFn<T> dot, AxpyFn<T> axpy, int TB, uint32_t* bad) {
@@ -312,40 +309,42 @@ void csr_linear(const Csr& w, const T* val, const T* x, long batch, const T* bia
   });
 }
 
+#ifdef TS_SPARSE_X86
 // Tile width for a batch: the fewest vectors that hold it, up to 4 (so TB <= 4 vector widths).
 int vectors_for(long batch, int width) {
   const long v = (batch + width - 1) / width;
   return int(std::min<long>(4, std::max<long>(1, v)));
 }
 
+// float32 on one SIMD path V (Avx512, Avx2): its dot kernel, or its axpy with the fewest vectors per tile.
+template <typename V>
+void run_simd(const Csr& w, const float* val, const float* x, long batch, const float* bias, float* out, uint32_t* bad) {
+  const int nv = vectors_for(batch, V::W);
+  const AxpyFn<float> f = nv == 1 ? V::template axpy<1> : nv == 2 ? V::template axpy<2> : nv == 3 ? V::template axpy<3> : V::template axpy<4>;
+  csr_linear<float>(w, val, x, batch, bias, out, V::dot, f, V::W * nv, bad);
+}
+#endif
+
+// The portable loops, tiles of `narrow` batch rows, or twice that past `narrow`.
+template <typename T, int narrow>
+void run_generic(const Csr& w, const T* val, const T* x, long batch, const T* bias, T* out, uint32_t* bad) {
+  const bool wide = batch > narrow;
+  csr_linear<T>(w, val, x, batch, bias, out, dot_rows_generic<T>,
+                wide ? axpy_rows<Scalar<T>, 2 * narrow> : axpy_rows<Scalar<T>, narrow>, wide ? 2 * narrow : narrow, bad);
+}
+
 void run_f32(const Csr& w, const float* val, const float* x, long batch, const float* bias, float* out, uint32_t* bad) {
   switch (current_path()) {
 #ifdef TS_SPARSE_X86
-    case P_AVX512: {
-      const int nv = vectors_for(batch, 16);
-      AxpyFn<float> f = nv == 1 ? axpy_rows_avx512<1> : nv == 2 ? axpy_rows_avx512<2> : nv == 3 ? axpy_rows_avx512<3> : axpy_rows_avx512<4>;
-      csr_linear<float>(w, val, x, batch, bias, out, dot_rows_avx512, f, 16 * nv, bad);
-      return;
-    }
-    case P_AVX2: {
-      const int nv = vectors_for(batch, 8);
-      AxpyFn<float> f = nv == 1 ? axpy_rows_avx2<1> : nv == 2 ? axpy_rows_avx2<2> : nv == 3 ? axpy_rows_avx2<3> : axpy_rows_avx2<4>;
-      csr_linear<float>(w, val, x, batch, bias, out, dot_rows_avx2, f, 8 * nv, bad);
-      return;
-    }
+    case P_AVX512: return run_simd<Avx512>(w, val, x, batch, bias, out, bad);
+    case P_AVX2: return run_simd<Avx2>(w, val, x, batch, bias, out, bad);
 #endif
-    default: {
-      const bool wide = batch > 8;
-      csr_linear<float>(w, val, x, batch, bias, out, dot_rows_generic<float>,
-                        wide ? axpy_rows_generic<float, 16> : axpy_rows_generic<float, 8>, wide ? 16 : 8, bad);
-    }
+    default: return run_generic<float, 8>(w, val, x, batch, bias, out, bad);
   }
 }
 
 void run_f64(const Csr& w, const double* val, const double* x, long batch, const double* bias, double* out, uint32_t* bad) {
-  const bool wide = batch > 4;
-  csr_linear<double>(w, val, x, batch, bias, out, dot_rows_generic<double>,
-                     wide ? axpy_rows_generic<double, 8> : axpy_rows_generic<double, 4>, wide ? 8 : 4, bad);
+  run_generic<double, 4>(w, val, x, batch, bias, out, bad);
 }
 
 // ---------------------------------------------------------------- N-API
