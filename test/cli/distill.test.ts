@@ -66,6 +66,17 @@ test('alpha 0 is training on the labels alone; no --baseline gives studentAloneA
   assert.equal(r.json['distilledAccuracy'], alone.json['testAccuracy'], 'alpha 0: the distilled student is the student trained alone');
 });
 
+test('--schedule cosine applies to the distilled student and to --baseline, like train --schedule cosine', async () => {
+  const r = await cli('distill', ...base, '--steps', '6', '--alpha', '0', '--schedule', 'cosine', '--baseline');
+  assert.equal(r.code, 0, r.ctx.stderr.join('\n'));
+  assert.equal(r.json['schedule'], 'cosine');
+  const alone = await cli('train', '--model', 'mlp-tiny', '--dataset', 'mnist', '--steps', '6', '--schedule', 'cosine', '--json');
+  assert.equal(r.json['studentAloneAccuracy'], alone.json['testAccuracy']);
+  assert.equal(r.json['distilledAccuracy'], alone.json['testAccuracy'], 'alpha 0 with the same schedule is the student alone');
+  const constant = await cli('train', '--model', 'mlp-tiny', '--dataset', 'mnist', '--steps', '6', '--json');
+  assert.notEqual(constant.json['testLoss'], alone.json['testLoss'], 'the schedule changes training');
+});
+
 test('bad input: exit 2 with a clear message, before training, nothing written', async () => {
   const fiveClass = join(dir, 'five.safetensors');
   exportWeights(modelFromConfig({ arch: 'mlp', inFeatures: 784, hidden: [8], numClasses: 5, dropout: 0, inputDropout: 0 }), fiveClass);

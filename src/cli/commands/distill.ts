@@ -10,12 +10,13 @@ import { distill } from '../../compress/index.js';
 import { DataLoader } from '../../data/index.js';
 import { createModel, listModels, type ModelConfig, type PresetModel } from '../../models/index.js';
 import {
-  Trainer, checkpointSaver, evaluateOn, loadImageData, loadModel, makeOptimizer, runTraining, type FitResult, type EvalMetrics,
+  Trainer, checkpointSaver, evaluateOn, loadImageData, makeOptimizer, makeScheduler, runTraining, SCHEDULES, type FitResult, type EvalMetrics,
 } from '../../train/index.js';
 import { formatFlags, JSON_FLAG, parseArgs, type FlagSpecs } from '../args.js';
 import { UsageError, type CliContext, type Command } from '../command.js';
 import { emitJson, fmtInt, fmtPct, fmtSeconds, formatTable, humanWriter } from '../output.js';
-import { applyRuntimeFlags } from '../runtime.js';
+import { applyRuntimeFlags, modelFromAnyCheckpoint } from '../runtime.js';
+import { loadCheckpoint } from '../../io/index.js';
 import { progressCallback } from '../train_progress.js';
 import { checkWritable } from './train.js';
 
@@ -23,7 +24,7 @@ const CMD = 'distill';
 
 const FLAGS = {
   teacher: { type: 'string', help: 'trained teacher checkpoint (written by tensorslim train --out)', metavar: 'FILE' },
-  student: { type: 'string', help: `student preset: ${listModels().map((m) => m.name).join(', ')}`, metavar: 'PRESET' },
+  student: { type: 'string', help: `student preset: ${listModels({ task: 'image-classification' }).map((m) => m.name).join(', ')}`, metavar: 'PRESET' },
   dataset: { type: 'string', help: 'mnist (embedded), fashion-mnist, or a directory of IDX files', metavar: 'NAME|PATH' },
   data: { type: 'string', help: "folder overriding the dataset's default location", metavar: 'DIR' },
   temperature: { type: 'number', help: 'softmax temperature T > 0 of the soft targets', min: 0, exclusiveMin: true, default: distill.DEFAULT_TEMPERATURE, metavar: 'T' },
@@ -32,6 +33,7 @@ const FLAGS = {
   steps: { type: 'int', help: 'optimizer steps to train instead of epochs', min: 1, metavar: 'N' },
   'batch-size': { type: 'int', help: 'training batch size', min: 1, default: 64, metavar: 'N' },
   lr: { type: 'number', help: 'learning rate (Adam)', min: 0, exclusiveMin: true, default: 0.001, metavar: 'X' },
+  schedule: { type: 'string', help: 'learning-rate schedule over the whole budget, stepped every batch (the --baseline student gets the same)', choices: SCHEDULES, default: 'constant' },
   seed: { type: 'int', help: 'seed of the student weights and the data order', min: 0, default: 0, metavar: 'N' },
   baseline: { type: 'boolean', help: 'also train the same student alone (same budget and seed) and report its accuracy' },
   threads: { type: 'int', help: 'kernel threads (native backend)', min: 1, metavar: 'N' },
@@ -72,13 +74,13 @@ function finalAccuracy(fit: FitResult, step: number, fallback: () => EvalMetrics
 async function run(argv: readonly string[], ctx: CliContext): Promise<number> {
   const { flags } = parseArgs(CMD, argv, FLAGS);
   const usage = (msg: string): never => { throw new UsageError(CMD, msg); };
-  const presets = listModels().map((m) => m.name);
+  const presets = listModels({ task: 'image-classification' }).map((m) => m.name);
   if (flags.teacher === undefined) usage('missing --teacher <checkpoint> (a file written by tensorslim train --out)');
   if (flags.student === undefined) usage(`missing --student <preset> (one of ${presets.join(', ')})`);
   if (flags.dataset === undefined) usage('missing --dataset (mnist, fashion-mnist or a directory of IDX files)');
   const teacherPath = flags.teacher!;
   const studentName = flags.student!;
-  if (!presets.includes(studentName)) usage(`unknown --student '${studentName}'; presets: ${presets.join(', ')}`);
+  if (!(presets as readonly string[]).includes(studentName)) usage(`unknown --student '${studentName}'; presets: ${presets.join(', ')}`);
   if (!existsSync(teacherPath)) usage(`--teacher ${teacherPath}: no such file; train one first with tensorslim train --out ${teacherPath}`);
   if (statSync(teacherPath).isDirectory()) usage(`--teacher ${teacherPath} is a directory; give a checkpoint file`);
   if (flags.epochs !== undefined && flags.steps !== undefined) usage('give --epochs or --steps, not both');
@@ -89,7 +91,7 @@ async function run(argv: readonly string[], ctx: CliContext): Promise<number> {
   const t0 = performance.now();
 
   let teacher: PresetModel;
-  try { teacher = loadModel(teacherPath); } catch (e) { throw new Error(`--teacher ${teacherPath}: ${(e as Error).message}`); }
+  try { teacher = modelFromAnyCheckpoint(loadCheckpoint(teacherPath), { command: CMD, path: teacherPath }); } catch (e) { throw new Error(`--teacher ${teacherPath}: ${(e as Error).message}`); }
   const data = loadImageData(flags.dataset!, flags.data);
   const features = data.info.inputShape.reduce((a, b) => a * b, 1);
   const tc = teacher.config;
@@ -116,15 +118,16 @@ async function run(argv: readonly string[], ctx: CliContext): Promise<number> {
   const trainLoader = new DataLoader(transfer, { batchSize: flags['batch-size'], shuffle: true, seed: flags.seed });
   const evalLoader = new DataLoader(data.test, { batchSize: 1000 });
   const budget = flags.steps !== undefined ? { steps: flags.steps } : { epochs: flags.epochs ?? 1 };
+  const scheduler = makeScheduler(flags.schedule, optimizer, { totalSteps: flags.steps ?? (flags.epochs ?? 1) * trainLoader.length });
   const trainer = new Trainer<Tensor[]>({
-    model: student, optimizer, scheduler: null, trainLoader, evalLoader, ...budget,
+    model: student, optimizer, scheduler, trainLoader, evalLoader, ...budget,
     lossFn: distiller.lossFn,
     callbacks: [distill.distillCallback(distiller), progressCallback(ctx, say, 'distill')],
-    ...(flags.out !== undefined ? { checkpointPath: flags.out, save: checkpointSaver({ optimizer, scheduler: null, config: sc }) } : {}),
+    ...(flags.out !== undefined ? { checkpointPath: flags.out, save: checkpointSaver({ optimizer, scheduler, config: sc }) } : {}),
   });
   const budgetText = flags.steps !== undefined ? `${flags.steps} steps` : `${trainer.totalEpochs} epoch${trainer.totalEpochs === 1 ? '' : 's'}`;
   say(`distill ${tc.preset ?? tc.arch} (${fmtInt(teacher.numParameters())} params, test accuracy ${fmtPct(teacherEval.accuracy)}) into ${studentName} `
-    + `(${fmtInt(student.numParameters())} params) on ${data.info.name}: T ${flags.temperature}, alpha ${flags.alpha}, ${budgetText}, batch ${flags['batch-size']}, adam lr ${flags.lr}, seed ${flags.seed}`);
+    + `(${fmtInt(student.numParameters())} params) on ${data.info.name}: T ${flags.temperature}, alpha ${flags.alpha}, ${budgetText}, batch ${flags['batch-size']}, adam lr ${flags.lr}${flags.schedule !== 'constant' ? ` (${flags.schedule})` : ''}, seed ${flags.seed}`);
   let fit: FitResult;
   try { fit = await trainer.fit(); } finally { distiller.remove(); }
   const distilled = finalAccuracy(fit, trainer.step, () => evaluateOn(student, data));
@@ -134,7 +137,7 @@ async function run(argv: readonly string[], ctx: CliContext): Promise<number> {
   if (flags.baseline && fit.stopReason !== 'nonfinite-loss') {
     say(`baseline: ${studentName} alone, same budget and seed`);
     const b = await runTraining({
-      model: studentName, dataset: data, ...budget, batchSize: flags['batch-size'], lr: flags.lr, optimizer: 'adam', seed: flags.seed,
+      model: studentName, dataset: data, ...budget, batchSize: flags['batch-size'], lr: flags.lr, optimizer: 'adam', schedule: flags.schedule, seed: flags.seed,
       callbacks: [progressCallback(ctx, say, 'baseline')],
     });
     alone = b.test;
@@ -148,7 +151,7 @@ async function run(argv: readonly string[], ctx: CliContext): Promise<number> {
     distilledLoss: distilled.loss,
     teacherParams: teacher.numParameters(),
     studentParams: student.numParameters(),
-    temperature: flags.temperature, alpha: flags.alpha,
+    temperature: flags.temperature, alpha: flags.alpha, schedule: flags.schedule,
     epochs: fit.epochs, steps: fit.step, batchSize: flags['batch-size'], lr: flags.lr, seed: flags.seed,
     seconds, stopReason: fit.stopReason, message: fit.message,
     out: fit.checkpoint,
