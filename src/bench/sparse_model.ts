@@ -12,7 +12,7 @@ import { Generator, defaultGenerator } from '../core/random.js';
 import type { Tensor } from '../core/tensor.js';
 import * as ops from '../ops/index.js';
 import type { Module } from '../nn/index.js';
-import { createModel, type PresetModel } from '../models/index.js';
+import { createModel, isGptPreset, listModels, type PresetModel } from '../models/index.js';
 import { prune } from '../compress/index.js';
 import { machineInfo, median, type MachineInfo } from './machine.js';
 
@@ -59,6 +59,9 @@ export function benchSparseModel(opts: SparseModelBenchOptions = {}): SparseMode
   const name = opts.model ?? 'mlp', sparsity = opts.sparsity ?? 0.9, batch = opts.batch ?? 1;
   if (!(sparsity >= 0 && sparsity <= 1)) throw new TensorslimError(op, `sparsity must be in [0, 1], got ${sparsity}`);
   if (!Number.isInteger(batch) || batch < 1) throw new TensorslimError(op, `batch must be a positive integer, got ${batch}`);
+  if (isGptPreset(name)) {
+    throw new TensorslimError(op, `model ${name} is a GPT language model; the sparse benchmark times the image classifiers (${listModels({ task: 'image-classification' }).map((m) => m.name).join(', ')})`);
+  }
   if (opts.repeats !== undefined && (!Number.isInteger(opts.repeats) || opts.repeats < 1)) throw new TensorslimError(op, `repeats must be a positive integer, got ${opts.repeats}`);
   // build both models from one seeded init, leaving the default generator where it was
   const rng = defaultGenerator.getState();
