@@ -47,27 +47,59 @@ struct Scratch {
   }
   ~Scratch() { std::free(p); }
 };
-thread_local Scratch tl_pack_a, tl_pack_b;
+thread_local Scratch tl_pack_a, tl_pack_b, tl_panel;  // tl_panel: one A micro-panel (parallel tiles)
 
 inline void interleave(const GemmIsa* gi, const float* s, long ld, long rows, int R, long kc, float* d) { gi->interleave_f32(s, ld, rows, R, kc, d); }
 inline void interleave(const GemmIsa* gi, const double* s, long ld, long rows, int R, long kc, double* d) { gi->interleave_f64(s, ld, rows, R, kc, d); }
 
+// Copies W values (a compile-time count, so the copy is a few vector moves) or fewer, zero-padded.
+template <class T, int W>
+inline void copy_pad(const T* s, long n, T* d) {
+  if (n == W) { std::memcpy(d, s, sizeof(T) * W); return; }
+  long i = 0;
+  for (; i < n; i++) d[i] = s[i];
+  for (; i < W; i++) d[i] = T(0);
+}
+template <class T>
+inline void copy_pad_rt(const T* s, long n, int W, T* d) {
+  switch (W) {
+    case 4: copy_pad<T, 4>(s, n, d); return;
+    case 6: copy_pad<T, 6>(s, n, d); return;
+    case 8: copy_pad<T, 8>(s, n, d); return;
+    case 12: copy_pad<T, 12>(s, n, d); return;
+    case 16: copy_pad<T, 16>(s, n, d); return;
+    case 32: copy_pad<T, 32>(s, n, d); return;
+    default: {
+      long i = 0;
+      for (; i < n; i++) d[i] = s[i];
+      for (; i < W; i++) d[i] = T(0);
+    }
+  }
+}
+
+// Panels of W values per p from a source whose W values are contiguous (A^T or B stored row-major):
+// the source rows are walked once, in order, each row scattered over all the panels (a panel-major
+// walk would stride through memory once per panel and refetch every row's lines W / 64 B times).
+// Rows [q0, q1) of a K block of kc rows (the whole block by default).
+template <class T>
+void pack_rows(const T* s, long ld, long cols, long kc, int W, T* dst, long q0 = 0, long q1 = -1) {
+  if (q1 < 0) q1 = kc;
+  for (long p = q0; p < q1; p++) {
+    const T* sp = s + p * ld;
+    for (long j0 = 0; j0 < cols; j0 += W) copy_pad_rt(sp + j0, cols - j0 < W ? cols - j0 : W, W, dst + j0 * kc + p * W);
+  }
+}
+
 // A (rows i0.., cols p0..) -> panels of MR rows: dst[panel][p][i], zero-padded to MR.
 template <class T>
 void pack_a(const GemmIsa* gi, const T* a, long sam, long sak, long mc, long kc, int MR, T* dst) {
+  if (sam == 1) { pack_rows(a, sak, mc, kc, MR, dst); return; }  // A^T stored row-major (or a single row)
   for (long i0 = 0; i0 < mc; i0 += MR) {
     const long mr = mc - i0 < MR ? mc - i0 : MR;
     T* d = dst + i0 * kc;
     const T* s = a + i0 * sam;
     if (sak == 1 && sam != 1) {  // row-major A: a register transpose of MR rows
       interleave(gi, s, sam, mr, MR, kc, d);
-    } else if (sam == 1) {  // A^T stored row-major: MR consecutive values per p
-      for (long p = 0; p < kc; p++) {
-        const T* sp = s + p * sak;
-        long i = 0;
-        for (; i < mr; i++) d[p * MR + i] = sp[i];
-        for (; i < MR; i++) d[p * MR + i] = T(0);
-      }
     } else {
       for (long i = 0; i < mr; i++) {
         const T* si = s + i * sam;
@@ -82,19 +114,13 @@ void pack_a(const GemmIsa* gi, const T* a, long sam, long sak, long mc, long kc,
 // B (rows p0.., cols j0..) -> panels of NR cols: dst[panel][p][j], zero-padded to NR.
 template <class T>
 void pack_b(const GemmIsa* gi, const T* b, long sbk, long sbn, long kc, long nc, int NR, T* dst) {
+  if (sbn == 1) { pack_rows(b, sbk, nc, kc, NR, dst); return; }  // B stored row-major (or a single column)
   for (long j0 = 0; j0 < nc; j0 += NR) {
     const long nr = nc - j0 < NR ? nc - j0 : NR;
     T* d = dst + j0 * kc;
     const T* s = b + j0 * sbn;
     if (sbk == 1 && sbn != 1) {  // B read transposed (a Linear weight): a register transpose of NR rows
       interleave(gi, s, sbn, nr, NR, kc, d);
-    } else if (sbn == 1) {
-      for (long p = 0; p < kc; p++) {
-        const T* sp = s + p * sbk;
-        T* dp = d + p * NR;
-        if (nr == NR) std::memcpy(dp, sp, sizeof(T) * NR);
-        else { long j = 0; for (; j < nr; j++) dp[j] = sp[j]; for (; j < NR; j++) dp[j] = T(0); }
-      }
     } else {
       for (long j = 0; j < nr; j++) {
         const T* sj = s + j * sbn;
@@ -104,6 +130,28 @@ void pack_b(const GemmIsa* gi, const T* b, long sbk, long sbn, long kc, long nc,
       for (long j = nr; j < NR; j++) for (long p = 0; p < kc; p++) d[p * NR + j] = T(0);
     }
   }
+}
+
+// One MR x NR tile of C (mr <= MR rows, nr <= NR columns of it inside C): the micro-kernel straight
+// into C when the tile is whole; an edge tile goes through the ISA's edge kernel (float32, full
+// width: straight into C, computing only the rows it needs) or a zeroed scratch tile.
+template <class T>
+inline void edge_kernel(const GemmIsa*, long, long, const T*, const T*, T*, long) {}
+inline bool has_edge(const GemmIsa* gi, const float*) { return gi->sgemm_edge != nullptr; }
+inline bool has_edge(const GemmIsa*, const double*) { return false; }
+inline void edge_kernel(const GemmIsa* gi, long kc, long mr, const float* ap, const float* bp, float* c, long ldc) { gi->sgemm_edge(kc, mr, ap, bp, c, ldc); }
+
+template <class T>
+inline void micro_tile(const GemmIsa* gi, void (*ukr)(long, const T*, const T*, T*, long), int MR, int NR, long kc,
+                       long mr, long nr, const T* ap, const T* bp, T* cp, long ldc) {
+  if (mr == MR && nr == NR) { ukr(kc, ap, bp, cp, ldc); return; }
+  const bool edge = mr < MR && has_edge(gi, ap);
+  if (edge && nr == NR) { edge_kernel(gi, kc, mr, ap, bp, cp, ldc); return; }
+  alignas(64) T tile[16 * 32];  // MR x NR (MR <= 16, NR <= 32)
+  std::memset(tile, 0, sizeof(T) * MR * NR);
+  if (edge) edge_kernel(gi, kc, mr, ap, bp, tile, NR);
+  else ukr(kc, ap, bp, tile, NR);
+  for (long i = 0; i < mr; i++) for (long j = 0; j < nr; j++) cp[i * ldc + j] += tile[i * NR + j];
 }
 
 // One single-threaded GEMM on a block of C: rows [0, m), cols [0, n) of the given pointers.
@@ -122,29 +170,29 @@ void gemm_block(const KernelTable* t, long m, long n, long k, const T* a, long s
   const long mcap = m < MCA ? (m + MR - 1) / MR * MR : MCA;
   const long ncap = n < MC ? (n + NR - 1) / NR * NR : MC;
   T* pa = static_cast<T*>(tl_pack_a.get(sizeof(T) * mcap * kcb));
+  // With a single column block (n <= MC) every A micro-panel is used by one row of tiles only:
+  // pack it right before that row (it stays in L1) instead of packing the whole M x kc block out
+  // to L2/L3 and reading it back. Not for A^T (sam == 1), whose row-wise packing wants whole rows.
+  const bool aLate = n <= MC && sam != 1;
   T* pb = static_cast<T*>(tl_pack_b.get(sizeof(T) * ncap * kcb));
-  alignas(64) T tile[16 * 32];  // MR x NR edge tile (MR <= 16, NR <= 32)
   for (long ic = 0; ic < m; ic += MCA) {
     const long mc = m - ic < MCA ? m - ic : MCA;
     for (long pc = 0; pc < k; pc += kcb) {
       const long kc = k - pc < kcb ? k - pc : kcb;
-      pack_a(gi, a + ic * sam + pc * sak, sam, sak, mc, kc, MR, pa);
+      if (!aLate) pack_a(gi, a + ic * sam + pc * sak, sam, sak, mc, kc, MR, pa);
       for (long jc = 0; jc < n; jc += MC) {
         const long nc = n - jc < MC ? n - jc : MC;
         pack_b(gi, b + pc * sbk + jc * sbn, sbk, sbn, kc, nc, NR, pb);
         for (long ir = 0; ir < mc; ir += MR) {
           const long mr = mc - ir < MR ? mc - ir : MR;
           const T* ap = pa + ir * kc;
+          if (aLate) {  // this micro-panel only, into L1, right before its row of tiles
+            pack_a(gi, a + (ic + ir) * sam + pc * sak, sam, sak, mr, kc, MR, pa);
+            ap = pa;
+          }
           for (long jr = 0; jr < nc; jr += NR) {
             const long nr = nc - jr < NR ? nc - jr : NR;
-            T* cp = c + (ic + ir) * ldc + jc + jr;
-            if (mr == MR && nr == NR) {
-              ukr(kc, ap, pb + jr * kc, cp, ldc);
-            } else {
-              std::memset(tile, 0, sizeof(T) * MR * NR);
-              ukr(kc, ap, pb + jr * kc, tile, NR);
-              for (long i = 0; i < mr; i++) for (long j = 0; j < nr; j++) cp[i * ldc + j] += tile[i * NR + j];
-            }
+            micro_tile(gi, ukr, MR, NR, kc, mr, nr, ap, pb + jr * kc, c + (ic + ir) * ldc + jc + jr, ldc);
           }
         }
       }
@@ -169,26 +217,7 @@ void gemm_parallel(const KernelTable* t, long m, long n, long k, const T* a, lon
   const long kcb = (k + nkb - 1) / nkb;
   const long mpan = (m + MR - 1) / MR, npan = (n + NR - 1) / NR;
   const long mp = mpan * MR, np = npan * NR;
-  T* pa = static_cast<T*>(tl_pack_a.get(sizeof(T) * mp * k));
-  T* pb = static_cast<T*>(tl_pack_b.get(sizeof(T) * np * k));
-  // Phase 1: packing tasks of ~16k elements each: groups of A row panels and of B column panels, per K block.
-  const long perTask = 16384;
-  const long ga = (MR * kcb) >= perTask ? 1 : perTask / (MR * kcb);   // panels per task
-  const long gb = (NR * kcb) >= perTask ? 1 : perTask / (NR * kcb);
-  const long ta = (mpan + ga - 1) / ga, tb = (npan + gb - 1) / gb;
-  run_tasks(nkb * (ta + tb), [&](long task) {
-    const long kb = task / (ta + tb), r = task % (ta + tb);
-    const long p0 = kb * kcb, kc = k - p0 < kcb ? k - p0 : kcb;
-    if (r < ta) {
-      const long i0 = r * ga * MR, i1 = (r + 1) * ga * MR < m ? (r + 1) * ga * MR : m;
-      pack_a(gi, a + i0 * sam + p0 * sak, sam, sak, i1 - i0, kc, MR, pa + mp * p0 + i0 * kc);
-    } else {
-      const long rb = r - ta;
-      const long j0 = rb * gb * NR, j1 = (rb + 1) * gb * NR < n ? (rb + 1) * gb * NR : n;
-      pack_b(gi, b + p0 * sbk + j0 * sbn, sbk, sbn, kc, j1 - j0, NR, pb + np * p0 + j0 * kc);
-    }
-  });
-  // Phase 2: tiles of C, (rows: tm micro-panels) x (cols: tn micro-panels). A tile's B block
+  // Tiles of C (phase 2), (rows: tm micro-panels) x (cols: tn micro-panels). A tile's B block
   // (kc x tn*NR) stays in L2 while its A micro-panels (kc x MR) stream through L1.
   const int nt = num_threads();
   long tn = (NC / NR) < npan ? NC / NR : npan;
@@ -202,28 +231,61 @@ void gemm_parallel(const KernelTable* t, long m, long n, long k, const T* a, lon
   }
   const long rowTiles = (mpan + tm - 1) / tm;
   const long colTiles = (npan + tn - 1) / tn;
+  // With one column of tiles, each A micro-panel is used by one task only: that task packs it right
+  // before use (into L1, thread-local) instead of phase 1 packing all of A out to L2/L3 and phase 2
+  // reading it back. Not for A^T (sam == 1), whose row-wise packing wants whole rows.
+  const bool aLate = colTiles == 1 && sam != 1;
+  T* pa = aLate ? nullptr : static_cast<T*>(tl_pack_a.get(sizeof(T) * mp * k));
+  T* pb = static_cast<T*>(tl_pack_b.get(sizeof(T) * np * k));
+  // Phase 1: packing tasks of ~16k elements each, per K block. An operand whose packed values are
+  // contiguous in memory (A^T or B stored row-major) is split by rows of the K block, so every task
+  // reads whole source rows in order; the others (register transposes) by groups of panels.
+  const long perTask = 16384;
+  const bool rowsA = sam == 1, rowsB = sbn == 1;
+  const long ga = (MR * kcb) >= perTask ? 1 : perTask / (MR * kcb);   // panels per task
+  const long gb = (NR * kcb) >= perTask ? 1 : perTask / (NR * kcb);
+  const long qa = mp >= perTask ? 1 : perTask / mp, qb = np >= perTask ? 1 : perTask / np;  // rows per task
+  const long ta = aLate ? 0 : rowsA ? (kcb + qa - 1) / qa : (mpan + ga - 1) / ga;
+  const long tb = rowsB ? (kcb + qb - 1) / qb : (npan + gb - 1) / gb;
+  run_tasks(nkb * (ta + tb), [&](long task) {
+    const long kb = task / (ta + tb), r = task % (ta + tb);
+    const long p0 = kb * kcb, kc = k - p0 < kcb ? k - p0 : kcb;
+    if (r < ta) {
+      if (rowsA) {
+        const long q0 = r * qa, q1 = q0 + qa < kc ? q0 + qa : kc;
+        if (q0 < q1) pack_rows(a + p0 * sak, sak, m, kc, MR, pa + mp * p0, q0, q1);
+        return;
+      }
+      const long i0 = r * ga * MR, i1 = (r + 1) * ga * MR < m ? (r + 1) * ga * MR : m;
+      pack_a(gi, a + i0 * sam + p0 * sak, sam, sak, i1 - i0, kc, MR, pa + mp * p0 + i0 * kc);
+    } else {
+      const long rb = r - ta;
+      if (rowsB) {
+        const long q0 = rb * qb, q1 = q0 + qb < kc ? q0 + qb : kc;
+        if (q0 < q1) pack_rows(b + p0 * sbk, sbk, n, kc, NR, pb + np * p0, q0, q1);
+        return;
+      }
+      const long j0 = rb * gb * NR, j1 = (rb + 1) * gb * NR < n ? (rb + 1) * gb * NR : n;
+      pack_b(gi, b + p0 * sbk + j0 * sbn, sbk, sbn, kc, j1 - j0, NR, pb + np * p0 + j0 * kc);
+    }
+  });
   run_tasks(rowTiles * colTiles, [&](long task) {
     const long rt = task % rowTiles, ct = task / rowTiles;
     const long ip0 = rt * tm, ip1 = (rt + 1) * tm < mpan ? (rt + 1) * tm : mpan;
     const long jp0 = ct * tn, jp1 = (ct + 1) * tn < npan ? (ct + 1) * tn : npan;
-    alignas(64) T tile[16 * 32];
+    T* panel = aLate ? static_cast<T*>(tl_panel.get(sizeof(T) * MR * kcb)) : nullptr;
     for (long p0 = 0; p0 < k; p0 += kcb) {
       const long kc = k - p0 < kcb ? k - p0 : kcb;
-      const T* pak = pa + mp * p0;
+      const T* pak = aLate ? nullptr : pa + mp * p0;
       const T* pbk = pb + np * p0;
       for (long ip = ip0; ip < ip1; ip++) {
         const long i0 = ip * MR, mr = m - i0 < MR ? m - i0 : MR;
-        const T* ap = pak + i0 * kc;
+        const T* ap;
+        if (aLate) { pack_a(gi, a + i0 * sam + p0 * sak, sam, sak, mr, kc, MR, panel); ap = panel; }
+        else ap = pak + i0 * kc;
         for (long jp = jp0; jp < jp1; jp++) {
           const long j0 = jp * NR, nr = n - j0 < NR ? n - j0 : NR;
-          T* cp = c + i0 * ldc + j0;
-          if (mr == MR && nr == NR) {
-            ukr(kc, ap, pbk + j0 * kc, cp, ldc);
-          } else {
-            std::memset(tile, 0, sizeof(T) * MR * NR);
-            ukr(kc, ap, pbk + j0 * kc, tile, NR);
-            for (long i = 0; i < mr; i++) for (long j = 0; j < nr; j++) cp[i * ldc + j] += tile[i * NR + j];
-          }
+          micro_tile(gi, ukr, MR, NR, kc, mr, nr, ap, pbk + j0 * kc, c + i0 * ldc + j0, ldc);
         }
       }
     }

@@ -10,6 +10,11 @@ struct GemmIsa {
   // row-major matrix interleaved column by column (packing row-major A, or B read transposed).
   void (*interleave_f32)(const float* src, long ld, long rows, int R, long kc, float* dst);
   void (*interleave_f64)(const double* src, long ld, long rows, int R, long kc, double* dst);
+  // Optional (nullptr: none): the float32 micro-kernel for an edge panel of `rows` < smr rows, on
+  // the same packed panels (A~ with smr values per p, B~ with snr): C[i][j] += sum_p A~[p][i] B~[p][j]
+  // for i < rows, j < snr only, computing as few rows as it can (a 64-row block then costs 64 rows of
+  // FMAs, not 72). Writes exactly `rows` rows of C (leading dimension ldc).
+  void (*sgemm_edge)(long k, long rows, const float* a, const float* b, float* c, long ldc);
 };
 
 const GemmIsa* gemm_isa_generic();

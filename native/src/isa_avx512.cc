@@ -13,9 +13,17 @@ void sgemm_12x32(long k, const float* a, const float* b, float* c, long ldc) {
   __m512 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
   __m512 c60 = c00, c61 = c00, c70 = c00, c71 = c00, c80 = c00, c81 = c00;
   __m512 c90 = c00, c91 = c00, cA0 = c00, cA1 = c00, cB0 = c00, cB1 = c00;
+  // C's 12 x 32 tile (24 lines) is read and written once, after the loop: start fetching it now,
+  // so its misses (C is often far out of cache between K blocks) overlap the FMAs.
+  for (int i = 0; i < 12; i++) {
+    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + 31), _MM_HINT_T0);
+  }
   for (long p = 0; p < k; p++) {
     const __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
+    // both lines of the B row 8 steps ahead
     _mm_prefetch(reinterpret_cast<const char*>(b + 32 * 8), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(b + 32 * 8 + 16), _MM_HINT_T0);
     __m512 av;
 #define TS_ROW(i, r) av = _mm512_set1_ps(a[i]); c##r##0 = _mm512_fmadd_ps(av, b0, c##r##0); c##r##1 = _mm512_fmadd_ps(av, b1, c##r##1);
     TS_ROW(0, 0) TS_ROW(1, 1) TS_ROW(2, 2) TS_ROW(3, 3) TS_ROW(4, 4) TS_ROW(5, 5)
@@ -28,6 +36,43 @@ void sgemm_12x32(long k, const float* a, const float* b, float* c, long ldc) {
   TS_ST(0, 0) TS_ST(1, 1) TS_ST(2, 2) TS_ST(3, 3) TS_ST(4, 4) TS_ST(5, 5)
   TS_ST(6, 6) TS_ST(7, 7) TS_ST(8, 8) TS_ST(9, 9) TS_ST(10, A) TS_ST(11, B)
 #undef TS_ST
+}
+
+// Edge panels: ROWS (4 or 8) rows of a 12-row packed A~ panel times a 32-column B~ panel; stores
+// the first `rows` rows. Fewer accumulators (8 or 16) still cover the FMA latency.
+template <int ROWS>
+void sgemm_rows_x32(long k, long rows, const float* a, const float* b, float* c, long ldc) {
+  __m512 acc0[ROWS], acc1[ROWS];
+#pragma GCC unroll 8
+  for (int i = 0; i < ROWS; i++) { acc0[i] = _mm512_setzero_ps(); acc1[i] = _mm512_setzero_ps(); }
+  for (long p = 0; p < k; p++) {
+    const __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
+    _mm_prefetch(reinterpret_cast<const char*>(b + 32 * 8), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(b + 32 * 8 + 16), _MM_HINT_T0);
+#pragma GCC unroll 8
+    for (int i = 0; i < ROWS; i++) {
+      const __m512 av = _mm512_set1_ps(a[i]);
+      acc0[i] = _mm512_fmadd_ps(av, b0, acc0[i]);
+      acc1[i] = _mm512_fmadd_ps(av, b1, acc1[i]);
+    }
+    a += 12; b += 32;
+  }
+#pragma GCC unroll 8
+  for (int i = 0; i < ROWS; i++) {
+    if (i >= rows) break;
+    float* q = c + i * ldc;
+    _mm512_storeu_ps(q, _mm512_add_ps(_mm512_loadu_ps(q), acc0[i]));
+    _mm512_storeu_ps(q + 16, _mm512_add_ps(_mm512_loadu_ps(q + 16), acc1[i]));
+  }
+}
+
+void sgemm_edge_x32(long k, long rows, const float* a, const float* b, float* c, long ldc) {
+  if (rows <= 4) { sgemm_rows_x32<4>(k, rows, a, b, c, ldc); return; }
+  if (rows <= 8) { sgemm_rows_x32<8>(k, rows, a, b, c, ldc); return; }
+  // 9..11 rows: the full kernel into a scratch tile, then the rows wanted
+  alignas(64) float tile[12 * 32] = {};
+  sgemm_12x32(k, a, b, tile, 32);
+  for (long i = 0; i < rows; i++) for (int j = 0; j < 32; j++) c[i * ldc + j] += tile[i * 32 + j];
 }
 
 void dgemm_12x16(long k, const double* a, const double* b, double* c, long ldc) {
@@ -64,5 +109,8 @@ const KernelTable* table_avx512() {
   }();
   return &t;
 }
-TS_DEFINE_GEMM_ISA(gemm_isa_avx512)
+const GemmIsa* gemm_isa_avx512() {
+  static const GemmIsa g{avx512::interleave_f32, avx512::interleave_f64, avx512::sgemm_edge_x32};
+  return &g;
+}
 }  // namespace ts

@@ -1,0 +1,117 @@
+// GEMM fuzz cases aimed at the driver's code paths (native/src/gemm.cc), on every CPU path this
+// machine has and with 1 and 2 threads, against the reference backend: every transpose combination
+// with explicit layouts (row-major, transposed, stepped rows/columns, offsets, overlapping strides),
+// small M or N with large K (the weight-gradient shape: A^T packed row by row, the parallel packing
+// split by rows of each K block), edge panels of every height 1..13 (the AVX-512 edge kernel, full
+// and partial width), attention's 64 x 64 tiles, and products just above the parallel threshold.
+// Tolerance: the classic (K + 2) * eps * sum |a| |b| bound.
+
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { View } from '../../src/backend/backend.js';
+import { referenceBackend as ref } from '../../src/backends/reference/index.js';
+import { getNumThreads, nativeBackend, nativeStatus, setCpuPath, setNumThreads, supportedCpuPaths } from '../../src/backends/native/index.js';
+import { alloc, mismatch, rng, type FloatKind } from './helpers.js';
+
+const skip = nativeBackend ? false : `native addon not built (${nativeStatus().error ?? ''}); run \`node scripts/build-native.mjs\``;
+const nat = nativeBackend!;
+const KINDS: FloatKind[] = ['float32', 'float64'];
+const EPS: Record<FloatKind, number> = { float32: 2 ** -23, float64: 2 ** -52 };
+const PATHS = nativeBackend ? supportedCpuPaths() as ('avx512' | 'avx2' | 'generic')[] : [];
+
+function forEachSetting(body: (path: string, threads: number) => void): void {
+  const prev = getNumThreads();
+  try {
+    for (const path of PATHS) for (const threads of [1, 2]) {
+      setCpuPath(path);
+      setNumThreads(threads);
+      body(path, threads);
+    }
+  } finally {
+    setCpuPath(PATHS[0]!);
+    setNumThreads(prev);
+  }
+}
+
+/** Layout of a (rows x cols) operand: row-major, transposed storage, stepped, or overlapping. */
+type Layout = 'row' | 'trans' | 'rowStep' | 'transStep' | 'overlapRows';
+
+function operand(r: () => number, kind: FloatKind, rows: number, cols: number, layout: Layout): View {
+  const offset = Math.floor(r() * 3);
+  let rs: number, cs: number, len: number;
+  switch (layout) {
+    case 'row': rs = cols; cs = 1; len = rows * cols; break;
+    case 'trans': rs = 1; cs = rows; len = rows * cols; break;
+    case 'rowStep': rs = 2 * cols + 1; cs = 2; len = rows * (2 * cols + 1); break; // every other column, padded rows
+    case 'transStep': rs = 2; cs = 2 * rows + 3; len = cols * (2 * rows + 3); break;
+    case 'overlapRows': rs = 1; cs = 1; len = rows + cols; break; // A[i][p] = data[i + p]: both strides 1
+  }
+  const data = alloc(kind, offset + len + 1);
+  for (let i = 0; i < data.length; i++) data[i] = (r() - 0.5) * 4;
+  return { data, shape: [1, rows, cols], strides: [0, rs, cs], offset };
+}
+
+function check(label: string, kind: FloatKind, a: View, b: View): void {
+  const K = a.shape[2]!;
+  const want = ref.matmul(a, b, kind);
+  const got = nat.matmul(a, b, kind);
+  const absA = { ...a, data: a.data.map(Math.abs) }, absB = { ...b, data: b.data.map(Math.abs) };
+  const bound = Array.from(ref.matmul(absA, absB, 'float64'), (s) => (K + 2) * EPS[kind] * s);
+  const bad = mismatch(got, want, 0, 0, bound);
+  assert.equal(bad, null, `${label} ${kind} A (${a.shape.join(', ')}) strides (${a.strides.join(', ')}) B (${b.shape.join(', ')}) strides (${b.strides.join(', ')}): ${bad}`);
+}
+
+const LAYOUTS: Layout[] = ['row', 'trans', 'rowStep', 'transStep'];
+
+describe('native GEMM driver paths vs reference', { skip }, () => {
+  test('all transpose combinations and strides, serial and parallel sizes', () => {
+    forEachSetting((path, threads) => {
+      const r = rng(301 + threads);
+      // [M, N, K]: serial (< 4 MFLOP) and parallel, with several K blocks and ragged edges
+      const shapes: [number, number, number][] = [[7, 9, 5], [37, 45, 70], [61, 97, 420], [130, 70, 500]];
+      for (const kind of KINDS) for (const [M, N, K] of shapes) for (const la of LAYOUTS) for (const lb of LAYOUTS) {
+        check(`${path}/${threads}t ${la} x ${lb}`, kind, operand(r, kind, M, K, la), operand(r, kind, K, N, lb));
+      }
+    });
+  });
+
+  test('small M or N with large K (weight gradients: A^T B, K = 2048 class)', () => {
+    forEachSetting((path, threads) => {
+      const r = rng(311 + threads);
+      // mp >= 64 so the parallel row-split packing has several tasks per K block
+      const shapes: [number, number, number][] = [[200, 50, 900], [52, 200, 1100], [13, 33, 2100], [100, 64, 1500]];
+      for (const kind of KINDS) for (const [M, N, K] of shapes) {
+        check(`${path}/${threads}t A^T B`, kind, operand(r, kind, M, K, 'trans'), operand(r, kind, K, N, 'row'));
+        check(`${path}/${threads}t A^T B^T`, kind, operand(r, kind, M, K, 'trans'), operand(r, kind, K, N, 'trans'));
+        check(`${path}/${threads}t A B (stepped)`, kind, operand(r, kind, M, K, 'rowStep'), operand(r, kind, K, N, 'rowStep'));
+      }
+    });
+  });
+
+  test('edge panels of every height, full and partial width; overlapping strides', () => {
+    forEachSetting((path, threads) => {
+      const r = rng(321 + threads);
+      for (const kind of KINDS) {
+        for (let M = 1; M <= 13; M++) for (const N of [32, 64, 40]) {
+          const K = 20 + Math.floor(r() * 60);
+          const la: Layout = M % 2 ? 'row' : 'trans';
+          check(`${path}/${threads}t edge M=${M}`, kind, operand(r, kind, M, K, la), operand(r, kind, K, N, N === 40 ? 'trans' : 'row'));
+        }
+        // both strides 1 (A[i][p] = data[i + p]; B likewise)
+        check(`${path}/${threads}t overlapping`, kind, operand(r, kind, 9, 17, 'overlapRows'), operand(r, kind, 17, 35, 'overlapRows'));
+        check(`${path}/${threads}t overlapping big`, kind, operand(r, kind, 150, 300, 'overlapRows'), operand(r, kind, 300, 70, 'overlapRows'));
+      }
+    });
+  });
+
+  test("attention's 64 x 64 tiles (Q K^T, P V, dS^T Q) and a 76-row block", () => {
+    forEachSetting((path, threads) => {
+      const r = rng(331 + threads);
+      for (const kind of KINDS) for (const M of [64, 76]) {
+        check(`${path}/${threads}t QK^T`, kind, operand(r, kind, M, 64, 'row'), operand(r, kind, 64, 64, 'trans'));
+        check(`${path}/${threads}t PV`, kind, operand(r, kind, M, 64, 'row'), operand(r, kind, 64, 64, 'row'));
+        check(`${path}/${threads}t dS^T Q`, kind, operand(r, kind, M, 64, 'trans'), operand(r, kind, 64, 64, 'row'));
+      }
+    });
+  });
+});
