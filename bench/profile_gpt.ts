@@ -4,39 +4,19 @@
 // shares, not milliseconds. Usage: node --import tsx bench/profile_gpt.ts [threads=2] [steps=20]
 import '../src/backends/native/index.js';
 import '../src/index.js';
-import { getBackend } from '../src/backend/registry.js';
+import { profileBackend } from './kernel_profiler.js';
 import { benchGpt } from '../src/bench/gpt.js';
 
 const threads = Number(process.argv[2] ?? 2);
 const steps = Number(process.argv[3] ?? 20);
-const be = getBackend() as unknown as Record<string, unknown>;
-const stats = new Map<string, { calls: number; ms: number }>();
-let on = false;
-for (const k of Object.keys(be)) {
-  const f = be[k];
-  if (typeof f !== 'function' || k === 'setThreads') continue;
-  be[k] = (...args: unknown[]) => {
-    if (!on) return (f as (...a: unknown[]) => unknown)(...args);
-    const t0 = process.hrtime.bigint();
-    const r = (f as (...a: unknown[]) => unknown)(...args);
-    const dt = Number(process.hrtime.bigint() - t0) / 1e6;
-    const shapes = args.filter((a) => a && typeof a === 'object' && 'shape' in (a as object)).map((a) => `(${(a as { shape: number[] }).shape.join('x')})`).join(',');
-    const op = typeof args[0] === 'string' ? `:${args[0]}` : '';
-    const dts = args.filter((a) => a && typeof a === 'object' && 'data' in (a as object)).map((a) => (a as { data: { constructor: { name: string } } }).data.constructor.name.replace('Array', '')).join(',');
-    const key = `${k}${op} ${shapes} [${dts}]`;
-    const s = stats.get(key) ?? { calls: 0, ms: 0 };
-    s.calls++; s.ms += dt;
-    stats.set(key, s);
-    return r;
-  };
-}
+const { stats, setEnabled } = profileBackend();
 // warm-up, then profile
 benchGpt({ threads, steps: 3, warmup: 2 });
-on = process.env['PROFILE_KERNELS'] !== '0';
+setEnabled(process.env['PROFILE_KERNELS'] !== '0');
 const cpu0 = process.cpuUsage();
 const r = benchGpt({ threads, steps, warmup: 0 });
 const cpu = process.cpuUsage(cpu0);
-on = false;
+setEnabled(false);
 const total = [...stats.values()].reduce((a, s) => a + s.ms, 0) / steps;
 const rows = [...stats.entries()].sort((a, b) => b[1].ms - a[1].ms);
 console.log(`threads ${threads}: step median ${r.stepMs.toFixed(2)} ms (min ${r.minMs.toFixed(2)}), cpu user ${(cpu.user / 1e3 / steps).toFixed(2)} sys ${(cpu.system / 1e3 / steps).toFixed(2)} ms/step, kernels ${total.toFixed(2)} ms/step, JS+other ${(r.stepMs - total).toFixed(2)}`);
