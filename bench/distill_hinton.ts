@@ -25,6 +25,7 @@
 //   npx tsx bench/distill_hinton.ts [--dataset mnist|fashion-mnist] [--seeds 3 | --seed-list 1,2,3] [--validate]
 //   options: --teacher FILE (skip training it) --teacher-epochs N --teacher-augment SPEC --teacher-schedule S
 //            --student P[,P] --epochs N[,N] --temperature T[,T] --alpha X[,X] --batch-size N --lr X
+//            --student-schedule constant|cosine|warmup-cosine (distill --schedule: both students; default constant)
 //            --merge A.json,B.json (combine runs of the same settings, e.g. one seed per process)
 //            --val-size N (10000) --cache DIR (teachers, validation split; default $TMPDIR/tensorslim-distill-hinton)
 //
@@ -53,7 +54,7 @@ const { values: a } = parseArgs({
     dataset: { type: 'string', default: 'mnist' }, seeds: { type: 'string', default: '3' }, 'seed-list': { type: 'string' },
     teacher: { type: 'string' }, 'teacher-epochs': { type: 'string' }, epochs: { type: 'string' },
     temperature: { type: 'string' }, alpha: { type: 'string' }, student: { type: 'string' }, 'teacher-augment': { type: 'string' },
-    'teacher-schedule': { type: 'string' }, validate: { type: 'boolean', default: false }, 'val-size': { type: 'string', default: '10000' },
+    'teacher-schedule': { type: 'string' }, 'student-schedule': { type: 'string', default: 'constant' }, validate: { type: 'boolean', default: false }, 'val-size': { type: 'string', default: '10000' },
     'batch-size': { type: 'string', default: '128' }, lr: { type: 'string', default: '0.001' },
     cache: { type: 'string', default: join(tmpdir(), 'tensorslim-distill-hinton') }, merge: { type: 'string' },
   },
@@ -76,6 +77,9 @@ const alphas = list(a.alpha, base.alpha, 'alpha');
 const seeds = a['seed-list'] !== undefined ? a['seed-list'].split(',').map((s) => num(s, 'seed-list'))
   : Array.from({ length: num(a.seeds!, 'seeds') }, (_, i) => i + 1);
 const batchSize = a['batch-size']!, lr = a.lr!;
+// the students' learning-rate schedule (distill --schedule; the --baseline student gets the same)
+const studentSchedule = a['student-schedule']!;
+if (!['constant', 'cosine', 'warmup-cosine'].includes(studentSchedule)) throw new Error(`distill_hinton: --student-schedule must be constant, cosine or warmup-cosine, got '${studentSchedule}'`);
 const validate = a.validate!;
 const valSize = num(a['val-size']!, 'val-size');
 
@@ -84,7 +88,9 @@ const valSize = num(a['val-size']!, 'val-size');
 interface Row { student: string; epochs: number; temperature: number; alpha: number; seed: number; teacher: number; alone: number; distilled: number; gapClosed: number; seconds: number }
 const merged = (a.merge ?? '').split(',').filter((f) => f !== '').map((f) => {
   const r = JSON.parse(readFileSync(f, 'utf8')) as Record<string, unknown>;
-  const want = { dataset, validate, teacherEpochs, teacherAugment, teacherSchedule, students, epochs: epochsList, temperatures, alphas, batchSize: Number(batchSize), lr: Number(lr) };
+  // files written before --student-schedule existed were all trained at a constant rate
+  if (r['studentSchedule'] === undefined) r['studentSchedule'] = 'constant';
+  const want = { dataset, validate, teacherEpochs, teacherAugment, teacherSchedule, studentSchedule, students, epochs: epochsList, temperatures, alphas, batchSize: Number(batchSize), lr: Number(lr) };
   for (const [k, v] of Object.entries(want)) {
     if (JSON.stringify(r[k]) !== JSON.stringify(v)) throw new Error(`distill_hinton --merge: ${f} has ${k} ${JSON.stringify(r[k])}, the flags say ${JSON.stringify(v)}`);
   }
@@ -173,7 +179,7 @@ for (const student of merged.length > 0 ? [] : students) {
         for (const alpha of alphas) {
           const first = Number.isNaN(alone);
           const argv = ['distill', '--teacher', teacherPath, '--student', student, '--dataset', dataset, ...dataArgs, '--epochs', String(epochs),
-            '--batch-size', batchSize, '--lr', lr, '--temperature', String(temperature), '--alpha', String(alpha), '--seed', String(seed), ...(first ? ['--baseline'] : []), '--json'];
+            '--batch-size', batchSize, '--lr', lr, '--schedule', studentSchedule, '--temperature', String(temperature), '--alpha', String(alpha), '--seed', String(seed), ...(first ? ['--baseline'] : []), '--json'];
           commands.push(`tensorslim ${argv.join(' ')}`);
           const s0 = performance.now();
           const r = await tensorslim(argv);
@@ -200,7 +206,7 @@ for (const student of students) for (const epochs of epochsList) for (const temp
 }
 
 console.log('');
-console.log(`${dataset}, accuracies on the ${evalSplit}: teacher mlp-large (${teacherEpochs} epochs, augment ${teacherAugment}, ${teacherSchedule} schedule); students batch ${batchSize}, adam lr ${lr}, seeds ${seeds.join(', ')}`);
+console.log(`${dataset}, accuracies on the ${evalSplit}: teacher mlp-large (${teacherEpochs} epochs, augment ${teacherAugment}, ${teacherSchedule} schedule); students batch ${batchSize}, adam lr ${lr} (${studentSchedule} schedule), seeds ${seeds.join(', ')}`);
 const gc = (x: number): string => `${(100 * x).toFixed(0)}%`;
 console.log(`${'student'.padEnd(10)}${'epochs'.padStart(7)}${'T'.padStart(5)}${'alpha'.padStart(7)}${'seed'.padStart(6)}${'teacher'.padStart(9)}${'alone'.padStart(9)}${'distilled'.padStart(11)}${'gap closed'.padStart(12)}`);
 for (const c of cells) {
@@ -228,7 +234,7 @@ const result = {
   teacherModel: 'mlp-large', teacherEpochs, teacherAugment, teacherSchedule, teacherHistory,
   transferSet: 'the unaugmented training split (both students)', backend: getBackend().name,
   students, epochs: epochsList, temperatures, alphas, seedList: seeds,
-  batchSize: Number(batchSize), lr: Number(lr), optimizer: 'adam', teacherCheckpoint: teacherPath,
+  batchSize: Number(batchSize), lr: Number(lr), studentSchedule, optimizer: 'adam', teacherCheckpoint: teacherPath,
   ...(merged.length > 0 ? { mergedFrom: merged.map((m) => m.file) } : {}),
   commands, cells: cells.map((c) => ({ student: c.student, epochs: c.epochs, temperature: c.temperature, alpha: c.alpha, mean: c.mean })), seeds: rows,
   ...(single !== null ? { mean: single.mean, pass: validate ? null : single.mean.gapClosed >= 0.5 } : {}),
