@@ -9,11 +9,7 @@
 import json, sys, time
 import numpy as np
 import torch
-
-
-def median(xs):
-    s = sorted(xs); n = len(s)
-    return s[n // 2] if n % 2 else (s[n // 2 - 1] + s[n // 2]) / 2
+from peer_common import median
 
 
 def time_ms(f, repeats):

@@ -5,27 +5,12 @@
 # OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE unset (OpenBLAS then picks its AVX-512 kernel);
 # torch.set_num_threads(1) because OpenBLAS threads itself (2 threads on this machine).
 #   usage: peer_gemm_shapes.py '<json list of [name, M, N, K, transA, transB]>'
-import ctypes, json, sys, time
+import json, sys, time
 import numpy as np
 import torch
+from peer_common import median, openblas_config
 
 torch.set_num_threads(1)
-
-
-def openblas_config():
-    try:
-        lib = ctypes.CDLL('libopenblas.so.0')
-        lib.openblas_get_corename.restype = ctypes.c_char_p
-        lib.openblas_get_config.restype = ctypes.c_char_p
-        return {'corename': lib.openblas_get_corename().decode(), 'config': lib.openblas_get_config().decode(),
-                'threads': lib.openblas_get_num_threads()}
-    except OSError as e:
-        return {'error': str(e)}
-
-
-def median(xs):
-    s = sorted(xs); n = len(s)
-    return s[n // 2] if n % 2 else (s[n // 2 - 1] + s[n // 2]) / 2
 
 
 def reps_for(flops):

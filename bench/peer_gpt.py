@@ -13,6 +13,7 @@ import json, math, os, resource, sys, time
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from peer_common import median
 
 steps = int(sys.argv[1]) if len(sys.argv) > 1 else 20
 warmup = int(sys.argv[2]) if len(sys.argv) > 2 else 3
@@ -74,11 +75,6 @@ class GPT(nn.Module):
             x = block(x)
         logits = self.lm_head(self.transformer.ln_f(x))
         return F.cross_entropy(logits.view(-1, logits.size(-1)), targets.view(-1))
-
-
-def median(xs):
-    s = sorted(xs); n = len(s)
-    return s[n // 2] if n % 2 else (s[n // 2 - 1] + s[n // 2]) / 2
 
 
 def main():

@@ -4,25 +4,13 @@
 # OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset so OpenBLAS picks its AVX-512 kernel, and
 # torch.set_num_threads(1) (OpenBLAS threads itself; two pools on two cores fight).
 #   usage: peer_torch.py gemm N | mlp
-import ctypes, json, os, sys, time
+import json, os, sys, time
 import numpy as np
 import torch
+from peer_common import median, openblas_config
 
 torch.set_num_threads(1)
 
-def openblas_config():
-    try:
-        lib = ctypes.CDLL('libopenblas.so.0')
-        lib.openblas_get_corename.restype = ctypes.c_char_p
-        lib.openblas_get_config.restype = ctypes.c_char_p
-        return {'corename': lib.openblas_get_corename().decode(), 'config': lib.openblas_get_config().decode(),
-                'threads': lib.openblas_get_num_threads()}
-    except OSError as e:
-        return {'error': str(e)}
-
-def median(xs):
-    s = sorted(xs); n = len(s)
-    return s[n // 2] if n % 2 else (s[n // 2 - 1] + s[n // 2]) / 2
 
 def gemm(n):
     a = np.random.rand(n, n).astype(np.float32); b = np.random.rand(n, n).astype(np.float32)
