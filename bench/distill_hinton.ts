@@ -9,10 +9,12 @@
 //   mnist:         teacher 40 epochs on images shifted by up to 2 pixels (as Hinton et al. jittered
 //                  theirs); mlp-small, 10 epochs, T 20, alpha 1
 //   fashion-mnist: chosen on the validation split (--validate): teacher 40 epochs, cosine schedule, no
-//                  augmentation; mlp-tiny (784-64-10), 120 epochs, T 2, alpha 0.5
+//                  augmentation; student 784-128-10 (mlp-tiny with --student-hidden 128), 120 epochs,
+//                  T 2, alpha 0.5 (before step 4 of the docs: mlp-tiny itself, 784-64-10)
 // Each seed trains the same student twice with the same initial weights, data order (the
-// unaugmented training split), optimizer (Adam), learning rate, batch size and epochs: alone on
-// the labels (--baseline) and distilled. Gap closed = (distilled - alone) / (teacher - alone),
+// unaugmented training split, or with --student-augment / --mixup the same augmented batches),
+// optimizer (Adam), learning rate, batch size and epochs: alone on the labels (--baseline) and
+// distilled. Gap closed = (distilled - alone) / (teacher - alone),
 // printed per seed and from the seed-averaged accuracies.
 //
 // --validate: choose the recipe without the test set. The last 10,000 images of the training split
@@ -26,6 +28,9 @@
 //   options: --teacher FILE (skip training it) --teacher-epochs N --teacher-augment SPEC --teacher-schedule S
 //            --student P[,P] --epochs N[,N] --temperature T[,T] --alpha X[,X] --batch-size N --lr X
 //            --student-schedule constant|cosine|warmup-cosine (distill --schedule: both students; default constant)
+//            --student-augment none|shift|shift:N, --mixup A (distill --augment / --mixup: both students train on the
+//            same augmented batches, the teacher's soft targets are computed on them; default none, 0)
+//            --student-hidden N[,N]|none (distill --student-hidden: the student preset with these hidden widths)
 //            --merge A.json,B.json (combine runs of the same settings, e.g. one seed per process)
 //            --val-size N (10000) --cache DIR (teachers, validation split; default $TMPDIR/tensorslim-distill-hinton)
 //
@@ -41,12 +46,19 @@ import { getBackend } from '../src/backend/registry.js';
 import { FASHION_MNIST_DIR } from '../src/data/fashion_mnist.js';
 import { findIdxFile, readIdxFile, type IdxArray } from '../src/data/idx.js';
 
-interface Recipe { student: string; teacherEpochs: number; teacherAugment: string; teacherSchedule: string; epochs: number; temperature: number; alpha: number }
+interface Recipe {
+  student: string; teacherEpochs: number; teacherAugment: string; teacherSchedule: string; epochs: number; temperature: number; alpha: number;
+  /** distill --augment / --mixup: both students train on these augmented batches, the teacher's targets are computed on them. */
+  studentAugment: string; mixup: number;
+  /** distill --student-hidden: hidden widths replacing the student preset's (null: the preset's). */
+  studentHidden: string | null;
+}
 // Defaults per dataset (how they were chosen: docs/DISTILLATION.md).
 const DEFAULTS: Record<string, Recipe> = {
-  mnist: { student: 'mlp-small', teacherEpochs: 40, teacherAugment: 'shift', teacherSchedule: 'constant', epochs: 10, temperature: 20, alpha: 1 },
+  mnist: { student: 'mlp-small', teacherEpochs: 40, teacherAugment: 'shift', teacherSchedule: 'constant', epochs: 10, temperature: 20, alpha: 1, studentAugment: 'none', mixup: 0, studentHidden: null },
   // chosen on the validation split (--validate), docs/DISTILLATION.md
-  'fashion-mnist': { student: 'mlp-tiny', teacherEpochs: 40, teacherAugment: 'none', teacherSchedule: 'cosine', epochs: 120, temperature: 2, alpha: 0.5 },
+  // (step 4 there): mlp-tiny widened to 784-128-10 (--student-hidden 128), 120 epochs, T 2, alpha 0.5
+  'fashion-mnist': { student: 'mlp-tiny', teacherEpochs: 40, teacherAugment: 'none', teacherSchedule: 'cosine', epochs: 120, temperature: 2, alpha: 0.5, studentAugment: 'none', mixup: 0, studentHidden: '128' },
 };
 
 const { values: a } = parseArgs({
@@ -54,7 +66,8 @@ const { values: a } = parseArgs({
     dataset: { type: 'string', default: 'mnist' }, seeds: { type: 'string', default: '3' }, 'seed-list': { type: 'string' },
     teacher: { type: 'string' }, 'teacher-epochs': { type: 'string' }, epochs: { type: 'string' },
     temperature: { type: 'string' }, alpha: { type: 'string' }, student: { type: 'string' }, 'teacher-augment': { type: 'string' },
-    'teacher-schedule': { type: 'string' }, 'student-schedule': { type: 'string', default: 'constant' }, validate: { type: 'boolean', default: false }, 'val-size': { type: 'string', default: '10000' },
+    'teacher-schedule': { type: 'string' }, 'student-schedule': { type: 'string', default: 'constant' },
+    'student-augment': { type: 'string' }, mixup: { type: 'string' }, 'student-hidden': { type: 'string' }, validate: { type: 'boolean', default: false }, 'val-size': { type: 'string', default: '10000' },
     'batch-size': { type: 'string', default: '128' }, lr: { type: 'string', default: '0.001' },
     cache: { type: 'string', default: join(tmpdir(), 'tensorslim-distill-hinton') }, merge: { type: 'string' },
   },
@@ -80,6 +93,18 @@ const batchSize = a['batch-size']!, lr = a.lr!;
 // the students' learning-rate schedule (distill --schedule; the --baseline student gets the same)
 const studentSchedule = a['student-schedule']!;
 if (!['constant', 'cosine', 'warmup-cosine'].includes(studentSchedule)) throw new Error(`distill_hinton: --student-schedule must be constant, cosine or warmup-cosine, got '${studentSchedule}'`);
+// consistent augmentation (distill --augment / --mixup): both students see the same augmented
+// batches and the teacher's soft targets are computed on them (no precomputed logits)
+const studentAugment = a['student-augment'] ?? base.studentAugment;
+if (!/^(none|shift|shift:\d)$/.test(studentAugment)) throw new Error(`distill_hinton: --student-augment must be none, shift or shift:N, got '${studentAugment}'`);
+const mixupAlpha = a.mixup === undefined ? base.mixup : num(a.mixup, 'mixup');
+if (!(mixupAlpha >= 0)) throw new Error(`distill_hinton: --mixup must be >= 0 (0 = off), got ${mixupAlpha}`);
+const augmenting = studentAugment !== 'none' || mixupAlpha > 0;
+const augmentArgs = augmenting ? ['--augment', studentAugment, '--mixup', String(mixupAlpha)] : [];
+// distill --student-hidden: the student preset with other hidden widths (e.g. 128: 784-128-10)
+const studentHidden = a['student-hidden'] === 'none' ? null : a['student-hidden'] ?? base.studentHidden;
+if (studentHidden !== null && !/^\d+(,\d+)*$/.test(studentHidden)) throw new Error(`distill_hinton: --student-hidden must be widths like 128 or 256,64, got '${studentHidden}'`);
+const hiddenArgs = studentHidden !== null ? ['--student-hidden', studentHidden] : [];
 const validate = a.validate!;
 const valSize = num(a['val-size']!, 'val-size');
 
@@ -90,7 +115,11 @@ const merged = (a.merge ?? '').split(',').filter((f) => f !== '').map((f) => {
   const r = JSON.parse(readFileSync(f, 'utf8')) as Record<string, unknown>;
   // files written before --student-schedule existed were all trained at a constant rate
   if (r['studentSchedule'] === undefined) r['studentSchedule'] = 'constant';
-  const want = { dataset, validate, teacherEpochs, teacherAugment, teacherSchedule, studentSchedule, students, epochs: epochsList, temperatures, alphas, batchSize: Number(batchSize), lr: Number(lr) };
+  // and before --student-augment / --mixup, on the unaugmented split
+  if (r['studentAugment'] === undefined) r['studentAugment'] = 'none';
+  if (r['mixup'] === undefined) r['mixup'] = 0;
+  if (r['studentHidden'] === undefined) r['studentHidden'] = null;
+  const want = { dataset, validate, teacherEpochs, teacherAugment, teacherSchedule, studentSchedule, studentAugment, mixup: mixupAlpha, studentHidden, students, epochs: epochsList, temperatures, alphas, batchSize: Number(batchSize), lr: Number(lr) };
   for (const [k, v] of Object.entries(want)) {
     if (JSON.stringify(r[k]) !== JSON.stringify(v)) throw new Error(`distill_hinton --merge: ${f} has ${k} ${JSON.stringify(r[k])}, the flags say ${JSON.stringify(v)}`);
   }
@@ -178,8 +207,8 @@ for (const student of merged.length > 0 ? [] : students) {
       for (const temperature of temperatures) {
         for (const alpha of alphas) {
           const first = Number.isNaN(alone);
-          const argv = ['distill', '--teacher', teacherPath, '--student', student, '--dataset', dataset, ...dataArgs, '--epochs', String(epochs),
-            '--batch-size', batchSize, '--lr', lr, '--schedule', studentSchedule, '--temperature', String(temperature), '--alpha', String(alpha), '--seed', String(seed), ...(first ? ['--baseline'] : []), '--json'];
+          const argv = ['distill', '--teacher', teacherPath, '--student', student, ...hiddenArgs, '--dataset', dataset, ...dataArgs, '--epochs', String(epochs),
+            '--batch-size', batchSize, '--lr', lr, '--schedule', studentSchedule, ...augmentArgs, '--temperature', String(temperature), '--alpha', String(alpha), '--seed', String(seed), ...(first ? ['--baseline'] : []), '--json'];
           commands.push(`tensorslim ${argv.join(' ')}`);
           const s0 = performance.now();
           const r = await tensorslim(argv);
@@ -206,7 +235,7 @@ for (const student of students) for (const epochs of epochsList) for (const temp
 }
 
 console.log('');
-console.log(`${dataset}, accuracies on the ${evalSplit}: teacher mlp-large (${teacherEpochs} epochs, augment ${teacherAugment}, ${teacherSchedule} schedule); students batch ${batchSize}, adam lr ${lr} (${studentSchedule} schedule), seeds ${seeds.join(', ')}`);
+console.log(`${dataset}, accuracies on the ${evalSplit}: teacher mlp-large (${teacherEpochs} epochs, augment ${teacherAugment}, ${teacherSchedule} schedule); students batch ${batchSize}, adam lr ${lr} (${studentSchedule} schedule${augmenting ? `, augment ${studentAugment}, mixup ${mixupAlpha}, teacher targets on the augmented batches` : ''}${studentHidden !== null ? `; student hidden widths ${studentHidden}` : ''}), seeds ${seeds.join(', ')}`);
 const gc = (x: number): string => `${(100 * x).toFixed(0)}%`;
 console.log(`${'student'.padEnd(10)}${'epochs'.padStart(7)}${'T'.padStart(5)}${'alpha'.padStart(7)}${'seed'.padStart(6)}${'teacher'.padStart(9)}${'alone'.padStart(9)}${'distilled'.padStart(11)}${'gap closed'.padStart(12)}`);
 for (const c of cells) {
@@ -224,7 +253,7 @@ const date = new Date().toISOString().slice(0, 19).replace(/[T:]/g, '-');
 const outDir = join(dirname(fileURLToPath(import.meta.url)), 'results');
 mkdirSync(outDir, { recursive: true });
 // the seeds are in the name so that runs of one seed each, finishing in the same second, do not collide
-const out = join(outDir, `distill-hinton-${dataset.replace(/[^a-z0-9-]/gi, '_')}${validate ? '-validation' : ''}-${date}-seeds${seeds.join('-')}.json`);
+const out = join(outDir, `distill-hinton-${dataset.replace(/[^a-z0-9-]/gi, '_')}${validate ? '-validation' : ''}${augmenting ? `-aug-${studentAugment.replace(':', '')}-mixup${mixupAlpha}` : ''}${studentHidden !== null ? `-hidden${studentHidden.replace(/,/g, 'x')}` : ''}-${date}-seeds${seeds.join('-')}.json`);
 const teacherHistory = teacherRun !== null && Array.isArray(teacherRun['history'])
   ? (teacherRun['history'] as Array<Record<string, unknown>>).map((h) => ({ epoch: h['epoch'], trainLoss: h['trainLoss'], trainAccuracy: h['trainAccuracy'], accuracy: h['testAccuracy'], lr: h['lr'] }))
   : null;
@@ -232,7 +261,8 @@ const result = {
   experiment: 'distill-hinton', date: new Date().toISOString(), dataset, evaluatedOn: evalSplit, validate,
   ...(validate ? { validationSplit: { dir: dataArgs[1], trainImages: `the first N - ${valSize} of the training split`, validationImages: `the last ${valSize} of the training split` } } : {}),
   teacherModel: 'mlp-large', teacherEpochs, teacherAugment, teacherSchedule, teacherHistory,
-  transferSet: 'the unaugmented training split (both students)', backend: getBackend().name,
+  transferSet: augmenting ? `the training split, augmented per batch (${studentAugment}, mixup ${mixupAlpha}), the same batches for both students; teacher targets computed on them` : 'the unaugmented training split (both students)',
+  studentAugment, mixup: mixupAlpha, studentHidden, backend: getBackend().name,
   students, epochs: epochsList, temperatures, alphas, seedList: seeds,
   batchSize: Number(batchSize), lr: Number(lr), studentSchedule, optimizer: 'adam', teacherCheckpoint: teacherPath,
   ...(merged.length > 0 ? { mergedFrom: merged.map((m) => m.file) } : {}),

@@ -2,7 +2,8 @@
 // Elementwise memory bandwidth, tensorslim against numpy and PyTorch in one session: runs
 // `tensorslim bench elementwise --size N --json` and bench/peer_elementwise.py alternately for
 // several rounds, at a large size (2^24 float32, 64 MiB per tensor) and an in-cache one (2^18,
-// 1 MiB), and saves per-op medians (GB/s, share of the copy roof), the load average of each round,
+// 1 MiB), and saves per-op medians (GB/s; share of the roof, a copy into an existing tensor, and of
+// the same library's allocating copy) for the allocating, out= and in-place forms, the load average of each round,
 // the peer configuration and the machine to bench/results/elementwise-<date>.json (atomically).
 //   usage: node bench/run_elementwise.mjs [rounds=3]
 import os from 'node:os';
@@ -21,7 +22,10 @@ let machine = null, peerConfig = null;
 const push = (size, lib, r) => {
   const slot = ((raw[size] ??= {})[lib] ??= { copyGBs: [], assignGBs: [], ops: {} });
   slot.copyGBs.push(r.copyGBs); slot.assignGBs.push(r.assignGBs);
-  for (const o of r.ops) { const s = (slot.ops[o.op] ??= { GBs: [], ofCopy: [] }); s.GBs.push(o.GBs); s.ofCopy.push(o.ofCopy); }
+  for (const o of r.ops) {
+    const s = (slot.ops[o.op] ??= { form: o.form ?? 'alloc', GBs: [], ofCopy: [], ofRoof: [] });
+    s.GBs.push(o.GBs); s.ofCopy.push(o.ofCopy); s.ofRoof.push(o.ofRoof ?? o.GBs / r.assignGBs);
+  }
 };
 for (let i = 0; i < rounds; i++) {
   process.stderr.write(`round ${i + 1}/${rounds}\n`);
@@ -34,16 +38,16 @@ for (let i = 0; i < rounds; i++) {
 }
 const summary = Object.fromEntries(Object.entries(raw).map(([size, libs]) => [size, Object.fromEntries(Object.entries(libs).map(([lib, s]) => [lib, {
   copyGBs: median(s.copyGBs), assignGBs: median(s.assignGBs),
-  ops: Object.fromEntries(Object.entries(s.ops).map(([op, v]) => [op, { GBs: median(v.GBs), ofCopy: median(v.ofCopy) }])),
+  ops: Object.fromEntries(Object.entries(s.ops).map(([op, v]) => [op, { form: v.form, GBs: median(v.GBs), ofRoof: median(v.ofRoof), ofCopy: median(v.ofCopy) }])),
 }]))]));
 const result = {
   bench: 'elementwise',
   date: new Date().toISOString(),
   machine: machineInfo(machine),
-  workload: 'float32, contiguous; every op allocates its output (copy = clone, the roof); assign = copy into an existing tensor',
+  workload: 'float32, contiguous; each op allocating its output (add), into an existing tensor (add(out): numpy/torch out=) and in place (add_: numpy out=self, torch add_); assign = copy into an existing tensor (the roof); copy = clone (an allocating copy)',
   threads: Number(threads),
   rounds,
-  units: { GBs: '1e9 bytes/s, bytes read + written per call (copy 8n, add/mul 12n, relu/exp/addScalar 8n, sum 4n), median over rounds', ofCopy: 'GB/s over the same library\'s copy GB/s' },
+  units: { GBs: '1e9 bytes/s, bytes read + written per call (copy 8n, add/mul 12n, relu/exp/addScalar 8n, sum 4n), median over rounds', ofRoof: 'GB/s over the same library\'s assign GB/s (the roof)', ofCopy: 'GB/s over the same library\'s clone GB/s' },
   medians: summary,
   peer: { ...peerConfig, note: 'numpy elementwise loops are single-threaded; torch uses torch.set_num_threads(threads)' },
   loadavg,

@@ -32,7 +32,6 @@ import { parseArgs } from 'node:util';
 import { distill } from '../src/compress/index.js';
 import { manualSeed } from '../src/core/random.js';
 import type { Tensor } from '../src/core/tensor.js';
-import type { TensorModule } from '../src/nn/index.js';
 import { GPT, gptConfig, lmLossFn, type GptConfig } from '../src/models/gpt.js';
 import { AdamW, CosineWithWarmupLR } from '../src/optim/index.js';
 import { RandomWindowSampler, type LanguageModelingData } from '../src/data/index.js';
@@ -125,8 +124,7 @@ async function trainStudent(variant: Variant): Promise<Row> {
       });
     }
     // random windows never repeat, so the teacher's outputs are not cached
-    // (GPT's forward takes an optional cache argument, which DistillerOptions' TensorModule type does not allow: cast)
-    distiller = new distill.Distiller({ teacher: teacher as unknown as TensorModule, student: student as unknown as TensorModule, temperature: T, alpha, features, cacheTeacher: false });
+    distiller = new distill.Distiller({ teacher, student, temperature: T, alpha, features, cacheTeacher: false });
     distiller.prepare(evalSet[0]![0]!);   // probe forward on held-out windows: shapes checked, the width projector built
   }
   const params = distiller ? distiller.parameters() : student.parameters();

@@ -58,7 +58,7 @@
     {
       "target_name": "tensorslim",
       "dependencies": ["ts_isa_avx512", "ts_isa_avx2", "ts_normact_avx512", "ts_normact_avx2"],
-      "sources": ["src/addon.cc", "src/cpu.cc", "src/gemm.cc", "src/ops.cc", "src/threadpool.cc", "src/isa_generic.cc", "src/attention.cc", "src/sparse.cc", "src/norm_act.cc", "src/embedding.cc"],
+      "sources": ["src/addon.cc", "src/cpu.cc", "src/gemm.cc", "src/ops.cc", "src/threadpool.cc", "src/isa_generic.cc", "src/attention.cc", "src/sparse.cc", "src/norm_act.cc", "src/embedding.cc", "src/alloc.cc"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
       "conditions": [

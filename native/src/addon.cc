@@ -29,7 +29,8 @@ namespace {
 
 using namespace ts;
 
-constexpr int kAbiVersion = 2;  // must match ABI_VERSION in src/backends/native/addon.ts
+constexpr int kAbiVersion = 3;  // must match ABI_VERSION in src/backends/native/addon.ts (3: linear and
+                                // linearBackward write every output element, so outputs may be uninitialized)
 
 const char* dt_name(int dt) { return dt == DT_F32 ? "float32" : dt == DT_F64 ? "float64" : dt == DT_I32 ? "int32" : "uint8"; }
 bool is_float(int dt) { return dt == DT_F32 || dt == DT_F64; }
@@ -309,7 +310,8 @@ void Matmul(Call& c) {
   run_gemm(g, a, b, c.out(3, a.dtype, g.batch * g.m * g.n));
 }
 
-// linear(x, w, bias | null, meta, relu, out): out (M, N) = x (M, K) @ w^T + bias, then relu if asked.
+// linear(x, w, bias | null, meta, relu, out): out (M, N) = x (M, K) @ w^T + bias, then relu if asked
+// (every element of out written: it may be uninitialized).
 // meta = view x (2-D), view w (2-D, (N, K)), view bias (1-D (N,)) when present.
 void Linear(Call& c) {
   c.meta(3);
@@ -331,12 +333,7 @@ void Linear(Call& c) {
   b.strides[0] = 0; b.strides[1] = w.strides[1]; b.strides[2] = w.strides[0];
   const GemmArgs g = gemm_args(c, a, b);
   void* out = c.out(5, x.dtype, g.m * g.n);
-  if (hasBias && g.m > 0 && g.n > 0) {
-    const size_t es = x.dtype == DT_F32 ? 4 : 8;
-    fill_rows(x.dtype, out, g.m, g.n, static_cast<const char*>(bias.data) + bias.offset * es, bias.strides[0]);
-  }
-  run_gemm(g, a, b, out);
-  if (relu) relu_inplace(x.dtype, out, g.m * g.n);
+  ts::linear_forward(x, w, hasBias ? &bias : nullptr, relu, out);  // bias and ReLU inside the GEMM's tiles
 }
 
 // softmaxCrossEntropy(logits, target, meta, loss (Float64Array n), grad | null, scale)
@@ -403,7 +400,7 @@ void CompareInt(Call& c) {
 
 // linearBackward(dy, y | null, x, w, meta, g, dx | null, dw | null, db | null)
 // meta = views dy (M, N), y (M, N) when given, x (M, K), w (N, K). g: scratch (M*N) or null for
-// native scratch; dx, dw zeroed.
+// native scratch; dx, dw, db: every element written (they may be uninitialized).
 void LinearBackward(Call& c) {
   c.meta(4);
   const bool hasY = c.has(1);

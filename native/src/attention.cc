@@ -30,6 +30,7 @@
 #include <emmintrin.h>
 #endif
 
+#include "common.h"
 #include "gemm.h"
 #include "threadpool.h"
 
@@ -82,10 +83,17 @@ inline float fast_exp(float x) {
 }
 inline double fast_exp(double x) { return std::exp(x); }
 
-// row[c] = exp(row[c] * mul - sub) for c < n. float32: fast_exp, four lanes at a time with SSE2
-// (part of the x86-64 baseline; GCC does not vectorize the clamps by itself); float64: libm.
+// row[c] = exp(row[c] * mul - sub) for c < n. float32: the active path's vectorized exp (the
+// kernel table's unary exp: AVX-512 / AVX2 lanes, kernels_impl.h exp_f32) when it has one, else
+// fast_exp four lanes at a time with SSE2 (the x86-64 baseline; GCC does not vectorize the clamps by
+// itself); float64: libm.
 inline void exp_row(float* row, long n, float mul, float sub) {
   long c = 0;
+  if (n >= 16) {
+    for (long j = 0; j < n; j++) row[j] = row[j] * mul - sub;
+    active()->unary_f32(U_EXP, row, 1, row, n);
+    return;
+  }
 #if defined(__SSE2__)
   const __m128 vm = _mm_set1_ps(mul), vs = _mm_set1_ps(sub), lo = _mm_set1_ps(-87.0f), hi = _mm_set1_ps(88.0f);
   const __m128 magic = _mm_set1_ps(12582912.0f), log2e = _mm_set1_ps(1.44269504088896341f);
@@ -133,8 +141,29 @@ template <class T> inline void put_block(const T* src, long rows, long cols, T* 
   }
 }
 
-inline void gemm_t(const GemmArgs& g, const float* a, const float* b, float* c) { gemm_f32(g, a, b, c); }
-inline void gemm_t(const GemmArgs& g, const double* a, const double* b, double* c) { gemm_f64(g, a, b, c); }
+// One tile product C (m x n, contiguous, row stride n) += A B with A(i, p) at a[i * sai + p * sap] and
+// B(p, j) at b[p * sbk + j * sbn]. float32 runs straight from the operands when the path has the
+// kernel and the layout fits (no packing: at 64 x 64 x 64 packing costs as much as the product);
+// otherwise, and for float64, the packed GEMM.
+inline void tile_gemm(long m, long n, long k, const float* a, long sai, long sap, const float* b, long sbk, long sbn, float* c) {
+  if (sbn == 1 && sgemm_direct(m, n, k, a, sai, sap, b, sbk, c, n)) return;
+  gemm_f32(GemmArgs{1, m, n, k, 0, sai, sap, 0, sbk, sbn}, a, b, c);
+}
+inline void tile_gemm(long m, long n, long k, const double* a, long sai, long sap, const double* b, long sbk, long sbn, double* c) {
+  gemm_f64(GemmArgs{1, m, n, k, 0, sai, sap, 0, sbk, sbn}, a, b, c);
+}
+
+// dst (cols x rows, row stride ld) = the transpose of rows x cols of src (strides rs, cs): K^T and V^T
+// of one (batch, head), so that the tile products read them row by row.
+template <class T> inline void transpose_to(const T* src, long rows, long cols, long rs, long cs, T* dst, long ld) {
+  for (long r0 = 0; r0 < rows; r0 += 16) {
+    const long r1 = std::min(rows, r0 + 16);
+    for (long c = 0; c < cols; c++) {
+      T* d = dst + c * ld;
+      for (long r = r0; r < r1; r++) d[r] = src[r * rs + c * cs];
+    }
+  }
+}
 
 // Dropout multipliers of one row segment: z[c] = keep(row, j0 + c) ? inv : 0.
 template <class T>
@@ -153,17 +182,22 @@ void forward(const V4<T>& q, const V4<T>& k, const V4<T>& v, const W4<T>& out, T
   const T scale = T(pr.scale);
   const T inv = pr.dropout > 0 ? T(1.0 / (1.0 - pr.dropout)) : T(1);
   const T ninf = -std::numeric_limits<T>::infinity();
-  parallel_for(B * H * nqb, 1, [&](long lo, long hi) {
-    thread_local std::vector<T> sbuf, obuf;
+  // work items: (b, h) pairs, each sweeping its query blocks (K^T is built once per pair)
+  const long kneed = pr.causal ? std::min(Tk, Tq + off) : Tk;  // keys any query of the pair sees
+  parallel_for(B * H, 1, [&](long lo, long hi) {
+    thread_local std::vector<T> sbuf, obuf, ktbuf;
     sbuf.resize(kBr * kBc);
     obuf.resize(size_t(kBr * Dv));
+    ktbuf.resize(size_t(D * Tk));
     T m[kBr], l[kBr];
-    for (long it = lo; it < hi; it++) {
+    for (long it = lo * nqb; it < hi * nqb; it++) {
       const long bh = it / nqb, qb = it % nqb, b = bh / H, h = bh % H;
       const long i0 = qb * kBr, br = std::min(kBr, Tq - i0);
       const T* Q = q.p + b * q.s[0] + h * q.s[1] + i0 * q.s[2];
       const T* K = k.p + b * k.s[0] + h * k.s[1];
       const T* V = v.p + b * v.s[0] + h * v.s[1];
+      T* KT = ktbuf.data();  // (D, Tk)
+      if (qb == 0) transpose_to(K, kneed, D, k.s[2], k.s[3], KT, Tk);
       T* O = obuf.data();
       std::fill(O, O + br * Dv, T(0));
       for (long r = 0; r < br; r++) { m[r] = ninf; l[r] = T(0); }
@@ -172,7 +206,7 @@ void forward(const V4<T>& q, const V4<T>& k, const V4<T>& v, const W4<T>& out, T
         const long bc = std::min(kBc, kend - j0);
         T* S = sbuf.data();
         std::fill(S, S + br * bc, T(0));
-        gemm_t(GemmArgs{1, br, bc, D, 0, q.s[2], q.s[3], 0, k.s[3], k.s[2]}, Q, K + j0 * k.s[2], S);
+        tile_gemm(br, bc, D, Q, q.s[2], q.s[3], KT + j0, Tk, 1, S);
         for (long r = 0; r < br; r++) {
           T* row = S + r * bc;
           const long lim = pr.causal ? std::min(bc, i0 + r + off - j0 + 1) : bc;
@@ -190,7 +224,7 @@ void forward(const V4<T>& q, const V4<T>& k, const V4<T>& v, const W4<T>& out, T
           if (alpha != T(1)) { T* o = O + r * Dv; for (long d = 0; d < Dv; d++) o[d] *= alpha; }
           if (pr.dropout > 0) apply_dropout(row, lim, mix32(pr.seed ^ uint32_t(bh * Tq + i0 + r)), j0, pr.threshold, inv);
         }
-        gemm_t(GemmArgs{1, br, Dv, bc, 0, bc, 1, 0, v.s[2], v.s[3]}, S, V + j0 * v.s[2], O);
+        tile_gemm(br, Dv, bc, S, bc, 1, V + j0 * v.s[2], v.s[2], v.s[3], O);
       }
       for (long r = 0; r < br; r++) {
         const T il = T(1) / l[r];
@@ -212,8 +246,9 @@ void backward(const V4<T>& q, const V4<T>& k, const V4<T>& v, const V4<T>& o, co
   const T inv = pr.dropout > 0 ? T(1.0 / (1.0 - pr.dropout)) : T(1);
   const bool drop = pr.dropout > 0;
   parallel_for(B * H, 1, [&](long lo, long hi) {
-    thread_local std::vector<T> pbuf, pdbuf, dpbuf, dvec, gq, gk, gv;
+    thread_local std::vector<T> pbuf, pdbuf, dpbuf, dvec, gq, gk, gv, ktbuf, vtbuf;
     pbuf.resize(kBr * kBc); dpbuf.resize(kBr * kBc);
+    ktbuf.resize(size_t(D * Tk)); vtbuf.resize(size_t(Dv * Tk));
     gq.resize(size_t(Tq * D)); gk.resize(size_t(Tk * D)); gv.resize(size_t(Tk * Dv));
     if (drop) pdbuf.resize(kBr * kBc);
     dvec.resize(Tq);
@@ -228,6 +263,10 @@ void backward(const V4<T>& q, const V4<T>& k, const V4<T>& v, const V4<T>& o, co
       T* dQ = gq.data();
       T* dK = gk.data();
       T* dV = gv.data();
+      T* KT = ktbuf.data();  // (D, Tk)
+      T* VT = vtbuf.data();  // (Dv, Tk)
+      transpose_to(K, Tk, D, k.s[2], k.s[3], KT, Tk);
+      transpose_to(V, Tk, Dv, v.s[2], v.s[3], VT, Tk);
       std::fill(dQ, dQ + Tq * D, T(0));
       std::fill(dK, dK + Tk * D, T(0));
       std::fill(dV, dV + Tk * Dv, T(0));
@@ -245,7 +284,7 @@ void backward(const V4<T>& q, const V4<T>& k, const V4<T>& v, const V4<T>& o, co
           T* Pd = drop ? pdbuf.data() : P;
           T* dP = dpbuf.data();
           std::fill(P, P + br * bc, T(0));
-          gemm_t(GemmArgs{1, br, bc, D, 0, q.s[2], q.s[3], 0, k.s[3], k.s[2]}, Q + i0 * q.s[2], K + j0 * k.s[2], P);
+          tile_gemm(br, bc, D, Q + i0 * q.s[2], q.s[2], q.s[3], KT + j0, Tk, 1, P);
           for (long r = 0; r < br; r++) {
             T* row = P + r * bc;
             const long lim = pr.causal ? std::max(0L, std::min(bc, i0 + r + off - j0 + 1)) : bc;
@@ -259,10 +298,10 @@ void backward(const V4<T>& q, const V4<T>& k, const V4<T>& v, const V4<T>& o, co
             }
           }
           // dV_j += Pd^T dO_i
-          gemm_t(GemmArgs{1, bc, Dv, br, 0, 1, bc, 0, dO.s[2], dO.s[3]}, Pd, DO + i0 * dO.s[2], dV + j0 * Dv);
+          tile_gemm(bc, Dv, br, Pd, 1, bc, DO + i0 * dO.s[2], dO.s[2], dO.s[3], dV + j0 * Dv);
           // dP = dO_i V_j^T
           std::fill(dP, dP + br * bc, T(0));
-          gemm_t(GemmArgs{1, br, bc, Dv, 0, dO.s[2], dO.s[3], 0, v.s[3], v.s[2]}, DO + i0 * dO.s[2], V + j0 * v.s[2], dP);
+          tile_gemm(br, bc, Dv, DO + i0 * dO.s[2], dO.s[2], dO.s[3], VT + j0, Tk, 1, dP);
           // dS = scale * P * (dP * Z - rowsum(dO * O)), in place of dP
           for (long r = 0; r < br; r++) {
             T* ds = dP + r * bc;
@@ -279,8 +318,8 @@ void backward(const V4<T>& q, const V4<T>& k, const V4<T>& v, const V4<T>& o, co
             }
           }
           // dQ_i += dS K_j ; dK_j += dS^T Q_i
-          gemm_t(GemmArgs{1, br, D, bc, 0, bc, 1, 0, k.s[2], k.s[3]}, dP, K + j0 * k.s[2], dQ + i0 * D);
-          gemm_t(GemmArgs{1, bc, D, br, 0, 1, bc, 0, q.s[2], q.s[3]}, dP, Q + i0 * q.s[2], dK + j0 * D);
+          tile_gemm(br, D, bc, dP, bc, 1, K + j0 * k.s[2], k.s[2], k.s[3], dQ + i0 * D);
+          tile_gemm(bc, D, br, dP, 1, bc, Q + i0 * q.s[2], q.s[2], q.s[3], dK + j0 * D);
         }
       }
       put_block(dQ, Tq, D, dq.p + b * dq.s[0] + h * dq.s[1], dq.s[2], dq.s[3]);

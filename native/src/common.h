@@ -43,6 +43,8 @@ struct KernelTable {
   // Fused kernels on contiguous rows.
   void (*adam_f32)(float* p, const float* g, float* m, float* v, float* vmax, long n, const double* hp);
   void (*adam_f64)(double* p, const double* g, double* m, double* v, double* vmax, long n, const double* hp);
+  // x[i] = exp(x[i]) in place, float64, vectorized (within 2 ulp of libm; inf, 0 and NaN as libm).
+  void (*exp_f64)(double* x, long n);
 };
 
 const KernelTable* table_generic();

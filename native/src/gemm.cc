@@ -4,10 +4,12 @@
 // all four transpose combinations run the same inner loop.
 //  - Serial (small products, one thread, or nested in a pool job): gemm_block, K blocks x L2-sized
 //    N blocks, with thread-local packing buffers.
-//  - Parallel: gemm_parallel packs A and B whole, up front, as many small pool tasks, then computes
-//    the tiles of C as tasks. The pool hands tasks out dynamically, so a thread the OS deschedules
-//    (other processes share the cores) delays only the task it holds: no static split, no barrier
-//    inside a phase, and no per-thread repacking of B.
+//  - Parallel: a Plan per product packs A and B whole, up front, as many small pool tasks, then
+//    computes the tiles of C as tasks (gemm_multi runs several products' plans in one pool job per
+//    phase, with an optional bias / ReLU epilogue in the tiles). The pool hands tasks out
+//    dynamically, so a thread the OS deschedules (other processes share the cores) delays only the
+//    task it holds: no static split, no barrier inside a phase, and no per-thread repacking of B.
+//  - Small float32 products on unpacked operands (sgemm_direct: attention's tiles).
 //  - Batches of small products: one product per task.
 #include "gemm.h"
 
@@ -47,7 +49,7 @@ struct Scratch {
   }
   ~Scratch() { std::free(p); }
 };
-thread_local Scratch tl_pack_a, tl_pack_b, tl_panel;  // tl_panel: one A micro-panel (parallel tiles)
+thread_local Scratch tl_pack_a, tl_pack_b, tl_panel;  // serial driver; tl_panel: one A micro-panel (parallel tiles)
 
 inline void interleave(const GemmIsa* gi, const float* s, long ld, long rows, int R, long kc, float* d) { gi->interleave_f32(s, ld, rows, R, kc, d); }
 inline void interleave(const GemmIsa* gi, const double* s, long ld, long rows, int R, long kc, double* d) { gi->interleave_f64(s, ld, rows, R, kc, d); }
@@ -81,9 +83,35 @@ inline void copy_pad_rt(const T* s, long n, int W, T* d) {
 // the source rows are walked once, in order, each row scattered over all the panels (a panel-major
 // walk would stride through memory once per panel and refetch every row's lines W / 64 B times).
 // Rows [q0, q1) of a K block of kc rows (the whole block by default).
+// Groups of rows that fit in L1 together (16 KiB) are scattered panel by panel, so each panel gets a
+// run of rows * W contiguous values at once instead of W values per source row (a wide source
+// scatters over many panels, i.e. many pages, for every row).
+template <class T, int W>
+void pack_rows_w(const T* s, long ld, long cols, long kc, T* dst, long q0, long q1) {
+  const long full = cols / W * W;
+  long rb = 16384 / (long(sizeof(T)) * (cols > 0 ? cols : 1));
+  rb = rb < 1 ? 1 : (rb > 16 ? 16 : rb);
+  for (long p0 = q0; p0 < q1; p0 += rb) {
+    const long p1 = p0 + rb < q1 ? p0 + rb : q1;
+    for (long j0 = 0; j0 < full; j0 += W) {
+      T* dp = dst + j0 * kc;
+      for (long p = p0; p < p1; p++) std::memcpy(dp + p * W, s + p * ld + j0, sizeof(T) * W);  // a few vector moves
+    }
+    if (full < cols) for (long p = p0; p < p1; p++) copy_pad<T, W>(s + p * ld + full, cols - full, dst + full * kc + p * W);
+  }
+}
 template <class T>
 void pack_rows(const T* s, long ld, long cols, long kc, int W, T* dst, long q0 = 0, long q1 = -1) {
   if (q1 < 0) q1 = kc;
+  switch (W) {  // the panel widths of the paths' micro-kernels, with the copy size known at compile time
+    case 4: pack_rows_w<T, 4>(s, ld, cols, kc, dst, q0, q1); return;
+    case 6: pack_rows_w<T, 6>(s, ld, cols, kc, dst, q0, q1); return;
+    case 8: pack_rows_w<T, 8>(s, ld, cols, kc, dst, q0, q1); return;
+    case 12: pack_rows_w<T, 12>(s, ld, cols, kc, dst, q0, q1); return;
+    case 16: pack_rows_w<T, 16>(s, ld, cols, kc, dst, q0, q1); return;
+    case 32: pack_rows_w<T, 32>(s, ld, cols, kc, dst, q0, q1); return;
+    default: break;
+  }
   for (long p = q0; p < q1; p++) {
     const T* sp = s + p * ld;
     for (long j0 = 0; j0 < cols; j0 += W) copy_pad_rt(sp + j0, cols - j0 < W ? cols - j0 : W, W, dst + j0 * kc + p * W);
@@ -200,101 +228,214 @@ void gemm_block(const KernelTable* t, long m, long n, long k, const T* a, long s
   }
 }
 
-// The parallel driver for one product: A and B are packed whole, up front, in parallel (panels of
-// every K block, zero-padded), then the tiles of C are computed in parallel. Both phases hand out
-// many small tasks through the pool's dynamic claiming, so a thread that the OS deschedules delays
-// only the task it is running, and the packing is never repeated per thread.
+// Epilogue pieces: C rows [0, rows) x cols [0, cols) of a block, with row stride ldc.
+// Each row = the strided vector bias (zeros when bias is null).
+template <class T>
+inline void fill_bias(T* c, long ldc, long rows, long cols, const T* bias, long sb) {
+  for (long i = 0; i < rows; i++) {
+    T* ci = c + i * ldc;
+    if (bias == nullptr) std::memset(ci, 0, sizeof(T) * cols);
+    else if (sb == 1) std::memcpy(ci, bias, sizeof(T) * cols);
+    else for (long j = 0; j < cols; j++) ci[j] = bias[j * sb];
+  }
+}
+template <class T>
+inline void relu_block(T* c, long ldc, long rows, long cols) {
+  for (long i = 0; i < rows; i++) {
+    T* ci = c + i * ldc;
+    for (long j = 0; j < cols; j++) ci[j] = ci[j] > T(0) ? ci[j] : T(0);  // NaN -> 0, as the unary relu
+  }
+}
+
+// One product of the parallel driver: A and B are packed whole, up front (phase 1), then the tiles
+// of C are computed (phase 2). Both phases are many small pool tasks, handed out dynamically, so a
+// thread that the OS deschedules delays only the task it is running, and the packing is never
+// repeated per thread. Several plans can share one pool job per phase (gemm_multi): fewer pool
+// round trips, and the tasks of one product fill the other's tail.
 //   packed A: for the K block starting at p0 (size kc): mp * p0 + (row panel i0) * kc, MR per p;
 //   packed B: np * p0 + (col panel j0) * kc, NR per p  (mp, np: m and n rounded up to MR, NR).
+// Epilogue (in the tile tasks, on rows still in L1): with a bias (or overwrite), the first K block
+// starts from the bias row (or zeros) instead of C's contents; with relu, the last K block clamps its
+// rows at 0.
 template <class T>
-void gemm_parallel(const KernelTable* t, long m, long n, long k, const T* a, long sam, long sak,
-                   const T* b, long sbk, long sbn, T* c, long ldc) {
-  int MR, NR, KC, NC;
-  void (*ukr)(long, const T*, const T*, T*, long);
+struct Plan {
+  long m = 0, n = 0, k = 0;
+  const T* a = nullptr; long sam = 0, sak = 0;
+  const T* b = nullptr; long sbk = 0, sbn = 0;
+  T* c = nullptr; long ldc = 0;
+  const T* bias = nullptr; long sbias = 0;
+  bool relu = false, overwrite = false;
+  int MR = 0, NR = 0;
+  void (*ukr)(long, const T*, const T*, T*, long) = nullptr;
+  const GemmIsa* gi = nullptr;
+  long nkb = 0, kcb = 0, mpan = 0, npan = 0, mp = 0, np = 0, tm = 0, tn = 0, rowTiles = 0, colTiles = 0;
+  bool aLate = false, rowsA = false, rowsB = false;
+  long ga = 0, gb = 0, qa = 0, qb = 0, ta = 0, tb = 0;
+  T* pa = nullptr;
+  T* pb = nullptr;
+
+  // slot: which thread-local packing buffers of the calling thread this plan uses
+  void init(const KernelTable* t, int slot, int nt);
+  long npack() const { return nkb * (ta + tb); }
+  long ntiles() const { return rowTiles * colTiles; }
+  void pack(long task) const;
+  void tile(long task) const;
+};
+
+constexpr int kMaxPlans = 4;
+thread_local Scratch tl_plan_a[kMaxPlans], tl_plan_b[kMaxPlans];
+
+template <class T>
+void Plan<T>::init(const KernelTable* t, int slot, int nt) {
+  int KC, NC;
   Ukr<T>::get(t, MR, NR, KC, NC, ukr);
-  const GemmIsa* gi = gemm_isa_for(t);
-  const long nkb = (k + KC - 1) / KC;
-  const long kcb = (k + nkb - 1) / nkb;
-  const long mpan = (m + MR - 1) / MR, npan = (n + NR - 1) / NR;
-  const long mp = mpan * MR, np = npan * NR;
+  gi = gemm_isa_for(t);
+  nkb = (k + KC - 1) / KC;
+  kcb = (k + nkb - 1) / nkb;
+  mpan = (m + MR - 1) / MR; npan = (n + NR - 1) / NR;
+  mp = mpan * MR; np = npan * NR;
   // Tiles of C (phase 2), (rows: tm micro-panels) x (cols: tn micro-panels). A tile's B block
   // (kc x tn*NR) stays in L2 while its A micro-panels (kc x MR) stream through L1.
-  const int nt = num_threads();
-  long tn = (NC / NR) < npan ? NC / NR : npan;
-  long tm = (192 / MR) < mpan ? 192 / MR : mpan;
+  tn = (NC / NR) < npan ? NC / NR : npan;
+  tm = (192 / MR) < mpan ? 192 / MR : mpan;
   if (tm < 1) tm = 1;
   if (tn < 1) tn = 1;
-  auto ntiles = [&] { return ((mpan + tm - 1) / tm) * ((npan + tn - 1) / tn); };
+  auto count = [&] { return ((mpan + tm - 1) / tm) * ((npan + tn - 1) / tn); };
   // at least ~4 tiles per thread, so late threads are absorbed, but never tiles under 2 x 2 micro-tiles
-  while (ntiles() < 4L * nt && (tm > 2 || tn > 2)) {
+  while (count() < 4L * nt && (tm > 2 || tn > 2)) {
     if (tm * MR >= tn * NR && tm > 2) tm = (tm + 1) / 2; else if (tn > 2) tn = (tn + 1) / 2; else tm = (tm + 1) / 2;
   }
-  const long rowTiles = (mpan + tm - 1) / tm;
-  const long colTiles = (npan + tn - 1) / tn;
+  rowTiles = (mpan + tm - 1) / tm;
+  colTiles = (npan + tn - 1) / tn;
   // With one column of tiles, each A micro-panel is used by one task only: that task packs it right
   // before use (into L1, thread-local) instead of phase 1 packing all of A out to L2/L3 and phase 2
   // reading it back. Not for A^T (sam == 1), whose row-wise packing wants whole rows.
-  const bool aLate = colTiles == 1 && sam != 1;
-  T* pa = aLate ? nullptr : static_cast<T*>(tl_pack_a.get(sizeof(T) * mp * k));
-  T* pb = static_cast<T*>(tl_pack_b.get(sizeof(T) * np * k));
+  aLate = colTiles == 1 && sam != 1;
+  pa = aLate ? nullptr : static_cast<T*>(tl_plan_a[slot].get(sizeof(T) * mp * k));
+  pb = static_cast<T*>(tl_plan_b[slot].get(sizeof(T) * np * k));
   // Phase 1: packing tasks of ~16k elements each, per K block. An operand whose packed values are
   // contiguous in memory (A^T or B stored row-major) is split by rows of the K block, so every task
   // reads whole source rows in order; the others (register transposes) by groups of panels.
   const long perTask = 16384;
-  const bool rowsA = sam == 1, rowsB = sbn == 1;
-  const long ga = (MR * kcb) >= perTask ? 1 : perTask / (MR * kcb);   // panels per task
-  const long gb = (NR * kcb) >= perTask ? 1 : perTask / (NR * kcb);
-  const long qa = mp >= perTask ? 1 : perTask / mp, qb = np >= perTask ? 1 : perTask / np;  // rows per task
-  const long ta = aLate ? 0 : rowsA ? (kcb + qa - 1) / qa : (mpan + ga - 1) / ga;
-  const long tb = rowsB ? (kcb + qb - 1) / qb : (npan + gb - 1) / gb;
-  run_tasks(nkb * (ta + tb), [&](long task) {
-    const long kb = task / (ta + tb), r = task % (ta + tb);
-    const long p0 = kb * kcb, kc = k - p0 < kcb ? k - p0 : kcb;
-    if (r < ta) {
-      if (rowsA) {
-        const long q0 = r * qa, q1 = q0 + qa < kc ? q0 + qa : kc;
-        if (q0 < q1) pack_rows(a + p0 * sak, sak, m, kc, MR, pa + mp * p0, q0, q1);
-        return;
-      }
-      const long i0 = r * ga * MR, i1 = (r + 1) * ga * MR < m ? (r + 1) * ga * MR : m;
-      pack_a(gi, a + i0 * sam + p0 * sak, sam, sak, i1 - i0, kc, MR, pa + mp * p0 + i0 * kc);
-    } else {
-      const long rb = r - ta;
-      if (rowsB) {
-        const long q0 = rb * qb, q1 = q0 + qb < kc ? q0 + qb : kc;
-        if (q0 < q1) pack_rows(b + p0 * sbk, sbk, n, kc, NR, pb + np * p0, q0, q1);
-        return;
-      }
-      const long j0 = rb * gb * NR, j1 = (rb + 1) * gb * NR < n ? (rb + 1) * gb * NR : n;
-      pack_b(gi, b + p0 * sbk + j0 * sbn, sbk, sbn, kc, j1 - j0, NR, pb + np * p0 + j0 * kc);
+  rowsA = sam == 1; rowsB = sbn == 1;
+  ga = (MR * kcb) >= perTask ? 1 : perTask / (MR * kcb);   // panels per task
+  gb = (NR * kcb) >= perTask ? 1 : perTask / (NR * kcb);
+  qa = mp >= perTask ? 1 : perTask / mp; qb = np >= perTask ? 1 : perTask / np;  // rows per task
+  ta = aLate ? 0 : rowsA ? (kcb + qa - 1) / qa : (mpan + ga - 1) / ga;
+  tb = rowsB ? (kcb + qb - 1) / qb : (npan + gb - 1) / gb;
+}
+
+template <class T>
+void Plan<T>::pack(long task) const {
+  const long kb = task / (ta + tb), r = task % (ta + tb);
+  const long p0 = kb * kcb, kc = k - p0 < kcb ? k - p0 : kcb;
+  if (r < ta) {
+    if (rowsA) {
+      const long q0 = r * qa, q1 = q0 + qa < kc ? q0 + qa : kc;
+      if (q0 < q1) pack_rows(a + p0 * sak, sak, m, kc, MR, pa + mp * p0, q0, q1);
+      return;
     }
-  });
-  run_tasks(rowTiles * colTiles, [&](long task) {
-    const long rt = task % rowTiles, ct = task / rowTiles;
-    const long ip0 = rt * tm, ip1 = (rt + 1) * tm < mpan ? (rt + 1) * tm : mpan;
-    const long jp0 = ct * tn, jp1 = (ct + 1) * tn < npan ? (ct + 1) * tn : npan;
-    T* panel = aLate ? static_cast<T*>(tl_panel.get(sizeof(T) * MR * kcb)) : nullptr;
-    for (long p0 = 0; p0 < k; p0 += kcb) {
-      const long kc = k - p0 < kcb ? k - p0 : kcb;
-      const T* pak = aLate ? nullptr : pa + mp * p0;
-      const T* pbk = pb + np * p0;
-      for (long ip = ip0; ip < ip1; ip++) {
-        const long i0 = ip * MR, mr = m - i0 < MR ? m - i0 : MR;
-        const T* ap;
-        if (aLate) { pack_a(gi, a + i0 * sam + p0 * sak, sam, sak, mr, kc, MR, panel); ap = panel; }
-        else ap = pak + i0 * kc;
-        for (long jp = jp0; jp < jp1; jp++) {
-          const long j0 = jp * NR, nr = n - j0 < NR ? n - j0 : NR;
-          micro_tile(gi, ukr, MR, NR, kc, mr, nr, ap, pbk + j0 * kc, c + i0 * ldc + j0, ldc);
-        }
-      }
+    const long i0 = r * ga * MR, i1 = (r + 1) * ga * MR < m ? (r + 1) * ga * MR : m;
+    pack_a(gi, a + i0 * sam + p0 * sak, sam, sak, i1 - i0, kc, MR, pa + mp * p0 + i0 * kc);
+  } else {
+    const long rb = r - ta;
+    if (rowsB) {
+      const long q0 = rb * qb, q1 = q0 + qb < kc ? q0 + qb : kc;
+      if (q0 < q1) pack_rows(b + p0 * sbk, sbk, n, kc, NR, pb + np * p0, q0, q1);
+      return;
     }
-  });
+    const long j0 = rb * gb * NR, j1 = (rb + 1) * gb * NR < n ? (rb + 1) * gb * NR : n;
+    pack_b(gi, b + p0 * sbk + j0 * sbn, sbk, sbn, kc, j1 - j0, NR, pb + np * p0 + j0 * kc);
+  }
+}
+
+template <class T>
+void Plan<T>::tile(long task) const {
+  const long rt = task % rowTiles, ct = task / rowTiles;
+  const long ip0 = rt * tm, ip1 = (rt + 1) * tm < mpan ? (rt + 1) * tm : mpan;
+  const long jp0 = ct * tn, jp1 = (ct + 1) * tn < npan ? (ct + 1) * tn : npan;
+  const long jb = jp0 * NR, je = jp1 * NR < n ? jp1 * NR : n;  // the tile's columns of C
+  T* panel = aLate ? static_cast<T*>(tl_panel.get(sizeof(T) * MR * kcb)) : nullptr;
+  for (long p0 = 0; p0 < k; p0 += kcb) {
+    const long kc = k - p0 < kcb ? k - p0 : kcb;
+    const bool first = p0 == 0, last = p0 + kc >= k;
+    const T* pak = aLate ? nullptr : pa + mp * p0;
+    const T* pbk = pb + np * p0;
+    for (long ip = ip0; ip < ip1; ip++) {
+      const long i0 = ip * MR, mr = m - i0 < MR ? m - i0 : MR;
+      const T* ap;
+      if (aLate) { pack_a(gi, a + i0 * sam + p0 * sak, sam, sak, mr, kc, MR, panel); ap = panel; }
+      else ap = pak + i0 * kc;
+      if (first && (bias != nullptr || overwrite)) fill_bias(c + i0 * ldc + jb, ldc, mr, je - jb, bias ? bias + jb * sbias : bias, sbias);
+      for (long jp = jp0; jp < jp1; jp++) {
+        const long j0 = jp * NR, nr = n - j0 < NR ? n - j0 : NR;
+        micro_tile(gi, ukr, MR, NR, kc, mr, nr, ap, pbk + j0 * kc, c + i0 * ldc + j0, ldc);
+      }
+      if (last && relu) relu_block(c + i0 * ldc + jb, ldc, mr, je - jb);
+    }
+  }
 }
 
 // Products below this many flops run on the calling thread: a pool round trip costs more than it
 // saves, and far more when other processes share the cores.
 constexpr double kParallelFlops = 4e6;
+
+// One product on the calling thread, with its epilogue.
+template <class T>
+void gemm_serial(const KernelTable* t, const GemmOp& o) {
+  const T* a = static_cast<const T*>(o.a);
+  const T* b = static_cast<const T*>(o.b);
+  T* c = static_cast<T*>(o.c);
+  if (o.bias != nullptr || o.overwrite) fill_bias(c, o.ldc, o.m, o.n, static_cast<const T*>(o.bias), o.sbias);
+  gemm_block(t, o.m, o.n, o.k, a, o.sam, o.sak, b, o.sbk, o.sbn, c, o.ldc);
+  if (o.relu) relu_block(c, o.ldc, o.m, o.n);
+}
+
+template <class T>
+void gemm_multi_t(const GemmOp* ops, int nops, long nside, const std::function<void(long)>* side) {
+  const KernelTable* t = active();
+  double flops = 0;
+  for (int i = 0; i < nops; i++) flops += 2.0 * double(ops[i].m) * double(ops[i].n) * double(ops[i].k);
+  const int nt = in_parallel_job() ? 1 : num_threads();
+  if (nops > kMaxPlans && nt > 1 && flops >= kParallelFlops) {  // in groups (the side tasks with the first)
+    for (int i = 0; i < nops; i += kMaxPlans) gemm_multi_t<T>(ops + i, nops - i < kMaxPlans ? nops - i : kMaxPlans, i == 0 ? nside : 0, side);
+    return;
+  }
+  if (nt == 1 || flops < kParallelFlops) {
+    for (long s = 0; s < nside; s++) (*side)(s);
+    for (int i = 0; i < nops; i++) if (ops[i].m > 0 && ops[i].n > 0) gemm_serial<T>(t, ops[i]);
+    return;
+  }
+  Plan<T> plans[kMaxPlans];
+  int np = 0;
+  for (int i = 0; i < nops; i++) {
+    const GemmOp& o = ops[i];
+    if (o.m <= 0 || o.n <= 0) continue;
+    if (o.k <= 0) { gemm_serial<T>(t, o); continue; }  // epilogue only
+    Plan<T>& p = plans[np];
+    p.m = o.m; p.n = o.n; p.k = o.k;
+    p.a = static_cast<const T*>(o.a); p.sam = o.sam; p.sak = o.sak;
+    p.b = static_cast<const T*>(o.b); p.sbk = o.sbk; p.sbn = o.sbn;
+    p.c = static_cast<T*>(o.c); p.ldc = o.ldc;
+    p.bias = static_cast<const T*>(o.bias); p.sbias = o.sbias; p.relu = o.relu; p.overwrite = o.overwrite;
+    p.init(t, np, nt);
+    np++;
+  }
+  long packAt[kMaxPlans + 1], tileAt[kMaxPlans + 1];
+  packAt[0] = nside; tileAt[0] = 0;
+  for (int i = 0; i < np; i++) { packAt[i + 1] = packAt[i] + plans[i].npack(); tileAt[i + 1] = tileAt[i] + plans[i].ntiles(); }
+  run_tasks(packAt[np], [&](long task) {
+    if (task < nside) { (*side)(task); return; }
+    int i = 0;
+    while (task >= packAt[i + 1]) i++;
+    plans[i].pack(task - packAt[i]);
+  });
+  run_tasks(tileAt[np], [&](long task) {
+    int i = 0;
+    while (task >= tileAt[i + 1]) i++;
+    plans[i].tile(task - tileAt[i]);
+  });
+}
 
 template <class T>
 void gemm(const GemmArgs& g, const T* a, const T* b, T* c) {
@@ -316,8 +457,13 @@ void gemm(const GemmArgs& g, const T* a, const T* b, T* c) {
     const T* ab = a + bi * g.sab;
     const T* bb = b + bi * g.sbb;
     T* cb = c + bi * mn;
-    if (nt == 1 || flops < kParallelFlops) gemm_block(t, g.m, g.n, g.k, ab, g.sam, g.sak, bb, g.sbk, g.sbn, cb, g.n);
-    else gemm_parallel(t, g.m, g.n, g.k, ab, g.sam, g.sak, bb, g.sbk, g.sbn, cb, g.n);
+    if (nt == 1 || flops < kParallelFlops) { gemm_block(t, g.m, g.n, g.k, ab, g.sam, g.sak, bb, g.sbk, g.sbn, cb, g.n); continue; }
+    GemmOp o{};
+    o.m = g.m; o.n = g.n; o.k = g.k;
+    o.a = ab; o.sam = g.sam; o.sak = g.sak;
+    o.b = bb; o.sbk = g.sbk; o.sbn = g.sbn;
+    o.c = cb; o.ldc = g.n;
+    gemm_multi_t<T>(&o, 1, 0, nullptr);
   }
 }
 
@@ -325,5 +471,23 @@ void gemm(const GemmArgs& g, const T* a, const T* b, T* c) {
 
 void gemm_f32(const GemmArgs& g, const float* a, const float* b, float* c) { gemm<float>(g, a, b, c); }
 void gemm_f64(const GemmArgs& g, const double* a, const double* b, double* c) { gemm<double>(g, a, b, c); }
+
+bool sgemm_direct(long m, long n, long k, const float* a, long sai, long sap, const float* b, long ldb, float* c, long ldc) {
+  const KernelTable* t = active();
+  const GemmIsa* gi = gemm_isa_for(t);
+  if (gi->sgemm_direct == nullptr || n % 32 != 0 || (sap != 1 && sai != 1) || t->smr < 1 || t->smr > 12) return false;
+  if (m <= 0 || n <= 0 || k <= 0) return true;
+  const long MR = t->smr;
+  for (long i0 = 0; i0 < m; i0 += MR) {
+    const long rows = m - i0 < MR ? m - i0 : MR;
+    for (long j0 = 0; j0 < n; j0 += 32) gi->sgemm_direct(k, rows, a + i0 * sai, sai, sap, b + j0, ldb, c + i0 * ldc + j0, ldc);
+  }
+  return true;
+}
+
+void gemm_multi(bool f64, const GemmOp* ops, int nops, long nside, const std::function<void(long)>* side) {
+  if (f64) gemm_multi_t<double>(ops, nops, nside, side);
+  else gemm_multi_t<float>(ops, nops, nside, side);
+}
 
 }  // namespace ts

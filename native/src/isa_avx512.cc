@@ -75,6 +75,57 @@ void sgemm_edge_x32(long k, long rows, const float* a, const float* b, float* c,
   for (long i = 0; i < rows; i++) for (int j = 0; j < 32; j++) c[i * ldc + j] += tile[i * 32 + j];
 }
 
+// Unpacked operands (small products such as attention's 64 x 64 tiles, where packing would cost as
+// much as the product): C[ROWS x 32] += A B with A(i, p) at a[i * sai + p] (AT = false, row-major A)
+// or a[i + p * sap] (AT = true, A stored transposed), and row p of B at b + p * ldb (32 values).
+// Exactly ROWS rows of A are read and of C written.
+template <int ROWS, bool AT>
+void sgemm_direct_rows(long k, const float* a, long sa, const float* b, long ldb, float* c, long ldc) {
+  __m512 acc0[ROWS], acc1[ROWS];
+#pragma GCC unroll 12
+  for (int i = 0; i < ROWS; i++) { acc0[i] = _mm512_setzero_ps(); acc1[i] = _mm512_setzero_ps(); }
+  for (long p = 0; p < k; p++) {
+    const __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
+#pragma GCC unroll 12
+    for (int i = 0; i < ROWS; i++) {
+      const __m512 av = _mm512_set1_ps(AT ? a[i] : a[i * sa]);
+      acc0[i] = _mm512_fmadd_ps(av, b0, acc0[i]);
+      acc1[i] = _mm512_fmadd_ps(av, b1, acc1[i]);
+    }
+    a += AT ? sa : 1;
+    b += ldb;
+  }
+#pragma GCC unroll 12
+  for (int i = 0; i < ROWS; i++) {
+    float* q = c + i * ldc;
+    _mm512_storeu_ps(q, _mm512_add_ps(_mm512_loadu_ps(q), acc0[i]));
+    _mm512_storeu_ps(q + 16, _mm512_add_ps(_mm512_loadu_ps(q + 16), acc1[i]));
+  }
+}
+
+template <bool AT>
+void sgemm_direct_at(long k, long rows, const float* a, long sa, const float* b, long ldb, float* c, long ldc) {
+  switch (rows) {
+    case 1: sgemm_direct_rows<1, AT>(k, a, sa, b, ldb, c, ldc); return;
+    case 2: sgemm_direct_rows<2, AT>(k, a, sa, b, ldb, c, ldc); return;
+    case 3: sgemm_direct_rows<3, AT>(k, a, sa, b, ldb, c, ldc); return;
+    case 4: sgemm_direct_rows<4, AT>(k, a, sa, b, ldb, c, ldc); return;
+    case 5: sgemm_direct_rows<5, AT>(k, a, sa, b, ldb, c, ldc); return;
+    case 6: sgemm_direct_rows<6, AT>(k, a, sa, b, ldb, c, ldc); return;
+    case 7: sgemm_direct_rows<7, AT>(k, a, sa, b, ldb, c, ldc); return;
+    case 8: sgemm_direct_rows<8, AT>(k, a, sa, b, ldb, c, ldc); return;
+    case 9: sgemm_direct_rows<9, AT>(k, a, sa, b, ldb, c, ldc); return;
+    case 10: sgemm_direct_rows<10, AT>(k, a, sa, b, ldb, c, ldc); return;
+    case 11: sgemm_direct_rows<11, AT>(k, a, sa, b, ldb, c, ldc); return;
+    default: sgemm_direct_rows<12, AT>(k, a, sa, b, ldb, c, ldc); return;
+  }
+}
+
+void sgemm_direct_x32(long k, long rows, const float* a, long sai, long sap, const float* b, long ldb, float* c, long ldc) {
+  if (sap == 1) sgemm_direct_at<false>(k, rows, a, sai, b, ldb, c, ldc);
+  else sgemm_direct_at<true>(k, rows, a, sap, b, ldb, c, ldc);  // sai == 1 (checked by the caller)
+}
+
 void dgemm_12x16(long k, const double* a, const double* b, double* c, long ldc) {
   __m512d c00 = _mm512_setzero_pd(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
   __m512d c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
@@ -110,7 +161,7 @@ const KernelTable* table_avx512() {
   return &t;
 }
 const GemmIsa* gemm_isa_avx512() {
-  static const GemmIsa g{avx512::interleave_f32, avx512::interleave_f64, avx512::sgemm_edge_x32};
+  static const GemmIsa g{avx512::interleave_f32, avx512::interleave_f64, avx512::sgemm_edge_x32, avx512::sgemm_direct_x32};
   return &g;
 }
 }  // namespace ts

@@ -65,6 +65,38 @@ inline float exp_f32(float x) {
   const float y = e * f32_from_bits((n1 + 127) << 23) * f32_from_bits((n2 + 127) << 23);
   return x != x ? x : (x > hi ? __builtin_inff() : y);
 }
+// exp for float64 in the same branch-free form (the fused cross-entropy's softmax; libm's exp is a
+// scalar call): n = round(x log2 e) by the 1.5 * 2^52 trick, r = x - n ln2 (fdlibm's two-part ln2,
+// exact for these n), e^r by its Taylor series to r^13 (|r| <= ln2/2: truncation < 1e-17), and 2^n
+// as two normal factors (n1 also by the trick, so only 64-bit integer adds: AVX2 vectorizes it
+// too). x > 709.78... gives inf, x < -745.13... 0, NaN stays NaN.
+inline double f64_from_bits(int64_t i) { double d; __builtin_memcpy(&d, &i, 8); return d; }
+inline int64_t f64_bits(double d) { int64_t i; __builtin_memcpy(&i, &d, 8); return i; }
+inline double exp_f64(double x) {
+  const double hi = 709.782712893383973096, lo = -745.133219101941108420;
+  const double xc = x > hi ? hi : (x < lo ? lo : x);
+  const double magic = 6755399441055744.0;  // 1.5 * 2^52: adding it rounds to an integer
+  const double t = xc * 1.44269504088896338700 + magic;
+  const int64_t n = f64_bits(t) - f64_bits(magic);
+  const double nf = t - magic;
+  const double r = (xc - nf * 6.93147180369123816490e-01) - nf * 1.90821492927058770002e-10;
+  double p = 1.0 / 6227020800.0;
+  p = p * r + 1.0 / 479001600.0;
+  p = p * r + 1.0 / 39916800.0;
+  p = p * r + 1.0 / 3628800.0;
+  p = p * r + 1.0 / 362880.0;
+  p = p * r + 1.0 / 40320.0;
+  p = p * r + 1.0 / 5040.0;
+  p = p * r + 1.0 / 720.0;
+  p = p * r + 1.0 / 120.0;
+  p = p * r + 1.0 / 24.0;
+  p = p * r + 1.0 / 6.0;
+  p = p * r + 0.5;
+  const double e = (r * r) * p + r + 1.0;
+  const int64_t n1 = f64_bits(nf * 0.5 + magic) - f64_bits(magic), n2 = n - n1;
+  const double y = e * f64_from_bits((n1 + 1023) << 52) * f64_from_bits((n2 + 1023) << 52);
+  return x != x ? x : (x > hi ? __builtin_inf() : (x < lo ? 0.0 : y));
+}
 inline float v_exp(float v) { return exp_f32(v); }
 inline double v_exp(double v) { return exp(v); }
 
@@ -301,6 +333,7 @@ void reduce_acc_f32(int op, double* acc, const float* x, long sx, long n) { redu
 void reduce_acc_f64(int op, double* acc, const double* x, long sx, long n) { reduce_acc<double>(op, acc, x, sx, n); }
 void adam_f32(float* p, const float* g, float* m, float* v, float* vmax, long n, const double* hp) { adam_loop<float>(p, g, m, v, vmax, n, hp); }
 void adam_f64(double* p, const double* g, double* m, double* v, double* vmax, long n, const double* hp) { adam_loop<double>(p, g, m, v, vmax, n, hp); }
+void exp_f64_inplace(double* x, long n) { for (long i = 0; i < n; i++) x[i] = exp_f64(x[i]); }
 
 }  // namespace
 }  // namespace TS_ISA_NS
@@ -313,7 +346,8 @@ void adam_f64(double* p, const double* g, double* m, double* v, double* vmax, lo
   (t).compare_f32 = TS_ISA_NS::compare_f32; (t).compare_f64 = TS_ISA_NS::compare_f64; \
   (t).reduce_run_f32 = TS_ISA_NS::reduce_run_f32; (t).reduce_run_f64 = TS_ISA_NS::reduce_run_f64; \
   (t).reduce_acc_f32 = TS_ISA_NS::reduce_acc_f32; (t).reduce_acc_f64 = TS_ISA_NS::reduce_acc_f64; \
-  (t).adam_f32 = TS_ISA_NS::adam_f32; (t).adam_f64 = TS_ISA_NS::adam_f64
+  (t).adam_f32 = TS_ISA_NS::adam_f32; (t).adam_f64 = TS_ISA_NS::adam_f64; \
+  (t).exp_f64 = TS_ISA_NS::exp_f64_inplace
 
 // Defines gemm_isa_<name>() for this translation unit's path.
 #define TS_DEFINE_GEMM_ISA(fname)                                                   \

@@ -408,19 +408,38 @@ template <class T>
 void softmax_xent_t(const ViewDesc& lg, const int32_t* target, long ts, double* loss, T* grad, double scale) {
   const long n = lg.shape[0], c = lg.shape[1], s0 = lg.strides[0], s1 = lg.strides[1];
   const T* base = static_cast<const T*>(lg.data) + lg.offset;
+  const KernelTable* kt = active();
   parallel_for(n, c >= 4096 ? 1 : 1 + 4096 / (c + 1), [&](long b, long e) {
+    // exp(z - max) of a row, in float64 on the path's vectorized exp, kept for the gradient:
+    // softmax = e / sum (one exp per element)
+    thread_local std::vector<double> ebuf;
+    if (ebuf.size() < size_t(c)) ebuf.resize(size_t(c));
     for (long i = b; i < e; i++) {
       const T* row = base + i * s0;
-      double mx = -std::numeric_limits<double>::infinity();
-      for (long j = 0; j < c; j++) { const double v = double(row[j * s1]); if (v > mx || v != v) mx = v; }
+      double* ex = ebuf.data();
+      for (long j = 0; j < c; j++) ex[j] = double(row[j * s1]);
+      // row max (NaN wins) and the sum below in 8 independent lanes, so both vectorize
+      const double ninf = -std::numeric_limits<double>::infinity();
+      double lm[8] = {ninf, ninf, ninf, ninf, ninf, ninf, ninf, ninf};
+      long j = 0;
+      for (; j + 8 <= c; j += 8) for (int q = 0; q < 8; q++) { const double v = ex[j + q]; lm[q] = (v > lm[q] || v != v) ? v : lm[q]; }
+      double mx = ninf;
+      for (; j < c; j++) { const double v = ex[j]; if (v > mx || v != v) mx = v; }
+      for (int q = 0; q < 8; q++) if (lm[q] > mx || lm[q] != lm[q]) mx = lm[q];
+      for (long k = 0; k < c; k++) ex[k] -= mx;
+      kt->exp_f64(ex, c);
+      double ls[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+      for (j = 0; j + 8 <= c; j += 8) for (int q = 0; q < 8; q++) ls[q] += ex[j + q];
       double sum = 0;
-      for (long j = 0; j < c; j++) sum += std::exp(double(row[j * s1]) - mx);
+      for (; j < c; j++) sum += ex[j];
+      sum += ((ls[0] + ls[1]) + (ls[2] + ls[3])) + ((ls[4] + ls[5]) + (ls[6] + ls[7]));
       const double lse = mx + std::log(sum);
       const long t = target[i * ts];
       loss[i] = lse - double(row[t * s1]);
       if (grad != nullptr) {
         T* g = grad + i * c;
-        for (long j = 0; j < c; j++) g[j] = T((std::exp(double(row[j * s1]) - lse) - (j == t ? 1.0 : 0.0)) * scale);
+        const double inv = 1.0 / sum;
+        for (long j = 0; j < c; j++) g[j] = T((ex[j] * inv - (j == t ? 1.0 : 0.0)) * scale);
       }
     }
   });
@@ -443,28 +462,6 @@ void adam(int dtype, void* p, const void* g, void* m, void* v, void* vmax, long 
     else t->adam_f64(static_cast<double*>(p) + b, static_cast<const double*>(g) + b, static_cast<double*>(m) + b,
                      static_cast<double*>(v) + b, vmax ? static_cast<double*>(vmax) + b : nullptr, e - b, hp);
   });
-}
-
-void relu_inplace(int dtype, void* y, long n) {
-  const KernelTable* t = active();
-  parallel_for(n, kGrain, [&](long b, long e) {
-    if (dtype == DT_F32) t->unary_f32(U_RELU, static_cast<float*>(y) + b, 1, static_cast<float*>(y) + b, e - b);
-    else t->unary_f64(U_RELU, static_cast<double*>(y) + b, 1, static_cast<double*>(y) + b, e - b);
-  });
-}
-
-void fill_rows(int dtype, void* y, long m, long n, const void* bias, long sb) {
-  if (dtype == DT_F32) {
-    float* o = static_cast<float*>(y);
-    const float* bv = static_cast<const float*>(bias);
-    for (long j = 0; j < n; j++) o[j] = bv[j * sb];
-    for (long i = 1; i < m; i++) std::memcpy(o + i * n, o, n * sizeof(float));
-  } else {
-    double* o = static_cast<double*>(y);
-    const double* bv = static_cast<const double*>(bias);
-    for (long j = 0; j < n; j++) o[j] = bv[j * sb];
-    for (long i = 1; i < m; i++) std::memcpy(o + i * n, o, n * sizeof(double));
-  }
 }
 
 namespace {
@@ -529,49 +526,84 @@ void convert_from(const ViewDesc& x, void* out, int odt) {
   }
 }
 
-// g = dy (masked by y > 0), packed contiguous, and db = column sums of g (float64 accumulation).
-template <class T>
-void relu_grad_colsum(const ViewDesc& dy, const ViewDesc* y, T* g, T* db) {
-  const long M = dy.shape[0], N = dy.shape[1];
-  const T* pd = static_cast<const T*>(dy.data) + dy.offset;
-  const T* py = y ? static_cast<const T*>(y->data) + y->offset : nullptr;
-  const long d0 = dy.strides[0], d1 = dy.strides[1];
-  const long y0 = y ? y->strides[0] : 0, y1 = y ? y->strides[1] : 0;
-  std::vector<double> acc(db ? N : 0, 0.0);
-  for (long i = 0; i < M; i++) {
-    T* gi = g + i * N;
-    const T* di = pd + i * d0;
-    if (py != nullptr) {
-      const T* yi = py + i * y0;
-      if (d1 == 1 && y1 == 1) for (long j = 0; j < N; j++) gi[j] = yi[j] > T(0) ? di[j] : T(0);
-      else for (long j = 0; j < N; j++) gi[j] = yi[j * y1] > T(0) ? di[j * d1] : T(0);
-    } else {
-      if (d1 == 1) for (long j = 0; j < N; j++) gi[j] = di[j];
-      else for (long j = 0; j < N; j++) gi[j] = di[j * d1];
-    }
-    if (db) { double* a = acc.data(); for (long j = 0; j < N; j++) a[j] += double(gi[j]); }
-  }
-  if (db) for (long j = 0; j < N; j++) db[j] = T(acc[j]);
-}
+inline void acc_run(const KernelTable* t, double* acc, const float* x, long sx, long n) { t->reduce_acc_f32(R_SUM, acc, x, sx, n); }
+inline void acc_run(const KernelTable* t, double* acc, const double* x, long sx, long n) { t->reduce_acc_f64(R_SUM, acc, x, sx, n); }
 
+// Backward of y = act(x W^T + b) as one pool job per GEMM phase (gemm_multi): dw = g^T x and
+// dx = g W are packed together and their tiles computed together, and the bias gradient's column
+// sums of g run as side tasks of the packing phase. g is dy itself when there is no ReLU mask and dy
+// is row- or column-major (the GEMMs read it in place), else a packed copy (masked by y > 0).
 template <class T>
 void linear_backward_t(const ViewDesc& dy, const ViewDesc* y, const ViewDesc& x, const ViewDesc& w,
-                       T* g, T* dx, T* dw, T* db) {
+                       T* gbuf, T* dx, T* dw, T* db) {
   const long M = dy.shape[0], N = dy.shape[1], K = x.shape[1];
-  relu_grad_colsum<T>(dy, y, g, db);
-  // dw (N x K) = g^T (N x M) x (M x K)
-  if (dw != nullptr) {
-    GemmArgs a{1, N, K, M, 0, 1, N, 0, x.strides[0], x.strides[1]};
-    const T* px = static_cast<const T*>(x.data) + x.offset;
-    if (std::is_same<T, float>::value) gemm_f32(a, reinterpret_cast<const float*>(g), reinterpret_cast<const float*>(px), reinterpret_cast<float*>(dw));
-    else gemm_f64(a, reinterpret_cast<const double*>(g), reinterpret_cast<const double*>(px), reinterpret_cast<double*>(dw));
+  const T* pd = static_cast<const T*>(dy.data) + dy.offset;
+  const long d0 = dy.strides[0], d1 = dy.strides[1];
+  const T* g = pd;
+  long g0 = d0, g1 = d1;
+  const bool inPlace = y == nullptr && ((d1 == 1 && d0 >= N) || (d0 == 1 && d1 >= M));
+  if (!inPlace && M > 0 && N > 0) {
+    static thread_local std::vector<T> scratch;  // g when the caller passes none (no JS allocation)
+    if (gbuf == nullptr) {
+      if (scratch.size() < size_t(M) * size_t(N)) scratch.resize(size_t(M) * size_t(N));
+      gbuf = scratch.data();
+    }
+    const T* py = y ? static_cast<const T*>(y->data) + y->offset : nullptr;
+    const long y0 = y ? y->strides[0] : 0, y1 = y ? y->strides[1] : 0;
+    parallel_for(M, N >= kGrain ? 1 : kGrain / N + 1, [&](long i0, long i1) {
+      for (long i = i0; i < i1; i++) {
+        T* gi = gbuf + i * N;
+        const T* di = pd + i * d0;
+        if (py != nullptr) {
+          const T* yi = py + i * y0;
+          if (d1 == 1 && y1 == 1) for (long j = 0; j < N; j++) gi[j] = yi[j] > T(0) ? di[j] : T(0);
+          else for (long j = 0; j < N; j++) gi[j] = yi[j * y1] > T(0) ? di[j * d1] : T(0);
+        } else {
+          if (d1 == 1) std::memcpy(gi, di, sizeof(T) * N);
+          else for (long j = 0; j < N; j++) gi[j] = di[j * d1];
+        }
+      }
+    });
+    g = gbuf; g0 = N; g1 = 1;
   }
-  // dx (M x K) = g (M x N) w (N x K)
-  if (dx != nullptr) {
-    GemmArgs a{1, M, K, N, 0, N, 1, 0, w.strides[0], w.strides[1]};
-    const T* pw = static_cast<const T*>(w.data) + w.offset;
-    if (std::is_same<T, float>::value) gemm_f32(a, reinterpret_cast<const float*>(g), reinterpret_cast<const float*>(pw), reinterpret_cast<float*>(dx));
-    else gemm_f64(a, reinterpret_cast<const double*>(g), reinterpret_cast<const double*>(pw), reinterpret_cast<double*>(dx));
+  const KernelTable* t = active();
+  // db: float64 partial column sums of fixed blocks of rows (whole rows, read in order: a column
+  // chunk walked down 2048 rows touches a new page per row), added up in block order afterwards, so
+  // the result does not depend on the thread count.
+  const long per = M > 64 * 32 ? (M + 31) / 32 : 64;
+  const long nblk = db != nullptr && N > 0 ? (M + per - 1) / per : 0;
+  static thread_local std::vector<double> part;
+  if (part.size() < size_t(nblk * N)) part.resize(size_t(nblk * N));
+  double* pp = part.data();
+  const std::function<void(long)> colsum = [&](long blk) {
+    double* acc = pp + blk * N;
+    for (long j = 0; j < N; j++) acc[j] = 0.0;
+    const long r1 = (blk + 1) * per < M ? (blk + 1) * per : M;
+    for (long i = blk * per; i < r1; i++) acc_run(t, acc, g + i * g0, g1, N);
+  };
+  GemmOp ops[2];
+  int nops = 0;
+  if (dw != nullptr) {  // dw (N x K) = g^T (N x M) x (M x K)
+    GemmOp& o = ops[nops++];
+    o.m = N; o.n = K; o.k = M;
+    o.a = g; o.sam = g1; o.sak = g0;
+    o.b = static_cast<const T*>(x.data) + x.offset; o.sbk = x.strides[0]; o.sbn = x.strides[1];
+    o.c = dw; o.ldc = K; o.overwrite = true;
+  }
+  if (dx != nullptr) {  // dx (M x K) = g (M x N) w (N x K)
+    GemmOp& o = ops[nops++];
+    o.m = M; o.n = K; o.k = N;
+    o.a = g; o.sam = g0; o.sak = g1;
+    o.b = static_cast<const T*>(w.data) + w.offset; o.sbk = w.strides[0]; o.sbn = w.strides[1];
+    o.c = dx; o.ldc = K; o.overwrite = true;
+  }
+  gemm_multi(std::is_same<T, double>::value, ops, nops, nblk, &colsum);
+  if (db != nullptr) {
+    for (long j = 0; j < N; j++) {
+      double s = 0.0;
+      for (long q = 0; q < nblk; q++) s += pp[q * N + j];
+      db[j] = T(s);
+    }
   }
 }
 
@@ -601,14 +633,21 @@ void convert(const ViewDesc& x, void* out, int outDtype) {
   }
 }
 
+void linear_forward(const ViewDesc& x, const ViewDesc& w, const ViewDesc* bias, bool relu, void* out) {
+  const size_t es = x.dtype == DT_F32 ? 4 : 8;
+  GemmOp o;
+  o.m = x.shape[0]; o.n = w.shape[0]; o.k = x.shape[1];
+  o.a = static_cast<const char*>(x.data) + x.offset * es; o.sam = x.strides[0]; o.sak = x.strides[1];
+  o.b = static_cast<const char*>(w.data) + w.offset * es; o.sbk = w.strides[1]; o.sbn = w.strides[0];
+  o.c = out; o.ldc = o.n;
+  if (bias != nullptr) { o.bias = static_cast<const char*>(bias->data) + bias->offset * es; o.sbias = bias->strides[0]; }
+  o.relu = relu;
+  o.overwrite = true;
+  gemm_multi(x.dtype == DT_F64, &o, 1);
+}
+
 void linear_backward(const ViewDesc& dy, const ViewDesc* y, const ViewDesc& x, const ViewDesc& w,
                      void* g, void* dx, void* dw, void* db) {
-  static thread_local std::vector<double> scratch;  // g when the caller passes none (no JS allocation)
-  if (g == nullptr) {
-    const size_t bytes = size_t(dy.shape[0]) * size_t(dy.shape[1]) * (dy.dtype == DT_F32 ? 4 : 8);
-    if (scratch.size() * 8 < bytes) scratch.resize(bytes / 8 + 1);
-    g = scratch.data();
-  }
   if (dy.dtype == DT_F32) linear_backward_t<float>(dy, y, x, w, static_cast<float*>(g), static_cast<float*>(dx), static_cast<float*>(dw), static_cast<float*>(db));
   else linear_backward_t<double>(dy, y, x, w, static_cast<double*>(g), static_cast<double*>(dx), static_cast<double*>(dw), static_cast<double*>(db));
 }

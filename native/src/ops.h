@@ -35,10 +35,6 @@ void fold2d(const ViewDesc& cols, const Conv2dGeom& p, void* out);
 void softmax_xent(const ViewDesc& logits, const int32_t* target, long ts, double* loss, void* grad, double scale);
 // Fused Adam/AdamW over contiguous arrays (see kernels_impl.h adam_loop for hp).
 void adam(int dtype, void* p, const void* g, void* m, void* v, void* vmax, long n, const double* hp);
-// relu in place over n contiguous elements.
-void relu_inplace(int dtype, void* y, long n);
-// Fill each of m rows of y (n columns, contiguous) with the strided vector bias.
-void fill_rows(int dtype, void* y, long m, long n, const void* bias, long sb);
 
 // out = cond ? a : b as a bitwise select, for operands of any one dtype (float32/64, int32, uint8);
 // cond uint8, all of one shape (broadcast by strides).
@@ -48,10 +44,15 @@ void compare_int(int op, const ViewDesc& a, const ViewDesc& b, uint8_t* out);
 // Casts: uint8 -> float32/float64/int32, int32 -> float32/float64, and float32 <-> float64 or
 // same dtype (the same conversions as JavaScript typed-array stores for these pairs).
 void convert(const ViewDesc& x, void* out, int outDtype);
+// y (M, N) = x (M, K) W^T + bias (then max(y, 0) when relu): x (M, K), w (N, K), bias (N,) or null,
+// any strides, one float dtype; out contiguous (M x N), every element written (it may be uninitialized).
+// The bias and the ReLU are applied inside the GEMM's tiles (gemm.h GemmOp).
+void linear_forward(const ViewDesc& x, const ViewDesc& w, const ViewDesc* bias, bool relu, void* out);
 // Backward of y = act(x W^T + b): g = dy (times 1[y > 0] when y is given, ReLU), then
 // dx = g W (M x K), dw = g^T x (N x K), db = column sums of g (N), each only when its pointer is
-// non-null. dx and dw must be zero-filled; g is scratch of M x N elements (null: a thread-local one). dy, y: (M, N); x: (M, K);
-// w: (N, K); any strides.
+// non-null, every element written (they may be uninitialized); g is scratch of M x N elements (null: a thread-local one;
+// unused when there is no ReLU and dy is row- or column-major). dy, y: (M, N); x: (M, K); w: (N, K);
+// any strides.
 void linear_backward(const ViewDesc& dy, const ViewDesc* y, const ViewDesc& x, const ViewDesc& w,
                      void* g, void* dx, void* dw, void* db);
 

@@ -32,6 +32,11 @@ declare module '../core/tensor.js' {
     gather(axis: number, index: Tensor): Tensor; indexSelect(axis: number, index: Tensor): Tensor;
     maxPool2d(kernelSize: Pair): Tensor;
     assign(src: Tensor | number): Tensor; fill_(v: number): Tensor; zero_(): Tensor;
+    /** In place (PyTorch's x.add_(y)): overwrite this tensor's storage with the result and return it. */
+    add_(b: TensorLike): Tensor; sub_(b: TensorLike): Tensor; mul_(b: TensorLike): Tensor; div_(b: TensorLike): Tensor;
+    pow_(b: TensorLike): Tensor;
+    neg_(): Tensor; exp_(): Tensor; log_(): Tensor; sqrt_(): Tensor; abs_(): Tensor; tanh_(): Tensor; sigmoid_(): Tensor;
+    relu_(): Tensor; erf_(): Tensor; sign_(): Tensor; sin_(): Tensor; cos_(): Tensor; floor_(): Tensor;
     /** Accumulate gradients of this tensor into the leaves' .grad (see autograd backward()). */
     backward(gradient?: Tensor, opts?: BackwardOptions): void;
   }
@@ -99,4 +104,22 @@ P.maxPool2d = function (k) { return ops.maxPool2d(this, k); };
 P.assign = function (src) { return ops.assign(this, src); };
 P.fill_ = function (v) { return ops.fill_(this, v); };
 P.zero_ = function () { return ops.zero_(this); };
+P.add_ = function (b) { return ops.add_(this, b); };
+P.sub_ = function (b) { return ops.sub_(this, b); };
+P.mul_ = function (b) { return ops.mul_(this, b); };
+P.div_ = function (b) { return ops.div_(this, b); };
+P.pow_ = function (b) { return ops.pow_(this, b); };
+P.neg_ = function () { return ops.neg_(this); };
+P.exp_ = function () { return ops.exp_(this); };
+P.log_ = function () { return ops.log_(this); };
+P.sqrt_ = function () { return ops.sqrt_(this); };
+P.abs_ = function () { return ops.abs_(this); };
+P.tanh_ = function () { return ops.tanh_(this); };
+P.sigmoid_ = function () { return ops.sigmoid_(this); };
+P.relu_ = function () { return ops.relu_(this); };
+P.erf_ = function () { return ops.erf_(this); };
+P.sign_ = function () { return ops.sign_(this); };
+P.sin_ = function () { return ops.sin_(this); };
+P.cos_ = function () { return ops.cos_(this); };
+P.floor_ = function () { return ops.floor_(this); };
 P.backward = function (gradient, opts) { backward(this, gradient, opts); };

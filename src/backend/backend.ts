@@ -26,10 +26,14 @@ export type ReduceOp = 'sum' | 'max' | 'min' | 'argmax' | 'argmin';
 
 export interface Backend extends FusedKernels {
   readonly name: string;
-  /** out[i] = op(x[i]); out has x's shape and dtype `outDtype`. */
-  unary(op: UnaryOp, x: View, outDtype: DType): TypedArray;
-  /** a and b are already broadcast to `a.shape` (stride 0 on broadcast axes). */
-  binary(op: BinaryOp, a: View, b: View, outDtype: DType): TypedArray;
+  /**
+   * out[i] = op(x[i]); out has x's shape and dtype `outDtype`. With `out` (a contiguous array of
+   * exactly that many elements and dtype; it may be x's own storage when x is that same contiguous
+   * window, never a partial overlap) the result is written there and `out` returned.
+   */
+  unary(op: UnaryOp, x: View, outDtype: DType, out?: TypedArray): TypedArray;
+  /** a and b are already broadcast to `a.shape` (stride 0 on broadcast axes). `out` as for unary. */
+  binary(op: BinaryOp, a: View, b: View, outDtype: DType, out?: TypedArray): TypedArray;
   /** out = cond ? a : b, all three views broadcast to cond.shape. */
   where(cond: View, a: View, b: View, outDtype: DType): TypedArray;
   /**

@@ -18,6 +18,67 @@ export function allocate(dtype: DType, n: number): TypedArray {
   }
 }
 
+/**
+ * Below this many bytes a zeroed typed array costs less than uninitialized storage: V8 allocates
+ * small typed arrays cheaply (tiny ones on its own heap), and the zeroing is a few cache lines.
+ */
+const UNINIT_MIN_BYTES = 16384;
+
+// A Node.js Buffer constructor when there is one (uninitialized storage needs Buffer.allocUnsafeSlow).
+interface BufferCtor { allocUnsafeSlow(size: number): Uint8Array }
+const NodeBuffer: BufferCtor | undefined = (globalThis as { Buffer?: BufferCtor }).Buffer;
+
+// Test hook: when set, uninitialized storage is filled with this byte (see setUninitPoison).
+let poison: number | null = (() => {
+  const e = typeof process !== 'undefined' ? process.env['TENSORSLIM_POISON_UNINIT'] : undefined;
+  if (e === undefined || e === '' || e === '0') return null;
+  const v = Number(e);
+  return Number.isInteger(v) && v >= 0 && v <= 255 && e !== '1' ? v : 0xff;
+})();
+
+/**
+ * Allocate storage of `n` elements for `dtype` WITHOUT zeroing it (its bytes are whatever the
+ * allocator held: old tensor data). Only for outputs a kernel overwrites completely before anyone
+ * can read them. Large sizes come from `Buffer.allocUnsafeSlow` (malloc, no memset: a whole write
+ * pass saved); small ones, and runtimes without Node's Buffer, get zeroed storage. The array
+ * always starts at byte 0 of its own ArrayBuffer (malloc alignment, >= 16 bytes), so Float64Array
+ * is fine. Set TENSORSLIM_POISON_UNINIT=1 (or a byte value) to fill it with a poison byte instead
+ * (0xff: NaN in floats, -1 in int32), which makes any element a kernel failed to write visible.
+ * @example const out = allocateUninit('float32', 1 << 20); kernel(x, out) // writes every element
+ */
+export function allocateUninit(dtype: DType, n: number): TypedArray {
+  const size = itemSize(dtype);
+  if (NodeBuffer === undefined || n * size < UNINIT_MIN_BYTES) {
+    if (poison === null) return allocate(dtype, n);
+    const z = allocate(dtype, n);
+    new Uint8Array(z.buffer, z.byteOffset, z.byteLength).fill(poison);
+    return z;
+  }
+  const raw = NodeBuffer.allocUnsafeSlow(n * size);
+  if (poison !== null) raw.fill(poison);
+  const buf = raw.buffer as ArrayBuffer; // its own ArrayBuffer, byteOffset 0 (allocUnsafeSlow never pools)
+  switch (dtype) {
+    case 'float32': return new Float32Array(buf, 0, n);
+    case 'float64': return new Float64Array(buf, 0, n);
+    case 'int32': return new Int32Array(buf, 0, n);
+    case 'bool': case 'uint8': return new Uint8Array(buf, 0, n);
+  }
+}
+
+/**
+ * Test hook: fill all later uninitialized storage (allocateUninit) with `byte` (0..255), or stop
+ * with null. Returns the previous setting. Tests use it to prove kernels write every output element.
+ * @example const prev = setUninitPoison(0xff); try { ... } finally { setUninitPoison(prev); }
+ */
+export function setUninitPoison(byte: number | null): number | null {
+  if (byte !== null && (!Number.isInteger(byte) || byte < 0 || byte > 255)) {
+    throw new RangeError(`setUninitPoison: expected a byte 0..255 or null, got ${byte}`);
+  }
+  const prev = poison;
+  poison = byte;
+  return prev;
+}
+
 export function isFloat(dtype: DType): dtype is FloatDType {
   return dtype === 'float32' || dtype === 'float64';
 }

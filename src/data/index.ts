@@ -5,8 +5,8 @@ export { TensorDataset, Subset, randomSplit, randperm, hasGetBatch, type Dataset
 export { defaultCollate, type Collated } from './collate.js';
 export { DataLoader, type DataLoaderOptions, type DataLoaderState } from './dataloader.js';
 export {
-  randomShift, shiftImages, parseAugment, augmentTransform, AUGMENTATIONS,
-  type BatchTransform, type BatchTransformContext, type RandomShiftOptions, type AugmentSpec,
+  randomShift, shiftImages, drawShifts, parseAugment, augmentTransform, AUGMENTATIONS, mixup, composeTransforms, sampleBeta, sampleGamma,
+  type BatchTransform, type BatchTransformContext, type RandomShiftOptions, type AugmentSpec, type MixupOptions,
 } from './augment.js';
 export {
   parseIdx, readIdxFile, isGzip, idxImagesToTensor, idxLabelsToTensor, loadIdxPair, loadIdxDirectory, findIdxFile, idxCandidates,

@@ -201,6 +201,15 @@ export function presetConfig(name: string, overrides: ModelOverrides | GptOverri
   }
   const config = { ...cloneConfig(p.config), ...cloneConfig(overrides as ModelConfig) } as ModelConfig;
   validateConfig(config);
+  // An override that changes the architecture (widths, inputs, classes) makes it a different model: drop
+  // the preset's name so checkpoints, tables and resume checks do not call a 784-128-10 MLP 'mlp-tiny'.
+  const base = p.config as unknown as Record<string, unknown>;
+  const changed = Object.keys(overrides).some((k) => k !== 'dropout' && k !== 'inputDropout'
+    && JSON.stringify((overrides as Record<string, unknown>)[k]) !== JSON.stringify(base[k]));
+  if (changed) {
+    const { preset: _dropped, ...rest } = config;
+    return rest as ModelConfig;
+  }
   return config;
 }
 

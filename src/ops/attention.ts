@@ -20,7 +20,7 @@
 // recompute it instead of storing it, and every backend draws the same mask from the same seed.
 
 import type { AttentionParams, View } from '../backend/backend.js';
-import { allocate, type TypedArray } from '../backend/dtype.js';
+import { allocateUninit, type TypedArray } from '../backend/dtype.js';
 import { fmtShape } from '../backend/shape.js';
 import { isGradEnabled, noGrad, record } from '../core/engine.js';
 import { DTypeError, ShapeError, TensorslimError } from '../core/errors.js';
@@ -204,8 +204,9 @@ export function packedSelfAttention(qkv: Tensor, nHead: number, opts: AttentionO
   const be = backend();
   let merged: TypedArray, lse: Tensor;
   if (be.attentionForward && b * t > 0) {
-    // the kernel writes the heads straight into their (B, T, H, D) = (B, T, C) places
-    merged = allocate(qkv.dtype, b * t * c);
+    // the kernel writes the heads straight into their (B, T, H, D) = (B, T, C) places (all of them:
+    // uninitialized storage)
+    merged = allocateUninit(qkv.dtype, b * t * c);
     const res = be.attentionForward(q.view_(), k.view_(), v.view_(), params, { data: merged, shape: [b, nHead, t, r.dv], strides: [t * c, r.dv, c, 1], offset: 0 });
     lse = new Tensor(res.lse, qkv.dtype, [b, nHead, t]);
   } else {
@@ -252,7 +253,7 @@ export function packedAttentionBackward(qkv: Tensor, y: Tensor, lse: Tensor, dy:
   const [q, k, v] = unpack(qkv, nHead);
   const yv = new Tensor(y.data, y.dtype, [b, nHead, t, d], [y.strides[0]!, d * y.strides[2]!, y.strides[1]!, y.strides[2]!], y.offset);
   const dyv = new Tensor(dy.data, dy.dtype, [b, nHead, t, d], [dy.strides[0]!, d * dy.strides[2]!, dy.strides[1]!, dy.strides[2]!], dy.offset);
-  const out = new Tensor(allocate(qkv.dtype, b * t * c3), qkv.dtype, [b, t, c3]);
+  const out = new Tensor(allocateUninit(qkv.dtype, b * t * c3), qkv.dtype, [b, t, c3]);  // dq, dk, dv below fill all of it
   const part = (i: number): View => ({ data: out.data, shape: [b, nHead, t, d], strides: [t * c3, d, c3, 1], offset: i * c });
   const into: [View, View, View] = [part(0), part(1), part(2)];
   const be = backend();

@@ -8,50 +8,80 @@ import { record } from '../core/engine.js';
 import { DTypeError } from '../core/errors.js';
 import { Tensor } from '../core/tensor.js';
 import { to } from './movement.js';
-import { backend, broadcastOrThrow, coerce, scalarTensor, viewAs, type TensorLike } from './util.js';
+import { backend, broadcastOrThrow, checkOutGrad, coerce, outOf, prepareOut, scalarTensor, viewAs, type OutOptions, type TensorLike } from './util.js';
 
 const COMPARISONS = new Set<BinaryOp>(['eq', 'ne', 'lt', 'le', 'gt', 'ge', 'logicalAnd', 'logicalOr']);
 
-function binaryOp(op: BinaryOp, a: TensorLike, b: TensorLike): Tensor {
+// `out`: write into that tensor (out= when `inplace` is false, x.op_(y) with out = a when true).
+function binaryOp(op: BinaryOp, a: TensorLike, b: TensorLike, out?: Tensor, inplace = false): Tensor {
+  const name = inplace ? `${op}_` : op;
+  if (out !== undefined) checkOutGrad(name, out, [a, b], inplace);
   let [ta, tb, dt] = coerce(op, a, b);
   if (op === 'div' && !isFloat(dt)) { dt = 'float32'; } // true division, like torch.div
   if (!COMPARISONS.has(op) && dt === 'bool') dt = 'int32';
+  // in place into a float tensor: the other operand is converted to its dtype (x.add_(y) keeps x's dtype)
+  if (inplace && out !== undefined && dt !== out.dtype && isFloat(out.dtype) && isFloat(dt)) dt = out.dtype;
   if (ta.dtype !== dt) ta = to(ta, dt);
   if (tb.dtype !== dt) tb = to(tb, dt);
-  const shape = broadcastOrThrow(op, ta.shape, tb.shape);
+  const shape = broadcastOrThrow(name, ta.shape, tb.shape);
   if (op === 'pow' && !isFloat(dt) && tb.dataSync().some((v) => v < 0)) {
     throw new DTypeError('pow', `integers to negative integer powers are not allowed (base ${dt}); convert the base with .to('float32')`);
   }
   const cmp = COMPARISONS.has(op);
   const outDtype = cmp ? 'bool' : dt;
-  const data = backend().binary(op, viewAs(ta, shape), viewAs(tb, shape), outDtype);
-  const out = new Tensor(data, outDtype, shape);
-  return cmp ? out : record(op, [ta, tb], out);
+  const va = viewAs(ta, shape), vb = viewAs(tb, shape);
+  if (out !== undefined) {
+    const window = prepareOut(name, out, shape, outDtype, [a, b], [va, vb], inplace);
+    backend().binary(op, va, vb, outDtype, window);
+    out.version++;
+    return out;
+  }
+  const data = backend().binary(op, va, vb, outDtype);
+  const res = new Tensor(data, outDtype, shape);
+  return cmp ? res : record(op, [ta, tb], res);
 }
 
-/** a + b with broadcasting. @example add(tensor([1, 2]), 1) */
-export const add = (a: TensorLike, b: TensorLike): Tensor => binaryOp('add', a, b);
-/** a - b @example sub(x, y) */
-export const sub = (a: TensorLike, b: TensorLike): Tensor => binaryOp('sub', a, b);
-/** a * b @example mul(x, 2) */
-export const mul = (a: TensorLike, b: TensorLike): Tensor => binaryOp('mul', a, b);
+/** a + b with broadcasting. With `{ out }`, written into `out` and returned. @example add(tensor([1, 2]), 1) @example add(a, b, { out: c }) */
+export const add = (a: TensorLike, b: TensorLike, opts?: OutOptions): Tensor => binaryOp('add', a, b, outOf(opts));
+/** a - b @example sub(x, y) @example sub(x, y, { out }) */
+export const sub = (a: TensorLike, b: TensorLike, opts?: OutOptions): Tensor => binaryOp('sub', a, b, outOf(opts));
+/** a * b @example mul(x, 2) @example mul(x, y, { out }) */
+export const mul = (a: TensorLike, b: TensorLike, opts?: OutOptions): Tensor => binaryOp('mul', a, b, outOf(opts));
 /** a / b (true division; integer inputs give float32). @example div(x, 2) */
-export const div = (a: TensorLike, b: TensorLike): Tensor => binaryOp('div', a, b);
+export const div = (a: TensorLike, b: TensorLike, opts?: OutOptions): Tensor => binaryOp('div', a, b, outOf(opts));
 /** a ** b @example pow(x, 2) */
-export const pow = (a: TensorLike, b: TensorLike): Tensor => binaryOp('pow', a, b);
+export const pow = (a: TensorLike, b: TensorLike, opts?: OutOptions): Tensor => binaryOp('pow', a, b, outOf(opts));
 /** Elementwise max (NaN propagates). @example maximum(x, y) */
-export const maximum = (a: TensorLike, b: TensorLike): Tensor => binaryOp('maximum', a, b);
+export const maximum = (a: TensorLike, b: TensorLike, opts?: OutOptions): Tensor => binaryOp('maximum', a, b, outOf(opts));
 /** Elementwise min (NaN propagates). @example minimum(x, y) */
-export const minimum = (a: TensorLike, b: TensorLike): Tensor => binaryOp('minimum', a, b);
+export const minimum = (a: TensorLike, b: TensorLike, opts?: OutOptions): Tensor => binaryOp('minimum', a, b, outOf(opts));
 /** a == b (bool). @example eq(x, 0) */
-export const eq = (a: TensorLike, b: TensorLike): Tensor => binaryOp('eq', a, b);
-export const ne = (a: TensorLike, b: TensorLike): Tensor => binaryOp('ne', a, b);
-export const lt = (a: TensorLike, b: TensorLike): Tensor => binaryOp('lt', a, b);
-export const le = (a: TensorLike, b: TensorLike): Tensor => binaryOp('le', a, b);
-export const gt = (a: TensorLike, b: TensorLike): Tensor => binaryOp('gt', a, b);
-export const ge = (a: TensorLike, b: TensorLike): Tensor => binaryOp('ge', a, b);
-export const logicalAnd = (a: TensorLike, b: TensorLike): Tensor => binaryOp('logicalAnd', a, b);
-export const logicalOr = (a: TensorLike, b: TensorLike): Tensor => binaryOp('logicalOr', a, b);
+export const eq = (a: TensorLike, b: TensorLike, opts?: OutOptions): Tensor => binaryOp('eq', a, b, outOf(opts));
+export const ne = (a: TensorLike, b: TensorLike, opts?: OutOptions): Tensor => binaryOp('ne', a, b, outOf(opts));
+export const lt = (a: TensorLike, b: TensorLike, opts?: OutOptions): Tensor => binaryOp('lt', a, b, outOf(opts));
+export const le = (a: TensorLike, b: TensorLike, opts?: OutOptions): Tensor => binaryOp('le', a, b, outOf(opts));
+export const gt = (a: TensorLike, b: TensorLike, opts?: OutOptions): Tensor => binaryOp('gt', a, b, outOf(opts));
+export const ge = (a: TensorLike, b: TensorLike, opts?: OutOptions): Tensor => binaryOp('ge', a, b, outOf(opts));
+export const logicalAnd = (a: TensorLike, b: TensorLike, opts?: OutOptions): Tensor => binaryOp('logicalAnd', a, b, outOf(opts));
+export const logicalOr = (a: TensorLike, b: TensorLike, opts?: OutOptions): Tensor => binaryOp('logicalOr', a, b, outOf(opts));
+
+// In place, like PyTorch's x.add_(y): x's storage is overwritten with the result and x returned (its
+// version counter bumped). y broadcasts to x's shape; a float x keeps its dtype (y is converted);
+// an integer x refuses a float result. Refused while gradients are recorded and x or y requires grad.
+function inplaceOp(op: BinaryOp, x: Tensor, y: TensorLike): Tensor {
+  if (!(x instanceof Tensor)) throw new DTypeError(`${op}_`, `expected a Tensor to write in place, got ${typeof x}`);
+  return binaryOp(op, x, y, x, true);
+}
+/** x += y in place; returns x. @example noGrad(() => add_(x, 1)) */
+export const add_ = (x: Tensor, y: TensorLike): Tensor => inplaceOp('add', x, y);
+/** x -= y in place; returns x. @example sub_(x, y) */
+export const sub_ = (x: Tensor, y: TensorLike): Tensor => inplaceOp('sub', x, y);
+/** x *= y in place; returns x. @example mul_(x, 0.5) */
+export const mul_ = (x: Tensor, y: TensorLike): Tensor => inplaceOp('mul', x, y);
+/** x /= y in place (x must be floating point); returns x. @example div_(x, 2) */
+export const div_ = (x: Tensor, y: TensorLike): Tensor => inplaceOp('div', x, y);
+/** x = x ** y in place; returns x. @example pow_(x, 2) */
+export const pow_ = (x: Tensor, y: TensorLike): Tensor => inplaceOp('pow', x, y);
 
 /** x * x @example square(tensor([3])) */
 export const square = (x: Tensor): Tensor => mul(x, x);

@@ -1,6 +1,6 @@
 // Tensor creation: from data, constants, ranges and seeded random numbers.
 
-import { allocate, isFloat, type DType, type TypedArray } from '../backend/dtype.js';
+import { allocate, allocateUninit, isFloat, type DType, type TypedArray } from '../backend/dtype.js';
 import { fmtShape, numel, type Shape } from '../backend/shape.js';
 import { DTypeError, ShapeError, TensorslimError } from '../core/errors.js';
 import { defaultGenerator, type Generator } from '../core/random.js';
@@ -96,6 +96,18 @@ function filled(op: string, shape: Shape, value: number, opts: TensorOptions): T
   const data = allocate(dtype, numel(shape));
   if (value !== 0) data.fill(dtype === 'bool' ? (value ? 1 : 0) : value);
   return finish(new Tensor(data, dtype, shape), opts);
+}
+
+/**
+ * An UNINITIALIZED tensor, like torch.empty: its values are whatever the memory held (often a freed
+ * tensor's data, possibly NaN). Use it only as storage you overwrite completely, e.g. the `out` of
+ * an elementwise op; it skips the zero-fill pass that zeros() pays.
+ * @example const out = empty([1024, 1024]); add(a, b, { out })
+ */
+export function empty(shape: Shape, opts: TensorOptions = {}): Tensor {
+  checkShape('empty', shape);
+  const dtype = opts.dtype ?? 'float32';
+  return finish(new Tensor(allocateUninit(dtype, numel(shape)), dtype, shape), opts);
 }
 
 /** @example zeros([2, 3]) */

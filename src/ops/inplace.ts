@@ -1,18 +1,12 @@
-// In-place writes: the only ops that mutate storage. Used by optimizers, initializers and
-// loadStateDict. They refuse to run where they would corrupt the tape, and bump the version counter
-// so a tensor saved for backward and then overwritten is detected.
+// In-place writes: assign, fill_ and zero_ here; the in-place elementwise ops (add_, relu_, ...) and
+// the `out` option live next to their out-of-place forms in binary.ts and unary.ts. Used by
+// optimizers, initializers and loadStateDict. They refuse to run where they would corrupt the tape,
+// and bump the version counter so a tensor saved for backward and then overwritten is detected.
 
-import { isGradEnabled } from '../core/engine.js';
 import { TensorslimError } from '../core/errors.js';
 import { Tensor } from '../core/tensor.js';
 import { to } from './movement.js';
-import { backend, broadcastOrThrow, scalarTensor, viewAs } from './util.js';
-
-function checkWritable(op: string, x: Tensor): void {
-  if (x.requiresGrad && isGradEnabled()) {
-    throw new TensorslimError(op, 'in-place write to a tensor that requires grad while gradients are recorded; wrap it in noGrad(() => ...)');
-  }
-}
+import { backend, broadcastOrThrow, checkWritable, scalarTensor, viewAs } from './util.js';
 
 /**
  * Copy src's values into x's storage (broadcasting src to x's shape, converting dtype). Returns x.

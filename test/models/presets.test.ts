@@ -120,3 +120,13 @@ test('summary: parameters, bytes, FLOPs and sparsity from the hand formula', () 
   assert.equal(l.layers[4]!.flops, 10 * 10 * 16 * (2 * 6 * 25 + 1));
   assert.deepEqual(l.layers[6]!.outputShape, [16, 5, 5]);
 });
+
+test('an override that changes the architecture drops the preset name; dropout keeps it', () => {
+  assert.equal(presetConfig('mlp-tiny').preset, 'mlp-tiny');
+  assert.equal(presetConfig('mlp-tiny', { dropout: 0.2 }).preset, 'mlp-tiny');
+  assert.equal(presetConfig('mlp-tiny', { hidden: [64] }).preset, 'mlp-tiny');   // same widths: same model
+  const wide = presetConfig('mlp-tiny', { hidden: [128] });
+  assert.equal(wide.preset, undefined);
+  assert.deepEqual(wide.arch === 'mlp' ? wide.hidden : null, [128]);
+  assert.equal(presetConfig('lenet5', { channels: [4, 8] }).preset, undefined);
+});

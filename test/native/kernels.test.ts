@@ -207,7 +207,9 @@ describe('native kernels vs reference', { skip }, () => {
   test('fused linear (+bias, +relu) equals matmul + add + relu of the reference', () => {
     forEachSetting((path, threads) => {
       const r = rng(91 + threads);
-      for (const kind of KINDS) for (const [M, K, N] of [[0, 3, 4], [5, 0, 3], [1, 1, 1], [7, 33, 19], [128, 300, 100]]) for (const relu of [false, true]) {
+      // [100, 400, 80] and [40, 400, 600]: the parallel driver with several K blocks (bias on the first,
+      // ReLU on the last, in the tiles) and with one or several columns of tiles
+      for (const kind of KINDS) for (const [M, K, N] of [[0, 3, 4], [5, 0, 3], [1, 1, 1], [7, 33, 19], [128, 300, 100], [100, 400, 80], [40, 400, 600]]) for (const relu of [false, true]) {
         const x = randView(r, kind, [M!, K!], normal);
         const w = randView(r, kind, [N!, K!], normal);
         const bias = r() < 0.8 ? randView(r, kind, [N!], normal) : null;
@@ -339,7 +341,8 @@ describe('native kernels vs reference', { skip }, () => {
   test('fused linear backward (+ReLU mask) equals the composed reference: g W, g^T x, column sums of g', () => {
     forEachSetting((path, threads) => {
       const r = rng(83 + threads);
-      for (const kind of KINDS) for (const [M, K, N] of [[0, 3, 4], [5, 0, 3], [3, 4, 0], [1, 1, 1], [7, 33, 19], [128, 300, 100], [130, 257, 40]]) for (const relu of [false, true]) {
+      // [100, 80, 400]: dw and dx as one parallel job (several K blocks for dx), db in side tasks
+      for (const kind of KINDS) for (const [M, K, N] of [[0, 3, 4], [5, 0, 3], [3, 4, 0], [1, 1, 1], [7, 33, 19], [128, 300, 100], [130, 257, 40], [100, 80, 400]]) for (const relu of [false, true]) {
         const dy = randView(r, kind, [M!, N!], normal);
         const y = randView(r, kind, [M!, N!], withTies);
         const x = randView(r, kind, [M!, K!], normal);

@@ -36,14 +36,17 @@ function maxDiff(a: Tensor, b: Tensor): number {
   return m;
 }
 
-interface Shape6 { b: number; h: number; tq: number; tk: number; d: number; dv: number }
+interface Shape6 { b: number; h: number; tq: number; tk: number; d: number; dv: number; vRows?: boolean }
 
 /** q, k, v as strided views: q and k split out of one (B, T, 2, H, D) buffer, v transposed. */
 function inputs(s: Shape6, dtype: Float, seed: number): [Tensor, Tensor, Tensor] {
   const g = new Generator(seed);
   const q = ops.permute(ops.randn([s.b, s.tq, s.h, s.d], { dtype, generator: g }), [0, 2, 1, 3]);
   const k = ops.permute(ops.randn([s.b, s.tk, s.h, s.d], { dtype, generator: g }), [0, 2, 1, 3]);
-  const v = ops.transpose(ops.randn([s.b, s.h, s.dv, s.tk], { dtype, generator: g }), 2, 3);
+  // v transposed (column stride != 1), or, with vRows, laid out like q (rows of Dv contiguous)
+  const v = s.vRows === true
+    ? ops.permute(ops.randn([s.b, s.tk, s.h, s.dv], { dtype, generator: g }), [0, 2, 1, 3])
+    : ops.transpose(ops.randn([s.b, s.h, s.dv, s.tk], { dtype, generator: g }), 2, 3);
   for (const t of [q, k, v]) t.requiresGrad = false;
   return [q, k, v];
 }
@@ -68,6 +71,10 @@ const SHAPES: [string, Shape6][] = [
   ['T = 130 spans three key blocks', { b: 1, h: 2, tq: 130, tk: 130, d: 16, dv: 16 }],
   ['fewer queries than keys (cache), D != Dv', { b: 2, h: 1, tq: 67, tk: 200, d: 5, dv: 9 }],
   ['one query', { b: 3, h: 2, tq: 1, tk: 70, d: 8, dv: 8 }],
+  // head sizes of 32 and 64 with unit-stride rows: the float32 tile products run on the unpacked
+  // operands (AVX-512 path), including 64-row blocks (5 x 12 + 4 rows) and the 2-row / 2-key tails
+  ['D = 64, T = 130, row-major q, k, v', { b: 1, h: 2, tq: 130, tk: 130, d: 64, dv: 64, vRows: true }],
+  ['D = 32, Dv = 64, fewer queries than keys', { b: 2, h: 1, tq: 70, tk: 96, d: 32, dv: 64, vRows: true }],
 ];
 
 describe('scaledDotProductAttention against the composed reference (float64, reference backend)', () => {

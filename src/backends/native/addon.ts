@@ -27,7 +27,7 @@ export interface NativeAddon {
   compareInt?(op: number, a: TypedArray, b: TypedArray, meta: Float64Array, out: Uint8Array): void;
   /** Casts uint8 -> any, int32 -> int32/float, float -> float. */
   convert?(x: TypedArray, meta: Float64Array, out: TypedArray): void;
-  /** Backward of linear (+ReLU when y is given): g scratch (M*N, or null for native scratch), dx/dw zero-filled, db. */
+  /** Backward of linear (+ReLU when y is given): g scratch (M*N, or null for native scratch), dx/dw/db: every element written (may be uninitialized). */
   linearBackward?(dy: TypedArray, y: TypedArray | null, x: TypedArray, w: TypedArray, meta: Float64Array,
     g: TypedArray | null, dx: TypedArray | null, dw: TypedArray | null, db: TypedArray | null): void;
   setNumThreads(n: number): void;
@@ -38,7 +38,7 @@ export interface NativeAddon {
   readonly abiVersion: number;
 }
 
-const ABI_VERSION = 2;
+const ABI_VERSION = 3;  // 3: linear / linearBackward overwrite their outputs (JS passes uninitialized storage)
 
 /** The package root: the nearest directory above this file holding native/binding.gyp. */
 function packageRoot(): string | null {

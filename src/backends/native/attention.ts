@@ -5,7 +5,7 @@
 // the addon re-checks shapes and bounds.
 
 import type { AttentionParams, FusedKernels, View } from '../../backend/backend.js';
-import { allocate, dtypeOfArray, type TypedArray } from '../../backend/dtype.js';
+import { allocateUninit, dtypeOfArray, type TypedArray } from '../../backend/dtype.js';
 
 /** The addon's attention entry points; views travel as (array, meta slice), as in addon.ts. */
 interface AttentionAddon {
@@ -38,8 +38,9 @@ export function attentionKernels(addon: object): Pick<FusedKernels, 'attentionFo
       if (!isFloat(q.data)) throw new Error(`native attentionForward: expected float32 or float64, got ${dtypeOfArray(q.data)}`);
       const dt = dtypeOfArray(q.data);
       const rows = q.shape[0]! * q.shape[1]! * q.shape[2]!;
-      const out = into ? into.data : allocate(dt, rows * v.shape[3]!);
-      const lse = allocate(dt, rows);
+      // the kernels write every element of their outputs: uninitialized storage (no zero-fill pass)
+      const out = into ? into.data : allocateUninit(dt, rows * v.shape[3]!);
+      const lse = allocateUninit(dt, rows);
       const m: number[] = [];
       putView(m, q); putView(m, k); putView(m, v);
       if (into) putView(m, into);
@@ -49,9 +50,9 @@ export function attentionKernels(addon: object): Pick<FusedKernels, 'attentionFo
     attentionBackward(q: View, k: View, v: View, out: View, dOut: View, lse: View, p: AttentionParams, into?: readonly [View, View, View]) {
       if (!isFloat(q.data)) throw new Error(`native attentionBackward: expected float32 or float64, got ${dtypeOfArray(q.data)}`);
       const dt = dtypeOfArray(q.data);
-      const dq = into ? into[0].data : allocate(dt, size(q));
-      const dk = into ? into[1].data : allocate(dt, size(k));
-      const dv = into ? into[2].data : allocate(dt, size(v));
+      const dq = into ? into[0].data : allocateUninit(dt, size(q));
+      const dk = into ? into[1].data : allocateUninit(dt, size(k));
+      const dv = into ? into[2].data : allocateUninit(dt, size(v));
       const m: number[] = [];
       for (const x of [q, k, v, out, dOut, lse]) putView(m, x);
       if (into) for (const x of into) putView(m, x);

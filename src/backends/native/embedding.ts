@@ -4,7 +4,7 @@
 // addon has them; float32 and float64 (other dtypes go to the reference backend's loops).
 
 import type { FusedKernels, View } from '../../backend/backend.js';
-import { allocate, dtypeOfArray, type TypedArray } from '../../backend/dtype.js';
+import { allocate, allocateUninit, dtypeOfArray, type TypedArray } from '../../backend/dtype.js';
 
 /** The addon's embedding entry points; a 2-D view travels as [rows, cols, rowStride, colStride, offset]. */
 interface EmbeddingAddon {
@@ -43,7 +43,7 @@ export function embeddingKernels(addon: object, fallback: FusedKernels): Pick<Fu
   return {
     embeddingForward(weight: View, indices: View): TypedArray {
       if (!isFloat(weight.data) || !(indices.data instanceof Int32Array)) return refFwd(weight, indices);
-      const out = allocate(dtypeOfArray(weight.data), indices.shape[0]! * weight.shape[1]!);
+      const out = allocateUninit(dtypeOfArray(weight.data), indices.shape[0]! * weight.shape[1]!);  // every row written
       fwd.call(addon, weight.data, put2(weight), denseIndices(indices), out);
       return out;
     },

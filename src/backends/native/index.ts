@@ -21,7 +21,7 @@
 // stderr (unless TENSORSLIM_BACKEND=reference) and the registry's default stays 'reference'.
 
 import type { AdamHyper, Backend, BinaryOp, Conv2dGeometry, ReduceOp, UnaryOp, View } from '../../backend/backend.js';
-import { allocate, dtypeOfArray, type DType, type TypedArray } from '../../backend/dtype.js';
+import { allocate, allocateUninit, dtypeOfArray, type DType, type TypedArray } from '../../backend/dtype.js';
 import { registerBackend } from '../../backend/registry.js';
 import { numel } from '../../backend/shape.js';
 import { referenceBackend } from '../reference/index.js';
@@ -84,28 +84,30 @@ export interface NativeBackendExtras {
 function makeBackend(n: NativeAddon): Backend & NativeBackendExtras {
   const ref = referenceBackend;
 
-  function unary(op: UnaryOp, x: View, outDtype: DType): TypedArray {
-    if (op === 'logicalNot' || !isFloatArray(x.data) || dtypeOfArray(x.data) !== outDtype || !small(x)) return ref.unary(op, x, outDtype);
-    const out = allocate(outDtype, numel(x.shape));
+  // unary, binary, reduce, copy and where kernels write every output element: uninitialized outputs
+  // (no zero-fill pass); `into` is caller-owned storage for out=/in-place ops (Backend.unary).
+  function unary(op: UnaryOp, x: View, outDtype: DType, into?: TypedArray): TypedArray {
+    if (op === 'logicalNot' || !isFloatArray(x.data) || dtypeOfArray(x.data) !== outDtype || !small(x)) return ref.unary(op, x, outDtype, into);
+    const out = into ?? allocateUninit(outDtype, numel(x.shape));
     const m = metaFor(2 + 2 * x.shape.length);
     putView(m, 0, x);
     n.unary(UNARY_CODES[op], x.data, m, out);
     return out;
   }
 
-  function binary(op: BinaryOp, a: View, b: View, outDtype: DType): TypedArray {
+  function binary(op: BinaryOp, a: View, b: View, outDtype: DType, into?: TypedArray): TypedArray {
     const code = BINARY_CODES[op];
     const dt = dtypeOfArray(a.data);
     const want = code >= 7 ? 'bool' : dt;
     if (n.compareInt && code >= 7 && code <= 12 && !isFloatArray(a.data) && dtypeOfArray(b.data) === dt && outDtype === 'bool' && small(a)) {
-      const out = new Uint8Array(numel(a.shape));
+      const out = (into ?? allocateUninit('bool', numel(a.shape))) as Uint8Array;
       const m = metaFor(4 + 4 * a.shape.length);
       putView(m, putView(m, 0, a), b);
       n.compareInt(code, a.data, b.data, m, out);
       return out;
     }
-    if (!isFloatArray(a.data) || dtypeOfArray(b.data) !== dt || outDtype !== want || !small(a)) return ref.binary(op, a, b, outDtype);
-    const out = allocate(outDtype, numel(a.shape));
+    if (!isFloatArray(a.data) || dtypeOfArray(b.data) !== dt || outDtype !== want || !small(a)) return ref.binary(op, a, b, outDtype, into);
+    const out = into ?? allocateUninit(outDtype, numel(a.shape));
     const m = metaFor(4 + 4 * a.shape.length);
     putView(m, putView(m, 0, a), b);
     n.binary(code, a.data, b.data, m, out);
@@ -126,7 +128,7 @@ function makeBackend(n: NativeAddon): Backend & NativeBackendExtras {
       m[at + i] = r ? 1 : 0;
       if (!r) nout *= x.shape[i]!;
     }
-    const out = allocate(outDtype, nout);
+    const out = allocateUninit(outDtype, nout);
     n.reduce(code, x.data, m, out);
     return out;
   }
@@ -149,7 +151,7 @@ function makeBackend(n: NativeAddon): Backend & NativeBackendExtras {
     const widen = n.convert !== undefined && outDtype !== 'bool' && !ok &&
       (x.data instanceof Uint8Array || (x.data instanceof Int32Array && (outDtype === 'float32' || outDtype === 'float64')));
     if ((!ok && !widen) || !small(x)) return ref.copy(x, outDtype);
-    const out = allocate(outDtype, numel(x.shape));
+    const out = allocateUninit(outDtype, numel(x.shape));
     const m = metaFor(2 + 2 * x.shape.length);
     putView(m, 0, x);
     if (widen) n.convert!(x.data, m, out); else n.copy(x.data, m, out);
@@ -163,7 +165,7 @@ function makeBackend(n: NativeAddon): Backend & NativeBackendExtras {
     if (!(cond.data instanceof Uint8Array) || !sameKind || !small(cond)) {
       return ref.where(cond, a, b, outDtype);
     }
-    const out = allocate(outDtype, numel(cond.shape));
+    const out = allocateUninit(outDtype, numel(cond.shape));
     const m = metaFor(6 + 6 * cond.shape.length);
     putView(m, putView(m, putView(m, 0, cond), a), b);
     n.select(cond.data, a.data, b.data, m, out);
@@ -205,7 +207,7 @@ function makeBackend(n: NativeAddon): Backend & NativeBackendExtras {
 
   function linear(x: View, w: View, bias: View | null, relu: boolean): TypedArray {
     const dt = dtypeOfArray(x.data);
-    const out = allocate(dt, x.shape[0]! * w.shape[0]!);
+    const out = allocateUninit(dt, x.shape[0]! * w.shape[0]!);  // the kernel writes every element
     const m = metaFor(32);
     let at = putView(m, putView(m, 0, x), w);
     if (bias) at = putView(m, at, bias);
@@ -239,9 +241,9 @@ function makeBackend(n: NativeAddon): Backend & NativeBackendExtras {
     let at = putView(m, 0, dy);
     if (y) at = putView(m, at, y);
     putView(m, putView(m, at, x), w);
-    const dx = needs[0] ? allocate(dt, M * K) : null;
-    const dw = needs[1] ? allocate(dt, N * K) : null;
-    const db = needs[2] ? allocate(dt, N) : null;
+    const dx = needs[0] ? allocateUninit(dt, M * K) : null;  // the kernel writes every element of each
+    const dw = needs[1] ? allocateUninit(dt, N * K) : null;
+    const db = needs[2] ? allocateUninit(dt, N) : null;
     n.linearBackward(dy.data, y ? y.data : null, x.data, w.data, m, null, dx, dw, db); // g: native scratch
     return [dx, dw, db];
   }

@@ -5,7 +5,7 @@
 // addon re-checks dtypes, shapes and bounds and throws naming the kernel.
 
 import type { FusedKernels, View } from '../../backend/backend.js';
-import { allocate, dtypeOfArray, type TypedArray } from '../../backend/dtype.js';
+import { allocateUninit, dtypeOfArray, type TypedArray } from '../../backend/dtype.js';
 
 /** The addon's entry points; views travel as (array, meta slice), as in addon.ts. */
 interface NormActAddon {
@@ -46,26 +46,27 @@ export function normActKernels(addon: object): NormActKernels {
     layerNormForward(x: View, weight: View | null, bias: View | null, eps: number) {
       const dt = floatDtype('layerNormForward', x);
       const [r, d] = x.shape as [number, number];
-      const y = allocate(dt, r * d), mean = allocate(dt, r), rstd = allocate(dt, r);
+      // every output element is written by the kernels: uninitialized storage (no zero-fill pass)
+      const y = allocateUninit(dt, r * d), mean = allocateUninit(dt, r), rstd = allocateUninit(dt, r);
       lnF.call(addon, x.data, weight ? weight.data : null, bias ? bias.data : null, metaOf([x, weight, bias]), eps, y, mean, rstd);
       return { y, mean, rstd };
     },
     layerNormBackward(dy: View, x: View, weight: View | null, mean: View, rstd: View, needs: readonly [boolean, boolean, boolean]) {
       const dt = floatDtype('layerNormBackward', x);
       const [r, d] = x.shape as [number, number];
-      const dx = needs[0] ? allocate(dt, r * d) : null;
-      const dweight = needs[1] && weight ? allocate(dt, d) : null;
-      const dbias = needs[2] ? allocate(dt, d) : null;
+      const dx = needs[0] ? allocateUninit(dt, r * d) : null;
+      const dweight = needs[1] && weight ? allocateUninit(dt, d) : null;
+      const dbias = needs[2] ? allocateUninit(dt, d) : null;
       lnB.call(addon, dy.data, x.data, weight ? weight.data : null, mean.data, rstd.data, metaOf([dy, x, weight, mean, rstd]), dx, dweight, dbias);
       return { dx, dweight, dbias };
     },
     geluForward(x: View, approximate: 'none' | 'tanh') {
-      const y = allocate(floatDtype('geluForward', x), size(x));
+      const y = allocateUninit(floatDtype('geluForward', x), size(x));
       gF.call(addon, x.data, metaOf([x]), form(approximate), y);
       return y;
     },
     geluBackward(dy: View, x: View, approximate: 'none' | 'tanh') {
-      const dx = allocate(floatDtype('geluBackward', x), size(x));
+      const dx = allocateUninit(floatDtype('geluBackward', x), size(x));
       gB.call(addon, dy.data, x.data, metaOf([dy, x]), form(approximate), dx);
       return dx;
     },

@@ -3,7 +3,7 @@
 // oracle for gradient checks. Readability beats speed here.
 
 import type { Backend, BinaryOp, Conv2dGeometry, ReduceOp, UnaryOp, View } from '../../backend/backend.js';
-import { allocate, type DType, type TypedArray } from '../../backend/dtype.js';
+import { allocate, allocateUninit, type DType, type TypedArray } from '../../backend/dtype.js';
 import { registerBackend } from '../../backend/registry.js';
 import { contiguousStrides, forEachOffset, isContiguous, numel } from '../../backend/shape.js';
 
@@ -79,8 +79,10 @@ function binaryFn(op: BinaryOp, intDiv: boolean): (a: number, b: number) => numb
   }
 }
 
-function unary(op: UnaryOp, x: View, outDtype: DType): TypedArray {
-  const out = allocate(outDtype, numel(x.shape));
+// unary, binary, where and copy write every output element, so their outputs start uninitialized;
+// `out` (unary, binary) is caller-owned storage of exactly numel elements (see Backend.unary).
+function unary(op: UnaryOp, x: View, outDtype: DType, into?: TypedArray): TypedArray {
+  const out = into ?? allocateUninit(outDtype, numel(x.shape));
   const f = unaryFn(op);
   const xd = x.data;
   if (isContiguous(x.shape, x.strides)) { // fast path: one flat loop
@@ -91,8 +93,8 @@ function unary(op: UnaryOp, x: View, outDtype: DType): TypedArray {
   return out;
 }
 
-function binary(op: BinaryOp, a: View, b: View, outDtype: DType): TypedArray {
-  const out = allocate(outDtype, numel(a.shape));
+function binary(op: BinaryOp, a: View, b: View, outDtype: DType, into?: TypedArray): TypedArray {
+  const out = into ?? allocateUninit(outDtype, numel(a.shape));
   const intDiv = outDtype === 'int32' || outDtype === 'uint8';
   const f = binaryFn(op, intDiv);
   const ad = a.data, bd = b.data;
@@ -107,7 +109,7 @@ function binary(op: BinaryOp, a: View, b: View, outDtype: DType): TypedArray {
 }
 
 function where(cond: View, a: View, b: View, outDtype: DType): TypedArray {
-  const out = allocate(outDtype, numel(cond.shape));
+  const out = allocateUninit(outDtype, numel(cond.shape));
   const cd = cond.data, ad = a.data, bd = b.data;
   forEachOffset(cond.shape, [cond.strides, a.strides, b.strides], [cond.offset, a.offset, b.offset], (o, i) => {
     out[i] = cd[o[0]!] ? ad[o[1]!]! : bd[o[2]!]!;
@@ -187,7 +189,7 @@ function matmul(a: View, b: View, outDtype: DType): TypedArray {
 }
 
 function copy(x: View, outDtype: DType): TypedArray {
-  const out = allocate(outDtype, numel(x.shape));
+  const out = allocateUninit(outDtype, numel(x.shape));
   const xd = x.data;
   const toBool = outDtype === 'bool';
   forEachOffset(x.shape, [x.strides], [x.offset], (o, i) => {

@@ -8,6 +8,7 @@ import { manualSeed } from '../../core/random.js';
 import type { Tensor } from '../../core/tensor.js';
 import { distill } from '../../compress/index.js';
 import { DataLoader } from '../../data/index.js';
+import { augmentTransform, composeTransforms, mixup, parseAugment, type AugmentSpec } from '../../data/augment.js';
 import { createModel, listModels, type ModelConfig, type PresetModel } from '../../models/index.js';
 import {
   Trainer, checkpointSaver, evaluateOn, loadImageData, makeOptimizer, makeScheduler, runTraining, SCHEDULES, type FitResult, type EvalMetrics,
@@ -33,6 +34,9 @@ const FLAGS = {
   steps: { type: 'int', help: 'optimizer steps to train instead of epochs', min: 1, metavar: 'N' },
   'batch-size': { type: 'int', help: 'training batch size', min: 1, default: 64, metavar: 'N' },
   lr: { type: 'number', help: 'learning rate (Adam)', min: 0, exclusiveMin: true, default: 0.001, metavar: 'X' },
+  'student-hidden': { type: 'string', help: 'hidden widths of an MLP student instead of its preset\'s, e.g. 128 or 256,64 (the --baseline student gets the same)', metavar: 'N[,N]' },
+  augment: { type: 'string', help: 'training-data augmentation for both students: none, shift (up to 2 pixels) or shift:N; the teacher\'s soft targets are computed on the augmented images', default: 'none', metavar: 'SPEC' },
+  mixup: { type: 'number', help: 'mixup with per-sample weights ~ Beta(A, A) between images of a batch, for both students (the --baseline one learns the mixed one-hot labels); 0 = off', min: 0, default: 0, metavar: 'A' },
   schedule: { type: 'string', help: 'learning-rate schedule over the whole budget, stepped every batch (the --baseline student gets the same)', choices: SCHEDULES, default: 'constant' },
   seed: { type: 'int', help: 'seed of the student weights and the data order', min: 0, default: 0, metavar: 'N' },
   baseline: { type: 'boolean', help: 'also train the same student alone (same budget and seed) and report its accuracy' },
@@ -51,6 +55,13 @@ on the test split after every epoch; --out writes the student's checkpoint after
 prune, or train --resume). --baseline also trains the same student alone, with the same budget and
 seed, to show what the teacher adds.
 
+--augment shift:N and --mixup A (consistent augmentation, "function matching": Beyer et al. 2022)
+transform each training batch once, and the teacher's soft targets are those of the augmented images:
+with mixup the teacher runs on every mixed batch; with shifts alone its logits are computed up front
+for each of the (2N+1)^2 shifts of every image and looked up. The --baseline student gets exactly the
+same augmented batches (mixup: with the mixed one-hot labels). The test split is never augmented.
+--student-hidden 128 makes an MLP student 784-128-10 (both students).
+
 Options:
 ${formatFlags(FLAGS)}
 
@@ -60,7 +71,9 @@ Examples:
   tensorslim distill --teacher teacher.safetensors --student mlp-tiny --dataset mnist --steps 200 --temperature 8 --json | tail -n 1
   # Hinton et al.'s MNIST setup (docs/DISTILLATION.md): a jittered teacher, mlp-small distilled at T 20
   tensorslim train --model mlp-large --dataset mnist --epochs 40 --augment shift --batch-size 128 --out teacher.safetensors
-  tensorslim distill --teacher teacher.safetensors --student mlp-small --dataset mnist --epochs 10 --batch-size 128 --temperature 20 --alpha 1 --baseline`;
+  tensorslim distill --teacher teacher.safetensors --student mlp-small --dataset mnist --epochs 10 --batch-size 128 --temperature 20 --alpha 1 --baseline
+  # consistent augmentation: teacher and students see the same shifted, mixed images
+  tensorslim distill --teacher teacher.safetensors --student mlp-tiny --dataset mnist --epochs 5 --augment shift:1 --mixup 0.2 --baseline`;
 
 function inputFeatures(c: ModelConfig): number {
   return c.arch === 'mlp' ? c.inFeatures : c.inputShape.reduce((a, b) => a * b, 1);
@@ -86,6 +99,23 @@ async function run(argv: readonly string[], ctx: CliContext): Promise<number> {
   if (flags.epochs !== undefined && flags.steps !== undefined) usage('give --epochs or --steps, not both');
   if (flags.out !== undefined) checkWritable(CMD, 'out', flags.out);
   if (flags.out !== undefined && flags.out === teacherPath) usage(`--out ${flags.out} would overwrite the teacher; write the student to another file`);
+  let hidden: number[] | null = null;
+  if (flags['student-hidden'] !== undefined) {
+    hidden = flags['student-hidden'].split(',').map((v) => Number(v.trim()));
+    if (hidden.length === 0 || hidden.some((h) => !Number.isInteger(h) || h < 1)) usage(`--student-hidden must be positive integer widths separated by commas (e.g. 128 or 256,64), got '${flags['student-hidden']}'`);
+  }
+  const overrides = hidden !== null ? { hidden } : {};
+  let augment: AugmentSpec;
+  try { augment = parseAugment(flags.augment); } catch {
+    usage(`bad --augment '${flags.augment}'; use none, shift (up to 2 pixels) or shift:N with N an integer in 0..8`);
+  }
+  const augmentName = augment!.kind === 'none' ? 'none' : `shift:${augment!.maxShift}`;
+  if (!Number.isFinite(flags.mixup)) usage(`--mixup must be a finite number >= 0 (0 = off), got ${flags.mixup}`);
+  // augmented batches: the teacher must see the images the student sees, so its logits cannot be precomputed
+  const augmenting = augmentName !== 'none' || flags.mixup > 0;
+  // shifts only: the teacher's logits on every shifted image are computed up front ((2N+1)^2 passes)
+  // and looked up for the shift each image gets; mixup: the teacher runs on every mixed batch
+  const perShift = augment!.kind === 'shift' && flags.mixup === 0 && flags.alpha > 0 ? augment!.maxShift : 0;
   applyRuntimeFlags(CMD, { threads: flags.threads });
   const say = humanWriter(ctx, flags.json);
   const t0 = performance.now();
@@ -96,7 +126,8 @@ async function run(argv: readonly string[], ctx: CliContext): Promise<number> {
   const features = data.info.inputShape.reduce((a, b) => a * b, 1);
   const tc = teacher.config;
   manualSeed(flags.seed);                 // same initial student as `train --model <student> --seed N` (and --baseline)
-  const student = createModel(studentName);
+  const student = createModel(studentName, overrides);
+  if (hidden !== null && student.config.arch !== 'mlp') usage(`--student-hidden applies to MLP students; ${studentName} is a ${student.config.arch}`);
   const sc = student.config;
   if (sc.numClasses !== tc.numClasses) usage(`teacher and student output sizes differ: teacher ${tc.preset ?? tc.arch} has ${tc.numClasses} outputs, student ${studentName} ${sc.numClasses}; pick a student with ${tc.numClasses} outputs`);
   if (inputFeatures(tc) !== features) usage(`the teacher ${tc.preset ?? tc.arch} takes ${inputFeatures(tc)} input features but ${data.info.name} samples have ${features}; distill on the dataset the teacher was trained on`);
@@ -106,7 +137,8 @@ async function run(argv: readonly string[], ctx: CliContext): Promise<number> {
   let distiller: distill.Distiller;
   try {
     // the teacher's logits are computed once per training sample (below), not once per batch per epoch
-    distiller = new distill.Distiller({ teacher, student, temperature: flags.temperature, alpha: flags.alpha, precomputedTeacher: true });
+    // with augmentation it runs on every (augmented) batch instead, and its cache, which could never hit, is off
+    distiller = new distill.Distiller({ teacher, student, temperature: flags.temperature, alpha: flags.alpha, precomputedTeacher: !augmenting || perShift > 0, cacheTeacher: !augmenting });
     distiller.prepare(data.train.getBatch([0, 1])[0]!);   // probe: output shapes checked before training
   } catch (e) { throw new UsageError(CMD, (e as Error).message); }
 
@@ -114,8 +146,20 @@ async function run(argv: readonly string[], ctx: CliContext): Promise<number> {
   const optimizer = makeOptimizer('adam', distiller.parameters(), { lr: flags.lr });
   // [x, y, teacher logits]: one teacher pass over the training set; the shuffled order is the same as
   // the baseline's (same length, same seed), so both students see the same batches
-  const transfer = flags.alpha > 0 ? distill.withTeacherLogits(teacher, data.train) : data.train;
-  const trainLoader = new DataLoader(transfer, { batchSize: flags['batch-size'], shuffle: true, seed: flags.seed });
+  // (with augmentation, [x, y] only: the transform changes x, the teacher runs on the result)
+  const imageShape = data.info.inputShape;
+  const transfer = perShift > 0 ? distill.withShiftedTeacherLogits(teacher, data.train, { maxShift: perShift, imageShape })
+    : flags.alpha > 0 && !augmenting ? distill.withTeacherLogits(teacher, data.train) : data.train;
+  // one augmentation for both students: the same seed gives the same shuffles, shifts and mixes
+  // (shiftWithTeacherLogits draws the shifts exactly as randomShift does, then picks their logits)
+  const transform = (student: 'distilled' | 'alone') => (perShift > 0 && student === 'distilled'
+    ? distill.shiftWithTeacherLogits({ maxShift: perShift, imageShape })
+    : composeTransforms(augmentTransform(augment!, imageShape), flags.mixup > 0 ? mixup({ alpha: flags.mixup, numClasses: data.info.numClasses }) : null));
+  const loaderOptions = (student: 'distilled' | 'alone') => {
+    const t = transform(student);
+    return { batchSize: flags['batch-size'], shuffle: true, seed: flags.seed, ...(t ? { transform: t } : {}) };
+  };
+  const trainLoader = new DataLoader(transfer, loaderOptions('distilled'));
   const evalLoader = new DataLoader(data.test, { batchSize: 1000 });
   const budget = flags.steps !== undefined ? { steps: flags.steps } : { epochs: flags.epochs ?? 1 };
   const scheduler = makeScheduler(flags.schedule, optimizer, { totalSteps: flags.steps ?? (flags.epochs ?? 1) * trainLoader.length });
@@ -127,7 +171,8 @@ async function run(argv: readonly string[], ctx: CliContext): Promise<number> {
   });
   const budgetText = flags.steps !== undefined ? `${flags.steps} steps` : `${trainer.totalEpochs} epoch${trainer.totalEpochs === 1 ? '' : 's'}`;
   say(`distill ${tc.preset ?? tc.arch} (${fmtInt(teacher.numParameters())} params, test accuracy ${fmtPct(teacherEval.accuracy)}) into ${studentName} `
-    + `(${fmtInt(student.numParameters())} params) on ${data.info.name}: T ${flags.temperature}, alpha ${flags.alpha}, ${budgetText}, batch ${flags['batch-size']}, adam lr ${flags.lr}${flags.schedule !== 'constant' ? ` (${flags.schedule})` : ''}, seed ${flags.seed}`);
+    + `(${fmtInt(student.numParameters())} params) on ${data.info.name}: T ${flags.temperature}, alpha ${flags.alpha}, ${budgetText}, batch ${flags['batch-size']}, adam lr ${flags.lr}${flags.schedule !== 'constant' ? ` (${flags.schedule})` : ''}, `
+    + `${augmenting ? `augment ${augmentName}${flags.mixup > 0 ? `, mixup ${flags.mixup}` : ''} (teacher on the augmented batches), ` : ''}seed ${flags.seed}`);
   let fit: FitResult;
   try { fit = await trainer.fit(); } finally { distiller.remove(); }
   const distilled = finalAccuracy(fit, trainer.step, () => evaluateOn(student, data));
@@ -136,22 +181,38 @@ async function run(argv: readonly string[], ctx: CliContext): Promise<number> {
   let alone: EvalMetrics | null = null;
   if (flags.baseline && fit.stopReason !== 'nonfinite-loss') {
     say(`baseline: ${studentName} alone, same budget and seed`);
-    const b = await runTraining({
-      model: studentName, dataset: data, ...budget, batchSize: flags['batch-size'], lr: flags.lr, optimizer: 'adam', schedule: flags.schedule, seed: flags.seed,
-      callbacks: [progressCallback(ctx, say, 'baseline')],
-    });
-    alone = b.test;
+    if (flags.mixup === 0) {
+      // exactly `tensorslim train --model <student> --augment <spec>` (same seed: same batches and shifts)
+      const b = await runTraining({
+        model: studentName, modelOverrides: overrides, dataset: data, ...budget, batchSize: flags['batch-size'], lr: flags.lr, optimizer: 'adam', schedule: flags.schedule, seed: flags.seed,
+        augment: augmentName, callbacks: [progressCallback(ctx, say, 'baseline')],
+      });
+      alone = b.test;
+    } else {
+      // train has no mixup: the same steps as runTraining, with the distilled student's loader (mixed
+      // images, mixed one-hot labels; cross-entropy takes the probabilities)
+      manualSeed(flags.seed);
+      const model = createModel(studentName, overrides);
+      const opt = makeOptimizer('adam', model.parameters(), { lr: flags.lr });
+      const loader = new DataLoader(data.train, loaderOptions('alone'));
+      const sched = makeScheduler(flags.schedule, opt, { totalSteps: flags.steps ?? (flags.epochs ?? 1) * loader.length });
+      const t = new Trainer<Tensor[]>({ model, optimizer: opt, scheduler: sched, trainLoader: loader, evalLoader, ...budget, callbacks: [progressCallback(ctx, say, 'baseline')] });
+      const bf = await t.fit();
+      alone = finalAccuracy(bf, t.step, () => evaluateOn(model, data));
+    }
   }
   const seconds = (performance.now() - t0) / 1000;
   const result = {
-    command: CMD, teacher: teacherPath, teacherModel: tc.preset ?? tc.arch, student: studentName, dataset: data.info.name,
+    command: CMD, teacher: teacherPath, teacherModel: tc.preset ?? tc.arch, student: studentName, studentHidden: hidden, dataset: data.info.name,
     teacherAccuracy: teacherEval.accuracy,
     studentAloneAccuracy: alone?.accuracy ?? null,
+    studentAloneLoss: alone?.loss ?? null,
     distilledAccuracy: distilled.accuracy,
     distilledLoss: distilled.loss,
     teacherParams: teacher.numParameters(),
     studentParams: student.numParameters(),
-    temperature: flags.temperature, alpha: flags.alpha, schedule: flags.schedule,
+    temperature: flags.temperature, alpha: flags.alpha, schedule: flags.schedule, augment: augmentName, mixup: flags.mixup,
+    teacherTargets: flags.alpha === 0 ? 'none' : perShift > 0 ? 'precomputed-per-shift' : augmenting ? 'per-batch' : 'precomputed',
     epochs: fit.epochs, steps: fit.step, batchSize: flags['batch-size'], lr: flags.lr, seed: flags.seed,
     seconds, stopReason: fit.stopReason, message: fit.message,
     out: fit.checkpoint,

@@ -14,6 +14,7 @@ import { Tensor } from '../../core/tensor.js';
 import * as ops from '../../ops/index.js';
 import { Module, type AnyModule, type Parameter, type TensorModule } from '../../nn/index.js';
 import type { Optimizer } from '../../optim/index.js';
+import type { GPT } from '../../models/index.js';
 import type { LossOutput, TrainerView } from '../../train/index.js';
 import {
   attentionLoss, checkAlpha, checkTemperature, cosineLoss, distillationTerms, featureLoss, mixTerms,
@@ -50,11 +51,17 @@ export interface FeaturePair {
   teacherTransform?: (feature: Tensor) => Tensor;
 }
 
+/**
+ * A model the Distiller can run: any module called with one input tensor that returns the logits
+ * (classifiers, Sequential, ...), or a GPT (called with the token ids alone, no KV cache).
+ */
+export type DistillModel = TensorModule | GPT;
+
 export interface DistillerOptions {
   /** The trained model; put in eval mode and run under noGrad. Never receives gradients. */
-  teacher: TensorModule;
-  /** The model being trained (any architecture; pruned or otherwise hooked modules are fine). */
-  student: TensorModule;
+  teacher: DistillModel;
+  /** The model being trained (any architecture, GPT included; pruned or otherwise hooked modules are fine). */
+  student: DistillModel;
   /** Softmax temperature T > 0 (default 4). */
   temperature?: number;
   /** Weight of the soft-target term in [0, 1] (default 0.9); 1 - alpha weighs the hard labels. */
@@ -200,7 +207,8 @@ export class Distiller {
 
   constructor(opts: DistillerOptions) {
     if (opts === null || typeof opts !== 'object') throw new TensorslimError(OP, 'expected options { teacher, student, temperature?, alpha?, features? }');
-    const { teacher, student } = opts;
+    // a GPT's second argument (the KV cache) is optional: the Distiller only ever calls model.call(x)
+    const teacher = opts.teacher as TensorModule, student = opts.student as TensorModule;
     if (!(teacher instanceof Module)) throw new TensorslimError(OP, 'teacher must be a Module');
     if (!(student instanceof Module)) throw new TensorslimError(OP, 'student must be a Module');
     if ((teacher as unknown) === (student as unknown)) throw new TensorslimError(OP, 'teacher and student are the same module; distill into a separate (smaller) model');

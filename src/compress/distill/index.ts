@@ -9,7 +9,7 @@ export {
 export { FeatureProjector, KDLoss, DistillationLoss, FeatureLoss, CosineLoss, AttentionLoss } from './modules.js';
 export { tapFeatures, tappableNames, type FeatureTap } from './taps.js';
 export {
-  Distiller, type DistillerOptions, type FeaturePair, type FeatureLossKind, type DistillBatch, type BatchLike,
+  Distiller, type DistillerOptions, type DistillModel, type FeaturePair, type FeatureLossKind, type DistillBatch, type BatchLike,
   type LossParts, type DistillerStats,
 } from './distiller.js';
 export {
@@ -17,5 +17,5 @@ export {
   type DistillEpochOptions, type EpochResult, type TrainStudentOptions, type EpochRecord, type Steppable,
 } from './loop.js';
 export { attentionMapsFromQkv } from './attention.js';
-export { withTeacherLogits } from './targets.js';
+export { withTeacherLogits, withShiftedTeacherLogits, shiftWithTeacherLogits, type ShiftedTeacherLogitsOptions } from './targets.js';
 export { distillCallback, type DistillCallbackState, type ProjectorState } from './callback.js';
