@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 
-import { captureContext, main, type CapturedContext } from '../../src/cli/index.js';
+import { cli, trainTinyCheckpoint } from './helpers.js';
 import { modelFromConfig } from '../../src/models/index.js';
 import { evaluateOn, exportWeights, loadImageData, loadModel } from '../../src/train/index.js';
 
@@ -20,18 +20,7 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 const teacher = join(dir, 'teacher.safetensors');
 let teacherAccuracy = NaN;
 
-async function cli(...argv: string[]): Promise<{ code: number; ctx: CapturedContext; json: Record<string, unknown> }> {
-  const ctx = captureContext({});
-  const code = await main(argv, ctx);
-  const last = ctx.stdout.filter((l) => l !== '').at(-1) ?? '{}';
-  return { code, ctx, json: argv.includes('--json') ? JSON.parse(last) as Record<string, unknown> : {} };
-}
-
-before(async () => {
-  const r = await cli('train', '--model', 'mlp-tiny', '--dataset', 'mnist', '--steps', '20', '--out', teacher, '--json');
-  assert.equal(r.code, 0, r.ctx.stderr.join('\n'));
-  teacherAccuracy = r.json['testAccuracy'] as number;
-});
+before(async () => { teacherAccuracy = (await trainTinyCheckpoint(teacher))['testAccuracy'] as number; });
 
 const base = ['--teacher', teacher, '--student', 'mlp-tiny', '--dataset', 'mnist', '--json'];
 

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 
-import { captureContext, main, type CapturedContext } from '../../src/cli/index.js';
+import { cli, trainTinyCheckpoint } from './helpers.js';
 import { DEMO_STAGES } from '../../src/cli/commands/demo.js';
 import { prune } from '../../src/compress/index.js';
 import { loadCheckpoint } from '../../src/io/index.js';
@@ -22,17 +22,7 @@ const dir = mkdtempSync(join(tmpdir(), 'tensorslim-prune-cli-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 const ckpt = join(dir, 'tiny.safetensors');
 
-async function cli(...argv: string[]): Promise<{ code: number; ctx: CapturedContext; json: Record<string, unknown> }> {
-  const ctx = captureContext({});
-  const code = await main(argv, ctx);
-  const last = ctx.stdout.filter((l) => l !== '').at(-1) ?? '{}';
-  return { code, ctx, json: argv.includes('--json') ? JSON.parse(last) as Record<string, unknown> : {} };
-}
-
-before(async () => {
-  const r = await cli('train', '--model', 'mlp-tiny', '--dataset', 'mnist', '--steps', '20', '--out', ckpt, '--json');
-  assert.equal(r.code, 0, r.ctx.stderr.join('\n'));
-});
+before(async () => { await trainTinyCheckpoint(ckpt); });
 
 const base = ['--model', ckpt, '--dataset', 'mnist', '--finetune-steps', '6', '--json'];
 
