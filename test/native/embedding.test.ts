@@ -12,28 +12,14 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { View } from '../../src/backend/backend.js';
 import { referenceBackend as ref } from '../../src/backends/reference/index.js';
-import { getNumThreads, nativeBackend, nativeStatus, setCpuPath, setNumThreads, supportedCpuPaths } from '../../src/backends/native/index.js';
+import { nativeBackend } from '../../src/backends/native/index.js';
 import { Embedding, getBackend, grad, indexSelect, mul, randn, setBackend, sum, tensor, type Tensor } from '../../src/index.js';
 import { fmt, randView, readView, rng, type FloatKind } from './helpers.js';
+import { forEachSetting, CPU_PATHS as PATHS, nativeSkip as skip } from './helpers.js';
 
-const skip = nativeBackend ? false : `native addon not built (${nativeStatus().error ?? ''}); run \`node scripts/build-native.mjs\``;
 const nat = nativeBackend!;
 const KINDS: FloatKind[] = ['float32', 'float64'];
-const PATHS = nativeBackend ? supportedCpuPaths() as ('avx512' | 'avx2' | 'generic')[] : [];
 
-function forEachSetting(body: (setting: string) => void): void {
-  const prev = getNumThreads();
-  try {
-    for (const path of PATHS) for (const threads of [1, 2]) {
-      setCpuPath(path);
-      setNumThreads(threads);
-      body(`${path}, ${threads} thread(s)`);
-    }
-  } finally {
-    setCpuPath(PATHS[0]!);
-    setNumThreads(prev);
-  }
-}
 
 const normal = (r: () => number): number => (r() - 0.5) * 4;
 

@@ -10,28 +10,14 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { View } from '../../src/backend/backend.js';
 import { referenceBackend as ref } from '../../src/backends/reference/index.js';
-import { getNumThreads, nativeBackend, nativeStatus, setCpuPath, setNumThreads, supportedCpuPaths } from '../../src/backends/native/index.js';
+import { nativeBackend } from '../../src/backends/native/index.js';
 import { alloc, mismatch, rng, type FloatKind } from './helpers.js';
+import { forEachPathAndThreads as forEachSetting, CPU_PATHS as PATHS, nativeSkip as skip } from './helpers.js';
 
-const skip = nativeBackend ? false : `native addon not built (${nativeStatus().error ?? ''}); run \`node scripts/build-native.mjs\``;
 const nat = nativeBackend!;
 const KINDS: FloatKind[] = ['float32', 'float64'];
 const EPS: Record<FloatKind, number> = { float32: 2 ** -23, float64: 2 ** -52 };
-const PATHS = nativeBackend ? supportedCpuPaths() as ('avx512' | 'avx2' | 'generic')[] : [];
 
-function forEachSetting(body: (path: string, threads: number) => void): void {
-  const prev = getNumThreads();
-  try {
-    for (const path of PATHS) for (const threads of [1, 2]) {
-      setCpuPath(path);
-      setNumThreads(threads);
-      body(path, threads);
-    }
-  } finally {
-    setCpuPath(PATHS[0]!);
-    setNumThreads(prev);
-  }
-}
 
 /** Layout of a (rows x cols) operand: row-major, transposed storage, stepped, or overlapping. */
 type Layout = 'row' | 'trans' | 'rowStep' | 'transStep' | 'overlapRows';

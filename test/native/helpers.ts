@@ -94,3 +94,36 @@ export function mismatch(got: ArrayLike<number>, want: ArrayLike<number>, rtol: 
 }
 
 export const fmt = (v: View): string => `shape (${v.shape.join(', ')}) strides (${v.strides.join(', ')}) offset ${v.offset}`;
+
+// ---- the native backend under test, and the loop over CPU paths x thread counts ----
+
+import { getNumThreads, nativeBackend, nativeStatus, setCpuPath, setNumThreads, supportedCpuPaths } from '../../src/backends/native/index.js';
+
+/** A CPU kernel path this machine can run. */
+export type CpuPath = 'avx512' | 'avx2' | 'generic';
+
+/** node:test `skip` value: false when the native addon loaded, else the reason and the fix. */
+export const nativeSkip: string | false = nativeBackend ? false : `native addon not built (${nativeStatus().error ?? ''}); run \`node scripts/build-native.mjs\``;
+
+/** Every CPU path this machine supports, best first (empty without the addon). */
+export const CPU_PATHS: CpuPath[] = nativeBackend ? supportedCpuPaths() as CpuPath[] : [];
+
+/** Runs body on every CPU path with 1 and 2 threads, then restores the best path and the thread count. */
+export function forEachPathAndThreads(body: (path: CpuPath, threads: number) => void): void {
+  const prev = getNumThreads();
+  try {
+    for (const path of CPU_PATHS) for (const threads of [1, 2]) {
+      setCpuPath(path);
+      setNumThreads(threads);
+      body(path, threads);
+    }
+  } finally {
+    setCpuPath(CPU_PATHS[0]!);
+    setNumThreads(prev);
+  }
+}
+
+/** forEachPathAndThreads with a label for messages, e.g. 'avx2, 1 thread(s)'. */
+export function forEachSetting(body: (setting: string) => void): void {
+  forEachPathAndThreads((path, threads) => body(`${path}, ${threads} thread(s)`));
+}

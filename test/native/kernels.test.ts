@@ -11,14 +11,13 @@ import type { BinaryOp, UnaryOp, View } from '../../src/backend/backend.js';
 import type { TypedArray } from '../../src/backend/dtype.js';
 import { broadcastStrides, numel } from '../../src/backend/shape.js';
 import { referenceBackend as ref } from '../../src/backends/reference/index.js';
-import { getNumThreads, nativeBackend, nativeStatus, setCpuPath, setNumThreads, supportedCpuPaths } from '../../src/backends/native/index.js';
+import { nativeBackend, setCpuPath } from '../../src/backends/native/index.js';
 import { alloc, fmt, mismatch, randShape, randView, readView, rng, type FloatKind } from './helpers.js';
+import { forEachPathAndThreads as forEachSetting, CPU_PATHS as PATHS, nativeSkip as skip } from './helpers.js';
 
-const skip = nativeBackend ? false : `native addon not built (${nativeStatus().error ?? ''}); run \`node scripts/build-native.mjs\``;
 const nat = nativeBackend!;
 const KINDS: FloatKind[] = ['float32', 'float64'];
 const EPS: Record<FloatKind, number> = { float32: 2 ** -23, float64: 2 ** -52 };
-const PATHS = nativeBackend ? supportedCpuPaths() as ('avx512' | 'avx2' | 'generic')[] : [];
 
 const UNARY: UnaryOp[] = ['neg', 'exp', 'log', 'sqrt', 'abs', 'tanh', 'sigmoid', 'relu', 'erf', 'sign', 'sin', 'cos', 'floor'];
 const EXACT_UNARY = new Set<UnaryOp>(['neg', 'abs', 'relu', 'sign', 'floor']);
@@ -29,19 +28,6 @@ const positive = (r: () => number): number => 0.05 + r() * 4;
 // small integers make comparisons hit equality; an occasional NaN checks propagation
 const withTies = (r: () => number): number => (r() < 0.02 ? NaN : Math.floor(r() * 5) - 2);
 
-function forEachSetting(body: (path: string, threads: number) => void): void {
-  const prev = getNumThreads();
-  try {
-    for (const path of PATHS) for (const threads of [1, 2]) {
-      setCpuPath(path);
-      setNumThreads(threads);
-      body(path, threads);
-    }
-  } finally {
-    setCpuPath(PATHS[0]!);
-    setNumThreads(prev);
-  }
-}
 
 /** Shapes of a broadcast pair: b drops leading axes and has some axes of size 1. */
 function broadcastPair(r: () => number, shape: number[]): number[] {

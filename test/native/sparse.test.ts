@@ -7,28 +7,15 @@
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { getNumThreads, nativeBackend, nativeStatus, setCpuPath, setNumThreads, supportedCpuPaths } from '../../src/backends/native/index.js';
+import { nativeBackend, nativeStatus } from '../../src/backends/native/index.js';
 import { csrLinearReference, denseToCsr, type CsrMatrix, type FloatArray } from '../../src/compress/prune/csr.js';
 import { alloc, rng, type FloatKind } from './helpers.js';
+import { forEachSetting, CPU_PATHS as PATHS } from './helpers.js';
 
 const skip = nativeBackend?.csrLinear ? false : `native addon without csrLinear (${nativeStatus().error ?? 'rebuild it'}); run \`node scripts/build-native.mjs\``;
-const PATHS = nativeBackend ? supportedCpuPaths() as ('avx512' | 'avx2' | 'generic')[] : [];
 const EPS: Record<FloatKind, number> = { float32: 2 ** -23, float64: 2 ** -52 };
 const kernel = (): NonNullable<NonNullable<typeof nativeBackend>['csrLinear']> => nativeBackend!.csrLinear!;
 
-function forEachSetting(body: (setting: string) => void): void {
-  const prev = getNumThreads();
-  try {
-    for (const path of PATHS) for (const threads of [1, 2]) {
-      setCpuPath(path);
-      setNumThreads(threads);
-      body(`${path}/${threads}t`);
-    }
-  } finally {
-    setCpuPath(PATHS[0]!);
-    setNumThreads(prev);
-  }
-}
 
 function randomCsr(r: () => number, kind: FloatKind, rows: number, cols: number, density: number): CsrMatrix {
   const dense = new Float64Array(rows * cols);
