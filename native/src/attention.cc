@@ -64,23 +64,8 @@ template <class T> struct W4 { T* p; long s[4]; };
 // degree-6 polynomial, 2^n from the exponent bits; relative error ~1 ulp, inputs clamped to
 // [-87, 88], so far-negative arguments give ~1e-38 instead of 0); float64: libm (exact, for the
 // float64 parity tests).
-inline float bits_float(int32_t i) { float f; std::memcpy(&f, &i, 4); return f; }
-inline float fast_exp(float x) {
-  x = std::max(-87.0f, std::min(88.0f, x));
-  const float magic = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
-  const float fn = (x * 1.44269504088896341f + magic) - magic;
-  float r = x - fn * 0.693359375f;
-  r = r - fn * -2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * (r * r) + r + 1.0f;
-  const int32_t n = int32_t(fn);
-  return p * bits_float((n + 127) << 23);
-}
+#include "exp_f32.h"  // exp_f32_clamped (internal linkage: inside the anonymous namespace)
+inline float fast_exp(float x) { return exp_f32_clamped(x); }
 inline double fast_exp(double x) { return std::exp(x); }
 
 // row[c] = exp(row[c] * mul - sub) for c < n. float32: the active path's vectorized exp (the

@@ -38,33 +38,7 @@ inline double m_floor(double v) { return floor(v); }
 inline float m_pow(float a, float b) { return powf(a, b); }
 inline double m_pow(double a, double b) { return pow(a, b); }
 
-// exp for float32 in branch-free form, so the loop vectorizes on every path (libm's expf is a
-// scalar call: exp ran at ~15-25% of copy bandwidth). exp(x) = 2^n e^r with n = round(x log2 e)
-// (the 1.5 * 2^23 trick, exact for |n| < 2^22), r = x - n ln2 by a Cody-Waite split (|r| <= ln2/2)
-// and e^r = 1 + r + r^2 P(r), P Cephes' expf minimax polynomial (relative error < 2 ulp). 2^n is
-// applied as two factors 2^(n/2) 2^(n - n/2), each a normal float, so results down to the
-// subnormal range and up to FLT_MAX come out right; x > 88.72... gives inf, x < -103.97... 0, NaN
-// stays NaN.
-inline float f32_from_bits(int32_t i) { float f; __builtin_memcpy(&f, &i, 4); return f; }
-inline int32_t f32_bits(float f) { int32_t i; __builtin_memcpy(&i, &f, 4); return i; }
-inline float exp_f32(float x) {
-  const float hi = 88.7228394f, lo = -103.972084f;
-  const float xc = x > hi ? hi : (x < lo ? lo : x);
-  const float t = xc * 1.44269504088896341f + 12582912.0f;
-  const int32_t n = f32_bits(t) - 0x4B400000;
-  const float nf = t - 12582912.0f;
-  const float r = (xc - nf * 0.693359375f) - nf * -2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  const float e = (r * r) * p + r + 1.0f;
-  const int32_t n1 = n >> 1, n2 = n - n1;
-  const float y = e * f32_from_bits((n1 + 127) << 23) * f32_from_bits((n2 + 127) << 23);
-  return x != x ? x : (x > hi ? __builtin_inff() : y);
-}
+#include "exp_f32.h"  // exp_f32 (full range), exp_poly_f32, f32_bits / f32_from_bits
 // exp for float64 in the same branch-free form (the fused cross-entropy's softmax; libm's exp is a
 // scalar call): n = round(x log2 e) by the 1.5 * 2^52 trick, r = x - n ln2 (fdlibm's two-part ln2,
 // exact for these n), e^r by its Taylor series to r^13 (|r| <= ln2/2: truncation < 1e-17), and 2^n

@@ -25,24 +25,8 @@ constexpr double kInvSqrt2Pi = 0.39894228040143267794;  // 1 / sqrt(2 pi)
 constexpr double kSqrt2OverPi = 0.79788456080286535588; // sqrt(2 / pi)
 constexpr double kGeluC = 0.044715;
 
-inline float bits_float(int32_t i) { float f; memcpy(&f, &i, 4); return f; }
-
-inline float v_exp(float x) {
-  x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
-  const float magic = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
-  const float fn = (x * 1.44269504088896341f + magic) - magic;
-  float r = x - fn * 0.693359375f;
-  r = r - fn * -2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * (r * r) + r + 1.0f;
-  const int32_t n = int32_t(fn);
-  return p * bits_float((n + 127) << 23);
-}
+#include "exp_f32.h"  // exp_f32_clamped, with internal linkage in this namespace
+inline float v_exp(float x) { return exp_f32_clamped(x); }
 
 inline float v_erf(float a) {
   const float x = a < -4.0f ? -4.0f : (a > 4.0f ? 4.0f : a);
