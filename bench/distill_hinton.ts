@@ -31,20 +31,22 @@
 //            --student-augment none|shift|shift:N, --mixup A (distill --augment / --mixup: both students train on the
 //            same augmented batches, the teacher's soft targets are computed on them; default none, 0)
 //            --student-hidden N[,N]|none (distill --student-hidden: the student preset with these hidden widths)
-//            --merge A.json,B.json (combine runs of the same settings, e.g. one seed per process)
+//            --out FILE (write the record to FILE only, not to bench/results: a part to --merge later)
+//            --merge A.json,B.json (combine parts of the same settings, e.g. one seed per process, into one record)
 //            --val-size N (10000) --cache DIR (teachers, validation split; default $TMPDIR/tensorslim-distill-hinton)
 //
-// Writes bench/results/distill-hinton-<dataset>[-validation]-<date>-seeds<s1-s2-...>.json.
+// Records benchmark 'distill-hinton-<dataset>' (with --validate, 'distill-hinton-<dataset>-validation');
+// the student's augmentation, mixup and hidden widths are fields of the record (bench/README.md).
 
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { captureContext, main, type CliContext } from '../src/cli/index.js';
 import { getBackend } from '../src/backend/registry.js';
 import { FASHION_MNIST_DIR } from '../src/data/fashion_mnist.js';
 import { findIdxFile, readIdxFile, type IdxArray } from '../src/data/idx.js';
+import { writeJsonAtomic, writeResult } from './common.js';
 
 interface Recipe {
   student: string; teacherEpochs: number; teacherAugment: string; teacherSchedule: string; epochs: number; temperature: number; alpha: number;
@@ -69,7 +71,7 @@ const { values: a } = parseArgs({
     'teacher-schedule': { type: 'string' }, 'student-schedule': { type: 'string', default: 'constant' },
     'student-augment': { type: 'string' }, mixup: { type: 'string' }, 'student-hidden': { type: 'string' }, validate: { type: 'boolean', default: false }, 'val-size': { type: 'string', default: '10000' },
     'batch-size': { type: 'string', default: '128' }, lr: { type: 'string', default: '0.001' },
-    cache: { type: 'string', default: join(tmpdir(), 'tensorslim-distill-hinton') }, merge: { type: 'string' },
+    cache: { type: 'string', default: join(tmpdir(), 'tensorslim-distill-hinton') }, merge: { type: 'string' }, out: { type: 'string' },
   },
 });
 const dataset = a.dataset!;
@@ -108,8 +110,9 @@ const hiddenArgs = studentHidden !== null ? ['--student-hidden', studentHidden] 
 const validate = a.validate!;
 const valSize = num(a['val-size']!, 'val-size');
 
-// --merge a.json,b.json: combine result files of the same settings run in separate processes (e.g.
-// one seed each, in parallel); the flags must repeat the runs' settings, which are checked.
+// --merge a.json,b.json: combine parts (records written with --out) of the same settings run in
+// separate processes (e.g. one seed each, in parallel); the flags must repeat the runs' settings,
+// which are checked. The merged record lists each part's date, seeds and seconds under `parts`.
 interface Row { student: string; epochs: number; temperature: number; alpha: number; seed: number; teacher: number; alone: number; distilled: number; gapClosed: number; seconds: number }
 const merged = (a.merge ?? '').split(',').filter((f) => f !== '').map((f) => {
   const r = JSON.parse(readFileSync(f, 'utf8')) as Record<string, unknown>;
@@ -123,7 +126,7 @@ const merged = (a.merge ?? '').split(',').filter((f) => f !== '').map((f) => {
   for (const [k, v] of Object.entries(want)) {
     if (JSON.stringify(r[k]) !== JSON.stringify(v)) throw new Error(`distill_hinton --merge: ${f} has ${k} ${JSON.stringify(r[k])}, the flags say ${JSON.stringify(v)}`);
   }
-  return { file: f, teacherCheckpoint: r['teacherCheckpoint'] as string, commands: r['commands'] as string[], rows: r['seeds'] as Row[] };
+  return { part: { date: r['date'] as string, seedList: r['seedList'] as number[], seconds: r['seconds'] as number }, teacherCheckpoint: r['teacherCheckpoint'] as string, commands: r['commands'] as string[], rows: r['seeds'] as Row[] };
 });
 if (merged.length > 0) {
   seeds.splice(0, seeds.length, ...merged.flatMap((m) => [...new Set(m.rows.map((r) => r.seed))]));
@@ -249,11 +252,7 @@ if (single !== null && !validate) {
   console.log(single.mean.gapClosed >= 0.5 ? 'PASS: the distilled student closes at least half of the gap (from the seed-averaged accuracies)' : 'FAIL: the distilled student closes less than half of the gap');
 }
 
-const date = new Date().toISOString().slice(0, 19).replace(/[T:]/g, '-');
-const outDir = join(dirname(fileURLToPath(import.meta.url)), 'results');
-mkdirSync(outDir, { recursive: true });
-// the seeds are in the name so that runs of one seed each, finishing in the same second, do not collide
-const out = join(outDir, `distill-hinton-${dataset.replace(/[^a-z0-9-]/gi, '_')}${validate ? '-validation' : ''}${augmenting ? `-aug-${studentAugment.replace(':', '')}-mixup${mixupAlpha}` : ''}${studentHidden !== null ? `-hidden${studentHidden.replace(/,/g, 'x')}` : ''}-${date}-seeds${seeds.join('-')}.json`);
+const bench = `distill-hinton-${dataset.toLowerCase().replace(/[^a-z0-9-]/g, '-')}${validate ? '-validation' : ''}`;
 const teacherHistory = teacherRun !== null && Array.isArray(teacherRun['history'])
   ? (teacherRun['history'] as Array<Record<string, unknown>>).map((h) => ({ epoch: h['epoch'], trainLoss: h['trainLoss'], trainAccuracy: h['trainAccuracy'], accuracy: h['testAccuracy'], lr: h['lr'] }))
   : null;
@@ -265,11 +264,15 @@ const result = {
   studentAugment, mixup: mixupAlpha, studentHidden, backend: getBackend().name,
   students, epochs: epochsList, temperatures, alphas, seedList: seeds,
   batchSize: Number(batchSize), lr: Number(lr), studentSchedule, optimizer: 'adam', teacherCheckpoint: teacherPath,
-  ...(merged.length > 0 ? { mergedFrom: merged.map((m) => m.file) } : {}),
+  ...(merged.length > 0 ? { parts: merged.map((m) => m.part) } : {}),
   commands, cells: cells.map((c) => ({ student: c.student, epochs: c.epochs, temperature: c.temperature, alpha: c.alpha, mean: c.mean })), seeds: rows,
   ...(single !== null ? { mean: single.mean, pass: validate ? null : single.mean.gapClosed >= 0.5 } : {}),
   seconds: (performance.now() - t0) / 1000,
 };
-writeFileSync(`${out}.tmp`, `${JSON.stringify(result, null, 2)}\n`);
-renameSync(`${out}.tmp`, out);
-console.log(`wrote ${out}`);
+if (a.out !== undefined) {
+  writeJsonAtomic(a.out, { bench, ...result });
+  console.log(`wrote ${a.out} (a part: combine the parts with --merge)`);
+} else {
+  const files = writeResult(bench, result);
+  console.log(`wrote ${files.history} and ${files.current}`);
+}

@@ -7,14 +7,12 @@
 //   npx tsx bench/gemm_shapes.ts [rounds=3] [--before ADDON.node] [--only NAME,NAME] [--no-peer]
 //     runs, per round, ours (and, with --before, the same benchmark on another addon build) and
 //     the peer, each in a fresh process, alternating which goes first; writes medians, per-round
-//     values, load averages and the machine to bench/results/gemm-shapes-<date>.json.
+//     values, load averages and the machine as benchmark 'gemm-shapes' (bench/README.md).
 //   npx tsx bench/gemm_shapes.ts --child [--only ...]   one measurement of ours, one JSON line.
-import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import { nativeBackend, setNumThreads, cpuPath, getNumThreads } from '../src/backends/native/index.js';
 import type { View } from '../src/backend/backend.js';
-// @ts-expect-error: plain ESM helper shared by the bench runners (no type declarations)
-import { machineInfo, median, peerEnv, root, writeResult } from './common.mjs';
+import { machineInfo, median, peerEnv, runJson, writeResult } from './common.js';
 
 /** [name, M, N, K, transA, transB]: C (M x N) = op(A) (M x K) op(B) (K x N). */
 type Shape = [string, number, number, number, boolean, boolean];
@@ -74,7 +72,7 @@ function child(only: Set<string> | null): void {
       times.push(Number(process.hrtime.bigint() - t0) / 1e6);
     }
     const cpu = process.cpuUsage(c0);
-    const med = median(times) as number;
+    const med = median(times);
     out.push({ name, gflops: flops / (med * 1e6), cpuGflops: (flops * reps) / ((cpu.user + cpu.system) * 1e3), ms: med, reps });
   }
   process.stdout.write(`${JSON.stringify({ backend: 'native', cpuPath: cpuPath(), threads: getNumThreads(), shapes: out })}\n`);
@@ -82,27 +80,28 @@ function child(only: Set<string> | null): void {
 
 interface Row { name: string; gflops: number; cpuGflops: number }
 
-function runJson(cmd: string, args: string[], env: NodeJS.ProcessEnv): { shapes: Row[]; [k: string]: unknown } {
-  const r = spawnSync(cmd, args, { cwd: root as string, env, encoding: 'utf8', maxBuffer: 1 << 24 });
-  if (r.status !== 0) throw new Error(`gemm_shapes: ${cmd} ${args.join(' ')} failed: ${r.stderr}`);
-  return JSON.parse(r.stdout.trim().split('\n').at(-1)!);
+/** The rows of one side's measurement: a process printing `{ shapes: [...] }` as its last line. */
+function shapesOf<R>(cmd: string, args: string[], env: NodeJS.ProcessEnv): { shapes: R[]; peer?: unknown } {
+  return runJson(cmd, args, env) as { shapes: R[]; peer?: unknown };
 }
+
+/** One row of bench/peer_gemm_shapes.py. */
+interface PeerRow { name: string; numpyGflops: number; numpyCpuGflops: number; torchGflops: number; torchCpuGflops: number }
 
 function runner(rounds: number, before: string | null, only: Set<string> | null, peer: boolean): void {
   const shapes = SHAPES.filter(([name]) => !only || only.has(name));
   const onlyArgs = only ? ['--only', [...only].join(',')] : [];
   const sides: Record<string, () => Row[]> = {
-    ours: () => runJson(process.execPath, ['--import', 'tsx', 'bench/gemm_shapes.ts', '--child', ...onlyArgs], { ...process.env, BENCH_THREADS: '2' }).shapes,
+    ours: () => shapesOf<Row>(process.execPath, ['--import', 'tsx', 'bench/gemm_shapes.ts', '--child', ...onlyArgs], { ...process.env, BENCH_THREADS: '2' }).shapes,
   };
-  if (before) sides['before'] = () => runJson(process.execPath, ['--import', 'tsx', 'bench/gemm_shapes.ts', '--child', ...onlyArgs], { ...process.env, BENCH_THREADS: '2', TENSORSLIM_NATIVE_PATH: before }).shapes;
+  if (before) sides['before'] = () => shapesOf<Row>(process.execPath, ['--import', 'tsx', 'bench/gemm_shapes.ts', '--child', ...onlyArgs], { ...process.env, BENCH_THREADS: '2', TENSORSLIM_NATIVE_PATH: before }).shapes;
   let peerConfig: unknown = null;
   if (peer) {
     const list = JSON.stringify(shapes);
     sides['numpy'] = () => {
-      const r = runJson('/usr/bin/python3', ['bench/peer_gemm_shapes.py', list], peerEnv());
-      peerConfig = r['peer'];
-      return r.shapes.map((s) => ({ name: s.name, gflops: (s as unknown as Record<string, number>)['numpyGflops']!, cpuGflops: (s as unknown as Record<string, number>)['numpyCpuGflops']!,
-        torchGflops: (s as unknown as Record<string, number>)['torchGflops'], torchCpuGflops: (s as unknown as Record<string, number>)['torchCpuGflops'] }));
+      const r = shapesOf<PeerRow>('/usr/bin/python3', ['bench/peer_gemm_shapes.py', list], peerEnv());
+      peerConfig = r.peer;
+      return r.shapes.map((s) => ({ name: s.name, gflops: s.numpyGflops, cpuGflops: s.numpyCpuGflops, torchGflops: s.torchGflops, torchCpuGflops: s.torchCpuGflops }));
     };
   }
   const names = Object.keys(sides);
@@ -121,7 +120,7 @@ function runner(rounds: number, before: string | null, only: Set<string> | null,
   }
   const table = shapes.map(([name, m, n, k, ta, tb]) => {
     const med: Record<string, Record<string, number>> = {};
-    for (const side of names) med[side] = Object.fromEntries(Object.entries(raw[name]![side]!).map(([key, v]) => [key, median(v) as number]));
+    for (const side of names) med[side] = Object.fromEntries(Object.entries(raw[name]![side]!).map(([key, v]) => [key, median(v)]));
     const ratio = (x: string, key: string) => med['ours']![key]! / med[x]![key]!;
     return {
       name, m, n, k, transA: ta, transB: tb, medians: med,
@@ -139,8 +138,8 @@ function runner(rounds: number, before: string | null, only: Set<string> | null,
     units: 'gflops: GFLOP/s of the median call (float32, 2 threads; OpenBLAS threads itself, torch.set_num_threads(1)); cpuGflops: flops over the process CPU time (user + system, all threads) of the timed calls',
     peer: peerConfig, loadavg, loadavgAtEnd: os.loadavg(), shapes: table, raw,
   };
-  const file = writeResult('gemm-shapes-', result, date);
-  process.stdout.write(`${JSON.stringify({ file, loadavg: os.loadavg() })}\n`);
+  const files = writeResult('gemm-shapes', result);
+  process.stdout.write(`${JSON.stringify({ ...files, loadavg: os.loadavg() })}\n`);
 }
 
 const argv = process.argv.slice(2);

@@ -3,22 +3,20 @@
 // memory every `every` steps: resident set size, V8 heap used, external and ArrayBuffer memory.
 // With --expose-gc each sample follows a full garbage collection, so it measures what is retained,
 // not when the collector last ran. It prints a table as it goes, judges flatness (see judge()) and
-// writes bench/results/soak-<date>.json (atomically, rewritten at every sample, so an interrupted
+// records benchmark 'soak' (bench/README.md; rewritten atomically at every sample, so an interrupted
 // soak still leaves its samples, marked "complete": false).
 //   usage: node --expose-gc --import tsx bench/soak.ts [steps=20000] [every=500] [modules|fused] [threads=2]
 //          (npm run soak)
-//          node --import tsx bench/soak.ts --rejudge bench/results/soak-<date>.json
-//          (recompute the verdict of a saved soak with the current criteria; rewrites the file)
+//          node --import tsx bench/soak.ts --rejudge bench/results/history/soak-<date>.json
+//          (recompute the verdict of a saved soak with the current criteria; rewrites the record)
 import '../src/backends/native/index.js';
 import '../src/index.js';
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { machineInfo, median } from '../src/bench/machine.js';
 import { mlpTrainer } from '../src/bench/mlp.js';
+import { historyFile, writeResult } from './common.js';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const steps = Number(process.argv[2] ?? 20000);
 const every = Number(process.argv[3] ?? 500);
 const variant = process.argv[4] === 'fused' ? 'fused' : 'modules';
@@ -93,10 +91,10 @@ const say = (v: Verdict): string => `RSS over steps ${v.last75.fromStep}..${v.la
 
 if (process.argv[2] === '--rejudge') {
   const path = process.argv[3]!;
-  const saved = JSON.parse(readFileSync(path, 'utf8')) as { samples: Sample[]; stepsDone?: number; steps: number; verdict: unknown };
+  const saved = JSON.parse(readFileSync(path, 'utf8')) as { date: string; samples: Sample[]; stepsDone?: number; steps: number; verdict: unknown };
   const v = judge(saved.samples, saved.stepsDone ?? saved.steps);
-  writeFileSync(`${path}.tmp`, `${JSON.stringify({ ...saved, verdict: v }, null, 2)}\n`);
-  renameSync(`${path}.tmp`, path);
+  // the same date names the same history file; the current file changes only if this is its record
+  writeResult('soak', { ...saved, verdict: v });
   process.stdout.write(say(v));
   process.exit(0);
 }
@@ -111,14 +109,12 @@ process.stdout.write(`soak: MLP ${t.sizes.join('-')} batch ${t.batch} (${variant
 process.stdout.write('  step  rss MiB heap MiB  ext MiB   ab MiB  step ms      loss  load1\n');
 process.stdout.write(`${row(samples[0]!)}\n`);
 const runDate = new Date().toISOString();
-const file = join(root, 'bench', 'results', `soak-${runDate.slice(0, 19).replace(/[:T]/g, '-')}.json`);
 
-// Flatness over the last 75% of the steps done so far; the result file is rewritten (atomically)
-// at every sample, so an interrupted soak still leaves its samples ("complete": false).
+// Flatness over the last 75% of the steps done so far; the record is rewritten (atomically) at
+// every sample, so an interrupted soak still leaves its samples ("complete": false).
 function report(done: number): Verdict {
   const verdict = judge(samples, done);
   const result = {
-    bench: 'soak',
     date: runDate,
     complete: done === steps,
     workload: `MLP ${t.sizes.join('-')}, ReLU, cross-entropy, Adam (lr 1e-3), batch ${t.batch}, float32, ${variant} variant (as tensorslim bench mlp)`,
@@ -128,9 +124,7 @@ function report(done: number): Verdict {
     units: { memory: 'MiB (2^20 bytes), process.memoryUsage()', stepMs: 'median ms per step over the sampling window' },
     samples,
   };
-  mkdirSync(join(root, 'bench', 'results'), { recursive: true });
-  writeFileSync(`${file}.tmp`, `${JSON.stringify(result, null, 2)}\n`);
-  renameSync(`${file}.tmp`, file);
+  writeResult('soak', result);
   return verdict;
 }
 
@@ -151,4 +145,4 @@ for (let i = 1; i <= steps; i++) {
 
 const verdict = report(steps);
 process.stdout.write(say(verdict));
-process.stdout.write(`${JSON.stringify({ file, verdict })}\n`);
+process.stdout.write(`${JSON.stringify({ file: historyFile('soak', runDate), verdict })}\n`);

@@ -1,0 +1,70 @@
+// Runs tensorslim and its PyTorch/OpenBLAS peer on the same workloads, interleaved, for several
+// rounds in one session: GEMM 1024^3 and 2048^3 against numpy @ (OpenBLAS), and one training step
+// of the MLP 784-1200-1200-10 (both model variants) against PyTorch. Records medians, ratios, the
+// peer configuration and the machine as benchmark 'gemm-mlp' (with "gemm": GEMM only, as 'gemm');
+// see bench/README.md for where results go.
+//   usage: npx tsx bench/run_gemm_mlp.ts [rounds=3] [gemm]      (npm run bench)
+// Each round records the load average: the machine is shared, so wall-clock numbers carry the
+// other processes' load; the GEMM rows also record GFLOP per CPU-second, which does not.
+import os from 'node:os';
+import { machineInfo, median, peerEnv, runJson, runOursNative, writeResult, type Json } from './common.js';
+
+const rounds = Number(process.argv[2] ?? 3);
+const gemmOnly = process.argv[3] === 'gemm';
+const ours = (...a: string[]): Json => runOursNative(['bench/ours.ts', ...a], { ...process.env, BENCH_THREADS: '2' });
+const peer = (...a: string[]): Json => runJson('/usr/bin/python3', ['bench/peer_torch.py', ...a], peerEnv());
+const num = (r: Json, key: string): number => r[key] as number;
+
+const raw: Record<string, number[]> = {
+  gemm1024: [], gemm2048: [], peerGemm1024: [], peerGemm2048: [],
+  // GFLOP per CPU-second (process CPU time, all threads): robust to other processes' load
+  gemmCpu1024: [], gemmCpu2048: [], peerGemmCpu1024: [], peerGemmCpu2048: [],
+  ...(gemmOnly ? {} : { mlpModules: [], mlpFused: [], peerMlp: [] }),
+};
+const loadavg: number[][] = [];
+let peerConfig: unknown = null, machine: Json = {};
+for (let i = 0; i < rounds; i++) {
+  process.stderr.write(`round ${i + 1}/${rounds}\n`);
+  loadavg.push(os.loadavg());
+  for (const n of [1024, 2048]) {
+    // alternate which side goes first, so a load burst does not always hit the same one
+    for (const side of i % 2 === 0 ? ['ours', 'peer'] : ['peer', 'ours']) {
+      if (side === 'ours') {
+        const o = ours('gemm', String(n)); machine = o['machine'] as Json;
+        raw[`gemm${n}`]!.push(num(o, 'gflops')); raw[`gemmCpu${n}`]!.push(num(o, 'cpuGflops'));
+      } else {
+        const p = peer('gemm', String(n)); peerConfig = p['peer'];
+        raw[`peerGemm${n}`]!.push(num(p, 'numpyGflops')); raw[`peerGemmCpu${n}`]!.push(num(p, 'numpyCpuGflops'));
+      }
+    }
+  }
+  if (gemmOnly) continue;
+  raw['mlpModules']!.push(num(ours('mlp', 'modules'), 'stepMs'));
+  raw['mlpFused']!.push(num(ours('mlp', 'fused'), 'stepMs'));
+  raw['peerMlp']!.push(num(peer('mlp'), 'stepMs'));
+}
+const med = Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, median(v)]));
+const m = (k: string): number => med[k]!;
+const result = {
+  date: new Date().toISOString(),
+  machine: machineInfo(machine),
+  rounds,
+  medians: med,
+  ratios: {
+    gemm1024VsOpenblas: m('gemm1024') / m('peerGemm1024'),
+    gemm2048VsOpenblas: m('gemm2048') / m('peerGemm2048'),
+    gemmCpu1024VsOpenblas: m('gemmCpu1024') / m('peerGemmCpu1024'),
+    gemmCpu2048VsOpenblas: m('gemmCpu2048') / m('peerGemmCpu2048'),
+    ...(gemmOnly ? {} : { mlpModulesVsTorch: m('mlpModules') / m('peerMlp'), mlpFusedVsTorch: m('mlpFused') / m('peerMlp') }),
+  },
+  units: {
+    gemm: 'GFLOP/s (float32, 2 threads; peer: numpy @ on OpenBLAS), median of the round medians',
+    gemmCpu: 'GFLOP per CPU-second of the process (all threads), same runs: the per-core efficiency, robust to other load',
+    ...(gemmOnly ? {} : { mlp: 'ms per training step (median)' }),
+  },
+  loadavg,
+  peer: peerConfig,
+  raw,
+};
+const files = writeResult(gemmOnly ? 'gemm' : 'gemm-mlp', result);
+process.stdout.write(`${JSON.stringify({ ...files, medians: med, ratios: result.ratios, loadavg: os.loadavg() })}\n`);
