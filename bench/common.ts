@@ -9,6 +9,10 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import os from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { median } from '../src/bench/machine.js';
+
+/** The median of a non-empty list (src/bench's, so both sides compute it alike). */
+export { median };
 
 /** The repository root. */
 export const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -34,7 +38,7 @@ export function peerEnv(): NodeJS.ProcessEnv {
 /**
  * Runs a command and parses the last line of its stdout as JSON (of the shape the caller names as
  * `T`, unchecked); throws with its stderr on failure.
- * @example runJson('/usr/bin/python3', ['bench/peer_torch.py', 'mlp'], peerEnv())['stepMs']
+ * @example runJson('/usr/bin/python3', ['bench/peer_gemm_mlp.py', 'mlp'], peerEnv())['stepMs']
  */
 export function runJson<T extends object = Json>(cmd: string, args: readonly string[], env: NodeJS.ProcessEnv = process.env): T {
   const r = spawnSync(cmd, args, { cwd: root, env, encoding: 'utf8', maxBuffer: 1 << 24 });
@@ -63,17 +67,6 @@ export function runOursNative<T extends object = Json>(args: readonly string[], 
     process.stderr.write(`${what} (addon missing?); retrying in 30 s\n`);
     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 30000);
   }
-}
-
-/**
- * The median of a non-empty list of numbers.
- * @example median([3, 1, 2]) // 2
- */
-export function median(xs: readonly number[]): number {
-  if (xs.length === 0) throw new Error('bench median: empty list; a benchmark recorded no values');
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 /**

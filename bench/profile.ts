@@ -8,8 +8,7 @@
 import '../src/backends/native/index.js';
 import '../src/index.js';
 import { getBackend } from '../src/backend/registry.js';
-import { benchGpt } from '../src/bench/gpt.js';
-import { benchMlp } from '../src/bench/mlp.js';
+import { benchGpt, benchMlp } from '../src/bench/index.js';
 
 /** Calls and total milliseconds of one kernel signature. */
 interface KernelStat { calls: number; ms: number }

@@ -11,8 +11,9 @@ import { machineInfo, median, peerEnv, runJson, runOursNative, writeResult, type
 
 const rounds = Number(process.argv[2] ?? 3);
 const gemmOnly = process.argv[3] === 'gemm';
-const ours = (...a: string[]): Json => runOursNative(['bench/ours.ts', ...a], { ...process.env, BENCH_THREADS: '2' });
-const peer = (...a: string[]): Json => runJson('/usr/bin/python3', ['bench/peer_torch.py', ...a], peerEnv());
+// ours: `tensorslim bench gemm|mlp --json` in a fresh process; the peer: bench/peer_gemm_mlp.py
+const ours = (...a: string[]): Json => runOursNative(['src/cli/main.ts', 'bench', ...a, '--threads', '2', '--json']);
+const peer = (...a: string[]): Json => runJson('/usr/bin/python3', ['bench/peer_gemm_mlp.py', ...a], peerEnv());
 const num = (r: Json, key: string): number => r[key] as number;
 
 const raw: Record<string, number[]> = {
@@ -30,7 +31,7 @@ for (let i = 0; i < rounds; i++) {
     // alternate which side goes first, so a load burst does not always hit the same one
     for (const side of i % 2 === 0 ? ['ours', 'peer'] : ['peer', 'ours']) {
       if (side === 'ours') {
-        const o = ours('gemm', String(n)); machine = o['machine'] as Json;
+        const o = ours('gemm', '--size', String(n)); machine = o['machine'] as Json;
         raw[`gemm${n}`]!.push(num(o, 'gflops')); raw[`gemmCpu${n}`]!.push(num(o, 'cpuGflops'));
       } else {
         const p = peer('gemm', String(n)); peerConfig = p['peer'];
@@ -39,8 +40,8 @@ for (let i = 0; i < rounds; i++) {
     }
   }
   if (gemmOnly) continue;
-  raw['mlpModules']!.push(num(ours('mlp', 'modules'), 'stepMs'));
-  raw['mlpFused']!.push(num(ours('mlp', 'fused'), 'stepMs'));
+  raw['mlpModules']!.push(num(ours('mlp'), 'stepMs'));
+  raw['mlpFused']!.push(num(ours('mlp', '--fused'), 'stepMs'));
   raw['peerMlp']!.push(num(peer('mlp'), 'stepMs'));
 }
 const med = Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, median(v)]));

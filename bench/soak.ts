@@ -13,8 +13,7 @@ import '../src/backends/native/index.js';
 import '../src/index.js';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
-import { machineInfo, median } from '../src/bench/machine.js';
-import { mlpTrainer } from '../src/bench/mlp.js';
+import { machineInfo, median, mlpTrainer } from '../src/bench/index.js';
 import { historyFile, writeResult } from './common.js';
 
 const steps = Number(process.argv[2] ?? 20000);

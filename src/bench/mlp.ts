@@ -79,7 +79,7 @@ export interface MlpTrainer {
 }
 
 /**
- * Build the MLP training step that benchMlp times (also used by the memory soak, bench/soak.mjs).
+ * Build the MLP training step that benchMlp times (also used by the memory soak, bench/soak.ts).
  *
  * @example
  * const t = mlpTrainer({ threads: 2 });

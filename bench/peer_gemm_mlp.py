@@ -1,9 +1,10 @@
 #!/usr/bin/python3
-# PyTorch / numpy (OpenBLAS) peer for `tensorslim bench`: the same two workloads, printed as one JSON
-# line. Run with /usr/bin/python3 (Debian python3-torch 1.13, libopenblas0-pthread), with
-# OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset so OpenBLAS picks its AVX-512 kernel, and
-# torch.set_num_threads(1) (OpenBLAS threads itself; two pools on two cores fight).
-#   usage: peer_torch.py gemm N | mlp
+# PyTorch / numpy (OpenBLAS) peer of `tensorslim bench gemm` and `bench mlp` (run by
+# bench/run_gemm_mlp.ts): the same two workloads, printed as one JSON line. Run with /usr/bin/python3
+# (Debian python3-torch 1.13, libopenblas0-pthread), with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE
+# unset so OpenBLAS picks its AVX-512 kernel, and torch.set_num_threads(1) (OpenBLAS threads
+# itself; two pools on two cores fight).
+#   usage: peer_gemm_mlp.py gemm N | mlp
 import json, os, sys, time
 import numpy as np
 import torch

@@ -1,0 +1,19 @@
+// src/bench: the benchmarks shipped in the package, what `tensorslim bench <name>` runs (gemm, mlp,
+// gpt, sparse, elementwise). Each measures one workload on this machine and active backend and
+// returns plain numbers with the machine description (machine.ts); none compares with another
+// library, writes files or asserts anything about speed.
+//
+// The split with the repository's bench/ folder (not shipped): bench/ runs these same workloads
+// (through the CLI, in fresh processes) against PyTorch/numpy/OpenBLAS peers written in Python,
+// profiles them, runs the memory soak and the distillation experiment, and keeps every result in
+// bench/results/ (<bench>.json, the newest; history/, every run). See bench/README.md.
+//
+// Layer: bench sits with report above compress and below cli (.dependency-cruiser.cjs).
+
+export { benchElementwise, type ElementwiseBenchOptions, type ElementwiseBenchResult, type ElementwiseOpResult } from './elementwise.js';
+export { benchGemm, type GemmBenchOptions, type GemmBenchResult } from './gemm.js';
+export { benchGpt, type GptBenchOptions, type GptBenchResult } from './gpt.js';
+export { benchMlp, mlpTrainer, type MlpBenchOptions, type MlpBenchResult, type MlpTrainer } from './mlp.js';
+export { benchSparse, type SparseBenchOptions, type SparseBenchResult } from './sparse.js';
+export { benchSparseModel, type SparseModelBenchOptions, type SparseModelBenchResult } from './sparse_model.js';
+export { machineInfo, median, applyThreads, timeSteps, type MachineInfo } from './machine.js';
