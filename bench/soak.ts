@@ -13,8 +13,9 @@ import '../src/backends/native/index.js';
 import '../src/index.js';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
+import { relative } from 'node:path';
 import { machineInfo, median, mlpTrainer } from '../src/bench/index.js';
-import { historyFile, writeResult } from './common.js';
+import { historyFile, root, writeResult } from './common.js';
 
 const steps = Number(process.argv[2] ?? 20000);
 const every = Number(process.argv[3] ?? 500);
@@ -144,4 +145,4 @@ for (let i = 1; i <= steps; i++) {
 
 const verdict = report(steps);
 process.stdout.write(say(verdict));
-process.stdout.write(`${JSON.stringify({ file: historyFile('soak', runDate), verdict })}\n`);
+process.stdout.write(`${JSON.stringify({ file: relative(root, historyFile('soak', runDate)), verdict })}\n`);

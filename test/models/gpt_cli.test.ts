@@ -74,7 +74,7 @@ test('bad input: missing or wrong flags exit 2; an empty corpus, a too-long cont
 });
 
 test('bench gpt --json: median step time and tokens per second of a small configuration', async () => {
-  // the full benchmark configuration is too slow for a test; bench/run_gpt.mjs runs it
+  // the full benchmark configuration is too slow for a test; bench/run_gpt.ts runs it
   const { benchGpt } = await import('../../src/bench/gpt.js');
   const r = benchGpt({ steps: 1, warmup: 0, batch: 2, model: { nLayer: 1, nEmbd: 32, nHead: 2, blockSize: 16 } });
   assert.equal(r.bench, 'gpt');
