@@ -16,21 +16,11 @@
 // itself is not being recorded (no createGraph); the composed rules are the reference it is tested
 // against, and the path for higher-order gradients.
 
-import type { View } from '../../backend/backend.js';
-import type { TypedArray } from '../../backend/dtype.js';
 import { getBackend } from '../../backend/registry.js';
 import { isGradEnabled } from '../../core/engine.js';
 import { Tensor } from '../../core/tensor.js';
 import { add, div, erf, exp, gt, matmul, mean, mul, oneHot, softmax, sqrt, sub, sum, tanh, to, transpose, where } from '../../ops/index.js';
 import { defineGrad } from '../registry.js';
-
-/** Optional backward kernels of the fused ops (structural: read off the active backend). */
-interface FusedBackwardKernels {
-  softmaxCrossEntropyBackward?(logits: View, target: View, scale: number): TypedArray;
-  linearBackward?(dy: View, y: View | null, x: View, w: View, needs: readonly boolean[]): (TypedArray | null)[] | null;
-}
-
-const kernels = (): FusedBackwardKernels => getBackend() as FusedBackwardKernels;
 
 defineGrad('linear', {
   save: { inputs: [0, 1], output: true },
@@ -38,7 +28,7 @@ defineGrad('linear', {
     const relu = c.attrs['relu'] === true;
     const x = c.input(0), w = c.input(1);
     const needs = [c.needs[0] === true, c.needs[1] === true, c.inputShapes.length > 2 && c.needs[2] === true];
-    const be = kernels();
+    const be = getBackend();
     if (be.linearBackward && !isGradEnabled() && dy.dtype === x.dtype && dy.ndim === 2) {
       const r = be.linearBackward(dy.view_(), relu ? c.output().view_() : null, x.view_(), w.view_(), needs);
       if (r) {
@@ -65,7 +55,7 @@ defineGrad('softmaxCrossEntropy', {
     if (!c.needs[0]) return [null, null];
     const z = c.input(0);
     const [n, k] = z.shape as [number, number];
-    const be = kernels();
+    const be = getBackend();
     if (be.softmaxCrossEntropyBackward && !isGradEnabled() && n > 0) {
       const scale = dy.item() / n;
       return [new Tensor(be.softmaxCrossEntropyBackward(z.view_(), c.input(1).view_(), scale), z.dtype, [n, k]), null];
