@@ -8,8 +8,8 @@
 //   native TS binding                     src/backends/native/attention.ts
 //   native C++ kernel                     native/src/attention.cc
 //   reference backend                     none (the composed reference below)
-//   tests                                 test/ops/attention.test.ts, test/nn/attention.test.ts,
-//                                         test/nn/packed_attention.test.ts, test/native/attention.test.ts
+//   tests                                 test/ops/attention.test.ts, test/nn/packed_attention.test.ts,
+//                                         test/native/attention.test.ts
 //   callers                               src/nn/attention.ts CausalSelfAttention, src/models/gpt.ts
 //
 // Two forms of the same math:
