@@ -1,6 +1,11 @@
-// The Backend interface: the small closed set of primitive kernels every backend implements.
+// The Backend interface: the whole contract between the library and a backend. It holds the
+// small closed set of primitive kernels every backend implements, the optional fused kernels
+// (FusedKernels: ops/<kernel>.ts composes the same math from primitives when one is missing; see
+// ops/fused_or.ts) and optional runtime information (BackendInfo). No caller re-declares a method:
+// every kernel any layer calls is typed here.
 // Kernels do math only. They see typed arrays with shape/strides/offset (a View), never a
-// Tensor, autograd or modules. Every kernel returns a fresh contiguous row-major buffer.
+// Tensor, autograd or modules. A kernel returns a contiguous row-major buffer: a fresh one, or the
+// caller-owned one it was given (`out` of unary/binary, `into` of the attention kernels).
 // Everything else (softmax, losses, layers, conv2d, ...) is composed from these in ops/.
 
 import type { DType, TypedArray } from './dtype.js';
@@ -24,7 +29,7 @@ export type BinaryOp =
 
 export type ReduceOp = 'sum' | 'max' | 'min' | 'argmax' | 'argmin';
 
-export interface Backend extends FusedKernels {
+export interface Backend extends FusedKernels, BackendInfo {
   readonly name: string;
   /**
    * out[i] = op(x[i]); out has x's shape and dtype `outDtype`. With `out` (a contiguous array of
@@ -85,9 +90,36 @@ export interface AdamHyper {
 }
 
 /**
- * Optional fused kernels. A backend may provide any of them; ops/fused.ts composes the same math
- * from primitives when one is missing, and that composition is the reference the fused kernel is
- * tested against. Each has its own gradient rule (autograd/grads/fused.ts), written with ops.
+ * What a backend may report about itself (the native one does; read by `tensorslim info` and the
+ * benchmarks' machine line). All optional: the reference backend has none of them.
+ */
+export interface BackendInfo {
+  /** Threads its kernels use. */
+  readonly threads?: number;
+  /** The SIMD path in use, e.g. 'avx512', 'avx2' or 'generic'. */
+  readonly cpuPath?: string;
+  /** One line on what it runs natively. */
+  readonly description?: string;
+  /** Set the number of kernel threads. */
+  setThreads?(n: number): void;
+}
+
+/** A (rows, cols) matrix in CSR form (as compress/prune/csr.ts CsrMatrix, structurally). */
+export interface CsrArrays {
+  readonly rows: number;
+  readonly cols: number;
+  readonly crowIndices: Int32Array;
+  readonly colIndices: Int32Array;
+  readonly values: Float32Array | Float64Array;
+}
+
+/**
+ * Optional fused kernels, each named after the op (the tape kernel) it serves; `<op>Forward` /
+ * `<op>Backward` where the backward is a kernel too. A backend may provide any of them; the op
+ * in src/ops/<op>.ts (snake_case file) composes the same math from primitives when one is missing
+ * (through fusedOr, ops/fused_or.ts), and that composition is the reference the fused kernel is
+ * tested against. Each op has one gradient rule (autograd/grads/<op>.ts), written with ops, which
+ * calls the backward kernel when present and not recording.
  */
 export interface FusedKernels {
   /**
@@ -100,6 +132,23 @@ export interface FusedKernels {
    * loss[i] = logsumexp(logits[i]) - logits[i, target[i]], as float64. No gradient here.
    */
   softmaxCrossEntropy?(logits: View, target: View): Float64Array;
+  /**
+   * Gradient of the mean softmax cross-entropy w.r.t. logits (N, C) in one pass:
+   * (softmax(logits) - onehot(target)) * scale (the rule passes scale = dy / N). Contiguous, logits' dtype.
+   */
+  softmaxCrossEntropyBackward?(logits: View, target: View, scale: number): TypedArray;
+  /**
+   * Backward of linear (+ReLU when `y`, the forward output, is given) in one call: [dx, dw, db] for
+   * dy (M, N), x (M, K), w (N, K), each only where `needs` asks (else null); null when this
+   * backend cannot handle these arrays (the rule then composes).
+   */
+  linearBackward?(dy: View, y: View | null, x: View, w: View, needs: readonly boolean[]): (TypedArray | null)[] | null;
+  /**
+   * out (batch, rows) = x (batch, cols) @ W^T + bias (rows,) with W (rows, cols) in CSR form; all
+   * contiguous, one float dtype. The reference is compress/prune/csr.ts csrLinearReference.
+   */
+  csrLinear?(x: Float32Array | Float64Array, batch: number, w: CsrArrays, bias: Float32Array | Float64Array | null,
+    out: Float32Array | Float64Array): void;
   /**
    * One Adam/AdamW step over a whole parameter, in place on `param`, `expAvg`, `expAvgSq` (and
    * `maxExpAvgSq` with amsgrad). All arrays contiguous, one float dtype, one length. Returns false

@@ -2,7 +2,6 @@
 // their context: CPU model, cores, Node version, backend, SIMD path, threads, date.
 
 import os from 'node:os';
-import type { Backend } from '../backend/backend.js';
 import { getBackend } from '../backend/registry.js';
 
 /** Where and how a benchmark ran. */
@@ -22,7 +21,7 @@ export interface MachineInfo {
  * @example machineInfo().cpu   // 'AMD EPYC ...'
  */
 export function machineInfo(): MachineInfo {
-  const b = getBackend() as Backend & { readonly threads?: number; readonly cpuPath?: string };
+  const b = getBackend();
   return {
     cpu: os.cpus()[0]?.model?.trim() ?? 'unknown',
     cores: os.availableParallelism(),
@@ -45,7 +44,7 @@ export function median(xs: readonly number[]): number {
 /** Set the backend's kernel threads when it has any (native); no-op on reference. */
 export function applyThreads(threads: number | undefined): void {
   if (threads === undefined) return;
-  const b = getBackend() as Backend & { setThreads?(n: number): void };
+  const b = getBackend();
   if (typeof b.setThreads === 'function') b.setThreads(threads);
 }
 

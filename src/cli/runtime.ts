@@ -1,24 +1,15 @@
 // The one place the CLI touches the backend registry: choose a backend, set threads, and describe
-// the runtime for `info`. Optional backend capabilities (threads, CPU path) are read duck-typed so the
-// CLI works with the reference backend and with the native one when it arrives.
+// the runtime for `info`. Optional backend capabilities (threads, CPU path) are the Backend's optional
+// BackendInfo members, absent on the reference backend.
 
 import os from 'node:os';
 import { getBackend, listBackends, setBackend } from '../backend/registry.js';
-import type { Backend } from '../backend/backend.js';
 import { UsageError } from './command.js';
 import { TensorslimError } from '../core/errors.js';
 import { modelFromCheckpoint, type Checkpoint } from '../io/index.js';
 import { listModels, modelFromConfig, type AnyPresetModel, type PresetModel } from '../models/index.js';
 import { prune } from '../compress/index.js';
 import { gptConfigOf, loadGptCheckpoint } from '../train/lm.js';
-
-/** What a backend may offer beyond the kernel interface. */
-interface BackendExtras {
-  readonly threads?: number;
-  setThreads?(n: number): void;
-  readonly cpuPath?: string;
-  readonly description?: string;
-}
 
 /** Facts about the running process and backend, as `info` prints them. */
 export interface RuntimeInfo {
@@ -49,7 +40,7 @@ export function applyRuntimeFlags(command: string, opts: { threads?: number | un
     }
     setBackend(opts.backend);
   }
-  const b = getBackend() as Backend & BackendExtras;
+  const b = getBackend();
   if (opts.threads !== undefined && typeof b.setThreads === 'function') b.setThreads(opts.threads);
 }
 
@@ -60,7 +51,7 @@ export function applyRuntimeFlags(command: string, opts: { threads?: number | un
  * runtimeInfo('0.1.0').backend;  // 'reference'
  */
 export function runtimeInfo(version: string): RuntimeInfo {
-  const b = getBackend() as Backend & BackendExtras;
+  const b = getBackend();
   return {
     version,
     backend: b.name,

@@ -387,7 +387,7 @@ export function lmLossFn(opts: { accumulationSteps?: number } = {}): (model: Any
   if (!Number.isInteger(k) || k < 1) throw new TensorslimError('lmLossFn', `accumulationSteps must be a positive integer, got ${k}`);
   return (model, batch) => {
     const [x, y] = splitTokenBatch(batch);
-    const m = model as unknown as Module<[Tensor], Tensor>;
+    const m = model as Module<[Tensor], Tensor>;
     const b = x.shape[0]!;
     if (k === 1) return gptLoss(m.call(x), y);
     if (b % k !== 0) throw new TensorslimError('lmLossFn', `batch size ${b} is not divisible by accumulationSteps ${k}`);

@@ -203,6 +203,7 @@ export function presetConfig(name: string, overrides: ModelOverrides | GptOverri
   validateConfig(config);
   // An override that changes the architecture (widths, inputs, classes) makes it a different model: drop
   // the preset's name so checkpoints, tables and resume checks do not call a 784-128-10 MLP 'mlp-tiny'.
+  // the config union has no index signature; read it as a plain record to copy it key by key
   const base = p.config as unknown as Record<string, unknown>;
   const changed = Object.keys(overrides).some((k) => k !== 'dropout' && k !== 'inputDropout'
     && JSON.stringify((overrides as Record<string, unknown>)[k]) !== JSON.stringify(base[k]));

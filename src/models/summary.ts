@@ -77,17 +77,17 @@ export function summarizeModel(model: AnyModule, inputShape: readonly number[], 
   const attention = all.filter(([, m]) => m instanceof CausalSelfAttention) as [string, CausalSelfAttention][];
   const hooked = [...leaves.map(([, m]) => m), ...attention.map(([, m]) => m as AnyModule)];
   const shapes = new Map<AnyModule, { input: number[]; output: number[] }>();
-  const handles = hooked.map((m) => (m as unknown as Module<[Tensor], unknown>).registerForwardHook((mod, args, out) => {
+  const handles = hooked.map((m) => (m as Module<[Tensor], unknown>).registerForwardHook((mod, args, out) => {
     const x = args[0];
     if (out && typeof out === 'object' && 'shape' in out && x && typeof x === 'object' && 'shape' in x) {
-      shapes.set(mod as unknown as AnyModule, { input: [...(x as Tensor).shape], output: [...(out as Tensor).shape] });
+      shapes.set(mod as AnyModule, { input: [...(x as Tensor).shape], output: [...(out as Tensor).shape] });
     }
   }));
   const wasTraining = model.training;
   let out: Tensor;
   try {
     model.eval();
-    out = noGrad(() => (model as unknown as Module<[Tensor], Tensor>).call(ops.zeros([1, ...inputShape], { dtype: opts.dtype ?? 'float32' })));
+    out = noGrad(() => (model as Module<[Tensor], Tensor>).call(ops.zeros([1, ...inputShape], { dtype: opts.dtype ?? 'float32' })));
   } catch (e) {
     throw new TensorslimError('summarizeModel', `a forward pass with input (1, ${inputShape.join(', ')}) failed: ${e instanceof Error ? e.message : String(e)}`);
   } finally {

@@ -33,14 +33,14 @@ export class Sequential extends Module {
 
   #items(): TensorModule[] {
     const out: TensorModule[] = [];
-    for (const [, m] of this.childSlots()) if (m !== null) out.push(m as unknown as TensorModule);
+    for (const [, m] of this.childSlots()) if (m !== null) out.push(m);
     return out;
   }
 
   /** Add a module at the end; returns this. @example seq.append(new ReLU()) */
   append(module: TensorModule): this {
     checkModule('Sequential.append', module);
-    this.registerModule(String(this.childSlots().length), module as unknown as AnyModule);
+    this.registerModule(String(this.childSlots().length), module);
     return this;
   }
 
@@ -55,7 +55,7 @@ export class Sequential extends Module {
     checkModule('Sequential.set', module);
     const slots = this.childSlots();
     const k = index('Sequential.set', i, slots.length);
-    this.registerModule(slots[k]![0], module as unknown as AnyModule);
+    this.registerModule(slots[k]![0], module);
   }
 
   /** Number of children. @example seq.length */
@@ -88,14 +88,14 @@ export class ModuleList<M extends AnyModule | TensorModule = TensorModule> exten
 
   #items(): M[] {
     const out: M[] = [];
-    for (const [, m] of this.childSlots()) if (m !== null) out.push(m as unknown as M);
+    for (const [, m] of this.childSlots()) if (m !== null) out.push(m as M);
     return out;
   }
 
   /** Add a module at the end; returns this. @example list.append(new Linear(4, 4)) */
   append(module: M): this {
     checkModule('ModuleList.append', module);
-    this.registerModule(String(this.childSlots().length), module as unknown as AnyModule);
+    this.registerModule(String(this.childSlots().length), module);
     return this;
   }
 
@@ -136,7 +136,7 @@ export class ModuleDict<M extends AnyModule | TensorModule = TensorModule> exten
   /** Add or replace the module under `key`. @example heads.set('aux', new Linear(8, 2)) */
   set(key: string, module: M): this {
     checkModule('ModuleDict.set', module);
-    this.registerModule(key, module as unknown as AnyModule);
+    this.registerModule(key, module);
     return this;
   }
 
@@ -146,7 +146,7 @@ export class ModuleDict<M extends AnyModule | TensorModule = TensorModule> exten
     if (slot === undefined || slot[1] === null) {
       throw new TensorslimError('ModuleDict.get', `no module under '${key}'; keys: [${this.keys().join(', ')}]`);
     }
-    return slot[1] as unknown as M;
+    return slot[1] as M;
   }
 
   /** Whether `key` holds a module. @example heads.has('cls') */
@@ -156,7 +156,7 @@ export class ModuleDict<M extends AnyModule | TensorModule = TensorModule> exten
   /** Number of modules. @example heads.size */
   get size(): number { return this.keys().length; }
   [Symbol.iterator](): Iterator<[string, M]> {
-    return this.childSlots().filter(([, m]) => m !== null).map(([k, m]) => [k, m as unknown as M] as [string, M])[Symbol.iterator]();
+    return this.childSlots().filter(([, m]) => m !== null).map(([k, m]) => [k, m as M] as [string, M])[Symbol.iterator]();
   }
 
   forward(): never {

@@ -7,6 +7,8 @@ import { ShapeError, DTypeError, TensorslimError } from '../core/errors.js';
 import { isFloat } from '../backend/dtype.js';
 import { fmtShape, shapeEquals } from '../backend/shape.js';
 import * as ops from '../ops/index.js';
+import { checkLinearShapes } from '../ops/linear.js';
+import { requireFloat } from '../ops/util.js';
 
 export { relu, gelu, tanh, sigmoid, softmax, logSoftmax, dropout, conv2d, maxPool2d } from '../ops/index.js';
 
@@ -23,11 +25,6 @@ function reduce(loss: Tensor, reduction: Reduction): Tensor {
   return loss;
 }
 
-function requireFloat(op: string, name: string, t: Tensor): void {
-  if (!(t instanceof Tensor)) throw new TensorslimError(op, `${name} must be a Tensor`);
-  if (!isFloat(t.dtype)) throw new DTypeError(op, `${name} must be floating point, got ${t.dtype}; convert with ops.to(${name}, 'float32')`);
-}
-
 function requireSameShape(op: string, input: Tensor, target: Tensor): void {
   if (!shapeEquals(input.shape, target.shape)) {
     throw new ShapeError(op, `input ${fmtShape(input.shape)} and target ${fmtShape(target.shape)} must have the same shape (broadcasting them is almost always a bug); reshape the target to ${fmtShape(input.shape)}`);
@@ -42,21 +39,12 @@ function requireSameShape(op: string, input: Tensor, target: Tensor): void {
  * @example F.linear(ops.ones([4, 3]), ops.ones([2, 3]))  // (4, 2), every value 3
  */
 export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null, op = 'linear'): Tensor {
-  if (weight.ndim !== 2) throw new ShapeError(op, `weight must be 2-D (out, in), got ${fmtShape(weight.shape)}`);
-  const inF = weight.shape[1]!;
-  if (x.ndim === 0 || x.shape[x.ndim - 1] !== inF) {
-    const last = x.ndim === 0 ? 'none (a scalar)' : String(x.shape[x.ndim - 1]);
-    throw new ShapeError(op, `input last dimension ${last} does not match inFeatures ${inF}; input shape ${fmtShape(x.shape)}, weight ${fmtShape(weight.shape)}`);
-  }
-  if (bias && (bias.ndim !== 1 || bias.shape[0] !== weight.shape[0])) {
-    throw new ShapeError(op, `bias must be (${weight.shape[0]},) to match weight ${fmtShape(weight.shape)}, got ${fmtShape(bias.shape)}`);
-  }
+  checkLinearShapes(op, x, weight, bias);
   // one fused kernel (with its own gradient rule) when the dtypes agree; it reads the weight
   // transposed in place and returns its gradient in the weight's own layout
   const sameDtype = weight.dtype === x.dtype && (!bias || bias.dtype === x.dtype);
   if (sameDtype && (x.dtype === 'float32' || x.dtype === 'float64')) return ops.fusedLinear(x, weight, bias ?? null);
-  const y = ops.matmul(x, ops.transpose(weight, 0, 1));
-  return bias ? ops.add(y, bias) : y;
+  return ops.linearReference(x, weight, bias ?? null);
 }
 
 /**
@@ -68,7 +56,7 @@ export function layerNorm(
   x: Tensor, normalizedShape: number | readonly number[], weight?: Tensor | null, bias?: Tensor | null, eps = 1e-5, op = 'layerNorm',
 ): Tensor {
   const ns = typeof normalizedShape === 'number' ? [normalizedShape] : [...normalizedShape];
-  requireFloat(op, 'input', x);
+  requireFloat(op, x, 'input');
   const k = ns.length;
   if (k === 0 || x.ndim < k || !shapeEquals(x.shape.slice(x.ndim - k), ns)) {
     throw new ShapeError(op, `input shape ${fmtShape(x.shape)} must end with normalizedShape ${fmtShape(ns)}`);
@@ -81,13 +69,7 @@ export function layerNorm(
   const sameDtype = (!weight || weight.dtype === x.dtype) && (!bias || bias.dtype === x.dtype);
   if (k === 1 && sameDtype && (x.dtype === 'float32' || x.dtype === 'float64')) return ops.fusedLayerNorm(x, weight ?? null, bias ?? null, eps);
   const axes = Array.from({ length: k }, (_, i) => x.ndim - k + i);
-  const mu = ops.mean(x, axes, true);
-  const xc = ops.sub(x, mu);
-  const variance = ops.mean(ops.mul(xc, xc), axes, true);          // biased: E[(x - mu)^2]
-  let y = ops.div(xc, ops.sqrt(ops.add(variance, eps)));
-  if (weight) y = ops.mul(y, weight);
-  if (bias) y = ops.add(y, bias);
-  return y;
+  return ops.layerNormApply(ops.layerNormParts(x, axes, eps), weight ?? null, bias ?? null);
 }
 
 /**
@@ -121,8 +103,8 @@ export function embedding(indices: Tensor, weight: Tensor, op = 'embedding'): Te
 export function mseLoss(input: Tensor, target: Tensor, opts: { reduction?: Reduction } = {}): Tensor {
   const reduction = opts.reduction ?? 'mean';
   checkReduction('mseLoss', reduction);
-  requireFloat('mseLoss', 'input', input);
-  requireFloat('mseLoss', 'target', target);
+  requireFloat('mseLoss', input, 'input');
+  requireFloat('mseLoss', target, 'target');
   requireSameShape('mseLoss', input, target);
   const d = ops.sub(input, target);
   return reduce(ops.mul(d, d), reduction);
@@ -135,8 +117,8 @@ export function mseLoss(input: Tensor, target: Tensor, opts: { reduction?: Reduc
 export function l1Loss(input: Tensor, target: Tensor, opts: { reduction?: Reduction } = {}): Tensor {
   const reduction = opts.reduction ?? 'mean';
   checkReduction('l1Loss', reduction);
-  requireFloat('l1Loss', 'input', input);
-  requireFloat('l1Loss', 'target', target);
+  requireFloat('l1Loss', input, 'input');
+  requireFloat('l1Loss', target, 'target');
   requireSameShape('l1Loss', input, target);
   return reduce(ops.abs(ops.sub(input, target)), reduction);
 }
@@ -162,7 +144,7 @@ function checkClassTarget(op: string, input: Tensor, target: Tensor, ignoreIndex
   }
   const c = input.shape[1]!;
   if (weight) {
-    requireFloat(op, 'weight', weight);
+    requireFloat(op, weight, 'weight');
     if (weight.ndim !== 1 || weight.shape[0] !== c) throw new ShapeError(op, `weight must be (${c},), one per class, got ${fmtShape(weight.shape)}`);
   }
   const flat = target.dataSync();
@@ -195,7 +177,7 @@ export function nllLoss(input: Tensor, target: Tensor, opts: NllLossOptions = {}
   const reduction = opts.reduction ?? 'mean';
   const ignoreIndex = opts.ignoreIndex ?? -100;
   checkReduction('nllLoss', reduction);
-  requireFloat('nllLoss', 'input', input);
+  requireFloat('nllLoss', input, 'input');
   return unbatched('nllLoss', input, target, reduction, (inp, tgt) => {
     checkClassTarget('nllLoss', inp, tgt, ignoreIndex, opts.weight);
     return nllCore(inp, tgt, opts.weight ?? null, ignoreIndex, reduction);
@@ -232,7 +214,7 @@ export function crossEntropy(input: Tensor, target: Tensor, opts: CrossEntropyOp
   const ignoreIndex = opts.ignoreIndex ?? -100;
   const ls = opts.labelSmoothing ?? 0;
   checkReduction(op, reduction);
-  requireFloat(op, 'input', input);
+  requireFloat(op, input, 'input');
   if (!(ls >= 0 && ls <= 1)) throw new TensorslimError(op, `labelSmoothing must be in [0, 1], got ${ls}`);
   const weight = opts.weight ?? null;
   return unbatched(op, input, target, reduction, (inp, tgt) => {
@@ -296,8 +278,8 @@ export function klDiv(input: Tensor, target: Tensor, opts: { reduction?: KlReduc
   const op = 'klDiv';
   const reduction = opts.reduction ?? 'mean';
   checkReduction(op, reduction, ['mean', 'batchmean', 'sum', 'none']);
-  requireFloat(op, 'input', input);
-  requireFloat(op, 'target', target);
+  requireFloat(op, input, 'input');
+  requireFloat(op, target, 'target');
   requireSameShape(op, input, target);
   let loss: Tensor;
   if (opts.logTarget) loss = ops.mul(ops.exp(target), ops.sub(target, input));
@@ -337,8 +319,8 @@ export function bceWithLogits(
   const op = 'bceWithLogits';
   const reduction = opts.reduction ?? 'mean';
   checkReduction(op, reduction);
-  requireFloat(op, 'input', input);
-  requireFloat(op, 'target', target);
+  requireFloat(op, input, 'input');
+  requireFloat(op, target, 'target');
   requireSameShape(op, input, target);
   let lw: Tensor | number = 1;
   if (opts.posWeight) {

@@ -2,13 +2,12 @@
 // (pruning, quantization) may replace them with computed tensors through the Module seams.
 
 import type { Tensor } from '../core/tensor.js';
-import { ShapeError } from '../core/errors.js';
 import type { FloatDType } from '../backend/dtype.js';
-import { fmtShape } from '../backend/shape.js';
 import * as ops from '../ops/index.js';
 import { Module } from './module.js';
 import { Parameter } from './parameter.js';
 import { linear } from './functional.js';
+import { checkLinearShapes } from '../ops/linear.js';
 import { checkDim } from './util.js';
 import { defaultLayerInit } from './init.js';
 
@@ -47,10 +46,8 @@ export class Linear extends Module {
 
   forward(x: Tensor): Tensor {
     const op = `Linear(${this.inFeatures}, ${this.outFeatures})`;
-    if (x.ndim === 0 || x.shape[x.ndim - 1] !== this.inFeatures) {
-      const last = x.ndim === 0 ? 'none (a scalar)' : String(x.shape[x.ndim - 1]);
-      throw new ShapeError(op, `input last dimension ${last} does not match inFeatures ${this.inFeatures}; input shape ${fmtShape(x.shape)}; the layer before must output ${this.inFeatures} features (or build Linear(${x.ndim === 0 ? '?' : x.shape[x.ndim - 1]}, ${this.outFeatures}))`);
-    }
+    checkLinearShapes(op, x, this.weight, this.bias,
+      `the layer before must output ${this.inFeatures} features (or build Linear(${x.ndim === 0 ? '?' : x.shape[x.ndim - 1]}, ${this.outFeatures}))`);
     return linear(x, this.weight, this.bias, op);
   }
 

@@ -422,7 +422,7 @@ export abstract class Module<Args extends unknown[] = [Tensor], Out = Tensor> {
         if (child !== null) walk(child, pre === '' ? name : `${pre}.${name}`);
       }
     };
-    walk(this as unknown as AnyModule, prefix);
+    walk(this, prefix);
     return out;
   }
 
@@ -449,7 +449,7 @@ export abstract class Module<Args extends unknown[] = [Tensor], Out = Tensor> {
   buffers(recurse = true): Tensor[] { return this.namedBuffers('', recurse).map(([, b]) => b); }
 
   #namedMembers(slot: 'param' | 'buffer', prefix: string, recurse: boolean, removeDuplicate: boolean): [string, Tensor][] {
-    const mods: [string, AnyModule][] = recurse ? this.namedModules(prefix, removeDuplicate) : [[prefix, this as unknown as AnyModule]];
+    const mods: [string, AnyModule][] = recurse ? this.namedModules(prefix, removeDuplicate) : [[prefix, this]];
     const out: [string, Tensor][] = [];
     const memo = new Set<Tensor>();
     for (const [pre, m] of mods) {
@@ -469,7 +469,7 @@ export abstract class Module<Args extends unknown[] = [Tensor], Out = Tensor> {
    * @example net.getSubmodule('encoder.layers.0')
    */
   getSubmodule(target: string): AnyModule {
-    let m = this as unknown as AnyModule;
+    let m: AnyModule = this;
     if (target === '') return m;
     const parts = target.split('.');
     for (let i = 0; i < parts.length; i++) {
@@ -558,7 +558,7 @@ export abstract class Module<Args extends unknown[] = [Tensor], Out = Tensor> {
    */
   apply(fn: (module: AnyModule) => void): this {
     for (const c of this.children()) c.apply(fn);
-    fn(this as unknown as AnyModule);
+    fn(this);
     return this;
   }
 
@@ -600,7 +600,7 @@ export abstract class Module<Args extends unknown[] = [Tensor], Out = Tensor> {
       for (const [name, b] of m.#buffers) if (b !== null && !m.#nonPersistent.has(name)) out.push([pre + name, b]);
       for (const [name, c] of m.#modules) if (c !== null) walk(c, `${pre}${name}.`);
     };
-    walk(this as unknown as AnyModule, prefix);
+    walk(this, prefix);
     return out;
   }
 

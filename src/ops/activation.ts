@@ -1,5 +1,5 @@
 // Composite activations and normalizers: softmax, logSoftmax, dropout (no kernels of their own:
-// autograd differentiates the composition), and gelu, which records the fused 'gelu' kernel (ops/fused.ts).
+// autograd differentiates the composition). gelu has its own kernel and file: ops/gelu.ts.
 
 import { isFloat } from '../backend/dtype.js';
 import { noGrad } from '../core/engine.js';
@@ -8,7 +8,6 @@ import { defaultGenerator, type Generator } from '../core/random.js';
 import { Tensor } from '../core/tensor.js';
 import { div, mul, sub } from './binary.js';
 import { rand } from './creation.js';
-import { fusedGelu } from './fused.js';
 import { detach } from './movement.js';
 import { logsumexp, max, sum } from './reduce.js';
 import { exp } from './unary.js';
@@ -31,21 +30,6 @@ export function logSoftmax(x: Tensor, axis = -1): Tensor {
   requireFloat('logSoftmax', x);
   const ax = normAxis('logSoftmax', axis, x.ndim);
   return sub(x, logsumexp(x, ax, true));
-}
-
-export interface GeluOptions { approximate?: 'none' | 'tanh' }
-
-/**
- * GELU. 'none': x/2 (1 + erf(x / sqrt 2)); 'tanh': x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
- * One recorded kernel ('gelu', ops/fused.ts fusedGelu): fused forward and backward on the native
- * backend, composed from erf/tanh elsewhere (geluReference).
- * @example gelu(x, { approximate: 'tanh' })
- */
-export function gelu(x: Tensor, opts: GeluOptions = {}): Tensor {
-  requireFloat('gelu', x);
-  const mode = opts.approximate ?? 'none';
-  if (mode !== 'none' && mode !== 'tanh') throw new TensorslimError('gelu', `approximate must be 'none' or 'tanh', got '${String(mode)}'`);
-  return fusedGelu(x, mode);
 }
 
 /**

@@ -1,5 +1,16 @@
-// Scaled-dot-product attention: out = dropout(softmax(scale * q k^T + causal mask)) v, per batch
-// and head. q (B, H, Tq, D), k (B, H, Tk, D), v (B, H, Tk, Dv) -> out (B, H, Tq, Dv).
+// Kernel `attention`: scaled-dot-product attention, out = dropout(softmax(scale * q k^T + causal
+// mask)) v, per batch and head. q (B, H, Tq, D), k (B, H, Tk, D), v (B, H, Tk, Dv) -> out (B, H, Tq, Dv).
+//
+// Every part of this kernel:
+//   op, composed reference, composed backward  src/ops/attention.ts (this file)
+//   gradient rule                         src/autograd/grads/attention.ts
+//   backend members                       src/backend/backend.ts FusedKernels.attentionForward, .attentionBackward
+//   native TS binding                     src/backends/native/attention.ts
+//   native C++ kernel                     native/src/attention.cc
+//   reference backend                     none (the composed reference below)
+//   tests                                 test/ops/attention.test.ts, test/nn/packed_attention.test.ts,
+//                                         test/native/attention.test.ts
+//   callers                               src/nn/attention.ts CausalSelfAttention, src/models/gpt.ts
 //
 // Two forms of the same math:
 //  - attentionReference: composed from primitive ops (matmul, where, softmax, mul); autograd
@@ -32,6 +43,7 @@ import { contiguous, narrow, permute, reshape, transpose, unsqueeze } from './mo
 import { stack } from './indexing.js';
 import { logsumexp, sum } from './reduce.js';
 import { exp } from './unary.js';
+import { fusedOr } from './fused_or.js';
 import { backend } from './util.js';
 
 /** Options of scaledDotProductAttention and attentionReference. */
@@ -201,37 +213,34 @@ export function packedSelfAttention(qkv: Tensor, nHead: number, opts: AttentionO
   const params: AttentionParams = { scale: r.scale, causal: r.causal, dropout: r.dropout, seed: r.seed };
   const [b, t] = qkv.shape as [number, number];
   const c = c3 / 3;
-  const be = backend();
-  let merged: TypedArray, lse: Tensor;
-  if (be.attentionForward && b * t > 0) {
-    // the kernel writes the heads straight into their (B, T, H, D) = (B, T, C) places (all of them:
-    // uninitialized storage)
-    merged = allocateUninit(qkv.dtype, b * t * c);
-    const res = be.attentionForward(q.view_(), k.view_(), v.view_(), params, { data: merged, shape: [b, nHead, t, r.dv], strides: [t * c, r.dv, c, 1], offset: 0 });
-    lse = new Tensor(res.lse, qkv.dtype, [b, nHead, t]);
-  } else {
-    const [out, l] = attentionForwardRaw(q, k, v, r, params);
-    merged = be.copy({ data: out.data, shape: [b, t, nHead, r.dv], strides: [nHead * t * r.dv, r.dv, t * r.dv, 1], offset: 0 }, out.dtype);
-    lse = l;
-  }
+  const [merged, lse] = fusedOr('attentionForward', b * t > 0,
+    (be): [TypedArray, Tensor] => {
+      // the kernel writes the heads straight into their (B, T, H, D) = (B, T, C) places (all of
+      // them: uninitialized storage)
+      const into = allocateUninit(qkv.dtype, b * t * c);
+      const res = be.attentionForward(q.view_(), k.view_(), v.view_(), params, { data: into, shape: [b, nHead, t, r.dv], strides: [t * c, r.dv, c, 1], offset: 0 });
+      return [into, new Tensor(res.lse, qkv.dtype, [b, nHead, t])];
+    },
+    (): [TypedArray, Tensor] => {
+      const [out, l] = attentionForwardRaw(q, k, v, r, params);
+      return [backend().copy({ data: out.data, shape: [b, t, nHead, r.dv], strides: [nHead * t * r.dv, r.dv, t * r.dv, 1], offset: 0 }, out.dtype), l];
+    });
   return record('attention', [qkv], new Tensor(merged, qkv.dtype, [b, t, c]), { ...params, lse, packedHeads: nHead });
 }
 
 /** The forward of the attention kernel: out (B, H, Tq, Dv) contiguous and lse (B, H, Tq). */
 function attentionForwardRaw(q: Tensor, k: Tensor, v: Tensor, r: Resolved, params: AttentionParams): [Tensor, Tensor] {
-  const be = backend();
-  if (be.attentionForward && r.b * r.h * r.tq > 0) {
+  return fusedOr('attentionForward', r.b * r.h * r.tq > 0, (be): [Tensor, Tensor] => {
     const res = be.attentionForward(q.view_(), k.view_(), v.view_(), params);
     return [new Tensor(res.out, q.dtype, [r.b, r.h, r.tq, r.dv]), new Tensor(res.lse, q.dtype, [r.b, r.h, r.tq])];
-  }
-  return noGrad(() => {
+  }, () => noGrad((): [Tensor, Tensor] => {
     const s = maskedScores(q, k, r);
     const l = logsumexp(s, 3, true);
     let w = exp(sub(s, l));
     if (r.dropout > 0) w = mul(w, dropoutScale(r, q.dtype as 'float32' | 'float64'));
     const o = contiguous(matmul(w, v));
     return [new Tensor(o.data, q.dtype, o.shape), contiguous(reshape(l, [r.b, r.h, r.tq]))];
-  });
+  }));
 }
 
 /**
@@ -256,15 +265,15 @@ export function packedAttentionBackward(qkv: Tensor, y: Tensor, lse: Tensor, dy:
   const out = new Tensor(allocateUninit(qkv.dtype, b * t * c3), qkv.dtype, [b, t, c3]);  // dq, dk, dv below fill all of it
   const part = (i: number): View => ({ data: out.data, shape: [b, nHead, t, d], strides: [t * c3, d, c3, 1], offset: i * c });
   const into: [View, View, View] = [part(0), part(1), part(2)];
-  const be = backend();
-  if (be.attentionBackward && b * t > 0 && dy.dtype === qkv.dtype) {
+  return fusedOr('attentionBackward', b * t > 0 && dy.dtype === qkv.dtype, (be) => {
     // the kernel writes dq, dk and dv straight into their places in the packed (B, T, 3C) gradient
     be.attentionBackward(q.view_(), k.view_(), v.view_(), yv.view_(), dyv.view_(), lse.view_(), p, into);
     return out;
-  }
-  const g = attentionBackward(q, k, v, yv, lse, dyv, p);
-  g.forEach((x, i) => be.assign(into[i]!, x.view_()));
-  return out;
+  }, () => {
+    const g = attentionBackward(q, k, v, yv, lse, dyv, p);
+    g.forEach((x, i) => backend().assign(into[i]!, x.view_()));
+    return out;
+  });
 }
 
 /**
@@ -277,13 +286,11 @@ export function packedAttentionBackward(qkv: Tensor, y: Tensor, lse: Tensor, dy:
  * const [dq, dk, dv] = attentionBackward(q, k, v, out, lse, dOut, { scale: 0.125, causal: true, dropout: 0, seed: 0 });
  */
 export function attentionBackward(q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Tensor, dOut: Tensor, p: AttentionParams): [Tensor, Tensor, Tensor] {
-  const be = backend();
   const [b, h, tq] = q.shape as [number, number, number];
-  if (be.attentionBackward && b * h * tq > 0 && dOut.dtype === q.dtype) {
+  return fusedOr('attentionBackward', b * h * tq > 0 && dOut.dtype === q.dtype, (be): [Tensor, Tensor, Tensor] => {
     const g = be.attentionBackward(q.view_(), k.view_(), v.view_(), out.view_(), dOut.view_(), lse.view_(), p);
     return [new Tensor(g.dq, q.dtype, q.shape), new Tensor(g.dk, q.dtype, k.shape), new Tensor(g.dv, q.dtype, v.shape)];
-  }
-  return noGrad(() => attentionBackwardComposed(q, k, v, out, lse, dOut, p));
+  }, () => noGrad(() => attentionBackwardComposed(q, k, v, out, lse, dOut, p)));
 }
 
 /**

@@ -1,6 +1,8 @@
 // 2-D convolution and max pooling by im2col: unfold2d gathers every receptive field into columns,
-// then conv2d is one matmul and maxPool2d is a max over the window axis. The native backend makes
-// these fast later; the gradients (fold2d <-> unfold2d) stay the same.
+// then conv2d is one matmul and maxPool2d is a max over the window axis. unfold2d/fold2d are primitive
+// Backend kernels (native: the addon's SIMD im2col/col2im under native/src/; reference:
+// src/backends/reference/index.ts);
+// their gradient rules are each other (src/autograd/grads/conv.ts); tests: test/ops/conv.test.ts.
 
 import type { Conv2dGeometry } from '../backend/backend.js';
 import { fmtShape } from '../backend/shape.js';

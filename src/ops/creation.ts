@@ -1,6 +1,6 @@
 // Tensor creation: from data, constants, ranges and seeded random numbers.
 
-import { allocate, allocateUninit, isFloat, type DType, type TypedArray } from '../backend/dtype.js';
+import { allocate, allocateUninit, dtypeOfArray, isFloat, type DType, type TypedArray } from '../backend/dtype.js';
 import { fmtShape, numel, type Shape } from '../backend/shape.js';
 import { DTypeError, ShapeError, TensorslimError } from '../core/errors.js';
 import { defaultGenerator, type Generator } from '../core/random.js';
@@ -27,13 +27,6 @@ function checkShape(op: string, shape: Shape): void {
   }
 }
 
-function dtypeOfTyped(a: TypedArray): DType {
-  if (a instanceof Float32Array) return 'float32';
-  if (a instanceof Float64Array) return 'float64';
-  if (a instanceof Int32Array) return 'int32';
-  return 'uint8';
-}
-
 /**
  * Create a tensor from nested arrays, a typed array or a number.
  * @example tensor([[1, 2], [3, 4]], { requiresGrad: true })
@@ -42,7 +35,7 @@ function dtypeOfTyped(a: TypedArray): DType {
 export function tensor(data: NestedArray | TypedArray | readonly NestedArray[], opts: TensorOptions & { shape?: Shape } = {}): Tensor {
   if (ArrayBuffer.isView(data)) {
     const typed = data as TypedArray;
-    const dtype = opts.dtype ?? dtypeOfTyped(typed);
+    const dtype = opts.dtype ?? dtypeOfArray(typed);
     const shape = opts.shape ?? [typed.length];
     checkShape('tensor', shape);
     if (numel(shape) !== typed.length) {

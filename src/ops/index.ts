@@ -10,7 +10,12 @@ export * from './indexing.js';
 export * from './conv.js';
 export * from './activation.js';
 export * from './inplace.js';
-export * from './fused.js';
+export * from './linear.js';
+export * from './softmax_cross_entropy.js';
+export * from './layer_norm.js';
+export * from './gelu.js';
+export * from './embedding.js';
+export { fusedOr, fusedBackwardOr, type BackendWith } from './fused_or.js';
 export { KERNELS, NON_DIFFERENTIABLE, type KernelName } from './kernels.js';
 export type { TensorLike } from './util.js';
 export {

@@ -1,4 +1,5 @@
-// Indexing: gather and its adjoint scatterAdd, indexSelect, cat, stack, oneHot.
+// Indexing: gather and its adjoint scatterAdd, cat, stack, oneHot (indexSelect, whose 2-D case is
+// the embedding kernel, lives in ops/embedding.ts).
 
 import { allocate, promoteTypes } from '../backend/dtype.js';
 import { fmtShape, numel } from '../backend/shape.js';
@@ -7,7 +8,7 @@ import { normAxis, ShapeError, TensorslimError } from '../core/errors.js';
 import { Tensor } from '../core/tensor.js';
 import { eq } from './binary.js';
 import { arange } from './creation.js';
-import { expand, reshape, to, unsqueeze } from './movement.js';
+import { to, unsqueeze } from './movement.js';
 import { backend, requireInt } from './util.js';
 
 /**
@@ -55,33 +56,6 @@ export function scatterAdd(shape: readonly number[], axis: number, index: Tensor
   }
   const data = backend().scatterAdd(shape, ax, index.view_(), src.view_(), src.dtype);
   return record('scatterAdd', [index, src], new Tensor(data, src.dtype, shape), { axis: ax, srcShape: src.shape });
-}
-
-/**
- * Select entries along `axis` by a 1-D int32 index, like torch.index_select.
- * @example indexSelect(embeddingTable, 0, tokenIds)
- */
-export function indexSelect(x: Tensor, axis: number, index: Tensor): Tensor {
-  requireInt('indexSelect', index);
-  if (index.ndim !== 1) throw new ShapeError('indexSelect', `index must be 1-D, got ${fmtShape(index.shape)}`);
-  const ax = normAxis('indexSelect', axis, x.ndim);
-  const n = x.shape[ax]!;
-  const idx = index.dataSync();
-  for (const k of idx) {
-    if (k < 0 || k >= n) throw new ShapeError('indexSelect', `index ${k} is out of range for dimension ${ax} of size ${n} in ${fmtShape(x.shape)}`);
-  }
-  // gather with the 1-D index broadcast (a stride-0 view, no copy) over the other axes
-  const shape = [...x.shape]; shape[ax] = index.shape[0]!;
-  const view = index.ndim === x.ndim ? index : reshape(index, x.shape.map((_, i) => (i === ax ? index.shape[0]! : 1)));
-  const be = backend();
-  if (ax === 0 && x.ndim === 2 && be.embeddingForward) {
-    // rows of a table (an embedding lookup): one kernel, and the gather rule's backward uses the
-    // backend's embeddingBackward with the 1-D index (attrs.rows) instead of a general scatterAdd
-    const broadcast = expand(view, shape);
-    const data = be.embeddingForward(x.view_(), index.view_());
-    return record('gather', [x, broadcast], new Tensor(data, x.dtype, shape), { axis: 0, rows: index });
-  }
-  return gather(x, ax, expand(view, shape));
 }
 
 /**

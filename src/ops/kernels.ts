@@ -19,8 +19,10 @@ export const KERNELS = [
   'gather', 'scatterAdd', 'cat',
   // convolution geometry (ops/conv.ts)
   'unfold2d', 'fold2d',
-  // fused kernels (ops/fused.ts): linear (+bias, +ReLU), mean softmax cross-entropy, layer norm
-  // over the last dimension (+weight, +bias), GELU (erf or tanh form)
+  // fused kernels, one file each named after the kernel: linear (+bias, +ReLU) ops/linear.ts, mean
+  // softmax cross-entropy ops/softmax_cross_entropy.ts, layer norm over the last dimension (+weight,
+  // +bias) ops/layer_norm.ts, GELU (erf or tanh form) ops/gelu.ts. (The embedding kernel records
+  // 'gather', ops/embedding.ts; Adam is an optimizer step, optim/adam.ts, never recorded.)
   'linear', 'softmaxCrossEntropy', 'layerNorm', 'gelu',
   // fused scaled-dot-product attention (ops/attention.ts)
   'attention',

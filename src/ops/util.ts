@@ -1,7 +1,7 @@
 // Helpers shared by ops: turning numbers into tensors, wrapping kernel output, dtype checks.
 
 import type { View } from '../backend/backend.js';
-import { isFloat, promoteTypes, type DType, type TypedArray } from '../backend/dtype.js';
+import { allocate, isFloat, promoteTypes, type DType, type TypedArray } from '../backend/dtype.js';
 import { getBackend } from '../backend/registry.js';
 import { broadcastShapes, broadcastStrides, fmtShape, isContiguous, numel, shapeEquals, type Shape } from '../backend/shape.js';
 import { isGradEnabled } from '../core/engine.js';
@@ -25,20 +25,11 @@ export function scalarTensor(v: number, dtype: DType): Tensor {
   const key = `${dtype}:${Object.is(v, -0) ? '-0' : String(v)}`;
   const hit = scalarCache.get(key);
   if (hit !== undefined) return hit;
-  const t = new Tensor(newArray(dtype, 1), dtype, []);
+  const t = new Tensor(allocate(dtype, 1), dtype, []);
   t.data[0] = v;
   if (scalarCache.size >= SCALAR_CACHE_SIZE) scalarCache.delete(scalarCache.keys().next().value!);
   scalarCache.set(key, t);
   return t;
-}
-
-function newArray(dtype: DType, n: number): TypedArray {
-  switch (dtype) {
-    case 'float32': return new Float32Array(n);
-    case 'float64': return new Float64Array(n);
-    case 'int32': return new Int32Array(n);
-    default: return new Uint8Array(n);
-  }
 }
 
 /** The dtype a number takes when combined with a tensor of dtype `other` (PyTorch's scalar rule). */
@@ -78,8 +69,18 @@ export function viewAs(t: Tensor, shape: Shape): View {
   return { data: t.data, shape, strides: broadcastStrides(t.shape, t.strides, shape), offset: t.offset };
 }
 
-export function requireFloat(op: string, t: Tensor): void {
-  if (!isFloat(t.dtype)) throw new DTypeError(op, `expected a floating-point tensor, got ${t.dtype}; convert with .to('float32')`);
+/**
+ * Throws unless `t` is a floating-point Tensor; `name` (e.g. 'target') names the argument in the
+ * message, else it speaks of "a floating-point tensor". The one copy of this check (ops and nn/F).
+ * @example requireFloat('mseLoss', target, 'target')
+ */
+export function requireFloat(op: string, t: Tensor, name?: string): void {
+  if (!(t instanceof Tensor)) throw new TensorslimError(op, `${name ?? 'the input'} must be a Tensor`);
+  if (!isFloat(t.dtype)) {
+    throw new DTypeError(op, name === undefined
+      ? `expected a floating-point tensor, got ${t.dtype}; convert with .to('float32')`
+      : `${name} must be floating point, got ${t.dtype}; convert with ops.to(${name}, 'float32')`);
+  }
 }
 
 export function requireInt(op: string, t: Tensor, what = 'index'): void {

@@ -3,12 +3,21 @@
 // L2 weight decay added to the gradient (Adam) or decoupled, p *= 1 - lr * weightDecay (AdamW).
 // The math is in adamUpdate (one parameter, flat arrays) so that a fused native kernel can
 // replace it; the classes only keep state.
+//
+// Kernel `adam`, every part:
+//   op (Adam/AdamW.step), reference (adamUpdate)  src/optim/adam.ts (this file)
+//   gradient rule                         none (an optimizer step is not differentiated)
+//   backend member                        src/backend/backend.ts FusedKernels.adamUpdate
+//   native TS binding                     src/backends/native/adam.ts
+//   native C++ kernel                     native/src/adam.cc
+//   reference backend                     none (adamUpdate here)
+//   tests                                 test/optim/optimizers.test.ts, test/native/adam.test.ts
 
 import type { AdamHyper } from '../backend/backend.js';
 import type { FloatDType } from '../backend/dtype.js';
-import { getBackend } from '../backend/registry.js';
 import { TensorslimError } from '../core/errors.js';
 import { Tensor } from '../core/tensor.js';
+import { fusedOr } from '../ops/fused_or.js';
 import { Optimizer, type ParamGroup, type ParamsInput } from './optimizer.js';
 import { updateInPlace, zerosOf, type FloatArray } from './storage.js';
 
@@ -106,9 +115,9 @@ abstract class AdamBase extends Optimizer<AdamOptions> {
           lr: group.lr, beta1: group.betas[0], beta2: group.betas[1], eps: group.eps, weightDecay: group.weightDecay,
           amsgrad: group.amsgrad, maximize: group.maximize, decoupled: this.decoupledWeightDecay, step,
         };
-        if (!getBackend().adamUpdate?.(data, grad, buffers.expAvg, buffers.expAvgSq, buffers.maxExpAvgSq, h)) {
-          adamUpdate(data, grad, buffers, step, group, this.decoupledWeightDecay);
-        }
+        fusedOr('adamUpdate', true,
+          (be) => be.adamUpdate(data, grad, buffers.expAvg, buffers.expAvgSq, buffers.maxExpAvgSq, h) || null,
+          () => { adamUpdate(data, grad, buffers, step, group, this.decoupledWeightDecay); return true; });
       });
       state['step'] = step;
       this.state.set(p, state);

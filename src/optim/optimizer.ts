@@ -90,6 +90,7 @@ export abstract class Optimizer<O extends OptimizerOptions = OptimizerOptions> {
     const list: ReadonlyArray<Tensor | ParamGroupInput<O>> = Array.from(params as Iterable<Tensor | ParamGroupInput<O>>);
     if (list.length === 0) throw new TensorslimError(op, 'got an empty parameter list');
     if (list.every((p) => p instanceof Tensor)) {
+      // a group of only params is valid for every O (all hyper-parameters default); TS cannot see that for a generic O
       this.addParamGroup({ params: list as Tensor[] } as unknown as ParamGroupInput<O>);
     } else if (list.every((p) => !(p instanceof Tensor) && typeof p === 'object' && p !== null && 'params' in p)) {
       for (const g of list as ParamGroupInput<O>[]) this.addParamGroup(g);
@@ -230,11 +231,13 @@ export abstract class Optimizer<O extends OptimizerOptions = OptimizerOptions> {
       }
       saved.params.forEach((id, j) => idToParam.set(id, group.params[j]!));
       for (const key of Object.keys(this.defaults)) {
+        // `key` comes from this.defaults (keys of O): read the group by name, which O's type has no index for
         const mine = (group as unknown as Record<string, unknown>)[key];
         const theirs = saved[key];
         if (theirs === undefined) throw new TensorslimError(op, `loaded parameter group ${gi} lacks hyper-parameter '${key}' (saved by a different optimizer?)`);
         if (!sameKind(mine, theirs)) throw new TensorslimError(op, `loaded parameter group ${gi} has ${key} = ${JSON.stringify(theirs)}, expected a value like ${JSON.stringify(mine)}`);
       }
+      // every key of O was checked present and of the right kind just above
       const options = copyHyper(withoutParams(saved) as unknown as O);
       this.checkOptions(options);
       newOptions.push(options);

@@ -1,4 +1,4 @@
-// Gradient rule of the fused attention kernel (ops/attention.ts scaledDotProductAttention).
+// Gradient rule of kernel `attention` (op: src/ops/attention.ts; that file's header lists every part).
 //
 // out = Pd V with P = softmax(scale q k^T + mask) (row log-sum-exp `lse` saved by the forward in
 // attrs), Pd = P * Z (dropout multipliers, recomputed from the seed):

@@ -1,24 +1,20 @@
 // Gradient rules of gather, scatterAdd and cat.
 
-import { getBackend } from '../../backend/registry.js';
-import { isGradEnabled } from '../../core/engine.js';
 import { Tensor } from '../../core/tensor.js';
-import { gather, narrow, scatterAdd } from '../../ops/index.js';
+import { fusedBackwardOr, gather, narrow, scatterAdd } from '../../ops/index.js';
 import { defineGrad } from '../registry.js';
 
 // out = gather(x, axis, index): dx = scatterAdd(zeros like x, axis, index, dy). For the rows of a
-// 2-D table (indexSelect along axis 0, an embedding lookup; attrs.rows is the 1-D index), the
+// 2-D table (kernel `embedding`, ops/embedding.ts; attrs.rows is the 1-D index), the
 // backend's embeddingBackward computes the same sum in one pass when the backward is not recorded.
 defineGrad('gather', {
   save: { inputs: [1] },
   grad: (dy, c) => {
     const rows = c.attrs['rows'] as Tensor | undefined;
     const shape = c.inputShapes[0]!;
-    const be = getBackend();
-    if (rows && be.embeddingBackward && !isGradEnabled() && dy.ndim === 2 && dy.dtype === c.inputDtypes[0]) {
-      return [new Tensor(be.embeddingBackward(dy.view_(), rows.view_(), shape[0]!), dy.dtype, [...shape]), null];
-    }
-    return [scatterAdd(shape, c.attrs['axis'] as number, c.input(1), dy), null];
+    return fusedBackwardOr('embeddingBackward', rows !== undefined && dy.ndim === 2 && dy.dtype === c.inputDtypes[0],
+      (be) => [new Tensor(be.embeddingBackward(dy.view_(), rows!.view_(), shape[0]!), dy.dtype, [...shape]), null],
+      () => [scatterAdd(shape, c.attrs['axis'] as number, c.input(1), dy), null]);
   },
 });
 // out = scatterAdd(shape, axis, index, src): dsrc = gather(dy, axis, index), zero beyond index's extent

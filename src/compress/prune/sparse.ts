@@ -32,8 +32,8 @@ function effectiveTensor(m: AnyModule, name: string): Tensor | null {
 
 /** The kernel of the active backend, or the reference one. */
 function csrKernel(): CsrLinearKernel {
-  const be = getBackend() as ReturnType<typeof getBackend> & { csrLinear?: CsrLinearKernel };
-  return typeof be.csrLinear === 'function' ? be.csrLinear.bind(be) : csrLinearReference;
+  const be = getBackend();
+  return be.csrLinear ? be.csrLinear.bind(be) : csrLinearReference;
 }
 
 /** The storage of a contiguous tensor without copying, or a contiguous copy. */
