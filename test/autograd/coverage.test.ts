@@ -25,7 +25,7 @@ const P = (shape: number[]): Tensor => {
   return t.requiresGrad_();
 };
 const idx = (data: number[], shape?: number[]): Tensor => ops.tensor(new Int32Array(data), { shape: shape ?? [data.length] });
-const geo = (x: readonly number[]): ops.Conv2dGeometry => ops.conv2dGeometry('test', x, [2, 2], [1, 1], [0, 0], [1, 1]);
+const geo = (x: readonly number[]): ReturnType<typeof ops.conv2dGeometry> => ops.conv2dGeometry('test', x, [2, 2], [1, 1], [0, 0], [1, 1]);
 
 /** Each differentiable export, called on fresh float64 inputs that require grad. */
 const DIFFERENTIABLE: Record<string, () => Tensor | readonly Tensor[]> = {
