@@ -33,8 +33,9 @@ export const KERNELS = [
 export type KernelName = (typeof KERNELS)[number];
 
 /**
- * Ops whose results carry no gradient, with the reason. They never call record(): their outputs
- * are integer or bool tensors, or constants.
+ * Exported ops whose results carry no gradient, with the reason. They never call record(): their
+ * outputs are integer or bool tensors, or constants. Keys must be names src/ops exports
+ * (test/autograd/coverage.test.ts checks every export against this list and the kernels).
  */
 export const NON_DIFFERENTIABLE: Readonly<Record<string, string>> = {
   eq: 'comparison: bool output, piecewise constant',
@@ -49,5 +50,7 @@ export const NON_DIFFERENTIABLE: Readonly<Record<string, string>> = {
   argmax: 'int32 indices',
   argmin: 'int32 indices',
   oneHot: 'int32 output from int32 indices',
-  randomFill: 'rand/randn/randint/dropout masks are constants with respect to every input',
+  rand: 'random values: constant with respect to every input',
+  randn: 'random values: constant with respect to every input',
+  randint: 'random int32 values',
 };

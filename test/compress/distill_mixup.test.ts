@@ -10,28 +10,53 @@ import { Generator } from '../../src/core/random.js';
 import { Tensor } from '../../src/core/tensor.js';
 import { composeTransforms, mixup, randomShift, sampleBeta, sampleGamma, type BatchTransformContext } from '../../src/data/augment.js';
 
-function moments(draw: () => number, n: number): { mean: number; variance: number } {
-  let s = 0, s2 = 0;
-  for (let i = 0; i < n; i++) { const v = draw(); s += v; s2 += v * v; }
+/** Sample mean and (unbiased) variance of n draws, and the fraction of draws below each of `cuts`. */
+function moments(draw: () => number, n: number, cuts: readonly number[] = []): { mean: number; variance: number; below: number[] } {
+  const xs = new Float64Array(n);
+  let s = 0;
+  for (let i = 0; i < n; i++) { xs[i] = draw(); s += xs[i]!; }
   const mean = s / n;
-  return { mean, variance: s2 / n - mean * mean };
+  let q = 0;
+  for (let i = 0; i < n; i++) q += (xs[i]! - mean) ** 2;
+  const below = cuts.map((c) => { let k = 0; for (let i = 0; i < n; i++) if (xs[i]! < c) k++; return k / n; });
+  return { mean, variance: q / (n - 1), below };
 }
 
-test('sampleGamma and sampleBeta have the textbook moments', () => {
+/**
+ * Mean and variance within Z standard errors of the textbook values: the sample mean's standard
+ * error is sqrt(var / n), the sample variance's sqrt((mu4 - var^2) / n) with the fourth central
+ * moment mu4 = (3 + excess kurtosis) var^2.
+ */
+const Z = 4.5;
+function assertMoments(m: { mean: number; variance: number }, n: number, mean: number, variance: number, excessKurtosis: number, what: string): void {
+  const seMean = Math.sqrt(variance / n), seVar = variance * Math.sqrt((2 + excessKurtosis) / n);
+  assert.ok(Math.abs(m.mean - mean) < Z * seMean, `${what}: mean ${m.mean}, want ${mean} (standard error ${seMean})`);
+  assert.ok(Math.abs(m.variance - variance) < Z * seVar, `${what}: variance ${m.variance}, want ${variance} (standard error ${seVar})`);
+}
+
+test('sampleGamma and sampleBeta have the textbook moments and distribution, to a few standard errors', () => {
   const g = new Generator(7);
-  const n = 40_000;
-  // Gamma(k, 1): mean k, variance k (k < 1 goes through the boost)
-  for (const k of [0.5, 3]) {
-    const m = moments(() => sampleGamma(g, k), n);
-    assert.ok(Math.abs(m.mean - k) < 0.03 * Math.max(1, k), `Gamma(${k}) mean ${m.mean}`);
-    assert.ok(Math.abs(m.variance - k) < 0.08 * Math.max(1, k), `Gamma(${k}) variance ${m.variance}`);
+  const n = 200_000;
+  // Gamma(k, 1): mean k, variance k, excess kurtosis 6 / k (k < 1 goes through the boost)
+  for (const k of [0.2, 0.5, 3]) {
+    assertMoments(moments(() => sampleGamma(g, k), n), n, k, k, 6 / k, `Gamma(${k})`);
   }
-  // Beta(a, b): mean a / (a + b), variance ab / ((a + b)^2 (a + b + 1))
+  // Beta(a, b): mean a / (a + b), variance ab / ((a + b)^2 (a + b + 1)), excess kurtosis
+  // 6 ((a - b)^2 (a + b + 1) - ab (a + b + 2)) / (ab (a + b + 2)(a + b + 3))
   for (const [a, b] of [[0.2, 0.2], [0.4, 0.4], [2, 5]] as const) {
-    const m = moments(() => sampleBeta(g, a, b), n);
+    // second check: the distribution function at a few points (Beta(a, a) is symmetric about 1/2;
+    // Beta(2, 5) has F(x) = 1 - (1 - x)^6 - 6 x (1 - x)^5), each within Z binomial standard errors
+    const cdf = a === b
+      ? [[0.5, 0.5]]
+      : [0.1, 0.2, 0.3, 0.5].map((x) => [x, 1 - (1 - x) ** 6 - 6 * x * (1 - x) ** 5]);
+    const m = moments(() => sampleBeta(g, a, b), n, cdf.map(([x]) => x!));
     const mean = a / (a + b), variance = (a * b) / ((a + b) ** 2 * (a + b + 1));
-    assert.ok(Math.abs(m.mean - mean) < 0.01, `Beta(${a}, ${b}) mean ${m.mean}, want ${mean}`);
-    assert.ok(Math.abs(m.variance - variance) < 0.006, `Beta(${a}, ${b}) variance ${m.variance}, want ${variance}`);
+    const kurt = 6 * ((a - b) ** 2 * (a + b + 1) - a * b * (a + b + 2)) / (a * b * (a + b + 2) * (a + b + 3));
+    assertMoments(m, n, mean, variance, kurt, `Beta(${a}, ${b})`);
+    cdf.forEach(([x, p], i) => {
+      const se = Math.sqrt(p! * (1 - p!) / n);
+      assert.ok(Math.abs(m.below[i]! - p!) < Z * se, `Beta(${a}, ${b}): P(X < ${x}) = ${m.below[i]}, want ${p} (standard error ${se})`);
+    });
   }
   assert.throws(() => sampleGamma(g, 0), /shape must be a finite number > 0/);
 });

@@ -19,7 +19,8 @@ import {
   CHECKPOINT_FORMAT_VERSION, loadCheckpoint, loadSafetensors, modelFromCheckpoint, parseCheckpoint, restoreCheckpoint,
   parseSafetensors, saveCheckpoint, saveSafetensors, serializeCheckpoint, serializeSafetensors,
 } from '../../src/io/index.js';
-import { pythonMissing, runChecker, tempDir } from './helpers.js';
+import { runChecker, tempDir } from './helpers.js';
+import { requireOrSkip } from '../helpers/requirements.js';
 
 const bits = (t: Tensor): number[] => Array.from(new Uint8Array(t.dataSync().buffer));
 const paramBits = (m: Sequential): number[][] => m.parameters().map(bits);
@@ -210,9 +211,7 @@ describe('restore is all or nothing; bad checkpoints are refused', () => {
 });
 
 describe('PyTorch reads our checkpoints', () => {
-  it('torch.nn.Sequential loads the weights (optimizer tensors left out) and predicts what we predict', (t) => {
-    const why = pythonMissing(true);
-    if (why !== null) { t.skip(why); return; }
+  it('torch.nn.Sequential loads the weights (optimizer tensors left out) and predicts what we predict', { skip: requireOrSkip('torch') }, () => {
     manualSeed(11);
     const net = new Sequential(new Linear(6, 7), new ReLU(), new Linear(7, 3));
     const opt = new Adam(net.parameters(), { lr: 0.01 });

@@ -3,12 +3,21 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { defaultGenerator } from '../../src/index.js';
+import { Tensor, defaultGenerator, manualSeed } from '../../src/index.js';
+import * as ops from '../../src/ops/index.js';
 import { Linear } from '../../src/nn/index.js';
 import {
   Adam, AdamW, CosineAnnealingLR, CosineWithWarmupLR, LambdaLR, LinearLR, SGD, StepLR,
 } from '../../src/optim/index.js';
 import { parseCheckpoint, restoreCheckpoint, serializeCheckpoint } from '../../src/io/index.js';
+
+/** A value with every Tensor replaced by its dtype, shape and values, for a bitwise deepEqual. */
+function plainValues(v: unknown): unknown {
+  if (v instanceof Tensor) return { dtype: v.dtype, shape: [...v.shape], data: Array.from(v.dataSync()) };
+  if (Array.isArray(v)) return v.map(plainValues);
+  if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, plainValues(x)]));
+  return v;
+}
 
 describe('optimizer and scheduler type names in checkpoints', () => {
   it('each class reports the PyTorch class name it mirrors', () => {
@@ -24,18 +33,36 @@ describe('optimizer and scheduler type names in checkpoints', () => {
     assert.equal(new LambdaLR(opt, () => 1).typeName, 'LambdaLR');
   });
 
-  it('a subclass of Adam saves Adam state that a plain Adam restores, and a plain SGD refuses', () => {
+  it('a subclass of Adam saves Adam state that a plain Adam restores exactly, and a plain SGD refuses', () => {
     class MyAdam extends Adam {}
+    manualSeed(4);
     const model = new Linear(3, 2);
-    const opt = new MyAdam(model.parameters(), { lr: 0.01 });
-    const sched = new StepLR(opt, 5);
-    const bytes = serializeCheckpoint({ model, optimizer: opt, scheduler: sched, step: 0, epoch: 0, config: null, rngState: defaultGenerator.getState() });
+    const opt = new MyAdam(model.parameters(), { lr: 0.01, betas: [0.8, 0.9] });
+    const sched = new StepLR(opt, 2, 0.5);
+    const x = ops.randn([5, 3]), y = ops.randn([5, 2]);
+    const step = (m: Linear, o: Adam, s: StepLR): void => {
+      o.zeroGrad();
+      ops.mean(ops.square(ops.sub(m.call(x), y))).backward();
+      o.step();
+      s.step();
+    };
+    for (let i = 0; i < 3; i++) step(model, opt, sched);   // non-trivial moments and step count; lr 0.01 * 0.5^floor(3 / 2)
+    const bytes = serializeCheckpoint({ model, optimizer: opt, scheduler: sched, step: 3, epoch: 0, config: null, rngState: defaultGenerator.getState() });
     const ckpt = parseCheckpoint(bytes);
     assert.equal(ckpt.optimizer?.type, 'Adam');
     assert.equal(ckpt.scheduler?.type, 'StepLR');
     const fresh = new Linear(3, 2);
     const plain = new Adam(fresh.parameters(), { lr: 0.01 });
-    restoreCheckpoint(ckpt, { model: fresh, optimizer: plain, scheduler: new StepLR(plain, 5), generator: null });
+    const plainSched = new StepLR(plain, 2, 0.5);
+    restoreCheckpoint(ckpt, { model: fresh, optimizer: plain, scheduler: plainSched, generator: null });
+    // the weights, the Adam state (step, exp_avg, exp_avg_sq), the hyperparameters and the schedule, exactly
+    for (const [k, t] of model.stateDict()) assert.deepEqual(fresh.stateDict().get(k)!.dataSync(), t.dataSync(), k);
+    assert.deepEqual(plainValues(plain.stateDict()), plainValues(opt.stateDict()));
+    assert.deepEqual(plain.paramGroups.map((g) => [g.lr, g['betas']]), [[0.005, [0.8, 0.9]]]);
+    assert.deepEqual(plainSched.stateDict(), sched.stateDict());
+    // and the next steps agree bit for bit
+    for (let i = 0; i < 2; i++) { step(model, opt, sched); step(fresh, plain, plainSched); }
+    for (const [k, t] of model.stateDict()) assert.deepEqual(fresh.stateDict().get(k)!.dataSync(), t.dataSync(), `after 2 more steps: ${k}`);
     const sgdModel = new Linear(3, 2);
     assert.throws(() => restoreCheckpoint(ckpt, { model: sgdModel, optimizer: new SGD(sgdModel.parameters(), { lr: 0.1 }), generator: null }),
       /holds Adam state, but the optimizer is SGD/);

@@ -2,13 +2,13 @@
 // (tools/fixtures/io_safetensors_check.py, run with Debian's /usr/bin/python3), temp directories.
 
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** Debian's python3 (with python3-numpy, python3-torch); TENSORSLIM_PYTHON overrides it. */
-export const PYTHON = process.env['TENSORSLIM_PYTHON'] ?? '/usr/bin/python3';
+import { PYTHON } from '../helpers/requirements.js';
+
 export const CHECKER = fileURLToPath(new URL('../../tools/fixtures/io_safetensors_check.py', import.meta.url));
 export const FIXTURES = fileURLToPath(new URL('../fixtures/', import.meta.url));
 
@@ -28,14 +28,6 @@ export function handBuilt(header: string, data: ArrayLike<number> = [], declared
 /** Little-endian bytes of float32 values. */
 export function f32Bytes(values: number[]): number[] {
   return Array.from(new Uint8Array(new Float32Array(values).buffer));
-}
-
-/** Why the Python checker cannot run here, or null when it can (python3 with numpy; torch if asked). */
-export function pythonMissing(needTorch = false): string | null {
-  if (!existsSync(PYTHON)) return `${PYTHON} not found; install python3 and python3-numpy to run the interop check`;
-  const r = spawnSync(PYTHON, ['-c', needTorch ? 'import numpy, torch' : 'import numpy'], { encoding: 'utf8' });
-  if (r.status !== 0) return `${PYTHON} lacks ${needTorch ? 'numpy/torch (Debian: python3-numpy python3-torch)' : 'numpy (Debian: python3-numpy)'}`;
-  return null;
 }
 
 /** Run the checker; returns its parsed JSON output or throws with its stderr. */

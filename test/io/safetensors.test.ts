@@ -15,7 +15,8 @@ import { Linear, ReLU, Sequential } from '../../src/nn/index.js';
 import {
   fileBytes, loadSafetensors, parseSafetensors, safetensorsBytes, saveSafetensors, serializeSafetensors, stateDictBytes,
 } from '../../src/io/index.js';
-import { f32Bytes, FIXTURES, fromCheckerValue, handBuilt, pythonMissing, runChecker, tempDir } from './helpers.js';
+import { f32Bytes, FIXTURES, fromCheckerValue, handBuilt, runChecker, tempDir } from './helpers.js';
+import { requireOrSkip } from '../helpers/requirements.js';
 
 const enc = (s: string): number[] => Array.from(new TextEncoder().encode(s));
 const values = (t: Tensor): number[] => Array.from(t.dataSync());
@@ -231,9 +232,7 @@ describe('interop with an independent implementation (tools/fixtures/io_safetens
     values(y).forEach((v, i) => assert.ok(Math.abs(v - output.data[i]!) <= 1e-6, `output[${i}]: ${v} vs torch ${output.data[i]}`));
   });
 
-  it('the Python checker accepts the files we write and reads the values we put in', (t) => {
-    const why = pythonMissing();
-    if (why !== null) { t.skip(why); return; }
+  it('the Python checker accepts the files we write and reads the values we put in', { skip: requireOrSkip('numpy') }, () => {
     const { dir, cleanup } = tempDir();
     try {
       const w = new Float32Array([0.1, -0, 3.4e38, 1e-45, NaN, -Infinity]);

@@ -3,12 +3,13 @@
 // (streaming text, --json), `bench gpt --json`, and bad input refused with exit code 2 or a clear error.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 
 import { captureContext, main } from '../../src/cli/index.js';
+import { Tensor } from '../../src/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tensorslim-gpt-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -16,6 +17,15 @@ const corpus = join(dir, 'corpus.txt');
 writeFileSync(corpus, 'It was the best of times, it was the worst of times. '.repeat(60));
 const ckpt = join(dir, 'gpt.safetensors');
 const TRAIN = ['train', '--model', 'gpt-tiny', '--dataset', corpus, '--batch-size', '2', '--context', '16', '--eval-interval', '2', '--threads', '1'];
+
+/** A value with every Tensor replaced by its dtype, shape and values, for a bitwise deepEqual. */
+function plain(v: unknown): unknown {
+  if (v instanceof Tensor) return { dtype: v.dtype, shape: [...v.shape], data: Array.from(v.dataSync()) };
+  if (Array.isArray(v)) return v.map(plain);
+  if (v instanceof Map) return [...v].map(([k, x]) => [k, plain(x)]);
+  if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, plain(x)]));
+  return v;
+}
 
 async function run(argv: string[]): Promise<{ code: number; json: Record<string, unknown> | null; out: string[]; err: string[] }> {
   const ctx = captureContext();
@@ -39,6 +49,37 @@ test('train --model gpt-tiny on a text file: --json reports valLoss, bits per by
   assert.equal(b.code, 0, b.err.join('\n'));
   assert.equal(b.json!['steps'], 4);
   assert.equal(b.json!['resumedFrom'], ckpt);
+});
+
+test('train --model gpt-tiny --resume from a mid-run checkpoint ends bit for bit where the uninterrupted run ends', async () => {
+  // The uninterrupted run (the library, with the CLI's settings) also keeps its step-2 checkpoint,
+  // as a run stopped after step 2 would leave it; the CLI resumes that to step 5. The warmup-cosine
+  // schedule spans --steps, so the interrupted run must be the same 5-step run.
+  const full = join(dir, 'gpt-full.safetensors');
+  const half = join(dir, 'gpt-half.safetensors');
+  const resumed = join(dir, 'gpt-resumed.safetensors');
+  const { runGptTraining } = await import('../../src/train/index.js');
+  const { setNumThreads } = await import('../../src/backends/native/index.js');
+  setNumThreads(1);
+  const a = await runGptTraining({
+    model: 'gpt-tiny', dataset: corpus, batchSize: 2, contextLength: 16, evalInterval: 2, seed: 5, steps: 5, out: full,
+    callbacks: [{ onCheckpoint: (t, path) => { if (t.step === 2) copyFileSync(path, half); } }],
+  });
+  const b = await run([...TRAIN, '--steps', '5', '--resume', half, '--out', resumed, '--json']);
+  assert.equal(b.code, 0, b.err.join('\n'));
+  assert.equal(b.json!['resumedFrom'], half);
+  assert.equal(b.json!['steps'], 5);
+  assert.equal(b.json!['valLoss'], a.valLoss);
+  const { loadCheckpoint } = await import('../../src/io/index.js');
+  const fa = loadCheckpoint(full), fh = loadCheckpoint(half), fb = loadCheckpoint(resumed);
+  assert.equal(fh.step, 2);
+  assert.equal(fb.step, fa.step);
+  assert.deepEqual([...fb.model.keys()].sort(), [...fa.model.keys()].sort());
+  // the model tensors (AdamW moments included: they are saved as optimizer.* tensors), bitwise
+  for (const [k, t] of fa.model) assert.deepEqual(fb.model.get(k)!.dataSync(), t.dataSync(), k);
+  assert.deepEqual(plain(fb.optimizer), plain(fa.optimizer));
+  assert.deepEqual(plain(fb.scheduler), plain(fa.scheduler));
+  assert.deepEqual(fb.rngState, fa.rngState);
 });
 
 test('generate streams a continuation from the checkpoint; --json gives the text and token rate', async () => {

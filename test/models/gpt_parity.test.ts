@@ -38,7 +38,7 @@ function close(actual: Tensor, expected: Stored, atol: number, what: string): vo
   let worst = 0, at = 0;
   for (let i = 0; i < a.length; i++) {
     const e = expected.data[i]!;
-    const err = Math.abs(a[i]! - e) / (atol + 1e-7 * Math.abs(e));
+    const err = Math.abs(a[i]! - e) / (atol + 1e-10 * Math.abs(e));
     if (err > worst) { worst = err; at = i; }
   }
   assert.ok(worst <= 1, `${what}: element ${at} is ${a[at]}, PyTorch ${expected.data[at]} (tolerance ${atol})`);

@@ -97,13 +97,14 @@ export const fmt = (v: View): string => `shape (${v.shape.join(', ')}) strides (
 
 // ---- the native backend under test, and the loop over CPU paths x thread counts ----
 
-import { getNumThreads, nativeBackend, nativeStatus, setCpuPath, setNumThreads, supportedCpuPaths } from '../../src/backends/native/index.js';
+import { getNumThreads, nativeBackend, setCpuPath, setNumThreads, supportedCpuPaths } from '../../src/backends/native/index.js';
+import { requireOrSkip } from '../helpers/requirements.js';
 
 /** A CPU kernel path this machine can run. */
 export type CpuPath = 'avx512' | 'avx2' | 'generic';
 
-/** node:test `skip` value: false when the native addon loaded, else the reason and the fix. */
-export const nativeSkip: string | false = nativeBackend ? false : `native addon not built (${nativeStatus().error ?? ''}); run \`node scripts/build-native.mjs\``;
+/** node:test `skip` value: false when the native addon loaded, else the reason and the fix (a failure in CI). */
+export const nativeSkip: string | false = requireOrSkip('native');
 
 /** Every CPU path this machine supports, best first (empty without the addon). */
 export const CPU_PATHS: CpuPath[] = nativeBackend ? supportedCpuPaths() as CpuPath[] : [];

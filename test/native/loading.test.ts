@@ -7,9 +7,10 @@ import { spawnSync } from 'node:child_process';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { addon } from '../../src/backends/native/addon.js';
-import { cpuPath, getNumThreads, nativeBackend, nativeStatus, setNumThreads, supportedCpuPaths } from '../../src/backends/native/index.js';
+import { cpuPath, getNumThreads, nativeBackend, setNumThreads, supportedCpuPaths } from '../../src/backends/native/index.js';
+import { nativeSkip } from './helpers.js';
 
-const skip = nativeBackend ? false : `native addon not built (${nativeStatus().error ?? ''}); run \`node scripts/build-native.mjs\``;
+const skip = nativeSkip;
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
 function childPath(env: Record<string, string>): string {

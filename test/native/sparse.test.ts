@@ -7,12 +7,12 @@
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { nativeBackend, nativeStatus } from '../../src/backends/native/index.js';
+import { nativeBackend } from '../../src/backends/native/index.js';
 import { csrLinearReference, denseToCsr, type CsrMatrix, type FloatArray } from '../../src/compress/prune/csr.js';
 import { alloc, rng, type FloatKind } from './helpers.js';
-import { forEachSetting, CPU_PATHS as PATHS } from './helpers.js';
+import { forEachSetting, CPU_PATHS as PATHS, nativeSkip } from './helpers.js';
 
-const skip = nativeBackend?.csrLinear ? false : `native addon without csrLinear (${nativeStatus().error ?? 'rebuild it'}); run \`node scripts/build-native.mjs\``;
+const skip = nativeSkip;
 const EPS: Record<FloatKind, number> = { float32: 2 ** -23, float64: 2 ** -52 };
 const kernel = (): NonNullable<NonNullable<typeof nativeBackend>['csrLinear']> => nativeBackend!.csrLinear!;
 
@@ -41,6 +41,10 @@ function check(kind: FloatKind, w: CsrMatrix, x: FloatArray, batch: number, bias
 }
 
 describe('native csrLinear vs csrLinearReference', { skip }, () => {
+  test('the addon built from this source has csrLinear', () => {
+    assert.equal(typeof nativeBackend!.csrLinear, 'function', 'native addon without csrLinear: it is stale; rebuild it with `node scripts/build-native.mjs`');
+  });
+
   test('random shapes, densities and batches, every CPU path, 1 and 2 threads', () => {
     forEachSetting((setting) => {
       const r = rng(setting.length * 7919 + setting.charCodeAt(0));

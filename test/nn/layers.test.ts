@@ -132,12 +132,94 @@ test('init helpers write in place under noGrad and respect their bounds', () => 
   assert.ok(maxAbs(w.dataSync()) <= 0.25 && maxAbs(w.dataSync()) > 0.2);
   assert.equal(w.gradFn, null);
   init.kaimingNormal_(w, { mode: 'fanOut', nonlinearity: 'relu' });
+  assert.equal(w.gradFn, null);
+  assert.ok(maxAbs(w.dataSync()) > 0.25, 'kaimingNormal_ wrote over the xavierUniform_ values'); // std sqrt(2 / 64): tails past 0.25
   init.zeros_(w);
   assert.equal(maxAbs(w.dataSync()), 0);
   assert.deepEqual(init.calculateFanInAndFanOut(ops.zeros([16, 3, 5, 5])), [75, 400]);
   assert.equal(init.calculateGain('tanh'), 5 / 3);
   assert.throws(() => init.uniform_(ops.zeros([2], { dtype: 'int32' })), /init\.uniform_: expects a floating-point tensor, got int32/);
   assert.throws(() => init.xavierUniform_(ops.zeros([3])), /at least 2 dimensions, got shape \(3,\)/);
+});
+
+// Sample moments of the random initializers against their formulas. With n draws the sample mean
+// has standard error sd / sqrt(n) and the sample variance, for a normal (or a lighter-tailed
+// truncated normal), at most var * sqrt(2 / n); the bounds below are 4.5 standard errors.
+function moments(a: ArrayLike<number>): { n: number; mean: number; variance: number; min: number; max: number } {
+  let s = 0, min = Infinity, max = -Infinity;
+  for (let i = 0; i < a.length; i++) { s += a[i]!; min = Math.min(min, a[i]!); max = Math.max(max, a[i]!); }
+  const mean = s / a.length;
+  let q = 0;
+  for (let i = 0; i < a.length; i++) q += (a[i]! - mean) ** 2;
+  return { n: a.length, mean, variance: q / (a.length - 1), min, max };
+}
+
+function assertNormalMoments(a: ArrayLike<number>, mean: number, sd: number, what: string): void {
+  const m = moments(a);
+  const seMean = sd / Math.sqrt(m.n), seVar = sd * sd * Math.sqrt(2 / m.n);
+  assert.ok(Math.abs(m.mean - mean) < 4.5 * seMean, `${what}: mean ${m.mean}, want ${mean} (SE ${seMean})`);
+  assert.ok(Math.abs(m.variance - sd * sd) < 4.5 * seVar, `${what}: variance ${m.variance}, want ${sd * sd} (SE ${seVar})`);
+}
+
+test('init gains are PyTorch\'s calculate_gain values', () => {
+  assert.equal(init.calculateGain('linear'), 1);
+  assert.equal(init.calculateGain('conv2d'), 1);
+  assert.equal(init.calculateGain('sigmoid'), 1);
+  assert.equal(init.calculateGain('tanh'), 5 / 3);
+  assert.equal(init.calculateGain('relu'), Math.sqrt(2));
+  assert.equal(init.calculateGain('selu'), 3 / 4);
+  assert.equal(init.calculateGain('leaky_relu'), Math.sqrt(2 / (1 + 0.01 ** 2)));
+  assert.equal(init.calculateGain('leaky_relu', 0.2), Math.sqrt(2 / 1.04));
+});
+
+test('kaimingNormal_ draws N(0, gain^2 / fan) for each mode and nonlinearity', () => {
+  manualSeed(21);
+  // (out, in, kh, kw) = (50, 40, 5, 5): fan_in = 1000, fan_out = 1250; 50,000 draws
+  const w = ops.zeros([50, 40, 5, 5]);
+  init.kaimingNormal_(w);   // defaults: fanIn, leaky_relu with a = 0, so gain sqrt(2)
+  assertNormalMoments(w.dataSync(), 0, Math.sqrt(2 / 1000), 'kaimingNormal_ defaults');
+  init.kaimingNormal_(w, { mode: 'fanOut', nonlinearity: 'relu' });
+  assertNormalMoments(w.dataSync(), 0, Math.sqrt(2 / 1250), 'kaimingNormal_ fanOut relu');
+  init.kaimingNormal_(w, { a: 0.2 });
+  assertNormalMoments(w.dataSync(), 0, Math.sqrt(2 / 1.04) / Math.sqrt(1000), 'kaimingNormal_ leaky_relu a = 0.2');
+  init.kaimingNormal_(w, { nonlinearity: 'tanh', mode: 'fanOut' });
+  assertNormalMoments(w.dataSync(), 0, (5 / 3) / Math.sqrt(1250), 'kaimingNormal_ tanh fanOut');
+  assert.throws(() => init.kaimingNormal_(ops.zeros([4, 0])), /zero fan/);
+});
+
+test('xavierNormal_ draws N(0, gain^2 * 2 / (fan_in + fan_out))', () => {
+  manualSeed(22);
+  const w = ops.zeros([300, 200], { dtype: 'float64' });
+  init.xavierNormal_(w);
+  assertNormalMoments(w.dataSync(), 0, Math.sqrt(2 / 500), 'xavierNormal_');
+  init.xavierNormal_(w, init.calculateGain('relu'));
+  assertNormalMoments(w.dataSync(), 0, Math.sqrt(2) * Math.sqrt(2 / 500), 'xavierNormal_ gain sqrt(2)');
+});
+
+test('truncNormal_ stays in [a, b] and has the truncated normal\'s mean and variance', () => {
+  // the truncated normal's moments: with alpha = (a - mu) / sd, beta = (b - mu) / sd, Z = Phi(beta) - Phi(alpha),
+  // mean = mu + sd (phi(alpha) - phi(beta)) / Z, var = sd^2 (1 + (alpha phi(alpha) - beta phi(beta)) / Z - ((phi(alpha) - phi(beta)) / Z)^2)
+  const phi = (x: number): number => Math.exp(-x * x / 2) / Math.sqrt(2 * Math.PI);
+  const mass = (lo: number, hi: number): number => { // Simpson's rule; error far below 1e-9 here
+    const k = 2000, h = (hi - lo) / k;
+    let s = phi(lo) + phi(hi);
+    for (let i = 1; i < k; i++) s += (i % 2 ? 4 : 2) * phi(lo + i * h);
+    return s * h / 3;
+  };
+  manualSeed(23);
+  const w = ops.zeros([400, 250]);
+  for (const [mu, sd, a, b] of [[0, 1, -2, 2], [0.5, 2, -1, 3], [0, 0.02, -0.04, 0.04], [1, 1, 1, 4]] as const) {
+    init.truncNormal_(w, mu, sd, a, b);
+    const m = moments(w.dataSync());
+    assert.ok(m.min >= Math.fround(a) && m.max <= Math.fround(b), `truncNormal_(${mu}, ${sd}, ${a}, ${b}): range [${m.min}, ${m.max}]`);
+    const al = (a - mu) / sd, be = (b - mu) / sd, z = mass(al, be), d = (phi(al) - phi(be)) / z;
+    const mean = mu + sd * d;
+    const variance = sd * sd * (1 + (al * phi(al) - be * phi(be)) / z - d * d);
+    const seMean = Math.sqrt(variance / m.n), seVar = variance * Math.sqrt(2 / m.n);
+    assert.ok(Math.abs(m.mean - mean) < 4.5 * seMean, `truncNormal_(${mu}, ${sd}, ${a}, ${b}): mean ${m.mean}, want ${mean}`);
+    assert.ok(Math.abs(m.variance - variance) < 4.5 * seVar, `truncNormal_(${mu}, ${sd}, ${a}, ${b}): variance ${m.variance}, want ${variance}`);
+  }
+  assert.throws(() => init.truncNormal_(w, 0, 1, 2, 2), /init\.truncNormal_: needs a < b, got a=2, b=2/);
 });
 
 test('a small MLP trains end to end (loss goes down with plain SGD written here)', () => {

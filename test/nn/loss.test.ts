@@ -1,5 +1,5 @@
 // Losses: values against hand-derived math (in comments) and against PyTorch fixtures
-// (tools/fixtures/nn_losses.py -> test/fixtures/nn_losses.json), plus gradients and bad input.
+// (tools/fixtures/nn_losses_fixtures.py -> test/fixtures/nn_losses.json), plus gradients and bad input.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

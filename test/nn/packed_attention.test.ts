@@ -19,6 +19,7 @@ import { grad, gradcheck } from '../../src/autograd/index.js';
 import * as ops from '../../src/ops/index.js';
 import { CausalSelfAttention, KVCacheLayer } from '../../src/nn/index.js';
 import { nativeBackend, setCpuPath, supportedCpuPaths } from '../../src/backends/native/index.js';
+import { requireOrSkip } from '../helpers/requirements.js';
 
 type Float = 'float32' | 'float64';
 
@@ -113,7 +114,7 @@ describe('packedSelfAttention against the composed reference', () => {
   });
 });
 
-describe('native attention kernels: strided destinations (into) on every CPU path', { skip: nativeBackend ? false : 'native addon not built' }, () => {
+describe('native attention kernels: strided destinations (into) on every CPU path', { skip: requireOrSkip('native') }, () => {
   test('forward and backward write exactly the contiguous results into packed views', () => {
     const nat = nativeBackend!;
     const paths = supportedCpuPaths() as ('avx512' | 'avx2' | 'generic')[];

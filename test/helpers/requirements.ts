@@ -1,0 +1,76 @@
+// What some tests need beyond the repository: the native addon, Debian's Fashion-MNIST dataset,
+// Debian's python3 with numpy (and torch). A user running `npm test` without them gets skips that
+// say what is missing and how to install it; in CI (the CI environment variable set, as .ci/run
+// sets it) a missing part is a failure, so CI cannot turn green by testing less.
+
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { test } from 'node:test';
+import { nativeBackend, nativeStatus } from '../../src/backends/native/index.js';
+import { FASHION_MNIST_DIR, hasFashionMnist } from '../../src/data/index.js';
+
+/** Something a test file may need that `npm ci` alone does not provide. */
+export type Requirement = 'native' | 'fashion-mnist' | 'numpy' | 'torch';
+
+/** Debian's python3 (with python3-numpy, python3-torch); TENSORSLIM_PYTHON overrides it. */
+export const PYTHON = process.env['TENSORSLIM_PYTHON'] ?? '/usr/bin/python3';
+
+/** True when running in CI: the CI environment variable is set to anything but '', '0' or 'false'. */
+export function inCI(env: NodeJS.ProcessEnv = process.env): boolean {
+  const v = env['CI'];
+  return v !== undefined && v !== '' && v !== '0' && v.toLowerCase() !== 'false';
+}
+
+function pythonLacks(modules: string): string | null {
+  if (!existsSync(PYTHON)) return `${PYTHON} not found`;
+  const r = spawnSync(PYTHON, ['-c', `import ${modules}`], { encoding: 'utf8' });
+  return r.status === 0 ? null : `${PYTHON} cannot import ${modules} (${(r.stderr ?? '').trim().split('\n').pop() ?? ''})`;
+}
+
+const checks: Record<Requirement, () => string | null> = {
+  native: () => {
+    if (nativeBackend) return null;
+    const error = nativeStatus().error ?? 'it did not load';
+    return `the native addon is missing: ${error}${error.includes('build-native') ? '' : '; build it with `node scripts/build-native.mjs`'}`;
+  },
+  'fashion-mnist': () => hasFashionMnist(FASHION_MNIST_DIR) ? null
+    : `the Fashion-MNIST dataset is missing: ${FASHION_MNIST_DIR} lacks its IDX files; install it with \`apt-get install -y dataset-fashion-mnist\``,
+  numpy: () => {
+    const why = pythonLacks('numpy');
+    return why === null ? null : `numpy for the Python interop checker is missing: ${why}; install \`apt-get install -y python3-numpy\``;
+  },
+  torch: () => {
+    const why = pythonLacks('numpy, torch');
+    return why === null ? null : `PyTorch for the interop checks is missing: ${why}; install \`apt-get install -y python3-numpy python3-torch\``;
+  },
+};
+
+const seen = new Map<Requirement, string | null>();
+
+/** Why `req` is not available here (what is missing and how to install it), or null when it is. */
+export function missingRequirement(req: Requirement): string | null {
+  if (!seen.has(req)) seen.set(req, checks[req]());
+  return seen.get(req)!;
+}
+
+const reported = new Set<Requirement>();
+
+/**
+ * A node:test `skip` value for tests that need `req`: false when it is available. When it is
+ * missing, outside CI: the reason (the tests are skipped, saying why); in CI: a failing test named
+ * after the requirement is registered once per file (its error says what is missing and how to
+ * install it), and the dependent tests are skipped so they do not fail for the same reason again.
+ * Call it at a file's top level, not inside a running test.
+ * @example
+ * describe('native kernels', { skip: requireOrSkip('native') }, () => { ... });
+ */
+export function requireOrSkip(req: Requirement): string | false {
+  const why = missingRequirement(req);
+  if (why === null) return false;
+  if (!inCI()) return `${why} (skipped; in CI this fails)`;
+  if (!reported.has(req)) {
+    reported.add(req);
+    test(`required in CI: ${req}`, () => { throw new Error(`CI requires ${req}: ${why}`); });
+  }
+  return `${why} (reported as a CI failure above)`;
+}
