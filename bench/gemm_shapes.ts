@@ -11,7 +11,9 @@
 //   npx tsx bench/gemm_shapes.ts --child [--only ...]   one measurement of ours, one JSON line.
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
-import { nativeBackend, setNumThreads, cpuPath, getNumThreads } from '../src/backends/native/index.js';
+import { getNativeBackend, setNumThreads, cpuPath, getNumThreads } from '../src/backends/native/index.js';
+
+const nativeBackend = getNativeBackend();
 import type { View } from '../src/backend/backend.js';
 // @ts-expect-error: plain ESM helper shared by the bench runners (no type declarations)
 import { machineInfo, median, peerEnv, root, writeResult } from './common.mjs';

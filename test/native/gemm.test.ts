@@ -10,7 +10,9 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { View } from '../../src/backend/backend.js';
 import { referenceBackend as ref } from '../../src/backends/reference/index.js';
-import { nativeBackend } from '../../src/backends/native/index.js';
+import { getNativeBackend } from '../../src/backends/native/index.js';
+
+const nativeBackend = getNativeBackend();
 import { alloc, mismatch, rng, type FloatKind } from './helpers.js';
 import { forEachPathAndThreads as forEachSetting, CPU_PATHS as PATHS, nativeSkip as skip } from './helpers.js';
 

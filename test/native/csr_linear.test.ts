@@ -7,7 +7,9 @@
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { nativeBackend, nativeStatus } from '../../src/backends/native/index.js';
+import { getNativeBackend, nativeStatus } from '../../src/backends/native/index.js';
+
+const nativeBackend = getNativeBackend();
 import { csrLinearReference, denseToCsr, type CsrMatrix, type FloatArray } from '../../src/compress/prune/csr.js';
 import { alloc, rng, type FloatKind } from './helpers.js';
 import { forEachSetting, CPU_PATHS as PATHS } from './helpers.js';
