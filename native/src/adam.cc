@@ -18,6 +18,10 @@ void adam(int dtype, void* p, const void* g, void* m, void* v, void* vmax, long 
   });
 }
 
+}  // namespace
+
+// ---- entry points (declared in binding.h; addon.cc exports them)
+
 // adam(p, g, m, v, vmax | null, hp): contiguous arrays of one dtype and length; hp Float64Array(10)
 void Adam(Call& c) {
   void* p;
@@ -36,11 +40,5 @@ void Adam(Call& c) {
   if (hp[8] != 0 && ptrs[3] == nullptr) c.fail("amsgrad needs a maxExpAvgSq buffer");
   adam(dt, p, ptrs[0], ptrs[1], ptrs[2], ptrs[3], long(n), hp);
 }
-
-const Binding kBindings[] = {{"adam", "adam", Adam}};
-
-}  // namespace
-
-void export_adam(Napi::Env env, Napi::Object exports) { export_bindings(env, exports, kBindings); }
 
 }  // namespace ts

@@ -1,7 +1,7 @@
-// The tensorslim native addon's module: Init exports every kernel file's entry points (each file
-// holds its kernel and its bindings; binding.h holds the one argument reader, `Call`, and the
-// view format) plus the thread and CPU-path controls and the ABI version, and applies the
-// process-wide memory tuning (alloc.h) once. Loading the addon has no other effect.
+// The tensorslim native addon's module: Init exports every entry point (kBindings below: each is
+// defined next to its kernel, in the file named after it; binding.h holds the one argument reader,
+// `Call`, and the view format) plus the thread and CPU-path controls and the ABI version, and
+// applies the process-wide memory tuning (alloc.h) once. Loading the addon has no other effect.
 //
 // Files, by kernel (TypeScript bindings under src/backends/native/ with the same names):
 //   elementwise.cc (unary, binary, where/select, compareInt), reduce.cc, copy.cc (copy, convert,
@@ -45,25 +45,53 @@ Napi::Value SupportedPaths(const Napi::CallbackInfo& info) {
   return a;
 }
 
-const Binding kControls[] = {{"setNumThreads", "setNumThreads", SetNumThreads}};
+// Every entry point that returns nothing: JavaScript name, the kernel its errors name, body.
+const Binding kBindings[] = {
+    // elementwise.cc
+    {"unary", "unary", Unary},
+    {"binary", "binary", Binary},
+    {"select", "where", Select},  // the backend's where op
+    {"compareInt", "compareInt", CompareInt},
+    // reduce.cc
+    {"reduce", "reduce", Reduce},
+    // copy.cc
+    {"copy", "copy", Copy},
+    {"convert", "convert", Convert},
+    {"assign", "assign", Assign},
+    // im2col.cc
+    {"unfold2d", "unfold2d", Unfold2d},
+    {"fold2d", "fold2d", Fold2d},
+    // matmul.cc
+    {"matmul", "matmul", Matmul},
+    // linear.cc
+    {"linear", "linear", Linear},
+    {"linearBackward", "linearBackward", LinearBackward},
+    // softmax_cross_entropy.cc
+    {"softmaxCrossEntropy", "softmaxCrossEntropy", SoftmaxCrossEntropy},
+    // adam.cc
+    {"adam", "adam", Adam},
+    // layer_norm.cc
+    {"layerNormForward", "layerNormForward", LayerNormForward},
+    {"layerNormBackward", "layerNormBackward", LayerNormBackward},
+    // gelu.cc
+    {"geluForward", "geluForward", GeluForward},
+    {"geluBackward", "geluBackward", GeluBackward},
+    // attention.cc
+    {"attentionForward", "attentionForward", AttentionForward},
+    {"attentionBackward", "attentionBackward", AttentionBackward},
+    // embedding.cc
+    {"embeddingForward", "embeddingForward", EmbeddingForward},
+    {"embeddingBackward", "embeddingBackward", EmbeddingBackward},
+    // csr_linear.cc
+    {"csrLinear", "csrLinear", CsrLinear},
+    // thread control
+    {"setNumThreads", "setNumThreads", SetNumThreads},
+};
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tune_process_memory();  // process-wide malloc settings (alloc.h; TENSORSLIM_MALLOC_TUNE / _MMAP)
   active();               // choose the CPU path now (reads TENSORSLIM_CPU)
-  export_elementwise(env, exports);
-  export_reduce(env, exports);
-  export_copy(env, exports);
-  export_im2col(env, exports);
-  export_matmul(env, exports);
-  export_linear(env, exports);
-  export_softmax_cross_entropy(env, exports);
-  export_adam(env, exports);
-  export_layer_norm(env, exports);
-  export_gelu(env, exports);
-  export_attention(env, exports);
-  export_embedding(env, exports);
-  export_csr_linear(env, exports);
-  export_bindings(env, exports, kControls);
+  export_bindings(env, exports, kBindings, sizeof(kBindings) / sizeof(kBindings[0]));
   exports.Set("getNumThreads", Napi::Function::New<GetNumThreads>(env, "getNumThreads"));
   exports.Set("cpuPath", Napi::Function::New<CpuPath>(env, "cpuPath"));
   exports.Set("setCpuPath", Napi::Function::New<SetCpuPath>(env, "setCpuPath"));

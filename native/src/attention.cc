@@ -348,21 +348,15 @@ Params read_params(Call& c, size_t i) {
   return p;
 }
 
-// A (B, H, T, D) destination of shape `want`: the next 4-D view in meta when one follows (any
-// strides, checked to lie inside the array), else the whole array, contiguous (its length must be
-// exactly the shape's size).
+// A (B, H, T, D) destination of shape `want`: the next 4-D view in meta (any strides, checked to lie
+// inside its array; a fresh output travels as a contiguous view).
 template <class T>
 W4<T> dest(Call& c, size_t i, int dt, const long want[4], const char* name) {
   W4<T> w{};
-  if (c.meta_left()) {
-    const ViewDesc v = view4(c, i, name, dt);
-    for (int d = 0; d < 4; d++) if (v.shape[d] != want[d]) c.fail(std::string(name) + ": the destination view has the wrong shape");
-    w.p = static_cast<T*>(v.data) + v.offset;
-    for (int d = 0; d < 4; d++) w.s[d] = v.strides[d];
-    return w;
-  }
-  w.p = static_cast<T*>(c.out(i, dt, want[0] * want[1] * want[2] * want[3], name));
-  w.s[3] = 1; w.s[2] = want[3]; w.s[1] = want[2] * want[3]; w.s[0] = want[1] * want[2] * want[3];
+  const ViewDesc v = view4(c, i, name, dt);
+  for (int d = 0; d < 4; d++) if (v.shape[d] != want[d]) c.fail(std::string(name) + ": the destination view has the wrong shape " + shape_str(v));
+  w.p = static_cast<T*>(v.data) + v.offset;
+  for (int d = 0; d < 4; d++) w.s[d] = v.strides[d];
   return w;
 }
 
@@ -374,8 +368,12 @@ void check_qkv(Call& c, const V4<T>& q, const V4<T>& kk, const V4<T>& v, const P
   if (p.causal && q.n[2] > kk.n[2]) c.fail("causal attention needs at least as many keys as queries");
 }
 
-// attentionForward(q, k, v, meta, params, out, lse); meta = views q, k, v (4-D each), then optionally
-// the view of out (B, H, Tq, Dv) inside its array (default: the whole array, contiguous)
+}  // namespace
+
+// ---- entry points (declared in binding.h; addon.cc exports them)
+
+// attentionForward(q, k, v, meta, params, out, lse); meta = views q, k, v, out (4-D each; out (B, H,
+// Tq, Dv) any strided destination inside its array)
 void AttentionForward(Call& c) {
   c.meta(3);
   const ViewDesc dq = c.float_view(0, "q");
@@ -396,7 +394,7 @@ void AttentionForward(Call& c) {
 }
 
 // attentionBackward(q, k, v, out, dOut, lse, meta, params, dq, dk, dv); meta = views q, k, v, out, dOut (4-D),
-// lse (3-D), then optionally the views of dq, dk and dv inside their arrays (default: whole arrays, contiguous)
+// lse (3-D), then the views of dq, dk and dv (4-D, any strided destinations inside their arrays)
 void AttentionBackward(Call& c) {
   c.meta(6);
   const ViewDesc vq = c.float_view(0, "q");
@@ -422,14 +420,5 @@ void AttentionBackward(Call& c) {
   };
   if (dt == DT_F32) run(0.0f); else run(0.0);
 }
-
-const Binding kBindings[] = {
-    {"attentionForward", "attentionForward", AttentionForward},
-    {"attentionBackward", "attentionBackward", AttentionBackward},
-};
-
-}  // namespace
-
-void export_attention(Napi::Env env, Napi::Object exports) { export_bindings(env, exports, kBindings); }
 
 }  // namespace ts

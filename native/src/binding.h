@@ -1,7 +1,8 @@
-// The one binding layer of the tensorslim native addon: every N-API entry point (addon.cc and each
-// kernel file: linear.cc, softmax_cross_entropy.cc, layer_norm.cc, gelu.cc, attention.cc,
-// embedding.cc, csr_linear.cc, adam.cc, ...) reads and checks its arguments through `Call`, and is
-// exported through `Binding` tables. No kernel file reads a napi value itself.
+// The one binding layer of the tensorslim native addon: every N-API entry point (each defined in the
+// kernel file named after it: linear.cc, softmax_cross_entropy.cc, layer_norm.cc, gelu.cc,
+// attention.cc, embedding.cc, csr_linear.cc, adam.cc, elementwise.cc, ...) reads and checks its
+// arguments through `Call`, and addon.cc's one `Binding` table exports them. No kernel file reads a
+// napi value itself.
 //
 // A view travels as its typed array plus a slice of the call's Float64Array `meta`:
 //   [ndim, offset, shape[0..ndim), strides[0..ndim)]
@@ -53,8 +54,6 @@ class Call {
 
   // Makes argument i the meta that the following view() and next() calls read.
   void meta(size_t i) { meta_ = f64(i, "meta", 0, &meta_len_); meta_pos_ = 0; }
-  // Whether meta holds values not read yet (an optional trailing view).
-  bool meta_left() const { return meta_pos_ < meta_len_; }
   double next();
   long next_long(const char* what);
 
@@ -94,22 +93,21 @@ struct Binding {
 
 // Adds each binding of [first, first + n) to exports, as one N-API function that builds the Call.
 void export_bindings(Napi::Env env, Napi::Object exports, const Binding* first, size_t n);
-template <size_t N>
-void export_bindings(Napi::Env env, Napi::Object exports, const Binding (&table)[N]) { export_bindings(env, exports, table, N); }
 
-// Each kernel file's table adder (called once by addon.cc's Init).
-void export_elementwise(Napi::Env env, Napi::Object exports);           // elementwise.cc: unary, binary, select, compareInt
-void export_reduce(Napi::Env env, Napi::Object exports);                // reduce.cc: reduce
-void export_copy(Napi::Env env, Napi::Object exports);                  // copy.cc: copy, convert, assign
-void export_im2col(Napi::Env env, Napi::Object exports);                // im2col.cc: unfold2d, fold2d
-void export_matmul(Napi::Env env, Napi::Object exports);                // matmul.cc: matmul
-void export_linear(Napi::Env env, Napi::Object exports);                // linear.cc: linear, linearBackward
-void export_softmax_cross_entropy(Napi::Env env, Napi::Object exports); // softmax_cross_entropy.cc
-void export_adam(Napi::Env env, Napi::Object exports);                  // adam.cc: adam
-void export_layer_norm(Napi::Env env, Napi::Object exports);            // layer_norm.cc: layerNormForward/Backward
-void export_gelu(Napi::Env env, Napi::Object exports);                  // gelu.cc: geluForward/Backward
-void export_attention(Napi::Env env, Napi::Object exports);             // attention.cc: attentionForward/Backward
-void export_embedding(Napi::Env env, Napi::Object exports);             // embedding.cc: embeddingForward/Backward
-void export_csr_linear(Napi::Env env, Napi::Object exports);            // csr_linear.cc: csrLinear
+// The entry points, by file (each defined next to its kernel; addon.cc's table exports them under
+// their JavaScript names, and src/backends/native/addon.ts types them).
+void Unary(Call& c); void Binary(Call& c); void Select(Call& c); void CompareInt(Call& c);  // elementwise.cc
+void Reduce(Call& c);  // reduce.cc
+void Copy(Call& c); void Convert(Call& c); void Assign(Call& c);  // copy.cc
+void Unfold2d(Call& c); void Fold2d(Call& c);  // im2col.cc
+void Matmul(Call& c);  // matmul.cc
+void Linear(Call& c); void LinearBackward(Call& c);  // linear.cc
+void SoftmaxCrossEntropy(Call& c);  // softmax_cross_entropy.cc
+void Adam(Call& c);  // adam.cc
+void LayerNormForward(Call& c); void LayerNormBackward(Call& c);  // layer_norm.cc
+void GeluForward(Call& c); void GeluBackward(Call& c);  // gelu.cc
+void AttentionForward(Call& c); void AttentionBackward(Call& c);  // attention.cc
+void EmbeddingForward(Call& c); void EmbeddingBackward(Call& c);  // embedding.cc
+void CsrLinear(Call& c);  // csr_linear.cc
 
 }  // namespace ts

@@ -122,6 +122,10 @@ void* cast_out(Call& c, size_t i, const ViewDesc& x, bool (*allowed)(int from, i
   return out;
 }
 
+}  // namespace
+
+// ---- entry points (declared in binding.h; addon.cc exports them)
+
 // copy(x, meta, out): same dtype, or float32 <-> float64
 void Copy(Call& c) {
   c.meta(1);
@@ -148,15 +152,5 @@ void Assign(Call& c) {
   c.same_shape(d, s);
   assign(d, s);
 }
-
-const Binding kBindings[] = {
-    {"copy", "copy", Copy},
-    {"convert", "convert", Convert},
-    {"assign", "assign", Assign},
-};
-
-}  // namespace
-
-void export_copy(Napi::Env env, Napi::Object exports) { export_bindings(env, exports, kBindings); }
 
 }  // namespace ts

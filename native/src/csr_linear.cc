@@ -349,6 +349,10 @@ void run_f64(const Csr& w, const double* val, const double* x, long batch, const
 
 // ---------------------------------------------------------------- entry point (binding.h reads the arguments)
 
+}  // namespace
+
+// ---- entry points (declared in binding.h; addon.cc exports them)
+
 // csrLinear(x, batch, rows, cols, crowIndices, colIndices, values, bias | null, out)
 void CsrLinear(Call& c) {
   void *xd, *crowd, *cold, *vald, *biasd = nullptr, *outd;
@@ -389,11 +393,5 @@ void CsrLinear(Call& c) {
   }
   if (bad) c.fail("a column index is outside [0, " + std::to_string(cols) + "); the matrix is corrupt (out was not filled)");
 }
-
-const Binding kBindings[] = {{"csrLinear", "csrLinear", CsrLinear}};
-
-}  // namespace
-
-void export_csr_linear(Napi::Env env, Napi::Object exports) { export_bindings(env, exports, kBindings); }
 
 }  // namespace ts

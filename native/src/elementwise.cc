@@ -110,7 +110,10 @@ void compare_typed(int op, const ViewDesc& a, const ViewDesc& b, uint8_t* out) {
   });
 }
 
-// ---- entry points (arguments in the order src/backends/native/index.ts passes them)
+}  // namespace
+
+// ---- entry points (declared in binding.h; addon.cc exports them), arguments in the order
+// src/backends/native/index.ts passes them
 
 // unary(op, x, meta, out)
 void Unary(Call& c) {
@@ -156,16 +159,5 @@ void CompareInt(Call& c) {
   if (a.dtype == DT_I32) compare_typed<int32_t>(op, a, b, out);
   else compare_typed<uint8_t>(op, a, b, out);
 }
-
-const Binding kBindings[] = {
-    {"unary", "unary", Unary},
-    {"binary", "binary", Binary},
-    {"select", "where", Select},  // the backend's where op
-    {"compareInt", "compareInt", CompareInt},
-};
-
-}  // namespace
-
-void export_elementwise(Napi::Env env, Napi::Object exports) { export_bindings(env, exports, kBindings); }
 
 }  // namespace ts

@@ -81,6 +81,10 @@ void scatter_rows(const T* dy, const View2& dv, const int32_t* idx, long n, long
   });
 }
 
+}  // namespace
+
+// ---- entry points (declared in binding.h; addon.cc exports them)
+
 // embeddingForward(weight, meta, indices, out); meta = view weight (V, D); indices Int32Array (N),
 // out (N * D) of weight's dtype.
 void EmbeddingForward(Call& c) {
@@ -110,14 +114,5 @@ void EmbeddingBackward(Call& c) {
   if (dy.dtype == DT_F32) scatter_rows(static_cast<const float*>(dy.data), dv, idx, long(n), rows, static_cast<float*>(out));
   else scatter_rows(static_cast<const double*>(dy.data), dv, idx, long(n), rows, static_cast<double*>(out));
 }
-
-const Binding kBindings[] = {
-    {"embeddingForward", "embeddingForward", EmbeddingForward},
-    {"embeddingBackward", "embeddingBackward", EmbeddingBackward},
-};
-
-}  // namespace
-
-void export_embedding(Napi::Env env, Napi::Object exports) { export_bindings(env, exports, kBindings); }
 
 }  // namespace ts

@@ -22,6 +22,10 @@ int gelu_form(Call& c, size_t i) {
   return f;
 }
 
+}  // namespace
+
+// ---- entry points (declared in binding.h; addon.cc exports them)
+
 // geluForward(x, meta, form, y); meta = view x (any rank); y contiguous of x's dtype; form 0 erf, 1 tanh.
 void GeluForward(Call& c) {
   c.meta(1);
@@ -69,14 +73,5 @@ void GeluBackward(Call& c) {
   };
   if (x.dtype == DT_F32) run(0.0f); else run(0.0);
 }
-
-const Binding kBindings[] = {
-    {"geluForward", "geluForward", GeluForward},
-    {"geluBackward", "geluBackward", GeluBackward},
-};
-
-}  // namespace
-
-void export_gelu(Napi::Env env, Napi::Object exports) { export_bindings(env, exports, kBindings); }
 
 }  // namespace ts

@@ -82,6 +82,10 @@ Conv2dGeom geometry(Call& c) {
   return p;
 }
 
+}  // namespace
+
+// ---- entry points (declared in binding.h; addon.cc exports them)
+
 // unfold2d(x, meta, padValue, out): meta = view (N, C, H, W) then 14 geometry values
 void Unfold2d(Call& c) {
   c.meta(1);
@@ -103,14 +107,5 @@ void Fold2d(Call& c) {
   if (!ok) c.fail("cols shape does not match the geometry");
   fold2d(cols, p, c.out(2, cols.dtype, p.n * p.c * p.h * p.w));
 }
-
-const Binding kBindings[] = {
-    {"unfold2d", "unfold2d", Unfold2d},
-    {"fold2d", "fold2d", Fold2d},
-};
-
-}  // namespace
-
-void export_im2col(Napi::Env env, Napi::Object exports) { export_bindings(env, exports, kBindings); }
 
 }  // namespace ts

@@ -24,6 +24,10 @@ namespace {
 
 long row_grain(long D) { return D >= 16384 ? 1 : 16384 / (D > 0 ? D : 1); }
 
+}  // namespace
+
+// ---- entry points (declared in binding.h; addon.cc exports them)
+
 // layerNormForward(x, w | null, b | null, meta, eps, y, mean, rstd); meta = views x (R, D), then w (D)
 // and b (D) when given. y (R * D), mean (R), rstd (R): contiguous outputs of x's dtype.
 void LayerNormForward(Call& c) {
@@ -118,14 +122,5 @@ void LayerNormBackward(Call& c) {
   };
   if (x.dtype == DT_F32) run(0.0f); else run(0.0);
 }
-
-const Binding kBindings[] = {
-    {"layerNormForward", "layerNormForward", LayerNormForward},
-    {"layerNormBackward", "layerNormBackward", LayerNormBackward},
-};
-
-}  // namespace
-
-void export_layer_norm(Napi::Env env, Napi::Object exports) { export_bindings(env, exports, kBindings); }
 
 }  // namespace ts

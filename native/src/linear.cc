@@ -121,6 +121,10 @@ void linear_backward(const ViewDesc& dy, const ViewDesc* y, const ViewDesc& x, c
   else linear_backward_t<double>(dy, y, x, w, static_cast<double*>(g), static_cast<double*>(dx), static_cast<double*>(dw), static_cast<double*>(db));
 }
 
+}  // namespace
+
+// ---- entry points (declared in binding.h; addon.cc exports them)
+
 // linear(x, w, bias | null, meta, relu, out): out (M, N) = x (M, K) @ w^T + bias, then relu if asked
 // (every element of out written: it may be uninitialized).
 // meta = view x (2-D), view w (2-D, (N, K)), view bias (1-D (N,)) when present.
@@ -163,14 +167,5 @@ void LinearBackward(Call& c) {
   void* db = c.out_opt(8, dy.dtype, N);
   linear_backward(dy, hasY ? &y : nullptr, x, w, g, dx, dw, db);
 }
-
-const Binding kBindings[] = {
-    {"linear", "linear", Linear},
-    {"linearBackward", "linearBackward", LinearBackward},
-};
-
-}  // namespace
-
-void export_linear(Napi::Env env, Napi::Object exports) { export_bindings(env, exports, kBindings); }
 
 }  // namespace ts

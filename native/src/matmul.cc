@@ -21,6 +21,10 @@ void run_gemm(const GemmArgs& g, const ViewDesc& a, const ViewDesc& b, void* out
   else gemm_f64(g, static_cast<const double*>(a.data) + a.offset, static_cast<const double*>(b.data) + b.offset, static_cast<double*>(out));
 }
 
+}  // namespace
+
+// ---- entry points (declared in binding.h; addon.cc exports them)
+
 // matmul(a, b, meta, out): out (B, M, N) contiguous, zero-filled by the caller (C += A B)
 void Matmul(Call& c) {
   c.meta(2);
@@ -28,11 +32,5 @@ void Matmul(Call& c) {
   const GemmArgs g = gemm_args(c, a, b);
   run_gemm(g, a, b, c.out(3, a.dtype, g.batch * g.m * g.n));
 }
-
-const Binding kBindings[] = {{"matmul", "matmul", Matmul}};
-
-}  // namespace
-
-void export_matmul(Napi::Env env, Napi::Object exports) { export_bindings(env, exports, kBindings); }
 
 }  // namespace ts

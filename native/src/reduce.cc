@@ -88,6 +88,10 @@ void reduce(int op, const ViewDesc& x, const bool* reduced, void* out) {
   });
 }
 
+}  // namespace
+
+// ---- entry points (declared in binding.h; addon.cc exports them)
+
 // reduce(op, x, meta, out): meta = view, then ndim flags (1 = reduced)
 void Reduce(Call& c) {
   const int op = c.op(0, 0, R_MIN);
@@ -102,11 +106,5 @@ void Reduce(Call& c) {
   if (op != R_SUM && nred == 0 && nout > 0) c.fail("cannot take max/min over an empty axis");
   reduce(op, x, red, c.out(3, x.dtype, nout));
 }
-
-const Binding kBindings[] = {{"reduce", "reduce", Reduce}};
-
-}  // namespace
-
-void export_reduce(Napi::Env env, Napi::Object exports) { export_bindings(env, exports, kBindings); }
 
 }  // namespace ts

@@ -58,6 +58,10 @@ void softmax_cross_entropy(const ViewDesc& logits, const int32_t* target, long t
   else softmax_cross_entropy_t<double>(logits, target, ts, loss, static_cast<double*>(grad), scale);
 }
 
+}  // namespace
+
+// ---- entry points (declared in binding.h; addon.cc exports them)
+
 // softmaxCrossEntropy(logits, target, meta, loss (Float64Array n), grad | null, scale)
 // meta = view logits (2-D (N, C)), view target (1-D int32 (N,))
 void SoftmaxCrossEntropy(Call& c) {
@@ -77,11 +81,5 @@ void SoftmaxCrossEntropy(Call& c) {
   const double scale = c.number(5, "scale");
   softmax_cross_entropy(lg, t, tg.strides[0], loss, grad, scale);
 }
-
-const Binding kBindings[] = {{"softmaxCrossEntropy", "softmaxCrossEntropy", SoftmaxCrossEntropy}};
-
-}  // namespace
-
-void export_softmax_cross_entropy(Napi::Env env, Napi::Object exports) { export_bindings(env, exports, kBindings); }
 
 }  // namespace ts

@@ -1,4 +1,4 @@
-// Fuzz the native csrLinear kernel (native/src/sparse.cc) against csrLinearReference (the outside
+// Fuzz the native csrLinear kernel (native/src/csr_linear.cc) against csrLinearReference (the outside
 // truth: a plain float64-accumulating loop in src/compress/prune/csr.ts), on every CPU path this
 // machine has and with 1 and 2 threads: random shapes and densities (empty rows, empty matrices,
 // zero batch, batch 1 and batches that cross the packed tile widths), float32 and float64, with

@@ -6,7 +6,7 @@ import type { AttentionParams, FusedKernels, View } from '../../backend/backend.
 import { allocateUninit, dtypeOfArray, type TypedArray } from '../../backend/dtype.js';
 import { numel } from '../../backend/shape.js';
 import type { NativeAddon } from './addon.js';
-import { packViewList, packViews } from './pack.js';
+import { metaBuffer, metaSize, putDense, putView } from './pack.js';
 
 const params = new Float64Array(4);  // reused: [scale, causal, dropout, seed]
 function paramsOf(p: AttentionParams): Float64Array {
@@ -29,7 +29,11 @@ export function attentionKernels(addon: NativeAddon): Pick<FusedKernels, 'attent
       // the kernels write every element of their outputs: uninitialized storage (no zero-fill pass)
       const out = into ? into.data : allocateUninit(dt, rows * v.shape[3]!);
       const lse = allocateUninit(dt, rows);
-      addon.attentionForward(q.data, k.data, v.data, packViews(q, k, v, into), paramsOf(p), out, lse);
+      // meta: q, k, v, then the destination (into, or the fresh out as a contiguous view)
+      const m = metaBuffer(metaSize(q) + metaSize(k) + metaSize(v) + 10);
+      const at = putView(m, putView(m, putView(m, 0, q), k), v);
+      if (into) putView(m, at, into); else putDense(m, at, [q.shape[0]!, q.shape[1]!, q.shape[2]!, v.shape[3]!]);
+      addon.attentionForward(q.data, k.data, v.data, m, paramsOf(p), out, lse);
       return { out, lse };
     },
     attentionBackward(q: View, k: View, v: View, out: View, dOut: View, lse: View, p: AttentionParams, into?: readonly [View, View, View]) {
@@ -38,8 +42,13 @@ export function attentionKernels(addon: NativeAddon): Pick<FusedKernels, 'attent
       const dq = into ? into[0].data : allocateUninit(dt, numel(q.shape));
       const dk = into ? into[1].data : allocateUninit(dt, numel(k.shape));
       const dv = into ? into[2].data : allocateUninit(dt, numel(v.shape));
-      const meta = into ? packViewList([q, k, v, out, dOut, lse, into[0], into[1], into[2]]) : packViewList([q, k, v, out, dOut, lse]);
-      addon.attentionBackward(q.data, k.data, v.data, out.data, dOut.data, lse.data, meta, paramsOf(p), dq, dk, dv);
+      // meta: q, k, v, out, dOut, lse, then the destinations (into, or the fresh dq, dk, dv as contiguous views)
+      const m = metaBuffer(metaSize(q) + metaSize(k) + metaSize(v) + metaSize(out) + metaSize(dOut) + metaSize(lse) + 30);
+      let at = 0;
+      for (const x of [q, k, v, out, dOut, lse]) at = putView(m, at, x);
+      if (into) for (const x of into) at = putView(m, at, x);
+      else for (const x of [q, k, v]) at = putDense(m, at, x.shape);
+      addon.attentionBackward(q.data, k.data, v.data, out.data, dOut.data, lse.data, m, paramsOf(p), dq, dk, dv);
       return { dq, dk, dv };
     },
   };

@@ -37,6 +37,20 @@ export function putView(m: Float64Array, at: number, v: View): number {
 }
 
 /**
+ * Writes the contiguous row-major view of `shape` at offset 0 into `m` at `at` (a fresh output
+ * passed where the entry point takes a destination view); returns the index after it.
+ * @example putDense(m, at, [b, h, t, d])
+ */
+export function putDense(m: Float64Array, at: number, shape: readonly number[]): number {
+  const nd = shape.length;
+  m[at] = nd;
+  m[at + 1] = 0;
+  let stride = 1;
+  for (let i = nd - 1; i >= 0; i--) { m[at + 2 + i] = shape[i]!; m[at + 2 + nd + i] = stride; stride *= shape[i]!; }
+  return at + 2 + 2 * nd;
+}
+
+/**
  * Packs up to five views (null or undefined ones are skipped, as the addon skips absent optional
  * arguments) into the shared buffer; returns the buffer.
  * @example addon.binary(code, a.data, b.data, packViews(a, b), out)
@@ -48,18 +62,5 @@ export function packViews(v0: View, v1?: View | null, v2?: View | null, v3?: Vie
   if (v2) at = putView(m, at, v2);
   if (v3) at = putView(m, at, v3);
   if (v4) putView(m, at, v4);
-  return m;
-}
-
-/**
- * packViews for any number of views (null ones skipped).
- * @example addon.attentionBackward(..., packViewList([q, k, v, out, dOut, lse]), ...)
- */
-export function packViewList(views: readonly (View | null)[]): Float64Array {
-  let size = 0;
-  for (const v of views) size += metaSize(v);
-  const m = metaBuffer(size);
-  let at = 0;
-  for (const v of views) if (v) at = putView(m, at, v);
   return m;
 }
