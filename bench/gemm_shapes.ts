@@ -12,11 +12,11 @@
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import { getNativeBackend, setNumThreads, cpuPath, getNumThreads } from '../src/backends/native/index.js';
-
-const nativeBackend = getNativeBackend();
 import type { View } from '../src/backend/backend.js';
 // @ts-expect-error: plain ESM helper shared by the bench runners (no type declarations)
 import { machineInfo, median, peerEnv, root, writeResult } from './common.mjs';
+
+const nativeBackend = getNativeBackend();
 
 /** [name, M, N, K, transA, transB]: C (M x N) = op(A) (M x K) op(B) (K x N). */
 type Shape = [string, number, number, number, boolean, boolean];

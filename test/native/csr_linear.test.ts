@@ -7,16 +7,13 @@
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { getNativeBackend, nativeStatus } from '../../src/backends/native/index.js';
+import { getNativeBackend } from '../../src/backends/native/index.js';
+import { csrLinearReference, denseToCsr, type CsrMatrix, type FloatArray } from '../../src/compress/prune/csr.js';
+import { EPS, alloc, rng, type FloatKind } from './helpers.js';
+import { forEachSetting, CPU_PATHS as PATHS, nativeSkip as skip } from './helpers.js';
 
 const nativeBackend = getNativeBackend();
-import { csrLinearReference, denseToCsr, type CsrMatrix, type FloatArray } from '../../src/compress/prune/csr.js';
-import { alloc, rng, type FloatKind } from './helpers.js';
-import { forEachSetting, CPU_PATHS as PATHS } from './helpers.js';
-
-const skip = nativeBackend?.csrLinear ? false : `native addon without csrLinear (${nativeStatus().error ?? 'rebuild it'}); run \`node scripts/build-native.mjs\``;
-const EPS: Record<FloatKind, number> = { float32: 2 ** -23, float64: 2 ** -52 };
-const kernel = (): NonNullable<NonNullable<typeof nativeBackend>['csrLinear']> => nativeBackend!.csrLinear!;
+const kernel = (): NonNullable<typeof nativeBackend>['csrLinear'] => nativeBackend!.csrLinear;
 
 
 function randomCsr(r: () => number, kind: FloatKind, rows: number, cols: number, density: number): CsrMatrix {
