@@ -10,9 +10,11 @@
 //     values, load averages and the machine as benchmark 'gemm-shapes' (bench/README.md).
 //   npx tsx bench/gemm_shapes.ts --child [--only ...]   one measurement of ours, one JSON line.
 import os from 'node:os';
-import { nativeBackend, setNumThreads, cpuPath, getNumThreads } from '../src/backends/native/index.js';
+import { getNativeBackend, setNumThreads, cpuPath, getNumThreads } from '../src/backends/native/index.js';
 import type { View } from '../src/backend/backend.js';
 import { machineInfo, median, peerEnv, runJson, writeResult } from './common.js';
+
+const nativeBackend = getNativeBackend();
 
 /** [name, M, N, K, transA, transB]: C (M x N) = op(A) (M x K) op(B) (K x N). */
 type Shape = [string, number, number, number, boolean, boolean];

@@ -36,29 +36,34 @@
       ],
     },
     {
-      "target_name": "ts_normact_avx512",
+      "target_name": "ts_layer_norm_gelu_avx512",
       "type": "static_library",
       "conditions": [
         ["target_arch=='x64'", {
-          "sources": ["src/norm_act_avx512.cc"],
+          "sources": ["src/layer_norm_gelu_avx512.cc"],
           "cflags_cc": ["-mavx512f", "-mavx512bw", "-mavx512dq", "-mavx512vl", "-mavx2", "-mfma", "-mprefer-vector-width=512"],
         }],
       ],
     },
     {
-      "target_name": "ts_normact_avx2",
+      "target_name": "ts_layer_norm_gelu_avx2",
       "type": "static_library",
       "conditions": [
         ["target_arch=='x64'", {
-          "sources": ["src/norm_act_avx2.cc"],
+          "sources": ["src/layer_norm_gelu_avx2.cc"],
           "cflags_cc": ["-mavx2", "-mfma"],
         }],
       ],
     },
     {
       "target_name": "tensorslim",
-      "dependencies": ["ts_isa_avx512", "ts_isa_avx2", "ts_normact_avx512", "ts_normact_avx2"],
-      "sources": ["src/addon.cc", "src/cpu.cc", "src/gemm.cc", "src/ops.cc", "src/threadpool.cc", "src/isa_generic.cc", "src/attention.cc", "src/sparse.cc", "src/norm_act.cc", "src/embedding.cc", "src/alloc.cc"],
+      "dependencies": ["ts_isa_avx512", "ts_isa_avx2", "ts_layer_norm_gelu_avx512", "ts_layer_norm_gelu_avx2"],
+      "sources": [
+        "src/addon.cc", "src/binding.cc", "src/alloc.cc", "src/cpu.cc", "src/threadpool.cc", "src/isa_generic.cc", "src/gemm.cc",
+        "src/elementwise.cc", "src/reduce.cc", "src/copy.cc", "src/im2col.cc", "src/matmul.cc",
+        "src/linear.cc", "src/softmax_cross_entropy.cc", "src/adam.cc", "src/layer_norm.cc", "src/gelu.cc",
+        "src/layer_norm_gelu_generic.cc", "src/attention.cc", "src/embedding.cc", "src/csr_linear.cc",
+      ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
       "conditions": [

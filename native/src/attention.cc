@@ -17,7 +17,7 @@
 // row = (b H + h) Tq + i, col = j: the same as attentionKeep in src/ops/attention.ts.
 //
 // Work items run on the addon's thread pool; each GEMM inside runs on its item's thread.
-#include "attention.h"
+// TypeScript binding: src/backends/native/attention.ts.
 
 #include <algorithm>
 #include <cmath>
@@ -30,6 +30,7 @@
 #include <emmintrin.h>
 #endif
 
+#include "binding.h"
 #include "common.h"
 #include "gemm.h"
 #include "threadpool.h"
@@ -315,176 +316,109 @@ void backward(const V4<T>& q, const V4<T>& k, const V4<T>& v, const V4<T>& o, co
 }
 
 // ---------------------------------------------------------------------------------------------
-// N-API glue. A view travels as its typed array plus [ndim, offset, shape..., strides...] in meta.
-
-[[noreturn]] void fail(Napi::Env env, const std::string& kernel, const std::string& msg) {
-  throw Napi::Error::New(env, "native " + kernel + ": " + msg);
-}
-
-struct Arr { void* data; size_t len; int dt; };  // dt: 0 float32, 1 float64
-
-Arr float_array(Napi::Env env, const std::string& k, const Napi::Value& v, const char* name) {
-  if (!v.IsTypedArray()) fail(env, k, std::string(name) + " must be a typed array");
-  Napi::TypedArray ta = v.As<Napi::TypedArray>();
-  const napi_typedarray_type t = ta.TypedArrayType();
-  if (t != napi_float32_array && t != napi_float64_array) fail(env, k, std::string(name) + " must be a Float32Array or Float64Array");
-  return Arr{static_cast<char*>(ta.ArrayBuffer().Data()) + ta.ByteOffset(), ta.ElementLength(), t == napi_float32_array ? 0 : 1};
-}
-
-struct MetaReader {
-  const double* p; size_t n; size_t pos = 0;
-  long next(Napi::Env env, const std::string& k) {
-    if (pos >= n) fail(env, k, "view description is truncated");
-    const double d = p[pos++];
-    if (!std::isfinite(d) || d != std::floor(d) || std::fabs(d) > 9.0e15) fail(env, k, "bad view description value");
-    return long(d);
-  }
-};
-
-// Reads a view of rank `rank` and checks that every element it addresses lies inside the array.
-template <int R>
-void read_view(Napi::Env env, const std::string& k, const Arr& a, MetaReader& m, const char* name, long* n, long* s, long* offset) {
-  if (m.next(env, k) != R) fail(env, k, std::string(name) + " must be " + std::to_string(R) + "-D");
-  *offset = m.next(env, k);
-  long numel = 1, lo = *offset, hi = *offset;
-  for (int d = 0; d < R; d++) { n[d] = m.next(env, k); if (n[d] < 0) fail(env, k, std::string(name) + ": negative dimension"); numel *= n[d]; }
-  for (int d = 0; d < R; d++) {
-    s[d] = m.next(env, k);
-    if (n[d] > 0) { const long e = (n[d] - 1) * s[d]; if (e < 0) lo += e; else hi += e; }
-  }
-  if (numel > 0 && (lo < 0 || hi >= long(a.len))) fail(env, k, std::string(name) + ": the view reaches outside its array");
-}
+// Entry points: arguments read and checked by the binding layer (binding.h).
 
 template <class T>
-V4<T> view4(Napi::Env env, const std::string& k, const Arr& a, MetaReader& m, const char* name) {
+V4<T> as_v4(const ViewDesc& d) {
   V4<T> v{};
-  long off = 0;
-  read_view<4>(env, k, a, m, name, v.n, v.s, &off);
-  v.p = static_cast<const T*>(a.data) + off;
+  v.p = static_cast<const T*>(d.data) + d.offset;
+  for (int i = 0; i < 4; i++) { v.n[i] = d.shape[i]; v.s[i] = d.strides[i]; }
   return v;
 }
 
-Params read_params(Napi::Env env, const std::string& k, const Napi::Value& val) {
-  if (!val.IsTypedArray() || val.As<Napi::TypedArray>().TypedArrayType() != napi_float64_array) fail(env, k, "params must be a Float64Array");
-  Napi::Float64Array a = val.As<Napi::Float64Array>();
-  if (a.ElementLength() < 4) fail(env, k, "params must hold [scale, causal, dropout, seed]");
+// A 4-D float view of q's dtype (`dt`).
+ViewDesc view4(Call& c, size_t i, const char* name, int dt) {
+  const ViewDesc v = c.view_rank(i, name, 4, "4-D");
+  if (v.dtype != dt) c.fail(std::string(name) + " must have q's dtype " + dt_name(dt) + ", got " + dt_name(v.dtype));
+  return v;
+}
+
+Params read_params(Call& c, size_t i) {
+  size_t n = 0;
+  const double* a = c.f64(i, "params [scale, causal, dropout, seed]", 4, &n);
   Params p{};
   p.scale = a[0];
   p.causal = a[1] != 0;
   p.dropout = a[2];
-  if (!(p.dropout >= 0 && p.dropout < 1)) fail(env, k, "dropout must be in [0, 1)");
-  if (!(a[3] >= 0 && a[3] <= 4294967295.0) || a[3] != std::floor(a[3])) fail(env, k, "seed must be a uint32");
+  if (!(p.dropout >= 0 && p.dropout < 1)) c.fail("dropout must be in [0, 1)");
+  if (!(a[3] >= 0 && a[3] <= 4294967295.0) || a[3] != std::floor(a[3])) c.fail("seed must be a uint32");
   p.seed = uint32_t(a[3]);
   p.threshold = uint32_t(std::min(std::floor(p.dropout * 4294967296.0), 4294967295.0));
-  if (!std::isfinite(p.scale)) fail(env, k, "scale must be finite");
+  if (!std::isfinite(p.scale)) c.fail("scale must be finite");
   return p;
 }
 
-void* out_array(Napi::Env env, const std::string& k, const Napi::Value& v, int dt, long numel, const char* name) {
-  Arr a = float_array(env, k, v, name);
-  if (a.dt != dt) fail(env, k, std::string(name) + " must have the inputs' dtype");
-  if (long(a.len) != numel) fail(env, k, std::string(name) + " has " + std::to_string(a.len) + " elements, expected " + std::to_string(numel));
-  return a.data;
-}
-
-// A (B, H, T, D) destination of shape `want`: the next 4-D view in meta when one follows (any
-// strides, checked to lie inside the array), else the whole array, contiguous (its length must be
-// exactly the shape's size).
+// A (B, H, T, D) destination of shape `want`: the next 4-D view in meta (any strides, checked to lie
+// inside its array; a fresh output travels as a contiguous view).
 template <class T>
-W4<T> dest(Napi::Env env, const std::string& k, const Napi::Value& val, int dt, MetaReader& m, const long want[4], const char* name) {
-  Arr a = float_array(env, k, val, name);
-  if (a.dt != dt) fail(env, k, std::string(name) + " must have the inputs' dtype");
+W4<T> dest(Call& c, size_t i, int dt, const long want[4], const char* name) {
   W4<T> w{};
-  if (m.pos < m.n) {
-    long n[4], off = 0;
-    read_view<4>(env, k, a, m, name, n, w.s, &off);
-    for (int d = 0; d < 4; d++) if (n[d] != want[d]) fail(env, k, std::string(name) + ": the destination view has the wrong shape");
-    w.p = static_cast<T*>(a.data) + off;
-    return w;
-  }
-  const long numel = want[0] * want[1] * want[2] * want[3];
-  if (long(a.len) != numel) fail(env, k, std::string(name) + " has " + std::to_string(a.len) + " elements, expected " + std::to_string(numel));
-  w.p = static_cast<T*>(a.data);
-  w.s[3] = 1; w.s[2] = want[3]; w.s[1] = want[2] * want[3]; w.s[0] = want[1] * want[2] * want[3];
+  const ViewDesc v = view4(c, i, name, dt);
+  for (int d = 0; d < 4; d++) if (v.shape[d] != want[d]) c.fail(std::string(name) + ": the destination view has the wrong shape " + shape_str(v));
+  w.p = static_cast<T*>(v.data) + v.offset;
+  for (int d = 0; d < 4; d++) w.s[d] = v.strides[d];
   return w;
 }
 
 template <class T>
-void check_qkv(Napi::Env env, const std::string& k, const V4<T>& q, const V4<T>& kk, const V4<T>& v, const Params& p) {
-  if (kk.n[0] != q.n[0] || kk.n[1] != q.n[1] || kk.n[3] != q.n[3]) fail(env, k, "k must match q in batch, heads and headDim");
-  if (v.n[0] != q.n[0] || v.n[1] != q.n[1] || v.n[2] != kk.n[2]) fail(env, k, "v must match k in batch, heads and length");
-  if (kk.n[2] < 1) fail(env, k, "at least one key is needed");
-  if (p.causal && q.n[2] > kk.n[2]) fail(env, k, "causal attention needs at least as many keys as queries");
-}
-
-// attentionForward(q, k, v, meta, params, out, lse); meta = views q, k, v (4-D each), then optionally
-// the view of out (B, H, Tq, Dv) inside its array (default: the whole array, contiguous)
-Napi::Value AttentionForward(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  const std::string k = "attentionForward";
-  if (info.Length() < 7) fail(env, k, "expected (q, k, v, meta, params, out, lse)");
-  Arr aq = float_array(env, k, info[0], "q"), ak = float_array(env, k, info[1], "k"), av = float_array(env, k, info[2], "v");
-  if (ak.dt != aq.dt || av.dt != aq.dt) fail(env, k, "q, k and v must share one dtype");
-  if (!info[3].IsTypedArray() || info[3].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array) fail(env, k, "meta must be a Float64Array");
-  Napi::Float64Array meta = info[3].As<Napi::Float64Array>();
-  MetaReader m{meta.Data(), meta.ElementLength()};
-  const Params p = read_params(env, k, info[4]);
-  auto run = [&](auto zero) {
-    using T = decltype(zero);
-    V4<T> q = view4<T>(env, k, aq, m, "q"), kk = view4<T>(env, k, ak, m, "k"), v = view4<T>(env, k, av, m, "v");
-    check_qkv(env, k, q, kk, v, p);
-    const long rows = q.n[0] * q.n[1] * q.n[2];
-    const long oshape[4] = {q.n[0], q.n[1], q.n[2], v.n[3]};
-    const W4<T> out = dest<T>(env, k, info[5], aq.dt, m, oshape, "out");
-    T* lse = static_cast<T*>(out_array(env, k, info[6], aq.dt, rows, "lse"));
-    if (rows > 0) forward<T>(q, kk, v, out, lse, p);
-  };
-  if (aq.dt == 0) run(0.0f); else run(0.0);
-  return env.Undefined();
-}
-
-// attentionBackward(q, k, v, out, dOut, lse, meta, params, dq, dk, dv); meta = views q, k, v, out, dOut (4-D),
-// lse (3-D), then optionally the views of dq, dk and dv inside their arrays (default: whole arrays, contiguous)
-Napi::Value AttentionBackward(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  const std::string k = "attentionBackward";
-  if (info.Length() < 11) fail(env, k, "expected (q, k, v, out, dOut, lse, meta, params, dq, dk, dv)");
-  const char* names[6] = {"q", "k", "v", "out", "dOut", "lse"};
-  Arr a[6];
-  for (int i = 0; i < 6; i++) {
-    a[i] = float_array(env, k, info[i], names[i]);
-    if (a[i].dt != a[0].dt) fail(env, k, std::string(names[i]) + " must have q's dtype");
-  }
-  if (!info[6].IsTypedArray() || info[6].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array) fail(env, k, "meta must be a Float64Array");
-  Napi::Float64Array meta = info[6].As<Napi::Float64Array>();
-  MetaReader m{meta.Data(), meta.ElementLength()};
-  const Params p = read_params(env, k, info[7]);
-  auto run = [&](auto zero) {
-    using T = decltype(zero);
-    V4<T> q = view4<T>(env, k, a[0], m, "q"), kk = view4<T>(env, k, a[1], m, "k"), v = view4<T>(env, k, a[2], m, "v");
-    V4<T> o = view4<T>(env, k, a[3], m, "out"), dO = view4<T>(env, k, a[4], m, "dOut");
-    long ln[3], ls[3], loff = 0;
-    read_view<3>(env, k, a[5], m, "lse", ln, ls, &loff);
-    check_qkv(env, k, q, kk, v, p);
-    for (int d = 0; d < 4; d++) {
-      const long want = d == 3 ? v.n[3] : q.n[d];
-      if (o.n[d] != want || dO.n[d] != want) fail(env, k, "out and dOut must have shape (B, H, Tq, Dv)");
-    }
-    if (ln[0] != q.n[0] || ln[1] != q.n[1] || ln[2] != q.n[2]) fail(env, k, "lse must have shape (B, H, Tq)");
-    const W4<T> dq = dest<T>(env, k, info[8], a[0].dt, m, q.n, "dq");
-    const W4<T> dk = dest<T>(env, k, info[9], a[0].dt, m, kk.n, "dk");
-    const W4<T> dv = dest<T>(env, k, info[10], a[0].dt, m, v.n, "dv");
-    if (q.n[0] * q.n[1] > 0) backward<T>(q, kk, v, o, dO, static_cast<const T*>(a[5].data) + loff, ls, dq, dk, dv, p);
-  };
-  if (a[0].dt == 0) run(0.0f); else run(0.0);
-  return env.Undefined();
+void check_qkv(Call& c, const V4<T>& q, const V4<T>& kk, const V4<T>& v, const Params& p) {
+  if (kk.n[0] != q.n[0] || kk.n[1] != q.n[1] || kk.n[3] != q.n[3]) c.fail("k must match q in batch, heads and headDim");
+  if (v.n[0] != q.n[0] || v.n[1] != q.n[1] || v.n[2] != kk.n[2]) c.fail("v must match k in batch, heads and length");
+  if (kk.n[2] < 1) c.fail("at least one key is needed");
+  if (p.causal && q.n[2] > kk.n[2]) c.fail("causal attention needs at least as many keys as queries");
 }
 
 }  // namespace
 
-void register_attention(Napi::Env env, Napi::Object exports) {
-  exports.Set("attentionForward", Napi::Function::New(env, AttentionForward));
-  exports.Set("attentionBackward", Napi::Function::New(env, AttentionBackward));
+// ---- entry points (declared in binding.h; addon.cc exports them)
+
+// attentionForward(q, k, v, meta, params, out, lse); meta = views q, k, v, out (4-D each; out (B, H,
+// Tq, Dv) any strided destination inside its array)
+void AttentionForward(Call& c) {
+  c.meta(3);
+  const ViewDesc dq = c.float_view(0, "q");
+  const ViewDesc dk = view4(c, 1, "k", dq.dtype), dv = view4(c, 2, "v", dq.dtype);
+  if (dq.ndim != 4) c.fail("q must be 4-D, got " + shape_str(dq));
+  const Params p = read_params(c, 4);
+  auto run = [&](auto zero) {
+    using T = decltype(zero);
+    const V4<T> q = as_v4<T>(dq), kk = as_v4<T>(dk), v = as_v4<T>(dv);
+    check_qkv(c, q, kk, v, p);
+    const long rows = q.n[0] * q.n[1] * q.n[2];
+    const long oshape[4] = {q.n[0], q.n[1], q.n[2], v.n[3]};
+    const W4<T> out = dest<T>(c, 5, dq.dtype, oshape, "out");
+    T* lse = static_cast<T*>(c.out(6, dq.dtype, rows, "lse"));
+    if (rows > 0) forward<T>(q, kk, v, out, lse, p);
+  };
+  if (dq.dtype == DT_F32) run(0.0f); else run(0.0);
+}
+
+// attentionBackward(q, k, v, out, dOut, lse, meta, params, dq, dk, dv); meta = views q, k, v, out, dOut (4-D),
+// lse (3-D), then the views of dq, dk and dv (4-D, any strided destinations inside their arrays)
+void AttentionBackward(Call& c) {
+  c.meta(6);
+  const ViewDesc vq = c.float_view(0, "q");
+  if (vq.ndim != 4) c.fail("q must be 4-D, got " + shape_str(vq));
+  const int dt = vq.dtype;
+  const ViewDesc vk = view4(c, 1, "k", dt), vv = view4(c, 2, "v", dt), vo = view4(c, 3, "out", dt), vdo = view4(c, 4, "dOut", dt);
+  const ViewDesc vl = c.view_rank(5, "lse", 3, "3-D (B, H, Tq)");
+  if (vl.dtype != dt) c.fail(std::string("lse must have q's dtype ") + dt_name(dt));
+  const Params p = read_params(c, 7);
+  auto run = [&](auto zero) {
+    using T = decltype(zero);
+    const V4<T> q = as_v4<T>(vq), kk = as_v4<T>(vk), v = as_v4<T>(vv), o = as_v4<T>(vo), dO = as_v4<T>(vdo);
+    check_qkv(c, q, kk, v, p);
+    for (int d = 0; d < 4; d++) {
+      const long want = d == 3 ? v.n[3] : q.n[d];
+      if (o.n[d] != want || dO.n[d] != want) c.fail("out and dOut must have shape (B, H, Tq, Dv)");
+    }
+    if (vl.shape[0] != q.n[0] || vl.shape[1] != q.n[1] || vl.shape[2] != q.n[2]) c.fail("lse must have shape (B, H, Tq)");
+    const W4<T> dq = dest<T>(c, 8, dt, q.n, "dq");
+    const W4<T> dk = dest<T>(c, 9, dt, kk.n, "dk");
+    const W4<T> dv = dest<T>(c, 10, dt, v.n, "dv");
+    if (q.n[0] * q.n[1] > 0) backward<T>(q, kk, v, o, dO, static_cast<const T*>(vl.data) + vl.offset, vl.strides, dq, dk, dv, p);
+  };
+  if (dt == DT_F32) run(0.0f); else run(0.0);
 }
 
 }  // namespace ts

@@ -6,16 +6,17 @@
 
 namespace ts {
 
-// Unary op codes (must match src/backends/native/ops.ts).
+// Unary op codes (must match UNARY_CODES in src/backends/native/index.ts).
 enum UnaryCode : int {
   U_NEG = 0, U_EXP, U_LOG, U_SQRT, U_ABS, U_TANH, U_SIGMOID, U_RELU, U_ERF, U_SIGN, U_SIN, U_COS, U_FLOOR,
   U_LOGICAL_NOT
 };
-// Binary op codes (must match src/backends/native/ops.ts).
+// Binary op codes (must match BINARY_CODES in src/backends/native/index.ts).
 enum BinaryCode : int {
   B_ADD = 0, B_SUB, B_MUL, B_DIV, B_POW, B_MAXIMUM, B_MINIMUM,
   B_EQ, B_NE, B_LT, B_LE, B_GT, B_GE, B_LOGICAL_AND, B_LOGICAL_OR
 };
+// Reduce op codes (must match REDUCE_CODES in src/backends/native/index.ts).
 enum ReduceCode : int { R_SUM = 0, R_MAX, R_MIN };
 
 // The kernels one instruction-set path provides. GEMM micro-kernels compute

@@ -1,5 +1,5 @@
 // Branch-free float32 exp, shared by the per-ISA kernels (kernels_impl.h), the fused LayerNorm/GELU
-// (norm_act_impl.h) and attention (attention.cc), so the loops vectorize on every path (libm's expf
+// (layer_norm_gelu_impl.h) and attention (attention.cc), so the loops vectorize on every path (libm's expf
 // is a scalar call). No include guard and no includes on purpose: include it INSIDE an anonymous
 // namespace, after <stdint.h>, so every translation unit gets its own internal copy (a copy compiled
 // with -mavx512f must never be merged by the linker into the baseline path).

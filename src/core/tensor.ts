@@ -5,8 +5,7 @@
 import type { View } from '../backend/backend.js';
 import { allocate, isFloat, type DType, type TypedArray } from '../backend/dtype.js';
 import { getBackend } from '../backend/registry.js';
-import '../backends/reference/index.js'; // always available: the oracle, and the fallback
-import '../backends/native/index.js';    // registers 'native' only when the addon loaded
+import '../backends/index.js'; // registers the built-in backends as lazy providers (loads nothing)
 import { contiguousStrides, isContiguous, numel, type Shape } from '../backend/shape.js';
 import { DTypeError } from './errors.js';
 

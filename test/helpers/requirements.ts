@@ -6,7 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { test } from 'node:test';
-import { nativeBackend, nativeStatus } from '../../src/backends/native/index.js';
+import { getNativeBackend, nativeStatus } from '../../src/backends/native/index.js';
 import { FASHION_MNIST_DIR, hasFashionMnist } from '../../src/data/index.js';
 
 /** Something a test file may need that `npm ci` alone does not provide. */
@@ -29,7 +29,7 @@ function pythonLacks(modules: string): string | null {
 
 const checks: Record<Requirement, () => string | null> = {
   native: () => {
-    if (nativeBackend) return null;
+    if (getNativeBackend()) return null;
     const error = nativeStatus().error ?? 'it did not load';
     return `the native addon is missing: ${error}${error.includes('build-native') ? '' : '; build it with `node scripts/build-native.mjs`'}`;
   },

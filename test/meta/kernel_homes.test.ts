@@ -24,11 +24,7 @@ const HOMES: Readonly<Record<string, string>> = {
 
 /** Listed native-side paths that do not exist yet: the native branch renames its files to these. */
 const PENDING_RENAME: ReadonlySet<string> = new Set([
-  'native/src/linear.cc', 'src/backends/native/linear.ts', 'test/native/linear.test.ts',
-  'native/src/softmax_cross_entropy.cc', 'src/backends/native/softmax_cross_entropy.ts', 'test/native/softmax_cross_entropy.test.ts',
-  'native/src/layer_norm.cc', 'src/backends/native/layer_norm.ts', 'test/native/layer_norm.test.ts',
-  'native/src/gelu.cc', 'src/backends/native/gelu.ts', 'test/native/gelu.test.ts',
-  'native/src/adam.cc', 'src/backends/native/adam.ts', 'test/native/adam.test.ts',
+  'test/native/linear.test.ts', 'test/native/softmax_cross_entropy.test.ts', 'test/native/adam.test.ts',
   'test/native/attention.test.ts',
 ]);
 

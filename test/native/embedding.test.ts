@@ -12,10 +12,12 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { View } from '../../src/backend/backend.js';
 import { referenceBackend as ref } from '../../src/backends/reference/index.js';
-import { nativeBackend } from '../../src/backends/native/index.js';
+import { getNativeBackend } from '../../src/backends/native/index.js';
 import { Embedding, getBackend, grad, indexSelect, mul, randn, setBackend, sum, tensor, type Tensor } from '../../src/index.js';
 import { fmt, randView, readView, rng, type FloatKind } from './helpers.js';
 import { forEachSetting, CPU_PATHS as PATHS, nativeSkip as skip } from './helpers.js';
+
+const nativeBackend = getNativeBackend();
 
 const nat = nativeBackend!;
 const KINDS: FloatKind[] = ['float32', 'float64'];

@@ -10,9 +10,11 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { View } from '../../src/backend/backend.js';
 import { referenceBackend as ref } from '../../src/backends/reference/index.js';
-import { nativeBackend } from '../../src/backends/native/index.js';
+import { getNativeBackend } from '../../src/backends/native/index.js';
 import { alloc, mismatch, rng, type FloatKind } from './helpers.js';
 import { forEachPathAndThreads as forEachSetting, CPU_PATHS as PATHS, nativeSkip as skip } from './helpers.js';
+
+const nativeBackend = getNativeBackend();
 
 const nat = nativeBackend!;
 const KINDS: FloatKind[] = ['float32', 'float64'];

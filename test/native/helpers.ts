@@ -21,6 +21,10 @@ export function rng(seed: number): () => number {
 
 export type FloatKind = 'float32' | 'float64';
 
+/** Both float kinds, and their unit roundoff. */
+export const KINDS: FloatKind[] = ['float32', 'float64'];
+export const EPS: Record<FloatKind, number> = { float32: 2 ** -23, float64: 2 ** -52 };
+
 export function alloc(kind: FloatKind, n: number): Float32Array | Float64Array {
   return kind === 'float32' ? new Float32Array(n) : new Float64Array(n);
 }
@@ -93,12 +97,17 @@ export function mismatch(got: ArrayLike<number>, want: ArrayLike<number>, rtol: 
   return null;
 }
 
+/** A contiguous 1-D view of `xs` as `kind`. */
+export const vec = (kind: FloatKind, xs: number[]): View => ({ data: alloc(kind, xs.length).map((_, i) => xs[i]!), shape: [xs.length], strides: [1], offset: 0 });
+
 export const fmt = (v: View): string => `shape (${v.shape.join(', ')}) strides (${v.strides.join(', ')}) offset ${v.offset}`;
 
 // ---- the native backend under test, and the loop over CPU paths x thread counts ----
 
-import { getNumThreads, nativeBackend, setCpuPath, setNumThreads, supportedCpuPaths } from '../../src/backends/native/index.js';
+import { getNativeBackend, getNumThreads, setCpuPath, setNumThreads, supportedCpuPaths } from '../../src/backends/native/index.js';
 import { requireOrSkip } from '../helpers/requirements.js';
+
+const nativeBackend = getNativeBackend();
 
 /** A CPU kernel path this machine can run. */
 export type CpuPath = 'avx512' | 'avx2' | 'generic';

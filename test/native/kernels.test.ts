@@ -11,9 +11,11 @@ import type { BinaryOp, UnaryOp, View } from '../../src/backend/backend.js';
 import type { TypedArray } from '../../src/backend/dtype.js';
 import { broadcastStrides, numel } from '../../src/backend/shape.js';
 import { referenceBackend as ref } from '../../src/backends/reference/index.js';
-import { nativeBackend, setCpuPath } from '../../src/backends/native/index.js';
+import { getNativeBackend, setCpuPath } from '../../src/backends/native/index.js';
 import { alloc, fmt, mismatch, randShape, randView, readView, rng, type FloatKind } from './helpers.js';
 import { forEachPathAndThreads as forEachSetting, CPU_PATHS as PATHS, nativeSkip as skip } from './helpers.js';
+
+const nativeBackend = getNativeBackend();
 
 const nat = nativeBackend!;
 const KINDS: FloatKind[] = ['float32', 'float64'];

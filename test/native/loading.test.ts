@@ -1,16 +1,18 @@
-// The native addon's contract at its edges: TENSORSLIM_CPU forces a lower path (checked in child
-// processes, since the path is chosen when the addon loads), bad input throws a JavaScript error
-// naming the kernel (never a crash or a silent wrong answer), and thread counts are settable.
+// The native addon's contract at its edges: importing the library loads nothing and prints nothing
+// (the addon loads on first use), TENSORSLIM_CPU forces a lower path (checked in child processes,
+// since the path is chosen when the addon loads), bad input throws a JavaScript error naming the
+// kernel (never a crash or a silent wrong answer), and thread counts are settable.
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { addon } from '../../src/backends/native/addon.js';
-import { cpuPath, getNumThreads, nativeBackend, setNumThreads, supportedCpuPaths } from '../../src/backends/native/index.js';
-import { nativeSkip } from './helpers.js';
+import { loadAddon } from '../../src/backends/native/addon.js';
+import { cpuPath, getNativeBackend, getNumThreads, setNumThreads, supportedCpuPaths } from '../../src/backends/native/index.js';
+import { nativeSkip as skip } from './helpers.js';
 
-const skip = nativeSkip;
+const nativeBackend = getNativeBackend();
+const addon = loadAddon().addon;
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
 function childPath(env: Record<string, string>): string {
@@ -19,6 +21,49 @@ function childPath(env: Record<string, string>): string {
   assert.equal(r.status, 0, r.stderr);
   return r.stdout.trim();
 }
+
+// Runs `code` (an ES module body) in a child process with process.dlopen counted; returns its
+// stdout (the code's own report), stderr, and the number of native modules loaded.
+function childImport(code: string, env: Record<string, string> = {}): { stdout: string; stderr: string } {
+  const counted = `let dlopens = 0; const dl = process.dlopen; process.dlopen = (...a) => { dlopens++; return dl.apply(process, a); };\n${code}`;
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', counted], { cwd: root, env: { ...process.env, ...env }, encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  return { stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('importing the library has no side effects', () => {
+  test('importing Tensor (or the native backend module) loads no addon and prints nothing; first use loads it', () => {
+    const code = `const { Tensor } = await import('./src/core/tensor.ts');
+await import('./src/backends/native/index.ts');
+const before = dlopens;
+const reversed = new Tensor(new Float32Array([1, 2, 3]), 'float32', [3], [-1], 2).dataSync();  // a strided copy: the backend's
+process.stdout.write(JSON.stringify({ before, after: dlopens, values: Array.from(reversed) }));`;
+    const r = childImport(code, { TENSORSLIM_BACKEND: '' });
+    const got = JSON.parse(r.stdout) as { before: number; after: number; values: number[] };
+    assert.equal(got.before, 0, 'no native module loaded by the imports');
+    assert.deepEqual(got.values, [3, 2, 1]);
+    // first use: the addon loads when it is built; without it the fallback is said once, on stderr
+    if (nativeBackend) {
+      assert.equal(got.after, 1, 'the first getBackend() loads the addon');
+      assert.equal(r.stderr, '');
+    } else {
+      assert.equal(got.after, 0);
+      assert.equal(r.stderr.match(/native backend unavailable/g)?.length, 1, r.stderr);
+    }
+  });
+
+  test('importing the package entry loads no addon and prints nothing either', () => {
+    const r = childImport(`await import('./src/index.ts'); process.stdout.write(String(dlopens));`, { TENSORSLIM_BACKEND: '' });
+    assert.equal(r.stdout, '0');
+    assert.equal(r.stderr, '');
+  });
+
+  test('TENSORSLIM_BACKEND=reference never loads the addon', () => {
+    const r = childImport(`const { getBackend } = await import('./src/index.ts'); process.stdout.write(getBackend().name + ' ' + dlopens);`, { TENSORSLIM_BACKEND: 'reference' });
+    assert.equal(r.stdout, 'reference 0');
+    assert.equal(r.stderr, '');
+  });
+});
 
 describe('native addon: loading, paths, bad input', { skip }, () => {
   test('TENSORSLIM_CPU selects each supported path at load; the default is the best one', () => {

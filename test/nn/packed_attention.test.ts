@@ -18,8 +18,10 @@ import { enableGrad, noGrad } from '../../src/core/engine.js';
 import { grad, gradcheck } from '../../src/autograd/index.js';
 import * as ops from '../../src/ops/index.js';
 import { CausalSelfAttention, KVCacheLayer } from '../../src/nn/index.js';
-import { nativeBackend, setCpuPath, supportedCpuPaths } from '../../src/backends/native/index.js';
+import { getNativeBackend, setCpuPath, supportedCpuPaths } from '../../src/backends/native/index.js';
 import { requireOrSkip } from '../helpers/requirements.js';
+
+const nativeBackend = getNativeBackend();
 
 type Float = 'float32' | 'float64';
 

@@ -1,6 +1,8 @@
 // Loads the compiled addon (native/build/Release/tensorslim.node, built by scripts/build-native.mjs
-// at npm install) and types its raw entry points. Loading never throws: a missing or broken
-// addon leaves `addon` null and `loadError` saying why. No kernels or validation logic here.
+// at npm install) on first use, and types its raw entry points: the whole ABI, one member per entry
+// point of native/src (each kernel file's Binding table). Importing this module loads nothing;
+// loadAddon() does, once. Loading never throws: a missing, broken or stale addon gives null and a
+// reason. The one check at load is the exact ABI version, so every member below is present.
 
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -8,7 +10,10 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TypedArray } from '../../backend/dtype.js';
 
-/** The raw binding. Views travel as (typed array, slice of a Float64Array `meta`); see native/src/addon.cc. */
+/**
+ * The raw binding. Views travel as (typed array, slice of a Float64Array `meta`) packed by pack.ts
+ * and read by native/src/binding.h; each entry point's argument order is documented at its C++ body.
+ */
 export interface NativeAddon {
   unary(op: number, x: TypedArray, meta: Float64Array, out: TypedArray): void;
   binary(op: number, a: TypedArray, b: TypedArray, meta: Float64Array, out: TypedArray): void;
@@ -24,12 +29,28 @@ export interface NativeAddon {
   /** Bitwise, branch-free where for operands of any one dtype. */
   select(cond: TypedArray, a: TypedArray, b: TypedArray, meta: Float64Array, out: TypedArray): void;
   /** Comparisons (op codes 7..12) of int32 or uint8 operands -> uint8. */
-  compareInt?(op: number, a: TypedArray, b: TypedArray, meta: Float64Array, out: Uint8Array): void;
+  compareInt(op: number, a: TypedArray, b: TypedArray, meta: Float64Array, out: Uint8Array): void;
   /** Casts uint8 -> any, int32 -> int32/float, float -> float. */
-  convert?(x: TypedArray, meta: Float64Array, out: TypedArray): void;
+  convert(x: TypedArray, meta: Float64Array, out: TypedArray): void;
   /** Backward of linear (+ReLU when y is given): g scratch (M*N, or null for native scratch), dx/dw/db: every element written (may be uninitialized). */
-  linearBackward?(dy: TypedArray, y: TypedArray | null, x: TypedArray, w: TypedArray, meta: Float64Array,
+  linearBackward(dy: TypedArray, y: TypedArray | null, x: TypedArray, w: TypedArray, meta: Float64Array,
     g: TypedArray | null, dx: TypedArray | null, dw: TypedArray | null, db: TypedArray | null): void;
+  layerNormForward(x: TypedArray, w: TypedArray | null, b: TypedArray | null, meta: Float64Array, eps: number,
+    y: TypedArray, mean: TypedArray, rstd: TypedArray): void;
+  layerNormBackward(dy: TypedArray, x: TypedArray, w: TypedArray | null, mean: TypedArray, rstd: TypedArray, meta: Float64Array,
+    dx: TypedArray | null, dw: TypedArray | null, db: TypedArray | null): void;
+  /** form: 0 erf, 1 tanh. */
+  geluForward(x: TypedArray, meta: Float64Array, form: number, y: TypedArray): void;
+  geluBackward(dy: TypedArray, x: TypedArray, meta: Float64Array, form: number, dx: TypedArray): void;
+  /** params: [scale, causal, dropout, seed]; meta: q, k, v, then the view of out when it is a strided destination. */
+  attentionForward(q: TypedArray, k: TypedArray, v: TypedArray, meta: Float64Array, params: Float64Array, out: TypedArray, lse: TypedArray): void;
+  attentionBackward(q: TypedArray, k: TypedArray, v: TypedArray, out: TypedArray, dOut: TypedArray, lse: TypedArray,
+    meta: Float64Array, params: Float64Array, dq: TypedArray, dk: TypedArray, dv: TypedArray): void;
+  /** meta: the view of weight (V, D); indices contiguous. */
+  embeddingForward(weight: TypedArray, meta: Float64Array, indices: Int32Array, out: TypedArray): void;
+  embeddingBackward(dy: TypedArray, meta: Float64Array, indices: Int32Array, rows: number, out: TypedArray): void;
+  csrLinear(x: TypedArray, batch: number, rows: number, cols: number, crow: Int32Array, col: Int32Array,
+    values: TypedArray, bias: TypedArray | null, out: TypedArray): void;
   setNumThreads(n: number): void;
   getNumThreads(): number;
   cpuPath(): string;
@@ -38,7 +59,7 @@ export interface NativeAddon {
   readonly abiVersion: number;
 }
 
-const ABI_VERSION = 3;  // 3: linear / linearBackward overwrite their outputs (JS passes uninitialized storage)
+const ABI_VERSION = 4;  // kAbiVersion in native/src/addon.cc (4: one view format for every entry point, embedding included)
 
 /** The package root: the nearest directory above this file holding native/binding.gyp. */
 function packageRoot(): string | null {
@@ -52,7 +73,14 @@ function packageRoot(): string | null {
   return null;
 }
 
-function load(): { addon: NativeAddon | null; error: string | null; path: string | null } {
+/** The outcome of loading the addon: it, or why not; and where it was looked for. */
+export interface AddonLoad {
+  readonly addon: NativeAddon | null;
+  readonly error: string | null;
+  readonly path: string | null;
+}
+
+function load(): AddonLoad {
   const root = packageRoot();
   if (root === null) return { addon: null, error: 'native/binding.gyp not found above the library', path: null };
   const path = process.env['TENSORSLIM_NATIVE_PATH'] || join(root, 'native', 'build', 'Release', 'tensorslim.node');
@@ -70,11 +98,13 @@ function load(): { addon: NativeAddon | null; error: string | null; path: string
   }
 }
 
-const loaded = load();
+let loaded: AddonLoad | null = null;
 
-/** The addon, or null when it could not be loaded. */
-export const addon: NativeAddon | null = loaded.addon;
-/** Why the addon is not available (null when it is). */
-export const loadError: string | null = loaded.error;
-/** Where the addon was looked for. */
-export const addonPath: string | null = loaded.path;
+/**
+ * Loads the addon on the first call (later calls return the same outcome); never throws.
+ * @example const { addon, error } = loadAddon(); if (!addon) console.log(error);
+ */
+export function loadAddon(): AddonLoad {
+  loaded ??= load();
+  return loaded;
+}

@@ -6,9 +6,10 @@
 // fast path), where (a branch-free bitwise select, every dtype), reduce sum/max/min over any axes,
 // copy (same dtype, float32 <-> float64, and the exact widening casts bool/uint8 -> int32/float and
 // int32 -> float), assign (same dtype, distinct buffers), unfold2d/fold2d, comparisons of int32 or
-// uint8 operands, and the fused kernels linear(+bias, +ReLU) with its backward, softmaxCrossEntropy
-// with its backward, adamUpdate, (norm_act.ts) layer norm and GELU forward and backward, and
-// (embedding.ts) the embedding row gather and its scatter-add adjoint.
+// uint8 operands; and the fused kernels, each in a file named after it (the C++ entry points in
+// native/src/<name>.cc): linear.ts (linear(+bias, +ReLU) and its backward), softmax_cross_entropy.ts
+// (loss and backward), adam.ts, layer_norm.ts, gelu.ts, attention.ts, embedding.ts (row gather
+// and its scatter-add adjoint) and csr_linear.ts. Views are packed for the addon by pack.ts.
 //
 // Delegated to the reference backend (listed, not silent):
 //   - gather, scatterAdd: general indexing (the embedding lookup and its adjoint, the training hot
@@ -17,20 +18,26 @@
 //   - casts to bool, from float to int32/uint8, and int32 -> uint8 (JavaScript's wrapping rules stay the reference's);
 //   - assign between different dtypes or within one buffer (overlap semantics stay the reference's);
 //   - views of rank > 16.
-// The addon registers as 'native' only when it loaded; otherwise this module says why once on
-// stderr (unless TENSORSLIM_BACKEND=reference) and the registry's default stays 'reference'.
+// Importing this module loads nothing: getNativeBackend() loads the addon (addon.ts) on first use;
+// src/backends/index.ts registers it with the registry as a lazy provider, and the registry says
+// once, on first use, when it falls back to the reference backend.
 
-import type { AdamHyper, Backend, BinaryOp, Conv2dGeometry, ReduceOp, UnaryOp, View } from '../../backend/backend.js';
+import type { Backend, BinaryOp, Conv2dGeometry, ReduceOp, UnaryOp, View } from '../../backend/backend.js';
 import { allocate, allocateUninit, dtypeOfArray, type DType, type TypedArray } from '../../backend/dtype.js';
-import { registerBackend } from '../../backend/registry.js';
 import { numel } from '../../backend/shape.js';
 import { referenceBackend } from '../reference/index.js';
-import { addon, addonPath, loadError, type NativeAddon } from './addon.js';
+import { loadAddon, type NativeAddon } from './addon.js';
+import { adamKernels } from './adam.js';
 import { attentionKernels } from './attention.js';
-import { normActKernels } from './norm_act.js';
+import { csrLinearKernels, type NativeCsrLinear } from './csr_linear.js';
 import { embeddingKernels } from './embedding.js';
-import { sparseKernels, type NativeCsrLinear } from './sparse.js';
+import { geluKernels } from './gelu.js';
+import { layerNormKernels } from './layer_norm.js';
+import { linearKernels } from './linear.js';
+import { metaBuffer, packViews, putView } from './pack.js';
+import { softmaxCrossEntropyKernels } from './softmax_cross_entropy.js';
 
+// Op codes: must match native/src/common.h (UnaryCode, BinaryCode, ReduceCode).
 const UNARY_CODES: Record<UnaryOp, number> = {
   neg: 0, exp: 1, log: 2, sqrt: 3, abs: 4, tanh: 5, sigmoid: 6, relu: 7, erf: 8, sign: 9, sin: 10, cos: 11, floor: 12,
   logicalNot: 13,
@@ -41,20 +48,6 @@ const BINARY_CODES: Record<BinaryOp, number> = {
 };
 const REDUCE_CODES: Partial<Record<ReduceOp, number>> = { sum: 0, max: 1, min: 2 };
 const MAX_DIMS = 16;
-
-// One reusable buffer for view descriptions: [ndim, offset, shape..., strides...] per view.
-let meta = new Float64Array(256);
-function metaFor(size: number): Float64Array {
-  if (meta.length < size) meta = new Float64Array(size * 2);
-  return meta;
-}
-function putView(m: Float64Array, at: number, v: View): number {
-  const nd = v.shape.length;
-  m[at] = nd;
-  m[at + 1] = v.offset;
-  for (let i = 0; i < nd; i++) { m[at + 2 + i] = v.shape[i]!; m[at + 2 + nd + i] = v.strides[i]!; }
-  return at + 2 + 2 * nd;
-}
 
 const isFloatArray = (a: TypedArray): boolean => a instanceof Float32Array || a instanceof Float64Array;
 const small = (v: View): boolean => v.shape.length <= MAX_DIMS;
@@ -74,11 +67,11 @@ export interface NativeBackendExtras {
   softmaxCrossEntropyBackward(logits: View, target: View, scale: number): TypedArray;
   /**
    * Backward of linear (+ReLU when `y`, the forward output, is given) in one call: [dx, dw, db] for
-   * dy (M, N), x (M, K), w (N, K), each only where `needs` asks (else null); null when the addon lacks it.
+   * dy (M, N), x (M, K), w (N, K), each only where `needs` asks (else null); null for non-float arrays.
    */
   linearBackward(dy: View, y: View | null, x: View, w: View, needs: readonly boolean[]): (TypedArray | null)[] | null;
-  /** y = x W^T + b with W in CSR form (native/src/sparse.cc); absent when the addon lacks it. SparseLinear calls it. */
-  csrLinear?: NativeCsrLinear;
+  /** y = x W^T + b with W in CSR form (native/src/csr_linear.cc). SparseLinear calls it. */
+  csrLinear: NativeCsrLinear;
 }
 
 function makeBackend(n: NativeAddon): Backend & NativeBackendExtras {
@@ -89,9 +82,7 @@ function makeBackend(n: NativeAddon): Backend & NativeBackendExtras {
   function unary(op: UnaryOp, x: View, outDtype: DType, into?: TypedArray): TypedArray {
     if (op === 'logicalNot' || !isFloatArray(x.data) || dtypeOfArray(x.data) !== outDtype || !small(x)) return ref.unary(op, x, outDtype, into);
     const out = into ?? allocateUninit(outDtype, numel(x.shape));
-    const m = metaFor(2 + 2 * x.shape.length);
-    putView(m, 0, x);
-    n.unary(UNARY_CODES[op], x.data, m, out);
+    n.unary(UNARY_CODES[op], x.data, packViews(x), out);
     return out;
   }
 
@@ -99,18 +90,14 @@ function makeBackend(n: NativeAddon): Backend & NativeBackendExtras {
     const code = BINARY_CODES[op];
     const dt = dtypeOfArray(a.data);
     const want = code >= 7 ? 'bool' : dt;
-    if (n.compareInt && code >= 7 && code <= 12 && !isFloatArray(a.data) && dtypeOfArray(b.data) === dt && outDtype === 'bool' && small(a)) {
+    if (code >= 7 && code <= 12 && !isFloatArray(a.data) && dtypeOfArray(b.data) === dt && outDtype === 'bool' && small(a)) {
       const out = (into ?? allocateUninit('bool', numel(a.shape))) as Uint8Array;
-      const m = metaFor(4 + 4 * a.shape.length);
-      putView(m, putView(m, 0, a), b);
-      n.compareInt(code, a.data, b.data, m, out);
+      n.compareInt(code, a.data, b.data, packViews(a, b), out);
       return out;
     }
     if (!isFloatArray(a.data) || dtypeOfArray(b.data) !== dt || outDtype !== want || !small(a)) return ref.binary(op, a, b, outDtype, into);
     const out = into ?? allocateUninit(outDtype, numel(a.shape));
-    const m = metaFor(4 + 4 * a.shape.length);
-    putView(m, putView(m, 0, a), b);
-    n.binary(code, a.data, b.data, m, out);
+    n.binary(code, a.data, b.data, packViews(a, b), out);
     return out;
   }
 
@@ -120,7 +107,7 @@ function makeBackend(n: NativeAddon): Backend & NativeBackendExtras {
       return ref.reduce(op, x, axes, outDtype); // argmax/argmin, ints, and empty inputs (the reference's errors)
     }
     const nd = x.shape.length;
-    const m = metaFor(2 + 3 * nd);
+    const m = metaBuffer(2 + 3 * nd);  // the view, then one flag per axis (1 = reduced)
     const at = putView(m, 0, x);
     let nout = 1;
     for (let i = 0; i < nd; i++) {
@@ -137,9 +124,7 @@ function makeBackend(n: NativeAddon): Backend & NativeBackendExtras {
     const dt = dtypeOfArray(a.data);
     if (!isFloatArray(a.data) || dtypeOfArray(b.data) !== dt || outDtype !== dt) return ref.matmul(a, b, outDtype);
     const out = allocate(outDtype, a.shape[0]! * a.shape[1]! * b.shape[2]!);
-    const m = metaFor(16);
-    putView(m, putView(m, 0, a), b);
-    n.matmul(a.data, b.data, m, out);
+    n.matmul(a.data, b.data, packViews(a, b), out);
     return out;
   }
 
@@ -148,13 +133,12 @@ function makeBackend(n: NativeAddon): Backend & NativeBackendExtras {
     // same dtype (not bool: a uint8 -> bool cast maps values to 0/1), or float32 <-> float64
     const ok = outDtype !== 'bool' && (from === outDtype || (isFloatArray(x.data) && (outDtype === 'float32' || outDtype === 'float64')));
     // exact widening casts (bool/uint8 -> int32/float, int32 -> float) through `convert`
-    const widen = n.convert !== undefined && outDtype !== 'bool' && !ok &&
+    const widen = outDtype !== 'bool' && !ok &&
       (x.data instanceof Uint8Array || (x.data instanceof Int32Array && (outDtype === 'float32' || outDtype === 'float64')));
     if ((!ok && !widen) || !small(x)) return ref.copy(x, outDtype);
     const out = allocateUninit(outDtype, numel(x.shape));
-    const m = metaFor(2 + 2 * x.shape.length);
-    putView(m, 0, x);
-    if (widen) n.convert!(x.data, m, out); else n.copy(x.data, m, out);
+    const m = packViews(x);
+    if (widen) n.convert(x.data, m, out); else n.copy(x.data, m, out);
     return out;
   }
 
@@ -166,9 +150,7 @@ function makeBackend(n: NativeAddon): Backend & NativeBackendExtras {
       return ref.where(cond, a, b, outDtype);
     }
     const out = allocateUninit(outDtype, numel(cond.shape));
-    const m = metaFor(6 + 6 * cond.shape.length);
-    putView(m, putView(m, putView(m, 0, cond), a), b);
-    n.select(cond.data, a.data, b.data, m, out);
+    n.select(cond.data, a.data, b.data, packViews(cond, a, b), out);
     return out;
   }
 
@@ -177,9 +159,7 @@ function makeBackend(n: NativeAddon): Backend & NativeBackendExtras {
       ref.assign(dst, src);
       return;
     }
-    const m = metaFor(4 + 4 * dst.shape.length);
-    putView(m, putView(m, 0, dst), src);
-    n.assign(dst.data, src.data, m);
+    n.assign(dst.data, src.data, packViews(dst, src));
   }
 
   function geometry(m: Float64Array, at: number, p: Conv2dGeometry): void {
@@ -189,7 +169,7 @@ function makeBackend(n: NativeAddon): Backend & NativeBackendExtras {
 
   function unfold2d(x: View, p: Conv2dGeometry, padValue: number, outDtype: DType): TypedArray {
     if (!isFloatArray(x.data) || dtypeOfArray(x.data) !== outDtype) return ref.unfold2d(x, p, padValue, outDtype);
-    const m = metaFor(64);
+    const m = metaBuffer(2 + 2 * 4 + 14);  // the view (N, C, H, W), then the 14 geometry values
     geometry(m, putView(m, 0, x), p);
     const out = allocate(outDtype, p.n * p.c * p.kh * p.kw * p.oh * p.ow);
     n.unfold2d(x.data, m, padValue, out);
@@ -198,82 +178,25 @@ function makeBackend(n: NativeAddon): Backend & NativeBackendExtras {
 
   function fold2d(cols: View, p: Conv2dGeometry, outDtype: DType): TypedArray {
     if (!isFloatArray(cols.data) || dtypeOfArray(cols.data) !== outDtype) return ref.fold2d(cols, p, outDtype);
-    const m = metaFor(64);
+    const m = metaBuffer(2 + 2 * 6 + 14);  // the view (N, C, kh, kw, OH, OW), then the geometry
     geometry(m, putView(m, 0, cols), p);
     const out = allocate(outDtype, p.n * p.c * p.h * p.w);
     n.fold2d(cols.data, m, out);
     return out;
   }
 
-  function linear(x: View, w: View, bias: View | null, relu: boolean): TypedArray {
-    const dt = dtypeOfArray(x.data);
-    const out = allocateUninit(dt, x.shape[0]! * w.shape[0]!);  // the kernel writes every element
-    const m = metaFor(32);
-    let at = putView(m, putView(m, 0, x), w);
-    if (bias) at = putView(m, at, bias);
-    n.linear(x.data, w.data, bias ? bias.data : null, m, relu, out);
-    return out;
-  }
-
-  function softmaxCrossEntropy(logits: View, target: View): Float64Array {
-    const loss = new Float64Array(logits.shape[0]!);
-    const m = metaFor(16);
-    putView(m, putView(m, 0, logits), target);
-    n.softmaxCrossEntropy(logits.data, target.data, m, loss, null, 1);
-    return loss;
-  }
-
-  function softmaxCrossEntropyBackward(logits: View, target: View, scale: number): TypedArray {
-    const [rows, cols] = logits.shape as [number, number];
-    const grad = allocate(dtypeOfArray(logits.data), rows * cols);
-    const m = metaFor(16);
-    putView(m, putView(m, 0, logits), target);
-    n.softmaxCrossEntropy(logits.data, target.data, m, new Float64Array(rows), grad, scale);
-    return grad;
-  }
-
-  function linearBackward(dy: View, y: View | null, x: View, w: View, needs: readonly boolean[]): (TypedArray | null)[] | null {
-    if (!n.linearBackward || !isFloatArray(dy.data)) return null;
-    const dt = dtypeOfArray(dy.data);
-    const [M, N] = dy.shape as [number, number];
-    const K = x.shape[1]!;
-    const m = metaFor(32);
-    let at = putView(m, 0, dy);
-    if (y) at = putView(m, at, y);
-    putView(m, putView(m, at, x), w);
-    const dx = needs[0] ? allocateUninit(dt, M * K) : null;  // the kernel writes every element of each
-    const dw = needs[1] ? allocateUninit(dt, N * K) : null;
-    const db = needs[2] ? allocateUninit(dt, N) : null;
-    n.linearBackward(dy.data, y ? y.data : null, x.data, w.data, m, null, dx, dw, db); // g: native scratch
-    return [dx, dw, db];
-  }
-
-  const hp = new Float64Array(10);
-  function adamUpdate(param: TypedArray, grad: TypedArray, expAvg: TypedArray, expAvgSq: TypedArray,
-    maxExpAvgSq: TypedArray | null, h: AdamHyper): boolean {
-    const dt = dtypeOfArray(param);
-    const same = (a: TypedArray | null): boolean => a === null || (dtypeOfArray(a) === dt && a.length === param.length);
-    if (!isFloatArray(param) || !same(grad) || !same(expAvg) || !same(expAvgSq) || !same(maxExpAvgSq)) return false;
-    if (h.amsgrad && maxExpAvgSq === null) return false;
-    // scalars in float64, as PyTorch computes them in Python
-    const bc1 = 1 - h.beta1 ** h.step;
-    const bc2 = 1 - h.beta2 ** h.step;
-    hp[0] = h.beta1; hp[1] = h.beta2; hp[2] = h.lr; hp[3] = h.eps; hp[4] = h.weightDecay;
-    hp[5] = h.lr / bc1; hp[6] = Math.sqrt(bc2);
-    hp[7] = h.decoupled ? 1 : 0; hp[8] = h.amsgrad ? 1 : 0; hp[9] = h.maximize ? 1 : 0;
-    n.adam(param, grad, expAvg, expAvgSq, maxExpAvgSq, hp);
-    return true;
-  }
-
   return {
     name: 'native',
     unary, binary, reduce, matmul, copy, assign, unfold2d, fold2d,
     where, gather: ref.gather, scatterAdd: ref.scatterAdd,
-    linear, softmaxCrossEntropy, adamUpdate, softmaxCrossEntropyBackward, linearBackward,
+    ...linearKernels(n),
+    ...softmaxCrossEntropyKernels(n),
+    ...adamKernels(n),
+    ...layerNormKernels(n),
+    ...geluKernels(n),
     ...attentionKernels(n),
-    ...normActKernels(n),
-    ...embeddingKernels(n, ref),
-    ...sparseKernels(n),
+    ...embeddingKernels(n, { embeddingForward: ref.embeddingForward!, embeddingBackward: ref.embeddingBackward! }),
+    ...csrLinearKernels(n),
     get threads() { return n.getNumThreads(); },
     setThreads(k: number) { setNumThreads(k); },
     get cpuPath() { return n.cpuPath(); },
@@ -281,21 +204,27 @@ function makeBackend(n: NativeAddon): Backend & NativeBackendExtras {
   };
 }
 
-/** The native backend object, or null when the addon did not load. */
-export const nativeBackend: (Backend & NativeBackendExtras) | null = addon ? makeBackend(addon) : null;
+let backend: (Backend & NativeBackendExtras) | null = null;
 
-if (nativeBackend) {
-  const b = nativeBackend;
+/**
+ * The native backend, or null when the addon cannot be loaded (nativeStatus() says why). The first
+ * call loads the addon and applies TENSORSLIM_NUM_THREADS.
+ * @example const nat = getNativeBackend(); if (nat) nat.matmul(a, b, 'float32');
+ */
+export function getNativeBackend(): (Backend & NativeBackendExtras) | null {
+  if (backend) return backend;
+  const { addon } = loadAddon();
+  if (!addon) return null;
   const envThreads = Number(process.env['TENSORSLIM_NUM_THREADS']);
-  if (Number.isInteger(envThreads) && envThreads >= 1) addon!.setNumThreads(envThreads);
-  registerBackend('native', () => b);
-} else if (typeof process !== 'undefined' && process.env['TENSORSLIM_BACKEND'] !== 'reference') {
-  process.stderr.write(`tensorslim: native backend unavailable, using the reference backend (slow): ${loadError ?? 'unknown reason'}\n`);
+  if (Number.isInteger(envThreads) && envThreads >= 1) addon.setNumThreads(envThreads);
+  backend = makeBackend(addon);
+  return backend;
 }
 
-/** Whether the native addon loaded, where it was looked for, and why not. @example nativeStatus().loaded */
+/** Whether the native addon loaded (loading it on first call), where it was looked for, and why not. @example nativeStatus().loaded */
 export function nativeStatus(): { loaded: boolean; path: string | null; error: string | null } {
-  return { loaded: addon !== null, path: addonPath, error: loadError };
+  const { addon, path, error } = loadAddon();
+  return { loaded: addon !== null, path, error };
 }
 
 /**
@@ -304,11 +233,13 @@ export function nativeStatus(): { loaded: boolean; path: string | null; error: s
  */
 export function setNumThreads(n: number): void {
   if (!Number.isInteger(n) || n < 1) throw new RangeError(`setNumThreads: expected an integer >= 1, got ${n}`);
+  const { addon } = loadAddon();
   if (addon) addon.setNumThreads(n);
 }
 
 /** Threads used by native kernels (1 without the addon). @example getNumThreads() // 2 */
 export function getNumThreads(): number {
+  const { addon } = loadAddon();
   return addon ? addon.getNumThreads() : 1;
 }
 
@@ -318,11 +249,13 @@ export function getNumThreads(): number {
  * @example cpuPath()  // 'avx512'
  */
 export function cpuPath(): string {
+  const { addon } = loadAddon();
   return addon ? addon.cpuPath() : 'none';
 }
 
 /** Paths this CPU supports, best first. @example supportedCpuPaths() // ['avx512', 'avx2', 'generic'] */
 export function supportedCpuPaths(): string[] {
+  const { addon } = loadAddon();
   return addon ? addon.supportedPaths() : [];
 }
 
@@ -331,6 +264,7 @@ export function supportedCpuPaths(): string[] {
  * the CPU lacks it. @example setCpuPath('generic')
  */
 export function setCpuPath(path: 'avx512' | 'avx2' | 'generic'): void {
-  if (!addon) throw new Error(`setCpuPath: the native addon is not loaded (${loadError ?? ''})`);
+  const { addon, error } = loadAddon();
+  if (!addon) throw new Error(`setCpuPath: the native addon is not loaded (${error ?? ''})`);
   if (!addon.setCpuPath(path)) throw new Error(`setCpuPath: this CPU does not support '${path}'; supported: ${addon.supportedPaths().join(', ')}`);
 }

@@ -4,7 +4,6 @@
 
 import type { Backend, BinaryOp, Conv2dGeometry, ReduceOp, UnaryOp, View } from '../../backend/backend.js';
 import { allocate, allocateUninit, type DType, type TypedArray } from '../../backend/dtype.js';
-import { registerBackend } from '../../backend/registry.js';
 import { contiguousStrides, forEachOffset, isContiguous, numel } from '../../backend/shape.js';
 
 // erf: Maclaurin series for |x| < 2 (converges to full double precision there), and Lentz's
@@ -310,4 +309,3 @@ export const referenceBackend: Backend = {
   embeddingForward, embeddingBackward,
 };
 
-registerBackend('reference', () => referenceBackend);

@@ -1,7 +1,7 @@
-// Portable C++ bodies of the fused LayerNorm and GELU loops (norm_act.cc drives them). Included once
-// per instruction-set translation unit (norm_act.cc: baseline x86-64; norm_act_avx2.cc,
-// norm_act_avx512.cc: their -m flags), so the compiler vectorizes the same loops for each path.
-// Everything has internal linkage inside TS_NA_NS (a function compiled for AVX-512 must never be
+// Portable C++ bodies of the fused LayerNorm and GELU loops (layer_norm.cc and gelu.cc drive them).
+// Included once per instruction-set translation unit (layer_norm_gelu_generic.cc: baseline x86-64;
+// layer_norm_gelu_avx2.cc, layer_norm_gelu_avx512.cc: their -m flags), so the compiler vectorizes the
+// same loops for each path. Everything has internal linkage inside TS_LNG_NS (a function compiled for AVX-512 must never be
 // merged into the portable path); no std:: templates for the same reason.
 //
 // float32 GELU uses branch-free approximations that vectorize (no libm calls in the loop):
@@ -16,9 +16,9 @@
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
-#include "norm_act_isa.h"
+#include "layer_norm_gelu_isa.h"
 
-namespace ts { namespace TS_NA_NS { namespace {
+namespace ts { namespace TS_LNG_NS { namespace {
 
 constexpr double kSqrt1_2 = 0.70710678118654752440;
 constexpr double kInvSqrt2Pi = 0.39894228040143267794;  // 1 / sqrt(2 pi)
@@ -211,14 +211,14 @@ void ln_bwd_f32(const LnBackwardArgs<float>& a, long r0, long r1, double* dw, do
 void ln_bwd_f64(const LnBackwardArgs<double>& a, long r0, long r1, double* dw, double* db) { ln_bwd<double>(a, r0, r1, dw, db); }
 
 }  // namespace
-}  // namespace TS_NA_NS
+}  // namespace TS_LNG_NS
 }  // namespace ts
 
 // Defines the table function `fname` of this translation unit's path.
-#define TS_DEFINE_NORM_ACT(fname)                                                                     \
-  const NormActTable* fname() {                                                                       \
-    static const NormActTable t{TS_NA_NS::ln_fwd_f32, TS_NA_NS::ln_fwd_f64, TS_NA_NS::ln_bwd_f32,     \
-                                TS_NA_NS::ln_bwd_f64, TS_NA_NS::gelu_fwd_f32, TS_NA_NS::gelu_fwd_f64, \
-                                TS_NA_NS::gelu_bwd_f32, TS_NA_NS::gelu_bwd_f64};                      \
+#define TS_DEFINE_LAYER_NORM_GELU(fname)                                                                     \
+  const LayerNormGeluTable* fname() {                                                                       \
+    static const LayerNormGeluTable t{TS_LNG_NS::ln_fwd_f32, TS_LNG_NS::ln_fwd_f64, TS_LNG_NS::ln_bwd_f32,     \
+                                TS_LNG_NS::ln_bwd_f64, TS_LNG_NS::gelu_fwd_f32, TS_LNG_NS::gelu_fwd_f64, \
+                                TS_LNG_NS::gelu_bwd_f32, TS_LNG_NS::gelu_bwd_f64};                      \
     return &t;                                                                                        \
   }

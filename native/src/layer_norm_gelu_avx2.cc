@@ -1,8 +1,8 @@
 // AVX2 + FMA path of the fused LayerNorm and GELU loops (compiled with -mavx2 -mfma; run only when
 // the addon's active path is avx2).
-#define TS_NA_NS na_avx2
-#include "norm_act_impl.h"
+#define TS_LNG_NS lng_avx2
+#include "layer_norm_gelu_impl.h"
 
 namespace ts {
-TS_DEFINE_NORM_ACT(norm_act_avx2)
+TS_DEFINE_LAYER_NORM_GELU(layer_norm_gelu_avx2)
 }  // namespace ts

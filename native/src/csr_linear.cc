@@ -1,6 +1,6 @@
 // csrLinear: y = x W^T + b with W (rows, cols) in CSR form (crow_indices, col_indices, values as
 // PyTorch's sparse CSR tensors), x (batch, cols) and y (batch, rows) row-major. The twin of
-// csrLinearReference in src/compress/prune/csr.ts.
+// csrLinearReference in src/compress/prune/csr.ts. TypeScript binding: src/backends/native/csr_linear.ts.
 //
 // Two schedules:
 //   - batch 1: one dot product per output row, values[k] * x[col[k]] over the row's nonzeros
@@ -18,7 +18,6 @@
 // arrays) are checked before any kernel runs. Column indices are checked inside the kernels: an
 // out-of-range one is never read through (masked gather / index clamped to 0), and the call then
 // throws, so a corrupt matrix gives an error, not a read outside x.
-#include "sparse.h"
 
 #include <algorithm>
 #include <cstdint>
@@ -26,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "binding.h"
 #include "common.h"
 #include "threadpool.h"
 
@@ -347,93 +347,51 @@ void run_f64(const Csr& w, const double* val, const double* x, long batch, const
   run_generic<double, 4>(w, val, x, batch, bias, out, bad);
 }
 
-// ---------------------------------------------------------------- N-API
-
-[[noreturn]] void fail(Napi::Env env, const std::string& msg) {
-  throw Napi::Error::New(env, "native csrLinear: " + msg);
-}
-
-struct Arr {
-  void* data = nullptr;
-  size_t len = 0;
-  napi_typedarray_type type = napi_int8_array;
-};
-
-Arr typed(Napi::Env env, const Napi::Value& v, const char* name) {
-  if (!v.IsTypedArray()) fail(env, std::string(name) + " must be a typed array");
-  Napi::TypedArray ta = v.As<Napi::TypedArray>();
-  Arr a;
-  a.len = ta.ElementLength();
-  a.type = ta.TypedArrayType();
-  a.data = static_cast<char*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
-  return a;
-}
-
-long count(Napi::Env env, const Napi::Value& v, const char* name) {
-  if (!v.IsNumber()) fail(env, std::string(name) + " must be a number");
-  const double d = v.As<Napi::Number>().DoubleValue();
-  if (!(d >= 0) || d != double(long(d)) || d > 2147483647.0) fail(env, std::string(name) + " must be an integer in [0, 2^31), got " + std::to_string(d));
-  return long(d);
-}
-
-const char* kind_name(napi_typedarray_type t) {
-  switch (t) {
-    case napi_float32_array: return "Float32Array";
-    case napi_float64_array: return "Float64Array";
-    case napi_int32_array: return "Int32Array";
-    default: return "another typed array";
-  }
-}
-
-// csrLinear(x, batch, rows, cols, crowIndices, colIndices, values, bias | null, out)
-Napi::Value CsrLinear(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 9) fail(env, "expected (x, batch, rows, cols, crowIndices, colIndices, values, bias | null, out)");
-  const Arr x = typed(env, info[0], "x");
-  const long batch = count(env, info[1], "batch"), rows = count(env, info[2], "rows"), cols = count(env, info[3], "cols");
-  const Arr crow = typed(env, info[4], "crowIndices"), col = typed(env, info[5], "colIndices"), val = typed(env, info[6], "values");
-  const bool hasBias = !info[7].IsNull() && !info[7].IsUndefined();
-  Arr bias;
-  if (hasBias) bias = typed(env, info[7], "bias");
-  const Arr out = typed(env, info[8], "out");
-  const napi_typedarray_type ft = val.type;
-  if (ft != napi_float32_array && ft != napi_float64_array) fail(env, std::string("values must be a Float32Array or Float64Array, got ") + kind_name(ft));
-  if (x.type != ft || out.type != ft || (hasBias && bias.type != ft)) {
-    fail(env, std::string("x, values, bias and out must share one float type; got x ") + kind_name(x.type) + ", values " + kind_name(ft) +
-                   (hasBias ? std::string(", bias ") + kind_name(bias.type) : std::string()) + ", out " + kind_name(out.type));
-  }
-  if (crow.type != napi_int32_array || col.type != napi_int32_array) fail(env, "crowIndices and colIndices must be Int32Arrays");
-  if (size_t(rows) + 1 != crow.len) fail(env, "crowIndices has " + std::to_string(crow.len) + " entries, expected rows + 1 = " + std::to_string(rows + 1));
-  if (double(batch) * double(cols) > double(x.len)) fail(env, "x has " + std::to_string(x.len) + " values, fewer than batch x cols = " + std::to_string(batch) + " x " + std::to_string(cols));
-  if (double(batch) * double(rows) > double(out.len)) fail(env, "out has " + std::to_string(out.len) + " values, fewer than batch x rows = " + std::to_string(batch) + " x " + std::to_string(rows));
-  if (hasBias && bias.len != size_t(rows)) fail(env, "bias has " + std::to_string(bias.len) + " values, expected rows = " + std::to_string(rows));
-  const int32_t* rp = static_cast<const int32_t*>(crow.data);
-  if (rp[0] != 0) fail(env, "crowIndices must start at 0, got " + std::to_string(rp[0]));
-  for (long r = 0; r < rows; r++) {
-    if (rp[r + 1] < rp[r]) fail(env, "crowIndices decreases at row " + std::to_string(r) + " (" + std::to_string(rp[r]) + " -> " + std::to_string(rp[r + 1]) + ")");
-  }
-  const long nnz = rp[rows];
-  if (size_t(nnz) > col.len || size_t(nnz) > val.len) {
-    fail(env, "crowIndices ends at nnz = " + std::to_string(nnz) + " but colIndices has " + std::to_string(col.len) + " and values " + std::to_string(val.len) + " entries");
-  }
-  if (nnz > 0 && cols == 0) fail(env, "a matrix with 0 columns cannot hold entries");
-  const Csr w{rows, cols, rp, static_cast<const int32_t*>(col.data)};
-  uint32_t bad = 0;
-  if (ft == napi_float32_array) {
-    run_f32(w, static_cast<const float*>(val.data), static_cast<const float*>(x.data), batch,
-            hasBias ? static_cast<const float*>(bias.data) : nullptr, static_cast<float*>(out.data), &bad);
-  } else {
-    run_f64(w, static_cast<const double*>(val.data), static_cast<const double*>(x.data), batch,
-            hasBias ? static_cast<const double*>(bias.data) : nullptr, static_cast<double*>(out.data), &bad);
-  }
-  if (bad) fail(env, "a column index is outside [0, " + std::to_string(cols) + "); the matrix is corrupt (out was not filled)");
-  return env.Undefined();
-}
+// ---------------------------------------------------------------- entry point (binding.h reads the arguments)
 
 }  // namespace
 
-void register_sparse(Napi::Env env, Napi::Object exports) {
-  exports.Set("csrLinear", Napi::Function::New(env, CsrLinear));
+// ---- entry points (declared in binding.h; addon.cc exports them)
+
+// csrLinear(x, batch, rows, cols, crowIndices, colIndices, values, bias | null, out)
+void CsrLinear(Call& c) {
+  void *xd, *crowd, *cold, *vald, *biasd = nullptr, *outd;
+  size_t xl, crowl, coll, vall, biasl = 0, outl;
+  const int xt = c.array(0, &xd, &xl, "x");
+  const long batch = c.integer(1, "batch", 0, 2147483647L), rows = c.integer(2, "rows", 0, 2147483647L), cols = c.integer(3, "cols", 0, 2147483647L);
+  const int crowt = c.array(4, &crowd, &crowl, "crowIndices"), colt = c.array(5, &cold, &coll, "colIndices");
+  const int ft = c.array(6, &vald, &vall, "values");
+  const bool hasBias = c.has(7);
+  const int biast = hasBias ? c.array(7, &biasd, &biasl, "bias") : ft;
+  const int outt = c.array(8, &outd, &outl, "out");
+  if (!is_float(ft)) c.fail(std::string("values must be a Float32Array or Float64Array, got ") + dt_name(ft));
+  if (xt != ft || outt != ft || biast != ft) {
+    c.fail(std::string("x, values, bias and out must share one float type; got x ") + dt_name(xt) + ", values " + dt_name(ft) +
+           (hasBias ? std::string(", bias ") + dt_name(biast) : std::string()) + ", out " + dt_name(outt));
+  }
+  if (crowt != DT_I32 || colt != DT_I32) c.fail("crowIndices and colIndices must be Int32Arrays");
+  if (size_t(rows) + 1 != crowl) c.fail("crowIndices has " + std::to_string(crowl) + " entries, expected rows + 1 = " + std::to_string(rows + 1));
+  if (double(batch) * double(cols) > double(xl)) c.fail("x has " + std::to_string(xl) + " values, fewer than batch x cols = " + std::to_string(batch) + " x " + std::to_string(cols));
+  if (double(batch) * double(rows) > double(outl)) c.fail("out has " + std::to_string(outl) + " values, fewer than batch x rows = " + std::to_string(batch) + " x " + std::to_string(rows));
+  if (hasBias && biasl != size_t(rows)) c.fail("bias has " + std::to_string(biasl) + " values, expected rows = " + std::to_string(rows));
+  const int32_t* rp = static_cast<const int32_t*>(crowd);
+  if (rp[0] != 0) c.fail("crowIndices must start at 0, got " + std::to_string(rp[0]));
+  for (long r = 0; r < rows; r++) {
+    if (rp[r + 1] < rp[r]) c.fail("crowIndices decreases at row " + std::to_string(r) + " (" + std::to_string(rp[r]) + " -> " + std::to_string(rp[r + 1]) + ")");
+  }
+  const long nnz = rp[rows];
+  if (size_t(nnz) > coll || size_t(nnz) > vall) {
+    c.fail("crowIndices ends at nnz = " + std::to_string(nnz) + " but colIndices has " + std::to_string(coll) + " and values " + std::to_string(vall) + " entries");
+  }
+  if (nnz > 0 && cols == 0) c.fail("a matrix with 0 columns cannot hold entries");
+  const Csr w{rows, cols, rp, static_cast<const int32_t*>(cold)};
+  uint32_t bad = 0;
+  if (ft == DT_F32) {
+    run_f32(w, static_cast<const float*>(vald), static_cast<const float*>(xd), batch, static_cast<const float*>(biasd), static_cast<float*>(outd), &bad);
+  } else {
+    run_f64(w, static_cast<const double*>(vald), static_cast<const double*>(xd), batch, static_cast<const double*>(biasd), static_cast<double*>(outd), &bad);
+  }
+  if (bad) c.fail("a column index is outside [0, " + std::to_string(cols) + "); the matrix is corrupt (out was not filled)");
 }
 
 }  // namespace ts

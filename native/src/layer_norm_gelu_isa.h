@@ -1,5 +1,7 @@
-// The per-instruction-set loops of the fused LayerNorm and GELU kernels (norm_act.cc): argument
-// blocks and the table each path fills. No N-API here: the ISA translation units include it.
+// The per-instruction-set loops of the fused LayerNorm (layer_norm.cc) and GELU (gelu.cc) kernels:
+// argument blocks and the table each path fills (layer_norm_gelu_generic.cc, layer_norm_gelu_avx2.cc,
+// layer_norm_gelu_avx512.cc, all from layer_norm_gelu_impl.h). No N-API here: the ISA translation
+// units include it.
 #pragma once
 
 namespace ts {
@@ -28,7 +30,7 @@ template <class T> struct LnBackwardArgs {
 };
 
 // The loops one instruction-set path provides (all arrays contiguous).
-struct NormActTable {
+struct LayerNormGeluTable {
   void (*ln_fwd_f32)(const LnForwardArgs<float>& a, long r0, long r1);
   void (*ln_fwd_f64)(const LnForwardArgs<double>& a, long r0, long r1);
   void (*ln_bwd_f32)(const LnBackwardArgs<float>& a, long r0, long r1, double* dw, double* db);
@@ -41,8 +43,10 @@ struct NormActTable {
   void (*gelu_bwd_f64)(const double* dy, const double* x, double* dx, long n, int tanh);
 };
 
-const NormActTable* norm_act_generic();
-const NormActTable* norm_act_avx2();    // nullptr when not compiled in
-const NormActTable* norm_act_avx512();  // nullptr when not compiled in
+const LayerNormGeluTable* layer_norm_gelu_generic();
+const LayerNormGeluTable* layer_norm_gelu_avx2();    // nullptr when not compiled in
+const LayerNormGeluTable* layer_norm_gelu_avx512();  // nullptr when not compiled in
+// The table of the addon's active path (TENSORSLIM_CPU, setCpuPath), like the other kernels.
+const LayerNormGeluTable* layer_norm_gelu_loops();
 
 }  // namespace ts

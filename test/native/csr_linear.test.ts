@@ -1,4 +1,4 @@
-// Fuzz the native csrLinear kernel (native/src/sparse.cc) against csrLinearReference (the outside
+// Fuzz the native csrLinear kernel (native/src/csr_linear.cc) against csrLinearReference (the outside
 // truth: a plain float64-accumulating loop in src/compress/prune/csr.ts), on every CPU path this
 // machine has and with 1 and 2 threads: random shapes and densities (empty rows, empty matrices,
 // zero batch, batch 1 and batches that cross the packed tile widths), float32 and float64, with
@@ -7,14 +7,13 @@
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { nativeBackend } from '../../src/backends/native/index.js';
+import { getNativeBackend } from '../../src/backends/native/index.js';
 import { csrLinearReference, denseToCsr, type CsrMatrix, type FloatArray } from '../../src/compress/prune/csr.js';
-import { alloc, rng, type FloatKind } from './helpers.js';
-import { forEachSetting, CPU_PATHS as PATHS, nativeSkip } from './helpers.js';
+import { EPS, alloc, rng, type FloatKind } from './helpers.js';
+import { forEachSetting, CPU_PATHS as PATHS, nativeSkip as skip } from './helpers.js';
 
-const skip = nativeSkip;
-const EPS: Record<FloatKind, number> = { float32: 2 ** -23, float64: 2 ** -52 };
-const kernel = (): NonNullable<NonNullable<typeof nativeBackend>['csrLinear']> => nativeBackend!.csrLinear!;
+const nativeBackend = getNativeBackend();
+const kernel = (): NonNullable<typeof nativeBackend>['csrLinear'] => nativeBackend!.csrLinear;
 
 
 function randomCsr(r: () => number, kind: FloatKind, rows: number, cols: number, density: number): CsrMatrix {

@@ -1,0 +1,171 @@
+// Fused linear: y = x W^T + bias (then ReLU when asked) with the bias and the ReLU applied inside
+// the GEMM's tiles (gemm.h GemmOp), and its backward (dx, dw, db in one pool job per GEMM phase), and
+// their entry points linear and linearBackward. TypeScript binding: src/backends/native/linear.ts.
+#include <cstring>
+#include <functional>
+#include <type_traits>
+#include <vector>
+
+#include "binding.h"
+#include "common.h"
+#include "gemm.h"
+#include "strided.h"
+
+namespace ts {
+namespace {
+
+// y (M, N) = x (M, K) W^T + bias (then max(y, 0) when relu): x (M, K), w (N, K), bias (N,) or null,
+// any strides, one float dtype; out contiguous (M x N), every element written (it may be uninitialized).
+void linear_forward(const ViewDesc& x, const ViewDesc& w, const ViewDesc* bias, bool relu, void* out) {
+  const size_t es = x.dtype == DT_F32 ? 4 : 8;
+  GemmOp o;
+  o.m = x.shape[0]; o.n = w.shape[0]; o.k = x.shape[1];
+  o.a = static_cast<const char*>(x.data) + x.offset * es; o.sam = x.strides[0]; o.sak = x.strides[1];
+  o.b = static_cast<const char*>(w.data) + w.offset * es; o.sbk = w.strides[1]; o.sbn = w.strides[0];
+  o.c = out; o.ldc = o.n;
+  if (bias != nullptr) { o.bias = static_cast<const char*>(bias->data) + bias->offset * es; o.sbias = bias->strides[0]; }
+  o.relu = relu;
+  o.overwrite = true;
+  gemm_multi(x.dtype == DT_F64, &o, 1);
+}
+
+inline void acc_run(const KernelTable* t, double* acc, const float* x, long sx, long n) { t->reduce_acc_f32(R_SUM, acc, x, sx, n); }
+inline void acc_run(const KernelTable* t, double* acc, const double* x, long sx, long n) { t->reduce_acc_f64(R_SUM, acc, x, sx, n); }
+
+// Backward of y = act(x W^T + b) as one pool job per GEMM phase (gemm_multi): dw = g^T x and
+// dx = g W are packed together and their tiles computed together, and the bias gradient's column
+// sums of g run as side tasks of the packing phase. g is dy itself when there is no ReLU mask and dy
+// is row- or column-major (the GEMMs read it in place), else a packed copy (masked by y > 0).
+template <class T>
+void linear_backward_t(const ViewDesc& dy, const ViewDesc* y, const ViewDesc& x, const ViewDesc& w,
+                       T* gbuf, T* dx, T* dw, T* db) {
+  const long M = dy.shape[0], N = dy.shape[1], K = x.shape[1];
+  const T* pd = static_cast<const T*>(dy.data) + dy.offset;
+  const long d0 = dy.strides[0], d1 = dy.strides[1];
+  const T* g = pd;
+  long g0 = d0, g1 = d1;
+  const bool inPlace = y == nullptr && ((d1 == 1 && d0 >= N) || (d0 == 1 && d1 >= M));
+  if (!inPlace && M > 0 && N > 0) {
+    static thread_local std::vector<T> scratch;  // g when the caller passes none (no JS allocation)
+    if (gbuf == nullptr) {
+      if (scratch.size() < size_t(M) * size_t(N)) scratch.resize(size_t(M) * size_t(N));
+      gbuf = scratch.data();
+    }
+    const T* py = y ? static_cast<const T*>(y->data) + y->offset : nullptr;
+    const long y0 = y ? y->strides[0] : 0, y1 = y ? y->strides[1] : 0;
+    parallel_for(M, N >= kGrain ? 1 : kGrain / N + 1, [&](long i0, long i1) {
+      for (long i = i0; i < i1; i++) {
+        T* gi = gbuf + i * N;
+        const T* di = pd + i * d0;
+        if (py != nullptr) {
+          const T* yi = py + i * y0;
+          if (d1 == 1 && y1 == 1) for (long j = 0; j < N; j++) gi[j] = yi[j] > T(0) ? di[j] : T(0);
+          else for (long j = 0; j < N; j++) gi[j] = yi[j * y1] > T(0) ? di[j * d1] : T(0);
+        } else {
+          if (d1 == 1) std::memcpy(gi, di, sizeof(T) * N);
+          else for (long j = 0; j < N; j++) gi[j] = di[j * d1];
+        }
+      }
+    });
+    g = gbuf; g0 = N; g1 = 1;
+  }
+  const KernelTable* t = active();
+  // db: float64 partial column sums of fixed blocks of rows (whole rows, read in order: a column
+  // chunk walked down 2048 rows touches a new page per row), added up in block order afterwards, so
+  // the result does not depend on the thread count.
+  const long per = M > 64 * 32 ? (M + 31) / 32 : 64;
+  const long nblk = db != nullptr && N > 0 ? (M + per - 1) / per : 0;
+  static thread_local std::vector<double> part;
+  if (part.size() < size_t(nblk * N)) part.resize(size_t(nblk * N));
+  double* pp = part.data();
+  const std::function<void(long)> colsum = [&](long blk) {
+    double* acc = pp + blk * N;
+    for (long j = 0; j < N; j++) acc[j] = 0.0;
+    const long r1 = (blk + 1) * per < M ? (blk + 1) * per : M;
+    for (long i = blk * per; i < r1; i++) acc_run(t, acc, g + i * g0, g1, N);
+  };
+  GemmOp ops[2];
+  int nops = 0;
+  if (dw != nullptr) {  // dw (N x K) = g^T (N x M) x (M x K)
+    GemmOp& o = ops[nops++];
+    o.m = N; o.n = K; o.k = M;
+    o.a = g; o.sam = g1; o.sak = g0;
+    o.b = static_cast<const T*>(x.data) + x.offset; o.sbk = x.strides[0]; o.sbn = x.strides[1];
+    o.c = dw; o.ldc = K; o.overwrite = true;
+  }
+  if (dx != nullptr) {  // dx (M x K) = g (M x N) w (N x K)
+    GemmOp& o = ops[nops++];
+    o.m = M; o.n = K; o.k = N;
+    o.a = g; o.sam = g0; o.sak = g1;
+    o.b = static_cast<const T*>(w.data) + w.offset; o.sbk = w.strides[0]; o.sbn = w.strides[1];
+    o.c = dx; o.ldc = K; o.overwrite = true;
+  }
+  gemm_multi(std::is_same<T, double>::value, ops, nops, nblk, &colsum);
+  if (db != nullptr) {
+    for (long j = 0; j < N; j++) {
+      double s = 0.0;
+      for (long q = 0; q < nblk; q++) s += pp[q * N + j];
+      db[j] = T(s);
+    }
+  }
+}
+
+// Backward of y = act(x W^T + b): g = dy (times 1[y > 0] when y is given, ReLU), then
+// dx = g W (M x K), dw = g^T x (N x K), db = column sums of g (N), each only when its pointer is
+// non-null, every element written (they may be uninitialized); g is scratch of M x N elements (null: a
+// thread-local one; unused when there is no ReLU and dy is row- or column-major). dy, y: (M, N);
+// x: (M, K); w: (N, K); any strides.
+void linear_backward(const ViewDesc& dy, const ViewDesc* y, const ViewDesc& x, const ViewDesc& w,
+                     void* g, void* dx, void* dw, void* db) {
+  if (dy.dtype == DT_F32) linear_backward_t<float>(dy, y, x, w, static_cast<float*>(g), static_cast<float*>(dx), static_cast<float*>(dw), static_cast<float*>(db));
+  else linear_backward_t<double>(dy, y, x, w, static_cast<double*>(g), static_cast<double*>(dx), static_cast<double*>(dw), static_cast<double*>(db));
+}
+
+}  // namespace
+
+// ---- entry points (declared in binding.h; addon.cc exports them)
+
+// linear(x, w, bias | null, meta, relu, out): out (M, N) = x (M, K) @ w^T + bias, then relu if asked
+// (every element of out written: it may be uninitialized).
+// meta = view x (2-D), view w (2-D, (N, K)), view bias (1-D (N,)) when present.
+void Linear(Call& c) {
+  c.meta(3);
+  const ViewDesc x = c.view(0, "x"), w = c.view(1, "weight");
+  if (x.ndim != 2 || w.ndim != 2) c.fail("x and weight must be 2-D");
+  if (x.shape[1] != w.shape[1]) c.fail("x has " + std::to_string(x.shape[1]) + " features but weight expects " + std::to_string(w.shape[1]));
+  const bool hasBias = c.has(2);
+  ViewDesc bias{};
+  if (hasBias) {
+    bias = c.view(2, "bias");
+    if (bias.ndim != 1 || bias.shape[0] != w.shape[0] || bias.dtype != x.dtype) c.fail("bias must have shape (outFeatures,) and x's dtype");
+  }
+  const bool relu = c.flag(4);
+  c.same_dtype(x, w);
+  c.need_float(x);
+  void* out = c.out(5, x.dtype, x.shape[0] * w.shape[0]);
+  linear_forward(x, w, hasBias ? &bias : nullptr, relu, out);  // bias and ReLU inside the GEMM's tiles
+}
+
+// linearBackward(dy, y | null, x, w, meta, g, dx | null, dw | null, db | null)
+// meta = views dy (M, N), y (M, N) when given, x (M, K), w (N, K). g: scratch (M*N) or null for
+// native scratch; dx, dw, db: every element written (they may be uninitialized).
+void LinearBackward(Call& c) {
+  c.meta(4);
+  const bool hasY = c.has(1);
+  const ViewDesc dy = c.view(0, "dy");
+  const ViewDesc y = hasY ? c.view(1, "y") : ViewDesc{};
+  const ViewDesc x = c.view(2, "x"), w = c.view(3, "weight");
+  c.need_float(dy);
+  if (x.dtype != dy.dtype || w.dtype != dy.dtype || (hasY && y.dtype != dy.dtype)) c.fail("dy, y, x and weight must share one dtype");
+  if (dy.ndim != 2 || x.ndim != 2 || w.ndim != 2) c.fail("dy, x and weight must be 2-D");
+  const long M = dy.shape[0], N = dy.shape[1], K = x.shape[1];
+  if (x.shape[0] != M || w.shape[0] != N || w.shape[1] != K) c.fail("shapes do not line up: dy (M, N), x (M, K), weight (N, K)");
+  if (hasY) c.same_shape(dy, y);
+  void* g = c.out_opt(5, dy.dtype, M * N);
+  void* dx = c.out_opt(6, dy.dtype, M * K);
+  void* dw = c.out_opt(7, dy.dtype, N * K);
+  void* db = c.out_opt(8, dy.dtype, N);
+  linear_backward(dy, hasY ? &y : nullptr, x, w, g, dx, dw, db);
+}
+
+}  // namespace ts
