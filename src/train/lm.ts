@@ -16,7 +16,7 @@ import { modelFromConfig } from '../models/presets.js';
 import { loadDataset, RandomWindowSampler, TokenDataset, getTokenizer, type LanguageModelingData, type RandomWindowState, type Tokenizer } from '../data/index.js';
 import { loadCheckpoint, type Checkpoint, type JsonObject } from '../io/index.js';
 import type { Callback, EpochMetrics, EvalMetrics, FitResult } from './callbacks.js';
-import { checkpointSaver, loadTrainingCheckpoint } from './checkpoint.js';
+import { checkpointSaver, loadTrainingCheckpoint } from './trainer_state.js';
 import { evaluate, type LossOutput } from './evaluate.js';
 import { Trainer, type TrainLoader } from './trainer.js';
 

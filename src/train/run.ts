@@ -12,7 +12,7 @@ import { createModel, modelFromConfig, type ModelConfig, type ModelOverrides, ty
 import { augmentTransform, DataLoader, loadDataset, parseAugment, type ImageClassificationData, type TensorDataset } from '../data/index.js';
 import { fileBytes, loadCheckpoint, modelFromCheckpoint, saveCheckpoint } from '../io/index.js';
 import type { Callback, EvalMetrics, FitResult } from './callbacks.js';
-import { checkpointSaver, loadTrainingCheckpoint } from './checkpoint.js';
+import { checkpointSaver, loadTrainingCheckpoint } from './trainer_state.js';
 import { evaluate } from './evaluate.js';
 import { makeOptimizer, makeScheduler } from './factory.js';
 import { Trainer, type LossFn } from './trainer.js';

@@ -8,4 +8,4 @@ import './indexing.js';
 import './conv.js';
 import './fused.js';
 import './attention.js';
-import '../checkpoint.js';
+import '../recompute.js';

@@ -265,7 +265,7 @@ export function serializeCheckpoint(input: CheckpointInput): Uint8Array {
 /**
  * Save a training checkpoint (weights, optimizer and scheduler state, step, epoch, model config,
  * RNG state) as a safetensors file, atomically: the previous file stays intact until the new one
- * is complete. Returns the bytes written. See the layout at the top of src/io/checkpoint.ts.
+ * is complete. Returns the bytes written. See the layout at the top of src/io/checkpoint_file.ts.
  *
  * @example
  * saveCheckpoint('run/ckpt.safetensors', {

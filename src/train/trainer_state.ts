@@ -1,4 +1,4 @@
-// Training checkpoints: a TrainingSnapshot written with io's saveCheckpoint (safetensors, atomic) and
+// Trainer state in checkpoint files: a TrainingSnapshot written with io's saveCheckpoint (safetensors, atomic) and
 // read back. io stores the weights, optimizer and scheduler state, step, epoch, model config and RNG
 // state; what only the trainer needs (DataLoader sampler state, position in the epoch, epoch
 // accumulators, history, callback states) goes into metadata `tensorslim.extra` under `trainer`.
