@@ -11,6 +11,7 @@ import type { Tensor } from '../core/tensor.js';
 import * as ops from '../ops/index.js';
 import { Linear } from '../nn/index.js';
 import { prune } from '../compress/index.js';
+import { median } from './machine.js';
 
 /** Settings of benchSparse (defaults: the 90%-sparse 1200 x 1200 Linear at batch 1). */
 export interface SparseBenchOptions {
@@ -40,12 +41,6 @@ export interface SparseBenchResult {
   speedup: number;
   repeats: number;
   backend: string;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 function timeIt(fn: () => unknown, repeats: number): number {

@@ -355,13 +355,14 @@ export function parseCheckpoint(bytes: Uint8Array, opts: { op?: string } = {}): 
     if (!isObject(schedMeta) || typeof schedMeta['type'] !== 'string' || !isObject(schedMeta['state'])) {
       fail(op, `metadata '${K.scheduler}' is malformed: expected {type, state}`);
     }
+    // JSON object -> SchedulerStateDict: its fields are checked by the scheduler's loadStateDict, which names the fault
     scheduler = { type: schedMeta['type'] as string, stateDict: schedMeta['state'] as unknown as SchedulerStateDict };
   }
 
   return {
     model, optimizer, scheduler, step, epoch,
     config: config as ModelConfig | null,
-    rngState: { s: [...rngState.s] as unknown as GeneratorState['s'], spare: rngState.spare },
+    rngState: { s: [rngState.s[0], rngState.s[1], rngState.s[2], rngState.s[3]], spare: rngState.spare },
     extra: extra as JsonObject,
     tensorslimVersion: metadata[K.version] ?? 'unknown',
     formatVersion,

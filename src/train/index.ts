@@ -18,3 +18,4 @@ export {
 } from './run.js';
 export {
   runGptTraining, loadGptCheckpoint, isGptCheckpoint, unigramEntropyBits, loadLmData, gptConfigOf, WindowLoader, lmEvalBatches, lmEvalLoss, type GptTrainingOptions, type GptTrainingResult, type LmEval } from './lm.js';
+export { median } from './stats.js';

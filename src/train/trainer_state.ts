@@ -101,6 +101,7 @@ export function loadTrainingCheckpoint(path: string): LoadedTrainingCheckpoint {
   if (checkpoint.optimizer === null || t === undefined || t === null || typeof t !== 'object' || Array.isArray(t)) {
     return { checkpoint, snapshot: null };
   }
+  // a JSON object read from the file, typed as what save wrote; its fields are checked just below
   const x = t as unknown as TrainerExtra;
   const op = `loadTrainingCheckpoint('${path}')`;
   if (!Number.isInteger(x.stepInEpoch) || x.stepInEpoch < 0 || !x.accum || typeof x.accum !== 'object' || !Array.isArray(x.history)) {
