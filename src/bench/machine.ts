@@ -34,12 +34,8 @@ export function machineInfo(): MachineInfo {
   };
 }
 
-/** Median of a non-empty list. @example median([3, 1, 2]) // 2 */
-export function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
+/** Median of a non-empty list (one copy, in src/train/stats.ts). @example median([3, 1, 2]) // 2 */
+export { median } from '../train/index.js';
 
 /** Set the backend's kernel threads when it has any (native); no-op on reference. */
 export function applyThreads(threads: number | undefined): void {

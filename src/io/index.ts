@@ -16,5 +16,5 @@ export {
   tensorslimVersion, CHECKPOINT_FORMAT_VERSION, CHECKPOINT_METADATA_KEYS, OPTIMIZER_TENSOR_PREFIX,
   type Checkpoint, type CheckpointInput, type CheckpointModel, type CheckpointOptimizer, type CheckpointScheduler,
   type RestoreTargets, type JsonValue, type JsonObject,
-} from './checkpoint.js';
+} from './checkpoint_file.js';
 export { stateDictBytes } from './size.js';

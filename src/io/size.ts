@@ -5,7 +5,7 @@
 import { itemSize } from '../backend/dtype.js';
 import { TensorslimError } from '../core/errors.js';
 import { Tensor } from '../core/tensor.js';
-import type { CheckpointModel } from './checkpoint.js';
+import type { CheckpointModel } from './checkpoint_file.js';
 
 /**
  * Bytes of the tensor data in a model's state dict (parameters and persistent buffers, each key

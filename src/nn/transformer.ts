@@ -1,7 +1,7 @@
 // Transformer building blocks in GPT-2 / nanoGPT form: the GELU MLP (4x width) and the pre-LayerNorm
 // residual block x = x + attn(ln_1(x)); x = x + mlp(ln_2(x)). State-dict keys match nanoGPT's
 // Block: ln_1.*, attn.c_attn.*, attn.c_proj.*, ln_2.*, mlp.c_fc.*, mlp.c_proj.*.
-// Also re-exports checkpoint() (activation recomputation, autograd/checkpoint.ts), which a model
+// Also re-exports checkpoint() (activation recomputation, autograd/recompute.ts), which a model
 // applies per block to trade one extra forward for the memory of the block's activations.
 
 import type { Tensor } from '../core/tensor.js';
@@ -13,7 +13,7 @@ import { Dropout } from './dropout.js';
 import { LayerNorm } from './normalization.js';
 import { CausalSelfAttention, type KVCacheLayer } from './attention.js';
 
-export { checkpoint } from '../autograd/checkpoint.js';
+export { checkpoint } from '../autograd/recompute.js';
 
 /** Settings shared by MLP and Block. */
 export interface TransformerBlockOptions {

@@ -26,7 +26,7 @@ export const KERNELS = [
   'linear', 'softmaxCrossEntropy', 'layerNorm', 'gelu',
   // fused scaled-dot-product attention (ops/attention.ts)
   'attention',
-  // activation checkpointing: recomputes a function in backward (autograd/checkpoint.ts)
+  // activation checkpointing: recomputes a function in backward (autograd/recompute.ts)
   'checkpoint',
 ] as const;
 

@@ -49,7 +49,7 @@ export function batchSizeOf(batch: unknown): number {
  */
 export function classificationLoss(model: AnyModule, batch: unknown): LossOutput {
   const { x, y } = splitBatch(batch);
-  const output = (model as unknown as Module<[Tensor], Tensor>).call(x);
+  const output = (model as Module<[Tensor], Tensor>).call(x);
   if (output.ndim !== 2 || output.shape[0] !== y.shape[0]) {
     throw new TensorslimError('train', `the model's output ${fmtShape(output.shape)} does not fit labels ${fmtShape(y.shape)}: expected logits (N, classes) for N labels`);
   }

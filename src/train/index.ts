@@ -10,7 +10,7 @@ export {
 } from './trainer.js';
 export type { Callback, TrainerView, EpochMetrics, EvalMetrics, FitResult, StopReason } from './callbacks.js';
 export { evaluate, classificationLoss, countCorrect, splitBatch, batchSizeOf, type LossOutput } from './evaluate.js';
-export { checkpointSaver, saveTrainingCheckpoint, loadTrainingCheckpoint, checkpointConfig, type LoadedTrainingCheckpoint } from './checkpoint.js';
+export { checkpointSaver, saveTrainingCheckpoint, loadTrainingCheckpoint, checkpointConfig, type LoadedTrainingCheckpoint } from './trainer_state.js';
 export { makeOptimizer, makeScheduler, OPTIMIZERS, SCHEDULES, type OptimizerName, type ScheduleName } from './factory.js';
 export {
   runTraining, loadImageData, loadModel, evaluateOn, exportWeights, measureLatency,
@@ -18,3 +18,4 @@ export {
 } from './run.js';
 export {
   runGptTraining, loadGptCheckpoint, isGptCheckpoint, unigramEntropyBits, loadLmData, gptConfigOf, WindowLoader, lmEvalBatches, lmEvalLoss, type GptTrainingOptions, type GptTrainingResult, type LmEval } from './lm.js';
+export { median } from './stats.js';

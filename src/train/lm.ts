@@ -14,9 +14,9 @@ import { AdamW, CosineWithWarmupLR } from '../optim/index.js';
 import { GPT, GPT_PRESETS, gptConfig, gptLoss, gptParamGroups, lmLossFn, validateGptConfig, type GptConfig, type GptOverrides } from '../models/gpt.js';
 import { modelFromConfig } from '../models/presets.js';
 import { loadDataset, RandomWindowSampler, TokenDataset, getTokenizer, type LanguageModelingData, type RandomWindowState, type Tokenizer } from '../data/index.js';
-import { loadCheckpoint, type Checkpoint, type JsonObject } from '../io/index.js';
+import { loadCheckpoint, type Checkpoint } from '../io/index.js';
 import type { Callback, EpochMetrics, EvalMetrics, FitResult } from './callbacks.js';
-import { checkpointSaver, loadTrainingCheckpoint } from './checkpoint.js';
+import { checkpointSaver, loadTrainingCheckpoint } from './trainer_state.js';
 import { evaluate, type LossOutput } from './evaluate.js';
 import { Trainer, type TrainLoader } from './trainer.js';
 
@@ -263,7 +263,7 @@ export async function runGptTraining(o: GptTrainingOptions): Promise<GptTraining
     callbacks: [samplerState, clock, ...(o.callbacks ?? [])],
     ...(o.out ? {
       checkpointPath: o.out,
-      save: checkpointSaver({ optimizer, scheduler, config: null, extra: { gpt: config as unknown as JsonObject, tokenizer: data.tokenizer.name } }),
+      save: checkpointSaver({ optimizer, scheduler, config: null, extra: { gpt: { ...config }, tokenizer: data.tokenizer.name } }),
     } : {}),
   });
   if (loaded) trainer.resume(loaded.snapshot!, o.resume ?? null);

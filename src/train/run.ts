@@ -12,10 +12,11 @@ import { createModel, modelFromConfig, type ModelConfig, type ModelOverrides, ty
 import { augmentTransform, DataLoader, loadDataset, parseAugment, type ImageClassificationData, type TensorDataset } from '../data/index.js';
 import { fileBytes, loadCheckpoint, modelFromCheckpoint, saveCheckpoint } from '../io/index.js';
 import type { Callback, EvalMetrics, FitResult } from './callbacks.js';
-import { checkpointSaver, loadTrainingCheckpoint } from './checkpoint.js';
+import { checkpointSaver, loadTrainingCheckpoint } from './trainer_state.js';
 import { evaluate } from './evaluate.js';
 import { makeOptimizer, makeScheduler } from './factory.js';
 import { Trainer, type LossFn } from './trainer.js';
+import { median } from './stats.js';
 
 /** Options of runTraining. */
 export interface RunTrainingOptions {
@@ -292,7 +293,7 @@ export function measureLatency(model: AnyModule, o: { inputShape: readonly numbe
   const x: Tensor = o.dataset
     ? (o.dataset.getBatch(Array.from({ length: batch }, (_, i) => i % o.dataset!.length))[0]!)
     : ops.zeros([batch, ...o.inputShape]);
-  const m = model as unknown as Module<[Tensor], Tensor>;
+  const m = model as Module<[Tensor], Tensor>;
   const wasTraining = model.training;
   model.eval();
   const times: number[] = [];
@@ -310,7 +311,6 @@ export function measureLatency(model: AnyModule, o: { inputShape: readonly numbe
   } finally {
     model.train(wasTraining);
   }
-  times.sort((a, b) => a - b);
-  const med = times[Math.floor(times.length / 2)]!;
+  const med = median(times);
   return { batch, secondsPerBatch: med, secondsPerSample: med / batch, iterations: times.length };
 }

@@ -3,7 +3,7 @@
 // each epoch and exact resume. Everything a resumed run needs is in a TrainingSnapshot (model,
 // optimizer, scheduler, default RNG, DataLoader sampler, counters, epoch accumulators, callbacks),
 // so `1 epoch + resume 1 epoch` gives bitwise the parameters of `2 epochs`.
-// It does not parse flags, print, or know the file format (checkpoint.ts does).
+// It does not parse flags, print, or know the file format (trainer_state.ts and io/checkpoint_file.ts do).
 
 import { Tensor } from '../core/tensor.js';
 import { TensorslimError } from '../core/errors.js';
@@ -54,7 +54,7 @@ export interface TrainingSnapshot {
   callbacks: Record<string, unknown>;
 }
 
-/** Writes a snapshot to `path` (atomically); checkpoint.ts supplies the safetensors version. */
+/** Writes a snapshot to `path` (atomically); trainer_state.ts supplies the safetensors version. */
 export type SaveSnapshot = (path: string, snapshot: TrainingSnapshot) => void | Promise<void>;
 
 export interface TrainerOptions<B> {
@@ -143,7 +143,7 @@ export class Trainer<B = Tensor[]> implements TrainerView {
       this.totalSteps = epochs * spe;
     }
     if (opts.gradClipNorm != null && !(opts.gradClipNorm > 0)) throw new TensorslimError(op, `gradClipNorm must be > 0, got ${opts.gradClipNorm}`);
-    if (opts.checkpointPath && !opts.save) throw new TensorslimError(op, 'checkpointPath needs a save function (use saveTrainingCheckpoint from src/train/checkpoint.ts)');
+    if (opts.checkpointPath && !opts.save) throw new TensorslimError(op, 'checkpointPath needs a save function (use saveTrainingCheckpoint from src/train/trainer_state.ts)');
     const names = new Set<string>();
     for (const cb of this.callbacks) {
       if (cb.stateDict && !cb.name) throw new TensorslimError(op, 'a callback with stateDict() needs a name (its key in checkpoints)');

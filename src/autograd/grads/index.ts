@@ -11,4 +11,4 @@ import './softmax_cross_entropy.js';
 import './layer_norm.js';
 import './gelu.js';
 import './attention.js';
-import '../checkpoint.js';
+import '../recompute.js';

@@ -7,6 +7,7 @@
 import { mkdtempSync, mkdirSync, existsSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { distill, prune } from '../../compress/index.js';
 import { listModels, summarizeModel, type PresetModel } from '../../models/index.js';
 import { exportWeights, loadImageData, measureLatency, runTraining, type RunTrainingResult } from '../../train/index.js';
 import type { ImageClassificationData } from '../../data/index.js';
@@ -15,9 +16,8 @@ import { UsageError, type CliContext, type Command } from '../command.js';
 import { emitJson, fmtBytes, fmtInt, fmtLatency, fmtPct, fmtSeconds, formatTable, humanWriter } from '../output.js';
 import { applyRuntimeFlags, runtimeInfo } from '../runtime.js';
 import { progressCallback } from '../train_progress.js';
-import { distillPairProblem, runDistillation } from '../distill_run.js';
 import { version } from '../version.js';
-import { clonePreset, runPrune } from './prune.js';
+import { pruneReporting } from '../prune_progress.js';
 
 /** The demo's distillation defaults (chosen by a sweep on these digits; see docs/CLI.md). */
 const DEMO_STUDENT = 'mlp-tiny';
@@ -160,9 +160,9 @@ const pruneStage: DemoStage = {
     const spe = Math.ceil(s.data.train.length / f['batch-size']);
     const finetuneSteps = Math.max(2, f.steps ?? Math.max(1, Math.round(s.epochs / 3)) * spe);
     s.say(`[${s.rows.length + 1}] prune ${f.model}: 90% of the weights (global L1, gradual), fine-tune ${fmtInt(finetuneSteps)} steps, store in CSR form`);
-    const r = await runPrune({
-      model: clonePreset(s.baseline.model), data: s.data, method: 'global', amount: 0.9, schedule: 'gradual', finetuneSteps, rounds: 1,
-      structured: false, batchSize: f['batch-size'], lr: f.lr, seed: f.seed, ctx: s.ctx, say: (line) => s.say(`    ${line}`),
+    const r = await prune.runPrune({
+      model: prune.clonePreset(s.baseline.model), data: s.data, method: 'global', amount: 0.9, schedule: 'gradual', finetuneSteps, rounds: 1,
+      structured: false, batchSize: f['batch-size'], lr: f.lr, seed: f.seed, ...pruneReporting(s.ctx, (line) => s.say(`    ${line}`)),
     });
     s.say(`    measuring size on disk and inference latency ...`);
     const row = measureRow(s, 'pruned 90% (CSR)', r.model, r.final, `${f.model}-pruned90.safetensors`);
@@ -198,7 +198,7 @@ const distillStage: DemoStage = {
     s.rows.push(measureRow(s, 'student alone', alone.model, alone.test, `${f.student}-alone.safetensors`));
 
     const teacherName = teacher.config.preset ?? teacher.config.arch;
-    const r = await runDistillation({
+    const r = await distill.runDistillation({
       ...common, teacher, student: f.student, temperature: f.temperature, alpha: f.alpha,
       callbacks: [progressCallback(s.ctx, (l) => s.say(`    ${l}`), 'distill')],
       onStart(p) {
@@ -291,7 +291,7 @@ Examples:
     say(`tensorslim ${info.version} demo: backend ${info.backend}${info.threads > 1 ? ` (${info.threads} threads)` : ''}, ${info.cpu}`);
     const data = loadImageData('mnist');
     const teacherConfig = listModels({ task: 'image-classification' }).find((m) => m.name === flags.model)!.config;
-    const pairProblem = distillPairProblem(teacherConfig, flags.student, data);   // before any training
+    const pairProblem = distill.distillPairProblem(teacherConfig, flags.student, data);   // before any training
     if (pairProblem !== null) throw new UsageError('demo', pairProblem);
     const epochs = flags.epochs ?? (info.backend === 'reference' ? 3 : 10);
     const state: DemoState = { ctx, flags, say, data, outDir, epochs, baseline: null, rows: [], distillation: null };

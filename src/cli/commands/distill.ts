@@ -9,7 +9,7 @@ import type { Tensor } from '../../core/tensor.js';
 import { distill } from '../../compress/index.js';
 import { DataLoader } from '../../data/index.js';
 import { augmentTransform, composeTransforms, mixup, parseAugment, type AugmentSpec } from '../../data/augment.js';
-import { createModel, listModels, type ModelConfig, type PresetModel } from '../../models/index.js';
+import { createModel, listModels, type PresetModel } from '../../models/index.js';
 import {
   Trainer, checkpointSaver, evaluateOn, loadImageData, makeOptimizer, makeScheduler, runTraining, SCHEDULES, type FitResult, type EvalMetrics,
 } from '../../train/index.js';
@@ -19,7 +19,7 @@ import { emitJson, fmtInt, fmtPct, fmtSeconds, formatTable, humanWriter } from '
 import { applyRuntimeFlags, modelFromAnyCheckpoint } from '../runtime.js';
 import { loadCheckpoint } from '../../io/index.js';
 import { progressCallback } from '../train_progress.js';
-import { checkWritable } from './train.js';
+import { checkOutputPath } from '../output_path.js';
 
 const CMD = 'distill';
 
@@ -75,10 +75,6 @@ Examples:
   # consistent augmentation: teacher and students see the same shifted, mixed images
   tensorslim distill --teacher teacher.safetensors --student mlp-tiny --dataset mnist --epochs 5 --augment shift:1 --mixup 0.2 --baseline`;
 
-function inputFeatures(c: ModelConfig): number {
-  return c.arch === 'mlp' ? c.inFeatures : c.inputShape.reduce((a, b) => a * b, 1);
-}
-
 function finalAccuracy(fit: FitResult, step: number, fallback: () => EvalMetrics): EvalMetrics {
   const last = fit.history[fit.history.length - 1];
   return fit.finalEval !== null && last !== undefined && last.step === step ? fit.finalEval : fallback();
@@ -97,7 +93,7 @@ async function run(argv: readonly string[], ctx: CliContext): Promise<number> {
   if (!existsSync(teacherPath)) usage(`--teacher ${teacherPath}: no such file; train one first with tensorslim train --out ${teacherPath}`);
   if (statSync(teacherPath).isDirectory()) usage(`--teacher ${teacherPath} is a directory; give a checkpoint file`);
   if (flags.epochs !== undefined && flags.steps !== undefined) usage('give --epochs or --steps, not both');
-  if (flags.out !== undefined) checkWritable(CMD, 'out', flags.out);
+  if (flags.out !== undefined) checkOutputPath(CMD, 'out', flags.out);
   if (flags.out !== undefined && flags.out === teacherPath) usage(`--out ${flags.out} would overwrite the teacher; write the student to another file`);
   let hidden: number[] | null = null;
   if (flags['student-hidden'] !== undefined) {
@@ -123,16 +119,13 @@ async function run(argv: readonly string[], ctx: CliContext): Promise<number> {
   let teacher: PresetModel;
   try { teacher = modelFromAnyCheckpoint(loadCheckpoint(teacherPath), { command: CMD, path: teacherPath }); } catch (e) { throw new Error(`--teacher ${teacherPath}: ${(e as Error).message}`); }
   const data = loadImageData(flags.dataset!, flags.data);
-  const features = data.info.inputShape.reduce((a, b) => a * b, 1);
   const tc = teacher.config;
   manualSeed(flags.seed);                 // same initial student as `train --model <student> --seed N` (and --baseline)
   const student = createModel(studentName, overrides);
   if (hidden !== null && student.config.arch !== 'mlp') usage(`--student-hidden applies to MLP students; ${studentName} is a ${student.config.arch}`);
   const sc = student.config;
-  if (sc.numClasses !== tc.numClasses) usage(`teacher and student output sizes differ: teacher ${tc.preset ?? tc.arch} has ${tc.numClasses} outputs, student ${studentName} ${sc.numClasses}; pick a student with ${tc.numClasses} outputs`);
-  if (inputFeatures(tc) !== features) usage(`the teacher ${tc.preset ?? tc.arch} takes ${inputFeatures(tc)} input features but ${data.info.name} samples have ${features}; distill on the dataset the teacher was trained on`);
-  if (tc.numClasses !== data.info.numClasses) usage(`the teacher ${tc.preset ?? tc.arch} has ${tc.numClasses} outputs but ${data.info.name} has ${data.info.numClasses} classes`);
-  if (inputFeatures(sc) !== features) usage(`the student ${studentName} takes ${inputFeatures(sc)} input features but ${data.info.name} samples have ${features}`);
+  const pairProblem = distill.distillPairProblem(tc, studentName, data);
+  if (pairProblem !== null) usage(pairProblem);
 
   let distiller: distill.Distiller;
   try {

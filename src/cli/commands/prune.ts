@@ -1,42 +1,30 @@
 // `tensorslim prune`: prune a trained checkpoint (unstructured, structured, 2:4), fine-tune it with
 // a schedule, store it compactly (CSR weights, or a physically smaller dense model with
 // --structured) and report accuracy, sizes and (with --latency) speed beside the dense model.
-// The pruning itself is src/compress/prune; this file wires flags to it and to the Trainer.
+// The workflow (prune, fine-tune, store sparse) is prune.runPrune in src/compress/prune/workflow.ts;
+// this file checks flags, calls it, writes the file and prints the comparison.
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { defaultGenerator, manualSeed } from '../../core/random.js';
-import type { Tensor } from '../../core/tensor.js';
-import type { AnyModule } from '../../nn/index.js';
 import { prune } from '../../compress/index.js';
-import { DataLoader, type ImageClassificationData } from '../../data/index.js';
-import { modelFromConfig, type PresetModel } from '../../models/index.js';
-import {
-  Trainer, evaluateOn, exportWeights, loadImageData, makeOptimizer, measureLatency, type Callback, type EvalMetrics,
-} from '../../train/index.js';
+import type { PresetModel } from '../../models/index.js';
+import { exportWeights, loadImageData, measureLatency } from '../../train/index.js';
 import { formatFlags, JSON_FLAG, parseArgs, type FlagSpecs } from '../args.js';
-import { UsageError, type CliContext, type Command } from '../command.js';
+import { UsageError, type Command } from '../command.js';
 import { emitJson, fmtBytes, fmtInt, fmtLatency, fmtPct, fmtSeconds, formatTable, humanWriter } from '../output.js';
 import { applyRuntimeFlags, modelFromAnyCheckpoint } from '../runtime.js';
 import { loadCheckpoint } from '../../io/index.js';
-import { progressCallback } from '../train_progress.js';
-import { checkWritable } from './train.js';
-
-/** Pruning methods of the CLI. */
-export const PRUNE_METHODS = ['l1', 'random', 'ln-structured', 'global', '2:4'] as const;
-export type PruneMethodName = (typeof PRUNE_METHODS)[number];
-/** Schedules of the CLI. */
-export const PRUNE_SCHEDULES = ['oneshot', 'gradual', 'iterative'] as const;
-export type PruneScheduleName = (typeof PRUNE_SCHEDULES)[number];
+import { checkOutputPath } from '../output_path.js';
+import { pruneReporting } from '../prune_progress.js';
 
 const FLAGS = {
   model: { type: 'string', help: 'checkpoint of the trained dense model (written by train --out)', metavar: 'FILE' },
   dataset: { type: 'string', help: 'mnist, fashion-mnist, or a directory of IDX files (fine-tuning and test)', metavar: 'NAME|PATH' },
   data: { type: 'string', help: "folder overriding the dataset's default location", metavar: 'DIR' },
-  method: { type: 'string', help: 'l1 (per layer), random, ln-structured (whole neurons/filters, L2), global (one L1 threshold), 2:4', choices: PRUNE_METHODS, default: 'global' },
+  method: { type: 'string', help: 'l1 (per layer), random, ln-structured (whole neurons/filters, L2), global (one L1 threshold), 2:4', choices: prune.PRUNE_METHODS, default: 'global' },
   amount: { type: 'number', help: 'fraction of the weights to remove (of the hidden units for ln-structured; 2:4 is always 0.5) (default 0.9)', min: 0, max: 1, metavar: 'X' },
-  schedule: { type: 'string', help: 'oneshot (prune, then fine-tune), gradual (Zhu & Gupta cubic, while fine-tuning), iterative (rounds of prune + fine-tune)', choices: PRUNE_SCHEDULES, default: 'oneshot' },
+  schedule: { type: 'string', help: 'oneshot (prune, then fine-tune), gradual (Zhu & Gupta cubic, while fine-tuning), iterative (rounds of prune + fine-tune)', choices: prune.PRUNE_SCHEDULES, default: 'oneshot' },
   'finetune-epochs': { type: 'int', help: 'total fine-tuning epochs (default 1; 0 = none)', min: 0, metavar: 'N' },
   'finetune-steps': { type: 'int', help: 'total fine-tuning optimizer steps instead of epochs', min: 0, metavar: 'N' },
   rounds: { type: 'int', help: 'iterative: prune + fine-tune rounds (the fine-tuning budget is split between them)', min: 1, default: 3, metavar: 'N' },
@@ -50,167 +38,6 @@ const FLAGS = {
   threads: { type: 'int', help: 'kernel threads (native backend)', min: 1, metavar: 'N' },
   ...JSON_FLAG,
 } as const satisfies FlagSpecs;
-
-/** Options of runPrune (the CLI flags, resolved). */
-export interface RunPruneOptions {
-  /** The trained dense model (it is pruned in place unless --structured builds a new one). */
-  model: PresetModel;
-  data: ImageClassificationData;
-  method: PruneMethodName;
-  amount: number;
-  schedule: PruneScheduleName;
-  /** Fine-tuning budget: optimizer steps in all. */
-  finetuneSteps: number;
-  rounds: number;
-  structured: boolean;
-  batchSize: number;
-  lr: number;
-  seed: number;
-  /** Progress lines; trainer progress goes through ctx. */
-  ctx: CliContext;
-  say: (line: string) => void;
-}
-
-/** What runPrune returns: the pruned model (sparse layers swapped in where worth it) and its numbers. */
-export interface RunPruneResult {
-  model: PresetModel;
-  /** Accuracy and loss of the dense model, and of the pruned one right after pruning and at the end. */
-  dense: EvalMetrics;
-  pruned: EvalMetrics;
-  final: EvalMetrics;
-  /** Parameters of the dense model and of the result (smaller after --structured), and non-zero ones. */
-  denseParameters: number;
-  parameters: number;
-  nonzeros: number;
-  /** Masked fraction of the pruned weights (0 after --structured: nothing is masked). */
-  weightSparsity: number;
-  /** 1 - nonzeros / denseParameters: the fraction of the dense model's parameters gone. */
-  sparsity: number;
-  /** Layers stored in CSR form, and what shrink did (--structured). */
-  sparseLayers: prune.SparseLayerInfo[];
-  shrunk: prune.ShrinkLayerReport[] | null;
-  finetuneSteps: number;
-}
-
-/**
- * A copy of a preset model (config + weights, training mode kept), so a stage can prune it and
- * leave the original for others (the demo's distillation teacher).
- * @example const copy = clonePreset(state.baseline.model);
- */
-export function clonePreset(model: PresetModel): PresetModel {
-  const rng = defaultGenerator.getState();
-  let copy: PresetModel;
-  try { copy = modelFromConfig(model.config); } finally { defaultGenerator.setState(rng); }
-  copy.loadStateDict(model.stateDict());
-  copy.train(model.training);
-  return copy;
-}
-
-/** Linear/Conv2d layers except the last one (the output layer: removing its units removes classes). */
-function hiddenLayers(model: AnyModule): [AnyModule, string][] {
-  const all = prune.weightTargets(model);
-  return all.slice(0, -1);
-}
-
-/**
- * Fine-tune `model` for `steps` optimizer steps with Adam (masks stay fixed: pruned weights get zero
- * gradients), showing progress; extra callbacks (gradual pruning) ride along.
- * @example await fineTune(model, data, { steps: 500, lr: 1e-3, batchSize: 64, seed: 0, ctx, say });
- */
-export async function fineTune(model: AnyModule, data: ImageClassificationData, o: {
-  steps: number; lr: number; batchSize: number; seed: number; ctx: CliContext; say: (line: string) => void; label?: string; callbacks?: readonly Callback<Tensor[]>[];
-}): Promise<void> {
-  if (o.steps <= 0) return;
-  const optimizer = makeOptimizer('adam', model.parameters(), { lr: o.lr });
-  const trainLoader = new DataLoader(data.train, { batchSize: o.batchSize, shuffle: true, seed: o.seed });
-  const trainer = new Trainer<Tensor[]>({
-    model, optimizer, trainLoader, evalLoader: null, steps: o.steps,
-    callbacks: [...(o.callbacks ?? []), progressCallback(o.ctx, o.say, o.label ?? 'fine-tune')],
-  });
-  const fit = await trainer.fit();
-  if (fit.stopReason !== 'completed') throw new Error(`fine-tuning stopped: ${fit.message ?? fit.stopReason}`);
-}
-
-/**
- * Prune a trained model with a method and schedule, fine-tune, and swap sparse layers in.
- * Masks are baked in at the end (prune.remove), then every Linear with >= 50% zero weights becomes
- * a SparseLinear (CSR); with `structured`, the pruned units are removed (prune.shrink) instead.
- * @example
- * const r = await runPrune({ model, data, method: 'global', amount: 0.9, schedule: 'gradual', finetuneSteps: 2000, ... });
- * r.final.accuracy; r.nonzeros;
- */
-export async function runPrune(o: RunPruneOptions): Promise<RunPruneResult> {
-  const rng = defaultGenerator.getState(); // seeded below; the caller's random stream is put back after
-  try { return await pruneAndFineTune(o); } finally { defaultGenerator.setState(rng); }
-}
-
-async function pruneAndFineTune(o: RunPruneOptions): Promise<RunPruneResult> {
-  const { data, say } = o;
-  let model = o.model;
-  const denseParameters = model.numParameters();
-  const dense = evaluateOn(model, data);
-  say(`dense model: ${fmtInt(denseParameters)} params, test accuracy ${fmtPct(dense.accuracy)}`);
-  manualSeed(o.seed);
-  const ft = { lr: o.lr, batchSize: o.batchSize, seed: o.seed, ctx: o.ctx, say };
-  const unstructured = o.method === 'l1' || o.method === 'random' || o.method === 'global';
-  const targets: [AnyModule, string][] = o.method === 'ln-structured' ? hiddenLayers(model) : prune.weightTargets(model);
-  const spec = { global: o.method === 'global', method: o.method === 'random' ? 'random' as const : 'l1' as const };
-  let pruned: EvalMetrics;
-  let shrunk: prune.ShrinkLayerReport[] | null = null;
-  let steps = o.finetuneSteps;
-
-  if (unstructured && o.schedule === 'gradual') {
-    // prune from 0 to `amount` over the first 2/3 of the budget (10 pruning steps), then fine-tune at the final sparsity
-    const numSteps = Math.max(1, Math.min(10, Math.floor((2 * steps) / 3)));
-    const frequency = Math.max(1, Math.floor((2 * steps) / 3 / numSteps));
-    say(`gradual pruning to ${fmtPct(o.amount, 1)} over steps 0..${numSteps * frequency} of ${steps} (${numSteps + 1} pruning steps, Zhu & Gupta cubic schedule)`);
-    const cb = prune.gradualPruningCallback(model, { targets, ...spec, initial: 0, final: o.amount, startStep: 0, numSteps, frequency });
-    await fineTune(model, data, { ...ft, steps, label: 'gradual', callbacks: [cb as Callback<Tensor[]>] });
-    pruned = evaluateOn(model, data);
-  } else if (unstructured && o.schedule === 'iterative') {
-    let done = 0;
-    pruned = dense;
-    for (let r = 1; r <= o.rounds; r++) {
-      const s = r === o.rounds ? o.amount : 1 - Math.pow(1 - o.amount, r / o.rounds);
-      const got = prune.pruneToSparsity(targets, s, spec);
-      const m = evaluateOn(model, data);
-      if (r === 1) pruned = m;
-      const n = Math.round((steps * r) / o.rounds) - done;
-      say(`round ${r}/${o.rounds}: pruned to ${fmtPct(got, 1)}, test accuracy ${fmtPct(m.accuracy)}; fine-tune ${fmtInt(n)} steps`);
-      await fineTune(model, data, { ...ft, steps: n, label: `round ${r}` });
-      done += n;
-    }
-  } else {
-    // one shot
-    if (unstructured) prune.pruneToSparsity(targets, o.amount, spec);
-    else if (o.method === '2:4') for (const [m, name] of targets) prune.nmStructured(m, name, 2, 4);
-    else for (const [m, name] of targets) prune.lnStructured(m, name, o.amount, 2, 0);
-    if (o.structured) {
-      const r = prune.shrink(model, { fromMask: true });
-      if (!r.exact) say('note: shrink folded dead units inexactly (padded convolution); fine-tuning absorbs it');
-      model = r.model as PresetModel;
-      shrunk = r.layers;
-      say(`shrunk: ${r.layers.map((l) => `layer ${l.path} ${l.before} -> ${l.after} units`).join(', ')}; ${fmtInt(r.parametersBefore)} -> ${fmtInt(r.parametersAfter)} params`);
-    }
-    pruned = evaluateOn(model, data);
-    say(`pruned (${o.method}${o.structured ? ', shrunk' : ''}): test accuracy ${fmtPct(pruned.accuracy)} before fine-tuning`);
-    await fineTune(model, data, { ...ft, steps, label: 'fine-tune' });
-  }
-  const weightSparsity = shrunk === null ? prune.maskSparsity(targets) : 0;
-  // bake the masks in, then store sparse layers in CSR form
-  for (const m of model.modules()) for (const name of prune.prunedParameterNames(m)) prune.remove(m, name);
-  if (!o.structured) prune.toSparse(model, { minSparsity: 0.5 });
-  model.eval();
-  const final = evaluateOn(model, data);
-  const nonzeros = prune.countNonzeros(model);
-  steps = Math.max(0, steps);
-  return {
-    model, dense, pruned, final, denseParameters,
-    parameters: shrunk === null ? denseParameters : model.numParameters(),
-    nonzeros, weightSparsity, sparsity: 1 - nonzeros / denseParameters,
-    sparseLayers: prune.sparseLayers(model), shrunk, finetuneSteps: steps,
-  };
-}
 
 function fileSize(model: PresetModel, path: string | undefined): number {
   if (path !== undefined) return exportWeights(model, path);
@@ -257,14 +84,14 @@ Examples:
     if (flags.model === undefined) usage('missing --model <checkpoint> (a file written by tensorslim train --out)');
     if (flags.dataset === undefined) usage('missing --dataset (mnist, fashion-mnist or a directory of IDX files)');
     if (flags['finetune-epochs'] !== undefined && flags['finetune-steps'] !== undefined) usage('give --finetune-epochs or --finetune-steps, not both');
-    const method = flags.method as PruneMethodName;
-    const schedule = flags.schedule as PruneScheduleName;
+    const method = flags.method as prune.PruneMethodName;
+    const schedule = flags.schedule as prune.PruneScheduleName;
     if (method === '2:4' && flags.amount !== undefined && flags.amount !== 0.5) usage(`--method 2:4 removes exactly half of the weights; drop --amount ${flags.amount} (or pass 0.5)`);
     const amount = method === '2:4' ? 0.5 : flags.amount ?? 0.9;
     if (method === 'ln-structured' && amount >= 1) usage('--amount 1 would remove every hidden unit; use a fraction below 1 with ln-structured');
     if (flags.structured && method !== 'ln-structured') usage(`--structured removes whole neurons/filters, which needs --method ln-structured (got ${method})`);
     if ((method === 'ln-structured' || method === '2:4') && schedule !== 'oneshot') usage(`--schedule ${schedule} applies to the unstructured methods (l1, global, random); ${method} runs oneshot`);
-    if (flags.out !== undefined) checkWritable('prune', 'out', flags.out);
+    if (flags.out !== undefined) checkOutputPath('prune', 'out', flags.out);
     applyRuntimeFlags('prune', { threads: flags.threads });
     const say = humanWriter(ctx, flags.json);
     const t0 = performance.now();
@@ -284,9 +111,9 @@ Examples:
     const denseLatency = flags.latency ? latencyOf(model) : null;
     say(`prune ${model.config.preset ?? model.config.arch} (${flags.model}) on ${data.info.name}: ${method} ${fmtPct(amount, 1)}${flags.structured ? ' (structured: shrink)' : ''}, `
       + `${schedule}, fine-tune ${fmtInt(finetuneSteps)} steps (batch ${flags['batch-size']}, adam lr ${flags.lr})`);
-    const r = await runPrune({
+    const r = await prune.runPrune({
       model, data, method, amount, schedule, finetuneSteps, rounds: flags.rounds, structured: flags.structured,
-      batchSize: flags['batch-size'], lr: flags.lr, seed: flags.seed, ctx, say,
+      batchSize: flags['batch-size'], lr: flags.lr, seed: flags.seed, ...pruneReporting(ctx, say),
     });
     const prunedBytes = fileSize(r.model, flags.out);
     const prunedLatency = flags.latency ? latencyOf(r.model) : null;

@@ -1,7 +1,6 @@
 // `tensorslim train`: train a preset on a dataset, with checkpoints and exact resume.
 
-import { existsSync, statSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
 import { listModels } from '../../models/index.js';
 import { GPT_PRESETS } from '../../models/gpt.js';
 import { isGptCheckpoint, runGptTraining } from '../../train/lm.js';
@@ -13,6 +12,7 @@ import { emitJson, fmtBytes, fmtInt, fmtPct, fmtSeconds, humanWriter } from '../
 import { createProgress, type Progress } from '../progress.js';
 import { applyRuntimeFlags } from '../runtime.js';
 import { progressCallback } from '../train_progress.js';
+import { checkOutputPath } from '../output_path.js';
 
 const FLAGS = {
   model: { type: 'string', help: `model preset: ${listModels().map((m) => m.name).join(', ')} (optional with --resume)`, metavar: 'PRESET' },
@@ -65,13 +65,6 @@ tokens, AdamW (betas 0.9/0.95, weight decay 0.1 on matrices) with linear warmup 
 lr/10, gradient clipping at 1 unless --clip-grad, held-out loss and bits per byte every
 --eval-interval steps; --batch-size defaults to 16 and --lr to 0.001.`;
 
-/** Check --out can be written before spending time on training. */
-export function checkWritable(command: string, flag: string, path: string): void {
-  const dir = dirname(resolve(path));
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UsageError(command, `--${flag} ${path}: the directory ${dir} does not exist; create it first`);
-  if (existsSync(path) && statSync(path).isDirectory()) throw new UsageError(command, `--${flag} ${path} is a directory; give a file name such as ${path.replace(/\/$/, '')}/model.safetensors`);
-}
-
 /** The JSON result of a training run (what `train --json` prints). */
 export function trainResultJson(r: RunTrainingResult): Record<string, unknown> {
   const last = r.fit.history[r.fit.history.length - 1];
@@ -115,7 +108,7 @@ async function run(argv: readonly string[], ctx: CliContext): Promise<number> {
   try { parseAugment(flags.augment); } catch {
     throw new UsageError('train', `bad --augment '${flags.augment}'; use none, shift (up to 2 pixels) or shift:N with N an integer in 0..8`);
   }
-  if (flags.out !== undefined) checkWritable('train', 'out', flags.out);
+  if (flags.out !== undefined) checkOutputPath('train', 'out', flags.out);
   if (flags.resume !== undefined && !existsSync(flags.resume)) throw new UsageError('train', `--resume ${flags.resume}: no such file`);
   applyRuntimeFlags('train', { threads: flags.threads });
   const say = humanWriter(ctx, flags.json);
@@ -167,7 +160,7 @@ async function runGpt(flags: TrainFlags, given: ReadonlySet<string>, ctx: CliCon
   if (given.has('optimizer') && flags.optimizer !== 'adamw') throw new UsageError(cmd, 'GPT presets train with AdamW; drop --optimizer');
   if (given.has('schedule') && flags.schedule !== 'warmup-cosine') throw new UsageError(cmd, 'GPT presets use the warmup-cosine schedule; drop --schedule');
   if (given.has('augment') && flags.augment !== 'none') throw new UsageError(cmd, '--augment shifts images; GPT presets train on text, drop --augment');
-  if (flags.out !== undefined) checkWritable(cmd, 'out', flags.out);
+  if (flags.out !== undefined) checkOutputPath(cmd, 'out', flags.out);
   if (flags.resume !== undefined && !existsSync(flags.resume)) throw new UsageError(cmd, `--resume ${flags.resume}: no such file`);
   applyRuntimeFlags(cmd, { threads: flags.threads });
   const say = humanWriter(ctx, flags.json);

@@ -19,3 +19,6 @@ export {
 export { attentionMapsFromQkv } from './attention.js';
 export { withTeacherLogits, withShiftedTeacherLogits, shiftWithTeacherLogits, type ShiftedTeacherLogitsOptions } from './targets.js';
 export { distillCallback, type DistillCallbackState, type ProjectorState } from './callback.js';
+export {
+  runDistillation, distillPairProblem, type DistillRunOptions, type DistillPlan, type DistillRunResult,
+} from './workflow.js';

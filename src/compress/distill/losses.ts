@@ -158,9 +158,21 @@ export function distillationTerms(
   };
 }
 
+/** The student's feature through the projector (when given) and the teacher's as a detached target like it. */
+function projectedPair(op: string, studentFeature: Tensor, teacherFeature: Tensor, projector: TensorModule | null | undefined): [Tensor, Tensor] {
+  let s = requireFloatTensor(op, 'studentFeature', studentFeature);
+  if (projector) s = projector.call(s);
+  return [s, asTarget(op, 'teacherFeature', teacherFeature, s)];
+}
+
+/** Options of featureLoss and cosineLoss. */
 export interface FeatureLossOptions {
   /** Maps the student's feature to the teacher's width (a FeatureProjector), or none when they match. */
   projector?: TensorModule | null;
+  /**
+   * 'mean' (default), 'sum', or 'none': featureLoss's squared errors per element, cosineLoss's
+   * 1 - cos per row (the features' shape without the last axis).
+   */
   reduction?: Reduction;
 }
 
@@ -174,9 +186,7 @@ export interface FeatureLossOptions {
  */
 export function featureLoss(studentFeature: Tensor, teacherFeature: Tensor, opts: FeatureLossOptions = {}): Tensor {
   const op = 'featureLoss';
-  let s = requireFloatTensor(op, 'studentFeature', studentFeature);
-  if (opts.projector) s = opts.projector.call(s);
-  const t = asTarget(op, 'teacherFeature', teacherFeature, s);
+  const [s, t] = projectedPair(op, studentFeature, teacherFeature, opts.projector);
   requireSameShape(op, opts.projector ? 'feature (after the projector)' : 'feature', s, t,
     opts.projector ? 'check the projector\'s output width and axis' : `pass a projector: new FeatureProjector(${s.shape[s.ndim - 1] ?? 1}, ${t.shape[t.ndim - 1] ?? 1}) maps the student's last axis to the teacher's`);
   return F.mseLoss(s, t, { reduction: opts.reduction ?? 'mean' });
@@ -185,12 +195,8 @@ export function featureLoss(studentFeature: Tensor, teacherFeature: Tensor, opts
 /** |x|^2 + 1e-12 in PyTorch's cosine_embedding_loss. */
 const COS_EPS = 1e-12;
 
-export interface CosineLossOptions {
-  /** Maps the student's feature to the teacher's width when they differ. */
-  projector?: TensorModule | null;
-  /** 'mean' (default) over rows, 'sum', or 'none' (the logits' shape without the last axis). */
-  reduction?: Reduction;
-}
+/** Options of cosineLoss: the projector and reduction of FeatureLossOptions. */
+export type CosineLossOptions = FeatureLossOptions;
 
 /**
  * Cosine embedding loss between hidden states, as DistilBERT uses it: 1 - cos(s, t) per row of
@@ -201,9 +207,7 @@ export interface CosineLossOptions {
  */
 export function cosineLoss(studentFeature: Tensor, teacherFeature: Tensor, opts: CosineLossOptions = {}): Tensor {
   const op = 'cosineLoss';
-  let s = requireFloatTensor(op, 'studentFeature', studentFeature);
-  if (opts.projector) s = opts.projector.call(s);
-  const t = asTarget(op, 'teacherFeature', teacherFeature, s);
+  const [s, t] = projectedPair(op, studentFeature, teacherFeature, opts.projector);
   if (s.ndim === 0) throw new ShapeError(op, 'features must have a feature axis (last), got a scalar');
   requireSameShape(op, 'feature', s, t, 'pass a projector (FeatureProjector) when the widths differ');
   const dot = ops.sum(ops.mul(s, t), -1);

@@ -24,3 +24,7 @@ export {
   type PruneTargets, type PruneSpec, type ScheduleCallbacks, type SchedulePhase, type ScheduleRecord, type ScheduleResult,
   type GradualOptions, type GradualPruningCallback,
 } from './schedule.js';
+export {
+  runPrune, fineTune, clonePreset, PRUNE_METHODS, PRUNE_SCHEDULES,
+  type RunPruneOptions, type RunPruneResult, type FineTuneOptions, type PruneEvent, type PruneMethodName, type PruneScheduleName,
+} from './workflow.js';

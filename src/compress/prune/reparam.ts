@@ -22,9 +22,21 @@ interface PruneState {
 /** Per module: parameter name -> pruning state. A WeakMap, so the module itself is not patched. */
 const pruned = new WeakMap<AnyModule, Map<string, PruneState>>();
 
-type Attrs = Record<string, unknown>;
-const attr = (m: AnyModule, name: string): unknown => (m as unknown as Attrs)[name];
-const setAttr = (m: AnyModule, name: string, v: unknown): void => { (m as unknown as Attrs)[name] = v; };
+// A module's attributes are its own properties (nn/module.ts registers them without a Proxy), so
+// Reflect reads, writes and deletes them by name; the module is never cast to a record.
+const attr = (m: AnyModule, name: string): unknown => Reflect.get(m, name);
+const setAttr = (m: AnyModule, name: string, v: unknown): void => { Reflect.set(m, name, v); };
+const deleteAttr = (m: AnyModule, name: string): void => { Reflect.deleteProperty(m, name); };
+
+/**
+ * The tensor held by attribute `name` of a module (a parameter, buffer or computed tensor such as
+ * a pruned `weight`), or null when it holds none.
+ * @example tensorAttr(lin, 'weight_orig')?.shape  // [out, in] once lin.weight is pruned
+ */
+export function tensorAttr(m: AnyModule, name: string): Tensor | null {
+  const v = attr(m, name);
+  return v instanceof Tensor ? v : null;
+}
 
 function computeWeight(m: AnyModule, name: string): Tensor {
   return mul(attr(m, `${name}_orig`) as Tensor, attr(m, `${name}_mask`) as Tensor);
@@ -94,7 +106,7 @@ export function installMask(op: string, module: AnyModule, name: string, mask: F
     m.registerBuffer(`${name}_mask`, maskT);
     steps.push(() => m.deleteBuffer(`${name}_mask`));
     setAttr(module, name, computeWeight(module, name));
-    steps.push(() => { delete (module as unknown as Attrs)[name]; });
+    steps.push(() => deleteAttr(module, name));
     const hook = m.registerForwardPreHook((mod: AnyModule) => { setAttr(mod, name, computeWeight(mod, name)); });
     if (!states) { states = new Map(); pruned.set(module, states); }
     states.set(name, { hook, history: [methodName] });
@@ -134,7 +146,7 @@ export function remove(module: AnyModule, name: string): void {
   state.hook.remove();
   m.deleteParameter(`${name}_orig`);
   m.deleteBuffer(`${name}_mask`);
-  delete (module as unknown as Attrs)[name];
+  deleteAttr(module, name);
   // keep the Parameter object (optimizers hold it): write the masked values into its storage
   noGrad(() => orig.assign(baked));
   m.registerParameter(name, orig);

@@ -10,7 +10,7 @@
 // ops (gather the inputs of each nonzero, scale, scatter-add into rows), so values and inputs get
 // gradients and the sparsity pattern stays fixed.
 
-import { isFloat, type FloatDType } from '../../backend/dtype.js';
+import { isFloat, type FloatDType, type TypedArray } from '../../backend/dtype.js';
 import { fmtShape } from '../../backend/shape.js';
 import { getBackend } from '../../backend/registry.js';
 import { isGradEnabled, noGrad } from '../../core/engine.js';
@@ -19,15 +19,12 @@ import { Tensor } from '../../core/tensor.js';
 import * as ops from '../../ops/index.js';
 import { Linear, Module, Parameter, type AnyModule } from '../../nn/index.js';
 import { checkCsr, csrBytes, csrLinearReference, csrToDense, denseToCsr, type CsrLinearKernel, type CsrMatrix, type FloatArray } from './csr.js';
-import { prunedParameterNames } from './reparam.js';
-
-type Attrs = Record<string, Tensor | null | undefined>;
+import { prunedParameterNames, tensorAttr } from './reparam.js';
 
 /** The effective (masked) value of a parameter, in its dtype, or null when absent. */
 function effectiveTensor(m: AnyModule, name: string): Tensor | null {
-  const a = m as unknown as Attrs;
-  if (prunedParameterNames(m).includes(name)) return noGrad(() => ops.mul(a[`${name}_orig`]!, a[`${name}_mask`]!));
-  return a[name] ?? null;
+  if (prunedParameterNames(m).includes(name)) return noGrad(() => ops.mul(tensorAttr(m, `${name}_orig`)!, tensorAttr(m, `${name}_mask`)!));
+  return tensorAttr(m, name);
 }
 
 /** The kernel of the active backend, or the reference one. */
@@ -37,8 +34,22 @@ function csrKernel(): CsrLinearKernel {
 }
 
 /** The storage of a contiguous tensor without copying, or a contiguous copy. */
-function flatData(t: Tensor): FloatArray {
-  return (t.isContiguous() && t.offset === 0 && t.data.length === t.size ? t.data : t.dataSync()) as FloatArray;
+function flatData(t: Tensor): TypedArray {
+  return t.isContiguous() && t.offset === 0 && t.data.length === t.size ? t.data : t.dataSync();
+}
+
+/** flatData of a float tensor (CSR values, SparseLinear's input and bias). */
+function floatData(op: string, t: Tensor): FloatArray {
+  const d = flatData(t);
+  if (!(d instanceof Float32Array || d instanceof Float64Array)) throw new DTypeError(op, `expected a float32 or float64 tensor, got ${t.dtype}`);
+  return d;
+}
+
+/** flatData of an int32 tensor (CSR indices). */
+function int32Data(t: Tensor): Int32Array {
+  const d = flatData(t);
+  if (!(d instanceof Int32Array)) throw new DTypeError('CsrWeight.csr', `CSR indices must be int32, got ${t.dtype}`);
+  return d;
 }
 
 /**
@@ -76,9 +87,9 @@ export class CsrWeight extends Module<[], Tensor> {
   csr(): CsrMatrix {
     return {
       rows: this.rows, cols: this.cols,
-      crowIndices: flatData(this.crow_indices) as unknown as Int32Array,
-      colIndices: flatData(this.col_indices) as unknown as Int32Array,
-      values: flatData(this.values),
+      crowIndices: int32Data(this.crow_indices),
+      colIndices: int32Data(this.col_indices),
+      values: floatData('CsrWeight.csr', this.values),
     };
   }
 
@@ -160,7 +171,7 @@ export class SparseLinear extends Module {
     const needGrad = isGradEnabled() && (x.requiresGrad || this.weight.values.requiresGrad || (bias?.requiresGrad ?? false));
     if (needGrad) return this.#composed(x, batch, lead);
     const out = dtype === 'float64' ? new Float64Array(batch * this.outFeatures) : new Float32Array(batch * this.outFeatures);
-    csrKernel()(flatData(x), batch, this.weight.csr(), bias === null ? null : flatData(bias), out);
+    csrKernel()(floatData(op, x), batch, this.weight.csr(), bias === null ? null : floatData(op, bias), out);
     return new Tensor(out, dtype, [...lead, this.outFeatures]);
   }
 

@@ -26,12 +26,12 @@ import { defaultGenerator } from '../../core/random.js';
 import type { Tensor } from '../../core/tensor.js';
 import { tensor } from '../../ops/index.js';
 import {
-  Conv2d, Dropout, Flatten, GELU, Identity, LayerNorm, Linear, LogSoftmax, MaxPool2d, Module, ReLU,
+  Conv2d, Dropout, Flatten, GELU, Identity, LayerNorm, Linear, LogSoftmax, MaxPool2d, ReLU,
   Sequential, Sigmoid, Softmax, Tanh, type AnyModule,
 } from '../../nn/index.js';
 import { PresetModel, modelFromConfig, type ModelConfig } from '../../models/index.js';
 import { unitsToPrune, validateAmount, type Amount } from './amount.js';
-import { prunedParameterNames } from './reparam.js';
+import { prunedParameterNames, tensorAttr } from './reparam.js';
 
 const OP = 'prune.shrink';
 
@@ -89,6 +89,7 @@ type LinkResult = { ok: true; link: Link } | { ok: false; output: boolean; reaso
 
 const ELEMENTWISE = [ReLU, GELU, Tanh, Sigmoid, Dropout, Identity] as const;
 const ACTIVATIONS = [ReLU, GELU, Tanh, Sigmoid] as const;
+const isActivation = (m: AnyModule): m is ReLU | GELU | Tanh | Sigmoid => ACTIVATIONS.some((c) => m instanceof c);
 const SAFE = 'ReLU, GELU, Tanh, Sigmoid, Dropout, Identity (and MaxPool2d, Flatten after a Conv2d)';
 
 const isLayer = (m: AnyModule): m is Layer => m instanceof Linear || m instanceof Conv2d;
@@ -160,30 +161,26 @@ function findLink(chain: readonly Leaf[], p: number): LinkResult {
   return { ok: false, output: true, reason: `${where} is the model's output layer (no layer consumes its ${units} ${what}): removing units would change the output shape` };
 }
 
-type Attrs = Record<string, Tensor | null | undefined>;
-
 /** The effective (masked) value of a parameter as float64, or null when absent. */
 function effective(m: AnyModule, name: string): Float64Array | null {
-  const a = m as unknown as Attrs;
   if (prunedParameterNames(m).includes(name)) {
-    const o = a[`${name}_orig`]!.dataSync(), k = a[`${name}_mask`]!.dataSync();
+    const o = tensorAttr(m, `${name}_orig`)!.dataSync(), k = tensorAttr(m, `${name}_mask`)!.dataSync();
     return Float64Array.from(o, (v, i) => v * k[i]!);
   }
-  const t = a[name];
+  const t = tensorAttr(m, name);
   return t ? Float64Array.from(t.dataSync()) : null;
 }
 
 /** requiresGrad of a parameter (of `<name>_orig` when pruned). */
 function requiresGradOf(m: AnyModule, name: string): boolean {
-  const a = m as unknown as Attrs;
-  const t = prunedParameterNames(m).includes(name) ? a[`${name}_orig`] : a[name];
+  const t = tensorAttr(m, prunedParameterNames(m).includes(name) ? `${name}_orig` : name);
   return t?.requiresGrad ?? true;
 }
 
 const unitsOf = (m: Layer): number => (m instanceof Conv2d ? m.outChannels : m.outFeatures);
 const inputsOf = (m: Layer): number => (m instanceof Conv2d ? m.inChannels : m.inFeatures);
 const innerOf = (m: Layer): number => (m instanceof Conv2d ? m.kernelSize[0] * m.kernelSize[1] : 1);
-const dtypeOf = (m: Layer): FloatDType => (m as unknown as { [k: string]: Tensor | undefined })[prunedParameterNames(m).includes('weight') ? 'weight_orig' : 'weight']!.dtype as FloatDType;
+const dtypeOf = (m: Layer): FloatDType => tensorAttr(m, prunedParameterNames(m).includes('weight') ? 'weight_orig' : 'weight')!.dtype as FloatDType;
 
 interface Plan { producer: number; link: Link; remove: number[]; dead: boolean[] }
 
@@ -254,7 +251,7 @@ function deadOutputs(chain: readonly Leaf[], plan: Plan, bias: Float64Array | nu
   noGrad(() => {
     for (const q of plan.link.between) {
       const m = chain[q]!.module;
-      if (ACTIVATIONS.some((c) => m instanceof c)) t = (m as unknown as Module).call(t);
+      if (isActivation(m)) t = m.call(t);
     }
   });
   const a = Float64Array.from(t.dataSync());
@@ -291,8 +288,7 @@ function cloneLeaf(path: string, m: AnyModule): AnyModule {
 }
 
 function layerNormDtype(m: LayerNorm): FloatDType {
-  const a = m as unknown as Attrs;
-  const t = a['weight_orig'] ?? a['weight'] ?? a['bias_orig'] ?? a['bias'];
+  const t = tensorAttr(m, 'weight_orig') ?? tensorAttr(m, 'weight') ?? tensorAttr(m, 'bias_orig') ?? tensorAttr(m, 'bias');
   return (t?.dtype ?? 'float32') as FloatDType;
 }
 

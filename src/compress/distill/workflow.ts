@@ -1,18 +1,22 @@
-// Distilling a trained teacher (a model in memory) into a fresh student preset through the Trainer
-// (lossFn: distiller.lossFn + distillCallback), so progress, evaluation and checkpoints behave like
-// `train`. Shared by the CLI commands that distill (the demo's distillation stage; `tensorslim
-// distill` does the same steps on a teacher loaded from a checkpoint). Bad pairs (different output
-// sizes, inputs that do not fit the data) are refused before any training step.
+// The distillation workflow: distil a trained teacher (a model in memory) into a fresh student preset
+// through the Trainer (lossFn: distiller.lossFn + distillCallback), so progress, evaluation and
+// checkpoints behave like `train` (src/train/run.ts). The demo's distillation stage runs it;
+// `tensorslim distill` does the same steps on a teacher loaded from a checkpoint, with augmentation
+// on top. Bad pairs (different output sizes, inputs that do not fit the data) are refused before any
+// training step. It never prints: progress goes through `callbacks` and `onStart`.
 
-import { manualSeed } from '../core/random.js';
-import type { Tensor } from '../core/tensor.js';
-import { distill } from '../compress/index.js';
-import { DataLoader, type ImageClassificationData } from '../data/index.js';
-import { createModel, listModels, type ModelConfig, type PresetModel } from '../models/index.js';
+import { manualSeed } from '../../core/random.js';
+import type { Tensor } from '../../core/tensor.js';
+import { DataLoader, type ImageClassificationData } from '../../data/index.js';
+import { createModel, listModels, type ModelConfig, type PresetModel } from '../../models/index.js';
 import {
   Trainer, checkpointSaver, evaluate, evaluateOn, makeOptimizer,
   type Callback, type EvalMetrics, type FitResult,
-} from '../train/index.js';
+} from '../../train/index.js';
+import { distillCallback } from './callback.js';
+import { Distiller, type DistillerStats } from './distiller.js';
+import { DEFAULT_ALPHA } from './losses.js';
+import { withTeacherLogits } from './targets.js';
 
 /** Options of runDistillation. */
 export interface DistillRunOptions {
@@ -21,7 +25,7 @@ export interface DistillRunOptions {
   /** Student preset name ('mlp-tiny', 'mlp-small', ...). Created fresh with `seed`. */
   student: string;
   data: ImageClassificationData;
-  /** Softmax temperature T > 0 (default distill.DEFAULT_TEMPERATURE). */
+  /** Softmax temperature T > 0 (default distill.DEFAULT_TEMPERATURE, 4). */
   temperature?: number;
   /** Weight of the soft-target term in [0, 1] (default distill.DEFAULT_ALPHA). */
   alpha?: number;
@@ -47,7 +51,7 @@ export interface DistillRunOptions {
 export interface DistillPlan {
   teacher: PresetModel;
   student: PresetModel;
-  distiller: distill.Distiller;
+  distiller: Distiller;
   trainer: Trainer<Tensor[]>;
   /** The teacher's test metrics (evaluated before training). */
   teacherEval: EvalMetrics;
@@ -69,7 +73,7 @@ export interface DistillRunResult {
   /** Optimizer steps taken. */
   steps: number;
   /** Teacher forward passes and cache use during training. */
-  stats: distill.DistillerStats;
+  stats: DistillerStats;
 }
 
 function inputFeatures(c: ModelConfig): number {
@@ -82,7 +86,7 @@ function inputFeatures(c: ModelConfig): number {
  * or null when the pair is fine.
  *
  * @example
- * distillPairProblem(teacher.config, 'mlp-tiny', data);  // null
+ * distill.distillPairProblem(loadModel('teacher.safetensors').config, 'mlp-tiny', loadImageData('mnist'));  // null
  */
 export function distillPairProblem(tc: ModelConfig, studentPreset: string, data: ImageClassificationData): string | null {
   const presets = listModels({ task: 'image-classification' });
@@ -92,8 +96,8 @@ export function distillPairProblem(tc: ModelConfig, studentPreset: string, data:
   const features = data.info.inputShape.reduce((a, b) => a * b, 1);
   const tname = tc.preset ?? tc.arch;
   if (sc.numClasses !== tc.numClasses) return `teacher and student output sizes differ: teacher ${tname} has ${tc.numClasses} outputs, student ${studentPreset} ${sc.numClasses}; pick a student with ${tc.numClasses} outputs`;
-  if (tc.numClasses !== data.info.numClasses) return `the teacher ${tname} has ${tc.numClasses} outputs but ${data.info.name} has ${data.info.numClasses} classes`;
   if (inputFeatures(tc) !== features) return `the teacher ${tname} takes ${inputFeatures(tc)} input features but ${data.info.name} samples have ${features}; distill on the dataset the teacher was trained on`;
+  if (tc.numClasses !== data.info.numClasses) return `the teacher ${tname} has ${tc.numClasses} outputs but ${data.info.name} has ${data.info.numClasses} classes`;
   if (inputFeatures(sc) !== features) return `the student ${studentPreset} takes ${inputFeatures(sc)} input features but ${data.info.name} samples have ${features}`;
   return null;
 }
@@ -106,7 +110,8 @@ export function distillPairProblem(tc: ModelConfig, studentPreset: string, data:
  * budget is its "trained alone" baseline. Throws before training for a bad pair or bad T / alpha.
  *
  * @example
- * const r = await runDistillation({ teacher, student: 'mlp-tiny', data, temperature: 4, alpha: 0.9, epochs: 3 });
+ * const teacher = loadModel('teacher.safetensors');     // written by tensorslim train --out
+ * const r = await distill.runDistillation({ teacher, student: 'mlp-tiny', data: loadImageData('mnist'), temperature: 4, alpha: 0.9, epochs: 3 });
  * r.test.accuracy;  // the distilled student's test accuracy
  */
 export async function runDistillation(o: DistillRunOptions): Promise<DistillRunResult> {
@@ -118,10 +123,10 @@ export async function runDistillation(o: DistillRunOptions): Promise<DistillRunR
   const lr = o.lr ?? 1e-3;
   manualSeed(seed);                 // same initial student as runTraining({ model: student, seed })
   const student = createModel(o.student);
-  const alpha = o.alpha ?? distill.DEFAULT_ALPHA;
+  const alpha = o.alpha ?? DEFAULT_ALPHA;
   // the teacher's logits are computed once per training sample (withTeacherLogits below), not once per
   // batch per epoch: the shuffled data defeats the Distiller's per-batch cache
-  const distiller = new distill.Distiller({
+  const distiller = new Distiller({
     teacher: o.teacher, student, alpha, precomputedTeacher: alpha > 0,
     ...(o.temperature !== undefined ? { temperature: o.temperature } : {}),
   });
@@ -131,14 +136,14 @@ export async function runDistillation(o: DistillRunOptions): Promise<DistillRunR
     const optimizer = makeOptimizer('adam', distiller.parameters(), { lr });
     // [x, y, teacher logits]: same length and seed as the plain training set, so the same shuffled
     // order as runTraining({ seed }) (the 'student alone' baseline)
-    const transfer = alpha > 0 ? distill.withTeacherLogits(o.teacher, o.data.train) : o.data.train;
+    const transfer = alpha > 0 ? withTeacherLogits(o.teacher, o.data.train) : o.data.train;
     const trainLoader = new DataLoader(transfer, { batchSize, shuffle: true, seed });
     const evalLoader = new DataLoader(o.data.test, { batchSize: 1000 });
     const trainer = new Trainer<Tensor[]>({
       model: student, optimizer, scheduler: null, trainLoader, evalLoader,
       ...(o.steps !== undefined ? { steps: o.steps } : { epochs: o.epochs ?? 1 }),
       lossFn: distiller.lossFn,
-      callbacks: [distill.distillCallback(distiller), ...(o.callbacks ?? [])],
+      callbacks: [distillCallback(distiller), ...(o.callbacks ?? [])],
       ...(o.out !== undefined ? { checkpointPath: o.out, save: checkpointSaver({ optimizer, scheduler: null, config: student.config }) } : {}),
     });
     const teacherParams = o.teacher.numParameters();

@@ -1,4 +1,4 @@
-// Training checkpoints: a TrainingSnapshot written with io's saveCheckpoint (safetensors, atomic) and
+// Trainer state in checkpoint files: a TrainingSnapshot written with io's saveCheckpoint (safetensors, atomic) and
 // read back. io stores the weights, optimizer and scheduler state, step, epoch, model config and RNG
 // state; what only the trainer needs (DataLoader sampler state, position in the epoch, epoch
 // accumulators, history, callback states) goes into metadata `tensorslim.extra` under `trainer`.
@@ -101,6 +101,7 @@ export function loadTrainingCheckpoint(path: string): LoadedTrainingCheckpoint {
   if (checkpoint.optimizer === null || t === undefined || t === null || typeof t !== 'object' || Array.isArray(t)) {
     return { checkpoint, snapshot: null };
   }
+  // a JSON object read from the file, typed as what save wrote; its fields are checked just below
   const x = t as unknown as TrainerExtra;
   const op = `loadTrainingCheckpoint('${path}')`;
   if (!Number.isInteger(x.stepInEpoch) || x.stepInEpoch < 0 || !x.accum || typeof x.accum !== 'object' || !Array.isArray(x.history)) {

@@ -265,7 +265,7 @@ export function serializeCheckpoint(input: CheckpointInput): Uint8Array {
 /**
  * Save a training checkpoint (weights, optimizer and scheduler state, step, epoch, model config,
  * RNG state) as a safetensors file, atomically: the previous file stays intact until the new one
- * is complete. Returns the bytes written. See the layout at the top of src/io/checkpoint.ts.
+ * is complete. Returns the bytes written. See the layout at the top of src/io/checkpoint_file.ts.
  *
  * @example
  * saveCheckpoint('run/ckpt.safetensors', {
@@ -355,13 +355,14 @@ export function parseCheckpoint(bytes: Uint8Array, opts: { op?: string } = {}): 
     if (!isObject(schedMeta) || typeof schedMeta['type'] !== 'string' || !isObject(schedMeta['state'])) {
       fail(op, `metadata '${K.scheduler}' is malformed: expected {type, state}`);
     }
+    // JSON object -> SchedulerStateDict: its fields are checked by the scheduler's loadStateDict, which names the fault
     scheduler = { type: schedMeta['type'] as string, stateDict: schedMeta['state'] as unknown as SchedulerStateDict };
   }
 
   return {
     model, optimizer, scheduler, step, epoch,
     config: config as ModelConfig | null,
-    rngState: { s: [...rngState.s] as unknown as GeneratorState['s'], spare: rngState.spare },
+    rngState: { s: [rngState.s[0], rngState.s[1], rngState.s[2], rngState.s[3]], spare: rngState.spare },
     extra: extra as JsonObject,
     tensorslimVersion: metadata[K.version] ?? 'unknown',
     formatVersion,

@@ -1,0 +1,230 @@
+// The pruning workflow: prune a trained image classifier with a method and schedule, fine-tune it
+// through the Trainer, bake the masks in and store the result compactly (CSR layers, or a shrunk
+// dense model). This is what `tensorslim prune` and the demo's pruning stage run; the CLI only
+// parses flags, formats the events below as lines and prints the result. It never prints.
+
+import { defaultGenerator, manualSeed } from '../../core/random.js';
+import type { Tensor } from '../../core/tensor.js';
+import type { AnyModule } from '../../nn/index.js';
+import { DataLoader, type ImageClassificationData } from '../../data/index.js';
+import { modelFromConfig, type PresetModel } from '../../models/index.js';
+import { Trainer, evaluateOn, makeOptimizer, type Callback, type EvalMetrics } from '../../train/index.js';
+import { lnStructured, nmStructured } from './api.js';
+import { prunedParameterNames, remove } from './reparam.js';
+import { gradualPruningCallback, maskSparsity, pruneToSparsity, weightTargets } from './schedule.js';
+import { countNonzeros, sparseLayers, toSparse, type SparseLayerInfo } from './sparse.js';
+import { shrink, type ShrinkLayerReport } from './structured.js';
+
+/** Pruning methods of runPrune (and of `tensorslim prune --method`). */
+export const PRUNE_METHODS = ['l1', 'random', 'ln-structured', 'global', '2:4'] as const;
+export type PruneMethodName = (typeof PRUNE_METHODS)[number];
+/** Schedules of runPrune (and of `tensorslim prune --schedule`). */
+export const PRUNE_SCHEDULES = ['oneshot', 'gradual', 'iterative'] as const;
+export type PruneScheduleName = (typeof PRUNE_SCHEDULES)[number];
+
+/**
+ * What runPrune reports while it works (the CLI prints one line per event):
+ * - `dense`: the model before pruning;
+ * - `gradual`: the gradual schedule about to run (numSteps + 1 pruning steps, `frequency` apart, of `steps`);
+ * - `round`: an iterative round pruned to `sparsity`, about to fine-tune `steps` steps;
+ * - `shrunk`: pruned units removed (`exact` false: a padded convolution folded inexactly);
+ * - `pruned`: one-shot pruning done, before fine-tuning.
+ */
+export type PruneEvent =
+  | { kind: 'dense'; parameters: number; accuracy: number }
+  | { kind: 'gradual'; amount: number; numSteps: number; frequency: number; steps: number }
+  | { kind: 'round'; round: number; rounds: number; sparsity: number; accuracy: number; steps: number }
+  | { kind: 'shrunk'; exact: boolean; layers: ShrinkLayerReport[]; parametersBefore: number; parametersAfter: number }
+  | { kind: 'pruned'; method: PruneMethodName; structured: boolean; accuracy: number };
+
+/** Options of runPrune (`tensorslim prune`'s flags, resolved). */
+export interface RunPruneOptions {
+  /** The trained dense model (it is pruned in place unless `structured` builds a new one). */
+  model: PresetModel;
+  data: ImageClassificationData;
+  method: PruneMethodName;
+  /** Fraction of the weights to remove (of the hidden units for ln-structured; 2:4 ignores it). */
+  amount: number;
+  schedule: PruneScheduleName;
+  /** Fine-tuning budget: optimizer steps in all. */
+  finetuneSteps: number;
+  /** Iterative schedule: prune + fine-tune rounds. */
+  rounds: number;
+  /** ln-structured: remove the pruned units (prune.shrink) for a smaller dense model. */
+  structured: boolean;
+  batchSize: number;
+  /** Adam learning rate of the fine-tuning. */
+  lr: number;
+  /** Seeds the data order (and --method random); the caller's random stream is restored after. */
+  seed: number;
+  /** A progress callback for each fine-tuning phase ('gradual', 'round 2', 'fine-tune'). */
+  progress?: (label: string) => Callback<Tensor[]>;
+  /** Called as the workflow goes (see PruneEvent). */
+  onEvent?: (event: PruneEvent) => void;
+}
+
+/** What runPrune returns: the pruned model (sparse layers swapped in where worth it) and its numbers. */
+export interface RunPruneResult {
+  model: PresetModel;
+  /** Accuracy and loss of the dense model, and of the pruned one right after pruning and at the end. */
+  dense: EvalMetrics;
+  pruned: EvalMetrics;
+  final: EvalMetrics;
+  /** Parameters of the dense model and of the result (smaller after --structured), and non-zero ones. */
+  denseParameters: number;
+  parameters: number;
+  nonzeros: number;
+  /** Masked fraction of the pruned weights (0 after --structured: nothing is masked). */
+  weightSparsity: number;
+  /** 1 - nonzeros / denseParameters: the fraction of the dense model's parameters gone. */
+  sparsity: number;
+  /** Layers stored in CSR form, and what shrink did (--structured). */
+  sparseLayers: SparseLayerInfo[];
+  shrunk: ShrinkLayerReport[] | null;
+  finetuneSteps: number;
+}
+
+/** Options of fineTune. */
+export interface FineTuneOptions {
+  /** Optimizer steps (0 or less: nothing to do). */
+  steps: number;
+  lr: number;
+  batchSize: number;
+  /** Seed of the data order. */
+  seed: number;
+  /** Name of this phase, passed to `progress` (default 'fine-tune'). */
+  label?: string;
+  /** Extra trainer callbacks (gradual pruning) that run before the progress callback. */
+  callbacks?: readonly Callback<Tensor[]>[];
+  /** A progress callback for this phase, made from its label. */
+  progress?: (label: string) => Callback<Tensor[]>;
+}
+
+/**
+ * A copy of a preset model (config + weights, training mode kept), so a stage can prune it and
+ * leave the original for others (the demo's distillation teacher). The global random stream is
+ * left as it was.
+ *
+ * @example
+ * const copy = prune.clonePreset(model);
+ */
+export function clonePreset(model: PresetModel): PresetModel {
+  const rng = defaultGenerator.getState();
+  let copy: PresetModel;
+  try { copy = modelFromConfig(model.config); } finally { defaultGenerator.setState(rng); }
+  copy.loadStateDict(model.stateDict());
+  copy.train(model.training);
+  return copy;
+}
+
+/** Linear/Conv2d layers except the last one (the output layer: removing its units removes classes). */
+function hiddenLayers(model: AnyModule): [AnyModule, string][] {
+  const all = weightTargets(model);
+  return all.slice(0, -1);
+}
+
+/**
+ * Fine-tune `model` for `steps` optimizer steps with Adam (masks stay fixed: pruned weights get zero
+ * gradients); extra callbacks (gradual pruning) ride along. Throws if training stops early.
+ *
+ * @example
+ * await prune.fineTune(model, loadImageData('mnist'), { steps: 500, lr: 1e-3, batchSize: 64, seed: 0 });
+ */
+export async function fineTune(model: AnyModule, data: ImageClassificationData, o: FineTuneOptions): Promise<void> {
+  if (o.steps <= 0) return;
+  const optimizer = makeOptimizer('adam', model.parameters(), { lr: o.lr });
+  const trainLoader = new DataLoader(data.train, { batchSize: o.batchSize, shuffle: true, seed: o.seed });
+  const trainer = new Trainer<Tensor[]>({
+    model, optimizer, trainLoader, evalLoader: null, steps: o.steps,
+    callbacks: [...(o.callbacks ?? []), ...(o.progress ? [o.progress(o.label ?? 'fine-tune')] : [])],
+  });
+  const fit = await trainer.fit();
+  if (fit.stopReason !== 'completed') throw new Error(`fine-tuning stopped: ${fit.message ?? fit.stopReason}`);
+}
+
+/**
+ * Prune a trained model with a method and schedule, fine-tune, and swap sparse layers in: what
+ * `tensorslim prune` does, without the files and the printing. Masks are baked in at the end
+ * (prune.remove), then every Linear with >= 50% zero weights becomes a SparseLinear (CSR); with
+ * `structured`, the pruned units are removed (prune.shrink) instead.
+ *
+ * @example
+ * const data = loadImageData('mnist');
+ * const r = await prune.runPrune({
+ *   model: loadModel('mlp.safetensors'), data, method: 'global', amount: 0.9, schedule: 'gradual',
+ *   finetuneSteps: 500, rounds: 1, structured: false, batchSize: 64, lr: 1e-3, seed: 0,
+ * });
+ * r.final.accuracy; r.nonzeros;   // save r.model with exportWeights(r.model, 'mlp-90.safetensors')
+ */
+export async function runPrune(o: RunPruneOptions): Promise<RunPruneResult> {
+  const rng = defaultGenerator.getState(); // seeded below; the caller's random stream is put back after
+  try { return await pruneAndFineTune(o); } finally { defaultGenerator.setState(rng); }
+}
+
+async function pruneAndFineTune(o: RunPruneOptions): Promise<RunPruneResult> {
+  const { data } = o;
+  const emit = (e: PruneEvent): void => o.onEvent?.(e);
+  let model = o.model;
+  const denseParameters = model.numParameters();
+  const dense = evaluateOn(model, data);
+  emit({ kind: 'dense', parameters: denseParameters, accuracy: dense.accuracy });
+  manualSeed(o.seed);
+  const ft = { lr: o.lr, batchSize: o.batchSize, seed: o.seed, ...(o.progress ? { progress: o.progress } : {}) };
+  const unstructured = o.method === 'l1' || o.method === 'random' || o.method === 'global';
+  const targets: [AnyModule, string][] = o.method === 'ln-structured' ? hiddenLayers(model) : weightTargets(model);
+  const spec = { global: o.method === 'global', method: o.method === 'random' ? 'random' as const : 'l1' as const };
+  let pruned: EvalMetrics;
+  let shrunk: ShrinkLayerReport[] | null = null;
+  let steps = o.finetuneSteps;
+
+  if (unstructured && o.schedule === 'gradual') {
+    // prune from 0 to `amount` over the first 2/3 of the budget (10 pruning steps), then fine-tune at the final sparsity
+    const numSteps = Math.max(1, Math.min(10, Math.floor((2 * steps) / 3)));
+    const frequency = Math.max(1, Math.floor((2 * steps) / 3 / numSteps));
+    emit({ kind: 'gradual', amount: o.amount, numSteps, frequency, steps });
+    const cb = gradualPruningCallback(model, { targets, ...spec, initial: 0, final: o.amount, startStep: 0, numSteps, frequency });
+    await fineTune(model, data, { ...ft, steps, label: 'gradual', callbacks: [cb as Callback<Tensor[]>] });
+    pruned = evaluateOn(model, data);
+  } else if (unstructured && o.schedule === 'iterative') {
+    let done = 0;
+    pruned = dense;
+    for (let r = 1; r <= o.rounds; r++) {
+      const s = r === o.rounds ? o.amount : 1 - Math.pow(1 - o.amount, r / o.rounds);
+      const got = pruneToSparsity(targets, s, spec);
+      const m = evaluateOn(model, data);
+      if (r === 1) pruned = m;
+      const n = Math.round((steps * r) / o.rounds) - done;
+      emit({ kind: 'round', round: r, rounds: o.rounds, sparsity: got, accuracy: m.accuracy, steps: n });
+      await fineTune(model, data, { ...ft, steps: n, label: `round ${r}` });
+      done += n;
+    }
+  } else {
+    // one shot
+    if (unstructured) pruneToSparsity(targets, o.amount, spec);
+    else if (o.method === '2:4') for (const [m, name] of targets) nmStructured(m, name, 2, 4);
+    else for (const [m, name] of targets) lnStructured(m, name, o.amount, 2, 0);
+    if (o.structured) {
+      const r = shrink(model, { fromMask: true });
+      model = r.model as PresetModel;
+      shrunk = r.layers;
+      emit({ kind: 'shrunk', exact: r.exact, layers: r.layers, parametersBefore: r.parametersBefore, parametersAfter: r.parametersAfter });
+    }
+    pruned = evaluateOn(model, data);
+    emit({ kind: 'pruned', method: o.method, structured: o.structured, accuracy: pruned.accuracy });
+    await fineTune(model, data, { ...ft, steps, label: 'fine-tune' });
+  }
+  const weightSparsity = shrunk === null ? maskSparsity(targets) : 0;
+  // bake the masks in, then store sparse layers in CSR form
+  for (const m of model.modules()) for (const name of prunedParameterNames(m)) remove(m, name);
+  if (!o.structured) toSparse(model, { minSparsity: 0.5 });
+  model.eval();
+  const final = evaluateOn(model, data);
+  const nonzeros = countNonzeros(model);
+  steps = Math.max(0, steps);
+  return {
+    model, dense, pruned, final, denseParameters,
+    parameters: shrunk === null ? denseParameters : model.numParameters(),
+    nonzeros, weightSparsity, sparsity: 1 - nonzeros / denseParameters,
+    sparseLayers: sparseLayers(model), shrunk, finetuneSteps: steps,
+  };
+}
