@@ -4,7 +4,7 @@
 // teacher), prune a copy of it, then train a smaller student preset alone and distilled from the
 // teacher with the same budget (each stage appends rows to the final table).
 
-import { mkdtempSync, mkdirSync, existsSync, statSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { listModels, summarizeModel, type PresetModel } from '../../models/index.js';
@@ -17,6 +17,7 @@ import { applyRuntimeFlags, runtimeInfo } from '../runtime.js';
 import { progressCallback } from '../train_progress.js';
 import { distillPairProblem, runDistillation } from '../distill_run.js';
 import { version } from '../version.js';
+import { checkOutputDirectory } from '../paths.js';
 import { clonePreset, runPrune } from './prune.js';
 
 /** The demo's distillation defaults (chosen by a sweep on these digits; see docs/CLI.md). */
@@ -281,8 +282,7 @@ Examples:
     let outDir: string;
     if (flags['out-dir'] !== undefined) {
       outDir = flags['out-dir'];
-      if (existsSync(outDir) && !statSync(outDir).isDirectory()) throw new UsageError('demo', `--out-dir ${outDir} is a file`);
-      mkdirSync(outDir, { recursive: true });
+      checkOutputDirectory('demo', 'out-dir', outDir);   // level by level: a recursive create can hang in /proc
     } else outDir = mkdtempSync(join(tmpdir(), 'tensorslim-demo-'));
     applyRuntimeFlags('demo', { threads: flags.threads });
     const say = humanWriter(ctx, flags.json);

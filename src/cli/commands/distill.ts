@@ -97,8 +97,7 @@ async function run(argv: readonly string[], ctx: CliContext): Promise<number> {
   if (!existsSync(teacherPath)) usage(`--teacher ${teacherPath}: no such file; train one first with tensorslim train --out ${teacherPath}`);
   if (statSync(teacherPath).isDirectory()) usage(`--teacher ${teacherPath} is a directory; give a checkpoint file`);
   if (flags.epochs !== undefined && flags.steps !== undefined) usage('give --epochs or --steps, not both');
-  if (flags.out !== undefined) checkWritable(CMD, 'out', flags.out);
-  if (flags.out !== undefined && flags.out === teacherPath) usage(`--out ${flags.out} would overwrite the teacher; write the student to another file`);
+  if (flags.out !== undefined) checkWritable(CMD, 'out', flags.out, [{ flag: '--teacher', path: teacherPath }]);
   let hidden: number[] | null = null;
   if (flags['student-hidden'] !== undefined) {
     hidden = flags['student-hidden'].split(',').map((v) => Number(v.trim()));

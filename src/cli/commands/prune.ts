@@ -264,7 +264,7 @@ Examples:
     if (method === 'ln-structured' && amount >= 1) usage('--amount 1 would remove every hidden unit; use a fraction below 1 with ln-structured');
     if (flags.structured && method !== 'ln-structured') usage(`--structured removes whole neurons/filters, which needs --method ln-structured (got ${method})`);
     if ((method === 'ln-structured' || method === '2:4') && schedule !== 'oneshot') usage(`--schedule ${schedule} applies to the unstructured methods (l1, global, random); ${method} runs oneshot`);
-    if (flags.out !== undefined) checkWritable('prune', 'out', flags.out);
+    if (flags.out !== undefined) checkWritable('prune', 'out', flags.out, [{ flag: '--model', path: flags.model! }]);
     applyRuntimeFlags('prune', { threads: flags.threads });
     const say = humanWriter(ctx, flags.json);
     const t0 = performance.now();

@@ -1,7 +1,6 @@
 // `tensorslim train`: train a preset on a dataset, with checkpoints and exact resume.
 
 import { existsSync, statSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
 import { listModels } from '../../models/index.js';
 import { GPT_PRESETS } from '../../models/gpt.js';
 import { isGptCheckpoint, runGptTraining } from '../../train/lm.js';
@@ -13,6 +12,7 @@ import { emitJson, fmtBytes, fmtInt, fmtPct, fmtSeconds, humanWriter } from '../
 import { createProgress, type Progress } from '../progress.js';
 import { applyRuntimeFlags } from '../runtime.js';
 import { progressCallback } from '../train_progress.js';
+import { checkOutputFile } from '../paths.js';
 
 const FLAGS = {
   model: { type: 'string', help: `model preset: ${listModels().map((m) => m.name).join(', ')} (optional with --resume)`, metavar: 'PRESET' },
@@ -66,10 +66,8 @@ lr/10, gradient clipping at 1 unless --clip-grad, held-out loss and bits per byt
 --eval-interval steps; --batch-size defaults to 16 and --lr to 0.001.`;
 
 /** Check --out can be written before spending time on training. */
-export function checkWritable(command: string, flag: string, path: string): void {
-  const dir = dirname(resolve(path));
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UsageError(command, `--${flag} ${path}: the directory ${dir} does not exist; create it first`);
-  if (existsSync(path) && statSync(path).isDirectory()) throw new UsageError(command, `--${flag} ${path} is a directory; give a file name such as ${path.replace(/\/$/, '')}/model.safetensors`);
+export function checkWritable(command: string, flag: string, path: string, inputs: readonly { flag: string; path: string }[] = []): void {
+  checkOutputFile(command, flag, path, inputs);
 }
 
 /** The JSON result of a training run (what `train --json` prints). */
