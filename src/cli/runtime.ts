@@ -104,3 +104,31 @@ export function modelFromAnyCheckpoint(ckpt: Checkpoint, opts: { command?: strin
 export function anyModelFromCheckpoint(ckpt: Checkpoint): AnyPresetModel {
   return gptConfigOf(ckpt) !== null ? loadGptCheckpoint(ckpt).model : modelFromAnyCheckpoint(ckpt);
 }
+
+/**
+ * Names of the tensors of `tensors` holding NaN or Inf (float tensors only), for the warning that
+ * every command loading a checkpoint prints: a model with non-finite weights computes NaN, and its
+ * accuracy, loss or pruning result would mean nothing.
+ * @example nonFiniteTensors(model.stateDict());   // ['0.weight'] after a diverged run
+ */
+export function nonFiniteTensors(tensors: ReadonlyMap<string, { dtype: string; contiguous(): { data: ArrayLike<number> } }>): string[] {
+  const bad: string[] = [];
+  for (const [name, t] of tensors) {
+    if (t.dtype !== 'float32' && t.dtype !== 'float64') continue;
+    const d = t.contiguous().data;
+    for (let i = 0; i < d.length; i++) if (!Number.isFinite(d[i]!)) { bad.push(name); break; }
+  }
+  return bad;
+}
+
+/**
+ * Warn on stderr when a loaded model has non-finite weights (NaN/Inf), naming the file and tensors.
+ * @example warnNonFinite(ctx, 'eval', model, 'mlp.safetensors');
+ */
+export function warnNonFinite(ctx: { err(line: string): void }, command: string, model: { stateDict(): ReadonlyMap<string, { dtype: string; contiguous(): { data: ArrayLike<number> } }> }, path: string): void {
+  const bad = nonFiniteTensors(model.stateDict());
+  if (bad.length === 0) return;
+  const names = bad.length > 4 ? `${bad.slice(0, 4).join(', ')} and ${bad.length - 4} more` : bad.join(', ');
+  ctx.err(`tensorslim ${command}: warning: ${path} holds non-finite weights (NaN or Inf) in ${names}; `
+    + 'the model computes NaN and its results mean nothing: retrain, or resume from an earlier checkpoint');
+}

@@ -28,7 +28,7 @@ function mat(rows: number, cols: number, seed: number, kind: Kind, nanAt: [numbe
   return tensor(kind === 'float32' ? Float32Array.from(v) : Float64Array.from(v), { shape: [rows, cols], dtype: kind });
 }
 
-const flat = (t: Tensor): number[] => Array.from(t.contiguous().data as ArrayLike<number>).slice(0, t.numel);
+const flat = (t: Tensor): number[] => { const c = t.contiguous(); return Array.from(c.data as ArrayLike<number>).slice(c.offset, c.offset + c.size); };
 
 function checkAll(where: string): void {
   for (const kind of ['float32', 'float64'] as const) {

@@ -16,7 +16,7 @@ import {
 import { formatFlags, JSON_FLAG, parseArgs, type FlagSpecs } from '../args.js';
 import { UsageError, type CliContext, type Command } from '../command.js';
 import { emitJson, fmtInt, fmtPct, fmtSeconds, formatTable, humanWriter } from '../output.js';
-import { applyRuntimeFlags, modelFromAnyCheckpoint } from '../runtime.js';
+import { applyRuntimeFlags, modelFromAnyCheckpoint, warnNonFinite } from '../runtime.js';
 import { loadCheckpoint } from '../../io/index.js';
 import { progressCallback } from '../train_progress.js';
 import { checkWritable } from './train.js';
@@ -121,6 +121,7 @@ async function run(argv: readonly string[], ctx: CliContext): Promise<number> {
 
   let teacher: PresetModel;
   try { teacher = modelFromAnyCheckpoint(loadCheckpoint(teacherPath), { command: CMD, path: teacherPath }); } catch (e) { throw new Error(`--teacher ${teacherPath}: ${(e as Error).message}`); }
+  warnNonFinite(ctx, CMD, teacher, teacherPath);
   const data = loadImageData(flags.dataset!, flags.data);
   const features = data.info.inputShape.reduce((a, b) => a * b, 1);
   const tc = teacher.config;

@@ -7,7 +7,7 @@ import { evaluateOn, loadImageData } from '../../train/index.js';
 import { formatFlags, JSON_FLAG, parseArgs, type FlagSpecs } from '../args.js';
 import { UsageError, type Command } from '../command.js';
 import { emitJson, fmtInt, fmtPct, fmtSeconds } from '../output.js';
-import { applyRuntimeFlags, modelFromAnyCheckpoint } from '../runtime.js';
+import { applyRuntimeFlags, modelFromAnyCheckpoint, warnNonFinite } from '../runtime.js';
 
 const FLAGS = {
   model: { type: 'string', help: 'checkpoint to evaluate (written by train --out)', metavar: 'FILE' },
@@ -48,6 +48,7 @@ Example:
       const { tensors } = loadSafetensors(flags.model);
       model.loadStateDict(new Map([...tensors].filter(([k]) => !k.startsWith('optimizer.'))));
     } else model = modelFromAnyCheckpoint(loadCheckpoint(flags.model));
+    warnNonFinite(ctx, 'eval', model, flags.model);
     const data = loadImageData(flags.dataset, flags.data);
     const m = evaluateOn(model, data, flags['batch-size']);
     const result = {

@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { createAnyModel, isGptModel, listModels, summarizeModel, type AnyPresetModel } from '../../models/index.js';
 import { fileBytes, loadCheckpoint } from '../../io/index.js';
-import { anyModelFromCheckpoint } from '../runtime.js';
+import { anyModelFromCheckpoint, warnNonFinite } from '../runtime.js';
 import { formatFlags, JSON_FLAG, parseArgs, type FlagSpecs } from '../args.js';
 import { UsageError, type Command } from '../command.js';
 import { emitJson, fmtBytes, fmtCount, fmtInt, fmtPct, formatTable } from '../output.js';
@@ -42,6 +42,7 @@ Examples:
     if (existsSync(target)) {
       const ckpt = loadCheckpoint(target);
       model = anyModelFromCheckpoint(ckpt);
+      warnNonFinite(ctx, 'summary', model, target);
       withOptimizer = ckpt.optimizer !== null;
       file = fileBytes(target);
     } else if (listModels().some((m) => m.name === target)) {
