@@ -12,6 +12,9 @@ import { listModels, modelFromConfig, type AnyPresetModel, type PresetModel } fr
 import { prune } from '../compress/index.js';
 import { gptConfigOf, loadGptCheckpoint } from '../train/lm.js';
 
+/** The most kernel threads --threads accepts (far above any core count; more only adds overhead). */
+const MAX_THREADS = 1024;
+
 /** What a backend may offer beyond the kernel interface. */
 interface BackendExtras {
   readonly threads?: number;
@@ -42,6 +45,9 @@ export interface RuntimeInfo {
  * applyRuntimeFlags('train', { threads: 2 });
  */
 export function applyRuntimeFlags(command: string, opts: { threads?: number | undefined; backend?: string | undefined }): void {
+  if (opts.threads !== undefined && opts.threads > MAX_THREADS) {
+    throw new UsageError(command, `--threads must be <= ${MAX_THREADS} (this machine has ${os.availableParallelism()} cores), got ${opts.threads}`);
+  }
   if (opts.threads !== undefined) process.env['TENSORSLIM_NUM_THREADS'] = String(opts.threads);
   if (opts.backend !== undefined) {
     if (!listBackends().includes(opts.backend)) {

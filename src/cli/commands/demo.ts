@@ -138,7 +138,7 @@ const trainStage: DemoStage = {
       callbacks: [progressCallback(s.ctx, s.say)],
       onStart(p) {
         s.say(`[1] train ${f.model} (${fmtInt(p.params)} params) on ${fmtInt(s.data.info.trainSize)} digits, test on ${fmtInt(s.data.info.testSize)}: `
-          + `${f.steps !== undefined ? `${f.steps} steps` : `${s.epochs} epochs`}, batch ${f['batch-size']}, adam lr ${f.lr}, seed ${f.seed}`);
+          + `${f.steps !== undefined ? `${f.steps} steps` : `${s.epochs} epoch${s.epochs === 1 ? '' : 's'}`}, batch ${f['batch-size']}, adam lr ${f.lr}, seed ${f.seed}`);
       },
     });
     if (r.fit.stopReason !== 'completed') throw new Error(r.fit.message ?? 'training stopped');

@@ -103,6 +103,8 @@ async function run(argv: readonly string[], ctx: CliContext): Promise<number> {
     hidden = flags['student-hidden'].split(',').map((v) => Number(v.trim()));
     if (hidden.length === 0 || hidden.some((h) => !Number.isInteger(h) || h < 1)) usage(`--student-hidden must be positive integer widths separated by commas (e.g. 128 or 256,64), got '${flags['student-hidden']}'`);
   }
+  const studentArch = listModels({ task: 'image-classification' }).find((m) => m.name === studentName)!.config.arch;
+  if (hidden !== null && studentArch !== 'mlp') usage(`--student-hidden applies to MLP students; ${studentName} is a ${studentArch}`);
   const overrides = hidden !== null ? { hidden } : {};
   let augment: AugmentSpec;
   try { augment = parseAugment(flags.augment); } catch {

@@ -110,6 +110,8 @@ async function run(argv: readonly string[], ctx: CliContext): Promise<number> {
     throw new UsageError('train', `unknown --model '${flags.model}'; presets: ${listModels().map((m) => m.name).join(', ')}`);
   }
   if (flags.epochs !== undefined && flags.steps !== undefined) throw new UsageError('train', 'give --epochs or --steps, not both');
+  const gptOnly = (['tokenizer', 'context', 'accumulate', 'checkpointing', 'eval-interval', 'warmup'] as const).filter((f) => given.has(f));
+  if (gptOnly.length > 0) throw new UsageError('train', `${gptOnly.map((f) => `--${f}`).join(', ')} appl${gptOnly.length === 1 ? 'ies' : 'y'} to GPT presets only; ${flags.model ?? 'this model'} is an image classifier: drop ${gptOnly.length === 1 ? 'it' : 'them'}`);
   try { parseAugment(flags.augment); } catch {
     throw new UsageError('train', `bad --augment '${flags.augment}'; use none, shift (up to 2 pixels) or shift:N with N an integer in 0..8`);
   }
@@ -118,6 +120,7 @@ async function run(argv: readonly string[], ctx: CliContext): Promise<number> {
   applyRuntimeFlags('train', { threads: flags.threads });
   const say = humanWriter(ctx, flags.json);
 
+  let startStep = -1;
   const r = await runTraining({
     ...(flags.model !== undefined ? { model: flags.model } : {}),
     dataset: flags.dataset,
@@ -135,7 +138,8 @@ async function run(argv: readonly string[], ctx: CliContext): Promise<number> {
     ...(flags.resume !== undefined ? { resume: flags.resume } : {}),
     callbacks: [progressCallback(ctx, say)],
     onStart(p) {
-      const budget = flags.steps !== undefined ? `${flags.steps} steps` : `${p.trainer.totalEpochs} epochs`;
+      startStep = p.trainer.step;
+      const budget = flags.steps !== undefined ? `${flags.steps} steps` : `${p.trainer.totalEpochs} epoch${p.trainer.totalEpochs === 1 ? '' : 's'}`;
       say(`train ${p.config.preset ?? p.config.arch} (${fmtInt(p.params)} params) on ${p.data.info.name} (${fmtInt(p.data.info.trainSize)} train / ${fmtInt(p.data.info.testSize)} test): `
         + `${budget}, batch ${p.batchSize}, ${p.optimizer} lr ${p.lr}, ${p.schedule} schedule, ${p.augment === 'none' ? '' : `augment ${p.augment}, `}seed ${p.seed}`
         + (p.resumedFrom ? `; resumed from ${p.resumedFrom} at epoch ${p.trainer.epoch + 1}, step ${p.trainer.step}` : ''));
@@ -143,6 +147,9 @@ async function run(argv: readonly string[], ctx: CliContext): Promise<number> {
     },
   });
   const result = trainResultJson(r);
+  if (r.resumedFrom !== null && r.fit.step === startStep) {
+    ctx.err(`tensorslim train: nothing to do: ${r.resumedFrom} is already at step ${r.fit.step} (epoch ${r.fit.epochs}), the end of the requested budget; raise --epochs or --steps to train on`);
+  }
   if (r.fit.stopReason !== 'completed') ctx.err(`tensorslim train: ${r.fit.message}`);
   if (flags.json) emitJson(ctx, result);
   else {
