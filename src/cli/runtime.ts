@@ -7,7 +7,7 @@ import { getBackend, listBackends, setBackend } from '../backend/registry.js';
 import type { Backend } from '../backend/backend.js';
 import { UsageError } from './command.js';
 import { TensorslimError } from '../core/errors.js';
-import { modelFromCheckpoint, type Checkpoint } from '../io/index.js';
+import { checkDeclaredSize, modelFromCheckpoint, type Checkpoint } from '../io/index.js';
 import { listModels, modelFromConfig, type AnyPresetModel, type PresetModel } from '../models/index.js';
 import { prune } from '../compress/index.js';
 import { gptConfigOf, loadGptCheckpoint } from '../train/lm.js';
@@ -99,6 +99,7 @@ export function modelFromAnyCheckpoint(ckpt: Checkpoint, opts: { command?: strin
   const sparse = [...ckpt.model.keys()].some((k) => k.endsWith('weight.crow_indices'));
   if (!sparse) return modelFromCheckpoint(ckpt);
   if (!ckpt.config) throw new Error('this sparse checkpoint has no model config, so its layers cannot be rebuilt');
+  checkDeclaredSize(ckpt.config, ckpt.model, 'load');   // before allocating the dense model
   return prune.loadSparse(modelFromConfig(ckpt.config), ckpt.model);
 }
 

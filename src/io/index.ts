@@ -19,3 +19,4 @@ export {
   type RestoreTargets, type JsonValue, type JsonObject,
 } from './checkpoint.js';
 export { stateDictBytes } from './size.js';
+export { checkDeclaredSize, configParameterCount } from './declared.js';
