@@ -1,7 +1,8 @@
 // `tensorslim eval`: accuracy and loss of a checkpoint on a dataset's test split.
 
 import { existsSync } from 'node:fs';
-import { createModel, listModels, type PresetModel } from '../../models/index.js';
+import { createModel, denseParameterCount, listModels, type PresetModel } from '../../models/index.js';
+import { prune } from '../../compress/index.js';
 import { loadCheckpoint, loadSafetensors } from '../../io/index.js';
 import { evaluateOn, loadImageData } from '../../train/index.js';
 import { formatFlags, JSON_FLAG, parseArgs, type FlagSpecs } from '../args.js';
@@ -53,10 +54,10 @@ Example:
     const m = evaluateOn(model, data, flags['batch-size']);
     const result = {
       command: 'eval', model: flags.model, preset: model.config.preset ?? model.config.arch, dataset: data.info.name,
-      testAccuracy: m.accuracy, testLoss: m.loss, samples: m.samples, params: model.numParameters(), seconds: m.seconds, samplesPerSecond: m.samplesPerSecond,
+      testAccuracy: m.accuracy, testLoss: m.loss, samples: m.samples, params: denseParameterCount(model), nonzeroParams: prune.countNonzeros(model), seconds: m.seconds, samplesPerSecond: m.samplesPerSecond,
     };
     if (flags.json) emitJson(ctx, result);
-    else ctx.out(`${flags.model} (${result.preset}, ${fmtInt(result.params)} params) on ${data.info.name} test (${fmtInt(m.samples)} samples): accuracy ${fmtPct(m.accuracy)}  loss ${m.loss.toFixed(4)}  ${fmtSeconds(m.seconds)}`);
+    else ctx.out(`${flags.model} (${result.preset}, ${fmtInt(result.params)} params, ${fmtInt(result.nonzeroParams)} non-zero) on ${data.info.name} test (${fmtInt(m.samples)} samples): accuracy ${fmtPct(m.accuracy)}  loss ${m.loss.toFixed(4)}  ${fmtSeconds(m.seconds)}`);
     return 0;
   },
 };
