@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 
 import { cli, trainTinyCheckpoint } from './helpers.js';
-import { empty, zeros } from '../../src/index.js';
+import { empty, getBackend, setBackend, zeros } from '../../src/index.js';
 import { TensorslimError } from '../../src/core/errors.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tensorslim-consistency-'));
@@ -66,6 +66,12 @@ test('messages name the real problem: a checkpoint as --dataset, --data without 
   assert.match(err(resume), /nothing to do: .* is already at step 20/);
   const one = await cli('train', '--model', 'mlp-tiny', '--dataset', 'mnist', '--epochs', '1', '--batch-size', '8192');
   assert.match(one.ctx.stdout.join('\n'), /: 1 epoch, batch/);
+});
+
+test('setBackend of an unknown name throws a TensorslimError naming it and the registered ones', () => {
+  const prev = getBackend().name;
+  assert.throws(() => setBackend('bogus'), (e: unknown) => e instanceof TensorslimError && /no backend named 'bogus'; registered: .*reference/.test((e as Error).message));
+  assert.equal(getBackend().name, prev);
 });
 
 test('zeros/empty of a shape no tensor can hold throw a TensorslimError naming the shape', () => {
