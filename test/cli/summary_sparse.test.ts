@@ -51,3 +51,14 @@ test('eval reports the same parameters and non-zeros as prune', async () => {
   assert.equal(r.json['params'], 50_890);
   assert.equal(r.json['nonzeroParams'], 5_156);
 });
+
+test('re-pruning a CSR file prunes its layers as dense ones and reports against the dense model', async () => {
+  // to 95% of the 50,816 weights: round(0.95 * 50,816) = 48,275 zero, 2,541 kept (+ 74 biases)
+  const r = await cli('prune', '--model', pruned, '--dataset', 'mnist', '--method', 'global', '--amount', '0.95', '--finetune-steps', '0', '--json');
+  assert.equal(r.code, 0, r.ctx.stderr.join('\n'));
+  assert.match(r.ctx.stderr.join('\n'), /already pruned \(1 CSR layer\)/);
+  assert.equal(r.json['denseParameters'], 50_890);
+  assert.equal(r.json['parameters'], 50_890);
+  assert.equal(r.json['weightSparsity'], 48_275 / 50_816);
+  assert.equal(r.json['nonzeros'], 2_541 + 74);
+});

@@ -212,6 +212,19 @@ async function pruneAndFineTune(o: RunPruneOptions): Promise<RunPruneResult> {
   };
 }
 
+/** Swap every SparseLinear of `model` for the dense Linear with the same outputs; returns how many. */
+function densifySparse(model: PresetModel): number {
+  let n = 0;
+  for (const [path, m] of model.namedModules()) {
+    if (!(m instanceof prune.SparseLinear)) continue;
+    const dot = path.lastIndexOf('.');
+    const parent = dot < 0 ? model : model.getSubmodule(path.slice(0, dot));
+    parent.registerModule(path.slice(dot + 1), m.toLinear());
+    n++;
+  }
+  return n;
+}
+
 function fileSize(model: PresetModel, path: string | undefined): number {
   if (path !== undefined) return exportWeights(model, path);
   const dir = mkdtempSync(join(tmpdir(), 'tensorslim-prune-'));
@@ -272,6 +285,8 @@ Examples:
     let model: PresetModel;
     try { model = modelFromAnyCheckpoint(loadCheckpoint(flags.model!), { command: 'prune', path: flags.model! }); } catch (e) { throw new Error(`--model ${flags.model}: ${(e as Error).message}`); }
     warnNonFinite(ctx, 'prune', model, flags.model!);
+    const densified = densifySparse(model);   // re-pruning a CSR file: prune (and report on) its dense layers
+    if (densified > 0) say(`note: ${flags.model} is already pruned (${densified} CSR layer${densified === 1 ? '' : 's'}); its layers are pruned as dense ones with their zeros, and the report counts against the dense model`);
     const data = loadImageData(flags.dataset!, flags.data);
     const spe = Math.ceil(data.train.length / flags['batch-size']);
     const finetuneSteps = flags['finetune-steps'] ?? (flags['finetune-epochs'] ?? 1) * spe;
