@@ -243,7 +243,7 @@ template <class T>
 inline void relu_block(T* c, long ldc, long rows, long cols) {
   for (long i = 0; i < rows; i++) {
     T* ci = c + i * ldc;
-    for (long j = 0; j < cols; j++) ci[j] = ci[j] > T(0) ? ci[j] : T(0);  // NaN -> 0, as the unary relu
+    for (long j = 0; j < cols; j++) ci[j] = ci[j] <= T(0) ? T(0) : ci[j];  // NaN stays NaN, as the unary relu and torch.relu
   }
 }
 

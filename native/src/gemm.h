@@ -18,7 +18,7 @@ void gemm_f64(const GemmArgs& g, const double* a, const double* b, double* c);
 // One product of gemm_multi: C (m x n, row stride ldc) = bias + A B when `bias` is given (the
 // strided vector bias[j * sbias] broadcast over the rows), C = A B when `overwrite`, else C += A B
 // (with a bias or `overwrite`, C's old contents are never read: it may be uninitialized storage);
-// then C = max(C, 0) when `relu` (NaN -> 0). Pointers to float or double per the call.
+// then C = max(C, 0) when `relu` (NaN stays NaN). Pointers to float or double per the call.
 struct GemmOp {
   long m = 0, n = 0, k = 0;
   const void* a = nullptr; long sam = 0, sak = 0;

@@ -91,7 +91,7 @@ template <class T> void unary_loop(int op, const T* x, long sx, T* y, long n) {
     case U_SIGMOID: map1(x, sx, y, n, [](T v) {
       if (v >= 0) return T(1) / (T(1) + m_exp(-v));
       const T e = m_exp(v); return e / (T(1) + e); }); break;
-    case U_RELU: map1(x, sx, y, n, [](T v) { return v > 0 ? v : T(0); }); break;
+    case U_RELU: map1(x, sx, y, n, [](T v) { return v <= T(0) ? T(0) : v; }); break;  // NaN stays NaN, as torch.relu
     case U_ERF: map1(x, sx, y, n, [](T v) { return m_erf(v); }); break;
     case U_SIGN: map1(x, sx, y, n, [](T v) { return v > 0 ? T(1) : (v < 0 ? T(-1) : T(0)); }); break;
     case U_SIN: map1(x, sx, y, n, [](T v) { return m_sin(v); }); break;

@@ -127,7 +127,7 @@ function convert(command: string, name: string, spec: FlagSpec, raw: string): st
     }
     return raw;
   }
-  const n = spec.type === 'int' ? (/^[+-]?\d+$/.test(raw.trim()) ? Number(raw) : NaN) : (raw.trim() === '' ? NaN : Number(raw));
+  const n = spec.type === 'int' ? (/^[+-]?\d+$/.test(raw.trim()) ? Number(raw) : NaN) : (/^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(raw.trim()) ? Number(raw) : NaN);   // decimal only: no 0x10, 0b1, Infinity
   if (!Number.isFinite(n)) {
     throw new UsageError(command, `--${name} must be ${spec.type === 'int' ? 'an integer' : 'a number'}, got '${raw}'`);
   }

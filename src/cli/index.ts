@@ -74,10 +74,11 @@ export async function main(argv: readonly string[], ctx: CliContext = processCon
   }
   if (first.startsWith('-')) {
     ctx.err(`tensorslim: unknown option '${first}' (put options after the command)\n\n${globalHelp()}`);
+    if (argv.includes('--json')) emitJson(ctx, { error: `unknown option '${first}' (put options after the command)`, exitCode: 2 });
     return 2;
   }
   const cmd = COMMANDS.find((c) => c.name === first);
-  if (cmd === undefined) return unknownCommand(ctx, first);
+  if (cmd === undefined) return unknownCommand(ctx, first, rest.includes('--json'));
   const flagArgs = rest.includes('--') ? rest.slice(0, rest.indexOf('--')) : rest;
   if (flagArgs.includes('--help') || flagArgs.includes('-h')) {
     ctx.out(cmd.usage);
@@ -98,7 +99,9 @@ export async function main(argv: readonly string[], ctx: CliContext = processCon
   }
 }
 
-function unknownCommand(ctx: CliContext, name: string): number {
-  ctx.err(`tensorslim: unknown command '${name}'; commands: ${COMMANDS.map((c) => c.name).join(', ')}\nRun 'tensorslim --help' for usage.`);
+function unknownCommand(ctx: CliContext, name: string, json = false): number {
+  const msg = `unknown command '${name}'; commands: ${COMMANDS.map((c) => c.name).join(', ')}`;
+  ctx.err(`tensorslim: ${msg}\nRun 'tensorslim --help' for usage.`);
+  if (json) emitJson(ctx, { error: msg, exitCode: 2 });
   return 2;
 }

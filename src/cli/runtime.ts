@@ -6,10 +6,13 @@ import os from 'node:os';
 import { getBackend, listBackends, setBackend } from '../backend/registry.js';
 import { UsageError } from './command.js';
 import { TensorslimError } from '../core/errors.js';
-import { modelFromCheckpoint, type Checkpoint } from '../io/index.js';
+import { checkDeclaredSize, modelFromCheckpoint, type Checkpoint } from '../io/index.js';
 import { listModels, modelFromConfig, type AnyPresetModel, type PresetModel } from '../models/index.js';
 import { prune } from '../compress/index.js';
 import { gptConfigOf, loadGptCheckpoint } from '../train/lm.js';
+
+/** The most kernel threads --threads accepts (far above any core count; more only adds overhead). */
+const MAX_THREADS = 1024;
 
 /** Facts about the running process and backend, as `info` prints them. */
 export interface RuntimeInfo {
@@ -33,6 +36,9 @@ export interface RuntimeInfo {
  * applyRuntimeFlags('train', { threads: 2 });
  */
 export function applyRuntimeFlags(command: string, opts: { threads?: number | undefined; backend?: string | undefined }): void {
+  if (opts.threads !== undefined && opts.threads > MAX_THREADS) {
+    throw new UsageError(command, `--threads must be <= ${MAX_THREADS} (this machine has ${os.availableParallelism()} cores), got ${opts.threads}`);
+  }
   if (opts.threads !== undefined) process.env['TENSORSLIM_NUM_THREADS'] = String(opts.threads);
   if (opts.backend !== undefined) {
     if (!listBackends().includes(opts.backend)) {
@@ -84,6 +90,7 @@ export function modelFromAnyCheckpoint(ckpt: Checkpoint, opts: { command?: strin
   const sparse = [...ckpt.model.keys()].some((k) => k.endsWith('weight.crow_indices'));
   if (!sparse) return modelFromCheckpoint(ckpt);
   if (!ckpt.config) throw new Error('this sparse checkpoint has no model config, so its layers cannot be rebuilt');
+  checkDeclaredSize(ckpt.config, ckpt.model, 'load');   // before allocating the dense model
   return prune.loadSparse(modelFromConfig(ckpt.config), ckpt.model);
 }
 
@@ -94,4 +101,32 @@ export function modelFromAnyCheckpoint(ckpt: Checkpoint, opts: { command?: strin
  */
 export function anyModelFromCheckpoint(ckpt: Checkpoint): AnyPresetModel {
   return gptConfigOf(ckpt) !== null ? loadGptCheckpoint(ckpt).model : modelFromAnyCheckpoint(ckpt);
+}
+
+/**
+ * Names of the tensors of `tensors` holding NaN or Inf (float tensors only), for the warning that
+ * every command loading a checkpoint prints: a model with non-finite weights computes NaN, and its
+ * accuracy, loss or pruning result would mean nothing.
+ * @example nonFiniteTensors(model.stateDict());   // ['0.weight'] after a diverged run
+ */
+export function nonFiniteTensors(tensors: ReadonlyMap<string, { dtype: string; contiguous(): { data: ArrayLike<number> } }>): string[] {
+  const bad: string[] = [];
+  for (const [name, t] of tensors) {
+    if (t.dtype !== 'float32' && t.dtype !== 'float64') continue;
+    const d = t.contiguous().data;
+    for (let i = 0; i < d.length; i++) if (!Number.isFinite(d[i]!)) { bad.push(name); break; }
+  }
+  return bad;
+}
+
+/**
+ * Warn on stderr when a loaded model has non-finite weights (NaN/Inf), naming the file and tensors.
+ * @example warnNonFinite(ctx, 'eval', model, 'mlp.safetensors');
+ */
+export function warnNonFinite(ctx: { err(line: string): void }, command: string, model: { stateDict(): ReadonlyMap<string, { dtype: string; contiguous(): { data: ArrayLike<number> } }> }, path: string): void {
+  const bad = nonFiniteTensors(model.stateDict());
+  if (bad.length === 0) return;
+  const names = bad.length > 4 ? `${bad.slice(0, 4).join(', ')} and ${bad.length - 4} more` : bad.join(', ');
+  ctx.err(`tensorslim ${command}: warning: ${path} holds non-finite weights (NaN or Inf) in ${names}; `
+    + 'the model computes NaN and its results mean nothing: retrain, or resume from an earlier checkpoint');
 }

@@ -5,7 +5,10 @@
 
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { gunzipSync } from 'node:zlib';
+import { constants as zlibConstants, gunzipSync } from 'node:zlib';
+import { constants as bufferConstants } from 'node:buffer';
+
+const MAX_LENGTH = bufferConstants.MAX_LENGTH;
 import { fmtShape } from '../backend/shape.js';
 import { TensorslimError } from '../core/errors.js';
 import { Tensor } from '../core/tensor.js';
@@ -40,6 +43,30 @@ function fail(source: string, message: string): never {
 }
 
 /**
+ * Total bytes (header + data) an IDX header declares, read by decompressing growing prefixes of a
+ * gzip file until the header is out (a prefix of k bytes inflates to at most about 1,032 k bytes).
+ * Null when the header cannot be read this way (parseIdx then reports what is wrong).
+ */
+function declaredIdxBytes(gz: Uint8Array): number | null {
+  for (let k = 64; ; k *= 4) {
+    let head: Uint8Array;
+    try { head = gunzipSync(gz.subarray(0, Math.min(k, gz.length)), { finishFlush: zlibConstants.Z_SYNC_FLUSH }); } catch { return null; }
+    if (head.length >= 4) {
+      const ndim = head[3]!;
+      const headerLen = 4 + 4 * ndim;
+      if (head.length >= headerLen) {
+        const { size } = TYPES[head[2]!] ?? { size: 1 };
+        let count = 1;
+        const dv = new DataView(head.buffer, head.byteOffset, head.byteLength);
+        for (let i = 0; i < ndim; i++) count *= dv.getUint32(4 + 4 * i, false);
+        return headerLen + count * size;
+      }
+    }
+    if (k >= gz.length) return null;
+  }
+}
+
+/**
  * Decode IDX bytes, gunzipping first when they start with the gzip magic. uint8 data is returned
  * as a view of the (decompressed) bytes, without a copy.
  * @example const { shape, data } = parseIdx(readFileSync('train-labels-idx1-ubyte.gz')); // [60000]
@@ -47,9 +74,14 @@ function fail(source: string, message: string): never {
 export function parseIdx(bytes: Uint8Array, source = 'IDX data'): IdxArray {
   let raw = bytes;
   if (isGzip(bytes)) {
+    // Decompress no more than the header declares (a small file must not inflate to gigabytes first).
+    const limit = declaredIdxBytes(bytes);
     try {
-      raw = gunzipSync(bytes);
+      raw = gunzipSync(bytes, limit === null ? {} : { maxOutputLength: Math.min(Math.max(1, limit + 1), MAX_LENGTH) });
     } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' && limit !== null) {
+        fail(source, `has trailing bytes: the decompressed data goes beyond the ${limit} bytes its header declares; the file is damaged`);
+      }
       fail(source, `corrupt or truncated gzip data (${(e as Error).message}); download or install the file again`);
     }
   }

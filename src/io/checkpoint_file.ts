@@ -36,6 +36,7 @@ import { Tensor } from '../core/tensor.js';
 import { modelFromConfig, validateConfig, type ModelConfig, type PresetModel } from '../models/index.js';
 import type { OptimizerStateDict, PackedParamGroup, ParamState, SchedulerStateDict } from '../optim/index.js';
 import { readFileBytes, writeFileAtomic } from './files.js';
+import { checkDeclaredSize } from './declared.js';
 import { parseSafetensors, serializeSafetensors, type SafetensorsMetadata } from './safetensors.js';
 
 /** A JSON value (what checkpoint metadata can hold). */
@@ -442,6 +443,7 @@ export function modelFromCheckpoint(ckpt: Checkpoint): PresetModel {
   if (ckpt.config === null) {
     fail('modelFromCheckpoint', 'the checkpoint has no model config (the model was built by hand); build the model yourself and call restoreCheckpoint(ckpt, { model })');
   }
+  checkDeclaredSize(ckpt.config, ckpt.model);   // before allocating the model
   const model = modelFromConfig(ckpt.config);
   model.loadStateDict(ckpt.model);
   return model;

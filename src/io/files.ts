@@ -4,42 +4,35 @@
 // Synchronous on purpose: a checkpoint is written between training steps, and a kill test can
 // then reason about exactly one write in flight.
 
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { TensorslimError } from '../core/errors.js';
 import { parseSafetensors, serializeSafetensors, type ParsedSafetensors, type SafetensorsMetadata, type TensorMap } from './safetensors.js';
-
-function systemMessage(e: unknown): string {
-  const err = e as NodeJS.ErrnoException;
-  switch (err.code) {
-    case 'ENOENT': return 'no such file or directory';
-    case 'EACCES': case 'EPERM': return 'permission denied';
-    case 'EISDIR': return 'it is a directory';
-    case 'ENOSPC': return 'no space left on the device';
-    case 'EROFS': return 'read-only file system';
-    default: return err.message ?? String(e);
-  }
-}
+import { removeStaleTempFiles, resolveOutputTarget, systemReason as systemMessage, tempPathFor } from './paths.js';
 
 /**
  * Write `bytes` to `path` atomically: the data goes to a temporary file next to it, is flushed to
  * disk (fsync), then renamed over `path`. Readers see the old file or the new one, never a part.
  * On failure the temporary file is removed and `path` is untouched. A process killed mid-write
- * may leave a `.<name>.<pid>.<random>.tmp` file behind; the target is still intact.
+ * may leave a `.<name>.<pid>.<random>.tmp` file behind; the target is still intact, and the next
+ * write of the same file removes such files of processes that no longer run.
+ * Only a regular file is replaced: an existing `path` that is a device node, FIFO, socket or
+ * directory is refused; a symbolic link to a regular file is written through (the link stays).
  *
  * @example
  * writeFileAtomic('out/model.safetensors', bytes);
  */
 export function writeFileAtomic(path: string, bytes: Uint8Array, op = 'writeFileAtomic'): void {
-  const target = resolve(path);
+  const { target, problem } = resolveOutputTarget(path);
+  if (problem !== null) throw new TensorslimError(op, `cannot write ${problem}`);
   const dir = dirname(target);
-  const tmp = join(dir, `.${basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  removeStaleTempFiles(target);
+  const tmp = tempPathFor(target);
   let fd: number;
   try {
     fd = openSync(tmp, 'wx', 0o666);
   } catch (e) {
-    throw new TensorslimError(op, `cannot write '${path}': cannot create a file in '${dir}' (${systemMessage(e)})${(e as NodeJS.ErrnoException).code === 'ENOENT' ? '; create the directory first' : ''}`);
+    throw new TensorslimError(op, `cannot write '${path}': cannot create a file in '${dir}' (${systemMessage(e)})${existsSync(dir) ? '' : '; create the directory first'}`);
   }
   try {
     try {

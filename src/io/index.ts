@@ -11,6 +11,7 @@ export {
   type SafetensorsDType, type SafetensorsMetadata, type ParsedSafetensors, type TensorMap,
 } from './safetensors.js';
 export { saveSafetensors, loadSafetensors, writeFileAtomic, fileBytes } from './files.js';
+export { outputPathProblem, ensureOutputDirectory, resolveOutputTarget, directoryProblem, sameFile, removeStaleTempFiles } from './paths.js';
 export {
   saveCheckpoint, loadCheckpoint, serializeCheckpoint, parseCheckpoint, restoreCheckpoint, modelFromCheckpoint,
   tensorslimVersion, CHECKPOINT_FORMAT_VERSION, CHECKPOINT_METADATA_KEYS, OPTIMIZER_TENSOR_PREFIX,
@@ -18,3 +19,4 @@ export {
   type RestoreTargets, type JsonValue, type JsonObject,
 } from './checkpoint_file.js';
 export { stateDictBytes } from './size.js';
+export { checkDeclaredSize, configParameterCount } from './declared.js';

@@ -7,5 +7,5 @@ export {
   type ModelConfig, type AnyModelConfig, type AnyPresetModel, type MlpConfig, type Lenet5Config, type ModelOverrides,
   type ModelPreset, type ClassifierModelPreset, type GptModelPreset, type ModelTask, type ClassifierPresetName, type PresetName,
 } from './presets.js';
-export { summarizeModel, type ModelSummary, type LayerSummary, type SummarizeOptions } from './summary.js';
+export { summarizeModel, denseParameterCount, type ModelSummary, type LayerSummary, type SummarizeOptions } from './summary.js';
 export { GPT, GPT_PRESETS, KVCache, createGpt, gptConfig, gptLoss, gptParamGroups, lmLossFn, sampleToken, validateGptConfig, type GptConfig, type GptOverrides, type GptPreset, type GptPresetName, type GenerateOptions } from './gpt.js';

@@ -8,6 +8,14 @@
 // q k^T and P v cost 2 * C * T (T + 1) FLOPs together per layer (the fused kernel skips the masked
 // blocks). A language model is summarized for int32 token ids (options.dtype): its FLOPs are per
 // sequence of inputShape[0] tokens; divide by it for FLOPs per token.
+// Parameters vs non-zeros, one definition everywhere (summary, eval, prune, demo): `params` counts
+// the architecture's dense parameters (a CSR layer from `prune` counts rows x cols + bias, as before
+// pruning); `nonzeroParams` counts the entries that are not zero (masked or unstored ones are zero).
+// FLOPs count the multiply-adds of non-zero weights (2 x nnz + bias per row for Linear, per position
+// for Conv2d), so a pruned layer costs its sparse FLOPs; an unpruned layer has no zero weights and
+// costs its dense FLOPs. A CSR layer (a module whose `weight` child stores `values` /
+// `crow_indices` with `rows` x `cols`, i.e. compress/prune's SparseLinear, recognised by shape since
+// models sits below compress) is one row: SparseLinear(in -> out).
 
 import type { Tensor } from '../core/tensor.js';
 import { noGrad } from '../core/engine.js';
@@ -30,7 +38,7 @@ export interface LayerSummary {
   type: string;
   /** Output shape for one sample (batch axis dropped). */
   outputShape: number[];
-  /** Parameters (elements) owned directly by this layer (a weight tied to another layer counts in both rows). */
+  /** Parameters (elements) owned directly by this layer, dense (a CSR layer: rows x cols + bias; a weight tied to another layer counts in both rows). */
   params: number;
   /** Zero entries among this layer's weights (masked entries count as zero). */
   zeros: number;
@@ -38,14 +46,14 @@ export interface LayerSummary {
   sparsity: number;
   /** Bytes of this layer's parameters and persistent buffers (dense storage). */
   bytes: number;
-  /** FLOPs per sample, dense (a multiply-add counts 2). */
+  /** FLOPs per sample (a multiply-add with a non-zero weight counts 2; pruned weights cost nothing). */
   flops: number;
 }
 
 /** The whole model's summary. */
 export interface ModelSummary {
   layers: LayerSummary[];
-  /** Total parameters (each tensor once: a tied weight counts once). */
+  /** Total parameters, dense (each tensor once: a tied weight counts once; see denseParameterCount). */
   params: number;
   /** Parameters that are not zero (masked ones count as zero). */
   nonzeroParams: number;
@@ -53,7 +61,7 @@ export interface ModelSummary {
   sparsity: number;
   /** Dense bytes of all parameters and persistent buffers (a tensor listed under two keys, tied, counts once). */
   bytes: number;
-  /** FLOPs per sample (dense). */
+  /** FLOPs per sample (non-zero weights only). */
   flops: number;
   inputShape: number[];
   outputShape: number[];
@@ -73,7 +81,9 @@ export interface ModelSummary {
  */
 export function summarizeModel(model: AnyModule, inputShape: readonly number[], opts: SummarizeOptions = {}): ModelSummary {
   const all = model.namedModules();
-  const leaves = all.filter(([, m]) => m.children().length === 0);
+  const sparse = all.filter(([, m]) => csrOf(m) !== null).map(([n]) => n);
+  const inside = (n: string): boolean => sparse.some((s) => n.startsWith(`${s}.`));
+  const leaves = all.filter(([n, m]) => (m.children().length === 0 || sparse.includes(n)) && !inside(n));
   const attention = all.filter(([, m]) => m instanceof CausalSelfAttention) as [string, CausalSelfAttention][];
   const hooked = [...leaves.map(([, m]) => m), ...attention.map(([, m]) => m as AnyModule)];
   const shapes = new Map<AnyModule, { input: number[]; output: number[] }>();
@@ -102,14 +112,18 @@ export function summarizeModel(model: AnyModule, inputShape: readonly number[], 
     const params = m.namedParameters('', false).reduce((s, [, p]) => s + p.size, 0);
     let bytes = 0;
     for (const t of own.values()) bytes += t.size * itemSize(t.dtype);
-    const { zeros, weights } = weightZeros(own);
+    const csr = csrOf(m);
+    const { zeros, weights } = csr !== null ? csrZeros(csr) : weightZeros(own);
     weightTotal += weights;
     const io = shapes.get(m);
     const outputShape = io ? io.output.slice(1) : [];
+    const bias = (m as unknown as { bias?: Tensor | null }).bias;
     layers.push({
-      name, type: describeLayer(m), outputShape, params, zeros,
+      name, type: csr !== null ? `SparseLinear(${csr.cols} -> ${csr.rows})` : describeLayer(m), outputShape,
+      params: csr !== null ? csr.rows * csr.cols + (bias ? bias.size : 0) : params, zeros,
       sparsity: weights > 0 ? zeros / weights : 0,
-      bytes, flops: io ? layerFlops(m, outputShape) : 0,
+      bytes,
+      flops: !io ? 0 : csr !== null ? (prod(outputShape) / csr.rows) * (2 * (weights - zeros) + (bias ? csr.rows : 0)) : layerFlops(m, outputShape, weights - zeros),
     });
   }
   for (const [name, m] of attention) {
@@ -134,7 +148,7 @@ export function summarizeModel(model: AnyModule, inputShape: readonly number[], 
     for (const p of own) seen.add(p);
     zeroTotal += layers.find((l) => l.name === name)?.zeros ?? 0;
   }
-  const params = model.numParameters();
+  const params = denseParameterCount(model);
   let bytes = 0;
   const counted = new Set<Tensor>();
   for (const t of model.stateDict({ keepVars: true }).values()) {   // the live tensors, so a tied one is seen twice
@@ -152,6 +166,41 @@ export function summarizeModel(model: AnyModule, inputShape: readonly number[], 
     inputShape: [...inputShape],
     outputShape: [...out.shape].slice(1),
   };
+}
+
+/** A CSR weight as compress/prune stores it (duck-typed: models sits below compress). */
+interface CsrView { rows: number; cols: number; values: Tensor }
+
+function csrOf(m: AnyModule): CsrView | null {
+  const w = (m as unknown as { weight?: unknown }).weight;
+  if (w === null || typeof w !== 'object') return null;
+  const c = w as { rows?: unknown; cols?: unknown; values?: unknown; crow_indices?: unknown };
+  return typeof c.rows === 'number' && typeof c.cols === 'number' && c.values !== undefined && c.crow_indices !== undefined ? (c as CsrView) : null;
+}
+
+/** Zeros of a CSR weight among its rows x cols entries: the unstored ones and stored zeros. */
+function csrZeros(w: CsrView): { zeros: number; weights: number } {
+  const d = w.values.dataSync();
+  let nz = 0;
+  for (let i = 0; i < d.length; i++) if (d[i] !== 0) nz++;
+  return { zeros: w.rows * w.cols - nz, weights: w.rows * w.cols };
+}
+
+/**
+ * Parameters of the architecture, dense: model.numParameters(), with each CSR layer counted as its
+ * rows x cols weight (as before pruning) instead of its stored values. The `params` of summaries,
+ * `eval` and `prune` all use this; non-zeros are counted separately.
+ *
+ * @example
+ * denseParameterCount(prune.loadSparse(createModel('mlp'), state));   // 266,610, as the dense mlp
+ */
+export function denseParameterCount(model: AnyModule): number {
+  let n = model.numParameters();
+  for (const m of model.modules()) {
+    const csr = csrOf(m);
+    if (csr !== null) n += csr.rows * csr.cols - csr.values.size;
+  }
+  return n;
 }
 
 /** Zeros in the layer's weight: from `weight_mask` when pruned, else counted in `weight`. */
@@ -176,15 +225,15 @@ function describeLayer(m: AnyModule): string {
 
 const prod = (s: readonly number[]): number => s.reduce((a, b) => a * b, 1);
 
-function layerFlops(m: AnyModule, output: readonly number[]): number {
+// nonzeroWeights: multiply-adds with a zero weight (pruned) are not counted
+function layerFlops(m: AnyModule, output: readonly number[], nonzeroWeights: number): number {
   if (m instanceof Linear) {
     const rows = prod(output) / m.outFeatures;
-    return rows * (2 * m.inFeatures * m.outFeatures + (m.bias ? m.outFeatures : 0));
+    return rows * (2 * nonzeroWeights + (m.bias ? m.outFeatures : 0));
   }
   if (m instanceof Conv2d) {
     const positions = prod(output) / m.outChannels;
-    const k = m.inChannels * m.kernelSize[0] * m.kernelSize[1];
-    return positions * m.outChannels * (2 * k + (m.bias ? 1 : 0));
+    return positions * (2 * nonzeroWeights + (m.bias ? m.outChannels : 0));
   }
   if (m instanceof MaxPool2d) return prod(output) * (m.kernelSize[0] * m.kernelSize[1] - 1);
   if (m instanceof ReLU || m instanceof GELU || m instanceof Tanh || m instanceof Sigmoid) return prod(output);

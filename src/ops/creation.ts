@@ -25,6 +25,21 @@ function checkShape(op: string, shape: Shape): void {
   for (const d of shape) {
     if (!Number.isInteger(d) || d < 0) throw new ShapeError(op, `shape must be non-negative integers, got ${fmtShape(shape)}`);
   }
+  // one typed array holds at most 2^32 elements; say so instead of V8's bare "Invalid typed array length"
+  const n = shape.reduce((a, b) => a * b, 1);
+  if (n > MAX_ELEMENTS) throw new ShapeError(op, `shape ${fmtShape(shape)} has ${n.toExponential(3)} elements; a tensor holds at most 2^32 (${MAX_ELEMENTS.toLocaleString('en-US')}); use a smaller shape`);
+}
+
+const MAX_ELEMENTS = 2 ** 32;
+
+/** allocate() with an error naming the op, shape and bytes when memory runs out. */
+function allocateFor(op: string, dtype: DType, shape: Shape, uninit = false): TypedArray {
+  try {
+    return uninit ? allocateUninit(dtype, numel(shape)) : allocate(dtype, numel(shape));
+  } catch (e) {
+    if (!(e instanceof RangeError)) throw e;
+    throw new TensorslimError(op, `cannot allocate ${fmtShape(shape)} ${dtype} (${e.message}); use a smaller shape`);
+  }
 }
 
 /**
@@ -86,7 +101,7 @@ export function full(shape: Shape, value: number, opts: TensorOptions = {}): Ten
 function filled(op: string, shape: Shape, value: number, opts: TensorOptions): Tensor {
   checkShape(op, shape);
   const dtype = opts.dtype ?? 'float32';
-  const data = allocate(dtype, numel(shape));
+  const data = allocateFor(op, dtype, shape);
   if (value !== 0) data.fill(dtype === 'bool' ? (value ? 1 : 0) : value);
   return finish(new Tensor(data, dtype, shape), opts);
 }
@@ -100,7 +115,7 @@ function filled(op: string, shape: Shape, value: number, opts: TensorOptions): T
 export function empty(shape: Shape, opts: TensorOptions = {}): Tensor {
   checkShape('empty', shape);
   const dtype = opts.dtype ?? 'float32';
-  return finish(new Tensor(allocateUninit(dtype, numel(shape)), dtype, shape), opts);
+  return finish(new Tensor(allocateFor('empty', dtype, shape, true), dtype, shape), opts);
 }
 
 /** @example zeros([2, 3]) */

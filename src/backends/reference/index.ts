@@ -48,7 +48,7 @@ function unaryFn(op: UnaryOp): (v: number) => number {
     case 'abs': return Math.abs;
     case 'tanh': return Math.tanh;
     case 'sigmoid': return (v) => (v >= 0 ? 1 / (1 + Math.exp(-v)) : Math.exp(v) / (1 + Math.exp(v)));
-    case 'relu': return (v) => (v > 0 ? v : 0);
+    case 'relu': return (v) => (v <= 0 ? 0 : v);   // NaN stays NaN, as torch.relu
     case 'erf': return erf;
     case 'sign': return (v) => (v > 0 ? 1 : v < 0 ? -1 : 0);
     case 'sin': return Math.sin;

@@ -4,7 +4,7 @@
 // teacher), prune a copy of it, then train a smaller student preset alone and distilled from the
 // teacher with the same budget (each stage appends rows to the final table).
 
-import { mkdtempSync, mkdirSync, existsSync, statSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { distill, prune } from '../../compress/index.js';
@@ -18,6 +18,7 @@ import { applyRuntimeFlags, runtimeInfo } from '../runtime.js';
 import { progressCallback } from '../train_progress.js';
 import { version } from '../version.js';
 import { pruneReporting } from '../prune_progress.js';
+import { checkOutputDirectory } from '../paths.js';
 
 /** The demo's distillation defaults (chosen by a sweep on these digits; see docs/CLI.md). */
 const DEMO_STUDENT = 'mlp-tiny';
@@ -137,7 +138,7 @@ const trainStage: DemoStage = {
       callbacks: [progressCallback(s.ctx, s.say)],
       onStart(p) {
         s.say(`[1] train ${f.model} (${fmtInt(p.params)} params) on ${fmtInt(s.data.info.trainSize)} digits, test on ${fmtInt(s.data.info.testSize)}: `
-          + `${f.steps !== undefined ? `${f.steps} steps` : `${s.epochs} epochs`}, batch ${f['batch-size']}, adam lr ${f.lr}, seed ${f.seed}`);
+          + `${f.steps !== undefined ? `${f.steps} steps` : `${s.epochs} epoch${s.epochs === 1 ? '' : 's'}`}, batch ${f['batch-size']}, adam lr ${f.lr}, seed ${f.seed}`);
       },
     });
     if (r.fit.stopReason !== 'completed') throw new Error(r.fit.message ?? 'training stopped');
@@ -281,8 +282,7 @@ Examples:
     let outDir: string;
     if (flags['out-dir'] !== undefined) {
       outDir = flags['out-dir'];
-      if (existsSync(outDir) && !statSync(outDir).isDirectory()) throw new UsageError('demo', `--out-dir ${outDir} is a file`);
-      mkdirSync(outDir, { recursive: true });
+      checkOutputDirectory('demo', 'out-dir', outDir);   // level by level: a recursive create can hang in /proc
     } else outDir = mkdtempSync(join(tmpdir(), 'tensorslim-demo-'));
     applyRuntimeFlags('demo', { threads: flags.threads });
     const say = humanWriter(ctx, flags.json);

@@ -16,10 +16,10 @@ import {
 import { formatFlags, JSON_FLAG, parseArgs, type FlagSpecs } from '../args.js';
 import { UsageError, type CliContext, type Command } from '../command.js';
 import { emitJson, fmtInt, fmtPct, fmtSeconds, formatTable, humanWriter } from '../output.js';
-import { applyRuntimeFlags, modelFromAnyCheckpoint } from '../runtime.js';
+import { applyRuntimeFlags, modelFromAnyCheckpoint, warnNonFinite } from '../runtime.js';
 import { loadCheckpoint } from '../../io/index.js';
 import { progressCallback } from '../train_progress.js';
-import { checkOutputPath } from '../output_path.js';
+import { checkOutputFile } from '../paths.js';
 
 const CMD = 'distill';
 
@@ -93,13 +93,14 @@ async function run(argv: readonly string[], ctx: CliContext): Promise<number> {
   if (!existsSync(teacherPath)) usage(`--teacher ${teacherPath}: no such file; train one first with tensorslim train --out ${teacherPath}`);
   if (statSync(teacherPath).isDirectory()) usage(`--teacher ${teacherPath} is a directory; give a checkpoint file`);
   if (flags.epochs !== undefined && flags.steps !== undefined) usage('give --epochs or --steps, not both');
-  if (flags.out !== undefined) checkOutputPath(CMD, 'out', flags.out);
-  if (flags.out !== undefined && flags.out === teacherPath) usage(`--out ${flags.out} would overwrite the teacher; write the student to another file`);
+  if (flags.out !== undefined) checkOutputFile(CMD, 'out', flags.out, [{ flag: '--teacher', path: teacherPath }]);
   let hidden: number[] | null = null;
   if (flags['student-hidden'] !== undefined) {
     hidden = flags['student-hidden'].split(',').map((v) => Number(v.trim()));
     if (hidden.length === 0 || hidden.some((h) => !Number.isInteger(h) || h < 1)) usage(`--student-hidden must be positive integer widths separated by commas (e.g. 128 or 256,64), got '${flags['student-hidden']}'`);
   }
+  const studentArch = listModels({ task: 'image-classification' }).find((m) => m.name === studentName)!.config.arch;
+  if (hidden !== null && studentArch !== 'mlp') usage(`--student-hidden applies to MLP students; ${studentName} is a ${studentArch}`);
   const overrides = hidden !== null ? { hidden } : {};
   let augment: AugmentSpec;
   try { augment = parseAugment(flags.augment); } catch {
@@ -118,6 +119,7 @@ async function run(argv: readonly string[], ctx: CliContext): Promise<number> {
 
   let teacher: PresetModel;
   try { teacher = modelFromAnyCheckpoint(loadCheckpoint(teacherPath), { command: CMD, path: teacherPath }); } catch (e) { throw new Error(`--teacher ${teacherPath}: ${(e as Error).message}`); }
+  warnNonFinite(ctx, CMD, teacher, teacherPath);
   const data = loadImageData(flags.dataset!, flags.data);
   const tc = teacher.config;
   manualSeed(flags.seed);                 // same initial student as `train --model <student> --seed N` (and --baseline)

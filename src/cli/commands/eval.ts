@@ -1,13 +1,14 @@
 // `tensorslim eval`: accuracy and loss of a checkpoint on a dataset's test split.
 
 import { existsSync } from 'node:fs';
-import { createModel, listModels, type PresetModel } from '../../models/index.js';
+import { createModel, denseParameterCount, listModels, type PresetModel } from '../../models/index.js';
+import { prune } from '../../compress/index.js';
 import { loadCheckpoint, loadSafetensors } from '../../io/index.js';
 import { evaluateOn, loadImageData } from '../../train/index.js';
 import { formatFlags, JSON_FLAG, parseArgs, type FlagSpecs } from '../args.js';
 import { UsageError, type Command } from '../command.js';
 import { emitJson, fmtInt, fmtPct, fmtSeconds } from '../output.js';
-import { applyRuntimeFlags, modelFromAnyCheckpoint } from '../runtime.js';
+import { applyRuntimeFlags, modelFromAnyCheckpoint, warnNonFinite } from '../runtime.js';
 
 const FLAGS = {
   model: { type: 'string', help: 'checkpoint to evaluate (written by train --out)', metavar: 'FILE' },
@@ -48,14 +49,15 @@ Example:
       const { tensors } = loadSafetensors(flags.model);
       model.loadStateDict(new Map([...tensors].filter(([k]) => !k.startsWith('optimizer.'))));
     } else model = modelFromAnyCheckpoint(loadCheckpoint(flags.model));
+    warnNonFinite(ctx, 'eval', model, flags.model);
     const data = loadImageData(flags.dataset, flags.data);
     const m = evaluateOn(model, data, flags['batch-size']);
     const result = {
       command: 'eval', model: flags.model, preset: model.config.preset ?? model.config.arch, dataset: data.info.name,
-      testAccuracy: m.accuracy, testLoss: m.loss, samples: m.samples, params: model.numParameters(), seconds: m.seconds, samplesPerSecond: m.samplesPerSecond,
+      testAccuracy: m.accuracy, testLoss: m.loss, samples: m.samples, params: denseParameterCount(model), nonzeroParams: prune.countNonzeros(model), seconds: m.seconds, samplesPerSecond: m.samplesPerSecond,
     };
     if (flags.json) emitJson(ctx, result);
-    else ctx.out(`${flags.model} (${result.preset}, ${fmtInt(result.params)} params) on ${data.info.name} test (${fmtInt(m.samples)} samples): accuracy ${fmtPct(m.accuracy)}  loss ${m.loss.toFixed(4)}  ${fmtSeconds(m.seconds)}`);
+    else ctx.out(`${flags.model} (${result.preset}, ${fmtInt(result.params)} params, ${fmtInt(result.nonzeroParams)} non-zero) on ${data.info.name} test (${fmtInt(m.samples)} samples): accuracy ${fmtPct(m.accuracy)}  loss ${m.loss.toFixed(4)}  ${fmtSeconds(m.seconds)}`);
     return 0;
   },
 };

@@ -30,7 +30,7 @@ Example:
     const { flags } = parseArgs('info', argv, FLAGS);
     applyRuntimeFlags('info', { threads: flags.threads, backend: flags.backend });
     const info = runtimeInfo(version());
-    if (flags.json) { emitJson(ctx, { ...info }); return 0; }
+    if (flags.json) { emitJson(ctx, { command: 'info', ...info }); return 0; }
     ctx.out(formatKeyValues([
       ['version', info.version],
       ['backend', info.backend],

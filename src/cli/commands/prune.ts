@@ -13,9 +13,9 @@ import { exportWeights, loadImageData, measureLatency } from '../../train/index.
 import { formatFlags, JSON_FLAG, parseArgs, type FlagSpecs } from '../args.js';
 import { UsageError, type Command } from '../command.js';
 import { emitJson, fmtBytes, fmtInt, fmtLatency, fmtPct, fmtSeconds, formatTable, humanWriter } from '../output.js';
-import { applyRuntimeFlags, modelFromAnyCheckpoint } from '../runtime.js';
+import { applyRuntimeFlags, modelFromAnyCheckpoint, warnNonFinite } from '../runtime.js';
 import { loadCheckpoint } from '../../io/index.js';
-import { checkOutputPath } from '../output_path.js';
+import { checkOutputFile } from '../paths.js';
 import { pruneReporting } from '../prune_progress.js';
 
 const FLAGS = {
@@ -38,6 +38,19 @@ const FLAGS = {
   threads: { type: 'int', help: 'kernel threads (native backend)', min: 1, metavar: 'N' },
   ...JSON_FLAG,
 } as const satisfies FlagSpecs;
+
+/** Swap every SparseLinear of `model` for the dense Linear with the same outputs; returns how many. */
+function densifySparse(model: PresetModel): number {
+  let n = 0;
+  for (const [path, m] of model.namedModules()) {
+    if (!(m instanceof prune.SparseLinear)) continue;
+    const dot = path.lastIndexOf('.');
+    const parent = dot < 0 ? model : model.getSubmodule(path.slice(0, dot));
+    parent.registerModule(path.slice(dot + 1), m.toLinear());
+    n++;
+  }
+  return n;
+}
 
 function fileSize(model: PresetModel, path: string | undefined): number {
   if (path !== undefined) return exportWeights(model, path);
@@ -91,13 +104,16 @@ Examples:
     if (method === 'ln-structured' && amount >= 1) usage('--amount 1 would remove every hidden unit; use a fraction below 1 with ln-structured');
     if (flags.structured && method !== 'ln-structured') usage(`--structured removes whole neurons/filters, which needs --method ln-structured (got ${method})`);
     if ((method === 'ln-structured' || method === '2:4') && schedule !== 'oneshot') usage(`--schedule ${schedule} applies to the unstructured methods (l1, global, random); ${method} runs oneshot`);
-    if (flags.out !== undefined) checkOutputPath('prune', 'out', flags.out);
+    if (flags.out !== undefined) checkOutputFile('prune', 'out', flags.out, [{ flag: '--model', path: flags.model! }]);
     applyRuntimeFlags('prune', { threads: flags.threads });
     const say = humanWriter(ctx, flags.json);
     const t0 = performance.now();
 
     let model: PresetModel;
     try { model = modelFromAnyCheckpoint(loadCheckpoint(flags.model!), { command: 'prune', path: flags.model! }); } catch (e) { throw new Error(`--model ${flags.model}: ${(e as Error).message}`); }
+    warnNonFinite(ctx, 'prune', model, flags.model!);
+    const densified = densifySparse(model);   // re-pruning a CSR file: prune (and report on) its dense layers
+    if (densified > 0) say(`note: ${flags.model} is already pruned (${densified} CSR layer${densified === 1 ? '' : 's'}); its layers are pruned as dense ones with their zeros, and the report counts against the dense model`);
     const data = loadImageData(flags.dataset!, flags.data);
     const spe = Math.ceil(data.train.length / flags['batch-size']);
     const finetuneSteps = flags['finetune-steps'] ?? (flags['finetune-epochs'] ?? 1) * spe;

@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { createAnyModel, isGptModel, listModels, summarizeModel, type AnyPresetModel } from '../../models/index.js';
 import { fileBytes, loadCheckpoint } from '../../io/index.js';
-import { anyModelFromCheckpoint } from '../runtime.js';
+import { anyModelFromCheckpoint, warnNonFinite } from '../runtime.js';
 import { formatFlags, JSON_FLAG, parseArgs, type FlagSpecs } from '../args.js';
 import { UsageError, type Command } from '../command.js';
 import { emitJson, fmtBytes, fmtCount, fmtInt, fmtPct, formatTable } from '../output.js';
@@ -20,8 +20,9 @@ export const summaryCommand: Command = {
   usage: `Usage: tensorslim summary <checkpoint|preset> [--json]
 
 Print each layer of a checkpoint's model (or of a fresh preset, e.g. 'mlp'): output shape,
-parameters, bytes, FLOPs per sample (a multiply-add counts 2) and sparsity (fraction of zero
-weights; masked weights of a pruned model count as zero). A GPT (gpt-tiny, gpt-small, or a
+parameters, bytes, FLOPs per sample (a multiply-add with a non-zero weight counts 2) and sparsity
+(fraction of zero weights; masked weights of a pruned model count as zero). A pruned CSR layer is
+one row, SparseLinear(in -> out), with its dense parameter count, sparsity and sparse FLOPs. A GPT (gpt-tiny, gpt-small, or a
 checkpoint of train --model gpt-*) is summarized for one sequence of its full context: FLOPs of the
 forward pass per sequence and per token, causal attention included (a tied embedding / LM-head
 matrix counts once in the totals).
@@ -42,6 +43,7 @@ Examples:
     if (existsSync(target)) {
       const ckpt = loadCheckpoint(target);
       model = anyModelFromCheckpoint(ckpt);
+      warnNonFinite(ctx, 'summary', model, target);
       withOptimizer = ckpt.optimizer !== null;
       file = fileBytes(target);
     } else if (listModels().some((m) => m.name === target)) {

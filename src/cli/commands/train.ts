@@ -1,6 +1,6 @@
 // `tensorslim train`: train a preset on a dataset, with checkpoints and exact resume.
 
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { listModels } from '../../models/index.js';
 import { GPT_PRESETS } from '../../models/gpt.js';
 import { isGptCheckpoint, runGptTraining } from '../../train/lm.js';
@@ -12,7 +12,7 @@ import { emitJson, fmtBytes, fmtInt, fmtPct, fmtSeconds, humanWriter } from '../
 import { createProgress, type Progress } from '../progress.js';
 import { applyRuntimeFlags } from '../runtime.js';
 import { progressCallback } from '../train_progress.js';
-import { checkOutputPath } from '../output_path.js';
+import { checkOutputFile } from '../paths.js';
 
 const FLAGS = {
   model: { type: 'string', help: `model preset: ${listModels().map((m) => m.name).join(', ')} (optional with --resume)`, metavar: 'PRESET' },
@@ -105,14 +105,17 @@ async function run(argv: readonly string[], ctx: CliContext): Promise<number> {
     throw new UsageError('train', `unknown --model '${flags.model}'; presets: ${listModels().map((m) => m.name).join(', ')}`);
   }
   if (flags.epochs !== undefined && flags.steps !== undefined) throw new UsageError('train', 'give --epochs or --steps, not both');
+  const gptOnly = (['tokenizer', 'context', 'accumulate', 'checkpointing', 'eval-interval', 'warmup'] as const).filter((f) => given.has(f));
+  if (gptOnly.length > 0) throw new UsageError('train', `${gptOnly.map((f) => `--${f}`).join(', ')} appl${gptOnly.length === 1 ? 'ies' : 'y'} to GPT presets only; ${flags.model ?? 'this model'} is an image classifier: drop ${gptOnly.length === 1 ? 'it' : 'them'}`);
   try { parseAugment(flags.augment); } catch {
     throw new UsageError('train', `bad --augment '${flags.augment}'; use none, shift (up to 2 pixels) or shift:N with N an integer in 0..8`);
   }
-  if (flags.out !== undefined) checkOutputPath('train', 'out', flags.out);
+  if (flags.out !== undefined) checkOutputFile('train', 'out', flags.out);
   if (flags.resume !== undefined && !existsSync(flags.resume)) throw new UsageError('train', `--resume ${flags.resume}: no such file`);
   applyRuntimeFlags('train', { threads: flags.threads });
   const say = humanWriter(ctx, flags.json);
 
+  let startStep = -1;
   const r = await runTraining({
     ...(flags.model !== undefined ? { model: flags.model } : {}),
     dataset: flags.dataset,
@@ -130,7 +133,8 @@ async function run(argv: readonly string[], ctx: CliContext): Promise<number> {
     ...(flags.resume !== undefined ? { resume: flags.resume } : {}),
     callbacks: [progressCallback(ctx, say)],
     onStart(p) {
-      const budget = flags.steps !== undefined ? `${flags.steps} steps` : `${p.trainer.totalEpochs} epochs`;
+      startStep = p.trainer.step;
+      const budget = flags.steps !== undefined ? `${flags.steps} steps` : `${p.trainer.totalEpochs} epoch${p.trainer.totalEpochs === 1 ? '' : 's'}`;
       say(`train ${p.config.preset ?? p.config.arch} (${fmtInt(p.params)} params) on ${p.data.info.name} (${fmtInt(p.data.info.trainSize)} train / ${fmtInt(p.data.info.testSize)} test): `
         + `${budget}, batch ${p.batchSize}, ${p.optimizer} lr ${p.lr}, ${p.schedule} schedule, ${p.augment === 'none' ? '' : `augment ${p.augment}, `}seed ${p.seed}`
         + (p.resumedFrom ? `; resumed from ${p.resumedFrom} at epoch ${p.trainer.epoch + 1}, step ${p.trainer.step}` : ''));
@@ -138,6 +142,9 @@ async function run(argv: readonly string[], ctx: CliContext): Promise<number> {
     },
   });
   const result = trainResultJson(r);
+  if (r.resumedFrom !== null && r.fit.step === startStep) {
+    ctx.err(`tensorslim train: nothing to do: ${r.resumedFrom} is already at step ${r.fit.step} (epoch ${r.fit.epochs}), the end of the requested budget; raise --epochs or --steps to train on`);
+  }
   if (r.fit.stopReason !== 'completed') ctx.err(`tensorslim train: ${r.fit.message}`);
   if (flags.json) emitJson(ctx, result);
   else {
@@ -160,7 +167,7 @@ async function runGpt(flags: TrainFlags, given: ReadonlySet<string>, ctx: CliCon
   if (given.has('optimizer') && flags.optimizer !== 'adamw') throw new UsageError(cmd, 'GPT presets train with AdamW; drop --optimizer');
   if (given.has('schedule') && flags.schedule !== 'warmup-cosine') throw new UsageError(cmd, 'GPT presets use the warmup-cosine schedule; drop --schedule');
   if (given.has('augment') && flags.augment !== 'none') throw new UsageError(cmd, '--augment shifts images; GPT presets train on text, drop --augment');
-  if (flags.out !== undefined) checkOutputPath(cmd, 'out', flags.out);
+  if (flags.out !== undefined) checkOutputFile(cmd, 'out', flags.out);
   if (flags.resume !== undefined && !existsSync(flags.resume)) throw new UsageError(cmd, `--resume ${flags.resume}: no such file`);
   applyRuntimeFlags(cmd, { threads: flags.threads });
   const say = humanWriter(ctx, flags.json);
