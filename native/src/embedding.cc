@@ -38,6 +38,20 @@ const int32_t* indices(Call& c, size_t i, size_t* n) {
   return static_cast<const int32_t*>(data);
 }
 
+// The arguments both entry points start with: meta holding one (rows, D) float view (argument 0,
+// named `name`) and the indices (argument 2).
+struct RowsAndIndices { ViewDesc d; View2 v; const int32_t* idx; long n; };
+
+RowsAndIndices rows_and_indices(Call& c, const char* name) {
+  c.meta(1);
+  RowsAndIndices r;
+  r.v = view2(c, 0, name, &r.d);
+  size_t n = 0;
+  r.idx = indices(c, 2, &n);
+  r.n = long(n);
+  return r;
+}
+
 void check_indices(Call& c, const int32_t* idx, long n, long rows) {
   for (long i = 0; i < n; i++) {
     if (idx[i] < 0 || idx[i] >= rows) {
@@ -88,31 +102,23 @@ void scatter_rows(const T* dy, const View2& dv, const int32_t* idx, long n, long
 // embeddingForward(weight, meta, indices, out); meta = view weight (V, D); indices Int32Array (N),
 // out (N * D) of weight's dtype.
 void EmbeddingForward(Call& c) {
-  c.meta(1);
-  ViewDesc w;
-  const View2 wv = view2(c, 0, "weight", &w);
-  size_t n = 0;
-  const int32_t* idx = indices(c, 2, &n);
-  void* out = c.out(3, w.dtype, long(n) * wv.cols, "out");
-  check_indices(c, idx, long(n), wv.rows);
-  if (w.dtype == DT_F32) gather_rows(static_cast<const float*>(w.data), wv, idx, long(n), static_cast<float*>(out));
-  else gather_rows(static_cast<const double*>(w.data), wv, idx, long(n), static_cast<double*>(out));
+  const RowsAndIndices a = rows_and_indices(c, "weight");
+  void* out = c.out(3, a.d.dtype, a.n * a.v.cols, "out");
+  check_indices(c, a.idx, a.n, a.v.rows);
+  if (a.d.dtype == DT_F32) gather_rows(static_cast<const float*>(a.d.data), a.v, a.idx, a.n, static_cast<float*>(out));
+  else gather_rows(static_cast<const double*>(a.d.data), a.v, a.idx, a.n, static_cast<double*>(out));
 }
 
 // embeddingBackward(dy, meta, indices, rows, out); meta = view dy (N, D); indices Int32Array (N),
 // out (rows * D) of dy's dtype, overwritten.
 void EmbeddingBackward(Call& c) {
-  c.meta(1);
-  ViewDesc dy;
-  const View2 dv = view2(c, 0, "dy", &dy);
-  size_t n = 0;
-  const int32_t* idx = indices(c, 2, &n);
-  if (long(n) != dv.rows) c.fail("indices has " + std::to_string(n) + " entries but dy has " + std::to_string(dv.rows) + " rows");
+  const RowsAndIndices a = rows_and_indices(c, "dy");
+  if (a.n != a.v.rows) c.fail("indices has " + std::to_string(a.n) + " entries but dy has " + std::to_string(a.v.rows) + " rows");
   const long rows = c.integer(3, "rows", 0, 1L << 53);
-  void* out = c.out(4, dy.dtype, rows * dv.cols, "out");
-  check_indices(c, idx, long(n), rows);
-  if (dy.dtype == DT_F32) scatter_rows(static_cast<const float*>(dy.data), dv, idx, long(n), rows, static_cast<float*>(out));
-  else scatter_rows(static_cast<const double*>(dy.data), dv, idx, long(n), rows, static_cast<double*>(out));
+  void* out = c.out(4, a.d.dtype, rows * a.v.cols, "out");
+  check_indices(c, a.idx, a.n, rows);
+  if (a.d.dtype == DT_F32) scatter_rows(static_cast<const float*>(a.d.data), a.v, a.idx, a.n, rows, static_cast<float*>(out));
+  else scatter_rows(static_cast<const double*>(a.d.data), a.v, a.idx, a.n, rows, static_cast<double*>(out));
 }
 
 }  // namespace ts

@@ -83,6 +83,14 @@ export function isFloat(dtype: DType): dtype is FloatDType {
   return dtype === 'float32' || dtype === 'float64';
 }
 
+/**
+ * Whether a typed array holds floats (the arrays the float kernels take).
+ * @example isFloatArray(new Float32Array(2)) // true; isFloatArray(new Int32Array(2)) // false
+ */
+export function isFloatArray(a: TypedArray): a is Float32Array | Float64Array {
+  return a instanceof Float32Array || a instanceof Float64Array;
+}
+
 /** The dtype a typed array naturally holds (Uint8Array maps to uint8). */
 export function dtypeOfArray(a: TypedArray): DType {
   if (a instanceof Float32Array) return 'float32';

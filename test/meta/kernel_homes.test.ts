@@ -1,8 +1,7 @@
 // Every fused kernel has one home, named after it, whose header lists every part of the kernel by
 // path (op, composed reference, gradient rule, backend member, native binding and C++ file, tests):
 // this test reads those headers and fails when a listed path does not exist, or when a canonical
-// kernel has no home. Paths of the native side that are being renamed on another branch are in
-// PENDING_RENAME below; remove each entry once the file exists (the test fails on a stale entry).
+// kernel has no home.
 
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
@@ -21,12 +20,6 @@ const HOMES: Readonly<Record<string, string>> = {
   embedding: 'src/ops/embedding.ts',
   adam: 'src/optim/adam.ts',
 };
-
-/** Listed native-side paths that do not exist yet: the native branch renames its files to these. */
-const PENDING_RENAME: ReadonlySet<string> = new Set([
-  'test/native/linear.test.ts', 'test/native/softmax_cross_entropy.test.ts', 'test/native/adam.test.ts',
-  'test/native/attention.test.ts',
-]);
 
 /** The leading comment block of a file (its header). */
 function header(path: string): string {
@@ -62,20 +55,12 @@ test('every canonical kernel has a home named after it whose header lists its pa
   }
 });
 
-test('every path listed in a kernel header exists (or is pending a rename on the native branch)', () => {
+test('every path listed in a kernel header exists', () => {
   const missing: string[] = [];
   for (const home of homes()) {
     for (const p of listedPaths(header(home))) {
-      if (!existsSync(join(ROOT, p)) && !PENDING_RENAME.has(p)) missing.push(`${home} lists ${p}`);
+      if (!existsSync(join(ROOT, p))) missing.push(`${home} lists ${p}`);
     }
   }
   assert.deepEqual(missing, [], 'listed paths that do not exist');
-});
-
-test('the pending-rename allow-list is small, native-side only and not stale', () => {
-  for (const p of PENDING_RENAME) {
-    assert.match(p, /^(native\/|src\/backends\/native\/|test\/native\/)/, `${p}: only native-side paths may be pending`);
-    assert.ok(!existsSync(join(ROOT, p)), `${p} exists now: remove it from PENDING_RENAME`);
-    assert.ok(homes().some((h) => listedPaths(header(h)).includes(p)), `${p} is listed by no kernel header: remove it`);
-  }
 });

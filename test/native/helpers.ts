@@ -25,6 +25,12 @@ export type FloatKind = 'float32' | 'float64';
 export const KINDS: FloatKind[] = ['float32', 'float64'];
 export const EPS: Record<FloatKind, number> = { float32: 2 ** -23, float64: 2 ** -52 };
 
+/** Fill for random views: uniform on [-3, 3). */
+export const normal = (r: () => number): number => (r() - 0.5) * 6;
+
+/** Fill with small integers (comparisons and ReLU masks hit ties and zeros) and an occasional NaN. */
+export const withTies = (r: () => number): number => (r() < 0.02 ? NaN : Math.floor(r() * 5) - 2);
+
 export function alloc(kind: FloatKind, n: number): Float32Array | Float64Array {
   return kind === 'float32' ? new Float32Array(n) : new Float64Array(n);
 }

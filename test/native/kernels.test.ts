@@ -1,6 +1,8 @@
-// Fuzz every native kernel against the reference backend, on every CPU path this machine has
-// (switched in-process with setCpuPath) and with 1 and 2 threads: random shapes including zero-size
-// and size-1 axes, broadcast (stride-0), permuted, sliced and transposed views, float32 and float64.
+// Fuzz the native primitive kernels (unary, binary, reduce, matmul, where, copy/casts/assign,
+// unfold2d/fold2d, the float32 exp) against the reference backend, on every CPU path this machine has
+// (switched in-process with setCpuPath) and with 1 and 2 threads; each fused kernel has its own file
+// named after it (test/native/<op>.test.ts). Random shapes including zero-size and size-1 axes,
+// broadcast (stride-0), permuted, sliced and transposed views, float32 and float64.
 // Tolerances come from rounding-error bounds: float64 to a few ulps; float32 kernels compute in
 // float32 (the reference in float64, then rounds), so they get float32 ulps; sums and products get
 // the classic n * eps * sum|terms| bound.
@@ -8,27 +10,21 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { BinaryOp, UnaryOp, View } from '../../src/backend/backend.js';
-import type { TypedArray } from '../../src/backend/dtype.js';
 import { broadcastStrides, numel } from '../../src/backend/shape.js';
 import { referenceBackend as ref } from '../../src/backends/reference/index.js';
-import { getNativeBackend, setCpuPath } from '../../src/backends/native/index.js';
-import { alloc, fmt, mismatch, randShape, randView, readView, rng, type FloatKind } from './helpers.js';
+import { getNativeBackend } from '../../src/backends/native/index.js';
+import { EPS, KINDS, fmt, mismatch, normal, randShape, randView, rng, withTies, type FloatKind } from './helpers.js';
 import { forEachPathAndThreads as forEachSetting, CPU_PATHS as PATHS, nativeSkip as skip } from './helpers.js';
 
 const nativeBackend = getNativeBackend();
 
 const nat = nativeBackend!;
-const KINDS: FloatKind[] = ['float32', 'float64'];
-const EPS: Record<FloatKind, number> = { float32: 2 ** -23, float64: 2 ** -52 };
 
 const UNARY: UnaryOp[] = ['neg', 'exp', 'log', 'sqrt', 'abs', 'tanh', 'sigmoid', 'relu', 'erf', 'sign', 'sin', 'cos', 'floor'];
 const EXACT_UNARY = new Set<UnaryOp>(['neg', 'abs', 'relu', 'sign', 'floor']);
 const BINARY: BinaryOp[] = ['add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum', 'eq', 'ne', 'lt', 'le', 'gt', 'ge', 'logicalAnd', 'logicalOr'];
 
-const normal = (r: () => number): number => (r() - 0.5) * 6;
 const positive = (r: () => number): number => 0.05 + r() * 4;
-// small integers make comparisons hit equality; an occasional NaN checks propagation
-const withTies = (r: () => number): number => (r() < 0.02 ? NaN : Math.floor(r() * 5) - 2);
 
 
 /** Shapes of a broadcast pair: b drops leading axes and has some axes of size 1. */
@@ -192,80 +188,6 @@ describe('native kernels vs reference', { skip }, () => {
     });
   });
 
-  test('fused linear (+bias, +relu) equals matmul + add + relu of the reference', () => {
-    forEachSetting((path, threads) => {
-      const r = rng(91 + threads);
-      // [100, 400, 80] and [40, 400, 600]: the parallel driver with several K blocks (bias on the first,
-      // ReLU on the last, in the tiles) and with one or several columns of tiles
-      for (const kind of KINDS) for (const [M, K, N] of [[0, 3, 4], [5, 0, 3], [1, 1, 1], [7, 33, 19], [128, 300, 100], [100, 400, 80], [40, 400, 600]]) for (const relu of [false, true]) {
-        const x = randView(r, kind, [M!, K!], normal);
-        const w = randView(r, kind, [N!, K!], normal);
-        const bias = r() < 0.8 ? randView(r, kind, [N!], normal) : null;
-        const got = nat.linear!(x, w, bias, relu);
-        const x3 = { ...x, shape: [1, M!, K!], strides: [0, ...x.strides] };
-        const wt = { ...w, shape: [1, K!, N!], strides: [0, w.strides[1]!, w.strides[0]!] };
-        let want = ref.matmul(x3, wt, kind);
-        if (bias) want = ref.binary('add', { data: want, shape: [M!, N!], strides: [N!, 1], offset: 0 }, { ...bias, shape: [M!, N!], strides: [0, bias.strides[0]!] }, kind);
-        if (relu) want = ref.unary('relu', { data: want, shape: [M!, N!], strides: [N!, 1], offset: 0 }, kind);
-        const absX = { ...x3, data: x3.data.map(Math.abs) }, absW = { ...wt, data: wt.data.map(Math.abs) };
-        const bound = Array.from(ref.matmul(absX, absW, 'float64'), (s, i) => (K! + 3) * EPS[kind] * (s + (bias ? Math.abs(readView(bias)[i % N!]!) : 0)));
-        const bad = mismatch(got, want, 0, 0, bound);
-        assert.equal(bad, null, `${path}/${threads}t ${kind} linear (${M}, ${K}) x (${N}, ${K}) relu=${relu}: ${bad}`);
-      }
-    });
-  });
-
-  test('fused softmax cross-entropy rows equal logsumexp - picked logit (float64 math by hand)', () => {
-    forEachSetting(() => {
-      const r = rng(103);
-      for (const kind of KINDS) for (const [N, C] of [[0, 3], [1, 1], [4, 10], [37, 1000]]) {
-        const logits = randView(r, kind, [N!, C!], (q) => (q() - 0.5) * 40);
-        const target = randView(r, 'int32', [N!], (q) => Math.floor(q() * C!), { permute: false });
-        const got = nat.softmaxCrossEntropy!(logits, target);
-        const rows = readView(logits), t = readView(target);
-        const want = Array.from({ length: N! }, (_, i) => {
-          const row = rows.slice(i * C!, (i + 1) * C!);
-          const mx = Math.max(...row);
-          return mx + Math.log(row.reduce((s, v) => s + Math.exp(v - mx), 0)) - row[t[i]!]!;
-        });
-        const bad = mismatch(got, want, 1e-12, 1e-12);
-        assert.equal(bad, null, `${kind} (${N}, ${C}): ${bad}`);
-      }
-    });
-  });
-
-  test('fused Adam/AdamW step equals the formula of torch.optim.Adam (computed here in float64)', () => {
-    forEachSetting((path) => {
-      const r = rng(117);
-      for (const kind of KINDS) for (const variant of [
-        { decoupled: false, weightDecay: 0, amsgrad: false, maximize: false },
-        { decoupled: false, weightDecay: 0.1, amsgrad: true, maximize: false },
-        { decoupled: true, weightDecay: 0.01, amsgrad: false, maximize: true },
-      ]) {
-        const n = 100003;
-        const p = alloc(kind, n).map(() => normal(r)), g = alloc(kind, n).map(() => normal(r));
-        const m = alloc(kind, n).map(() => normal(r) * 0.1), v = alloc(kind, n).map(() => r() * 0.1), vmax = alloc(kind, n).map(() => r() * 0.1);
-        const h = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, step: 3, ...variant };
-        const [p0, m0, v0, vm0] = [Array.from(p), Array.from(m), Array.from(v), Array.from(vmax)];
-        assert.equal(nat.adamUpdate!(p, g, m, v, h.amsgrad ? vmax : null, h), true);
-        const bc1 = 1 - h.beta1 ** h.step, bc2 = 1 - h.beta2 ** h.step;
-        const want = p0.map((pi, i) => {
-          let gi = h.maximize ? -g[i]! : g[i]!;
-          if (h.decoupled) pi *= 1 - h.lr * h.weightDecay; else gi += h.weightDecay * pi;
-          const mi = h.beta1 * m0[i]! + (1 - h.beta1) * gi, vi = h.beta2 * v0[i]! + (1 - h.beta2) * gi * gi;
-          const second = h.amsgrad ? Math.max(vm0[i]!, vi) : vi;
-          return pi - (h.lr / bc1) * mi / (Math.sqrt(second) / Math.sqrt(bc2) + h.eps);
-        });
-        // the update is ~lr; float32 math rounds p (|p| <= 3) and the step to a few float32 ulps
-        const bad = mismatch(p, want, 8 * EPS[kind], kind === 'float32' ? 1e-6 : 1e-15);
-        assert.equal(bad, null, `${path} ${kind} ${JSON.stringify(variant)}: ${bad}`);
-      }
-      const p32 = new Float32Array(4);
-      assert.equal(nat.adamUpdate!(p32, new Float64Array(4), new Float32Array(4), new Float32Array(4), null,
-        { lr: 1, beta1: 0.9, beta2: 0.9, eps: 1e-8, weightDecay: 0, amsgrad: false, maximize: false, decoupled: false, step: 1 }), false, 'mixed dtypes are refused, not misread');
-    });
-  });
-
   test('where on int32, uint8 and bool operands (bitwise select), NaN and -0 kept exactly', () => {
     forEachSetting((path, threads) => {
       const r = rng(71 + threads);
@@ -322,59 +244,6 @@ describe('native kernels vs reference', { skip }, () => {
         assert.deepEqual(Array.from(nat.copy(xu, 'bool')), Array.from(ref.copy(xu, 'bool')), 'uint8 -> bool stays exact (delegated)');
         const xf = randView(r, 'float32', shape, (q) => (q() - 0.5) * 1e10);
         assert.deepEqual(Array.from(nat.copy(xf, 'int32')), Array.from(ref.copy(xf, 'int32')), 'float -> int32 wraps as JavaScript does (delegated)');
-      }
-    });
-  });
-
-  test('fused linear backward (+ReLU mask) equals the composed reference: g W, g^T x, column sums of g', () => {
-    forEachSetting((path, threads) => {
-      const r = rng(83 + threads);
-      // [100, 80, 400]: dw and dx as one parallel job (several K blocks for dx), db in side tasks
-      for (const kind of KINDS) for (const [M, K, N] of [[0, 3, 4], [5, 0, 3], [3, 4, 0], [1, 1, 1], [7, 33, 19], [128, 300, 100], [130, 257, 40], [100, 80, 400]]) for (const relu of [false, true]) {
-        const dy = randView(r, kind, [M!, N!], normal);
-        const y = randView(r, kind, [M!, N!], withTies);
-        const x = randView(r, kind, [M!, K!], normal);
-        const w = randView(r, kind, [N!, K!], normal);
-        const needs = [r() < 0.8, r() < 0.8, r() < 0.8];
-        const got = nat.linearBackward(dy, relu ? y : null, x, w, needs);
-        assert.ok(got, 'the addon has linearBackward');
-        const contig = (data: ArrayLike<number>, shape: number[]): View => ({ data: data as Float64Array, shape, strides: shape.length === 2 ? [shape[1]!, 1] : [1], offset: 0 });
-        const g = relu ? ref.where({ ...y, data: Uint8Array.from(ref.copy(y, kind), (v) => (v > 0 ? 1 : 0)), strides: [N!, 1], offset: 0 }, dy, { data: alloc(kind, 1), shape: [M!, N!], strides: [0, 0], offset: 0 }, kind) : ref.copy(dy, kind);
-        const gv = contig(g, [M!, N!]);
-        const absG = contig(Array.from(g, Math.abs), [M!, N!]);
-        const t3 = (v: View, tr: boolean): View => ({ ...v, shape: [1, v.shape[tr ? 1 : 0]!, v.shape[tr ? 0 : 1]!], strides: [0, v.strides[tr ? 1 : 0]!, v.strides[tr ? 0 : 1]!] });
-        const absOf = (v: View): View => ({ ...v, data: v.data.map(Math.abs) });
-        const check = (name: string, out: TypedArray | null, want: ArrayLike<number>, bound: ArrayLike<number>): void => {
-          const bad = mismatch(out!, want, 0, 0, bound);
-          assert.equal(bad, null, `${path}/${threads}t ${kind} relu=${relu} (${M}, ${K}, ${N}) ${name}: ${bad}`);
-        };
-        const [dx, dw, db] = got!;
-        assert.equal(dx === null, !needs[0]); assert.equal(dw === null, !needs[1]); assert.equal(db === null, !needs[2]);
-        if (dx) check('dx', dx, ref.matmul(t3(gv, false), t3(w, false), kind), Array.from(ref.matmul(t3(absG, false), t3(absOf(w), false), 'float64'), (s) => (N! + 2) * EPS[kind] * s));
-        if (dw) check('dw', dw, ref.matmul(t3(gv, true), t3(x, false), kind), Array.from(ref.matmul(t3(absG, true), t3(absOf(x), false), 'float64'), (s) => (M! + 2) * EPS[kind] * s));
-        if (db) check('db', db, ref.reduce('sum', gv, [0], kind), Array.from(ref.reduce('sum', absG, [0], 'float64'), (s) => (M! + 2) * EPS[kind] * s));
-      }
-    });
-  });
-
-  test('fused softmax cross-entropy backward equals (softmax - onehot) * scale (float64 math by hand)', () => {
-    forEachSetting((path, threads) => {
-      const r = rng(89 + threads);
-      for (const kind of KINDS) for (const [N, C] of [[1, 1], [4, 10], [128, 10], [37, 1000]]) {
-        const logits = randView(r, kind, [N!, C!], (q) => (q() - 0.5) * 40);
-        const target = randView(r, 'int32', [N!], (q) => Math.floor(q() * C!), { permute: false });
-        const scale = 0.37 / N!;
-        const got = nat.softmaxCrossEntropyBackward(logits, target, scale);
-        const rows = readView(logits), t = readView(target);
-        const want: number[] = [];
-        for (let i = 0; i < N!; i++) {
-          const row = rows.slice(i * C!, (i + 1) * C!);
-          const mx = Math.max(...row);
-          const lse = mx + Math.log(row.reduce((s, v) => s + Math.exp(v - mx), 0));
-          for (let j = 0; j < C!; j++) want.push((Math.exp(row[j]! - lse) - (j === t[i] ? 1 : 0)) * scale);
-        }
-        const bad = mismatch(got, want, kind === 'float32' ? 4 * EPS.float32 : 1e-12, kind === 'float32' ? 1e-9 : 1e-15);
-        assert.equal(bad, null, `${path}/${threads}t ${kind} (${N}, ${C}): ${bad}`);
       }
     });
   });

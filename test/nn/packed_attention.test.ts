@@ -3,14 +3,13 @@
 // composed reference (attentionReference on q, k, v sliced out of qkv with ops, heads merged with
 // ops, differentiated by autograd) on the reference backend, for outputs and gradients, causal or
 // not, with dropout (same seed), T not a multiple of the kernel's 64-row blocks, float32 and
-// float64, on every backend; second-order gradients (createGraph) by float64 gradcheck; the native
-// kernels' strided destinations (`into`) against their contiguous results on every CPU path; the
+// float64, on every backend; second-order gradients (createGraph) by float64 gradcheck; the
 // CausalSelfAttention layer (packed when there is no cache) against its key/value-cache path; errors.
+// The native kernels' strided destinations (`into`) are checked in test/native/attention.test.ts.
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
-import type { View } from '../../src/backend/backend.js';
 import { getBackend, listBackends, setBackend } from '../../src/backend/registry.js';
 import { Generator, manualSeed } from '../../src/core/random.js';
 import type { Tensor } from '../../src/core/tensor.js';
@@ -18,10 +17,6 @@ import { enableGrad, noGrad } from '../../src/core/engine.js';
 import { grad, gradcheck } from '../../src/autograd/index.js';
 import * as ops from '../../src/ops/index.js';
 import { CausalSelfAttention, KVCacheLayer } from '../../src/nn/index.js';
-import { getNativeBackend, setCpuPath, supportedCpuPaths } from '../../src/backends/native/index.js';
-import { requireOrSkip } from '../helpers/requirements.js';
-
-const nativeBackend = getNativeBackend();
 
 type Float = 'float32' | 'float64';
 
@@ -113,55 +108,6 @@ describe('packedSelfAttention against the composed reference', () => {
     assert.throws(() => ops.packedSelfAttention(ops.zeros([2, 12]), 2), /packedSelfAttention.*3-D/);
     assert.throws(() => ops.packedSelfAttention(ops.zeros([1, 2, 12]), 3), /divisible by nHead 3/);
     assert.throws(() => ops.packedSelfAttention(ops.zeros([1, 2, 12]), 0), /nHead must be a positive integer/);
-  });
-});
-
-describe('native attention kernels: strided destinations (into) on every CPU path', { skip: requireOrSkip('native') }, () => {
-  test('forward and backward write exactly the contiguous results into packed views', () => {
-    const nat = nativeBackend!;
-    const paths = supportedCpuPaths() as ('avx512' | 'avx2' | 'generic')[];
-    try {
-      for (const path of paths) {
-        setCpuPath(path);
-        for (const dtype of ['float32', 'float64'] as Float[]) {
-          const b = 2, t = 67, h = 2, d = 5, c = h * d;
-          const qkv = ops.randn([b, t, 3 * c], { dtype, generator: new Generator(1) }).data;
-          const dy = ops.randn([b, h, t, d], { dtype, generator: new Generator(2) }).data;
-          const part = (data: View['data'], i: number, c3 = 3 * c): View => ({ data, shape: [b, h, t, d], strides: [t * c3, d, c3, 1], offset: i * c });
-          const p = { scale: 0.4, causal: true, dropout: 0.1, seed: 17 };
-          const plain = nat.attentionForward!(part(qkv, 0), part(qkv, 1), part(qkv, 2), p);
-          const merged = dtype === 'float32' ? new Float32Array(b * t * c) : new Float64Array(b * t * c);
-          const into = nat.attentionForward!(part(qkv, 0), part(qkv, 1), part(qkv, 2), p, { data: merged, shape: [b, h, t, d], strides: [t * c, d, c, 1], offset: 0 });
-          assert.equal(into.out, merged);
-          for (let i = 0; i < b * h * t * d; i++) {
-            const bb = Math.floor(i / (h * t * d)), hh = Math.floor(i / (t * d)) % h, tt = Math.floor(i / d) % t, dd = i % d;
-            assert.equal(merged[(bb * t + tt) * c + hh * d + dd], plain.out[i], `${path} ${dtype} out[${i}]`);
-          }
-          assert.deepEqual(Array.from(into.lse), Array.from(plain.lse));
-          const outV: View = { data: plain.out, shape: [b, h, t, d], strides: [h * t * d, t * d, d, 1], offset: 0 };
-          const dyV: View = { data: dy, shape: [b, h, t, d], strides: [h * t * d, t * d, d, 1], offset: 0 };
-          const lseV: View = { data: plain.lse, shape: [b, h, t], strides: [h * t, t, 1], offset: 0 };
-          const g = nat.attentionBackward!(part(qkv, 0), part(qkv, 1), part(qkv, 2), outV, dyV, lseV, p);
-          const packed = dtype === 'float32' ? new Float32Array(b * t * 3 * c) : new Float64Array(b * t * 3 * c);
-          nat.attentionBackward!(part(qkv, 0), part(qkv, 1), part(qkv, 2), outV, dyV, lseV, p, [part(packed, 0), part(packed, 1), part(packed, 2)]);
-          [g.dq, g.dk, g.dv].forEach((want, which) => {
-            for (let i = 0; i < want.length; i++) {
-              const bb = Math.floor(i / (h * t * d)), hh = Math.floor(i / (t * d)) % h, tt = Math.floor(i / d) % t, dd = i % d;
-              assert.equal(packed[(bb * t + tt) * 3 * c + which * c + hh * d + dd], want[i], `${path} ${dtype} part ${which} [${i}]`);
-            }
-          });
-        }
-      }
-    } finally {
-      setCpuPath(paths[0]!);
-    }
-  });
-
-  test('a destination view outside its array is refused', () => {
-    const nat = nativeBackend!;
-    const x: View = { data: new Float32Array(2 * 4 * 3), shape: [1, 2, 4, 3], strides: [24, 12, 3, 1], offset: 0 };
-    const p = { scale: 1, causal: true, dropout: 0, seed: 0 };
-    assert.throws(() => nat.attentionForward!(x, x, x, p, { data: new Float32Array(10), shape: [1, 2, 4, 3], strides: [24, 12, 3, 1], offset: 0 }), /outside its array/);
   });
 });
 

@@ -1,23 +1,15 @@
 // The native backend's fused Adam/AdamW step (native/src/adam.cc): one pass over a whole parameter,
 // in place. Returns false (the optimizer then composes the step) for arrays it does not take.
 
-import type { AdamHyper } from '../../backend/backend.js';
-import { dtypeOfArray, type TypedArray } from '../../backend/dtype.js';
+import type { FusedKernels } from '../../backend/backend.js';
+import { dtypeOfArray, isFloatArray, type TypedArray } from '../../backend/dtype.js';
 import type { NativeAddon } from './addon.js';
-
-const isFloatArray = (a: TypedArray): boolean => a instanceof Float32Array || a instanceof Float64Array;
-
-/** The native adamUpdate (the FusedKernels member). */
-export interface NativeAdamKernels {
-  adamUpdate(param: TypedArray, grad: TypedArray, expAvg: TypedArray, expAvgSq: TypedArray,
-    maxExpAvgSq: TypedArray | null, h: AdamHyper): boolean;
-}
 
 /**
  * The fused Adam kernel of `addon`.
  * @example const backend = { ...otherKernels, ...adamKernels(addon) };
  */
-export function adamKernels(addon: NativeAddon): NativeAdamKernels {
+export function adamKernels(addon: NativeAddon): Required<Pick<FusedKernels, 'adamUpdate'>> {
   const hp = new Float64Array(10);  // reused hyper-parameter block (layout: kernels_impl.h adam_loop)
   return {
     adamUpdate(param, grad, expAvg, expAvgSq, maxExpAvgSq, h) {

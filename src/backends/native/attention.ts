@@ -3,7 +3,7 @@
 // ops/attention.ts does that; the addon re-checks shapes and bounds.
 
 import type { AttentionParams, FusedKernels, View } from '../../backend/backend.js';
-import { allocateUninit, dtypeOfArray, type TypedArray } from '../../backend/dtype.js';
+import { allocateUninit, dtypeOfArray, isFloatArray, type TypedArray } from '../../backend/dtype.js';
 import { numel } from '../../backend/shape.js';
 import type { NativeAddon } from './addon.js';
 import { metaBuffer, metaSize, putDense, putView } from './pack.js';
@@ -14,16 +14,15 @@ function paramsOf(p: AttentionParams): Float64Array {
   return params;
 }
 
-const isFloat = (a: TypedArray): boolean => a instanceof Float32Array || a instanceof Float64Array;
 
 /**
  * The fused attention kernels of `addon`.
  * @example const backend = { ...otherKernels, ...attentionKernels(addon) };
  */
-export function attentionKernels(addon: NativeAddon): Pick<FusedKernels, 'attentionForward' | 'attentionBackward'> {
+export function attentionKernels(addon: NativeAddon): Required<Pick<FusedKernels, 'attentionForward' | 'attentionBackward'>> {
   return {
     attentionForward(q: View, k: View, v: View, p: AttentionParams, into?: View) {
-      if (!isFloat(q.data)) throw new Error(`native attentionForward: expected float32 or float64, got ${dtypeOfArray(q.data)}`);
+      if (!isFloatArray(q.data)) throw new Error(`native attentionForward: expected float32 or float64, got ${dtypeOfArray(q.data)}`);
       const dt = dtypeOfArray(q.data);
       const rows = q.shape[0]! * q.shape[1]! * q.shape[2]!;
       // the kernels write every element of their outputs: uninitialized storage (no zero-fill pass)
@@ -37,7 +36,7 @@ export function attentionKernels(addon: NativeAddon): Pick<FusedKernels, 'attent
       return { out, lse };
     },
     attentionBackward(q: View, k: View, v: View, out: View, dOut: View, lse: View, p: AttentionParams, into?: readonly [View, View, View]) {
-      if (!isFloat(q.data)) throw new Error(`native attentionBackward: expected float32 or float64, got ${dtypeOfArray(q.data)}`);
+      if (!isFloatArray(q.data)) throw new Error(`native attentionBackward: expected float32 or float64, got ${dtypeOfArray(q.data)}`);
       const dt = dtypeOfArray(q.data);
       const dq = into ? into[0].data : allocateUninit(dt, numel(q.shape));
       const dk = into ? into[1].data : allocateUninit(dt, numel(k.shape));

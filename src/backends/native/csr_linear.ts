@@ -4,21 +4,11 @@
 // runs csrLinearReference). The addon checks lengths, dtypes and the CSR structure itself, and
 // throws (naming csrLinear) on a corrupt matrix.
 
+import type { FusedKernels } from '../../backend/backend.js';
 import type { NativeAddon } from './addon.js';
 
-type FloatArray = Float32Array | Float64Array;
-
-/** A (rows, cols) CSR matrix, structurally the CsrMatrix of compress/prune/csr.ts. */
-export interface NativeCsrMatrix {
-  readonly rows: number;
-  readonly cols: number;
-  readonly crowIndices: Int32Array;
-  readonly colIndices: Int32Array;
-  readonly values: FloatArray;
-}
-
 /** y = x W^T + b: x (batch, cols) row-major, out (batch, rows), bias (rows) or null. */
-export type NativeCsrLinear = (x: FloatArray, batch: number, w: NativeCsrMatrix, bias: FloatArray | null, out: FloatArray) => void;
+export type NativeCsrLinear = Required<FusedKernels>['csrLinear'];
 
 /**
  * The CSR linear kernel of `addon`.

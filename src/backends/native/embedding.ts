@@ -4,7 +4,7 @@
 // dtypes go to the fallback backend's loops).
 
 import type { FusedKernels, View } from '../../backend/backend.js';
-import { allocate, allocateUninit, dtypeOfArray, type TypedArray } from '../../backend/dtype.js';
+import { allocate, allocateUninit, dtypeOfArray, isFloatArray, type TypedArray } from '../../backend/dtype.js';
 import type { NativeAddon } from './addon.js';
 import { packViews } from './pack.js';
 
@@ -18,7 +18,6 @@ function denseIndices(ix: View): Int32Array {
   return out;
 }
 
-const isFloat = (a: TypedArray): boolean => a instanceof Float32Array || a instanceof Float64Array;
 
 type EmbeddingKernels = Required<Pick<FusedKernels, 'embeddingForward' | 'embeddingBackward'>>;
 
@@ -29,13 +28,13 @@ type EmbeddingKernels = Required<Pick<FusedKernels, 'embeddingForward' | 'embedd
 export function embeddingKernels(addon: NativeAddon, fallback: EmbeddingKernels): EmbeddingKernels {
   return {
     embeddingForward(weight: View, indices: View): TypedArray {
-      if (!isFloat(weight.data) || !(indices.data instanceof Int32Array)) return fallback.embeddingForward(weight, indices);
+      if (!isFloatArray(weight.data) || !(indices.data instanceof Int32Array)) return fallback.embeddingForward(weight, indices);
       const out = allocateUninit(dtypeOfArray(weight.data), indices.shape[0]! * weight.shape[1]!);  // every row written
       addon.embeddingForward(weight.data, packViews(weight), denseIndices(indices), out);
       return out;
     },
     embeddingBackward(dy: View, indices: View, rows: number): TypedArray {
-      if (!isFloat(dy.data) || !(indices.data instanceof Int32Array)) return fallback.embeddingBackward(dy, indices, rows);
+      if (!isFloatArray(dy.data) || !(indices.data instanceof Int32Array)) return fallback.embeddingBackward(dy, indices, rows);
       const out = allocate(dtypeOfArray(dy.data), rows * dy.shape[1]!);
       addon.embeddingBackward(dy.data, packViews(dy), denseIndices(indices), rows, out);
       return out;

@@ -16,7 +16,7 @@ const form = (approximate: 'none' | 'tanh'): number => (approximate === 'tanh' ?
  * The fused GELU kernels of `addon`.
  * @example const backend = { ...otherKernels, ...geluKernels(addon) };
  */
-export function geluKernels(addon: NativeAddon): Pick<FusedKernels, 'geluForward' | 'geluBackward'> {
+export function geluKernels(addon: NativeAddon): Required<Pick<FusedKernels, 'geluForward' | 'geluBackward'>> {
   return {
     geluForward(x: View, approximate: 'none' | 'tanh') {
       const y = allocateUninit(floatDtype('geluForward', x), numel(x.shape));  // every element written

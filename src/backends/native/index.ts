@@ -22,14 +22,14 @@
 // src/backends/index.ts registers it with the registry as a lazy provider, and the registry says
 // once, on first use, when it falls back to the reference backend.
 
-import type { Backend, BinaryOp, Conv2dGeometry, ReduceOp, UnaryOp, View } from '../../backend/backend.js';
-import { allocate, allocateUninit, dtypeOfArray, type DType, type TypedArray } from '../../backend/dtype.js';
+import type { Backend, BackendInfo, BinaryOp, Conv2dGeometry, FusedKernels, ReduceOp, UnaryOp, View } from '../../backend/backend.js';
+import { allocate, allocateUninit, dtypeOfArray, isFloatArray, type DType, type TypedArray } from '../../backend/dtype.js';
 import { numel } from '../../backend/shape.js';
 import { referenceBackend } from '../reference/index.js';
 import { loadAddon, type NativeAddon } from './addon.js';
 import { adamKernels } from './adam.js';
 import { attentionKernels } from './attention.js';
-import { csrLinearKernels, type NativeCsrLinear } from './csr_linear.js';
+import { csrLinearKernels } from './csr_linear.js';
 import { embeddingKernels } from './embedding.js';
 import { geluKernels } from './gelu.js';
 import { layerNormKernels } from './layer_norm.js';
@@ -49,32 +49,16 @@ const BINARY_CODES: Record<BinaryOp, number> = {
 const REDUCE_CODES: Partial<Record<ReduceOp, number>> = { sum: 0, max: 1, min: 2 };
 const MAX_DIMS = 16;
 
-const isFloatArray = (a: TypedArray): boolean => a instanceof Float32Array || a instanceof Float64Array;
 const small = (v: View): boolean => v.shape.length <= MAX_DIMS;
 
-/** What the native backend offers beyond the Backend interface (read duck-typed by the CLI's `info`). */
-export interface NativeBackendExtras {
-  /** Threads used by native kernels. */
-  readonly threads: number;
-  setThreads(n: number): void;
-  /** The SIMD path in use: 'avx512', 'avx2' or 'generic'. */
-  readonly cpuPath: string;
-  readonly description: string;
-  /**
-   * Gradient of the mean softmax cross-entropy w.r.t. logits (N, C): (softmax - onehot(target)) * scale,
-   * in one pass (ops/fused.ts's rule passes scale = dy / N).
-   */
-  softmaxCrossEntropyBackward(logits: View, target: View, scale: number): TypedArray;
-  /**
-   * Backward of linear (+ReLU when `y`, the forward output, is given) in one call: [dx, dw, db] for
-   * dy (M, N), x (M, K), w (N, K), each only where `needs` asks (else null); null for non-float arrays.
-   */
-  linearBackward(dy: View, y: View | null, x: View, w: View, needs: readonly boolean[]): (TypedArray | null)[] | null;
-  /** y = x W^T + b with W in CSR form (native/src/csr_linear.cc). SparseLinear calls it. */
-  csrLinear: NativeCsrLinear;
-}
+/**
+ * The native backend's type: a Backend with every fused kernel and every BackendInfo member present
+ * (the members themselves are declared once, in backend/backend.ts).
+ * @example const nat: NativeBackend | null = getNativeBackend(); nat?.linearBackward(dy, null, x, w, [true, true, true]);
+ */
+export type NativeBackend = Backend & Required<FusedKernels> & Required<BackendInfo>;
 
-function makeBackend(n: NativeAddon): Backend & NativeBackendExtras {
+function makeBackend(n: NativeAddon): NativeBackend {
   const ref = referenceBackend;
 
   // unary, binary, reduce, copy and where kernels write every output element: uninitialized outputs
@@ -204,14 +188,14 @@ function makeBackend(n: NativeAddon): Backend & NativeBackendExtras {
   };
 }
 
-let backend: (Backend & NativeBackendExtras) | null = null;
+let backend: (NativeBackend) | null = null;
 
 /**
  * The native backend, or null when the addon cannot be loaded (nativeStatus() says why). The first
  * call loads the addon and applies TENSORSLIM_NUM_THREADS.
  * @example const nat = getNativeBackend(); if (nat) nat.matmul(a, b, 'float32');
  */
-export function getNativeBackend(): (Backend & NativeBackendExtras) | null {
+export function getNativeBackend(): (NativeBackend) | null {
   if (backend) return backend;
   const { addon } = loadAddon();
   if (!addon) return null;

@@ -22,7 +22,7 @@ export function floatDtype(kernel: string, v: View): 'float32' | 'float64' {
  * The fused LayerNorm kernels of `addon`.
  * @example const backend = { ...otherKernels, ...layerNormKernels(addon) };
  */
-export function layerNormKernels(addon: NativeAddon): Pick<FusedKernels, 'layerNormForward' | 'layerNormBackward'> {
+export function layerNormKernels(addon: NativeAddon): Required<Pick<FusedKernels, 'layerNormForward' | 'layerNormBackward'>> {
   return {
     layerNormForward(x: View, weight: View | null, bias: View | null, eps: number) {
       const dt = floatDtype('layerNormForward', x);

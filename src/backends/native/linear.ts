@@ -2,28 +2,17 @@
 // ReLU when asked, bias and ReLU inside the GEMM's tiles) and linearBackward (dx, dw, db in one
 // call). Tensor semantics are validated by the linear op; the addon re-checks shapes and bounds.
 
-import type { View } from '../../backend/backend.js';
-import { allocateUninit, dtypeOfArray, type TypedArray } from '../../backend/dtype.js';
+import type { FusedKernels, View } from '../../backend/backend.js';
+import { allocateUninit, dtypeOfArray, isFloatArray, type TypedArray } from '../../backend/dtype.js';
 import type { NativeAddon } from './addon.js';
 import { packViews } from './pack.js';
 
-const isFloatArray = (a: TypedArray): boolean => a instanceof Float32Array || a instanceof Float64Array;
-
-/** The native linear kernels (the Backend's linear and the optional linearBackward). */
-export interface NativeLinearKernels {
-  linear(x: View, w: View, bias: View | null, relu: boolean): TypedArray;
-  /**
-   * Backward of linear (+ReLU when `y`, the forward output, is given) in one call: [dx, dw, db] for
-   * dy (M, N), x (M, K), w (N, K), each only where `needs` asks (else null); null for non-float arrays.
-   */
-  linearBackward(dy: View, y: View | null, x: View, w: View, needs: readonly boolean[]): (TypedArray | null)[] | null;
-}
 
 /**
  * The fused linear kernels of `addon`.
  * @example const backend = { ...otherKernels, ...linearKernels(addon) };
  */
-export function linearKernels(addon: NativeAddon): NativeLinearKernels {
+export function linearKernels(addon: NativeAddon): Required<Pick<FusedKernels, 'linear' | 'linearBackward'>> {
   return {
     linear(x: View, w: View, bias: View | null, relu: boolean): TypedArray {
       const out = allocateUninit(dtypeOfArray(x.data), x.shape[0]! * w.shape[0]!);  // the kernel writes every element

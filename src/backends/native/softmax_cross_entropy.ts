@@ -1,24 +1,16 @@
 // The native backend's fused softmax cross-entropy (native/src/softmax_cross_entropy.cc): the
 // per-row loss, and the gradient w.r.t. the logits in one pass.
 
-import type { View } from '../../backend/backend.js';
+import type { FusedKernels, View } from '../../backend/backend.js';
 import { allocate, dtypeOfArray, type TypedArray } from '../../backend/dtype.js';
 import type { NativeAddon } from './addon.js';
 import { packViews } from './pack.js';
-
-/** The native softmax cross-entropy kernels (the Backend's softmaxCrossEntropy and its backward). */
-export interface NativeSoftmaxCrossEntropyKernels {
-  /** loss[i] = logsumexp(logits[i]) - logits[i, target[i]], float64. */
-  softmaxCrossEntropy(logits: View, target: View): Float64Array;
-  /** Gradient w.r.t. logits (N, C): (softmax - onehot(target)) * scale (the rule passes scale = dy / N). */
-  softmaxCrossEntropyBackward(logits: View, target: View, scale: number): TypedArray;
-}
 
 /**
  * The fused softmax cross-entropy kernels of `addon`.
  * @example const backend = { ...otherKernels, ...softmaxCrossEntropyKernels(addon) };
  */
-export function softmaxCrossEntropyKernels(addon: NativeAddon): NativeSoftmaxCrossEntropyKernels {
+export function softmaxCrossEntropyKernels(addon: NativeAddon): Required<Pick<FusedKernels, 'softmaxCrossEntropy' | 'softmaxCrossEntropyBackward'>> {
   return {
     softmaxCrossEntropy(logits: View, target: View): Float64Array {
       const loss = new Float64Array(logits.shape[0]!);

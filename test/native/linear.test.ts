@@ -1,0 +1,72 @@
+// Fuzz the native fused linear kernels (native/src/linear.cc, bound in src/backends/native/linear.ts)
+// against the reference backend on every CPU path this machine has, with 1 and 2 threads: forward
+// x W^T (+ bias, + ReLU) against matmul + add + relu, and backward (with the ReLU mask) against
+// g W, g^T x and the column sums of g, for float32 and float64, strided views and zero-size axes.
+// Tolerances are the classic (K + c) * eps * sum|terms| bound of a dot product.
+// The op-level checks (fusedLinear with gradients, composed fallback) are in test/ops/linear.test.ts.
+
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { View } from '../../src/backend/backend.js';
+import type { TypedArray } from '../../src/backend/dtype.js';
+import { referenceBackend as ref } from '../../src/backends/reference/index.js';
+import { getNativeBackend } from '../../src/backends/native/index.js';
+import { EPS, KINDS, alloc, forEachPathAndThreads, mismatch, nativeSkip as skip, normal, randView, readView, rng, withTies } from './helpers.js';
+
+const nat = getNativeBackend()!;
+
+describe('native fused linear vs reference', { skip }, () => {
+  test('fused linear (+bias, +relu) equals matmul + add + relu of the reference', () => {
+    forEachPathAndThreads((path, threads) => {
+      const r = rng(91 + threads);
+      // [100, 400, 80] and [40, 400, 600]: the parallel driver with several K blocks (bias on the first,
+      // ReLU on the last, in the tiles) and with one or several columns of tiles
+      for (const kind of KINDS) for (const [M, K, N] of [[0, 3, 4], [5, 0, 3], [1, 1, 1], [7, 33, 19], [128, 300, 100], [100, 400, 80], [40, 400, 600]]) for (const relu of [false, true]) {
+        const x = randView(r, kind, [M!, K!], normal);
+        const w = randView(r, kind, [N!, K!], normal);
+        const bias = r() < 0.8 ? randView(r, kind, [N!], normal) : null;
+        const got = nat.linear!(x, w, bias, relu);
+        const x3 = { ...x, shape: [1, M!, K!], strides: [0, ...x.strides] };
+        const wt = { ...w, shape: [1, K!, N!], strides: [0, w.strides[1]!, w.strides[0]!] };
+        let want = ref.matmul(x3, wt, kind);
+        if (bias) want = ref.binary('add', { data: want, shape: [M!, N!], strides: [N!, 1], offset: 0 }, { ...bias, shape: [M!, N!], strides: [0, bias.strides[0]!] }, kind);
+        if (relu) want = ref.unary('relu', { data: want, shape: [M!, N!], strides: [N!, 1], offset: 0 }, kind);
+        const absX = { ...x3, data: x3.data.map(Math.abs) }, absW = { ...wt, data: wt.data.map(Math.abs) };
+        const bound = Array.from(ref.matmul(absX, absW, 'float64'), (s, i) => (K! + 3) * EPS[kind] * (s + (bias ? Math.abs(readView(bias)[i % N!]!) : 0)));
+        const bad = mismatch(got, want, 0, 0, bound);
+        assert.equal(bad, null, `${path}/${threads}t ${kind} linear (${M}, ${K}) x (${N}, ${K}) relu=${relu}: ${bad}`);
+      }
+    });
+  });
+
+  test('fused linear backward (+ReLU mask) equals the composed reference: g W, g^T x, column sums of g', () => {
+    forEachPathAndThreads((path, threads) => {
+      const r = rng(83 + threads);
+      // [100, 80, 400]: dw and dx as one parallel job (several K blocks for dx), db in side tasks
+      for (const kind of KINDS) for (const [M, K, N] of [[0, 3, 4], [5, 0, 3], [3, 4, 0], [1, 1, 1], [7, 33, 19], [128, 300, 100], [130, 257, 40], [100, 80, 400]]) for (const relu of [false, true]) {
+        const dy = randView(r, kind, [M!, N!], normal);
+        const y = randView(r, kind, [M!, N!], withTies);
+        const x = randView(r, kind, [M!, K!], normal);
+        const w = randView(r, kind, [N!, K!], normal);
+        const needs = [r() < 0.8, r() < 0.8, r() < 0.8];
+        const got = nat.linearBackward(dy, relu ? y : null, x, w, needs);
+        assert.ok(got, 'the addon has linearBackward');
+        const contig = (data: ArrayLike<number>, shape: number[]): View => ({ data: data as Float64Array, shape, strides: shape.length === 2 ? [shape[1]!, 1] : [1], offset: 0 });
+        const g = relu ? ref.where({ ...y, data: Uint8Array.from(ref.copy(y, kind), (v) => (v > 0 ? 1 : 0)), strides: [N!, 1], offset: 0 }, dy, { data: alloc(kind, 1), shape: [M!, N!], strides: [0, 0], offset: 0 }, kind) : ref.copy(dy, kind);
+        const gv = contig(g, [M!, N!]);
+        const absG = contig(Array.from(g, Math.abs), [M!, N!]);
+        const t3 = (v: View, tr: boolean): View => ({ ...v, shape: [1, v.shape[tr ? 1 : 0]!, v.shape[tr ? 0 : 1]!], strides: [0, v.strides[tr ? 1 : 0]!, v.strides[tr ? 0 : 1]!] });
+        const absOf = (v: View): View => ({ ...v, data: v.data.map(Math.abs) });
+        const check = (name: string, out: TypedArray | null, want: ArrayLike<number>, bound: ArrayLike<number>): void => {
+          const bad = mismatch(out!, want, 0, 0, bound);
+          assert.equal(bad, null, `${path}/${threads}t ${kind} relu=${relu} (${M}, ${K}, ${N}) ${name}: ${bad}`);
+        };
+        const [dx, dw, db] = got!;
+        assert.equal(dx === null, !needs[0]); assert.equal(dw === null, !needs[1]); assert.equal(db === null, !needs[2]);
+        if (dx) check('dx', dx, ref.matmul(t3(gv, false), t3(w, false), kind), Array.from(ref.matmul(t3(absG, false), t3(absOf(w), false), 'float64'), (s) => (N! + 2) * EPS[kind] * s));
+        if (dw) check('dw', dw, ref.matmul(t3(gv, true), t3(x, false), kind), Array.from(ref.matmul(t3(absG, true), t3(absOf(x), false), 'float64'), (s) => (M! + 2) * EPS[kind] * s));
+        if (db) check('db', db, ref.reduce('sum', gv, [0], kind), Array.from(ref.reduce('sum', absG, [0], 'float64'), (s) => (M! + 2) * EPS[kind] * s));
+      }
+    });
+  });
+});
