@@ -26,13 +26,11 @@ export interface SparseBenchOptions {
   seed?: number;
 }
 
-/** What benchSparse returns (JSON-ready). */
-export interface SparseBenchResult {
+/** The dense-vs-sparse timing both sparse benchmarks report (JSON-ready). */
+export interface SparseTiming {
   bench: 'sparse';
   sparsity: number;
   batch: number;
-  inFeatures: number;
-  outFeatures: number;
   nonzeros: number;
   /** Median milliseconds of one forward pass. */
   denseMs: number;
@@ -41,6 +39,12 @@ export interface SparseBenchResult {
   speedup: number;
   repeats: number;
   backend: string;
+}
+
+/** What benchSparse returns (JSON-ready): one layer's timing. */
+export interface SparseBenchResult extends SparseTiming {
+  inFeatures: number;
+  outFeatures: number;
 }
 
 function timeIt(fn: () => unknown, repeats: number): number {

@@ -15,6 +15,7 @@ import type { Module } from '../nn/index.js';
 import { createModel, isGptPreset, listModels, type PresetModel } from '../models/index.js';
 import { prune } from '../compress/index.js';
 import { machineInfo, median, type MachineInfo } from './machine.js';
+import type { SparseTiming } from './sparse.js';
 
 /** Settings of benchSparseModel. */
 export interface SparseModelBenchOptions {
@@ -31,20 +32,9 @@ export interface SparseModelBenchOptions {
 }
 
 /** What benchSparseModel returns (JSON-ready). */
-export interface SparseModelBenchResult {
-  bench: 'sparse';
+export interface SparseModelBenchResult extends SparseTiming {
   model: string;
-  sparsity: number;
-  batch: number;
   params: number;
-  nonzeros: number;
-  /** Median milliseconds of one forward pass. */
-  denseMs: number;
-  sparseMs: number;
-  /** denseMs / sparseMs. */
-  speedup: number;
-  repeats: number;
-  backend: string;
   machine: MachineInfo;
 }
 
