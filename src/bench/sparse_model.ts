@@ -74,6 +74,7 @@ export function benchSparseModel(opts: SparseModelBenchOptions = {}): SparseMode
   const c = dense.config;
   const inputShape = c.arch === 'mlp' ? [c.inFeatures] : [...c.inputShape];
   const x = ops.rand([batch, ...inputShape], { generator: new Generator((opts.seed ?? 0) + 1) });
+  // a preset model is a Module taking one Tensor; the PresetModel union hides call() behind its variants
   const run = (m: PresetModel) => (): Tensor => noGrad(() => (m as unknown as Module<[Tensor], Tensor>).call(x));
   const runDense = run(dense), runSparse = run(sparse);
   const a = runDense().dataSync(), b = runSparse().dataSync();

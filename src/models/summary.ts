@@ -117,7 +117,7 @@ export function summarizeModel(model: AnyModule, inputShape: readonly number[], 
     weightTotal += weights;
     const io = shapes.get(m);
     const outputShape = io ? io.output.slice(1) : [];
-    const bias = (m as unknown as { bias?: Tensor | null }).bias;
+    const bias = Reflect.get(m, 'bias') as Tensor | null | undefined;   // a layer attribute by name; undefined when the layer has none
     layers.push({
       name, type: csr !== null ? `SparseLinear(${csr.cols} -> ${csr.rows})` : describeLayer(m), outputShape,
       params: csr !== null ? csr.rows * csr.cols + (bias ? bias.size : 0) : params, zeros,
@@ -172,7 +172,7 @@ export function summarizeModel(model: AnyModule, inputShape: readonly number[], 
 interface CsrView { rows: number; cols: number; values: Tensor }
 
 function csrOf(m: AnyModule): CsrView | null {
-  const w = (m as unknown as { weight?: unknown }).weight;
+  const w = Reflect.get(m, 'weight') as unknown;   // checked below: a CSR weight or anything else
   if (w === null || typeof w !== 'object') return null;
   const c = w as { rows?: unknown; cols?: unknown; values?: unknown; crow_indices?: unknown };
   return typeof c.rows === 'number' && typeof c.cols === 'number' && c.values !== undefined && c.crow_indices !== undefined ? (c as CsrView) : null;
