@@ -1,0 +1,20 @@
+// Worker for the fault tests. argv[2]: 'loop' runs allReduces until something fails; rank
+// KILL_RANK (env) SIGKILLs itself after a few. Any error is printed as `ERROR: <message>` and the
+// process exits 1, as a training script that does not catch it would.
+import { ones } from '../../../src/index.js';
+import { allReduce, destroyProcessGroup, getRank, initProcessGroup } from '../../../src/distributed/index.js';
+
+try {
+  await initProcessGroup({ backend: 'gloo' });
+  const killRank = Number(process.env['KILL_RANK'] ?? -1);
+  for (let i = 0; i < 200; i++) {
+    if (getRank() === killRank && i === 5) process.kill(process.pid, 'SIGKILL');
+    await allReduce(ones([1000]), 'sum');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  await destroyProcessGroup();
+  console.log(JSON.stringify({ rank: getRank(), done: true }));
+} catch (e) {
+  console.error(`ERROR: ${(e as Error).message}`);
+  process.exit(1);
+}
