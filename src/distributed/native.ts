@@ -1,6 +1,7 @@
 // Loads the Gloo addon (native/build/Release/tensorslim_dist.node), built by scripts/build-native.mjs
-// only where Gloo's headers are installed. Loading never throws: a missing addon leaves `distAddon`
-// null and `distLoadError` saying how to get it. No logic beyond typing the raw binding.
+// only where Gloo's headers are installed, on first use (importing the library does not load Gloo).
+// Loading never throws: a missing addon gives null and a reason that says how to get it. No logic
+// beyond typing the raw binding.
 
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -57,8 +58,8 @@ function load(): { addon: DistAddon | null; error: string | null } {
   }
 }
 
-const loaded = load();
-/** The Gloo binding, or null. */
-export const distAddon: DistAddon | null = loaded.addon;
+let loaded: { addon: DistAddon | null; error: string | null } | null = null;
+/** The Gloo binding, or null (then distLoadError() says why). */
+export function distAddon(): DistAddon | null { return (loaded ??= load()).addon; }
 /** Why the Gloo binding is unavailable (null when it loaded). */
-export const distLoadError: string | null = loaded.error;
+export function distLoadError(): string | null { return (loaded ??= load()).error; }

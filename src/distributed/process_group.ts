@@ -34,7 +34,7 @@ const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
 const STORE_PREFIX = 'tensorslim/pg';
 
 /** Why distributed training is unavailable here, or null when the Gloo addon loaded. */
-export function glooUnavailableReason(): string | null { return distLoadError; }
+export function glooUnavailableReason(): string | null { return distLoadError(); }
 
 /**
  * A group of processes that run collectives together. Every rank must call the same collectives in
@@ -201,7 +201,8 @@ let current: ProcessGroup | null = null;
 export async function initProcessGroup(opts: InitProcessGroupOptions = {}): Promise<ProcessGroup> {
   if ((opts.backend ?? 'gloo') !== 'gloo') throw new Error(`initProcessGroup: backend '${String(opts.backend)}' is not available; only 'gloo' is`);
   if (current !== null) throw new Error('initProcessGroup: a process group is already initialized; call destroyProcessGroup() first');
-  if (distAddon === null) throw new Error(`initProcessGroup: distributed training needs the Gloo addon: ${distLoadError ?? ''}`);
+  const addon = distAddon();
+  if (addon === null) throw new Error(`initProcessGroup: distributed training needs the Gloo addon: ${distLoadError() ?? ''}`);
   const env = opts.env ?? process.env;
   const info: LaunchInfo = readLaunchEnv(env);
   const rank = opts.rank ?? info.rank;
@@ -228,7 +229,7 @@ export async function initProcessGroup(opts: InitProcessGroupOptions = {}): Prom
     client = await StoreClient.connect({ host: storeHost, port: masterPort, token, connectTimeoutMs: timeoutMs });
     await client.join(rank, worldSize, timeoutMs);
     const host = opts.host ?? env['TENSORSLIM_DIST_HOST'] ?? client.localAddress.replace(/^::ffff:/, '');
-    native = new distAddon.ProcessGroup(rank, worldSize, timeoutMs);
+    native = new addon.ProcessGroup(rank, worldSize, timeoutMs);
     await native.connect(storeHost, masterPort, token, STORE_PREFIX, host);
   } catch (e) {
     await native?.close().catch(() => undefined);
