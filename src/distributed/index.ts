@@ -9,3 +9,5 @@ export {
 export { readLaunchEnv, detectSource, expandSlurmNodelist, DEFAULT_MASTER_PORT, DEFAULT_TIMEOUT_MS, type LaunchInfo, type LaunchSource, type Env } from './env.js';
 export { StoreServer, StoreClient, type StoreServerOptions, type StoreClientOptions } from './store.js';
 export { GLOO_HINT } from './native.js';
+export { DistributedDataParallel, type DistributedDataParallelOptions } from './ddp.js';
+export { DistributedSampler, type DistributedSamplerOptions } from './sampler.js';
