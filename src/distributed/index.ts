@@ -11,3 +11,4 @@ export { StoreServer, StoreClient, type StoreServerOptions, type StoreClientOpti
 export { GLOO_HINT } from './native.js';
 export { DistributedDataParallel, type DistributedDataParallelOptions } from './ddp.js';
 export { DistributedSampler, type DistributedSamplerOptions } from './sampler.js';
+export { launch, workerEnv, type LaunchOptions, type LaunchResult, type LaunchHandle } from './launch.js';
