@@ -174,15 +174,21 @@ export class ProcessGroup {
     void op;
   }
 
+  // Which rank is to blame: one that exited (its store connection closed without a failure report),
+  // else the ranks that did not report this failure within 2 s (hung, or still computing).
   private async culprit(): Promise<string> {
+    await this.client.reportFailure().catch(() => undefined);
     const deadline = Date.now() + 2000;
-    const named = (ranks: Iterable<number>): string => `; ${rankList([...ranks])} left the group (process exited or was killed)`;
     for (;;) {
-      if (this.client.departedSeen.size > 0) return named(this.client.departedSeen);
-      if (this.client.closed) return this.rank === 0 ? '' : '; rank 0 is gone (its rendezvous store is unreachable)';
-      const gone = await this.client.departed(1000).catch(() => [] as number[]);
-      if (gone.length > 0) return named(gone);
-      if (Date.now() >= deadline) return `; no rank has exited: a rank may be hung, slow, or calling a different collective (timeout ${this.timeoutMs} ms)`;
+      const h = this.client.closed ? this.client.lastHealth : await this.client.health(1000).catch(() => this.client.lastHealth);
+      if (h.departed.length > 0) return `; ${rankList(h.departed)} left the group (process exited or was killed)`;
+      if (this.client.closed && this.rank !== 0 && !h.failed.includes(0)) return '; rank 0 is gone (its rendezvous store is unreachable)';
+      if (this.client.closed || Date.now() >= deadline) {
+        const silent = Array.from({ length: this.worldSize }, (_, r) => r).filter((r) => r !== this.rank && !h.failed.includes(r));
+        return silent.length > 0
+          ? `; no rank has exited, and ${rankList(silent)} did not report this failure: hung, slow, or calling a different collective (timeout ${this.timeoutMs} ms)`
+          : '; every other rank reported this failure first (this rank was the late one)';
+      }
       await new Promise((r) => setTimeout(r, 100));
     }
   }

@@ -11,8 +11,9 @@
 //
 // Wire format. Frame: u32 LE payload length (1..maxFrame), payload. Request payload: u8 op, fields.
 // Reply payload: u8 status (0 ok, 1 error), body (value, or a UTF-8 message). The server also pushes
-// notices (status 2: u32 count, u32 ranks) to every joined rank when a rank leaves uncleanly, so a
-// rank still knows who left after rank 0 itself has exited. The first frame of a
+// notices (status 2, body as the reply to DEAD: departed ranks, then ranks that reported a failure)
+// to every joined rank whenever either list changes, so a rank still knows who left or failed after
+// rank 0 itself has exited. The first frame of a
 // connection must be HELLO with the shared token; anything else, a wrong token, an oversized frame
 // or a silent client (helloTimeoutMs) closes the connection.
 
@@ -20,7 +21,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 
 /** Op codes: keep equal to native/src/dist/store_client.h. */
-export const StoreOp = { hello: 1, set: 2, get: 3, wait: 4, add: 5, join: 6, dead: 7, leave: 8 } as const;
+export const StoreOp = { hello: 1, set: 2, get: 3, wait: 4, add: 5, join: 6, dead: 7, leave: 8, failed: 9 } as const;
 /** Largest accepted frame: Gloo's addresses are a few hundred bytes; values are small. */
 export const MAX_FRAME = 16 << 20;
 
@@ -101,6 +102,14 @@ export interface StoreServerOptions {
 
 interface Waiter { keys: string[]; done: () => void }
 interface Conn { sock: Socket; rank: number; cleanLeave: boolean }
+
+/** What the store knows about ranks after a failure. */
+export interface RankHealth {
+  /** Ranks whose connection closed without a clean leave and without reporting a failure first. */
+  departed: number[];
+  /** Ranks that reported a failed collective (victims, not culprits). */
+  failed: number[];
+}
 interface PendingJoin { reply: (b: Buffer) => void; timer: NodeJS.Timeout }
 
 /**
@@ -113,6 +122,7 @@ export class StoreServer {
   private readonly joined = new Map<number, Socket>();
   private readonly pendingJoins = new Set<PendingJoin>();
   private readonly left = new Set<number>();
+  private readonly failed = new Set<number>();
   private readonly sockets = new Set<Socket>();
   private joinError: string | null = null;
   private readonly tokenDigest: Buffer;
@@ -198,14 +208,23 @@ export class StoreServer {
       this.sockets.delete(sock);
       if (conn.rank >= 0 && this.joined.get(conn.rank) === sock) {
         this.joined.delete(conn.rank);
-        if (!conn.cleanLeave) {
+        if (!conn.cleanLeave && !this.failed.has(conn.rank)) {
           this.left.add(conn.rank);
-          const d = this.departed();
-          const notice = frame(Buffer.concat([Buffer.from([2]), u32(d.length), ...d.map(u32)]));
-          for (const s of this.joined.values()) if (!s.destroyed) s.write(notice);
+          this.notify();
         }
       }
     });
+  }
+
+  private healthBody(): Buffer {
+    const d = this.departed();
+    const f = [...this.failed].sort((a, b) => a - b);
+    return Buffer.concat([u32(d.length), ...d.map(u32), u32(f.length), ...f.map(u32)]);
+  }
+
+  private notify(): void {
+    const notice = frame(Buffer.concat([Buffer.from([2]), this.healthBody()]));
+    for (const s of this.joined.values()) if (!s.destroyed) s.write(notice);
   }
 
   private waitKeys(keys: string[], timeoutMs: number, what: string): Promise<void> {
@@ -262,10 +281,11 @@ export class StoreServer {
         const timeoutMs = f.u32();
         return this.join(rank, worldSize, timeoutMs, conn);
       }
-      case StoreOp.dead: {
-        const d = this.departed();
-        return ok(Buffer.concat([u32(d.length), ...d.map(u32)]));
-      }
+      case StoreOp.dead:
+        return ok(this.healthBody());
+      case StoreOp.failed:
+        if (conn.rank >= 0 && !this.failed.has(conn.rank)) { this.failed.add(conn.rank); this.notify(); }
+        return ok();
       case StoreOp.leave:
         conn.cleanLeave = true;
         return ok();
@@ -324,6 +344,15 @@ export interface StoreClientOptions {
   maxFrame?: number;
 }
 
+function parseHealth(b: Buffer): RankHealth {
+  const n = b.readUInt32LE(0);
+  const m = b.readUInt32LE(4 + 4 * n);
+  return {
+    departed: Array.from({ length: n }, (_, i) => b.readUInt32LE(4 + 4 * i)),
+    failed: Array.from({ length: m }, (_, i) => b.readUInt32LE(8 + 4 * n + 4 * i)),
+  };
+}
+
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 function connectOnce(host: string, port: number, timeoutMs: number): Promise<Socket> {
@@ -345,8 +374,8 @@ export class StoreClient {
   private readonly replies: { resolve: (b: Buffer) => void; reject: (e: Error) => void }[] = [];
   private closedReason: string | null = null;
   private readonly where: string;
-  /** Ranks the server reported as departed (pushed notices), kept after the store itself is gone. */
-  readonly departedSeen = new Set<number>();
+  /** The last health the server pushed or returned; kept after the store itself is gone. */
+  lastHealth: RankHealth = { departed: [], failed: [] };
 
   private constructor(private readonly sock: Socket, opts: StoreClientOptions) {
     this.where = `${opts.host}:${opts.port}`;
@@ -355,10 +384,7 @@ export class StoreClient {
       let frames: Buffer[];
       try { frames = this.reader.push(chunk); } catch (e) { this.fail(`malformed reply: ${(e as Error).message}`); sock.destroy(); return; }
       for (const f of frames) {
-        if (f[0] === 2) { // a notice, not a reply
-          for (let i = 0; i < f.readUInt32LE(1); i++) this.departedSeen.add(f.readUInt32LE(5 + 4 * i));
-          continue;
-        }
+        if (f[0] === 2) { this.lastHealth = parseHealth(f.subarray(1)); continue; } // a notice, not a reply
         const r = this.replies.shift();
         if (this.replies.length === 0) this.sock.unref(); // an idle presence connection keeps no process alive
         if (r === undefined) continue;
@@ -440,12 +466,15 @@ export class StoreClient {
   join(rank: number, worldSize: number, timeoutMs: number): Promise<void> {
     return this.request(Buffer.concat([Buffer.from([StoreOp.join]), u32(rank), u32(worldSize), u32(timeoutMs)]), timeoutMs).then(() => undefined);
   }
-  /** Ranks whose connection to the store closed without a clean leave. */
-  async departed(timeoutMs = 2000): Promise<number[]> {
-    const b = await this.request(Buffer.from([StoreOp.dead]), timeoutMs);
-    const n = b.readUInt32LE(0);
-    return Array.from({ length: n }, (_, i) => b.readUInt32LE(4 + 4 * i));
+  /** Ranks that departed (connection closed uncleanly) and ranks that reported a failure. */
+  async health(timeoutMs = 2000): Promise<RankHealth> {
+    this.lastHealth = parseHealth(await this.request(Buffer.from([StoreOp.dead]), timeoutMs));
+    return this.lastHealth;
   }
+  /** Ranks whose connection to the store closed without a clean leave or a failure report. */
+  async departed(timeoutMs = 2000): Promise<number[]> { return (await this.health(timeoutMs)).departed; }
+  /** Reports that this rank saw a collective fail, so its exit is not blamed on it. */
+  reportFailure(): Promise<void> { return this.request(Buffer.from([StoreOp.failed]), 2000).then(() => undefined); }
   /** Marks a clean exit, so this rank is not reported as departed when the connection closes. */
   leave(): Promise<void> { return this.request(Buffer.from([StoreOp.leave]), 2000).then(() => undefined); }
   close(): void { this.closedReason ??= 'closed by this rank'; this.sock.destroy(); }

@@ -1,5 +1,5 @@
-// Worker for the fault tests. argv[2]: 'loop' runs allReduces until something fails; rank
-// KILL_RANK (env) SIGKILLs itself after a few. Any error is printed as `ERROR: <message>` and the
+// Worker for the fault tests: runs allReduces until something fails; rank KILL_RANK (env) SIGKILLs
+// itself after a few, rank HANG_RANK blocks its thread for HANG_MS (a hung rank). Any error is printed as `ERROR: <message>` and the
 // process exits 1, as a training script that does not catch it would.
 import { ones } from '../../../src/index.js';
 import { allReduce, destroyProcessGroup, getRank, initProcessGroup } from '../../../src/distributed/index.js';
@@ -9,6 +9,7 @@ try {
   const killRank = Number(process.env['KILL_RANK'] ?? -1);
   for (let i = 0; i < 200; i++) {
     if (getRank() === killRank && i === 5) process.kill(process.pid, 'SIGKILL');
+    if (getRank() === Number(process.env['HANG_RANK'] ?? -1) && i === 5) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, Number(process.env['HANG_MS']));
     await allReduce(ones([1000]), 'sum');
     await new Promise((r) => setTimeout(r, 20));
   }
