@@ -44,3 +44,15 @@ test('launch refuses a missing command and a node rank out of range', async () =
   assert.equal(await main(['launch', '--nproc-per-node', '2', '--nnodes', '2', '--node-rank', '2', script], ctx2), 1);
   assert.match(ctx2.stderr.join('\n'), /--node-rank 2 is out of range for 2 nodes/);
 });
+
+test('examples/ddp_mnist.ts under the launcher: replicas stay identical and it learns', { skip: glooSkip(), timeout: 240_000 }, async () => {
+  const ctx = captureContext();
+  const example = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'examples', 'ddp_mnist.ts');
+  const code = await main(['launch', '--nproc-per-node', '2', '--master-port', String(await freePort()), example, '--epochs', '1', '--limit', '2000'], ctx);
+  assert.equal(code, 0, ctx.stderr.join('\n'));
+  const line = ctx.stdout.find((l) => l.includes('test accuracy')) ?? '';
+  const m = /\[rank 0\] test accuracy ([\d.]+)% on 2 rank\(s\); parameter checksum spread across ranks ([\d.e+-]+)/.exec(line);
+  assert.ok(m !== null, ctx.stdout.join('\n'));
+  assert.equal(Number(m[2]), 0, 'DDP replicas diverged');
+  assert.ok(Number(m[1]) > 60, `accuracy ${m[1]}% after one epoch on 2000 digits (chance is 10%)`);
+});
