@@ -31,3 +31,13 @@ for (const n of [2, 3]) {
     }
   });
 }
+
+for (const mode of ['idle', 'pending']) {
+  test(`ranks that end without destroyProcessGroup exit 0 (${mode} communication thread)`, { skip: glooSkip(), timeout: 90_000 }, async () => {
+    const res = await runWorkers('exit', 2, { args: [mode], timeoutMs: 80_000 });
+    for (const r of res) {
+      assert.equal(r.code, 0, `rank ${r.rank} exited with ${String(r.code)} ${String(r.signal)}:\n${r.stderr}`);
+      assert.deepEqual(lastJson<{ sum: number }>(r).sum, 3);
+    }
+  });
+}
