@@ -32,9 +32,10 @@ export interface WorkerResult { rank: number; code: number | null; signal: strin
 /**
  * Runs `workers/<name>.ts` as `n` ranks (env: RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT, a token)
  * and resolves when all exit; after `timeoutMs` the rest are killed (and the result says so).
- * `perRank(rank)` may add or override environment variables.
+ * `perRank(rank)` may add or override environment variables; `prefix(rank)` runs the worker under a
+ * wrapper command (e.g. `ip netns exec NS`).
  */
-export async function runWorkers(name: string, n: number, opts: { timeoutMs?: number; args?: string[]; perRank?: (rank: number) => Record<string, string | undefined>; onSpawn?: (rank: number, pid: number) => void } = {}): Promise<WorkerResult[]> {
+export async function runWorkers(name: string, n: number, opts: { timeoutMs?: number; args?: string[]; perRank?: (rank: number) => Record<string, string | undefined>; onSpawn?: (rank: number, pid: number) => void; prefix?: (rank: number) => string[] } = {}): Promise<WorkerResult[]> {
   const port = await freePort();
   const started = Date.now();
   const script = join(here, 'workers', `${name}.ts`);
@@ -44,7 +45,8 @@ export async function runWorkers(name: string, n: number, opts: { timeoutMs?: nu
       MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(port), TENSORSLIM_DIST_TOKEN: 'test-token', TENSORSLIM_NUM_THREADS: '1',
       ...opts.perRank?.(rank),
     };
-    const p = spawn(process.execPath, ['--import', 'tsx', script, ...(opts.args ?? [])], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const argv = [...(opts.prefix?.(rank) ?? []), process.execPath, '--import', 'tsx', script, ...(opts.args ?? [])];
+    const p = spawn(argv[0]!, argv.slice(1), { env, stdio: ['ignore', 'pipe', 'pipe'] });
     if (p.pid !== undefined) opts.onSpawn?.(rank, p.pid);
     return p;
   });
