@@ -1,7 +1,8 @@
 // The library side of `tensorslim launch`: start one worker process per local rank with the launch
 // contract in its environment (TENSORSLIM_* and torchrun's names), prefix each output line with the
-// worker's rank, and when one worker fails stop the others and report which rank failed.
-// No restarts yet (--max-restarts is future work, see docs/DISTRIBUTED.md).
+// worker's rank, and when one worker fails stop the others and report which rank failed; with
+// maxRestarts, start the whole node's group again (the workers see TENSORSLIM_RESTART_COUNT and
+// resume from their last checkpoint themselves).
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -27,6 +28,10 @@ export interface LaunchOptions {
   onLine?: (rank: number, stream: 'stdout' | 'stderr', line: string) => void;
   /** After the first failure, how long the others get after SIGTERM before SIGKILL (default 5 s). */
   killGraceMs?: number;
+  /** Restart all workers of this node after a failure, at most this many times (default 0). */
+  maxRestarts?: number;
+  /** Told about each restart (default: none). */
+  onRestart?: (attempt: number, failure: LaunchResult) => void;
 }
 
 export interface LaunchResult {
@@ -36,6 +41,8 @@ export interface LaunchResult {
   failedRank: number | null;
   /** A one-line summary ("rank 1 exited with code 3; stopped ranks 0, 2"). */
   message: string;
+  /** Restarts used (0 when the first attempt settled it). */
+  restarts: number;
 }
 
 /** A running launch: `done` settles when every worker has exited; `stop` terminates them. */
@@ -49,7 +56,7 @@ export interface LaunchHandle {
  * The environment of one worker: the base environment plus the launch contract.
  * @example workerEnv({}, { rank: 1, worldSize: 2, localRank: 1, localWorldSize: 2, nodeRank: 0, masterAddr: '127.0.0.1', masterPort: 29500 })['RANK'] // '1'
  */
-export function workerEnv(base: Env, w: { rank: number; worldSize: number; localRank: number; localWorldSize: number; nodeRank: number; masterAddr: string; masterPort: number; token?: string }): Record<string, string> {
+export function workerEnv(base: Env, w: { rank: number; worldSize: number; localRank: number; localWorldSize: number; nodeRank: number; masterAddr: string; masterPort: number; token?: string; restartCount?: number; maxRestarts?: number }): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(base)) if (v !== undefined) env[k] = v;
   delete env['TORCHELASTIC_USE_AGENT_STORE']; // we are the launcher now: no agent store listens
@@ -58,6 +65,8 @@ export function workerEnv(base: Env, w: { rank: number; worldSize: number; local
     MASTER_ADDR: w.masterAddr, MASTER_PORT: w.masterPort,
   };
   for (const [k, v] of Object.entries(contract)) { env[k] = String(v); env[`TENSORSLIM_${k}`] = String(v); }
+  env['TENSORSLIM_RESTART_COUNT'] = env['TORCHELASTIC_RESTART_COUNT'] = String(w.restartCount ?? 0);
+  env['TORCHELASTIC_MAX_RESTARTS'] = String(w.maxRestarts ?? 0);
   if (w.token !== undefined) env['TENSORSLIM_DIST_TOKEN'] = w.token;
   return env;
 }
@@ -84,47 +93,68 @@ export function launch(opts: LaunchOptions): LaunchHandle {
   const masterAddr = opts.masterAddr ?? '127.0.0.1';
   const masterPort = opts.masterPort ?? DEFAULT_MASTER_PORT;
   const grace = opts.killGraceMs ?? 5000;
-  let failed: { rank: number; code: number; how: string } | null = null;
-  const children: ChildProcess[] = [];
-  const stopAll = (signal: NodeJS.Signals): void => {
-    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill(signal);
+  const maxRestarts = opts.maxRestarts ?? 0;
+  if (!Number.isInteger(maxRestarts) || maxRestarts < 0) throw new Error(`launch: --max-restarts must be a non-negative integer, got ${maxRestarts}`);
+  let children: ChildProcess[] = [];
+  let stopped = false;
+  const pids: number[] = [];
+  const kill = (list: readonly ChildProcess[], signal: NodeJS.Signals): void => {
+    for (const c of list) if (c.exitCode === null && c.signalCode === null) c.kill(signal);
   };
-  const exits = Array.from({ length: n }, (_, local) => {
-    const rank = nodeRank * n + local;
-    const env = workerEnv(base, { rank, worldSize, localRank: local, localWorldSize: n, nodeRank, masterAddr, masterPort, token });
-    const child = spawn(opts.command[0]!, opts.command.slice(1), { env, stdio: ['inherit', 'pipe', 'pipe'] });
-    children.push(child);
-    for (const stream of ['stdout', 'stderr'] as const) {
-      let partial = '';
-      child[stream]!.setEncoding('utf8');
-      child[stream]!.on('data', (d: string) => {
-        const lines = (partial + d).split('\n');
-        partial = lines.pop() ?? '';
-        for (const l of lines) opts.onLine?.(rank, stream, l);
-      });
-      child[stream]!.on('end', () => { if (partial !== '') opts.onLine?.(rank, stream, partial); partial = ''; });
-    }
-    return new Promise<void>((resolve) => {
-      child.on('error', (e) => {
-        failed ??= { rank, code: 127, how: `could not start (${e.message})` };
-        stopAll('SIGTERM');
-        resolve();
-      });
-      child.on('close', (code, signal) => {
-        if ((code !== 0 || signal !== null) && failed === null) {
-          failed = { rank, code: code ?? 1, how: signal !== null ? `was killed by ${signal}` : `exited with code ${code}` };
+
+  const attempt = (restartCount: number): Promise<LaunchResult> => {
+    let failed: { rank: number; code: number; how: string } | null = null;
+    const mine: ChildProcess[] = []; // this attempt's workers: a late SIGKILL must not reach the next attempt's
+    children = mine;
+    const stopAll = (signal: NodeJS.Signals): void => kill(mine, signal);
+    const exits = Array.from({ length: n }, (_, local) => {
+      const rank = nodeRank * n + local;
+      const env = workerEnv(base, { rank, worldSize, localRank: local, localWorldSize: n, nodeRank, masterAddr, masterPort, token, restartCount, maxRestarts });
+      const child = spawn(opts.command[0]!, opts.command.slice(1), { env, stdio: ['inherit', 'pipe', 'pipe'] });
+      mine.push(child);
+      pids[local] = child.pid ?? -1;
+      for (const stream of ['stdout', 'stderr'] as const) {
+        let partial = '';
+        child[stream]!.setEncoding('utf8');
+        child[stream]!.on('data', (d: string) => {
+          const lines = (partial + d).split('\n');
+          partial = lines.pop() ?? '';
+          for (const l of lines) opts.onLine?.(rank, stream, l);
+        });
+        child[stream]!.on('end', () => { if (partial !== '') opts.onLine?.(rank, stream, partial); partial = ''; });
+      }
+      return new Promise<void>((resolve) => {
+        child.on('error', (e) => {
+          failed ??= { rank, code: 127, how: `could not start (${e.message})` };
           stopAll('SIGTERM');
-          setTimeout(() => stopAll('SIGKILL'), grace).unref();
-        }
-        resolve();
+          resolve();
+        });
+        child.on('close', (code, signal) => {
+          if ((code !== 0 || signal !== null) && failed === null) {
+            failed = { rank, code: code ?? 1, how: signal !== null ? `was killed by ${signal}` : `exited with code ${code}` };
+            stopAll('SIGTERM');
+            setTimeout(() => stopAll('SIGKILL'), grace).unref();
+          }
+          resolve();
+        });
       });
     });
-  });
-  const done = Promise.all(exits).then((): LaunchResult => {
-    const f = failed as { rank: number; code: number; how: string } | null;
-    if (f === null) return { exitCode: 0, failedRank: null, message: `all ${n} workers exited 0` };
-    const others = Array.from({ length: n }, (_, l) => nodeRank * n + l).filter((r) => r !== f.rank);
-    return { exitCode: f.code === 0 ? 1 : f.code, failedRank: f.rank, message: `rank ${f.rank} ${f.how}${others.length > 0 ? `; stopped the other ranks on this node (${others.join(', ')})` : ''}` };
-  });
-  return { done, pids: children.map((c) => c.pid ?? -1), stop: (signal = 'SIGTERM') => stopAll(signal) };
+    return Promise.all(exits).then((): LaunchResult => {
+      const f = failed as { rank: number; code: number; how: string } | null;
+      if (f === null) return { exitCode: 0, failedRank: null, message: `all ${n} workers exited 0`, restarts: restartCount };
+      const others = Array.from({ length: n }, (_, l) => nodeRank * n + l).filter((r) => r !== f.rank);
+      return { exitCode: f.code === 0 ? 1 : f.code, failedRank: f.rank, restarts: restartCount, message: `rank ${f.rank} ${f.how}${others.length > 0 ? `; stopped the other ranks on this node (${others.join(', ')})` : ''}` };
+    });
+  };
+
+  const done = (async (): Promise<LaunchResult> => {
+    for (let k = 0; ; k++) {
+      const r = await attempt(k);
+      if (r.exitCode === 0 || stopped || k >= maxRestarts) {
+        return k > 0 && r.exitCode !== 0 ? { ...r, message: `${r.message} (after ${k} restart${k === 1 ? '' : 's'}, the most --max-restarts allows)` } : r;
+      }
+      opts.onRestart?.(k + 1, r);
+    }
+  })();
+  return { done, pids, stop: (signal = 'SIGTERM') => { stopped = true; kill(children, signal); } };
 }

@@ -36,6 +36,18 @@ test('a failing worker stops the others; the launcher exits with its code, namin
   assert.match(ctx.stderr.join('\n'), /tensorslim launch: rank 1 exited with code 3; stopped the other ranks on this node \(0, 2\)/);
 });
 
+test('--max-restarts starts every worker again after a failure, with the restart count', { timeout: 120_000 }, async () => {
+  const ctx = captureContext();
+  const code = await main(['launch', '--nproc-per-node', '2', '--max-restarts', '1', '--master-port', String(await freePort()), script, 'flaky'], ctx);
+  assert.equal(code, 0, ctx.stderr.join('\n'));
+  // (rank 0 may be stopped before it prints its first-attempt line)
+  for (const l of ['[rank 1] attempt 0 rank=1', '[rank 0] attempt 1 rank=0', '[rank 1] attempt 1 rank=1']) assert.ok(ctx.stdout.includes(l), `missing ${l}:\n${ctx.stdout.join('\n')}`);
+  assert.match(ctx.stderr.join('\n'), /rank 1 exited with code 3; stopped the other ranks on this node \(0\); restarting all workers \(restart 1 of 1\)/);
+  // Without restarts left, the failure stands and says so.
+  const ctx2 = captureContext();
+  assert.equal(await main(['launch', '--nproc-per-node', '2', '--max-restarts', '0', '--master-port', String(await freePort()), script, 'flaky'], ctx2), 3);
+});
+
 test('launch refuses a missing command and a node rank out of range', async () => {
   const ctx = captureContext();
   assert.equal(await main(['launch', '--nproc-per-node', '2'], ctx), 2);

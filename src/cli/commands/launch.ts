@@ -11,15 +11,17 @@ const FLAGS = {
   'node-rank': { type: 'int', help: "this node's index (default PET_NODE_RANK, else 0)", metavar: 'R', min: 0 },
   'master-addr': { type: 'string', help: "rank 0's host (default PET_MASTER_ADDR, MASTER_ADDR, else 127.0.0.1)", metavar: 'HOST' },
   'master-port': { type: 'int', help: "rank 0's store port (default PET_MASTER_PORT, MASTER_PORT, else 29500)", metavar: 'PORT', min: 1, max: 65535 },
+  'max-restarts': { type: 'int', help: 'restart all workers of this node after a failure, at most K times (default 0)', metavar: 'K', min: 0, default: 0 },
 } as const satisfies FlagSpecs;
 
-const USAGE = `Usage: tensorslim launch --nproc-per-node N [--nnodes M --node-rank R --master-addr HOST --master-port PORT] script.ts|script.js [args...]
+const USAGE = `Usage: tensorslim launch --nproc-per-node N [--nnodes M --node-rank R --master-addr HOST --master-port PORT] [--max-restarts K] script.ts|script.js [args...]
        tensorslim launch --nproc-per-node N [...] -- tensorslim train [train flags...]
        tensorslim launch --nproc-per-node N [...] -- COMMAND [args...]
 
 Starts N workers on this node, each with RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE, MASTER_ADDR,
 MASTER_PORT (and TENSORSLIM_* copies) set; prefixes each output line with [rank K]; when a worker
-fails, stops the others and exits non-zero naming the rank. A script calls
+fails, stops the others and exits non-zero naming the rank, or with --max-restarts K starts them
+all again (TENSORSLIM_RESTART_COUNT tells the script to resume from its last checkpoint). A script calls
 distributed.initProcessGroup({ backend: 'gloo' }). On several nodes, run the same command on each
 with its --node-rank and one shared TENSORSLIM_DIST_TOKEN.
 
@@ -75,6 +77,8 @@ export const launchCommand: Command = {
       masterPort: flags['master-port'] ?? num(env['PET_MASTER_PORT']) ?? num(env['MASTER_PORT']) ?? 29500,
       command: workerCommand(cmd),
       env,
+      maxRestarts: flags['max-restarts'],
+      onRestart: (k, r) => ctx.err(`tensorslim launch: ${r.message}; restarting all workers (restart ${k} of ${flags['max-restarts']})`),
       onLine: (rank, stream, line) => (stream === 'stdout' ? ctx.out : ctx.err)(`[rank ${rank}] ${line}`),
     });
     const forward = (s: NodeJS.Signals): void => handle.stop(s);
