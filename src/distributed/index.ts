@@ -12,3 +12,4 @@ export { GLOO_HINT } from './native.js';
 export { DistributedDataParallel, type DistributedDataParallelOptions } from './ddp.js';
 export { DistributedSampler, type DistributedSamplerOptions } from './sampler.js';
 export { launch, workerEnv, type LaunchOptions, type LaunchResult, type LaunchHandle } from './launch.js';
+export { DistributedLoader, distributedCallback } from './trainer.js';

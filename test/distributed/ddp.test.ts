@@ -68,3 +68,13 @@ test('DistributedSampler: disjoint equal shares padded from the head, reshuffled
   assert.deepEqual(s.map((x) => x.indices()), e0, 'the same epoch gives the same order');
   assert.throws(() => new DistributedSampler(5, { numReplicas: 2, rank: 2 }), /rank 2 is out of range for 2 replicas/);
 });
+
+test('the Trainer with DistributedLoader + distributedCallback on 2 ranks matches one process', { skip: glooSkip(), timeout: 120_000 }, async () => {
+  // One replica with batch 6 sees, at every step, the union of the two ranks' batches of 3
+  // (rank r takes every 2nd index of the same permutation), so the averaged gradients are equal.
+  const { trainRun } = await import('./workers/trainer_common.js');
+  const want = await trainRun(0, 1, () => Promise.resolve(null));
+  const res = await runWorkers('trainer', 2, { timeoutMs: 100_000 });
+  for (const r of res) assert.equal(r.code, 0, `rank ${r.rank} failed:\n${r.stderr}`);
+  for (const r of res) assertClose(lastJson<{ params: number[][] }>(r).params, want, `rank ${r.rank}`);
+});
