@@ -28,6 +28,12 @@ export interface InitProcessGroupOptions {
   host?: string;
   /** Environment to read the contract from (default process.env). */
   env?: Env;
+  /**
+   * Before every collective, all-gather (op, element count, dtype, root) and fail on every rank with
+   * the ranks that differ (default: TENSORSLIM_DIST_DEBUG=1). Costs one small collective per call;
+   * without it, mismatched sizes abort the process inside Gloo (its own thread cannot be caught).
+   */
+  checkCollectives?: boolean;
 }
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
@@ -43,6 +49,8 @@ export function glooUnavailableReason(): string | null { return distLoadError();
  */
 export class ProcessGroup {
   private destroyed = false;
+  /** Whether each collective is first checked across ranks (see InitProcessGroupOptions.checkCollectives). */
+  checkCollectives = false;
 
   /** @internal use initProcessGroup */
   constructor(
@@ -61,7 +69,7 @@ export class ProcessGroup {
   allReduce(t: Tensor, op: ReduceOp = 'sum'): Promise<Tensor> {
     const buf = this.buffer('allReduce', t);
     if (op === 'avg' && t.dtype === 'int32') throw new Error('allReduce: avg of an int32 tensor is not supported; use sum and divide');
-    return this.wrap('allReduce', this.native.allReduce(buf, REDUCE_CODES[op])).then(() => this.wrote(t));
+    return this.checked('allReduce', 1, t, 0, () => this.native.allReduce(buf, REDUCE_CODES[op])).then(() => this.wrote(t));
   }
 
   /**
@@ -71,7 +79,7 @@ export class ProcessGroup {
   broadcast(t: Tensor, src = 0): Promise<Tensor> {
     this.checkRank('broadcast', src);
     const buf = this.buffer('broadcast', t);
-    return this.wrap('broadcast', this.native.broadcast(buf, src)).then(() => this.wrote(t));
+    return this.checked('broadcast', 2, t, src, () => this.native.broadcast(buf, src)).then(() => this.wrote(t));
   }
 
   /**
@@ -81,7 +89,7 @@ export class ProcessGroup {
   async allGather(t: Tensor): Promise<Tensor> {
     const input = this.buffer('allGather', t);
     const out = new (input.constructor as new (n: number) => CommArray)(input.length * this.worldSize);
-    await this.wrap('allGather', this.native.allGather(input, out));
+    await this.checked('allGather', 3, t, 0, () => this.native.allGather(input, out));
     return fromBuffer(out, t.dtype, [this.worldSize, ...t.shape]);
   }
 
@@ -97,7 +105,7 @@ export class ProcessGroup {
     }
     if (op === 'avg' && t.dtype === 'int32') throw new Error('reduceScatter: avg of an int32 tensor is not supported; use sum');
     const work = src.slice();
-    await this.wrap('reduceScatter', this.native.reduceScatter(work, REDUCE_CODES[op]));
+    await this.checked('reduceScatter', 4, t, 0, () => this.native.reduceScatter(work, REDUCE_CODES[op]));
     const chunk = work.length / this.worldSize;
     return fromBuffer(work.slice(this.rank * chunk, (this.rank + 1) * chunk), t.dtype, [t.shape[0]! / this.worldSize, ...t.shape.slice(1)]);
   }
@@ -134,6 +142,21 @@ export class ProcessGroup {
     await this.client.leave().catch(() => undefined);
     this.client.close();
     if (this.server !== null) await this.server.close();
+  }
+
+  // With checkCollectives: all-gather [op, elements, dtype, root] first (a fixed size, so always
+  // safe) and fail on every rank, naming the ranks whose call differs from rank 0's.
+  private async checked(op: string, code: number, t: Tensor, root: number, run: () => Promise<void>): Promise<void> {
+    if (this.checkCollectives) {
+      const mine = new Int32Array([code, t.size, ['float32', 'float64', 'int32'].indexOf(t.dtype), root]);
+      const all = new Int32Array(4 * this.worldSize);
+      await this.wrap(op, this.native.allGather(mine, all));
+      const names = ['?', 'allReduce', 'broadcast', 'allGather', 'reduceScatter'];
+      const show = (r: number): string => `rank ${r}: ${names[all[4 * r]!] ?? '?'} of ${all[4 * r + 1]} ${['float32', 'float64', 'int32'][all[4 * r + 2]!] ?? '?'}${all[4 * r] === 2 ? ` from ${all[4 * r + 3]}` : ''}`;
+      const bad = Array.from({ length: this.worldSize }, (_, r) => r).filter((r) => [0, 1, 2, 3].some((k) => all[4 * r + k] !== all[k]));
+      if (bad.length > 0) throw new Error(`${op} (rank ${this.rank} of ${this.worldSize}): the ranks called different collectives or sizes (${[0, ...bad].map(show).join('; ')}); every rank must pass the same shape and dtype`);
+    }
+    await this.wrap(op, run());
   }
 
   private alive(op: string): void {
@@ -244,6 +267,7 @@ export async function initProcessGroup(opts: InitProcessGroupOptions = {}): Prom
     throw new Error(`${where}: ${(e as Error).message}`, { cause: e });
   }
   current = new ProcessGroup(rank, worldSize, timeoutMs, native, client, server);
+  current.checkCollectives = opts.checkCollectives ?? env['TENSORSLIM_DIST_DEBUG'] === '1';
   return current;
 }
 

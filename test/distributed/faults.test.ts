@@ -49,3 +49,11 @@ test('ranks started with different world sizes fail naming the rank', { skip: gl
     assert.match(r.stderr, /rank 1 was started with world size 3 but rank 0 with 2/);
   }
 });
+
+test('with TENSORSLIM_DIST_DEBUG=1, mismatched tensor sizes fail on every rank naming the ranks', { skip: glooSkip(), timeout: 90_000 }, async () => {
+  const res = await runWorkers('faults', 3, { timeoutMs: 80_000, perRank: () => ({ SHORT_RANK: '1', TENSORSLIM_DIST_DEBUG: '1' }) });
+  for (const r of res) {
+    assert.equal(r.code, 1, `rank ${r.rank}:\n${r.stderr}`);
+    assert.match(r.stderr, /allReduce \(rank \d of 3\): the ranks called different collectives or sizes \(rank 0: allReduce of 1000 float32; rank 1: allReduce of 600 float32\)/);
+  }
+});
