@@ -128,13 +128,19 @@ export class ProcessGroup {
     return this.wrap('send', this.native.send(this.buffer('send', t), dst, tag >>> 0));
   }
 
-  /** Receives into `t` (same size as the sender's tensor) from rank `src`. */
+  /**
+   * Receives into `t` (same size as the sender's tensor) from rank `src`.
+   * @example const x = zeros([3]); await pg.recv(x, 0);
+   */
   recv(t: Tensor, src: number, tag = 0): Promise<Tensor> {
     this.checkPeer('recv', src);
     return this.wrap('recv', this.native.recv(this.buffer('recv', t), src, tag >>> 0)).then(() => this.wrote(t));
   }
 
-  /** Closes the Gloo context, leaves the store cleanly and (rank 0) stops it. */
+  /**
+   * Closes the Gloo context, leaves the store cleanly and (rank 0) stops it.
+   * @example await pg.destroy(); // or destroyProcessGroup() for the default group
+   */
   async destroy(): Promise<void> {
     if (this.destroyed) return;
     this.destroyed = true;
@@ -192,9 +198,9 @@ export class ProcessGroup {
     try {
       await p;
     } catch (e) {
-      throw new Error(`${(e as Error).message}${await this.culprit()}`, { cause: e });
+      const msg = (e as Error).message;
+      throw new Error(`${msg.startsWith(op) ? msg : `${op} (rank ${this.rank} of ${this.worldSize}): ${msg}`}${await this.culprit()}`, { cause: e });
     }
-    void op;
   }
 
   // Which rank is to blame: one that exited (its store connection closed without a failure report),
