@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 /** Buffers the binding accepts: contiguous, read and written in place until the Promise settles. */
 export type CommArray = Float32Array | Float64Array | Int32Array;
 
-/** Reduction codes of native/src/dist/dist_addon.cc. */
+/** Reduction codes of native/src/distributed/dist_addon.cc. */
 export const REDUCE_CODES = { sum: 0, avg: 1, max: 2, min: 3 } as const;
 export type ReduceOp = keyof typeof REDUCE_CODES;
 

@@ -1,5 +1,5 @@
 // The process group: rendezvous (rank 0's store, every rank joins) + a Gloo context on a dedicated
-// communication thread (native/src/dist), and collectives on Tensors that return Promises. Gloo does
+// communication thread (native/src/distributed), and collectives on Tensors that return Promises. Gloo does
 // the communication; this file validates tensors, runs the join, and turns a failed collective into
 // a message that names the rank that left. It must not implement any collective itself.
 

@@ -1,6 +1,6 @@
 // The rendezvous key-value store: rank 0 hosts a server on its event loop (node:net) at
 // MASTER_ADDR:MASTER_PORT; every rank's Gloo context reaches it through the C++ client in
-// native/src/dist/store_client.cc, and the TypeScript client below does the join (every rank present,
+// native/src/distributed/store_client.cc, and the TypeScript client below does the join (every rank present,
 // world sizes agree) and keeps a presence connection so a failed collective can name the rank that left.
 // It is our own protocol, never PyTorch's TCPStore wire format (internal to PyTorch, changed between
 // versions). It carries no tensors: collectives go through Gloo's own TCP pairs.
@@ -20,7 +20,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 
-/** Op codes: keep equal to native/src/dist/store_client.h. */
+/** Op codes: keep equal to native/src/distributed/store_client.h. */
 export const StoreOp = { hello: 1, set: 2, get: 3, wait: 4, add: 5, join: 6, dead: 7, leave: 8, failed: 9 } as const;
 /** Largest accepted frame: Gloo's addresses are a few hundred bytes; values are small. */
 export const MAX_FRAME = 16 << 20;
