@@ -3,6 +3,7 @@
 # path is chosen at run time from CPUID (src/cpu.cc).
 {
   "variables": {
+    "ts_with_gloo%": 0,  # 1 builds tensorslim_dist (Gloo collectives); scripts/build-native.mjs sets it when Gloo is installed
     "ts_common_cflags": ["-O3", "-std=c++17", "-fno-math-errno", "-fvisibility=hidden", "-fPIC"],
   },
   "target_defaults": {
@@ -71,5 +72,20 @@
       ],
       "libraries": ["-lpthread"],
     },
+  ],
+  "conditions": [
+    ["ts_with_gloo==1", {
+      "targets": [
+        {
+          # Distributed training (src/distributed): Gloo process groups, its own addon so the main
+          # one never depends on Gloo.
+          "target_name": "tensorslim_dist",
+          "sources": ["src/distributed/dist_addon.cc", "src/distributed/store_client.cc"],
+          "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+          "defines": ["NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
+          "libraries": ["-lgloo", "-pthread"],
+        },
+      ],
+    }],
   ],
 }

@@ -50,14 +50,30 @@ function main() {
     mkdirSync(staging, { recursive: true });
     copyFileSync(join(nativeDir, 'binding.gyp'), join(staging, 'binding.gyp'));
     cpSync(join(nativeDir, 'src'), join(staging, 'src'), { recursive: true });
-    const r = spawnSync(process.execPath, args, { cwd: staging, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8', env: { ...process.env, JOBS: 'max' } });
+    const gyp = (withGloo) => spawnSync(process.execPath, withGloo ? [...args, '--', '-Dts_with_gloo=1'] : args, { cwd: staging, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8', env: { ...process.env, JOBS: 'max' } });
+    // The distributed addon (tensorslim_dist) is built only where Gloo is installed; if it breaks the
+    // build, the main addon is built again without it and distributed training reports why.
+    const withGloo = existsSync('/usr/include/gloo/rendezvous/store.h') && process.env.TENSORSLIM_SKIP_GLOO !== '1';
+    let r = gyp(withGloo);
+    if (withGloo && r.status !== 0) {
+      log(`distributed addon (Gloo) failed to build; building the main addon without it:\n${`${r.stdout ?? ''}\n${r.stderr ?? ''}`.trim().split('\n').slice(-15).join('\n')}`);
+      r = gyp(false);
+    }
     const fresh = join(staging, 'build', 'Release', 'tensorslim.node');
     if (r.status === 0 && existsSync(fresh)) {
       mkdirSync(dirname(built), { recursive: true });
+      const freshDist = join(staging, 'build', 'Release', 'tensorslim_dist.node');
+      const builtDist = join(dirname(built), 'tensorslim_dist.node');
+      if (existsSync(freshDist)) {
+        copyFileSync(freshDist, `${builtDist}.tmp-${process.pid}`);
+        renameSync(`${builtDist}.tmp-${process.pid}`, builtDist);
+      } else {
+        rmSync(builtDist, { force: true });
+      }
       const tmp = `${built}.tmp-${process.pid}`;
       copyFileSync(fresh, tmp);
       renameSync(tmp, built); // atomic: readers see the old addon or the new one, never none
-      log(`native backend built in ${((Date.now() - started) / 1000).toFixed(1)} s (${built})`);
+      log(`native backend built in ${((Date.now() - started) / 1000).toFixed(1)} s (${built}${existsSync(freshDist) ? ', with the Gloo distributed addon' : ''})`);
       return;
     }
     rmSync(built, { force: true }); // never keep an addon built from older sources

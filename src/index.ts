@@ -14,6 +14,8 @@ export * from './autograd/index.js';
 export * from './nn/index.js';
 export * from './optim/index.js';
 export * from './compress/index.js';
+/** Distributed training on Gloo (process group, collectives, DDP, launcher): see docs/DISTRIBUTED.md. */
+export * as distributed from './distributed/index.js';
 export * from './data/index.js';
 export * from './io/index.js';
 export * from './models/index.js';

@@ -1,4 +1,4 @@
-// What some tests need beyond the repository: the native addon, Debian's Fashion-MNIST dataset,
+// What some tests need beyond the repository: the native addon, the Gloo addon, Debian's Fashion-MNIST dataset,
 // Debian's python3 with numpy (and torch). A user running `npm test` without them gets skips that
 // say what is missing and how to install it; in CI (the CI environment variable set, as .ci/run
 // sets it) a missing part is a failure, so CI cannot turn green by testing less.
@@ -8,9 +8,10 @@ import { existsSync } from 'node:fs';
 import { test } from 'node:test';
 import { getNativeBackend, nativeStatus } from '../../src/backends/native/index.js';
 import { FASHION_MNIST_DIR, hasFashionMnist } from '../../src/data/index.js';
+import { glooUnavailableReason } from '../../src/distributed/index.js';
 
 /** Something a test file may need that `npm ci` alone does not provide. */
-export type Requirement = 'native' | 'fashion-mnist' | 'numpy' | 'torch';
+export type Requirement = 'native' | 'gloo' | 'fashion-mnist' | 'numpy' | 'torch';
 
 /** Debian's python3 (with python3-numpy, python3-torch); TENSORSLIM_PYTHON overrides it. */
 export const PYTHON = process.env['TENSORSLIM_PYTHON'] ?? '/usr/bin/python3';
@@ -32,6 +33,10 @@ const checks: Record<Requirement, () => string | null> = {
     if (getNativeBackend()) return null;
     const error = nativeStatus().error ?? 'it did not load';
     return `the native addon is missing: ${error}${error.includes('build-native') ? '' : '; build it with `node scripts/build-native.mjs`'}`;
+  },
+  gloo: () => {
+    const why = glooUnavailableReason();
+    return why === null ? null : `the Gloo addon (distributed training) is missing: ${why}`;
   },
   'fashion-mnist': () => hasFashionMnist(FASHION_MNIST_DIR) ? null
     : `the Fashion-MNIST dataset is missing: ${FASHION_MNIST_DIR} lacks its IDX files; install it with \`apt-get install -y dataset-fashion-mnist\``,

@@ -1,0 +1,510 @@
+// tensorslim_dist.node: Gloo process groups for src/distributed. Built only where Gloo's headers are
+// installed (Debian libgloo-dev), as its own addon, so the main addon never depends on Gloo.
+//
+// One ProcessGroup = one Gloo context + one dedicated communication thread with a FIFO queue.
+// Collectives block inside Gloo, so they never run on the JS thread nor on libuv's pool (which they
+// would starve); they run on that thread in issue order (every rank must issue the same collectives
+// in the same order, as with PyTorch), and each JS call returns a Promise settled through a
+// thread-safe function. Buffers are the caller's typed arrays, read and written in place: the JS side
+// keeps them referenced (and must not touch them) until the Promise settles.
+// After the first failed collective the context is destroyed, which closes every TCP pair, so the
+// other ranks fail at once ("connection closed") instead of waiting for their timeout.
+#include <napi.h>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include <gloo/allgather.h>
+#include <gloo/allreduce.h>
+#include <gloo/barrier.h>
+#include <gloo/broadcast.h>
+#include <gloo/math.h>
+#include <gloo/rendezvous/context.h>
+#include <gloo/rendezvous/prefix_store.h>
+#include <gloo/transport/tcp/device.h>
+#include <gloo/types.h>
+
+#include "store_client.h"
+
+namespace {
+
+using ms = std::chrono::milliseconds;
+
+constexpr int kAbiVersion = 1;
+constexpr uint8_t kSendRecvSlotPrefix = 0x40;  // above Gloo's collective prefixes (0x01-0x08)
+
+enum class Reduce { Sum = 0, Avg = 1, Max = 2, Min = 3 };
+
+// One queued operation. `run` executes on the communication thread and throws on failure; the
+// deferred and the references live on the JS thread only.
+struct Shared;
+struct Task {
+  std::function<void()> run;
+  std::shared_ptr<Shared> sh;
+  Napi::Promise::Deferred deferred;
+  std::vector<Napi::Reference<Napi::Value>> keep;
+  bool ok = false;
+  bool runWhenBroken = false;  // close() still tears down after an error
+  std::string error;
+  explicit Task(Napi::Env env) : deferred(Napi::Promise::Deferred::New(env)) {}
+};
+
+// State shared by the JS object and its thread; the thread holds a shared_ptr so a finalized object
+// never leaves the thread with a dangling pointer.
+struct Shared {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<Task*> queue;
+  bool stop = false;
+  Napi::ThreadSafeFunction tsfn;
+  std::shared_ptr<gloo::rendezvous::Context> ctx;  // touched only on the comm thread
+  std::string broken;                              // first error; later ops fail with it
+  uint32_t tag = 0;                                // collective counter: equal on every rank
+  int pending = 0;                                 // JS thread only: queued, unsettled tasks
+  // Exit handling: the env's cleanup hook stops the thread and waits for it briefly; if the thread
+  // is stuck in a collective, envGone tells it never to touch N-API objects again.
+  bool envGone = false;
+  bool finished = false;
+  std::condition_variable doneCv;
+};
+
+template <typename T>
+void reduceInto(Reduce op, void* c, const void* a, const void* b, size_t n) {
+  switch (op) {
+    case Reduce::Max: gloo::max<T>(c, a, b, n); break;
+    case Reduce::Min: gloo::min<T>(c, a, b, n); break;
+    default: gloo::sum<T>(c, a, b, n); break;
+  }
+}
+
+const char* reduceName(Reduce op) {
+  switch (op) {
+    case Reduce::Avg: return "avg";
+    case Reduce::Max: return "max";
+    case Reduce::Min: return "min";
+    default: return "sum";
+  }
+}
+
+struct Buf {
+  void* data;
+  size_t length;     // elements
+  size_t elemBytes;
+  napi_typedarray_type type;
+  const char* dtype;
+};
+
+Buf bufOf(const Napi::Value& v, const char* op, const char* what) {
+  if (!v.IsTypedArray()) throw Napi::TypeError::New(v.Env(), std::string(op) + ": " + what + " must be a typed array");
+  auto ta = v.As<Napi::TypedArray>();
+  Buf b{nullptr, ta.ElementLength(), 0, ta.TypedArrayType(), ""};
+  switch (b.type) {
+    case napi_float32_array: b.elemBytes = 4; b.dtype = "float32"; break;
+    case napi_float64_array: b.elemBytes = 8; b.dtype = "float64"; break;
+    case napi_int32_array: b.elemBytes = 4; b.dtype = "int32"; break;
+    default:
+      throw Napi::TypeError::New(v.Env(), std::string(op) + ": " + what + " must be a Float32Array, Float64Array or Int32Array");
+  }
+  auto ab = ta.ArrayBuffer();
+  b.data = static_cast<char*>(ab.Data()) + ta.ByteOffset();
+  return b;
+}
+
+class ProcessGroup : public Napi::ObjectWrap<ProcessGroup> {
+ public:
+  static Napi::Function Init(Napi::Env env) {
+    return DefineClass(env, "ProcessGroup", {
+      InstanceMethod("connect", &ProcessGroup::Connect),
+      InstanceMethod("allReduce", &ProcessGroup::AllReduce),
+      InstanceMethod("broadcast", &ProcessGroup::Broadcast),
+      InstanceMethod("allGather", &ProcessGroup::AllGather),
+      InstanceMethod("reduceScatter", &ProcessGroup::ReduceScatter),
+      InstanceMethod("barrier", &ProcessGroup::Barrier),
+      InstanceMethod("send", &ProcessGroup::Send),
+      InstanceMethod("recv", &ProcessGroup::Recv),
+      InstanceMethod("close", &ProcessGroup::Close),
+    });
+  }
+
+  // new ProcessGroup(rank, size, timeoutMs)
+  explicit ProcessGroup(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ProcessGroup>(info) {
+    Napi::Env env = info.Env();
+    rank_ = info[0].As<Napi::Number>().Int32Value();
+    size_ = info[1].As<Napi::Number>().Int32Value();
+    timeout_ = ms(info[2].As<Napi::Number>().Int64Value());
+    sh_ = std::make_shared<Shared>();
+    sh_->tsfn = Napi::ThreadSafeFunction::New(env, Napi::Function(), "tensorslim-dist", 0, 1);
+    sh_->tsfn.Unref(env);  // only pending operations keep the event loop alive
+    std::shared_ptr<Shared> sh = sh_;
+    thread_ = std::thread([sh]() { Loop(sh); });
+    // Registered after the thread-safe function, so it runs before that function is torn down.
+    napi_add_env_cleanup_hook(env, &ProcessGroup::OnEnvExit, this);
+    hooked_ = true;
+    env_ = env;
+  }
+
+  ~ProcessGroup() override {
+    // Garbage-collected without close(): the env is alive, so the thread may finish on its own.
+    if (hooked_) napi_remove_env_cleanup_hook(env_, &ProcessGroup::OnEnvExit, this);
+    hooked_ = false;
+    StopThread(false);
+  }
+
+  // The process is exiting (e.g. the script ended without destroyProcessGroup).
+  static void OnEnvExit(void* arg) {
+    auto* self = static_cast<ProcessGroup*>(arg);
+    self->hooked_ = false;
+    self->StopThread(true);
+  }
+
+  // Stops the thread; at env teardown waits up to 1 s for it, else cuts it off from N-API.
+  void StopThread(bool envExit) {
+    if (!thread_.joinable()) return;
+    std::unique_lock<std::mutex> l(sh_->mu);
+    sh_->stop = true;
+    sh_->cv.notify_all();
+    if (envExit) {
+      if (sh_->doneCv.wait_for(l, std::chrono::seconds(1), [&] { return sh_->finished; })) {
+        l.unlock();
+        thread_.join();
+        return;
+      }
+      sh_->envGone = true;
+    }
+    l.unlock();
+    thread_.detach();
+  }
+
+ private:
+  static void Loop(std::shared_ptr<Shared> sh) {
+    for (;;) {
+      Task* t = nullptr;
+      {
+        std::unique_lock<std::mutex> l(sh->mu);
+        sh->cv.wait(l, [&] { return sh->stop || !sh->queue.empty(); });
+        if (sh->queue.empty()) break;  // stop requested and nothing left
+        t = sh->queue.front();
+        sh->queue.pop_front();
+      }
+      if (!sh->broken.empty() && !t->runWhenBroken) {
+        t->error = "the process group is broken by an earlier error: " + sh->broken;
+      } else {
+        try {
+          t->run();
+          t->ok = true;
+        } catch (const std::exception& e) {
+          t->error = e.what();
+        } catch (...) {
+          t->error = "unknown C++ exception";
+        }
+        if (!t->ok && sh->ctx) {
+          sh->broken = t->error;
+          sh->ctx.reset();  // closes every pair: peers fail now instead of at their timeout
+        }
+      }
+      {
+        std::lock_guard<std::mutex> l(sh->mu);
+        if (sh->envGone) continue;  // the env is gone: leak the task rather than touch N-API
+      }
+      sh->tsfn.NonBlockingCall(t, [](Napi::Env env, Napi::Function, Task* task) {
+        Napi::HandleScope scope(env);
+        if (--task->sh->pending == 0) task->sh->tsfn.Unref(env);
+        if (task->ok) task->deferred.Resolve(env.Undefined());
+        else task->deferred.Reject(Napi::Error::New(env, task->error).Value());
+        delete task;
+      });
+    }
+    sh->ctx.reset();
+    std::lock_guard<std::mutex> l(sh->mu);
+    if (!sh->envGone) sh->tsfn.Release();
+    sh->finished = true;
+    sh->doneCv.notify_all();
+  }
+
+  Napi::Value Enqueue(Napi::Env env, Task* t) {
+    Napi::Promise p = t->deferred.Promise();
+    if (closed_) {
+      t->deferred.Reject(Napi::Error::New(env, "the process group was destroyed").Value());
+      delete t;
+      return p;
+    }
+    // Keep the event loop alive while a task is pending; the settle callback drops the count.
+    t->sh = sh_;
+    if (sh_->pending++ == 0) sh_->tsfn.Ref(env);
+    {
+      std::lock_guard<std::mutex> l(sh_->mu);
+      sh_->queue.push_back(t);
+    }
+    sh_->cv.notify_one();
+    return p;
+  }
+
+  std::string where(const char* op) const {
+    return std::string(op) + " (rank " + std::to_string(rank_) + " of " + std::to_string(size_) + ")";
+  }
+
+  ms opTimeout(const Napi::Value& v) const {
+    if (v.IsNumber() && v.As<Napi::Number>().Int64Value() > 0) return ms(v.As<Napi::Number>().Int64Value());
+    return timeout_;
+  }
+
+  Task* NewTask(const Napi::CallbackInfo& info) {
+    Task* t = new Task(info.Env());
+    return t;
+  }
+
+  // connect(storeHost, storePort, token, prefix, deviceHost)
+  Napi::Value Connect(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    std::string host = info[0].As<Napi::String>();
+    int port = info[1].As<Napi::Number>().Int32Value();
+    std::string token = info[2].As<Napi::String>();
+    std::string prefix = info[3].As<Napi::String>();
+    std::string deviceHost = info[4].As<Napi::String>();
+    Task* t = NewTask(info);
+    auto sh = sh_;
+    int rank = rank_, size = size_;
+    ms timeout = timeout_;
+    t->run = [=]() {
+      tsdist::StoreClient store(host, port, token, timeout);
+      gloo::rendezvous::PrefixStore prefixed(prefix, store);
+      gloo::transport::tcp::attr attr;
+      attr.hostname = deviceHost;
+      auto dev = gloo::transport::tcp::CreateDevice(attr);
+      auto ctx = std::make_shared<gloo::rendezvous::Context>(rank, size);
+      ctx->setTimeout(timeout);
+      try {
+        ctx->connectFullMesh(prefixed, dev);
+      } catch (const std::exception& e) {
+        throw std::runtime_error(std::string("connecting the Gloo full mesh: ") + e.what());
+      }
+      sh->ctx = ctx;
+    };
+    return Track(env, t);
+  }
+
+  Napi::Value Track(Napi::Env env, Task* t) {
+    Napi::Value p = Enqueue(env, t);
+    return p;
+  }
+
+  std::shared_ptr<gloo::rendezvous::Context> need(const std::shared_ptr<Shared>& sh, const std::string& w) {
+    if (!sh->ctx) throw std::runtime_error(w + ": the process group is not connected");
+    return sh->ctx;
+  }
+
+  // allReduce(buf, reduceCode, timeoutMs?)
+  Napi::Value AllReduce(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Buf b = bufOf(info[0], "allReduce", "the buffer");
+    Reduce op = static_cast<Reduce>(info[1].As<Napi::Number>().Int32Value());
+    if (op == Reduce::Avg && b.type == napi_int32_array) throw Napi::TypeError::New(env, "allReduce: avg of int32 is not supported; use sum");
+    return RunAllReduce(info, b, op, "allReduce");
+  }
+
+  Napi::Value RunAllReduce(const Napi::CallbackInfo& info, const Buf& b, Reduce op, const char* name) {
+    Napi::Env env = info.Env();
+    ms timeout = opTimeout(info[2]);
+    std::string w = where(name) + " [" + b.dtype + " x " + std::to_string(b.length) + ", " + reduceName(op) + "]";
+    Task* t = NewTask(info);
+    t->keep.push_back(Napi::Persistent(info[0]));
+    auto sh = sh_;
+    int size = size_;
+    t->run = [=]() {
+      auto ctx = need(sh, w);
+      if (b.length == 0) return;
+      gloo::AllreduceOptions o(ctx);
+      o.setTag(sh->tag++);
+      o.setTimeout(timeout);
+      try {
+        switch (b.type) {
+          case napi_float32_array:
+            o.setOutput(static_cast<float*>(b.data), b.length);
+            o.setReduceFunction([op](void* c, const void* a, const void* bb, size_t n) { reduceInto<float>(op, c, a, bb, n); });
+            break;
+          case napi_float64_array:
+            o.setOutput(static_cast<double*>(b.data), b.length);
+            o.setReduceFunction([op](void* c, const void* a, const void* bb, size_t n) { reduceInto<double>(op, c, a, bb, n); });
+            break;
+          default:
+            o.setOutput(static_cast<int32_t*>(b.data), b.length);
+            o.setReduceFunction([op](void* c, const void* a, const void* bb, size_t n) { reduceInto<int32_t>(op, c, a, bb, n); });
+        }
+        gloo::allreduce(o);
+      } catch (const std::exception& e) {
+        throw std::runtime_error(w + ": " + e.what());
+      }
+      if (op == Reduce::Avg) {
+        if (b.type == napi_float32_array) {
+          float* p = static_cast<float*>(b.data);
+          const float inv = 1.0f / static_cast<float>(size);
+          for (size_t i = 0; i < b.length; i++) p[i] *= inv;
+        } else {
+          double* p = static_cast<double*>(b.data);
+          for (size_t i = 0; i < b.length; i++) p[i] /= size;
+        }
+      }
+    };
+    return Track(env, t);
+  }
+
+  // broadcast(buf, root, timeoutMs?)
+  Napi::Value Broadcast(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Buf b = bufOf(info[0], "broadcast", "the buffer");
+    int root = info[1].As<Napi::Number>().Int32Value();
+    ms timeout = opTimeout(info[2]);
+    std::string w = where("broadcast") + " [" + b.dtype + " x " + std::to_string(b.length) + ", root " + std::to_string(root) + "]";
+    Task* t = NewTask(info);
+    t->keep.push_back(Napi::Persistent(info[0]));
+    auto sh = sh_;
+    t->run = [=]() {
+      auto ctx = need(sh, w);
+      if (b.length == 0) return;
+      gloo::BroadcastOptions o(ctx);
+      o.setTag(sh->tag++);
+      o.setTimeout(timeout);
+      o.setRoot(root);
+      o.setOutput(static_cast<char*>(b.data), b.length * b.elemBytes);
+      try { gloo::broadcast(o); } catch (const std::exception& e) { throw std::runtime_error(w + ": " + e.what()); }
+    };
+    return Track(env, t);
+  }
+
+  // allGather(input, output, timeoutMs?): output.length == size * input.length
+  Napi::Value AllGather(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Buf in = bufOf(info[0], "allGather", "the input");
+    Buf out = bufOf(info[1], "allGather", "the output");
+    ms timeout = opTimeout(info[2]);
+    std::string w = where("allGather") + " [" + in.dtype + " x " + std::to_string(in.length) + "]";
+    Task* t = NewTask(info);
+    t->keep.push_back(Napi::Persistent(info[0]));
+    t->keep.push_back(Napi::Persistent(info[1]));
+    auto sh = sh_;
+    t->run = [=]() {
+      auto ctx = need(sh, w);
+      if (in.length == 0) return;
+      gloo::AllgatherOptions o(ctx);
+      o.setTag(sh->tag++);
+      o.setTimeout(timeout);
+      o.setInput(static_cast<char*>(in.data), in.length * in.elemBytes);
+      o.setOutput(static_cast<char*>(out.data), out.length * out.elemBytes);
+      try { gloo::allgather(o); } catch (const std::exception& e) { throw std::runtime_error(w + ": " + e.what()); }
+    };
+    return Track(env, t);
+  }
+
+  // reduceScatter(buf, reduceCode, timeoutMs?): buf holds size equal chunks; on return chunk
+  // `rank` holds the reduction of every rank's chunk `rank` (the other chunks are scratch).
+  // Runs as a Gloo allreduce of the whole buffer (twice the bytes of a true reduce-scatter):
+  // Gloo 0.5's only reduce-scatter, ReduceScatterHalvingDoubling, left wrong chunks on 3 ranks here.
+  Napi::Value ReduceScatter(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Buf b = bufOf(info[0], "reduceScatter", "the buffer");
+    Reduce op = static_cast<Reduce>(info[1].As<Napi::Number>().Int32Value());
+    if (op == Reduce::Avg && b.type == napi_int32_array) throw Napi::TypeError::New(env, "reduceScatter: avg of int32 is not supported; use sum");
+    return RunAllReduce(info, b, op, "reduceScatter");
+  }
+
+  // barrier(timeoutMs?)
+  Napi::Value Barrier(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    ms timeout = opTimeout(info[0]);
+    std::string w = where("barrier");
+    Task* t = NewTask(info);
+    auto sh = sh_;
+    t->run = [=]() {
+      auto ctx = need(sh, w);
+      gloo::BarrierOptions o(ctx);
+      o.setTag(sh->tag++);
+      o.setTimeout(timeout);
+      try { gloo::barrier(o); } catch (const std::exception& e) { throw std::runtime_error(w + ": " + e.what()); }
+    };
+    return Track(env, t);
+  }
+
+  // send(buf, dst, tag, timeoutMs?) / recv(buf, src, tag, timeoutMs?)
+  Napi::Value Send(const Napi::CallbackInfo& info) { return PointToPoint(info, true); }
+  Napi::Value Recv(const Napi::CallbackInfo& info) { return PointToPoint(info, false); }
+
+  Napi::Value PointToPoint(const Napi::CallbackInfo& info, bool isSend) {
+    Napi::Env env = info.Env();
+    const char* name = isSend ? "send" : "recv";
+    Buf b = bufOf(info[0], name, "the buffer");
+    int peer = info[1].As<Napi::Number>().Int32Value();
+    uint32_t tag = info[2].As<Napi::Number>().Uint32Value();
+    ms timeout = opTimeout(info[3]);
+    std::string w = where(name) + " [" + b.dtype + " x " + std::to_string(b.length) + (isSend ? ", to rank " : ", from rank ") +
+                    std::to_string(peer) + ", tag " + std::to_string(tag) + "]";
+    Task* t = NewTask(info);
+    t->keep.push_back(Napi::Persistent(info[0]));
+    auto sh = sh_;
+    t->run = [=]() {
+      auto ctx = need(sh, w);
+      auto ub = ctx->createUnboundBuffer(b.data, b.length * b.elemBytes);
+      const uint64_t slot = gloo::Slot::build(kSendRecvSlotPrefix, tag);
+      bool done;
+      try {
+        if (isSend) { ub->send(peer, slot); done = ub->waitSend(timeout); }
+        else { ub->recv(peer, slot); done = ub->waitRecv(timeout); }
+      } catch (const std::exception& e) {
+        throw std::runtime_error(w + ": " + e.what());
+      }
+      if (!done) throw std::runtime_error(w + ": timed out after " + std::to_string(timeout.count()) + " ms");
+    };
+    return Track(env, t);
+  }
+
+  // close(): Promise; destroys the context on the comm thread, then the thread ends.
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Task* t = NewTask(info);
+    Napi::Promise p = t->deferred.Promise();
+    if (closed_) {
+      t->deferred.Resolve(env.Undefined());
+      delete t;
+      return p;
+    }
+    auto sh = sh_;
+    t->run = [sh]() { sh->ctx.reset(); };
+    t->runWhenBroken = true;
+    // Queue the close task, then the stop flag: the thread runs what was queued first, then exits.
+    t->sh = sh_;
+    if (sh_->pending++ == 0) sh_->tsfn.Ref(env);
+    {
+      std::lock_guard<std::mutex> l(sh_->mu);
+      sh_->queue.push_back(t);
+      sh_->stop = true;
+    }
+    sh_->cv.notify_one();
+    closed_ = true;
+    return p;
+  }
+
+  int rank_ = 0, size_ = 1;
+  ms timeout_{30000};
+  std::shared_ptr<Shared> sh_;
+  std::thread thread_;
+  bool hooked_ = false;
+  napi_env env_ = nullptr;
+  bool closed_ = false;
+};
+
+Napi::Object InitAll(Napi::Env env, Napi::Object exports) {
+  exports.Set("ProcessGroup", ProcessGroup::Init(env));
+  exports.Set("abiVersion", Napi::Number::New(env, kAbiVersion));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(tensorslim_dist, InitAll)

@@ -1,0 +1,185 @@
+// Distributed data parallel: every rank holds the whole model, trains on its own share of the batch,
+// and gradients are averaged across ranks before the optimizer step, so all ranks stay identical.
+// Built only on public seams (Module.namedParameters, registerPostAccumulateGradHook, collectives).
+//
+// Gradients are packed into size-capped buckets in reverse parameter order (the order backward
+// produces them). A bucket is reduced as soon as all its gradients are ready and every earlier
+// bucket has been launched: launches happen in bucket order on every rank, so the collectives line
+// up across ranks even when readiness differs. Reductions run on the communication thread while the
+// JS thread goes on; `finishGradientSync()` awaits them and writes the averages back into `.grad`.
+// Today's tape hands leaf gradients out together at the end of backward, so buckets overlap each
+// other and the caller's work after backward, not backward itself.
+
+import { fromBuffer, type Tensor } from '../core/tensor.js';
+import { registerPostAccumulateGradHook } from '../autograd/index.js';
+import type { AnyModule } from '../nn/module.js';
+import type { Parameter } from '../nn/parameter.js';
+import { defaultGroup, type ProcessGroup } from './process_group.js';
+
+export interface DistributedDataParallelOptions {
+  /** Bucket size cap in MiB (default 25, PyTorch's). A parameter larger than the cap gets a bucket of its own. */
+  bucketCapMB?: number;
+  /** The group (default: the one initProcessGroup made). */
+  group?: ProcessGroup;
+  /** Also broadcast rank 0's buffers (e.g. running statistics) at start. Default true. */
+  broadcastBuffers?: boolean;
+}
+
+type FloatArray = Float32Array | Float64Array;
+
+interface Bucket {
+  params: { name: string; p: Parameter; offset: number }[];
+  flat: FloatArray;
+  ready: number;
+  pending: Promise<Tensor> | null;
+}
+
+// 32-bit FNV-1a of a string, as a signed int (int32 collectives).
+function hash32(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) { h ^= s.charCodeAt(i); h = Math.imul(h, 0x01000193); }
+  return h | 0;
+}
+
+/**
+ * Wraps a model for data-parallel training. Create it with `await DistributedDataParallel.create()`:
+ * that broadcasts rank 0's parameters and buffers and checks that every rank built the same model.
+ * @example
+ * const ddp = await DistributedDataParallel.create(model, { bucketCapMB: 25 });
+ * const loss = lossFn(ddp.module.call(x), y);
+ * loss.backward();
+ * await ddp.finishGradientSync();  // gradients are now averaged over ranks
+ * opt.step();
+ */
+export class DistributedDataParallel<M extends AnyModule = AnyModule> {
+  private readonly buckets: Bucket[] = [];
+  private readonly bucketOf = new Map<Parameter, number>();
+  private readonly readyParams = new Set<Parameter>();
+  private nextLaunch = 0;
+  private syncEnabled = true;
+  private readonly hooks: { remove(): void }[] = [];
+
+  private constructor(readonly module: M, readonly group: ProcessGroup, bucketCapMB: number) {
+    const params = module.namedParameters().filter(([, p]) => p.requiresGrad);
+    for (const [, p] of params) {
+      if (p.dtype !== 'float32' && p.dtype !== 'float64') throw new Error(`DistributedDataParallel: parameter dtype ${p.dtype} is not supported (float32 or float64)`);
+    }
+    // Reverse registration order ~ the order backward finishes gradients.
+    const capBytes = Math.max(1, bucketCapMB * 1024 * 1024);
+    let cur: { name: string; p: Parameter; offset: number }[] = [];
+    let bytes = 0;
+    const close = (): void => {
+      if (cur.length === 0) return;
+      const n = cur.reduce((s, e) => s + e.p.size, 0);
+      const flat = cur[0]!.p.dtype === 'float64' ? new Float64Array(n) : new Float32Array(n);
+      this.buckets.push({ params: cur, flat, ready: 0, pending: null });
+      cur = [];
+      bytes = 0;
+    };
+    for (const [name, p] of [...params].reverse()) {
+      const b = p.size * (p.dtype === 'float64' ? 8 : 4);
+      if (cur.length > 0 && (bytes + b > capBytes || cur[0]!.p.dtype !== p.dtype)) close();
+      const offset = cur.reduce((s, e) => s + e.p.size, 0);
+      cur.push({ name, p, offset });
+      this.bucketOf.set(p, this.buckets.length);
+      bytes += b;
+    }
+    close();
+    for (const [, p] of params) this.hooks.push(registerPostAccumulateGradHook(p, () => this.onGradReady(p)));
+  }
+
+  /**
+   * Broadcasts rank 0's parameters (and buffers), checks the model matches across ranks, and installs
+   * the gradient hooks. Every rank must call it with the same model structure.
+   * @example const ddp = await DistributedDataParallel.create(model);
+   */
+  static async create<M extends AnyModule>(module: M, opts: DistributedDataParallelOptions = {}): Promise<DistributedDataParallel<M>> {
+    const group = opts.group ?? defaultGroup('DistributedDataParallel');
+    await checkSameModel(module, group);
+    for (const [, p] of module.namedParameters()) await group.broadcast(p, 0);
+    if (opts.broadcastBuffers ?? true) {
+      for (const [, b] of module.namedBuffers()) if (b.dtype === 'float32' || b.dtype === 'float64' || b.dtype === 'int32') await group.broadcast(b, 0);
+    }
+    return new DistributedDataParallel(module, group, opts.bucketCapMB ?? 25);
+  }
+
+  /** Number of gradient buckets and their sizes in elements (for tests and tuning). */
+  get bucketSizes(): number[] { return this.buckets.map((b) => b.flat.length); }
+
+  /**
+   * Runs `fn` without reducing gradients (they accumulate locally); the next synced backward
+   * reduces the accumulated sum. For gradient accumulation over micro-batches.
+   * @example ddp.noSync(() => lossA.backward()); lossB.backward(); await ddp.finishGradientSync();
+   */
+  noSync<T>(fn: () => T): T {
+    const prev = this.syncEnabled;
+    this.syncEnabled = false;
+    try { return fn(); } finally { this.syncEnabled = prev; }
+  }
+
+  private onGradReady(p: Parameter): void {
+    if (!this.syncEnabled || this.readyParams.has(p)) return;
+    this.readyParams.add(p);
+    const b = this.buckets[this.bucketOf.get(p)!]!;
+    b.ready++;
+    this.launchReady();
+  }
+
+  // Launch, in bucket order, every bucket whose gradients are all ready.
+  private launchReady(force = false): void {
+    while (this.nextLaunch < this.buckets.length) {
+      const b = this.buckets[this.nextLaunch]!;
+      if (!force && b.ready < b.params.length) return;
+      for (const { p, offset } of b.params) {
+        const g = p.grad;
+        if (g === null) { b.flat.fill(0, offset, offset + p.size); continue; } // unused on this rank: contributes zeros
+        const src = g.isContiguous() ? g.data.subarray(g.offset, g.offset + g.size) : g.contiguous().data;
+        b.flat.set(src as FloatArray, offset);
+      }
+      b.pending = this.group.allReduce(fromBuffer(b.flat, b.params[0]!.p.dtype, [b.flat.length]), 'avg');
+      this.nextLaunch++;
+    }
+  }
+
+  /**
+   * Awaits every bucket's reduction and sets each parameter's `.grad` to the average over ranks.
+   * Call after backward and before the optimizer step, on every rank.
+   * @example loss.backward(); await ddp.finishGradientSync(); opt.step();
+   */
+  async finishGradientSync(): Promise<void> {
+    this.launchReady(true); // buckets with unused parameters go now, still in order
+    try {
+      for (const b of this.buckets) {
+        await b.pending;
+        for (const { p, offset } of b.params) {
+          p.grad = fromBuffer(b.flat.slice(offset, offset + p.size), p.dtype, p.shape);
+        }
+      }
+    } finally {
+      for (const b of this.buckets) { b.ready = 0; b.pending = null; }
+      this.readyParams.clear();
+      this.nextLaunch = 0;
+    }
+  }
+
+  /** Removes the gradient hooks (the module keeps its parameters). */
+  remove(): void { for (const h of this.hooks.splice(0)) h.remove(); }
+}
+
+// Every rank describes its model (parameter names, shapes, dtypes) as [count, elements, hash];
+// all-gather and compare with rank 0's, failing on every rank with the ranks that differ.
+async function checkSameModel(module: AnyModule, group: ProcessGroup): Promise<void> {
+  const params = module.namedParameters();
+  const desc = params.map(([n, p]) => `${n}:${p.dtype}(${p.shape.join(',')})`).join(';');
+  const mine = new Int32Array([params.length, params.reduce((s, [, p]) => s + p.size, 0) | 0, hash32(desc)]);
+  const all = (await group.allGather(fromBuffer(mine, 'int32', [3]))).data as Int32Array;
+  const bad: number[] = [];
+  for (let r = 1; r < group.worldSize; r++) {
+    if (all[3 * r] !== all[0] || all[3 * r + 1] !== all[1] || all[3 * r + 2] !== all[2]) bad.push(r);
+  }
+  if (bad.length > 0) {
+    const show = (r: number): string => `rank ${r}: ${all[3 * r]} parameters, ${all[3 * r + 1]} elements`;
+    const preview = params.slice(0, 4).map(([n, p]) => `${n} (${p.shape.join(', ')})`).join(', ');
+    throw new Error(`DistributedDataParallel: the model differs across ranks (${[0, ...bad].map(show).join('; ')}; names or shapes differ from rank 0's); this is rank ${group.rank}, whose first parameters are ${preview}. Every rank must build the same model.`);
+  }
+}

@@ -1,0 +1,15 @@
+// Distributed training on Gloo: process group and collectives, the launch contract, DDP, the
+// distributed sampler and the launcher's library side. See docs/DISTRIBUTED.md.
+
+export {
+  ProcessGroup, initProcessGroup, destroyProcessGroup, getRank, getWorldSize, isInitialized, defaultGroup,
+  allReduce, broadcast, allGather, reduceScatter, barrier, send, recv, glooUnavailableReason,
+  type InitProcessGroupOptions, type ReduceOp,
+} from './process_group.js';
+export { readLaunchEnv, detectSource, expandSlurmNodelist, DEFAULT_MASTER_PORT, DEFAULT_TIMEOUT_MS, type LaunchInfo, type LaunchSource, type Env } from './env.js';
+export { StoreServer, StoreClient, type StoreServerOptions, type StoreClientOptions } from './store.js';
+export { GLOO_HINT } from './native.js';
+export { DistributedDataParallel, type DistributedDataParallelOptions } from './ddp.js';
+export { DistributedSampler, type DistributedSamplerOptions } from './sampler.js';
+export { launch, workerEnv, type LaunchOptions, type LaunchResult, type LaunchHandle } from './launch.js';
+export { DistributedLoader, distributedCallback } from './trainer.js';

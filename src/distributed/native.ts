@@ -1,0 +1,65 @@
+// Loads the Gloo addon (native/build/Release/tensorslim_dist.node), built by scripts/build-native.mjs
+// only where Gloo's headers are installed, on first use (importing the library does not load Gloo).
+// Loading never throws: a missing addon gives null and a reason that says how to get it. No logic
+// beyond typing the raw binding.
+
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Buffers the binding accepts: contiguous, read and written in place until the Promise settles. */
+export type CommArray = Float32Array | Float64Array | Int32Array;
+
+/** Reduction codes of native/src/distributed/dist_addon.cc. */
+export const REDUCE_CODES = { sum: 0, avg: 1, max: 2, min: 3 } as const;
+export type ReduceOp = keyof typeof REDUCE_CODES;
+
+/** One Gloo context and its communication thread. Every method queues in issue order. */
+export interface NativeProcessGroup {
+  connect(storeHost: string, storePort: number, token: string, prefix: string, deviceHost: string): Promise<void>;
+  allReduce(buf: CommArray, op: number, timeoutMs?: number): Promise<void>;
+  broadcast(buf: CommArray, root: number, timeoutMs?: number): Promise<void>;
+  allGather(input: CommArray, output: CommArray, timeoutMs?: number): Promise<void>;
+  /** buf holds worldSize equal chunks; afterwards chunk `rank` holds the reduction (others are scratch). */
+  reduceScatter(buf: CommArray, op: number, timeoutMs?: number): Promise<void>;
+  barrier(timeoutMs?: number): Promise<void>;
+  send(buf: CommArray, dst: number, tag: number, timeoutMs?: number): Promise<void>;
+  recv(buf: CommArray, src: number, tag: number, timeoutMs?: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface DistAddon {
+  ProcessGroup: new (rank: number, worldSize: number, timeoutMs: number) => NativeProcessGroup;
+  readonly abiVersion: number;
+}
+
+const ABI_VERSION = 1;
+/** What to run to get the Gloo addon. */
+export const GLOO_HINT = 'install Gloo with `apt-get install -y libgloo-dev` and rebuild with `node scripts/build-native.mjs`';
+
+function load(): { addon: DistAddon | null; error: string | null } {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  let root: string | null = null;
+  for (let i = 0; i < 6 && root === null; i++) {
+    if (existsSync(join(dir, 'native', 'binding.gyp'))) root = dir;
+    dir = dirname(dir);
+  }
+  const path = process.env['TENSORSLIM_DIST_NATIVE_PATH'] || (root === null ? null : join(root, 'native', 'build', 'Release', 'tensorslim_dist.node'));
+  if (path === null || !existsSync(path)) {
+    return { addon: null, error: `the Gloo addon is not built (${path ?? 'native/build/Release/tensorslim_dist.node'} is missing): ${GLOO_HINT}` };
+  }
+  try {
+    const a = createRequire(import.meta.url)(path) as DistAddon;
+    if (a.abiVersion !== ABI_VERSION) return { addon: null, error: `the Gloo addon at ${path} is stale (ABI ${String(a.abiVersion)}, expected ${ABI_VERSION}); rebuild with \`node scripts/build-native.mjs\`` };
+    return { addon: a, error: null };
+  } catch (e) {
+    return { addon: null, error: `the Gloo addon at ${path} failed to load (${(e as Error).message}): ${GLOO_HINT}` };
+  }
+}
+
+let loaded: { addon: DistAddon | null; error: string | null } | null = null;
+/** The Gloo binding, or null (then distLoadError() says why). */
+export function distAddon(): DistAddon | null { return (loaded ??= load()).addon; }
+/** Why the Gloo binding is unavailable (null when it loaded). */
+export function distLoadError(): string | null { return (loaded ??= load()).error; }

@@ -1,0 +1,324 @@
+// The process group: rendezvous (rank 0's store, every rank joins) + a Gloo context on a dedicated
+// communication thread (native/src/distributed), and collectives on Tensors that return Promises. Gloo does
+// the communication; this file validates tensors, runs the join, and turns a failed collective into
+// a message that names the rank that left. It must not implement any collective itself.
+
+import { fromBuffer, type Tensor } from '../core/tensor.js';
+import { readLaunchEnv, type Env, type LaunchInfo } from './env.js';
+import { distAddon, distLoadError, REDUCE_CODES, type CommArray, type NativeProcessGroup, type ReduceOp } from './native.js';
+import { StoreClient, StoreServer, rankList } from './store.js';
+
+export type { ReduceOp } from './native.js';
+
+export interface InitProcessGroupOptions {
+  /** Only 'gloo' (CPU collectives over TCP). */
+  backend?: 'gloo';
+  /** Overrides of the launch contract (otherwise read from the environment, see env.ts). */
+  rank?: number;
+  worldSize?: number;
+  masterAddr?: string;
+  masterPort?: number;
+  /** Shared secret of the rendezvous store (default TENSORSLIM_DIST_TOKEN, else derived). */
+  token?: string;
+  /** Timeout of the rendezvous and of every collective, ms (default TENSORSLIM_DIST_TIMEOUT_MS or 30 s). */
+  timeoutMs?: number;
+  /** Address rank 0's store binds (default: MASTER_ADDR; TENSORSLIM_STORE_BIND overrides). */
+  storeBind?: string;
+  /** This rank's address for Gloo's connections (default: the local address that routes to rank 0; TENSORSLIM_DIST_HOST overrides). */
+  host?: string;
+  /** Environment to read the contract from (default process.env). */
+  env?: Env;
+  /**
+   * Before every collective, all-gather (op, element count, dtype, root) and fail on every rank with
+   * the ranks that differ (default: TENSORSLIM_DIST_DEBUG=1). Costs one small collective per call;
+   * without it, mismatched sizes abort the process inside Gloo (its own thread cannot be caught).
+   */
+  checkCollectives?: boolean;
+}
+
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
+const STORE_PREFIX = 'tensorslim/pg';
+
+/** Why distributed training is unavailable here, or null when the Gloo addon loaded. */
+export function glooUnavailableReason(): string | null { return distLoadError(); }
+
+/**
+ * A group of processes that run collectives together. Every rank must call the same collectives in
+ * the same order; results are written into the given tensors (or returned, for allGather and
+ * reduceScatter) when the Promise resolves. Do not touch a tensor while its collective is pending.
+ */
+export class ProcessGroup {
+  private destroyed = false;
+  /** Whether each collective is first checked across ranks (see InitProcessGroupOptions.checkCollectives). */
+  checkCollectives = false;
+
+  /** @internal use initProcessGroup */
+  constructor(
+    readonly rank: number,
+    readonly worldSize: number,
+    readonly timeoutMs: number,
+    private readonly native: NativeProcessGroup,
+    private readonly client: StoreClient,
+    private readonly server: StoreServer | null,
+  ) {}
+
+  /**
+   * Reduces `t` across ranks in place (sum, avg, max or min) and resolves with it.
+   * @example await pg.allReduce(grad, 'avg');
+   */
+  allReduce(t: Tensor, op: ReduceOp = 'sum'): Promise<Tensor> {
+    const buf = this.buffer('allReduce', t);
+    if (op === 'avg' && t.dtype === 'int32') throw new Error('allReduce: avg of an int32 tensor is not supported; use sum and divide');
+    return this.checked('allReduce', 1, t, 0, () => this.native.allReduce(buf, REDUCE_CODES[op])).then(() => this.wrote(t));
+  }
+
+  /**
+   * Copies rank `src`'s `t` into `t` on every rank.
+   * @example await pg.broadcast(param, 0);
+   */
+  broadcast(t: Tensor, src = 0): Promise<Tensor> {
+    this.checkRank('broadcast', src);
+    const buf = this.buffer('broadcast', t);
+    return this.checked('broadcast', 2, t, src, () => this.native.broadcast(buf, src)).then(() => this.wrote(t));
+  }
+
+  /**
+   * Gathers every rank's `t` (same shape on all ranks) into a new tensor of shape [worldSize, ...t.shape].
+   * @example const all = await pg.allGather(x); // all.shape[0] === worldSize
+   */
+  async allGather(t: Tensor): Promise<Tensor> {
+    const input = this.buffer('allGather', t);
+    const out = new (input.constructor as new (n: number) => CommArray)(input.length * this.worldSize);
+    await this.checked('allGather', 3, t, 0, () => this.native.allGather(input, out));
+    return fromBuffer(out, t.dtype, [this.worldSize, ...t.shape]);
+  }
+
+  /**
+   * Reduces `t` (first dimension divisible by worldSize) across ranks and returns this rank's slice
+   * of the result: rows [rank * n, (rank + 1) * n) with n = t.shape[0] / worldSize. `t` is unchanged.
+   * @example const mine = await pg.reduceScatter(x, 'sum'); // x: (4, 3), 2 ranks -> mine: (2, 3)
+   */
+  async reduceScatter(t: Tensor, op: ReduceOp = 'sum'): Promise<Tensor> {
+    const src = this.buffer('reduceScatter', t);
+    if (t.ndim === 0 || t.shape[0]! % this.worldSize !== 0) {
+      throw new Error(`reduceScatter: the first dimension of shape (${t.shape.join(', ')}) must be divisible by the world size ${this.worldSize}`);
+    }
+    if (op === 'avg' && t.dtype === 'int32') throw new Error('reduceScatter: avg of an int32 tensor is not supported; use sum');
+    const work = src.slice();
+    await this.checked('reduceScatter', 4, t, 0, () => this.native.reduceScatter(work, REDUCE_CODES[op]));
+    const chunk = work.length / this.worldSize;
+    return fromBuffer(work.slice(this.rank * chunk, (this.rank + 1) * chunk), t.dtype, [t.shape[0]! / this.worldSize, ...t.shape.slice(1)]);
+  }
+
+  /**
+   * Resolves when every rank has reached the barrier.
+   * @example await pg.barrier();
+   */
+  barrier(): Promise<void> {
+    this.alive('barrier');
+    return this.wrap('barrier', this.native.barrier());
+  }
+
+  /**
+   * Sends `t` to rank `dst`; the matching recv on `dst` uses the same tag.
+   * @example if (pg.rank === 0) await pg.send(x, 1); else await pg.recv(x, 0);
+   */
+  send(t: Tensor, dst: number, tag = 0): Promise<void> {
+    this.checkPeer('send', dst);
+    return this.wrap('send', this.native.send(this.buffer('send', t), dst, tag >>> 0));
+  }
+
+  /**
+   * Receives into `t` (same size as the sender's tensor) from rank `src`.
+   * @example const x = zeros([3]); await pg.recv(x, 0);
+   */
+  recv(t: Tensor, src: number, tag = 0): Promise<Tensor> {
+    this.checkPeer('recv', src);
+    return this.wrap('recv', this.native.recv(this.buffer('recv', t), src, tag >>> 0)).then(() => this.wrote(t));
+  }
+
+  /**
+   * Closes the Gloo context, leaves the store cleanly and (rank 0) stops it.
+   * @example await pg.destroy(); // or destroyProcessGroup() for the default group
+   */
+  async destroy(): Promise<void> {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    await this.native.close().catch(() => undefined);
+    await this.client.leave().catch(() => undefined);
+    this.client.close();
+    if (this.server !== null) await this.server.close();
+  }
+
+  // With checkCollectives: all-gather [op, elements, dtype, root] first (a fixed size, so always
+  // safe) and fail on every rank, naming the ranks whose call differs from rank 0's.
+  private async checked(op: string, code: number, t: Tensor, root: number, run: () => Promise<void>): Promise<void> {
+    if (this.checkCollectives) {
+      const mine = new Int32Array([code, t.size, ['float32', 'float64', 'int32'].indexOf(t.dtype), root]);
+      const all = new Int32Array(4 * this.worldSize);
+      await this.wrap(op, this.native.allGather(mine, all));
+      const names = ['?', 'allReduce', 'broadcast', 'allGather', 'reduceScatter'];
+      const show = (r: number): string => `rank ${r}: ${names[all[4 * r]!] ?? '?'} of ${all[4 * r + 1]} ${['float32', 'float64', 'int32'][all[4 * r + 2]!] ?? '?'}${all[4 * r] === 2 ? ` from ${all[4 * r + 3]}` : ''}`;
+      const bad = Array.from({ length: this.worldSize }, (_, r) => r).filter((r) => [0, 1, 2, 3].some((k) => all[4 * r + k] !== all[k]));
+      if (bad.length > 0) throw new Error(`${op} (rank ${this.rank} of ${this.worldSize}): the ranks called different collectives or sizes (${[0, ...bad].map(show).join('; ')}); every rank must pass the same shape and dtype`);
+    }
+    await this.wrap(op, run());
+  }
+
+  private alive(op: string): void {
+    if (this.destroyed) throw new Error(`${op}: the process group was destroyed`);
+  }
+
+  private checkRank(op: string, r: number): void {
+    if (!Number.isInteger(r) || r < 0 || r >= this.worldSize) throw new Error(`${op}: rank ${r} is out of range for world size ${this.worldSize}`);
+  }
+
+  private checkPeer(op: string, r: number): void {
+    this.checkRank(op, r);
+    if (r === this.rank) throw new Error(`${op}: rank ${r} cannot ${op === 'send' ? 'send to' : 'receive from'} itself`);
+  }
+
+  private buffer(op: string, t: Tensor): CommArray {
+    this.alive(op);
+    if (t.dtype !== 'float32' && t.dtype !== 'float64' && t.dtype !== 'int32') {
+      throw new Error(`${op}: dtype ${t.dtype} is not supported; use float32, float64 or int32`);
+    }
+    if (!t.isContiguous()) throw new Error(`${op}: the tensor of shape (${t.shape.join(', ')}) is not contiguous; call .contiguous() first`);
+    return (t.data as CommArray).subarray(t.offset, t.offset + t.size);
+  }
+
+  private wrote(t: Tensor): Tensor {
+    t.version = t.version + 1; // an in-place write: saved copies of t on the tape are now stale
+    return t;
+  }
+
+  // A failed collective: add which ranks left (their store connection closed), so every rank's
+  // message names the culprit. Rank 0's server may see the close a moment after Gloo's error.
+  private async wrap(op: string, p: Promise<void>): Promise<void> {
+    try {
+      await p;
+    } catch (e) {
+      const msg = (e as Error).message;
+      throw new Error(`${msg.startsWith(op) ? msg : `${op} (rank ${this.rank} of ${this.worldSize}): ${msg}`}${await this.culprit()}`, { cause: e });
+    }
+  }
+
+  // Which rank is to blame: one that exited (its store connection closed without a failure report),
+  // else the ranks that did not report this failure within 2 s (hung, or still computing).
+  private async culprit(): Promise<string> {
+    await this.client.reportFailure().catch(() => undefined);
+    const deadline = Date.now() + 2000;
+    for (;;) {
+      const h = this.client.closed ? this.client.lastHealth : await this.client.health(1000).catch(() => this.client.lastHealth);
+      if (h.departed.length > 0) return `; ${rankList(h.departed)} left the group (process exited or was killed)`;
+      if (this.client.closed && this.rank !== 0 && !h.failed.includes(0)) return '; rank 0 is gone (its rendezvous store is unreachable)';
+      if (this.client.closed || Date.now() >= deadline) {
+        const silent = Array.from({ length: this.worldSize }, (_, r) => r).filter((r) => r !== this.rank && !h.failed.includes(r));
+        return silent.length > 0
+          ? `; no rank has exited, and ${rankList(silent)} did not report this failure: hung, slow, or calling a different collective (timeout ${this.timeoutMs} ms)`
+          : '; every other rank reported this failure first (this rank was the late one)';
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+let current: ProcessGroup | null = null;
+
+/**
+ * Joins the process group described by the launch contract (torchrun, Slurm, Open MPI, Kubernetes or
+ * `tensorslim launch`; see docs/DISTRIBUTED.md) and makes it the default group.
+ * @example
+ * const pg = await initProcessGroup({ backend: 'gloo' });
+ * await allReduce(t, 'avg');
+ * await destroyProcessGroup();
+ */
+export async function initProcessGroup(opts: InitProcessGroupOptions = {}): Promise<ProcessGroup> {
+  if ((opts.backend ?? 'gloo') !== 'gloo') throw new Error(`initProcessGroup: backend '${String(opts.backend)}' is not available; only 'gloo' is`);
+  if (current !== null) throw new Error('initProcessGroup: a process group is already initialized; call destroyProcessGroup() first');
+  const addon = distAddon();
+  if (addon === null) throw new Error(`initProcessGroup: distributed training needs the Gloo addon: ${distLoadError() ?? ''}`);
+  const env = opts.env ?? process.env;
+  const info: LaunchInfo = readLaunchEnv(env);
+  const rank = opts.rank ?? info.rank;
+  const worldSize = opts.worldSize ?? info.worldSize;
+  const masterAddr = opts.masterAddr ?? info.masterAddr;
+  let masterPort = opts.masterPort ?? info.masterPort;
+  const token = opts.token ?? info.token;
+  const timeoutMs = opts.timeoutMs ?? info.timeoutMs;
+  const where = `initProcessGroup (rank ${rank} of ${worldSize})`;
+  if (!Number.isInteger(worldSize) || worldSize < 1 || !Number.isInteger(rank) || rank < 0 || rank >= worldSize) {
+    throw new Error(`${where}: rank ${rank} does not fit world size ${worldSize}; ranks run 0..${worldSize - 1}`);
+  }
+  let server: StoreServer | null = null;
+  let client: StoreClient | null = null;
+  let native: NativeProcessGroup | null = null;
+  try {
+    if (rank === 0) {
+      const bind = opts.storeBind ?? env['TENSORSLIM_STORE_BIND'] ?? (LOOPBACK.has(masterAddr) ? '127.0.0.1' : masterAddr);
+      // A single process needs no agreed port: take a free one.
+      server = await StoreServer.listen({ host: bind, port: worldSize === 1 ? 0 : masterPort, token, worldSize });
+      if (worldSize === 1) masterPort = server.port;
+    }
+    const storeHost = rank === 0 && worldSize === 1 ? '127.0.0.1' : masterAddr;
+    client = await StoreClient.connect({ host: storeHost, port: masterPort, token, connectTimeoutMs: timeoutMs });
+    await client.join(rank, worldSize, timeoutMs);
+    const host = opts.host ?? env['TENSORSLIM_DIST_HOST'] ?? client.localAddress.replace(/^::ffff:/, '');
+    native = new addon.ProcessGroup(rank, worldSize, timeoutMs);
+    await native.connect(storeHost, masterPort, token, STORE_PREFIX, host);
+  } catch (e) {
+    await native?.close().catch(() => undefined);
+    client?.close();
+    await server?.close();
+    throw new Error(`${where}: ${(e as Error).message}`, { cause: e });
+  }
+  current = new ProcessGroup(rank, worldSize, timeoutMs, native, client, server);
+  current.checkCollectives = opts.checkCollectives ?? env['TENSORSLIM_DIST_DEBUG'] === '1';
+  return current;
+}
+
+/** The default group, or an error saying to call initProcessGroup. */
+export function defaultGroup(op = 'distributed'): ProcessGroup {
+  if (current === null) throw new Error(`${op}: no process group; call await initProcessGroup({ backend: 'gloo' }) first`);
+  return current;
+}
+
+/** True after initProcessGroup and before destroyProcessGroup. */
+export function isInitialized(): boolean { return current !== null; }
+
+/**
+ * This process's rank in the default group (0 when none is initialized).
+ * @example if (getRank() === 0) console.log('saving');
+ */
+export function getRank(): number { return current?.rank ?? 0; }
+
+/**
+ * The number of processes in the default group (1 when none is initialized).
+ * @example const perRank = Math.ceil(n / getWorldSize());
+ */
+export function getWorldSize(): number { return current?.worldSize ?? 1; }
+
+/**
+ * Tears the default group down (every rank should call it at the end).
+ * @example await destroyProcessGroup();
+ */
+export async function destroyProcessGroup(): Promise<void> {
+  const g = current;
+  current = null;
+  await g?.destroy();
+}
+
+/** allReduce on the default group. @example await allReduce(t, 'sum'); */
+export function allReduce(t: Tensor, op: ReduceOp = 'sum'): Promise<Tensor> { return defaultGroup('allReduce').allReduce(t, op); }
+/** broadcast on the default group. @example await broadcast(t, 0); */
+export function broadcast(t: Tensor, src = 0): Promise<Tensor> { return defaultGroup('broadcast').broadcast(t, src); }
+/** allGather on the default group. @example const all = await allGather(t); */
+export function allGather(t: Tensor): Promise<Tensor> { return defaultGroup('allGather').allGather(t); }
+/** reduceScatter on the default group. @example const mine = await reduceScatter(t); */
+export function reduceScatter(t: Tensor, op: ReduceOp = 'sum'): Promise<Tensor> { return defaultGroup('reduceScatter').reduceScatter(t, op); }
+/** barrier on the default group. @example await barrier(); */
+export function barrier(): Promise<void> { return defaultGroup('barrier').barrier(); }
+/** send on the default group. @example await send(t, 1); */
+export function send(t: Tensor, dst: number, tag = 0): Promise<void> { return defaultGroup('send').send(t, dst, tag); }
+/** recv on the default group. @example await recv(t, 0); */
+export function recv(t: Tensor, src: number, tag = 0): Promise<Tensor> { return defaultGroup('recv').recv(t, src, tag); }

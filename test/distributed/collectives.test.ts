@@ -1,0 +1,43 @@
+// Collectives on 2 and 3 ranks over loopback: each result is checked against values derived by hand
+// from the rank-dependent inputs of workers/collectives.ts.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { glooSkip, lastJson, runWorkers } from './helpers.js';
+
+interface Out { rank: number; world: number; sum: number[]; avg64: number[]; max: number[]; min: number[]; bcast: number[]; gatherShape: number[]; gather: number[]; rsShape: number[]; rs: number[]; recv: number[] }
+
+for (const n of [2, 3]) {
+  test(`collectives on ${n} ranks give the hand-derived results`, { skip: glooSkip(), timeout: 90_000 }, async () => {
+    const res = await runWorkers('collectives', n, { timeoutMs: 80_000 });
+    for (const r of res) assert.equal(r.code, 0, `rank ${r.rank} failed:\n${r.stderr}`);
+    const tri = (n * (n - 1)) / 2; // sum of ranks 0..n-1
+    for (const r of res) {
+      const o = lastJson<Out>(r);
+      const k = o.rank;
+      // sum of [r+1, 10(r+1), -r] over ranks
+      assert.deepEqual(o.sum, [tri + n, 10 * (tri + n), -tri]);
+      // avg of [r, 2r] over ranks = [(n-1)/2, n-1]
+      assert.deepEqual(o.avg64, [(n - 1) / 2, n - 1]);
+      assert.deepEqual(o.max, [n - 1, 0]);
+      assert.deepEqual(o.min, [0, -(n - 1)]);
+      assert.deepEqual(o.bcast, [7, 8, 9]);
+      assert.deepEqual(o.gatherShape, [n, 1, 2]);
+      assert.deepEqual(o.gather, Array.from({ length: n }, (_, i) => [i, i + 0.5]).flat());
+      // row i of the reduceScatter input is i + r; summed over ranks: n*i + tri; rank k keeps rows 2k, 2k+1
+      assert.deepEqual(o.rsShape, [2, 1]);
+      assert.deepEqual(o.rs, [n * (2 * k) + tri, n * (2 * k + 1) + tri]);
+      const prev = (k + n - 1) % n;
+      assert.deepEqual(o.recv, [prev, prev]);
+    }
+  });
+}
+
+for (const mode of ['idle', 'pending']) {
+  test(`ranks that end without destroyProcessGroup exit 0 (${mode} communication thread)`, { skip: glooSkip(), timeout: 90_000 }, async () => {
+    const res = await runWorkers('exit', 2, { args: [mode], timeoutMs: 80_000 });
+    for (const r of res) {
+      assert.equal(r.code, 0, `rank ${r.rank} exited with ${String(r.code)} ${String(r.signal)}:\n${r.stderr}`);
+      assert.deepEqual(lastJson<{ sum: number }>(r).sum, 3);
+    }
+  });
+}

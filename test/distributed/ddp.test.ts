@@ -1,0 +1,80 @@
+// DDP invariant: N ranks, each on 1/N of the batch with gradients averaged, end with the parameters
+// of one process trained on the full batch (mean loss over equal shares averages to the full mean).
+// Tolerance: float32 sums in a different order, over 4 SGD steps: 1e-5 absolute + 1e-5 relative.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { DistributedSampler } from '../../src/distributed/index.js';
+import { glooSkip, lastJson, runWorkers } from './helpers.js';
+import { BATCH, STEPS, buildModel, data, loss, optimizer, params } from './workers/ddp_common.js';
+
+function reference(): number[][] {
+  const model = buildModel(1000); // rank 0's seed: DDP broadcasts rank 0's parameters
+  const opt = optimizer(model);
+  const [x, y] = data();
+  for (let s = 0; s < STEPS; s++) {
+    opt.zeroGrad();
+    loss(model, x, y, 0, BATCH).backward();
+    opt.step();
+  }
+  return params(model);
+}
+
+function assertClose(got: number[][], want: number[][], what: string): void {
+  assert.equal(got.length, want.length);
+  for (let i = 0; i < want.length; i++) {
+    for (let j = 0; j < want[i]!.length; j++) {
+      const g = got[i]![j]!;
+      const w = want[i]![j]!;
+      assert.ok(Math.abs(g - w) <= 1e-5 + 1e-5 * Math.abs(w), `${what}: parameter ${i}[${j}] = ${g}, single process ${w}`);
+    }
+  }
+}
+
+for (const [n, mode] of [[2, 'plain'], [3, 'plain'], [2, 'accumulate']] as const) {
+  test(`DDP on ${n} ranks (${mode}) matches one process on the full batch`, { skip: glooSkip(), timeout: 120_000 }, async () => {
+    const want = reference();
+    const res = await runWorkers('ddp', n, { args: [mode], timeoutMs: 100_000 });
+    for (const r of res) assert.equal(r.code, 0, `rank ${r.rank} failed:\n${r.stderr}`);
+    for (const r of res) {
+      const o = lastJson<{ buckets: number[]; params: number[][] }>(r);
+      // cap 64 floats, reverse order: fc2.bias 3 + fc2.weight 24 + fc1.bias 8 = 35; fc1.weight 48 would pass 64
+      assert.deepEqual(o.buckets, [35, 48]);
+      assertClose(o.params, want, `rank ${r.rank}`);
+    }
+  });
+}
+
+test('DDP refuses models that differ across ranks, on every rank', { skip: glooSkip(), timeout: 120_000 }, async () => {
+  const res = await runWorkers('ddp', 2, { args: ['mismatch'], timeoutMs: 100_000 });
+  for (const r of res) {
+    assert.equal(r.code, 1, `rank ${r.rank}:\n${r.stderr}`);
+    assert.match(r.stderr, /DistributedDataParallel: the model differs across ranks \(rank 0: 4 parameters, 83 elements; rank 1: 6 parameters, 95 elements/);
+  }
+});
+
+test('DistributedSampler: disjoint equal shares padded from the head, reshuffled per epoch', () => {
+  // 10 samples over 4 ranks: 3 each, 2 padded from the head of the (unshuffled) order.
+  const plain = [0, 1, 2, 3].map((rank) => new DistributedSampler(10, { numReplicas: 4, rank, shuffle: false }).indices());
+  assert.deepEqual(plain, [[0, 4, 8], [1, 5, 9], [2, 6, 0], [3, 7, 1]]);
+  const dropped = [0, 1, 2, 3].map((rank) => new DistributedSampler(10, { numReplicas: 4, rank, shuffle: false, dropLast: true }).indices());
+  assert.deepEqual(dropped, [[0, 4], [1, 5], [2, 6], [3, 7]]);
+  const s = [0, 1].map((rank) => new DistributedSampler(9, { numReplicas: 2, rank, seed: 3 }));
+  const e0 = s.map((x) => x.indices());
+  assert.deepEqual(new Set([...e0[0]!, ...e0[1]!]).size, 9, 'every sample is seen in an epoch');
+  for (const x of s) x.setEpoch(1);
+  const e1 = s.map((x) => x.indices());
+  assert.notDeepEqual(e1, e0, 'a new epoch reshuffles');
+  for (const x of s) x.setEpoch(0);
+  assert.deepEqual(s.map((x) => x.indices()), e0, 'the same epoch gives the same order');
+  assert.throws(() => new DistributedSampler(5, { numReplicas: 2, rank: 2 }), /rank 2 is out of range for 2 replicas/);
+});
+
+test('the Trainer with DistributedLoader + distributedCallback on 2 ranks matches one process', { skip: glooSkip(), timeout: 120_000 }, async () => {
+  // One replica with batch 6 sees, at every step, the union of the two ranks' batches of 3
+  // (rank r takes every 2nd index of the same permutation), so the averaged gradients are equal.
+  const { trainRun } = await import('./workers/trainer_common.js');
+  const want = await trainRun(0, 1, () => Promise.resolve(null));
+  const res = await runWorkers('trainer', 2, { timeoutMs: 100_000 });
+  for (const r of res) assert.equal(r.code, 0, `rank ${r.rank} failed:\n${r.stderr}`);
+  for (const r of res) assertClose(lastJson<{ params: number[][] }>(r).params, want, `rank ${r.rank}`);
+});

@@ -1,0 +1,59 @@
+// Faults end in clear errors naming the rank, within the timeout, on every surviving rank:
+// a killed rank, a rank that never arrives, a wrong token.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { glooSkip, runWorkers } from './helpers.js';
+
+test('a killed rank makes the others fail within 30 s, naming it', { skip: glooSkip(), timeout: 90_000 }, async () => {
+  const res = await runWorkers('faults', 3, { timeoutMs: 80_000, perRank: () => ({ KILL_RANK: '1' }) });
+  assert.equal(res[1]!.signal, 'SIGKILL');
+  for (const r of [res[0]!, res[2]!]) {
+    assert.equal(r.code, 1, `rank ${r.rank} should fail:\n${r.stdout}\n${r.stderr}`);
+    assert.match(r.stderr, /ERROR: allReduce \(rank \d of 3\)/);
+    assert.match(r.stderr, /rank 1 left the group/);
+    assert.ok(r.ms < 30_000 + 15_000, `rank ${r.rank} took ${r.ms} ms`); // 30 s target + process start-up on a loaded machine
+  }
+});
+
+test('a hung rank makes the others time out with a message saying so', { skip: glooSkip(), timeout: 90_000 }, async () => {
+  const res = await runWorkers('faults', 3, { timeoutMs: 80_000, perRank: () => ({ HANG_RANK: '2', HANG_MS: '30000', TENSORSLIM_DIST_TIMEOUT_MS: '3000' }) });
+  for (const r of [res[0]!, res[1]!]) {
+    assert.equal(r.code, 1, `rank ${r.rank} should fail:\n${r.stdout}\n${r.stderr}`);
+    assert.match(r.stderr, /ERROR: allReduce \(rank \d of 3\)/);
+    assert.match(r.stderr, /no rank has exited, and rank 2 did not report this failure: hung, slow, or calling a different collective \(timeout 3000 ms\)/);
+    assert.ok(r.ms < 28_000, `rank ${r.rank} took ${r.ms} ms: it waited for the hung rank instead of timing out`);
+  }
+});
+
+test('a rank that never arrives times out naming it, on every rank that came', { skip: glooSkip(), timeout: 90_000 }, async () => {
+  // World size 3, but only ranks 0 and 1 are started.
+  const res = await runWorkers('faults', 2, { timeoutMs: 60_000, perRank: () => ({ WORLD_SIZE: '3', TENSORSLIM_DIST_TIMEOUT_MS: '3000' }) });
+  for (const r of res) {
+    assert.equal(r.code, 1, `rank ${r.rank}:\n${r.stderr}`);
+    assert.match(r.stderr, /initProcessGroup \(rank \d of 3\): rank 2 never arrived at the rendezvous within 3000 ms/);
+  }
+});
+
+test('a peer with a wrong token is refused', { skip: glooSkip(), timeout: 90_000 }, async () => {
+  const res = await runWorkers('faults', 2, { timeoutMs: 60_000, perRank: (rank) => ({ TENSORSLIM_DIST_TIMEOUT_MS: '3000', ...(rank === 1 ? { TENSORSLIM_DIST_TOKEN: 'wrong' } : {}) }) });
+  assert.equal(res[1]!.code, 1);
+  assert.match(res[1]!.stderr, /authentication failed: wrong or missing TENSORSLIM_DIST_TOKEN/);
+  assert.equal(res[0]!.code, 1);
+  assert.match(res[0]!.stderr, /rank 1 never arrived/);
+});
+
+test('ranks started with different world sizes fail naming the rank', { skip: glooSkip(), timeout: 90_000 }, async () => {
+  const res = await runWorkers('faults', 2, { timeoutMs: 60_000, perRank: (rank) => ({ TENSORSLIM_DIST_TIMEOUT_MS: '5000', ...(rank === 1 ? { WORLD_SIZE: '3' } : {}) }) });
+  for (const r of res) {
+    assert.equal(r.code, 1, `rank ${r.rank}:\n${r.stderr}`);
+    assert.match(r.stderr, /rank 1 was started with world size 3 but rank 0 with 2/);
+  }
+});
+
+test('with TENSORSLIM_DIST_DEBUG=1, mismatched tensor sizes fail on every rank naming the ranks', { skip: glooSkip(), timeout: 90_000 }, async () => {
+  const res = await runWorkers('faults', 3, { timeoutMs: 80_000, perRank: () => ({ SHORT_RANK: '1', TENSORSLIM_DIST_DEBUG: '1' }) });
+  for (const r of res) {
+    assert.equal(r.code, 1, `rank ${r.rank}:\n${r.stderr}`);
+    assert.match(r.stderr, /allReduce \(rank \d of 3\): the ranks called different collectives or sizes \(rank 0: allReduce of 1000 float32; rank 1: allReduce of 600 float32\)/);
+  }
+});

@@ -1,0 +1,32 @@
+// Worker: runs each collective once on known inputs and prints the results as one JSON line.
+// Inputs depend on the rank so every expected value is hand-derived in collectives.test.ts.
+import { tensor, zeros } from '../../../src/index.js';
+import { allGather, allReduce, barrier, broadcast, destroyProcessGroup, getRank, getWorldSize, initProcessGroup, recv, reduceScatter, send } from '../../../src/distributed/index.js';
+
+await initProcessGroup({ backend: 'gloo' });
+const r = getRank();
+const w = getWorldSize();
+const out: Record<string, unknown> = { rank: r, world: w };
+const sum = tensor([r + 1, 10 * (r + 1), -r], { dtype: 'float32' });
+out['sum'] = Array.from((await allReduce(sum, 'sum')).data);
+out['avg64'] = Array.from((await allReduce(tensor([r, 2 * r], { dtype: 'float64' }), 'avg')).data);
+out['max'] = Array.from((await allReduce(tensor([r, -r], { dtype: 'int32' }), 'max')).data);
+out['min'] = Array.from((await allReduce(tensor([r, -r], { dtype: 'float32' }), 'min')).data);
+const b = r === 1 ? tensor([7, 8, 9], { dtype: 'float32' }) : zeros([3]);
+out['bcast'] = Array.from((await broadcast(b, 1)).data);
+const g = await allGather(tensor([[r, r + 0.5]], { dtype: 'float32' }));
+out['gatherShape'] = g.shape;
+out['gather'] = Array.from(g.data);
+// reduceScatter input: rows i = [i + r], shape (2w, 1); each rank gets rows 2r, 2r+1 summed over ranks.
+const rs = await reduceScatter(tensor(Array.from({ length: 2 * w }, (_, i) => [i + r]), { dtype: 'float32' }), 'sum');
+out['rsShape'] = rs.shape;
+out['rs'] = Array.from(rs.data);
+await barrier();
+// Ring of send/recv: rank r sends [r, r] to r+1 and receives from r-1.
+const recvBuf = zeros([2]);
+const next = (r + 1) % w;
+const prev = (r + w - 1) % w;
+if (r % 2 === 0) { await send(tensor([r, r]), next, 5); await recv(recvBuf, prev, 5); } else { await recv(recvBuf, prev, 5); await send(tensor([r, r]), next, 5); }
+out['recv'] = Array.from(recvBuf.data);
+await destroyProcessGroup();
+console.log(JSON.stringify(out));
