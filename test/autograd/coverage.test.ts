@@ -56,10 +56,15 @@ const DIFFERENTIABLE: Record<string, () => Tensor | readonly Tensor[]> = {
   scaledDotProductAttention: () => ops.scaledDotProductAttention(R([1, 2, 3, 4]), R([1, 2, 3, 4]), R([1, 2, 3, 4]), { causal: true }),
   attentionReference: () => ops.attentionReference(R([1, 2, 3, 4]), R([1, 2, 3, 4]), R([1, 2, 3, 4])),
   packedSelfAttention: () => ops.packedSelfAttention(R([1, 3, 12]), 2, { causal: true }),
+  embeddingRows: () => ops.embeddingRows(R([4, 3]), idx([3, 0, 3])),
+  linearReference: () => ops.linearReference(R([2, 3]), R([4, 3]), R([4]), true),
+  softmaxCrossEntropyReference: () => ops.softmaxCrossEntropyReference(R([2, 3]), idx([2, 0])),
+  layerNormParts: () => { const p = ops.layerNormParts(R([2, 4]), 1, 1e-5); return [p.mean, p.centered, p.std]; },
+  layerNormApply: () => ops.layerNormApply(ops.layerNormParts(R([2, 4]), 1, 1e-5), R([4]), R([4])),
 };
 
 /** Exports whose results carry no gradient by design: the reason, and the check of that reason. */
-type Kind = 'listed in NON_DIFFERENTIABLE' | 'constant' | 'in-place' | 'no tensor result' | 'cuts the graph' | 'gradient helper';
+type Kind = 'listed in NON_DIFFERENTIABLE' | 'constant' | 'in-place' | 'no tensor result' | 'cuts the graph' | 'gradient helper' | 'dispatch helper';
 const NOT_RECORDED: Record<string, Kind> = {
   ...Object.fromEntries(Object.keys(ops.NON_DIFFERENTIABLE).map((k) => [k, 'listed in NON_DIFFERENTIABLE' as const])),
   // creation: the result does not depend on any tensor's values (fullLike & co. take only a shape and dtype)
@@ -69,7 +74,9 @@ const NOT_RECORDED: Record<string, Kind> = {
   abs_: 'in-place', add_: 'in-place', assign: 'in-place', cos_: 'in-place', div_: 'in-place', erf_: 'in-place', exp_: 'in-place',
   fill_: 'in-place', floor_: 'in-place', log_: 'in-place', mul_: 'in-place', neg_: 'in-place', pow_: 'in-place', relu_: 'in-place',
   sigmoid_: 'in-place', sign_: 'in-place', sin_: 'in-place', sqrt_: 'in-place', sub_: 'in-place', tanh_: 'in-place', zero_: 'in-place',
-  allClose: 'no tensor result', checkDtype: 'no tensor result', conv2dGeometry: 'no tensor result',
+  allClose: 'no tensor result', checkDtype: 'no tensor result', conv2dGeometry: 'no tensor result', checkLinearShapes: 'no tensor result',
+  // choose the fused kernel or the composition; the ops that call them are checked above (fusedLinear, gelu, ...)
+  fusedOr: 'dispatch helper', fusedBackwardOr: 'dispatch helper',
   attentionKeep: 'no tensor result', attentionDropThreshold: 'no tensor result',
   detach: 'cuts the graph',
   // the attention kernel's gradient rule calls these; second-order gradients are checked in test/nn/packed_attention.test.ts
