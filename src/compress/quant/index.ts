@@ -8,3 +8,15 @@ export {
   ObserverBase, MinMaxObserver, MovingAverageMinMaxObserver, PerChannelMinMaxObserver, MovingAveragePerChannelMinMaxObserver,
   type ObserverOptions, type ObserverQScheme, type QParams,
 } from './observer.js';
+export { fakeQuantizePerTensorAffine, fakeQuantizePerChannelAffine, fakeQuantizeLearnablePerTensorAffine } from './fake_quant.js';
+export { HistogramObserver, EntropyObserver, histc } from './histogram.js';
+export { FakeQuantize, LearnableFakeQuantize } from './fake_quantize.js';
+export { defaultStaticQConfig, defaultQatQConfig, type QConfig, type QatQConfig, type ActivationObserverKind } from './qconfig.js';
+export {
+  DynamicQuantizedLinear, QuantizedLinear, QuantizedLinearBase, ObservedLinear, QatLinear, chooseDynamicQparams,
+  defaultWeightObserver, type ActivationQParams,
+} from './modules.js';
+export {
+  quantizeDynamic, prepareStatic, convertStatic, prepareQat, convertQat,
+  type QuantizeDynamicOptions, type PrepareStaticOptions, type PrepareQatOptions,
+} from './workflow.js';
