@@ -20,3 +20,4 @@ export {
   quantizeDynamic, prepareStatic, convertStatic, prepareQat, convertQat,
   type QuantizeDynamicOptions, type PrepareStaticOptions, type PrepareQatOptions,
 } from './workflow.js';
+export { serializeQuantized, saveQuantized, loadQuantized, QUANTIZED_METADATA_KEY } from './checkpoint.js';
