@@ -11,6 +11,8 @@ import { Tensor } from '../../core/tensor.js';
 import { TensorslimError } from '../../core/errors.js';
 import type { AnyModule } from '../../nn/module.js';
 import { Linear } from '../../nn/linear.js';
+import { Conv2d } from '../../nn/conv.js';
+import { QuantizedConv2d, type Conv2dParams } from './conv.js';
 import { parseSafetensors } from '../../io/safetensors.js';
 import { writeFileAtomic, readFileBytes } from '../../io/files.js';
 import { QuantizedTensor } from './qtensor.js';
@@ -24,7 +26,8 @@ type FileDType = 'F32' | 'I32' | 'I8' | 'U8';
 interface Entry { name: string; dtype: FileDType; shape: number[]; bytes: Uint8Array }
 
 interface LayerInfo {
-  kind: 'dynamic' | 'static';
+  kind: 'dynamic' | 'static' | 'staticConv';
+  conv?: Conv2dParams;
   inFeatures: number;
   outFeatures: number;
   bias: boolean;
@@ -52,7 +55,7 @@ function tensorEntry(name: string, t: Tensor): Entry {
   }
 }
 
-function quantEntries(p: string, m: QuantizedLinearBase): Entry[] {
+function quantEntries(p: string, m: QuantizedLinearBase | QuantizedConv2d): Entry[] {
   const w = m.weight;
   const out: Entry[] = [
     { name: key(p, '_packed_params.weight'), dtype: 'I8', shape: [...w.shape], bytes: bytesOf(w.data) },
@@ -60,7 +63,7 @@ function quantEntries(p: string, m: QuantizedLinearBase): Entry[] {
     { name: key(p, '_packed_params.weight_zero_points'), dtype: 'I32', shape: [w.zeroPoints.length], bytes: bytesOf(w.zeroPoints) },
   ];
   if (m.bias !== null) out.push({ name: key(p, '_packed_params.bias'), dtype: 'F32', shape: [m.bias.length], bytes: bytesOf(m.bias) });
-  if (m instanceof QuantizedLinear) {
+  if (m instanceof QuantizedLinear || m instanceof QuantizedConv2d) {
     out.push(
       { name: key(p, 'scale'), dtype: 'F32', shape: [], bytes: bytesOf(Float32Array.of(m.output.scale)) },
       { name: key(p, 'zero_point'), dtype: 'I32', shape: [], bytes: bytesOf(Int32Array.of(m.output.zeroPoint)) },
@@ -71,8 +74,10 @@ function quantEntries(p: string, m: QuantizedLinearBase): Entry[] {
   return out;
 }
 
-function quantizedLayers(model: AnyModule): [string, QuantizedLinearBase][] {
-  return model.namedModules().filter(([, m]) => m instanceof QuantizedLinearBase) as [string, QuantizedLinearBase][];
+type QuantizedLayer = QuantizedLinearBase | QuantizedConv2d;
+
+function quantizedLayers(model: AnyModule): [string, QuantizedLayer][] {
+  return model.namedModules().filter(([, m]) => m instanceof QuantizedLinearBase || m instanceof QuantizedConv2d) as [string, QuantizedLayer][];
 }
 
 /**
@@ -86,10 +91,16 @@ export function serializeQuantized(model: AnyModule): Uint8Array {
   const info: Record<string, LayerInfo> = {};
   const entries: Entry[] = [];
   for (const [p, m] of layers) {
+    if (m instanceof QuantizedConv2d) {
+      const c = m.conv;
+      info[p] = { kind: 'staticConv', inFeatures: c.inChannels, outFeatures: c.outChannels, bias: m.bias !== null, conv: c, relu: m.relu, inputDType: m.input.dtype, outputDType: m.output.dtype };
+      entries.push(...quantEntries(p, m));
+      continue;
+    }
     const base = { inFeatures: m.inFeatures, outFeatures: m.outFeatures, bias: m.bias !== null };
     if (m instanceof DynamicQuantizedLinear) info[p] = { kind: 'dynamic', ...base, reduceRange: m.reduceRange };
     else if (m instanceof QuantizedLinear) info[p] = { kind: 'static', ...base, relu: m.relu, inputDType: m.input.dtype, outputDType: m.output.dtype };
-    else throw new TensorslimError(op, `layer '${p}' (${m.constructor.name}) has no checkpoint format`);
+    else throw new TensorslimError(op, `layer '${p}' (${(m as AnyModule).constructor.name}) has no checkpoint format`);
     entries.push(...quantEntries(p, m));
   }
   for (const [k, t] of model.stateDict()) entries.push(tensorEntry(k, t));
@@ -134,21 +145,27 @@ function need(op: string, tensors: Map<string, Tensor>, name: string, shape: rea
   return t;
 }
 
-function build(op: string, p: string, info: LayerInfo, tensors: Map<string, Tensor>, fileDTypes: Map<string, string>): QuantizedLinearBase {
+function build(op: string, p: string, info: LayerInfo, tensors: Map<string, Tensor>, fileDTypes: Map<string, string>): QuantizedLayer {
   const { inFeatures: K, outFeatures: N } = info;
+  const c = info.conv;
+  if (info.kind === 'staticConv' && c === undefined) throw new TensorslimError(op, 'a quantized Conv2d entry lacks its geometry');
+  const wShape = info.kind === 'staticConv' ? [N, K, c!.kernelSize[0], c!.kernelSize[1]] : [N, K];
   const wName = key(p, '_packed_params.weight');
   if (fileDTypes.get(wName) !== 'I8') throw new TensorslimError(op, `'${wName}' must be stored as I8, found ${fileDTypes.get(wName) ?? 'nothing'}`);
-  const w = need(op, tensors, wName, [N, K]);
+  const w = need(op, tensors, wName, wShape);
   const scales = Float32Array.from(need(op, tensors, key(p, '_packed_params.weight_scales'), [N]).dataSync());
   const zps = Int32Array.from(need(op, tensors, key(p, '_packed_params.weight_zero_points'), [N]).dataSync());
   const bias = info.bias ? Float32Array.from(need(op, tensors, key(p, '_packed_params.bias'), [N]).dataSync()) : null;
-  const qw = new QuantizedTensor({ dtype: 'qint8', shape: [N, K], data: Int8Array.from(w.dataSync()), scales, zeroPoints: zps, axis: 0 });
+  const qw = new QuantizedTensor({ dtype: 'qint8', shape: wShape, data: Int8Array.from(w.dataSync()), scales, zeroPoints: zps, axis: 0 });
   if (info.kind === 'dynamic') return new DynamicQuantizedLinear(qw, bias, { reduceRange: info.reduceRange === true });
   const act = (s: string, z: string, dtype: 'quint8' | 'qint8' | undefined): ActivationQParams => ({
     dtype: dtype === 'qint8' ? 'qint8' : 'quint8', scale: need(op, tensors, s, []).item(), zeroPoint: need(op, tensors, z, []).item(),
   });
-  return new QuantizedLinear(qw, bias, act(key(p, 'input_scale'), key(p, 'input_zero_point'), info.inputDType),
-    act(key(p, 'scale'), key(p, 'zero_point'), info.outputDType), info.relu === true);
+  const input = act(key(p, 'input_scale'), key(p, 'input_zero_point'), info.inputDType);
+  const output = act(key(p, 'scale'), key(p, 'zero_point'), info.outputDType);
+  return info.kind === 'staticConv'
+    ? new QuantizedConv2d(c!, qw, bias, input, output, info.relu === true)
+    : new QuantizedLinear(qw, bias, input, output, info.relu === true);
 }
 
 /**
@@ -159,7 +176,7 @@ function build(op: string, p: string, info: LayerInfo, tensors: Map<string, Tens
  * itself is the quantized Linear).
  * @example const q = loadQuantized(buildModel(), readFileSync('mlp-int8.safetensors'));
  */
-export function loadQuantized<M extends AnyModule>(model: M, source: Uint8Array | string): M | QuantizedLinearBase {
+export function loadQuantized<M extends AnyModule>(model: M, source: Uint8Array | string): M | QuantizedLinearBase | QuantizedConv2d {
   const op = typeof source === 'string' ? `loadQuantized('${source}')` : 'loadQuantized';
   const bytes = typeof source === 'string' ? readFileBytes(source, op) : source;
   const { tensors, metadata, fileDTypes } = parseSafetensors(bytes, { op });
@@ -173,15 +190,20 @@ export function loadQuantized<M extends AnyModule>(model: M, source: Uint8Array 
   } catch (e) {
     throw new TensorslimError(op, `corrupt '${QUANTIZED_METADATA_KEY}' metadata (${(e as Error).message}); the file was not written by saveQuantized`);
   }
-  const swaps: [string, QuantizedLinearBase][] = [];
+  const swaps: [string, QuantizedLayer][] = [];
   const used = new Set<string>();
   for (const [p, info] of Object.entries(layers)) {
     let target: AnyModule;
     try { target = model.getSubmodule(p); } catch { throw new TensorslimError(op, `the file quantizes layer '${p}', which this model does not have`); }
-    if (!(target instanceof Linear) || target.inFeatures !== info.inFeatures || target.outFeatures !== info.outFeatures) {
+    if (info.kind === 'staticConv') {
+      const c = info.conv;
+      const same = target instanceof Conv2d && c !== undefined && target.inChannels === c.inChannels && target.outChannels === c.outChannels
+        && [target.kernelSize, target.stride, target.padding, target.dilation].join() === [c.kernelSize, c.stride, c.padding, c.dilation].join();
+      if (!same) throw new TensorslimError(op, `layer '${p}' is ${target.constructor.name} in the model but a quantized Conv2d(${c?.inChannels}, ${c?.outChannels}, kernelSize=${c?.kernelSize.join('x')}) with other geometry in the file`);
+    } else if (!(target instanceof Linear) || target.inFeatures !== info.inFeatures || target.outFeatures !== info.outFeatures) {
       throw new TensorslimError(op, `layer '${p}' is ${target.constructor.name}${target instanceof Linear ? `(${target.inFeatures}, ${target.outFeatures})` : ''} in the model but Linear(${info.inFeatures}, ${info.outFeatures}) in the file`);
     }
-    let q: QuantizedLinearBase;
+    let q: QuantizedLayer;
     try { q = build(op, p, info, tensors, fileDTypes); } catch (e) { throw new TensorslimError(op, `layer '${p}': ${(e as Error).message}`); }
     for (const k of tensors.keys()) if (p === '' || k.startsWith(`${p}.`)) used.add(k);
     swaps.push([p, q]);
@@ -208,5 +230,5 @@ export function loadQuantized<M extends AnyModule>(model: M, source: Uint8Array 
     const i = p.lastIndexOf('.');
     model.getSubmodule(i < 0 ? '' : p.slice(0, i)).registerModule(i < 0 ? p : p.slice(i + 1), q);
   }
-  return root as M | QuantizedLinearBase;
+  return root as M | QuantizedLinearBase | QuantizedConv2d;
 }

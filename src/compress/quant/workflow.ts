@@ -2,7 +2,7 @@
 // public Module seams (namedModules, getSubmodule, registerModule):
 //   quantizeDynamic(model)                        Linear -> DynamicQuantizedLinear
 //   prepareStatic(model) ; calibrate ; convertStatic(model)
-//                                                 Linear (+ following ReLU) -> ObservedLinear -> QuantizedLinear
+//                                                 Linear / Conv2d (+ following ReLU) -> Observed* -> Quantized*
 //   prepareQat(model) ; train ; convertQat(model) Linear (+ ReLU) -> QatLinear -> QuantizedLinear
 // Models are changed in place (torch's inplace=True) and returned; when the model itself is a
 // Linear, the replacement is returned instead. Every swap is planned and built first and applied
@@ -16,6 +16,8 @@ import type { AnyModule } from '../../nn/module.js';
 import { Linear, Identity } from '../../nn/linear.js';
 import { ReLU } from '../../nn/activation.js';
 import { Sequential } from '../../nn/container.js';
+import { Conv2d } from '../../nn/conv.js';
+import { ObservedConv2d, convertObservedConv } from './conv.js';
 import { Parameter } from '../../nn/parameter.js';
 import { ObserverBase } from './observer.js';
 import {
@@ -67,14 +69,14 @@ function select(op: string, model: AnyModule, layers: readonly string[] | undefi
   });
 }
 
-/** Linear layers directly followed by a ReLU in a Sequential: path of the Linear -> path of the ReLU. */
+/** Linear / Conv2d layers directly followed by a ReLU in a Sequential: path of the layer -> path of the ReLU. */
 function fusablePairs(model: AnyModule): Map<string, string> {
   const out = new Map<string, string>();
   for (const [path, m] of model.namedModules()) {
     if (!(m instanceof Sequential)) continue;
     const kids = m.namedChildren();
     for (let i = 0; i + 1 < kids.length; i++) {
-      if (kids[i]![1] instanceof Linear && kids[i + 1]![1] instanceof ReLU) {
+      if ((kids[i]![1] instanceof Linear || kids[i]![1] instanceof Conv2d) && kids[i + 1]![1] instanceof ReLU) {
         const pre = path === '' ? '' : `${path}.`;
         out.set(pre + kids[i]![0], pre + kids[i + 1]![0]);
       }
@@ -83,7 +85,7 @@ function fusablePairs(model: AnyModule): Map<string, string> {
   return out;
 }
 
-function plainLinear(op: string, path: string, m: Linear): void {
+function plainLinear(op: string, path: string, m: Linear | Conv2d): void {
   if (!(m.weight instanceof Parameter)) {
     throw new TensorslimError(op, `layer '${path}' has a computed weight (pruned: weight_orig + mask); call prune.remove('${path}') first so the pruned weight becomes a plain parameter`);
   }
@@ -130,48 +132,53 @@ export interface PrepareStaticOptions {
   fuse?: boolean;
 }
 
-function prepare<T extends AnyModule>(op: string, model: AnyModule, layers: readonly string[] | undefined, fuse: boolean,
-  build: (path: string, lin: Linear, relu: boolean) => T): AnyModule {
-  const targets = select(op, model, layers, (m) => m instanceof Linear, 'Linear layers (a Linear followed by ReLU in a Sequential is fused)');
+function prepare(op: string, model: AnyModule, layers: readonly string[] | undefined, fuse: boolean, withConv: boolean,
+  build: (path: string, layer: Linear | Conv2d, relu: boolean) => AnyModule): AnyModule {
+  const accept = (m: AnyModule): boolean => m instanceof Linear || (withConv && m instanceof Conv2d);
+  const supported = withConv ? 'Linear and Conv2d layers (followed by a ReLU in a Sequential, fused)' : 'Linear layers (a Linear followed by ReLU in a Sequential is fused)';
+  const targets = select(op, model, layers, accept, supported);
   const pairs = fuse ? fusablePairs(model) : new Map<string, string>();
   const swaps: Swap[] = [];
   for (const [path, m] of targets) {
-    plainLinear(op, path, m as Linear);
+    plainLinear(op, path, m as Linear | Conv2d);
     const reluPath = pairs.get(path);
-    swaps.push({ path, replacement: build(path, m as Linear, reluPath !== undefined) });
+    swaps.push({ path, replacement: build(path, m as Linear | Conv2d, reluPath !== undefined) });
     if (reluPath !== undefined) swaps.push({ path: reluPath, replacement: new Identity() });
   }
   return apply(model, swaps);
 }
 
 /**
- * Prepare static post-training quantization (torch's prepare): each Linear (fused with a following
- * ReLU) becomes an ObservedLinear that records its input and output ranges. Then run the model on
+ * Prepare static post-training quantization (torch's prepare): each Linear or Conv2d (fused with a
+ * following ReLU inside a Sequential) becomes an ObservedLinear / ObservedConv2d that records its input and output ranges. Then run the model on
  * a few representative batches (calibration) and call convertStatic. In place; returns the model.
  * @example
  * prepareStatic(model, { observer: 'histogram' });
  * noGrad(() => { for (const [x] of calibration) model.call(x); });
  * convertStatic(model);
  */
-export function prepareStatic<M extends AnyModule>(model: M, opts: PrepareStaticOptions = {}): M | ObservedLinear {
+export function prepareStatic<M extends AnyModule>(model: M, opts: PrepareStaticOptions = {}): M | ObservedLinear | ObservedConv2d {
   const q = opts.qconfig ?? defaultStaticQConfig(opts.observer ?? 'histogram');
-  return prepare('prepareStatic', model, opts.layers, opts.fuse ?? true,
-    (_p, lin, relu) => new ObservedLinear(lin, { relu, activation: q.activation, weight: q.weight })) as M | ObservedLinear;
+  return prepare('prepareStatic', model, opts.layers, opts.fuse ?? true, true, (_p, layer, relu) => layer instanceof Conv2d
+    ? new ObservedConv2d(layer, { relu, activation: q.activation, weight: q.weight })
+    : new ObservedLinear(layer, { relu, activation: q.activation, weight: q.weight })) as M | ObservedLinear | ObservedConv2d;
 }
 
 /**
- * Finish static quantization (torch's convert): each calibrated ObservedLinear becomes a
- * QuantizedLinear (int8 in, int8 out). Refuses, naming the layer and changing nothing, when a
+ * Finish static quantization (torch's convert): each calibrated ObservedLinear / ObservedConv2d
+ * becomes a QuantizedLinear / QuantizedConv2d (int8 in, int8 out). Refuses, naming the layer and changing nothing, when a
  * layer was never calibrated. In place; returns the model.
  * @example const qmodel = convertStatic(model);
  */
 export function convertStatic<M extends AnyModule>(model: M): M | AnyModule {
   const op = 'convertStatic';
-  const found = model.namedModules().filter(([, m]) => m instanceof ObservedLinear);
+  const found = model.namedModules().filter(([, m]) => m instanceof ObservedLinear || m instanceof ObservedConv2d);
   if (found.length === 0) {
     throw new TensorslimError(op, `${describeModule(model)} has no prepared layers; call prepareStatic(model), calibrate first (run a few batches), then convertStatic`);
   }
-  const swaps = found.map(([path, m]) => ({ path, replacement: convertObserved(path, m as ObservedLinear) }));
+  const swaps = found.map(([path, m]) => ({
+    path, replacement: m instanceof ObservedConv2d ? convertObservedConv(path, m) : convertObserved(path, m as ObservedLinear),
+  }));
   return apply(model, swaps) as M | AnyModule;
 }
 
@@ -196,8 +203,8 @@ export interface PrepareQatOptions {
  */
 export function prepareQat<M extends AnyModule>(model: M, opts: PrepareQatOptions = {}): M | QatLinear {
   const q = opts.qconfig ?? defaultQatQConfig({ learnableScale: opts.learnableScale });
-  return prepare('prepareQat', model, opts.layers, opts.fuse ?? true,
-    (_p, lin, relu) => new QatLinear(lin, { relu, activation: q.activation, weight: q.weight })) as M | QatLinear;
+  return prepare('prepareQat', model, opts.layers, opts.fuse ?? true, false,
+    (_p, lin, relu) => new QatLinear(lin as Linear, { relu, activation: q.activation, weight: q.weight })) as M | QatLinear;
 }
 
 /**
