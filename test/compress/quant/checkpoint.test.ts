@@ -80,5 +80,10 @@ describe('quantized checkpoints', () => {
     check(bytes, /layer '0' is Linear\(784, 200\) in the model but Linear\(784, 300\) in the file/,
       new Sequential(new Linear(784, 200), new ReLU(), new Linear(300, 100), new ReLU(), new Linear(100, 10)));
     assert.throws(() => serializeQuantized(lenet300()), /no quantized layers/);
+    // a zero scale in the file (as a corrupt or hand-edited file could hold) is named, not loaded
+    const zeroScale = lenet300();
+    quantizeDynamic(zeroScale);
+    (zeroScale.getSubmodule('2') as DynamicQuantizedLinear).weight.scales[7] = 0;
+    check(serializeQuantized(zeroScale), /loadQuantized: layer '2': QuantizedTensor: scale of channel 7 must be a positive finite number, got 0/);
   });
 });

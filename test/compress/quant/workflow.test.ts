@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
-  Linear, ReLU, Sequential, Identity, Conv2d, Module, SGD, Tensor, manualSeed, noGrad, randn, tensor, F, sub, abs, max, mean,
+  Linear, ReLU, Sequential, Identity, Conv2d, Module, SGD, Tensor, manualSeed, noGrad, randn, tensor, F, sub, abs, max, mean, createModel, randint, type GPT,
 } from '../../../src/index.js';
 import {
   DynamicQuantizedLinear, ObservedLinear, QatLinear, QuantizedLinear, convertQat, convertStatic, prepareQat, prepareStatic,
@@ -65,6 +65,16 @@ describe('quantizeDynamic', () => {
     const y = q.call(x);
     assert.deepEqual(y.shape, [2, 5, 3]);
     assert.ok(maxAbs(y, ref) < 0.05, `error ${maxAbs(y, ref)}`);
+  });
+  test("the GPT's linears (gpt-tiny): logits stay close to float", () => {
+    manualSeed(3);
+    const g = createModel('gpt-tiny') as GPT;
+    const idx = randint(0, 64, [1, 16]);
+    const ref = noGrad(() => g.call(idx));
+    quantizeDynamic(g);
+    assert.equal(g.namedModules().filter(([, m]) => m instanceof DynamicQuantizedLinear).length, 17);
+    const y = noGrad(() => g.call(idx));
+    assert.ok(maxAbs(y, ref) < 0.05 * max(abs(ref)).item(), `logit error ${maxAbs(y, ref)}`);
   });
   test('unsupported layer: error names it, model unchanged', () => {
     const model = new Sequential(new Conv2d(1, 2, 3), new Linear(4, 2));
