@@ -1,11 +1,14 @@
 // The reference int8 kernel (backends/reference/quantized.ts): a hand-computed case, agreement with
 // float64 math on the dequantized operands over random odd sizes and extreme zero points, the
-// requantization's rounding and fused ReLU, and int32 wrap-around beyond K = 33025.
+// requantization's rounding and fused ReLU, int32 wrap-around beyond K = 33025, and torch's static
+// quantized Linear / LinearReLU outputs (fixtures).
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { int8LinearReference } from '../../../src/backends/reference/quantized.js';
 import { roundHalfEven, type QuantizedActivation, type QuantizedWeight } from '../../../src/backend/quantized.js';
 import { Generator } from '../../../src/index.js';
+import { QuantizedLinear, QuantizedTensor } from '../../../src/compress/quant/index.js';
+import { fx, type Json } from './helpers.js';
 
 const w1 = (data: number[], rows: number, cols: number, scales: number[], zps: number[]): QuantizedWeight =>
   ({ data: Int8Array.from(data), rows, cols, scales: Float32Array.from(scales), zeroPoints: Int32Array.from(zps) });
@@ -63,5 +66,26 @@ describe('int8Linear reference kernel', () => {
   test('shape errors name the op', () => {
     const x: QuantizedActivation = { data: new Uint8Array(6), rows: 2, cols: 3, scale: 1, zeroPoint: 0 };
     assert.throws(() => int8LinearReference(x, w1([1, 2], 1, 2, [1], [0]), null, { kind: 'float32' }), /int8Linear \(reference\): inner dimensions differ: x \(2, 3\) @ w\^T with w \(1, 2\)/);
+  });
+});
+
+describe('QuantizedLinear against torch (fixtures)', () => {
+  test("int8 in, int8 out: torch's quantized Linear / LinearReLU bits (onednn exactly, qnnpack within one level)", () => {
+    assert.ok(fx.static.length >= 8);
+    for (const c of fx.static as Json[]) {
+      const w = new QuantizedTensor({ dtype: 'qint8', shape: [c.out, c.in], data: Int8Array.from(c.weightInt), scales: Float32Array.from(c.weightScales), zeroPoints: new Int32Array(c.out), axis: 0 });
+      const m = new QuantizedLinear(w, Float32Array.from(c.bias), { dtype: 'quint8', scale: c.xScale, zeroPoint: c.xZeroPoint },
+        { dtype: 'quint8', scale: c.yScale, zeroPoint: c.yZeroPoint }, c.relu);
+      const x = new QuantizedTensor({ dtype: 'quint8', shape: [c.batch, c.in], data: Uint8Array.from(c.xInt), scales: Float32Array.of(c.xScale), zeroPoints: Int32Array.of(c.xZeroPoint), axis: null });
+      const y = Array.from(m.forwardQuantized(x).data);
+      if (c.engine === 'onednn') {
+        // onednn: float bias added to the float-scaled accumulator, then rounded: our contract exactly
+        assert.deepEqual(y, c.yInt, `${c.engine} relu=${c.relu} (${c.in} -> ${c.out})`);
+      } else {
+        // qnnpack quantizes the bias to int32 and requantizes with a fixed-point multiplier: off by
+        // at most one level where the real value sits near a rounding boundary
+        assert.ok(y.every((v, i) => Math.abs(v - c.yInt[i]) <= 1), `${c.engine} relu=${c.relu}: more than one level apart`);
+      }
+    }
   });
 });
