@@ -1,4 +1,5 @@
-// Static int8 Conv2d: ObservedConv2d (prepared: float conv + input/output observers) and
+// int8 Conv2d: ObservedConv2d (prepared for static quantization: float conv + input/output
+// observers), QatConv2d (prepared for QAT: fake-quantized input, weight and output) and
 // QuantizedConv2d (int8 in, int8 out). The convolution is an im2col over the integer input (padding
 // reads the input's zero point, which is what quantizing a zero-padded float image gives) followed
 // by the same int8 GEMM as Linear (QuantizedKernels.int8Linear) with the requantization and fused
@@ -15,6 +16,7 @@ import type { Conv2d } from '../../nn/conv.js';
 import type { Parameter } from '../../nn/parameter.js';
 import { QuantizedTensor, checkScale, dequantize, quantizePerChannel, quantizePerTensor } from './qtensor.js';
 import { ObserverBase, type QParams } from './observer.js';
+import { FakeQuantize, LearnableFakeQuantize } from './fake_quantize.js';
 import { quantizedKernels } from './kernels.js';
 import type { ActivationQParams } from './modules.js';
 
@@ -155,6 +157,16 @@ function perTensor(op: string, q: QParams, what: string): ActivationQParams {
   return { dtype: q.dtype, scale: q.scales[0]!, zeroPoint: q.zeroPoints[0]! };
 }
 
+function build(op: string, conv: Conv2dParams, weight: Tensor, wq: QParams, bias: Tensor | null, input: QParams, output: QParams, relu: boolean): QuantizedConv2d {
+  if (wq.dtype !== 'qint8') throw new TensorslimError(op, `int8 kernels take qint8 weights, the weight observer gives ${wq.dtype}`);
+  const O = conv.outChannels;
+  const scales = wq.axis === null ? new Array<number>(O).fill(wq.scales[0]!) : Array.from(wq.scales);
+  const zps = wq.axis === null ? new Array<number>(O).fill(wq.zeroPoints[0]!) : Array.from(wq.zeroPoints);
+  const qw = quantizePerChannel(weight, scales, zps, 0, 'qint8');
+  return new QuantizedConv2d(conv, qw, bias === null ? null : Float32Array.from(bias.dataSync()),
+    perTensor(op, input, 'input'), perTensor(op, output, 'output'), relu);
+}
+
 /** Convert a calibrated ObservedConv2d; `name` goes into errors. */
 export function convertObservedConv(name: string, m: ObservedConv2d): QuantizedConv2d {
   const op = 'convertStatic';
@@ -165,15 +177,63 @@ export function convertObservedConv(name: string, m: ObservedConv2d): QuantizedC
   try {
     const wObs = m.weightObserver();
     noGrad(() => wObs.call(ops.detach(m.weight)));
-    const q = wObs.calculateQparams();
-    if (q.dtype !== 'qint8') throw new TensorslimError(op, `int8 kernels take qint8 weights, the weight observer gives ${q.dtype}`);
-    const O = m.conv.outChannels;
-    const scales = q.axis === null ? new Array<number>(O).fill(q.scales[0]!) : Array.from(q.scales);
-    const zps = q.axis === null ? new Array<number>(O).fill(q.zeroPoints[0]!) : Array.from(q.zeroPoints);
-    const qw = quantizePerChannel(m.weight, scales, zps, 0, 'qint8');
-    const bias = m.bias === null ? null : Float32Array.from(m.bias.dataSync());
-    return new QuantizedConv2d(m.conv, qw, bias, perTensor(op, m.input_observer.calculateQparams(), 'input'),
-      perTensor(op, m.activation_post_process.calculateQparams(), 'output'), m.relu);
+    return build(op, m.conv, m.weight, wObs.calculateQparams(), m.bias, m.input_observer.calculateQparams(),
+      m.activation_post_process.calculateQparams(), m.relu);
+  } catch (e) {
+    throw new TensorslimError(op, `${where}: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * A Conv2d prepared for quantization-aware training: act_fq(conv(in_fq(x), weight_fq(W), b))
+ * (+ ReLU before act_fq when fused), over the original Parameter objects.
+ * @example prepareQat(lenet); train(lenet); convertQat(lenet);
+ */
+export class QatConv2d extends Module {
+  readonly conv: Conv2dParams;
+  readonly relu: boolean;
+  declare weight: Parameter;
+  declare bias: Parameter | null;
+  declare input_fake_quant: FakeQuantize | LearnableFakeQuantize;
+  declare weight_fake_quant: FakeQuantize;
+  declare activation_post_process: FakeQuantize | LearnableFakeQuantize;
+
+  constructor(c: Conv2d, opts: { relu: boolean; activation: () => FakeQuantize | LearnableFakeQuantize; weight: () => FakeQuantize }) {
+    super();
+    this.conv = paramsOf(c);
+    this.relu = opts.relu;
+    this.registerParameter('weight', c.weight as Parameter);
+    this.registerParameter('bias', (c.bias ?? null) as Parameter | null);
+    this.registerModule('input_fake_quant', opts.activation());
+    this.registerModule('weight_fake_quant', opts.weight());
+    this.registerModule('activation_post_process', opts.activation());
+  }
+
+  forward(x: Tensor): Tensor {
+    const squeeze = x.ndim === 3;
+    const x4 = this.input_fake_quant.call(squeeze ? ops.unsqueeze(x, 0) : x);
+    const w = this.weight_fake_quant.call(this.weight);
+    let y = ops.conv2d(x4, w, this.bias, { stride: this.conv.stride, padding: this.conv.padding, dilation: this.conv.dilation });
+    if (this.relu) y = ops.relu(y);
+    y = this.activation_post_process.call(y);
+    return squeeze ? ops.squeeze(y, 0) : y;
+  }
+
+  override extraRepr(): string { return `${label(this.conv)}, relu=${this.relu}`; }
+}
+
+/** Convert a trained QatConv2d to a QuantizedConv2d with the qparams its fake quantizers hold. */
+export function convertQatConv(name: string, m: QatConv2d): QuantizedConv2d {
+  const op = 'convertQat';
+  const where = `layer '${name}' (${label(m.conv)})`;
+  if (!m.input_fake_quant.activation_post_process.calibrated || !m.activation_post_process.activation_post_process.calibrated) {
+    throw new TensorslimError(op, `${where} has never run; train (or calibrate) the prepared model first`);
+  }
+  try {
+    const wfq = m.weight_fake_quant;
+    noGrad(() => { if (wfq.observerEnabled) wfq.activation_post_process.call(ops.detach(m.weight)); });
+    return build(op, m.conv, m.weight, wfq.calculateQparams(), m.bias, m.input_fake_quant.calculateQparams(),
+      m.activation_post_process.calculateQparams(), m.relu);
   } catch (e) {
     throw new TensorslimError(op, `${where}: ${(e as Error).message}`);
   }

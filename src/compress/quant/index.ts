@@ -21,4 +21,4 @@ export {
   type QuantizeDynamicOptions, type PrepareStaticOptions, type PrepareQatOptions,
 } from './workflow.js';
 export { serializeQuantized, saveQuantized, loadQuantized, QUANTIZED_METADATA_KEY } from './checkpoint.js';
-export { ObservedConv2d, QuantizedConv2d, type Conv2dParams } from './conv.js';
+export { ObservedConv2d, QatConv2d, QuantizedConv2d, type Conv2dParams } from './conv.js';

@@ -3,7 +3,7 @@
 //   quantizeDynamic(model)                        Linear -> DynamicQuantizedLinear
 //   prepareStatic(model) ; calibrate ; convertStatic(model)
 //                                                 Linear / Conv2d (+ following ReLU) -> Observed* -> Quantized*
-//   prepareQat(model) ; train ; convertQat(model) Linear (+ ReLU) -> QatLinear -> QuantizedLinear
+//   prepareQat(model) ; train ; convertQat(model) Linear / Conv2d (+ ReLU) -> Qat* -> Quantized*
 // Models are changed in place (torch's inplace=True) and returned; when the model itself is a
 // Linear, the replacement is returned instead. Every swap is planned and built first and applied
 // only when all succeeded, so an error (uncalibrated layer, unsupported layer, bad scale) leaves
@@ -17,7 +17,7 @@ import { Linear, Identity } from '../../nn/linear.js';
 import { ReLU } from '../../nn/activation.js';
 import { Sequential } from '../../nn/container.js';
 import { Conv2d } from '../../nn/conv.js';
-import { ObservedConv2d, convertObservedConv } from './conv.js';
+import { ObservedConv2d, QatConv2d, convertObservedConv, convertQatConv } from './conv.js';
 import { Parameter } from '../../nn/parameter.js';
 import { ObserverBase } from './observer.js';
 import {
@@ -150,8 +150,9 @@ function prepare(op: string, model: AnyModule, layers: readonly string[] | undef
 
 /**
  * Prepare static post-training quantization (torch's prepare): each Linear or Conv2d (fused with a
- * following ReLU inside a Sequential) becomes an ObservedLinear / ObservedConv2d that records its input and output ranges. Then run the model on
- * a few representative batches (calibration) and call convertStatic. In place; returns the model.
+ * following ReLU inside a Sequential) becomes an ObservedLinear / ObservedConv2d that records its
+ * input and output ranges. Then run the model on a few representative batches (calibration) and
+ * call convertStatic. In place; returns the model.
  * @example
  * prepareStatic(model, { observer: 'histogram' });
  * noGrad(() => { for (const [x] of calibration) model.call(x); });
@@ -192,8 +193,8 @@ export interface PrepareQatOptions {
 }
 
 /**
- * Prepare quantization-aware training (torch's prepare_qat): each Linear (fused with a following
- * ReLU) becomes a QatLinear that fake-quantizes its input, weight and output, keeping the same
+ * Prepare quantization-aware training (torch's prepare_qat): each Linear or Conv2d (fused with a
+ * following ReLU inside a Sequential) becomes a QatLinear / QatConv2d that fake-quantizes its input, weight and output, keeping the same
  * Parameter objects, so an optimizer built before or after keeps working. Train, then convertQat.
  * @example
  * prepareQat(model, { learnableScale: true });
@@ -201,21 +202,24 @@ export interface PrepareQatOptions {
  * // ... train ...
  * convertQat(model.eval());
  */
-export function prepareQat<M extends AnyModule>(model: M, opts: PrepareQatOptions = {}): M | QatLinear {
+export function prepareQat<M extends AnyModule>(model: M, opts: PrepareQatOptions = {}): M | QatLinear | QatConv2d {
   const q = opts.qconfig ?? defaultQatQConfig({ learnableScale: opts.learnableScale });
-  return prepare('prepareQat', model, opts.layers, opts.fuse ?? true, false,
-    (_p, lin, relu) => new QatLinear(lin as Linear, { relu, activation: q.activation, weight: q.weight })) as M | QatLinear;
+  return prepare('prepareQat', model, opts.layers, opts.fuse ?? true, true, (_p, layer, relu) => layer instanceof Conv2d
+    ? new QatConv2d(layer, { relu, activation: q.activation, weight: q.weight })
+    : new QatLinear(layer, { relu, activation: q.activation, weight: q.weight })) as M | QatLinear | QatConv2d;
 }
 
 /**
- * Convert a QAT-trained model to int8 (torch's convert after prepare_qat): each QatLinear becomes
- * a QuantizedLinear with the qparams its fake quantizers learned or observed. In place.
+ * Convert a QAT-trained model to int8 (torch's convert after prepare_qat): each QatLinear /
+ * QatConv2d becomes a QuantizedLinear / QuantizedConv2d with the qparams its fake quantizers learned or observed. In place.
  * @example const qmodel = convertQat(model);
  */
 export function convertQat<M extends AnyModule>(model: M): M | AnyModule {
   const op = 'convertQat';
-  const found = model.namedModules().filter(([, m]) => m instanceof QatLinear);
+  const found = model.namedModules().filter(([, m]) => m instanceof QatLinear || m instanceof QatConv2d);
   if (found.length === 0) throw new TensorslimError(op, `${describeModule(model)} has no QAT layers; call prepareQat(model) and train first`);
-  const swaps = found.map(([path, m]) => ({ path, replacement: convertQatLinear(path, m as QatLinear) }));
+  const swaps = found.map(([path, m]) => ({
+    path, replacement: m instanceof QatConv2d ? convertQatConv(path, m) : convertQatLinear(path, m as QatLinear),
+  }));
   return apply(model, swaps) as M | AnyModule;
 }

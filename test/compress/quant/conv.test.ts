@@ -1,13 +1,13 @@
 // Static int8 Conv2d: the integer im2col + GEMM agrees with float64 convolution of the dequantized
 // operands to within one output level, padding reads the zero point, Conv2d+ReLU fuses, a small
-// LeNet-style model stays close to float, and the checkpoint round trip is bit-exact.
+// LeNet-style model stays close to float (static and QAT), and the checkpoint round trip is bit-exact.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
-  Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequential, Identity, manualSeed, noGrad, randn, sub, abs, mean,
+  Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequential, Identity, manualSeed, noGrad, randn, sub, abs, mean, SGD, F,
 } from '../../../src/index.js';
 import {
-  ObservedConv2d, QuantizedConv2d, QuantizedLinear, convertStatic, dequantize, loadQuantized, prepareStatic, quantizePerChannel,
+  ObservedConv2d, QatConv2d, QuantizedConv2d, QuantizedLinear, convertQat, prepareQat, convertStatic, dequantize, loadQuantized, prepareStatic, quantizePerChannel,
   quantizePerTensor, serializeQuantized,
 } from '../../../src/compress/quant/index.js';
 
@@ -61,6 +61,31 @@ describe('static int8 Conv2d', () => {
     const back = loadQuantized(lenetish(), serializeQuantized(model)) as Sequential;
     assert.ok(back.getSubmodule('3') instanceof QuantizedConv2d);
     assert.deepEqual(back.call(x).dataSync(), y.dataSync());
+  });
+  test('QAT of a conv net: trains, converts to int8 convs close to the fake-quantized model', () => {
+    const model = lenetish();
+    const params = model.parameters();
+    prepareQat(model);
+    assert.ok(model.getSubmodule('0') instanceof QatConv2d && model.getSubmodule('1') instanceof Identity);
+    assert.equal(model.parameters().filter((p) => params.includes(p)).length, params.length);
+    manualSeed(12);
+    const x = randn([8, 2, 8, 8]), target = randn([8, 5]);
+    const opt = new SGD(model.parameters(), { lr: 0.05 });
+    let first = 0, last = 0;
+    for (let step = 0; step < 15; step++) {
+      opt.zeroGrad();
+      const loss = F.mseLoss(model.call(x), target);
+      loss.backward();
+      opt.step();
+      if (step === 0) first = loss.item();
+      last = loss.item();
+    }
+    assert.ok(last < first, `QAT loss ${first} -> ${last}`);
+    const fake = noGrad(() => model.call(x));
+    convertQat(model);
+    assert.ok(model.getSubmodule('0') instanceof QuantizedConv2d && model.getSubmodule('3') instanceof QuantizedConv2d);
+    const err = mean(abs(sub(model.call(x), fake))).item(), mag = mean(abs(fake)).item();
+    assert.ok(err < 0.05 * mag, `int8 vs fake-quant mean error ${err} (magnitude ${mag})`);
   });
   test('uncalibrated conv: calibrate first', () => {
     const model = lenetish();
