@@ -2,10 +2,10 @@
 // for bit (fixtures include values exactly half a step from a level), and bad parameters are refused.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { tensor } from '../../../src/index.js';
-import { dequantize, quantizePerChannel, quantizePerTensor, QuantizedTensor } from '../../../src/compress/quant/index.js';
-import { roundHalfEven } from '../../../src/backend/quantized.js';
-import { fx, mismatches, type Json } from './helpers.js';
+import { tensor } from '../../src/index.js';
+import { dequantize, quantizePerChannel, quantizePerTensor, QuantizedTensor } from '../../src/compress/quant/index.js';
+import { roundHalfEven } from '../../src/backend/quantized.js';
+import { fx, mismatches, type Json } from './quant_helpers.js';
 
 describe('quantized tensors (torch fixtures)', () => {
   test('roundHalfEven', () => {

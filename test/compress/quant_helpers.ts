@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Json = any;
 
-export const fx: Json = JSON.parse(readFileSync(new URL('../../fixtures/quant.json', import.meta.url), 'utf8'));
+export const fx: Json = JSON.parse(readFileSync(new URL('../fixtures/quant.json', import.meta.url), 'utf8'));
 
 /** Indices where two arrays differ (for readable assertion messages). */
 export function mismatches(a: ArrayLike<number>, b: ArrayLike<number>, tol = 0): number[] {

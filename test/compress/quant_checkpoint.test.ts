@@ -7,11 +7,11 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import {
   Linear, ReLU, Sequential, manualSeed, noGrad, randn, parseSafetensors, serializeSafetensors, fileBytes, saveSafetensors, LayerNorm,
-} from '../../../src/index.js';
+} from '../../src/index.js';
 import {
   DynamicQuantizedLinear, QuantizedLinear, convertStatic, loadQuantized, prepareStatic, quantizeDynamic, saveQuantized,
   serializeQuantized, QUANTIZED_METADATA_KEY,
-} from '../../../src/compress/quant/index.js';
+} from '../../src/compress/quant/index.js';
 
 function lenet300(): Sequential {
   manualSeed(5);

@@ -3,11 +3,11 @@
 // tools/fixtures/quant_fixtures.py). Run on both backends.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { Parameter, tensor, sum, mul } from '../../../src/index.js';
+import { Parameter, tensor, sum, mul } from '../../src/index.js';
 import {
   fakeQuantizeLearnablePerTensorAffine, fakeQuantizePerChannelAffine, fakeQuantizePerTensorAffine,
-} from '../../../src/compress/quant/index.js';
-import { fx, mismatches, type Json } from './helpers.js';
+} from '../../src/compress/quant/index.js';
+import { fx, mismatches, type Json } from './quant_helpers.js';
 
 const leaf = (v: number[], shape?: number[]): Parameter => new Parameter(tensor(new Float32Array(v), shape ? { shape } : {}));
 

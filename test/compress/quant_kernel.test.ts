@@ -4,11 +4,11 @@
 // quantized Linear / LinearReLU outputs (fixtures).
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { int8LinearReference } from '../../../src/backends/reference/quantized.js';
-import { roundHalfEven, type QuantizedActivation, type QuantizedWeight } from '../../../src/backend/quantized.js';
-import { Generator } from '../../../src/index.js';
-import { QuantizedLinear, QuantizedTensor } from '../../../src/compress/quant/index.js';
-import { fx, type Json } from './helpers.js';
+import { int8LinearReference } from '../../src/backends/reference/quantized.js';
+import { roundHalfEven, type QuantizedActivation, type QuantizedWeight } from '../../src/backend/quantized.js';
+import { Generator } from '../../src/index.js';
+import { QuantizedLinear, QuantizedTensor } from '../../src/compress/quant/index.js';
+import { fx, type Json } from './quant_helpers.js';
 
 const w1 = (data: number[], rows: number, cols: number, scales: number[], zps: number[]): QuantizedWeight =>
   ({ data: Int8Array.from(data), rows, cols, scales: Float32Array.from(scales), zeroPoints: Int32Array.from(zps) });

@@ -3,9 +3,9 @@
 // qparams. EntropyObserver (KL, no torch counterpart) is checked by its defining properties.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { tensor, randn, manualSeed, cat } from '../../../src/index.js';
-import { EntropyObserver, HistogramObserver, MinMaxObserver } from '../../../src/compress/quant/index.js';
-import { fx, mismatches, type Json } from './helpers.js';
+import { tensor, randn, manualSeed, cat } from '../../src/index.js';
+import { EntropyObserver, HistogramObserver, MinMaxObserver } from '../../src/compress/quant/index.js';
+import { fx, mismatches, type Json } from './quant_helpers.js';
 
 describe('HistogramObserver (torch fixtures)', () => {
   for (const c of fx.histograms as Json[]) {

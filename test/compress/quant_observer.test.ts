@@ -2,12 +2,12 @@
 // bit (fixtures from tools/fixtures/quant_fixtures.py), and misuse gets a clear error.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { tensor } from '../../../src/index.js';
+import { tensor } from '../../src/index.js';
 import {
   MinMaxObserver, MovingAverageMinMaxObserver, MovingAveragePerChannelMinMaxObserver, PerChannelMinMaxObserver,
   type ObserverBase,
-} from '../../../src/compress/quant/index.js';
-import { fx, mismatches, type Json } from './helpers.js';
+} from '../../src/compress/quant/index.js';
+import { fx, mismatches, type Json } from './quant_helpers.js';
 
 function make(kind: string, c: Json): ObserverBase {
   const o = { dtype: c.dtype, qscheme: c.qscheme, reduceRange: c.reduceRange, quantMin: c.quantMin, quantMax: c.quantMax };

@@ -4,12 +4,12 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
   Linear, ReLU, Sequential, Identity, Conv2d, Module, SGD, Tensor, manualSeed, noGrad, randn, tensor, F, sub, abs, max, mean, createModel, randint, type GPT,
-} from '../../../src/index.js';
+} from '../../src/index.js';
 import {
   DynamicQuantizedLinear, ObservedLinear, QatLinear, QuantizedLinear, convertQat, convertStatic, prepareQat, prepareStatic,
   quantizeDynamic, dequantize, quantizePerTensor,
-} from '../../../src/compress/quant/index.js';
-import { fx, mismatches, type Json } from './helpers.js';
+} from '../../src/compress/quant/index.js';
+import { fx, mismatches, type Json } from './quant_helpers.js';
 
 function linearFrom(c: Json): Sequential {
   const lin = new Linear(c.in, c.out);

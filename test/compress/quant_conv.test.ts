@@ -5,11 +5,11 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
   Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequential, Identity, manualSeed, noGrad, randn, sub, abs, mean, SGD, F,
-} from '../../../src/index.js';
+} from '../../src/index.js';
 import {
   ObservedConv2d, QatConv2d, QuantizedConv2d, QuantizedLinear, convertQat, prepareQat, convertStatic, dequantize, loadQuantized, prepareStatic, quantizePerChannel,
   quantizePerTensor, serializeQuantized,
-} from '../../../src/compress/quant/index.js';
+} from '../../src/compress/quant/index.js';
 
 function lenetish(): Sequential {
   manualSeed(9);
