@@ -1,0 +1,101 @@
+// The kernel contract for int8 compute: a GEMM over 8-bit integers with int32 accumulation, as the
+// quantized Linear layers (dynamic, static, QAT-converted) need it. Kernels do math only: they see
+// typed arrays and sizes, never a Tensor, an observer or a module. A backend may provide these
+// kernels; the reference backend always does (backends/reference/quantized.ts), and that pure
+// TypeScript twin is the oracle every fast int8 kernel (AVX2 vpmaddubsw, AVX-512 VNNI) is fuzzed
+// against.
+
+/** Integer storage of an 8-bit quantized operand: int8 (qint8) or uint8 (quint8). */
+export type Int8Storage = Int8Array | Uint8Array;
+
+/**
+ * Quantized activations x: a contiguous row-major (M, K) matrix of int8 or uint8 with one
+ * per-tensor scale and zero point: real value = (x - zeroPoint) * scale.
+ */
+export interface QuantizedActivation {
+  readonly data: Int8Storage;
+  readonly rows: number;
+  readonly cols: number;
+  readonly scale: number;
+  readonly zeroPoint: number;
+}
+
+/**
+ * Quantized weights w: a contiguous row-major (N, K) int8 matrix (one row per output channel, as
+ * Linear stores its weight) with per-channel scales and zero points, each of length N (a
+ * per-tensor weight repeats its one scale N times): real w[n, k] = (w[n, k] - zeroPoint[n]) * scale[n].
+ */
+export interface QuantizedWeight {
+  readonly data: Int8Array;
+  readonly rows: number;
+  readonly cols: number;
+  readonly scales: Float32Array;
+  readonly zeroPoints: Int32Array;
+}
+
+/** Dynamic quantization: the int32 accumulator is scaled back to float32 and the bias added. */
+export interface FloatOutput {
+  readonly kind: 'float32';
+}
+
+/**
+ * Static quantization: the result is requantized to 8 bits with the output's scale and zero
+ * point (`dtype` names the storage), optionally through a fused ReLU.
+ */
+export interface RequantizedOutput {
+  readonly kind: 'requantize';
+  readonly dtype: 'int8' | 'uint8';
+  readonly scale: number;
+  readonly zeroPoint: number;
+  readonly relu: boolean;
+}
+
+export type Int8LinearOutput = FloatOutput | RequantizedOutput;
+
+/**
+ * Optional int8 kernels of a backend. The math (every implementation must give these bits):
+ *
+ *   acc[m, n] = sum_k (x[m, k] - xZeroPoint) * (w[n, k] - wZeroPoint[n])          int32, wrapping
+ *   real      = fround(fround(acc * fround(xScale * wScale[n])) + bias[n])          float32 steps
+ *   float32 output:     y[m, n] = real
+ *   requantized output: q = roundHalfEven(fround(real * fround(1 / outScale))) + outZeroPoint,
+ *                       clamped to [lo, hi] of the dtype, lo raised to outZeroPoint under ReLU.
+ *
+ * The accumulator is exact for K <= 33025 (|(x - zx)(w - zw)| <= 255 * 255 and 2^31 / 65025 > 33025);
+ * beyond that it wraps as a hardware int32 register would. The requantization rounds half to even
+ * on x * (1 / scale) in float32, the rule torch.quantize_per_tensor uses.
+ */
+export interface QuantizedKernels {
+  /**
+   * y = x (M, K) @ w^T (w: (N, K)) + bias (N,) in int8 arithmetic; `bias` is float32 or null.
+   * Returns (M, N) contiguous: Float32Array for a float32 output, Int8Array / Uint8Array for a
+   * requantized one.
+   */
+  int8Linear?(x: QuantizedActivation, w: QuantizedWeight, bias: Float32Array | null, out: Int8LinearOutput): Float32Array | Int8Storage;
+}
+
+/**
+ * Round to the nearest integer, halves to the even neighbour (C's nearbyint in the default
+ * rounding mode, which PyTorch's quantizers use). NaN stays NaN.
+ * @example roundHalfEven(2.5) // 2; roundHalfEven(-3.5) // -4; roundHalfEven(1.5) // 2
+ */
+export function roundHalfEven(v: number): number {
+  const r = Math.round(v); // halves go up (towards +inf)
+  return r - v === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+const TWO_POW_63 = 9223372036854775808;
+
+/**
+ * Quantize one float32 value as PyTorch's quantize_val does on x86: q = nearbyint(x * invScale)
+ * in float32 (invScale = fround(1 / scale), the caller computes it once) + zeroPoint, clamped to
+ * [qmin, qmax]. A product that is not finite or lies outside int64 converts to int64's minimum
+ * in torch (x86 cvt "integer indefinite"), so NaN and +-Infinity land on qmin, as there.
+ * @example quantizeValue(0.25, Math.fround(1 / 0.1), 0, -128, 127) // 2 (2.5 rounds to even)
+ */
+export function quantizeValue(x: number, invScale: number, zeroPoint: number, qmin: number, qmax: number): number {
+  const r = roundHalfEven(Math.fround(x * invScale));
+  if (!(Math.abs(r) < TWO_POW_63)) return qmin;
+  const q = r + zeroPoint;
+  return q < qmin ? qmin : q > qmax ? qmax : q;
+}

@@ -1,0 +1,56 @@
+// Reference int8 kernels: pure TypeScript, slow and obviously correct. The oracle that native int8
+// kernels (AVX2, AVX-512 VNNI) are fuzzed against; it implements QuantizedKernels in
+// backend/quantized.ts literally, one multiply-add per term, int32 accumulation with Math.imul.
+// Not registered as a Backend method yet: the quantized layers reach it through
+// compress/quant/kernels.ts until the Backend interface gains QuantizedKernels.
+
+import {
+  quantizeValue, type Int8LinearOutput, type Int8Storage, type QuantizedActivation, type QuantizedKernels,
+  type QuantizedWeight,
+} from '../../backend/quantized.js';
+
+function check(x: QuantizedActivation, w: QuantizedWeight, bias: Float32Array | null): void {
+  const op = 'int8Linear (reference)';
+  if (x.cols !== w.cols) throw new Error(`${op}: inner dimensions differ: x (${x.rows}, ${x.cols}) @ w^T with w (${w.rows}, ${w.cols})`);
+  if (x.data.length !== x.rows * x.cols) throw new Error(`${op}: x holds ${x.data.length} values, expected ${x.rows} x ${x.cols}`);
+  if (w.data.length !== w.rows * w.cols) throw new Error(`${op}: w holds ${w.data.length} values, expected ${w.rows} x ${w.cols}`);
+  if (w.scales.length !== w.rows || w.zeroPoints.length !== w.rows) {
+    throw new Error(`${op}: w needs one scale and zero point per output channel (${w.rows}), got ${w.scales.length} and ${w.zeroPoints.length}`);
+  }
+  if (bias !== null && bias.length !== w.rows) throw new Error(`${op}: bias has ${bias.length} values, expected ${w.rows}`);
+}
+
+/**
+ * y = x @ w^T + bias with int32 accumulation; see QuantizedKernels.int8Linear for the exact math.
+ * @example
+ * const y = int8LinearReference({ data: new Uint8Array([130, 126]), rows: 1, cols: 2, scale: 0.5, zeroPoint: 128 },
+ *   { data: new Int8Array([1, 1]), rows: 1, cols: 2, scales: new Float32Array([1]), zeroPoints: new Int32Array([0]) },
+ *   null, { kind: 'float32' });  // Float32Array [0]: (2 - 2) * 0.5
+ */
+export function int8LinearReference(x: QuantizedActivation, w: QuantizedWeight, bias: Float32Array | null,
+  out: Int8LinearOutput): Float32Array | Int8Storage {
+  check(x, w, bias);
+  const M = x.rows, N = w.rows, K = x.cols;
+  const real = new Float32Array(M * N);
+  for (let n = 0; n < N; n++) {
+    const multiplier = Math.fround(x.scale * w.scales[n]!);
+    const wz = w.zeroPoints[n]!;
+    const b = bias === null ? 0 : bias[n]!;
+    for (let m = 0; m < M; m++) {
+      let acc = 0;
+      for (let k = 0; k < K; k++) acc = (acc + Math.imul(x.data[m * K + k]! - x.zeroPoint, w.data[n * K + k]! - wz)) | 0;
+      const scaled = Math.fround(acc * multiplier);
+      real[m * N + n] = bias === null ? scaled : Math.fround(scaled + b);
+    }
+  }
+  if (out.kind === 'float32') return real;
+  const q = out.dtype === 'int8' ? new Int8Array(M * N) : new Uint8Array(M * N);
+  const qmax = out.dtype === 'int8' ? 127 : 255;
+  const qmin = Math.max(out.dtype === 'int8' ? -128 : 0, out.relu ? out.zeroPoint : -Infinity);
+  const inv = Math.fround(1 / Math.fround(out.scale));
+  for (let i = 0; i < real.length; i++) q[i] = quantizeValue(real[i]!, inv, out.zeroPoint, qmin, qmax);
+  return q;
+}
+
+/** The reference backend's int8 kernels. @example referenceQuantizedKernels.int8Linear!(x, w, null, { kind: 'float32' }) */
+export const referenceQuantizedKernels: Required<QuantizedKernels> = { int8Linear: int8LinearReference };

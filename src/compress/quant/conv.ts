@@ -1,0 +1,240 @@
+// int8 Conv2d: ObservedConv2d (prepared for static quantization: float conv + input/output
+// observers), QatConv2d (prepared for QAT: fake-quantized input, weight and output) and
+// QuantizedConv2d (int8 in, int8 out). The convolution is an im2col over the integer input (padding
+// reads the input's zero point, which is what quantizing a zero-padded float image gives) followed
+// by the same int8 GEMM as Linear (QuantizedKernels.int8Linear) with the requantization and fused
+// ReLU inside the kernel. groups = 1, like nn.Conv2d.
+
+import { Tensor } from '../../core/tensor.js';
+import { TensorslimError, ShapeError } from '../../core/errors.js';
+import { noGrad } from '../../core/engine.js';
+import * as ops from '../../ops/index.js';
+import type { Conv2dGeometry } from '../../backend/backend.js';
+import type { Int8Storage } from '../../backend/quantized.js';
+import { Module } from '../../nn/module.js';
+import type { Conv2d } from '../../nn/conv.js';
+import type { Parameter } from '../../nn/parameter.js';
+import { QuantizedTensor, checkScale, dequantize, quantizePerChannel, quantizePerTensor } from './qtensor.js';
+import { ObserverBase, type QParams } from './observer.js';
+import { FakeQuantize, LearnableFakeQuantize } from './fake_quantize.js';
+import { quantizedKernels } from './kernels.js';
+import type { ActivationQParams } from './modules.js';
+
+/** The geometry of a Conv2d layer (everything but the input size). */
+export interface Conv2dParams {
+  readonly inChannels: number;
+  readonly outChannels: number;
+  readonly kernelSize: [number, number];
+  readonly stride: [number, number];
+  readonly padding: [number, number];
+  readonly dilation: [number, number];
+}
+
+function paramsOf(c: Conv2d): Conv2dParams {
+  return { inChannels: c.inChannels, outChannels: c.outChannels, kernelSize: [...c.kernelSize], stride: [...c.stride], padding: [...c.padding], dilation: [...c.dilation] };
+}
+
+const label = (p: Conv2dParams): string => `Conv2d(${p.inChannels}, ${p.outChannels}, kernelSize=${p.kernelSize.join('x')})`;
+
+/**
+ * A Conv2d prepared for static quantization: computes as before (+ fused ReLU) and records its
+ * input and output ranges. convertStatic turns it into a QuantizedConv2d.
+ * @example prepareStatic(lenet); calibrate(lenet); convertStatic(lenet);
+ */
+export class ObservedConv2d extends Module {
+  readonly conv: Conv2dParams;
+  readonly relu: boolean;
+  declare weight: Tensor;
+  declare bias: Tensor | null;
+  declare input_observer: ObserverBase;
+  declare activation_post_process: ObserverBase;
+  readonly weightObserver: () => ObserverBase;
+
+  constructor(c: Conv2d, opts: { relu: boolean; activation: () => ObserverBase; weight: () => ObserverBase }) {
+    super();
+    this.conv = paramsOf(c);
+    this.relu = opts.relu;
+    this.weightObserver = opts.weight;
+    this.registerParameter('weight', c.weight as Parameter);
+    this.registerParameter('bias', (c.bias ?? null) as Parameter | null);
+    this.registerModule('input_observer', opts.activation());
+    this.registerModule('activation_post_process', opts.activation());
+  }
+
+  forward(x: Tensor): Tensor {
+    const squeeze = x.ndim === 3;
+    const x4 = squeeze ? ops.unsqueeze(x, 0) : x;
+    this.input_observer.call(x4);
+    let y = ops.conv2d(x4, this.weight, this.bias, { stride: this.conv.stride, padding: this.conv.padding, dilation: this.conv.dilation });
+    if (this.relu) y = ops.relu(y);
+    this.activation_post_process.call(y);
+    return squeeze ? ops.squeeze(y, 0) : y;
+  }
+
+  override extraRepr(): string { return `${label(this.conv)}, relu=${this.relu}`; }
+}
+
+/**
+ * A statically quantized Conv2d (torch's nn.quantized.Conv2d / ConvReLU2d): int8 per-channel
+ * weights (O, C, kh, kw), calibrated input and output qparams, int32 accumulation, requantization
+ * (and ReLU) in the kernel. forward() takes and returns float NCHW (or CHW) tensors.
+ * @example convertStatic(prepared).call(images)   // Conv2d layers run as QuantizedConv2d
+ */
+export class QuantizedConv2d extends Module {
+  readonly conv: Conv2dParams;
+  readonly weight: QuantizedTensor;
+  readonly bias: Float32Array | null;
+  readonly input: ActivationQParams;
+  readonly output: ActivationQParams;
+  readonly relu: boolean;
+
+  constructor(conv: Conv2dParams, weight: QuantizedTensor, bias: Float32Array | null, input: ActivationQParams, output: ActivationQParams, relu = false) {
+    super();
+    const [kh, kw] = conv.kernelSize;
+    const want = [conv.outChannels, conv.inChannels, kh, kw];
+    if (weight.dtype !== 'qint8' || weight.axis !== 0 || weight.shape.join() !== want.join()) {
+      throw new TensorslimError('QuantizedConv2d', `weight must be qint8 [${want.join(', ')}] per channel along axis 0, got ${weight.dtype} [${weight.shape.join(', ')}] axis ${weight.axis}`);
+    }
+    if (bias !== null && bias.length !== conv.outChannels) throw new ShapeError('QuantizedConv2d', `bias has ${bias.length} values, expected ${conv.outChannels}`);
+    checkScale('QuantizedConv2d', input.scale, 'input scale');
+    checkScale('QuantizedConv2d', output.scale, 'output scale');
+    this.conv = conv; this.weight = weight; this.bias = bias; this.input = input; this.output = output; this.relu = relu;
+  }
+
+  /** int8 in (N, C, H, W), int8 out (N, O, OH, OW). @example m.forwardQuantized(quantizePerTensor(x, m.input.scale, m.input.zeroPoint, 'quint8')) */
+  forwardQuantized(x: QuantizedTensor): QuantizedTensor {
+    const op = `Quantized${label(this.conv)}`;
+    if (!(x instanceof QuantizedTensor) || x.axis !== null || x.dtype !== this.input.dtype) throw new TensorslimError(op, `expected a per-tensor ${this.input.dtype} QuantizedTensor`);
+    if (x.shape.length !== 4 || x.shape[1] !== this.conv.inChannels) throw new ShapeError(op, `input [${x.shape.join(', ')}] must be (N, ${this.conv.inChannels}, H, W)`);
+    const g: Conv2dGeometry = ops.conv2dGeometry(op, x.shape, this.conv.kernelSize, this.conv.stride, this.conv.padding, this.conv.dilation);
+    const K = g.c * g.kh * g.kw, L = g.oh * g.ow, rows = g.n * L;
+    // im2col on integers: row (n, oh, ow), column (c, i, j); outside the image reads the zero point
+    const cols: Int8Storage = x.dtype === 'qint8' ? new Int8Array(rows * K) : new Uint8Array(rows * K);
+    const zp = x.zeroPoint;
+    for (let n = 0; n < g.n; n++) {
+      for (let oh = 0; oh < g.oh; oh++) {
+        for (let ow = 0; ow < g.ow; ow++) {
+          let at = ((n * g.oh + oh) * g.ow + ow) * K;
+          for (let c = 0; c < g.c; c++) {
+            for (let i = 0; i < g.kh; i++) {
+              const h = oh * g.strideH - g.padH + i * g.dilationH;
+              for (let j = 0; j < g.kw; j++) {
+                const w = ow * g.strideW - g.padW + j * g.dilationW;
+                cols[at++] = h >= 0 && h < g.h && w >= 0 && w < g.w ? x.data[((n * g.c + c) * g.h + h) * g.w + w]! : zp;
+              }
+            }
+          }
+        }
+      }
+    }
+    const out = this.output;
+    const O = this.conv.outChannels;
+    const y = quantizedKernels().int8Linear(
+      { data: cols, rows, cols: K, scale: x.scale, zeroPoint: x.zeroPoint },
+      { data: this.weight.data as Int8Array, rows: O, cols: K, scales: this.weight.scales, zeroPoints: this.weight.zeroPoints },
+      this.bias, { kind: 'requantize', dtype: out.dtype === 'qint8' ? 'int8' : 'uint8', scale: out.scale, zeroPoint: out.zeroPoint, relu: this.relu },
+    ) as Int8Storage;
+    // (N*L, O) -> (N, O, OH, OW)
+    const nchw: Int8Storage = out.dtype === 'qint8' ? new Int8Array(y.length) : new Uint8Array(y.length);
+    for (let n = 0; n < g.n; n++) for (let l = 0; l < L; l++) for (let o = 0; o < O; o++) nchw[(n * O + o) * L + l] = y[(n * L + l) * O + o]!;
+    return new QuantizedTensor({ dtype: out.dtype, shape: [g.n, O, g.oh, g.ow], data: nchw, scales: Float32Array.of(out.scale), zeroPoints: Int32Array.of(out.zeroPoint), axis: null });
+  }
+
+  forward(x: Tensor): Tensor {
+    const op = `Quantized${label(this.conv)}`;
+    if (!(x instanceof Tensor) || (x.ndim !== 3 && x.ndim !== 4)) throw new ShapeError(op, 'expected input (N, C, H, W) or (C, H, W)');
+    const squeeze = x.ndim === 3;
+    const x4 = squeeze ? ops.unsqueeze(x, 0) : x;
+    const y = dequantize(this.forwardQuantized(quantizePerTensor(x4, this.input.scale, this.input.zeroPoint, this.input.dtype)));
+    return squeeze ? ops.squeeze(y, 0) : y;
+  }
+
+  override extraRepr(): string { return `${label(this.conv)}, relu=${this.relu}`; }
+}
+
+function perTensor(op: string, q: QParams, what: string): ActivationQParams {
+  if (q.axis !== null) throw new TensorslimError(op, `${what} qparams must be per tensor`);
+  return { dtype: q.dtype, scale: q.scales[0]!, zeroPoint: q.zeroPoints[0]! };
+}
+
+function build(op: string, conv: Conv2dParams, weight: Tensor, wq: QParams, bias: Tensor | null, input: QParams, output: QParams, relu: boolean): QuantizedConv2d {
+  if (wq.dtype !== 'qint8') throw new TensorslimError(op, `int8 kernels take qint8 weights, the weight observer gives ${wq.dtype}`);
+  const O = conv.outChannels;
+  const scales = wq.axis === null ? new Array<number>(O).fill(wq.scales[0]!) : Array.from(wq.scales);
+  const zps = wq.axis === null ? new Array<number>(O).fill(wq.zeroPoints[0]!) : Array.from(wq.zeroPoints);
+  const qw = quantizePerChannel(weight, scales, zps, 0, 'qint8');
+  return new QuantizedConv2d(conv, qw, bias === null ? null : Float32Array.from(bias.dataSync()),
+    perTensor(op, input, 'input'), perTensor(op, output, 'output'), relu);
+}
+
+/** Convert a calibrated ObservedConv2d; `name` goes into errors. */
+export function convertObservedConv(name: string, m: ObservedConv2d): QuantizedConv2d {
+  const op = 'convertStatic';
+  const where = `layer '${name}' (${label(m.conv)})`;
+  if (!m.input_observer.calibrated || !m.activation_post_process.calibrated) {
+    throw new TensorslimError(op, `${where} has not been calibrated; calibrate first: run the prepared model on a few representative batches before convertStatic`);
+  }
+  try {
+    const wObs = m.weightObserver();
+    noGrad(() => wObs.call(ops.detach(m.weight)));
+    return build(op, m.conv, m.weight, wObs.calculateQparams(), m.bias, m.input_observer.calculateQparams(),
+      m.activation_post_process.calculateQparams(), m.relu);
+  } catch (e) {
+    throw new TensorslimError(op, `${where}: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * A Conv2d prepared for quantization-aware training: act_fq(conv(in_fq(x), weight_fq(W), b))
+ * (+ ReLU before act_fq when fused), over the original Parameter objects.
+ * @example prepareQat(lenet); train(lenet); convertQat(lenet);
+ */
+export class QatConv2d extends Module {
+  readonly conv: Conv2dParams;
+  readonly relu: boolean;
+  declare weight: Parameter;
+  declare bias: Parameter | null;
+  declare input_fake_quant: FakeQuantize | LearnableFakeQuantize;
+  declare weight_fake_quant: FakeQuantize;
+  declare activation_post_process: FakeQuantize | LearnableFakeQuantize;
+
+  constructor(c: Conv2d, opts: { relu: boolean; activation: () => FakeQuantize | LearnableFakeQuantize; weight: () => FakeQuantize }) {
+    super();
+    this.conv = paramsOf(c);
+    this.relu = opts.relu;
+    this.registerParameter('weight', c.weight as Parameter);
+    this.registerParameter('bias', (c.bias ?? null) as Parameter | null);
+    this.registerModule('input_fake_quant', opts.activation());
+    this.registerModule('weight_fake_quant', opts.weight());
+    this.registerModule('activation_post_process', opts.activation());
+  }
+
+  forward(x: Tensor): Tensor {
+    const squeeze = x.ndim === 3;
+    const x4 = this.input_fake_quant.call(squeeze ? ops.unsqueeze(x, 0) : x);
+    const w = this.weight_fake_quant.call(this.weight);
+    let y = ops.conv2d(x4, w, this.bias, { stride: this.conv.stride, padding: this.conv.padding, dilation: this.conv.dilation });
+    if (this.relu) y = ops.relu(y);
+    y = this.activation_post_process.call(y);
+    return squeeze ? ops.squeeze(y, 0) : y;
+  }
+
+  override extraRepr(): string { return `${label(this.conv)}, relu=${this.relu}`; }
+}
+
+/** Convert a trained QatConv2d to a QuantizedConv2d with the qparams its fake quantizers hold. */
+export function convertQatConv(name: string, m: QatConv2d): QuantizedConv2d {
+  const op = 'convertQat';
+  const where = `layer '${name}' (${label(m.conv)})`;
+  if (!m.input_fake_quant.activation_post_process.calibrated || !m.activation_post_process.activation_post_process.calibrated) {
+    throw new TensorslimError(op, `${where} has never run; train (or calibrate) the prepared model first`);
+  }
+  try {
+    const wfq = m.weight_fake_quant;
+    noGrad(() => { if (wfq.observerEnabled) wfq.activation_post_process.call(ops.detach(m.weight)); });
+    return build(op, m.conv, m.weight, wfq.calculateQparams(), m.bias, m.input_fake_quant.calculateQparams(),
+      m.activation_post_process.calculateQparams(), m.relu);
+  } catch (e) {
+    throw new TensorslimError(op, `${where}: ${(e as Error).message}`);
+  }
+}

@@ -1,0 +1,24 @@
+// Quantization (issue #20): quantized tensors, observers, fake quantization and the dynamic /
+// static / quantization-aware workflows, built on the nn public seams (module swaps). See
+// docs/QUANTIZATION.md.
+export {
+  QuantizedTensor, quantizePerTensor, quantizePerChannel, dequantize, qrange, type QDType, type QScheme,
+} from './qtensor.js';
+export {
+  ObserverBase, MinMaxObserver, MovingAverageMinMaxObserver, PerChannelMinMaxObserver, MovingAveragePerChannelMinMaxObserver,
+  type ObserverOptions, type ObserverQScheme, type QParams,
+} from './observer.js';
+export { fakeQuantizePerTensorAffine, fakeQuantizePerChannelAffine, fakeQuantizeLearnablePerTensorAffine } from './fake_quant.js';
+export { HistogramObserver, EntropyObserver, histc } from './histogram.js';
+export { FakeQuantize, LearnableFakeQuantize } from './fake_quantize.js';
+export { defaultStaticQConfig, defaultQatQConfig, type QConfig, type QatQConfig, type ActivationObserverKind } from './qconfig.js';
+export {
+  DynamicQuantizedLinear, QuantizedLinear, QuantizedLinearBase, ObservedLinear, QatLinear, chooseDynamicQparams,
+  defaultWeightObserver, type ActivationQParams,
+} from './modules.js';
+export {
+  quantizeDynamic, prepareStatic, convertStatic, prepareQat, convertQat,
+  type QuantizeDynamicOptions, type PrepareStaticOptions, type PrepareQatOptions,
+} from './workflow.js';
+export { serializeQuantized, saveQuantized, loadQuantized, QUANTIZED_METADATA_KEY } from './checkpoint.js';
+export { ObservedConv2d, QatConv2d, QuantizedConv2d, type Conv2dParams } from './conv.js';

@@ -1,0 +1,347 @@
+// Quantized and prepared layers that the workflows (workflow.ts) swap in for Linear:
+//   DynamicQuantizedLinear  int8 per-channel weights; activations quantized per batch at run time
+//                           (uint8 affine, as torch's dynamic quantization); float32 out.
+//   QuantizedLinear         static: calibrated input and output qparams; int8 in, int8 out with the
+//                           requantization (and a fused ReLU) inside the kernel.
+//   ObservedLinear          static, prepared: the float layer plus observers on its input and output.
+//   QatLinear               QAT: the float layer with fake-quantized input, weight and output.
+// The int8 math runs in the kernels of backend/quantized.ts, reached through quantizedKernels().
+// Prepared layers keep the original Parameter objects under the original names (weight, bias), so
+// state-dict keys and optimizer references survive a swap.
+
+import { Tensor } from '../../core/tensor.js';
+import { TensorslimError, ShapeError } from '../../core/errors.js';
+import { noGrad } from '../../core/engine.js';
+import * as ops from '../../ops/index.js';
+import { Module } from '../../nn/module.js';
+import { Linear } from '../../nn/linear.js';
+import type { Parameter } from '../../nn/parameter.js';
+import { linear as linearFn } from '../../nn/functional.js';
+import { roundHalfEven, type QuantizedActivation, type QuantizedWeight } from '../../backend/quantized.js';
+import { QuantizedTensor, dequantize, quantizePerChannel, quantizePerTensor, checkScale } from './qtensor.js';
+import { ObserverBase, PerChannelMinMaxObserver, type QParams } from './observer.js';
+import { FakeQuantize, LearnableFakeQuantize } from './fake_quantize.js';
+import { quantizedKernels } from './kernels.js';
+
+/**
+ * Activation qparams for dynamic quantization, as ATen's ChooseQuantizationParams (the rule torch's
+ * dynamic Linear applies to every batch): the range always includes 0; the zero point comes from
+ * whichever end loses less precision, rounded half to even and clamped; a degenerate range gets
+ * scale 0.1, and scales below 2^-14-ish (6.1e-5) are raised to that floor with the range scaled up.
+ * @example chooseDynamicQparams(-1, 3, 0, 255)  // { scale: 4 / 255, zeroPoint: 64 }
+ */
+export function chooseDynamicQparams(min: number, max: number, qmin: number, qmax: number): { scale: number; zeroPoint: number } {
+  const SMALL = 6.1e-5;
+  let lo = Math.min(Math.fround(min), 0), hi = Math.max(Math.fround(max), 0);
+  let scale = (hi - lo) / (qmax - qmin);
+  if (Math.fround(scale) === 0 || !Number.isFinite(1 / Math.fround(scale))) scale = 0.1;
+  if (scale < Math.fround(SMALL)) {
+    const org = scale;
+    scale = Math.fround(SMALL);
+    if (lo === 0) hi = scale * (qmax - qmin);
+    else if (hi === 0) lo = -scale * (qmax - qmin);
+    else { const amp = Math.fround(scale / org); lo = Math.fround(lo * amp); hi = Math.fround(hi * amp); }
+  }
+  const fromMin = qmin - lo / scale, fromMax = qmax - hi / scale;
+  const errMin = Math.abs(qmin) - Math.abs(lo / scale), errMax = Math.abs(qmax) - Math.abs(hi / scale);
+  const initial = errMin < errMax ? fromMin : fromMax;
+  const zeroPoint = initial < qmin ? qmin : initial > qmax ? qmax : roundHalfEven(initial);
+  return { scale: Math.fround(scale), zeroPoint };
+}
+
+/** Quantize a Linear weight (N, K) with its observer's qparams (per channel along axis 0, or per tensor). */
+export function quantizeWeight(op: string, w: Tensor, q: QParams): QuantizedTensor {
+  if (q.dtype !== 'qint8') throw new TensorslimError(op, `int8 kernels take qint8 weights, the weight observer gives ${q.dtype}`);
+  if (q.axis === null) {
+    const s = Array.from({ length: w.shape[0]! }, () => q.scales[0]!);
+    const z = Array.from({ length: w.shape[0]! }, () => q.zeroPoints[0]!);
+    return quantizePerChannel(w, s, z, 0, 'qint8');
+  }
+  if (q.axis !== 0) throw new TensorslimError(op, `a Linear weight is quantized per output channel (axis 0), the observer uses axis ${q.axis}`);
+  return quantizePerChannel(w, q.scales, q.zeroPoints, 0, 'qint8');
+}
+
+function weightOperand(w: QuantizedTensor): QuantizedWeight {
+  return { data: w.data as Int8Array, rows: w.shape[0]!, cols: w.shape[1]!, scales: w.scales, zeroPoints: w.zeroPoints };
+}
+
+function floatBias(b: Tensor | null): Float32Array | null {
+  return b === null ? null : Float32Array.from(b.dataSync());
+}
+
+function checkInput(op: string, x: Tensor, inF: number): void {
+  if (!(x instanceof Tensor)) throw new TensorslimError(op, 'expected a Tensor');
+  if (x.ndim === 0 || x.shape[x.ndim - 1] !== inF) {
+    throw new ShapeError(op, `input last dimension ${x.ndim === 0 ? 'none (a scalar)' : x.shape[x.ndim - 1]} does not match inFeatures ${inF}; input shape [${x.shape.join(', ')}]`);
+  }
+}
+
+/** What every int8 Linear shares: the quantized weight, the float bias and the sizes. */
+export abstract class QuantizedLinearBase extends Module {
+  readonly inFeatures: number;
+  readonly outFeatures: number;
+  /** int8 weight (outFeatures, inFeatures), one scale and zero point per output channel. */
+  readonly weight: QuantizedTensor;
+  /** float32 bias (outFeatures) or null. */
+  readonly bias: Float32Array | null;
+
+  constructor(weight: QuantizedTensor, bias: Float32Array | null) {
+    super();
+    const op = this.constructor.name;
+    if (weight.dtype !== 'qint8' || weight.shape.length !== 2 || weight.axis !== 0) {
+      throw new TensorslimError(op, `weight must be a 2-D qint8 tensor quantized per channel along axis 0, got ${weight.dtype} [${weight.shape.join(', ')}] axis ${weight.axis}`);
+    }
+    this.outFeatures = weight.shape[0]!;
+    this.inFeatures = weight.shape[1]!;
+    if (bias !== null && bias.length !== this.outFeatures) throw new ShapeError(op, `bias has ${bias.length} values, expected ${this.outFeatures}`);
+    this.weight = weight;
+    this.bias = bias;
+  }
+
+  /** The weight and bias back in float32 (what this layer computes with, up to activation rounding). */
+  dequantizedWeight(): Tensor { return dequantize(this.weight); }
+
+  override extraRepr(): string { return `inFeatures=${this.inFeatures}, outFeatures=${this.outFeatures}, bias=${this.bias !== null}`; }
+}
+
+/**
+ * A Linear with int8 weights whose activations are quantized per batch at run time (torch's
+ * nn.quantized.dynamic.Linear): x -> uint8 with chooseDynamicQparams(min(x), max(x)) -> int8 GEMM
+ * with int32 accumulation -> float32 y. Build it with quantizeDynamic(model) or fromFloat().
+ * @example
+ * const q = DynamicQuantizedLinear.fromFloat(new Linear(1024, 1024));
+ * q.call(randn([32, 1024])).shape;  // [32, 1024]
+ */
+export class DynamicQuantizedLinear extends QuantizedLinearBase {
+  /** Quantize activations to 7 bits (0..127), for int8 kernels whose int16 sums could saturate. */
+  readonly reduceRange: boolean;
+
+  constructor(weight: QuantizedTensor, bias: Float32Array | null, opts: { reduceRange?: boolean } = {}) {
+    super(weight, bias);
+    this.reduceRange = opts.reduceRange ?? false;
+  }
+
+  /**
+   * Quantize a float Linear: the weight through `weightObserver` (default per-channel symmetric
+   * qint8 min-max), the bias kept in float32.
+   * @example DynamicQuantizedLinear.fromFloat(fc, { weightObserver: new MinMaxObserver({ dtype: 'qint8', qscheme: 'perTensorSymmetric' }) })
+   */
+  static fromFloat(lin: Linear, opts: { weightObserver?: ObserverBase; reduceRange?: boolean } = {}): DynamicQuantizedLinear {
+    const obs = opts.weightObserver ?? defaultWeightObserver();
+    const w = lin.weight;
+    obs.call(ops.detach(w));
+    const qw = quantizeWeight('DynamicQuantizedLinear.fromFloat', w, obs.calculateQparams());
+    return new DynamicQuantizedLinear(qw, floatBias(lin.bias), { reduceRange: opts.reduceRange });
+  }
+
+  forward(x: Tensor): Tensor {
+    const op = `DynamicQuantizedLinear(${this.inFeatures}, ${this.outFeatures})`;
+    checkInput(op, x, this.inFeatures);
+    const rows = x.size / this.inFeatures;
+    const v = x.dataSync();
+    let lo = Infinity, hi = -Infinity;
+    for (let i = 0; i < v.length; i++) {
+      const e = v[i]!;
+      if (!Number.isFinite(e)) throw new TensorslimError(op, `input holds ${e} at flat index ${i}; int8 layers need finite inputs`);
+      if (e < lo) lo = e;
+      if (e > hi) hi = e;
+    }
+    if (v.length === 0) { lo = 0; hi = 0; }
+    const { scale, zeroPoint } = chooseDynamicQparams(lo, hi, 0, this.reduceRange ? 127 : 255);
+    const qx = quantizePerTensor(x.dtype === 'float32' ? x : ops.to(x, 'float32'), scale, zeroPoint, 'quint8');
+    const xa: QuantizedActivation = { data: qx.data, rows, cols: this.inFeatures, scale, zeroPoint };
+    const y = quantizedKernels().int8Linear(xa, weightOperand(this.weight), this.bias, { kind: 'float32' }) as Float32Array;
+    return new Tensor(y, 'float32', [...x.shape.slice(0, -1), this.outFeatures]);
+  }
+}
+
+/** The default weight observer: qint8, per output channel, symmetric (zero points 0). @example defaultWeightObserver().call(fc.weight) */
+export function defaultWeightObserver(): ObserverBase {
+  return new PerChannelMinMaxObserver({ dtype: 'qint8', qscheme: 'perChannelSymmetric', chAxis: 0 });
+}
+
+/** Per-tensor quint8/qint8 activation qparams: one scale and zero point. */
+export interface ActivationQParams {
+  readonly dtype: 'quint8' | 'qint8';
+  readonly scale: number;
+  readonly zeroPoint: number;
+}
+
+function activationQparams(op: string, q: QParams, what: string): ActivationQParams {
+  if (q.axis !== null || q.scales.length !== 1) throw new TensorslimError(op, `${what} qparams must be per tensor`);
+  checkScale(op, q.scales[0]!, `${what} scale`);
+  return { dtype: q.dtype, scale: q.scales[0]!, zeroPoint: q.zeroPoints[0]! };
+}
+
+/**
+ * A statically quantized Linear (torch's nn.quantized.Linear / LinearReLU): the input is quantized
+ * with calibrated qparams, the int8 GEMM accumulates in int32, and the kernel requantizes straight
+ * to the calibrated output qparams (through a fused ReLU when `relu`). forward() takes and returns
+ * float tensors (the output is the exact dequantization of the int8 result); forwardQuantized()
+ * stays in int8 end to end.
+ * @example
+ * const m = convertStatic(prepared);   // after calibration; each Linear is now a QuantizedLinear
+ */
+export class QuantizedLinear extends QuantizedLinearBase {
+  readonly input: ActivationQParams;
+  readonly output: ActivationQParams;
+  readonly relu: boolean;
+
+  constructor(weight: QuantizedTensor, bias: Float32Array | null, input: ActivationQParams, output: ActivationQParams, relu = false) {
+    super(weight, bias);
+    const op = this.constructor.name;
+    for (const [what, q] of [['input', input], ['output', output]] as const) {
+      checkScale(op, q.scale, `${what} scale`);
+      const [lo, hi] = q.dtype === 'qint8' ? [-128, 127] : [0, 255];
+      if (!Number.isInteger(q.zeroPoint) || q.zeroPoint < lo || q.zeroPoint > hi) throw new TensorslimError(op, `${what} zero point ${q.zeroPoint} is outside ${q.dtype}`);
+    }
+    this.input = input;
+    this.output = output;
+    this.relu = relu;
+  }
+
+  /** int8 in, int8 out: `x` must carry this layer's input qparams. @example m.forwardQuantized(quantizePerTensor(x, m.input.scale, m.input.zeroPoint, 'quint8')) */
+  forwardQuantized(x: QuantizedTensor): QuantizedTensor {
+    const op = `QuantizedLinear(${this.inFeatures}, ${this.outFeatures})`;
+    if (!(x instanceof QuantizedTensor) || x.axis !== null || x.dtype !== this.input.dtype) {
+      throw new TensorslimError(op, `expected a per-tensor ${this.input.dtype} QuantizedTensor`);
+    }
+    if (x.shape.length === 0 || x.shape[x.shape.length - 1] !== this.inFeatures) throw new ShapeError(op, `input shape [${x.shape.join(', ')}] does not end in inFeatures ${this.inFeatures}`);
+    const rows = x.size / this.inFeatures;
+    const xa: QuantizedActivation = { data: x.data, rows, cols: this.inFeatures, scale: x.scale, zeroPoint: x.zeroPoint };
+    const out = this.output;
+    const y = quantizedKernels().int8Linear(xa, weightOperand(this.weight), this.bias,
+      { kind: 'requantize', dtype: out.dtype === 'qint8' ? 'int8' : 'uint8', scale: out.scale, zeroPoint: out.zeroPoint, relu: this.relu });
+    return new QuantizedTensor({
+      dtype: out.dtype, shape: [...x.shape.slice(0, -1), this.outFeatures], data: y as Int8Array | Uint8Array,
+      scales: Float32Array.of(out.scale), zeroPoints: Int32Array.of(out.zeroPoint), axis: null,
+    });
+  }
+
+  forward(x: Tensor): Tensor {
+    checkInput(`QuantizedLinear(${this.inFeatures}, ${this.outFeatures})`, x, this.inFeatures);
+    const qx = quantizePerTensor(x, this.input.scale, this.input.zeroPoint, this.input.dtype);
+    return dequantize(this.forwardQuantized(qx));
+  }
+
+  override extraRepr(): string {
+    return `${super.extraRepr()}, relu=${this.relu}, input=(${this.input.scale}, ${this.input.zeroPoint}), output=(${this.output.scale}, ${this.output.zeroPoint})`;
+  }
+}
+
+/** Adopt a Linear's parameters (the same objects, same names) into `m`. */
+function adopt(m: Module, lin: Linear): void {
+  m.registerParameter('weight', lin.weight as Parameter);
+  m.registerParameter('bias', (lin.bias ?? null) as Parameter | null);
+}
+
+/**
+ * A Linear prepared for static quantization: computes as before (with the fused ReLU when `relu`)
+ * and records its input and output ranges in observers. convertStatic turns it into QuantizedLinear.
+ * @example prepareStatic(model); for (const x of batches) model.call(x); convertStatic(model);
+ */
+export class ObservedLinear extends Module {
+  readonly inFeatures: number;
+  readonly outFeatures: number;
+  readonly relu: boolean;
+  declare weight: Tensor;
+  declare bias: Tensor | null;
+  declare input_observer: ObserverBase;
+  declare activation_post_process: ObserverBase;
+  readonly weightObserver: () => ObserverBase;
+
+  constructor(lin: Linear, opts: { relu: boolean; activation: () => ObserverBase; weight: () => ObserverBase }) {
+    super();
+    this.inFeatures = lin.inFeatures;
+    this.outFeatures = lin.outFeatures;
+    this.relu = opts.relu;
+    this.weightObserver = opts.weight;
+    adopt(this, lin);
+    this.registerModule('input_observer', opts.activation());
+    this.registerModule('activation_post_process', opts.activation());
+  }
+
+  forward(x: Tensor): Tensor {
+    this.input_observer.call(x);
+    let y = linearFn(x, this.weight, this.bias, `ObservedLinear(${this.inFeatures}, ${this.outFeatures})`);
+    if (this.relu) y = ops.relu(y);
+    this.activation_post_process.call(y);
+    return y;
+  }
+
+  override extraRepr(): string { return `inFeatures=${this.inFeatures}, outFeatures=${this.outFeatures}, relu=${this.relu}`; }
+}
+
+/**
+ * A Linear prepared for quantization-aware training: y = act_fq(linear(in_fq(x), weight_fq(W), b))
+ * (+ ReLU before act_fq when fused). Trains with any optimizer over the same Parameter objects.
+ * @example prepareQat(model); train(model); convertQat(model);
+ */
+export class QatLinear extends Module {
+  readonly inFeatures: number;
+  readonly outFeatures: number;
+  readonly relu: boolean;
+  declare weight: Parameter;
+  declare bias: Parameter | null;
+  declare input_fake_quant: FakeQuantize | LearnableFakeQuantize;
+  declare weight_fake_quant: FakeQuantize;
+  declare activation_post_process: FakeQuantize | LearnableFakeQuantize;
+
+  constructor(lin: Linear, opts: { relu: boolean; activation: () => FakeQuantize | LearnableFakeQuantize; weight: () => FakeQuantize }) {
+    super();
+    this.inFeatures = lin.inFeatures;
+    this.outFeatures = lin.outFeatures;
+    this.relu = opts.relu;
+    adopt(this, lin);
+    this.registerModule('input_fake_quant', opts.activation());
+    this.registerModule('weight_fake_quant', opts.weight());
+    this.registerModule('activation_post_process', opts.activation());
+  }
+
+  forward(x: Tensor): Tensor {
+    const xq = this.input_fake_quant.call(x);
+    const wq = this.weight_fake_quant.call(this.weight);
+    let y = linearFn(xq, wq, this.bias, `QatLinear(${this.inFeatures}, ${this.outFeatures})`);
+    if (this.relu) y = ops.relu(y);
+    return this.activation_post_process.call(y);
+  }
+
+  override extraRepr(): string { return `inFeatures=${this.inFeatures}, outFeatures=${this.outFeatures}, relu=${this.relu}`; }
+}
+
+/** Convert an ObservedLinear (calibrated) to a QuantizedLinear; `name` goes into errors. */
+export function convertObserved(name: string, m: ObservedLinear): QuantizedLinear {
+  const op = 'convertStatic';
+  const label = `layer '${name}' (Linear(${m.inFeatures}, ${m.outFeatures}))`;
+  if (!m.input_observer.calibrated || !m.activation_post_process.calibrated) {
+    throw new TensorslimError(op, `${label} has not been calibrated; calibrate first: run the prepared model on a few representative batches before convertStatic`);
+  }
+  try {
+    const wObs = m.weightObserver();
+    noGrad(() => wObs.call(ops.detach(m.weight)));
+    const qw = quantizeWeight(op, m.weight, wObs.calculateQparams());
+    return new QuantizedLinear(qw, floatBias(m.bias), activationQparams(op, m.input_observer.calculateQparams(), 'input'),
+      activationQparams(op, m.activation_post_process.calculateQparams(), 'output'), m.relu);
+  } catch (e) {
+    throw new TensorslimError(op, `${label}: ${(e as Error).message}`);
+  }
+}
+
+/** Convert a trained QatLinear to a QuantizedLinear with the qparams its fake quantizers hold. */
+export function convertQatLinear(name: string, m: QatLinear): QuantizedLinear {
+  const op = 'convertQat';
+  const label = `layer '${name}' (Linear(${m.inFeatures}, ${m.outFeatures}))`;
+  const inObs = m.input_fake_quant.activation_post_process, outObs = m.activation_post_process.activation_post_process;
+  if (!inObs.calibrated || !outObs.calibrated) {
+    throw new TensorslimError(op, `${label} has never run; train (or calibrate) the prepared model first`);
+  }
+  try {
+    const wfq = m.weight_fake_quant;
+    noGrad(() => { if (wfq.observerEnabled) wfq.activation_post_process.call(ops.detach(m.weight)); });
+    const qw = quantizeWeight(op, m.weight, wfq.calculateQparams());
+    return new QuantizedLinear(qw, floatBias(m.bias), activationQparams(op, m.input_fake_quant.calculateQparams(), 'input'),
+      activationQparams(op, m.activation_post_process.calculateQparams(), 'output'), m.relu);
+  } catch (e) {
+    throw new TensorslimError(op, `${label}: ${(e as Error).message}`);
+  }
+}

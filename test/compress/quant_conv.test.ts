@@ -1,0 +1,95 @@
+// Static int8 Conv2d: the integer im2col + GEMM agrees with float64 convolution of the dequantized
+// operands to within one output level, padding reads the zero point, Conv2d+ReLU fuses, a small
+// LeNet-style model stays close to float (static and QAT), and the checkpoint round trip is bit-exact.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import {
+  Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequential, Identity, manualSeed, noGrad, randn, sub, abs, mean, SGD, F,
+} from '../../src/index.js';
+import {
+  ObservedConv2d, QatConv2d, QuantizedConv2d, QuantizedLinear, convertQat, prepareQat, convertStatic, dequantize, loadQuantized, prepareStatic, quantizePerChannel,
+  quantizePerTensor, serializeQuantized,
+} from '../../src/compress/quant/index.js';
+
+function lenetish(): Sequential {
+  manualSeed(9);
+  return new Sequential(new Conv2d(2, 4, 3, { padding: 1 }), new ReLU(), new MaxPool2d(2), new Conv2d(4, 3, [2, 3], { stride: [1, 2], dilation: [2, 1] }),
+    new Flatten(), new Linear(3 * 2 * 1, 5));
+}
+
+describe('static int8 Conv2d', () => {
+  test('int8 conv = float64 conv of the dequantized operands, within one output level', () => {
+    manualSeed(4);
+    const x = randn([2, 3, 7, 6]);
+    const wf = randn([5, 3, 3, 2]);
+    const qx = quantizePerTensor(x, 0.03, 120, 'quint8');
+    const qw = quantizePerChannel(wf, [0.02, 0.03, 0.01, 0.05, 0.02], [0, 0, 0, 0, 0], 0, 'qint8');
+    const conv = { inChannels: 3, outChannels: 5, kernelSize: [3, 2] as [number, number], stride: [2, 1] as [number, number], padding: [1, 1] as [number, number], dilation: [1, 2] as [number, number] };
+    const bias = Float32Array.of(0.1, -0.2, 0, 0.3, 0.05);
+    const out = { dtype: 'quint8' as const, scale: 0.1, zeroPoint: 100 };
+    const m = new QuantizedConv2d(conv, qw, bias, { dtype: 'quint8', scale: 0.03, zeroPoint: 120 }, out, false);
+    const y = m.forwardQuantized(qx);
+    // float64 reference on dequantized values, zero padding (= the zero point in int8)
+    const xd = dequantize(qx).dataSync(), wd = dequantize(qw).dataSync();
+    const [N, C, H, W] = [2, 3, 7, 6], OH = Math.floor((H + 2 - 2 - 1) / 2) + 1, OW = Math.floor((W + 2 - 2 - 1) / 1) + 1;
+    assert.deepEqual(y.shape, [N, 5, OH, OW]);
+    for (let n = 0; n < N; n++) for (let o = 0; o < 5; o++) for (let oh = 0; oh < OH; oh++) for (let ow = 0; ow < OW; ow++) {
+      let acc = bias[o]!;
+      for (let c = 0; c < C; c++) for (let i = 0; i < 3; i++) for (let j = 0; j < 2; j++) {
+        const h = oh * 2 - 1 + i, w = ow - 1 + j * 2;
+        if (h >= 0 && h < H && w >= 0 && w < W) acc += xd[((n * C + c) * H + h) * W + w]! * wd[((o * C + c) * 3 + i) * 2 + j]!;
+      }
+      const want = Math.min(255, Math.max(0, Math.round(acc / 0.1) + 100));
+      const got = y.data[((n * 5 + o) * OH + oh) * OW + ow]!;
+      assert.ok(Math.abs(got - want) <= 1, `(${n}, ${o}, ${oh}, ${ow}): ${got} vs ${want}`);
+    }
+  });
+  test('prepare / calibrate / convert a small conv net; checkpoint round trip', () => {
+    const model = lenetish();
+    const x = randn([6, 2, 8, 8]);
+    const ref = model.call(x);
+    prepareStatic(model, { observer: 'minmax' });
+    assert.ok(model.getSubmodule('0') instanceof ObservedConv2d && model.getSubmodule('1') instanceof Identity);
+    noGrad(() => model.call(x));
+    convertStatic(model);
+    const q0 = model.getSubmodule('0') as QuantizedConv2d;
+    assert.ok(q0 instanceof QuantizedConv2d && q0.relu);
+    assert.ok(model.getSubmodule('3') instanceof QuantizedConv2d && model.getSubmodule('5') instanceof QuantizedLinear);
+    const y = model.call(x);
+    const err = mean(abs(sub(y, ref))).item(), mag = mean(abs(ref)).item();
+    assert.ok(err < 0.05 * mag, `mean error ${err} vs ${mag}`);
+    const back = loadQuantized(lenetish(), serializeQuantized(model)) as Sequential;
+    assert.ok(back.getSubmodule('3') instanceof QuantizedConv2d);
+    assert.deepEqual(back.call(x).dataSync(), y.dataSync());
+  });
+  test('QAT of a conv net: trains, converts to int8 convs close to the fake-quantized model', () => {
+    const model = lenetish();
+    const params = model.parameters();
+    prepareQat(model);
+    assert.ok(model.getSubmodule('0') instanceof QatConv2d && model.getSubmodule('1') instanceof Identity);
+    assert.equal(model.parameters().filter((p) => params.includes(p)).length, params.length);
+    manualSeed(12);
+    const x = randn([8, 2, 8, 8]), target = randn([8, 5]);
+    const opt = new SGD(model.parameters(), { lr: 0.05 });
+    let first = 0, last = 0;
+    for (let step = 0; step < 15; step++) {
+      opt.zeroGrad();
+      const loss = F.mseLoss(model.call(x), target);
+      loss.backward();
+      opt.step();
+      if (step === 0) first = loss.item();
+      last = loss.item();
+    }
+    assert.ok(last < first, `QAT loss ${first} -> ${last}`);
+    const fake = noGrad(() => model.call(x));
+    convertQat(model);
+    assert.ok(model.getSubmodule('0') instanceof QuantizedConv2d && model.getSubmodule('3') instanceof QuantizedConv2d);
+    const err = mean(abs(sub(model.call(x), fake))).item(), mag = mean(abs(fake)).item();
+    assert.ok(err < 0.05 * mag, `int8 vs fake-quant mean error ${err} (magnitude ${mag})`);
+  });
+  test('uncalibrated conv: calibrate first', () => {
+    const model = lenetish();
+    prepareStatic(model);
+    assert.throws(() => convertStatic(model), /layer '0' \(Conv2d\(2, 4, kernelSize=3x3\)\) has not been calibrated; calibrate first/);
+  });
+});
