@@ -30,8 +30,13 @@ export interface ProfileEvent {
   /** Kernels: modelled FLOPs and bytes of the call. */
   flops?: number;
   bytes?: number;
-  /** Regions: time outside nested regions and kernels. */
+  /** Regions: time outside nested regions and kernels (profiler overhead excluded). */
   selfMs?: number;
+  /**
+   * Regions: time the profiler spent sampling memory inside this region. `dur` is the real span
+   * (so the trace nests); the statistics use dur - overheadMs.
+   */
+  overheadMs?: number;
 }
 
 /** Totals of one kernel name (`matmul`, `binary.add`, ...). */
@@ -131,7 +136,7 @@ export interface ProfilerOptions {
   gc?: boolean;
 }
 
-interface Frame { name: string; phase: Phase; start: number; child: number; depth: number }
+interface Frame { name: string; phase: Phase; start: number; child: number; depth: number; overhead: number }
 
 const ZERO_PHASES = (): Record<Phase, number> => ({ data: 0, forward: 0, backward: 0, optimizer: 0, other: 0 });
 
@@ -243,7 +248,7 @@ export class Profiler {
     const top = this.#stack[this.#stack.length - 1];
     const phase: Phase = PHASES.has(name) ? name as Phase : top?.phase ?? 'other';
     this.#sample(`${name}:enter`);
-    this.#stack.push({ name, phase, start: performance.now(), child: 0, depth: this.#stack.length });
+    this.#stack.push({ name, phase, start: performance.now(), child: 0, depth: this.#stack.length, overhead: 0 });
   }
 
   #exit(): void {
@@ -251,8 +256,8 @@ export class Profiler {
     const now = performance.now();
     const dur = now - f.start;
     const parent = this.#stack[this.#stack.length - 1];
-    if (parent) parent.child += dur;
-    this.#events.push({ name: f.name, cat: 'region', start: f.start - this.#t0, dur, phase: f.phase, depth: f.depth, selfMs: dur - f.child });
+    if (parent) { parent.child += dur - f.overhead; parent.overhead += f.overhead; }
+    this.#events.push({ name: f.name, cat: 'region', start: f.start - this.#t0, dur, phase: f.phase, depth: f.depth, selfMs: dur - f.overhead - f.child, overheadMs: f.overhead });
   }
 
   /** Called by the proxy around each kernel call. */
@@ -270,6 +275,7 @@ export class Profiler {
 
   #sample(label: string): void {
     if (!(this.#opts.memory ?? true) || !this.#running) return;
+    const t = performance.now();
     const m = process.memoryUsage();
     const { model, optimizer } = this.#opts;
     this.#timeline.push({
@@ -283,6 +289,8 @@ export class Profiler {
       rss: m.rss,
       heapUsed: m.heapUsed,
     });
+    const top = this.#stack[this.#stack.length - 1];
+    if (top) top.overhead += performance.now() - t;
   }
 }
 
@@ -319,6 +327,7 @@ function overlap(a0: number, a1: number, b0: number, b1: number): number {
 function summarize(backend: string, wallMs: number, events: ProfileEvent[], gc: { start: number; dur: number }[], timeline: MemorySample[]): ProfileResult {
   const gcEvents: ProfileEvent[] = gc.map((g) => ({ name: 'gc', cat: 'gc', start: g.start, dur: g.dur, phase: 'other', depth: 0 }));
   const all = [...events, ...gcEvents].sort((a, b) => a.start - b.start || a.depth - b.depth);
+  const net = (e: ProfileEvent): number => e.dur - (e.overheadMs ?? 0);
   const kernels = new Map<string, KernelStats>();
   const regions = new Map<string, RegionStats>();
   for (const e of events) {
@@ -329,16 +338,16 @@ function summarize(backend: string, wallMs: number, events: ProfileEvent[], gc: 
     } else if (e.cat === 'region') {
       let r = regions.get(e.name);
       if (!r) { r = { name: e.name, calls: 0, totalMs: 0, selfMs: 0 }; regions.set(e.name, r); }
-      r.calls++; r.totalMs += e.dur; r.selfMs += e.selfMs ?? 0;
+      r.calls++; r.totalMs += net(e); r.selfMs += e.selfMs ?? 0;
     }
   }
   const stepEvents = events.filter((e) => e.cat === 'region' && e.name === 'step');
   const steps: StepBreakdown[] = stepEvents.map((s, index) => {
     const s1 = s.start + s.dur;
     const inside = events.filter((e) => e.start >= s.start && e.start + e.dur <= s1 + 1e-9 && e !== s);
-    const phaseMs = (name: string): number => inside.filter((e) => e.cat === 'region' && e.name === name && e.depth === s.depth + 1).reduce((a, e) => a + e.dur, 0);
+    const phaseMs = (name: string): number => inside.filter((e) => e.cat === 'region' && e.name === name && e.depth === s.depth + 1).reduce((a, e) => a + net(e), 0);
     const b: StepBreakdown = {
-      index, totalMs: s.dur, dataMs: phaseMs('data'), forwardMs: phaseMs('forward'), backwardMs: phaseMs('backward'), optimizerMs: phaseMs('optimizer'),
+      index, totalMs: net(s), dataMs: phaseMs('data'), forwardMs: phaseMs('forward'), backwardMs: phaseMs('backward'), optimizerMs: phaseMs('optimizer'),
       otherMs: 0, gcMs: gc.reduce((a, g) => a + overlap(s.start, s1, g.start, g.start + g.dur), 0),
       kernelMs: inside.filter((e) => e.cat === 'kernel').reduce((a, e) => a + e.dur, 0),
     };
