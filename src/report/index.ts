@@ -8,3 +8,4 @@ export {
 export { toChromeTrace, validateChromeTrace, type ChromeTrace, type TraceEvent } from './trace.js';
 export { trainingStep, profileTraining, type TrainingStep, type ProfileTrainingOptions, type ProfileTrainingResult } from './training.js';
 export { loadReportInputs, makeProfileFile, type ProfileFile, type MetricsFile, type ReportInputs } from './run_files.js';
+export { renderReport, chartSvg, type ReportOptions } from './html.js';
