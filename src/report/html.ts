@@ -35,6 +35,10 @@ export async function chartSvg(spec: vl.TopLevelSpec): Promise<string> {
 
 const WIDTH = 640;
 
+// one color per step phase in every chart
+const PHASE_DOMAIN = ['data', 'forward', 'backward', 'optimizer', 'other'];
+const PHASE_RANGE = ['#9e9e9e', '#4c78a8', '#f58518', '#e45756', '#72b7b2'];
+
 function figure(name: string, caption: string, svg: string): string {
   return `<figure class="chart" data-chart="${esc(name)}">${svg}<figcaption>${esc(caption)}</figcaption></figure>`;
 }
@@ -42,25 +46,25 @@ function figure(name: string, caption: string, svg: string): string {
 async function profileSection(name: string, f: ProfileFile, index: number): Promise<string> {
   const p = f.profile;
   const top = p.kernels.slice(0, 15);
-  const opRows = top.flatMap((k) => ([['forward', k.phaseMs.forward], ['backward', k.phaseMs.backward], ['optimizer', k.phaseMs.optimizer], ['data/other', k.phaseMs.data + k.phaseMs.other]] as const)
+  const opRows = top.flatMap((k) => ([['data', k.phaseMs.data], ['forward', k.phaseMs.forward], ['backward', k.phaseMs.backward], ['optimizer', k.phaseMs.optimizer], ['other', k.phaseMs.other]] as const)
     .filter(([, v]) => v > 0).map(([phase, ms]) => ({ kernel: k.name, phase, ms })));
   const ops = await chartSvg({
     width: WIDTH, height: { step: 16 }, data: { values: opRows }, mark: 'bar',
     encoding: {
       y: { field: 'kernel', type: 'nominal', sort: top.map((k) => k.name), title: null },
       x: { field: 'ms', type: 'quantitative', aggregate: 'sum', title: 'time in kernel (ms, all profiled steps)' },
-      color: { field: 'phase', type: 'nominal', scale: { domain: ['forward', 'backward', 'optimizer', 'data/other'] } },
+      color: { field: 'phase', type: 'nominal', scale: { domain: PHASE_DOMAIN, range: PHASE_RANGE } },
     },
   });
   const stepRows = p.steps.flatMap((s) => ([['data', s.dataMs], ['forward', s.forwardMs], ['backward', s.backwardMs], ['optimizer', s.optimizerMs], ['other', s.otherMs]] as const)
-    .map(([phase, ms]) => ({ step: `step ${s.index + 1}`, phase, ms })));
+    .map(([phase, ms], o) => ({ step: `step ${s.index + 1}`, phase, ms, o })));
   const steps = await chartSvg({
     width: WIDTH, height: { step: 22 }, data: { values: stepRows }, mark: 'bar',
     encoding: {
       y: { field: 'step', type: 'nominal', title: null },
       x: { field: 'ms', type: 'quantitative', title: 'ms' },
-      color: { field: 'phase', type: 'nominal', scale: { domain: ['data', 'forward', 'backward', 'optimizer', 'other'] } },
-      order: { field: 'phase' },
+      color: { field: 'phase', type: 'nominal', scale: { domain: PHASE_DOMAIN, range: PHASE_RANGE } },
+      order: { field: 'o', type: 'quantitative' },
     },
   });
   const memRows = p.memory.timeline.flatMap((m) => ([['parameters', m.params], ['gradients', m.grads], ['optimizer state', m.optimizerState], ['activations', m.activations]] as const)

@@ -12,7 +12,7 @@ import { getBackend, listBackends, registerBackend, setBackend } from '../backen
 import { Tensor } from '../core/tensor.js';
 import type { Optimizer } from '../optim/optimizer.js';
 import { kernelCost, kernelName } from './kernel_cost.js';
-import { type HasParameters, gradientBytes, optimizerStateBytes, parameterBytes, savedActivationBytes } from './memory.js';
+import { type HasParameters, optimizerStateBytes, parameterBytes, savedActivationBytes } from './memory.js';
 
 /** The step phases a region may name; kernels are attributed to the innermost enclosing one. */
 export type Phase = 'data' | 'forward' | 'backward' | 'optimizer' | 'other';
@@ -167,6 +167,8 @@ export class Profiler {
   #timeline: MemorySample[] = [];
   #watched: Tensor[] = [];
   #exclude = new Set<ArrayBufferLike>();
+  #params: readonly Tensor[] = [];
+  #paramBytes = 0;
   #stepIndex = 0;
   #backend = '';
 
@@ -195,7 +197,10 @@ export class Profiler {
     this.#timeline = [];
     this.#watched = [];
     this.#stepIndex = 0;
-    this.#exclude = new Set(this.#opts.model?.parameters().map((p) => p.data.buffer) ?? []);
+    // the parameter list is read once: sampling must stay cheap (it runs at every region boundary)
+    this.#params = this.#opts.model?.parameters() ?? [];
+    this.#paramBytes = this.#opts.model ? parameterBytes(this.#opts.model) : 0;
+    this.#exclude = new Set(this.#params.map((p) => p.data.buffer));
     if (this.#opts.gc ?? true) {
       this.#observer = new PerformanceObserver((list) => {
         for (const e of list.getEntries()) this.#gc.push({ start: e.startTime - this.#t0, dur: e.duration });
@@ -277,12 +282,14 @@ export class Profiler {
     if (!(this.#opts.memory ?? true) || !this.#running) return;
     const t = performance.now();
     const m = process.memoryUsage();
-    const { model, optimizer } = this.#opts;
+    const { optimizer } = this.#opts;
+    let grads = 0;
+    for (const p of this.#params) if (p.grad) grads += p.grad.size * p.grad.data.BYTES_PER_ELEMENT;
     this.#timeline.push({
       t: performance.now() - this.#t0,
       label,
-      params: model ? parameterBytes(model) : 0,
-      grads: model ? gradientBytes(model) : 0,
+      params: this.#paramBytes,
+      grads,
       optimizerState: optimizer ? optimizerStateBytes(optimizer) : 0,
       activations: this.#watched.length ? savedActivationBytes(this.#watched, this.#exclude) : 0,
       arrayBuffers: m.arrayBuffers,
