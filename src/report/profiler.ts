@@ -154,6 +154,9 @@ const ZERO_PHASES = (): Record<Phase, number> => ({ data: 0, forward: 0, backwar
  *   prof.region('optimizer', () => opt.step());
  * });
  * const result = await prof.stop();
+ *
+ * Every kernel call is kept as an event until stop() (for the trace): profile a few steps, not a
+ * whole training run.
  */
 export class Profiler {
   readonly #opts: ProfilerOptions;
@@ -169,7 +172,6 @@ export class Profiler {
   #exclude = new Set<ArrayBufferLike>();
   #params: readonly Tensor[] = [];
   #paramBytes = 0;
-  #stepIndex = 0;
   #backend = '';
 
   constructor(opts: ProfilerOptions = {}) { this.#opts = opts; }
@@ -196,7 +198,6 @@ export class Profiler {
     this.#gc = [];
     this.#timeline = [];
     this.#watched = [];
-    this.#stepIndex = 0;
     // the parameter list is read once: sampling must stay cheap (it runs at every region boundary)
     this.#params = this.#opts.model?.parameters() ?? [];
     this.#paramBytes = this.#opts.model ? parameterBytes(this.#opts.model) : 0;
@@ -245,7 +246,6 @@ export class Profiler {
   /** Time one training step (a region named 'step'); the step breakdown is built from these. @example prof.step(() => trainStep()) */
   step<T>(fn: () => T): T {
     this.#watched = [];
-    this.#stepIndex++;
     return this.region('step', fn);
   }
 

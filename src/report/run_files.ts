@@ -84,10 +84,10 @@ export function loadReportInputs(paths: readonly string[]): ReportInputs {
     const text = readFileSync(f, 'utf8');
     if (f.endsWith('.jsonl')) { out.metrics.push(parseMetrics(f, text)); continue; }
     let v: unknown;
-    try { v = JSON.parse(text); } catch {
+    try { v = JSON.parse(text); } catch (e) {
       // one JSON object per line is a metrics file even when named .json
-      out.metrics.push(parseMetrics(f, text));
-      continue;
+      if (text.trim().includes('\n')) { out.metrics.push(parseMetrics(f, text)); continue; }
+      throw new TensorslimError('report', `${f}: not valid JSON (${(e as Error).message})`);
     }
     if (isProfileFile(v)) out.profiles.push({ name: basename(f), file: v });
     else throw new TensorslimError('report', `${f}: not a tensorslim profile (expected {"kind": "tensorslim-profile", "profile": {...}} as written by 'tensorslim profile --out')`);

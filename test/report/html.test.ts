@@ -92,6 +92,9 @@ test('report command: writes the file; missing, malformed and unwritable inputs 
   const notProfile = join(dir, 'other.json');
   writeFileSync(notProfile, '{"hello": 1}');
   assert.match((await cli('report', notProfile, '--out', out)).ctx.stderr.join('\n'), /not a tensorslim profile/);
+  const broken = join(dir, 'broken.json');
+  writeFileSync(broken, '{"kind": "tensorslim-profile", ');
+  assert.match((await cli('report', broken, '--out', out)).ctx.stderr.join('\n'), /broken\.json: not valid JSON/);
   const empty = join(dir, 'empty');
   mkdirSync(empty, { recursive: true });
   assert.match((await cli('report', empty, '--out', out)).ctx.stderr.join('\n'), /holds no \.json or \.jsonl/);
