@@ -20,3 +20,4 @@ export * from './data/index.js';
 export * from './io/index.js';
 export * from './models/index.js';
 export * from './train/index.js';
+export * from './report/index.js';

@@ -1,0 +1,145 @@
+// The HTML report: one self-contained file (no scripts, no network: charts are SVG rendered in
+// Node by Vega-Lite + Vega, styles inlined, a Content-Security-Policy that forbids every load) with
+// the op-time breakdown, the step breakdown, the memory timeline, memory estimate vs peak, the
+// machine and versions, and training curves from metrics JSON lines. Renders; never measures.
+
+import * as vega from 'vega';
+import * as vl from 'vega-lite';
+import type { ProfileFile, ReportInputs } from './run_files.js';
+
+/** Settings of renderReport. */
+export interface ReportOptions {
+  title?: string;
+  /** Extra version lines for the machine section, e.g. { tensorslim: '0.1.0' }. */
+  versions?: Record<string, string>;
+}
+
+const esc = (s: string): string => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+const fmt = (x: number, d = 2): string => (Number.isFinite(x) ? x.toFixed(d) : '-');
+function bytes(n: number): string {
+  const u = ['B', 'KB', 'MB', 'GB'];
+  let i = 0, x = n;
+  while (x >= 1024 && i < u.length - 1) { x /= 1024; i++; }
+  return `${x.toFixed(i === 0 ? 0 : 1)} ${u[i]}`;
+}
+
+/** Render a Vega-Lite spec to an SVG string in Node (no canvas, no browser). @example await chartSvg({ mark: 'bar', data: { values: [] } }) */
+export async function chartSvg(spec: vl.TopLevelSpec): Promise<string> {
+  const view = new vega.View(vega.parse(vl.compile(spec).spec), { renderer: 'none' });
+  try {
+    return await view.toSVG();
+  } finally {
+    view.finalize();
+  }
+}
+
+const WIDTH = 640;
+
+// one color per step phase in every chart
+const PHASE_DOMAIN = ['data', 'forward', 'backward', 'optimizer', 'other'];
+const PHASE_RANGE = ['#9e9e9e', '#4c78a8', '#f58518', '#e45756', '#72b7b2'];
+
+function figure(name: string, caption: string, svg: string): string {
+  return `<figure class="chart" data-chart="${esc(name)}">${svg}<figcaption>${esc(caption)}</figcaption></figure>`;
+}
+
+async function profileSection(name: string, f: ProfileFile, index: number): Promise<string> {
+  const p = f.profile;
+  const top = p.kernels.slice(0, 15);
+  const opRows = top.flatMap((k) => ([['data', k.phaseMs.data], ['forward', k.phaseMs.forward], ['backward', k.phaseMs.backward], ['optimizer', k.phaseMs.optimizer], ['other', k.phaseMs.other]] as const)
+    .filter(([, v]) => v > 0).map(([phase, ms]) => ({ kernel: k.name, phase, ms })));
+  const ops = await chartSvg({
+    width: WIDTH, height: { step: 16 }, data: { values: opRows }, mark: 'bar',
+    encoding: {
+      y: { field: 'kernel', type: 'nominal', sort: top.map((k) => k.name), title: null },
+      x: { field: 'ms', type: 'quantitative', aggregate: 'sum', title: 'time in kernel (ms, all profiled steps)' },
+      color: { field: 'phase', type: 'nominal', scale: { domain: PHASE_DOMAIN, range: PHASE_RANGE } },
+    },
+  });
+  const stepRows = p.steps.flatMap((s) => ([['data', s.dataMs], ['forward', s.forwardMs], ['backward', s.backwardMs], ['optimizer', s.optimizerMs], ['other', s.otherMs]] as const)
+    .map(([phase, ms], o) => ({ step: `step ${s.index + 1}`, phase, ms, o })));
+  const steps = await chartSvg({
+    width: WIDTH, height: { step: 22 }, data: { values: stepRows }, mark: 'bar',
+    encoding: {
+      y: { field: 'step', type: 'nominal', title: null },
+      x: { field: 'ms', type: 'quantitative', title: 'ms' },
+      color: { field: 'phase', type: 'nominal', scale: { domain: PHASE_DOMAIN, range: PHASE_RANGE } },
+      order: { field: 'o', type: 'quantitative' },
+    },
+  });
+  const memRows = p.memory.timeline.flatMap((m) => ([['parameters', m.params], ['gradients', m.grads], ['optimizer state', m.optimizerState], ['activations', m.activations]] as const)
+    .map(([part, b]) => ({ t: m.t, part, MB: b / 2 ** 20 })));
+  const memory = await chartSvg({
+    width: WIDTH, height: 220, data: { values: memRows }, mark: { type: 'area', interpolate: 'step-after' },
+    encoding: {
+      x: { field: 't', type: 'quantitative', title: 'time since start (ms)' },
+      y: { field: 'MB', type: 'quantitative', stack: 'zero', title: 'MiB' },
+      color: { field: 'part', type: 'nominal', scale: { domain: ['parameters', 'gradients', 'optimizer state', 'activations'] } },
+    },
+  });
+  const kernelTable = top.map((k) => `<tr><td>${esc(k.name)}</td><td>${k.calls}</td><td>${fmt(k.totalMs)}</td><td>${fmt(k.phaseMs.forward)}</td><td>${fmt(k.phaseMs.backward)}</td>`
+    + `<td>${k.flops > 0 ? fmt(k.gflops) : '-'}</td><td>${k.bytes > 0 ? fmt(k.gbps) : '-'}</td><td>${fmt(100 * k.share, 1)}%</td></tr>`).join('');
+  const e = f.estimate;
+  const stepMean = p.steps.length ? p.stepMs / p.steps.length : 0;
+  const m = p.machine;
+  return `<section id="profile-${index}">
+<h2>${esc(f.model)} <small>${esc(name)}</small></h2>
+<p>${esc(p.backend)} backend, batch ${f.batch}, ${p.steps.length} profiled steps, ${fmt(stepMean)} ms per step; GC ${p.gc.count} times, ${fmt(p.gc.ms)} ms; losses ${f.losses.map((l) => fmt(l, 4)).join(', ')}</p>
+<h3>Op-time breakdown</h3>
+${figure('op-time', 'Time per backend kernel, split by the step phase that called it.', ops)}
+<table><thead><tr><th>kernel</th><th>calls</th><th>total ms</th><th>fwd ms</th><th>bwd ms</th><th>GFLOP/s</th><th>GB/s</th><th>share</th></tr></thead><tbody>${kernelTable}</tbody></table>
+<h3>Step breakdown</h3>
+${figure('steps', 'Each profiled step by phase (GC time is inside the phases it paused).', steps)}
+<h3>Memory timeline</h3>
+${figure('memory', 'Bytes of parameters, gradients, optimizer state and saved activations, sampled at every phase boundary.', memory)}
+<table><tbody>
+<tr><th>estimate before training</th><td>params ${bytes(e.params)} + grads ${bytes(e.grads)} + optimizer ${bytes(e.optimizerState)} + activations ${bytes(e.activations)} = ${bytes(e.total)}</td></tr>
+<tr><th>measured peak (same parts)</th><td>${bytes(p.memory.peakAccounted)}${p.memory.peakAccounted > 0 ? ` (estimate ${fmt(100 * (e.total / p.memory.peakAccounted - 1), 1)}%)` : ''}</td></tr>
+<tr><th>all ArrayBuffers / RSS peak</th><td>${bytes(p.memory.peakArrayBuffers)} / ${bytes(p.memory.peakRss)}</td></tr>
+</tbody></table>
+<h3>Machine</h3>
+<table><tbody><tr><th>CPU</th><td>${esc(m.cpu)} (${m.cores} cores)</td></tr><tr><th>Node</th><td>${esc(m.node)} ${esc(m.platform)}</td></tr><tr><th>date</th><td>${esc(m.date)}</td></tr></tbody></table>
+</section>`;
+}
+
+async function metricsSection(name: string, rows: readonly Record<string, number>[], index: number): Promise<string> {
+  const x = rows.every((r) => typeof r['step'] === 'number') ? 'step' : rows.every((r) => typeof r['epoch'] === 'number') ? 'epoch' : null;
+  const keys = [...new Set(rows.flatMap((r) => Object.keys(r)))].filter((k) => k !== x && k !== 'step' && k !== 'epoch' && k !== 'time' && k !== 'seconds');
+  const values = rows.flatMap((r, i) => keys.filter((k) => typeof r[k] === 'number').map((k) => ({ x: x ? r[x]! : i, metric: k, value: r[k]! })));
+  const svg = await chartSvg({
+    width: WIDTH, height: 240, data: { values }, mark: { type: 'line', point: values.length < 60 },
+    encoding: {
+      x: { field: 'x', type: 'quantitative', title: x ?? 'row' },
+      y: { field: 'value', type: 'quantitative', title: null },
+      color: { field: 'metric', type: 'nominal' },
+    },
+  });
+  return `<section id="metrics-${index}"><h2>Training curves <small>${esc(name)}</small></h2>${figure('curves', `${keys.join(', ')} by ${x ?? 'row'} (${rows.length} rows).`, svg)}</section>`;
+}
+
+const CSS = `body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:900px;color:#222;padding:0 1em}
+h1{font-size:1.6em}h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:2em}h2 small{color:#888;font-weight:normal;font-size:.6em}
+table{border-collapse:collapse;margin:.8em 0}td,th{padding:.2em .7em;border-bottom:1px solid #eee;text-align:right}td:first-child,th:first-child{text-align:left}
+figure{margin:1em 0}figcaption{color:#666;font-size:.9em}`;
+
+/**
+ * Render a report of profiles and training metrics as one self-contained HTML document.
+ * @example writeFileSync('report.html', await renderReport(loadReportInputs(['mlp.profile.json'])));
+ */
+export async function renderReport(inputs: ReportInputs, opts: ReportOptions = {}): Promise<string> {
+  if (inputs.profiles.length === 0 && inputs.metrics.length === 0) throw new Error('renderReport: nothing to report (no profiles and no metrics)');
+  const sections: string[] = [];
+  for (const [i, m] of inputs.metrics.entries()) sections.push(await metricsSection(m.name, m.rows, i));
+  for (const [i, p] of inputs.profiles.entries()) sections.push(await profileSection(p.name, p.file, i));
+  const versions = { ...opts.versions, vega: vega.version, 'vega-lite': vl.version, node: process.version };
+  const title = opts.title ?? 'tensorslim report';
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
+<title>${esc(title)}</title><style>${CSS}</style></head>
+<body><h1>${esc(title)}</h1>
+<p>${inputs.profiles.length} profile(s), ${inputs.metrics.length} metrics file(s). Versions: ${Object.entries(versions).map(([k, v]) => `${esc(k)} ${esc(v)}`).join(', ')}.</p>
+${sections.join('\n')}
+</body></html>
+`;
+}

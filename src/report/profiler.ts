@@ -1,0 +1,414 @@
+// The profiler: times every backend kernel call, named regions (data, forward, backward, optimizer,
+// or any name) and garbage collections, counts FLOPs and bytes per kernel, and samples memory at
+// region boundaries. It installs a profiling proxy of the active backend through the registry's
+// public API (registerBackend + setBackend) and puts the original back on stop; it never changes
+// what a kernel computes. A JS timer around a native call sees the call's whole wall time (threads
+// included) but not how it splits inside (docs/PROFILING.md).
+
+import { performance, PerformanceObserver } from 'node:perf_hooks';
+import os from 'node:os';
+import type { Backend } from '../backend/backend.js';
+import { getBackend, listBackends, registerBackend, setBackend } from '../backend/registry.js';
+import { Tensor } from '../core/tensor.js';
+import type { Optimizer } from '../optim/optimizer.js';
+import { kernelCost, kernelName } from './kernel_cost.js';
+import { type HasParameters, optimizerStateBytes, parameterBytes, savedActivationBytes } from './memory.js';
+
+/** The step phases a region may name; kernels are attributed to the innermost enclosing one. */
+export type Phase = 'data' | 'forward' | 'backward' | 'optimizer' | 'other';
+const PHASES: ReadonlySet<string> = new Set(['data', 'forward', 'backward', 'optimizer']);
+
+/** One timed interval, in milliseconds since the profiler started. */
+export interface ProfileEvent {
+  name: string;
+  cat: 'kernel' | 'region' | 'gc';
+  start: number;
+  dur: number;
+  phase: Phase;
+  /** Nesting depth (regions and kernels; 0 = outermost). */
+  depth: number;
+  /** Kernels: modelled FLOPs and bytes of the call. */
+  flops?: number;
+  bytes?: number;
+  /** Regions: time outside nested regions and kernels (profiler overhead excluded). */
+  selfMs?: number;
+  /**
+   * Regions: time the profiler spent sampling memory inside this region. `dur` is the real span
+   * (so the trace nests); the statistics use dur - overheadMs.
+   */
+  overheadMs?: number;
+}
+
+/** Totals of one kernel name (`matmul`, `binary.add`, ...). */
+export interface KernelStats {
+  name: string;
+  calls: number;
+  totalMs: number;
+  /** Time not spent in nested profiled calls (kernels do not nest, so equal to totalMs). */
+  selfMs: number;
+  /** Time by step phase. */
+  phaseMs: Record<Phase, number>;
+  flops: number;
+  bytes: number;
+  /** flops / time, in GFLOP/s (0 when no FLOPs). */
+  gflops: number;
+  /** bytes / time, in GB/s. */
+  gbps: number;
+  /** Fraction of the profiled step time (or wall time when no steps were marked). */
+  share: number;
+}
+
+/** Totals of one region name. */
+export interface RegionStats {
+  name: string;
+  calls: number;
+  totalMs: number;
+  /** Time in the region outside nested regions and kernels (JavaScript overhead of ops, modules, tape). */
+  selfMs: number;
+}
+
+/** Where one step's time went. */
+export interface StepBreakdown {
+  index: number;
+  totalMs: number;
+  dataMs: number;
+  forwardMs: number;
+  backwardMs: number;
+  optimizerMs: number;
+  /** Step time outside the four phases. */
+  otherMs: number;
+  /** Garbage collection during the step (also inside the phases' times: it pauses them). */
+  gcMs: number;
+  /** Time inside backend kernels. */
+  kernelMs: number;
+}
+
+/** Memory at one instant, in bytes. */
+export interface MemorySample {
+  /** Milliseconds since start. */
+  t: number;
+  /** Where: 'forward:enter', 'backward:exit', ... */
+  label: string;
+  params: number;
+  grads: number;
+  optimizerState: number;
+  /** Tensors the live graph saved for backward (see savedActivationBytes). */
+  activations: number;
+  /** All ArrayBuffer bytes of the process (tensors, data, temporaries, garbage not yet collected). */
+  arrayBuffers: number;
+  rss: number;
+  heapUsed: number;
+}
+
+/** What a profiled run measured. */
+export interface ProfileResult {
+  backend: string;
+  wallMs: number;
+  /** Sum of the marked steps' times (0 when none). */
+  stepMs: number;
+  kernels: KernelStats[];
+  regions: RegionStats[];
+  steps: StepBreakdown[];
+  gc: { count: number; ms: number };
+  memory: {
+    timeline: MemorySample[];
+    /**
+     * Peaks: of params + grads + optimizerState + activations (including the end of backward, when
+     * the graph and all gradients coexist), of arrayBuffers and of rss over the timeline.
+     */
+    peakAccounted: number;
+    peakArrayBuffers: number;
+    peakRss: number;
+  };
+  events: ProfileEvent[];
+  machine: { cpu: string; cores: number; node: string; platform: string; pid: number; date: string };
+}
+
+/** Settings of a Profiler. */
+export interface ProfilerOptions {
+  /** The model whose parameters and gradients the memory timeline counts. */
+  model?: HasParameters;
+  /** The optimizer whose state the memory timeline counts. */
+  optimizer?: Optimizer;
+  /** Sample memory at region boundaries (default true). */
+  memory?: boolean;
+  /** Record garbage collections (default true). */
+  gc?: boolean;
+}
+
+interface Frame { name: string; phase: Phase; start: number; child: number; depth: number; overhead: number }
+
+const ZERO_PHASES = (): Record<Phase, number> => ({ data: 0, forward: 0, backward: 0, optimizer: 0, other: 0 });
+
+/**
+ * Profile a block of work: kernels, regions, GC and memory. Mark steps and phases with
+ * `p.step(...)` and `p.region('forward', ...)` to get the step breakdown.
+ *
+ * @example
+ * const prof = new Profiler({ model: net, optimizer: opt });
+ * prof.start();
+ * prof.step(() => {
+ *   opt.zeroGrad();
+ *   const loss = prof.region('forward', () => F.crossEntropy(net.call(x), y));
+ *   prof.region('backward', () => loss.backward());
+ *   prof.region('optimizer', () => opt.step());
+ * });
+ * const result = await prof.stop();
+ *
+ * Every kernel call is kept as an event until stop() (for the trace): profile a few steps, not a
+ * whole training run.
+ */
+export class Profiler {
+  readonly #opts: ProfilerOptions;
+  #t0 = 0;
+  #running = false;
+  #restore = '';
+  #events: ProfileEvent[] = [];
+  #stack: Frame[] = [];
+  #gc: { start: number; dur: number }[] = [];
+  #observer: PerformanceObserver | null = null;
+  #timeline: MemorySample[] = [];
+  #watched: Tensor[] = [];
+  #exclude = new Set<ArrayBufferLike>();
+  #params: readonly Tensor[] = [];
+  #paramBytes = 0;
+  #backend = '';
+
+  constructor(opts: ProfilerOptions = {}) { this.#opts = opts; }
+
+  /** Whether start() has run and stop() has not. */
+  get running(): boolean { return this.#running; }
+
+  /** Start timing: installs the profiling backend proxy. Throws when a profiler already runs. */
+  start(): void {
+    if (this.#running) throw new Error('Profiler.start: already started; call stop() first');
+    const inner = getBackend();
+    if (PROFILED.has(inner)) throw new Error(`Profiler.start: another profiler is running on backend '${inner.name}'; stop it first (profilers do not nest)`);
+    if (!listBackends().includes(inner.name)) {
+      throw new Error(`Profiler.start: the active backend '${inner.name}' is not registered under its name, so it could not be restored; register it with registerBackend('${inner.name}', ...)`);
+    }
+    this.#restore = inner.name;
+    this.#backend = inner.name;
+    const proxyName = `profiler(${inner.name})`;
+    const proxy = profiledBackend(inner, this);
+    registerBackend(proxyName, () => proxy);
+    setBackend(proxyName);
+    this.#events = [];
+    this.#stack = [];
+    this.#gc = [];
+    this.#timeline = [];
+    this.#watched = [];
+    // the parameter list is read once: sampling must stay cheap (it runs at every region boundary)
+    this.#params = this.#opts.model?.parameters() ?? [];
+    this.#paramBytes = this.#opts.model ? parameterBytes(this.#opts.model) : 0;
+    this.#exclude = new Set(this.#params.map((p) => p.data.buffer));
+    if (this.#opts.gc ?? true) {
+      this.#observer = new PerformanceObserver((list) => {
+        for (const e of list.getEntries()) this.#gc.push({ start: e.startTime - this.#t0, dur: e.duration });
+      });
+      this.#observer.observe({ entryTypes: ['gc'] });
+    }
+    this.#running = true;
+    this.#t0 = performance.now();
+    this.#sample('start');
+  }
+
+  /** Stop, restore the original backend and summarize. Async: GC entries arrive on a later timer tick. */
+  async stop(): Promise<ProfileResult> {
+    if (!this.#running) throw new Error('Profiler.stop: not started');
+    const wallMs = performance.now() - this.#t0;
+    this.#sample('stop');
+    this.#running = false;
+    setBackend(this.#restore);
+    await new Promise<void>((r) => setTimeout(r, 0)); // GC entries are delivered on a timer tick
+    this.#observer?.disconnect();
+    this.#observer = null;
+    this.#watched = [];
+    return summarize(this.#backend, wallMs, this.#events, this.#gc, this.#timeline);
+  }
+
+  /**
+   * Time `fn` as a region named `name`; 'data', 'forward', 'backward' and 'optimizer' are step
+   * phases. A Tensor that `fn` returns with a graph is watched: the memory timeline counts what
+   * its graph saved for backward until backward frees it. Returns what `fn` returns.
+   * @example const loss = prof.region('forward', () => F.crossEntropy(net.call(x), y));
+   */
+  region<T>(name: string, fn: () => T): T {
+    if (!this.#running) return fn();
+    this.#enter(name);
+    let out: T;
+    try { out = fn(); } finally { this.#exit(); }
+    if (out instanceof Tensor && out.gradFn !== null) this.#watched.push(out);
+    this.#sample(`${name}:exit`);
+    return out;
+  }
+
+  /** Time one training step (a region named 'step'); the step breakdown is built from these. @example prof.step(() => trainStep()) */
+  step<T>(fn: () => T): T {
+    this.#watched = [];
+    return this.region('step', fn);
+  }
+
+  #enter(name: string): void {
+    const top = this.#stack[this.#stack.length - 1];
+    const phase: Phase = PHASES.has(name) ? name as Phase : top?.phase ?? 'other';
+    this.#sample(`${name}:enter`);
+    this.#stack.push({ name, phase, start: performance.now(), child: 0, depth: this.#stack.length, overhead: 0 });
+  }
+
+  #exit(): void {
+    const f = this.#stack.pop()!;
+    const now = performance.now();
+    const dur = now - f.start;
+    const parent = this.#stack[this.#stack.length - 1];
+    if (parent) { parent.child += dur - f.overhead; parent.overhead += f.overhead; }
+    this.#events.push({ name: f.name, cat: 'region', start: f.start - this.#t0, dur, phase: f.phase, depth: f.depth, selfMs: dur - f.overhead - f.child, overheadMs: f.overhead });
+  }
+
+  /** Called by the proxy around each kernel call. */
+  kernelDone(method: string, args: readonly unknown[], start: number): void {
+    const end = performance.now();
+    const dur = end - start;
+    const parent = this.#stack[this.#stack.length - 1];
+    if (parent) parent.child += dur;
+    const cost = kernelCost(method, args);
+    this.#events.push({
+      name: kernelName(method, args), cat: 'kernel', start: start - this.#t0, dur, phase: parent?.phase ?? 'other', depth: this.#stack.length,
+      flops: cost.flops, bytes: cost.bytes,
+    });
+  }
+
+  #sample(label: string): void {
+    if (!(this.#opts.memory ?? true) || !this.#running) return;
+    const t = performance.now();
+    const m = process.memoryUsage();
+    const { optimizer } = this.#opts;
+    let grads = 0;
+    for (const p of this.#params) if (p.grad) grads += p.grad.size * p.grad.data.BYTES_PER_ELEMENT;
+    this.#timeline.push({
+      t: performance.now() - this.#t0,
+      label,
+      params: this.#paramBytes,
+      grads,
+      optimizerState: optimizer ? optimizerStateBytes(optimizer) : 0,
+      activations: this.#watched.length ? savedActivationBytes(this.#watched, this.#exclude) : 0,
+      arrayBuffers: m.arrayBuffers,
+      rss: m.rss,
+      heapUsed: m.heapUsed,
+    });
+    const top = this.#stack[this.#stack.length - 1];
+    if (top) top.overhead += performance.now() - t;
+  }
+}
+
+const PROFILED = new WeakSet<Backend>();
+
+/** A Proxy of `inner` whose kernel methods report each call's time, FLOPs and bytes to `p`. */
+function profiledBackend(inner: Backend, p: Profiler): Backend {
+  const wrapped = new Map<string, unknown>();
+  const proxy = new Proxy(inner, {
+    get(target, prop) {
+      const val: unknown = Reflect.get(target, prop, target);
+      if (typeof val !== 'function') return val;
+      if (typeof prop !== 'string' || prop === 'setThreads' || prop === 'constructor') return (val as (...a: unknown[]) => unknown).bind(target);
+      let w = wrapped.get(prop);
+      if (w === undefined) {
+        const f = val as (...a: unknown[]) => unknown;
+        w = (...args: unknown[]): unknown => {
+          const start = performance.now();
+          try { return f.apply(target, args); } finally { p.kernelDone(prop, args, start); }
+        };
+        wrapped.set(prop, w);
+      }
+      return w;
+    },
+  });
+  PROFILED.add(proxy);
+  return proxy;
+}
+
+function overlap(a0: number, a1: number, b0: number, b1: number): number {
+  return Math.max(0, Math.min(a1, b1) - Math.max(a0, b0));
+}
+
+function summarize(backend: string, wallMs: number, events: ProfileEvent[], gc: { start: number; dur: number }[], timeline: MemorySample[]): ProfileResult {
+  const gcEvents: ProfileEvent[] = gc.map((g) => ({ name: 'gc', cat: 'gc', start: g.start, dur: g.dur, phase: 'other', depth: 0 }));
+  const all = [...events, ...gcEvents].sort((a, b) => a.start - b.start || a.depth - b.depth);
+  const net = (e: ProfileEvent): number => e.dur - (e.overheadMs ?? 0);
+  const kernels = new Map<string, KernelStats>();
+  const regions = new Map<string, RegionStats>();
+  for (const e of events) {
+    if (e.cat === 'kernel') {
+      let k = kernels.get(e.name);
+      if (!k) { k = { name: e.name, calls: 0, totalMs: 0, selfMs: 0, phaseMs: ZERO_PHASES(), flops: 0, bytes: 0, gflops: 0, gbps: 0, share: 0 }; kernels.set(e.name, k); }
+      k.calls++; k.totalMs += e.dur; k.selfMs += e.dur; k.phaseMs[e.phase] += e.dur; k.flops += e.flops ?? 0; k.bytes += e.bytes ?? 0;
+    } else if (e.cat === 'region') {
+      let r = regions.get(e.name);
+      if (!r) { r = { name: e.name, calls: 0, totalMs: 0, selfMs: 0 }; regions.set(e.name, r); }
+      r.calls++; r.totalMs += net(e); r.selfMs += e.selfMs ?? 0;
+    }
+  }
+  const stepEvents = events.filter((e) => e.cat === 'region' && e.name === 'step');
+  const steps: StepBreakdown[] = stepEvents.map((s, index) => {
+    const s1 = s.start + s.dur;
+    const inside = events.filter((e) => e.start >= s.start && e.start + e.dur <= s1 + 1e-9 && e !== s);
+    const phaseMs = (name: string): number => inside.filter((e) => e.cat === 'region' && e.name === name && e.depth === s.depth + 1).reduce((a, e) => a + net(e), 0);
+    const b: StepBreakdown = {
+      index, totalMs: net(s), dataMs: phaseMs('data'), forwardMs: phaseMs('forward'), backwardMs: phaseMs('backward'), optimizerMs: phaseMs('optimizer'),
+      otherMs: 0, gcMs: gc.reduce((a, g) => a + overlap(s.start, s1, g.start, g.start + g.dur), 0),
+      kernelMs: inside.filter((e) => e.cat === 'kernel').reduce((a, e) => a + e.dur, 0),
+    };
+    b.otherMs = Math.max(0, b.totalMs - b.dataMs - b.forwardMs - b.backwardMs - b.optimizerMs);
+    return b;
+  });
+  const stepMs = steps.reduce((a, s) => a + s.totalMs, 0);
+  const denom = stepMs > 0 ? stepMs : wallMs;
+  const kernelList = [...kernels.values()].map((k) => ({
+    ...k,
+    gflops: k.totalMs > 0 ? k.flops / (k.totalMs * 1e6) : 0,
+    gbps: k.totalMs > 0 ? k.bytes / (k.totalMs * 1e6) : 0,
+    share: denom > 0 ? k.totalMs / denom : 0,
+  })).sort((a, b) => b.totalMs - a.totalMs);
+  const accounted = (m: MemorySample): number => m.params + m.grads + m.optimizerState + m.activations;
+  // The tape computes every leaf gradient before it frees the graph (autograd/tape.ts), so just
+  // before backward returns, the activations of its enter sample and the gradients of its exit
+  // sample are both alive: count that moment too.
+  let peakAccounted = Math.max(0, ...timeline.map(accounted));
+  let actAtBackward = 0;
+  for (const m of timeline) {
+    if (m.label === 'backward:enter') actAtBackward = m.activations;
+    else if (m.label === 'backward:exit') peakAccounted = Math.max(peakAccounted, m.params + m.grads + m.optimizerState + actAtBackward);
+  }
+  return {
+    backend, wallMs, stepMs, kernels: kernelList, regions: [...regions.values()].sort((a, b) => b.totalMs - a.totalMs), steps,
+    gc: { count: gc.length, ms: gc.reduce((a, g) => a + g.dur, 0) },
+    memory: {
+      timeline,
+      peakAccounted,
+      peakArrayBuffers: Math.max(0, ...timeline.map((m) => m.arrayBuffers)),
+      peakRss: Math.max(0, ...timeline.map((m) => m.rss)),
+    },
+    events: all,
+    machine: { cpu: os.cpus()[0]?.model?.trim() ?? 'unknown', cores: os.availableParallelism(), node: process.version, platform: `${process.platform}-${process.arch}`, pid: process.pid, date: new Date().toISOString() },
+  };
+}
+
+/**
+ * Run `fn` under a fresh Profiler and return what it measured; `fn` gets the profiler to mark
+ * steps and regions. The backend is restored even when `fn` throws.
+ *
+ * @example
+ * const r = await profile((p) => { for (let i = 0; i < 3; i++) p.step(() => trainStep(p)); }, { model: net, optimizer: opt });
+ * console.table(r.kernels.slice(0, 5));
+ */
+export async function profile(fn: (p: Profiler) => void | Promise<void>, opts: ProfilerOptions = {}): Promise<ProfileResult> {
+  const p = new Profiler(opts);
+  p.start();
+  try {
+    await fn(p);
+  } catch (e) {
+    await p.stop();
+    throw e;
+  }
+  return p.stop();
+}

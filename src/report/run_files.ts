@@ -1,0 +1,96 @@
+// The files `tensorslim report` reads: profile files written by `tensorslim profile --out`
+// (one JSON object, kind 'tensorslim-profile') and training metrics as JSON lines (one object
+// per line with numeric fields such as step, loss, valLoss, accuracy). A folder means every
+// *.json and *.jsonl file in it. Reads only; a missing or malformed input is a clear error.
+
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { TensorslimError } from '../core/errors.js';
+import type { MemoryEstimate } from './memory.js';
+import type { ProfileResult } from './profiler.js';
+
+/** What `tensorslim profile --out` writes. */
+export interface ProfileFile {
+  kind: 'tensorslim-profile';
+  version: 1;
+  model: string;
+  batch: number;
+  losses: number[];
+  estimate: MemoryEstimate;
+  profile: ProfileResult;
+}
+
+/** One metrics file: its name and its rows (numeric fields only). */
+export interface MetricsFile {
+  name: string;
+  rows: Record<string, number>[];
+}
+
+/** Everything a report is made of. */
+export interface ReportInputs {
+  profiles: { name: string; file: ProfileFile }[];
+  metrics: MetricsFile[];
+}
+
+/** Wrap a profiled training run as a profile file. @example makeProfileFile('mlp', r) */
+export function makeProfileFile(model: string, r: { profile: ProfileResult; estimate: MemoryEstimate; losses: number[]; batch: number }): ProfileFile {
+  return { kind: 'tensorslim-profile', version: 1, model, batch: r.batch, losses: r.losses, estimate: r.estimate, profile: r.profile };
+}
+
+function isProfileFile(x: unknown): x is ProfileFile {
+  if (typeof x !== 'object' || x === null) return false;
+  const o = x as Record<string, unknown>;
+  const p = o['profile'] as Record<string, unknown> | undefined;
+  return o['kind'] === 'tensorslim-profile' && typeof p === 'object' && p !== null && Array.isArray(p['kernels']) && Array.isArray(p['steps'])
+    && typeof p['memory'] === 'object' && p['memory'] !== null && Array.isArray((p['memory'] as Record<string, unknown>)['timeline']);
+}
+
+function parseMetrics(path: string, text: string): MetricsFile {
+  const rows: Record<string, number>[] = [];
+  text.split('\n').forEach((line, i) => {
+    if (line.trim() === '') return;
+    let v: unknown;
+    try { v = JSON.parse(line); } catch (e) {
+      throw new TensorslimError('report', `${path}:${i + 1}: not a JSON line (${(e as Error).message}); a metrics file holds one JSON object per line`);
+    }
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new TensorslimError('report', `${path}:${i + 1}: expected a JSON object per line`);
+    const row: Record<string, number> = {};
+    for (const [k, x] of Object.entries(v)) if (typeof x === 'number' && Number.isFinite(x)) row[k] = x;
+    rows.push(row);
+  });
+  if (rows.length === 0) throw new TensorslimError('report', `${path}: no metrics rows`);
+  return { name: basename(path), rows };
+}
+
+/**
+ * Read report inputs from files and folders (a folder: its *.json and *.jsonl files).
+ * @example const inputs = loadReportInputs(['runs/mlp']);
+ */
+export function loadReportInputs(paths: readonly string[]): ReportInputs {
+  if (paths.length === 0) throw new TensorslimError('report', 'no input: pass profile JSON files, metrics JSON-lines files, or a run folder');
+  const files: string[] = [];
+  for (const p of paths) {
+    if (!existsSync(p)) throw new TensorslimError('report', `'${p}' does not exist`);
+    if (statSync(p).isDirectory()) {
+      const found = readdirSync(p).filter((f) => f.endsWith('.json') || f.endsWith('.jsonl')).sort().map((f) => join(p, f));
+      if (found.length === 0) throw new TensorslimError('report', `folder '${p}' holds no .json or .jsonl files (expected a profile from 'tensorslim profile --out' or metrics JSON lines)`);
+      files.push(...found);
+    } else {
+      files.push(p);
+    }
+  }
+  const out: ReportInputs = { profiles: [], metrics: [] };
+  for (const f of files) {
+    const text = readFileSync(f, 'utf8');
+    if (f.endsWith('.jsonl')) { out.metrics.push(parseMetrics(f, text)); continue; }
+    let v: unknown;
+    try { v = JSON.parse(text); } catch (e) {
+      // one JSON object per line is a metrics file even when named .json
+      if (text.trim().includes('\n')) { out.metrics.push(parseMetrics(f, text)); continue; }
+      throw new TensorslimError('report', `${f}: not valid JSON (${(e as Error).message})`);
+    }
+    if (isProfileFile(v)) out.profiles.push({ name: basename(f), file: v });
+    else throw new TensorslimError('report', `${f}: not a tensorslim profile (expected {"kind": "tensorslim-profile", "profile": {...}} as written by 'tensorslim profile --out')`);
+  }
+  return out;
+}

@@ -1,0 +1,112 @@
+// The profiler: it never changes results (same losses with and without it), it restores the
+// backend (also after a throw), FLOPs/bytes per kernel follow the hand-derived formulas of
+// src/report/kernel_cost.ts, kernels land in the phase whose region encloses them, and the memory
+// timeline and estimate agree with parameter counts worked out by hand. No timing assertions.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import '../../src/backends/native/index.js';
+import { getBackend } from '../../src/backend/registry.js';
+import { manualSeed } from '../../src/core/random.js';
+import * as ops from '../../src/ops/index.js';
+import { createAnyModel } from '../../src/models/index.js';
+import { Profiler, profile } from '../../src/report/profiler.js';
+import { kernelCost } from '../../src/report/kernel_cost.js';
+import { estimateTrainingMemory } from '../../src/report/memory.js';
+import { profileTraining, trainingStep } from '../../src/report/training.js';
+
+const view = (shape: number[], strides?: number[]) => {
+  const st = strides ?? shape.map((_, i) => shape.slice(i + 1).reduce((a, b) => a * b, 1));
+  return { data: new Float32Array(Math.max(1, shape.reduce((a, b) => a * b, 1))), shape, strides: st, offset: 0 };
+};
+
+test('kernelCost: matmul 2BMNK, linear with bias and ReLU, broadcast operands read once', () => {
+  // (2, 3, 4) @ (2, 4, 5): 2*2*3*5*4 = 240 FLOPs; bytes 4 * (24 + 40 + 30) = 376
+  assert.deepEqual(kernelCost('matmul', [view([2, 3, 4]), view([2, 4, 5]), 'float32']), { flops: 240, bytes: 376 });
+  // x (8, 16) w (4, 16) + bias (4,) + ReLU: 2*8*4*16 + 32 + 32 = 1088; bytes 4 * (128 + 64 + 4 + 32) = 912
+  assert.deepEqual(kernelCost('linear', [view([8, 16]), view([4, 16]), view([4]), true]), { flops: 1088, bytes: 912 });
+  // a (3, 4) + b broadcast from (4,) (stride 0 on axis 0): reads 12 + 4, writes 12 floats
+  assert.deepEqual(kernelCost('binary', ['add', view([3, 4]), view([3, 4], [0, 1]), 'float32']), { flops: 12, bytes: 4 * 28 });
+  // linearBackward dy (8, 4), x (8, 16), w (4, 16), all needed: 2*(2*8*4*16) + 32 FLOPs
+  assert.equal(kernelCost('linearBackward', [view([8, 4]), null, view([8, 16]), view([4, 16]), [true, true, true]]).flops, 2080);
+  assert.deepEqual(kernelCost('setThreads', [2]), { flops: 0, bytes: 0 });
+});
+
+test('profile: a matmul is counted with its FLOPs and the backend is restored', async () => {
+  const before = getBackend();
+  const a = ops.randn([3, 4]), b = ops.randn([4, 5]);
+  const r = await profile((p) => { p.region('forward', () => ops.matmul(a, b)); });
+  assert.equal(getBackend(), before);
+  const flops = r.kernels.reduce((s, k) => s + k.flops, 0);
+  assert.equal(flops, 2 * 3 * 4 * 5, JSON.stringify(r.kernels.map((k) => [k.name, k.flops])));
+  for (const k of r.kernels) assert.equal(k.phaseMs.backward, 0);
+  assert.equal(r.regions[0]!.name, 'forward');
+});
+
+test('profile: restores the backend when the work throws, and profilers do not nest', async () => {
+  const before = getBackend();
+  await assert.rejects(profile(() => { throw new Error('boom'); }), /boom/);
+  assert.equal(getBackend(), before);
+  const p = new Profiler();
+  p.start();
+  try {
+    assert.throws(() => new Profiler().start(), /another profiler is running/);
+  } finally {
+    await p.stop();
+  }
+  assert.equal(getBackend(), before);
+  await assert.rejects(p.stop(), /not started/);
+});
+
+test('the profiler never changes results: same losses with and without it', async () => {
+  manualSeed(3);
+  const plain = trainingStep(createAnyModel('mlp-tiny'), 16, 11);
+  const expected = [plain.step(), plain.step(), plain.step()];
+  manualSeed(3);
+  const r = await profileTraining(createAnyModel('mlp-tiny'), { batch: 16, steps: 2, warmup: 1, seed: 11 });
+  assert.deepEqual(r.losses, expected);
+});
+
+test('profileTraining: phases, step breakdown and memory timeline of an MLP step', async () => {
+  manualSeed(1);
+  const model = createAnyModel('mlp-tiny');
+  const r = await profileTraining(model, { batch: 8, steps: 2, warmup: 1 });
+  const p = r.profile;
+  assert.equal(p.steps.length, 2);
+  for (const s of p.steps) {
+    assert.ok(s.forwardMs > 0 && s.backwardMs > 0 && s.optimizerMs > 0);
+    assert.ok(s.dataMs + s.forwardMs + s.backwardMs + s.optimizerMs <= s.totalMs + 1e-6);
+    assert.ok(s.kernelMs <= s.totalMs + 1e-6);
+  }
+  const fwd = p.kernels.reduce((s, k) => s + k.phaseMs.forward, 0), bwd = p.kernels.reduce((s, k) => s + k.phaseMs.backward, 0);
+  assert.ok(fwd > 0 && bwd > 0, 'kernels in both forward and backward');
+  const shares = p.kernels.reduce((s, k) => s + k.share, 0);
+  assert.ok(shares > 0 && shares <= 1 + 1e-9, `kernel shares sum to ${shares}`);
+  // parameters of mlp-tiny counted by hand from its config; float32
+  const nParams = model.parameters().reduce((s, t) => s + t.size, 0);
+  const m = p.memory.timeline;
+  const at = (label: string) => m.find((x) => x.label === label)!;
+  assert.equal(at('start').params, 4 * nParams);
+  assert.equal(at('start').optimizerState, 2 * 4 * nParams, 'Adam: exp_avg + exp_avg_sq after the warm-up step');
+  assert.ok(at('forward:exit').activations > 0);
+  assert.equal(at('backward:exit').activations, 0, 'backward frees the graph');
+  assert.equal(at('backward:exit').grads, 4 * nParams);
+  assert.equal(at('optimizer:exit').grads, 0, 'zeroGrad sets gradients to none');
+  assert.ok(p.memory.peakRss > 0 && p.memory.peakArrayBuffers > 0);
+});
+
+test('estimateTrainingMemory: parts counted by hand, and within a loose bound of the measured peak for mlp-large', async () => {
+  manualSeed(2);
+  const model = createAnyModel('mlp-large');
+  const nParams = model.parameters().reduce((s, t) => s + t.size, 0);
+  const t = trainingStep(model, 4);
+  const est = estimateTrainingMemory(model, (b) => t.lossFor(b), { batch: 4, optimizer: 'adam' });
+  assert.equal(est.params, 4 * nParams);
+  assert.equal(est.grads, 4 * nParams);
+  assert.equal(est.optimizerState, 8 * nParams);
+  assert.ok(est.activations > 0);
+  assert.equal(estimateTrainingMemory(model, (b) => t.lossFor(b), { batch: 4, optimizer: 'adam', optimizerShards: 2 }).optimizerState, 4 * nParams);
+  const r = await profileTraining(model, { batch: 4, steps: 1, warmup: 1 });
+  const ratio = r.estimate.total / r.profile.memory.peakAccounted;
+  assert.ok(ratio > 0.5 && ratio < 2, `estimate ${r.estimate.total} vs measured peak ${r.profile.memory.peakAccounted}`);
+});
