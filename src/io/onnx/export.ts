@@ -316,8 +316,8 @@ export function serializeOnnx(model: AnyModule, sampleInput: Tensor, opts: Expor
   if (!(sampleInput instanceof Tensor)) throw new TensorslimError(OP, 'sampleInput must be a Tensor (a batch like the ones the model reads)');
   if (sampleInput.ndim === 0) throw new TensorslimError(OP, 'sampleInput must have a batch dimension, got a scalar');
   const isGpt = model instanceof GPT;
-  if (isGpt ? sampleInput.dtype !== 'int32' : sampleInput.dtype !== 'float32') {
-    throw new TensorslimError(OP, `sampleInput must be ${isGpt ? 'int32 token ids (batch, time)' : 'float32'}, got ${sampleInput.dtype} ${fmtShape(sampleInput.shape)}`);
+  if (isGpt ? sampleInput.dtype !== 'int32' : sampleInput.dtype !== 'float32' && sampleInput.dtype !== 'int32') {
+    throw new TensorslimError(OP, `sampleInput must be ${isGpt ? 'int32 token ids (batch, time)' : 'float32 (or int32 ids for a model that starts with an Embedding)'}, got ${sampleInput.dtype} ${fmtShape(sampleInput.shape)}`);
   }
   const dynamic = opts.dynamicBatch ?? true;
   const inName = opts.inputNames?.[0] ?? (isGpt ? 'input_ids' : 'input');
@@ -346,7 +346,7 @@ export function serializeOnnx(model: AnyModule, sampleInput: Tensor, opts: Expor
 
   const symbolic = (shape: readonly number[]): (number | string)[] =>
     shape.map((d, i) => (dynamic && i === 0 ? 'batch' : dynamic && isGpt && i === 1 ? 'sequence' : d));
-  const inputs: OnnxValueSummary[] = [{ name: inName, dtype: isGpt ? 'int32' : 'float32', shape: symbolic(sampleInput.shape) }];
+  const inputs: OnnxValueSummary[] = [{ name: inName, dtype: sampleInput.dtype === 'int32' ? 'int32' : 'float32', shape: symbolic(sampleInput.shape) }];
   const outputs: OnnxValueSummary[] = [{ name: outName, dtype: 'float32', shape: symbolic(out.t.shape) }];
   const modelProto = {
     irVersion: irVersionFor(opset),
