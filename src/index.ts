@@ -17,5 +17,5 @@ export * from './data/index.js';
 export * from './io/index.js';
 export * from './models/index.js';
 export * from './train/index.js';
-export { exportOnnx, serializeOnnx, type ExportOnnxOptions, type ExportOnnxResult, type OnnxValueSummary } from './io/onnx/index.js';
+export { exportOnnx, serializeOnnx, importOnnx, importOnnxBytes, type ExportOnnxOptions, type ExportOnnxResult, type OnnxValueSummary, type ImportedOnnx } from './io/onnx/index.js';
 export * as onnx from './io/onnx/index.js';

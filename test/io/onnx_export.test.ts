@@ -155,7 +155,7 @@ describe('exportOnnx: pruned models', () => {
     prune.pruneWeights(m, 0.8);
     const { bytes } = serializeOnnx(m, ops.randn([2, 1, 28, 28]));
     const init = decode(bytes).graph!.initializer!.find((t) => t.name === '10.weight')!;   // Linear(120, 84)
-    const w = new Float32Array(init.rawData!.slice().buffer);
+    const w = new Float32Array(new Uint8Array(init.rawData!).buffer);
     const zeros = w.filter((v) => v === 0).length / w.length;
     assert.ok(zeros > 0.5, `expected most weights zero, got ${zeros}`);
     await checkInOrt(m, ops.randn([2, 1, 28, 28]));
