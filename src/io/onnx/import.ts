@@ -328,7 +328,7 @@ function parseModel(bytes: Uint8Array, folder: string | null): ImportedOnnx {
         if (w.dims.length !== 4) refuse(n, `only 2-D convolutions (4-D weights) are supported, got weight ${w.dims.join('x')}`);
         if (attrInt(n, 'group', 1) !== 1) refuse(n, `group ${attrInt(n, 'group', 1)} is not supported (only 1)`);
         const [o, c, kh, kw] = w.dims as [number, number, number, number];
-        const geo = windowAttrs(n, [kh, kw], refuse);
+        const geo = windowAttrs(n, refuse);
         const b = constIn(n, 2, false);
         const conv = new Conv2d(c, o, [kh, kw], { stride: geo.stride, padding: geo.pad, dilation: geo.dilation, bias: b !== null });
         load(conv, tensorOf(w), b === null ? null : tensorOf(b, [o]));
@@ -340,7 +340,7 @@ function parseModel(bytes: Uint8Array, folder: string | null): ImportedOnnx {
         if (k === null || k.length !== 2) refuse(n, 'only 2-D pooling (kernel_shape of 2) is supported');
         if (attrInt(n, 'ceil_mode', 0) !== 0) refuse(n, 'ceil_mode = 1 is not supported');
         if ((n.output?.length ?? 1) > 1 && n.output![1] !== '') refuse(n, 'the indices output is not supported');
-        const geo = windowAttrs(n, [k![0]!, k![1]!], refuse);
+        const geo = windowAttrs(n, refuse);
         if (op === 'MaxPool') chain.push(new MaxPool2d([k![0]!, k![1]!], { stride: geo.stride, padding: geo.pad, dilation: geo.dilation }), [], 4);
         else {
           if ((geo.pad[0] > 0 || geo.pad[1] > 0) && attrInt(n, 'count_include_pad', 0) === 0) refuse(n, 'padding with count_include_pad = 0 is not supported');
@@ -405,7 +405,7 @@ function parseModel(bytes: Uint8Array, folder: string | null): ImportedOnnx {
 }
 
 /** strides/pads/dilations of a window op, symmetric pads only. */
-function windowAttrs(n: NodeProto, k: [number, number], refuse: (n: NodeProto, why: string) => never): { stride: [number, number]; pad: [number, number]; dilation: [number, number] } {
+function windowAttrs(n: NodeProto, refuse: (n: NodeProto, why: string) => never): { stride: [number, number]; pad: [number, number]; dilation: [number, number] } {
   const autoPad = attrString(n, 'auto_pad', 'NOTSET');
   if (autoPad !== 'NOTSET' && autoPad !== 'VALID') refuse(n, `auto_pad ${autoPad} is not supported (use explicit pads)`);
   const s = attrInts(n, 'strides') ?? [1, 1];
@@ -413,7 +413,6 @@ function windowAttrs(n: NodeProto, k: [number, number], refuse: (n: NodeProto, w
   const p = attrInts(n, 'pads') ?? [0, 0, 0, 0];
   if (s.length !== 2 || d.length !== 2 || p.length !== 4) refuse(n, 'strides, dilations and pads must describe 2-D windows');
   if (p[0] !== p[2] || p[1] !== p[3]) refuse(n, `asymmetric pads (${p.join(', ')}) are not supported`);
-  void k;
   return { stride: [s[0]!, s[1]!], pad: [p[0]!, p[1]!], dilation: [d[0]!, d[1]!] };
 }
 
