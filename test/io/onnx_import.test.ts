@@ -1,4 +1,5 @@
-// ONNX import: round trips (every MLP/CNN preset exported, imported back, outputs agree with the
+// ONNX import: files written by PyTorch's exporter compared with PyTorch's outputs; round trips
+// (every MLP/CNN preset exported, imported back, outputs agree with the
 // original and with ONNX Runtime; the imported model trains a step and exports again), per-op
 // semantics across opsets on hand-built graphs (Gemm attributes, Dropout ratio attribute vs input,
 // BatchNormalization folded or kept, GELU's Erf form, Reshape/Transpose), and refusals of bad files
@@ -6,20 +7,20 @@
 // data outside the model's folder).
 
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 
 import onnxProto from 'onnx-proto';
 import { manualSeed, noGrad, TensorslimError, type Tensor } from '../../src/index.js';
 import * as ops from '../../src/ops/index.js';
-import { Conv2d, F, GELU, Linear, Sequential, type AnyModule } from '../../src/nn/index.js';
+import { Conv2d, F, GELU, Linear, ReLU, Sequential, type AnyModule } from '../../src/nn/index.js';
 import { SGD } from '../../src/optim/index.js';
 import { createModel, listModels } from '../../src/models/index.js';
 import { exportOnnx, FrozenBatchNorm, importOnnx, importOnnxBytes, serializeOnnx } from '../../src/io/onnx/index.js';
 import { attr, encodeModel, floatTensor, int64Tensor, valueInfo, ELEM } from '../../src/io/onnx/proto.js';
 import { loadOrt, maxRelError, runOrt } from './onnx_helpers.js';
-import { tempDir } from './helpers.js';
+import { FIXTURES, tempDir } from './helpers.js';
 
 const { ort } = await loadOrt();
 const call = (m: AnyModule, x: Tensor): Tensor => { m.eval(); return noGrad(() => (m as Sequential).call(x)); };
@@ -79,6 +80,31 @@ describe('importOnnx: round trips of the MLP/CNN presets', () => {
       assert.deepEqual(imp.inputShape, ['batch', 784]);
     } finally { cleanup(); }
   });
+});
+
+describe('importOnnx: files PyTorch wrote (tools/fixtures/onnx_fixtures.py) agree with PyTorch', () => {
+  interface Case { file: string; opset: number; input: { shape: number[]; data: number[] }; output: { shape: number[]; data: number[] } }
+  const cases = JSON.parse(readFileSync(join(FIXTURES, 'onnx_torch.json'), 'utf8')) as Record<string, Case>;
+  for (const [name, c] of Object.entries(cases)) {
+    it(`${name} (${c.file}, opset ${c.opset})`, async () => {
+      const imp = importOnnx(join(FIXTURES, c.file));
+      assert.equal(imp.opset, c.opset);
+      const x = ops.tensor(Float32Array.from(c.input.data), { shape: c.input.shape });
+      const y = call(imp.model, x);
+      assert.deepEqual(y.shape, c.output.shape);
+      assert.ok(maxRelError(y.dataSync(), c.output.data) <= 1e-5, `error ${maxRelError(y.dataSync(), c.output.data)}`);
+      if (name === 'cnn') {
+        // BatchNormalization folded into the Conv before it; GELU's Erf form (with Constant nodes between) is one GELU
+        assert.ok(imp.model.at(0) instanceof Conv2d);
+        assert.ok(imp.model.at(1) instanceof ReLU);
+        assert.ok(imp.model.children().some((m) => m instanceof GELU));
+      }
+      if (ort !== null) {
+        const again = serializeOnnx(imp.model, x);
+        assert.ok(maxRelError((await runOrt(ort, again.bytes, 'input', x, 'output')).data, c.output.data) <= 1e-4);
+      }
+    });
+  }
 });
 
 describe('importOnnx: op semantics', () => {

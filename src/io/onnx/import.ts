@@ -209,11 +209,10 @@ function parseModel(bytes: Uint8Array, folder: string | null): ImportedOnnx {
   };
   const refuse = (n: NodeProto, why: string): never => { throw new TensorslimError(OP, `${nodeLabel(n)}: ${why}`); };
 
-  for (let i = 0; i < nodes.length; i++) {
-    const n = nodes[i]!;
-    const op = n.opType ?? '';
-    if (n.domain && n.domain !== 'ai.onnx') refuse(n, `domain '${n.domain}' is not supported; only the default ONNX domain`);
-    if (op === 'Constant') {
+  // Constant nodes first: they have no inputs, and a pattern (GELU's erf form) may read one written after its first node
+  for (const n of nodes) {
+    if (n.opType !== 'Constant') continue;
+    if (n.domain && n.domain !== 'ai.onnx') continue;
       const a = n.attribute?.[0];
       const out = n.output?.[0] ?? '';
       if (a?.t) consts.set(out, readTensor(`Constant '${out}'`, a.t, folder));
@@ -222,8 +221,13 @@ function parseModel(bytes: Uint8Array, folder: string | null): ImportedOnnx {
       else if (a?.name === 'value_int') consts.set(out, { dims: [], data: Float64Array.of(numberOf(a.i)) });
       else if (a?.name === 'value_ints') consts.set(out, { dims: [a.ints?.length ?? 0], data: Float64Array.from((a.ints ?? []).map(numberOf)) });
       else refuse(n, 'only tensor, float(s) and int(s) values are supported');
-      continue;
-    }
+  }
+
+  for (let i = 0; i < nodes.length; i++) {
+    const n = nodes[i]!;
+    const op = n.opType ?? '';
+    if (n.domain && n.domain !== 'ai.onnx') refuse(n, `domain '${n.domain}' is not supported; only the default ONNX domain`);
+    if (op === 'Constant') continue;
     // every other node must read the chain's current value as its first input (and constants otherwise)
     if (n.input?.[0] !== cur) {
       refuse(n, `importOnnx reads chain graphs (each node consumes the previous one's output); this node reads '${n.input?.[0]}' instead of '${cur}' (residual or branching graphs are not supported yet)`);
@@ -251,11 +255,11 @@ function parseModel(bytes: Uint8Array, folder: string | null): ImportedOnnx {
       case 'Div': case 'Mul': {
         // GELU's erf form: Div(x, sqrt 2) | Mul(x, 1/sqrt 2) -> Erf -> Add 1 -> Mul x -> Mul 0.5 (the last two in either order)
         const c = scalarIn(n, 1);
-        const isGelu = c !== null && Math.abs((op === 'Div' ? c : 1 / c) - Math.SQRT2) < 1e-4 && matchErfGelu(nodes, i, cur, out, consts);
-        if (!isGelu) refuse(n, `only as part of GELU's erf form (x / sqrt 2 -> Erf -> + 1 -> * x -> * 0.5); supported ops: ${IMPORT_OPS.join(', ')}`);
+        const end = c !== null && Math.abs((op === 'Div' ? c : 1 / c) - Math.SQRT2) < 1e-4 ? matchErfGelu(nodes, i, cur, out, consts) : -1;
+        if (end < 0) refuse(n, `only as part of GELU's erf form (x / sqrt 2 -> Erf -> + 1 -> * x -> * 0.5); supported ops: ${IMPORT_OPS.join(', ')}`);
         chain.push(new GELU(), []);
-        cur = nodes[i + 4]!.output![0]!;
-        i += 4;
+        cur = nodes[end]!.output![0]!;
+        i = end;
         continue;
       }
       case 'Dropout': {
@@ -416,22 +420,26 @@ function windowAttrs(n: NodeProto, refuse: (n: NodeProto, why: string) => never)
   return { stride: [s[0]!, s[1]!], pad: [p[0]!, p[1]!], dilation: [d[0]!, d[1]!] };
 }
 
-/** Whether nodes[i..i+4] are GELU's erf decomposition of `x`. */
-function matchErfGelu(nodes: readonly NodeProto[], i: number, x: string, divOut: string, consts: ReadonlyMap<string, Const>): boolean {
-  const [erf, add, m1, m2] = [nodes[i + 1], nodes[i + 2], nodes[i + 3], nodes[i + 4]];
-  if (!erf || !add || !m1 || !m2) return false;
+/**
+ * Whether the four non-Constant nodes after nodes[i] finish GELU's erf decomposition of `x`:
+ * returns the index of the last one, or -1.
+ */
+function matchErfGelu(nodes: readonly NodeProto[], i: number, x: string, divOut: string, consts: ReadonlyMap<string, Const>): number {
+  const idx: number[] = [];
+  for (let j = i + 1; j < nodes.length && idx.length < 4; j++) if (nodes[j]!.opType !== 'Constant') idx.push(j);
+  if (idx.length < 4) return -1;
+  const [erf, add, m1, m2] = idx.map((j) => nodes[j]!) as [NodeProto, NodeProto, NodeProto, NodeProto];
   const isConst = (name: string | undefined, v: number): boolean => {
     const c = name === undefined ? undefined : consts.get(name);
     return c !== undefined && c.data.length === 1 && Math.abs(c.data[0]! - v) < 1e-6;
   };
   const other = (n: NodeProto, a: string): string | undefined => (n.input?.[0] === a ? n.input?.[1] : n.input?.[1] === a ? n.input?.[0] : undefined);
-  if (erf.opType !== 'Erf' || erf.input?.[0] !== divOut) return false;
-  if (add.opType !== 'Add' || !isConst(other(add, erf.output![0]!), 1)) return false;
+  if (erf.opType !== 'Erf' || erf.input?.[0] !== divOut) return -1;
+  if (add.opType !== 'Add' || !isConst(other(add, erf.output![0]!), 1)) return -1;
   const a = add.output![0]!;
-  if (m1.opType !== 'Mul' || m2.opType !== 'Mul') return false;
-  // (x * (1 + erf)) * 0.5, or (0.5 * x) ... in the order PyTorch writes: Mul(x, add) then Mul(., 0.5)
-  if (other(m1, a) === x && isConst(other(m2, m1.output![0]!), 0.5)) return true;
-  return false;
+  if (m1.opType !== 'Mul' || m2.opType !== 'Mul') return -1;
+  // in the order PyTorch (and exportOnnx) write it: Mul(x, 1 + erf) then Mul(., 0.5)
+  return other(m1, a) === x && isConst(other(m2, m1.output![0]!), 0.5) ? idx[3]! : -1;
 }
 
 /**
