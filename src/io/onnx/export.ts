@@ -331,13 +331,14 @@ export function serializeOnnx(model: AnyModule, sampleInput: Tensor, opts: Expor
 
   const g = new GraphBuilder(opset);
   g.fresh(inName);
-  const wasTraining = model.training;
+  // eval mode for the walk; each module's own mode comes back afterwards (mixed modes included)
+  const modes = model.namedModules('', false).map(([, m]) => [m, m.training] as const);
   model.eval();
   let out: Sym;
   try {
     out = noGrad(() => (isGpt ? emitGpt(g, model, { name: inName, t: sampleInput }) : emit(g, model, '', { name: inName, t: sampleInput })));
   } finally {
-    model.train(wasTraining);
+    for (const [m, t] of modes) m.training = t;
   }
   // name the result: rename the last node's output, or add an Identity when the graph is empty or the output is an input
   const last = g.nodes[g.nodes.length - 1];
