@@ -175,6 +175,9 @@ describe('importOnnx: refusals', () => {
     assert.throws(() => importOnnxBytes(build(13, [node('Cos', ['x'], 'y', [], 'my_cos')], [], ['n', 2])), (e: Error) => e instanceof TensorslimError && /node 'my_cos' \(Cos\): op 'Cos' is not supported; supported: Gemm/.test(e.message));
     assert.throws(() => importOnnxBytes(build(13, [node('Relu', ['x'], 'a'), node('Sigmoid', ['x'], 'b'), node('Add', ['a', 'b'], 'y')], [], ['n', 2])), /chain graphs/);
     assert.throws(() => importOnnxBytes(build(5, [node('Relu', ['x'], 'y')], [], ['n', 2])), /opset 5 is not supported; supported: 7\.\.21/);
+    const pad = (next: Node, pads: number[]): Uint8Array => build(13, [node('Pad', ['x', 'p'], 'xp', [], 'my_pad'), next], [int64Tensor('p', [8], pads)], ['n', 1, 4, 4]);
+    assert.throws(() => importOnnxBytes(pad(node('MaxPool', ['xp'], 'y', [attr('kernel_shape', [2, 2])]), [0, 0, 1, 1, 0, 0, 1, 1])), /node 'my_pad' \(Pad\): zero padding is supported only right before a Conv or an AveragePool, here before MaxPool/);
+    assert.throws(() => importOnnxBytes(pad(node('AveragePool', ['xp'], 'y', [attr('kernel_shape', [2, 2])]), [0, 0, 1, 0, 0, 0, 0, 0])), /must pad H and W of \(N, C, H, W\) by the same amount on both sides/);
   });
 
   it('truncated files, sizes larger than the data, wrong data types', () => {

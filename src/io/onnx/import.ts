@@ -3,7 +3,8 @@
 // semantics for the file's opset: Gemm, MatMul (+ Add of a bias), Relu, Sigmoid, Tanh, Softmax,
 // LogSoftmax, Conv, MaxPool, AveragePool, GlobalAveragePool, Flatten, Reshape (constant shape),
 // Transpose, Dropout, Identity, Constant, BatchNormalization (folded into the Conv/Gemm before it,
-// or a FrozenBatchNorm), Gelu and its Erf decomposition, LayerNormalization. Anything else is
+// or a FrozenBatchNorm), Gelu and its Erf decomposition, LayerNormalization, and a zero Pad folded
+// into the Conv/AveragePool after it. Anything else is
 // refused with the op's and the node's names. Sizes are checked against the file before any
 // allocation; external data is read only from files inside the model's folder.
 
@@ -31,6 +32,7 @@ export const IMPORT_MAX_OPSET = 21;
 export const IMPORT_OPS = [
   'Gemm', 'MatMul', 'Add', 'Relu', 'Sigmoid', 'Tanh', 'Softmax', 'LogSoftmax', 'Conv', 'MaxPool', 'AveragePool', 'GlobalAveragePool',
   'Flatten', 'Reshape', 'Transpose', 'Dropout', 'Identity', 'Constant', 'BatchNormalization', 'Gelu', 'Erf', 'LayerNormalization',
+  'Pad',
 ] as const;
 
 /** A constant of the graph: float values (or integers for shapes) and dims. */
@@ -223,6 +225,7 @@ function parseModel(bytes: Uint8Array, folder: string | null): ImportedOnnx {
       else refuse(n, 'only tensor, float(s) and int(s) values are supported');
   }
 
+  let pending: { node: NodeProto; pad: [number, number] } | null = null;   // a Pad waiting for its Conv/AveragePool
   for (let i = 0; i < nodes.length; i++) {
     const n = nodes[i]!;
     const op = n.opType ?? '';
@@ -238,7 +241,23 @@ function parseModel(bytes: Uint8Array, folder: string | null): ImportedOnnx {
     }
     const out = n.output?.[0] ?? '';
     const from = (n.input ?? []).slice(1).filter((s) => s !== '');
+    if (pending !== null && op !== 'Conv' && op !== 'AveragePool') {
+      refuse(pending.node, `zero padding is supported only right before a Conv or an AveragePool, here before ${op}`);
+    }
     switch (op) {
+      case 'Pad': {
+        // opset < 11: pads and value are attributes; from 11: inputs (pads, constant_value), from 18 also axes
+        if (attrString(n, 'mode', 'constant') !== 'constant') refuse(n, `mode '${attrString(n, 'mode', 'constant')}' is not supported (only constant zeros)`);
+        const pads = opset < 11 ? attrInts(n, 'pads') ?? [] : Array.from(constIn(n, 1)!.data);
+        const value = opset < 11 ? attrFloat(n, 'value', 0) : scalarIn(n, 2) ?? 0;
+        if (n.input?.[3]) refuse(n, 'the axes input is not supported');
+        if (value !== 0) refuse(n, `padding value ${value} is not supported (only 0)`);
+        if (pads.length !== 8 || pads[0] !== 0 || pads[1] !== 0 || pads[4] !== 0 || pads[5] !== 0 || pads[2] !== pads[6] || pads[3] !== pads[7] || pads.some((v) => v < 0)) {
+          refuse(n, `pads (${pads.join(', ')}) must pad H and W of (N, C, H, W) by the same amount on both sides`);
+        }
+        if (pads[2]! > 0 || pads[3]! > 0) pending = { node: n, pad: [pads[2]!, pads[3]!] };
+        break;
+      }
       case 'Identity': break;
       case 'Relu': chain.push(new ReLU(), []); break;
       case 'Sigmoid': chain.push(new Sigmoid(), []); break;
@@ -333,6 +352,7 @@ function parseModel(bytes: Uint8Array, folder: string | null): ImportedOnnx {
         if (attrInt(n, 'group', 1) !== 1) refuse(n, `group ${attrInt(n, 'group', 1)} is not supported (only 1)`);
         const [o, c, kh, kw] = w.dims as [number, number, number, number];
         const geo = windowAttrs(n, refuse);
+        if (pending !== null) { geo.pad = [geo.pad[0] + pending.pad[0], geo.pad[1] + pending.pad[1]]; pending = null; }
         const b = constIn(n, 2, false);
         const conv = new Conv2d(c, o, [kh, kw], { stride: geo.stride, padding: geo.pad, dilation: geo.dilation, bias: b !== null });
         load(conv, tensorOf(w), b === null ? null : tensorOf(b, [o]));
@@ -348,6 +368,8 @@ function parseModel(bytes: Uint8Array, folder: string | null): ImportedOnnx {
         if (op === 'MaxPool') chain.push(new MaxPool2d([k![0]!, k![1]!], { stride: geo.stride, padding: geo.pad, dilation: geo.dilation }), [], 4);
         else {
           if ((geo.pad[0] > 0 || geo.pad[1] > 0) && attrInt(n, 'count_include_pad', 0) === 0) refuse(n, 'padding with count_include_pad = 0 is not supported');
+          // a Pad before: its zeros are part of every window (what count_include_pad = 1 computes)
+          if (pending !== null) { geo.pad = [geo.pad[0] + pending.pad[0], geo.pad[1] + pending.pad[1]]; pending = null; }
           chain.push(new AvgPool2d([k![0]!, k![1]!], geo.stride, geo.pad), [], 4);
         }
         break;
@@ -398,6 +420,7 @@ function parseModel(bytes: Uint8Array, folder: string | null): ImportedOnnx {
     }
     cur = out;
   }
+  if (pending !== null) refuse(pending.node, 'zero padding is supported only right before a Conv or an AveragePool');
   if (cur !== outputName) throw new TensorslimError(OP, `the chain ends at '${cur}' but the graph output is '${outputName}'`);
   const seq = new Sequential(...(chain.layers.length > 0 ? chain.layers : [new Identity()]));
   const sources = new Map<string, string[]>();
