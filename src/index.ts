@@ -21,3 +21,5 @@ export * from './io/index.js';
 export * from './models/index.js';
 export * from './train/index.js';
 export * from './report/index.js';
+export { exportOnnx, serializeOnnx, importOnnx, importOnnxBytes, type ExportOnnxOptions, type ExportOnnxResult, type OnnxValueSummary, type ImportedOnnx } from './io/onnx/index.js';
+export * as onnx from './io/onnx/index.js';

@@ -11,6 +11,7 @@ import { infoCommand } from './commands/info.js';
 import { trainCommand } from './commands/train.js';
 import { evalCommand } from './commands/eval.js';
 import { summaryCommand } from './commands/summary.js';
+import { exportCommand } from './commands/export.js';
 import { demoCommand } from './commands/demo.js';
 import { benchCommand } from './commands/bench.js';
 import { generateCommand } from './commands/generate.js';
@@ -25,7 +26,7 @@ export { version } from './version.js';
 export { parseArgs, formatFlags, JSON_FLAG, type FlagSpec, type FlagSpecs, type ParsedArgs, type ParsedFlags } from './args.js';
 
 /** Every command, in the order the global help lists them. */
-export const COMMANDS: readonly Command[] = [demoCommand, trainCommand, evalCommand, summaryCommand, generateCommand, pruneCommand, distillCommand, launchCommand, benchCommand, profileCommand, reportCommand, infoCommand];
+export const COMMANDS: readonly Command[] = [demoCommand, trainCommand, evalCommand, summaryCommand, generateCommand, pruneCommand, distillCommand, exportCommand, launchCommand, benchCommand, profileCommand, reportCommand, infoCommand];
 
 /** The global help text. @example console.log(globalHelp()) */
 export function globalHelp(): string {

@@ -1,0 +1,66 @@
+// `tensorslim export`: write a checkpoint's model (or a fresh preset) as an ONNX file that ONNX
+// Runtime runs. The work is exportOnnx (src/io/onnx/export.ts); this file only parses flags, loads
+// the model, picks a sample input of the right kind and prints what was written.
+
+import { existsSync } from 'node:fs';
+import * as ops from '../../ops/index.js';
+import { createAnyModel, isGptModel, listModels, type AnyPresetModel } from '../../models/index.js';
+import { loadCheckpoint } from '../../io/index.js';
+import { exportOnnx } from '../../io/onnx/index.js';
+import { MAX_OPSET, MIN_OPSET } from '../../io/onnx/proto.js';
+import { anyModelFromCheckpoint } from '../runtime.js';
+import { formatFlags, JSON_FLAG, parseArgs, type FlagSpecs } from '../args.js';
+import { UsageError, type Command } from '../command.js';
+import { emitJson, fmtBytes } from '../output.js';
+
+const FLAGS = {
+  model: { type: 'string', metavar: 'PATH|PRESET', help: 'checkpoint to export (.safetensors), or a preset name for fresh weights' },
+  format: { type: 'string', help: 'output format', choices: ['onnx'], default: 'onnx' },
+  out: { type: 'string', metavar: 'PATH', help: 'file to write (e.g. model.onnx); written atomically' },
+  opset: { type: 'int', metavar: 'N', help: `ONNX opset (${MIN_OPSET}-${MAX_OPSET}); Gelu is one op from 20, LayerNormalization from 17`, default: 17, min: MIN_OPSET, max: MAX_OPSET },
+  ...JSON_FLAG,
+} as const satisfies FlagSpecs;
+
+/** `tensorslim export --model ck.safetensors --format onnx --out m.onnx`. @example await main(['export', '--model', 'mlp', '--out', 'mlp.onnx'], ctx) */
+export const exportCommand: Command = {
+  name: 'export',
+  summary: 'write a model as ONNX for ONNX Runtime (dynamic batch, opset 11-21)',
+  usage: `Usage: tensorslim export --model <checkpoint|preset> --out <file.onnx> [--format onnx] [--opset N] [--json]
+
+Write the model of a checkpoint (dense, pruned, structured-shrunk or sparse; an image classifier or
+a GPT) as an ONNX graph computing its eval-mode outputs. The batch dimension (and a GPT's sequence
+length) is symbolic. Inputs: 'input' (float32 images (N, 1, 28, 28) or (N, 784) as the model reads
+them) or 'input_ids' (int32 (N, T)); outputs: 'output' (logits) or 'logits'. Verified against
+ONNX Runtime in test/io/onnx_export.test.ts.
+
+Options:
+${formatFlags(FLAGS)}
+
+Examples:
+  tensorslim export --model mlp.safetensors --out mlp.onnx
+  tensorslim export --model gpt.safetensors --out gpt.onnx --opset 20 --json`,
+  async run(argv, ctx) {
+    const { flags } = parseArgs('export', argv, FLAGS);
+    if (flags.model === undefined) throw new UsageError('export', 'missing --model <checkpoint|preset>');
+    if (flags.out === undefined) throw new UsageError('export', 'missing --out <file.onnx>');
+    let model: AnyPresetModel;
+    if (existsSync(flags.model)) model = anyModelFromCheckpoint(loadCheckpoint(flags.model));
+    else if (listModels().some((m) => m.name === flags.model)) model = createAnyModel(flags.model);
+    else throw new UsageError('export', `'${flags.model}' is neither a file nor a preset (${listModels().map((m) => m.name).join(', ')})`);
+    let sample;
+    if (isGptModel(model)) sample = ops.zeros([1, Math.min(8, model.config.blockSize)], { dtype: 'int32' });
+    else {
+      const c = model.config;
+      sample = ops.zeros(c.arch === 'mlp' ? [1, c.inFeatures] : [1, ...c.inputShape]);
+    }
+    const r = exportOnnx(model, sample, flags.out, { opset: flags.opset });
+    if (flags.json) {
+      emitJson(ctx, { command: 'export', model: flags.model, format: 'onnx', out: flags.out, bytes: r.bytes, opset: r.opset, inputs: r.inputs, outputs: r.outputs, ops: r.ops, initializers: r.initializers });
+      return 0;
+    }
+    const io = (v: typeof r.inputs): string => v.map((x) => `${x.name} ${x.dtype} (${x.shape.join(', ')})`).join(', ');
+    ctx.out(`${flags.out}: ONNX opset ${r.opset}, ${fmtBytes(r.bytes)}; input ${io(r.inputs)} -> output ${io(r.outputs)}`);
+    ctx.out(`nodes: ${Object.entries(r.ops).map(([k, v]) => `${k} ${v}`).join(', ')}; ${r.initializers} initializers`);
+    return 0;
+  },
+};
