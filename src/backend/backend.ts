@@ -9,6 +9,7 @@
 // Everything else (softmax, losses, layers, conv2d, ...) is composed from these in ops/.
 
 import type { DType, TypedArray } from './dtype.js';
+import type { QuantizedKernels } from './quantized.js';
 import type { Shape } from './shape.js';
 
 /** A strided window onto a typed array. */
@@ -29,7 +30,7 @@ export type BinaryOp =
 
 export type ReduceOp = 'sum' | 'max' | 'min' | 'argmax' | 'argmin';
 
-export interface Backend extends FusedKernels, BackendInfo {
+export interface Backend extends FusedKernels, QuantizedKernels, BackendInfo {
   readonly name: string;
   /**
    * out[i] = op(x[i]); out has x's shape and dtype `outDtype`. With `out` (a contiguous array of

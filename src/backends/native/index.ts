@@ -17,7 +17,8 @@
 //   - reduce argmax/argmin, and arithmetic/unary kernels on int32/uint8/bool inputs;
 //   - casts to bool, from float to int32/uint8, and int32 -> uint8 (JavaScript's wrapping rules stay the reference's);
 //   - assign between different dtypes or within one buffer (overlap semantics stay the reference's);
-//   - views of rank > 16.
+//   - views of rank > 16;
+//   - int8Linear (the QuantizedKernels contract, backend/quantized.ts): no native int8 GEMM yet (issue #20).
 // Importing this module loads nothing: getNativeBackend() loads the addon (addon.ts) on first use;
 // src/backends/index.ts registers it with the registry as a lazy provider, and the registry says
 // once, on first use, when it falls back to the reference backend.
@@ -173,6 +174,7 @@ function makeBackend(n: NativeAddon): NativeBackend {
     name: 'native',
     unary, binary, reduce, matmul, copy, assign, unfold2d, fold2d,
     where, gather: ref.gather, scatterAdd: ref.scatterAdd,
+    int8Linear: ref.int8Linear,   // no native int8 kernel yet: the reference twin, listed here
     ...linearKernels(n),
     ...softmaxCrossEntropyKernels(n),
     ...adamKernels(n),
@@ -184,7 +186,7 @@ function makeBackend(n: NativeAddon): NativeBackend {
     get threads() { return n.getNumThreads(); },
     setThreads(k: number) { setNumThreads(k); },
     get cpuPath() { return n.cpuPath(); },
-    description: 'C++ addon: packed SIMD GEMM, threaded kernels; general gather/scatterAdd (not embedding rows) and int arithmetic on reference',
+    description: 'C++ addon: packed SIMD GEMM, threaded kernels; general gather/scatterAdd (not embedding rows), int arithmetic and int8Linear on reference',
   };
 }
 

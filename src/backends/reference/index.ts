@@ -5,6 +5,7 @@
 import type { Backend, BinaryOp, Conv2dGeometry, ReduceOp, UnaryOp, View } from '../../backend/backend.js';
 import { allocate, allocateUninit, type DType, type TypedArray } from '../../backend/dtype.js';
 import { contiguousStrides, forEachOffset, isContiguous, numel } from '../../backend/shape.js';
+import { referenceQuantizedKernels } from './quantized.js';
 
 // erf: Maclaurin series for |x| < 2 (converges to full double precision there), and Lentz's
 // continued fraction for erfc beyond. Checked against PyTorch to ~1e-15 in test/parity.
@@ -307,5 +308,6 @@ export const referenceBackend: Backend = {
   name: 'reference',
   unary, binary, where, reduce, matmul, copy, assign, gather, scatterAdd, unfold2d, fold2d,
   embeddingForward, embeddingBackward,
+  ...referenceQuantizedKernels,
 };
 

@@ -20,5 +20,5 @@ export {
   quantizeDynamic, prepareStatic, convertStatic, prepareQat, convertQat,
   type QuantizeDynamicOptions, type PrepareStaticOptions, type PrepareQatOptions,
 } from './workflow.js';
-export { serializeQuantized, saveQuantized, loadQuantized, QUANTIZED_METADATA_KEY } from './checkpoint.js';
+export { serializeQuantized, saveQuantized, loadQuantized, QUANTIZED_METADATA_KEY } from './quantized_file.js';
 export { ObservedConv2d, QatConv2d, QuantizedConv2d, type Conv2dParams } from './conv.js';

@@ -1,16 +1,19 @@
-// Where the quantized layers get their int8 kernels. The Backend interface does not carry
-// QuantizedKernels yet (backend/quantized.ts is the contract; the coordinator wires it into Backend
-// once the native refactor has landed), so this one function hands out the reference kernels.
-// Swapping to the active backend's kernels later is a one-line change here, and nothing else in
-// compress/quant names a backend.
+// Where the quantized layers get their int8 kernels: the active backend's `int8Linear` (the
+// QuantizedKernels member of the Backend contract, backend/quantized.ts). The reference backend
+// implements it in pure TypeScript (backends/reference/quantized.ts); the native backend lists the
+// same reference twin until its AVX2/VNNI kernel lands. Nothing else in compress/quant names a backend.
 
 import type { QuantizedKernels } from '../../backend/quantized.js';
-import { referenceQuantizedKernels } from '../../backends/reference/quantized.js';
+import { getBackend } from '../../backend/registry.js';
+import { TensorslimError } from '../../core/errors.js';
 
 /**
- * The int8 kernels the quantized layers run on (today always the pure TypeScript reference).
- * @example const y = quantizedKernels().int8Linear!(x, w, bias, { kind: 'float32' });
+ * The int8 kernels the quantized layers run on: the active backend's.
+ * @example const y = quantizedKernels().int8Linear(x, w, bias, { kind: 'float32' });
  */
 export function quantizedKernels(): Required<QuantizedKernels> {
-  return referenceQuantizedKernels;
+  const be = getBackend();
+  const int8Linear = be.int8Linear;
+  if (!int8Linear) throw new TensorslimError('int8Linear', `backend '${be.name}' has no int8 GEMM kernel; use TENSORSLIM_BACKEND=reference or a backend that implements QuantizedKernels`);
+  return { int8Linear: int8Linear.bind(be) };
 }
