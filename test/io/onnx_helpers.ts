@@ -2,6 +2,7 @@
 // a model in it, and the error measure used to compare its outputs with ours.
 
 import type { Tensor } from '../../src/index.js';
+import { inCI } from '../helpers/requirements.js';
 
 type Ort = typeof import('onnxruntime-node');
 
@@ -19,6 +20,8 @@ export async function loadOrt(): Promise<{ ort: Ort | null; why: string | null }
     cached = { ort, why: null };
   } catch (e) {
     cached = { ort: null, why: `onnxruntime-node cannot load here (${(e as Error).message.split('\n')[0]}); install it with npm ci (ONNXRUNTIME_NODE_INSTALL=skip skips only its CUDA download)` };
+    // in CI a missing ONNX Runtime is a failure, not a skip (test/helpers/requirements.ts's rule)
+    if (inCI()) throw new Error(`required in CI: ${cached.why}`);
   }
   return cached;
 }

@@ -7,13 +7,17 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { inCI } from '../helpers/requirements.js';
 
 /** The Chromium binary, or why there is none (the tests skip with that reason). */
 export function findChromium(): { path: string } | { skip: string } {
   for (const p of [process.env['CHROMIUM_PATH'], '/usr/bin/chromium', '/usr/bin/chromium-browser'].filter((x): x is string => !!x)) {
     if (existsSync(p)) return { path: p };
   }
-  return { skip: 'Chromium is not installed (apt-get install -y chromium, or set CHROMIUM_PATH); CI installs it' };
+  const why = 'Chromium is not installed (apt-get install -y chromium, or set CHROMIUM_PATH); CI installs it';
+  // in CI a missing browser is a failure, not a skip (test/helpers/requirements.ts's rule)
+  if (inCI()) throw new Error(`required in CI: ${why}`);
+  return { skip: why };
 }
 
 const QUIET = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync',
