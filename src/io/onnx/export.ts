@@ -129,7 +129,7 @@ function join(path: string, name: string): string { return path === '' ? name : 
 
 /** The tensor a module's forward reads as `name` (pruning may have replaced the parameter with a computed one). */
 function effective(m: AnyModule, name: string): Tensor | null {
-  const v = (m as unknown as Record<string, unknown>)[name];
+  const v: unknown = Reflect.get(m, name);   // a layer attribute by name (weight, bias, ...), checked below
   return v instanceof Tensor ? v : null;
 }
 
@@ -248,7 +248,7 @@ function emit(g: GraphBuilder, m: AnyModule, path: string, x: Sym): Sym {
     return { name: m.emitOnnx({ node: (op, inputs, attrs) => g.node(op, inputs, attrs, `${path}/${op}`), weight: (n, t) => g.weight(join(path, n), t), constI64: (n, d) => g.constI64(join(path, n), d), opset: g.opset }, x.name), t: m.call(x.t) };
   }
   // a layer that can turn itself into a dense Linear (SparseLinear in compress/prune): export that
-  const toLinear = (m as unknown as { toLinear?: unknown }).toLinear;
+  const toLinear: unknown = Reflect.get(m, 'toLinear');
   if (typeof toLinear === 'function') {
     const lin = (toLinear as () => unknown).call(m);
     if (lin instanceof Linear) return emitLinear(g, lin, path, x);
