@@ -48,8 +48,14 @@ test('global 90%, gradual: counts, JSON contract, and the CSR file loads back wi
   const ev = await cli('eval', '--model', out, '--dataset', 'mnist', '--json');
   assert.equal(ev.code, 0, ev.ctx.stderr.join('\n'));
   assert.equal(ev.json['testAccuracy'], j['testAccuracy']);
-  const sm = await cli('summary', out);
+  const sm = await cli('summary', out, '--json');
   assert.equal(sm.code, 0, sm.ctx.stderr.join('\n'));
+  // summary's figures agree with prune's: dense parameters, non-zeros, weight sparsity, and sparse
+  // FLOPs per sample = 2 per stored weight + one add per bias + one max per hidden ReLU unit (64)
+  assert.equal(sm.json['params'], j['parameters']);
+  assert.equal(sm.json['nonzeroParams'], j['nonzeros']);
+  assert.equal(sm.json['sparsity'], j['weightSparsity']);
+  assert.equal(sm.json['flops'], 2 * 5_082 + 64 + 10 + 64);
 });
 
 test('l1 per layer, iterative, and random: every layer at the target', async () => {
