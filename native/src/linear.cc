@@ -59,8 +59,8 @@ void linear_backward_t(const ViewDesc& dy, const ViewDesc* y, const ViewDesc& x,
         const T* di = pd + i * d0;
         if (py != nullptr) {
           const T* yi = py + i * y0;
-          if (d1 == 1 && y1 == 1) for (long j = 0; j < N; j++) gi[j] = yi[j] > T(0) ? di[j] : T(0);
-          else for (long j = 0; j < N; j++) gi[j] = yi[j * y1] > T(0) ? di[j * d1] : T(0);
+          if (d1 == 1 && y1 == 1) for (long j = 0; j < N; j++) gi[j] = yi[j] <= T(0) ? T(0) : di[j];
+          else for (long j = 0; j < N; j++) gi[j] = yi[j * y1] <= T(0) ? T(0) : di[j * d1];
         } else {
           if (d1 == 1) std::memcpy(gi, di, sizeof(T) * N);
           else for (long j = 0; j < N; j++) gi[j] = di[j * d1];
@@ -110,7 +110,8 @@ void linear_backward_t(const ViewDesc& dy, const ViewDesc* y, const ViewDesc& x,
   }
 }
 
-// Backward of y = act(x W^T + b): g = dy (times 1[y > 0] when y is given, ReLU), then
+// Backward of y = act(x W^T + b): g = dy (times 0 where y <= 0 when y is given, ReLU: a NaN y passes
+// dy, as PyTorch's threshold_backward), then
 // dx = g W (M x K), dw = g^T x (N x K), db = column sums of g (N), each only when its pointer is
 // non-null, every element written (they may be uninitialized); g is scratch of M x N elements (null: a
 // thread-local one; unused when there is no ReLU and dy is row- or column-major). dy, y: (M, N);

@@ -1,7 +1,7 @@
 // NaN propagates as in PyTorch (issue 14, defect 2) through relu, the fused kernels and every
 // reduction, on the reference backend and, when the addon is built, on every native CPU path with 1
 // and 2 threads. The expected NaN positions are derived by hand from IEEE arithmetic, as PyTorch
-// computes them: relu(NaN) = NaN (torch.relu uses x <= 0 ? 0 : x); a NaN weight row poisons that
+// computes them: relu(NaN) = NaN (torch.relu uses x <= 0 ? 0 : x) and its gradient passes there; a NaN weight row poisons that
 // output column of linear; max/min/sum of a set holding NaN is NaN and argmax/argmin point at the
 // first NaN; layer norm, softmax and softmax-cross-entropy of a row holding NaN are NaN in the whole
 // row; GELU(NaN) = NaN; attention output of a query is NaN when it, or any key/value it attends
@@ -50,6 +50,24 @@ function checkAll(where: string): void {
         if (i === 2 || j === 5) assert.ok(Number.isNaN(v), `${at}: linear relu=${withRelu} (${i}, ${j}) should be NaN, got ${v}`);
         else assert.ok(Number.isFinite(v) && (!withRelu || v >= 0), `${at}: linear relu=${withRelu} (${i}, ${j}) = ${v}`);
       }
+    }
+
+    // gradients: relu passes dy where its output is NaN and where it is > 0, 0 where it is <= 0
+    // (PyTorch's threshold_backward; before the fix NaN got 0); the same for fused linear + ReLU,
+    // checked through the bias gradient, which is the column sums of that mask
+    {
+      const xr = mat(3, 37, 1, kind, [[0, 0], [1, 17], [2, 36]]).detach().requiresGrad_();
+      sum(relu(xr)).backward();
+      const g = flat(xr.grad!);
+      flat(xr).forEach((v, i) => assert.equal(g[i], Number.isNaN(v) || v > 0 ? 1 : 0, `${at}: relu grad at ${i} (x ${v})`));
+      const xl = mat(13, 40, 2, kind, [[2, 39]]).detach().requiresGrad_();
+      const w = mat(35, 40, 3, kind).detach().requiresGrad_();
+      const b = mat(1, 35, 4, kind).reshape([35]).detach().requiresGrad_();
+      const out = fusedLinear(xl, w, b, { relu: true });
+      sum(out).backward();
+      const o = flat(out);
+      const want = Array.from({ length: 35 }, (_, j) => { let c = 0; for (let i = 0; i < 13; i++) c += o[i * 35 + j]! <= 0 ? 0 : 1; return c; });
+      assert.deepEqual(flat(b.grad!), want, `${at}: fused linear+ReLU bias gradient (row 2 is all NaN and passes)`);
     }
 
     // reductions: row 1 holds a NaN at column 17 (and row 2 one at 36); rows 0.. of r have none

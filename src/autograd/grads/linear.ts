@@ -7,7 +7,7 @@
 // reference and the path for higher-order gradients.
 
 import { Tensor } from '../../core/tensor.js';
-import { fusedBackwardOr, gt, matmul, sum, transpose, where } from '../../ops/index.js';
+import { fusedBackwardOr, le, matmul, sum, transpose, where } from '../../ops/index.js';
 import { defineGrad } from '../registry.js';
 
 defineGrad('linear', {
@@ -28,7 +28,7 @@ defineGrad('linear', {
         ];
       },
       () => {
-        const g = relu ? where(gt(c.output(), 0), dy, 0) : dy;
+        const g = relu ? where(le(c.output(), 0), 0, dy) : dy;   // as the relu rule: NaN passes
         return [
           needs[0] ? matmul(g, w) : null,
           needs[1] ? matmul(transpose(g, 0, 1), x) : null,

@@ -1,6 +1,6 @@
 // Gradient rules of the unary elementwise kernels. dy: the output's gradient, same shape as x.
 
-import { cos, div, exp, gt, mul, neg, sign, sin, sub, where, zerosLike } from '../../ops/index.js';
+import { cos, div, exp, le, mul, neg, sign, sin, sub, where, zerosLike } from '../../ops/index.js';
 import { defineGrad } from '../registry.js';
 
 // d/dx (-x) = -1
@@ -17,8 +17,9 @@ defineGrad('abs', { save: { inputs: [0] }, grad: (dy, c) => [mul(dy, sign(c.inpu
 defineGrad('tanh', { save: { output: true }, grad: (dy, c) => { const y = c.output(); return [mul(dy, sub(1, mul(y, y)))]; } });
 // d/dx sigmoid x = y (1 - y)
 defineGrad('sigmoid', { save: { output: true }, grad: (dy, c) => { const y = c.output(); return [mul(dy, mul(y, sub(1, y)))]; } });
-// d/dx relu x = 1 where y > 0, else 0 (0 at 0, as in PyTorch)
-defineGrad('relu', { save: { output: true }, grad: (dy, c) => [where(gt(c.output(), 0), dy, 0)] });
+// d/dx relu x = 0 where y <= 0, else 1: 0 at 0, and the gradient passes where y is NaN, as PyTorch's
+// threshold_backward (a NaN compares false)
+defineGrad('relu', { save: { output: true }, grad: (dy, c) => [where(le(c.output(), 0), 0, dy)] });
 // d/dx erf x = 2/sqrt(pi) e^(-x^2)
 defineGrad('erf', { save: { inputs: [0] }, grad: (dy, c) => { const x = c.input(0); return [mul(dy, mul(exp(neg(mul(x, x))), 2 / Math.sqrt(Math.PI)))]; } });
 // sign and floor are piecewise constant: zero gradient (PyTorch does the same)
