@@ -5,7 +5,7 @@
 
 import type { Tensor } from '../core/tensor.js';
 import { TensorslimError } from '../core/errors.js';
-import type { ModelConfig } from '../models/index.js';
+import type { GptConfig, ModelConfig } from '../models/index.js';
 
 /**
  * Parameters (weights and biases) of the image-classifier preset a config describes, computed
@@ -66,3 +66,33 @@ export function checkDeclaredSize(config: ModelConfig, tensors: ReadonlyMap<stri
       + `but the file stores ${stored.toLocaleString('en-US')} values: the config does not match the weights (the file is damaged or its metadata was edited)`);
   }
 }
+
+/**
+ * Values a GPT config needs at the least, without building it: the token and position embeddings
+ * (vocabSize x nEmbd + blockSize x nEmbd) and, per block, the attention's four C x C projections and
+ * the MLP's two C x 4C ones (12 C^2); biases, LayerNorms and an untied head only add to it. NaN for
+ * numbers that are not positive integers.
+ * @example gptValuesLowerBound({ nLayer: 4, nEmbd: 256, vocabSize: 256, blockSize: 128 })   // 3,211,264
+ */
+export function gptValuesLowerBound(c: Pick<GptConfig, 'nLayer' | 'nEmbd' | 'vocabSize' | 'blockSize'>): number {
+  const ok = [c.nLayer, c.nEmbd, c.vocabSize, c.blockSize].every((v) => Number.isInteger(v) && v > 0);
+  if (!ok) return NaN;
+  return (c.vocabSize + c.blockSize) * c.nEmbd + c.nLayer * 12 * c.nEmbd * c.nEmbd;
+}
+
+/**
+ * Refuse, before any allocation, a GPT checkpoint whose config declares more values than the file
+ * stores (a config edited to nLayer 96, nEmbd 12288 beside a 3M-value file would otherwise build a
+ * 175B-parameter model before the shapes disagree).
+ * @example checkDeclaredGptSize(config, ckpt.model, 'loadGptCheckpoint');
+ */
+export function checkDeclaredGptSize(config: GptConfig, tensors: ReadonlyMap<string, Tensor>, op = 'loadGptCheckpoint'): void {
+  const declared = gptValuesLowerBound(config);
+  const stored = storedValues(tensors);
+  if (!(declared <= stored)) {
+    throw new TensorslimError(op, `the checkpoint's GPT config (${config.preset ?? 'gpt'}: ${config.nLayer} layers, width ${config.nEmbd}, vocabulary ${config.vocabSize}, context ${config.blockSize}) `
+      + `needs at least ${Number.isFinite(declared) ? declared.toLocaleString('en-US') : declared} values but the file stores ${stored.toLocaleString('en-US')}: `
+      + 'the config does not match the weights (the file is damaged or its metadata was edited)');
+  }
+}
+

@@ -19,4 +19,4 @@ export {
   type RestoreTargets, type JsonValue, type JsonObject,
 } from './checkpoint_file.js';
 export { stateDictBytes } from './size.js';
-export { checkDeclaredSize, configParameterCount } from './declared.js';
+export { checkDeclaredGptSize, checkDeclaredSize, configParameterCount, gptValuesLowerBound } from './declared.js';

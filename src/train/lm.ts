@@ -14,7 +14,7 @@ import { AdamW, CosineWithWarmupLR } from '../optim/index.js';
 import { GPT, GPT_PRESETS, gptConfig, gptLoss, gptParamGroups, lmLossFn, validateGptConfig, type GptConfig, type GptOverrides } from '../models/gpt.js';
 import { modelFromConfig } from '../models/presets.js';
 import { loadDataset, RandomWindowSampler, TokenDataset, getTokenizer, type LanguageModelingData, type RandomWindowState, type Tokenizer } from '../data/index.js';
-import { loadCheckpoint, type Checkpoint } from '../io/index.js';
+import { checkDeclaredGptSize, loadCheckpoint, type Checkpoint } from '../io/index.js';
 import type { Callback, EpochMetrics, EvalMetrics, FitResult } from './callbacks.js';
 import { checkpointSaver, loadTrainingCheckpoint } from './trainer_state.js';
 import { evaluate, type LossOutput } from './evaluate.js';
@@ -172,6 +172,7 @@ export function loadGptCheckpoint(pathOrCheckpoint: string | Checkpoint): { mode
   if (config === null) {
     throw new TensorslimError('loadGptCheckpoint', `${where} holds no GPT model (its config is ${JSON.stringify(ck.config?.arch ?? null)}); train one with tensorslim train --model gpt-tiny`);
   }
+  checkDeclaredGptSize(config, ck.model);   // before allocating the model
   const model = modelFromConfig(config);
   model.loadStateDict(ck.model);
   const tok = ck.extra['tokenizer'];

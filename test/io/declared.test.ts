@@ -11,8 +11,9 @@ import assert from 'node:assert/strict';
 import { gzipSync } from 'node:zlib';
 import { test } from 'node:test';
 
-import { configParameterCount, loadCheckpoint, modelFromCheckpoint, parseSafetensors, saveCheckpoint, serializeSafetensors } from '../../src/io/index.js';
-import { createModel, listModels } from '../../src/models/index.js';
+import { configParameterCount, gptValuesLowerBound, loadCheckpoint, modelFromCheckpoint, parseSafetensors, saveCheckpoint, serializeSafetensors } from '../../src/io/index.js';
+import { createGpt, createModel, listModels } from '../../src/models/index.js';
+import { loadGptCheckpoint } from '../../src/train/lm.js';
 import { parseIdx } from '../../src/data/idx.js';
 import { defaultGenerator } from '../../src/core/random.js';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -58,3 +59,28 @@ test('a gzip IDX file that inflates beyond its header is refused at the declared
   ok.fill(7, 8);
   assert.deepEqual(Array.from(parseIdx(gzipSync(ok)).data), new Array(10).fill(7));
 });
+
+test('a GPT checkpoint whose config needs far more values than the file stores is refused before allocation', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tensorslim-declared-gpt-'));
+  try {
+    const model = createGpt('gpt-tiny');
+    const c = model.config;
+    // the bound never exceeds what the real model holds (else honest files would be refused)
+    assert.ok(gptValuesLowerBound(c) <= model.numParameters(), `bound ${gptValuesLowerBound(c)} > ${model.numParameters()} parameters`);
+    const path = join(dir, 'gpt.safetensors');
+    saveCheckpoint(path, { model, step: 0, epoch: 0, config: null, rngState: defaultGenerator.getState(), extra: { gpt: { ...c }, tokenizer: 'byte' } });
+    assert.equal(loadGptCheckpoint(path).model.numParameters(), model.numParameters());
+    const parsed = parseSafetensors(readFileSync(path));
+    const meta = { ...parsed.metadata };
+    // GPT-3-sized numbers beside gpt-tiny's weights: building it first would need about 700 GB
+    meta['tensorslim.extra'] = JSON.stringify({ gpt: { ...c, nLayer: 96, nEmbd: 12288, nHead: 96 }, tokenizer: 'byte' });
+    const edited = join(dir, 'edited.safetensors');
+    writeFileSync(edited, serializeSafetensors(parsed.tensors, meta));
+    const before = process.memoryUsage().arrayBuffers;
+    assert.throws(() => loadGptCheckpoint(edited), /GPT config .*96 layers, width 12288.* needs at least [\d,]+ values but the file stores [\d,]+/);
+    assert.ok(process.memoryUsage().arrayBuffers - before < 64 * 2 ** 20, 'the refusal allocated the model first');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
