@@ -21,11 +21,10 @@ import { fileURLToPath } from 'node:url';
 import { cli } from './helpers.js';
 import { loadCheckpoint } from '../../src/io/index.js';
 import { rng } from '../native/helpers.js';
-import { inCI } from '../helpers/requirements.js';
+import { inCI, nativePassOnly } from '../helpers/requirements.js';
 
 const KILLS = Number(process.env['TENSORSLIM_KILL_TEST_KILLS'] ?? (inCI() ? 100 : 10));
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const REFERENCE_PASS = process.env['TENSORSLIM_BACKEND'] === 'reference';
 
 /** Newest modification time of the .ts files under `dir` (recursive). */
 function newestSource(dir: string): number {
@@ -65,7 +64,7 @@ function trainAndKill(start: string[], out: string, delayMs: number): Promise<st
 }
 
 test(`train --out killed with SIGKILL ${KILLS} times: no file or a valid one, and no temp file after the next run`,
-  { skip: REFERENCE_PASS ? 'exercises checkpoint writing, not kernels: runs in the native pass only' : false }, async (t) => {
+  { skip: nativePassOnly('checkpoint writing under SIGKILL') }, async (t) => {
     const { args, compiled } = cliCommand();
     const dirs = [0, 1].map(() => mkdtempSync(join(tmpdir(), 'tensorslim-kill-train-')));
     try {

@@ -4,13 +4,14 @@ import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { requireOrSkip } from '../helpers/requirements.js';
+import { nativePassOnly, requireOrSkip } from '../helpers/requirements.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
 /** The skip reason for tests that need Gloo (false when the addon is available); a failure in CI (test/helpers/requirements.ts). */
 export function glooSkip(): string | false {
-  return requireOrSkip('gloo');
+  // collectives, launchers and DDP's bookkeeping are the subject here, not the kernels: once per npm test
+  return nativePassOnly('distributed training (Gloo collectives, launchers, DDP)') || requireOrSkip('gloo');
 }
 
 /** A port that was free a moment ago. */

@@ -79,3 +79,16 @@ export function requireOrSkip(req: Requirement): string | false {
   }
   return `${why} (reported as a CI failure above)`;
 }
+
+/**
+ * A node:test `skip` value for tests whose subject does not depend on the compute backend (process
+ * launching, collectives, file formats, report rendering): they run in the default (native) pass of
+ * `npm test` and skip in the reference pass (TENSORSLIM_BACKEND=reference), saying so, which keeps
+ * the suite's second pass to what the reference backend changes.
+ * @example describe('launcher', { skip: nativePassOnly('launching processes') }, () => { ... });
+ */
+export function nativePassOnly(subject: string): string | false {
+  return process.env['TENSORSLIM_BACKEND'] === 'reference'
+    ? `${subject} does not depend on the compute backend: tested in the default pass of npm test, not again in the reference pass`
+    : false;
+}
