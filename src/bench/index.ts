@@ -1,5 +1,5 @@
 // src/bench: the benchmarks shipped in the package, what `tensorslim bench <name>` runs (gemm, mlp,
-// gpt, sparse, elementwise). Each measures one workload on this machine and active backend and
+// gpt, sparse, elementwise, infer). Each measures one workload on this machine and active backend and
 // returns plain numbers with the machine description (machine.ts); none compares with another
 // library, writes files or asserts anything about speed.
 //
@@ -12,6 +12,7 @@
 
 export { benchElementwise, type ElementwiseBenchOptions, type ElementwiseBenchResult, type ElementwiseOpResult } from './elementwise.js';
 export { benchGemm, type GemmBenchOptions, type GemmBenchResult } from './gemm.js';
+export { benchInfer, inferInput, type InferBenchOptions, type InferBenchResult } from './infer.js';
 export { benchGpt, type GptBenchOptions, type GptBenchResult } from './gpt.js';
 export { benchMlp, mlpTrainer, type MlpBenchOptions, type MlpBenchResult, type MlpTrainer } from './mlp.js';
 export { benchSparse, type SparseBenchOptions, type SparseBenchResult } from './sparse.js';

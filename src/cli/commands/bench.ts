@@ -12,16 +12,22 @@ import { benchMlp } from '../../bench/mlp.js';
 import { benchGpt } from '../../bench/gpt.js';
 import { benchSparse } from '../../bench/sparse.js';
 import { benchSparseModel } from '../../bench/sparse_model.js';
+import { benchInfer } from '../../bench/infer.js';
+import { existsSync } from 'node:fs';
+import { loadCheckpoint } from '../../io/index.js';
+import { createAnyModel, listModels, type AnyPresetModel } from '../../models/index.js';
+import { anyModelFromCheckpoint } from '../runtime.js';
 
 const FLAGS = {
   size: { type: 'int', help: 'gemm: matrix size N (default 1024); elementwise: elements (default 2^24, plus 2^18 in cache)', min: 1, metavar: 'N' },
   threads: { type: 'int', help: 'kernel threads (default: all available cores)', min: 1, metavar: 'N' },
-  batch: { type: 'int', help: 'mlp: batch size (default 128); gpt: (default 16)', min: 1, metavar: 'N' },
-  steps: { type: 'int', help: 'mlp: timed steps (default 30); gpt: (default 10); gemm: timed repeats', min: 1, metavar: 'N' },
+  batch: { type: 'int', help: 'mlp: batch size (default 128); gpt: (default 16); infer, sparse: (default 1)', min: 1, metavar: 'N' },
+  steps: { type: 'int', help: 'mlp: timed steps (default 30); gpt: (default 10); gemm: timed repeats; infer: timed calls (default: about 2 s worth)', min: 1, metavar: 'N' },
   fused: { type: 'boolean', help: 'mlp: use the fused linear+ReLU and softmax cross-entropy ops' },
   checkpointing: { type: 'boolean', help: 'gpt: recompute block activations in backward (activation checkpointing)' },
   sparsity: { type: 'number', help: 'sparse: fraction of the weights pruned (default 0.9)', min: 0, max: 1, metavar: 'X' },
-  model: { type: 'string', help: 'sparse: time this preset pruned (e.g. mlp = LeNet-300-100) instead of one N x N Linear', metavar: 'PRESET' },
+  model: { type: 'string', help: 'sparse: time this preset pruned (e.g. mlp = LeNet-300-100) instead of one N x N Linear; infer: a preset or a checkpoint file (default mlp)', metavar: 'PRESET|FILE' },
+  context: { type: 'int', help: 'infer, GPT models: tokens per sequence (default: the model\'s context length)', min: 1, metavar: 'T' },
   backend: { type: 'string', help: 'backend to measure (default: TENSORSLIM_BACKEND or the best available)', metavar: 'NAME' },
   ...JSON_FLAG,
 } as const satisfies FlagSpecs;
@@ -56,6 +62,29 @@ function benchSparseWorkload(ctx: CliContext, flags: ParsedFlags<typeof FLAGS>):
   return 0;
 }
 
+/** `bench infer`: forward latency of a preset or checkpoint at --batch (default 1). */
+function benchInferWorkload(ctx: CliContext, flags: ParsedFlags<typeof FLAGS>): number {
+  const target = flags.model ?? 'mlp';
+  let model: AnyPresetModel;
+  if (existsSync(target)) model = anyModelFromCheckpoint(loadCheckpoint(target));
+  else if (listModels().some((m) => m.name === target)) model = createAnyModel(target);
+  else throw new UsageError('bench', `--model '${target}' is neither a file nor a preset (${listModels().map((m) => m.name).join(', ')})`);
+  if (flags.context !== undefined && model.config.arch !== 'gpt') throw new UsageError('bench', `--context applies to GPT models only; ${target} is an image classifier`);
+  const batch = flags.batch ?? 1;
+  ctx.err(`bench infer: ${target}, batch ${batch} ...`);
+  const r = benchInfer(model, { batch, ...(flags.steps !== undefined ? { iters: flags.steps } : {}), ...(flags.context !== undefined ? { context: flags.context } : {}) });
+  if (flags.json) { emitJson(ctx, { ...r, modelArg: target }); return 0; }
+  const us = (ms: number): string => (ms < 1 ? `${(ms * 1000).toFixed(1)} us` : `${ms.toFixed(3)} ms`);
+  ctx.out(formatKeyValues([
+    ['infer', `${r.model} (${r.params.toLocaleString('en-US')} params), input [${r.inputShape.join(', ')}], eval mode, no graph`],
+    ['latency', `${us(r.medianMs)} median (p10 ${us(r.p10Ms)}, p90 ${us(r.p90Ms)}, ${r.iters} calls)`],
+    ['throughput', `${Math.round(r.samplesPerSecond).toLocaleString('en-US')} samples/s`],
+    ['backend', `${r.machine.backend} (${r.machine.cpuPath}, ${r.threads} threads)`],
+    ['cpu', `${r.machine.cpu} (${r.machine.cores} cores)`],
+  ]));
+  return 0;
+}
+
 /** Rows of the `bench elementwise` table: each op's GB/s and its share of the roof (assign: a copy into an existing tensor). */
 function elementwiseTable(r: ElementwiseBenchResult): [string, string][] {
   const mib = (r.size * 4) / 2 ** 20;
@@ -70,8 +99,8 @@ function elementwiseTable(r: ElementwiseBenchResult): [string, string][] {
 /** `tensorslim bench gemm|mlp [--size N] [--threads N] [--json]`. @example await main(['bench', 'gemm', '--size', '512', '--json'], captureContext()) */
 export const benchCommand: Command = {
   name: 'bench',
-  summary: 'measure GEMM GFLOP/s, elementwise GB/s, or an MLP or GPT training step, on this machine',
-  usage: `Usage: tensorslim bench gemm|mlp|gpt|sparse|elementwise [options]
+  summary: 'measure GEMM GFLOP/s, elementwise GB/s, an MLP or GPT training step, or inference latency, on this machine',
+  usage: `Usage: tensorslim bench gemm|mlp|gpt|sparse|elementwise|infer [options]
 
 gemm  GFLOP/s of one N x N x N float32 matrix product (median of repeats)
 elementwise  memory bandwidth (GB/s, bytes read + written) of add, mul, relu, exp, a scalar add and
@@ -82,6 +111,9 @@ gpt   median time of one training step: GPT 4 layers, d_model 256, 4 heads, cont
       vocabulary 256, AdamW; tokens/s and peak resident memory (PyTorch peer: bench/peer_gpt.py)
 sparse  forward pass of a --sparsity (0.9) magnitude-pruned N x N Linear (--size, default 1200) at
       --batch (default 1), dense vs CSR (SparseLinear); with --model, the whole pruned preset
+infer  inference latency: the forward pass of --model (a preset or a checkpoint; default mlp) at
+      --batch (default 1) in eval mode without a graph; median/p10/p90 per call, samples/s
+      (peers PyTorch and ONNX Runtime: bench/run_infer.ts)
 
 Options:
 ${formatFlags(FLAGS)}
@@ -92,12 +124,14 @@ Examples:
   tensorslim bench mlp --threads 1
   tensorslim bench gpt --json
   tensorslim bench sparse --sparsity 0.9 --batch 1 --json
-  tensorslim bench sparse --model mlp --batch 32`,
+  tensorslim bench sparse --model mlp --batch 32
+  tensorslim bench infer --model mlp --batch 1 --json
+  tensorslim bench infer --model gpt-tiny --context 64`,
   async run(argv, ctx) {
     const { flags, positionals } = parseArgs('bench', argv, FLAGS, { names: ['workload'], min: 1 });
     const what = positionals[0];
-    if (what !== 'gemm' && what !== 'mlp' && what !== 'gpt' && what !== 'sparse' && what !== 'elementwise') {
-      throw new UsageError('bench', `unknown workload '${String(what)}'; expected gemm, mlp, gpt, sparse or elementwise`);
+    if (what !== 'gemm' && what !== 'mlp' && what !== 'gpt' && what !== 'sparse' && what !== 'elementwise' && what !== 'infer') {
+      throw new UsageError('bench', `unknown workload '${String(what)}'; expected gemm, mlp, gpt, sparse, elementwise or infer`);
     }
     applyRuntimeFlags('bench', { threads: flags.threads, backend: flags.backend });
     if (what === 'elementwise') {
@@ -120,6 +154,7 @@ Examples:
       return 0;
     }
     if (what === 'sparse') return benchSparseWorkload(ctx, flags);
+    if (what === 'infer') return benchInferWorkload(ctx, flags);
     if (what === 'gemm') {
       ctx.err(`bench gemm: ${flags.size ?? 1024}^3 float32 ...`);
       const r = benchGemm({ size: flags.size, threads: flags.threads, repeats: flags.steps });
