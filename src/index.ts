@@ -23,3 +23,5 @@ export * from './train/index.js';
 export * from './report/index.js';
 export { exportOnnx, serializeOnnx, importOnnx, importOnnxBytes, type ExportOnnxOptions, type ExportOnnxResult, type OnnxValueSummary, type ImportedOnnx } from './io/onnx/index.js';
 export * as onnx from './io/onnx/index.js';
+export { importTfjs, importTfjsArtifacts, type ImportedTfjs } from './io/tfjs/index.js';
+export * as tfjs from './io/tfjs/index.js';
