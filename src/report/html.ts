@@ -6,6 +6,7 @@
 import * as vega from 'vega';
 import * as vl from 'vega-lite';
 import type { ProfileFile, ReportInputs } from './run_files.js';
+import type { RunFile } from './run_log.js';
 
 /** Settings of renderReport. */
 export interface ReportOptions {
@@ -102,25 +103,60 @@ ${figure('memory', 'Bytes of parameters, gradients, optimizer state and saved ac
 </section>`;
 }
 
+// curves are grouped so that one y axis holds comparable numbers
+const CURVE_GROUPS: { name: string; title: string; test: (k: string) => boolean }[] = [
+  { name: 'loss', title: 'loss', test: (k) => /loss/i.test(k) },
+  { name: 'accuracy', title: 'accuracy', test: (k) => /acc/i.test(k) },
+  { name: 'lr', title: 'learning rate', test: (k) => /(^|\/)lr$/.test(k) },
+  { name: 'throughput', title: 'samples/s', test: (k) => /samplesPerSecond|tokensPerSecond/.test(k) },
+];
+const NOT_CURVES = new Set(['step', 'epoch', 'time', 'seconds']);
+
 async function metricsSection(name: string, rows: readonly Record<string, number>[], index: number): Promise<string> {
   const x = rows.every((r) => typeof r['step'] === 'number') ? 'step' : rows.every((r) => typeof r['epoch'] === 'number') ? 'epoch' : null;
-  const keys = [...new Set(rows.flatMap((r) => Object.keys(r)))].filter((k) => k !== x && k !== 'step' && k !== 'epoch' && k !== 'time' && k !== 'seconds');
-  const values = rows.flatMap((r, i) => keys.filter((k) => typeof r[k] === 'number').map((k) => ({ x: x ? r[x]! : i, metric: k, value: r[k]! })));
-  const svg = await chartSvg({
-    width: WIDTH, height: 240, data: { values }, mark: { type: 'line', point: values.length < 60 },
-    encoding: {
-      x: { field: 'x', type: 'quantitative', title: x ?? 'row' },
-      y: { field: 'value', type: 'quantitative', title: null },
-      color: { field: 'metric', type: 'nominal' },
-    },
-  });
-  return `<section id="metrics-${index}"><h2>Training curves <small>${esc(name)}</small></h2>${figure('curves', `${keys.join(', ')} by ${x ?? 'row'} (${rows.length} rows).`, svg)}</section>`;
+  const keys = [...new Set(rows.flatMap((r) => Object.keys(r)))].filter((k) => k !== x && !NOT_CURVES.has(k));
+  const groups = CURVE_GROUPS.map((g) => ({ ...g, keys: keys.filter((k) => g.test(k)) }));
+  const rest = keys.filter((k) => !CURVE_GROUPS.some((g) => g.test(k)));
+  if (rest.length > 0) groups.push({ name: 'other', title: 'value', test: () => false, keys: rest });
+  const figures: string[] = [];
+  for (const g of groups) {
+    if (g.keys.length === 0) continue;
+    const values = rows.flatMap((r, i) => g.keys.filter((k) => typeof r[k] === 'number').map((k) => ({ x: x ? r[x]! : i, metric: k, value: r[k]! })));
+    const many = values.length / g.keys.length > 60;
+    const svg = await chartSvg({
+      width: WIDTH, height: g.name === 'loss' ? 240 : 160, data: { values }, mark: { type: 'line', point: !many },
+      encoding: {
+        x: { field: 'x', type: 'quantitative', title: x ?? 'row' },
+        y: { field: 'value', type: 'quantitative', title: g.title, scale: { zero: false } },
+        color: { field: 'metric', type: 'nominal' },
+      },
+    });
+    figures.push(figure(`curves-${g.name}`, `${g.keys.join(', ')} by ${x ?? 'row'}.`, svg));
+  }
+  return `<section id="metrics-${index}"><h2>Training curves <small>${esc(name)} (${rows.length} rows)</small></h2>${figures.join('\n')}</section>`;
+}
+
+function value(v: unknown): string {
+  if (typeof v === 'number') return Number.isInteger(v) ? String(v) : String(Number(v.toPrecision(5)));
+  if (typeof v === 'string') return esc(v);
+  return esc(JSON.stringify(v) ?? 'null');
+}
+
+function runSection(name: string, f: RunFile, index: number): string {
+  const m = f.machine;
+  const rows = (o: Record<string, unknown>): string => Object.entries(o).filter(([, v]) => v !== undefined).map(([k, v]) => `<tr><th>${esc(k)}</th><td>${value(v)}</td></tr>`).join('');
+  return `<section id="run-${index}"><h2>Run: tensorslim ${esc(f.command)} <small>${esc(name)}</small></h2>
+<p>started ${esc(f.started)}${f.finished ? `, finished ${esc(f.finished)}` : ' (not finished: it is still running or it stopped before the end)'}</p>
+<div class="cols"><table><thead><tr><th colspan="2">configuration</th></tr></thead><tbody>${rows(f.config)}</tbody></table>
+${f.summary ? `<table><thead><tr><th colspan="2">result</th></tr></thead><tbody>${rows(f.summary)}</tbody></table>` : ''}</div>
+<table><tbody><tr><th>CPU</th><td>${esc(m.cpu)} (${m.cores} cores), ${esc(m.backend)} backend, CPU path ${esc(m.cpuPath)}, ${m.threads} thread(s)</td></tr><tr><th>Node</th><td>${esc(m.node)} ${esc(m.platform)}</td></tr></tbody></table>
+</section>`;
 }
 
 const CSS = `body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:900px;color:#222;padding:0 1em}
 h1{font-size:1.6em}h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:2em}h2 small{color:#888;font-weight:normal;font-size:.6em}
 table{border-collapse:collapse;margin:.8em 0}td,th{padding:.2em .7em;border-bottom:1px solid #eee;text-align:right}td:first-child,th:first-child{text-align:left}
-figure{margin:1em 0}figcaption{color:#666;font-size:.9em}`;
+figure{margin:1em 0}figcaption{color:#666;font-size:.9em}.cols{display:flex;gap:2em;flex-wrap:wrap;align-items:flex-start}`;
 
 /**
  * Render a report of profiles and training metrics as one self-contained HTML document.
@@ -129,6 +165,7 @@ figure{margin:1em 0}figcaption{color:#666;font-size:.9em}`;
 export async function renderReport(inputs: ReportInputs, opts: ReportOptions = {}): Promise<string> {
   if (inputs.profiles.length === 0 && inputs.metrics.length === 0) throw new Error('renderReport: nothing to report (no profiles and no metrics)');
   const sections: string[] = [];
+  for (const [i, r] of (inputs.runs ?? []).entries()) sections.push(runSection(r.name, r.file, i));
   for (const [i, m] of inputs.metrics.entries()) sections.push(await metricsSection(m.name, m.rows, i));
   for (const [i, p] of inputs.profiles.entries()) sections.push(await profileSection(p.name, p.file, i));
   const versions = { ...opts.versions, vega: vega.version, 'vega-lite': vl.version, node: process.version };

@@ -1,13 +1,16 @@
 // The files `tensorslim report` reads: profile files written by `tensorslim profile --out`
-// (one JSON object, kind 'tensorslim-profile') and training metrics as JSON lines (one object
-// per line with numeric fields such as step, loss, valLoss, accuracy). A folder means every
-// *.json and *.jsonl file in it. Reads only; a missing or malformed input is a clear error.
+// (one JSON object, kind 'tensorslim-profile'), run folders written by training (run.json, kind
+// 'tensorslim-run', beside metrics.jsonl: src/report/run_log.ts) and training metrics as JSON lines
+// (one object per line with numeric fields such as step, loss, valLoss, accuracy; a string
+// `stage` field prefixes the names). A folder means every *.json and *.jsonl file in it. Reads
+// only; a missing or malformed input is a clear error.
 
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { TensorslimError } from '../core/errors.js';
 import type { MemoryEstimate } from './memory.js';
 import type { ProfileResult } from './profiler.js';
+import type { RunFile } from './run_log.js';
 
 /** What `tensorslim profile --out` writes. */
 export interface ProfileFile {
@@ -30,6 +33,8 @@ export interface MetricsFile {
 export interface ReportInputs {
   profiles: { name: string; file: ProfileFile }[];
   metrics: MetricsFile[];
+  /** run.json of run folders: command, config, machine, summary. */
+  runs?: { name: string; file: RunFile }[];
 }
 
 /** Wrap a profiled training run as a profile file. @example makeProfileFile('mlp', r) */
@@ -45,6 +50,13 @@ function isProfileFile(x: unknown): x is ProfileFile {
     && typeof p['memory'] === 'object' && p['memory'] !== null && Array.isArray((p['memory'] as Record<string, unknown>)['timeline']);
 }
 
+function isRunFile(x: unknown): x is RunFile {
+  if (typeof x !== 'object' || x === null) return false;
+  const o = x as Record<string, unknown>;
+  return o['kind'] === 'tensorslim-run' && typeof o['command'] === 'string' && typeof o['config'] === 'object' && o['config'] !== null
+    && typeof o['machine'] === 'object' && o['machine'] !== null && typeof o['started'] === 'string';
+}
+
 function parseMetrics(path: string, text: string): MetricsFile {
   const rows: Record<string, number>[] = [];
   text.split('\n').forEach((line, i) => {
@@ -55,7 +67,12 @@ function parseMetrics(path: string, text: string): MetricsFile {
     }
     if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new TensorslimError('report', `${path}:${i + 1}: expected a JSON object per line`);
     const row: Record<string, number> = {};
-    for (const [k, x] of Object.entries(v)) if (typeof x === 'number' && Number.isFinite(x)) row[k] = x;
+    const stage = (v as Record<string, unknown>)['stage'];
+    const prefix = typeof stage === 'string' && stage !== '' ? `${stage}/` : '';
+    for (const [k, x] of Object.entries(v)) {
+      if (typeof x !== 'number' || !Number.isFinite(x)) continue;
+      row[k === 'step' || k === 'epoch' ? k : prefix + k] = x;
+    }
     rows.push(row);
   });
   if (rows.length === 0) throw new TensorslimError('report', `${path}: no metrics rows`);
@@ -72,6 +89,9 @@ export function loadReportInputs(paths: readonly string[]): ReportInputs {
   for (const p of paths) {
     if (!existsSync(p)) throw new TensorslimError('report', `'${p}' does not exist`);
     if (statSync(p).isDirectory()) {
+      if (existsSync(join(p, 'run.json')) && !existsSync(join(p, 'metrics.jsonl'))) {
+        throw new TensorslimError('report', `run folder '${p}' has run.json but no metrics.jsonl: the run logged no step yet (or the file was removed)`);
+      }
       const found = readdirSync(p).filter((f) => f.endsWith('.json') || f.endsWith('.jsonl')).sort().map((f) => join(p, f));
       if (found.length === 0) throw new TensorslimError('report', `folder '${p}' holds no .json or .jsonl files (expected a profile from 'tensorslim profile --out' or metrics JSON lines)`);
       files.push(...found);
@@ -79,7 +99,7 @@ export function loadReportInputs(paths: readonly string[]): ReportInputs {
       files.push(p);
     }
   }
-  const out: ReportInputs = { profiles: [], metrics: [] };
+  const out: ReportInputs = { profiles: [], metrics: [], runs: [] };
   for (const f of files) {
     const text = readFileSync(f, 'utf8');
     if (f.endsWith('.jsonl')) { out.metrics.push(parseMetrics(f, text)); continue; }
@@ -90,7 +110,10 @@ export function loadReportInputs(paths: readonly string[]): ReportInputs {
       throw new TensorslimError('report', `${f}: not valid JSON (${(e as Error).message})`);
     }
     if (isProfileFile(v)) out.profiles.push({ name: basename(f), file: v });
-    else throw new TensorslimError('report', `${f}: not a tensorslim profile (expected {"kind": "tensorslim-profile", "profile": {...}} as written by 'tensorslim profile --out')`);
+    else if (isRunFile(v)) out.runs!.push({ name: f, file: v });
+    else if (typeof v === 'object' && v !== null && (v as Record<string, unknown>)['kind'] === 'tensorslim-run') {
+      throw new TensorslimError('report', `${f}: a malformed run.json (needs command, config, machine and started, as written by tensorslim train --run-dir)`);
+    } else throw new TensorslimError('report', `${f}: neither a tensorslim profile ({"kind": "tensorslim-profile", ...} from 'tensorslim profile --out') nor a run.json ({"kind": "tensorslim-run", ...} from 'tensorslim train --run-dir')`);
   }
   return out;
 }

@@ -48,7 +48,7 @@ test('report: self-contained HTML with every chart drawn; headless Chromium sees
   assert.doesNotMatch(html, /<script|<link|<img|<iframe|@import|url\(/i, 'no scripts and no external references');
   assert.match(html, /Content-Security-Policy" content="default-src 'none'/);
   const charts = chartMarks(html);
-  assert.deepEqual(charts.map((c) => c.name).sort(), ['curves', 'memory', 'op-time', 'steps']);
+  assert.deepEqual(charts.map((c) => c.name).sort(), ['curves-loss', 'memory', 'op-time', 'steps']);
   for (const c of charts) assert.ok(c.marks > 0, `chart ${c.name} has no marks`);
   for (const s of ['Op-time breakdown', 'Memory timeline', 'Machine', 'Training curves', 'vega-lite']) assert.ok(html.includes(s), s);
 

@@ -1,0 +1,24 @@
+// The run folder of a training command (`--run-dir DIR`, default beside `--out`): checks the path
+// like every output, then opens a RunLog (src/report/run_log.ts) whose config is the command's flags.
+
+import { defaultRunDir, RunLog } from '../report/index.js';
+import { checkOutputDirectory } from './paths.js';
+
+/**
+ * Open the run folder that `--run-dir` (or, without it, `--out`) names, or return null when neither
+ * is given. A resumed run (`--resume`) appends to the folder's metrics.
+ *
+ * @example
+ * const run = openRunLog('train', flags, say); // flags['run-dir'] ?? 'mlp.run' for --out mlp.safetensors
+ */
+export function openRunLog(command: string, flags: Readonly<Record<string, unknown>>, say: (line: string) => void): RunLog | null {
+  const given = flags['run-dir'];
+  const out = flags['out'];
+  const dir = typeof given === 'string' ? given : typeof out === 'string' ? defaultRunDir(out) : null;
+  if (dir === null) return null;
+  checkOutputDirectory(command, 'run-dir', dir);
+  const config = Object.fromEntries(Object.entries(flags).filter(([k, v]) => v !== undefined && k !== 'json' && k !== 'run-dir'));
+  const log = new RunLog(dir, { command, config, append: typeof flags['resume'] === 'string' });
+  say(`run folder ${dir} (metrics.jsonl, TensorBoard events; tensorslim report ${dir} --out report.html)`);
+  return log;
+}
