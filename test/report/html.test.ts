@@ -91,7 +91,7 @@ test('report command: writes the file; missing, malformed and unwritable inputs 
   assert.match(m.ctx.stderr.join('\n'), /bad\.jsonl:2: not a JSON line/);
   const notProfile = join(dir, 'other.json');
   writeFileSync(notProfile, '{"hello": 1}');
-  assert.match((await cli('report', notProfile, '--out', out)).ctx.stderr.join('\n'), /not a tensorslim profile/);
+  assert.match((await cli('report', notProfile, '--out', out)).ctx.stderr.join('\n'), /neither a tensorslim profile .* nor a run\.json/);
   const broken = join(dir, 'broken.json');
   writeFileSync(broken, '{"kind": "tensorslim-profile", ');
   assert.match((await cli('report', broken, '--out', out)).ctx.stderr.join('\n'), /broken\.json: not valid JSON/);

@@ -96,7 +96,7 @@ test('RunLog: run.json, metrics.jsonl and TensorBoard events that protobufjs dec
   assert.equal(defaultRunDir('models/mlp.safetensors'), 'models/mlp.run');
 });
 
-test('train writes a run folder beside --out; report charts it; bad run folders get clear errors', { skip: kernelFree }, async () => {
+test('train writes a run folder beside --out, prune to --run-dir; report charts it; bad run folders get clear errors', { skip: kernelFree }, async () => {
   const out = join(dir, 'tiny.safetensors');
   const r = await cli('train', '--model', 'mlp-tiny', '--dataset', 'mnist', '--steps', '6', '--batch-size', '16', '--out', out, '--json');
   assert.equal(r.code, 0, r.ctx.stderr.join('\n'));
@@ -111,6 +111,14 @@ test('train writes a run folder beside --out; report charts it; bad run folders 
   const rep = await cli('report', run, '--out', join(dir, 'run.html'), '--json');
   assert.equal(rep.code, 0, rep.ctx.stderr.join('\n'));
   assert.deepEqual(rep.json['runs'], [join(run, 'run.json')]);
+
+  // prune's fine-tuning logs to its run folder, each row tagged with its stage
+  const pruneRun = join(dir, 'prune.run');
+  const pr = await cli('prune', '--model', out, '--dataset', 'mnist', '--amount', '0.5', '--finetune-steps', '2', '--batch-size', '16', '--run-dir', pruneRun, '--json');
+  assert.equal(pr.code, 0, pr.ctx.stderr.join('\n'));
+  const pruneRows = readFileSync(join(pruneRun, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  assert.ok(pruneRows.length > 0 && pruneRows.every((row) => typeof row['stage'] === 'string'), JSON.stringify(pruneRows));
+  assert.equal((JSON.parse(readFileSync(join(pruneRun, 'run.json'), 'utf8')) as { command: string }).command, 'prune');
 
   // an explicit --run-dir that is a file is refused before training
   writeFileSync(join(dir, 'afile'), 'x');

@@ -9,6 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { prune } from '../../compress/index.js';
 import type { PresetModel } from '../../models/index.js';
+import type { Tensor } from '../../core/tensor.js';
+import type { RunLog } from '../../report/index.js';
+import type { Callback } from '../../train/index.js';
 import { exportWeights, loadImageData, measureLatency } from '../../train/index.js';
 import { formatFlags, JSON_FLAG, parseArgs, type FlagSpecs } from '../args.js';
 import { UsageError, type Command } from '../command.js';
@@ -17,6 +20,7 @@ import { applyRuntimeFlags, modelFromAnyCheckpoint, warnNonFinite } from '../run
 import { loadCheckpoint } from '../../io/index.js';
 import { checkOutputFile } from '../paths.js';
 import { pruneReporting } from '../prune_progress.js';
+import { openRunLog } from '../run_dir.js';
 
 const FLAGS = {
   model: { type: 'string', help: 'checkpoint of the trained dense model (written by train --out)', metavar: 'FILE' },
@@ -36,6 +40,7 @@ const FLAGS = {
   'latency-batch': { type: 'int', help: 'the second batch size of --latency', min: 1, default: 128, metavar: 'N' },
   out: { type: 'string', help: 'write the pruned model here (CSR weights, or the shrunk dense model with --structured)', metavar: 'FILE' },
   threads: { type: 'int', help: 'kernel threads (native backend)', min: 1, metavar: 'N' },
+  'run-dir': { type: 'string', help: 'run folder for the training metrics (metrics.jsonl, run.json, TensorBoard events; default: beside --out, e.g. x.run for x.safetensors)', metavar: 'DIR' },
   ...JSON_FLAG,
 } as const satisfies FlagSpecs;
 
@@ -107,6 +112,7 @@ Examples:
     if (flags.out !== undefined) checkOutputFile('prune', 'out', flags.out, [{ flag: '--model', path: flags.model! }]);
     applyRuntimeFlags('prune', { threads: flags.threads });
     const say = humanWriter(ctx, flags.json);
+    const runLog = openRunLog('prune', flags, say);
     const t0 = performance.now();
 
     let model: PresetModel;
@@ -129,7 +135,7 @@ Examples:
       + `${schedule}, fine-tune ${fmtInt(finetuneSteps)} steps (batch ${flags['batch-size']}, adam lr ${flags.lr})`);
     const r = await prune.runPrune({
       model, data, method, amount, schedule, finetuneSteps, rounds: flags.rounds, structured: flags.structured,
-      batchSize: flags['batch-size'], lr: flags.lr, seed: flags.seed, ...pruneReporting(ctx, say),
+      batchSize: flags['batch-size'], lr: flags.lr, seed: flags.seed, ...withRunLog(pruneReporting(ctx, say), runLog),
     });
     const prunedBytes = fileSize(r.model, flags.out);
     const prunedLatency = flags.latency ? latencyOf(r.model) : null;
@@ -151,8 +157,9 @@ Examples:
         batch: flags['latency-batch'],
         batchN: { dense: denseLatency.batchN, pruned: prunedLatency.batchN, speedup: denseLatency.batchN / prunedLatency.batchN },
       },
-      finetuneSteps: r.finetuneSteps, out: flags.out ?? null, seconds,
+      finetuneSteps: r.finetuneSteps, out: flags.out ?? null, seconds, runDir: runLog?.dir ?? null,
     };
+    runLog?.finish({ testAccuracy: result.testAccuracy, denseTestAccuracy: result.denseTestAccuracy, sparsity: result.sparsity, nonzeros: result.nonzeros, parameters: result.parameters, bytesOnDisk: prunedBytes, seconds });
     if (flags.json) { emitJson(ctx, result); return 0; }
     const lat = (d: { batch1: number; batchN: number } | null): string[] => (d === null ? [] : [fmtLatency(d.batch1), fmtLatency(d.batchN)]);
     ctx.out('');
@@ -169,3 +176,22 @@ Examples:
     return 0;
   },
 };
+
+/** Progress callbacks that also log each fine-tuning stage to the run folder (stage = the stage's label). */
+function withRunLog<R extends { progress: (label: string) => Callback<Tensor[]> }>(r: R, runLog: RunLog | null): R {
+  if (runLog === null) return r;
+  return { ...r, progress: (label: string) => chainCallbacks(r.progress(label), runLog.callback({ stage: label })) };
+}
+
+/** One callback running the hooks of `a` then `b` (stateless hooks only: neither may have a name/stateDict). */
+function chainCallbacks(a: Callback<Tensor[]>, b: Callback<unknown>): Callback<Tensor[]> {
+  const hooks = ['onTrainBegin', 'onEpochBegin', 'onStepBegin', 'onAfterBackward', 'onStepEnd', 'onEvaluate', 'onEpochEnd', 'onCheckpoint', 'onTrainEnd'] as const;
+  const out: Record<string, unknown> = {};
+  for (const h of hooks) {
+    const fa = a[h] as ((...args: unknown[]) => unknown) | undefined;
+    const fb = b[h] as ((...args: unknown[]) => unknown) | undefined;
+    if (!fa && !fb) continue;
+    out[h] = async (...args: unknown[]) => { await fa?.apply(a, args); await fb?.apply(b, args); };
+  }
+  return out as Callback<Tensor[]>;
+}
