@@ -13,6 +13,10 @@
 #include "common.h"
 #include "threadpool.h"
 
+namespace ts {
+Napi::Value RooflineProbe(const Napi::CallbackInfo& info);  // roofline.cc (returns a value: not in kBindings)
+}  // namespace ts
+
 namespace {
 
 using namespace ts;
@@ -97,6 +101,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setCpuPath", Napi::Function::New<SetCpuPath>(env, "setCpuPath"));
   exports.Set("supportedPaths", Napi::Function::New<SupportedPaths>(env, "supportedPaths"));
   exports.Set("abiVersion", Napi::Number::New(env, kAbiVersion));
+  exports.Set("rooflineProbe", Napi::Function::New<ts::RooflineProbe>(env, "rooflineProbe"));
   return exports;
 }
 

@@ -7,6 +7,7 @@ import * as vega from 'vega';
 import * as vl from 'vega-lite';
 import type { ProfileFile, ReportInputs } from './run_files.js';
 import type { RunFile } from './run_log.js';
+import { placeKernels, type MachineRoofs } from './roofline.js';
 
 /** Settings of renderReport. */
 export interface ReportOptions {
@@ -78,6 +79,7 @@ async function profileSection(name: string, f: ProfileFile, index: number): Prom
       color: { field: 'part', type: 'nominal', scale: { domain: ['parameters', 'gradients', 'optimizer state', 'activations'] } },
     },
   });
+  const roofline = f.roofs ? await rooflineFigure(f.roofs, p.kernels) : '';
   const kernelTable = top.map((k) => `<tr><td>${esc(k.name)}</td><td>${k.calls}</td><td>${fmt(k.totalMs)}</td><td>${fmt(k.phaseMs.forward)}</td><td>${fmt(k.phaseMs.backward)}</td>`
     + `<td>${k.flops > 0 ? fmt(k.gflops) : '-'}</td><td>${k.bytes > 0 ? fmt(k.gbps) : '-'}</td><td>${fmt(100 * k.share, 1)}%</td></tr>`).join('');
   const e = f.estimate;
@@ -89,6 +91,7 @@ async function profileSection(name: string, f: ProfileFile, index: number): Prom
 <h3>Op-time breakdown</h3>
 ${figure('op-time', 'Time per backend kernel, split by the step phase that called it.', ops)}
 <table><thead><tr><th>kernel</th><th>calls</th><th>total ms</th><th>fwd ms</th><th>bwd ms</th><th>GFLOP/s</th><th>GB/s</th><th>share</th></tr></thead><tbody>${kernelTable}</tbody></table>
+${roofline}
 <h3>Step breakdown</h3>
 ${figure('steps', 'Each profiled step by phase (GC time is inside the phases it paused).', steps)}
 <h3>Memory timeline</h3>
@@ -151,6 +154,47 @@ function runSection(name: string, f: RunFile, index: number): string {
 ${f.summary ? `<table><thead><tr><th colspan="2">result</th></tr></thead><tbody>${rows(f.summary)}</tbody></table>` : ''}</div>
 <table><tbody><tr><th>CPU</th><td>${esc(m.cpu)} (${m.cores} cores), ${esc(m.backend)} backend, CPU path ${esc(m.cpuPath)}, ${m.threads} thread(s)</td></tr><tr><th>Node</th><td>${esc(m.node)} ${esc(m.platform)}</td></tr></tbody></table>
 </section>`;
+}
+
+async function rooflineFigure(r: MachineRoofs, kernels: ProfileFile['profile']['kernels']): Promise<string> {
+  const places = placeKernels(kernels, r);
+  const onChart = places.filter((k) => k.intensity > 0 && k.gflops > 0);
+  const lo = Math.min(1 / 16, ...onChart.map((k) => k.intensity / 2)), hi = Math.max(256, ...onChart.map((k) => k.intensity * 2));
+  const roof = Array.from({ length: 41 }, (_, i) => lo * (hi / lo) ** (i / 40)).map((x) => ({ x, y: Math.min(r.fmaGflops, r.copyGbps * x), line: `roof: ${fmt(r.copyGbps, 1)} GB/s, ${fmt(r.fmaGflops, 1)} GFLOP/s` }));
+  const gemm = [{ x: lo, y: r.gemmGflops, line: `our GEMM ${fmt(r.gemmGflops, 1)} GFLOP/s` }, { x: hi, y: r.gemmGflops, line: `our GEMM ${fmt(r.gemmGflops, 1)} GFLOP/s` }];
+  const ymin = Math.min(...onChart.map((k) => k.gflops / 2), r.copyGbps * lo);
+  const svg = await chartSvg({
+    width: WIDTH, height: 320,
+    layer: [
+      {
+        data: { values: [...roof, ...gemm] }, mark: { type: 'line' },
+        encoding: {
+          x: { field: 'x', type: 'quantitative', scale: { type: 'log', domain: [lo, hi] }, title: 'arithmetic intensity (FLOP per byte moved)' },
+          y: { field: 'y', type: 'quantitative', scale: { type: 'log', domain: [ymin, Math.max(r.fmaGflops, ...onChart.map((k) => k.gflops)) * 1.5] }, title: 'GFLOP/s' },
+          color: { field: 'line', type: 'nominal', scale: { range: ['#555', '#bbb'] }, title: null, legend: { labelLimit: 360, orient: 'bottom' } },
+          strokeDash: { field: 'line', type: 'nominal', legend: null },
+        },
+      },
+      {
+        data: { values: onChart.map((k) => ({ ...k, pct: 100 * k.share })) }, mark: { type: 'point', filled: true },
+        encoding: {
+          x: { field: 'intensity', type: 'quantitative', scale: { type: 'log' } },
+          y: { field: 'gflops', type: 'quantitative', scale: { type: 'log' } },
+          size: { field: 'pct', type: 'quantitative', title: '% of step', scale: { range: [30, 600] } },
+          shape: { field: 'bound', type: 'nominal', scale: { domain: ['memory', 'compute'] } },
+        },
+      },
+      {
+        data: { values: onChart.filter((k) => k.share >= 0.03) }, mark: { type: 'text', align: 'left', dx: 8, dy: -6, fontSize: 10 },
+        encoding: { x: { field: 'intensity', type: 'quantitative' }, y: { field: 'gflops', type: 'quantitative' }, text: { field: 'name' } },
+      },
+    ],
+    resolve: { scale: { color: 'independent' } },
+  });
+  const rows = places.slice(0, 15).map((k) => `<tr><td>${esc(k.name)}</td><td>${k.intensity > 0 ? fmt(k.intensity) : '-'}</td><td>${k.bound}</td><td>${fmt(100 * k.ofRoof, 1)}%</td><td>${fmt(100 * k.share, 1)}%</td></tr>`).join('');
+  return `<h3>Roofline</h3>
+${figure('roofline', `Kernels against this machine's roofs (${r.cpuPath} path, ${r.threads} threads, measured ${r.measured.slice(0, 10)}): copy bandwidth ${fmt(r.copyGbps, 1)} GB/s, multiply-add peak ${fmt(r.fmaGflops, 1)} GFLOP/s, our GEMM ${fmt(r.gemmGflops, 1)} GFLOP/s. Size: share of the step. Kernels without FLOPs are in the table only.`, svg)}
+<table><thead><tr><th>kernel</th><th>FLOP/byte</th><th>bound</th><th>of its roof</th><th>share</th></tr></thead><tbody>${rows}</tbody></table>`;
 }
 
 const CSS = `body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:900px;color:#222;padding:0 1em}

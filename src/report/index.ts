@@ -11,3 +11,4 @@ export { loadReportInputs, makeProfileFile, type ProfileFile, type MetricsFile, 
 export { renderReport, chartSvg, type ReportOptions } from './html.js';
 export { RunLog, runMachine, defaultRunDir, type RunFile, type RunMachine, type RunLogOptions, type RunLogCallbackOptions } from './run_log.js';
 export { TensorBoardWriter, crc32c, maskedCrc32c, tfRecord, readTfRecords, encodeScalarEvent, encodeFileVersionEvent } from './tensorboard.js';
+export { measureRoofs, machineRoofs, placeKernels, rooflineCachePath, type MachineRoofs, type KernelPlacement } from './roofline.js';

@@ -11,6 +11,7 @@ import { TensorslimError } from '../core/errors.js';
 import type { MemoryEstimate } from './memory.js';
 import type { ProfileResult } from './profiler.js';
 import type { RunFile } from './run_log.js';
+import type { MachineRoofs } from './roofline.js';
 
 /** What `tensorslim profile --out` writes. */
 export interface ProfileFile {
@@ -21,6 +22,8 @@ export interface ProfileFile {
   losses: number[];
   estimate: MemoryEstimate;
   profile: ProfileResult;
+  /** The machine's roofs when the profile was taken (roofline chart). */
+  roofs?: MachineRoofs;
 }
 
 /** One metrics file: its name and its rows (numeric fields only). */
@@ -38,8 +41,8 @@ export interface ReportInputs {
 }
 
 /** Wrap a profiled training run as a profile file. @example makeProfileFile('mlp', r) */
-export function makeProfileFile(model: string, r: { profile: ProfileResult; estimate: MemoryEstimate; losses: number[]; batch: number }): ProfileFile {
-  return { kind: 'tensorslim-profile', version: 1, model, batch: r.batch, losses: r.losses, estimate: r.estimate, profile: r.profile };
+export function makeProfileFile(model: string, r: { profile: ProfileResult; estimate: MemoryEstimate; losses: number[]; batch: number }, roofs?: MachineRoofs): ProfileFile {
+  return { kind: 'tensorslim-profile', version: 1, model, batch: r.batch, losses: r.losses, estimate: r.estimate, profile: r.profile, ...(roofs ? { roofs } : {}) };
 }
 
 function isProfileFile(x: unknown): x is ProfileFile {

@@ -186,6 +186,10 @@ function makeBackend(n: NativeAddon): NativeBackend {
     get threads() { return n.getNumThreads(); },
     setThreads(k: number) { setNumThreads(k); },
     get cpuPath() { return n.cpuPath(); },
+    rooflineProbe(seconds: number, copyBytes: number) {
+      if (!n.rooflineProbe) throw new Error('native rooflineProbe: this addon build predates it; rebuild it with node scripts/build-native.mjs');
+      return n.rooflineProbe(n.cpuPath(), seconds, copyBytes);
+    },
     description: 'C++ addon: packed SIMD GEMM, threaded kernels; general gather/scatterAdd (not embedding rows), int arithmetic and int8Linear on reference',
   };
 }
