@@ -5,7 +5,7 @@
 
 import * as vega from 'vega';
 import * as vl from 'vega-lite';
-import type { ProfileFile, ReportInputs } from './run_files.js';
+import type { FrontierFile, ProfileFile, ReportInputs } from './run_files.js';
 import type { RunFile } from './run_log.js';
 import { placeKernels, type MachineRoofs } from './roofline.js';
 
@@ -131,12 +131,41 @@ async function metricsSection(name: string, rows: readonly Record<string, number
       encoding: {
         x: { field: 'x', type: 'quantitative', title: x ?? 'row' },
         y: { field: 'value', type: 'quantitative', title: g.title, scale: { zero: false } },
-        color: { field: 'metric', type: 'nominal' },
+        color: { field: 'metric', type: 'nominal', legend: { labelLimit: 280 } },
       },
     });
     figures.push(figure(`curves-${g.name}`, `${g.keys.join(', ')} by ${x ?? 'row'}.`, svg));
   }
   return `<section id="metrics-${index}"><h2>Training curves <small>${esc(name)} (${rows.length} rows)</small></h2>${figures.join('\n')}</section>`;
+}
+
+/** The rows no other row beats on both axes (lower cost, higher accuracy), sorted by cost. */
+function pareto<T extends { testAccuracy: number }>(rows: readonly T[], cost: (r: T) => number): T[] {
+  const sorted = [...rows].sort((a, b) => cost(a) - cost(b) || b.testAccuracy - a.testAccuracy);
+  const out: T[] = [];
+  for (const r of sorted) if (out.length === 0 || r.testAccuracy > out[out.length - 1]!.testAccuracy) out.push(r);
+  return out;
+}
+
+async function frontierSection(name: string, f: FrontierFile, index: number): Promise<string> {
+  const rows = f.rows.map((r) => ({ ...r, accuracy: 100 * r.testAccuracy, kb: r.bytesOnDisk / 1024, us: r.latencyBatch1 * 1e6 }));
+  const chart = async (field: 'kb' | 'us', title: string): Promise<string> => {
+    const front = pareto(rows, (r) => r[field]);
+    return chartSvg({
+      width: WIDTH / 2 - 30, height: 260,
+      layer: [
+        { data: { values: front }, mark: { type: 'line', color: '#bbb', strokeDash: [4, 3] }, encoding: { x: { field, type: 'quantitative', scale: { type: 'log' }, title }, y: { field: 'accuracy', type: 'quantitative', scale: { zero: false }, title: 'test accuracy (%)' } } },
+        { data: { values: rows }, mark: { type: 'point', filled: true, size: 90 }, encoding: { x: { field, type: 'quantitative', scale: { type: 'log' } }, y: { field: 'accuracy', type: 'quantitative' }, color: { field: 'stage', type: 'nominal', legend: null } } },
+        { data: { values: rows }, mark: { type: 'text', align: 'left', dx: 7, dy: -7, fontSize: 10 }, encoding: { x: { field, type: 'quantitative', scale: { type: 'log' } }, y: { field: 'accuracy', type: 'quantitative' }, text: { field: 'stage' }, color: { field: 'stage', type: 'nominal', legend: null } } },
+      ],
+    });
+  };
+  const table = f.rows.map((r) => `<tr><td>${esc(r.stage)}</td><td>${esc(r.model)}</td><td>${r.params}</td><td>${r.nonzeroParams}</td><td>${bytes(r.bytesOnDisk)}</td><td>${fmt(100 * r.testAccuracy)}%</td>`
+    + `<td>${fmt(r.latencyBatch1 * 1e6, 1)} µs</td><td>${r.latencyBatch256 !== undefined ? `${fmt(r.latencyBatch256 * 1e6, 2)} µs` : '-'}</td></tr>`).join('');
+  return `<section id="frontier-${index}"><h2>Accuracy / size / latency <small>${esc(name)}, ${esc(f.dataset)}</small></h2>
+<div class="cols">${figure('frontier-size', 'Test accuracy against size on disk (log scale); the dashed line joins the rows no other row beats.', await chart('kb', 'size on disk (KB)'))}
+${figure('frontier-latency', 'Test accuracy against latency per sample at batch 1 (log scale).', await chart('us', 'latency per sample, batch 1 (µs)'))}</div>
+<table><thead><tr><th>stage</th><th>model</th><th>params</th><th>non-zero</th><th>size</th><th>test acc</th><th>latency b=1</th><th>latency b=256</th></tr></thead><tbody>${table}</tbody></table></section>`;
 }
 
 function value(v: unknown): string {
@@ -207,10 +236,11 @@ figure{margin:1em 0}figcaption{color:#666;font-size:.9em}.cols{display:flex;gap:
  * @example writeFileSync('report.html', await renderReport(loadReportInputs(['mlp.profile.json'])));
  */
 export async function renderReport(inputs: ReportInputs, opts: ReportOptions = {}): Promise<string> {
-  if (inputs.profiles.length === 0 && inputs.metrics.length === 0) throw new Error('renderReport: nothing to report (no profiles and no metrics)');
+  if (inputs.profiles.length === 0 && inputs.metrics.length === 0 && (inputs.frontiers ?? []).length === 0) throw new Error('renderReport: nothing to report (no profiles, metrics or frontiers)');
   const sections: string[] = [];
   for (const [i, r] of (inputs.runs ?? []).entries()) sections.push(runSection(r.name, r.file, i));
   for (const [i, m] of inputs.metrics.entries()) sections.push(await metricsSection(m.name, m.rows, i));
+  for (const [i, f] of (inputs.frontiers ?? []).entries()) sections.push(await frontierSection(f.name, f.file, i));
   for (const [i, p] of inputs.profiles.entries()) sections.push(await profileSection(p.name, p.file, i));
   const versions = { ...opts.versions, vega: vega.version, 'vega-lite': vl.version, node: process.version };
   const title = opts.title ?? 'tensorslim report';
@@ -219,7 +249,7 @@ export async function renderReport(inputs: ReportInputs, opts: ReportOptions = {
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
 <title>${esc(title)}</title><style>${CSS}</style></head>
 <body><h1>${esc(title)}</h1>
-<p>${inputs.profiles.length} profile(s), ${inputs.metrics.length} metrics file(s). Versions: ${Object.entries(versions).map(([k, v]) => `${esc(k)} ${esc(v)}`).join(', ')}.</p>
+<p>${(inputs.runs ?? []).length} run(s), ${inputs.metrics.length} metrics file(s), ${(inputs.frontiers ?? []).length} frontier(s), ${inputs.profiles.length} profile(s). Versions: ${Object.entries(versions).map(([k, v]) => `${esc(k)} ${esc(v)}`).join(', ')}.</p>
 ${sections.join('\n')}
 </body></html>
 `;

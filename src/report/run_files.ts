@@ -26,6 +26,28 @@ export interface ProfileFile {
   roofs?: MachineRoofs;
 }
 
+/** One compressed (or dense) model of a frontier: what it costs and how well it does. */
+export interface FrontierRow {
+  /** 'dense (trained)', 'pruned 90% (CSR)', 'distilled student', 'quantized int8', ... */
+  stage: string;
+  model: string;
+  params: number;
+  nonzeroParams: number;
+  bytesOnDisk: number;
+  testAccuracy: number;
+  /** Seconds per sample at batch 1 (and at a large batch, when measured). */
+  latencyBatch1: number;
+  latencyBatch256?: number;
+}
+
+/** What `tensorslim demo --report` writes as frontier.json: the accuracy / size / latency frontier. */
+export interface FrontierFile {
+  kind: 'tensorslim-frontier';
+  version: 1;
+  dataset: string;
+  rows: FrontierRow[];
+}
+
 /** One metrics file: its name and its rows (numeric fields only). */
 export interface MetricsFile {
   name: string;
@@ -38,6 +60,8 @@ export interface ReportInputs {
   metrics: MetricsFile[];
   /** run.json of run folders: command, config, machine, summary. */
   runs?: { name: string; file: RunFile }[];
+  /** Accuracy / size / latency frontiers (frontier.json). */
+  frontiers?: { name: string; file: FrontierFile }[];
 }
 
 /** Wrap a profiled training run as a profile file. @example makeProfileFile('mlp', r) */
@@ -51,6 +75,14 @@ function isProfileFile(x: unknown): x is ProfileFile {
   const p = o['profile'] as Record<string, unknown> | undefined;
   return o['kind'] === 'tensorslim-profile' && typeof p === 'object' && p !== null && Array.isArray(p['kernels']) && Array.isArray(p['steps'])
     && typeof p['memory'] === 'object' && p['memory'] !== null && Array.isArray((p['memory'] as Record<string, unknown>)['timeline']);
+}
+
+function isFrontierFile(x: unknown): x is FrontierFile {
+  if (typeof x !== 'object' || x === null) return false;
+  const o = x as Record<string, unknown>;
+  return o['kind'] === 'tensorslim-frontier' && Array.isArray(o['rows']) && (o['rows'] as unknown[]).every((r) => typeof r === 'object' && r !== null
+    && typeof (r as Record<string, unknown>)['stage'] === 'string' && typeof (r as Record<string, unknown>)['testAccuracy'] === 'number'
+    && typeof (r as Record<string, unknown>)['bytesOnDisk'] === 'number' && typeof (r as Record<string, unknown>)['latencyBatch1'] === 'number');
 }
 
 function isRunFile(x: unknown): x is RunFile {
@@ -102,7 +134,7 @@ export function loadReportInputs(paths: readonly string[]): ReportInputs {
       files.push(p);
     }
   }
-  const out: ReportInputs = { profiles: [], metrics: [], runs: [] };
+  const out: ReportInputs = { profiles: [], metrics: [], runs: [], frontiers: [] };
   for (const f of files) {
     const text = readFileSync(f, 'utf8');
     if (f.endsWith('.jsonl')) { out.metrics.push(parseMetrics(f, text)); continue; }
@@ -114,6 +146,10 @@ export function loadReportInputs(paths: readonly string[]): ReportInputs {
     }
     if (isProfileFile(v)) out.profiles.push({ name: basename(f), file: v });
     else if (isRunFile(v)) out.runs!.push({ name: f, file: v });
+    else if (isFrontierFile(v)) out.frontiers!.push({ name: basename(f), file: v });
+    else if (typeof v === 'object' && v !== null && (v as Record<string, unknown>)['kind'] === 'tensorslim-frontier') {
+      throw new TensorslimError('report', `${f}: a malformed frontier file (each row needs stage, testAccuracy, bytesOnDisk and latencyBatch1, as written by tensorslim demo --report)`);
+    }
     else if (typeof v === 'object' && v !== null && (v as Record<string, unknown>)['kind'] === 'tensorslim-run') {
       throw new TensorslimError('report', `${f}: a malformed run.json (needs command, config, machine and started, as written by tensorslim train --run-dir)`);
     } else throw new TensorslimError('report', `${f}: neither a tensorslim profile ({"kind": "tensorslim-profile", ...} from 'tensorslim profile --out') nor a run.json ({"kind": "tensorslim-run", ...} from 'tensorslim train --run-dir')`);

@@ -9,9 +9,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { prune } from '../../compress/index.js';
 import type { PresetModel } from '../../models/index.js';
-import type { Tensor } from '../../core/tensor.js';
-import type { RunLog } from '../../report/index.js';
-import type { Callback } from '../../train/index.js';
 import { exportWeights, loadImageData, measureLatency } from '../../train/index.js';
 import { formatFlags, JSON_FLAG, parseArgs, type FlagSpecs } from '../args.js';
 import { UsageError, type Command } from '../command.js';
@@ -20,7 +17,7 @@ import { applyRuntimeFlags, modelFromAnyCheckpoint, warnNonFinite } from '../run
 import { loadCheckpoint } from '../../io/index.js';
 import { checkOutputFile } from '../paths.js';
 import { pruneReporting } from '../prune_progress.js';
-import { openRunLog } from '../run_dir.js';
+import { openRunLog, withRunLog } from '../run_dir.js';
 
 const FLAGS = {
   model: { type: 'string', help: 'checkpoint of the trained dense model (written by train --out)', metavar: 'FILE' },
@@ -177,21 +174,3 @@ Examples:
   },
 };
 
-/** Progress callbacks that also log each fine-tuning stage to the run folder (stage = the stage's label). */
-function withRunLog<R extends { progress: (label: string) => Callback<Tensor[]> }>(r: R, runLog: RunLog | null): R {
-  if (runLog === null) return r;
-  return { ...r, progress: (label: string) => chainCallbacks(r.progress(label), runLog.callback({ stage: label })) };
-}
-
-/** One callback running the hooks of `a` then `b` (stateless hooks only: neither may have a name/stateDict). */
-function chainCallbacks(a: Callback<Tensor[]>, b: Callback<unknown>): Callback<Tensor[]> {
-  const hooks = ['onTrainBegin', 'onEpochBegin', 'onStepBegin', 'onAfterBackward', 'onStepEnd', 'onEvaluate', 'onEpochEnd', 'onCheckpoint', 'onTrainEnd'] as const;
-  const out: Record<string, unknown> = {};
-  for (const h of hooks) {
-    const fa = a[h] as ((...args: unknown[]) => unknown) | undefined;
-    const fb = b[h] as ((...args: unknown[]) => unknown) | undefined;
-    if (!fa && !fb) continue;
-    out[h] = async (...args: unknown[]) => { await fa?.apply(a, args); await fb?.apply(b, args); };
-  }
-  return out as Callback<Tensor[]>;
-}
