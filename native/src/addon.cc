@@ -15,6 +15,8 @@
 
 namespace ts {
 Napi::Value RooflineProbe(const Napi::CallbackInfo& info);  // roofline.cc (returns a value: not in kBindings)
+Napi::Value PoolTrace(const Napi::CallbackInfo& info);      // pool_trace.cc
+Napi::Value PoolTraceDrain(const Napi::CallbackInfo& info); // pool_trace.cc
 }  // namespace ts
 
 namespace {
@@ -102,6 +104,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("supportedPaths", Napi::Function::New<SupportedPaths>(env, "supportedPaths"));
   exports.Set("abiVersion", Napi::Number::New(env, kAbiVersion));
   exports.Set("rooflineProbe", Napi::Function::New<ts::RooflineProbe>(env, "rooflineProbe"));
+  exports.Set("poolTrace", Napi::Function::New<ts::PoolTrace>(env, "poolTrace"));
+  exports.Set("poolTraceDrain", Napi::Function::New<ts::PoolTraceDrain>(env, "poolTraceDrain"));
   return exports;
 }
 

@@ -28,7 +28,7 @@ const FLAGS = {
 const ms = (x: number): string => x.toFixed(2);
 
 function kernelRow(k: KernelStats, place: KernelPlacement | undefined): string[] {
-  return [k.name, String(k.calls), ms(k.totalMs), ms(k.phaseMs.forward), ms(k.phaseMs.backward), ms(k.phaseMs.optimizer + k.phaseMs.data + k.phaseMs.other),
+  return [k.name, String(k.calls), ms(k.totalMs), k.nativeCalls > 0 ? ms(k.nativeMs) : '-', ms(k.phaseMs.forward), ms(k.phaseMs.backward), ms(k.phaseMs.optimizer + k.phaseMs.data + k.phaseMs.other),
     k.flops > 0 ? k.gflops.toFixed(2) : '-', k.bytes > 0 ? k.gbps.toFixed(2) : '-', place ? place.bound : '-', place ? fmtPct(place.ofRoof, 1) : '-', fmtPct(k.share, 1)];
 }
 
@@ -43,7 +43,9 @@ print where the time went: the top backend kernels (calls, total ms, forward / b
 achieved GFLOP/s and GB/s from each kernel's modelled FLOPs and bytes, share of the step), the step
 breakdown (data, forward, backward, optimizer, garbage collection) and memory (the estimate made
 before training against the peak measured during it). Kernel times are wall times measured from
-JavaScript around each backend call (see docs/PROFILING.md). Each kernel is placed on the machine's
+JavaScript around each backend call; on the native backend "native ms" is the time the addon's
+thread pool spent on them (first thread start to last thread end), and --trace shows each pool
+thread's work on a track of its own (see docs/PROFILING.md). Each kernel is placed on the machine's
 roofline: memory- or compute-bound, and its achieved rate as a share of its roof; the roofs (peak
 FLOP/s from a multiply-add loop and from our GEMM, copy bandwidth) are measured once per CPU,
 backend, CPU path and thread count and cached in ~/.cache/tensorslim/roofline.json
@@ -91,7 +93,7 @@ Examples:
       emitJson(ctx, {
         command: 'profile', model: target, backend: p.backend, batch, steps: flags.steps, losses: r.losses, breakdown, memory,
         kernelShareOfStep: p.stepMs > 0 ? kernelMs / p.stepMs : null, gc: p.gc,
-        kernels: p.kernels.slice(0, flags.top).map(({ name, calls, totalMs, selfMs, phaseMs, flops, bytes, gflops, gbps, share }) => ({ name, calls, totalMs, selfMs, phaseMs, flops, bytes, gflops, gbps, share })),
+        kernels: p.kernels.slice(0, flags.top).map(({ name, calls, totalMs, selfMs, nativeMs, nativeCalls, phaseMs, flops, bytes, gflops, gbps, share }) => ({ name, calls, totalMs, selfMs, nativeMs, nativeCalls, phaseMs, flops, bytes, gflops, gbps, share })),
         roofline: { roofs: roof.roofs, fromCache: roof.fromCache, cache: roof.path, kernels: placements.filter((x) => p.kernels.slice(0, flags.top).some((k) => k.name === x.name)) },
         trace: flags.trace ?? null, out: flags.out ?? null,
       });
@@ -100,7 +102,7 @@ Examples:
     say(`${target} on the ${p.backend} backend, batch ${batch}, ${flags.steps} profiled steps; losses ${r.losses.map((l) => l.toFixed(4)).join(', ')}`);
     say('');
     say(formatTable(
-      [{ header: 'kernel' }, { header: 'calls', align: 'right' }, { header: 'total ms', align: 'right' }, { header: 'fwd ms', align: 'right' }, { header: 'bwd ms', align: 'right' },
+      [{ header: 'kernel' }, { header: 'calls', align: 'right' }, { header: 'total ms', align: 'right' }, { header: 'native ms', align: 'right' }, { header: 'fwd ms', align: 'right' }, { header: 'bwd ms', align: 'right' },
         { header: 'other ms', align: 'right' }, { header: 'GFLOP/s', align: 'right' }, { header: 'GB/s', align: 'right' }, { header: 'bound' }, { header: 'of roof', align: 'right' },
         { header: 'share', align: 'right' }],
       p.kernels.slice(0, flags.top).map((k) => kernelRow(k, placeOf.get(k.name))),
