@@ -7,7 +7,8 @@
 //   elementwise.cc (unary, binary, where/select, compareInt), reduce.cc, copy.cc (copy, convert,
 //   assign), im2col.cc (unfold2d, fold2d), matmul.cc (+ gemm.cc), and the fused kernels linear.cc,
 //   softmax_cross_entropy.cc, layer_norm.cc, gelu.cc, attention.cc, embedding.cc, csr_linear.cc,
-//   adam.cc.
+//   adam.cc; for the profiler, roofline.cc (rooflineProbe: peak FLOP/s per CPU path, copy
+//   bandwidth) and pool_trace.cc (poolTrace, poolTraceDrain: per-thread kernel timing).
 #include "alloc.h"
 #include "binding.h"
 #include "common.h"
