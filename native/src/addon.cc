@@ -7,11 +7,18 @@
 //   elementwise.cc (unary, binary, where/select, compareInt), reduce.cc, copy.cc (copy, convert,
 //   assign), im2col.cc (unfold2d, fold2d), matmul.cc (+ gemm.cc), and the fused kernels linear.cc,
 //   softmax_cross_entropy.cc, layer_norm.cc, gelu.cc, attention.cc, embedding.cc, csr_linear.cc,
-//   adam.cc.
+//   adam.cc; for the profiler, roofline.cc (rooflineProbe: peak FLOP/s per CPU path, copy
+//   bandwidth) and pool_trace.cc (poolTrace, poolTraceDrain: per-thread kernel timing).
 #include "alloc.h"
 #include "binding.h"
 #include "common.h"
 #include "threadpool.h"
+
+namespace ts {
+Napi::Value RooflineProbe(const Napi::CallbackInfo& info);  // roofline.cc (returns a value: not in kBindings)
+Napi::Value PoolTrace(const Napi::CallbackInfo& info);      // pool_trace.cc
+Napi::Value PoolTraceDrain(const Napi::CallbackInfo& info); // pool_trace.cc
+}  // namespace ts
 
 namespace {
 
@@ -97,6 +104,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setCpuPath", Napi::Function::New<SetCpuPath>(env, "setCpuPath"));
   exports.Set("supportedPaths", Napi::Function::New<SupportedPaths>(env, "supportedPaths"));
   exports.Set("abiVersion", Napi::Number::New(env, kAbiVersion));
+  exports.Set("rooflineProbe", Napi::Function::New<ts::RooflineProbe>(env, "rooflineProbe"));
+  exports.Set("poolTrace", Napi::Function::New<ts::PoolTrace>(env, "poolTrace"));
+  exports.Set("poolTraceDrain", Napi::Function::New<ts::PoolTraceDrain>(env, "poolTraceDrain"));
   return exports;
 }
 

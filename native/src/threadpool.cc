@@ -10,6 +10,7 @@
 #include "threadpool.h"
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
@@ -34,6 +35,21 @@ inline long total_of(uint64_t s) { return long((s >> 16) & 0xffff); }
 inline long next_of(uint64_t s) { return long(s & 0xffff); }
 
 thread_local bool tl_in_job = false;
+
+// Pool tracing (threadpool.h): one span buffer per thread index, written only by that thread,
+// read by drain_pool_trace between jobs (a worker's last push precedes its done_ increment, which
+// the caller waits for, so the caller sees it).
+constexpr int kMaxTraceThreads = 1025;
+std::atomic<bool> g_trace{false};
+thread_local int tl_tid = 0;
+std::vector<int64_t> g_spans[kMaxTraceThreads];
+inline int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+inline void record_span(uint32_t job, int64_t start, int64_t end) {
+  std::vector<int64_t>& v = g_spans[tl_tid < kMaxTraceThreads ? tl_tid : kMaxTraceThreads - 1];
+  v.push_back(job); v.push_back(start); v.push_back(end);
+}
 
 class Pool {
  public:
@@ -82,7 +98,10 @@ class Pool {
       if (!state_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel, std::memory_order_acquire)) continue;
       const bool prev = tl_in_job;
       tl_in_job = true;
+      const bool trace = g_trace.load(std::memory_order_relaxed);
+      const int64_t t0 = trace ? now_ns() : 0;
       (*fn_)(next_of(s));
+      if (trace) record_span(g, t0, now_ns());
       tl_in_job = prev;
       if (done_.fetch_add(1, std::memory_order_seq_cst) + 1 == total_of(s) && waiting_.load(std::memory_order_seq_cst)) {
         std::lock_guard<std::mutex> lk(m_);
@@ -96,7 +115,7 @@ class Pool {
     n_ = n < 1 ? 1 : n;
     stop_.store(false);
     const uint32_t g = gen_of(state_.load());
-    for (int i = 1; i < n_; i++) workers_.emplace_back([this, g] { loop(g); });
+    for (int i = 1; i < n_; i++) workers_.emplace_back([this, g, i] { tl_tid = i; loop(g); });
   }
 
   void stop() {
@@ -164,7 +183,10 @@ bool in_parallel_job() { return tl_in_job; }
 void run_tasks(long ntasks, const std::function<void(long)>& task) {
   if (ntasks <= 0) return;
   if (ntasks == 1 || tl_in_job || pool().size() == 1) {
+    const bool trace = !tl_in_job && g_trace.load(std::memory_order_relaxed);
+    const int64_t t0 = trace ? now_ns() : 0;
     for (long i = 0; i < ntasks; i++) task(i);
+    if (trace) record_span(0, t0, now_ns());
     return;
   }
   // More tasks than one job can count: group them.
@@ -190,11 +212,29 @@ void parallel_for(long n, long grain, const std::function<void(long, long)>& fn)
   if (grain < 1) grain = 1;
   long chunks = n / grain;
   if (chunks > 4L * nt) chunks = 4L * nt;
-  if (chunks <= 1 || nt == 1 || tl_in_job) { fn(0, n); return; }
+  if (chunks <= 1 || nt == 1 || tl_in_job) {
+    const bool trace = !tl_in_job && g_trace.load(std::memory_order_relaxed);
+    const int64_t t0 = trace ? now_ns() : 0;
+    fn(0, n);
+    if (trace) record_span(0, t0, now_ns());
+    return;
+  }
   run_tasks(chunks, [&](long c) {
     const long b = n * c / chunks, e = n * (c + 1) / chunks;
     if (b < e) fn(b, e);
   });
 }
+
+void set_pool_trace(bool on) { g_trace.store(on, std::memory_order_relaxed); }
+
+void drain_pool_trace(std::vector<int64_t>& out) {
+  for (int t = 0; t < kMaxTraceThreads; t++) {
+    std::vector<int64_t>& v = g_spans[t];
+    for (size_t i = 0; i + 2 < v.size(); i += 3) { out.push_back(t); out.push_back(v[i]); out.push_back(v[i + 1]); out.push_back(v[i + 2]); }
+    v.clear();
+  }
+}
+
+int64_t pool_trace_now_ns() { return now_ns(); }
 
 }  // namespace ts

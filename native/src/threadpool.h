@@ -5,7 +5,9 @@
 // briefly after a job (back-to-back kernels pay no wake-up), then sleep. Calls from inside a
 // running job run inline and serially (no nested parallelism).
 #pragma once
+#include <cstdint>
 #include <functional>
+#include <vector>
 
 namespace ts {
 
@@ -23,5 +25,16 @@ void run_on_all(const std::function<void(int, int)>& fn);
 // split adapts to threads that run late): fn(begin, end) per chunk. Runs inline when n is small
 // or when called from inside a job.
 void parallel_for(long n, long grain, const std::function<void(long, long)>& fn);
+
+// Profiling (src/report/profiler.ts through pool_trace.cc). While on, every task a pool thread runs
+// is recorded as (thread index, job number, start, end) in that thread's own buffer (steady_clock
+// nanoseconds; the caller is thread 0, workers 1..n-1), and so is every top-level kernel that runs
+// inline (job number 0). Off by default: then the cost is one relaxed atomic load per task.
+void set_pool_trace(bool on);
+// Appends the recorded spans to `out` as 4 values each (thread, job, start_ns, end_ns) and clears
+// the buffers. Call only between jobs (from the JavaScript thread).
+void drain_pool_trace(std::vector<int64_t>& out);
+// steady_clock now, in nanoseconds (the clock of the spans).
+int64_t pool_trace_now_ns();
 
 }  // namespace ts

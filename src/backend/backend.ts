@@ -103,6 +103,15 @@ export interface BackendInfo {
   readonly description?: string;
   /** Set the number of kernel threads. */
   setThreads?(n: number): void;
+  /**
+   * Measure the roofs of the active CPU path: peak float32 GFLOP/s from a multiply-add loop on every
+   * kernel thread, and copy bandwidth (GB/s, read + write) over `copyBytes` (src/report/roofline.ts).
+   */
+  rooflineProbe?(seconds: number, copyBytes: number): { fmaGflops: number; copyGbps: number };
+  /** Start or stop recording each kernel's work per pool thread (the profiler does). */
+  poolTrace?(on: boolean): void;
+  /** Take the recorded spans: [thread, job, startUs, endUs, ...] and the recording clock's now, in microseconds. */
+  poolTraceDrain?(): { spans: Float64Array; nowUs: number };
 }
 
 /** A (rows, cols) matrix in CSR form (as compress/prune/csr.ts CsrMatrix, structurally). */

@@ -7,5 +7,8 @@ export {
 } from './memory.js';
 export { toChromeTrace, validateChromeTrace, type ChromeTrace, type TraceEvent } from './trace.js';
 export { trainingStep, profileTraining, type TrainingStep, type ProfileTrainingOptions, type ProfileTrainingResult } from './training.js';
-export { loadReportInputs, makeProfileFile, type ProfileFile, type MetricsFile, type ReportInputs } from './run_files.js';
+export { loadReportInputs, makeProfileFile, type ProfileFile, type MetricsFile, type ReportInputs, type FrontierFile, type FrontierRow } from './run_files.js';
 export { renderReport, chartSvg, type ReportOptions } from './html.js';
+export { RunLog, runMachine, defaultRunDir, type RunFile, type RunMachine, type RunLogOptions, type RunLogCallbackOptions } from './run_log.js';
+export { TensorBoardWriter, crc32c, maskedCrc32c, tfRecord, readTfRecords, encodeScalarEvent, encodeFileVersionEvent } from './tensorboard.js';
+export { measureRoofs, machineRoofs, placeKernels, rooflineCachePath, type MachineRoofs, type KernelPlacement } from './roofline.js';

@@ -18,10 +18,17 @@ import { type HasParameters, optimizerStateBytes, parameterBytes, savedActivatio
 export type Phase = 'data' | 'forward' | 'backward' | 'optimizer' | 'other';
 const PHASES: ReadonlySet<string> = new Set(['data', 'forward', 'backward', 'optimizer']);
 
+/** The native backend's per-thread kernel timing (BackendInfo.poolTrace / poolTraceDrain). */
+interface PoolTracer { poolTrace(on: boolean): void; poolTraceDrain(): { spans: Float64Array; nowUs: number } }
+function poolTracer(b: Backend): PoolTracer | null {
+  return typeof b.poolTrace === 'function' && typeof b.poolTraceDrain === 'function' ? (b as PoolTracer) : null;
+}
+
 /** One timed interval, in milliseconds since the profiler started. */
 export interface ProfileEvent {
   name: string;
-  cat: 'kernel' | 'region' | 'gc';
+  /** 'thread': work of a native pool thread (named after the kernel it ran for). */
+  cat: 'kernel' | 'region' | 'gc' | 'thread';
   start: number;
   dur: number;
   phase: Phase;
@@ -37,6 +44,12 @@ export interface ProfileEvent {
    * (so the trace nests); the statistics use dur - overheadMs.
    */
   overheadMs?: number;
+  /** Kernels on the native backend: from the first pool thread's start to the last one's end (native timing). */
+  nativeMs?: number;
+  /** Kernels: summed busy time of the pool threads that worked on the call. */
+  threadBusyMs?: number;
+  /** Thread events: the pool thread's index (0 = the calling JavaScript thread). */
+  thread?: number;
 }
 
 /** Totals of one kernel name (`matmul`, `binary.add`, ...). */
@@ -56,6 +69,13 @@ export interface KernelStats {
   gbps: number;
   /** Fraction of the profiled step time (or wall time when no steps were marked). */
   share: number;
+  /**
+   * Time measured inside the native addon (first pool thread start to last end, per call, summed);
+   * 0 on the reference backend and for kernels the native backend delegates to it.
+   */
+  nativeMs: number;
+  /** Calls that the native pool timed. */
+  nativeCalls: number;
 }
 
 /** Totals of one region name. */
@@ -134,6 +154,8 @@ export interface ProfilerOptions {
   memory?: boolean;
   /** Record garbage collections (default true). */
   gc?: boolean;
+  /** Native backend: time each kernel's work per pool thread inside the addon (default true). */
+  threads?: boolean;
 }
 
 interface Frame { name: string; phase: Phase; start: number; child: number; depth: number; overhead: number }
@@ -173,6 +195,7 @@ export class Profiler {
   #params: readonly Tensor[] = [];
   #paramBytes = 0;
   #backend = '';
+  #tracer: PoolTracer | null = null;
 
   constructor(opts: ProfilerOptions = {}) { this.#opts = opts; }
 
@@ -208,6 +231,8 @@ export class Profiler {
       });
       this.#observer.observe({ entryTypes: ['gc'] });
     }
+    this.#tracer = (this.#opts.threads ?? true) ? poolTracer(inner) : null;
+    if (this.#tracer) { this.#tracer.poolTraceDrain(); this.#tracer.poolTrace(true); }
     this.#running = true;
     this.#t0 = performance.now();
     this.#sample('start');
@@ -220,6 +245,13 @@ export class Profiler {
     this.#sample('stop');
     this.#running = false;
     setBackend(this.#restore);
+    if (this.#tracer) {
+      const jsNow = performance.now();
+      const { spans, nowUs } = this.#tracer.poolTraceDrain();
+      this.#tracer.poolTrace(false);
+      this.#tracer = null;
+      attachPoolSpans(this.#events, spans, jsNow - this.#t0 - nowUs / 1000);
+    }
     await new Promise<void>((r) => setTimeout(r, 0)); // GC entries are delivered on a timer tick
     this.#observer?.disconnect();
     this.#observer = null;
@@ -327,6 +359,32 @@ function profiledBackend(inner: Backend, p: Profiler): Backend {
   return proxy;
 }
 
+/**
+ * Turn the pool's spans (thread, job, startUs, endUs; native clock) into 'thread' events on the
+ * profiler's clock (ms since start = nativeUs / 1000 + offsetMs), each named after the kernel call
+ * whose JavaScript interval holds it, and give each such kernel call its native time.
+ */
+function attachPoolSpans(events: ProfileEvent[], spans: Float64Array, offsetMs: number): void {
+  const kernels = events.filter((e) => e.cat === 'kernel').sort((a, b) => a.start - b.start);
+  const extent = new Map<ProfileEvent, { s: number; e: number; busy: number }>();
+  for (let i = 0; i + 3 < spans.length; i += 4) {
+    const start = spans[i + 2]! / 1000 + offsetMs, end = spans[i + 3]! / 1000 + offsetMs;
+    const mid = (start + end) / 2;
+    let lo = 0, hi = kernels.length - 1, k: ProfileEvent | undefined;
+    while (lo <= hi) { // the last kernel starting at or before mid
+      const m = (lo + hi) >> 1;
+      if (kernels[m]!.start <= mid) { k = kernels[m]; lo = m + 1; } else hi = m - 1;
+    }
+    const owner = k && mid <= k.start + k.dur ? k : undefined;
+    events.push({ name: owner?.name ?? 'pool work', cat: 'thread', start, dur: Math.max(0, end - start), phase: owner?.phase ?? 'other', depth: 0, thread: spans[i]! });
+    if (owner) {
+      const x = extent.get(owner);
+      if (x) { x.s = Math.min(x.s, start); x.e = Math.max(x.e, end); x.busy += end - start; } else extent.set(owner, { s: start, e: end, busy: end - start });
+    }
+  }
+  for (const [k, x] of extent) { k.nativeMs = x.e - x.s; k.threadBusyMs = x.busy; }
+}
+
 function overlap(a0: number, a1: number, b0: number, b1: number): number {
   return Math.max(0, Math.min(a1, b1) - Math.max(a0, b0));
 }
@@ -340,8 +398,9 @@ function summarize(backend: string, wallMs: number, events: ProfileEvent[], gc: 
   for (const e of events) {
     if (e.cat === 'kernel') {
       let k = kernels.get(e.name);
-      if (!k) { k = { name: e.name, calls: 0, totalMs: 0, selfMs: 0, phaseMs: ZERO_PHASES(), flops: 0, bytes: 0, gflops: 0, gbps: 0, share: 0 }; kernels.set(e.name, k); }
+      if (!k) { k = { name: e.name, calls: 0, totalMs: 0, selfMs: 0, phaseMs: ZERO_PHASES(), flops: 0, bytes: 0, gflops: 0, gbps: 0, share: 0, nativeMs: 0, nativeCalls: 0 }; kernels.set(e.name, k); }
       k.calls++; k.totalMs += e.dur; k.selfMs += e.dur; k.phaseMs[e.phase] += e.dur; k.flops += e.flops ?? 0; k.bytes += e.bytes ?? 0;
+      if (e.nativeMs !== undefined) { k.nativeMs += e.nativeMs; k.nativeCalls++; }
     } else if (e.cat === 'region') {
       let r = regions.get(e.name);
       if (!r) { r = { name: e.name, calls: 0, totalMs: 0, selfMs: 0 }; regions.set(e.name, r); }

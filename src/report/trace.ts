@@ -1,7 +1,8 @@
 // Chrome trace export: a ProfileResult as trace-event JSON (the format chrome://tracing and
 // Perfetto open), and a validator of that format's rules used by the tests. Timestamps and
 // durations are microseconds; regions and kernels are 'X' (complete) events on the JavaScript main
-// thread's track, garbage collections on a track of their own, memory as 'C' (counter) events.
+// thread's track, garbage collections on a track of their own, each native pool thread's work on
+// its own track (tid 100 + thread index), memory as 'C' (counter) events.
 
 import type { ProfileResult } from './profiler.js';
 
@@ -27,7 +28,7 @@ export interface ChromeTrace {
   otherData: Record<string, string | number>;
 }
 
-const MAIN_TID = 1, GC_TID = 2;
+const MAIN_TID = 1, GC_TID = 2, POOL_TID0 = 100; // pool thread i: tid 100 + i
 
 /**
  * Convert a profile to trace-event JSON. Write it with JSON.stringify and open it in Perfetto.
@@ -41,11 +42,23 @@ export function toChromeTrace(r: ProfileResult): ChromeTrace {
     { name: 'thread_name', ph: 'M', ts: 0, pid, tid: MAIN_TID, args: { name: 'JavaScript main thread (regions, kernels)' } },
     { name: 'thread_name', ph: 'M', ts: 0, pid, tid: GC_TID, args: { name: 'garbage collection' } },
   ];
+  const poolThreads = [...new Set(r.events.filter((e) => e.cat === 'thread').map((e) => e.thread ?? 0))].sort((a, b) => a - b);
+  for (const t of poolThreads) {
+    ev.push({ name: 'thread_name', ph: 'M', ts: 0, pid, tid: POOL_TID0 + t, args: { name: t === 0 ? 'native pool thread 0 (the JavaScript thread in the addon)' : `native pool thread ${t}` } });
+    ev.push({ name: 'thread_sort_index', ph: 'M', ts: 0, pid, tid: POOL_TID0 + t, args: { sort_index: POOL_TID0 + t } });
+  }
   for (const e of r.events) {
+    if (e.cat === 'thread') {
+      const ts = us(e.start), end = us(e.start + e.dur);
+      ev.push({ name: e.name, ph: 'X', cat: 'native', ts, dur: Math.max(0, Math.round((end - ts) * 1000) / 1000), pid, tid: POOL_TID0 + (e.thread ?? 0), args: { phase: e.phase } });
+      continue;
+    }
     const args: Record<string, string | number> = { phase: e.phase };
     if (e.flops !== undefined) args['flops'] = e.flops;
     if (e.bytes !== undefined) args['bytes'] = e.bytes;
     if (e.selfMs !== undefined) args['selfMs'] = e.selfMs;
+    if (e.nativeMs !== undefined) args['nativeMs'] = e.nativeMs;
+    if (e.threadBusyMs !== undefined) args['threadBusyMs'] = e.threadBusyMs;
     // start and end rounded separately so a child never ends after its parent
     const ts = us(e.start), end = us(e.start + e.dur);
     ev.push({ name: e.name, ph: 'X', cat: e.cat, ts, dur: Math.max(0, Math.round((end - ts) * 1000) / 1000), pid, tid: e.cat === 'gc' ? GC_TID : MAIN_TID, args });

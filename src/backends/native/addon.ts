@@ -56,6 +56,11 @@ export interface NativeAddon {
   cpuPath(): string;
   setCpuPath(path: string): boolean;
   supportedPaths(): string[];
+  /** Measure peak float32 FLOP/s of `path` (FMA loop on every pool thread) and copy bandwidth over `copyBytes` (roofline.cc). */
+  rooflineProbe?(path: string, seconds: number, copyBytes: number): { path: string; threads: number; fmaGflops: number; copyGbps: number };
+  /** Per-thread kernel timing of the pool (pool_trace.cc). */
+  poolTrace?(on: boolean): void;
+  poolTraceDrain?(): { spans: Float64Array; nowUs: number };
   readonly abiVersion: number;
 }
 

@@ -186,6 +186,18 @@ function makeBackend(n: NativeAddon): NativeBackend {
     get threads() { return n.getNumThreads(); },
     setThreads(k: number) { setNumThreads(k); },
     get cpuPath() { return n.cpuPath(); },
+    rooflineProbe(seconds: number, copyBytes: number) {
+      if (!n.rooflineProbe) throw new Error('native rooflineProbe: this addon build predates it; rebuild it with node scripts/build-native.mjs');
+      return n.rooflineProbe(n.cpuPath(), seconds, copyBytes);
+    },
+    poolTrace(on: boolean) {
+      if (!n.poolTrace) throw new Error('native poolTrace: this addon build predates it; rebuild it with node scripts/build-native.mjs');
+      n.poolTrace(on);
+    },
+    poolTraceDrain() {
+      if (!n.poolTraceDrain) throw new Error('native poolTraceDrain: this addon build predates it; rebuild it with node scripts/build-native.mjs');
+      return n.poolTraceDrain();
+    },
     description: 'C++ addon: packed SIMD GEMM, threaded kernels; general gather/scatterAdd (not embedding rows), int arithmetic and int8Linear on reference',
   };
 }

@@ -18,7 +18,9 @@ import { applyRuntimeFlags, runtimeInfo } from '../runtime.js';
 import { progressCallback } from '../train_progress.js';
 import { version } from '../version.js';
 import { pruneReporting } from '../prune_progress.js';
-import { checkOutputDirectory } from '../paths.js';
+import { withRunLog } from '../run_dir.js';
+import { checkOutputDirectory, checkOutputFile } from '../paths.js';
+import { demoCurves, openDemoReport, writeDemoReport, type DemoReport } from '../demo_report.js';
 
 /** The demo's distillation defaults (chosen by a sweep on these digits; see docs/CLI.md). */
 const DEMO_STUDENT = 'mlp-tiny';
@@ -41,6 +43,7 @@ const FLAGS = {
   temperature: { type: 'number', help: 'distillation softmax temperature T > 0', min: 0, exclusiveMin: true, default: DEMO_TEMPERATURE, metavar: 'T' },
   alpha: { type: 'number', help: 'weight of the soft-target loss in [0, 1]; 1 - alpha weighs the labels', min: 0, max: 1, default: DEMO_ALPHA, metavar: 'X' },
   threads: { type: 'int', help: 'kernel threads (native backend)', min: 1, metavar: 'N' },
+  report: { type: 'string', help: 'write an HTML report here at the end (curves, accuracy/size/latency frontier, op breakdown, roofline, memory, machine); its data in <out-dir>/demo.run', metavar: 'FILE' },
   ...JSON_FLAG,
 } as const satisfies FlagSpecs;
 
@@ -77,6 +80,8 @@ export interface DemoState {
   rows: DemoRow[];
   /** What the distillation stage found (set by the 'distill' stage). */
   distillation: DemoDistillation | null;
+  /** --report: the run folder that logs each stage's curves (null without --report). */
+  readonly report: DemoReport | null;
 }
 
 /** The distillation stage's summary (in the --json result as `distillation`). */
@@ -135,7 +140,7 @@ const trainStage: DemoStage = {
       ...(f.steps !== undefined ? { steps: f.steps } : { epochs: s.epochs }),
       batchSize: f['batch-size'], lr: f.lr, seed: f.seed, optimizer: 'adam',
       out: join(s.outDir, `${f.model}.ckpt.safetensors`),
-      callbacks: [progressCallback(s.ctx, s.say)],
+      callbacks: [progressCallback(s.ctx, s.say), ...demoCurves(s.report, 'dense')],
       onStart(p) {
         s.say(`[1] train ${f.model} (${fmtInt(p.params)} params) on ${fmtInt(s.data.info.trainSize)} digits, test on ${fmtInt(s.data.info.testSize)}: `
           + `${f.steps !== undefined ? `${f.steps} steps` : `${s.epochs} epoch${s.epochs === 1 ? '' : 's'}`}, batch ${f['batch-size']}, adam lr ${f.lr}, seed ${f.seed}`);
@@ -163,7 +168,7 @@ const pruneStage: DemoStage = {
     s.say(`[${s.rows.length + 1}] prune ${f.model}: 90% of the weights (global L1, gradual), fine-tune ${fmtInt(finetuneSteps)} steps, store in CSR form`);
     const r = await prune.runPrune({
       model: prune.clonePreset(s.baseline.model), data: s.data, method: 'global', amount: 0.9, schedule: 'gradual', finetuneSteps, rounds: 1,
-      structured: false, batchSize: f['batch-size'], lr: f.lr, seed: f.seed, ...pruneReporting(s.ctx, (line) => s.say(`    ${line}`)),
+      structured: false, batchSize: f['batch-size'], lr: f.lr, seed: f.seed, ...withRunLog(pruneReporting(s.ctx, (line) => s.say(`    ${line}`)), s.report?.run ?? null),
     });
     s.say(`    measuring size on disk and inference latency ...`);
     const row = measureRow(s, 'pruned 90% (CSR)', r.model, r.final, `${f.model}-pruned90.safetensors`);
@@ -192,7 +197,7 @@ const distillStage: DemoStage = {
     s.say(`[${s.rows.length + 1}] train the student ${f.student} alone: ${budgetText}, batch ${f['batch-size']}, adam lr ${f.lr}, seed ${f.seed}`);
     const alone = await runTraining({
       model: f.student, dataset: s.data, batchSize: f['batch-size'], lr: f.lr, seed: f.seed, optimizer: 'adam', ...budget,
-      callbacks: [progressCallback(s.ctx, (l) => s.say(`    ${l}`), 'alone')],
+      callbacks: [progressCallback(s.ctx, (l) => s.say(`    ${l}`), 'alone'), ...demoCurves(s.report, 'student alone')],
     });
     if (alone.fit.stopReason !== 'completed') throw new Error(alone.fit.message ?? 'training the student stopped');
     s.say(`    measuring size on disk and inference latency ...`);
@@ -201,7 +206,7 @@ const distillStage: DemoStage = {
     const teacherName = teacher.config.preset ?? teacher.config.arch;
     const r = await distill.runDistillation({
       ...common, teacher, student: f.student, temperature: f.temperature, alpha: f.alpha,
-      callbacks: [progressCallback(s.ctx, (l) => s.say(`    ${l}`), 'distill')],
+      callbacks: [progressCallback(s.ctx, (l) => s.say(`    ${l}`), 'distill'), ...demoCurves(s.report, 'distilled')],
       onStart(p) {
         s.say(`[${s.rows.length + 1}] distill ${teacherName} (${fmtInt(p.teacherParams)} params, test accuracy ${fmtPct(p.teacherEval.accuracy)}) into ${f.student} `
           + `(${fmtInt(p.studentParams)} params): T ${f.temperature}, alpha ${f.alpha}, same budget and seed as alone`);
@@ -274,7 +279,8 @@ Examples:
   tensorslim demo
   tensorslim demo --model lenet5 --epochs 2 --out-dir demo-out
   tensorslim demo --student-epochs 40 --temperature 8 --alpha 0.7
-  tensorslim demo --steps 50 --json | tail -n 1`,
+  tensorslim demo --steps 50 --json | tail -n 1
+  tensorslim demo --report demo.html   # then open demo.html: curves, frontier, op breakdown, roofline, memory`,
   async run(argv, ctx) {
     const { flags } = parseArgs('demo', argv, FLAGS);
     if (flags.steps !== undefined && flags.epochs !== undefined) throw new UsageError('demo', 'give --epochs or --steps, not both');
@@ -284,6 +290,7 @@ Examples:
       outDir = flags['out-dir'];
       checkOutputDirectory('demo', 'out-dir', outDir);   // level by level: a recursive create can hang in /proc
     } else outDir = mkdtempSync(join(tmpdir(), 'tensorslim-demo-'));
+    if (flags.report !== undefined) checkOutputFile('demo', 'report', flags.report);
     applyRuntimeFlags('demo', { threads: flags.threads });
     const say = humanWriter(ctx, flags.json);
     const t0 = performance.now();
@@ -294,14 +301,23 @@ Examples:
     const pairProblem = distill.distillPairProblem(teacherConfig, flags.student, data);   // before any training
     if (pairProblem !== null) throw new UsageError('demo', pairProblem);
     const epochs = flags.epochs ?? (info.backend === 'reference' ? 3 : 10);
-    const state: DemoState = { ctx, flags, say, data, outDir, epochs, baseline: null, rows: [], distillation: null };
+    const report = flags.report !== undefined ? openDemoReport(outDir, flags.report, Object.fromEntries(Object.entries(flags).filter(([k, v]) => v !== undefined && k !== 'json'))) : null;
+    const state: DemoState = { ctx, flags, say, data, outDir, epochs, baseline: null, rows: [], distillation: null, report };
     for (const stage of DEMO_STAGES) await stage.run(state);
+    if (report !== null) {
+      say(`[report] ${report.path}`);
+      const bytes = await writeDemoReport(report, {
+        rows: state.rows, dataset: data.info.name, model: flags.model, batch: flags['batch-size'],
+        summary: { rows: state.rows.map((r) => `${r.stage}: ${fmtPct(r.testAccuracy)}, ${fmtBytes(r.bytesOnDisk)}`).join('; ') },
+      }, say);
+      say(`    wrote ${report.path} (${fmtBytes(bytes)}; its data in ${report.run.dir})`);
+    }
     const seconds = (performance.now() - t0) / 1000;
     if (flags.json) {
       emitJson(ctx, {
         command: 'demo', dataset: data.info.name, backend: info.backend, outDir, seconds,
         testAccuracy: state.rows[0]?.testAccuracy ?? null, params: state.rows[0]?.params ?? null,
-        rows: state.rows, distillation: state.distillation,
+        rows: state.rows, distillation: state.distillation, report: report?.path ?? null,
       });
       return 0;
     }

@@ -20,6 +20,7 @@ import { applyRuntimeFlags, modelFromAnyCheckpoint, warnNonFinite } from '../run
 import { loadCheckpoint } from '../../io/index.js';
 import { progressCallback } from '../train_progress.js';
 import { checkOutputFile } from '../paths.js';
+import { openRunLog } from '../run_dir.js';
 
 const CMD = 'distill';
 
@@ -42,6 +43,7 @@ const FLAGS = {
   baseline: { type: 'boolean', help: 'also train the same student alone (same budget and seed) and report its accuracy' },
   threads: { type: 'int', help: 'kernel threads (native backend)', min: 1, metavar: 'N' },
   out: { type: 'string', help: 'student checkpoint written after every epoch (safetensors, atomic)', metavar: 'FILE' },
+  'run-dir': { type: 'string', help: 'run folder for the training metrics (metrics.jsonl, run.json, TensorBoard events; default: beside --out, e.g. x.run for x.safetensors)', metavar: 'DIR' },
   ...JSON_FLAG,
 } as const satisfies FlagSpecs;
 
@@ -115,6 +117,7 @@ async function run(argv: readonly string[], ctx: CliContext): Promise<number> {
   const perShift = augment!.kind === 'shift' && flags.mixup === 0 && flags.alpha > 0 ? augment!.maxShift : 0;
   applyRuntimeFlags(CMD, { threads: flags.threads });
   const say = humanWriter(ctx, flags.json);
+  const runLog = openRunLog(CMD, flags, say);
   const t0 = performance.now();
 
   let teacher: PresetModel;
@@ -161,7 +164,7 @@ async function run(argv: readonly string[], ctx: CliContext): Promise<number> {
   const trainer = new Trainer<Tensor[]>({
     model: student, optimizer, scheduler, trainLoader, evalLoader, ...budget,
     lossFn: distiller.lossFn,
-    callbacks: [distill.distillCallback(distiller), progressCallback(ctx, say, 'distill')],
+    callbacks: [distill.distillCallback(distiller), progressCallback(ctx, say, 'distill'), ...(runLog ? [runLog.callback({ stage: 'distill' })] : [])],
     ...(flags.out !== undefined ? { checkpointPath: flags.out, save: checkpointSaver({ optimizer, scheduler, config: sc }) } : {}),
   });
   const budgetText = flags.steps !== undefined ? `${flags.steps} steps` : `${trainer.totalEpochs} epoch${trainer.totalEpochs === 1 ? '' : 's'}`;
@@ -180,7 +183,7 @@ async function run(argv: readonly string[], ctx: CliContext): Promise<number> {
       // exactly `tensorslim train --model <student> --augment <spec>` (same seed: same batches and shifts)
       const b = await runTraining({
         model: studentName, modelOverrides: overrides, dataset: data, ...budget, batchSize: flags['batch-size'], lr: flags.lr, optimizer: 'adam', schedule: flags.schedule, seed: flags.seed,
-        augment: augmentName, callbacks: [progressCallback(ctx, say, 'baseline')],
+        augment: augmentName, callbacks: [progressCallback(ctx, say, 'baseline'), ...(runLog ? [runLog.callback({ stage: 'baseline' })] : [])],
       });
       alone = b.test;
     } else {
@@ -191,7 +194,7 @@ async function run(argv: readonly string[], ctx: CliContext): Promise<number> {
       const opt = makeOptimizer('adam', model.parameters(), { lr: flags.lr });
       const loader = new DataLoader(data.train, loaderOptions('alone'));
       const sched = makeScheduler(flags.schedule, opt, { totalSteps: flags.steps ?? (flags.epochs ?? 1) * loader.length });
-      const t = new Trainer<Tensor[]>({ model, optimizer: opt, scheduler: sched, trainLoader: loader, evalLoader, ...budget, callbacks: [progressCallback(ctx, say, 'baseline')] });
+      const t = new Trainer<Tensor[]>({ model, optimizer: opt, scheduler: sched, trainLoader: loader, evalLoader, ...budget, callbacks: [progressCallback(ctx, say, 'baseline'), ...(runLog ? [runLog.callback({ stage: 'baseline' })] : [])] });
       const bf = await t.fit();
       alone = finalAccuracy(bf, t.step, () => evaluateOn(model, data));
     }
@@ -210,8 +213,9 @@ async function run(argv: readonly string[], ctx: CliContext): Promise<number> {
     teacherTargets: flags.alpha === 0 ? 'none' : perShift > 0 ? 'precomputed-per-shift' : augmenting ? 'per-batch' : 'precomputed',
     epochs: fit.epochs, steps: fit.step, batchSize: flags['batch-size'], lr: flags.lr, seed: flags.seed,
     seconds, stopReason: fit.stopReason, message: fit.message,
-    out: fit.checkpoint,
+    out: fit.checkpoint, runDir: runLog?.dir ?? null,
   };
+  runLog?.finish({ teacherAccuracy: result.teacherAccuracy, distilledAccuracy: result.distilledAccuracy, studentAloneAccuracy: result.studentAloneAccuracy, studentParams: result.studentParams, steps: result.steps, seconds, stopReason: result.stopReason });
   if (flags.json) emitJson(ctx, result);
   else {
     ctx.out('');

@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { createAnyModel, listModels, type AnyPresetModel } from '../../models/index.js';
 import { loadCheckpoint, writeFileAtomic } from '../../io/index.js';
-import { makeProfileFile, profileTraining, toChromeTrace, type KernelStats } from '../../report/index.js';
+import { machineRoofs, makeProfileFile, placeKernels, profileTraining, toChromeTrace, type KernelPlacement, type KernelStats } from '../../report/index.js';
 import { anyModelFromCheckpoint, applyRuntimeFlags } from '../runtime.js';
 import { formatFlags, JSON_FLAG, parseArgs, type FlagSpecs } from '../args.js';
 import { UsageError, type Command } from '../command.js';
@@ -21,14 +21,15 @@ const FLAGS = {
   trace: { type: 'string', metavar: 'FILE', help: 'write a Chrome trace (open it in ui.perfetto.dev or chrome://tracing)' },
   out: { type: 'string', metavar: 'FILE', help: "write the whole profile as JSON, for 'tensorslim report'" },
   threads: { type: 'int', metavar: 'N', help: 'kernel threads', min: 1 },
+  'refresh-roofline': { type: 'boolean', help: "measure the machine's roofs again instead of reading the cache" },
   ...JSON_FLAG,
 } as const satisfies FlagSpecs;
 
 const ms = (x: number): string => x.toFixed(2);
 
-function kernelRow(k: KernelStats): string[] {
-  return [k.name, String(k.calls), ms(k.totalMs), ms(k.phaseMs.forward), ms(k.phaseMs.backward), ms(k.phaseMs.optimizer + k.phaseMs.data + k.phaseMs.other),
-    k.flops > 0 ? k.gflops.toFixed(2) : '-', k.bytes > 0 ? k.gbps.toFixed(2) : '-', fmtPct(k.share, 1)];
+function kernelRow(k: KernelStats, place: KernelPlacement | undefined): string[] {
+  return [k.name, String(k.calls), ms(k.totalMs), k.nativeCalls > 0 ? ms(k.nativeMs) : '-', ms(k.phaseMs.forward), ms(k.phaseMs.backward), ms(k.phaseMs.optimizer + k.phaseMs.data + k.phaseMs.other),
+    k.flops > 0 ? k.gflops.toFixed(2) : '-', k.bytes > 0 ? k.gbps.toFixed(2) : '-', place ? place.bound : '-', place ? fmtPct(place.ofRoof, 1) : '-', fmtPct(k.share, 1)];
 }
 
 /** `tensorslim profile --model <preset|checkpoint>`. @example await main(['profile', '--model', 'mlp', '--steps', '2'], ctx) */
@@ -42,7 +43,13 @@ print where the time went: the top backend kernels (calls, total ms, forward / b
 achieved GFLOP/s and GB/s from each kernel's modelled FLOPs and bytes, share of the step), the step
 breakdown (data, forward, backward, optimizer, garbage collection) and memory (the estimate made
 before training against the peak measured during it). Kernel times are wall times measured from
-JavaScript around each backend call (see docs/PROFILING.md).
+JavaScript around each backend call; on the native backend "native ms" is the time the addon's
+thread pool spent on them (first thread start to last thread end), and --trace shows each pool
+thread's work on a track of its own (see docs/PROFILING.md). Each kernel is placed on the machine's
+roofline: memory- or compute-bound, and its achieved rate as a share of its roof; the roofs (peak
+FLOP/s from a multiply-add loop and from our GEMM, copy bandwidth) are measured once per CPU,
+backend, CPU path and thread count and cached in ~/.cache/tensorslim/roofline.json
+($TENSORSLIM_CACHE_DIR or $XDG_CACHE_HOME/tensorslim move it).
 
 Options:
 ${formatFlags(FLAGS)}
@@ -64,10 +71,14 @@ Examples:
     const batch = flags.batch ?? (isGpt ? 8 : 64);
     const say = humanWriter(ctx, flags.json);
     ctx.err(`profiling ${target}: ${flags.warmup} warm-up + ${flags.steps} steps, batch ${batch}`);
+    const roof = machineRoofs({ refresh: flags['refresh-roofline'] });
+    if (!roof.fromCache) ctx.err(`measured the roofs of this machine (${roof.roofs.cpuPath}, ${roof.roofs.threads} threads)${roof.cached ? `, cached in ${roof.path}` : ` (could not cache them in ${roof.path})`}`);
     const r = await profileTraining(model, { batch, steps: flags.steps, warmup: flags.warmup });
     const p = r.profile;
+    const placements = placeKernels(p.kernels, roof.roofs);
+    const placeOf = new Map(placements.map((x) => [x.name, x]));
     if (flags.trace !== undefined) writeFileAtomic(flags.trace, new TextEncoder().encode(JSON.stringify(toChromeTrace(p))), 'profile --trace');
-    if (flags.out !== undefined) writeFileAtomic(flags.out, new TextEncoder().encode(JSON.stringify(makeProfileFile(target, r))), 'profile --out');
+    if (flags.out !== undefined) writeFileAtomic(flags.out, new TextEncoder().encode(JSON.stringify(makeProfileFile(target, r, roof.roofs))), 'profile --out');
     const kernelMs = p.kernels.reduce((s, k) => s + k.totalMs, 0);
     const mean = (f: (s: (typeof p.steps)[number]) => number): number => p.steps.reduce((a, s) => a + f(s), 0) / Math.max(1, p.steps.length);
     const breakdown = {
@@ -82,7 +93,8 @@ Examples:
       emitJson(ctx, {
         command: 'profile', model: target, backend: p.backend, batch, steps: flags.steps, losses: r.losses, breakdown, memory,
         kernelShareOfStep: p.stepMs > 0 ? kernelMs / p.stepMs : null, gc: p.gc,
-        kernels: p.kernels.slice(0, flags.top).map(({ name, calls, totalMs, selfMs, phaseMs, flops, bytes, gflops, gbps, share }) => ({ name, calls, totalMs, selfMs, phaseMs, flops, bytes, gflops, gbps, share })),
+        kernels: p.kernels.slice(0, flags.top).map(({ name, calls, totalMs, selfMs, nativeMs, nativeCalls, phaseMs, flops, bytes, gflops, gbps, share }) => ({ name, calls, totalMs, selfMs, nativeMs, nativeCalls, phaseMs, flops, bytes, gflops, gbps, share })),
+        roofline: { roofs: roof.roofs, fromCache: roof.fromCache, cache: roof.path, kernels: placements.filter((x) => p.kernels.slice(0, flags.top).some((k) => k.name === x.name)) },
         trace: flags.trace ?? null, out: flags.out ?? null,
       });
       return 0;
@@ -90,10 +102,14 @@ Examples:
     say(`${target} on the ${p.backend} backend, batch ${batch}, ${flags.steps} profiled steps; losses ${r.losses.map((l) => l.toFixed(4)).join(', ')}`);
     say('');
     say(formatTable(
-      [{ header: 'kernel' }, { header: 'calls', align: 'right' }, { header: 'total ms', align: 'right' }, { header: 'fwd ms', align: 'right' }, { header: 'bwd ms', align: 'right' },
-        { header: 'other ms', align: 'right' }, { header: 'GFLOP/s', align: 'right' }, { header: 'GB/s', align: 'right' }, { header: 'share', align: 'right' }],
-      p.kernels.slice(0, flags.top).map(kernelRow),
+      [{ header: 'kernel' }, { header: 'calls', align: 'right' }, { header: 'total ms', align: 'right' }, { header: 'native ms', align: 'right' }, { header: 'fwd ms', align: 'right' }, { header: 'bwd ms', align: 'right' },
+        { header: 'other ms', align: 'right' }, { header: 'GFLOP/s', align: 'right' }, { header: 'GB/s', align: 'right' }, { header: 'bound' }, { header: 'of roof', align: 'right' },
+        { header: 'share', align: 'right' }],
+      p.kernels.slice(0, flags.top).map((k) => kernelRow(k, placeOf.get(k.name))),
     ));
+    const rf = roof.roofs;
+    say(`roofs (${rf.cpuPath}, ${rf.threads} threads${roof.fromCache ? `, cached ${rf.measured.slice(0, 10)}` : ''}): multiply-add peak ${rf.fmaGflops.toFixed(1)} GFLOP/s, `
+      + `our GEMM ${rf.gemmGflops.toFixed(1)} GFLOP/s (${rf.gemmSize}^3), copy ${rf.copyGbps.toFixed(1)} GB/s; ridge at ${(rf.fmaGflops / rf.copyGbps).toFixed(1)} FLOP/byte`);
     say('');
     say(formatTable(
       [{ header: 'per step (mean)' }, { header: 'ms', align: 'right' }, { header: 'share', align: 'right' }],

@@ -17,6 +17,7 @@ import { applyRuntimeFlags, modelFromAnyCheckpoint, warnNonFinite } from '../run
 import { loadCheckpoint } from '../../io/index.js';
 import { checkOutputFile } from '../paths.js';
 import { pruneReporting } from '../prune_progress.js';
+import { openRunLog, withRunLog } from '../run_dir.js';
 
 const FLAGS = {
   model: { type: 'string', help: 'checkpoint of the trained dense model (written by train --out)', metavar: 'FILE' },
@@ -36,6 +37,7 @@ const FLAGS = {
   'latency-batch': { type: 'int', help: 'the second batch size of --latency', min: 1, default: 128, metavar: 'N' },
   out: { type: 'string', help: 'write the pruned model here (CSR weights, or the shrunk dense model with --structured)', metavar: 'FILE' },
   threads: { type: 'int', help: 'kernel threads (native backend)', min: 1, metavar: 'N' },
+  'run-dir': { type: 'string', help: 'run folder for the training metrics (metrics.jsonl, run.json, TensorBoard events; default: beside --out, e.g. x.run for x.safetensors)', metavar: 'DIR' },
   ...JSON_FLAG,
 } as const satisfies FlagSpecs;
 
@@ -107,6 +109,7 @@ Examples:
     if (flags.out !== undefined) checkOutputFile('prune', 'out', flags.out, [{ flag: '--model', path: flags.model! }]);
     applyRuntimeFlags('prune', { threads: flags.threads });
     const say = humanWriter(ctx, flags.json);
+    const runLog = openRunLog('prune', flags, say);
     const t0 = performance.now();
 
     let model: PresetModel;
@@ -129,7 +132,7 @@ Examples:
       + `${schedule}, fine-tune ${fmtInt(finetuneSteps)} steps (batch ${flags['batch-size']}, adam lr ${flags.lr})`);
     const r = await prune.runPrune({
       model, data, method, amount, schedule, finetuneSteps, rounds: flags.rounds, structured: flags.structured,
-      batchSize: flags['batch-size'], lr: flags.lr, seed: flags.seed, ...pruneReporting(ctx, say),
+      batchSize: flags['batch-size'], lr: flags.lr, seed: flags.seed, ...withRunLog(pruneReporting(ctx, say), runLog),
     });
     const prunedBytes = fileSize(r.model, flags.out);
     const prunedLatency = flags.latency ? latencyOf(r.model) : null;
@@ -151,8 +154,9 @@ Examples:
         batch: flags['latency-batch'],
         batchN: { dense: denseLatency.batchN, pruned: prunedLatency.batchN, speedup: denseLatency.batchN / prunedLatency.batchN },
       },
-      finetuneSteps: r.finetuneSteps, out: flags.out ?? null, seconds,
+      finetuneSteps: r.finetuneSteps, out: flags.out ?? null, seconds, runDir: runLog?.dir ?? null,
     };
+    runLog?.finish({ testAccuracy: result.testAccuracy, denseTestAccuracy: result.denseTestAccuracy, sparsity: result.sparsity, nonzeros: result.nonzeros, parameters: result.parameters, bytesOnDisk: prunedBytes, seconds });
     if (flags.json) { emitJson(ctx, result); return 0; }
     const lat = (d: { batch1: number; batchN: number } | null): string[] => (d === null ? [] : [fmtLatency(d.batch1), fmtLatency(d.batchN)]);
     ctx.out('');
@@ -169,3 +173,4 @@ Examples:
     return 0;
   },
 };
+

@@ -26,15 +26,17 @@ export const reportCommand: Command = {
 
 Write one HTML file, viewable offline (charts rendered to SVG here, no scripts, nothing fetched),
 from profile files written by 'tensorslim profile --out' (op-time breakdown, step breakdown,
-memory timeline, memory estimate vs peak, machine) and training metrics as JSON lines (*.jsonl,
-one object per line, e.g. {"step": 10, "loss": 0.42}: training curves). A folder means its .json
-and .jsonl files.
+memory timeline, memory estimate vs peak, machine), run folders written by 'tensorslim train'
+(--run-dir, default beside --out: run.json with the config and machine, metrics.jsonl: training
+and validation curves) and training metrics as JSON lines (*.jsonl, one object per line, e.g.
+{"step": 10, "loss": 0.42}). A folder means its .json and .jsonl files.
 
 Options:
 ${formatFlags(FLAGS)}
 
 Examples:
   tensorslim profile --model mlp --out runs/mlp/profile.json && tensorslim report runs/mlp --out report.html
+  tensorslim train --model mlp --dataset mnist --epochs 3 --out mlp.safetensors && tensorslim report mlp.run --out report.html
   tensorslim report a.profile.json b.profile.json metrics.jsonl --out report.html`,
   async run(argv, ctx) {
     const { flags, positionals } = parseArgs('report', argv, FLAGS, { names: INPUT_NAMES, min: 1 });
@@ -44,8 +46,9 @@ Examples:
     const data = new TextEncoder().encode(html);
     writeFileAtomic(flags.out, data, 'report --out');
     const say = humanWriter(ctx, flags.json);
-    say(`wrote ${flags.out} (${fmtBytes(data.length)}): ${inputs.profiles.length} profile(s), ${inputs.metrics.length} metrics file(s)`);
-    if (flags.json) emitJson(ctx, { command: 'report', out: flags.out, bytes: data.length, profiles: inputs.profiles.map((p) => p.name), metrics: inputs.metrics.map((m) => m.name) });
+    const runs = inputs.runs ?? [];
+    say(`wrote ${flags.out} (${fmtBytes(data.length)}): ${inputs.profiles.length} profile(s), ${inputs.metrics.length} metrics file(s), ${runs.length} run(s)`);
+    if (flags.json) emitJson(ctx, { command: 'report', out: flags.out, bytes: data.length, profiles: inputs.profiles.map((p) => p.name), metrics: inputs.metrics.map((m) => m.name), runs: runs.map((r) => r.name) });
     return 0;
   },
 };

@@ -13,6 +13,7 @@ import { createProgress, type Progress } from '../progress.js';
 import { applyRuntimeFlags } from '../runtime.js';
 import { progressCallback } from '../train_progress.js';
 import { checkOutputFile } from '../paths.js';
+import { openRunLog } from '../run_dir.js';
 
 const FLAGS = {
   model: { type: 'string', help: `model preset: ${listModels().map((m) => m.name).join(', ')} (optional with --resume)`, metavar: 'PRESET' },
@@ -37,6 +38,7 @@ const FLAGS = {
   checkpointing: { type: 'boolean', help: 'GPT: recompute block activations in backward (less memory, more compute)' },
   'eval-interval': { type: 'int', help: 'GPT: held-out loss every N steps (default 200)', min: 1, metavar: 'N' },
   warmup: { type: 'int', help: 'GPT: warmup steps of the cosine schedule (default 5% of --steps)', min: 0, metavar: 'N' },
+  'run-dir': { type: 'string', help: 'run folder for metrics (metrics.jsonl, run.json, TensorBoard events; default: beside --out, e.g. mlp.run for mlp.safetensors; none without --out)', metavar: 'DIR' },
   ...JSON_FLAG,
 } as const satisfies FlagSpecs;
 
@@ -114,6 +116,7 @@ async function run(argv: readonly string[], ctx: CliContext): Promise<number> {
   if (flags.resume !== undefined && !existsSync(flags.resume)) throw new UsageError('train', `--resume ${flags.resume}: no such file`);
   applyRuntimeFlags('train', { threads: flags.threads });
   const say = humanWriter(ctx, flags.json);
+  const runLog = openRunLog('train', flags, say);
 
   let startStep = -1;
   const r = await runTraining({
@@ -131,7 +134,7 @@ async function run(argv: readonly string[], ctx: CliContext): Promise<number> {
     seed: flags.seed,
     ...(flags.out !== undefined ? { out: flags.out } : {}),
     ...(flags.resume !== undefined ? { resume: flags.resume } : {}),
-    callbacks: [progressCallback(ctx, say)],
+    callbacks: [progressCallback(ctx, say), ...(runLog ? [runLog.callback()] : [])],
     onStart(p) {
       startStep = p.trainer.step;
       const budget = flags.steps !== undefined ? `${flags.steps} steps` : `${p.trainer.totalEpochs} epoch${p.trainer.totalEpochs === 1 ? '' : 's'}`;
@@ -141,7 +144,8 @@ async function run(argv: readonly string[], ctx: CliContext): Promise<number> {
       if (p.resumedFrom && (given.has('lr') || given.has('seed'))) say('note: with --resume, the learning rate and data order come from the checkpoint');
     },
   });
-  const result = trainResultJson(r);
+  const result = { ...trainResultJson(r), runDir: runLog?.dir ?? null };
+  runLog?.finish({ testAccuracy: r.test.accuracy, testLoss: r.test.loss, params: r.params, steps: r.fit.step, seconds: r.fit.seconds, stopReason: r.fit.stopReason, out: r.out });
   if (r.resumedFrom !== null && r.fit.step === startStep) {
     ctx.err(`tensorslim train: nothing to do: ${r.resumedFrom} is already at step ${r.fit.step} (epoch ${r.fit.epochs}), the end of the requested budget; raise --epochs or --steps to train on`);
   }
@@ -171,6 +175,7 @@ async function runGpt(flags: TrainFlags, given: ReadonlySet<string>, ctx: CliCon
   if (flags.resume !== undefined && !existsSync(flags.resume)) throw new UsageError(cmd, `--resume ${flags.resume}: no such file`);
   applyRuntimeFlags(cmd, { threads: flags.threads });
   const say = humanWriter(ctx, flags.json);
+  const runLog = openRunLog(cmd, flags, say);
   let bar: Progress | null = null;
   const progress = {
     onEpochBegin(t: { step: number; totalSteps: number; stepsPerEpoch: number }) {
@@ -201,7 +206,7 @@ async function runGpt(flags: TrainFlags, given: ReadonlySet<string>, ctx: CliCon
     seed: flags.seed,
     ...(flags.out !== undefined ? { out: flags.out } : {}),
     ...(flags.resume !== undefined ? { resume: flags.resume } : {}),
-    callbacks: [progress],
+    callbacks: [progress, ...(runLog ? [runLog.callback()] : [])],
     onStart(p) {
       contextOf = p.contextLength;
       const c = p.config;
@@ -215,8 +220,9 @@ async function runGpt(flags: TrainFlags, given: ReadonlySet<string>, ctx: CliCon
     valLoss: r.valLoss, valBitsPerByte: r.valBitsPerByte, trainLoss: r.fit.history.at(-1)?.trainLoss ?? null,
     tokensPerSecond: r.tokensPerSecond, peakRssBytes: r.peakRssBytes, params: r.params, steps: r.fit.step,
     seconds: r.fit.seconds, trainSeconds: r.fit.trainSeconds, stopReason: r.fit.stopReason, message: r.fit.message,
-    out: r.out, resumedFrom: r.resumedFrom, curve: r.curve,
+    out: r.out, resumedFrom: r.resumedFrom, curve: r.curve, runDir: runLog?.dir ?? null,
   };
+  runLog?.finish({ valLoss: r.valLoss, valBitsPerByte: r.valBitsPerByte, tokensPerSecond: r.tokensPerSecond, peakRssBytes: r.peakRssBytes, params: r.params, steps: r.fit.step, seconds: r.fit.seconds, stopReason: r.fit.stopReason, out: r.out });
   if (r.fit.stopReason !== 'completed') ctx.err(`tensorslim train: ${r.fit.message}`);
   if (flags.json) emitJson(ctx, result);
   else {
