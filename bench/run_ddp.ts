@@ -57,8 +57,9 @@ async function tcpStream(mib: number): Promise<number> {
     r.on('close', (code) => (code === 0 ? resolve(text) : reject(new Error(`bench ddp: the TCP receiver exited with ${code}`))));
   });
   const sender = spawn('/usr/bin/python3', ['-c', send], { stdio: 'ignore' });
+  const sent = new Promise((r) => sender.on('close', r));
   const bps = Number((await out).trim());
-  await new Promise((r) => sender.on('close', r));
+  await sent;
   return bps;
 }
 
