@@ -15,6 +15,7 @@ import { registerPostAccumulateGradHook } from '../autograd/index.js';
 import type { AnyModule } from '../nn/module.js';
 import type { Parameter } from '../nn/parameter.js';
 import { defaultGroup, type ProcessGroup } from './process_group.js';
+import { resolveCommHook, type CommHook, type CommHookSpec } from './comm_hooks.js';
 
 export interface DistributedDataParallelOptions {
   /** Bucket size cap in MiB (default 25, PyTorch's). A parameter larger than the cap gets a bucket of its own. */
@@ -57,7 +58,20 @@ export class DistributedDataParallel<M extends AnyModule = AnyModule> {
   private readonly readyParams = new Set<Parameter>();
   private nextLaunch = 0;
   private syncEnabled = true;
+  /**
+   * Launch each bucket's reduction from the gradient hooks during backward (default true). Set false
+   * when one optimizer step runs several backward passes that noSync cannot wrap (e.g. micro-batches
+   * inside a loss function): finishGradientSync then reduces the accumulated gradients.
+   */
+  overlap = true;
+  /**
+   * This rank's gradients are multiplied by it before the average (default 1). With unequal shares
+   * of a global batch of n samples, rank r sets worldSize * n_r / n so the average is the gradient
+   * of the global mean loss.
+   */
+  gradientScale = 1;
   private readonly hooks: { remove(): void }[] = [];
+  private commHook: CommHook | null = null;
 
   private constructor(readonly module: M, readonly group: ProcessGroup, bucketCapMB: number) {
     const params = module.namedParameters().filter(([, p]) => p.requiresGrad);
@@ -118,7 +132,7 @@ export class DistributedDataParallel<M extends AnyModule = AnyModule> {
   }
 
   private onGradReady(p: Parameter): void {
-    if (!this.syncEnabled || this.readyParams.has(p)) return;
+    if (!this.syncEnabled || !this.overlap || this.readyParams.has(p)) return;
     this.readyParams.add(p);
     const b = this.buckets[this.bucketOf.get(p)!]!;
     b.ready++;
@@ -136,7 +150,9 @@ export class DistributedDataParallel<M extends AnyModule = AnyModule> {
         const src = g.isContiguous() ? g.data.subarray(g.offset, g.offset + g.size) : g.contiguous().data;
         b.flat.set(src as FloatArray, offset);
       }
-      b.pending = this.group.allReduce(fromBuffer(b.flat, b.params[0]!.p.dtype, [b.flat.length]), 'avg');
+      if (this.gradientScale !== 1) { const k = this.gradientScale; const f = b.flat; for (let i = 0; i < f.length; i++) f[i] = f[i]! * k; }
+      const t = fromBuffer(b.flat, b.params[0]!.p.dtype, [b.flat.length]);
+      b.pending = this.commHook ? this.commHook(t, this.group) : this.group.allReduce(t, 'avg');
       this.nextLaunch++;
     }
   }
@@ -150,9 +166,14 @@ export class DistributedDataParallel<M extends AnyModule = AnyModule> {
     this.launchReady(true); // buckets with unused parameters go now, still in order
     try {
       for (const b of this.buckets) {
-        await b.pending;
+        const r = await b.pending;
+        if (r === null || r.dtype !== b.params[0]!.p.dtype || r.size !== b.flat.length || r.shape.length !== 1) {
+          throw new Error(`DistributedDataParallel: the comm hook must resolve with a 1-D ${b.params[0]!.p.dtype} tensor of ${b.flat.length} elements (the averaged bucket), got ${r === null ? 'nothing' : `${r.dtype} (${r.shape.join(', ')})`}`);
+        }
+        const c = r.contiguous();
+        const avg = (c.data as FloatArray).subarray(c.offset, c.offset + c.size);
         for (const { p, offset } of b.params) {
-          p.grad = fromBuffer(b.flat.slice(offset, offset + p.size), p.dtype, p.shape);
+          p.grad = fromBuffer(avg.slice(offset, offset + p.size), p.dtype, p.shape);
         }
       }
     } finally {
@@ -160,6 +181,16 @@ export class DistributedDataParallel<M extends AnyModule = AnyModule> {
       this.readyParams.clear();
       this.nextLaunch = 0;
     }
+  }
+
+  /**
+   * Replaces the plain all-reduce average of each gradient bucket: 'bf16' or 'fp16' compress it to
+   * 16-bit floats (half the bytes; see comm_hooks.ts for the exact rounding), or pass your own
+   * async function (bucket, group) => averaged bucket. Every rank must register the same hook.
+   * @example ddp.registerCommHook('bf16');
+   */
+  registerCommHook(hook: CommHookSpec): void {
+    this.commHook = resolveCommHook(hook);
   }
 
   /** Removes the gradient hooks (the module keeps its parameters). */

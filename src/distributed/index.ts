@@ -13,3 +13,8 @@ export { DistributedDataParallel, type DistributedDataParallelOptions } from './
 export { DistributedSampler, type DistributedSamplerOptions } from './sampler.js';
 export { launch, workerEnv, type LaunchOptions, type LaunchResult, type LaunchHandle } from './launch.js';
 export { DistributedLoader, distributedCallback } from './trainer.js';
+export { ShardedLoader, DataParallelTraining, dataParallel, restartCheckpoint, parameterChecksums } from './trainer.js';
+export {
+  compressionHook, resolveCommHook, floatToBf16, bf16ToFloat, floatToHalf, halfToFloat, bf16Compress, fp16Compress,
+  type CommHook, type CommHookSpec,
+} from './comm_hooks.js';

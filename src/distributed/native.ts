@@ -24,6 +24,8 @@ export interface NativeProcessGroup {
   /** buf holds worldSize equal chunks; afterwards chunk `rank` holds the reduction (others are scratch). */
   reduceScatter(buf: CommArray, op: number, timeoutMs?: number): Promise<void>;
   barrier(timeoutMs?: number): Promise<void>;
+  /** Sum of 16-bit floats in place (format 0 bfloat16, 1 float16), each addition rounded to the format. */
+  allReduce16(buf: Uint16Array, format: number, timeoutMs?: number): Promise<void>;
   send(buf: CommArray, dst: number, tag: number, timeoutMs?: number): Promise<void>;
   recv(buf: CommArray, src: number, tag: number, timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
@@ -34,7 +36,7 @@ export interface DistAddon {
   readonly abiVersion: number;
 }
 
-const ABI_VERSION = 1;
+const ABI_VERSION = 2;
 /** What to run to get the Gloo addon. */
 export const GLOO_HINT = 'install Gloo with `apt-get install -y libgloo-dev` and rebuild with `node scripts/build-native.mjs`';
 

@@ -73,6 +73,17 @@ export class ProcessGroup {
   }
 
   /**
+   * Sums 16-bit floats (bfloat16 or IEEE half bits) across ranks in place, each addition rounded
+   * to the format: the transport of the DDP compression hooks (comm_hooks.ts). Resolves with `bits`.
+   * @example await pg.allReduce16(bits, 'bfloat16');
+   */
+  async allReduce16(bits: Uint16Array, format: 'bfloat16' | 'float16'): Promise<Uint16Array> {
+    this.alive('allReduce16');
+    await this.wrap('allReduce16', this.native.allReduce16(bits, format === 'float16' ? 1 : 0));
+    return bits;
+  }
+
+  /**
    * Copies rank `src`'s `t` into `t` on every rank.
    * @example await pg.broadcast(param, 0);
    */

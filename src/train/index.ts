@@ -19,3 +19,4 @@ export {
 export {
   runGptTraining, loadGptCheckpoint, isGptCheckpoint, unigramEntropyBits, loadLmData, gptConfigOf, WindowLoader, lmEvalBatches, lmEvalLoss, type GptTrainingOptions, type GptTrainingResult, type LmEval } from './lm.js';
 export { median } from './stats.js';
+export type { DataParallel } from './parallel.js';

@@ -18,7 +18,8 @@ import { checkDeclaredGptSize, loadCheckpoint, type Checkpoint } from '../io/ind
 import type { Callback, EpochMetrics, EvalMetrics, FitResult } from './callbacks.js';
 import { checkpointSaver, loadTrainingCheckpoint } from './trainer_state.js';
 import { evaluate, type LossOutput } from './evaluate.js';
-import { Trainer, type TrainLoader } from './trainer.js';
+import { Trainer, type EpochAccumulators, type TrainLoader } from './trainer.js';
+import type { DataParallel } from './parallel.js';
 
 /** Options of runGptTraining. */
 export interface GptTrainingOptions {
@@ -58,6 +59,11 @@ export interface GptTrainingOptions {
   callbacks?: readonly Callback<Tensor[]>[];
   /** Sees the built objects before training. */
   onStart?: (plan: GptTrainingPlan) => void;
+  /**
+   * Train data-parallel over the launched ranks (distributed.dataParallel()): every rank draws the
+   * same global batch of `batchSize` windows and trains on its slice; only rank 0 writes `out`.
+   */
+  parallel?: DataParallel | null;
 }
 
 /** What runGptTraining is about to do. */
@@ -69,6 +75,8 @@ export interface GptTrainingPlan {
   params: number;
   contextLength: number;
   batchSize: number;
+  /** Ranks training data-parallel (1 without `parallel`). */
+  worldSize: number;
   resumedFrom: string | null;
 }
 
@@ -201,6 +209,10 @@ export async function runGptTraining(o: GptTrainingOptions): Promise<GptTraining
   if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize % accumulationSteps !== 0) {
     throw new TensorslimError(op, `batchSize ${batchSize} must be a positive multiple of accumulationSteps ${accumulationSteps}`);
   }
+  const world = o.parallel?.worldSize ?? 1;
+  if (batchSize % (world * accumulationSteps) !== 0) {
+    throw new TensorslimError(op, `batchSize ${batchSize} is the global batch of ${world} ranks${accumulationSteps > 1 ? ` x ${accumulationSteps} micro-batches` : ''}: it must be a multiple of ${world * accumulationSteps} (e.g. ${world * accumulationSteps * Math.max(1, Math.round(batchSize / (world * accumulationSteps)))})`);
+  }
 
   // 1. the model config (from the checkpoint when resuming), checked against the data before any work
   const loaded = o.resume ? loadTrainingCheckpoint(o.resume) : null;
@@ -253,22 +265,25 @@ export async function runGptTraining(o: GptTrainingOptions): Promise<GptTraining
     onTrainBegin: () => { started = performance.now(); },
     onEvaluate: (tv) => { evalTimes.set(tv.step, (performance.now() - started) / 1000); },
   };
+  const dp = o.parallel ?? null;
+  const windows = new WindowLoader(sampler, evalInterval);
   const trainer = new Trainer<Tensor[]>({
     model, optimizer, scheduler,
-    trainLoader: new WindowLoader(sampler, evalInterval),
+    trainLoader: dp ? dp.shard(windows) : windows,
     evalLoader: evalSet,
     steps,
     lossFn: lmLossFn({ accumulationSteps }),
     evalLossFn: evalLoss,
     gradClipNorm: o.gradClipNorm === undefined ? 1 : o.gradClipNorm,
-    callbacks: [samplerState, clock, ...(o.callbacks ?? [])],
-    ...(o.out ? {
+    callbacks: [...(dp ? [dp.callback<Tensor[]>({ accumulating: accumulationSteps > 1 })] : []), samplerState, clock, ...(o.callbacks ?? [])],
+    ...(dp ? { reduceEpoch: (a: EpochAccumulators) => dp.reduceEpoch(a) } : {}),
+    ...(o.out && (dp?.rank ?? 0) === 0 ? {
       checkpointPath: o.out,
       save: checkpointSaver({ optimizer, scheduler, config: null, extra: { gpt: { ...config }, tokenizer: data.tokenizer.name } }),
     } : {}),
   });
   if (loaded) trainer.resume(loaded.snapshot!, o.resume ?? null);
-  o.onStart?.({ model, config, data, trainer, params: model.countParameters(false), contextLength: t, batchSize, resumedFrom: o.resume ?? null });
+  o.onStart?.({ model, config, data, trainer, params: model.countParameters(false), contextLength: t, batchSize, worldSize: dp?.worldSize ?? 1, resumedFrom: o.resume ?? null });
 
   const fit = await trainer.fit();
   const bytesPerToken = data.info.testBytes / data.info.testTokens;

@@ -15,8 +15,9 @@ import type { Callback, EvalMetrics, FitResult } from './callbacks.js';
 import { checkpointSaver, loadTrainingCheckpoint } from './trainer_state.js';
 import { evaluate } from './evaluate.js';
 import { makeOptimizer, makeScheduler } from './factory.js';
-import { Trainer, type LossFn } from './trainer.js';
+import { Trainer, type EpochAccumulators, type LossFn } from './trainer.js';
 import { median } from './stats.js';
+import type { DataParallel } from './parallel.js';
 
 /** Options of runTraining. */
 export interface RunTrainingOptions {
@@ -67,6 +68,11 @@ export interface RunTrainingOptions {
   lossFn?: LossFn<Tensor[]>;
   /** Hook to see the built objects before training (e.g. to print the plan). */
   onStart?: (plan: TrainingPlan) => void;
+  /**
+   * Train data-parallel over the launched ranks (distributed.dataParallel()): `batchSize` is the
+   * global batch, each rank trains on its slice of it; only rank 0 writes `out`.
+   */
+  parallel?: DataParallel | null;
 }
 
 /** What runTraining is about to do. */
@@ -80,6 +86,8 @@ export interface TrainingPlan {
   optimizer: string;
   schedule: string;
   batchSize: number;
+  /** Ranks training data-parallel (1 without `parallel`); each takes batchSize / worldSize samples per step. */
+  worldSize: number;
   lr: number;
   seed: number;
   /** The augmentation in use ('none', 'shift:2', ...). */
@@ -146,6 +154,10 @@ export async function runTraining(o: RunTrainingOptions): Promise<RunTrainingRes
   const schedule = o.schedule ?? 'constant';
   const lr = o.lr ?? 1e-3;
   const augment = parseAugment(o.augment ?? 'none'); // refuse a bad spec before loading anything
+  const world = o.parallel?.worldSize ?? 1;
+  if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize % world !== 0) {
+    throw new TensorslimError('train', `batch size ${batchSize} is the global batch of ${world} ranks: it must be a multiple of ${world} (each rank trains on batch / ${world} samples per step), e.g. ${world * Math.max(1, Math.round(batchSize / world))}`);
+  }
   const augmentName = augment.kind === 'none' ? 'none' : `shift:${augment.maxShift}`;
   const data = typeof o.dataset === 'string' ? loadImageData(o.dataset, o.data) : o.dataset;
 
@@ -174,7 +186,9 @@ export async function runTraining(o: RunTrainingOptions): Promise<RunTrainingRes
     throw new TensorslimError('resume', `'${o.resume}' was trained with ${loaded.checkpoint.optimizer!.type}, not ${optimizer.typeName}; pass the same --optimizer`);
   }
   const transform = augmentTransform(augment, data.info.inputShape);
-  const trainLoader = new DataLoader(data.train, { batchSize, shuffle: true, seed, ...(transform ? { transform } : {}) });
+  const dp = o.parallel ?? null;
+  const globalLoader = new DataLoader(data.train, { batchSize, shuffle: true, seed, ...(transform ? { transform } : {}) });
+  const trainLoader = dp ? dp.shard(globalLoader) : globalLoader;
   const evalLoader = new DataLoader(data.test, { batchSize: o.evalBatchSize ?? 1000 });
   const spe = trainLoader.length;
   const totalSteps = o.steps ?? (o.epochs ?? 1) * spe;
@@ -189,13 +203,14 @@ export async function runTraining(o: RunTrainingOptions): Promise<RunTrainingRes
     ...(o.steps !== undefined ? { steps: o.steps } : { epochs: o.epochs ?? 1 }),
     ...(o.gradClipNorm !== undefined ? { gradClipNorm: o.gradClipNorm } : {}),
     ...(o.lossFn ? { lossFn: o.lossFn } : {}),
-    callbacks: [...(o.callbacks ?? []), augmentRecord(augmentName, o.resume)],
-    ...(o.out ? { checkpointPath: o.out, save: checkpointSaver({ optimizer, scheduler, config: model.config }) } : {}),
+    callbacks: [...(dp ? [dp.callback<Tensor[]>()] : []), ...(o.callbacks ?? []), augmentRecord(augmentName, o.resume)],
+    ...(o.out && (dp?.rank ?? 0) === 0 ? { checkpointPath: o.out, save: checkpointSaver({ optimizer, scheduler, config: model.config }) } : {}),
+    ...(dp ? { reduceEpoch: (a: EpochAccumulators) => dp.reduceEpoch(a) } : {}),
   });
   if (loaded) trainer.resume(loaded.snapshot!, o.resume ?? null);
   o.onStart?.({
     model, config: model.config, data, trainer, params: model.numParameters(), resumedFrom: o.resume ?? null,
-    optimizer: optimizerName, schedule, batchSize, lr: optimizer.paramGroups[0]!.lr, seed, augment: augmentName,
+    optimizer: optimizerName, schedule, batchSize, worldSize: dp?.worldSize ?? 1, lr: optimizer.paramGroups[0]!.lr, seed, augment: augmentName,
   });
   const fit = await trainer.fit();
   const test = fit.finalEval !== null && fit.history.length > 0 && fit.history[fit.history.length - 1]!.step === trainer.step

@@ -80,6 +80,12 @@ export interface TrainerOptions<B> {
   /** Write a snapshot here after every epoch (and at the end); needs `save`. */
   checkpointPath?: string | null;
   save?: SaveSnapshot;
+  /**
+   * Combines the epoch's running sums before they are reported (data-parallel training: sums over
+   * ranks, so history and callbacks see the global loss, accuracy and throughput). The sums kept
+   * for checkpoints stay this process's own.
+   */
+  reduceEpoch?: (a: EpochAccumulators) => Promise<EpochAccumulators>;
 }
 
 const now = (): number => performance.now();
@@ -300,7 +306,7 @@ export class Trainer<B = Tensor[]> implements TrainerView {
       const full = this.stepInEpoch >= this.stepsPerEpoch;
       if (this.stepInEpoch === 0) break; // a stop before any step of this epoch: nothing to report
       if (full && this.scheduler && interval === 'epoch') this.scheduler.step();
-      const metrics = this.epochMetrics();
+      const metrics = this.epochMetrics(this.opts.reduceEpoch ? await this.opts.reduceEpoch({ ...this.accum }) : this.accum);
       if (this.opts.evalLoader) {
         metrics.eval = evaluate(this.model, this.opts.evalLoader, this.opts.evalLossFn ? { lossFn: this.opts.evalLossFn } : {});
         finalEval = metrics.eval;
@@ -350,8 +356,7 @@ export class Trainer<B = Tensor[]> implements TrainerView {
     await this.hook((cb) => cb.onCheckpoint?.(this, path));
   }
 
-  private epochMetrics(): EpochMetrics {
-    const a = this.accum;
+  private epochMetrics(a: EpochAccumulators): EpochMetrics {
     return {
       epoch: this.epoch,
       step: this.step,

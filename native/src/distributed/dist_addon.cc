@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
@@ -38,7 +39,7 @@ namespace {
 
 using ms = std::chrono::milliseconds;
 
-constexpr int kAbiVersion = 1;
+constexpr int kAbiVersion = 2;
 constexpr uint8_t kSendRecvSlotPrefix = 0x40;  // above Gloo's collective prefixes (0x01-0x08)
 
 enum class Reduce { Sum = 0, Avg = 1, Max = 2, Min = 3 };
@@ -85,6 +86,63 @@ void reduceInto(Reduce op, void* c, const void* a, const void* b, size_t n) {
   }
 }
 
+// 16-bit floats for compressed gradients (DDP comm hooks): bfloat16 and IEEE half, converted with
+// round-to-nearest-even; a sum of two rounds once, like an add in the 16-bit type.
+// src/distributed/comm_hooks.ts has the same conversions (tests compare them bit for bit).
+inline float bf16ToFloat(uint16_t h) {
+  uint32_t u = static_cast<uint32_t>(h) << 16;
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+inline uint16_t floatToBf16(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((u >> 16) | 0x40u);  // NaN stays NaN
+  u += 0x7fffu + ((u >> 16) & 1u);
+  return static_cast<uint16_t>(u >> 16);
+}
+inline float halfToFloat(uint16_t h) {
+  uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
+  uint32_t exp = (h >> 10) & 0x1fu;
+  uint32_t man = h & 0x3ffu;
+  float f;
+  if (exp == 0) {
+    f = std::ldexp(static_cast<float>(man), -24);  // zero or subnormal
+    return sign ? -f : f;
+  }
+  uint32_t u = exp == 31 ? (sign | 0x7f800000u | (man << 13)) : (sign | ((exp + 112) << 23) | (man << 13));
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+inline uint16_t floatToHalf(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  uint16_t sign = static_cast<uint16_t>((u >> 16) & 0x8000u);
+  uint32_t a = u & 0x7fffffffu;
+  if (a > 0x7f800000u) return sign | 0x7e00u;           // NaN
+  if (a >= 0x477ff000u) return sign | 0x7c00u;          // rounds to >= 65520: infinity
+  if (a < 0x38800000u) {                                // below 2^-14: subnormal half (or zero)
+    float m = std::fabs(f) * 16777216.0f;               // in units of 2^-24, exact
+    float r = std::nearbyint(m);                        // default rounding mode: to nearest even
+    return sign | static_cast<uint16_t>(r);
+  }
+  uint32_t mant = a + 0xfffu + ((a >> 13) & 1u);        // round the 13 dropped bits to nearest even
+  return sign | static_cast<uint16_t>(((mant >> 13) - (112u << 10)) & 0xffffu);
+}
+void sumBf16(void* c, const void* a, const void* b, size_t n) {
+  auto* o = static_cast<uint16_t*>(c);
+  auto* x = static_cast<const uint16_t*>(a);
+  auto* y = static_cast<const uint16_t*>(b);
+  for (size_t i = 0; i < n; i++) o[i] = floatToBf16(bf16ToFloat(x[i]) + bf16ToFloat(y[i]));
+}
+void sumHalf(void* c, const void* a, const void* b, size_t n) {
+  auto* o = static_cast<uint16_t*>(c);
+  auto* x = static_cast<const uint16_t*>(a);
+  auto* y = static_cast<const uint16_t*>(b);
+  for (size_t i = 0; i < n; i++) o[i] = floatToHalf(halfToFloat(x[i]) + halfToFloat(y[i]));
+}
+
 const char* reduceName(Reduce op) {
   switch (op) {
     case Reduce::Avg: return "avg";
@@ -128,6 +186,7 @@ class ProcessGroup : public Napi::ObjectWrap<ProcessGroup> {
       InstanceMethod("allGather", &ProcessGroup::AllGather),
       InstanceMethod("reduceScatter", &ProcessGroup::ReduceScatter),
       InstanceMethod("barrier", &ProcessGroup::Barrier),
+      InstanceMethod("allReduce16", &ProcessGroup::AllReduce16),
       InstanceMethod("send", &ProcessGroup::Send),
       InstanceMethod("recv", &ProcessGroup::Recv),
       InstanceMethod("close", &ProcessGroup::Close),
@@ -352,6 +411,35 @@ class ProcessGroup : public Napi::ObjectWrap<ProcessGroup> {
           for (size_t i = 0; i < b.length; i++) p[i] /= size;
         }
       }
+    };
+    return Track(env, t);
+  }
+
+  // allReduce16(buf: Uint16Array, format: 0 bfloat16 | 1 float16, timeoutMs?): sum of 16-bit floats
+  // in place, each addition rounded to the format (the DDP compression hooks).
+  Napi::Value AllReduce16(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint16_array) {
+      throw Napi::TypeError::New(env, "allReduce16: the buffer must be a Uint16Array of bfloat16 or float16 bits");
+    }
+    auto ta = info[0].As<Napi::TypedArray>();
+    uint16_t* data = reinterpret_cast<uint16_t*>(static_cast<char*>(ta.ArrayBuffer().Data()) + ta.ByteOffset());
+    size_t length = ta.ElementLength();
+    bool half = info[1].As<Napi::Number>().Int32Value() == 1;
+    ms timeout = opTimeout(info[2]);
+    std::string w = where("allReduce16") + " [" + (half ? "float16" : "bfloat16") + " x " + std::to_string(length) + ", sum]";
+    Task* t = NewTask(info);
+    t->keep.push_back(Napi::Persistent(info[0]));
+    auto sh = sh_;
+    t->run = [=]() {
+      auto ctx = need(sh, w);
+      if (length == 0) return;
+      gloo::AllreduceOptions o(ctx);
+      o.setTag(sh->tag++);
+      o.setTimeout(timeout);
+      o.setOutput(data, length);
+      o.setReduceFunction(half ? &sumHalf : &sumBf16);
+      try { gloo::allreduce(o); } catch (const std::exception& e) { throw std::runtime_error(w + ": " + e.what()); }
     };
     return Track(env, t);
   }

@@ -11,7 +11,7 @@ import { DataLoader } from '../../data/index.js';
 import { augmentTransform, composeTransforms, mixup, parseAugment, type AugmentSpec } from '../../data/augment.js';
 import { createModel, listModels, type PresetModel } from '../../models/index.js';
 import {
-  Trainer, checkpointSaver, evaluateOn, loadImageData, makeOptimizer, makeScheduler, runTraining, SCHEDULES, type FitResult, type EvalMetrics,
+  Trainer, checkpointSaver, evaluateOn, loadImageData, makeOptimizer, makeScheduler, runTraining, SCHEDULES, type EpochAccumulators, type FitResult, type EvalMetrics,
 } from '../../train/index.js';
 import { formatFlags, JSON_FLAG, parseArgs, type FlagSpecs } from '../args.js';
 import { UsageError, type CliContext, type Command } from '../command.js';
@@ -21,6 +21,7 @@ import { loadCheckpoint } from '../../io/index.js';
 import { progressCallback } from '../train_progress.js';
 import { checkOutputFile } from '../paths.js';
 import { openRunLog } from '../run_dir.js';
+import { launchedRun } from '../distributed_run.js';
 
 const CMD = 'distill';
 
@@ -116,8 +117,15 @@ async function run(argv: readonly string[], ctx: CliContext): Promise<number> {
   // and looked up for the shift each image gets; mixup: the teacher runs on every mixed batch
   const perShift = augment!.kind === 'shift' && flags.mixup === 0 && flags.alpha > 0 ? augment!.maxShift : 0;
   applyRuntimeFlags(CMD, { threads: flags.threads });
+  // launched on several ranks: the students train data-parallel (global batch), rank 0 reports and writes --out
+  const launched = await launchedRun(ctx, CMD);
+  ctx = launched.ctx;
+  const dp = launched.parallel;
+  const world = dp?.worldSize ?? 1;
+  if (flags['batch-size'] % world !== 0) usage(`--batch-size ${flags['batch-size']} is the global batch of ${world} ranks: pass a multiple of ${world}`);
+  const parallelOpts = dp ? { reduceEpoch: (a: EpochAccumulators) => dp.reduceEpoch(a) } : {};
   const say = humanWriter(ctx, flags.json);
-  const runLog = openRunLog(CMD, flags, say);
+  const runLog = (dp?.rank ?? 0) === 0 ? openRunLog(CMD, flags, say) : null;   // rank 0 alone writes the run folder
   const t0 = performance.now();
 
   let teacher: PresetModel;
@@ -162,14 +170,15 @@ async function run(argv: readonly string[], ctx: CliContext): Promise<number> {
   const budget = flags.steps !== undefined ? { steps: flags.steps } : { epochs: flags.epochs ?? 1 };
   const scheduler = makeScheduler(flags.schedule, optimizer, { totalSteps: flags.steps ?? (flags.epochs ?? 1) * trainLoader.length });
   const trainer = new Trainer<Tensor[]>({
-    model: student, optimizer, scheduler, trainLoader, evalLoader, ...budget,
+    model: student, optimizer, scheduler, trainLoader: dp ? dp.shard(trainLoader) : trainLoader, evalLoader, ...budget,
     lossFn: distiller.lossFn,
-    callbacks: [distill.distillCallback(distiller), progressCallback(ctx, say, 'distill'), ...(runLog ? [runLog.callback({ stage: 'distill' })] : [])],
-    ...(flags.out !== undefined ? { checkpointPath: flags.out, save: checkpointSaver({ optimizer, scheduler, config: sc }) } : {}),
+    callbacks: [...(dp ? [dp.callback<Tensor[]>()] : []), distill.distillCallback(distiller), progressCallback(ctx, say, 'distill'), ...(runLog ? [runLog.callback({ stage: 'distill' })] : [])],
+    ...(flags.out !== undefined && (dp?.rank ?? 0) === 0 ? { checkpointPath: flags.out, save: checkpointSaver({ optimizer, scheduler, config: sc }) } : {}),
+    ...parallelOpts,
   });
   const budgetText = flags.steps !== undefined ? `${flags.steps} steps` : `${trainer.totalEpochs} epoch${trainer.totalEpochs === 1 ? '' : 's'}`;
   say(`distill ${tc.preset ?? tc.arch} (${fmtInt(teacher.numParameters())} params, test accuracy ${fmtPct(teacherEval.accuracy)}) into ${studentName} `
-    + `(${fmtInt(student.numParameters())} params) on ${data.info.name}: T ${flags.temperature}, alpha ${flags.alpha}, ${budgetText}, batch ${flags['batch-size']}, adam lr ${flags.lr}${flags.schedule !== 'constant' ? ` (${flags.schedule})` : ''}, `
+    + `(${fmtInt(student.numParameters())} params) on ${data.info.name}: T ${flags.temperature}, alpha ${flags.alpha}, ${budgetText}, batch ${flags['batch-size']}${world > 1 ? ` (${flags['batch-size'] / world} per rank x ${world} ranks)` : ''}, adam lr ${flags.lr}${flags.schedule !== 'constant' ? ` (${flags.schedule})` : ''}, `
     + `${augmenting ? `augment ${augmentName}${flags.mixup > 0 ? `, mixup ${flags.mixup}` : ''} (teacher on the augmented batches), ` : ''}seed ${flags.seed}`);
   let fit: FitResult;
   try { fit = await trainer.fit(); } finally { distiller.remove(); }
@@ -183,7 +192,7 @@ async function run(argv: readonly string[], ctx: CliContext): Promise<number> {
       // exactly `tensorslim train --model <student> --augment <spec>` (same seed: same batches and shifts)
       const b = await runTraining({
         model: studentName, modelOverrides: overrides, dataset: data, ...budget, batchSize: flags['batch-size'], lr: flags.lr, optimizer: 'adam', schedule: flags.schedule, seed: flags.seed,
-        augment: augmentName, callbacks: [progressCallback(ctx, say, 'baseline'), ...(runLog ? [runLog.callback({ stage: 'baseline' })] : [])],
+        augment: augmentName, callbacks: [progressCallback(ctx, say, 'baseline'), ...(runLog ? [runLog.callback({ stage: 'baseline' })] : [])], parallel: dp,
       });
       alone = b.test;
     } else {
@@ -194,11 +203,15 @@ async function run(argv: readonly string[], ctx: CliContext): Promise<number> {
       const opt = makeOptimizer('adam', model.parameters(), { lr: flags.lr });
       const loader = new DataLoader(data.train, loaderOptions('alone'));
       const sched = makeScheduler(flags.schedule, opt, { totalSteps: flags.steps ?? (flags.epochs ?? 1) * loader.length });
-      const t = new Trainer<Tensor[]>({ model, optimizer: opt, scheduler: sched, trainLoader: loader, evalLoader, ...budget, callbacks: [progressCallback(ctx, say, 'baseline'), ...(runLog ? [runLog.callback({ stage: 'baseline' })] : [])] });
+      const t = new Trainer<Tensor[]>({
+        model, optimizer: opt, scheduler: sched, trainLoader: dp ? dp.shard(loader) : loader, evalLoader, ...budget,
+        callbacks: [...(dp ? [dp.callback<Tensor[]>()] : []), progressCallback(ctx, say, 'baseline'), ...(runLog ? [runLog.callback({ stage: 'baseline' })] : [])], ...parallelOpts,
+      });
       const bf = await t.fit();
       alone = finalAccuracy(bf, t.step, () => evaluateOn(model, data));
     }
   }
+  const dist = await launched.finish(student);
   const seconds = (performance.now() - t0) / 1000;
   const result = {
     command: CMD, teacher: teacherPath, teacherModel: tc.preset ?? tc.arch, student: studentName, studentHidden: hidden, dataset: data.info.name,
@@ -214,6 +227,7 @@ async function run(argv: readonly string[], ctx: CliContext): Promise<number> {
     epochs: fit.epochs, steps: fit.step, batchSize: flags['batch-size'], lr: flags.lr, seed: flags.seed,
     seconds, stopReason: fit.stopReason, message: fit.message,
     out: fit.checkpoint, runDir: runLog?.dir ?? null,
+    distributed: dist === null ? null : { worldSize: dist.worldSize, perRankBatch: flags['batch-size'] / dist.worldSize, parameterChecksums: dist.checksums },
   };
   runLog?.finish({ teacherAccuracy: result.teacherAccuracy, distilledAccuracy: result.distilledAccuracy, studentAloneAccuracy: result.studentAloneAccuracy, studentParams: result.studentParams, steps: result.steps, seconds, stopReason: result.stopReason });
   if (flags.json) emitJson(ctx, result);

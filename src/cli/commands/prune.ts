@@ -18,6 +18,7 @@ import { loadCheckpoint } from '../../io/index.js';
 import { checkOutputFile } from '../paths.js';
 import { pruneReporting } from '../prune_progress.js';
 import { openRunLog, withRunLog } from '../run_dir.js';
+import { launchedRun } from '../distributed_run.js';
 
 const FLAGS = {
   model: { type: 'string', help: 'checkpoint of the trained dense model (written by train --out)', metavar: 'FILE' },
@@ -108,8 +109,12 @@ Examples:
     if ((method === 'ln-structured' || method === '2:4') && schedule !== 'oneshot') usage(`--schedule ${schedule} applies to the unstructured methods (l1, global, random); ${method} runs oneshot`);
     if (flags.out !== undefined) checkOutputFile('prune', 'out', flags.out, [{ flag: '--model', path: flags.model! }]);
     applyRuntimeFlags('prune', { threads: flags.threads });
+    const launched = await launchedRun(ctx, 'prune');   // launched on several ranks: fine-tune data-parallel, rank 0 reports
+    ctx = launched.ctx;
+    const world = launched.parallel?.worldSize ?? 1;
+    if (flags['batch-size'] % world !== 0) usage(`--batch-size ${flags['batch-size']} is the global batch of ${world} ranks: pass a multiple of ${world}`);
     const say = humanWriter(ctx, flags.json);
-    const runLog = openRunLog('prune', flags, say);
+    const runLog = (launched.parallel?.rank ?? 0) === 0 ? openRunLog('prune', flags, say) : null;   // rank 0 alone writes the run folder
     const t0 = performance.now();
 
     let model: PresetModel;
@@ -127,13 +132,15 @@ Examples:
       batchN: measureLatency(m, { inputShape, batch: flags['latency-batch'], iterations: 50, maxSeconds: 2, dataset: data.test }).secondsPerSample,
     });
     const denseBytes = fileSize(model, undefined);
-    const denseLatency = flags.latency ? latencyOf(model) : null;
+    const denseLatency = flags.latency && (launched.parallel?.rank ?? 0) === 0 ? latencyOf(model) : null;   // rank 0 alone times
     say(`prune ${model.config.preset ?? model.config.arch} (${flags.model}) on ${data.info.name}: ${method} ${fmtPct(amount, 1)}${flags.structured ? ' (structured: shrink)' : ''}, `
-      + `${schedule}, fine-tune ${fmtInt(finetuneSteps)} steps (batch ${flags['batch-size']}, adam lr ${flags.lr})`);
+      + `${schedule}, fine-tune ${fmtInt(finetuneSteps)} steps (batch ${flags['batch-size']}${world > 1 ? `: ${flags['batch-size'] / world} per rank x ${world} ranks` : ''}, adam lr ${flags.lr})`);
     const r = await prune.runPrune({
       model, data, method, amount, schedule, finetuneSteps, rounds: flags.rounds, structured: flags.structured,
-      batchSize: flags['batch-size'], lr: flags.lr, seed: flags.seed, ...withRunLog(pruneReporting(ctx, say), runLog),
+      batchSize: flags['batch-size'], lr: flags.lr, seed: flags.seed, ...withRunLog(pruneReporting(ctx, say), runLog), parallel: launched.parallel,
     });
+    const dist = await launched.finish(r.model);   // before rank 0 alone times and writes
+    if (dist !== null && dist.rank !== 0) return 0;
     const prunedBytes = fileSize(r.model, flags.out);
     const prunedLatency = flags.latency ? latencyOf(r.model) : null;
     const seconds = (performance.now() - t0) / 1000;
@@ -155,6 +162,7 @@ Examples:
         batchN: { dense: denseLatency.batchN, pruned: prunedLatency.batchN, speedup: denseLatency.batchN / prunedLatency.batchN },
       },
       finetuneSteps: r.finetuneSteps, out: flags.out ?? null, seconds, runDir: runLog?.dir ?? null,
+      distributed: dist === null ? null : { worldSize: dist.worldSize, perRankBatch: flags['batch-size'] / dist.worldSize, parameterChecksums: dist.checksums },
     };
     runLog?.finish({ testAccuracy: result.testAccuracy, denseTestAccuracy: result.denseTestAccuracy, sparsity: result.sparsity, nonzeros: result.nonzeros, parameters: result.parameters, bytesOnDisk: prunedBytes, seconds });
     if (flags.json) { emitJson(ctx, result); return 0; }

@@ -14,6 +14,7 @@ import { applyRuntimeFlags } from '../runtime.js';
 import { progressCallback } from '../train_progress.js';
 import { checkOutputFile } from '../paths.js';
 import { openRunLog } from '../run_dir.js';
+import { launchedRun, type LaunchedRun } from '../distributed_run.js';
 
 const FLAGS = {
   model: { type: 'string', help: `model preset: ${listModels().map((m) => m.name).join(', ')} (optional with --resume)`, metavar: 'PRESET' },
@@ -39,6 +40,7 @@ const FLAGS = {
   'eval-interval': { type: 'int', help: 'GPT: held-out loss every N steps (default 200)', min: 1, metavar: 'N' },
   warmup: { type: 'int', help: 'GPT: warmup steps of the cosine schedule (default 5% of --steps)', min: 0, metavar: 'N' },
   'run-dir': { type: 'string', help: 'run folder for metrics (metrics.jsonl, run.json, TensorBoard events; default: beside --out, e.g. mlp.run for mlp.safetensors; none without --out)', metavar: 'DIR' },
+  'grad-compression': { type: 'string', help: 'launched on several ranks: gradients cross the all-reduce as bf16 or fp16 (half the bytes; docs/DISTRIBUTED.md)', choices: ['none', 'bf16', 'fp16'], default: 'none' },
   ...JSON_FLAG,
 } as const satisfies FlagSpecs;
 
@@ -52,6 +54,12 @@ bitwise the weights of 2 epochs (use the same --dataset, --batch-size, --optimiz
 every epoch, zero fill); the test split is never augmented.
 A NaN or infinite loss stops training with a message; the last good checkpoint is kept.
 
+Launched on several ranks (tensorslim launch --nproc-per-node N -- tensorslim train ..., torchrun,
+Slurm; docs/DISTRIBUTED.md), it trains data-parallel: --batch-size stays the global batch (a multiple
+of the world size), each rank trains on batch / N samples of it and gradients are averaged, so the
+run follows the single-process one; rank 0 alone prints and writes --out. After a launcher restart
+(--max-restarts) every rank resumes from --out.
+
 Options:
 ${formatFlags(FLAGS)}
 
@@ -61,11 +69,28 @@ Examples:
   tensorslim train --model mlp --dataset mnist --epochs 5 --resume mlp.safetensors --out mlp.safetensors
   tensorslim train --model mlp-tiny --dataset mnist --steps 20 --json | tail -n 1
   tensorslim train --model gpt-tiny --dataset sotu --steps 2000 --out gpt.safetensors
+  tensorslim launch --nproc-per-node 2 --max-restarts 1 -- tensorslim train --model mlp --dataset mnist --epochs 3 --threads 1 --out mlp.safetensors
 
 GPT presets (${GPT_PRESETS.map((m) => m.name).join(', ')}) train on text: random windows of --context
 tokens, AdamW (betas 0.9/0.95, weight decay 0.1 on matrices) with linear warmup then cosine decay to
 lr/10, gradient clipping at 1 unless --clip-grad, held-out loss and bits per byte every
 --eval-interval steps; --batch-size defaults to 16 and --lr to 0.001.`;
+
+/** What `train --json` reports of a data-parallel run (null when run as one process). */
+export interface DistributedJson { worldSize: number; perRankBatch: number; gradCompression: string; parameterChecksums: number[] }
+
+function distributedJson(d: { worldSize: number; checksums: number[] } | null, batch: number, compression: string): DistributedJson | null {
+  return d === null ? null : { worldSize: d.worldSize, perRankBatch: batch / d.worldSize, gradCompression: compression, parameterChecksums: d.checksums };
+}
+
+function batchText(batch: number, world: number): string {
+  return world > 1 ? `batch ${batch} (${batch / world} per rank x ${world} ranks)` : `batch ${batch}`;
+}
+
+function launchOf(ctx: CliContext, flags: TrainFlags): Promise<LaunchedRun> {
+  const c = flags['grad-compression'];
+  return launchedRun(ctx, 'train', { out: flags.out, ...(c === 'bf16' || c === 'fp16' ? { commHook: c } : {}) });
+}
 
 /** The JSON result of a training run (what `train --json` prints). */
 export function trainResultJson(r: RunTrainingResult): Record<string, unknown> {
@@ -115,8 +140,12 @@ async function run(argv: readonly string[], ctx: CliContext): Promise<number> {
   if (flags.out !== undefined) checkOutputFile('train', 'out', flags.out);
   if (flags.resume !== undefined && !existsSync(flags.resume)) throw new UsageError('train', `--resume ${flags.resume}: no such file`);
   applyRuntimeFlags('train', { threads: flags.threads });
+  const launched = await launchOf(ctx, flags);
+  ctx = launched.ctx;
+  const world = launched.parallel?.worldSize ?? 1;
+  const resume = launched.restartFrom ?? flags.resume;
   const say = humanWriter(ctx, flags.json);
-  const runLog = openRunLog('train', flags, say);
+  const runLog = (launched.parallel?.rank ?? 0) === 0 ? openRunLog('train', flags, say) : null;   // rank 0 alone writes the run folder
 
   let startStep = -1;
   const r = await runTraining({
@@ -133,18 +162,21 @@ async function run(argv: readonly string[], ctx: CliContext): Promise<number> {
     augment: flags.augment,
     seed: flags.seed,
     ...(flags.out !== undefined ? { out: flags.out } : {}),
-    ...(flags.resume !== undefined ? { resume: flags.resume } : {}),
+    ...(resume !== undefined ? { resume } : {}),
+    parallel: launched.parallel,
     callbacks: [progressCallback(ctx, say), ...(runLog ? [runLog.callback()] : [])],
     onStart(p) {
       startStep = p.trainer.step;
       const budget = flags.steps !== undefined ? `${flags.steps} steps` : `${p.trainer.totalEpochs} epoch${p.trainer.totalEpochs === 1 ? '' : 's'}`;
       say(`train ${p.config.preset ?? p.config.arch} (${fmtInt(p.params)} params) on ${p.data.info.name} (${fmtInt(p.data.info.trainSize)} train / ${fmtInt(p.data.info.testSize)} test): `
-        + `${budget}, batch ${p.batchSize}, ${p.optimizer} lr ${p.lr}, ${p.schedule} schedule, ${p.augment === 'none' ? '' : `augment ${p.augment}, `}seed ${p.seed}`
+        + `${budget}, ${batchText(p.batchSize, p.worldSize)}, ${p.optimizer} lr ${p.lr}, ${p.schedule} schedule, ${p.augment === 'none' ? '' : `augment ${p.augment}, `}seed ${p.seed}`
         + (p.resumedFrom ? `; resumed from ${p.resumedFrom} at epoch ${p.trainer.epoch + 1}, step ${p.trainer.step}` : ''));
       if (p.resumedFrom && (given.has('lr') || given.has('seed'))) say('note: with --resume, the learning rate and data order come from the checkpoint');
     },
   });
-  const result = { ...trainResultJson(r), runDir: runLog?.dir ?? null };
+  const dist = await launched.finish(r.model);
+  // samples per second of the whole group (every rank trains as many samples, in lockstep)
+  const result = { ...trainResultJson(r), samplesPerSecond: r.fit.samplesPerSecond * world, distributed: distributedJson(dist, flags['batch-size'], flags['grad-compression']), runDir: runLog?.dir ?? null };
   runLog?.finish({ testAccuracy: r.test.accuracy, testLoss: r.test.loss, params: r.params, steps: r.fit.step, seconds: r.fit.seconds, stopReason: r.fit.stopReason, out: r.out });
   if (r.resumedFrom !== null && r.fit.step === startStep) {
     ctx.err(`tensorslim train: nothing to do: ${r.resumedFrom} is already at step ${r.fit.step} (epoch ${r.fit.epochs}), the end of the requested budget; raise --epochs or --steps to train on`);
@@ -174,8 +206,12 @@ async function runGpt(flags: TrainFlags, given: ReadonlySet<string>, ctx: CliCon
   if (flags.out !== undefined) checkOutputFile(cmd, 'out', flags.out);
   if (flags.resume !== undefined && !existsSync(flags.resume)) throw new UsageError(cmd, `--resume ${flags.resume}: no such file`);
   applyRuntimeFlags(cmd, { threads: flags.threads });
+  const launched = await launchOf(ctx, flags);
+  ctx = launched.ctx;
+  const resume = launched.restartFrom ?? flags.resume;
+  const batchSize = given.has('batch-size') ? flags['batch-size'] : 16;
   const say = humanWriter(ctx, flags.json);
-  const runLog = openRunLog(cmd, flags, say);
+  const runLog = (launched.parallel?.rank ?? 0) === 0 ? openRunLog(cmd, flags, say) : null;   // rank 0 alone writes the run folder
   let bar: Progress | null = null;
   const progress = {
     onEpochBegin(t: { step: number; totalSteps: number; stepsPerEpoch: number }) {
@@ -194,7 +230,7 @@ async function runGpt(flags: TrainFlags, given: ReadonlySet<string>, ctx: CliCon
     dataset: flags.dataset,
     ...(flags.tokenizer !== undefined ? { tokenizer: flags.tokenizer } : {}),
     steps: flags.steps ?? 1000,
-    batchSize: given.has('batch-size') ? flags['batch-size'] : 16,
+    batchSize,
     ...(flags.accumulate !== undefined ? { accumulationSteps: flags.accumulate } : {}),
     ...(flags.context !== undefined ? { contextLength: flags.context } : {}),
     ...(flags.checkpointing ? { modelOverrides: { checkpointing: true } } : {}),
@@ -205,13 +241,14 @@ async function runGpt(flags: TrainFlags, given: ReadonlySet<string>, ctx: CliCon
     ...(flags['eval-interval'] !== undefined ? { evalInterval: flags['eval-interval'] } : {}),
     seed: flags.seed,
     ...(flags.out !== undefined ? { out: flags.out } : {}),
-    ...(flags.resume !== undefined ? { resume: flags.resume } : {}),
+    ...(resume !== undefined ? { resume } : {}),
+    parallel: launched.parallel,
     callbacks: [progress, ...(runLog ? [runLog.callback()] : [])],
     onStart(p) {
       contextOf = p.contextLength;
       const c = p.config;
       say(`train ${c.preset ?? 'gpt'} (${fmtInt(p.params)} params: ${c.nLayer} layers, width ${c.nEmbd}, ${c.nHead} heads) on ${p.data.info.name} `
-        + `(${fmtInt(p.data.info.trainTokens ?? 0)} train / ${fmtInt(p.data.info.testTokens ?? 0)} test ${p.data.tokenizer.name} tokens): ${p.trainer.totalSteps} steps, batch ${p.batchSize} x ${p.contextLength} tokens`
+        + `(${fmtInt(p.data.info.trainTokens ?? 0)} train / ${fmtInt(p.data.info.testTokens ?? 0)} test ${p.data.tokenizer.name} tokens): ${p.trainer.totalSteps} steps, ${batchText(p.batchSize, p.worldSize)} x ${p.contextLength} tokens`
         + (p.resumedFrom ? `; resumed from ${p.resumedFrom} at step ${p.trainer.step}` : ''));
     },
   });
@@ -221,7 +258,9 @@ async function runGpt(flags: TrainFlags, given: ReadonlySet<string>, ctx: CliCon
     tokensPerSecond: r.tokensPerSecond, peakRssBytes: r.peakRssBytes, params: r.params, steps: r.fit.step,
     seconds: r.fit.seconds, trainSeconds: r.fit.trainSeconds, stopReason: r.fit.stopReason, message: r.fit.message,
     out: r.out, resumedFrom: r.resumedFrom, curve: r.curve, runDir: runLog?.dir ?? null,
+    distributed: distributedJson(await launched.finish(r.model), batchSize, flags['grad-compression']),
   };
+  if (result.distributed !== null) result.tokensPerSecond *= result.distributed.worldSize;
   runLog?.finish({ valLoss: r.valLoss, valBitsPerByte: r.valBitsPerByte, tokensPerSecond: r.tokensPerSecond, peakRssBytes: r.peakRssBytes, params: r.params, steps: r.fit.step, seconds: r.fit.seconds, stopReason: r.fit.stopReason, out: r.out });
   if (r.fit.stopReason !== 'completed') ctx.err(`tensorslim train: ${r.fit.message}`);
   if (flags.json) emitJson(ctx, result);

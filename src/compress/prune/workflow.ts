@@ -8,7 +8,7 @@ import type { Tensor } from '../../core/tensor.js';
 import type { AnyModule } from '../../nn/index.js';
 import { DataLoader, type ImageClassificationData } from '../../data/index.js';
 import { modelFromConfig, type PresetModel } from '../../models/index.js';
-import { Trainer, evaluateOn, makeOptimizer, type Callback, type EvalMetrics } from '../../train/index.js';
+import { Trainer, evaluateOn, makeOptimizer, type Callback, type DataParallel, type EpochAccumulators, type EvalMetrics } from '../../train/index.js';
 import { lnStructured, nmStructured } from './api.js';
 import { prunedParameterNames, remove } from './reparam.js';
 import { gradualPruningCallback, maskSparsity, pruneToSparsity, weightTargets } from './schedule.js';
@@ -61,6 +61,8 @@ export interface RunPruneOptions {
   progress?: (label: string) => Callback<Tensor[]>;
   /** Called as the workflow goes (see PruneEvent). */
   onEvent?: (event: PruneEvent) => void;
+  /** Fine-tune data-parallel over the launched ranks (distributed.dataParallel()); batchSize is the global batch. */
+  parallel?: DataParallel | null;
 }
 
 /** What runPrune returns: the pruned model (sparse layers swapped in where worth it) and its numbers. */
@@ -98,6 +100,8 @@ export interface FineTuneOptions {
   callbacks?: readonly Callback<Tensor[]>[];
   /** A progress callback for this phase, made from its label. */
   progress?: (label: string) => Callback<Tensor[]>;
+  /** Data-parallel over launched ranks: each trains on its slice of every global batch of batchSize. */
+  parallel?: DataParallel | null;
 }
 
 /**
@@ -133,10 +137,13 @@ function hiddenLayers(model: AnyModule): [AnyModule, string][] {
 export async function fineTune(model: AnyModule, data: ImageClassificationData, o: FineTuneOptions): Promise<void> {
   if (o.steps <= 0) return;
   const optimizer = makeOptimizer('adam', model.parameters(), { lr: o.lr });
-  const trainLoader = new DataLoader(data.train, { batchSize: o.batchSize, shuffle: true, seed: o.seed });
+  const dp = o.parallel ?? null;
+  if (dp && o.batchSize % dp.worldSize !== 0) throw new Error(`fine-tuning: batch size ${o.batchSize} is the global batch of ${dp.worldSize} ranks; pass a multiple of ${dp.worldSize}`);
+  const globalLoader = new DataLoader(data.train, { batchSize: o.batchSize, shuffle: true, seed: o.seed });
   const trainer = new Trainer<Tensor[]>({
-    model, optimizer, trainLoader, evalLoader: null, steps: o.steps,
-    callbacks: [...(o.callbacks ?? []), ...(o.progress ? [o.progress(o.label ?? 'fine-tune')] : [])],
+    model, optimizer, trainLoader: dp ? dp.shard(globalLoader) : globalLoader, evalLoader: null, steps: o.steps,
+    callbacks: [...(dp ? [dp.callback<Tensor[]>()] : []), ...(o.callbacks ?? []), ...(o.progress ? [o.progress(o.label ?? 'fine-tune')] : [])],
+    ...(dp ? { reduceEpoch: (a: EpochAccumulators) => dp.reduceEpoch(a) } : {}),
   });
   const fit = await trainer.fit();
   if (fit.stopReason !== 'completed') throw new Error(`fine-tuning stopped: ${fit.message ?? fit.stopReason}`);
@@ -169,7 +176,7 @@ async function pruneAndFineTune(o: RunPruneOptions): Promise<RunPruneResult> {
   const dense = evaluateOn(model, data);
   emit({ kind: 'dense', parameters: denseParameters, accuracy: dense.accuracy });
   manualSeed(o.seed);
-  const ft = { lr: o.lr, batchSize: o.batchSize, seed: o.seed, ...(o.progress ? { progress: o.progress } : {}) };
+  const ft = { lr: o.lr, batchSize: o.batchSize, seed: o.seed, ...(o.progress ? { progress: o.progress } : {}), parallel: o.parallel ?? null };
   const unstructured = o.method === 'l1' || o.method === 'random' || o.method === 'global';
   const targets: [AnyModule, string][] = o.method === 'ln-structured' ? hiddenLayers(model) : weightTargets(model);
   const spec = { global: o.method === 'global', method: o.method === 'random' ? 'random' as const : 'l1' as const };

@@ -1,0 +1,63 @@
+// One rank of bench/run_ddp.ts (started through distributed.launch, which sets the launch contract):
+//   train MODEL GLOBAL_BATCH STEPS WARMUP THREADS   DDP training steps of a preset on random data
+//                                                    (world size 1: no process group, no DDP)
+//   allreduce MIB ITERS                              all-reduce (sum) of a float32 buffer of MIB MiB
+// Rank 0 prints one JSON line: the median step (or all-reduce) time and the machine description.
+import { CrossEntropyLoss, createModel, manualSeed, randint, randn } from '../src/index.js';
+import { gptLoss, type GPT } from '../src/models/gpt.js';
+import { fromBuffer, type Tensor } from '../src/core/tensor.js';
+import { Adam, AdamW } from '../src/optim/index.js';
+import { DistributedDataParallel, barrier, destroyProcessGroup, getRank, getWorldSize, initProcessGroup, allReduce, readLaunchEnv } from '../src/distributed/index.js';
+import { applyThreads, machineInfo, median } from '../src/bench/machine.js';
+
+const [mode, ...args] = process.argv.slice(2);
+const world = readLaunchEnv(process.env).worldSize;
+if (world > 1) await initProcessGroup({ backend: 'gloo' });
+const rank = getRank();
+const now = (): number => Number(process.hrtime.bigint()) / 1e6;
+
+if (mode === 'allreduce') {
+  const mib = Number(args[0] ?? 16);
+  const iters = Number(args[1] ?? 10);
+  const n = (mib * 1024 * 1024) / 4;
+  const t = fromBuffer(new Float32Array(n).fill(1), 'float32', [n]);
+  await allReduce(t, 'sum'); // warm-up (connections, buffers)
+  const times: number[] = [];
+  for (let i = 0; i < iters; i++) {
+    await barrier();
+    const t0 = now();
+    await allReduce(t, 'sum');
+    times.push(now() - t0);
+  }
+  const ms = median(times);
+  const bytes = n * 4;
+  // bus bandwidth (NCCL-tests' convention): what each rank's link carries in a ring all-reduce
+  const busBytesPerSecond = (bytes * 2 * (getWorldSize() - 1)) / getWorldSize() / (ms / 1000);
+  if (rank === 0) console.log(JSON.stringify({ mode, worldSize: getWorldSize(), bytes, ms, busBytesPerSecond, machine: machineInfo() }));
+} else {
+  const [name = 'mlp', gb = '128', st = '30', wu = '5', th = '1'] = args;
+  applyThreads(Number(th));
+  const batch = Number(gb) / world;
+  manualSeed(7);
+  const model = createModel(name);
+  const gpt = name.startsWith('gpt');
+  const ddp = world > 1 ? await DistributedDataParallel.create(model) : null;
+  const opt = gpt ? new AdamW(model.parameters(), { lr: 1e-3, betas: [0.9, 0.95] }) : new Adam(model.parameters(), { lr: 1e-3 });
+  const [x, y]: Tensor[] = gpt ? [randint(0, 256, [batch, 128], { dtype: 'int32' }), randint(0, 256, [batch, 128], { dtype: 'int32' })]
+    : [randn([batch, 784]), randint(0, 10, [batch], { dtype: 'int32' })];
+  const ce = new CrossEntropyLoss();
+  const times: number[] = [];
+  for (let i = 0; i < Number(wu) + Number(st); i++) {
+    const t0 = now();
+    opt.zeroGrad();
+    const loss = gpt ? gptLoss((model as unknown as GPT).call(x!), y!) : ce.call((model as unknown as { call(t: Tensor): Tensor }).call(x!), y!);
+    loss.backward();
+    if (ddp) await ddp.finishGradientSync();
+    opt.step();
+    loss.item();
+    if (i >= Number(wu)) times.push(now() - t0);
+  }
+  if (world > 1) await barrier();
+  if (rank === 0) console.log(JSON.stringify({ mode: 'train', model: name, worldSize: world, perRankBatch: batch, globalBatch: Number(gb), stepMs: median(times), minMs: Math.min(...times), steps: Number(st), machine: machineInfo() }));
+}
+if (world > 1) await destroyProcessGroup();
