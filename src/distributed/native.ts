@@ -21,8 +21,11 @@ export interface NativeProcessGroup {
   allReduce(buf: CommArray, op: number, timeoutMs?: number): Promise<void>;
   broadcast(buf: CommArray, root: number, timeoutMs?: number): Promise<void>;
   allGather(input: CommArray, output: CommArray, timeoutMs?: number): Promise<void>;
-  /** buf holds worldSize equal chunks; afterwards chunk `rank` holds the reduction (others are scratch). */
-  reduceScatter(buf: CommArray, op: number, timeoutMs?: number): Promise<void>;
+  /**
+   * A ring reduce-scatter: buf holds worldSize consecutive chunks, chunk r of counts[r] elements;
+   * afterwards chunk `rank` holds the reduction (the other chunks are scratch).
+   */
+  reduceScatter(buf: CommArray, op: number, counts: number[], timeoutMs?: number): Promise<void>;
   barrier(timeoutMs?: number): Promise<void>;
   send(buf: CommArray, dst: number, tag: number, timeoutMs?: number): Promise<void>;
   recv(buf: CommArray, src: number, tag: number, timeoutMs?: number): Promise<void>;
@@ -34,7 +37,7 @@ export interface DistAddon {
   readonly abiVersion: number;
 }
 
-const ABI_VERSION = 1;
+const ABI_VERSION = 2;
 /** What to run to get the Gloo addon. */
 export const GLOO_HINT = 'install Gloo with `apt-get install -y libgloo-dev` and rebuild with `node scripts/build-native.mjs`';
 
