@@ -13,3 +13,4 @@ export { DistributedDataParallel, type DistributedDataParallelOptions } from './
 export { DistributedSampler, type DistributedSamplerOptions } from './sampler.js';
 export { launch, workerEnv, type LaunchOptions, type LaunchResult, type LaunchHandle } from './launch.js';
 export { DistributedLoader, distributedCallback } from './trainer.js';
+export { ZeroRedundancyOptimizer, type ZeroOptions, type OptimizerClass } from './zero.js';
