@@ -14,3 +14,4 @@ export { DistributedSampler, type DistributedSamplerOptions } from './sampler.js
 export { launch, workerEnv, type LaunchOptions, type LaunchResult, type LaunchHandle } from './launch.js';
 export { DistributedLoader, distributedCallback } from './trainer.js';
 export { ZeroRedundancyOptimizer, type ZeroOptions, type OptimizerClass } from './zero.js';
+export { copyToParallel, reduceFromParallel, ColumnParallelLinear, RowParallelLinear, TensorParallelMLP, TensorParallelAttention, parallelizeTransformer } from './tensor_parallel.js';

@@ -19,6 +19,8 @@ export type ReduceOp = keyof typeof REDUCE_CODES;
 export interface NativeProcessGroup {
   connect(storeHost: string, storePort: number, token: string, prefix: string, deviceHost: string): Promise<void>;
   allReduce(buf: CommArray, op: number, timeoutMs?: number): Promise<void>;
+  /** The same allreduce, queued in order, but blocking the JS thread until done (throws on failure). */
+  allReduceSync(buf: CommArray, op: number, timeoutMs?: number): void;
   broadcast(buf: CommArray, root: number, timeoutMs?: number): Promise<void>;
   allGather(input: CommArray, output: CommArray, timeoutMs?: number): Promise<void>;
   /**
@@ -37,7 +39,7 @@ export interface DistAddon {
   readonly abiVersion: number;
 }
 
-const ABI_VERSION = 2;
+const ABI_VERSION = 3;
 /** What to run to get the Gloo addon. */
 export const GLOO_HINT = 'install Gloo with `apt-get install -y libgloo-dev` and rebuild with `node scripts/build-native.mjs`';
 

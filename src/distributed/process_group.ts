@@ -73,6 +73,24 @@ export class ProcessGroup {
   }
 
   /**
+   * allReduce that blocks this thread until every rank has contributed, for code that cannot await:
+   * the gradient rules of tensor parallelism run inside the synchronous backward(). It queues behind
+   * every collective issued before it, like the others. Prefer allReduce elsewhere.
+   * @example pg.allReduceSync(partialSum, 'sum');
+   */
+  allReduceSync(t: Tensor, op: ReduceOp = 'sum'): Tensor {
+    const buf = this.buffer('allReduceSync', t);
+    if (op === 'avg' && t.dtype === 'int32') throw new Error('allReduceSync: avg of an int32 tensor is not supported; use sum and divide');
+    try {
+      this.native.allReduceSync(buf, REDUCE_CODES[op]);
+    } catch (e) {
+      const msg = (e as Error).message;
+      throw new Error(`${msg.startsWith('allReduce') ? msg : `allReduceSync (rank ${this.rank} of ${this.worldSize}): ${msg}`}; see the other ranks' messages for which rank failed`, { cause: e });
+    }
+    return this.wrote(t);
+  }
+
+  /**
    * Copies rank `src`'s `t` into `t` on every rank.
    * @example await pg.broadcast(param, 0);
    */

@@ -17,6 +17,7 @@
 #include <cstring>
 #include <deque>
 #include <functional>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -39,7 +40,7 @@ namespace {
 
 using ms = std::chrono::milliseconds;
 
-constexpr int kAbiVersion = 2;  // 2: reduceScatter(buf, op, counts, timeoutMs?) is a ring
+constexpr int kAbiVersion = 3;  // 2: reduceScatter(buf, op, counts, timeoutMs?) is a ring; 3: allReduceSync
 constexpr uint8_t kSendRecvSlotPrefix = 0x40;  // above Gloo's collective prefixes (0x01-0x08)
 constexpr uint8_t kReduceScatterSlotPrefix = 0x41;  // our ring reduce-scatter (tag = the collective counter)
 
@@ -56,6 +57,8 @@ struct Task {
   bool ok = false;
   bool runWhenBroken = false;  // close() still tears down after an error
   std::string error;
+  // Blocking calls (allReduceSync): the JS thread waits on this instead of a Promise.
+  std::shared_ptr<std::promise<void>> done;
   explicit Task(Napi::Env env) : deferred(Napi::Promise::Deferred::New(env)) {}
 };
 
@@ -126,6 +129,7 @@ class ProcessGroup : public Napi::ObjectWrap<ProcessGroup> {
     return DefineClass(env, "ProcessGroup", {
       InstanceMethod("connect", &ProcessGroup::Connect),
       InstanceMethod("allReduce", &ProcessGroup::AllReduce),
+      InstanceMethod("allReduceSync", &ProcessGroup::AllReduceSync),
       InstanceMethod("broadcast", &ProcessGroup::Broadcast),
       InstanceMethod("allGather", &ProcessGroup::AllGather),
       InstanceMethod("reduceScatter", &ProcessGroup::ReduceScatter),
@@ -211,6 +215,10 @@ class ProcessGroup : public Napi::ObjectWrap<ProcessGroup> {
           sh->broken = t->error;
           sh->ctx.reset();  // closes every pair: peers fail now instead of at their timeout
         }
+      }
+      if (t->done) {  // a blocking call: its JS thread is waiting and owns the task
+        t->done->set_value();
+        continue;
       }
       {
         std::lock_guard<std::mutex> l(sh->mu);
@@ -312,8 +320,34 @@ class ProcessGroup : public Napi::ObjectWrap<ProcessGroup> {
     return RunAllReduce(info, b, op, "allReduce");
   }
 
-  Napi::Value RunAllReduce(const Napi::CallbackInfo& info, const Buf& b, Reduce op, const char* name) {
+  // allReduceSync(buf, reduceCode, timeoutMs?): the same allreduce, queued behind every earlier
+  // operation, but the JS thread blocks until it is done and a failure throws. For autograd rules
+  // (tensor parallelism), which run synchronously inside backward().
+  Napi::Value AllReduceSync(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
+    Buf b = bufOf(info[0], "allReduceSync", "the buffer");
+    Reduce op = static_cast<Reduce>(info[1].As<Napi::Number>().Int32Value());
+    if (op == Reduce::Avg && b.type == napi_int32_array) throw Napi::TypeError::New(env, "allReduceSync: avg of int32 is not supported; use sum");
+    if (closed_) throw Napi::Error::New(env, "allReduceSync: the process group was destroyed");
+    Task* t = MakeAllReduce(info, b, op, "allReduce");
+    t->done = std::make_shared<std::promise<void>>();
+    std::future<void> f = t->done->get_future();
+    {
+      std::lock_guard<std::mutex> l(sh_->mu);
+      sh_->queue.push_back(t);
+    }
+    sh_->cv.notify_one();
+    f.wait();
+    std::unique_ptr<Task> owned(t);
+    if (!t->ok) throw Napi::Error::New(env, t->error);
+    return env.Undefined();
+  }
+
+  Napi::Value RunAllReduce(const Napi::CallbackInfo& info, const Buf& b, Reduce op, const char* name) {
+    return Track(info.Env(), MakeAllReduce(info, b, op, name));
+  }
+
+  Task* MakeAllReduce(const Napi::CallbackInfo& info, const Buf& b, Reduce op, const char* name) {
     ms timeout = opTimeout(info[2]);
     std::string w = where(name) + " [" + b.dtype + " x " + std::to_string(b.length) + ", " + reduceName(op) + "]";
     Task* t = NewTask(info);
@@ -355,7 +389,7 @@ class ProcessGroup : public Napi::ObjectWrap<ProcessGroup> {
         }
       }
     };
-    return Track(env, t);
+    return t;
   }
 
   // broadcast(buf, root, timeoutMs?)
