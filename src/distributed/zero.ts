@@ -75,6 +75,7 @@ export class ZeroRedundancyOptimizer<O extends OptimizerOptions, A = Partial<O>>
   readonly group: ProcessGroup;
   private readonly flats: Flat[] = [];
   private readonly groupParams: Tensor[][] = [];
+  private reduced = false;
 
   constructor(params: ParamsInput<O>, OptimizerClass: OptimizerClass<O, A>, opts: A, zero: ZeroOptions = {}) {
     this.stage = zero.stage ?? 1;
@@ -131,15 +132,14 @@ export class ZeroRedundancyOptimizer<O extends OptimizerOptions, A = Partial<O>>
   }
 
   /**
-   * Averages the gradients over ranks (stage 1: all-reduce, .grad kept; stage 2: reduce-scatter,
-   * .grad dropped), updates this rank's shard with the inner optimizer and all-gathers the updated
-   * shards into every rank's parameters. Every rank must call it. A parameter without a gradient
-   * on a rank contributes zeros (as with DDP).
-   * @example loss.backward(); await zero.step();
+   * Averages the gradients over ranks without stepping (step() does it when this was not called):
+   * stage 1 all-reduces them and leaves every `.grad` averaged (views into one flat buffer), so they
+   * can be clipped or inspected before `step()`; stage 2 reduce-scatters them into this rank's shard
+   * and drops every `.grad` (clip with `zero.clipGradNorm`). Every rank must call it.
+   * @example await zero.reduceGradients(); clipGradNorm(model.parameters(), 1); await zero.step();
    */
-  async step(): Promise<void> {
+  async reduceGradients(): Promise<void> {
     const n = this.group.worldSize;
-    const rank = this.group.rank;
     for (const f of this.flats) {
       const full = newArray(f.dtype, f.shard * n);
       f.params.forEach((p, i) => {
@@ -148,18 +148,75 @@ export class ZeroRedundancyOptimizer<O extends OptimizerOptions, A = Partial<O>>
         if (g.size !== p.size) throw new Error(`ZeroRedundancyOptimizer.step: the gradient of shape ${g.shape.join('x')} does not match its parameter's shape ${p.shape.join('x')}`);
         full.set(g.dtype === f.dtype ? contiguousData(g) : Array.from(contiguousData(g)), f.offsets[i]!);
       });
-      let mine: Tensor;
       if (this.stage === 1) {
         await this.group.allReduce(fromBuffer(full, f.dtype, [full.length]), 'avg');
-        f.params.forEach((p, i) => { p.grad = fromBuffer(full.slice(f.offsets[i]!, f.offsets[i]! + p.size), f.dtype, p.shape); });
-        mine = fromBuffer(full.slice(rank * f.shard, (rank + 1) * f.shard), f.dtype, [f.shard]);
+        // Views into the one averaged buffer: the same memory as DDP's gradients.
+        f.params.forEach((p, i) => { p.grad = fromBuffer(full.subarray(f.offsets[i]!, f.offsets[i]! + p.size), f.dtype, p.shape); });
       } else {
-        mine = await this.group.reduceScatter(fromBuffer(full, f.dtype, [full.length]), 'avg');
+        f.shardParam.grad = await this.group.reduceScatter(fromBuffer(full, f.dtype, [full.length]), 'avg');
         for (const p of f.params) p.grad = null; // only the shard's gradient stays on this rank
       }
-      f.shardParam.grad = mine;
+    }
+    this.reduced = true;
+  }
+
+  /**
+   * Scales the (reduced) gradients so that their global L2 norm is at most `maxNorm`, like
+   * clipGradNorm over all parameters, with the norm summed over the shards (stage 2) or taken from
+   * the averaged gradients (stage 1). Reduces the gradients first if needed; resolves with the norm
+   * before clipping. Every rank must call it.
+   * @example await zero.clipGradNorm(1.0); await zero.step();
+   */
+  async clipGradNorm(maxNorm: number): Promise<number> {
+    if (!(maxNorm > 0)) throw new Error(`ZeroRedundancyOptimizer.clipGradNorm: maxNorm must be positive, got ${maxNorm}`);
+    if (!this.reduced) await this.reduceGradients();
+    let sq = 0;
+    const grads: FloatArray[] = [];
+    for (const f of this.flats) {
+      if (this.stage === 2) { if (f.shardParam.grad !== null) grads.push(contiguousData(f.shardParam.grad)); continue; }
+      for (const p of f.params) if (p.grad !== null) grads.push(contiguousData(p.grad));
+    }
+    for (const g of grads) for (let i = 0; i < g.length; i++) sq += g[i]! * g[i]!;
+    if (this.stage === 2) sq = (await this.group.allReduce(fromBuffer(new Float64Array([sq]), 'float64', [1]), 'sum')).data[0]!;
+    const norm = Math.sqrt(sq);
+    const scale = maxNorm / (norm + 1e-6);
+    if (scale < 1) {
+      for (const g of grads) for (let i = 0; i < g.length; i++) g[i] = g[i]! * scale;
+      for (const f of this.flats) {
+        if (this.stage === 2 && f.shardParam.grad !== null) f.shardParam.grad.version++;
+        if (this.stage === 1) for (const p of f.params) if (p.grad !== null) p.grad.version++;
+      }
+    }
+    return norm;
+  }
+
+  /**
+   * Reduces the gradients (unless reduceGradients() already did), updates this rank's shard with the
+   * inner optimizer and all-gathers the updated shards into every rank's parameters, in place.
+   * Every rank must call it. A parameter without a gradient on a rank contributes zeros (as with DDP).
+   * @example loss.backward(); await zero.step();
+   */
+  async step(): Promise<void> {
+    if (!this.reduced) await this.reduceGradients();
+    this.reduced = false;
+    const lo = this.group.rank;
+    if (this.stage === 1) {
+      // The shard's gradient from the (possibly clipped) averaged gradients.
+      for (const f of this.flats) {
+        const g = newArray(f.dtype, f.shard);
+        const start = lo * f.shard;
+        f.params.forEach((p, i) => {
+          const a = Math.max(start, f.offsets[i]!);
+          const b = Math.min(start + f.shard, f.offsets[i]! + p.size);
+          if (a >= b || p.grad === null) return;
+          const src = contiguousData(p.grad);
+          g.set(p.grad.dtype === f.dtype ? src.subarray(a - f.offsets[i]!, b - f.offsets[i]!) : Array.from(src.subarray(a - f.offsets[i]!, b - f.offsets[i]!)), a - start);
+        });
+        f.shardParam.grad = fromBuffer(g, f.dtype, [f.shard]);
+      }
     }
     this.optimizer.step();
+    if (this.stage === 1) for (const f of this.flats) f.shardParam.grad = null; // rebuilt at every step
     for (const f of this.flats) {
       const all = (await this.group.allGather(f.shardParam)).data as FloatArray;
       f.params.forEach((p, i) => {
@@ -182,6 +239,7 @@ export class ZeroRedundancyOptimizer<O extends OptimizerOptions, A = Partial<O>>
       }
     }
     this.optimizer.zeroGrad(setToNone);
+    this.reduced = false;
   }
 
   /**

@@ -7,10 +7,11 @@ import { Adam, AdamW, SGD, Tensor } from '../../../src/index.js';
 import { ZeroRedundancyOptimizer, destroyProcessGroup, getRank, getWorldSize, initProcessGroup } from '../../../src/distributed/index.js';
 import type { OptimizerStateDict } from '../../../src/optim/optimizer.js';
 import { BATCH, STEPS, buildModel, data, loss, params } from './ddp_common.js';
-import { ZERO_OPTS } from './zero_common.js';
+import { CLIP_NORM, ZERO_OPTS } from './zero_common.js';
 
 const stage = Number(process.argv[2] ?? '1') as 1 | 2;
 const which = (process.argv[3] ?? 'adam') as keyof typeof ZERO_OPTS;
+const clip = process.argv[4] === 'clip';
 const make = (ps: Tensor[]): ZeroRedundancyOptimizer<never> => {
   const o = ZERO_OPTS[which];
   const z = which === 'sgd' ? new ZeroRedundancyOptimizer(ps, SGD, o, { stage }) : new ZeroRedundancyOptimizer(ps, which === 'adam' ? Adam : AdamW, o, { stage });
@@ -26,9 +27,11 @@ try {
   const [x, y] = data();
   const from = rank * share;
   const gradsKept: boolean[] = [];
+  const norms: number[] = [];
   for (let s = 0; s < STEPS; s++) {
     zero.zeroGrad();
     loss(model, x, y, from, from + share).backward();
+    if (clip) norms.push(await zero.clipGradNorm(CLIP_NORM));
     await zero.step();
     gradsKept.push(model.parameters().every((p) => p.grad !== null));
   }
@@ -44,7 +47,7 @@ try {
     await z.step();
   }
   const state = rank === 0 ? Object.fromEntries(Object.entries(full!.state).map(([k, s]) => [k, Object.fromEntries(Object.entries(s).map(([n, v]) => [n, v instanceof Tensor ? Array.from(v.data) : v]))])) : null;
-  console.log(JSON.stringify({ rank, stage, gradsKept, stateBytes: zero.stateBytes(), layout: zero.layout, params: params(model), reloaded: params(copy), state, paramGroups: full!.paramGroups }));
+  console.log(JSON.stringify({ rank, stage, norms, gradsKept, stateBytes: zero.stateBytes(), layout: zero.layout, params: params(model), reloaded: params(copy), state, paramGroups: full!.paramGroups }));
   await destroyProcessGroup();
 } catch (e) {
   console.error(`ERROR: ${(e as Error).stack}`);

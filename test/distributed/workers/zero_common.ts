@@ -4,3 +4,5 @@ export const ZERO_OPTS = {
   adam: { lr: 0.01, weightDecay: 0.01 },
   adamw: { lr: 0.01, weightDecay: 0.1 },
 } as const;
+/** Gradient clipping threshold of the 'clip' runs: below the MLP's gradient norms, so it clips. */
+export const CLIP_NORM = 0.05;
