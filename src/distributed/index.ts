@@ -15,3 +15,4 @@ export { launch, workerEnv, type LaunchOptions, type LaunchResult, type LaunchHa
 export { DistributedLoader, distributedCallback } from './trainer.js';
 export { ZeroRedundancyOptimizer, type ZeroOptions, type OptimizerClass } from './zero.js';
 export { copyToParallel, reduceFromParallel, ColumnParallelLinear, RowParallelLinear, TensorParallelMLP, TensorParallelAttention, parallelizeTransformer } from './tensor_parallel.js';
+export { GPipeGPT, type GPipeOptions } from './pipeline.js';
