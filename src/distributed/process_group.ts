@@ -305,6 +305,9 @@ export async function initProcessGroup(opts: InitProcessGroupOptions = {}): Prom
     const host = opts.host ?? env['TENSORSLIM_DIST_HOST'] ?? client.localAddress.replace(/^::ffff:/, '');
     native = new addon.ProcessGroup(rank, worldSize, timeoutMs);
     await native.connect(storeHost, masterPort, token, STORE_PREFIX, host);
+    // Every rank has finished its Gloo handshake (which reads rank 0's store) once this returns: after
+    // it rank 0 may block its event loop, which serves the store, in allReduceSync.
+    await native.barrier();
   } catch (e) {
     await native?.close().catch(() => undefined);
     client?.close();

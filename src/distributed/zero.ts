@@ -295,7 +295,7 @@ export class ZeroRedundancyOptimizer<O extends OptimizerOptions, A = Partial<O>>
    * parameters in one process) on every rank: each rank keeps its shard of every state tensor and
    * the groups' hyper-parameters. Each shard takes its scalar state (`step`) from the first parameter
    * of its flat vector that has one.
-   * @example zero.loadStateDict(JSON-loaded state dict);
+   * @example zero.loadStateDict(checkpoint.optimizer); // on every rank, the dict consolidateStateDict gave
    */
   loadStateDict(sd: OptimizerStateDict): void {
     const op = 'ZeroRedundancyOptimizer.loadStateDict';

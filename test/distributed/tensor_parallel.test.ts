@@ -4,13 +4,13 @@
 // gradients are equal), and the same loss after an SGD step. Float32, sums in another order: 1e-5.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { glooSkip, lastJson, runWorkers } from './helpers.js';
+import { SLOW_MACHINE_TIMEOUT_MS, glooSkip, lastJson, runWorkers } from './helpers.js';
 
 interface Out { rank: number; blocks: number; loss: number; lossDiff: number; logitsDiff: number; gradSplit: number; gradReplicated: number; lossAfterStepDiff: number; shapes: Record<string, number[]> }
 
 for (const n of [2, 3]) {
-  test(`a tensor-parallel GPT on ${n} ranks equals the unsplit model (forward, gradients, one step)`, { skip: glooSkip(), timeout: 120_000 }, async () => {
-    const res = await runWorkers('tp', n, { timeoutMs: 100_000 });
+  test(`a tensor-parallel GPT on ${n} ranks equals the unsplit model (forward, gradients, one step)`, { skip: glooSkip(), timeout: 200_000 }, async () => {
+    const res = await runWorkers('tp', n, { timeoutMs: 180_000, perRank: () => ({ TENSORSLIM_DIST_TIMEOUT_MS: String(SLOW_MACHINE_TIMEOUT_MS) }) });
     for (const r of res) assert.equal(r.code, 0, `rank ${r.rank} failed:\n${r.stderr}`);
     const c = 48;
     for (const r of res) {
@@ -24,7 +24,7 @@ for (const n of [2, 3]) {
       });
       assert.ok(o.loss > 4 && o.loss < 7, `loss ${o.loss} is near ln 256`);
       for (const k of ['lossDiff', 'logitsDiff', 'gradSplit', 'gradReplicated', 'lossAfterStepDiff'] as const) {
-        assert.ok(o[k] <= 1e-5, `rank ${o.rank}: ${k} = ${o[k]}`);
+        assert.ok(Number.isFinite(o[k]) && o[k] <= 1e-5, `rank ${o.rank}: ${k} = ${o[k]}`);
       }
     }
   });

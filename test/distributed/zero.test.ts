@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Adam, AdamW, MSELoss, SGD, Tensor, clipGradNorm, estimateTrainingMemory, randn, type Optimizer } from '../../src/index.js';
 import { ZeroRedundancyOptimizer } from '../../src/distributed/index.js';
-import { glooSkip, lastJson, runWorkers } from './helpers.js';
+import { SLOW_MACHINE_TIMEOUT_MS, glooSkip, lastJson, runWorkers } from './helpers.js';
 import { BATCH, STEPS, buildModel, data, loss, params } from './workers/ddp_common.js';
 import { CLIP_NORM, ZERO_OPTS } from './workers/zero_common.js';
 
@@ -41,9 +41,9 @@ function close(got: number, want: number, what: string): void {
 
 const cases: [number, 1 | 2, Which, boolean][] = [[2, 1, 'adam', false], [3, 2, 'adam', false], [2, 2, 'sgd', true], [3, 1, 'adamw', true]];
 for (const [n, stage, which, clip] of cases) {
-  test(`ZeRO stage ${stage} with ${which}${clip ? ' and gradient clipping' : ''} on ${n} ranks matches one process on the full batch`, { skip: glooSkip(), timeout: 120_000 }, async () => {
+  test(`ZeRO stage ${stage} with ${which}${clip ? ' and gradient clipping' : ''} on ${n} ranks matches one process on the full batch`, { skip: glooSkip(), timeout: 200_000 }, async () => {
     const want = reference(which, clip);
-    const res = await runWorkers('zero', n, { args: [String(stage), which, clip ? 'clip' : 'noclip'], timeoutMs: 100_000 });
+    const res = await runWorkers('zero', n, { args: [String(stage), which, clip ? 'clip' : 'noclip'], timeoutMs: 180_000, perRank: () => ({ TENSORSLIM_DIST_TIMEOUT_MS: String(SLOW_MACHINE_TIMEOUT_MS) }) });
     for (const r of res) assert.equal(r.code, 0, `rank ${r.rank} failed:\n${r.stderr}`);
     const copies = which === 'sgd' ? 1 : 2;
     const model = buildModel(1);

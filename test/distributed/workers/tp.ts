@@ -29,7 +29,7 @@ try {
   const c = CFG.nEmbd;
   const k = c / world;
   // The slice of a reference gradient that a split parameter's gradient must equal.
-  const values = (t: Tensor): number[] => Array.from(t.contiguous().data, Number);
+  const values = (t: Tensor): number[] => { const u = t.contiguous(); return Array.from(u.data.subarray(u.offset, u.offset + u.size), Number); };
   const sliceOf = (name: string, g: Tensor): number[] => {
     if (name.endsWith('attn.c_attn.weight') || name.endsWith('attn.c_attn.bias')) {
       return [0, 1, 2].flatMap((p) => values(narrow(g, 0, p * c + rank * k, k))); // this rank's heads' q, k, v rows
@@ -39,7 +39,7 @@ try {
     return values(g);
   };
   const diff = (a: Tensor, y: number[]): number => {
-    const x = a.contiguous().data;
+    const x = values(a);
     if (x.length !== y.length) return Infinity;
     let m = 0;
     for (let i = 0; i < x.length; i++) m = Math.max(m, Math.abs(Number(x[i]) - Number(y[i])));
