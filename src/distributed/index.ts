@@ -18,3 +18,6 @@ export {
   compressionHook, resolveCommHook, floatToBf16, bf16ToFloat, floatToHalf, halfToFloat, bf16Compress, fp16Compress,
   type CommHook, type CommHookSpec,
 } from './comm_hooks.js';
+export { ZeroRedundancyOptimizer, type ZeroOptions, type OptimizerClass } from './zero.js';
+export { copyToParallel, reduceFromParallel, ColumnParallelLinear, RowParallelLinear, TensorParallelMLP, TensorParallelAttention, parallelizeTransformer } from './tensor_parallel.js';
+export { GPipeGPT, type GPipeOptions } from './pipeline.js';

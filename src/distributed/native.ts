@@ -19,10 +19,15 @@ export type ReduceOp = keyof typeof REDUCE_CODES;
 export interface NativeProcessGroup {
   connect(storeHost: string, storePort: number, token: string, prefix: string, deviceHost: string): Promise<void>;
   allReduce(buf: CommArray, op: number, timeoutMs?: number): Promise<void>;
+  /** The same allreduce, queued in order, but blocking the JS thread until done (throws on failure). */
+  allReduceSync(buf: CommArray, op: number, timeoutMs?: number): void;
   broadcast(buf: CommArray, root: number, timeoutMs?: number): Promise<void>;
   allGather(input: CommArray, output: CommArray, timeoutMs?: number): Promise<void>;
-  /** buf holds worldSize equal chunks; afterwards chunk `rank` holds the reduction (others are scratch). */
-  reduceScatter(buf: CommArray, op: number, timeoutMs?: number): Promise<void>;
+  /**
+   * A ring reduce-scatter: buf holds worldSize consecutive chunks, chunk r of counts[r] elements;
+   * afterwards chunk `rank` holds the reduction (the other chunks are scratch).
+   */
+  reduceScatter(buf: CommArray, op: number, counts: number[], timeoutMs?: number): Promise<void>;
   barrier(timeoutMs?: number): Promise<void>;
   /** Sum of 16-bit floats in place (format 0 bfloat16, 1 float16), each addition rounded to the format. */
   allReduce16(buf: Uint16Array, format: number, timeoutMs?: number): Promise<void>;
@@ -36,7 +41,7 @@ export interface DistAddon {
   readonly abiVersion: number;
 }
 
-const ABI_VERSION = 2;
+const ABI_VERSION = 4;
 /** What to run to get the Gloo addon. */
 export const GLOO_HINT = 'install Gloo with `apt-get install -y libgloo-dev` and rebuild with `node scripts/build-native.mjs`';
 

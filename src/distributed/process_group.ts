@@ -84,6 +84,24 @@ export class ProcessGroup {
   }
 
   /**
+   * allReduce that blocks this thread until every rank has contributed, for code that cannot await:
+   * the gradient rules of tensor parallelism run inside the synchronous backward(). It queues behind
+   * every collective issued before it, like the others. Prefer allReduce elsewhere.
+   * @example pg.allReduceSync(partialSum, 'sum');
+   */
+  allReduceSync(t: Tensor, op: ReduceOp = 'sum'): Tensor {
+    const buf = this.buffer('allReduceSync', t);
+    if (op === 'avg' && t.dtype === 'int32') throw new Error('allReduceSync: avg of an int32 tensor is not supported; use sum and divide');
+    try {
+      this.native.allReduceSync(buf, REDUCE_CODES[op]);
+    } catch (e) {
+      const msg = (e as Error).message;
+      throw new Error(`${msg.startsWith('allReduce') ? msg : `allReduceSync (rank ${this.rank} of ${this.worldSize}): ${msg}`}; see the other ranks' messages for which rank failed`, { cause: e });
+    }
+    return this.wrote(t);
+  }
+
+  /**
    * Copies rank `src`'s `t` into `t` on every rank.
    * @example await pg.broadcast(param, 0);
    */
@@ -105,20 +123,41 @@ export class ProcessGroup {
   }
 
   /**
-   * Reduces `t` (first dimension divisible by worldSize) across ranks and returns this rank's slice
-   * of the result: rows [rank * n, (rank + 1) * n) with n = t.shape[0] / worldSize. `t` is unchanged.
-   * @example const mine = await pg.reduceScatter(x, 'sum'); // x: (4, 3), 2 ranks -> mine: (2, 3)
+   * Reduces `t` across ranks and returns this rank's share of the result (a true reduce-scatter:
+   * a ring over Gloo's point-to-point transfers, each rank sending and receiving (N-1)/N of the
+   * tensor's bytes). Without `counts`, the first dimension must be divisible by worldSize and rank r
+   * gets rows [r * n, (r + 1) * n), n = t.shape[0] / worldSize. With `counts` (elements per rank,
+   * adding up to t.size; uneven sizes and zeros allowed), rank r gets the 1-D run of counts[r]
+   * elements that starts at counts[0] + ... + counts[r-1] in `t`'s flat order. `t` is unchanged.
+   * @example
+   * const mine = await pg.reduceScatter(x, 'sum');            // x: (4, 3), 2 ranks -> mine: (2, 3)
+   * const part = await pg.reduceScatter(flat, 'avg', [5, 3]); // flat: 8 elements -> 5 on rank 0, 3 on rank 1
    */
-  async reduceScatter(t: Tensor, op: ReduceOp = 'sum'): Promise<Tensor> {
+  async reduceScatter(t: Tensor, op: ReduceOp = 'sum', counts?: readonly number[]): Promise<Tensor> {
     const src = this.buffer('reduceScatter', t);
-    if (t.ndim === 0 || t.shape[0]! % this.worldSize !== 0) {
-      throw new Error(`reduceScatter: the first dimension of shape (${t.shape.join(', ')}) must be divisible by the world size ${this.worldSize}`);
+    let shape: number[];
+    let split: number[];
+    if (counts === undefined) {
+      if (t.ndim === 0 || t.shape[0]! % this.worldSize !== 0) {
+        throw new Error(`reduceScatter: the first dimension of shape (${t.shape.join(', ')}) must be divisible by the world size ${this.worldSize}; pass counts per rank for uneven shares`);
+      }
+      const chunk = t.size / this.worldSize;
+      split = Array.from({ length: this.worldSize }, () => chunk);
+      shape = [t.shape[0]! / this.worldSize, ...t.shape.slice(1)];
+    } else {
+      if (counts.length !== this.worldSize || counts.some((c) => !Number.isInteger(c) || c < 0)) {
+        throw new Error(`reduceScatter: counts [${counts.join(', ')}] must hold one non-negative integer per rank (world size ${this.worldSize})`);
+      }
+      const total = counts.reduce((x, y) => x + y, 0);
+      if (total !== t.size) throw new Error(`reduceScatter: counts [${counts.join(', ')}] add up to ${total} elements, but the tensor of shape (${t.shape.join(', ')}) has ${t.size}`);
+      split = [...counts];
+      shape = [split[this.rank]!];
     }
     if (op === 'avg' && t.dtype === 'int32') throw new Error('reduceScatter: avg of an int32 tensor is not supported; use sum');
     const work = src.slice();
-    await this.checked('reduceScatter', 4, t, 0, () => this.native.reduceScatter(work, REDUCE_CODES[op]));
-    const chunk = work.length / this.worldSize;
-    return fromBuffer(work.slice(this.rank * chunk, (this.rank + 1) * chunk), t.dtype, [t.shape[0]! / this.worldSize, ...t.shape.slice(1)]);
+    await this.checked('reduceScatter', 4, t, 0, () => this.native.reduceScatter(work, REDUCE_CODES[op], split));
+    const start = split.slice(0, this.rank).reduce((x, y) => x + y, 0);
+    return fromBuffer(work.slice(start, start + split[this.rank]!), t.dtype, shape);
   }
 
   /**
@@ -277,6 +316,9 @@ export async function initProcessGroup(opts: InitProcessGroupOptions = {}): Prom
     const host = opts.host ?? env['TENSORSLIM_DIST_HOST'] ?? client.localAddress.replace(/^::ffff:/, '');
     native = new addon.ProcessGroup(rank, worldSize, timeoutMs);
     await native.connect(storeHost, masterPort, token, STORE_PREFIX, host);
+    // Every rank has finished its Gloo handshake (which reads rank 0's store) once this returns: after
+    // it rank 0 may block its event loop, which serves the store, in allReduceSync.
+    await native.barrier();
   } catch (e) {
     await native?.close().catch(() => undefined);
     client?.close();
@@ -326,7 +368,7 @@ export function broadcast(t: Tensor, src = 0): Promise<Tensor> { return defaultG
 /** allGather on the default group. @example const all = await allGather(t); */
 export function allGather(t: Tensor): Promise<Tensor> { return defaultGroup('allGather').allGather(t); }
 /** reduceScatter on the default group. @example const mine = await reduceScatter(t); */
-export function reduceScatter(t: Tensor, op: ReduceOp = 'sum'): Promise<Tensor> { return defaultGroup('reduceScatter').reduceScatter(t, op); }
+export function reduceScatter(t: Tensor, op: ReduceOp = 'sum', counts?: readonly number[]): Promise<Tensor> { return defaultGroup('reduceScatter').reduceScatter(t, op, counts); }
 /** barrier on the default group. @example await barrier(); */
 export function barrier(): Promise<void> { return defaultGroup('barrier').barrier(); }
 /** send on the default group. @example await send(t, 1); */

@@ -68,3 +68,10 @@ export function lastJson<T>(r: WorkerResult): T {
   if (lines.length === 0) throw new Error(`rank ${r.rank} printed no result (code ${String(r.code)}):\n${r.stderr}`);
   return JSON.parse(lines[lines.length - 1]!) as T;
 }
+
+/**
+ * Collective timeout for workers that compute between collectives (model forward/backward): on a
+ * machine shared by many jobs a rank can fall minutes behind another, which the default 30 s would
+ * report as a hung rank.
+ */
+export const SLOW_MACHINE_TIMEOUT_MS = 150_000;

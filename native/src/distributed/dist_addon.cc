@@ -18,10 +18,12 @@
 #include <cstring>
 #include <deque>
 #include <functional>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <gloo/allgather.h>
 #include <gloo/allreduce.h>
@@ -39,8 +41,9 @@ namespace {
 
 using ms = std::chrono::milliseconds;
 
-constexpr int kAbiVersion = 2;
+constexpr int kAbiVersion = 4;  // 2: reduceScatter(buf, op, counts, timeoutMs?) is a ring; 3: allReduceSync; 4: allReduce16
 constexpr uint8_t kSendRecvSlotPrefix = 0x40;  // above Gloo's collective prefixes (0x01-0x08)
+constexpr uint8_t kReduceScatterSlotPrefix = 0x41;  // our ring reduce-scatter (tag = the collective counter)
 
 enum class Reduce { Sum = 0, Avg = 1, Max = 2, Min = 3 };
 
@@ -55,6 +58,8 @@ struct Task {
   bool ok = false;
   bool runWhenBroken = false;  // close() still tears down after an error
   std::string error;
+  // Blocking calls (allReduceSync): the JS thread waits on this instead of a Promise.
+  std::shared_ptr<std::promise<void>> done;
   explicit Task(Napi::Env env) : deferred(Napi::Promise::Deferred::New(env)) {}
 };
 
@@ -182,6 +187,7 @@ class ProcessGroup : public Napi::ObjectWrap<ProcessGroup> {
     return DefineClass(env, "ProcessGroup", {
       InstanceMethod("connect", &ProcessGroup::Connect),
       InstanceMethod("allReduce", &ProcessGroup::AllReduce),
+      InstanceMethod("allReduceSync", &ProcessGroup::AllReduceSync),
       InstanceMethod("broadcast", &ProcessGroup::Broadcast),
       InstanceMethod("allGather", &ProcessGroup::AllGather),
       InstanceMethod("reduceScatter", &ProcessGroup::ReduceScatter),
@@ -268,6 +274,10 @@ class ProcessGroup : public Napi::ObjectWrap<ProcessGroup> {
           sh->broken = t->error;
           sh->ctx.reset();  // closes every pair: peers fail now instead of at their timeout
         }
+      }
+      if (t->done) {  // a blocking call: its JS thread is waiting and owns the task
+        t->done->set_value();
+        continue;
       }
       {
         std::lock_guard<std::mutex> l(sh->mu);
@@ -369,8 +379,34 @@ class ProcessGroup : public Napi::ObjectWrap<ProcessGroup> {
     return RunAllReduce(info, b, op, "allReduce");
   }
 
-  Napi::Value RunAllReduce(const Napi::CallbackInfo& info, const Buf& b, Reduce op, const char* name) {
+  // allReduceSync(buf, reduceCode, timeoutMs?): the same allreduce, queued behind every earlier
+  // operation, but the JS thread blocks until it is done and a failure throws. For autograd rules
+  // (tensor parallelism), which run synchronously inside backward().
+  Napi::Value AllReduceSync(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
+    Buf b = bufOf(info[0], "allReduceSync", "the buffer");
+    Reduce op = static_cast<Reduce>(info[1].As<Napi::Number>().Int32Value());
+    if (op == Reduce::Avg && b.type == napi_int32_array) throw Napi::TypeError::New(env, "allReduceSync: avg of int32 is not supported; use sum");
+    if (closed_) throw Napi::Error::New(env, "allReduceSync: the process group was destroyed");
+    Task* t = MakeAllReduce(info, b, op, "allReduce");
+    t->done = std::make_shared<std::promise<void>>();
+    std::future<void> f = t->done->get_future();
+    {
+      std::lock_guard<std::mutex> l(sh_->mu);
+      sh_->queue.push_back(t);
+    }
+    sh_->cv.notify_one();
+    f.wait();
+    std::unique_ptr<Task> owned(t);
+    if (!t->ok) throw Napi::Error::New(env, t->error);
+    return env.Undefined();
+  }
+
+  Napi::Value RunAllReduce(const Napi::CallbackInfo& info, const Buf& b, Reduce op, const char* name) {
+    return Track(info.Env(), MakeAllReduce(info, b, op, name));
+  }
+
+  Task* MakeAllReduce(const Napi::CallbackInfo& info, const Buf& b, Reduce op, const char* name) {
     ms timeout = opTimeout(info[2]);
     std::string w = where(name) + " [" + b.dtype + " x " + std::to_string(b.length) + ", " + reduceName(op) + "]";
     Task* t = NewTask(info);
@@ -412,7 +448,7 @@ class ProcessGroup : public Napi::ObjectWrap<ProcessGroup> {
         }
       }
     };
-    return Track(env, t);
+    return t;
   }
 
   // allReduce16(buf: Uint16Array, format: 0 bfloat16 | 1 float16, timeoutMs?): sum of 16-bit floats
@@ -491,16 +527,93 @@ class ProcessGroup : public Napi::ObjectWrap<ProcessGroup> {
     return Track(env, t);
   }
 
-  // reduceScatter(buf, reduceCode, timeoutMs?): buf holds size equal chunks; on return chunk
-  // `rank` holds the reduction of every rank's chunk `rank` (the other chunks are scratch).
-  // Runs as a Gloo allreduce of the whole buffer (twice the bytes of a true reduce-scatter):
-  // Gloo 0.5's only reduce-scatter, ReduceScatterHalvingDoubling, left wrong chunks on 3 ranks here.
+  // reduceScatter(buf, reduceCode, counts, timeoutMs?): buf holds `size` consecutive chunks, chunk
+  // r of counts[r] elements (uneven sizes allowed, zeros too); on return chunk `rank` holds the
+  // reduction of every rank's chunk `rank` (the other chunks are scratch). A ring over Gloo's
+  // point-to-point unbound buffers, on this communication thread: in step s (0..size-2) rank r sends
+  // its partial chunk (r-s-1) mod size to rank r+1 and receives chunk (r-s-2) mod size from rank r-1,
+  // reducing it into its own copy; after size-1 steps chunk r has passed through every rank and
+  // ends on rank r complete. Each rank sends and receives (size-1)/size of the buffer (for equal
+  // chunks), half of what an allreduce moves. (Gloo 0.5's ReduceScatterHalvingDoubling, its only
+  // reduce-scatter, left wrong chunks on 3 ranks when we tried it, so it is not used.)
   Napi::Value ReduceScatter(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     Buf b = bufOf(info[0], "reduceScatter", "the buffer");
     Reduce op = static_cast<Reduce>(info[1].As<Napi::Number>().Int32Value());
     if (op == Reduce::Avg && b.type == napi_int32_array) throw Napi::TypeError::New(env, "reduceScatter: avg of int32 is not supported; use sum");
-    return RunAllReduce(info, b, op, "reduceScatter");
+    if (!info[2].IsArray()) throw Napi::TypeError::New(env, "reduceScatter: counts must be an array of one element count per rank");
+    auto arr = info[2].As<Napi::Array>();
+    if (static_cast<int>(arr.Length()) != size_) {
+      throw Napi::RangeError::New(env, "reduceScatter: counts has " + std::to_string(arr.Length()) + " entries, expected one per rank (" + std::to_string(size_) + ")");
+    }
+    std::vector<size_t> counts(size_), offsets(size_);
+    size_t total = 0;
+    for (int r = 0; r < size_; r++) {
+      Napi::Value v = arr.Get(static_cast<uint32_t>(r));
+      double c = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1;
+      if (!(c >= 0) || c != static_cast<double>(static_cast<size_t>(c))) throw Napi::RangeError::New(env, "reduceScatter: counts[" + std::to_string(r) + "] is not a non-negative integer");
+      counts[r] = static_cast<size_t>(c);
+      offsets[r] = total;
+      total += counts[r];
+    }
+    if (total != b.length) {
+      throw Napi::RangeError::New(env, "reduceScatter: counts add up to " + std::to_string(total) + " elements but the buffer holds " + std::to_string(b.length));
+    }
+    ms timeout = opTimeout(info[3]);
+    std::string w = where("reduceScatter") + " [" + b.dtype + " x " + std::to_string(b.length) + ", " + reduceName(op) + "]";
+    Task* t = NewTask(info);
+    t->keep.push_back(Napi::Persistent(info[0]));
+    auto sh = sh_;
+    int size = size_, rank = rank_;
+    t->run = [=]() {
+      auto ctx = need(sh, w);
+      const uint32_t tag = sh->tag++;
+      char* base = static_cast<char*>(b.data);
+      const size_t eb = b.elemBytes;
+      if (size > 1) {
+        size_t maxCount = *std::max_element(counts.begin(), counts.end());
+        std::vector<char> scratch(std::max<size_t>(maxCount * eb, 1));
+        const int next = (rank + 1) % size, prev = (rank + size - 1) % size;
+        const uint64_t slot = gloo::Slot::build(kReduceScatterSlotPrefix, tag);
+        for (int s = 0; s < size - 1; s++) {
+          const int sendChunk = ((rank - s - 1) % size + size) % size;
+          const int recvChunk = ((rank - s - 2) % size + size) % size;
+          const size_t sendBytes = counts[sendChunk] * eb, recvBytes = counts[recvChunk] * eb;
+          // An unbound buffer of zero bytes is still a message: every step exchanges one, so the
+          // ring stays in lockstep even where a chunk is empty.
+          auto out = ctx->createUnboundBuffer(base + offsets[sendChunk] * eb, sendBytes);
+          auto in = ctx->createUnboundBuffer(scratch.data(), recvBytes);
+          bool done;
+          try {
+            in->recv(prev, slot);
+            out->send(next, slot);
+            done = in->waitRecv(timeout) && out->waitSend(timeout);
+          } catch (const std::exception& e) {
+            throw std::runtime_error(w + " (ring step " + std::to_string(s + 1) + " of " + std::to_string(size - 1) + "): " + e.what());
+          }
+          if (!done) throw std::runtime_error(w + ": timed out after " + std::to_string(timeout.count()) + " ms in ring step " + std::to_string(s + 1));
+          void* dst = base + offsets[recvChunk] * eb;
+          const size_t n = counts[recvChunk];
+          switch (b.type) {
+            case napi_float32_array: reduceInto<float>(op, dst, dst, scratch.data(), n); break;
+            case napi_float64_array: reduceInto<double>(op, dst, dst, scratch.data(), n); break;
+            default: reduceInto<int32_t>(op, dst, dst, scratch.data(), n);
+          }
+        }
+      }
+      if (op == Reduce::Avg) {
+        const size_t n = counts[rank];
+        if (b.type == napi_float32_array) {
+          float* p = reinterpret_cast<float*>(base) + offsets[rank];
+          const float inv = 1.0f / static_cast<float>(size);
+          for (size_t i = 0; i < n; i++) p[i] *= inv;
+        } else {
+          double* p = reinterpret_cast<double*>(base) + offsets[rank];
+          for (size_t i = 0; i < n; i++) p[i] /= size;
+        }
+      }
+    };
+    return Track(env, t);
   }
 
   // barrier(timeoutMs?)

@@ -1,0 +1,356 @@
+// ZeRO stages 1 and 2 (Rajbhandari et al. 2020), PyTorch's ZeroRedundancyOptimizer idea on our
+// collectives: every rank keeps the whole model, but the optimizer state lives in shards. The
+// trainable parameters of each parameter group are laid out, per dtype, in one flat vector padded to
+// a multiple of the world size N; rank r owns the r-th run of S = ceil(P / N) elements. The wrapped
+// optimizer (SGD, Adam, AdamW, ... any elementwise optimizer of src/optim) runs on rank r over its
+// shard alone, as one flat parameter per (group, dtype), so its state is 1/N of the usual size.
+//
+// step():
+//   stage 1: the flat gradient is all-reduced (average); every rank keeps the full averaged .grad
+//            (as DDP leaves it) and hands its shard's slice to the inner optimizer;
+//   stage 2: the flat gradient is reduce-scattered (average; half the bytes of an all-reduce) and
+//            every parameter's .grad is dropped, so between steps a rank holds 1/N of the gradients;
+//   both:    the inner optimizer updates the shard, and the updated shards are all-gathered back
+//            into every rank's parameters (in place: parameter objects keep their identity).
+// Elementwise optimizers give the same update on a flat shard as on the separate tensors, so N
+// ranks each on 1/N of the batch match one process on the full batch (test/distributed/zero.test.ts).
+
+import type { FloatDType } from '../backend/dtype.js';
+import { fromBuffer, Tensor } from '../core/tensor.js';
+import type { Optimizer, OptimizerOptions, OptimizerStateDict, PackedParamGroup, ParamGroupInput, ParamState, ParamsInput } from '../optim/optimizer.js';
+import { defaultGroup, type ProcessGroup } from './process_group.js';
+
+type FloatArray = Float32Array | Float64Array;
+
+/** An optimizer class of src/optim (SGD, Adam, AdamW) or a subclass: `new C(params, opts)`. */
+export type OptimizerClass<O extends OptimizerOptions, A = Partial<O>> = new (params: ParamsInput<O>, opts: A) => Optimizer<O>;
+
+export interface ZeroOptions {
+  /** 1: shard the optimizer state; 2: also shard the gradients (reduce-scatter). Default 1. */
+  stage?: 1 | 2;
+  /** The group (default: the one initProcessGroup made). */
+  group?: ProcessGroup;
+}
+
+// One flat vector: the parameters of one group with one dtype, and this rank's shard of it.
+interface Flat {
+  group: number;
+  dtype: FloatDType;
+  params: Tensor[];
+  /** Index of each parameter in the optimizer's numbering (through the groups, in order). */
+  ids: number[];
+  offsets: number[];
+  total: number;
+  /** Shard length: ceil(total / N); the flat vector is padded to N * shard. */
+  shard: number;
+  /** This rank's shard as the one parameter the inner optimizer sees. */
+  shardParam: Tensor;
+}
+
+function newArray(dtype: FloatDType, n: number): FloatArray {
+  return dtype === 'float64' ? new Float64Array(n) : new Float32Array(n);
+}
+
+function contiguousData(t: Tensor): FloatArray {
+  const c = t.isContiguous() ? t : t.contiguous();
+  return c.data.subarray(c.offset, c.offset + c.size) as FloatArray;
+}
+
+/**
+ * ZeRO stage 1/2: wraps an optimizer class so that each rank keeps 1/N of its state (stage 1) and
+ * of the gradients (stage 2). Every rank constructs it over the same parameters, which must start
+ * equal on every rank (same seed, or `await zero.broadcastParameters()`); each rank computes the
+ * gradient of its share of the batch, then every rank calls `await zero.step()`.
+ * @example
+ * const zero = new ZeroRedundancyOptimizer(model.parameters(), Adam, { lr: 1e-3 }, { stage: 2 });
+ * await zero.broadcastParameters();
+ * zero.zeroGrad();
+ * lossFn.call(model.call(x), y).backward();
+ * await zero.step();            // parameters updated and equal on every rank
+ */
+export class ZeroRedundancyOptimizer<O extends OptimizerOptions, A = Partial<O>> {
+  /** The inner optimizer over this rank's shards (LR schedulers may drive its paramGroups). */
+  readonly optimizer: Optimizer<O>;
+  readonly stage: 1 | 2;
+  readonly group: ProcessGroup;
+  private readonly flats: Flat[] = [];
+  private readonly groupParams: Tensor[][] = [];
+  private reduced = false;
+
+  constructor(params: ParamsInput<O>, OptimizerClass: OptimizerClass<O, A>, opts: A, zero: ZeroOptions = {}) {
+    this.stage = zero.stage ?? 1;
+    if (this.stage !== 1 && this.stage !== 2) throw new Error(`ZeroRedundancyOptimizer: stage ${String(zero.stage)} is not supported; use 1 (sharded optimizer state) or 2 (also sharded gradients)`);
+    this.group = zero.group ?? defaultGroup('ZeroRedundancyOptimizer');
+    if (params instanceof Tensor) throw new Error('ZeroRedundancyOptimizer: params must be an iterable of Tensors or of parameter groups, not a Tensor; wrap it in an array: [t]');
+    const list = Array.from(params as Iterable<Tensor | ParamGroupInput<O>>);
+    const groups: ParamGroupInput<O>[] = list.every((p) => p instanceof Tensor) ? [{ params: list as Tensor[] } as unknown as ParamGroupInput<O>] : (list as ParamGroupInput<O>[]);
+    const n = this.group.worldSize;
+    const rank = this.group.rank;
+    let id = 0;
+    const innerGroups: ParamGroupInput<O>[] = [];
+    groups.forEach((g, gi) => {
+      if (g instanceof Tensor || typeof g !== 'object' || g === null || !('params' in g)) throw new Error('ZeroRedundancyOptimizer: params must be all Tensors or all parameter groups ({ params, ...options })');
+      const ps = g.params instanceof Tensor ? [g.params] : Array.from(g.params);
+      this.groupParams.push(ps);
+      const byDtype = new Map<FloatDType, { params: Tensor[]; ids: number[] }>();
+      ps.forEach((p, i) => {
+        if (p.dtype !== 'float32' && p.dtype !== 'float64') throw new Error(`ZeroRedundancyOptimizer: parameter ${i} of group ${gi} has dtype ${p.dtype}; only float32 and float64 parameters can be optimized`);
+        if (!p.isContiguous()) throw new Error(`ZeroRedundancyOptimizer: parameter ${i} of group ${gi} (shape ${p.shape.join('x')}) is not contiguous`);
+        const e = byDtype.get(p.dtype) ?? { params: [], ids: [] };
+        e.params.push(p);
+        e.ids.push(id++);
+        byDtype.set(p.dtype, e);
+      });
+      const shards: Tensor[] = [];
+      for (const [dtype, e] of byDtype) {
+        const offsets: number[] = [];
+        let total = 0;
+        for (const p of e.params) { offsets.push(total); total += p.size; }
+        const shard = Math.ceil(total / n);
+        const data = newArray(dtype, shard);
+        const shardParam = fromBuffer(data, dtype, [shard]);
+        shardParam.requiresGrad = true;
+        const flat: Flat = { group: gi, dtype, params: e.params, ids: e.ids, offsets, total, shard, shardParam };
+        this.readShard(flat, rank);
+        this.flats.push(flat);
+        shards.push(shardParam);
+      }
+      const { params: _drop, ...hyper } = g;
+      innerGroups.push({ ...hyper, params: shards } as unknown as ParamGroupInput<O>);
+    });
+    this.optimizer = new OptimizerClass(innerGroups, opts);
+  }
+
+  /**
+   * Copies rank 0's parameters to every rank (call once before training when ranks initialised
+   * their models differently) and refreshes this rank's shard from them.
+   * @example await zero.broadcastParameters();
+   */
+  async broadcastParameters(): Promise<void> {
+    for (const ps of this.groupParams) for (const p of ps) await this.group.broadcast(p, 0);
+    for (const f of this.flats) this.readShard(f, this.group.rank);
+  }
+
+  /**
+   * Averages the gradients over ranks without stepping (step() does it when this was not called):
+   * stage 1 all-reduces them and leaves every `.grad` averaged (views into one flat buffer), so they
+   * can be clipped or inspected before `step()`; stage 2 reduce-scatters them into this rank's shard
+   * and drops every `.grad` (clip with `zero.clipGradNorm`). Every rank must call it.
+   * @example await zero.reduceGradients(); clipGradNorm(model.parameters(), 1); await zero.step();
+   */
+  async reduceGradients(): Promise<void> {
+    const n = this.group.worldSize;
+    for (const f of this.flats) {
+      const full = newArray(f.dtype, f.shard * n);
+      f.params.forEach((p, i) => {
+        const g = p.grad;
+        if (g === null) return;
+        if (g.size !== p.size) throw new Error(`ZeroRedundancyOptimizer.step: the gradient of shape ${g.shape.join('x')} does not match its parameter's shape ${p.shape.join('x')}`);
+        full.set(g.dtype === f.dtype ? contiguousData(g) : Array.from(contiguousData(g)), f.offsets[i]!);
+      });
+      if (this.stage === 1) {
+        await this.group.allReduce(fromBuffer(full, f.dtype, [full.length]), 'avg');
+        // Views into the one averaged buffer: the same memory as DDP's gradients.
+        f.params.forEach((p, i) => { p.grad = fromBuffer(full.subarray(f.offsets[i]!, f.offsets[i]! + p.size), f.dtype, p.shape); });
+      } else {
+        f.shardParam.grad = await this.group.reduceScatter(fromBuffer(full, f.dtype, [full.length]), 'avg');
+        for (const p of f.params) p.grad = null; // only the shard's gradient stays on this rank
+      }
+    }
+    this.reduced = true;
+  }
+
+  /**
+   * Scales the (reduced) gradients so that their global L2 norm is at most `maxNorm`, like
+   * clipGradNorm over all parameters, with the norm summed over the shards (stage 2) or taken from
+   * the averaged gradients (stage 1). Reduces the gradients first if needed; resolves with the norm
+   * before clipping. Every rank must call it.
+   * @example await zero.clipGradNorm(1.0); await zero.step();
+   */
+  async clipGradNorm(maxNorm: number): Promise<number> {
+    if (!(maxNorm > 0)) throw new Error(`ZeroRedundancyOptimizer.clipGradNorm: maxNorm must be positive, got ${maxNorm}`);
+    if (!this.reduced) await this.reduceGradients();
+    let sq = 0;
+    const grads: FloatArray[] = [];
+    for (const f of this.flats) {
+      if (this.stage === 2) { if (f.shardParam.grad !== null) grads.push(contiguousData(f.shardParam.grad)); continue; }
+      for (const p of f.params) if (p.grad !== null) grads.push(contiguousData(p.grad));
+    }
+    for (const g of grads) for (let i = 0; i < g.length; i++) sq += g[i]! * g[i]!;
+    if (this.stage === 2) sq = (await this.group.allReduce(fromBuffer(new Float64Array([sq]), 'float64', [1]), 'sum')).data[0]!;
+    const norm = Math.sqrt(sq);
+    const scale = maxNorm / (norm + 1e-6);
+    if (scale < 1) {
+      for (const g of grads) for (let i = 0; i < g.length; i++) g[i] = g[i]! * scale;
+      for (const f of this.flats) {
+        if (this.stage === 2 && f.shardParam.grad !== null) f.shardParam.grad.version++;
+        if (this.stage === 1) for (const p of f.params) if (p.grad !== null) p.grad.version++;
+      }
+    }
+    return norm;
+  }
+
+  /**
+   * Reduces the gradients (unless reduceGradients() already did), updates this rank's shard with the
+   * inner optimizer and all-gathers the updated shards into every rank's parameters, in place.
+   * Every rank must call it. A parameter without a gradient on a rank contributes zeros (as with DDP).
+   * @example loss.backward(); await zero.step();
+   */
+  async step(): Promise<void> {
+    if (!this.reduced) await this.reduceGradients();
+    this.reduced = false;
+    const lo = this.group.rank;
+    if (this.stage === 1) {
+      // The shard's gradient from the (possibly clipped) averaged gradients.
+      for (const f of this.flats) {
+        const g = newArray(f.dtype, f.shard);
+        const start = lo * f.shard;
+        f.params.forEach((p, i) => {
+          const a = Math.max(start, f.offsets[i]!);
+          const b = Math.min(start + f.shard, f.offsets[i]! + p.size);
+          if (a >= b || p.grad === null) return;
+          const src = contiguousData(p.grad);
+          g.set(p.grad.dtype === f.dtype ? src.subarray(a - f.offsets[i]!, b - f.offsets[i]!) : Array.from(src.subarray(a - f.offsets[i]!, b - f.offsets[i]!)), a - start);
+        });
+        f.shardParam.grad = fromBuffer(g, f.dtype, [f.shard]);
+      }
+    }
+    this.optimizer.step();
+    if (this.stage === 1) for (const f of this.flats) f.shardParam.grad = null; // rebuilt at every step
+    for (const f of this.flats) {
+      const all = (await this.group.allGather(f.shardParam)).data as FloatArray;
+      f.params.forEach((p, i) => {
+        (p.data as FloatArray).set(all.subarray(f.offsets[i]!, f.offsets[i]! + p.size), p.offset);
+        p.version++;
+      });
+    }
+  }
+
+  /**
+   * Drops (default) or zero-fills the parameters' gradients and the shards' gradients.
+   * @example zero.zeroGrad();
+   */
+  zeroGrad(setToNone = true): void {
+    for (const f of this.flats) {
+      for (const p of f.params) {
+        if (p.grad === null) continue;
+        if (setToNone) p.grad = null;
+        else p.grad = fromBuffer(newArray(f.dtype, p.size), f.dtype, p.shape);
+      }
+    }
+    this.optimizer.zeroGrad(setToNone);
+    this.reduced = false;
+  }
+
+  /**
+   * Bytes of optimizer state this rank holds (the shards' state tensors): about 1/N of what the
+   * same optimizer over all parameters holds, plus at most N-1 padding elements per flat vector.
+   * @example console.log(zero.stateBytes());
+   */
+  stateBytes(): number {
+    let bytes = 0;
+    for (const s of this.optimizer.state.values()) for (const v of Object.values(s)) if (v instanceof Tensor) bytes += v.size * (v.dtype === 'float64' ? 8 : 4);
+    return bytes;
+  }
+
+  /** Elements of every flat vector and this rank's shard length, for tests and memory accounting. */
+  get layout(): { group: number; dtype: FloatDType; elements: number; shard: number }[] {
+    return this.flats.map((f) => ({ group: f.group, dtype: f.dtype, elements: f.total, shard: f.shard }));
+  }
+
+  /**
+   * Gathers every rank's state shard and returns, on rank `to` only (null elsewhere), the state
+   * dict the wrapped optimizer would have over all parameters: the same format as
+   * `optimizer.stateDict()`, loadable into a single-process optimizer or into `loadStateDict` of a
+   * ZeroRedundancyOptimizer with any world size. Every rank must call it.
+   * @example const sd = await zero.consolidateStateDict(0); if (sd) saveJson(sd);
+   */
+  async consolidateStateDict(to = 0): Promise<OptimizerStateDict | null> {
+    const inner = this.optimizer.stateDict();
+    const state: Record<number, ParamState> = {};
+    for (const [k, f] of this.flats.entries()) {
+      const s = inner.state[k];
+      if (s === undefined) continue; // no step yet: the same on every rank
+      for (const key of Object.keys(s).sort()) {
+        const v = s[key]!;
+        if (!(v instanceof Tensor)) {
+          for (const id of f.ids) (state[id] ??= {})[key] = v;
+          continue;
+        }
+        const all = (await this.group.allGather(v)).data as FloatArray;
+        if (this.group.rank !== to) continue;
+        f.params.forEach((p, i) => {
+          (state[f.ids[i]!] ??= {})[key] = fromBuffer(all.slice(f.offsets[i]!, f.offsets[i]! + p.size), f.dtype, p.shape);
+        });
+      }
+    }
+    if (this.group.rank !== to) return null;
+    let id = 0;
+    const paramGroups: PackedParamGroup[] = inner.paramGroups.map((g, gi) => ({ ...g, params: this.groupParams[gi]!.map(() => id++) }));
+    return { state, paramGroups };
+  }
+
+  /**
+   * Loads a full state dict (from `consolidateStateDict` or from the wrapped optimizer over the same
+   * parameters in one process) on every rank: each rank keeps its shard of every state tensor and
+   * the groups' hyper-parameters. Each shard takes its scalar state (`step`) from the first parameter
+   * of its flat vector that has one.
+   * @example zero.loadStateDict(checkpoint.optimizer); // on every rank, the dict consolidateStateDict gave
+   */
+  loadStateDict(sd: OptimizerStateDict): void {
+    const op = 'ZeroRedundancyOptimizer.loadStateDict';
+    if (typeof sd !== 'object' || sd === null || !Array.isArray(sd.paramGroups) || typeof sd.state !== 'object' || sd.state === null) throw new Error(`${op}: expected an object {state, paramGroups} as returned by stateDict()`);
+    if (sd.paramGroups.length !== this.groupParams.length) throw new Error(`${op}: the state dict has ${sd.paramGroups.length} parameter groups, this optimizer has ${this.groupParams.length}`);
+    sd.paramGroups.forEach((g, gi) => {
+      if (!Array.isArray(g.params) || g.params.length !== this.groupParams[gi]!.length) throw new Error(`${op}: parameter group ${gi} of the state dict has ${Array.isArray(g.params) ? g.params.length : 'no'} parameters, this optimizer's has ${this.groupParams[gi]!.length}`);
+    });
+    const rank = this.group.rank;
+    const n = this.group.worldSize;
+    const shardState: Record<number, ParamState> = {};
+    for (const [k, f] of this.flats.entries()) {
+      const saved = f.ids.map((_, i) => sd.state[sd.paramGroups[f.group]!.params[this.indexInGroup(f, i)]!]);
+      const keys = new Set<string>();
+      for (const s of saved) if (s !== undefined) for (const key of Object.keys(s)) keys.add(key);
+      if (keys.size === 0) continue;
+      const out: ParamState = {};
+      for (const key of keys) {
+        const first = saved.find((s) => s !== undefined && s[key] !== undefined)![key]!;
+        if (!(first instanceof Tensor) || (key === 'step' && first.size === 1)) { out[key] = first instanceof Tensor ? first.item() : first; continue; }
+        const full = newArray(f.dtype, f.shard * n);
+        f.params.forEach((p, i) => {
+          const v = saved[i]?.[key];
+          if (v === undefined) return;
+          if (!(v instanceof Tensor) || v.size !== p.size) throw new Error(`${op}: state '${key}' of parameter ${f.ids[i]} should be a tensor of ${p.size} elements (shape ${p.shape.join('x')})`);
+          const d = contiguousData(v);
+          full.set(v.dtype === f.dtype ? d : Array.from(d), f.offsets[i]!);
+        });
+        out[key] = fromBuffer(full.slice(rank * f.shard, (rank + 1) * f.shard), f.dtype, [f.shard]);
+      }
+      shardState[k] = out;
+    }
+    let id = 0;
+    const groups: PackedParamGroup[] = sd.paramGroups.map((g) => ({ ...g, params: [] as number[] }));
+    for (const f of this.flats) groups[f.group]!.params.push(id++);
+    this.optimizer.loadStateDict({ state: shardState, paramGroups: groups });
+  }
+
+  private indexInGroup(f: Flat, i: number): number {
+    return this.groupParams[f.group]!.indexOf(f.params[i]!);
+  }
+
+  // This rank's shard of the flat parameter vector (padding stays zero).
+  private readShard(f: Flat, rank: number): void {
+    const dst = f.shardParam.data as FloatArray;
+    dst.fill(0);
+    const lo = rank * f.shard;
+    const hi = lo + f.shard;
+    f.params.forEach((p, i) => {
+      const a = Math.max(lo, f.offsets[i]!);
+      const b = Math.min(hi, f.offsets[i]! + p.size);
+      if (a >= b) return;
+      const src = contiguousData(p);
+      dst.set(src.subarray(a - f.offsets[i]!, b - f.offsets[i]!), a - lo);
+    });
+    f.shardParam.version++;
+  }
+}
