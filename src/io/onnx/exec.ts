@@ -21,7 +21,7 @@ export const EXEC_OPS = [
   'Identity', 'Dropout', 'Relu', 'LeakyRelu', 'Sigmoid', 'Tanh', 'Erf', 'Sqrt', 'Exp', 'Log', 'Neg', 'Abs', 'Reciprocal', 'Gelu',
   'Add', 'Sub', 'Mul', 'Div', 'Pow', 'Equal', 'Less', 'Greater', 'Where', 'Clip', 'MatMul', 'Gemm', 'Transpose', 'Reshape', 'Flatten',
   'Squeeze', 'Unsqueeze', 'Concat', 'Split', 'Slice', 'Gather', 'Shape', 'Cast', 'Expand', 'ConstantOfShape', 'ReduceMean', 'ReduceSum',
-  'Softmax', 'LogSoftmax', 'MaxPool', 'AveragePool', 'GlobalAveragePool', 'Pad',
+  'Softmax', 'LogSoftmax', 'MaxPool', 'AveragePool', 'GlobalAveragePool', 'Pad', 'LayerNormalization',
 ] as const;
 
 const INT_ELEMS = new Set<number>([ELEM.INT32, ELEM.INT64, ELEM.INT8, ELEM.UINT8]);
@@ -132,9 +132,9 @@ function padOp(x: Tensor, pads: readonly number[], axes: readonly number[], valu
     if (e < 0) { y = ops.slice(y, a, 0, y.shape[a]! + e); e = 0; }
     if (b === 0 && e === 0) continue;
     const shape = [...y.shape]; shape[a] = y.shape[a]! + b + e;
-    const ones = value === 0 ? null : ops.padSlice(ops.onesLike(y), shape, a, b, 1);
+    const inside = value === 0 ? null : ops.ne(ops.padSlice(ops.onesLike(y), shape, a, b, 1), 0);
     y = ops.padSlice(ops.contiguous(y), shape, a, b, 1);
-    if (ones !== null) y = ops.add(y, ops.mul(ops.sub(1, ones), value));
+    if (inside !== null) y = ops.where(inside, y, value);
   }
   return y;
 }
@@ -377,11 +377,28 @@ function compute(op: string, n: NodeProto, ins: readonly (GraphValue | undefined
       const norm = axes.map((a) => normAxis(n, a, x.ndim));
       return [op === 'ReduceMean' ? ops.mean(x, norm, keep) : ops.sum(x, norm, keep)];
     }
+    case 'LayerNormalization': {
+      // what the LayerNorm layer computes, plus the Mean and InvStdDev outputs when a graph reads them
+      const x = T(0);
+      const a = normAxis(n, attrInt(n, 'axis', -1), x.ndim);
+      const axes = Array.from({ length: x.ndim - a }, (_, i) => a + i);
+      const mean = ops.mean(x, axes, true);
+      const d = ops.sub(x, mean);
+      const inv = ops.reciprocal(ops.sqrt(ops.add(ops.mean(ops.mul(d, d), axes, true), attrFloat(n, 'epsilon', 1e-5))));
+      let y = ops.mul(ops.mul(d, inv), T(1));
+      if (ins[2] !== undefined) y = ops.add(y, T(2));
+      return [y, mean, inv];
+    }
     case 'Softmax': return [softmaxOp(n, T(0), opset, false)];
     case 'LogSoftmax': return [softmaxOp(n, T(0), opset, true)];
     case 'MaxPool': {
       if ((n.output?.length ?? 1) > 1 && n.output![1] !== '') refuse('the indices output is not supported');
       const w = windowAttrs(n);
+      // pads wider than half the window: pad with -inf first (maxPool2d's own padding is at most half)
+      if (w.pad[0] * 2 > w.k[0] || w.pad[1] * 2 > w.k[1]) {
+        const x = padOp(T(0), [w.pad[0], w.pad[1], w.pad[0], w.pad[1]], [2, 3], -Infinity);
+        return [ops.maxPool2d(x, w.k, { stride: w.stride, padding: [0, 0], dilation: w.dilation })];
+      }
       return [ops.maxPool2d(T(0), w.k, { stride: w.stride, padding: w.pad, dilation: w.dilation })];
     }
     case 'AveragePool': {

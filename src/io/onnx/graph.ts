@@ -110,9 +110,9 @@ export class OnnxGraph extends Module<[Tensor], Tensor> {
     for (const io of this.inputs) {
       const t = feeds[io.name];
       if (!(t instanceof Tensor)) throw new TensorslimError('OnnxGraph', `input '${io.name}' is missing; inputs: ${this.inputs.map((i) => i.name).join(', ')}`);
-      const wantInt = io.elem !== ELEM.FLOAT && io.elem !== ELEM.DOUBLE;
-      if (wantInt ? t.dtype !== 'int32' : t.dtype !== 'float32') {
-        throw new TensorslimError('OnnxGraph', `input '${io.name}' must be ${wantInt ? 'int32' : 'float32'} (the file declares ${onnx.TensorProto.DataType[io.elem] ?? io.elem}), got ${t.dtype}`);
+      const want = io.elem === ELEM.BOOL ? 'bool' : io.elem === ELEM.INT32 || io.elem === ELEM.INT64 ? 'int32' : 'float32';
+      if (t.dtype !== want) {
+        throw new TensorslimError('OnnxGraph', `input '${io.name}' must be ${want} (the file declares ${onnx.TensorProto.DataType[io.elem] ?? io.elem}), got ${t.dtype}`);
       }
       vals.set(io.name, t);
     }
@@ -193,8 +193,8 @@ export function buildGraph(model: ReturnType<typeof onnx.ModelProto.decode>, ops
   };
   const inputs = (g.input ?? []).filter((v) => !inits.has(v.name ?? '')).map(ioOf);
   for (const io of inputs) {
-    if (![ELEM.FLOAT, ELEM.INT32, ELEM.INT64].includes(io.elem as 1 | 6 | 7)) {
-      throw new TensorslimError(OP, `input '${io.name}' has element type ${onnx.TensorProto.DataType[io.elem] ?? io.elem}; supported: FLOAT, INT32, INT64 (token ids)`);
+    if (![ELEM.FLOAT, ELEM.INT32, ELEM.INT64, ELEM.BOOL].includes(io.elem as 1 | 6 | 7 | 9)) {
+      throw new TensorslimError(OP, `input '${io.name}' has element type ${onnx.TensorProto.DataType[io.elem] ?? io.elem}; supported: FLOAT, INT32, INT64 (token ids), BOOL`);
     }
   }
   const outputs = (g.output ?? []).map(ioOf);
@@ -372,11 +372,11 @@ export function buildGraph(model: ReturnType<typeof onnx.ModelProto.decode>, ops
       addLayer(n, stripW(ins[1], n), conv, x, outNames);
       continue;
     }
-    if (op === 'LayerNormalization') {
+    const extraUsed = outs.slice(1).some((o) => o !== '' && (readers.has(o) || isGraphOutput(o)));
+    if (op === 'LayerNormalization' && !extraUsed) {
       const sc = constIn({ input: ins }, 1);
       const bC = ins[2] ? constIn({ input: ins }, 2) : null;
       if (sc === null || (ins[2] && bC === null)) refuse('scale and bias must be constants');
-      if ((outs.length > 1 && outs.slice(1).some((o) => o !== '' && readers.has(o)))) refuse('the Mean / InvStdDev outputs are not supported');
       const axis = attrInt(n, 'axis', -1);
       const k = axis < 0 ? -axis : sc!.dims.length;
       if (sc!.dims.length !== k) refuse(`scale ${sc!.dims.join('x')} must cover the normalized dims (axis ${axis})`);
@@ -406,7 +406,7 @@ export function buildGraph(model: ReturnType<typeof onnx.ModelProto.decode>, ops
       addLayer(n, stripW(ins[1], n).replace(/[._]scale$/, ''), bn, x, outs.slice(0, 1));
       continue;
     }
-    if (op === 'Conv' || op === 'LayerNormalization' || op === 'BatchNormalization') refuse('unsupported form');
+    if (op === 'Conv' || op === 'BatchNormalization') refuse('unsupported form');
     graph.steps.push({ node: n, module: null, inputs: ins, outputs: outs });
   }
 
