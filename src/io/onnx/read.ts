@@ -53,6 +53,10 @@ export function externalBytes(what: string, t: TensorProto, folder: string | nul
   const loc = kv.get('location');
   if (loc === undefined || loc === '') throw new TensorslimError(OP, `${what}: external data without a location`);
   if (isAbsolute(loc)) throw new TensorslimError(OP, `${what}: external data location '${loc}' is absolute; only files inside the model's folder are read`);
+  const lexical = relative(resolve(folder), resolve(folder, loc));
+  if (lexical === '' || lexical.startsWith('..') || isAbsolute(lexical)) {
+    throw new TensorslimError(OP, `${what}: external data location '${loc}' leaves the model's folder; refused`);
+  }
   const root = realpathSync(folder);
   let file: string;
   try { file = realpathSync(resolve(folder, loc)); } catch { throw new TensorslimError(OP, `${what}: external data file '${loc}' does not exist next to the model`); }
