@@ -22,7 +22,7 @@ import {
   ELEM, MAX_OPSET, MIN_OPSET, attr, encodeModel, floatTensor, int64Tensor, irVersionFor, valueInfo,
   type AttributeProto, type NodeProto, type TensorProto,
 } from './proto.js';
-import { OnnxLayer } from './layers.js';
+import { OnnxLayer, type OnnxEmitContext } from './layers.js';
 import { OnnxGraph, type GraphStep } from './graph.js';
 import { exec, isConst, type GraphValue } from './exec.js';
 import type { Const } from './read.js';
@@ -104,6 +104,18 @@ class GraphBuilder {
   constF(base: string, dims: readonly number[], data: readonly number[]): string {
     const n = this.fresh(base);
     this.inits.push(floatTensor(n, dims, data));
+    return n;
+  }
+
+  /** An initializer of element type `elem` (float/double as float32, 8-bit types as raw bytes, other integers in int32_data or int64). */
+  constTensor(base: string, elem: number, dims: readonly number[], data: ArrayLike<number>): string {
+    const n = this.fresh(base);
+    if (elem === ELEM.FLOAT || elem === ELEM.DOUBLE) this.inits.push(floatTensor(n, dims, Array.from(data)));
+    else if (elem === ELEM.INT64) this.inits.push(int64Tensor(n, dims, Array.from(data)));
+    else if (elem === ELEM.INT8 || elem === ELEM.UINT8) {
+      const raw = elem === ELEM.INT8 ? new Uint8Array(Int8Array.from(data).buffer) : Uint8Array.from(data);
+      this.inits.push({ name: n, dims: [...dims], dataType: elem, rawData: raw });
+    } else this.inits.push({ name: n, dims: [...dims], dataType: elem, int32Data: Array.from(data) });
     return n;
   }
 
@@ -202,6 +214,18 @@ function emitLayerNorm(g: GraphBuilder, m: LayerNorm, path: string, x: Sym): Sym
 
 const pads4 = (p: readonly [number, number]): number[] => [p[0], p[1], p[0], p[1]];
 
+/** How a layer class defined above io/ (the int8 layers of compress/quant) writes itself: returns the output's name. */
+export type OnnxEmitter = (m: AnyModule, g: OnnxEmitContext, x: string, input: Tensor) => string;
+
+const emitters = new Map<unknown, OnnxEmitter>();
+
+/**
+ * Teach exportOnnx a layer class that lives in a higher layer of the code (compress/quant registers
+ * its QuantizedLinear, DynamicQuantizedLinear and QuantizedConv2d as QDQ graphs this way).
+ * @example registerOnnxEmitter(QuantizedLinear, (m, g, x) => g.node('Gemm', [x, ...]));
+ */
+export function registerOnnxEmitter(cls: abstract new (...args: never[]) => AnyModule, emit: OnnxEmitter): void { emitters.set(cls, emit); }
+
 /** Emit one module applied to x. */
 function emit(g: GraphBuilder, m: AnyModule, path: string, x: Sym): Sym {
   const where = path === '' ? 'the model' : `'${path}'`;
@@ -248,16 +272,25 @@ function emit(g: GraphBuilder, m: AnyModule, path: string, x: Sym): Sym {
     return { name: g.node('Gather', [g.weight(join(path, 'weight'), m.weight), x.name], [attr('axis', 0)], `${path}/Gather`), t: y };
   }
   if (m instanceof OnnxGraph) return emitGraph(g, m, path, x);
-  if (m instanceof OnnxLayer) {
-    return { name: m.emitOnnx({ node: (op, inputs, attrs) => g.node(op, inputs, attrs, `${path}/${op}`), weight: (n, t) => g.weight(join(path, n), t), constI64: (n, d) => g.constI64(join(path, n), d), opset: g.opset }, x.name), t: m.call(x.t) };
-  }
+  const ctx = (): OnnxEmitContext => ({
+    node: (op, inputs, attrs) => g.node(op, inputs, attrs, `${path}/${op}`), weight: (n, t) => g.weight(join(path, n), t),
+    nodeMulti: (op, inputs, k, attrs) => {
+      const outs = Array.from({ length: k }, (_, i) => g.fresh(`${path}/${op}_${i}`));
+      g.nodes.push({ opType: op, input: [...inputs], output: outs, name: outs[0]!, attribute: [...(attrs ?? [])] });
+      return outs;
+    },
+    constI64: (n, d) => g.constI64(join(path, n), d), constTensor: (n, e, dims, d) => g.constTensor(join(path, n), e, dims, d), opset: g.opset,
+  });
+  if (m instanceof OnnxLayer) return { name: m.emitOnnx(ctx(), x.name), t: m.call(x.t) };
+  const emitter = emitters.get(m.constructor);
+  if (emitter !== undefined) return { name: emitter(m, ctx(), x.name, x.t), t: m.call(x.t) };
   // a layer that can turn itself into a dense Linear (SparseLinear in compress/prune): export that
   const toLinear: unknown = Reflect.get(m, 'toLinear');
   if (typeof toLinear === 'function') {
     const lin = (toLinear as () => unknown).call(m);
     if (lin instanceof Linear) return emitLinear(g, lin, path, x);
   }
-  throw new TensorslimError(OP, `${where} is a ${m.constructor.name}, which ONNX export does not know; supported: Sequential, Linear, Conv2d, MaxPool2d, ReLU, Sigmoid, Tanh, GELU, Softmax, LogSoftmax, Flatten, LayerNorm, Dropout, Identity, Embedding, SparseLinear, the layers importOnnx builds, and GPT`);
+  throw new TensorslimError(OP, `${where} is a ${m.constructor.name}, which ONNX export does not know; supported: Sequential, Linear, Conv2d, MaxPool2d, ReLU, Sigmoid, Tanh, GELU, Softmax, LogSoftmax, Flatten, LayerNorm, Dropout, Identity, Embedding, SparseLinear, the layers importOnnx builds, the int8 layers of compress/quant (QuantizedLinear, DynamicQuantizedLinear, QuantizedConv2d; opset >= 13), and GPT`);
 }
 
 /** Ops whose inputs or attributes changed between opsets: an imported graph is written back at its own opset. */
