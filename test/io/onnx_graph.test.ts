@@ -134,6 +134,13 @@ describe('importOnnx: DAGs against ONNX Runtime, per opset', () => {
     }
   });
 
+  it('a shape computed inside the graph too large to allocate is refused (ConstantOfShape, Expand)', () => {
+    const big = int64Tensor('s', [2], [1 << 20, 1 << 20]);
+    assert.throws(() => importOnnxBytes(build(13, [node('ConstantOfShape', ['s'], 'c'), node('Add', ['x', 'c'], 'y')], [big], [2])), /ConstantOfShape\): shape \(1048576, 1048576\) is negative or holds more than 67108864 elements; refused/);
+    const g = importOnnxBytes(build(13, [node('Expand', ['x', 's'], 'y')], [big], [1, 1])).model;
+    assert.throws(() => call(g, ops.ones([1, 1])), /Expand\): shape \(1048576, 1048576\) is negative or holds more than/);
+  });
+
   it('a graph with two inputs runs through importOnnxGraph; importOnnx refuses it naming them', () => {
     const bytes = encodeModel({
       irVersion: 7, opsetImport: [{ domain: '', version: 13 }],

@@ -60,6 +60,9 @@ function normAxis(n: NodeProto, axis: number, rank: number): number {
 
 const prod = (xs: readonly number[]): number => xs.reduce((a, b) => a * b, 1);
 
+/** The most elements a shape computed inside the graph (ConstantOfShape, Expand) may hold: 2^26 (256 MiB of float32). */
+const MAX_COMPUTED = 2 ** 26;
+
 /** numpy broadcasting of two shapes (what ONNX's multidirectional broadcasting is). */
 function broadcastShapes(n: NodeProto, a: readonly number[], b: readonly number[]): number[] {
   const r = Math.max(a.length, b.length);
@@ -184,7 +187,7 @@ export function exec(n: NodeProto, ins: readonly (GraphValue | undefined)[], ops
     const a = getAttr(n, 'value');
     const v = a?.t ? readTensor(`${nodeLabel(n)} value`, a.t, null) : { dims: [1], data: Float32Array.of(0), elem: ELEM.FLOAT };
     const count = prod(shape);
-    if (shape.some((d) => d < 0) || count > 2 ** 28) throw new TensorslimError(OP, `${nodeLabel(n)}: shape (${shape.join(', ')}) is negative or too large`);
+    if (shape.some((d) => d < 0) || count > MAX_COMPUTED) throw new TensorslimError(OP, `${nodeLabel(n)}: shape (${shape.join(', ')}) is negative or holds more than ${MAX_COMPUTED} elements; refused`);
     const data = v.elem === ELEM.FLOAT ? new Float32Array(count).fill(v.data[0] ?? 0) : new Float64Array(count).fill(v.data[0] ?? 0);
     return [{ dims: shape, data, elem: v.elem ?? ELEM.FLOAT }];
   }
@@ -362,6 +365,7 @@ function compute(op: string, n: NodeProto, ins: readonly (GraphValue | undefined
     case 'Expand': {
       const x = T(0);
       const target = broadcastShapes(n, x.shape, hostInts(ins[1] ?? refuseIn(n, 1)));
+      if (target.some((d) => d < 0) || prod(target) > MAX_COMPUTED) refuse(`shape (${target.join(', ')}) is negative or holds more than ${MAX_COMPUTED} elements; refused`);
       const src = target.length > x.ndim ? ops.reshape(x, [...new Array<number>(target.length - x.ndim).fill(1), ...x.shape]) : x;
       return [ops.contiguous(ops.expand(src, target))];
     }
