@@ -6,8 +6,12 @@ import os from 'node:os';
 import { getBackend, listBackends, setBackend } from '../backend/registry.js';
 import { UsageError } from './command.js';
 import { TensorslimError } from '../core/errors.js';
-import { checkDeclaredSize, modelFromCheckpoint, type Checkpoint } from '../io/index.js';
-import { listModels, modelFromConfig, type AnyPresetModel, type PresetModel } from '../models/index.js';
+import { checkDeclaredSize, loadCheckpoint, modelFromCheckpoint, type Checkpoint } from '../io/index.js';
+import { importOnnx, Reshape, type ImportedOnnx } from '../io/onnx/index.js';
+import { Conv2d, Dropout, Flatten, Identity, Linear, MaxPool2d, ReLU, Sequential } from '../nn/index.js';
+import { noGrad } from '../core/engine.js';
+import * as ops from '../ops/index.js';
+import { listModels, modelFromConfig, type AnyPresetModel, type ModelConfig, type PresetModel } from '../models/index.js';
 import { prune } from '../compress/index.js';
 import { gptConfigOf, loadGptCheckpoint } from '../train/lm.js';
 
@@ -129,4 +133,76 @@ export function warnNonFinite(ctx: { err(line: string): void }, command: string,
   const names = bad.length > 4 ? `${bad.slice(0, 4).join(', ')} and ${bad.length - 4} more` : bad.join(', ');
   ctx.err(`tensorslim ${command}: warning: ${path} holds non-finite weights (NaN or Inf) in ${names}; `
     + 'the model computes NaN and its results mean nothing: retrain, or resume from an earlier checkpoint');
+}
+
+/** Whether a --model/--teacher path names an ONNX file (by its extension). @example isOnnxPath('m.onnx') // true */
+export function isOnnxPath(path: string): boolean { return /\.onnx$/i.test(path); }
+
+/**
+ * The one loader behind every command's --model (and distill's --teacher): a checkpoint (dense,
+ * sparse; as modelFromAnyCheckpoint) or an .onnx file. An ONNX file is imported (importOnnx) and
+ * must be an image classifier of a preset's layout (an MLP: Flatten, Linear/ReLU..., Linear; or a
+ * LeNet-5: Conv/ReLU/MaxPool twice, Flatten, Linear/ReLU..., Linear, as exportOnnx and PyTorch
+ * write them); it becomes that preset with the file's weights, so train, prune, distill, eval and
+ * summary treat it like a checkpoint. Other graphs are refused with what they hold.
+ * @example const model = loadModelFile('mlp.onnx', { command: 'eval' });
+ */
+export function loadModelFile(path: string, opts: { command?: string } = {}): PresetModel {
+  if (!isOnnxPath(path)) return modelFromAnyCheckpoint(loadCheckpoint(path), { ...opts, path });
+  return presetFromOnnx(importOnnx(path), path, opts.command ?? 'load');
+}
+
+function presetFromOnnx(imp: ImportedOnnx, path: string, command: string): PresetModel {
+  const refuse = (why: string): never => {
+    throw new TensorslimError(command, `'${path}' ${why}; tensorslim ${command} takes image classifiers of the mlp or lenet5 layout (Flatten, Linear/ReLU..., Linear; or Conv/ReLU/MaxPool twice, Flatten, Linear/ReLU..., Linear). `
+      + 'Other ONNX graphs load with importOnnx from the API (docs/INTEROP.md)');
+  };
+  if (!(imp.model instanceof Sequential)) refuse(`is a general ONNX graph (${imp.model.steps.length} nodes, ops ${[...new Set(imp.model.steps.map((s) => s.node.opType))].slice(0, 8).join(', ')})`);
+  const all = [...(imp.model as Sequential).children()].filter((m) => !(m instanceof Identity) && !(m instanceof Dropout));
+  let view: number[] | null = null;
+  while (all[0] instanceof Reshape || all[0] instanceof Flatten) {
+    const first = all.shift()!;
+    if (first instanceof Reshape && first.shape.length === 4) view = first.shape.slice(1);
+  }
+  const describe = all.map((m) => m.constructor.name).join(', ');
+  const weights = all.filter((m): m is Linear | Conv2d => m instanceof Linear || m instanceof Conv2d);
+  const fcFrom = (i: number): Linear[] => {
+    const fcs: Linear[] = [];
+    for (let k = i; k < all.length; k++) {
+      const m = all[k]!;
+      const last = k === all.length - 1;
+      if (!(m instanceof Linear) || (!last && !(all[k + 1] instanceof ReLU))) refuse(`holds ${describe}, not a preset layout (at layer ${k}: ${m.constructor.name})`);
+      fcs.push(m as Linear);
+      if (!last) k++;
+    }
+    return fcs;
+  };
+  let config: ModelConfig;
+  if (all[0] instanceof Linear) {
+    const fcs = fcFrom(0);
+    config = { arch: 'mlp', inFeatures: fcs[0]!.inFeatures, hidden: fcs.slice(0, -1).map((l) => l.outFeatures), numClasses: fcs[fcs.length - 1]!.outFeatures, dropout: 0, inputDropout: 0 };
+  } else if (all[0] instanceof Conv2d && all[3] instanceof Conv2d && all[6] instanceof Flatten) {
+    const [c1, c2] = [all[0], all[3]];
+    const k = c1.kernelSize[0];
+    const poolOk = (m: unknown): boolean => m instanceof MaxPool2d && m.kernelSize[0] === 2 && m.kernelSize[1] === 2 && m.stride[0] === 2 && m.stride[1] === 2 && m.padding[0] === 0;
+    const ok = all[1] instanceof ReLU && all[4] instanceof ReLU && poolOk(all[2]) && poolOk(all[5]) && c1.kernelSize[1] === k && c2.kernelSize[0] === k && c2.kernelSize[1] === k
+      && c1.padding[0] === Math.floor(k / 2) && c1.padding[1] === Math.floor(k / 2) && c2.padding[0] === 0 && c2.padding[1] === 0
+      && [c1, c2].every((c) => c.stride[0] === 1 && c.stride[1] === 1 && c.dilation[0] === 1 && c.dilation[1] === 1);
+    if (!ok) refuse(`holds ${describe}, convolutions that are not the lenet5 layout (kernel k with padding k/2, then k without, 2x2 pooling)`);
+    const dims = view ?? imp.inputShape.slice(-3).map((d) => (typeof d === 'number' ? d : NaN));
+    if (dims.length !== 3 || dims.some((d) => !Number.isInteger(d) || d <= 0)) refuse(`does not declare its image size (input ${imp.inputShape.join('x')})`);
+    const fcs = fcFrom(7);
+    config = { arch: 'lenet5', inputShape: [dims[0]!, dims[1]!, dims[2]!], channels: [c1.outChannels, c2.outChannels], kernelSize: k, fc: fcs.slice(0, -1).map((l) => l.outFeatures), numClasses: fcs[fcs.length - 1]!.outFeatures };
+  } else return refuse(`holds ${describe}, not a preset layout`);
+  let model: PresetModel;
+  try { model = modelFromConfig(config); } catch (e) { return refuse(`describes an invalid ${config.arch}: ${(e as Error).message}`); }
+  const mine = model.modules().filter((m): m is Linear | Conv2d => m instanceof Linear || m instanceof Conv2d);
+  if (mine.length !== weights.length) refuse(`holds ${weights.length} weight layers where the ${config.arch} has ${mine.length}`);
+  noGrad(() => mine.forEach((m, i) => {
+    const src = weights[i]!;
+    if (m.weight.shape.join() !== src.weight.shape.join()) refuse(`layer ${i} has weight ${src.weight.shape.join('x')} where the ${config.arch} has ${m.weight.shape.join('x')}`);
+    ops.assign(m.weight, src.weight);
+    if (m.bias !== null) ops.assign(m.bias, src.bias ?? ops.zerosLike(m.bias));
+  }));
+  return model;
 }

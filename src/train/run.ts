@@ -24,6 +24,8 @@ export interface RunTrainingOptions {
   /** Preset name ('mlp', 'lenet5', ...). With `resume`, optional: the checkpoint's config is used. */
   model?: string;
   modelOverrides?: ModelOverrides;
+  /** A model to start from instead of a fresh preset (its weights are trained; e.g. an imported .onnx). */
+  initialModel?: PresetModel;
   /** Dataset name or path, or data already loaded (the demo loads once). */
   dataset: string | ImageClassificationData;
   /** Folder overriding the dataset's default location. */
@@ -174,6 +176,8 @@ export async function runTraining(o: RunTrainingOptions): Promise<RunTrainingRes
       throw new TensorslimError('resume', `'${o.resume}' holds a '${cfg.preset}' model, not '${o.model}'; drop --model or pass --model ${cfg.preset}`);
     }
     model = modelFromConfig(cfg);
+  } else if (o.initialModel !== undefined) {
+    model = o.initialModel;
   } else {
     if (o.model === undefined) throw new TensorslimError('train', 'a model preset is required (e.g. mlp)');
     model = createModel(o.model, o.modelOverrides ?? {});

@@ -5,13 +5,15 @@
 
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { getNativeBackend, nativeStatus } from '../../src/backends/native/index.js';
 import { FASHION_MNIST_DIR, hasFashionMnist } from '../../src/data/index.js';
 import { glooUnavailableReason } from '../../src/distributed/index.js';
 
 /** Something a test file may need that `npm ci` alone does not provide. */
-export type Requirement = 'native' | 'gloo' | 'fashion-mnist' | 'numpy' | 'torch';
+export type Requirement = 'native' | 'gloo' | 'fashion-mnist' | 'numpy' | 'torch' | 'onnx-testdata' | 'openwakeword';
 
 /** Debian's python3 (with python3-numpy, python3-torch); TENSORSLIM_PYTHON overrides it. */
 export const PYTHON = process.env['TENSORSLIM_PYTHON'] ?? '/usr/bin/python3';
@@ -28,7 +30,17 @@ function pythonLacks(modules: string): string | null {
   return r.status === 0 ? null : `${PYTHON} cannot import ${modules} (${(r.stderr ?? '').trim().split('\n').pop() ?? ''})`;
 }
 
+/** Debian libonnx-testdata's ONNX backend node tests (model.onnx + test_data_set_0 per op). */
+export const ONNX_TESTDATA_DIR = process.env['TENSORSLIM_ONNX_TESTDATA'] ?? '/usr/share/libonnx-testdata/data/node';
+
+/** openwakeword-js's hello_deepa.onnx (a third-party wake-word MLP), the ONNX import's end-to-end model. */
+export const HELLO_DEEPA = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'node_modules', 'openwakeword-js', 'models', 'hello_deepa.onnx');
+
 const checks: Record<Requirement, () => string | null> = {
+  'onnx-testdata': () => existsSync(ONNX_TESTDATA_DIR) ? null
+    : `the ONNX backend test data is missing: ${ONNX_TESTDATA_DIR} does not exist; install it with \`apt-get install -y libonnx-testdata\``,
+  openwakeword: () => existsSync(HELLO_DEEPA) ? null
+    : `openwakeword-js's ${HELLO_DEEPA} is missing: the npm devDependency openwakeword-js is not installed; run npm ci`,
   native: () => {
     if (getNativeBackend()) return null;
     const error = nativeStatus().error ?? 'it did not load';

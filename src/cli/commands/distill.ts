@@ -16,8 +16,7 @@ import {
 import { formatFlags, JSON_FLAG, parseArgs, type FlagSpecs } from '../args.js';
 import { UsageError, type CliContext, type Command } from '../command.js';
 import { emitJson, fmtInt, fmtPct, fmtSeconds, formatTable, humanWriter } from '../output.js';
-import { applyRuntimeFlags, modelFromAnyCheckpoint, warnNonFinite } from '../runtime.js';
-import { loadCheckpoint } from '../../io/index.js';
+import { applyRuntimeFlags, loadModelFile, warnNonFinite } from '../runtime.js';
 import { progressCallback } from '../train_progress.js';
 import { checkOutputFile } from '../paths.js';
 import { openRunLog } from '../run_dir.js';
@@ -26,7 +25,7 @@ import { launchedRun } from '../distributed_run.js';
 const CMD = 'distill';
 
 const FLAGS = {
-  teacher: { type: 'string', help: 'trained teacher checkpoint (written by tensorslim train --out)', metavar: 'FILE' },
+  teacher: { type: 'string', help: 'trained teacher checkpoint (written by tensorslim train --out), or an .onnx classifier', metavar: 'FILE' },
   student: { type: 'string', help: `student preset: ${listModels({ task: 'image-classification' }).map((m) => m.name).join(', ')}`, metavar: 'PRESET' },
   dataset: { type: 'string', help: 'mnist (embedded), fashion-mnist, or a directory of IDX files', metavar: 'NAME|PATH' },
   data: { type: 'string', help: "folder overriding the dataset's default location", metavar: 'DIR' },
@@ -129,7 +128,7 @@ async function run(argv: readonly string[], ctx: CliContext): Promise<number> {
   const t0 = performance.now();
 
   let teacher: PresetModel;
-  try { teacher = modelFromAnyCheckpoint(loadCheckpoint(teacherPath), { command: CMD, path: teacherPath }); } catch (e) { throw new Error(`--teacher ${teacherPath}: ${(e as Error).message}`); }
+  try { teacher = loadModelFile(teacherPath, { command: CMD }); } catch (e) { throw new Error(`--teacher ${teacherPath}: ${(e as Error).message}`); }
   warnNonFinite(ctx, CMD, teacher, teacherPath);
   const data = loadImageData(flags.dataset!, flags.data);
   const tc = teacher.config;

@@ -3,15 +3,15 @@
 import { existsSync } from 'node:fs';
 import { createModel, denseParameterCount, listModels, type PresetModel } from '../../models/index.js';
 import { prune } from '../../compress/index.js';
-import { loadCheckpoint, loadSafetensors } from '../../io/index.js';
+import { loadSafetensors } from '../../io/index.js';
 import { evaluateOn, loadImageData } from '../../train/index.js';
 import { formatFlags, JSON_FLAG, parseArgs, type FlagSpecs } from '../args.js';
 import { UsageError, type Command } from '../command.js';
 import { emitJson, fmtInt, fmtPct, fmtSeconds } from '../output.js';
-import { applyRuntimeFlags, modelFromAnyCheckpoint, warnNonFinite } from '../runtime.js';
+import { applyRuntimeFlags, loadModelFile, warnNonFinite } from '../runtime.js';
 
 const FLAGS = {
-  model: { type: 'string', help: 'checkpoint to evaluate (written by train --out)', metavar: 'FILE' },
+  model: { type: 'string', help: 'checkpoint to evaluate (written by train --out), or an .onnx classifier', metavar: 'FILE' },
   preset: { type: 'string', help: 'read --model as plain safetensors weights (e.g. saved from PyTorch) for this preset', choices: listModels({ task: 'image-classification' }).map((m) => m.name), metavar: 'PRESET' },
   dataset: { type: 'string', help: 'mnist, fashion-mnist, or a directory of IDX files', metavar: 'NAME|PATH' },
   data: { type: 'string', help: "folder overriding the dataset's default location", metavar: 'DIR' },
@@ -48,7 +48,7 @@ Example:
       model = createModel(flags.preset);
       const { tensors } = loadSafetensors(flags.model);
       model.loadStateDict(new Map([...tensors].filter(([k]) => !k.startsWith('optimizer.'))));
-    } else model = modelFromAnyCheckpoint(loadCheckpoint(flags.model));
+    } else model = loadModelFile(flags.model, { command: 'eval' });   // a checkpoint or an .onnx file
     warnNonFinite(ctx, 'eval', model, flags.model);
     const data = loadImageData(flags.dataset, flags.data);
     const m = evaluateOn(model, data, flags['batch-size']);

@@ -13,15 +13,14 @@ import { exportWeights, loadImageData, measureLatency } from '../../train/index.
 import { formatFlags, JSON_FLAG, parseArgs, type FlagSpecs } from '../args.js';
 import { UsageError, type Command } from '../command.js';
 import { emitJson, fmtBytes, fmtInt, fmtLatency, fmtPct, fmtSeconds, formatTable, humanWriter } from '../output.js';
-import { applyRuntimeFlags, modelFromAnyCheckpoint, warnNonFinite } from '../runtime.js';
-import { loadCheckpoint } from '../../io/index.js';
+import { applyRuntimeFlags, loadModelFile, warnNonFinite } from '../runtime.js';
 import { checkOutputFile } from '../paths.js';
 import { pruneReporting } from '../prune_progress.js';
 import { openRunLog, withRunLog } from '../run_dir.js';
 import { launchedRun } from '../distributed_run.js';
 
 const FLAGS = {
-  model: { type: 'string', help: 'checkpoint of the trained dense model (written by train --out)', metavar: 'FILE' },
+  model: { type: 'string', help: 'checkpoint of the trained dense model (written by train --out), or an .onnx classifier', metavar: 'FILE' },
   dataset: { type: 'string', help: 'mnist, fashion-mnist, or a directory of IDX files (fine-tuning and test)', metavar: 'NAME|PATH' },
   data: { type: 'string', help: "folder overriding the dataset's default location", metavar: 'DIR' },
   method: { type: 'string', help: 'l1 (per layer), random, ln-structured (whole neurons/filters, L2), global (one L1 threshold), 2:4', choices: prune.PRUNE_METHODS, default: 'global' },
@@ -118,7 +117,7 @@ Examples:
     const t0 = performance.now();
 
     let model: PresetModel;
-    try { model = modelFromAnyCheckpoint(loadCheckpoint(flags.model!), { command: 'prune', path: flags.model! }); } catch (e) { throw new Error(`--model ${flags.model}: ${(e as Error).message}`); }
+    try { model = loadModelFile(flags.model!, { command: 'prune' }); } catch (e) { throw new Error(`--model ${flags.model}: ${(e as Error).message}`); }
     warnNonFinite(ctx, 'prune', model, flags.model!);
     const densified = densifySparse(model);   // re-pruning a CSR file: prune (and report on) its dense layers
     if (densified > 0) say(`note: ${flags.model} is already pruned (${densified} CSR layer${densified === 1 ? '' : 's'}); its layers are pruned as dense ones with their zeros, and the report counts against the dense model`);

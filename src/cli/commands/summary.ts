@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { createAnyModel, isGptModel, listModels, summarizeModel, type AnyPresetModel } from '../../models/index.js';
 import { fileBytes, loadCheckpoint } from '../../io/index.js';
-import { anyModelFromCheckpoint, warnNonFinite } from '../runtime.js';
+import { anyModelFromCheckpoint, isOnnxPath, loadModelFile, warnNonFinite } from '../runtime.js';
 import { formatFlags, JSON_FLAG, parseArgs, type FlagSpecs } from '../args.js';
 import { UsageError, type Command } from '../command.js';
 import { emitJson, fmtBytes, fmtCount, fmtInt, fmtPct, formatTable } from '../output.js';
@@ -41,10 +41,10 @@ Examples:
     let file: number | null = null;
     let withOptimizer = false;
     if (existsSync(target)) {
-      const ckpt = loadCheckpoint(target);
-      model = anyModelFromCheckpoint(ckpt);
+      const ckpt = isOnnxPath(target) ? null : loadCheckpoint(target);
+      model = ckpt === null ? loadModelFile(target, { command: 'summary' }) : anyModelFromCheckpoint(ckpt);
       warnNonFinite(ctx, 'summary', model, target);
-      withOptimizer = ckpt.optimizer !== null;
+      withOptimizer = ckpt !== null && ckpt.optimizer !== null;
       file = fileBytes(target);
     } else if (listModels().some((m) => m.name === target)) {
       model = createAnyModel(target);

@@ -10,14 +10,14 @@ import { formatFlags, JSON_FLAG, parseArgs, type FlagSpecs } from '../args.js';
 import { UsageError, type CliContext, type Command } from '../command.js';
 import { emitJson, fmtBytes, fmtInt, fmtPct, fmtSeconds, humanWriter } from '../output.js';
 import { createProgress, type Progress } from '../progress.js';
-import { applyRuntimeFlags } from '../runtime.js';
+import { applyRuntimeFlags, isOnnxPath, loadModelFile } from '../runtime.js';
 import { progressCallback } from '../train_progress.js';
 import { checkOutputFile } from '../paths.js';
 import { openRunLog } from '../run_dir.js';
 import { launchedRun, type LaunchedRun } from '../distributed_run.js';
 
 const FLAGS = {
-  model: { type: 'string', help: `model preset: ${listModels().map((m) => m.name).join(', ')} (optional with --resume)`, metavar: 'PRESET' },
+  model: { type: 'string', help: `model preset: ${listModels().map((m) => m.name).join(', ')} (optional with --resume), or an .onnx classifier to train from its weights`, metavar: 'PRESET|FILE' },
   dataset: { type: 'string', help: 'mnist (embedded), fashion-mnist, or a directory of IDX files; for GPT presets: sotu, moby-dick or a text file', metavar: 'NAME|PATH' },
   data: { type: 'string', help: "folder overriding the dataset's default location", metavar: 'DIR' },
   epochs: { type: 'int', help: 'epochs to train (total, counting resumed ones; default 1)', min: 1, metavar: 'N' },
@@ -128,7 +128,9 @@ async function run(argv: readonly string[], ctx: CliContext): Promise<number> {
   if (gpt) return runGpt(flags, given, ctx);
   if (flags.dataset === undefined) throw new UsageError('train', 'missing --dataset (mnist, fashion-mnist or a directory of IDX files)');
   if (flags.model === undefined && flags.resume === undefined) throw new UsageError('train', `missing --model (one of ${listModels().map((m) => m.name).join(', ')})`);
-  if (flags.model !== undefined && !listModels().some((m) => m.name === flags.model)) {
+  const onnxModel = flags.model !== undefined && isOnnxPath(flags.model);   // an .onnx classifier: trained from its weights
+  if (onnxModel && flags.resume !== undefined) throw new UsageError('train', `--model ${flags.model} starts from an ONNX file's weights; --resume continues a checkpoint: give one of them`);
+  if (flags.model !== undefined && !onnxModel && !listModels().some((m) => m.name === flags.model)) {
     throw new UsageError('train', `unknown --model '${flags.model}'; presets: ${listModels().map((m) => m.name).join(', ')}`);
   }
   if (flags.epochs !== undefined && flags.steps !== undefined) throw new UsageError('train', 'give --epochs or --steps, not both');
@@ -149,7 +151,8 @@ async function run(argv: readonly string[], ctx: CliContext): Promise<number> {
 
   let startStep = -1;
   const r = await runTraining({
-    ...(flags.model !== undefined ? { model: flags.model } : {}),
+    ...(flags.model !== undefined && !onnxModel ? { model: flags.model } : {}),
+    ...(onnxModel ? { initialModel: loadModelFile(flags.model!, { command: 'train' }) } : {}),
     dataset: flags.dataset,
     ...(flags.data !== undefined ? { data: flags.data } : {}),
     ...(flags.steps !== undefined ? { steps: flags.steps } : { epochs: flags.epochs ?? 1 }),

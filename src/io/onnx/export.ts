@@ -22,7 +22,10 @@ import {
   ELEM, MAX_OPSET, MIN_OPSET, attr, encodeModel, floatTensor, int64Tensor, irVersionFor, valueInfo,
   type AttributeProto, type NodeProto, type TensorProto,
 } from './proto.js';
-import { OnnxLayer } from './layers.js';
+import { OnnxLayer, type OnnxEmitContext } from './layers.js';
+import { OnnxGraph, type GraphStep } from './graph.js';
+import { exec, isConst, type GraphValue } from './exec.js';
+import type { Const } from './read.js';
 
 /** Options of exportOnnx / serializeOnnx. */
 export interface ExportOnnxOptions {
@@ -101,6 +104,18 @@ class GraphBuilder {
   constF(base: string, dims: readonly number[], data: readonly number[]): string {
     const n = this.fresh(base);
     this.inits.push(floatTensor(n, dims, data));
+    return n;
+  }
+
+  /** An initializer of element type `elem` (float/double as float32, 8-bit types as raw bytes, other integers in int32_data or int64). */
+  constTensor(base: string, elem: number, dims: readonly number[], data: ArrayLike<number>): string {
+    const n = this.fresh(base);
+    if (elem === ELEM.FLOAT || elem === ELEM.DOUBLE) this.inits.push(floatTensor(n, dims, Array.from(data)));
+    else if (elem === ELEM.INT64) this.inits.push(int64Tensor(n, dims, Array.from(data)));
+    else if (elem === ELEM.INT8 || elem === ELEM.UINT8) {
+      const raw = elem === ELEM.INT8 ? new Uint8Array(Int8Array.from(data).buffer) : Uint8Array.from(data);
+      this.inits.push({ name: n, dims: [...dims], dataType: elem, rawData: raw });
+    } else this.inits.push({ name: n, dims: [...dims], dataType: elem, int32Data: Array.from(data) });
     return n;
   }
 
@@ -199,6 +214,18 @@ function emitLayerNorm(g: GraphBuilder, m: LayerNorm, path: string, x: Sym): Sym
 
 const pads4 = (p: readonly [number, number]): number[] => [p[0], p[1], p[0], p[1]];
 
+/** How a layer class defined above io/ (the int8 layers of compress/quant) writes itself: returns the output's name. */
+export type OnnxEmitter = (m: AnyModule, g: OnnxEmitContext, x: string, input: Tensor) => string;
+
+const emitters = new Map<unknown, OnnxEmitter>();
+
+/**
+ * Teach exportOnnx a layer class that lives in a higher layer of the code (compress/quant registers
+ * its QuantizedLinear, DynamicQuantizedLinear and QuantizedConv2d as QDQ graphs this way).
+ * @example registerOnnxEmitter(QuantizedLinear, (m, g, x) => g.node('Gemm', [x, ...]));
+ */
+export function registerOnnxEmitter(cls: abstract new (...args: never[]) => AnyModule, emit: OnnxEmitter): void { emitters.set(cls, emit); }
+
 /** Emit one module applied to x. */
 function emit(g: GraphBuilder, m: AnyModule, path: string, x: Sym): Sym {
   const where = path === '' ? 'the model' : `'${path}'`;
@@ -244,16 +271,84 @@ function emit(g: GraphBuilder, m: AnyModule, path: string, x: Sym): Sym {
     const y = m.call(x.t);
     return { name: g.node('Gather', [g.weight(join(path, 'weight'), m.weight), x.name], [attr('axis', 0)], `${path}/Gather`), t: y };
   }
-  if (m instanceof OnnxLayer) {
-    return { name: m.emitOnnx({ node: (op, inputs, attrs) => g.node(op, inputs, attrs, `${path}/${op}`), weight: (n, t) => g.weight(join(path, n), t), constI64: (n, d) => g.constI64(join(path, n), d), opset: g.opset }, x.name), t: m.call(x.t) };
-  }
+  if (m instanceof OnnxGraph) return emitGraph(g, m, path, x);
+  const ctx = (): OnnxEmitContext => ({
+    node: (op, inputs, attrs) => g.node(op, inputs, attrs, `${path}/${op}`), weight: (n, t) => g.weight(join(path, n), t),
+    nodeMulti: (op, inputs, k, attrs) => {
+      const outs = Array.from({ length: k }, (_, i) => g.fresh(`${path}/${op}_${i}`));
+      g.nodes.push({ opType: op, input: [...inputs], output: outs, name: outs[0]!, attribute: [...(attrs ?? [])] });
+      return outs;
+    },
+    constI64: (n, d) => g.constI64(join(path, n), d), constTensor: (n, e, dims, d) => g.constTensor(join(path, n), e, dims, d), opset: g.opset,
+  });
+  if (m instanceof OnnxLayer) return { name: m.emitOnnx(ctx(), x.name), t: m.call(x.t) };
+  const emitter = emitters.get(m.constructor);
+  if (emitter !== undefined) return { name: emitter(m, ctx(), x.name, x.t), t: m.call(x.t) };
   // a layer that can turn itself into a dense Linear (SparseLinear in compress/prune): export that
   const toLinear: unknown = Reflect.get(m, 'toLinear');
   if (typeof toLinear === 'function') {
     const lin = (toLinear as () => unknown).call(m);
     if (lin instanceof Linear) return emitLinear(g, lin, path, x);
   }
-  throw new TensorslimError(OP, `${where} is a ${m.constructor.name}, which ONNX export does not know; supported: Sequential, Linear, Conv2d, MaxPool2d, ReLU, Sigmoid, Tanh, GELU, Softmax, LogSoftmax, Flatten, LayerNorm, Dropout, Identity, Embedding, SparseLinear, the layers importOnnx builds, and GPT`);
+  throw new TensorslimError(OP, `${where} is a ${m.constructor.name}, which ONNX export does not know; supported: Sequential, Linear, Conv2d, MaxPool2d, ReLU, Sigmoid, Tanh, GELU, Softmax, LogSoftmax, Flatten, LayerNorm, Dropout, Identity, Embedding, SparseLinear, the layers importOnnx builds, the int8 layers of compress/quant (QuantizedLinear, DynamicQuantizedLinear, QuantizedConv2d; opset >= 13), and GPT`);
+}
+
+/** Ops whose inputs or attributes changed between opsets: an imported graph is written back at its own opset. */
+const OPSET_SENSITIVE = new Set(['Squeeze', 'Unsqueeze', 'Split', 'Slice', 'ReduceMean', 'ReduceSum', 'Softmax', 'LogSoftmax', 'Pad', 'Dropout', 'Reshape', 'Clip', 'Gelu', 'LayerNormalization', 'Shape', 'BatchNormalization']);
+
+/** A graph constant as an initializer of its declared element type. */
+function constInit(g: GraphBuilder, base: string, c: Const): string {
+  if (c.elem === undefined || c.elem === ELEM.FLOAT || c.elem === ELEM.DOUBLE) return g.constF(base, c.dims, Array.from(c.data));
+  const name = g.fresh(base);
+  if (c.elem === ELEM.INT64) { g.inits.push({ ...int64Tensor(name, c.dims, Array.from(c.data)) }); return name; }
+  g.inits.push({ name, dims: [...c.dims], dataType: c.elem, int32Data: Array.from(c.data) });
+  return name;
+}
+
+/**
+ * An imported ONNX graph: each step written back as it was read (same op, attributes and opset
+ * semantics), layers through their own emitters (effective, pruned weights), graph parameters as
+ * initializers named after the module path. The sample input runs alongside to give each layer its shapes.
+ */
+function emitGraph(g: GraphBuilder, m: OnnxGraph, path: string, x: Sym): Sym {
+  if (m.inputs.length !== 1 || m.outputs.length !== 1) throw new TensorslimError(OP, `${path || 'the model'}: an OnnxGraph with ${m.inputs.length} inputs and ${m.outputs.length} outputs cannot be exported through exportOnnx (one input, one output)`);
+  if (g.opset !== m.opset) {
+    const bad = m.steps.filter((st) => OPSET_SENSITIVE.has(st.node.opType ?? '')).map((st) => st.node.opType);
+    if (bad.length > 0) throw new TensorslimError(OP, `${path || 'the model'} was imported at opset ${m.opset} and holds ${[...new Set(bad)].join(', ')}, whose form depends on the opset; export it with { opset: ${m.opset} }`);
+  }
+  const names = new Map<string, string>([[m.inputs[0]!.name, x.name]]);
+  const written = new Map<string, string>();
+  const nameOf = (onnxName: string, v: GraphValue | undefined): string => {
+    if (onnxName === '') return '';
+    const hit = names.get(onnxName) ?? written.get(onnxName);
+    if (hit !== undefined) return hit;
+    const held = m.heldAs(onnxName);
+    let n: string;
+    if (held !== undefined && v instanceof Tensor) n = g.weight(join(path, held), v);
+    else if (v !== undefined && isConst(v)) n = constInit(g, join(path, onnxName.replace(/[^A-Za-z0-9_.]/g, '_') || 'const'), v);
+    else throw new TensorslimError(OP, `internal error: graph value '${onnxName}' has no name`);
+    written.set(onnxName, n);
+    return n;
+  };
+  let result: Tensor | null = null;
+  const outs = m.runWith({ [m.inputs[0]!.name]: x.t }, (step: GraphStep, ins: (GraphValue | undefined)[]) => {
+    if (step.module !== null) {
+      const child = m.getSubmodule(step.module);
+      const src = ins[0]!;
+      const sym: Sym = { name: nameOf(step.inputs[0]!, src), t: src instanceof Tensor ? src : ops.tensor(Int32Array.from(src.data), { shape: [...src.dims], dtype: 'int32' }) };
+      const y = emit(g, child, join(path, step.module), sym);
+      names.set(step.outputs[0]!, y.name);
+      return [y.t];
+    }
+    const vals = exec(step.node, ins, m.opset, false);
+    const inNames = step.inputs.map((nm, i) => nameOf(nm, ins[i]));
+    const outNames = step.outputs.map((o) => (o === '' ? '' : g.fresh(join(path, o.replace(/[^A-Za-z0-9_./]/g, '_')))));
+    g.nodes.push({ opType: step.node.opType, input: inNames, output: outNames, name: outNames.find((o) => o !== '') ?? step.node.opType, attribute: [...(step.node.attribute ?? [])] });
+    step.outputs.forEach((o, i) => { if (o !== '') names.set(o, outNames[i]!); });
+    return vals;
+  });
+  result = outs[m.outputs[0]!.name]!;
+  return { name: nameOf(m.outputs[0]!.name, undefined), t: result };
 }
 
 /** One GPT block: x + attn(ln_1(x)); h + mlp(ln_2(h)), attention written with MatMul/Softmax and an additive causal mask. */
@@ -309,7 +404,7 @@ function emitGpt(g: GraphBuilder, m: GPT, x: Sym): Sym {
  * const bytes = serializeOnnx(createModel('mlp'), ops.zeros([1, 784])).bytes;
  */
 export function serializeOnnx(model: AnyModule, sampleInput: Tensor, opts: ExportOnnxOptions = {}): { bytes: Uint8Array; result: Omit<ExportOnnxResult, 'path' | 'bytes'> } {
-  const opset = opts.opset ?? 17;
+  const opset = opts.opset ?? (model instanceof OnnxGraph && model.opset >= MIN_OPSET ? model.opset : 17);
   if (!Number.isInteger(opset) || opset < MIN_OPSET || opset > MAX_OPSET) {
     throw new TensorslimError(OP, `opset must be an integer in [${MIN_OPSET}, ${MAX_OPSET}], got ${opset}`);
   }
@@ -320,8 +415,9 @@ export function serializeOnnx(model: AnyModule, sampleInput: Tensor, opts: Expor
     throw new TensorslimError(OP, `sampleInput must be ${isGpt ? 'int32 token ids (batch, time)' : 'float32 (or int32 ids for a model that starts with an Embedding)'}, got ${sampleInput.dtype} ${fmtShape(sampleInput.shape)}`);
   }
   const dynamic = opts.dynamicBatch ?? true;
-  const inName = opts.inputNames?.[0] ?? (isGpt ? 'input_ids' : 'input');
-  const outName = opts.outputNames?.[0] ?? (isGpt ? 'logits' : 'output');
+  const imported = model instanceof OnnxGraph ? model : null;   // keeps the names its file had
+  const inName = opts.inputNames?.[0] ?? imported?.inputs[0]?.name ?? (isGpt ? 'input_ids' : 'input');
+  const outName = opts.outputNames?.[0] ?? imported?.outputs[0]?.name ?? (isGpt ? 'logits' : 'output');
   for (const [what, names] of [['inputNames', opts.inputNames], ['outputNames', opts.outputNames]] as const) {
     if (names !== undefined && (names.length !== 1 || typeof names[0] !== 'string' || names[0] === '')) {
       throw new TensorslimError(OP, `${what} must hold exactly one non-empty name (these models have one input and one output), got ${JSON.stringify(names)}`);
@@ -347,8 +443,12 @@ export function serializeOnnx(model: AnyModule, sampleInput: Tensor, opts: Expor
 
   const symbolic = (shape: readonly number[]): (number | string)[] =>
     shape.map((d, i) => (dynamic && i === 0 ? 'batch' : dynamic && isGpt && i === 1 ? 'sequence' : d));
-  const inputs: OnnxValueSummary[] = [{ name: inName, dtype: sampleInput.dtype === 'int32' ? 'int32' : 'float32', shape: symbolic(sampleInput.shape) }];
-  const outputs: OnnxValueSummary[] = [{ name: outName, dtype: 'float32', shape: symbolic(out.t.shape) }];
+  // an imported graph keeps the dims its file declared (symbolic ones by name) where the ranks agree
+  const declared = (io: { readonly shape: readonly (number | string)[] } | undefined, actual: readonly number[]): (number | string)[] =>
+    io !== undefined && io.shape.length === actual.length && dynamic ? io.shape.map((d, i) => (d === '?' ? `dim${i}` : d)) : symbolic(actual);
+  const graphModel = model instanceof OnnxGraph ? model : null;
+  const inputs: OnnxValueSummary[] = [{ name: inName, dtype: sampleInput.dtype === 'int32' ? 'int32' : 'float32', shape: graphModel ? declared(graphModel.inputs[0], sampleInput.shape) : symbolic(sampleInput.shape) }];
+  const outputs: OnnxValueSummary[] = [{ name: outName, dtype: 'float32', shape: graphModel ? declared(graphModel.outputs[0], out.t.shape) : symbolic(out.t.shape) }];
   const modelProto = {
     irVersion: irVersionFor(opset),
     opsetImport: [{ domain: '', version: opset }],

@@ -8,8 +8,7 @@
 // refused with the op's and the node's names. Sizes are checked against the file before any
 // allocation; external data is read only from files inside the model's folder.
 
-import { closeSync, fstatSync, openSync, readSync, realpathSync } from 'node:fs';
-import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import type { Tensor } from '../../core/tensor.js';
 import { noGrad } from '../../core/engine.js';
 import { TensorslimError } from '../../core/errors.js';
@@ -19,14 +18,15 @@ import {
   type TensorModule,
 } from '../../nn/index.js';
 import { readFileBytes } from '../files.js';
-import { ELEM, onnx, type AttributeProto, type NodeProto, type TensorProto } from './proto.js';
+import { ELEM, onnx, type NodeProto } from './proto.js';
+import {
+  OP, IMPORT_MAX_OPSET, IMPORT_MIN_OPSET, attrFloat, attrInt, attrInts, attrString, constantNodeValue, nodeLabel, numberOf, readTensor, type Const,
+} from './read.js';
+
+export { IMPORT_MAX_OPSET, IMPORT_MIN_OPSET } from './read.js';
 import { AvgPool2d, FrozenBatchNorm, GlobalAvgPool2d, Reshape, Transpose } from './layers.js';
+import { OnnxGraph, buildGraph, decodeModel } from './graph.js';
 
-const OP = 'importOnnx';
-
-/** Opsets importOnnx reads (the default domain). */
-export const IMPORT_MIN_OPSET = 7;
-export const IMPORT_MAX_OPSET = 21;
 
 /** The ops importOnnx understands. */
 export const IMPORT_OPS = [
@@ -35,12 +35,10 @@ export const IMPORT_OPS = [
   'Pad',
 ] as const;
 
-/** A constant of the graph: float values (or integers for shapes) and dims. */
-interface Const { readonly dims: number[]; readonly data: Float64Array | Float32Array }
-
 /** What importOnnx read. */
 export interface ImportedOnnx {
-  readonly model: Sequential;
+  /** A Sequential for chain graphs (MLPs, CNNs), an OnnxGraph for any other DAG. */
+  readonly model: Sequential | OnnxGraph;
   readonly opset: number;
   readonly inputName: string;
   readonly outputName: string;
@@ -49,99 +47,6 @@ export interface ImportedOnnx {
   /** Which ONNX initializer each parameter came from (parameter name -> initializer names). */
   readonly sources: ReadonlyMap<string, readonly string[]>;
 }
-
-const MAX_ELEMENTS = 2 ** 31 - 1;
-
-function nodeLabel(n: NodeProto): string { return `node '${n.name || n.output?.[0] || '?'}' (${n.opType})`; }
-
-function numberOf(v: unknown): number {
-  if (typeof v === 'number') return v;
-  if (typeof v === 'bigint') return Number(v);
-  if (v !== null && typeof v === 'object' && 'low' in v) return Number((v as { toString(): string }).toString());
-  return Number(v);
-}
-
-/** Element count of `dims`, refusing negative, fractional or huge declarations before any allocation. */
-function countOf(what: string, dims: readonly unknown[]): number {
-  let n = 1;
-  for (const d of dims) {
-    const v = numberOf(d);
-    if (!Number.isInteger(v) || v < 0) throw new TensorslimError(OP, `${what}: dim ${String(d)} is not a non-negative integer`);
-    n *= v;
-    if (n > MAX_ELEMENTS) throw new TensorslimError(OP, `${what}: declares ${dims.map(String).join('x')} elements, more than ${MAX_ELEMENTS}; refused`);
-  }
-  return n;
-}
-
-const ELEM_BYTES: Record<number, number> = { [ELEM.FLOAT]: 4, [ELEM.DOUBLE]: 8, [ELEM.INT64]: 8, [ELEM.INT32]: 4 };
-
-/** Read the bytes of external data, only from a regular file inside `folder`. */
-function externalBytes(what: string, t: TensorProto, folder: string | null, want: number): Uint8Array {
-  if (folder === null) throw new TensorslimError(OP, `${what}: stored as external data, which needs the model's folder; call importOnnx(path), not importOnnxBytes`);
-  const kv = new Map((t.externalData ?? []).map((e) => [e.key ?? '', e.value ?? '']));
-  const loc = kv.get('location');
-  if (loc === undefined || loc === '') throw new TensorslimError(OP, `${what}: external data without a location`);
-  if (isAbsolute(loc)) throw new TensorslimError(OP, `${what}: external data location '${loc}' is absolute; only files inside the model's folder are read`);
-  const root = realpathSync(folder);
-  let file: string;
-  try { file = realpathSync(resolve(folder, loc)); } catch { throw new TensorslimError(OP, `${what}: external data file '${loc}' does not exist next to the model`); }
-  const rel = relative(root, file);
-  if (rel === '' || rel.startsWith('..') || isAbsolute(rel) || rel.split(sep).includes('..')) {
-    throw new TensorslimError(OP, `${what}: external data location '${loc}' leaves the model's folder; refused`);
-  }
-  const offset = Number(kv.get('offset') ?? '0');
-  const length = kv.has('length') ? Number(kv.get('length')) : want;
-  if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length !== want) {
-    throw new TensorslimError(OP, `${what}: external data offset ${kv.get('offset')} / length ${kv.get('length')} do not fit the declared ${want} bytes`);
-  }
-  const fd = openSync(file, 'r');
-  try {
-    const st = fstatSync(fd);
-    if (!st.isFile() || offset + length > st.size) throw new TensorslimError(OP, `${what}: external data needs bytes [${offset}, ${offset + length}) but '${loc}' has ${st.size}`);
-    const buf = new Uint8Array(length);
-    let done = 0;
-    while (done < length) {
-      const n = readSync(fd, buf, done, length - done, offset + done);
-      if (n === 0) break;
-      done += n;
-    }
-    return buf;
-  } finally { closeSync(fd); }
-}
-
-/** Decode a TensorProto to numbers, checking the declared size against the bytes present. */
-function readTensor(what: string, t: TensorProto, folder: string | null): Const {
-  const dims = (t.dims ?? []).map(numberOf);
-  const n = countOf(what, dims);
-  const dt = t.dataType ?? 0;
-  const size = ELEM_BYTES[dt];
-  if (size === undefined) {
-    throw new TensorslimError(OP, `${what}: data type ${onnx.TensorProto.DataType[dt] ?? dt} is not supported; supported: FLOAT, DOUBLE, INT32, INT64`);
-  }
-  let raw: Uint8Array | null = t.rawData && t.rawData.length > 0 ? t.rawData : null;
-  if (t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL) raw = externalBytes(what, t, folder, n * size);
-  if (raw !== null) {
-    if (raw.length !== n * size) throw new TensorslimError(OP, `${what}: declares ${dims.join('x')} (${n * size} bytes) but holds ${raw.length} bytes`);
-    const copy = new Uint8Array(raw);   // a fresh, aligned copy (decoded bytes may be a Buffer view at any offset)
-    const view = dt === ELEM.FLOAT ? new Float32Array(copy.buffer) : dt === ELEM.DOUBLE ? new Float64Array(copy.buffer)
-      : dt === ELEM.INT32 ? new Int32Array(copy.buffer) : new BigInt64Array(copy.buffer);
-    const out = dt === ELEM.FLOAT ? new Float32Array(n) : new Float64Array(n);
-    for (let i = 0; i < n; i++) out[i] = Number(view[i]!);
-    return { dims, data: out };
-  }
-  const list: readonly unknown[] = dt === ELEM.FLOAT ? (t.floatData ?? []) : dt === ELEM.DOUBLE ? (t.doubleData ?? [])
-    : dt === ELEM.INT32 ? (t.int32Data ?? []) : (t.int64Data ?? []);
-  if (list.length !== n) throw new TensorslimError(OP, `${what}: declares ${dims.join('x')} (${n} values) but holds ${list.length}`);
-  const out = dt === ELEM.FLOAT ? new Float32Array(n) : new Float64Array(n);
-  for (let i = 0; i < n; i++) out[i] = numberOf(list[i]);
-  return { dims, data: out };
-}
-
-function getAttr(n: NodeProto, name: string): AttributeProto | undefined { return (n.attribute ?? []).find((a) => a.name === name); }
-function attrInt(n: NodeProto, name: string, dflt: number): number { const a = getAttr(n, name); return a === undefined ? dflt : numberOf(a.i); }
-function attrFloat(n: NodeProto, name: string, dflt: number): number { const a = getAttr(n, name); return a === undefined ? dflt : a.f ?? dflt; }
-function attrInts(n: NodeProto, name: string): number[] | null { const a = getAttr(n, name); return a === undefined ? null : (a.ints ?? []).map(numberOf); }
-function attrString(n: NodeProto, name: string, dflt: string): string { const a = getAttr(n, name); return a === undefined || !a.s ? dflt : new TextDecoder().decode(a.s); }
 
 function tensorOf(c: Const, shape: readonly number[] = c.dims): Tensor {
   return ops.tensor(Float32Array.from(c.data), { shape: [...shape] });
@@ -164,7 +69,7 @@ function load(m: Linear | Conv2d, w: Tensor, b: Tensor | null): void {
 }
 
 /** Parse an ONNX model from bytes; `folder` (the model's directory) is where external data may be read. */
-function parseModel(bytes: Uint8Array, folder: string | null): ImportedOnnx {
+function parseChain(bytes: Uint8Array, folder: string | null): ImportedOnnx {
   let model: ReturnType<typeof onnx.ModelProto.decode>;
   try {
     model = onnx.ModelProto.decode(bytes);
@@ -215,14 +120,7 @@ function parseModel(bytes: Uint8Array, folder: string | null): ImportedOnnx {
   for (const n of nodes) {
     if (n.opType !== 'Constant') continue;
     if (n.domain && n.domain !== 'ai.onnx') continue;
-      const a = n.attribute?.[0];
-      const out = n.output?.[0] ?? '';
-      if (a?.t) consts.set(out, readTensor(`Constant '${out}'`, a.t, folder));
-      else if (a?.name === 'value_float') consts.set(out, { dims: [], data: Float32Array.of(a.f ?? 0) });
-      else if (a?.name === 'value_floats') consts.set(out, { dims: [a.floats?.length ?? 0], data: Float32Array.from(a.floats ?? []) });
-      else if (a?.name === 'value_int') consts.set(out, { dims: [], data: Float64Array.of(numberOf(a.i)) });
-      else if (a?.name === 'value_ints') consts.set(out, { dims: [a.ints?.length ?? 0], data: Float64Array.from((a.ints ?? []).map(numberOf)) });
-      else refuse(n, 'only tensor, float(s) and int(s) values are supported');
+      consts.set(n.output?.[0] ?? '', constantNodeValue(n, folder));
   }
 
   let pending: { node: NodeProto; pad: [number, number] } | null = null;   // a Pad waiting for its Conv/AveragePool
@@ -463,6 +361,30 @@ function matchErfGelu(nodes: readonly NodeProto[], i: number, x: string, divOut:
   if (m1.opType !== 'Mul' || m2.opType !== 'Mul') return -1;
   // in the order PyTorch (and exportOnnx) write it: Mul(x, 1 + erf) then Mul(., 0.5)
   return other(m1, a) === x && isConst(other(m2, m1.output![0]!), 0.5) ? idx[3]! : -1;
+}
+
+/** A chain becomes a Sequential; any other graph (or a chain with ops only the graph reads) an OnnxGraph. */
+function parseModel(bytes: Uint8Array, folder: string | null): ImportedOnnx {
+  try {
+    return parseChain(bytes, folder);
+  } catch (chainError) {
+    if (!(chainError instanceof TensorslimError)) throw chainError;
+  }
+  const { model, opset } = decodeModel(bytes);
+  const graph = buildGraph(model, opset, folder);
+  if (graph.inputs.length !== 1) throw new TensorslimError(OP, `the graph has ${graph.inputs.length} inputs (${graph.inputs.map((v) => v.name).join(', ')}); importOnnx reads one-input models (importOnnxGraph reads any)`);
+  if (graph.outputs.length !== 1) throw new TensorslimError(OP, `the graph has ${graph.outputs.length} outputs (${graph.outputs.map((v) => v.name).join(', ')}); importOnnx reads one-output models (importOnnxGraph reads any)`);
+  const sources = new Map<string, string[]>();
+  for (const [name, mod] of graph.namedChildren()) {
+    const step = graph.steps.find((st) => st.module === name)!;
+    const from = (step.node.input ?? []).slice(1).filter((v) => v !== '');
+    for (const [p] of mod.namedParameters()) sources.set(`${name}.${p}`, from);
+  }
+  for (const [p] of graph.namedParameters('', false)) {
+    const init = [...(model.graph!.initializer ?? [])].find((t) => graph.heldAs(t.name ?? '') === p);
+    if (init !== undefined) sources.set(p, [init.name ?? '']);
+  }
+  return { model: graph, opset, inputName: graph.inputs[0]!.name, outputName: graph.outputs[0]!.name, inputShape: graph.inputs[0]!.shape, sources };
 }
 
 /**

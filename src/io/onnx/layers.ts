@@ -18,6 +18,10 @@ export interface OnnxEmitContext {
   /** A float32 initializer named after the layer's path and `name`. */
   weight(name: string, t: Tensor): string;
   constI64(name: string, data: readonly number[]): string;
+  /** Add a node with `outputs` outputs; returns their names. */
+  nodeMulti(opType: string, inputs: readonly string[], outputs: number, attrs?: readonly AttributeProto[]): string[];
+  /** An initializer of any element type (ELEM codes: int8 weights, uint8 zero points, scales), named after the layer's path. */
+  constTensor(name: string, elem: number, dims: readonly number[], data: ArrayLike<number>): string;
 }
 
 /** A layer that writes its own ONNX nodes. */
