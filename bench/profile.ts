@@ -5,10 +5,11 @@
 // without the wrappers' bookkeeping.
 //   usage: npx tsx bench/profile.ts gpt [threads=2] [steps=20]      (src/bench/gpt.ts, issue 7's GPT)
 //          npx tsx bench/profile.ts mlp [modules|fused] [threads=2] [steps=20]   (src/bench/mlp.ts)
+//          npx tsx bench/profile.ts cnn [threads=2] [steps=20]      (src/bench/cnn.ts, lenet5; training steps only)
 import '../src/backends/native/index.js';
 import '../src/index.js';
 import { getBackend } from '../src/backend/registry.js';
-import { benchGpt, benchMlp } from '../src/bench/index.js';
+import { benchCnn, benchGpt, benchMlp } from '../src/bench/index.js';
 
 /** Calls and total milliseconds of one kernel signature. */
 interface KernelStat { calls: number; ms: number }
@@ -49,13 +50,14 @@ function profileBackend(): { stats: Map<string, KernelStat>; setEnabled(on: bool
 }
 
 const [what, ...rest] = process.argv.slice(2);
-if (what !== 'gpt' && what !== 'mlp') throw new Error(`bench/profile.ts: first argument must be gpt or mlp, got '${String(what)}'`);
+if (what !== 'gpt' && what !== 'mlp' && what !== 'cnn') throw new Error(`bench/profile.ts: first argument must be gpt, mlp or cnn, got '${String(what)}'`);
 const variant = what === 'mlp' && rest[0] === 'fused' ? 'fused' : 'modules';
 const numbers = what === 'mlp' && (rest[0] === 'fused' || rest[0] === 'modules') ? rest.slice(1) : rest;
 const threads = Number(numbers[0] ?? 2);
 const steps = Number(numbers[1] ?? 20);
 const step = (n: number, warmup: number): { stepMs: number; minMs: number } =>
-  what === 'gpt' ? benchGpt({ threads, steps: n, warmup }) : benchMlp({ threads, variant, steps: n, warmup });
+  what === 'gpt' ? benchGpt({ threads, steps: n, warmup }) : what === 'cnn' ? benchCnn({ threads, steps: n, warmup, forward: false })
+    : benchMlp({ threads, variant, steps: n, warmup });
 
 const { stats, setEnabled } = profileBackend();
 step(what === 'gpt' ? 3 : 5, what === 'gpt' ? 2 : 3); // warm-up, then profile

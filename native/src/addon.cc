@@ -17,8 +17,8 @@ namespace {
 
 using namespace ts;
 
-constexpr int kAbiVersion = 4;  // must match ABI_VERSION in src/backends/native/addon.ts (4: one view
-                                // format for every entry point, embedding included)
+constexpr int kAbiVersion = 5;  // must match ABI_VERSION in src/backends/native/addon.ts (4: one view
+                                // format for every entry point, embedding included; 5: maxPool2d)
 
 // setNumThreads(n)
 void SetNumThreads(Call& c) {
@@ -61,6 +61,8 @@ const Binding kBindings[] = {
     // im2col.cc
     {"unfold2d", "unfold2d", Unfold2d},
     {"fold2d", "fold2d", Fold2d},
+    {"maxPool2dForward", "maxPool2dForward", MaxPool2dForward},
+    {"maxPool2dBackward", "maxPool2dBackward", MaxPool2dBackward},
     // matmul.cc
     {"matmul", "matmul", Matmul},
     // linear.cc

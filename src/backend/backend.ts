@@ -198,6 +198,15 @@ export interface FusedKernels {
    * any strides. Returns (rows, D) contiguous of dy's dtype.
    */
   embeddingBackward?(dy: View, indices: View, rows: number): TypedArray;
+  /**
+   * 2-D max pooling of x (N, C, H, W) (any strides, float) in one pass, padding never read (the
+   * caller keeps it at most half the kernel): y (N, C, OH, OW) contiguous of x's dtype and, per
+   * output, argmax, the position y * W + x in its (n, c) plane of the window's first maximum (the
+   * first NaN when there is one, as torch).
+   */
+  maxPool2dForward?(x: View, p: Conv2dGeometry): { y: TypedArray; argmax: Int32Array };
+  /** The adjoint of maxPool2dForward: dx (N, C, H, W) = 0, then dx[n, c, argmax] += dy for every output. */
+  maxPool2dBackward?(dy: View, argmax: Int32Array, p: Conv2dGeometry): TypedArray;
 }
 
 /** Settings of the fused attention kernels (ops/attention.ts). */

@@ -1,8 +1,12 @@
 // 2-D convolution and max pooling by im2col: unfold2d gathers every receptive field into columns,
-// then conv2d is one matmul and maxPool2d is a max over the window axis. unfold2d/fold2d are primitive
-// Backend kernels (native: the addon's SIMD im2col/col2im under native/src/; reference:
-// src/backends/reference/index.ts);
-// their gradient rules are each other (src/autograd/grads/conv.ts); tests: test/ops/conv.test.ts.
+// then conv2d is one matmul. unfold2d/fold2d are primitive Backend kernels (native: the addon's
+// im2col/col2im in native/src/im2col.cc; reference: src/backends/reference/index.ts); their
+// gradient rules are each other (src/autograd/grads/conv.ts); tests: test/ops/conv.test.ts.
+// maxPool2d is one kernel where the backend has FusedKernels.maxPool2dForward (both backends here):
+// the window maxima and their argmax positions in one pass, recorded as 'maxPool2d', whose gradient
+// scatters dy to the argmax (maxPool2dBackward, or a scatterAdd when the backward is recorded);
+// elsewhere a max over the unfolded window axis. Ties: the first maximum of a window gets the
+// whole gradient (torch's rule); the composed form splits it among equal maxima.
 
 import type { Conv2dGeometry } from '../backend/backend.js';
 import { fmtShape } from '../backend/shape.js';
@@ -10,6 +14,7 @@ import { record } from '../core/engine.js';
 import { ShapeError } from '../core/errors.js';
 import { Tensor } from '../core/tensor.js';
 import { add } from './binary.js';
+import { fusedOr } from './fused_or.js';
 import { matmul } from './matmul.js';
 import { reshape } from './movement.js';
 import { max } from './reduce.js';
@@ -73,7 +78,7 @@ export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Co
 
 /**
  * 2-D max pooling, like torch.nn.functional.max_pool2d (stride defaults to the kernel size;
- * padding reads -inf).
+ * padding reads -inf). The gradient goes to each window's first maximum, as in torch.
  * @example maxPool2d(x, 2)
  */
 export function maxPool2d(x: Tensor, kernelSize: Pair, opts: MaxPool2dOptions = {}): Tensor {
@@ -83,6 +88,9 @@ export function maxPool2d(x: Tensor, kernelSize: Pair, opts: MaxPool2dOptions = 
   if (pad[0] * 2 > k[0] || pad[1] * 2 > k[1]) throw new ShapeError('maxPool2d', `padding ${pad.join('x')} must be at most half the kernel ${k.join('x')}`);
   const g = conv2dGeometry('maxPool2d', x.shape, k, pair('maxPool2d', 'stride', opts.stride ?? k, 1), pad,
     pair('maxPool2d', 'dilation', opts.dilation ?? 1, 1));
-  const cols = reshape(unfold2d(x, g, -Infinity), [g.n, g.c, g.kh * g.kw, g.oh, g.ow]);
-  return max(cols, 2);
+  return fusedOr('maxPool2dForward', x.size > 0, (be) => {
+    const { y, argmax } = be.maxPool2dForward(x.view_(), g);
+    const shape = [g.n, g.c, g.oh, g.ow];
+    return record('maxPool2d', [x], new Tensor(y, x.dtype, shape), { geometry: g, argmax: new Tensor(argmax, 'int32', shape) });
+  }, () => max(reshape(unfold2d(x, g, -Infinity), [g.n, g.c, g.kh * g.kw, g.oh, g.ow]), 2));
 }

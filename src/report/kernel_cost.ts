@@ -121,6 +121,18 @@ export function kernelCost(method: string, args: readonly unknown[]): KernelCost
       const cols = p.n * p.c * p.kh * p.kw * p.oh * p.ow, img = p.n * p.c * p.h * p.w;
       return { flops: method === 'fold2d' ? cols : 0, bytes: (cols + img) * elemBytes(x) };
     }
+    case 'maxPool2dForward':
+    case 'maxPool2dBackward': {
+      // forward: one compare per window element, reads x, writes y and int32 argmax; backward: one
+      // add per output, reads dy and argmax, writes dx
+      const x = v(0);
+      const p = args[method === 'maxPool2dForward' ? 1 : 2] as { n: number; c: number; h: number; w: number; kh: number; kw: number; oh: number; ow: number } | undefined;
+      if (!x || !p) return NONE;
+      const out = p.n * p.c * p.oh * p.ow, img = p.n * p.c * p.h * p.w;
+      return method === 'maxPool2dForward'
+        ? { flops: out * p.kh * p.kw, bytes: viewBytes(x) + out * (elemBytes(x) + 4) }
+        : { flops: out, bytes: viewBytes(x) + out * 4 + img * elemBytes(x) };
+    }
     case 'linear': {
       // x (M, K) @ w^T (w: (N, K)) + bias: 2 M N K (+ M N for the bias, + M N for ReLU)
       const x = v(0), w = v(1), bias = v(2);

@@ -22,6 +22,10 @@ export interface NativeAddon {
   assign(dst: TypedArray, src: TypedArray, meta: Float64Array): void;
   unfold2d(x: TypedArray, meta: Float64Array, padValue: number, out: TypedArray): void;
   fold2d(cols: TypedArray, meta: Float64Array, out: TypedArray): void;
+  /** Max pooling with the argmax position (y * W + x in its plane) of every output; meta = view of x, then the geometry. */
+  maxPool2dForward(x: TypedArray, meta: Float64Array, out: TypedArray, argmax: Int32Array): void;
+  /** dx (zeroed) += dy scattered to the argmax positions; meta = view of dy, then the geometry. */
+  maxPool2dBackward(dy: TypedArray, argmax: Int32Array, meta: Float64Array, out: TypedArray): void;
   matmul(a: TypedArray, b: TypedArray, meta: Float64Array, out: TypedArray): void;
   linear(x: TypedArray, w: TypedArray, bias: TypedArray | null, meta: Float64Array, relu: boolean, out: TypedArray): void;
   softmaxCrossEntropy(logits: TypedArray, target: TypedArray, meta: Float64Array, loss: Float64Array, grad: TypedArray | null, scale: number): void;
@@ -59,7 +63,7 @@ export interface NativeAddon {
   readonly abiVersion: number;
 }
 
-const ABI_VERSION = 4;  // kAbiVersion in native/src/addon.cc (4: one view format for every entry point, embedding included)
+const ABI_VERSION = 5;  // kAbiVersion in native/src/addon.cc (4: one view format for every entry point, embedding included; 5: maxPool2d)
 
 /** The package root: the nearest directory above this file holding native/binding.gyp. */
 function packageRoot(): string | null {

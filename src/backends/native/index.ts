@@ -170,9 +170,28 @@ function makeBackend(n: NativeAddon): NativeBackend {
     return out;
   }
 
+  function maxPool2dForward(x: View, p: Conv2dGeometry): { y: TypedArray; argmax: Int32Array } {
+    if (!isFloatArray(x.data)) return ref.maxPool2dForward!(x, p);
+    const m = metaBuffer(2 + 2 * 4 + 14);  // the view (N, C, H, W), then the geometry
+    geometry(m, putView(m, 0, x), p);
+    const count = p.n * p.c * p.oh * p.ow;
+    const y = allocateUninit(dtypeOfArray(x.data), count), argmax = new Int32Array(count);  // every output written
+    n.maxPool2dForward(x.data, m, y, argmax);
+    return { y, argmax };
+  }
+
+  function maxPool2dBackward(dy: View, argmax: Int32Array, p: Conv2dGeometry): TypedArray {
+    if (!isFloatArray(dy.data)) return ref.maxPool2dBackward!(dy, argmax, p);
+    const m = metaBuffer(2 + 2 * 4 + 14);  // the view of dy (N, C, OH, OW), then the geometry
+    geometry(m, putView(m, 0, dy), p);
+    const out = allocate(dtypeOfArray(dy.data), p.n * p.c * p.h * p.w);
+    n.maxPool2dBackward(dy.data, argmax, m, out);
+    return out;
+  }
+
   return {
     name: 'native',
-    unary, binary, reduce, matmul, copy, assign, unfold2d, fold2d,
+    unary, binary, reduce, matmul, copy, assign, unfold2d, fold2d, maxPool2dForward, maxPool2dBackward,
     where, gather: ref.gather, scatterAdd: ref.scatterAdd,
     int8Linear: ref.int8Linear,   // no native int8 kernel yet: the reference twin, listed here
     ...linearKernels(n),
