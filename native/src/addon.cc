@@ -61,6 +61,7 @@ const Binding kBindings[] = {
     // im2col.cc
     {"unfold2d", "unfold2d", Unfold2d},
     {"fold2d", "fold2d", Fold2d},
+    // max_pool2d.cc
     {"maxPool2dForward", "maxPool2dForward", MaxPool2dForward},
     {"maxPool2dBackward", "maxPool2dBackward", MaxPool2dBackward},
     // matmul.cc

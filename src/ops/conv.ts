@@ -2,11 +2,7 @@
 // then conv2d is one matmul. unfold2d/fold2d are primitive Backend kernels (native: the addon's
 // im2col/col2im in native/src/im2col.cc; reference: src/backends/reference/index.ts); their
 // gradient rules are each other (src/autograd/grads/conv.ts); tests: test/ops/conv.test.ts.
-// maxPool2d is one kernel where the backend has FusedKernels.maxPool2dForward (both backends here):
-// the window maxima and their argmax positions in one pass, recorded as 'maxPool2d', whose gradient
-// scatters dy to the argmax (maxPool2dBackward, or a scatterAdd when the backward is recorded);
-// elsewhere a max over the unfolded window axis. Ties: the first maximum of a window gets the
-// whole gradient (torch's rule); the composed form splits it among equal maxima.
+// Max pooling is its own kernel, src/ops/max_pool2d.ts (composed there from unfold2d and max).
 
 import type { Conv2dGeometry } from '../backend/backend.js';
 import { fmtShape } from '../backend/shape.js';
@@ -14,18 +10,16 @@ import { record } from '../core/engine.js';
 import { ShapeError } from '../core/errors.js';
 import { Tensor } from '../core/tensor.js';
 import { add } from './binary.js';
-import { fusedOr } from './fused_or.js';
 import { matmul } from './matmul.js';
 import { reshape } from './movement.js';
-import { max } from './reduce.js';
 import { backend, requireFloat } from './util.js';
 
 export type Pair = number | readonly [number, number];
 
 export interface Conv2dOptions { stride?: Pair; padding?: Pair; dilation?: Pair }
-export interface MaxPool2dOptions { stride?: Pair; padding?: Pair; dilation?: Pair }
 
-function pair(op: string, name: string, v: Pair, min: number): [number, number] {
+/** A pair from a number or a [h, w] tuple, each an integer >= min, or a clear error. */
+export function pair(op: string, name: string, v: Pair, min: number): [number, number] {
   const p: [number, number] = typeof v === 'number' ? [v, v] : [v[0], v[1]];
   if (!p.every((x) => Number.isInteger(x) && x >= min)) throw new ShapeError(op, `${name} must be integers >= ${min}, got ${String(v)}`);
   return p;
@@ -74,23 +68,4 @@ export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Co
   let y = matmul(reshape(weight, [o, c * kh * kw]), cols);                 // (N, O, L)
   y = reshape(y, [g.n, o, g.oh, g.ow]);
   return bias ? add(y, reshape(bias, [1, o, 1, 1])) : y;
-}
-
-/**
- * 2-D max pooling, like torch.nn.functional.max_pool2d (stride defaults to the kernel size;
- * padding reads -inf). The gradient goes to each window's first maximum, as in torch.
- * @example maxPool2d(x, 2)
- */
-export function maxPool2d(x: Tensor, kernelSize: Pair, opts: MaxPool2dOptions = {}): Tensor {
-  requireFloat('maxPool2d', x);
-  const k = pair('maxPool2d', 'kernelSize', kernelSize, 1);
-  const pad = pair('maxPool2d', 'padding', opts.padding ?? 0, 0);
-  if (pad[0] * 2 > k[0] || pad[1] * 2 > k[1]) throw new ShapeError('maxPool2d', `padding ${pad.join('x')} must be at most half the kernel ${k.join('x')}`);
-  const g = conv2dGeometry('maxPool2d', x.shape, k, pair('maxPool2d', 'stride', opts.stride ?? k, 1), pad,
-    pair('maxPool2d', 'dilation', opts.dilation ?? 1, 1));
-  return fusedOr('maxPool2dForward', x.size > 0, (be) => {
-    const { y, argmax } = be.maxPool2dForward(x.view_(), g);
-    const shape = [g.n, g.c, g.oh, g.ow];
-    return record('maxPool2d', [x], new Tensor(y, x.dtype, shape), { geometry: g, argmax: new Tensor(argmax, 'int32', shape) });
-  }, () => max(reshape(unfold2d(x, g, -Infinity), [g.n, g.c, g.kh * g.kw, g.oh, g.ow]), 2));
 }

@@ -9,7 +9,8 @@
 // uint8 operands; and the fused kernels, each in a file named after it (the C++ entry points in
 // native/src/<name>.cc): linear.ts (linear(+bias, +ReLU) and its backward), softmax_cross_entropy.ts
 // (loss and backward), adam.ts, layer_norm.ts, gelu.ts, attention.ts, embedding.ts (row gather
-// and its scatter-add adjoint) and csr_linear.ts. Views are packed for the addon by pack.ts.
+// and its scatter-add adjoint), csr_linear.ts and max_pool2d.ts (pooling with argmax, and its
+// scatter adjoint). Views are packed for the addon by pack.ts.
 //
 // Delegated to the reference backend (listed, not silent):
 //   - gather, scatterAdd: general indexing (the embedding lookup and its adjoint, the training hot
@@ -33,6 +34,7 @@ import { attentionKernels } from './attention.js';
 import { csrLinearKernels } from './csr_linear.js';
 import { embeddingKernels } from './embedding.js';
 import { geluKernels } from './gelu.js';
+import { maxPool2dKernels } from './max_pool2d.js';
 import { layerNormKernels } from './layer_norm.js';
 import { linearKernels } from './linear.js';
 import { metaBuffer, packViews, putView } from './pack.js';
@@ -170,28 +172,9 @@ function makeBackend(n: NativeAddon): NativeBackend {
     return out;
   }
 
-  function maxPool2dForward(x: View, p: Conv2dGeometry): { y: TypedArray; argmax: Int32Array } {
-    if (!isFloatArray(x.data)) return ref.maxPool2dForward!(x, p);
-    const m = metaBuffer(2 + 2 * 4 + 14);  // the view (N, C, H, W), then the geometry
-    geometry(m, putView(m, 0, x), p);
-    const count = p.n * p.c * p.oh * p.ow;
-    const y = allocateUninit(dtypeOfArray(x.data), count), argmax = new Int32Array(count);  // every output written
-    n.maxPool2dForward(x.data, m, y, argmax);
-    return { y, argmax };
-  }
-
-  function maxPool2dBackward(dy: View, argmax: Int32Array, p: Conv2dGeometry): TypedArray {
-    if (!isFloatArray(dy.data)) return ref.maxPool2dBackward!(dy, argmax, p);
-    const m = metaBuffer(2 + 2 * 4 + 14);  // the view of dy (N, C, OH, OW), then the geometry
-    geometry(m, putView(m, 0, dy), p);
-    const out = allocate(dtypeOfArray(dy.data), p.n * p.c * p.h * p.w);
-    n.maxPool2dBackward(dy.data, argmax, m, out);
-    return out;
-  }
-
   return {
     name: 'native',
-    unary, binary, reduce, matmul, copy, assign, unfold2d, fold2d, maxPool2dForward, maxPool2dBackward,
+    unary, binary, reduce, matmul, copy, assign, unfold2d, fold2d,
     where, gather: ref.gather, scatterAdd: ref.scatterAdd,
     int8Linear: ref.int8Linear,   // no native int8 kernel yet: the reference twin, listed here
     ...linearKernels(n),
@@ -202,6 +185,7 @@ function makeBackend(n: NativeAddon): NativeBackend {
     ...attentionKernels(n),
     ...embeddingKernels(n, { embeddingForward: ref.embeddingForward!, embeddingBackward: ref.embeddingBackward! }),
     ...csrLinearKernels(n),
+    ...maxPool2dKernels(n, { maxPool2dForward: ref.maxPool2dForward!, maxPool2dBackward: ref.maxPool2dBackward! }),
     get threads() { return n.getNumThreads(); },
     setThreads(k: number) { setNumThreads(k); },
     get cpuPath() { return n.cpuPath(); },
