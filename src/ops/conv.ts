@@ -12,18 +12,12 @@ import { Tensor } from '../core/tensor.js';
 import { add } from './binary.js';
 import { matmul } from './matmul.js';
 import { reshape } from './movement.js';
-import { backend, requireFloat } from './util.js';
+import { backend, pair, requireFloat, type Pair } from './util.js';
 
-export type Pair = number | readonly [number, number];
+export type { Pair } from './util.js';
 
 export interface Conv2dOptions { stride?: Pair; padding?: Pair; dilation?: Pair }
 
-/** A pair from a number or a [h, w] tuple, each an integer >= min, or a clear error. */
-export function pair(op: string, name: string, v: Pair, min: number): [number, number] {
-  const p: [number, number] = typeof v === 'number' ? [v, v] : [v[0], v[1]];
-  if (!p.every((x) => Number.isInteger(x) && x >= min)) throw new ShapeError(op, `${name} must be integers >= ${min}, got ${String(v)}`);
-  return p;
-}
 
 /** Output geometry of a 2-D window op, or a clear error. */
 export function conv2dGeometry(op: string, x: readonly number[], k: [number, number], stride: [number, number], pad: [number, number], dil: [number, number]): Conv2dGeometry {

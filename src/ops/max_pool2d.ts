@@ -20,11 +20,11 @@
 import { record } from '../core/engine.js';
 import { ShapeError } from '../core/errors.js';
 import { Tensor } from '../core/tensor.js';
-import { conv2dGeometry, pair, unfold2d, type Pair } from './conv.js';
+import { conv2dGeometry, unfold2d } from './conv.js';
 import { fusedOr } from './fused_or.js';
 import { reshape } from './movement.js';
 import { max } from './reduce.js';
-import { requireFloat } from './util.js';
+import { pair, requireFloat, type Pair } from './util.js';
 
 export interface MaxPool2dOptions { stride?: Pair; padding?: Pair; dilation?: Pair }
 

@@ -128,3 +128,14 @@ test('maxPool2d propagates NaN like torch', () => {
   const y = maxPool2d(tensor([[[[1, NaN], [3, 2]]]]), 2);
   assert.ok(Number.isNaN(vals(y)[0]));
 });
+
+test('maxPool2d: a window wholly in the padding gives -inf and no gradient, recorded or not', () => {
+  // height 1, kernel 2 with dilation 2 and padding 1 reads rows -1 and 1: neither exists
+  const x = tensor([[[[1, 5, 2, 4]]]], { requiresGrad: true });
+  const y = maxPool2d(x, [2, 2], { padding: [1, 0], dilation: [2, 1], stride: [1, 2] });
+  assert.deepEqual(vals(y), [-Infinity, -Infinity]);
+  const [plain] = grad([y], [x], { gradOutputs: [tensor([[[[1, 1]]]])], retainGraph: true });
+  const [recorded] = grad([y], [x], { gradOutputs: [tensor([[[[1, 1]]]])], createGraph: true });
+  assert.deepEqual(vals(plain!), [0, 0, 0, 0]);
+  assert.deepEqual(vals(recorded!), [0, 0, 0, 0]);
+});
