@@ -25,21 +25,40 @@ void max_pool2d_t(const ViewDesc& x, const Conv2dGeom& p, T* out, int32_t* arg) 
       const T* xc = xd + n * sn + c * sc;
       T* o = out + nc * p.oh * p.ow;
       int32_t* a = arg + nc * p.oh * p.ow;
-      for (long oy = 0; oy < p.oh; oy++) for (long ox = 0; ox < p.ow; ox++) {
-        T best = -std::numeric_limits<T>::infinity();
-        long at = -1;
-        for (long i = 0; i < p.kh; i++) {
-          const long y = oy * p.sh - p.ph + i * p.dh;
-          if (y < 0 || y >= p.h) continue;
-          for (long j = 0; j < p.kw; j++) {
-            const long xx = ox * p.sw - p.pw + j * p.dw;
-            if (xx < 0 || xx >= p.w) continue;
-            const T v = xc[y * sh + xx * sw];
-            if (at < 0 || v > best || (v != v && best == best)) { best = v; at = y * p.w + xx; }
+      for (long oy = 0; oy < p.oh; oy++) {
+        // the kernel rows inside the input: i in [i0, i1)
+        const long y0 = oy * p.sh - p.ph;
+        long i0 = 0, i1 = p.kh;
+        while (i0 < p.kh && y0 + i0 * p.dh < 0) i0++;
+        while (i1 > i0 && y0 + (i1 - 1) * p.dh >= p.h) i1--;
+        for (long ox = 0; ox < p.ow; ox++) {
+          const long x0 = ox * p.sw - p.pw;
+          long j0 = 0, j1 = p.kw;
+          while (j0 < p.kw && x0 + j0 * p.dw < 0) j0++;
+          while (j1 > j0 && x0 + (j1 - 1) * p.dw >= p.w) j1--;
+          T best = -std::numeric_limits<T>::infinity();
+          long at = -1;
+          if (i0 < i1 && j0 < j1) {
+            // the first in-range element starts the scan, then branch-free selects (random data
+            // mispredicts a compare-and-branch half the time)
+            at = (y0 + i0 * p.dh) * p.w + x0 + j0 * p.dw;
+            best = xc[(y0 + i0 * p.dh) * sh + (x0 + j0 * p.dw) * sw];
+            for (long i = i0; i < i1; i++) {
+              const long y = y0 + i * p.dh;
+              const T* row = xc + y * sh;
+              for (long j = j0; j < j1; j++) {
+                const long xx = x0 + j * p.dw;
+                const T v = row[xx * sw];
+                // take v when larger, or when it is the first NaN (NaN wins, as in torch)
+                const bool take = (v > best) | ((v != v) & (best == best));
+                best = take ? v : best;
+                at = take ? y * p.w + xx : at;
+              }
+            }
           }
+          *o++ = best;
+          *a++ = static_cast<int32_t>(at);
         }
-        *o++ = best;
-        *a++ = static_cast<int32_t>(at);
       }
     }
   });
