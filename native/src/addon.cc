@@ -18,7 +18,7 @@ namespace {
 using namespace ts;
 
 constexpr int kAbiVersion = 5;  // must match ABI_VERSION in src/backends/native/addon.ts (4: one view
-                                // format for every entry point, embedding included; 5: maxPool2d)
+                                // format for every entry point, embedding included; 5: maxPool2d, conv2d)
 
 // setNumThreads(n)
 void SetNumThreads(Call& c) {
@@ -64,6 +64,9 @@ const Binding kBindings[] = {
     // max_pool2d.cc
     {"maxPool2dForward", "maxPool2dForward", MaxPool2dForward},
     {"maxPool2dBackward", "maxPool2dBackward", MaxPool2dBackward},
+    // conv2d.cc
+    {"conv2dForward", "conv2dForward", Conv2dForward},
+    {"conv2dBackward", "conv2dBackward", Conv2dBackward},
     // matmul.cc
     {"matmul", "matmul", Matmul},
     // linear.cc

@@ -5,8 +5,6 @@
 #include "conv_geometry.h"
 #include "strided.h"
 
-#include <algorithm>
-
 namespace ts {
 namespace {
 
@@ -18,27 +16,7 @@ void unfold2d_t(const ViewDesc& x, const Conv2dGeom& p, T pad, T* out) {
   parallel_for(p.n * p.c, per >= kGrain ? 1 : 1 + kGrain / (per + 1), [&](long b, long e) {
     for (long nc = b; nc < e; nc++) {
       const long n = nc / p.c, c = nc % p.c;
-      const T* xc = xd + n * sn + c * sc;
-      T* o = out + nc * per;
-      for (long i = 0; i < p.kh; i++) for (long j = 0; j < p.kw; j++) {
-        for (long oy = 0; oy < p.oh; oy++) {
-          const long y = oy * p.sh - p.ph + i * p.dh;
-          if (y < 0 || y >= p.h) { for (long ox = 0; ox < p.ow; ox++) *o++ = pad; continue; }
-          const T* row = xc + y * sh;
-          // columns ox in [lo, hi) read inside the row; the rest read the pad value
-          const long x0 = j * p.dw - p.pw;
-          const long lo = std::min(p.ow, x0 >= 0 ? 0 : (-x0 + p.sw - 1) / p.sw);
-          const long hi = std::max(lo, std::min(p.ow, x0 >= p.w ? 0 : (p.w - x0 + p.sw - 1) / p.sw));
-          long ox = 0;
-          for (; ox < lo; ox++) *o++ = pad;
-          if (p.sw == 1 && sw == 1) {
-            for (; ox < hi; ox++) *o++ = row[x0 + ox];
-          } else {
-            for (; ox < hi; ox++) *o++ = row[(x0 + ox * p.sw) * sw];
-          }
-          for (; ox < p.ow; ox++) *o++ = pad;
-        }
-      }
+      unfold_plane<T>(xd + n * sn + c * sc, sh, sw, p, pad, out + nc * per);
     }
   });
 }
@@ -51,24 +29,7 @@ void fold2d_t(const ViewDesc& cols, const Conv2dGeom& p, T* out) {
   parallel_for(p.n * p.c, 1, [&](long b, long e) {
     for (long nc = b; nc < e; nc++) {
       const long n = nc / p.c, c = nc % p.c;
-      T* o = out + nc * hw;
-      const T* cc = cd + n * st[0] + c * st[1];
-      for (long i = 0; i < p.kh; i++) for (long j = 0; j < p.kw; j++) {
-        for (long oy = 0; oy < p.oh; oy++) {
-          const long y = oy * p.sh - p.ph + i * p.dh;
-          if (y < 0 || y >= p.h) continue;
-          const T* src = cc + i * st[2] + j * st[3] + oy * st[4];
-          T* orow = o + y * p.w;
-          const long x0 = j * p.dw - p.pw;
-          const long lo = std::min(p.ow, x0 >= 0 ? 0 : (-x0 + p.sw - 1) / p.sw);
-          const long hi = std::max(lo, std::min(p.ow, x0 >= p.w ? 0 : (p.w - x0 + p.sw - 1) / p.sw));
-          if (p.sw == 1 && st[5] == 1) {
-            for (long ox = lo; ox < hi; ox++) orow[x0 + ox] += src[ox];
-          } else {
-            for (long ox = lo; ox < hi; ox++) orow[x0 + ox * p.sw] += src[ox * st[5]];
-          }
-        }
-      }
+      fold_plane<T>(cd + n * st[0] + c * st[1], st[2], st[3], st[4], st[5], p, out + nc * hw);
     }
   });
 }

@@ -79,6 +79,7 @@ const KERNEL_CASES: Record<string, Case> = {
   },
   // overlapping windows (stride 1) with padding: the argmax scatter adds up where windows share a maximum
   maxPool2d: { fn: (x) => maxPool2d(x, 2, { stride: 1, padding: 1 }), inputs: () => [R([2, 2, 4, 4])] },
+  conv2d: { fn: (x, w, b) => conv2d(x, w, b, { padding: 1 }), inputs: () => [R([2, 3, 4, 5]), R([4, 3, 3, 2]), R([4])] },
   // fused kernels: ReLU case with pre-activations kept away from the kink by a large bias
   linear: { fn: (x, w, b) => fusedLinear(x, w, b, { relu: true }), inputs: () => [R([3, 4]), R([5, 4]), K([5])] },
   softmaxCrossEntropy: { fn: (z) => softmaxCrossEntropy(z, idx([2, 0, 4])), inputs: () => [R([3, 5])] },

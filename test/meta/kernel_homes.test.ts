@@ -19,6 +19,7 @@ const HOMES: Readonly<Record<string, string>> = {
   attention: 'src/ops/attention.ts',
   embedding: 'src/ops/embedding.ts',
   maxPool2d: 'src/ops/max_pool2d.ts',
+  conv2d: 'src/ops/conv2d.ts',
   adam: 'src/optim/adam.ts',
 };
 
