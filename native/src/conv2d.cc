@@ -16,7 +16,26 @@
 namespace ts {
 namespace {
 
-constexpr long kChunks = 16;  // weight-gradient partial sums (fixed: results independent of threads)
+constexpr long kChunks = 16;
+constexpr long kDirectWeightGrad = 64;  // below this many weight columns (C*kh*kw), dW by dot products
+
+// acc[o * ckk + q] += dot(dy[o, :], cols[q, :]) over l columns: 16 independent partial sums per dot,
+// so the compiler vectorizes it without reassociating (GEMM tiles would be mostly edge for so few
+// columns).
+template <class T>
+void weight_grad_dots(const T* dy, const T* cols, long o, long ckk, long l, T* acc) {
+  for (long r = 0; r < o; r++) for (long q = 0; q < ckk; q++) {
+    const T* a = dy + r * l;
+    const T* b = cols + q * l;
+    T part[16] = {};
+    long t = 0;
+    for (; t + 16 <= l; t += 16) for (int u = 0; u < 16; u++) part[u] += a[t + u] * b[t + u];
+    T s = 0;
+    for (; t < l; t++) s += a[t] * b[t];
+    for (int u = 0; u < 16; u++) s += part[u];
+    acc[r * ckk + q] += s;
+  }
+}  // weight-gradient partial sums (fixed: results independent of threads)
 
 template <class T>
 void conv2d_forward_t(const ViewDesc& x, const T* w, const T* bias, const Conv2dGeom& p, long o, T* out) {
@@ -49,30 +68,40 @@ void conv2d_backward_t(const ViewDesc& dyv, const ViewDesc& x, const T* w, const
   const long ckk = p.c * p.kh * p.kw, l = p.oh * p.ow, plane = p.kh * p.kw * l, hw = p.h * p.w;
   const long chunks = p.n < kChunks ? p.n : kChunks;
   std::vector<T> dwp(dw ? size_t(chunks * o * ckk) : 0), dbp(db ? size_t(chunks * o) : 0);
+  // W^T (CKK, O) once, so dx's per-sample product reads a row-major A (GEMM packing of a
+  // transposed operand costs more than these small products)
+  std::vector<T> wt(dx ? size_t(ckk * o) : 0);
+  for (long r = 0; dx && r < o; r++) for (long q = 0; q < ckk; q++) wt[size_t(q * o + r)] = w[r * ckk + q];
   run_tasks(chunks, [&](long ch) {
     const long b = p.n * ch / chunks, e = p.n * (ch + 1) / chunks;
-    std::vector<T> cols(size_t(ckk * l));
+    std::vector<T> cols(size_t(ckk * l)), colst(dw ? size_t(ckk * l) : 0);
     T* dwc = dw ? dwp.data() + ch * o * ckk : nullptr;
     T* dbc = db ? dbp.data() + ch * o : nullptr;
     for (long n = b; n < e; n++) {
       const T* dy = dyd + n * o * l;
       if (dbc) for (long r = 0; r < o; r++) { T s = 0; for (long q = 0; q < l; q++) s += dy[r * l + q]; dbc[r] += s; }
       if (dwc) {
-        // dW += dy_n (O, L) @ cols_n^T (L, CKK)
+        // dW += dy_n (O, L) @ cols_n^T (L, CKK): dot products for few columns, else a GEMM with
+        // cols_n^T transposed in cache first (row-major B)
         for (long c = 0; c < p.c; c++) unfold_plane<T>(xd + n * sn + c * sc, sh, sw, p, T(0), cols.data() + c * plane);
-        GemmOp op;
-        op.m = o; op.n = ckk; op.k = l;
-        op.a = dy; op.sam = l; op.sak = 1;
-        op.b = cols.data(); op.sbk = 1; op.sbn = l;
-        op.c = dwc; op.ldc = ckk;
-        op.overwrite = n == b;
-        gemm_multi(sizeof(T) == 8, &op, 1);
+        if (ckk < kDirectWeightGrad) {
+          weight_grad_dots<T>(dy, cols.data(), o, ckk, l, dwc);
+        } else {
+          for (long q = 0; q < ckk; q++) { const T* src = cols.data() + q * l; for (long t = 0; t < l; t++) colst[size_t(t * ckk + q)] = src[t]; }
+          GemmOp op;
+          op.m = o; op.n = ckk; op.k = l;
+          op.a = dy; op.sam = l; op.sak = 1;
+          op.b = colst.data(); op.sbk = ckk; op.sbn = 1;
+          op.c = dwc; op.ldc = ckk;
+          op.overwrite = false;  // the chunk's partial sum starts at zero
+          gemm_multi(sizeof(T) == 8, &op, 1);
+        }
       }
       if (dx) {
         // dcols_n (CKK, L) = W^T (CKK, O) @ dy_n (O, L), then col2im into dx_n
         GemmOp op;
         op.m = ckk; op.n = l; op.k = o;
-        op.a = w; op.sam = 1; op.sak = ckk;
+        op.a = wt.data(); op.sam = o; op.sak = 1;
         op.b = dy; op.sbk = l; op.sbn = 1;
         op.c = cols.data(); op.ldc = l;
         op.overwrite = true;
