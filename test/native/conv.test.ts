@@ -121,7 +121,9 @@ describe('native conv2dForward / conv2dBackward', { skip }, () => {
         const x = randView(r, kind, [g.n, g.c, g.h, g.w], (q) => (q() - 0.5) * 4);
         const w = randView(r, kind, [o, g.c, g.kh, g.kw], (q) => (q() - 0.5) * 4, { permute: false, slice: false });
         const b = it % 3 === 0 ? null : randView(r, kind, [o], (q) => (q() - 0.5) * 4, { permute: false, slice: false });
-        const bias = b ? { ...b, data: b.data.subarray(b.offset, b.offset + o), offset: 0 } : null;
+        // the bias as a view at an offset inside a larger array (a slice of some storage)
+        const padded = [7, 7, ...(b ? readView(b) : []), 7];
+        const bias: View | null = b ? { data: kind === 'float32' ? Float32Array.from(padded) : Float64Array.from(padded), shape: [o], strides: [1], offset: 2 } : null;
         const dy = randView(r, kind, [g.n, o, g.oh, g.ow], (q) => (q() - 0.5) * 4, { permute: false, slice: false });
         const want = directConv(readView(x), readView(w), bias ? readView(bias) : null, g, o, readView(dy));
         const what = `${kind} ${threads} threads ${JSON.stringify(g)} O ${o} x ${fmt(x)}${bias ? '' : ' no bias'}`;

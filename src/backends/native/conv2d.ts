@@ -17,7 +17,8 @@ function putGeometry(m: Float64Array, at: number, p: Conv2dGeometry): void {
   for (let i = 0; i < g.length; i++) m[at + i] = g[i]!;
 }
 
-const dense = (v: View): boolean => v.offset === 0 && isContiguous(v.shape, v.strides) && v.data.length === v.shape.reduce((a, b) => a * b, 1);
+/** A 1-D view's elements as one dense array (a subarray, no copy), or null when it is strided. */
+const dense1d = (v: View): TypedArray | null => (v.shape[0]! <= 1 || v.strides[0] === 1 ? v.data.subarray(v.offset, v.offset + v.shape[0]!) : null);
 
 /**
  * The convolution kernels of `addon`.
@@ -27,11 +28,12 @@ export function conv2dKernels(addon: NativeAddon): Conv2dKernels {
   return {
     conv2dForward(x: View, weight: View, bias: View | null, p: Conv2dGeometry): TypedArray | null {
       if (!isFloatArray(x.data) || weight.data.constructor !== x.data.constructor || !isContiguous(weight.shape, weight.strides)) return null;
-      if (bias && (bias.data.constructor !== x.data.constructor || !dense(bias))) return null;
+      const b = bias ? dense1d(bias) : null;
+      if (bias && (bias.data.constructor !== x.data.constructor || b === null)) return null;
       const m = metaBuffer(2 * (2 + 2 * 4) + 14);  // views of x and the weight, then the geometry
       putGeometry(m, putView(m, putView(m, 0, x), weight), p);
       const out = allocateUninit(dtypeOfArray(x.data), p.n * weight.shape[0]! * p.oh * p.ow);  // every element written
-      addon.conv2dForward(x.data, weight.data, bias ? bias.data : null, m, out);
+      addon.conv2dForward(x.data, weight.data, b, m, out);
       return out;
     },
     conv2dBackward(dy: View, x: View, weight: View, p: Conv2dGeometry, needs: readonly [boolean, boolean, boolean]) {
