@@ -65,6 +65,7 @@
         "src/linear.cc", "src/softmax_cross_entropy.cc", "src/adam.cc", "src/layer_norm.cc", "src/gelu.cc",
         "src/layer_norm_gelu_generic.cc", "src/attention.cc", "src/embedding.cc", "src/csr_linear.cc",
         "src/roofline.cc", "src/pool_trace.cc",
+        "src/max_pool2d.cc", "src/conv2d.cc",
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],

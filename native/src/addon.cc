@@ -24,8 +24,8 @@ namespace {
 
 using namespace ts;
 
-constexpr int kAbiVersion = 4;  // must match ABI_VERSION in src/backends/native/addon.ts (4: one view
-                                // format for every entry point, embedding included)
+constexpr int kAbiVersion = 5;  // must match ABI_VERSION in src/backends/native/addon.ts (4: one view
+                                // format for every entry point, embedding included; 5: maxPool2d, conv2d)
 
 // setNumThreads(n)
 void SetNumThreads(Call& c) {
@@ -68,6 +68,12 @@ const Binding kBindings[] = {
     // im2col.cc
     {"unfold2d", "unfold2d", Unfold2d},
     {"fold2d", "fold2d", Fold2d},
+    // max_pool2d.cc
+    {"maxPool2dForward", "maxPool2dForward", MaxPool2dForward},
+    {"maxPool2dBackward", "maxPool2dBackward", MaxPool2dBackward},
+    // conv2d.cc
+    {"conv2dForward", "conv2dForward", Conv2dForward},
+    {"conv2dBackward", "conv2dBackward", Conv2dBackward},
     // matmul.cc
     {"matmul", "matmul", Matmul},
     // linear.cc

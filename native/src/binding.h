@@ -100,6 +100,8 @@ void Unary(Call& c); void Binary(Call& c); void Select(Call& c); void CompareInt
 void Reduce(Call& c);  // reduce.cc
 void Copy(Call& c); void Convert(Call& c); void Assign(Call& c);  // copy.cc
 void Unfold2d(Call& c); void Fold2d(Call& c);  // im2col.cc
+void MaxPool2dForward(Call& c); void MaxPool2dBackward(Call& c);  // max_pool2d.cc
+void Conv2dForward(Call& c); void Conv2dBackward(Call& c);  // conv2d.cc
 void Matmul(Call& c);  // matmul.cc
 void Linear(Call& c); void LinearBackward(Call& c);  // linear.cc
 void SoftmaxCrossEntropy(Call& c);  // softmax_cross_entropy.cc

@@ -1,13 +1,12 @@
 // im2col for conv2d: unfold2d (input (N, C, H, W) -> columns (N, C, kh, kw, OH, OW), pad value
 // outside the input) and its adjoint fold2d (columns summed back into (N, C, H, W)), and their
-// entry points. The geometry travels in meta after the view (14 values, the order of Conv2dGeom).
+// entry points. The geometry travels in meta after the view (14 values, conv_geometry.h).
 #include "binding.h"
+#include "conv_geometry.h"
 #include "strided.h"
 
 namespace ts {
 namespace {
-
-struct Conv2dGeom { long n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow; };
 
 template <class T>
 void unfold2d_t(const ViewDesc& x, const Conv2dGeom& p, T pad, T* out) {
@@ -17,19 +16,7 @@ void unfold2d_t(const ViewDesc& x, const Conv2dGeom& p, T pad, T* out) {
   parallel_for(p.n * p.c, per >= kGrain ? 1 : 1 + kGrain / (per + 1), [&](long b, long e) {
     for (long nc = b; nc < e; nc++) {
       const long n = nc / p.c, c = nc % p.c;
-      const T* xc = xd + n * sn + c * sc;
-      T* o = out + nc * per;
-      for (long i = 0; i < p.kh; i++) for (long j = 0; j < p.kw; j++) {
-        for (long oy = 0; oy < p.oh; oy++) {
-          const long y = oy * p.sh - p.ph + i * p.dh;
-          if (y < 0 || y >= p.h) { for (long ox = 0; ox < p.ow; ox++) *o++ = pad; continue; }
-          const T* row = xc + y * sh;
-          for (long ox = 0; ox < p.ow; ox++) {
-            const long xx = ox * p.sw - p.pw + j * p.dw;
-            *o++ = (xx < 0 || xx >= p.w) ? pad : row[xx * sw];
-          }
-        }
-      }
+      unfold_plane<T>(xd + n * sn + c * sc, sh, sw, p, pad, out + nc * per);
     }
   });
 }
@@ -42,20 +29,7 @@ void fold2d_t(const ViewDesc& cols, const Conv2dGeom& p, T* out) {
   parallel_for(p.n * p.c, 1, [&](long b, long e) {
     for (long nc = b; nc < e; nc++) {
       const long n = nc / p.c, c = nc % p.c;
-      T* o = out + nc * hw;
-      const T* cc = cd + n * st[0] + c * st[1];
-      for (long i = 0; i < p.kh; i++) for (long j = 0; j < p.kw; j++) {
-        for (long oy = 0; oy < p.oh; oy++) {
-          const long y = oy * p.sh - p.ph + i * p.dh;
-          if (y < 0 || y >= p.h) continue;
-          const T* src = cc + i * st[2] + j * st[3] + oy * st[4];
-          T* orow = o + y * p.w;
-          for (long ox = 0; ox < p.ow; ox++) {
-            const long xx = ox * p.sw - p.pw + j * p.dw;
-            if (xx >= 0 && xx < p.w) orow[xx] += src[ox * st[5]];
-          }
-        }
-      }
+      fold_plane<T>(cd + n * st[0] + c * st[1], st[2], st[3], st[4], st[5], p, out + nc * hw);
     }
   });
 }
@@ -70,18 +44,6 @@ void fold2d(const ViewDesc& cols, const Conv2dGeom& p, void* out) {
   else fold2d_t<double>(cols, p, static_cast<double*>(out));
 }
 
-// The 14 convolution geometry values that follow the view in meta.
-Conv2dGeom geometry(Call& c) {
-  long g[14];
-  for (int i = 0; i < 14; i++) {
-    g[i] = c.next_long("geometry value");
-    if (g[i] < 0) c.fail("negative geometry value");
-  }
-  Conv2dGeom p{g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7], g[8], g[9], g[10], g[11], g[12], g[13]};
-  if (p.sh < 1 || p.sw < 1 || p.dh < 1 || p.dw < 1) c.fail("strides and dilations must be >= 1");
-  return p;
-}
-
 }  // namespace
 
 // ---- entry points (declared in binding.h; addon.cc exports them)
@@ -90,7 +52,7 @@ Conv2dGeom geometry(Call& c) {
 void Unfold2d(Call& c) {
   c.meta(1);
   const ViewDesc x = c.float_view(0, "x");
-  const Conv2dGeom p = geometry(c);
+  const Conv2dGeom p = read_conv2d_geometry(c);
   if (x.ndim != 4 || x.shape[0] != p.n || x.shape[1] != p.c || x.shape[2] != p.h || x.shape[3] != p.w) c.fail("input shape does not match the geometry");
   const double pad = c.number(2, "padValue");
   unfold2d(x, p, pad, c.out(3, x.dtype, p.n * p.c * p.kh * p.kw * p.oh * p.ow));
@@ -100,7 +62,7 @@ void Unfold2d(Call& c) {
 void Fold2d(Call& c) {
   c.meta(1);
   const ViewDesc cols = c.float_view(0, "cols");
-  const Conv2dGeom p = geometry(c);
+  const Conv2dGeom p = read_conv2d_geometry(c);
   const long want[6] = {p.n, p.c, p.kh, p.kw, p.oh, p.ow};
   bool ok = cols.ndim == 6;
   for (int d = 0; ok && d < 6; d++) ok = cols.shape[d] == want[d];

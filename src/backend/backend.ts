@@ -207,6 +207,27 @@ export interface FusedKernels {
    * any strides. Returns (rows, D) contiguous of dy's dtype.
    */
   embeddingBackward?(dy: View, indices: View, rows: number): TypedArray;
+  /**
+   * 2-D max pooling of x (N, C, H, W) (any strides, float) in one pass, padding never read (the
+   * caller keeps it at most half the kernel): y (N, C, OH, OW) contiguous of x's dtype and, per
+   * output, argmax, the position y * W + x in its (n, c) plane of the window's first maximum (the
+   * first NaN when there is one, as torch).
+   */
+  maxPool2dForward?(x: View, p: Conv2dGeometry): { y: TypedArray; argmax: Int32Array };
+  /** The adjoint of maxPool2dForward: dx (N, C, H, W) = 0, then dx[n, c, argmax] += dy for every output. */
+  maxPool2dBackward?(dy: View, argmax: Int32Array, p: Conv2dGeometry): TypedArray;
+  /**
+   * 2-D convolution (cross-correlation, groups 1): x (N, C, H, W) any strides, weight (O, C, kh, kw)
+   * and bias (O,) contiguous, one float dtype. Returns y (N, O, OH, OW) contiguous. Null when this
+   * backend cannot take these arrays (the op then composes unfold2d and matmul).
+   */
+  conv2dForward?(x: View, weight: View, bias: View | null, p: Conv2dGeometry): TypedArray | null;
+  /**
+   * Gradients of conv2dForward given dy (N, O, OH, OW) contiguous: dx, dweight, dbias, each only
+   * where `needs` ([x, weight, bias]) asks, else null. Null when it cannot take these arrays.
+   */
+  conv2dBackward?(dy: View, x: View, weight: View, p: Conv2dGeometry,
+    needs: readonly [boolean, boolean, boolean]): { dx: TypedArray | null; dweight: TypedArray | null; dbias: TypedArray | null } | null;
 }
 
 /** Settings of the fused attention kernels (ops/attention.ts). */

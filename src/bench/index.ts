@@ -1,5 +1,5 @@
 // src/bench: the benchmarks shipped in the package, what `tensorslim bench <name>` runs (gemm, mlp,
-// gpt, sparse, elementwise, infer). Each measures one workload on this machine and active backend and
+// gpt, cnn, sparse, elementwise, infer). Each measures one workload on this machine and active backend and
 // returns plain numbers with the machine description (machine.ts); none compares with another
 // library, writes files or asserts anything about speed.
 //
@@ -10,6 +10,7 @@
 //
 // Layer: bench sits with report above compress and below cli (.dependency-cruiser.cjs).
 
+export { benchCnn, type CnnBenchOptions, type CnnBenchResult } from './cnn.js';
 export { benchElementwise, type ElementwiseBenchOptions, type ElementwiseBenchResult, type ElementwiseOpResult } from './elementwise.js';
 export { benchGemm, type GemmBenchOptions, type GemmBenchResult } from './gemm.js';
 export { benchInfer, inferInput, type InferBenchOptions, type InferBenchResult } from './infer.js';

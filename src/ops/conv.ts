@@ -1,30 +1,16 @@
-// 2-D convolution and max pooling by im2col: unfold2d gathers every receptive field into columns,
-// then conv2d is one matmul and maxPool2d is a max over the window axis. unfold2d/fold2d are primitive
-// Backend kernels (native: the addon's SIMD im2col/col2im under native/src/; reference:
-// src/backends/reference/index.ts);
-// their gradient rules are each other (src/autograd/grads/conv.ts); tests: test/ops/conv.test.ts.
+// The im2col pair of 2-D window ops: unfold2d gathers every receptive field into columns, fold2d
+// sums columns back (its adjoint). Both are primitive Backend kernels (native: the addon's
+// im2col/col2im in native/src/im2col.cc; reference: src/backends/reference/index.ts); their
+// gradient rules are each other (src/autograd/grads/conv.ts); tests: test/ops/conv.test.ts.
+// Convolution (src/ops/conv2d.ts) and max pooling (src/ops/max_pool2d.ts) are kernels of their
+// own, composed from these where a backend lacks them.
 
 import type { Conv2dGeometry } from '../backend/backend.js';
 import { fmtShape } from '../backend/shape.js';
 import { record } from '../core/engine.js';
 import { ShapeError } from '../core/errors.js';
 import { Tensor } from '../core/tensor.js';
-import { add } from './binary.js';
-import { matmul } from './matmul.js';
-import { reshape } from './movement.js';
-import { max } from './reduce.js';
-import { backend, requireFloat } from './util.js';
-
-export type Pair = number | readonly [number, number];
-
-export interface Conv2dOptions { stride?: Pair; padding?: Pair; dilation?: Pair }
-export interface MaxPool2dOptions { stride?: Pair; padding?: Pair; dilation?: Pair }
-
-function pair(op: string, name: string, v: Pair, min: number): [number, number] {
-  const p: [number, number] = typeof v === 'number' ? [v, v] : [v[0], v[1]];
-  if (!p.every((x) => Number.isInteger(x) && x >= min)) throw new ShapeError(op, `${name} must be integers >= ${min}, got ${String(v)}`);
-  return p;
-}
+import { backend } from './util.js';
 
 /** Output geometry of a 2-D window op, or a clear error. */
 export function conv2dGeometry(op: string, x: readonly number[], k: [number, number], stride: [number, number], pad: [number, number], dil: [number, number]): Conv2dGeometry {
@@ -50,39 +36,3 @@ export function fold2d(cols: Tensor, g: Conv2dGeometry): Tensor {
   return record('fold2d', [cols], new Tensor(data, cols.dtype, [g.n, g.c, g.h, g.w]), { geometry: g });
 }
 
-/**
- * 2-D cross-correlation, like torch.nn.functional.conv2d (groups = 1).
- * x: (N, C, H, W), weight: (O, C, kh, kw), bias: (O) -> (N, O, OH, OW)
- * @example conv2d(x, w, b, { padding: 1 })
- */
-export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Conv2dOptions = {}): Tensor {
-  requireFloat('conv2d', x);
-  if (weight.ndim !== 4) throw new ShapeError('conv2d', `weight must be (out, in, kh, kw), got ${fmtShape(weight.shape)}`);
-  if (x.ndim !== 4 || x.shape[1] !== weight.shape[1]) {
-    throw new ShapeError('conv2d', `input ${fmtShape(x.shape)} must be (N, ${weight.shape[1]}, H, W) to match weight ${fmtShape(weight.shape)}`);
-  }
-  const [o, c, kh, kw] = weight.shape as [number, number, number, number];
-  if (bias && (bias.ndim !== 1 || bias.shape[0] !== o)) throw new ShapeError('conv2d', `bias must be (${o},), got ${fmtShape(bias.shape)}`);
-  const g = conv2dGeometry('conv2d', x.shape, [kh, kw], pair('conv2d', 'stride', opts.stride ?? 1, 1),
-    pair('conv2d', 'padding', opts.padding ?? 0, 0), pair('conv2d', 'dilation', opts.dilation ?? 1, 1));
-  const cols = reshape(unfold2d(x, g), [g.n, c * kh * kw, g.oh * g.ow]);   // (N, C*kh*kw, L)
-  let y = matmul(reshape(weight, [o, c * kh * kw]), cols);                 // (N, O, L)
-  y = reshape(y, [g.n, o, g.oh, g.ow]);
-  return bias ? add(y, reshape(bias, [1, o, 1, 1])) : y;
-}
-
-/**
- * 2-D max pooling, like torch.nn.functional.max_pool2d (stride defaults to the kernel size;
- * padding reads -inf).
- * @example maxPool2d(x, 2)
- */
-export function maxPool2d(x: Tensor, kernelSize: Pair, opts: MaxPool2dOptions = {}): Tensor {
-  requireFloat('maxPool2d', x);
-  const k = pair('maxPool2d', 'kernelSize', kernelSize, 1);
-  const pad = pair('maxPool2d', 'padding', opts.padding ?? 0, 0);
-  if (pad[0] * 2 > k[0] || pad[1] * 2 > k[1]) throw new ShapeError('maxPool2d', `padding ${pad.join('x')} must be at most half the kernel ${k.join('x')}`);
-  const g = conv2dGeometry('maxPool2d', x.shape, k, pair('maxPool2d', 'stride', opts.stride ?? k, 1), pad,
-    pair('maxPool2d', 'dilation', opts.dilation ?? 1, 1));
-  const cols = reshape(unfold2d(x, g, -Infinity), [g.n, g.c, g.kh * g.kw, g.oh, g.ow]);
-  return max(cols, 2);
-}

@@ -8,6 +8,8 @@ export * from './reduce.js';
 export * from './matmul.js';
 export * from './indexing.js';
 export * from './conv.js';
+export * from './max_pool2d.js';
+export * from './conv2d.js';
 export * from './activation.js';
 export * from './inplace.js';
 export * from './linear.js';

@@ -17,8 +17,9 @@ export const KERNELS = [
   'cast', 'contiguous', 'reshape', 'permute', 'expand', 'slice', 'padSlice',
   // indexing (ops/indexing.ts)
   'gather', 'scatterAdd', 'cat',
-  // convolution geometry (ops/conv.ts)
-  'unfold2d', 'fold2d',
+  // convolution geometry (ops/conv.ts); max pooling with argmax (ops/max_pool2d.ts); convolution
+  // without a column tensor (ops/conv2d.ts)
+  'unfold2d', 'fold2d', 'maxPool2d', 'conv2d',
   // fused kernels, one file each named after the kernel: linear (+bias, +ReLU) ops/linear.ts, mean
   // softmax cross-entropy ops/softmax_cross_entropy.ts, layer norm over the last dimension (+weight,
   // +bias) ops/layer_norm.ts, GELU (erf or tanh form) ops/gelu.ts. (The embedding kernel records

@@ -181,3 +181,13 @@ export function prepareOut(op: string, out: Tensor, shape: Shape, dtype: DType, 
   return out.offset === 0 && out.data.length === n ? out.data : out.data.subarray(out.offset, out.offset + n);
 }
 
+
+/** A window size, stride, padding or dilation: one number for both axes, or [h, w]. */
+export type Pair = number | readonly [number, number];
+
+/** A pair from a number or a [h, w] tuple, each an integer >= min, or a clear error. */
+export function pair(op: string, name: string, v: Pair, min: number): [number, number] {
+  const p: [number, number] = typeof v === 'number' ? [v, v] : [v[0], v[1]];
+  if (!p.every((x) => Number.isInteger(x) && x >= min)) throw new ShapeError(op, `${name} must be integers >= ${min}, got ${String(v)}`);
+  return p;
+}

@@ -121,6 +121,35 @@ export function kernelCost(method: string, args: readonly unknown[]): KernelCost
       const cols = p.n * p.c * p.kh * p.kw * p.oh * p.ow, img = p.n * p.c * p.h * p.w;
       return { flops: method === 'fold2d' ? cols : 0, bytes: (cols + img) * elemBytes(x) };
     }
+    case 'maxPool2dForward':
+    case 'maxPool2dBackward': {
+      // forward: one compare per window element, reads x, writes y and int32 argmax; backward: one
+      // add per output, reads dy and argmax, writes dx
+      const x = v(0);
+      const p = args[method === 'maxPool2dForward' ? 1 : 2] as { n: number; c: number; h: number; w: number; kh: number; kw: number; oh: number; ow: number } | undefined;
+      if (!x || !p) return NONE;
+      const out = p.n * p.c * p.oh * p.ow, img = p.n * p.c * p.h * p.w;
+      return method === 'maxPool2dForward'
+        ? { flops: out * p.kh * p.kw, bytes: viewBytes(x) + out * (elemBytes(x) + 4) }
+        : { flops: out, bytes: viewBytes(x) + out * 4 + img * elemBytes(x) };
+    }
+    case 'conv2dForward':
+    case 'conv2dBackward': {
+      // per sample a (O x C*kh*kw) by (C*kh*kw x OH*OW) product: 2 N O CKK L flops forward, that per
+      // gradient asked for backward (dx and dW; db is N O L adds); reads x (and dy), writes y or the gradients
+      const fwd = method === 'conv2dForward';
+      const x = v(fwd ? 0 : 1), w = v(fwd ? 1 : 2), dy = fwd ? null : v(0);
+      const p = args[3] as { n: number; c: number; h: number; w: number; kh: number; kw: number; oh: number; ow: number } | undefined;
+      if (!x || !w || !p) return NONE;
+      const o = w.shape[0]!, ckk = p.c * p.kh * p.kw, l = p.oh * p.ow, eb = elemBytes(x);
+      const gemm = 2 * p.n * o * ckk * l;
+      if (fwd) return { flops: gemm + (v(2) ? p.n * o * l : 0), bytes: viewBytes(x) + viewBytes(w) + p.n * o * l * eb };
+      const needs = (args[4] as readonly boolean[] | undefined) ?? [true, true, true];
+      return {
+        flops: (needs[0] ? gemm : 0) + (needs[1] ? gemm : 0) + (needs[2] ? p.n * o * l : 0),
+        bytes: viewBytes(dy) + viewBytes(x) + viewBytes(w) + ((needs[0] ? p.n * p.c * p.h * p.w : 0) + (needs[1] ? o * ckk : 0) + (needs[2] ? o : 0)) * eb,
+      };
+    }
     case 'linear': {
       // x (M, K) @ w^T (w: (N, K)) + bias: 2 M N K (+ M N for the bias, + M N for ReLU)
       const x = v(0), w = v(1), bias = v(2);

@@ -58,6 +58,7 @@ const DIFFERENTIABLE: Record<string, () => Tensor | readonly Tensor[]> = {
   packedSelfAttention: () => ops.packedSelfAttention(R([1, 3, 12]), 2, { causal: true }),
   embeddingRows: () => ops.embeddingRows(R([4, 3]), idx([3, 0, 3])),
   linearReference: () => ops.linearReference(R([2, 3]), R([4, 3]), R([4]), true),
+  conv2dReference: () => ops.conv2dReference(R([1, 2, 4, 4]), R([3, 2, 2, 2]), R([3]), ops.conv2dGeometry('conv2d', [1, 2, 4, 4], [2, 2], [1, 1], [0, 0], [1, 1])),
   softmaxCrossEntropyReference: () => ops.softmaxCrossEntropyReference(R([2, 3]), idx([2, 0])),
   layerNormParts: () => { const p = ops.layerNormParts(R([2, 4]), 1, 1e-5); return [p.mean, p.centered, p.std]; },
   layerNormApply: () => ops.layerNormApply(ops.layerNormParts(R([2, 4]), 1, 1e-5), R([4]), R([4])),

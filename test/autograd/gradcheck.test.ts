@@ -77,6 +77,9 @@ const KERNEL_CASES: Record<string, Case> = {
     fn: (c) => fold2d(c, conv2dGeometry('fold2d', [1, 2, 4, 5], [2, 3], [1, 2], [1, 1], [1, 1])),
     inputs: () => [R([1, 2, 2, 3, 5, 3])],
   },
+  // overlapping windows (stride 1) with padding: the argmax scatter adds up where windows share a maximum
+  maxPool2d: { fn: (x) => maxPool2d(x, 2, { stride: 1, padding: 1 }), inputs: () => [R([2, 2, 4, 4])] },
+  conv2d: { fn: (x, w, b) => conv2d(x, w, b, { padding: 1 }), inputs: () => [R([2, 3, 4, 5]), R([4, 3, 3, 2]), R([4])] },
   // fused kernels: ReLU case with pre-activations kept away from the kink by a large bias
   linear: { fn: (x, w, b) => fusedLinear(x, w, b, { relu: true }), inputs: () => [R([3, 4]), R([5, 4]), K([5])] },
   softmaxCrossEntropy: { fn: (z) => softmaxCrossEntropy(z, idx([2, 0, 4])), inputs: () => [R([3, 5])] },
@@ -117,7 +120,6 @@ const COMPOSITE_CASES: Record<string, Case> = {
     fn: (x, w, b) => conv2d(x, w, b, { stride: [2, 1], padding: 1, dilation: [1, 2] }),
     inputs: () => [R([2, 3, 5, 6]), R([4, 3, 3, 2]), R([4])],
   },
-  'maxPool2d': { fn: (x) => maxPool2d(x, 2, { stride: 1, padding: 1 }), inputs: () => [R([2, 2, 4, 4])] },
   'dropout (fixed mask)': { fn: (x) => dropout(x, 0.3, true, new Generator(5)), inputs: () => [R([4, 5])] },
   'sum all': { fn: (x) => sum(mul(x, x)), inputs: () => [R([3, 4])] },
   'max all (ties split)': { fn: (x) => max(x), inputs: () => [R([3, 4])] },

@@ -18,6 +18,8 @@ const HOMES: Readonly<Record<string, string>> = {
   gelu: 'src/ops/gelu.ts',
   attention: 'src/ops/attention.ts',
   embedding: 'src/ops/embedding.ts',
+  maxPool2d: 'src/ops/max_pool2d.ts',
+  conv2d: 'src/ops/conv2d.ts',
   adam: 'src/optim/adam.ts',
 };
 

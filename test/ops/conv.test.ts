@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { conv2d, maxPool2d, mul, reshape, tensor } from '../../src/index.js';
+import { conv2d, grad, maxPool2d, mul, reshape, sum, tensor } from '../../src/index.js';
 import { vals } from '../core/helpers.js';
 
 // x = [[1, 2, 3], [4, 5, 6], [7, 8, 9]] as (1, 1, 3, 3); w = [[1, 2], [3, 4]] as (1, 1, 2, 2)
@@ -93,4 +93,49 @@ test('maxPool2d with rectangular kernel and two channels', () => {
   const y = maxPool2d(x, [1, 2]);
   assert.deepEqual(y.shape, [1, 2, 1, 2]);
   assert.deepEqual(vals(y), [5, 2, -1, 4]);
+});
+
+test('maxPool2d gradient: each window sends dy to its first maximum (torch rule), overlaps add up', () => {
+  // ties: all ones in one 2x2 window -> the whole gradient to the first element
+  const ones = tensor([[[[1, 1], [1, 1]]]], { requiresGrad: true });
+  sum(mul(maxPool2d(ones, 2), 3)).backward();
+  assert.deepEqual(vals(ones.grad!), [3, 0, 0, 0]);
+  // 3x3 neighbourhoods of 1..9 (stride 1, padding 1): maxima [[5,6,6],[8,9,9],[8,9,9]] ->
+  // element 5 picked once, 6 twice, 8 twice, 9 four times
+  const x = tensor([[[[1, 2, 3], [4, 5, 6], [7, 8, 9]]]], { requiresGrad: true });
+  sum(maxPool2d(x, 3, { stride: 1, padding: 1 })).backward();
+  assert.deepEqual(vals(x.grad!), [0, 0, 0, 0, 1, 2, 0, 2, 4]);
+});
+
+test('maxPool2d gradient recorded (createGraph) equals the one-kernel gradient and is differentiable', () => {
+  const x = tensor([[[[3, 1, 4, 1], [5, 9, 2, 6], [5, 3, 5, 8], [9, 7, 9, 3]]]], { requiresGrad: true });
+  const dy = tensor([[[[1, 2], [3, 4]]]], { requiresGrad: true });
+  const y = maxPool2d(x, 2);
+  assert.deepEqual(vals(y), [9, 6, 9, 9]);
+  const [plain] = grad([y], [x], { gradOutputs: [dy], retainGraph: true });
+  const [recorded] = grad([maxPool2d(x, 2)], [x], { gradOutputs: [dy], createGraph: true });
+  // 9 at (1,1) <- dy 1; 6 at (1,3) <- 2; the first 9 of the lower-left window, (3,0) <- 3; (3,2) <- 4
+  const want = [0, 0, 0, 0, 0, 1, 0, 2, 0, 0, 0, 0, 3, 0, 4, 0];
+  assert.deepEqual(vals(plain!), want);
+  assert.deepEqual(vals(recorded!), want);
+  // the recorded gradient is linear in dy: d sum(dx * w) / d dy = w at each window's argmax
+  const w = tensor(Array.from({ length: 16 }, (_, i) => i + 1));
+  const [ddy] = grad([sum(mul(reshape(recorded!, [16]), w))], [dy]);
+  assert.deepEqual(vals(ddy!), [6, 8, 13, 15]);
+});
+
+test('maxPool2d propagates NaN like torch', () => {
+  const y = maxPool2d(tensor([[[[1, NaN], [3, 2]]]]), 2);
+  assert.ok(Number.isNaN(vals(y)[0]));
+});
+
+test('maxPool2d: a window wholly in the padding gives -inf and no gradient, recorded or not', () => {
+  // height 1, kernel 2 with dilation 2 and padding 1 reads rows -1 and 1: neither exists
+  const x = tensor([[[[1, 5, 2, 4]]]], { requiresGrad: true });
+  const y = maxPool2d(x, [2, 2], { padding: [1, 0], dilation: [2, 1], stride: [1, 2] });
+  assert.deepEqual(vals(y), [-Infinity, -Infinity]);
+  const [plain] = grad([y], [x], { gradOutputs: [tensor([[[[1, 1]]]])], retainGraph: true });
+  const [recorded] = grad([y], [x], { gradOutputs: [tensor([[[[1, 1]]]])], createGraph: true });
+  assert.deepEqual(vals(plain!), [0, 0, 0, 0]);
+  assert.deepEqual(vals(recorded!), [0, 0, 0, 0]);
 });

@@ -30,6 +30,13 @@ test('kernelCost: matmul 2BMNK, linear with bias and ReLU, broadcast operands re
   // linearBackward dy (8, 4), x (8, 16), w (4, 16), all needed: 2*(2*8*4*16) + 32 FLOPs
   assert.equal(kernelCost('linearBackward', [view([8, 4]), null, view([8, 16]), view([4, 16]), [true, true, true]]).flops, 2080);
   assert.deepEqual(kernelCost('setThreads', [2]), { flops: 0, bytes: 0 });
+  // conv2d x (2, 3, 6, 6), w (4, 3, 3, 3) + bias, 4x4 output: 2*2*4*27*16 = 6912 + 2*4*16 bias adds;
+  // bytes 4 * (216 + 108 + 128); backward dx + dW + db: 2 * 6912 + 128
+  const g = { n: 2, c: 3, h: 6, w: 6, kh: 3, kw: 3, oh: 4, ow: 4 };
+  assert.deepEqual(kernelCost('conv2dForward', [view([2, 3, 6, 6]), view([4, 3, 3, 3]), view([4]), g]), { flops: 7040, bytes: 4 * 452 });
+  assert.equal(kernelCost('conv2dBackward', [view([2, 4, 4, 4]), view([2, 3, 6, 6]), view([4, 3, 3, 3]), g, [true, true, true]]).flops, 13952);
+  // maxPool2d forward of (2, 3, 6, 6) in 2x2 windows: one compare per window element
+  assert.equal(kernelCost('maxPool2dForward', [view([2, 3, 6, 6]), { ...g, kh: 2, kw: 2, oh: 3, ow: 3 }]).flops, 216);
 });
 
 test('profile: a matmul is counted with its FLOPs and the backend is restored', async () => {

@@ -6,3 +6,4 @@ import { defineGrad } from '../registry.js';
 
 defineGrad('unfold2d', { grad: (dy, c) => [fold2d(dy, c.attrs['geometry'] as Conv2dGeometry)] });
 defineGrad('fold2d', { grad: (dy, c) => [unfold2d(dy, c.attrs['geometry'] as Conv2dGeometry, 0)] });
+

@@ -6,6 +6,8 @@ import './matmul.js';
 import './movement.js';
 import './indexing.js';
 import './conv.js';
+import './max_pool2d.js';
+import './conv2d.js';
 import './linear.js';
 import './softmax_cross_entropy.js';
 import './layer_norm.js';

@@ -22,6 +22,14 @@ export interface NativeAddon {
   assign(dst: TypedArray, src: TypedArray, meta: Float64Array): void;
   unfold2d(x: TypedArray, meta: Float64Array, padValue: number, out: TypedArray): void;
   fold2d(cols: TypedArray, meta: Float64Array, out: TypedArray): void;
+  /** Max pooling with the argmax position (y * W + x in its plane) of every output; meta = view of x, then the geometry. */
+  maxPool2dForward(x: TypedArray, meta: Float64Array, out: TypedArray, argmax: Int32Array): void;
+  /** dx (zeroed) += dy scattered to the argmax positions; meta = view of dy, then the geometry. */
+  maxPool2dBackward(dy: TypedArray, argmax: Int32Array, meta: Float64Array, out: TypedArray): void;
+  /** Convolution, one sample's im2col in scratch at a time; meta = views of x and weight, then the geometry. */
+  conv2dForward(x: TypedArray, w: TypedArray, bias: TypedArray | null, meta: Float64Array, out: TypedArray): void;
+  /** Its gradients (dx zeroed; dw, db every element written); meta = views of dy, x and weight, then the geometry. */
+  conv2dBackward(dy: TypedArray, x: TypedArray, w: TypedArray, meta: Float64Array, dx: TypedArray | null, dw: TypedArray | null, db: TypedArray | null): void;
   matmul(a: TypedArray, b: TypedArray, meta: Float64Array, out: TypedArray): void;
   linear(x: TypedArray, w: TypedArray, bias: TypedArray | null, meta: Float64Array, relu: boolean, out: TypedArray): void;
   softmaxCrossEntropy(logits: TypedArray, target: TypedArray, meta: Float64Array, loss: Float64Array, grad: TypedArray | null, scale: number): void;
@@ -64,7 +72,7 @@ export interface NativeAddon {
   readonly abiVersion: number;
 }
 
-const ABI_VERSION = 4;  // kAbiVersion in native/src/addon.cc (4: one view format for every entry point, embedding included)
+const ABI_VERSION = 5;  // kAbiVersion in native/src/addon.cc (4: one view format for every entry point, embedding included; 5: maxPool2d, conv2d)
 
 /** The package root: the nearest directory above this file holding native/binding.gyp. */
 function packageRoot(): string | null {

@@ -9,7 +9,8 @@
 // uint8 operands; and the fused kernels, each in a file named after it (the C++ entry points in
 // native/src/<name>.cc): linear.ts (linear(+bias, +ReLU) and its backward), softmax_cross_entropy.ts
 // (loss and backward), adam.ts, layer_norm.ts, gelu.ts, attention.ts, embedding.ts (row gather
-// and its scatter-add adjoint) and csr_linear.ts. Views are packed for the addon by pack.ts.
+// and its scatter-add adjoint), csr_linear.ts, max_pool2d.ts (pooling with argmax, and its
+// scatter adjoint) and conv2d.ts (convolution without a column tensor, and its backward). Views are packed for the addon by pack.ts.
 //
 // Delegated to the reference backend (listed, not silent):
 //   - gather, scatterAdd: general indexing (the embedding lookup and its adjoint, the training hot
@@ -30,9 +31,11 @@ import { referenceBackend } from '../reference/index.js';
 import { loadAddon, type NativeAddon } from './addon.js';
 import { adamKernels } from './adam.js';
 import { attentionKernels } from './attention.js';
+import { conv2dKernels } from './conv2d.js';
 import { csrLinearKernels } from './csr_linear.js';
 import { embeddingKernels } from './embedding.js';
 import { geluKernels } from './gelu.js';
+import { maxPool2dKernels } from './max_pool2d.js';
 import { layerNormKernels } from './layer_norm.js';
 import { linearKernels } from './linear.js';
 import { metaBuffer, packViews, putView } from './pack.js';
@@ -183,6 +186,8 @@ function makeBackend(n: NativeAddon): NativeBackend {
     ...attentionKernels(n),
     ...embeddingKernels(n, { embeddingForward: ref.embeddingForward!, embeddingBackward: ref.embeddingBackward! }),
     ...csrLinearKernels(n),
+    ...conv2dKernels(n),
+    ...maxPool2dKernels(n, { maxPool2dForward: ref.maxPool2dForward!, maxPool2dBackward: ref.maxPool2dBackward! }),
     get threads() { return n.getNumThreads(); },
     setThreads(k: number) { setNumThreads(k); },
     get cpuPath() { return n.cpuPath(); },

@@ -304,10 +304,54 @@ function embeddingBackward(dy: View, indices: View, rows: number): TypedArray {
   return out;
 }
 
+// Max pooling with argmax (FusedKernels.maxPool2dForward): per output the window's first maximum
+// (a NaN, once seen, wins) and its position y * W + x in the (n, c) plane; padding is never read.
+function maxPool2dForward(x: View, p: Conv2dGeometry): { y: TypedArray; argmax: Int32Array } {
+  const count = p.n * p.c * p.oh * p.ow;
+  const y = allocate(dtypeOf(x.data), count);
+  const argmax = new Int32Array(count);
+  const xd = x.data;
+  const [sn, sc, sh, sw] = x.strides as [number, number, number, number];
+  let q = 0;
+  for (let n = 0; n < p.n; n++) for (let c = 0; c < p.c; c++) {
+    const base = x.offset + n * sn + c * sc;
+    for (let oy = 0; oy < p.oh; oy++) for (let ox = 0; ox < p.ow; ox++) {
+      let best = -Infinity, at = -1;
+      for (let i = 0; i < p.kh; i++) {
+        const yy = oy * p.strideH - p.padH + i * p.dilationH;
+        if (yy < 0 || yy >= p.h) continue;
+        for (let j = 0; j < p.kw; j++) {
+          const xx = ox * p.strideW - p.padW + j * p.dilationW;
+          if (xx < 0 || xx >= p.w) continue;
+          const v = xd[base + yy * sh + xx * sw]!;
+          if (at < 0 || v > best || (Number.isNaN(v) && !Number.isNaN(best))) { best = v; at = yy * p.w + xx; }
+        }
+      }
+      y[q] = best; argmax[q++] = at;
+    }
+  }
+  return { y, argmax };
+}
+
+// Its adjoint (FusedKernels.maxPool2dBackward): dx (N, C, H, W) = 0, dx[n, c, argmax] += dy.
+function maxPool2dBackward(dy: View, argmax: Int32Array, p: Conv2dGeometry): TypedArray {
+  const hw = p.h * p.w;
+  const out = allocate(dtypeOf(dy.data), p.n * p.c * hw);
+  const [sn, sc, sh, sw] = dy.strides as [number, number, number, number];
+  let q = 0;
+  for (let n = 0; n < p.n; n++) for (let c = 0; c < p.c; c++) {
+    for (let oy = 0; oy < p.oh; oy++) for (let ox = 0; ox < p.ow; ox++) {
+      const at = argmax[q++]!;
+      if (at >= 0) out[(n * p.c + c) * hw + at]! += dy.data[dy.offset + n * sn + c * sc + oy * sh + ox * sw]!;
+    }
+  }
+  return out;
+}
+
 export const referenceBackend: Backend = {
   name: 'reference',
   unary, binary, where, reduce, matmul, copy, assign, gather, scatterAdd, unfold2d, fold2d,
-  embeddingForward, embeddingBackward,
+  embeddingForward, embeddingBackward, maxPool2dForward, maxPool2dBackward,
   ...referenceQuantizedKernels,
 };
 

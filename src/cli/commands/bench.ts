@@ -6,6 +6,7 @@ import { formatFlags, JSON_FLAG, parseArgs, type FlagSpecs, type ParsedFlags } f
 import { UsageError, type CliContext, type Command } from '../command.js';
 import { emitJson, formatKeyValues } from '../output.js';
 import { applyRuntimeFlags } from '../runtime.js';
+import { benchCnn } from '../../bench/cnn.js';
 import { benchElementwise, type ElementwiseBenchResult } from '../../bench/elementwise.js';
 import { benchGemm } from '../../bench/gemm.js';
 import { benchMlp } from '../../bench/mlp.js';
@@ -21,8 +22,8 @@ import { anyModelFromCheckpoint } from '../runtime.js';
 const FLAGS = {
   size: { type: 'int', help: 'gemm: matrix size N (default 1024); elementwise: elements (default 2^24, plus 2^18 in cache)', min: 1, metavar: 'N' },
   threads: { type: 'int', help: 'kernel threads (default: all available cores)', min: 1, metavar: 'N' },
-  batch: { type: 'int', help: 'mlp: batch size (default 128); gpt: (default 16); infer, sparse: (default 1)', min: 1, metavar: 'N' },
-  steps: { type: 'int', help: 'mlp: timed steps (default 30); gpt: (default 10); gemm: timed repeats; infer: timed calls (default: about 2 s worth)', min: 1, metavar: 'N' },
+  batch: { type: 'int', help: 'mlp, cnn: batch size (default 128); gpt: (default 16); infer, sparse: (default 1)', min: 1, metavar: 'N' },
+  steps: { type: 'int', help: 'mlp, cnn: timed steps (default 30); gpt: (default 10); gemm: timed repeats; infer: timed calls (default: about 2 s worth)', min: 1, metavar: 'N' },
   fused: { type: 'boolean', help: 'mlp: use the fused linear+ReLU and softmax cross-entropy ops' },
   checkpointing: { type: 'boolean', help: 'gpt: recompute block activations in backward (activation checkpointing)' },
   sparsity: { type: 'number', help: 'sparse: fraction of the weights pruned (default 0.9)', min: 0, max: 1, metavar: 'X' },
@@ -99,8 +100,8 @@ function elementwiseTable(r: ElementwiseBenchResult): [string, string][] {
 /** `tensorslim bench gemm|mlp [--size N] [--threads N] [--json]`. @example await main(['bench', 'gemm', '--size', '512', '--json'], captureContext()) */
 export const benchCommand: Command = {
   name: 'bench',
-  summary: 'measure GEMM GFLOP/s, elementwise GB/s, an MLP or GPT training step, or inference latency, on this machine',
-  usage: `Usage: tensorslim bench gemm|mlp|gpt|sparse|elementwise|infer [options]
+  summary: 'measure GEMM GFLOP/s, elementwise GB/s, an MLP, GPT or CNN training step, or inference latency, on this machine',
+  usage: `Usage: tensorslim bench gemm|mlp|gpt|cnn|sparse|elementwise|infer [options]
 
 gemm  GFLOP/s of one N x N x N float32 matrix product (median of repeats)
 elementwise  memory bandwidth (GB/s, bytes read + written) of add, mul, relu, exp, a scalar add and
@@ -109,6 +110,9 @@ elementwise  memory bandwidth (GB/s, bytes read + written) of add, mul, relu, ex
 mlp   median time of one training step: MLP 784-1200-1200-10, ReLU, cross-entropy, Adam, batch 128
 gpt   median time of one training step: GPT 4 layers, d_model 256, 4 heads, context 128, batch 16,
       vocabulary 256, AdamW; tokens/s and peak resident memory (PyTorch peer: bench/peer_gpt.py)
+cnn   median time of one training step of the lenet5 preset (two 5x5 convolutions, max-pooling,
+      FC 400-120-84-10), cross-entropy, Adam, batch 128, and of its forward without gradients
+      (PyTorch peer: bench/peer_cnn.py)
 sparse  forward pass of a --sparsity (0.9) magnitude-pruned N x N Linear (--size, default 1200) at
       --batch (default 1), dense vs CSR (SparseLinear); with --model, the whole pruned preset
 infer  inference latency: the forward pass of --model (a preset or a checkpoint; default mlp) at
@@ -123,6 +127,7 @@ Examples:
   tensorslim bench elementwise --threads 2 --json
   tensorslim bench mlp --threads 1
   tensorslim bench gpt --json
+  tensorslim bench cnn --threads 2 --json
   tensorslim bench sparse --sparsity 0.9 --batch 1 --json
   tensorslim bench sparse --model mlp --batch 32
   tensorslim bench infer --model mlp --batch 1 --json
@@ -130,8 +135,8 @@ Examples:
   async run(argv, ctx) {
     const { flags, positionals } = parseArgs('bench', argv, FLAGS, { names: ['workload'], min: 1 });
     const what = positionals[0];
-    if (what !== 'gemm' && what !== 'mlp' && what !== 'gpt' && what !== 'sparse' && what !== 'elementwise' && what !== 'infer') {
-      throw new UsageError('bench', `unknown workload '${String(what)}'; expected gemm, mlp, gpt, sparse, elementwise or infer`);
+    if (what !== 'gemm' && what !== 'mlp' && what !== 'gpt' && what !== 'cnn' && what !== 'sparse' && what !== 'elementwise' && what !== 'infer') {
+      throw new UsageError('bench', `unknown workload '${String(what)}'; expected gemm, mlp, gpt, cnn, sparse, elementwise or infer`);
     }
     applyRuntimeFlags('bench', { threads: flags.threads, backend: flags.backend });
     if (what === 'elementwise') {
@@ -176,6 +181,19 @@ Examples:
         ['gpt', `${r.config.nLayer} layers, d_model ${r.config.nEmbd}, ${r.config.nHead} heads, context ${r.context}, batch ${r.batch}, ${(r.params / 1e6).toFixed(2)} M params, AdamW${r.checkpointing ? ', checkpointing' : ''}`],
         ['step', `${r.stepMs.toFixed(1)} ms median (min ${r.minMs.toFixed(1)} ms, ${r.steps} steps), ${Math.round(r.tokensPerSecond)} tokens/s`],
         ['peak RSS', `${(r.peakRssBytes / 2 ** 20).toFixed(0)} MiB`],
+        ['backend', `${r.machine.backend} (${r.machine.cpuPath}, ${r.threads} threads)`],
+        ['cpu', `${r.machine.cpu} (${r.machine.cores} cores)`],
+      ]));
+      return 0;
+    }
+    if (what === 'cnn') {
+      ctx.err(`bench cnn: lenet5, batch ${flags.batch ?? 128} ...`);
+      const r = benchCnn({ threads: flags.threads, steps: flags.steps, batch: flags.batch });
+      if (flags.json) { emitJson(ctx, { ...r }); return 0; }
+      ctx.out(formatKeyValues([
+        ['cnn', `lenet5 (${r.params.toLocaleString('en-US')} params), batch ${r.batch}, Adam`],
+        ['step', `${r.stepMs.toFixed(2)} ms median (min ${r.minMs.toFixed(2)} ms, ${r.steps} steps)`],
+        ['forward', `${r.forwardMs.toFixed(2)} ms median (no gradient recording)`],
         ['backend', `${r.machine.backend} (${r.machine.cpuPath}, ${r.threads} threads)`],
         ['cpu', `${r.machine.cpu} (${r.machine.cores} cores)`],
       ]));

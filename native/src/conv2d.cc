@@ -1,0 +1,184 @@
+// Kernel `conv2d` (native side): 2-D convolution (cross-correlation, groups 1) of x (N, C, H, W)
+// with w (O, C, kh, kw) and an optional bias (O), forward and backward, one sample at a time: the
+// sample's im2col columns (C*kh*kw, OH*OW) go to a scratch buffer that stays in cache, then one
+// GEMM per sample (gemm_multi, serial inside the pool's job). No (N, C*kh*kw, OH*OW) column tensor
+// is ever allocated, which is what the composed form (unfold2d + matmul) costs per layer. The
+// weight and bias gradients are summed per chunk of samples (a fixed number of chunks, so the
+// result does not depend on the thread count), then over the chunks. Home: src/ops/conv2d.ts.
+#include "conv_geometry.h"
+#include "gemm.h"
+#include "strided.h"
+#include "threadpool.h"
+
+#include <cstring>
+#include <vector>
+
+namespace ts {
+namespace {
+
+constexpr long kChunks = 16;
+constexpr long kDirectWeightGrad = 64;  // below this many weight columns (C*kh*kw), dW by dot products
+
+// acc[o * ckk + q] += dot(dy[o, :], cols[q, :]) over l columns: 16 independent partial sums per dot,
+// so the compiler vectorizes it without reassociating (GEMM tiles would be mostly edge for so few
+// columns).
+template <class T>
+void weight_grad_dots(const T* dy, const T* cols, long o, long ckk, long l, T* acc) {
+  for (long r = 0; r < o; r++) for (long q = 0; q < ckk; q++) {
+    const T* a = dy + r * l;
+    const T* b = cols + q * l;
+    T part[16] = {};
+    long t = 0;
+    for (; t + 16 <= l; t += 16) for (int u = 0; u < 16; u++) part[u] += a[t + u] * b[t + u];
+    T s = 0;
+    for (; t < l; t++) s += a[t] * b[t];
+    for (int u = 0; u < 16; u++) s += part[u];
+    acc[r * ckk + q] += s;
+  }
+}  // weight-gradient partial sums (fixed: results independent of threads)
+
+template <class T>
+void conv2d_forward_t(const ViewDesc& x, const T* w, const T* bias, const Conv2dGeom& p, long o, T* out) {
+  const T* xd = static_cast<const T*>(x.data) + x.offset;
+  const long sn = x.strides[0], sc = x.strides[1], sh = x.strides[2], sw = x.strides[3];
+  const long ckk = p.c * p.kh * p.kw, l = p.oh * p.ow, plane = p.kh * p.kw * l;
+  parallel_for(p.n, 1, [&](long b, long e) {
+    std::vector<T> cols(size_t(ckk * l));
+    for (long n = b; n < e; n++) {
+      for (long c = 0; c < p.c; c++) unfold_plane<T>(xd + n * sn + c * sc, sh, sw, p, T(0), cols.data() + c * plane);
+      T* y = out + n * o * l;
+      if (bias) for (long r = 0; r < o; r++) std::fill(y + r * l, y + (r + 1) * l, bias[r]);
+      GemmOp op;
+      op.m = o; op.n = l; op.k = ckk;
+      op.a = w; op.sam = ckk; op.sak = 1;
+      op.b = cols.data(); op.sbk = l; op.sbn = 1;
+      op.c = y; op.ldc = l;
+      op.overwrite = bias == nullptr;
+      gemm_multi(sizeof(T) == 8, &op, 1);
+    }
+  });
+}
+
+// dx (N, C, H, W) (zeroed by the caller), dw (O, C*kh*kw), db (O), each when non-null.
+template <class T>
+void conv2d_backward_t(const ViewDesc& dyv, const ViewDesc& x, const T* w, const Conv2dGeom& p, long o, T* dx, T* dw, T* db) {
+  const T* dyd = static_cast<const T*>(dyv.data) + dyv.offset;  // contiguous (N, O, OH, OW): checked by the entry point
+  const T* xd = static_cast<const T*>(x.data) + x.offset;
+  const long sn = x.strides[0], sc = x.strides[1], sh = x.strides[2], sw = x.strides[3];
+  const long ckk = p.c * p.kh * p.kw, l = p.oh * p.ow, plane = p.kh * p.kw * l, hw = p.h * p.w;
+  const long chunks = p.n < kChunks ? p.n : kChunks;
+  std::vector<T> dwp(dw ? size_t(chunks * o * ckk) : 0), dbp(db ? size_t(chunks * o) : 0);
+  // W^T (CKK, O) once, so dx's per-sample product reads a row-major A (GEMM packing of a
+  // transposed operand costs more than these small products)
+  std::vector<T> wt(dx ? size_t(ckk * o) : 0);
+  for (long r = 0; dx && r < o; r++) for (long q = 0; q < ckk; q++) wt[size_t(q * o + r)] = w[r * ckk + q];
+  run_tasks(chunks, [&](long ch) {
+    const long b = p.n * ch / chunks, e = p.n * (ch + 1) / chunks;
+    std::vector<T> cols(size_t(ckk * l)), colst(dw ? size_t(ckk * l) : 0);
+    T* dwc = dw ? dwp.data() + ch * o * ckk : nullptr;
+    T* dbc = db ? dbp.data() + ch * o : nullptr;
+    for (long n = b; n < e; n++) {
+      const T* dy = dyd + n * o * l;
+      if (dbc) for (long r = 0; r < o; r++) { T s = 0; for (long q = 0; q < l; q++) s += dy[r * l + q]; dbc[r] += s; }
+      if (dwc) {
+        // dW += dy_n (O, L) @ cols_n^T (L, CKK): dot products for few columns, else a GEMM with
+        // cols_n^T transposed in cache first (row-major B)
+        for (long c = 0; c < p.c; c++) unfold_plane<T>(xd + n * sn + c * sc, sh, sw, p, T(0), cols.data() + c * plane);
+        if (ckk < kDirectWeightGrad) {
+          weight_grad_dots<T>(dy, cols.data(), o, ckk, l, dwc);
+        } else {
+          for (long q = 0; q < ckk; q++) { const T* src = cols.data() + q * l; for (long t = 0; t < l; t++) colst[size_t(t * ckk + q)] = src[t]; }
+          GemmOp op;
+          op.m = o; op.n = ckk; op.k = l;
+          op.a = dy; op.sam = l; op.sak = 1;
+          op.b = colst.data(); op.sbk = ckk; op.sbn = 1;
+          op.c = dwc; op.ldc = ckk;
+          op.overwrite = false;  // the chunk's partial sum starts at zero
+          gemm_multi(sizeof(T) == 8, &op, 1);
+        }
+      }
+      if (dx) {
+        // dcols_n (CKK, L) = W^T (CKK, O) @ dy_n (O, L), then col2im into dx_n
+        GemmOp op;
+        op.m = ckk; op.n = l; op.k = o;
+        op.a = wt.data(); op.sam = o; op.sak = 1;
+        op.b = dy; op.sbk = l; op.sbn = 1;
+        op.c = cols.data(); op.ldc = l;
+        op.overwrite = true;
+        gemm_multi(sizeof(T) == 8, &op, 1);
+        for (long c = 0; c < p.c; c++) fold_plane<T>(cols.data() + c * plane, p.kw * l, l, p.ow, 1, p, dx + (n * p.c + c) * hw);
+      }
+    }
+  });
+  if (dw) {
+    std::memcpy(dw, dwp.data(), sizeof(T) * size_t(o * ckk));
+    for (long ch = 1; ch < chunks; ch++) for (long i = 0; i < o * ckk; i++) dw[i] += dwp[size_t(ch * o * ckk + i)];
+  }
+  if (db) {
+    std::memcpy(db, dbp.data(), sizeof(T) * size_t(o));
+    for (long ch = 1; ch < chunks; ch++) for (long r = 0; r < o; r++) db[r] += dbp[size_t(ch * o + r)];
+  }
+}
+
+// The weight (O, C, kh, kw) and bias (O) as contiguous arrays of x's dtype matching the geometry.
+long check_weight(Call& c, const Conv2dGeom& p, const ViewDesc& w, int dtype) {
+  if (w.dtype != dtype) c.fail("weight must have the input's dtype");
+  if (w.ndim != 4 || w.shape[1] != p.c || w.shape[2] != p.kh || w.shape[3] != p.kw) c.fail("weight shape does not match the geometry (O, C, kh, kw)");
+  long st = 1;
+  for (int d = 3; d >= 0; d--) { if (w.shape[d] > 1 && w.strides[d] != st) c.fail("weight must be contiguous"); st *= w.shape[d]; }
+  return w.shape[0];
+}
+
+}  // namespace
+
+// ---- entry points (declared in binding.h; addon.cc exports them)
+
+// conv2dForward(x, w, bias|null, meta, out): meta = views of x (N, C, H, W) and w (O, C, kh, kw,
+// contiguous), then the 14 geometry values; bias contiguous (O) of x's dtype or null; out (N, O, OH, OW)
+void Conv2dForward(Call& c) {
+  c.meta(3);
+  const ViewDesc x = c.float_view(0, "x");
+  const ViewDesc w = c.float_view(1, "weight");
+  const Conv2dGeom p = read_conv2d_geometry(c);
+  if (x.ndim != 4 || x.shape[0] != p.n || x.shape[1] != p.c || x.shape[2] != p.h || x.shape[3] != p.w) c.fail("input shape does not match the geometry");
+  const long o = check_weight(c, p, w, x.dtype);
+  const void* bias = nullptr;
+  if (c.has(2)) {
+    void* bd = nullptr; size_t blen = 0;
+    if (c.array(2, &bd, &blen, "bias") != x.dtype || static_cast<long>(blen) != o) c.fail("bias must be a contiguous (O) array of the input's dtype");
+    bias = bd;
+  }
+  void* out = c.out(4, x.dtype, p.n * o * p.oh * p.ow);
+  if (x.dtype == DT_F32) {
+    conv2d_forward_t<float>(x, static_cast<const float*>(w.data) + w.offset, static_cast<const float*>(bias), p, o, static_cast<float*>(out));
+  } else {
+    conv2d_forward_t<double>(x, static_cast<const double*>(w.data) + w.offset, static_cast<const double*>(bias), p, o, static_cast<double*>(out));
+  }
+}
+
+// conv2dBackward(dy, x, w, meta, dx|null, dw|null, db|null): meta = views of dy (N, O, OH, OW,
+// contiguous), x (N, C, H, W) and w (O, C, kh, kw, contiguous), then the geometry; dx zeroed,
+// dw and db: every element written
+void Conv2dBackward(Call& c) {
+  c.meta(3);
+  const ViewDesc dy = c.float_view(0, "dy");
+  const ViewDesc x = c.float_view(1, "x");
+  const ViewDesc w = c.float_view(2, "weight");
+  const Conv2dGeom p = read_conv2d_geometry(c);
+  if (x.ndim != 4 || x.shape[0] != p.n || x.shape[1] != p.c || x.shape[2] != p.h || x.shape[3] != p.w) c.fail("input shape does not match the geometry");
+  const long o = check_weight(c, p, w, x.dtype);
+  c.same_dtype(dy, x);
+  if (dy.ndim != 4 || dy.shape[0] != p.n || dy.shape[1] != o || dy.shape[2] != p.oh || dy.shape[3] != p.ow) c.fail("dy shape must be (N, O, OH, OW)");
+  long st = 1;
+  for (int d = 3; d >= 0; d--) { if (dy.shape[d] > 1 && dy.strides[d] != st) c.fail("dy must be contiguous"); st *= dy.shape[d]; }
+  void* dx = c.out_opt(4, x.dtype, p.n * p.c * p.h * p.w, "dx");
+  void* dw = c.out_opt(5, x.dtype, o * p.c * p.kh * p.kw, "dw");
+  void* db = c.out_opt(6, x.dtype, o, "db");
+  if (x.dtype == DT_F32) {
+    conv2d_backward_t<float>(dy, x, static_cast<const float*>(w.data) + w.offset, p, o, static_cast<float*>(dx), static_cast<float*>(dw), static_cast<float*>(db));
+  } else {
+    conv2d_backward_t<double>(dy, x, static_cast<const double*>(w.data) + w.offset, p, o, static_cast<double*>(dx), static_cast<double*>(dw), static_cast<double*>(db));
+  }
+}
+
+}  // namespace ts
