@@ -7,7 +7,7 @@
 //   elementwise.cc (unary, binary, where/select, compareInt), reduce.cc, copy.cc (copy, convert,
 //   assign), im2col.cc (unfold2d, fold2d), matmul.cc (+ gemm.cc), and the fused kernels linear.cc,
 //   softmax_cross_entropy.cc, layer_norm.cc, gelu.cc, attention.cc, embedding.cc, csr_linear.cc,
-//   adam.cc.
+//   adam.cc, int8_linear.cc (+ int8_gemm_{generic,avx2,avx512}.cc).
 #include "alloc.h"
 #include "binding.h"
 #include "common.h"
@@ -17,8 +17,8 @@ namespace {
 
 using namespace ts;
 
-constexpr int kAbiVersion = 4;  // must match ABI_VERSION in src/backends/native/addon.ts (4: one view
-                                // format for every entry point, embedding included)
+constexpr int kAbiVersion = 5;  // must match ABI_VERSION in src/backends/native/addon.ts (4: one view
+                                // format for every entry point, embedding included; 5: int8Linear)
 
 // setNumThreads(n)
 void SetNumThreads(Call& c) {
@@ -84,6 +84,9 @@ const Binding kBindings[] = {
     {"embeddingBackward", "embeddingBackward", EmbeddingBackward},
     // csr_linear.cc
     {"csrLinear", "csrLinear", CsrLinear},
+    // int8_linear.cc
+    {"int8Pack", "int8Pack", Int8Pack},
+    {"int8Linear", "int8Linear", Int8Linear},
     // thread control
     {"setNumThreads", "setNumThreads", SetNumThreads},
 };
@@ -96,6 +99,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("cpuPath", Napi::Function::New<CpuPath>(env, "cpuPath"));
   exports.Set("setCpuPath", Napi::Function::New<SetCpuPath>(env, "setCpuPath"));
   exports.Set("supportedPaths", Napi::Function::New<SupportedPaths>(env, "supportedPaths"));
+  exports.Set("int8Path", Napi::Function::New<Int8Path>(env, "int8Path"));
+  exports.Set("setInt8Path", Napi::Function::New<SetInt8Path>(env, "setInt8Path"));
+  exports.Set("supportedInt8Paths", Napi::Function::New<SupportedInt8Paths>(env, "supportedInt8Paths"));
+  exports.Set("int8PackedBytes", Napi::Function::New<Int8PackedBytes>(env, "int8PackedBytes"));
   exports.Set("abiVersion", Napi::Number::New(env, kAbiVersion));
   return exports;
 }

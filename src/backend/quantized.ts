@@ -66,10 +66,13 @@ export type Int8LinearOutput = FloatOutput | RequantizedOutput;
  * on x * (1 / scale) in float32, the rule torch.quantize_per_tensor uses.
  */
 export interface QuantizedKernels {
+  /** The int8 code path in use: 'vnni', 'avx512', 'avx2', 'generic' (native) or 'typescript' (reference). */
+  readonly int8Path?: string;
   /**
    * y = x (M, K) @ w^T (w: (N, K)) + bias (N,) in int8 arithmetic; `bias` is float32 or null.
    * Returns (M, N) contiguous: Float32Array for a float32 output, Int8Array / Uint8Array for a
-   * requantized one.
+   * requantized one. A backend may cache a packed copy of `w.data` (the native one does, keyed by
+   * the array), so a weight array must not change after its first use (quantized weights never do).
    */
   int8Linear?(x: QuantizedActivation, w: QuantizedWeight, bias: Float32Array | null, out: Int8LinearOutput): Float32Array | Int8Storage;
 }

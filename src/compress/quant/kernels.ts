@@ -1,7 +1,7 @@
 // Where the quantized layers get their int8 kernels: the active backend's `int8Linear` (the
 // QuantizedKernels member of the Backend contract, backend/quantized.ts). The reference backend
-// implements it in pure TypeScript (backends/reference/quantized.ts); the native backend lists the
-// same reference twin until its AVX2/VNNI kernel lands. Nothing else in compress/quant names a backend.
+// implements it in pure TypeScript (backends/reference/quantized.ts); the native backend runs its
+// int8 GEMM (backends/native/int8_linear.ts). Nothing else in compress/quant names a backend.
 
 import type { QuantizedKernels } from '../../backend/quantized.js';
 import { getBackend } from '../../backend/registry.js';
@@ -15,5 +15,5 @@ export function quantizedKernels(): Required<QuantizedKernels> {
   const be = getBackend();
   const int8Linear = be.int8Linear;
   if (!int8Linear) throw new TensorslimError('int8Linear', `backend '${be.name}' has no int8 GEMM kernel; use TENSORSLIM_BACKEND=reference or a backend that implements QuantizedKernels`);
-  return { int8Linear: int8Linear.bind(be) };
+  return { int8Linear: int8Linear.bind(be), int8Path: be.int8Path ?? 'unknown' };
 }
