@@ -87,6 +87,8 @@ const Binding kBindings[] = {
     // int8_linear.cc
     {"int8Pack", "int8Pack", Int8Pack},
     {"int8Linear", "int8Linear", Int8Linear},
+    {"int8Quantize", "quantizePerTensor", Int8Quantize},
+    {"int8FloatRange", "floatRange", Int8FloatRange},
     // thread control
     {"setNumThreads", "setNumThreads", SetNumThreads},
 };

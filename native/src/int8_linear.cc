@@ -333,4 +333,57 @@ void Int8Linear(Call& c) {
   run_gemm(*isa, static_cast<const uint8_t*>(xd), xSigned, M, K, static_cast<const uint8_t*>(pd) + kHeader, N, e, rowsum);
 }
 
+// int8Quantize(x, inv, zeroPoint, signed, out): out[i] = clamp(nearbyint(float(x[i] * inv)) + zeroPoint)
+// over the whole int8 / uint8 range; inv is float32 (fround(1 / fround(scale)) on the TypeScript side),
+// x Float32Array, out Uint8Array (int8 bits when signed). Non-finite products and |r| >= 2^63 give
+// qmin, as quantizeValue in src/backend/quantized.ts (torch's quantize_val on x86).
+void Int8Quantize(Call& c) {
+  void *xd, *od;
+  size_t xl, ol;
+  const int xt = c.array(0, &xd, &xl, "x");
+  const float inv = float(c.number(1, "inv"));
+  const long zp = c.integer(2, "zeroPoint", -2147483648L, 2147483647L);
+  const bool sgn = c.flag(3);
+  const int ot = c.array(4, &od, &ol, "out");
+  if (xt != DT_F32 || ot != DT_U8) c.fail("x must be a Float32Array and out a Uint8Array");
+  if (ol != xl) c.fail("out holds " + std::to_string(ol) + " values, x " + std::to_string(xl));
+  const float* x = static_cast<const float*>(xd);
+  uint8_t* out = static_cast<uint8_t*>(od);
+  const double lo = sgn ? -128 : 0, hi = sgn ? 127 : 255, z = double(zp);
+  parallel_for(long(xl), 16384, [&](long a, long b) {
+    for (long i = a; i < b; i++) {
+      const float r = std::nearbyint(x[i] * inv);
+      double q = lo;
+      if (std::fabs(double(r)) < 9223372036854775808.0) { q = double(r) + z; q = q < lo ? lo : q > hi ? hi : q; }
+      out[i] = uint8_t(int(q));  // int8 bits when signed
+    }
+  });
+}
+
+// int8FloatRange(x, out): out = [min, max, index of the first NaN or +-Infinity (-1: none)] of a
+// Float32Array (min = max = 0 when empty); the range of finite values when there is none.
+void Int8FloatRange(Call& c) {
+  void* xd;
+  size_t xl, ol;
+  const int xt = c.array(0, &xd, &xl, "x");
+  if (xt != DT_F32) c.fail("x must be a Float32Array");
+  double* out = const_cast<double*>(c.f64(1, "out", 3, &ol));
+  const float* x = static_cast<const float*>(xd);
+  float lo = INFINITY, hi = -INFINITY;
+  long bad = -1;
+  const long n = long(xl);
+  for (long i0 = 0; i0 < n && bad < 0; i0 += 4096) {
+    const long i1 = std::min(n, i0 + 4096);
+    float l = lo, h = hi, s = 0;
+    for (long i = i0; i < i1; i++) { const float v = x[i]; l = v < l ? v : l; h = v > h ? v : h; s += v - v; }
+    if (s != 0 || s != s) {  // a NaN or an infinity in this block: find the first
+      for (long i = i0; i < i1; i++) if (!std::isfinite(x[i])) { bad = i; break; }
+    }
+    lo = l; hi = h;
+  }
+  out[0] = n == 0 ? 0 : double(lo);
+  out[1] = n == 0 ? 0 : double(hi);
+  out[2] = double(bad);
+}
+
 }  // namespace ts

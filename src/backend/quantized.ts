@@ -75,6 +75,17 @@ export interface QuantizedKernels {
    * the array), so a weight array must not change after its first use (quantized weights never do).
    */
   int8Linear?(x: QuantizedActivation, w: QuantizedWeight, bias: Float32Array | null, out: Int8LinearOutput): Float32Array | Int8Storage;
+  /**
+   * Quantize float32 values with one scale and zero point over the whole range of `dtype`: out[i] =
+   * quantizeValue(x[i], fround(1 / fround(scale)), zeroPoint, lo, hi), the bits of
+   * torch.quantize_per_tensor. Optional: compress/quant/qtensor.ts computes the same in TypeScript.
+   */
+  quantizePerTensor?(x: Float32Array, scale: number, zeroPoint: number, dtype: 'int8' | 'uint8'): Int8Storage;
+  /**
+   * The range of x for dynamic activation quantization: min and max, and the index of the first NaN
+   * or infinity (-1 when none; min and max are then meaningless). Empty x gives 0, 0, -1.
+   */
+  floatRange?(x: Float32Array): { min: number; max: number; nonFinite: number };
 }
 
 /**

@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { describe, test } from 'node:test';
-import type { Int8LinearOutput, Int8Storage, QuantizedActivation, QuantizedWeight } from '../../src/backend/quantized.js';
+import { quantizeValue, type Int8LinearOutput, type Int8Storage, type QuantizedActivation, type QuantizedWeight } from '../../src/backend/quantized.js';
 import { int8LinearReference } from '../../src/backends/reference/quantized.js';
 import { getNativeBackend, getNumThreads, int8Path, nativeStatus, setInt8Path, setNumThreads, supportedInt8Paths } from '../../src/backends/native/index.js';
 import { nativeSkip as skip, rng } from './helpers.js';
@@ -155,6 +155,50 @@ describe('native int8Linear', { skip }, () => {
     assert.throws(() => nat!.int8Linear({ ...x, cols: 3, rows: 2, data: new Uint8Array(6) }, w3, Float32Array.of(1), { kind: 'float32' }), /bias has 1 values, expected 2/);
     assert.throws(() => nat!.int8Linear({ ...x, data: new Uint8Array(6), cols: 3, zeroPoint: 0.5 }, w3, null, { kind: 'float32' }), /zero point must be an integer/);
     assert.throws(() => setInt8Path('sse9' as 'generic'), /does not support 'sse9'/);
+  });
+
+  test('quantizePerTensor: quantizeValue\'s bits for every zero point (ties, ends, NaN, Inf, huge), 1 and 2 threads', () => {
+    const r = rng(11);
+    const prev = getNumThreads();
+    try {
+      for (const threads of [1, 2]) {
+        setNumThreads(threads);
+        for (const dtype of ['int8', 'uint8'] as const) {
+          const [lo, hi] = dtype === 'int8' ? [-128, 127] : [0, 255];
+          for (const zp of [lo, lo + 1, hi - 1, hi, 0, 7, -7].filter((z) => z >= lo && z <= hi)) {
+            const scale = [0.0173, 0.5, 1, 3e-3][Math.floor(r() * 4)]!;
+            const xs: number[] = [NaN, Infinity, -Infinity, 1e30, -1e30, 3e9, -3e9, 1e19, -1e19, 0, -0];
+            for (let k = -300; k <= 300; k++) xs.push((k + 0.5) * scale, k * scale, (k + 0.5) * scale * (1 + 1e-7), (k + 0.5) * scale * (1 - 1e-7));
+            while (xs.length < 40000) xs.push((r() - 0.5) * 600 * scale);
+            const x = new Float32Array(xs);
+            const q = nat!.quantizePerTensor(x, scale, zp, dtype);
+            assert.ok(dtype === 'int8' ? q instanceof Int8Array : q instanceof Uint8Array);
+            const inv = Math.fround(1 / Math.fround(scale));
+            for (let i = 0; i < x.length; i++) {
+              const want = quantizeValue(x[i]!, inv, zp, lo, hi);
+              if (q[i] !== want) assert.fail(`${threads} thread(s), ${dtype} scale ${scale} zp ${zp}: x ${x[i]} gives ${q[i]}, quantizeValue ${want}`);
+            }
+          }
+        }
+      }
+    } finally { setNumThreads(prev); }
+  });
+
+  test('floatRange: min, max and the first non-finite index', () => {
+    const r = rng(12);
+    for (const n of [0, 1, 7, 4096, 4097, 10000]) {
+      const x = Float32Array.from({ length: n }, () => (r() - 0.5) * 10);
+      const got = nat!.floatRange(x);
+      let lo = Infinity, hi = -Infinity;
+      for (const v of x) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
+      assert.deepEqual(got, n === 0 ? { min: 0, max: 0, nonFinite: -1 } : { min: lo, max: hi, nonFinite: -1 }, `n ${n}`);
+      if (n > 5) {
+        for (const bad of [NaN, Infinity, -Infinity]) {
+          const y = x.slice(); const at = Math.floor(r() * n); y[at] = bad; if (at + 3 < n) y[at + 3] = NaN;
+          assert.equal(nat!.floatRange(y).nonFinite, at, `n ${n}, ${bad} at ${at}`);
+        }
+      }
+    }
   });
 
   test('TENSORSLIM_INT8 forces a lower path at load, TENSORSLIM_CPU lowers it with the float kernels', { skip: process.env['TENSORSLIM_BACKEND'] === 'reference' ? 'no kernel here (start-up switches); runs in the native pass' : false }, () => {

@@ -56,6 +56,10 @@ export interface NativeAddon {
   /** params: [kind (0 float32, 1 requantize), outScale, outZeroPoint, relu, outSigned]; int8 data as its bytes. */
   int8Linear(x: Uint8Array, xSigned: boolean, rows: number, cols: number, xScale: number, xZeroPoint: number, packed: Uint8Array,
     colsum: Int32Array, wScales: Float32Array, wZeroPoints: Int32Array, bias: Float32Array | null, params: Float64Array, out: Float32Array | Uint8Array): void;
+  /** out = quantized x (int8 bits when signed); inv = fround(1 / fround(scale)). */
+  int8Quantize(x: Float32Array, inv: number, zeroPoint: number, signed: boolean, out: Uint8Array): void;
+  /** out = [min, max, index of the first non-finite value or -1]. */
+  int8FloatRange(x: Float32Array, out: Float64Array): void;
   int8PackedBytes(path: string, rows: number, cols: number): number;
   int8Path(): string;
   setInt8Path(path: string): boolean;

@@ -1,9 +1,10 @@
-// The native backend's int8 GEMM (native/src/int8_linear.cc, micro-kernels in
+// The native backend's int8 kernels: the int8 GEMM (native/src/int8_linear.cc, micro-kernels in
 // native/src/int8_gemm_{generic,avx2,avx512}.cc, layouts in native/src/int8_gemm_isa.h): the
 // backend's `int8Linear` (QuantizedKernels in src/backend/quantized.ts), bit for bit the reference
 // twin src/backends/reference/quantized.ts (fuzzed in test/native/int8_linear.test.ts on every int8
 // path). Callers: the quantized layers in src/compress/quant/ (modules.ts, conv.ts) through
-// quantizedKernels() in src/compress/quant/kernels.ts.
+// quantizedKernels() in src/compress/quant/kernels.ts. Also quantizePerTensor and floatRange (the
+// per-batch activation quantization of dynamic layers), in the same C++ file.
 //
 // Weights are packed once per weight array and CPU path (int8Pack) and the packed buffer is kept
 // here, in a WeakMap keyed by the weight's Int8Array: a quantized layer's weight never changes, so
@@ -50,6 +51,7 @@ function check(x: QuantizedActivation, w: QuantizedWeight, bias: Float32Array | 
 export function int8LinearKernels(addon: NativeAddon): Required<QuantizedKernels> {
   const cache = new WeakMap<Int8Array, Map<string, PackedWeight>>();
   const params = new Float64Array(5);
+  const range = new Float64Array(3);
 
   function packed(w: QuantizedWeight): PackedWeight {
     const path = addon.int8Path();
@@ -69,6 +71,16 @@ export function int8LinearKernels(addon: NativeAddon): Required<QuantizedKernels
 
   return {
     get int8Path() { return addon.int8Path(); },
+    quantizePerTensor(x, scale, zeroPoint, dtype) {
+      if (!Number.isInteger(zeroPoint)) throw new Error(`quantizePerTensor (native): the zero point must be an integer, got ${zeroPoint}`);
+      const out = dtype === 'int8' ? new Int8Array(x.length) : new Uint8Array(x.length);
+      addon.int8Quantize(x, Math.fround(1 / Math.fround(scale)), zeroPoint, dtype === 'int8', bytesOf(out));
+      return out;
+    },
+    floatRange(x) {
+      addon.int8FloatRange(x, range);
+      return { min: range[0]!, max: range[1]!, nonFinite: range[2]! };
+    },
     int8Linear(x, w, bias, out) {
       check(x, w, bias, out);
       // zero points outside int32 (the contract allows any number) keep the reference's arithmetic

@@ -52,4 +52,4 @@ export function int8LinearReference(x: QuantizedActivation, w: QuantizedWeight, 
 }
 
 /** The reference backend's int8 kernels. @example referenceQuantizedKernels.int8Linear!(x, w, null, { kind: 'float32' }) */
-export const referenceQuantizedKernels: Required<QuantizedKernels> = { int8Linear: int8LinearReference, int8Path: 'typescript' };
+export const referenceQuantizedKernels: Required<Pick<QuantizedKernels, 'int8Linear' | 'int8Path'>> = { int8Linear: int8LinearReference, int8Path: 'typescript' };

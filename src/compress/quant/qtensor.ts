@@ -10,6 +10,7 @@ import { Tensor } from '../../core/tensor.js';
 import { TensorslimError, DTypeError, ShapeError } from '../../core/errors.js';
 import { fmtShape } from '../../backend/shape.js';
 import { quantizeValue, type Int8Storage } from '../../backend/quantized.js';
+import { activationKernels } from './kernels.js';
 
 const TWO_POW_63 = 9223372036854775808;
 
@@ -162,8 +163,13 @@ export function quantizePerTensor(x: Tensor, scale: number, zeroPoint: number, d
   checkZeroPoint(op, zeroPoint, dtype);
   const src = floatInput(op, x);
   const inv = Math.fround(1 / Math.fround(scale));
-  const out = dtype === 'qint8' ? new Int8Array(src.length) : new Uint8Array(src.length);
-  quantizeInto(src, inv, zeroPoint, dtype === 'qint8', out);
+  const kernel = activationKernels().quantizePerTensor;
+  let out: Int8Storage;
+  if (kernel && src instanceof Float32Array) out = kernel(src, scale, zeroPoint, dtype === 'qint8' ? 'int8' : 'uint8');
+  else {
+    out = dtype === 'qint8' ? new Int8Array(src.length) : new Uint8Array(src.length);
+    quantizeInto(src, inv, zeroPoint, dtype === 'qint8', out);
+  }
   return new QuantizedTensor({ dtype, shape: x.shape, data: out, scales: Float32Array.of(scale), zeroPoints: Int32Array.of(zeroPoint), axis: null });
 }
 
