@@ -120,6 +120,18 @@ void pack_weights(const Int8GemmIsa& isa, int code, const int8_t* w, long N, lon
   }
 }
 
+// nearbyint(p) in the default rounding mode (half to even) without a libm call (baseline x86-64 has
+// no roundss): below 2^22, adding and subtracting 1.5 * 2^23 rounds p to an integer in one float
+// rounding (the sum lies in [2^23, 2^24), where float spacing is 1; 1.5 * 2^23 is even, so ties keep
+// their parity); larger or non-finite values are integers, infinities or NaN already, or go to libm.
+inline float round_half_even(float p) {
+  if (std::fabs(p) < 4194304.0f) {
+    constexpr float b = 12582912.0f;  // (p + b) - b is not simplified without -ffast-math
+    return (p + b) - b;
+  }
+  return std::nearbyint(p);
+}
+
 struct Epilogue {
   long N;
   const uint32_t* rowsum;  // (M)
@@ -148,7 +160,7 @@ void epilogue(const Epilogue& e, const int32_t* tile, long ldt, long m0, long ro
         static_cast<float*>(e.out)[m * e.N + n] = real;
         continue;
       }
-      const float r = std::nearbyint(real * e.inv);
+      const float r = round_half_even(real * e.inv);
       double q;
       if (!(std::fabs(double(r)) < 9223372036854775808.0)) q = e.qmin;
       else {
@@ -352,7 +364,7 @@ void Int8Quantize(Call& c) {
   const double lo = sgn ? -128 : 0, hi = sgn ? 127 : 255, z = double(zp);
   parallel_for(long(xl), 16384, [&](long a, long b) {
     for (long i = a; i < b; i++) {
-      const float r = std::nearbyint(x[i] * inv);
+      const float r = round_half_even(x[i] * inv);
       double q = lo;
       if (std::fabs(double(r)) < 9223372036854775808.0) { q = double(r) + z; q = q < lo ? lo : q > hi ? hi : q; }
       out[i] = uint8_t(int(q));  // int8 bits when signed
