@@ -57,8 +57,28 @@
       ],
     },
     {
+      "target_name": "ts_int8_gemm_avx512",
+      "type": "static_library",
+      "conditions": [
+        ["target_arch=='x64'", {
+          "sources": ["src/int8_gemm_avx512.cc"],
+          "cflags_cc": ["-mavx512f", "-mavx512bw", "-mavx512dq", "-mavx512vl", "-mavx2", "-mfma", "-mprefer-vector-width=512"],
+        }],
+      ],
+    },
+    {
+      "target_name": "ts_int8_gemm_avx2",
+      "type": "static_library",
+      "conditions": [
+        ["target_arch=='x64'", {
+          "sources": ["src/int8_gemm_avx2.cc"],
+          "cflags_cc": ["-mavx2", "-mfma"],
+        }],
+      ],
+    },
+    {
       "target_name": "tensorslim",
-      "dependencies": ["ts_isa_avx512", "ts_isa_avx2", "ts_layer_norm_gelu_avx512", "ts_layer_norm_gelu_avx2"],
+      "dependencies": ["ts_isa_avx512", "ts_isa_avx2", "ts_layer_norm_gelu_avx512", "ts_layer_norm_gelu_avx2", "ts_int8_gemm_avx512", "ts_int8_gemm_avx2"],
       "sources": [
         "src/addon.cc", "src/binding.cc", "src/alloc.cc", "src/cpu.cc", "src/threadpool.cc", "src/isa_generic.cc", "src/gemm.cc",
         "src/elementwise.cc", "src/reduce.cc", "src/copy.cc", "src/im2col.cc", "src/matmul.cc",
@@ -66,6 +86,7 @@
         "src/layer_norm_gelu_generic.cc", "src/attention.cc", "src/embedding.cc", "src/csr_linear.cc",
         "src/roofline.cc", "src/pool_trace.cc",
         "src/max_pool2d.cc", "src/conv2d.cc",
+        "src/int8_linear.cc", "src/int8_gemm_generic.cc",
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],

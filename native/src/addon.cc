@@ -7,8 +7,9 @@
 //   elementwise.cc (unary, binary, where/select, compareInt), reduce.cc, copy.cc (copy, convert,
 //   assign), im2col.cc (unfold2d, fold2d), matmul.cc (+ gemm.cc), and the fused kernels linear.cc,
 //   softmax_cross_entropy.cc, layer_norm.cc, gelu.cc, attention.cc, embedding.cc, csr_linear.cc,
-//   adam.cc; for the profiler, roofline.cc (rooflineProbe: peak FLOP/s per CPU path, copy
-//   bandwidth) and pool_trace.cc (poolTrace, poolTraceDrain: per-thread kernel timing).
+//   adam.cc, int8_linear.cc (+ int8_gemm_{generic,avx2,avx512}.cc); for the profiler, roofline.cc
+//   (rooflineProbe: peak FLOP/s per CPU path, copy bandwidth) and pool_trace.cc (poolTrace,
+//   poolTraceDrain: per-thread kernel timing).
 #include "alloc.h"
 #include "binding.h"
 #include "common.h"
@@ -24,8 +25,9 @@ namespace {
 
 using namespace ts;
 
-constexpr int kAbiVersion = 5;  // must match ABI_VERSION in src/backends/native/addon.ts (4: one view
-                                // format for every entry point, embedding included; 5: maxPool2d, conv2d)
+constexpr int kAbiVersion = 6;  // must match ABI_VERSION in src/backends/native/addon.ts (4: one view
+                                // format for every entry point, embedding included; 5: maxPool2d, conv2d;
+                                // 6: int8Linear, int8 paths, quantizePerTensor, floatRange)
 
 // setNumThreads(n)
 void SetNumThreads(Call& c) {
@@ -97,6 +99,11 @@ const Binding kBindings[] = {
     {"embeddingBackward", "embeddingBackward", EmbeddingBackward},
     // csr_linear.cc
     {"csrLinear", "csrLinear", CsrLinear},
+    // int8_linear.cc
+    {"int8Pack", "int8Pack", Int8Pack},
+    {"int8Linear", "int8Linear", Int8Linear},
+    {"int8Quantize", "quantizePerTensor", Int8Quantize},
+    {"int8FloatRange", "floatRange", Int8FloatRange},
     // thread control
     {"setNumThreads", "setNumThreads", SetNumThreads},
 };
@@ -109,6 +116,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("cpuPath", Napi::Function::New<CpuPath>(env, "cpuPath"));
   exports.Set("setCpuPath", Napi::Function::New<SetCpuPath>(env, "setCpuPath"));
   exports.Set("supportedPaths", Napi::Function::New<SupportedPaths>(env, "supportedPaths"));
+  exports.Set("int8Path", Napi::Function::New<Int8Path>(env, "int8Path"));
+  exports.Set("setInt8Path", Napi::Function::New<SetInt8Path>(env, "setInt8Path"));
+  exports.Set("supportedInt8Paths", Napi::Function::New<SupportedInt8Paths>(env, "supportedInt8Paths"));
+  exports.Set("int8PackedBytes", Napi::Function::New<Int8PackedBytes>(env, "int8PackedBytes"));
   exports.Set("abiVersion", Napi::Number::New(env, kAbiVersion));
   exports.Set("rooflineProbe", Napi::Function::New<ts::RooflineProbe>(env, "rooflineProbe"));
   exports.Set("poolTrace", Napi::Function::New<ts::PoolTrace>(env, "poolTrace"));

@@ -66,12 +66,26 @@ export type Int8LinearOutput = FloatOutput | RequantizedOutput;
  * on x * (1 / scale) in float32, the rule torch.quantize_per_tensor uses.
  */
 export interface QuantizedKernels {
+  /** The int8 code path in use: 'vnni', 'avx512', 'avx2', 'generic' (native) or 'typescript' (reference). */
+  readonly int8Path?: string;
   /**
    * y = x (M, K) @ w^T (w: (N, K)) + bias (N,) in int8 arithmetic; `bias` is float32 or null.
    * Returns (M, N) contiguous: Float32Array for a float32 output, Int8Array / Uint8Array for a
-   * requantized one.
+   * requantized one. A backend may cache a packed copy of `w.data` (the native one does, keyed by
+   * the array), so a weight array must not change after its first use (quantized weights never do).
    */
   int8Linear?(x: QuantizedActivation, w: QuantizedWeight, bias: Float32Array | null, out: Int8LinearOutput): Float32Array | Int8Storage;
+  /**
+   * Quantize float32 values with one scale and zero point over the whole range of `dtype`: out[i] =
+   * quantizeValue(x[i], fround(1 / fround(scale)), zeroPoint, lo, hi), the bits of
+   * torch.quantize_per_tensor. Optional: compress/quant/qtensor.ts computes the same in TypeScript.
+   */
+  quantizePerTensor?(x: Float32Array, scale: number, zeroPoint: number, dtype: 'int8' | 'uint8'): Int8Storage;
+  /**
+   * The range of x for dynamic activation quantization: min and max, and the index of the first NaN
+   * or infinity (-1 when none; min and max are then meaningless). Empty x gives 0, 0, -1.
+   */
+  floatRange?(x: Float32Array): { min: number; max: number; nonFinite: number };
 }
 
 /**

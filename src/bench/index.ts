@@ -1,5 +1,5 @@
 // src/bench: the benchmarks shipped in the package, what `tensorslim bench <name>` runs (gemm, mlp,
-// gpt, cnn, sparse, elementwise, infer). Each measures one workload on this machine and active backend and
+// gpt, cnn, sparse, elementwise, quant, infer). Each measures one workload on this machine and active backend and
 // returns plain numbers with the machine description (machine.ts); none compares with another
 // library, writes files or asserts anything about speed.
 //
@@ -16,6 +16,7 @@ export { benchGemm, type GemmBenchOptions, type GemmBenchResult } from './gemm.j
 export { benchInfer, inferInput, type InferBenchOptions, type InferBenchResult } from './infer.js';
 export { benchGpt, type GptBenchOptions, type GptBenchResult } from './gpt.js';
 export { benchMlp, mlpTrainer, type MlpBenchOptions, type MlpBenchResult, type MlpTrainer } from './mlp.js';
+export { benchQuant, type QuantBenchOptions, type QuantBenchResult } from './quant.js';
 export { benchSparse, type SparseBenchOptions, type SparseBenchResult } from './sparse.js';
 export { benchSparseModel, type SparseModelBenchOptions, type SparseModelBenchResult } from './sparse_model.js';
 export { machineInfo, median, applyThreads, timeSteps, type MachineInfo } from './machine.js';

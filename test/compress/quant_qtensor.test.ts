@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { tensor } from '../../src/index.js';
 import { dequantize, quantizePerChannel, quantizePerTensor, QuantizedTensor } from '../../src/compress/quant/index.js';
-import { roundHalfEven } from '../../src/backend/quantized.js';
+import { quantizeValue, roundHalfEven } from '../../src/backend/quantized.js';
 import { fx, mismatches, type Json } from './quant_helpers.js';
 
 describe('quantized tensors (torch fixtures)', () => {
@@ -18,6 +18,26 @@ describe('quantized tensors (torch fixtures)', () => {
       assert.equal(bad.length, 0, `${c.dtype} scale ${c.scale} zp ${c.zeroPoint}: q differs at ${bad.slice(0, 5).map((i) => `${c.x[i]}: ${q.data[i]} vs ${c.q[i]}`)}`);
       const dq = dequantize(q).dataSync();
       assert.equal(mismatches(dq, c.dq).length, 0, 'dequantize differs');
+    }
+  });
+  test('quantizePerTensor gives quantizeValue\'s bits for every zero point: ties, ends, NaN, Inf, huge', () => {
+    let seed = 5;
+    const rnd = (): number => { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; return seed / 2 ** 32; };
+    for (const dtype of ['qint8', 'quint8'] as const) {
+      const [lo, hi] = dtype === 'qint8' ? [-128, 127] : [0, 255];
+      for (const zp of [lo, lo + 1, hi - 1, hi, 0, 1, 7, -7].filter((z) => z >= lo && z <= hi)) {
+        const scale = [0.0173, 0.5, 1, 3e-3][Math.floor(rnd() * 4)]!;
+        const xs: number[] = [NaN, Infinity, -Infinity, 1e30, -1e30, 3e9, -3e9, 0, -0];
+        for (let k = -300; k <= 300; k++) xs.push((k + 0.5) * scale, k * scale, (k + 0.5) * scale * (1 + 1e-7), (k + 0.5) * scale * (1 - 1e-7));
+        for (let k = 0; k < 500; k++) xs.push((rnd() - 0.5) * 600 * scale);
+        const x = new Float32Array(xs);
+        const q = quantizePerTensor(tensor(x), scale, zp, dtype).data;
+        const inv = Math.fround(1 / Math.fround(scale));
+        for (let i = 0; i < x.length; i++) {
+          const want = quantizeValue(x[i]!, inv, zp, lo, hi);
+          if (q[i] !== want) assert.fail(`${dtype} scale ${scale} zp ${zp}: x ${x[i]} gives ${q[i]}, quantizeValue ${want}`);
+        }
+      }
     }
   });
   test('quantizePerChannel and dequantize', () => {

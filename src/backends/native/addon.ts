@@ -59,6 +59,19 @@ export interface NativeAddon {
   embeddingBackward(dy: TypedArray, meta: Float64Array, indices: Int32Array, rows: number, out: TypedArray): void;
   csrLinear(x: TypedArray, batch: number, rows: number, cols: number, crow: Int32Array, col: Int32Array,
     values: TypedArray, bias: TypedArray | null, out: TypedArray): void;
+  /** Packs w (rows x cols, int8 bits) for int8 path `path` (0 generic, 1 avx2, 2 avx512, 3 vnni) into `packed` (int8PackedBytes long). */
+  int8Pack(w: Uint8Array, rows: number, cols: number, path: number, packed: Uint8Array, colsum: Int32Array): void;
+  /** params: [kind (0 float32, 1 requantize), outScale, outZeroPoint, relu, outSigned]; int8 data as its bytes. */
+  int8Linear(x: Uint8Array, xSigned: boolean, rows: number, cols: number, xScale: number, xZeroPoint: number, packed: Uint8Array,
+    colsum: Int32Array, wScales: Float32Array, wZeroPoints: Int32Array, bias: Float32Array | null, params: Float64Array, out: Float32Array | Uint8Array): void;
+  /** out = quantized x (int8 bits when signed); inv = fround(1 / fround(scale)). */
+  int8Quantize(x: Float32Array, inv: number, zeroPoint: number, signed: boolean, out: Uint8Array): void;
+  /** out = [min, max, index of the first non-finite value or -1]. */
+  int8FloatRange(x: Float32Array, out: Float64Array): void;
+  int8PackedBytes(path: string, rows: number, cols: number): number;
+  int8Path(): string;
+  setInt8Path(path: string): boolean;
+  supportedInt8Paths(): string[];
   setNumThreads(n: number): void;
   getNumThreads(): number;
   cpuPath(): string;
@@ -72,7 +85,7 @@ export interface NativeAddon {
   readonly abiVersion: number;
 }
 
-const ABI_VERSION = 5;  // kAbiVersion in native/src/addon.cc (4: one view format for every entry point, embedding included; 5: maxPool2d, conv2d)
+const ABI_VERSION = 6;  // kAbiVersion in native/src/addon.cc (4: one view format for every entry point, embedding included; 5: maxPool2d, conv2d; 6: int8Linear)
 
 /** The package root: the nearest directory above this file holding native/binding.gyp. */
 function packageRoot(): string | null {

@@ -10,7 +10,8 @@
 // native/src/<name>.cc): linear.ts (linear(+bias, +ReLU) and its backward), softmax_cross_entropy.ts
 // (loss and backward), adam.ts, layer_norm.ts, gelu.ts, attention.ts, embedding.ts (row gather
 // and its scatter-add adjoint), csr_linear.ts, max_pool2d.ts (pooling with argmax, and its
-// scatter adjoint) and conv2d.ts (convolution without a column tensor, and its backward). Views are packed for the addon by pack.ts.
+// scatter adjoint), conv2d.ts (convolution without a column tensor, and its backward) and
+// int8_linear.ts (the int8 GEMM, QuantizedKernels). Views are packed for the addon by pack.ts.
 //
 // Delegated to the reference backend (listed, not silent):
 //   - gather, scatterAdd: general indexing (the embedding lookup and its adjoint, the training hot
@@ -19,12 +20,12 @@
 //   - casts to bool, from float to int32/uint8, and int32 -> uint8 (JavaScript's wrapping rules stay the reference's);
 //   - assign between different dtypes or within one buffer (overlap semantics stay the reference's);
 //   - views of rank > 16;
-//   - int8Linear (the QuantizedKernels contract, backend/quantized.ts): no native int8 GEMM yet (issue #20).
 // Importing this module loads nothing: getNativeBackend() loads the addon (addon.ts) on first use;
 // src/backends/index.ts registers it with the registry as a lazy provider, and the registry says
 // once, on first use, when it falls back to the reference backend.
 
 import type { Backend, BackendInfo, BinaryOp, Conv2dGeometry, FusedKernels, ReduceOp, UnaryOp, View } from '../../backend/backend.js';
+import type { QuantizedKernels } from '../../backend/quantized.js';
 import { allocate, allocateUninit, dtypeOfArray, isFloatArray, type DType, type TypedArray } from '../../backend/dtype.js';
 import { numel } from '../../backend/shape.js';
 import { referenceBackend } from '../reference/index.js';
@@ -36,6 +37,7 @@ import { csrLinearKernels } from './csr_linear.js';
 import { embeddingKernels } from './embedding.js';
 import { geluKernels } from './gelu.js';
 import { maxPool2dKernels } from './max_pool2d.js';
+import { int8LinearKernels } from './int8_linear.js';
 import { layerNormKernels } from './layer_norm.js';
 import { linearKernels } from './linear.js';
 import { metaBuffer, packViews, putView } from './pack.js';
@@ -60,7 +62,7 @@ const small = (v: View): boolean => v.shape.length <= MAX_DIMS;
  * (the members themselves are declared once, in backend/backend.ts).
  * @example const nat: NativeBackend | null = getNativeBackend(); nat?.linearBackward(dy, null, x, w, [true, true, true]);
  */
-export type NativeBackend = Backend & Required<FusedKernels> & Required<BackendInfo>;
+export type NativeBackend = Backend & Required<FusedKernels> & Required<QuantizedKernels> & Required<BackendInfo>;
 
 function makeBackend(n: NativeAddon): NativeBackend {
   const ref = referenceBackend;
@@ -177,7 +179,6 @@ function makeBackend(n: NativeAddon): NativeBackend {
     name: 'native',
     unary, binary, reduce, matmul, copy, assign, unfold2d, fold2d,
     where, gather: ref.gather, scatterAdd: ref.scatterAdd,
-    int8Linear: ref.int8Linear,   // no native int8 kernel yet: the reference twin, listed here
     ...linearKernels(n),
     ...softmaxCrossEntropyKernels(n),
     ...adamKernels(n),
@@ -188,6 +189,7 @@ function makeBackend(n: NativeAddon): NativeBackend {
     ...csrLinearKernels(n),
     ...conv2dKernels(n),
     ...maxPool2dKernels(n, { maxPool2dForward: ref.maxPool2dForward!, maxPool2dBackward: ref.maxPool2dBackward! }),
+    ...int8LinearKernels(n),
     get threads() { return n.getNumThreads(); },
     setThreads(k: number) { setNumThreads(k); },
     get cpuPath() { return n.cpuPath(); },
@@ -203,7 +205,7 @@ function makeBackend(n: NativeAddon): NativeBackend {
       if (!n.poolTraceDrain) throw new Error('native poolTraceDrain: this addon build predates it; rebuild it with node scripts/build-native.mjs');
       return n.poolTraceDrain();
     },
-    description: 'C++ addon: packed SIMD GEMM, threaded kernels; general gather/scatterAdd (not embedding rows), int arithmetic and int8Linear on reference',
+    description: 'C++ addon: packed SIMD GEMM, threaded kernels, int8 GEMM; general gather/scatterAdd (not embedding rows) and int arithmetic on reference',
   };
 }
 
@@ -270,4 +272,31 @@ export function setCpuPath(path: 'avx512' | 'avx2' | 'generic'): void {
   const { addon, error } = loadAddon();
   if (!addon) throw new Error(`setCpuPath: the native addon is not loaded (${error ?? ''})`);
   if (!addon.setCpuPath(path)) throw new Error(`setCpuPath: this CPU does not support '${path}'; supported: ${addon.supportedPaths().join(', ')}`);
+}
+
+/**
+ * The int8 GEMM path int8Linear runs: 'vnni', 'avx512', 'avx2', 'generic' (or 'none' without the
+ * addon). It follows the CPU path (avx512 -> vnni where the CPU has AVX-512 VNNI); TENSORSLIM_INT8
+ * at start-up or setInt8Path() forces another one.
+ * @example int8Path()  // 'vnni'
+ */
+export function int8Path(): string {
+  const { addon } = loadAddon();
+  return addon ? addon.int8Path() : 'none';
+}
+
+/** int8 paths this CPU supports, best first. @example supportedInt8Paths() // ['vnni', 'avx512', 'avx2', 'generic'] */
+export function supportedInt8Paths(): string[] {
+  const { addon } = loadAddon();
+  return addon ? addon.supportedInt8Paths() : [];
+}
+
+/**
+ * Force the int8 GEMM path ('auto' follows the CPU path again); tests use it to cover every path.
+ * Throws when the CPU lacks it. @example setInt8Path('avx2')
+ */
+export function setInt8Path(path: 'vnni' | 'avx512' | 'avx2' | 'generic' | 'auto'): void {
+  const { addon, error } = loadAddon();
+  if (!addon) throw new Error(`setInt8Path: the native addon is not loaded (${error ?? ''})`);
+  if (!addon.setInt8Path(path)) throw new Error(`setInt8Path: this CPU does not support '${path}'; supported: ${addon.supportedInt8Paths().join(', ')}`);
 }

@@ -1,8 +1,7 @@
 // Reference int8 kernels: pure TypeScript, slow and obviously correct. The oracle that native int8
 // kernels (AVX2, AVX-512 VNNI) are fuzzed against; it implements QuantizedKernels in
 // backend/quantized.ts literally, one multiply-add per term, int32 accumulation with Math.imul.
-// Not registered as a Backend method yet: the quantized layers reach it through
-// compress/quant/kernels.ts until the Backend interface gains QuantizedKernels.
+// The reference backend's int8Linear (the quantized layers reach it through compress/quant/kernels.ts).
 
 import {
   quantizeValue, type Int8LinearOutput, type Int8Storage, type QuantizedActivation, type QuantizedKernels,
@@ -53,4 +52,4 @@ export function int8LinearReference(x: QuantizedActivation, w: QuantizedWeight, 
 }
 
 /** The reference backend's int8 kernels. @example referenceQuantizedKernels.int8Linear!(x, w, null, { kind: 'float32' }) */
-export const referenceQuantizedKernels: Required<QuantizedKernels> = { int8Linear: int8LinearReference };
+export const referenceQuantizedKernels: Required<Pick<QuantizedKernels, 'int8Linear' | 'int8Path'>> = { int8Linear: int8LinearReference, int8Path: 'typescript' };

@@ -1,4 +1,4 @@
-// `tensorslim bench gemm|mlp`: measure this machine. gemm reports GFLOP/s of an N x N x N float32
+// `tensorslim bench gemm|mlp|...|quant`: measure this machine. gemm reports GFLOP/s of an N x N x N float32
 // product; mlp the median time of one training step of the 784-1200-1200-10 MLP (ReLU,
 // cross-entropy, Adam, batch 128). The work is in src/bench; this file parses flags and prints.
 
@@ -12,6 +12,7 @@ import { benchGemm } from '../../bench/gemm.js';
 import { benchMlp } from '../../bench/mlp.js';
 import { benchGpt } from '../../bench/gpt.js';
 import { benchSparse } from '../../bench/sparse.js';
+import { benchQuant } from '../../bench/quant.js';
 import { benchSparseModel } from '../../bench/sparse_model.js';
 import { benchInfer } from '../../bench/infer.js';
 import { existsSync } from 'node:fs';
@@ -20,10 +21,10 @@ import { createAnyModel, listModels, type AnyPresetModel } from '../../models/in
 import { anyModelFromCheckpoint } from '../runtime.js';
 
 const FLAGS = {
-  size: { type: 'int', help: 'gemm: matrix size N (default 1024); elementwise: elements (default 2^24, plus 2^18 in cache)', min: 1, metavar: 'N' },
+  size: { type: 'int', help: 'gemm: matrix size N (default 1024); elementwise: elements (default 2^24, plus 2^18 in cache); quant: Linear(N, N) (default 1024)', min: 1, metavar: 'N' },
   threads: { type: 'int', help: 'kernel threads (default: all available cores)', min: 1, metavar: 'N' },
-  batch: { type: 'int', help: 'mlp, cnn: batch size (default 128); gpt: (default 16); infer, sparse: (default 1)', min: 1, metavar: 'N' },
-  steps: { type: 'int', help: 'mlp, cnn: timed steps (default 30); gpt: (default 10); gemm: timed repeats; infer: timed calls (default: about 2 s worth)', min: 1, metavar: 'N' },
+  batch: { type: 'int', help: 'mlp, cnn: batch size (default 128); gpt: (default 16); quant: (default 32); infer, sparse: (default 1)', min: 1, metavar: 'N' },
+  steps: { type: 'int', help: 'mlp, cnn: timed steps (default 30); gpt: (default 10); gemm, quant: timed repeats; infer: timed calls (default: about 2 s worth)', min: 1, metavar: 'N' },
   fused: { type: 'boolean', help: 'mlp: use the fused linear+ReLU and softmax cross-entropy ops' },
   checkpointing: { type: 'boolean', help: 'gpt: recompute block activations in backward (activation checkpointing)' },
   sparsity: { type: 'number', help: 'sparse: fraction of the weights pruned (default 0.9)', min: 0, max: 1, metavar: 'X' },
@@ -97,11 +98,11 @@ function elementwiseTable(r: ElementwiseBenchResult): [string, string][] {
   ];
 }
 
-/** `tensorslim bench gemm|mlp [--size N] [--threads N] [--json]`. @example await main(['bench', 'gemm', '--size', '512', '--json'], captureContext()) */
+/** `tensorslim bench gemm|mlp|gpt|cnn|sparse|elementwise|quant|infer [--size N] [--threads N] [--json]`. @example await main(['bench', 'gemm', '--size', '512', '--json'], captureContext()) */
 export const benchCommand: Command = {
   name: 'bench',
-  summary: 'measure GEMM GFLOP/s, elementwise GB/s, an MLP, GPT or CNN training step, or inference latency, on this machine',
-  usage: `Usage: tensorslim bench gemm|mlp|gpt|cnn|sparse|elementwise|infer [options]
+  summary: 'measure GEMM GFLOP/s, elementwise GB/s, an MLP, GPT or CNN training step, int8 vs float32 Linear, or inference latency, on this machine',
+  usage: `Usage: tensorslim bench gemm|mlp|gpt|cnn|sparse|elementwise|quant|infer [options]
 
 gemm  GFLOP/s of one N x N x N float32 matrix product (median of repeats)
 elementwise  memory bandwidth (GB/s, bytes read + written) of add, mul, relu, exp, a scalar add and
@@ -115,6 +116,9 @@ cnn   median time of one training step of the lenet5 preset (two 5x5 convolution
       (PyTorch peer: bench/peer_cnn.py)
 sparse  forward pass of a --sparsity (0.9) magnitude-pruned N x N Linear (--size, default 1200) at
       --batch (default 1), dense vs CSR (SparseLinear); with --model, the whole pruned preset
+quant  forward pass of Linear(N, N) (--size, default 1024) at --batch (default 32): float32 vs int8
+      dynamic quantization (quant.DynamicQuantizedLinear: activations quantized per batch, int8 GEMM
+      with int32 accumulation); --json fields int8Ms, float32Ms, speedup, int8KernelMs, cpuPath
 infer  inference latency: the forward pass of --model (a preset or a checkpoint; default mlp) at
       --batch (default 1) in eval mode without a graph; median/p10/p90 per call, samples/s
       (peers PyTorch and ONNX Runtime: bench/run_infer.ts)
@@ -130,13 +134,14 @@ Examples:
   tensorslim bench cnn --threads 2 --json
   tensorslim bench sparse --sparsity 0.9 --batch 1 --json
   tensorslim bench sparse --model mlp --batch 32
+  tensorslim bench quant --size 1024 --batch 32 --json
   tensorslim bench infer --model mlp --batch 1 --json
   tensorslim bench infer --model gpt-tiny --context 64`,
   async run(argv, ctx) {
     const { flags, positionals } = parseArgs('bench', argv, FLAGS, { names: ['workload'], min: 1 });
     const what = positionals[0];
-    if (what !== 'gemm' && what !== 'mlp' && what !== 'gpt' && what !== 'cnn' && what !== 'sparse' && what !== 'elementwise' && what !== 'infer') {
-      throw new UsageError('bench', `unknown workload '${String(what)}'; expected gemm, mlp, gpt, cnn, sparse, elementwise or infer`);
+    if (what !== 'gemm' && what !== 'mlp' && what !== 'gpt' && what !== 'cnn' && what !== 'sparse' && what !== 'elementwise' && what !== 'quant' && what !== 'infer') {
+      throw new UsageError('bench', `unknown workload '${String(what)}'; expected gemm, mlp, gpt, cnn, sparse, elementwise, quant or infer`);
     }
     applyRuntimeFlags('bench', { threads: flags.threads, backend: flags.backend });
     if (what === 'elementwise') {
@@ -160,6 +165,21 @@ Examples:
     }
     if (what === 'sparse') return benchSparseWorkload(ctx, flags);
     if (what === 'infer') return benchInferWorkload(ctx, flags);
+    if (what === 'quant') {
+      const size = flags.size ?? 1024, batch = flags.batch ?? 32;
+      ctx.err(`bench quant: Linear(${size}, ${size}) at batch ${batch}, float32 vs int8 dynamic ...`);
+      const r = benchQuant({ size, batch, threads: flags.threads, repeats: flags.steps });
+      if (flags.json) { emitJson(ctx, { ...r }); return 0; }
+      ctx.out(formatKeyValues([
+        ['quant', `Linear(${r.size}, ${r.size}) at batch ${r.batch}, dynamic int8 (per-channel weights, activations per batch)`],
+        ['float32', `${r.float32Ms.toFixed(3)} ms median (${r.repeats} repeats)`],
+        ['int8', `${r.int8Ms.toFixed(3)} ms median (the int8 GEMM alone: ${r.int8KernelMs.toFixed(3)} ms)`],
+        ['speedup', `${r.speedup.toFixed(2)}x`],
+        ['int8 path', `${r.cpuPath} (float32: ${r.floatCpuPath}, ${r.threads} threads)`],
+        ['cpu', `${r.machine.cpu} (${r.machine.cores} cores), load ${r.loadAverage.join(' ')}`],
+      ]));
+      return 0;
+    }
     if (what === 'gemm') {
       ctx.err(`bench gemm: ${flags.size ?? 1024}^3 float32 ...`);
       const r = benchGemm({ size: flags.size, threads: flags.threads, repeats: flags.steps });

@@ -22,4 +22,5 @@ export {
 } from './workflow.js';
 export { serializeQuantized, saveQuantized, loadQuantized, QUANTIZED_METADATA_KEY } from './quantized_file.js';
 export { ObservedConv2d, QatConv2d, QuantizedConv2d, type Conv2dParams } from './conv.js';
+export { quantizedKernels } from './kernels.js';
 import './onnx.js';   // registers the int8 layers' ONNX (QDQ) export with exportOnnx

@@ -21,7 +21,7 @@ import { roundHalfEven, type QuantizedActivation, type QuantizedWeight } from '.
 import { QuantizedTensor, dequantize, quantizePerChannel, quantizePerTensor, checkScale } from './qtensor.js';
 import { ObserverBase, PerChannelMinMaxObserver, type QParams } from './observer.js';
 import { FakeQuantize, LearnableFakeQuantize } from './fake_quantize.js';
-import { quantizedKernels } from './kernels.js';
+import { activationKernels, quantizedKernels } from './kernels.js';
 
 /**
  * Activation qparams for dynamic quantization, as ATen's ChooseQuantizationParams (the rule torch's
@@ -140,11 +140,18 @@ export class DynamicQuantizedLinear extends QuantizedLinearBase {
     const rows = x.size / this.inFeatures;
     const v = x.dataSync();
     let lo = Infinity, hi = -Infinity;
-    for (let i = 0; i < v.length; i++) {
-      const e = v[i]!;
-      if (!Number.isFinite(e)) throw new TensorslimError(op, `input holds ${e} at flat index ${i}; int8 layers need finite inputs`);
-      if (e < lo) lo = e;
-      if (e > hi) hi = e;
+    const range = activationKernels().floatRange;
+    if (range && v instanceof Float32Array) {
+      const r = range(v);
+      if (r.nonFinite >= 0) throw new TensorslimError(op, `input holds ${v[r.nonFinite]} at flat index ${r.nonFinite}; int8 layers need finite inputs`);
+      lo = r.min; hi = r.max;
+    } else {
+      for (let i = 0; i < v.length; i++) {
+        const e = v[i]!;
+        if (!Number.isFinite(e)) throw new TensorslimError(op, `input holds ${e} at flat index ${i}; int8 layers need finite inputs`);
+        if (e < lo) lo = e;
+        if (e > hi) hi = e;
+      }
     }
     if (v.length === 0) { lo = 0; hi = 0; }
     const { scale, zeroPoint } = chooseDynamicQparams(lo, hi, 0, this.reduceRange ? 127 : 255);

@@ -10,6 +10,9 @@ import { Tensor } from '../../core/tensor.js';
 import { TensorslimError, DTypeError, ShapeError } from '../../core/errors.js';
 import { fmtShape } from '../../backend/shape.js';
 import { quantizeValue, type Int8Storage } from '../../backend/quantized.js';
+import { activationKernels } from './kernels.js';
+
+const TWO_POW_63 = 9223372036854775808;
 
 /** Quantized dtypes: signed int8 (qint8) and unsigned uint8 (quint8), PyTorch's names. */
 export type QDType = 'qint8' | 'quint8';
@@ -119,6 +122,37 @@ export class QuantizedTensor {
 }
 
 /**
+ * out[i] = quantizeValue(fround(src[i]), inv, zeroPoint, qmin, qmax) over the whole dtype range, ~5x
+ * faster: a Uint8ClampedArray store rounds half to even and clamps to [0, 255] in one step. The value
+ * is stored shifted by c = zeroPoint (+128 for int8, whose top bit is flipped afterwards); rounding
+ * p + c equals rounding p then adding c when c is even (p + c is exact in float64 wherever the tie
+ * matters), so an odd c is stored as p + (c - 1) and raised by 1 in a second pass, where a stored 0
+ * is resolved from p (0 when p < 0.5 - c or not convertible, else 1). Non-finite p and |p| >= 2^63 give
+ * qmin, as torch's int64 conversion on x86.
+ */
+function quantizeInto(src: Float32Array | Float64Array, inv: number, zeroPoint: number, signed: boolean, out: Int8Storage): void {
+  const n = src.length;
+  const c = zeroPoint + (signed ? 128 : 0);
+  const odd = (c & 1) !== 0, stored = odd ? c - 1 : c;
+  const bytes = new Uint8ClampedArray(out.buffer, out.byteOffset, n);
+  for (let i = 0; i < n; i++) {
+    const p = Math.fround(Math.fround(src[i]!) * inv);
+    bytes[i] = Math.abs(p) < TWO_POW_63 ? p + stored : 0;
+  }
+  if (odd) {
+    for (let i = 0; i < n; i++) {
+      const u = bytes[i]!;
+      if (u !== 0) bytes[i] = u + 1;  // 255 stays 255 (clamped)
+      else {
+        const p = Math.fround(Math.fround(src[i]!) * inv);
+        bytes[i] = !(Math.abs(p) < TWO_POW_63) || p < 0.5 - c ? 0 : 1;
+      }
+    }
+  }
+  if (signed) { const u8 = new Uint8Array(out.buffer, out.byteOffset, n); for (let i = 0; i < n; i++) u8[i] ^= 0x80; }
+}
+
+/**
  * Quantize a float tensor with one scale and zero point (torch.quantize_per_tensor).
  * @example quantizePerTensor(tensor([0.05, 1]), 0.1, 128, 'quint8').intRepr().toArray() // [128, 138]
  */
@@ -128,10 +162,14 @@ export function quantizePerTensor(x: Tensor, scale: number, zeroPoint: number, d
   checkScale(op, scale);
   checkZeroPoint(op, zeroPoint, dtype);
   const src = floatInput(op, x);
-  const [lo, hi] = qrange(dtype);
   const inv = Math.fround(1 / Math.fround(scale));
-  const out = dtype === 'qint8' ? new Int8Array(src.length) : new Uint8Array(src.length);
-  for (let i = 0; i < src.length; i++) out[i] = quantizeValue(Math.fround(src[i]!), inv, zeroPoint, lo, hi);
+  const kernel = activationKernels().quantizePerTensor;
+  let out: Int8Storage;
+  if (kernel && src instanceof Float32Array) out = kernel(src, scale, zeroPoint, dtype === 'qint8' ? 'int8' : 'uint8');
+  else {
+    out = dtype === 'qint8' ? new Int8Array(src.length) : new Uint8Array(src.length);
+    quantizeInto(src, inv, zeroPoint, dtype === 'qint8', out);
+  }
   return new QuantizedTensor({ dtype, shape: x.shape, data: out, scales: Float32Array.of(scale), zeroPoints: Int32Array.of(zeroPoint), axis: null });
 }
 

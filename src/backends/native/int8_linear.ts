@@ -1,0 +1,106 @@
+// The native backend's int8 kernels: the int8 GEMM (native/src/int8_linear.cc, micro-kernels in
+// native/src/int8_gemm_{generic,avx2,avx512}.cc, layouts in native/src/int8_gemm_isa.h): the
+// backend's `int8Linear` (QuantizedKernels in src/backend/quantized.ts), bit for bit the reference
+// twin src/backends/reference/quantized.ts (fuzzed in test/native/int8_linear.test.ts on every int8
+// path). Callers: the quantized layers in src/compress/quant/ (modules.ts, conv.ts) through
+// quantizedKernels() in src/compress/quant/kernels.ts. Also quantizePerTensor and floatRange (the
+// per-batch activation quantization of dynamic layers), in the same C++ file.
+//
+// Weights are packed once per weight array and CPU path (int8Pack) and the packed buffer is kept
+// here, in a WeakMap keyed by the weight's Int8Array: a quantized layer's weight never changes, so
+// its first call packs and later calls reuse the panels (and their column sums). Int8 data travels
+// to the addon as a Uint8Array over the same bytes, with a flag saying it is signed.
+
+import type { Int8LinearOutput, Int8Storage, QuantizedActivation, QuantizedKernels, QuantizedWeight } from '../../backend/quantized.js';
+import type { NativeAddon } from './addon.js';
+
+/** A weight packed for one int8 path: the panels (with their header) and the column sums. */
+interface PackedWeight {
+  readonly rows: number;
+  readonly cols: number;
+  readonly packed: Uint8Array;
+  readonly colsum: Int32Array;
+}
+
+const OP = 'int8Linear (native)';
+
+/** Path names -> the codes int8Pack takes (native/src/int8_linear.cc). */
+const INT8_PATH_CODES: Readonly<Record<string, number>> = { generic: 0, avx2: 1, avx512: 2, vnni: 3 };
+
+/** The bytes of an int8 or uint8 array, as the Uint8Array the addon reads. */
+function bytesOf(a: Int8Storage): Uint8Array {
+  return a instanceof Uint8Array ? a : new Uint8Array(a.buffer, a.byteOffset, a.length);
+}
+
+function check(x: QuantizedActivation, w: QuantizedWeight, bias: Float32Array | null, out: Int8LinearOutput): void {
+  if (x.cols !== w.cols) throw new Error(`${OP}: inner dimensions differ: x (${x.rows}, ${x.cols}) @ w^T with w (${w.rows}, ${w.cols})`);
+  if (x.data.length !== x.rows * x.cols) throw new Error(`${OP}: x holds ${x.data.length} values, expected ${x.rows} x ${x.cols}`);
+  if (w.data.length !== w.rows * w.cols) throw new Error(`${OP}: w holds ${w.data.length} values, expected ${w.rows} x ${w.cols}`);
+  if (w.scales.length !== w.rows || w.zeroPoints.length !== w.rows) {
+    throw new Error(`${OP}: w needs one scale and zero point per output channel (${w.rows}), got ${w.scales.length} and ${w.zeroPoints.length}`);
+  }
+  if (bias !== null && bias.length !== w.rows) throw new Error(`${OP}: bias has ${bias.length} values, expected ${w.rows}`);
+  if (out.kind === 'requantize' && !Number.isInteger(out.zeroPoint)) throw new Error(`${OP}: the output zero point must be an integer, got ${out.zeroPoint}`);
+}
+
+/**
+ * The int8 kernels of `addon`: int8Linear, which packs each weight array for the current int8 path
+ * on first use and reuses the packed panels afterwards.
+ * @example const be = { ...otherKernels, ...int8LinearKernels(addon) };  // be.int8Linear(x, w, bias, { kind: 'float32' })
+ */
+export function int8LinearKernels(addon: NativeAddon): Required<QuantizedKernels> {
+  const cache = new WeakMap<Int8Array, Map<string, PackedWeight>>();
+  const params = new Float64Array(5);
+  const range = new Float64Array(3);
+
+  function packed(w: QuantizedWeight): PackedWeight {
+    const path = addon.int8Path();
+    let byPath = cache.get(w.data);
+    if (!byPath) { byPath = new Map(); cache.set(w.data, byPath); }
+    const hit = byPath.get(path);
+    if (hit && hit.rows === w.rows && hit.cols === w.cols) return hit;
+    const p: PackedWeight = {
+      rows: w.rows, cols: w.cols,
+      packed: new Uint8Array(addon.int8PackedBytes(path, w.rows, w.cols)),
+      colsum: new Int32Array(w.rows),
+    };
+    addon.int8Pack(bytesOf(w.data), w.rows, w.cols, INT8_PATH_CODES[path] ?? -1, p.packed, p.colsum);
+    byPath.set(path, p);
+    return p;
+  }
+
+  return {
+    get int8Path() { return addon.int8Path(); },
+    quantizePerTensor(x, scale, zeroPoint, dtype) {
+      if (!Number.isInteger(zeroPoint)) throw new Error(`quantizePerTensor (native): the zero point must be an integer, got ${zeroPoint}`);
+      const out = dtype === 'int8' ? new Int8Array(x.length) : new Uint8Array(x.length);
+      addon.int8Quantize(x, Math.fround(1 / Math.fround(scale)), zeroPoint, dtype === 'int8', bytesOf(out));
+      return out;
+    },
+    floatRange(x) {
+      addon.int8FloatRange(x, range);
+      return { min: range[0]!, max: range[1]!, nonFinite: range[2]! };
+    },
+    int8Linear(x, w, bias, out) {
+      check(x, w, bias, out);
+      // zero points outside int32 (the contract allows any number) keep the reference's arithmetic
+      if (!Number.isInteger(x.zeroPoint) || Math.abs(x.zeroPoint) > 2 ** 31 - 1) {
+        throw new Error(`${OP}: the activation zero point must be an integer in int32, got ${x.zeroPoint}`);
+      }
+      const pw = packed(w);
+      const M = x.rows, N = w.rows;
+      const xSigned = x.data instanceof Int8Array;
+      let y: Float32Array | Int8Storage;
+      if (out.kind === 'float32') {
+        params[0] = 0; params[1] = 1; params[2] = 0; params[3] = 0; params[4] = 0;
+        y = new Float32Array(M * N);
+      } else {
+        params[0] = 1; params[1] = out.scale; params[2] = out.zeroPoint; params[3] = out.relu ? 1 : 0; params[4] = out.dtype === 'int8' ? 1 : 0;
+        y = out.dtype === 'int8' ? new Int8Array(M * N) : new Uint8Array(M * N);
+      }
+      addon.int8Linear(bytesOf(x.data), xSigned, M, x.cols, x.scale, x.zeroPoint, pw.packed, pw.colsum, w.scales, w.zeroPoints,
+        bias, params, y instanceof Float32Array ? y : bytesOf(y));
+      return y;
+    },
+  };
+}

@@ -1,0 +1,118 @@
+// Benchmark: int8 dynamic quantized Linear against the float32 Linear it came from, at one size and
+// batch (issue #20's target shape: 1024 x 1024 at batch 32). Times forward passes under noGrad
+// (median of repeats after warm-up) on the active backend: the whole DynamicQuantizedLinear layer
+// (per-batch activation range and quantization, int8 GEMM, float32 out) and, separately, the int8
+// kernel alone on already-quantized activations. Checks once that the int8 output is close to the
+// float one. Reports numbers; asserts nothing about speed.
+
+import os from 'node:os';
+import { getBackend } from '../backend/registry.js';
+import { noGrad } from '../core/engine.js';
+import { TensorslimError } from '../core/errors.js';
+import { Generator, defaultGenerator } from '../core/random.js';
+import type { Tensor } from '../core/tensor.js';
+import * as ops from '../ops/index.js';
+import { Linear } from '../nn/index.js';
+import { quant } from '../compress/index.js';
+import { applyThreads, machineInfo, median, type MachineInfo } from './machine.js';
+
+/** Settings of benchQuant (defaults: Linear(1024, 1024) at batch 32). */
+export interface QuantBenchOptions {
+  /** inFeatures = outFeatures (default 1024). */
+  size?: number;
+  batch?: number;
+  threads?: number;
+  /** Timed repeats per variant (default: as many as fit in about 400 ms, between 10 and 300). */
+  repeats?: number;
+  seed?: number;
+}
+
+/** What benchQuant returns (JSON-ready). */
+export interface QuantBenchResult {
+  bench: 'quant';
+  size: number;
+  batch: number;
+  /** Median milliseconds of one forward pass of the DynamicQuantizedLinear layer. */
+  int8Ms: number;
+  /** Median milliseconds of one forward pass of the float32 Linear. */
+  float32Ms: number;
+  /** float32Ms / int8Ms. */
+  speedup: number;
+  /** Median milliseconds of the int8 GEMM alone (activations already quantized, float32 out). */
+  int8KernelMs: number;
+  /** The int8 code path ('vnni', 'avx512', 'avx2', 'generic'; 'typescript' on the reference backend). */
+  cpuPath: string;
+  /** The float32 kernels' SIMD path. */
+  floatCpuPath: string;
+  /** Largest |int8 - float32| output difference over the largest |float32| output (sanity, not a target). */
+  relativeError: number;
+  repeats: number;
+  threads: number;
+  loadAverage: number[];
+  machine: MachineInfo;
+}
+
+function timeIt(fn: () => unknown, repeats: number): number {
+  const times: number[] = [];
+  for (let i = 0; i < repeats; i++) {
+    const t0 = performance.now();
+    fn();
+    times.push(performance.now() - t0);
+  }
+  return median(times);
+}
+
+/**
+ * Time Linear(size, size) in float32 and as quant.DynamicQuantizedLinear at `batch`.
+ * @example
+ * benchQuant({ size: 1024, batch: 32 })
+ * // { bench: 'quant', int8Ms: ..., float32Ms: ..., speedup: ..., cpuPath: 'vnni', ... }
+ */
+export function benchQuant(opts: QuantBenchOptions = {}): QuantBenchResult {
+  const op = 'benchQuant';
+  const size = opts.size ?? 1024, batch = opts.batch ?? 32;
+  for (const [k, v] of [['size', size], ['batch', batch]] as const) {
+    if (!Number.isInteger(v) || v < 1) throw new TensorslimError(op, `${k} must be a positive integer, got ${v}`);
+  }
+  if (opts.repeats !== undefined && (!Number.isInteger(opts.repeats) || opts.repeats < 1)) throw new TensorslimError(op, `repeats must be a positive integer, got ${opts.repeats}`);
+  applyThreads(opts.threads);
+  const gen = new Generator(opts.seed ?? 0);
+  const state = defaultGenerator.getState();
+  const lin = new Linear(size, size);  // its init draws from the default generator: put it back
+  defaultGenerator.setState(state);
+  lin.eval();
+  const q = quant.DynamicQuantizedLinear.fromFloat(lin);
+  q.eval();
+  const x = ops.sub(ops.rand([batch, size], { generator: gen }), 0.5);
+  const runFloat = (): Tensor => noGrad(() => lin.call(x));
+  const runInt8 = (): Tensor => noGrad(() => q.call(x));
+  // the kernel alone: activations quantized once, as the layer does per batch
+  const kernels = quant.quantizedKernels();
+  const { scale, zeroPoint } = quant.chooseDynamicQparams(ops.min(x).item(), ops.max(x).item(), 0, 255);
+  const qx = quant.quantizePerTensor(x, scale, zeroPoint, 'quint8');
+  const xa = { data: qx.data, rows: batch, cols: size, scale, zeroPoint };
+  const wa = { data: q.weight.data as Int8Array, rows: size, cols: size, scales: q.weight.scales, zeroPoints: q.weight.zeroPoints };
+  const runKernel = (): unknown => kernels.int8Linear(xa, wa, q.bias, { kind: 'float32' });
+
+  const a = runFloat().dataSync(), b = runInt8().dataSync();
+  let err = 0, mag = 0;
+  for (let i = 0; i < a.length; i++) { err = Math.max(err, Math.abs(a[i]! - b[i]!)); mag = Math.max(mag, Math.abs(a[i]!)); }
+  const once = Math.max(timeIt(runFloat, 3), timeIt(runInt8, 3), timeIt(runKernel, 3), 1e-3);
+  const repeats = opts.repeats ?? Math.min(300, Math.max(10, Math.floor(400 / once)));
+  // alternate the variants in rounds, so a change of machine load hits all of them alike
+  const f: number[] = [], i8: number[] = [], k8: number[] = [];
+  const rounds = 5, per = Math.max(2, Math.ceil(repeats / rounds));
+  for (let r = 0; r < rounds; r++) {
+    f.push(timeIt(runFloat, per));
+    i8.push(timeIt(runInt8, per));
+    k8.push(timeIt(runKernel, per));
+  }
+  const float32Ms = median(f), int8Ms = median(i8), int8KernelMs = median(k8);
+  const be = getBackend();
+  const machine = machineInfo();
+  return {
+    bench: 'quant', size, batch, int8Ms, float32Ms, speedup: int8Ms > 0 ? float32Ms / int8Ms : Infinity, int8KernelMs,
+    cpuPath: kernels.int8Path, floatCpuPath: typeof be.cpuPath === 'string' ? be.cpuPath : 'n/a',
+    relativeError: mag > 0 ? err / mag : err, repeats: rounds * per, threads: machine.threads, loadAverage: os.loadavg().map((v) => Math.round(v * 100) / 100), machine,
+  };
+}
