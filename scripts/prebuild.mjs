@@ -1,0 +1,153 @@
+#!/usr/bin/env node
+// The prebuilt native addon that `npm pack` puts into the package (the `prepack` script), so that
+// installing the package needs no compiler: builds native/binding.gyp (whatever sources it lists,
+// without the Gloo addon) for this machine's platform and architecture into
+// prebuilds/<platform>-<arch>/tensorslim.node, with a manifest.json beside it that the loader
+// (src/backends/native/addon.ts) checks before opening the binary: the binding ABI (read from the
+// built binary), the N-API version of the headers, platform, arch, the glibc baseline (the highest
+// GLIBC_ symbol version the binary needs, from objdump -T), the compiler, the build time and a hash
+// of the sources. The binary is built like a local one (baseline x86-64 plus the run-time CPU
+// dispatch of native/src/cpu.cc; N-API, so one binary serves every Node.js >= 20) with libstdc++
+// and libgcc linked statically, so it needs nothing beyond glibc (no GLIBCXX_ versions).
+//
+//   node scripts/prebuild.mjs           build (a failure exits 1: a package must not ship without it)
+//   node scripts/prebuild.mjs --clean   remove prebuilds/ (the `postpack` script: the source tree
+//                                       keeps building from source)
+// Environment: TENSORSLIM_PREBUILD_ARCH=arm64 cross-compiles with CC/CXX (see docs/NATIVE.md).
+// The Gloo addon is not prebuilt: it links the shared library libgloo, which most machines lack;
+// distributed training builds it from source (docs/NATIVE.md, "Prebuilt addons").
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { findNodeDir, gypBuild, napiVersionOfHeaders, nativeDir, root, tail } from './native-gyp.mjs';
+
+const log = (msg) => process.stderr.write(`tensorslim prebuild: ${msg}\n`);
+const prebuildsDir = join(root, 'prebuilds');
+
+class PrebuildError extends Error {}
+function fail(msg) {
+  throw new PrebuildError(msg);
+}
+
+/** Every file under dir, as paths relative to root, sorted. */
+function filesUnder(dir) {
+  const out = [];
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) out.push(...filesUnder(p));
+    else out.push(relative(root, p));
+  }
+  return out.sort();
+}
+
+/** sha256 over native/binding.gyp and native/src/** (path and content of each). */
+function sourceHash() {
+  const h = createHash('sha256');
+  for (const rel of ['native/binding.gyp', ...filesUnder(join(nativeDir, 'src'))]) {
+    h.update(`${rel}\0`);
+    h.update(readFileSync(join(root, rel)));
+    h.update('\0');
+  }
+  return h.digest('hex');
+}
+
+function run(cmd, args) {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 64 << 20 });
+  if (r.status !== 0) fail(`${cmd} ${args.join(' ')} failed: ${(r.stderr || r.error?.message || '').trim()}`);
+  return r.stdout;
+}
+
+/** The highest version of `prefix` (GLIBC_, GLIBCXX_) among the dynamic symbols the binary needs, or null. */
+function highestSymbolVersion(dynsyms, prefix) {
+  let best = null;
+  for (const m of dynsyms.matchAll(new RegExp(`\\b${prefix}(\\d+(?:\\.\\d+)*)\\b`, 'g'))) {
+    const v = m[1];
+    if (best === null || compare(v, best) > 0) best = v;
+  }
+  return best;
+}
+
+function compare(a, b) {
+  const pa = a.split('.').map(Number), pb = b.split('.').map(Number);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
+    if (d !== 0) return Math.sign(d);
+  }
+  return 0;
+}
+
+function main() {
+  if (process.argv.includes('--clean')) {
+    rmSync(prebuildsDir, { recursive: true, force: true });
+    return;
+  }
+  const arch = process.env.TENSORSLIM_PREBUILD_ARCH || process.arch;
+  const platform = process.platform;
+  const cross = arch !== process.arch;
+  const cxx = process.env.CXX || 'g++';
+  const objdump = process.env.OBJDUMP || (cross ? `${cxx.replace(/g\+\+$/, '')}objdump` : 'objdump');
+  const started = Date.now();
+  const staging = join(nativeDir, `.build-staging-prebuild-${process.pid}`);
+  try {
+    rmSync(staging, { recursive: true, force: true });
+    log(`building the ${platform}-${arch} addon (without Gloo) ...`);
+    const r = gypBuild(staging, {
+      withGloo: false,
+      env: { LDFLAGS: `${process.env.LDFLAGS ?? ''} -static-libstdc++ -static-libgcc`.trim() },
+      extraArgs: cross ? [`--arch=${arch}`] : [],
+    });
+    if (!r.ok) fail(`the ${platform}-${arch} build failed:\n${tail(r.output, 30)}`);
+    const built = join(r.release, 'tensorslim.node');
+    run(cross ? `${cxx.replace(/g\+\+$/, '')}strip` : 'strip', ['--strip-unneeded', built]);
+
+    const dyn = run(objdump, ['-T', built]);
+    const needed = [...run(objdump, ['-p', built]).matchAll(/^\s*NEEDED\s+(\S+)/gm)].map((m) => m[1]);
+    const glibcxx = highestSymbolVersion(dyn, 'GLIBCXX_');
+    if (glibcxx !== null || needed.some((n) => n.startsWith('libstdc++'))) {
+      fail(`the prebuilt addon still needs libstdc++ (GLIBCXX_${glibcxx}; NEEDED ${needed.join(', ')}): it must link it statically`);
+    }
+    if (needed.some((n) => n.includes('gloo'))) fail(`the prebuilt addon must not need Gloo (NEEDED ${needed.join(', ')})`);
+    const glibc = platform === 'linux' ? highestSymbolVersion(dyn, 'GLIBC_') : null;
+    if (platform === 'linux' && glibc === null) fail(`objdump -T found no GLIBC_ symbol versions in ${built}`);
+
+    // The binding ABI, from the binary itself (a cross-built one cannot be loaded here: from the source)
+    let abiVersion;
+    if (cross) {
+      const m = /constexpr int kAbiVersion = (\d+);/.exec(readFileSync(join(nativeDir, 'src', 'addon.cc'), 'utf8'));
+      if (!m) fail('kAbiVersion not found in native/src/addon.cc');
+      abiVersion = Number(m[1]);
+    } else {
+      const probe = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(require(process.argv[1]).abiVersion))', built], { encoding: 'utf8' });
+      abiVersion = Number(probe.stdout);
+      if (probe.status !== 0 || !Number.isInteger(abiVersion)) fail(`the built addon does not load: ${probe.stderr.trim()}`);
+    }
+    const napiVersion = napiVersionOfHeaders(findNodeDir());
+    if (napiVersion === null) fail('the N-API version of the Node headers (NAPI_VERSION in include/node/js_native_api.h) was not found');
+    const compiler = run(cxx, ['--version']).split('\n')[0].trim();
+    const builtAt = process.env.SOURCE_DATE_EPOCH ? new Date(Number(process.env.SOURCE_DATE_EPOCH) * 1000).toISOString() : new Date().toISOString();
+    const manifest = {
+      abiVersion, napiVersion, platform, arch, glibc, compiler, builtAt, sourceHash: sourceHash(), file: 'tensorslim.node',
+      libraries: needed, libstdcxx: 'static', gloo: 'not prebuilt (build from source with libgloo-dev: docs/NATIVE.md)',
+    };
+
+    const out = join(prebuildsDir, `${platform}-${arch}`);
+    mkdirSync(out, { recursive: true });
+    const tmp = join(out, `tensorslim.node.tmp-${process.pid}`);
+    copyFileSync(built, tmp);
+    renameSync(tmp, join(out, 'tensorslim.node'));
+    writeFileSync(join(out, `manifest.json.tmp-${process.pid}`), `${JSON.stringify(manifest, null, 2)}\n`);
+    renameSync(join(out, `manifest.json.tmp-${process.pid}`), join(out, 'manifest.json'));
+    const size = statSync(join(out, 'tensorslim.node')).size;
+    log(`${relative(root, out)}/tensorslim.node: ${(size / 1024).toFixed(0)} KiB, ABI ${abiVersion}, N-API ${napiVersion}, glibc >= ${glibc}, ${compiler}, built in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  } finally {
+    rmSync(staging, { recursive: true, force: true });
+  }
+}
+
+try {
+  main();
+} catch (e) {
+  log(`error: ${e instanceof PrebuildError ? e.message : (e instanceof Error ? e.stack : String(e))}`);
+  process.exitCode = 1;
+}
