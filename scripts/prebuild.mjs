@@ -8,7 +8,10 @@
 // GLIBC_ symbol version the binary needs, from objdump -T), the compiler, the build time and a hash
 // of the sources. The binary is built like a local one (baseline x86-64 plus the run-time CPU
 // dispatch of native/src/cpu.cc; N-API, so one binary serves every Node.js >= 20) with libstdc++
-// and libgcc linked statically, so it needs nothing beyond glibc (no GLIBCXX_ versions).
+// linked statically, so it needs only glibc and libgcc_s (no GLIBCXX_ versions), and with unused
+// sections dropped (--gc-sections); libgcc stays shared, as its static unwinder needs
+// _dl_find_object (glibc 2.35), and libstdc++'s arc4random reference (glibc 2.36) is resolved inside
+// the addon (GLIBC_COMPAT_C below). What remains is glibc 2.34 (pthread_* moved into libc there).
 //
 //   node scripts/prebuild.mjs           build (a failure exits 1: a package must not ship without it)
 //   node scripts/prebuild.mjs --clean   remove prebuilds/ (the `postpack` script: the source tree
@@ -77,6 +80,39 @@ function compare(a, b) {
   return 0;
 }
 
+// libstdc++'s std::random_device (linked in statically with the rest of libstdc++, though the
+// addon never uses it) calls arc4random, which glibc has only since 2.36; every other symbol the
+// addon needs is in glibc 2.34. A hidden definition linked before libstdc++ resolves that one
+// reference inside the addon (getrandom: glibc 2.25), so the baseline stays 2.34 (Ubuntu 22.04, RHEL 9).
+const GLIBC_COMPAT_C = `#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/random.h>
+#include <unistd.h>
+__attribute__((visibility("hidden"))) uint32_t arc4random(void) {
+  uint32_t v;
+  for (;;) {
+    ssize_t n = getrandom(&v, sizeof v, 0);
+    if (n == (ssize_t)sizeof v) return v;
+    if (n < 0 && errno == EINTR) continue;
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0 && read(fd, &v, sizeof v) == (ssize_t)sizeof v) { close(fd); return v; }
+    abort();
+  }
+}
+`;
+
+/** Compiles GLIBC_COMPAT_C into the staging folder; returns the object's path. */
+function glibcCompatObject(staging, cc) {
+  mkdirSync(staging, { recursive: true });
+  const src = join(staging, 'glibc_compat.c');
+  const obj = join(staging, 'glibc_compat.o');
+  writeFileSync(src, GLIBC_COMPAT_C);
+  run(cc, ['-O2', '-fPIC', '-fvisibility=hidden', '-c', src, '-o', obj]);
+  return obj;
+}
+
 function main() {
   if (process.argv.includes('--clean')) {
     rmSync(prebuildsDir, { recursive: true, force: true });
@@ -92,9 +128,10 @@ function main() {
   try {
     rmSync(staging, { recursive: true, force: true });
     log(`building the ${platform}-${arch} addon (without Gloo) ...`);
+    const compat = platform === 'linux' ? glibcCompatObject(staging, cross ? (process.env.CC || 'aarch64-linux-gnu-gcc') : (process.env.CC || 'cc')) : '';
     const r = gypBuild(staging, {
       withGloo: false,
-      env: { LDFLAGS: `${process.env.LDFLAGS ?? ''} -static-libstdc++ -static-libgcc`.trim() },
+      env: { LDFLAGS: `${process.env.LDFLAGS ?? ''} ${compat} -static-libstdc++ -Wl,--gc-sections`.trim() },
       extraArgs: cross ? [`--arch=${arch}`] : [],
     });
     if (!r.ok) fail(`the ${platform}-${arch} build failed:\n${tail(r.output, 30)}`);
