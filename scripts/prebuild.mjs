@@ -16,7 +16,8 @@
 //   node scripts/prebuild.mjs           build (a failure exits 1: a package must not ship without it)
 //   node scripts/prebuild.mjs --clean   remove prebuilds/ (the `postpack` script: the source tree
 //                                       keeps building from source)
-// Environment: TENSORSLIM_PREBUILD_ARCH=arm64 cross-compiles with CC/CXX (see docs/NATIVE.md).
+// Environment: TENSORSLIM_PREBUILD_ARCHES=x64,arm64 also cross-compiles linux-arm64 (Debian's
+// g++-aarch64-linux-gnu; portable kernels only; see docs/NATIVE.md, "Prebuilt addons").
 // The Gloo addon is not prebuilt: it links the shared library libgloo, which most machines lack;
 // distributed training builds it from source (docs/NATIVE.md, "Prebuilt addons").
 import { spawnSync } from 'node:child_process';
@@ -118,25 +119,38 @@ function main() {
     rmSync(prebuildsDir, { recursive: true, force: true });
     return;
   }
-  const arch = process.env.TENSORSLIM_PREBUILD_ARCH || process.arch;
+  // x64 always (on an x64 host); more with TENSORSLIM_PREBUILD_ARCHES=x64,arm64 (cross-compiled)
+  const arches = (process.env.TENSORSLIM_PREBUILD_ARCHES || process.arch).split(',').map((a) => a.trim()).filter(Boolean);
+  for (const arch of arches) buildOne(arch);
+}
+
+// GNU cross toolchain prefixes (Debian: apt-get install g++-aarch64-linux-gnu)
+const CROSS_PREFIX = { arm64: 'aarch64-linux-gnu-' };
+
+/** Builds prebuilds/<platform>-<arch>/ with its manifest. */
+function buildOne(arch) {
   const platform = process.platform;
   const cross = arch !== process.arch;
-  const cxx = process.env.CXX || 'g++';
-  const objdump = process.env.OBJDUMP || (cross ? `${cxx.replace(/g\+\+$/, '')}objdump` : 'objdump');
+  if (cross && (platform !== 'linux' || !(arch in CROSS_PREFIX))) fail(`cannot cross-compile for ${platform}-${arch} (known: linux ${Object.keys(CROSS_PREFIX).join(', ')})`);
+  const prefix = cross ? CROSS_PREFIX[arch] : '';
+  const cc = cross ? `${prefix}gcc` : process.env.CC || 'cc';
+  const cxx = cross ? `${prefix}g++` : process.env.CXX || 'g++';
+  const objdump = `${prefix}objdump`;
+  const toolchain = cross ? { CC: cc, CXX: cxx, LINK: cxx, AR: `${prefix}ar` } : {};
   const started = Date.now();
-  const staging = join(nativeDir, `.build-staging-prebuild-${process.pid}`);
+  const staging = join(nativeDir, `.build-staging-prebuild-${arch}-${process.pid}`);
   try {
     rmSync(staging, { recursive: true, force: true });
     log(`building the ${platform}-${arch} addon (without Gloo) ...`);
-    const compat = platform === 'linux' ? glibcCompatObject(staging, cross ? (process.env.CC || 'aarch64-linux-gnu-gcc') : (process.env.CC || 'cc')) : '';
+    const compat = platform === 'linux' ? glibcCompatObject(staging, cc) : '';
     const r = gypBuild(staging, {
       withGloo: false,
-      env: { LDFLAGS: `${process.env.LDFLAGS ?? ''} ${compat} -static-libstdc++ -Wl,--gc-sections`.trim() },
+      env: { ...toolchain, LDFLAGS: `${process.env.LDFLAGS ?? ''} ${compat} -static-libstdc++ -Wl,--gc-sections`.trim() },
       extraArgs: cross ? [`--arch=${arch}`] : [],
     });
     if (!r.ok) fail(`the ${platform}-${arch} build failed:\n${tail(r.output, 30)}`);
     const built = join(r.release, 'tensorslim.node');
-    run(cross ? `${cxx.replace(/g\+\+$/, '')}strip` : 'strip', ['--strip-unneeded', built]);
+    run(`${prefix}strip`, ['--strip-unneeded', built]);
 
     const dyn = run(objdump, ['-T', built]);
     const needed = [...run(objdump, ['-p', built]).matchAll(/^\s*NEEDED\s+(\S+)/gm)].map((m) => m[1]);
