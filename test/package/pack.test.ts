@@ -2,7 +2,7 @@
 // `npm pack` (its prepack step builds prebuilds/linux-x64), the tarball installed into an empty app
 // with no compiler (CC=/bin/false CXX=/bin/false), and again with install scripts off
 // (--ignore-scripts); both times `tensorslim info` reports the native backend from the prebuilt
-// addon, and a short demo runs on it. A tampered manifest in the installed package is skipped with
+// addon, and a short demo runs on it. TENSORSLIM_BUILD_FROM_SOURCE=1 makes the install step compile. A tampered manifest in the installed package is skipped with
 // a note. The install is offline: the app's lockfile pins exactly the dependency versions of this
 // repository's package-lock.json, whose tarballs `npm ci` left in the npm cache (where some are
 // missing, npm ci falls back to --prefer-offline and fetches them from the registry).
@@ -141,6 +141,18 @@ describe('the packed tarball installs with its prebuilt addon', { skip, timeout:
     const r = run('npm', ['install', '--offline', '--ignore-scripts', '--no-audit', '--no-fund'], app, userEnv({ CC: '/bin/false', CXX: '/bin/false' }), 10 * 60_000);
     assert.doesNotMatch(`${r.stdout}\n${r.stderr}`, /tensorslim: /, 'no install script ran');
     assert.ok(existsSync(join(slot, 'tensorslim.node')));
+    const { info: i, stderr } = info();
+    assert.equal(i.backend, 'native', stderr);
+    assert.equal(i.addon?.source, 'prebuilt');
+  });
+
+  test('TENSORSLIM_BUILD_FROM_SOURCE=1 compiles anyway (failing here, without a compiler); the prebuilt addon still serves', () => {
+    const r = run('npm', ['rebuild', 'tensorslim', '--foreground-scripts'], app,
+      userEnv({ CC: '/bin/false', CXX: '/bin/false', TENSORSLIM_BUILD_FROM_SOURCE: '1' }), 10 * 60_000);
+    const out = `${r.stdout}\n${r.stderr}`;
+    assert.doesNotMatch(out, /using the prebuilt native addon/);
+    assert.match(out, /tensorslim: native backend build failed \(the reference backend will be used unless the prebuilt addon loads\)/);
+    assert.ok(!existsSync(join(installed, 'native', 'build', 'Release', 'tensorslim.node')));
     const { info: i, stderr } = info();
     assert.equal(i.backend, 'native', stderr);
     assert.equal(i.addon?.source, 'prebuilt');
