@@ -3,66 +3,63 @@
 // node-gyp and the Node headers already on this machine (nodedir), and downloads nothing.
 // Runs at `npm install`. A failed build never fails the install: the library then runs on the
 // reference backend and says so once when loaded. TENSORSLIM_SKIP_NATIVE=1 skips the build.
+// In an installed package that carries a prebuilt addon for this platform (prebuilds/, put there
+// by `npm pack`: scripts/prebuild.mjs), the install step loads it instead of compiling, so the
+// install needs no compiler and takes seconds; TENSORSLIM_BUILD_FROM_SOURCE=1 compiles anyway.
+// Run by hand (`node scripts/build-native.mjs`), it always compiles.
 // The build runs in a private staging folder (native/.build-staging-<pid>) and the finished addon
 // is renamed into native/build/Release/tensorslim.node, so a process that starts while a rebuild
 // runs loads the previous addon instead of finding none and falling back to the reference backend.
-import { spawnSync } from 'node:child_process';
-import { copyFileSync, cpSync, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
+import { gypBuild, nativeDir, root, tail } from './native-gyp.mjs';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const nativeDir = join(root, 'native');
 const log = (msg) => process.stderr.write(`tensorslim: ${msg}\n`);
 
-function findNodeGyp() {
-  const candidates = [];
-  if (process.env.npm_config_node_gyp) candidates.push(process.env.npm_config_node_gyp);
-  const prefix = dirname(dirname(process.execPath)); // e.g. /usr for /usr/bin/node
-  candidates.push(join(prefix, 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'));
-  candidates.push('/usr/share/nodejs/node-gyp/bin/node-gyp.js', '/usr/lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js');
-  try { candidates.push(createRequire(import.meta.url).resolve('node-gyp/bin/node-gyp.js')); } catch { /* not installed locally */ }
-  return candidates.find((p) => existsSync(p)) ?? null;
-}
-
-function findNodeDir() {
-  if (process.env.npm_config_nodedir) return process.env.npm_config_nodedir;
-  const prefix = dirname(dirname(process.execPath));
-  for (const d of [prefix, '/usr', '/usr/local']) {
-    if (existsSync(join(d, 'include', 'node', 'node_api.h')) && existsSync(join(d, 'include', 'node', 'common.gypi'))) return d;
+// The prebuilt addon, checked and loaded by the library's own loader (dist/, compiled by `npm
+// pack`; a source checkout has none before `npm run build`, and then builds from source).
+async function prebuiltLoads() {
+  const loader = join(root, 'dist', 'backends', 'native', 'addon.js');
+  if (!existsSync(loader)) return { ok: false, note: null };
+  try {
+    const { loadPrebuiltAddon } = await import(pathToFileURL(loader).href);
+    const r = loadPrebuiltAddon();
+    return r.addon ? { ok: true, path: r.path, manifest: r.manifest } : { ok: false, note: r.notes.join('; ') || r.error };
+  } catch (e) {
+    return { ok: false, note: `the prebuilt addon could not be checked: ${e instanceof Error ? e.message : String(e)}` };
   }
-  return null; // node-gyp would try to download headers; we pass nothing and let it fail offline
 }
 
-function main() {
+async function main() {
   if (process.env.TENSORSLIM_SKIP_NATIVE === '1') { log('native build skipped (TENSORSLIM_SKIP_NATIVE=1); using the reference backend'); return; }
-  const gyp = findNodeGyp();
-  if (!gyp) { log('native backend not built: node-gyp not found (npm ships it); the reference backend will be used'); return; }
-  const args = [gyp, 'rebuild', '--jobs=max'];
-  const nodedir = findNodeDir();
-  if (nodedir) args.push(`--nodedir=${nodedir}`);
+  if (process.env.npm_lifecycle_event === 'install' && process.env.TENSORSLIM_BUILD_FROM_SOURCE !== '1') {
+    const p = await prebuiltLoads();
+    if (p.ok) {
+      const m = p.manifest;
+      log(`using the prebuilt native addon ${p.path} (${m.platform}-${m.arch}, built ${m.builtAt} with ${m.compiler}, needs glibc >= ${m.glibc}); nothing compiled. TENSORSLIM_BUILD_FROM_SOURCE=1 builds from source`);
+      return;
+    }
+    if (p.note) log(`${p.note}; building from source`);
+  }
   const started = Date.now();
   const staging = join(nativeDir, `.build-staging-${process.pid}`);
   const built = join(nativeDir, 'build', 'Release', 'tensorslim.node');
   try {
     rmSync(staging, { recursive: true, force: true });
-    mkdirSync(staging, { recursive: true });
-    copyFileSync(join(nativeDir, 'binding.gyp'), join(staging, 'binding.gyp'));
-    cpSync(join(nativeDir, 'src'), join(staging, 'src'), { recursive: true });
-    const gyp = (withGloo) => spawnSync(process.execPath, withGloo ? [...args, '--', '-Dts_with_gloo=1'] : args, { cwd: staging, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8', env: { ...process.env, JOBS: 'max' } });
     // The distributed addon (tensorslim_dist) is built only where Gloo is installed; if it breaks the
     // build, the main addon is built again without it and distributed training reports why.
     const withGloo = existsSync('/usr/include/gloo/rendezvous/store.h') && process.env.TENSORSLIM_SKIP_GLOO !== '1';
-    let r = gyp(withGloo);
-    if (withGloo && r.status !== 0) {
-      log(`distributed addon (Gloo) failed to build; building the main addon without it:\n${`${r.stdout ?? ''}\n${r.stderr ?? ''}`.trim().split('\n').slice(-15).join('\n')}`);
-      r = gyp(false);
+    let r = gypBuild(staging, { withGloo });
+    if (withGloo && !r.ok) {
+      log(`distributed addon (Gloo) failed to build; building the main addon without it:\n${tail(r.output, 15)}`);
+      rmSync(staging, { recursive: true, force: true });
+      r = gypBuild(staging, { withGloo: false });
     }
-    const fresh = join(staging, 'build', 'Release', 'tensorslim.node');
-    if (r.status === 0 && existsSync(fresh)) {
+    if (r.ok) {
+      const fresh = join(r.release, 'tensorslim.node');
       mkdirSync(dirname(built), { recursive: true });
-      const freshDist = join(staging, 'build', 'Release', 'tensorslim_dist.node');
+      const freshDist = join(r.release, 'tensorslim_dist.node');
       const builtDist = join(dirname(built), 'tensorslim_dist.node');
       if (existsSync(freshDist)) {
         copyFileSync(freshDist, `${builtDist}.tmp-${process.pid}`);
@@ -77,8 +74,7 @@ function main() {
       return;
     }
     rmSync(built, { force: true }); // never keep an addon built from older sources
-    const tail = `${r.stdout ?? ''}\n${r.stderr ?? ''}`.trim().split('\n').slice(-25).join('\n');
-    log(`native backend build failed (the reference backend will be used):\n${tail || r.error?.message || 'no output'}`);
+    log(`native backend build failed (the reference backend will be used${existsSync(join(root, 'prebuilds')) ? ' unless the prebuilt addon loads' : ''}):\n${tail(r.output, 25)}`);
   } catch (e) {
     rmSync(built, { force: true });
     log(`native backend build failed (the reference backend will be used): ${e instanceof Error ? e.message : String(e)}`);
@@ -87,5 +83,5 @@ function main() {
   }
 }
 
-main();
+await main();
 process.exit(0);

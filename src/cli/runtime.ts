@@ -4,6 +4,7 @@
 
 import os from 'node:os';
 import { getBackend, listBackends, setBackend } from '../backend/registry.js';
+import { peekNativeStatus } from '../backends/native/index.js';
 import { UsageError } from './command.js';
 import { TensorslimError } from '../core/errors.js';
 import { checkDeclaredSize, loadCheckpoint, modelFromCheckpoint, type Checkpoint } from '../io/index.js';
@@ -31,6 +32,23 @@ export interface RuntimeInfo {
   cores: number;
   node: string;
   platform: string;
+  /**
+   * The native addon, when it was looked for: where it loaded from ('local': built here from source,
+   * 'prebuilt': the package's binary for this platform, 'env': TENSORSLIM_NATIVE_PATH) or why not,
+   * with a line per candidate skipped. Null when the native backend was never tried (reference forced).
+   */
+  addon: AddonInfo | null;
+}
+
+/** The native addon as `info` describes it. */
+export interface AddonInfo {
+  loaded: boolean;
+  source: 'local' | 'prebuilt' | 'env' | null;
+  path: string | null;
+  /** The prebuilt's manifest facts (build time, compiler, glibc baseline, N-API, ABI, source hash). */
+  prebuilt: { builtAt: string; compiler: string; glibc: string | null; napiVersion: number; abiVersion: number; sourceHash: string } | null;
+  error: string | null;
+  notes: string[];
 }
 
 /**
@@ -72,6 +90,21 @@ export function runtimeInfo(version: string): RuntimeInfo {
     cores: os.availableParallelism(),
     node: process.version,
     platform: `${process.platform}-${process.arch}`,
+    addon: addonInfo(),
+  };
+}
+
+function addonInfo(): AddonInfo | null {
+  const st = peekNativeStatus();
+  if (st === null) return null;
+  const m = st.manifest;
+  return {
+    loaded: st.loaded,
+    source: st.source,
+    path: st.path,
+    prebuilt: m === null ? null : { builtAt: m.builtAt, compiler: m.compiler, glibc: m.glibc, napiVersion: m.napiVersion, abiVersion: m.abiVersion, sourceHash: m.sourceHash },
+    error: st.error,
+    notes: [...st.notes],
   };
 }
 

@@ -43,7 +43,7 @@ export interface DistAddon {
 
 const ABI_VERSION = 4;
 /** What to run to get the Gloo addon. */
-export const GLOO_HINT = 'install Gloo with `apt-get install -y libgloo-dev` and rebuild with `node scripts/build-native.mjs`';
+export const GLOO_HINT = 'install Gloo with `apt-get install -y libgloo-dev` and rebuild with `node scripts/build-native.mjs` (in the tensorslim package folder: the prebuilt addon has no Gloo; docs/NATIVE.md)';
 
 function load(): { addon: DistAddon | null; error: string | null } {
   let dir = dirname(fileURLToPath(import.meta.url));

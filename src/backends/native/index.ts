@@ -29,7 +29,7 @@ import type { QuantizedKernels } from '../../backend/quantized.js';
 import { allocate, allocateUninit, dtypeOfArray, isFloatArray, type DType, type TypedArray } from '../../backend/dtype.js';
 import { numel } from '../../backend/shape.js';
 import { referenceBackend } from '../reference/index.js';
-import { loadAddon, type NativeAddon } from './addon.js';
+import { addonLoadState, loadAddon, type AddonLoad, type AddonSource, type NativeAddon, type PrebuiltManifest } from './addon.js';
 import { adamKernels } from './adam.js';
 import { attentionKernels } from './attention.js';
 import { conv2dKernels } from './conv2d.js';
@@ -226,10 +226,37 @@ export function getNativeBackend(): (NativeBackend) | null {
   return backend;
 }
 
-/** Whether the native addon loaded (loading it on first call), where it was looked for, and why not. @example nativeStatus().loaded */
-export function nativeStatus(): { loaded: boolean; path: string | null; error: string | null } {
-  const { addon, path, error } = loadAddon();
-  return { loaded: addon !== null, path, error };
+/** What nativeStatus() reports. */
+export interface NativeStatus {
+  loaded: boolean;
+  /** The addon loaded, or where it was looked for. */
+  path: string | null;
+  error: string | null;
+  /** Where the loaded addon came from: 'local' (native/build), 'prebuilt' (prebuilds/), 'env' (TENSORSLIM_NATIVE_PATH). */
+  source: AddonSource | null;
+  /** The prebuilt addon's manifest (compiler, glibc baseline, build time, ...) when source is 'prebuilt'. */
+  manifest: PrebuiltManifest | null;
+  /** Candidates skipped on the way, one line each (a mismatching prebuilt names why). */
+  notes: readonly string[];
+}
+
+/** Whether the native addon loaded (loading it on first call), where from, and why not. @example nativeStatus().source  // 'prebuilt' */
+export function nativeStatus(): NativeStatus {
+  return statusOf(loadAddon());
+}
+
+function statusOf(l: AddonLoad): NativeStatus {
+  return { loaded: l.addon !== null, path: l.path, error: l.error, source: l.source, manifest: l.manifest, notes: l.notes };
+}
+
+/**
+ * nativeStatus() if the addon was already looked for, else null: loads nothing (so `tensorslim info`
+ * under TENSORSLIM_BACKEND=reference stays free of the addon).
+ * @example peekNativeStatus()?.loaded
+ */
+export function peekNativeStatus(): NativeStatus | null {
+  const l = addonLoadState();
+  return l === null ? null : statusOf(l);
 }
 
 /**

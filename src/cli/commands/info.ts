@@ -3,7 +3,7 @@
 import { formatFlags, JSON_FLAG, parseArgs, type FlagSpecs } from '../args.js';
 import type { Command } from '../command.js';
 import { emitJson, formatKeyValues } from '../output.js';
-import { applyRuntimeFlags, runtimeInfo } from '../runtime.js';
+import { applyRuntimeFlags, runtimeInfo, type AddonInfo } from '../runtime.js';
 import { version } from '../version.js';
 
 const FLAGS = {
@@ -19,7 +19,9 @@ export const infoCommand: Command = {
   usage: `Usage: tensorslim info [options]
 
 Print the version, the active backend (and the others available), the native CPU path, the kernel
-threads, the CPU and Node.js.
+threads, the CPU and Node.js, and which native addon loaded: 'local' (built here from source, in
+native/build), 'prebuilt' (the package's binary for this platform, in prebuilds/; with its build
+date, compiler and glibc baseline) or 'env' (TENSORSLIM_NATIVE_PATH); or why none did.
 
 Options:
 ${formatFlags(FLAGS)}
@@ -39,7 +41,21 @@ Example:
       ['threads', String(info.threads)],
       ['cpu', `${info.cpu} (${info.cores} cores)`],
       ['node', `${info.node} ${info.platform}`],
+      ...addonRows(info.addon),
     ]));
     return 0;
   },
 };
+
+function addonRows(a: AddonInfo | null): [string, string][] {
+  if (a === null) return [];
+  const rows: [string, string][] = [];
+  if (a.loaded) {
+    rows.push(['addon', `${a.source ?? 'unknown'}: ${a.path ?? ''}`]);
+    if (a.prebuilt) rows.push(['addon build', `${a.prebuilt.builtAt}, ${a.prebuilt.compiler}, glibc >= ${a.prebuilt.glibc ?? 'n/a'}, N-API ${a.prebuilt.napiVersion}, ABI ${a.prebuilt.abiVersion}`]);
+    for (const n of a.notes) rows.push(['addon note', n]);
+  } else {
+    rows.push(['addon', `not loaded: ${a.error ?? 'unknown reason'}`]); // the error includes every skipped candidate
+  }
+  return rows;
+}
