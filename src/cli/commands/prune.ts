@@ -13,7 +13,7 @@ import { exportWeights, loadImageData, measureLatency } from '../../train/index.
 import { formatFlags, JSON_FLAG, parseArgs, type FlagSpecs } from '../args.js';
 import { UsageError, type Command } from '../command.js';
 import { emitJson, fmtBytes, fmtInt, fmtLatency, fmtPct, fmtSeconds, formatTable, humanWriter } from '../output.js';
-import { applyRuntimeFlags, modelFromAnyCheckpoint, warnNonFinite } from '../runtime.js';
+import { applyRuntimeFlags, modelFromAnyCheckpoint, refuseQuantized, warnNonFinite } from '../runtime.js';
 import { loadCheckpoint } from '../../io/index.js';
 import { checkOutputFile } from '../paths.js';
 import { pruneReporting } from '../prune_progress.js';
@@ -110,7 +110,11 @@ Examples:
     const t0 = performance.now();
 
     let model: PresetModel;
-    try { model = modelFromAnyCheckpoint(loadCheckpoint(flags.model!), { command: 'prune', path: flags.model! }); } catch (e) { throw new Error(`--model ${flags.model}: ${(e as Error).message}`); }
+    try {
+      const ckpt = loadCheckpoint(flags.model!);
+      refuseQuantized(ckpt, 'prune', flags.model!, 'prune before quantizing (Deep Compression: prune, then tensorslim quantize the pruned file)');
+      model = modelFromAnyCheckpoint(ckpt, { command: 'prune', path: flags.model! });
+    } catch (e) { throw new Error(`--model ${flags.model}: ${(e as Error).message}`); }
     warnNonFinite(ctx, 'prune', model, flags.model!);
     const densified = densifySparse(model);   // re-pruning a CSR file: prune (and report on) its dense layers
     if (densified > 0) say(`note: ${flags.model} is already pruned (${densified} CSR layer${densified === 1 ? '' : 's'}); its layers are pruned as dense ones with their zeros, and the report counts against the dense model`);
