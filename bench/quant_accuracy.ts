@@ -76,6 +76,7 @@ for (const model of opts.models!.split(',')) {
   }
   if (model === 'mlp' && !opts['skip-dc']) {
     const pruned = join(opts.cache!, `mlp-${data}-pruned-${opts.amount}-ft${opts['finetune-epochs']}.safetensors`);
+    const dense = await run('eval', '--model', ck, '--dataset', data);
     let prune: Json | null = null;
     if (!existsSync(pruned)) {
       prune = await run('prune', '--model', ck, '--dataset', data, '--method', 'global', '--amount', opts.amount!, '--schedule', 'gradual', '--finetune-epochs', opts['finetune-epochs']!, '--out', pruned);
@@ -84,7 +85,8 @@ for (const model of opts.models!.split(',')) {
       const j = await run('quantize', '--model', pruned, '--dataset', data, '--mode', 'static', ...(k === 'none' ? [] : ['--share-weights', k]));
       deep.push({
         model, amount: Number(opts.amount), finetuneEpochs: Number(opts['finetune-epochs']), sharedClusters: k === 'none' ? null : Number(k),
-        prunedTestAccuracy: prune?.['testAccuracy'] ?? null, denseFloatTestAccuracy: j['floatTestAccuracy'],
+        denseTestAccuracy: dense['testAccuracy'], prunedTestAccuracy: prune?.['testAccuracy'] ?? j['floatTestAccuracy'],
+        dropFromDense: (dense['testAccuracy'] as number) - (j['testAccuracy'] as number),
         ...pick(j, QKEYS),
         layers: j['layers'],
       });
