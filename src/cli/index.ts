@@ -20,13 +20,14 @@ import { distillCommand } from './commands/distill.js';
 import { launchCommand } from './commands/launch.js';
 import { profileCommand } from './commands/profile.js';
 import { reportCommand } from './commands/report.js';
+import { quantizeCommand } from './commands/quantize.js';
 
 export { type Command, type CliContext, UsageError, processContext, captureContext, type CapturedContext } from './command.js';
 export { version } from './version.js';
 export { parseArgs, formatFlags, JSON_FLAG, type FlagSpec, type FlagSpecs, type ParsedArgs, type ParsedFlags } from './args.js';
 
 /** Every command, in the order the global help lists them. */
-export const COMMANDS: readonly Command[] = [demoCommand, trainCommand, evalCommand, summaryCommand, generateCommand, pruneCommand, distillCommand, exportCommand, launchCommand, benchCommand, profileCommand, reportCommand, infoCommand];
+export const COMMANDS: readonly Command[] = [demoCommand, trainCommand, evalCommand, summaryCommand, generateCommand, pruneCommand, quantizeCommand, distillCommand, exportCommand, launchCommand, benchCommand, profileCommand, reportCommand, infoCommand];
 
 /** The global help text. @example console.log(globalHelp()) */
 export function globalHelp(): string {

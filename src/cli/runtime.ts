@@ -13,7 +13,7 @@ import { Conv2d, Dropout, Flatten, Identity, Linear, MaxPool2d, ReLU, Sequential
 import { noGrad } from '../core/engine.js';
 import * as ops from '../ops/index.js';
 import { listModels, modelFromConfig, type AnyPresetModel, type ModelConfig, type PresetModel } from '../models/index.js';
-import { prune } from '../compress/index.js';
+import { prune, quant } from '../compress/index.js';
 import { gptConfigOf, loadGptCheckpoint } from '../train/lm.js';
 
 /** The most kernel threads --threads accepts (far above any core count; more only adds overhead). */
@@ -238,4 +238,25 @@ function presetFromOnnx(imp: ImportedOnnx, path: string, command: string): Prese
     if (m.bias !== null) ops.assign(m.bias, src.bias ?? ops.zerosLike(m.bias));
   }));
   return model;
+}
+
+/**
+ * The model of a quantized checkpoint (`tensorslim quantize --out`): the float architecture from
+ * its config with the int8 layers swapped in; null when `ckpt` is not quantized (then load it as
+ * usual). `path` is read again for the int8 tensors (loadCheckpoint widens them to int32).
+ * @example const model = quantizedModelFromFile(ckpt, path) ?? modelFromAnyCheckpoint(ckpt);
+ */
+export function quantizedModelFromFile(ckpt: Checkpoint, path: string): PresetModel | null {
+  if (!quant.isQuantizedCheckpoint(ckpt)) return null;
+  return quant.loadQuantizedCheckpoint(path).model;
+}
+
+/**
+ * Refuse a quantized checkpoint in a command that cannot take one (`export`), naming what can.
+ * @example refuseQuantized(ckpt, 'export', path);
+ */
+export function refuseQuantized(ckpt: Checkpoint, command: string, path: string, why: string): void {
+  if (!quant.isQuantizedCheckpoint(ckpt)) return;
+  throw new TensorslimError(command, `${path} is a quantized (int8) checkpoint; ${why}. tensorslim eval and summary take it; `
+    + `tensorslim ${command} takes the float checkpoint it was quantized from`);
 }

@@ -8,7 +8,7 @@
 
 export {
   serializeSafetensors, parseSafetensors, safetensorsBytes, MAX_HEADER_BYTES,
-  type SafetensorsDType, type SafetensorsMetadata, type ParsedSafetensors, type TensorMap,
+  type SafetensorsDType, type SafetensorsMetadata, type ParsedSafetensors, type TensorMap, type RawTensor, type RawDType,
 } from './safetensors.js';
 export { saveSafetensors, loadSafetensors, writeFileAtomic, fileBytes } from './files.js';
 export { outputPathProblem, ensureOutputDirectory, resolveOutputTarget, directoryProblem, sameFile, removeStaleTempFiles } from './paths.js';

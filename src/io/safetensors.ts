@@ -21,8 +21,25 @@ export type SafetensorsDType =
   | 'I64' | 'I32' | 'I16' | 'I8'
   | 'U64' | 'U32' | 'U16' | 'U8' | 'BOOL';
 
-/** Tensors by name, in file order, or a plain record of them. */
-export type TensorMap = ReadonlyMap<string, Tensor> | Readonly<Record<string, Tensor>>;
+/** The integer file dtypes that can travel as a RawTensor (the core Tensor has no int8 dtype). */
+export type RawDType = 'I8' | 'U8' | 'I32';
+
+/**
+ * A tensor of a file dtype written and read as its own typed array, not as a Tensor: int8 weights
+ * of quantized models (I8), bit streams (U8), int32 indices (I32). Row-major.
+ *
+ * @example
+ * const w: RawTensor = { dtype: 'I8', shape: [2, 2], data: Int8Array.of(-128, 0, 1, 127) };
+ * serializeSafetensors({ w });
+ */
+export interface RawTensor {
+  readonly dtype: RawDType;
+  readonly shape: readonly number[];
+  readonly data: Int8Array | Uint8Array | Int32Array;
+}
+
+/** Tensors (or raw integer tensors) by name, in file order, or a plain record of them. */
+export type TensorMap = ReadonlyMap<string, Tensor | RawTensor> | Readonly<Record<string, Tensor | RawTensor>>;
 
 /** String key -> string value pairs stored in the header's `__metadata__`. */
 export type SafetensorsMetadata = Record<string, string>;
@@ -35,6 +52,20 @@ export interface ParsedSafetensors {
   metadata: SafetensorsMetadata;
   /** Each tensor's dtype as stored in the file (F16/BF16 arrive as float32, I64/I8/... as int32). */
   fileDTypes: Map<string, SafetensorsDType>;
+  /** The tensors of the dtypes asked for with `raw` (not in `tensors`), as their own typed arrays. */
+  raw: Map<string, RawTensor>;
+}
+
+const RAW_ARRAY: Record<RawDType, { bytes: number; make(b: ArrayBuffer, off: number, n: number): Int8Array | Uint8Array | Int32Array }> = {
+  I8: { bytes: 1, make: (b, off, n) => new Int8Array(b, off, n) },
+  U8: { bytes: 1, make: (b, off, n) => new Uint8Array(b, off, n) },
+  I32: { bytes: 4, make: (b, off, n) => new Int32Array(b, off, n) },
+};
+
+function isRawTensor(t: unknown): t is RawTensor {
+  if (typeof t !== 'object' || t === null || t instanceof Tensor) return false;
+  const r = t as Partial<RawTensor>;
+  return typeof r.dtype === 'string' && Object.hasOwn(RAW_ARRAY, r.dtype) && Array.isArray(r.shape) && ArrayBuffer.isView(r.data);
 }
 
 interface DTypeInfo {
@@ -79,7 +110,21 @@ function fail(op: string, message: string): never {
 // ---------------------------------------------------------------------------------------------
 // Writing
 
-interface Entry { name: string; tensor: Tensor; fileDType: SafetensorsDType; begin: number; end: number }
+interface Entry { name: string; tensor: Tensor | RawTensor; fileDType: SafetensorsDType; begin: number; end: number }
+
+/** Elements of a Tensor or RawTensor. */
+function sizeOf(t: Tensor | RawTensor): number {
+  return t instanceof Tensor ? t.size : t.data.length;
+}
+
+/** Check a RawTensor's dtype, shape and array against each other. */
+function checkRaw(op: string, name: string, t: RawTensor): void {
+  const want = { I8: Int8Array, U8: Uint8Array, I32: Int32Array }[t.dtype];
+  if (!(t.data instanceof want)) fail(op, `'${name}': a raw ${t.dtype} tensor needs a ${want.name}, got ${t.data.constructor.name}`);
+  if (!t.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) fail(op, `'${name}': shape must be non-negative integers, got ${fmtShape(t.shape)}`);
+  const count = t.shape.reduce((a, b) => a * b, 1);
+  if (count !== t.data.length) fail(op, `'${name}': shape ${fmtShape(t.shape)} holds ${count} elements but the ${t.dtype} data has ${t.data.length}`);
+}
 
 /** Validate names, pick file dtypes, order by element size and assign offsets. */
 function layout(op: string, tensors: TensorMap): Entry[] {
@@ -87,7 +132,11 @@ function layout(op: string, tensors: TensorMap): Entry[] {
   const entries: Entry[] = pairs.map(([name, t]) => {
     if (typeof name !== 'string' || name === '') fail(op, 'tensor names must be non-empty strings');
     if (name === '__metadata__') fail(op, "'__metadata__' is reserved by the format and cannot name a tensor; rename it");
-    if (!(t instanceof Tensor)) fail(op, `'${name}' must be a Tensor, got ${t === null ? 'null' : typeof t}`);
+    if (isRawTensor(t)) {
+      checkRaw(op, name, t);
+      return { name, tensor: t, fileDType: t.dtype, begin: 0, end: 0 };
+    }
+    if (!(t instanceof Tensor)) fail(op, `'${name}' must be a Tensor or a RawTensor ({dtype: 'I8' | 'U8' | 'I32', shape, data}), got ${t === null ? 'null' : typeof t}`);
     const fileDType = WRITE_DTYPE[t.dtype] as SafetensorsDType | undefined;
     if (fileDType === undefined) fail(op, `'${name}' has dtype ${t.dtype}, which the writer does not support; convert it with .to('float32')`);
     return { name, tensor: t, fileDType, begin: 0, end: 0 };
@@ -99,7 +148,7 @@ function layout(op: string, tensors: TensorMap): Entry[] {
   let pos = 0;
   for (const e of ordered) {
     e.begin = pos;
-    pos += e.tensor.size * itemSize(e.tensor.dtype);
+    pos += sizeOf(e.tensor) * DTYPE_INFO[e.fileDType].bytes;
     e.end = pos;
   }
   return ordered;
@@ -130,13 +179,17 @@ function headerBytes(entries: Entry[], metadata: SafetensorsMetadata | undefined
 }
 
 /** The bytes of `t`'s values, row-major, little-endian (a view of its storage when possible). */
-function tensorBytes(t: Tensor): Uint8Array {
-  const size = itemSize(t.dtype);
-  let data: TypedArray;
+function tensorBytes(t: Tensor | RawTensor): Uint8Array {
+  let size: number;
+  let data: TypedArray | Int8Array;
   let start = 0;
-  if (t.isContiguous()) { data = t.data; start = t.offset; }
-  else data = getBackend().copy(t.view_(), t.dtype);
-  const bytes = new Uint8Array(data.buffer, data.byteOffset + start * size, t.size * size);
+  if (!(t instanceof Tensor)) { size = t.data.BYTES_PER_ELEMENT; data = t.data; }
+  else {
+    size = itemSize(t.dtype);
+    if (t.isContiguous()) { data = t.data; start = t.offset; }
+    else data = getBackend().copy(t.view_(), t.dtype);
+  }
+  const bytes = new Uint8Array(data.buffer, data.byteOffset + start * size, sizeOf(t) * size);
   if (LITTLE_ENDIAN || size === 1) return bytes;
   const swapped = bytes.slice();
   for (let i = 0; i < swapped.length; i += size) swapped.subarray(i, i + size).reverse();
@@ -146,7 +199,8 @@ function tensorBytes(t: Tensor): Uint8Array {
 /**
  * Serialize tensors (and optional string metadata) to safetensors bytes. Non-contiguous tensors
  * are written contiguous; dtypes map float32 -> F32, float64 -> F64, int32 -> I32, uint8 -> U8,
- * bool -> BOOL. Tensors are laid out largest element size first, in the given order within a size.
+ * bool -> BOOL; a RawTensor is written as its own dtype (I8, U8, I32). Tensors are laid out largest
+ * element size first, in the given order within a size.
  *
  * @example
  * const bytes = serializeSafetensors({ w: ops.ones([2, 2]) }, { format: 'pt' });
@@ -163,7 +217,7 @@ export function serializeSafetensors(tensors: TensorMap, metadata?: SafetensorsM
   out.set(header, 8);
   const base = 8 + header.length;
   for (const e of entries) {
-    if (e.tensor.dtype === 'bool') {
+    if (e.fileDType === 'BOOL') {
       const v = tensorBytes(e.tensor);
       for (let i = 0; i < v.length; i++) out[base + e.begin + i] = v[i] !== 0 ? 1 : 0;
     } else {
@@ -392,24 +446,37 @@ function halfToFloat(h: number): number {
  * Parse safetensors bytes. Everything is checked first (header length, UTF-8, JSON, duplicate
  * names, dtypes, shapes, offsets tiling the buffer) and a corrupt file is refused with an error
  * saying what is wrong. F16/BF16 are read as float32, I64/U64/U32 as int32 (refusing values outside
- * int32), I8/I16/U16 as int32. Each tensor gets its own contiguous storage.
+ * int32), I8/I16/U16 as int32. Each tensor gets its own contiguous storage. Tensors of the dtypes
+ * listed in `raw` (I8, U8, I32) come back in `raw` as their own typed arrays instead (int8 weights
+ * stay 1 byte per value).
  *
  * @example
  * const { tensors, metadata } = parseSafetensors(readFileSync('model.safetensors'));
  * model.loadStateDict(tensors);
  */
-export function parseSafetensors(bytes: Uint8Array, opts: { op?: string } = {}): ParsedSafetensors {
+export function parseSafetensors(bytes: Uint8Array, opts: { op?: string; raw?: readonly RawDType[] } = {}): ParsedSafetensors {
   const op = opts.op ?? 'parseSafetensors';
+  const rawDTypes = new Set<string>(opts.raw ?? []);
+  for (const d of rawDTypes) if (!Object.hasOwn(RAW_ARRAY, d)) fail(op, `raw: ${d} cannot be read raw; raw takes ${Object.keys(RAW_ARRAY).join(', ')}`);
   if (!(bytes instanceof Uint8Array)) fail(op, `expected the file's bytes as a Uint8Array (or Buffer), got ${typeof bytes}`);
   const { entries, metadata, dataStart } = parseHeader(op, bytes);
   const tensors = new Map<string, Tensor>();
   const fileDTypes = new Map<string, SafetensorsDType>();
+  const raw = new Map<string, RawTensor>();
   for (const e of entries) {
     // A fresh buffer per tensor: aligned for typed arrays, and never shared (views share version counters).
     const own = new Uint8Array(e.end - e.begin);
     own.set(bytes.subarray(dataStart + e.begin, dataStart + e.end));
-    tensors.set(e.name, new Tensor(decode(op, e, own), DTYPE_INFO[e.fileDType].dtype, e.shape));
     fileDTypes.set(e.name, e.fileDType);
+    if (rawDTypes.has(e.fileDType)) {
+      const d = e.fileDType as RawDType;
+      const n = own.length / RAW_ARRAY[d].bytes;
+      let data = RAW_ARRAY[d].make(own.buffer, own.byteOffset, n);
+      if (!LITTLE_ENDIAN && d === 'I32') data = Int32Array.from({ length: n }, (_, i) => new DataView(own.buffer).getInt32(4 * i, true));
+      raw.set(e.name, { dtype: d, shape: e.shape, data });
+      continue;
+    }
+    tensors.set(e.name, new Tensor(decode(op, e, own), DTYPE_INFO[e.fileDType].dtype, e.shape));
   }
-  return { tensors, metadata, fileDTypes };
+  return { tensors, metadata, fileDTypes, raw };
 }

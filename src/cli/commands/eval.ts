@@ -2,13 +2,13 @@
 
 import { existsSync } from 'node:fs';
 import { createModel, denseParameterCount, listModels, type PresetModel } from '../../models/index.js';
-import { prune } from '../../compress/index.js';
-import { loadSafetensors } from '../../io/index.js';
+import { prune, quant } from '../../compress/index.js';
+import { loadCheckpoint, loadSafetensors } from '../../io/index.js';
 import { evaluateOn, loadImageData } from '../../train/index.js';
 import { formatFlags, JSON_FLAG, parseArgs, type FlagSpecs } from '../args.js';
 import { UsageError, type Command } from '../command.js';
 import { emitJson, fmtInt, fmtPct, fmtSeconds } from '../output.js';
-import { applyRuntimeFlags, loadModelFile, warnNonFinite } from '../runtime.js';
+import { applyRuntimeFlags, isOnnxPath, loadModelFile, modelFromAnyCheckpoint, quantizedModelFromFile, warnNonFinite } from '../runtime.js';
 
 const FLAGS = {
   model: { type: 'string', help: 'checkpoint to evaluate (written by train --out), or an .onnx classifier', metavar: 'FILE' },
@@ -27,7 +27,7 @@ export const evalCommand: Command = {
   usage: `Usage: tensorslim eval --model <checkpoint> --dataset <name|path> [options]
 
 Rebuild the model stored in a checkpoint (its config is in the file) and evaluate it on the test
-split of the dataset. With --preset, the file may be any safetensors file holding that preset's
+split of the dataset. A quantized checkpoint (tensorslim quantize --out) runs its int8 layers. With --preset, the file may be any safetensors file holding that preset's
 state dict under PyTorch's keys (e.g. written from a torch.nn.Sequential); keys starting with
 'optimizer.' are skipped.
 
@@ -48,16 +48,24 @@ Example:
       model = createModel(flags.preset);
       const { tensors } = loadSafetensors(flags.model);
       model.loadStateDict(new Map([...tensors].filter(([k]) => !k.startsWith('optimizer.'))));
-    } else model = loadModelFile(flags.model, { command: 'eval' });   // a checkpoint or an .onnx file
+    } else if (isOnnxPath(flags.model)) model = loadModelFile(flags.model, { command: 'eval' });
+    else {
+      const ckpt = loadCheckpoint(flags.model);
+      model = quantizedModelFromFile(ckpt, flags.model) ?? modelFromAnyCheckpoint(ckpt, { command: 'eval', path: flags.model });
+    }
+    // int8 layers hold no Parameters: their weights and biases count from the quantized tensors
+    const int8 = quant.quantizedLayerStats(model);
     warnNonFinite(ctx, 'eval', model, flags.model);
     const data = loadImageData(flags.dataset, flags.data);
     const m = evaluateOn(model, data, flags['batch-size']);
     const result = {
       command: 'eval', model: flags.model, preset: model.config.preset ?? model.config.arch, dataset: data.info.name,
-      testAccuracy: m.accuracy, testLoss: m.loss, samples: m.samples, params: denseParameterCount(model), nonzeroParams: prune.countNonzeros(model), seconds: m.seconds, samplesPerSecond: m.samplesPerSecond,
+      testAccuracy: m.accuracy, testLoss: m.loss, samples: m.samples, params: denseParameterCount(model) + int8.reduce((a, l) => a + l.params, 0),
+      nonzeroParams: prune.countNonzeros(model) + int8.reduce((a, l) => a + l.nonzeroWeights + (l.params - l.weights), 0),
+      int8Layers: int8.map((l) => l.name), seconds: m.seconds, samplesPerSecond: m.samplesPerSecond,
     };
     if (flags.json) emitJson(ctx, result);
-    else ctx.out(`${flags.model} (${result.preset}, ${fmtInt(result.params)} params, ${fmtInt(result.nonzeroParams)} non-zero) on ${data.info.name} test (${fmtInt(m.samples)} samples): accuracy ${fmtPct(m.accuracy)}  loss ${m.loss.toFixed(4)}  ${fmtSeconds(m.seconds)}`);
+    else ctx.out(`${flags.model} (${result.preset}${int8.length > 0 ? `, int8: ${int8.length} layers` : ''}, ${fmtInt(result.params)} params, ${fmtInt(result.nonzeroParams)} non-zero) on ${data.info.name} test (${fmtInt(m.samples)} samples): accuracy ${fmtPct(m.accuracy)}  loss ${m.loss.toFixed(4)}  ${fmtSeconds(m.seconds)}`);
     return 0;
   },
 };

@@ -8,7 +8,7 @@ import { createAnyModel, isGptModel, listModels, type AnyPresetModel } from '../
 import { loadCheckpoint } from '../../io/index.js';
 import { exportOnnx } from '../../io/onnx/index.js';
 import { MAX_OPSET, MIN_OPSET } from '../../io/onnx/proto.js';
-import { anyModelFromCheckpoint } from '../runtime.js';
+import { anyModelFromCheckpoint, refuseQuantized } from '../runtime.js';
 import { formatFlags, JSON_FLAG, parseArgs, type FlagSpecs } from '../args.js';
 import { UsageError, type Command } from '../command.js';
 import { emitJson, fmtBytes } from '../output.js';
@@ -44,7 +44,11 @@ Examples:
     if (flags.model === undefined) throw new UsageError('export', 'missing --model <checkpoint|preset>');
     if (flags.out === undefined) throw new UsageError('export', 'missing --out <file.onnx>');
     let model: AnyPresetModel;
-    if (existsSync(flags.model)) model = anyModelFromCheckpoint(loadCheckpoint(flags.model));
+    if (existsSync(flags.model)) {
+      const ckpt = loadCheckpoint(flags.model);
+      refuseQuantized(ckpt, 'export', flags.model, 'ONNX export writes float32 graphs (QDQ export of int8 layers is not implemented yet)');
+      model = anyModelFromCheckpoint(ckpt);
+    }
     else if (listModels().some((m) => m.name === flags.model)) model = createAnyModel(flags.model);
     else throw new UsageError('export', `'${flags.model}' is neither a file nor a preset (${listModels().map((m) => m.name).join(', ')})`);
     let sample;

@@ -13,7 +13,8 @@ import { exportWeights, loadImageData, measureLatency } from '../../train/index.
 import { formatFlags, JSON_FLAG, parseArgs, type FlagSpecs } from '../args.js';
 import { UsageError, type Command } from '../command.js';
 import { emitJson, fmtBytes, fmtInt, fmtLatency, fmtPct, fmtSeconds, formatTable, humanWriter } from '../output.js';
-import { applyRuntimeFlags, loadModelFile, warnNonFinite } from '../runtime.js';
+import { applyRuntimeFlags, isOnnxPath, loadModelFile, refuseQuantized, warnNonFinite } from '../runtime.js';
+import { loadCheckpoint } from '../../io/index.js';
 import { checkOutputFile } from '../paths.js';
 import { pruneReporting } from '../prune_progress.js';
 import { openRunLog, withRunLog } from '../run_dir.js';
@@ -117,7 +118,10 @@ Examples:
     const t0 = performance.now();
 
     let model: PresetModel;
-    try { model = loadModelFile(flags.model!, { command: 'prune' }); } catch (e) { throw new Error(`--model ${flags.model}: ${(e as Error).message}`); }
+    try {
+      if (!isOnnxPath(flags.model!)) refuseQuantized(loadCheckpoint(flags.model!), 'prune', flags.model!, 'prune before quantizing (Deep Compression: prune, then tensorslim quantize the pruned file)');
+      model = loadModelFile(flags.model!, { command: 'prune' });
+    } catch (e) { throw new Error(`--model ${flags.model}: ${(e as Error).message}`); }
     warnNonFinite(ctx, 'prune', model, flags.model!);
     const densified = densifySparse(model);   // re-pruning a CSR file: prune (and report on) its dense layers
     if (densified > 0) say(`note: ${flags.model} is already pruned (${densified} CSR layer${densified === 1 ? '' : 's'}); its layers are pruned as dense ones with their zeros, and the report counts against the dense model`);

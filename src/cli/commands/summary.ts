@@ -6,7 +6,9 @@
 import { existsSync } from 'node:fs';
 import { createAnyModel, isGptModel, listModels, summarizeModel, type AnyPresetModel } from '../../models/index.js';
 import { fileBytes, loadCheckpoint } from '../../io/index.js';
-import { anyModelFromCheckpoint, isOnnxPath, loadModelFile, warnNonFinite } from '../runtime.js';
+import { anyModelFromCheckpoint, isOnnxPath, loadModelFile, quantizedModelFromFile, warnNonFinite } from '../runtime.js';
+import { quant } from '../../compress/index.js';
+import type { ModelSummary } from '../../models/index.js';
 import { formatFlags, JSON_FLAG, parseArgs, type FlagSpecs } from '../args.js';
 import { UsageError, type Command } from '../command.js';
 import { emitJson, fmtBytes, fmtCount, fmtInt, fmtPct, formatTable } from '../output.js';
@@ -21,7 +23,10 @@ export const summaryCommand: Command = {
 
 Print each layer of a checkpoint's model (or of a fresh preset, e.g. 'mlp'): output shape,
 parameters, bytes, FLOPs per sample (a multiply-add with a non-zero weight counts 2) and sparsity
-(fraction of zero weights; masked weights of a pruned model count as zero). A pruned CSR layer is
+(fraction of zero weights; masked weights of a pruned model count as zero). A quantized checkpoint
+(tensorslim quantize --out) shows its int8 layers with their int8 bytes (1 per weight, 4 per
+scale, zero point and bias), how the file stores each weight and the per-channel weight scales
+(and, for static layers, the input/output activation scale and zero point). A pruned CSR layer is
 one row, SparseLinear(in -> out), with its dense parameter count, sparsity and sparse FLOPs. A GPT (gpt-tiny, gpt-small, or a
 checkpoint of train --model gpt-*) is summarized for one sequence of its full context: FLOPs of the
 forward pass per sequence and per token, causal attention included (a tied embedding / LM-head
@@ -42,7 +47,7 @@ Examples:
     let withOptimizer = false;
     if (existsSync(target)) {
       const ckpt = isOnnxPath(target) ? null : loadCheckpoint(target);
-      model = ckpt === null ? loadModelFile(target, { command: 'summary' }) : anyModelFromCheckpoint(ckpt);
+      model = ckpt === null ? loadModelFile(target, { command: 'summary' }) : quantizedModelFromFile(ckpt, target) ?? anyModelFromCheckpoint(ckpt);
       warnNonFinite(ctx, 'summary', model, target);
       withOptimizer = ckpt !== null && ckpt.optimizer !== null;
       file = fileBytes(target);
@@ -54,20 +59,26 @@ Examples:
     const c = model.config;
     const gpt = isGptModel(model) ? model.config : null;
     const inputShape = gpt ? [gpt.blockSize] : c.arch === 'mlp' ? [c.inFeatures] : c.arch === 'lenet5' ? [...c.inputShape] : [];
-    const s = summarizeModel(model, inputShape, gpt ? { dtype: 'int32' } : {});
+    const int8 = quant.quantizedLayerStats(model);
+    const floatWeights = model.namedParameters().filter(([k]) => k === 'weight' || k.endsWith('.weight')).reduce((a, [, p]) => a + p.size, 0);
+    const s = withInt8Layers(summarizeModel(model, inputShape, gpt ? { dtype: 'int32' } : {}), int8, floatWeights);
+    const scales = new Map(int8.map((l) => [l.name, fmtScales(l)]));
     const lm = gpt ? { contextLength: gpt.blockSize, flopsPerToken: s.flops / gpt.blockSize, tiedEmbedding: gpt.tieWeights } : {};
     if (flags.json) {
-      emitJson(ctx, { command: 'summary', target, preset: c.preset ?? c.arch, config: c, ...s, ...lm, fileBytes: file, fileHasOptimizerState: withOptimizer });
+      emitJson(ctx, { command: 'summary', target, preset: c.preset ?? c.arch, config: c, ...s, ...lm, fileBytes: file, fileHasOptimizerState: withOptimizer, int8Layers: int8 });
       return 0;
     }
     ctx.out(gpt
       ? `${target}: ${c.preset ?? c.arch}, token ids (${gpt.blockSize}) -> logits (${s.outputShape.join(', ')}); ${gpt.nLayer} layers, width ${gpt.nEmbd}, ${gpt.nHead} heads, vocabulary ${gpt.vocabSize}`
       : `${target}: ${c.preset ?? c.arch}, input (${inputShape.join(', ')}) -> (${s.outputShape.join(', ')})`);
+    const q = int8.length > 0;   // quantized: a column with each int8 layer's storage and scales
     ctx.out(formatTable(
-      [{ header: 'layer' }, { header: 'type' }, { header: 'output' }, { header: 'params', align: 'right' }, { header: 'bytes', align: 'right' }, { header: 'FLOPs', align: 'right' }, { header: 'sparsity', align: 'right' }],
+      [{ header: 'layer' }, { header: 'type' }, { header: 'output' }, { header: 'params', align: 'right' }, { header: 'bytes', align: 'right' }, { header: 'FLOPs', align: 'right' }, { header: 'sparsity', align: 'right' },
+        ...(q ? [{ header: 'int8 storage, scales' }] : [])],
       [
-        ...s.layers.map((l) => [l.name, l.type, `(${l.outputShape.join(', ')})`, l.params ? fmtInt(l.params) : '-', l.bytes ? fmtBytes(l.bytes) : '-', l.flops ? fmtCount(l.flops) : '-', l.params ? fmtPct(l.sparsity, 1) : '-']),
-        ['total', '', '', fmtInt(s.params), fmtBytes(s.bytes), fmtCount(s.flops), fmtPct(s.sparsity, 1)],
+        ...s.layers.map((l) => [l.name, l.type, `(${l.outputShape.join(', ')})`, l.params ? fmtInt(l.params) : '-', l.bytes ? fmtBytes(l.bytes) : '-', l.flops ? fmtCount(l.flops) : '-', l.params ? fmtPct(l.sparsity, 1) : '-',
+          ...(q ? [scales.get(l.name) ?? ''] : [])]),
+        ['total', '', '', fmtInt(s.params), fmtBytes(s.bytes), fmtCount(s.flops), fmtPct(s.sparsity, 1), ...(q ? [''] : [])],
       ],
     ));
     const disk = file !== null ? `, ${fmtBytes(file)} on disk${withOptimizer ? ' (with optimizer state for --resume)' : ''}` : '';
@@ -80,3 +91,33 @@ Examples:
     return 0;
   },
 };
+
+/** The summary with each int8 layer's row filled from its quantized weight (the layers hold no Parameters). */
+function withInt8Layers(s: ModelSummary, int8: quant.QuantizedLayerStats[], floatWeightCount: number): ModelSummary {
+  if (int8.length === 0) return s;
+  const byName = new Map(int8.map((l) => [l.name, l]));
+  let { params, nonzeroParams, bytes, flops } = s;
+  let zeros = 0, weights = 0;
+  const layers = s.layers.map((l) => {
+    const q = byName.get(l.name);
+    if (q === undefined) return l;
+    // Linear: 2 per non-zero weight + 1 per bias, per sample; Conv2d: the same at every output position
+    const positions = l.outputShape.length === 3 ? l.outputShape[1]! * l.outputShape[2]! : 1;
+    const bias = q.params - q.weights;
+    const f = positions * (2 * q.nonzeroWeights + bias);
+    params += q.params; nonzeroParams += q.nonzeroWeights + bias; bytes += q.bytes - l.bytes; flops += f - l.flops;
+    zeros += q.weights - q.nonzeroWeights; weights += q.weights;
+    return { ...l, type: q.type, params: q.params, zeros: q.weights - q.nonzeroWeights, sparsity: 1 - q.nonzeroWeights / Math.max(1, q.weights), bytes: q.bytes, flops: f };
+  });
+  // model sparsity over all weights: the float layers' (s.sparsity is over their weights) plus the int8 ones
+  const floatWeights = floatWeightCount;
+  const sparsity = (s.sparsity * floatWeights + zeros) / Math.max(1, floatWeights + weights);
+  return { ...s, layers, params, nonzeroParams, bytes, flops, sparsity };
+}
+
+/** 'int8 coded; w 1.2e-3..4.1e-3; in 0.0123/0 out 0.0456/128'. */
+function fmtScales(l: quant.QuantizedLayerStats): string {
+  const e = (x: number): string => x.toExponential(1);
+  const act = l.input && l.output ? `; in ${e(l.input.scale)}/${l.input.zeroPoint} out ${e(l.output.scale)}/${l.output.zeroPoint}` : '';
+  return `${l.storage}; w ${e(l.weightScale[0])}..${e(l.weightScale[1])}${act}`;
+}

@@ -20,7 +20,16 @@ export {
   quantizeDynamic, prepareStatic, convertStatic, prepareQat, convertQat,
   type QuantizeDynamicOptions, type PrepareStaticOptions, type PrepareQatOptions,
 } from './workflow.js';
-export { serializeQuantized, saveQuantized, loadQuantized, QUANTIZED_METADATA_KEY } from './quantized_file.js';
+export { serializeQuantized, saveQuantized, loadQuantized, QUANTIZED_METADATA_KEY, type SaveQuantizedOptions } from './quantized_file.js';
 export { ObservedConv2d, QatConv2d, QuantizedConv2d, type Conv2dParams } from './conv.js';
+export { encodeWeight, decodeWeight, encodeInt8Weight, weightFromCodes, type CodedWeight, type WeightQParams } from './weight_coding.js';
+export { shareWeights, sharedWeightOf, attachSharedWeight, kmeans1d, type SharedWeight, type ShareReport, type QuantizedLayer } from './sharing.js';
+export {
+  isQuantizedCheckpoint, serializeQuantizedCheckpoint, saveQuantizedCheckpoint, loadQuantizedCheckpoint, quantizedLayerStats,
+  type QuantizedLayerStats,
+} from './checkpoint.js';
+export {
+  runQuantize, densifySparseLayers, QUANT_MODES, QUANT_OBSERVERS, type QuantModeName, type RunQuantizeOptions, type RunQuantizeResult,
+} from './run.js';
 export { quantizedKernels } from './kernels.js';
 import './onnx.js';   // registers the int8 layers' ONNX (QDQ) export with exportOnnx

@@ -3,9 +3,14 @@
 // dicts (`fc._packed_params.weight`, `fc.scale`, `fc.zero_point`), plus the float parameters and
 // buffers of the layers that stayed float. A `tensorslim.quantized` metadata entry (JSON) says which
 // layers are quantized and how, so loadQuantized can rebuild them on a fresh float model of the same
-// architecture. The core Tensor has no int8 dtype, so this file writes the safetensors container
-// itself (the layout of io/safetensors.ts: JSON header padded to 8 bytes, then the data, wider
-// dtypes first); reading goes through io's parseSafetensors, which validates the whole file.
+// architecture. The container is io/safetensors.ts's (int8 weights travel as RawTensors, since the
+// core Tensor has no int8 dtype); reading goes through parseSafetensors, which validates the file.
+//
+// A pruned layer's weight is smaller coded (weight_coding.ts): `_packed_params.weight_codes` (U8
+// bit stream of relative positions and 8-bit values) instead of `_packed_params.weight`; a
+// weight-shared layer (sharing.ts) codes cluster indices and adds `_packed_params.weight_codebook`
+// (F32). saveQuantized picks, per layer, the smaller of dense and coded (format 2 in the metadata
+// when any layer is coded; format 1 files, all dense, load as before).
 
 import { Tensor } from '../../core/tensor.js';
 import { TensorslimError } from '../../core/errors.js';
@@ -13,17 +18,25 @@ import type { AnyModule } from '../../nn/module.js';
 import { Linear } from '../../nn/linear.js';
 import { Conv2d } from '../../nn/conv.js';
 import { QuantizedConv2d, type Conv2dParams } from './conv.js';
-import { parseSafetensors } from '../../io/safetensors.js';
+import { parseSafetensors, serializeSafetensors, type RawTensor, type SafetensorsMetadata } from '../../io/safetensors.js';
 import { writeFileAtomic, readFileBytes } from '../../io/files.js';
 import { QuantizedTensor } from './qtensor.js';
 import { DynamicQuantizedLinear, QuantizedLinear, QuantizedLinearBase, type ActivationQParams } from './modules.js';
+import { decodeWeight, encodeInt8Weight, encodeWeight, weightFromCodes, type CodedWeight } from './weight_coding.js';
+import { attachSharedWeight, sharedWeightOf, type QuantizedLayer } from './sharing.js';
 
 /** The metadata key holding the quantized layers' description. */
 export const QUANTIZED_METADATA_KEY = 'tensorslim.quantized';
-const FORMAT = 1;
+/** The newest format this build writes and reads (1: every weight dense; 2: coded weights). */
+const FORMAT = 2;
 
-type FileDType = 'F32' | 'I32' | 'I8' | 'U8';
-interface Entry { name: string; dtype: FileDType; shape: number[]; bytes: Uint8Array }
+/** How a layer's int8 weight is stored (absent: dense `_packed_params.weight`). */
+interface WeightStorage {
+  storage: 'coded' | 'shared';
+  gapBits: number;
+  codeBits: number;
+  count: number;
+}
 
 interface LayerInfo {
   kind: 'dynamic' | 'static' | 'staticConv';
@@ -35,94 +48,89 @@ interface LayerInfo {
   relu?: boolean;
   inputDType?: 'quint8' | 'qint8';
   outputDType?: 'quint8' | 'qint8';
+  weight?: WeightStorage;
 }
 
 /** `p.suffix`, or just `suffix` for the root module. */
 const key = (p: string, suffix: string): string => (p === '' ? suffix : `${p}.${suffix}`);
 
-const bytesOf = (a: Float32Array | Int32Array | Int8Array | Uint8Array): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+const f32 = (a: Float32Array, shape: number[] = [a.length]): Tensor => new Tensor(a, 'float32', shape);
+const i32 = (a: Int32Array, shape: number[] = [a.length]): Tensor => new Tensor(a, 'int32', shape);
 
-function floatEntry(name: string, t: Tensor): Entry {
-  const data = t.dtype === 'float32' ? (t.dataSync() as Float32Array) : Float32Array.from(t.dataSync());
-  return { name, dtype: 'F32', shape: [...t.shape], bytes: bytesOf(data) };
-}
-
-function tensorEntry(name: string, t: Tensor): Entry {
-  switch (t.dtype) {
-    case 'float32': case 'float64': return floatEntry(name, t);
-    case 'int32': return { name, dtype: 'I32', shape: [...t.shape], bytes: bytesOf(t.dataSync() as Int32Array) };
-    default: return { name, dtype: 'U8', shape: [...t.shape], bytes: bytesOf(t.dataSync() as Uint8Array) };
-  }
-}
-
-function quantEntries(p: string, m: QuantizedLinearBase | QuantizedConv2d): Entry[] {
+/** The weight's coded form when it is smaller than the dense I8 (or the layer is weight-shared). */
+function codedWeight(m: QuantizedLayer): { coded: CodedWeight; codebook: Float32Array | null } | null {
   const w = m.weight;
-  const out: Entry[] = [
-    { name: key(p, '_packed_params.weight'), dtype: 'I8', shape: [...w.shape], bytes: bytesOf(w.data) },
-    { name: key(p, '_packed_params.weight_scales'), dtype: 'F32', shape: [w.scales.length], bytes: bytesOf(w.scales) },
-    { name: key(p, '_packed_params.weight_zero_points'), dtype: 'I32', shape: [w.zeroPoints.length], bytes: bytesOf(w.zeroPoints) },
-  ];
-  if (m.bias !== null) out.push({ name: key(p, '_packed_params.bias'), dtype: 'F32', shape: [m.bias.length], bytes: bytesOf(m.bias) });
-  if (m instanceof QuantizedLinear || m instanceof QuantizedConv2d) {
-    out.push(
-      { name: key(p, 'scale'), dtype: 'F32', shape: [], bytes: bytesOf(Float32Array.of(m.output.scale)) },
-      { name: key(p, 'zero_point'), dtype: 'I32', shape: [], bytes: bytesOf(Int32Array.of(m.output.zeroPoint)) },
-      { name: key(p, 'input_scale'), dtype: 'F32', shape: [], bytes: bytesOf(Float32Array.of(m.input.scale)) },
-      { name: key(p, 'input_zero_point'), dtype: 'I32', shape: [], bytes: bytesOf(Int32Array.of(m.input.zeroPoint)) },
-    );
+  const shared = sharedWeightOf(m);
+  if (shared !== undefined) {
+    const codeBits = Math.max(1, Math.ceil(Math.log2(shared.codebook.length)));
+    return { coded: encodeWeight(shared.positions, shared.codes, codeBits), codebook: shared.codebook };
   }
-  return out;
+  const coded = encodeInt8Weight(w.data as Int8Array, w.shape[0]!, w.zeroPoints);
+  return coded.stream.length < w.data.length ? { coded, codebook: null } : null;
 }
 
-type QuantizedLayer = QuantizedLinearBase | QuantizedConv2d;
+function quantEntries(p: string, m: QuantizedLayer, out: Map<string, Tensor | RawTensor>): WeightStorage | undefined {
+  const w = m.weight;
+  const c = codedWeight(m);
+  let storage: WeightStorage | undefined;
+  if (c === null) out.set(key(p, '_packed_params.weight'), { dtype: 'I8', shape: [...w.shape], data: w.data as Int8Array });
+  else {
+    out.set(key(p, '_packed_params.weight_codes'), { dtype: 'U8', shape: [c.coded.stream.length], data: c.coded.stream });
+    if (c.codebook !== null) out.set(key(p, '_packed_params.weight_codebook'), f32(c.codebook));
+    storage = { storage: c.codebook === null ? 'coded' : 'shared', gapBits: c.coded.gapBits, codeBits: c.coded.codeBits, count: c.coded.count };
+  }
+  out.set(key(p, '_packed_params.weight_scales'), f32(w.scales));
+  out.set(key(p, '_packed_params.weight_zero_points'), i32(w.zeroPoints));
+  if (m.bias !== null) out.set(key(p, '_packed_params.bias'), f32(m.bias));
+  if (m instanceof QuantizedLinear || m instanceof QuantizedConv2d) {
+    out.set(key(p, 'scale'), f32(Float32Array.of(m.output.scale), []));
+    out.set(key(p, 'zero_point'), i32(Int32Array.of(m.output.zeroPoint), []));
+    out.set(key(p, 'input_scale'), f32(Float32Array.of(m.input.scale), []));
+    out.set(key(p, 'input_zero_point'), i32(Int32Array.of(m.input.zeroPoint), []));
+  }
+  return storage;
+}
 
 function quantizedLayers(model: AnyModule): [string, QuantizedLayer][] {
   return model.namedModules().filter(([, m]) => m instanceof QuantizedLinearBase || m instanceof QuantizedConv2d) as [string, QuantizedLayer][];
+}
+
+/** Options of serializeQuantized / saveQuantized. */
+export interface SaveQuantizedOptions {
+  /** More `__metadata__` entries (e.g. a checkpoint's, so `loadCheckpoint` reads the file's config). */
+  metadata?: SafetensorsMetadata;
 }
 
 /**
  * The safetensors bytes of a quantized model (see the file header for the layout).
  * @example const bytes = serializeQuantized(quantizeDynamic(model));
  */
-export function serializeQuantized(model: AnyModule): Uint8Array {
+export function serializeQuantized(model: AnyModule, opts: SaveQuantizedOptions = {}): Uint8Array {
   const op = 'serializeQuantized';
   const layers = quantizedLayers(model);
   if (layers.length === 0) throw new TensorslimError(op, 'the model has no quantized layers; run quantizeDynamic, convertStatic or convertQat first (or save it with saveSafetensors)');
   const info: Record<string, LayerInfo> = {};
-  const entries: Entry[] = [];
+  const tensors = new Map<string, Tensor | RawTensor>();
   for (const [p, m] of layers) {
     if (m instanceof QuantizedConv2d) {
       const c = m.conv;
       info[p] = { kind: 'staticConv', inFeatures: c.inChannels, outFeatures: c.outChannels, bias: m.bias !== null, conv: c, relu: m.relu, inputDType: m.input.dtype, outputDType: m.output.dtype };
-      entries.push(...quantEntries(p, m));
-      continue;
+    } else {
+      const base = { inFeatures: m.inFeatures, outFeatures: m.outFeatures, bias: m.bias !== null };
+      if (m instanceof DynamicQuantizedLinear) info[p] = { kind: 'dynamic', ...base, reduceRange: m.reduceRange };
+      else if (m instanceof QuantizedLinear) info[p] = { kind: 'static', ...base, relu: m.relu, inputDType: m.input.dtype, outputDType: m.output.dtype };
+      else throw new TensorslimError(op, `layer '${p}' (${(m as AnyModule).constructor.name}) has no checkpoint format`);
     }
-    const base = { inFeatures: m.inFeatures, outFeatures: m.outFeatures, bias: m.bias !== null };
-    if (m instanceof DynamicQuantizedLinear) info[p] = { kind: 'dynamic', ...base, reduceRange: m.reduceRange };
-    else if (m instanceof QuantizedLinear) info[p] = { kind: 'static', ...base, relu: m.relu, inputDType: m.input.dtype, outputDType: m.output.dtype };
-    else throw new TensorslimError(op, `layer '${p}' (${(m as AnyModule).constructor.name}) has no checkpoint format`);
-    entries.push(...quantEntries(p, m));
+    const storage = quantEntries(p, m, tensors);
+    if (storage !== undefined) info[p]!.weight = storage;
   }
-  for (const [k, t] of model.stateDict()) entries.push(tensorEntry(k, t));
-  // wider elements first keeps every tensor aligned to its element size
-  const width = (d: FileDType): number => (d === 'I8' || d === 'U8' ? 1 : 4);
-  const ordered = [...entries].sort((a, b) => width(b.dtype) - width(a.dtype));
-  const header: Record<string, unknown> = { __metadata__: { format: 'pt', [QUANTIZED_METADATA_KEY]: JSON.stringify({ format: FORMAT, layers: info }) } };
-  let offset = 0;
-  for (const e of ordered) {
-    if (e.name in header) throw new TensorslimError(op, `two tensors named '${e.name}'`);
-    header[e.name] = { dtype: e.dtype, shape: e.shape, data_offsets: [offset, offset + e.bytes.length] };
-    offset += e.bytes.length;
+  for (const [k, t] of model.stateDict()) {
+    if (tensors.has(k)) throw new TensorslimError(op, `two tensors named '${k}'`);
+    tensors.set(k, t);
   }
-  let json = new TextEncoder().encode(JSON.stringify(header));
-  const padded = Math.ceil(json.length / 8) * 8;
-  if (padded !== json.length) json = new TextEncoder().encode(JSON.stringify(header) + ' '.repeat(padded - json.length));
-  const out = new Uint8Array(8 + json.length + offset);
-  new DataView(out.buffer).setBigUint64(0, BigInt(json.length), true);
-  out.set(json, 8);
-  let at = 8 + json.length;
-  for (const e of ordered) { out.set(e.bytes, at); at += e.bytes.length; }
-  return out;
+  const format = Object.values(info).some((l) => l.weight !== undefined) ? 2 : 1;
+  const metadata: SafetensorsMetadata = { format: 'pt', ...opts.metadata, [QUANTIZED_METADATA_KEY]: JSON.stringify({ format, layers: info }) };
+  return serializeSafetensors(tensors, metadata);
 }
 
 /**
@@ -130,8 +138,8 @@ export function serializeQuantized(model: AnyModule): Uint8Array {
  * Linear-heavy models: 1 byte per weight plus 8 per output channel).
  * @example saveQuantized('mlp-int8.safetensors', quantizeDynamic(model));
  */
-export function saveQuantized(path: string, model: AnyModule): number {
-  const bytes = serializeQuantized(model);
+export function saveQuantized(path: string, model: AnyModule, opts: SaveQuantizedOptions = {}): number {
+  const bytes = serializeQuantized(model, opts);
   writeFileAtomic(path, bytes, 'saveQuantized');
   return bytes.length;
 }
@@ -145,27 +153,64 @@ function need(op: string, tensors: Map<string, Tensor>, name: string, shape: rea
   return t;
 }
 
-function build(op: string, p: string, info: LayerInfo, tensors: Map<string, Tensor>, fileDTypes: Map<string, string>): QuantizedLayer {
+function build(op: string, p: string, info: LayerInfo, tensors: Map<string, Tensor>, raw: Map<string, RawTensor>): { layer: QuantizedLayer; used: string[] } {
   const { inFeatures: K, outFeatures: N } = info;
   const c = info.conv;
   if (info.kind === 'staticConv' && c === undefined) throw new TensorslimError(op, 'a quantized Conv2d entry lacks its geometry');
   const wShape = info.kind === 'staticConv' ? [N, K, c!.kernelSize[0], c!.kernelSize[1]] : [N, K];
-  const wName = key(p, '_packed_params.weight');
-  if (fileDTypes.get(wName) !== 'I8') throw new TensorslimError(op, `'${wName}' must be stored as I8, found ${fileDTypes.get(wName) ?? 'nothing'}`);
-  const w = need(op, tensors, wName, wShape);
-  const scales = Float32Array.from(need(op, tensors, key(p, '_packed_params.weight_scales'), [N]).dataSync());
-  const zps = Int32Array.from(need(op, tensors, key(p, '_packed_params.weight_zero_points'), [N]).dataSync());
-  const bias = info.bias ? Float32Array.from(need(op, tensors, key(p, '_packed_params.bias'), [N]).dataSync()) : null;
-  const qw = new QuantizedTensor({ dtype: 'qint8', shape: wShape, data: Int8Array.from(w.dataSync()), scales, zeroPoints: zps, axis: 0 });
-  if (info.kind === 'dynamic') return new DynamicQuantizedLinear(qw, bias, { reduceRange: info.reduceRange === true });
-  const act = (s: string, z: string, dtype: 'quint8' | 'qint8' | undefined): ActivationQParams => ({
-    dtype: dtype === 'qint8' ? 'qint8' : 'quint8', scale: need(op, tensors, s, []).item(), zeroPoint: need(op, tensors, z, []).item(),
-  });
-  const input = act(key(p, 'input_scale'), key(p, 'input_zero_point'), info.inputDType);
-  const output = act(key(p, 'scale'), key(p, 'zero_point'), info.outputDType);
-  return info.kind === 'staticConv'
-    ? new QuantizedConv2d(c!, qw, bias, input, output, info.relu === true)
-    : new QuantizedLinear(qw, bias, input, output, info.relu === true);
+  const used: string[] = [];
+  const take = (name: string, shape: readonly number[]): Tensor => { used.push(name); return need(op, tensors, name, shape); };
+  const scales = Float32Array.from(take(key(p, '_packed_params.weight_scales'), [N]).dataSync());
+  const zps = Int32Array.from(take(key(p, '_packed_params.weight_zero_points'), [N]).dataSync());
+  const size = wShape.reduce((a, b) => a * b, 1);
+  let data: Int8Array;
+  let shared: { codebook: Float32Array; positions: Int32Array; codes: Int32Array } | null = null;
+  const st = info.weight;
+  if (st === undefined) {
+    const wName = key(p, '_packed_params.weight');
+    const w = raw.get(wName);
+    if (w === undefined) throw new TensorslimError(op, tensors.has(wName) ? `'${wName}' must be stored as I8, found another dtype` : `the file lacks '${wName}'`);
+    if (w.shape.length !== wShape.length || w.shape.some((d, i) => d !== wShape[i])) throw new TensorslimError(op, `'${wName}' has shape [${w.shape.join(', ')}], expected [${wShape.join(', ')}]`);
+    used.push(wName);
+    data = w.data as Int8Array;
+  } else {
+    if (st.storage !== 'coded' && st.storage !== 'shared') throw new TensorslimError(op, `unknown weight storage '${String(st.storage)}'`);
+    const cName = key(p, '_packed_params.weight_codes');
+    const stream = tensors.get(cName);
+    if (stream === undefined || stream.dtype !== 'uint8' || stream.ndim !== 1) throw new TensorslimError(op, `the file lacks '${cName}' (a 1-D U8 bit stream)`);
+    used.push(cName);
+    const coded = { stream: stream.dataSync() as Uint8Array, gapBits: st.gapBits, codeBits: st.codeBits, count: st.count };
+    const decoded = decodeWeight(coded, size, cName);
+    const qp = { rows: N, cols: size / Math.max(1, N), scales, zeroPoints: zps };
+    if (st.storage === 'shared') {
+      const bName = key(p, '_packed_params.weight_codebook');
+      const book = tensors.get(bName);
+      if (book === undefined || book.ndim !== 1 || book.dtype !== 'float32') throw new TensorslimError(op, `the file lacks '${bName}' (a 1-D F32 codebook)`);
+      used.push(bName);
+      const codebook = Float32Array.from(book.dataSync());
+      if (!codebook.every(Number.isFinite)) throw new TensorslimError(op, `'${bName}' holds non-finite values (corrupt file)`);
+      data = weightFromCodes(decoded, qp, codebook, cName);
+      shared = { codebook, ...decoded };
+    } else {
+      data = weightFromCodes(decoded, qp, null, cName);
+    }
+  }
+  const bias = info.bias ? Float32Array.from(take(key(p, '_packed_params.bias'), [N]).dataSync()) : null;
+  const qw = new QuantizedTensor({ dtype: 'qint8', shape: wShape, data: Int8Array.from(data), scales, zeroPoints: zps, axis: 0 });
+  let layer: QuantizedLayer;
+  if (info.kind === 'dynamic') layer = new DynamicQuantizedLinear(qw, bias, { reduceRange: info.reduceRange === true });
+  else {
+    const act = (s: string, z: string, dtype: 'quint8' | 'qint8' | undefined): ActivationQParams => ({
+      dtype: dtype === 'qint8' ? 'qint8' : 'quint8', scale: take(s, []).item(), zeroPoint: take(z, []).item(),
+    });
+    const input = act(key(p, 'input_scale'), key(p, 'input_zero_point'), info.inputDType);
+    const output = act(key(p, 'scale'), key(p, 'zero_point'), info.outputDType);
+    layer = info.kind === 'staticConv'
+      ? new QuantizedConv2d(c!, qw, bias, input, output, info.relu === true)
+      : new QuantizedLinear(qw, bias, input, output, info.relu === true);
+  }
+  if (shared !== null) attachSharedWeight(layer, shared);
+  return { layer, used };
 }
 
 /**
@@ -179,16 +224,16 @@ function build(op: string, p: string, info: LayerInfo, tensors: Map<string, Tens
 export function loadQuantized<M extends AnyModule>(model: M, source: Uint8Array | string): M | QuantizedLinearBase | QuantizedConv2d {
   const op = typeof source === 'string' ? `loadQuantized('${source}')` : 'loadQuantized';
   const bytes = typeof source === 'string' ? readFileBytes(source, op) : source;
-  const { tensors, metadata, fileDTypes } = parseSafetensors(bytes, { op });
-  const raw = metadata[QUANTIZED_METADATA_KEY];
-  if (raw === undefined) throw new TensorslimError(op, `not a quantized checkpoint: no '${QUANTIZED_METADATA_KEY}' metadata (a float checkpoint loads with loadSafetensors)`);
+  const { tensors, metadata, raw } = parseSafetensors(bytes, { op, raw: ['I8'] });
+  const described = metadata[QUANTIZED_METADATA_KEY];
+  if (described === undefined) throw new TensorslimError(op, `not a quantized checkpoint: no '${QUANTIZED_METADATA_KEY}' metadata (a float checkpoint loads with loadSafetensors)`);
   let layers: Record<string, LayerInfo>;
   try {
-    const parsed = JSON.parse(raw) as { format?: unknown; layers?: unknown };
-    if (parsed.format !== FORMAT || typeof parsed.layers !== 'object' || parsed.layers === null) throw new Error(`format ${String(parsed.format)}`);
+    const parsed = JSON.parse(described) as { format?: unknown; layers?: unknown };
+    if ((parsed.format !== 1 && parsed.format !== FORMAT) || typeof parsed.layers !== 'object' || parsed.layers === null) throw new Error(`format ${String(parsed.format)}`);
     layers = parsed.layers as Record<string, LayerInfo>;
   } catch (e) {
-    throw new TensorslimError(op, `corrupt '${QUANTIZED_METADATA_KEY}' metadata (${(e as Error).message}); the file was not written by saveQuantized`);
+    throw new TensorslimError(op, `corrupt or unknown '${QUANTIZED_METADATA_KEY}' metadata (${(e as Error).message}); this build reads formats 1-${FORMAT} written by saveQuantized`);
   }
   const swaps: [string, QuantizedLayer][] = [];
   const used = new Set<string>();
@@ -204,8 +249,11 @@ export function loadQuantized<M extends AnyModule>(model: M, source: Uint8Array 
       throw new TensorslimError(op, `layer '${p}' is ${target.constructor.name}${target instanceof Linear ? `(${target.inFeatures}, ${target.outFeatures})` : ''} in the model but Linear(${info.inFeatures}, ${info.outFeatures}) in the file`);
     }
     let q: QuantizedLayer;
-    try { q = build(op, p, info, tensors, fileDTypes); } catch (e) { throw new TensorslimError(op, `layer '${p}': ${(e as Error).message}`); }
-    for (const k of tensors.keys()) if (p === '' || k.startsWith(`${p}.`)) used.add(k);
+    try {
+      const b = build(op, p, info, tensors, raw);
+      q = b.layer;
+      for (const k of b.used) used.add(k);
+    } catch (e) { throw new TensorslimError(op, `layer '${p}': ${(e as Error).message}`); }
     swaps.push([p, q]);
   }
   // the float parameters and buffers of every other layer
@@ -221,7 +269,7 @@ export function loadQuantized<M extends AnyModule>(model: M, source: Uint8Array 
     floats.set(k, f.dtype !== t.dtype && t.dtype === 'float64' ? new Tensor(Float64Array.from(f.dataSync()), 'float64', f.shape) : f);
     used.add(k);
   }
-  const extra = [...tensors.keys()].filter((k) => !used.has(k));
+  const extra = [...tensors.keys(), ...raw.keys()].filter((k) => !used.has(k));
   if (extra.length > 0) throw new TensorslimError(op, `the file has tensors this model does not: ${extra.slice(0, 5).join(', ')}${extra.length > 5 ? ', ...' : ''}`);
   if (floats.size > 0) model.loadStateDict(floats, { strict: false });
   let root: AnyModule = model;

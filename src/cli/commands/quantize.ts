@@ -1,0 +1,149 @@
+// `tensorslim quantize`: quantize a trained image classifier (dense, or pruned with CSR layers) to
+// int8, dynamically, statically (calibrated) or with quantization-aware training, optionally with
+// k-means weight sharing, and report float vs int8 test accuracy, size on disk and latency. The
+// workflow is quant.runQuantize (src/compress/quant/run.ts); the file is
+// quant.saveQuantizedCheckpoint. This file checks flags, calls them and prints the comparison.
+
+import { existsSync } from 'node:fs';
+import { quant } from '../../compress/index.js';
+import { defaultGenerator } from '../../core/random.js';
+import { fileBytes, loadCheckpoint, serializeCheckpoint, writeFileAtomic } from '../../io/index.js';
+import type { PresetModel } from '../../models/index.js';
+import { gptConfigOf } from '../../train/lm.js';
+import { loadImageData, measureLatency } from '../../train/index.js';
+import { formatFlags, JSON_FLAG, parseArgs, type FlagSpecs } from '../args.js';
+import { UsageError, type Command } from '../command.js';
+import { emitJson, fmtBytes, fmtInt, fmtLatency, fmtPct, fmtSeconds, formatTable, humanWriter } from '../output.js';
+import { applyRuntimeFlags, modelFromAnyCheckpoint, warnNonFinite } from '../runtime.js';
+import { checkOutputFile } from '../paths.js';
+import { progressCallback } from '../train_progress.js';
+
+const FLAGS = {
+  model: { type: 'string', help: 'checkpoint of the trained float model (train --out), dense or pruned (prune --out)', metavar: 'FILE' },
+  dataset: { type: 'string', help: 'mnist, fashion-mnist, or a directory of IDX files (calibration, QAT, test)', metavar: 'NAME|PATH' },
+  data: { type: 'string', help: "folder overriding the dataset's default location", metavar: 'DIR' },
+  mode: { type: 'string', help: 'dynamic (int8 weights, activations per batch; Linear only), static (calibrated int8 in/out; Linear and Conv2d), qat (quantization-aware fine-tuning, then static int8)', choices: quant.QUANT_MODES, default: 'static' },
+  observer: { type: 'string', help: 'static: activation range observer', choices: quant.QUANT_OBSERVERS, default: 'histogram' },
+  'calibration-batches': { type: 'int', help: 'static/qat: training batches the observers see before conversion', min: 0, default: 32, metavar: 'N' },
+  bits: { type: 'int', help: 'weight and activation bits (8; 4-bit is for GPT weight-only storage, not here)', default: 8, metavar: 'N' },
+  epochs: { type: 'int', help: 'qat: fine-tuning epochs (the epoch with the best validation accuracy is kept)', min: 0, default: 1, metavar: 'N' },
+  lr: { type: 'number', help: 'qat: learning rate (Adam)', min: 0, exclusiveMin: true, default: 0.0001, metavar: 'X' },
+  'batch-size': { type: 'int', help: 'calibration / qat batch size', min: 1, default: 64, metavar: 'N' },
+  'share-weights': { type: 'int', help: 'k-means weight sharing: clusters per layer (2-256); the file stores codebook + indices', min: 2, max: 256, metavar: 'K' },
+  layers: { type: 'string', help: 'comma-separated module paths to quantize (default: every supported layer)', metavar: 'A,B' },
+  'validation-fraction': { type: 'number', help: 'share of the training set held out for validation (QAT picks its epoch there)', min: 0, max: 0.5, exclusiveMin: true, default: 0.1, metavar: 'X' },
+  'latency-batch': { type: 'int', help: 'batch size of the latency measurement', min: 1, default: 64, metavar: 'N' },
+  seed: { type: 'int', help: 'seed of the calibration sample, validation split and QAT data order', min: 0, default: 0, metavar: 'N' },
+  out: { type: 'string', help: 'write the quantized checkpoint here (atomically; eval, summary and bench read it)', metavar: 'FILE' },
+  threads: { type: 'int', help: 'kernel threads (native backend)', min: 1, metavar: 'N' },
+  ...JSON_FLAG,
+} as const satisfies FlagSpecs;
+
+/** `tensorslim quantize --model <checkpoint> --dataset <name> ...`. @example await main(['quantize', '--model', 'mlp.safetensors', '--dataset', 'mnist', '--mode', 'static', '--json'], ctx) */
+export const quantizeCommand: Command = {
+  name: 'quantize',
+  summary: 'quantize a trained checkpoint to int8 (dynamic, static or QAT) and compare with float32',
+  usage: `Usage: tensorslim quantize --model <checkpoint> --dataset <name|path> [options]
+
+Quantize a trained image classifier to 8-bit integers with PyTorch's workflows and numerics
+(torch.ao.quantization): --mode dynamic gives Linear layers int8 per-channel weights and quantizes
+activations per batch; static calibrates activation ranges on --calibration-batches training
+batches (--observer) and runs Linear/Conv2d (fused with a following ReLU) int8 in, int8 out; qat
+fine-tunes with fake quantization for --epochs, keeps the epoch with the best validation accuracy,
+then converts as static. Decisions use a validation split held out of the training set (never the
+test set). Reports float32 and int8 test accuracy, bytes on disk (float32 weights file vs int8
+file) and latency per batch.
+
+A pruned checkpoint (prune --out, CSR layers) is quantized as its dense layers with their zeros,
+and the file stores each pruned int8 weight coded (relative positions + values; Deep Compression);
+--share-weights K also clusters each layer's weights into K shared values (codebook + indices).
+The output file is a checkpoint: tensorslim eval, summary and bench --model read it.
+
+Options:
+${formatFlags(FLAGS)}
+
+Examples:
+  tensorslim quantize --model mlp.safetensors --dataset fashion-mnist --mode static --out mlp-int8.safetensors
+  tensorslim quantize --model lenet5.safetensors --dataset fashion-mnist --mode qat --epochs 2 --json
+  tensorslim quantize --model mlp-90.safetensors --dataset fashion-mnist --mode static --share-weights 16 --out mlp-dc.safetensors
+  tensorslim eval --model mlp-int8.safetensors --dataset fashion-mnist`,
+  async run(argv, ctx) {
+    const { flags } = parseArgs('quantize', argv, FLAGS);
+    const usage = (msg: string): never => { throw new UsageError('quantize', msg); };
+    if (flags.model === undefined) usage('missing --model <checkpoint> (a file written by tensorslim train --out or prune --out)');
+    if (flags.dataset === undefined) usage('missing --dataset (mnist, fashion-mnist or a directory of IDX files)');
+    if (flags.bits !== 8) usage(`--bits ${flags.bits}: image classifiers quantize to 8 bits (int8 kernels); 4-bit grouped weights are planned for GPT weight-only storage`);
+    const mode = flags.mode as quant.QuantModeName;
+    if (mode !== 'static' && argv.includes('--observer')) usage(`--observer chooses the activation observer of --mode static; --mode ${mode} ${mode === 'dynamic' ? 'measures each batch at run time' : 'uses moving-average min-max fake quantizers'}`);
+    if (mode !== 'qat' && (argv.includes('--epochs') || argv.includes('--lr'))) usage(`--epochs and --lr are for --mode qat (--mode ${mode} does not train)`);
+    if (mode === 'dynamic' && argv.includes('--calibration-batches')) usage('--calibration-batches is for --mode static or qat; dynamic quantization measures each batch at run time');
+    if (!existsSync(flags.model!)) usage(`--model ${flags.model}: no such file`);
+    if (flags.out !== undefined) checkOutputFile('quantize', 'out', flags.out, [{ flag: '--model', path: flags.model! }]);
+    const layers = flags.layers?.split(',').map((s) => s.trim()).filter((s) => s !== '');
+    applyRuntimeFlags('quantize', { threads: flags.threads });
+    const say = humanWriter(ctx, flags.json);
+    const t0 = performance.now();
+
+    const ckpt = loadCheckpoint(flags.model!);
+    if (quant.isQuantizedCheckpoint(ckpt)) throw new Error(`--model ${flags.model}: already quantized (int8); quantize its float checkpoint instead`);
+    const gpt = gptConfigOf(ckpt);
+    if (gpt !== null) {
+      throw new Error(`--model ${flags.model} holds a GPT language model (${gpt.preset ?? 'gpt'}), but tensorslim quantize measures image classifiers. `
+        + 'For a GPT only dynamic quantization applies: quant.quantizeDynamic(model) in code swaps its Linear layers (attention projections, MLP, LM head) to int8; '
+        + 'static and qat do not (attention, LayerNorm and GELU have no int8 kernels)');
+    }
+    let model: PresetModel;
+    try { model = modelFromAnyCheckpoint(ckpt, { command: 'quantize', path: flags.model! }); } catch (e) { throw new Error(`--model ${flags.model}: ${(e as Error).message}`); }
+    warnNonFinite(ctx, 'quantize', model, flags.model!);
+    const data = loadImageData(flags.dataset!, flags.data);
+    const densified = quant.densifySparseLayers(model);
+    const inputBytes = fileBytes(flags.model!);
+    const floatBytes = serializeCheckpoint({ model, step: 0, epoch: 0, config: model.config, rngState: defaultGenerator.getState() }).length;
+    const inputShape = model.config.arch === 'mlp' ? [model.config.inFeatures] : [...model.config.inputShape];
+    const latencyOf = (m: PresetModel): number => measureLatency(m, { inputShape, batch: flags['latency-batch'], iterations: 20, maxSeconds: 0.5, dataset: data.test }).secondsPerBatch;
+    const floatLatency = latencyOf(model);
+    say(`quantize ${model.config.preset ?? model.config.arch} (${flags.model}${densified > 0 ? `, ${densified} CSR layers densified` : ''}) on ${data.info.name}: ${mode}`
+      + `${mode === 'static' ? ` (${flags.observer} observer, ${flags['calibration-batches']} calibration batches of ${flags['batch-size']})` : ''}`
+      + `${mode === 'qat' ? ` (${flags.epochs} epochs, adam lr ${flags.lr})` : ''}${flags['share-weights'] !== undefined ? `, weight sharing ${flags['share-weights']} clusters` : ''}`);
+    const r = await quant.runQuantize({
+      model, data, mode, observer: flags.observer as 'minmax' | 'histogram' | 'entropy',
+      calibrationBatches: flags['calibration-batches'], batchSize: flags['batch-size'], epochs: flags.epochs, lr: flags.lr, seed: flags.seed,
+      validationFraction: flags['validation-fraction'],
+      ...(layers !== undefined ? { layers } : {}),
+      ...(flags['share-weights'] !== undefined ? { shareWeights: flags['share-weights'] } : {}),
+      progress: (label) => progressCallback(ctx, say, label),
+      onEpoch: (e, acc) => say(`qat epoch ${e}: validation accuracy ${fmtPct(acc)} (fake-quantized)`),
+    });
+    const extra = { mode, observer: mode === 'static' ? flags.observer! : null, sharedClusters: flags['share-weights'] ?? null, source: flags.model! };
+    const bytes = quant.serializeQuantizedCheckpoint(r.model, extra);
+    if (flags.out !== undefined) writeFileAtomic(flags.out, bytes, 'quantize');
+    const int8Latency = latencyOf(r.model);
+    const seconds = (performance.now() - t0) / 1000;
+    const result = {
+      command: 'quantize', model: flags.model, preset: model.config.preset ?? model.config.arch, dataset: data.info.name, mode,
+      observer: mode === 'static' ? flags.observer : null, bits: 8,
+      testAccuracy: r.test.accuracy, floatTestAccuracy: r.floatTest.accuracy, accuracyDrop: r.floatTest.accuracy - r.test.accuracy,
+      testLoss: r.test.loss, floatTestLoss: r.floatTest.loss,
+      validationAccuracy: r.validation.accuracy, floatValidationAccuracy: r.floatValidation.accuracy,
+      bytesOnDisk: bytes.length, floatBytesOnDisk: floatBytes, inputBytesOnDisk: inputBytes, compression: floatBytes / bytes.length,
+      latencyMs: int8Latency * 1000, floatLatencyMs: floatLatency * 1000, latencyBatch: flags['latency-batch'],
+      quantizedLayers: r.quantizedLayers, floatLayers: r.floatLayers, densifiedLayers: densified,
+      calibrationSamples: r.calibrationSamples, bestEpoch: r.bestEpoch, sharing: r.sharing,
+      layers: quant.quantizedLayerStats(r.model).map((l) => ({ name: l.name, type: l.type, storage: l.storage, nonzeroWeights: l.nonzeroWeights, weights: l.weights })),
+      out: flags.out ?? null, seconds,
+    };
+    if (flags.json) { emitJson(ctx, result); return 0; }
+    ctx.out('');
+    ctx.out(formatTable(
+      [{ header: 'model' }, { header: 'size on disk', align: 'right' }, { header: 'test acc', align: 'right' }, { header: `latency b=${flags['latency-batch']}`, align: 'right' }],
+      [
+        ['float32', fmtBytes(floatBytes), fmtPct(r.floatTest.accuracy), fmtLatency(floatLatency)],
+        [`int8 ${mode}${flags['share-weights'] !== undefined ? ` + shared ${flags['share-weights']}` : ''}`, fmtBytes(bytes.length), fmtPct(r.test.accuracy), fmtLatency(int8Latency)],
+      ],
+    ));
+    ctx.out(`int8 layers: ${r.quantizedLayers.map((l) => `${l.name} (${l.type})`).join(', ')}${r.floatLayers.length > 0 ? `; float32: ${r.floatLayers.join(', ')}` : ''}`);
+    ctx.out(`${(floatBytes / bytes.length).toFixed(1)}x smaller than the float32 weights; accuracy ${fmtPct(r.test.accuracy)} vs float ${fmtPct(r.floatTest.accuracy)} `
+      + `(${((r.test.accuracy - r.floatTest.accuracy) * 100).toFixed(2)} points); ${fmtInt(r.calibrationSamples)} calibration samples; ${fmtSeconds(seconds)}${flags.out ? `; wrote ${flags.out}` : ''}`);
+    return 0;
+  },
+};
