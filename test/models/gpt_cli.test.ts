@@ -150,7 +150,7 @@ test('summary of a GPT checkpoint: parameters (tied matrix once), bytes and FLOP
 test('image-only commands refuse a GPT with a clear error', async () => {
   const e = await run(['eval', '--model', ckpt, '--dataset', 'mnist', '--json']);
   assert.equal(e.code, 1);
-  assert.match(String(e.json!['error']), /holds a GPT language model \(gpt-tiny: 4 layers, width 128\), but this command works on image classifiers \(mlp, .*lenet5\); for a GPT use tensorslim summary/);
+  assert.match(String(e.json!['error']), /holds a GPT language model \(gpt-tiny: 4 layers, width 128\), but tensorslim eval works on image classifiers \(mlp, .*lenet5\); for a GPT use tensorslim summary/);
   const p = await run(['eval', '--model', ckpt, '--preset', 'gpt-tiny', '--dataset', 'mnist', '--json']);
   assert.equal(p.code, 2); // --preset lists the image classifiers only
   assert.match(String(p.json?.['error'] ?? p.err.join('\n')), /gpt-tiny/);

@@ -52,7 +52,8 @@ describe('native fused linear vs reference', { skip }, () => {
         const got = nat.linearBackward(dy, relu ? y : null, x, w, needs);
         assert.ok(got, 'the addon has linearBackward');
         const contig = (data: ArrayLike<number>, shape: number[]): View => ({ data: data as Float64Array, shape, strides: shape.length === 2 ? [shape[1]!, 1] : [1], offset: 0 });
-        const g = relu ? ref.where({ ...y, data: Uint8Array.from(ref.copy(y, kind), (v) => (v > 0 ? 1 : 0)), strides: [N!, 1], offset: 0 }, dy, { data: alloc(kind, 1), shape: [M!, N!], strides: [0, 0], offset: 0 }, kind) : ref.copy(dy, kind);
+        // the ReLU mask as PyTorch's threshold_backward: 0 where y <= 0, dy elsewhere (a NaN y passes dy)
+        const g = relu ? ref.where({ ...y, data: Uint8Array.from(ref.copy(y, kind), (v) => (v <= 0 ? 0 : 1)), strides: [N!, 1], offset: 0 }, dy, { data: alloc(kind, 1), shape: [M!, N!], strides: [0, 0], offset: 0 }, kind) : ref.copy(dy, kind);
         const gv = contig(g, [M!, N!]);
         const absG = contig(Array.from(g, Math.abs), [M!, N!]);
         const t3 = (v: View, tr: boolean): View => ({ ...v, shape: [1, v.shape[tr ? 1 : 0]!, v.shape[tr ? 0 : 1]!], strides: [0, v.strides[tr ? 1 : 0]!, v.strides[tr ? 0 : 1]!] });
