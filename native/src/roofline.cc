@@ -30,7 +30,8 @@ constexpr int kAcc = 12;
 __attribute__((target("avx512f,fma"))) float fma_loop_avx512(long iters) {
   __m512 acc[kAcc];
   for (int j = 0; j < kAcc; j++) acc[j] = _mm512_set1_ps(1.0f + 0.001f * float(j));
-  const __m512 m = _mm512_set1_ps(0.9999999f), c = _mm512_set1_ps(1e-7f);
+  volatile float mv = 0.9999999f, cv = 1e-7f;   // opaque: a compiler must not fold the loop (it did, for SSE)
+  const __m512 m = _mm512_set1_ps(mv), c = _mm512_set1_ps(cv);
   for (long i = 0; i < iters; i++) {
 #pragma GCC unroll 12
     for (int j = 0; j < kAcc; j++) acc[j] = _mm512_fmadd_ps(acc[j], m, c);
@@ -43,7 +44,8 @@ __attribute__((target("avx512f,fma"))) float fma_loop_avx512(long iters) {
 __attribute__((target("avx2,fma"))) float fma_loop_avx2(long iters) {
   __m256 acc[kAcc];
   for (int j = 0; j < kAcc; j++) acc[j] = _mm256_set1_ps(1.0f + 0.001f * float(j));
-  const __m256 m = _mm256_set1_ps(0.9999999f), c = _mm256_set1_ps(1e-7f);
+  volatile float mv = 0.9999999f, cv = 1e-7f;
+  const __m256 m = _mm256_set1_ps(mv), c = _mm256_set1_ps(cv);
   for (long i = 0; i < iters; i++) {
 #pragma GCC unroll 12
     for (int j = 0; j < kAcc; j++) acc[j] = _mm256_fmadd_ps(acc[j], m, c);
@@ -58,7 +60,10 @@ __attribute__((target("avx2,fma"))) float fma_loop_avx2(long iters) {
 float fma_loop_generic(long iters) {
   __m128 acc[kAcc];
   for (int j = 0; j < kAcc; j++) acc[j] = _mm_set1_ps(1.0f + 0.001f * float(j));
-  const __m128 m = _mm_set1_ps(0.9999999f), c = _mm_set1_ps(1e-7f);
+  // opaque constants: with literal ones GCC -O3 folded this loop away, the calibration below then
+  // grew the count without bound and a 0.02 s probe ran for minutes
+  volatile float mv = 0.9999999f, cv = 1e-7f;
+  const __m128 m = _mm_set1_ps(mv), c = _mm_set1_ps(cv);
   for (long i = 0; i < iters; i++) {
 #pragma GCC unroll 12
     for (int j = 0; j < kAcc; j++) acc[j] = _mm_add_ps(_mm_mul_ps(acc[j], m), c);
@@ -73,9 +78,11 @@ constexpr int kLanes512 = 16, kLanes256 = 8, kLanes128 = 4;
 #else
 float fma_loop_generic(long iters) {
   float acc[kAcc * 4];
+  volatile float mv0 = 0.9999999f, cv0 = 1e-7f;   // opaque, so the loop cannot be folded
+  const float mv = mv0, cv = cv0;
   for (int j = 0; j < kAcc * 4; j++) acc[j] = 1.0f + 0.001f * float(j);
   for (long i = 0; i < iters; i++)
-    for (int j = 0; j < kAcc * 4; j++) acc[j] = acc[j] * 0.9999999f + 1e-7f;
+    for (int j = 0; j < kAcc * 4; j++) acc[j] = acc[j] * mv + cv;
   float s = 0;
   for (int j = 0; j < kAcc * 4; j++) s += acc[j];
   return s;
@@ -114,7 +121,7 @@ Napi::Value RooflineProbeImpl(const Napi::CallbackInfo& info) {
   // calibrate, then three timed runs of about seconds / 4 each; keep the fastest
   long iters = 1 << 16;
   double t = time_all_threads(loop, iters);
-  while (t < 0.01) { iters *= 4; t = time_all_threads(loop, iters); }
+  while (t < 0.01 && iters < (1L << 40)) { iters *= 4; t = time_all_threads(loop, iters); }   // bounded, whatever the timer says
   iters = long(double(iters) * (seconds / 4) / t) + 1;
   double best = 1e300;
   for (int r = 0; r < 3; r++) best = std::min(best, time_all_threads(loop, iters));
