@@ -1,55 +1,121 @@
 // Issue #15's profiler targets, measured in one run (docs/PROFILING.md "Targets"):
-//   1. overhead: an `mlp` training step (batch 128, Adam, random data) with and without the
-//      Profiler (kernel timing + native pool timing; and with memory sampling too), interleaved
-//      rounds, medians, the ratio;
-//   2. coverage: the share of the profiled step spent in backend kernels (JavaScript timer and the
-//      pool's native time) and the share in named regions and kernels (what the profiler accounts);
+//   1. overhead of the Profiler on an `mlp` training step (batch 128, Adam, random data):
+//      a. unit costs, interleaved in one process and in CPU time (steadier than wall time on a
+//         loaded machine): per kernel call (a 4-element add, profiled vs not), per region, per
+//         memory sample; times the counts of one mlp step = the modelled overhead per step;
+//      b. A/B: plain, profiled (kernels + native pool timing) and profiled with memory sampling,
+//         in blocks whose order rotates every round, medians of wall and CPU time per step;
+//   2. accounting: the step partition (ops = kernels + dispatch, optimizer, data, gc, comm,
+//      unattributed) of `mlp` and `gpt-tiny`; the target is unattributed <= 10% of the step;
 //   3. memory: the estimate made before training against the accounted peak, for mlp-large and
 //      gpt-small.
 // Writes bench/results/profiler-targets.json (+ history) with the machine description.
-//   usage: npx tsx bench/profiler_targets.ts [rounds=7] [threads=2]
+//   usage: npx tsx bench/profiler_targets.ts [rounds=9] [threads=2]
 import '../src/backends/native/index.js';
 import { getBackend } from '../src/backend/registry.js';
 import { manualSeed } from '../src/core/random.js';
+import * as ops from '../src/ops/index.js';
 import { createAnyModel } from '../src/models/index.js';
-import { Profiler, profileTraining, trainingStep } from '../src/report/index.js';
+import { Profiler, profileTraining, trainingStep, type ProfileResult } from '../src/report/index.js';
 import { applyThreads, machineInfo as ourMachine, median } from '../src/bench/machine.js';
 import { machineInfo, writeResult } from './common.js';
 
-const rounds = Number(process.argv[2] ?? 7);
+const rounds = Number(process.argv[2] ?? 9);
 const threads = Number(process.argv[3] ?? 2);
 applyThreads(threads);
 if (getBackend().name !== 'native') throw new Error('profiler_targets: the native backend is required (node scripts/build-native.mjs)');
+const cpuMs = (): number => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };
 
-// 1. overhead, interleaved: plain, profiled (times only), profiled (times + memory) per round
+// 1a. unit costs (microseconds of CPU time), interleaved: plain block, profiled block, per round
+const a4 = ops.randn([4]), b4 = ops.randn([4]);
+const N = 4000;
+const perCall = (fn: () => void, n = N): number => { const c0 = cpuMs(); for (let i = 0; i < n; i++) fn(); return (cpuMs() - c0) / n * 1000; };
+const unit = { plainAdd: [] as number[], profiledAdd: [] as number[], region: [] as number[], emptyFn: [] as number[], regionWithSamples: [] as number[] };
+const mlpForSamples = createAnyModel('mlp');
+for (let r = 0; r < 3 * rounds; r++) {
+  unit.plainAdd.push(perCall(() => ops.add(a4, b4)));
+  unit.emptyFn.push(perCall(() => 0));
+  const p = new Profiler({ memory: false });
+  p.start();
+  unit.profiledAdd.push(perCall(() => ops.add(a4, b4)));
+  unit.region.push(perCall(() => p.region('x', () => 0)));
+  await p.stop();
+  const pm = new Profiler({ model: mlpForSamples });
+  pm.start();
+  unit.regionWithSamples.push(perCall(() => pm.region('x', () => 0), 500));
+  await pm.stop();
+}
+const units = {
+  kernelCallUs: median(unit.profiledAdd) - median(unit.plainAdd),
+  regionUs: median(unit.region) - median(unit.emptyFn),
+  memorySampleUs: (median(unit.regionWithSamples) - median(unit.region)) / 2, // a region takes two samples
+  plainAddUs: median(unit.plainAdd),
+};
+
+// 1b. A/B on mlp steps
 manualSeed(1);
 const model = createAnyModel('mlp');
 const t = trainingStep(model, 128);
 for (let i = 0; i < 3; i++) t.step();
-const plain: number[] = [], timed: number[] = [], withMemory: number[] = [];
-const PER = 5;
-const timeSteps = (out: number[], fn: () => void): void => {
-  for (let i = 0; i < PER; i++) { const t0 = performance.now(); fn(); out.push(performance.now() - t0); }
+const PER = 4;
+const wall: Record<'plain' | 'profiled' | 'withMemory', number[]> = { plain: [], profiled: [], withMemory: [] };
+const cpu: Record<'plain' | 'profiled' | 'withMemory', number[]> = { plain: [], profiled: [], withMemory: [] };
+let counts = { kernelCalls: 0, regions: 0, memorySamples: 0 };
+const block = async (kind: 'plain' | 'profiled' | 'withMemory'): Promise<void> => {
+  const p = kind === 'plain' ? null : new Profiler(kind === 'withMemory' ? { model, optimizer: t.optimizer } : { memory: false });
+  p?.start();
+  for (let i = 0; i < PER; i++) {
+    const t0 = performance.now(), c0 = cpuMs();
+    if (p) p.step(() => t.step(p)); else t.step();
+    wall[kind].push(performance.now() - t0); cpu[kind].push(cpuMs() - c0);
+  }
+  if (p) {
+    const res = await p.stop();
+    if (kind === 'withMemory') {
+      counts = {
+        kernelCalls: res.kernels.reduce((a, k) => a + k.calls, 0) / PER,
+        regions: res.regions.reduce((a, x) => a + x.calls, 0) / PER,
+        memorySamples: res.memory.timeline.length / PER,
+      };
+    }
+  }
 };
-let coverage: Record<string, number> = {};
-for (let r = 0; r < rounds; r++) {
-  timeSteps(plain, () => t.step());
-  const p = new Profiler({ memory: false });
-  p.start();
-  timeSteps(timed, () => p.step(() => t.step(p)));
-  const res = await p.stop();
-  const stepMs = res.stepMs;
-  const kernelMs = res.steps.reduce((a, s) => a + s.kernelMs, 0);
-  const nativeMs = res.kernels.reduce((a, k) => a + k.nativeMs, 0);
-  const regionSelf = res.regions.filter((x) => x.name !== 'step').reduce((a, x) => a + x.selfMs, 0);
-  if (r === rounds - 1) coverage = { stepMs: stepMs / res.steps.length, kernelShare: kernelMs / stepMs, nativeKernelShare: nativeMs / stepMs, accountedShare: (kernelMs + regionSelf) / stepMs };
-  const pm = new Profiler({ model, optimizer: t.optimizer });
-  pm.start();
-  timeSteps(withMemory, () => pm.step(() => t.step(pm)));
-  await pm.stop();
+const ORDER = ['plain', 'profiled', 'withMemory'] as const;
+for (let r = 0; r < rounds; r++) for (let j = 0; j < 3; j++) await block(ORDER[(r + j) % 3]!);
+const overhead = {
+  plainMs: median(wall.plain), profiledMs: median(wall.profiled), profiledWithMemoryMs: median(wall.withMemory),
+  plainCpuMs: median(cpu.plain), profiledCpuMs: median(cpu.profiled), profiledWithMemoryCpuMs: median(cpu.withMemory),
+};
+const ratios = {
+  profiled: overhead.profiledMs / overhead.plainMs, profiledWithMemory: overhead.profiledWithMemoryMs / overhead.plainMs,
+  profiledCpu: overhead.profiledCpuMs / overhead.plainCpuMs, profiledWithMemoryCpu: overhead.profiledWithMemoryCpuMs / overhead.plainCpuMs,
+};
+const modelledUs = counts.kernelCalls * units.kernelCallUs + counts.regions * units.regionUs;
+const modelled = {
+  perStep: counts,
+  profiledUs: modelledUs,
+  withMemoryUs: modelledUs + counts.memorySamples * units.memorySampleUs,
+  profiledShareOfPlainCpuStep: modelledUs / 1000 / overhead.plainCpuMs,
+  withMemoryShareOfPlainCpuStep: (modelledUs + counts.memorySamples * units.memorySampleUs) / 1000 / overhead.plainCpuMs,
+};
+
+// 2. accounting of the step (means over the profiled steps)
+function accounting(res: ProfileResult): Record<string, number> {
+  const n = res.steps.length;
+  const mean = (f: (s: ProfileResult['steps'][number]) => number): number => res.steps.reduce((a, s) => a + f(s), 0) / n;
+  const stepMs = mean((s) => s.totalMs);
+  const parts = {
+    ops: mean((s) => s.accounting.ops), opsKernel: mean((s) => s.accounting.opsKernel), optimizer: mean((s) => s.accounting.optimizer),
+    data: mean((s) => s.accounting.data), gc: mean((s) => s.accounting.gc), comm: mean((s) => s.accounting.comm), unattributed: mean((s) => s.accounting.unattributed),
+  };
+  return { stepMs, ...parts, unattributedShare: parts.unattributed / stepMs, kernelShare: mean((s) => s.kernelMs) / stepMs, nativeKernelShare: res.kernels.reduce((a, k) => a + k.nativeMs, 0) / n / stepMs };
 }
-const overhead = { plainMs: median(plain), profiledMs: median(timed), profiledWithMemoryMs: median(withMemory) };
-const ratios = { profiled: overhead.profiledMs / overhead.plainMs, profiledWithMemory: overhead.profiledWithMemoryMs / overhead.plainMs };
+const coverage: Record<string, unknown> = {};
+for (const [name, batch] of [['mlp', 128], ['gpt-tiny', 4]] as const) {
+  manualSeed(3);
+  const r = await profileTraining(createAnyModel(name), { batch, steps: 3, warmup: 2 });
+  coverage[name] = { batch, ...accounting(r.profile) };
+}
 
 // 3. memory estimate vs accounted peak
 const memory: Record<string, unknown> = {};
@@ -60,8 +126,8 @@ for (const [name, batch] of [['mlp-large', 128], ['gpt-small', 8]] as const) {
 }
 
 const result = {
-  date: new Date().toISOString(), rounds, stepsPerRound: PER, model: 'mlp', batch: 128,
-  overhead, ratios, coverage, memory, machine: machineInfo(ourMachine() as unknown as Record<string, unknown>),
+  date: new Date().toISOString(), rounds, stepsPerBlock: PER, model: 'mlp', batch: 128,
+  units, modelled, overhead, ratios, coverage, memory, machine: machineInfo(ourMachine() as unknown as Record<string, unknown>),
 };
 const files = writeResult('profiler-targets', result);
 console.log(JSON.stringify({ ...result, files }));

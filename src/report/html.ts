@@ -38,8 +38,11 @@ export async function chartSvg(spec: vl.TopLevelSpec): Promise<string> {
 const WIDTH = 640;
 
 // one color per step phase in every chart
-const PHASE_DOMAIN = ['data', 'forward', 'backward', 'optimizer', 'other'];
-const PHASE_RANGE = ['#9e9e9e', '#4c78a8', '#f58518', '#e45756', '#72b7b2'];
+const PHASE_DOMAIN = ['data', 'forward', 'backward', 'optimizer', 'comm', 'other'];
+const PHASE_RANGE = ['#9e9e9e', '#4c78a8', '#f58518', '#e45756', '#b279a2', '#72b7b2'];
+// the step accounting's parts (they sum to the step; docs/PROFILING.md "Accounting")
+const PART_DOMAIN = ['ops: kernels', 'ops: dispatch', 'optimizer', 'data', 'garbage collection', 'communication', 'unattributed'];
+const PART_RANGE = ['#4c78a8', '#9ecae9', '#e45756', '#9e9e9e', '#54a24b', '#b279a2', '#000000'];
 
 function figure(name: string, caption: string, svg: string): string {
   return `<figure class="chart" data-chart="${esc(name)}">${svg}<figcaption>${esc(caption)}</figcaption></figure>`;
@@ -48,7 +51,7 @@ function figure(name: string, caption: string, svg: string): string {
 async function profileSection(name: string, f: ProfileFile, index: number): Promise<string> {
   const p = f.profile;
   const top = p.kernels.slice(0, 15);
-  const opRows = top.flatMap((k) => ([['data', k.phaseMs.data], ['forward', k.phaseMs.forward], ['backward', k.phaseMs.backward], ['optimizer', k.phaseMs.optimizer], ['other', k.phaseMs.other]] as const)
+  const opRows = top.flatMap((k) => ([['data', k.phaseMs.data], ['forward', k.phaseMs.forward], ['backward', k.phaseMs.backward], ['optimizer', k.phaseMs.optimizer], ['comm', k.phaseMs.comm ?? 0], ['other', k.phaseMs.other]] as const)
     .filter(([, v]) => v > 0).map(([phase, ms]) => ({ kernel: k.name, phase, ms })));
   const ops = await chartSvg({
     width: WIDTH, height: { step: 16 }, data: { values: opRows }, mark: 'bar',
@@ -58,14 +61,19 @@ async function profileSection(name: string, f: ProfileFile, index: number): Prom
       color: { field: 'phase', type: 'nominal', scale: { domain: PHASE_DOMAIN, range: PHASE_RANGE } },
     },
   });
-  const stepRows = p.steps.flatMap((s) => ([['data', s.dataMs], ['forward', s.forwardMs], ['backward', s.backwardMs], ['optimizer', s.optimizerMs], ['other', s.otherMs]] as const)
-    .map(([phase, ms], o) => ({ step: `step ${s.index + 1}`, phase, ms, o })));
+  // profiles written before the accounting existed show their phases instead
+  const partsOf = (st: (typeof p.steps)[number]): (readonly [string, number])[] => (st.accounting
+    ? [['ops: kernels', st.accounting.opsKernel], ['ops: dispatch', st.accounting.ops - st.accounting.opsKernel], ['optimizer', st.accounting.optimizer], ['data', st.accounting.data],
+      ['garbage collection', st.accounting.gc], ['communication', st.accounting.comm], ['unattributed', Math.max(0, st.accounting.unattributed)]]
+    : [['data', st.dataMs], ['forward', st.forwardMs], ['backward', st.backwardMs], ['optimizer', st.optimizerMs], ['other', st.otherMs]]);
+  const hasParts = p.steps.every((st) => st.accounting !== undefined);
+  const stepRows = p.steps.flatMap((st) => partsOf(st).map(([part, ms], o) => ({ step: `step ${st.index + 1}`, part, ms, o })));
   const steps = await chartSvg({
     width: WIDTH, height: { step: 22 }, data: { values: stepRows }, mark: 'bar',
     encoding: {
       y: { field: 'step', type: 'nominal', title: null },
       x: { field: 'ms', type: 'quantitative', title: 'ms' },
-      color: { field: 'phase', type: 'nominal', scale: { domain: PHASE_DOMAIN, range: PHASE_RANGE } },
+      color: { field: 'part', type: 'nominal', title: hasParts ? 'accounting' : 'phase', scale: hasParts ? { domain: PART_DOMAIN, range: PART_RANGE } : { domain: PHASE_DOMAIN, range: PHASE_RANGE } },
       order: { field: 'o', type: 'quantitative' },
     },
   });
@@ -80,7 +88,7 @@ async function profileSection(name: string, f: ProfileFile, index: number): Prom
     },
   });
   const roofline = f.roofs ? await rooflineFigure(f.roofs, p.kernels) : '';
-  const kernelTable = top.map((k) => `<tr><td>${esc(k.name)}</td><td>${k.calls}</td><td>${fmt(k.totalMs)}</td><td>${fmt(k.phaseMs.forward)}</td><td>${fmt(k.phaseMs.backward)}</td>`
+  const kernelTable = top.map((k) => `<tr><td>${esc(k.name)}</td><td>${k.calls}</td><td>${fmt(k.totalMs)}</td><td>${k.opSelfMs !== undefined ? fmt(k.opSelfMs) : '-'}</td><td>${fmt(k.phaseMs.forward)}</td><td>${fmt(k.phaseMs.backward)}</td>`
     + `<td>${k.flops > 0 ? fmt(k.gflops) : '-'}</td><td>${k.bytes > 0 ? fmt(k.gbps) : '-'}</td><td>${fmt(100 * k.share, 1)}%</td></tr>`).join('');
   const e = f.estimate;
   const stepMean = p.steps.length ? p.stepMs / p.steps.length : 0;
@@ -90,10 +98,12 @@ async function profileSection(name: string, f: ProfileFile, index: number): Prom
 <p>${esc(p.backend)} backend, batch ${f.batch}, ${p.steps.length} profiled steps, ${fmt(stepMean)} ms per step; GC ${p.gc.count} times, ${fmt(p.gc.ms)} ms; losses ${f.losses.map((l) => fmt(l, 4)).join(', ')}</p>
 <h3>Op-time breakdown</h3>
 ${figure('op-time', 'Time per backend kernel, split by the step phase that called it.', ops)}
-<table><thead><tr><th>kernel</th><th>calls</th><th>total ms</th><th>fwd ms</th><th>bwd ms</th><th>GFLOP/s</th><th>GB/s</th><th>share</th></tr></thead><tbody>${kernelTable}</tbody></table>
+<table><thead><tr><th>kernel</th><th>calls</th><th>total ms</th><th>op self ms</th><th>fwd ms</th><th>bwd ms</th><th>GFLOP/s</th><th>GB/s</th><th>share</th></tr></thead><tbody>${kernelTable}</tbody></table>
 ${roofline}
 <h3>Step breakdown</h3>
-${figure('steps', 'Each profiled step by phase (GC time is inside the phases it paused).', steps)}
+${figure('steps', hasParts
+    ? 'Each profiled step as parts that sum to it: ops (kernels and the JavaScript dispatch before each), optimizer, data, garbage collection, communication and the unattributed rest.'
+    : 'Each profiled step by phase (GC time is inside the phases it paused).', steps)}
 <h3>Memory timeline</h3>
 ${figure('memory', 'Bytes of parameters, gradients, optimizer state and saved activations, sampled at every phase boundary.', memory)}
 <table><tbody>

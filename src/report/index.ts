@@ -1,5 +1,5 @@
 // The report layer: profiler, memory accounting and estimate, Chrome trace export, HTML report.
-export { Profiler, profile, type Phase, type ProfileEvent, type KernelStats, type RegionStats, type StepBreakdown, type MemorySample, type ProfileResult, type ProfilerOptions } from './profiler.js';
+export { Profiler, profile, type Phase, type ProfileEvent, type KernelStats, type RegionStats, type StepBreakdown, type StepAccounting, type MemorySample, type ProfileResult, type ProfilerOptions } from './profiler.js';
 export { kernelCost, kernelName, type KernelCost } from './kernel_cost.js';
 export {
   parameterBytes, gradientBytes, optimizerStateBytes, savedActivationBytes, estimateTrainingMemory,

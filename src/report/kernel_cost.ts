@@ -18,7 +18,10 @@ export interface KernelCost {
 const NONE: KernelCost = { flops: 0, bytes: 0 };
 
 function isView(v: unknown): v is View {
-  return typeof v === 'object' && v !== null && 'shape' in v && 'strides' in v && 'data' in v;
+  // property reads, not the `in` operator: this runs on every profiled kernel call
+  if (typeof v !== 'object' || v === null) return false;
+  const o = v as Partial<View>;
+  return o.shape !== undefined && o.strides !== undefined && o.data !== undefined;
 }
 
 function numel(shape: readonly number[]): number {

@@ -15,8 +15,9 @@ import { kernelCost, kernelName } from './kernel_cost.js';
 import { type HasParameters, optimizerStateBytes, parameterBytes, savedActivationBytes } from './memory.js';
 
 /** The step phases a region may name; kernels are attributed to the innermost enclosing one. */
-export type Phase = 'data' | 'forward' | 'backward' | 'optimizer' | 'other';
-const PHASES: ReadonlySet<string> = new Set(['data', 'forward', 'backward', 'optimizer']);
+export type Phase = 'data' | 'forward' | 'backward' | 'optimizer' | 'comm' | 'other';
+const PHASES: ReadonlySet<string> = new Set(['data', 'forward', 'backward', 'optimizer', 'comm']);
+const PHASE_LIST: readonly Phase[] = ['data', 'forward', 'backward', 'optimizer', 'comm', 'other'];
 
 /** The native backend's per-thread kernel timing (BackendInfo.poolTrace / poolTraceDrain). */
 interface PoolTracer { poolTrace(on: boolean): void; poolTraceDrain(): { spans: Float64Array; nowUs: number } }
@@ -36,6 +37,12 @@ export interface ProfileEvent {
   depth: number;
   /** Kernels: modelled FLOPs and bytes of the call. */
   flops?: number;
+  /**
+   * Kernels: JavaScript time on the main thread between the previous boundary (the end of the
+   * previous kernel, or a region's enter or exit) and this call: the op's dispatch (argument
+   * checks, broadcasting, views) and the bookkeeping of the op before it (tape record, Tensor).
+   */
+  dispatchMs?: number;
   bytes?: number;
   /** Regions: time outside nested regions and kernels (profiler overhead excluded). */
   selfMs?: number;
@@ -76,6 +83,10 @@ export interface KernelStats {
   nativeMs: number;
   /** Calls that the native pool timed. */
   nativeCalls: number;
+  /** JavaScript time before each call (see ProfileEvent.dispatchMs), summed. */
+  dispatchMs: number;
+  /** The op's self time: dispatchMs + totalMs (JavaScript dispatch and the kernel). */
+  opSelfMs: number;
 }
 
 /** Totals of one region name. */
@@ -95,12 +106,34 @@ export interface StepBreakdown {
   forwardMs: number;
   backwardMs: number;
   optimizerMs: number;
-  /** Step time outside the four phases. */
+  /** Communication (a region named 'comm', such as the DDP gradient all-reduce wait). */
+  commMs: number;
+  /** Step time outside the five phases. */
   otherMs: number;
   /** Garbage collection during the step (also inside the phases' times: it pauses them). */
   gcMs: number;
   /** Time inside backend kernels. */
   kernelMs: number;
+  /**
+   * The step's time as a partition (docs/PROFILING.md "Accounting"): every millisecond lands in
+   * exactly one part, so the parts sum to totalMs. gc: collections; comm, data, optimizer: those
+   * regions less GC; ops: kernels and their dispatch (see ProfileEvent.dispatchMs) in forward,
+   * backward and outside the phases, less GC; unattributed: the rest (JavaScript after the last
+   * kernel of a region, region boundaries).
+   */
+  accounting: StepAccounting;
+}
+
+/** A step's time split into parts that do not overlap (milliseconds; they sum to the step). */
+export interface StepAccounting {
+  ops: number;
+  /** Of ops: time inside kernels (the rest is dispatch). */
+  opsKernel: number;
+  optimizer: number;
+  data: number;
+  gc: number;
+  comm: number;
+  unattributed: number;
 }
 
 /** Memory at one instant, in bytes. */
@@ -160,7 +193,62 @@ export interface ProfilerOptions {
 
 interface Frame { name: string; phase: Phase; start: number; child: number; depth: number; overhead: number }
 
-const ZERO_PHASES = (): Record<Phase, number> => ({ data: 0, forward: 0, backward: 0, optimizer: 0, other: 0 });
+const ZERO_PHASES = (): Record<Phase, number> => ({ data: 0, forward: 0, backward: 0, optimizer: 0, comm: 0, other: 0 });
+const PHASE_INDEX: Readonly<Record<Phase, number>> = { data: 0, forward: 1, backward: 2, optimizer: 3, comm: 4, other: 5 };
+
+/**
+ * The kernel calls of a run as columns of typed arrays, grown by doubling: recording a call
+ * writes numbers into preallocated slots (no object, string or closure per call). Names are
+ * interned; the events are built once, at stop().
+ */
+class KernelRecords {
+  n = 0;
+  start = new Float64Array(1024);
+  dur = new Float64Array(1024);
+  dispatch = new Float64Array(1024);
+  flops = new Float64Array(1024);
+  bytes = new Float64Array(1024);
+  name = new Int32Array(1024);
+  phase = new Uint8Array(1024);
+  depth = new Uint16Array(1024);
+  readonly names: string[] = [];
+  readonly #ids = new Map<string, number>();
+
+  id(name: string): number {
+    let i = this.#ids.get(name);
+    if (i === undefined) { i = this.names.length; this.names.push(name); this.#ids.set(name, i); }
+    return i;
+  }
+
+  /** Index of the next record (grows the columns when full). */
+  next(): number {
+    if (this.n === this.start.length) {
+      const cap = this.n * 2;
+      const grow = <A extends Float64Array | Int32Array | Uint8Array | Uint16Array>(a: A, make: (n: number) => A): A => { const b = make(cap); b.set(a); return b; };
+      this.start = grow(this.start, (k) => new Float64Array(k));
+      this.dur = grow(this.dur, (k) => new Float64Array(k));
+      this.dispatch = grow(this.dispatch, (k) => new Float64Array(k));
+      this.flops = grow(this.flops, (k) => new Float64Array(k));
+      this.bytes = grow(this.bytes, (k) => new Float64Array(k));
+      this.name = grow(this.name, (k) => new Int32Array(k));
+      this.phase = grow(this.phase, (k) => new Uint8Array(k));
+      this.depth = grow(this.depth, (k) => new Uint16Array(k));
+    }
+    return this.n++;
+  }
+
+  /** The records as events (times relative to t0). */
+  events(t0: number): ProfileEvent[] {
+    const out: ProfileEvent[] = new Array<ProfileEvent>(this.n);
+    for (let i = 0; i < this.n; i++) {
+      out[i] = {
+        name: this.names[this.name[i]!]!, cat: 'kernel', start: this.start[i]! - t0, dur: this.dur[i]!, phase: PHASE_LIST[this.phase[i]!]!,
+        depth: this.depth[i]!, flops: this.flops[i]!, bytes: this.bytes[i]!, dispatchMs: this.dispatch[i]!,
+      };
+    }
+    return out;
+  }
+}
 
 /**
  * Profile a block of work: kernels, regions, GC and memory. Mark steps and phases with
@@ -177,8 +265,8 @@ const ZERO_PHASES = (): Record<Phase, number> => ({ data: 0, forward: 0, backwar
  * });
  * const result = await prof.stop();
  *
- * Every kernel call is kept as an event until stop() (for the trace): profile a few steps, not a
- * whole training run.
+ * Every kernel call is kept (as a few numbers) until stop(), for the trace: profile a few steps,
+ * not a whole training run.
  */
 export class Profiler {
   readonly #opts: ProfilerOptions;
@@ -186,7 +274,10 @@ export class Profiler {
   #running = false;
   #restore = '';
   #events: ProfileEvent[] = [];
+  #kernels = new KernelRecords();
   #stack: Frame[] = [];
+  /** The last boundary on the main thread (kernel end, region enter or exit): a kernel's dispatch time starts here. */
+  #mark = 0;
   #gc: { start: number; dur: number }[] = [];
   #observer: PerformanceObserver | null = null;
   #timeline: MemorySample[] = [];
@@ -213,7 +304,7 @@ export class Profiler {
     this.#restore = inner.name;
     this.#backend = inner.name;
     const proxyName = `profiler(${inner.name})`;
-    const proxy = profiledBackend(inner, this);
+    const proxy = profiledBackend(inner, this, this.#kernels = new KernelRecords());
     registerBackend(proxyName, () => proxy);
     setBackend(proxyName);
     this.#events = [];
@@ -235,6 +326,7 @@ export class Profiler {
     if (this.#tracer) { this.#tracer.poolTraceDrain(); this.#tracer.poolTrace(true); }
     this.#running = true;
     this.#t0 = performance.now();
+    this.#mark = this.#t0;
     this.#sample('start');
   }
 
@@ -245,24 +337,27 @@ export class Profiler {
     this.#sample('stop');
     this.#running = false;
     setBackend(this.#restore);
+    const events = this.#events;
+    for (const e of this.#kernels.events(this.#t0)) events.push(e);
+    this.#kernels = new KernelRecords();
     if (this.#tracer) {
       const jsNow = performance.now();
       const { spans, nowUs } = this.#tracer.poolTraceDrain();
       this.#tracer.poolTrace(false);
       this.#tracer = null;
-      attachPoolSpans(this.#events, spans, jsNow - this.#t0 - nowUs / 1000);
+      attachPoolSpans(events, spans, jsNow - this.#t0 - nowUs / 1000);
     }
     await new Promise<void>((r) => setTimeout(r, 0)); // GC entries are delivered on a timer tick
     this.#observer?.disconnect();
     this.#observer = null;
     this.#watched = [];
-    return summarize(this.#backend, wallMs, this.#events, this.#gc, this.#timeline);
+    return summarize(this.#backend, wallMs, events, this.#gc, this.#timeline);
   }
 
   /**
-   * Time `fn` as a region named `name`; 'data', 'forward', 'backward' and 'optimizer' are step
-   * phases. A Tensor that `fn` returns with a graph is watched: the memory timeline counts what
-   * its graph saved for backward until backward frees it. Returns what `fn` returns.
+   * Time `fn` as a region named `name`; 'data', 'forward', 'backward', 'optimizer' and 'comm' are
+   * step phases. A Tensor that `fn` returns with a graph is watched: the memory timeline counts
+   * what its graph saved for backward until backward frees it. Returns what `fn` returns.
    * @example const loss = prof.region('forward', () => F.crossEntropy(net.call(x), y));
    */
   region<T>(name: string, fn: () => T): T {
@@ -275,39 +370,69 @@ export class Profiler {
     return out;
   }
 
+  /**
+   * Time an async `fn` as a region (until its promise settles), such as waiting for the gradient
+   * all-reduce of data-parallel training in the 'comm' phase. Kernels that other code runs while
+   * it waits are attributed to this region.
+   * @example await prof.regionAsync('comm', () => ddp.finishGradientSync());
+   */
+  async regionAsync<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    if (!this.#running) return fn();
+    this.#enter(name);
+    let out: T;
+    try { out = await fn(); } finally { this.#exit(); }
+    this.#sample(`${name}:exit`);
+    return out;
+  }
+
   /** Time one training step (a region named 'step'); the step breakdown is built from these. @example prof.step(() => trainStep()) */
   step<T>(fn: () => T): T {
     this.#watched = [];
     return this.region('step', fn);
   }
 
+  /** step() for an async step (data-parallel training awaits its gradient sync). @example await prof.stepAsync(async () => { ...; await prof.regionAsync('comm', () => ddp.finishGradientSync()); }) */
+  async stepAsync<T>(fn: () => Promise<T>): Promise<T> {
+    this.#watched = [];
+    return this.regionAsync('step', fn);
+  }
+
   #enter(name: string): void {
     const top = this.#stack[this.#stack.length - 1];
     const phase: Phase = PHASES.has(name) ? name as Phase : top?.phase ?? 'other';
     this.#sample(`${name}:enter`);
-    this.#stack.push({ name, phase, start: performance.now(), child: 0, depth: this.#stack.length, overhead: 0 });
+    const start = performance.now();
+    this.#mark = start;
+    this.#stack.push({ name, phase, start, child: 0, depth: this.#stack.length, overhead: 0 });
   }
 
   #exit(): void {
     const f = this.#stack.pop()!;
     const now = performance.now();
+    this.#mark = now;
     const dur = now - f.start;
     const parent = this.#stack[this.#stack.length - 1];
     if (parent) { parent.child += dur - f.overhead; parent.overhead += f.overhead; }
     this.#events.push({ name: f.name, cat: 'region', start: f.start - this.#t0, dur, phase: f.phase, depth: f.depth, selfMs: dur - f.overhead - f.child, overheadMs: f.overhead });
   }
 
-  /** Called by the proxy around each kernel call. */
-  kernelDone(method: string, args: readonly unknown[], start: number): void {
-    const end = performance.now();
+  /**
+   * Called by the proxy after each kernel call that began at `start` and ended at `end`: one
+   * record in the preallocated columns; the time this bookkeeping takes counts as the enclosing
+   * region's profiler overhead (not as the next op's dispatch).
+   */
+  kernelDone(nameId: number, method: string, args: readonly unknown[], start: number, end: number): void {
+    const k = this.#kernels;
+    const i = k.next();
     const dur = end - start;
     const parent = this.#stack[this.#stack.length - 1];
-    if (parent) parent.child += dur;
     const cost = kernelCost(method, args);
-    this.#events.push({
-      name: kernelName(method, args), cat: 'kernel', start: start - this.#t0, dur, phase: parent?.phase ?? 'other', depth: this.#stack.length,
-      flops: cost.flops, bytes: cost.bytes,
-    });
+    k.start[i] = start; k.dur[i] = dur; k.dispatch[i] = start > this.#mark ? start - this.#mark : 0;
+    k.flops[i] = cost.flops; k.bytes[i] = cost.bytes; k.name[i] = nameId;
+    k.phase[i] = PHASE_INDEX[parent?.phase ?? 'other']; k.depth[i] = this.#stack.length;
+    const after = performance.now();
+    this.#mark = after;
+    if (parent) { parent.child += dur; parent.overhead += after - end; }
   }
 
   #sample(label: string): void {
@@ -328,37 +453,60 @@ export class Profiler {
       rss: m.rss,
       heapUsed: m.heapUsed,
     });
+    const after = performance.now();
+    this.#mark = after;
     const top = this.#stack[this.#stack.length - 1];
-    if (top) top.overhead += performance.now() - t;
+    if (top) top.overhead += after - t;
   }
 }
 
 const PROFILED = new WeakSet<Backend>();
+// backend members that are not kernels: passed through untimed
+const UNTIMED: ReadonlySet<string> = new Set(['constructor', 'setThreads', 'poolTrace', 'poolTraceDrain', 'rooflineProbe']);
+// methods whose first argument names the op: reported per op ('binary.add')
+const PER_OP: ReadonlySet<string> = new Set(['unary', 'binary', 'reduce']);
 
-/** A Proxy of `inner` whose kernel methods report each call's time, FLOPs and bytes to `p`. */
-function profiledBackend(inner: Backend, p: Profiler): Backend {
-  const wrapped = new Map<string, unknown>();
-  const proxy = new Proxy(inner, {
-    get(target, prop) {
-      const val: unknown = Reflect.get(target, prop, target);
-      if (typeof val !== 'function') return val;
-      if (typeof prop !== 'string' || prop === 'setThreads' || prop === 'constructor') return (val as (...a: unknown[]) => unknown).bind(target);
-      let w = wrapped.get(prop);
-      if (w === undefined) {
-        const f = val as (...a: unknown[]) => unknown;
-        w = (...args: unknown[]): unknown => {
-          const start = performance.now();
-          try { return f.apply(target, args); } finally { p.kernelDone(prop, args, start); }
-        };
-        wrapped.set(prop, w);
+/**
+ * A stand-in for `inner` whose kernel methods report each call's time, FLOPs and bytes to `p`.
+ * A plain object built once (not a Proxy: no trap on every property read), with one wrapper per
+ * kernel method and accessors that read the other members live from `inner`.
+ */
+function profiledBackend(inner: Backend, p: Profiler, records: KernelRecords): Backend {
+  const out: Record<string, unknown> = {};
+  const seen = new Set<string>();
+  for (let o: object | null = inner; o !== null && o !== Object.prototype; o = Object.getPrototypeOf(o) as object | null) {
+    for (const [key, d] of Object.entries(Object.getOwnPropertyDescriptors(o))) {
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const val: unknown = 'value' in d ? d.value : undefined;
+      if (typeof val !== 'function') {
+        Object.defineProperty(out, key, { get: () => Reflect.get(inner, key, inner), enumerable: true });
+        continue;
       }
-      return w;
-    },
-  });
+      const f = val as (...a: unknown[]) => unknown;
+      if (UNTIMED.has(key)) { out[key] = f.bind(inner); continue; }
+      const fixedId = records.id(key);
+      const perOp = PER_OP.has(key) ? new Map<unknown, number>() : null;
+      out[key] = (...args: unknown[]): unknown => {
+        const start = performance.now();
+        try { return f.apply(inner, args); } finally {
+          const end = performance.now();
+          let id = fixedId;
+          if (perOp !== null) {
+            const op = args[0];
+            const known = perOp.get(op);
+            if (known !== undefined) id = known;
+            else { id = records.id(kernelName(key, args)); perOp.set(op, id); }
+          }
+          p.kernelDone(id, key, args, start, end);
+        }
+      };
+    }
+  }
+  const proxy = out as unknown as Backend;
   PROFILED.add(proxy);
   return proxy;
 }
-
 /**
  * Turn the pool's spans (thread, job, startUs, endUs; native clock) into 'thread' events on the
  * profiler's clock (ms since start = nativeUs / 1000 + offsetMs), each named after the kernel call
@@ -398,8 +546,8 @@ function summarize(backend: string, wallMs: number, events: ProfileEvent[], gc: 
   for (const e of events) {
     if (e.cat === 'kernel') {
       let k = kernels.get(e.name);
-      if (!k) { k = { name: e.name, calls: 0, totalMs: 0, selfMs: 0, phaseMs: ZERO_PHASES(), flops: 0, bytes: 0, gflops: 0, gbps: 0, share: 0, nativeMs: 0, nativeCalls: 0 }; kernels.set(e.name, k); }
-      k.calls++; k.totalMs += e.dur; k.selfMs += e.dur; k.phaseMs[e.phase] += e.dur; k.flops += e.flops ?? 0; k.bytes += e.bytes ?? 0;
+      if (!k) { k = { name: e.name, calls: 0, totalMs: 0, selfMs: 0, phaseMs: ZERO_PHASES(), flops: 0, bytes: 0, gflops: 0, gbps: 0, share: 0, nativeMs: 0, nativeCalls: 0, dispatchMs: 0, opSelfMs: 0 }; kernels.set(e.name, k); }
+      k.calls++; k.totalMs += e.dur; k.selfMs += e.dur; k.dispatchMs += e.dispatchMs ?? 0; k.opSelfMs += e.dur + (e.dispatchMs ?? 0); k.phaseMs[e.phase] += e.dur; k.flops += e.flops ?? 0; k.bytes += e.bytes ?? 0;
       if (e.nativeMs !== undefined) { k.nativeMs += e.nativeMs; k.nativeCalls++; }
     } else if (e.cat === 'region') {
       let r = regions.get(e.name);
@@ -412,12 +560,28 @@ function summarize(backend: string, wallMs: number, events: ProfileEvent[], gc: 
     const s1 = s.start + s.dur;
     const inside = events.filter((e) => e.start >= s.start && e.start + e.dur <= s1 + 1e-9 && e !== s);
     const phaseMs = (name: string): number => inside.filter((e) => e.cat === 'region' && e.name === name && e.depth === s.depth + 1).reduce((a, e) => a + net(e), 0);
+    const gcIn = gc.filter((g) => overlap(s.start, s1, g.start, g.start + g.dur) > 0);
+    const gcOverlap = (a0: number, a1: number): number => gcIn.reduce((a, g) => a + overlap(a0, a1, g.start, g.start + g.dur), 0);
+    const netOfGc = (name: 'data' | 'optimizer' | 'comm'): number => inside
+      .filter((e) => e.cat === 'region' && e.name === name && e.depth === s.depth + 1)
+      .reduce((a, e) => a + net(e) - gcOverlap(e.start, e.start + e.dur), 0);
+    let ops = 0, opsKernel = 0;
+    for (const e of inside) {
+      if (e.cat !== 'kernel' || e.phase === 'data' || e.phase === 'optimizer' || e.phase === 'comm') continue;
+      const d = e.dispatchMs ?? 0;
+      ops += d + e.dur - gcOverlap(e.start - d, e.start + e.dur);
+      opsKernel += e.dur - gcOverlap(e.start, e.start + e.dur);
+    }
+    const totalMs = net(s);
+    const acc: StepAccounting = { ops, opsKernel, optimizer: netOfGc('optimizer'), data: netOfGc('data'), gc: gcOverlap(s.start, s1), comm: netOfGc('comm'), unattributed: 0 };
+    acc.unattributed = totalMs - acc.ops - acc.optimizer - acc.data - acc.gc - acc.comm;
     const b: StepBreakdown = {
-      index, totalMs: net(s), dataMs: phaseMs('data'), forwardMs: phaseMs('forward'), backwardMs: phaseMs('backward'), optimizerMs: phaseMs('optimizer'),
-      otherMs: 0, gcMs: gc.reduce((a, g) => a + overlap(s.start, s1, g.start, g.start + g.dur), 0),
+      index, totalMs, dataMs: phaseMs('data'), forwardMs: phaseMs('forward'), backwardMs: phaseMs('backward'), optimizerMs: phaseMs('optimizer'), commMs: phaseMs('comm'),
+      otherMs: 0, gcMs: acc.gc,
       kernelMs: inside.filter((e) => e.cat === 'kernel').reduce((a, e) => a + e.dur, 0),
+      accounting: acc,
     };
-    b.otherMs = Math.max(0, b.totalMs - b.dataMs - b.forwardMs - b.backwardMs - b.optimizerMs);
+    b.otherMs = Math.max(0, b.totalMs - b.dataMs - b.forwardMs - b.backwardMs - b.optimizerMs - b.commMs);
     return b;
   });
   const stepMs = steps.reduce((a, s) => a + s.totalMs, 0);

@@ -58,6 +58,7 @@ export function toChromeTrace(r: ProfileResult): ChromeTrace {
     if (e.bytes !== undefined) args['bytes'] = e.bytes;
     if (e.selfMs !== undefined) args['selfMs'] = e.selfMs;
     if (e.nativeMs !== undefined) args['nativeMs'] = e.nativeMs;
+    if (e.dispatchMs !== undefined) args['dispatchMs'] = e.dispatchMs;
     if (e.threadBusyMs !== undefined) args['threadBusyMs'] = e.threadBusyMs;
     // start and end rounded separately so a child never ends after its parent
     const ts = us(e.start), end = us(e.start + e.dur);

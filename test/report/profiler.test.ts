@@ -84,7 +84,12 @@ test('profileTraining: phases, step breakdown and memory timeline of an MLP step
     assert.ok(s.forwardMs > 0 && s.backwardMs > 0 && s.optimizerMs > 0);
     assert.ok(s.dataMs + s.forwardMs + s.backwardMs + s.optimizerMs <= s.totalMs + 1e-6);
     assert.ok(s.kernelMs <= s.totalMs + 1e-6);
+    // the accounting partitions the step: its parts sum to it exactly
+    const a = s.accounting;
+    assert.ok(Math.abs(a.ops + a.optimizer + a.data + a.gc + a.comm + a.unattributed - s.totalMs) < 1e-9, JSON.stringify(s));
+    assert.ok(a.opsKernel > 0 && a.opsKernel <= a.ops && a.optimizer > 0 && a.comm === 0);
   }
+  for (const k of p.kernels) assert.ok(Math.abs(k.opSelfMs - k.totalMs - k.dispatchMs) < 1e-9 && k.dispatchMs >= 0, k.name);
   const fwd = p.kernels.reduce((s, k) => s + k.phaseMs.forward, 0), bwd = p.kernels.reduce((s, k) => s + k.phaseMs.backward, 0);
   assert.ok(fwd > 0 && bwd > 0, 'kernels in both forward and backward');
   const shares = p.kernels.reduce((s, k) => s + k.share, 0);
@@ -116,4 +121,34 @@ test('estimateTrainingMemory: parts counted by hand, and within a loose bound of
   const r = await profileTraining(model, { batch: 4, steps: 1, warmup: 1 });
   const ratio = r.estimate.total / r.profile.memory.peakAccounted;
   assert.ok(ratio > 0.5 && ratio < 2, `estimate ${r.estimate.total} vs measured peak ${r.profile.memory.peakAccounted}`);
+});
+
+const spin = (ms: number): void => { const t0 = performance.now(); while (performance.now() - t0 < ms) { /* JavaScript work */ } };
+
+test('accounting: JavaScript before a kernel is its dispatch, after the last kernel it is unattributed, an awaited region is comm', async () => {
+  const a = ops.randn([2, 3]), b = ops.randn([3, 2]);
+  const r = await profile(async (p) => {
+    await p.stepAsync(async () => {
+      p.region('forward', () => { spin(3); ops.matmul(a, b); spin(2); });
+      await p.regionAsync('comm', async () => { await new Promise<void>((res) => setTimeout(res, 1)); spin(2); });
+    });
+  }, { gc: false });
+  const s = r.steps[0]!;
+  const mm = r.kernels.find((k) => k.name === 'matmul')!;
+  assert.equal(mm.calls, 1);
+  assert.ok(mm.dispatchMs >= 3, `the 3 ms before the matmul are its dispatch: ${mm.dispatchMs}`);
+  assert.ok(s.accounting.unattributed >= 2, `the 2 ms after it are unattributed: ${s.accounting.unattributed}`);
+  assert.ok(s.accounting.comm >= 2 && s.commMs === s.accounting.comm, `comm ${s.commMs}`);
+  assert.ok(Math.abs(s.accounting.ops - mm.opSelfMs) < 1e-9);
+  assert.ok(Math.abs(s.accounting.ops + s.accounting.comm + s.accounting.unattributed - s.totalMs) < 1e-9);
+});
+
+test('the profiled backend forwards non-kernel members and does not time them', async () => {
+  const before = getBackend();
+  const r = await profile(() => {
+    const b = getBackend();
+    assert.equal(b.name, before.name);
+    assert.equal(b.description, before.description);
+  });
+  assert.equal(r.kernels.length, 0);
 });

@@ -57,8 +57,8 @@ test('roofs are measured once per configuration and cached; a damaged cache is m
 test('placeKernels: below the ridge memory-bound, above compute-bound, fraction of the roof', () => {
   const roofs: MachineRoofs = { key: 'k', cpu: 'c', backend: 'native', cpuPath: 'avx512', threads: 2, fmaGflops: 100, gemmGflops: 80, gemmSize: 1024, copyGbps: 10, copyBytes: 1, measured: '' };
   const k = (name: string, flops: number, bytes: number, ms: number): KernelStats => ({
-    name, calls: 1, totalMs: ms, selfMs: ms, phaseMs: { data: 0, forward: ms, backward: 0, optimizer: 0, other: 0 }, flops, bytes,
-    gflops: flops / ms / 1e6, gbps: bytes / ms / 1e6, share: 0.5, nativeMs: 0, nativeCalls: 0,
+    name, calls: 1, totalMs: ms, selfMs: ms, phaseMs: { data: 0, forward: ms, backward: 0, optimizer: 0, comm: 0, other: 0 }, flops, bytes,
+    gflops: flops / ms / 1e6, gbps: bytes / ms / 1e6, share: 0.5, nativeMs: 0, nativeCalls: 0, dispatchMs: 0, opSelfMs: ms,
   });
   const [add, gemm, copy] = placeKernels([k('binary.add', 1e6, 12e6, 2), k('linear', 2e9, 1e7, 40), k('copy', 0, 8e6, 2), k('idle', 0, 0, 1)], roofs);
   // add: intensity 1/12 < ridge 10 -> memory-bound, roof 10 x 1/12 GFLOP/s, achieved 0.5 GFLOP/s

@@ -28,7 +28,7 @@ const FLAGS = {
 const ms = (x: number): string => x.toFixed(2);
 
 function kernelRow(k: KernelStats, place: KernelPlacement | undefined): string[] {
-  return [k.name, String(k.calls), ms(k.totalMs), k.nativeCalls > 0 ? ms(k.nativeMs) : '-', ms(k.phaseMs.forward), ms(k.phaseMs.backward), ms(k.phaseMs.optimizer + k.phaseMs.data + k.phaseMs.other),
+  return [k.name, String(k.calls), ms(k.totalMs), k.nativeCalls > 0 ? ms(k.nativeMs) : '-', ms(k.opSelfMs), ms(k.phaseMs.forward), ms(k.phaseMs.backward), ms(k.phaseMs.optimizer + k.phaseMs.data + k.phaseMs.comm + k.phaseMs.other),
     k.flops > 0 ? k.gflops.toFixed(2) : '-', k.bytes > 0 ? k.gbps.toFixed(2) : '-', place ? place.bound : '-', place ? fmtPct(place.ofRoof, 1) : '-', fmtPct(k.share, 1)];
 }
 
@@ -41,7 +41,9 @@ export const profileCommand: Command = {
 Run --warmup unprofiled and then --steps profiled training steps (random data, Adam) of a model and
 print where the time went: the top backend kernels (calls, total ms, forward / backward / other ms,
 achieved GFLOP/s and GB/s from each kernel's modelled FLOPs and bytes, share of the step), the step
-breakdown (data, forward, backward, optimizer, garbage collection) and memory (the estimate made
+breakdown (data, forward, backward, optimizer, communication, garbage collection), the step's
+accounting (ops = kernels + their JavaScript dispatch, optimizer, data, GC, communication and the
+unattributed rest: parts that sum to the step; "op self ms" per kernel) and memory (the estimate made
 before training against the peak measured during it). Kernel times are wall times measured from
 JavaScript around each backend call; on the native backend "native ms" is the time the addon's
 thread pool spent on them (first thread start to last thread end), and --trace shows each pool
@@ -83,7 +85,11 @@ Examples:
     const mean = (f: (s: (typeof p.steps)[number]) => number): number => p.steps.reduce((a, s) => a + f(s), 0) / Math.max(1, p.steps.length);
     const breakdown = {
       stepMs: mean((s) => s.totalMs), dataMs: mean((s) => s.dataMs), forwardMs: mean((s) => s.forwardMs), backwardMs: mean((s) => s.backwardMs),
-      optimizerMs: mean((s) => s.optimizerMs), otherMs: mean((s) => s.otherMs), gcMs: mean((s) => s.gcMs), kernelMs: mean((s) => s.kernelMs),
+      optimizerMs: mean((s) => s.optimizerMs), commMs: mean((s) => s.commMs), otherMs: mean((s) => s.otherMs), gcMs: mean((s) => s.gcMs), kernelMs: mean((s) => s.kernelMs),
+    };
+    const accounting = {
+      ops: mean((s) => s.accounting.ops), opsKernel: mean((s) => s.accounting.opsKernel), optimizer: mean((s) => s.accounting.optimizer), data: mean((s) => s.accounting.data),
+      gc: mean((s) => s.accounting.gc), comm: mean((s) => s.accounting.comm), unattributed: mean((s) => s.accounting.unattributed),
     };
     const memory = {
       estimate: r.estimate, measuredPeakBytes: p.memory.peakAccounted, estimateError: p.memory.peakAccounted > 0 ? r.estimate.total / p.memory.peakAccounted - 1 : null,
@@ -91,9 +97,9 @@ Examples:
     };
     if (flags.json) {
       emitJson(ctx, {
-        command: 'profile', model: target, backend: p.backend, batch, steps: flags.steps, losses: r.losses, breakdown, memory,
+        command: 'profile', model: target, backend: p.backend, batch, steps: flags.steps, losses: r.losses, breakdown, accounting, memory,
         kernelShareOfStep: p.stepMs > 0 ? kernelMs / p.stepMs : null, gc: p.gc,
-        kernels: p.kernels.slice(0, flags.top).map(({ name, calls, totalMs, selfMs, nativeMs, nativeCalls, phaseMs, flops, bytes, gflops, gbps, share }) => ({ name, calls, totalMs, selfMs, nativeMs, nativeCalls, phaseMs, flops, bytes, gflops, gbps, share })),
+        kernels: p.kernels.slice(0, flags.top).map(({ name, calls, totalMs, selfMs, nativeMs, nativeCalls, dispatchMs, opSelfMs, phaseMs, flops, bytes, gflops, gbps, share }) => ({ name, calls, totalMs, selfMs, nativeMs, nativeCalls, dispatchMs, opSelfMs, phaseMs, flops, bytes, gflops, gbps, share })),
         roofline: { roofs: roof.roofs, fromCache: roof.fromCache, cache: roof.path, kernels: placements.filter((x) => p.kernels.slice(0, flags.top).some((k) => k.name === x.name)) },
         trace: flags.trace ?? null, out: flags.out ?? null,
       });
@@ -102,7 +108,7 @@ Examples:
     say(`${target} on the ${p.backend} backend, batch ${batch}, ${flags.steps} profiled steps; losses ${r.losses.map((l) => l.toFixed(4)).join(', ')}`);
     say('');
     say(formatTable(
-      [{ header: 'kernel' }, { header: 'calls', align: 'right' }, { header: 'total ms', align: 'right' }, { header: 'native ms', align: 'right' }, { header: 'fwd ms', align: 'right' }, { header: 'bwd ms', align: 'right' },
+      [{ header: 'kernel' }, { header: 'calls', align: 'right' }, { header: 'total ms', align: 'right' }, { header: 'native ms', align: 'right' }, { header: 'op self ms', align: 'right' }, { header: 'fwd ms', align: 'right' }, { header: 'bwd ms', align: 'right' },
         { header: 'other ms', align: 'right' }, { header: 'GFLOP/s', align: 'right' }, { header: 'GB/s', align: 'right' }, { header: 'bound' }, { header: 'of roof', align: 'right' },
         { header: 'share', align: 'right' }],
       p.kernels.slice(0, flags.top).map((k) => kernelRow(k, placeOf.get(k.name))),
@@ -113,8 +119,15 @@ Examples:
     say('');
     say(formatTable(
       [{ header: 'per step (mean)' }, { header: 'ms', align: 'right' }, { header: 'share', align: 'right' }],
-      ([['data', breakdown.dataMs], ['forward', breakdown.forwardMs], ['backward', breakdown.backwardMs], ['optimizer', breakdown.optimizerMs], ['other', breakdown.otherMs],
+      ([['data', breakdown.dataMs], ['forward', breakdown.forwardMs], ['backward', breakdown.backwardMs], ['optimizer', breakdown.optimizerMs], ['comm', breakdown.commMs], ['other', breakdown.otherMs],
         ['step', breakdown.stepMs], ['  of which GC', breakdown.gcMs], ['  of which in kernels', breakdown.kernelMs]] as const)
+        .map(([n, v]) => [n, ms(v), fmtPct(breakdown.stepMs > 0 ? v / breakdown.stepMs : 0, 1)]),
+    ));
+    say('');
+    say(formatTable(
+      [{ header: 'accounting (parts sum to the step)' }, { header: 'ms', align: 'right' }, { header: 'share', align: 'right' }],
+      ([['ops (kernels + dispatch)', accounting.ops], ['  of which in kernels', accounting.opsKernel], ['optimizer', accounting.optimizer], ['data', accounting.data],
+        ['garbage collection', accounting.gc], ['communication', accounting.comm], ['unattributed', accounting.unattributed], ['step', breakdown.stepMs]] as const)
         .map(([n, v]) => [n, ms(v), fmtPct(breakdown.stepMs > 0 ? v / breakdown.stepMs : 0, 1)]),
     ));
     say('');
