@@ -206,6 +206,8 @@ class KernelRecords {
   start = new Float64Array(1024);
   dur = new Float64Array(1024);
   dispatch = new Float64Array(1024);
+  /** The profiler's bookkeeping after the call (its overhead), in ms. */
+  post = new Float64Array(1024);
   flops = new Float64Array(1024);
   bytes = new Float64Array(1024);
   name = new Int32Array(1024);
@@ -228,6 +230,7 @@ class KernelRecords {
       this.start = grow(this.start, (k) => new Float64Array(k));
       this.dur = grow(this.dur, (k) => new Float64Array(k));
       this.dispatch = grow(this.dispatch, (k) => new Float64Array(k));
+      this.post = grow(this.post, (k) => new Float64Array(k));
       this.flops = grow(this.flops, (k) => new Float64Array(k));
       this.bytes = grow(this.bytes, (k) => new Float64Array(k));
       this.name = grow(this.name, (k) => new Int32Array(k));
@@ -235,6 +238,13 @@ class KernelRecords {
       this.depth = grow(this.depth, (k) => new Uint16Array(k));
     }
     return this.n++;
+  }
+
+  /** The profiler's own intervals after each call, [start, end, start, end, ...] relative to t0. */
+  overheads(t0: number): number[] {
+    const out: number[] = [];
+    for (let i = 0; i < this.n; i++) { const e = this.start[i]! + this.dur[i]! - t0; out.push(e, e + this.post[i]!); }
+    return out;
   }
 
   /** The records as events (times relative to t0). */
@@ -279,6 +289,8 @@ export class Profiler {
   /** The last boundary on the main thread (kernel end, region enter or exit): a kernel's dispatch time starts here. */
   #mark = 0;
   #gc: { start: number; dur: number }[] = [];
+  /** Memory sampling intervals, [start, end, ...] in ms since start (profiler overhead). */
+  #sampling: number[] = [];
   #observer: PerformanceObserver | null = null;
   #timeline: MemorySample[] = [];
   #watched: Tensor[] = [];
@@ -310,6 +322,7 @@ export class Profiler {
     this.#events = [];
     this.#stack = [];
     this.#gc = [];
+    this.#sampling = [];
     this.#timeline = [];
     this.#watched = [];
     // the parameter list is read once: sampling must stay cheap (it runs at every region boundary)
@@ -339,6 +352,7 @@ export class Profiler {
     setBackend(this.#restore);
     const events = this.#events;
     for (const e of this.#kernels.events(this.#t0)) events.push(e);
+    const overheads = [...this.#sampling, ...this.#kernels.overheads(this.#t0)];
     this.#kernels = new KernelRecords();
     if (this.#tracer) {
       const jsNow = performance.now();
@@ -351,7 +365,7 @@ export class Profiler {
     this.#observer?.disconnect();
     this.#observer = null;
     this.#watched = [];
-    return summarize(this.#backend, wallMs, events, this.#gc, this.#timeline);
+    return summarize(this.#backend, wallMs, events, this.#gc, this.#timeline, overheads);
   }
 
   /**
@@ -431,6 +445,7 @@ export class Profiler {
     k.flops[i] = cost.flops; k.bytes[i] = cost.bytes; k.name[i] = nameId;
     k.phase[i] = PHASE_INDEX[parent?.phase ?? 'other']; k.depth[i] = this.#stack.length;
     const after = performance.now();
+    k.post[i] = after - end;
     this.#mark = after;
     if (parent) { parent.child += dur; parent.overhead += after - end; }
   }
@@ -455,6 +470,7 @@ export class Profiler {
     });
     const after = performance.now();
     this.#mark = after;
+    this.#sampling.push(t - this.#t0, after - this.#t0);
     const top = this.#stack[this.#stack.length - 1];
     if (top) top.overhead += after - t;
   }
@@ -537,7 +553,18 @@ function overlap(a0: number, a1: number, b0: number, b1: number): number {
   return Math.max(0, Math.min(a1, b1) - Math.max(a0, b0));
 }
 
-function summarize(backend: string, wallMs: number, events: ProfileEvent[], gc: { start: number; dur: number }[], timeline: MemorySample[]): ProfileResult {
+/** Sorted, disjoint intervals covering the same time as `gc` (GC entries may nest or overlap). */
+function unionOf(gc: readonly { start: number; dur: number }[]): { start: number; dur: number }[] {
+  const out: { start: number; dur: number }[] = [];
+  for (const g of [...gc].sort((a, b) => a.start - b.start)) {
+    const last = out[out.length - 1];
+    if (last && g.start <= last.start + last.dur) last.dur = Math.max(last.dur, g.start + g.dur - last.start);
+    else out.push({ start: g.start, dur: g.dur });
+  }
+  return out;
+}
+
+function summarize(backend: string, wallMs: number, events: ProfileEvent[], gc: { start: number; dur: number }[], timeline: MemorySample[], overheads: readonly number[]): ProfileResult {
   const gcEvents: ProfileEvent[] = gc.map((g) => ({ name: 'gc', cat: 'gc', start: g.start, dur: g.dur, phase: 'other', depth: 0 }));
   const all = [...events, ...gcEvents].sort((a, b) => a.start - b.start || a.depth - b.depth);
   const net = (e: ProfileEvent): number => e.dur - (e.overheadMs ?? 0);
@@ -560,8 +587,15 @@ function summarize(backend: string, wallMs: number, events: ProfileEvent[], gc: 
     const s1 = s.start + s.dur;
     const inside = events.filter((e) => e.start >= s.start && e.start + e.dur <= s1 + 1e-9 && e !== s);
     const phaseMs = (name: string): number => inside.filter((e) => e.cat === 'region' && e.name === name && e.depth === s.depth + 1).reduce((a, e) => a + net(e), 0);
-    const gcIn = gc.filter((g) => overlap(s.start, s1, g.start, g.start + g.dur) > 0);
-    const gcOverlap = (a0: number, a1: number): number => gcIn.reduce((a, g) => a + overlap(a0, a1, g.start, g.start + g.dur), 0);
+    // GC inside [a0, a1] outside the profiler's own intervals (their time is already left out of the totals)
+    const gcIn = unionOf(gc).filter((g) => overlap(s.start, s1, g.start, g.start + g.dur) > 0);
+    const ohIn: [number, number][] = [];
+    if (gcIn.length > 0) for (let i = 0; i + 1 < overheads.length; i += 2) if (overlap(s.start, s1, overheads[i]!, overheads[i + 1]!) > 0) ohIn.push([overheads[i]!, overheads[i + 1]!]);
+    const gcOverlap = (a0: number, a1: number): number => gcIn.reduce((a, g) => {
+      const g0 = Math.max(a0, g.start), g1 = Math.min(a1, g.start + g.dur);
+      if (g1 <= g0) return a;
+      return a + (g1 - g0) - ohIn.reduce((b, [o0, o1]) => b + overlap(g0, g1, o0, o1), 0);
+    }, 0);
     const netOfGc = (name: 'data' | 'optimizer' | 'comm'): number => inside
       .filter((e) => e.cat === 'region' && e.name === name && e.depth === s.depth + 1)
       .reduce((a, e) => a + net(e) - gcOverlap(e.start, e.start + e.dur), 0);
