@@ -152,3 +152,14 @@ test('the profiled backend forwards non-kernel members and does not time them', 
   });
   assert.equal(r.kernels.length, 0);
 });
+
+test('kernel records grow past their first 1024 slots and keep per-op names apart', async () => {
+  const a = ops.randn([3]), b = ops.randn([3]);
+  const r = await profile(() => { for (let i = 0; i < 520; i++) { ops.add(a, b); ops.mul(a, b); } }, { gc: false, memory: false });
+  const calls = Object.fromEntries(r.kernels.map((k) => [k.name, k.calls]));
+  assert.equal(calls['binary.add'], 520);
+  assert.equal(calls['binary.mul'], 520);
+  const ks = r.events.filter((e) => e.cat === 'kernel');
+  assert.equal(ks.length, 1040);
+  for (let i = 1; i < ks.length; i++) assert.ok(ks[i]!.start >= ks[i - 1]!.start, 'records keep their order');
+});
