@@ -3,7 +3,8 @@
 //      a. unit costs, interleaved in one process and in CPU time (steadier than wall time on a
 //         loaded machine): per kernel call (a 4-element add, profiled vs not), per region, per
 //         memory sample; times the counts of one mlp step = the modelled overhead per step;
-//      b. A/B: plain, profiled (kernels + native pool timing) and profiled with memory sampling,
+//      b. the profiler's own time inside each profiled step as it measures it (median share);
+//      c. A/B: plain, profiled (kernels + native pool timing) and profiled with memory sampling,
 //         in blocks whose order rotates every round, medians of wall and CPU time per step;
 //   2. accounting: the step partition (ops = kernels + dispatch, optimizer, data, gc, comm,
 //      unattributed) of `mlp` and `gpt-tiny`; the target is unattributed <= 10% of the step;
@@ -61,6 +62,9 @@ const PER = 4;
 const wall: Record<'plain' | 'profiled' | 'withMemory', number[]> = { plain: [], profiled: [], withMemory: [] };
 const cpu: Record<'plain' | 'profiled' | 'withMemory', number[]> = { plain: [], profiled: [], withMemory: [] };
 let counts = { kernelCalls: 0, regions: 0, memorySamples: 0 };
+// the profiler's own time inside each profiled step, as it measured it (region overheadMs: its
+// bookkeeping after each kernel call and its memory sampling), over the step's wall time with it
+const selfShare: Record<'profiled' | 'withMemory', number[]> = { profiled: [], withMemory: [] };
 const block = async (kind: 'plain' | 'profiled' | 'withMemory'): Promise<void> => {
   const p = kind === 'plain' ? null : new Profiler(kind === 'withMemory' ? { model, optimizer: t.optimizer } : { memory: false });
   p?.start();
@@ -71,6 +75,7 @@ const block = async (kind: 'plain' | 'profiled' | 'withMemory'): Promise<void> =
   }
   if (p) {
     const res = await p.stop();
+    for (const e of res.events) if (e.cat === 'region' && e.name === 'step') selfShare[kind as 'profiled' | 'withMemory'].push((e.overheadMs ?? 0) / e.dur);
     if (kind === 'withMemory') {
       counts = {
         kernelCalls: res.kernels.reduce((a, k) => a + k.calls, 0) / PER,
@@ -90,6 +95,7 @@ const ratios = {
   profiled: overhead.profiledMs / overhead.plainMs, profiledWithMemory: overhead.profiledWithMemoryMs / overhead.plainMs,
   profiledCpu: overhead.profiledCpuMs / overhead.plainCpuMs, profiledWithMemoryCpu: overhead.profiledWithMemoryCpuMs / overhead.plainCpuMs,
 };
+const measuredSelf = { profiled: median(selfShare.profiled), withMemory: median(selfShare.withMemory) };
 const modelledUs = counts.kernelCalls * units.kernelCallUs + counts.regions * units.regionUs;
 const modelled = {
   perStep: counts,
@@ -127,7 +133,7 @@ for (const [name, batch] of [['mlp-large', 128], ['gpt-small', 8]] as const) {
 
 const result = {
   date: new Date().toISOString(), rounds, stepsPerBlock: PER, model: 'mlp', batch: 128,
-  units, modelled, overhead, ratios, coverage, memory, machine: machineInfo(ourMachine() as unknown as Record<string, unknown>),
+  units, modelled, measuredSelf, overhead, ratios, coverage, memory, machine: machineInfo(ourMachine() as unknown as Record<string, unknown>),
 };
 const files = writeResult('profiler-targets', result);
 console.log(JSON.stringify({ ...result, files }));
