@@ -1,7 +1,8 @@
 // The profiler: times every backend kernel call, named regions (data, forward, backward, optimizer,
-// or any name) and garbage collections, counts FLOPs and bytes per kernel, and samples memory at
-// region boundaries. It installs a profiling proxy of the active backend through the registry's
-// public API (registerBackend + setBackend) and puts the original back on stop; it never changes
+// comm, or any name) and garbage collections, counts FLOPs and bytes per kernel, attributes every
+// millisecond of a step (the accounting), and samples memory at region boundaries. It installs a
+// profiling stand-in of the active backend through the registry's public API (registerBackend +
+// setBackend) and puts the original back on stop; it never changes
 // what a kernel computes. A JS timer around a native call sees the call's whole wall time (threads
 // included) but not how it splits inside (docs/PROFILING.md).
 
@@ -305,7 +306,7 @@ export class Profiler {
   /** Whether start() has run and stop() has not. */
   get running(): boolean { return this.#running; }
 
-  /** Start timing: installs the profiling backend proxy. Throws when a profiler already runs. */
+  /** Start timing: installs the profiling stand-in of the backend. Throws when a profiler already runs. */
   start(): void {
     if (this.#running) throw new Error('Profiler.start: already started; call stop() first');
     const inner = getBackend();
@@ -431,9 +432,11 @@ export class Profiler {
   }
 
   /**
-   * Called by the proxy after each kernel call that began at `start` and ended at `end`: one
+   * Called by the stand-in after each kernel call that began at `start` and ended at `end`: one
    * record in the preallocated columns; the time this bookkeeping takes counts as the enclosing
-   * region's profiler overhead (not as the next op's dispatch).
+   * region's profiler overhead (not as the next op's dispatch). Internal: the stand-in built by
+   * start() is its only caller.
+   * @internal
    */
   kernelDone(nameId: number, method: string, args: readonly unknown[], start: number, end: number): void {
     const k = this.#kernels;
