@@ -16,15 +16,15 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 
 import { cli } from './helpers.js';
 import { loadCheckpoint } from '../../src/io/index.js';
 import { rng } from '../native/helpers.js';
 import { inCI, nativePassOnly } from '../helpers/requirements.js';
+import { REPO_ROOT } from '../helpers/paths.js';
 
 const KILLS = Number(process.env['TENSORSLIM_KILL_TEST_KILLS'] ?? (inCI() ? 100 : 10));
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const ROOT = REPO_ROOT;
 
 /** Newest modification time of the .ts files under `dir` (recursive). */
 function newestSource(dir: string): number {

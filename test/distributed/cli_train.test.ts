@@ -9,13 +9,13 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { captureContext, main } from '../../src/cli/index.js';
 import { requireOrSkip } from '../helpers/requirements.js';
 import { freePort, glooSkip } from './helpers.js';
+import { REPO_ROOT } from '../helpers/paths.js';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const root = REPO_ROOT;
 const cli = join(root, 'src', 'cli', 'main.ts');
 const TRAIN = ['train', '--model', 'mlp', '--dataset', 'mnist', '--batch-size', '64', '--threads', '1', '--json'];
 const skip = process.env['TENSORSLIM_BACKEND'] === 'reference'

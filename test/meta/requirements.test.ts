@@ -7,11 +7,11 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 
 import { inCI } from '../helpers/requirements.js';
+import { REPO_ROOT } from '../helpers/paths.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
+const root = REPO_ROOT;
 
 /** requireOrSkip(req) in a child process; its exit status, the skip value it printed and its output. */
 function child(req: string, env: Record<string, string>): { status: number | null; skip: string; output: string } {

@@ -6,14 +6,14 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { loadAddon } from '../../src/backends/native/addon.js';
 import { cpuPath, getNativeBackend, getNumThreads, setNumThreads, supportedCpuPaths } from '../../src/backends/native/index.js';
 import { nativeSkip as skip } from './helpers.js';
+import { REPO_ROOT } from '../helpers/paths.js';
 
 const nativeBackend = getNativeBackend();
 const addon = loadAddon().addon;
-const root = fileURLToPath(new URL('../..', import.meta.url));
+const root = REPO_ROOT;
 
 function childPath(env: Record<string, string>): string {
   const code = "import('./src/backends/native/index.ts').then((m) => process.stdout.write(m.cpuPath()))";

@@ -11,13 +11,13 @@ import { copyFileSync, cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writ
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { checkPrebuiltManifest, hostFacts, loadAddon, type HostFacts } from '../../src/backends/native/addon.js';
 import { nativeSkip } from './helpers.js';
+import { REPO_ROOT } from '../helpers/paths.js';
 
 const referencePass = process.env['TENSORSLIM_BACKEND'] === 'reference'
   ? 'loader plumbing, no kernel: runs in the native pass only' : false;
-const repo = fileURLToPath(new URL('../..', import.meta.url));
+const repo = REPO_ROOT;
 
 const host: HostFacts = { platform: 'linux', arch: 'x64', glibc: '2.36', napi: 9 };
 const good = {

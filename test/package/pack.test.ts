@@ -18,10 +18,10 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statS
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { inCI } from '../helpers/requirements.js';
+import { REPO_ROOT } from '../helpers/paths.js';
 
-const repo = fileURLToPath(new URL('../..', import.meta.url));
+const repo = REPO_ROOT;
 const skip = process.env['TENSORSLIM_BACKEND'] === 'reference' ? 'packaging, no kernel: runs in the native pass only'
   : process.env['TENSORSLIM_PACK_TEST'] !== '1' && !inCI() ? 'slow (npm pack compiles the addon; two offline installs of the tarball): runs in CI, or set TENSORSLIM_PACK_TEST=1'
     : process.platform !== 'linux' || process.arch !== 'x64' ? 'the package carries a linux-x64 prebuilt addon; this machine is not linux-x64'
