@@ -1,18 +1,11 @@
 // The machine a benchmark ran on, recorded next to every result so numbers are never read without
 // their context: CPU model, cores, Node version, backend, SIMD path, threads, date.
 
-import os from 'node:os';
+import { describeMachine, type MachineDescription } from '../backend/machine.js';
 import { getBackend } from '../backend/registry.js';
 
 /** Where and how a benchmark ran. */
-export interface MachineInfo {
-  cpu: string;
-  cores: number;
-  node: string;
-  platform: string;
-  backend: string;
-  cpuPath: string;
-  threads: number;
+export interface MachineInfo extends MachineDescription {
   date: string;
 }
 
@@ -21,17 +14,7 @@ export interface MachineInfo {
  * @example machineInfo().cpu   // 'AMD EPYC ...'
  */
 export function machineInfo(): MachineInfo {
-  const b = getBackend();
-  return {
-    cpu: os.cpus()[0]?.model?.trim() ?? 'unknown',
-    cores: os.availableParallelism(),
-    node: process.version,
-    platform: `${process.platform}-${process.arch}`,
-    backend: b.name,
-    cpuPath: typeof b.cpuPath === 'string' ? b.cpuPath : 'n/a',
-    threads: typeof b.threads === 'number' ? b.threads : 1,
-    date: new Date().toISOString(),
-  };
+  return { ...describeMachine(), date: new Date().toISOString() };
 }
 
 /** Median of a non-empty list (one copy, in src/train/stats.ts). @example median([3, 1, 2]) // 2 */

@@ -9,22 +9,14 @@
 import { appendFileSync, existsSync, mkdirSync, rmSync, readdirSync, statSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
-import { getBackend } from '../backend/registry.js';
+import { describeMachine, type MachineDescription } from '../backend/machine.js';
 import { TensorslimError } from '../core/errors.js';
 import { writeFileAtomic } from '../io/index.js';
 import type { Callback, EpochMetrics, TrainerView } from '../train/index.js';
 import { TensorBoardWriter } from './tensorboard.js';
 
 /** The machine and runtime a run used. */
-export interface RunMachine {
-  cpu: string;
-  cores: number;
-  node: string;
-  platform: string;
-  backend: string;
-  /** The native backend's SIMD path ('avx512', 'avx2', 'generic'), 'n/a' on reference. */
-  cpuPath: string;
-  threads: number;
+export interface RunMachine extends MachineDescription {
   hostname: string;
 }
 
@@ -46,17 +38,7 @@ export interface RunFile {
 
 /** The machine and backend in use now. @example runMachine().cpuPath // 'avx512' */
 export function runMachine(): RunMachine {
-  const b = getBackend();
-  return {
-    cpu: os.cpus()[0]?.model?.trim() ?? 'unknown',
-    cores: os.availableParallelism(),
-    node: process.version,
-    platform: `${process.platform}-${process.arch}`,
-    backend: b.name,
-    cpuPath: typeof b.cpuPath === 'string' ? b.cpuPath : 'n/a',
-    threads: typeof b.threads === 'number' ? b.threads : 1,
-    hostname: os.hostname(),
-  };
+  return { ...describeMachine(), hostname: os.hostname() };
 }
 
 /** Settings of RunLog. */
