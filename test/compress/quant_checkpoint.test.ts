@@ -60,6 +60,9 @@ describe('quantized checkpoints', () => {
     const back = loadQuantized(build(), bytes) as Sequential;
     const q = back.getSubmodule('0') as QuantizedLinear;
     assert.ok(q instanceof QuantizedLinear && q.relu);
+    // the fused ReLU's slot is an Identity again, as after convertStatic (summary shows no ReLU row)
+    assert.equal(back.getSubmodule('1').constructor.name, model.getSubmodule('1').constructor.name);
+    assert.equal(back.getSubmodule('1').constructor.name, 'Identity');
     assert.deepEqual(q.input, (model.getSubmodule('0') as QuantizedLinear).input);
     assert.deepEqual(back.call(x).dataSync(), model.call(x).dataSync());
     assert.deepEqual(back.getSubmodule('2').stateDict().get('weight')!.dataSync(), model.getSubmodule('2').stateDict().get('weight')!.dataSync());

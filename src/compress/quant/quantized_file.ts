@@ -15,7 +15,9 @@
 import { Tensor } from '../../core/tensor.js';
 import { TensorslimError } from '../../core/errors.js';
 import type { AnyModule } from '../../nn/module.js';
-import { Linear } from '../../nn/linear.js';
+import { Identity, Linear } from '../../nn/linear.js';
+import { ReLU } from '../../nn/activation.js';
+import { Sequential } from '../../nn/container.js';
 import { Conv2d } from '../../nn/conv.js';
 import { QuantizedConv2d, type Conv2dParams } from './conv.js';
 import { parseSafetensors, serializeSafetensors, type RawTensor, type SafetensorsMetadata } from '../../io/safetensors.js';
@@ -276,7 +278,17 @@ export function loadQuantized<M extends AnyModule>(model: M, source: Uint8Array 
   for (const [p, q] of swaps) {
     if (p === '') { root = q; continue; }
     const i = p.lastIndexOf('.');
-    model.getSubmodule(i < 0 ? '' : p.slice(0, i)).registerModule(i < 0 ? p : p.slice(i + 1), q);
+    const parent = model.getSubmodule(i < 0 ? '' : p.slice(0, i));
+    const name = i < 0 ? p : p.slice(i + 1);
+    parent.registerModule(name, q);
+    // a fused layer carries its ReLU: the ReLU after it in the Sequential became an Identity when the
+    // model was quantized (prepareStatic / prepareQat fuse), so the rebuilt float architecture's does too
+    if ((q instanceof QuantizedLinear || q instanceof QuantizedConv2d) && q.relu && parent instanceof Sequential) {
+      const kids = parent.namedChildren();
+      const at = kids.findIndex(([n]) => n === name);
+      const next = kids[at + 1];
+      if (next !== undefined && next[1] instanceof ReLU) parent.registerModule(next[0], new Identity());
+    }
   }
   return root as M | QuantizedLinearBase | QuantizedConv2d;
 }
