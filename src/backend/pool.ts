@@ -12,7 +12,8 @@
 // the exact size, as before (no rounding-up, so forward activations, which are never provably
 // dead, cost no extra memory).
 //
-// Size classes: 256 bytes and up, four per power of two (at most 25% rounding-up).
+// Size classes: 256 bytes and up, eight per power of two (at most 12.5% rounding-up; only buffers
+// made inside a scope are rounded, and of those only the escaping ones, leaf gradients, keep it).
 // Settings: TENSORSLIM_POOL_MB (free bytes kept, default 512; 0 turns the pool off);
 // TENSORSLIM_POOL_CHECK=1 poisons every released buffer with 0xff bytes (NaN as floats) and checks,
 // when it is handed out again, that nobody wrote to it meanwhile (a write means a live tensor still
@@ -53,11 +54,11 @@ export interface PoolStats {
 }
 const stats: PoolStats = { reused: 0, fresh: 0, released: 0, dropped: 0, freeBytes: 0 };
 
-/** The size class (bytes) of a request of `bytes`: 256 and up, four classes per power of two. */
+/** The size class (bytes) of a request of `bytes`: 256 and up, eight classes per power of two. @example sizeClass(1000) // 1024 */
 export function sizeClass(bytes: number): number {
   if (bytes <= MIN_BYTES) return MIN_BYTES;
   const p = 2 ** Math.floor(Math.log2(bytes));
-  const q = p / 4;
+  const q = p / 8;
   return Math.ceil(bytes / q) * q;
 }
 
