@@ -9,6 +9,7 @@ export type { DType, FloatDType, TypedArray } from './backend/dtype.js';
 export type { Backend, View } from './backend/backend.js';
 export { getBackend, listBackends, registerBackend } from './backend/registry.js';
 export { setBackend } from './core/backend_select.js';
+export { configurePool, poolStats, resetPoolStats, type PoolStats } from './backend/pool.js';
 export * from './ops/index.js';
 export * from './autograd/index.js';
 export * from './nn/index.js';

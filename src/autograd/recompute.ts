@@ -10,6 +10,7 @@
 // as with PyTorch's reentrant checkpoint, use loss.backward() (fn's parameters get .grad); grad()
 // returns only the gradients that flow through the checkpoint's inputs.
 
+import { withoutTracking } from '../backend/pool.js';
 import { enableGrad, isGradEnabled, noGrad, record } from '../core/engine.js';
 import { TensorslimError } from '../core/errors.js';
 import { defaultGenerator, type GeneratorState } from '../core/random.js';
@@ -60,7 +61,8 @@ defineGrad('checkpoint', {
     defaultGenerator.setState(c.attrs['rng'] as GeneratorState);
     let y: Tensor;
     try {
-      y = enableGrad(() => fn(...xs));
+      // not tracked by the backward pass's storage scope: fn may keep what it makes (module state)
+      y = withoutTracking(() => enableGrad(() => fn(...xs)));
     } finally {
       defaultGenerator.setState(now);
     }

@@ -3,6 +3,7 @@
 // order (a valid topological order), calls each rule, reduces broadcast gradients to the input
 // shapes (the one central place for that), and accumulates into leaves' .grad.
 
+import { beginScope, endScope, withoutTracking } from '../backend/pool.js';
 import { shapeEquals, type Shape } from '../backend/shape.js';
 import type { DType } from '../backend/dtype.js';
 import { enableGrad, noGrad, setRecorder } from '../core/engine.js';
@@ -214,6 +215,38 @@ function seedFor(op: string, t: Tensor, gradient: Tensor | undefined): Tensor {
  */
 export function backward(t: Tensor, gradient?: Tensor, opts: BackwardOptions = {}): void {
   const seed = seedFor('backward', t, gradient);
+  // The pass's temporaries go back to the storage pool at the end (releaseTemporaries); with
+  // createGraph they are part of the new graph, so they stay the garbage collector's.
+  const track = !opts.createGraph;
+  if (track) beginScope();
+  const sunk: Tensor[] = [];  // each leaf's gradient as handed to its hooks (they may keep it)
+  const leaves: Tensor[] = [];
+  let done = false;
+  try {
+    backwardInner(t, seed, opts, sunk, leaves);
+    done = true;
+  } finally {
+    // kept: what the hooks saw and what .grad holds now (a hook may have replaced it)
+    if (track) endScope(done ? keepSet([...sunk, ...leaves.map((l) => l.grad)]) : undefined);
+  }
+}
+
+/**
+ * The storage buffers of `escaped` (the results a pass hands out: leaf gradients, grad()'s
+ * results): the end of the pass releases every other buffer it allocated into the storage pool
+ * (backend/pool.ts). That is safe because, while a pass runs without createGraph, no tensor made
+ * inside it reaches anything but the pass itself, except (1) these results, and every view of one
+ * shares its buffer, so keeping the buffer keeps them all; (2) what gradient hooks and the
+ * recomputed forward of checkpoint() make, which is never tracked (withoutTracking); (3) on an
+ * error, nothing is released.
+ */
+function keepSet(escaped: readonly (Tensor | null | undefined)[]): Set<ArrayBufferLike> {
+  const keep = new Set<ArrayBufferLike>();
+  for (const g of escaped) if (g) keep.add(g.data.buffer);
+  return keep;
+}
+
+function backwardInner(t: Tensor, seed: Tensor, opts: BackwardOptions, sunk: Tensor[], leaves: Tensor[]): void {
   // A leaf may keep a gradient buffer without a copy only when no one else can see it: a whole,
   // contiguous buffer made during this backward (not the caller's seed) that no other leaf took.
   // Rules often hand one tensor to several inputs (add, expand), and those must not share storage.
@@ -225,7 +258,9 @@ export function backward(t: Tensor, gradient?: Tensor, opts: BackwardOptions = {
   };
   propagate([[t, seed]], opts, (leaf, g) => {
     leaf.grad = leaf.grad ? (opts.createGraph ? add(leaf.grad, g) : noGrad(() => add(leaf.grad!, g))) : opts.createGraph ? g : own(g);
-    for (const h of accumulateHooks.get(leaf) ?? []) h(leaf.grad);
+    sunk.push(leaf.grad); leaves.push(leaf);
+    const hooks = accumulateHooks.get(leaf);
+    if (hooks !== undefined && hooks.length > 0) withoutTracking(() => { for (const h of hooks) h(leaf.grad!); });
   });
 }
 
@@ -236,12 +271,20 @@ export function backward(t: Tensor, gradient?: Tensor, opts: BackwardOptions = {
  */
 export function grad(outputs: readonly Tensor[], inputs: readonly Tensor[], opts: BackwardOptions & { gradOutputs?: readonly Tensor[] } = {}): (Tensor | null)[] {
   const seeds = outputs.map((o, i) => [o, seedFor('grad', o, opts.gradOutputs?.[i])] as const);
-  const leafGrads = new Map<Tensor, Tensor>();
-  const capture = new Map<Node, Tensor | undefined>();
-  for (const x of inputs) if (x.gradFn instanceof Node) capture.set(x.gradFn, undefined);
-  propagate(seeds, opts, (leaf, g) => {
-    const prev = leafGrads.get(leaf);
-    leafGrads.set(leaf, prev ? add(prev, g) : g);
-  }, capture as Map<Node, Tensor>);
-  return inputs.map((x) => (x.gradFn instanceof Node ? capture.get(x.gradFn) ?? null : leafGrads.get(x) ?? null));
+  const track = !opts.createGraph;  // as in backward(): the temporaries go back to the storage pool
+  if (track) beginScope();
+  let result: (Tensor | null)[] | undefined;
+  try {
+    const leafGrads = new Map<Tensor, Tensor>();
+    const capture = new Map<Node, Tensor | undefined>();
+    for (const x of inputs) if (x.gradFn instanceof Node) capture.set(x.gradFn, undefined);
+    propagate(seeds, opts, (leaf, g) => {
+      const prev = leafGrads.get(leaf);
+      leafGrads.set(leaf, prev ? add(prev, g) : g);
+    }, capture as Map<Node, Tensor>);
+    result = inputs.map((x) => (x.gradFn instanceof Node ? capture.get(x.gradFn) ?? null : leafGrads.get(x) ?? null));
+    return result;
+  } finally {
+    if (track) endScope(result ? keepSet(result) : undefined);
+  }
 }

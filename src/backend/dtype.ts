@@ -1,6 +1,8 @@
 // Data types and their typed-array storage. The lowest layer: no Tensor, no autograd here.
 // bool is stored as one byte per element (0 or 1), like PyTorch's torch.bool.
 
+import { acquire } from './pool.js';
+
 export type DType = 'float32' | 'float64' | 'int32' | 'bool' | 'uint8';
 export type FloatDType = 'float32' | 'float64';
 
@@ -42,21 +44,37 @@ let poison: number | null = (() => {
  * can read them. Large sizes come from `Buffer.allocUnsafeSlow` (malloc, no memset: a whole write
  * pass saved); small ones, and runtimes without Node's Buffer, get zeroed storage. The array
  * always starts at byte 0 of its own ArrayBuffer (malloc alignment, >= 16 bytes), so Float64Array
- * is fine. Set TENSORSLIM_POISON_UNINIT=1 (or a byte value) to fill it with a poison byte instead
+ * is fine. The storage pool (pool.ts) serves it first when it has a free buffer of the size class
+ * (then the array covers the first n elements of a possibly larger ArrayBuffer) or a backward pass
+ * is tracking its temporaries. Set TENSORSLIM_POISON_UNINIT=1 (or a byte value) to fill it with a poison byte instead
  * (0xff: NaN in floats, -1 in int32), which makes any element a kernel failed to write visible.
  * @example const out = allocateUninit('float32', 1 << 20); kernel(x, out) // writes every element
  */
 export function allocateUninit(dtype: DType, n: number): TypedArray {
   const size = itemSize(dtype);
+  const pooled = acquire(n * size); // the storage pool first (pool.ts): reused storage, or null
+  if (pooled !== null) {
+    if (poison !== null) new Uint8Array(pooled, 0, n * size).fill(poison);
+    return view(dtype, pooled, n);
+  }
   if (NodeBuffer === undefined || n * size < UNINIT_MIN_BYTES) {
     if (poison === null) return allocate(dtype, n);
     const z = allocate(dtype, n);
     new Uint8Array(z.buffer, z.byteOffset, z.byteLength).fill(poison);
     return z;
   }
-  const raw = NodeBuffer.allocUnsafeSlow(n * size);
+  let raw: Uint8Array;
+  try {
+    raw = NodeBuffer.allocUnsafeSlow(n * size);
+  } catch (e) {
+    throw new RangeError(`allocateUninit: cannot allocate ${n} ${dtype} elements (${n * size} bytes): ${(e as Error).message}; use smaller tensors (batch, sequence or model size)`);
+  }
   if (poison !== null) raw.fill(poison);
   const buf = raw.buffer as ArrayBuffer; // its own ArrayBuffer, byteOffset 0 (allocUnsafeSlow never pools)
+  return view(dtype, buf, n);
+}
+
+function view(dtype: DType, buf: ArrayBuffer, n: number): TypedArray {
   switch (dtype) {
     case 'float32': return new Float32Array(buf, 0, n);
     case 'float64': return new Float64Array(buf, 0, n);

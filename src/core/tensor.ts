@@ -15,6 +15,14 @@ export interface GradNode {
 }
 
 let nextId = 1;
+
+// Frozen contiguous strides of frozen shapes, by the shape array's identity.
+const stridesOf = new WeakMap<Shape, readonly number[]>();
+function denseStrides(shape: Shape): readonly number[] {
+  let s = stridesOf.get(shape);
+  if (s === undefined) { s = Object.freeze(contiguousStrides(shape)); stridesOf.set(shape, s); }
+  return s;
+}
 const storageVersions = new WeakMap<ArrayBufferLike, number>();
 
 export class Tensor {
@@ -40,8 +48,12 @@ export class Tensor {
   constructor(data: TypedArray, dtype: DType, shape: Shape, strides?: Shape, offset = 0) {
     this.data = data;
     this.dtype = dtype;
-    this.shape = Object.freeze([...shape]);
-    this.strides = Object.freeze(strides ? [...strides] : contiguousStrides(shape));
+    // A frozen array (another tensor's shape or strides) is shared, not copied: it cannot change.
+    // Freezing costs more than the rest of the constructor, so the contiguous strides of a frozen
+    // shape are made once and shared too (docs/NATIVE.md "Per-op overhead").
+    const frozen = Object.isFrozen(shape);
+    this.shape = frozen ? shape : Object.freeze([...shape]);
+    this.strides = strides ? (Object.isFrozen(strides) ? strides : Object.freeze([...strides])) : frozen ? denseStrides(shape) : Object.freeze(contiguousStrides(shape));
     this.offset = offset;
   }
 

@@ -12,8 +12,33 @@ import { backend, broadcastOrThrow, checkOutGrad, coerce, outOf, prepareOut, sca
 
 const COMPARISONS = new Set<BinaryOp>(['eq', 'ne', 'lt', 'le', 'gt', 'ge', 'logicalAnd', 'logicalOr']);
 
+// Frozen all-zero strides by rank (a broadcast single element), shared.
+const ZERO_STRIDES: (readonly number[])[] = [];
+function zeroStrides(rank: number): readonly number[] {
+  return ZERO_STRIDES[rank] ??= Object.freeze(new Array<number>(rank).fill(0));
+}
+
 // `out`: write into that tensor (out= when `inplace` is false, x.op_(y) with out = a when true).
 function binaryOp(op: BinaryOp, a: TensorLike, b: TensorLike, out?: Tensor, inplace = false): Tensor {
+  // The common case first: two tensors of one float dtype and one shape, no out: no promotion, no
+  // broadcast views to build (it cuts the per-op cost of small tensors; docs/NATIVE.md "Per-op overhead").
+  if (out === undefined && a instanceof Tensor && b instanceof Tensor && a.dtype === b.dtype &&
+    (a.dtype === 'float32' || a.dtype === 'float64') && shapeEquals(a.shape, b.shape)) {
+    const cmp = COMPARISONS.has(op);
+    const outDtype = cmp ? 'bool' : a.dtype;
+    const res = new Tensor(backend().binary(op, a.view_(), b.view_(), outDtype), outDtype, a.shape);
+    return cmp ? res : record(op, [a, b], res);
+  }
+  // A float tensor and a number: the number takes the tensor's dtype (scalarDtype) and is read
+  // through stride-0 strides, as viewAs would give.
+  if (out === undefined && a instanceof Tensor && typeof b === 'number' && (a.dtype === 'float32' || a.dtype === 'float64')) {
+    const cmp = COMPARISONS.has(op);
+    const outDtype = cmp ? 'bool' : a.dtype;
+    const tb = scalarTensor(b, a.dtype);
+    const vb = { data: tb.data, shape: a.shape, strides: zeroStrides(a.shape.length), offset: 0 };
+    const res = new Tensor(backend().binary(op, a.view_(), vb, outDtype), outDtype, a.shape);
+    return cmp ? res : record(op, [a, tb], res);
+  }
   const name = inplace ? `${op}_` : op;
   if (out !== undefined) checkOutGrad(name, out, [a, b], inplace);
   let [ta, tb, dt] = coerce(op, a, b);

@@ -12,7 +12,9 @@ import { describe, test } from 'node:test';
 import type { BinaryOp, UnaryOp, View } from '../../src/backend/backend.js';
 import { broadcastStrides, numel } from '../../src/backend/shape.js';
 import { referenceBackend as ref } from '../../src/backends/reference/index.js';
-import { getNativeBackend } from '../../src/backends/native/index.js';
+import { getNativeBackend, SMALL_JS_MAX } from '../../src/backends/native/index.js';
+import { loadAddon } from '../../src/backends/native/addon.js';
+import { packViews } from '../../src/backends/native/pack.js';
 import { EPS, KINDS, fmt, mismatch, normal, randShape, randView, rng, withTies, type FloatKind } from './helpers.js';
 import { forEachPathAndThreads as forEachSetting, CPU_PATHS as PATHS, nativeSkip as skip } from './helpers.js';
 
@@ -82,6 +84,38 @@ describe('native kernels vs reference', { skip }, () => {
         assert.equal(bad, null, `${path}/${threads}t ${kind} ${op} a: ${fmt(a)} b: ${fmt(b)}: ${bad}`);
       }
     });
+  });
+
+  test('small outputs computed in JavaScript (SMALL_JS_MAX) equal the addon bit for bit, special values included', () => {
+    const addon = loadAddon().addon!;
+    const r = rng(71);
+    const specials = [NaN, Infinity, -Infinity, 0, -0, 1e-40, -3e-39, 3.4e38, -3.4e38, 1e-310, 1.5, -2.25];
+    const fill = (kind: FloatKind, n: number): Float32Array | Float64Array => {
+      const d = kind === 'float32' ? new Float32Array(n) : new Float64Array(n);
+      for (let i = 0; i < n; i++) d[i] = r() < 0.3 ? specials[Math.floor(r() * specials.length)]! : normal(r) * 10 ** Math.floor(r() * 8 - 4);
+      return d;
+    };
+    const same = (got: ArrayLike<number>, want: ArrayLike<number>): boolean =>
+      got.length === want.length && Array.from(got).every((g, i) => Object.is(g, want[i]) || (Number.isNaN(g) && Number.isNaN(want[i]!)));
+    assert.ok(SMALL_JS_MAX >= 16, `the default limit is on (got ${SMALL_JS_MAX})`);
+    for (const kind of KINDS) for (const n of [1, 7, 10, SMALL_JS_MAX]) {
+      // a (offset 3 into a larger array), b dense or one broadcast element
+      const a: View = { data: fill(kind, n + 3), shape: [1, n], strides: [n, 1], offset: 3 };
+      const bd: View = { data: fill(kind, n), shape: [1, n], strides: [n, 1], offset: 0 };
+      const bs: View = { data: fill(kind, 2), shape: [1, n], strides: [0, 0], offset: 1 };
+      for (const b of [bd, bs]) for (const op of ['add', 'sub', 'mul', 'div'] as const) {
+        const got = nat.binary(op, a, b, kind);
+        const want = kind === 'float32' ? new Float32Array(n) : new Float64Array(n);
+        addon.binary(BINARY.indexOf(op), a.data, b.data, packViews(a, b), want);
+        assert.ok(same(got, want), `${kind} ${op} n=${n} b ${fmt(b)}: JS ${Array.from(got)} addon ${Array.from(want)}`);
+      }
+      for (const op of ['relu', 'neg', 'abs'] as const) {
+        const got = nat.unary(op, a, kind);
+        const want = kind === 'float32' ? new Float32Array(n) : new Float64Array(n);
+        addon.unary(UNARY.indexOf(op), a.data, packViews(a), want);
+        assert.ok(same(got, want), `${kind} ${op} n=${n}: JS ${Array.from(got)} addon ${Array.from(want)}`);
+      }
+    }
   });
 
   test('reduce: sum/max/min over random axis sets; argmax delegated', () => {

@@ -58,6 +58,65 @@ const MAX_DIMS = 16;
 const small = (v: View): boolean => v.shape.length <= MAX_DIMS;
 
 /**
+ * Outputs of at most this many elements of add, sub, mul, div, relu, neg and abs are computed here, in JavaScript,
+ * instead of crossing into the addon: for a fresh output of a few elements the N-API call (and V8
+ * moving the tiny on-heap output array off the heap so the addon can see it) costs several times
+ * the arithmetic (docs/NATIVE.md "Per-op overhead"). The results are bit for bit the addon's: a
+ * float32 sum, difference, product or quotient rounded once from float64 is the correctly rounded
+ * float32 result, as the addon computes it, and relu, neg and abs are exact. TENSORSLIM_SMALL_JS=N
+ * sets the limit (0 turns it off).
+ */
+export const SMALL_JS_MAX = (() => {
+  const e = typeof process !== 'undefined' ? process.env['TENSORSLIM_SMALL_JS'] : undefined;
+  const v = e === undefined || e === '' ? 128 : Number(e);
+  return Number.isInteger(v) && v >= 0 ? v : 128;
+})();
+
+// Whether view `v` of `n` elements reads its array densely from its offset (contiguous, broadcast: no).
+function dense(v: View, n: number): boolean {
+  let acc = 1;
+  for (let i = v.shape.length - 1; i >= 0; i--) {
+    const d = v.shape[i]!;
+    if (d !== 1 && v.strides[i] !== acc) return false;
+    acc *= d;
+  }
+  return acc === n;
+}
+
+// The same for relu, neg and abs of a dense float view (the addon's formulas: relu keeps NaN).
+function smallUnary(op: 'relu' | 'neg' | 'abs', x: View, outDtype: DType): TypedArray | null {
+  const n = numel(x.shape);
+  if (n > SMALL_JS_MAX || !isFloatArray(x.data) || dtypeOfArray(x.data) !== outDtype || !dense(x, n)) return null;
+  const out = outDtype === 'float32' ? new Float32Array(n) : new Float64Array(n);
+  const d = x.data;
+  let i = 0, p = x.offset;
+  if (op === 'relu') for (; i < n; i++, p++) { const v = d[p]!; out[i] = v <= 0 ? 0 : v; }
+  else if (op === 'neg') for (; i < n; i++, p++) out[i] = -d[p]!;
+  else for (; i < n; i++, p++) out[i] = Math.abs(d[p]!);
+  return out;
+}
+
+// The element-at-a-time path of SMALL_JS_MAX: add (0), sub (1), mul (2), div (3) of two float views of
+// one dtype, each dense or a broadcast single element (all strides 0); null when it does not apply.
+function smallArith(code: number, a: View, b: View, outDtype: DType): TypedArray | null {
+  const n = numel(a.shape);
+  if (n > SMALL_JS_MAX || !isFloatArray(a.data) || dtypeOfArray(b.data) !== outDtype || dtypeOfArray(a.data) !== outDtype) return null;
+  const sa = dense(a, n) ? 1 : a.strides.every((s) => s === 0) ? 0 : -1;
+  const sb = dense(b, n) ? 1 : b.strides.every((s) => s === 0) ? 0 : -1;
+  if (sa < 0 || sb < 0) return null;
+  const out = outDtype === 'float32' ? new Float32Array(n) : new Float64Array(n);
+  const x = a.data, y = b.data;
+  let i = 0, p = a.offset, q = b.offset;
+  switch (code) {
+    case 0: for (; i < n; i++, p += sa, q += sb) out[i] = x[p]! + y[q]!; break;
+    case 1: for (; i < n; i++, p += sa, q += sb) out[i] = x[p]! - y[q]!; break;
+    case 2: for (; i < n; i++, p += sa, q += sb) out[i] = x[p]! * y[q]!; break;
+    default: for (; i < n; i++, p += sa, q += sb) out[i] = x[p]! / y[q]!; break;
+  }
+  return out;
+}
+
+/**
  * The native backend's type: a Backend with every fused kernel and every BackendInfo member present
  * (the members themselves are declared once, in backend/backend.ts).
  * @example const nat: NativeBackend | null = getNativeBackend(); nat?.linearBackward(dy, null, x, w, [true, true, true]);
@@ -70,6 +129,10 @@ function makeBackend(n: NativeAddon): NativeBackend {
   // unary, binary, reduce, copy and where kernels write every output element: uninitialized outputs
   // (no zero-fill pass); `into` is caller-owned storage for out=/in-place ops (Backend.unary).
   function unary(op: UnaryOp, x: View, outDtype: DType, into?: TypedArray): TypedArray {
+    if (into === undefined && (op === 'relu' || op === 'neg' || op === 'abs')) {
+      const small = smallUnary(op, x, outDtype);
+      if (small !== null) return small;
+    }
     if (op === 'logicalNot' || !isFloatArray(x.data) || dtypeOfArray(x.data) !== outDtype || !small(x)) return ref.unary(op, x, outDtype, into);
     const out = into ?? allocateUninit(outDtype, numel(x.shape));
     n.unary(UNARY_CODES[op], x.data, packViews(x), out);
@@ -79,6 +142,10 @@ function makeBackend(n: NativeAddon): NativeBackend {
   function binary(op: BinaryOp, a: View, b: View, outDtype: DType, into?: TypedArray): TypedArray {
     const code = BINARY_CODES[op];
     const dt = dtypeOfArray(a.data);
+    if (code <= 3 && into === undefined) {
+      const small = smallArith(code, a, b, outDtype);
+      if (small !== null) return small;
+    }
     const want = code >= 7 ? 'bool' : dt;
     if (code >= 7 && code <= 12 && !isFloatArray(a.data) && dtypeOfArray(b.data) === dt && outDtype === 'bool' && small(a)) {
       const out = (into ?? allocateUninit('bool', numel(a.shape))) as Uint8Array;

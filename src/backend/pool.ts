@@ -1,0 +1,179 @@
+// The caching storage allocator: free lists of tensor buffers by size class, so storage that is
+// provably dead is reused instead of handed to the garbage collector (docs/DESIGN.md "Storage
+// pool"). The backend layer owns it; it decides nothing about liveness. A buffer enters a free list
+// only through release(), which the autograd tape calls, at the end of a backward pass, for the
+// temporaries allocated inside it that nothing outside the pass received (autograd/tape.ts), the
+// one place where death is provable without reference counts.
+//
+// Which allocations it serves: allocateUninit (dtype.ts: outputs a kernel overwrites completely)
+// asks acquire() first. A request is served from the free list of its size class when one is
+// there; otherwise, inside a tracking scope (a backward pass) it gets a fresh buffer of the class's
+// size, which the scope can later release; outside a scope it gets null and the caller allocates
+// the exact size, as before (no rounding-up, so forward activations, which are never provably
+// dead, cost no extra memory).
+//
+// Size classes: 256 bytes and up, eight per power of two (at most 12.5% rounding-up; only buffers
+// made inside a scope are rounded, and of those only the escaping ones, leaf gradients, keep it).
+// Settings: TENSORSLIM_POOL_MB (free bytes kept, default 512; 0 turns the pool off);
+// TENSORSLIM_POOL_CHECK=1 poisons every released buffer with 0xff bytes (NaN as floats) and checks,
+// when it is handed out again, that nobody wrote to it meanwhile (a write means a live tensor still
+// used released storage: an error naming the size), the test suite's guard for the release rule.
+
+interface BufferCtor { allocUnsafeSlow(size: number): Uint8Array }
+const NodeBuffer: BufferCtor | undefined = (globalThis as { Buffer?: BufferCtor }).Buffer;
+
+const MIN_BYTES = 256;
+const envNum = (name: string, dflt: number): number => {
+  const e = typeof process !== 'undefined' ? process.env[name] : undefined;
+  const v = e === undefined || e === '' ? dflt : Number(e);
+  return Number.isFinite(v) && v >= 0 ? v : dflt;
+};
+let capBytes = envNum('TENSORSLIM_POOL_MB', 512) * 2 ** 20;
+let check = envNum('TENSORSLIM_POOL_CHECK', 0) > 0;
+
+// free buffers by class size in bytes; every buffer of a list has exactly that byteLength
+const free = new Map<number, ArrayBuffer[]>();
+let freeBytes = 0;
+// the buffers this pool made (only those may be released into it) and whether each is free now
+const ours = new WeakMap<ArrayBuffer, { free: boolean }>();
+// open tracking scopes, innermost last: the buffers each handed out
+const scopes: ArrayBuffer[][] = [];
+let paused = 0;
+
+/** Counters since the process started (or resetPoolStats()). */
+export interface PoolStats {
+  /** Requests served from a free list. */
+  reused: number;
+  /** Fresh class-size buffers made inside a scope. */
+  fresh: number;
+  /** Buffers released into the free lists, and those dropped because the lists were full. */
+  released: number;
+  dropped: number;
+  /** Bytes in the free lists now. */
+  freeBytes: number;
+}
+const stats: PoolStats = { reused: 0, fresh: 0, released: 0, dropped: 0, freeBytes: 0 };
+
+/** The size class (bytes) of a request of `bytes`: 256 and up, eight classes per power of two. @example sizeClass(1000) // 1024 */
+export function sizeClass(bytes: number): number {
+  if (bytes <= MIN_BYTES) return MIN_BYTES;
+  const p = 2 ** Math.floor(Math.log2(bytes));
+  const q = p / 8;
+  return Math.ceil(bytes / q) * q;
+}
+
+function freshBuffer(bytes: number): ArrayBuffer {
+  // uninitialized when Node's Buffer is there (its own ArrayBuffer: allocUnsafeSlow never pools)
+  return NodeBuffer ? NodeBuffer.allocUnsafeSlow(bytes).buffer as ArrayBuffer : new ArrayBuffer(bytes);
+}
+
+/**
+ * A buffer of at least `bytes` bytes for uninitialized storage, or null when the caller should
+ * allocate exactly `bytes` itself (pool off, nothing free in the class and no scope open).
+ * @example const buf = acquire(4 * n); const out = buf ? new Float32Array(buf, 0, n) : new Float32Array(n);
+ */
+export function acquire(bytes: number): ArrayBuffer | null {
+  if (capBytes === 0 || bytes === 0) return null;
+  const cls = sizeClass(bytes);
+  const list = free.get(cls);
+  let buf: ArrayBuffer | undefined;
+  if (list !== undefined && list.length > 0) {
+    buf = list.pop()!;
+    freeBytes -= cls;
+    ours.get(buf)!.free = false;
+    if (check) verifyPoison(buf);
+    stats.reused++;
+  } else if (scopes.length > 0 && paused === 0) {
+    buf = freshBuffer(cls);
+    ours.set(buf, { free: false });
+    stats.fresh++;
+  } else {
+    return null;
+  }
+  if (scopes.length > 0 && paused === 0) scopes[scopes.length - 1]!.push(buf);
+  return buf;
+}
+
+function verifyPoison(buf: ArrayBuffer): void {
+  const u = new Uint8Array(buf);
+  for (let i = 0; i < u.length; i++) {
+    if (u[i] !== 0xff) {
+      throw new Error(`storage pool: a released buffer of ${buf.byteLength} bytes was written after its release (byte ${i}): a live tensor still used it; this is a bug in the release rule (autograd/tape.ts), please report it with TENSORSLIM_POOL_MB=0 as the workaround`);
+    }
+  }
+}
+
+/**
+ * Put `buf` (one this pool made) back in its free list: the caller proves nothing uses it any more.
+ * A buffer the pool did not make is ignored; releasing a free one is an error (a double release).
+ * @example release(t.data.buffer)
+ */
+export function release(buf: ArrayBufferLike): void {
+  const rec = ours.get(buf as ArrayBuffer);
+  if (rec === undefined) return;
+  if (rec.free) throw new Error(`storage pool: a buffer of ${buf.byteLength} bytes was released twice`);
+  const cls = buf.byteLength;
+  if (freeBytes + cls > capBytes) { stats.dropped++; return; }
+  if (check) new Uint8Array(buf).fill(0xff);
+  rec.free = true;
+  let list = free.get(cls);
+  if (list === undefined) { list = []; free.set(cls, list); }
+  list.push(buf as ArrayBuffer);
+  freeBytes += cls;
+  stats.released++;
+}
+
+/**
+ * Open a tracking scope: the buffers acquire() hands out until the matching endScope() are listed
+ * for it (scopes nest: a buffer belongs to the innermost open one).
+ * @example beginScope(); try { ... } finally { endScope(keep) }
+ */
+export function beginScope(): void { scopes.push([]); }
+
+/**
+ * Close the innermost scope. With `keep` (the buffers that escaped: results handed out), every
+ * other buffer acquired in the scope is released; without it (an error, or a pass that may have
+ * kept them), nothing is released and the buffers are simply forgotten (the garbage collector
+ * frees them as usual).
+ * @example endScope(new Set([grad.data.buffer]))
+ */
+export function endScope(keep?: ReadonlySet<ArrayBufferLike>): void {
+  const list = scopes.pop();
+  if (list === undefined) throw new Error('storage pool: endScope without beginScope');
+  if (keep === undefined) return;
+  for (const buf of list) if (!keep.has(buf)) release(buf);
+}
+
+/**
+ * Run `fn` with tracking paused: what it allocates belongs to no scope (used around code that may
+ * keep what it makes: gradient hooks, the recomputed forward of checkpoint()).
+ * @example withoutTracking(() => hook(grad))
+ */
+export function withoutTracking<T>(fn: () => T): T {
+  paused++;
+  try { return fn(); } finally { paused--; }
+}
+
+/** A copy of the counters (and the free bytes now). @example poolStats().reused */
+export function poolStats(): PoolStats { return { ...stats, freeBytes }; }
+
+/** Zero the counters. @example resetPoolStats() */
+export function resetPoolStats(): void { stats.reused = stats.fresh = stats.released = stats.dropped = 0; }
+
+/**
+ * Change the settings at run time (tests, benchmarks): `capMB` as TENSORSLIM_POOL_MB (0 empties the
+ * lists and turns the pool off), `check` as TENSORSLIM_POOL_CHECK. Returns the previous settings.
+ * @example const prev = configurePool({ check: true }); ...; configurePool(prev);
+ */
+export function configurePool(opts: { capMB?: number; check?: boolean }): { capMB: number; check: boolean } {
+  const prev = { capMB: capBytes / 2 ** 20, check };
+  if (opts.capMB !== undefined) {
+    capBytes = opts.capMB * 2 ** 20;
+    if (capBytes === 0) { for (const l of free.values()) for (const b of l) ours.delete(b); free.clear(); freeBytes = 0; }
+  }
+  if (opts.check !== undefined) {
+    if (opts.check && !check) for (const l of free.values()) for (const b of l) new Uint8Array(b).fill(0xff);
+    check = opts.check;
+  }
+  return prev;
+}
