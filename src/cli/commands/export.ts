@@ -8,10 +8,13 @@ import { createAnyModel, isGptModel, listModels, type AnyPresetModel } from '../
 import { loadCheckpoint } from '../../io/index.js';
 import { exportOnnx } from '../../io/onnx/index.js';
 import { MAX_OPSET, MIN_OPSET } from '../../io/onnx/proto.js';
-import { anyModelFromCheckpoint, refuseQuantized } from '../runtime.js';
+import { anyModelFromCheckpoint, quantizedModelFromFile } from '../runtime.js';
 import { formatFlags, JSON_FLAG, parseArgs, type FlagSpecs } from '../args.js';
 import { UsageError, type Command } from '../command.js';
 import { emitJson, fmtBytes } from '../output.js';
+
+/** Lowest opset of the int8 QDQ graphs (DequantizeLinear with a per-channel axis). */
+const QDQ_MIN_OPSET = 13;
 
 const FLAGS = {
   model: { type: 'string', metavar: 'PATH|PRESET', help: 'checkpoint to export (.safetensors), or a preset name for fresh weights' },
@@ -28,7 +31,10 @@ export const exportCommand: Command = {
   usage: `Usage: tensorslim export --model <checkpoint|preset> --out <file.onnx> [--format onnx] [--opset N] [--json]
 
 Write the model of a checkpoint (dense, pruned, structured-shrunk or sparse; an image classifier or
-a GPT) as an ONNX graph computing its eval-mode outputs. The batch dimension (and a GPT's sequence
+a GPT) as an ONNX graph computing its eval-mode outputs. A quantized checkpoint (tensorslim quantize
+--out: dynamic, static or qat int8) becomes a QDQ graph (int8 weights with per-channel scales,
+QuantizeLinear/DequantizeLinear of the activations; opset >= 13) that ONNX Runtime runs with its
+integer kernels. The batch dimension (and a GPT's sequence
 length) is symbolic. Inputs: 'input' (float32 images (N, 1, 28, 28) or (N, 784) as the model reads
 them) or 'input_ids' (int32 (N, T)); outputs: 'output' (logits) or 'logits'. Verified against
 ONNX Runtime in test/io/onnx_export.test.ts.
@@ -38,7 +44,8 @@ ${formatFlags(FLAGS)}
 
 Examples:
   tensorslim export --model mlp.safetensors --out mlp.onnx
-  tensorslim export --model gpt.safetensors --out gpt.onnx --opset 20 --json`,
+  tensorslim export --model gpt.safetensors --out gpt.onnx --opset 20 --json
+  tensorslim export --model mlp-int8.safetensors --out mlp-int8.onnx`,
   async run(argv, ctx) {
     const { flags } = parseArgs('export', argv, FLAGS);
     if (flags.model === undefined) throw new UsageError('export', 'missing --model <checkpoint|preset>');
@@ -46,8 +53,11 @@ Examples:
     let model: AnyPresetModel;
     if (existsSync(flags.model)) {
       const ckpt = loadCheckpoint(flags.model);
-      refuseQuantized(ckpt, 'export', flags.model, 'ONNX export writes float32 graphs (QDQ export of int8 layers is not implemented yet)');
-      model = anyModelFromCheckpoint(ckpt);
+      const int8 = quantizedModelFromFile(ckpt, flags.model);
+      if (int8 !== null && flags.opset < QDQ_MIN_OPSET) {
+        throw new UsageError('export', `${flags.model} is a quantized (int8) checkpoint: its QDQ graph needs per-channel DequantizeLinear (axis), opset >= ${QDQ_MIN_OPSET}; pass --opset ${QDQ_MIN_OPSET} or more (got ${flags.opset})`);
+      }
+      model = int8 ?? anyModelFromCheckpoint(ckpt);
     }
     else if (listModels().some((m) => m.name === flags.model)) model = createAnyModel(flags.model);
     else throw new UsageError('export', `'${flags.model}' is neither a file nor a preset (${listModels().map((m) => m.name).join(', ')})`);
