@@ -6,18 +6,21 @@ import { existsSync } from 'node:fs';
 import * as ops from '../../ops/index.js';
 import { createAnyModel, isGptModel, listModels, type AnyPresetModel } from '../../models/index.js';
 import { loadCheckpoint } from '../../io/index.js';
-import { exportOnnx } from '../../io/onnx/index.js';
-import { MAX_OPSET, MIN_OPSET } from '../../io/onnx/proto.js';
-import { anyModelFromCheckpoint, quantizedModelFromFile } from '../runtime.js';
+import { exportOnnx, type ExportOnnxResult } from '../../io/onnx/index.js';
+import { ELEM, MAX_OPSET, MIN_OPSET } from '../../io/onnx/proto.js';
+import { anyModelFromCheckpoint, isOnnxPath, quantizedModelFromFile } from '../runtime.js';
+import { importOnnx, OnnxGraph } from '../../io/onnx/index.js';
+import type { AnyModule } from '../../nn/index.js';
+import type { Tensor } from '../../core/tensor.js';
 import { formatFlags, JSON_FLAG, parseArgs, type FlagSpecs } from '../args.js';
-import { UsageError, type Command } from '../command.js';
+import { UsageError, type Command, type CliContext } from '../command.js';
 import { emitJson, fmtBytes } from '../output.js';
 
 /** Lowest opset of the int8 QDQ graphs (DequantizeLinear with a per-channel axis). */
 const QDQ_MIN_OPSET = 13;
 
 const FLAGS = {
-  model: { type: 'string', metavar: 'PATH|PRESET', help: 'checkpoint to export (.safetensors), or a preset name for fresh weights' },
+  model: { type: 'string', metavar: 'PATH|PRESET', help: 'checkpoint to export (.safetensors, float or int8), an .onnx model (written again), or a preset name for fresh weights' },
   format: { type: 'string', help: 'output format', choices: ['onnx'], default: 'onnx' },
   out: { type: 'string', metavar: 'PATH', help: 'file to write (e.g. model.onnx); written atomically' },
   opset: { type: 'int', metavar: 'N', help: `ONNX opset (${MIN_OPSET}-${MAX_OPSET}); Gelu is one op from 20, LayerNormalization from 17`, default: 17, min: MIN_OPSET, max: MAX_OPSET },
@@ -34,7 +37,9 @@ Write the model of a checkpoint (dense, pruned, structured-shrunk or sparse; an 
 a GPT) as an ONNX graph computing its eval-mode outputs. A quantized checkpoint (tensorslim quantize
 --out: dynamic, static or qat int8) becomes a QDQ graph (int8 weights with per-channel scales,
 QuantizeLinear/DequantizeLinear of the activations; opset >= 13) that ONNX Runtime runs with its
-integer kernels. The batch dimension (and a GPT's sequence
+integer kernels. An .onnx model (imported, pruned or trained by tensorslim, or any graph importOnnx
+reads) is written again node for node with its current weights, at its own opset unless --opset is
+given, keeping its input and output names and declared dims. The batch dimension (and a GPT's sequence
 length) is symbolic. Inputs: 'input' (float32 images (N, 1, 28, 28) or (N, 784) as the model reads
 them) or 'input_ids' (int32 (N, T)); outputs: 'output' (logits) or 'logits'. Verified against
 ONNX Runtime in test/io/onnx_export.test.ts.
@@ -45,12 +50,19 @@ ${formatFlags(FLAGS)}
 Examples:
   tensorslim export --model mlp.safetensors --out mlp.onnx
   tensorslim export --model gpt.safetensors --out gpt.onnx --opset 20 --json
-  tensorslim export --model mlp-int8.safetensors --out mlp-int8.onnx`,
+  tensorslim export --model mlp-int8.safetensors --out mlp-int8.onnx
+  tensorslim export --model model.pruned.onnx --out model.opset17.onnx --opset 17`,
   async run(argv, ctx) {
     const { flags } = parseArgs('export', argv, FLAGS);
     if (flags.model === undefined) throw new UsageError('export', 'missing --model <checkpoint|preset>');
     if (flags.out === undefined) throw new UsageError('export', 'missing --out <file.onnx>');
+    const opsetGiven = argv.some((a) => a === '--opset' || a.startsWith('--opset='));
     let model: AnyPresetModel;
+    if (existsSync(flags.model) && isOnnxPath(flags.model)) {
+      // an .onnx model (imported, pruned, trained): written again node for node at its own opset unless --opset says otherwise
+      const imp = importOnnx(flags.model);
+      return report(ctx, flags, exportOnnx(imp.model, onnxSample(imp.model, imp.inputShape), flags.out, opsetGiven ? { opset: flags.opset } : {}));
+    }
     if (existsSync(flags.model)) {
       const ckpt = loadCheckpoint(flags.model);
       const int8 = quantizedModelFromFile(ckpt, flags.model);
@@ -67,14 +79,26 @@ Examples:
       const c = model.config;
       sample = ops.zeros(c.arch === 'mlp' ? [1, c.inFeatures] : [1, ...c.inputShape]);
     }
-    const r = exportOnnx(model, sample, flags.out, { opset: flags.opset });
-    if (flags.json) {
-      emitJson(ctx, { command: 'export', model: flags.model, format: 'onnx', out: flags.out, bytes: r.bytes, opset: r.opset, inputs: r.inputs, outputs: r.outputs, ops: r.ops, initializers: r.initializers });
-      return 0;
-    }
-    const io = (v: typeof r.inputs): string => v.map((x) => `${x.name} ${x.dtype} (${x.shape.join(', ')})`).join(', ');
-    ctx.out(`${flags.out}: ONNX opset ${r.opset}, ${fmtBytes(r.bytes)}; input ${io(r.inputs)} -> output ${io(r.outputs)}`);
-    ctx.out(`nodes: ${Object.entries(r.ops).map(([k, v]) => `${k} ${v}`).join(', ')}; ${r.initializers} initializers`);
-    return 0;
+    return report(ctx, flags, exportOnnx(model, sample, flags.out, { opset: flags.opset }));
   },
 };
+
+/** A batch of one zero sample of an imported model's declared input (symbolic dims as 1; token ids as int32). */
+function onnxSample(model: AnyModule, declared: readonly (number | string)[]): Tensor {
+  const dims = declared.map((d) => (typeof d === 'number' && d > 0 ? d : 1));
+  dims[0] = 1;
+  const elem = model instanceof OnnxGraph ? model.inputs[0]?.elem : ELEM.FLOAT;
+  return ops.zeros(dims, { dtype: elem === ELEM.INT32 || elem === ELEM.INT64 ? 'int32' : 'float32' });
+}
+
+/** Print (or emit as JSON, last stdout line) what exportOnnx wrote. */
+function report(ctx: CliContext, flags: { model?: string | undefined; out?: string | undefined; json: boolean }, r: ExportOnnxResult): number {
+  if (flags.json) {
+    emitJson(ctx, { command: 'export', model: flags.model, format: 'onnx', out: flags.out, bytes: r.bytes, opset: r.opset, inputs: r.inputs, outputs: r.outputs, ops: r.ops, initializers: r.initializers });
+    return 0;
+  }
+  const io = (v: typeof r.inputs): string => v.map((x) => `${x.name} ${x.dtype} (${x.shape.join(', ')})`).join(', ');
+  ctx.out(`${flags.out}: ONNX opset ${r.opset}, ${fmtBytes(r.bytes)}; input ${io(r.inputs)} -> output ${io(r.outputs)}`);
+  ctx.out(`nodes: ${Object.entries(r.ops).map(([k, v]) => `${k} ${v}`).join(', ')}; ${r.initializers} initializers`);
+  return 0;
+}
