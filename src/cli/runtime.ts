@@ -9,6 +9,7 @@ import { UsageError } from './command.js';
 import { TensorslimError } from '../core/errors.js';
 import { checkDeclaredSize, loadCheckpoint, modelFromCheckpoint, type Checkpoint } from '../io/index.js';
 import { importOnnx, OnnxGraph, Reshape, type ImportedOnnx } from '../io/onnx/index.js';
+import { importTfjs } from '../io/tfjs/index.js';
 import { TensorDataset, type ImageClassificationData } from '../data/index.js';
 import { Conv2d, Dropout, Flatten, Identity, Linear, MaxPool2d, ReLU, Sequential } from '../nn/index.js';
 import { noGrad } from '../core/engine.js';
@@ -262,26 +263,43 @@ export function refuseQuantized(ckpt: Checkpoint, command: string, path: string,
     + `tensorslim ${command} takes the float checkpoint it was quantized from`);
 }
 
+/** What an imported file declares about its input and output (input dims with the batch first; symbolic ones by name). */
+export interface ImportedIO {
+  readonly opset: number | null;
+  readonly inputName: string;
+  readonly outputName: string;
+  readonly inputShape: readonly (number | string)[];
+}
+
 /**
- * An .onnx model that is not a preset layout (any graph importOnnx accepts): the imported module
- * (a Sequential chain or an OnnxGraph), what the file declared, and a one-line description.
+ * A model imported from another format that is not a preset layout: an .onnx graph (any graph
+ * importOnnx accepts; a Sequential chain or an OnnxGraph) or a TF.js layers model (model.json,
+ * importTfjs), with what the file declared and a one-line description.
  */
-export interface OnnxFileModel {
-  readonly kind: 'onnx';
+export interface ImportedFileModel {
+  readonly kind: 'imported';
+  readonly format: 'onnx' | 'tfjs';
   readonly path: string;
   readonly model: Sequential | OnnxGraph;
-  readonly imported: ImportedOnnx;
-  /** 'onnx graph (opset 13, 12 nodes: Gemm, Relu, ...)' or 'onnx chain (opset 17, 5 layers)'. */
+  readonly imported: ImportedIO;
+  /** 'onnx graph (opset 13, 12 nodes: Gemm, Relu, ...)', 'onnx chain (opset 17, 5 layers)' or 'tfjs layers model (Conv2D, ...)'. */
   readonly description: string;
 }
 
 /**
  * Load --model for commands that take any ONNX graph where it makes sense (eval, summary, prune,
  * export): a checkpoint or a preset-layout .onnx becomes the preset (as loadModelFile), any other
- * .onnx file importOnnx accepts is returned as an OnnxFileModel (feed it with fitImageData).
+ * .onnx file importOnnx accepts is returned as an ImportedFileModel (feed it with fitImageData).
  * @example const m = loadModelOrGraph('hello_deepa.onnx', { command: 'summary' }); // m.kind === 'onnx'
  */
-export function loadModelOrGraph(path: string, opts: { command?: string } = {}): PresetModel | OnnxFileModel {
+export function loadModelOrGraph(path: string, opts: { command?: string } = {}): PresetModel | ImportedFileModel {
+  if (isTfjsPath(path)) {
+    const t = importTfjs(path);
+    return {
+      kind: 'imported', format: 'tfjs', path, model: t.model, imported: { opset: null, inputName: 'input', outputName: 'output', inputShape: ['batch', ...t.inputShape] },
+      description: `tfjs layers model (${t.layers.length} layers: ${[...new Set(t.layers)].slice(0, 8).join(', ')})`,
+    };
+  }
   if (!isOnnxPath(path)) return loadModelFile(path, opts);
   const imported = importOnnx(path);
   try { return presetFromOnnx(imported, path, opts.command ?? 'load'); } catch (e) {
@@ -291,20 +309,23 @@ export function loadModelOrGraph(path: string, opts: { command?: string } = {}):
   const description = m instanceof OnnxGraph
     ? `onnx graph (opset ${imported.opset}, ${m.steps.length} nodes: ${[...new Set(m.steps.map((st) => st.node.opType))].slice(0, 8).join(', ')})`
     : `onnx chain (opset ${imported.opset}, ${m.length} layers)`;
-  return { kind: 'onnx', path, model: m, imported, description };
+  return { kind: 'imported', format: 'onnx', path, model: m, imported, description };
 }
 
-/** Whether a loaded --model is an ONNX graph rather than a preset. @example if (isOnnxFileModel(m)) data = fitImageData(data, m, 'eval'); */
-export function isOnnxFileModel(m: AnyPresetModel | OnnxFileModel): m is OnnxFileModel {
-  return (m as { kind?: unknown }).kind === 'onnx';
+/** Whether a loaded --model is an ONNX graph rather than a preset. @example if (isImportedFileModel(m)) data = fitImageData(data, m, 'eval'); */
+export function isImportedFileModel(m: AnyPresetModel | ImportedFileModel): m is ImportedFileModel {
+  return (m as { kind?: unknown }).kind === 'imported';
 }
+
+/** Whether a --model path names a TF.js layers model (model.json, by its extension). @example isTfjsPath('web_model/model.json') // true */
+export function isTfjsPath(path: string): boolean { return /\.json$/i.test(path); }
 
 /**
  * The per-sample input shape an ONNX graph declares (the dims after the batch), or the reason it
  * cannot be fed from a dataset (not float, not static). `what` is how errors name the command.
  * @example onnxSampleShape(m, 'summary');   // [25, 96] for hello_deepa.onnx
  */
-export function onnxSampleShape(m: OnnxFileModel, command: string): number[] {
+export function onnxSampleShape(m: ImportedFileModel, command: string): number[] {
   const name = m.imported.inputName;
   const dims = m.imported.inputShape;
   const shown = `(${dims.join(', ')})`;
@@ -327,9 +348,9 @@ export function onnxSampleShape(m: OnnxFileModel, command: string): number[] {
  * checked so that the graph runs on a batch and returns one score per class. Refuses, naming what
  * is missing, a graph whose input holds a different number of values than a sample, or whose
  * output is not (batch, classes).
- * @example data = fitImageData(loadImageData('mnist'), loadModelOrGraph('cnn.onnx') as OnnxFileModel, 'eval');
+ * @example data = fitImageData(loadImageData('mnist'), loadModelOrGraph('cnn.onnx') as ImportedFileModel, 'eval');
  */
-export function fitImageData(data: ImageClassificationData, m: OnnxFileModel, command: string): ImageClassificationData {
+export function fitImageData(data: ImageClassificationData, m: ImportedFileModel, command: string): ImageClassificationData {
   const shape = onnxSampleShape(m, command);
   const want = shape.reduce((a, b) => a * b, 1);
   const have = data.info.inputShape.reduce((a, b) => a * b, 1);

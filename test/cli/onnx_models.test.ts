@@ -68,7 +68,7 @@ test('a LeNet-5 .onnx summarizes as lenet5; hello_deepa.onnx summarizes, and eva
       const s2 = await cli('summary', HELLO_DEEPA, '--json');
       assert.equal(s2.code, 0, s2.ctx.stderr.join('\n'));
       assert.equal(s2.json['params'], 78_049);
-      assert.deepEqual((s2.json['onnx'] as { inputShape: unknown[] }).inputShape.slice(1), [25, 96]);
+      assert.deepEqual((s2.json['imported'] as { inputShape: unknown[] }).inputShape.slice(1), [25, 96]);
     }
   } finally { cleanup(); }
 });
@@ -98,7 +98,7 @@ test('any ONNX graph: summary, eval (dataset reshaped to its input), prune --out
     assert.equal(ev.json['testAccuracy'], p.json['testAccuracy']);
     const bad = await cli('prune', '--model', f, '--dataset', 'mnist', '--out', join(dir, 'x.safetensors'));
     assert.equal(bad.code, 2);
-    assert.match(bad.ctx.stderr.join('\n'), /is an ONNX graph \(not a preset\), so the pruned model is written as ONNX: give --out <file>.onnx/);
+    assert.match(bad.ctx.stderr.join('\n'), /is an imported onnx model \(not a preset\), so the pruned model is written as ONNX: give --out <file>.onnx/);
     const again = join(dir, 'again.onnx');
     const x = await cli('export', '--model', pruned, '--out', again, '--json');
     assert.equal(x.code, 0, x.ctx.stderr.join('\n'));

@@ -8,11 +8,11 @@ import { evaluateOn, loadImageData } from '../../train/index.js';
 import { formatFlags, JSON_FLAG, parseArgs, type FlagSpecs } from '../args.js';
 import { UsageError, type Command } from '../command.js';
 import { emitJson, fmtInt, fmtPct, fmtSeconds } from '../output.js';
-import { applyRuntimeFlags, fitImageData, isOnnxFileModel, isOnnxPath, loadModelOrGraph, modelFromAnyCheckpoint, quantizedModelFromFile, warnNonFinite } from '../runtime.js';
+import { applyRuntimeFlags, fitImageData, isImportedFileModel, isOnnxPath, isTfjsPath, loadModelOrGraph, modelFromAnyCheckpoint, quantizedModelFromFile, warnNonFinite } from '../runtime.js';
 import type { AnyModule } from '../../nn/index.js';
 
 const FLAGS = {
-  model: { type: 'string', help: 'checkpoint to evaluate (written by train --out), or an .onnx classifier (any graph: the dataset is reshaped to its input)', metavar: 'FILE' },
+  model: { type: 'string', help: 'checkpoint to evaluate (written by train --out), an .onnx classifier (any graph: the dataset is reshaped to its input) or a TF.js model.json', metavar: 'FILE' },
   preset: { type: 'string', help: 'read --model as plain safetensors weights (e.g. saved from PyTorch) for this preset', choices: listModels({ task: 'image-classification' }).map((m) => m.name), metavar: 'PRESET' },
   dataset: { type: 'string', help: 'mnist, fashion-mnist, or a directory of IDX files', metavar: 'NAME|PATH' },
   data: { type: 'string', help: "folder overriding the dataset's default location", metavar: 'DIR' },
@@ -29,7 +29,7 @@ export const evalCommand: Command = {
 
 Rebuild the model stored in a checkpoint (its config is in the file) and evaluate it on the test
 split of the dataset. A quantized checkpoint (tensorslim quantize --out) runs its int8 layers. An .onnx
-model of another layout than the presets is run as its graph, fed the dataset's images reshaped to the
+model of another layout (or a TF.js layers model, model.json) than the presets is run as its graph, fed the dataset's images reshaped to the
 per-sample shape its input declares (same number of values; its output must be (batch, classes)). With --preset, the file may be any safetensors file holding that preset's
 state dict under PyTorch's keys (e.g. written from a torch.nn.Sequential); keys starting with
 'optimizer.' are skipped.
@@ -55,10 +55,10 @@ Example:
       const { tensors } = loadSafetensors(flags.model);
       p.loadStateDict(new Map([...tensors].filter(([k]) => !k.startsWith('optimizer.'))));
       name = p.config.preset ?? p.config.arch;
-    } else if (isOnnxPath(flags.model)) {
+    } else if (isOnnxPath(flags.model) || isTfjsPath(flags.model)) {
       // a preset layout becomes that preset; any other graph is fed the dataset reshaped to its declared input
       const loaded = loadModelOrGraph(flags.model, { command: 'eval' });
-      if (isOnnxFileModel(loaded)) {
+      if (isImportedFileModel(loaded)) {
         model = loaded.model;
         name = loaded.description;
         data = fitImageData(loadImageData(flags.dataset, flags.data), loaded, 'eval');

@@ -8,7 +8,8 @@ import { createAnyModel, isGptModel, listModels, type AnyPresetModel } from '../
 import { loadCheckpoint } from '../../io/index.js';
 import { exportOnnx, type ExportOnnxResult } from '../../io/onnx/index.js';
 import { ELEM, MAX_OPSET, MIN_OPSET } from '../../io/onnx/proto.js';
-import { anyModelFromCheckpoint, isOnnxPath, quantizedModelFromFile } from '../runtime.js';
+import { anyModelFromCheckpoint, isOnnxPath, isTfjsPath, quantizedModelFromFile } from '../runtime.js';
+import { importTfjs } from '../../io/tfjs/index.js';
 import { importOnnx, OnnxGraph } from '../../io/onnx/index.js';
 import type { AnyModule } from '../../nn/index.js';
 import type { Tensor } from '../../core/tensor.js';
@@ -20,7 +21,7 @@ import { emitJson, fmtBytes } from '../output.js';
 const QDQ_MIN_OPSET = 13;
 
 const FLAGS = {
-  model: { type: 'string', metavar: 'PATH|PRESET', help: 'checkpoint to export (.safetensors, float or int8), an .onnx model (written again), or a preset name for fresh weights' },
+  model: { type: 'string', metavar: 'PATH|PRESET', help: 'checkpoint to export (.safetensors, float or int8), an .onnx model (written again), a TF.js model.json, or a preset name for fresh weights' },
   format: { type: 'string', help: 'output format', choices: ['onnx'], default: 'onnx' },
   out: { type: 'string', metavar: 'PATH', help: 'file to write (e.g. model.onnx); written atomically' },
   opset: { type: 'int', metavar: 'N', help: `ONNX opset (${MIN_OPSET}-${MAX_OPSET}); Gelu is one op from 20, LayerNormalization from 17`, default: 17, min: MIN_OPSET, max: MAX_OPSET },
@@ -39,7 +40,8 @@ a GPT) as an ONNX graph computing its eval-mode outputs. A quantized checkpoint 
 QuantizeLinear/DequantizeLinear of the activations; opset >= 13) that ONNX Runtime runs with its
 integer kernels. An .onnx model (imported, pruned or trained by tensorslim, or any graph importOnnx
 reads) is written again node for node with its current weights, at its own opset unless --opset is
-given, keeping its input and output names and declared dims. The batch dimension (and a GPT's sequence
+given, keeping its input and output names and declared dims. A TF.js layers model (model.json with
+its weight shards) is written with its (N, H, W, C) input, as TF.js takes it. The batch dimension (and a GPT's sequence
 length) is symbolic. Inputs: 'input' (float32 images (N, 1, 28, 28) or (N, 784) as the model reads
 them) or 'input_ids' (int32 (N, T)); outputs: 'output' (logits) or 'logits'. Verified against
 ONNX Runtime in test/io/onnx_export.test.ts.
@@ -62,6 +64,11 @@ Examples:
       // an .onnx model (imported, pruned, trained): written again node for node at its own opset unless --opset says otherwise
       const imp = importOnnx(flags.model);
       return report(ctx, flags, exportOnnx(imp.model, onnxSample(imp.model, imp.inputShape), flags.out, opsetGiven ? { opset: flags.opset } : {}));
+    }
+    if (existsSync(flags.model) && isTfjsPath(flags.model)) {
+      // a TF.js layers model (model.json): its layers, taking TF.js's (N, H, W, C) images
+      const t = importTfjs(flags.model);
+      return report(ctx, flags, exportOnnx(t.model, ops.zeros([1, ...t.inputShape]), flags.out, { opset: flags.opset }));
     }
     if (existsSync(flags.model)) {
       const ckpt = loadCheckpoint(flags.model);

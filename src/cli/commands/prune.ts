@@ -13,7 +13,7 @@ import { exportWeights, loadImageData, measureLatency } from '../../train/index.
 import { formatFlags, JSON_FLAG, parseArgs, type FlagSpecs } from '../args.js';
 import { UsageError, type Command } from '../command.js';
 import { emitJson, fmtBytes, fmtInt, fmtLatency, fmtPct, fmtSeconds, formatTable, humanWriter } from '../output.js';
-import { applyRuntimeFlags, fitImageData, isOnnxFileModel, isOnnxPath, loadModelOrGraph, refuseQuantized, warnNonFinite, type OnnxFileModel } from '../runtime.js';
+import { applyRuntimeFlags, fitImageData, isImportedFileModel, isOnnxPath, isTfjsPath, loadModelOrGraph, refuseQuantized, warnNonFinite, type ImportedFileModel } from '../runtime.js';
 import { exportOnnx, serializeOnnx } from '../../io/onnx/index.js';
 import * as ops from '../../ops/index.js';
 import type { AnyModule } from '../../nn/index.js';
@@ -24,7 +24,7 @@ import { openRunLog, withRunLog } from '../run_dir.js';
 import { launchedRun } from '../distributed_run.js';
 
 const FLAGS = {
-  model: { type: 'string', help: 'checkpoint of the trained dense model (written by train --out), or an .onnx classifier (any graph; then --out is .onnx)', metavar: 'FILE' },
+  model: { type: 'string', help: 'checkpoint of the trained dense model (written by train --out), an .onnx classifier (any graph; then --out is .onnx) or a TF.js model.json', metavar: 'FILE' },
   dataset: { type: 'string', help: 'mnist, fashion-mnist, or a directory of IDX files (fine-tuning and test)', metavar: 'NAME|PATH' },
   data: { type: 'string', help: "folder overriding the dataset's default location", metavar: 'DIR' },
   method: { type: 'string', help: 'l1 (per layer), random, ln-structured (whole neurons/filters, L2), global (one L1 threshold), 2:4', choices: prune.PRUNE_METHODS, default: 'global' },
@@ -103,9 +103,9 @@ A pruned file holds weight.values / weight.crow_indices / weight.col_indices / w
 sparse layer (PyTorch's names for the parts of a sparse CSR tensor); load it in code with
 prune.loadSparse(modelFromConfig(ckpt.config), ckpt.model). A --structured file is a plain
 checkpoint of the smaller model. With --out x.onnx the pruned model is written as ONNX (dense
-weights with zeros). An .onnx model of another layout than the presets is pruned as its graph (its
-Linear/Conv layers; the dataset reshaped to its declared input), unstructured only, and written as
-.onnx.
+weights with zeros). An .onnx model of another layout than the presets, or a TF.js layers model
+(model.json), is pruned as it is (its Linear/Conv layers; the dataset reshaped to its declared
+input), unstructured only, and written as .onnx.
 
 Options:
 ${formatFlags(FLAGS)}
@@ -138,15 +138,15 @@ Examples:
     const runLog = (launched.parallel?.rank ?? 0) === 0 ? openRunLog('prune', flags, say) : null;   // rank 0 alone writes the run folder
     const t0 = performance.now();
 
-    let loaded: PresetModel | OnnxFileModel;
+    let loaded: PresetModel | ImportedFileModel;
     try {
-      if (!isOnnxPath(flags.model!)) refuseQuantized(loadCheckpoint(flags.model!), 'prune', flags.model!, 'prune before quantizing (Deep Compression: prune, then tensorslim quantize the pruned file)');
-      loaded = loadModelOrGraph(flags.model!, { command: 'prune' }) as PresetModel | OnnxFileModel;   // checkpoints here are classifiers (loadModelFile)
+      if (!isOnnxPath(flags.model!) && !isTfjsPath(flags.model!)) refuseQuantized(loadCheckpoint(flags.model!), 'prune', flags.model!, 'prune before quantizing (Deep Compression: prune, then tensorslim quantize the pruned file)');
+      loaded = loadModelOrGraph(flags.model!, { command: 'prune' }) as PresetModel | ImportedFileModel;   // checkpoints here are classifiers (loadModelFile)
     } catch (e) { throw new Error(`--model ${flags.model}: ${(e as Error).message}`); }
     // an ONNX graph that is not a preset layout: pruned as it is, fed the dataset in its declared input shape, written back as .onnx
-    const graph = isOnnxFileModel(loaded) ? loaded : null;
+    const graph = isImportedFileModel(loaded) ? loaded : null;
     if (graph !== null && flags.structured) usage(`--structured rebuilds a preset's layers smaller; ${flags.model} is ${graph.description}: prune it unstructured (dense zeros), or import it in code`);
-    if (graph !== null && flags.out !== undefined && !isOnnxPath(flags.out)) usage(`--out ${flags.out}: ${flags.model} is an ONNX graph (not a preset), so the pruned model is written as ONNX: give --out <file>.onnx`);
+    if (graph !== null && flags.out !== undefined && !isOnnxPath(flags.out)) usage(`--out ${flags.out}: ${flags.model} is an imported ${graph.format} model (not a preset), so the pruned model is written as ONNX: give --out <file>.onnx`);
     const model: AnyModule = graph?.model ?? (loaded as PresetModel);
     const preset = graph?.description ?? (loaded as PresetModel).config.preset ?? (loaded as PresetModel).config.arch;
     warnNonFinite(ctx, 'prune', model, flags.model!);

@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { createAnyModel, isGptModel, listModels, summarizeModel, type AnyPresetModel } from '../../models/index.js';
 import { fileBytes, loadCheckpoint } from '../../io/index.js';
-import { anyModelFromCheckpoint, isOnnxFileModel, isOnnxPath, loadModelOrGraph, quantizedModelFromFile, warnNonFinite, type OnnxFileModel } from '../runtime.js';
+import { anyModelFromCheckpoint, isImportedFileModel, isOnnxPath, isTfjsPath, loadModelOrGraph, quantizedModelFromFile, warnNonFinite, type ImportedFileModel } from '../runtime.js';
 import { OnnxGraph } from '../../io/onnx/index.js';
 import { ELEM } from '../../io/onnx/proto.js';
 import { quant } from '../../compress/index.js';
@@ -33,9 +33,10 @@ one row, SparseLinear(in -> out), with its dense parameter count, sparsity and s
 checkpoint of train --model gpt-*) is summarized for one sequence of its full context: FLOPs of the
 forward pass per sequence and per token, causal attention included (a tied embedding / LM-head
 matrix counts once in the totals). An .onnx file of a preset's layout is summarized as that preset;
-any other graph importOnnx reads is summarized over its declared input (symbolic dims as 1): its
-layers' rows (ops it evaluates, such as Add or Softmax, have no row and no FLOPs), JSON config null
-and an 'onnx' object (opset, input and output names, declared input shape).
+any other graph importOnnx reads, or a TF.js layers model (model.json), is summarized over its
+declared input (symbolic dims as 1): its layers' rows (ops it evaluates, such as Add or Softmax,
+have no row and no FLOPs), JSON preset 'onnx' or 'tfjs', config null and an 'imported' object
+(format, opset, input and output names, declared input shape).
 
 Options:
 ${formatFlags(FLAGS)}
@@ -51,9 +52,9 @@ Examples:
     let file: number | null = null;
     let withOptimizer = false;
     if (existsSync(target)) {
-      const ckpt = isOnnxPath(target) ? null : loadCheckpoint(target);
+      const ckpt = isOnnxPath(target) || isTfjsPath(target) ? null : loadCheckpoint(target);
       const loaded = ckpt === null ? loadModelOrGraph(target, { command: 'summary' }) : quantizedModelFromFile(ckpt, target) ?? anyModelFromCheckpoint(ckpt);
-      if (isOnnxFileModel(loaded)) return summarizeOnnx(ctx, loaded, flags.json);
+      if (isImportedFileModel(loaded)) return summarizeOnnx(ctx, loaded, flags.json);
       model = loaded;
       warnNonFinite(ctx, 'summary', model, target);
       withOptimizer = ckpt !== null && ckpt.optimizer !== null;
@@ -100,7 +101,7 @@ Examples:
 };
 
 /** `summary` of an ONNX graph that is not a preset: per-layer table from one pass over its declared input (symbolic dims as 1). */
-function summarizeOnnx(ctx: CliContext, m: OnnxFileModel, json: boolean): number {
+function summarizeOnnx(ctx: CliContext, m: ImportedFileModel, json: boolean): number {
   const g = m.model instanceof OnnxGraph ? m.model : null;
   const elem = g?.inputs[0]?.elem ?? ELEM.FLOAT;
   const inputShape = m.imported.inputShape.slice(1).map((d) => (typeof d === 'number' && d > 0 ? d : 1));
@@ -108,7 +109,7 @@ function summarizeOnnx(ctx: CliContext, m: OnnxFileModel, json: boolean): number
   const s = summarizeModel(m.model, inputShape, elem === ELEM.INT32 || elem === ELEM.INT64 ? { dtype: 'int32' } : {});
   const file = fileBytes(m.path);
   if (json) {
-    emitJson(ctx, { command: 'summary', target: m.path, preset: 'onnx', config: null, onnx: { opset: m.imported.opset, input: m.imported.inputName, inputShape: m.imported.inputShape, output: m.imported.outputName, description: m.description }, ...s, fileBytes: file, fileHasOptimizerState: false, int8Layers: [] });
+    emitJson(ctx, { command: 'summary', target: m.path, preset: m.format, config: null, imported: { format: m.format, opset: m.imported.opset, input: m.imported.inputName, inputShape: m.imported.inputShape, output: m.imported.outputName, description: m.description }, ...s, fileBytes: file, fileHasOptimizerState: false, int8Layers: [] });
     return 0;
   }
   ctx.out(`${m.path}: ${m.description}, input ${m.imported.inputName} (${m.imported.inputShape.join(', ')}) -> ${m.imported.outputName} (${s.outputShape.join(', ')}) for a batch of 1`);
