@@ -7,7 +7,8 @@ import { getBackend, listBackends, setBackend } from '../backend/registry.js';
 import { peekNativeStatus } from '../backends/native/index.js';
 import { UsageError } from './command.js';
 import { TensorslimError } from '../core/errors.js';
-import { checkDeclaredSize, loadCheckpoint, modelFromCheckpoint, type Checkpoint } from '../io/index.js';
+import { checkDeclaredSize, importHfGpt2, isHfGpt2, loadCheckpoint, loadSafetensors, modelFromCheckpoint, type Checkpoint } from '../io/index.js';
+import type { GPT } from '../models/gpt.js';
 import { importOnnx, OnnxGraph, Reshape, type ImportedOnnx } from '../io/onnx/index.js';
 import { importTfjs } from '../io/tfjs/index.js';
 import { TensorDataset, type ImageClassificationData } from '../data/index.js';
@@ -376,4 +377,20 @@ export function fitImageData(data: ImageClassificationData, m: ImportedFileModel
     throw new TensorslimError(command, `'${m.path}' output '${m.imported.outputName}' is (${out.join(', ')}) for a batch of 2, but tensorslim ${command} needs one score per class of dataset ${data.info.name}: (2, ${data.info.numClasses})`);
   }
   return fitted;
+}
+
+/**
+ * Load a checkpoint, or (when the file is not a tensorslim checkpoint but a Hugging Face GPT-2
+ * safetensors file: Conv1D layout, see importHfGpt2) that GPT-2 as our GPT. Other files fail as
+ * loadCheckpoint fails.
+ * @example const r = loadCheckpointOrHfGpt2('gpt2/model.safetensors');   // { hf: GPT } with config.json beside it
+ */
+export function loadCheckpointOrHfGpt2(path: string): { ckpt: Checkpoint; hf: null } | { ckpt: null; hf: GPT } {
+  try { return { ckpt: loadCheckpoint(path), hf: null }; } catch (e) {
+    if (!(e instanceof TensorslimError) || !/\.safetensors$/i.test(path)) throw e;
+    let tensors;
+    try { tensors = loadSafetensors(path).tensors; } catch { throw e; }
+    if (!isHfGpt2(tensors)) throw e;
+    return { ckpt: null, hf: importHfGpt2(path).model };
+  }
 }

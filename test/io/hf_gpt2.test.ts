@@ -53,7 +53,7 @@ describe('Hugging Face GPT-2 checkpoints', () => {
     assert.ok(relErr(noGrad(() => erf.model.call(ops.tensor(ref.idx, { dtype: 'int32' }))).dataSync(), ref.logits) > 1e-4);
   });
 
-  it('n_head from config.json beside the file; export writes the same layout back and it reads back alone', () => {
+  it('n_head from config.json beside the file; export writes the same layout back and it reads back alone; summary and export in the CLI', async () => {
     const { dir, cleanup } = tempDir();
     try {
       const f = join(dir, 'model.safetensors');
@@ -74,6 +74,15 @@ describe('Hugging Face GPT-2 checkpoints', () => {
         assert.deepEqual(p.tensors.get(k)!.shape, t.shape, k);
         assert.deepEqual(p.tensors.get(k)!.dataSync(), t.dataSync(), k);
       }
+      // the CLI: summary and export read a GPT-2 file (n_head from config.json beside it) as our GPT
+      const { cli } = await import('../cli/helpers.js');
+      const sm = await cli('summary', f, '--json');
+      assert.equal(sm.code, 0, sm.ctx.stderr.join('\n'));
+      assert.equal(sm.json['params'], r.model.numParameters());
+      assert.equal((sm.json['config'] as { gelu: string }).gelu, 'tanh');
+      const ex = await cli('export', '--model', f, '--out', join(dir, 'gpt2.onnx'), '--json');
+      assert.equal(ex.code, 0, ex.ctx.stderr.join('\n'));
+      assert.equal((ex.json['outputs'] as { name: string }[])[0]!.name, 'logits');
       const back = importHfGpt2(out);   // n_head from its metadata
       assert.equal(back.nHeadFrom, 'metadata');
       assert.deepEqual(hfGpt2Config(back.config), hfGpt2Config(r.config));

@@ -5,10 +5,9 @@
 import { existsSync } from 'node:fs';
 import * as ops from '../../ops/index.js';
 import { createAnyModel, isGptModel, listModels, type AnyPresetModel } from '../../models/index.js';
-import { loadCheckpoint } from '../../io/index.js';
 import { exportOnnx, type ExportOnnxResult } from '../../io/onnx/index.js';
 import { ELEM, MAX_OPSET, MIN_OPSET } from '../../io/onnx/proto.js';
-import { anyModelFromCheckpoint, isOnnxPath, isTfjsPath, quantizedModelFromFile } from '../runtime.js';
+import { anyModelFromCheckpoint, loadCheckpointOrHfGpt2, isOnnxPath, isTfjsPath, quantizedModelFromFile } from '../runtime.js';
 import { importTfjs } from '../../io/tfjs/index.js';
 import { importOnnx, OnnxGraph } from '../../io/onnx/index.js';
 import type { AnyModule } from '../../nn/index.js';
@@ -41,7 +40,9 @@ QuantizeLinear/DequantizeLinear of the activations; opset >= 13) that ONNX Runti
 integer kernels. An .onnx model (imported, pruned or trained by tensorslim, or any graph importOnnx
 reads) is written again node for node with its current weights, at its own opset unless --opset is
 given, keeping its input and output names and declared dims. A TF.js layers model (model.json with
-its weight shards) is written with its (N, H, W, C) input, as TF.js takes it. The batch dimension (and a GPT's sequence
+its weight shards) is written with its (N, H, W, C) input, as TF.js takes it. A Hugging Face GPT-2
+safetensors file (Conv1D layout; n_head from its metadata or the config.json beside it) is written
+as our GPT (input_ids -> logits). The batch dimension (and a GPT's sequence
 length) is symbolic. Inputs: 'input' (float32 images (N, 1, 28, 28) or (N, 784) as the model reads
 them) or 'input_ids' (int32 (N, T)); outputs: 'output' (logits) or 'logits'. Verified against
 ONNX Runtime in test/io/onnx_export.test.ts.
@@ -71,7 +72,8 @@ Examples:
       return report(ctx, flags, exportOnnx(t.model, ops.zeros([1, ...t.inputShape]), flags.out, { opset: flags.opset }));
     }
     if (existsSync(flags.model)) {
-      const ckpt = loadCheckpoint(flags.model);
+      const { ckpt, hf } = loadCheckpointOrHfGpt2(flags.model);   // a Hugging Face GPT-2 file becomes our GPT
+      if (hf !== null) return report(ctx, flags, exportOnnx(hf, ops.zeros([1, Math.min(8, hf.config.blockSize)], { dtype: 'int32' }), flags.out, { opset: flags.opset }));
       const int8 = quantizedModelFromFile(ckpt, flags.model);
       if (int8 !== null && flags.opset < QDQ_MIN_OPSET) {
         throw new UsageError('export', `${flags.model} is a quantized (int8) checkpoint: its QDQ graph needs per-channel DequantizeLinear (axis), opset >= ${QDQ_MIN_OPSET}; pass --opset ${QDQ_MIN_OPSET} or more (got ${flags.opset})`);

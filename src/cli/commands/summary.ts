@@ -5,8 +5,8 @@
 
 import { existsSync } from 'node:fs';
 import { createAnyModel, isGptModel, listModels, summarizeModel, type AnyPresetModel } from '../../models/index.js';
-import { fileBytes, loadCheckpoint } from '../../io/index.js';
-import { anyModelFromCheckpoint, isImportedFileModel, isOnnxPath, isTfjsPath, loadModelOrGraph, quantizedModelFromFile, warnNonFinite, type ImportedFileModel } from '../runtime.js';
+import { fileBytes } from '../../io/index.js';
+import { anyModelFromCheckpoint, loadCheckpointOrHfGpt2, isImportedFileModel, isOnnxPath, isTfjsPath, loadModelOrGraph, quantizedModelFromFile, warnNonFinite, type ImportedFileModel } from '../runtime.js';
 import { OnnxGraph } from '../../io/onnx/index.js';
 import { ELEM } from '../../io/onnx/proto.js';
 import { quant } from '../../compress/index.js';
@@ -52,8 +52,9 @@ Examples:
     let file: number | null = null;
     let withOptimizer = false;
     if (existsSync(target)) {
-      const ckpt = isOnnxPath(target) || isTfjsPath(target) ? null : loadCheckpoint(target);
-      const loaded = ckpt === null ? loadModelOrGraph(target, { command: 'summary' }) : quantizedModelFromFile(ckpt, target) ?? anyModelFromCheckpoint(ckpt);
+      const read = isOnnxPath(target) || isTfjsPath(target) ? null : loadCheckpointOrHfGpt2(target);   // a Hugging Face GPT-2 file too
+      const ckpt = read?.ckpt ?? null;
+      const loaded = read?.hf ?? (ckpt === null ? loadModelOrGraph(target, { command: 'summary' }) : quantizedModelFromFile(ckpt, target) ?? anyModelFromCheckpoint(ckpt));
       if (isImportedFileModel(loaded)) return summarizeOnnx(ctx, loaded, flags.json);
       model = loaded;
       warnNonFinite(ctx, 'summary', model, target);
