@@ -255,8 +255,8 @@ export function quantizedModelFromFile(ckpt: Checkpoint, path: string): PresetMo
 }
 
 /**
- * Refuse a quantized checkpoint in a command that cannot take one (`export`), naming what can.
- * @example refuseQuantized(ckpt, 'export', path);
+ * Refuse a quantized checkpoint in a command that cannot take one (`prune`), naming what can.
+ * @example refuseQuantized(ckpt, 'prune', path, 'prune before quantizing');
  */
 export function refuseQuantized(ckpt: Checkpoint, command: string, path: string, why: string): void {
   if (!quant.isQuantizedCheckpoint(ckpt)) return;
