@@ -7,8 +7,11 @@ import { getBackend, listBackends, setBackend } from '../backend/registry.js';
 import { peekNativeStatus } from '../backends/native/index.js';
 import { UsageError } from './command.js';
 import { TensorslimError } from '../core/errors.js';
-import { checkDeclaredSize, loadCheckpoint, modelFromCheckpoint, type Checkpoint } from '../io/index.js';
-import { importOnnx, Reshape, type ImportedOnnx } from '../io/onnx/index.js';
+import { checkDeclaredSize, importHfGpt2, isHfGpt2, loadCheckpoint, loadSafetensors, modelFromCheckpoint, type Checkpoint } from '../io/index.js';
+import type { GPT } from '../models/gpt.js';
+import { importOnnx, OnnxGraph, Reshape, type ImportedOnnx } from '../io/onnx/index.js';
+import { importTfjs } from '../io/tfjs/index.js';
+import { TensorDataset, type ImageClassificationData } from '../data/index.js';
 import { Conv2d, Dropout, Flatten, Identity, Linear, MaxPool2d, ReLU, Sequential } from '../nn/index.js';
 import { noGrad } from '../core/engine.js';
 import * as ops from '../ops/index.js';
@@ -188,7 +191,7 @@ export function loadModelFile(path: string, opts: { command?: string } = {}): Pr
 function presetFromOnnx(imp: ImportedOnnx, path: string, command: string): PresetModel {
   const refuse = (why: string): never => {
     throw new TensorslimError(command, `'${path}' ${why}; tensorslim ${command} takes image classifiers of the mlp or lenet5 layout (Flatten, Linear/ReLU..., Linear; or Conv/ReLU/MaxPool twice, Flatten, Linear/ReLU..., Linear). `
-      + 'Other ONNX graphs load with importOnnx from the API (docs/INTEROP.md)');
+      + 'tensorslim eval, summary, prune and export take any other ONNX graph importOnnx reads; in code, importOnnx (docs/INTEROP.md)');
   };
   if (!(imp.model instanceof Sequential)) refuse(`is a general ONNX graph (${imp.model.steps.length} nodes, ops ${[...new Set(imp.model.steps.map((s) => s.node.opType))].slice(0, 8).join(', ')})`);
   const all = [...(imp.model as Sequential).children()].filter((m) => !(m instanceof Identity) && !(m instanceof Dropout));
@@ -252,11 +255,142 @@ export function quantizedModelFromFile(ckpt: Checkpoint, path: string): PresetMo
 }
 
 /**
- * Refuse a quantized checkpoint in a command that cannot take one (`export`), naming what can.
- * @example refuseQuantized(ckpt, 'export', path);
+ * Refuse a quantized checkpoint in a command that cannot take one (`prune`), naming what can.
+ * @example refuseQuantized(ckpt, 'prune', path, 'prune before quantizing');
  */
 export function refuseQuantized(ckpt: Checkpoint, command: string, path: string, why: string): void {
   if (!quant.isQuantizedCheckpoint(ckpt)) return;
   throw new TensorslimError(command, `${path} is a quantized (int8) checkpoint; ${why}. tensorslim eval and summary take it; `
     + `tensorslim ${command} takes the float checkpoint it was quantized from`);
+}
+
+/** What an imported file declares about its input and output (input dims with the batch first; symbolic ones by name). */
+export interface ImportedIO {
+  readonly opset: number | null;
+  readonly inputName: string;
+  readonly outputName: string;
+  readonly inputShape: readonly (number | string)[];
+}
+
+/**
+ * A model imported from another format that is not a preset layout: an .onnx graph (any graph
+ * importOnnx accepts; a Sequential chain or an OnnxGraph) or a TF.js layers model (model.json,
+ * importTfjs), with what the file declared and a one-line description.
+ */
+export interface ImportedFileModel {
+  readonly kind: 'imported';
+  readonly format: 'onnx' | 'tfjs';
+  readonly path: string;
+  readonly model: Sequential | OnnxGraph;
+  readonly imported: ImportedIO;
+  /** 'onnx graph (opset 13, 12 nodes: Gemm, Relu, ...)', 'onnx chain (opset 17, 5 layers)' or 'tfjs layers model (Conv2D, ...)'. */
+  readonly description: string;
+}
+
+/**
+ * Load --model for commands that take any ONNX graph where it makes sense (eval, summary, prune,
+ * export): a checkpoint or a preset-layout .onnx becomes the preset (as loadModelFile), any other
+ * .onnx file importOnnx accepts is returned as an ImportedFileModel (feed it with fitImageData).
+ * @example const m = loadModelOrGraph('hello_deepa.onnx', { command: 'summary' }); // m.kind === 'onnx'
+ */
+export function loadModelOrGraph(path: string, opts: { command?: string } = {}): PresetModel | ImportedFileModel {
+  if (isTfjsPath(path)) {
+    const t = importTfjs(path);
+    return {
+      kind: 'imported', format: 'tfjs', path, model: t.model, imported: { opset: null, inputName: 'input', outputName: 'output', inputShape: ['batch', ...t.inputShape] },
+      description: `tfjs layers model (${t.layers.length} layers: ${[...new Set(t.layers)].slice(0, 8).join(', ')})`,
+    };
+  }
+  if (!isOnnxPath(path)) return loadModelFile(path, opts);
+  const imported = importOnnx(path);
+  try { return presetFromOnnx(imported, path, opts.command ?? 'load'); } catch (e) {
+    if (!(e instanceof TensorslimError)) throw e;   // not a preset layout: the graph itself
+  }
+  const m = imported.model;
+  const description = m instanceof OnnxGraph
+    ? `onnx graph (opset ${imported.opset}, ${m.steps.length} nodes: ${[...new Set(m.steps.map((st) => st.node.opType))].slice(0, 8).join(', ')})`
+    : `onnx chain (opset ${imported.opset}, ${m.length} layers)`;
+  return { kind: 'imported', format: 'onnx', path, model: m, imported, description };
+}
+
+/** Whether a loaded --model is an ONNX graph rather than a preset. @example if (isImportedFileModel(m)) data = fitImageData(data, m, 'eval'); */
+export function isImportedFileModel(m: AnyPresetModel | ImportedFileModel): m is ImportedFileModel {
+  return (m as { kind?: unknown }).kind === 'imported';
+}
+
+/** Whether a --model path names a TF.js layers model (model.json, by its extension). @example isTfjsPath('web_model/model.json') // true */
+export function isTfjsPath(path: string): boolean { return /\.json$/i.test(path); }
+
+/**
+ * The per-sample input shape an ONNX graph declares (the dims after the batch), or the reason it
+ * cannot be fed from a dataset (not float, not static). `what` is how errors name the command.
+ * @example onnxSampleShape(m, 'summary');   // [25, 96] for hello_deepa.onnx
+ */
+export function onnxSampleShape(m: ImportedFileModel, command: string): number[] {
+  const name = m.imported.inputName;
+  const dims = m.imported.inputShape;
+  const shown = `(${dims.join(', ')})`;
+  if (m.model instanceof OnnxGraph && m.model.inputs.length !== 1) {
+    throw new TensorslimError(command, `'${m.path}' has ${m.model.inputs.length} inputs (${m.model.inputs.map((i) => i.name).join(', ')}); tensorslim ${command} feeds one input tensor. Run it with OnnxGraph.run from the API`);
+  }
+  if (m.model instanceof OnnxGraph && m.model.inputs[0]!.elem !== 1) {
+    throw new TensorslimError(command, `'${m.path}' input '${name}' ${shown} holds integers (token ids, not images); tensorslim ${command} feeds float32 image batches. Use the API (importOnnx, OnnxGraph.run)`);
+  }
+  const rest = dims.slice(1);
+  const symbolic = rest.filter((d) => typeof d !== 'number' || d <= 0);
+  if (dims.length < 2 || symbolic.length > 0) {
+    throw new TensorslimError(command, `'${m.path}' input '${name}' ${shown} does not declare a fixed per-sample shape (${dims.length < 2 ? 'no batch dimension' : `symbolic dims ${symbolic.join(', ')}`}); tensorslim ${command} needs (batch, d1, d2, ...) with numeric d1...`);
+  }
+  return rest as number[];
+}
+
+/**
+ * An image dataset reshaped to the per-sample input shape an ONNX graph declares (views, no copy),
+ * checked so that the graph runs on a batch and returns one score per class. Refuses, naming what
+ * is missing, a graph whose input holds a different number of values than a sample, or whose
+ * output is not (batch, classes).
+ * @example data = fitImageData(loadImageData('mnist'), loadModelOrGraph('cnn.onnx') as ImportedFileModel, 'eval');
+ */
+export function fitImageData(data: ImageClassificationData, m: ImportedFileModel, command: string): ImageClassificationData {
+  const shape = onnxSampleShape(m, command);
+  const want = shape.reduce((a, b) => a * b, 1);
+  const have = data.info.inputShape.reduce((a, b) => a * b, 1);
+  const name = m.imported.inputName;
+  if (want !== have) {
+    throw new TensorslimError(command, `'${m.path}' input '${name}' takes (${shape.join(', ')}) = ${want} values per sample, but dataset ${data.info.name} has samples of shape (${data.info.inputShape.join(', ')}) = ${have}; `
+      + 'give a dataset whose images have that many pixels, or a model made for this dataset');
+  }
+  const view = (d: TensorDataset): TensorDataset => {
+    const [x, ...rest] = d.tensors;
+    return new TensorDataset(ops.reshape(x!, [x!.shape[0]!, ...shape]), ...rest);
+  };
+  const fitted: ImageClassificationData = { ...data, train: view(data.train), test: view(data.test), info: { ...data.info, inputShape: shape } };
+  const wasTraining = m.model.training;
+  let out: number[];
+  try {
+    m.model.eval();
+    out = [...noGrad(() => m.model.call(fitted.test.getBatch([0, 1])[0]!)).shape];
+  } catch (e) {
+    throw new TensorslimError(command, `'${m.path}' does not run on a batch of 2 samples of (${shape.join(', ')}) (input '${name}' declares (${m.imported.inputShape.join(', ')})): ${(e as Error).message}`);
+  } finally { m.model.train(wasTraining); }
+  if (out.length !== 2 || out[0] !== 2 || out[1] !== data.info.numClasses) {
+    throw new TensorslimError(command, `'${m.path}' output '${m.imported.outputName}' is (${out.join(', ')}) for a batch of 2, but tensorslim ${command} needs one score per class of dataset ${data.info.name}: (2, ${data.info.numClasses})`);
+  }
+  return fitted;
+}
+
+/**
+ * Load a checkpoint, or (when the file is not a tensorslim checkpoint but a Hugging Face GPT-2
+ * safetensors file: Conv1D layout, see importHfGpt2) that GPT-2 as our GPT. Other files fail as
+ * loadCheckpoint fails.
+ * @example const r = loadCheckpointOrHfGpt2('gpt2/model.safetensors');   // { hf: GPT } with config.json beside it
+ */
+export function loadCheckpointOrHfGpt2(path: string): { ckpt: Checkpoint; hf: null } | { ckpt: null; hf: GPT } {
+  try { return { ckpt: loadCheckpoint(path), hf: null }; } catch (e) {
+    if (!(e instanceof TensorslimError) || !/\.safetensors$/i.test(path)) throw e;
+    let tensors;
+    try { tensors = loadSafetensors(path).tensors; } catch { throw e; }
+    if (!isHfGpt2(tensors)) throw e;
+    return { ckpt: null, hf: importHfGpt2(path).model };
+  }
 }

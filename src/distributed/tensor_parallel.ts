@@ -144,17 +144,17 @@ export class RowParallelLinear extends Module<[x: Tensor], Tensor> {
  * @example block.mlp = TensorParallelMLP.fromMLP(block.mlp, { group: pg });
  */
 export class TensorParallelMLP extends Module<[x: Tensor], Tensor> {
-  constructor(readonly c_fc: ColumnParallelLinear, readonly c_proj: RowParallelLinear, readonly dropout: Dropout) {
+  constructor(readonly c_fc: ColumnParallelLinear, readonly c_proj: RowParallelLinear, readonly dropout: Dropout, readonly approximate: 'none' | 'tanh' = 'none') {
     super();
   }
 
   /** This rank's share of `mlp` (the hidden width 4C must divide by the world size). */
   static fromMLP(mlp: MLP, opts: { group?: ProcessGroup } = {}): TensorParallelMLP {
-    return new TensorParallelMLP(ColumnParallelLinear.fromLinear(mlp.c_fc, opts), RowParallelLinear.fromLinear(mlp.c_proj, opts), mlp.dropout);
+    return new TensorParallelMLP(ColumnParallelLinear.fromLinear(mlp.c_fc, opts), RowParallelLinear.fromLinear(mlp.c_proj, opts), mlp.dropout, mlp.approximate);
   }
 
   forward(x: Tensor): Tensor {
-    return this.dropout.call(this.c_proj.call(ops.gelu(this.c_fc.call(x))));
+    return this.dropout.call(this.c_proj.call(ops.gelu(this.c_fc.call(x), { approximate: this.approximate })));
   }
 }
 

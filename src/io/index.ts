@@ -20,3 +20,4 @@ export {
 } from './checkpoint_file.js';
 export { stateDictBytes } from './size.js';
 export { checkDeclaredGptSize, checkDeclaredSize, configParameterCount, gptValuesLowerBound } from './declared.js';
+export { importHfGpt2, exportHfGpt2, serializeHfGpt2, hfGpt2StateDict, hfGpt2Config, isHfGpt2, type ImportHfGpt2Options, type ImportedHfGpt2 } from './hf_gpt2.js';

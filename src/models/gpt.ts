@@ -43,6 +43,8 @@ export interface GptConfig {
   readonly bias: boolean;
   /** LM head shares the token embedding matrix (GPT-2: true). */
   readonly tieWeights: boolean;
+  /** The MLP's GELU: absent or 'none' = exact (erf; nanoGPT), 'tanh' = GPT-2's gelu_new (Hugging Face checkpoints). */
+  readonly gelu?: 'none' | 'tanh';
   /** Recompute each block's activations during backward instead of keeping them (less memory, ~1/3 more compute). */
   readonly checkpointing?: boolean;
   /** Preset name, when built from one. */
@@ -104,6 +106,7 @@ export function validateGptConfig(c: unknown): asserts c is GptConfig {
   if (typeof p !== 'number' || !(p >= 0 && p < 1)) throw new TensorslimError(op, `dropout must be in [0, 1), got ${JSON.stringify(p)}`);
   for (const k of ['bias', 'tieWeights']) if (typeof o[k] !== 'boolean') throw new TensorslimError(op, `${k} must be true or false, got ${JSON.stringify(o[k])}`);
   if (o['checkpointing'] !== undefined && typeof o['checkpointing'] !== 'boolean') throw new TensorslimError(op, 'checkpointing must be true or false');
+  if (o['gelu'] !== undefined && o['gelu'] !== 'none' && o['gelu'] !== 'tanh') throw new TensorslimError(op, `gelu must be 'none' (erf) or 'tanh', got ${JSON.stringify(o['gelu'])}`);
   if (o['preset'] !== undefined && typeof o['preset'] !== 'string') throw new TensorslimError(op, 'preset must be a string');
 }
 
@@ -114,7 +117,7 @@ export function validateGptConfig(c: unknown): asserts c is GptConfig {
 export function gptConfig(name: string, overrides: GptOverrides = {}): GptConfig {
   const p = GPT_PRESETS.find((q) => q.name === name);
   if (p === undefined) throw new TensorslimError('gptConfig', `unknown GPT preset '${name}'; presets: ${GPT_PRESETS.map((q) => q.name).join(', ')}`);
-  const allowed = new Set([...Object.keys(p.config), 'checkpointing'].filter((k) => k !== 'arch' && k !== 'preset'));
+  const allowed = new Set([...Object.keys(p.config), 'checkpointing', 'gelu'].filter((k) => k !== 'arch' && k !== 'preset'));
   for (const k of Object.keys(overrides)) {
     if (!allowed.has(k)) throw new TensorslimError('gptConfig', `GPT has no setting '${k}'; settings: ${[...allowed].join(', ')}`);
   }
@@ -135,7 +138,7 @@ class GptTransformer extends Module<never[], never> {
     this.wte = new Embedding(c.vocabSize, c.nEmbd, { dtype });
     this.wpe = new Embedding(c.blockSize, c.nEmbd, { dtype });
     this.drop = new Dropout(c.dropout);
-    const o = { nEmbd: c.nEmbd, nHead: c.nHead, dropout: c.dropout, bias: c.bias, dtype };
+    const o = { nEmbd: c.nEmbd, nHead: c.nHead, dropout: c.dropout, bias: c.bias, dtype, gelu: c.gelu ?? 'none' };
     this.h = new ModuleList(Array.from({ length: c.nLayer }, () => new Block(o)));
     this.ln_f = new LayerNorm(c.nEmbd, { bias: c.bias, dtype });
   }

@@ -26,25 +26,30 @@ export interface TransformerBlockOptions {
   /** Biases in the Linear and LayerNorm layers. Default true. */
   bias?: boolean;
   dtype?: FloatDType;
+  /** The MLP's GELU: 'none' (exact, erf; nanoGPT) or 'tanh' (GPT-2's gelu_new). Default 'none'. */
+  gelu?: 'none' | 'tanh';
 }
 
 /**
- * The transformer feed-forward: Linear(C, 4C) -> GELU (exact, erf) -> Linear(4C, C) -> Dropout.
+ * The transformer feed-forward: Linear(C, 4C) -> GELU (exact, erf; or its tanh form with gelu 'tanh') -> Linear(4C, C) -> Dropout.
  * @example new MLP({ nEmbd: 64, nHead: 4 }).call(ops.randn([2, 8, 64])).shape  // [2, 8, 64]
  */
 export class MLP extends Module {
   c_fc: Linear;
   c_proj: Linear;
   dropout: Dropout;
+  /** The GELU form: 'none' (erf) or 'tanh'. */
+  readonly approximate: 'none' | 'tanh';
   constructor(o: TransformerBlockOptions) {
     super();
+    this.approximate = o.gelu ?? 'none';
     const lin = { bias: o.bias ?? true, dtype: o.dtype ?? 'float32' } as const;
     this.c_fc = new Linear(o.nEmbd, 4 * o.nEmbd, lin);
     this.c_proj = new Linear(4 * o.nEmbd, o.nEmbd, lin);
     this.dropout = new Dropout(o.dropout ?? 0);
   }
   forward(x: Tensor): Tensor {
-    return this.dropout.call(this.c_proj.call(ops.gelu(this.c_fc.call(x))));
+    return this.dropout.call(this.c_proj.call(ops.gelu(this.c_fc.call(x), { approximate: this.approximate })));
   }
 }
 

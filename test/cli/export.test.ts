@@ -1,5 +1,6 @@
 // `tensorslim export`: a trained checkpoint written as ONNX (file decoded back, and run in ONNX Runtime
-// against our outputs when it loads), a GPT preset, --json, and usage errors with exit code 2.
+// against our outputs when it loads), a GPT preset, --json, usage errors with exit code 2, and
+// quantized (int8) checkpoints as QDQ graphs run in ONNX Runtime against our int8 model.
 
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -8,7 +9,9 @@ import { test } from 'node:test';
 
 import onnxProto from 'onnx-proto';
 import * as ops from '../../src/ops/index.js';
-import { noGrad } from '../../src/index.js';
+import { manualSeed, noGrad } from '../../src/index.js';
+import { createModel, type PresetModel } from '../../src/models/index.js';
+import { quant } from '../../src/compress/index.js';
 import { loadCheckpoint } from '../../src/io/index.js';
 import { modelFromAnyCheckpoint } from '../../src/cli/runtime.js';
 import { cli, trainTinyCheckpoint } from './helpers.js';
@@ -60,4 +63,48 @@ test('export usage errors exit 2', async () => {
     assert.equal(r.code, 2, `${argv.join(' ')}: ${r.ctx.stderr.join('\n')}`);
     assert.match(r.ctx.stderr.join('\n'), re);
   }
+});
+
+function argmaxRows(d: ArrayLike<number>, cols: number): number[] {
+  const out: number[] = [];
+  for (let r = 0; r < d.length / cols; r++) { let b = 0; for (let c = 1; c < cols; c++) if (d[r * cols + c]! > d[r * cols + b]!) b = c; out.push(b); }
+  return out;
+}
+
+test('export quantized checkpoints (dynamic and static int8) as QDQ graphs that ONNX Runtime runs with our classes', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    manualSeed(31);
+    const dyn = join(dir, 'dyn.safetensors'), sta = join(dir, 'static.safetensors');
+    quant.saveQuantizedCheckpoint(dyn, quant.quantizeDynamic(createModel('mlp-tiny')) as PresetModel, { mode: 'dynamic' });
+    const f = createModel('mlp-tiny');
+    f.eval();
+    const p = quant.prepareStatic(f);
+    for (let i = 0; i < 3; i++) noGrad(() => p.call(ops.rand([16, 784])));
+    quant.saveQuantizedCheckpoint(sta, quant.convertStatic(p) as PresetModel, { mode: 'static' });
+    const x = ops.rand([24, 784]);
+    const { ort } = await loadOrt();
+    for (const ck of [dyn, sta]) {
+      const out = ck.replace('.safetensors', '.onnx');
+      const r = await cli('export', '--model', ck, '--out', out, '--json');
+      assert.equal(r.code, 0, r.ctx.stderr.join('\n'));
+      const opsUsed = r.json['ops'] as Record<string, number>;
+      assert.equal(opsUsed['Gemm'], 2, JSON.stringify(opsUsed));
+      assert.ok(opsUsed['DequantizeLinear']! >= 4, JSON.stringify(opsUsed));
+      assert.ok(ck === dyn ? opsUsed['DynamicQuantizeLinear'] === 2 : opsUsed['QuantizeLinear']! >= 4, JSON.stringify(opsUsed));
+      if (ort === null) continue;
+      const { model } = quant.loadQuantizedCheckpoint(ck);
+      const ours = noGrad(() => model.call(x)).dataSync();
+      const got = await runOrt(ort, new Uint8Array(readFileSync(out)), 'input', x, 'output');
+      assert.deepEqual(argmaxRows(got.data, 10), argmaxRows(ours, 10), ck);
+      let worst = 0, spread = 0;
+      for (let i = 0; i < ours.length; i++) { worst = Math.max(worst, Math.abs(ours[i]! - got.data[i]!)); spread = Math.max(spread, Math.abs(ours[i]!)); }
+      // ONNX Runtime rounds and accumulates its own way: a few output steps (static) or 2% of the range (dynamic)
+      const bound = ck === dyn ? 0.02 * spread : 2 * (model.modules().filter((l) => l instanceof quant.QuantizedLinear).pop() as quant.QuantizedLinear).output.scale;
+      assert.ok(worst <= bound, `${ck}: max abs difference ${worst} > ${bound}`);
+    }
+    const low = await cli('export', '--model', sta, '--out', join(dir, 'x.onnx'), '--opset', '12');
+    assert.equal(low.code, 2);
+    assert.match(low.ctx.stderr.join('\n'), /quantized \(int8\) checkpoint: .*opset >= 13; pass --opset 13/);
+  } finally { cleanup(); }
 });

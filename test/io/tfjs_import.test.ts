@@ -8,7 +8,7 @@
 // graph model, a shard outside the folder, sizes that do not match, a missing weight).
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -265,5 +265,41 @@ describe('refusals', () => {
     const renamed = { ...s, weightSpecs: s.weightSpecs.map((w) => ({ ...w, name: w.name.replace('kernel', 'kern') })) };
     assert.throws(() => importTfjsArtifacts(renamed.modelTopology, renamed.weightSpecs, renamed.weightData), /its weight '.*\/kernel' is not in the weights manifest/);
     assert.throws(() => importTfjs(join(dir, 'no-such', 'model.json')), /cannot read/);
+  });
+});
+
+describe('TF.js model.json in the CLI (eval, summary, export)', { skip: process.env['TENSORSLIM_BACKEND'] === 'reference' ? 'CLI plumbing, no kernel under test: runs in the native pass only' : false }, () => {
+  test('a 28x28x1 CNN: summary, eval on mnist (images reshaped to NHWC), export to ONNX that agrees with TF.js', async () => {
+    const { cli } = await import('../cli/helpers.js');
+    const m = tl.sequential({
+      layers: [
+        tl.layers.conv2d({ inputShape: [28, 28, 1], filters: 3, kernelSize: 3, strides: 2, activation: 'relu' }),
+        tl.layers.globalAveragePooling2d({}),
+        tl.layers.dense({ units: 10, activation: 'softmax' }),
+      ],
+    });
+    randomize(m, 9);
+    const f = writeFolder('cli-cnn', await save(m));
+    const s = await cli('summary', f, '--json');
+    assert.equal(s.code, 0, s.ctx.stderr.join('\n'));
+    assert.equal(s.json['preset'], 'tfjs');
+    assert.equal(s.json['params'], 3 * 9 + 3 + 3 * 10 + 10);
+    const e = await cli('eval', '--model', f, '--dataset', 'mnist', '--json');
+    assert.equal(e.code, 0, e.ctx.stderr.join('\n'));
+    assert.equal(e.json['samples'], 2000);
+    assert.match(String(e.json['preset']), /^tfjs layers model \(3 layers: Conv2D, GlobalAveragePooling2D, Dense\)/);
+    const out = join(dir, 'cli-cnn.onnx');
+    const x = await cli('export', '--model', f, '--out', out, '--json');
+    assert.equal(x.code, 0, x.ctx.stderr.join('\n'));
+    assert.deepEqual((x.json['inputs'] as { shape: unknown[] }[])[0]!.shape, ['batch', 28, 28, 1]);
+    if (ortOrNull !== null) {
+      const { ours, theirs } = input([2, 28, 28, 1], 4);
+      const got = await runOrt(ortOrNull, new Uint8Array(readFileSync(out)), 'input', ours, 'output');
+      const want = m.predict(theirs) as tf.Tensor;
+      assert.ok(maxRelError(got.data, want.dataSync() as Float32Array) <= 1e-5);
+    }
+    const bad = await cli('eval', '--model', writeFolder('cli-wide', await save(tl.sequential({ layers: [tl.layers.dense({ inputShape: [30], units: 10 })] }))), '--dataset', 'mnist');
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.ctx.stderr.join('\n'), /input 'input' takes \(30\) = 30 values per sample, but dataset mnist has samples of shape \(1, 28, 28\) = 784/);
   });
 });

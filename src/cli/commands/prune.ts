@@ -13,7 +13,10 @@ import { exportWeights, loadImageData, measureLatency } from '../../train/index.
 import { formatFlags, JSON_FLAG, parseArgs, type FlagSpecs } from '../args.js';
 import { UsageError, type Command } from '../command.js';
 import { emitJson, fmtBytes, fmtInt, fmtLatency, fmtPct, fmtSeconds, formatTable, humanWriter } from '../output.js';
-import { applyRuntimeFlags, isOnnxPath, loadModelFile, refuseQuantized, warnNonFinite } from '../runtime.js';
+import { applyRuntimeFlags, fitImageData, isImportedFileModel, isOnnxPath, isTfjsPath, loadModelOrGraph, refuseQuantized, warnNonFinite, type ImportedFileModel } from '../runtime.js';
+import { exportOnnx, serializeOnnx } from '../../io/onnx/index.js';
+import * as ops from '../../ops/index.js';
+import type { AnyModule } from '../../nn/index.js';
 import { loadCheckpoint } from '../../io/index.js';
 import { checkOutputFile } from '../paths.js';
 import { pruneReporting } from '../prune_progress.js';
@@ -21,7 +24,7 @@ import { openRunLog, withRunLog } from '../run_dir.js';
 import { launchedRun } from '../distributed_run.js';
 
 const FLAGS = {
-  model: { type: 'string', help: 'checkpoint of the trained dense model (written by train --out), or an .onnx classifier', metavar: 'FILE' },
+  model: { type: 'string', help: 'checkpoint of the trained dense model (written by train --out), an .onnx classifier (any graph; then --out is .onnx) or a TF.js model.json', metavar: 'FILE' },
   dataset: { type: 'string', help: 'mnist, fashion-mnist, or a directory of IDX files (fine-tuning and test)', metavar: 'NAME|PATH' },
   data: { type: 'string', help: "folder overriding the dataset's default location", metavar: 'DIR' },
   method: { type: 'string', help: 'l1 (per layer), random, ln-structured (whole neurons/filters, L2), global (one L1 threshold), 2:4', choices: prune.PRUNE_METHODS, default: 'global' },
@@ -43,7 +46,7 @@ const FLAGS = {
 } as const satisfies FlagSpecs;
 
 /** Swap every SparseLinear of `model` for the dense Linear with the same outputs; returns how many. */
-function densifySparse(model: PresetModel): number {
+function densifySparse(model: AnyModule): number {
   let n = 0;
   for (const [path, m] of model.namedModules()) {
     if (!(m instanceof prune.SparseLinear)) continue;
@@ -57,8 +60,23 @@ function densifySparse(model: PresetModel): number {
 
 function fileSize(model: PresetModel, path: string | undefined): number {
   if (path !== undefined) return exportWeights(model, path);
+  return withTempFile((f) => exportWeights(model, f));
+}
+
+/** Bytes of a model written as .onnx (at `path`, or only serialized): pruned weights as dense zeros, CSR layers as their dense Linear. */
+function onnxFileSize(model: AnyModule, sampleShape: readonly number[], path: string | undefined): number {
+  const sample = ops.zeros([1, ...sampleShape]);
+  if (path !== undefined) return exportOnnx(model, sample, path).bytes;
+  return serializeOnnx(model, sample).bytes.length;
+}
+
+function presetInputShape(model: PresetModel): number[] {
+  return model.config.arch === 'mlp' ? [model.config.inFeatures] : [...model.config.inputShape];
+}
+
+function withTempFile(f: (path: string) => number): number {
   const dir = mkdtempSync(join(tmpdir(), 'tensorslim-prune-'));
-  try { return exportWeights(model, join(dir, 'model.safetensors')); } finally { rmSync(dir, { recursive: true, force: true }); }
+  try { return f(join(dir, 'model.safetensors')); } finally { rmSync(dir, { recursive: true, force: true }); }
 }
 
 /** `tensorslim prune --model <checkpoint> --dataset <name> ...`. @example await main(['prune', '--model', 'mlp.safetensors', '--dataset', 'mnist', '--json'], ctx) */
@@ -84,7 +102,10 @@ share of the survivors. The fine-tuning budget (--finetune-epochs or --finetune-
 A pruned file holds weight.values / weight.crow_indices / weight.col_indices / weight.size per
 sparse layer (PyTorch's names for the parts of a sparse CSR tensor); load it in code with
 prune.loadSparse(modelFromConfig(ckpt.config), ckpt.model). A --structured file is a plain
-checkpoint of the smaller model.
+checkpoint of the smaller model. With --out x.onnx the pruned model is written as ONNX (dense
+weights with zeros). An .onnx model of another layout than the presets, or a TF.js layers model
+(model.json), is pruned as it is (its Linear/Conv layers; the dataset reshaped to its declared
+input), unstructured only, and written as .onnx.
 
 Options:
 ${formatFlags(FLAGS)}
@@ -117,26 +138,36 @@ Examples:
     const runLog = (launched.parallel?.rank ?? 0) === 0 ? openRunLog('prune', flags, say) : null;   // rank 0 alone writes the run folder
     const t0 = performance.now();
 
-    let model: PresetModel;
+    let loaded: PresetModel | ImportedFileModel;
     try {
-      if (!isOnnxPath(flags.model!)) refuseQuantized(loadCheckpoint(flags.model!), 'prune', flags.model!, 'prune before quantizing (Deep Compression: prune, then tensorslim quantize the pruned file)');
-      model = loadModelFile(flags.model!, { command: 'prune' });
+      if (!isOnnxPath(flags.model!) && !isTfjsPath(flags.model!)) refuseQuantized(loadCheckpoint(flags.model!), 'prune', flags.model!, 'prune before quantizing (Deep Compression: prune, then tensorslim quantize the pruned file)');
+      loaded = loadModelOrGraph(flags.model!, { command: 'prune' }) as PresetModel | ImportedFileModel;   // checkpoints here are classifiers (loadModelFile)
     } catch (e) { throw new Error(`--model ${flags.model}: ${(e as Error).message}`); }
+    // an ONNX graph that is not a preset layout: pruned as it is, fed the dataset in its declared input shape, written back as .onnx
+    const graph = isImportedFileModel(loaded) ? loaded : null;
+    if (graph !== null && flags.structured) usage(`--structured rebuilds a preset's layers smaller; ${flags.model} is ${graph.description}: prune it unstructured (dense zeros), or import it in code`);
+    if (graph !== null && flags.out !== undefined && !isOnnxPath(flags.out)) usage(`--out ${flags.out}: ${flags.model} is an imported ${graph.format} model (not a preset), so the pruned model is written as ONNX: give --out <file>.onnx`);
+    const model: AnyModule = graph?.model ?? (loaded as PresetModel);
+    const preset = graph?.description ?? (loaded as PresetModel).config.preset ?? (loaded as PresetModel).config.arch;
     warnNonFinite(ctx, 'prune', model, flags.model!);
     const densified = densifySparse(model);   // re-pruning a CSR file: prune (and report on) its dense layers
     if (densified > 0) say(`note: ${flags.model} is already pruned (${densified} CSR layer${densified === 1 ? '' : 's'}); its layers are pruned as dense ones with their zeros, and the report counts against the dense model`);
-    const data = loadImageData(flags.dataset!, flags.data);
+    const rawData = loadImageData(flags.dataset!, flags.data);
+    const data = graph === null ? rawData : fitImageData(rawData, graph, 'prune');
     const spe = Math.ceil(data.train.length / flags['batch-size']);
     const finetuneSteps = flags['finetune-steps'] ?? (flags['finetune-epochs'] ?? 1) * spe;
     if (schedule === 'gradual' && finetuneSteps < 2) usage('--schedule gradual prunes while fine-tuning: give --finetune-epochs >= 1 (or --finetune-steps >= 2)');
-    const inputShape = model.config.arch === 'mlp' ? [model.config.inFeatures] : [...model.config.inputShape];
-    const latencyOf = (m: PresetModel): { batch1: number; batchN: number } => ({
+    const inputShape = graph !== null ? [...data.info.inputShape] : presetInputShape(loaded as PresetModel);
+    const latencyOf = (m: AnyModule): { batch1: number; batchN: number } => ({
       batch1: measureLatency(m, { inputShape, batch: 1, iterations: 300, maxSeconds: 1.5, dataset: data.test }).secondsPerSample,
       batchN: measureLatency(m, { inputShape, batch: flags['latency-batch'], iterations: 50, maxSeconds: 2, dataset: data.test }).secondsPerSample,
     });
-    const denseBytes = fileSize(model, undefined);
+    // an ONNX graph, or --out x.onnx: the file is ONNX (sizes compared as ONNX files); else a checkpoint (CSR or shrunk)
+    const asOnnx = graph !== null || (flags.out !== undefined && isOnnxPath(flags.out));
+    const bytesOf = (m: AnyModule, path: string | undefined): number => (asOnnx ? onnxFileSize(m, inputShape, path) : fileSize(m as PresetModel, path));
+    const denseBytes = bytesOf(model, undefined);
     const denseLatency = flags.latency && (launched.parallel?.rank ?? 0) === 0 ? latencyOf(model) : null;   // rank 0 alone times
-    say(`prune ${model.config.preset ?? model.config.arch} (${flags.model}) on ${data.info.name}: ${method} ${fmtPct(amount, 1)}${flags.structured ? ' (structured: shrink)' : ''}, `
+    say(`prune ${preset} (${flags.model}) on ${data.info.name}: ${method} ${fmtPct(amount, 1)}${flags.structured ? ' (structured: shrink)' : ''}, `
       + `${schedule}, fine-tune ${fmtInt(finetuneSteps)} steps (batch ${flags['batch-size']}${world > 1 ? `: ${flags['batch-size'] / world} per rank x ${world} ranks` : ''}, adam lr ${flags.lr})`);
     const r = await prune.runPrune({
       model, data, method, amount, schedule, finetuneSteps, rounds: flags.rounds, structured: flags.structured,
@@ -144,11 +175,11 @@ Examples:
     });
     const dist = await launched.finish(r.model);   // before rank 0 alone times and writes
     if (dist !== null && dist.rank !== 0) return 0;
-    const prunedBytes = fileSize(r.model, flags.out);
+    const prunedBytes = bytesOf(r.model, flags.out);
     const prunedLatency = flags.latency ? latencyOf(r.model) : null;
     const seconds = (performance.now() - t0) / 1000;
     const result = {
-      command: 'prune', model: flags.model, preset: model.config.preset ?? model.config.arch, dataset: data.info.name,
+      command: 'prune', model: flags.model, preset, dataset: data.info.name,
       method, amount, schedule, structured: flags.structured,
       sparsity: r.sparsity, weightSparsity: r.weightSparsity,
       testAccuracy: r.final.accuracy, testLoss: r.final.loss,
@@ -157,7 +188,7 @@ Examples:
       parameters: r.parameters, denseParameters: r.denseParameters, nonzeros: r.nonzeros,
       compression: r.denseParameters / Math.max(1, r.nonzeros),
       bytesOnDisk: { dense: denseBytes, pruned: prunedBytes },
-      format: flags.structured ? 'dense (shrunk)' : r.sparseLayers.length > 0 ? 'csr' : 'dense',
+      format: asOnnx ? 'onnx (dense zeros)' : flags.structured ? 'dense (shrunk)' : r.sparseLayers.length > 0 ? 'csr' : 'dense',
       sparseLayers: r.sparseLayers, shrunk: r.shrunk,
       latency: denseLatency === null || prunedLatency === null ? null : {
         batch1: { dense: denseLatency.batch1, pruned: prunedLatency.batch1, speedup: denseLatency.batch1 / prunedLatency.batch1 },

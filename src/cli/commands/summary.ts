@@ -5,12 +5,14 @@
 
 import { existsSync } from 'node:fs';
 import { createAnyModel, isGptModel, listModels, summarizeModel, type AnyPresetModel } from '../../models/index.js';
-import { fileBytes, loadCheckpoint } from '../../io/index.js';
-import { anyModelFromCheckpoint, isOnnxPath, loadModelFile, quantizedModelFromFile, warnNonFinite } from '../runtime.js';
+import { fileBytes } from '../../io/index.js';
+import { anyModelFromCheckpoint, loadCheckpointOrHfGpt2, isImportedFileModel, isOnnxPath, isTfjsPath, loadModelOrGraph, quantizedModelFromFile, warnNonFinite, type ImportedFileModel } from '../runtime.js';
+import { OnnxGraph } from '../../io/onnx/index.js';
+import { ELEM } from '../../io/onnx/proto.js';
 import { quant } from '../../compress/index.js';
 import type { ModelSummary } from '../../models/index.js';
 import { formatFlags, JSON_FLAG, parseArgs, type FlagSpecs } from '../args.js';
-import { UsageError, type Command } from '../command.js';
+import { UsageError, type CliContext, type Command } from '../command.js';
 import { emitJson, fmtBytes, fmtCount, fmtInt, fmtPct, formatTable } from '../output.js';
 
 const FLAGS = { ...JSON_FLAG } as const satisfies FlagSpecs;
@@ -30,7 +32,11 @@ scale, zero point and bias), how the file stores each weight and the per-channel
 one row, SparseLinear(in -> out), with its dense parameter count, sparsity and sparse FLOPs. A GPT (gpt-tiny, gpt-small, or a
 checkpoint of train --model gpt-*) is summarized for one sequence of its full context: FLOPs of the
 forward pass per sequence and per token, causal attention included (a tied embedding / LM-head
-matrix counts once in the totals).
+matrix counts once in the totals). An .onnx file of a preset's layout is summarized as that preset;
+any other graph importOnnx reads, or a TF.js layers model (model.json), is summarized over its
+declared input (symbolic dims as 1): its layers' rows (ops it evaluates, such as Add or Softmax,
+have no row and no FLOPs), JSON preset 'onnx' or 'tfjs', config null and an 'imported' object
+(format, opset, input and output names, declared input shape).
 
 Options:
 ${formatFlags(FLAGS)}
@@ -46,8 +52,11 @@ Examples:
     let file: number | null = null;
     let withOptimizer = false;
     if (existsSync(target)) {
-      const ckpt = isOnnxPath(target) ? null : loadCheckpoint(target);
-      model = ckpt === null ? loadModelFile(target, { command: 'summary' }) : quantizedModelFromFile(ckpt, target) ?? anyModelFromCheckpoint(ckpt);
+      const read = isOnnxPath(target) || isTfjsPath(target) ? null : loadCheckpointOrHfGpt2(target);   // a Hugging Face GPT-2 file too
+      const ckpt = read?.ckpt ?? null;
+      const loaded = read?.hf ?? (ckpt === null ? loadModelOrGraph(target, { command: 'summary' }) : quantizedModelFromFile(ckpt, target) ?? anyModelFromCheckpoint(ckpt));
+      if (isImportedFileModel(loaded)) return summarizeOnnx(ctx, loaded, flags.json);
+      model = loaded;
       warnNonFinite(ctx, 'summary', model, target);
       withOptimizer = ckpt !== null && ckpt.optimizer !== null;
       file = fileBytes(target);
@@ -91,6 +100,30 @@ Examples:
     return 0;
   },
 };
+
+/** `summary` of an ONNX graph that is not a preset: per-layer table from one pass over its declared input (symbolic dims as 1). */
+function summarizeOnnx(ctx: CliContext, m: ImportedFileModel, json: boolean): number {
+  const g = m.model instanceof OnnxGraph ? m.model : null;
+  const elem = g?.inputs[0]?.elem ?? ELEM.FLOAT;
+  const inputShape = m.imported.inputShape.slice(1).map((d) => (typeof d === 'number' && d > 0 ? d : 1));
+  warnNonFinite(ctx, 'summary', m.model, m.path);
+  const s = summarizeModel(m.model, inputShape, elem === ELEM.INT32 || elem === ELEM.INT64 ? { dtype: 'int32' } : {});
+  const file = fileBytes(m.path);
+  if (json) {
+    emitJson(ctx, { command: 'summary', target: m.path, preset: m.format, config: null, imported: { format: m.format, opset: m.imported.opset, input: m.imported.inputName, inputShape: m.imported.inputShape, output: m.imported.outputName, description: m.description }, ...s, fileBytes: file, fileHasOptimizerState: false, int8Layers: [] });
+    return 0;
+  }
+  ctx.out(`${m.path}: ${m.description}, input ${m.imported.inputName} (${m.imported.inputShape.join(', ')}) -> ${m.imported.outputName} (${s.outputShape.join(', ')}) for a batch of 1`);
+  ctx.out(formatTable(
+    [{ header: 'layer' }, { header: 'type' }, { header: 'output' }, { header: 'params', align: 'right' }, { header: 'bytes', align: 'right' }, { header: 'FLOPs', align: 'right' }, { header: 'sparsity', align: 'right' }],
+    [
+      ...s.layers.map((l) => [l.name, l.type, `(${l.outputShape.join(', ')})`, l.params ? fmtInt(l.params) : '-', l.bytes ? fmtBytes(l.bytes) : '-', l.flops ? fmtCount(l.flops) : '-', l.params ? fmtPct(l.sparsity, 1) : '-']),
+      ['total', '', '', fmtInt(s.params), fmtBytes(s.bytes), fmtCount(s.flops), fmtPct(s.sparsity, 1)],
+    ],
+  ));
+  ctx.out(`${fmtInt(s.params)} parameters (${fmtInt(s.nonzeroParams)} non-zero), ${fmtInt(s.flops)} FLOPs in its layers per sample (evaluated ops not counted), ${fmtBytes(file)} on disk`);
+  return 0;
+}
 
 /** The summary with each int8 layer's row filled from its quantized weight (the layers hold no Parameters). */
 function withInt8Layers(s: ModelSummary, int8: quant.QuantizedLayerStats[], floatWeightCount: number): ModelSummary {

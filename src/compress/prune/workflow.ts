@@ -38,9 +38,9 @@ export type PruneEvent =
   | { kind: 'pruned'; method: PruneMethodName; structured: boolean; accuracy: number };
 
 /** Options of runPrune (`tensorslim prune`'s flags, resolved). */
-export interface RunPruneOptions {
-  /** The trained dense model (it is pruned in place unless `structured` builds a new one). */
-  model: PresetModel;
+export interface RunPruneOptions<M extends AnyModule = PresetModel> {
+  /** The trained dense model: a preset, or any module taking the data's images (an imported ONNX graph); it is pruned in place unless `structured` builds a new one. */
+  model: M;
   data: ImageClassificationData;
   method: PruneMethodName;
   /** Fraction of the weights to remove (of the hidden units for ln-structured; 2:4 ignores it). */
@@ -66,8 +66,8 @@ export interface RunPruneOptions {
 }
 
 /** What runPrune returns: the pruned model (sparse layers swapped in where worth it) and its numbers. */
-export interface RunPruneResult {
-  model: PresetModel;
+export interface RunPruneResult<M extends AnyModule = PresetModel> {
+  model: M;
   /** Accuracy and loss of the dense model, and of the pruned one right after pruning and at the end. */
   dense: EvalMetrics;
   pruned: EvalMetrics;
@@ -163,12 +163,12 @@ export async function fineTune(model: AnyModule, data: ImageClassificationData, 
  * });
  * r.final.accuracy; r.nonzeros;   // save r.model with exportWeights(r.model, 'mlp-90.safetensors')
  */
-export async function runPrune(o: RunPruneOptions): Promise<RunPruneResult> {
+export async function runPrune<M extends AnyModule = PresetModel>(o: RunPruneOptions<M>): Promise<RunPruneResult<M>> {
   const rng = defaultGenerator.getState(); // seeded below; the caller's random stream is put back after
   try { return await pruneAndFineTune(o); } finally { defaultGenerator.setState(rng); }
 }
 
-async function pruneAndFineTune(o: RunPruneOptions): Promise<RunPruneResult> {
+async function pruneAndFineTune<M extends AnyModule>(o: RunPruneOptions<M>): Promise<RunPruneResult<M>> {
   const { data } = o;
   const emit = (e: PruneEvent): void => o.onEvent?.(e);
   let model = o.model;
@@ -212,7 +212,7 @@ async function pruneAndFineTune(o: RunPruneOptions): Promise<RunPruneResult> {
     else for (const [m, name] of targets) lnStructured(m, name, o.amount, 2, 0);
     if (o.structured) {
       const r = shrink(model, { fromMask: true });
-      model = r.model as PresetModel;
+      model = r.model as unknown as M;   // a Sequential like the input (shrink refuses other layouts)
       shrunk = r.layers;
       emit({ kind: 'shrunk', exact: r.exact, layers: r.layers, parametersBefore: r.parametersBefore, parametersAfter: r.parametersAfter });
     }

@@ -377,8 +377,8 @@ function emitBlock(g: GraphBuilder, blk: Block, path: string, x: Sym, tLen: stri
   const ln2 = emitLayerNorm(g, blk.ln_2, join(path, 'ln_2'), hSym);
   const mp = join(path, 'mlp');
   const fc = emitLinear(g, blk.mlp.c_fc, join(mp, 'c_fc'), ln2);
-  const act = emitGelu(g, fc.name, 'none', join(mp, 'gelu'));
-  const proj = emitLinear(g, blk.mlp.c_proj, join(mp, 'c_proj'), { name: act, t: ops.gelu(fc.t) });
+  const act = emitGelu(g, fc.name, blk.mlp.approximate, join(mp, 'gelu'));
+  const proj = emitLinear(g, blk.mlp.c_proj, join(mp, 'c_proj'), { name: act, t: ops.gelu(fc.t, { approximate: blk.mlp.approximate }) });
   return { name: g.node('Add', [hSym.name, proj.name], [], `${path}/residual2`), t: ops.add(hSym.t, blk.mlp.call(ln2.t)) };
 }
 
