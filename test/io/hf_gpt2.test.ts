@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 
 import { manualSeed, noGrad } from '../../src/index.js';
+import { getTokenizer } from '../../src/data/index.js';
 import * as ops from '../../src/ops/index.js';
 import { GPT } from '../../src/models/gpt.js';
 import { exportHfGpt2, hfGpt2Config, hfGpt2StateDict, importHfGpt2, isHfGpt2, parseSafetensors, serializeSafetensors } from '../../src/io/index.js';
@@ -83,6 +84,17 @@ describe('Hugging Face GPT-2 checkpoints', () => {
       const ex = await cli('export', '--model', f, '--out', join(dir, 'gpt2.onnx'), '--json');
       assert.equal(ex.code, 0, ex.ctx.stderr.join('\n'));
       assert.equal((ex.json['outputs'] as { name: string }[])[0]!.name, 'logits');
+      // generate: greedy, byte tokens (the fixture's vocabulary of 300 is smaller than GPT-2's BPE)
+      const gen = await cli('generate', '--model', f, '--tokenizer', 'byte', '--prompt', 'ab', '--tokens', '5', '--temperature', '0', '--json');
+      assert.equal(gen.code, 0, gen.ctx.stderr.join('\n'));
+      assert.equal(gen.json['tokens'], 5);
+      assert.equal(gen.json['preset'], 'hf-gpt2');
+      const greedy = noGrad(() => r.model.generate(ops.tensor([[97, 98]], { dtype: 'int32' }), 5, { temperature: 0 }));
+      assert.equal(gen.json['text'], getTokenizer('byte').decode(Array.from(greedy.dataSync()).slice(2)));
+      // the default for a GPT-2 file is GPT-2's BPE ('!' is token 0, inside the tiny vocabulary)
+      const bpe = await cli('generate', '--model', f, '--prompt', '!', '--tokens', '2', '--json');
+      assert.equal(bpe.code, 0, bpe.ctx.stderr.join('\n'));
+      assert.equal(bpe.json['tokenizer'], 'gpt2');
       const back = importHfGpt2(out);   // n_head from its metadata
       assert.equal(back.nHeadFrom, 'metadata');
       assert.deepEqual(hfGpt2Config(back.config), hfGpt2Config(r.config));

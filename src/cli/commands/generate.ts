@@ -10,10 +10,11 @@ import { loadGptCheckpoint } from '../../train/lm.js';
 import { formatFlags, JSON_FLAG, parseArgs, type FlagSpecs } from '../args.js';
 import { UsageError, type CliContext, type Command } from '../command.js';
 import { emitJson, fmtInt } from '../output.js';
-import { applyRuntimeFlags } from '../runtime.js';
+import { applyRuntimeFlags, loadCheckpointOrHfGpt2 } from '../runtime.js';
 
 const FLAGS = {
-  model: { type: 'string', help: 'GPT checkpoint (written by tensorslim train --model gpt-* --out)', metavar: 'FILE' },
+  model: { type: 'string', help: 'GPT checkpoint (written by tensorslim train --model gpt-* --out), or a Hugging Face GPT-2 model.safetensors (config.json beside it)', metavar: 'FILE' },
+  tokenizer: { type: 'string', help: "byte or gpt2 (BPE); default: the checkpoint's, gpt2 for a Hugging Face GPT-2 file", choices: ['byte', 'gpt2'] },
   prompt: { type: 'string', help: 'text to continue (default: a newline)', metavar: 'TEXT' },
   tokens: { type: 'int', help: 'tokens to generate', min: 1, default: 200, metavar: 'N' },
   temperature: { type: 'number', help: 'sampling temperature; 0 = always the most likely token', min: 0, default: 0.8, metavar: 'X' },
@@ -26,7 +27,8 @@ const FLAGS = {
 
 const USAGE = `Usage: tensorslim generate --model <checkpoint> [--prompt "..."] [options]
 
-Continue a prompt with a GPT trained by tensorslim train, printing the text as it is generated.
+Continue a prompt with a GPT trained by tensorslim train (or a Hugging Face GPT-2 safetensors file,
+read with its config.json), printing the text as it is generated.
 A key/value cache makes each new token cost one position of attention, not the whole context;
 once the context (the model's blockSize) is full it restarts from the last half of it.
 
@@ -35,7 +37,8 @@ ${formatFlags(FLAGS)}
 
 Examples:
   tensorslim generate --model gpt.safetensors --prompt "Fellow-Citizens of the Senate" --tokens 300
-  tensorslim generate --model gpt.safetensors --prompt "The" --temperature 0.7 --top-k 40 --json`;
+  tensorslim generate --model gpt.safetensors --prompt "The" --temperature 0.7 --top-k 40 --json
+  tensorslim generate --model gpt2/model.safetensors --prompt "Hello, I'm a language model," --tokens 40`;
 
 /**
  * Turns a growing list of token ids into text chunks, holding back an incomplete UTF-8 sequence
@@ -86,8 +89,11 @@ export const generateCommand: Command = {
     if (flags.model === undefined) throw new UsageError('generate', 'missing --model <checkpoint> (train one with tensorslim train --model gpt-tiny --dataset sotu --out gpt.safetensors)');
     if (!existsSync(flags.model)) throw new UsageError('generate', `--model ${flags.model}: no such file`);
     applyRuntimeFlags('generate', { threads: flags.threads });
-    const { model, config, tokenizer: tokName } = loadGptCheckpoint(flags.model);
-    const tokenizer = getTokenizer(tokName);
+    const loaded = loadCheckpointOrHfGpt2(flags.model);
+    const { model, config, tokenizer: stored } = loaded.hf !== null
+      ? { model: loaded.hf, config: loaded.hf.config, tokenizer: 'gpt2' }
+      : loadGptCheckpoint(loaded.ckpt);
+    const tokenizer = getTokenizer(flags.tokenizer ?? stored);
     const prompt = flags.prompt ?? '\n';
     if (prompt.length === 0) throw new UsageError('generate', '--prompt is empty; give some text, or leave --prompt out to start from a newline');
     const ids = tokenizer.encode(prompt);
@@ -114,7 +120,7 @@ export const generateCommand: Command = {
     const generated = Array.from(result.dataSync()).slice(ids.length);
     if (flags.json) {
       emitJson(ctx, {
-        command: 'generate', model: flags.model, preset: config.preset ?? 'gpt', prompt, text: tokenizer.decode(generated),
+        command: 'generate', model: flags.model, preset: config.preset ?? (loaded.hf !== null ? 'hf-gpt2' : 'gpt'), tokenizer: flags.tokenizer ?? stored, prompt, text: tokenizer.decode(generated),
         promptTokens: ids.length, tokens: generated.length, seconds, tokensPerSecond: generated.length / seconds,
         temperature: flags.temperature, topK: flags['top-k'] ?? null, seed: flags.seed, cache: !flags['no-cache'],
       });
