@@ -21,6 +21,11 @@ import { resolveCommHook, type CommHook, type CommHookSpec } from './comm_hooks.
 export interface DistributedDataParallelOptions {
   /** Bucket size cap in MiB (default 25, PyTorch's). A parameter larger than the cap gets a bucket of its own. */
   bucketCapMB?: number;
+  /**
+   * Cap of the first bucket (the last layers' gradients, final first) in MiB: default 1, PyTorch's,
+   * so that a reduction starts early in backward; the smaller of this and bucketCapMB applies.
+   */
+  firstBucketCapMB?: number;
   /** The group (default: the one initProcessGroup made). */
   group?: ProcessGroup;
   /** Also broadcast rank 0's buffers (e.g. running statistics) at start. Default true. */
@@ -116,7 +121,7 @@ export class DistributedDataParallel<M extends AnyModule = AnyModule> {
    */
   commStats(): DdpCommStats { return { ...this.stats }; }
 
-  private constructor(readonly module: M, readonly group: ProcessGroup, bucketCapMB: number, readonly findUnusedParameters = false) {
+  private constructor(readonly module: M, readonly group: ProcessGroup, bucketCapMB: number, firstBucketCapMB: number, readonly findUnusedParameters = false) {
     const params = module.namedParameters().filter(([, p]) => p.requiresGrad);
     for (const [n, p] of params) this.names.set(p, n);
     for (const [, p] of params) {
@@ -124,6 +129,7 @@ export class DistributedDataParallel<M extends AnyModule = AnyModule> {
     }
     // Reverse registration order ~ the order backward finishes gradients.
     const capBytes = Math.max(1, bucketCapMB * 1024 * 1024);
+    const firstCapBytes = Math.min(capBytes, Math.max(1, firstBucketCapMB * 1024 * 1024));
     let cur: { name: string; p: Parameter; offset: number }[] = [];
     let bytes = 0;
     const close = (): void => {
@@ -136,7 +142,8 @@ export class DistributedDataParallel<M extends AnyModule = AnyModule> {
     };
     for (const [name, p] of [...params].reverse()) {
       const b = p.size * (p.dtype === 'float64' ? 8 : 4);
-      if (cur.length > 0 && (bytes + b > capBytes || cur[0]!.p.dtype !== p.dtype)) close();
+      const cap = this.buckets.length === 0 ? firstCapBytes : capBytes;
+      if (cur.length > 0 && (bytes + b > cap || cur[0]!.p.dtype !== p.dtype)) close();
       const offset = cur.reduce((s, e) => s + e.p.size, 0);
       cur.push({ name, p, offset });
       this.bucketOf.set(p, this.buckets.length);
@@ -159,7 +166,10 @@ export class DistributedDataParallel<M extends AnyModule = AnyModule> {
     if (opts.broadcastBuffers ?? true) {
       for (const [, b] of module.namedBuffers()) if (b.dtype === 'float32' || b.dtype === 'float64' || b.dtype === 'int32') await group.broadcast(b, 0);
     }
-    return new DistributedDataParallel(module, group, opts.bucketCapMB ?? 25, opts.findUnusedParameters ?? false);
+    for (const [k, v] of [['bucketCapMB', opts.bucketCapMB], ['firstBucketCapMB', opts.firstBucketCapMB]] as const) {
+      if (v !== undefined && !(v > 0)) throw new Error(`DistributedDataParallel: ${k} must be a positive number of MiB, got ${v}`);
+    }
+    return new DistributedDataParallel(module, group, opts.bucketCapMB ?? 25, opts.firstBucketCapMB ?? 1, opts.findUnusedParameters ?? false);
   }
 
   /** Number of gradient buckets and their sizes in elements (for tests and tuning). */
