@@ -59,14 +59,22 @@ export function registerPostAccumulateGradHook(t: Tensor, hook: GradHook): { rem
   return { remove() { const i = list.indexOf(hook); if (i >= 0) list.splice(i, 1); } };
 }
 
-type BackwardStartHook = (leaves: ReadonlySet<Tensor>) => void;
+/** What a backward-start hook learns besides the reachable leaves. */
+export interface BackwardStartInfo {
+  /** This backward runs inside another one (activation checkpointing's recomputation). */
+  nested: boolean;
+  /** The graph holds checkpoint() nodes, whose backward reaches leaves that `leaves` does not list. */
+  recomputes: boolean;
+}
+type BackwardStartHook = (leaves: ReadonlySet<Tensor>, info: BackwardStartInfo) => void;
 const backwardStartHooks: BackwardStartHook[] = [];
+let backwardDepth = 0;
 
 /**
- * Call `hook(leaves)` at the start of every backward() (not grad()), after the graph is checked and
- * before any gradient is written, with the leaves that backward can reach: a leaf outside the set
- * gets no gradient from it (DDP's findUnusedParameters marks those ready at once). A hook may throw
- * to refuse the backward before it writes anything.
+ * Call `hook(leaves, info)` at the start of every backward() (not grad()), after the graph is checked
+ * and before any gradient is written, with the leaves that backward can reach: unless
+ * `info.recomputes`, a leaf outside the set gets no gradient from it (DDP's findUnusedParameters
+ * marks those ready at once). A hook may throw to refuse the backward before it writes anything.
  * @example const h = registerBackwardStartHook((leaves) => { if (!leaves.has(p)) unused.push(p); }); h.remove();
  */
 export function registerBackwardStartHook(hook: BackwardStartHook): { remove(): void } {
@@ -154,7 +162,7 @@ function contextFor(node: Node): GradContext {
  * `sink(leaf, g)` receives each leaf gradient; `capture` collects gradients of non-leaf targets.
  */
 function propagate(seeds: ReadonlyArray<readonly [Tensor, Tensor]>, opts: BackwardOptions, sink: (leaf: Tensor, g: Tensor) => void,
-  capture?: Map<Node, Tensor>, onStart?: (leaves: ReadonlySet<Tensor>) => void): void {
+  capture?: Map<Node, Tensor>, onStart?: (leaves: ReadonlySet<Tensor>, order: readonly Node[]) => void): void {
   const run = (): void => {
     const grads = new Map<Node, Tensor>();
     const roots: Node[] = [];
@@ -178,7 +186,7 @@ function propagate(seeds: ReadonlyArray<readonly [Tensor, Tensor]>, opts: Backwa
     const pending = new Map<Tensor, number>();
     for (const node of order) for (const e of node.edges) if (e.leaf) pending.set(e.leaf, (pending.get(e.leaf) ?? 0) + 1);
     for (const [t] of toLeafLater) pending.set(t, (pending.get(t) ?? 0) + 1);
-    onStart?.(new Set(pending.keys()));
+    onStart?.(new Set(pending.keys()), order);
     const leafGrads = new Map<Tensor, Tensor>();
     const toLeaf = (leaf: Tensor, g: Tensor | null): void => {
       if (g) { const prev = leafGrads.get(leaf); leafGrads.set(leaf, prev ? add(prev, g) : g); }
@@ -249,10 +257,20 @@ export function backward(t: Tensor, gradient?: Tensor, opts: BackwardOptions = {
     if (whole && !claimed.has(g.data.buffer)) { claimed.add(g.data.buffer); return detach(g); }
     return clone(detach(g));
   };
-  propagate([[t, seed]], opts, (leaf, g) => {
-    leaf.grad = leaf.grad ? (opts.createGraph ? add(leaf.grad, g) : noGrad(() => add(leaf.grad!, g))) : opts.createGraph ? g : own(g);
-    for (const h of accumulateHooks.get(leaf) ?? []) h(leaf.grad);
-  }, undefined, backwardStartHooks.length > 0 ? (leaves) => { for (const h of [...backwardStartHooks]) h(leaves); } : undefined);
+  const nested = backwardDepth > 0;
+  const onStart = backwardStartHooks.length === 0 ? undefined : (leaves: ReadonlySet<Tensor>, order: readonly Node[]): void => {
+    const info: BackwardStartInfo = { nested, recomputes: order.some((n) => n.kernel === 'checkpoint') };
+    for (const h of [...backwardStartHooks]) h(leaves, info);
+  };
+  backwardDepth++;
+  try {
+    propagate([[t, seed]], opts, (leaf, g) => {
+      leaf.grad = leaf.grad ? (opts.createGraph ? add(leaf.grad, g) : noGrad(() => add(leaf.grad!, g))) : opts.createGraph ? g : own(g);
+      for (const h of accumulateHooks.get(leaf) ?? []) h(leaf.grad);
+    }, undefined, onStart);
+  } finally {
+    backwardDepth--;
+  }
 }
 
 /**

@@ -12,7 +12,7 @@
 // writes the averages back into `.grad`.
 
 import { fromBuffer, type Tensor } from '../core/tensor.js';
-import { registerBackwardStartHook, registerPostAccumulateGradHook } from '../autograd/index.js';
+import { registerBackwardStartHook, registerPostAccumulateGradHook, type BackwardStartInfo } from '../autograd/index.js';
 import type { AnyModule } from '../nn/module.js';
 import type { Parameter } from '../nn/parameter.js';
 import { defaultGroup, type ProcessGroup } from './process_group.js';
@@ -107,6 +107,7 @@ export class DistributedDataParallel<M extends AnyModule = AnyModule> {
   private commHook: CommHook | null = null;
   private readonly names = new Map<Parameter, string>();
   private backwardSeen = false; // a synced, overlapped backward reached this model since the last finish
+  private recomputes = false;   // ... and its graph had checkpoint() nodes
   private launchedEarly = 0;
   private firstLaunchAt = 0;
   private readonly stats: DdpCommStats = { steps: 0, buckets: 0, launchedInBackward: 0, bytes: 0, overlapMs: 0, waitMs: 0, totalWaitMs: 0 };
@@ -151,7 +152,7 @@ export class DistributedDataParallel<M extends AnyModule = AnyModule> {
     }
     close();
     for (const [, p] of params) this.hooks.push(registerPostAccumulateGradHook(p, () => this.onGradReady(p)));
-    this.hooks.push(registerBackwardStartHook((leaves) => this.onBackwardStart(leaves)));
+    this.hooks.push(registerBackwardStartHook((leaves, info) => this.onBackwardStart(leaves, info)));
   }
 
   /**
@@ -189,8 +190,11 @@ export class DistributedDataParallel<M extends AnyModule = AnyModule> {
   // A backward starts: refuse a second synced one before finishGradientSync (its gradients would
   // miss the buckets already launched) and, with findUnusedParameters, mark the parameters it cannot
   // reach as ready. Backward passes that reach none of this model's parameters are not ours.
-  private onBackwardStart(leaves: ReadonlySet<unknown>): void {
-    if (!this.syncEnabled || !this.overlap) return;
+  // A nested backward (activation checkpointing recomputing a block) is part of the one in progress.
+  // Through checkpoint() nodes the reachable set is incomplete, so unused parameters wait for
+  // finishGradientSync then (no early marking, no error).
+  private onBackwardStart(leaves: ReadonlySet<unknown>, info: BackwardStartInfo): void {
+    if (!this.syncEnabled || !this.overlap || info.nested) return;
     let reaches = false;
     for (const p of this.names.keys()) if (leaves.has(p)) { reaches = true; break; }
     if (!reaches) return;
@@ -198,7 +202,8 @@ export class DistributedDataParallel<M extends AnyModule = AnyModule> {
       throw new Error('DistributedDataParallel: a second backward() before finishGradientSync(): its gradients would miss the buckets the first one launched. Await ddp.finishGradientSync() after each backward, wrap the earlier backward passes of an accumulation in ddp.noSync(() => ...), or set ddp.overlap = false to reduce only at finishGradientSync');
     }
     this.backwardSeen = true;
-    if (this.findUnusedParameters) for (const p of this.names.keys()) if (!leaves.has(p)) this.onGradReady(p);
+    this.recomputes = info.recomputes;
+    if (this.findUnusedParameters && !info.recomputes) for (const p of this.names.keys()) if (!leaves.has(p)) this.onGradReady(p);
   }
 
   private onGradReady(p: Parameter): void {
@@ -241,7 +246,7 @@ export class DistributedDataParallel<M extends AnyModule = AnyModule> {
     const t0 = performance.now();
     // Parameters a synced backward left without a gradient (checked before launching, reported after
     // the reductions so every rank still takes part in them).
-    const unused = this.backwardSeen && !this.findUnusedParameters ? [...this.names].filter(([p]) => !this.readyParams.has(p)).map(([, n]) => n) : [];
+    const unused = this.backwardSeen && !this.findUnusedParameters && !this.recomputes ? [...this.names].filter(([p]) => !this.readyParams.has(p)).map(([, n]) => n) : [];
     this.launchReady(true); // buckets not launched during backward go now, still in order
     try {
       for (const b of this.buckets) {
@@ -270,6 +275,7 @@ export class DistributedDataParallel<M extends AnyModule = AnyModule> {
       st.totalWaitMs += waitMs;
       this.launchedEarly = 0;
       this.backwardSeen = false;
+      this.recomputes = false;
     }
     if (unused.length > 0) {
       const show = unused.slice(0, 4).join(', ') + (unused.length > 4 ? `, ... (${unused.length} in all)` : '');

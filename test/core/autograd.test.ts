@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
 import {
-  add, backward, detach, enableGrad, exp, grad, gt, isGradEnabled, mul, noGrad, ones, registerBackwardStartHook, registerPostAccumulateGradHook,
+  add, backward, checkpoint, detach, enableGrad, exp, grad, gt, isGradEnabled, mul, noGrad, ones, registerBackwardStartHook, registerPostAccumulateGradHook,
   slice, sum, tensor, TensorslimError, type Tensor,
 } from '../../src/index.js';
 import { vals } from './helpers.js';
@@ -260,6 +260,19 @@ describe('registerPostAccumulateGradHook', () => {
     } finally { h.remove(); }
     sum(mul(x, 2)).backward();
     assert.deepEqual(vals(x.grad!), [2, 2]);
+  });
+
+  test('registerBackwardStartHook: a checkpoint() recomputation is a nested backward; its outer graph says recomputes', () => {
+    const w = leaf([2, 3]);
+    const x = leaf([1, 1]);
+    const seen: { leaves: number; nested: boolean; recomputes: boolean; hasW: boolean }[] = [];
+    const h = registerBackwardStartHook((leaves, info) => seen.push({ leaves: leaves.size, ...info, hasW: leaves.has(w) }));
+    try { sum(checkpoint((t) => mul(t, w), x)).backward(); } finally { h.remove(); }
+    assert.deepEqual(seen, [
+      { leaves: 1, nested: false, recomputes: true, hasW: false }, // outer: x only; w is inside the checkpoint
+      { leaves: 2, nested: true, recomputes: false, hasW: true },  // the recomputation's backward
+    ]);
+    assert.deepEqual(vals(w.grad!), [1, 1]);
   });
 
   test('does not fire for other leaves', () => {

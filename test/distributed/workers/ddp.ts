@@ -4,7 +4,7 @@
 // argv[2] === 'mismatch': rank 1 builds a different model (the cross-rank check must refuse it).
 // argv[2] === 'extras': comm hook, unused parameters, a second backward (see extras()).
 // plain and accumulate also train a replica with overlap off and report whether it is bit-identical.
-import { Linear, Parameter, randn, type Sequential, type Tensor } from '../../../src/index.js';
+import { Linear, Parameter, checkpoint, randn, type Sequential, type Tensor } from '../../../src/index.js';
 import { DistributedDataParallel, destroyProcessGroup, getRank, getWorldSize, initProcessGroup } from '../../../src/distributed/index.js';
 import { BATCH, STEPS, buildModel, data, loss, optimizer, params } from './ddp_common.js';
 
@@ -86,5 +86,16 @@ async function extras(rank: number, share: number, x: Tensor, y: Tensor): Promis
   let secondError = '';
   try { loss(f, x, y, from, from + share).backward(); } catch (e) { secondError = (e as Error).message; }
   await df.finishGradientSync();
-  return { bf16Identical, unusedError, spareGrad, findUnusedLaunched, buckets: df.bucketSizes, secondError };
+  // Activation checkpointing: the recomputation's nested backward belongs to the step in progress, and
+  // findUnusedParameters must not take the checkpointed parameters (absent from the outer graph) for unused.
+  const c = buildModel(1000 + rank), d = buildModel(1000 + rank);
+  const dc = await DistributedDataParallel.create(c, { ...cap, findUnusedParameters: true }), dd = await DistributedDataParallel.create(d, cap);
+  const xg = x.detach().clone().requiresGrad_(true); // an input that requires grad engages checkpoint()
+  const viaCheckpoint = { call: (h: Tensor) => checkpoint((t) => c.call(t), h) } as unknown as Sequential;
+  loss(viaCheckpoint, xg, y, from, from + share).backward();
+  await dc.finishGradientSync();
+  loss(d, x, y, from, from + share).backward();
+  await dd.finishGradientSync();
+  const checkpointIdentical = c.parameters().every((p, i) => Array.from(p.grad!.data).every((v, j) => Object.is(v, d.parameters()[i]!.grad!.data[j])));
+  return { bf16Identical, unusedError, spareGrad, findUnusedLaunched, buckets: df.bucketSizes, secondError, checkpointIdentical };
 }
