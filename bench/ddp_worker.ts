@@ -1,6 +1,10 @@
 // One rank of bench/run_ddp.ts (started through distributed.launch, which sets the launch contract):
-//   train MODEL GLOBAL_BATCH STEPS WARMUP THREADS   DDP training steps of a preset on random data
-//                                                    (world size 1: no process group, no DDP)
+//   train MODEL GLOBAL_BATCH STEPS WARMUP THREADS [OVERLAP] [BUCKET_CAP_MB]
+//                                                    DDP training steps of a preset on random data
+//                                                    (world size 1: no process group, no DDP); OVERLAP
+//                                                    'off' launches every bucket after backward (the
+//                                                    path before the tape handed gradients out early);
+//                                                    BUCKET_CAP_MB: DDP's bucketCapMB (default 25)
 //   allreduce MIB ITERS                              all-reduce (sum) of a float32 buffer of MIB MiB
 // Rank 0 prints one JSON line: the median step (or all-reduce) time and the machine description.
 import { CrossEntropyLoss, createModel, manualSeed, randint, randn } from '../src/index.js';
@@ -35,13 +39,16 @@ if (mode === 'allreduce') {
   const busBytesPerSecond = (bytes * 2 * (getWorldSize() - 1)) / getWorldSize() / (ms / 1000);
   if (rank === 0) console.log(JSON.stringify({ mode, worldSize: getWorldSize(), bytes, ms, busBytesPerSecond, machine: machineInfo() }));
 } else {
-  const [name = 'mlp', gb = '128', st = '30', wu = '5', th = '1'] = args;
+  const [name = 'mlp', gb = '128', st = '30', wu = '5', th = '1', ov = 'on', cap = '25'] = args;
   applyThreads(Number(th));
   const batch = Number(gb) / world;
   manualSeed(7);
   const model = createModel(name);
   const gpt = name.startsWith('gpt');
-  const ddp = world > 1 ? await DistributedDataParallel.create(model) : null;
+  const ddp = world > 1 ? await DistributedDataParallel.create(model, { bucketCapMB: Number(cap) }) : null;
+  if (ddp) ddp.overlap = ov !== 'off';
+  const waits: number[] = [];
+  const overlaps: number[] = [];
   const opt = gpt ? new AdamW(model.parameters(), { lr: 1e-3, betas: [0.9, 0.95] }) : new Adam(model.parameters(), { lr: 1e-3 });
   const [x, y]: Tensor[] = gpt ? [randint(0, 256, [batch, 128], { dtype: 'int32' }), randint(0, 256, [batch, 128], { dtype: 'int32' })]
     : [randn([batch, 784]), randint(0, 10, [batch], { dtype: 'int32' })];
@@ -55,9 +62,13 @@ if (mode === 'allreduce') {
     if (ddp) await ddp.finishGradientSync();
     opt.step();
     loss.item();
-    if (i >= Number(wu)) times.push(now() - t0);
+    if (i >= Number(wu)) {
+      times.push(now() - t0);
+      if (ddp) { const c = ddp.commStats(); waits.push(c.waitMs); overlaps.push(c.overlapMs); }
+    }
   }
   if (world > 1) await barrier();
-  if (rank === 0) console.log(JSON.stringify({ mode: 'train', model: name, worldSize: world, perRankBatch: batch, globalBatch: Number(gb), stepMs: median(times), minMs: Math.min(...times), steps: Number(st), machine: machineInfo() }));
+  if (rank === 0) console.log(JSON.stringify({ mode: 'train', model: name, worldSize: world, perRankBatch: batch, globalBatch: Number(gb), stepMs: median(times), minMs: Math.min(...times), steps: Number(st), overlap: ddp ? ddp.overlap : null,
+    commWaitMs: ddp ? median(waits) : null, commOverlapMs: ddp ? median(overlaps) : null, buckets: ddp ? ddp.bucketSizes : null, machine: machineInfo() }));
 }
 if (world > 1) await destroyProcessGroup();

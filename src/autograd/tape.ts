@@ -1,7 +1,8 @@
 // The define-by-run tape: ops report (kernel, inputs, output) through the engine hook; we keep a
 // Node per recorded op with only what its rule saves. backward() walks nodes in reverse creation
 // order (a valid topological order), calls each rule, reduces broadcast gradients to the input
-// shapes (the one central place for that), and accumulates into leaves' .grad.
+// shapes (the one central place for that), and accumulates into leaves' .grad, each leaf as soon as
+// its last contribution is in (post-accumulate-grad hooks then fire during backward).
 
 import { beginScope, endScope, withoutTracking } from '../backend/pool.js';
 import { shapeEquals, type Shape } from '../backend/shape.js';
@@ -57,6 +58,29 @@ export function registerPostAccumulateGradHook(t: Tensor, hook: GradHook): { rem
   list.push(hook);
   accumulateHooks.set(t, list);
   return { remove() { const i = list.indexOf(hook); if (i >= 0) list.splice(i, 1); } };
+}
+
+/** What a backward-start hook learns besides the reachable leaves. */
+export interface BackwardStartInfo {
+  /** This backward runs inside another one (activation checkpointing's recomputation). */
+  nested: boolean;
+  /** The graph holds checkpoint() nodes, whose backward reaches leaves that `leaves` does not list. */
+  recomputes: boolean;
+}
+type BackwardStartHook = (leaves: ReadonlySet<Tensor>, info: BackwardStartInfo) => void;
+const backwardStartHooks: BackwardStartHook[] = [];
+let backwardDepth = 0;
+
+/**
+ * Call `hook(leaves, info)` at the start of every backward() (not grad()), after the graph is checked
+ * and before any gradient is written, with the leaves that backward can reach: unless
+ * `info.recomputes`, a leaf outside the set gets no gradient from it (DDP's findUnusedParameters
+ * marks those ready at once). A hook may throw to refuse the backward before it writes anything.
+ * @example const h = registerBackwardStartHook((leaves) => { if (!leaves.has(p)) unused.push(p); }); h.remove();
+ */
+export function registerBackwardStartHook(hook: BackwardStartHook): { remove(): void } {
+  backwardStartHooks.push(hook);
+  return { remove() { const i = backwardStartHooks.indexOf(hook); if (i >= 0) backwardStartHooks.splice(i, 1); } };
 }
 
 function recorder(kernel: string, inputs: readonly Tensor[], output: Tensor, attrs: Readonly<Record<string, unknown>>): void {
@@ -139,7 +163,7 @@ function contextFor(node: Node): GradContext {
  * `sink(leaf, g)` receives each leaf gradient; `capture` collects gradients of non-leaf targets.
  */
 function propagate(seeds: ReadonlyArray<readonly [Tensor, Tensor]>, opts: BackwardOptions, sink: (leaf: Tensor, g: Tensor) => void,
-  capture?: Map<Node, Tensor>): void {
+  capture?: Map<Node, Tensor>, onStart?: (leaves: ReadonlySet<Tensor>, order: readonly Node[]) => void): void {
   const run = (): void => {
     const grads = new Map<Node, Tensor>();
     const roots: Node[] = [];
@@ -156,37 +180,47 @@ function propagate(seeds: ReadonlyArray<readonly [Tensor, Tensor]>, opts: Backwa
     const order = collect(roots);
     // Check every node first, so a stale or freed graph fails before any gradient is written.
     for (const node of order) contextFor(node);
-    // Leaf gradients are summed here and handed out once at the end: each leaf's hooks fire once
-    // per backward, with its complete gradient.
+    // Leaf gradients are summed here (in node order, as before) and handed out as soon as they are
+    // final: `pending` counts each leaf's edges from the nodes still to run (plus a seed that is the
+    // leaf itself); when it reaches 0 the leaf's sum is complete and goes to `sink` at once, so its
+    // hooks fire during backward, once, with the complete gradient (DDP launches buckets from them).
+    const pending = new Map<Tensor, number>();
+    for (const node of order) for (const e of node.edges) if (e.leaf) pending.set(e.leaf, (pending.get(e.leaf) ?? 0) + 1);
+    for (const [t] of toLeafLater) pending.set(t, (pending.get(t) ?? 0) + 1);
+    onStart?.(new Set(pending.keys()), order);
     const leafGrads = new Map<Tensor, Tensor>();
-    const toLeaf = (leaf: Tensor, g: Tensor): void => {
-      const prev = leafGrads.get(leaf);
-      leafGrads.set(leaf, prev ? add(prev, g) : g);
+    const toLeaf = (leaf: Tensor, g: Tensor | null): void => {
+      if (g) { const prev = leafGrads.get(leaf); leafGrads.set(leaf, prev ? add(prev, g) : g); }
+      const left = pending.get(leaf)! - 1;
+      if (left > 0) { pending.set(leaf, left); return; }
+      pending.delete(leaf);
+      const sum = leafGrads.get(leaf);
+      if (sum) { leafGrads.delete(leaf); sink(leaf, sum); }
     };
     for (const node of order) {
       const dy = grads.get(node);
-      if (!dy) continue;
+      if (!dy) { for (const e of node.edges) if (e.leaf) toLeaf(e.leaf, null); continue; }
       if (capture?.has(node)) capture.set(node, dy);
       const ctx = contextFor(node);
       const gs = node.rule.grad(dy, ctx);
       node.edges.forEach((e, i) => {
         const g0 = gs[i];
-        if (!e.requiresGrad || !g0) return;
-        let g = sumTo(g0, e.shape);
-        if (g.dtype !== e.dtype) g = to(g, e.dtype);
-        if (e.node) {
-          const prev = grads.get(e.node);
-          grads.set(e.node, prev ? add(prev, g) : g);
-        } else if (e.leaf) {
-          toLeaf(e.leaf, g);
+        let g: Tensor | null = null;
+        if (e.requiresGrad && g0) {
+          g = sumTo(g0, e.shape);
+          if (g.dtype !== e.dtype) g = to(g, e.dtype);
+          if (e.node) {
+            const prev = grads.get(e.node);
+            grads.set(e.node, prev ? add(prev, g) : g);
+          }
         }
+        if (e.leaf) toLeaf(e.leaf, g);
       });
       grads.delete(node);
     }
     // like PyTorch, createGraph implies retainGraph unless said otherwise: the new graph reads the old one
     if (!(opts.retainGraph ?? opts.createGraph ?? false)) for (const node of order) node.saved = null;
     for (const [t, g] of toLeafLater) toLeaf(t, g);
-    for (const [leaf, g] of leafGrads) sink(leaf, g);
   };
   if (opts.createGraph) enableGrad(run); else noGrad(run);
 }
@@ -256,12 +290,23 @@ function backwardInner(t: Tensor, seed: Tensor, opts: BackwardOptions, sunk: Ten
     if (whole && !claimed.has(g.data.buffer)) { claimed.add(g.data.buffer); return detach(g); }
     return clone(detach(g));
   };
-  propagate([[t, seed]], opts, (leaf, g) => {
-    leaf.grad = leaf.grad ? (opts.createGraph ? add(leaf.grad, g) : noGrad(() => add(leaf.grad!, g))) : opts.createGraph ? g : own(g);
-    sunk.push(leaf.grad); leaves.push(leaf);
-    const hooks = accumulateHooks.get(leaf);
-    if (hooks !== undefined && hooks.length > 0) withoutTracking(() => { for (const h of hooks) h(leaf.grad!); });
-  });
+  const nested = backwardDepth > 0;
+  const onStart = backwardStartHooks.length === 0 ? undefined : (starting: ReadonlySet<Tensor>, order: readonly Node[]): void => {
+    const info: BackwardStartInfo = { nested, recomputes: order.some((n) => n.kernel === 'checkpoint') };
+    // hooks may allocate (DDP's buckets) and keep what they make: never tracked by the storage pool
+    withoutTracking(() => { for (const h of [...backwardStartHooks]) h(starting, info); });
+  };
+  backwardDepth++;
+  try {
+    propagate([[t, seed]], opts, (leaf, g) => {
+      leaf.grad = leaf.grad ? (opts.createGraph ? add(leaf.grad, g) : noGrad(() => add(leaf.grad!, g))) : opts.createGraph ? g : own(g);
+      sunk.push(leaf.grad); leaves.push(leaf);
+      const hooks = accumulateHooks.get(leaf);
+      if (hooks !== undefined && hooks.length > 0) withoutTracking(() => { for (const h of hooks) h(leaf.grad!); });
+    }, undefined, onStart);
+  } finally {
+    backwardDepth--;
+  }
 }
 
 /**

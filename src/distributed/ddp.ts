@@ -1,17 +1,18 @@
 // Distributed data parallel: every rank holds the whole model, trains on its own share of the batch,
 // and gradients are averaged across ranks before the optimizer step, so all ranks stay identical.
-// Built only on public seams (Module.namedParameters, registerPostAccumulateGradHook, collectives).
+// Built only on public seams (Module.namedParameters, registerPostAccumulateGradHook,
+// registerBackwardStartHook, collectives).
 //
 // Gradients are packed into size-capped buckets in reverse parameter order (the order backward
 // produces them). A bucket is reduced as soon as all its gradients are ready and every earlier
 // bucket has been launched: launches happen in bucket order on every rank, so the collectives line
-// up across ranks even when readiness differs. Reductions run on the communication thread while the
-// JS thread goes on; `finishGradientSync()` awaits them and writes the averages back into `.grad`.
-// Today's tape hands leaf gradients out together at the end of backward, so buckets overlap each
-// other and the caller's work after backward, not backward itself.
+// up across ranks even when readiness differs. The tape hands each parameter's gradient out as soon
+// as its last contribution is accumulated, so a full bucket starts reducing on the communication
+// thread while the JS thread is still running backward; `finishGradientSync()` awaits them and
+// writes the averages back into `.grad`.
 
 import { fromBuffer, type Tensor } from '../core/tensor.js';
-import { registerPostAccumulateGradHook } from '../autograd/index.js';
+import { registerBackwardStartHook, registerPostAccumulateGradHook, type BackwardStartInfo } from '../autograd/index.js';
 import type { AnyModule } from '../nn/module.js';
 import type { Parameter } from '../nn/parameter.js';
 import { defaultGroup, type ProcessGroup } from './process_group.js';
@@ -20,10 +21,42 @@ import { resolveCommHook, type CommHook, type CommHookSpec } from './comm_hooks.
 export interface DistributedDataParallelOptions {
   /** Bucket size cap in MiB (default 25, PyTorch's). A parameter larger than the cap gets a bucket of its own. */
   bucketCapMB?: number;
+  /**
+   * Cap of the first bucket (the last layers' gradients, final first) in MiB: default 1, PyTorch's,
+   * so that a reduction starts early in backward; the smaller of this and bucketCapMB applies.
+   */
+  firstBucketCapMB?: number;
   /** The group (default: the one initProcessGroup made). */
   group?: ProcessGroup;
   /** Also broadcast rank 0's buffers (e.g. running statistics) at start. Default true. */
   broadcastBuffers?: boolean;
+  /**
+   * Parameters that a backward does not reach (unused in this forward) are marked ready when that
+   * backward starts, contributing their current gradient (zeros when none), so the buckets after them
+   * still start during backward. Default false: a synced backward that leaves a trainable parameter
+   * without a gradient makes finishGradientSync throw, naming it (PyTorch's find_unused_parameters).
+   */
+  findUnusedParameters?: boolean;
+}
+
+/**
+ * Communication of the last synced step (for profilers and tuning; see ddp.commStats()). Times in
+ * milliseconds of wall clock on this rank.
+ */
+export interface DdpCommStats {
+  /** Synced steps so far (finishGradientSync calls). */
+  steps: number;
+  /** Buckets reduced in the last step, and how many of them started during backward (the rest started in finishGradientSync). */
+  buckets: number;
+  launchedInBackward: number;
+  /** Gradient bytes handed to the reductions in the last step (before a comm hook's compression). */
+  bytes: number;
+  /** Time from the first bucket's launch to the finishGradientSync call: communication that ran behind backward (and whatever the caller did before finishing). 0 when nothing started early. */
+  overlapMs: number;
+  /** Time finishGradientSync spent waiting for the reductions and writing the averages back: the exposed communication (also `lastStepCommMs`). */
+  waitMs: number;
+  /** Sum of waitMs over all steps. */
+  totalWaitMs: number;
 }
 
 type FloatArray = Float32Array | Float64Array;
@@ -72,14 +105,32 @@ export class DistributedDataParallel<M extends AnyModule = AnyModule> {
   gradientScale = 1;
   private readonly hooks: { remove(): void }[] = [];
   private commHook: CommHook | null = null;
+  private readonly names = new Map<Parameter, string>();
+  private backwardSeen = false; // a synced, overlapped backward reached this model since the last finish
+  private recomputes = false;   // ... and its graph had checkpoint() nodes
+  private launchedEarly = 0;
+  private firstLaunchAt = 0;
+  private readonly stats: DdpCommStats = { steps: 0, buckets: 0, launchedInBackward: 0, bytes: 0, overlapMs: 0, waitMs: 0, totalWaitMs: 0 };
 
-  private constructor(readonly module: M, readonly group: ProcessGroup, bucketCapMB: number) {
+  /** Milliseconds the last finishGradientSync waited for communication (the part not hidden behind backward). */
+  get lastStepCommMs(): number { return this.stats.waitMs; }
+
+  /**
+   * Communication figures of the last synced step (a copy): buckets, bytes, buckets started during
+   * backward, overlap window and exposed wait.
+   * @example const { waitMs, overlapMs } = ddp.commStats();
+   */
+  commStats(): DdpCommStats { return { ...this.stats }; }
+
+  private constructor(readonly module: M, readonly group: ProcessGroup, bucketCapMB: number, firstBucketCapMB: number, readonly findUnusedParameters = false) {
     const params = module.namedParameters().filter(([, p]) => p.requiresGrad);
+    for (const [n, p] of params) this.names.set(p, n);
     for (const [, p] of params) {
       if (p.dtype !== 'float32' && p.dtype !== 'float64') throw new Error(`DistributedDataParallel: parameter dtype ${p.dtype} is not supported (float32 or float64)`);
     }
     // Reverse registration order ~ the order backward finishes gradients.
     const capBytes = Math.max(1, bucketCapMB * 1024 * 1024);
+    const firstCapBytes = Math.min(capBytes, Math.max(1, firstBucketCapMB * 1024 * 1024));
     let cur: { name: string; p: Parameter; offset: number }[] = [];
     let bytes = 0;
     const close = (): void => {
@@ -92,7 +143,8 @@ export class DistributedDataParallel<M extends AnyModule = AnyModule> {
     };
     for (const [name, p] of [...params].reverse()) {
       const b = p.size * (p.dtype === 'float64' ? 8 : 4);
-      if (cur.length > 0 && (bytes + b > capBytes || cur[0]!.p.dtype !== p.dtype)) close();
+      const cap = this.buckets.length === 0 ? firstCapBytes : capBytes;
+      if (cur.length > 0 && (bytes + b > cap || cur[0]!.p.dtype !== p.dtype)) close();
       const offset = cur.reduce((s, e) => s + e.p.size, 0);
       cur.push({ name, p, offset });
       this.bucketOf.set(p, this.buckets.length);
@@ -100,6 +152,7 @@ export class DistributedDataParallel<M extends AnyModule = AnyModule> {
     }
     close();
     for (const [, p] of params) this.hooks.push(registerPostAccumulateGradHook(p, () => this.onGradReady(p)));
+    this.hooks.push(registerBackwardStartHook((leaves, info) => this.onBackwardStart(leaves, info)));
   }
 
   /**
@@ -114,7 +167,10 @@ export class DistributedDataParallel<M extends AnyModule = AnyModule> {
     if (opts.broadcastBuffers ?? true) {
       for (const [, b] of module.namedBuffers()) if (b.dtype === 'float32' || b.dtype === 'float64' || b.dtype === 'int32') await group.broadcast(b, 0);
     }
-    return new DistributedDataParallel(module, group, opts.bucketCapMB ?? 25);
+    for (const [k, v] of [['bucketCapMB', opts.bucketCapMB], ['firstBucketCapMB', opts.firstBucketCapMB]] as const) {
+      if (v !== undefined && !(v > 0)) throw new Error(`DistributedDataParallel: ${k} must be a positive number of MiB, got ${v}`);
+    }
+    return new DistributedDataParallel(module, group, opts.bucketCapMB ?? 25, opts.firstBucketCapMB ?? 1, opts.findUnusedParameters ?? false);
   }
 
   /** Number of gradient buckets and their sizes in elements (for tests and tuning). */
@@ -131,12 +187,36 @@ export class DistributedDataParallel<M extends AnyModule = AnyModule> {
     try { return fn(); } finally { this.syncEnabled = prev; }
   }
 
+  // A backward starts: refuse a second synced one before finishGradientSync (its gradients would
+  // miss the buckets already launched) and, with findUnusedParameters, mark the parameters it cannot
+  // reach as ready. Backward passes that reach none of this model's parameters are not ours.
+  // A nested backward (activation checkpointing recomputing a block) is part of the one in progress.
+  // Through checkpoint() nodes the reachable set is incomplete, so unused parameters wait for
+  // finishGradientSync then (no early marking, no error).
+  private onBackwardStart(leaves: ReadonlySet<unknown>, info: BackwardStartInfo): void {
+    if (!this.syncEnabled || !this.overlap || info.nested) return;
+    let reaches = false;
+    for (const p of this.names.keys()) if (leaves.has(p)) { reaches = true; break; }
+    if (!reaches) return;
+    if (this.backwardSeen) {
+      throw new Error('DistributedDataParallel: a second backward() before finishGradientSync(): its gradients would miss the buckets the first one launched. Await ddp.finishGradientSync() after each backward, wrap the earlier backward passes of an accumulation in ddp.noSync(() => ...), or set ddp.overlap = false to reduce only at finishGradientSync');
+    }
+    this.backwardSeen = true;
+    this.recomputes = info.recomputes;
+    if (this.findUnusedParameters && !info.recomputes) for (const p of this.names.keys()) if (!leaves.has(p)) this.onGradReady(p);
+  }
+
   private onGradReady(p: Parameter): void {
     if (!this.syncEnabled || !this.overlap || this.readyParams.has(p)) return;
     this.readyParams.add(p);
     const b = this.buckets[this.bucketOf.get(p)!]!;
     b.ready++;
+    const before = this.nextLaunch;
     this.launchReady();
+    if (this.nextLaunch > before) {
+      if (this.launchedEarly === 0) this.firstLaunchAt = performance.now();
+      this.launchedEarly += this.nextLaunch - before;
+    }
   }
 
   // Launch, in bucket order, every bucket whose gradients are all ready.
@@ -163,7 +243,11 @@ export class DistributedDataParallel<M extends AnyModule = AnyModule> {
    * @example loss.backward(); await ddp.finishGradientSync(); opt.step();
    */
   async finishGradientSync(): Promise<void> {
-    this.launchReady(true); // buckets with unused parameters go now, still in order
+    const t0 = performance.now();
+    // Parameters a synced backward left without a gradient (checked before launching, reported after
+    // the reductions so every rank still takes part in them).
+    const unused = this.backwardSeen && !this.findUnusedParameters && !this.recomputes ? [...this.names].filter(([p]) => !this.readyParams.has(p)).map(([, n]) => n) : [];
+    this.launchReady(true); // buckets not launched during backward go now, still in order
     try {
       for (const b of this.buckets) {
         const r = await b.pending;
@@ -180,6 +264,22 @@ export class DistributedDataParallel<M extends AnyModule = AnyModule> {
       for (const b of this.buckets) { b.ready = 0; b.pending = null; }
       this.readyParams.clear();
       this.nextLaunch = 0;
+      const waitMs = performance.now() - t0;
+      const st = this.stats;
+      st.steps++;
+      st.buckets = this.buckets.length;
+      st.launchedInBackward = this.launchedEarly;
+      st.bytes = this.buckets.reduce((s, b) => s + b.flat.byteLength, 0);
+      st.overlapMs = this.launchedEarly > 0 ? t0 - this.firstLaunchAt : 0;
+      st.waitMs = waitMs;
+      st.totalWaitMs += waitMs;
+      this.launchedEarly = 0;
+      this.backwardSeen = false;
+      this.recomputes = false;
+    }
+    if (unused.length > 0) {
+      const show = unused.slice(0, 4).join(', ') + (unused.length > 4 ? `, ... (${unused.length} in all)` : '');
+      throw new Error(`DistributedDataParallel: rank ${this.group.rank}: backward gave no gradient to ${show}; these parameters were not used in the forward (the gradients were still averaged, with this rank's current values or zeros). Pass findUnusedParameters: true to DistributedDataParallel.create if parameters may go unused, or set requiresGrad false on frozen ones`);
     }
   }
 

@@ -10,6 +10,9 @@ import type { Collated } from '../data/collate.js';
 import type { Dataset } from '../data/dataset.js';
 import type { Callback, DataParallel, EpochAccumulators, TrainLoader } from '../train/index.js';
 import { DistributedDataParallel, type DistributedDataParallelOptions } from './ddp.js';
+import { ZeroRedundancyOptimizer, type OptimizerClass } from './zero.js';
+import type { Optimizer, OptimizerOptions } from '../optim/index.js';
+import { noGrad } from '../core/engine.js';
 import type { CommHookSpec } from './comm_hooks.js';
 import { defaultGroup, initProcessGroup, isInitialized, type ProcessGroup } from './process_group.js';
 import { readLaunchEnv, type Env } from './env.js';
@@ -101,23 +104,39 @@ export class ShardedLoader<B> implements TrainLoader<B> {
   }
 }
 
+/** Options of dataParallel() / DataParallelTraining: DDP's, a comm hook, or ZeRO instead of DDP. */
+export interface DataParallelOptions extends Omit<DistributedDataParallelOptions, 'group'> {
+  commHook?: CommHookSpec;
+  /**
+   * ZeRO stage 1 or 2 instead of DDP: the Trainer's optimizer is replaced, for the step, by a
+   * ZeroRedundancyOptimizer of the same class and hyper-parameters (its state sharded over the
+   * ranks; stage 2 also the gradients); checkpoints hold the consolidated state (the file DDP would
+   * write). Not with commHook.
+   */
+  zero?: 1 | 2;
+}
+
 /**
  * Data-parallel training for runTraining, runGptTraining, the prune and distill workflows and your
  * own Trainer: shards each global batch over the ranks (ShardedLoader), averages gradients with DDP
- * (created at each fit's start, after any resume, from the trained model), and sums the epoch
- * metrics over ranks. Get one with dataParallel().
+ * (created at each fit's start, after any resume, from the trained model) or steps a ZeRO optimizer
+ * (`zero: 1 | 2`), and sums the epoch metrics over ranks. Get one with dataParallel().
  * @example
- * const dp = await distributed.dataParallel();
+ * const dp = await distributed.dataParallel({ zero: 2 });
  * await new Trainer({ model, optimizer, trainLoader: dp ? dp.shard(loader) : loader, callbacks: dp ? [dp.callback()] : [] }).fit();
  */
 export class DataParallelTraining implements DataParallel {
   readonly rank: number;
   readonly worldSize: number;
   private weight = 1;
+  /** The DDP of the fit in progress (null between fits and with ZeRO): its commStats() time the communication. */
+  ddp: DistributedDataParallel | null = null;
 
-  constructor(readonly group: ProcessGroup, private readonly ddpOptions: Omit<DistributedDataParallelOptions, 'group'> & { commHook?: CommHookSpec } = {}) {
+  constructor(readonly group: ProcessGroup, private readonly ddpOptions: DataParallelOptions = {}) {
     this.rank = group.rank;
     this.worldSize = group.worldSize;
+    if (ddpOptions.zero !== undefined && ddpOptions.zero !== 1 && ddpOptions.zero !== 2) throw new Error(`dataParallel: zero must be 1 or 2, got ${String(ddpOptions.zero)}`);
+    if (ddpOptions.zero !== undefined && ddpOptions.commHook !== undefined) throw new Error('dataParallel: a comm hook compresses DDP\'s all-reduce; ZeRO reduces the gradients itself: give zero or commHook, not both');
   }
 
   /** See DataParallel.shard. @example trainer = new Trainer({ ..., trainLoader: dp.shard(loader) }) */
@@ -127,16 +146,72 @@ export class DataParallelTraining implements DataParallel {
 
   /** See DataParallel.callback. @example callbacks: [dp.callback({ accumulating: true })] */
   callback<B>(opts: { accumulating?: boolean } = {}): Callback<B> {
-    let ddp: DistributedDataParallel | null = null;
+    if (this.ddpOptions.zero !== undefined) return this.zeroCallback<B>(this.ddpOptions.zero);
     return {
       onTrainBegin: async (t) => {
-        ddp = await DistributedDataParallel.create(t.model, { ...this.ddpOptions, group: this.group });
-        if (this.ddpOptions.commHook !== undefined) ddp.registerCommHook(this.ddpOptions.commHook);
+        const { commHook, zero: _zero, ...ddpOpts } = this.ddpOptions;
+        const ddp = await DistributedDataParallel.create(t.model, { ...ddpOpts, group: this.group });
+        if (commHook !== undefined) ddp.registerCommHook(commHook);
         if (opts.accumulating) ddp.overlap = false;
+        this.ddp = ddp;
       },
-      onStepBegin: () => { if (ddp) ddp.gradientScale = this.weight; },
-      onAfterBackward: () => ddp?.finishGradientSync(),
-      onTrainEnd: () => { ddp?.remove(); ddp = null; },
+      onStepBegin: () => { if (this.ddp) this.ddp.gradientScale = this.weight; },
+      onAfterBackward: () => this.ddp?.finishGradientSync(),
+      onTrainEnd: () => { this.ddp?.remove(); this.ddp = null; },
+    };
+  }
+
+  // ZeRO in the Trainer. The Trainer keeps its optimizer (the scheduler drives its learning rate,
+  // checkpoints record its class) but never steps it: the ZeroRedundancyOptimizer built over the
+  // same parameter groups steps instead, with the hyper-parameters copied over before each step.
+  // Around checkpoints (onEpochEnd precedes every checkpoint write, on every rank) the sharded state
+  // is consolidated on rank 0 into the Trainer's optimizer, so the file is the one DDP would write;
+  // a resumed state (loaded into the Trainer's optimizer before fit) is handed to the shards.
+  // A later fit with the same optimizer over the same parameters continues with the same shards.
+  private readonly zeros = new WeakMap<Optimizer, ZeroRedundancyOptimizer<OptimizerOptions>>();
+
+  private zeroCallback<B>(stage: 1 | 2): Callback<B> {
+    let zero: ZeroRedundancyOptimizer<OptimizerOptions> | null = null;
+    let full: Optimizer | null = null;
+    const dropFullState = (): void => { full?.state.clear(); };
+    return {
+      onTrainBegin: async (t) => {
+        full = t.optimizer;
+        const params = full.paramGroups.flatMap((g) => g.params);
+        const prev = this.zeros.get(full);
+        if (prev && prev.stage === stage && sameParams(prev, params)) {
+          zero = prev;
+          await zero.broadcastParameters();
+        } else {
+          const groups = full.paramGroups.map(({ params: ps, ...hyper }) => ({ ...hyper, params: [...ps] }));
+          zero = new ZeroRedundancyOptimizer(groups, full.constructor as OptimizerClass<OptimizerOptions>, full.defaults, { stage, group: this.group });
+          this.zeros.set(full, zero);
+          await zero.broadcastParameters(); // rank 0's weights everywhere, as DDP does
+          // A resumed run: every rank loaded the checkpoint's full state (a consolidated state left on
+          // rank 0 alone by an earlier fit is not one), so ask all ranks before loading.
+          const flag = await this.group.allReduce(fromBuffer(new Int32Array([full.state.size > 0 ? 1 : 0]), 'int32', [1]), 'min');
+          if ((flag.data as Int32Array)[0] === 1) zero.loadStateDict(full.stateDict());
+        }
+        dropFullState();
+      },
+      onStepBegin: () => { dropFullState(); },
+      onOptimizerStep: async (_t, clipNorm) => {
+        const z = zero!;
+        if (this.weight !== 1) {
+          const k = this.weight;
+          noGrad(() => { for (const g of full!.paramGroups) for (const p of g.params) if (p.grad) p.grad = ops.mul(p.grad, k); });
+        }
+        full!.paramGroups.forEach(({ params: _p, ...hyper }, i) => { Object.assign(z.optimizer.paramGroups[i]!, hyper); });
+        const norm = clipNorm === null ? null : await z.clipGradNorm(clipNorm);
+        if (norm === null || Number.isFinite(norm)) await z.step();
+        z.zeroGrad();
+        return norm;
+      },
+      onEpochEnd: async () => {
+        const sd = await zero!.consolidateStateDict(0);
+        if (sd !== null) full!.loadStateDict(sd);
+      },
+      onTrainEnd: () => { zero = null; },
     };
   }
 
@@ -149,12 +224,17 @@ export class DataParallelTraining implements DataParallel {
   }
 }
 
+function sameParams(zero: ZeroRedundancyOptimizer<OptimizerOptions>, params: readonly Tensor[]): boolean {
+  const had = zero.params;
+  return had.length === params.length && had.every((p, i) => p === params[i]);
+}
+
 /**
  * Data parallelism from the launch contract: null when this process was not launched as one of
  * several ranks (world size 1); otherwise initializes the default process group (Gloo) if needed.
  * @example const dp = await distributed.dataParallel();   // under tensorslim launch / torchrun
  */
-export async function dataParallel(opts: Omit<DistributedDataParallelOptions, 'group'> & { commHook?: CommHookSpec; env?: Env } = {}): Promise<DataParallelTraining | null> {
+export async function dataParallel(opts: DataParallelOptions & { env?: Env } = {}): Promise<DataParallelTraining | null> {
   const { env, ...ddp } = opts;
   if (!isInitialized()) {
     if (readLaunchEnv(env ?? process.env).worldSize <= 1) return null;

@@ -253,6 +253,9 @@ export class ZeroRedundancyOptimizer<O extends OptimizerOptions, A = Partial<O>>
     return bytes;
   }
 
+  /** The optimized parameters, group after group, in order. */
+  get params(): Tensor[] { return this.groupParams.flat(); }
+
   /** Elements of every flat vector and this rank's shard length, for tests and memory accounting. */
   get layout(): { group: number; dtype: FloatDType; elements: number; shard: number }[] {
     return this.flats.map((f) => ({ group: f.group, dtype: f.dtype, elements: f.total, shard: f.shard }));

@@ -6,6 +6,7 @@
 //   onTrainBegin
 //   per epoch: onEpochBegin
 //     per step: onStepBegin(batch) -> loss -> backward -> onAfterBackward -> clip -> optimizer.step
+//               (or onOptimizerStep, which does both)
 //               -> scheduler.step (per-step schedules) -> onStepEnd(batch, loss)
 //     onEvaluate(metrics) (when there is an eval loader) -> onEpochEnd(metrics) -> checkpoint -> onCheckpoint(path)
 //   onTrainEnd(result)
@@ -95,6 +96,13 @@ export interface Callback<B = unknown> {
   onStepBegin?(t: TrainerView, batch: B): void | Promise<void>;
   /** After loss.backward(), before clipping and the optimizer step: gradients are in p.grad. */
   onAfterBackward?(t: TrainerView, loss: Tensor): void | Promise<void>;
+  /**
+   * Takes over clipping and the optimizer step (a sharded optimizer such as ZeRO, whose step is a
+   * collective): clip the gradients to `clipNorm` when it is not null, then step unless the norm is
+   * not finite; resolve with the norm before clipping (null without clipping). At most one callback
+   * of a Trainer may define it; the Trainer then never calls `optimizer.step()` itself.
+   */
+  onOptimizerStep?(t: TrainerView, clipNorm: number | null): Promise<number | null>;
   /** After the optimizer (and per-step scheduler) step; `loss` is this batch's mean loss. */
   onStepEnd?(t: TrainerView, batch: B, loss: number): void | Promise<void>;
   onEvaluate?(t: TrainerView, metrics: EvalMetrics): void | Promise<void>;

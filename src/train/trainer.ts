@@ -125,6 +125,7 @@ export class Trainer<B = Tensor[]> implements TrainerView {
   private readonly opts: TrainerOptions<B>;
   private readonly callbacks: readonly Callback<B>[];
   private readonly lossFn: LossFn<B>;
+  private readonly stepper: Callback<B> | undefined;
 
   constructor(opts: TrainerOptions<B>) {
     const op = 'Trainer';
@@ -134,6 +135,9 @@ export class Trainer<B = Tensor[]> implements TrainerView {
     this.scheduler = opts.scheduler ?? null;
     this.callbacks = opts.callbacks ?? [];
     this.lossFn = opts.lossFn ?? ((m, b) => classificationLoss(m, b));
+    const steppers = this.callbacks.filter((cb) => cb.onOptimizerStep);
+    if (steppers.length > 1) throw new TensorslimError(op, `${steppers.length} callbacks define onOptimizerStep; at most one may take over the optimizer step`);
+    this.stepper = steppers[0];
     const spe = opts.trainLoader.length;
     if (!Number.isInteger(spe) || spe < 1) throw new TensorslimError(op, `the training loader yields ${spe} batches per epoch; it needs at least one (is the dataset empty, or dropLast with batchSize > dataset size?)`);
     this.stepsPerEpoch = spe;
@@ -271,7 +275,14 @@ export class Trainer<B = Tensor[]> implements TrainerView {
         }
         out.loss.backward();
         await this.hook((cb) => cb.onAfterBackward?.(this, out.loss));
-        if (this.opts.gradClipNorm != null) {
+        if (this.stepper) {
+          const norm = await this.stepper.onOptimizerStep!(this, this.opts.gradClipNorm ?? null);
+          if (norm !== null && !Number.isFinite(norm)) {
+            this.optimizer.zeroGrad();
+            this.stopNonFinite(`the gradient norm is ${norm} (loss ${lossValue})`, n);
+            break;
+          }
+        } else if (this.opts.gradClipNorm != null) {
           const norm = clipGradNorm(this.optimizer.paramGroups.flatMap((g) => g.params), this.opts.gradClipNorm);
           if (!Number.isFinite(norm)) {
             this.optimizer.zeroGrad();
@@ -279,7 +290,7 @@ export class Trainer<B = Tensor[]> implements TrainerView {
             break;
           }
         }
-        this.optimizer.step();
+        if (!this.stepper) this.optimizer.step();
         this.optimizer.zeroGrad();
         if (this.scheduler && interval === 'step') this.scheduler.step();
         this.step++;

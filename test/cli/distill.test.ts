@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 
 import { cli, trainTinyCheckpoint } from './helpers.js';
+import { captureContext, main } from '../../src/cli/index.js';
 import { modelFromConfig } from '../../src/models/index.js';
 import { evaluateOn, exportWeights, loadImageData, loadModel } from '../../src/train/index.js';
 
@@ -64,6 +65,29 @@ test('--schedule cosine applies to the distilled student and to --baseline, like
   assert.equal(r.json['distilledAccuracy'], alone.json['testAccuracy'], 'alpha 0 with the same schedule is the student alone');
   const constant = await cli('train', '--model', 'mlp-tiny', '--dataset', 'mnist', '--steps', '6', '--json');
   assert.notEqual(constant.json['testLoss'], alone.json['testLoss'], 'the schedule changes training');
+});
+
+test('a restarted distill (TENSORSLIM_RESTART_COUNT) resumes from --out and ends bitwise where an uninterrupted run ends; --resume checks the student', async () => {
+  // (a constant rate: a schedule's length is the budget's, so a shorter first leg would change it)
+  const flags = [...base, '--seed', '3', '--batch-size', '32', '--alpha', '0.7'];
+  const whole = await cli('distill', ...flags, '--steps', '6');
+  assert.equal(whole.code, 0, whole.ctx.stderr.join('\n'));
+  const out = join(dir, 'restarted.safetensors');
+  const first = await cli('distill', ...flags, '--steps', '3', '--out', out);
+  assert.equal(first.code, 0, first.ctx.stderr.join('\n'));
+  assert.equal(first.json['resumedFrom'], null);
+  // what a launcher restart sets (TENSORSLIM_RESTART_COUNT > 0): --out is resumed without --resume
+  const ctx = captureContext({ ...process.env, TENSORSLIM_RESTART_COUNT: '1' });
+  assert.equal(await main(['distill', ...flags, '--steps', '6', '--out', out], ctx), 0, ctx.stderr.join('\n'));
+  const again = JSON.parse(ctx.stdout.filter((l) => l !== '').at(-1)!) as Record<string, unknown>;
+  assert.equal(again['resumedFrom'], out);
+  assert.ok(ctx.stderr.some((l) => l.includes(`resumed from ${out} at step 3`)), ctx.stderr.join('\n'));
+  assert.equal(again['steps'], 6);
+  assert.equal(again['distilledLoss'], whole.json['distilledLoss']);
+  assert.equal(again['distilledAccuracy'], whole.json['distilledAccuracy']);
+  const wrong = await cli('distill', ...flags.map((f) => (f === 'mlp-tiny' ? 'mlp-small' : f)), '--steps', '6', '--resume', out);
+  assert.equal(wrong.code, 2);
+  assert.match(wrong.ctx.stderr.join('\n'), /--resume .*restarted\.safetensors: it holds a mlp-tiny student, not this mlp-small; pass the same --student/);
 });
 
 test('bad input: exit 2 with a clear message, before training, nothing written', async () => {

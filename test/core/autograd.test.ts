@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
 import {
-  add, backward, detach, enableGrad, exp, grad, gt, isGradEnabled, mul, noGrad, ones, registerPostAccumulateGradHook,
+  add, backward, checkpoint, detach, enableGrad, exp, grad, gt, isGradEnabled, mul, noGrad, ones, registerBackwardStartHook, registerPostAccumulateGradHook,
   slice, sum, tensor, TensorslimError, type Tensor,
 } from '../../src/index.js';
 import { vals } from './helpers.js';
@@ -222,6 +222,57 @@ describe('registerPostAccumulateGradHook', () => {
     registerPostAccumulateGradHook(x, (g) => seen.push(vals(g)));
     sum(mul(x, x)).backward();
     assert.deepEqual(seen, [[2, 4, 6]]);
+  });
+
+  test('fires during backward, as soon as the leaf has no pending contribution (DDP overlap)', () => {
+    // loss = sum((w2 * exp(w1 * x)) * w1): backward meets w1 first (outer mul) but w1 is final only
+    // after the inner mul; w2 is final at the middle mul, so its hook fires first, mid-backward.
+    const x = tensor([0.5, -1]);
+    const w1 = leaf([1, 2]), w2 = leaf([3, 4]);
+    const order: string[] = [];
+    registerPostAccumulateGradHook(w2, () => order.push(`w2 (w1.grad ${w1.grad === null ? 'unset' : 'set'})`));
+    registerPostAccumulateGradHook(w1, () => order.push('w1'));
+    sum(mul(mul(w2, exp(mul(w1, x))), w1)).backward();
+    assert.deepEqual(order, ['w2 (w1.grad unset)', 'w1']);
+    // d/dw1 = w2 e^(w1 x) (1 + w1 x)
+    const want = [0, 1].map((i) => [3, 4][i]! * Math.exp([1, 2][i]! * [0.5, -1][i]!) * (1 + [1, 2][i]! * [0.5, -1][i]!));
+    vals(w1.grad!).forEach((g, i) => assert.ok(Math.abs(g - want[i]!) < 1e-5, `w1.grad[${i}] = ${g}, want ${want[i]}`));
+  });
+
+  test('a leaf used at two depths fires once, after its last contribution, with the sum', () => {
+    // d/dx sum(exp(x) * x) = exp(x) * x + exp(x): contributions from the mul node, then from exp
+    const x = leaf([0, 1]);
+    const seen: number[][] = [];
+    registerPostAccumulateGradHook(x, (g) => seen.push(vals(g)));
+    sum(mul(exp(x), x)).backward();
+    assert.equal(seen.length, 1);
+    assert.ok(Math.abs(seen[0]![0]! - 1) < 1e-6 && Math.abs(seen[0]![1]! - 2 * Math.E) < 1e-5, `got ${seen[0]}`);
+  });
+
+  test('registerBackwardStartHook sees the reachable leaves and may refuse before anything is written', () => {
+    const x = leaf([1, 2]), unused = leaf([3]);
+    let seen: ReadonlySet<Tensor> | null = null;
+    const h = registerBackwardStartHook((leaves) => { seen = leaves; throw new Error('refused'); });
+    try {
+      assert.throws(() => sum(mul(x, 2)).backward(), /refused/);
+      assert.ok(seen!.has(x) && !seen!.has(unused));
+      assert.equal(x.grad, null, 'no gradient was written');
+    } finally { h.remove(); }
+    sum(mul(x, 2)).backward();
+    assert.deepEqual(vals(x.grad!), [2, 2]);
+  });
+
+  test('registerBackwardStartHook: a checkpoint() recomputation is a nested backward; its outer graph says recomputes', () => {
+    const w = leaf([2, 3]);
+    const x = leaf([1, 1]);
+    const seen: { leaves: number; nested: boolean; recomputes: boolean; hasW: boolean }[] = [];
+    const h = registerBackwardStartHook((leaves, info) => seen.push({ leaves: leaves.size, ...info, hasW: leaves.has(w) }));
+    try { sum(checkpoint((t) => mul(t, w), x)).backward(); } finally { h.remove(); }
+    assert.deepEqual(seen, [
+      { leaves: 1, nested: false, recomputes: true, hasW: false }, // outer: x only; w is inside the checkpoint
+      { leaves: 2, nested: true, recomputes: false, hasW: true },  // the recomputation's backward
+    ]);
+    assert.deepEqual(vals(w.grad!), [1, 1]);
   });
 
   test('does not fire for other leaves', () => {

@@ -4,13 +4,18 @@
 // restart resumes from --out. Tolerance: every rank trains on half of the same global batch, so the
 // runs differ only by float32 summation order: test accuracy within 0.5 points, test loss within
 // 1e-4 relative (observed: equal to 1e-15). 40 steps of batch 64 on the embedded digits.
-import { test } from 'node:test';
+// --zero 2 (restarted once from its own --out) writes the checkpoint the DDP run writes: weights and
+// Adam moments within 1e-6 relative + 1e-9 absolute (float32 reductions in another grouping;
+// observed on 2 ranks: bit-identical), the same step counts and parameter groups.
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { captureContext, main } from '../../src/cli/index.js';
+import { loadTrainingCheckpoint } from '../../src/train/index.js';
+import type { Tensor } from '../../src/index.js';
 import { requireOrSkip } from '../helpers/requirements.js';
 import { freePort, glooSkip } from './helpers.js';
 import { REPO_ROOT } from '../helpers/paths.js';
@@ -44,6 +49,9 @@ function onlyResult(stdout: string, prefix: RegExp): TrainJson {
   return JSON.parse(lines[0]!.slice(lines[0]!.indexOf('{'))) as TrainJson;
 }
 
+const tmp = mkdtempSync(join(tmpdir(), 'tensorslim-cli-dist-'));
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
 let singleCache: TrainJson | null = null;
 async function single(): Promise<TrainJson> {
   if (singleCache) return singleCache;
@@ -67,21 +75,22 @@ function assertSameRun(got: TrainJson, want: TrainJson, what: string): void {
 
 test('launch -- tensorslim train on 2 ranks reaches the single-process result; rank 0 alone prints', { skip, timeout: 240_000 }, async () => {
   const want = await single();
-  const r = await run([process.execPath, '--import', 'tsx', cli, 'launch', '--nproc-per-node', '2', '--master-port', String(await freePort()), '--', 'tensorslim', ...TRAIN, '--steps', '40']);
+  const r = await run([process.execPath, '--import', 'tsx', cli, 'launch', '--nproc-per-node', '2', '--master-port', String(await freePort()), '--', 'tensorslim', ...TRAIN, '--steps', '40', '--out', join(tmp, 'ddp.safetensors')]);
   assert.equal(r.code, 0, r.stderr);
   assertSameRun(onlyResult(r.stdout, /^\[rank 0\] /), want, 'launch');
   assert.ok(!r.stdout.includes('[rank 1]') && !r.stderr.includes('[rank 1]'), `rank 1 stays quiet:\n${r.stdout}\n${r.stderr}`);
   assert.match(r.stderr, /\[rank 0\] train mlp .*batch 64 \(32 per rank x 2 ranks\)/);
 });
 
-test('after a launcher restart every rank resumes from --out and ends where an uninterrupted run ends', { skip, timeout: 300_000 }, async () => {
+for (const zero of [null, 2] as const) {
+test(`after a launcher restart every rank resumes from --out and ends where an uninterrupted run ends${zero ? ` (--zero ${zero}: the checkpoint is DDP's)` : ''}`, { skip, timeout: 300_000 }, async () => {
   const want = await single();
   const dir = mkdtempSync(join(tmpdir(), 'tensorslim-cli-restart-'));
   try {
     const out = join(dir, 'mlp.safetensors');
     // attempt 0: 20 steps with --out, then rank 1 fails; attempt 1 (TENSORSLIM_RESTART_COUNT=1): 40 steps
     const script = 'steps=40; [ "$TENSORSLIM_RESTART_COUNT" = 0 ] && steps=20; '
-      + `"$NODE" --import tsx "$CLI" ${TRAIN.join(' ')} --steps $steps --out "$OUT" || exit $?; `
+      + `"$NODE" --import tsx "$CLI" ${TRAIN.join(' ')}${zero ? ` --zero ${zero}` : ''} --steps $steps --out "$OUT" || exit $?; `
       + '[ "$TENSORSLIM_RESTART_COUNT" = 0 ] && [ "$RANK" = 1 ] && exit 3; exit 0';
     const r = await run([process.execPath, '--import', 'tsx', cli, 'launch', '--nproc-per-node', '2', '--max-restarts', '1', '--master-port', String(await freePort()), '--', 'sh', '-c', script],
       { NODE: process.execPath, CLI: cli, OUT: out });
@@ -94,10 +103,44 @@ test('after a launcher restart every rank resumes from --out and ends where an u
     const got = JSON.parse(lines[0]!.slice(lines[0]!.indexOf('{'))) as TrainJson;
     assert.equal(got.resumedFrom, out);
     assertSameRun(got, want, 'restarted');
+    if (zero) {
+      assert.equal((got.distributed as { zero?: number }).zero, zero);
+      const ddpOut = join(tmp, 'ddp.safetensors');
+      assert.ok(existsSync(ddpOut), 'the DDP run of the first test wrote its checkpoint');
+      assertSameCheckpoint(out, ddpOut);
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 });
+}
+
+function assertSameCheckpoint(path: string, ref: string): void {
+  const a = loadTrainingCheckpoint(path), b = loadTrainingCheckpoint(ref);
+  assert.equal(a.checkpoint.optimizer?.type, b.checkpoint.optimizer?.type);
+  const sa = a.snapshot!, sb = b.snapshot!;
+  assert.equal(sa.step, sb.step);
+  const close = (x: Tensor, y: Tensor, what: string): void => {
+    assert.deepEqual(x.shape, y.shape, what);
+    for (let i = 0; i < x.size; i++) {
+      const u = Number(x.data[x.offset + i]), v = Number(y.data[y.offset + i]);
+      assert.ok(Math.abs(u - v) <= 1e-9 + 1e-6 * Math.abs(v), `${what}[${i}]: ${u} vs DDP's ${v}`);
+    }
+  };
+  const mb = new Map(sb.model);
+  assert.deepEqual([...new Map(sa.model).keys()], [...mb.keys()]);
+  for (const [k, t] of sa.model) close(t, mb.get(k)!, `weight ${k}`);
+  assert.deepEqual(sa.optimizer.paramGroups, sb.optimizer.paramGroups);
+  assert.deepEqual(Object.keys(sa.optimizer.state), Object.keys(sb.optimizer.state));
+  for (const [id, st] of Object.entries(sa.optimizer.state)) {
+    const ref = sb.optimizer.state[Number(id)]!;
+    assert.deepEqual(Object.keys(st).sort(), Object.keys(ref).sort());
+    for (const [k, v] of Object.entries(st)) {
+      if (typeof v === 'number') assert.equal(v, ref[k], `optimizer state ${id}.${k}`);
+      else close(v, ref[k] as Tensor, `optimizer state ${id}.${k}`);
+    }
+  }
+}
 
 const torchrun = spawnSync('sh', ['-c', 'command -v torchrun'], { encoding: 'utf8' }).stdout.trim();
 test('the same training under torchrun (c10d rendezvous, --no_python) reaches the single-process result', { skip: skip || requireOrSkip('torch'), timeout: 240_000 }, async () => {

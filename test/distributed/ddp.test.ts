@@ -36,13 +36,34 @@ for (const [n, mode] of [[2, 'plain'], [3, 'plain'], [2, 'accumulate']] as const
     const res = await runWorkers('ddp', n, { args: [mode], timeoutMs: 100_000 });
     for (const r of res) assert.equal(r.code, 0, `rank ${r.rank} failed:\n${r.stderr}`);
     for (const r of res) {
-      const o = lastJson<{ buckets: number[]; params: number[][] }>(r);
+      const o = lastJson<{ buckets: number[]; params: number[][]; identical: boolean; launched: number[]; stats: { steps: number; bytes: number; waitMs: number; overlapMs: number; totalWaitMs: number } }>(r);
       // cap 64 floats, reverse order: fc2.bias 3 + fc2.weight 24 + fc1.bias 8 = 35; fc1.weight 48 would pass 64
       assert.deepEqual(o.buckets, [35, 48]);
       assertClose(o.params, want, `rank ${r.rank}`);
+      // buckets launched during backward give the end-of-backward path's parameters bit for bit
+      assert.equal(o.identical, true, `rank ${r.rank}: overlapped and end-of-backward reductions differ`);
+      assert.deepEqual(o.launched, Array(4).fill(2), 'both buckets start during the synced backward');
+      assert.equal(o.stats.steps, 4);
+      assert.equal(o.stats.bytes, 4 * 83);
+      assert.ok(o.stats.waitMs >= 0 && o.stats.overlapMs >= 0 && o.stats.totalWaitMs >= o.stats.waitMs);
     }
   });
 }
+
+test('DDP overlap: bf16 hook bit-identical, unused parameters refused or found, a second backward refused, checkpoint() recomputation', { skip: glooSkip(), timeout: 120_000 }, async () => {
+  const res = await runWorkers('ddp', 2, { args: ['extras'], timeoutMs: 100_000 });
+  for (const r of res) assert.equal(r.code, 0, `rank ${r.rank} failed:\n${r.stderr}`);
+  for (const r of res) {
+    const o = lastJson<{ bf16Identical: boolean; unusedError: string; spareGrad: number[]; findUnusedLaunched: number; buckets: number[]; secondError: string; checkpointIdentical: boolean }>(r);
+    assert.equal(o.bf16Identical, true, `rank ${r.rank}: the bf16 hook with overlap differs from the end-of-backward path`);
+    assert.match(o.unusedError, new RegExp(`rank ${r.rank}: backward gave no gradient to spare; .*findUnusedParameters: true`));
+    assert.deepEqual(o.buckets, [35, 57]); // own parameters come first, so spare (9) is last in reverse order, with fc1.weight (48)
+    assert.deepEqual(o.spareGrad, Array(9).fill(0), 'an unused parameter contributes zeros');
+    assert.equal(o.findUnusedLaunched, 2, 'with findUnusedParameters the bucket holding the unused parameter still starts during backward');
+    assert.match(o.secondError, /a second backward\(\) before finishGradientSync\(\).*noSync/);
+    assert.equal(o.checkpointIdentical, true, 'with checkpoint() and findUnusedParameters the averaged gradients equal the plain run\'s');
+  }
+});
 
 test('DDP refuses models that differ across ranks, on every rank', { skip: glooSkip(), timeout: 120_000 }, async () => {
   const res = await runWorkers('ddp', 2, { args: ['mismatch'], timeoutMs: 100_000 });

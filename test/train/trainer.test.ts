@@ -102,6 +102,34 @@ test('the Trainer does what the plain loop does (zeroGrad; loss; backward; step)
   assertSameParams(model, plain, 'trainer vs plain loop');
 });
 
+test('onOptimizerStep takes over clipping and the step; a non-finite norm stops; two are refused', async () => {
+  // A callback stepping a second optimizer over the same parameters (as ZeRO steps its shards): the
+  // run equals the plain Trainer's, the Trainer's own optimizer is never stepped, clipNorm arrives.
+  const s = setup();
+  const inner = new Adam(s.model.parameters(), { lr: 0.01 });
+  const seen: (number | null)[] = [];
+  const stepper: Callback<Tensor[]> = {
+    onOptimizerStep: (_t, clip) => {
+      seen.push(clip);
+      inner.paramGroups[0]!.lr = s.opt.paramGroups[0]!.lr; // the scheduler drives the Trainer's optimizer
+      inner.step();
+      inner.zeroGrad();
+      return Promise.resolve(null);
+    },
+  };
+  await trainerOf(s, { epochs: 2, callbacks: [stepper] }).fit();
+  const ref = setup(); // (dropout draws from the seeded generator: set up right before each run)
+  await trainerOf(ref, { epochs: 2 }).fit();
+  assertSameParams(s.model, ref.model, 'stepped by the callback vs by the Trainer');
+  assert.equal(s.opt.state.size, 0, 'the Trainer did not step its own optimizer');
+  assert.deepEqual(seen, Array(8).fill(null));
+  const n = setup();
+  const r = await trainerOf(n, { epochs: 1, gradClipNorm: 2, callbacks: [{ onOptimizerStep: (_t, clip) => Promise.resolve(clip === 2 ? Infinity : 0) }] }).fit();
+  assert.equal(r.stopReason, 'nonfinite-loss');
+  assert.match(r.message!, /the gradient norm is Infinity/);
+  assert.throws(() => trainerOf(setup(), { callbacks: [stepper, { ...stepper }] }), /2 callbacks define onOptimizerStep; at most one/);
+});
+
 test('1 epoch + resume from the checkpoint file == 2 epochs, bitwise', async () => {
   const full = setup();
   const r = await trainerOf(full, { epochs: 2 }).fit();

@@ -9,9 +9,9 @@ import type { Tensor } from '../../core/tensor.js';
 import { distill } from '../../compress/index.js';
 import { DataLoader } from '../../data/index.js';
 import { augmentTransform, composeTransforms, mixup, parseAugment, type AugmentSpec } from '../../data/augment.js';
-import { createModel, listModels, type PresetModel } from '../../models/index.js';
+import { createModel, listModels, type ModelConfig, type PresetModel } from '../../models/index.js';
 import {
-  Trainer, checkpointSaver, evaluateOn, loadImageData, makeOptimizer, makeScheduler, runTraining, SCHEDULES, type EpochAccumulators, type FitResult, type EvalMetrics,
+  Trainer, checkpointSaver, evaluateOn, loadImageData, loadTrainingCheckpoint, makeOptimizer, makeScheduler, runTraining, SCHEDULES, type EpochAccumulators, type FitResult, type EvalMetrics,
 } from '../../train/index.js';
 import { formatFlags, JSON_FLAG, parseArgs, type FlagSpecs } from '../args.js';
 import { UsageError, type CliContext, type Command } from '../command.js';
@@ -43,6 +43,7 @@ const FLAGS = {
   baseline: { type: 'boolean', help: 'also train the same student alone (same budget and seed) and report its accuracy' },
   threads: { type: 'int', help: 'kernel threads (native backend)', min: 1, metavar: 'N' },
   out: { type: 'string', help: 'student checkpoint written after every epoch (safetensors, atomic)', metavar: 'FILE' },
+  resume: { type: 'string', help: 'continue the distillation exactly from a student checkpoint written with --out (same flags); after a launcher restart --out is resumed without it', metavar: 'FILE' },
   'run-dir': { type: 'string', help: 'run folder for the training metrics (metrics.jsonl, run.json, TensorBoard events; default: beside --out, e.g. x.run for x.safetensors)', metavar: 'DIR' },
   ...JSON_FLAG,
 } as const satisfies FlagSpecs;
@@ -54,7 +55,8 @@ loss = alpha * T^2 * KL(softmax(teacher/T) || softmax(student/T)) + (1 - alpha) 
 The teacher runs in eval mode without gradients, once over the training set (its logits are stored
 with the samples, so shuffling costs no extra teacher passes); the student trains with Adam, evaluated
 on the test split after every epoch; --out writes the student's checkpoint after every epoch (loadable by eval,
-prune, or train --resume). --baseline also trains the same student alone, with the same budget and
+prune, or train --resume); --resume FILE continues the distillation from it exactly (the same flags;
+a --baseline student is trained from the start again). --baseline also trains the same student alone, with the same budget and
 seed, to show what the teacher adds.
 
 --augment shift:N and --mixup A (consistent augmentation, "function matching": Beyer et al. 2022)
@@ -80,6 +82,21 @@ Examples:
 function finalAccuracy(fit: FitResult, step: number, fallback: () => EvalMetrics): EvalMetrics {
   const last = fit.history[fit.history.length - 1];
   return fit.finalEval !== null && last !== undefined && last.step === step ? fit.finalEval : fallback();
+}
+
+// Loads a student checkpoint written by distill --out into the trainer (model, optimizer, scheduler,
+// data order, RNG, counters), refusing one of another student, optimizer or schedule.
+function resumeDistill(trainer: Trainer<Tensor[]>, path: string, want: { config: ModelConfig; optimizer: string; scheduler: string | null }): void {
+  const fail = (msg: string): never => { throw new UsageError(CMD, `--resume ${path}: ${msg}`); };
+  if (!existsSync(path)) fail('no such file; --resume takes a checkpoint written by distill --out');
+  const loaded = loadTrainingCheckpoint(path);
+  if (loaded.snapshot === null) fail('it holds no training state (saved for inference); --resume takes a checkpoint written by distill --out');
+  const cfg = loaded.checkpoint.config;
+  if (cfg === null || JSON.stringify(cfg) !== JSON.stringify(want.config)) fail(`it holds a ${cfg?.preset ?? cfg?.arch ?? 'model without config'} student, not this ${want.config.preset ?? want.config.arch}; pass the same --student (and --student-hidden)`);
+  if (loaded.checkpoint.optimizer?.type !== want.optimizer) fail(`it was trained with ${loaded.checkpoint.optimizer?.type ?? 'no optimizer'}, distill uses ${want.optimizer}`);
+  const had = loaded.checkpoint.scheduler?.type ?? null;
+  if (had !== want.scheduler) fail(`it was trained with ${had ?? 'a constant learning rate'}, this run has ${want.scheduler ?? 'a constant learning rate'}; pass the same --schedule`);
+  trainer.resume(loaded.snapshot!, path);
 }
 
 async function run(argv: readonly string[], ctx: CliContext): Promise<number> {
@@ -117,7 +134,8 @@ async function run(argv: readonly string[], ctx: CliContext): Promise<number> {
   const perShift = augment!.kind === 'shift' && flags.mixup === 0 && flags.alpha > 0 ? augment!.maxShift : 0;
   applyRuntimeFlags(CMD, { threads: flags.threads });
   // launched on several ranks: the students train data-parallel (global batch), rank 0 reports and writes --out
-  const launched = await launchedRun(ctx, CMD);
+  const launched = await launchedRun(ctx, CMD, { out: flags.out });
+  const resumeFrom = flags.resume ?? launched.restartFrom;   // a launcher restart resumes from --out
   ctx = launched.ctx;
   const dp = launched.parallel;
   const world = dp?.worldSize ?? 1;
@@ -175,10 +193,12 @@ async function run(argv: readonly string[], ctx: CliContext): Promise<number> {
     ...(flags.out !== undefined && (dp?.rank ?? 0) === 0 ? { checkpointPath: flags.out, save: checkpointSaver({ optimizer, scheduler, config: sc }) } : {}),
     ...parallelOpts,
   });
+  if (resumeFrom !== null) resumeDistill(trainer, resumeFrom, { config: sc, optimizer: optimizer.typeName, scheduler: scheduler?.typeName ?? null });
   const budgetText = flags.steps !== undefined ? `${flags.steps} steps` : `${trainer.totalEpochs} epoch${trainer.totalEpochs === 1 ? '' : 's'}`;
   say(`distill ${tc.preset ?? tc.arch} (${fmtInt(teacher.numParameters())} params, test accuracy ${fmtPct(teacherEval.accuracy)}) into ${studentName} `
     + `(${fmtInt(student.numParameters())} params) on ${data.info.name}: T ${flags.temperature}, alpha ${flags.alpha}, ${budgetText}, batch ${flags['batch-size']}${world > 1 ? ` (${flags['batch-size'] / world} per rank x ${world} ranks)` : ''}, adam lr ${flags.lr}${flags.schedule !== 'constant' ? ` (${flags.schedule})` : ''}, `
-    + `${augmenting ? `augment ${augmentName}${flags.mixup > 0 ? `, mixup ${flags.mixup}` : ''} (teacher on the augmented batches), ` : ''}seed ${flags.seed}`);
+    + `${augmenting ? `augment ${augmentName}${flags.mixup > 0 ? `, mixup ${flags.mixup}` : ''} (teacher on the augmented batches), ` : ''}seed ${flags.seed}`
+    + `${resumeFrom !== null ? `; resumed from ${resumeFrom} at step ${trainer.step}` : ''}`);
   let fit: FitResult;
   try { fit = await trainer.fit(); } finally { distiller.remove(); }
   const distilled = finalAccuracy(fit, trainer.step, () => evaluateOn(student, data));
@@ -225,7 +245,7 @@ async function run(argv: readonly string[], ctx: CliContext): Promise<number> {
     teacherTargets: flags.alpha === 0 ? 'none' : perShift > 0 ? 'precomputed-per-shift' : augmenting ? 'per-batch' : 'precomputed',
     epochs: fit.epochs, steps: fit.step, batchSize: flags['batch-size'], lr: flags.lr, seed: flags.seed,
     seconds, stopReason: fit.stopReason, message: fit.message,
-    out: fit.checkpoint, runDir: runLog?.dir ?? null,
+    out: fit.checkpoint, resumedFrom: resumeFrom, runDir: runLog?.dir ?? null,
     distributed: dist === null ? null : { worldSize: dist.worldSize, perRankBatch: flags['batch-size'] / dist.worldSize, parameterChecksums: dist.checksums },
   };
   runLog?.finish({ teacherAccuracy: result.teacherAccuracy, distilledAccuracy: result.distilledAccuracy, studentAloneAccuracy: result.studentAloneAccuracy, studentParams: result.studentParams, steps: result.steps, seconds, stopReason: result.stopReason });

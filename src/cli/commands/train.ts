@@ -41,6 +41,7 @@ const FLAGS = {
   warmup: { type: 'int', help: 'GPT: warmup steps of the cosine schedule (default 5% of --steps)', min: 0, metavar: 'N' },
   'run-dir': { type: 'string', help: 'run folder for metrics (metrics.jsonl, run.json, TensorBoard events; default: beside --out, e.g. mlp.run for mlp.safetensors; none without --out)', metavar: 'DIR' },
   'grad-compression': { type: 'string', help: 'launched on several ranks: gradients cross the all-reduce as bf16 or fp16 (half the bytes; docs/DISTRIBUTED.md)', choices: ['none', 'bf16', 'fp16'], default: 'none' },
+  zero: { type: 'int', help: 'launched on several ranks: ZeRO stage 1 (optimizer state sharded over the ranks) or 2 (gradients too) instead of DDP; --out holds the full state, as with DDP', min: 1, max: 2, metavar: 'STAGE' },
   ...JSON_FLAG,
 } as const satisfies FlagSpecs;
 
@@ -58,7 +59,8 @@ Launched on several ranks (tensorslim launch --nproc-per-node N -- tensorslim tr
 Slurm; docs/DISTRIBUTED.md), it trains data-parallel: --batch-size stays the global batch (a multiple
 of the world size), each rank trains on batch / N samples of it and gradients are averaged, so the
 run follows the single-process one; rank 0 alone prints and writes --out. After a launcher restart
-(--max-restarts) every rank resumes from --out.
+(--max-restarts) every rank resumes from --out. --zero 1|2 shards the optimizer state (and with 2
+the gradients) over the ranks instead of replicating it; the run and its --out are DDP's.
 
 Options:
 ${formatFlags(FLAGS)}
@@ -77,10 +79,10 @@ lr/10, gradient clipping at 1 unless --clip-grad, held-out loss and bits per byt
 --eval-interval steps; --batch-size defaults to 16 and --lr to 0.001.`;
 
 /** What `train --json` reports of a data-parallel run (null when run as one process). */
-export interface DistributedJson { worldSize: number; perRankBatch: number; gradCompression: string; parameterChecksums: number[] }
+export interface DistributedJson { worldSize: number; perRankBatch: number; gradCompression: string; zero: number | null; parameterChecksums: number[] }
 
-function distributedJson(d: { worldSize: number; checksums: number[] } | null, batch: number, compression: string): DistributedJson | null {
-  return d === null ? null : { worldSize: d.worldSize, perRankBatch: batch / d.worldSize, gradCompression: compression, parameterChecksums: d.checksums };
+function distributedJson(d: { worldSize: number; checksums: number[] } | null, batch: number, compression: string, zero: number | undefined): DistributedJson | null {
+  return d === null ? null : { worldSize: d.worldSize, perRankBatch: batch / d.worldSize, gradCompression: compression, zero: zero ?? null, parameterChecksums: d.checksums };
 }
 
 function batchText(batch: number, world: number): string {
@@ -89,7 +91,9 @@ function batchText(batch: number, world: number): string {
 
 function launchOf(ctx: CliContext, flags: TrainFlags): Promise<LaunchedRun> {
   const c = flags['grad-compression'];
-  return launchedRun(ctx, 'train', { out: flags.out, ...(c === 'bf16' || c === 'fp16' ? { commHook: c } : {}) });
+  const zero = flags.zero;
+  if (zero !== undefined && c !== 'none') throw new UsageError('train', `--zero ${zero} reduces the gradients itself (reduce-scatter / all-reduce in float32); drop --grad-compression ${c}, which compresses DDP's all-reduce`);
+  return launchedRun(ctx, 'train', { out: flags.out, ...(c === 'bf16' || c === 'fp16' ? { commHook: c } : {}), ...(zero === 1 || zero === 2 ? { zero } : {}) });
 }
 
 /** The JSON result of a training run (what `train --json` prints). */
@@ -179,7 +183,7 @@ async function run(argv: readonly string[], ctx: CliContext): Promise<number> {
   });
   const dist = await launched.finish(r.model);
   // samples per second of the whole group (every rank trains as many samples, in lockstep)
-  const result = { ...trainResultJson(r), samplesPerSecond: r.fit.samplesPerSecond * world, distributed: distributedJson(dist, flags['batch-size'], flags['grad-compression']), runDir: runLog?.dir ?? null };
+  const result = { ...trainResultJson(r), samplesPerSecond: r.fit.samplesPerSecond * world, distributed: distributedJson(dist, flags['batch-size'], flags['grad-compression'], flags.zero), runDir: runLog?.dir ?? null };
   runLog?.finish({ testAccuracy: r.test.accuracy, testLoss: r.test.loss, params: r.params, steps: r.fit.step, seconds: r.fit.seconds, stopReason: r.fit.stopReason, out: r.out });
   if (r.resumedFrom !== null && r.fit.step === startStep) {
     ctx.err(`tensorslim train: nothing to do: ${r.resumedFrom} is already at step ${r.fit.step} (epoch ${r.fit.epochs}), the end of the requested budget; raise --epochs or --steps to train on`);
@@ -261,7 +265,7 @@ async function runGpt(flags: TrainFlags, given: ReadonlySet<string>, ctx: CliCon
     tokensPerSecond: r.tokensPerSecond, peakRssBytes: r.peakRssBytes, params: r.params, steps: r.fit.step,
     seconds: r.fit.seconds, trainSeconds: r.fit.trainSeconds, stopReason: r.fit.stopReason, message: r.fit.message,
     out: r.out, resumedFrom: r.resumedFrom, curve: r.curve, runDir: runLog?.dir ?? null,
-    distributed: distributedJson(await launched.finish(r.model), batchSize, flags['grad-compression']),
+    distributed: distributedJson(await launched.finish(r.model), batchSize, flags['grad-compression'], flags.zero),
   };
   if (result.distributed !== null) result.tokensPerSecond *= result.distributed.worldSize;
   runLog?.finish({ valLoss: r.valLoss, valBitsPerByte: r.valBitsPerByte, tokensPerSecond: r.tokensPerSecond, peakRssBytes: r.peakRssBytes, params: r.params, steps: r.fit.step, seconds: r.fit.seconds, stopReason: r.fit.stopReason, out: r.out });
