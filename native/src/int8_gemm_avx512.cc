@@ -1,11 +1,13 @@
-// AVX-512 micro-kernels of the int8 GEMM (int8_gemm_isa.h; compiled with the AVX-512 F/BW/DQ/VL
-// flags, run only when the int8 path says the CPU has them). Tile: up to 6 rows x 64 channels
+// AVX-512 parts of the int8 GEMM (int8_gemm_isa.h; compiled with the AVX-512 F/BW/DQ/VL flags, run
+// only when the int8 path says the CPU has them). Micro-kernel tile: up to 6 rows x 64 channels
 // (24 zmm accumulators, 4 weight vectors), activations broadcast 4 bytes at a time.
 //   avx512: both operands widened to int16 at packing, vpmaddwd + vpaddd (exact pair sums, wrapping
 //           accumulation), for AVX-512BW CPUs without VNNI.
 //   vnni:   vpdpbusd, u8 x s8 products of 4 consecutive k summed into each int32 lane without
-//           saturation (the non-"s" form); only this function is built for avx512vnni (a target
+//           saturation (the non-"s" form); only these functions are built for avx512vnni (a target
 //           attribute), so no VNNI instruction can leak into the avx512 path.
+// Both share the 16-lane epilogue, activation packing, quantizer and range finder below (plain
+// AVX-512F/BW/DQ), which perform the scalar functions' operations lane by lane.
 #include <immintrin.h>
 
 #include "int8_gemm_isa.h"
@@ -16,9 +18,11 @@ namespace {
 constexpr int kNr = 64, kMr = 6;
 
 template <int MR>
-void tile_bw(long groups, const uint8_t* a, long lda, const uint8_t* b, int32_t* c, long ldc) {
+void tile_bw(long groups, const uint8_t* a, long lda, const uint8_t* b, int32_t* c, long ldc, bool accumulate) {
   __m512i acc[MR][4];
-  for (int i = 0; i < MR; i++) for (int v = 0; v < 4; v++) acc[i][v] = _mm512_setzero_si512();
+  for (int i = 0; i < MR; i++) {
+    for (int v = 0; v < 4; v++) acc[i][v] = accumulate ? _mm512_loadu_si512(c + i * ldc + 16 * v) : _mm512_setzero_si512();
+  }
   for (long g = 0; g < groups; g++) {
     const uint8_t* bg = b + g * kNr * 4;  // 64 channels x 2 int16
     const __m512i b0 = _mm512_loadu_si512(bg), b1 = _mm512_loadu_si512(bg + 64);
@@ -37,9 +41,11 @@ void tile_bw(long groups, const uint8_t* a, long lda, const uint8_t* b, int32_t*
 }
 
 template <int MR>
-__attribute__((target("avx512vnni"))) void tile_vnni(long groups, const uint8_t* a, long lda, const uint8_t* b, int32_t* c, long ldc) {
+__attribute__((target("avx512vnni"))) void tile_vnni(long groups, const uint8_t* a, long lda, const uint8_t* b, int32_t* c, long ldc, bool accumulate) {
   __m512i acc[MR][4];
-  for (int i = 0; i < MR; i++) for (int v = 0; v < 4; v++) acc[i][v] = _mm512_setzero_si512();
+  for (int i = 0; i < MR; i++) {
+    for (int v = 0; v < 4; v++) acc[i][v] = accumulate ? _mm512_loadu_si512(c + i * ldc + 16 * v) : _mm512_setzero_si512();
+  }
   for (long g = 0; g < groups; g++) {
     const uint8_t* bg = b + g * kNr * 4;  // 64 channels x 4 int8
     const __m512i b0 = _mm512_loadu_si512(bg), b1 = _mm512_loadu_si512(bg + 64);
@@ -57,30 +63,126 @@ __attribute__((target("avx512vnni"))) void tile_vnni(long groups, const uint8_t*
   for (int i = 0; i < MR; i++) for (int v = 0; v < 4; v++) _mm512_storeu_si512(c + i * ldc + 16 * v, acc[i][v]);
 }
 
-void ukr_bw(int mr, long groups, const uint8_t* a, long lda, const uint8_t* b, int32_t* c, long ldc) {
+void ukr_bw(int mr, long groups, const uint8_t* a, long lda, const uint8_t* b, int32_t* c, long ldc, bool accumulate) {
   switch (mr) {
-    case 1: tile_bw<1>(groups, a, lda, b, c, ldc); break;
-    case 2: tile_bw<2>(groups, a, lda, b, c, ldc); break;
-    case 3: tile_bw<3>(groups, a, lda, b, c, ldc); break;
-    case 4: tile_bw<4>(groups, a, lda, b, c, ldc); break;
-    case 5: tile_bw<5>(groups, a, lda, b, c, ldc); break;
-    default: tile_bw<6>(groups, a, lda, b, c, ldc); break;
+    case 1: tile_bw<1>(groups, a, lda, b, c, ldc, accumulate); break;
+    case 2: tile_bw<2>(groups, a, lda, b, c, ldc, accumulate); break;
+    case 3: tile_bw<3>(groups, a, lda, b, c, ldc, accumulate); break;
+    case 4: tile_bw<4>(groups, a, lda, b, c, ldc, accumulate); break;
+    case 5: tile_bw<5>(groups, a, lda, b, c, ldc, accumulate); break;
+    default: tile_bw<6>(groups, a, lda, b, c, ldc, accumulate); break;
   }
 }
 
-__attribute__((target("avx512vnni"))) void ukr_vnni(int mr, long groups, const uint8_t* a, long lda, const uint8_t* b, int32_t* c, long ldc) {
+__attribute__((target("avx512vnni"))) void ukr_vnni(int mr, long groups, const uint8_t* a, long lda, const uint8_t* b, int32_t* c, long ldc, bool accumulate) {
   switch (mr) {
-    case 1: tile_vnni<1>(groups, a, lda, b, c, ldc); break;
-    case 2: tile_vnni<2>(groups, a, lda, b, c, ldc); break;
-    case 3: tile_vnni<3>(groups, a, lda, b, c, ldc); break;
-    case 4: tile_vnni<4>(groups, a, lda, b, c, ldc); break;
-    case 5: tile_vnni<5>(groups, a, lda, b, c, ldc); break;
-    default: tile_vnni<6>(groups, a, lda, b, c, ldc); break;
+    case 1: tile_vnni<1>(groups, a, lda, b, c, ldc, accumulate); break;
+    case 2: tile_vnni<2>(groups, a, lda, b, c, ldc, accumulate); break;
+    case 3: tile_vnni<3>(groups, a, lda, b, c, ldc, accumulate); break;
+    case 4: tile_vnni<4>(groups, a, lda, b, c, ldc, accumulate); break;
+    case 5: tile_vnni<5>(groups, a, lda, b, c, ldc, accumulate); break;
+    default: tile_vnni<6>(groups, a, lda, b, c, ldc, accumulate); break;
   }
 }
 
-const Int8GemmIsa kAvx512{"avx512", kNr, 2, 2, 2, kMr, ukr_bw};
-const Int8GemmIsa kVnni{"vnni", kNr, 4, 1, 1, kMr, ukr_vnni};
+// clamp(r + zp) with NaN, infinities and |r| >= 2^63 -> qmin, as int8 bits; r already rounded. The
+// float sum equals the scalar double one wherever the clamp does not decide the result (|zp| <= 2^24
+// is exact; beyond 2^24 both sums are far outside [qmin, qmax], and rounding is monotonic).
+inline __m128i clamp_to_bytes(__m512 r, __m512 zp, __m512 qmin, __m512 qmax) {
+  const __mmask16 ok = _mm512_cmp_ps_mask(_mm512_abs_ps(r), _mm512_set1_ps(9223372036854775808.0f), _CMP_LT_OQ);
+  __m512 q = _mm512_min_ps(_mm512_max_ps(_mm512_add_ps(r, zp), qmin), qmax);
+  q = _mm512_mask_blend_ps(ok, qmin, q);
+  return _mm512_cvtepi32_epi8(_mm512_cvttps_epi32(q));
+}
+
+void epilogue(const Int8Epilogue& e, const int32_t* tile, long ldt, long m0, long rows, long n0, long cols) {
+  const bool fast = e.chanStride == 1 && (e.kind == 0 || std::fabs(e.zp) <= 16777216.0);
+  const long vcols = fast ? cols / 16 * 16 : 0;
+  if (vcols > 0) {
+    const __m512 inv = _mm512_set1_ps(e.inv), zp = _mm512_set1_ps(float(e.zp));
+    const __m512 qmin = _mm512_set1_ps(float(e.qmin)), qmax = _mm512_set1_ps(float(e.qmax));
+    for (long i = 0; i < rows; i++) {
+      const long m = m0 + i;
+      const __m512i rs = _mm512_set1_epi32(int32_t(e.rowsum[m]));
+      const long base = int8_out_index(e, m, n0);
+      for (long j = 0; j < vcols; j += 16) {
+        const long n = n0 + j;
+        const __m512i t = _mm512_loadu_si512(tile + i * ldt + j);
+        const __m512i zw = _mm512_loadu_si512(e.zw + n), ct = _mm512_loadu_si512(e.cterm + n);
+        const __m512i acc = _mm512_add_epi32(_mm512_sub_epi32(t, _mm512_mullo_epi32(zw, rs)), ct);
+        const __m512 mult = _mm512_loadu_ps(e.mult + n);
+        const __m256 lo = _mm512_cvtpd_ps(_mm512_mul_pd(_mm512_cvtepi32_pd(_mm512_castsi512_si256(acc)), _mm512_cvtps_pd(_mm512_castps512_ps256(mult))));
+        const __m256 hi = _mm512_cvtpd_ps(_mm512_mul_pd(_mm512_cvtepi32_pd(_mm512_extracti64x4_epi64(acc, 1)), _mm512_cvtps_pd(_mm512_extractf32x8_ps(mult, 1))));
+        __m512 real = _mm512_insertf32x8(_mm512_castps256_ps512(lo), hi, 1);
+        if (e.bias != nullptr) real = _mm512_add_ps(real, _mm512_loadu_ps(e.bias + n));
+        if (e.kind == 0) {
+          _mm512_storeu_ps(static_cast<float*>(e.out) + base + j, real);
+        } else {
+          const __m512 r = _mm512_roundscale_ps(_mm512_mul_ps(real, inv), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+          _mm_storeu_si128(reinterpret_cast<__m128i*>(static_cast<uint8_t*>(e.out) + base + j), clamp_to_bytes(r, zp, qmin, qmax));
+        }
+      }
+    }
+  }
+  if (vcols < cols) int8_epilogue_scalar(e, tile + vcols, ldt, m0, rows, n0 + vcols, cols - vcols);
+}
+
+template <int XB>
+uint32_t pack_row(const uint8_t* src, long K, long kpad, uint8_t flip, uint8_t* dst) {
+  const __m512i f = _mm512_set1_epi8(char(flip)), zero = _mm512_setzero_si512();
+  __m512i sums = zero;
+  long k = 0;
+  for (; k + 64 <= K; k += 64) {
+    const __m512i u = _mm512_xor_si512(_mm512_loadu_si512(src + k), f);
+    sums = _mm512_add_epi64(sums, _mm512_sad_epu8(u, zero));
+    if (XB == 1) {
+      _mm512_storeu_si512(dst + k, u);
+    } else {
+      _mm512_storeu_si512(dst + 2 * k, _mm512_cvtepu8_epi16(_mm512_castsi512_si256(u)));
+      _mm512_storeu_si512(dst + 2 * k + 64, _mm512_cvtepu8_epi16(_mm512_extracti64x4_epi64(u, 1)));
+    }
+  }
+  const uint32_t head = uint32_t(_mm512_reduce_add_epi64(sums));
+  return head + int8_pack_row_scalar(src + k, K - k, kpad - k, flip, XB, dst + XB * k);
+}
+
+void quantize(const float* x, long n, float inv, long zp, bool sgn, uint8_t* out) {
+  long i = 0;
+  if (zp >= -16777216 && zp <= 16777216) {
+    const __m512 vinv = _mm512_set1_ps(inv), vzp = _mm512_set1_ps(float(zp));
+    const __m512 qmin = _mm512_set1_ps(sgn ? -128.0f : 0.0f), qmax = _mm512_set1_ps(sgn ? 127.0f : 255.0f);
+    for (; i + 16 <= n; i += 16) {
+      const __m512 r = _mm512_roundscale_ps(_mm512_mul_ps(_mm512_loadu_ps(x + i), vinv), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i), clamp_to_bytes(r, vzp, qmin, qmax));
+    }
+  }
+  int8_quantize_scalar(x + i, n - i, inv, zp, sgn, out + i);
+}
+
+long range(const float* x, long n, float* lo, float* hi) {
+  __m512 l = _mm512_set1_ps(INFINITY), h = _mm512_set1_ps(-INFINITY);
+  long i0 = 0;
+  for (; i0 + 4096 <= n; i0 += 4096) {
+    __m512 s = _mm512_setzero_ps();
+    for (long i = i0; i < i0 + 4096; i += 16) {
+      const __m512 v = _mm512_loadu_ps(x + i);
+      l = _mm512_min_ps(l, v); h = _mm512_max_ps(h, v); s = _mm512_add_ps(s, _mm512_sub_ps(v, v));
+    }
+    if (_mm512_cmp_ps_mask(s, _mm512_setzero_ps(), _CMP_EQ_OQ) != 0xFFFF) {  // a NaN or an infinity in this block
+      for (long i = i0; i < i0 + 4096; i++) if (!std::isfinite(x[i])) return i;
+    }
+  }
+  float tl, th;
+  const long bad = int8_range_scalar(x + i0, n - i0, &tl, &th);
+  if (bad >= 0) return i0 + bad;
+  const float vl = _mm512_reduce_min_ps(l), vh = _mm512_reduce_max_ps(h);
+  *lo = tl < vl ? tl : vl;
+  *hi = th > vh ? th : vh;
+  return -1;
+}
+
+const Int8GemmIsa kAvx512{"avx512", kNr, 2, 2, 2, kMr, ukr_bw, epilogue, pack_row<2>, quantize, range};
+const Int8GemmIsa kVnni{"vnni", kNr, 4, 1, 1, kMr, ukr_vnni, epilogue, pack_row<1>, quantize, range};
 
 }  // namespace
 
