@@ -19,52 +19,61 @@ namespace {
 
 constexpr int kNr = 16, kMr = 6;
 
+// The accumulators are named variables, not an array: GCC does not keep an array of vectors in
+// registers (it spills it to the stack on every k group).
+#define TS_ACC_ROW(i) __m256i c##i##0, c##i##1;
+#define TS_ACC_INIT(i)                                                                                              \
+  if (MR > i) {                                                                                                     \
+    if (accumulate) {                                                                                               \
+      c##i##0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(c + i * ldc));                                  \
+      c##i##1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(c + i * ldc + 8));                              \
+    } else {                                                                                                        \
+      c##i##0 = c##i##1 = _mm256_setzero_si256();                                                                   \
+    }                                                                                                               \
+  }
+#define TS_ACC_STORE(i)                                                                                             \
+  if (MR > i) {                                                                                                     \
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(c + i * ldc), c##i##0);                                          \
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(c + i * ldc + 8), c##i##1);                                      \
+  }
+#define TS_AVX2_ROW(i)                                                                                              \
+  if (MR > i) {                                                                                                     \
+    const __m256i x = _mm256_set1_epi32(*reinterpret_cast<const int32_t*>(a + i * lda + g * 4));                    \
+    c##i##0 = _mm256_add_epi32(c##i##0, _mm256_madd_epi16(x, b0));                                                  \
+    c##i##1 = _mm256_add_epi32(c##i##1, _mm256_madd_epi16(x, b1));                                                  \
+  }
+#define TS_AVXVNNI_ROW(i)                                                                                           \
+  if (MR > i) {                                                                                                     \
+    const __m256i x = _mm256_set1_epi32(*reinterpret_cast<const int32_t*>(a + i * lda + g * 4));                    \
+    c##i##0 = _mm256_dpbusd_avx_epi32(c##i##0, x, b0);                                                              \
+    c##i##1 = _mm256_dpbusd_avx_epi32(c##i##1, x, b1);                                                              \
+  }
+#define TS_ROWS(m) m(0) m(1) m(2) m(3) m(4) m(5)
+
 template <int MR>
 void tile(long groups, const uint8_t* a, long lda, const uint8_t* b, int32_t* c, long ldc, bool accumulate) {
-  __m256i acc[MR][2];
-  for (int i = 0; i < MR; i++) {
-    for (int v = 0; v < 2; v++) acc[i][v] = accumulate ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(c + i * ldc + 8 * v)) : _mm256_setzero_si256();
-  }
-  const int16_t* bp = reinterpret_cast<const int16_t*>(b);
+  TS_ROWS(TS_ACC_ROW)
+  TS_ROWS(TS_ACC_INIT)
   for (long g = 0; g < groups; g++) {
-    const __m256i b0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bp + g * kNr * 2));
-    const __m256i b1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bp + g * kNr * 2 + 16));
-    for (int i = 0; i < MR; i++) {
-      int32_t pair;
-      __builtin_memcpy(&pair, a + i * lda + g * 4, 4);
-      const __m256i x = _mm256_set1_epi32(pair);
-      acc[i][0] = _mm256_add_epi32(acc[i][0], _mm256_madd_epi16(x, b0));
-      acc[i][1] = _mm256_add_epi32(acc[i][1], _mm256_madd_epi16(x, b1));
-    }
+    const uint8_t* bg = b + g * kNr * 4;  // 16 channels x 2 int16
+    const __m256i b0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bg));
+    const __m256i b1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bg + 32));
+    TS_ROWS(TS_AVX2_ROW)
   }
-  for (int i = 0; i < MR; i++) {
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(c + i * ldc), acc[i][0]);
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(c + i * ldc + 8), acc[i][1]);
-  }
+  TS_ROWS(TS_ACC_STORE)
 }
 
 template <int MR>
 __attribute__((target("avxvnni"))) void tile_avxvnni(long groups, const uint8_t* a, long lda, const uint8_t* b, int32_t* c, long ldc, bool accumulate) {
-  __m256i acc[MR][2];
-  for (int i = 0; i < MR; i++) {
-    for (int v = 0; v < 2; v++) acc[i][v] = accumulate ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(c + i * ldc + 8 * v)) : _mm256_setzero_si256();
-  }
+  TS_ROWS(TS_ACC_ROW)
+  TS_ROWS(TS_ACC_INIT)
   for (long g = 0; g < groups; g++) {
     const uint8_t* bg = b + g * kNr * 4;  // 16 channels x 4 int8
     const __m256i b0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bg));
     const __m256i b1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bg + 32));
-    for (int i = 0; i < MR; i++) {
-      int32_t quad;
-      __builtin_memcpy(&quad, a + i * lda + g * 4, 4);
-      const __m256i x = _mm256_set1_epi32(quad);
-      acc[i][0] = _mm256_dpbusd_avx_epi32(acc[i][0], x, b0);
-      acc[i][1] = _mm256_dpbusd_avx_epi32(acc[i][1], x, b1);
-    }
+    TS_ROWS(TS_AVXVNNI_ROW)
   }
-  for (int i = 0; i < MR; i++) {
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(c + i * ldc), acc[i][0]);
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(c + i * ldc + 8), acc[i][1]);
-  }
+  TS_ROWS(TS_ACC_STORE)
 }
 
 void ukr(int mr, long groups, const uint8_t* a, long lda, const uint8_t* b, int32_t* c, long ldc, bool accumulate) {
@@ -102,7 +111,8 @@ inline __m128i clamp_to_bytes(__m256 r, __m256 zp, __m256 qmin, __m256 qmax, boo
 }
 
 void epilogue(const Int8Epilogue& e, const int32_t* tile, long ldt, long m0, long rows, long n0, long cols) {
-  const bool fast = e.chanStride == 1 && (e.kind == 0 || std::fabs(e.zp) <= 16777216.0);
+  const bool fast = e.kind == 0 || std::fabs(e.zp) <= 16777216.0;
+  const bool dense = e.chanStride == 1;  // else (a conv's NCHW output) each lane goes chanStride apart
   const long vcols = fast ? cols / 8 * 8 : 0;
   if (vcols > 0) {
     const __m256 inv = _mm256_set1_ps(e.inv), zp = _mm256_set1_ps(float(e.zp));
@@ -123,10 +133,18 @@ void epilogue(const Int8Epilogue& e, const int32_t* tile, long ldt, long m0, lon
         __m256 real = _mm256_insertf128_ps(_mm256_castps128_ps256(lo), hi, 1);
         if (e.bias != nullptr) real = _mm256_add_ps(real, _mm256_loadu_ps(e.bias + n));
         if (e.kind == 0) {
-          _mm256_storeu_ps(static_cast<float*>(e.out) + base + j, real);
+          float* o = static_cast<float*>(e.out) + base;
+          if (dense) { _mm256_storeu_ps(o + j, real); continue; }
+          alignas(32) float lanes[8];
+          _mm256_store_ps(lanes, real);
+          for (long l = 0; l < 8; l++) o[(j + l) * e.chanStride] = lanes[l];
         } else {
           const __m256 r = _mm256_round_ps(_mm256_mul_ps(real, inv), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-          _mm_storel_epi64(reinterpret_cast<__m128i*>(static_cast<uint8_t*>(e.out) + base + j), clamp_to_bytes(r, zp, qmin, qmax, e.outSigned));
+          uint8_t* o = static_cast<uint8_t*>(e.out) + base;
+          if (dense) { _mm_storel_epi64(reinterpret_cast<__m128i*>(o + j), clamp_to_bytes(r, zp, qmin, qmax, e.outSigned)); continue; }
+          alignas(16) uint8_t lanes[16];
+          _mm_store_si128(reinterpret_cast<__m128i*>(lanes), clamp_to_bytes(r, zp, qmin, qmax, e.outSigned));
+          for (long l = 0; l < 8; l++) o[(j + l) * e.chanStride] = lanes[l];
         }
       }
     }

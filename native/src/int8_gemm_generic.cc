@@ -52,22 +52,39 @@ inline double clamp_rounded(float r, double zp, double qmin, double qmax) {
 }  // namespace
 
 void int8_epilogue_scalar(const Int8Epilogue& e, const int32_t* tile, long ldt, long m0, long rows, long n0, long cols) {
+  // every field in a local: the byte stores below may alias anything, so the compiler would reload
+  // the struct's fields for each element otherwise
+  const uint32_t* rowsum = e.rowsum;
+  const int32_t* zw = e.zw;
+  const uint32_t* cterm = e.cterm;
+  const float* mult = e.mult;
+  const float* bias = e.bias;
+  const long cs = e.chanStride;
+  const float inv = e.inv;
+  const double zp = e.zp, qmin = e.qmin, qmax = e.qmax;
   for (long i = 0; i < rows; i++) {
     const long m = m0 + i;
-    const uint32_t rs = e.rowsum[m];
+    const uint32_t rs = rowsum[m];
+    const long base = int8_out_index(e, m, n0);
+    const int32_t* t = tile + i * ldt;
+    if (e.kind == 0) {
+      float* o = static_cast<float*>(e.out) + base;
+      for (long j = 0; j < cols; j++) {
+        const long n = n0 + j;
+        const uint32_t acc = uint32_t(t[j]) - uint32_t(zw[n]) * rs + cterm[n];
+        float real = float(double(int32_t(acc)) * double(mult[n]));
+        if (bias != nullptr) real = real + bias[n];
+        o[j * cs] = real;
+      }
+      continue;
+    }
+    uint8_t* o = static_cast<uint8_t*>(e.out) + base;  // int8 bits when outSigned
     for (long j = 0; j < cols; j++) {
       const long n = n0 + j;
-      const uint32_t acc = uint32_t(tile[i * ldt + j]) - uint32_t(e.zw[n]) * rs + e.cterm[n];
-      float real = float(double(int32_t(acc)) * double(e.mult[n]));
-      if (e.bias != nullptr) real = real + e.bias[n];
-      const long at = int8_out_index(e, m, n);
-      if (e.kind == 0) {
-        static_cast<float*>(e.out)[at] = real;
-        continue;
-      }
-      const double q = clamp_rounded(int8_round_half_even(real * e.inv), e.zp, e.qmin, e.qmax);
-      if (e.outSigned) static_cast<int8_t*>(e.out)[at] = int8_t(int(q));
-      else static_cast<uint8_t*>(e.out)[at] = uint8_t(int(q));
+      const uint32_t acc = uint32_t(t[j]) - uint32_t(zw[n]) * rs + cterm[n];
+      float real = float(double(int32_t(acc)) * double(mult[n]));
+      if (bias != nullptr) real = real + bias[n];
+      o[j * cs] = uint8_t(int(clamp_rounded(int8_round_half_even(real * inv), zp, qmin, qmax)));
     }
   }
 }

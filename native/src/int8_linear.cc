@@ -375,22 +375,27 @@ void Int8Conv2d(Call& c) {
   const long lo = xSigned ? -128 : 0, hi = xSigned ? 127 : 255;
   if (xZp < lo || xZp > hi) c.fail("the input zero point " + std::to_string(xZp) + " is outside the input's " + (xSigned ? "int8" : "uint8") + " range (it pads the image)");
   const long L = g.oh * g.ow, M = g.n * L, K = g.c * g.kh * g.kw;
-  std::vector<uint8_t> cols(size_t(M * K));
+  // a zero-point-padded copy of every (n, c) plane, so each kernel row of a patch is kw bytes read
+  // without bounds checks (dw apart): padded row oy sh + i dh, column ox sw + j dw
+  const long Hp = g.h + 2 * g.ph, Wp = g.w + 2 * g.pw, planes = g.n * g.c;
   const uint8_t pad = uint8_t(xZp);  // int8 bits when signed
   const uint8_t* x = static_cast<const uint8_t*>(xd);
+  std::vector<uint8_t> padded(static_cast<size_t>(planes * Hp * Wp), pad);
+  for (long pl = 0; pl < planes; pl++) {
+    for (long y = 0; y < g.h; y++) std::memcpy(padded.data() + (pl * Hp + y + g.ph) * Wp + g.pw, x + (pl * g.h + y) * g.w, size_t(g.w));
+  }
+  std::vector<uint8_t> cols(static_cast<size_t>(M * K));
   const auto unfold = [&](long r0, long r1) {
     for (long m = r0; m < r1; m++) {
       const long n = m / L, l = m - n * L, oy = l / g.ow, ox = l - oy * g.ow;
       uint8_t* dst = cols.data() + m * K;
       for (long ch = 0; ch < g.c; ch++) {
-        const uint8_t* plane = x + (n * g.c + ch) * g.h * g.w;
+        const uint8_t* plane = padded.data() + (n * g.c + ch) * Hp * Wp + ox * g.sw;
         for (long i = 0; i < g.kh; i++) {
-          const long y = oy * g.sh - g.ph + i * g.dh;
-          const bool row_in = y >= 0 && y < g.h;
-          for (long j = 0; j < g.kw; j++) {
-            const long xx = ox * g.sw - g.pw + j * g.dw;
-            *dst++ = row_in && xx >= 0 && xx < g.w ? plane[y * g.w + xx] : pad;
-          }
+          const uint8_t* src = plane + (oy * g.sh + i * g.dh) * Wp;
+          if (g.dw == 1) { for (long jj = 0; jj < g.kw; jj++) dst[jj] = src[jj]; }
+          else { for (long jj = 0; jj < g.kw; jj++) dst[jj] = src[jj * g.dw]; }
+          dst += g.kw;
         }
       }
     }

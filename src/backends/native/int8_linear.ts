@@ -12,6 +12,7 @@
 // to the addon as a Uint8Array over the same bytes, with a flag saying it is signed.
 
 import type { Int8ConvGeometry, Int8LinearOutput, Int8Storage, QuantizedActivation, QuantizedKernels, QuantizedWeight } from '../../backend/quantized.js';
+import { allocateUninit } from '../../backend/dtype.js';
 import type { NativeAddon } from './addon.js';
 
 /** A weight packed for one int8 path: the panels (with their header) and the column sums. */
@@ -30,6 +31,12 @@ const INT8_PATH_CODES: Readonly<Record<string, number>> = { generic: 0, avx2: 1,
 /** The bytes of an int8 or uint8 array, as the Uint8Array the addon reads. */
 function bytesOf(a: Int8Storage): Uint8Array {
   return a instanceof Uint8Array ? a : new Uint8Array(a.buffer, a.byteOffset, a.length);
+}
+
+/** n uninitialized bytes as an int8 or uint8 array. */
+function bytes(n: number, dtype: 'int8' | 'uint8'): Int8Storage {
+  const u = allocateUninit('uint8', n) as Uint8Array;
+  return dtype === 'uint8' ? u : new Int8Array(u.buffer, u.byteOffset, n);
 }
 
 /** The activation zero point as the addon takes it (an int32; the contract allows any number, the addon does not). */
@@ -86,8 +93,11 @@ export function int8LinearKernels(addon: NativeAddon): Required<QuantizedKernels
     return params;
   }
 
+  // outputs the kernels write in full: uninitialized memory (no zero fill; TENSORSLIM_POISON_UNINIT
+  // poisons it, so an unwritten element would show in the tests)
   function output(out: Int8LinearOutput, n: number): Float32Array | Int8Storage {
-    return out.kind === 'float32' ? new Float32Array(n) : out.dtype === 'int8' ? new Int8Array(n) : new Uint8Array(n);
+    if (out.kind === 'float32') return allocateUninit('float32', n) as Float32Array;
+    return bytes(n, out.dtype);
   }
 
   function geometry(g: Int8ConvGeometry): Float64Array {
@@ -100,7 +110,7 @@ export function int8LinearKernels(addon: NativeAddon): Required<QuantizedKernels
     get int8Path() { return addon.int8Path(); },
     quantizePerTensor(x, scale, zeroPoint, dtype) {
       if (!Number.isInteger(zeroPoint)) throw new Error(`quantizePerTensor (native): the zero point must be an integer, got ${zeroPoint}`);
-      const out = dtype === 'int8' ? new Int8Array(x.length) : new Uint8Array(x.length);
+      const out = bytes(x.length, dtype);
       addon.int8Quantize(x, Math.fround(1 / Math.fround(scale)), zeroPoint, dtype === 'int8', bytesOf(out));
       return out;
     },

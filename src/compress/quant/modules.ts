@@ -138,7 +138,8 @@ export class DynamicQuantizedLinear extends QuantizedLinearBase {
     const op = `DynamicQuantizedLinear(${this.inFeatures}, ${this.outFeatures})`;
     checkInput(op, x, this.inFeatures);
     const rows = x.size / this.inFeatures;
-    const v = x.dataSync();
+    // the tensor's own buffer when it is one dense block (read only), else a copy
+    const v = x.isContiguous() && x.offset === 0 && x.data.length === x.size ? x.data : x.dataSync();
     let lo = Infinity, hi = -Infinity;
     const act = activationKernels();
     const range = act.floatRange;
