@@ -25,9 +25,9 @@ namespace {
 
 using namespace ts;
 
-constexpr int kAbiVersion = 6;  // must match ABI_VERSION in src/backends/native/addon.ts (4: one view
+constexpr int kAbiVersion = 7;  // must match ABI_VERSION in src/backends/native/addon.ts (4: one view
                                 // format for every entry point, embedding included; 5: maxPool2d, conv2d;
-                                // 6: int8Linear, int8 paths, quantizePerTensor, floatRange)
+                                // 6: int8Linear, int8 paths, quantizePerTensor, floatRange; 7: int8Conv2d, avxvnni)
 
 // setNumThreads(n)
 void SetNumThreads(Call& c) {
@@ -102,6 +102,7 @@ const Binding kBindings[] = {
     // int8_linear.cc
     {"int8Pack", "int8Pack", Int8Pack},
     {"int8Linear", "int8Linear", Int8Linear},
+    {"int8Conv2d", "int8Conv2d", Int8Conv2d},
     {"int8Quantize", "quantizePerTensor", Int8Quantize},
     {"int8FloatRange", "floatRange", Int8FloatRange},
     // thread control

@@ -1,7 +1,15 @@
-// AVX2 micro-kernel of the int8 GEMM (int8_gemm_isa.h; compiled with -mavx2 -mfma, run only when the
-// int8 path is avx2): activations and weights widened to int16 at packing, vpmaddwd multiplies pairs
-// of k into 32-bit lanes (exact: a pair sum is at most 65280 in magnitude), vpaddd accumulates
-// (wrapping). Tile: up to 6 rows x 16 channels (12 accumulators, 2 weight vectors).
+// AVX2 parts of the int8 GEMM (int8_gemm_isa.h; compiled with -mavx2 -mfma, run only when the int8
+// path is avx2 or avxvnni). Micro-kernel tile: up to 6 rows x 16 channels (12 ymm accumulators,
+// 2 weight vectors).
+//   avx2:    activations and weights widened to int16 at packing, vpmaddwd multiplies pairs of k
+//            into 32-bit lanes (exact: a pair sum is at most 65280 in magnitude), vpaddd accumulates
+//            (wrapping).
+//   avxvnni: the VEX-encoded vpdpbusd of AVX-VNNI (Alder Lake and later client cores, Zen 5): u8 x s8
+//            products of 4 consecutive k summed into each int32 lane without saturation, on bytes
+//            as packed; only these functions are built for avxvnni (a target attribute), so no
+//            AVX-VNNI instruction can leak into the avx2 path.
+// Both share the 8-lane epilogue, activation packing, quantizer and range finder below, which
+// perform the scalar functions' operations lane by lane.
 #include <immintrin.h>
 
 #include "int8_gemm_isa.h"
@@ -9,45 +17,206 @@
 namespace ts {
 namespace {
 
-constexpr int kNr = 16, kKg = 2, kMr = 6;
+constexpr int kNr = 16, kMr = 6;
+
+// The accumulators are named variables, not an array: GCC does not keep an array of vectors in
+// registers (it spills it to the stack on every k group).
+#define TS_ACC_ROW(i) __m256i c##i##0, c##i##1;
+#define TS_ACC_INIT(i)                                                                                              \
+  if (MR > i) {                                                                                                     \
+    if (accumulate) {                                                                                               \
+      c##i##0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(c + i * ldc));                                  \
+      c##i##1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(c + i * ldc + 8));                              \
+    } else {                                                                                                        \
+      c##i##0 = c##i##1 = _mm256_setzero_si256();                                                                   \
+    }                                                                                                               \
+  }
+#define TS_ACC_STORE(i)                                                                                             \
+  if (MR > i) {                                                                                                     \
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(c + i * ldc), c##i##0);                                          \
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(c + i * ldc + 8), c##i##1);                                      \
+  }
+#define TS_AVX2_ROW(i)                                                                                              \
+  if (MR > i) {                                                                                                     \
+    const __m256i x = _mm256_set1_epi32(*reinterpret_cast<const int32_t*>(a + i * lda + g * 4));                    \
+    c##i##0 = _mm256_add_epi32(c##i##0, _mm256_madd_epi16(x, b0));                                                  \
+    c##i##1 = _mm256_add_epi32(c##i##1, _mm256_madd_epi16(x, b1));                                                  \
+  }
+#define TS_AVXVNNI_ROW(i)                                                                                           \
+  if (MR > i) {                                                                                                     \
+    const __m256i x = _mm256_set1_epi32(*reinterpret_cast<const int32_t*>(a + i * lda + g * 4));                    \
+    c##i##0 = _mm256_dpbusd_avx_epi32(c##i##0, x, b0);                                                              \
+    c##i##1 = _mm256_dpbusd_avx_epi32(c##i##1, x, b1);                                                              \
+  }
+#define TS_ROWS(m) m(0) m(1) m(2) m(3) m(4) m(5)
 
 template <int MR>
-void tile(long groups, const uint8_t* a, long lda, const uint8_t* b, int32_t* c, long ldc) {
-  __m256i acc[MR][2];
-  for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = _mm256_setzero_si256();
-  const int16_t* bp = reinterpret_cast<const int16_t*>(b);
+void tile(long groups, const uint8_t* a, long lda, const uint8_t* b, int32_t* c, long ldc, bool accumulate) {
+  TS_ROWS(TS_ACC_ROW)
+  TS_ROWS(TS_ACC_INIT)
   for (long g = 0; g < groups; g++) {
-    const __m256i b0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bp + g * kNr * kKg));
-    const __m256i b1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bp + g * kNr * kKg + 16));
-    for (int i = 0; i < MR; i++) {
-      int32_t pair;
-      __builtin_memcpy(&pair, a + i * lda + g * 4, 4);
-      const __m256i x = _mm256_set1_epi32(pair);
-      acc[i][0] = _mm256_add_epi32(acc[i][0], _mm256_madd_epi16(x, b0));
-      acc[i][1] = _mm256_add_epi32(acc[i][1], _mm256_madd_epi16(x, b1));
+    const uint8_t* bg = b + g * kNr * 4;  // 16 channels x 2 int16
+    const __m256i b0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bg));
+    const __m256i b1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bg + 32));
+    TS_ROWS(TS_AVX2_ROW)
+  }
+  TS_ROWS(TS_ACC_STORE)
+}
+
+template <int MR>
+__attribute__((target("avxvnni"))) void tile_avxvnni(long groups, const uint8_t* a, long lda, const uint8_t* b, int32_t* c, long ldc, bool accumulate) {
+  TS_ROWS(TS_ACC_ROW)
+  TS_ROWS(TS_ACC_INIT)
+  for (long g = 0; g < groups; g++) {
+    const uint8_t* bg = b + g * kNr * 4;  // 16 channels x 4 int8
+    const __m256i b0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bg));
+    const __m256i b1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bg + 32));
+    TS_ROWS(TS_AVXVNNI_ROW)
+  }
+  TS_ROWS(TS_ACC_STORE)
+}
+
+void ukr(int mr, long groups, const uint8_t* a, long lda, const uint8_t* b, int32_t* c, long ldc, bool accumulate) {
+  switch (mr) {
+    case 1: tile<1>(groups, a, lda, b, c, ldc, accumulate); break;
+    case 2: tile<2>(groups, a, lda, b, c, ldc, accumulate); break;
+    case 3: tile<3>(groups, a, lda, b, c, ldc, accumulate); break;
+    case 4: tile<4>(groups, a, lda, b, c, ldc, accumulate); break;
+    case 5: tile<5>(groups, a, lda, b, c, ldc, accumulate); break;
+    default: tile<6>(groups, a, lda, b, c, ldc, accumulate); break;
+  }
+}
+
+__attribute__((target("avxvnni"))) void ukr_avxvnni(int mr, long groups, const uint8_t* a, long lda, const uint8_t* b, int32_t* c, long ldc, bool accumulate) {
+  switch (mr) {
+    case 1: tile_avxvnni<1>(groups, a, lda, b, c, ldc, accumulate); break;
+    case 2: tile_avxvnni<2>(groups, a, lda, b, c, ldc, accumulate); break;
+    case 3: tile_avxvnni<3>(groups, a, lda, b, c, ldc, accumulate); break;
+    case 4: tile_avxvnni<4>(groups, a, lda, b, c, ldc, accumulate); break;
+    case 5: tile_avxvnni<5>(groups, a, lda, b, c, ldc, accumulate); break;
+    default: tile_avxvnni<6>(groups, a, lda, b, c, ldc, accumulate); break;
+  }
+}
+
+// clamp(r + zp) with NaN, infinities and |r| >= 2^63 -> qmin, as 8 int8 bits in the low 64 bits; r
+// already rounded (see int8_gemm_avx512.cc's clamp_to_bytes for why the float sum is exact enough).
+inline __m128i clamp_to_bytes(__m256 r, __m256 zp, __m256 qmin, __m256 qmax, bool sgn) {
+  const __m256 absr = _mm256_and_ps(r, _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff)));
+  const __m256 ok = _mm256_cmp_ps(absr, _mm256_set1_ps(9223372036854775808.0f), _CMP_LT_OQ);
+  __m256 q = _mm256_min_ps(_mm256_max_ps(_mm256_add_ps(r, zp), qmin), qmax);
+  q = _mm256_blendv_ps(qmin, q, ok);
+  const __m256i qi = _mm256_cvttps_epi32(q);
+  const __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(qi), _mm256_extracti128_si256(qi, 1));
+  return sgn ? _mm_packs_epi16(w, w) : _mm_packus_epi16(w, w);
+}
+
+void epilogue(const Int8Epilogue& e, const int32_t* tile, long ldt, long m0, long rows, long n0, long cols) {
+  const bool fast = e.kind == 0 || std::fabs(e.zp) <= 16777216.0;
+  const bool dense = e.chanStride == 1;  // else (a conv's NCHW output) each lane goes chanStride apart
+  const long vcols = fast ? cols / 8 * 8 : 0;
+  if (vcols > 0) {
+    const __m256 inv = _mm256_set1_ps(e.inv), zp = _mm256_set1_ps(float(e.zp));
+    const __m256 qmin = _mm256_set1_ps(float(e.qmin)), qmax = _mm256_set1_ps(float(e.qmax));
+    for (long i = 0; i < rows; i++) {
+      const long m = m0 + i;
+      const __m256i rs = _mm256_set1_epi32(int32_t(e.rowsum[m]));
+      const long base = int8_out_index(e, m, n0);
+      for (long j = 0; j < vcols; j += 8) {
+        const long n = n0 + j;
+        const __m256i t = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(tile + i * ldt + j));
+        const __m256i zw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(e.zw + n));
+        const __m256i ct = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(e.cterm + n));
+        const __m256i acc = _mm256_add_epi32(_mm256_sub_epi32(t, _mm256_mullo_epi32(zw, rs)), ct);
+        const __m128 mlo = _mm_loadu_ps(e.mult + n), mhi = _mm_loadu_ps(e.mult + n + 4);
+        const __m128 lo = _mm256_cvtpd_ps(_mm256_mul_pd(_mm256_cvtepi32_pd(_mm256_castsi256_si128(acc)), _mm256_cvtps_pd(mlo)));
+        const __m128 hi = _mm256_cvtpd_ps(_mm256_mul_pd(_mm256_cvtepi32_pd(_mm256_extracti128_si256(acc, 1)), _mm256_cvtps_pd(mhi)));
+        __m256 real = _mm256_insertf128_ps(_mm256_castps128_ps256(lo), hi, 1);
+        if (e.bias != nullptr) real = _mm256_add_ps(real, _mm256_loadu_ps(e.bias + n));
+        if (e.kind == 0) {
+          float* o = static_cast<float*>(e.out) + base;
+          if (dense) { _mm256_storeu_ps(o + j, real); continue; }
+          alignas(32) float lanes[8];
+          _mm256_store_ps(lanes, real);
+          for (long l = 0; l < 8; l++) o[(j + l) * e.chanStride] = lanes[l];
+        } else {
+          const __m256 r = _mm256_round_ps(_mm256_mul_ps(real, inv), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+          uint8_t* o = static_cast<uint8_t*>(e.out) + base;
+          if (dense) { _mm_storel_epi64(reinterpret_cast<__m128i*>(o + j), clamp_to_bytes(r, zp, qmin, qmax, e.outSigned)); continue; }
+          alignas(16) uint8_t lanes[16];
+          _mm_store_si128(reinterpret_cast<__m128i*>(lanes), clamp_to_bytes(r, zp, qmin, qmax, e.outSigned));
+          for (long l = 0; l < 8; l++) o[(j + l) * e.chanStride] = lanes[l];
+        }
+      }
     }
   }
-  for (int i = 0; i < MR; i++) {
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(c + i * ldc), acc[i][0]);
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(c + i * ldc + 8), acc[i][1]);
-  }
+  if (vcols < cols) int8_epilogue_scalar(e, tile + vcols, ldt, m0, rows, n0 + vcols, cols - vcols);
 }
 
-void ukr(int mr, long groups, const uint8_t* a, long lda, const uint8_t* b, int32_t* c, long ldc) {
-  switch (mr) {
-    case 1: tile<1>(groups, a, lda, b, c, ldc); break;
-    case 2: tile<2>(groups, a, lda, b, c, ldc); break;
-    case 3: tile<3>(groups, a, lda, b, c, ldc); break;
-    case 4: tile<4>(groups, a, lda, b, c, ldc); break;
-    case 5: tile<5>(groups, a, lda, b, c, ldc); break;
-    default: tile<6>(groups, a, lda, b, c, ldc); break;
+template <int XB>
+uint32_t pack_row(const uint8_t* src, long K, long kpad, uint8_t flip, uint8_t* dst) {
+  const __m256i f = _mm256_set1_epi8(char(flip)), zero = _mm256_setzero_si256();
+  __m256i sums = zero;
+  long k = 0;
+  for (; k + 32 <= K; k += 32) {
+    const __m256i u = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + k)), f);
+    sums = _mm256_add_epi64(sums, _mm256_sad_epu8(u, zero));
+    if (XB == 1) {
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + k), u);
+    } else {
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + 2 * k), _mm256_cvtepu8_epi16(_mm256_castsi256_si128(u)));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + 2 * k + 32), _mm256_cvtepu8_epi16(_mm256_extracti128_si256(u, 1)));
+    }
   }
+  alignas(32) uint64_t part[4];
+  _mm256_store_si256(reinterpret_cast<__m256i*>(part), sums);
+  const uint32_t head = uint32_t(part[0] + part[1] + part[2] + part[3]);
+  return head + int8_pack_row_scalar(src + k, K - k, kpad - k, flip, XB, dst + XB * k);
 }
 
-const Int8GemmIsa kAvx2{"avx2", kNr, kKg, 2, 2, kMr, ukr};
+void quantize(const float* x, long n, float inv, long zp, bool sgn, uint8_t* out) {
+  long i = 0;
+  if (zp >= -16777216 && zp <= 16777216) {
+    const __m256 vinv = _mm256_set1_ps(inv), vzp = _mm256_set1_ps(float(zp));
+    const __m256 qmin = _mm256_set1_ps(sgn ? -128.0f : 0.0f), qmax = _mm256_set1_ps(sgn ? 127.0f : 255.0f);
+    for (; i + 8 <= n; i += 8) {
+      const __m256 r = _mm256_round_ps(_mm256_mul_ps(_mm256_loadu_ps(x + i), vinv), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+      _mm_storel_epi64(reinterpret_cast<__m128i*>(out + i), clamp_to_bytes(r, vzp, qmin, qmax, sgn));
+    }
+  }
+  int8_quantize_scalar(x + i, n - i, inv, zp, sgn, out + i);
+}
+
+long range(const float* x, long n, float* lo, float* hi) {
+  __m256 l = _mm256_set1_ps(INFINITY), h = _mm256_set1_ps(-INFINITY);
+  long i0 = 0;
+  for (; i0 + 4096 <= n; i0 += 4096) {
+    __m256 s = _mm256_setzero_ps();
+    for (long i = i0; i < i0 + 4096; i += 8) {
+      const __m256 v = _mm256_loadu_ps(x + i);
+      l = _mm256_min_ps(l, v); h = _mm256_max_ps(h, v); s = _mm256_add_ps(s, _mm256_sub_ps(v, v));
+    }
+    if (_mm256_movemask_ps(_mm256_cmp_ps(s, _mm256_setzero_ps(), _CMP_EQ_OQ)) != 0xFF) {  // a NaN or an infinity in this block
+      for (long i = i0; i < i0 + 4096; i++) if (!std::isfinite(x[i])) return i;
+    }
+  }
+  float tl, th;
+  const long bad = int8_range_scalar(x + i0, n - i0, &tl, &th);
+  if (bad >= 0) return i0 + bad;
+  alignas(32) float ls[8], hs[8];
+  _mm256_store_ps(ls, l);
+  _mm256_store_ps(hs, h);
+  for (int j = 0; j < 8; j++) { tl = ls[j] < tl ? ls[j] : tl; th = hs[j] > th ? hs[j] : th; }
+  *lo = tl;
+  *hi = th;
+  return -1;
+}
+
+const Int8GemmIsa kAvx2{"avx2", kNr, 2, 2, 2, kMr, ukr, epilogue, pack_row<2>, quantize, range};
+const Int8GemmIsa kAvxVnni{"avxvnni", kNr, 4, 1, 1, kMr, ukr_avxvnni, epilogue, pack_row<1>, quantize, range};
 
 }  // namespace
 
 const Int8GemmIsa* int8_gemm_avx2() { return &kAvx2; }
+const Int8GemmIsa* int8_gemm_avxvnni() { return &kAvxVnni; }
 
 }  // namespace ts

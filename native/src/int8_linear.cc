@@ -25,6 +25,9 @@
 // else avx512; avx2 -> avx2; generic -> generic). TENSORSLIM_INT8=vnni|avx512|avx2|generic at load,
 // or setInt8Path(), forces another path the CPU supports (tests cover every path this way).
 #include <algorithm>
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -33,6 +36,7 @@
 
 #include "binding.h"
 #include "common.h"
+#include "conv_geometry.h"
 #include "int8_gemm_isa.h"
 #include "threadpool.h"
 
@@ -51,8 +55,22 @@ bool has_vnni() {
 #endif
 }
 
-// Path codes (the packed header stores them): 0 generic, 1 avx2, 2 avx512, 3 vnni.
-const char* const kNames[] = {"generic", "avx2", "avx512", "vnni"};
+// AVX-VNNI (the VEX-encoded vpdpbusd): CPUID leaf 7, subleaf 1, EAX bit 4, on a CPU (and OS) with AVX2.
+bool has_avxvnni() {
+#if !defined(TS_NO_X86_PATHS) && (defined(__x86_64__) || defined(__i386__))
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  if (!cpu_supports("avx2") || __get_cpuid_max(0, nullptr) < 7) return false;
+  __cpuid_count(7, 1, a, b, c, d);
+  return (a >> 4) & 1;
+#else
+  return false;
+#endif
+}
+
+// Path codes (the packed header stores them): 0 generic, 1 avx2, 2 avx512, 3 vnni, 4 avxvnni.
+constexpr int kPaths = 5;
+const char* const kNames[kPaths] = {"generic", "avx2", "avx512", "vnni", "avxvnni"};
+const int kBestFirst[kPaths] = {3, 2, 4, 1, 0};
 
 const Int8GemmIsa* isa_of(int code) {
   switch (code) {
@@ -60,32 +78,52 @@ const Int8GemmIsa* isa_of(int code) {
     case 1: return cpu_supports("avx2") ? int8_gemm_avx2() : nullptr;
     case 2: return cpu_supports("avx512") ? int8_gemm_avx512() : nullptr;
     case 3: return has_vnni() ? int8_gemm_vnni() : nullptr;
+    case 4: return has_avxvnni() ? int8_gemm_avxvnni() : nullptr;
     default: return nullptr;
   }
 }
 
 int code_of(const char* name) {
-  for (int i = 0; i < 4; i++) if (std::strcmp(name, kNames[i]) == 0) return i;
+  for (int i = 0; i < kPaths; i++) if (std::strcmp(name, kNames[i]) == 0) return i;
   return -1;
+}
+
+std::string path_list() {
+  std::string s;
+  for (int c : kBestFirst) if (isa_of(c) != nullptr) s += (s.empty() ? "" : ", ") + std::string(kNames[c]);
+  return s;
 }
 
 int g_forced = -1;        // setInt8Path / TENSORSLIM_INT8, -1: follow the CPU path
 bool g_env_read = false;
+std::string g_env_error;  // TENSORSLIM_INT8 names a path that is unknown or that this CPU lacks
+
+void read_env() {
+  if (g_env_read) return;
+  g_env_read = true;
+  const char* env = std::getenv("TENSORSLIM_INT8");
+  if (env == nullptr || *env == 0) return;
+  const int c = code_of(env);
+  if (c < 0) g_env_error = std::string("TENSORSLIM_INT8=") + env + " is not an int8 path (vnni, avx512, avxvnni, avx2, generic); this CPU supports: " + path_list() + "; unset it or name one of those";
+  else if (isa_of(c) == nullptr) g_env_error = std::string("TENSORSLIM_INT8=") + env + " forces a path this CPU lacks; it supports: " + path_list() + "; unset it or name one of those";
+  else g_forced = c;
+}
 
 int active_code() {
-  if (!g_env_read) {
-    g_env_read = true;
-    const char* env = std::getenv("TENSORSLIM_INT8");
-    if (env != nullptr && *env != 0) {
-      const int c = code_of(env);
-      if (c >= 0 && isa_of(c) != nullptr) g_forced = c;
-    }
-  }
+  read_env();
   if (g_forced >= 0) return g_forced;
   const char* p = active()->name;
   if (std::strcmp(p, "avx512") == 0) return has_vnni() ? 3 : (isa_of(2) ? 2 : 0);
-  if (std::strcmp(p, "avx2") == 0) return isa_of(1) ? 1 : 0;
+  if (std::strcmp(p, "avx2") == 0) return has_avxvnni() ? 4 : (isa_of(1) ? 1 : 0);
   return 0;
+}
+
+// The active path's kernels; a TENSORSLIM_INT8 the CPU cannot honour fails the call (never a silent
+// fallback to another path).
+const Int8GemmIsa& active_isa(const Call& c) {
+  read_env();
+  if (!g_env_error.empty() && g_forced < 0) c.fail(g_env_error);
+  return *isa_of(active_code());
 }
 
 long packed_bytes(const Int8GemmIsa& isa, long N, long K) {
@@ -120,121 +158,73 @@ void pack_weights(const Int8GemmIsa& isa, int code, const int8_t* w, long N, lon
   }
 }
 
-// nearbyint(p) in the default rounding mode (half to even) without a libm call (baseline x86-64 has
-// no roundss): below 2^22, adding and subtracting 1.5 * 2^23 rounds p to an integer in one float
-// rounding (the sum lies in [2^23, 2^24), where float spacing is 1; 1.5 * 2^23 is even, so ties keep
-// their parity); larger or non-finite values are integers, infinities or NaN already, or go to libm.
-inline float round_half_even(float p) {
-  if (std::fabs(p) < 4194304.0f) {
-    constexpr float b = 12582912.0f;  // (p + b) - b is not simplified without -ffast-math
-    return (p + b) - b;
-  }
-  return std::nearbyint(p);
+// Rows per tile for a block of `rows` rows: as even as possible, at most mr each (a block of 32 rows
+// on a 6-row kernel runs 6, 6, 5, 5, 5, 5, not 6 x 5 + 2: short tiles reload the weights per row).
+inline long tile_rows(long rows, long mr, long t, long* at) {
+  const long tiles = (rows + mr - 1) / mr, base = rows / tiles, extra = rows % tiles;
+  *at = t * base + (t < extra ? t : extra);
+  return base + (t < extra ? 1 : 0);
 }
 
-struct Epilogue {
-  long N;
-  const uint32_t* rowsum;  // (M)
-  const int32_t* zw;       // (N)
-  const uint32_t* cterm;   // (N): K zx zw[n] - zx colsum[n]
-  const float* mult;       // (N)
-  const float* bias;       // (N) or null
-  int kind;                // 0 float32, 1 requantize
-  bool outSigned;
-  float inv;
-  double zp, qmin, qmax;
-  void* out;
-};
-
-// The per-element tail shared by every path (see the header comment, step 4).
-void epilogue(const Epilogue& e, const int32_t* tile, long ldt, long m0, long rows, long n0, long cols) {
-  for (long i = 0; i < rows; i++) {
-    const long m = m0 + i;
-    const uint32_t rs = e.rowsum[m];
-    for (long j = 0; j < cols; j++) {
-      const long n = n0 + j;
-      const uint32_t acc = uint32_t(tile[i * ldt + j]) - uint32_t(e.zw[n]) * rs + e.cterm[n];
-      float real = float(double(int32_t(acc)) * double(e.mult[n]));
-      if (e.bias != nullptr) real = real + e.bias[n];
-      if (e.kind == 0) {
-        static_cast<float*>(e.out)[m * e.N + n] = real;
-        continue;
-      }
-      const float r = round_half_even(real * e.inv);
-      double q;
-      if (!(std::fabs(double(r)) < 9223372036854775808.0)) q = e.qmin;
-      else {
-        q = double(r) + e.zp;
-        q = q < e.qmin ? e.qmin : q > e.qmax ? e.qmax : q;
-      }
-      if (e.outSigned) static_cast<int8_t*>(e.out)[m * e.N + n] = int8_t(int(q));
-      else static_cast<uint8_t*>(e.out)[m * e.N + n] = uint8_t(int(q));
-    }
-  }
-}
-
-void run_gemm(const Int8GemmIsa& isa, const uint8_t* x, bool xSigned, long M, long K, const uint8_t* panels, long N, const Epilogue& e0,
-              std::vector<uint32_t>& rowsum) {
-  const long kg = isa.kg, groups = (K + kg - 1) / kg, lda = groups * kg * isa.xbytes;
-  std::vector<uint8_t> xp(size_t(M * lda) + 64);
-  rowsum.assign(size_t(M), 0);
+// x (M x K) -> packed unsigned rows + rowsum, then the micro-kernel over (row block, panel) tasks:
+// each task walks K in blocks of kc groups, so the block of its weight panel (about 16 KiB) stays in
+// L1 while every row tile of the block passes over it, accumulating in a per-task int32 tile, and
+// ends with the epilogue for its rows and channels.
+void run_gemm(const Int8GemmIsa& isa, const uint8_t* x, bool xSigned, long M, long K, const uint8_t* panels, long N, const Int8Epilogue& e0) {
+  const long kg = isa.kg, groups = (K + kg - 1) / kg, kpad = groups * kg, lda = kpad * isa.xbytes;
+  std::vector<uint8_t> xp(static_cast<size_t>(M * lda) + 64);
+  std::vector<uint32_t> rowsum(static_cast<size_t>(M));
   const uint8_t flip = xSigned ? 0x80 : 0;
-  parallel_for(M, std::max<long>(1, 32768 / std::max<long>(1, K)), [&](long r0, long r1) {
-    for (long m = r0; m < r1; m++) {
-      const uint8_t* src = x + m * K;
-      uint8_t* dst = xp.data() + m * lda;
-      uint32_t s = 0;
-      if (isa.xbytes == 1) {
-        for (long k = 0; k < K; k++) { const uint8_t u = src[k] ^ flip; dst[k] = u; s += u; }
-        for (long k = K; k < groups * kg; k++) dst[k] = 0;
-      } else {
-        uint16_t* d16 = reinterpret_cast<uint16_t*>(dst);
-        for (long k = 0; k < K; k++) { const uint8_t u = src[k] ^ flip; d16[k] = u; s += u; }
-        for (long k = K; k < groups * kg; k++) d16[k] = 0;
-      }
-      rowsum[size_t(m)] = s;
-    }
-  });
-  Epilogue e = e0;
+  const auto pack = [&](long r0, long r1) {
+    for (long m = r0; m < r1; m++) rowsum[size_t(m)] = isa.pack_row(x + m * K, K, kpad, flip, xp.data() + m * lda);
+  };
+  const bool serial = double(M) * double(N) * double(K) < 262144.0;
+  if (serial) pack(0, M);
+  else parallel_for(M, std::max<long>(1, 65536 / std::max<long>(1, K)), pack);
+  Int8Epilogue e = e0;
   e.rowsum = rowsum.data();
   const long nr = isa.nr, mr = isa.mr, npanels = (N + nr - 1) / nr;
-  const long panel_bytes = groups * nr * kg * isa.wbytes;
+  const long group_bytes = nr * kg * isa.wbytes, panel_bytes = groups * group_bytes;
+  const long kc = std::max<long>(1, 16384 / group_bytes);
   const long mc = mr * 8, nmc = (M + mc - 1) / mc;
   auto task = [&](long t) {
     const long p = t % npanels, mb = t / npanels;
-    alignas(64) int32_t tile[8 * 64];
-    const long m_end = std::min(M, (mb + 1) * mc);
-    for (long m0 = mb * mc; m0 < m_end; m0 += mr) {
-      const long rows = std::min(mr, m_end - m0);
-      isa.ukr(int(rows), groups, xp.data() + m0 * lda, lda, panels + p * panel_bytes, tile, nr);
-      epilogue(e, tile, nr, m0, rows, p * nr, std::min(nr, N - p * nr));
+    alignas(64) int32_t tile[8 * 6 * 64];  // mc x nr (48 x 64 on the AVX-512 paths)
+    const long mstart = mb * mc, rows = std::min(mc, M - mstart), ntiles = (rows + mr - 1) / mr;
+    const uint8_t* panel = panels + p * panel_bytes;
+    for (long g0 = 0; g0 < groups; g0 += kc) {
+      const long gn = std::min(kc, groups - g0);
+      for (long ti = 0; ti < ntiles; ti++) {
+        long at;
+        const long h = tile_rows(rows, mr, ti, &at);
+        isa.ukr(int(h), gn, xp.data() + (mstart + at) * lda + g0 * kg * isa.xbytes, lda, panel + g0 * group_bytes, tile + at * nr, nr, g0 > 0);
+      }
     }
+    isa.epilogue(e, tile, nr, mstart, rows, p * nr, std::min(nr, N - p * nr));
   };
   const long ntasks = npanels * nmc;
-  if (double(M) * double(N) * double(K) < 262144.0 || ntasks == 1) {
+  if (serial || ntasks == 1) {
     for (long t = 0; t < ntasks; t++) task(t);
   } else {
     run_tasks(ntasks, task);
   }
 }
 
-std::string path_list() {
-  std::string s;
-  for (int c = 3; c >= 0; c--) if (isa_of(c) != nullptr) s += (s.empty() ? "" : ", ") + std::string(kNames[c]);
-  return s;
-}
-
 }  // namespace
 
 // ---- path controls (value-returning; addon.cc exports them)
 
-Napi::Value Int8Path(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), kNames[active_code()]); }
+Napi::Value Int8Path(const Napi::CallbackInfo& info) {
+  read_env();
+  if (!g_env_error.empty() && g_forced < 0) throw Napi::Error::New(info.Env(), "int8Path: " + g_env_error);
+  return Napi::String::New(info.Env(), kNames[active_code()]);
+}
 
 Napi::Value SetInt8Path(const Napi::CallbackInfo& info) {
-  active_code();  // read TENSORSLIM_INT8 first, so a later call overrides it
-  if (!info[0].IsString()) Call(info, "setInt8Path").fail("expected 'vnni', 'avx512', 'avx2', 'generic' or 'auto'");
+  read_env();  // read TENSORSLIM_INT8 first, so a later call overrides it
+  if (!info[0].IsString()) Call(info, "setInt8Path").fail("expected 'vnni', 'avx512', 'avxvnni', 'avx2', 'generic' or 'auto'");
   const std::string name = info[0].As<Napi::String>().Utf8Value();
-  if (name == "auto") { g_forced = -1; return Napi::Boolean::New(info.Env(), true); }
+  if (name == "auto") { g_forced = -1; g_env_error.clear(); return Napi::Boolean::New(info.Env(), true); }
   const int c = code_of(name.c_str());
   if (c < 0 || isa_of(c) == nullptr) return Napi::Boolean::New(info.Env(), false);
   g_forced = c;
@@ -245,7 +235,7 @@ Napi::Value SupportedInt8Paths(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Array a = Napi::Array::New(env);
   uint32_t i = 0;
-  for (int c = 3; c >= 0; c--) if (isa_of(c) != nullptr) a.Set(i++, Napi::String::New(env, kNames[c]));
+  for (int c : kBestFirst) if (isa_of(c) != nullptr) a.Set(i++, Napi::String::New(env, kNames[c]));
   return a;
 }
 
@@ -259,57 +249,34 @@ Napi::Value Int8PackedBytes(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), double(packed_bytes(*isa_of(code), N, K)));
 }
 
-// ---- entry points (declared in binding.h; addon.cc exports them)
+namespace {
 
-// int8Pack(w, rows N, cols K, path, packed, colsum): w (N x K) int8 bits in a Uint8Array, packed of
-// int8PackedBytes(path, N, K) bytes, colsum Int32Array (N).
-void Int8Pack(Call& c) {
-  void *wd, *pd, *cd;
-  size_t wl, pl, cl;
-  const int wt = c.array(0, &wd, &wl, "w");
-  const long N = c.integer(1, "rows", 0, 2147483647L), K = c.integer(2, "cols", 0, 2147483647L);
-  const int code = int(c.integer(3, "path", 0, 3));
-  const int pt = c.array(4, &pd, &pl, "packed"), ct = c.array(5, &cd, &cl, "colsum");
-  const Int8GemmIsa* isa = isa_of(code);
-  if (isa == nullptr) c.fail(std::string("int8 path '") + kNames[code] + "' is not supported on this CPU; supported: " + path_list());
-  if (wt != DT_U8 || pt != DT_U8 || ct != DT_I32) c.fail("w and packed must be Uint8Arrays (int8 bits) and colsum an Int32Array");
-  if (double(wl) != double(N) * double(K)) c.fail("w holds " + std::to_string(wl) + " values, expected " + std::to_string(N) + " x " + std::to_string(K));
-  if (long(pl) != packed_bytes(*isa, N, K)) c.fail("packed has " + std::to_string(pl) + " bytes, expected " + std::to_string(packed_bytes(*isa, N, K)));
-  if (long(cl) != N) c.fail("colsum has " + std::to_string(cl) + " values, expected " + std::to_string(N));
-  pack_weights(*isa, code, static_cast<const int8_t*>(wd), N, K, static_cast<uint8_t*>(pd), static_cast<int32_t*>(cd));
-}
-
-// int8Linear(x, xSigned, M, K, xScale, xZeroPoint, packed, colsum, wScales, wZeroPoints, bias | null,
-//            params, out); x (M x K) uint8 or int8 bits in a Uint8Array; packed from int8Pack (its
-// header gives the path, N and K); params Float64Array [kind (0 float32, 1 requantize), outScale,
-// outZeroPoint, relu, outSigned]; out Float32Array (M x N) or Uint8Array (M x N, int8 bits when
-// outSigned).
-void Int8Linear(Call& c) {
-  void *xd, *pd, *csd, *sd, *zd, *bd = nullptr, *od;
-  size_t xl, pl, csl, sl, zl, bl = 0, ol, parl;
-  const int xt = c.array(0, &xd, &xl, "x");
-  const bool xSigned = c.flag(1);
-  const long M = c.integer(2, "rows", 0, 2147483647L), K = c.integer(3, "cols", 0, 2147483647L);
-  const double xScale = c.number(4, "xScale");
-  const long xZp = c.integer(5, "xZeroPoint", -2147483648L, 2147483647L);
-  const int pt = c.array(6, &pd, &pl, "packed");
-  const int cst = c.array(7, &csd, &csl, "colsum"), st = c.array(8, &sd, &sl, "wScales"), zt = c.array(9, &zd, &zl, "wZeroPoints");
-  const bool hasBias = c.has(10);
-  const int bt = hasBias ? c.array(10, &bd, &bl, "bias") : DT_F32;
-  const double* par = c.f64(11, "params", 5, &parl);
-  const int ot = c.array(12, &od, &ol, "out");
-  if (xt != DT_U8 || pt != DT_U8) c.fail("x and packed must be Uint8Arrays (int8 data travels as its bits)");
+// The arguments int8Linear and int8Conv2d share, from index `at` on: xScale, xZeroPoint, packed,
+// colsum, wScales, wZeroPoints, bias | null, params, out. Checks them against x (M x K) and runs the
+// GEMM, writing the output in the epilogue's layout (rowsPerImage, imageStride, chanStride, rowStride
+// as Int8Epilogue; rowsPerImage 0: row-major (M, N)).
+void gemm_call(Call& c, int at, const uint8_t* x, bool xSigned, long M, long K, long rowsPerImage) {
+  void *pd, *csd, *sd, *zd, *bd = nullptr, *od;
+  size_t pl, csl, sl, zl, bl = 0, ol, parl;
+  const double xScale = c.number(at, "xScale");
+  const long xZp = c.integer(at + 1, "xZeroPoint", -2147483648L, 2147483647L);
+  const int pt = c.array(at + 2, &pd, &pl, "packed");
+  const int cst = c.array(at + 3, &csd, &csl, "colsum"), st = c.array(at + 4, &sd, &sl, "wScales"), zt = c.array(at + 5, &zd, &zl, "wZeroPoints");
+  const bool hasBias = c.has(at + 6);
+  const int bt = hasBias ? c.array(at + 6, &bd, &bl, "bias") : DT_F32;
+  const double* par = c.f64(at + 7, "params", 5, &parl);
+  const int ot = c.array(at + 8, &od, &ol, "out");
+  if (pt != DT_U8) c.fail("packed must be a Uint8Array");
   if (cst != DT_I32 || zt != DT_I32 || st != DT_F32 || bt != DT_F32) c.fail("colsum and wZeroPoints must be Int32Arrays, wScales and bias Float32Arrays");
   if (pl < size_t(kHeader)) c.fail("packed is too short to hold a packed weight (" + std::to_string(pl) + " bytes); pack it with int8Pack");
   int32_t head[4];
   std::memcpy(head, pd, sizeof(head));
-  if (head[0] != kMagic || head[1] < 0 || head[1] > 3) c.fail("packed does not start with a packed-weight header; pack it with int8Pack");
+  if (head[0] != kMagic || head[1] < 0 || head[1] >= kPaths) c.fail("packed does not start with a packed-weight header; pack it with int8Pack");
   const Int8GemmIsa* isa = isa_of(head[1]);
   if (isa == nullptr) c.fail(std::string("packed was packed for the '") + kNames[head[1]] + "' path, which this CPU does not support; repack it");
   const long N = head[2];
   if (head[3] != K) c.fail("x has " + std::to_string(K) + " columns but the packed weight has " + std::to_string(head[3]));
   if (long(pl) != packed_bytes(*isa, N, head[3])) c.fail("packed has " + std::to_string(pl) + " bytes, expected " + std::to_string(packed_bytes(*isa, N, K)) + "; it is corrupt");
-  if (double(xl) != double(M) * double(K)) c.fail("x holds " + std::to_string(xl) + " values, expected " + std::to_string(M) + " x " + std::to_string(K));
   if (long(csl) != N || long(sl) != N || long(zl) != N) c.fail("colsum, wScales and wZeroPoints need " + std::to_string(N) + " values each, got " + std::to_string(csl) + ", " + std::to_string(sl) + ", " + std::to_string(zl));
   if (hasBias && long(bl) != N) c.fail("bias has " + std::to_string(bl) + " values, expected " + std::to_string(N));
   const int kind = int(par[0]);
@@ -328,9 +295,11 @@ void Int8Linear(Call& c) {
     mult[size_t(n)] = float(xScale * double(ws[n]));
     cterm[size_t(n)] = uint32_t(K) * zx * uint32_t(zw[n]) - zx * uint32_t(cs[n]);
   }
-  Epilogue e{};
-  e.N = N; e.zw = zw; e.cterm = cterm.data(); e.mult = mult.data(); e.bias = static_cast<const float*>(bd);
+  Int8Epilogue e{};
+  e.zw = zw; e.cterm = cterm.data(); e.mult = mult.data(); e.bias = static_cast<const float*>(bd);
   e.kind = kind; e.out = od;
+  if (rowsPerImage <= 0) { e.rowsPerImage = M; e.imageStride = 0; e.chanStride = 1; e.rowStride = N; }
+  else { e.rowsPerImage = rowsPerImage; e.imageStride = N * rowsPerImage; e.chanStride = rowsPerImage; e.rowStride = 1; }
   if (kind == 1) {
     const bool outSigned = par[4] != 0, relu = par[3] != 0;
     const double zp = par[2];
@@ -341,8 +310,99 @@ void Int8Linear(Call& c) {
     e.qmin = outSigned ? -128 : 0;
     if (relu && zp > e.qmin) e.qmin = zp;
   }
-  std::vector<uint32_t> rowsum;
-  run_gemm(*isa, static_cast<const uint8_t*>(xd), xSigned, M, K, static_cast<const uint8_t*>(pd) + kHeader, N, e, rowsum);
+  run_gemm(*isa, x, xSigned, M, K, static_cast<const uint8_t*>(pd) + kHeader, N, e);
+}
+
+}  // namespace
+
+// ---- entry points (declared in binding.h; addon.cc exports them)
+
+// int8Pack(w, rows N, cols K, path, packed, colsum): w (N x K) int8 bits in a Uint8Array, packed of
+// int8PackedBytes(path, N, K) bytes, colsum Int32Array (N).
+void Int8Pack(Call& c) {
+  void *wd, *pd, *cd;
+  size_t wl, pl, cl;
+  const int wt = c.array(0, &wd, &wl, "w");
+  const long N = c.integer(1, "rows", 0, 2147483647L), K = c.integer(2, "cols", 0, 2147483647L);
+  const int code = int(c.integer(3, "path", 0, kPaths - 1));
+  const int pt = c.array(4, &pd, &pl, "packed"), ct = c.array(5, &cd, &cl, "colsum");
+  const Int8GemmIsa* isa = isa_of(code);
+  if (isa == nullptr) c.fail(std::string("int8 path '") + kNames[code] + "' is not supported on this CPU; supported: " + path_list());
+  if (wt != DT_U8 || pt != DT_U8 || ct != DT_I32) c.fail("w and packed must be Uint8Arrays (int8 bits) and colsum an Int32Array");
+  if (double(wl) != double(N) * double(K)) c.fail("w holds " + std::to_string(wl) + " values, expected " + std::to_string(N) + " x " + std::to_string(K));
+  if (long(pl) != packed_bytes(*isa, N, K)) c.fail("packed has " + std::to_string(pl) + " bytes, expected " + std::to_string(packed_bytes(*isa, N, K)));
+  if (long(cl) != N) c.fail("colsum has " + std::to_string(cl) + " values, expected " + std::to_string(N));
+  pack_weights(*isa, code, static_cast<const int8_t*>(wd), N, K, static_cast<uint8_t*>(pd), static_cast<int32_t*>(cd));
+}
+
+// int8Linear(x, xSigned, M, K, xScale, xZeroPoint, packed, colsum, wScales, wZeroPoints, bias | null,
+//            params, out); x (M x K) uint8 or int8 bits in a Uint8Array; packed from int8Pack (its
+// header gives the path, N and K); params Float64Array [kind (0 float32, 1 requantize), outScale,
+// outZeroPoint, relu, outSigned]; out Float32Array (M x N) or Uint8Array (M x N, int8 bits when
+// outSigned).
+void Int8Linear(Call& c) {
+  void* xd;
+  size_t xl;
+  const int xt = c.array(0, &xd, &xl, "x");
+  const bool xSigned = c.flag(1);
+  const long M = c.integer(2, "rows", 0, 2147483647L), K = c.integer(3, "cols", 0, 2147483647L);
+  if (xt != DT_U8) c.fail("x must be a Uint8Array (int8 data travels as its bits)");
+  if (double(xl) != double(M) * double(K)) c.fail("x holds " + std::to_string(xl) + " values, expected " + std::to_string(M) + " x " + std::to_string(K));
+  gemm_call(c, 4, static_cast<const uint8_t*>(xd), xSigned, M, K, 0);
+}
+
+// int8Conv2d(x, xSigned, geometry, xScale, xZeroPoint, packed, colsum, wScales, wZeroPoints,
+//            bias | null, params, out): a convolution (groups 1) of x (N, C, H, W; uint8 or int8 bits
+// in a Uint8Array) with the packed weight (O, C kh kw), as an integer im2col (row (n, oy, ox),
+// column (c, i, j); positions outside the image read x's zero point, what quantizing a zero-padded
+// float image gives) and the GEMM of int8Linear, whose epilogue writes out in NCHW (N, O, OH, OW)
+// order. geometry: Float64Array of 14 values (N, C, H, W, kh, kw, strides, paddings, dilations, OH, OW,
+// as Conv2dGeometry in src/backend/backend.ts).
+void Int8Conv2d(Call& c) {
+  void* xd;
+  size_t xl;
+  const int xt = c.array(0, &xd, &xl, "x");
+  const bool xSigned = c.flag(1);
+  c.meta(2);
+  const Conv2dGeom g = read_conv2d_geometry(c);
+  if (xt != DT_U8) c.fail("x must be a Uint8Array (int8 data travels as its bits)");
+  if (double(xl) != double(g.n) * double(g.c) * double(g.h) * double(g.w)) {
+    c.fail("x holds " + std::to_string(xl) + " values, expected " + std::to_string(g.n) + " x " + std::to_string(g.c) + " x " + std::to_string(g.h) + " x " + std::to_string(g.w));
+  }
+  const long eh = g.h + 2 * g.ph - g.dh * (g.kh - 1) - 1, ew = g.w + 2 * g.pw - g.dw * (g.kw - 1) - 1;
+  if (g.kh < 1 || g.kw < 1 || eh < 0 || ew < 0 || g.oh != eh / g.sh + 1 || g.ow != ew / g.sw + 1) c.fail("the geometry's output size does not follow from its input, kernel, stride, padding and dilation");
+  const long xZp = c.integer(4, "xZeroPoint", -2147483648L, 2147483647L);
+  const long lo = xSigned ? -128 : 0, hi = xSigned ? 127 : 255;
+  if (xZp < lo || xZp > hi) c.fail("the input zero point " + std::to_string(xZp) + " is outside the input's " + (xSigned ? "int8" : "uint8") + " range (it pads the image)");
+  const long L = g.oh * g.ow, M = g.n * L, K = g.c * g.kh * g.kw;
+  // a zero-point-padded copy of every (n, c) plane, so each kernel row of a patch is kw bytes read
+  // without bounds checks (dw apart): padded row oy sh + i dh, column ox sw + j dw
+  const long Hp = g.h + 2 * g.ph, Wp = g.w + 2 * g.pw, planes = g.n * g.c;
+  const uint8_t pad = uint8_t(xZp);  // int8 bits when signed
+  const uint8_t* x = static_cast<const uint8_t*>(xd);
+  std::vector<uint8_t> padded(static_cast<size_t>(planes * Hp * Wp), pad);
+  for (long pl = 0; pl < planes; pl++) {
+    for (long y = 0; y < g.h; y++) std::memcpy(padded.data() + (pl * Hp + y + g.ph) * Wp + g.pw, x + (pl * g.h + y) * g.w, size_t(g.w));
+  }
+  std::vector<uint8_t> cols(static_cast<size_t>(M * K));
+  const auto unfold = [&](long r0, long r1) {
+    for (long m = r0; m < r1; m++) {
+      const long n = m / L, l = m - n * L, oy = l / g.ow, ox = l - oy * g.ow;
+      uint8_t* dst = cols.data() + m * K;
+      for (long ch = 0; ch < g.c; ch++) {
+        const uint8_t* plane = padded.data() + (n * g.c + ch) * Hp * Wp + ox * g.sw;
+        for (long i = 0; i < g.kh; i++) {
+          const uint8_t* src = plane + (oy * g.sh + i * g.dh) * Wp;
+          if (g.dw == 1) { for (long jj = 0; jj < g.kw; jj++) dst[jj] = src[jj]; }
+          else { for (long jj = 0; jj < g.kw; jj++) dst[jj] = src[jj * g.dw]; }
+          dst += g.kw;
+        }
+      }
+    }
+  };
+  if (double(M) * double(K) < 65536.0) unfold(0, M);
+  else parallel_for(M, std::max<long>(1, 16384 / std::max<long>(1, K)), unfold);
+  gemm_call(c, 3, cols.data(), xSigned, M, K, L);
 }
 
 // int8Quantize(x, inv, zeroPoint, signed, out): out[i] = clamp(nearbyint(float(x[i] * inv)) + zeroPoint)
@@ -359,42 +419,27 @@ void Int8Quantize(Call& c) {
   const int ot = c.array(4, &od, &ol, "out");
   if (xt != DT_F32 || ot != DT_U8) c.fail("x must be a Float32Array and out a Uint8Array");
   if (ol != xl) c.fail("out holds " + std::to_string(ol) + " values, x " + std::to_string(xl));
+  const Int8GemmIsa& isa = active_isa(c);
   const float* x = static_cast<const float*>(xd);
   uint8_t* out = static_cast<uint8_t*>(od);
-  const double lo = sgn ? -128 : 0, hi = sgn ? 127 : 255, z = double(zp);
-  parallel_for(long(xl), 16384, [&](long a, long b) {
-    for (long i = a; i < b; i++) {
-      const float r = round_half_even(x[i] * inv);
-      double q = lo;
-      if (std::fabs(double(r)) < 9223372036854775808.0) { q = double(r) + z; q = q < lo ? lo : q > hi ? hi : q; }
-      out[i] = uint8_t(int(q));  // int8 bits when signed
-    }
-  });
+  const auto run = [&](long a, long b) { isa.quantize(x + a, b - a, inv, zp, sgn, out + a); };
+  if (long(xl) < 262144) run(0, long(xl));
+  else parallel_for(long(xl), 65536, run);
 }
 
 // int8FloatRange(x, out): out = [min, max, index of the first NaN or +-Infinity (-1: none)] of a
-// Float32Array (min = max = 0 when empty); the range of finite values when there is none.
+// Float32Array (min = max = 0 when empty); min and max are unspecified when there is a NaN or infinity.
 void Int8FloatRange(Call& c) {
   void* xd;
   size_t xl, ol;
   const int xt = c.array(0, &xd, &xl, "x");
   if (xt != DT_F32) c.fail("x must be a Float32Array");
   double* out = const_cast<double*>(c.f64(1, "out", 3, &ol));
-  const float* x = static_cast<const float*>(xd);
-  float lo = INFINITY, hi = -INFINITY;
-  long bad = -1;
-  const long n = long(xl);
-  for (long i0 = 0; i0 < n && bad < 0; i0 += 4096) {
-    const long i1 = std::min(n, i0 + 4096);
-    float l = lo, h = hi, s = 0;
-    for (long i = i0; i < i1; i++) { const float v = x[i]; l = v < l ? v : l; h = v > h ? v : h; s += v - v; }
-    if (s != 0 || s != s) {  // a NaN or an infinity in this block: find the first
-      for (long i = i0; i < i1; i++) if (!std::isfinite(x[i])) { bad = i; break; }
-    }
-    lo = l; hi = h;
-  }
-  out[0] = n == 0 ? 0 : double(lo);
-  out[1] = n == 0 ? 0 : double(hi);
+  const Int8GemmIsa& isa = active_isa(c);
+  float lo = 0, hi = 0;
+  const long bad = xl == 0 ? -1 : isa.range(static_cast<const float*>(xd), long(xl), &lo, &hi);
+  out[0] = xl == 0 ? 0 : double(lo);
+  out[1] = xl == 0 ? 0 : double(hi);
   out[2] = double(bad);
 }
 

@@ -5,6 +5,7 @@
 // TypeScript twin is the oracle every fast int8 kernel (AVX2 vpmaddubsw, AVX-512 VNNI) is fuzzed
 // against.
 
+
 /** Integer storage of an 8-bit quantized operand: int8 (qint8) or uint8 (quint8). */
 export type Int8Storage = Int8Array | Uint8Array;
 
@@ -53,6 +54,20 @@ export interface RequantizedOutput {
 export type Int8LinearOutput = FloatOutput | RequantizedOutput;
 
 /**
+ * The geometry of a quantized convolution: input (n, c, h, w), kernel, strides, paddings, dilations
+ * and output size (the fields of Conv2dGeometry in backend.ts, which satisfies it; restated here so
+ * this contract does not import the Backend's).
+ */
+export interface Int8ConvGeometry {
+  readonly n: number; readonly c: number; readonly h: number; readonly w: number;
+  readonly kh: number; readonly kw: number;
+  readonly strideH: number; readonly strideW: number;
+  readonly padH: number; readonly padW: number;
+  readonly dilationH: number; readonly dilationW: number;
+  readonly oh: number; readonly ow: number;
+}
+
+/**
  * Optional int8 kernels of a backend. The math (every implementation must give these bits):
  *
  *   acc[m, n] = sum_k (x[m, k] - xZeroPoint) * (w[n, k] - wZeroPoint[n])          int32, wrapping
@@ -66,7 +81,7 @@ export type Int8LinearOutput = FloatOutput | RequantizedOutput;
  * on x * (1 / scale) in float32, the rule torch.quantize_per_tensor uses.
  */
 export interface QuantizedKernels {
-  /** The int8 code path in use: 'vnni', 'avx512', 'avx2', 'generic' (native) or 'typescript' (reference). */
+  /** The int8 code path in use: 'vnni', 'avx512', 'avxvnni', 'avx2', 'generic' (native) or 'typescript' (reference). */
   readonly int8Path?: string;
   /**
    * y = x (M, K) @ w^T (w: (N, K)) + bias (N,) in int8 arithmetic; `bias` is float32 or null.
@@ -75,6 +90,14 @@ export interface QuantizedKernels {
    * the array), so a weight array must not change after its first use (quantized weights never do).
    */
   int8Linear?(x: QuantizedActivation, w: QuantizedWeight, bias: Float32Array | null, out: Int8LinearOutput): Float32Array | Int8Storage;
+  /**
+   * A quantized Conv2d (groups 1) of x (N, C, H, W) with w (O, C kh kw as rows of K = C kh kw): the
+   * integer im2col of x (row (n, oy, ox), column (c, i, j); positions outside the image read
+   * x.zeroPoint, which is what quantizing a zero-padded float image gives) times w^T as int8Linear
+   * computes it, returned in NCHW order (N, O, OH, OW). `x.rows` is N and `x.cols` C H W; `g` gives
+   * the geometry. Same caching rule for w.data as int8Linear.
+   */
+  int8Conv2d?(x: QuantizedActivation, w: QuantizedWeight, bias: Float32Array | null, g: Int8ConvGeometry, out: Int8LinearOutput): Float32Array | Int8Storage;
   /**
    * Quantize float32 values with one scale and zero point over the whole range of `dtype`: out[i] =
    * quantizeValue(x[i], fround(1 / fround(scale)), zeroPoint, lo, hi), the bits of

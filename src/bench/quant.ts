@@ -1,9 +1,12 @@
 // Benchmark: int8 dynamic quantized Linear against the float32 Linear it came from, at one size and
 // batch (issue #20's target shape: 1024 x 1024 at batch 32). Times forward passes under noGrad
 // (median of repeats after warm-up) on the active backend: the whole DynamicQuantizedLinear layer
-// (per-batch activation range and quantization, int8 GEMM, float32 out) and, separately, the int8
-// kernel alone on already-quantized activations. Checks once that the int8 output is close to the
-// float one. Reports numbers; asserts nothing about speed.
+// (per-batch activation range and quantization, int8 GEMM, float32 out), the int8 kernel alone on
+// already-quantized activations, and the static QuantizedLinear int8 in / int8 out
+// (forwardQuantized: the GEMM with the requantizing epilogue). Also LeNet-5 (the `lenet5` preset,
+// random weights, statically quantized after calibration on random images) in float32 and int8
+// (every conv and linear through the int8 kernels, float in and out), at the same batch. Checks
+// once that the int8 output is close to the float one. Reports numbers; asserts nothing about speed.
 
 import os from 'node:os';
 import { getBackend } from '../backend/registry.js';
@@ -13,6 +16,7 @@ import { Generator, defaultGenerator } from '../core/random.js';
 import type { Tensor } from '../core/tensor.js';
 import * as ops from '../ops/index.js';
 import { Linear } from '../nn/index.js';
+import { createModel } from '../models/presets.js';
 import { quant } from '../compress/index.js';
 import { applyThreads, machineInfo, median, type MachineInfo } from './machine.js';
 
@@ -40,6 +44,10 @@ export interface QuantBenchResult {
   speedup: number;
   /** Median milliseconds of the int8 GEMM alone (activations already quantized, float32 out). */
   int8KernelMs: number;
+  /** Median milliseconds of the static QuantizedLinear int8 in / int8 out (forwardQuantized, requantizing epilogue). */
+  int8StaticMs: number;
+  /** LeNet-5 inference at the same batch: float32 and statically quantized int8 (float in and out), median ms. */
+  lenet5: { batch: number; float32Ms: number; int8Ms: number; speedup: number; maxAbsDiff: number };
   /** The int8 code path ('vnni', 'avx512', 'avx2', 'generic'; 'typescript' on the reference backend). */
   cpuPath: string;
   /** The float32 kernels' SIMD path. */
@@ -60,6 +68,33 @@ function timeIt(fn: () => unknown, repeats: number): number {
     times.push(performance.now() - t0);
   }
   return median(times);
+}
+
+/** LeNet-5 at `batch`, float32 vs statically quantized (calibrated on 4 random batches), rounds alternating. */
+function benchLenet5(gen: Generator, batch: number, rounds: number, repeats: number | undefined): QuantBenchResult['lenet5'] {
+  const state = defaultGenerator.getState();
+  const float = createModel('lenet5');
+  const prepared = createModel('lenet5');
+  defaultGenerator.setState(state);
+  prepared.loadStateDict(float.stateDict());
+  float.eval();
+  const images = (): Tensor => ops.rand([batch, 1, 28, 28], { generator: gen });
+  const q = quant.prepareStatic(prepared, { observer: 'minmax' });
+  noGrad(() => { for (let i = 0; i < 4; i++) q.call(images()); });
+  const int8 = quant.convertStatic(q);
+  int8.eval();
+  const x = images();
+  const runFloat = (): Tensor => noGrad(() => float.call(x));
+  const runInt8 = (): Tensor => noGrad(() => int8.call(x));
+  const a = runFloat().dataSync(), b = runInt8().dataSync();
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
+  const per = repeats !== undefined ? Math.max(1, Math.ceil(repeats / rounds))
+    : Math.max(3, Math.ceil(200 / Math.max(timeIt(runFloat, 2), timeIt(runInt8, 2), 1e-3) / rounds));
+  const f: number[] = [], i8: number[] = [];
+  for (let r = 0; r < rounds; r++) { f.push(timeIt(runFloat, per)); i8.push(timeIt(runInt8, per)); }
+  const float32Ms = median(f), int8Ms = median(i8);
+  return { batch, float32Ms, int8Ms, speedup: int8Ms > 0 ? float32Ms / int8Ms : Infinity, maxAbsDiff: diff };
 }
 
 /**
@@ -93,25 +128,32 @@ export function benchQuant(opts: QuantBenchOptions = {}): QuantBenchResult {
   const xa = { data: qx.data, rows: batch, cols: size, scale, zeroPoint };
   const wa = { data: q.weight.data as Int8Array, rows: size, cols: size, scales: q.weight.scales, zeroPoints: q.weight.zeroPoints };
   const runKernel = (): unknown => kernels.int8Linear(xa, wa, q.bias, { kind: 'float32' });
+  // static int8 -> int8: the same weight, input qparams of x, output qparams of the float output's range
+  const yf = noGrad(() => lin.call(x));
+  const outQ = quant.chooseDynamicQparams(ops.min(yf).item(), ops.max(yf).item(), 0, 255);
+  const sq = new quant.QuantizedLinear(q.weight, q.bias, { dtype: 'quint8', scale, zeroPoint }, { dtype: 'quint8', ...outQ });
+  const runStatic = (): unknown => sq.forwardQuantized(qx);
 
   const a = runFloat().dataSync(), b = runInt8().dataSync();
   let err = 0, mag = 0;
   for (let i = 0; i < a.length; i++) { err = Math.max(err, Math.abs(a[i]! - b[i]!)); mag = Math.max(mag, Math.abs(a[i]!)); }
-  const once = Math.max(timeIt(runFloat, 3), timeIt(runInt8, 3), timeIt(runKernel, 3), 1e-3);
+  const once = Math.max(timeIt(runFloat, 3), timeIt(runInt8, 3), timeIt(runKernel, 3), timeIt(runStatic, 3), 1e-3);
   const repeats = opts.repeats ?? Math.min(300, Math.max(10, Math.floor(400 / once)));
   // alternate the variants in rounds, so a change of machine load hits all of them alike
-  const f: number[] = [], i8: number[] = [], k8: number[] = [];
+  const f: number[] = [], i8: number[] = [], k8: number[] = [], s8: number[] = [];
   const rounds = 5, per = Math.max(2, Math.ceil(repeats / rounds));
   for (let r = 0; r < rounds; r++) {
     f.push(timeIt(runFloat, per));
     i8.push(timeIt(runInt8, per));
     k8.push(timeIt(runKernel, per));
+    s8.push(timeIt(runStatic, per));
   }
-  const float32Ms = median(f), int8Ms = median(i8), int8KernelMs = median(k8);
+  const float32Ms = median(f), int8Ms = median(i8), int8KernelMs = median(k8), int8StaticMs = median(s8);
+  const lenet5 = benchLenet5(gen, batch, rounds, opts.repeats);
   const be = getBackend();
   const machine = machineInfo();
   return {
-    bench: 'quant', size, batch, int8Ms, float32Ms, speedup: int8Ms > 0 ? float32Ms / int8Ms : Infinity, int8KernelMs,
+    bench: 'quant', size, batch, int8Ms, float32Ms, speedup: int8Ms > 0 ? float32Ms / int8Ms : Infinity, int8KernelMs, int8StaticMs, lenet5,
     cpuPath: kernels.int8Path, floatCpuPath: typeof be.cpuPath === 'string' ? be.cpuPath : 'n/a',
     relativeError: mag > 0 ? err / mag : err, repeats: rounds * per, threads: machine.threads, loadAverage: os.loadavg().map((v) => Math.round(v * 100) / 100), machine,
   };

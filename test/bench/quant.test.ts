@@ -1,5 +1,5 @@
 // `tensorslim bench quant` and benchQuant: the JSON line has the documented fields (int8Ms,
-// float32Ms, speedup = float32Ms / int8Ms, int8KernelMs, cpuPath = the backend's int8 path), the int8
+// float32Ms, speedup = float32Ms / int8Ms, int8KernelMs, int8StaticMs, lenet5, cpuPath = the backend's int8 path), the int8
 // output is close to the float one, and bad sizes are refused. Tiny sizes, few repeats: this checks
 // the plumbing, never the speed.
 
@@ -15,7 +15,10 @@ test('benchQuant: fields, speedup ratio and the int8 path of the active backend'
   assert.equal(r.bench, 'quant');
   assert.equal(r.size, 48);
   assert.equal(r.batch, 5);
-  assert.ok(r.int8Ms > 0 && r.float32Ms > 0 && r.int8KernelMs > 0);
+  assert.ok(r.int8Ms > 0 && r.float32Ms > 0 && r.int8KernelMs > 0 && r.int8StaticMs > 0);
+  assert.equal(r.lenet5.batch, 5);
+  assert.ok(r.lenet5.float32Ms > 0 && r.lenet5.int8Ms > 0 && Math.abs(r.lenet5.speedup - r.lenet5.float32Ms / r.lenet5.int8Ms) <= 1e-12 * r.lenet5.speedup);
+  assert.ok(Number.isFinite(r.lenet5.maxAbsDiff));
   assert.ok(Math.abs(r.speedup - r.float32Ms / r.int8Ms) <= 1e-12 * r.speedup);
   assert.equal(r.cpuPath, getBackend().int8Path);
   assert.ok(r.relativeError < 0.05, `int8 output far from float32: relative error ${r.relativeError}`);
@@ -28,7 +31,7 @@ test('tensorslim bench quant --json: one JSON object on the last line; text outp
   const ctx = captureContext({});
   assert.equal(await main(['bench', 'quant', '--size', '32', '--batch', '3', '--steps', '10', '--threads', '1', '--json'], ctx), 0);
   const last = JSON.parse(ctx.stdout.filter((l) => l !== '').at(-1)!) as Record<string, unknown>;
-  for (const k of ['int8Ms', 'float32Ms', 'speedup', 'int8KernelMs']) assert.equal(typeof last[k], 'number', k);
+  for (const k of ['int8Ms', 'float32Ms', 'speedup', 'int8KernelMs', 'int8StaticMs']) assert.equal(typeof last[k], 'number', k);
   assert.equal(last['bench'], 'quant');
   assert.equal(last['cpuPath'], getBackend().int8Path);
   const text = captureContext({});

@@ -1,6 +1,8 @@
-// Fuzz the native int8Linear (native/src/int8_linear.cc + int8_gemm_{generic,avx2,avx512}.cc)
-// against int8LinearReference (src/backends/reference/quantized.ts, the outside truth), on every int8
-// path this machine has (vnni, avx512, avx2, generic as available) with 1 and 2 threads. int32
+// Fuzz the native int8Linear and int8Conv2d (native/src/int8_linear.cc + int8_gemm_{generic,avx2,avx512}.cc)
+// against int8LinearReference / int8Conv2dReference (src/backends/reference/quantized.ts, the outside
+// truth), and the native quantizer and range finder against quantizeValue, on every int8 path this
+// machine has (vnni, avx512, avxvnni, avx2, generic as available; avxvnni only on CPUs with AVX-VNNI,
+// which this test then covers like the others) with 1 and 2 threads. int32
 // accumulation is exact and the epilogue follows the reference's float steps, so results must be
 // bit-identical: odd sizes (1, 3, 17, 65, 257, ...), zero points at the ends of the range (0, 255,
 // -128, 127), the all-255 x all-(-128) worst case of vpmaddubsw's int16 saturation, int32
@@ -9,13 +11,13 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { describe, test } from 'node:test';
-import { quantizeValue, type Int8LinearOutput, type Int8Storage, type QuantizedActivation, type QuantizedWeight } from '../../src/backend/quantized.js';
-import { int8LinearReference } from '../../src/backends/reference/quantized.js';
+import { quantizeValue, type Int8ConvGeometry, type Int8LinearOutput, type Int8Storage, type QuantizedActivation, type QuantizedWeight } from '../../src/backend/quantized.js';
+import { int8Conv2dReference, int8LinearReference } from '../../src/backends/reference/quantized.js';
 import { getNativeBackend, getNumThreads, int8Path, nativeStatus, setInt8Path, setNumThreads, supportedInt8Paths } from '../../src/backends/native/index.js';
 import { nativeSkip as skip, rng } from './helpers.js';
 
 const nat = getNativeBackend();
-type Int8PathName = 'vnni' | 'avx512' | 'avx2' | 'generic';
+type Int8PathName = 'vnni' | 'avx512' | 'avxvnni' | 'avx2' | 'generic';
 const PATHS = (nat ? supportedInt8Paths() : []) as Int8PathName[];
 
 /** Runs body on every int8 path with 1 and 2 threads, then restores the automatic path and the threads. */
@@ -86,6 +88,8 @@ describe('native int8Linear', { skip }, () => {
       const M = [1, 3, 7, 17, 33][trial % 5]!, K = sizes[Math.floor(r() * sizes.length)]!, N = [1, 3, 17, 65, 130][Math.floor(r() * 5)]!;
       cases.push(randomCase(r, M, K, N, trial));
     }
+    // more rows than one row block (48 on the 6-row kernels), K over one K block (256 on vnni)
+    for (let trial = 0; trial < 5; trial++) cases.push(randomCase(r, [97, 50, 61, 32, 13][trial]!, [300, 257, 65, 521, 1031][trial]!, [17, 65, 3, 70, 16][trial]!, trial));
     const wants = cases.map((c) => int8LinearReference(c.x, c.w, c.bias, c.out));
     forEachInt8Path((setting) => {
       cases.forEach((c, i) => same(nat!.int8Linear(c.x, c.w, c.bias, c.out), wants[i]!, `${setting}, ${c.what}`));
@@ -157,48 +161,89 @@ describe('native int8Linear', { skip }, () => {
     assert.throws(() => setInt8Path('sse9' as 'generic'), /does not support 'sse9'/);
   });
 
-  test('quantizePerTensor: quantizeValue\'s bits for every zero point (ties, ends, NaN, Inf, huge), 1 and 2 threads', () => {
-    const r = rng(11);
-    const prev = getNumThreads();
-    try {
-      for (const threads of [1, 2]) {
-        setNumThreads(threads);
-        for (const dtype of ['int8', 'uint8'] as const) {
-          const [lo, hi] = dtype === 'int8' ? [-128, 127] : [0, 255];
-          for (const zp of [lo, lo + 1, hi - 1, hi, 0, 7, -7].filter((z) => z >= lo && z <= hi)) {
-            const scale = [0.0173, 0.5, 1, 3e-3][Math.floor(r() * 4)]!;
-            const xs: number[] = [NaN, Infinity, -Infinity, 1e30, -1e30, 3e9, -3e9, 1e19, -1e19, 0, -0];
-            for (let k = -300; k <= 300; k++) xs.push((k + 0.5) * scale, k * scale, (k + 0.5) * scale * (1 + 1e-7), (k + 0.5) * scale * (1 - 1e-7));
-            while (xs.length < 40000) xs.push((r() - 0.5) * 600 * scale);
-            const x = new Float32Array(xs);
-            const q = nat!.quantizePerTensor(x, scale, zp, dtype);
-            assert.ok(dtype === 'int8' ? q instanceof Int8Array : q instanceof Uint8Array);
-            const inv = Math.fround(1 / Math.fround(scale));
-            for (let i = 0; i < x.length; i++) {
-              const want = quantizeValue(x[i]!, inv, zp, lo, hi);
-              if (q[i] !== want) assert.fail(`${threads} thread(s), ${dtype} scale ${scale} zp ${zp}: x ${x[i]} gives ${q[i]}, quantizeValue ${want}`);
-            }
-          }
-        }
+  test('requantization with zero points beyond float32\'s exact integers (the epilogue\'s scalar fallback)', () => {
+    const r = rng(5);
+    const c = randomCase(r, 7, 33, 40, 1);
+    for (const zeroPoint of [2 ** 25 + 1, -(2 ** 25) - 1, 16777217]) {
+      for (const dtype of ['int8', 'uint8'] as const) {
+        const out: Int8LinearOutput = { kind: 'requantize', dtype, scale: 0.01, zeroPoint, relu: false };
+        const want = int8LinearReference(c.x, c.w, c.bias, out);
+        forEachInt8Path((setting) => same(nat!.int8Linear(c.x, c.w, c.bias, out), want, `${setting}, zp ${zeroPoint} ${dtype}`));
       }
-    } finally { setNumThreads(prev); }
+    }
   });
 
-  test('floatRange: min, max and the first non-finite index', () => {
+  test('quantizePerTensor: quantizeValue\'s bits for every zero point (ties, ends, NaN, Inf, huge), on every path', () => {
+    const r = rng(11);
+    forEachInt8Path((setting) => {
+      for (const dtype of ['int8', 'uint8'] as const) {
+        const [lo, hi] = dtype === 'int8' ? [-128, 127] : [0, 255];
+        for (const zp of [lo, lo + 1, hi - 1, hi, 0, 7, -7].filter((z) => z >= lo && z <= hi)) {
+          const scale = [0.0173, 0.5, 1, 3e-3][Math.floor(r() * 4)]!;
+          const xs: number[] = [NaN, Infinity, -Infinity, 1e30, -1e30, 3e9, -3e9, 1e19, -1e19, 0, -0];
+          for (let k = -300; k <= 300; k++) xs.push((k + 0.5) * scale, k * scale, (k + 0.5) * scale * (1 + 1e-7), (k + 0.5) * scale * (1 - 1e-7));
+          while (xs.length < 10000) xs.push((r() - 0.5) * 600 * scale);
+          const x = new Float32Array(xs);
+          const q = nat!.quantizePerTensor(x, scale, zp, dtype);
+          assert.ok(dtype === 'int8' ? q instanceof Int8Array : q instanceof Uint8Array);
+          const inv = Math.fround(1 / Math.fround(scale));
+          for (let i = 0; i < x.length; i++) {
+            const want = quantizeValue(x[i]!, inv, zp, lo, hi);
+            if (q[i] !== want) assert.fail(`${setting}, ${dtype} scale ${scale} zp ${zp}: x ${x[i]} gives ${q[i]}, quantizeValue ${want}`);
+          }
+        }
+        // zero points beyond 2^24 (the vector quantizers hand them to the scalar one)
+        for (const zp of [2 ** 25 + 1, -(2 ** 25) - 1]) {
+          const x = Float32Array.from({ length: 37 }, (_, i) => (i - 18) * 1e6);
+          const q = nat!.quantizePerTensor(x, 0.5, zp, dtype);
+          for (let i = 0; i < x.length; i++) assert.equal(q[i], quantizeValue(x[i]!, 2, zp, lo, hi), `${setting}, ${dtype} zp ${zp}, x ${x[i]}`);
+        }
+      }
+    });
+  });
+
+  test('floatRange: min, max and the first non-finite index, on every path', () => forEachInt8Path((setting) => {
     const r = rng(12);
-    for (const n of [0, 1, 7, 4096, 4097, 10000]) {
+    for (const n of [0, 1, 7, 4096, 4097, 10000, 8197]) {
       const x = Float32Array.from({ length: n }, () => (r() - 0.5) * 10);
       const got = nat!.floatRange(x);
       let lo = Infinity, hi = -Infinity;
       for (const v of x) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
-      assert.deepEqual(got, n === 0 ? { min: 0, max: 0, nonFinite: -1 } : { min: lo, max: hi, nonFinite: -1 }, `n ${n}`);
+      assert.deepEqual(got, n === 0 ? { min: 0, max: 0, nonFinite: -1 } : { min: lo, max: hi, nonFinite: -1 }, `${setting}, n ${n}`);
       if (n > 5) {
         for (const bad of [NaN, Infinity, -Infinity]) {
           const y = x.slice(); const at = Math.floor(r() * n); y[at] = bad; if (at + 3 < n) y[at + 3] = NaN;
-          assert.equal(nat!.floatRange(y).nonFinite, at, `n ${n}, ${bad} at ${at}`);
+          assert.equal(nat!.floatRange(y).nonFinite, at, `${setting}, n ${n}, ${bad} at ${at}`);
         }
       }
     }
+  }));
+
+  test('int8Conv2d: integer im2col + GEMM + NCHW epilogue bit-identical to the reference, odd geometries', () => {
+    const r = rng(21);
+    const int = (lo: number, hi: number): number => lo + Math.floor(r() * (hi - lo + 1));
+    const geoms: Array<[n: number, c: number, h: number, w: number, kh: number, kw: number, s: number, p: number, d: number]> = [
+      [2, 1, 9, 7, 5, 5, 1, 2, 1], [1, 3, 8, 8, 3, 3, 2, 1, 1], [3, 2, 6, 5, 2, 3, 1, 0, 2], [1, 5, 3, 3, 3, 3, 1, 0, 1], [2, 4, 7, 7, 1, 1, 3, 0, 1], [1, 2, 4, 4, 5, 5, 1, 2, 1],
+    ];
+    geoms.forEach(([n, c, h, w, kh, kw, s, p, d], trial) => {
+      const oh = Math.floor((h + 2 * p - d * (kh - 1) - 1) / s) + 1, ow = Math.floor((w + 2 * p - d * (kw - 1) - 1) / s) + 1;
+      const g: Int8ConvGeometry = { n, c, h, w, kh, kw, strideH: s, strideW: s, padH: p, padW: p, dilationH: d, dilationW: d, oh, ow };
+      const O = [1, 6, 17, 16, 65, 3][trial]!, K = c * kh * kw;
+      const base = randomCase(r, 1, K, O, trial);
+      const signed = trial % 2 === 1;
+      const [lo, hi] = signed ? [-128, 127] : [0, 255];
+      const xs = Array.from({ length: n * c * h * w }, () => int(lo, hi));
+      const x: QuantizedActivation = { data: signed ? Int8Array.from(xs) : Uint8Array.from(xs), rows: n, cols: c * h * w, scale: 0.03, zeroPoint: [lo, hi, int(lo, hi)][trial % 3]! };
+      for (const out of [base.out, { kind: 'float32' } as const, { kind: 'requantize', dtype: 'uint8', scale: 0.05, zeroPoint: 255, relu: true } as const]) {
+        const want = int8Conv2dReference(x, base.w, base.bias, g, out);
+        forEachInt8Path((setting) => same(nat!.int8Conv2d!(x, base.w, base.bias, g, out), want, `${setting}, conv ${JSON.stringify(g)} O ${O}, ${out.kind}`));
+      }
+    });
+    const g: Int8ConvGeometry = { n: 1, c: 1, h: 3, w: 3, kh: 3, kw: 3, strideH: 1, strideW: 1, padH: 0, padW: 0, dilationH: 1, dilationW: 1, oh: 2, ow: 1 };
+    const w: QuantizedWeight = { data: new Int8Array(9), rows: 1, cols: 9, scales: Float32Array.of(1), zeroPoints: Int32Array.of(0) };
+    const x: QuantizedActivation = { data: new Uint8Array(9), rows: 1, cols: 9, scale: 1, zeroPoint: 0 };
+    assert.throws(() => nat!.int8Conv2d!(x, w, null, g, { kind: 'float32' }), /output size does not follow/);
+    assert.throws(() => nat!.int8Conv2d!({ ...x, data: new Uint8Array(8) }, w, null, { ...g, oh: 1 }, { kind: 'float32' }), /x holds 8 values/);
   });
 
   test('TENSORSLIM_INT8 forces a lower path at load, TENSORSLIM_CPU lowers it with the float kernels', { skip: process.env['TENSORSLIM_BACKEND'] === 'reference' ? 'no kernel here (start-up switches); runs in the native pass' : false }, () => {
@@ -216,5 +261,16 @@ describe('native int8Linear', { skip }, () => {
       assert.equal(probe({ TENSORSLIM_CPU: 'avx2' }), 'avx2');
     }
     assert.equal(probe({ TENSORSLIM_CPU: 'generic' }), 'generic');
+    // a forced path the CPU lacks (or an unknown name) is refused with the supported list, never replaced silently
+    const refused = (value: string): string => {
+      const res = spawnSync(process.execPath, ['-e', `require(${JSON.stringify(addonPath)}).int8Path()`],
+        { env: { ...process.env, TENSORSLIM_INT8: value, TENSORSLIM_CPU: '' }, encoding: 'utf8' });
+      assert.notEqual(res.status, 0, `TENSORSLIM_INT8=${value} was accepted`);
+      return res.stderr;
+    };
+    for (const lacking of (['vnni', 'avx512', 'avxvnni', 'avx2'] as const).filter((p) => !PATHS.includes(p))) {
+      assert.match(refused(lacking), new RegExp(`TENSORSLIM_INT8=${lacking} forces a path this CPU lacks; it supports: ${PATHS.join(', ')}`));
+    }
+    assert.match(refused('sse9'), /TENSORSLIM_INT8=sse9 is not an int8 path/);
   });
 });

@@ -61,10 +61,17 @@ export interface NativeAddon {
   embeddingBackward(dy: TypedArray, meta: Float64Array, indices: Int32Array, rows: number, out: TypedArray): void;
   csrLinear(x: TypedArray, batch: number, rows: number, cols: number, crow: Int32Array, col: Int32Array,
     values: TypedArray, bias: TypedArray | null, out: TypedArray): void;
-  /** Packs w (rows x cols, int8 bits) for int8 path `path` (0 generic, 1 avx2, 2 avx512, 3 vnni) into `packed` (int8PackedBytes long). */
+  /** Packs w (rows x cols, int8 bits) for int8 path `path` (0 generic, 1 avx2, 2 avx512, 3 vnni, 4 avxvnni) into `packed` (int8PackedBytes long). */
   int8Pack(w: Uint8Array, rows: number, cols: number, path: number, packed: Uint8Array, colsum: Int32Array): void;
   /** params: [kind (0 float32, 1 requantize), outScale, outZeroPoint, relu, outSigned]; int8 data as its bytes. */
   int8Linear(x: Uint8Array, xSigned: boolean, rows: number, cols: number, xScale: number, xZeroPoint: number, packed: Uint8Array,
+    colsum: Int32Array, wScales: Float32Array, wZeroPoints: Int32Array, bias: Float32Array | null, params: Float64Array, out: Float32Array | Uint8Array): void;
+  /**
+   * int8 Conv2d (groups 1): integer im2col of x (N, C, H, W; int8 bits when xSigned; padding reads
+   * xZeroPoint), the int8Linear GEMM with `packed` (O, C kh kw), out in NCHW order; geometry: the 14
+   * values of Conv2dGeometry; the other arguments as int8Linear.
+   */
+  int8Conv2d(x: Uint8Array, xSigned: boolean, geometry: Float64Array, xScale: number, xZeroPoint: number, packed: Uint8Array,
     colsum: Int32Array, wScales: Float32Array, wZeroPoints: Int32Array, bias: Float32Array | null, params: Float64Array, out: Float32Array | Uint8Array): void;
   /** out = quantized x (int8 bits when signed); inv = fround(1 / fround(scale)). */
   int8Quantize(x: Float32Array, inv: number, zeroPoint: number, signed: boolean, out: Uint8Array): void;
@@ -87,7 +94,7 @@ export interface NativeAddon {
   readonly abiVersion: number;
 }
 
-const ABI_VERSION = 6;  // kAbiVersion in native/src/addon.cc (4: one view format for every entry point, embedding included; 5: maxPool2d, conv2d; 6: int8Linear)
+const ABI_VERSION = 7;  // kAbiVersion in native/src/addon.cc (4: one view format for every entry point, embedding included; 5: maxPool2d, conv2d; 6: int8Linear; 7: int8Conv2d, avxvnni)
 
 /** The package root: the nearest directory above this file holding native/binding.gyp. */
 function packageRoot(): string | null {

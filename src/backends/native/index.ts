@@ -369,9 +369,10 @@ export function setCpuPath(path: 'avx512' | 'avx2' | 'generic'): void {
 }
 
 /**
- * The int8 GEMM path int8Linear runs: 'vnni', 'avx512', 'avx2', 'generic' (or 'none' without the
- * addon). It follows the CPU path (avx512 -> vnni where the CPU has AVX-512 VNNI); TENSORSLIM_INT8
- * at start-up or setInt8Path() forces another one.
+ * The int8 GEMM path int8Linear runs: 'vnni', 'avx512', 'avxvnni', 'avx2', 'generic' (or 'none'
+ * without the addon). It follows the CPU path (avx512 -> vnni where the CPU has AVX-512 VNNI, avx2 ->
+ * avxvnni where it has AVX-VNNI); TENSORSLIM_INT8 at start-up or setInt8Path() forces another one
+ * (a path the CPU lacks is refused: int8 calls then throw, naming the supported paths).
  * @example int8Path()  // 'vnni'
  */
 export function int8Path(): string {
@@ -379,7 +380,7 @@ export function int8Path(): string {
   return addon ? addon.int8Path() : 'none';
 }
 
-/** int8 paths this CPU supports, best first. @example supportedInt8Paths() // ['vnni', 'avx512', 'avx2', 'generic'] */
+/** int8 paths this CPU supports, best first. @example supportedInt8Paths() // ['vnni', 'avx512', 'avx2', 'generic'] (avxvnni between avx512 and avx2 where present) */
 export function supportedInt8Paths(): string[] {
   const { addon } = loadAddon();
   return addon ? addon.supportedInt8Paths() : [];
@@ -389,7 +390,7 @@ export function supportedInt8Paths(): string[] {
  * Force the int8 GEMM path ('auto' follows the CPU path again); tests use it to cover every path.
  * Throws when the CPU lacks it. @example setInt8Path('avx2')
  */
-export function setInt8Path(path: 'vnni' | 'avx512' | 'avx2' | 'generic' | 'auto'): void {
+export function setInt8Path(path: 'vnni' | 'avx512' | 'avxvnni' | 'avx2' | 'generic' | 'auto'): void {
   const { addon, error } = loadAddon();
   if (!addon) throw new Error(`setInt8Path: the native addon is not loaded (${error ?? ''})`);
   if (!addon.setInt8Path(path)) throw new Error(`setInt8Path: this CPU does not support '${path}'; supported: ${addon.supportedInt8Paths().join(', ')}`);

@@ -4,7 +4,7 @@
 // The reference backend's int8Linear (the quantized layers reach it through compress/quant/kernels.ts).
 
 import {
-  quantizeValue, type Int8LinearOutput, type Int8Storage, type QuantizedActivation, type QuantizedKernels,
+  quantizeValue, type Int8ConvGeometry, type Int8LinearOutput, type Int8Storage, type QuantizedActivation, type QuantizedKernels,
   type QuantizedWeight,
 } from '../../backend/quantized.js';
 
@@ -51,5 +51,46 @@ export function int8LinearReference(x: QuantizedActivation, w: QuantizedWeight, 
   return q;
 }
 
+/**
+ * A quantized Conv2d as QuantizedKernels.int8Conv2d defines it: integer im2col (outside the image
+ * reads x.zeroPoint), int8LinearReference, then (N OH OW, O) -> (N, O, OH, OW).
+ * @example
+ * const g = { n: 1, c: 1, h: 2, w: 2, kh: 1, kw: 1, strideH: 1, strideW: 1, padH: 0, padW: 0, dilationH: 1, dilationW: 1, oh: 2, ow: 2 };
+ * int8Conv2dReference({ data: new Uint8Array([1, 2, 3, 4]), rows: 1, cols: 4, scale: 1, zeroPoint: 0 },
+ *   { data: new Int8Array([2]), rows: 1, cols: 1, scales: new Float32Array([1]), zeroPoints: new Int32Array([0]) },
+ *   null, g, { kind: 'float32' });  // Float32Array [2, 4, 6, 8]
+ */
+export function int8Conv2dReference(x: QuantizedActivation, w: QuantizedWeight, bias: Float32Array | null, g: Int8ConvGeometry,
+  out: Int8LinearOutput): Float32Array | Int8Storage {
+  const op = 'int8Conv2d (reference)';
+  const K = g.c * g.kh * g.kw, L = g.oh * g.ow, rows = g.n * L, O = w.rows;
+  if (x.data.length !== g.n * g.c * g.h * g.w) throw new Error(`${op}: x holds ${x.data.length} values, expected (${g.n}, ${g.c}, ${g.h}, ${g.w})`);
+  if (w.cols !== K) throw new Error(`${op}: w has ${w.cols} columns, expected C kh kw = ${K}`);
+  const cols: Int8Storage = x.data instanceof Int8Array ? new Int8Array(rows * K) : new Uint8Array(rows * K);
+  const zp = x.zeroPoint;
+  for (let n = 0; n < g.n; n++) {
+    for (let oh = 0; oh < g.oh; oh++) {
+      for (let ow = 0; ow < g.ow; ow++) {
+        let at = ((n * g.oh + oh) * g.ow + ow) * K;
+        for (let c = 0; c < g.c; c++) {
+          for (let i = 0; i < g.kh; i++) {
+            const h = oh * g.strideH - g.padH + i * g.dilationH;
+            for (let j = 0; j < g.kw; j++) {
+              const wx = ow * g.strideW - g.padW + j * g.dilationW;
+              cols[at++] = h >= 0 && h < g.h && wx >= 0 && wx < g.w ? x.data[((n * g.c + c) * g.h + h) * g.w + wx]! : zp;
+            }
+          }
+        }
+      }
+    }
+  }
+  const y = int8LinearReference({ data: cols, rows, cols: K, scale: x.scale, zeroPoint: x.zeroPoint }, w, bias, out);
+  const nchw = y instanceof Float32Array ? new Float32Array(y.length) : y instanceof Int8Array ? new Int8Array(y.length) : new Uint8Array(y.length);
+  for (let n = 0; n < g.n; n++) for (let l = 0; l < L; l++) for (let o = 0; o < O; o++) nchw[(n * O + o) * L + l] = y[(n * L + l) * O + o]!;
+  return nchw;
+}
+
 /** The reference backend's int8 kernels. @example referenceQuantizedKernels.int8Linear!(x, w, null, { kind: 'float32' }) */
-export const referenceQuantizedKernels: Required<Pick<QuantizedKernels, 'int8Linear' | 'int8Path'>> = { int8Linear: int8LinearReference, int8Path: 'typescript' };
+export const referenceQuantizedKernels: Required<Pick<QuantizedKernels, 'int8Linear' | 'int8Conv2d' | 'int8Path'>> = {
+  int8Linear: int8LinearReference, int8Conv2d: int8Conv2dReference, int8Path: 'typescript',
+};

@@ -175,6 +175,8 @@ Examples:
         ['float32', `${r.float32Ms.toFixed(3)} ms median (${r.repeats} repeats)`],
         ['int8', `${r.int8Ms.toFixed(3)} ms median (the int8 GEMM alone: ${r.int8KernelMs.toFixed(3)} ms)`],
         ['speedup', `${r.speedup.toFixed(2)}x`],
+        ['static int8', `${r.int8StaticMs.toFixed(3)} ms median (QuantizedLinear int8 in, int8 out)`],
+        ['lenet5', `batch ${r.lenet5.batch}: float32 ${r.lenet5.float32Ms.toFixed(3)} ms, int8 ${r.lenet5.int8Ms.toFixed(3)} ms (${r.lenet5.speedup.toFixed(2)}x)`],
         ['int8 path', `${r.cpuPath} (float32: ${r.floatCpuPath}, ${r.threads} threads)`],
         ['cpu', `${r.machine.cpu} (${r.machine.cores} cores), load ${r.loadAverage.join(' ')}`],
       ]));

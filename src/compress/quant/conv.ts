@@ -1,9 +1,10 @@
 // int8 Conv2d: ObservedConv2d (prepared for static quantization: float conv + input/output
 // observers), QatConv2d (prepared for QAT: fake-quantized input, weight and output) and
-// QuantizedConv2d (int8 in, int8 out). The convolution is an im2col over the integer input (padding
-// reads the input's zero point, which is what quantizing a zero-padded float image gives) followed
-// by the same int8 GEMM as Linear (QuantizedKernels.int8Linear) with the requantization and fused
-// ReLU inside the kernel. groups = 1, like nn.Conv2d.
+// QuantizedConv2d (int8 in, int8 out). The convolution is the backend's QuantizedKernels.int8Conv2d:
+// an im2col over the integer input (padding reads the input's zero point, which is what quantizing a
+// zero-padded float image gives) followed by the same int8 GEMM as Linear, with the requantization and
+// fused ReLU inside the kernel (natively: native/src/int8_linear.cc, writing NCHW directly).
+// groups = 1, like nn.Conv2d.
 
 import { Tensor } from '../../core/tensor.js';
 import { TensorslimError, ShapeError } from '../../core/errors.js';
@@ -107,36 +108,16 @@ export class QuantizedConv2d extends Module {
     if (!(x instanceof QuantizedTensor) || x.axis !== null || x.dtype !== this.input.dtype) throw new TensorslimError(op, `expected a per-tensor ${this.input.dtype} QuantizedTensor`);
     if (x.shape.length !== 4 || x.shape[1] !== this.conv.inChannels) throw new ShapeError(op, `input [${x.shape.join(', ')}] must be (N, ${this.conv.inChannels}, H, W)`);
     const g: Conv2dGeometry = ops.conv2dGeometry(op, x.shape, this.conv.kernelSize, this.conv.stride, this.conv.padding, this.conv.dilation);
-    const K = g.c * g.kh * g.kw, L = g.oh * g.ow, rows = g.n * L;
-    // im2col on integers: row (n, oh, ow), column (c, i, j); outside the image reads the zero point
-    const cols: Int8Storage = x.dtype === 'qint8' ? new Int8Array(rows * K) : new Uint8Array(rows * K);
-    const zp = x.zeroPoint;
-    for (let n = 0; n < g.n; n++) {
-      for (let oh = 0; oh < g.oh; oh++) {
-        for (let ow = 0; ow < g.ow; ow++) {
-          let at = ((n * g.oh + oh) * g.ow + ow) * K;
-          for (let c = 0; c < g.c; c++) {
-            for (let i = 0; i < g.kh; i++) {
-              const h = oh * g.strideH - g.padH + i * g.dilationH;
-              for (let j = 0; j < g.kw; j++) {
-                const w = ow * g.strideW - g.padW + j * g.dilationW;
-                cols[at++] = h >= 0 && h < g.h && w >= 0 && w < g.w ? x.data[((n * g.c + c) * g.h + h) * g.w + w]! : zp;
-              }
-            }
-          }
-        }
-      }
-    }
+    const kernels = quantizedKernels();
+    if (!kernels.int8Conv2d) throw new TensorslimError(op, `backend has no int8Conv2d kernel (int8 path '${kernels.int8Path}'); use TENSORSLIM_BACKEND=reference or native`);
     const out = this.output;
     const O = this.conv.outChannels;
-    const y = quantizedKernels().int8Linear(
-      { data: cols, rows, cols: K, scale: x.scale, zeroPoint: x.zeroPoint },
-      { data: this.weight.data as Int8Array, rows: O, cols: K, scales: this.weight.scales, zeroPoints: this.weight.zeroPoints },
-      this.bias, { kind: 'requantize', dtype: out.dtype === 'qint8' ? 'int8' : 'uint8', scale: out.scale, zeroPoint: out.zeroPoint, relu: this.relu },
+    // integer im2col + the int8 GEMM with requantization (and ReLU) in its epilogue, NCHW out
+    const nchw = kernels.int8Conv2d(
+      { data: x.data, rows: g.n, cols: g.c * g.h * g.w, scale: x.scale, zeroPoint: x.zeroPoint },
+      { data: this.weight.data as Int8Array, rows: O, cols: g.c * g.kh * g.kw, scales: this.weight.scales, zeroPoints: this.weight.zeroPoints },
+      this.bias, g, { kind: 'requantize', dtype: out.dtype === 'qint8' ? 'int8' : 'uint8', scale: out.scale, zeroPoint: out.zeroPoint, relu: this.relu },
     ) as Int8Storage;
-    // (N*L, O) -> (N, O, OH, OW)
-    const nchw: Int8Storage = out.dtype === 'qint8' ? new Int8Array(y.length) : new Uint8Array(y.length);
-    for (let n = 0; n < g.n; n++) for (let l = 0; l < L; l++) for (let o = 0; o < O; o++) nchw[(n * O + o) * L + l] = y[(n * L + l) * O + o]!;
     return new QuantizedTensor({ dtype: out.dtype, shape: [g.n, O, g.oh, g.ow], data: nchw, scales: Float32Array.of(out.scale), zeroPoints: Int32Array.of(out.zeroPoint), axis: null });
   }
 

@@ -138,9 +138,11 @@ export class DynamicQuantizedLinear extends QuantizedLinearBase {
     const op = `DynamicQuantizedLinear(${this.inFeatures}, ${this.outFeatures})`;
     checkInput(op, x, this.inFeatures);
     const rows = x.size / this.inFeatures;
-    const v = x.dataSync();
+    // the tensor's own buffer when it is one dense block (read only), else a copy
+    const v = x.isContiguous() && x.offset === 0 && x.data.length === x.size ? x.data : x.dataSync();
     let lo = Infinity, hi = -Infinity;
-    const range = activationKernels().floatRange;
+    const act = activationKernels();
+    const range = act.floatRange;
     if (range && v instanceof Float32Array) {
       const r = range(v);
       if (r.nonFinite >= 0) throw new TensorslimError(op, `input holds ${v[r.nonFinite]} at flat index ${r.nonFinite}; int8 layers need finite inputs`);
@@ -155,8 +157,10 @@ export class DynamicQuantizedLinear extends QuantizedLinearBase {
     }
     if (v.length === 0) { lo = 0; hi = 0; }
     const { scale, zeroPoint } = chooseDynamicQparams(lo, hi, 0, this.reduceRange ? 127 : 255);
-    const qx = quantizePerTensor(x.dtype === 'float32' ? x : ops.to(x, 'float32'), scale, zeroPoint, 'quint8');
-    const xa: QuantizedActivation = { data: qx.data, rows, cols: this.inFeatures, scale, zeroPoint };
+    // the native quantizer straight on the float32 data (the bits of quantizePerTensor, without a QuantizedTensor)
+    const data = act.quantizePerTensor && v instanceof Float32Array ? act.quantizePerTensor(v, scale, zeroPoint, 'uint8')
+      : quantizePerTensor(x.dtype === 'float32' ? x : ops.to(x, 'float32'), scale, zeroPoint, 'quint8').data;
+    const xa: QuantizedActivation = { data, rows, cols: this.inFeatures, scale, zeroPoint };
     const y = quantizedKernels().int8Linear(xa, weightOperand(this.weight), this.bias, { kind: 'float32' }) as Float32Array;
     return new Tensor(y, 'float32', [...x.shape.slice(0, -1), this.outFeatures]);
   }

@@ -225,11 +225,17 @@ export function dequantize(q: QuantizedTensor): Tensor {
   if (!(q instanceof QuantizedTensor)) throw new TensorslimError('dequantize', 'expected a QuantizedTensor (from quantizePerTensor / quantizePerChannel)');
   const out = new Float32Array(q.size);
   const [outer, channels, inner] = q.axis === null ? [1, 1, q.size] : split(q.shape, q.axis);
+  // one 256-entry table per channel, indexed by the stored byte: table[b] = fround((value(b) - zp) * s),
+  // the same bits as computing each element, in one monomorphic Uint8Array loop
+  const bytes = q.data instanceof Uint8Array ? q.data : new Uint8Array(q.data.buffer, q.data.byteOffset, q.data.length);
+  const signed = q.data instanceof Int8Array;
+  const table = new Float32Array(256);
   for (let c = 0; c < channels; c++) {
     const s = q.scales[c]!, zp = q.zeroPoints[c]!;
+    for (let b = 0; b < 256; b++) table[b] = ((signed && b > 127 ? b - 256 : b) - zp) * s;
     for (let o = 0; o < outer; o++) {
       const base = (o * channels + c) * inner;
-      for (let i = base; i < base + inner; i++) out[i] = (q.data[i]! - zp) * s;
+      for (let i = base; i < base + inner; i++) out[i] = table[bytes[i]!]!;
     }
   }
   return new Tensor(out, 'float32', q.shape);
