@@ -53,7 +53,8 @@ process.stdout.write(`${JSON.stringify({ ...files, medians: result.medians, rati
  * training step without and with activation checkpointing, and greedy generation with the key/value
  * cache; ours on each CPU path of BENCH_PATHS (default 'avx512,avx2', forced with TENSORSLIM_CPU),
  * the peer (bench/peer_gpt.py) once per round with torch 1 and 2 threads in one process, the faster
- * kept. Rounds alternate which side goes first.
+ * kept. Rounds alternate which side goes first. BENCH_PARTS (default 'step,ckpt,gen') picks the
+ * measurements; a run of some of them records 'gpt2-<parts>'.
  *   npx tsx bench/run_gpt.ts --preset gpt2 [rounds=1] [steps=2] [newTokens=32] [promptTokens=32]
  */
 function runGpt2(argv: string[]): void {
@@ -69,12 +70,15 @@ function runGpt2(argv: string[]): void {
   let machine: Json = {}, peerConfig: unknown = null;
   const cpuPaths: Record<string, unknown> = {};
   type Part = 'step' | 'ckpt' | 'gen';
-  const parts: Part[] = ['step', 'ckpt', 'gen'];
+  const allParts: Part[] = ['step', 'ckpt', 'gen'];
+  const parts = (process.env['BENCH_PARTS'] ?? 'step,ckpt,gen').split(',').filter((x) => x !== '') as Part[];
+  if (parts.length === 0 || parts.some((x) => !allParts.includes(x))) throw new Error(`run_gpt: BENCH_PARTS must list step, ckpt and/or gen, got '${process.env['BENCH_PARTS']}'`);
   const runOurs = (part: Part, path: string): void => {
     const args = part === 'gen' ? [...base, '--generate', newTokens, '--prompt', prompt, '--steps', genRepeats]
       : [...base, '--steps', steps, ...(part === 'ckpt' ? ['--checkpointing'] : [])];
     process.stderr.write(`  ours ${path} ${part}\n`);
     const o = runOursNative(args, oursEnv(path));
+    process.stderr.write(`  ${JSON.stringify({ side: 'ours', path, part, stepMs: o['stepMs'], cpuMsPerStep: o['cpuMsPerStep'], decodeTokensPerSecond: o['decodeTokensPerSecond'], tokensPerSecond: o['tokensPerSecond'], peakRssBytes: o['peakRssBytes'] })}\n`);
     machine = o['machine']; cpuPaths[path] = o['machine']['cpuPath'];
     const k = `${part}.${path}`;
     if (part === 'gen') { push(`${k}.decodeTokensPerSecond`, o['decodeTokensPerSecond']); push(`${k}.tokensPerSecond`, o['tokensPerSecond']); push(`${k}.firstTokenMs`, o['firstTokenMs']); }
@@ -86,6 +90,7 @@ function runGpt2(argv: string[]): void {
       : ['bench/peer_gpt.py', steps, '1', '--preset', 'gpt2', '--threads-list', '1,2', ...(part === 'ckpt' ? ['--checkpointing'] : [])];
     process.stderr.write(`  peer ${part}\n`);
     const p = runJson('/usr/bin/python3', args, peerEnv()); peerConfig = p['peer'];
+    process.stderr.write(`  ${JSON.stringify({ side: 'peer', part, perThreads: p['perThreads'], peakRssBytes: p['peakRssBytes'] })}\n`);
     const k = `${part}.peer`;
     if (part === 'gen') { push(`${k}.decodeTokensPerSecond`, p['decodeTokensPerSecond']); push(`${k}.tokensPerSecond`, p['tokensPerSecond']); push(`${k}.firstTokenMs`, p['firstTokenMs']); }
     else { push(`${k}.stepMs`, p['stepMs']); push(`${k}.cpuMsPerStep`, p['cpuMsPerStep']); }
@@ -108,19 +113,26 @@ function runGpt2(argv: string[]): void {
   const m = (k: string): number => med[k]!;
   const ratios: Record<string, number> = {};
   for (const path of paths) {
-    ratios[`stepVsTorch.${path}`] = m(`step.${path}.stepMs`) / m('step.peer.stepMs');
-    ratios[`stepCpuVsTorch.${path}`] = m(`step.${path}.cpuMsPerStep`) / m('step.peer.cpuMsPerStep');
-    ratios[`peakRssVsTorch.${path}`] = m(`step.${path}.peakRssBytes`) / m('step.peer.peakRssBytes');
-    ratios[`checkpointingStepVsTorch.${path}`] = m(`ckpt.${path}.stepMs`) / m('ckpt.peer.stepMs');
-    ratios[`checkpointingStepCpuVsTorch.${path}`] = m(`ckpt.${path}.cpuMsPerStep`) / m('ckpt.peer.cpuMsPerStep');
-    ratios[`checkpointingPeakRssVsTorch.${path}`] = m(`ckpt.${path}.peakRssBytes`) / m('ckpt.peer.peakRssBytes');
-    ratios[`generateDecodeTokensPerSecondVsTorch.${path}`] = m(`gen.${path}.decodeTokensPerSecond`) / m('gen.peer.decodeTokensPerSecond');
-    ratios[`generateTokensPerSecondVsTorch.${path}`] = m(`gen.${path}.tokensPerSecond`) / m('gen.peer.tokensPerSecond');
+    if (parts.includes('step')) {
+      ratios[`stepVsTorch.${path}`] = m(`step.${path}.stepMs`) / m('step.peer.stepMs');
+      ratios[`stepCpuVsTorch.${path}`] = m(`step.${path}.cpuMsPerStep`) / m('step.peer.cpuMsPerStep');
+      ratios[`peakRssVsTorch.${path}`] = m(`step.${path}.peakRssBytes`) / m('step.peer.peakRssBytes');
+    }
+    if (parts.includes('ckpt')) {
+      ratios[`checkpointingStepVsTorch.${path}`] = m(`ckpt.${path}.stepMs`) / m('ckpt.peer.stepMs');
+      ratios[`checkpointingStepCpuVsTorch.${path}`] = m(`ckpt.${path}.cpuMsPerStep`) / m('ckpt.peer.cpuMsPerStep');
+      ratios[`checkpointingPeakRssVsTorch.${path}`] = m(`ckpt.${path}.peakRssBytes`) / m('ckpt.peer.peakRssBytes');
+    }
+    if (parts.includes('gen')) {
+      ratios[`generateDecodeTokensPerSecondVsTorch.${path}`] = m(`gen.${path}.decodeTokensPerSecond`) / m('gen.peer.decodeTokensPerSecond');
+      ratios[`generateTokensPerSecondVsTorch.${path}`] = m(`gen.${path}.tokensPerSecond`) / m('gen.peer.tokensPerSecond');
+    }
   }
   const result = {
     date: new Date().toISOString(),
     machine: machineInfo(machine),
     cpuPaths,
+    parts,
     workload: 'GPT-2-small-sized GPT (12 layers, d_model 768, 12 heads, context 256, vocabulary 50257, tied head, 124 M parameters), float32: '
       + `one AdamW training step at batch 4 (1 warm-up step, ${steps} timed) without and with activation checkpointing; `
       + `greedy generation of ${newTokens} new tokens after a ${prompt}-token prompt, batch 1, key/value cache (1 warm-up generation of 4 tokens, ${genRepeats} timed)`,
@@ -139,6 +151,7 @@ function runGpt2(argv: string[]): void {
     ours: { threads: Number(threads), paths },
     raw,
   };
-  const files = writeResult('gpt2', result);
+  // a run of some parts only (BENCH_PARTS) is its own record, gpt2-<parts>
+  const files = writeResult(parts.length === allParts.length ? 'gpt2' : `gpt2-${parts.join('-')}`, result);
   process.stdout.write(`${JSON.stringify({ ...files, medians: result.medians, ratios: result.ratios })}\n`);
 }
