@@ -3,8 +3,16 @@
 // fresh process, so each reports its own peak resident memory), and records the medians, the ratio,
 // both peak RSS values, the peer configuration and the machine as benchmark 'gpt' (bench/README.md).
 //   usage: npx tsx bench/run_gpt.ts [rounds=3] [steps=10]      (BENCH_THREADS, default 2)
+// With --preset gpt2 (GPT-2 small's shape, 124 M parameters, batch 4, context 256) it runs instead
+// the GPT-2-sized comparison of issue 17 (runGpt2 below) and records benchmark 'gpt2'.
 import os from 'node:os';
 import { machineInfo, median, peerEnv, runJson, runOursNative, writeResult, type Json } from './common.js';
+
+if (process.argv[2] === '--preset') {
+  if (process.argv[3] !== 'gpt2') throw new Error(`run_gpt: --preset ${process.argv[3]} is not supported; expected --preset gpt2`);
+  runGpt2(process.argv.slice(4));
+  process.exit(0);
+}
 
 const rounds = Number(process.argv[2] ?? 3);
 const steps = String(process.argv[3] ?? 10);
@@ -39,3 +47,111 @@ const result = {
 };
 const files = writeResult('gpt', result);
 process.stdout.write(`${JSON.stringify({ ...files, medians: result.medians, ratios: result.ratios })}\n`);
+
+/**
+ * GPT-2-sized comparison, each measurement in its own process (so each peak RSS is its own):
+ * training step without and with activation checkpointing, and greedy generation with the key/value
+ * cache; ours on each CPU path of BENCH_PATHS (default 'avx512,avx2', forced with TENSORSLIM_CPU),
+ * the peer (bench/peer_gpt.py) once per round with torch 1 and 2 threads in one process, the faster
+ * kept. Rounds alternate which side goes first. BENCH_PARTS (default 'step,ckpt,gen') picks the
+ * measurements; a run of some of them records 'gpt2-<parts>'.
+ *   npx tsx bench/run_gpt.ts --preset gpt2 [rounds=1] [steps=2] [newTokens=32] [promptTokens=32]
+ */
+function runGpt2(argv: string[]): void {
+  const rounds = Number(argv[0] ?? 1), steps = String(argv[1] ?? 2), newTokens = String(argv[2] ?? 32), prompt = String(argv[3] ?? 32);
+  const genRepeats = '2';
+  const threads = String(process.env['BENCH_THREADS'] ?? 2);
+  const paths = (process.env['BENCH_PATHS'] ?? 'avx512,avx2').split(',').filter((x) => x !== '');
+  const started = Date.now();
+  const oursEnv = (path: string): NodeJS.ProcessEnv => ({ ...process.env, TENSORSLIM_CPU: path });
+  const base = ['src/cli/main.ts', 'bench', 'gpt', '--preset', 'gpt2', '--json', '--threads', threads];
+  const raw: Record<string, number[]> = { loadavg: [] };
+  const push = (k: string, v: unknown): void => { (raw[k] ??= []).push(v as number); };
+  let machine: Json = {}, peerConfig: unknown = null;
+  const cpuPaths: Record<string, unknown> = {};
+  type Part = 'step' | 'ckpt' | 'gen';
+  const allParts: Part[] = ['step', 'ckpt', 'gen'];
+  const parts = (process.env['BENCH_PARTS'] ?? 'step,ckpt,gen').split(',').filter((x) => x !== '') as Part[];
+  if (parts.length === 0 || parts.some((x) => !allParts.includes(x))) throw new Error(`run_gpt: BENCH_PARTS must list step, ckpt and/or gen, got '${process.env['BENCH_PARTS']}'`);
+  const runOurs = (part: Part, path: string): void => {
+    const args = part === 'gen' ? [...base, '--generate', newTokens, '--prompt', prompt, '--steps', genRepeats]
+      : [...base, '--steps', steps, ...(part === 'ckpt' ? ['--checkpointing'] : [])];
+    process.stderr.write(`  ours ${path} ${part}\n`);
+    const o = runOursNative(args, oursEnv(path));
+    process.stderr.write(`  ${JSON.stringify({ side: 'ours', path, part, stepMs: o['stepMs'], cpuMsPerStep: o['cpuMsPerStep'], decodeTokensPerSecond: o['decodeTokensPerSecond'], tokensPerSecond: o['tokensPerSecond'], peakRssBytes: o['peakRssBytes'] })}\n`);
+    machine = o['machine']; cpuPaths[path] = o['machine']['cpuPath'];
+    const k = `${part}.${path}`;
+    if (part === 'gen') { push(`${k}.decodeTokensPerSecond`, o['decodeTokensPerSecond']); push(`${k}.tokensPerSecond`, o['tokensPerSecond']); push(`${k}.firstTokenMs`, o['firstTokenMs']); }
+    else { push(`${k}.stepMs`, o['stepMs']); push(`${k}.cpuMsPerStep`, o['cpuMsPerStep']); }
+    push(`${k}.peakRssBytes`, o['peakRssBytes']);
+  };
+  const runPeer = (part: Part): void => {
+    const args = part === 'gen' ? ['bench/peer_gpt.py', genRepeats, '1', '--preset', 'gpt2', '--generate', newTokens, '--prompt', prompt, '--threads-list', '1,2']
+      : ['bench/peer_gpt.py', steps, '1', '--preset', 'gpt2', '--threads-list', '1,2', ...(part === 'ckpt' ? ['--checkpointing'] : [])];
+    process.stderr.write(`  peer ${part}\n`);
+    const p = runJson('/usr/bin/python3', args, peerEnv()); peerConfig = p['peer'];
+    process.stderr.write(`  ${JSON.stringify({ side: 'peer', part, perThreads: p['perThreads'], peakRssBytes: p['peakRssBytes'] })}\n`);
+    const k = `${part}.peer`;
+    if (part === 'gen') { push(`${k}.decodeTokensPerSecond`, p['decodeTokensPerSecond']); push(`${k}.tokensPerSecond`, p['tokensPerSecond']); push(`${k}.firstTokenMs`, p['firstTokenMs']); }
+    else { push(`${k}.stepMs`, p['stepMs']); push(`${k}.cpuMsPerStep`, p['cpuMsPerStep']); }
+    push(`${k}.threadsKept`, p['threadsKept']);
+    push(`${k}.peakRssBytes`, p['peakRssBytes']);
+  };
+  for (let i = 0; i < rounds; i++) {
+    process.stderr.write(`round ${i + 1}/${rounds}\n`);
+    push('loadavg', os.loadavg()[0]);
+    for (const part of parts) {
+      const order = i % 2 === 0 ? ['ours', 'peer'] : ['peer', 'ours'];
+      for (const side of order) {
+        if (side === 'peer') runPeer(part);
+        else for (const path of paths) runOurs(part, path);
+      }
+    }
+  }
+  push('loadavg', os.loadavg()[0]);
+  const med = Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, median(v)]));
+  const m = (k: string): number => med[k]!;
+  const ratios: Record<string, number> = {};
+  for (const path of paths) {
+    if (parts.includes('step')) {
+      ratios[`stepVsTorch.${path}`] = m(`step.${path}.stepMs`) / m('step.peer.stepMs');
+      ratios[`stepCpuVsTorch.${path}`] = m(`step.${path}.cpuMsPerStep`) / m('step.peer.cpuMsPerStep');
+      ratios[`peakRssVsTorch.${path}`] = m(`step.${path}.peakRssBytes`) / m('step.peer.peakRssBytes');
+    }
+    if (parts.includes('ckpt')) {
+      ratios[`checkpointingStepVsTorch.${path}`] = m(`ckpt.${path}.stepMs`) / m('ckpt.peer.stepMs');
+      ratios[`checkpointingStepCpuVsTorch.${path}`] = m(`ckpt.${path}.cpuMsPerStep`) / m('ckpt.peer.cpuMsPerStep');
+      ratios[`checkpointingPeakRssVsTorch.${path}`] = m(`ckpt.${path}.peakRssBytes`) / m('ckpt.peer.peakRssBytes');
+    }
+    if (parts.includes('gen')) {
+      ratios[`generateDecodeTokensPerSecondVsTorch.${path}`] = m(`gen.${path}.decodeTokensPerSecond`) / m('gen.peer.decodeTokensPerSecond');
+      ratios[`generateTokensPerSecondVsTorch.${path}`] = m(`gen.${path}.tokensPerSecond`) / m('gen.peer.tokensPerSecond');
+    }
+  }
+  const result = {
+    date: new Date().toISOString(),
+    machine: machineInfo(machine),
+    cpuPaths,
+    parts,
+    workload: 'GPT-2-small-sized GPT (12 layers, d_model 768, 12 heads, context 256, vocabulary 50257, tied head, 124 M parameters), float32: '
+      + `one AdamW training step at batch 4 (1 warm-up step, ${steps} timed) without and with activation checkpointing; `
+      + `greedy generation of ${newTokens} new tokens after a ${prompt}-token prompt, batch 1, key/value cache (1 warm-up generation of 4 tokens, ${genRepeats} timed)`,
+    rounds,
+    stepsPerRound: Number(steps),
+    wallSeconds: (Date.now() - started) / 1000,
+    medians: med,
+    ratios,
+    units: {
+      stepMs: 'ms per training step (median)', cpuMsPerStep: 'process CPU ms (all threads) per step: robust to other load, but counts idle-spinning pool threads',
+      peakRssBytes: 'bytes, whole process (ru_maxrss), each measurement in its own process',
+      decodeTokensPerSecond: 'new tokens/s after the first (one cached forward per token)', tokensPerSecond: 'new tokens/s, prompt forward included',
+      loadavg: '1-minute load average at the start of each round and at the end',
+    },
+    peer: { ...(peerConfig as Json), threads: 'torch 1 and 2 threads timed in one process per measurement, the faster kept (threadsKept in raw)', kvCache: 'per-layer (k, v) grown by torch.cat (past_key_values style)' },
+    ours: { threads: Number(threads), paths },
+    raw,
+  };
+  // a run of some parts only (BENCH_PARTS) is its own record, gpt2-<parts>
+  const files = writeResult(parts.length === allParts.length ? 'gpt2' : `gpt2-${parts.join('-')}`, result);
+  process.stdout.write(`${JSON.stringify({ ...files, medians: result.medians, ratios: result.ratios })}\n`);
+}

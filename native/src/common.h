@@ -46,6 +46,9 @@ struct KernelTable {
   void (*adam_f64)(double* p, const double* g, double* m, double* v, double* vmax, long n, const double* hp);
   // x[i] = exp(x[i]) in place, float64, vectorized (within 2 ulp of libm; inf, 0 and NaN as libm).
   void (*exp_f64)(double* x, long n);
+  // y[i * ldy + j] = sum_p x[i * ldx + p] w[j * ldw + p], i < m, j < n, k terms (x, w rows contiguous):
+  // the linear forward at a few rows (generation), reading the weights in place (kernels_impl.h).
+  void (*sgemv_f32)(long m, long n, long k, const float* x, long ldx, const float* w, long ldw, float* y, long ldy);
 };
 
 const KernelTable* table_generic();

@@ -295,6 +295,110 @@ void interleave_f64(const double* src, long ld, long rows, int R, long kc, doubl
   if (rows < R) for (long p = 0; p < kc; p++) for (long q = rows; q < R; q++) dst[p * R + q] = 0.0;
 }
 
+// Batch-1 (to 4) products for generation: y[i * ldy + j] = sum_p x[i * ldx + p] * w[j * ldw + p]
+// for i < M, j < n (x and w rows contiguous; y overwritten). The weight matrix is read once, in
+// place, four rows at a time (no packing: at M <= 4 a packed copy of W costs more memory traffic
+// than the product), each row against all M inputs, in 16 (AVX-512), 8 (AVX2) or 4 (SSE) lanes.
+#if defined(__AVX512F__)
+template <int R, int M> inline void sgemv_block(long k, const float* x, long ldx, const float* w, long ldw, float* y, long ldy) {
+  __m512 acc[R][M];
+#pragma GCC unroll 4
+  for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+    for (int i = 0; i < M; i++) acc[r][i] = _mm512_setzero_ps();
+  long p = 0;
+  for (; p + 16 <= k; p += 16) {
+    __m512 xv[M];
+#pragma GCC unroll 4
+    for (int i = 0; i < M; i++) xv[i] = _mm512_loadu_ps(x + i * ldx + p);
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++) {
+      const __m512 wv = _mm512_loadu_ps(w + r * ldw + p);
+#pragma GCC unroll 4
+      for (int i = 0; i < M; i++) acc[r][i] = _mm512_fmadd_ps(wv, xv[i], acc[r][i]);
+    }
+  }
+  if (p < k) {
+    const __mmask16 mk = static_cast<__mmask16>((1u << (k - p)) - 1u);
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++) {
+      const __m512 wv = _mm512_maskz_loadu_ps(mk, w + r * ldw + p);
+#pragma GCC unroll 4
+      for (int i = 0; i < M; i++) acc[r][i] = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(mk, x + i * ldx + p), acc[r][i]);
+    }
+  }
+#pragma GCC unroll 4
+  for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+    for (int i = 0; i < M; i++) y[i * ldy + r] = _mm512_reduce_add_ps(acc[r][i]);
+}
+#elif defined(__AVX2__) && defined(__FMA__)
+inline float hsum256(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 0x55));
+  return _mm_cvtss_f32(s);
+}
+template <int R, int M> inline void sgemv_block(long k, const float* x, long ldx, const float* w, long ldw, float* y, long ldy) {
+  __m256 acc[R][M];
+#pragma GCC unroll 4
+  for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+    for (int i = 0; i < M; i++) acc[r][i] = _mm256_setzero_ps();
+  long p = 0;
+  for (; p + 8 <= k; p += 8) {
+    __m256 xv[M];
+#pragma GCC unroll 4
+    for (int i = 0; i < M; i++) xv[i] = _mm256_loadu_ps(x + i * ldx + p);
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++) {
+      const __m256 wv = _mm256_loadu_ps(w + r * ldw + p);
+#pragma GCC unroll 4
+      for (int i = 0; i < M; i++) acc[r][i] = _mm256_fmadd_ps(wv, xv[i], acc[r][i]);
+    }
+  }
+#pragma GCC unroll 4
+  for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+    for (int i = 0; i < M; i++) {
+      float s = hsum256(acc[r][i]);
+      for (long q = p; q < k; q++) s += x[i * ldx + q] * w[r * ldw + q];
+      y[i * ldy + r] = s;
+    }
+}
+#else
+template <int R, int M> inline void sgemv_block(long k, const float* x, long ldx, const float* w, long ldw, float* y, long ldy) {
+  for (int r = 0; r < R; r++)
+    for (int i = 0; i < M; i++) {
+      float s0 = 0.f, s1 = 0.f, s2 = 0.f, s3 = 0.f;
+      const float* xi = x + i * ldx;
+      const float* wr = w + r * ldw;
+      long p = 0;
+      for (; p + 4 <= k; p += 4) { s0 += xi[p] * wr[p]; s1 += xi[p + 1] * wr[p + 1]; s2 += xi[p + 2] * wr[p + 2]; s3 += xi[p + 3] * wr[p + 3]; }
+      for (; p < k; p++) s0 += xi[p] * wr[p];
+      y[i * ldy + r] = (s0 + s1) + (s2 + s3);
+    }
+}
+#endif
+
+template <int M> void sgemv_m(long n, long k, const float* x, long ldx, const float* w, long ldw, float* y, long ldy) {
+  long j = 0;
+  for (; j + 4 <= n; j += 4) sgemv_block<4, M>(k, x, ldx, w + j * ldw, ldw, y + j, ldy);
+  for (; j < n; j++) sgemv_block<1, M>(k, x, ldx, w + j * ldw, ldw, y + j, ldy);
+}
+
+void sgemv_f32(long m, long n, long k, const float* x, long ldx, const float* w, long ldw, float* y, long ldy) {
+  for (long i0 = 0; i0 < m; i0 += 4) {
+    const long mm = m - i0 < 4 ? m - i0 : 4;
+    const float* xi = x + i0 * ldx;
+    float* yi = y + i0 * ldy;
+    if (mm == 1) sgemv_m<1>(n, k, xi, ldx, w, ldw, yi, ldy);
+    else if (mm == 2) sgemv_m<2>(n, k, xi, ldx, w, ldw, yi, ldy);
+    else if (mm == 3) sgemv_m<3>(n, k, xi, ldx, w, ldw, yi, ldy);
+    else sgemv_m<4>(n, k, xi, ldx, w, ldw, yi, ldy);
+  }
+}
+
 void unary_f32(int op, const float* x, long sx, float* y, long n) { unary_loop<float>(op, x, sx, y, n); }
 void unary_f64(int op, const double* x, long sx, double* y, long n) { unary_loop<double>(op, x, sx, y, n); }
 void binary_f32(int op, const float* a, long sa, const float* b, long sb, float* y, long n) { binary_loop<float>(op, a, sa, b, sb, y, n); }
@@ -321,7 +425,8 @@ void exp_f64_inplace(double* x, long n) { for (long i = 0; i < n; i++) x[i] = ex
   (t).reduce_run_f32 = TS_ISA_NS::reduce_run_f32; (t).reduce_run_f64 = TS_ISA_NS::reduce_run_f64; \
   (t).reduce_acc_f32 = TS_ISA_NS::reduce_acc_f32; (t).reduce_acc_f64 = TS_ISA_NS::reduce_acc_f64; \
   (t).adam_f32 = TS_ISA_NS::adam_f32; (t).adam_f64 = TS_ISA_NS::adam_f64; \
-  (t).exp_f64 = TS_ISA_NS::exp_f64_inplace
+  (t).exp_f64 = TS_ISA_NS::exp_f64_inplace; \
+  (t).sgemv_f32 = TS_ISA_NS::sgemv_f32
 
 // Defines gemm_isa_<name>() for this translation unit's path.
 #define TS_DEFINE_GEMM_ISA(fname)                                                   \

@@ -14,10 +14,45 @@
 namespace ts {
 namespace {
 
+// Rows of x up to which the float32 forward reads W in place (KernelTable::sgemv_f32) instead of
+// packing it: generation runs one token (or a few sequences) per call, and packing W then costs
+// more memory traffic than the product.
+constexpr long kGemvMaxRows = 4;
+
+// linear_forward for x (M <= kGemvMaxRows, K) and w (N, K) with contiguous rows, float32: blocks of
+// W's rows over the pool, each block's bias and ReLU applied right after its dot products.
+void linear_forward_gemv(const ViewDesc& x, const ViewDesc& w, const ViewDesc* bias, bool relu, float* y) {
+  const long M = x.shape[0], N = w.shape[0], K = x.shape[1];
+  const float* px = static_cast<const float*>(x.data) + x.offset;
+  const float* pw = static_cast<const float*>(w.data) + w.offset;
+  const float* pb = bias ? static_cast<const float*>(bias->data) + bias->offset : nullptr;
+  const long sb = bias ? bias->strides[0] : 0, sx = x.strides[0], sw = w.strides[0];
+  const KernelTable* t = active();
+  // about 64 K multiply-adds per chunk, whole groups of 4 rows
+  long grain = (65536 / (K * M) + 3) & ~3L;
+  if (grain < 4) grain = 4;
+  parallel_for(N, grain, [&](long j0, long j1) {
+    t->sgemv_f32(M, j1 - j0, K, px, sx, pw + j0 * sw, sw, y + j0, N);
+    if (pb == nullptr && !relu) return;
+    for (long i = 0; i < M; i++) {
+      float* yi = y + i * N;
+      for (long j = j0; j < j1; j++) {
+        float v = pb ? yi[j] + pb[j * sb] : yi[j];
+        if (relu && v <= 0.f) v = 0.f;  // NaN stays NaN, as in the GEMM's epilogue
+        yi[j] = v;
+      }
+    }
+  });
+}
+
 // y (M, N) = x (M, K) W^T + bias (then max(y, 0) when relu): x (M, K), w (N, K), bias (N,) or null,
 // any strides, one float dtype; out contiguous (M x N), every element written (it may be uninitialized).
 void linear_forward(const ViewDesc& x, const ViewDesc& w, const ViewDesc* bias, bool relu, void* out) {
   const size_t es = x.dtype == DT_F32 ? 4 : 8;
+  if (x.dtype == DT_F32 && x.shape[0] >= 1 && x.shape[0] <= kGemvMaxRows && x.shape[1] >= 1 && x.strides[1] == 1 && w.strides[1] == 1) {
+    linear_forward_gemv(x, w, bias, relu, static_cast<float*>(out));
+    return;
+  }
   GemmOp o;
   o.m = x.shape[0]; o.n = w.shape[0]; o.k = x.shape[1];
   o.a = static_cast<const char*>(x.data) + x.offset * es; o.sam = x.strides[0]; o.sak = x.strides[1];

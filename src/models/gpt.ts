@@ -229,6 +229,16 @@ export class GPT extends Module<[idx: Tensor, cache?: KVCache | null], Tensor> {
    * after the cached ones (positions cache.length ...), and the cache is extended by them.
    */
   forward(idx: Tensor, cache: KVCache | null = null): Tensor {
+    return this.lm_head.call(this.hiddenStates(idx, cache));
+  }
+
+  /**
+   * The final hidden states (B, T, nEmbd), after `ln_f` and before the LM head: what forward()
+   * multiplies by the head. Generation uses it to run the head (vocabSize x nEmbd, most of a small
+   * model's weights) on the last position only. Same arguments and checks as forward().
+   * @example const h = model.hiddenStates(idx);   // (B, T, C)
+   */
+  hiddenStates(idx: Tensor, cache: KVCache | null = null): Tensor {
     const c = this.config;
     const op = 'GPT';
     if (!(idx instanceof Tensor)) throw new TensorslimError(op, 'idx must be a Tensor of token ids');
@@ -262,7 +272,7 @@ export class GPT extends Module<[idx: Tensor, cache?: KVCache | null], Tensor> {
       x = recompute ? checkpoint((h) => block.call(h), x) : block.call(x, cache ? cache.layers[i]! : null);
       i++;
     }
-    return this.lm_head.call(tr.ln_f.call(x));
+    return tr.ln_f.call(x);
   }
 
   /**
@@ -302,10 +312,12 @@ export class GPT extends Module<[idx: Tensor, cache?: KVCache | null], Tensor> {
           rows.forEach((row, r) => d.set(row.slice(from), r * n));
           return new Tensor(d, 'int32', [b, n]);
         };
-        // logits of the last position, (B, V) flattened
-        const lastLogits = (logits: Tensor): Float32Array | Float64Array =>
-          ops.narrow(logits, 1, logits.shape[1]! - 1, 1).dataSync() as Float32Array | Float64Array;
-        let logits = lastLogits(this.call(feed(Math.max(0, t0 - c.blockSize)), cache));
+        // logits of the last position, (B, V) flattened: the LM head runs on that position only
+        const nextLogits = (ids: Tensor, kv: KVCache | null = null): Float32Array | Float64Array => {
+          const h = this.hiddenStates(ids, kv);
+          return this.lm_head.call(ops.narrow(h, 1, h.shape[1]! - 1, 1)).dataSync() as Float32Array | Float64Array;
+        };
+        let logits = nextLogits(feed(Math.max(0, t0 - c.blockSize)), cache);
         for (let step = 0; step < maxNewTokens; step++) {
           const next = rows.map((row, r) => {
             const tok = sampleToken(logits.subarray(r * c.vocabSize, (r + 1) * c.vocabSize), temperature, topK, gen);
@@ -315,11 +327,11 @@ export class GPT extends Module<[idx: Tensor, cache?: KVCache | null], Tensor> {
           opts.onToken?.(next, step);
           if (step + 1 === maxNewTokens) break;
           const len = rows[0]!.length;
-          if (cache === null) logits = lastLogits(this.call(feed(Math.max(0, len - c.blockSize))));
-          else if (cache.length < c.blockSize) logits = lastLogits(this.call(feed(len - 1), cache));
+          if (cache === null) logits = nextLogits(feed(Math.max(0, len - c.blockSize)));
+          else if (cache.length < c.blockSize) logits = nextLogits(feed(len - 1), cache);
           else {
             cache.reset();
-            logits = lastLogits(this.call(feed(len - Math.max(1, Math.floor(c.blockSize / 2))), cache));
+            logits = nextLogits(feed(len - Math.max(1, Math.floor(c.blockSize / 2))), cache);
           }
         }
       });

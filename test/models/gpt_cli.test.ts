@@ -123,6 +123,22 @@ test('bench gpt --json: median step time and tokens per second of a small config
   assert.equal(r.context, 16);
 });
 
+test('bench gpt presets and --generate: the gpt2 shape, generation tokens/s on a small model, bad flags refused', async () => {
+  const { benchGptGenerate, gptBenchPreset } = await import('../../src/bench/gpt.js');
+  const g2 = gptBenchPreset('gpt2');
+  assert.deepEqual([g2.model.nLayer, g2.model.nEmbd, g2.model.nHead, g2.model.blockSize, g2.model.vocabSize, g2.batch], [12, 768, 12, 256, 50257, 4]);
+  const tiny = { nLayer: 1, nEmbd: 32, nHead: 2, blockSize: 16, vocabSize: 64 };
+  const r = benchGptGenerate({ model: tiny, promptTokens: 3, newTokens: 4, repeats: 1 });
+  assert.equal(r.bench, 'gpt-generate');
+  assert.equal(r.config.vocabSize, 64);
+  assert.ok(r.tokensPerSecond > 0 && r.decodeTokensPerSecond > 0 && r.firstTokenMs > 0 && r.generateMs >= r.firstTokenMs);
+  assert.throws(() => benchGptGenerate({ model: tiny, promptTokens: 10, newTokens: 7 }), /exceed the context length 16/);
+  for (const bad of [['--preset', 'gpt3'], ['--prompt', '4'], ['--generate', '8', '--checkpointing']]) {
+    const e = await run(['bench', 'gpt', ...bad, '--json']);
+    assert.equal(e.code, 2, bad.join(' '));
+  }
+});
+
 test('summary of a GPT checkpoint: parameters (tied matrix once), bytes and FLOPs per token from the formula', async () => {
   const s = await run(['summary', ckpt, '--json']);
   assert.equal(s.code, 0, s.err.join('\n'));

@@ -39,6 +39,34 @@ describe('native fused linear vs reference', { skip }, () => {
     });
   });
 
+  test('fused linear at 1 to 4 rows (generation: W read in place by sgemv_f32) equals the reference', () => {
+    forEachPathAndThreads((path, threads) => {
+      const r = rng(57 + threads);
+      // K: vector tails (1, 7, 17, 33) and whole vectors; N: groups of 4 rows and their remainder, and
+      // [1, 1000, 203] / [4, 300, 130] split into several chunks over the pool; M = 5 is the GEMM again
+      for (const kind of KINDS) for (const [M, K, N] of [[1, 1, 1], [1, 17, 5], [2, 16, 9], [3, 33, 300], [4, 7, 8], [4, 100, 37], [1, 1000, 203], [4, 300, 130], [5, 33, 19]]) for (const relu of [false, true]) {
+        // rows contiguous, row strides K + pad (a column slice of a wider matrix)
+        const padded = (rows: number): View => {
+          const pad = Math.floor(r() * 3);
+          const v = randView(r, kind, [rows, K! + pad], normal, { permute: false, slice: false });
+          return { ...v, shape: [rows, K!] };
+        };
+        const x = padded(M!), w = padded(N!);
+        const bias = r() < 0.7 ? randView(r, kind, [N!], normal) : null;
+        const got = nat.linear!(x, w, bias, relu);
+        const x3 = { ...x, shape: [1, M!, K!], strides: [0, ...x.strides] };
+        const wt = { ...w, shape: [1, K!, N!], strides: [0, w.strides[1]!, w.strides[0]!] };
+        let want = ref.matmul(x3, wt, kind);
+        if (bias) want = ref.binary('add', { data: want, shape: [M!, N!], strides: [N!, 1], offset: 0 }, { ...bias, shape: [M!, N!], strides: [0, bias.strides[0]!] }, kind);
+        if (relu) want = ref.unary('relu', { data: want, shape: [M!, N!], strides: [N!, 1], offset: 0 }, kind);
+        const absX = { ...x3, data: x3.data.map(Math.abs) }, absW = { ...wt, data: wt.data.map(Math.abs) };
+        const bound = Array.from(ref.matmul(absX, absW, 'float64'), (s, i) => (K! + 3) * EPS[kind] * (s + (bias ? Math.abs(readView(bias)[i % N!]!) : 0)));
+        const bad = mismatch(got, want, 0, 0, bound);
+        assert.equal(bad, null, `${path}/${threads}t ${kind} linear (${M}, ${K}) x (${N}, ${K}) relu=${relu}: ${bad}`);
+      }
+    });
+  });
+
   test('fused linear backward (+ReLU mask) equals the composed reference: g W, g^T x, column sums of g', () => {
     forEachPathAndThreads((path, threads) => {
       const r = rng(83 + threads);

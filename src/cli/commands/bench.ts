@@ -10,7 +10,7 @@ import { benchCnn } from '../../bench/cnn.js';
 import { benchElementwise, type ElementwiseBenchResult } from '../../bench/elementwise.js';
 import { benchGemm } from '../../bench/gemm.js';
 import { benchMlp } from '../../bench/mlp.js';
-import { benchGpt } from '../../bench/gpt.js';
+import { benchGpt, benchGptGenerate, type GptBenchPreset } from '../../bench/gpt.js';
 import { benchSparse } from '../../bench/sparse.js';
 import { benchQuant } from '../../bench/quant.js';
 import { benchSparseModel } from '../../bench/sparse_model.js';
@@ -27,6 +27,9 @@ const FLAGS = {
   steps: { type: 'int', help: 'mlp, cnn: timed steps (default 30); gpt: (default 10); gemm, quant: timed repeats; infer: timed calls (default: about 2 s worth)', min: 1, metavar: 'N' },
   fused: { type: 'boolean', help: 'mlp: use the fused linear+ReLU and softmax cross-entropy ops' },
   checkpointing: { type: 'boolean', help: 'gpt: recompute block activations in backward (activation checkpointing)' },
+  preset: { type: 'string', help: 'gpt: small (4 layers, d_model 256, batch 16; default) or gpt2 (12 layers, d_model 768, 12 heads, context 256, vocabulary 50257, batch 4)', metavar: 'NAME' },
+  generate: { type: 'int', help: 'gpt: time greedy generation of N new tokens with the key/value cache (batch 1 unless --batch) instead of a training step', min: 2, metavar: 'N' },
+  prompt: { type: 'int', help: 'gpt --generate: prompt tokens (default 32)', min: 1, metavar: 'T' },
   sparsity: { type: 'number', help: 'sparse: fraction of the weights pruned (default 0.9)', min: 0, max: 1, metavar: 'X' },
   model: { type: 'string', help: 'sparse: time this preset pruned (e.g. mlp = LeNet-300-100) instead of one N x N Linear; infer: a preset or a checkpoint file (default mlp)', metavar: 'PRESET|FILE' },
   context: { type: 'int', help: 'infer, GPT models: tokens per sequence (default: the model\'s context length)', min: 1, metavar: 'T' },
@@ -87,6 +90,24 @@ function benchInferWorkload(ctx: CliContext, flags: ParsedFlags<typeof FLAGS>): 
   return 0;
 }
 
+/** `bench gpt --generate N`: greedy generation tokens/s with the key/value cache. */
+function benchGptGenerateWorkload(ctx: CliContext, flags: ParsedFlags<typeof FLAGS>, preset: GptBenchPreset): number {
+  if (flags.checkpointing) throw new UsageError('bench', '--checkpointing applies to training steps, not to bench gpt --generate');
+  const newTokens = flags.generate ?? 64, promptTokens = flags.prompt ?? 32, batch = flags.batch ?? 1;
+  ctx.err(`bench gpt --generate: ${preset} preset, prompt ${promptTokens} tokens, ${newTokens} new tokens, batch ${batch} ...`);
+  const r = benchGptGenerate({ preset, newTokens, promptTokens, batch, threads: flags.threads, ...(flags.steps !== undefined ? { repeats: flags.steps } : {}) });
+  if (flags.json) { emitJson(ctx, { ...r }); return 0; }
+  ctx.out(formatKeyValues([
+    ['gpt generate', `${r.config.nLayer} layers, d_model ${r.config.nEmbd}, vocabulary ${r.config.vocabSize}, ${(r.params / 1e6).toFixed(1)} M params; prompt ${r.promptTokens}, ${r.newTokens} new tokens, batch ${r.batch}, greedy, key/value cache`],
+    ['tokens/s', `${r.tokensPerSecond.toFixed(1)} (prompt included), ${r.decodeTokensPerSecond.toFixed(1)} after the first token`],
+    ['first token', `${r.firstTokenMs.toFixed(1)} ms (median of ${r.repeats})`],
+    ['peak RSS', `${(r.peakRssBytes / 2 ** 20).toFixed(0)} MiB`],
+    ['backend', `${r.machine.backend} (${r.machine.cpuPath}, ${r.threads} threads)`],
+    ['cpu', `${r.machine.cpu} (${r.machine.cores} cores)`],
+  ]));
+  return 0;
+}
+
 /** Rows of the `bench elementwise` table: each op's GB/s and its share of the roof (assign: a copy into an existing tensor). */
 function elementwiseTable(r: ElementwiseBenchResult): [string, string][] {
   const mib = (r.size * 4) / 2 ** 20;
@@ -110,7 +131,9 @@ elementwise  memory bandwidth (GB/s, bytes read + written) of add, mul, relu, ex
       in place, as a share of a copy into an existing tensor (assign, the roof)
 mlp   median time of one training step: MLP 784-1200-1200-10, ReLU, cross-entropy, Adam, batch 128
 gpt   median time of one training step: GPT 4 layers, d_model 256, 4 heads, context 128, batch 16,
-      vocabulary 256, AdamW; tokens/s and peak resident memory (PyTorch peer: bench/peer_gpt.py)
+      vocabulary 256, AdamW; tokens/s and peak resident memory (PyTorch peer: bench/peer_gpt.py);
+      --preset gpt2: GPT-2 small's shape (124 M params, batch 4, context 256); --generate N: greedy
+      generation tokens/s with the key/value cache instead
 cnn   median time of one training step of the lenet5 preset (two 5x5 convolutions, max-pooling,
       FC 400-120-84-10), cross-entropy, Adam, batch 128, and of its forward without gradients
       (PyTorch peer: bench/peer_cnn.py)
@@ -131,6 +154,8 @@ Examples:
   tensorslim bench elementwise --threads 2 --json
   tensorslim bench mlp --threads 1
   tensorslim bench gpt --json
+  tensorslim bench gpt --preset gpt2 --steps 3 --checkpointing
+  tensorslim bench gpt --preset gpt2 --generate 64 --prompt 32
   tensorslim bench cnn --threads 2 --json
   tensorslim bench sparse --sparsity 0.9 --batch 1 --json
   tensorslim bench sparse --model mlp --batch 32
@@ -196,8 +221,12 @@ Examples:
       return 0;
     }
     if (what === 'gpt') {
-      ctx.err('bench gpt: 4 layers, d_model 256, context 128, batch 16 ...');
-      const r = benchGpt({ threads: flags.threads, steps: flags.steps, batch: flags.batch, checkpointing: flags.checkpointing });
+      const preset = flags.preset ?? 'small';
+      if (preset !== 'small' && preset !== 'gpt2') throw new UsageError('bench', `--preset '${preset}' is not a GPT bench preset; expected small or gpt2`);
+      if (flags.generate !== undefined) return benchGptGenerateWorkload(ctx, flags, preset);
+      if (flags.prompt !== undefined) throw new UsageError('bench', '--prompt applies to bench gpt --generate N only');
+      ctx.err(preset === 'gpt2' ? 'bench gpt: gpt2 preset, 12 layers, d_model 768, context 256, vocabulary 50257, batch 4 ...' : 'bench gpt: 4 layers, d_model 256, context 128, batch 16 ...');
+      const r = benchGpt({ preset, threads: flags.threads, steps: flags.steps, batch: flags.batch, checkpointing: flags.checkpointing, ...(preset === 'gpt2' ? { warmup: 1 } : {}) });
       if (flags.json) { emitJson(ctx, { ...r }); return 0; }
       ctx.out(formatKeyValues([
         ['gpt', `${r.config.nLayer} layers, d_model ${r.config.nEmbd}, ${r.config.nHead} heads, context ${r.context}, batch ${r.batch}, ${(r.params / 1e6).toFixed(2)} M params, AdamW${r.checkpointing ? ', checkpointing' : ''}`],
