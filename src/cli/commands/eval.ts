@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { createModel, denseParameterCount, listModels, type PresetModel } from '../../models/index.js';
 import { prune, quant } from '../../compress/index.js';
 import { loadCheckpoint, loadSafetensors } from '../../io/index.js';
-import { evaluateOn, loadImageData } from '../../train/index.js';
+import { evaluateLm, evaluateOn, gptConfigOf, loadGptCheckpoint, loadImageData, loadLmData } from '../../train/index.js';
 import { formatFlags, JSON_FLAG, parseArgs, type FlagSpecs } from '../args.js';
 import { UsageError, type Command } from '../command.js';
 import { emitJson, fmtInt, fmtPct, fmtSeconds } from '../output.js';
@@ -15,7 +15,8 @@ const FLAGS = {
   preset: { type: 'string', help: 'read --model as plain safetensors weights (e.g. saved from PyTorch) for this preset', choices: listModels({ task: 'image-classification' }).map((m) => m.name), metavar: 'PRESET' },
   dataset: { type: 'string', help: 'mnist, fashion-mnist, or a directory of IDX files', metavar: 'NAME|PATH' },
   data: { type: 'string', help: "folder overriding the dataset's default location", metavar: 'DIR' },
-  'batch-size': { type: 'int', help: 'evaluation batch size', min: 1, default: 1000, metavar: 'N' },
+  'batch-size': { type: 'int', help: 'evaluation batch size (default 1000 images, 16 GPT windows)', min: 1, metavar: 'N' },
+  windows: { type: 'int', help: 'GPT: evenly spaced held-out windows of the test text (0: all)', min: 0, default: 256, metavar: 'N' },
   threads: { type: 'int', help: 'kernel threads (native backend)', min: 1, metavar: 'N' },
   ...JSON_FLAG,
 } as const satisfies FlagSpecs;
@@ -27,7 +28,9 @@ export const evalCommand: Command = {
   usage: `Usage: tensorslim eval --model <checkpoint> --dataset <name|path> [options]
 
 Rebuild the model stored in a checkpoint (its config is in the file) and evaluate it on the test
-split of the dataset. A quantized checkpoint (tensorslim quantize --out) runs its int8 layers. With --preset, the file may be any safetensors file holding that preset's
+split of the dataset. A quantized checkpoint (tensorslim quantize --out) runs its int8 layers. A GPT
+checkpoint (float, or quantize --mode weight-only) is evaluated on --windows held-out windows of a
+text corpus (--dataset sotu, moby-dick or a text file): loss, bits/byte, perplexity and tokens/s. With --preset, the file may be any safetensors file holding that preset's
 state dict under PyTorch's keys (e.g. written from a torch.nn.Sequential); keys starting with
 'optimizer.' are skipped.
 
@@ -36,13 +39,32 @@ ${formatFlags(FLAGS)}
 
 Example:
   tensorslim eval --model mlp.safetensors --dataset mnist --json
-  tensorslim eval --model torch_mlp.safetensors --preset mlp --dataset fashion-mnist`,
+  tensorslim eval --model torch_mlp.safetensors --preset mlp --dataset fashion-mnist
+  tensorslim eval --model gpt-int4.safetensors --dataset sotu --windows 64`,
   async run(argv, ctx) {
     const { flags } = parseArgs('eval', argv, FLAGS);
     if (flags.model === undefined) throw new UsageError('eval', 'missing --model <checkpoint> (a file written by tensorslim train --out)');
     if (flags.dataset === undefined) throw new UsageError('eval', 'missing --dataset (mnist, fashion-mnist or a directory of IDX files)');
     if (!existsSync(flags.model)) throw new UsageError('eval', `--model ${flags.model}: no such file (eval takes a checkpoint; to train a preset use tensorslim train)`);
     applyRuntimeFlags('eval', { threads: flags.threads });
+    if (flags.preset === undefined && !isOnnxPath(flags.model)) {
+      const ck = loadCheckpoint(flags.model);
+      if (gptConfigOf(ck) !== null) {
+        const g = quant.isQuantizedCheckpoint(ck) ? quant.loadQuantizedGpt(flags.model) : loadGptCheckpoint(ck);
+        g.model.eval();
+        const data = loadLmData(flags.dataset, g.tokenizer, g.config.blockSize);
+        const r = evaluateLm(g.model, data, flags.windows, flags['batch-size'] ?? 16);
+        const wo = quant.quantizedLayerStats(g.model);
+        const result = {
+          command: 'eval', model: flags.model, preset: g.config.preset ?? 'gpt', dataset: data.info.name, windows: flags.windows,
+          testLoss: r.loss, bitsPerByte: r.bitsPerByte, perplexity: r.perplexity, tokens: r.tokens, seconds: r.seconds, tokensPerSecond: r.tokensPerSecond,
+          quantizedLayers: wo.map((l) => l.name), quantization: wo[0]?.type ?? null,
+        };
+        if (flags.json) emitJson(ctx, result);
+        else ctx.out(`${flags.model} (${result.preset}${wo.length > 0 ? `, ${wo.length} ${wo[0]!.storage} layers` : ''}) on ${data.info.name} test (${fmtInt(r.tokens)} tokens): loss ${r.loss.toFixed(4)}  bits/byte ${r.bitsPerByte.toFixed(4)}  perplexity ${r.perplexity.toFixed(3)}  ${fmtInt(Math.round(r.tokensPerSecond))} tokens/s  ${fmtSeconds(r.seconds)}`);
+        return 0;
+      }
+    }
     let model: PresetModel;
     if (flags.preset !== undefined) {
       model = createModel(flags.preset);
@@ -57,7 +79,7 @@ Example:
     const int8 = quant.quantizedLayerStats(model);
     warnNonFinite(ctx, 'eval', model, flags.model);
     const data = loadImageData(flags.dataset, flags.data);
-    const m = evaluateOn(model, data, flags['batch-size']);
+    const m = evaluateOn(model, data, flags['batch-size'] ?? 1000);
     const result = {
       command: 'eval', model: flags.model, preset: model.config.preset ?? model.config.arch, dataset: data.info.name,
       testAccuracy: m.accuracy, testLoss: m.loss, samples: m.samples, params: denseParameterCount(model) + int8.reduce((a, l) => a + l.params, 0),

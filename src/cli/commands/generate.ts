@@ -7,13 +7,15 @@ import { getTokenizer } from '../../data/index.js';
 import { Generator } from '../../core/random.js';
 import { Tensor } from '../../core/tensor.js';
 import { loadGptCheckpoint } from '../../train/lm.js';
+import { loadCheckpoint } from '../../io/index.js';
+import { quant } from '../../compress/index.js';
 import { formatFlags, JSON_FLAG, parseArgs, type FlagSpecs } from '../args.js';
 import { UsageError, type CliContext, type Command } from '../command.js';
 import { emitJson, fmtInt } from '../output.js';
 import { applyRuntimeFlags } from '../runtime.js';
 
 const FLAGS = {
-  model: { type: 'string', help: 'GPT checkpoint (written by tensorslim train --model gpt-* --out)', metavar: 'FILE' },
+  model: { type: 'string', help: 'GPT checkpoint (written by tensorslim train --model gpt-* --out, or quantize --mode weight-only --out)', metavar: 'FILE' },
   prompt: { type: 'string', help: 'text to continue (default: a newline)', metavar: 'TEXT' },
   tokens: { type: 'int', help: 'tokens to generate', min: 1, default: 200, metavar: 'N' },
   temperature: { type: 'number', help: 'sampling temperature; 0 = always the most likely token', min: 0, default: 0.8, metavar: 'X' },
@@ -86,7 +88,8 @@ export const generateCommand: Command = {
     if (flags.model === undefined) throw new UsageError('generate', 'missing --model <checkpoint> (train one with tensorslim train --model gpt-tiny --dataset sotu --out gpt.safetensors)');
     if (!existsSync(flags.model)) throw new UsageError('generate', `--model ${flags.model}: no such file`);
     applyRuntimeFlags('generate', { threads: flags.threads });
-    const { model, config, tokenizer: tokName } = loadGptCheckpoint(flags.model);
+    const ckpt = loadCheckpoint(flags.model);
+    const { model, config, tokenizer: tokName } = quant.isQuantizedCheckpoint(ckpt) ? quant.loadQuantizedGpt(flags.model) : loadGptCheckpoint(ckpt);
     const tokenizer = getTokenizer(tokName);
     const prompt = flags.prompt ?? '\n';
     if (prompt.length === 0) throw new UsageError('generate', '--prompt is empty; give some text, or leave --prompt out to start from a newline');
