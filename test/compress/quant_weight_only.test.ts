@@ -14,6 +14,7 @@ import {
   WeightOnlyLinear, quantizeWeightOnly, quantizeWeightOnlyTensor, dequantizeWeightOnly, serializeQuantizedGpt, loadQuantizedGpt,
   quantizedLayerStats,
 } from '../../src/compress/quant/index.js';
+import { weightOnlyLinearPanels } from '../../src/compress/quant/weight_only.js';
 import { weightOnlyLinearReference } from '../../src/backend/weight_only.js';
 
 const FIXTURES = join(import.meta.dirname, '..', 'fixtures');
@@ -54,7 +55,7 @@ describe('weight-only quantization', () => {
   test('kernel: equals the float matmul of the dequantized weight; the backend kernel agrees with the twin', () => {
     manualSeed(1);
     const be = getBackend();
-    for (const [M, K, N, bits, G, scheme] of [[1, 64, 5, 4, 32, 'symmetric'], [3, 96, 7, 4, 32, 'affine'], [5, 66, 3, 8, 66, 'symmetric'], [2, 128, 9, 8, 64, 'affine'], [4, 130, 6, 4, 2, 'affine']] as const) {
+    for (const [M, K, N, bits, G, scheme] of [[1, 64, 5, 4, 32, 'symmetric'], [3, 96, 7, 4, 32, 'affine'], [5, 66, 3, 8, 66, 'symmetric'], [2, 128, 9, 8, 64, 'affine'], [4, 130, 6, 4, 2, 'affine'], [9, 64, 70, 4, 64, 'affine']] as const) {
       const wf = randn([N, K]).dataSync() as Float32Array;
       const w = quantizeWeightOnlyTensor(wf, N, K, { bits, groupSize: G, scheme });
       const x = randn([M, K]).dataSync() as Float32Array;
@@ -64,6 +65,8 @@ describe('weight-only quantization', () => {
       for (let m = 0; m < M; m++) for (let n = 0; n < N; n++) { let acc = bias[n]!; for (let k = 0; k < K; k++) acc += x[m * K + k]! * dq[n * K + k]!; want[m * N + n] = acc; }
       const ref = weightOnlyLinearReference(x, M, w, bias);
       assert.ok(maxAbsDiff(ref, want) < 1e-5, `reference M${M} K${K} N${N} int${bits} g${G}`);
+      const panels = weightOnlyLinearPanels(x, M, w, bias);
+      assert.ok(maxAbsDiff(panels, ref) < 1e-4, `panels M${M} K${K} N${N} int${bits} g${G}`);
       if (be.weightOnlyLinear) {
         const got = be.weightOnlyLinear(x, M, w, bias);
         assert.ok(maxAbsDiff(got, ref) < 1e-4, `${be.name} weightOnlyLinear M${M} K${K} N${N} int${bits} g${G} ${scheme}: ${maxAbsDiff(got, ref)}`);

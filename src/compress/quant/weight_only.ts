@@ -1,7 +1,8 @@
 // Weight-only quantization (issue #20): Linear weights stored as int8 per output channel or as
 // grouped int4 (the GPTQ / llama.cpp Q4 idea: one scale, and for the affine scheme one integer zero
 // point, per G consecutive input columns), activations stay float32. The matmul reads the packed
-// weight directly (backend/weight_only.ts: the layout, the kernel contract and the TypeScript twin),
+// weight directly (backend/weight_only.ts: the layout, the kernel contract and the TypeScript twin;
+// batches of 8+ rows dequantize 64 weight rows at a time into a panel for the float32 GEMM),
 // so a model is 4x (int8) to ~7x (int4) smaller in memory and on disk. Applied to a GPT by
 // quantizeWeightOnly (a module swap, like the other workflows); inference only: the layers hold no
 // Parameters and their outputs do not track gradients.
@@ -14,6 +15,7 @@
 //   with [qmin, qmax] = [-128, 127] (int8) or [0, 15] (int4); an all-zero group gets scale 1.
 
 import { Tensor } from '../../core/tensor.js';
+import { noGrad } from '../../core/engine.js';
 import { TensorslimError, ShapeError } from '../../core/errors.js';
 import { getBackend } from '../../backend/registry.js';
 import { roundHalfEven } from '../../backend/quantized.js';
@@ -122,6 +124,35 @@ export function checkWeightOnly(op: string, w: WeightOnlyWeight): void {
   }
 }
 
+/** Batches of at least this many rows go through weightOnlyLinearPanels (the backend's float GEMM). */
+export const PANEL_MIN_ROWS = 8;
+/** Weight rows dequantized per panel (64 x K floats at a time, never the whole weight). */
+const PANEL_ROWS = 64;
+
+/**
+ * y = x @ dequant(w)^T + bias for a batch: 64 weight rows at a time are dequantized into a small
+ * float panel and multiplied by the active backend's float32 GEMM (fusedLinear), so large batches
+ * run at GEMM speed while the float weight never exists in full. Same math as the TypeScript twin
+ * up to the order of the sums.
+ * @example weightOnlyLinearPanels(x, 64, layer.weight, layer.bias)  // Float32Array(64 * N)
+ */
+export function weightOnlyLinearPanels(x: Float32Array, rows: number, w: WeightOnlyWeight, bias: Float32Array | null): Float32Array {
+  const N = w.rows, K = w.cols;
+  const y = new Float32Array(rows * N);
+  const xt = new Tensor(x, 'float32', [rows, K]);
+  for (let n0 = 0; n0 < N; n0 += PANEL_ROWS) {
+    const p = Math.min(PANEL_ROWS, N - n0);
+    const panel = new Float32Array(p * K);
+    for (let i = 0; i < p; i++) dequantizeRow(w, n0 + i, panel.subarray(i * K, (i + 1) * K));
+    const yp = noGrad(() => ops.fusedLinear(xt, new Tensor(panel, 'float32', [p, K]), null)).dataSync();   // (rows, p)
+    for (let m = 0; m < rows; m++) {
+      const o = m * N + n0;
+      for (let j = 0; j < p; j++) y[o + j] = yp[m * p + j]! + (bias === null ? 0 : bias[n0 + j]!);
+    }
+  }
+  return y;
+}
+
 /**
  * A Linear whose weight is stored int8 or grouped int4 and multiplied without materialising the
  * float weight (the active backend's weightOnlyLinear, else the TypeScript twin); bias and
@@ -166,7 +197,9 @@ export class WeightOnlyLinear extends Module<[Tensor], Tensor> {
     const xf = v instanceof Float32Array ? v : Float32Array.from(v as ArrayLike<number>);
     const rows = x.size / K;
     const be = getBackend();
-    const y = be.weightOnlyLinear ? be.weightOnlyLinear(xf, rows, this.weight, this.bias) : weightOnlyLinearReference(xf, rows, this.weight, this.bias);
+    const y = be.weightOnlyLinear ? be.weightOnlyLinear(xf, rows, this.weight, this.bias)
+      : rows >= PANEL_MIN_ROWS ? weightOnlyLinearPanels(xf, rows, this.weight, this.bias)
+        : weightOnlyLinearReference(xf, rows, this.weight, this.bias);
     const out = new Tensor(y, 'float32', [...x.shape.slice(0, -1), this.outFeatures]);
     return x.dtype === 'float32' ? out : ops.to(out, x.dtype);
   }
