@@ -10,7 +10,9 @@
 // bit stream of relative positions and 8-bit values) instead of `_packed_params.weight`; a
 // weight-shared layer (sharing.ts) codes cluster indices and adds `_packed_params.weight_codebook`
 // (F32). saveQuantized picks, per layer, the smaller of dense and coded (format 2 in the metadata
-// when any layer is coded; format 1 files, all dense, load as before).
+// when any layer is coded; format 1 files, all dense, load as before). A coded weight's gaps and
+// codes may be Huffman-coded (huffman.ts; `"entropy": "huffman"` in its metadata entry, tables
+// `_packed_params.weight_gap_lengths` and `weight_code_lengths`, U8) when that file is smaller.
 //
 // A weight-only layer (weight_only.ts, the GPT's int8 / grouped int4 Linears; format 3) stores
 // `qweight` (I8 (N, K) for int8; U8 (N, K/2) for int4, two columns per byte, low nibble first),
@@ -29,7 +31,8 @@ import { WeightOnlyLinear, checkWeightOnly } from './weight_only.js';
 import { writeFileAtomic, readFileBytes } from '../../io/files.js';
 import { QuantizedTensor } from './qtensor.js';
 import { DynamicQuantizedLinear, QuantizedLinear, QuantizedLinearBase, type ActivationQParams } from './modules.js';
-import { decodeWeight, encodeInt8Weight, encodeWeight, weightFromCodes, type CodedWeight } from './weight_coding.js';
+import { decodeWeight, encodeWeight, weightFromCodes, type CodedWeight } from './weight_coding.js';
+import { decodeWeightHuffman, encodeWeightHuffman, type HuffmanCodedWeight } from './huffman.js';
 import { attachSharedWeight, sharedWeightOf, type QuantizedLayer } from './sharing.js';
 
 /** The metadata key holding the quantized layers' description. */
@@ -40,6 +43,8 @@ const FORMAT = 3;
 /** How a layer's int8 weight is stored (absent: dense `_packed_params.weight`). */
 interface WeightStorage {
   storage: 'coded' | 'shared';
+  /** 'huffman': gaps and codes Huffman-coded (huffman.ts), with `weight_gap_lengths` / `weight_code_lengths` tables. */
+  entropy?: 'huffman';
   gapBits: number;
   codeBits: number;
   count: number;
@@ -68,16 +73,33 @@ const key = (p: string, suffix: string): string => (p === '' ? suffix : `${p}.${
 const f32 = (a: Float32Array, shape: number[] = [a.length]): Tensor => new Tensor(a, 'float32', shape);
 const i32 = (a: Int32Array, shape: number[] = [a.length]): Tensor => new Tensor(a, 'int32', shape);
 
-/** The weight's coded form when it is smaller than the dense I8 (or the layer is weight-shared). */
-function codedWeight(m: QuantizedLayer): { coded: CodedWeight; codebook: Float32Array | null } | null {
+/** Bytes a safetensors header entry costs, about (name, dtype, shape, offsets as JSON). */
+const ENTRY_BYTES = 96;
+
+/**
+ * The weight's coded form when it is smaller than the dense I8 (or the layer is weight-shared):
+ * fixed-width entries or Huffman-coded ones (Deep Compression's third stage), whichever file is smaller.
+ */
+function codedWeight(m: QuantizedLayer): { coded: CodedWeight | HuffmanCodedWeight; codebook: Float32Array | null } | null {
   const w = m.weight;
   const shared = sharedWeightOf(m);
+  let positions: ArrayLike<number>, codes: ArrayLike<number>, codeBits: number;
   if (shared !== undefined) {
-    const codeBits = Math.max(1, Math.ceil(Math.log2(shared.codebook.length)));
-    return { coded: encodeWeight(shared.positions, shared.codes, codeBits), codebook: shared.codebook };
+    codeBits = Math.max(1, Math.ceil(Math.log2(shared.codebook.length)));
+    positions = shared.positions; codes = shared.codes;
+  } else {
+    const cols = w.data.length / Math.max(1, w.shape[0]!);
+    const p: number[] = [], c: number[] = [];
+    for (let i = 0; i < w.data.length; i++) if (w.data[i] !== w.zeroPoints[Math.floor(i / cols)]) { p.push(i); c.push(w.data[i]! + 128); }
+    positions = p; codes = c; codeBits = 8;
   }
-  const coded = encodeInt8Weight(w.data as Int8Array, w.shape[0]!, w.zeroPoints);
-  return coded.stream.length < w.data.length ? { coded, codebook: null } : null;
+  const fixed = encodeWeight(positions, codes, codeBits);
+  const huff = codeBits <= 8 ? encodeWeightHuffman(positions, codes, codeBits) : null;
+  const huffBytes = huff === null ? Infinity : huff.stream.length + huff.gapLengths.length + huff.codeLengths.length + 2 * ENTRY_BYTES;
+  const coded = huffBytes < fixed.stream.length ? huff! : fixed;
+  const codedBytes = Math.min(huffBytes, fixed.stream.length);
+  if (shared === undefined && codedBytes >= w.data.length) return null;
+  return { coded, codebook: shared?.codebook ?? null };
 }
 
 function quantEntries(p: string, m: QuantizedLayer, out: Map<string, Tensor | RawTensor>): WeightStorage | undefined {
@@ -89,6 +111,11 @@ function quantEntries(p: string, m: QuantizedLayer, out: Map<string, Tensor | Ra
     out.set(key(p, '_packed_params.weight_codes'), { dtype: 'U8', shape: [c.coded.stream.length], data: c.coded.stream });
     if (c.codebook !== null) out.set(key(p, '_packed_params.weight_codebook'), f32(c.codebook));
     storage = { storage: c.codebook === null ? 'coded' : 'shared', gapBits: c.coded.gapBits, codeBits: c.coded.codeBits, count: c.coded.count };
+    if ('gapLengths' in c.coded) {
+      out.set(key(p, '_packed_params.weight_gap_lengths'), { dtype: 'U8', shape: [c.coded.gapLengths.length], data: c.coded.gapLengths });
+      out.set(key(p, '_packed_params.weight_code_lengths'), { dtype: 'U8', shape: [c.coded.codeLengths.length], data: c.coded.codeLengths });
+      storage.entropy = 'huffman';
+    }
   }
   out.set(key(p, '_packed_params.weight_scales'), f32(w.scales));
   out.set(key(p, '_packed_params.weight_zero_points'), i32(w.zeroPoints));
@@ -238,7 +265,17 @@ function build(op: string, p: string, info: LayerInfo, tensors: Map<string, Tens
     if (stream === undefined || stream.dtype !== 'uint8' || stream.ndim !== 1) throw new TensorslimError(op, `the file lacks '${cName}' (a 1-D U8 bit stream)`);
     used.push(cName);
     const coded = { stream: stream.dataSync() as Uint8Array, gapBits: st.gapBits, codeBits: st.codeBits, count: st.count };
-    const decoded = decodeWeight(coded, size, cName);
+    let decoded: { positions: Int32Array; codes: Int32Array };
+    if (st.entropy === 'huffman') {
+      const table = (suffix: string): Uint8Array => {
+        const n = key(p, `_packed_params.${suffix}`), t = tensors.get(n);
+        if (t === undefined || t.dtype !== 'uint8' || t.ndim !== 1) throw new TensorslimError(op, `the file lacks '${n}' (a 1-D U8 table of Huffman code lengths)`);
+        used.push(n);
+        return t.dataSync() as Uint8Array;
+      };
+      decoded = decodeWeightHuffman({ ...coded, gapLengths: table('weight_gap_lengths'), codeLengths: table('weight_code_lengths') }, size, cName);
+    } else if (st.entropy !== undefined) throw new TensorslimError(op, `unknown weight entropy coding '${String(st.entropy)}'`);
+    else decoded = decodeWeight(coded, size, cName);
     const qp = { rows: N, cols: size / Math.max(1, N), scales, zeroPoints: zps };
     if (st.storage === 'shared') {
       const bName = key(p, '_packed_params.weight_codebook');
