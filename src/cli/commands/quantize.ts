@@ -180,7 +180,9 @@ async function quantizeGpt(flags: QuantizeFlags, argv: readonly string[], ctx: P
   model.eval();
   const layers = flags.layers?.split(',').map((s) => s.trim()).filter((s) => s !== '');
   const data = flags.dataset !== undefined ? loadLmData(flags.dataset, tokenizer, config.blockSize) : null;
-  const floatBytes = fileBytes(flags.model!);
+  const inputBytes = fileBytes(flags.model!);
+  // the float32 weights file of this GPT (no optimizer state), what the quantized file replaces
+  const floatBytes = serializeCheckpoint({ model, step: 0, epoch: 0, config: null, rngState: defaultGenerator.getState(), extra: { gpt: { ...config }, tokenizer } }).length;
   const before = data !== null ? evaluateLm(model, data, flags.windows) : null;
   const opts = { bits: flags.bits as 4 | 8, scheme: flags.scheme as quant.WeightOnlyScheme, ...(flags['group-size'] !== undefined ? { groupSize: flags['group-size'] } : {}), ...(layers !== undefined ? { layers } : {}) };
   let swapped: string[];
@@ -194,8 +196,9 @@ async function quantizeGpt(flags: QuantizeFlags, argv: readonly string[], ctx: P
   const after = data !== null ? evaluateLm(quant.loadQuantizedGpt(bytes).model, data, flags.windows) : null;
   const seconds = (performance.now() - t0) / 1000;
   const result = {
-    command: 'quantize', model: flags.model, preset: config.preset ?? 'gpt', mode: 'weight-only', bits: flags.bits, groupSize, scheme: flags.scheme, floatDType: flags.dtype,
-    quantizedLayers: swapped, bytesOnDisk: bytes.length, floatBytesOnDisk: floatBytes, compression: floatBytes / bytes.length,
+    command: 'quantize', model: flags.model, preset: config.preset ?? 'gpt', mode: 'weight-only', bits: flags.bits,
+    groupSize: flags.bits === 8 && flags['group-size'] === undefined ? null : groupSize, scheme: flags.scheme, floatDType: flags.dtype,
+    quantizedLayers: swapped, bytesOnDisk: bytes.length, floatBytesOnDisk: floatBytes, inputBytesOnDisk: inputBytes, compression: floatBytes / bytes.length,
     dataset: data?.info.name ?? null, windows: data !== null ? flags.windows : null,
     bitsPerByte: after?.bitsPerByte ?? null, floatBitsPerByte: before?.bitsPerByte ?? null,
     perplexity: after?.perplexity ?? null, floatPerplexity: before?.perplexity ?? null,
@@ -214,6 +217,6 @@ async function quantizeGpt(flags: QuantizeFlags, argv: readonly string[], ctx: P
       ],
     ));
   }
-  ctx.out(`${(floatBytes / bytes.length).toFixed(1)}x smaller than the float32 checkpoint (${fmtBytes(bytes.length)})${result.bitsPerByteIncrease !== null ? `; bits/byte ${result.bitsPerByteIncrease >= 0 ? '+' : ''}${(result.bitsPerByteIncrease * 100).toFixed(2)}%` : ''}; ${fmtSeconds(seconds)}${flags.out ? `; wrote ${flags.out}` : ''}`);
+  ctx.out(`${(floatBytes / bytes.length).toFixed(1)}x smaller than the float32 weights (${fmtBytes(bytes.length)})${result.bitsPerByteIncrease !== null ? `; bits/byte ${result.bitsPerByteIncrease >= 0 ? '+' : ''}${(result.bitsPerByteIncrease * 100).toFixed(2)}%` : ''}; ${fmtSeconds(seconds)}${flags.out ? `; wrote ${flags.out}` : ''}`);
   return 0;
 }

@@ -2,7 +2,8 @@
 // grouped int4 (the GPTQ / llama.cpp Q4 idea: one scale, and for the affine scheme one integer zero
 // point, per G consecutive input columns), activations stay float32. The matmul reads the packed
 // weight directly (backend/weight_only.ts: the layout, the kernel contract and the TypeScript twin;
-// batches of 8+ rows dequantize 64 weight rows at a time into a panel for the float32 GEMM),
+// batches of 8+ rows dequantize up to 512 weight rows at a time into a transient panel for the
+// float32 GEMM),
 // so a model is 4x (int8) to ~7x (int4) smaller in memory and on disk. Applied to a GPT by
 // quantizeWeightOnly (a module swap, like the other workflows); inference only: the layers hold no
 // Parameters and their outputs do not track gradients.
@@ -126,29 +127,31 @@ export function checkWeightOnly(op: string, w: WeightOnlyWeight): void {
 
 /** Batches of at least this many rows go through weightOnlyLinearPanels (the backend's float GEMM). */
 export const PANEL_MIN_ROWS = 8;
-/** Weight rows dequantized per panel (64 x K floats at a time, never the whole weight). */
-const PANEL_ROWS = 64;
+/** Weight rows dequantized per panel (at most 512 x K floats at a time, freed after the GEMM). */
+const PANEL_ROWS = 512;
 
 /**
- * y = x @ dequant(w)^T + bias for a batch: 64 weight rows at a time are dequantized into a small
- * float panel and multiplied by the active backend's float32 GEMM (fusedLinear), so large batches
- * run at GEMM speed while the float weight never exists in full. Same math as the TypeScript twin
+ * y = x @ dequant(w)^T + bias for a batch: up to 512 weight rows at a time are dequantized into a
+ * transient float panel and multiplied by the active backend's float32 GEMM (fusedLinear), so large
+ * batches run at GEMM speed; no float copy of the weight is kept. Same math as the TypeScript twin
  * up to the order of the sums.
  * @example weightOnlyLinearPanels(x, 64, layer.weight, layer.bias)  // Float32Array(64 * N)
  */
 export function weightOnlyLinearPanels(x: Float32Array, rows: number, w: WeightOnlyWeight, bias: Float32Array | null): Float32Array {
   const N = w.rows, K = w.cols;
-  const y = new Float32Array(rows * N);
   const xt = new Tensor(x, 'float32', [rows, K]);
-  for (let n0 = 0; n0 < N; n0 += PANEL_ROWS) {
-    const p = Math.min(PANEL_ROWS, N - n0);
+  const panelOut = (n0: number, p: number): Float32Array => {
     const panel = new Float32Array(p * K);
     for (let i = 0; i < p; i++) dequantizeRow(w, n0 + i, panel.subarray(i * K, (i + 1) * K));
-    const yp = noGrad(() => ops.fusedLinear(xt, new Tensor(panel, 'float32', [p, K]), null)).dataSync();   // (rows, p)
-    for (let m = 0; m < rows; m++) {
-      const o = m * N + n0;
-      for (let j = 0; j < p; j++) y[o + j] = yp[m * p + j]! + (bias === null ? 0 : bias[n0 + j]!);
-    }
+    const b = bias === null ? null : new Tensor(bias.slice(n0, n0 + p), 'float32', [p]);
+    return noGrad(() => ops.fusedLinear(xt, new Tensor(panel, 'float32', [p, K]), b)).dataSync() as Float32Array;   // (rows, p)
+  };
+  if (N <= PANEL_ROWS) return panelOut(0, N);
+  const y = new Float32Array(rows * N);
+  for (let n0 = 0; n0 < N; n0 += PANEL_ROWS) {
+    const p = Math.min(PANEL_ROWS, N - n0);
+    const yp = panelOut(n0, p);
+    for (let m = 0; m < rows; m++) y.set(yp.subarray(m * p, (m + 1) * p), m * N + n0);
   }
   return y;
 }
