@@ -6,6 +6,7 @@
 import { existsSync } from 'node:fs';
 import { createAnyModel, isGptModel, listModels, summarizeModel, type AnyPresetModel } from '../../models/index.js';
 import { fileBytes, loadCheckpoint } from '../../io/index.js';
+import { gptConfigOf } from '../../train/lm.js';
 import { anyModelFromCheckpoint, isOnnxPath, loadModelFile, quantizedModelFromFile, warnNonFinite } from '../runtime.js';
 import { quant } from '../../compress/index.js';
 import type { ModelSummary } from '../../models/index.js';
@@ -47,7 +48,9 @@ Examples:
     let withOptimizer = false;
     if (existsSync(target)) {
       const ckpt = isOnnxPath(target) ? null : loadCheckpoint(target);
-      model = ckpt === null ? loadModelFile(target, { command: 'summary' }) : quantizedModelFromFile(ckpt, target) ?? anyModelFromCheckpoint(ckpt);
+      model = ckpt === null ? loadModelFile(target, { command: 'summary' })
+        : quant.isQuantizedCheckpoint(ckpt) && gptConfigOf(ckpt) !== null ? quant.loadQuantizedGpt(target).model
+          : quantizedModelFromFile(ckpt, target) ?? anyModelFromCheckpoint(ckpt);
       warnNonFinite(ctx, 'summary', model, target);
       withOptimizer = ckpt !== null && ckpt.optimizer !== null;
       file = fileBytes(target);
