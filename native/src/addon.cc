@@ -104,6 +104,8 @@ const Binding kBindings[] = {
     {"int8Linear", "int8Linear", Int8Linear},
     {"int8Quantize", "quantizePerTensor", Int8Quantize},
     {"int8FloatRange", "floatRange", Int8FloatRange},
+    // weight_only_linear.cc
+    {"weightOnlyLinear", "weightOnlyLinear", WeightOnlyLinear},
     // thread control
     {"setNumThreads", "setNumThreads", SetNumThreads},
 };

@@ -158,8 +158,8 @@ export function weightOnlyLinearPanels(x: Float32Array, rows: number, w: WeightO
 
 /**
  * A Linear whose weight is stored int8 or grouped int4 and multiplied without materialising the
- * float weight (the active backend's weightOnlyLinear, else the TypeScript twin); bias and
- * activations float32. Inference only. Build it with fromFloat or quantizeWeightOnly(model).
+ * float weight (batches of 8+ rows: weightOnlyLinearPanels; fewer: the active backend's
+ * weightOnlyLinear, else the TypeScript twin); bias and activations float32. Inference only. Build it with fromFloat or quantizeWeightOnly(model).
  * @example
  * const q = WeightOnlyLinear.fromFloat(new Linear(128, 384), { bits: 4, groupSize: 32 });
  * q.call(randn([2, 128])).shape;  // [2, 384]
@@ -200,8 +200,9 @@ export class WeightOnlyLinear extends Module<[Tensor], Tensor> {
     const xf = v instanceof Float32Array ? v : Float32Array.from(v as ArrayLike<number>);
     const rows = x.size / K;
     const be = getBackend();
-    const y = be.weightOnlyLinear ? be.weightOnlyLinear(xf, rows, this.weight, this.bias)
-      : rows >= PANEL_MIN_ROWS ? weightOnlyLinearPanels(xf, rows, this.weight, this.bias)
+    // few rows (generation): the backend's weight-only kernel or the twin; batches: panels through the float GEMM
+    const y = rows >= PANEL_MIN_ROWS ? weightOnlyLinearPanels(xf, rows, this.weight, this.bias)
+      : be.weightOnlyLinear ? be.weightOnlyLinear(xf, rows, this.weight, this.bias)
         : weightOnlyLinearReference(xf, rows, this.weight, this.bias);
     const out = new Tensor(y, 'float32', [...x.shape.slice(0, -1), this.outFeatures]);
     return x.dtype === 'float32' ? out : ops.to(out, x.dtype);
