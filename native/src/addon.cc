@@ -105,6 +105,8 @@ const Binding kBindings[] = {
     {"int8Conv2d", "int8Conv2d", Int8Conv2d},
     {"int8Quantize", "quantizePerTensor", Int8Quantize},
     {"int8FloatRange", "floatRange", Int8FloatRange},
+    // weight_only_linear.cc
+    {"weightOnlyLinear", "weightOnlyLinear", WeightOnlyLinear},
     // thread control
     {"setNumThreads", "setNumThreads", SetNumThreads},
 };

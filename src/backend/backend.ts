@@ -10,6 +10,7 @@
 
 import type { DType, TypedArray } from './dtype.js';
 import type { QuantizedKernels } from './quantized.js';
+import type { WeightOnlyKernels } from './weight_only.js';
 import type { Shape } from './shape.js';
 
 /** A strided window onto a typed array. */
@@ -30,7 +31,7 @@ export type BinaryOp =
 
 export type ReduceOp = 'sum' | 'max' | 'min' | 'argmax' | 'argmin';
 
-export interface Backend extends FusedKernels, QuantizedKernels, BackendInfo {
+export interface Backend extends FusedKernels, QuantizedKernels, WeightOnlyKernels, BackendInfo {
   readonly name: string;
   /**
    * out[i] = op(x[i]); out has x's shape and dtype `outDtype`. With `out` (a contiguous array of

@@ -7,8 +7,8 @@
 // restoreCheckpoint(loadCheckpoint('ckpt.safetensors'), { model, optimizer: opt });
 
 export {
-  serializeSafetensors, parseSafetensors, safetensorsBytes, MAX_HEADER_BYTES,
-  type SafetensorsDType, type SafetensorsMetadata, type ParsedSafetensors, type TensorMap, type RawTensor, type RawDType,
+  serializeSafetensors, parseSafetensors, safetensorsBytes, MAX_HEADER_BYTES, floatToBfloat16, bfloat16ToFloat, bf16Tensor,
+  type SerializeOptions, type SafetensorsDType, type SafetensorsMetadata, type ParsedSafetensors, type TensorMap, type RawTensor, type RawDType,
 } from './safetensors.js';
 export { saveSafetensors, loadSafetensors, writeFileAtomic, fileBytes } from './files.js';
 export { outputPathProblem, ensureOutputDirectory, resolveOutputTarget, directoryProblem, sameFile, removeStaleTempFiles } from './paths.js';

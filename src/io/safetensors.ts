@@ -21,8 +21,8 @@ export type SafetensorsDType =
   | 'I64' | 'I32' | 'I16' | 'I8'
   | 'U64' | 'U32' | 'U16' | 'U8' | 'BOOL';
 
-/** The integer file dtypes that can travel as a RawTensor (the core Tensor has no int8 dtype). */
-export type RawDType = 'I8' | 'U8' | 'I32';
+/** The file dtypes that can travel as a RawTensor (the core Tensor has no int8 or bfloat16 dtype). */
+export type RawDType = 'I8' | 'U8' | 'I32' | 'BF16';
 
 /**
  * A tensor of a file dtype written and read as its own typed array, not as a Tensor: int8 weights
@@ -35,7 +35,8 @@ export type RawDType = 'I8' | 'U8' | 'I32';
 export interface RawTensor {
   readonly dtype: RawDType;
   readonly shape: readonly number[];
-  readonly data: Int8Array | Uint8Array | Int32Array;
+  /** BF16: the raw 16-bit patterns (floatToBfloat16). */
+  readonly data: Int8Array | Uint8Array | Int32Array | Uint16Array;
 }
 
 /** Tensors (or raw integer tensors) by name, in file order, or a plain record of them. */
@@ -56,8 +57,9 @@ export interface ParsedSafetensors {
   raw: Map<string, RawTensor>;
 }
 
-const RAW_ARRAY: Record<RawDType, { bytes: number; make(b: ArrayBuffer, off: number, n: number): Int8Array | Uint8Array | Int32Array }> = {
+const RAW_ARRAY: Record<RawDType, { bytes: number; make(b: ArrayBuffer, off: number, n: number): RawTensor['data'] }> = {
   I8: { bytes: 1, make: (b, off, n) => new Int8Array(b, off, n) },
+  BF16: { bytes: 2, make: (b, off, n) => new Uint16Array(b, off, n) },
   U8: { bytes: 1, make: (b, off, n) => new Uint8Array(b, off, n) },
   I32: { bytes: 4, make: (b, off, n) => new Int32Array(b, off, n) },
 };
@@ -119,7 +121,7 @@ function sizeOf(t: Tensor | RawTensor): number {
 
 /** Check a RawTensor's dtype, shape and array against each other. */
 function checkRaw(op: string, name: string, t: RawTensor): void {
-  const want = { I8: Int8Array, U8: Uint8Array, I32: Int32Array }[t.dtype];
+  const want = { I8: Int8Array, U8: Uint8Array, I32: Int32Array, BF16: Uint16Array }[t.dtype];
   if (!(t.data instanceof want)) fail(op, `'${name}': a raw ${t.dtype} tensor needs a ${want.name}, got ${t.data.constructor.name}`);
   if (!t.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) fail(op, `'${name}': shape must be non-negative integers, got ${fmtShape(t.shape)}`);
   const count = t.shape.reduce((a, b) => a * b, 1);
@@ -181,7 +183,7 @@ function headerBytes(entries: Entry[], metadata: SafetensorsMetadata | undefined
 /** The bytes of `t`'s values, row-major, little-endian (a view of its storage when possible). */
 function tensorBytes(t: Tensor | RawTensor): Uint8Array {
   let size: number;
-  let data: TypedArray | Int8Array;
+  let data: TypedArray | Int8Array | Uint16Array;
   let start = 0;
   if (!(t instanceof Tensor)) { size = t.data.BYTES_PER_ELEMENT; data = t.data; }
   else {
@@ -196,6 +198,58 @@ function tensorBytes(t: Tensor | RawTensor): Uint8Array {
   return swapped;
 }
 
+/** Options of serializeSafetensors. */
+export interface SerializeOptions {
+  /** 'BF16': store every float32 / float64 Tensor as bfloat16 (floatToBfloat16; readers upcast to float32). Default 'F32' (as is). */
+  floatDType?: 'F32' | 'BF16';
+}
+
+/** The tensors with float Tensors replaced by BF16 RawTensors when `opts.floatDType` is 'BF16'. */
+function castFloats(op: string, tensors: TensorMap, opts: SerializeOptions): TensorMap {
+  const want = opts.floatDType ?? 'F32';
+  if (want !== 'F32' && want !== 'BF16') fail(op, `floatDType must be 'F32' or 'BF16', got '${String(want)}'`);
+  if (want === 'F32') return tensors;
+  const pairs: [string, Tensor | RawTensor][] = tensors instanceof Map ? [...tensors] : Object.entries(tensors);
+  return new Map(pairs.map(([k, t]) => [k, t instanceof Tensor && (t.dtype === 'float32' || t.dtype === 'float64') ? bf16Tensor(t) : t]));
+}
+
+/**
+ * float values -> bfloat16 bit patterns, rounding to nearest even as torch's tensor conversion does
+ * (every NaN -> 0xffff, as torch 1.13's vectorized path writes it; infinities stay infinite; values
+ * that round above the largest bfloat16 become infinity).
+ * @example floatToBfloat16([1, 1.00390625])  // Uint16Array [0x3f80, 0x3f80] (a tie rounds to even)
+ */
+export function floatToBfloat16(x: ArrayLike<number>): Uint16Array {
+  const f = x instanceof Float32Array ? x : Float32Array.from(x);
+  const u = new Uint32Array(f.buffer, f.byteOffset, f.length);
+  const out = new Uint16Array(f.length);
+  for (let i = 0; i < f.length; i++) {
+    const b = u[i]!;
+    if (Number.isNaN(f[i]!)) { out[i] = 0xffff; continue; }
+    out[i] = ((b + 0x7fff + ((b >>> 16) & 1)) >>> 16) & 0xffff;
+  }
+  return out;
+}
+
+/**
+ * bfloat16 bit patterns -> float32 (exact: a bfloat16 is the top half of a float32).
+ * @example bfloat16ToFloat(Uint16Array.of(0x3f80))  // Float32Array [1]
+ */
+export function bfloat16ToFloat(h: Uint16Array): Float32Array {
+  const bits = new Uint32Array(h.length);
+  for (let i = 0; i < h.length; i++) bits[i] = h[i]! << 16;
+  return new Float32Array(bits.buffer);
+}
+
+/**
+ * A float Tensor as a BF16 RawTensor (rounded to nearest even), for writing bfloat16 weights.
+ * @example serializeSafetensors({ w: bf16Tensor(model.fc.weight) })
+ */
+export function bf16Tensor(t: Tensor): RawTensor {
+  const v = t.dataSync();
+  return { dtype: 'BF16', shape: [...t.shape], data: floatToBfloat16(v instanceof Float32Array ? v : Float32Array.from(v as ArrayLike<number>)) };
+}
+
 /**
  * Serialize tensors (and optional string metadata) to safetensors bytes. Non-contiguous tensors
  * are written contiguous; dtypes map float32 -> F32, float64 -> F64, int32 -> I32, uint8 -> U8,
@@ -206,10 +260,10 @@ function tensorBytes(t: Tensor | RawTensor): Uint8Array {
  * const bytes = serializeSafetensors({ w: ops.ones([2, 2]) }, { format: 'pt' });
  * parseSafetensors(bytes).tensors.get('w')!.shape;  // [2, 2]
  */
-export function serializeSafetensors(tensors: TensorMap, metadata?: SafetensorsMetadata): Uint8Array {
+export function serializeSafetensors(tensors: TensorMap, metadata?: SafetensorsMetadata, opts: SerializeOptions = {}): Uint8Array {
   const op = 'serializeSafetensors';
   checkMetadata(op, metadata);
-  const entries = layout(op, tensors);
+  const entries = layout(op, castFloats(op, tensors, opts));
   const header = headerBytes(entries, metadata);
   const dataLength = entries.length > 0 ? entries[entries.length - 1]!.end : 0;
   const out = new Uint8Array(8 + header.length + dataLength);
@@ -233,10 +287,10 @@ export function serializeSafetensors(tensors: TensorMap, metadata?: SafetensorsM
  * @example
  * safetensorsBytes({ w: ops.zeros([10]) });  // 8 + padded header + 40
  */
-export function safetensorsBytes(tensors: TensorMap, metadata?: SafetensorsMetadata): number {
+export function safetensorsBytes(tensors: TensorMap, metadata?: SafetensorsMetadata, opts: SerializeOptions = {}): number {
   const op = 'safetensorsBytes';
   checkMetadata(op, metadata);
-  const entries = layout(op, tensors);
+  const entries = layout(op, castFloats(op, tensors, opts));
   return 8 + headerBytes(entries, metadata).length + (entries.length > 0 ? entries[entries.length - 1]!.end : 0);
 }
 
@@ -473,6 +527,7 @@ export function parseSafetensors(bytes: Uint8Array, opts: { op?: string; raw?: r
       const n = own.length / RAW_ARRAY[d].bytes;
       let data = RAW_ARRAY[d].make(own.buffer, own.byteOffset, n);
       if (!LITTLE_ENDIAN && d === 'I32') data = Int32Array.from({ length: n }, (_, i) => new DataView(own.buffer).getInt32(4 * i, true));
+      if (!LITTLE_ENDIAN && d === 'BF16') data = Uint16Array.from({ length: n }, (_, i) => new DataView(own.buffer).getUint16(2 * i, true));
       raw.set(e.name, { dtype: d, shape: e.shape, data });
       continue;
     }

@@ -17,6 +17,6 @@ export {
   type RunTrainingOptions, type RunTrainingResult, type TrainingPlan, type LatencyResult,
 } from './run.js';
 export {
-  runGptTraining, loadGptCheckpoint, isGptCheckpoint, unigramEntropyBits, loadLmData, gptConfigOf, WindowLoader, lmEvalBatches, lmEvalLoss, type GptTrainingOptions, type GptTrainingResult, type LmEval } from './lm.js';
+  runGptTraining, loadGptCheckpoint, isGptCheckpoint, unigramEntropyBits, loadLmData, gptConfigOf, WindowLoader, lmEvalBatches, lmEvalLoss, evaluateLm, type LmEvalResult, type GptTrainingOptions, type GptTrainingResult, type LmEval } from './lm.js';
 export { median } from './stats.js';
 export type { DataParallel } from './parallel.js';

@@ -187,6 +187,34 @@ export function loadGptCheckpoint(pathOrCheckpoint: string | Checkpoint): { mode
   return { model, config: model.config, tokenizer: typeof tok === 'string' ? tok : 'byte', checkpoint: ck };
 }
 
+/** What evaluateLm returns. */
+export interface LmEvalResult {
+  /** Mean cross-entropy, nats per token. */
+  loss: number;
+  /** loss / ln 2 / (bytes per token of the test text): comparable across tokenizers. */
+  bitsPerByte: number;
+  /** exp(loss): per token. */
+  perplexity: number;
+  tokens: number;
+  seconds: number;
+  tokensPerSecond: number;
+}
+
+/**
+ * A language model's held-out loss, bits/byte and perplexity on `windows` evenly spaced windows of
+ * the test split (the evaluation set of runGptTraining), and the forward throughput.
+ * @example evaluateLm(model, loadLmData('sotu'), 64).perplexity
+ */
+export function evaluateLm(model: GPT, data: LanguageModelingData, windows = 256, batchSize = 16): LmEvalResult {
+  const batches = lmEvalBatches(data.test, windows, batchSize);
+  const m = evaluate(model, batches, { lossFn: evalLoss });
+  const tokens = batches.reduce((a, b) => a + b[0]!.size, 0);
+  return {
+    loss: m.loss, bitsPerByte: m.loss / Math.LN2 / (data.info.testBytes / data.info.testTokens), perplexity: Math.exp(m.loss),
+    tokens, seconds: m.seconds, tokensPerSecond: tokens / m.seconds,
+  };
+}
+
 /** Peak resident set size of this process, bytes. @example peakRssBytes() / 2 ** 20 // MiB */
 export function peakRssBytes(): number { return process.resourceUsage().maxRSS * 1024; }
 

@@ -8,15 +8,18 @@ import {
   decodeWeight, encodeInt8Weight, encodeWeight, kmeans1d, loadQuantized, quantizeDynamic, serializeQuantized, shareWeights,
   sharedWeightOf, weightFromCodes, DynamicQuantizedLinear, prepareStatic, convertStatic, QuantizedLinear, QUANTIZED_METADATA_KEY,
 } from '../../src/compress/quant/index.js';
+import { decodeWeightHuffman, encodeWeightHuffman, huffmanLengths } from '../../src/compress/quant/huffman.js';
 
 /** A model whose first layer keeps ~`keep` of its weights (the rest exactly 0, as after pruning). */
-function prunedModel(keep: number): Sequential {
+function prunedModel(keep: number, inF = 64, hidden = 48, bell = false): Sequential {
   manualSeed(11);
-  const m = new Sequential(new Linear(64, 48), new ReLU(), new Linear(48, 10));
+  const m = new Sequential(new Linear(inF, hidden), new ReLU(), new Linear(hidden, 10));
   noGrad(() => {
     const w = (m.getSubmodule('0') as Linear).weight;
     const mask = new Float32Array(w.size).map(() => (defaultGenerator.uniform() < keep ? 1 : 0));
-    w.assign(w.mul(new Tensor(mask, 'float32', w.shape)));
+    // skewed: 80% of the kept weights at +-0.05, the rest at +-0.3 (as trained weights cluster near 0)
+    const skewed = (): Tensor => new Tensor(new Float32Array(w.size).map(() => { const u = defaultGenerator.uniform(); return u < 0.4 ? 0.05 : u < 0.8 ? -0.05 : u < 0.9 ? 0.3 : -0.3; }), 'float32', w.shape);
+    w.assign((bell ? skewed() : w).mul(new Tensor(mask, 'float32', w.shape)));
   });
   return m;
 }
@@ -70,6 +73,56 @@ describe('coded int8 weights', () => {
     const back = loadQuantized(prunedModel(0.1), bytes) as Sequential;
     assert.deepEqual((back.getSubmodule('0') as DynamicQuantizedLinear).weight.data, (model.getSubmodule('0') as DynamicQuantizedLinear).weight.data);
     assert.deepEqual(back.call(x).dataSync(), y);
+  });
+});
+
+describe('Huffman-coded weights (Deep Compression stage 3)', () => {
+  test('code lengths by hand; round trip of skewed gaps and codes; shorter than fixed width', () => {
+    // frequencies 5, 1, 1: merge 1+1 -> 2, then 2+5: lengths 1, 2, 2 (unused symbol 0)
+    assert.deepEqual([...huffmanLengths([5, 1, 1, 0])], [1, 2, 2, 0]);
+    assert.deepEqual([...huffmanLengths([0, 9, 0])], [0, 1, 0]);
+    // geometric-ish positions (90% pruned) and a skewed code histogram, as after k-means sharing
+    manualSeed(2);
+    const positions: number[] = [], codes: number[] = [];
+    for (let p = 0; p < 20_000; p++) {
+      if (defaultGenerator.uniform() < 0.1) { positions.push(p); const u = defaultGenerator.uniform(); codes.push(u < 0.5 ? 7 : u < 0.8 ? 8 : Math.floor(u * 16)); }
+    }
+    const h = encodeWeightHuffman(positions, codes, 4);
+    const d = decodeWeightHuffman(h, 20_000);
+    assert.deepEqual([...d.positions], positions);
+    assert.deepEqual([...d.codes], codes);
+    const fixed = encodeWeight(positions, codes, 4);
+    assert.ok(h.stream.length + h.gapLengths.length + h.codeLengths.length < 0.9 * fixed.stream.length, `${h.stream.length} vs ${fixed.stream.length}`);
+    for (const [p, c] of [[[], []], [[0], [3]], [[5, 400, 401], [1, 1, 1]]] as const) {
+      const r = decodeWeightHuffman(encodeWeightHuffman(p, c, 2), 1000);
+      assert.deepEqual([...r.positions], p);
+      assert.deepEqual([...r.codes], c);
+    }
+  });
+
+  test('corrupt tables and streams are refused', () => {
+    const h = encodeWeightHuffman([3, 9, 40, 41], [1, 2, 1, 1], 2);
+    assert.throws(() => decodeWeightHuffman({ ...h, stream: h.stream.subarray(0, 1) }, 100), /corrupt Huffman-coded weight \(the stream ends inside an entry\)/);
+    assert.throws(() => decodeWeightHuffman({ ...h, codeLengths: Uint8Array.of(1, 1, 1, 0) }, 100), /over-full/);
+    assert.throws(() => decodeWeightHuffman(h, 20), /(position 40 is outside|fillers run past) the 20 entries/);
+    assert.throws(() => decodeWeightHuffman({ ...h, gapLengths: h.gapLengths.subarray(1) }, 100), /tables of/);
+  });
+
+  test('a pruned, shared model saves Huffman-coded when smaller and loads bit for bit', () => {
+    // 3,300 stored weights, shared indices with a skewed histogram (~1.7 bits of entropy, not 4)
+    const model = prunedModel(0.1, 256, 128, true);
+    const x = randn([5, 256]);
+    quantizeDynamic(model);
+    shareWeights(model, { clusters: 16 });
+    const y = model.call(x).dataSync();
+    const bytes = serializeQuantized(model);
+    const parsed = parseSafetensors(bytes);
+    const info = JSON.parse(parsed.metadata[QUANTIZED_METADATA_KEY]!).layers as Record<string, { weight?: { entropy?: string } }>;
+    assert.equal(info['0']!.weight!.entropy, 'huffman', JSON.stringify(info));
+    assert.equal(parsed.fileDTypes.get('0._packed_params.weight_gap_lengths'), 'U8');
+    const back = loadQuantized(prunedModel(0.1, 256, 128, true), bytes) as Sequential;
+    assert.deepEqual(back.call(x).dataSync(), y);
+    assert.deepEqual(serializeQuantized(back), bytes);
   });
 });
 

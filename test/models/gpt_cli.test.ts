@@ -163,10 +163,32 @@ test('summary of a GPT checkpoint: parameters (tied matrix once), bytes and FLOP
   assert.equal(preset.json!['params'], 256 * 256 + 128 * 256 + 4 * (12 * 256 * 256 + 13 * 256) + 2 * 256);
 });
 
+test('quantize --mode weight-only: int4 file ~5x smaller, eval reports perplexity, generate runs it', { skip: process.env['TENSORSLIM_BACKEND'] === 'reference' ? 'CLI plumbing: the weight-only kernels are tested in test/compress/quant_weight_only.test.ts on both backends' : false }, async () => {
+  const q = join(dir, 'gpt-int4.safetensors');
+  const r = await run(['quantize', '--model', ckpt, '--mode', 'weight-only', '--bits', '4', '--group-size', '32', '--dtype', 'bf16', '--dataset', corpus, '--windows', '2', '--out', q, '--json']);
+  assert.equal(r.code, 0, r.err.join('\n'));
+  const j = r.json!;
+  assert.equal((j['quantizedLayers'] as string[]).length, 16);   // 4 blocks x (c_attn, attn.c_proj, c_fc, mlp.c_proj); the tied LM head stays float
+  // gpt-tiny: 786,432 block weights at 4 bits + a float32 scale per 32 (4.5 bits) and the rest bf16, vs float32 + optimizer state
+  assert.ok((j['compression'] as number) > 5, `compression ${j['compression']}`);
+  assert.ok(Math.abs((j['bitsPerByte'] as number) / (j['floatBitsPerByte'] as number) - 1) < 0.05, `${j['bitsPerByte']} vs ${j['floatBitsPerByte']}`);
+  const e = await run(['eval', '--model', q, '--dataset', corpus, '--windows', '2', '--json']);
+  assert.equal(e.code, 0, e.err.join('\n'));
+  assert.equal(e.json!['bitsPerByte'], j['bitsPerByte']);   // the file computes what quantize measured
+  assert.match(String(e.json!['quantization']), /WeightOnlyLinear\(int4 g32 symmetric, 128 -> 384\)/);
+  const g = await run(['generate', '--model', q, '--prompt', 'It was', '--tokens', '5', '--json']);
+  assert.equal(g.code, 0, g.err.join('\n'));
+  assert.equal(g.json!['tokens'], 5);
+  const bad = await run(['quantize', '--model', ckpt, '--mode', 'weight-only', '--bits', '4', '--group-size', '48', '--json']);
+  assert.equal(bad.code, 1);
+  assert.match(String(bad.json!['error']), /group size 48 must divide the 128 input features/);
+  assert.equal((await run(['quantize', '--model', ckpt, '--mode', 'weight-only', '--bits', '6'])).code, 2);
+});
+
 test('image-only commands refuse a GPT with a clear error', async () => {
   const e = await run(['eval', '--model', ckpt, '--dataset', 'mnist', '--json']);
   assert.equal(e.code, 1);
-  assert.match(String(e.json!['error']), /holds a GPT language model \(gpt-tiny: 4 layers, width 128\), but tensorslim eval works on image classifiers \(mlp, .*lenet5\); for a GPT use tensorslim summary/);
+  assert.match(String(e.json!['error']), /'mnist' is an image dataset; a GPT trains on text/);
   const p = await run(['eval', '--model', ckpt, '--preset', 'gpt-tiny', '--dataset', 'mnist', '--json']);
   assert.equal(p.code, 2); // --preset lists the image classifiers only
   assert.match(String(p.json?.['error'] ?? p.err.join('\n')), /gpt-tiny/);

@@ -77,6 +77,9 @@ export interface NativeAddon {
   int8Quantize(x: Float32Array, inv: number, zeroPoint: number, signed: boolean, out: Uint8Array): void;
   /** out = [min, max, index of the first non-finite value or -1]. */
   int8FloatRange(x: Float32Array, out: Float64Array): void;
+  /** Weight-only int8 / int4 matmul (native/src/weight_only_linear.cc); absent in addon builds that predate it. int8 data as its bytes. */
+  weightOnlyLinear?(x: Float32Array, rows: number, n: number, k: number, groupSize: number, bits: number, data: Uint8Array,
+    scales: Float32Array, zeroPoints: Int32Array, bias: Float32Array | null, out: Float32Array): void;
   int8PackedBytes(path: string, rows: number, cols: number): number;
   int8Path(): string;
   setInt8Path(path: string): boolean;

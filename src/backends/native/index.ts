@@ -34,6 +34,7 @@ import { adamKernels } from './adam.js';
 import { attentionKernels } from './attention.js';
 import { conv2dKernels } from './conv2d.js';
 import { csrLinearKernels } from './csr_linear.js';
+import { weightOnlyLinearKernels } from './weight_only_linear.js';
 import { embeddingKernels } from './embedding.js';
 import { geluKernels } from './gelu.js';
 import { maxPool2dKernels } from './max_pool2d.js';
@@ -257,6 +258,7 @@ function makeBackend(n: NativeAddon): NativeBackend {
     ...conv2dKernels(n),
     ...maxPool2dKernels(n, { maxPool2dForward: ref.maxPool2dForward!, maxPool2dBackward: ref.maxPool2dBackward! }),
     ...int8LinearKernels(n),
+    ...weightOnlyLinearKernels(n),
     get threads() { return n.getNumThreads(); },
     setThreads(k: number) { setNumThreads(k); },
     get cpuPath() { return n.cpuPath(); },

@@ -7,13 +7,15 @@ import { getTokenizer } from '../../data/index.js';
 import { Generator } from '../../core/random.js';
 import { Tensor } from '../../core/tensor.js';
 import { loadGptCheckpoint } from '../../train/lm.js';
+import { loadCheckpoint } from '../../io/index.js';
+import { quant } from '../../compress/index.js';
 import { formatFlags, JSON_FLAG, parseArgs, type FlagSpecs } from '../args.js';
 import { UsageError, type CliContext, type Command } from '../command.js';
 import { emitJson, fmtInt } from '../output.js';
 import { applyRuntimeFlags, loadCheckpointOrHfGpt2 } from '../runtime.js';
 
 const FLAGS = {
-  model: { type: 'string', help: 'GPT checkpoint (written by tensorslim train --model gpt-* --out), or a Hugging Face GPT-2 model.safetensors (config.json beside it)', metavar: 'FILE' },
+  model: { type: 'string', help: 'GPT checkpoint (written by tensorslim train --model gpt-* --out, or quantize --mode weight-only --out), or a Hugging Face GPT-2 model.safetensors (config.json beside it)', metavar: 'FILE' },
   tokenizer: { type: 'string', help: "byte or gpt2 (BPE); default: the checkpoint's, gpt2 for a Hugging Face GPT-2 file", choices: ['byte', 'gpt2'] },
   prompt: { type: 'string', help: 'text to continue (default: a newline)', metavar: 'TEXT' },
   tokens: { type: 'int', help: 'tokens to generate', min: 1, default: 200, metavar: 'N' },
@@ -92,7 +94,7 @@ export const generateCommand: Command = {
     const loaded = loadCheckpointOrHfGpt2(flags.model);
     const { model, config, tokenizer: stored } = loaded.hf !== null
       ? { model: loaded.hf, config: loaded.hf.config, tokenizer: 'gpt2' }
-      : loadGptCheckpoint(loaded.ckpt);
+      : quant.isQuantizedCheckpoint(loaded.ckpt) ? quant.loadQuantizedGpt(flags.model) : loadGptCheckpoint(loaded.ckpt);
     const tokenizer = getTokenizer(flags.tokenizer ?? stored);
     const prompt = flags.prompt ?? '\n';
     if (prompt.length === 0) throw new UsageError('generate', '--prompt is empty; give some text, or leave --prompt out to start from a newline');

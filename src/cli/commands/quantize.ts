@@ -9,7 +9,7 @@ import { quant } from '../../compress/index.js';
 import { defaultGenerator } from '../../core/random.js';
 import { fileBytes, loadCheckpoint, serializeCheckpoint, writeFileAtomic } from '../../io/index.js';
 import type { PresetModel } from '../../models/index.js';
-import { gptConfigOf } from '../../train/lm.js';
+import { evaluateLm, gptConfigOf, loadGptCheckpoint, loadLmData } from '../../train/lm.js';
 import { loadImageData, measureLatency } from '../../train/index.js';
 import { formatFlags, JSON_FLAG, parseArgs, type FlagSpecs } from '../args.js';
 import { UsageError, type Command } from '../command.js';
@@ -22,10 +22,14 @@ const FLAGS = {
   model: { type: 'string', help: 'checkpoint of the trained float model (train --out), dense or pruned (prune --out)', metavar: 'FILE' },
   dataset: { type: 'string', help: 'mnist, fashion-mnist, or a directory of IDX files (calibration, QAT, test)', metavar: 'NAME|PATH' },
   data: { type: 'string', help: "folder overriding the dataset's default location", metavar: 'DIR' },
-  mode: { type: 'string', help: 'dynamic (int8 weights, activations per batch; Linear only), static (calibrated int8 in/out; Linear and Conv2d), qat (quantization-aware fine-tuning, then static int8)', choices: quant.QUANT_MODES, default: 'static' },
+  mode: { type: 'string', help: 'dynamic (int8 weights, activations per batch; Linear only), static (calibrated int8 in/out; Linear and Conv2d), qat (quantization-aware fine-tuning, then static int8), weight-only (GPT: int8 / grouped int4 weights, float activations)', choices: [...quant.QUANT_MODES, 'weight-only'], default: 'static' },
   observer: { type: 'string', help: 'static: activation range observer', choices: quant.QUANT_OBSERVERS, default: 'histogram' },
   'calibration-batches': { type: 'int', help: 'static/qat: training batches the observers see before conversion', min: 0, default: 32, metavar: 'N' },
-  bits: { type: 'int', help: 'weight and activation bits (8; 4-bit is for GPT weight-only storage, not here)', default: 8, metavar: 'N' },
+  bits: { type: 'int', help: 'weight bits: 8, or 4 with --mode weight-only (grouped int4)', default: 8, metavar: 'N' },
+  'group-size': { type: 'int', help: 'weight-only: input columns per scale (default: per output channel for 8 bits, 128 for 4 bits)', min: 2, metavar: 'N' },
+  scheme: { type: 'string', help: 'weight-only: symmetric (zero point fixed) or affine (an integer zero point per group)', choices: ['symmetric', 'affine'], default: 'symmetric' },
+  dtype: { type: 'string', help: 'weight-only: storage of the weights that stay float (embeddings, LayerNorm, tied LM head): f32 or bf16', choices: ['f32', 'bf16'], default: 'f32' },
+  windows: { type: 'int', help: 'weight-only with --dataset: held-out windows for the float vs quantized perplexity', min: 1, default: 64, metavar: 'N' },
   epochs: { type: 'int', help: 'qat: fine-tuning epochs (the epoch with the best validation accuracy is kept)', min: 0, default: 1, metavar: 'N' },
   lr: { type: 'number', help: 'qat: learning rate (Adam)', min: 0, exclusiveMin: true, default: 0.0001, metavar: 'X' },
   'batch-size': { type: 'int', help: 'calibration / qat batch size', min: 1, default: 64, metavar: 'N' },
@@ -54,6 +58,13 @@ then converts as static. Decisions use a validation split held out of the traini
 test set). Reports float32 and int8 test accuracy, bytes on disk (float32 weights file vs int8
 file) and latency per batch.
 
+--mode weight-only takes a GPT checkpoint (train --model gpt-* --out): every Linear of the blocks
+gets int8 per-channel (--bits 8) or grouped int4 (--bits 4 --group-size N) weights that the matmul
+reads directly; the token/position embeddings and the tied LM head stay float (--dtype bf16 stores
+them as bfloat16). --dataset (a text corpus) is optional there: with it, float and quantized
+perplexity, bits/byte and tokens/s on --windows held-out windows are reported. tensorslim generate
+and eval read the output file.
+
 A pruned checkpoint (prune --out, CSR layers) is quantized as its dense layers with their zeros,
 and the file stores each pruned int8 weight coded (relative positions + values; Deep Compression);
 --share-weights K also clusters each layer's weights into K shared values (codebook + indices).
@@ -66,13 +77,16 @@ Examples:
   tensorslim quantize --model mlp.safetensors --dataset fashion-mnist --mode static --out mlp-int8.safetensors
   tensorslim quantize --model lenet5.safetensors --dataset fashion-mnist --mode qat --epochs 2 --json
   tensorslim quantize --model mlp-90.safetensors --dataset fashion-mnist --mode static --share-weights 16 --out mlp-dc.safetensors
+  tensorslim quantize --model gpt.safetensors --mode weight-only --bits 4 --group-size 64 --dataset sotu --out gpt-int4.safetensors
   tensorslim eval --model mlp-int8.safetensors --dataset fashion-mnist`,
   async run(argv, ctx) {
     const { flags } = parseArgs('quantize', argv, FLAGS);
     const usage = (msg: string): never => { throw new UsageError('quantize', msg); };
     if (flags.model === undefined) usage('missing --model <checkpoint> (a file written by tensorslim train --out or prune --out)');
+    if (flags.mode === 'weight-only') return quantizeGpt(flags, argv, ctx);
+    for (const f of ['--group-size', '--scheme', '--dtype', '--windows']) if (argv.includes(f)) usage(`${f} is for --mode weight-only (GPT checkpoints)`);
     if (flags.dataset === undefined) usage('missing --dataset (mnist, fashion-mnist or a directory of IDX files)');
-    if (flags.bits !== 8) usage(`--bits ${flags.bits}: image classifiers quantize to 8 bits (int8 kernels); 4-bit grouped weights are planned for GPT weight-only storage`);
+    if (flags.bits !== 8) usage(`--bits ${flags.bits}: image classifiers quantize to 8 bits (int8 kernels); 4-bit grouped weights are for --mode weight-only (GPT)`);
     const mode = flags.mode as quant.QuantModeName;
     if (mode !== 'static' && argv.includes('--observer')) usage(`--observer chooses the activation observer of --mode static; --mode ${mode} ${mode === 'dynamic' ? 'measures each batch at run time' : 'uses moving-average min-max fake quantizers'}`);
     if (mode !== 'qat' && (argv.includes('--epochs') || argv.includes('--lr'))) usage(`--epochs and --lr are for --mode qat (--mode ${mode} does not train)`);
@@ -88,9 +102,8 @@ Examples:
     if (quant.isQuantizedCheckpoint(ckpt)) throw new Error(`--model ${flags.model}: already quantized (int8); quantize its float checkpoint instead`);
     const gpt = gptConfigOf(ckpt);
     if (gpt !== null) {
-      throw new Error(`--model ${flags.model} holds a GPT language model (${gpt.preset ?? 'gpt'}), but tensorslim quantize measures image classifiers. `
-        + 'For a GPT only dynamic quantization applies: quant.quantizeDynamic(model) in code swaps its Linear layers (attention projections, MLP, LM head) to int8; '
-        + 'static and qat do not (attention, LayerNorm and GELU have no int8 kernels)');
+      throw new Error(`--model ${flags.model} holds a GPT language model (${gpt.preset ?? 'gpt'}); quantize it with --mode weight-only [--bits 8|4] `
+        + '(static and qat do not apply: attention, LayerNorm and GELU have no int8 kernels; dynamic is quant.quantizeDynamic(model) in code)');
     }
     let model: PresetModel;
     try { model = modelFromAnyCheckpoint(ckpt, { command: 'quantize', path: flags.model! }); } catch (e) { throw new Error(`--model ${flags.model}: ${(e as Error).message}`); }
@@ -147,3 +160,63 @@ Examples:
     return 0;
   },
 };
+
+type QuantizeFlags = ReturnType<typeof parseArgs<typeof FLAGS>>['flags'];
+
+/** `quantize --mode weight-only`: a GPT checkpoint to int8 / grouped int4 weights (see the usage text). */
+async function quantizeGpt(flags: QuantizeFlags, argv: readonly string[], ctx: Parameters<Command['run']>[1]): Promise<number> {
+  const usage = (msg: string): never => { throw new UsageError('quantize', msg); };
+  if (flags.bits !== 8 && flags.bits !== 4) usage(`--bits ${flags.bits}: weight-only quantization stores 8 or 4 bits`);
+  for (const f of ['--observer', '--calibration-batches', '--epochs', '--lr', '--share-weights', '--latency-batch']) if (argv.includes(f)) usage(`${f} does not apply to --mode weight-only`);
+  if (!existsSync(flags.model!)) usage(`--model ${flags.model}: no such file`);
+  if (flags.out !== undefined) checkOutputFile('quantize', 'out', flags.out, [{ flag: '--model', path: flags.model! }]);
+  applyRuntimeFlags('quantize', { threads: flags.threads });
+  const say = humanWriter(ctx, flags.json);
+  const t0 = performance.now();
+  const ckpt = loadCheckpoint(flags.model!);
+  if (quant.isQuantizedCheckpoint(ckpt)) usage(`--model ${flags.model}: already quantized; quantize its float checkpoint instead`);
+  if (gptConfigOf(ckpt) === null) usage(`--model ${flags.model}: --mode weight-only takes a GPT checkpoint (train --model gpt-tiny --out); image classifiers use --mode dynamic, static or qat`);
+  const { model, config, tokenizer } = loadGptCheckpoint(ckpt);
+  model.eval();
+  const layers = flags.layers?.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const data = flags.dataset !== undefined ? loadLmData(flags.dataset, tokenizer, config.blockSize) : null;
+  const inputBytes = fileBytes(flags.model!);
+  // the float32 weights file of this GPT (no optimizer state), what the quantized file replaces
+  const floatBytes = serializeCheckpoint({ model, step: 0, epoch: 0, config: null, rngState: defaultGenerator.getState(), extra: { gpt: { ...config }, tokenizer } }).length;
+  const before = data !== null ? evaluateLm(model, data, flags.windows) : null;
+  const opts = { bits: flags.bits as 4 | 8, scheme: flags.scheme as quant.WeightOnlyScheme, ...(flags['group-size'] !== undefined ? { groupSize: flags['group-size'] } : {}), ...(layers !== undefined ? { layers } : {}) };
+  let swapped: string[];
+  try { swapped = quant.quantizeWeightOnly(model, opts); } catch (e) { throw new Error(`--model ${flags.model}: ${(e as Error).message}`); }
+  const groupSize = (model.getSubmodule(swapped[0]!) as quant.WeightOnlyLinear).weight.groupSize;
+  say(`quantize ${config.preset ?? 'gpt'} (${flags.model}): weight-only int${flags.bits} ${flags.scheme}, ${flags.bits === 8 && flags['group-size'] === undefined ? 'per output channel' : `groups of ${groupSize}`}, ${swapped.length} Linear layers; float weights ${flags.dtype}`);
+  const extra = { tokenizer, mode: 'weight-only', bits: flags.bits, groupSize, scheme: flags.scheme!, source: flags.model! };
+  const bytes = quant.serializeQuantizedGpt(model, extra, { floatDType: flags.dtype === 'bf16' ? 'BF16' : 'F32' });
+  if (flags.out !== undefined) writeFileAtomic(flags.out, bytes, 'quantize');
+  // what the saved file computes (bf16 floats included)
+  const after = data !== null ? evaluateLm(quant.loadQuantizedGpt(bytes).model, data, flags.windows) : null;
+  const seconds = (performance.now() - t0) / 1000;
+  const result = {
+    command: 'quantize', model: flags.model, preset: config.preset ?? 'gpt', mode: 'weight-only', bits: flags.bits,
+    groupSize: flags.bits === 8 && flags['group-size'] === undefined ? null : groupSize, scheme: flags.scheme, floatDType: flags.dtype,
+    quantizedLayers: swapped, bytesOnDisk: bytes.length, floatBytesOnDisk: floatBytes, inputBytesOnDisk: inputBytes, compression: floatBytes / bytes.length,
+    dataset: data?.info.name ?? null, windows: data !== null ? flags.windows : null,
+    bitsPerByte: after?.bitsPerByte ?? null, floatBitsPerByte: before?.bitsPerByte ?? null,
+    perplexity: after?.perplexity ?? null, floatPerplexity: before?.perplexity ?? null,
+    bitsPerByteIncrease: before !== null && after !== null ? after.bitsPerByte / before.bitsPerByte - 1 : null,
+    tokensPerSecond: after?.tokensPerSecond ?? null, floatTokensPerSecond: before?.tokensPerSecond ?? null,
+    out: flags.out ?? null, seconds,
+  };
+  if (flags.json) { emitJson(ctx, result); return 0; }
+  ctx.out('');
+  if (before !== null && after !== null) {
+    ctx.out(formatTable(
+      [{ header: 'model' }, { header: 'size on disk', align: 'right' }, { header: 'bits/byte', align: 'right' }, { header: 'perplexity', align: 'right' }, { header: 'tokens/s (eval)', align: 'right' }],
+      [
+        ['float32', fmtBytes(floatBytes), before.bitsPerByte.toFixed(4), before.perplexity.toFixed(3), fmtInt(Math.round(before.tokensPerSecond))],
+        [`int${flags.bits} weight-only`, fmtBytes(bytes.length), after.bitsPerByte.toFixed(4), after.perplexity.toFixed(3), fmtInt(Math.round(after.tokensPerSecond))],
+      ],
+    ));
+  }
+  ctx.out(`${(floatBytes / bytes.length).toFixed(1)}x smaller than the float32 weights (${fmtBytes(bytes.length)})${result.bitsPerByteIncrease !== null ? `; bits/byte ${result.bitsPerByteIncrease >= 0 ? '+' : ''}${(result.bitsPerByteIncrease * 100).toFixed(2)}%` : ''}; ${fmtSeconds(seconds)}${flags.out ? `; wrote ${flags.out}` : ''}`);
+  return 0;
+}

@@ -15,8 +15,12 @@ import { loadQuantized, serializeQuantized, QUANTIZED_METADATA_KEY } from './qua
 import { readFileBytes, writeFileAtomic } from '../../io/files.js';
 import { QuantizedLinear, QuantizedLinearBase } from './modules.js';
 import { QuantizedConv2d } from './conv.js';
+import { dequantizeRow } from '../../backend/weight_only.js';
 import { sharedWeightOf } from './sharing.js';
 import { encodeInt8Weight } from './weight_coding.js';
+import { WeightOnlyLinear } from './weight_only.js';
+import type { GPT, GptConfig } from '../../models/index.js';
+import { gptConfigOf } from '../../train/lm.js';
 
 /**
  * Whether a checkpoint (or its metadata) is a quantized one (written by saveQuantized /
@@ -81,6 +85,51 @@ export function loadQuantizedCheckpoint(source: string | Uint8Array): { model: P
   return { model, checkpoint };
 }
 
+/**
+ * The bytes of a GPT with weight-only layers (quantizeWeightOnly) as a checkpoint that
+ * `generate`, `eval --model` and loadQuantizedGpt read: the quantized file plus the GPT checkpoint
+ * metadata (extra.gpt = its config, extra.tokenizer), the rest of the float weights F32 or BF16.
+ * @example const bytes = serializeQuantizedGpt(model, { tokenizer: 'byte' }, { floatDType: 'BF16' });
+ */
+export function serializeQuantizedGpt(model: GPT, extra: JsonObject = {}, opts: { floatDType?: 'F32' | 'BF16' } = {}): Uint8Array {
+  const rng = defaultGenerator.getState();
+  const metadata: SafetensorsMetadata = {
+    [K.formatVersion]: String(CHECKPOINT_FORMAT_VERSION),
+    [K.version]: tensorslimVersion(),
+    [K.step]: '0',
+    [K.epoch]: '0',
+    [K.config]: 'null',
+    [K.rngState]: JSON.stringify({ s: [...rng.s], spare: rng.spare }),
+    [K.extra]: JSON.stringify({ ...extra, gpt: { ...model.config } }),
+  };
+  return serializeQuantized(model, { metadata, floatDType: opts.floatDType ?? 'F32' });
+}
+
+/**
+ * Load a quantized GPT checkpoint (serializeQuantizedGpt): the GPT rebuilt from extra.gpt, its
+ * weight-only (or dynamic int8) layers swapped in bit for bit, in eval mode.
+ * @example const { model, tokenizer } = loadQuantizedGpt('gpt-int4.safetensors');
+ */
+export function loadQuantizedGpt(source: string | Uint8Array): { model: GPT; config: GptConfig; tokenizer: string; checkpoint: Checkpoint } {
+  const op = typeof source === 'string' ? `loadQuantizedGpt('${source}')` : 'loadQuantizedGpt';
+  const bytes = typeof source === 'string' ? readFileBytes(source, op) : source;
+  const checkpoint = parseCheckpoint(bytes, { op });
+  if (!isQuantizedCheckpoint(checkpoint)) throw new TensorslimError(op, `not a quantized checkpoint (no '${QUANTIZED_METADATA_KEY}' metadata); load it with loadGptCheckpoint`);
+  const config = gptConfigOf(checkpoint);
+  if (config === null) throw new TensorslimError(op, 'the file holds no GPT config (metadata extra.gpt); an image classifier loads with loadQuantizedCheckpoint');
+  // a weight costs at least 4 bits of the file: refuse (before allocating) a config far larger than the file
+  const declared = config.nLayer * 12 * config.nEmbd * config.nEmbd;
+  if (declared > bytes.length * 2 * 4) throw new TensorslimError(op, `the config (${config.nLayer} layers, width ${config.nEmbd}) declares ${declared} weights, more than a ${bytes.length}-byte file can hold; the file is damaged`);
+  const rng = defaultGenerator.getState();
+  let model: GPT;
+  try { model = modelFromConfig(config); } finally { defaultGenerator.setState(rng); }
+  const back = loadQuantized(model, bytes);
+  if (back !== model) throw new TensorslimError(op, 'the file quantizes the whole model as one layer');
+  model.eval();
+  const tok = checkpoint.extra['tokenizer'];
+  return { model, config: model.config, tokenizer: typeof tok === 'string' ? tok : 'byte', checkpoint };
+}
+
 /** One int8 layer, as `summary` shows it. */
 export interface QuantizedLayerStats {
   name: string;
@@ -109,6 +158,19 @@ export interface QuantizedLayerStats {
 export function quantizedLayerStats(model: AnyModule): QuantizedLayerStats[] {
   const out: QuantizedLayerStats[] = [];
   for (const [name, m] of model.namedModules()) {
+    if (m instanceof WeightOnlyLinear) {
+      const w = m.weight, groups = w.scales.length, bias = m.bias === null ? 0 : m.bias.length;
+      let nz = 0;
+      const row = new Float32Array(w.cols);
+      for (let n = 0; n < w.rows; n++) { dequantizeRow(w, n, row); for (const v of row) if (v !== 0) nz++; }
+      out.push({
+        name, type: `WeightOnlyLinear(int${w.bits} ${w.groupSize === w.cols ? 'per channel' : `g${w.groupSize}`} ${m.scheme}, ${m.inFeatures} -> ${m.outFeatures})`,
+        params: w.rows * w.cols + bias, nonzeroWeights: nz, weights: w.rows * w.cols,
+        bytes: w.data.length + 4 * groups + (m.scheme === 'affine' ? groups : 0) + 4 * bias,
+        storage: `int${w.bits} weight-only`, weightScale: [Math.min(...w.scales), Math.max(...w.scales)], input: null, output: null,
+      });
+      continue;
+    }
     if (!(m instanceof QuantizedLinearBase || m instanceof QuantizedConv2d)) continue;
     const w = m.weight;
     const rows = w.shape[0]!, cols = w.data.length / Math.max(1, rows);

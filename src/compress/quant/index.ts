@@ -26,10 +26,15 @@ export { encodeWeight, decodeWeight, encodeInt8Weight, weightFromCodes, type Cod
 export { shareWeights, sharedWeightOf, attachSharedWeight, kmeans1d, type SharedWeight, type ShareReport, type QuantizedLayer } from './sharing.js';
 export {
   isQuantizedCheckpoint, serializeQuantizedCheckpoint, saveQuantizedCheckpoint, loadQuantizedCheckpoint, quantizedLayerStats,
+  serializeQuantizedGpt, loadQuantizedGpt,
   type QuantizedLayerStats,
 } from './checkpoint.js';
 export {
   runQuantize, densifySparseLayers, QUANT_MODES, QUANT_OBSERVERS, type QuantModeName, type RunQuantizeOptions, type RunQuantizeResult,
 } from './run.js';
 export { quantizedKernels } from './kernels.js';
+export {
+  WeightOnlyLinear, quantizeWeightOnly, quantizeWeightOnlyTensor, dequantizeWeightOnly, checkWeightOnly, resolveGroupSize,
+  type WeightOnlyOptions, type WeightOnlyScheme, type QuantizeWeightOnlyOptions,
+} from './weight_only.js';
 import './onnx.js';   // registers the int8 layers' ONNX (QDQ) export with exportOnnx

@@ -10,7 +10,15 @@
 // bit stream of relative positions and 8-bit values) instead of `_packed_params.weight`; a
 // weight-shared layer (sharing.ts) codes cluster indices and adds `_packed_params.weight_codebook`
 // (F32). saveQuantized picks, per layer, the smaller of dense and coded (format 2 in the metadata
-// when any layer is coded; format 1 files, all dense, load as before).
+// when any layer is coded; format 1 files, all dense, load as before). A coded weight's gaps and
+// codes may be Huffman-coded (huffman.ts; `"entropy": "huffman"` in its metadata entry, tables
+// `_packed_params.weight_gap_lengths` and `weight_code_lengths`, U8) when that file is smaller.
+//
+// A weight-only layer (weight_only.ts, the GPT's int8 / grouped int4 Linears; format 3) stores
+// `qweight` (I8 (N, K) for int8; U8 (N, K/2) for int4, two columns per byte, low nibble first),
+// `scales` (F32 (N, K/G)), for the affine scheme `qzeros` (I8 or U8 (N, K/G)), and `bias` (F32):
+// GPTQ's tensor names, our layout (backend/weight_only.ts). The float tensors of the rest of the
+// model may be stored as BF16 (floatDType), which loading upcasts to float32.
 
 import { Tensor } from '../../core/tensor.js';
 import { TensorslimError } from '../../core/errors.js';
@@ -20,28 +28,36 @@ import { ReLU } from '../../nn/activation.js';
 import { Sequential } from '../../nn/container.js';
 import { Conv2d } from '../../nn/conv.js';
 import { QuantizedConv2d, type Conv2dParams } from './conv.js';
-import { parseSafetensors, serializeSafetensors, type RawTensor, type SafetensorsMetadata } from '../../io/safetensors.js';
+import { bf16Tensor, parseSafetensors, serializeSafetensors, type RawTensor, type SafetensorsMetadata } from '../../io/safetensors.js';
+import { WeightOnlyLinear, checkWeightOnly } from './weight_only.js';
 import { writeFileAtomic, readFileBytes } from '../../io/files.js';
 import { QuantizedTensor } from './qtensor.js';
 import { DynamicQuantizedLinear, QuantizedLinear, QuantizedLinearBase, type ActivationQParams } from './modules.js';
-import { decodeWeight, encodeInt8Weight, encodeWeight, weightFromCodes, type CodedWeight } from './weight_coding.js';
+import { decodeWeight, encodeWeight, weightFromCodes, type CodedWeight } from './weight_coding.js';
+import { decodeWeightHuffman, encodeWeightHuffman, type HuffmanCodedWeight } from './huffman.js';
 import { attachSharedWeight, sharedWeightOf, type QuantizedLayer } from './sharing.js';
 
 /** The metadata key holding the quantized layers' description. */
 export const QUANTIZED_METADATA_KEY = 'tensorslim.quantized';
-/** The newest format this build writes and reads (1: every weight dense; 2: coded weights). */
-const FORMAT = 2;
+/** The newest format this build writes and reads (1: every weight dense; 2: coded weights; 3: weight-only layers). */
+const FORMAT = 3;
 
 /** How a layer's int8 weight is stored (absent: dense `_packed_params.weight`). */
 interface WeightStorage {
   storage: 'coded' | 'shared';
+  /** 'huffman': gaps and codes Huffman-coded (huffman.ts), with `weight_gap_lengths` / `weight_code_lengths` tables. */
+  entropy?: 'huffman';
   gapBits: number;
   codeBits: number;
   count: number;
 }
 
 interface LayerInfo {
-  kind: 'dynamic' | 'static' | 'staticConv';
+  kind: 'dynamic' | 'static' | 'staticConv' | 'weightOnly';
+  /** weightOnly: 4 or 8, the group size along K and the scheme. */
+  bits?: 4 | 8;
+  groupSize?: number;
+  scheme?: 'symmetric' | 'affine';
   conv?: Conv2dParams;
   inFeatures: number;
   outFeatures: number;
@@ -59,16 +75,33 @@ const key = (p: string, suffix: string): string => (p === '' ? suffix : `${p}.${
 const f32 = (a: Float32Array, shape: number[] = [a.length]): Tensor => new Tensor(a, 'float32', shape);
 const i32 = (a: Int32Array, shape: number[] = [a.length]): Tensor => new Tensor(a, 'int32', shape);
 
-/** The weight's coded form when it is smaller than the dense I8 (or the layer is weight-shared). */
-function codedWeight(m: QuantizedLayer): { coded: CodedWeight; codebook: Float32Array | null } | null {
+/** Bytes a safetensors header entry costs, about (name, dtype, shape, offsets as JSON). */
+const ENTRY_BYTES = 96;
+
+/**
+ * The weight's coded form when it is smaller than the dense I8 (or the layer is weight-shared):
+ * fixed-width entries or Huffman-coded ones (Deep Compression's third stage), whichever file is smaller.
+ */
+function codedWeight(m: QuantizedLayer): { coded: CodedWeight | HuffmanCodedWeight; codebook: Float32Array | null } | null {
   const w = m.weight;
   const shared = sharedWeightOf(m);
+  let positions: ArrayLike<number>, codes: ArrayLike<number>, codeBits: number;
   if (shared !== undefined) {
-    const codeBits = Math.max(1, Math.ceil(Math.log2(shared.codebook.length)));
-    return { coded: encodeWeight(shared.positions, shared.codes, codeBits), codebook: shared.codebook };
+    codeBits = Math.max(1, Math.ceil(Math.log2(shared.codebook.length)));
+    positions = shared.positions; codes = shared.codes;
+  } else {
+    const cols = w.data.length / Math.max(1, w.shape[0]!);
+    const p: number[] = [], c: number[] = [];
+    for (let i = 0; i < w.data.length; i++) if (w.data[i] !== w.zeroPoints[Math.floor(i / cols)]) { p.push(i); c.push(w.data[i]! + 128); }
+    positions = p; codes = c; codeBits = 8;
   }
-  const coded = encodeInt8Weight(w.data as Int8Array, w.shape[0]!, w.zeroPoints);
-  return coded.stream.length < w.data.length ? { coded, codebook: null } : null;
+  const fixed = encodeWeight(positions, codes, codeBits);
+  const huff = codeBits <= 8 ? encodeWeightHuffman(positions, codes, codeBits) : null;
+  const huffBytes = huff === null ? Infinity : huff.stream.length + huff.gapLengths.length + huff.codeLengths.length + 2 * ENTRY_BYTES;
+  const coded = huffBytes < fixed.stream.length ? huff! : fixed;
+  const codedBytes = Math.min(huffBytes, fixed.stream.length);
+  if (shared === undefined && codedBytes >= w.data.length) return null;
+  return { coded, codebook: shared?.codebook ?? null };
 }
 
 function quantEntries(p: string, m: QuantizedLayer, out: Map<string, Tensor | RawTensor>): WeightStorage | undefined {
@@ -80,6 +113,11 @@ function quantEntries(p: string, m: QuantizedLayer, out: Map<string, Tensor | Ra
     out.set(key(p, '_packed_params.weight_codes'), { dtype: 'U8', shape: [c.coded.stream.length], data: c.coded.stream });
     if (c.codebook !== null) out.set(key(p, '_packed_params.weight_codebook'), f32(c.codebook));
     storage = { storage: c.codebook === null ? 'coded' : 'shared', gapBits: c.coded.gapBits, codeBits: c.coded.codeBits, count: c.coded.count };
+    if ('gapLengths' in c.coded) {
+      out.set(key(p, '_packed_params.weight_gap_lengths'), { dtype: 'U8', shape: [c.coded.gapLengths.length], data: c.coded.gapLengths });
+      out.set(key(p, '_packed_params.weight_code_lengths'), { dtype: 'U8', shape: [c.coded.codeLengths.length], data: c.coded.codeLengths });
+      storage.entropy = 'huffman';
+    }
   }
   out.set(key(p, '_packed_params.weight_scales'), f32(w.scales));
   out.set(key(p, '_packed_params.weight_zero_points'), i32(w.zeroPoints));
@@ -101,6 +139,46 @@ function quantizedLayers(model: AnyModule): [string, QuantizedLayer][] {
 export interface SaveQuantizedOptions {
   /** More `__metadata__` entries (e.g. a checkpoint's, so `loadCheckpoint` reads the file's config). */
   metadata?: SafetensorsMetadata;
+  /** 'BF16': the float parameters and buffers of the layers that stay float are stored as bfloat16 (scales and biases of quantized layers stay F32). Default 'F32'. */
+  floatDType?: 'F32' | 'BF16';
+}
+
+function weightOnlyEntries(p: string, m: WeightOnlyLinear, out: Map<string, Tensor | RawTensor>): void {
+  const w = m.weight, nG = w.cols / w.groupSize;
+  out.set(key(p, 'qweight'), w.bits === 8 ? { dtype: 'I8', shape: [w.rows, w.cols], data: w.data as Int8Array } : { dtype: 'U8', shape: [w.rows, w.cols / 2], data: w.data as Uint8Array });
+  out.set(key(p, 'scales'), f32(w.scales, [w.rows, nG]));
+  if (m.scheme === 'affine') out.set(key(p, 'qzeros'), w.bits === 8 ? { dtype: 'I8', shape: [w.rows, nG], data: Int8Array.from(w.zeroPoints) } : { dtype: 'U8', shape: [w.rows, nG], data: Uint8Array.from(w.zeroPoints) });
+  if (m.bias !== null) out.set(key(p, 'bias'), f32(m.bias));
+}
+
+function buildWeightOnly(op: string, p: string, info: LayerInfo, tensors: Map<string, Tensor>, raw: Map<string, RawTensor>): { layer: WeightOnlyLinear; used: string[] } {
+  const { inFeatures: K, outFeatures: N } = info;
+  const bits = info.bits, G = info.groupSize, scheme = info.scheme;
+  if ((bits !== 4 && bits !== 8) || typeof G !== 'number' || !(G >= 1) || K % G !== 0 || (scheme !== 'symmetric' && scheme !== 'affine')) {
+    throw new TensorslimError(op, `weight-only entry has bits ${String(bits)}, group size ${String(G)}, scheme ${String(scheme)} for ${K} inputs (corrupt metadata)`);
+  }
+  const nG = K / G;
+  const used: string[] = [];
+  const ints = (name: string, shape: number[], dtype: 'I8' | 'U8'): Int8Array | Uint8Array => {
+    const r = raw.get(name), t = tensors.get(name);
+    const found = r !== undefined ? r : t;
+    if (found === undefined) throw new TensorslimError(op, `the file lacks '${name}'`);
+    if (found.shape.length !== 2 || found.shape[0] !== shape[0] || found.shape[1] !== shape[1]) throw new TensorslimError(op, `'${name}' has shape [${found.shape.join(', ')}], expected [${shape.join(', ')}]`);
+    used.push(name);
+    if (dtype === 'I8' && r !== undefined && r.dtype === 'I8') return Int8Array.from(r.data as Int8Array);
+    if (dtype === 'U8' && t !== undefined && t.dtype === 'uint8') return Uint8Array.from(t.dataSync() as Uint8Array);
+    throw new TensorslimError(op, `'${name}' must be stored as ${dtype}`);
+  };
+  const dtype = bits === 8 ? 'I8' : 'U8';
+  const data = ints(key(p, 'qweight'), [N, bits === 8 ? K : K / 2], dtype);
+  const sName = key(p, 'scales');
+  used.push(sName);
+  const scales = Float32Array.from(need(op, tensors, sName, [N, nG]).dataSync());
+  const zeroPoints = scheme === 'affine' ? Int32Array.from(ints(key(p, 'qzeros'), [N, nG], dtype)) : new Int32Array(N * nG).fill(bits === 8 ? 0 : 8);
+  const bias = info.bias ? Float32Array.from((used.push(key(p, 'bias')), need(op, tensors, key(p, 'bias'), [N])).dataSync()) : null;
+  const w = { bits, rows: N, cols: K, groupSize: G, data, scales, zeroPoints };
+  checkWeightOnly(op, w);
+  return { layer: new WeightOnlyLinear(w, bias, scheme), used };
 }
 
 /**
@@ -110,9 +188,14 @@ export interface SaveQuantizedOptions {
 export function serializeQuantized(model: AnyModule, opts: SaveQuantizedOptions = {}): Uint8Array {
   const op = 'serializeQuantized';
   const layers = quantizedLayers(model);
-  if (layers.length === 0) throw new TensorslimError(op, 'the model has no quantized layers; run quantizeDynamic, convertStatic or convertQat first (or save it with saveSafetensors)');
+  const weightOnly = model.namedModules().filter((e): e is [string, WeightOnlyLinear] => e[1] instanceof WeightOnlyLinear);
+  if (layers.length === 0 && weightOnly.length === 0) throw new TensorslimError(op, 'the model has no quantized layers; run quantizeDynamic, convertStatic, convertQat or quantizeWeightOnly first (or save it with saveSafetensors)');
   const info: Record<string, LayerInfo> = {};
   const tensors = new Map<string, Tensor | RawTensor>();
+  for (const [p, m] of weightOnly) {
+    info[p] = { kind: 'weightOnly', inFeatures: m.inFeatures, outFeatures: m.outFeatures, bias: m.bias !== null, bits: m.weight.bits, groupSize: m.weight.groupSize, scheme: m.scheme };
+    weightOnlyEntries(p, m, tensors);
+  }
   for (const [p, m] of layers) {
     if (m instanceof QuantizedConv2d) {
       const c = m.conv;
@@ -126,11 +209,13 @@ export function serializeQuantized(model: AnyModule, opts: SaveQuantizedOptions 
     const storage = quantEntries(p, m, tensors);
     if (storage !== undefined) info[p]!.weight = storage;
   }
+  const bf16 = opts.floatDType === 'BF16';
+  if (opts.floatDType !== undefined && opts.floatDType !== 'F32' && !bf16) throw new TensorslimError(op, `floatDType must be 'F32' or 'BF16', got '${String(opts.floatDType)}'`);
   for (const [k, t] of model.stateDict()) {
     if (tensors.has(k)) throw new TensorslimError(op, `two tensors named '${k}'`);
-    tensors.set(k, t);
+    tensors.set(k, bf16 && (t.dtype === 'float32' || t.dtype === 'float64') ? bf16Tensor(t) : t);
   }
-  const format = Object.values(info).some((l) => l.weight !== undefined) ? 2 : 1;
+  const format = weightOnly.length > 0 ? 3 : Object.values(info).some((l) => l.weight !== undefined) ? 2 : 1;
   const metadata: SafetensorsMetadata = { format: 'pt', ...opts.metadata, [QUANTIZED_METADATA_KEY]: JSON.stringify({ format, layers: info }) };
   return serializeSafetensors(tensors, metadata);
 }
@@ -182,7 +267,17 @@ function build(op: string, p: string, info: LayerInfo, tensors: Map<string, Tens
     if (stream === undefined || stream.dtype !== 'uint8' || stream.ndim !== 1) throw new TensorslimError(op, `the file lacks '${cName}' (a 1-D U8 bit stream)`);
     used.push(cName);
     const coded = { stream: stream.dataSync() as Uint8Array, gapBits: st.gapBits, codeBits: st.codeBits, count: st.count };
-    const decoded = decodeWeight(coded, size, cName);
+    let decoded: { positions: Int32Array; codes: Int32Array };
+    if (st.entropy === 'huffman') {
+      const table = (suffix: string): Uint8Array => {
+        const n = key(p, `_packed_params.${suffix}`), t = tensors.get(n);
+        if (t === undefined || t.dtype !== 'uint8' || t.ndim !== 1) throw new TensorslimError(op, `the file lacks '${n}' (a 1-D U8 table of Huffman code lengths)`);
+        used.push(n);
+        return t.dataSync() as Uint8Array;
+      };
+      decoded = decodeWeightHuffman({ ...coded, gapLengths: table('weight_gap_lengths'), codeLengths: table('weight_code_lengths') }, size, cName);
+    } else if (st.entropy !== undefined) throw new TensorslimError(op, `unknown weight entropy coding '${String(st.entropy)}'`);
+    else decoded = decodeWeight(coded, size, cName);
     const qp = { rows: N, cols: size / Math.max(1, N), scales, zeroPoints: zps };
     if (st.storage === 'shared') {
       const bName = key(p, '_packed_params.weight_codebook');
@@ -223,7 +318,7 @@ function build(op: string, p: string, info: LayerInfo, tensors: Map<string, Tens
  * itself is the quantized Linear).
  * @example const q = loadQuantized(buildModel(), readFileSync('mlp-int8.safetensors'));
  */
-export function loadQuantized<M extends AnyModule>(model: M, source: Uint8Array | string): M | QuantizedLinearBase | QuantizedConv2d {
+export function loadQuantized<M extends AnyModule>(model: M, source: Uint8Array | string): M | QuantizedLinearBase | QuantizedConv2d | WeightOnlyLinear {
   const op = typeof source === 'string' ? `loadQuantized('${source}')` : 'loadQuantized';
   const bytes = typeof source === 'string' ? readFileBytes(source, op) : source;
   const { tensors, metadata, raw } = parseSafetensors(bytes, { op, raw: ['I8'] });
@@ -232,12 +327,12 @@ export function loadQuantized<M extends AnyModule>(model: M, source: Uint8Array 
   let layers: Record<string, LayerInfo>;
   try {
     const parsed = JSON.parse(described) as { format?: unknown; layers?: unknown };
-    if ((parsed.format !== 1 && parsed.format !== FORMAT) || typeof parsed.layers !== 'object' || parsed.layers === null) throw new Error(`format ${String(parsed.format)}`);
+    if (![1, 2, FORMAT].includes(parsed.format as number) || typeof parsed.layers !== 'object' || parsed.layers === null) throw new Error(`format ${String(parsed.format)}`);
     layers = parsed.layers as Record<string, LayerInfo>;
   } catch (e) {
     throw new TensorslimError(op, `corrupt or unknown '${QUANTIZED_METADATA_KEY}' metadata (${(e as Error).message}); this build reads formats 1-${FORMAT} written by saveQuantized`);
   }
-  const swaps: [string, QuantizedLayer][] = [];
+  const swaps: [string, QuantizedLayer | WeightOnlyLinear][] = [];
   const used = new Set<string>();
   for (const [p, info] of Object.entries(layers)) {
     let target: AnyModule;
@@ -250,9 +345,9 @@ export function loadQuantized<M extends AnyModule>(model: M, source: Uint8Array 
     } else if (!(target instanceof Linear) || target.inFeatures !== info.inFeatures || target.outFeatures !== info.outFeatures) {
       throw new TensorslimError(op, `layer '${p}' is ${target.constructor.name}${target instanceof Linear ? `(${target.inFeatures}, ${target.outFeatures})` : ''} in the model but Linear(${info.inFeatures}, ${info.outFeatures}) in the file`);
     }
-    let q: QuantizedLayer;
+    let q: QuantizedLayer | WeightOnlyLinear;
     try {
-      const b = build(op, p, info, tensors, raw);
+      const b = info.kind === 'weightOnly' ? buildWeightOnly(op, p, info, tensors, raw) : build(op, p, info, tensors, raw);
       q = b.layer;
       for (const k of b.used) used.add(k);
     } catch (e) { throw new TensorslimError(op, `layer '${p}': ${(e as Error).message}`); }
@@ -290,5 +385,5 @@ export function loadQuantized<M extends AnyModule>(model: M, source: Uint8Array 
       if (next !== undefined && next[1] instanceof ReLU) parent.registerModule(next[0], new Identity());
     }
   }
-  return root as M | QuantizedLinearBase | QuantizedConv2d;
+  return root as M | QuantizedLinearBase | QuantizedConv2d | WeightOnlyLinear;
 }
