@@ -6,8 +6,8 @@
 //
 // forward(x): unit by unit, the unit's shards are all-gathered into a full flat buffer, its parameter
 //   slots point into it, the unit runs without recording the tape, and the buffer is dropped. The
-//   next unit's gather is issued before this unit computes (one unit of prefetch), so the transfer
-//   overlaps the computation. Only each unit's input is kept.
+//   gather of the next unit with parameters is issued before this unit computes (one unit of
+//   prefetch), so the transfer overlaps the computation. Only each unit's input is kept.
 // backward(loss): the loss is backpropagated to the chain's output; then, last unit first, the unit's
 //   shards are all-gathered again, its forward is recomputed on the kept input with the tape on and
 //   backpropagated; the unit's full flat gradient is reduce-scattered (average) into this rank's
@@ -181,11 +181,10 @@ export class FullyShardedDataParallel {
    */
   async forward(x: Tensor): Promise<Tensor> {
     this.inputs = [];
-    let next: Promise<FloatArray | null> | null = this.units.length > 0 ? this.gather(0) : null;
-    for (let i = 0; i < this.units.length; i++) {
-      const full = await next;
-      this.install(i, full);
-      next = i + 1 < this.units.length ? this.gather(i + 1) : null;
+    const order = this.units.map((_, i) => i);
+    const fetch = this.prefetcher(order);
+    for (const i of order) {
+      const full = await fetch(i);
       this.inputs.push(x);
       x = noGrad(() => this.units[i]!.module.call(x));
       this.release(i, full);
@@ -212,13 +211,11 @@ export class FullyShardedDataParallel {
     if (out.grad === null) throw new Error(`${op}: the loss does not depend on forward()'s output`);
     let g: Tensor = out.grad;
     const scatters: Promise<void>[] = [];
-    const last = this.units.length - 1;
-    let next = last >= 0 ? this.gather(last) : null;
-    for (let i = last; i >= 0; i--) {
+    const order = this.units.map((_, i) => i).reverse();
+    const fetch = this.prefetcher(order);
+    for (const i of order) {
       const u = this.units[i]!;
-      const full = await next;
-      this.install(i, full);
-      next = i > 0 ? this.gather(i - 1) : null;
+      const full = await fetch(i);
       const input = this.inputs[i]!;
       const x = i > 0 ? input.detach() : input;
       if (i > 0) x.requiresGrad = true;
@@ -278,6 +275,24 @@ export class FullyShardedDataParallel {
       if (u.shardParam.grad !== null) gradientBytes += u.shard * bytesOf(u.dtype);
     }
     return { parameterBytes, gradientBytes, peakGatheredBytes: this.peakGathered, layout: this.units.map((u) => ({ elements: u.total, shard: u.shard })) };
+  }
+
+  // For units visited in `order`: fetch(i) resolves with unit i's gathered parameters installed in
+  // its slots (null for a unit without parameters) after issuing the all-gather of the next unit in
+  // `order` that has parameters, so that transfer overlaps unit i's computation.
+  private prefetcher(order: number[]): (i: number) => Promise<FloatArray | null> {
+    const withParams = order.filter((i) => this.units[i]!.total > 0);
+    let k = 0;
+    let next = withParams.length > 0 ? this.gather(withParams[0]!) : null;
+    return async (i: number) => {
+      if (this.units[i]!.total === 0) return null;
+      if (withParams[k] !== i || next === null) throw new Error(`FullyShardedDataParallel: internal error: unit ${i} visited out of order`);
+      const full = await next;
+      k++;
+      next = k < withParams.length ? this.gather(withParams[k]!) : null;
+      this.install(i, full);
+      return full;
+    };
   }
 
   // Issues the all-gather of unit i's shards (counted as live from now on); resolves with the full
