@@ -20,4 +20,5 @@ export {
 } from './comm_hooks.js';
 export { ZeroRedundancyOptimizer, type ZeroOptions, type OptimizerClass } from './zero.js';
 export { copyToParallel, reduceFromParallel, ColumnParallelLinear, RowParallelLinear, TensorParallelMLP, TensorParallelAttention, parallelizeTransformer } from './tensor_parallel.js';
-export { GPipeGPT, type GPipeOptions } from './pipeline.js';
+export { GPipeGPT, type GPipeOptions, type PipelineSchedule } from './pipeline.js';
+export { FullyShardedDataParallel, type FullyShardedOptions } from './fsdp.js';

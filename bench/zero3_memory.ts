@@ -1,0 +1,88 @@
+// Per-rank memory of ZeRO stage 3 (FullyShardedDataParallel) against DDP and ZeRO-2 (issue #13):
+// the parameter, gradient and optimizer-state bytes a rank holds between steps, measured from the
+// live tensors after real Adam steps of the `mlp` (LeNet-300-100) and `mlp-large` (784-1200-1200-10,
+// dropout off) presets on 2 and 3 ranks over loopback; for ZeRO-3 also the most bytes of gathered
+// full parameters alive at once during a step, the peak RSS and each mode's mean step time
+// (orientation only: 2 shared cores, 1 thread per rank). All modes in the same run.
+//   npx tsx bench/zero3_memory.ts            # writes bench/results/zero3-memory.json
+// Run as a rank (RANK set by the launcher) it measures one configuration: argv model, mode (ddp|zero2|zero3).
+import os from 'node:os';
+import { Adam, F, Tensor, createAnyModel, manualSeed, randint, randn, type Optimizer } from '../src/index.js';
+import { DistributedDataParallel, FullyShardedDataParallel, ZeroRedundancyOptimizer, destroyProcessGroup, getRank, getWorldSize, initProcessGroup, launch } from '../src/distributed/index.js';
+import { machineInfo, root, writeResult, type Json } from './common.js';
+
+const STEPS = 3;
+const BATCH = 16;
+
+const bytes = (ts: Iterable<Tensor | null>): number => { let b = 0; for (const t of ts) if (t !== null) b += t.size * (t.dtype === 'float64' ? 8 : 4); return b; };
+function stateBytes(opt: Optimizer): number {
+  let b = 0;
+  for (const s of opt.state.values()) b += bytes(Object.values(s).filter((v): v is Tensor => v instanceof Tensor));
+  return b;
+}
+
+async function rankMain(modelName: string, mode: string): Promise<void> {
+  await initProcessGroup({ backend: 'gloo' });
+  manualSeed(1);
+  const model = createAnyModel(modelName, { dropout: 0 });
+  const elements = model.parameters().reduce((s, p) => s + p.size, 0);
+  const x = randn([BATCH, 784]);
+  const y = randint(0, 10, [BATCH], { dtype: 'int32' });
+  let step: () => Promise<void>;
+  let held: () => { parameterBytes: number; gradientBytes: number; optimizerStateBytes: number; peakGatheredBytes: number };
+  if (mode === 'ddp') {
+    const ddp = await DistributedDataParallel.create(model);
+    const opt = new Adam(model.parameters(), { lr: 1e-3 });
+    step = async () => { opt.zeroGrad(); F.crossEntropy(model.call(x) as Tensor, y).backward(); await ddp.finishGradientSync(); opt.step(); };
+    held = () => ({ parameterBytes: bytes(model.parameters()), gradientBytes: bytes(model.parameters().map((p) => p.grad)), optimizerStateBytes: stateBytes(opt), peakGatheredBytes: 0 });
+  } else if (mode === 'zero2') {
+    const z = new ZeroRedundancyOptimizer(model.parameters(), Adam, { lr: 1e-3 }, { stage: 2 });
+    await z.broadcastParameters();
+    step = async () => { z.zeroGrad(); F.crossEntropy(model.call(x) as Tensor, y).backward(); await z.step(); };
+    held = () => ({ parameterBytes: bytes(model.parameters()), gradientBytes: bytes(model.parameters().map((p) => p.grad)) + bytes(z.optimizer.paramGroups.flatMap((g) => g.params).map((p) => p.grad)), optimizerStateBytes: z.stateBytes(), peakGatheredBytes: 0 });
+  } else {
+    const fsdp = await FullyShardedDataParallel.create(model);
+    const opt = new Adam(fsdp.parameters(), { lr: 1e-3 });
+    step = async () => { opt.zeroGrad(); await fsdp.backward(F.crossEntropy(await fsdp.forward(x), y)); opt.step(); };
+    held = () => { const m = fsdp.memory(); return { parameterBytes: m.parameterBytes + bytes(model.parameters()), gradientBytes: m.gradientBytes, optimizerStateBytes: stateBytes(opt), peakGatheredBytes: m.peakGatheredBytes }; };
+  }
+  await step(); // warm-up (state created)
+  const t0 = performance.now();
+  for (let s = 0; s < STEPS; s++) await step();
+  const stepMs = (performance.now() - t0) / STEPS;
+  console.log(JSON.stringify({ rank: getRank(), world: getWorldSize(), model: modelName, mode, paramElements: elements, ...held(), peakRssBytes: process.resourceUsage().maxRSS * 1024, stepMs }));
+  await destroyProcessGroup();
+}
+
+async function driver(): Promise<void> {
+  const loadavgAtStart = os.loadavg();
+  const rows: Json[] = [];
+  for (const model of ['mlp', 'mlp-large']) {
+    for (const world of [2, 3]) {
+      for (const mode of ['ddp', 'zero2', 'zero3']) {
+        const lines: Json[] = [];
+        const h = launch({
+          nprocPerNode: world, masterPort: 20000 + Math.floor(Math.random() * 20000),
+          command: [process.execPath, '--import', 'tsx', `${root}/bench/zero3_memory.ts`, model, mode],
+          env: { ...process.env, TENSORSLIM_NUM_THREADS: '1' },
+          onLine: (_r, stream, line) => { if (stream === 'stdout' && line.startsWith('{')) lines.push(JSON.parse(line) as Json); else if (stream === 'stderr') process.stderr.write(`${line}\n`); },
+        });
+        const res = await h.done;
+        if (res.exitCode !== 0) throw new Error(`zero3_memory: ${model} ${mode} on ${world} ranks failed: ${res.message}`);
+        lines.sort((a, b) => Number(a['rank']) - Number(b['rank']));
+        const r0 = lines[0]!;
+        rows.push({ model, world, mode, paramElements: r0['paramElements'], ranks: lines });
+        process.stderr.write(`${model} ${world} ranks ${mode}: params ${String(r0['parameterBytes'])} B, grads ${String(r0['gradientBytes'])} B, state ${String(r0['optimizerStateBytes'])} B, gathered peak ${String(r0['peakGatheredBytes'])} B, step ${Number(r0['stepMs']).toFixed(1)} ms\n`);
+      }
+    }
+  }
+  const out = writeResult('zero3-memory', {
+    date: new Date().toISOString(), optimizer: 'Adam', batchPerRank: BATCH, threadsPerRank: 1,
+    peer: 'DistributedDataParallel + Adam and ZeroRedundancyOptimizer stage 2 + Adam in the same run', rows,
+    machine: machineInfo({ cpuPath: process.env['TENSORSLIM_CPU_PATH'] ?? 'auto', loadavgAtStart }),
+  });
+  process.stderr.write(`wrote ${out.current}\n`);
+}
+
+if (process.env['RANK'] !== undefined) await rankMain(process.argv[2] ?? 'mlp', process.argv[3] ?? 'zero3');
+else await driver();
