@@ -6,7 +6,9 @@
 // feature windows drawn like the model's inputs, mean 0 and unit variance). Sizes: the .onnx file
 // and its gzip (pruned weights are dense zeros, which compress). Latency: ONNX Runtime's
 // session.run on one window (median of 300, after 30 warm-up runs), original and pruned files in
-// the same session; ours (importOnnx's model, eval, noGrad) alongside.
+// the same session; ours (importOnnx's model, eval, noGrad) alongside. The int8 rows quantize the
+// (pruned) model dynamically (quant.quantizeDynamic: int8 per-channel weights, activations quantized
+// per batch) and export it as a QDQ graph (opset 13) that ONNX Runtime runs with its int8 kernels.
 //
 // Usage: npx tsx bench/onnx_hello_deepa.ts [windows]   (writes bench/results/onnx-hello-deepa.json)
 
@@ -16,7 +18,7 @@ import { gzipSync } from 'node:zlib';
 import * as ort from 'onnxruntime-node';
 import { manualSeed, noGrad, type Tensor } from '../src/index.js';
 import * as ops from '../src/ops/index.js';
-import { prune } from '../src/compress/index.js';
+import { prune, quant } from '../src/compress/index.js';
 import { getBackend } from '../src/backend/registry.js';
 import { importOnnx, serializeOnnx } from '../src/io/onnx/index.js';
 import { machineInfo, median, root, writeResult, type Json } from './common.js';
@@ -85,10 +87,33 @@ for (const sparsity of [0.5, 0.8, 0.9]) {
     oursLatencyMs: oursLatencyMs(m, xs[0]!), maxAbsErrorOursVsOrt: err,
   });
 }
+// pruned and quantized: int8 weights (dynamic quantization), exported as QDQ (opset 13)
+for (const sparsity of [0, 0.5, 0.8]) {
+  const m = importOnnx(path).model;
+  m.eval();
+  if (sparsity > 0) {
+    prune.pruneToSparsity(prune.weightTargets(m), sparsity, { global: true });
+    for (const [mod, name] of prune.weightTargets(m)) prune.remove(mod, name);
+  }
+  quant.quantizeDynamic(m);
+  const bytes = serializeOnnx(m, xs[0]!, { opset: 13 }).bytes;
+  const s = await scores(bytes, xs, imp.inputName, imp.outputName);
+  let agree = 0, diff = 0, err = 0;
+  for (let i = 0; i < windows; i++) {
+    if ((s[i]! > 0.5) === (ref[i]! > 0.5)) agree++;
+    diff += Math.abs(s[i]! - ref[i]!);
+    err = Math.max(err, Math.abs(noGrad(() => m.call(xs[i]!)).dataSync()[0]! - s[i]!));
+  }
+  rows.push({
+    sparsity, int8: true, file: `${sparsity > 0 ? `pruned ${sparsity * 100}% + ` : ''}int8 (dynamic, per-channel weights), exported as QDQ`, bytes: bytes.length, gzipBytes: gzipSync(bytes).length,
+    wakeAgreement: agree / windows, meanAbsScoreDiff: diff / windows, ortLatencyMs: await ortLatencyMs(bytes, xs[0]!, imp.inputName),
+    oursLatencyMs: oursLatencyMs(m, xs[0]!), maxAbsErrorOursVsOrt: err,
+  });
+}
 const wakeRate = ref.filter((v) => v > 0.5).length / windows;
 const result = {
   date: new Date().toISOString(),
-  what: `hello_deepa.onnx (openwakeword-js) imported, pruned, exported; ${windows} random (1, 25, 96) windows; ONNX Runtime ${ort.env.versions?.common ?? ''} with 1 intra-op thread is the peer`,
+  what: `hello_deepa.onnx (openwakeword-js) imported, pruned and/or int8-quantized, exported; ${windows} random (1, 25, 96) windows; ONNX Runtime ${ort.env.versions?.common ?? ''} with 1 intra-op thread is the peer`,
   originalWakeRateOnRandomInputs: wakeRate,
   rows,
   machine: machineInfo({ backend: getBackend().name, cpuPath: getBackend().cpuPath ?? 'n/a', peer: 'onnxruntime-node, intraOpNumThreads 1' }),

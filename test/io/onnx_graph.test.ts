@@ -15,7 +15,7 @@ import * as ops from '../../src/ops/index.js';
 import { F, Linear, type AnyModule } from '../../src/nn/index.js';
 import { SGD } from '../../src/optim/index.js';
 import { createModel, listModels } from '../../src/models/index.js';
-import { prune } from '../../src/compress/index.js';
+import { prune, quant } from '../../src/compress/index.js';
 import { importOnnx, importOnnxBytes, importOnnxGraph, OnnxGraph, serializeOnnx } from '../../src/io/onnx/index.js';
 import { attr, encodeModel, floatTensor, int64Tensor, valueInfo, ELEM } from '../../src/io/onnx/proto.js';
 import { loadOrt, maxRelError, runOrt } from './onnx_helpers.js';
@@ -154,7 +154,7 @@ describe('importOnnx: DAGs against ONNX Runtime, per opset', () => {
 describe("importOnnx: openwakeword-js's hello_deepa.onnx end to end", () => {
   const skip = requireOrSkip('openwakeword') || (ort === null ? why! : false);
   const path = HELLO_DEEPA;
-  it('imported, agrees with ONNX Runtime; pruned 50%, exported, ONNX Runtime agrees with the pruned model', { skip }, async () => {
+  it('imported, agrees with ONNX Runtime; pruned 50%, exported, ONNX Runtime agrees with the pruned model; then int8 (QDQ) agrees too', { skip }, async () => {
     const bytes = readFileSync(path!);
     const imp = importOnnx(path!);
     assert.ok(imp.model instanceof OnnxGraph);
@@ -176,5 +176,16 @@ describe("importOnnx: openwakeword-js's hello_deepa.onnx end to end", () => {
     const w = back.getSubmodule('layer1') as Linear;
     const zeros = w.weight.dataSync().filter((v) => v === 0).length;
     assert.equal(zeros, 32 * 2400 / 2);
+    // then int8 (docs/INTEROP.md's worked example): the pruned graph quantized dynamically and exported
+    // as QDQ at opset 13; ONNX Runtime's int8 run agrees with ours (both quantize the input per batch)
+    for (const [m, name] of prune.weightTargets(imp.model)) prune.remove(m, name);
+    quant.quantizeDynamic(imp.model);
+    const int8 = serializeOnnx(imp.model, xs[0]!, { opset: 13 }).bytes;
+    assert.ok(int8.length < bytes.length / 3, `int8 file ${int8.length} bytes vs ${bytes.length}`);
+    for (const x of xs) {
+      const ref = await runOrt(ort!, int8, imp.inputName, x, imp.outputName);
+      const ours = call(imp.model, x).dataSync();
+      for (let i = 0; i < ours.length; i++) assert.ok(Math.abs(ours[i]! - ref.data[i]!) <= 1e-4, `score ${ours[i]} vs ONNX Runtime ${ref.data[i]}`);
+    }
   });
 });
