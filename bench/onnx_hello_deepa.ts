@@ -69,11 +69,8 @@ rows.push({
   wakeAgreement: 1, meanAbsScoreDiff: 0, ortLatencyMs: baseLatency, oursLatencyMs: oursLatencyMs(imp.model, xs[0]!),
   maxAbsErrorOursVsOrt: maxErr,
 });
-for (const sparsity of [0.5, 0.8, 0.9]) {
-  const m = importOnnx(path).model;
-  m.eval();
-  prune.pruneToSparsity(prune.weightTargets(m), sparsity, { global: true });
-  const bytes = serializeOnnx(m, xs[0]!).bytes;
+/** One row: `m` (already pruned and/or quantized) exported, run in ONNX Runtime, compared with the original. */
+async function row(m: { call(x: Tensor): Tensor }, bytes: Uint8Array, fields: Json): Promise<Json> {
   const s = await scores(bytes, xs, imp.inputName, imp.outputName);
   let agree = 0, diff = 0, err = 0;
   for (let i = 0; i < windows; i++) {
@@ -81,11 +78,17 @@ for (const sparsity of [0.5, 0.8, 0.9]) {
     diff += Math.abs(s[i]! - ref[i]!);
     err = Math.max(err, Math.abs(noGrad(() => m.call(xs[i]!)).dataSync()[0]! - s[i]!));
   }
-  rows.push({
-    sparsity, file: `pruned ${sparsity * 100}% (global magnitude over the 3 Linear weights), exported`, bytes: bytes.length, gzipBytes: gzipSync(bytes).length,
+  return {
+    ...fields, bytes: bytes.length, gzipBytes: gzipSync(bytes).length,
     wakeAgreement: agree / windows, meanAbsScoreDiff: diff / windows, ortLatencyMs: await ortLatencyMs(bytes, xs[0]!, imp.inputName),
     oursLatencyMs: oursLatencyMs(m, xs[0]!), maxAbsErrorOursVsOrt: err,
-  });
+  };
+}
+for (const sparsity of [0.5, 0.8, 0.9]) {
+  const m = importOnnx(path).model;
+  m.eval();
+  prune.pruneToSparsity(prune.weightTargets(m), sparsity, { global: true });
+  rows.push(await row(m, serializeOnnx(m, xs[0]!).bytes, { sparsity, file: `pruned ${sparsity * 100}% (global magnitude over the 3 Linear weights), exported` }));
 }
 // pruned and quantized: int8 weights (dynamic quantization), exported as QDQ (opset 13)
 for (const sparsity of [0, 0.5, 0.8]) {
@@ -96,19 +99,8 @@ for (const sparsity of [0, 0.5, 0.8]) {
     for (const [mod, name] of prune.weightTargets(m)) prune.remove(mod, name);
   }
   quant.quantizeDynamic(m);
-  const bytes = serializeOnnx(m, xs[0]!, { opset: 13 }).bytes;
-  const s = await scores(bytes, xs, imp.inputName, imp.outputName);
-  let agree = 0, diff = 0, err = 0;
-  for (let i = 0; i < windows; i++) {
-    if ((s[i]! > 0.5) === (ref[i]! > 0.5)) agree++;
-    diff += Math.abs(s[i]! - ref[i]!);
-    err = Math.max(err, Math.abs(noGrad(() => m.call(xs[i]!)).dataSync()[0]! - s[i]!));
-  }
-  rows.push({
-    sparsity, int8: true, file: `${sparsity > 0 ? `pruned ${sparsity * 100}% + ` : ''}int8 (dynamic, per-channel weights), exported as QDQ`, bytes: bytes.length, gzipBytes: gzipSync(bytes).length,
-    wakeAgreement: agree / windows, meanAbsScoreDiff: diff / windows, ortLatencyMs: await ortLatencyMs(bytes, xs[0]!, imp.inputName),
-    oursLatencyMs: oursLatencyMs(m, xs[0]!), maxAbsErrorOursVsOrt: err,
-  });
+  rows.push(await row(m, serializeOnnx(m, xs[0]!, { opset: 13 }).bytes,
+    { sparsity, int8: true, file: `${sparsity > 0 ? `pruned ${sparsity * 100}% + ` : ''}int8 (dynamic, per-channel weights), exported as QDQ` }));
 }
 const wakeRate = ref.filter((v) => v > 0.5).length / windows;
 const result = {
