@@ -21,7 +21,7 @@ import { cli } from './helpers.js';
 import { loadCheckpoint } from '../../src/io/index.js';
 import { rng } from '../native/helpers.js';
 import { inCI, nativePassOnly } from '../helpers/requirements.js';
-import { REPO_ROOT } from '../helpers/paths.js';
+import { nodeEntry, REPO_ROOT } from '../helpers/paths.js';
 
 const KILLS = Number(process.env['TENSORSLIM_KILL_TEST_KILLS'] ?? (inCI() ? 100 : 10));
 const ROOT = REPO_ROOT;
@@ -43,7 +43,7 @@ function cliCommand(): { args: string[]; compiled: boolean } {
   const compiled = existsSync(entry) && statSync(entry).mtimeMs >= newestSource(join(ROOT, 'src'));
   return compiled
     ? { args: [join(ROOT, 'bin', 'tensorslim.js')], compiled }
-    : { args: ['--import', 'tsx', join(ROOT, 'src', 'cli', 'main.ts')], compiled };
+    : { args: nodeEntry(join(ROOT, 'src', 'cli', 'main.ts')), compiled };
 }
 
 /** Starts a training run, waits until it trains, then SIGKILLs it after `delayMs`; resolves when it is dead. */

@@ -3,10 +3,12 @@
 
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
 import { test } from 'node:test';
+import { nodeEntry, REPO_ROOT } from '../helpers/paths.js';
 
 test('npx tsx examples/distill.ts --synthetic prints teacher, student alone and distilled', () => {
-  const out = execFileSync(process.execPath, ['--import', 'tsx', 'examples/distill.ts', '--synthetic'], { encoding: 'utf8' });
+  const out = execFileSync(process.execPath, [...nodeEntry(join(REPO_ROOT, 'examples', 'distill.ts')), '--synthetic'], { encoding: 'utf8' });
   const row = (name: RegExp): number => {
     const m = out.match(new RegExp(`^${name.source}.*?\\s(\\d+\\.\\d+)%`, 'm'));
     assert.ok(m, `no row ${name} in:\n${out}`);
@@ -21,7 +23,7 @@ test('npx tsx examples/distill.ts --synthetic prints teacher, student alone and 
 });
 
 test('npx tsx examples/distill_features.ts --steps 60: the hidden-state MSE through the 64 -> 100 projector falls, accuracies reported', () => {
-  const out = execFileSync(process.execPath, ['--import', 'tsx', 'examples/distill_features.ts', '--steps', '60'], { encoding: 'utf8' });
+  const out = execFileSync(process.execPath, [...nodeEntry(join(REPO_ROOT, 'examples', 'distill_features.ts')), '--steps', '60'], { encoding: 'utf8' });
   const m = out.match(/feature MSE \(student '2' -> projector 64x100 -> teacher '4'\): (\d+\.\d+) over the first (\d+) steps -> (\d+\.\d+) over the last \2 \(of 60\)/);
   assert.ok(m, `no feature-loss line in:\n${out}`);
   const [first, last] = [Number(m[1]), Number(m[3])];

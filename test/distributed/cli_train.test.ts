@@ -18,10 +18,12 @@ import { loadTrainingCheckpoint } from '../../src/train/index.js';
 import type { Tensor } from '../../src/index.js';
 import { requireOrSkip } from '../helpers/requirements.js';
 import { freePort, glooSkip } from './helpers.js';
-import { REPO_ROOT } from '../helpers/paths.js';
+import { nodeEntry, REPO_ROOT } from '../helpers/paths.js';
 
 const root = REPO_ROOT;
 const cli = join(root, 'src', 'cli', 'main.ts');
+/** Node arguments that start the CLI (compiled when the suite runs compiled). */
+const cliArgs = nodeEntry(cli);
 const TRAIN = ['train', '--model', 'mlp', '--dataset', 'mnist', '--batch-size', '64', '--threads', '1', '--json'];
 const skip = process.env['TENSORSLIM_BACKEND'] === 'reference'
   ? 'launcher and CLI plumbing (the kernels are the train command\'s): run in the native pass only'
@@ -75,7 +77,7 @@ function assertSameRun(got: TrainJson, want: TrainJson, what: string): void {
 
 test('launch -- tensorslim train on 2 ranks reaches the single-process result; rank 0 alone prints', { skip, timeout: 240_000 }, async () => {
   const want = await single();
-  const r = await run([process.execPath, '--import', 'tsx', cli, 'launch', '--nproc-per-node', '2', '--master-port', String(await freePort()), '--', 'tensorslim', ...TRAIN, '--steps', '40', '--out', join(tmp, 'ddp.safetensors')]);
+  const r = await run([process.execPath, ...cliArgs, 'launch', '--nproc-per-node', '2', '--master-port', String(await freePort()), '--', 'tensorslim', ...TRAIN, '--steps', '40', '--out', join(tmp, 'ddp.safetensors')]);
   assert.equal(r.code, 0, r.stderr);
   assertSameRun(onlyResult(r.stdout, /^\[rank 0\] /), want, 'launch');
   assert.ok(!r.stdout.includes('[rank 1]') && !r.stderr.includes('[rank 1]'), `rank 1 stays quiet:\n${r.stdout}\n${r.stderr}`);
@@ -90,10 +92,10 @@ test(`after a launcher restart every rank resumes from --out and ends where an u
     const out = join(dir, 'mlp.safetensors');
     // attempt 0: 20 steps with --out, then rank 1 fails; attempt 1 (TENSORSLIM_RESTART_COUNT=1): 40 steps
     const script = 'steps=40; [ "$TENSORSLIM_RESTART_COUNT" = 0 ] && steps=20; '
-      + `"$NODE" --import tsx "$CLI" ${TRAIN.join(' ')}${zero ? ` --zero ${zero}` : ''} --steps $steps --out "$OUT" || exit $?; `
+      + `"$NODE" $CLI ${TRAIN.join(' ')}${zero ? ` --zero ${zero}` : ''} --steps $steps --out "$OUT" || exit $?; `
       + '[ "$TENSORSLIM_RESTART_COUNT" = 0 ] && [ "$RANK" = 1 ] && exit 3; exit 0';
-    const r = await run([process.execPath, '--import', 'tsx', cli, 'launch', '--nproc-per-node', '2', '--max-restarts', '1', '--master-port', String(await freePort()), '--', 'sh', '-c', script],
-      { NODE: process.execPath, CLI: cli, OUT: out });
+    const r = await run([process.execPath, ...cliArgs, 'launch', '--nproc-per-node', '2', '--max-restarts', '1', '--master-port', String(await freePort()), '--', 'sh', '-c', script],
+      { NODE: process.execPath, CLI: cliArgs.join(' '), OUT: out });
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /rank 1 exited with code 3.*restarting all workers \(restart 1 of 1\)/);
     assert.match(r.stderr, /\[rank 0\] train mlp .*; resumed from .*mlp\.safetensors at epoch 1, step 20/);
@@ -150,7 +152,7 @@ test('the same training under torchrun (c10d rendezvous, --no_python) reaches th
   try {
     // Debian's torchrun on Python 3.11 needs --redirects/--tee/--log_dir (docs/DISTRIBUTED.md).
     const r = await run([torchrun, '--nproc_per_node', '2', '--rdzv_backend=c10d', `--rdzv_endpoint=127.0.0.1:${await freePort()}`, '--no_python',
-      '--redirects=2', '--tee=1', `--log_dir=${logs}`, process.execPath, '--import', 'tsx', cli, ...TRAIN, '--steps', '40']);
+      '--redirects=2', '--tee=1', `--log_dir=${logs}`, process.execPath, ...cliArgs, ...TRAIN, '--steps', '40']);
     assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
     assertSameRun(onlyResult(r.stdout, /^\[[a-z]*0\]:/), want, 'torchrun');
   } finally {

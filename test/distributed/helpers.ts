@@ -4,6 +4,7 @@ import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { nodeEntry } from '../helpers/paths.js';
 import { nativePassOnly, requireOrSkip } from '../helpers/requirements.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -45,7 +46,7 @@ export async function runWorkers(name: string, n: number, opts: { timeoutMs?: nu
       MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(port), TENSORSLIM_DIST_TOKEN: 'test-token', TENSORSLIM_NUM_THREADS: '1',
       ...opts.perRank?.(rank),
     };
-    const argv = [...(opts.prefix?.(rank) ?? []), process.execPath, '--import', 'tsx', script, ...(opts.args ?? [])];
+    const argv = [...(opts.prefix?.(rank) ?? []), process.execPath, ...nodeEntry(script), ...(opts.args ?? [])];
     const p = spawn(argv[0]!, argv.slice(1), { env, stdio: ['ignore', 'pipe', 'pipe'] });
     if (p.pid !== undefined) opts.onSpawn?.(rank, p.pid);
     return p;

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 
 import { defaultGenerator, manualSeed, TensorslimError, type Tensor } from '../../src/index.js';
@@ -21,6 +22,7 @@ import {
 } from '../../src/io/index.js';
 import { runChecker, tempDir } from './helpers.js';
 import { requireOrSkip } from '../helpers/requirements.js';
+import { nodeEntry } from '../helpers/paths.js';
 
 const bits = (t: Tensor): number[] => Array.from(new Uint8Array(t.dataSync().buffer));
 const paramBits = (m: Sequential): number[][] => m.parameters().map(bits);
@@ -237,7 +239,7 @@ describe('kill test', () => {
     const { dir, cleanup } = tempDir();
     try {
       const path = join(dir, 'ckpt.safetensors');
-      const child = spawn(process.execPath, ['--import', 'tsx', new URL('./kill_writer.ts', import.meta.url).pathname, path], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const child = spawn(process.execPath, [...nodeEntry(fileURLToPath(new URL('./kill_writer.ts', import.meta.url))), path], { stdio: ['ignore', 'pipe', 'inherit'] });
       // Once version 2 is complete, kill the writer as soon as a write is visibly under way (a second
       // file appears, or the target's size changes: what a non-atomic writer would show), or at
       // version 10 at the latest. Where the kill lands does not change what must hold afterwards.
