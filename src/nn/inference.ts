@@ -8,9 +8,10 @@
 // (other layers, modules with forward hooks) runs through the module's own call().
 
 import { beginScope, endScope } from '../backend/pool.js';
+import { getBackend } from '../backend/registry.js';
 import { noGrad } from '../core/engine.js';
 import { TensorslimError } from '../core/errors.js';
-import type { Tensor } from '../core/tensor.js';
+import { Tensor } from '../core/tensor.js';
 import * as ops from '../ops/index.js';
 import { ReLU } from './activation.js';
 import { Sequential, type TensorModule } from './container.js';
@@ -90,9 +91,18 @@ export function compileInference(model: TensorModule): InferencePlan {
           const { m, relu } = s;
           const w = m.weight, b = m.bias;
           const fusable = !m.hasForwardHooks && (relu === null || !relu.hasForwardHooks)
-            && y.ndim > 0 && y.shape[y.ndim - 1] === m.inFeatures
+            // the shapes as checkLinearShapes wants them, read from the tensors (a feature may have
+            // replaced the weight with one of another shape)
+            && w.ndim === 2 && y.ndim > 0 && y.shape[y.ndim - 1] === w.shape[1] && (b === null || (b.ndim === 1 && b.shape[0] === w.shape[0]))
             && (y.dtype === 'float32' || y.dtype === 'float64') && w.dtype === y.dtype && (b === null || b.dtype === y.dtype);
-          if (fusable) y = ops.fusedLinear(y, w, b, { relu: relu !== null });
+          if (fusable && y.ndim === 2) {
+            // what ops.fusedLinear does for a 2-D input under noGrad, with the checks above done
+            // once: the backend's fused kernel when it has one (the same call, so the same bits)
+            const be = getBackend();
+            y = typeof be.linear === 'function'
+              ? new Tensor(be.linear(y.view_(), w.view_(), b === null ? null : b.view_(), relu !== null), y.dtype, [y.shape[0]!, w.shape[0]!])
+              : ops.fusedLinear(y, w, b, { relu: relu !== null });
+          } else if (fusable) y = ops.fusedLinear(y, w, b, { relu: relu !== null });
           else { y = m.call(y); if (relu) y = relu.call(y); }  // the layer's own path (and its errors)
           break;
         }

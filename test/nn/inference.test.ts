@@ -76,4 +76,10 @@ test('compileInference: a result stays valid after later calls (pooled intermedi
   for (let i = 0; i < 3; i++) plan.run(ops.randn([1, 80]));
   assert.deepEqual(bits(y1), keep, 'the first result is unchanged');
   same(y1, noGrad(() => net.call(x1)), 'and correct');
+  const x3 = ops.randn([2, 1, 80]);  // a 3-D input takes fusedLinear's reshaping path
+  same(plan.run(x3), noGrad(() => net.call(x3)), '3-D input');
+  const wide = new Sequential(new Linear(5, 4, { dtype: 'float64' }), new ReLU()).eval();
+  const x64 = ops.randn([3, 5], { dtype: 'float64' });
+  const a64 = compileInference(wide).run(x64), b64 = noGrad(() => wide.call(x64));
+  assert.deepEqual(Array.from(a64.data), Array.from(b64.data), 'float64');
 });
