@@ -4,14 +4,17 @@
 //         loaded machine): per kernel call (a 4-element add, profiled vs not), per region, per
 //         memory sample; times the counts of one mlp step = the modelled overhead per step;
 //      b. the profiler's own time inside each profiled step as it measures it (median share);
-//      c. A/B: plain, profiled (kernels + native pool timing) and profiled with memory sampling,
-//         in blocks whose order rotates every round, medians of wall and CPU time per step;
+//      c. A/B: plain, profiled (kernels + native pool timing), profiled with memory sampling (the
+//         default: RSS read at most every 10 ms) and with memory sampling reading RSS at every
+//         sample (processMemoryIntervalMs 0, what sampling cost before), in blocks whose order
+//         rotates every round, medians of wall and CPU time per step;
 //   2. accounting: the step partition (ops = kernels + dispatch, optimizer, data, gc, comm,
 //      unattributed) of `mlp` and `gpt-tiny`; the target is unattributed <= 10% of the step;
 //   3. memory: the estimate made before training against the accounted peak, for mlp-large and
 //      gpt-small.
 // Writes bench/results/profiler-targets.json (+ history) with the machine description.
 //   usage: npx tsx bench/profiler_targets.ts [rounds=9] [threads=2]
+import os from 'node:os';
 import '../src/backends/native/index.js';
 import { getBackend } from '../src/backend/registry.js';
 import { manualSeed } from '../src/core/random.js';
@@ -31,7 +34,7 @@ const cpuMs = (): number => { const u = process.cpuUsage(); return (u.user + u.s
 const a4 = ops.randn([4]), b4 = ops.randn([4]);
 const N = 4000;
 const perCall = (fn: () => void, n = N): number => { const c0 = cpuMs(); for (let i = 0; i < n; i++) fn(); return (cpuMs() - c0) / n * 1000; };
-const unit = { plainAdd: [] as number[], profiledAdd: [] as number[], region: [] as number[], emptyFn: [] as number[], regionWithSamples: [] as number[] };
+const unit = { plainAdd: [] as number[], profiledAdd: [] as number[], region: [] as number[], emptyFn: [] as number[], regionWithSamples: [] as number[], regionWithProcessSamples: [] as number[] };
 const mlpForSamples = createAnyModel('mlp');
 for (let r = 0; r < 3 * rounds; r++) {
   unit.plainAdd.push(perCall(() => ops.add(a4, b4)));
@@ -45,11 +48,17 @@ for (let r = 0; r < 3 * rounds; r++) {
   pm.start();
   unit.regionWithSamples.push(perCall(() => pm.region('x', () => 0), 500));
   await pm.stop();
+  const pr = new Profiler({ model: mlpForSamples, processMemoryIntervalMs: 0 });
+  pr.start();
+  unit.regionWithProcessSamples.push(perCall(() => pr.region('x', () => 0), 500));
+  await pr.stop();
 }
 const units = {
   kernelCallUs: median(unit.profiledAdd) - median(unit.plainAdd),
   regionUs: median(unit.region) - median(unit.emptyFn),
   memorySampleUs: (median(unit.regionWithSamples) - median(unit.region)) / 2, // a region takes two samples
+  // the same with RSS read at each (process.memoryUsage()); warm here: right after a phase it costs more
+  processSampleUs: (median(unit.regionWithProcessSamples) - median(unit.region)) / 2,
   plainAddUs: median(unit.plainAdd),
 };
 
@@ -59,14 +68,16 @@ const model = createAnyModel('mlp');
 const t = trainingStep(model, 128);
 for (let i = 0; i < 3; i++) t.step();
 const PER = 4;
-const wall: Record<'plain' | 'profiled' | 'withMemory', number[]> = { plain: [], profiled: [], withMemory: [] };
-const cpu: Record<'plain' | 'profiled' | 'withMemory', number[]> = { plain: [], profiled: [], withMemory: [] };
-let counts = { kernelCalls: 0, regions: 0, memorySamples: 0 };
+type Kind = 'plain' | 'profiled' | 'withMemory' | 'withMemoryRssEverySample';
+const wall: Record<Kind, number[]> = { plain: [], profiled: [], withMemory: [], withMemoryRssEverySample: [] };
+const cpu: Record<Kind, number[]> = { plain: [], profiled: [], withMemory: [], withMemoryRssEverySample: [] };
+let counts = { kernelCalls: 0, regions: 0, memorySamples: 0, processSamples: 0 };
 // the profiler's own time inside each profiled step, as it measured it (region overheadMs: its
 // bookkeeping after each kernel call and its memory sampling), over the step's wall time with it
-const selfShare: Record<'profiled' | 'withMemory', number[]> = { profiled: [], withMemory: [] };
-const block = async (kind: 'plain' | 'profiled' | 'withMemory'): Promise<void> => {
-  const p = kind === 'plain' ? null : new Profiler(kind === 'withMemory' ? { model, optimizer: t.optimizer } : { memory: false });
+const selfShare: Record<Exclude<Kind, 'plain'>, number[]> = { profiled: [], withMemory: [], withMemoryRssEverySample: [] };
+const block = async (kind: Kind): Promise<void> => {
+  const p = kind === 'plain' ? null : new Profiler(kind === 'withMemory' ? { model, optimizer: t.optimizer }
+    : kind === 'withMemoryRssEverySample' ? { model, optimizer: t.optimizer, processMemoryIntervalMs: 0 } : { memory: false });
   p?.start();
   for (let i = 0; i < PER; i++) {
     const t0 = performance.now(), c0 = cpuMs();
@@ -75,34 +86,39 @@ const block = async (kind: 'plain' | 'profiled' | 'withMemory'): Promise<void> =
   }
   if (p) {
     const res = await p.stop();
-    for (const e of res.events) if (e.cat === 'region' && e.name === 'step') selfShare[kind as 'profiled' | 'withMemory'].push((e.overheadMs ?? 0) / e.dur);
+    for (const e of res.events) if (e.cat === 'region' && e.name === 'step') selfShare[kind as Exclude<Kind, 'plain'>].push((e.overheadMs ?? 0) / e.dur);
     if (kind === 'withMemory') {
       counts = {
         kernelCalls: res.kernels.reduce((a, k) => a + k.calls, 0) / PER,
         regions: res.regions.reduce((a, x) => a + x.calls, 0) / PER,
         memorySamples: res.memory.timeline.length / PER,
+        processSamples: res.memory.timeline.filter((m) => m.processSample).length / PER,
       };
     }
   }
 };
-const ORDER = ['plain', 'profiled', 'withMemory'] as const;
-for (let r = 0; r < rounds; r++) for (let j = 0; j < 3; j++) await block(ORDER[(r + j) % 3]!);
+const ORDER = ['plain', 'profiled', 'withMemory', 'withMemoryRssEverySample'] as const;
+const load0 = os.loadavg();
+for (let r = 0; r < rounds; r++) for (let j = 0; j < ORDER.length; j++) await block(ORDER[(r + j) % ORDER.length]!);
 const overhead = {
-  plainMs: median(wall.plain), profiledMs: median(wall.profiled), profiledWithMemoryMs: median(wall.withMemory),
-  plainCpuMs: median(cpu.plain), profiledCpuMs: median(cpu.profiled), profiledWithMemoryCpuMs: median(cpu.withMemory),
+  plainMs: median(wall.plain), profiledMs: median(wall.profiled), profiledWithMemoryMs: median(wall.withMemory), profiledWithMemoryRssEverySampleMs: median(wall.withMemoryRssEverySample),
+  plainCpuMs: median(cpu.plain), profiledCpuMs: median(cpu.profiled), profiledWithMemoryCpuMs: median(cpu.withMemory), profiledWithMemoryRssEverySampleCpuMs: median(cpu.withMemoryRssEverySample),
+  loadAverageBefore: load0, loadAverageAfter: os.loadavg(),
 };
 const ratios = {
   profiled: overhead.profiledMs / overhead.plainMs, profiledWithMemory: overhead.profiledWithMemoryMs / overhead.plainMs,
+  profiledWithMemoryRssEverySample: overhead.profiledWithMemoryRssEverySampleMs / overhead.plainMs,
   profiledCpu: overhead.profiledCpuMs / overhead.plainCpuMs, profiledWithMemoryCpu: overhead.profiledWithMemoryCpuMs / overhead.plainCpuMs,
+  profiledWithMemoryRssEverySampleCpu: overhead.profiledWithMemoryRssEverySampleCpuMs / overhead.plainCpuMs,
 };
-const measuredSelf = { profiled: median(selfShare.profiled), withMemory: median(selfShare.withMemory) };
+const measuredSelf = { profiled: median(selfShare.profiled), withMemory: median(selfShare.withMemory), withMemoryRssEverySample: median(selfShare.withMemoryRssEverySample) };
 const modelledUs = counts.kernelCalls * units.kernelCallUs + counts.regions * units.regionUs;
 const modelled = {
   perStep: counts,
   profiledUs: modelledUs,
-  withMemoryUs: modelledUs + counts.memorySamples * units.memorySampleUs,
+  withMemoryUs: modelledUs + (counts.memorySamples - counts.processSamples) * units.memorySampleUs + counts.processSamples * units.processSampleUs,
   profiledShareOfPlainCpuStep: modelledUs / 1000 / overhead.plainCpuMs,
-  withMemoryShareOfPlainCpuStep: (modelledUs + counts.memorySamples * units.memorySampleUs) / 1000 / overhead.plainCpuMs,
+  withMemoryShareOfPlainCpuStep: (modelledUs + (counts.memorySamples - counts.processSamples) * units.memorySampleUs + counts.processSamples * units.processSampleUs) / 1000 / overhead.plainCpuMs,
 };
 
 // 2. accounting of the step (means over the profiled steps)

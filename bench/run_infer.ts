@@ -3,7 +3,8 @@
 // of the same preset) in one session. Every side runs in a fresh process per round with 1 and with 2
 // threads and keeps its faster; rounds alternate the sides so load drifts hit all three alike. Records
 // the medians of the per-round medians, the ratios and every side's configuration as benchmark
-// 'infer' (bench/README.md).
+// 'infer' (bench/README.md). Ours is timed through the inference plan (nn compileInference) and,
+// interleaved in the same process, through model.call() (callMs, callRatios).
 //   usage: npx tsx bench/run_infer.ts [rounds=3] [batch=1] [models=mlp,mlp-large,lenet5]
 import os from 'node:os';
 import { machineInfo, median, peerEnv, runJson, runOursNative, writeResult, type Json } from './common.js';
@@ -25,6 +26,7 @@ let machine: Json = {};
 const loads: number[] = [];
 for (const model of models) {
   const best: Record<Side, number[]> = { ours: [], torch: [], ort: [] };
+  const oursCall: number[] = [];
   const bestThreads: Record<Side, string[]> = { ours: [], torch: [], ort: [] };
   const configs: Partial<Record<Side, unknown>> = {};
   for (let i = 0; i < rounds; i++) {
@@ -35,27 +37,28 @@ for (const model of models) {
       for (const t of THREADS) {
         const r = run(side, model, t);
         if (side === 'ours') machine = r['machine'] as Json; else configs[side] = r['peer'];
-        if ((r['medianMs'] as number) < fastest) { fastest = r['medianMs'] as number; at = t; }
+        if ((r['medianMs'] as number) < fastest) { fastest = r['medianMs'] as number; at = t; if (side === 'ours') oursCall[i] = r['callMedianMs'] as number; }
       }
       best[side].push(fastest); bestThreads[side].push(at);
     }
   }
-  const m = { ours: median(best.ours), torch: median(best.torch), ort: median(best.ort) };
+  const m = { ours: median(best.ours), torch: median(best.torch), ort: median(best.ort), call: median(oursCall) };
   rows.push({
     model, batch: Number(batch),
     medianMs: m.ours, torchMs: m.torch, ortMs: m.ort,
     ratios: { vsTorch: m.ours / m.torch, vsOrt: m.ours / m.ort },
+    callMs: m.call, callRatios: { vsTorch: m.call / m.torch, vsOrt: m.call / m.ort },
     threadsChosen: bestThreads, peers: configs, raw: best,
   });
 }
 const result = {
   date: new Date().toISOString(),
   machine: { ...machineInfo(machine), loadavgDuring: loads },
-  workload: `forward pass at batch ${batch}, eval mode, no graph (ours: tensorslim bench infer; PyTorch: inference_mode; ONNX Runtime: our opset-17 export, CPU provider), random inputs`,
+  workload: `forward pass at batch ${batch}, eval mode, no graph (ours: tensorslim bench infer, through compileInference's plan, and model.call() as callMs; PyTorch: inference_mode; ONNX Runtime: our opset-17 export, CPU provider), random inputs`,
   rounds,
   units: { medianMs: 'ms per forward call: median over rounds of each round\'s median, each side at its faster of 1 and 2 threads' },
   targets: 'issue #17: mlp batch-1 forward <= 0.5x PyTorch and <= 1.0x ONNX Runtime',
   rows,
 };
 const files = writeResult(`infer-b${batch}`, result);
-process.stdout.write(`${JSON.stringify({ ...files, rows: rows.map((r) => ({ model: r['model'], medianMs: r['medianMs'], torchMs: r['torchMs'], ortMs: r['ortMs'], ratios: r['ratios'] })) })}\n`);
+process.stdout.write(`${JSON.stringify({ ...files, rows: rows.map((r) => ({ model: r['model'], medianMs: r['medianMs'], callMs: r['callMs'], torchMs: r['torchMs'], ortMs: r['ortMs'], ratios: r['ratios'], callRatios: r['callRatios'] })) })}\n`);

@@ -2,6 +2,9 @@
 // case): the forward pass only, in eval mode, without recording a graph, on random inputs of the
 // model's shape (images: float32 (batch, ...inputShape); a GPT: int32 token ids (batch, context)).
 // Reports the median, 10th and 90th percentile milliseconds per call and the samples per second.
+// Sequential models (the image presets) are timed two ways, interleaved in blocks: through their
+// inference plan (nn compileInference: Linear + ReLU fused, no per-layer module calls, pooled
+// intermediates; the reported latency) and through model.call() (callMedianMs).
 // Peers (PyTorch, ONNX Runtime on the exported model) run in bench/run_infer.ts.
 
 import { TensorslimError } from '../core/errors.js';
@@ -10,6 +13,7 @@ import { Generator } from '../core/random.js';
 import type { Tensor } from '../core/tensor.js';
 import * as ops from '../ops/index.js';
 import { isGptModel, type AnyPresetModel } from '../models/presets.js';
+import { compileInference, Sequential } from '../nn/index.js';
 import { applyThreads, machineInfo, median, timeSteps, type MachineInfo } from './machine.js';
 
 /** Settings of benchInfer. */
@@ -39,8 +43,12 @@ export interface InferBenchResult {
   /** The input's shape, e.g. [1, 784] or [1, 128] (token ids). */
   inputShape: number[];
   params: number;
-  /** Median milliseconds per forward call, and the 10th/90th percentiles. */
+  /** Median milliseconds per forward call (through `path`), and the 10th/90th percentiles. */
   medianMs: number;
+  /** 'plan': compileInference's plan (Sequential models); 'call': model.call() under noGrad. */
+  path: 'plan' | 'call';
+  /** Median milliseconds per model.call() under noGrad, timed interleaved with the plan (= medianMs when path is 'call'). */
+  callMedianMs: number;
   p10Ms: number;
   p90Ms: number;
   /** batch / median seconds. */
@@ -87,12 +95,24 @@ export function benchInfer(model: AnyPresetModel, opts: InferBenchOptions = {}):
   model.eval();
   try {
     const call = (): void => { noGrad(() => model.call(x)); };
+    const plan = model instanceof Sequential ? compileInference(model) : null;
+    const planned = plan ? (): void => { plan.run(x); } : null;
+    const main = planned ?? call;
     let iters = opts.iters;
     if (iters === undefined) {
-      const probe = timeSteps(call, warmup, 5);
-      iters = Math.max(20, Math.min(2000, Math.round((opts.budgetMs ?? 2000) / Math.max(1e-3, median(probe)))));
+      const probe = timeSteps(main, warmup, 5);
+      iters = Math.max(20, Math.min(2000, Math.round((opts.budgetMs ?? 2000) / Math.max(1e-3, median(probe)) / (planned ? 2 : 1))));
+    } else {
+      timeSteps(main, warmup, 0);
     }
-    const times = timeSteps(call, opts.iters === undefined ? 0 : warmup, iters);
+    if (planned) timeSteps(call, warmup, 0);
+    // blocks of 10 calls, alternating the two paths, so load drifts hit both alike
+    const times: number[] = [], callTimes: number[] = [];
+    for (let done = 0; done < iters; done += 10) {
+      const n = Math.min(10, iters - done);
+      times.push(...timeSteps(main, 0, n));
+      if (planned) callTimes.push(...timeSteps(call, 0, n));
+    }
     const med = median(times);
     const machine = machineInfo();
     return {
@@ -102,6 +122,8 @@ export function benchInfer(model: AnyPresetModel, opts: InferBenchOptions = {}):
       inputShape: [...x.shape],
       params: model.numParameters(),
       medianMs: med,
+      path: planned ? 'plan' : 'call',
+      callMedianMs: planned ? median(callTimes) : med,
       p10Ms: percentile(times, 0.1),
       p90Ms: percentile(times, 0.9),
       samplesPerSecond: batch / (med / 1000),

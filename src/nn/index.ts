@@ -12,6 +12,7 @@ export { Sequential, ModuleList, ModuleDict, type TensorModule } from './contain
 export { Linear, Identity } from './linear.js';
 export { ReLU, GELU, Tanh, Sigmoid, Softmax, LogSoftmax } from './activation.js';
 export { Dropout, Flatten } from './dropout.js';
+export { compileInference, type InferencePlan } from './inference.js';
 export { LayerNorm } from './normalization.js';
 export { Embedding } from './embedding.js';
 export { Conv2d, MaxPool2d, type Size2 } from './conv.js';

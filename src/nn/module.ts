@@ -104,6 +104,13 @@ function indent(s: string, n: number): string {
  * const net = new Mlp();
  * [...net.stateDict().keys()];  // ['fc1.weight', 'fc1.bias', 'fc2.weight', 'fc2.bias']
  */
+/** A Map that counts its changes (Module.childrenVersion). */
+class VersionedMap<K, V> extends Map<K, V> {
+  version = 0;
+  override set(key: K, value: V): this { this.version++; return super.set(key, value); }
+  override delete(key: K): boolean { const had = super.delete(key); if (had) this.version++; return had; }
+}
+
 export abstract class Module<Args extends unknown[] = [Tensor], Out = Tensor> {
   /** True in training mode (the default); set by train()/eval() on the whole tree. */
   training = true;
@@ -111,7 +118,7 @@ export abstract class Module<Args extends unknown[] = [Tensor], Out = Tensor> {
   readonly #params = new Map<string, Parameter | null>();
   readonly #buffers = new Map<string, Tensor | null>();
   readonly #nonPersistent = new Set<string>();
-  readonly #modules = new Map<string, AnyModule | null>();
+  readonly #modules = new VersionedMap<string, AnyModule | null>();
   /** Getter installed per registered name; lets the scan tell our accessors from user fields. */
   readonly #getters = new Map<string, () => unknown>();
   // Stored with erased parameter types so that Module<A, O> subclasses stay assignable to AnyModule
@@ -174,6 +181,22 @@ export abstract class Module<Args extends unknown[] = [Tensor], Out = Tensor> {
     const map = this.#postHooks;
     return { id, remove: () => { map.delete(id); } };
   }
+
+  /**
+   * Whether a forward pre-hook or forward hook is registered on this module (not its children):
+   * a fast path that runs forward() without call() must not skip them.
+   * @example new Linear(2, 2).hasForwardHooks // false
+   */
+  get hasForwardHooks(): boolean { return this.#preHooks.size > 0 || this.#postHooks.size > 0; }
+
+  /**
+   * A number that changes whenever a child module is registered, replaced or removed through the
+   * registry (registerModule, deleteModule, a registered name assigned, containers' append/set),
+   * so a cached view of the children (compileInference's plan) can tell it is stale without
+   * walking them. A module stored under a new field name is seen at the next traversal.
+   * @example const v = seq.childrenVersion; seq.append(new ReLU()); seq.childrenVersion !== v // true
+   */
+  get childrenVersion(): number { return this.#modules.version; }
 
   // ---------------------------------------------------------------------------------------------
   // Registration

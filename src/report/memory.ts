@@ -47,6 +47,17 @@ export function optimizerStateBytes(opt: Optimizer): number {
  * savedActivationBytes([loss], new Set(net.parameters().map((p) => p.data.buffer)));
  */
 export function savedActivationBytes(roots: readonly Tensor[], exclude: ReadonlySet<ArrayBufferLike> = new Set()): number {
+  return savedActivationScan(roots, exclude).bytes;
+}
+
+/**
+ * savedActivationBytes, and the nodes reached that still hold saved tensors: until a backward
+ * frees one of them (its `saved` becomes null) the byte count of the same roots cannot change, so
+ * the profiler checks those nodes instead of walking again.
+ * @example const { bytes, nodes } = savedActivationScan([loss]); // nodes.some((n) => n.saved === null) after loss.backward()
+ */
+export function savedActivationScan(roots: readonly Tensor[], exclude: ReadonlySet<ArrayBufferLike> = new Set()): { bytes: number; nodes: Node[] } {
+  const live: Node[] = [];
   const seenNodes = new Set<Node>();
   const seenBuf = new Set<ArrayBufferLike>(exclude);
   const stack: Node[] = [];
@@ -62,12 +73,13 @@ export function savedActivationBytes(roots: readonly Tensor[], exclude: Readonly
     if (seenNodes.has(node)) continue;
     seenNodes.add(node);
     if (node.saved) {
+      live.push(node);
       for (const t of node.saved.inputs) count(t);
       count(node.saved.output);
     }
     for (const e of node.edges) if (e.node) stack.push(e.node);
   }
-  return n;
+  return { bytes: n, nodes: live };
 }
 
 /** Which optimizer the estimate assumes: its state is 0, 1 or 2 (3 with amsgrad) copies of the parameters. */

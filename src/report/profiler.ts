@@ -8,12 +8,14 @@
 
 import { performance, PerformanceObserver } from 'node:perf_hooks';
 import os from 'node:os';
+import v8 from 'node:v8';
 import type { Backend } from '../backend/backend.js';
 import { getBackend, listBackends, registerBackend, setBackend } from '../backend/registry.js';
 import { Tensor } from '../core/tensor.js';
 import type { Optimizer } from '../optim/optimizer.js';
 import { kernelCost, kernelName } from './kernel_cost.js';
-import { type HasParameters, optimizerStateBytes, parameterBytes, savedActivationBytes } from './memory.js';
+import { type HasParameters, optimizerStateBytes, parameterBytes, savedActivationScan } from './memory.js';
+import type { Node } from '../autograd/tape.js';
 
 /** The step phases a region may name; kernels are attributed to the innermost enclosing one. */
 export type Phase = 'data' | 'forward' | 'backward' | 'optimizer' | 'comm' | 'other';
@@ -54,6 +56,13 @@ export interface ProfileEvent {
   overheadMs?: number;
   /** Kernels on the native backend: from the first pool thread's start to the last one's end (native timing). */
   nativeMs?: number;
+  /**
+   * 'comm' regions with a `comm` source (ProfilerOptions.comm, e.g. the DDP): the time the source
+   * itself says it waited for communication during the region (DdpCommStats.waitMs), and how long
+   * its communication ran hidden behind earlier work (overlapMs).
+   */
+  commWaitMs?: number;
+  commOverlapMs?: number;
   /** Kernels: summed busy time of the pool threads that worked on the call. */
   threadBusyMs?: number;
   /** Thread events: the pool thread's index (0 = the calling JavaScript thread). */
@@ -107,8 +116,15 @@ export interface StepBreakdown {
   forwardMs: number;
   backwardMs: number;
   optimizerMs: number;
-  /** Communication (a region named 'comm', such as the DDP gradient all-reduce wait). */
+  /**
+   * Communication: with a `comm` source (ProfilerOptions.comm), what it reports it waited for
+   * (DDP: DdpCommStats.waitMs, the exposed all-reduce wait); otherwise the time of the regions named
+   * 'comm' (a JavaScript timer around the wait). `commSource` says which.
+   */
   commMs: number;
+  commSource: 'ddp' | 'timer';
+  /** With a `comm` source: communication that ran hidden behind backward (DdpCommStats.overlapMs); else 0. */
+  commOverlapMs: number;
   /** Step time outside the five phases. */
   otherMs: number;
   /** Garbage collection during the step (also inside the phases' times: it pauses them). */
@@ -148,10 +164,18 @@ export interface MemorySample {
   optimizerState: number;
   /** Tensors the live graph saved for backward (see savedActivationBytes). */
   activations: number;
-  /** All ArrayBuffer bytes of the process (tensors, data, temporaries, garbage not yet collected). */
+  /**
+   * All ArrayBuffer bytes of the process (tensors, data, temporaries, garbage not yet collected):
+   * process.memoryUsage().arrayBuffers at process samples; between them V8's external memory less
+   * its offset from arrayBuffers at the last process sample (the two move together: ArrayBuffers
+   * are V8's external memory).
+   */
   arrayBuffers: number;
+  /** Resident set size at the last process sample (`processSample` says whether this sample read it). */
   rss: number;
   heapUsed: number;
+  /** This sample read process.memoryUsage() (RSS); see ProfilerOptions.processMemoryIntervalMs. */
+  processSample: boolean;
 }
 
 /** What a profiled run measured. */
@@ -172,6 +196,11 @@ export interface ProfileResult {
      */
     peakAccounted: number;
     peakArrayBuffers: number;
+    /**
+     * The process's RSS peak during the profile: the kernel's high-water mark
+     * (process.resourceUsage().maxRSS) when it rose during the profile, which catches peaks
+     * between samples; otherwise (the process peaked earlier) the highest sampled RSS.
+     */
     peakRss: number;
   };
   events: ProfileEvent[];
@@ -190,9 +219,27 @@ export interface ProfilerOptions {
   gc?: boolean;
   /** Native backend: time each kernel's work per pool thread inside the addon (default true). */
   threads?: boolean;
+  /**
+   * Memory samples read the process's RSS (process.memoryUsage(), a read of /proc that costs
+   * 10-60 us right after a phase) at most this often, in ms; the other samples take the cheap
+   * parts (V8 heap statistics, the model's tensors) and carry the last RSS. Default 10; 0 reads it
+   * at every sample. The RSS peak comes from the kernel's high-water mark either way.
+   */
+  processMemoryIntervalMs?: number;
+  /**
+   * Data-parallel training: the DDP (anything with `commStats()`) whose own timing of the gradient
+   * all-reduce wait the regions named 'comm' report (StepBreakdown.commMs), instead of a
+   * JavaScript timer around the await.
+   */
+  comm?: CommStatsSource;
 }
 
-interface Frame { name: string; phase: Phase; start: number; child: number; depth: number; overhead: number }
+/** What the profiler reads from a DDP (DistributedDataParallel.commStats()). */
+export interface CommStatsSource {
+  commStats(): { steps: number; waitMs: number; overlapMs: number };
+}
+
+interface Frame { name: string; phase: Phase; start: number; child: number; depth: number; overhead: number; commSteps: number }
 
 const ZERO_PHASES = (): Record<Phase, number> => ({ data: 0, forward: 0, backward: 0, optimizer: 0, comm: 0, other: 0 });
 const PHASE_INDEX: Readonly<Record<Phase, number>> = { data: 0, forward: 1, backward: 2, optimizer: 3, comm: 4, other: 5 };
@@ -300,6 +347,23 @@ export class Profiler {
   #paramBytes = 0;
   #backend = '';
   #tracer: PoolTracer | null = null;
+  // Memory sampling runs at every region boundary, so each part is kept cheap (docs/PROFILING.md
+  // "Overhead"): the saved-for-backward bytes of the watched graphs are walked again only when the
+  // watched set changed or a backward freed a node they counted; the optimizer's state bytes only
+  // when its state map changed or an 'optimizer' region ended; RSS at most every
+  // processMemoryIntervalMs.
+  #actBytes = 0;
+  #actNodes: Node[] = [];
+  #actStale = true;
+  #optBytes = 0;
+  #optState: unknown = null;
+  #optSize = -1;
+  #optStale = true;
+  #lastProcess = -Infinity;
+  #rss = 0;
+  #externalOffset = 0;
+  #maxRssAtStart = 0;
+  #labels = new Map<string, [string, string]>();
 
   constructor(opts: ProfilerOptions = {}) { this.#opts = opts; }
 
@@ -326,6 +390,8 @@ export class Profiler {
     this.#sampling = [];
     this.#timeline = [];
     this.#watched = [];
+    this.#actStale = true; this.#actNodes = []; this.#optStale = true; this.#lastProcess = -Infinity;
+    this.#maxRssAtStart = process.resourceUsage().maxRSS * 1024;
     // the parameter list is read once: sampling must stay cheap (it runs at every region boundary)
     this.#params = this.#opts.model?.parameters() ?? [];
     this.#paramBytes = this.#opts.model ? parameterBytes(this.#opts.model) : 0;
@@ -348,7 +414,9 @@ export class Profiler {
   async stop(): Promise<ProfileResult> {
     if (!this.#running) throw new Error('Profiler.stop: not started');
     const wallMs = performance.now() - this.#t0;
+    this.#lastProcess = -Infinity; // the last sample reads the process too
     this.#sample('stop');
+    const maxRss = process.resourceUsage().maxRSS * 1024;
     this.#running = false;
     setBackend(this.#restore);
     const events = this.#events;
@@ -366,7 +434,10 @@ export class Profiler {
     this.#observer?.disconnect();
     this.#observer = null;
     this.#watched = [];
-    return summarize(this.#backend, wallMs, events, this.#gc, this.#timeline, overheads);
+    this.#actNodes = [];
+    const r = summarize(this.#backend, wallMs, events, this.#gc, this.#timeline, overheads);
+    if (maxRss > this.#maxRssAtStart) r.memory.peakRss = Math.max(r.memory.peakRss, maxRss);
+    return r;
   }
 
   /**
@@ -377,11 +448,12 @@ export class Profiler {
    */
   region<T>(name: string, fn: () => T): T {
     if (!this.#running) return fn();
-    this.#enter(name);
+    const labels = this.#labelsOf(name);
+    this.#enter(name, labels[0]);
     let out: T;
     try { out = fn(); } finally { this.#exit(); }
-    if (out instanceof Tensor && out.gradFn !== null) this.#watched.push(out);
-    this.#sample(`${name}:exit`);
+    if (out instanceof Tensor && out.gradFn !== null) { this.#watched.push(out); this.#actStale = true; }
+    this.#sample(labels[1]);
     return out;
   }
 
@@ -393,32 +465,43 @@ export class Profiler {
    */
   async regionAsync<T>(name: string, fn: () => Promise<T>): Promise<T> {
     if (!this.#running) return fn();
-    this.#enter(name);
+    const labels = this.#labelsOf(name);
+    this.#enter(name, labels[0]);
     let out: T;
     try { out = await fn(); } finally { this.#exit(); }
-    this.#sample(`${name}:exit`);
+    this.#sample(labels[1]);
     return out;
   }
 
   /** Time one training step (a region named 'step'); the step breakdown is built from these. @example prof.step(() => trainStep()) */
   step<T>(fn: () => T): T {
     this.#watched = [];
+    this.#actStale = true;
     return this.region('step', fn);
   }
 
   /** step() for an async step (data-parallel training awaits its gradient sync). @example await prof.stepAsync(async () => { ...; await prof.regionAsync('comm', () => ddp.finishGradientSync()); }) */
   async stepAsync<T>(fn: () => Promise<T>): Promise<T> {
     this.#watched = [];
+    this.#actStale = true;
     return this.regionAsync('step', fn);
   }
 
-  #enter(name: string): void {
+  /** The region's two sample labels, built once per name (no string per sample). */
+  #labelsOf(name: string): [string, string] {
+    let l = this.#labels.get(name);
+    if (l === undefined) { l = [`${name}:enter`, `${name}:exit`]; this.#labels.set(name, l); }
+    return l;
+  }
+
+  #enter(name: string, label: string): void {
     const top = this.#stack[this.#stack.length - 1];
     const phase: Phase = PHASES.has(name) ? name as Phase : top?.phase ?? 'other';
-    this.#sample(`${name}:enter`);
+    this.#sample(label);
+    const commSteps = name === 'comm' && this.#opts.comm ? this.#opts.comm.commStats().steps : -1;
     const start = performance.now();
     this.#mark = start;
-    this.#stack.push({ name, phase, start, child: 0, depth: this.#stack.length, overhead: 0 });
+    this.#stack.push({ name, phase, start, child: 0, depth: this.#stack.length, overhead: 0, commSteps });
   }
 
   #exit(): void {
@@ -428,7 +511,14 @@ export class Profiler {
     const dur = now - f.start;
     const parent = this.#stack[this.#stack.length - 1];
     if (parent) { parent.child += dur - f.overhead; parent.overhead += f.overhead; }
-    this.#events.push({ name: f.name, cat: 'region', start: f.start - this.#t0, dur, phase: f.phase, depth: f.depth, selfMs: dur - f.overhead - f.child, overheadMs: f.overhead });
+    const ev: ProfileEvent = { name: f.name, cat: 'region', start: f.start - this.#t0, dur, phase: f.phase, depth: f.depth, selfMs: dur - f.overhead - f.child, overheadMs: f.overhead };
+    if (f.commSteps >= 0) {
+      // the source's figures are of its last synced step: they belong to this region only when a sync finished inside it
+      const c = this.#opts.comm!.commStats();
+      if (c.steps > f.commSteps) { ev.commWaitMs = c.waitMs; ev.commOverlapMs = c.overlapMs; }
+    }
+    this.#events.push(ev);
+    if (f.name === 'optimizer') this.#optStale = true;
   }
 
   /**
@@ -456,8 +546,20 @@ export class Profiler {
   #sample(label: string): void {
     if (!(this.#opts.memory ?? true) || !this.#running) return;
     const t = performance.now();
-    const m = process.memoryUsage();
-    const { optimizer } = this.#opts;
+    let arrayBuffers: number, heapUsed: number;
+    const processSample = t - this.#lastProcess >= (this.#opts.processMemoryIntervalMs ?? 10);
+    if (processSample) {
+      const m = process.memoryUsage();
+      this.#lastProcess = t;
+      this.#rss = m.rss;
+      arrayBuffers = m.arrayBuffers;
+      heapUsed = m.heapUsed;
+      this.#externalOffset = v8.getHeapStatistics().external_memory - arrayBuffers;
+    } else {
+      const h = v8.getHeapStatistics();
+      heapUsed = h.used_heap_size;
+      arrayBuffers = Math.max(0, h.external_memory - this.#externalOffset);
+    }
     let grads = 0;
     for (const p of this.#params) if (p.grad) grads += p.grad.size * p.grad.data.BYTES_PER_ELEMENT;
     this.#timeline.push({
@@ -465,17 +567,44 @@ export class Profiler {
       label,
       params: this.#paramBytes,
       grads,
-      optimizerState: optimizer ? optimizerStateBytes(optimizer) : 0,
-      activations: this.#watched.length ? savedActivationBytes(this.#watched, this.#exclude) : 0,
-      arrayBuffers: m.arrayBuffers,
-      rss: m.rss,
-      heapUsed: m.heapUsed,
+      optimizerState: this.#optimizerBytes(),
+      activations: this.#activationBytes(),
+      arrayBuffers,
+      rss: this.#rss,
+      heapUsed,
+      processSample,
     });
     const after = performance.now();
     this.#mark = after;
     this.#sampling.push(t - this.#t0, after - this.#t0);
     const top = this.#stack[this.#stack.length - 1];
     if (top) top.overhead += after - t;
+  }
+
+  /** The optimizer's state bytes, summed again only when its state map changed (lazy creation, a loaded state) or an 'optimizer' region ended. */
+  #optimizerBytes(): number {
+    const opt = this.#opts.optimizer;
+    if (!opt) return 0;
+    if (this.#optStale || opt.state !== this.#optState || opt.state.size !== this.#optSize) {
+      this.#optBytes = optimizerStateBytes(opt);
+      this.#optState = opt.state; this.#optSize = opt.state.size; this.#optStale = false;
+    }
+    return this.#optBytes;
+  }
+
+  /**
+   * The watched graphs' saved-for-backward bytes. Walked again only when the watched set changed
+   * or a node the last walk counted has been freed by a backward (its `saved` is null): nodes that
+   * ops add later are not reachable from the watched roots, so nothing else changes the count.
+   */
+  #activationBytes(): number {
+    if (this.#watched.length === 0) return 0;
+    if (!this.#actStale) for (const n of this.#actNodes) if (n.saved === null) { this.#actStale = true; break; }
+    if (this.#actStale) {
+      const scan = savedActivationScan(this.#watched, this.#exclude);
+      this.#actBytes = scan.bytes; this.#actNodes = scan.nodes; this.#actStale = false;
+    }
+    return this.#actBytes;
   }
 }
 
@@ -601,7 +730,11 @@ function summarize(backend: string, wallMs: number, events: ProfileEvent[], gc: 
     }, 0);
     const netOfGc = (name: 'data' | 'optimizer' | 'comm'): number => inside
       .filter((e) => e.cat === 'region' && e.name === name && e.depth === s.depth + 1)
-      .reduce((a, e) => a + net(e) - gcOverlap(e.start, e.start + e.dur), 0);
+      // a comm region whose source timed its own wait counts that wait (at most the region's time
+      // less GC); the region's remaining JavaScript (promise glue) stays unattributed
+      .reduce((a, e) => { const t = net(e) - gcOverlap(e.start, e.start + e.dur); return a + (e.commWaitMs !== undefined ? Math.min(e.commWaitMs, t) : t); }, 0);
+    const commRegions = inside.filter((e) => e.cat === 'region' && e.name === 'comm' && e.depth === s.depth + 1);
+    const fromSource = commRegions.some((e) => e.commWaitMs !== undefined);
     let ops = 0, opsKernel = 0;
     for (const e of inside) {
       if (e.cat !== 'kernel' || e.phase === 'data' || e.phase === 'optimizer' || e.phase === 'comm') continue;
@@ -613,7 +746,9 @@ function summarize(backend: string, wallMs: number, events: ProfileEvent[], gc: 
     const acc: StepAccounting = { ops, opsKernel, optimizer: netOfGc('optimizer'), data: netOfGc('data'), gc: gcOverlap(s.start, s1), comm: netOfGc('comm'), unattributed: 0 };
     acc.unattributed = totalMs - acc.ops - acc.optimizer - acc.data - acc.gc - acc.comm;
     const b: StepBreakdown = {
-      index, totalMs, dataMs: phaseMs('data'), forwardMs: phaseMs('forward'), backwardMs: phaseMs('backward'), optimizerMs: phaseMs('optimizer'), commMs: phaseMs('comm'),
+      index, totalMs, dataMs: phaseMs('data'), forwardMs: phaseMs('forward'), backwardMs: phaseMs('backward'), optimizerMs: phaseMs('optimizer'),
+      commMs: commRegions.reduce((a, e) => a + (e.commWaitMs ?? net(e)), 0), commSource: fromSource ? 'ddp' : 'timer',
+      commOverlapMs: commRegions.reduce((a, e) => a + (e.commOverlapMs ?? 0), 0),
       otherMs: 0, gcMs: acc.gc,
       kernelMs: inside.filter((e) => e.cat === 'kernel').reduce((a, e) => a + e.dur, 0),
       accounting: acc,

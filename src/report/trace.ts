@@ -66,7 +66,8 @@ export function toChromeTrace(r: ProfileResult): ChromeTrace {
   }
   for (const m of r.memory.timeline) {
     ev.push({ name: 'memory (bytes)', ph: 'C', ts: us(m.t), pid, tid: MAIN_TID, args: { params: m.params, grads: m.grads, optimizerState: m.optimizerState, activations: m.activations } });
-    ev.push({ name: 'process (bytes)', ph: 'C', ts: us(m.t), pid, tid: MAIN_TID, args: { rss: m.rss, arrayBuffers: m.arrayBuffers } });
+    // RSS only where the sample read it (the others carry the last value; see processMemoryIntervalMs)
+    ev.push({ name: 'process (bytes)', ph: 'C', ts: us(m.t), pid, tid: MAIN_TID, args: m.processSample === false ? { arrayBuffers: m.arrayBuffers } : { rss: m.rss, arrayBuffers: m.arrayBuffers } });
   }
   return { traceEvents: ev, displayTimeUnit: 'ms', otherData: { backend: r.backend, node: r.machine.node, cpu: r.machine.cpu, date: r.machine.date } };
 }

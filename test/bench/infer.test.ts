@@ -25,6 +25,8 @@ test('benchInfer: an image preset at batch 1 and 3, eval mode restored', () => {
     assert.equal(r.iters, 5);
     assert.ok(r.p10Ms > 0 && r.p10Ms <= r.medianMs && r.medianMs <= r.p90Ms, JSON.stringify(r));
     assert.ok(Math.abs(r.samplesPerSecond - batch / (r.medianMs / 1000)) < 1e-6 * r.samplesPerSecond);
+    assert.equal(r.path, 'plan', 'a Sequential preset is timed through its inference plan');
+    assert.ok(r.callMedianMs > 0);
   }
   assert.equal(m.training, true, 'training mode restored');
   assert.deepEqual(inferInput(createModel('lenet5'), 2).shape, [2, 1, 28, 28]);
@@ -37,6 +39,8 @@ test('benchInfer: a GPT takes int32 tokens of the chosen context; a context past
   assert.deepEqual(x.shape, [2, 16]);
   const r = benchInfer(g, { batch: 1, context: 8, iters: 2, warmup: 1 });
   assert.deepEqual(r.inputShape, [1, 8]);
+  assert.equal(r.path, 'call');
+  assert.equal(r.callMedianMs, r.medianMs);
   assert.throws(() => inferInput(g, 1, { context: 100000 }), /context must be an integer in \[1, \d+\]/);
 });
 

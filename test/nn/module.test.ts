@@ -265,3 +265,27 @@ test('lookup errors name the path and the choices', () => {
   assert.throws(() => net.deleteParameter('nope'), /Net\.deleteParameter: no parameter named 'nope'/);
   assert.throws(() => net.blocks.forward(), /ModuleList: has no forward\(\)/);
 });
+
+test('hasForwardHooks and childrenVersion: hooks counted on the module itself; the version moves with every child registry change', () => {
+  const lin = new Linear(2, 2);
+  const seq = new Sequential(lin, new ReLU());
+  assert.equal(lin.hasForwardHooks, false);
+  const h = lin.registerForwardHook(() => undefined);
+  assert.equal(lin.hasForwardHooks, true);
+  assert.equal(seq.hasForwardHooks, false, "a child's hooks are not the parent's");
+  h.remove();
+  const p = lin.registerForwardPreHook(() => undefined);
+  assert.equal(lin.hasForwardHooks, true);
+  p.remove();
+  assert.equal(lin.hasForwardHooks, false);
+  const v0 = seq.childrenVersion;
+  seq.append(new ReLU());
+  const v1 = seq.childrenVersion;
+  seq.set(1, new Linear(2, 2));
+  const v2 = seq.childrenVersion;
+  seq.deleteModule('2');
+  const v3 = seq.childrenVersion;
+  assert.equal(new Set([v0, v1, v2, v3]).size, 4, `versions ${[v0, v1, v2, v3].join(', ')}`);
+  void seq.length;  // a traversal that changes nothing
+  assert.equal(seq.childrenVersion, v3);
+});

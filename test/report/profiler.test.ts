@@ -12,7 +12,9 @@ import * as ops from '../../src/ops/index.js';
 import { createAnyModel } from '../../src/models/index.js';
 import { Profiler, profile } from '../../src/report/profiler.js';
 import { kernelCost } from '../../src/report/kernel_cost.js';
-import { estimateTrainingMemory } from '../../src/report/memory.js';
+import { estimateTrainingMemory, optimizerStateBytes, savedActivationBytes } from '../../src/report/memory.js';
+import { Linear } from '../../src/nn/index.js';
+import { SGD } from '../../src/optim/index.js';
 import { profileTraining, trainingStep } from '../../src/report/training.js';
 
 const view = (shape: number[], strides?: number[]) => {
@@ -139,6 +141,7 @@ test('accounting: JavaScript before a kernel is its dispatch, after the last ker
   assert.ok(mm.dispatchMs >= 3, `the 3 ms before the matmul are its dispatch: ${mm.dispatchMs}`);
   assert.ok(s.accounting.unattributed >= 2, `the 2 ms after it are unattributed: ${s.accounting.unattributed}`);
   assert.ok(s.accounting.comm >= 2 && s.commMs === s.accounting.comm, `comm ${s.commMs}`);
+  assert.equal(s.commSource, 'timer');
   assert.ok(Math.abs(s.accounting.ops - mm.opSelfMs) < 1e-9);
   assert.ok(Math.abs(s.accounting.ops + s.accounting.comm + s.accounting.unattributed - s.totalMs) < 1e-9);
 });
@@ -162,4 +165,63 @@ test('kernel records grow past their first 1024 slots and keep per-op names apar
   const ks = r.events.filter((e) => e.cat === 'kernel');
   assert.equal(ks.length, 1040);
   for (let i = 1; i < ks.length; i++) assert.ok(ks[i]!.start >= ks[i - 1]!.start, 'records keep their order');
+});
+
+test('memory samples: cached activation and optimizer-state bytes match a fresh count at every sample; RSS rate-limited', async () => {
+  manualSeed(5);
+  const net = new Linear(6, 4);
+  const opt = new SGD(net.parameters(), { lr: 0.1, momentum: 0.9 });
+  const exclude = new Set(net.parameters().map((q) => q.data.buffer));
+  const x = ops.randn([3, 6]);
+  const fresh: { activations: number; optimizerState: number }[] = [];
+  let held: ReturnType<typeof ops.relu> | null = null;
+  // the observer region runs no kernel: it records what a full walk and sum give at that moment,
+  // next to the profiler's samples at its enter and exit
+  const observe = (p: Profiler): void => p.region('observe', () => { fresh.push({ activations: held ? savedActivationBytes([held], exclude) : 0, optimizerState: optimizerStateBytes(opt) }); });
+  const r = await profile((p) => {
+    for (let s = 0; s < 2; s++) {
+      p.step(() => {
+        held = p.region('forward', () => ops.relu(net.call(x)).sum());
+        observe(p);
+        p.region('backward', () => held!.backward());
+        observe(p);
+        p.region('optimizer', () => { opt.step(); opt.zeroGrad(); });
+        observe(p);
+        held = null;
+      });
+    }
+    // a loaded state is a new map: its bytes are counted again outside any 'optimizer' region
+    const fresh2 = new SGD(net.parameters(), { lr: 0.1 });
+    opt.loadStateDict(fresh2.stateDict());
+    observe(p);
+  }, { model: net, optimizer: opt, gc: false, processMemoryIntervalMs: 1e9 });
+  const seen = r.memory.timeline.filter((m) => m.label === 'observe:enter');
+  assert.equal(seen.length, fresh.length);
+  seen.forEach((m, i) => assert.deepEqual({ activations: m.activations, optimizerState: m.optimizerState }, fresh[i], `sample ${i}`));
+  assert.ok(fresh[0]!.activations > 0 && fresh[1]!.activations === 0, 'backward frees the graph');
+  assert.equal(fresh[2]!.optimizerState, 4 * (6 * 4 + 4), 'SGD momentum buffers after the first step');
+  assert.equal(fresh[6]!.optimizerState, 0, 'a state without momentum buffers loaded');
+  // with an interval longer than the run only the first and the last samples read the process
+  assert.deepEqual(r.memory.timeline.filter((m) => m.processSample).map((m) => m.label), ['start', 'stop']);
+  assert.ok(r.memory.timeline.every((m) => m.rss > 0 && m.arrayBuffers > 0 && m.heapUsed > 0));
+  assert.ok(r.memory.peakRss >= Math.max(...r.memory.timeline.map((m) => m.rss)));
+  const every = await profile((p) => { p.region('x', () => ops.add(x, x)); }, { processMemoryIntervalMs: 0 });
+  assert.ok(every.memory.timeline.every((m) => m.processSample));
+});
+
+test('a comm source: the comm phase is the wait it reports when a sync finished inside the region, else the timer', { skip: process.env.TENSORSLIM_BACKEND === 'reference' ? 'profiler bookkeeping only, no kernel: runs in the native pass' : false }, async () => {
+  const stats = { steps: 0, waitMs: 0, overlapMs: 0 };
+  const source = { commStats: () => ({ ...stats }) };
+  const r = await profile(async (p) => {
+    await p.stepAsync(async () => {
+      await p.regionAsync('comm', async () => { spin(3); stats.steps++; stats.waitMs = 1.25; stats.overlapMs = 0.5; });
+    });
+    // no sync inside: the source's figures belong to the previous step, so the timer counts
+    await p.stepAsync(async () => { await p.regionAsync('comm', async () => { spin(1); }); });
+  }, { comm: source, gc: false, memory: false });
+  const [a, b] = r.steps;
+  assert.deepEqual([a!.commSource, a!.commMs, a!.commOverlapMs, a!.accounting.comm], ['ddp', 1.25, 0.5, 1.25]);
+  assert.ok(a!.accounting.unattributed >= 1.5, 'the rest of the region is not communication');
+  assert.equal(b!.commSource, 'timer');
+  assert.ok(b!.commMs >= 1 && b!.commMs === b!.accounting.comm);
 });

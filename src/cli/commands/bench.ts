@@ -82,7 +82,8 @@ function benchInferWorkload(ctx: CliContext, flags: ParsedFlags<typeof FLAGS>): 
   const us = (ms: number): string => (ms < 1 ? `${(ms * 1000).toFixed(1)} us` : `${ms.toFixed(3)} ms`);
   ctx.out(formatKeyValues([
     ['infer', `${r.model} (${r.params.toLocaleString('en-US')} params), input [${r.inputShape.join(', ')}], eval mode, no graph`],
-    ['latency', `${us(r.medianMs)} median (p10 ${us(r.p10Ms)}, p90 ${us(r.p90Ms)}, ${r.iters} calls)`],
+    ['latency', `${us(r.medianMs)} median (p10 ${us(r.p10Ms)}, p90 ${us(r.p90Ms)}, ${r.iters} calls, ${r.path === 'plan' ? 'inference plan' : 'model.call'})`],
+    ...(r.path === 'plan' ? [['model.call', `${us(r.callMedianMs)} median (interleaved)`] as [string, string]] : []),
     ['throughput', `${Math.round(r.samplesPerSecond).toLocaleString('en-US')} samples/s`],
     ['backend', `${r.machine.backend} (${r.machine.cpuPath}, ${r.threads} threads)`],
     ['cpu', `${r.machine.cpu} (${r.machine.cores} cores)`],
@@ -143,7 +144,8 @@ quant  forward pass of Linear(N, N) (--size, default 1024) at --batch (default 3
       dynamic quantization (quant.DynamicQuantizedLinear: activations quantized per batch, int8 GEMM
       with int32 accumulation); --json fields int8Ms, float32Ms, speedup, int8KernelMs, cpuPath
 infer  inference latency: the forward pass of --model (a preset or a checkpoint; default mlp) at
-      --batch (default 1) in eval mode without a graph; median/p10/p90 per call, samples/s
+      --batch (default 1) in eval mode without a graph; median/p10/p90 per call, samples/s;
+      image presets through compileInference's plan, and model.call() interleaved (callMedianMs)
       (peers PyTorch and ONNX Runtime: bench/run_infer.ts)
 
 Options:
