@@ -3,7 +3,7 @@
 
 export {
   ProcessGroup, initProcessGroup, destroyProcessGroup, getRank, getWorldSize, isInitialized, defaultGroup,
-  allReduce, broadcast, allGather, reduceScatter, barrier, send, recv, glooUnavailableReason,
+  allReduce, broadcast, allGather, reduceScatter, barrier, send, recv, glooUnavailableReason, newGroup,
   type InitProcessGroupOptions, type ReduceOp,
 } from './process_group.js';
 export { readLaunchEnv, detectSource, expandSlurmNodelist, DEFAULT_MASTER_PORT, DEFAULT_TIMEOUT_MS, type LaunchInfo, type LaunchSource, type Env } from './env.js';
