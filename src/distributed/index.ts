@@ -21,4 +21,4 @@ export {
 export { ZeroRedundancyOptimizer, type ZeroOptions, type OptimizerClass } from './zero.js';
 export { copyToParallel, reduceFromParallel, ColumnParallelLinear, RowParallelLinear, TensorParallelMLP, TensorParallelAttention, parallelizeTransformer } from './tensor_parallel.js';
 export { GPipeGPT, type GPipeOptions, type PipelineSchedule } from './pipeline.js';
-export { FullyShardedDataParallel, type FullyShardedOptions } from './fsdp.js';
+export { FullyShardedDataParallel, gptUnits, type FullyShardedOptions } from './fsdp.js';
