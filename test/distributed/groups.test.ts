@@ -24,3 +24,19 @@ test('sub-groups: 2 TP x 2 DP and 2 PP x 2 DP on 4 ranks equal one process on th
     }
   }
 });
+
+test('newGroup in one process: a group of rank 0 works; bad rank lists and sub-groups of sub-groups are refused', { skip: glooSkip() }, async () => {
+  const { initProcessGroup, newGroup, destroyProcessGroup } = await import('../../src/distributed/index.js');
+  const { tensor } = await import('../../src/index.js');
+  const pg = await initProcessGroup({ backend: 'gloo', rank: 0, worldSize: 1, env: {}, token: 'groups-test' });
+  try {
+    const g = (await newGroup([0]))!;
+    assert.deepEqual([g.rank, g.worldSize, ...g.ranks], [0, 1, 0]);
+    assert.deepEqual(Array.from((await g.allReduce(tensor([1, 2]), 'sum')).data), [1, 2]);
+    await assert.rejects(newGroup([1]), /newGroup\(\[1\]\) \(rank 0 of 1\): ranks must be distinct integers in 0\.\.0/);
+    await assert.rejects(pg.newGroup([0, 0]), /ranks must be distinct integers/);
+    await assert.rejects(g.newGroup([0]), /sub-groups are made from the default group/);
+  } finally {
+    await destroyProcessGroup();
+  }
+});
