@@ -168,6 +168,7 @@ export class DataParallelTraining implements DataParallel {
   // a resumed state (loaded into the Trainer's optimizer before fit) is handed to the shards.
   // A later fit with the same optimizer over the same parameters continues with the same shards.
   private readonly zeros = new WeakMap<Optimizer, ZeroRedundancyOptimizer<OptimizerOptions>>();
+  private zeroHooked: ZeroRedundancyOptimizer<OptimizerOptions>[] = [];
 
   // The gradients are reduced during backward (zero.overlap), except when a step accumulates several
   // backward passes' worth inside one loss... (`accumulating`, as DDP's overlap = false).
@@ -186,6 +187,10 @@ export class DataParallelTraining implements DataParallel {
         } else {
           const groups = full.paramGroups.map(({ params: ps, ...hyper }) => ({ ...hyper, params: [...ps] }));
           zero = new ZeroRedundancyOptimizer(groups, full.constructor as OptimizerClass<OptimizerOptions>, full.defaults, { stage, group: this.group, bucketCapMB: this.ddpOptions.bucketCapMB ?? 4 });
+          // An earlier fit's ZeRO (another optimizer, e.g. prune's next phase) stops watching the
+          // parameters' gradients (its hooks would keep it alive); reused later, it reduces at step().
+          for (const z of this.zeroHooked) z.remove();
+          this.zeroHooked = [zero];
           this.zeros.set(full, zero);
           await zero.broadcastParameters(); // rank 0's weights everywhere, as DDP does
           // A resumed run: every rank loaded the checkpoint's full state (a consolidated state left on
