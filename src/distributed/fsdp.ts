@@ -14,6 +14,10 @@
 //   shard gradient and the full parameters and gradients are dropped. Recomputing is the price of
 //   freeing the gathered parameters: our tape keeps the parameter tensors it used, so a forward tape
 //   would keep them alive until backward.
+// Parameters that no unit holds, or that several units share (a GPT's tied embedding and LM head),
+//   form the root unit: gathered once at the start of forward, kept for the whole step (every unit's
+//   recomputed backward adds to their gradient) and reduce-scattered after the last unit's backward.
+// A GPT is a chain of units too: its embeddings, each block, and the final norm with the LM head.
 // The optimizer (any elementwise optimizer: SGD, Adam, AdamW) runs over `parameters()`, the shards.
 // N ranks each on 1/N of the batch equal one process on the full batch (test/distributed/fsdp.test.ts).
 
@@ -24,6 +28,12 @@ import type { AnyModule, Module } from '../nn/module.js';
 import { Parameter } from '../nn/parameter.js';
 import { Dropout } from '../nn/dropout.js';
 import { Sequential } from '../nn/container.js';
+import { Module as ModuleBase } from '../nn/module.js';
+import type { Embedding } from '../nn/embedding.js';
+import type { LayerNorm } from '../nn/normalization.js';
+import type { Linear } from '../nn/linear.js';
+import * as ops from '../ops/index.js';
+import { GPT } from '../models/gpt.js';
 import { defaultGroup, type ProcessGroup } from './process_group.js';
 
 type FloatArray = Float32Array | Float64Array;
@@ -31,8 +41,9 @@ type AnyUnit = Module<[Tensor], Tensor>;
 
 export interface FullyShardedOptions {
   /**
-   * The chain of modules forward() runs in order, each unit's output feeding the next; every
-   * parameter of the model must belong to exactly one unit. Default: the layers of a Sequential.
+   * The chain of modules forward() runs in order, each unit's output feeding the next. Parameters
+   * of the model in no unit, or shared by several units, form the root unit (gathered for the whole
+   * step). Default: the layers of a Sequential; for a GPT, `gptUnits(gpt)`.
    */
   units?: AnyUnit[];
   /** The group (default: the one initProcessGroup made). */
@@ -90,6 +101,11 @@ function setSlot(s: Slot, p: Parameter | null): void {
 export class FullyShardedDataParallel {
   readonly group: ProcessGroup;
   private readonly units: Unit[] = [];
+  /** The parameters no single unit owns: gathered from the start of forward to the end of backward. */
+  private root!: Unit;
+  private rootFull: FloatArray | null = null;
+  /** The model's parameter names, in its order (its slots are empty after construction). */
+  private readonly names: string[];
   private inputs: (Tensor | null)[] = [];
   private output: Tensor | null = null;
   private gathered = 0;
@@ -115,38 +131,39 @@ export class FullyShardedDataParallel {
   constructor(readonly model: AnyModule, opts: FullyShardedOptions = {}) {
     const op = 'FullyShardedDataParallel';
     this.group = opts.group ?? defaultGroup(op);
+    this.names = model.namedParameters().map(([n]) => n);
     let modules: AnyUnit[];
     if (opts.units !== undefined) modules = opts.units;
     else if (model instanceof Sequential) modules = model.children() as AnyUnit[];
-    else throw new Error(`${op}: ${model.constructor.name} is not a Sequential; pass { units: [...] }, the chain of modules its forward runs`);
-    const seen = new Map<Parameter, number>();
+    else if (model instanceof GPT) modules = gptUnits(model);
+    else throw new Error(`${op}: ${model.constructor.name} is not a Sequential or a GPT; pass { units: [...] }, the chain of modules its forward runs`);
+    // Which units use each parameter: one unit owns it, none or several leave it to the root unit.
+    const users = new Map<Parameter, Set<number>>();
     modules.forEach((m, ui) => {
       for (const sub of m.modules()) if (sub instanceof Dropout && sub.p > 0) throw new Error(`${op}: unit ${ui} has Dropout(p=${sub.p}); backward recomputes each unit's forward, which would draw a new mask: use p = 0`);
-      for (const p of m.parameters()) {
-        const other = seen.get(p);
-        if (other !== undefined && other !== ui) throw new Error(`${op}: a parameter of shape ${p.shape.join('x')} is shared by units ${other} and ${ui}; put modules that share parameters in one unit`);
-        seen.set(p, ui);
-      }
+      for (const p of m.parameters()) { const u = users.get(p) ?? new Set<number>(); u.add(ui); users.set(p, u); }
     });
-    const all = model.parameters();
-    const missing = all.filter((p) => !seen.has(p));
-    if (missing.length > 0) throw new Error(`${op}: ${missing.length} parameter(s) of the model (shapes ${missing.map((p) => p.shape.join('x')).join(', ')}) are in no unit; every parameter must belong to one of the units forward() runs`);
+    const inRoot = (p: Parameter): boolean => (users.get(p)?.size ?? 0) !== 1;
     const n = this.group.worldSize;
     const rank = this.group.rank;
-    for (const [ui, m] of modules.entries()) {
+    // Units 0..U-1, then the root unit (the model's parameters that no single unit owns).
+    for (const [ui, m] of [...modules, model as AnyUnit].entries()) {
+      const root = ui === modules.length;
       const params: Parameter[] = [];
       const slots: Slot[][] = [];
       for (const [, owner] of m.namedModules()) {
         for (const [name, p] of owner.namedParameters('', false, false)) {
+          if (inRoot(p) !== root) continue;
           let k = params.indexOf(p);
           if (k < 0) { k = params.length; params.push(p); slots.push([]); }
           slots[k]!.push({ owner: owner as AnyModule, name });
         }
       }
+      const what = root ? 'the root unit (parameters in no unit or shared by several)' : `unit ${ui}`;
       const dtypes = new Set(params.map((p) => p.dtype));
-      if (dtypes.size > 1) throw new Error(`${op}: unit ${ui} mixes parameter dtypes (${[...dtypes].join(', ')}); give each unit one float dtype`);
+      if (dtypes.size > 1) throw new Error(`${op}: ${what} mixes parameter dtypes (${[...dtypes].join(', ')}); give each unit one float dtype`);
       const dtype = (params[0]?.dtype ?? 'float32') as FloatDType;
-      if (dtype !== 'float32' && dtype !== 'float64') throw new Error(`${op}: unit ${ui} has ${dtype} parameters; only float32 and float64 parameters can be sharded`);
+      if (dtype !== 'float32' && dtype !== 'float64') throw new Error(`${op}: ${what} has ${dtype} parameters; only float32 and float64 parameters can be sharded`);
       const offsets: number[] = [];
       let total = 0;
       for (const p of params) { offsets.push(total); total += p.size; }
@@ -159,7 +176,8 @@ export class FullyShardedDataParallel {
         if (a < b) data.set(contiguousData(p).subarray(a - offsets[i]!, b - offsets[i]!), a - lo);
       });
       const shardParam = new Parameter(fromBuffer(data, dtype, [shard]));
-      this.units.push({ module: m, dtype, shapes: params.map((p) => p.shape), slots, offsets, total, shard, shardParam });
+      const unit: Unit = { module: m, dtype, shapes: params.map((p) => p.shape), slots, offsets, total, shard, shardParam };
+      if (root) this.root = unit; else this.units.push(unit);
       for (const ss of slots) for (const s of ss) setSlot(s, null);
     }
   }
@@ -170,7 +188,7 @@ export class FullyShardedDataParallel {
    * @example new AdamW(fsdp.parameters(), { lr: 1e-3 });
    */
   parameters(): Parameter[] {
-    return this.units.filter((u) => u.total > 0).map((u) => u.shardParam);
+    return [...this.units, this.root].filter((u) => u.total > 0).map((u) => u.shardParam);
   }
 
   /**
@@ -181,13 +199,27 @@ export class FullyShardedDataParallel {
    */
   async forward(x: Tensor): Promise<Tensor> {
     this.inputs = [];
+    this.output = null;
+    if (this.rootFull === null && this.root.total > 0) {
+      this.rootFull = await this.gatherUnit(this.root);
+      this.installUnit(this.root, this.rootFull);
+    }
     const order = this.units.map((_, i) => i);
     const fetch = this.prefetcher(order);
-    for (const i of order) {
-      const full = await fetch(i);
-      this.inputs.push(x);
-      x = noGrad(() => this.units[i]!.module.call(x));
-      this.release(i, full);
+    let running: [number, FloatArray | null] | null = null;
+    try {
+      for (const i of order) {
+        running = [i, await fetch(i)];
+        this.inputs.push(x);
+        x = noGrad(() => this.units[i]!.module.call(x));
+        this.release(i, running[1]);
+        running = null;
+      }
+    } catch (e) {
+      if (running !== null) this.release(...running);
+      fetch.abandon();
+      this.releaseRoot();
+      throw e;
     }
     const out = x.isLeaf ? x : x.detach();
     out.requiresGrad = true;
@@ -213,34 +245,62 @@ export class FullyShardedDataParallel {
     const scatters: Promise<void>[] = [];
     const order = this.units.map((_, i) => i).reverse();
     const fetch = this.prefetcher(order);
-    for (const i of order) {
-      const u = this.units[i]!;
-      const full = await fetch(i);
-      const input = this.inputs[i]!;
-      const x = i > 0 ? input.detach() : input;
-      if (i > 0) x.requiresGrad = true;
-      const y = u.module.call(x);
-      if (y.requiresGrad) y.backward(g); // else: the first unit, without parameters (e.g. Flatten)
-      if (u.total > 0) {
-        const flat = newArray(u.dtype, u.shard * this.group.worldSize);
-        u.slots.forEach((ss, k) => {
-          const pg = (ss[0]!.owner as unknown as Record<string, Parameter>)[ss[0]!.name]!.grad;
-          if (pg !== null) flat.set(contiguousData(pg), u.offsets[k]!);
-        });
-        scatters.push(this.group.reduceScatter(fromBuffer(flat, u.dtype, [flat.length]), 'avg').then((part) => {
-          const sp = u.shardParam;
-          if (sp.grad === null) sp.grad = part;
-          else { const a = sp.grad.data as FloatArray, b = part.data as FloatArray; for (let j = 0; j < a.length; j++) a[j] = a[j]! + b[j]!; sp.grad.version++; }
-        }));
+    // A failure part-way leaves scatters and a prefetch in flight: collect their outcome (no unhandled rejection).
+    const settle = (): Promise<unknown> => Promise.allSettled(scatters);
+    let running: [number, FloatArray | null] | null = null;
+    try {
+      for (const i of order) {
+        const u = this.units[i]!;
+        const full = await fetch(i);
+        running = [i, full];
+        const input = this.inputs[i]!;
+        const x = i > 0 ? input.detach() : input;
+        if (i > 0) x.requiresGrad = true;
+        const y = u.module.call(x);
+        if (y.requiresGrad) y.backward(g); // else: the first unit, without parameters (e.g. Flatten)
+        if (u.total > 0) scatters.push(this.scatterGradient(u));
+        this.release(i, full);
+        running = null;
+        if (i > 0) {
+          if (x.grad === null) throw new Error(`${op}: unit ${i}'s input got no gradient (does unit ${i} use its input?)`);
+          g = x.grad;
+        }
+        this.inputs[i] = null;
       }
-      this.release(i, full);
-      if (i > 0) {
-        if (x.grad === null) throw new Error(`${op}: unit ${i}'s input got no gradient (does unit ${i} use its input?)`);
-        g = x.grad;
+      if (this.rootFull !== null) {
+        scatters.push(this.scatterGradient(this.root));
+        this.releaseRoot();
       }
-      this.inputs[i] = null;
+    } catch (e) {
+      if (running !== null) this.release(...running);
+      fetch.abandon();
+      this.releaseRoot();
+      await settle();
+      throw e;
     }
     await Promise.all(scatters);
+  }
+
+  // Reduce-scatters (average) unit u's full gradient, read from its installed parameters, into this
+  // rank's shard gradient, accumulating over calls.
+  private scatterGradient(u: Unit): Promise<void> {
+    const flat = newArray(u.dtype, u.shard * this.group.worldSize);
+    u.slots.forEach((ss, k) => {
+      const pg = (ss[0]!.owner as unknown as Record<string, Parameter>)[ss[0]!.name]!.grad;
+      if (pg !== null) flat.set(contiguousData(pg), u.offsets[k]!);
+    });
+    return this.group.reduceScatter(fromBuffer(flat, u.dtype, [flat.length]), 'avg').then((part) => {
+      const sp = u.shardParam;
+      if (sp.grad === null) sp.grad = part;
+      else { const a = sp.grad.data as FloatArray, b = part.data as FloatArray; for (let j = 0; j < a.length; j++) a[j] = a[j]! + b[j]!; sp.grad.version++; }
+    });
+  }
+
+  private releaseRoot(): void {
+    if (this.rootFull === null) return;
+    for (const ss of this.root.slots) for (const s of ss) setSlot(s, null);
+    this.gathered -= this.rootFull.length * bytesOf(this.root.dtype);
+    this.rootFull = null;
   }
 
   /**
@@ -251,13 +311,22 @@ export class FullyShardedDataParallel {
   async fullParameters(): Promise<Map<string, Tensor>> {
     const out = new Map<string, Tensor>();
     const names = new Map<AnyModule, string>(this.model.namedModules().map(([n, m]) => [m as AnyModule, n]));
-    for (const u of this.units) {
+    const byName = new Map<string, Tensor>();
+    for (const u of [...this.units, this.root]) {
       if (u.total === 0) continue;
       const all = (await this.group.allGather(u.shardParam)).data as FloatArray;
       u.slots.forEach((ss, k) => {
         const t = fromBuffer(all.slice(u.offsets[k]!, u.offsets[k]! + numel(u.shapes[k]!)), u.dtype, u.shapes[k]!);
-        for (const s of ss) { const prefix = names.get(s.owner) ?? ''; out.set(prefix === '' ? s.name : `${prefix}.${s.name}`, t); }
+        for (const s of ss) { const prefix = names.get(s.owner) ?? ''; byName.set(prefix === '' ? s.name : `${prefix}.${s.name}`, t); }
       });
+    }
+    // In the model's own order, a shared (tied) parameter under its first name only, as namedParameters() gives it.
+    const emitted = new Set<Tensor>();
+    for (const name of [...this.names, ...byName.keys()]) {
+      const t = byName.get(name);
+      if (t === undefined || emitted.has(t) || out.has(name)) continue;
+      emitted.add(t);
+      out.set(name, t);
     }
     return out;
   }
@@ -267,38 +336,56 @@ export class FullyShardedDataParallel {
    * full parameters that were alive at once (at most two units: the one running and the prefetched one).
    * @example const { parameterBytes, gradientBytes } = fsdp.memory();
    */
-  memory(): { parameterBytes: number; gradientBytes: number; peakGatheredBytes: number; layout: { elements: number; shard: number }[] } {
+  memory(): { parameterBytes: number; gradientBytes: number; peakGatheredBytes: number; layout: { elements: number; shard: number }[]; root: { elements: number; shard: number } } {
     let parameterBytes = 0;
     let gradientBytes = 0;
-    for (const u of this.units) {
+    for (const u of [...this.units, this.root]) {
       parameterBytes += u.shard * bytesOf(u.dtype);
       if (u.shardParam.grad !== null) gradientBytes += u.shard * bytesOf(u.dtype);
     }
-    return { parameterBytes, gradientBytes, peakGatheredBytes: this.peakGathered, layout: this.units.map((u) => ({ elements: u.total, shard: u.shard })) };
+    return { parameterBytes, gradientBytes, peakGatheredBytes: this.peakGathered, layout: this.units.map((u) => ({ elements: u.total, shard: u.shard })), root: { elements: this.root.total, shard: this.root.shard } };
   }
 
   // For units visited in `order`: fetch(i) resolves with unit i's gathered parameters installed in
   // its slots (null for a unit without parameters) after issuing the all-gather of the next unit in
   // `order` that has parameters, so that transfer overlaps unit i's computation.
-  private prefetcher(order: number[]): (i: number) => Promise<FloatArray | null> {
+  // A prefetched gather that nobody awaits (the step failed before its unit) is abandon()ed: its
+  // outcome is swallowed, so a failure of it is no unhandled rejection, and its bytes are uncounted.
+  private prefetcher(order: number[]): ((i: number) => Promise<FloatArray | null>) & { abandon(): void } {
     const withParams = order.filter((i) => this.units[i]!.total > 0);
     let k = 0;
-    let next = withParams.length > 0 ? this.gather(withParams[0]!) : null;
-    return async (i: number) => {
+    const issue = (j: number): Promise<FloatArray | null> => {
+      const p = this.gather(withParams[j]!);
+      p.catch(() => undefined); // awaited by fetch() when its unit comes, else abandoned
+      return p;
+    };
+    let next = withParams.length > 0 ? issue(0) : null;
+    const fetch = async (i: number): Promise<FloatArray | null> => {
       if (this.units[i]!.total === 0) return null;
       if (withParams[k] !== i || next === null) throw new Error(`FullyShardedDataParallel: internal error: unit ${i} visited out of order`);
-      const full = await next;
+      const pending = next;
+      next = null;
+      const full = await pending;
       k++;
-      next = k < withParams.length ? this.gather(withParams[k]!) : null;
+      next = k < withParams.length ? issue(k) : null;
       this.install(i, full);
       return full;
     };
+    return Object.assign(fetch, {
+      abandon: (): void => {
+        if (next === null) return;
+        const u = this.units[withParams[k]!]!;
+        next = null;
+        this.gathered -= u.shard * this.group.worldSize * bytesOf(u.dtype);
+      },
+    });
   }
 
   // Issues the all-gather of unit i's shards (counted as live from now on); resolves with the full
   // flat buffer, which install() turns into the unit's parameters (fresh Parameters over it).
-  private async gather(i: number): Promise<FloatArray | null> {
-    const u = this.units[i]!;
+  private gather(i: number): Promise<FloatArray | null> { return this.gatherUnit(this.units[i]!); }
+
+  private async gatherUnit(u: Unit): Promise<FloatArray | null> {
     if (u.total === 0) return null;
     const pending = this.group.allGather(u.shardParam);
     this.gathered += u.shard * this.group.worldSize * bytesOf(u.dtype);
@@ -306,8 +393,9 @@ export class FullyShardedDataParallel {
     return (await pending).data as FloatArray;
   }
 
-  private install(i: number, full: FloatArray | null): void {
-    const u = this.units[i]!;
+  private install(i: number, full: FloatArray | null): void { this.installUnit(this.units[i]!, full); }
+
+  private installUnit(u: Unit, full: FloatArray | null): void {
     if (full === null) return;
     u.slots.forEach((ss, k) => {
       const p = new Parameter(fromBuffer(full.subarray(u.offsets[k]!, u.offsets[k]! + numel(u.shapes[k]!)), u.dtype, u.shapes[k]!));
@@ -326,4 +414,31 @@ export class FullyShardedDataParallel {
 
 function numel(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
+}
+
+/** A GPT's token and position embeddings (and embedding dropout) as one FSDP unit: idx -> x. */
+class GptEmbeddingUnit extends ModuleBase<[Tensor], Tensor> {
+  constructor(readonly wte: Embedding, readonly wpe: Embedding, readonly drop: Dropout) { super(); }
+  forward(idx: Tensor): Tensor {
+    const pos = ops.arange(0, idx.shape[1]!, 1, { dtype: 'int32' });
+    return this.drop.call(ops.add(this.wte.call(idx), this.wpe.call(pos)));
+  }
+}
+
+/** A GPT's final LayerNorm and LM head as one FSDP unit: x -> logits. */
+class GptHeadUnit extends ModuleBase<[Tensor], Tensor> {
+  constructor(readonly ln_f: LayerNorm, readonly lm_head: Linear) { super(); }
+  forward(x: Tensor): Tensor { return this.lm_head.call(this.ln_f.call(x)); }
+}
+
+/**
+ * A GPT as a chain of FSDP units, one per block: the embeddings, every block, then the final norm
+ * with the LM head (the default units of FullyShardedDataParallel for a GPT). A tied embedding
+ * matrix, used by the first and the last unit, lands in the root unit.
+ * @example const fsdp = new FullyShardedDataParallel(gpt, { units: gptUnits(gpt) });
+ */
+export function gptUnits(gpt: GPT): AnyUnit[] {
+  const tr = gpt.transformer;
+  const blocks = [...tr.h].map((b) => b as unknown as AnyUnit); // called with one argument: no cache
+  return [new GptEmbeddingUnit(tr.wte, tr.wpe, tr.drop), ...blocks, new GptHeadUnit(tr.ln_f, gpt.lm_head)];
 }

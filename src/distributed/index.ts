@@ -3,7 +3,7 @@
 
 export {
   ProcessGroup, initProcessGroup, destroyProcessGroup, getRank, getWorldSize, isInitialized, defaultGroup,
-  allReduce, broadcast, allGather, reduceScatter, barrier, send, recv, glooUnavailableReason,
+  allReduce, broadcast, allGather, reduceScatter, barrier, send, recv, glooUnavailableReason, newGroup,
   type InitProcessGroupOptions, type ReduceOp,
 } from './process_group.js';
 export { readLaunchEnv, detectSource, expandSlurmNodelist, DEFAULT_MASTER_PORT, DEFAULT_TIMEOUT_MS, type LaunchInfo, type LaunchSource, type Env } from './env.js';
@@ -21,4 +21,4 @@ export {
 export { ZeroRedundancyOptimizer, type ZeroOptions, type OptimizerClass } from './zero.js';
 export { copyToParallel, reduceFromParallel, ColumnParallelLinear, RowParallelLinear, TensorParallelMLP, TensorParallelAttention, parallelizeTransformer } from './tensor_parallel.js';
 export { GPipeGPT, type GPipeOptions, type PipelineSchedule } from './pipeline.js';
-export { FullyShardedDataParallel, type FullyShardedOptions } from './fsdp.js';
+export { FullyShardedDataParallel, gptUnits, type FullyShardedOptions } from './fsdp.js';

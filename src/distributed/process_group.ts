@@ -51,8 +51,14 @@ export class ProcessGroup {
   private destroyed = false;
   /** Whether each collective is first checked across ranks (see InitProcessGroupOptions.checkCollectives). */
   checkCollectives = false;
+  /** The ranks of the default group that form this group, in group-rank order (0..N-1 for the default group). */
+  readonly ranks: readonly number[];
+  private readonly children: ProcessGroup[] = [];
+  private groupsMade = 0;
+  /** @internal how a sub-group reaches the store (set by initProcessGroup on the default group) */
+  connection: { storeHost: string; storePort: number; token: string; host: string } | null = null;
 
-  /** @internal use initProcessGroup */
+  /** @internal use initProcessGroup or newGroup */
   constructor(
     readonly rank: number,
     readonly worldSize: number,
@@ -60,7 +66,65 @@ export class ProcessGroup {
     private readonly native: NativeProcessGroup,
     private readonly client: StoreClient,
     private readonly server: StoreServer | null,
-  ) {}
+    private readonly parent: ProcessGroup | null = null,
+    ranks?: readonly number[],
+  ) {
+    this.ranks = ranks ?? Array.from({ length: worldSize }, (_, r) => r);
+  }
+
+  /** Where messages place this group: '' for the default group, else ' in group [world ranks]'. */
+  private get where(): string { return this.parent === null ? '' : ` in the sub-group of ranks [${this.ranks.join(', ')}]`; }
+
+  /**
+   * Makes a sub-group of this (default) group's ranks, with its own Gloo context and communication
+   * thread over the same rendezvous store (keys prefixed per group), as PyTorch's new_group does.
+   * Every rank of this group must call it, in the same order and with the same `ranks`; members get
+   * the sub-group (their rank in it is their position in `ranks`), the others null. Collectives on
+   * different groups run on different threads, so e.g. a tensor-parallel all-reduce and a
+   * data-parallel bucket reduction can be in flight at once.
+   * @example
+   * // 4 ranks: every rank makes both groups, in this order, and keeps the one it belongs to
+   * const tp = [await pg.newGroup([0, 1]), await pg.newGroup([2, 3])].find((g) => g !== null)!;
+   */
+  async newGroup(ranks: readonly number[], opts: { timeoutMs?: number } = {}): Promise<ProcessGroup | null> {
+    this.alive('newGroup');
+    const what = `newGroup([${ranks.join(', ')}]) (rank ${this.rank} of ${this.worldSize})`;
+    if (this.parent !== null || this.connection === null) throw new Error(`${what}: sub-groups are made from the default group (initProcessGroup's), not from a sub-group`);
+    const sorted = [...ranks].sort((a, b) => a - b);
+    if (ranks.length === 0 || ranks.some((r) => !Number.isInteger(r) || r < 0 || r >= this.worldSize) || sorted.some((r, i) => i > 0 && r === sorted[i - 1])) {
+      throw new Error(`${what}: ranks must be distinct integers in 0..${this.worldSize - 1}, at least one`);
+    }
+    const id = this.groupsMade++;
+    // Every rank must be making the same group: compare a hash of (id, ranks) with one small all-gather.
+    let h = 2166136261 ^ id;
+    for (const r of [ranks.length, ...ranks]) h = Math.imul(h ^ r, 16777619);
+    const mine = new Int32Array([h | 0, id]);
+    const all = new Int32Array(2 * this.worldSize);
+    await this.wrap('newGroup', this.native.allGather(mine, all));
+    const differ = Array.from({ length: this.worldSize }, (_, r) => r).filter((r) => all[2 * r] !== all[0] || all[2 * r + 1] !== all[1]);
+    if (differ.length > 0) throw new Error(`${what}: ${rankList(differ)} made a different group (or a different number of groups before it) than rank 0; every rank must call newGroup with the same ranks in the same order`);
+    const at = ranks.indexOf(this.rank);
+    let sub: ProcessGroup | null = null;
+    if (at >= 0) {
+      const addon = distAddon()!;
+      const timeoutMs = opts.timeoutMs ?? this.timeoutMs;
+      const native = new addon.ProcessGroup(at, ranks.length, timeoutMs);
+      const c = this.connection;
+      try {
+        await native.connect(c.storeHost, c.storePort, c.token, `${STORE_PREFIX}/group${id}`, c.host);
+      } catch (e) {
+        await native.close().catch(() => undefined);
+        throw new Error(`${what}: ${(e as Error).message}`, { cause: e });
+      }
+      sub = new ProcessGroup(at, ranks.length, timeoutMs, native, this.client, null, this, [...ranks]);
+      sub.checkCollectives = this.checkCollectives;
+      this.children.push(sub);
+    }
+    // Every member's Gloo handshake (which reads rank 0's store) is done once this returns, so rank 0
+    // may then block its event loop in allReduceSync on any group.
+    await this.wrap('newGroup', this.native.barrier());
+    return sub;
+  }
 
   /**
    * Reduces `t` across ranks in place (sum, avg, max or min) and resolves with it.
@@ -96,7 +160,7 @@ export class ProcessGroup {
       this.native.allReduceSync(buf, REDUCE_CODES[op]);
     } catch (e) {
       const msg = (e as Error).message;
-      throw new Error(`${msg.startsWith('allReduce') ? msg : `allReduceSync (rank ${this.rank} of ${this.worldSize}): ${msg}`}; see the other ranks' messages for which rank failed`, { cause: e });
+      throw new Error(`${msg.startsWith('allReduce') ? msg : `allReduceSync (rank ${this.rank} of ${this.worldSize}): ${msg}`}${this.where}; see the other ranks' messages for which rank failed`, { cause: e });
     }
     return this.wrote(t);
   }
@@ -194,7 +258,9 @@ export class ProcessGroup {
   async destroy(): Promise<void> {
     if (this.destroyed) return;
     this.destroyed = true;
+    for (const g of this.children.splice(0)) await g.destroy();
     await this.native.close().catch(() => undefined);
+    if (this.parent !== null) return; // the store connection is the default group's
     await this.client.leave().catch(() => undefined);
     this.client.close();
     if (this.server !== null) await this.server.close();
@@ -210,7 +276,7 @@ export class ProcessGroup {
       const names = ['?', 'allReduce', 'broadcast', 'allGather', 'reduceScatter'];
       const show = (r: number): string => `rank ${r}: ${names[all[4 * r]!] ?? '?'} of ${all[4 * r + 1]} ${['float32', 'float64', 'int32'][all[4 * r + 2]!] ?? '?'}${all[4 * r] === 2 ? ` from ${all[4 * r + 3]}` : ''}`;
       const bad = Array.from({ length: this.worldSize }, (_, r) => r).filter((r) => [0, 1, 2, 3].some((k) => all[4 * r + k] !== all[k]));
-      if (bad.length > 0) throw new Error(`${op} (rank ${this.rank} of ${this.worldSize}): the ranks called different collectives or sizes (${[0, ...bad].map(show).join('; ')}); every rank must pass the same shape and dtype`);
+      if (bad.length > 0) throw new Error(`${op} (rank ${this.rank} of ${this.worldSize}${this.where}): the ranks called different collectives or sizes (${[0, ...bad].map(show).join('; ')}); every rank must pass the same shape and dtype`);
     }
     await this.wrap(op, run());
   }
@@ -249,7 +315,7 @@ export class ProcessGroup {
       await p;
     } catch (e) {
       const msg = (e as Error).message;
-      throw new Error(`${msg.startsWith(op) ? msg : `${op} (rank ${this.rank} of ${this.worldSize}): ${msg}`}${await this.culprit()}`, { cause: e });
+      throw new Error(`${msg.startsWith(op) ? msg : `${op} (rank ${this.rank} of ${this.worldSize}): ${msg}`}${this.where}${await this.culprit()}`, { cause: e });
     }
   }
 
@@ -263,7 +329,8 @@ export class ProcessGroup {
       if (h.departed.length > 0) return `; ${rankList(h.departed)} left the group (process exited or was killed)`;
       if (this.client.closed && this.rank !== 0 && !h.failed.includes(0)) return '; rank 0 is gone (its rendezvous store is unreachable)';
       if (this.client.closed || Date.now() >= deadline) {
-        const silent = Array.from({ length: this.worldSize }, (_, r) => r).filter((r) => r !== this.rank && !h.failed.includes(r));
+        const me = this.ranks[this.rank];
+        const silent = this.ranks.filter((r) => r !== me && !h.failed.includes(r)); // ranks of the default group
         return silent.length > 0
           ? `; no rank has exited, and ${rankList(silent)} did not report this failure: hung, slow, or calling a different collective (timeout ${this.timeoutMs} ms)`
           : '; every other rank reported this failure first (this rank was the late one)';
@@ -302,7 +369,9 @@ export async function initProcessGroup(opts: InitProcessGroupOptions = {}): Prom
   }
   let server: StoreServer | null = null;
   let client: StoreClient | null = null;
+  const storeHost = rank === 0 && worldSize === 1 ? '127.0.0.1' : masterAddr;
   let native: NativeProcessGroup | null = null;
+  let host = '';
   try {
     if (rank === 0) {
       const bind = opts.storeBind ?? env['TENSORSLIM_STORE_BIND'] ?? (LOOPBACK.has(masterAddr) ? '127.0.0.1' : masterAddr);
@@ -310,10 +379,9 @@ export async function initProcessGroup(opts: InitProcessGroupOptions = {}): Prom
       server = await StoreServer.listen({ host: bind, port: worldSize === 1 ? 0 : masterPort, token, worldSize });
       if (worldSize === 1) masterPort = server.port;
     }
-    const storeHost = rank === 0 && worldSize === 1 ? '127.0.0.1' : masterAddr;
     client = await StoreClient.connect({ host: storeHost, port: masterPort, token, connectTimeoutMs: timeoutMs });
     await client.join(rank, worldSize, timeoutMs);
-    const host = opts.host ?? env['TENSORSLIM_DIST_HOST'] ?? client.localAddress.replace(/^::ffff:/, '');
+    host = opts.host ?? env['TENSORSLIM_DIST_HOST'] ?? client.localAddress.replace(/^::ffff:/, '');
     native = new addon.ProcessGroup(rank, worldSize, timeoutMs);
     await native.connect(storeHost, masterPort, token, STORE_PREFIX, host);
     // Every rank has finished its Gloo handshake (which reads rank 0's store) once this returns: after
@@ -326,6 +394,7 @@ export async function initProcessGroup(opts: InitProcessGroupOptions = {}): Prom
     throw new Error(`${where}: ${(e as Error).message}`, { cause: e });
   }
   current = new ProcessGroup(rank, worldSize, timeoutMs, native, client, server);
+  current.connection = { storeHost, storePort: masterPort, token, host };
   current.checkCollectives = opts.checkCollectives ?? env['TENSORSLIM_DIST_DEBUG'] === '1';
   return current;
 }
@@ -360,6 +429,14 @@ export async function destroyProcessGroup(): Promise<void> {
   current = null;
   await g?.destroy();
 }
+
+/**
+ * A sub-group of the default group's `ranks` (see ProcessGroup.newGroup): every rank calls it, in
+ * the same order with the same ranks; members get the group, the others null.
+ * @example
+ * const dp = [await newGroup([0, 2]), await newGroup([1, 3])].find((g) => g !== null)!; // 4 ranks: 2 x 2
+ */
+export function newGroup(ranks: readonly number[], opts: { timeoutMs?: number } = {}): Promise<ProcessGroup | null> { return defaultGroup('newGroup').newGroup(ranks, opts); }
 
 /** allReduce on the default group. @example await allReduce(t, 'sum'); */
 export function allReduce(t: Tensor, op: ReduceOp = 'sum'): Promise<Tensor> { return defaultGroup('allReduce').allReduce(t, op); }

@@ -12,7 +12,6 @@ import type { Callback, DataParallel, EpochAccumulators, TrainLoader } from '../
 import { DistributedDataParallel, type DistributedDataParallelOptions } from './ddp.js';
 import { ZeroRedundancyOptimizer, type OptimizerClass } from './zero.js';
 import type { Optimizer, OptimizerOptions } from '../optim/index.js';
-import { noGrad } from '../core/engine.js';
 import type { CommHookSpec } from './comm_hooks.js';
 import { defaultGroup, initProcessGroup, isInitialized, type ProcessGroup } from './process_group.js';
 import { readLaunchEnv, type Env } from './env.js';
@@ -146,7 +145,7 @@ export class DataParallelTraining implements DataParallel {
 
   /** See DataParallel.callback. @example callbacks: [dp.callback({ accumulating: true })] */
   callback<B>(opts: { accumulating?: boolean } = {}): Callback<B> {
-    if (this.ddpOptions.zero !== undefined) return this.zeroCallback<B>(this.ddpOptions.zero);
+    if (this.ddpOptions.zero !== undefined) return this.zeroCallback<B>(this.ddpOptions.zero, opts.accumulating ?? false);
     return {
       onTrainBegin: async (t) => {
         const { commHook, zero: _zero, ...ddpOpts } = this.ddpOptions;
@@ -169,8 +168,11 @@ export class DataParallelTraining implements DataParallel {
   // a resumed state (loaded into the Trainer's optimizer before fit) is handed to the shards.
   // A later fit with the same optimizer over the same parameters continues with the same shards.
   private readonly zeros = new WeakMap<Optimizer, ZeroRedundancyOptimizer<OptimizerOptions>>();
+  private zeroHooked: ZeroRedundancyOptimizer<OptimizerOptions>[] = [];
 
-  private zeroCallback<B>(stage: 1 | 2): Callback<B> {
+  // The gradients are reduced during backward (zero.overlap), except when a step accumulates several
+  // backward passes' worth inside one loss... (`accumulating`, as DDP's overlap = false).
+  private zeroCallback<B>(stage: 1 | 2, accumulating: boolean): Callback<B> {
     let zero: ZeroRedundancyOptimizer<OptimizerOptions> | null = null;
     let full: Optimizer | null = null;
     const dropFullState = (): void => { full?.state.clear(); };
@@ -184,7 +186,11 @@ export class DataParallelTraining implements DataParallel {
           await zero.broadcastParameters();
         } else {
           const groups = full.paramGroups.map(({ params: ps, ...hyper }) => ({ ...hyper, params: [...ps] }));
-          zero = new ZeroRedundancyOptimizer(groups, full.constructor as OptimizerClass<OptimizerOptions>, full.defaults, { stage, group: this.group });
+          zero = new ZeroRedundancyOptimizer(groups, full.constructor as OptimizerClass<OptimizerOptions>, full.defaults, { stage, group: this.group, bucketCapMB: this.ddpOptions.bucketCapMB ?? 4 });
+          // An earlier fit's ZeRO (another optimizer, e.g. prune's next phase) stops watching the
+          // parameters' gradients (its hooks would keep it alive); reused later, it reduces at step().
+          for (const z of this.zeroHooked) z.remove();
+          this.zeroHooked = [zero];
           this.zeros.set(full, zero);
           await zero.broadcastParameters(); // rank 0's weights everywhere, as DDP does
           // A resumed run: every rank loaded the checkpoint's full state (a consolidated state left on
@@ -192,15 +198,12 @@ export class DataParallelTraining implements DataParallel {
           const flag = await this.group.allReduce(fromBuffer(new Int32Array([full.state.size > 0 ? 1 : 0]), 'int32', [1]), 'min');
           if ((flag.data as Int32Array)[0] === 1) zero.loadStateDict(full.stateDict());
         }
+        zero.overlap = !accumulating;
         dropFullState();
       },
-      onStepBegin: () => { dropFullState(); },
+      onStepBegin: () => { dropFullState(); zero!.gradientScale = this.weight; },
       onOptimizerStep: async (_t, clipNorm) => {
         const z = zero!;
-        if (this.weight !== 1) {
-          const k = this.weight;
-          noGrad(() => { for (const g of full!.paramGroups) for (const p of g.params) if (p.grad) p.grad = ops.mul(p.grad, k); });
-        }
         full!.paramGroups.forEach(({ params: _p, ...hyper }, i) => { Object.assign(z.optimizer.paramGroups[i]!, hyper); });
         const norm = clipNorm === null ? null : await z.clipGradNorm(clipNorm);
         if (norm === null || Number.isFinite(norm)) await z.step();
@@ -211,7 +214,7 @@ export class DataParallelTraining implements DataParallel {
         const sd = await zero!.consolidateStateDict(0);
         if (sd !== null) full!.loadStateDict(sd);
       },
-      onTrainEnd: () => { zero = null; },
+      onTrainEnd: () => { if (zero) zero.overlap = false; zero = null; },
     };
   }
 

@@ -12,6 +12,11 @@
 //            every parameter's .grad is dropped, so between steps a rank holds 1/N of the gradients;
 //   both:    the inner optimizer updates the shard, and the updated shards are all-gathered back
 //            into every rank's parameters (in place: parameter objects keep their identity).
+// With `overlap` (bucketCapMB), the gradients are reduced during backward, as DDP's: each flat vector
+// is cut into buckets of whole parameters in reverse order (about the order backward finishes them);
+// a bucket starts (stage 1: all-reduce; stage 2: reduce-scatter with per-rank counts, each rank
+// receiving the part of the bucket inside its shard) once its gradients are final and every earlier
+// bucket has started. reduceGradients() then starts what is left and waits.
 // Elementwise optimizers give the same update on a flat shard as on the separate tensors, so N
 // ranks each on 1/N of the batch match one process on the full batch (test/distributed/zero.test.ts).
 
@@ -19,6 +24,7 @@ import type { FloatDType } from '../backend/dtype.js';
 import { fromBuffer, Tensor } from '../core/tensor.js';
 import type { Optimizer, OptimizerOptions, OptimizerStateDict, PackedParamGroup, ParamGroupInput, ParamState, ParamsInput } from '../optim/optimizer.js';
 import { defaultGroup, type ProcessGroup } from './process_group.js';
+import { registerBackwardStartHook, registerPostAccumulateGradHook, type BackwardStartInfo } from '../autograd/index.js';
 
 type FloatArray = Float32Array | Float64Array;
 
@@ -30,6 +36,25 @@ export interface ZeroOptions {
   stage?: 1 | 2;
   /** The group (default: the one initProcessGroup made). */
   group?: ProcessGroup;
+  /**
+   * Reduce the gradients during backward in buckets (see `overlap`; default false): each
+   * backward must be followed by reduceGradients() or step() before the next.
+   */
+  overlap?: boolean;
+  /** Largest bucket with overlap, MiB (default 4; a parameter larger than it gets its own bucket). */
+  bucketCapMB?: number;
+}
+
+// A run of whole parameters of one flat vector, reduced as one collective when overlapping.
+interface Bucket {
+  flat: Flat;
+  /** Indices into flat.params, and the element range [start, end) of the flat vector. */
+  first: number;
+  end: number;
+  start: number;
+  stop: number;
+  ready: number;
+  pending: Promise<void> | null;
 }
 
 // One flat vector: the parameters of one group with one dtype, and this rank's shard of it.
@@ -77,6 +102,29 @@ export class ZeroRedundancyOptimizer<O extends OptimizerOptions, A = Partial<O>>
   private readonly groupParams: Tensor[][] = [];
   private reduced = false;
 
+  /**
+   * Whether gradients are reduced during backward (bucket by bucket, as they become final); set
+   * from ZeroOptions.overlap, may be toggled between steps. Off, reduceGradients() reduces each
+   * flat vector at once after backward.
+   */
+  overlap = false;
+  /**
+   * This rank's gradients are multiplied by it before the average (default 1), as DDP's
+   * gradientScale: worldSize * n_r / n for a share of n_r of a global batch of n samples.
+   */
+  gradientScale = 1;
+  private readonly buckets: Bucket[] = [];
+  private readonly bucketOf = new Map<Tensor, number>();
+  private readonly readyParams = new Set<Tensor>();
+  private nextLaunch = 0;
+  private backwardSeen = false;
+  private launchedEarly = 0;
+  /** Stage 2 with overlap: each flat's shard gradient, filled by the buckets' reduce-scatters. */
+  private shardGrads = new Map<Flat, FloatArray>();
+  /** Stage 1 with overlap: each bucket's averaged gradients. */
+  private bucketData = new Map<Bucket, FloatArray>();
+  private readonly hooks: { remove(): void }[] = [];
+
   constructor(params: ParamsInput<O>, OptimizerClass: OptimizerClass<O, A>, opts: A, zero: ZeroOptions = {}) {
     this.stage = zero.stage ?? 1;
     if (this.stage !== 1 && this.stage !== 2) throw new Error(`ZeroRedundancyOptimizer: stage ${String(zero.stage)} is not supported; use 1 (sharded optimizer state) or 2 (also sharded gradients)`);
@@ -119,7 +167,133 @@ export class ZeroRedundancyOptimizer<O extends OptimizerOptions, A = Partial<O>>
       innerGroups.push({ ...hyper, params: shards } as unknown as ParamGroupInput<O>);
     });
     this.optimizer = new OptimizerClass(innerGroups, opts);
+    const cap = zero.bucketCapMB ?? 4;
+    if (!(cap > 0)) throw new Error(`ZeroRedundancyOptimizer: bucketCapMB must be a positive number of MiB, got ${cap}`);
+    this.overlap = zero.overlap ?? false;
+    // Buckets: the flat vectors last first, each one's parameters last first, runs of at most `cap`.
+    const capBytes = cap * 1024 * 1024;
+    for (const f of [...this.flats].reverse()) {
+      const bytes = f.dtype === 'float64' ? 8 : 4;
+      let end = f.params.length;
+      let size = 0;
+      for (let i = f.params.length - 1; i >= 0; i--) {
+        const b = f.params[i]!.size * bytes;
+        if (size > 0 && size + b > capBytes) { this.addBucket(f, i + 1, end); end = i + 1; size = 0; }
+        size += b;
+        this.bucketOf.set(f.params[i]!, this.buckets.length);
+      }
+      if (end > 0) this.addBucket(f, 0, end);
+    }
+    for (const f of this.flats) for (const p of f.params) this.hooks.push(registerPostAccumulateGradHook(p, () => this.onGradReady(p)));
+    this.hooks.push(registerBackwardStartHook((leaves, info) => this.onBackwardStart(leaves, info)));
   }
+
+  // Buckets are numbered as they are added; bucketOf was set to that number for [first, end).
+  private addBucket(f: Flat, first: number, end: number): void {
+    const stop = f.offsets[end - 1]! + f.params[end - 1]!.size;
+    this.buckets.push({ flat: f, first, end, start: f.offsets[first]!, stop, ready: 0, pending: null });
+  }
+
+  // A backward that reaches these parameters starts: refuse a second one before the gradients of
+  // the first were reduced (they would miss the buckets it launched). Nested (recomputing) ones are
+  // part of the backward in progress.
+  private onBackwardStart(leaves: ReadonlySet<unknown>, info: BackwardStartInfo): void {
+    if (!this.overlap || info.nested) return;
+    if (!this.params.some((p) => leaves.has(p))) return;
+    if (this.backwardSeen) {
+      throw new Error('ZeroRedundancyOptimizer: a second backward() before reduceGradients() / step(): with overlap its gradients would miss the buckets the first one started. Call await zero.step() (or reduceGradients()) after each backward, or set zero.overlap = false to accumulate over several backward passes');
+    }
+    this.backwardSeen = true;
+  }
+
+  private onGradReady(p: Tensor): void {
+    if (!this.overlap || this.readyParams.has(p)) return;
+    this.readyParams.add(p);
+    const k = this.bucketOf.get(p);
+    if (k === undefined) return;
+    this.buckets[k]!.ready++;
+    const before = this.nextLaunch;
+    this.launchReady(false);
+    this.launchedEarly += this.nextLaunch - before;
+  }
+
+  // Starts, in bucket order, every bucket whose gradients are final (all of them with `force`).
+  private launchReady(force: boolean): void {
+    const n = this.group.worldSize;
+    while (this.nextLaunch < this.buckets.length) {
+      const b = this.buckets[this.nextLaunch]!;
+      if (!force && b.ready < b.end - b.first) return;
+      const f = b.flat;
+      const data = newArray(f.dtype, b.stop - b.start);
+      for (let i = b.first; i < b.end; i++) {
+        const p = f.params[i]!;
+        const g = p.grad;
+        if (g === null) continue; // no gradient on this rank: contributes zeros
+        if (g.size !== p.size) throw new Error(`ZeroRedundancyOptimizer: the gradient of shape ${g.shape.join('x')} does not match its parameter's shape ${p.shape.join('x')}`);
+        const src = contiguousData(g);
+        data.set(g.dtype === f.dtype ? src : Array.from(src), f.offsets[i]! - b.start);
+      }
+      if (this.gradientScale !== 1) { const k = this.gradientScale; for (let i = 0; i < data.length; i++) data[i] = data[i]! * k; }
+      const t = fromBuffer(data, f.dtype, [data.length]);
+      if (this.stage === 1) {
+        this.bucketData.set(b, data);
+        b.pending = this.group.allReduce(t, 'avg').then(() => undefined);
+      } else {
+        // Rank r receives the part of [start, stop) inside its shard [r S, (r + 1) S).
+        const counts = Array.from({ length: n }, (_, r) => Math.max(0, Math.min(b.stop, (r + 1) * f.shard) - Math.max(b.start, r * f.shard)));
+        let sg = this.shardGrads.get(f);
+        if (sg === undefined) { sg = newArray(f.dtype, f.shard); this.shardGrads.set(f, sg); }
+        const into = sg;
+        const mine = counts[this.group.rank]!;
+        const at = Math.max(b.start, this.group.rank * f.shard) - this.group.rank * f.shard;
+        b.pending = this.group.reduceScatter(t, 'avg', counts).then((part) => { if (mine > 0) into.set(contiguousData(part), at); });
+      }
+      b.pending.catch(() => undefined); // awaited in reduceGradients
+      this.nextLaunch++;
+    }
+  }
+
+  // reduceGradients() with overlap: start the buckets backward left, wait for all, hand out the result.
+  private async finishBuckets(): Promise<void> {
+    this.launchReady(true);
+    try {
+      for (const b of this.buckets) await b.pending;
+    } finally {
+      for (const b of this.buckets) { b.ready = 0; b.pending = null; }
+      this.readyParams.clear();
+      this.nextLaunch = 0;
+      this.backwardSeen = false;
+      this.lastLaunchedEarly = this.launchedEarly;
+      this.launchedEarly = 0;
+    }
+    if (this.stage === 1) {
+      for (const b of this.buckets) {
+        const data = this.bucketData.get(b)!;
+        const f = b.flat;
+        for (let i = b.first; i < b.end; i++) {
+          const p = f.params[i]!;
+          const o = f.offsets[i]! - b.start;
+          p.grad = fromBuffer(data.subarray(o, o + p.size), f.dtype, p.shape); // views, as without overlap
+        }
+      }
+      this.bucketData.clear();
+    } else {
+      for (const f of this.flats) {
+        f.shardParam.grad = fromBuffer(this.shardGrads.get(f) ?? newArray(f.dtype, f.shard), f.dtype, [f.shard]);
+        for (const p of f.params) p.grad = null;
+      }
+      this.shardGrads = new Map();
+    }
+  }
+
+  /** Buckets started during the last backward (with overlap), for tests and profilers. */
+  lastLaunchedEarly = 0;
+
+  /** Elements of each bucket (in launch order), for tests and tuning. */
+  get bucketSizes(): number[] { return this.buckets.map((b) => b.stop - b.start); }
+
+  /** Removes the backward hooks (overlap can no longer start buckets). @example zero.remove(); */
+  remove(): void { for (const h of this.hooks.splice(0)) h.remove(); }
 
   /**
    * Copies rank 0's parameters to every rank (call once before training when ranks initialised
@@ -140,6 +314,11 @@ export class ZeroRedundancyOptimizer<O extends OptimizerOptions, A = Partial<O>>
    */
   async reduceGradients(): Promise<void> {
     const n = this.group.worldSize;
+    if (this.overlap) {
+      await this.finishBuckets();
+      this.reduced = true;
+      return;
+    }
     for (const f of this.flats) {
       const full = newArray(f.dtype, f.shard * n);
       f.params.forEach((p, i) => {
@@ -148,6 +327,7 @@ export class ZeroRedundancyOptimizer<O extends OptimizerOptions, A = Partial<O>>
         if (g.size !== p.size) throw new Error(`ZeroRedundancyOptimizer.step: the gradient of shape ${g.shape.join('x')} does not match its parameter's shape ${p.shape.join('x')}`);
         full.set(g.dtype === f.dtype ? contiguousData(g) : Array.from(contiguousData(g)), f.offsets[i]!);
       });
+      if (this.gradientScale !== 1) { const k = this.gradientScale; for (let i = 0; i < full.length; i++) full[i] = full[i]! * k; }
       if (this.stage === 1) {
         await this.group.allReduce(fromBuffer(full, f.dtype, [full.length]), 'avg');
         // Views into the one averaged buffer: the same memory as DDP's gradients.

@@ -117,6 +117,26 @@ test(`after a launcher restart every rank resumes from --out and ends where an u
 });
 }
 
+test('launch -- tensorslim prune --zero 2 fine-tunes as one process does (ZeRO in prune\'s Trainer)', { skip, timeout: 240_000 }, async () => {
+  await single();
+  const model = join(tmp, 'ddp.safetensors');
+  assert.ok(existsSync(model), 'the DDP run of the first test wrote the model to prune');
+  const PRUNE = ['prune', '--model', model, '--dataset', 'mnist', '--method', 'global', '--amount', '0.8', '--finetune-steps', '8', '--batch-size', '64', '--threads', '1', '--json'];
+  const ctx = captureContext();
+  assert.equal(await main(PRUNE, ctx), 0, ctx.stderr.join('\n'));
+  const want = JSON.parse(ctx.stdout[ctx.stdout.length - 1]!) as { testAccuracy: number; sparsity: number; finetuneSteps: number };
+  const r = await run([process.execPath, '--import', 'tsx', cli, 'launch', '--nproc-per-node', '2', '--master-port', String(await freePort()), '--', 'tensorslim', ...PRUNE, '--zero', '2']);
+  assert.equal(r.code, 0, r.stderr);
+  const lines = r.stdout.split('\n').filter((l) => l.includes('{"command":"prune"'));
+  assert.equal(lines.length, 1, r.stdout);
+  const got = JSON.parse(lines[0]!.slice(lines[0]!.indexOf('{'))) as typeof want & { distributed: { worldSize: number; zero: number | null; parameterChecksums: number[] } };
+  assert.equal(got.finetuneSteps, want.finetuneSteps);
+  assert.equal(got.sparsity, want.sparsity);
+  assert.ok(Math.abs(got.testAccuracy - want.testAccuracy) <= 0.005, `prune --zero 2: accuracy ${got.testAccuracy} vs one process ${want.testAccuracy}`);
+  assert.equal(got.distributed.zero, 2);
+  assert.equal(got.distributed.parameterChecksums[0], got.distributed.parameterChecksums[1], 'the replicas differ');
+});
+
 function assertSameCheckpoint(path: string, ref: string): void {
   const a = loadTrainingCheckpoint(path), b = loadTrainingCheckpoint(ref);
   assert.equal(a.checkpoint.optimizer?.type, b.checkpoint.optimizer?.type);

@@ -12,6 +12,7 @@ import { SLOW_MACHINE_TIMEOUT_MS, glooSkip, lastJson, runWorkers } from './helpe
 interface Out {
   rank: number; losses: number[]; refLosses: number[]; param: number; names: string[]; refNames: string[]; slotsEmpty: boolean;
   layout: { elements: number; shard: number }[]; parameterBytes: number; gradientBytes: number; peakGatheredBytes: number; stateBytes: number; errors: string[];
+  gpt: { losses: number[]; refLosses: number[]; param: number; names: string[]; refNames: string[]; units: number[]; root: number; slotsEmpty: boolean };
 }
 
 test('ZeRO-3 (FullyShardedDataParallel) on 3 ranks matches one process on the full batch', { skip: glooSkip(), timeout: 200_000 }, async () => {
@@ -37,6 +38,18 @@ test('ZeRO-3 (FullyShardedDataParallel) on 3 ranks matches one process on the fu
     assert.equal(o.stateBytes, shardBytes, 'one momentum buffer per shard');
     assert.ok(o.peakGatheredBytes >= 4 * n * Math.ceil(235500 / n) && o.peakGatheredBytes <= 4 * n * (Math.ceil(235500 / n) + Math.ceil(30100 / n)), `peak gathered bytes ${o.peakGatheredBytes}`);
     assert.match(o.errors[0]!, /FullyShardedDataParallel: unit 1 has Dropout\(p=0.5\); backward recomputes/);
-    assert.match(o.errors[1]!, /FullyShardedDataParallel: Linear is not a Sequential; pass \{ units: \[\.\.\.\] \}/);
+    assert.match(o.errors[1]!, /FullyShardedDataParallel: Linear is not a Sequential or a GPT; pass \{ units: \[\.\.\.\] \}/);
+    // The GPT: units = embeddings (wpe: 16 x 32; the tied wte is shared with the head, so it is in the
+    // root unit: 256 x 32), two blocks, ln_f (+ the tied head).
+    const block = 2 * 32 + (3 * 32 * 32 + 3 * 32) + (32 * 32 + 32) + 2 * 32 + (4 * 32 * 32 + 4 * 32) + (4 * 32 * 32 + 32); // ln_1, c_attn, c_proj, ln_2, c_fc, c_proj
+    assert.deepEqual(o.gpt.units, [16 * 32, block, block, 2 * 32]);
+    assert.equal(o.gpt.root, 256 * 32);
+    assert.deepEqual(o.gpt.names, o.gpt.refNames);
+    assert.ok(o.gpt.slotsEmpty, 'the GPT holds no full parameters between steps');
+    assert.ok(Number.isFinite(o.gpt.param) && o.gpt.param <= 1e-6, `rank ${o.rank}: GPT parameters differ from one process by ${o.gpt.param}`);
+  }
+  for (let s = 0; s < 2; s++) {
+    const mean = outs.reduce((a, o) => a + o.gpt.losses[s]!, 0) / n;
+    assert.ok(Math.abs(mean - outs[0]!.gpt.refLosses[s]!) <= 1e-5, `GPT step ${s}: mean loss ${mean}, one process ${outs[0]!.gpt.refLosses[s]}`);
   }
 });

@@ -34,9 +34,10 @@ export interface WorkerResult { rank: number; code: number | null; signal: strin
  * Runs `workers/<name>.ts` as `n` ranks (env: RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT, a token)
  * and resolves when all exit; after `timeoutMs` the rest are killed (and the result says so).
  * `perRank(rank)` may add or override environment variables; `prefix(rank)` runs the worker under a
- * wrapper command (e.g. `ip netns exec NS`).
+ * wrapper command (e.g. `ip netns exec NS`). `killWhenOthersExit: K` SIGKILLs rank K as soon as every
+ * other rank has exited (a deliberately hung rank, which would otherwise sleep out its hang).
  */
-export async function runWorkers(name: string, n: number, opts: { timeoutMs?: number; args?: string[]; perRank?: (rank: number) => Record<string, string | undefined>; onSpawn?: (rank: number, pid: number) => void; prefix?: (rank: number) => string[] } = {}): Promise<WorkerResult[]> {
+export async function runWorkers(name: string, n: number, opts: { timeoutMs?: number; args?: string[]; perRank?: (rank: number) => Record<string, string | undefined>; onSpawn?: (rank: number, pid: number) => void; prefix?: (rank: number) => string[]; killWhenOthersExit?: number } = {}): Promise<WorkerResult[]> {
   const port = await freePort();
   const started = Date.now();
   const script = join(here, 'workers', `${name}.ts`);
@@ -52,6 +53,11 @@ export async function runWorkers(name: string, n: number, opts: { timeoutMs?: nu
     return p;
   });
   const timer = setTimeout(() => { for (const p of procs) if (p.exitCode === null) p.kill('SIGKILL'); }, opts.timeoutMs ?? 60_000);
+  const hung = opts.killWhenOthersExit;
+  if (hung !== undefined) {
+    let left = n - 1;
+    procs.forEach((p, rank) => { if (rank !== hung) p.once('close', () => { if (--left === 0 && procs[hung]!.exitCode === null) procs[hung]!.kill('SIGKILL'); }); });
+  }
   const results = await Promise.all(procs.map((p, rank) => new Promise<WorkerResult>((resolve) => {
     let stdout = '';
     let stderr = '';

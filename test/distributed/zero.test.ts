@@ -14,7 +14,7 @@ import { BATCH, STEPS, buildModel, data, loss, params } from './workers/ddp_comm
 import { CLIP_NORM, ZERO_OPTS } from './workers/zero_common.js';
 
 type Which = keyof typeof ZERO_OPTS;
-interface Out { rank: number; norms: number[]; gradsKept: boolean[]; stateBytes: number; layout: { elements: number; shard: number }[]; params: number[][]; reloaded: number[][]; state: Record<string, Record<string, number[] | number>> | null; paramGroups: { params: number[] }[] }
+interface Out { rank: number; early: number[]; buckets: number[]; second: string; norms: number[]; gradsKept: boolean[]; stateBytes: number; layout: { elements: number; shard: number }[]; params: number[][]; reloaded: number[][]; state: Record<string, Record<string, number[] | number>> | null; paramGroups: { params: number[] }[] }
 
 function reference(which: Which, clip: boolean): { before: Record<string, Record<string, number[] | number>>; after: number[][]; stateBytes: number; norms: number[] } {
   const model = buildModel(1000); // rank 0's seed: broadcastParameters gives every rank rank 0's parameters
@@ -39,11 +39,12 @@ function close(got: number, want: number, what: string): void {
   assert.ok(Math.abs(got - want) <= 1e-5 + 1e-4 * Math.abs(want), `${what}: ${got}, single process ${want}`);
 }
 
-const cases: [number, 1 | 2, Which, boolean][] = [[2, 1, 'adam', false], [3, 2, 'adam', false], [2, 2, 'sgd', true], [3, 1, 'adamw', true]];
-for (const [n, stage, which, clip] of cases) {
-  test(`ZeRO stage ${stage} with ${which}${clip ? ' and gradient clipping' : ''} on ${n} ranks matches one process on the full batch`, { skip: glooSkip(), timeout: 200_000 }, async () => {
+// The last flag: gradients reduced during backward (overlap; one bucket per parameter), or after it.
+const cases: [number, 1 | 2, Which, boolean, boolean][] = [[2, 1, 'adam', false, false], [3, 2, 'adam', false, true], [2, 2, 'sgd', true, false], [3, 1, 'adamw', true, true]];
+for (const [n, stage, which, clip, overlap] of cases) {
+  test(`ZeRO stage ${stage} with ${which}${clip ? ' and gradient clipping' : ''}${overlap ? ', reduced during backward,' : ''} on ${n} ranks matches one process on the full batch`, { skip: glooSkip(), timeout: 200_000 }, async () => {
     const want = reference(which, clip);
-    const res = await runWorkers('zero', n, { args: [String(stage), which, clip ? 'clip' : 'noclip'], timeoutMs: 180_000, perRank: () => ({ TENSORSLIM_DIST_TIMEOUT_MS: String(SLOW_MACHINE_TIMEOUT_MS) }) });
+    const res = await runWorkers('zero', n, { args: [String(stage), which, clip ? 'clip' : 'noclip', overlap ? 'overlap' : 'nooverlap'], timeoutMs: 180_000, perRank: () => ({ TENSORSLIM_DIST_TIMEOUT_MS: String(SLOW_MACHINE_TIMEOUT_MS) }) });
     for (const r of res) assert.equal(r.code, 0, `rank ${r.rank} failed:\n${r.stderr}`);
     const copies = which === 'sgd' ? 1 : 2;
     const model = buildModel(1);
@@ -62,6 +63,14 @@ for (const [n, stage, which, clip] of cases) {
       assert.equal(want.stateBytes, copies * 4 * 83);
       assert.ok(Math.abs(o.stateBytes - est.optimizerState) <= copies * 4 * (n - 1), `state bytes ${o.stateBytes} vs estimate ${est.optimizerState}`);
       assert.deepEqual(o.paramGroups.map((g) => g.params), [[0, 1, 2, 3]]);
+      // 6-8-3 MLP: parameters (8x6, 8, 3x8, 3) in reverse order, one bucket each.
+      assert.deepEqual(o.buckets, [3, 24, 8, 48]);
+      if (overlap) {
+        assert.deepEqual(o.early, Array(STEPS).fill(4), 'every bucket started during backward');
+        assert.match(o.second, /ZeroRedundancyOptimizer: a second backward\(\) before reduceGradients\(\) \/ step\(\)/);
+      } else {
+        assert.deepEqual(o.early, Array(STEPS).fill(0));
+      }
       if (o.rank !== 0) continue;
       assert.deepEqual(Object.keys(o.state!), Object.keys(want.before));
       for (const [k, st] of Object.entries(want.before)) {

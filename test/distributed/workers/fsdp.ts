@@ -4,7 +4,7 @@
 // 12-sample batch, and compares the gathered full parameters with the reference (rank 0's seed, the
 // whole batch, the same optimizer). Also records what a rank holds: the model's parameter slots
 // between uses, the shard layout, shard parameter/gradient bytes and the peak of gathered bytes.
-import { SGD, Dropout, F, Linear, Sequential, createAnyModel, manualSeed, randint, randn, Tensor } from '../../../src/index.js';
+import { SGD, Dropout, F, Linear, Sequential, createAnyModel, createGpt, gptLoss, manualSeed, randint, randn, Tensor } from '../../../src/index.js';
 import { FullyShardedDataParallel, destroyProcessGroup, getRank, getWorldSize, initProcessGroup } from '../../../src/distributed/index.js';
 
 const STEPS = 3;
@@ -62,8 +62,46 @@ try {
   for (const bad of [() => new FullyShardedDataParallel(new Sequential(new Linear(2, 2), new Dropout(0.5))), () => new FullyShardedDataParallel(new Linear(2, 2))]) {
     try { bad(); errors.push('no error'); } catch (e) { errors.push((e as Error).message); }
   }
+  // A GPT (tied embeddings: the matrix is in the root unit), 2 steps of SGD with momentum, batch of
+  // 2 rows per rank against one process on the 2n rows.
+  const gptCfg = { nLayer: 2, nEmbd: 32, nHead: 4, blockSize: 16, dropout: 0 } as const;
+  manualSeed(9);
+  const idx = randint(0, 256, [2 * n, 10], { dtype: 'int32' });
+  const tgt = randint(0, 256, [2 * n, 10], { dtype: 'int32' });
+  const buildGpt = (seed: number): ReturnType<typeof createGpt> => { manualSeed(seed); return createGpt('gpt-tiny', gptCfg); };
+  const gRef = buildGpt(77);
+  const gRefOpt = new SGD(gRef.parameters(), OPTS);
+  const gpt = buildGpt(77 + rank);
+  const gFsdp = await FullyShardedDataParallel.create(gpt);
+  const gOpt = new SGD(gFsdp.parameters(), OPTS);
+  const gptLosses: number[] = [];
+  const gptRefLosses: number[] = [];
+  for (let s = 0; s < 2; s++) {
+    gRefOpt.zeroGrad();
+    const rl = gptLoss(gRef.call(idx), tgt);
+    gptRefLosses.push(rl.item());
+    rl.backward();
+    gRefOpt.step();
+    gOpt.zeroGrad();
+    const l = gptLoss(await gFsdp.forward(idx.slice(0, 2 * rank, 2 * rank + 2)), tgt.slice(0, 2 * rank, 2 * rank + 2));
+    await gFsdp.backward(l);
+    gptLosses.push(l.item());
+    gOpt.step();
+  }
+  const gFull = await gFsdp.fullParameters();
+  let gptParam = 0;
+  const gptNames: string[] = [];
+  for (const [name, p] of gRef.namedParameters()) {
+    gptNames.push(name);
+    const got = gFull.get(name);
+    if (got === undefined) { gptParam = Infinity; continue; }
+    const a = got.data, b = p.contiguous().data;
+    for (let i = 0; i < b.length; i++) gptParam = Math.max(gptParam, Math.abs(Number(a[i]) - Number(b[i])));
+  }
+  const gMem = gFsdp.memory();
+  const gpt3 = { losses: gptLosses, refLosses: gptRefLosses, param: gptParam, names: [...gFull.keys()], refNames: gptNames, units: gMem.layout.map((u) => u.elements), root: gMem.root.elements, slotsEmpty: gpt.parameters().length === 0 };
   const mem = fsdp.memory();
-  console.log(JSON.stringify({ rank, losses, refLosses, param, names: [...full.keys()], refNames: names, slotsEmpty, layout: mem.layout, parameterBytes: mem.parameterBytes, gradientBytes: gradBytes, peakGatheredBytes: mem.peakGatheredBytes, stateBytes: [...opt.state.values()].reduce((s, st) => s + Object.values(st).reduce((t: number, v) => t + (v instanceof Tensor ? v.size * 4 : 0), 0), 0), errors }));
+  console.log(JSON.stringify({ rank, gpt: gpt3, losses, refLosses, param, names: [...full.keys()], refNames: names, slotsEmpty, layout: mem.layout, parameterBytes: mem.parameterBytes, gradientBytes: gradBytes, peakGatheredBytes: mem.peakGatheredBytes, stateBytes: [...opt.state.values()].reduce((s, st) => s + Object.values(st).reduce((t: number, v) => t + (v instanceof Tensor ? v.size * 4 : 0), 0), 0), errors }));
   await destroyProcessGroup();
 } catch (e) {
   console.error(`ERROR: ${(e as Error).stack}`);
