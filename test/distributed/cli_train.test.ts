@@ -125,7 +125,7 @@ test('launch -- tensorslim prune --zero 2 fine-tunes as one process does (ZeRO i
   const ctx = captureContext();
   assert.equal(await main(PRUNE, ctx), 0, ctx.stderr.join('\n'));
   const want = JSON.parse(ctx.stdout[ctx.stdout.length - 1]!) as { testAccuracy: number; sparsity: number; finetuneSteps: number };
-  const r = await run([process.execPath, '--import', 'tsx', cli, 'launch', '--nproc-per-node', '2', '--master-port', String(await freePort()), '--', 'tensorslim', ...PRUNE, '--zero', '2']);
+  const r = await run([process.execPath, ...cliArgs, 'launch', '--nproc-per-node', '2', '--master-port', String(await freePort()), '--', 'tensorslim', ...PRUNE, '--zero', '2']);
   assert.equal(r.code, 0, r.stderr);
   const lines = r.stdout.split('\n').filter((l) => l.includes('{"command":"prune"'));
   assert.equal(lines.length, 1, r.stdout);
