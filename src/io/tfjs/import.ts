@@ -34,7 +34,7 @@ import {
 } from '../../nn/index.js';
 import { readFileBytes } from '../files.js';
 import { AvgPool2d, FrozenBatchNorm, GlobalAvgPool2d, Reshape, Transpose } from '../onnx/layers.js';
-import { TfjsGraph, ZeroPad2d, type TfjsMerge, type TfjsNode } from './layers.js';
+import { ClippedReLU, TfjsGraph, ZeroPad2d, type TfjsMerge, type TfjsNode } from './layers.js';
 
 const OP = 'importTfjs';
 
@@ -307,7 +307,8 @@ export function importTfjsArtifacts(topology: unknown, weightSpecs: readonly Tfj
     else if (act === 'sigmoid') push(new Sigmoid());
     else if (act === 'tanh') push(new Tanh());
     else if (act === 'softmax') push(new Softmax(shape?.kind === 'image' ? 1 : -1));
-    else fail(`layer '${layer}': activation '${String(act)}' is not supported (linear, relu, sigmoid, tanh, softmax)`);
+    else if (act === 'relu6') push(new ClippedReLU(6));
+    else fail(`layer '${layer}': activation '${String(act)}' is not supported (linear, relu, relu6, sigmoid, tanh, softmax)`);
   };
   const needImage = (layer: string, cls: string): { c: number; h: number; w: number } => {
     if (shape === null || shape.kind !== 'image') fail(`layer '${layer}' (${cls}) needs an image input (N, H, W, C); it gets ${shape === null ? 'an unknown shape' : `(N, ${shape.f})`}`);
@@ -481,9 +482,11 @@ export function importTfjsArtifacts(topology: unknown, weightSpecs: readonly Tfj
       }
       case 'Activation': activation(cfg['activation'], name); break;
       case 'ReLU': {
-        if (cfg['max_value'] !== undefined && cfg['max_value'] !== null) fail(`layer '${name}' (ReLU): max_value (a clipped ReLU) is not supported`);
+        const max = cfg['max_value'] ?? cfg['maxValue'];
+        if (max !== undefined && max !== null && !(typeof max === 'number' && max > 0)) fail(`layer '${name}' (ReLU): max_value ${JSON.stringify(max)} must be a positive number`);
         if (typeof cfg['negative_slope'] === 'number' && cfg['negative_slope'] !== 0) fail(`layer '${name}' (ReLU): negative_slope ${cfg['negative_slope']} (a leaky ReLU) is not supported`);
-        push(new ReLU());
+        if (typeof cfg['threshold'] === 'number' && cfg['threshold'] !== 0) fail(`layer '${name}' (ReLU): threshold ${cfg['threshold']} is not supported`);
+        push(typeof max === 'number' ? new ClippedReLU(max) : new ReLU());
         break;
       }
       case 'Softmax': {

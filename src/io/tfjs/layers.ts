@@ -8,7 +8,7 @@ import { Sequential } from '../../nn/index.js';
 import { ShapeError, TensorslimError } from '../../core/errors.js';
 import { fmtShape } from '../../backend/shape.js';
 import * as ops from '../../ops/index.js';
-import { attr } from '../onnx/proto.js';
+import { attr, ELEM } from '../onnx/proto.js';
 import { OnnxLayer, type OnnxEmitContext } from '../onnx/layers.js';
 
 /**
@@ -36,6 +36,24 @@ export class ZeroPad2d extends OnnxLayer {
     return g.opset >= 11 ? g.node('Pad', [x, g.constI64('pads', pads)]) : g.node('Pad', [x], [attr('pads', pads)]);
   }
   override extraRepr(): string { return `pads=(top ${this.pads[0]}, bottom ${this.pads[1]}, left ${this.pads[2]}, right ${this.pads[3]})`; }
+}
+
+/**
+ * ReLU capped at `maxValue`: min(max(x, 0), maxValue) (Keras' ReLU(max_value = 6), MobileNets' ReLU6).
+ * Written to ONNX as Clip.
+ * @example new ClippedReLU(6).call(ops.tensor([-1, 3, 9]))  // [0, 3, 6]
+ */
+export class ClippedReLU extends OnnxLayer {
+  constructor(readonly maxValue: number) {
+    super();
+    if (!(maxValue > 0) || !Number.isFinite(maxValue)) throw new TensorslimError('ClippedReLU', `maxValue must be a positive finite number, got ${maxValue}`);
+  }
+  forward(x: Tensor): Tensor { return ops.clamp(x, 0, this.maxValue); }
+  emitOnnx(g: OnnxEmitContext, x: string): string {
+    if (g.opset < 11) return g.node('Clip', [x], [attr('min', { float: 0 }), attr('max', { float: this.maxValue })]);
+    return g.node('Clip', [x, g.constTensor('min', ELEM.FLOAT, [], [0]), g.constTensor('max', ELEM.FLOAT, [], [this.maxValue])]);
+  }
+  override extraRepr(): string { return `maxValue=${this.maxValue}`; }
 }
 
 /** The merge layers of Keras functional models that TfjsGraph computes. */
