@@ -7,9 +7,9 @@
 // weight and bias gradients are summed per chunk of samples (a fixed number of chunks, so the
 // result does not depend on the thread count), then over the chunks.
 // Depthwise (one input channel per group, G = C, O = C * multiplier; MobileNets) has its own
-// loops: one task per (sample, channel) forward and per channel backward, each a (kh*kw, OH*OW)
-// plane of columns and kh*kw scaled row additions per output channel (a GEMM with K = 9 and M = 1
-// would be all edge). Home: src/ops/conv2d.ts.
+// direct loops, no columns: one task per (sample, channel) forward and per channel backward, each
+// kernel tap a scaled addition of input rows (a GEMM with K = 9 and M = 1 would be all edge).
+// Home: src/ops/conv2d.ts.
 #include "conv_geometry.h"
 #include "gemm.h"
 #include "strided.h"
@@ -42,27 +42,84 @@ void weight_grad_dots(const T* dy, const T* cols, long o, long ckk, long l, T* a
   }
 }  // weight-gradient partial sums (fixed: results independent of threads)
 
-// Depthwise forward: y[n, r] = bias[r] + sum_k w[r, k] * cols_{n,c}[k, :] for the `mult` output
-// channels r = c * mult + m of input channel c.
+// Depthwise convolution, direct (no columns): for each kernel tap (i, j) and output row, the valid
+// run of output columns [lo, hi) (conv_row_range) reads one input row at a fixed offset, so each
+// tap is a scaled row addition. Forward: y (OH, OW) += w (kh, kw) * plane xc (row stride sh,
+// column stride sw).
+template <class T>
+void dw_forward_plane(const T* xc, long sh, long sw, const Conv2dGeom& p, const T* w, T* y) {
+  for (long i = 0; i < p.kh; i++) for (long j = 0; j < p.kw; j++) {
+    const T wk = w[i * p.kw + j];
+    const long x0 = j * p.dw - p.pw;
+    long lo, hi;
+    conv_row_range(x0, p, &lo, &hi);
+    for (long oy = 0; oy < p.oh; oy++) {
+      const long yy = oy * p.sh - p.ph + i * p.dh;
+      if (yy < 0 || yy >= p.h) continue;
+      const T* row = xc + yy * sh;
+      T* yr = y + oy * p.ow;
+      if (p.sw == 1 && sw == 1) {
+        for (long ox = lo; ox < hi; ox++) yr[ox] += wk * row[x0 + ox];
+      } else {
+        for (long ox = lo; ox < hi; ox++) yr[ox] += wk * row[(x0 + ox * p.sw) * sw];
+      }
+    }
+  }
+}
+
+// Backward of dw_forward_plane for one (input channel, output channel) pair: dw (kh, kw) += the
+// taps' dot products of dy (OH, OW) with the input rows they read; dx (H, W, contiguous) += w * dy
+// scattered back along the same runs (when dx is non-null).
+template <class T>
+void dw_backward_plane(const T* xc, long sh, long sw, const Conv2dGeom& p, const T* w, const T* dy, T* dw, T* dx) {
+  for (long i = 0; i < p.kh; i++) for (long j = 0; j < p.kw; j++) {
+    const T wk = w[i * p.kw + j];
+    const long x0 = j * p.dw - p.pw;
+    long lo, hi;
+    conv_row_range(x0, p, &lo, &hi);
+    T acc = 0;
+    for (long oy = 0; oy < p.oh; oy++) {
+      const long yy = oy * p.sh - p.ph + i * p.dh;
+      if (yy < 0 || yy >= p.h) continue;
+      const T* dyr = dy + oy * p.ow;
+      if (dw) {
+        const T* row = xc + yy * sh;
+        T part = 0;
+        if (p.sw == 1 && sw == 1) {
+          for (long ox = lo; ox < hi; ox++) part += dyr[ox] * row[x0 + ox];
+        } else {
+          for (long ox = lo; ox < hi; ox++) part += dyr[ox] * row[(x0 + ox * p.sw) * sw];
+        }
+        acc += part;
+      }
+      if (dx) {
+        T* dxr = dx + yy * p.w;
+        if (p.sw == 1) {
+          for (long ox = lo; ox < hi; ox++) dxr[x0 + ox] += wk * dyr[ox];
+        } else {
+          for (long ox = lo; ox < hi; ox++) dxr[x0 + ox * p.sw] += wk * dyr[ox];
+        }
+      }
+    }
+    if (dw) dw[i * p.kw + j] += acc;
+  }
+}
+
+// Depthwise forward: y[n, r] = bias[r] + w[r] * x[n, c] for the `mult` output channels
+// r = c * mult + m of input channel c; one task per (sample, channel).
 template <class T>
 void depthwise_forward_t(const ViewDesc& x, const T* w, const T* bias, const Conv2dGeom& p, long mult, T* out) {
   const T* xd = static_cast<const T*>(x.data) + x.offset;
   const long sn = x.strides[0], sc = x.strides[1], sh = x.strides[2], sw = x.strides[3];
   const long kk = p.kh * p.kw, l = p.oh * p.ow;
   parallel_for(p.n * p.c, 1, [&](long b, long e) {
-    std::vector<T> cols(size_t(kk * l));
     for (long t = b; t < e; t++) {
       const long n = t / p.c, c = t % p.c;
-      unfold_plane<T>(xd + n * sn + c * sc, sh, sw, p, T(0), cols.data());
       for (long m = 0; m < mult; m++) {
         const long r = c * mult + m;
         T* y = out + (n * p.c * mult + r) * l;
         std::fill(y, y + l, bias ? bias[r] : T(0));
-        for (long k = 0; k < kk; k++) {
-          const T wk = w[r * kk + k];
-          const T* src = cols.data() + k * l;
-          for (long q = 0; q < l; q++) y[q] += wk * src[q];
-        }
+        dw_forward_plane<T>(xd + n * sn + c * sc, sh, sw, p, w + r * kk, y);
       }
     }
   });
@@ -96,36 +153,22 @@ void conv2d_forward_t(const ViewDesc& x, const T* w, const T* bias, const Conv2d
 }
 
 // Depthwise backward, one task per input channel c (its dw rows and db entries are its own, summed
-// over the samples in order, so the result does not depend on the thread count): with cols the
-// (kh*kw, L) columns of x[n, c], dw[r, k] += dy[n, r] . cols[k], db[r] += sum dy[n, r], and
-// dcols[k, :] = sum_m w[r, k] dy[n, r, :] folded into dx[n, c].
+// over the samples in order, so the result does not depend on the thread count):
+// dw_backward_plane for each of its `mult` output channels and each sample, db[r] += sum dy[n, r].
 template <class T>
 void depthwise_backward_t(const T* dyd, const ViewDesc& x, const T* w, const Conv2dGeom& p, long mult, T* dx, T* dw, T* db) {
   const T* xd = static_cast<const T*>(x.data) + x.offset;
   const long sn = x.strides[0], sc = x.strides[1], sh = x.strides[2], sw = x.strides[3];
   const long kk = p.kh * p.kw, l = p.oh * p.ow, hw = p.h * p.w, o = p.c * mult;
   run_tasks(p.c, [&](long c) {
-    std::vector<T> cols(size_t(kk * l));
     if (dw) std::fill(dw + c * mult * kk, dw + (c + 1) * mult * kk, T(0));
     if (db) std::fill(db + c * mult, db + (c + 1) * mult, T(0));
     for (long n = 0; n < p.n; n++) {
-      const T* dyc = dyd + (n * o + c * mult) * l;  // (mult, L)
-      if (db) for (long m = 0; m < mult; m++) { T s = 0; for (long q = 0; q < l; q++) s += dyc[m * l + q]; db[c * mult + m] += s; }
-      if (dw) {
-        unfold_plane<T>(xd + n * sn + c * sc, sh, sw, p, T(0), cols.data());
-        weight_grad_dots<T>(dyc, cols.data(), mult, kk, l, dw + c * mult * kk);
-      }
-      if (dx) {
-        for (long k = 0; k < kk; k++) {
-          T* dst = cols.data() + k * l;
-          std::fill(dst, dst + l, T(0));
-          for (long m = 0; m < mult; m++) {
-            const T wk = w[(c * mult + m) * kk + k];
-            const T* src = dyc + m * l;
-            for (long q = 0; q < l; q++) dst[q] += wk * src[q];
-          }
-        }
-        fold_plane<T>(cols.data(), p.kw * l, l, p.ow, 1, p, dx + (n * p.c + c) * hw);
+      for (long m = 0; m < mult; m++) {
+        const long r = c * mult + m;
+        const T* dyr = dyd + (n * o + r) * l;
+        if (db) { T s = 0; for (long q = 0; q < l; q++) s += dyr[q]; db[r] += s; }
+        if (dw || dx) dw_backward_plane<T>(xd + n * sn + c * sc, sh, sw, p, w + r * kk, dyr, dw ? dw + r * kk : nullptr, dx ? dx + (n * p.c + c) * hw : nullptr);
       }
     }
   });
