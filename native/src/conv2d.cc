@@ -67,6 +67,19 @@ void dw_forward_plane(const T* xc, long sh, long sw, const Conv2dGeom& p, const 
   }
 }
 
+// dot(a, b) over n elements with 16 independent partial sums (vectorizes without reassociation,
+// as weight_grad_dots).
+template <class T>
+T dot_run(const T* a, const T* b, long n) {
+  T part[16] = {};
+  long t = 0;
+  for (; t + 16 <= n; t += 16) for (int u = 0; u < 16; u++) part[u] += a[t + u] * b[t + u];
+  T s = 0;
+  for (; t < n; t++) s += a[t] * b[t];
+  for (int u = 0; u < 16; u++) s += part[u];
+  return s;
+}
+
 // Backward of dw_forward_plane for one (input channel, output channel) pair: dw (kh, kw) += the
 // taps' dot products of dy (OH, OW) with the input rows they read; dx (H, W, contiguous) += w * dy
 // scattered back along the same runs (when dx is non-null).
@@ -86,7 +99,7 @@ void dw_backward_plane(const T* xc, long sh, long sw, const Conv2dGeom& p, const
         const T* row = xc + yy * sh;
         T part = 0;
         if (p.sw == 1 && sw == 1) {
-          for (long ox = lo; ox < hi; ox++) part += dyr[ox] * row[x0 + ox];
+          part = dot_run<T>(dyr + lo, row + x0 + lo, hi - lo);
         } else {
           for (long ox = lo; ox < hi; ox++) part += dyr[ox] * row[(x0 + ox * p.sw) * sw];
         }
