@@ -25,9 +25,10 @@ namespace {
 
 using namespace ts;
 
-constexpr int kAbiVersion = 7;  // must match ABI_VERSION in src/backends/native/addon.ts (4: one view
+constexpr int kAbiVersion = 8;  // must match ABI_VERSION in src/backends/native/addon.ts (4: one view
                                 // format for every entry point, embedding included; 5: maxPool2d, conv2d;
-                                // 6: int8Linear, int8 paths, quantizePerTensor, floatRange; 7: int8Conv2d, avxvnni)
+                                // 6: int8Linear, int8 paths, quantizePerTensor, floatRange; 7: int8Conv2d, avxvnni;
+                                // 8: conv2d groups)
 
 // setNumThreads(n)
 void SetNumThreads(Call& c) {

@@ -218,17 +218,19 @@ export interface FusedKernels {
   /** The adjoint of maxPool2dForward: dx (N, C, H, W) = 0, then dx[n, c, argmax] += dy for every output. */
   maxPool2dBackward?(dy: View, argmax: Int32Array, p: Conv2dGeometry): TypedArray;
   /**
-   * 2-D convolution (cross-correlation, groups 1): x (N, C, H, W) any strides, weight (O, C, kh, kw)
-   * and bias (O,) contiguous, one float dtype. Returns y (N, O, OH, OW) contiguous. Null when this
-   * backend cannot take these arrays (the op then composes unfold2d and matmul).
+   * 2-D convolution (cross-correlation) in `groups` groups (default 1; C and O divisible by it):
+   * x (N, C, H, W) any strides, weight (O, C/groups, kh, kw) and bias (O,) contiguous, one float
+   * dtype; output channels [g O/G, (g+1) O/G) see input channels [g C/G, (g+1) C/G). Returns
+   * y (N, O, OH, OW) contiguous. Null when this backend cannot take these arrays (the op then
+   * composes unfold2d and matmul).
    */
-  conv2dForward?(x: View, weight: View, bias: View | null, p: Conv2dGeometry): TypedArray | null;
+  conv2dForward?(x: View, weight: View, bias: View | null, p: Conv2dGeometry, groups?: number): TypedArray | null;
   /**
    * Gradients of conv2dForward given dy (N, O, OH, OW) contiguous: dx, dweight, dbias, each only
    * where `needs` ([x, weight, bias]) asks, else null. Null when it cannot take these arrays.
    */
   conv2dBackward?(dy: View, x: View, weight: View, p: Conv2dGeometry,
-    needs: readonly [boolean, boolean, boolean]): { dx: TypedArray | null; dweight: TypedArray | null; dbias: TypedArray | null } | null;
+    needs: readonly [boolean, boolean, boolean], groups?: number): { dx: TypedArray | null; dweight: TypedArray | null; dbias: TypedArray | null } | null;
 }
 
 /** Settings of the fused attention kernels (ops/attention.ts). */

@@ -10,7 +10,7 @@ import { TensorslimError } from '../core/errors.js';
 import { checkDeclaredSize, importHfGpt2, isHfGpt2, loadCheckpoint, loadSafetensors, modelFromCheckpoint, type Checkpoint } from '../io/index.js';
 import type { GPT } from '../models/gpt.js';
 import { importOnnx, OnnxGraph, Reshape, type ImportedOnnx } from '../io/onnx/index.js';
-import { importTfjs } from '../io/tfjs/index.js';
+import { importTfjs, type TfjsGraph } from '../io/tfjs/index.js';
 import { TensorDataset, type ImageClassificationData } from '../data/index.js';
 import { Conv2d, Dropout, Flatten, Identity, Linear, MaxPool2d, ReLU, Sequential } from '../nn/index.js';
 import { noGrad } from '../core/engine.js';
@@ -281,7 +281,7 @@ export interface ImportedFileModel {
   readonly kind: 'imported';
   readonly format: 'onnx' | 'tfjs';
   readonly path: string;
-  readonly model: Sequential | OnnxGraph;
+  readonly model: Sequential | OnnxGraph | TfjsGraph;
   readonly imported: ImportedIO;
   /** 'onnx graph (opset 13, 12 nodes: Gemm, Relu, ...)', 'onnx chain (opset 17, 5 layers)' or 'tfjs layers model (Conv2D, ...)'. */
   readonly description: string;

@@ -36,10 +36,13 @@ function batched(op: string, x: Tensor, channels: number | null): [Tensor, boole
 }
 
 /**
- * 2-D convolution, like torch.nn.Conv2d (groups = 1). weight (out, in, kh, kw) and bias use
- * PyTorch's default init: kaimingUniform_(a = sqrt(5)) and U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
+ * 2-D convolution, like torch.nn.Conv2d. weight (out, in/groups, kh, kw) and bias use PyTorch's
+ * default init: kaimingUniform_(a = sqrt(5)) and U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
  * padding may be a number, a pair, 'valid' (0) or 'same' (stride 1, odd effective kernel).
+ * groups (default 1) must divide in and out channels; groups = in is depthwise (MobileNets), with
+ * out = in * channel multiplier.
  * @example new Conv2d(1, 8, 3, { padding: 1 }).call(ops.zeros([2, 1, 28, 28])).shape  // [2, 8, 28, 28]
+ * @example new Conv2d(8, 8, 3, { padding: 1, groups: 8 }).weight.shape                 // [8, 1, 3, 3]
  */
 export class Conv2d extends Module {
   readonly inChannels: number;
@@ -48,12 +51,13 @@ export class Conv2d extends Module {
   readonly stride: [number, number];
   readonly padding: [number, number];
   readonly dilation: [number, number];
+  readonly groups: number;
   declare weight: Tensor;
   declare bias: Tensor | null;
 
   constructor(
     inChannels: number, outChannels: number, kernelSize: Size2,
-    opts: { stride?: Size2; padding?: Size2 | 'valid' | 'same'; dilation?: Size2; bias?: boolean; dtype?: FloatDType } = {},
+    opts: { stride?: Size2; padding?: Size2 | 'valid' | 'same'; dilation?: Size2; groups?: number; bias?: boolean; dtype?: FloatDType } = {},
   ) {
     super();
     const op = 'Conv2d';
@@ -61,6 +65,8 @@ export class Conv2d extends Module {
     checkDim(op, 'outChannels', outChannels, false);
     this.inChannels = inChannels;
     this.outChannels = outChannels;
+    this.groups = opts.groups ?? 1;
+    ops.checkConv2dGroups(`Conv2d(${inChannels}, ${outChannels})`, this.groups, inChannels, outChannels);
     this.kernelSize = pair(op, 'kernelSize', kernelSize, 1);
     this.stride = pair(op, 'stride', opts.stride ?? 1, 1);
     this.dilation = pair(op, 'dilation', opts.dilation ?? 1, 1);
@@ -75,7 +81,7 @@ export class Conv2d extends Module {
     } else this.padding = pair(op, 'padding', pad, 0);
     const dtype = opts.dtype ?? 'float32';
     const [kh, kw] = this.kernelSize;
-    this.registerParameter('weight', new Parameter(ops.zeros([outChannels, inChannels, kh, kw], { dtype })));
+    this.registerParameter('weight', new Parameter(ops.zeros([outChannels, inChannels / this.groups, kh, kw], { dtype })));
     this.registerParameter('bias', (opts.bias ?? true) ? new Parameter(ops.zeros([outChannels], { dtype })) : null);
     this.resetParameters();
   }
@@ -87,7 +93,7 @@ export class Conv2d extends Module {
 
   forward(x: Tensor): Tensor {
     const [x4, squeeze] = batched(`Conv2d(${this.inChannels}, ${this.outChannels}, kernelSize=${fmtPair(this.kernelSize)})`, x, this.inChannels);
-    const y = ops.conv2d(x4, this.weight, this.bias, { stride: this.stride, padding: this.padding, dilation: this.dilation });
+    const y = ops.conv2d(x4, this.weight, this.bias, { stride: this.stride, padding: this.padding, dilation: this.dilation, groups: this.groups });
     return squeeze ? ops.squeeze(y, 0) : y;
   }
 
@@ -95,6 +101,7 @@ export class Conv2d extends Module {
     let s = `${this.inChannels}, ${this.outChannels}, kernelSize=${fmtPair(this.kernelSize)}, stride=${fmtPair(this.stride)}`;
     if (this.padding[0] !== 0 || this.padding[1] !== 0) s += `, padding=${fmtPair(this.padding)}`;
     if (this.dilation[0] !== 1 || this.dilation[1] !== 1) s += `, dilation=${fmtPair(this.dilation)}`;
+    if (this.groups !== 1) s += `, groups=${this.groups}`;
     if (this.bias === null) s += ', bias=false';
     return s;
   }

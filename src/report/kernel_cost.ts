@@ -138,13 +138,14 @@ export function kernelCost(method: string, args: readonly unknown[]): KernelCost
     }
     case 'conv2dForward':
     case 'conv2dBackward': {
-      // per sample a (O x C*kh*kw) by (C*kh*kw x OH*OW) product: 2 N O CKK L flops forward, that per
+      // per sample a (O x C/G*kh*kw) by (C/G*kh*kw x OH*OW) product (G groups): 2 N O CKK L flops forward, that per
       // gradient asked for backward (dx and dW; db is N O L adds); reads x (and dy), writes y or the gradients
       const fwd = method === 'conv2dForward';
       const x = v(fwd ? 0 : 1), w = v(fwd ? 1 : 2), dy = fwd ? null : v(0);
       const p = args[3] as { n: number; c: number; h: number; w: number; kh: number; kw: number; oh: number; ow: number } | undefined;
       if (!x || !w || !p) return NONE;
-      const o = w.shape[0]!, ckk = p.c * p.kh * p.kw, l = p.oh * p.ow, eb = elemBytes(x);
+      const groups = (args[fwd ? 4 : 5] as number | undefined) ?? 1;
+      const o = w.shape[0]!, ckk = p.c * p.kh * p.kw / groups, l = p.oh * p.ow, eb = elemBytes(x);
       const gemm = 2 * p.n * o * ckk * l;
       if (fwd) return { flops: gemm + (v(2) ? p.n * o * l : 0), bytes: viewBytes(x) + viewBytes(w) + p.n * o * l * eb };
       const needs = (args[4] as readonly boolean[] | undefined) ?? [true, true, true];

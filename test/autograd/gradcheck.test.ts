@@ -120,6 +120,14 @@ const COMPOSITE_CASES: Record<string, Case> = {
     fn: (x, w, b) => conv2d(x, w, b, { stride: [2, 1], padding: 1, dilation: [1, 2] }),
     inputs: () => [R([2, 3, 5, 6]), R([4, 3, 3, 2]), R([4])],
   },
+  'conv2d groups 2, stride 2, no bias': {
+    fn: (x, w) => conv2d(x, w, null, { stride: 2, padding: 1, groups: 2 }),
+    inputs: () => [R([2, 4, 5, 4]), R([6, 2, 3, 2])],
+  },
+  'conv2d depthwise, channel multiplier 2, dilation 2 + bias': {
+    fn: (x, w, b) => conv2d(x, w, b, { padding: 2, dilation: 2, groups: 3 }),
+    inputs: () => [R([2, 3, 5, 5]), R([6, 1, 3, 3]), R([6])],
+  },
   'dropout (fixed mask)': { fn: (x) => dropout(x, 0.3, true, new Generator(5)), inputs: () => [R([4, 5])] },
   'sum all': { fn: (x) => sum(mul(x, x)), inputs: () => [R([3, 4])] },
   'max all (ties split)': { fn: (x) => max(x), inputs: () => [R([3, 4])] },

@@ -92,4 +92,14 @@ describe('static int8 Conv2d', () => {
     prepareStatic(model);
     assert.throws(() => convertStatic(model), /layer '0' \(Conv2d\(2, 4, kernelSize=3x3\)\) has not been calibrated; calibrate first/);
   });
+  test('a grouped (depthwise) Conv2d is refused naming the layer and the fix; listing the other layers keeps it float', () => {
+    manualSeed(10);
+    const model = new Sequential(new Conv2d(2, 4, 3, { padding: 1 }), new ReLU(), new Conv2d(4, 4, 3, { groups: 4 }), new Flatten(), new Linear(4, 3));
+    for (const prep of [prepareStatic, prepareQat]) {
+      assert.throws(() => prep(model), /layer '2' is a grouped Conv2d \(groups=4, weight \[4, 1, 3, 3\]\); int8 convolution supports groups=1 only: list the other layers in 'layers' to keep this one float/);
+      assert.ok(model.at(0) instanceof Conv2d && model.at(2) instanceof Conv2d, 'a refused prepare changes nothing');
+    }
+    prepareStatic(model, { layers: ['0', '4'] });
+    assert.ok(model.at(0) instanceof ObservedConv2d && model.at(2) instanceof Conv2d);
+  });
 });

@@ -13,7 +13,7 @@ import { FASHION_MNIST_DIR, hasFashionMnist } from '../../src/data/index.js';
 import { glooUnavailableReason } from '../../src/distributed/index.js';
 
 /** Something a test file may need that `npm ci` alone does not provide. */
-export type Requirement = 'native' | 'gloo' | 'fashion-mnist' | 'numpy' | 'torch' | 'onnx-testdata' | 'openwakeword';
+export type Requirement = 'native' | 'gloo' | 'fashion-mnist' | 'numpy' | 'torch' | 'onnx-testdata' | 'openwakeword' | 'nsfwjs';
 
 /** Debian's python3 (with python3-numpy, python3-torch); TENSORSLIM_PYTHON overrides it. */
 export const PYTHON = process.env['TENSORSLIM_PYTHON'] ?? '/usr/bin/python3';
@@ -36,7 +36,11 @@ export const ONNX_TESTDATA_DIR = process.env['TENSORSLIM_ONNX_TESTDATA'] ?? '/us
 /** openwakeword-js's hello_deepa.onnx (a third-party wake-word MLP), the ONNX import's end-to-end model. */
 export const HELLO_DEEPA = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'node_modules', 'openwakeword-js', 'models', 'hello_deepa.onnx');
 
+/** npm nsfwjs (its shipped TF.js layers MobileNetV2), the TF.js import's real-model test; TENSORSLIM_NSFWJS overrides the package folder. */
+export const NSFWJS_DIR = process.env['TENSORSLIM_NSFWJS'] ?? join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'node_modules', 'nsfwjs');
 const checks: Record<Requirement, () => string | null> = {
+  nsfwjs: () => existsSync(join(NSFWJS_DIR, 'dist', 'models', 'mobilenet_v2', 'model.min.js')) ? null
+    : `nsfwjs's TF.js model is missing: ${NSFWJS_DIR}/dist/models/mobilenet_v2 does not exist; the npm devDependency nsfwjs is not installed; run npm ci`,
   'onnx-testdata': () => existsSync(ONNX_TESTDATA_DIR) ? null
     : `the ONNX backend test data is missing: ${ONNX_TESTDATA_DIR} does not exist; install it with \`apt-get install -y libonnx-testdata\``,
   openwakeword: () => existsSync(HELLO_DEEPA) ? null

@@ -18,7 +18,7 @@ import {
 } from '../../src/nn/index.js';
 import { createAnyModel, createModel, isGptModel, listModels } from '../../src/models/index.js';
 import { prune } from '../../src/compress/index.js';
-import { AvgPool2d, exportOnnx, FrozenBatchNorm, GlobalAvgPool2d, Reshape, serializeOnnx, Transpose, type ExportOnnxOptions } from '../../src/io/onnx/index.js';
+import { AvgPool2d, exportOnnx, FrozenBatchNorm, GlobalAvgPool2d, importOnnxBytes, Reshape, serializeOnnx, Transpose, type ExportOnnxOptions } from '../../src/io/onnx/index.js';
 import { loadOrt, maxRelError, runOrt } from './onnx_helpers.js';
 import { tempDir } from './helpers.js';
 
@@ -89,6 +89,22 @@ describe('exportOnnx: layers and options', () => {
     const g = new Sequential(new Conv2d(2, 3, 1), new GlobalAvgPool2d(), new Flatten(), new LayerNorm(3, { bias: false }), new LayerNorm(3, { elementwiseAffine: false }));
     await checkInOrt(g, ops.randn([4, 2, 5, 5]));
     await checkInOrt(g, ops.randn([4, 2, 5, 5]), { opset: 16 });
+  });
+
+  it('grouped and depthwise Conv2d export with their group attribute, run in ONNX Runtime and import back', { skip }, async () => {
+    manualSeed(8);
+    const net = new Sequential(
+      new Conv2d(4, 6, 3, { padding: 1, groups: 2 }), new ReLU(), new Conv2d(6, 12, 3, { stride: 2, padding: 1, groups: 6 }), new ReLU(),
+      new Conv2d(12, 12, 3, { padding: 1, groups: 12, bias: false }), new Conv2d(12, 3, 1),
+    );
+    const x = ops.randn([2, 4, 7, 7]);
+    await checkInOrt(net, x);
+    const bytes = serializeOnnx(net, x).bytes;
+    const groups = decode(bytes).graph!.node!.filter((n) => n.opType === 'Conv').map((n) => Number(n.attribute!.find((a) => a.name === 'group')!.i));
+    assert.deepEqual(groups, [2, 6, 12, 1]);
+    const back = importOnnxBytes(bytes).model;
+    assert.deepEqual(back.modules().filter((m): m is Conv2d => m instanceof Conv2d).map((m) => m.groups), [2, 6, 12, 1]);
+    assert.ok(maxRelError(ours(back, x).dataSync(), ours(net, x).dataSync()) <= 1e-6);
   });
 
   it('Embedding exports as Gather', { skip }, async () => {

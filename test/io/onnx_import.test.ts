@@ -99,6 +99,11 @@ describe('importOnnx: files PyTorch wrote (tools/fixtures/onnx_fixtures.py) agre
         assert.ok((imp.model as Sequential).at(1) instanceof ReLU);
         assert.ok((imp.model as Sequential).children().some((m) => m instanceof GELU));
       }
+      if (name === 'grouped') {
+        // group 2, depthwise, depthwise with channel multiplier 2, pointwise (BatchNormalization folded into the first two)
+        assert.deepEqual(imp.model.modules().filter((m): m is Conv2d => m instanceof Conv2d).map((m) => [m.groups, ...m.weight.shape]),
+          [[2, 8, 2, 3, 3], [8, 8, 1, 3, 3], [8, 16, 1, 3, 3], [1, 6, 16, 1, 1]]);
+      }
       if (ort !== null) {
         const again = serializeOnnx(imp.model, x);
         assert.ok(maxRelError((await runOrt(ort, again.bytes, 'input', x, 'output')).data, c.output.data) <= 1e-4);

@@ -2,7 +2,8 @@
 // reference backend's, and direct convolution loops here): unfold2d and fold2d (native/src/im2col.cc;
 // rows take a contiguous fast path when the stride along the width is 1), maxPool2dForward/-Backward
 // (native/src/max_pool2d.cc: window maxima with their argmax positions, and the scatter of dy to
-// them) and conv2dForward/-Backward (native/src/conv2d.cc: per-sample im2col in scratch + GEMM). Geometries cover
+// them) and conv2dForward/-Backward (native/src/conv2d.cc: per-sample im2col in scratch + GEMM per
+// group; depthwise loops when every group has one input channel). Geometries cover
 // strides 1-3, dilations 1-2, padding up to half the kernel, kernels wider than the input rows,
 // permuted and stepped input layouts, ties and NaN, float32 and float64, 1 and 2 threads.
 // The kernels are scalar C++ (no per-path SIMD), so one CPU path is enough.
@@ -89,18 +90,23 @@ describe('native maxPool2dForward / maxPool2dBackward', { skip }, () => {
   });
 });
 
-/** Direct convolution: y, and for dy the gradients dx, dw, db, by the definition. */
-function directConv(x: number[], w: number[], b: number[] | null, g: Conv2dGeometry, o: number, dy: number[]) {
+/**
+ * Direct convolution in `groups` groups: y, and for dy the gradients dx, dw, db, by the definition
+ * (output channel oc reads input channels [gi * C/G, (gi + 1) * C/G) with gi = oc / (O/G)).
+ */
+function directConv(x: number[], w: number[], b: number[] | null, g: Conv2dGeometry, o: number, dy: number[], groups = 1) {
+  const cg = g.c / groups, og = o / groups;
   const y = new Array<number>(g.n * o * g.oh * g.ow).fill(0);
   const dx = new Array<number>(g.n * g.c * g.h * g.w).fill(0), dw = new Array<number>(w.length).fill(0), db = new Array<number>(o).fill(0);
   for (let n = 0; n < g.n; n++) for (let oc = 0; oc < o; oc++) for (let oy = 0; oy < g.oh; oy++) for (let ox = 0; ox < g.ow; ox++) {
     const yi = ((n * o + oc) * g.oh + oy) * g.ow + ox;
     let acc = b ? b[oc]! : 0;
     db[oc]! += dy[yi]!;
-    for (let c = 0; c < g.c; c++) for (let i = 0; i < g.kh; i++) for (let j = 0; j < g.kw; j++) {
+    for (let cl = 0; cl < cg; cl++) for (let i = 0; i < g.kh; i++) for (let j = 0; j < g.kw; j++) {
       const yy = oy * g.strideH - g.padH + i * g.dilationH, xx = ox * g.strideW - g.padW + j * g.dilationW;
       if (yy < 0 || yy >= g.h || xx < 0 || xx >= g.w) continue;
-      const xi = ((n * g.c + c) * g.h + yy) * g.w + xx, wi = ((oc * g.c + c) * g.kh + i) * g.kw + j;
+      const c = Math.floor(oc / og) * cg + cl;
+      const xi = ((n * g.c + c) * g.h + yy) * g.w + xx, wi = ((oc * cg + cl) * g.kh + i) * g.kw + j;
       acc += x[xi]! * w[wi]!;
       dx[xi]! += dy[yi]! * w[wi]!;
       dw[wi]! += dy[yi]! * x[xi]!;
@@ -141,6 +147,37 @@ describe('native conv2dForward / conv2dBackward', { skip }, () => {
     });
   });
 
+  test('grouped and depthwise (with channel multipliers) equal direct loops, every gradient subset', () => {
+    const r = rng(43);
+    withThreads((threads) => {
+      for (let it = 0; it < 60; it++) {
+        const kind = KINDS[it % 2]!;
+        const groups = 2 + Math.floor(r() * 3);
+        const cg = it % 2 === 0 ? 1 : 1 + Math.floor(r() * 2);   // 1: depthwise (its own loops)
+        const og = 1 + Math.floor(r() * 3), o = og * groups;
+        let g: Conv2dGeometry;
+        for (;;) {
+          const base = randGeometry(r, false);
+          try { g = conv2dGeometry('test', [base.n, groups * cg, base.h, base.w], [base.kh, base.kw], [base.strideH, base.strideW], [base.padH, base.padW], [base.dilationH, base.dilationW]); break; } catch { /* draw again */ }
+        }
+        const x = randView(r, kind, [g.n, g.c, g.h, g.w], (q) => (q() - 0.5) * 4);
+        const w = randView(r, kind, [o, cg, g.kh, g.kw], (q) => (q() - 0.5) * 4, { permute: false, slice: false });
+        const bias = it % 3 === 0 ? null : randView(r, kind, [o], (q) => (q() - 0.5) * 4, { permute: false, slice: false });
+        const dy = randView(r, kind, [g.n, o, g.oh, g.ow], (q) => (q() - 0.5) * 4, { permute: false, slice: false });
+        const want = directConv(readView(x), readView(w), bias ? readView(bias) : null, g, o, readView(dy), groups);
+        const what = `${kind} ${threads} threads ${JSON.stringify(g)} O ${o} groups ${groups} x ${fmt(x)}${bias ? '' : ' no bias'}`;
+        const tol = kind === 'float32' ? 1e-4 : 1e-11;
+        assert.equal(mismatch(nat.conv2dForward!(x, w, bias, g, groups)!, want.y, tol, tol), null, `y ${what}`);
+        const needs: [boolean, boolean, boolean] = [it % 4 !== 1, it % 4 !== 2, bias !== null && it % 4 !== 3];
+        const got = nat.conv2dBackward!(dy, x, w, g, needs, groups)!;
+        assert.equal(got.dweight === null, !needs[1], what);
+        if (needs[0]) assert.equal(mismatch(got.dx!, want.dx, tol, tol), null, `dx ${what}`);
+        if (needs[1]) assert.equal(mismatch(got.dweight!, want.dw, tol, tol * 10), null, `dw ${what}`);
+        if (needs[2]) assert.equal(mismatch(got.dbias!, want.db, tol, tol * 10), null, `db ${what}`);
+      }
+    });
+  });
+
   test('the weight gradient does not depend on the thread count (fixed partial-sum chunks)', () => {
     const g = conv2dGeometry('test', [37, 3, 9, 8], [3, 3], [1, 1], [1, 1], [1, 1]);
     const r = rng(5);
@@ -157,5 +194,8 @@ describe('native conv2dForward / conv2dBackward', { skip }, () => {
     const x: View = { data: new Float32Array(32), shape: [1, 2, 4, 4], strides: [32, 16, 4, 1], offset: 0 };
     const w: View = { data: new Float32Array(27), shape: [1, 3, 3, 3], strides: [27, 9, 3, 1], offset: 0 };
     assert.throws(() => nat.conv2dForward!(x, w, null, g), /conv2dForward: weight shape does not match the geometry/);
+    const w2: View = { data: new Float32Array(9), shape: [1, 1, 3, 3], strides: [9, 9, 3, 1], offset: 0 };
+    assert.throws(() => nat.conv2dForward!(x, w2, null, g, 2), /conv2dForward: groups must divide the output channels/);
+    assert.throws(() => nat.conv2dForward!(x, w2, null, g, 3), /conv2dForward: groups must be >= 1 and divide the input channels/);
   });
 });

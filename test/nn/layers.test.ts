@@ -76,6 +76,32 @@ test('Conv2d: default init bound 1/sqrt(C*kh*kw), output shape, and a hand-compu
   assert.throws(() => new Conv2d(1, 1, 2, { padding: 'same' }), /padding='same' needs/);
 });
 
+test('Conv2d groups: weight (out, in/groups, kh, kw), PyTorch keys and init bound, depthwise, and errors naming the fix', () => {
+  manualSeed(4);
+  const g = new Conv2d(4, 6, 3, { padding: 1, groups: 2 });
+  assert.deepEqual([...g.weight.shape], [6, 2, 3, 3]);
+  assert.deepEqual([...g.stateDict().keys()], ['weight', 'bias']);
+  assert.ok(maxAbs(g.weight.dataSync()) <= 1 / Math.sqrt(18));   // fan_in = in/groups * kh * kw, as torch
+  assert.deepEqual(g.call(ops.zeros([2, 4, 5, 5])).shape, [2, 6, 5, 5]);
+  assert.match(g.toString(), /groups=2/);
+  // depthwise with channel multiplier 2, all-ones kernels: each output channel sums its own input
+  // channel's 3x3 neighbourhood (channel c of x holds c + 1): centre 9 (c + 1), corner 4 (c + 1)
+  const dw = new Conv2d(2, 4, 3, { padding: 1, groups: 2, bias: false });
+  assert.deepEqual([...dw.weight.shape], [4, 1, 3, 3]);
+  init.ones_(dw.weight);
+  const x = ops.cat([ops.ones([1, 1, 3, 3]), ops.mul(ops.ones([1, 1, 3, 3]), 2)], 1);
+  const y = dw.call(x).toArray() as number[][][][];
+  assert.deepEqual(y[0]!.map((c) => [c[1]![1], c[0]![0]]), [[9, 4], [9, 4], [18, 8], [18, 8]]);
+  assert.throws(() => new Conv2d(4, 6, 3, { groups: 4 }), /Conv2d\(4, 6\): groups=4 must divide both the input channels \(4\) and the output channels \(6\); use a group count that divides both/);
+  assert.throws(() => new Conv2d(3, 6, 3, { groups: 2 }), /groups=2 must divide both the input channels \(3\)/);
+  assert.throws(() => new Conv2d(4, 4, 3, { groups: 0 }), /groups must be an integer >= 1, got 0/);
+  assert.throws(() => g.call(ops.zeros([1, 2, 5, 5])), /input has 2 channels but the layer expects 4/);
+  assert.throws(() => F.conv2d(ops.zeros([1, 4, 5, 5]), ops.zeros([6, 2, 3, 3]), null, { groups: 3 }),
+    /conv2d: input \(1, 4, 5, 5\) must be \(N, 6, H, W\) \(weight's 2 input channels per group x groups=3\) to match weight \(6, 2, 3, 3\)/);
+  assert.throws(() => F.conv2d(ops.zeros([1, 4, 5, 5]), ops.zeros([6, 1, 3, 3]), null, { groups: 4 }),
+    /conv2d: groups=4 must divide both the input channels \(4\) and the output channels \(6\)/);
+});
+
 test('MaxPool2d and Flatten', () => {
   const x = ops.tensor(new Float32Array([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16]), { shape: [1, 1, 4, 4] });
   // 2x2 windows of [[1..4],[5..8],[9..12],[13..16]]: maxima 6, 8, 14, 16

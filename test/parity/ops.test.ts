@@ -42,6 +42,7 @@ interface Attrs {
   step?: number;
   length?: number;
   startDim?: number;
+  groups?: number;
   endDim?: number;
   dtype?: DType;
   numClasses?: number;
@@ -75,11 +76,12 @@ function need<T>(v: T | undefined, what: string): T {
   assert.ok(v !== undefined, `fixture attr ${what} missing`);
   return v;
 }
-function geometry(a: Attrs): { stride?: Pair; padding?: Pair; dilation?: Pair } {
-  const g: { stride?: Pair; padding?: Pair; dilation?: Pair } = {};
+function geometry(a: Attrs): { stride?: Pair; padding?: Pair; dilation?: Pair; groups?: number } {
+  const g: { stride?: Pair; padding?: Pair; dilation?: Pair; groups?: number } = {};
   if (a.stride !== undefined) g.stride = a.stride;
   if (a.padding !== undefined) g.padding = a.padding;
   if (a.dilation !== undefined) g.dilation = a.dilation;
+  if (a.groups !== undefined) g.groups = one(a.groups);
   return g;
 }
 /** Binary op: second operand is either the second input or the Python number attrs.scalar. */

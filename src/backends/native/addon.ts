@@ -97,7 +97,7 @@ export interface NativeAddon {
   readonly abiVersion: number;
 }
 
-const ABI_VERSION = 7;  // kAbiVersion in native/src/addon.cc (4: one view format for every entry point, embedding included; 5: maxPool2d, conv2d; 6: int8Linear; 7: int8Conv2d, avxvnni)
+const ABI_VERSION = 8;  // kAbiVersion in native/src/addon.cc (4: one view format for every entry point, embedding included; 5: maxPool2d, conv2d; 6: int8Linear; 7: int8Conv2d, avxvnni; 8: conv2d groups)
 
 /** The package root: the nearest directory above this file holding native/binding.gyp. */
 function packageRoot(): string | null {

@@ -131,6 +131,9 @@ function findLink(chain: readonly Leaf[], p: number): LinkResult {
   const what = conv ? 'filters' : 'neurons';
   const where = `${typeName(prod)} '${chain[p]!.path}'`;
   const no = (reason: string): LinkResult => ({ ok: false, output: false, reason });
+  // a grouped conv ties its filters to its input-channel groups (depthwise: filter c reads only channel c)
+  const grouped = (m: Conv2d, side: string): LinkResult => no(`Conv2d '${side}' has groups=${m.groups}; shrink removes whole filters and input channels of groups=1 convolutions only (a group's filters and input channels would have to go together); prune it unstructured (l1) or with lnStructured masks instead`);
+  if (conv && prod.groups !== 1) return grouped(prod, chain[p]!.path);
   let flat = false;
   const between: number[] = [];
   for (let q = p + 1; q < chain.length; q++) {
@@ -145,6 +148,7 @@ function findLink(chain: readonly Leaf[], p: number): LinkResult {
     }
     if (m instanceof Conv2d) {
       if (!conv || flat) return no(`${at} follows ${conv ? 'a Flatten' : where}; shrink cannot match its input channels to ${what}`);
+      if (m.groups !== 1) return grouped(m, path);
       if (m.inChannels !== units) return no(`${at} has ${m.inChannels} input channels but ${where} has ${units} filters`);
       return { ok: true, link: { consumer: q, between, group: 1 } };
     }

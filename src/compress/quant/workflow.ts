@@ -141,6 +141,9 @@ function prepare(op: string, model: AnyModule, layers: readonly string[] | undef
   const swaps: Swap[] = [];
   for (const [path, m] of targets) {
     plainLinear(op, path, m as Linear | Conv2d);
+    if (m instanceof Conv2d && m.groups !== 1) {
+      throw new TensorslimError(op, `layer '${path}' is a grouped Conv2d (groups=${m.groups}, weight [${m.weight.shape.join(', ')}]); int8 convolution supports groups=1 only: list the other layers in 'layers' to keep this one float`);
+    }
     const reluPath = pairs.get(path);
     swaps.push({ path, replacement: build(path, m as Linear | Conv2d, reluPath !== undefined) });
     if (reluPath !== undefined) swaps.push({ path: reluPath, replacement: new Identity() });

@@ -265,7 +265,7 @@ function emit(g: GraphBuilder, m: AnyModule, path: string, x: Sym): Sym {
     if (m instanceof MaxPool2d) return { name: g.node('MaxPool', [x.name], a, `${path}/MaxPool`), t: y };
     const w = g.weight(join(path, 'weight'), m.weight);
     const inputs = m.bias === null ? [x.name, w] : [x.name, w, g.weight(join(path, 'bias'), effective(m, 'bias')!)];
-    return { name: g.node('Conv', inputs, [...a, attr('group', 1)], `${path}/Conv`), t: y };
+    return { name: g.node('Conv', inputs, [...a, attr('group', m.groups)], `${path}/Conv`), t: y };
   }
   if (m instanceof Embedding) {
     const y = m.call(x.t);
@@ -280,8 +280,9 @@ function emit(g: GraphBuilder, m: AnyModule, path: string, x: Sym): Sym {
       return outs;
     },
     constI64: (n, d) => g.constI64(join(path, n), d), constTensor: (n, e, dims, d) => g.constTensor(join(path, n), e, dims, d), opset: g.opset,
+    emitModule: (child, name, xn, t) => emit(g, child, join(path, name), { name: xn, t }).name,
   });
-  if (m instanceof OnnxLayer) return { name: m.emitOnnx(ctx(), x.name), t: m.call(x.t) };
+  if (m instanceof OnnxLayer) return { name: m.emitOnnx(ctx(), x.name, x.t), t: m.call(x.t) };
   const emitter = emitters.get(m.constructor);
   if (emitter !== undefined) return { name: emitter(m, ctx(), x.name, x.t), t: m.call(x.t) };
   // a layer that can turn itself into a dense Linear (SparseLinear in compress/prune): export that

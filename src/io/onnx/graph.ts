@@ -341,8 +341,10 @@ export function buildGraph(model: ReturnType<typeof onnx.ModelProto.decode>, ops
       const w = constIn({ input: ins }, 1);
       if (w === null) refuse('the weight must be a constant (an initializer); computed weights are not supported');
       if (w!.dims.length !== 4) refuse(`only 2-D convolutions (4-D weights) are supported, got weight ${w!.dims.join('x')}`);
-      if (attrInt(n, 'group', 1) !== 1) refuse(`group ${attrInt(n, 'group', 1)} is not supported (only 1)`);
-      const [o, c, kh, kw] = w!.dims as [number, number, number, number];
+      const group = attrInt(n, 'group', 1);
+      const [o, cg, kh, kw] = w!.dims as [number, number, number, number];
+      if (group < 1 || o % group !== 0) refuse(`group ${group} must be >= 1 and divide the weight's ${o} output channels`);
+      const c = cg * group;
       const autoPad = attrString(n, 'auto_pad', 'NOTSET');
       if (autoPad !== 'NOTSET' && autoPad !== 'VALID') refuse(`auto_pad ${autoPad} is not supported (use explicit pads)`);
       const s = attrInts(n, 'strides') ?? [1, 1], d = attrInts(n, 'dilations') ?? [1, 1], p = attrInts(n, 'pads') ?? [0, 0, 0, 0];
@@ -366,7 +368,7 @@ export function buildGraph(model: ReturnType<typeof onnx.ModelProto.decode>, ops
         skip.add(r!);
         outNames = [...(bn.output ?? [])];
       }
-      const conv = new Conv2d(c, o, [kh, kw], { stride: [s[0]!, s[1]!], padding: [p[0]!, p[1]!], dilation: [d[0]!, d[1]!], bias: bt !== null });
+      const conv = new Conv2d(c, o, [kh, kw], { stride: [s[0]!, s[1]!], padding: [p[0]!, p[1]!], dilation: [d[0]!, d[1]!], groups: group, bias: bt !== null });
       load(conv, wt, bt);
       if (outNames === outs) { tie(conv, 'weight', ins[1], true); tie(conv, 'bias', ins[2], true); }
       addLayer(n, stripW(ins[1], n), conv, x, outNames);

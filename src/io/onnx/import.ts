@@ -247,12 +247,14 @@ function parseChain(bytes: Uint8Array, folder: string | null): ImportedOnnx {
       case 'Conv': {
         const w = constIn(n, 1)!;
         if (w.dims.length !== 4) refuse(n, `only 2-D convolutions (4-D weights) are supported, got weight ${w.dims.join('x')}`);
-        if (attrInt(n, 'group', 1) !== 1) refuse(n, `group ${attrInt(n, 'group', 1)} is not supported (only 1)`);
-        const [o, c, kh, kw] = w.dims as [number, number, number, number];
+        const group = attrInt(n, 'group', 1);
+        const [o, cg, kh, kw] = w.dims as [number, number, number, number];
+        if (group < 1 || o % group !== 0) refuse(n, `group ${group} must be >= 1 and divide the weight's ${o} output channels`);
+        const c = cg * group;
         const geo = windowAttrs(n, refuse);
         if (pending !== null) { geo.pad = [geo.pad[0] + pending.pad[0], geo.pad[1] + pending.pad[1]]; pending = null; }
         const b = constIn(n, 2, false);
-        const conv = new Conv2d(c, o, [kh, kw], { stride: geo.stride, padding: geo.pad, dilation: geo.dilation, bias: b !== null });
+        const conv = new Conv2d(c, o, [kh, kw], { stride: geo.stride, padding: geo.pad, dilation: geo.dilation, groups: group, bias: b !== null });
         load(conv, tensorOf(w), b === null ? null : tensorOf(b, [o]));
         chain.push(conv, from, 4);
         break;
@@ -292,7 +294,7 @@ function parseChain(bytes: Uint8Array, folder: string | null): ImportedOnnx {
           const b0 = cur0.bias === null ? new Float32Array(ch) : cur0.bias.dataSync();
           const b2 = Float32Array.from(shift, (v, k) => v + b0[k]! * scale[k]!);
           const folded = cur0 instanceof Conv2d
-            ? new Conv2d(cur0.inChannels, cur0.outChannels, cur0.kernelSize, { stride: cur0.stride, padding: cur0.padding, dilation: cur0.dilation })
+            ? new Conv2d(cur0.inChannels, cur0.outChannels, cur0.kernelSize, { stride: cur0.stride, padding: cur0.padding, dilation: cur0.dilation, groups: cur0.groups })
             : new Linear(cur0.inFeatures, cur0.outFeatures);
           load(folded, ops.tensor(w2, { shape: [...cur0.weight.shape] }), ops.tensor(b2));
           chain.layers[chain.layers.length - 1] = folded;

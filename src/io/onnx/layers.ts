@@ -7,7 +7,7 @@ import type { Tensor } from '../../core/tensor.js';
 import { ShapeError } from '../../core/errors.js';
 import { fmtShape } from '../../backend/shape.js';
 import * as ops from '../../ops/index.js';
-import { Module, Parameter } from '../../nn/index.js';
+import { Module, Parameter, type AnyModule } from '../../nn/index.js';
 import { attr, type AttributeProto } from './proto.js';
 
 /** What a layer may add to the graph being exported. */
@@ -22,12 +22,14 @@ export interface OnnxEmitContext {
   nodeMulti(opType: string, inputs: readonly string[], outputs: number, attrs?: readonly AttributeProto[]): string[];
   /** An initializer of any element type (ELEM codes: int8 weights, uint8 zero points, scales), named after the layer's path. */
   constTensor(name: string, elem: number, dims: readonly number[], data: ArrayLike<number>): string;
+  /** Emit a child module (any exportable layer) at path/name on value `x`, whose sample value is `input`; returns its output's name. */
+  emitModule?(m: AnyModule, name: string, x: string, input: Tensor): string;
 }
 
 /** A layer that writes its own ONNX nodes. */
 export abstract class OnnxLayer extends Module {
-  /** Append the nodes computing this layer on graph value `x`; returns the output's name. */
-  abstract emitOnnx(g: OnnxEmitContext, x: string): string;
+  /** Append the nodes computing this layer on graph value `x` (sample value `input`); returns the output's name. */
+  abstract emitOnnx(g: OnnxEmitContext, x: string, input?: Tensor): string;
 }
 
 type P2 = readonly [number, number];

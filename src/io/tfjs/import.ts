@@ -3,8 +3,11 @@
 // weight shards into a Sequential of tensorslim layers with trainable parameters, so a model
 // shipped for TF.js can be fine-tuned, pruned, distilled, quantized and exported to ONNX.
 //
-// What is read: Sequential models and functional ('Model'/'Functional') models whose layers form a
-// chain; layers InputLayer, Dense, Conv2D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D,
+// What is read: Sequential models and functional ('Model'/'Functional') models: a chain becomes a
+// Sequential, branches and merges (Add, Multiply, Average, Maximum, Minimum, Concatenate
+// over the channels) a TfjsGraph (layers.ts) whose children are one Sequential per Keras layer;
+// layers InputLayer, Dense, Conv2D, DepthwiseConv2D (a Conv2d with groups = channels),
+// SeparableConv2D (that, then a 1x1 Conv2d), MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D,
 // GlobalMaxPooling2D, Flatten, Reshape, ZeroPadding2D, BatchNormalization, Activation, ReLU, Softmax,
 // Dropout (and SpatialDropout2D, GaussianNoise, GaussianDropout: the identity at inference); the
 // activations linear, relu, sigmoid, tanh, softmax. Weights in float32 or quantized by the converter
@@ -31,7 +34,7 @@ import {
 } from '../../nn/index.js';
 import { readFileBytes } from '../files.js';
 import { AvgPool2d, FrozenBatchNorm, GlobalAvgPool2d, Reshape, Transpose } from '../onnx/layers.js';
-import { ZeroPad2d } from './layers.js';
+import { ClippedReLU, TfjsGraph, ZeroPad2d, type TfjsMerge, type TfjsNode } from './layers.js';
 
 const OP = 'importTfjs';
 
@@ -39,7 +42,9 @@ const OP = 'importTfjs';
 export const TFJS_LAYERS = [
   'InputLayer', 'Dense', 'Conv2D', 'MaxPooling2D', 'AveragePooling2D', 'GlobalAveragePooling2D', 'GlobalMaxPooling2D', 'Flatten',
   'Reshape', 'ZeroPadding2D', 'BatchNormalization', 'Activation', 'ReLU', 'Softmax', 'Dropout', 'SpatialDropout2D', 'GaussianNoise',
-  'GaussianDropout',
+  'GaussianDropout', 'DepthwiseConv2D', 'SeparableConv2D',
+  // merges, in functional models
+  'Add', 'Multiply', 'Average', 'Maximum', 'Minimum', 'Concatenate',
 ] as const;
 
 /** One weight of the manifest, as TF.js describes it. */
@@ -52,8 +57,8 @@ export interface TfjsWeightSpec {
 
 /** What importTfjs read. */
 export interface ImportedTfjs {
-  /** The model: takes TF.js's input layout ((N, H, W, C) images, or (N, F)). */
-  readonly model: Sequential;
+  /** The model: takes TF.js's input layout ((N, H, W, C) images, or (N, F)); a functional model with branches or merges is a TfjsGraph. */
+  readonly model: Sequential | TfjsGraph;
   /** The input shape without the batch dim, as TF.js declares it, e.g. [28, 28, 1]. */
   readonly inputShape: readonly number[];
   /** Keras class names of the layers, in order (InputLayer excluded). */
@@ -161,8 +166,11 @@ function fileSize(path: string): number {
   try { return fstatSync(fd).size; } finally { closeSync(fd); }
 }
 
-/** The layer list of a topology and whether it came from a functional model (chain-checked). */
-function layerList(topology: unknown): Json[] {
+/**
+ * The layer list of a topology, and for a functional model that is not a plain chain its config
+ * (importGraph reads its inbound_nodes, input_layers and output_layers).
+ */
+function layerList(topology: unknown): { layers: Json[]; graph: Json | null } {
   if (!isObj(topology)) fail('modelTopology must be an object');
   const mc = isObj(topology['model_config']) ? topology['model_config'] : topology;
   const cls = mc['class_name'];
@@ -170,24 +178,22 @@ function layerList(topology: unknown): Json[] {
   if (cls === 'Sequential') {
     const layers = Array.isArray(config) ? config : isObj(config) ? config['layers'] : undefined;
     if (!Array.isArray(layers) || !layers.every(isObj)) fail('a Sequential topology must list its layers');
-    return layers as Json[];
+    return { layers: layers as Json[], graph: null };
   }
   if (cls === 'Model' || cls === 'Functional') {
     if (!isObj(config) || !Array.isArray(config['layers']) || !config['layers'].every(isObj)) fail(`a ${cls} topology must list its layers`);
     const layers = config['layers'] as Json[];
-    // a chain: every layer after the first has one inbound connection, from the layer before it
+    // a chain (every layer after the first has one inbound connection, from the layer before it)
+    // imports as a Sequential; anything else as a graph
     for (let i = 1; i < layers.length; i++) {
       const inbound = layers[i]!['inbound_nodes'];
       const from = Array.isArray(inbound) && inbound.length === 1 && Array.isArray(inbound[0]) && inbound[0].length === 1 && Array.isArray(inbound[0][0]) ? inbound[0][0][0] : undefined;
       const prev = isObj(layers[i - 1]!['config']) ? (layers[i - 1]!['config'] as Json)['name'] : undefined;
-      if (from === undefined || from !== prev) {
-        const name = isObj(layers[i]!['config']) ? String((layers[i]!['config'] as Json)['name']) : `#${i}`;
-        fail(`layer '${name}' of the ${cls} model does not simply follow '${String(prev)}' (branches, merges and shared layers are not read yet); only chains of layers import`);
-      }
+      if (from === undefined || from !== prev) return { layers, graph: config };
     }
-    return layers;
+    return { layers, graph: null };
   }
-  return fail(`modelTopology class '${String(cls)}' is not supported (Sequential, or a Model whose layers form a chain)`);
+  return fail(`modelTopology class '${String(cls)}' is not supported (Sequential, Model or Functional)`);
 }
 
 /** Pair from an int or a 2-list. */
@@ -268,18 +274,21 @@ export function importTfjsArtifacts(topology: unknown, weightSpecs: readonly Tfj
   const storage: Record<string, number> = {};
   for (const s of specs) { const k = s.quantization?.dtype ?? s.dtype; storage[k] = (storage[k] ?? 0) + 1; }
 
-  const layers = layerList(topology);
-  const modules: TensorModule[] = [];
+  const { layers, graph } = layerList(topology);
+  let modules: TensorModule[] = [];
+  let prefix = '';   // a graph node's child name + '.', so sources name the parameters as the model does
   const classes: string[] = [];
   const sources = new Map<string, string>();
   let shape: Shape | null = null;
 
+  const lookup = (layer: string, v: string): Weight | undefined => {
+    const w = weights.get(`${layer}/${v}`);
+    if (w !== undefined) return w;
+    const hits = [...weights.keys()].filter((k) => k.endsWith(`/${layer}/${v}`));
+    return hits.length === 1 ? weights.get(hits[0]!) : undefined;
+  };
   const weightOf = (layer: string, v: string, want: readonly number[]): Tensor => {
-    let w = weights.get(`${layer}/${v}`);
-    if (w === undefined) {
-      const hits = [...weights.keys()].filter((k) => k.endsWith(`/${layer}/${v}`));
-      if (hits.length === 1) w = weights.get(hits[0]!);
-    }
+    const w = lookup(layer, v);
     if (w === undefined) fail(`layer '${layer}': its weight '${layer}/${v}' is not in the weights manifest`);
     if (w.spec.shape.length !== want.length || w.spec.shape.some((d, i) => d !== want[i])) {
       fail(`layer '${layer}': weight '${w.spec.name}' has shape [${w.spec.shape.join(', ')}], expected [${want.join(', ')}] from the layer's config and its input`);
@@ -290,7 +299,7 @@ export function importTfjsArtifacts(topology: unknown, weightSpecs: readonly Tfj
   const push = (m: TensorModule, params: Record<string, string> = {}): void => {
     const idx = modules.length;
     modules.push(m);
-    for (const [p, src] of Object.entries(params)) sources.set(`${idx}.${p}`, src);
+    for (const [p, src] of Object.entries(params)) sources.set(`${prefix}${idx}.${p}`, src);
   };
   const activation = (act: unknown, layer: string): void => {
     if (act === undefined || act === null || act === 'linear') return;
@@ -298,14 +307,15 @@ export function importTfjsArtifacts(topology: unknown, weightSpecs: readonly Tfj
     else if (act === 'sigmoid') push(new Sigmoid());
     else if (act === 'tanh') push(new Tanh());
     else if (act === 'softmax') push(new Softmax(shape?.kind === 'image' ? 1 : -1));
-    else fail(`layer '${layer}': activation '${String(act)}' is not supported (linear, relu, sigmoid, tanh, softmax)`);
+    else if (act === 'relu6') push(new ClippedReLU(6));
+    else fail(`layer '${layer}': activation '${String(act)}' is not supported (linear, relu, relu6, sigmoid, tanh, softmax)`);
   };
   const needImage = (layer: string, cls: string): { c: number; h: number; w: number } => {
     if (shape === null || shape.kind !== 'image') fail(`layer '${layer}' (${cls}) needs an image input (N, H, W, C); it gets ${shape === null ? 'an unknown shape' : `(N, ${shape.f})`}`);
     return shape;
   };
 
-  for (const [i, layer] of layers.entries()) {
+  const convert = (layer: Json, i: number): void => {
     const cls = String(layer['class_name']);
     const cfg = isObj(layer['config']) ? layer['config'] : fail(`layer ${i} (${cls}) has no config`);
     const name = typeof cfg['name'] === 'string' ? cfg['name'] : `layer_${i}`;
@@ -340,15 +350,21 @@ export function importTfjsArtifacts(topology: unknown, weightSpecs: readonly Tfj
         activation(cfg['activation'], name);
         break;
       }
-      case 'Conv2D': {
+      case 'Conv2D': case 'DepthwiseConv2D': case 'SeparableConv2D': {
         const s = needImage(name, cls);
-        const filters = cfg['filters'];
+        const depthwise = cls !== 'Conv2D';
+        // TF.js's SeparableConv2D.getConfig leaves depth_multiplier out (tfjs-layers 4.x), so a saved
+        // model.json lacks it: the depthwise kernel's last dim (kh, kw, C, M) says it then
+        const stated = cfg['depth_multiplier'] ?? cfg['depthMultiplier'];
+        const mult = !depthwise ? 1 : stated ?? (cls === 'SeparableConv2D' ? lookup(name, 'depthwise_kernel')?.spec.shape[3] : undefined) ?? 1;
+        if (!Number.isInteger(mult) || (mult as number) < 1) fail(`layer '${name}': depth_multiplier must be a positive integer, got ${JSON.stringify(mult)}`);
+        const filters = cls === 'DepthwiseConv2D' ? s.c * (mult as number) : cfg['filters'];
         if (!Number.isInteger(filters) || (filters as number) < 1) fail(`layer '${name}': filters must be a positive integer, got ${JSON.stringify(filters)}`);
         const [kh, kw] = pair2(cfg['kernel_size'], 'kernel_size', name);
         const [sh, sw] = pair2(cfg['strides'] ?? 1, 'strides', name);
         const [dh, dw] = pair2(cfg['dilation_rate'] ?? 1, 'dilation_rate', name);
         if (sh < 1 || sw < 1 || dh < 1 || dw < 1 || kh < 1 || kw < 1) fail(`layer '${name}': kernel, strides and dilation must be positive`);
-        if ((cfg['groups'] ?? 1) !== 1) fail(`layer '${name}': grouped convolution (groups ${String(cfg['groups'])}) is not supported`);
+        if ((cfg['groups'] ?? 1) !== 1) fail(`layer '${name}': grouped Conv2D (groups ${String(cfg['groups'])}) is not read; DepthwiseConv2D and SeparableConv2D are`);
         let ph: [number, number] = [0, 0], pw: [number, number] = [0, 0];
         if (cfg['padding'] === 'same') { ph = samePads(s.h, kh, sh, dh); pw = samePads(s.w, kw, sw, dw); }
         else if (cfg['padding'] !== 'valid' && cfg['padding'] !== undefined) fail(`layer '${name}': padding '${String(cfg['padding'])}' is not supported (valid, same)`);
@@ -358,13 +374,37 @@ export function importTfjsArtifacts(topology: unknown, weightSpecs: readonly Tfj
           h += ph[0] + ph[1]; w += pw[0] + pw[1]; pad = [0, 0];
         }
         const useBias = cfg['use_bias'] !== false;
-        const conv = new Conv2d(s.c, filters as number, [kh, kw], { stride: [sh, sw], padding: pad, dilation: [dh, dw], bias: useBias });
-        const kernel = weightOf(name, 'kernel', [kh, kw, s.c, filters as number]);
-        noGrad(() => {
-          ops.assign(conv.weight, ops.contiguous(ops.permute(kernel, [3, 2, 0, 1])));
-          if (useBias) ops.assign(conv.bias!, weightOf(name, 'bias', [filters as number]));
-        });
-        push(conv, { weight: `${name}/kernel`, ...(useBias ? { bias: `${name}/bias` } : {}) });
+        const geo = { stride: [sh, sw] as [number, number], padding: pad, dilation: [dh, dw] as [number, number] };
+        if (depthwise) {
+          // depthwise kernel (kh, kw, C, M): output channel c*M + m reads input channel c, as our
+          // groups = C convolution with weight (C*M, 1, kh, kw)
+          const cm = s.c * (mult as number);
+          const dconv = new Conv2d(s.c, cm, [kh, kw], { ...geo, groups: s.c, bias: cls === 'DepthwiseConv2D' && useBias });
+          const dk = weightOf(name, 'depthwise_kernel', [kh, kw, s.c, mult as number]);
+          noGrad(() => {
+            ops.assign(dconv.weight, ops.reshape(ops.contiguous(ops.permute(ops.reshape(dk, [kh, kw, cm]), [2, 0, 1])), [cm, 1, kh, kw]));
+            if (dconv.bias !== null) ops.assign(dconv.bias, weightOf(name, 'bias', [cm]));
+          });
+          push(dconv, { weight: `${name}/depthwise_kernel`, ...(dconv.bias !== null ? { bias: `${name}/bias` } : {}) });
+          if (cls === 'SeparableConv2D') {
+            // then the pointwise 1x1 convolution (1, 1, C*M, filters) with the layer's bias
+            const pconv = new Conv2d(cm, filters as number, 1, { bias: useBias });
+            const pk = weightOf(name, 'pointwise_kernel', [1, 1, cm, filters as number]);
+            noGrad(() => {
+              ops.assign(pconv.weight, ops.contiguous(ops.permute(pk, [3, 2, 0, 1])));
+              if (useBias) ops.assign(pconv.bias!, weightOf(name, 'bias', [filters as number]));
+            });
+            push(pconv, { weight: `${name}/pointwise_kernel`, ...(useBias ? { bias: `${name}/bias` } : {}) });
+          }
+        } else {
+          const conv = new Conv2d(s.c, filters as number, [kh, kw], { ...geo, bias: useBias });
+          const kernel = weightOf(name, 'kernel', [kh, kw, s.c, filters as number]);
+          noGrad(() => {
+            ops.assign(conv.weight, ops.contiguous(ops.permute(kernel, [3, 2, 0, 1])));
+            if (useBias) ops.assign(conv.bias!, weightOf(name, 'bias', [filters as number]));
+          });
+          push(conv, { weight: `${name}/kernel`, ...(useBias ? { bias: `${name}/bias` } : {}) });
+        }
         const oh = Math.floor((h + 2 * pad[0] - dh * (kh - 1) - 1) / sh) + 1, ow = Math.floor((w + 2 * pad[1] - dw * (kw - 1) - 1) / sw) + 1;
         if (oh < 1 || ow < 1) fail(`layer '${name}': a ${kh}x${kw} kernel does not fit the ${s.h}x${s.w} input`);
         shape = { kind: 'image', c: filters as number, h: oh, w: ow };
@@ -442,9 +482,11 @@ export function importTfjsArtifacts(topology: unknown, weightSpecs: readonly Tfj
       }
       case 'Activation': activation(cfg['activation'], name); break;
       case 'ReLU': {
-        if (cfg['max_value'] !== undefined && cfg['max_value'] !== null) fail(`layer '${name}' (ReLU): max_value (a clipped ReLU) is not supported`);
+        const max = cfg['max_value'] ?? cfg['maxValue'];
+        if (max !== undefined && max !== null && !(typeof max === 'number' && max > 0)) fail(`layer '${name}' (ReLU): max_value ${JSON.stringify(max)} must be a positive number`);
         if (typeof cfg['negative_slope'] === 'number' && cfg['negative_slope'] !== 0) fail(`layer '${name}' (ReLU): negative_slope ${cfg['negative_slope']} (a leaky ReLU) is not supported`);
-        push(new ReLU());
+        if (typeof cfg['threshold'] === 'number' && cfg['threshold'] !== 0) fail(`layer '${name}' (ReLU): threshold ${cfg['threshold']} is not supported`);
+        push(typeof max === 'number' ? new ClippedReLU(max) : new ReLU());
         break;
       }
       case 'Softmax': {
@@ -461,13 +503,111 @@ export function importTfjsArtifacts(topology: unknown, weightSpecs: readonly Tfj
       default:
         fail(`layer '${name}' is a ${cls}, which is not supported; supported layers: ${TFJS_LAYERS.join(', ')}`);
     }
-  }
+  };
+  if (graph !== null) return importGraph(graph, layers, { convert, begin: (name, at) => { modules = []; prefix = `${name}.`; shape = at; }, end: () => ({ modules, shape: shape! }) }, weights, used, sources, classes, storage);
+  for (const [i, layer] of layers.entries()) convert(layer, i);
   if (shape === null) fail('the model has no layers');
-  const first = layers[0]!['config'] as Json;
-  const inputShape = (first['batch_input_shape'] ?? first['batchInputShape'] ?? first['batch_shape']) as number[];
   return {
     model: new Sequential(...modules),
-    inputShape: inputShape.slice(1),
+    inputShape: inputShapeOf(layers[0]!),
+    layers: classes,
+    sources,
+    unusedWeights: [...weights.keys()].filter((k) => !used.has(k)),
+    storage,
+  };
+}
+
+/** The input shape (without the batch dim) an input layer declares. */
+function inputShapeOf(layer: Json): number[] {
+  const cfg = layer['config'] as Json;
+  return ((cfg['batch_input_shape'] ?? cfg['batchInputShape'] ?? cfg['batch_shape']) as number[]).slice(1);
+}
+
+/** What importGraph needs from the layer converter of importTfjsArtifacts. */
+interface NodeConverter {
+  /** Converts one layer onto the current node's module list. */
+  convert(layer: Json, i: number): void;
+  /** Starts a node: its child name and its input's shape (null for an input layer). */
+  begin(name: string, at: Shape | null): void;
+  /** The node's modules and output shape. */
+  end(): { modules: TensorModule[]; shape: Shape };
+}
+
+const MERGES: readonly string[] = ['Add', 'Multiply', 'Average', 'Maximum', 'Minimum', 'Concatenate'];
+
+/** The (layer name) inputs of a functional model's layer, from Keras' inbound_nodes [[[name, 0, 0, {}], ...]]. */
+function inboundOf(layer: Json, name: string): string[] {
+  const inbound = layer['inbound_nodes'];
+  if (!Array.isArray(inbound) || inbound.length === 0) return [];
+  if (inbound.length > 1) fail(`layer '${name}' is applied ${inbound.length} times (a shared layer); only layers used once import`);
+  const node = inbound[0];
+  if (!Array.isArray(node) || !node.every((e) => Array.isArray(e) && typeof e[0] === 'string')) fail(`layer '${name}': inbound_nodes is not in the Keras [[[layer, node, tensor, kwargs], ...]] form`);
+  return (node as unknown[][]).map((e) => {
+    if (e[1] !== 0 || e[2] !== 0) fail(`layer '${name}' reads output ${String(e[2])} of node ${String(e[1])} of '${String(e[0])}'; only single-use, single-output layers import`);
+    return e[0] as string;
+  });
+}
+
+/** A functional model with branches and merges as a TfjsGraph (one input, one output). */
+function importGraph(config: Json, layers: readonly Json[], conv: NodeConverter, weights: ReadonlyMap<string, Weight>, used: ReadonlySet<string>,
+  sources: Map<string, string>, classes: string[], storage: Record<string, number>): ImportedTfjs {
+  const ends = (key: string): string[] => {
+    const v = config[key];
+    if (!Array.isArray(v) || !v.every((e) => Array.isArray(e) && typeof e[0] === 'string')) fail(`the functional model's ${key} is missing or malformed`);
+    return (v as unknown[][]).map((e) => e[0] as string);
+  };
+  const inputs = ends('input_layers'), outputs = ends('output_layers');
+  if (inputs.length !== 1 || outputs.length !== 1) fail(`the functional model has ${inputs.length} inputs (${inputs.join(', ')}) and ${outputs.length} outputs (${outputs.join(', ')}); only one input and one output import`);
+  const shapes = new Map<string, Shape>();
+  const nodes: TfjsNode[] = [];
+  const children = new Map<string, Sequential>();
+  const taken = new Set<string>();
+  for (const [i, layer] of layers.entries()) {
+    const cls = String(layer['class_name']);
+    const cfg = isObj(layer['config']) ? layer['config'] : fail(`layer ${i} (${cls}) has no config`);
+    const name = typeof cfg['name'] === 'string' ? cfg['name'] : fail(`layer ${i} (${cls}) has no name`);
+    const from = inboundOf(layer, name);
+    const missing = from.find((f) => !shapes.has(f));
+    if (missing !== undefined) fail(`layer '${name}' reads '${missing}', which is not an earlier layer of the model (layers must be listed in order)`);
+    const ins = from.map((f) => shapes.get(f)!);
+    if (from.length === 0 && name !== inputs[0]) fail(`layer '${name}' (${cls}) has no inbound node but is not the model's input '${inputs[0]}'`);
+    if (MERGES.includes(cls)) {
+      classes.push(cls);
+      if (from.length < 2) fail(`layer '${name}' (${cls}) merges ${from.length} input; a merge needs two or more`);
+      const kinds = ins.map((t) => (t.kind === 'flat' ? `(N, ${t.f})` : `(N, ${t.h}, ${t.w}, ${t.c})`));
+      let out = ins[0]!, axis = 1;
+      if (cls === 'Concatenate') {
+        const rank = ins[0]!.kind === 'flat' ? 2 : 4;
+        const a = cfg['axis'] ?? -1;
+        if (a !== -1 && a !== rank - 1) fail(`layer '${name}' (Concatenate): axis ${JSON.stringify(a)} is not supported; only the last (channel) axis`);
+        const t0 = ins[0]!;
+        if (!ins.every((t) => t.kind === t0.kind && (t.kind === 'flat' || (t0.kind === 'image' && t.h === t0.h && t.w === t0.w)))) fail(`layer '${name}' (Concatenate): inputs ${kinds.join(', ')} differ in more than the last axis`);
+        out = t0.kind === 'flat' ? { kind: 'flat', f: ins.reduce((n, t) => n + (t as { f: number }).f, 0) } : { ...t0, c: ins.reduce((n, t) => n + (t as { c: number }).c, 0) };
+      } else {
+        if (!kinds.every((k) => k === kinds[0])) fail(`layer '${name}' (${cls}): inputs ${kinds.join(', ')} differ; only equal shapes merge (no broadcasting)`);
+        axis = 0;
+      }
+      nodes.push({ name, inputs: from, merge: cls as TfjsMerge, axis, child: null });
+      shapes.set(name, out);
+      continue;
+    }
+    if (from.length > 1) fail(`layer '${name}' (${cls}) reads ${from.length} inputs; only the merges ${MERGES.join(', ')} take several`);
+    let child = name.replace(/[^A-Za-z0-9_]/g, '_');
+    while (taken.has(child)) child += '_';
+    taken.add(child);
+    conv.begin(child, from.length === 0 ? null : ins[0]!);
+    conv.convert(layer, i);
+    const done = conv.end();
+    shapes.set(name, done.shape);
+    if (done.modules.length > 0) children.set(child, new Sequential(...done.modules));
+    nodes.push({ name, inputs: from, merge: null, axis: 0, child: done.modules.length > 0 ? child : null });
+  }
+  if (!shapes.has(outputs[0]!)) fail(`the output layer '${outputs[0]}' is not among the model's layers`);
+  const inputLayer = layers.find((l) => isObj(l['config']) && (l['config'] as Json)['name'] === inputs[0]);
+  if (inputLayer === undefined) fail(`the input layer '${inputs[0]}' is not among the model's layers`);
+  return {
+    model: new TfjsGraph(nodes, children, outputs[0]!),
+    inputShape: inputShapeOf(inputLayer!),
     layers: classes,
     sources,
     unusedWeights: [...weights.keys()].filter((k) => !used.has(k)),
