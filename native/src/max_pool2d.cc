@@ -5,6 +5,7 @@
 #include "conv_geometry.h"
 #include "strided.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 
@@ -25,6 +26,31 @@ void max_pool2d_t(const ViewDesc& x, const Conv2dGeom& p, T* out, int32_t* arg) 
       const T* xc = xd + n * sn + c * sc;
       T* o = out + nc * p.oh * p.ow;
       int32_t* a = arg + nc * p.oh * p.ow;
+      if (p.kh == 2 && p.kw == 2 && p.ph == 0 && p.pw == 0 && p.dh == 1 && p.dw == 1) {
+        // the common 2x2 window without padding: every window inside the input, its four
+        // elements read in the general loop's order (row by row), the same branch-free selects
+        for (long oy = 0; oy < p.oh; oy++) {
+          const long y = oy * p.sh;
+          const T* r0 = xc + y * sh;
+          const T* r1 = r0 + sh;
+          for (long ox = 0; ox < p.ow; ox++) {
+            const long xx = ox * p.sw;
+            const long base = y * p.w + xx;
+            T best = r0[xx * sw];
+            long at = base;
+            const T v[3] = {r0[(xx + 1) * sw], r1[xx * sw], r1[(xx + 1) * sw]};
+            const long pos[3] = {base + 1, base + p.w, base + p.w + 1};
+            for (int u = 0; u < 3; u++) {
+              const bool take = (v[u] > best) | ((v[u] != v[u]) & (best == best));
+              best = take ? v[u] : best;
+              at = take ? pos[u] : at;
+            }
+            o[oy * p.ow + ox] = best;
+            a[oy * p.ow + ox] = static_cast<int32_t>(at);
+          }
+        }
+        continue;
+      }
       for (long oy = 0; oy < p.oh; oy++) {
         // the kernel rows inside the input: i in [i0, i1)
         const long y0 = oy * p.sh - p.ph;
@@ -64,18 +90,45 @@ void max_pool2d_t(const ViewDesc& x, const Conv2dGeom& p, T* out, int32_t* arg) 
   });
 }
 
-// dx (N, C, H, W), zeroed by the caller: dx[n, c, arg] += dy[n, c, oy, ox] for every output.
+// dx (N, C, H, W), every element written (uninitialized before): dx = 0, then dx[n, c, arg] +=
+// dy[n, c, oy, ox] for every output. 2x2 windows of stride 2 without padding (they tile the plane)
+// write each window's four elements once (dy at the argmax, 0 elsewhere) instead of zeroing and
+// scattering; a plane with an argmax outside its window (not one maxPool2dForward gives) is done
+// again by the general loop.
 template <class T>
 void max_pool2d_backward_t(const ViewDesc& dy, const int32_t* arg, const Conv2dGeom& p, T* dx) {
   const T* dd = static_cast<const T*>(dy.data) + dy.offset;
   const long* st = dy.strides;
   const long hw = p.h * p.w, ohw = p.oh * p.ow;
+  const bool tiled = p.kh == 2 && p.kw == 2 && p.sh == 2 && p.sw == 2 && p.ph == 0 && p.pw == 0 && p.dh == 1 && p.dw == 1;
   parallel_for(p.n * p.c, ohw >= kGrain ? 1 : 1 + kGrain / (ohw + 1), [&](long b, long e) {
     for (long nc = b; nc < e; nc++) {
       const long n = nc / p.c, c = nc % p.c;
       const T* d = dd + n * st[0] + c * st[1];
       const int32_t* a = arg + nc * ohw;
       T* o = dx + nc * hw;
+      bool stray = false;
+      if (tiled) {
+        // the windows tile rows 0 .. 2 OH - 1 and columns 0 .. 2 OW - 1; the rest of the plane is 0
+        for (long oy = 0; oy < p.oh; oy++) {
+          T* r0 = o + 2 * oy * p.w;
+          T* r1 = r0 + p.w;
+          for (long ox = 0; ox < p.ow; ox++) {
+            const long base = 2 * oy * p.w + 2 * ox;
+            const long at = a[oy * p.ow + ox];
+            const T g = d[oy * st[2] + ox * st[3]];
+            r0[2 * ox] = at == base ? g : T(0);
+            r0[2 * ox + 1] = at == base + 1 ? g : T(0);
+            r1[2 * ox] = at == base + p.w ? g : T(0);
+            r1[2 * ox + 1] = at == base + p.w + 1 ? g : T(0);
+            stray |= at != base && at != base + 1 && at != base + p.w && at != base + p.w + 1;
+          }
+          for (long x = 2 * p.ow; x < p.w; x++) { r0[x] = T(0); r1[x] = T(0); }
+        }
+        std::fill(o + 2 * p.oh * p.w, o + hw, T(0));
+        if (!stray) continue;
+      }
+      std::fill(o, o + hw, T(0));
       for (long oy = 0; oy < p.oh; oy++) for (long ox = 0; ox < p.ow; ox++) {
         const int32_t at = a[oy * p.ow + ox];
         if (at >= 0) o[at] += d[oy * st[2] + ox * st[3]];
@@ -105,7 +158,7 @@ void MaxPool2dForward(Call& c) {
 }
 
 // maxPool2dBackward(dy, argmax, meta, out): meta = view of dy (N, C, OH, OW) then 14 geometry
-// values; argmax int32 contiguous (N, C, OH, OW), each in [-1, H * W); out (N, C, H, W) zeroed
+// values; argmax int32 contiguous (N, C, OH, OW), each in [-1, H * W); out (N, C, H, W), every element written
 void MaxPool2dBackward(Call& c) {
   c.meta(2);
   const ViewDesc dy = c.float_view(0, "dy");
