@@ -44,9 +44,18 @@ inline void conv_block(const WideConvArgs<T>& a, long o, long t0) {
 template <class T, int R>
 inline void conv_rows(const WideConvArgs<T>& a, long o) {
   constexpr int L = Vec<T>::lanes;
+  // blocks of 4 vectors, the rest as one block of 1-3 (a lone 1 after a 4 as 3 + 2: a 1-vector
+  // block loads as many operands as it multiplies)
   long v = 0;
-  for (; v + 4 <= a.nv; v += 4) conv_block<T, R, 4>(a, o, v * L);
-  for (; v < a.nv; v++) conv_block<T, R, 1>(a, o, v * L);
+  const long full = a.nv % 4 == 1 && a.nv > 4 ? a.nv - 5 : a.nv - a.nv % 4;
+  for (; v < full; v += 4) conv_block<T, R, 4>(a, o, v * L);
+  if (a.nv - v == 5) { conv_block<T, R, 3>(a, o, v * L); v += 3; }
+  switch (a.nv - v) {
+    case 3: conv_block<T, R, 3>(a, o, v * L); break;
+    case 2: conv_block<T, R, 2>(a, o, v * L); break;
+    case 1: conv_block<T, R, 1>(a, o, v * L); break;
+    default: break;
+  }
 }
 
 // TS_CD_R output channels per block (4 where there are 32 vector registers: 16 accumulators), then 2, then 1.
@@ -98,6 +107,66 @@ void wide_wgrad(const WideWeightGradArgs<T>& a) {
   for (; o < a.cout; o++) wgrad_rows<T, 1>(a, o);
 }
 
+// Max pooling 2x2 / stride 2, PL outputs per step: the two rows' 2 PL elements split into even
+// and odd columns by shuffles, then the same branch-free selects as the scalar loop, in row order.
+// The path's full width first, then 4 lanes (lenet5's rows have 14 and 5 outputs), then scalar.
+typedef float vf4 __attribute__((vector_size(16)));
+typedef int vi4 __attribute__((vector_size(16)));
+typedef int vi __attribute__((vector_size(TS_CD_VBYTES)));
+
+template <class VF, class VI>
+inline void pool_take(VF v, VI pos, VF& best, VI& at) {
+  const VI take = (v > best) | ((v != v) & (best == best));
+  best = take ? v : best;
+  at = take ? pos : at;
+}
+
+template <class VF, class VI, int PL>
+inline long pool_row(const float* r0, const float* r1, long rowbase, long w, long ox, long ow, float* y, int* arg) {
+  VI even, odd;
+  for (int l = 0; l < PL; l++) { even[l] = 2 * l; odd[l] = 2 * l + 1; }
+  for (; ox + PL <= ow; ox += PL) {
+    const VF a0 = load<VF>(r0 + 2 * ox), a1 = load<VF>(r0 + 2 * ox + PL);
+    const VF b0 = load<VF>(r1 + 2 * ox), b1 = load<VF>(r1 + 2 * ox + PL);
+    const VI pos = even + int(rowbase + 2 * ox);
+    VF best = __builtin_shuffle(a0, a1, even);
+    VI at = pos;
+    pool_take(__builtin_shuffle(a0, a1, odd), pos + 1, best, at);
+    pool_take(__builtin_shuffle(b0, b1, even), pos + int(w), best, at);
+    pool_take(__builtin_shuffle(b0, b1, odd), pos + int(w + 1), best, at);
+    store(y + ox, best);
+    store(arg + ox, at);
+  }
+  return ox;
+}
+
+void maxpool2x2_f32(const MaxPool2x2Args& a) {
+  for (long oy = 0; oy < a.oh; oy++) {
+    const float* r0 = a.x + 2 * oy * a.rs;
+    const float* r1 = r0 + a.rs;
+    const long rowbase = 2 * oy * a.w;
+    float* y = a.y + oy * a.ow;
+    int* arg = a.arg + oy * a.ow;
+    long ox = 0;
+    if (TS_CD_VBYTES > 16) ox = pool_row<vf, vi, TS_CD_VBYTES / 4>(r0, r1, rowbase, a.w, ox, a.ow, y, arg);
+    ox = pool_row<vf4, vi4, 4>(r0, r1, rowbase, a.w, ox, a.ow, y, arg);
+    for (; ox < a.ow; ox++) {
+      const long base = rowbase + 2 * ox;
+      float best = r0[2 * ox];
+      long at = base;
+      const float v[3] = {r0[2 * ox + 1], r1[2 * ox], r1[2 * ox + 1]};
+      const long pos[3] = {base + 1, base + a.w, base + a.w + 1};
+      for (int u = 0; u < 3; u++) {
+        const bool take = (v[u] > best) | ((v[u] != v[u]) & (best == best));
+        best = take ? v[u] : best;
+        at = take ? pos[u] : at;
+      }
+      y[ox] = best;
+      arg[ox] = int(at);
+    }
+  }
+}
+
 void conv_f32(const WideConvArgs<float>& a) { wide_conv<float>(a); }
 void conv_f64(const WideConvArgs<double>& a) { wide_conv<double>(a); }
 void wgrad_f32(const WideWeightGradArgs<float>& a) { wide_wgrad<float>(a); }
@@ -111,6 +180,7 @@ void wgrad_f64(const WideWeightGradArgs<double>& a) { wide_wgrad<double>(a); }
 #define TS_DEFINE_CONV_DIRECT(fname)                                                                   \
   const ConvDirectTable* fname() {                                                                    \
     static const ConvDirectTable t{TS_CD_VBYTES / 4, TS_CD_VBYTES / 8, TS_CD_NS::conv_f32,              \
-                                   TS_CD_NS::conv_f64, TS_CD_NS::wgrad_f32, TS_CD_NS::wgrad_f64};       \
+                                   TS_CD_NS::conv_f64, TS_CD_NS::wgrad_f32, TS_CD_NS::wgrad_f64, \
+                                   TS_CD_NS::maxpool2x2_f32};       \
     return &t;                                                                                        \
   }

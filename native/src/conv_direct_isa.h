@@ -33,12 +33,21 @@ template <class T> struct WideWeightGradArgs {
   T* part;
 };
 
+// 2x2 max pooling of stride 2 without padding, float32, one (n, c) plane with contiguous rows of
+// stride rs: y (oh, ow) and the position y * w + x of each window's first maximum (row order; the
+// first NaN wins), as max_pool2d.cc's general loop.
+struct MaxPool2x2Args {
+  const float* x; long rs, w, oh, ow;
+  float* y; int* arg;
+};
+
 struct ConvDirectTable {
   int lanes_f32, lanes_f64;  // vector width in elements
   void (*conv_f32)(const WideConvArgs<float>& a);
   void (*conv_f64)(const WideConvArgs<double>& a);
   void (*wgrad_f32)(const WideWeightGradArgs<float>& a);
   void (*wgrad_f64)(const WideWeightGradArgs<double>& a);
+  void (*maxpool2x2_f32)(const MaxPool2x2Args& a);
 };
 
 const ConvDirectTable* conv_direct_generic();

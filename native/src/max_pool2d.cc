@@ -1,7 +1,9 @@
 // Kernel `maxPool2d` (native side): 2-D max pooling in one pass with the argmax position of every
 // window (maxPool2dForward), and its adjoint, dy scattered to those positions (maxPool2dBackward),
 // with their entry points. Scalar loops (a window is a handful of compares), threaded over the
-// (n, c) planes. Home of the kernel: src/ops/max_pool2d.ts.
+// (n, c) planes; float32 2x2 windows of stride 2 take the active CPU path's vector loop
+// (conv_direct_impl.h maxpool2x2_f32). Home of the kernel: src/ops/max_pool2d.ts.
+#include "conv_direct_isa.h"
 #include "conv_geometry.h"
 #include "strided.h"
 
@@ -20,12 +22,21 @@ void max_pool2d_t(const ViewDesc& x, const Conv2dGeom& p, T* out, int32_t* arg) 
   const T* xd = static_cast<const T*>(x.data) + x.offset;
   const long sn = x.strides[0], sc = x.strides[1], sh = x.strides[2], sw = x.strides[3];
   const long per = p.oh * p.ow * p.kh * p.kw;
+  // float32 2x2 windows of stride 2 on contiguous rows: the active path's vector loop
+  const bool vec2x2 = sizeof(T) == 4 && p.kh == 2 && p.kw == 2 && p.sh == 2 && p.sw == 2 && p.ph == 0 && p.pw == 0 &&
+                      p.dh == 1 && p.dw == 1 && sw == 1;
+  const ConvDirectTable* pool = conv_direct_loops();
   parallel_for(p.n * p.c, per >= kGrain ? 1 : 1 + kGrain / (per + 1), [&](long b, long e) {
     for (long nc = b; nc < e; nc++) {
       const long n = nc / p.c, c = nc % p.c;
       const T* xc = xd + n * sn + c * sc;
       T* o = out + nc * p.oh * p.ow;
       int32_t* a = arg + nc * p.oh * p.ow;
+      if (vec2x2) {
+        MaxPool2x2Args va{reinterpret_cast<const float*>(xc), sh, p.w, p.oh, p.ow, reinterpret_cast<float*>(o), a};
+        pool->maxpool2x2_f32(va);
+        continue;
+      }
       if (p.kh == 2 && p.kw == 2 && p.ph == 0 && p.pw == 0 && p.dh == 1 && p.dw == 1) {
         // the common 2x2 window without padding: every window inside the input, its four
         // elements read in the general loop's order (row by row), the same branch-free selects
@@ -90,44 +101,20 @@ void max_pool2d_t(const ViewDesc& x, const Conv2dGeom& p, T* out, int32_t* arg) 
   });
 }
 
-// dx (N, C, H, W), every element written (uninitialized before): dx = 0, then dx[n, c, arg] +=
-// dy[n, c, oy, ox] for every output. 2x2 windows of stride 2 without padding (they tile the plane)
-// write each window's four elements once (dy at the argmax, 0 elsewhere) instead of zeroing and
-// scattering; a plane with an argmax outside its window (not one maxPool2dForward gives) is done
-// again by the general loop.
+// dx (N, C, H, W), every element written (uninitialized before): each task zeroes its planes
+// (a vectorized fill, faster than writing each window's elements with compares), then dx[n, c,
+// arg] += dy[n, c, oy, ox] for every output.
 template <class T>
 void max_pool2d_backward_t(const ViewDesc& dy, const int32_t* arg, const Conv2dGeom& p, T* dx) {
   const T* dd = static_cast<const T*>(dy.data) + dy.offset;
   const long* st = dy.strides;
   const long hw = p.h * p.w, ohw = p.oh * p.ow;
-  const bool tiled = p.kh == 2 && p.kw == 2 && p.sh == 2 && p.sw == 2 && p.ph == 0 && p.pw == 0 && p.dh == 1 && p.dw == 1;
   parallel_for(p.n * p.c, ohw >= kGrain ? 1 : 1 + kGrain / (ohw + 1), [&](long b, long e) {
     for (long nc = b; nc < e; nc++) {
       const long n = nc / p.c, c = nc % p.c;
       const T* d = dd + n * st[0] + c * st[1];
       const int32_t* a = arg + nc * ohw;
       T* o = dx + nc * hw;
-      bool stray = false;
-      if (tiled) {
-        // the windows tile rows 0 .. 2 OH - 1 and columns 0 .. 2 OW - 1; the rest of the plane is 0
-        for (long oy = 0; oy < p.oh; oy++) {
-          T* r0 = o + 2 * oy * p.w;
-          T* r1 = r0 + p.w;
-          for (long ox = 0; ox < p.ow; ox++) {
-            const long base = 2 * oy * p.w + 2 * ox;
-            const long at = a[oy * p.ow + ox];
-            const T g = d[oy * st[2] + ox * st[3]];
-            r0[2 * ox] = at == base ? g : T(0);
-            r0[2 * ox + 1] = at == base + 1 ? g : T(0);
-            r1[2 * ox] = at == base + p.w ? g : T(0);
-            r1[2 * ox + 1] = at == base + p.w + 1 ? g : T(0);
-            stray |= at != base && at != base + 1 && at != base + p.w && at != base + p.w + 1;
-          }
-          for (long x = 2 * p.ow; x < p.w; x++) { r0[x] = T(0); r1[x] = T(0); }
-        }
-        std::fill(o + 2 * p.oh * p.w, o + hw, T(0));
-        if (!stray) continue;
-      }
       std::fill(o, o + hw, T(0));
       for (long oy = 0; oy < p.oh; oy++) for (long ox = 0; ox < p.ow; ox++) {
         const int32_t at = a[oy * p.ow + ox];

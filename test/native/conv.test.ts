@@ -84,16 +84,17 @@ describe('native maxPool2dForward / maxPool2dBackward', { skip }, () => {
     });
   });
 
-  test('2x2 windows of stride 2 (the tiled fast paths) on even and odd planes, ties, NaN and stray argmax', () => {
+  test('2x2 windows of stride 2 (vector loops on every CPU path) on even and odd planes, ties, NaN and stray argmax', () => {
     const r = rng(31);
-    withThreads((threads) => {
-      for (let it = 0; it < 24; it++) {
+    forEachPathAndThreads((path, threads) => {
+      for (let it = 0; it < 12; it++) {
         const kind = KINDS[it % 2]!;
-        const shape = [1 + (it % 3), 1 + (it % 2), 2 + Math.floor(r() * 8), 2 + Math.floor(r() * 8)];
+        // widths to 43: 21 outputs per row cover the 16-, 8- and 4-lane loops and the scalar tail
+        const shape = [1 + (it % 3), 1 + (it % 2), 2 + Math.floor(r() * 8), 2 + Math.floor(r() * 42)];
         const g = conv2dGeometry('test', shape, [2, 2], [2, 2], [0, 0], [1, 1]);
         const fill = it % 3 === 0 ? withTies : it % 3 === 1 ? (q: () => number) => (q() < 0.1 ? NaN : q() - 0.5) : (q: () => number) => q() - 0.5;
         const x = randView(r, kind, shape, fill);
-        const what = `${kind} ${threads} threads ${JSON.stringify(shape)} x ${fmt(x)}`;
+        const what = `${kind} ${path} ${threads} threads ${JSON.stringify(shape)} x ${fmt(x)}`;
         const got = nat.maxPool2dForward!(x, g), want = ref.maxPool2dForward!(x, g);
         assert.equal(mismatch(got.y, want.y, 0), null, `y ${what}`);
         assert.deepEqual([...got.argmax], [...want.argmax], `argmax ${what}`);

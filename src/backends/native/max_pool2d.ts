@@ -26,7 +26,7 @@ export function maxPool2dKernels(addon: NativeAddon, fallback: MaxPool2dKernels)
       const m = metaBuffer(2 + 2 * 4 + 14);  // the view (N, C, H, W), then the geometry
       putGeometry(m, putView(m, 0, x), p);
       const count = p.n * p.c * p.oh * p.ow;
-      const y = allocateUninit(dtypeOfArray(x.data), count), argmax = new Int32Array(count);  // every output written
+      const y = allocateUninit(dtypeOfArray(x.data), count), argmax = allocateUninit('int32', count) as Int32Array;  // every output written
       addon.maxPool2dForward(x.data, m, y, argmax);
       return { y, argmax };
     },
