@@ -65,7 +65,7 @@ if (before === undefined || process.env['CNN_KERNELS_CHILD'] === '1') {
   // alternate the two builds in fresh processes, the first side alternating by round
   const self = fileURLToPath(import.meta.url);
   const run = (addon: string | undefined): Record<string, { cpuMs: number; wallMs: number }> => {
-    const env = { ...process.env, CNN_KERNELS_CHILD: '1' };
+    const env: NodeJS.ProcessEnv = { ...process.env, CNN_KERNELS_CHILD: '1' };
     if (addon) env['TENSORSLIM_NATIVE_PATH'] = addon; else delete env['TENSORSLIM_NATIVE_PATH'];
     const r = spawnSync(process.execPath, ['--import', 'tsx', self, '1', String(reps), '--before', '-'], { env, encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`cnn_kernels: child failed: ${r.stderr}`);
