@@ -4,6 +4,10 @@
 // peer configuration and the machine as benchmark 'gemm-mlp' (with "gemm": GEMM only, as 'gemm');
 // see bench/README.md for where results go.
 //   usage: npx tsx bench/run_gemm_mlp.ts [rounds=3] [gemm]      (npm run bench)
+// BENCH_THREADS (default 2) sets both sides' threads for the GEMM rows (ours --threads, the peer
+// OPENBLAS_NUM_THREADS) and names the record 'gemm-t<threads>' when not 2; with TENSORSLIM_CPU=avx2
+// the GEMM peer runs OpenBLAS's AVX2 kernel (OPENBLAS_CORETYPE=Haswell, stated in the record's peer)
+// and the record is '<name>-avx2'.
 // Each round records the load average: the machine is shared, so wall-clock numbers carry the
 // other processes' load; the GEMM rows also record GFLOP per CPU-second, which does not.
 import os from 'node:os';
@@ -12,8 +16,17 @@ import { machineInfo, median, peerEnv, runJson, runOursNative, writeResult, type
 const rounds = Number(process.argv[2] ?? 3);
 const gemmOnly = process.argv[3] === 'gemm';
 // ours: `tensorslim bench gemm|mlp --json` in a fresh process; the peer: bench/peer_gemm_mlp.py
-const ours = (...a: string[]): Json => runOursNative(['src/cli/main.ts', 'bench', ...a, '--threads', '2', '--json']);
-const peer = (...a: string[]): Json => runJson('/usr/bin/python3', ['bench/peer_gemm_mlp.py', ...a], peerEnv());
+const threads = String(process.env['BENCH_THREADS'] ?? 2);
+const cpuPath = process.env['TENSORSLIM_CPU'];
+const ours = (...a: string[]): Json => runOursNative(['src/cli/main.ts', 'bench', ...a, '--threads', a[0] === 'gemm' ? threads : '2', '--json']);
+const peer = (...a: string[]): Json => {
+  const env = peerEnv();
+  if (a[0] === 'gemm') {
+    env['OPENBLAS_NUM_THREADS'] = threads;
+    if (cpuPath === 'avx2') env['OPENBLAS_CORETYPE'] = 'Haswell';  // the AVX2 row against OpenBLAS's AVX2 kernel
+  }
+  return runJson('/usr/bin/python3', ['bench/peer_gemm_mlp.py', ...a], env);
+};
 const num = (r: Json, key: string): number => r[key] as number;
 
 const raw: Record<string, number[]> = {
@@ -59,7 +72,7 @@ const result = {
     ...(gemmOnly ? {} : { mlpModulesVsTorch: m('mlpModules') / m('peerMlp'), mlpFusedVsTorch: m('mlpFused') / m('peerMlp') }),
   },
   units: {
-    gemm: 'GFLOP/s (float32, 2 threads; peer: numpy @ on OpenBLAS), median of the round medians',
+    gemm: `GFLOP/s (float32, ${threads} thread(s) both sides; peer: numpy @ on OpenBLAS), median of the round medians`,
     gemmCpu: 'GFLOP per CPU-second of the process (all threads), same runs: the per-core efficiency, robust to other load',
     ...(gemmOnly ? {} : { mlp: 'ms per training step (median)' }),
   },
@@ -67,5 +80,6 @@ const result = {
   peer: peerConfig,
   raw,
 };
-const files = writeResult(gemmOnly ? 'gemm' : 'gemm-mlp', result);
+const name = (gemmOnly ? 'gemm' : 'gemm-mlp') + (threads !== '2' ? `-t${threads}` : '') + (cpuPath ? `-${cpuPath}` : '');
+const files = writeResult(name, result);
 process.stdout.write(`${JSON.stringify({ ...files, medians: med, ratios: result.ratios, loadavg: os.loadavg() })}\n`);

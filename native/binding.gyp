@@ -77,15 +77,36 @@
       ],
     },
     {
+      "target_name": "ts_conv_direct_avx512",
+      "type": "static_library",
+      "conditions": [
+        ["target_arch=='x64'", {
+          "sources": ["src/conv_direct_avx512.cc"],
+          "cflags_cc": ["-mavx512f", "-mavx512bw", "-mavx512dq", "-mavx512vl", "-mavx2", "-mfma", "-mprefer-vector-width=512"],
+        }],
+      ],
+    },
+    {
+      "target_name": "ts_conv_direct_avx2",
+      "type": "static_library",
+      "conditions": [
+        ["target_arch=='x64'", {
+          "sources": ["src/conv_direct_avx2.cc"],
+          "cflags_cc": ["-mavx2", "-mfma"],
+        }],
+      ],
+    },
+    {
       "target_name": "tensorslim",
-      "dependencies": ["ts_isa_avx512", "ts_isa_avx2", "ts_layer_norm_gelu_avx512", "ts_layer_norm_gelu_avx2", "ts_int8_gemm_avx512", "ts_int8_gemm_avx2"],
+      "dependencies": ["ts_isa_avx512", "ts_isa_avx2", "ts_layer_norm_gelu_avx512", "ts_layer_norm_gelu_avx2", "ts_int8_gemm_avx512", "ts_int8_gemm_avx2",
+                       "ts_conv_direct_avx512", "ts_conv_direct_avx2"],
       "sources": [
         "src/addon.cc", "src/binding.cc", "src/alloc.cc", "src/cpu.cc", "src/threadpool.cc", "src/isa_generic.cc", "src/gemm.cc",
         "src/elementwise.cc", "src/reduce.cc", "src/copy.cc", "src/im2col.cc", "src/matmul.cc",
         "src/linear.cc", "src/softmax_cross_entropy.cc", "src/adam.cc", "src/layer_norm.cc", "src/gelu.cc",
         "src/layer_norm_gelu_generic.cc", "src/attention.cc", "src/embedding.cc", "src/csr_linear.cc",
         "src/roofline.cc", "src/pool_trace.cc",
-        "src/max_pool2d.cc", "src/conv2d.cc",
+        "src/max_pool2d.cc", "src/conv2d.cc", "src/conv_direct_generic.cc",
         "src/int8_linear.cc", "src/int8_gemm_generic.cc",
         "src/weight_only_linear.cc",
       ],

@@ -10,6 +10,7 @@
 // direct loops, no columns: one task per (sample, channel) forward and per channel backward, each
 // kernel tap a scaled addition of input rows (a GEMM with K = 9 and M = 1 would be all edge).
 // Home: src/ops/conv2d.ts.
+#include "conv_direct_isa.h"
 #include "conv_geometry.h"
 #include "gemm.h"
 #include "strided.h"
@@ -23,6 +24,115 @@ namespace {
 
 constexpr long kChunks = 16;
 constexpr long kDirectWeightGrad = 64;  // below this many weight columns (C*kh*kw), dW by dot products
+
+// Direct (wide-plane) convolution instead of im2col + GEMM for stride 1, dilation 1 and at most
+// this many weights (O*C*kh*kw; lenet5's layers have 150 and 2400): there the per-sample GEMMs are
+// small, mostly tile edges and packing (docs/NATIVE.md, "Convolution").
+constexpr long kDirectMaxWeights = 4096;
+constexpr long kDirectMaxPlane = 1L << 18;  // elements of one padded plane (scratch stays small)
+
+// The wide-plane layout of a direct convolution (conv_direct_isa.h): padded width wp, wide output
+// length lw = (OH - 1) * wp + OW, forward vectors nvf, input plane stride ps (every tap's read of
+// nvf vectors inside it); for dx: output rows ph .. ph + H - 1 as nvx vectors, and the dy planes
+// (front margin m = (kh - 1) * wp + kw - 1, then dy in wide rows, zeros elsewhere) of stride dps.
+struct Wide {
+  long wp, hp, lw, nvf, ps, nvx, m, dps;
+  Wide(const Conv2dGeom& p, long lanes) {
+    wp = p.w + 2 * p.pw; hp = p.h + 2 * p.ph;
+    lw = (p.oh - 1) * wp + p.ow;
+    nvf = (lw + lanes - 1) / lanes;
+    ps = (p.kh - 1) * wp + p.kw - 1 + nvf * lanes;
+    nvx = (p.h * wp + lanes - 1) / lanes;
+    m = (p.kh - 1) * wp + p.kw - 1;
+    const long a = m + nvf * lanes, b = p.ph * wp + nvx * lanes + m;
+    dps = a > b ? a : b;
+  }
+};
+
+bool use_direct(const Conv2dGeom& p, long o) {
+  return p.sh == 1 && p.sw == 1 && p.dh == 1 && p.dw == 1 && p.oh > 0 && p.ow > 0 && o * p.c * p.kh * p.kw <= kDirectMaxWeights &&
+         (p.h + 2 * p.ph) * (p.w + 2 * p.pw) <= kDirectMaxPlane;
+}
+
+template <class T> void (*conv_fn(const ConvDirectTable* t))(const WideConvArgs<T>&);
+template <> void (*conv_fn<float>(const ConvDirectTable* t))(const WideConvArgs<float>&) { return t->conv_f32; }
+template <> void (*conv_fn<double>(const ConvDirectTable* t))(const WideConvArgs<double>&) { return t->conv_f64; }
+template <class T> void (*wgrad_fn(const ConvDirectTable* t))(const WideWeightGradArgs<T>&);
+template <> void (*wgrad_fn<float>(const ConvDirectTable* t))(const WideWeightGradArgs<float>&) { return t->wgrad_f32; }
+template <> void (*wgrad_fn<double>(const ConvDirectTable* t))(const WideWeightGradArgs<double>&) { return t->wgrad_f64; }
+template <class T> long lanes_of(const ConvDirectTable* t) { return sizeof(T) == 4 ? t->lanes_f32 : t->lanes_f64; }
+
+// Copies sample n of x into the interior of its padded planes xp (C planes of stride ps; the
+// padding was zeroed once and is never written).
+template <class T>
+void fill_padded(const T* xn, long sc, long sh, long sw, const Conv2dGeom& p, const Wide& g, T* xp) {
+  for (long c = 0; c < p.c; c++) for (long y = 0; y < p.h; y++) {
+    const T* src = xn + c * sc + y * sh;
+    T* dst = xp + c * g.ps + (y + p.ph) * g.wp + p.pw;
+    if (sw == 1) std::memcpy(dst, src, sizeof(T) * size_t(p.w));
+    else for (long x = 0; x < p.w; x++) dst[x] = src[x * sw];
+  }
+}
+
+template <class T>
+void conv2d_forward_direct(const ViewDesc& x, const T* w, const T* bias, const Conv2dGeom& p, long o, T* out) {
+  const ConvDirectTable* tab = conv_direct_loops();
+  const Wide g(p, lanes_of<T>(tab));
+  const T* xd = static_cast<const T*>(x.data) + x.offset;
+  const long sn = x.strides[0], l = p.oh * p.ow, os = g.nvf * lanes_of<T>(tab);
+  const auto conv = conv_fn<T>(tab);
+  parallel_for(p.n, 1, [&](long b, long e) {
+    std::vector<T> xp(size_t(p.c * g.ps)), yw(size_t(o * os));
+    WideConvArgs<T> a{xp.data(), p.c, g.ps, g.wp, w, o, p.kh, p.kw, bias, yw.data(), os, g.nvf};
+    for (long n = b; n < e; n++) {
+      fill_padded<T>(xd + n * sn, x.strides[1], x.strides[2], x.strides[3], p, g, xp.data());
+      conv(a);
+      T* y = out + n * o * l;
+      for (long r = 0; r < o; r++) for (long oy = 0; oy < p.oh; oy++) std::memcpy(y + r * l + oy * p.ow, yw.data() + r * os + oy * g.wp, sizeof(T) * size_t(p.ow));
+    }
+  });
+}
+
+// dx, dw (chunk partial sums dwp, dbp) by the direct loops; same chunking as the GEMM form.
+template <class T>
+void conv2d_backward_direct(const T* dyd, const ViewDesc& x, const T* w, const Conv2dGeom& p, long o, long chunks, T* dx, T* dwp, T* dbp) {
+  const ConvDirectTable* tab = conv_direct_loops();
+  const long lanes = lanes_of<T>(tab);
+  const Wide g(p, lanes);
+  const T* xd = static_cast<const T*>(x.data) + x.offset;
+  const long sn = x.strides[0], l = p.oh * p.ow, ckk = p.c * p.kh * p.kw, hw = p.h * p.w, osx = g.nvx * lanes;
+  // dx = the convolution of dy (zero-padded by the kernel size) with the flipped, transposed weight
+  std::vector<T> wf(dx ? size_t(o * ckk) : 0);
+  for (long r = 0; dx && r < o; r++) for (long c = 0; c < p.c; c++) for (long i = 0; i < p.kh; i++) for (long j = 0; j < p.kw; j++)
+    wf[size_t(((c * o + r) * p.kh + (p.kh - 1 - i)) * p.kw + (p.kw - 1 - j))] = w[((r * p.c + c) * p.kh + i) * p.kw + j];
+  const auto conv = conv_fn<T>(tab);
+  const auto wgrad = wgrad_fn<T>(tab);
+  run_tasks(chunks, [&](long ch) {
+    const long b = p.n * ch / chunks, e = p.n * (ch + 1) / chunks;
+    std::vector<T> dyp(size_t(o * g.dps)), xp(dwp ? size_t(p.c * g.ps) : 0), part(dwp ? size_t(o * ckk * lanes) : 0), dxw(dx ? size_t(p.c * osx) : 0);
+    WideConvArgs<T> ax{dyp.data() + p.ph * g.wp, o, g.dps, g.wp, wf.data(), p.c, p.kh, p.kw, nullptr, dxw.data(), osx, g.nvx};
+    WideWeightGradArgs<T> aw{dyp.data() + g.m, o, g.dps, xp.data(), p.c, g.ps, g.wp, p.kh, p.kw, g.nvf, part.data()};
+    for (long n = b; n < e; n++) {
+      const T* dy = dyd + n * o * l;
+      if (dbp) for (long r = 0; r < o; r++) { T s = 0; for (long q = 0; q < l; q++) s += dy[r * l + q]; dbp[ch * o + r] += s; }
+      if (!dx && !dwp) continue;
+      for (long r = 0; r < o; r++) for (long oy = 0; oy < p.oh; oy++) std::memcpy(dyp.data() + r * g.dps + g.m + oy * g.wp, dy + r * l + oy * p.ow, sizeof(T) * size_t(p.ow));
+      if (dwp) {
+        fill_padded<T>(xd + n * sn, x.strides[1], x.strides[2], x.strides[3], p, g, xp.data());
+        wgrad(aw);
+      }
+      if (dx) {
+        conv(ax);
+        T* dxn = dx + n * p.c * hw;
+        for (long c = 0; c < p.c; c++) for (long y = 0; y < p.h; y++) std::memcpy(dxn + c * hw + y * p.w, dxw.data() + c * osx + y * g.wp + p.pw, sizeof(T) * size_t(p.w));
+      }
+    }
+    if (dwp) {
+      T* dwc = dwp + ch * o * ckk;
+      for (long q = 0; q < o * ckk; q++) { T s = 0; for (long u = 0; u < lanes; u++) s += part[size_t(q * lanes + u)]; dwc[q] = s; }
+    }
+  });
+}
 
 // acc[o * ckk + q] += dot(dy[o, :], cols[q, :]) over l columns: 16 independent partial sums per dot,
 // so the compiler vectorizes it without reassociating (GEMM tiles would be mostly edge for so few
@@ -141,6 +251,7 @@ void depthwise_forward_t(const ViewDesc& x, const T* w, const T* bias, const Con
 template <class T>
 void conv2d_forward_t(const ViewDesc& x, const T* w, const T* bias, const Conv2dGeom& p, long o, long groups, T* out) {
   if (groups == p.c && groups > 1) return depthwise_forward_t<T>(x, w, bias, p, o / p.c, out);
+  if (groups == 1 && use_direct(p, o)) { conv2d_forward_direct<T>(x, w, bias, p, o, out); return; }
   const T* xd = static_cast<const T*>(x.data) + x.offset;
   const long sn = x.strides[0], sc = x.strides[1], sh = x.strides[2], sw = x.strides[3];
   const long ckk = p.c * p.kh * p.kw, l = p.oh * p.ow, plane = p.kh * p.kw * l;
@@ -198,57 +309,61 @@ void conv2d_backward_t(const ViewDesc& dyv, const ViewDesc& x, const T* w, const
   const long og = o / groups, gk = ckk / groups;  // per group: output channels, weight columns
   const long chunks = p.n < kChunks ? p.n : kChunks;
   std::vector<T> dwp(dw ? size_t(chunks * o * gk) : 0), dbp(db ? size_t(chunks * o) : 0);
-  // each group's W_g^T (gk, og) once, so dx's per-sample product reads a row-major A (GEMM packing
-  // of a transposed operand costs more than these small products)
-  std::vector<T> wt(dx ? size_t(gk * o) : 0);
-  for (long g = 0; dx && g < groups; g++) {
-    for (long r = 0; r < og; r++) for (long q = 0; q < gk; q++) wt[size_t(g * gk * og + q * og + r)] = w[(g * og + r) * gk + q];
-  }
-  run_tasks(chunks, [&](long ch) {
-    const long b = p.n * ch / chunks, e = p.n * (ch + 1) / chunks;
-    std::vector<T> cols(size_t(ckk * l)), colst(dw ? size_t(ckk * l) : 0);
-    T* dwc = dw ? dwp.data() + ch * o * gk : nullptr;
-    T* dbc = db ? dbp.data() + ch * o : nullptr;
-    for (long n = b; n < e; n++) {
-      const T* dy = dyd + n * o * l;
-      if (dbc) for (long r = 0; r < o; r++) { T s = 0; for (long q = 0; q < l; q++) s += dy[r * l + q]; dbc[r] += s; }
-      if (dwc) {
-        // dW_g += dy_{n,g} (og, L) @ cols_{n,g}^T (L, gk): dot products for few columns, else a GEMM
-        // with cols_{n,g}^T transposed in cache first (row-major B)
-        for (long c = 0; c < p.c; c++) unfold_plane<T>(xd + n * sn + c * sc, sh, sw, p, T(0), cols.data() + c * plane);
-        for (long g = 0; g < groups; g++) {
-          const T* cg = cols.data() + g * gk * l;
-          if (gk < kDirectWeightGrad) {
-            weight_grad_dots<T>(dy + g * og * l, cg, og, gk, l, dwc + g * og * gk);
-            continue;
-          }
-          T* ct = colst.data() + g * gk * l;
-          for (long q = 0; q < gk; q++) { const T* src = cg + q * l; for (long t = 0; t < l; t++) ct[size_t(t * gk + q)] = src[t]; }
-          GemmOp op;
-          op.m = og; op.n = gk; op.k = l;
-          op.a = dy + g * og * l; op.sam = l; op.sak = 1;
-          op.b = ct; op.sbk = gk; op.sbn = 1;
-          op.c = dwc + g * og * gk; op.ldc = gk;
-          op.overwrite = false;  // the chunk's partial sum starts at zero
-          gemm_multi(sizeof(T) == 8, &op, 1);
-        }
-      }
-      if (dx) {
-        // dcols_{n,g} (gk, L) = W_g^T (gk, og) @ dy_{n,g} (og, L), then col2im into dx_n
-        std::vector<GemmOp> ops(static_cast<size_t>(groups));
-        for (long g = 0; g < groups; g++) {
-          GemmOp& op = ops[size_t(g)];
-          op.m = gk; op.n = l; op.k = og;
-          op.a = wt.data() + g * gk * og; op.sam = og; op.sak = 1;
-          op.b = dy + g * og * l; op.sbk = l; op.sbn = 1;
-          op.c = cols.data() + g * gk * l; op.ldc = l;
-          op.overwrite = true;
-        }
-        gemm_multi(sizeof(T) == 8, ops.data(), int(groups));
-        for (long c = 0; c < p.c; c++) fold_plane<T>(cols.data() + c * plane, p.kw * l, l, p.ow, 1, p, dx + (n * p.c + c) * hw);
-      }
+  if (groups == 1 && use_direct(p, o)) {
+    conv2d_backward_direct<T>(dyd, x, w, p, o, chunks, dx, dw ? dwp.data() : nullptr, db ? dbp.data() : nullptr);
+  } else {  // per-sample im2col + GEMM per group
+    // each group's W_g^T (gk, og) once, so dx's per-sample product reads a row-major A (GEMM packing
+    // of a transposed operand costs more than these small products)
+    std::vector<T> wt(dx ? size_t(gk * o) : 0);
+    for (long g = 0; dx && g < groups; g++) {
+      for (long r = 0; r < og; r++) for (long q = 0; q < gk; q++) wt[size_t(g * gk * og + q * og + r)] = w[(g * og + r) * gk + q];
     }
-  });
+    run_tasks(chunks, [&](long ch) {
+      const long b = p.n * ch / chunks, e = p.n * (ch + 1) / chunks;
+      std::vector<T> cols(size_t(ckk * l)), colst(dw ? size_t(ckk * l) : 0);
+      T* dwc = dw ? dwp.data() + ch * o * gk : nullptr;
+      T* dbc = db ? dbp.data() + ch * o : nullptr;
+      for (long n = b; n < e; n++) {
+        const T* dy = dyd + n * o * l;
+        if (dbc) for (long r = 0; r < o; r++) { T s = 0; for (long q = 0; q < l; q++) s += dy[r * l + q]; dbc[r] += s; }
+        if (dwc) {
+          // dW_g += dy_{n,g} (og, L) @ cols_{n,g}^T (L, gk): dot products for few columns, else a GEMM
+          // with cols_{n,g}^T transposed in cache first (row-major B)
+          for (long c = 0; c < p.c; c++) unfold_plane<T>(xd + n * sn + c * sc, sh, sw, p, T(0), cols.data() + c * plane);
+          for (long g = 0; g < groups; g++) {
+            const T* cg = cols.data() + g * gk * l;
+            if (gk < kDirectWeightGrad) {
+              weight_grad_dots<T>(dy + g * og * l, cg, og, gk, l, dwc + g * og * gk);
+              continue;
+            }
+            T* ct = colst.data() + g * gk * l;
+            for (long q = 0; q < gk; q++) { const T* src = cg + q * l; for (long t = 0; t < l; t++) ct[size_t(t * gk + q)] = src[t]; }
+            GemmOp op;
+            op.m = og; op.n = gk; op.k = l;
+            op.a = dy + g * og * l; op.sam = l; op.sak = 1;
+            op.b = ct; op.sbk = gk; op.sbn = 1;
+            op.c = dwc + g * og * gk; op.ldc = gk;
+            op.overwrite = false;  // the chunk's partial sum starts at zero
+            gemm_multi(sizeof(T) == 8, &op, 1);
+          }
+        }
+        if (dx) {
+          // dcols_{n,g} (gk, L) = W_g^T (gk, og) @ dy_{n,g} (og, L), then col2im into dx_n
+          std::vector<GemmOp> ops(static_cast<size_t>(groups));
+          for (long g = 0; g < groups; g++) {
+            GemmOp& op = ops[size_t(g)];
+            op.m = gk; op.n = l; op.k = og;
+            op.a = wt.data() + g * gk * og; op.sam = og; op.sak = 1;
+            op.b = dy + g * og * l; op.sbk = l; op.sbn = 1;
+            op.c = cols.data() + g * gk * l; op.ldc = l;
+            op.overwrite = true;
+          }
+          gemm_multi(sizeof(T) == 8, ops.data(), int(groups));
+          for (long c = 0; c < p.c; c++) fold_plane<T>(cols.data() + c * plane, p.kw * l, l, p.ow, 1, p, dx + (n * p.c + c) * hw);
+        }
+      }
+    });
+  }
   if (dw) {
     std::memcpy(dw, dwp.data(), sizeof(T) * size_t(o * gk));
     for (long ch = 1; ch < chunks; ch++) for (long i = 0; i < o * gk; i++) dw[i] += dwp[size_t(ch * o * gk + i)];

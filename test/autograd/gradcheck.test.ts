@@ -128,6 +128,10 @@ const COMPOSITE_CASES: Record<string, Case> = {
     fn: (x, w, b) => conv2d(x, w, b, { padding: 2, dilation: 2, groups: 3 }),
     inputs: () => [R([2, 3, 5, 5]), R([6, 1, 3, 3]), R([6])],
   },
+  'conv2d direct (stride 1, one input channel, padding 2) + maxPool2d 2x2': {
+    fn: (x, w, b) => maxPool2d(conv2d(x, w, b, { padding: 2 }), 2),
+    inputs: () => [R([2, 1, 5, 7]), R([3, 1, 5, 5]), R([3])],
+  },
   'dropout (fixed mask)': { fn: (x) => dropout(x, 0.3, true, new Generator(5)), inputs: () => [R([4, 5])] },
   'sum all': { fn: (x) => sum(mul(x, x)), inputs: () => [R([3, 4])] },
   'max all (ties split)': { fn: (x) => max(x), inputs: () => [R([3, 4])] },

@@ -2,11 +2,13 @@
 // reference backend's, and direct convolution loops here): unfold2d and fold2d (native/src/im2col.cc;
 // rows take a contiguous fast path when the stride along the width is 1), maxPool2dForward/-Backward
 // (native/src/max_pool2d.cc: window maxima with their argmax positions, and the scatter of dy to
-// them) and conv2dForward/-Backward (native/src/conv2d.cc: per-sample im2col in scratch + GEMM per
-// group; depthwise loops when every group has one input channel). Geometries cover
-// strides 1-3, dilations 1-2, padding up to half the kernel, kernels wider than the input rows,
-// permuted and stepped input layouts, ties and NaN, float32 and float64, 1 and 2 threads.
-// The kernels are scalar C++ (no per-path SIMD), so one CPU path is enough.
+// them; the 2x2 stride-2 fast paths) and conv2dForward/-Backward (native/src/conv2d.cc: per-sample
+// im2col in scratch + GEMM per group; depthwise loops when every group has one input channel; for
+// stride 1, dilation 1, one group and few weights the direct wide-plane loops of
+// native/src/conv_direct_impl.h, one body per CPU path). Geometries cover strides 1-3,
+// dilations 1-2, padding up to half the kernel, kernels wider than the input rows,
+// permuted and stepped input layouts, ties and NaN, float32 and float64, 1 and 2 threads; the direct loops run
+// on every CPU path (the rest is scalar C++, so one path is enough there).
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
@@ -14,7 +16,7 @@ import type { Conv2dGeometry, View } from '../../src/backend/backend.js';
 import { referenceBackend as ref } from '../../src/backends/reference/index.js';
 import { getNativeBackend, getNumThreads, setNumThreads } from '../../src/backends/native/index.js';
 import { conv2dGeometry } from '../../src/ops/conv.js';
-import { fmt, mismatch, randView, readView, rng, withTies, type FloatKind } from './helpers.js';
+import { fmt, forEachPathAndThreads, mismatch, randView, readView, rng, withTies, type FloatKind } from './helpers.js';
 import { nativeSkip as skip } from './helpers.js';
 
 const nat = getNativeBackend()!;
@@ -79,6 +81,29 @@ describe('native maxPool2dForward / maxPool2dBackward', { skip }, () => {
         const dy: View = randView(r, kind, [g.n, g.c, g.oh, g.ow], (q) => (q() - 0.5) * 4);
         const tol = kind === 'float32' ? 1e-5 : 1e-12;
         assert.equal(mismatch(nat.maxPool2dBackward!(dy, got.argmax, g), ref.maxPool2dBackward!(dy, want.argmax, g), tol, 1e-6), null, `dx ${what} dy ${fmt(dy)}`);
+      }
+    });
+  });
+
+  test('2x2 windows of stride 2 (vector loops on every CPU path) on even and odd planes, ties, NaN and stray argmax', () => {
+    const r = rng(31);
+    forEachPathAndThreads((path, threads) => {
+      for (let it = 0; it < 12; it++) {
+        const kind = KINDS[it % 2]!;
+        // widths to 43: 21 outputs per row cover the 16-, 8- and 4-lane loops and the scalar tail
+        const shape = [1 + (it % 3), 1 + (it % 2), 2 + Math.floor(r() * 8), 2 + Math.floor(r() * 42)];
+        const g = conv2dGeometry('test', shape, [2, 2], [2, 2], [0, 0], [1, 1]);
+        const fill = it % 3 === 0 ? withTies : it % 3 === 1 ? (q: () => number) => (q() < 0.1 ? NaN : q() - 0.5) : (q: () => number) => q() - 0.5;
+        const x = randView(r, kind, shape, fill);
+        const what = `${kind} ${path} ${threads} threads ${JSON.stringify(shape)} x ${fmt(x)}`;
+        const got = nat.maxPool2dForward!(x, g), want = ref.maxPool2dForward!(x, g);
+        assert.equal(mismatch(got.y, want.y, 0), null, `y ${what}`);
+        assert.deepEqual([...got.argmax], [...want.argmax], `argmax ${what}`);
+        const dy: View = randView(r, kind, [g.n, g.c, g.oh, g.ow], (q) => q() - 0.5);
+        // a position outside its window (the general scatter handles that plane)
+        const arg = Int32Array.from(got.argmax);
+        if (it % 4 === 3) arg[arg.length - 1] = 0;
+        assert.equal(mismatch(nat.maxPool2dBackward!(dy, arg, g), ref.maxPool2dBackward!(dy, arg, g), 1e-6, 1e-7), null, `dx ${what}`);
       }
     });
   });
@@ -172,6 +197,38 @@ describe('native conv2dForward / conv2dBackward', { skip }, () => {
         const got = nat.conv2dBackward!(dy, x, w, g, needs, groups)!;
         assert.equal(got.dweight === null, !needs[1], what);
         if (needs[0]) assert.equal(mismatch(got.dx!, want.dx, tol, tol), null, `dx ${what}`);
+        if (needs[1]) assert.equal(mismatch(got.dweight!, want.dw, tol, tol * 10), null, `dw ${what}`);
+        if (needs[2]) assert.equal(mismatch(got.dbias!, want.db, tol, tol * 10), null, `db ${what}`);
+      }
+    });
+  });
+
+  test('the direct loops (stride 1, dilation 1) equal direct convolution on every CPU path, and lenet5-like layers', () => {
+    const r = rng(43);
+    forEachPathAndThreads((path, threads) => {
+      for (let it = 0; it < 14; it++) {
+        const kind = KINDS[it % 2]!;
+        // widths to 21 (vector tails of 16, 8 and 4 lanes), O to 9 (blocks of 4, 2 and 1 channels);
+        // the last two: lenet5's layers at batch 2, and one above the direct path's weight limit (GEMM)
+        const k: [number, number] = [1 + Math.floor(r() * 5), 1 + Math.floor(r() * 5)];
+        let shape = [1 + Math.floor(r() * 3), 1 + Math.floor(r() * 4), k[0] + Math.floor(r() * 12), k[1] + Math.floor(r() * 16)];
+        let pad: [number, number] = [Math.floor(r() * 3), Math.floor(r() * 3)];
+        let o = 1 + Math.floor(r() * 9);
+        if (it === 11) { shape = [2, 1, 28, 28]; k[0] = k[1] = 5; pad = [2, 2]; o = 6; }
+        if (it === 12) { shape = [2, 6, 14, 14]; k[0] = k[1] = 5; pad = [0, 0]; o = 16; }
+        if (it === 13) { shape = [1, 9, 7, 6]; k[0] = k[1] = 5; pad = [1, 1]; o = 20; }
+        const g = conv2dGeometry('test', shape, k, [1, 1], pad, [1, 1]);
+        const x = randView(r, kind, shape, (q) => (q() - 0.5) * 4);
+        const w = randView(r, kind, [o, g.c, g.kh, g.kw], (q) => (q() - 0.5) * 4, { permute: false, slice: false });
+        const b = it % 3 === 0 ? null : randView(r, kind, [o], (q) => (q() - 0.5) * 4, { permute: false, slice: false });
+        const dy = randView(r, kind, [g.n, o, g.oh, g.ow], (q) => (q() - 0.5) * 4, { permute: false, slice: false });
+        const want = directConv(readView(x), readView(w), b ? readView(b) : null, g, o, readView(dy));
+        const what = `${kind} ${path} ${threads} threads ${JSON.stringify(g)} O ${o} x ${fmt(x)}`;
+        const tol = kind === 'float32' ? 1e-4 : 1e-11;
+        assert.equal(mismatch(nat.conv2dForward!(x, w, b, g)!, want.y, tol, tol), null, `y ${what}`);
+        const needs: [boolean, boolean, boolean] = [it % 5 !== 1, it % 5 !== 2, b !== null];
+        const got = nat.conv2dBackward!(dy, x, w, g, needs)!;
+        if (needs[0]) assert.equal(mismatch(got.dx!, want.dx, tol, tol * 10), null, `dx ${what}`);
         if (needs[1]) assert.equal(mismatch(got.dweight!, want.dw, tol, tol * 10), null, `dw ${what}`);
         if (needs[2]) assert.equal(mismatch(got.dbias!, want.db, tol, tol * 10), null, `db ${what}`);
       }

@@ -3,7 +3,7 @@
 // FusedKernels interface; float32 and float64 (other dtypes go to the fallback backend's loops).
 
 import type { Conv2dGeometry, FusedKernels, View } from '../../backend/backend.js';
-import { allocate, allocateUninit, dtypeOfArray, isFloatArray, type TypedArray } from '../../backend/dtype.js';
+import { allocateUninit, dtypeOfArray, isFloatArray, type TypedArray } from '../../backend/dtype.js';
 import type { NativeAddon } from './addon.js';
 import { metaBuffer, putView } from './pack.js';
 
@@ -26,7 +26,7 @@ export function maxPool2dKernels(addon: NativeAddon, fallback: MaxPool2dKernels)
       const m = metaBuffer(2 + 2 * 4 + 14);  // the view (N, C, H, W), then the geometry
       putGeometry(m, putView(m, 0, x), p);
       const count = p.n * p.c * p.oh * p.ow;
-      const y = allocateUninit(dtypeOfArray(x.data), count), argmax = new Int32Array(count);  // every output written
+      const y = allocateUninit(dtypeOfArray(x.data), count), argmax = allocateUninit('int32', count) as Int32Array;  // every output written
       addon.maxPool2dForward(x.data, m, y, argmax);
       return { y, argmax };
     },
@@ -34,7 +34,7 @@ export function maxPool2dKernels(addon: NativeAddon, fallback: MaxPool2dKernels)
       if (!isFloatArray(dy.data)) return fallback.maxPool2dBackward(dy, argmax, p);
       const m = metaBuffer(2 + 2 * 4 + 14);  // the view of dy (N, C, OH, OW), then the geometry
       putGeometry(m, putView(m, 0, dy), p);
-      const out = allocate(dtypeOfArray(dy.data), p.n * p.c * p.h * p.w);
+      const out = allocateUninit(dtypeOfArray(dy.data), p.n * p.c * p.h * p.w);  // every element written
       addon.maxPool2dBackward(dy.data, argmax, m, out);
       return out;
     },
