@@ -14,7 +14,7 @@ import { loadImageData, measureLatency } from '../../train/index.js';
 import { formatFlags, JSON_FLAG, parseArgs, type FlagSpecs } from '../args.js';
 import { UsageError, type Command } from '../command.js';
 import { emitJson, fmtBytes, fmtInt, fmtLatency, fmtPct, fmtSeconds, formatTable, humanWriter } from '../output.js';
-import { applyRuntimeFlags, fitImageData, isImportedFileModel, isOnnxPath, isTfjsPath, loadModelOrGraph, modelFromAnyCheckpoint, warnNonFinite, type ImportedFileModel } from '../runtime.js';
+import { applyRuntimeFlags, checkpointHasGraph, fitImageData, isImportedFileModel, isOnnxPath, isTfjsPath, loadModelOrGraph, modelFromAnyCheckpoint, warnNonFinite, type ImportedFileModel } from '../runtime.js';
 import { OnnxGraph, serializeOnnx } from '../../io/onnx/index.js';
 import type { AnyModule } from '../../nn/index.js';
 import * as ops from '../../ops/index.js';
@@ -114,7 +114,7 @@ Examples:
     const imported = isOnnxPath(flags.model!) || isTfjsPath(flags.model!);
     const outOnnx = flags.out !== undefined && isOnnxPath(flags.out);
     let loaded: PresetModel | ImportedFileModel;
-    if (imported) {
+    if (imported || checkpointHasGraph(flags.model!)) {
       try { loaded = loadModelOrGraph(flags.model!, { command: 'quantize' }) as PresetModel | ImportedFileModel; } catch (e) { throw new Error(`--model ${flags.model}: ${(e as Error).message}`); }
     } else {
       const ckpt = loadCheckpoint(flags.model!);
