@@ -14,7 +14,8 @@ import { importOnnx, importOnnxBytes, OnnxGraph, Reshape, serializeOnnx, type Im
 import type { JsonObject } from '../io/index.js';
 import { importTfjs } from '../io/tfjs/index.js';
 import { TensorDataset, type ImageClassificationData } from '../data/index.js';
-import { Conv2d, Dropout, Flatten, Identity, Linear, MaxPool2d, ReLU, Sequential } from '../nn/index.js';
+import { Conv2d, Dropout, Flatten, Identity, Linear, MaxPool2d, Module, ReLU, Sequential, type AnyModule } from '../nn/index.js';
+import type { Tensor } from '../core/tensor.js';
 import { noGrad } from '../core/engine.js';
 import * as ops from '../ops/index.js';
 import { listModels, modelFromConfig, type AnyPresetModel, type ModelConfig, type PresetModel } from '../models/index.js';
@@ -461,4 +462,24 @@ export function carriedGraph(m: ImportedFileModel, sampleShape: readonly number[
   }
   const source = m.path;
   return { model: imported.model, imported, extra: { [GRAPH_EXTRA_KEY]: { format: 'onnx', source, sourceFormat: m.format, bytes: Buffer.from(bytes).toString('base64') } } };
+}
+
+/**
+ * A model fed samples of another shape with the same number of values: reshapes each batch to
+ * (N, ...sampleShape) before calling `inner` (an imported graph used as a distillation teacher
+ * sees the student's dataset samples).
+ * @example const teacher = new InputView(graph.model, [28, 28]);   // called with (N, 1, 28, 28) or (N, 784)
+ */
+export class InputView extends Module<[Tensor], Tensor> {
+  readonly inner: AnyModule;
+  readonly sampleShape: readonly number[];
+  constructor(inner: AnyModule, sampleShape: readonly number[]) {
+    super();
+    this.inner = inner;
+    this.sampleShape = [...sampleShape];
+    this.registerModule('inner', inner);
+  }
+  forward(x: Tensor): Tensor {
+    return (this.inner as Module<[Tensor], Tensor>).call(ops.reshape(x, [x.shape[0]!, ...this.sampleShape]));
+  }
 }

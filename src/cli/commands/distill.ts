@@ -16,7 +16,8 @@ import {
 import { formatFlags, JSON_FLAG, parseArgs, type FlagSpecs } from '../args.js';
 import { UsageError, type CliContext, type Command } from '../command.js';
 import { emitJson, fmtInt, fmtPct, fmtSeconds, formatTable, humanWriter } from '../output.js';
-import { applyRuntimeFlags, loadModelFile, warnNonFinite } from '../runtime.js';
+import { applyRuntimeFlags, fitImageData, InputView, isImportedFileModel, loadModelOrGraph, warnNonFinite, type ImportedFileModel } from '../runtime.js';
+import type { AnyModule } from '../../nn/index.js';
 import { progressCallback } from '../train_progress.js';
 import { checkOutputFile } from '../paths.js';
 import { openRunLog } from '../run_dir.js';
@@ -25,7 +26,7 @@ import { launchedRun } from '../distributed_run.js';
 const CMD = 'distill';
 
 const FLAGS = {
-  teacher: { type: 'string', help: 'trained teacher checkpoint (written by tensorslim train --out), or an .onnx classifier', metavar: 'FILE' },
+  teacher: { type: 'string', help: 'trained teacher checkpoint (written by tensorslim train --out), or an .onnx classifier / TF.js model.json (any graph: fed the samples reshaped to its input)', metavar: 'FILE' },
   student: { type: 'string', help: `student preset: ${listModels({ task: 'image-classification' }).map((m) => m.name).join(', ')}`, metavar: 'PRESET' },
   dataset: { type: 'string', help: 'mnist (embedded), fashion-mnist, or a directory of IDX files', metavar: 'NAME|PATH' },
   data: { type: 'string', help: "folder overriding the dataset's default location", metavar: 'DIR' },
@@ -145,16 +146,23 @@ async function run(argv: readonly string[], ctx: CliContext): Promise<number> {
   const runLog = (dp?.rank ?? 0) === 0 ? openRunLog(CMD, flags, say) : null;   // rank 0 alone writes the run folder
   const t0 = performance.now();
 
-  let teacher: PresetModel;
-  try { teacher = loadModelFile(teacherPath, { command: CMD }); } catch (e) { throw new Error(`--teacher ${teacherPath}: ${(e as Error).message}`); }
-  warnNonFinite(ctx, CMD, teacher, teacherPath);
+  let loadedTeacher: PresetModel | ImportedFileModel;
+  try { loadedTeacher = loadModelOrGraph(teacherPath, { command: CMD }) as PresetModel | ImportedFileModel; } catch (e) { throw new Error(`--teacher ${teacherPath}: ${(e as Error).message}`); }
   const data = loadImageData(flags.dataset!, flags.data);
-  const tc = teacher.config;
+  // an imported graph that is not a preset layout: fed the student's samples reshaped to the input it declares
+  const graphTeacher = isImportedFileModel(loadedTeacher) ? loadedTeacher : null;
+  let teacher: AnyModule;
+  if (graphTeacher !== null) {
+    try { teacher = new InputView(graphTeacher.model, fitImageData(data, graphTeacher, CMD).info.inputShape); } catch (e) { throw new Error(`--teacher ${teacherPath}: ${(e as Error).message}`); }
+  } else teacher = loadedTeacher as PresetModel;
+  warnNonFinite(ctx, CMD, teacher, teacherPath);
+  const teacherName = graphTeacher?.description ?? (loadedTeacher as PresetModel).config.preset ?? (loadedTeacher as PresetModel).config.arch;
   manualSeed(flags.seed);                 // same initial student as `train --model <student> --seed N` (and --baseline)
   const student = createModel(studentName, overrides);
   if (hidden !== null && student.config.arch !== 'mlp') usage(`--student-hidden applies to MLP students; ${studentName} is a ${student.config.arch}`);
   const sc = student.config;
-  const pairProblem = distill.distillPairProblem(tc, studentName, data);
+  // a graph teacher was checked against the data by fitImageData; the student is checked as a teacher of its own layout would be
+  const pairProblem = distill.distillPairProblem(graphTeacher !== null ? sc : (loadedTeacher as PresetModel).config, studentName, data);
   if (pairProblem !== null) usage(pairProblem);
 
   let distiller: distill.Distiller;
@@ -195,7 +203,7 @@ async function run(argv: readonly string[], ctx: CliContext): Promise<number> {
   });
   if (resumeFrom !== null) resumeDistill(trainer, resumeFrom, { config: sc, optimizer: optimizer.typeName, scheduler: scheduler?.typeName ?? null });
   const budgetText = flags.steps !== undefined ? `${flags.steps} steps` : `${trainer.totalEpochs} epoch${trainer.totalEpochs === 1 ? '' : 's'}`;
-  say(`distill ${tc.preset ?? tc.arch} (${fmtInt(teacher.numParameters())} params, test accuracy ${fmtPct(teacherEval.accuracy)}) into ${studentName} `
+  say(`distill ${teacherName} (${fmtInt(teacher.numParameters())} params, test accuracy ${fmtPct(teacherEval.accuracy)}) into ${studentName} `
     + `(${fmtInt(student.numParameters())} params) on ${data.info.name}: T ${flags.temperature}, alpha ${flags.alpha}, ${budgetText}, batch ${flags['batch-size']}${world > 1 ? ` (${flags['batch-size'] / world} per rank x ${world} ranks)` : ''}, adam lr ${flags.lr}${flags.schedule !== 'constant' ? ` (${flags.schedule})` : ''}, `
     + `${augmenting ? `augment ${augmentName}${flags.mixup > 0 ? `, mixup ${flags.mixup}` : ''} (teacher on the augmented batches), ` : ''}seed ${flags.seed}`
     + `${resumeFrom !== null ? `; resumed from ${resumeFrom} at step ${trainer.step}` : ''}`);
@@ -233,7 +241,7 @@ async function run(argv: readonly string[], ctx: CliContext): Promise<number> {
   const dist = await launched.finish(student);
   const seconds = (performance.now() - t0) / 1000;
   const result = {
-    command: CMD, teacher: teacherPath, teacherModel: tc.preset ?? tc.arch, student: studentName, studentHidden: hidden, dataset: data.info.name,
+    command: CMD, teacher: teacherPath, teacherModel: teacherName, student: studentName, studentHidden: hidden, dataset: data.info.name,
     teacherAccuracy: teacherEval.accuracy,
     studentAloneAccuracy: alone?.accuracy ?? null,
     studentAloneLoss: alone?.loss ?? null,
