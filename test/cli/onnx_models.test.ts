@@ -169,5 +169,13 @@ test('any ONNX graph: train (checkpoint carries the graph, exact resume), quanti
     const d = await cli('distill', '--teacher', ck, '--student', 'mlp-tiny', '--dataset', 'mnist', '--steps', '2', '--json');
     assert.equal(d.code, 0, d.ctx.stderr.join('\n'));
     assert.match(String(d.json['teacherModel']), /^onnx graph \(opset 13/);
+    // the graph as the student (checkpoints carry it; a run resumed from one equals the uninterrupted run)
+    const dck = join(dir, 'student.safetensors');
+    const d1 = await cli('distill', '--teacher', ck, '--student', f, '--dataset', 'mnist', '--steps', '2', '--out', dck, '--json');
+    assert.equal(d1.code, 0, d1.ctx.stderr.join('\n'));
+    const d2 = await cli('distill', '--teacher', ck, '--student', f, '--dataset', 'mnist', '--steps', '4', '--resume', dck, '--out', dck, '--json');
+    const d4 = await cli('distill', '--teacher', ck, '--student', f, '--dataset', 'mnist', '--steps', '4', '--json');
+    assert.equal(d2.json['distilledLoss'], d4.json['distilledLoss']);
+    assert.equal((await cli('eval', '--model', dck, '--dataset', 'mnist', '--json')).json['testLoss'], d2.json['distilledLoss']);
   } finally { cleanup(); }
 });
