@@ -67,6 +67,10 @@ with mixup the teacher runs on every mixed batch; with shifts alone its logits a
 for each of the (2N+1)^2 shifts of every image and looked up. The --baseline student gets exactly the
 same augmented batches (mixup: with the mixed one-hot labels). The test split is never augmented.
 --student-hidden 128 makes an MLP student 784-128-10 (both students).
+--teacher and --student also take an .onnx file or a TF.js model.json (or a checkpoint carrying
+one, as train --out writes for them): a graph that is not a preset layout is fed the samples
+reshaped to the input it declares; a file student trains from its weights and its --out
+checkpoints carry it (docs/INTEROP.md).
 
 Options:
 ${formatFlags(FLAGS)}
