@@ -161,6 +161,8 @@ test('any ONNX graph: train (checkpoint carries the graph, exact resume), quanti
       const argmax = (d: ArrayLike<number>, r: number): number => { let b = 0; for (let k = 1; k < 10; k++) if (d[r * 10 + k]! > d[r * 10 + b]!) b = k; return b; };
       for (let r = 0; r < 4; r++) assert.equal(argmax(got.data, r), argmax(ours, r), `class of sample ${r}`);
     }
+    const again = await cli('quantize', '--model', q, '--dataset', 'mnist');
+    assert.match(again.ctx.stderr.join('\n'), /already quantized \(QDQ nodes .*QuantizeLinear/);
     const qd = await cli('quantize', '--model', f, '--dataset', 'mnist', '--mode', 'dynamic', '--out', join(dir, 'qd.onnx'), '--json');
     assert.equal(qd.code, 0, qd.ctx.stderr.join('\n'));
     const bad = await cli('quantize', '--model', f, '--dataset', 'mnist', '--mode', 'dynamic', '--out', join(dir, 'q.safetensors'));

@@ -131,6 +131,8 @@ Examples:
     if (graph !== null && flags.out !== undefined && !outOnnx) {
       usage(`--out ${flags.out}: ${flags.model} is ${graph.description}, not a preset layout, so the quantized model is written as a QDQ ONNX graph: give --out <file>.onnx (tensorslim eval reads it back)`);
     }
+    const qdq = graph !== null && graph.model instanceof OnnxGraph ? graph.model.steps.filter((st) => /^(Dynamic)?(Q|Deq)uantizeLinear$/.test(st.node.opType ?? '')).map((st) => st.node.name || st.node.opType) : [];
+    if (qdq.length > 0) throw new Error(`--model ${flags.model}: already quantized (QDQ nodes ${qdq.slice(0, 3).join(', ')}${qdq.length > 3 ? ', ...' : ''}); quantize its float model instead`);
     const asOnnx = graph !== null || outOnnx;
     if (asOnnx && flags['share-weights'] !== undefined) usage(`--share-weights stores a codebook per layer, which only tensorslim checkpoints hold; a QDQ .onnx stores int8 weights: drop --share-weights${graph === null ? ' or write a .safetensors --out' : ''}`);
     const model: AnyModule = graph?.model ?? (loaded as PresetModel);
