@@ -9,10 +9,13 @@ import { UsageError } from './command.js';
 import { TensorslimError } from '../core/errors.js';
 import { checkDeclaredSize, importHfGpt2, isHfGpt2, loadCheckpoint, loadSafetensors, modelFromCheckpoint, type Checkpoint } from '../io/index.js';
 import type { GPT } from '../models/gpt.js';
-import { importOnnx, OnnxGraph, Reshape, type ImportedOnnx } from '../io/onnx/index.js';
+import { readFileSync } from 'node:fs';
+import { importOnnx, importOnnxBytes, OnnxGraph, Reshape, serializeOnnx, type ImportedOnnx } from '../io/onnx/index.js';
+import type { JsonObject } from '../io/index.js';
 import { importTfjs, type TfjsGraph } from '../io/tfjs/index.js';
 import { TensorDataset, type ImageClassificationData } from '../data/index.js';
-import { Conv2d, Dropout, Flatten, Identity, Linear, MaxPool2d, ReLU, Sequential } from '../nn/index.js';
+import { Conv2d, Dropout, Flatten, Identity, Linear, MaxPool2d, Module, ReLU, Sequential, type AnyModule } from '../nn/index.js';
+import type { Tensor } from '../core/tensor.js';
 import { noGrad } from '../core/engine.js';
 import * as ops from '../ops/index.js';
 import { listModels, modelFromConfig, type AnyPresetModel, type ModelConfig, type PresetModel } from '../models/index.js';
@@ -285,6 +288,8 @@ export interface ImportedFileModel {
   readonly imported: ImportedIO;
   /** 'onnx graph (opset 13, 12 nodes: Gemm, Relu, ...)', 'onnx chain (opset 17, 5 layers)' or 'tfjs layers model (Conv2D, ...)'. */
   readonly description: string;
+  /** Loaded from a checkpoint that carries its graph: that checkpoint's extra (written on again when training on). */
+  readonly carried?: JsonObject;
 }
 
 /**
@@ -301,7 +306,10 @@ export function loadModelOrGraph(path: string, opts: { command?: string } = {}):
       description: `tfjs layers model (${t.layers.length} layers: ${[...new Set(t.layers)].slice(0, 8).join(', ')})`,
     };
   }
-  if (!isOnnxPath(path)) return loadModelFile(path, opts);
+  if (!isOnnxPath(path)) {
+    const ckpt = loadCheckpoint(path);
+    return importedFromCheckpoint(ckpt, path) ?? modelFromAnyCheckpoint(ckpt, { ...opts, path });
+  }
   const imported = importOnnx(path);
   try { return presetFromOnnx(imported, path, opts.command ?? 'load'); } catch (e) {
     if (!(e instanceof TensorslimError)) throw e;   // not a preset layout: the graph itself
@@ -392,5 +400,86 @@ export function loadCheckpointOrHfGpt2(path: string): { ckpt: Checkpoint; hf: nu
     try { tensors = loadSafetensors(path).tensors; } catch { throw e; }
     if (!isHfGpt2(tensors)) throw e;
     return { ckpt: null, hf: importHfGpt2(path).model };
+  }
+}
+
+/** Metadata (extra) key of a checkpoint whose weights belong to an imported graph: the graph's ONNX file, base64. */
+export const GRAPH_EXTRA_KEY = 'onnxGraph';
+
+/** What a checkpoint of an imported graph records about it (extra.onnxGraph). */
+interface GraphExtra { format: 'onnx'; source: string; sourceFormat: 'onnx' | 'tfjs'; bytes: string }
+
+function graphExtraOf(ckpt: Checkpoint): GraphExtra | null {
+  const g = ckpt.extra[GRAPH_EXTRA_KEY];
+  if (g === undefined || g === null || typeof g !== 'object' || Array.isArray(g)) return null;
+  const x = g as Partial<Record<keyof GraphExtra, unknown>>;
+  if (x.format !== 'onnx' || typeof x.bytes !== 'string' || typeof x.source !== 'string') {
+    throw new TensorslimError('load', `metadata extra.${GRAPH_EXTRA_KEY} is malformed (expected format 'onnx', source and bytes); the file is damaged or from another tool`);
+  }
+  return { format: 'onnx', source: x.source, sourceFormat: x.sourceFormat === 'tfjs' ? 'tfjs' : 'onnx', bytes: x.bytes };
+}
+
+function importedDescription(imported: ImportedOnnx): string {
+  const m = imported.model;
+  return m instanceof OnnxGraph
+    ? `onnx graph (opset ${imported.opset}, ${m.steps.length} nodes: ${[...new Set(m.steps.map((st) => st.node.opType))].slice(0, 8).join(', ')})`
+    : `onnx chain (opset ${imported.opset}, ${m.length} layers)`;
+}
+
+/**
+ * The model of a checkpoint written by `train` or `distill` for an imported graph (extra.onnxGraph:
+ * the graph's ONNX file; the tensors: its trained weights), or null for any other checkpoint.
+ * @example const m = importedFromCheckpoint(loadCheckpoint('ft.safetensors'), 'ft.safetensors');   // m.kind === 'imported'
+ */
+export function importedFromCheckpoint(ckpt: Checkpoint, path: string): ImportedFileModel | null {
+  const g = graphExtraOf(ckpt);
+  if (g === null) return null;
+  const imported = importOnnxBytes(Buffer.from(g.bytes, 'base64'));
+  try { imported.model.loadStateDict(ckpt.model); } catch (e) {
+    throw new TensorslimError('load', `'${path}' carries a graph (from ${g.source}) whose parameters do not match its weights: ${(e as Error).message}`);
+  }
+  return { kind: 'imported', format: 'onnx', path, model: imported.model, imported, description: `${importedDescription(imported)} from ${g.source}`, carried: { [GRAPH_EXTRA_KEY]: { ...g } } };
+}
+
+/** Whether the checkpoint at `path` carries an imported graph (see importedFromCheckpoint). @example checkpointHasGraph('ft.safetensors') */
+export function checkpointHasGraph(path: string): boolean {
+  return graphExtraOf(loadCheckpoint(path)) !== null;
+}
+
+/**
+ * An imported model made trainable with checkpoints that carry it: the ONNX bytes to store in each
+ * checkpoint (the .onnx file itself; a TF.js model is converted to ONNX first) and the model to
+ * train, imported from those bytes so that its parameter names are the ones a later load finds.
+ * A graph with external data cannot be carried (refused, naming the way out).
+ * @example const { model, extra } = carriedGraph(loadModelOrGraph('m.onnx') as ImportedFileModel, [784], 'train');
+ */
+export function carriedGraph(m: ImportedFileModel, sampleShape: readonly number[], command: string): { model: Sequential | OnnxGraph | TfjsGraph; extra: JsonObject; imported: ImportedIO } {
+  if (m.carried !== undefined) return { model: m.model, imported: m.imported, extra: m.carried };   // the graph of a checkpoint, its weights loaded
+  const bytes = m.format === 'onnx' && isOnnxPath(m.path) ? new Uint8Array(readFileSync(m.path)) : serializeOnnx(m.model, ops.zeros([1, ...sampleShape])).bytes;
+  let imported: ImportedOnnx;
+  try { imported = importOnnxBytes(bytes); } catch (e) {
+    throw new TensorslimError(command, `'${m.path}' cannot be carried inside a checkpoint (${(e as Error).message}); write --out <file>.onnx instead`);
+  }
+  const source = m.path;
+  return { model: imported.model, imported, extra: { [GRAPH_EXTRA_KEY]: { format: 'onnx', source, sourceFormat: m.format, bytes: Buffer.from(bytes).toString('base64') } } };
+}
+
+/**
+ * A model fed samples of another shape with the same number of values: reshapes each batch to
+ * (N, ...sampleShape) before calling `inner` (an imported graph used as a distillation teacher
+ * sees the student's dataset samples).
+ * @example const teacher = new InputView(graph.model, [28, 28]);   // called with (N, 1, 28, 28) or (N, 784)
+ */
+export class InputView extends Module<[Tensor], Tensor> {
+  readonly inner: AnyModule;
+  readonly sampleShape: readonly number[];
+  constructor(inner: AnyModule, sampleShape: readonly number[]) {
+    super();
+    this.inner = inner;
+    this.sampleShape = [...sampleShape];
+    this.registerModule('inner', inner);
+  }
+  forward(x: Tensor): Tensor {
+    return (this.inner as Module<[Tensor], Tensor>).call(ops.reshape(x, [x.shape[0]!, ...this.sampleShape]));
   }
 }

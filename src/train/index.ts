@@ -13,8 +13,8 @@ export { evaluate, classificationLoss, countCorrect, splitBatch, batchSizeOf, ty
 export { checkpointSaver, saveTrainingCheckpoint, loadTrainingCheckpoint, checkpointConfig, type LoadedTrainingCheckpoint } from './trainer_state.js';
 export { makeOptimizer, makeScheduler, OPTIMIZERS, SCHEDULES, type OptimizerName, type ScheduleName } from './factory.js';
 export {
-  runTraining, loadImageData, loadModel, evaluateOn, exportWeights, measureLatency,
-  type RunTrainingOptions, type RunTrainingResult, type TrainingPlan, type LatencyResult,
+  runTraining, trainModule, loadImageData, loadModel, evaluateOn, exportWeights, measureLatency,
+  type RunTrainingOptions, type RunTrainingResult, type TrainModuleOptions, type TrainModuleResult, type TrainingPlan, type LatencyResult,
 } from './run.js';
 export {
   runGptTraining, loadGptCheckpoint, isGptCheckpoint, unigramEntropyBits, loadLmData, gptConfigOf, WindowLoader, lmEvalBatches, lmEvalLoss, evaluateLm, type LmEvalResult, type GptTrainingOptions, type GptTrainingResult, type LmEval } from './lm.js';

@@ -10,7 +10,7 @@ import * as ops from '../ops/index.js';
 import type { AnyModule, Module, Parameter } from '../nn/index.js';
 import { createModel, modelFromConfig, type ModelConfig, type ModelOverrides, type PresetModel } from '../models/index.js';
 import { augmentTransform, DataLoader, loadDataset, parseAugment, type ImageClassificationData, type TensorDataset } from '../data/index.js';
-import { fileBytes, loadCheckpoint, modelFromCheckpoint, saveCheckpoint } from '../io/index.js';
+import { fileBytes, loadCheckpoint, modelFromCheckpoint, saveCheckpoint, type JsonObject } from '../io/index.js';
 import type { Callback, EvalMetrics, FitResult } from './callbacks.js';
 import { checkpointSaver, loadTrainingCheckpoint } from './trainer_state.js';
 import { evaluate } from './evaluate.js';
@@ -152,15 +152,11 @@ function checkFits(config: ModelConfig, data: ImageClassificationData): void {
 export async function runTraining(o: RunTrainingOptions): Promise<RunTrainingResult> {
   const seed = o.seed ?? 0;
   const batchSize = o.batchSize ?? 64;
-  const optimizerName = o.optimizer ?? 'adam';
-  const schedule = o.schedule ?? 'constant';
-  const lr = o.lr ?? 1e-3;
   const augment = parseAugment(o.augment ?? 'none'); // refuse a bad spec before loading anything
   const world = o.parallel?.worldSize ?? 1;
   if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize % world !== 0) {
     throw new TensorslimError('train', `batch size ${batchSize} is the global batch of ${world} ranks: it must be a multiple of ${world} (each rank trains on batch / ${world} samples per step), e.g. ${world * Math.max(1, Math.round(batchSize / world))}`);
   }
-  const augmentName = augment.kind === 'none' ? 'none' : `shift:${augment.maxShift}`;
   const data = typeof o.dataset === 'string' ? loadImageData(o.dataset, o.data) : o.dataset;
 
   const loaded = o.resume ? loadTrainingCheckpoint(o.resume) : null;
@@ -183,7 +179,66 @@ export async function runTraining(o: RunTrainingOptions): Promise<RunTrainingRes
     model = createModel(o.model, o.modelOverrides ?? {});
   }
   checkFits(model.config, data);
+  const r = await fitModule(o, model, model.config, data, loaded, augment, (plan) => o.onStart?.({ ...plan, model, config: model.config }));
+  return { ...r, model, config: model.config };
+}
 
+/** Options of trainModule: runTraining's, with the model given as a module instead of a preset. */
+export interface TrainModuleOptions extends Omit<RunTrainingOptions, 'model' | 'modelOverrides' | 'initialModel' | 'onStart' | 'dataset'> {
+  /** The model to train (e.g. an imported ONNX graph); with `resume`, the checkpoint's weights are loaded into it. */
+  model: AnyModule;
+  /** Data already shaped for the model's input (e.g. cli fitImageData). */
+  dataset: ImageClassificationData;
+  /** Metadata written into every checkpoint (extra), e.g. the graph the weights belong to. */
+  checkpointExtra?: JsonObject;
+  onStart?: (plan: Omit<TrainingPlan, 'model' | 'config'> & { model: AnyModule }) => void;
+}
+
+/** What trainModule returns: runTraining's result without a preset config. */
+export type TrainModuleResult = Omit<RunTrainingResult, 'model' | 'config'> & { model: AnyModule };
+
+/**
+ * Train any classifier module (not a preset: e.g. an imported ONNX graph) on image data already
+ * shaped for it, with runTraining's loop, checkpoints (config null, `checkpointExtra` in the
+ * metadata) and exact resume (`resume` loads the checkpoint's weights and training state into
+ * `model`, which must have the same parameters).
+ * @example
+ * const r = await trainModule({ model: importOnnx('m.onnx').model, dataset: data, steps: 100, out: 'm.safetensors' });
+ */
+export async function trainModule(o: TrainModuleOptions): Promise<TrainModuleResult> {
+  const batchSize = o.batchSize ?? 64, world = o.parallel?.worldSize ?? 1;
+  if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize % world !== 0) {
+    throw new TensorslimError('train', `batch size ${batchSize} is the global batch of ${world} ranks: it must be a multiple of ${world}`);
+  }
+  const augment = parseAugment(o.augment ?? 'none');
+  const loaded = o.resume ? loadTrainingCheckpoint(o.resume) : null;
+  if (loaded && loaded.snapshot === null) {
+    throw new TensorslimError('resume', `'${o.resume}' holds no training state (no optimizer state or trainer position): it was saved for inference; start a new run from its weights instead`);
+  }
+  if (loaded) {
+    const want = new Map([...o.model.stateDict()].map(([k, t]) => [k, t.shape.join('x')]));
+    const have = loaded.checkpoint.model;
+    const bad = [...want].filter(([k, sh]) => have.get(k)?.shape.join('x') !== sh).map(([k]) => k);
+    const extraKeys = [...have.keys()].filter((k) => !want.has(k));
+    if (bad.length > 0 || extraKeys.length > 0) {
+      throw new TensorslimError('resume', `'${o.resume}' holds the weights of another model: ${bad.length > 0 ? `missing or of another shape: ${bad.slice(0, 4).join(', ')}` : ''}${bad.length > 0 && extraKeys.length > 0 ? '; ' : ''}${extraKeys.length > 0 ? `not in this model: ${extraKeys.slice(0, 4).join(', ')}` : ''}; resume with the model it was trained from`);
+    }
+  }
+  manualSeed(o.seed ?? 0);
+  const r = await fitModule(o, o.model, null, o.dataset, loaded, augment, (plan) => o.onStart?.({ ...plan, model: o.model }));
+  return { ...r, model: o.model };
+}
+
+type FitCore = Omit<RunTrainingResult, 'model' | 'config'>;
+
+async function fitModule(o: Omit<RunTrainingOptions, 'onStart' | 'model' | 'dataset' | 'initialModel'> & { checkpointExtra?: JsonObject }, model: AnyModule, config: ModelConfig | null, data: ImageClassificationData,
+  loaded: ReturnType<typeof loadTrainingCheckpoint> | null, augment: ReturnType<typeof parseAugment>, onStart: (plan: Omit<TrainingPlan, 'model' | 'config'>) => void): Promise<FitCore> {
+  const seed = o.seed ?? 0;
+  const batchSize = o.batchSize ?? 64;
+  const optimizerName = o.optimizer ?? 'adam';
+  const schedule = o.schedule ?? 'constant';
+  const lr = o.lr ?? 1e-3;
+  const augmentName = augment.kind === 'none' ? 'none' : `shift:${augment.maxShift}`;
   const extra = checkExtraParameters(model, o.extraParameters ?? []);
   const optimizer = makeOptimizer(optimizerName, [...model.parameters(), ...extra], { lr, ...(o.weightDecay !== undefined ? { weightDecay: o.weightDecay } : {}) });
   if (loaded && loaded.checkpoint.optimizer!.type !== optimizer.typeName) {
@@ -208,12 +263,12 @@ export async function runTraining(o: RunTrainingOptions): Promise<RunTrainingRes
     ...(o.gradClipNorm !== undefined ? { gradClipNorm: o.gradClipNorm } : {}),
     ...(o.lossFn ? { lossFn: o.lossFn } : {}),
     callbacks: [...(dp ? [dp.callback<Tensor[]>()] : []), ...(o.callbacks ?? []), augmentRecord(augmentName, o.resume)],
-    ...(o.out && (dp?.rank ?? 0) === 0 ? { checkpointPath: o.out, save: checkpointSaver({ optimizer, scheduler, config: model.config }) } : {}),
+    ...(o.out && (dp?.rank ?? 0) === 0 ? { checkpointPath: o.out, save: checkpointSaver({ optimizer, scheduler, config, ...(o.checkpointExtra !== undefined ? { extra: o.checkpointExtra } : {}) }) } : {}),
     ...(dp ? { reduceEpoch: (a: EpochAccumulators) => dp.reduceEpoch(a) } : {}),
   });
   if (loaded) trainer.resume(loaded.snapshot!, o.resume ?? null);
-  o.onStart?.({
-    model, config: model.config, data, trainer, params: model.numParameters(), resumedFrom: o.resume ?? null,
+  onStart({
+    data, trainer, params: model.numParameters(), resumedFrom: o.resume ?? null,
     optimizer: optimizerName, schedule, batchSize, worldSize: dp?.worldSize ?? 1, lr: optimizer.paramGroups[0]!.lr, seed, augment: augmentName,
   });
   const fit = await trainer.fit();
@@ -221,7 +276,7 @@ export async function runTraining(o: RunTrainingOptions): Promise<RunTrainingRes
     ? fit.finalEval
     : evaluate(model, evalLoader);
   return {
-    model, config: model.config, fit, test, params: model.numParameters(), dataset: data.info.name,
+    fit, test, params: model.numParameters(), dataset: data.info.name,
     out: fit.checkpoint, resumedFrom: o.resume ?? null, augment: augmentName,
   };
 }

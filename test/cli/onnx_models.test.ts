@@ -4,7 +4,9 @@
 // it; a LeNet-5 .onnx summarizes as lenet5; a graph that is not a preset layout (an MLP with a
 // decomposed LayerNorm, an OnnxGraph) is summarized, evaluated, pruned into an .onnx and exported
 // again (ONNX Runtime agrees with our pruned model); hello_deepa.onnx (input (1, 25, 96)) is refused
-// by eval naming what the dataset lacks. CLI plumbing: native pass only.
+// by eval and train naming what the dataset lacks; that graph is fine-tuned by train (checkpoints
+// carrying the graph, exact resume), quantized into a QDQ .onnx that eval and ONNX Runtime read back,
+// and distilled from. CLI plumbing: native pass only.
 
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -64,7 +66,7 @@ test('a LeNet-5 .onnx summarizes as lenet5; hello_deepa.onnx summarizes, and eva
       assert.notEqual(r.code, 0);
       assert.match(r.ctx.stderr.join('\n'), /input '.*' takes \(25, 96\) = 2400 values per sample, but dataset mnist has samples of shape \(.*\) = 784/);
       const t = await cli('train', '--model', HELLO_DEEPA, '--dataset', 'mnist', '--steps', '1');
-      assert.match(t.ctx.stderr.join('\n'), /is a general ONNX graph .*tensorslim eval, summary, prune and export take any other ONNX graph/);
+      assert.match(t.ctx.stderr.join('\n'), /input '.*' takes \(25, 96\) = 2400 values per sample, but dataset mnist has samples/);
       const s2 = await cli('summary', HELLO_DEEPA, '--json');
       assert.equal(s2.code, 0, s2.ctx.stderr.join('\n'));
       assert.equal(s2.json['params'], 78_049);
@@ -113,5 +115,69 @@ test('any ONNX graph: summary, eval (dataset reshaped to its input), prune --out
       const got = await runOrt(ort, new Uint8Array(readFileSync(again)), (x.json['inputs'] as { name: string }[])[0]!.name, input, (x.json['outputs'] as { name: string }[])[0]!.name);
       assert.ok(maxRelError(got.data, noGrad(() => back.call(input)).dataSync()) <= 1e-4);
     }
+  } finally { cleanup(); }
+});
+
+test('any ONNX graph: train (checkpoint carries the graph, exact resume), quantize to QDQ .onnx (eval and ONNX Runtime read it), distill from it', { skip }, async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    manualSeed(7);
+    const f = join(dir, 'ln.onnx');
+    exportOnnx(new Sequential(new Flatten(), new Linear(784, 16), new LayerNorm(16), new ReLU(), new Linear(16, 10)), ops.zeros([1, 28, 28]), f, { opset: 13 });
+    const ck = join(dir, 'ft.safetensors');
+    const t1 = await cli('train', '--model', f, '--dataset', 'mnist', '--steps', '6', '--out', ck, '--json');
+    assert.equal(t1.code, 0, t1.ctx.stderr.join('\n'));
+    assert.equal(t1.json['format'], 'checkpoint (carries the graph)');
+    const t2 = await cli('train', '--resume', ck, '--dataset', 'mnist', '--steps', '12', '--out', ck, '--json');
+    assert.equal(t2.code, 0, t2.ctx.stderr.join('\n'));
+    const straight = await cli('train', '--model', f, '--dataset', 'mnist', '--steps', '12', '--json');
+    assert.equal(t2.json['testLoss'], straight.json['testLoss'], 'resumed run = uninterrupted run');
+    const e = await cli('eval', '--model', ck, '--dataset', 'mnist', '--json');
+    assert.equal(e.code, 0, e.ctx.stderr.join('\n'));
+    assert.equal(e.json['testLoss'], t2.json['testLoss']);
+    const ptrain = await cli('train', '--model', f, '--dataset', 'mnist', '--steps', '1', '--out', join(dir, 'x.pt'));
+    assert.equal(ptrain.code, 2);
+    assert.match(ptrain.ctx.stderr.join('\n'), /trains into a checkpoint that carries it \(\.safetensors\) or into an \.onnx file/);
+    // quantize: static (calibrated) into a QDQ .onnx; eval computes what quantize reported
+    const q = join(dir, 'q.onnx');
+    const qs = await cli('quantize', '--model', ck, '--dataset', 'mnist', '--mode', 'static', '--calibration-batches', '2', '--out', q, '--json');
+    assert.equal(qs.code, 0, qs.ctx.stderr.join('\n'));
+    assert.equal(qs.json['format'], 'onnx (QDQ, opset 13)');
+    assert.equal((qs.json['quantizedLayers'] as unknown[]).length, 2);
+    assert.ok((qs.json['bytesOnDisk'] as number) < (qs.json['floatBytesOnDisk'] as number) / 3, `QDQ ${qs.json['bytesOnDisk']} vs float ${qs.json['floatBytesOnDisk']} bytes`);
+    const eq = await cli('eval', '--model', q, '--dataset', 'mnist', '--json');
+    assert.equal(eq.code, 0, eq.ctx.stderr.join('\n'));
+    assert.equal(eq.json['testAccuracy'], qs.json['testAccuracy']);
+    assert.ok(Math.abs((eq.json['testLoss'] as number) - (qs.json['testLoss'] as number)) < 1e-3, `eval loss ${eq.json['testLoss']} vs quantize ${qs.json['testLoss']}`);
+    const { ort } = await loadOrt();
+    if (ort !== null) {
+      const back = importOnnx(q).model;
+      back.eval();
+      const input = ops.rand([4, 28, 28]);
+      const got = await runOrt(ort, new Uint8Array(readFileSync(q)), 'input', input, 'output');
+      const ours = noGrad(() => back.call(input)).dataSync();
+      // ONNX Runtime runs the QDQ pattern as integer kernels (its own rounding): a few output quantization steps (1/255 of the range each), same classes
+      assert.ok(maxRelError(got.data, ours) <= 0.03, `ONNX Runtime vs our QDQ evaluation: ${maxRelError(got.data, ours)}`);
+      const argmax = (d: ArrayLike<number>, r: number): number => { let b = 0; for (let k = 1; k < 10; k++) if (d[r * 10 + k]! > d[r * 10 + b]!) b = k; return b; };
+      for (let r = 0; r < 4; r++) assert.equal(argmax(got.data, r), argmax(ours, r), `class of sample ${r}`);
+    }
+    const again = await cli('quantize', '--model', q, '--dataset', 'mnist');
+    assert.match(again.ctx.stderr.join('\n'), /already quantized \(QDQ nodes .*QuantizeLinear/);
+    const qd = await cli('quantize', '--model', f, '--dataset', 'mnist', '--mode', 'dynamic', '--out', join(dir, 'qd.onnx'), '--json');
+    assert.equal(qd.code, 0, qd.ctx.stderr.join('\n'));
+    const bad = await cli('quantize', '--model', f, '--dataset', 'mnist', '--mode', 'dynamic', '--out', join(dir, 'q.safetensors'));
+    assert.equal(bad.code, 2);
+    assert.match(bad.ctx.stderr.join('\n'), /written as a QDQ ONNX graph: give --out <file>\.onnx/);
+    const d = await cli('distill', '--teacher', ck, '--student', 'mlp-tiny', '--dataset', 'mnist', '--steps', '2', '--json');
+    assert.equal(d.code, 0, d.ctx.stderr.join('\n'));
+    assert.match(String(d.json['teacherModel']), /^onnx graph \(opset 13/);
+    // the graph as the student (checkpoints carry it; a run resumed from one equals the uninterrupted run)
+    const dck = join(dir, 'student.safetensors');
+    const d1 = await cli('distill', '--teacher', ck, '--student', f, '--dataset', 'mnist', '--steps', '2', '--out', dck, '--json');
+    assert.equal(d1.code, 0, d1.ctx.stderr.join('\n'));
+    const d2 = await cli('distill', '--teacher', ck, '--student', f, '--dataset', 'mnist', '--steps', '4', '--resume', dck, '--out', dck, '--json');
+    const d4 = await cli('distill', '--teacher', ck, '--student', f, '--dataset', 'mnist', '--steps', '4', '--json');
+    assert.equal(d2.json['distilledLoss'], d4.json['distilledLoss']);
+    assert.equal((await cli('eval', '--model', dck, '--dataset', 'mnist', '--json')).json['testLoss'], d2.json['distilledLoss']);
   } finally { cleanup(); }
 });

@@ -362,7 +362,7 @@ describe('refusals', () => {
   });
 });
 
-describe('TF.js model.json in the CLI (eval, summary, export)', { skip: process.env['TENSORSLIM_BACKEND'] === 'reference' ? 'CLI plumbing, no kernel under test: runs in the native pass only' : false }, () => {
+describe('TF.js model.json in the CLI (eval, summary, export, train, quantize)', { skip: process.env['TENSORSLIM_BACKEND'] === 'reference' ? 'CLI plumbing, no kernel under test: runs in the native pass only' : false }, () => {
   test('a 28x28x1 CNN: summary, eval on mnist (images reshaped to NHWC), export to ONNX that agrees with TF.js', async () => {
     const { cli } = await import('../cli/helpers.js');
     const m = tl.sequential({
@@ -392,6 +392,18 @@ describe('TF.js model.json in the CLI (eval, summary, export)', { skip: process.
       const want = m.predict(theirs) as tf.Tensor;
       assert.ok(maxRelError(got.data, want.dataSync() as Float32Array) <= 1e-5);
     }
+    // fine-tuned (a checkpoint carrying the model converted to ONNX) and quantized into a QDQ .onnx; eval reads both
+    const ck = join(dir, 'cli-cnn.ft.safetensors');
+    const t = await cli('train', '--model', f, '--dataset', 'mnist', '--steps', '3', '--out', ck, '--json');
+    assert.equal(t.code, 0, t.ctx.stderr.join('\n'));
+    const et = await cli('eval', '--model', ck, '--dataset', 'mnist', '--json');
+    assert.equal(et.json['testLoss'], t.json['testLoss']);
+    const q = join(dir, 'cli-cnn.int8.onnx');
+    const qs = await cli('quantize', '--model', f, '--dataset', 'mnist', '--mode', 'static', '--calibration-batches', '1', '--out', q, '--json');
+    assert.equal(qs.code, 0, qs.ctx.stderr.join('\n'));
+    assert.deepEqual((qs.json['quantizedLayers'] as { type: string }[]).map((l) => l.type), ['QuantizedConv2d', 'QuantizedLinear']);
+    const eq = await cli('eval', '--model', q, '--dataset', 'mnist', '--json');
+    assert.equal(eq.json['testAccuracy'], qs.json['testAccuracy']);
     const bad = await cli('eval', '--model', writeFolder('cli-wide', await save(tl.sequential({ layers: [tl.layers.dense({ inputShape: [30], units: 10 })] }))), '--dataset', 'mnist');
     assert.notEqual(bad.code, 0);
     assert.match(bad.ctx.stderr.join('\n'), /input 'input' takes \(30\) = 30 values per sample, but dataset mnist has samples of shape \(1, 28, 28\) = 784/);

@@ -11,12 +11,14 @@ import { DataLoader } from '../../data/index.js';
 import { augmentTransform, composeTransforms, mixup, parseAugment, type AugmentSpec } from '../../data/augment.js';
 import { createModel, listModels, type ModelConfig, type PresetModel } from '../../models/index.js';
 import {
-  Trainer, checkpointSaver, evaluateOn, loadImageData, loadTrainingCheckpoint, makeOptimizer, makeScheduler, runTraining, SCHEDULES, type EpochAccumulators, type FitResult, type EvalMetrics,
+  Trainer, checkpointSaver, evaluateOn, loadImageData, loadTrainingCheckpoint, makeOptimizer, makeScheduler, runTraining, trainModule, SCHEDULES, type EpochAccumulators, type FitResult, type EvalMetrics,
 } from '../../train/index.js';
 import { formatFlags, JSON_FLAG, parseArgs, type FlagSpecs } from '../args.js';
 import { UsageError, type CliContext, type Command } from '../command.js';
 import { emitJson, fmtInt, fmtPct, fmtSeconds, formatTable, humanWriter } from '../output.js';
-import { applyRuntimeFlags, loadModelFile, warnNonFinite } from '../runtime.js';
+import { applyRuntimeFlags, carriedGraph, fitImageData, InputView, isImportedFileModel, loadModelOrGraph, warnNonFinite, type ImportedFileModel } from '../runtime.js';
+import type { AnyModule } from '../../nn/index.js';
+import type { JsonObject } from '../../io/index.js';
 import { progressCallback } from '../train_progress.js';
 import { checkOutputFile } from '../paths.js';
 import { openRunLog } from '../run_dir.js';
@@ -25,8 +27,8 @@ import { launchedRun } from '../distributed_run.js';
 const CMD = 'distill';
 
 const FLAGS = {
-  teacher: { type: 'string', help: 'trained teacher checkpoint (written by tensorslim train --out), or an .onnx classifier', metavar: 'FILE' },
-  student: { type: 'string', help: `student preset: ${listModels({ task: 'image-classification' }).map((m) => m.name).join(', ')}`, metavar: 'PRESET' },
+  teacher: { type: 'string', help: 'trained teacher checkpoint (written by tensorslim train --out), or an .onnx classifier / TF.js model.json (any graph: fed the samples reshaped to its input)', metavar: 'FILE' },
+  student: { type: 'string', help: `student preset: ${listModels({ task: 'image-classification' }).map((m) => m.name).join(', ')}; or an .onnx / model.json graph (or a checkpoint carrying one) trained from its weights`, metavar: 'PRESET|FILE' },
   dataset: { type: 'string', help: 'mnist (embedded), fashion-mnist, or a directory of IDX files', metavar: 'NAME|PATH' },
   data: { type: 'string', help: "folder overriding the dataset's default location", metavar: 'DIR' },
   temperature: { type: 'number', help: 'softmax temperature T > 0 of the soft targets', min: 0, exclusiveMin: true, default: distill.DEFAULT_TEMPERATURE, metavar: 'T' },
@@ -66,6 +68,10 @@ with mixup the teacher runs on every mixed batch; with shifts alone its logits a
 for each of the (2N+1)^2 shifts of every image and looked up. The --baseline student gets exactly the
 same augmented batches (mixup: with the mixed one-hot labels). The test split is never augmented.
 --student-hidden 128 makes an MLP student 784-128-10 (both students).
+--teacher and --student also take an .onnx file or a TF.js model.json (or a checkpoint carrying
+one, as train --out writes for them): a graph that is not a preset layout is fed the samples
+reshaped to the input it declares; a file student trains from its weights and its --out
+checkpoints carry it (docs/INTEROP.md).
 
 Options:
 ${formatFlags(FLAGS)}
@@ -87,13 +93,17 @@ function finalAccuracy(fit: FitResult, step: number, fallback: () => EvalMetrics
 
 // Loads a student checkpoint written by distill --out into the trainer (model, optimizer, scheduler,
 // data order, RNG, counters), refusing one of another student, optimizer or schedule.
-function resumeDistill(trainer: Trainer<Tensor[]>, path: string, want: { config: ModelConfig; optimizer: string; scheduler: string | null }): void {
+function resumeDistill(trainer: Trainer<Tensor[]>, path: string, want: { config: ModelConfig | null; graph: JsonObject | null; optimizer: string; scheduler: string | null }): void {
   const fail = (msg: string): never => { throw new UsageError(CMD, `--resume ${path}: ${msg}`); };
   if (!existsSync(path)) fail('no such file; --resume takes a checkpoint written by distill --out');
   const loaded = loadTrainingCheckpoint(path);
   if (loaded.snapshot === null) fail('it holds no training state (saved for inference); --resume takes a checkpoint written by distill --out');
   const cfg = loaded.checkpoint.config;
-  if (cfg === null || JSON.stringify(cfg) !== JSON.stringify(want.config)) fail(`it holds a ${cfg?.preset ?? cfg?.arch ?? 'model without config'} student, not this ${want.config.preset ?? want.config.arch}; pass the same --student (and --student-hidden)`);
+  if (want.config === null) {
+    const key = Object.keys(want.graph ?? {})[0] ?? '';
+    const had = JSON.stringify(loaded.checkpoint.extra[key] ?? null), has = JSON.stringify(want.graph?.[key] ?? null);
+    if (had !== has) fail('it holds another student than this --student file (its checkpoint carries another graph); pass the same --student');
+  } else if (cfg === null || JSON.stringify(cfg) !== JSON.stringify(want.config)) fail(`it holds a ${cfg?.preset ?? cfg?.arch ?? 'model without config'} student, not this ${want.config.preset ?? want.config.arch}; pass the same --student (and --student-hidden)`);
   if (loaded.checkpoint.optimizer?.type !== want.optimizer) fail(`it was trained with ${loaded.checkpoint.optimizer?.type ?? 'no optimizer'}, distill uses ${want.optimizer}`);
   const had = loaded.checkpoint.scheduler?.type ?? null;
   if (had !== want.scheduler) fail(`it was trained with ${had ?? 'a constant learning rate'}, this run has ${want.scheduler ?? 'a constant learning rate'}; pass the same --schedule`);
@@ -108,8 +118,15 @@ async function run(argv: readonly string[], ctx: CliContext): Promise<number> {
   if (flags.student === undefined) usage(`missing --student <preset> (one of ${presets.join(', ')})`);
   if (flags.dataset === undefined) usage('missing --dataset (mnist, fashion-mnist or a directory of IDX files)');
   const teacherPath = flags.teacher!;
-  const studentName = flags.student!;
-  if (!(presets as readonly string[]).includes(studentName)) usage(`unknown --student '${studentName}'; presets: ${presets.join(', ')}`);
+  let studentName = flags.student!;
+  // a student file: an imported graph (.onnx, model.json, or a checkpoint carrying one), trained as it is
+  const studentFile = !(presets as readonly string[]).includes(studentName) && existsSync(studentName) && statSync(studentName).isFile() ? studentName : null;
+  if (studentFile === null && !(presets as readonly string[]).includes(studentName)) usage(`unknown --student '${studentName}'; presets: ${presets.join(', ')}, or an .onnx / model.json file (or a checkpoint carrying one)`);
+  if (studentFile !== null) {
+    for (const [f, given] of [['--student-hidden', flags['student-hidden'] !== undefined], ['--augment', flags.augment !== 'none'], ['--mixup', flags.mixup > 0]] as const) {
+      if (given) usage(`${f} applies to preset students; --student ${studentName} is a file: drop ${f}`);
+    }
+  }
   if (!existsSync(teacherPath)) usage(`--teacher ${teacherPath}: no such file; train one first with tensorslim train --out ${teacherPath}`);
   if (statSync(teacherPath).isDirectory()) usage(`--teacher ${teacherPath} is a directory; give a checkpoint file`);
   if (flags.epochs !== undefined && flags.steps !== undefined) usage('give --epochs or --steps, not both');
@@ -119,7 +136,7 @@ async function run(argv: readonly string[], ctx: CliContext): Promise<number> {
     hidden = flags['student-hidden'].split(',').map((v) => Number(v.trim()));
     if (hidden.length === 0 || hidden.some((h) => !Number.isInteger(h) || h < 1)) usage(`--student-hidden must be positive integer widths separated by commas (e.g. 128 or 256,64), got '${flags['student-hidden']}'`);
   }
-  const studentArch = listModels({ task: 'image-classification' }).find((m) => m.name === studentName)!.config.arch;
+  const studentArch = listModels({ task: 'image-classification' }).find((m) => m.name === studentName)?.config.arch ?? 'imported';
   if (hidden !== null && studentArch !== 'mlp') usage(`--student-hidden applies to MLP students; ${studentName} is a ${studentArch}`);
   const overrides = hidden !== null ? { hidden } : {};
   let augment: AugmentSpec;
@@ -146,17 +163,39 @@ async function run(argv: readonly string[], ctx: CliContext): Promise<number> {
   const runLog = (dp?.rank ?? 0) === 0 ? openRunLog(CMD, flags, say) : null;   // rank 0 alone writes the run folder
   const t0 = performance.now();
 
-  let teacher: PresetModel;
-  try { teacher = loadModelFile(teacherPath, { command: CMD }); } catch (e) { throw new Error(`--teacher ${teacherPath}: ${(e as Error).message}`); }
+  let loadedTeacher: PresetModel | ImportedFileModel;
+  try { loadedTeacher = loadModelOrGraph(teacherPath, { command: CMD }) as PresetModel | ImportedFileModel; } catch (e) { throw new Error(`--teacher ${teacherPath}: ${(e as Error).message}`); }
+  const rawData = loadImageData(flags.dataset!, flags.data);
+  // a student file: a graph (not a preset layout) trains as it is on the samples reshaped to its input
+  let studentGraph: ReturnType<typeof carriedGraph> | null = null;
+  let data = rawData;
+  if (studentFile !== null) {
+    let loaded: PresetModel | ImportedFileModel;
+    try { loaded = loadModelOrGraph(studentFile, { command: CMD }) as PresetModel | ImportedFileModel; } catch (e) { throw new Error(`--student ${studentFile}: ${(e as Error).message}`); }
+    if (!isImportedFileModel(loaded)) usage(`--student ${studentFile} is a ${loaded.config.preset ?? loaded.config.arch} layout: pass --student ${loaded.config.preset ?? loaded.config.arch} (a fresh preset student), or train it from its weights with tensorslim train --model ${studentFile}`);
+    const g = loaded as ImportedFileModel;
+    try { data = fitImageData(rawData, g, CMD); } catch (e) { throw new Error(`--student ${studentFile}: ${(e as Error).message}`); }
+    studentGraph = carriedGraph(g, data.info.inputShape, CMD);
+    studentName = g.description;
+  }
+  // an imported graph that is not a preset layout: fed the student's samples reshaped to the input it declares
+  const graphTeacher = isImportedFileModel(loadedTeacher) ? loadedTeacher : null;
+  let teacher: AnyModule;
+  if (graphTeacher !== null) {
+    try { teacher = new InputView(graphTeacher.model, fitImageData(data, graphTeacher, CMD).info.inputShape); } catch (e) { throw new Error(`--teacher ${teacherPath}: ${(e as Error).message}`); }
+  } else teacher = studentGraph !== null ? new InputView(loadedTeacher as PresetModel, rawData.info.inputShape) : loadedTeacher as PresetModel;
   warnNonFinite(ctx, CMD, teacher, teacherPath);
-  const data = loadImageData(flags.dataset!, flags.data);
-  const tc = teacher.config;
+  const teacherName = graphTeacher?.description ?? (loadedTeacher as PresetModel).config.preset ?? (loadedTeacher as PresetModel).config.arch;
   manualSeed(flags.seed);                 // same initial student as `train --model <student> --seed N` (and --baseline)
-  const student = createModel(studentName, overrides);
-  if (hidden !== null && student.config.arch !== 'mlp') usage(`--student-hidden applies to MLP students; ${studentName} is a ${student.config.arch}`);
-  const sc = student.config;
-  const pairProblem = distill.distillPairProblem(tc, studentName, data);
-  if (pairProblem !== null) usage(pairProblem);
+  const student: AnyModule = studentGraph?.model ?? createModel(studentName, overrides);
+  const sc = studentGraph === null ? (student as PresetModel).config : null;
+  if (sc !== null) {
+    // a graph teacher was checked against the data by fitImageData; the student is checked as a teacher of its own layout would be
+    const pairProblem = distill.distillPairProblem(graphTeacher !== null ? sc : (loadedTeacher as PresetModel).config, studentName, data);
+    if (pairProblem !== null) usage(pairProblem);
+  } else if (graphTeacher === null && (loadedTeacher as PresetModel).config.numClasses !== data.info.numClasses) {
+    usage(`the teacher has ${(loadedTeacher as PresetModel).config.numClasses} outputs but ${data.info.name} has ${data.info.numClasses} classes`);
+  }
 
   let distiller: distill.Distiller;
   try {
@@ -191,12 +230,12 @@ async function run(argv: readonly string[], ctx: CliContext): Promise<number> {
     model: student, optimizer, scheduler, trainLoader: dp ? dp.shard(trainLoader) : trainLoader, evalLoader, ...budget,
     lossFn: distiller.lossFn,
     callbacks: [...(dp ? [dp.callback<Tensor[]>()] : []), distill.distillCallback(distiller), progressCallback(ctx, say, 'distill'), ...(runLog ? [runLog.callback({ stage: 'distill' })] : [])],
-    ...(flags.out !== undefined && (dp?.rank ?? 0) === 0 ? { checkpointPath: flags.out, save: checkpointSaver({ optimizer, scheduler, config: sc }) } : {}),
+    ...(flags.out !== undefined && (dp?.rank ?? 0) === 0 ? { checkpointPath: flags.out, save: checkpointSaver({ optimizer, scheduler, config: sc, ...(studentGraph !== null ? { extra: studentGraph.extra } : {}) }) } : {}),
     ...parallelOpts,
   });
-  if (resumeFrom !== null) resumeDistill(trainer, resumeFrom, { config: sc, optimizer: optimizer.typeName, scheduler: scheduler?.typeName ?? null });
+  if (resumeFrom !== null) resumeDistill(trainer, resumeFrom, { config: sc, graph: studentGraph?.extra ?? null, optimizer: optimizer.typeName, scheduler: scheduler?.typeName ?? null });
   const budgetText = flags.steps !== undefined ? `${flags.steps} steps` : `${trainer.totalEpochs} epoch${trainer.totalEpochs === 1 ? '' : 's'}`;
-  say(`distill ${tc.preset ?? tc.arch} (${fmtInt(teacher.numParameters())} params, test accuracy ${fmtPct(teacherEval.accuracy)}) into ${studentName} `
+  say(`distill ${teacherName} (${fmtInt(teacher.numParameters())} params, test accuracy ${fmtPct(teacherEval.accuracy)}) into ${studentName} `
     + `(${fmtInt(student.numParameters())} params) on ${data.info.name}: T ${flags.temperature}, alpha ${flags.alpha}, ${budgetText}, batch ${flags['batch-size']}${world > 1 ? ` (${flags['batch-size'] / world} per rank x ${world} ranks)` : ''}, adam lr ${flags.lr}${flags.schedule !== 'constant' ? ` (${flags.schedule})` : ''}, `
     + `${augmenting ? `augment ${augmentName}${flags.mixup > 0 ? `, mixup ${flags.mixup}` : ''} (teacher on the augmented batches), ` : ''}seed ${flags.seed}`
     + `${resumeFrom !== null ? `; resumed from ${resumeFrom} at step ${trainer.step}` : ''}`);
@@ -208,7 +247,15 @@ async function run(argv: readonly string[], ctx: CliContext): Promise<number> {
   let alone: EvalMetrics | null = null;
   if (flags.baseline && fit.stopReason !== 'nonfinite-loss') {
     say(`baseline: ${studentName} alone, same budget and seed`);
-    if (flags.mixup === 0) {
+    if (studentFile !== null) {
+      // exactly `tensorslim train --model <student file>` (its weights again, same seed: same batches)
+      const fresh = carriedGraph(loadModelOrGraph(studentFile, { command: CMD }) as ImportedFileModel, data.info.inputShape, CMD);
+      const b = await trainModule({
+        model: fresh.model, dataset: data, ...budget, batchSize: flags['batch-size'], lr: flags.lr, optimizer: 'adam', schedule: flags.schedule, seed: flags.seed,
+        callbacks: [progressCallback(ctx, say, 'baseline'), ...(runLog ? [runLog.callback({ stage: 'baseline' })] : [])], parallel: dp,
+      });
+      alone = b.test;
+    } else if (flags.mixup === 0) {
       // exactly `tensorslim train --model <student> --augment <spec>` (same seed: same batches and shifts)
       const b = await runTraining({
         model: studentName, modelOverrides: overrides, dataset: data, ...budget, batchSize: flags['batch-size'], lr: flags.lr, optimizer: 'adam', schedule: flags.schedule, seed: flags.seed,
@@ -234,7 +281,7 @@ async function run(argv: readonly string[], ctx: CliContext): Promise<number> {
   const dist = await launched.finish(student);
   const seconds = (performance.now() - t0) / 1000;
   const result = {
-    command: CMD, teacher: teacherPath, teacherModel: tc.preset ?? tc.arch, student: studentName, studentHidden: hidden, dataset: data.info.name,
+    command: CMD, teacher: teacherPath, teacherModel: teacherName, student: studentName, studentHidden: hidden, dataset: data.info.name,
     teacherAccuracy: teacherEval.accuracy,
     studentAloneAccuracy: alone?.accuracy ?? null,
     studentAloneLoss: alone?.loss ?? null,

@@ -8,7 +8,7 @@ import { evaluateLm, evaluateOn, gptConfigOf, loadGptCheckpoint, loadImageData, 
 import { formatFlags, JSON_FLAG, parseArgs, type FlagSpecs } from '../args.js';
 import { UsageError, type Command } from '../command.js';
 import { emitJson, fmtInt, fmtPct, fmtSeconds } from '../output.js';
-import { applyRuntimeFlags, fitImageData, isImportedFileModel, isOnnxPath, isTfjsPath, loadCheckpointOrHfGpt2, loadModelOrGraph, modelFromAnyCheckpoint, quantizedModelFromFile, warnNonFinite } from '../runtime.js';
+import { applyRuntimeFlags, fitImageData, importedFromCheckpoint, isImportedFileModel, isOnnxPath, isTfjsPath, loadCheckpointOrHfGpt2, loadModelOrGraph, modelFromAnyCheckpoint, quantizedModelFromFile, warnNonFinite } from '../runtime.js';
 import type { AnyModule } from '../../nn/index.js';
 
 const FLAGS = {
@@ -90,9 +90,16 @@ Example:
       } else { model = loaded; name = loaded.config.preset ?? loaded.config.arch; }
     } else {
       const ckpt = loadCheckpoint(flags.model);
-      const m = quantizedModelFromFile(ckpt, flags.model) ?? modelFromAnyCheckpoint(ckpt, { command: 'eval', path: flags.model });
-      model = m;
-      name = m.config.preset ?? m.config.arch;
+      const g = importedFromCheckpoint(ckpt, flags.model);   // a checkpoint of an imported graph (train/distill --out) carries it
+      if (g !== null) {
+        model = g.model;
+        name = g.description;
+        data = fitImageData(loadImageData(flags.dataset, flags.data), g, 'eval');
+      } else {
+        const m = quantizedModelFromFile(ckpt, flags.model) ?? modelFromAnyCheckpoint(ckpt, { command: 'eval', path: flags.model });
+        model = m;
+        name = m.config.preset ?? m.config.arch;
+      }
     }
     // int8 layers hold no Parameters: their weights and biases count from the quantized tensors
     const int8 = quant.quantizedLayerStats(model);

@@ -7,7 +7,7 @@ import * as ops from '../../ops/index.js';
 import { createAnyModel, isGptModel, listModels, type AnyPresetModel } from '../../models/index.js';
 import { exportOnnx, type ExportOnnxResult } from '../../io/onnx/index.js';
 import { ELEM, MAX_OPSET, MIN_OPSET } from '../../io/onnx/proto.js';
-import { anyModelFromCheckpoint, loadCheckpointOrHfGpt2, isOnnxPath, isTfjsPath, quantizedModelFromFile } from '../runtime.js';
+import { anyModelFromCheckpoint, importedFromCheckpoint, loadCheckpointOrHfGpt2, isOnnxPath, isTfjsPath, quantizedModelFromFile } from '../runtime.js';
 import { importTfjs } from '../../io/tfjs/index.js';
 import { importOnnx, OnnxGraph } from '../../io/onnx/index.js';
 import type { AnyModule } from '../../nn/index.js';
@@ -74,6 +74,8 @@ Examples:
     if (existsSync(flags.model)) {
       const { ckpt, hf } = loadCheckpointOrHfGpt2(flags.model);   // a Hugging Face GPT-2 file becomes our GPT
       if (hf !== null) return report(ctx, flags, exportOnnx(hf, ops.zeros([1, Math.min(8, hf.config.blockSize)], { dtype: 'int32' }), flags.out, { opset: flags.opset }));
+      const g = importedFromCheckpoint(ckpt!, flags.model);   // a checkpoint of an imported graph (train --out) carries it
+      if (g !== null) return report(ctx, flags, exportOnnx(g.model, onnxSample(g.model, g.imported.inputShape), flags.out, opsetGiven ? { opset: flags.opset } : {}));
       const int8 = quantizedModelFromFile(ckpt, flags.model);
       if (int8 !== null && flags.opset < QDQ_MIN_OPSET) {
         throw new UsageError('export', `${flags.model} is a quantized (int8) checkpoint: its QDQ graph needs per-channel DequantizeLinear (axis), opset >= ${QDQ_MIN_OPSET}; pass --opset ${QDQ_MIN_OPSET} or more (got ${flags.opset})`);

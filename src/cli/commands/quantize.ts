@@ -14,12 +14,15 @@ import { loadImageData, measureLatency } from '../../train/index.js';
 import { formatFlags, JSON_FLAG, parseArgs, type FlagSpecs } from '../args.js';
 import { UsageError, type Command } from '../command.js';
 import { emitJson, fmtBytes, fmtInt, fmtLatency, fmtPct, fmtSeconds, formatTable, humanWriter } from '../output.js';
-import { applyRuntimeFlags, modelFromAnyCheckpoint, warnNonFinite } from '../runtime.js';
+import { applyRuntimeFlags, checkpointHasGraph, fitImageData, isImportedFileModel, isOnnxPath, isTfjsPath, loadModelOrGraph, modelFromAnyCheckpoint, warnNonFinite, type ImportedFileModel } from '../runtime.js';
+import { OnnxGraph, serializeOnnx } from '../../io/onnx/index.js';
+import type { AnyModule } from '../../nn/index.js';
+import * as ops from '../../ops/index.js';
 import { checkOutputFile } from '../paths.js';
 import { progressCallback } from '../train_progress.js';
 
 const FLAGS = {
-  model: { type: 'string', help: 'checkpoint of the trained float model (train --out), dense or pruned (prune --out)', metavar: 'FILE' },
+  model: { type: 'string', help: 'checkpoint of the trained float model (train --out), dense or pruned (prune --out); or an .onnx classifier or TF.js model.json (any graph: written as a QDQ .onnx)', metavar: 'FILE' },
   dataset: { type: 'string', help: 'mnist, fashion-mnist, or a directory of IDX files (calibration, QAT, test)', metavar: 'NAME|PATH' },
   data: { type: 'string', help: "folder overriding the dataset's default location", metavar: 'DIR' },
   mode: { type: 'string', help: 'dynamic (int8 weights, activations per batch; Linear only), static (calibrated int8 in/out; Linear and Conv2d), qat (quantization-aware fine-tuning, then static int8), weight-only (GPT: int8 / grouped int4 weights, float activations)', choices: [...quant.QUANT_MODES, 'weight-only'], default: 'static' },
@@ -38,7 +41,7 @@ const FLAGS = {
   'validation-fraction': { type: 'number', help: 'share of the training set held out for validation (QAT picks its epoch there)', min: 0, max: 0.5, exclusiveMin: true, default: 0.1, metavar: 'X' },
   'latency-batch': { type: 'int', help: 'batch size of the latency measurement', min: 1, default: 64, metavar: 'N' },
   seed: { type: 'int', help: 'seed of the calibration sample, validation split and QAT data order', min: 0, default: 0, metavar: 'N' },
-  out: { type: 'string', help: 'write the quantized checkpoint here (atomically; eval, summary and bench read it)', metavar: 'FILE' },
+  out: { type: 'string', help: 'write the quantized model here (atomically): a checkpoint (eval, summary and bench read it), or with .onnx a QDQ ONNX graph (ONNX Runtime and eval read it)', metavar: 'FILE' },
   threads: { type: 'int', help: 'kernel threads (native backend)', min: 1, metavar: 'N' },
   ...JSON_FLAG,
 } as const satisfies FlagSpecs;
@@ -68,7 +71,15 @@ and eval read the output file.
 A pruned checkpoint (prune --out, CSR layers) is quantized as its dense layers with their zeros,
 and the file stores each pruned int8 weight coded (relative positions + values; Deep Compression);
 --share-weights K also clusters each layer's weights into K shared values (codebook + indices).
-The output file is a checkpoint: tensorslim eval, summary and bench --model read it.
+The output file is a checkpoint: tensorslim eval, summary and bench --model read it. With
+--out x.onnx it is a QDQ ONNX graph instead (QuantizeLinear/DequantizeLinear around Gemm/Conv,
+int8 weights, opset >= 13), which ONNX Runtime runs and tensorslim eval reads back.
+
+--model also takes an .onnx file or a TF.js model.json: a preset layout (mlp, lenet5) is quantized
+as that preset; any other graph importOnnx or importTfjs reads is quantized as it is (its Linear
+layers, and with static/qat its Conv layers too; the dataset reshaped to the input it declares) and
+written as a QDQ .onnx (--out must end in .onnx; --share-weights does not apply). The report's
+layer names are the graph's layers, each with the ONNX node it came from.
 
 Options:
 ${formatFlags(FLAGS)}
@@ -78,7 +89,9 @@ Examples:
   tensorslim quantize --model lenet5.safetensors --dataset fashion-mnist --mode qat --epochs 2 --json
   tensorslim quantize --model mlp-90.safetensors --dataset fashion-mnist --mode static --share-weights 16 --out mlp-dc.safetensors
   tensorslim quantize --model gpt.safetensors --mode weight-only --bits 4 --group-size 64 --dataset sotu --out gpt-int4.safetensors
-  tensorslim eval --model mlp-int8.safetensors --dataset fashion-mnist`,
+  tensorslim eval --model mlp-int8.safetensors --dataset fashion-mnist
+  tensorslim quantize --model model.onnx --dataset mnist --mode static --out model.int8.onnx
+  tensorslim eval --model model.int8.onnx --dataset mnist`,
   async run(argv, ctx) {
     const { flags } = parseArgs('quantize', argv, FLAGS);
     const usage = (msg: string): never => { throw new UsageError('quantize', msg); };
@@ -98,27 +111,53 @@ Examples:
     const say = humanWriter(ctx, flags.json);
     const t0 = performance.now();
 
-    const ckpt = loadCheckpoint(flags.model!);
-    if (quant.isQuantizedCheckpoint(ckpt)) throw new Error(`--model ${flags.model}: already quantized (int8); quantize its float checkpoint instead`);
-    const gpt = gptConfigOf(ckpt);
-    if (gpt !== null) {
-      throw new Error(`--model ${flags.model} holds a GPT language model (${gpt.preset ?? 'gpt'}); quantize it with --mode weight-only [--bits 8|4] `
-        + '(static and qat do not apply: attention, LayerNorm and GELU have no int8 kernels; dynamic is quant.quantizeDynamic(model) in code)');
+    const imported = isOnnxPath(flags.model!) || isTfjsPath(flags.model!);
+    const outOnnx = flags.out !== undefined && isOnnxPath(flags.out);
+    let loaded: PresetModel | ImportedFileModel;
+    if (imported || checkpointHasGraph(flags.model!)) {
+      try { loaded = loadModelOrGraph(flags.model!, { command: 'quantize' }) as PresetModel | ImportedFileModel; } catch (e) { throw new Error(`--model ${flags.model}: ${(e as Error).message}`); }
+    } else {
+      const ckpt = loadCheckpoint(flags.model!);
+      if (quant.isQuantizedCheckpoint(ckpt)) throw new Error(`--model ${flags.model}: already quantized (int8); quantize its float checkpoint instead`);
+      const gpt = gptConfigOf(ckpt);
+      if (gpt !== null) {
+        throw new Error(`--model ${flags.model} holds a GPT language model (${gpt.preset ?? 'gpt'}); quantize it with --mode weight-only [--bits 8|4] `
+          + '(static and qat do not apply: attention, LayerNorm and GELU have no int8 kernels; dynamic is quant.quantizeDynamic(model) in code)');
+      }
+      try { loaded = modelFromAnyCheckpoint(ckpt, { command: 'quantize', path: flags.model! }); } catch (e) { throw new Error(`--model ${flags.model}: ${(e as Error).message}`); }
     }
-    let model: PresetModel;
-    try { model = modelFromAnyCheckpoint(ckpt, { command: 'quantize', path: flags.model! }); } catch (e) { throw new Error(`--model ${flags.model}: ${(e as Error).message}`); }
+    // an imported graph that is not a preset layout: quantized as it is and written as a QDQ .onnx
+    const graph = isImportedFileModel(loaded) ? loaded : null;
+    if (graph !== null && flags.out !== undefined && !outOnnx) {
+      usage(`--out ${flags.out}: ${flags.model} is ${graph.description}, not a preset layout, so the quantized model is written as a QDQ ONNX graph: give --out <file>.onnx (tensorslim eval reads it back)`);
+    }
+    const qdq = graph !== null && graph.model instanceof OnnxGraph ? graph.model.steps.filter((st) => /^(Dynamic)?(Q|Deq)uantizeLinear$/.test(st.node.opType ?? '')).map((st) => st.node.name || st.node.opType) : [];
+    if (qdq.length > 0) throw new Error(`--model ${flags.model}: already quantized (QDQ nodes ${qdq.slice(0, 3).join(', ')}${qdq.length > 3 ? ', ...' : ''}); quantize its float model instead`);
+    const asOnnx = graph !== null || outOnnx;
+    if (asOnnx && flags['share-weights'] !== undefined) usage(`--share-weights stores a codebook per layer, which only tensorslim checkpoints hold; a QDQ .onnx stores int8 weights: drop --share-weights${graph === null ? ' or write a .safetensors --out' : ''}`);
+    const model: AnyModule = graph?.model ?? (loaded as PresetModel);
+    const preset = graph?.description ?? (loaded as PresetModel).config.preset ?? (loaded as PresetModel).config.arch;
     warnNonFinite(ctx, 'quantize', model, flags.model!);
-    const data = loadImageData(flags.dataset!, flags.data);
+    const rawData = loadImageData(flags.dataset!, flags.data);
+    const data = graph === null ? rawData : fitImageData(rawData, graph, 'quantize');
     const densified = quant.densifySparseLayers(model);
     const inputBytes = fileBytes(flags.model!);
-    const floatBytes = serializeCheckpoint({ model, step: 0, epoch: 0, config: model.config, rngState: defaultGenerator.getState() }).length;
-    const inputShape = model.config.arch === 'mlp' ? [model.config.inFeatures] : [...model.config.inputShape];
-    const latencyOf = (m: PresetModel): number => measureLatency(m, { inputShape, batch: flags['latency-batch'], iterations: 20, maxSeconds: 0.5, dataset: data.test }).secondsPerBatch;
+    const inputShape = graph !== null ? [...data.info.inputShape] : presetInputShape(loaded as PresetModel);
+    // QDQ needs DequantizeLinear with an axis (opset 13); an imported graph keeps its own opset when newer
+    const opset = Math.max(13, model instanceof OnnxGraph ? model.opset : 17);
+    const onnxBytes = (m: AnyModule): Uint8Array => {
+      try { return serializeOnnx(m, ops.zeros([1, ...inputShape]), { opset }).bytes; } catch (e) { throw new Error(`--model ${flags.model}: the quantized model cannot be written as ONNX: ${(e as Error).message}`); }
+    };
+    const floatBytes = asOnnx ? onnxBytes(model).length
+      : serializeCheckpoint({ model: model as PresetModel, step: 0, epoch: 0, config: (model as PresetModel).config, rngState: defaultGenerator.getState() }).length;
+    const latencyOf = (m: AnyModule): number => measureLatency(m, { inputShape, batch: flags['latency-batch'], iterations: 20, maxSeconds: 0.5, dataset: data.test }).secondsPerBatch;
     const floatLatency = latencyOf(model);
-    say(`quantize ${model.config.preset ?? model.config.arch} (${flags.model}${densified > 0 ? `, ${densified} CSR layers densified` : ''}) on ${data.info.name}: ${mode}`
+    say(`quantize ${preset} (${flags.model}${densified > 0 ? `, ${densified} CSR layers densified` : ''}) on ${data.info.name}: ${mode}`
       + `${mode === 'static' ? ` (${flags.observer} observer, ${flags['calibration-batches']} calibration batches of ${flags['batch-size']})` : ''}`
       + `${mode === 'qat' ? ` (${flags.epochs} epochs, adam lr ${flags.lr})` : ''}${flags['share-weights'] !== undefined ? `, weight sharing ${flags['share-weights']} clusters` : ''}`);
-    const r = await quant.runQuantize({
+    let r: quant.RunQuantizeResult<AnyModule>;
+    try {
+      r = await quant.runQuantize<AnyModule>({
       model, data, mode, observer: flags.observer as 'minmax' | 'histogram' | 'entropy',
       calibrationBatches: flags['calibration-batches'], batchSize: flags['batch-size'], epochs: flags.epochs, lr: flags.lr, seed: flags.seed,
       validationFraction: flags['validation-fraction'],
@@ -126,21 +165,23 @@ Examples:
       ...(flags['share-weights'] !== undefined ? { shareWeights: flags['share-weights'] } : {}),
       progress: (label) => progressCallback(ctx, say, label),
       onEpoch: (e, acc) => say(`qat epoch ${e}: validation accuracy ${fmtPct(acc)} (fake-quantized)`),
-    });
+      });
+    } catch (e) { throw graph !== null ? new Error(`--model ${flags.model} (${graph.description}): ${(e as Error).message}`) : e; }
     const extra = { mode, observer: mode === 'static' ? flags.observer! : null, sharedClusters: flags['share-weights'] ?? null, source: flags.model! };
-    const bytes = quant.serializeQuantizedCheckpoint(r.model, extra);
+    const bytes = asOnnx ? onnxBytes(r.model) : quant.serializeQuantizedCheckpoint(r.model as PresetModel, extra);
+    const nodeOf = (name: string): string | null => (model instanceof OnnxGraph ? model.steps.find((st) => st.module === name)?.node.name ?? null : null);
     if (flags.out !== undefined) writeFileAtomic(flags.out, bytes, 'quantize');
     const int8Latency = latencyOf(r.model);
     const seconds = (performance.now() - t0) / 1000;
     const result = {
-      command: 'quantize', model: flags.model, preset: model.config.preset ?? model.config.arch, dataset: data.info.name, mode,
+      command: 'quantize', model: flags.model, preset, dataset: data.info.name, mode, format: asOnnx ? `onnx (QDQ, opset ${opset})` : 'checkpoint',
       observer: mode === 'static' ? flags.observer : null, bits: 8,
       testAccuracy: r.test.accuracy, floatTestAccuracy: r.floatTest.accuracy, accuracyDrop: r.floatTest.accuracy - r.test.accuracy,
       testLoss: r.test.loss, floatTestLoss: r.floatTest.loss,
       validationAccuracy: r.validation.accuracy, floatValidationAccuracy: r.floatValidation.accuracy,
       bytesOnDisk: bytes.length, floatBytesOnDisk: floatBytes, inputBytesOnDisk: inputBytes, compression: floatBytes / bytes.length,
       latencyMs: int8Latency * 1000, floatLatencyMs: floatLatency * 1000, latencyBatch: flags['latency-batch'],
-      quantizedLayers: r.quantizedLayers, floatLayers: r.floatLayers, densifiedLayers: densified,
+      quantizedLayers: r.quantizedLayers.map((l) => ({ ...l, node: nodeOf(l.name) })), floatLayers: r.floatLayers, densifiedLayers: densified,
       calibrationSamples: r.calibrationSamples, bestEpoch: r.bestEpoch, sharing: r.sharing,
       layers: quant.quantizedLayerStats(r.model).map((l) => ({ name: l.name, type: l.type, storage: l.storage, nonzeroWeights: l.nonzeroWeights, weights: l.weights })),
       out: flags.out ?? null, seconds,
@@ -160,6 +201,10 @@ Examples:
     return 0;
   },
 };
+
+function presetInputShape(model: PresetModel): number[] {
+  return model.config.arch === 'mlp' ? [model.config.inFeatures] : [...model.config.inputShape];
+}
 
 type QuantizeFlags = ReturnType<typeof parseArgs<typeof FLAGS>>['flags'];
 

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { createAnyModel, isGptModel, listModels, summarizeModel, type AnyPresetModel } from '../../models/index.js';
 import { fileBytes } from '../../io/index.js';
 import { gptConfigOf } from '../../train/lm.js';
-import { anyModelFromCheckpoint, loadCheckpointOrHfGpt2, isImportedFileModel, isOnnxPath, isTfjsPath, loadModelOrGraph, quantizedModelFromFile, warnNonFinite, type ImportedFileModel } from '../runtime.js';
+import { anyModelFromCheckpoint, importedFromCheckpoint, loadCheckpointOrHfGpt2, isImportedFileModel, isOnnxPath, isTfjsPath, loadModelOrGraph, quantizedModelFromFile, warnNonFinite, type ImportedFileModel } from '../runtime.js';
 import { OnnxGraph } from '../../io/onnx/index.js';
 import { ELEM } from '../../io/onnx/proto.js';
 import { quant } from '../../compress/index.js';
@@ -56,8 +56,8 @@ Examples:
       const read = isOnnxPath(target) || isTfjsPath(target) ? null : loadCheckpointOrHfGpt2(target);   // a Hugging Face GPT-2 file too
       const ckpt = read?.ckpt ?? null;
       const loaded = read?.hf ?? (ckpt === null ? loadModelOrGraph(target, { command: 'summary' })
-        : quant.isQuantizedCheckpoint(ckpt) && gptConfigOf(ckpt) !== null ? quant.loadQuantizedGpt(target).model
-          : quantizedModelFromFile(ckpt, target) ?? anyModelFromCheckpoint(ckpt));
+        : importedFromCheckpoint(ckpt, target) ?? (quant.isQuantizedCheckpoint(ckpt) && gptConfigOf(ckpt) !== null ? quant.loadQuantizedGpt(target).model
+          : quantizedModelFromFile(ckpt, target) ?? anyModelFromCheckpoint(ckpt)));
       if (isImportedFileModel(loaded)) return summarizeOnnx(ctx, loaded, flags.json);
       model = loaded;
       warnNonFinite(ctx, 'summary', model, target);

@@ -1,23 +1,26 @@
 // `tensorslim train`: train a preset on a dataset, with checkpoints and exact resume.
 
 import { existsSync, statSync } from 'node:fs';
-import { listModels } from '../../models/index.js';
+import { listModels, type PresetModel } from '../../models/index.js';
 import { GPT_PRESETS } from '../../models/gpt.js';
 import { isGptCheckpoint, runGptTraining } from '../../train/lm.js';
 import { parseAugment } from '../../data/index.js';
-import { OPTIMIZERS, SCHEDULES, runTraining, type RunTrainingResult } from '../../train/index.js';
+import { OPTIMIZERS, SCHEDULES, loadImageData, runTraining, trainModule, type RunTrainingResult, type TrainModuleResult } from '../../train/index.js';
+import { exportOnnx } from '../../io/onnx/index.js';
+import { loadCheckpoint } from '../../io/index.js';
+import * as ops from '../../ops/index.js';
 import { formatFlags, JSON_FLAG, parseArgs, type FlagSpecs } from '../args.js';
 import { UsageError, type CliContext, type Command } from '../command.js';
 import { emitJson, fmtBytes, fmtInt, fmtPct, fmtSeconds, humanWriter } from '../output.js';
 import { createProgress, type Progress } from '../progress.js';
-import { applyRuntimeFlags, isOnnxPath, loadModelFile } from '../runtime.js';
+import { applyRuntimeFlags, carriedGraph, checkpointHasGraph, fitImageData, importedFromCheckpoint, isImportedFileModel, isOnnxPath, isTfjsPath, loadModelOrGraph, type ImportedFileModel } from '../runtime.js';
 import { progressCallback } from '../train_progress.js';
 import { checkOutputFile } from '../paths.js';
 import { openRunLog } from '../run_dir.js';
 import { launchedRun, type LaunchedRun } from '../distributed_run.js';
 
 const FLAGS = {
-  model: { type: 'string', help: `model preset: ${listModels().map((m) => m.name).join(', ')} (optional with --resume), or an .onnx classifier to train from its weights`, metavar: 'PRESET|FILE' },
+  model: { type: 'string', help: `model preset: ${listModels().map((m) => m.name).join(', ')} (optional with --resume), or an .onnx classifier / TF.js model.json to fine-tune (any graph)`, metavar: 'PRESET|FILE' },
   dataset: { type: 'string', help: 'mnist (embedded), fashion-mnist, or a directory of IDX files; for GPT presets: sotu, moby-dick or a text file', metavar: 'NAME|PATH' },
   data: { type: 'string', help: "folder overriding the dataset's default location", metavar: 'DIR' },
   epochs: { type: 'int', help: 'epochs to train (total, counting resumed ones; default 1)', min: 1, metavar: 'N' },
@@ -31,7 +34,7 @@ const FLAGS = {
   'clip-grad': { type: 'number', help: 'clip the gradient norm to X', min: 0, exclusiveMin: true, metavar: 'X' },
   seed: { type: 'int', help: 'seed of the weights and the data order', min: 0, default: 0, metavar: 'N' },
   threads: { type: 'int', help: 'kernel threads (native backend)', min: 1, metavar: 'N' },
-  out: { type: 'string', help: 'checkpoint written after every epoch (safetensors, atomic)', metavar: 'FILE' },
+  out: { type: 'string', help: 'checkpoint written after every epoch (safetensors, atomic); for an imported graph, .onnx writes the trained graph at the end instead', metavar: 'FILE' },
   resume: { type: 'string', help: 'continue exactly from a checkpoint written with --out', metavar: 'FILE' },
   tokenizer: { type: 'string', help: 'GPT: byte (default) or gpt2 (BPE, vocabulary 50,257)', choices: ['byte', 'gpt2'] },
   context: { type: 'int', help: "GPT: training window length (default: the model's context)", min: 1, metavar: 'N' },
@@ -55,6 +58,15 @@ bitwise the weights of 2 epochs (use the same --dataset, --batch-size, --optimiz
 every epoch, zero fill); the test split is never augmented.
 A NaN or infinite loss stops training with a message; the last good checkpoint is kept.
 
+--model also takes an .onnx file or a TF.js model.json and fine-tunes its weights: a preset
+layout (mlp, lenet5) trains as that preset; any other graph importOnnx/importTfjs reads trains as
+it is, fed the dataset reshaped to the input it declares (its output must be one score per class).
+For such a graph, --out x.safetensors writes a checkpoint that carries the graph (its ONNX file in
+the metadata; a TF.js model converted to ONNX) with the weights and training state: eval,
+summary, prune, quantize, export and distill --teacher read it, and --resume x.safetensors
+continues it exactly (no --model needed); --out x.onnx writes the trained graph as ONNX at the
+end (no training state to resume from).
+
 Launched on several ranks (tensorslim launch --nproc-per-node N -- tensorslim train ..., torchrun,
 Slurm; docs/DISTRIBUTED.md), it trains data-parallel: --batch-size stays the global batch (a multiple
 of the world size), each rank trains on batch / N samples of it and gradients are averaged, so the
@@ -70,6 +82,8 @@ Examples:
   tensorslim train --model mlp --dataset mnist --epochs 30 --augment shift:1 --schedule cosine   # 97.2% (docs/TRAINING.md)
   tensorslim train --model mlp --dataset mnist --epochs 5 --resume mlp.safetensors --out mlp.safetensors
   tensorslim train --model mlp-tiny --dataset mnist --steps 20 --json | tail -n 1
+  tensorslim train --model model.onnx --dataset mnist --epochs 1 --out model.ft.safetensors
+  tensorslim train --resume model.ft.safetensors --dataset mnist --epochs 2 --out model.ft.safetensors
   tensorslim train --model gpt-tiny --dataset sotu --steps 2000 --out gpt.safetensors
   tensorslim launch --nproc-per-node 2 --max-restarts 1 -- tensorslim train --model mlp --dataset mnist --epochs 3 --threads 1 --out mlp.safetensors
 
@@ -97,7 +111,7 @@ function launchOf(ctx: CliContext, flags: TrainFlags): Promise<LaunchedRun> {
 }
 
 /** The JSON result of a training run (what `train --json` prints). */
-export function trainResultJson(r: RunTrainingResult): Record<string, unknown> {
+export function trainResultJson(r: Omit<RunTrainingResult, 'model' | 'config'> & { config: { preset?: string | undefined; arch: string } }): Record<string, unknown> {
   const last = r.fit.history[r.fit.history.length - 1];
   return {
     command: 'train',
@@ -132,8 +146,15 @@ async function run(argv: readonly string[], ctx: CliContext): Promise<number> {
   if (gpt) return runGpt(flags, given, ctx);
   if (flags.dataset === undefined) throw new UsageError('train', 'missing --dataset (mnist, fashion-mnist or a directory of IDX files)');
   if (flags.model === undefined && flags.resume === undefined) throw new UsageError('train', `missing --model (one of ${listModels().map((m) => m.name).join(', ')})`);
-  const onnxModel = flags.model !== undefined && isOnnxPath(flags.model);   // an .onnx classifier: trained from its weights
-  if (onnxModel && flags.resume !== undefined) throw new UsageError('train', `--model ${flags.model} starts from an ONNX file's weights; --resume continues a checkpoint: give one of them`);
+  const onnxModel = flags.model !== undefined && (isOnnxPath(flags.model) || isTfjsPath(flags.model));   // an imported classifier: trained from its weights
+  if (onnxModel && flags.resume !== undefined) throw new UsageError('train', `--model ${flags.model} starts from an imported file's weights; --resume continues a checkpoint (which carries its graph): give one of them`);
+  const resumeGraph = flags.model === undefined && flags.resume !== undefined && existsSync(flags.resume) && checkpointHasGraph(flags.resume);
+  let loaded: PresetModel | ImportedFileModel | null = null;
+  if (onnxModel) {
+    try { loaded = loadModelOrGraph(flags.model!, { command: 'train' }) as PresetModel | ImportedFileModel; } catch (e) { throw new Error(`--model ${flags.model}: ${(e as Error).message}`); }
+  }
+  if (resumeGraph || (loaded !== null && isImportedFileModel(loaded))) return runImported(flags, loaded as ImportedFileModel | null, ctx);
+  if (flags.out !== undefined && isOnnxPath(flags.out)) throw new UsageError('train', `--out ${flags.out}: a preset trains into a checkpoint (.safetensors); export it with tensorslim export --model <checkpoint> --out ${flags.out}`);
   if (flags.model !== undefined && !onnxModel && !listModels().some((m) => m.name === flags.model)) {
     throw new UsageError('train', `unknown --model '${flags.model}'; presets: ${listModels().map((m) => m.name).join(', ')}`);
   }
@@ -156,7 +177,7 @@ async function run(argv: readonly string[], ctx: CliContext): Promise<number> {
   let startStep = -1;
   const r = await runTraining({
     ...(flags.model !== undefined && !onnxModel ? { model: flags.model } : {}),
-    ...(onnxModel ? { initialModel: loadModelFile(flags.model!, { command: 'train' }) } : {}),
+    ...(loaded !== null ? { initialModel: loaded as PresetModel } : {}),
     dataset: flags.dataset,
     ...(flags.data !== undefined ? { data: flags.data } : {}),
     ...(flags.steps !== undefined ? { steps: flags.steps } : { epochs: flags.epochs ?? 1 }),
@@ -201,6 +222,64 @@ async function run(argv: readonly string[], ctx: CliContext): Promise<number> {
 export const trainCommand: Command = { name: 'train', summary: 'train a model preset on a dataset (checkpoints, resume)', usage: USAGE, run };
 
 type TrainFlags = ReturnType<typeof parseArgs<typeof FLAGS>>['flags'];
+
+/**
+ * `train --model x.onnx|model.json` for a graph that is not a preset layout, or `--resume` of a
+ * checkpoint that carries one: fine-tune it as it is (trainModule) on the dataset reshaped to its
+ * input; --out .safetensors: checkpoints that carry the graph; --out .onnx: the graph at the end.
+ */
+async function runImported(flags: TrainFlags, m: ImportedFileModel | null, ctx: CliContext): Promise<number> {
+  const cmd = 'train';
+  const outOnnx = flags.out !== undefined && isOnnxPath(flags.out);
+  if (flags.out !== undefined && !outOnnx && !/\.safetensors$/i.test(flags.out)) throw new UsageError(cmd, `--out ${flags.out}: an imported graph trains into a checkpoint that carries it (.safetensors) or into an .onnx file`);
+  if (flags.out !== undefined) checkOutputFile(cmd, 'out', flags.out, m !== null ? [{ flag: '--model', path: m.path }] : []);
+  applyRuntimeFlags(cmd, { threads: flags.threads });
+  const launched = await launchOf(ctx, flags);
+  ctx = launched.ctx;
+  const say = humanWriter(ctx, flags.json);
+  const resume = launched.restartFrom ?? flags.resume;
+  // the graph: from --model, or the one the resumed checkpoint carries
+  const source = m ?? importedFromCheckpoint(loadCheckpoint(resume!), resume!)!;
+  const data = fitImageData(loadImageData(flags.dataset!, flags.data), source, cmd);
+  const carried = carriedGraph(source, data.info.inputShape, cmd);
+  const runLog = (launched.parallel?.rank ?? 0) === 0 ? openRunLog(cmd, flags, say) : null;
+  const r: TrainModuleResult = await trainModule({
+    model: carried.model, dataset: data,
+    ...(flags.steps !== undefined ? { steps: flags.steps } : { epochs: flags.epochs ?? 1 }),
+    batchSize: flags['batch-size'], lr: flags.lr, optimizer: flags.optimizer,
+    ...(flags['weight-decay'] !== undefined ? { weightDecay: flags['weight-decay'] } : {}),
+    schedule: flags.schedule,
+    ...(flags['clip-grad'] !== undefined ? { gradClipNorm: flags['clip-grad'] } : {}),
+    augment: flags.augment, seed: flags.seed,
+    ...(flags.out !== undefined && !outOnnx ? { out: flags.out, checkpointExtra: carried.extra } : {}),
+    ...(resume !== undefined ? { resume } : {}),
+    parallel: launched.parallel,
+    callbacks: [progressCallback(ctx, say), ...(runLog ? [runLog.callback()] : [])],
+    onStart(p) {
+      const budget = flags.steps !== undefined ? `${flags.steps} steps` : `${p.trainer.totalEpochs} epoch${p.trainer.totalEpochs === 1 ? '' : 's'}`;
+      say(`train ${source.description} (${fmtInt(p.params)} params) on ${p.data.info.name} (samples reshaped to (${p.data.info.inputShape.join(', ')})): ${budget}, ${batchText(p.batchSize, p.worldSize)}, `
+        + `${p.optimizer} lr ${p.lr}, ${p.schedule} schedule, seed ${p.seed}${p.resumedFrom ? `; resumed from ${p.resumedFrom} at step ${p.trainer.step}` : ''}`);
+    },
+  });
+  const dist = await launched.finish(r.model);
+  if (dist !== null && dist.rank !== 0) return 0;
+  let out = r.out;
+  if (outOnnx) {
+    r.model.eval();
+    exportOnnx(r.model, ops.zeros([1, ...data.info.inputShape]), flags.out!, carried.imported.opset !== null && carried.imported.opset >= 11 ? { opset: carried.imported.opset } : {});
+    out = flags.out!;
+  }
+  const result = {
+    ...trainResultJson({ ...r, out, config: { preset: source.description, arch: 'onnx' } }), model: flags.model ?? source.path, graph: source.description,
+    format: outOnnx ? 'onnx' : out !== null ? 'checkpoint (carries the graph)' : null,
+    samplesPerSecond: r.fit.samplesPerSecond * (dist?.worldSize ?? 1), distributed: distributedJson(dist, flags['batch-size'], flags['grad-compression'], flags.zero), runDir: runLog?.dir ?? null,
+  };
+  runLog?.finish({ testAccuracy: r.test.accuracy, testLoss: r.test.loss, params: r.params, steps: r.fit.step, seconds: r.fit.seconds, stopReason: r.fit.stopReason, out });
+  if (r.fit.stopReason !== 'completed') ctx.err(`tensorslim train: ${r.fit.message}`);
+  if (flags.json) emitJson(ctx, result);
+  else ctx.out(`test accuracy ${fmtPct(r.test.accuracy)}  test loss ${r.test.loss.toFixed(4)}  ${fmtInt(r.params)} params  ${r.fit.step} steps  ${fmtSeconds(r.fit.seconds)}${out ? `  wrote ${out}` : ''}`);
+  return r.fit.stopReason === 'nonfinite-loss' ? 1 : 0;
+}
 
 /** `train --model gpt-*`: language-model training (src/train/lm.ts), its progress and result. */
 async function runGpt(flags: TrainFlags, given: ReadonlySet<string>, ctx: CliContext): Promise<number> {

@@ -28,9 +28,9 @@ export type QuantModeName = (typeof QUANT_MODES)[number];
 export const QUANT_OBSERVERS = ['minmax', 'histogram', 'entropy'] as const;
 
 /** Options of runQuantize. */
-export interface RunQuantizeOptions {
-  /** The trained float model; quantized in place (its CSR layers become dense Linear first). */
-  model: PresetModel;
+export interface RunQuantizeOptions<M extends AnyModule = PresetModel> {
+  /** The trained float model (a preset, or any classifier such as an imported OnnxGraph); quantized in place (its CSR layers become dense Linear first). */
+  model: M;
   data: ImageClassificationData;
   mode: QuantModeName;
   /** Activation observer of static quantization (default 'histogram'). */
@@ -58,9 +58,9 @@ export interface RunQuantizeOptions {
 }
 
 /** What runQuantize returns. */
-export interface RunQuantizeResult {
+export interface RunQuantizeResult<M extends AnyModule = PresetModel> {
   /** The quantized model (the input object, layers swapped). */
-  model: PresetModel;
+  model: M;
   floatTest: EvalMetrics;
   floatValidation: EvalMetrics;
   test: EvalMetrics;
@@ -124,12 +124,12 @@ function evalOn(model: AnyModule, ds: Subset<Tensor[]> | TensorDataset): EvalMet
  * const r = await quant.runQuantize({ model: loadModel('mlp.safetensors'), data: loadImageData('mnist'), mode: 'static' });
  * r.floatTest.accuracy - r.test.accuracy;   // points lost
  */
-export async function runQuantize(o: RunQuantizeOptions): Promise<RunQuantizeResult> {
+export async function runQuantize<M extends AnyModule = PresetModel>(o: RunQuantizeOptions<M>): Promise<RunQuantizeResult<M>> {
   const rng = defaultGenerator.getState();
   try { return await quantizeModel(o); } finally { defaultGenerator.setState(rng); }
 }
 
-async function quantizeModel(o: RunQuantizeOptions): Promise<RunQuantizeResult> {
+async function quantizeModel<M extends AnyModule>(o: RunQuantizeOptions<M>): Promise<RunQuantizeResult<M>> {
   const op = 'runQuantize';
   const seed = o.seed ?? 0, batchSize = o.batchSize ?? 64;
   const model = o.model;

@@ -22,6 +22,7 @@ export const EXEC_OPS = [
   'Add', 'Sub', 'Mul', 'Div', 'Pow', 'Equal', 'Less', 'Greater', 'Where', 'Clip', 'MatMul', 'Gemm', 'Transpose', 'Reshape', 'Flatten',
   'Squeeze', 'Unsqueeze', 'Concat', 'Split', 'Slice', 'Gather', 'Shape', 'Cast', 'Expand', 'ConstantOfShape', 'ReduceMean', 'ReduceSum',
   'Softmax', 'LogSoftmax', 'MaxPool', 'AveragePool', 'GlobalAveragePool', 'Pad', 'LayerNormalization',
+  'QuantizeLinear', 'DequantizeLinear', 'DynamicQuantizeLinear',
 ] as const;
 
 const INT_ELEMS = new Set<number>([ELEM.INT32, ELEM.INT64, ELEM.INT8, ELEM.UINT8]);
@@ -161,6 +162,7 @@ function outElem(op: string, n: NodeProto, first: Const | undefined): number {
   if (op === 'Shape') return ELEM.INT64;
   if (op === 'Equal' || op === 'Less' || op === 'Greater') return ELEM.BOOL;
   if (op === 'Cast') return attrInt(n, 'to', ELEM.FLOAT);
+  if (op === 'DequantizeLinear') return ELEM.FLOAT;
   return first?.elem ?? ELEM.FLOAT;
 }
 
@@ -196,11 +198,92 @@ export function exec(n: NodeProto, ins: readonly (GraphValue | undefined)[], ops
     if (v === undefined) return refuseIn(n, i);
     return v instanceof Tensor ? v : constTensor(v, host ? ints : 'int32');
   };
+  if (op === 'QuantizeLinear' || op === 'DequantizeLinear' || op === 'DynamicQuantizeLinear') {
+    const outs = quantOp(op, n, ins, opset);
+    if (!host) return outs;
+    const elems = op === 'DequantizeLinear' ? [ELEM.FLOAT] : op === 'DynamicQuantizeLinear' ? [ELEM.UINT8, ELEM.FLOAT, ELEM.UINT8] : [quantElem(n, ins[2])];
+    return outs.map((t, k) => (t instanceof Tensor ? toConst(t, elems[k]!) : t));
+  }
   const outs = compute(op, n, ins, T, opset, training);
   if (!host) return outs;
   const first = present[0] as Const | undefined;
   const elem = outElem(op, n, first);
   return outs.map((t) => (t instanceof Tensor ? toConst(t, elem) : t));
+}
+
+/** The integer type QuantizeLinear writes: its zero point's (a Const), else uint8 (the spec's default). */
+function quantElem(n: NodeProto, zp: GraphValue | undefined): number {
+  if (zp === undefined || zp instanceof Tensor) return ELEM.UINT8;
+  const e = zp.elem ?? ELEM.UINT8;
+  if (e !== ELEM.INT8 && e !== ELEM.UINT8) throw new TensorslimError(OP, `${nodeLabel(n)}: zero point of type ${onnx.TensorProto.DataType[e] ?? e} is not supported (INT8, UINT8)`);
+  return e;
+}
+
+/** Host numbers of a value (QDQ ops compute on the host: rounding has no gradient). */
+function hostData(v: GraphValue): ArrayLike<number> { return v instanceof Tensor ? v.dataSync() : v.data; }
+
+/** Round half to even, as QuantizeLinear and DynamicQuantizeLinear round. */
+function roundEven(v: number): number {
+  const f = Math.floor(v);
+  const d = v - f;
+  return d < 0.5 ? f : d > 0.5 ? f + 1 : f % 2 === 0 ? f : f + 1;
+}
+
+/**
+ * For per-axis quantization: the channel of each element of a tensor of `dims` along `axis`,
+ * checked against the scale's length; per-tensor (a scalar or one-element scale) gives channel 0.
+ */
+function channelOf(n: NodeProto, dims: readonly number[], scales: number, axisAttr: number, opset: number): (i: number) => number {
+  if (scales === 1) return () => 0;
+  if (opset < 13) throw new TensorslimError(OP, `${nodeLabel(n)}: a scale of ${scales} values (per axis) needs opset >= 13; this model is opset ${opset}`);
+  const axis = normAxis(n, axisAttr, dims.length);
+  if (dims[axis] !== scales) throw new TensorslimError(OP, `${nodeLabel(n)}: scale has ${scales} values but the input has ${dims[axis]} along axis ${axis} ${fmtShape(dims)}`);
+  const inner = prod(dims.slice(axis + 1));
+  return (i) => Math.floor(i / inner) % scales;
+}
+
+/**
+ * QuantizeLinear (y = saturate(round(x / scale) + zero_point), int8 or uint8), DequantizeLinear
+ * (y = (x - zero_point) * scale), per tensor or per axis (opset >= 13), and DynamicQuantizeLinear
+ * (uint8 with the scale and zero point of the input's range, 0 included), as the spec defines them;
+ * quantized values travel as float32 tensors holding the integers. Blocked quantization
+ * (block_size, opset 21) and other integer types are refused.
+ */
+function quantOp(op: string, n: NodeProto, ins: readonly (GraphValue | undefined)[], opset: number): GraphValue[] {
+  const x = ins[0] ?? refuseIn(n, 0);
+  const dims = [...shapeOf(x)];
+  const xs = hostData(x);
+  const out = (data: Float32Array, shape: readonly number[]): Tensor => ops.tensor(data, { shape: [...shape] });
+  if (op === 'DynamicQuantizeLinear') {
+    let lo = 0, hi = 0;
+    for (let i = 0; i < xs.length; i++) { const v = xs[i]!; if (v < lo) lo = v; if (v > hi) hi = v; }
+    const scale = Math.fround(Math.fround(hi - lo) / 255);
+    const zp = scale === 0 ? 0 : Math.min(255, Math.max(0, roundEven(-Math.fround(lo / scale))));
+    const y = new Float32Array(xs.length);
+    if (scale !== 0) for (let i = 0; i < xs.length; i++) y[i] = Math.min(255, Math.max(0, roundEven(Math.fround(xs[i]! / scale)) + zp));
+    return [out(y, dims), out(Float32Array.of(scale), []), out(Float32Array.of(zp), [])];
+  }
+  if (getAttr(n, 'block_size') !== undefined && attrInt(n, 'block_size', 0) !== 0) throw new TensorslimError(OP, `${nodeLabel(n)}: blocked quantization (block_size) is not supported; per-tensor and per-axis are`);
+  const s = hostData(ins[1] ?? refuseIn(n, 1));
+  const zv = ins[2];
+  const z = zv === undefined ? null : hostData(zv);
+  if (z !== null && z.length !== s.length) throw new TensorslimError(OP, `${nodeLabel(n)}: zero point has ${z.length} values, scale ${s.length}`);
+  const ch = channelOf(n, dims, s.length, attrInt(n, 'axis', 1), opset);
+  const y = new Float32Array(xs.length);
+  if (op === 'DequantizeLinear') {
+    if (zv !== undefined && !(zv instanceof Tensor) && zv.elem !== undefined && zv.elem !== ELEM.INT8 && zv.elem !== ELEM.UINT8 && zv.elem !== ELEM.INT32) {
+      throw new TensorslimError(OP, `${nodeLabel(n)}: zero point of type ${onnx.TensorProto.DataType[zv.elem] ?? zv.elem} is not supported (INT8, UINT8, INT32)`);
+    }
+    for (let i = 0; i < xs.length; i++) { const c = ch(i); y[i] = (xs[i]! - (z === null ? 0 : z[c]!)) * s[c]!; }
+    return [out(y, dims)];
+  }
+  if (getAttr(n, 'saturate') !== undefined && attrInt(n, 'saturate', 1) !== 1) throw new TensorslimError(OP, `${nodeLabel(n)}: saturate = 0 applies to float8 outputs, which are not supported`);
+  const [lo, hi] = quantElem(n, zv) === ELEM.INT8 ? [-128, 127] : [0, 255];
+  for (let i = 0; i < xs.length; i++) {
+    const c = ch(i);
+    y[i] = Math.min(hi, Math.max(lo, roundEven(Math.fround(xs[i]! / s[c]!)) + (z === null ? 0 : z[c]!)));
+  }
+  return [out(y, dims)];
 }
 
 function refuseIn(n: NodeProto, i: number): never { throw new TensorslimError(OP, `${nodeLabel(n)}: input ${i} is missing`); }

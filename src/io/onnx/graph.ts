@@ -110,7 +110,7 @@ export class OnnxGraph extends Module<[Tensor], Tensor> {
     for (const io of this.inputs) {
       const t = feeds[io.name];
       if (!(t instanceof Tensor)) throw new TensorslimError('OnnxGraph', `input '${io.name}' is missing; inputs: ${this.inputs.map((i) => i.name).join(', ')}`);
-      const want = io.elem === ELEM.BOOL ? 'bool' : io.elem === ELEM.INT32 || io.elem === ELEM.INT64 ? 'int32' : 'float32';
+      const want = io.elem === ELEM.BOOL ? 'bool' : io.elem === ELEM.INT32 || io.elem === ELEM.INT64 || io.elem === ELEM.INT8 || io.elem === ELEM.UINT8 ? 'int32' : 'float32';
       if (t.dtype !== want) {
         throw new TensorslimError('OnnxGraph', `input '${io.name}' must be ${want} (the file declares ${onnx.TensorProto.DataType[io.elem] ?? io.elem}), got ${t.dtype}`);
       }
@@ -193,8 +193,8 @@ export function buildGraph(model: ReturnType<typeof onnx.ModelProto.decode>, ops
   };
   const inputs = (g.input ?? []).filter((v) => !inits.has(v.name ?? '')).map(ioOf);
   for (const io of inputs) {
-    if (![ELEM.FLOAT, ELEM.INT32, ELEM.INT64, ELEM.BOOL].includes(io.elem as 1 | 6 | 7 | 9)) {
-      throw new TensorslimError(OP, `input '${io.name}' has element type ${onnx.TensorProto.DataType[io.elem] ?? io.elem}; supported: FLOAT, INT32, INT64 (token ids), BOOL`);
+    if (![ELEM.FLOAT, ELEM.INT32, ELEM.INT64, ELEM.INT8, ELEM.UINT8, ELEM.BOOL].includes(io.elem as 1 | 6 | 7 | 3 | 2 | 9)) {
+      throw new TensorslimError(OP, `input '${io.name}' has element type ${onnx.TensorProto.DataType[io.elem] ?? io.elem}; supported: FLOAT, INT32, INT64 (token ids), INT8, UINT8 (fed as int32), BOOL`);
     }
   }
   const outputs = (g.output ?? []).map(ioOf);
