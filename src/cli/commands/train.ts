@@ -4,8 +4,8 @@ import { existsSync, statSync } from 'node:fs';
 import { listModels } from '../../models/index.js';
 import { GPT_PRESETS } from '../../models/gpt.js';
 import { isGptCheckpoint, runGptTraining } from '../../train/lm.js';
-import { parseAugment } from '../../data/index.js';
-import { OPTIMIZERS, SCHEDULES, runTraining, type RunTrainingResult } from '../../train/index.js';
+import { parseAugment, withoutValidation } from '../../data/index.js';
+import { OPTIMIZERS, SCHEDULES, loadImageData, runTraining, type RunTrainingResult } from '../../train/index.js';
 import { formatFlags, JSON_FLAG, parseArgs, type FlagSpecs } from '../args.js';
 import { UsageError, type CliContext, type Command } from '../command.js';
 import { emitJson, fmtBytes, fmtInt, fmtPct, fmtSeconds, humanWriter } from '../output.js';
@@ -30,6 +30,7 @@ const FLAGS = {
   augment: { type: 'string', help: 'training-data augmentation: none, shift (random shifts of up to 2 pixels, zero fill) or shift:N (up to N pixels, N in 0..8)', default: 'none', metavar: 'SPEC' },
   'clip-grad': { type: 'number', help: 'clip the gradient norm to X', min: 0, exclusiveMin: true, metavar: 'X' },
   seed: { type: 'int', help: 'seed of the weights and the data order', min: 0, default: 0, metavar: 'N' },
+  'validation-fraction': { type: 'number', help: 'image classifiers: train without the validation split that quantize --validation-fraction X (same --seed) checks on', min: 0, max: 0.5, exclusiveMin: true, metavar: 'X' },
   threads: { type: 'int', help: 'kernel threads (native backend)', min: 1, metavar: 'N' },
   out: { type: 'string', help: 'checkpoint written after every epoch (safetensors, atomic)', metavar: 'FILE' },
   resume: { type: 'string', help: 'continue exactly from a checkpoint written with --out', metavar: 'FILE' },
@@ -54,6 +55,8 @@ bitwise the weights of 2 epochs (use the same --dataset, --batch-size, --optimiz
 --augment). --augment shift:N shifts each training image by up to N pixels (a fresh random shift
 every epoch, zero fill); the test split is never augmented.
 A NaN or infinite loss stops training with a message; the last good checkpoint is kept.
+--validation-fraction X trains on the training set less the split that quantize (and prune) with
+the same X and --seed hold out, so choices made later on that split are made on unseen samples.
 
 Launched on several ranks (tensorslim launch --nproc-per-node N -- tensorslim train ..., torchrun,
 Slurm; docs/DISTRIBUTED.md), it trains data-parallel: --batch-size stays the global batch (a multiple
@@ -129,6 +132,7 @@ async function run(argv: readonly string[], ctx: CliContext): Promise<number> {
   const { flags, given } = parseArgs('train', argv, FLAGS);
   const gpt = flags.model !== undefined ? GPT_PRESETS.some((p) => p.name === flags.model)
     : flags.resume !== undefined && existsSync(flags.resume) && isGptCheckpoint(flags.resume);
+  if (gpt && given.has('validation-fraction')) throw new UsageError('train', '--validation-fraction applies to image classifiers; a GPT holds out its own validation text: drop it');
   if (gpt) return runGpt(flags, given, ctx);
   if (flags.dataset === undefined) throw new UsageError('train', 'missing --dataset (mnist, fashion-mnist or a directory of IDX files)');
   if (flags.model === undefined && flags.resume === undefined) throw new UsageError('train', `missing --model (one of ${listModels().map((m) => m.name).join(', ')})`);
@@ -157,8 +161,9 @@ async function run(argv: readonly string[], ctx: CliContext): Promise<number> {
   const r = await runTraining({
     ...(flags.model !== undefined && !onnxModel ? { model: flags.model } : {}),
     ...(onnxModel ? { initialModel: loadModelFile(flags.model!, { command: 'train' }) } : {}),
-    dataset: flags.dataset,
-    ...(flags.data !== undefined ? { data: flags.data } : {}),
+    ...(flags['validation-fraction'] !== undefined
+      ? { dataset: withoutValidation(loadImageData(flags.dataset, flags.data), flags['validation-fraction'], flags.seed) }
+      : { dataset: flags.dataset, ...(flags.data !== undefined ? { data: flags.data } : {}) }),
     ...(flags.steps !== undefined ? { steps: flags.steps } : { epochs: flags.epochs ?? 1 }),
     batchSize: flags['batch-size'],
     lr: flags.lr,
