@@ -79,3 +79,15 @@ export function weightOnlyLinearReference(x: Float32Array, rows: number, w: Weig
   }
   return y;
 }
+
+/**
+ * Rows `indices` of a weight-only matrix, dequantized into `out` (indices.length x K floats): the
+ * lookup of a quantized embedding table (dequantize on gather; only the gathered rows are ever
+ * float). Indices must be integers in [0, N); the caller checks them.
+ * @example weightOnlyGather(w, Int32Array.of(3, 0))  // Float32Array(2 * w.cols): rows 3 and 0
+ */
+export function weightOnlyGather(w: WeightOnlyWeight, indices: ArrayLike<number>, out = new Float32Array(indices.length * w.cols)): Float32Array {
+  const K = w.cols;
+  for (let i = 0; i < indices.length; i++) dequantizeRow(w, indices[i]!, out.subarray(i * K, (i + 1) * K));
+  return out;
+}

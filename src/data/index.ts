@@ -20,4 +20,5 @@ export {
   type TextCorpus, type TextDatasetOptions, type RandomWindowOptions, type RandomWindowState,
 } from './text.js';
 export { loadDataset, DATASETS, type LoadedDataset, type LoadDatasetOptions, type ImageClassificationData, type LanguageModelingData } from './registry.js';
+export { validationSplitIndices, withoutValidation } from './holdout.js';
 export type { ImageDatasetInfo, TextDatasetInfo, DatasetInfo } from './info.js';

@@ -11,7 +11,7 @@ import {
   floatToBfloat16, bfloat16ToFloat, parseSafetensors, serializeSafetensors,
 } from '../../src/index.js';
 import {
-  WeightOnlyLinear, quantizeWeightOnly, quantizeWeightOnlyTensor, dequantizeWeightOnly, serializeQuantizedGpt, loadQuantizedGpt,
+  WeightOnlyLinear, WeightOnlyEmbedding, quantizeWeightOnly, quantizeWeightOnlyTensor, dequantizeWeightOnly, serializeQuantizedGpt, loadQuantizedGpt,
   quantizedLayerStats,
 } from '../../src/compress/quant/index.js';
 import { weightOnlyLinearPanels } from '../../src/compress/quant/weight_only.js';
@@ -99,6 +99,49 @@ describe('weight-only quantization', () => {
         assert.equal(st.length, 4);
         assert.match(st[0]!.type, new RegExp(`int${bits}`));
       }
+    }
+  });
+
+  test('GPT embeddings: dequantize on gather, the tied LM head reads the same table, stored once, tie restored', () => {
+    const idx = randint(0, 256, [2, 16], { dtype: 'int32' });
+    const float = tinyGpt();
+    float.eval();
+    const yf = noGrad(() => float.call(idx)).dataSync();
+    // float embeddings: the tied matrix is stored once (lm_head.weight names it), and the tie comes back
+    const plain = tinyGpt();
+    plain.eval();
+    quantizeWeightOnly(plain, { bits: 8 });
+    const plainBytes = serializeQuantizedGpt(plain);
+    assert.ok(!parseSafetensors(plainBytes, { raw: ['I8'] }).tensors.has('lm_head.weight'));
+    const plainBack = loadQuantizedGpt(plainBytes).model;
+    assert.equal(plainBack.lm_head.weight, plainBack.transformer.wte.weight);
+    assert.deepEqual(noGrad(() => plainBack.call(idx)).dataSync(), noGrad(() => plain.call(idx)).dataSync());
+    for (const [bits, groupSize, tol] of [[8, undefined, 0.03], [4, 32, 0.4]] as const) {
+      const model = tinyGpt();
+      model.eval();
+      const swapped = quantizeWeightOnly(model, { bits, groupSize, embeddings: true });
+      assert.deepEqual(swapped.slice(-3), ['transformer.wte', 'transformer.wpe', 'lm_head']);
+      const wte = model.transformer.wte as unknown as WeightOnlyEmbedding;
+      assert.ok(wte instanceof WeightOnlyEmbedding);
+      assert.equal((model.lm_head as unknown as WeightOnlyLinear).weight, wte.weight, 'one table for the embedding and the head');
+      // the gather is the dequantized table's rows
+      const table = dequantizeWeightOnly(wte.weight);
+      const rows = wte.call(new Tensor(Int32Array.of(5, 0, 255), 'int32', [3])).dataSync();
+      assert.deepEqual(rows, Float32Array.from([...table.subarray(5 * 64, 6 * 64), ...table.subarray(0, 64), ...table.subarray(255 * 64, 256 * 64)]));
+      assert.throws(() => wte.call(new Tensor(Int32Array.of(256), 'int32', [1])), /index 256 at flat position 0 is out of range \[0, 256\)/);
+      const yq = noGrad(() => model.call(idx)).dataSync();
+      const d = maxAbsDiff(yq, yf);
+      assert.ok(d > 0 && d < tol, `int${bits}: max |logit diff| ${d}`);
+      const bytes = serializeQuantizedGpt(model, { tokenizer: 'byte' });
+      const names = [...parseSafetensors(bytes, { raw: ['I8'] }).tensors.keys(), ...parseSafetensors(bytes, { raw: ['I8'] }).raw.keys()];
+      assert.ok(names.includes('transformer.wte.qweight') && !names.some((n) => n.startsWith('lm_head.')), names.join());
+      assert.ok(bytes.length < plainBytes.length, `${bytes.length} < ${plainBytes.length}`);
+      const back = loadQuantizedGpt(bytes).model;
+      assert.equal((back.lm_head as unknown as WeightOnlyLinear).weight, (back.transformer.wte as unknown as WeightOnlyEmbedding).weight, 'tie restored');
+      assert.deepEqual(noGrad(() => back.call(idx)).dataSync(), yq);
+      const st = quantizedLayerStats(back);
+      assert.match(st.find((r) => r.name === 'lm_head')!.storage, /tied to transformer\.wte/);
+      assert.equal(st.find((r) => r.name === 'lm_head')!.bytes, 0);
     }
   });
 

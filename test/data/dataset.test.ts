@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
 import { Generator, tensor, transpose } from '../../src/index.js';
-import { defaultCollate, randomSplit, randperm, Subset, TensorDataset, type Dataset } from '../../src/data/index.js';
+import { defaultCollate, randomSplit, randperm, Subset, TensorDataset, validationSplitIndices, withoutValidation, type Dataset, type ImageClassificationData } from '../../src/data/index.js';
 
 // x row i = [10i, 10i + 1, 10i + 2], y = [0, 1, 2, 3, 4]
 const x = (): ReturnType<typeof tensor> => tensor([[0, 1, 2], [10, 11, 12], [20, 21, 22], [30, 31, 32], [40, 41, 42]]);
@@ -132,5 +132,25 @@ describe('defaultCollate', () => {
     assert.throws(() => defaultCollate([[tensor([1, 2])], [tensor([1, 2, 3])]]), /collate: sample\[0\]: all samples must have the same shape and dtype to be stacked, got \(2,\) float32 and \(3,\) float32/);
     assert.throws(() => defaultCollate([1, 'a' as unknown as number]), /mixes number with string/);
     assert.throws(() => defaultCollate([]), /empty list/);
+  });
+});
+
+describe('validation hold-out (validationSplitIndices, withoutValidation)', () => {
+  test('a seeded split: disjoint, complete, repeatable; the training set without it keeps the fit rows', () => {
+    const a = validationSplitIndices(50, 0.1, 0), b = validationSplitIndices(50, 0.1, 0), c = validationSplitIndices(50, 0.1, 1);
+    assert.equal(a.validation.length, 5);
+    assert.deepEqual([...a.fit, ...a.validation].sort((x, y) => x - y), Array.from({ length: 50 }, (_, i) => i));
+    assert.deepEqual(a.validation, b.validation);
+    assert.notDeepEqual(a.validation, c.validation);
+    const x = tensor(Array.from({ length: 50 }, (_, i) => [i, -i]), { dtype: 'float32' });
+    const y = tensor(Array.from({ length: 50 }, (_, i) => i % 10), { dtype: 'int32' });
+    const data = { kind: 'image', train: new TensorDataset(x, y), test: new TensorDataset(x, y), info: { trainSize: 50 } } as unknown as ImageClassificationData;
+    const held = withoutValidation(data, 0.1, 0);
+    assert.equal(held.train.length, 45);
+    assert.equal(held.info.trainSize, 45);
+    assert.equal(held.test, data.test);
+    const kept = held.train.getBatch(Array.from({ length: 45 }, (_, i) => i))[0]!.dataSync();
+    assert.deepEqual(Array.from({ length: 45 }, (_, i) => kept[2 * i]), [...a.fit]);
+    assert.throws(() => validationSplitIndices(50, 1.5, 0), /fraction must be in \(0, 1\)/);
   });
 });

@@ -183,6 +183,15 @@ test('quantize --mode weight-only: int4 file ~5x smaller, eval reports perplexit
   assert.equal(bad.code, 1);
   assert.match(String(bad.json!['error']), /group size 48 must divide the 128 input features/);
   assert.equal((await run(['quantize', '--model', ckpt, '--mode', 'weight-only', '--bits', '6'])).code, 2);
+  // --embeddings quantized: wte / wpe int8 per row, the tied LM head reads the same table (stored once)
+  const qe = join(dir, 'gpt-int8-emb.safetensors');
+  const re = await run(['quantize', '--model', ckpt, '--mode', 'weight-only', '--bits', '8', '--embeddings', 'quantized', '--out', qe, '--json']);
+  assert.equal(re.code, 0, re.err.join('\n'));
+  assert.deepEqual((re.json!['quantizedLayers'] as string[]).slice(-3), ['transformer.wte', 'transformer.wpe', 'lm_head']);
+  assert.ok((re.json!['compression'] as number) > 3.7, `compression ${re.json!['compression']}`);   // whole file; 4x is the int8 limit
+  const ge = await run(['generate', '--model', qe, '--prompt', 'It was', '--tokens', '3', '--json']);
+  assert.equal(ge.code, 0, ge.err.join('\n'));
+  assert.equal(ge.json!['tokens'], 3);
 });
 
 test('image-only commands refuse a GPT with a clear error', async () => {

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { prune } from '../../compress/index.js';
 import type { PresetModel } from '../../models/index.js';
 import { exportWeights, loadImageData, measureLatency } from '../../train/index.js';
+import { withoutValidation } from '../../data/index.js';
 import { formatFlags, JSON_FLAG, parseArgs, type FlagSpecs } from '../args.js';
 import { UsageError, type Command } from '../command.js';
 import { emitJson, fmtBytes, fmtInt, fmtLatency, fmtPct, fmtSeconds, formatTable, humanWriter } from '../output.js';
@@ -37,6 +38,7 @@ const FLAGS = {
   'batch-size': { type: 'int', help: 'fine-tuning batch size', min: 1, default: 64, metavar: 'N' },
   lr: { type: 'number', help: 'fine-tuning learning rate (Adam)', min: 0, exclusiveMin: true, default: 0.001, metavar: 'X' },
   seed: { type: 'int', help: 'seed of the data order (and of --method random)', min: 0, default: 0, metavar: 'N' },
+  'validation-fraction': { type: 'number', help: 'fine-tune without the validation split that quantize --validation-fraction X (same --seed) checks on', min: 0, max: 0.5, exclusiveMin: true, metavar: 'X' },
   latency: { type: 'boolean', help: 'also time inference per sample, dense vs pruned, at batch 1 and --latency-batch' },
   'latency-batch': { type: 'int', help: 'the second batch size of --latency', min: 1, default: 128, metavar: 'N' },
   out: { type: 'string', help: 'write the pruned model here (CSR weights, or the shrunk dense model with --structured)', metavar: 'FILE' },
@@ -99,6 +101,8 @@ Schedules (unstructured methods): oneshot prunes then fine-tunes; gradual prunes
 --amount along Zhu & Gupta's cubic schedule over the first 2/3 of the fine-tuning and trains on at
 the final sparsity; iterative runs --rounds rounds of prune + fine-tune, each removing the same
 share of the survivors. The fine-tuning budget (--finetune-epochs or --finetune-steps) is the total.
+--validation-fraction X fine-tunes without the split quantize --validation-fraction X (same --seed)
+validates on (Deep Compression: train, prune and quantize all with it, docs/QUANTIZATION.md).
 
 A pruned file holds weight.values / weight.crow_indices / weight.col_indices / weight.size per
 sparse layer (PyTorch's names for the parts of a sparse CSR tensor); load it in code with
@@ -153,7 +157,8 @@ Examples:
     warnNonFinite(ctx, 'prune', model, flags.model!);
     const densified = densifySparse(model);   // re-pruning a CSR file: prune (and report on) its dense layers
     if (densified > 0) say(`note: ${flags.model} is already pruned (${densified} CSR layer${densified === 1 ? '' : 's'}); its layers are pruned as dense ones with their zeros, and the report counts against the dense model`);
-    const rawData = loadImageData(flags.dataset!, flags.data);
+    const loadedData = loadImageData(flags.dataset!, flags.data);
+    const rawData = flags['validation-fraction'] === undefined ? loadedData : withoutValidation(loadedData, flags['validation-fraction'], flags.seed);
     const data = graph === null ? rawData : fitImageData(rawData, graph, 'prune');
     const spe = Math.ceil(data.train.length / flags['batch-size']);
     const finetuneSteps = flags['finetune-steps'] ?? (flags['finetune-epochs'] ?? 1) * spe;

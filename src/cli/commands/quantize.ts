@@ -32,6 +32,7 @@ const FLAGS = {
   'group-size': { type: 'int', help: 'weight-only: input columns per scale (default: per output channel for 8 bits, 128 for 4 bits)', min: 2, metavar: 'N' },
   scheme: { type: 'string', help: 'weight-only: symmetric (zero point fixed) or affine (an integer zero point per group)', choices: ['symmetric', 'affine'], default: 'symmetric' },
   dtype: { type: 'string', help: 'weight-only: storage of the weights that stay float (embeddings, LayerNorm, tied LM head): f32 or bf16', choices: ['f32', 'bf16'], default: 'f32' },
+  embeddings: { type: 'string', help: 'weight-only: quantized (token/position embeddings with the same bits and groups, dequantized on lookup; a tied LM head reads the same table, stored once) or float', choices: ['float', 'quantized'], default: 'float' },
   windows: { type: 'int', help: 'weight-only with --dataset: held-out windows for the float vs quantized perplexity', min: 1, default: 64, metavar: 'N' },
   epochs: { type: 'int', help: 'qat: fine-tuning epochs (the epoch with the best validation accuracy is kept)', min: 0, default: 1, metavar: 'N' },
   lr: { type: 'number', help: 'qat: learning rate (Adam)', min: 0, exclusiveMin: true, default: 0.0001, metavar: 'X' },
@@ -64,7 +65,8 @@ file) and latency per batch.
 --mode weight-only takes a GPT checkpoint (train --model gpt-* --out): every Linear of the blocks
 gets int8 per-channel (--bits 8) or grouped int4 (--bits 4 --group-size N) weights that the matmul
 reads directly; the token/position embeddings and the tied LM head stay float (--dtype bf16 stores
-them as bfloat16). --dataset (a text corpus) is optional there: with it, float and quantized
+them as bfloat16), or with --embeddings quantized get the same bits and groups (one table for the
+embedding and the tied LM head). --dataset (a text corpus) is optional there: with it, float and quantized
 perplexity, bits/byte and tokens/s on --windows held-out windows are reported. tensorslim generate
 and eval read the output file.
 
@@ -97,7 +99,7 @@ Examples:
     const usage = (msg: string): never => { throw new UsageError('quantize', msg); };
     if (flags.model === undefined) usage('missing --model <checkpoint> (a file written by tensorslim train --out or prune --out)');
     if (flags.mode === 'weight-only') return quantizeGpt(flags, argv, ctx);
-    for (const f of ['--group-size', '--scheme', '--dtype', '--windows']) if (argv.includes(f)) usage(`${f} is for --mode weight-only (GPT checkpoints)`);
+    for (const f of ['--group-size', '--scheme', '--dtype', '--windows', '--embeddings']) if (argv.includes(f)) usage(`${f} is for --mode weight-only (GPT checkpoints)`);
     if (flags.dataset === undefined) usage('missing --dataset (mnist, fashion-mnist or a directory of IDX files)');
     if (flags.bits !== 8) usage(`--bits ${flags.bits}: image classifiers quantize to 8 bits (int8 kernels); 4-bit grouped weights are for --mode weight-only (GPT)`);
     const mode = flags.mode as quant.QuantModeName;
@@ -229,12 +231,12 @@ async function quantizeGpt(flags: QuantizeFlags, argv: readonly string[], ctx: P
   // the float32 weights file of this GPT (no optimizer state), what the quantized file replaces
   const floatBytes = serializeCheckpoint({ model, step: 0, epoch: 0, config: null, rngState: defaultGenerator.getState(), extra: { gpt: { ...config }, tokenizer } }).length;
   const before = data !== null ? evaluateLm(model, data, flags.windows) : null;
-  const opts = { bits: flags.bits as 4 | 8, scheme: flags.scheme as quant.WeightOnlyScheme, ...(flags['group-size'] !== undefined ? { groupSize: flags['group-size'] } : {}), ...(layers !== undefined ? { layers } : {}) };
+  const opts = { bits: flags.bits as 4 | 8, scheme: flags.scheme as quant.WeightOnlyScheme, ...(flags['group-size'] !== undefined ? { groupSize: flags['group-size'] } : {}), ...(layers !== undefined ? { layers } : {}), embeddings: flags.embeddings === 'quantized' };
   let swapped: string[];
   try { swapped = quant.quantizeWeightOnly(model, opts); } catch (e) { throw new Error(`--model ${flags.model}: ${(e as Error).message}`); }
   const groupSize = (model.getSubmodule(swapped[0]!) as quant.WeightOnlyLinear).weight.groupSize;
-  say(`quantize ${config.preset ?? 'gpt'} (${flags.model}): weight-only int${flags.bits} ${flags.scheme}, ${flags.bits === 8 && flags['group-size'] === undefined ? 'per output channel' : `groups of ${groupSize}`}, ${swapped.length} Linear layers; float weights ${flags.dtype}`);
-  const extra = { tokenizer, mode: 'weight-only', bits: flags.bits, groupSize, scheme: flags.scheme!, source: flags.model! };
+  say(`quantize ${config.preset ?? 'gpt'} (${flags.model}): weight-only int${flags.bits} ${flags.scheme}, ${flags.bits === 8 && flags['group-size'] === undefined ? 'per output channel' : `groups of ${groupSize}`}, ${swapped.length} layers${flags.embeddings === 'quantized' ? ' (embeddings and tied LM head included)' : ''}; float weights ${flags.dtype}`);
+  const extra = { tokenizer, mode: 'weight-only', bits: flags.bits, groupSize, scheme: flags.scheme!, embeddings: flags.embeddings!, source: flags.model! };
   const bytes = quant.serializeQuantizedGpt(model, extra, { floatDType: flags.dtype === 'bf16' ? 'BF16' : 'F32' });
   if (flags.out !== undefined) writeFileAtomic(flags.out, bytes, 'quantize');
   // what the saved file computes (bf16 floats included)
@@ -242,7 +244,7 @@ async function quantizeGpt(flags: QuantizeFlags, argv: readonly string[], ctx: P
   const seconds = (performance.now() - t0) / 1000;
   const result = {
     command: 'quantize', model: flags.model, preset: config.preset ?? 'gpt', mode: 'weight-only', bits: flags.bits,
-    groupSize: flags.bits === 8 && flags['group-size'] === undefined ? null : groupSize, scheme: flags.scheme, floatDType: flags.dtype,
+    groupSize: flags.bits === 8 && flags['group-size'] === undefined ? null : groupSize, scheme: flags.scheme, floatDType: flags.dtype, embeddings: flags.embeddings,
     quantizedLayers: swapped, bytesOnDisk: bytes.length, floatBytesOnDisk: floatBytes, inputBytesOnDisk: inputBytes, compression: floatBytes / bytes.length,
     dataset: data?.info.name ?? null, windows: data !== null ? flags.windows : null,
     bitsPerByte: after?.bitsPerByte ?? null, floatBitsPerByte: before?.bitsPerByte ?? null,

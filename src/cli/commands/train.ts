@@ -4,7 +4,7 @@ import { existsSync, statSync } from 'node:fs';
 import { listModels, type PresetModel } from '../../models/index.js';
 import { GPT_PRESETS } from '../../models/gpt.js';
 import { isGptCheckpoint, runGptTraining } from '../../train/lm.js';
-import { parseAugment } from '../../data/index.js';
+import { parseAugment, withoutValidation } from '../../data/index.js';
 import { OPTIMIZERS, SCHEDULES, loadImageData, runTraining, trainModule, type RunTrainingResult, type TrainModuleResult } from '../../train/index.js';
 import { exportOnnx } from '../../io/onnx/index.js';
 import { loadCheckpoint } from '../../io/index.js';
@@ -33,6 +33,7 @@ const FLAGS = {
   augment: { type: 'string', help: 'training-data augmentation: none, shift (random shifts of up to 2 pixels, zero fill) or shift:N (up to N pixels, N in 0..8)', default: 'none', metavar: 'SPEC' },
   'clip-grad': { type: 'number', help: 'clip the gradient norm to X', min: 0, exclusiveMin: true, metavar: 'X' },
   seed: { type: 'int', help: 'seed of the weights and the data order', min: 0, default: 0, metavar: 'N' },
+  'validation-fraction': { type: 'number', help: 'image classifiers: train without the validation split that quantize --validation-fraction X (same --seed) checks on', min: 0, max: 0.5, exclusiveMin: true, metavar: 'X' },
   threads: { type: 'int', help: 'kernel threads (native backend)', min: 1, metavar: 'N' },
   out: { type: 'string', help: 'checkpoint written after every epoch (safetensors, atomic); for an imported graph, .onnx writes the trained graph at the end instead', metavar: 'FILE' },
   resume: { type: 'string', help: 'continue exactly from a checkpoint written with --out', metavar: 'FILE' },
@@ -57,6 +58,8 @@ bitwise the weights of 2 epochs (use the same --dataset, --batch-size, --optimiz
 --augment). --augment shift:N shifts each training image by up to N pixels (a fresh random shift
 every epoch, zero fill); the test split is never augmented.
 A NaN or infinite loss stops training with a message; the last good checkpoint is kept.
+--validation-fraction X trains on the training set less the split that quantize (and prune) with
+the same X and --seed hold out, so choices made later on that split are made on unseen samples.
 
 --model also takes an .onnx file or a TF.js model.json and fine-tunes its weights: a preset
 layout (mlp, lenet5) trains as that preset; any other graph importOnnx/importTfjs reads trains as
@@ -143,6 +146,7 @@ async function run(argv: readonly string[], ctx: CliContext): Promise<number> {
   const { flags, given } = parseArgs('train', argv, FLAGS);
   const gpt = flags.model !== undefined ? GPT_PRESETS.some((p) => p.name === flags.model)
     : flags.resume !== undefined && existsSync(flags.resume) && isGptCheckpoint(flags.resume);
+  if (gpt && given.has('validation-fraction')) throw new UsageError('train', '--validation-fraction applies to image classifiers; a GPT holds out its own validation text: drop it');
   if (gpt) return runGpt(flags, given, ctx);
   if (flags.dataset === undefined) throw new UsageError('train', 'missing --dataset (mnist, fashion-mnist or a directory of IDX files)');
   if (flags.model === undefined && flags.resume === undefined) throw new UsageError('train', `missing --model (one of ${listModels().map((m) => m.name).join(', ')})`);
@@ -153,7 +157,10 @@ async function run(argv: readonly string[], ctx: CliContext): Promise<number> {
   if (onnxModel) {
     try { loaded = loadModelOrGraph(flags.model!, { command: 'train' }) as PresetModel | ImportedFileModel; } catch (e) { throw new Error(`--model ${flags.model}: ${(e as Error).message}`); }
   }
-  if (resumeGraph || (loaded !== null && isImportedFileModel(loaded))) return runImported(flags, loaded as ImportedFileModel | null, ctx);
+  if (resumeGraph || (loaded !== null && isImportedFileModel(loaded))) {
+    if (given.has('validation-fraction')) throw new UsageError('train', '--validation-fraction applies to presets for now; an imported graph trains on the whole training set: drop it');
+    return runImported(flags, loaded as ImportedFileModel | null, ctx);
+  }
   if (flags.out !== undefined && isOnnxPath(flags.out)) throw new UsageError('train', `--out ${flags.out}: a preset trains into a checkpoint (.safetensors); export it with tensorslim export --model <checkpoint> --out ${flags.out}`);
   if (flags.model !== undefined && !onnxModel && !listModels().some((m) => m.name === flags.model)) {
     throw new UsageError('train', `unknown --model '${flags.model}'; presets: ${listModels().map((m) => m.name).join(', ')}`);
@@ -178,8 +185,9 @@ async function run(argv: readonly string[], ctx: CliContext): Promise<number> {
   const r = await runTraining({
     ...(flags.model !== undefined && !onnxModel ? { model: flags.model } : {}),
     ...(loaded !== null ? { initialModel: loaded as PresetModel } : {}),
-    dataset: flags.dataset,
-    ...(flags.data !== undefined ? { data: flags.data } : {}),
+    ...(flags['validation-fraction'] !== undefined
+      ? { dataset: withoutValidation(loadImageData(flags.dataset, flags.data), flags['validation-fraction'], flags.seed) }
+      : { dataset: flags.dataset, ...(flags.data !== undefined ? { data: flags.data } : {}) }),
     ...(flags.steps !== undefined ? { steps: flags.steps } : { epochs: flags.epochs ?? 1 }),
     batchSize: flags['batch-size'],
     lr: flags.lr,

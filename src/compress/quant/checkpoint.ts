@@ -18,7 +18,7 @@ import { QuantizedConv2d } from './conv.js';
 import { dequantizeRow } from '../../backend/weight_only.js';
 import { sharedWeightOf } from './sharing.js';
 import { encodeInt8Weight } from './weight_coding.js';
-import { WeightOnlyLinear } from './weight_only.js';
+import { WeightOnlyEmbedding, WeightOnlyLinear } from './weight_only.js';
 import type { GPT, GptConfig } from '../../models/index.js';
 import { gptConfigOf } from '../../train/lm.js';
 
@@ -37,17 +37,21 @@ export function isQuantizedCheckpoint(ckpt: Checkpoint | { metadata: Safetensors
  * @example const bytes = serializeQuantizedCheckpoint(model, { mode: 'static' });
  */
 export function serializeQuantizedCheckpoint(model: PresetModel, extra: JsonObject = {}): Uint8Array {
+  return serializeQuantized(model, { metadata: checkpointMetadata(JSON.stringify(model.config), extra) });
+}
+
+/** The training-checkpoint metadata block of a quantized file (step and epoch 0, the RNG state now). */
+function checkpointMetadata(config: string, extra: JsonObject): SafetensorsMetadata {
   const rng = defaultGenerator.getState();
-  const metadata: SafetensorsMetadata = {
+  return {
     [K.formatVersion]: String(CHECKPOINT_FORMAT_VERSION),
     [K.version]: tensorslimVersion(),
     [K.step]: '0',
     [K.epoch]: '0',
-    [K.config]: JSON.stringify(model.config),
+    [K.config]: config,
     [K.rngState]: JSON.stringify({ s: [...rng.s], spare: rng.spare }),
     [K.extra]: JSON.stringify(extra),
   };
-  return serializeQuantized(model, { metadata });
 }
 
 /**
@@ -92,16 +96,7 @@ export function loadQuantizedCheckpoint(source: string | Uint8Array): { model: P
  * @example const bytes = serializeQuantizedGpt(model, { tokenizer: 'byte' }, { floatDType: 'BF16' });
  */
 export function serializeQuantizedGpt(model: GPT, extra: JsonObject = {}, opts: { floatDType?: 'F32' | 'BF16' } = {}): Uint8Array {
-  const rng = defaultGenerator.getState();
-  const metadata: SafetensorsMetadata = {
-    [K.formatVersion]: String(CHECKPOINT_FORMAT_VERSION),
-    [K.version]: tensorslimVersion(),
-    [K.step]: '0',
-    [K.epoch]: '0',
-    [K.config]: 'null',
-    [K.rngState]: JSON.stringify({ s: [...rng.s], spare: rng.spare }),
-    [K.extra]: JSON.stringify({ ...extra, gpt: { ...model.config } }),
-  };
+  const metadata = checkpointMetadata('null', { ...extra, gpt: { ...model.config } });
   return serializeQuantized(model, { metadata, floatDType: opts.floatDType ?? 'F32' });
 }
 
@@ -157,17 +152,22 @@ export interface QuantizedLayerStats {
  */
 export function quantizedLayerStats(model: AnyModule): QuantizedLayerStats[] {
   const out: QuantizedLayerStats[] = [];
+  const tables = new Map<unknown, string>();   // a weight-only table read by two layers (a tied LM head) counts once
   for (const [name, m] of model.namedModules()) {
-    if (m instanceof WeightOnlyLinear) {
-      const w = m.weight, groups = w.scales.length, bias = m.bias === null ? 0 : m.bias.length;
+    if (m instanceof WeightOnlyLinear || m instanceof WeightOnlyEmbedding) {
+      const w = m.weight, groups = w.scales.length, bias = m instanceof WeightOnlyLinear && m.bias !== null ? m.bias.length : 0;
+      const tiedTo = tables.get(w);
+      if (tiedTo === undefined) tables.set(w, name);
       let nz = 0;
       const row = new Float32Array(w.cols);
       for (let n = 0; n < w.rows; n++) { dequantizeRow(w, n, row); for (const v of row) if (v !== 0) nz++; }
+      const fmt = `int${w.bits} ${w.groupSize === w.cols ? (m instanceof WeightOnlyEmbedding ? 'per row' : 'per channel') : `g${w.groupSize}`} ${m.scheme}`;
       out.push({
-        name, type: `WeightOnlyLinear(int${w.bits} ${w.groupSize === w.cols ? 'per channel' : `g${w.groupSize}`} ${m.scheme}, ${m.inFeatures} -> ${m.outFeatures})`,
-        params: w.rows * w.cols + bias, nonzeroWeights: nz, weights: w.rows * w.cols,
-        bytes: w.data.length + 4 * groups + (m.scheme === 'affine' ? groups : 0) + 4 * bias,
-        storage: `int${w.bits} weight-only`, weightScale: [Math.min(...w.scales), Math.max(...w.scales)], input: null, output: null,
+        name, type: m instanceof WeightOnlyEmbedding ? `WeightOnlyEmbedding(${fmt}, ${w.rows} x ${w.cols})` : `WeightOnlyLinear(${fmt}, ${m.inFeatures} -> ${m.outFeatures})`,
+        params: (tiedTo === undefined ? w.rows * w.cols : 0) + bias, nonzeroWeights: nz, weights: w.rows * w.cols,
+        bytes: (tiedTo === undefined ? w.data.length + 4 * groups + (m.scheme === 'affine' ? groups : 0) : 0) + 4 * bias,
+        storage: tiedTo === undefined ? `int${w.bits} weight-only` : `int${w.bits} weight-only, tied to ${tiedTo}`,
+        weightScale: [Math.min(...w.scales), Math.max(...w.scales)], input: null, output: null,
       });
       continue;
     }

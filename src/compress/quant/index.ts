@@ -34,7 +34,7 @@ export {
 } from './run.js';
 export { quantizedKernels } from './kernels.js';
 export {
-  WeightOnlyLinear, quantizeWeightOnly, quantizeWeightOnlyTensor, dequantizeWeightOnly, checkWeightOnly, resolveGroupSize,
+  WeightOnlyLinear, WeightOnlyEmbedding, quantizeWeightOnly, quantizeWeightOnlyTensor, dequantizeWeightOnly, checkWeightOnly, resolveGroupSize,
   type WeightOnlyOptions, type WeightOnlyScheme, type QuantizeWeightOnlyOptions,
 } from './weight_only.js';
 import './onnx.js';   // registers the int8 layers' ONNX (QDQ) export with exportOnnx

@@ -29,7 +29,9 @@ import { Sequential } from '../../nn/container.js';
 import { Conv2d } from '../../nn/conv.js';
 import { QuantizedConv2d, type Conv2dParams } from './conv.js';
 import { bf16Tensor, parseSafetensors, serializeSafetensors, type RawTensor, type SafetensorsMetadata } from '../../io/safetensors.js';
-import { WeightOnlyLinear, checkWeightOnly } from './weight_only.js';
+import { WeightOnlyEmbedding, WeightOnlyLinear, checkWeightOnly } from './weight_only.js';
+import type { WeightOnlyWeight } from '../../backend/weight_only.js';
+import { Embedding } from '../../nn/embedding.js';
 import { writeFileAtomic, readFileBytes } from '../../io/files.js';
 import { QuantizedTensor } from './qtensor.js';
 import { DynamicQuantizedLinear, QuantizedLinear, QuantizedLinearBase, type ActivationQParams } from './modules.js';
@@ -53,7 +55,10 @@ interface WeightStorage {
 }
 
 interface LayerInfo {
-  kind: 'dynamic' | 'static' | 'staticConv' | 'weightOnly';
+  /** weightOnlyEmbedding: an Embedding (inFeatures = embedding dim, outFeatures = table rows). */
+  kind: 'dynamic' | 'static' | 'staticConv' | 'weightOnly' | 'weightOnlyEmbedding';
+  /** weightOnly: the layer reads the quantized table of this (earlier) layer, stored once (a tied LM head). */
+  tiedTo?: string;
   /** weightOnly: 4 or 8, the group size along K and the scheme. */
   bits?: 4 | 8;
   groupSize?: number;
@@ -143,15 +148,15 @@ export interface SaveQuantizedOptions {
   floatDType?: 'F32' | 'BF16';
 }
 
-function weightOnlyEntries(p: string, m: WeightOnlyLinear, out: Map<string, Tensor | RawTensor>): void {
+function weightOnlyEntries(p: string, m: WeightOnlyLinear | WeightOnlyEmbedding, out: Map<string, Tensor | RawTensor>): void {
   const w = m.weight, nG = w.cols / w.groupSize;
   out.set(key(p, 'qweight'), w.bits === 8 ? { dtype: 'I8', shape: [w.rows, w.cols], data: w.data as Int8Array } : { dtype: 'U8', shape: [w.rows, w.cols / 2], data: w.data as Uint8Array });
   out.set(key(p, 'scales'), f32(w.scales, [w.rows, nG]));
   if (m.scheme === 'affine') out.set(key(p, 'qzeros'), w.bits === 8 ? { dtype: 'I8', shape: [w.rows, nG], data: Int8Array.from(w.zeroPoints) } : { dtype: 'U8', shape: [w.rows, nG], data: Uint8Array.from(w.zeroPoints) });
-  if (m.bias !== null) out.set(key(p, 'bias'), f32(m.bias));
+  if (m instanceof WeightOnlyLinear && m.bias !== null) out.set(key(p, 'bias'), f32(m.bias));
 }
 
-function buildWeightOnly(op: string, p: string, info: LayerInfo, tensors: Map<string, Tensor>, raw: Map<string, RawTensor>): { layer: WeightOnlyLinear; used: string[] } {
+function buildWeightOnly(op: string, p: string, info: LayerInfo, tensors: Map<string, Tensor>, raw: Map<string, RawTensor>, built: ReadonlyMap<string, WeightOnlyLinear | WeightOnlyEmbedding>): { layer: WeightOnlyLinear | WeightOnlyEmbedding; used: string[] } {
   const { inFeatures: K, outFeatures: N } = info;
   const bits = info.bits, G = info.groupSize, scheme = info.scheme;
   if ((bits !== 4 && bits !== 8) || typeof G !== 'number' || !(G >= 1) || K % G !== 0 || (scheme !== 'symmetric' && scheme !== 'affine')) {
@@ -159,6 +164,16 @@ function buildWeightOnly(op: string, p: string, info: LayerInfo, tensors: Map<st
   }
   const nG = K / G;
   const used: string[] = [];
+  const biasOf = (): Float32Array | null => (info.bias ? Float32Array.from((used.push(key(p, 'bias')), need(op, tensors, key(p, 'bias'), [N])).dataSync()) : null);
+  if (info.tiedTo !== undefined) {
+    const src = built.get(info.tiedTo);
+    if (info.kind !== 'weightOnly' || src === undefined) throw new TensorslimError(op, `tied to '${String(info.tiedTo)}', which is not a weight-only layer stored before it (corrupt metadata)`);
+    const w = src.weight;
+    if (w.rows !== N || w.cols !== K || w.bits !== bits || w.groupSize !== G || src.scheme !== scheme) {
+      throw new TensorslimError(op, `tied to '${info.tiedTo}' (${w.rows} x ${w.cols}, int${w.bits} g${w.groupSize} ${src.scheme}) but described as ${N} x ${K}, int${bits} g${G} ${scheme} (corrupt metadata)`);
+    }
+    return { layer: new WeightOnlyLinear(w, biasOf(), scheme), used };
+  }
   const ints = (name: string, shape: number[], dtype: 'I8' | 'U8'): Int8Array | Uint8Array => {
     const r = raw.get(name), t = tensors.get(name);
     const found = r !== undefined ? r : t;
@@ -175,10 +190,10 @@ function buildWeightOnly(op: string, p: string, info: LayerInfo, tensors: Map<st
   used.push(sName);
   const scales = Float32Array.from(need(op, tensors, sName, [N, nG]).dataSync());
   const zeroPoints = scheme === 'affine' ? Int32Array.from(ints(key(p, 'qzeros'), [N, nG], dtype)) : new Int32Array(N * nG).fill(bits === 8 ? 0 : 8);
-  const bias = info.bias ? Float32Array.from((used.push(key(p, 'bias')), need(op, tensors, key(p, 'bias'), [N])).dataSync()) : null;
   const w = { bits, rows: N, cols: K, groupSize: G, data, scales, zeroPoints };
   checkWeightOnly(op, w);
-  return { layer: new WeightOnlyLinear(w, bias, scheme), used };
+  if (info.kind === 'weightOnlyEmbedding') return { layer: new WeightOnlyEmbedding(w, scheme), used };
+  return { layer: new WeightOnlyLinear(w, biasOf(), scheme), used };
 }
 
 /**
@@ -188,13 +203,25 @@ function buildWeightOnly(op: string, p: string, info: LayerInfo, tensors: Map<st
 export function serializeQuantized(model: AnyModule, opts: SaveQuantizedOptions = {}): Uint8Array {
   const op = 'serializeQuantized';
   const layers = quantizedLayers(model);
-  const weightOnly = model.namedModules().filter((e): e is [string, WeightOnlyLinear] => e[1] instanceof WeightOnlyLinear);
+  // tables first, so a tied Linear comes after the layer whose quantized weight it reads
+  const weightOnly = [
+    ...model.namedModules().filter((e): e is [string, WeightOnlyEmbedding] => e[1] instanceof WeightOnlyEmbedding),
+    ...model.namedModules().filter((e): e is [string, WeightOnlyLinear] => e[1] instanceof WeightOnlyLinear),
+  ];
   if (layers.length === 0 && weightOnly.length === 0) throw new TensorslimError(op, 'the model has no quantized layers; run quantizeDynamic, convertStatic, convertQat or quantizeWeightOnly first (or save it with saveSafetensors)');
   const info: Record<string, LayerInfo> = {};
   const tensors = new Map<string, Tensor | RawTensor>();
+  const storedAt = new Map<WeightOnlyWeight, string>();   // a weight-only weight shared by two layers is stored once
   for (const [p, m] of weightOnly) {
-    info[p] = { kind: 'weightOnly', inFeatures: m.inFeatures, outFeatures: m.outFeatures, bias: m.bias !== null, bits: m.weight.bits, groupSize: m.weight.groupSize, scheme: m.scheme };
-    weightOnlyEntries(p, m, tensors);
+    const w = m.weight;
+    const emb = m instanceof WeightOnlyEmbedding;
+    const first = storedAt.get(w);
+    info[p] = {
+      kind: emb ? 'weightOnlyEmbedding' : 'weightOnly', inFeatures: w.cols, outFeatures: w.rows, bias: !emb && m.bias !== null,
+      bits: w.bits, groupSize: w.groupSize, scheme: m.scheme, ...(first !== undefined ? { tiedTo: first } : {}),
+    };
+    if (first === undefined) { weightOnlyEntries(p, m, tensors); storedAt.set(w, p); }
+    else if (!emb && m.bias !== null) tensors.set(key(p, 'bias'), f32(m.bias));
   }
   for (const [p, m] of layers) {
     if (m instanceof QuantizedConv2d) {
@@ -211,12 +238,19 @@ export function serializeQuantized(model: AnyModule, opts: SaveQuantizedOptions 
   }
   const bf16 = opts.floatDType === 'BF16';
   if (opts.floatDType !== undefined && opts.floatDType !== 'F32' && !bf16) throw new TensorslimError(op, `floatDType must be 'F32' or 'BF16', got '${String(opts.floatDType)}'`);
+  const firstName = new Map<Tensor, string>();
+  const tied: Record<string, string> = {};   // a parameter shared by two modules (a float tied LM head) is stored once
+  const live = model.stateDict({ keepVars: true });   // the parameter objects themselves, to see ties
   for (const [k, t] of model.stateDict()) {
     if (tensors.has(k)) throw new TensorslimError(op, `two tensors named '${k}'`);
+    const first = firstName.get(live.get(k)!);
+    if (first !== undefined) { tied[k] = first; continue; }
+    firstName.set(live.get(k)!, k);
     tensors.set(k, bf16 && (t.dtype === 'float32' || t.dtype === 'float64') ? bf16Tensor(t) : t);
   }
   const format = weightOnly.length > 0 ? 3 : Object.values(info).some((l) => l.weight !== undefined) ? 2 : 1;
-  const metadata: SafetensorsMetadata = { format: 'pt', ...opts.metadata, [QUANTIZED_METADATA_KEY]: JSON.stringify({ format, layers: info }) };
+  const described = Object.keys(tied).length > 0 ? { format, layers: info, tied } : { format, layers: info };
+  const metadata: SafetensorsMetadata = { format: 'pt', ...opts.metadata, [QUANTIZED_METADATA_KEY]: JSON.stringify(described) };
   return serializeSafetensors(tensors, metadata);
 }
 
@@ -318,26 +352,34 @@ function build(op: string, p: string, info: LayerInfo, tensors: Map<string, Tens
  * itself is the quantized Linear).
  * @example const q = loadQuantized(buildModel(), readFileSync('mlp-int8.safetensors'));
  */
-export function loadQuantized<M extends AnyModule>(model: M, source: Uint8Array | string): M | QuantizedLinearBase | QuantizedConv2d | WeightOnlyLinear {
+export function loadQuantized<M extends AnyModule>(model: M, source: Uint8Array | string): M | QuantizedLinearBase | QuantizedConv2d | WeightOnlyLinear | WeightOnlyEmbedding {
   const op = typeof source === 'string' ? `loadQuantized('${source}')` : 'loadQuantized';
   const bytes = typeof source === 'string' ? readFileBytes(source, op) : source;
   const { tensors, metadata, raw } = parseSafetensors(bytes, { op, raw: ['I8'] });
   const described = metadata[QUANTIZED_METADATA_KEY];
   if (described === undefined) throw new TensorslimError(op, `not a quantized checkpoint: no '${QUANTIZED_METADATA_KEY}' metadata (a float checkpoint loads with loadSafetensors)`);
   let layers: Record<string, LayerInfo>;
+  let tied: Record<string, string>;
   try {
-    const parsed = JSON.parse(described) as { format?: unknown; layers?: unknown };
+    const parsed = JSON.parse(described) as { format?: unknown; layers?: unknown; tied?: unknown };
     if (![1, 2, FORMAT].includes(parsed.format as number) || typeof parsed.layers !== 'object' || parsed.layers === null) throw new Error(`format ${String(parsed.format)}`);
     layers = parsed.layers as Record<string, LayerInfo>;
+    tied = (parsed.tied ?? {}) as Record<string, string>;
+    if (typeof tied !== 'object' || tied === null || Object.values(tied).some((v) => typeof v !== 'string')) throw new Error('bad tied entry');
   } catch (e) {
     throw new TensorslimError(op, `corrupt or unknown '${QUANTIZED_METADATA_KEY}' metadata (${(e as Error).message}); this build reads formats 1-${FORMAT} written by saveQuantized`);
   }
-  const swaps: [string, QuantizedLayer | WeightOnlyLinear][] = [];
+  const swaps: [string, QuantizedLayer | WeightOnlyLinear | WeightOnlyEmbedding][] = [];
+  const built = new Map<string, WeightOnlyLinear | WeightOnlyEmbedding>();
   const used = new Set<string>();
   for (const [p, info] of Object.entries(layers)) {
     let target: AnyModule;
     try { target = model.getSubmodule(p); } catch { throw new TensorslimError(op, `the file quantizes layer '${p}', which this model does not have`); }
-    if (info.kind === 'staticConv') {
+    if (info.kind === 'weightOnlyEmbedding') {
+      if (!(target instanceof Embedding) || target.numEmbeddings !== info.outFeatures || target.embeddingDim !== info.inFeatures) {
+        throw new TensorslimError(op, `layer '${p}' is ${target.constructor.name}${target instanceof Embedding ? `(${target.numEmbeddings}, ${target.embeddingDim})` : ''} in the model but Embedding(${info.outFeatures}, ${info.inFeatures}) in the file`);
+      }
+    } else if (info.kind === 'staticConv') {
       const c = info.conv;
       const same = target instanceof Conv2d && c !== undefined && target.inChannels === c.inChannels && target.outChannels === c.outChannels
         && [target.kernelSize, target.stride, target.padding, target.dilation].join() === [c.kernelSize, c.stride, c.padding, c.dilation].join();
@@ -345,10 +387,11 @@ export function loadQuantized<M extends AnyModule>(model: M, source: Uint8Array 
     } else if (!(target instanceof Linear) || target.inFeatures !== info.inFeatures || target.outFeatures !== info.outFeatures) {
       throw new TensorslimError(op, `layer '${p}' is ${target.constructor.name}${target instanceof Linear ? `(${target.inFeatures}, ${target.outFeatures})` : ''} in the model but Linear(${info.inFeatures}, ${info.outFeatures}) in the file`);
     }
-    let q: QuantizedLayer | WeightOnlyLinear;
+    let q: QuantizedLayer | WeightOnlyLinear | WeightOnlyEmbedding;
     try {
-      const b = info.kind === 'weightOnly' ? buildWeightOnly(op, p, info, tensors, raw) : build(op, p, info, tensors, raw);
+      const b = info.kind === 'weightOnly' || info.kind === 'weightOnlyEmbedding' ? buildWeightOnly(op, p, info, tensors, raw, built) : build(op, p, info, tensors, raw);
       q = b.layer;
+      if (q instanceof WeightOnlyLinear || q instanceof WeightOnlyEmbedding) built.set(p, q);
       for (const k of b.used) used.add(k);
     } catch (e) { throw new TensorslimError(op, `layer '${p}': ${(e as Error).message}`); }
     swaps.push([p, q]);
@@ -358,13 +401,14 @@ export function loadQuantized<M extends AnyModule>(model: M, source: Uint8Array 
   const own = [...model.stateDict()].filter(([k]) => !quantPaths.some((p) => p === '' || k.startsWith(`${p}.`)));
   const floats = new Map<string, Tensor>();
   for (const [k, t] of own) {
-    const f = tensors.get(k);
-    if (f === undefined) throw new TensorslimError(op, `the file lacks '${k}' (the model's float state); was it saved from this architecture?`);
+    const src = Object.hasOwn(tied, k) ? tied[k]! : k;   // a tied parameter is stored once, under its first name
+    const f = tensors.get(src);
+    if (f === undefined) throw new TensorslimError(op, `the file lacks '${src}' (the model's float state); was it saved from this architecture?`);
     if (f.shape.length !== t.shape.length || f.shape.some((d, i) => d !== t.shape[i])) {
       throw new TensorslimError(op, `'${k}' has shape [${f.shape.join(', ')}] in the file, [${t.shape.join(', ')}] in the model`);
     }
     floats.set(k, f.dtype !== t.dtype && t.dtype === 'float64' ? new Tensor(Float64Array.from(f.dataSync()), 'float64', f.shape) : f);
-    used.add(k);
+    used.add(src);
   }
   const extra = [...tensors.keys(), ...raw.keys()].filter((k) => !used.has(k));
   if (extra.length > 0) throw new TensorslimError(op, `the file has tensors this model does not: ${extra.slice(0, 5).join(', ')}${extra.length > 5 ? ', ...' : ''}`);
@@ -385,5 +429,5 @@ export function loadQuantized<M extends AnyModule>(model: M, source: Uint8Array 
       if (next !== undefined && next[1] instanceof ReLU) parent.registerModule(next[0], new Identity());
     }
   }
-  return root as M | QuantizedLinearBase | QuantizedConv2d | WeightOnlyLinear;
+  return root as M | QuantizedLinearBase | QuantizedConv2d | WeightOnlyLinear | WeightOnlyEmbedding;
 }

@@ -10,7 +10,7 @@ import { noGrad } from '../../core/engine.js';
 import { TensorslimError } from '../../core/errors.js';
 import { Tensor } from '../../core/tensor.js';
 import type { AnyModule, Module } from '../../nn/index.js';
-import { DataLoader, Subset, type ImageClassificationData, type TensorDataset } from '../../data/index.js';
+import { DataLoader, Subset, validationSplitIndices, type ImageClassificationData, type TensorDataset } from '../../data/index.js';
 import type { PresetModel } from '../../models/index.js';
 import { Trainer, evaluate, makeOptimizer, type Callback, type EvalMetrics } from '../../train/index.js';
 import { SparseLinear } from '../prune/sparse.js';
@@ -90,21 +90,10 @@ export function densifySparseLayers(model: AnyModule): number {
   return n;
 }
 
-/** Train / validation split of the training set: the last `fraction` (seeded permutation) held out. */
+/** Train / validation split of the training set: the last `fraction` (seeded permutation) held out (data/holdout.ts). */
 function split(train: TensorDataset, fraction: number, seed: number): { fit: Subset<Tensor[]>; validation: Subset<Tensor[]> } {
-  const n = train.length;
-  const nVal = Math.max(1, Math.min(n - 1, Math.round(n * fraction)));
-  const rng = defaultGenerator.getState();
-  let perm: Int32Array;
-  try {
-    manualSeed(seed + 7919);
-    perm = Int32Array.from({ length: n }, (_, i) => i);
-    for (let i = n - 1; i > 0; i--) {
-      const j = defaultGenerator.randint(0, i + 1);
-      const t = perm[i]!; perm[i] = perm[j]!; perm[j] = t;
-    }
-  } finally { defaultGenerator.setState(rng); }
-  return { fit: new Subset(train, perm.subarray(0, n - nVal)), validation: new Subset(train, perm.subarray(n - nVal)) };
+  const { fit, validation } = validationSplitIndices(train.length, fraction, seed);
+  return { fit: new Subset(train, fit), validation: new Subset(train, validation) };
 }
 
 /** Accuracy on `ds` with the fake-quantizers' observers frozen (evaluation must not move the ranges). */

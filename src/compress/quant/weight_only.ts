@@ -20,10 +20,11 @@ import { noGrad } from '../../core/engine.js';
 import { TensorslimError, ShapeError } from '../../core/errors.js';
 import { getBackend } from '../../backend/registry.js';
 import { roundHalfEven } from '../../backend/quantized.js';
-import { dequantizeRow, weightOnlyLinearReference, type WeightOnlyWeight } from '../../backend/weight_only.js';
+import { dequantizeRow, weightOnlyGather, weightOnlyLinearReference, type WeightOnlyWeight } from '../../backend/weight_only.js';
 import * as ops from '../../ops/index.js';
 import { Module, type AnyModule } from '../../nn/module.js';
 import { Linear } from '../../nn/linear.js';
+import { Embedding } from '../../nn/embedding.js';
 
 /** Weight-only formats: 'symmetric' (zero point fixed) or 'affine' (an integer zero point per group). */
 export type WeightOnlyScheme = 'symmetric' | 'affine';
@@ -213,10 +214,70 @@ export class WeightOnlyLinear extends Module<[Tensor], Tensor> {
   }
 }
 
+/**
+ * An Embedding whose table is stored weight-only (int8 per row, or grouped int4: the layout of
+ * backend/weight_only.ts with one row per token, K = embeddingDim) and dequantized on gather: a
+ * lookup dequantizes only the rows it returns. A GPT's LM head tied to the token embedding becomes a
+ * WeightOnlyLinear holding the same WeightOnlyWeight object (quantizeWeightOnly with embeddings),
+ * stored once in the file. Inference only.
+ * @example
+ * const e = WeightOnlyEmbedding.fromFloat(new Embedding(256, 64), { bits: 8 });
+ * e.call(tensor([[1, 2]], { dtype: 'int32' })).shape;  // [1, 2, 64]
+ */
+export class WeightOnlyEmbedding extends Module<[Tensor], Tensor> {
+  readonly numEmbeddings: number;
+  readonly embeddingDim: number;
+  readonly weight: WeightOnlyWeight;
+  readonly scheme: WeightOnlyScheme;
+
+  constructor(weight: WeightOnlyWeight, scheme: WeightOnlyScheme) {
+    super();
+    checkWeightOnly('WeightOnlyEmbedding', weight);
+    this.weight = weight;
+    this.scheme = scheme;
+    this.numEmbeddings = weight.rows;
+    this.embeddingDim = weight.cols;
+  }
+
+  /**
+   * Quantize a float Embedding's table (copied; the Embedding is not changed). A padding index is
+   * not kept (inference only: its row is whatever the table holds, zero after training).
+   * @example WeightOnlyEmbedding.fromFloat(gpt.transformer.wte, { bits: 4, groupSize: 32 })
+   */
+  static fromFloat(emb: Embedding, o: WeightOnlyOptions, name = 'Embedding'): WeightOnlyEmbedding {
+    const w = quantizeWeightOnlyTensor(emb.weight.dataSync(), emb.numEmbeddings, emb.embeddingDim, o, `${name}.weight`);
+    return new WeightOnlyEmbedding(w, o.scheme ?? 'symmetric');
+  }
+
+  forward(indices: Tensor): Tensor {
+    const op = `WeightOnlyEmbedding(${this.numEmbeddings}, ${this.embeddingDim})`;
+    if (!(indices instanceof Tensor) || (indices.dtype !== 'int32' && indices.dtype !== 'uint8')) {
+      throw new TensorslimError(op, `indices must be an integer tensor (int32), got ${indices instanceof Tensor ? indices.dtype : typeof indices}`);
+    }
+    const idx = indices.dataSync();
+    for (let i = 0; i < idx.length; i++) {
+      const v = Number(idx[i]);
+      if (!(v >= 0 && v < this.numEmbeddings)) throw new TensorslimError(op, `index ${v} at flat position ${i} is out of range [0, ${this.numEmbeddings})`);
+    }
+    const flat = Int32Array.from(idx as ArrayLike<number>, Number);
+    return new Tensor(weightOnlyGather(this.weight, flat), 'float32', [...indices.shape, this.embeddingDim]);
+  }
+
+  override extraRepr(): string {
+    return `numEmbeddings=${this.numEmbeddings}, embeddingDim=${this.embeddingDim}, bits=${this.weight.bits}, groupSize=${this.weight.groupSize}, scheme=${this.scheme}`;
+  }
+}
+
 /** Options of quantizeWeightOnly. */
 export interface QuantizeWeightOnlyOptions extends WeightOnlyOptions {
   /** Module paths to quantize (default: every Linear except an LM head tied to the embedding). */
   layers?: readonly string[];
+  /**
+   * Also quantize every Embedding (WeightOnlyEmbedding, same bits / group size / scheme along the
+   * embedding dimension) and turn a Linear tied to one (a GPT's LM head) into a WeightOnlyLinear
+   * sharing its quantized table, so the tie survives and the file stores the table once. Default false.
+   */
+  embeddings?: boolean;
 }
 
 /**
@@ -242,9 +303,27 @@ export function quantizeWeightOnly(model: AnyModule, o: QuantizeWeightOnlyOption
   } else {
     targets = all.filter((e): e is [string, Linear] => e[1] instanceof Linear && (owners.get(e[1].weight) ?? 0) <= 1);
   }
-  if (targets.length === 0) throw new TensorslimError(op, 'the model has no Linear layer to quantize');
+  if (targets.length === 0 && o.embeddings !== true) throw new TensorslimError(op, 'the model has no Linear layer to quantize');
   if (targets.some(([p]) => p === '')) throw new TensorslimError(op, 'the model is itself a Linear; use WeightOnlyLinear.fromFloat');
-  const swaps = targets.map(([p, m]) => [p, WeightOnlyLinear.fromFloat(m, o, p)] as const);
+  const swaps: (readonly [string, AnyModule])[] = targets.map(([p, m]) => [p, WeightOnlyLinear.fromFloat(m, o, p)] as const);
+  if (o.embeddings === true) {
+    const tables = new Map<unknown, WeightOnlyEmbedding>();
+    for (const [p, m] of all) {
+      if (!(m instanceof Embedding)) continue;
+      if (p === '') throw new TensorslimError(op, 'the model is itself an Embedding; use WeightOnlyEmbedding.fromFloat');
+      const q = WeightOnlyEmbedding.fromFloat(m, o, p);
+      tables.set(m.weight, q);
+      swaps.push([p, q]);
+    }
+    if (tables.size === 0 && targets.length === 0) throw new TensorslimError(op, 'the model has no Linear or Embedding layer to quantize');
+    // a Linear tied to a table (the LM head) reads the same quantized table
+    for (const [p, m] of all) {
+      if (!(m instanceof Linear)) continue;
+      const t = tables.get(m.weight);
+      if (t === undefined || swaps.some(([s]) => s === p)) continue;
+      swaps.push([p, new WeightOnlyLinear(t.weight, m.bias === null ? null : Float32Array.from(m.bias.dataSync()), t.scheme)]);
+    }
+  }
   for (const [p, q] of swaps) {
     const i = p.lastIndexOf('.');
     model.getSubmodule(i < 0 ? '' : p.slice(0, i)).registerModule(i < 0 ? p : p.slice(i + 1), q);
