@@ -175,6 +175,13 @@ export abstract class Module<Args extends unknown[] = [Tensor], Out = Tensor> {
     return { id, remove: () => { map.delete(id); } };
   }
 
+  /**
+   * Whether forward pre-hooks or forward hooks are registered on this module (not its children):
+   * code that bypasses call() for a fused path (GPT.loss) falls back to call() when they are.
+   * @example if (!lin.hasForwardHooks()) y = fastPath(lin.weight, x);
+   */
+  hasForwardHooks(): boolean { return this.#preHooks.size > 0 || this.#postHooks.size > 0; }
+
   // ---------------------------------------------------------------------------------------------
   // Registration
 
