@@ -39,7 +39,7 @@ export class Node implements GradNode {
     this.saved = {
       inputs: savedInputs,
       versions: savedInputs.map((t) => t?.version ?? 0),
-      output: rule.save?.output ? output : undefined,
+      output: (typeof rule.save?.output === 'function' ? rule.save.output(attrs) : rule.save?.output === true) ? output : undefined,
       outVersion: output.version,
     };
   }
@@ -164,6 +164,8 @@ function contextFor(node: Node): GradContext {
  */
 function propagate(seeds: ReadonlyArray<readonly [Tensor, Tensor]>, opts: BackwardOptions, sink: (leaf: Tensor, g: Tensor) => void,
   capture?: Map<Node, Tensor>, onStart?: (leaves: ReadonlySet<Tensor>, order: readonly Node[]) => void): void {
+  // like PyTorch, createGraph implies retainGraph unless said otherwise: the new graph reads the old one
+  const retain = opts.retainGraph ?? opts.createGraph ?? false;
   const run = (): void => {
     const grads = new Map<Node, Tensor>();
     const roots: Node[] = [];
@@ -203,6 +205,9 @@ function propagate(seeds: ReadonlyArray<readonly [Tensor, Tensor]>, opts: Backwa
       if (capture?.has(node)) capture.set(node, dy);
       const ctx = contextFor(node);
       const gs = node.rule.grad(dy, ctx);
+      // saved tensors go as soon as their rule has run (not at the end of the pass), so activations
+      // are garbage while the rest of backward allocates gradients, as PyTorch frees saved tensors
+      if (!retain) node.saved = null;
       node.edges.forEach((e, i) => {
         const g0 = gs[i];
         let g: Tensor | null = null;
@@ -218,8 +223,7 @@ function propagate(seeds: ReadonlyArray<readonly [Tensor, Tensor]>, opts: Backwa
       });
       grads.delete(node);
     }
-    // like PyTorch, createGraph implies retainGraph unless said otherwise: the new graph reads the old one
-    if (!(opts.retainGraph ?? opts.createGraph ?? false)) for (const node of order) node.saved = null;
+    if (!retain) for (const node of order) node.saved = null;   // nodes that got no gradient
     for (const [t, g] of toLeafLater) toLeaf(t, g);
   };
   if (opts.createGraph) enableGrad(run); else noGrad(run);
