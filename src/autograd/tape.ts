@@ -10,7 +10,7 @@ import type { DType } from '../backend/dtype.js';
 import { enableGrad, noGrad, setRecorder } from '../core/engine.js';
 import { TensorslimError } from '../core/errors.js';
 import { Tensor, type GradNode } from '../core/tensor.js';
-import { add, clone, reshape, sum, to, detach } from '../ops/index.js';
+import { add, add_, clone, reshape, sum, to, detach } from '../ops/index.js';
 import { getGradRule, type GradContext, type GradRule } from './registry.js';
 
 interface Edge {
@@ -43,6 +43,21 @@ export class Node implements GradNode {
       outVersion: output.version,
     };
   }
+}
+
+// Gradients whose storage a rule hands over whole: nothing else holds it (see markExclusiveGrad).
+const exclusiveGrads = new WeakSet<Tensor>();
+
+/**
+ * Declare that `g`, a gradient a rule is about to return, owns its storage alone (made for this
+ * result and referenced nowhere else), so the tape may add a leaf's later contributions into it in
+ * place instead of allocating their sum (a tied LM head and token embedding: one (V, C) buffer
+ * less at the end of backward). Returns g.
+ * @example return [markExclusiveGrad(dw)];
+ */
+export function markExclusiveGrad(g: Tensor): Tensor {
+  exclusiveGrads.add(g);
+  return g;
 }
 
 type GradHook = (grad: Tensor) => void;
@@ -191,8 +206,18 @@ function propagate(seeds: ReadonlyArray<readonly [Tensor, Tensor]>, opts: Backwa
     for (const [t] of toLeafLater) pending.set(t, (pending.get(t) ?? 0) + 1);
     onStart?.(new Set(pending.keys()), order);
     const leafGrads = new Map<Tensor, Tensor>();
+    // a leaf's sum: into the first contribution in place when a rule handed it over whole (not
+    // recorded: a recorded sum is part of the new graph)
+    const accumulate = (prev: Tensor, g: Tensor): Tensor => {
+      if (!opts.createGraph && exclusiveGrads.has(prev) && prev.dtype === g.dtype && shapeEquals(prev.shape, g.shape)
+        && prev.isContiguous() && prev.data.buffer !== g.data.buffer) {
+        add_(prev, g);
+        return prev;
+      }
+      return add(prev, g);
+    };
     const toLeaf = (leaf: Tensor, g: Tensor | null): void => {
-      if (g) { const prev = leafGrads.get(leaf); leafGrads.set(leaf, prev ? add(prev, g) : g); }
+      if (g) { const prev = leafGrads.get(leaf); leafGrads.set(leaf, prev ? accumulate(prev, g) : g); }
       const left = pending.get(leaf)! - 1;
       if (left > 0) { pending.set(leaf, left); return; }
       pending.delete(leaf);

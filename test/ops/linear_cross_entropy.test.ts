@@ -1,13 +1,13 @@
 // Kernel `linearCrossEntropy` (src/ops/linear_cross_entropy.ts): the LM head fused with its mean
 // cross-entropy, against softmaxCrossEntropy(fusedLinear(x, W)) on a backend without fused kernels,
 // over several row chunks, strided and 3-D inputs, an upstream gradient other than 1, gradients for
-// x only or W only, a retained graph backpropagated twice, and errors.
+// x only or W only, a retained graph backpropagated twice, a tied weight (also the embedding), and errors.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
-  Generator, backward, fusedLinear, grad, linearCrossEntropy, linearCrossEntropyReference, mul, randint, randn, softmaxCrossEntropy,
-  tensor, transpose, type Tensor,
+  Generator, backward, embeddingRows, fusedLinear, grad, linearCrossEntropy, linearCrossEntropyReference, mul, randint, randn, softmaxCrossEntropy,
+  tanh, tensor, transpose, type Tensor,
 } from '../../src/index.js';
 import { assertClose, primitivesOnly, withBackend } from './kernel_helpers.js';
 
@@ -67,6 +67,19 @@ test('linearCrossEntropy: gradients for x only or W only, and a retained graph b
   backward(loss);                                // the second pass recomputes from the saved inputs
   assertClose(x.grad!, ref[0]!, 1e-13, 1e-13, 'dx, second backward');
   assertClose(w.grad!, ref[1]!, 1e-13, 1e-13, 'dW, second backward');
+});
+
+test('linearCrossEntropy: a weight that is also the input embedding (tied) gets both contributions', () => {
+  const run = (): Tensor[] => {
+    const gen = new Generator(5);
+    const w = randn([6, 4], { dtype: 'float64', generator: gen, requiresGrad: true });
+    const ids = randint(0, 6, [5], { dtype: 'int32', generator: gen }), t = randint(0, 6, [5], { dtype: 'int32', generator: gen });
+    const loss = linearCrossEntropy(tanh(embeddingRows(w, ids)), w, t, { chunkElements: 12 });
+    backward(loss);
+    return [loss, w.grad!];
+  };
+  const want = withBackend(primitivesOnly(), run);
+  run().forEach((t, i) => assertClose(t, want[i]!, 1e-13, 1e-13, `output ${i}`));
 });
 
 test('linearCrossEntropy: errors name the op', () => {

@@ -13,6 +13,7 @@ import { Tensor } from '../../core/tensor.js';
 import { div, fusedBackwardOr, matmul, mul, oneHot, softmax, sub, to, transpose } from '../../ops/index.js';
 import type { LinearCrossEntropySaved } from '../../ops/linear_cross_entropy.js';
 import { defineGrad } from '../registry.js';
+import { markExclusiveGrad } from '../tape.js';
 
 defineGrad('linearCrossEntropy', {
   save: { inputs: [0, 1, 2] },
@@ -33,7 +34,9 @@ defineGrad('linearCrossEntropy', {
           dw = r.dw ? new Tensor(r.dw, x.dtype, [v, k]) : null;
         }
         const s = dy.item();
-        const scaled = (g: Tensor | null): Tensor | null => (g === null ? null : s === 1 ? g : mul(g, s));
+        // the weight gradient's storage is handed over whole (the forward made it for this result, or
+        // mul did): a tied embedding's gradient is added into it in place (tape.ts markExclusiveGrad)
+        const scaled = (g: Tensor | null): Tensor | null => (g === null ? null : markExclusiveGrad(s === 1 ? g : mul(g, s)));
         return [needs[0] ? scaled(dx) : null, needs[1] ? scaled(dw) : null, null];
       },
       () => {
