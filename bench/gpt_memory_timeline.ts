@@ -1,6 +1,7 @@
 // Where a GPT training step's memory goes: resident set size, V8's external (ArrayBuffer) bytes and
 // the storage pool's free bytes after model setup, after each forward (loss), backward and
-// optimizer step, for a few steps. One process, ours only; prints one JSON line.
+// optimizer step, for a few steps, and the process CPU time per step after the first. One process,
+// ours only; prints one JSON line.
 //   usage: npx tsx bench/gpt_memory_timeline.ts [preset=gpt2] [steps=2] [--unfused-loss] [--checkpointing]
 import { Generator, manualSeed } from '../src/core/random.js';
 import * as ops from '../src/ops/index.js';
@@ -28,7 +29,9 @@ const gen = new Generator(7);
 const x = ops.randint(0, config.vocabSize, [p.batch, config.blockSize], { dtype: 'int32', generator: gen });
 const y = ops.randint(0, config.vocabSize, [p.batch, config.blockSize], { dtype: 'int32', generator: gen });
 mark('setup');
+let cpu0 = process.cpuUsage();
 for (let s = 0; s < steps; s++) {
+  if (s === 1) cpu0 = process.cpuUsage();   // step 0 is the warm-up (Adam's state is made there)
   opt.zeroGrad();
   const loss = fused ? model.loss(x, y) : gptLoss(model.call(x), y);
   mark(`step ${s} forward`);
@@ -37,4 +40,6 @@ for (let s = 0; s < steps; s++) {
   opt.step();
   mark(`step ${s} optimizer`);
 }
-process.stdout.write(`${JSON.stringify({ preset, fused, checkpointing: config.checkpointing, marks })}\n`);
+const cpu = process.cpuUsage(cpu0);
+const cpuMsPerStep = steps > 1 ? (cpu.user + cpu.system) / 1000 / (steps - 1) : null;
+process.stdout.write(`${JSON.stringify({ preset, fused, checkpointing: config.checkpointing, cpuMsPerStep, peakRssBytes: process.resourceUsage().maxRSS * 1024, marks })}\n`);
