@@ -1,7 +1,8 @@
 // The GPT training-step benchmark of issue 7, tensorslim against PyTorch in one session: runs
 // `tensorslim bench gpt --json` and bench/peer_gpt.py alternately for several rounds (each in a
 // fresh process, so each reports its own peak resident memory), and records the medians, the ratio,
-// both peak RSS values, the peer configuration and the machine as benchmark 'gpt' (bench/README.md).
+// both peak RSS values, the process CPU time per step of each side (robust to other load), the peer
+// configuration and the machine as benchmark 'gpt' (bench/README.md).
 //   usage: npx tsx bench/run_gpt.ts [rounds=3] [steps=10]      (BENCH_THREADS, default 2)
 // With --preset gpt2 (GPT-2 small's shape, 124 M parameters, batch 4, context 256) it runs instead
 // the GPT-2-sized comparison of issue 17 (runGpt2 below) and records benchmark 'gpt2'.
@@ -20,15 +21,15 @@ const threads = String(process.env['BENCH_THREADS'] ?? 2);
 const ours = (): Json => runOursNative(['src/cli/main.ts', 'bench', 'gpt', '--json', '--threads', threads, '--steps', steps]);
 const peer = (): Json => runJson('/usr/bin/python3', ['bench/peer_gpt.py', steps, '2'], peerEnv());
 
-const raw: Record<string, number[]> = { stepMs: [], peerStepMs: [], peakRssBytes: [], peerPeakRssBytes: [], loadavg: [] };
+const raw: Record<string, number[]> = { stepMs: [], peerStepMs: [], cpuMsPerStep: [], peerCpuMsPerStep: [], peakRssBytes: [], peerPeakRssBytes: [], loadavg: [] };
 let machine: Json = {}, peerConfig: unknown = null, config: Json = {};
 for (let i = 0; i < rounds; i++) {
   process.stderr.write(`round ${i + 1}/${rounds}\n`);
   raw['loadavg']!.push(os.loadavg()[0]!);
   const o = ours(); machine = o['machine'] as Json; config = o['config'] as Json;
-  raw['stepMs']!.push(o['stepMs'] as number); raw['peakRssBytes']!.push(o['peakRssBytes'] as number);
+  raw['stepMs']!.push(o['stepMs'] as number); raw['peakRssBytes']!.push(o['peakRssBytes'] as number); raw['cpuMsPerStep']!.push(o['cpuMsPerStep'] as number);
   const p = peer(); peerConfig = p['peer'];
-  raw['peerStepMs']!.push(p['stepMs'] as number); raw['peerPeakRssBytes']!.push(p['peakRssBytes'] as number);
+  raw['peerStepMs']!.push(p['stepMs'] as number); raw['peerPeakRssBytes']!.push(p['peakRssBytes'] as number); raw['peerCpuMsPerStep']!.push(p['cpuMsPerStep'] as number);
 }
 const med = Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, median(v)]));
 const tokens = (config['blockSize'] as number) * 16;
@@ -39,8 +40,14 @@ const result = {
   rounds,
   stepsPerRound: Number(steps),
   medians: { ...med, tokensPerSecond: tokens / (med['stepMs']! / 1000), peerTokensPerSecond: tokens / (med['peerStepMs']! / 1000) },
-  ratios: { stepVsTorch: med['stepMs']! / med['peerStepMs']!, peakRssVsTorch: med['peakRssBytes']! / med['peerPeakRssBytes']! },
-  units: { stepMs: 'ms per training step (median of the round medians)', peakRssBytes: 'bytes, whole process (ru_maxrss)' },
+  ratios: {
+    stepVsTorch: med['stepMs']! / med['peerStepMs']!, stepCpuVsTorch: med['cpuMsPerStep']! / med['peerCpuMsPerStep']!,
+    peakRssVsTorch: med['peakRssBytes']! / med['peerPeakRssBytes']!,
+  },
+  units: {
+    stepMs: 'ms per training step (median of the round medians)', peakRssBytes: 'bytes, whole process (ru_maxrss)',
+    cpuMsPerStep: 'process CPU ms (all threads) per timed step: less distorted by other load than wall time, but counts idle-spinning pool threads',
+  },
   peer: peerConfig,
   config,
   raw,

@@ -18,8 +18,11 @@ export interface GradContext {
 }
 
 export interface GradRule {
-  /** Inputs (by position) and whether the output must be kept alive for backward. */
-  readonly save?: { readonly inputs?: readonly number[]; readonly output?: boolean };
+  /**
+   * Inputs (by position) and whether the output must be kept alive for backward: true, or a test
+   * of the recorded attrs (linear keeps its output only for the ReLU mask).
+   */
+  readonly save?: { readonly inputs?: readonly number[]; readonly output?: boolean | ((attrs: Readonly<Record<string, unknown>>) => boolean) };
   /** Gradients for each input, in the OUTPUT's shape for broadcasting ops (the tape reduces them). */
   grad(dy: Tensor, ctx: GradContext): (Tensor | null)[];
 }

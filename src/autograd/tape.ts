@@ -10,7 +10,7 @@ import type { DType } from '../backend/dtype.js';
 import { enableGrad, noGrad, setRecorder } from '../core/engine.js';
 import { TensorslimError } from '../core/errors.js';
 import { Tensor, type GradNode } from '../core/tensor.js';
-import { add, clone, reshape, sum, to, detach } from '../ops/index.js';
+import { add, add_, clone, reshape, sum, to, detach } from '../ops/index.js';
 import { getGradRule, type GradContext, type GradRule } from './registry.js';
 
 interface Edge {
@@ -39,10 +39,25 @@ export class Node implements GradNode {
     this.saved = {
       inputs: savedInputs,
       versions: savedInputs.map((t) => t?.version ?? 0),
-      output: rule.save?.output ? output : undefined,
+      output: (typeof rule.save?.output === 'function' ? rule.save.output(attrs) : rule.save?.output === true) ? output : undefined,
       outVersion: output.version,
     };
   }
+}
+
+// Gradients whose storage a rule hands over whole: nothing else holds it (see markExclusiveGrad).
+const exclusiveGrads = new WeakSet<Tensor>();
+
+/**
+ * Declare that `g`, a gradient a rule is about to return, owns its storage alone (made for this
+ * result and referenced nowhere else), so the tape may add a leaf's later contributions into it in
+ * place instead of allocating their sum (a tied LM head and token embedding: one (V, C) buffer
+ * less at the end of backward). Returns g.
+ * @example return [markExclusiveGrad(dw)];
+ */
+export function markExclusiveGrad(g: Tensor): Tensor {
+  exclusiveGrads.add(g);
+  return g;
 }
 
 type GradHook = (grad: Tensor) => void;
@@ -164,6 +179,8 @@ function contextFor(node: Node): GradContext {
  */
 function propagate(seeds: ReadonlyArray<readonly [Tensor, Tensor]>, opts: BackwardOptions, sink: (leaf: Tensor, g: Tensor) => void,
   capture?: Map<Node, Tensor>, onStart?: (leaves: ReadonlySet<Tensor>, order: readonly Node[]) => void): void {
+  // like PyTorch, createGraph implies retainGraph unless said otherwise: the new graph reads the old one
+  const retain = opts.retainGraph ?? opts.createGraph ?? false;
   const run = (): void => {
     const grads = new Map<Node, Tensor>();
     const roots: Node[] = [];
@@ -189,8 +206,18 @@ function propagate(seeds: ReadonlyArray<readonly [Tensor, Tensor]>, opts: Backwa
     for (const [t] of toLeafLater) pending.set(t, (pending.get(t) ?? 0) + 1);
     onStart?.(new Set(pending.keys()), order);
     const leafGrads = new Map<Tensor, Tensor>();
+    // a leaf's sum: into the first contribution in place when a rule handed it over whole (not
+    // recorded: a recorded sum is part of the new graph)
+    const accumulate = (prev: Tensor, g: Tensor): Tensor => {
+      if (!opts.createGraph && exclusiveGrads.has(prev) && prev.dtype === g.dtype && shapeEquals(prev.shape, g.shape)
+        && prev.isContiguous() && prev.data.buffer !== g.data.buffer) {
+        add_(prev, g);
+        return prev;
+      }
+      return add(prev, g);
+    };
     const toLeaf = (leaf: Tensor, g: Tensor | null): void => {
-      if (g) { const prev = leafGrads.get(leaf); leafGrads.set(leaf, prev ? add(prev, g) : g); }
+      if (g) { const prev = leafGrads.get(leaf); leafGrads.set(leaf, prev ? accumulate(prev, g) : g); }
       const left = pending.get(leaf)! - 1;
       if (left > 0) { pending.set(leaf, left); return; }
       pending.delete(leaf);
@@ -203,6 +230,9 @@ function propagate(seeds: ReadonlyArray<readonly [Tensor, Tensor]>, opts: Backwa
       if (capture?.has(node)) capture.set(node, dy);
       const ctx = contextFor(node);
       const gs = node.rule.grad(dy, ctx);
+      // saved tensors go as soon as their rule has run (not at the end of the pass), so activations
+      // are garbage while the rest of backward allocates gradients, as PyTorch frees saved tensors
+      if (!retain) node.saved = null;
       node.edges.forEach((e, i) => {
         const g0 = gs[i];
         let g: Tensor | null = null;
@@ -218,8 +248,7 @@ function propagate(seeds: ReadonlyArray<readonly [Tensor, Tensor]>, opts: Backwa
       });
       grads.delete(node);
     }
-    // like PyTorch, createGraph implies retainGraph unless said otherwise: the new graph reads the old one
-    if (!(opts.retainGraph ?? opts.createGraph ?? false)) for (const node of order) node.saved = null;
+    if (!retain) for (const node of order) node.saved = null;   // nodes that got no gradient
     for (const [t, g] of toLeafLater) toLeaf(t, g);
   };
   if (opts.createGraph) enableGrad(run); else noGrad(run);

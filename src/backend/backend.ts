@@ -149,6 +149,16 @@ export interface FusedKernels {
    */
   softmaxCrossEntropyBackward?(logits: View, target: View, scale: number): TypedArray;
   /**
+   * A linear layer without bias (an LM head) and its mean softmax cross-entropy in one kernel, by
+   * chunks of rows, so the (N, V) logits never exist whole: z = x (N, C) @ w^T (w: (V, C)),
+   * loss[i] = logsumexp(z[i]) - z[i, target[i]] as float64, and, where `needs` ([x, w]) asks, the
+   * gradients of mean_i loss[i]: dx (N, C) and dw (V, C), contiguous, of x's dtype (else null).
+   * x and w any strides, one float dtype; target int32 (N,), each in [0, V) (the op checks).
+   * `chunkElements` bounds the scratch of logits: max(1, floor(chunkElements / V)) rows at a time.
+   */
+  linearCrossEntropy?(x: View, w: View, target: View, needs: readonly [boolean, boolean], chunkElements: number):
+    { loss: Float64Array; dx: TypedArray | null; dw: TypedArray | null };
+  /**
    * Backward of linear (+ReLU when `y`, the forward output, is given) in one call: [dx, dw, db] for
    * dy (M, N), x (M, K), w (N, K), each only where `needs` asks (else null); null when this
    * backend cannot handle these arrays (the rule then composes).

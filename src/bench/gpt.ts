@@ -36,6 +36,8 @@ export interface GptBenchOptions {
   batch?: number;
   /** Recompute block activations in backward (default false). */
   checkpointing?: boolean;
+  /** The loss as GPT.loss (LM head fused into the cross-entropy; default true) or gptLoss(model(x), y) (materialized logits). */
+  fusedLoss?: boolean;
   /** Model overrides (default: nLayer 4, nEmbd 256, nHead 4, blockSize 128, vocabSize 256). */
   model?: Partial<Omit<GptConfig, 'arch'>>;
 }
@@ -56,6 +58,8 @@ export interface GptBenchResult {
   params: number;
   threads: number;
   checkpointing: boolean;
+  /** Whether the loss ran fused (GPT.loss) or on materialized logits (gptLoss). */
+  fusedLoss: boolean;
   /** Peak resident set size of this process, bytes. */
   peakRssBytes: number;
   /** Loss after the last step (a sanity check that training ran). */
@@ -87,10 +91,11 @@ export function benchGpt(opts: GptBenchOptions = {}): GptBenchResult {
   const t = config.blockSize;
   const x = ops.randint(0, config.vocabSize, [batch, t], { dtype: 'int32', generator: gen });
   const y = ops.randint(0, config.vocabSize, [batch, t], { dtype: 'int32', generator: gen });
+  const fused = opts.fusedLoss ?? true;
   let last = NaN;
   const step = (): void => {
     opt.zeroGrad();
-    const loss = gptLoss(model.call(x), y);
+    const loss = fused ? model.loss(x, y) : gptLoss(model.call(x), y);
     loss.backward();
     opt.step();
     last = loss.item();
@@ -104,7 +109,7 @@ export function benchGpt(opts: GptBenchOptions = {}): GptBenchResult {
   return {
     bench: 'gpt', stepMs, minMs: Math.min(...times), tokensPerSecond: (batch * t) / (stepMs / 1000), steps, batch, context: t,
     cpuMsPerStep: (cpu.user + cpu.system) / 1000 / steps,
-    params: model.countParameters(false), threads: machine.threads, checkpointing: config.checkpointing ?? false,
+    params: model.countParameters(false), threads: machine.threads, checkpointing: config.checkpointing ?? false, fusedLoss: fused,
     peakRssBytes: process.resourceUsage().maxRSS * 1024, finalLoss: last, config, machine,
   };
 }

@@ -276,6 +276,24 @@ export class GPT extends Module<[idx: Tensor, cache?: KVCache | null], Tensor> {
   }
 
   /**
+   * Mean next-token cross-entropy (nats) of this model on token ids idx (B, T) against int32
+   * targets (B, T): the value and gradients of gptLoss(model.call(idx), targets), with the LM head
+   * fused into the loss (ops.linearCrossEntropy), so the (B, T, vocabSize) logits and their
+   * gradient are never materialized whole (for GPT-2's vocabulary at 4 x 256 tokens, 206 MB each).
+   * Falls back to gptLoss(model.call(idx), targets) when hooks are registered on the model or its
+   * head, or the head is not a bias-free Linear.
+   * @example const loss = model.loss(x, y); loss.backward();
+   */
+  loss(idx: Tensor, targets: Tensor): Tensor {
+    const head = this.lm_head;
+    if (this.hasForwardHooks || !(head instanceof Linear) || head.hasForwardHooks || head.bias) return gptLoss(this.call(idx), targets);
+    if (targets.ndim !== 2 || idx.ndim !== 2 || targets.shape[0] !== idx.shape[0] || targets.shape[1] !== idx.shape[1]) {
+      throw new ShapeError('GPT.loss', `expected token ids (B, T) and targets (B, T) of the same shape, got ${fmtShape(idx.shape)} and ${fmtShape(targets.shape)}`);
+    }
+    return ops.linearCrossEntropy(this.hiddenStates(idx), head.weight, targets);
+  }
+
+  /**
    * Extend each row of idx (B, T) by `maxNewTokens` sampled tokens (eval mode, no gradients).
    * Returns (B, T + maxNewTokens) int32. Once the context is full, the cache restarts from the last
    * blockSize / 2 tokens (positions must shift), so most tokens still cost one position; without
@@ -388,7 +406,8 @@ export function gptLoss(logits: Tensor, targets: Tensor): Tensor {
 }
 
 /**
- * Loss function for the Trainer on [x, y] token batches: gptLoss(model(x), y). With
+ * Loss function for the Trainer on [x, y] token batches: gptLoss(model(x), y) (for a GPT,
+ * model.loss(x, y): the same value and gradients with the LM head fused into the loss). With
  * `accumulationSteps` k > 1 the batch is split into k micro-batches along the batch axis; the
  * first k - 1 are backpropagated here, and the last is returned (the Trainer backpropagates it), so
  * the gradient equals that of the whole batch while only one micro-batch's activations are alive.
@@ -404,16 +423,17 @@ export function lmLossFn(opts: { accumulationSteps?: number } = {}): (model: Any
     const [x, y] = splitTokenBatch(batch);
     const m = model as Module<[Tensor], Tensor>;
     const b = x.shape[0]!;
-    if (k === 1) return gptLoss(m.call(x), y);
+    const lossOf = (xs: Tensor, ys: Tensor): Tensor => (model instanceof GPT ? model.loss(xs, ys) : gptLoss(m.call(xs), ys));
+    if (k === 1) return lossOf(x, y);
     if (b % k !== 0) throw new TensorslimError('lmLossFn', `batch size ${b} is not divisible by accumulationSteps ${k}`);
     const mb = b / k;
     let earlier = 0;
     for (let i = 0; i < k - 1; i++) {
-      const loss = ops.mul(gptLoss(m.call(ops.narrow(x, 0, i * mb, mb)), ops.narrow(y, 0, i * mb, mb)), 1 / k);
+      const loss = ops.mul(lossOf(ops.narrow(x, 0, i * mb, mb), ops.narrow(y, 0, i * mb, mb)), 1 / k);
       earlier += loss.item();
       loss.backward();
     }
-    const last = ops.mul(gptLoss(m.call(ops.narrow(x, 0, (k - 1) * mb, mb)), ops.narrow(y, 0, (k - 1) * mb, mb)), 1 / k);
+    const last = ops.mul(lossOf(ops.narrow(x, 0, (k - 1) * mb, mb), ops.narrow(y, 0, (k - 1) * mb, mb)), 1 / k);
     return ops.add(last, earlier);   // the constant carries the earlier micro-batches' loss, not their gradient
   };
 }

@@ -184,7 +184,7 @@ export abstract class Module<Args extends unknown[] = [Tensor], Out = Tensor> {
 
   /**
    * Whether a forward pre-hook or forward hook is registered on this module (not its children):
-   * a fast path that runs forward() without call() must not skip them.
+   * a fast path that runs forward() without call() (compileInference, GPT.loss) must not skip them.
    * @example new Linear(2, 2).hasForwardHooks // false
    */
   get hasForwardHooks(): boolean { return this.#preHooks.size > 0 || this.#postHooks.size > 0; }

@@ -14,6 +14,7 @@ export * from './activation.js';
 export * from './inplace.js';
 export * from './linear.js';
 export * from './softmax_cross_entropy.js';
+export * from './linear_cross_entropy.js';
 export * from './layer_norm.js';
 export * from './gelu.js';
 export * from './embedding.js';

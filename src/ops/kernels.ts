@@ -22,9 +22,10 @@ export const KERNELS = [
   'unfold2d', 'fold2d', 'maxPool2d', 'conv2d',
   // fused kernels, one file each named after the kernel: linear (+bias, +ReLU) ops/linear.ts, mean
   // softmax cross-entropy ops/softmax_cross_entropy.ts, layer norm over the last dimension (+weight,
-  // +bias) ops/layer_norm.ts, GELU (erf or tanh form) ops/gelu.ts. (The embedding kernel records
-  // 'gather', ops/embedding.ts; Adam is an optimizer step, optim/adam.ts, never recorded.)
-  'linear', 'softmaxCrossEntropy', 'layerNorm', 'gelu',
+  // +bias) ops/layer_norm.ts, GELU (erf or tanh form) ops/gelu.ts, an LM head fused with its mean
+  // cross-entropy ops/linear_cross_entropy.ts. (The embedding kernel records 'gather',
+  // ops/embedding.ts; Adam is an optimizer step, optim/adam.ts, never recorded.)
+  'linear', 'softmaxCrossEntropy', 'layerNorm', 'gelu', 'linearCrossEntropy',
   // fused scaled-dot-product attention (ops/attention.ts)
   'attention',
   // activation checkpointing: recomputes a function in backward (autograd/recompute.ts)

@@ -60,6 +60,8 @@ const DIFFERENTIABLE: Record<string, () => Tensor | readonly Tensor[]> = {
   linearReference: () => ops.linearReference(R([2, 3]), R([4, 3]), R([4]), true),
   conv2dReference: () => ops.conv2dReference(R([1, 2, 4, 4]), R([3, 2, 2, 2]), R([3]), ops.conv2dGeometry('conv2d', [1, 2, 4, 4], [2, 2], [1, 1], [0, 0], [1, 1])),
   softmaxCrossEntropyReference: () => ops.softmaxCrossEntropyReference(R([2, 3]), idx([2, 0])),
+  linearCrossEntropy: () => ops.linearCrossEntropy(R([2, 3]), R([4, 3]), idx([2, 0])),
+  linearCrossEntropyReference: () => ops.linearCrossEntropyReference(R([2, 3]), R([4, 3]), idx([2, 0])),
   layerNormParts: () => { const p = ops.layerNormParts(R([2, 4]), 1, 1e-5); return [p.mean, p.centered, p.std]; },
   layerNormApply: () => ops.layerNormApply(ops.layerNormParts(R([2, 4]), 1, 1e-5), R([4]), R([4])),
 };

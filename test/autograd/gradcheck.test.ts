@@ -9,7 +9,7 @@ import {
   log, logSoftmax, logsumexp, matmul, max, maximum, mean, min, minimum, maxPool2d, mul, narrow, neg, padSlice,
   permute, pow, randn, relu, reshape, scatterAdd, sigmoid, sign, sin, slice, softmax, sqrt, stack, sub, sum,
   tanh, tensor, to, transpose, unfold2d, variance, where, gt, contiguous, conv2dGeometry, rand,
-  fusedLinear, softmaxCrossEntropy, scaledDotProductAttention, checkpoint, fusedLayerNorm, fusedGelu,
+  fusedLinear, softmaxCrossEntropy, scaledDotProductAttention, checkpoint, fusedLayerNorm, fusedGelu, linearCrossEntropy,
 } from '../../src/index.js';
 
 const gen = new Generator(1234);
@@ -83,6 +83,8 @@ const KERNEL_CASES: Record<string, Case> = {
   // fused kernels: ReLU case with pre-activations kept away from the kink by a large bias
   linear: { fn: (x, w, b) => fusedLinear(x, w, b, { relu: true }), inputs: () => [R([3, 4]), R([5, 4]), K([5])] },
   softmaxCrossEntropy: { fn: (z) => softmaxCrossEntropy(z, idx([2, 0, 4])), inputs: () => [R([3, 5])] },
+  // one row per chunk (chunkElements 5 = V): gradients accumulate over chunks
+  linearCrossEntropy: { fn: (x, w) => linearCrossEntropy(x, w, idx([2, 0, 4]), { chunkElements: 5 }), inputs: () => [R([3, 4]), R([5, 4])] },
   // over the last dim of a 3-D input, with weight and bias
   layerNorm: { fn: (x, w, b) => fusedLayerNorm(x, w, b, 1e-5), inputs: () => [R([2, 3, 5]), R([5]), R([5])] },
   gelu: { fn: (x) => fusedGelu(x), inputs: () => [R([3, 4])] },

@@ -121,6 +121,10 @@ test('bench gpt --json: median step time and tokens per second of a small config
   assert.equal(r.bench, 'gpt');
   assert.ok(r.stepMs > 0 && r.tokensPerSecond > 0 && r.peakRssBytes > 0 && Number.isFinite(r.finalLoss));
   assert.equal(r.context, 16);
+  // the loss as GPT.loss (fused head, the default) or on materialized logits: the same step
+  const u = benchGpt({ steps: 1, warmup: 0, batch: 2, model: { nLayer: 1, nEmbd: 32, nHead: 2, blockSize: 16 }, fusedLoss: false });
+  assert.deepEqual([r.fusedLoss, u.fusedLoss], [true, false]);
+  assert.ok(Math.abs(u.finalLoss - r.finalLoss) < 1e-5, `fused ${r.finalLoss} vs unfused ${u.finalLoss}`);
 });
 
 test('bench gpt presets and --generate: the gpt2 shape, generation tokens/s on a small model, bad flags refused', async () => {

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 
-import { Tensor } from '../../src/index.js';
+import { Tensor, linearCrossEntropy } from '../../src/index.js';
 import { AdamW, clipGradNorm } from '../../src/optim/index.js';
 import { GPT, gptLoss, gptParamGroups, validateGptConfig, type GptConfig } from '../../src/models/gpt.js';
 
@@ -59,6 +59,12 @@ for (const c of fx.cases) {
       assert.ok(p.grad, `${name} has no gradient`);
       close(p.grad, c.grads[name]!, 1e-12, `grad of ${name}`);
     }
+    // GPT.loss: the LM head fused into the loss (linearCrossEntropy, 2 rows per chunk here), same value and gradients
+    model.zeroGrad();
+    const fused = linearCrossEntropy(model.hiddenStates(i32(c.idx)), model.lm_head.weight, i32(c.targets), { chunkElements: 2 * c.config.vocabSize });
+    assert.ok(Math.abs(fused.item() - c.loss) < 1e-12, `fused loss ${fused.item()} vs PyTorch ${c.loss}`);
+    fused.backward();
+    for (const [name, p] of model.namedParameters()) close(p.grad!, c.grads[name]!, 1e-12, `fused: grad of ${name}`);
   });
 }
 
@@ -68,7 +74,7 @@ test('GPT parity: 10 AdamW steps (nanoGPT groups, weight decay 0.1, clip 1.0) gi
   const opt = new AdamW(gptParamGroups(model, r.weightDecay), { lr: r.lr, betas: r.betas, eps: r.eps });
   r.batches.forEach((b, i) => {
     opt.zeroGrad();
-    const loss = gptLoss(model.call(i32(b.idx)), i32(b.targets));
+    const loss = model.loss(i32(b.idx), i32(b.targets));   // GPT.loss: the fused LM head + cross-entropy
     assert.ok(Math.abs(loss.item() - r.losses[i]!) < 1e-10, `step ${i}: loss ${loss.item()} vs PyTorch ${r.losses[i]}`);
     loss.backward();
     clipGradNorm(model.parameters(), r.clipNorm);

@@ -10,6 +10,7 @@ import './max_pool2d.js';
 import './conv2d.js';
 import './linear.js';
 import './softmax_cross_entropy.js';
+import './linear_cross_entropy.js';
 import './layer_norm.js';
 import './gelu.js';
 import './attention.js';

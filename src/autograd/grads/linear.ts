@@ -11,7 +11,7 @@ import { fusedBackwardOr, le, matmul, sum, transpose, where } from '../../ops/in
 import { defineGrad } from '../registry.js';
 
 defineGrad('linear', {
-  save: { inputs: [0, 1], output: true },
+  save: { inputs: [0, 1], output: (a) => a['relu'] === true },   // the output only for the ReLU mask
   grad: (dy, c) => {
     const relu = c.attrs['relu'] === true;
     const x = c.input(0), w = c.input(1);

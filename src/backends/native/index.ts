@@ -8,7 +8,8 @@
 // int32 -> float), assign (same dtype, distinct buffers), unfold2d/fold2d, comparisons of int32 or
 // uint8 operands; and the fused kernels, each in a file named after it (the C++ entry points in
 // native/src/<name>.cc): linear.ts (linear(+bias, +ReLU) and its backward), softmax_cross_entropy.ts
-// (loss and backward), adam.ts, layer_norm.ts, gelu.ts, attention.ts, embedding.ts (row gather
+// (loss and backward), linear_cross_entropy.ts (the LM head fused with its loss, by chunks of rows,
+// composed from the linear, matmul and softmax cross-entropy entry points), adam.ts, layer_norm.ts, gelu.ts, attention.ts, embedding.ts (row gather
 // and its scatter-add adjoint), csr_linear.ts, max_pool2d.ts (pooling with argmax, and its
 // scatter adjoint), conv2d.ts (convolution without a column tensor, and its backward) and
 // int8_linear.ts (the int8 GEMM, QuantizedKernels). Views are packed for the addon by pack.ts.
@@ -41,6 +42,7 @@ import { maxPool2dKernels } from './max_pool2d.js';
 import { int8LinearKernels } from './int8_linear.js';
 import { layerNormKernels } from './layer_norm.js';
 import { linearKernels } from './linear.js';
+import { linearCrossEntropyKernels } from './linear_cross_entropy.js';
 import { metaBuffer, packViews, putView } from './pack.js';
 import { softmaxCrossEntropyKernels } from './softmax_cross_entropy.js';
 
@@ -249,6 +251,7 @@ function makeBackend(n: NativeAddon): NativeBackend {
     where, gather: ref.gather, scatterAdd: ref.scatterAdd,
     ...linearKernels(n),
     ...softmaxCrossEntropyKernels(n),
+    ...linearCrossEntropyKernels(n),
     ...adamKernels(n),
     ...layerNormKernels(n),
     ...geluKernels(n),
