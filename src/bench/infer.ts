@@ -49,6 +49,8 @@ export interface InferBenchResult {
   path: 'plan' | 'call';
   /** Median milliseconds per model.call() under noGrad, timed interleaved with the plan (= medianMs when path is 'call'). */
   callMedianMs: number;
+  /** Process CPU milliseconds (all threads, pool workers' spinning included) per call through `path`. */
+  cpuMsPerCall: number;
   p10Ms: number;
   p90Ms: number;
   /** batch / median seconds. */
@@ -108,9 +110,13 @@ export function benchInfer(model: AnyPresetModel, opts: InferBenchOptions = {}):
     if (planned) timeSteps(call, warmup, 0);
     // blocks of 10 calls, alternating the two paths, so load drifts hit both alike
     const times: number[] = [], callTimes: number[] = [];
+    let cpuUs = 0;
     for (let done = 0; done < iters; done += 10) {
       const n = Math.min(10, iters - done);
+      const c0 = process.cpuUsage();
       times.push(...timeSteps(main, 0, n));
+      const c1 = process.cpuUsage(c0);
+      cpuUs += c1.user + c1.system;
       if (planned) callTimes.push(...timeSteps(call, 0, n));
     }
     const med = median(times);
@@ -124,6 +130,7 @@ export function benchInfer(model: AnyPresetModel, opts: InferBenchOptions = {}):
       medianMs: med,
       path: planned ? 'plan' : 'call',
       callMedianMs: planned ? median(callTimes) : med,
+      cpuMsPerCall: cpuUs / 1000 / iters,
       p10Ms: percentile(times, 0.1),
       p90Ms: percentile(times, 0.9),
       samplesPerSecond: batch / (med / 1000),
