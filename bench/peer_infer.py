@@ -46,11 +46,13 @@ with torch.inference_mode():
         t = time.perf_counter(); model(x); probe.append(time.perf_counter() - t)
     iters = iters_arg or max(20, min(2000, round(2.0 / max(1e-6, median(probe)))))
     ts = []
+    c0 = time.process_time()  # CPU time of every thread of the process
     for _ in range(iters):
         t = time.perf_counter(); model(x); ts.append((time.perf_counter() - t) * 1000)
+    cpu_ms = (time.process_time() - c0) * 1000 / iters
 s = sorted(ts)
 pct = lambda q: s[min(len(s) - 1, max(0, round(q * (len(s) - 1))))]
-print(json.dumps({'bench': 'infer', 'model': name, 'batch': batch, 'medianMs': median(ts), 'p10Ms': pct(0.1), 'p90Ms': pct(0.9), 'iters': iters,
+print(json.dumps({'bench': 'infer', 'model': name, 'batch': batch, 'medianMs': median(ts), 'p10Ms': pct(0.1), 'p90Ms': pct(0.9), 'iters': iters, 'cpuMsPerCall': cpu_ms,
                   'params': sum(p.numel() for p in model.parameters()),
                   'peer': {'library': 'PyTorch', 'version': torch.__version__, 'threads': threads, 'mode': 'eval, torch.inference_mode()',
                            'openblas': openblas_config()}}))

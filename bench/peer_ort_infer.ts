@@ -31,11 +31,13 @@ try {
   for (let i = 0; i < 5; i++) probe.push(await call());
   const iters = Number(itersArg) || Math.max(20, Math.min(2000, Math.round(2000 / Math.max(1e-3, median(probe)))));
   const ts: number[] = [];
+  const c0 = process.cpuUsage();  // every thread of the process, ONNX Runtime's pool included
   for (let i = 0; i < iters; i++) ts.push(await call());
+  const c1 = process.cpuUsage(c0);
   const s = [...ts].sort((a, b) => a - b);
   const pct = (q: number): number => s[Math.min(s.length - 1, Math.max(0, Math.round(q * (s.length - 1))))]!;
   process.stdout.write(`${JSON.stringify({
-    bench: 'infer', model: name, batch, medianMs: median(ts), p10Ms: pct(0.1), p90Ms: pct(0.9), iters,
+    bench: 'infer', model: name, batch, medianMs: median(ts), p10Ms: pct(0.1), p90Ms: pct(0.9), iters, cpuMsPerCall: (c1.user + c1.system) / 1000 / iters,
     peer: { library: 'ONNX Runtime (onnxruntime-node)', version: ort.env.versions?.common ?? 'unknown', threads, opset: exported.opset, executionProvider: 'cpu', graphOptimization: 'default (all)' },
   })}\n`);
 } finally {

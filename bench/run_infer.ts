@@ -27,6 +27,7 @@ const loads: number[] = [];
 for (const model of models) {
   const best: Record<Side, number[]> = { ours: [], torch: [], ort: [] };
   const oursCall: number[] = [];
+  const cpu: Record<Side, number[]> = { ours: [], torch: [], ort: [] };
   const bestThreads: Record<Side, string[]> = { ours: [], torch: [], ort: [] };
   const configs: Partial<Record<Side, unknown>> = {};
   for (let i = 0; i < rounds; i++) {
@@ -37,7 +38,7 @@ for (const model of models) {
       for (const t of THREADS) {
         const r = run(side, model, t);
         if (side === 'ours') machine = r['machine'] as Json; else configs[side] = r['peer'];
-        if ((r['medianMs'] as number) < fastest) { fastest = r['medianMs'] as number; at = t; if (side === 'ours') oursCall[i] = r['callMedianMs'] as number; }
+        if ((r['medianMs'] as number) < fastest) { fastest = r['medianMs'] as number; at = t; cpu[side][i] = r['cpuMsPerCall'] as number; if (side === 'ours') oursCall[i] = r['callMedianMs'] as number; }
       }
       best[side].push(fastest); bestThreads[side].push(at);
     }
@@ -48,6 +49,9 @@ for (const model of models) {
     medianMs: m.ours, torchMs: m.torch, ortMs: m.ort,
     ratios: { vsTorch: m.ours / m.torch, vsOrt: m.ours / m.ort },
     callMs: m.call, callRatios: { vsTorch: m.call / m.torch, vsOrt: m.call / m.ort },
+    // process CPU ms per call of each side's fastest configuration (all its threads), and their ratios
+    cpuMs: { ours: median(cpu.ours), torch: median(cpu.torch), ort: median(cpu.ort) },
+    cpuRatios: { vsTorch: median(cpu.ours) / median(cpu.torch), vsOrt: median(cpu.ours) / median(cpu.ort) },
     threadsChosen: bestThreads, peers: configs, raw: best,
   });
 }
@@ -56,9 +60,9 @@ const result = {
   machine: { ...machineInfo(machine), loadavgDuring: loads },
   workload: `forward pass at batch ${batch}, eval mode, no graph (ours: tensorslim bench infer, through compileInference's plan, and model.call() as callMs; PyTorch: inference_mode; ONNX Runtime: our opset-17 export, CPU provider), random inputs`,
   rounds,
-  units: { medianMs: 'ms per forward call: median over rounds of each round\'s median, each side at its faster of 1 and 2 threads' },
+  units: { medianMs: 'ms per forward call: median over rounds of each round\'s median, each side at its faster of 1 and 2 threads', cpuMs: 'process CPU ms per call (all threads) of that fastest configuration, median over rounds' },
   targets: 'issue #17: mlp batch-1 forward <= 0.5x PyTorch and <= 1.0x ONNX Runtime',
   rows,
 };
 const files = writeResult(`infer-b${batch}`, result);
-process.stdout.write(`${JSON.stringify({ ...files, rows: rows.map((r) => ({ model: r['model'], medianMs: r['medianMs'], callMs: r['callMs'], torchMs: r['torchMs'], ortMs: r['ortMs'], ratios: r['ratios'], callRatios: r['callRatios'] })) })}\n`);
+process.stdout.write(`${JSON.stringify({ ...files, rows: rows.map((r) => ({ model: r['model'], medianMs: r['medianMs'], callMs: r['callMs'], torchMs: r['torchMs'], ortMs: r['ortMs'], ratios: r['ratios'], callRatios: r['callRatios'], cpuMs: r['cpuMs'], cpuRatios: r['cpuRatios'] })) })}\n`);

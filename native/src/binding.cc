@@ -45,19 +45,30 @@ long Call::integer(size_t i, const char* name, long lo, long hi) const {
   return long(d);
 }
 
+// One napi_get_typedarray_info call gives the kind, the length and the first element (already
+// past the byte offset); the node-addon-api accessors would make four calls and an ArrayBuffer
+// handle per array (part of the fixed cost of every native call: issue 17, batch-1 inference).
+// Returns false when argument i is not a typed array.
+bool Call::typed_info(size_t i, napi_typedarray_type* type, size_t* len, void** data) const {
+  napi_value v = info_[i];
+  bool is = false;
+  if (napi_is_typedarray(env_, v, &is) != napi_ok || !is) return false;
+  napi_value buf;
+  size_t off;
+  if (napi_get_typedarray_info(env_, v, type, len, data, &buf, &off) != napi_ok) return false;
+  return true;
+}
+
 int Call::array(size_t i, void** data, size_t* len, const char* name) const {
-  const std::string who = name != nullptr ? std::string(name) : "argument " + std::to_string(i);
-  const Napi::Value& v = info_[i];
-  if (!v.IsTypedArray()) fail(who + ": expected a typed array");
-  Napi::TypedArray ta = v.As<Napi::TypedArray>();
-  *len = ta.ElementLength();
-  *data = static_cast<char*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
-  switch (ta.TypedArrayType()) {
+  napi_typedarray_type type;
+  const auto who = [&] { return name != nullptr ? std::string(name) : "argument " + std::to_string(i); };
+  if (!typed_info(i, &type, len, data)) fail(who() + ": expected a typed array");
+  switch (type) {
     case napi_float32_array: return DT_F32;
     case napi_float64_array: return DT_F64;
     case napi_int32_array: return DT_I32;
     case napi_uint8_array: return DT_U8;
-    default: fail(who + ": unsupported typed array kind (expected Float32Array, Float64Array, Int32Array or Uint8Array)");
+    default: fail(who() + ": unsupported typed array kind (expected Float32Array, Float64Array, Int32Array or Uint8Array)");
   }
 }
 
@@ -68,12 +79,11 @@ int Call::float_array(size_t i, void** data, size_t* len, const char* name) cons
 }
 
 const double* Call::f64(size_t i, const char* what, size_t min_len, size_t* len) const {
-  const Napi::Value& v = info_[i];
-  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float64_array) fail(std::string(what) + " must be a Float64Array");
-  Napi::Float64Array m = v.As<Napi::Float64Array>();
-  *len = m.ElementLength();
+  napi_typedarray_type type;
+  void* data = nullptr;
+  if (!typed_info(i, &type, len, &data) || type != napi_float64_array) fail(std::string(what) + " must be a Float64Array");
   if (*len < min_len) fail(std::string(what) + " must hold " + std::to_string(min_len) + " values, got " + std::to_string(*len));
-  return m.Data();
+  return static_cast<const double*>(data);
 }
 
 double Call::next() {

@@ -79,6 +79,7 @@ class Call {
   const Napi::CallbackInfo& info_;
   Napi::Env env_;
   const char* k_;
+  bool typed_info(size_t i, napi_typedarray_type* type, size_t* len, void** data) const;
   const double* meta_ = nullptr;
   size_t meta_len_ = 0, meta_pos_ = 0;
 };

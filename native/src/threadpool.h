@@ -2,7 +2,7 @@
 // thread and the workers claim tasks from one atomic counter until none are left, so a worker the
 // OS has descheduled (other processes share the cores) never holds up a job it has not started:
 // the others simply take its share. The caller waits only for tasks already claimed. Workers spin
-// briefly after a job (back-to-back kernels pay no wake-up), then sleep. Calls from inside a
+// for 200 us after a job (back-to-back kernels pay no wake-up), then sleep. Calls from inside a
 // running job run inline and serially (no nested parallelism).
 #pragma once
 #include <cstdint>
@@ -25,6 +25,15 @@ void run_on_all(const std::function<void(int, int)>& fn);
 // split adapts to threads that run late): fn(begin, end) per chunk. Runs inline when n is small
 // or when called from inside a job.
 void parallel_for(long n, long grain, const std::function<void(long, long)>& fn);
+// run_tasks with a fixed home thread per task: thread t (the caller is 0) first runs the tasks of
+// [t * ntasks / n, (t + 1) * ntasks / n) (n = num_threads()), then helps with the others' blocks
+// that are still unclaimed. Repeated calls with the same ntasks thus put each task on the same
+// thread whenever every thread is running, so data a task reads stays in that core's cache across
+// calls (a batch-1 GEMV's rows of W).
+void run_tasks_home(long ntasks, const std::function<void(long)>& task);
+// parallel_for over home tasks (run_tasks_home): one to four chunks of [0, n) per thread, at least
+// `grain` items each; inline (as parallel_for) when n < grain * num_threads().
+void parallel_for_home(long n, long grain, const std::function<void(long, long)>& fn);
 
 // Profiling (src/report/profiler.ts through pool_trace.cc). While on, every task a pool thread runs
 // is recorded as (thread index, job number, start, end) in that thread's own buffer (steady_clock

@@ -49,6 +49,8 @@ export interface InferBenchResult {
   path: 'plan' | 'call';
   /** Median milliseconds per model.call() under noGrad, timed interleaved with the plan (= medianMs when path is 'call'). */
   callMedianMs: number;
+  /** Process CPU milliseconds (all threads, pool workers' spinning included) per call through `path`. */
+  cpuMsPerCall: number;
   p10Ms: number;
   p90Ms: number;
   /** batch / median seconds. */
@@ -113,6 +115,12 @@ export function benchInfer(model: AnyPresetModel, opts: InferBenchOptions = {}):
       times.push(...timeSteps(main, 0, n));
       if (planned) callTimes.push(...timeSteps(call, 0, n));
     }
+    // CPU time of `main` alone, in a pass of its own (the interleaved model.call() blocks leave
+    // garbage whose collection on V8's helper threads would be counted against the plan)
+    const c0 = process.cpuUsage();
+    timeSteps(main, 0, iters);
+    const c1 = process.cpuUsage(c0);
+    const cpuUs = c1.user + c1.system;
     const med = median(times);
     const machine = machineInfo();
     return {
@@ -124,6 +132,7 @@ export function benchInfer(model: AnyPresetModel, opts: InferBenchOptions = {}):
       medianMs: med,
       path: planned ? 'plan' : 'call',
       callMedianMs: planned ? median(callTimes) : med,
+      cpuMsPerCall: cpuUs / 1000 / iters,
       p10Ms: percentile(times, 0.1),
       p90Ms: percentile(times, 0.9),
       samplesPerSecond: batch / (med / 1000),

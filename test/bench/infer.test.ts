@@ -27,6 +27,7 @@ test('benchInfer: an image preset at batch 1 and 3, eval mode restored', () => {
     assert.ok(Math.abs(r.samplesPerSecond - batch / (r.medianMs / 1000)) < 1e-6 * r.samplesPerSecond);
     assert.equal(r.path, 'plan', 'a Sequential preset is timed through its inference plan');
     assert.ok(r.callMedianMs > 0);
+    assert.ok(Number.isFinite(r.cpuMsPerCall) && r.cpuMsPerCall >= 0, `cpuMsPerCall ${r.cpuMsPerCall}`);
   }
   assert.equal(m.training, true, 'training mode restored');
   assert.deepEqual(inferInput(createModel('lenet5'), 2).shape, [2, 1, 28, 28]);

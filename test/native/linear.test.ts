@@ -67,6 +67,28 @@ describe('native fused linear vs reference', { skip }, () => {
     });
   });
 
+  test('batch-1 linear: the same bits at 1 and 2 threads (GEMV rows split as home tasks over the pool)', () => {
+    const r = rng(17);
+    // (M, K, N): the mlp preset's first layer (split into home chunks at 2 threads) and a shape below
+    // the split threshold (inline)
+    for (const [M, K, N] of [[1, 784, 300], [2, 300, 100]]) {
+      const x = randView(r, 'float32', [M!, K!], normal, { permute: false, slice: false });
+      const w = randView(r, 'float32', [N!, K!], normal, { permute: false, slice: false });
+      const bias = randView(r, 'float32', [N!], normal);
+      const got: TypedArray[] = [];
+      forEachPathAndThreads((path, threads) => {
+        const y = nat.linear!(x, w, bias, true);
+        const y2 = nat.linear!(x, w, bias, true);  // a repeated call takes the same split
+        assert.deepEqual(Array.from(y2), Array.from(y), `${path}/${threads}t (${M}, ${K}) x (${N}, ${K}): repeated call`);
+        got.push(y);
+        if (threads === 2) {
+          const one = got[got.length - 2]!;
+          assert.equal(Buffer.compare(Buffer.from(y.buffer, y.byteOffset, y.byteLength), Buffer.from(one.buffer, one.byteOffset, one.byteLength)), 0, `${path} (${M}, ${K}) x (${N}, ${K}): 2 threads differ from 1`);
+        }
+      });
+    }
+  });
+
   test('fused linear backward (+ReLU mask) equals the composed reference: g W, g^T x, column sums of g', () => {
     forEachPathAndThreads((path, threads) => {
       const r = rng(83 + threads);

@@ -289,3 +289,24 @@ test('hasForwardHooks and childrenVersion: hooks counted on the module itself; t
   void seq.length;  // a traversal that changes nothing
   assert.equal(seq.childrenVersion, v3);
 });
+
+test('Sequential.forward caches its children: every way of changing them is seen at the next call', () => {
+  const add = (c: number): Module => new (class extends Module { forward(x: Tensor): Tensor { return ops.add(x, c); } })();
+  const seq = new Sequential(add(1), add(2));
+  const x = ops.zeros([1]);
+  const run = (): number => seq.call(x).data[0]!;
+  assert.equal(run(), 3);
+  assert.equal(run(), 3);
+  seq.append(add(4));
+  assert.equal(run(), 7, 'append');
+  seq.set(0, add(8));
+  assert.equal(run(), 14, 'set');
+  seq.deleteModule('1');
+  assert.equal(run(), 12, 'deleteModule');
+  (seq as unknown as Record<string, unknown>)['0'] = add(16);
+  assert.equal(run(), 20, 'a registered name assigned');
+  (seq as unknown as Record<string, unknown>)['extra'] = add(32);
+  assert.equal(run(), 52, 'a module stored in a new field is registered, as PyTorch does');
+  delete (seq as unknown as Record<string, unknown>)['2'];
+  assert.equal(run(), 48, 'a deleted accessor drops the child');
+});

@@ -86,6 +86,7 @@ function benchInferWorkload(ctx: CliContext, flags: ParsedFlags<typeof FLAGS>): 
     ['latency', `${us(r.medianMs)} median (p10 ${us(r.p10Ms)}, p90 ${us(r.p90Ms)}, ${r.iters} calls, ${r.path === 'plan' ? 'inference plan' : 'model.call'})`],
     ...(r.path === 'plan' ? [['model.call', `${us(r.callMedianMs)} median (interleaved)`] as [string, string]] : []),
     ['throughput', `${Math.round(r.samplesPerSecond).toLocaleString('en-US')} samples/s`],
+    ['cpu time', `${us(r.cpuMsPerCall)} per call (process, all threads)`],
     ['backend', `${r.machine.backend} (${r.machine.cpuPath}, ${r.threads} threads)`],
     ['cpu', `${r.machine.cpu} (${r.machine.cores} cores)`],
   ]));
