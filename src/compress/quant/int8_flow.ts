@@ -16,7 +16,7 @@
 import { Tensor } from '../../core/tensor.js';
 import { ShapeError, TensorslimError } from '../../core/errors.js';
 import * as ops from '../../ops/index.js';
-import { allocateUninit } from '../../backend/dtype.js';
+import { getBackend } from '../../backend/registry.js';
 import type { Conv2dGeometry } from '../../backend/backend.js';
 import { Module, type AnyModule } from '../../nn/module.js';
 import { Identity } from '../../nn/linear.js';
@@ -25,6 +25,7 @@ import { Sequential } from '../../nn/container.js';
 import { MaxPool2d } from '../../nn/conv.js';
 import { ImageView } from '../../models/presets.js';
 import { QuantizedTensor, dequantize, quantizePerTensor } from './qtensor.js';
+import { quantizedKernels } from './kernels.js';
 
 /** Per-tensor activation qparams (the shape of modules.ts's ActivationQParams, restated to keep imports one-way). */
 interface ActivationQParams {
@@ -75,45 +76,14 @@ export function int8Output(q: QuantizedTensor, codesOut: boolean): Tensor {
 
 /**
  * Max pooling of uint8 codes (N, C, H, W) -> (N, C, OH, OW): the maximum over each window's positions
- * inside the image (a float MaxPool2d pads with -infinity, which never wins). The TypeScript kernel
- * of QuantizedMaxPool2d, on every backend.
+ * inside the image (a float MaxPool2d pads with -infinity, which never wins), on the active backend's
+ * int8MaxPool2d kernel (native: native/src/int8_linear.cc; reference: its TypeScript twin).
  * @example int8MaxPool2d(new Uint8Array([1, 5, 3, 2]), geometry)  // Uint8Array [5] for a 2x2 window on 1x1x2x2
  */
 export function int8MaxPool2d(x: Uint8Array, g: Conv2dGeometry): Uint8Array {
-  const planes = g.n * g.c, H = g.h, W = g.w, OH = g.oh, OW = g.ow;
-  const out = allocateUninit('uint8', planes * OH * OW) as Uint8Array;
-  const simple = g.padH === 0 && g.padW === 0 && g.dilationH === 1 && g.dilationW === 1 && g.kh === 2 && g.kw === 2;
-  for (let p = 0; p < planes; p++) {
-    const base = p * H * W;
-    let o = p * OH * OW;
-    for (let oy = 0; oy < OH; oy++) {
-      if (simple) {
-        // the common 2x2 window without padding: two rows, four loads per output
-        const r0 = base + oy * g.strideH * W, r1 = r0 + W;
-        for (let ox = 0, c = 0; ox < OW; ox++, c += g.strideW) {
-          const a = x[r0 + c]!, b = x[r0 + c + 1]!, d = x[r1 + c]!, e = x[r1 + c + 1]!;
-          const m1 = a > b ? a : b, m2 = d > e ? d : e;
-          out[o++] = m1 > m2 ? m1 : m2;
-        }
-        continue;
-      }
-      for (let ox = 0; ox < OW; ox++) {
-        let m = -1;
-        for (let i = 0; i < g.kh; i++) {
-          const y = oy * g.strideH - g.padH + i * g.dilationH;
-          if (y < 0 || y >= H) continue;
-          for (let j = 0; j < g.kw; j++) {
-            const xx = ox * g.strideW - g.padW + j * g.dilationW;
-            if (xx < 0 || xx >= W) continue;
-            const v = x[base + y * W + xx]!;
-            if (v > m) m = v;
-          }
-        }
-        out[o++] = m < 0 ? 0 : m;  // unreachable when padding <= kernel / 2 (linkInt8Layers checks it)
-      }
-    }
-  }
-  return out;
+  const k = quantizedKernels().int8MaxPool2d;
+  if (k === undefined) throw new TensorslimError('int8MaxPool2d', `backend '${getBackend().name}' has no int8MaxPool2d kernel; use TENSORSLIM_BACKEND=reference or native`);
+  return k(x, g);
 }
 
 /**
