@@ -147,61 +147,62 @@ inline double direct_clamp(float r, double zp, double qmin, double qmax) {
   return q < qmin ? qmin : q > qmax ? qmax : q;
 }
 
+// The block's lanes as row segments: row oy holds lanes oy Wp .. oy Wp + OW; calls f(oy, lane of
+// column a, a, e) for the columns a .. e of each row the block touches.
+template <class F>
+inline void direct_segments(const Int8DirectConv& p, long l0, long lanes, F f) {
+  const long wp = p.wp, ow = p.ow;
+  for (long oy = l0 / wp; oy * wp < l0 + lanes && oy < p.oh; oy++) {
+    const long a = oy * wp < l0 ? l0 - oy * wp : 0, e = l0 + lanes - oy * wp < ow ? l0 + lanes - oy * wp : ow;
+    if (a < e) f(oy, oy * wp + a - l0, a, e);
+  }
+}
+
 // The epilogue of one channel's lanes l0 .. l0 + R VL of image n.
 void direct_epilogue(const Int8DirectConv& p, const int32_t* t, long n, long o, long l0) {
-  const long L = p.oh * p.ow, lanes = long(kDirectR) * kDirectVl;
+  typedef uint8_t dvb __attribute__((vector_size(kDirectVl)));
+  const long L = p.oh * p.ow, lanes = long(kDirectR) * kDirectVl, ow = p.ow;
   const double m = double(p.mult[o]);
   const float b = p.bias != nullptr ? p.bias[o] : 0.0f;
   const bool hasBias = p.bias != nullptr;
-  alignas(64) float real[kDirectR * kDirectVl];
-  for (int r = 0; r < kDirectR; r++) {
-    const dvi a = dload(t + r * kDirectVl);
-    dvf v = __builtin_convertvector(__builtin_convertvector(a, dvd) * m, dvf);
-    if (hasBias) v = v + b;
-    std::memcpy(real + r * kDirectVl, &v, sizeof v);
-  }
-  // the block's lanes l0 .. l0 + lanes as row segments: row oy, columns ox0 .. ox1 (< OW) at lane i0
-  const long wp = p.wp, ow = p.ow, oh = p.oh;
-  const long y0 = l0 / wp, y1 = (l0 + lanes - 1) / wp;
   if (p.kind == 0) {
-    float* out = static_cast<float*>(p.out) + (n * p.O + o) * L;
-    for (long oy = y0; oy <= y1 && oy < oh; oy++) {
-      const long a = oy * wp < l0 ? l0 - oy * wp : 0, e = (l0 + lanes - oy * wp) < ow ? l0 + lanes - oy * wp : ow;
-      for (long ox = a; ox < e; ox++) out[oy * ow + ox] = real[oy * wp + ox - l0];
+    alignas(64) float real[kDirectR * kDirectVl];
+    for (int r = 0; r < kDirectR; r++) {
+      dvf v = __builtin_convertvector(__builtin_convertvector(dload(t + r * kDirectVl), dvd) * m, dvf);
+      if (hasBias) v = v + b;
+      std::memcpy(real + r * kDirectVl, &v, sizeof v);
     }
+    float* out = static_cast<float*>(p.out) + (n * p.O + o) * L;
+    direct_segments(p, l0, lanes, [&](long oy, long at, long a, long e) { std::memcpy(out + oy * ow + a, real + at, size_t(e - a) * sizeof(float)); });
     return;
   }
-  alignas(64) int32_t q[kDirectR * kDirectVl];
+  alignas(64) uint8_t qb[kDirectR * kDirectVl];
   const float inv = p.inv;
   const bool intZp = std::fabs(p.zp) < 1073741824.0;
   const int32_t zp = intZp ? int32_t(p.zp) : 0, lo = int32_t(p.qmin), hi = int32_t(p.qmax);
   for (int r = 0; r < kDirectR; r++) {
-    dvf v;
-    std::memcpy(&v, real + r * kDirectVl, sizeof v);
+    dvf v = __builtin_convertvector(__builtin_convertvector(dload(t + r * kDirectVl), dvd) * m, dvf);
+    if (hasBias) v = v + b;
     const dvf prod = v * inv;
-    const dvi small = (prod < 4194304.0f) & (prod > -4194304.0f);
-    bool all = intZp;
-    for (int e = 0; e < kDirectVl; e++) all = all && small[e] != 0;
-    if (all) {
+    // every lane below 2^22 in magnitude (NaN fails): OR of the "outside" masks, 8 bytes at a time
+    const dvi outside = ~((prod < 4194304.0f) & (prod > -4194304.0f));
+    uint64_t words[sizeof(dvi) / 8];
+    std::memcpy(words, &outside, sizeof words);
+    uint64_t any = 0;
+    for (size_t i = 0; i < sizeof words / 8; i++) any |= words[i];
+    if (any == 0 && intZp) {
       constexpr float bigf = 12582912.0f;
-      const dvf rounded = (prod + bigf) - bigf;
-      dvi qi = __builtin_convertvector(rounded, dvi) + zp;
+      dvi qi = __builtin_convertvector((prod + bigf) - bigf, dvi) + zp;
       qi = qi < lo ? dvi{} + lo : qi;
       qi = qi > hi ? dvi{} + hi : qi;
-      std::memcpy(q + r * kDirectVl, &qi, sizeof qi);
+      const dvb bytes = __builtin_convertvector(qi, dvb);  // the low byte of each lane: int8 bits when signed
+      std::memcpy(qb + r * kDirectVl, &bytes, sizeof bytes);
     } else {
-      for (int e = 0; e < kDirectVl; e++) {
-        q[r * kDirectVl + e] = int32_t(direct_clamp(int8_round_half_even(real[r * kDirectVl + e] * inv), p.zp, p.qmin, p.qmax));
-      }
+      for (int e = 0; e < kDirectVl; e++) qb[r * kDirectVl + e] = uint8_t(int32_t(direct_clamp(int8_round_half_even(v[e] * inv), p.zp, p.qmin, p.qmax)));
     }
   }
   uint8_t* out = static_cast<uint8_t*>(p.out) + (n * p.O + o) * L;  // int8 bits when signed
-  for (long oy = y0; oy <= y1 && oy < oh; oy++) {
-    const long a = oy * wp < l0 ? l0 - oy * wp : 0, e = (l0 + lanes - oy * wp) < ow ? l0 + lanes - oy * wp : ow;
-    const int32_t* src = q + (oy * wp - l0);
-    uint8_t* dst = out + oy * ow;
-    for (long ox = a; ox < e; ox++) dst[ox] = uint8_t(src[ox]);
-  }
+  direct_segments(p, l0, lanes, [&](long oy, long at, long a, long e) { std::memcpy(out + oy * ow + a, qb + at, size_t(e - a)); });
 }
 
 // Task t of p: image t / blocks, lanes (t % blocks) R VL ..; every channel block, then the epilogue.
