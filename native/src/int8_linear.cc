@@ -21,6 +21,9 @@
 //      to [qmin, qmax] (qmin raised to zp under ReLU; NaN and |r| >= 2^63 give qmin), exactly as
 //      quantizeValue in src/backend/quantized.ts.
 //
+// int8Conv2d with stride 1 and at most 32 output channels runs the direct convolution instead
+// (int8_conv_direct.h: output pixels along the lanes, no im2col); int8MaxPool2d pools uint8 codes.
+//
 // Path: the int8 path follows the addon's CPU path (avx512 -> vnni when the CPU has AVX-512 VNNI,
 // else avx512; avx2 -> avx2; generic -> generic). TENSORSLIM_INT8=vnni|avx512|avx2|generic at load,
 // or setInt8Path(), forces another path the CPU supports (tests cover every path this way).
