@@ -15,6 +15,7 @@
 //
 //   npx tsx bench/quant_accuracy.ts [--models mlp,lenet5] [--epochs mlp=10,lenet5=5] [--amount 0.9[,0.92]] [--validation-fraction 0.1]
 //       [--finetune-epochs 10] [--share 16,32] [--qat-epochs 2] [--cache DIR] [--skip-dc] [--out FILE]
+//       [--modes dynamic,static-histogram,static-minmax,static-entropy,qat]   (the PTQ/QAT rows to run)
 //
 // Records benchmark 'quant-accuracy' (bench/results/quant-accuracy.json) with the machine description.
 
@@ -39,6 +40,7 @@ const { values: opts } = parseArgs({
     'skip-dc': { type: 'boolean', default: false },
     'skip-ptq': { type: 'boolean', default: false },
     'validation-fraction': { type: 'string', default: '0.1' },
+    modes: { type: 'string', default: 'dynamic,static-histogram,static-minmax,static-entropy,qat' },
     out: { type: 'string' },
   },
 });
@@ -73,7 +75,11 @@ for (const model of opts.models!.split(',')) {
   const ck = join(opts.cache!, `${model}-${data}-e${epochs[model] ?? 5}-v${vf}.safetensors`);
   if (!existsSync(ck)) await run('train', '--model', model, '--dataset', data, '--epochs', String(epochs[model] ?? 5), '--seed', '0', '--validation-fraction', vf, '--out', ck);
   if (!opts['skip-ptq']) {
-    for (const [mode, extra] of [['dynamic', []], ['static', ['--observer', 'histogram']], ['static', ['--observer', 'minmax']], ['static', ['--observer', 'entropy']], ['qat', ['--epochs', opts['qat-epochs']!]]] as const) {
+    const all = { 'dynamic': ['dynamic', []], 'static-histogram': ['static', ['--observer', 'histogram']], 'static-minmax': ['static', ['--observer', 'minmax']],
+      'static-entropy': ['static', ['--observer', 'entropy']], 'qat': ['qat', ['--epochs', opts['qat-epochs']!]] } as const;
+    for (const key of opts.modes!.split(',')) {
+      if (!(key in all)) throw new Error(`--modes: unknown mode '${key}'; choose from ${Object.keys(all).join(', ')}`);
+      const [mode, extra] = all[key as keyof typeof all];
       const j = await run('quantize', '--model', ck, '--dataset', data, '--mode', mode, ...extra);
       results.push({ model, ...pick(j, QKEYS) });
       partial();

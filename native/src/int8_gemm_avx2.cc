@@ -13,6 +13,8 @@
 #include <immintrin.h>
 
 #include "int8_gemm_isa.h"
+#define TS_DIRECT_VL 8
+#include "int8_conv_direct.h"
 
 namespace ts {
 namespace {
@@ -211,8 +213,8 @@ long range(const float* x, long n, float* lo, float* hi) {
   return -1;
 }
 
-const Int8GemmIsa kAvx2{"avx2", kNr, 2, 2, 2, kMr, ukr, epilogue, pack_row<2>, quantize, range};
-const Int8GemmIsa kAvxVnni{"avxvnni", kNr, 4, 1, 1, kMr, ukr_avxvnni, epilogue, pack_row<1>, quantize, range};
+const Int8GemmIsa kAvx2{"avx2", kNr, 2, 2, 2, kMr, ukr, epilogue, pack_row<2>, quantize, range, int8_conv_direct, kDirectR * kDirectVl};
+const Int8GemmIsa kAvxVnni{"avxvnni", kNr, 4, 1, 1, kMr, ukr_avxvnni, epilogue, pack_row<1>, quantize, range, int8_conv_direct, kDirectR * kDirectVl};
 
 }  // namespace
 

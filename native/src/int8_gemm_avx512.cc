@@ -11,6 +11,8 @@
 #include <immintrin.h>
 
 #include "int8_gemm_isa.h"
+#define TS_DIRECT_VL 16
+#include "int8_conv_direct.h"
 
 namespace ts {
 namespace {
@@ -249,8 +251,8 @@ long range(const float* x, long n, float* lo, float* hi) {
   return -1;
 }
 
-const Int8GemmIsa kAvx512{"avx512", kNr, 2, 2, 2, kMr, ukr_bw, epilogue, pack_row<2>, quantize, range};
-const Int8GemmIsa kVnni{"vnni", kNr, 4, 1, 1, kMr, ukr_vnni, epilogue, pack_row<1>, quantize, range};
+const Int8GemmIsa kAvx512{"avx512", kNr, 2, 2, 2, kMr, ukr_bw, epilogue, pack_row<2>, quantize, range, int8_conv_direct, kDirectR * kDirectVl};
+const Int8GemmIsa kVnni{"vnni", kNr, 4, 1, 1, kMr, ukr_vnni, epilogue, pack_row<1>, quantize, range, int8_conv_direct, kDirectR * kDirectVl};
 
 }  // namespace
 

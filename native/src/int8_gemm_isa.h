@@ -57,6 +57,28 @@ struct Int8Epilogue {
   void* out;
 };
 
+// The direct convolution for few output channels (int8_conv_direct.h): stride 1, groups 1.
+//   x: (N, C, hp, wp) int32 planes holding input - zx, zero in the padding, plus slack after the
+//      last image of (kw - 1) dw + the path's lanes per task values (read by dropped lanes only);
+//   w: (O, C kh kw) int32, w - zw[o]; mult[o] = float(xScale * double(wScale[o])); bias or null;
+//   out: (N, O, oh, ow) float32 (kind 0) or requantized bytes (kind 1) as Int8Epilogue.
+struct Int8DirectConv {
+  const int32_t* x;
+  long c, hp, wp, kh, kw, dh, dw, oh, ow, O;
+  const int32_t* w;
+  // pairs: xpairs[q] = int16 x[q] | int16 x[q + dw] << 16 (same layout and slack as x), wpairs (O, C kh
+  // ceil(kw / 2)) = int16 w[.., 2jp] | int16 w[.., 2jp + 1] << 16 (0 past kw); needs |w| <= 32767
+  bool pairs;
+  const int32_t* xpairs;
+  const int32_t* wpairs;
+  const float* mult;
+  const float* bias;
+  int kind;
+  float inv;
+  double zp, qmin, qmax;
+  void* out;
+};
+
 struct Int8GemmIsa {
   const char* name;  // "vnni", "avx512", "avxvnni", "avx2", "generic"
   int nr, kg, wbytes, xbytes, mr;
@@ -75,6 +97,10 @@ struct Int8GemmIsa {
   // min and max of x[0..n) and the index of the first NaN or infinity (-1: none; min and max are then
   // unspecified). n >= 1.
   long (*range)(const float* x, long n, float* lo, float* hi);
+  // The direct convolution: tasks [t0, t1), task t = image t / B, lanes (t % B) direct_lanes ..,
+  // B = ceil(oh wp / direct_lanes) (int8_conv_direct.h).
+  void (*conv_direct)(const Int8DirectConv& p, long t0, long t1);
+  long direct_lanes;
 };
 
 const Int8GemmIsa* int8_gemm_generic();

@@ -21,6 +21,9 @@
 //      to [qmin, qmax] (qmin raised to zp under ReLU; NaN and |r| >= 2^63 give qmin), exactly as
 //      quantizeValue in src/backend/quantized.ts.
 //
+// int8Conv2d with stride 1 and at most 32 output channels runs the direct convolution instead
+// (int8_conv_direct.h: output pixels along the lanes, no im2col); int8MaxPool2d pools uint8 codes.
+//
 // Path: the int8 path follows the addon's CPU path (avx512 -> vnni when the CPU has AVX-512 VNNI,
 // else avx512; avx2 -> avx2; generic -> generic). TENSORSLIM_INT8=vnni|avx512|avx2|generic at load,
 // or setInt8Path(), forces another path the CPU supports (tests cover every path this way).
@@ -251,11 +254,99 @@ Napi::Value Int8PackedBytes(const Napi::CallbackInfo& info) {
 
 namespace {
 
+// The direct convolution (int8_conv_direct.h) serves convolutions with stride 1 and at most this many
+// output channels: below a GEMM panel's width, where the panel would run mostly on padding.
+constexpr long kInt8DirectMaxChannels = 32;
+
+// What the direct convolution needs besides the parsed GEMM arguments: the geometry and the input.
+struct DirectInput {
+  const Conv2dGeom* g;
+  const uint8_t* x;  // (N, C, H, W) bits
+  bool xSigned;
+};
+
+// w[n][k] of a packed weight (the inverse of pack_weights), as int32 w - zw[n] (wrapping like the
+// reference's Math.imul operand).
+void unpack_weights(const Int8GemmIsa& isa, const uint8_t* body, long N, long K, const int32_t* zw, int32_t* out) {
+  const long nr = isa.nr, kg = isa.kg, groups = (K + kg - 1) / kg;
+  for (long n = 0; n < N; n++) {
+    const long p = n / nr, j = n - p * nr;
+    for (long k = 0; k < K; k++) {
+      const long g = k / kg, e = k - g * kg, at = ((p * groups + g) * nr + j) * kg + e;
+      int32_t v;
+      if (isa.wbytes == 1) v = int8_t(body[at]);
+      else { int16_t s; std::memcpy(&s, body + 2 * at, 2); v = s; }
+      out[n * K + k] = int32_t(uint32_t(v) - uint32_t(zw[n]));
+    }
+  }
+}
+
+// The direct convolution of d with the parsed arguments of gemm_call (epilogue constants in e).
+void run_direct(const Int8GemmIsa& isa, const DirectInput& d, long xZp, const uint8_t* body, long O, long K, const Int8Epilogue& e) {
+  const Conv2dGeom& g = *d.g;
+  const long Hp = g.h + 2 * g.ph, Wp = g.w + 2 * g.pw, plane = Hp * Wp, lanes = isa.direct_lanes;
+  const long slack = (g.kw - 1) * g.dw + lanes + 16;
+  // scratch kept per thread between calls (the calling thread only: no per-call allocation once warm)
+  thread_local std::vector<int32_t> xs, ws, xps, wps;
+  const size_t need = size_t(g.n * g.c * plane + slack);
+  if (xs.size() < need) xs.resize(need);
+  if (ws.size() < size_t(O * K)) ws.resize(size_t(O * K));
+  int32_t* xp = xs.data();
+  const uint8_t* x = d.x;
+  const auto fill = [&](long p0, long p1) {
+    for (long pl = p0; pl < p1; pl++) {
+      int32_t* dst = xp + pl * plane;
+      std::fill(dst, dst + plane, 0);
+      for (long y = 0; y < g.h; y++) {
+        const uint8_t* src = x + (pl * g.h + y) * g.w;
+        int32_t* row = dst + (y + g.ph) * Wp + g.pw;
+        if (d.xSigned) { for (long i = 0; i < g.w; i++) row[i] = int32_t(int8_t(src[i])) - int32_t(xZp); }
+        else { for (long i = 0; i < g.w; i++) row[i] = int32_t(src[i]) - int32_t(xZp); }
+      }
+    }
+  };
+  const long planes = g.n * g.c;
+  if (planes * plane < 65536) fill(0, planes);
+  else parallel_for(planes, std::max<long>(1, 16384 / plane), fill);
+  std::fill(xp + planes * plane, xp + need, 0);
+  unpack_weights(isa, body, O, K, e.zw, ws.data());
+  // two taps per int32 lane (vpmaddwd) when every w - zw fits in int16 (int8 weights, int8 zero points)
+  bool pairs = true;
+  for (long i = 0; i < O * K && pairs; i++) pairs = ws[size_t(i)] >= -32768 && ws[size_t(i)] <= 32767;
+  const long kwp = (g.kw + 1) / 2;
+  if (pairs) {
+    if (xps.size() < need) xps.resize(need);
+    if (wps.size() < size_t(O * g.c * g.kh * kwp)) wps.resize(size_t(O * g.c * g.kh * kwp));
+    const auto pair = [](int32_t lo, int32_t hi) { return int32_t(uint32_t(uint16_t(int16_t(lo))) | (uint32_t(hi) << 16)); };
+    const long total = long(need), dw = g.dw;
+    int32_t* xq = xps.data();
+    const auto fillPairs = [&](long a, long b) { for (long q = a; q < b; q++) xq[q] = pair(xp[q], q + dw < total ? xp[q + dw] : 0); };
+    if (total < 65536) fillPairs(0, total);
+    else parallel_for(total, 16384, fillPairs);
+    for (long o = 0; o < O; o++) {
+      for (long r = 0; r < g.c * g.kh; r++) {
+        for (long jp = 0; jp < kwp; jp++) {
+          const int32_t lo = ws[size_t(o * K + r * g.kw + 2 * jp)], hi = 2 * jp + 1 < g.kw ? ws[size_t(o * K + r * g.kw + 2 * jp + 1)] : 0;
+          wps[size_t((o * g.c * g.kh + r) * kwp + jp)] = pair(lo, hi);
+        }
+      }
+    }
+  }
+  Int8DirectConv p{};
+  p.pairs = pairs; p.xpairs = xps.data(); p.wpairs = wps.data();
+  p.x = xp; p.c = g.c; p.hp = Hp; p.wp = Wp; p.kh = g.kh; p.kw = g.kw; p.dh = g.dh; p.dw = g.dw; p.oh = g.oh; p.ow = g.ow; p.O = O;
+  p.w = ws.data(); p.mult = e.mult; p.bias = e.bias; p.kind = e.kind; p.inv = e.inv; p.zp = e.zp; p.qmin = e.qmin; p.qmax = e.qmax; p.out = e.out;
+  const long blocks = (g.oh * Wp + lanes - 1) / lanes, ntasks = g.n * blocks;
+  const double work = double(g.n) * double(g.oh) * double(Wp) * double(O) * double(K);
+  if (work < 262144.0) isa.conv_direct(p, 0, ntasks);
+  else parallel_for(ntasks, std::max<long>(1, long(65536.0 / std::max(1.0, double(O) * double(K) * double(lanes) / 64.0))), [&](long t0, long t1) { isa.conv_direct(p, t0, t1); });
+}
+
 // The arguments int8Linear and int8Conv2d share, from index `at` on: xScale, xZeroPoint, packed,
 // colsum, wScales, wZeroPoints, bias | null, params, out. Checks them against x (M x K) and runs the
 // GEMM, writing the output in the epilogue's layout (rowsPerImage, imageStride, chanStride, rowStride
 // as Int8Epilogue; rowsPerImage 0: row-major (M, N)).
-void gemm_call(Call& c, int at, const uint8_t* x, bool xSigned, long M, long K, long rowsPerImage) {
+void gemm_call(Call& c, int at, const uint8_t* x, bool xSigned, long M, long K, long rowsPerImage, const DirectInput* direct = nullptr) {
   void *pd, *csd, *sd, *zd, *bd = nullptr, *od;
   size_t pl, csl, sl, zl, bl = 0, ol, parl;
   const double xScale = c.number(at, "xScale");
@@ -310,7 +401,8 @@ void gemm_call(Call& c, int at, const uint8_t* x, bool xSigned, long M, long K, 
     e.qmin = outSigned ? -128 : 0;
     if (relu && zp > e.qmin) e.qmin = zp;
   }
-  run_gemm(*isa, x, xSigned, M, K, static_cast<const uint8_t*>(pd) + kHeader, N, e);
+  if (direct != nullptr) run_direct(*isa, *direct, xZp, static_cast<const uint8_t*>(pd) + kHeader, N, K, e);
+  else run_gemm(*isa, x, xSigned, M, K, static_cast<const uint8_t*>(pd) + kHeader, N, e);
 }
 
 }  // namespace
@@ -375,6 +467,19 @@ void Int8Conv2d(Call& c) {
   const long lo = xSigned ? -128 : 0, hi = xSigned ? 127 : 255;
   if (xZp < lo || xZp > hi) c.fail("the input zero point " + std::to_string(xZp) + " is outside the input's " + (xSigned ? "int8" : "uint8") + " range (it pads the image)");
   const long L = g.oh * g.ow, M = g.n * L, K = g.c * g.kh * g.kw;
+  // few output channels and stride 1: the direct convolution (int8_conv_direct.h), no im2col
+  {
+    void* pd;
+    size_t pl;
+    const int pt = c.array(5, &pd, &pl, "packed");
+    int32_t head[4] = {0, 0, 0, 0};
+    if (pt == DT_U8 && pl >= size_t(kHeader)) std::memcpy(head, pd, sizeof(head));
+    if (head[0] == kMagic && head[2] <= kInt8DirectMaxChannels && g.sh == 1 && g.sw == 1) {
+      const DirectInput d{&g, static_cast<const uint8_t*>(xd), xSigned};
+      gemm_call(c, 3, nullptr, xSigned, M, K, L, &d);
+      return;
+    }
+  }
   // a zero-point-padded copy of every (n, c) plane, so each kernel row of a patch is kw bytes read
   // without bounds checks (dw apart): padded row oy sh + i dh, column ox sw + j dw
   const long Hp = g.h + 2 * g.ph, Wp = g.w + 2 * g.pw, planes = g.n * g.c;
@@ -403,6 +508,62 @@ void Int8Conv2d(Call& c) {
   if (double(M) * double(K) < 65536.0) unfold(0, M);
   else parallel_for(M, std::max<long>(1, 16384 / std::max<long>(1, K)), unfold);
   gemm_call(c, 3, cols.data(), xSigned, M, K, L);
+}
+
+// int8MaxPool2d(x, geometry, out): max pooling of uint8 codes x (N, C, H, W) -> out (N, C, OH, OW), the
+// maximum over each window's positions inside the image (0 when a window has none; padding <= kernel / 2
+// rules that out), the twin of int8MaxPool2dReference (src/backends/reference/quantized.ts). Quantized
+// max pooling: the codes of a per-tensor uint8 tensor order as its values. One portable loop (no CPU
+// dispatch: a byte max the compiler vectorizes), planes over the thread pool.
+void Int8MaxPool2d(Call& c) {
+  void *xd, *od;
+  size_t xl, ol;
+  const int xt = c.array(0, &xd, &xl, "x");
+  c.meta(1);
+  const Conv2dGeom g = read_conv2d_geometry(c);
+  const int ot = c.array(2, &od, &ol, "out");
+  if (xt != DT_U8 || ot != DT_U8) c.fail("x and out must be Uint8Arrays (uint8 codes)");
+  const long planes = g.n * g.c;
+  if (double(xl) != double(planes) * double(g.h) * double(g.w)) c.fail("x holds " + std::to_string(xl) + " values, expected N C H W = " + std::to_string(planes * g.h * g.w));
+  const long eh = g.h + 2 * g.ph - g.dh * (g.kh - 1) - 1, ew = g.w + 2 * g.pw - g.dw * (g.kw - 1) - 1;
+  if (g.kh < 1 || g.kw < 1 || eh < 0 || ew < 0 || g.oh != eh / g.sh + 1 || g.ow != ew / g.sw + 1) c.fail("the geometry's output size does not follow from its input, kernel, stride, padding and dilation");
+  if (double(ol) != double(planes) * double(g.oh) * double(g.ow)) c.fail("out holds " + std::to_string(ol) + " values, expected N C OH OW = " + std::to_string(planes * g.oh * g.ow));
+  const uint8_t* x = static_cast<const uint8_t*>(xd);
+  uint8_t* out = static_cast<uint8_t*>(od);
+  const long H = g.h, W = g.w, OH = g.oh, OW = g.ow;
+  const bool simple = g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 && g.ph == 0 && g.pw == 0 && g.dh == 1 && g.dw == 1;
+  const auto run = [&](long p0, long p1) {
+    for (long p = p0; p < p1; p++) {
+      const uint8_t* src = x + p * H * W;
+      uint8_t* dst = out + p * OH * OW;
+      for (long oy = 0; oy < OH; oy++) {
+        uint8_t* o = dst + oy * OW;
+        if (simple) {
+          const uint8_t* r0 = src + 2 * oy * W;
+          const uint8_t* r1 = r0 + W;
+          for (long ox = 0; ox < OW; ox++) {
+            const uint8_t a = std::max(r0[2 * ox], r0[2 * ox + 1]), b = std::max(r1[2 * ox], r1[2 * ox + 1]);
+            o[ox] = std::max(a, b);
+          }
+          continue;
+        }
+        for (long ox = 0; ox < OW; ox++) {
+          int m = -1;
+          for (long i = 0; i < g.kh; i++) {
+            const long y = oy * g.sh - g.ph + i * g.dh;
+            if (y < 0 || y >= H) continue;
+            for (long j = 0; j < g.kw; j++) {
+              const long xx = ox * g.sw - g.pw + j * g.dw;
+              if (xx >= 0 && xx < W && src[y * W + xx] > m) m = src[y * W + xx];
+            }
+          }
+          o[ox] = uint8_t(m < 0 ? 0 : m);
+        }
+      }
+    }
+  };
+  if (planes * OH * OW < 65536) run(0, planes);
+  else parallel_for(planes, std::max<long>(1, 16384 / std::max<long>(1, OH * OW)), run);
 }
 
 // int8Quantize(x, inv, zeroPoint, signed, out): out[i] = clamp(nearbyint(float(x[i] * inv)) + zeroPoint)

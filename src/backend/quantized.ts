@@ -109,6 +109,13 @@ export interface QuantizedKernels {
    * or infinity (-1 when none; min and max are then meaningless). Empty x gives 0, 0, -1.
    */
   floatRange?(x: Float32Array): { min: number; max: number; nonFinite: number };
+  /**
+   * Max pooling of uint8 codes x (N, C, H, W; `g` as for int8Conv2d with the window as the kernel) into
+   * (N, C, OH, OW): the maximum over each window's positions inside the image (0 when a window has
+   * none). Pooling the codes of a per-tensor quantized tensor pools its values (quantization is
+   * monotone). The reference backend's TypeScript loop is the twin.
+   */
+  int8MaxPool2d?(x: Uint8Array, g: Int8ConvGeometry): Uint8Array;
 }
 
 /**

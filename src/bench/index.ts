@@ -16,7 +16,7 @@ export { benchGemm, type GemmBenchOptions, type GemmBenchResult } from './gemm.j
 export { benchInfer, inferInput, type InferBenchOptions, type InferBenchResult } from './infer.js';
 export { benchGpt, type GptBenchOptions, type GptBenchResult } from './gpt.js';
 export { benchMlp, mlpTrainer, type MlpBenchOptions, type MlpBenchResult, type MlpTrainer } from './mlp.js';
-export { benchQuant, type QuantBenchOptions, type QuantBenchResult } from './quant.js';
+export { benchQuant, benchQuantLenet5, type QuantBenchOptions, type QuantBenchResult, type QuantLenet5BenchResult } from './quant.js';
 export { benchSparse, type SparseBenchOptions, type SparseBenchResult } from './sparse.js';
 export { benchSparseModel, type SparseModelBenchOptions, type SparseModelBenchResult } from './sparse_model.js';
 export { machineInfo, median, applyThreads, timeSteps, type MachineInfo } from './machine.js';

@@ -5,7 +5,8 @@
 // already-quantized activations, and the static QuantizedLinear int8 in / int8 out
 // (forwardQuantized: the GEMM with the requantizing epilogue). Also LeNet-5 (the `lenet5` preset,
 // random weights, statically quantized after calibration on random images) in float32 and int8
-// (every conv and linear through the int8 kernels, float in and out), at the same batch. Checks
+// (every conv and linear through the int8 kernels, int8 codes between them, float in and out), at the
+// same batch; benchQuantLenet5 times LeNet-5 alone (`bench quant --model lenet5`). Checks
 // once that the int8 output is close to the float one. Reports numbers; asserts nothing about speed.
 
 import os from 'node:os';
@@ -47,7 +48,11 @@ export interface QuantBenchResult {
   /** Median milliseconds of the static QuantizedLinear int8 in / int8 out (forwardQuantized, requantizing epilogue). */
   int8StaticMs: number;
   /** LeNet-5 inference at the same batch: float32 and statically quantized int8 (float in and out), median ms. */
-  lenet5: { batch: number; float32Ms: number; int8Ms: number; speedup: number; maxAbsDiff: number };
+  lenet5: {
+    batch: number; float32Ms: number; int8Ms: number; speedup: number; maxAbsDiff: number;
+    /** Median CPU milliseconds of this process per pass (process.cpuUsage: all threads; with 1 thread the least load-sensitive figure). */
+    float32CpuMs: number; int8CpuMs: number; cpuSpeedup: number;
+  };
   /** The int8 code path ('vnni', 'avx512', 'avx2', 'generic'; 'typescript' on the reference backend). */
   cpuPath: string;
   /** The float32 kernels' SIMD path. */
@@ -66,6 +71,18 @@ function timeIt(fn: () => unknown, repeats: number): number {
     const t0 = performance.now();
     fn();
     times.push(performance.now() - t0);
+  }
+  return median(times);
+}
+
+/** Median CPU milliseconds (user + system, every thread of the process) of fn. */
+function cpuTimeIt(fn: () => unknown, repeats: number): number {
+  const times: number[] = [];
+  for (let i = 0; i < repeats; i++) {
+    const c = process.cpuUsage();
+    fn();
+    const d = process.cpuUsage(c);
+    times.push((d.user + d.system) / 1000);
   }
   return median(times);
 }
@@ -91,10 +108,45 @@ function benchLenet5(gen: Generator, batch: number, rounds: number, repeats: num
   for (let i = 0; i < a.length; i++) diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
   const per = repeats !== undefined ? Math.max(1, Math.ceil(repeats / rounds))
     : Math.max(3, Math.ceil(200 / Math.max(timeIt(runFloat, 2), timeIt(runInt8, 2), 1e-3) / rounds));
-  const f: number[] = [], i8: number[] = [];
-  for (let r = 0; r < rounds; r++) { f.push(timeIt(runFloat, per)); i8.push(timeIt(runInt8, per)); }
-  const float32Ms = median(f), int8Ms = median(i8);
-  return { batch, float32Ms, int8Ms, speedup: int8Ms > 0 ? float32Ms / int8Ms : Infinity, maxAbsDiff: diff };
+  const f: number[] = [], i8: number[] = [], fc: number[] = [], ic: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    f.push(timeIt(runFloat, per)); fc.push(cpuTimeIt(runFloat, per));
+    i8.push(timeIt(runInt8, per)); ic.push(cpuTimeIt(runInt8, per));
+  }
+  const float32Ms = median(f), int8Ms = median(i8), float32CpuMs = median(fc), int8CpuMs = median(ic);
+  return {
+    batch, float32Ms, int8Ms, speedup: int8Ms > 0 ? float32Ms / int8Ms : Infinity, maxAbsDiff: diff,
+    float32CpuMs, int8CpuMs, cpuSpeedup: int8CpuMs > 0 ? float32CpuMs / int8CpuMs : Infinity,
+  };
+}
+
+/** What benchQuantLenet5 returns (JSON-ready). */
+export interface QuantLenet5BenchResult {
+  bench: 'quant-lenet5';
+  lenet5: QuantBenchResult['lenet5'];
+  cpuPath: string;
+  floatCpuPath: string;
+  threads: number;
+  loadAverage: number[];
+  machine: MachineInfo;
+}
+
+/**
+ * LeNet-5 inference alone (the lenet5 rows of benchQuant) at `batch`: float32 vs static int8 with
+ * int8 codes flowing between the layers, float in and out. `size` is ignored.
+ * @example benchQuantLenet5({ batch: 256 }).lenet5.speedup
+ */
+export function benchQuantLenet5(opts: QuantBenchOptions = {}): QuantLenet5BenchResult {
+  const batch = opts.batch ?? 32;
+  if (!Number.isInteger(batch) || batch < 1) throw new TensorslimError('benchQuantLenet5', `batch must be a positive integer, got ${batch}`);
+  applyThreads(opts.threads);
+  const lenet5 = benchLenet5(new Generator(opts.seed ?? 0), batch, 5, opts.repeats);
+  const be = getBackend();
+  const machine = machineInfo();
+  return {
+    bench: 'quant-lenet5', lenet5, cpuPath: quant.quantizedKernels().int8Path, floatCpuPath: typeof be.cpuPath === 'string' ? be.cpuPath : 'n/a',
+    threads: machine.threads, loadAverage: os.loadavg().map((v) => Math.round(v * 100) / 100), machine,
+  };
 }
 
 /**

@@ -19,6 +19,7 @@ test('benchQuant: fields, speedup ratio and the int8 path of the active backend'
   assert.equal(r.lenet5.batch, 5);
   assert.ok(r.lenet5.float32Ms > 0 && r.lenet5.int8Ms > 0 && Math.abs(r.lenet5.speedup - r.lenet5.float32Ms / r.lenet5.int8Ms) <= 1e-12 * r.lenet5.speedup);
   assert.ok(Number.isFinite(r.lenet5.maxAbsDiff));
+  assert.ok(r.lenet5.float32CpuMs >= 0 && r.lenet5.int8CpuMs >= 0);
   assert.ok(Math.abs(r.speedup - r.float32Ms / r.int8Ms) <= 1e-12 * r.speedup);
   assert.equal(r.cpuPath, getBackend().int8Path);
   assert.ok(r.relativeError < 0.05, `int8 output far from float32: relative error ${r.relativeError}`);
@@ -38,4 +39,13 @@ test('tensorslim bench quant --json: one JSON object on the last line; text outp
   assert.equal(await main(['bench', 'quant', '--size', '16', '--batch', '2', '--steps', '10', '--threads', '1'], text), 0);
   assert.match(text.stdout.join('\n'), /speedup\s+\d+\.\d+x/);
   assert.match(text.stdout.join('\n'), /int8 path\s+\S+ \(float32: /);
+  // LeNet-5 alone
+  const le = captureContext({});
+  assert.equal(await main(['bench', 'quant', '--model', 'lenet5', '--batch', '2', '--steps', '5', '--threads', '1', '--json'], le), 0);
+  const lj = JSON.parse(le.stdout.filter((l) => l !== '').at(-1)!) as { bench: string; lenet5: Record<string, number>; cpuPath: string };
+  assert.equal(lj.bench, 'quant-lenet5');
+  assert.equal(lj.lenet5['batch'], 2);
+  for (const k of ['float32Ms', 'int8Ms', 'float32CpuMs', 'int8CpuMs', 'speedup', 'maxAbsDiff']) assert.equal(typeof lj.lenet5[k], 'number', k);
+  assert.equal(lj.cpuPath, getBackend().int8Path);
+  assert.equal(await main(['bench', 'quant', '--model', 'mlp'], captureContext({})), 2);
 });

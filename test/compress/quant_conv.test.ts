@@ -8,8 +8,10 @@ import {
 } from '../../src/index.js';
 import {
   ObservedConv2d, QatConv2d, QuantizedConv2d, QuantizedLinear, convertQat, prepareQat, convertStatic, dequantize, loadQuantized, prepareStatic, quantizePerChannel,
-  quantizePerTensor, serializeQuantized,
+  quantizePerTensor, serializeQuantized, QuantizedMaxPool2d, QuantizedTensor, int8MaxPool2d, linkInt8Layers,
 } from '../../src/compress/quant/index.js';
+import { maxPool2d, conv2dGeometry } from '../../src/ops/index.js';
+import { Tensor } from '../../src/core/tensor.js';
 
 function lenetish(): Sequential {
   manualSeed(9);
@@ -86,6 +88,41 @@ describe('static int8 Conv2d', () => {
     assert.ok(model.getSubmodule('0') instanceof QuantizedConv2d && model.getSubmodule('3') instanceof QuantizedConv2d);
     const err = mean(abs(sub(model.call(x), fake))).item(), mag = mean(abs(fake)).item();
     assert.ok(err < 0.05 * mag, `int8 vs fake-quant mean error ${err} (magnitude ${mag})`);
+  });
+  test('int8 end to end: linked layers pass codes through pooling and flatten, bit for bit the int8 composition', () => {
+    const model = lenetish();
+    const names = model.namedChildren().map(([n]) => n);
+    const x = randn([3, 2, 8, 8]);
+    prepareStatic(model, { observer: 'minmax' });
+    noGrad(() => model.call(x));
+    convertStatic(model);
+    assert.deepEqual(model.namedChildren().map(([n]) => n), names);
+    const c0 = model.getSubmodule('0') as QuantizedConv2d, c3 = model.getSubmodule('3') as QuantizedConv2d, l5 = model.getSubmodule('5') as QuantizedLinear;
+    assert.ok(model.getSubmodule('2') instanceof QuantizedMaxPool2d);
+    assert.deepEqual([c0.link.codesOut, c0.link.input, c3.link.codesOut, c3.link.input, l5.link.codesOut], [true, null, true, c0.output, false]);
+    assert.equal(l5.link.input, c3.output);
+    // the same run, composed by hand from the int8 pieces
+    let q = c0.forwardQuantized(quantizePerTensor(x, c0.input.scale, c0.input.zeroPoint, 'quint8'));
+    const g = conv2dGeometry('test', q.shape, [2, 2], [2, 2], [0, 0], [1, 1]);
+    const pooled = int8MaxPool2d(q.data as Uint8Array, g);
+    q = c3.forwardQuantized(new QuantizedTensor({ dtype: 'quint8', shape: [g.n, g.c, g.oh, g.ow], data: pooled, scales: q.scales, zeroPoints: q.zeroPoints, axis: null }));
+    const flat = new QuantizedTensor({ dtype: 'quint8', shape: [3, q.size / 3], data: q.data, scales: q.scales, zeroPoints: q.zeroPoints, axis: null });
+    const want = dequantize(l5.forwardQuantized(flat)).dataSync();
+    assert.deepEqual(noGrad(() => model.call(x)).dataSync(), want);
+    // a linked consumer still takes float input; an unlinked layer refuses codes
+    assert.equal(c3.call(dequantize(c0.forwardQuantized(quantizePerTensor(x, c0.input.scale, c0.input.zeroPoint, 'quint8')))).dtype, 'uint8');
+    linkInt8Layers(new Sequential(c3));
+    assert.throws(() => c3.call(new Tensor(new Uint8Array(3 * 4 * 4 * 4), 'uint8', [3, 4, 4, 4])), /not linked to an int8 producer/);
+  });
+  test('int8 max pooling of codes = float max pooling of the dequantized values (padding, stride, dilation)', () => {
+    manualSeed(5);
+    for (const [k, s, p, d] of [[2, 2, 0, 1], [3, 2, 1, 1], [3, 1, 1, 2], [2, 1, 1, 1]] as const) {
+      const qx = quantizePerTensor(randn([2, 3, 7, 5]), 0.05, 7, 'quint8');
+      const g = conv2dGeometry('test', qx.shape, [k, k], [s, s], [p, p], [d, d]);
+      const want = maxPool2d(dequantize(qx), [k, k], { stride: [s, s], padding: [p, p], dilation: [d, d] });
+      const got = dequantize(new QuantizedTensor({ dtype: 'quint8', shape: want.shape, data: int8MaxPool2d(qx.data as Uint8Array, g), scales: qx.scales, zeroPoints: qx.zeroPoints, axis: null }));
+      assert.deepEqual(got.dataSync(), want.dataSync(), `kernel ${k} stride ${s} padding ${p} dilation ${d}`);
+    }
   });
   test('uncalibrated conv: calibrate first', () => {
     const model = lenetish();

@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { describe, test } from 'node:test';
 import { quantizeValue, type Int8ConvGeometry, type Int8LinearOutput, type Int8Storage, type QuantizedActivation, type QuantizedWeight } from '../../src/backend/quantized.js';
-import { int8Conv2dReference, int8LinearReference } from '../../src/backends/reference/quantized.js';
+import { int8Conv2dReference, int8LinearReference, int8MaxPool2dReference } from '../../src/backends/reference/quantized.js';
 import { getNativeBackend, getNumThreads, int8Path, nativeStatus, setInt8Path, setNumThreads, supportedInt8Paths } from '../../src/backends/native/index.js';
 import { nativeSkip as skip, rng } from './helpers.js';
 
@@ -244,6 +244,50 @@ describe('native int8Linear', { skip }, () => {
     const x: QuantizedActivation = { data: new Uint8Array(9), rows: 1, cols: 9, scale: 1, zeroPoint: 0 };
     assert.throws(() => nat!.int8Conv2d!(x, w, null, g, { kind: 'float32' }), /output size does not follow/);
     assert.throws(() => nat!.int8Conv2d!({ ...x, data: new Uint8Array(8) }, w, null, { ...g, oh: 1 }, { kind: 'float32' }), /x holds 8 values/);
+  });
+
+  test('int8Conv2d direct path (stride 1, <= 32 channels, pixels along the lanes): bit-identical, many lane blocks, large products, NaN bias', () => {
+    const r = rng(33);
+    const int = (lo: number, hi: number): number => lo + Math.floor(r() * (hi - lo + 1));
+    // n, c, h, w, kh, kw, padH, padW, dilH, dilW, O: several lane blocks per image (h x w past 64 lanes), 1..33 channels (33: the GEMM)
+    const geoms: Array<[number, number, number, number, number, number, number, number, number, number, number]> = [
+      [3, 1, 28, 28, 5, 5, 2, 2, 1, 1, 6], [2, 6, 14, 13, 5, 5, 0, 0, 1, 1, 16], [1, 2, 11, 17, 3, 2, 1, 0, 2, 3, 7], [2, 3, 5, 9, 3, 3, 0, 1, 1, 1, 32],
+      [1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1], [2, 2, 9, 9, 3, 3, 1, 1, 1, 1, 33], [1, 4, 6, 6, 6, 6, 0, 0, 1, 1, 12],
+    ];
+    geoms.forEach(([n, c, h, w, kh, kw, ph, pw, dh, dw, O], trial) => {
+      const oh = h + 2 * ph - dh * (kh - 1), ow = w + 2 * pw - dw * (kw - 1);
+      const g: Int8ConvGeometry = { n, c, h, w, kh, kw, strideH: 1, strideW: 1, padH: ph, padW: pw, dilationH: dh, dilationW: dw, oh, ow };
+      const base = randomCase(r, 1, c * kh * kw, O, trial);
+      const signed = trial % 2 === 0;
+      const [lo, hi] = signed ? [-128, 127] : [0, 255];
+      const xs = Array.from({ length: n * c * h * w }, () => (r() < 0.2 ? (r() < 0.5 ? lo : hi) : int(lo, hi)));
+      const x: QuantizedActivation = { data: signed ? Int8Array.from(xs) : Uint8Array.from(xs), rows: n, cols: c * h * w, scale: 0.02, zeroPoint: [lo, hi, int(lo, hi)][trial % 3]! };
+      const bias = trial === 3 ? Float32Array.from({ length: O }, (_, i) => [NaN, Infinity, -Infinity, 1e30][i % 4]!) : base.bias;
+      const outs: Int8LinearOutput[] = [base.out, { kind: 'float32' }, { kind: 'requantize', dtype: 'uint8', scale: 0.05, zeroPoint: 255, relu: true },
+        { kind: 'requantize', dtype: 'int8', scale: 1e-9, zeroPoint: -128, relu: false }, { kind: 'requantize', dtype: 'uint8', scale: 3, zeroPoint: 0, relu: true }];
+      for (const out of outs) {
+        const want = int8Conv2dReference(x, base.w, bias, g, out);
+        forEachInt8Path((setting) => same(nat!.int8Conv2d!(x, base.w, bias, g, out), want, `${setting}, direct conv ${JSON.stringify(g)} O ${O}, ${JSON.stringify(out)}`));
+      }
+    });
+  });
+
+  test('int8MaxPool2d: bit-identical to the reference (2x2 fast path, padding, stride, dilation, odd sizes)', () => {
+    const r = rng(41);
+    // n, c, h, w, kh, kw, s, p, d
+    const geoms: Array<[number, number, number, number, number, number, number, number, number]> = [
+      [3, 6, 28, 28, 2, 2, 2, 0, 1], [2, 5, 7, 9, 2, 2, 2, 0, 1], [1, 3, 9, 8, 3, 3, 2, 1, 1], [2, 2, 7, 7, 3, 2, 1, 1, 2], [1, 1, 1, 1, 1, 1, 1, 0, 1], [40, 16, 10, 10, 2, 2, 2, 0, 1],
+    ];
+    for (const [n, c, h, w, kh, kw, s, p, d] of geoms) {
+      const oh = Math.floor((h + 2 * p - d * (kh - 1) - 1) / s) + 1, ow = Math.floor((w + 2 * p - d * (kw - 1) - 1) / s) + 1;
+      const g: Int8ConvGeometry = { n, c, h, w, kh, kw, strideH: s, strideW: s, padH: p, padW: p, dilationH: d, dilationW: d, oh, ow };
+      const x = Uint8Array.from({ length: n * c * h * w }, () => (r() < 0.1 ? 255 : Math.floor(r() * 256)));
+      const want = int8MaxPool2dReference(x, g);
+      forEachInt8Path((setting) => same(nat!.int8MaxPool2d!(x, g), want, `${setting}, max pool ${JSON.stringify(g)}`));
+    }
+    const g: Int8ConvGeometry = { n: 1, c: 1, h: 4, w: 4, kh: 2, kw: 2, strideH: 2, strideW: 2, padH: 0, padW: 0, dilationH: 1, dilationW: 1, oh: 3, ow: 2 };
+    assert.throws(() => nat!.int8MaxPool2d!(new Uint8Array(16), g), /output size does not follow/);
+    assert.throws(() => nat!.int8MaxPool2d!(new Uint8Array(15), { ...g, oh: 2 }), /x holds 15 values/);
   });
 
   test('TENSORSLIM_INT8 forces a lower path at load, TENSORSLIM_CPU lowers it with the float kernels', { skip: process.env['TENSORSLIM_BACKEND'] === 'reference' ? 'no kernel here (start-up switches); runs in the native pass' : false }, () => {

@@ -127,6 +127,11 @@ export function int8LinearKernels(addon: NativeAddon): Required<QuantizedKernels
         w.scales, w.zeroPoints, bias, setParams(out), y instanceof Float32Array ? y : bytesOf(y));
       return y;
     },
+    int8MaxPool2d(x, g) {
+      const y = bytes(g.n * g.c * g.oh * g.ow, 'uint8') as Uint8Array;
+      addon.int8MaxPool2d(x, geometry(g), y);
+      return y;
+    },
     int8Conv2d(x, w, bias, g, out) {
       const op = 'int8Conv2d (native)';
       if (x.data.length !== g.n * g.c * g.h * g.w) throw new Error(`${op}: x holds ${x.data.length} values, expected (${g.n}, ${g.c}, ${g.h}, ${g.w})`);

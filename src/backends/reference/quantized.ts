@@ -90,7 +90,39 @@ export function int8Conv2dReference(x: QuantizedActivation, w: QuantizedWeight, 
   return nchw;
 }
 
+/**
+ * Max pooling of uint8 codes as QuantizedKernels.int8MaxPool2d defines it: the maximum over each
+ * window's positions inside the image, 0 for a window with none.
+ * @example
+ * const g = { n: 1, c: 1, h: 2, w: 2, kh: 2, kw: 2, strideH: 2, strideW: 2, padH: 0, padW: 0, dilationH: 1, dilationW: 1, oh: 1, ow: 1 };
+ * int8MaxPool2dReference(new Uint8Array([1, 5, 3, 2]), g);  // Uint8Array [5]
+ */
+export function int8MaxPool2dReference(x: Uint8Array, g: Int8ConvGeometry): Uint8Array {
+  if (x.length !== g.n * g.c * g.h * g.w) throw new Error(`int8MaxPool2d (reference): x holds ${x.length} values, expected (${g.n}, ${g.c}, ${g.h}, ${g.w})`);
+  const planes = g.n * g.c;
+  const out = new Uint8Array(planes * g.oh * g.ow);
+  let o = 0;
+  for (let p = 0; p < planes; p++) {
+    const base = p * g.h * g.w;
+    for (let oy = 0; oy < g.oh; oy++) {
+      for (let ox = 0; ox < g.ow; ox++) {
+        let m = -1;
+        for (let i = 0; i < g.kh; i++) {
+          const y = oy * g.strideH - g.padH + i * g.dilationH;
+          if (y < 0 || y >= g.h) continue;
+          for (let j = 0; j < g.kw; j++) {
+            const xx = ox * g.strideW - g.padW + j * g.dilationW;
+            if (xx >= 0 && xx < g.w && x[base + y * g.w + xx]! > m) m = x[base + y * g.w + xx]!;
+          }
+        }
+        out[o++] = m < 0 ? 0 : m;
+      }
+    }
+  }
+  return out;
+}
+
 /** The reference backend's int8 kernels. @example referenceQuantizedKernels.int8Linear!(x, w, null, { kind: 'float32' }) */
-export const referenceQuantizedKernels: Required<Pick<QuantizedKernels, 'int8Linear' | 'int8Conv2d' | 'int8Path'>> = {
-  int8Linear: int8LinearReference, int8Conv2d: int8Conv2dReference, int8Path: 'typescript',
+export const referenceQuantizedKernels: Required<Pick<QuantizedKernels, 'int8Linear' | 'int8Conv2d' | 'int8MaxPool2d' | 'int8Path'>> = {
+  int8Linear: int8LinearReference, int8Conv2d: int8Conv2dReference, int8MaxPool2d: int8MaxPool2dReference, int8Path: 'typescript',
 };

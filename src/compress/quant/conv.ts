@@ -15,11 +15,12 @@ import type { Int8Storage } from '../../backend/quantized.js';
 import { Module } from '../../nn/module.js';
 import type { Conv2d } from '../../nn/conv.js';
 import type { Parameter } from '../../nn/parameter.js';
-import { QuantizedTensor, checkScale, dequantize, quantizePerChannel, quantizePerTensor } from './qtensor.js';
+import { QuantizedTensor, checkScale, quantizePerChannel } from './qtensor.js';
 import { ObserverBase, type QParams } from './observer.js';
 import { FakeQuantize, LearnableFakeQuantize } from './fake_quantize.js';
 import { quantizedKernels } from './kernels.js';
 import type { ActivationQParams } from './modules.js';
+import { int8Input, int8Output, type Int8Link } from './int8_flow.js';
 
 /** The geometry of a Conv2d layer (everything but the input size). */
 export interface Conv2dParams {
@@ -88,6 +89,8 @@ export class QuantizedConv2d extends Module {
   readonly input: ActivationQParams;
   readonly output: ActivationQParams;
   readonly relu: boolean;
+  /** How this layer exchanges int8 codes with its neighbours (linkInt8Layers sets it; default: float in and out). */
+  link: Int8Link = { input: null, codesOut: false };
 
   constructor(conv: Conv2dParams, weight: QuantizedTensor, bias: Float32Array | null, input: ActivationQParams, output: ActivationQParams, relu = false) {
     super();
@@ -126,7 +129,8 @@ export class QuantizedConv2d extends Module {
     if (!(x instanceof Tensor) || (x.ndim !== 3 && x.ndim !== 4)) throw new ShapeError(op, 'expected input (N, C, H, W) or (C, H, W)');
     const squeeze = x.ndim === 3;
     const x4 = squeeze ? ops.unsqueeze(x, 0) : x;
-    const y = dequantize(this.forwardQuantized(quantizePerTensor(x4, this.input.scale, this.input.zeroPoint, this.input.dtype)));
+    // inside a linked int8 run (linkInt8Layers, int8_flow.ts): uint8 codes in and/or out
+    const y = int8Output(this.forwardQuantized(int8Input(op, x4, this.link.input, this.input)), this.link.codesOut);
     return squeeze ? ops.squeeze(y, 0) : y;
   }
 

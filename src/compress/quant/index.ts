@@ -33,6 +33,7 @@ export {
   runQuantize, densifySparseLayers, QUANT_MODES, QUANT_OBSERVERS, type QuantModeName, type RunQuantizeOptions, type RunQuantizeResult,
 } from './run.js';
 export { quantizedKernels } from './kernels.js';
+export { linkInt8Layers, QuantizedMaxPool2d, int8MaxPool2d, type Int8Link } from './int8_flow.js';
 export {
   WeightOnlyLinear, WeightOnlyEmbedding, quantizeWeightOnly, quantizeWeightOnlyTensor, dequantizeWeightOnly, checkWeightOnly, resolveGroupSize,
   type WeightOnlyOptions, type WeightOnlyScheme, type QuantizeWeightOnlyOptions,

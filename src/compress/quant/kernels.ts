@@ -11,14 +11,16 @@ import { TensorslimError } from '../../core/errors.js';
  * The int8 kernels the quantized layers run on: the active backend's.
  * @example const y = quantizedKernels().int8Linear(x, w, bias, { kind: 'float32' });
  */
-export function quantizedKernels(): Required<Pick<QuantizedKernels, 'int8Linear' | 'int8Path'>> & Pick<QuantizedKernels, 'int8Conv2d'> {
+export function quantizedKernels(): Required<Pick<QuantizedKernels, 'int8Linear' | 'int8Path'>> & Pick<QuantizedKernels, 'int8Conv2d' | 'int8MaxPool2d'> {
   const be = getBackend();
   const int8Linear = be.int8Linear;
   if (!int8Linear) throw new TensorslimError('int8Linear', `backend '${be.name}' has no int8 GEMM kernel; use TENSORSLIM_BACKEND=reference or a backend that implements QuantizedKernels`);
-  const k: { int8Linear: NonNullable<QuantizedKernels['int8Linear']>; int8Path: string; int8Conv2d?: NonNullable<QuantizedKernels['int8Conv2d']> } = {
-    int8Linear: int8Linear.bind(be), int8Path: be.int8Path ?? 'unknown',
-  };
+  const k: {
+    int8Linear: NonNullable<QuantizedKernels['int8Linear']>; int8Path: string; int8Conv2d?: NonNullable<QuantizedKernels['int8Conv2d']>;
+    int8MaxPool2d?: NonNullable<QuantizedKernels['int8MaxPool2d']>;
+  } = { int8Linear: int8Linear.bind(be), int8Path: be.int8Path ?? 'unknown' };
   if (be.int8Conv2d) k.int8Conv2d = be.int8Conv2d.bind(be);
+  if (be.int8MaxPool2d) k.int8MaxPool2d = be.int8MaxPool2d.bind(be);
   return k;
 }
 

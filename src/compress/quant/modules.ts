@@ -22,6 +22,7 @@ import { QuantizedTensor, dequantize, quantizePerChannel, quantizePerTensor, che
 import { ObserverBase, PerChannelMinMaxObserver, type QParams } from './observer.js';
 import { FakeQuantize, LearnableFakeQuantize } from './fake_quantize.js';
 import { activationKernels, quantizedKernels } from './kernels.js';
+import { int8Input, int8Output, type Int8Link } from './int8_flow.js';
 
 /**
  * Activation qparams for dynamic quantization, as ATen's ChooseQuantizationParams (the rule torch's
@@ -197,6 +198,8 @@ export class QuantizedLinear extends QuantizedLinearBase {
   readonly input: ActivationQParams;
   readonly output: ActivationQParams;
   readonly relu: boolean;
+  /** How this layer exchanges int8 codes with its neighbours (linkInt8Layers sets it; default: float in and out). */
+  link: Int8Link = { input: null, codesOut: false };
 
   constructor(weight: QuantizedTensor, bias: Float32Array | null, input: ActivationQParams, output: ActivationQParams, relu = false) {
     super(weight, bias);
@@ -229,10 +232,14 @@ export class QuantizedLinear extends QuantizedLinearBase {
     });
   }
 
+  /**
+   * Float32 in and out; inside a linked int8 run (linkInt8Layers, int8_flow.ts) uint8 codes in from
+   * the producer and/or codes out to the consumer instead.
+   */
   forward(x: Tensor): Tensor {
-    checkInput(`QuantizedLinear(${this.inFeatures}, ${this.outFeatures})`, x, this.inFeatures);
-    const qx = quantizePerTensor(x, this.input.scale, this.input.zeroPoint, this.input.dtype);
-    return dequantize(this.forwardQuantized(qx));
+    const op = `QuantizedLinear(${this.inFeatures}, ${this.outFeatures})`;
+    checkInput(op, x, this.inFeatures);
+    return int8Output(this.forwardQuantized(int8Input(op, x, this.link.input, this.input)), this.link.codesOut);
   }
 
   override extraRepr(): string {

@@ -10,6 +10,7 @@ import { registerOnnxEmitter, type OnnxEmitContext } from '../../io/onnx/index.j
 import { ELEM, attr } from '../../io/onnx/proto.js';
 import { DynamicQuantizedLinear, QuantizedLinear, type ActivationQParams } from './modules.js';
 import { QuantizedConv2d } from './conv.js';
+import { QuantizedMaxPool2d } from './int8_flow.js';
 import type { QuantizedTensor } from './qtensor.js';
 
 function needOpset(g: OnnxEmitContext, what: string): void {
@@ -41,7 +42,8 @@ function linear(g: OnnxEmitContext, x: string, rank: number, w: string, bias: Fl
 registerOnnxEmitter(QuantizedLinear, (m, g, x, input: Tensor) => {
   const q = m as QuantizedLinear;
   needOpset(g, 'QuantizedLinear');
-  let y = linear(g, qdq(g, x, q.input, 'input'), input.ndim, weightDq(g, q.weight), q.bias, q.outFeatures);
+  // inside a linked int8 run the layer reads its producer's codes, with the producer's output qparams
+  let y = linear(g, qdq(g, x, q.link.input ?? q.input, 'input'), input.ndim, weightDq(g, q.weight), q.bias, q.outFeatures);
   if (q.relu) y = g.node('Relu', [y]);
   return qdq(g, y, q.output, 'output');
 });
@@ -58,9 +60,15 @@ registerOnnxEmitter(QuantizedConv2d, (m, g, x) => {
   const q = m as QuantizedConv2d;
   needOpset(g, 'QuantizedConv2d');
   const c = q.conv;
-  const inputs = [qdq(g, x, q.input, 'input'), weightDq(g, q.weight)];
+  const inputs = [qdq(g, x, q.link.input ?? q.input, 'input'), weightDq(g, q.weight)];
   if (q.bias !== null) inputs.push(g.constTensor('bias', ELEM.FLOAT, [c.outChannels], q.bias));
   let y = g.node('Conv', inputs, [attr('kernel_shape', c.kernelSize), attr('strides', c.stride), attr('pads', [c.padding[0], c.padding[1], c.padding[0], c.padding[1]]), attr('dilations', c.dilation), attr('group', 1)]);
   if (q.relu) y = g.node('Relu', [y]);
   return qdq(g, y, q.output, 'output');
+});
+
+// max pooling inside a linked int8 run (pooling the codes is pooling the dequantized values)
+registerOnnxEmitter(QuantizedMaxPool2d, (m, g, x) => {
+  const p = m as QuantizedMaxPool2d;
+  return g.node('MaxPool', [x], [attr('kernel_shape', p.kernelSize), attr('strides', p.stride), attr('pads', [p.padding[0], p.padding[1], p.padding[0], p.padding[1]]), attr('dilations', p.dilation)]);
 });

@@ -20,6 +20,7 @@
 // GPTQ's tensor names, our layout (backend/weight_only.ts). The float tensors of the rest of the
 // model may be stored as BF16 (floatDType), which loading upcasts to float32.
 
+import { linkInt8Layers } from './int8_flow.js';
 import { Tensor } from '../../core/tensor.js';
 import { TensorslimError } from '../../core/errors.js';
 import type { AnyModule } from '../../nn/module.js';
@@ -429,5 +430,6 @@ export function loadQuantized<M extends AnyModule>(model: M, source: Uint8Array 
       if (next !== undefined && next[1] instanceof ReLU) parent.registerModule(next[0], new Identity());
     }
   }
+  linkInt8Layers(root);   // as convertStatic / convertQat left it: int8 codes flow between int8 layers
   return root as M | QuantizedLinearBase | QuantizedConv2d | WeightOnlyLinear | WeightOnlyEmbedding;
 }

@@ -6,6 +6,7 @@
 // which is how saveQuantized stores it (weight_coding.ts). The codebook of each shared layer is kept
 // beside the layer object (a WeakMap), so the file writer finds it and a loaded file keeps it.
 
+import { linkInt8Layers } from './int8_flow.js';
 import { TensorslimError } from '../../core/errors.js';
 import type { AnyModule } from '../../nn/module.js';
 import { quantizeValue } from '../../backend/quantized.js';
@@ -136,6 +137,7 @@ export function shareWeights(model: AnyModule, opts: { clusters: number; layers?
     const dot = path.lastIndexOf('.');
     model.getSubmodule(dot < 0 ? '' : path.slice(0, dot)).registerModule(dot < 0 ? path : path.slice(dot + 1), layer);
   }
+  if (swaps.length > 0) linkInt8Layers(model);   // the rebuilt layers join the int8 runs their predecessors were in
   return reports;
 }
 

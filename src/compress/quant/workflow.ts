@@ -20,6 +20,7 @@ import { Conv2d } from '../../nn/conv.js';
 import { ObservedConv2d, QatConv2d, convertObservedConv, convertQatConv } from './conv.js';
 import { Parameter } from '../../nn/parameter.js';
 import { ObserverBase } from './observer.js';
+import { linkInt8Layers } from './int8_flow.js';
 import {
   DynamicQuantizedLinear, ObservedLinear, QatLinear, convertObserved, convertQatLinear, defaultWeightObserver,
 } from './modules.js';
@@ -170,7 +171,8 @@ export function prepareStatic<M extends AnyModule>(model: M, opts: PrepareStatic
 
 /**
  * Finish static quantization (torch's convert): each calibrated ObservedLinear / ObservedConv2d
- * becomes a QuantizedLinear / QuantizedConv2d (int8 in, int8 out). Refuses, naming the layer and changing nothing, when a
+ * becomes a QuantizedLinear / QuantizedConv2d (int8 in, int8 out), and neighbouring int8 layers are linked
+ * so int8 codes flow between them (linkInt8Layers). Refuses, naming the layer and changing nothing, when a
  * layer was never calibrated. In place; returns the model.
  * @example const qmodel = convertStatic(model);
  */
@@ -183,7 +185,9 @@ export function convertStatic<M extends AnyModule>(model: M): M | AnyModule {
   const swaps = found.map(([path, m]) => ({
     path, replacement: m instanceof ObservedConv2d ? convertObservedConv(path, m) : convertObserved(path, m as ObservedLinear),
   }));
-  return apply(model, swaps) as M | AnyModule;
+  const root = apply(model, swaps);
+  linkInt8Layers(root);   // int8 codes flow between neighbouring int8 layers (int8_flow.ts)
+  return root as M | AnyModule;
 }
 
 /** Options of prepareQat. */
@@ -224,5 +228,7 @@ export function convertQat<M extends AnyModule>(model: M): M | AnyModule {
   const swaps = found.map(([path, m]) => ({
     path, replacement: m instanceof QatConv2d ? convertQatConv(path, m) : convertQatLinear(path, m as QatLinear),
   }));
-  return apply(model, swaps) as M | AnyModule;
+  const root = apply(model, swaps);
+  linkInt8Layers(root);   // int8 codes flow between neighbouring int8 layers (int8_flow.ts)
+  return root as M | AnyModule;
 }

@@ -1,0 +1,244 @@
+// The direct int8 convolution for few output channels (int8Conv2d picks it for stride 1 and
+// O <= kInt8DirectMaxChannels; see int8_linear.cc): output pixels along the SIMD lanes instead of
+// output channels, so LeNet's 6 and 16 channels fill the vectors that a 64-channel GEMM panel
+// would leave mostly empty, and no im2col matrix is built.
+//
+// Included by each int8 ISA translation unit (int8_gemm_generic.cc, int8_gemm_avx2.cc,
+// int8_gemm_avx512.cc) with TS_DIRECT_VL set to its int32 lanes per vector (4, 8, 16); everything is
+// in an anonymous namespace, so each unit compiles its own copy for its own -m flags. The vectors are
+// GCC vector extensions; the arithmetic is plain int32 (products and sums wrap as the reference's
+// Math.imul and `| 0` do), so every width gives the same bits.
+//
+// Layout: the input planes are copied once per call into int32 planes padded by the conv's padding,
+// holding x - zx (0 in the padding, which is the zero point's real value), Wp = W + 2 pw wide. Output
+// pixel (oy, ox) of an image is lane l = oy Wp + ox of a grid as wide as the padded input: tap
+// (c, i, j) of every lane then reads padded[c][l + i dh Wp + j dw], one contiguous (unaligned) vector
+// load for all lanes. Lanes with ox >= OW are computed and dropped (Wp - OW of every Wp). A task is
+// one image and a block of R vectors of lanes; each channel block of up to 6 channels keeps its OB x R
+// accumulators in registers over all C kh kw taps, multiplying each loaded vector by the broadcast
+// weight w - zw[o]. When every w - zw[o] fits in int16 (always, for int8 weights with zero points in
+// int8), the planes are also stored as pairs of int16 (columns p and p + dw in one int32) and the
+// kernel multiplies two taps per instruction with vpmaddwd (SSE2 / AVX2 / AVX-512BW; shifts and
+// multiplies elsewhere); otherwise one tap per vpmulld.
+//
+// Epilogue (the bits of int8_epilogue_scalar, lane by lane): real = float(double(acc) *
+// double(mult[o])) (+ bias[o]), float32 out, or q = nearbyint(real * inv) + zp clamped to
+// [qmin, qmax]; the rounding uses the 1.5 * 2^23 trick when every lane is below 2^22 in magnitude,
+// and the scalar function otherwise (NaN, large values).
+#pragma once
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+#include "int8_gemm_isa.h"
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
+
+#ifndef TS_DIRECT_VL
+#error "define TS_DIRECT_VL (int32 lanes per vector) before including int8_conv_direct.h"
+#endif
+
+namespace ts {
+namespace {
+
+constexpr int kDirectVl = TS_DIRECT_VL;
+constexpr int kDirectR = kDirectVl >= 16 ? 4 : 2;  // vectors of lanes per task: 6 x 4 zmm or 6 x 2 ymm accumulators
+constexpr int kDirectOb = 6;                        // channels per block
+typedef int32_t dvi __attribute__((vector_size(kDirectVl * 4)));
+typedef float dvf __attribute__((vector_size(kDirectVl * 4)));
+typedef double dvd __attribute__((vector_size(kDirectVl * 8)));
+
+inline dvi dload(const int32_t* p) { dvi v; std::memcpy(&v, p, sizeof v); return v; }
+
+// Per int32 lane: lo16(v) lo16(w) + hi16(v) hi16(w), the int16 halves signed (vpmaddwd; exact, as
+// |halves| <= 255 on the input side and <= 32767 on the weight side).
+inline dvi dmadd(dvi v, int32_t w) {
+#if TS_DIRECT_VL == 16 && defined(__AVX512BW__)
+  return (dvi)_mm512_madd_epi16((__m512i)v, _mm512_set1_epi32(w));
+#elif TS_DIRECT_VL == 8 && defined(__AVX2__)
+  return (dvi)_mm256_madd_epi16((__m256i)v, _mm256_set1_epi32(w));
+#elif TS_DIRECT_VL == 4 && defined(__SSE2__)
+  return (dvi)_mm_madd_epi16((__m128i)v, _mm_set1_epi32(w));
+#else
+  const dvi wl = dvi{} + int32_t(int16_t(uint16_t(uint32_t(w)))), wh = dvi{} + (w >> 16);
+  return ((v << 16) >> 16) * wl + (v >> 16) * wh;
+#endif
+}
+
+// The same block over pair planes (Int8DirectConv::pairs): lane l of pair plane element p holds the
+// inputs of columns p and p + dw as two int16, and each weight word the two taps (c, i, 2jp) and
+// (c, i, 2jp + 1) (the second 0 past kw), so one vpmaddwd does two taps for every lane.
+template <int OB>
+void direct_block_pairs(const Int8DirectConv& p, const int32_t* img, long l0, long o0, int32_t* tile) {
+  dvi acc[OB][kDirectR];
+#pragma GCC unroll 8
+  for (int o = 0; o < OB; o++) {
+#pragma GCC unroll 8
+    for (int r = 0; r < kDirectR; r++) acc[o][r] = dvi{};
+  }
+  const long kwp = (p.kw + 1) / 2, KP = p.c * p.kh * kwp, plane = p.hp * p.wp;
+  const int32_t* w0 = p.wpairs + o0 * KP;
+  long k = 0;
+  for (long ch = 0; ch < p.c; ch++) {
+    for (long i = 0; i < p.kh; i++) {
+      const int32_t* row = img + ch * plane + i * p.dh * p.wp + l0;
+      for (long jp = 0; jp < kwp; jp++, k++) {
+        const int32_t* src = row + 2 * jp * p.dw;
+        dvi v[kDirectR];
+#pragma GCC unroll 8
+        for (int r = 0; r < kDirectR; r++) v[r] = dload(src + r * kDirectVl);
+#pragma GCC unroll 8
+        for (int o = 0; o < OB; o++) {
+          const int32_t wk = w0[o * KP + k];
+#pragma GCC unroll 8
+          for (int r = 0; r < kDirectR; r++) acc[o][r] += dmadd(v[r], wk);
+        }
+      }
+    }
+  }
+#pragma GCC unroll 8
+  for (int o = 0; o < OB; o++) {
+#pragma GCC unroll 8
+    for (int r = 0; r < kDirectR; r++) std::memcpy(tile + (o * kDirectR + r) * kDirectVl, &acc[o][r], sizeof(dvi));
+  }
+}
+
+// acc[o][r] for channels o0 .. o0 + OB and lanes l0 + r VL .., over every tap; written to tile[o][R VL].
+template <int OB>
+void direct_block(const Int8DirectConv& p, const int32_t* img, long l0, long o0, int32_t* tile) {
+  dvi acc[OB][kDirectR];
+#pragma GCC unroll 8
+  for (int o = 0; o < OB; o++) {
+#pragma GCC unroll 8
+    for (int r = 0; r < kDirectR; r++) acc[o][r] = dvi{} ;
+  }
+  const long K = p.c * p.kh * p.kw, plane = p.hp * p.wp;
+  const int32_t* w0 = p.w + o0 * K;
+  long k = 0;
+  for (long ch = 0; ch < p.c; ch++) {
+    for (long i = 0; i < p.kh; i++) {
+      const int32_t* row = img + ch * plane + i * p.dh * p.wp + l0;
+      for (long j = 0; j < p.kw; j++, k++) {
+        const int32_t* src = row + j * p.dw;
+        dvi v[kDirectR];
+#pragma GCC unroll 8
+        for (int r = 0; r < kDirectR; r++) v[r] = dload(src + r * kDirectVl);
+#pragma GCC unroll 8
+        for (int o = 0; o < OB; o++) {
+          const int32_t wk = w0[o * K + k];
+#pragma GCC unroll 8
+          for (int r = 0; r < kDirectR; r++) acc[o][r] += v[r] * wk;
+        }
+      }
+    }
+  }
+#pragma GCC unroll 8
+  for (int o = 0; o < OB; o++) {
+#pragma GCC unroll 8
+    for (int r = 0; r < kDirectR; r++) std::memcpy(tile + (o * kDirectR + r) * kDirectVl, &acc[o][r], sizeof(dvi));
+  }
+}
+
+// clamp(r + zp) for a rounded product r, as quantizeValue: NaN, infinities and |r| >= 2^63 give qmin.
+inline double direct_clamp(float r, double zp, double qmin, double qmax) {
+  if (!(std::fabs(double(r)) < 9223372036854775808.0)) return qmin;
+  const double q = double(r) + zp;
+  return q < qmin ? qmin : q > qmax ? qmax : q;
+}
+
+// The block's lanes as row segments: row oy holds lanes oy Wp .. oy Wp + OW; calls f(oy, lane of
+// column a, a, e) for the columns a .. e of each row the block touches.
+template <class F>
+inline void direct_segments(const Int8DirectConv& p, long l0, long lanes, F f) {
+  const long wp = p.wp, ow = p.ow;
+  for (long oy = l0 / wp; oy * wp < l0 + lanes && oy < p.oh; oy++) {
+    const long a = oy * wp < l0 ? l0 - oy * wp : 0, e = l0 + lanes - oy * wp < ow ? l0 + lanes - oy * wp : ow;
+    if (a < e) f(oy, oy * wp + a - l0, a, e);
+  }
+}
+
+// The epilogue of one channel's lanes l0 .. l0 + R VL of image n.
+void direct_epilogue(const Int8DirectConv& p, const int32_t* t, long n, long o, long l0) {
+  typedef uint8_t dvb __attribute__((vector_size(kDirectVl)));
+  const long L = p.oh * p.ow, lanes = long(kDirectR) * kDirectVl, ow = p.ow;
+  const double m = double(p.mult[o]);
+  const float b = p.bias != nullptr ? p.bias[o] : 0.0f;
+  const bool hasBias = p.bias != nullptr;
+  if (p.kind == 0) {
+    alignas(64) float real[kDirectR * kDirectVl];
+    for (int r = 0; r < kDirectR; r++) {
+      dvf v = __builtin_convertvector(__builtin_convertvector(dload(t + r * kDirectVl), dvd) * m, dvf);
+      if (hasBias) v = v + b;
+      std::memcpy(real + r * kDirectVl, &v, sizeof v);
+    }
+    float* out = static_cast<float*>(p.out) + (n * p.O + o) * L;
+    direct_segments(p, l0, lanes, [&](long oy, long at, long a, long e) { std::memcpy(out + oy * ow + a, real + at, size_t(e - a) * sizeof(float)); });
+    return;
+  }
+  alignas(64) uint8_t qb[kDirectR * kDirectVl];
+  const float inv = p.inv;
+  const bool intZp = std::fabs(p.zp) < 1073741824.0;
+  const int32_t zp = intZp ? int32_t(p.zp) : 0, lo = int32_t(p.qmin), hi = int32_t(p.qmax);
+  for (int r = 0; r < kDirectR; r++) {
+    dvf v = __builtin_convertvector(__builtin_convertvector(dload(t + r * kDirectVl), dvd) * m, dvf);
+    if (hasBias) v = v + b;
+    const dvf prod = v * inv;
+    // every lane below 2^22 in magnitude (NaN fails): OR of the "outside" masks, 8 bytes at a time
+    const dvi outside = ~((prod < 4194304.0f) & (prod > -4194304.0f));
+    uint64_t words[sizeof(dvi) / 8];
+    std::memcpy(words, &outside, sizeof words);
+    uint64_t any = 0;
+    for (size_t i = 0; i < sizeof words / 8; i++) any |= words[i];
+    if (any == 0 && intZp) {
+      constexpr float bigf = 12582912.0f;
+      dvi qi = __builtin_convertvector((prod + bigf) - bigf, dvi) + zp;
+      qi = qi < lo ? dvi{} + lo : qi;
+      qi = qi > hi ? dvi{} + hi : qi;
+      const dvb bytes = __builtin_convertvector(qi, dvb);  // the low byte of each lane: int8 bits when signed
+      std::memcpy(qb + r * kDirectVl, &bytes, sizeof bytes);
+    } else {
+      for (int e = 0; e < kDirectVl; e++) qb[r * kDirectVl + e] = uint8_t(int32_t(direct_clamp(int8_round_half_even(v[e] * inv), p.zp, p.qmin, p.qmax)));
+    }
+  }
+  uint8_t* out = static_cast<uint8_t*>(p.out) + (n * p.O + o) * L;  // int8 bits when signed
+  direct_segments(p, l0, lanes, [&](long oy, long at, long a, long e) { std::memcpy(out + oy * ow + a, qb + at, size_t(e - a)); });
+}
+
+// Task t of p: image t / blocks, lanes (t % blocks) R VL ..; every channel block, then the epilogue.
+void direct_task(const Int8DirectConv& p, long t) {
+  const long lanes = long(kDirectR) * kDirectVl;
+  const long blocks = (p.oh * p.wp + lanes - 1) / lanes;
+  const long n = t / blocks, l0 = (t - n * blocks) * lanes;
+  const int32_t* img = (p.pairs ? p.xpairs : p.x) + n * p.c * p.hp * p.wp;
+  alignas(64) int32_t tile[kDirectOb * kDirectR * kDirectVl];
+  for (long o0 = 0; o0 < p.O; o0 += kDirectOb) {
+    const long ob = p.O - o0 < kDirectOb ? p.O - o0 : kDirectOb;
+    if (p.pairs) {
+      switch (ob) {
+        case 6: direct_block_pairs<6>(p, img, l0, o0, tile); break;
+        case 5: direct_block_pairs<5>(p, img, l0, o0, tile); break;
+        case 4: direct_block_pairs<4>(p, img, l0, o0, tile); break;
+        case 3: direct_block_pairs<3>(p, img, l0, o0, tile); break;
+        case 2: direct_block_pairs<2>(p, img, l0, o0, tile); break;
+        default: direct_block_pairs<1>(p, img, l0, o0, tile); break;
+      }
+    } else switch (ob) {
+      case 6: direct_block<6>(p, img, l0, o0, tile); break;
+      case 5: direct_block<5>(p, img, l0, o0, tile); break;
+      case 4: direct_block<4>(p, img, l0, o0, tile); break;
+      case 3: direct_block<3>(p, img, l0, o0, tile); break;
+      case 2: direct_block<2>(p, img, l0, o0, tile); break;
+      default: direct_block<1>(p, img, l0, o0, tile); break;
+    }
+    for (long o = 0; o < ob; o++) direct_epilogue(p, tile + o * lanes, n, o0 + o, l0);
+  }
+}
+
+// The Int8GemmIsa entry: tasks [t0, t1) of p.
+void int8_conv_direct(const Int8DirectConv& p, long t0, long t1) {
+  for (long t = t0; t < t1; t++) direct_task(p, t);
+}
+
+}  // namespace
+}  // namespace ts
