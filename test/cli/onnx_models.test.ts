@@ -168,6 +168,9 @@ test('any ONNX graph: train (checkpoint carries the graph, exact resume), quanti
     const bad = await cli('quantize', '--model', f, '--dataset', 'mnist', '--mode', 'dynamic', '--out', join(dir, 'q.safetensors'));
     assert.equal(bad.code, 2);
     assert.match(bad.ctx.stderr.join('\n'), /written as a QDQ ONNX graph: give --out <file>\.onnx/);
+    const wo = await cli('quantize', '--model', f, '--mode', 'weight-only', '--bits', '4');
+    assert.equal(wo.code, 2);
+    assert.match(wo.ctx.stderr.join('\n'), /--mode weight-only takes a GPT checkpoint .*--mode dynamic, static or qat/);
     const d = await cli('distill', '--teacher', ck, '--student', 'mlp-tiny', '--dataset', 'mnist', '--steps', '2', '--json');
     assert.equal(d.code, 0, d.ctx.stderr.join('\n'));
     assert.match(String(d.json['teacherModel']), /^onnx graph \(opset 13/);

@@ -216,6 +216,7 @@ async function quantizeGpt(flags: QuantizeFlags, argv: readonly string[], ctx: P
   if (flags.bits !== 8 && flags.bits !== 4) usage(`--bits ${flags.bits}: weight-only quantization stores 8 or 4 bits`);
   for (const f of ['--observer', '--calibration-batches', '--epochs', '--lr', '--share-weights', '--latency-batch']) if (argv.includes(f)) usage(`${f} does not apply to --mode weight-only`);
   if (!existsSync(flags.model!)) usage(`--model ${flags.model}: no such file`);
+  if (isOnnxPath(flags.model!) || isTfjsPath(flags.model!)) usage(`--model ${flags.model}: --mode weight-only takes a GPT checkpoint (train --model gpt-* --out); an imported ONNX / TF.js graph quantizes with --mode dynamic, static or qat (written as a QDQ .onnx)`);
   if (flags.out !== undefined) checkOutputFile('quantize', 'out', flags.out, [{ flag: '--model', path: flags.model! }]);
   applyRuntimeFlags('quantize', { threads: flags.threads });
   const say = humanWriter(ctx, flags.json);
