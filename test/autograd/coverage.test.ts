@@ -77,7 +77,7 @@ const NOT_RECORDED: Record<string, Kind> = {
   abs_: 'in-place', add_: 'in-place', assign: 'in-place', cos_: 'in-place', div_: 'in-place', erf_: 'in-place', exp_: 'in-place',
   fill_: 'in-place', floor_: 'in-place', log_: 'in-place', mul_: 'in-place', neg_: 'in-place', pow_: 'in-place', relu_: 'in-place',
   sigmoid_: 'in-place', sign_: 'in-place', sin_: 'in-place', sqrt_: 'in-place', sub_: 'in-place', tanh_: 'in-place', zero_: 'in-place',
-  allClose: 'no tensor result', checkDtype: 'no tensor result', conv2dGeometry: 'no tensor result', checkLinearShapes: 'no tensor result',
+  allClose: 'no tensor result', checkDtype: 'no tensor result', conv2dGeometry: 'no tensor result', checkConv2dGroups: 'no tensor result', checkLinearShapes: 'no tensor result',
   // choose the fused kernel or the composition; the ops that call them are checked above (fusedLinear, gelu, ...)
   fusedOr: 'dispatch helper', fusedBackwardOr: 'dispatch helper',
   attentionKeep: 'no tensor result', attentionDropThreshold: 'no tensor result',
