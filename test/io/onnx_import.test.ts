@@ -4,7 +4,9 @@
 // semantics across opsets on hand-built graphs (Gemm attributes, Dropout ratio attribute vs input,
 // BatchNormalization folded or kept, GELU's Erf form, Reshape/Transpose), and refusals of bad files
 // (unsupported op named with its node, branches, truncation, sizes larger than the file, external
-// data outside the model's folder).
+// data outside the model's folder); opsets 1..6 with their legacy semantics (broadcast/axis, Gemm's
+// broadcast, Reshape's shape attribute, Concat's default axis, Cast's type name) against values
+// computed in the test, an opset-4 graph against ONNX Runtime, and their refusals.
 
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
