@@ -238,7 +238,7 @@ describe('importOnnx: opsets 1..6 (old exporters), with each op\'s legacy semant
   const xs = seq(24, (i) => Math.sin(i + 1));
   const x3 = ops.tensor(Float32Array.from(xs), { shape: [2, 3, 4] });
 
-  it('opset 6: Add/Mul broadcast = 1 along an axis and as a suffix, Sub of equal shapes; re-export refuses the middle-axis broadcast', () => {
+  it('opset 6: Add/Mul broadcast = 1 along an axis and as a suffix, Sub of equal shapes; re-export refuses the middle-axis broadcast and writes the suffix one', async () => {
     const b = [1, 2, 3], s = [0.5, -1, 2, 3];
     const bytes = legacy(6, [
       node('Add', ['x', 'b'], 'a', [attr('broadcast', 1), attr('axis', 1)]),
@@ -251,6 +251,13 @@ describe('importOnnx: opsets 1..6 (old exporters), with each op\'s legacy semant
     const want = xs.map((v, i) => Math.max(0, (v + b[Math.floor(i / 4) % 3]!) * s[i % 4]! - v));
     assert.ok(maxRelError(call(imp.model, x3).dataSync(), want) <= 1e-6);
     assert.throws(() => serializeOnnx(imp.model, x3), /node 'a' \(Add\) broadcasts B 3 along axis 1 of A 2x3x4 \(opset 6\)/);
+    // a trailing-dims broadcast is numpy's too: exported at opset 17 (broadcast, consumed_inputs dropped), ONNX Runtime agrees
+    const tail = importOnnxBytes(legacy(5, [node('Mul', ['x', 's'], 'm', [attr('broadcast', 1), attr('consumed_inputs', [0, 0])]), node('Sub', ['m', 'x'], 'y')], [floatTensor('s', [4], s)], [2, 3, 4])).model;
+    const ours = call(tail, x3);
+    assert.ok(maxRelError(ours.dataSync(), xs.map((v, i) => v * s[i % 4]! - v)) <= 1e-6);
+    const again = serializeOnnx(tail, x3);
+    assert.equal(again.result.opset, 17);
+    if (ort !== null) assert.ok(maxRelError(ours.dataSync(), (await runOrt(ort, again.bytes, 'x', x3, 'y')).data) <= 1e-6);
   });
 
   it('opset 6: Gemm C with and without broadcast, Dropout (is_test) and BatchNormalization (is_test, consumed_inputs ignored)', async () => {
