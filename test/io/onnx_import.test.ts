@@ -4,7 +4,9 @@
 // semantics across opsets on hand-built graphs (Gemm attributes, Dropout ratio attribute vs input,
 // BatchNormalization folded or kept, GELU's Erf form, Reshape/Transpose), and refusals of bad files
 // (unsupported op named with its node, branches, truncation, sizes larger than the file, external
-// data outside the model's folder).
+// data outside the model's folder); opsets 1..6 with their legacy semantics (broadcast/axis, Gemm's
+// broadcast, Reshape's shape attribute, Concat's default axis, Cast's type name) against values
+// computed in the test, an opset-4 graph against ONNX Runtime, and their refusals.
 
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -179,7 +181,7 @@ describe('importOnnx: refusals', () => {
   it('an unsupported op, named with its node; a cyclic graph; an unsupported opset; padding a chain cannot fold becomes a graph', () => {
     assert.throws(() => importOnnxBytes(build(13, [node('Cos', ['x'], 'y', [], 'my_cos')], [], ['n', 2])), (e: Error) => e instanceof TensorslimError && /node 'my_cos' \(Cos\): op 'Cos' is not supported; supported: Abs, Add/.test(e.message));
     assert.throws(() => importOnnxBytes(build(13, [node('Add', ['x', 'c'], 'a', [], 'n1'), node('Relu', ['a'], 'c', [], 'n2'), node('Relu', ['a'], 'y')], [], ['n', 2])), /the graph has a cycle through .*node 'n1' \(Add\), node 'n2' \(Relu\); ONNX graphs must be acyclic/);
-    assert.throws(() => importOnnxBytes(build(5, [node('Relu', ['x'], 'y')], [], ['n', 2])), /opset 5 is not supported; supported: 7\.\.21/);
+    assert.throws(() => importOnnxBytes(build(22, [node('Relu', ['x'], 'y')], [], ['n', 2])), /opset 22 is not supported; supported: 1\.\.21/);
     const pad = (next: Node, pads: number[]): Uint8Array => build(13, [node('Pad', ['x', 'p'], 'xp', [], 'my_pad'), next], [int64Tensor('p', [8], pads)], ['n', 1, 4, 4]);
     const g = importOnnxBytes(pad(node('MaxPool', ['xp'], 'y', [attr('kernel_shape', [2, 2])]), [0, 0, 1, 1, 0, 0, 1, 1])).model;
     assert.ok(g instanceof OnnxGraph);
@@ -219,5 +221,98 @@ describe('importOnnx: refusals', () => {
       assert.throws(() => importOnnx(join(dir, 'model', 'abs.onnx')), /is absolute/);
       assert.throws(() => importOnnxBytes(ext('w.bin')), /external data, which needs the model's folder/);
     } finally { cleanup(); }
+  });
+});
+
+describe('importOnnx: opsets 1..6 (old exporters), with each op\'s legacy semantics', () => {
+  // files of IR version 3 list their initializers among the graph inputs too (ONNX Runtime requires it)
+  const legacy = (opset: number, nodes: Node[], inits: onnxProto.onnx.ITensorProto[], inDims: number[]): Uint8Array => encodeModel({
+    irVersion: 3, opsetImport: [{ domain: '', version: opset }],
+    graph: {
+      name: 'g', node: nodes, initializer: inits, output: [valueInfo('y', ELEM.FLOAT, [])],
+      input: [valueInfo('x', ELEM.FLOAT, inDims), ...inits.map((t) => valueInfo(t.name!, ELEM.FLOAT, (t.dims ?? []).map(Number)))],
+    },
+  });
+  const fattr = (name: string, f: number): onnxProto.onnx.IAttributeProto => ({ name, type: onnxProto.onnx.AttributeProto.AttributeType.FLOAT, f });
+  const seq = (n: number, f: (i: number) => number): number[] => Array.from({ length: n }, (_, i) => f(i));
+  const xs = seq(24, (i) => Math.sin(i + 1));
+  const x3 = ops.tensor(Float32Array.from(xs), { shape: [2, 3, 4] });
+
+  it('opset 6: Add/Mul broadcast = 1 along an axis and as a suffix, Sub of equal shapes; re-export refuses the middle-axis broadcast and writes the suffix one', async () => {
+    const b = [1, 2, 3], s = [0.5, -1, 2, 3];
+    const bytes = legacy(6, [
+      node('Add', ['x', 'b'], 'a', [attr('broadcast', 1), attr('axis', 1)]),
+      node('Mul', ['a', 's'], 'm', [attr('broadcast', 1)]),
+      node('Sub', ['m', 'x'], 'e'),
+      node('Relu', ['e'], 'y'),
+    ], [floatTensor('b', [3], b), floatTensor('s', [4], s)], [2, 3, 4]);
+    const imp = importOnnxBytes(bytes);
+    assert.equal(imp.opset, 6);
+    const want = xs.map((v, i) => Math.max(0, (v + b[Math.floor(i / 4) % 3]!) * s[i % 4]! - v));
+    assert.ok(maxRelError(call(imp.model, x3).dataSync(), want) <= 1e-6);
+    assert.throws(() => serializeOnnx(imp.model, x3), /node 'a' \(Add\) broadcasts B 3 along axis 1 of A 2x3x4 \(opset 6\)/);
+    // a trailing-dims broadcast is numpy's too: exported at opset 17 (broadcast, consumed_inputs dropped), ONNX Runtime agrees
+    const tail = importOnnxBytes(legacy(5, [node('Mul', ['x', 's'], 'm', [attr('broadcast', 1), attr('consumed_inputs', [0, 0])]), node('Sub', ['m', 'x'], 'y')], [floatTensor('s', [4], s)], [2, 3, 4])).model;
+    const ours = call(tail, x3);
+    assert.ok(maxRelError(ours.dataSync(), xs.map((v, i) => v * s[i % 4]! - v)) <= 1e-6);
+    const again = serializeOnnx(tail, x3);
+    assert.equal(again.result.opset, 17);
+    if (ort !== null) assert.ok(maxRelError(ours.dataSync(), (await runOrt(ort, again.bytes, 'x', x3, 'y')).data) <= 1e-6);
+  });
+
+  it('opset 6: Gemm C with and without broadcast, Dropout (is_test) and BatchNormalization (is_test, consumed_inputs ignored)', async () => {
+    const w = seq(12, (i) => (i % 5) - 2), c = [0.5, -1, 2], c2 = seq(6, (i) => i / 4);
+    const sc = [1, 2, 0.5], bi = [0, 1, -1], mu = [0.1, -0.2, 0.3], va = [1, 4, 0.25];
+    const bytes = legacy(6, [
+      node('Gemm', ['x', 'w', 'c'], 'g', [attr('broadcast', 1)]),
+      node('Gemm', ['x', 'w', 'c2'], 'g2', [fattr('beta', 2)]),
+      node('Add', ['g', 'g2'], 's'),
+      node('Dropout', ['s'], 'd', [attr('is_test', 1), fattr('ratio', 0.3)]),
+      node('BatchNormalization', ['d', 'sc', 'bi', 'mu', 'va'], 'y', [attr('is_test', 1), fattr('epsilon', 1e-3), attr('spatial', 1), attr('consumed_inputs', [0, 0, 0, 1, 1])]),
+    ], [floatTensor('w', [4, 3], w), floatTensor('c', [3], c), floatTensor('c2', [2, 3], c2), floatTensor('sc', [3], sc), floatTensor('bi', [3], bi), floatTensor('mu', [3], mu), floatTensor('va', [3], va)], [2, 4]);
+    const x = ops.tensor(Float32Array.from(xs.slice(0, 8)), { shape: [2, 4] });
+    const want: number[] = [];
+    for (let i = 0; i < 2; i++) for (let j = 0; j < 3; j++) {
+      let dot = 0;
+      for (let k = 0; k < 4; k++) dot += xs[i * 4 + k]! * w[k * 3 + j]!;
+      const v = (dot + c[j]!) + (dot + 2 * c2[i * 3 + j]!);
+      want.push((v - mu[j]!) / Math.sqrt(va[j]! + 1e-3) * sc[j]! + bi[j]!);
+    }
+    const got = call(importOnnxBytes(bytes).model, x).dataSync();
+    assert.ok(maxRelError(got, want) <= 1e-5);
+  });
+
+  it('opsets 3 and 4: Reshape\'s shape attribute, Concat\'s default axis 1, Cast\'s type name, consumed_inputs; opset 4 agrees with ONNX Runtime', async () => {
+    const x = ops.tensor(Float32Array.from(xs.slice(0, 12)), { shape: [2, 6] });
+    const m3 = importOnnxBytes(legacy(3, [
+      node('Reshape', ['x'], 'r', [attr('shape', [2, 3, 2])]),
+      node('Relu', ['r'], 'u', [attr('consumed_inputs', [0])]),
+      node('Concat', ['u', 'u'], 'k'),
+      node('Cast', ['k'], 'y', [attr('to', 'FLOAT')]),
+    ], [], [2, 6])).model;
+    const y = call(m3, x);
+    assert.deepEqual(y.shape, [2, 6, 2]);
+    const want: number[] = [];
+    for (let i = 0; i < 2; i++) for (let r = 0; r < 2; r++) for (let j = 0; j < 3; j++) for (let k = 0; k < 2; k++) want.push(Math.max(0, xs[i * 6 + j * 2 + k]!));
+    assert.ok(maxRelError(y.dataSync(), want) <= 1e-6);
+    const w = seq(6, (i) => i - 2.5);
+    const b4 = legacy(4, [node('Reshape', ['x'], 'r', [attr('shape', [4, 3])]), node('MatMul', ['r', 'w'], 'm'), node('Softmax', ['m'], 'y')], [floatTensor('w', [3, 2], w)], [2, 6]);
+    const ours = call(importOnnxBytes(b4).model, x);
+    assert.deepEqual(ours.shape, [4, 2]);
+    if (ort !== null) assert.ok(maxRelError(ours.dataSync(), (await runOrt(ort, b4, 'x', x, 'y')).data) <= 1e-5);
+  });
+
+  it('refusals name the node and the opset: unequal shapes without broadcast, a B that does not match at its axis, Gemm C not (M, N), ops newer than the file, opset 0', () => {
+    const run = (bytes: Uint8Array, x: Tensor): Tensor => call(importOnnxBytes(bytes).model, x);
+    const x2 = ops.ones([2, 3]);
+    assert.throws(() => run(legacy(6, [node('Add', ['x', 'b'], 'y', [], 'nb')], [floatTensor('b', [3], [1, 2, 3])], [2, 3]), x2),
+      /node 'nb' \(Add\): shapes \(2, 3\) and \(3,\) differ; at opset 6 \(no numpy broadcasting\) they must be equal unless broadcast = 1/);
+    assert.throws(() => run(legacy(5, [node('Mul', ['x', 'b'], 'y', [attr('broadcast', 1), attr('axis', 0)], 'ax')], [floatTensor('b', [3], [1, 2, 3])], [2, 3]), x2),
+      /node 'ax' \(Mul\): B \(3,\) does not match A \(2, 3\) at axis 0/);
+    assert.throws(() => run(legacy(6, [node('Gemm', ['x', 'w', 'c'], 'y', [], 'gm')], [floatTensor('w', [3, 2], seq(6, (i) => i)), floatTensor('c', [2], [1, 2])], [2, 3]), x2),
+      /node 'gm' \(Gemm\): C \(2,\) must be \(2, 2\) \(M, N\): at opset 6 C broadcasts only with broadcast = 1/);
+    assert.throws(() => importOnnxBytes(legacy(6, [node('Erf', ['x'], 'y', [], 'er')], [], [2, 3])), /node 'er' \(Erf\): Erf is defined from opset 9; this model is opset 6/);
+    assert.throws(() => importOnnxBytes(legacy(6, [node('Gelu', ['x'], 'y', [], 'ge')], [], [2, 3])), /Gelu is defined from opset 20; this model is opset 6/);
+    assert.throws(() => importOnnxBytes(build(0, [node('Relu', ['x'], 'y')], [], ['n', 2])), /opset 0 is not supported; supported: 1\.\.21/);
   });
 });

@@ -27,6 +27,15 @@ export const EXEC_OPS = [
 
 const INT_ELEMS = new Set<number>([ELEM.INT32, ELEM.INT64, ELEM.INT8, ELEM.UINT8]);
 
+/**
+ * The opset each op first appears in (ops of opset 1 are not listed): a file of an older opset that
+ * uses one is refused rather than read with a later definition.
+ */
+export const OP_SINCE: Readonly<Record<string, number>> = {
+  Expand: 8, Erf: 9, Where: 9, ConstantOfShape: 9, QuantizeLinear: 10, DequantizeLinear: 10,
+  DynamicQuantizeLinear: 11, LayerNormalization: 17, Gelu: 20,
+};
+
 export function isConst(v: GraphValue | undefined): v is Const { return v !== undefined && !(v instanceof Tensor); }
 function isIntConst(c: Const): boolean { return c.elem !== undefined && INT_ELEMS.has(c.elem); }
 function isBoolConst(c: Const): boolean { return c.elem === ELEM.BOOL; }
@@ -158,10 +167,10 @@ function windowAttrs(n: NodeProto): { k: [number, number]; stride: [number, numb
 }
 
 /** The element type an op's output has, given its first input's. */
-function outElem(op: string, n: NodeProto, first: Const | undefined): number {
+function outElem(op: string, n: NodeProto, first: Const | undefined, opset: number): number {
   if (op === 'Shape') return ELEM.INT64;
   if (op === 'Equal' || op === 'Less' || op === 'Greater') return ELEM.BOOL;
-  if (op === 'Cast') return attrInt(n, 'to', ELEM.FLOAT);
+  if (op === 'Cast') return castTo(n, opset);
   if (op === 'DequantizeLinear') return ELEM.FLOAT;
   return first?.elem ?? ELEM.FLOAT;
 }
@@ -172,6 +181,7 @@ function outElem(op: string, n: NodeProto, first: Const | undefined): number {
  */
 export function exec(n: NodeProto, ins: readonly (GraphValue | undefined)[], opset: number, training: boolean): GraphValue[] {
   const op = n.opType ?? '';
+  if ((OP_SINCE[op] ?? 1) > opset) throw new TensorslimError(OP, `${nodeLabel(n)}: ${op} is defined from opset ${OP_SINCE[op]}; this model is opset ${opset}`);
   const present = ins.filter((v): v is GraphValue => v !== undefined);
   const host = present.length > 0 && present.every(isConst) && op !== 'Shape';
   if (op === 'Shape') {
@@ -207,7 +217,7 @@ export function exec(n: NodeProto, ins: readonly (GraphValue | undefined)[], ops
   const outs = compute(op, n, ins, T, opset, training);
   if (!host) return outs;
   const first = present[0] as Const | undefined;
-  const elem = outElem(op, n, first);
+  const elem = outElem(op, n, first, opset);
   return outs.map((t) => (t instanceof Tensor ? toConst(t, elem) : t));
 }
 
@@ -286,6 +296,36 @@ function quantOp(op: string, n: NodeProto, ins: readonly (GraphValue | undefined
   return [out(y, dims)];
 }
 
+/**
+ * B of a binary op before opset 7 (no numpy broadcasting): with broadcast = 1, B's shape is matched
+ * to the run of A's dims starting at `axis` (default: A's trailing dims) and is reshaped here so
+ * that numpy broadcasting gives that result; without it the shapes must be equal. From opset 7: B as is.
+ */
+function legacyB(n: NodeProto, a: Tensor, b: Tensor, opset: number): Tensor {
+  if (opset >= 7) return b;
+  const sa = a.shape, sb = b.shape;
+  if (attrInt(n, 'broadcast', 0) !== 1) {
+    if (fmtShape(sa) !== fmtShape(sb)) throw new TensorslimError(OP, `${nodeLabel(n)}: shapes ${fmtShape(sa)} and ${fmtShape(sb)} differ; at opset ${opset} (no numpy broadcasting) they must be equal unless broadcast = 1`);
+    return b;
+  }
+  // a one-element B (of rank <= A's) broadcasts to anything
+  if (sb.length <= sa.length && prod(sb) === 1) return ops.reshape(b, []);
+  const axis = getAttr(n, 'axis') === undefined ? sa.length - sb.length : attrInt(n, 'axis', 0);
+  const at = axis < 0 ? axis + sa.length : axis;
+  const fits = at >= 0 && at + sb.length <= sa.length && sb.every((d, k) => d === sa[at + k]);
+  if (!fits) throw new TensorslimError(OP, `${nodeLabel(n)}: B ${fmtShape(sb)} does not match A ${fmtShape(sa)} at axis ${axis} (legacy broadcast, opset ${opset}: B's dims equal a run of A's dims starting at axis)`);
+  return ops.reshape(b, [...sb, ...Array<number>(sa.length - at - sb.length).fill(1)]);
+}
+
+/** Cast's target type: an integer from opset 6, the type's name (a string such as "FLOAT") before. */
+function castTo(n: NodeProto, opset: number): number {
+  if (opset >= 6) return attrInt(n, 'to', ELEM.FLOAT);
+  const name = attrString(n, 'to', 'FLOAT').toUpperCase();
+  const v = (onnx.TensorProto.DataType as unknown as Record<string, number | undefined>)[name];
+  if (typeof v !== 'number') throw new TensorslimError(OP, `${nodeLabel(n)}: to = '${name}' is not an ONNX data type name`);
+  return v;
+}
+
 function refuseIn(n: NodeProto, i: number): never { throw new TensorslimError(OP, `${nodeLabel(n)}: input ${i} is missing`); }
 
 function compute(op: string, n: NodeProto, ins: readonly (GraphValue | undefined)[], T: (i: number, ints?: 'float64' | 'int32') => Tensor, opset: number, training: boolean): GraphValue[] {
@@ -300,7 +340,8 @@ function compute(op: string, n: NodeProto, ins: readonly (GraphValue | undefined
       const outs: GraphValue[] = [training && x instanceof Tensor ? ops.dropout(x, p, true) : x];
       if ((n.output?.length ?? 1) > 1) {
         const shape = [...shapeOf(x)];
-        outs.push(ops.tensor(new Uint8Array(prod(shape)).fill(1), { shape, dtype: 'bool' }));   // the mask: all kept in eval
+        // the mask: all kept in eval; bool from opset 10, of the input's type (float) before
+        outs.push(opset < 10 ? ops.ones(shape) : ops.tensor(new Uint8Array(prod(shape)).fill(1), { shape, dtype: 'bool' }));
       }
       return outs;
     }
@@ -316,11 +357,11 @@ function compute(op: string, n: NodeProto, ins: readonly (GraphValue | undefined
     case 'Abs': return [ops.abs(T(0))];
     case 'Reciprocal': return [ops.reciprocal(T(0))];
     case 'Gelu': return [ops.gelu(T(0), { approximate: attrString(n, 'approximate', 'none') === 'tanh' ? 'tanh' : 'none' })];
-    case 'Add': return [ops.add(T(0), T(1))];
-    case 'Sub': return [ops.sub(T(0), T(1))];
-    case 'Mul': return [ops.mul(T(0), T(1))];
+    case 'Add': return [ops.add(T(0), legacyB(n, T(0), T(1), opset))];
+    case 'Sub': return [ops.sub(T(0), legacyB(n, T(0), T(1), opset))];
+    case 'Mul': return [ops.mul(T(0), legacyB(n, T(0), T(1), opset))];
     case 'Div': {
-      const q = ops.div(T(0), T(1));
+      const q = ops.div(T(0), legacyB(n, T(0), T(1), opset));
       const a = ins[0], b = ins[1];
       const ints = [a, b].every((v) => (v instanceof Tensor ? v.dtype === 'int32' : v !== undefined && isIntConst(v)));
       if (!ints) return [q];
@@ -328,10 +369,10 @@ function compute(op: string, n: NodeProto, ins: readonly (GraphValue | undefined
       const t = ops.mul(ops.sign(q), ops.floor(ops.abs(q)));
       return [a instanceof Tensor ? ops.to(t, 'int32') : t];
     }
-    case 'Pow': return [ops.pow(T(0), T(1))];
-    case 'Equal': return [ops.eq(T(0), T(1))];
-    case 'Less': return [ops.lt(T(0), T(1))];
-    case 'Greater': return [ops.gt(T(0), T(1))];
+    case 'Pow': return [ops.pow(T(0), legacyB(n, T(0), T(1), opset))];
+    case 'Equal': return [ops.eq(T(0), legacyB(n, T(0), T(1), opset))];
+    case 'Less': return [ops.lt(T(0), legacyB(n, T(0), T(1), opset))];
+    case 'Greater': return [ops.gt(T(0), legacyB(n, T(0), T(1), opset))];
     case 'Where': {
       const c = T(0);
       return [ops.where(c.dtype === 'bool' ? c : ops.ne(c, 0), T(1), T(2))];
@@ -348,7 +389,15 @@ function compute(op: string, n: NodeProto, ins: readonly (GraphValue | undefined
       if (attrInt(n, 'transA', 0) === 1) a = ops.transpose(a, 0, 1);
       if (attrInt(n, 'transB', 0) === 1) b = ops.transpose(b, 0, 1);
       let y = ops.mul(ops.matmul(a, b), attrFloat(n, 'alpha', 1));
-      if (ins[2] !== undefined) y = ops.add(y, ops.mul(T(2), attrFloat(n, 'beta', 1)));
+      if (ins[2] !== undefined) {
+        const c = T(2);
+        // before opset 7: C broadcasts to (M, N) only with broadcast = 1; otherwise it must be (M, N)
+        if (opset < 7 && attrInt(n, 'broadcast', 0) !== 1 && fmtShape(c.shape) !== fmtShape(y.shape)) {
+          refuse(`C ${fmtShape(c.shape)} must be ${fmtShape(y.shape)} (M, N): at opset ${opset} C broadcasts only with broadcast = 1`);
+        }
+        if (c.ndim > 2 || broadcastShapes(n, y.shape, c.shape).join() !== y.shape.join()) refuse(`C ${fmtShape(c.shape)} does not broadcast to ${fmtShape(y.shape)} (M, N)`);
+        y = ops.add(y, ops.mul(c, attrFloat(n, 'beta', 1)));
+      }
       return [y];
     }
     case 'Transpose': {
@@ -396,13 +445,16 @@ function compute(op: string, n: NodeProto, ins: readonly (GraphValue | undefined
     case 'Concat': {
       const ts = ins.map((_, i) => T(i));
       if (ts.length === 0) refuse('no inputs');
-      return [ops.cat(ts, normAxis(n, attrInt(n, 'axis', 0), ts[0]!.ndim))];
+      // the axis attribute is optional before opset 4, defaulting to 1 (required from 4)
+      const axis = attrInt(n, 'axis', opset < 4 ? 1 : 0);
+      return [ops.cat(ts, normAxis(n, axis, ts[0]!.ndim))];
     }
     case 'Split': {
       const x = T(0);
       const a = normAxis(n, attrInt(n, 'axis', 0), x.ndim);
       const k = n.output?.length ?? 1;
-      let sizes = opset < 13 ? attrInts(n, 'split') : ins[1] === undefined ? null : hostInts(ins[1]);
+      // opset 1 also took the sizes as an optional second input; from 2 to 12 only the attribute
+      let sizes = opset < 13 ? (opset < 2 && ins[1] !== undefined ? hostInts(ins[1]) : attrInts(n, 'split')) : ins[1] === undefined ? null : hostInts(ins[1]);
       const dim = x.shape[a]!;
       if (sizes === null || sizes.length === 0) {
         const num = opset >= 18 ? attrInt(n, 'num_outputs', k) : k;
@@ -434,7 +486,7 @@ function compute(op: string, n: NodeProto, ins: readonly (GraphValue | undefined
     }
     case 'Gather': return [gatherOp(n, T(0), attrInt(n, 'axis', 0), ins[1] ?? refuseIn(n, 1))];
     case 'Cast': {
-      const to = attrInt(n, 'to', ELEM.FLOAT);
+      const to = castTo(n, opset);
       const x = T(0);
       if (to === ELEM.FLOAT || to === ELEM.DOUBLE) return [ops.to(x, 'float32')];
       if (INT_ELEMS.has(to)) {

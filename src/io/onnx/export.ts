@@ -19,13 +19,13 @@ import { ImageView } from '../../models/presets.js';
 import { writeFileAtomic } from '../files.js';
 import { tensorslimVersion } from '../checkpoint_file.js';
 import {
-  ELEM, MAX_OPSET, MIN_OPSET, attr, encodeModel, floatTensor, int64Tensor, irVersionFor, valueInfo,
+  ELEM, MAX_OPSET, MIN_OPSET, attr, onnx, encodeModel, floatTensor, int64Tensor, irVersionFor, valueInfo,
   type AttributeProto, type NodeProto, type TensorProto,
 } from './proto.js';
 import { OnnxLayer, type OnnxEmitContext } from './layers.js';
 import { OnnxGraph, type GraphStep } from './graph.js';
 import { exec, isConst, type GraphValue } from './exec.js';
-import type { Const } from './read.js';
+import { nodeLabel, type Const } from './read.js';
 
 /** Options of exportOnnx / serializeOnnx. */
 export interface ExportOnnxOptions {
@@ -297,6 +297,37 @@ function emit(g: GraphBuilder, m: AnyModule, path: string, x: Sym): Sym {
 /** Ops whose inputs or attributes changed between opsets: an imported graph is written back at its own opset. */
 const OPSET_SENSITIVE = new Set(['Squeeze', 'Unsqueeze', 'Split', 'Slice', 'ReduceMean', 'ReduceSum', 'Softmax', 'LogSoftmax', 'Pad', 'Dropout', 'Reshape', 'Clip', 'Gelu', 'LayerNormalization', 'Shape', 'BatchNormalization']);
 
+const LEGACY_BINARY = new Set(['Add', 'Sub', 'Mul', 'Div', 'Pow', 'Equal', 'Less', 'Greater']);
+
+/**
+ * The attributes of a node read at opset < 7, as opset 7+ writes them: consumed_inputs and is_test
+ * dropped, Concat's default axis (1) made explicit, Cast's type name as its number, Gemm's and the
+ * binary ops' broadcast dropped where numpy broadcasting gives the same result (B equal to A, one
+ * element, or A's trailing dims); a legacy broadcast along a middle axis is refused.
+ */
+function modernAttrs(n: NodeProto, ins: readonly (GraphValue | undefined)[], opset: number, path: string): AttributeProto[] {
+  const op = n.opType ?? '';
+  let out = (n.attribute ?? []).filter((a) => a.name !== 'consumed_inputs' && a.name !== 'is_test');
+  if (op === 'Gemm') out = out.filter((a) => a.name !== 'broadcast');
+  if (op === 'Concat' && opset < 4 && !out.some((a) => a.name === 'axis')) out.push(attr('axis', 1));
+  if (op === 'Cast' && opset < 6) {
+    const name = new TextDecoder().decode(out.find((a) => a.name === 'to')?.s ?? new TextEncoder().encode('FLOAT')).toUpperCase();
+    out = [...out.filter((a) => a.name !== 'to'), attr('to', (onnx.TensorProto.DataType as unknown as Record<string, number>)[name] ?? ELEM.FLOAT)];
+  }
+  if (LEGACY_BINARY.has(op)) {
+    const sa = ins[0] === undefined ? [] : ins[0] instanceof Tensor ? ins[0].shape : ins[0].dims;
+    const sb = ins[1] === undefined ? [] : ins[1] instanceof Tensor ? ins[1].shape : ins[1].dims;
+    const axisA = out.find((a) => a.name === 'axis');
+    const axis = axisA === undefined ? sa.length - sb.length : Number(axisA.i ?? 0) < 0 ? Number(axisA.i ?? 0) + sa.length : Number(axisA.i ?? 0);
+    const one = sb.length <= sa.length && sb.reduce((p, d) => p * d, 1) === 1;
+    if (!one && sa.join() !== sb.join() && axis !== sa.length - sb.length) {
+      throw new TensorslimError(OP, `${path || 'the model'}: ${nodeLabel(n)} broadcasts B ${sb.join('x')} along axis ${axis} of A ${sa.join('x')} (opset ${opset}); numpy broadcasting (opset >= 7) cannot write that without a Reshape, which export does not add yet`);
+    }
+    out = out.filter((a) => a.name !== 'broadcast' && a.name !== 'axis');
+  }
+  return out;
+}
+
 /** A graph constant as an initializer of its declared element type. */
 function constInit(g: GraphBuilder, base: string, c: Const): string {
   if (c.elem === undefined || c.elem === ELEM.FLOAT || c.elem === ELEM.DOUBLE) return g.constF(base, c.dims, Array.from(c.data));
@@ -315,7 +346,10 @@ function emitGraph(g: GraphBuilder, m: OnnxGraph, path: string, x: Sym): Sym {
   if (m.inputs.length !== 1 || m.outputs.length !== 1) throw new TensorslimError(OP, `${path || 'the model'}: an OnnxGraph with ${m.inputs.length} inputs and ${m.outputs.length} outputs cannot be exported through exportOnnx (one input, one output)`);
   if (g.opset !== m.opset) {
     const bad = m.steps.filter((st) => OPSET_SENSITIVE.has(st.node.opType ?? '')).map((st) => st.node.opType);
-    if (bad.length > 0) throw new TensorslimError(OP, `${path || 'the model'} was imported at opset ${m.opset} and holds ${[...new Set(bad)].join(', ')}, whose form depends on the opset; export it with { opset: ${m.opset} }`);
+    if (bad.length > 0) {
+      const fix = m.opset >= MIN_OPSET ? `export it with { opset: ${m.opset} }` : `export writes opsets ${MIN_OPSET}..${MAX_OPSET}, and converting them from opset ${m.opset} is not supported yet`;
+      throw new TensorslimError(OP, `${path || 'the model'} was imported at opset ${m.opset} and holds ${[...new Set(bad)].join(', ')}, whose form depends on the opset; ${fix}`);
+    }
   }
   const names = new Map<string, string>([[m.inputs[0]!.name, x.name]]);
   const written = new Map<string, string>();
@@ -344,7 +378,8 @@ function emitGraph(g: GraphBuilder, m: OnnxGraph, path: string, x: Sym): Sym {
     const vals = exec(step.node, ins, m.opset, false);
     const inNames = step.inputs.map((nm, i) => nameOf(nm, ins[i]));
     const outNames = step.outputs.map((o) => (o === '' ? '' : g.fresh(join(path, o.replace(/[^A-Za-z0-9_./]/g, '_')))));
-    g.nodes.push({ opType: step.node.opType, input: inNames, output: outNames, name: outNames.find((o) => o !== '') ?? step.node.opType, attribute: [...(step.node.attribute ?? [])] });
+    const attribute = m.opset < 7 ? modernAttrs(step.node, ins, m.opset, path) : [...(step.node.attribute ?? [])];
+    g.nodes.push({ opType: step.node.opType, input: inNames, output: outNames, name: outNames.find((o) => o !== '') ?? step.node.opType, attribute });
     step.outputs.forEach((o, i) => { if (o !== '') names.set(o, outNames[i]!); });
     return vals;
   });

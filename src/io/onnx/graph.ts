@@ -14,9 +14,9 @@ import * as ops from '../../ops/index.js';
 import { Conv2d, Embedding, LayerNorm, Linear, Module, Parameter, type AnyModule } from '../../nn/index.js';
 import { ELEM, onnx, type NodeProto, type ValueInfoProto } from './proto.js';
 import {
-  OP, IMPORT_MAX_OPSET, IMPORT_MIN_OPSET, attrFloat, attrInt, attrInts, attrString, constantNodeValue, nodeLabel, numberOf, readTensor, type Const,
+  OP, IMPORT_MAX_OPSET, IMPORT_MIN_OPSET, attrFloat, attrInt, attrInts, attrString, constantNodeValue, getAttr, nodeLabel, numberOf, readTensor, type Const,
 } from './read.js';
-import { EXEC_OPS, constTensor, exec, isConst, type GraphValue } from './exec.js';
+import { EXEC_OPS, OP_SINCE, constTensor, exec, isConst, type GraphValue } from './exec.js';
 import { FrozenBatchNorm } from './layers.js';
 
 /** Every op the graph importer reads: the evaluated ones plus those that become layers. */
@@ -287,6 +287,7 @@ export function buildGraph(model: ReturnType<typeof onnx.ModelProto.decode>, ops
     const refuse = (why: string): never => { throw new TensorslimError(OP, `${nodeLabel(n)}: ${why}`); };
     if (op === 'Constant') { consts.set(outs[0] ?? '', constantNodeValue(n, folder)); continue; }
     if (!GRAPH_OPS.includes(op)) refuse(`op '${op}' is not supported; supported: ${GRAPH_OPS.join(', ')}`);
+    if ((OP_SINCE[op] ?? 1) > opset) refuse(`${op} is defined from opset ${OP_SINCE[op]}; this model is opset ${opset}`);
     const allConst = ins.every((s) => s === '' || consts.has(s));
     if (allConst && ins.length > 0) {
       // fold: computed once here (a Transpose of a weight is remembered, so a MatMul after it reuses the weight)
@@ -299,7 +300,8 @@ export function buildGraph(model: ReturnType<typeof onnx.ModelProto.decode>, ops
       continue;
     }
     const x = ins[0] ?? '';
-    if (op === 'Gemm' && !consts.has(x) && attrInt(n, 'transA', 0) === 0 && constIn({ input: ins }, 1)?.dims.length === 2 && (ins[2] === undefined || ins[2] === '' || consts.has(ins[2]))) {
+    // before opset 7 a C of (N) values is a bias only with broadcast = 1; otherwise it is evaluated (and checked) per op
+    if (op === 'Gemm' && !consts.has(x) && attrInt(n, 'transA', 0) === 0 && (opset >= 7 || attrInt(n, 'broadcast', 0) === 1) && constIn({ input: ins }, 1)?.dims.length === 2 && (ins[2] === undefined || ins[2] === '' || consts.has(ins[2]))) {
       const b = consts.get(ins[1]!)!;
       const alpha = attrFloat(n, 'alpha', 1), beta = attrFloat(n, 'beta', 1);
       const transB = attrInt(n, 'transB', 0) === 1;
@@ -325,7 +327,9 @@ export function buildGraph(model: ReturnType<typeof onnx.ModelProto.decode>, ops
       const r = onlyReader(outs[0]!);
       const addN = r === null ? null : nodes[r]!;
       let bias: Const | null = null, biasName: string | undefined;
-      if (addN !== null && addN.opType === 'Add') {
+      // before opset 7 an Add broadcasts only with broadcast = 1 and no axis (then B matches A's trailing dims, as numpy does)
+      const legacyOk = opset >= 7 || (addN !== null && attrInt(addN, 'broadcast', 0) === 1 && addN.input?.[0] === outs[0] && getAttr(addN, 'axis') === undefined);
+      if (addN !== null && addN.opType === 'Add' && legacyOk) {
         const other = addN.input?.[0] === outs[0] ? addN.input?.[1] : addN.input?.[0];
         const c = other === undefined ? undefined : consts.get(other);
         if (c !== undefined && c.data.length === lin0[1] && c.dims.length === 1 && c.elem === ELEM.FLOAT) { bias = c; biasName = other; skip.add(r!); }
@@ -358,7 +362,7 @@ export function buildGraph(model: ReturnType<typeof onnx.ModelProto.decode>, ops
       const r = onlyReader(outs[0]!);
       const bn = r === null ? null : nodes[r]!;
       const bnConsts = bn?.opType === 'BatchNormalization' ? [1, 2, 3, 4].map((k) => constIn(bn, k)) : null;
-      if (bn !== null && bnConsts !== null && bnConsts.every((v) => v !== null && v.data.length === o) && (bn.output ?? []).filter((v) => v !== '').length === 1) {
+      if (bn !== null && bnConsts !== null && (opset >= 9 || attrInt(bn, 'spatial', 1) === 1) && bnConsts.every((v) => v !== null && v.data.length === o) && (bn.output ?? []).filter((v) => v !== '').length === 1) {
         const [sc, sh, mean, vr] = bnConsts as Const[];
         const eps = attrFloat(bn, 'epsilon', 1e-5);
         const scale = Float32Array.from(sc!.data, (v, k) => v / Math.sqrt(vr!.data[k]! + eps));

@@ -20,12 +20,13 @@ import {
 import { readFileBytes } from '../files.js';
 import { ELEM, onnx, type NodeProto } from './proto.js';
 import {
-  OP, IMPORT_MAX_OPSET, IMPORT_MIN_OPSET, attrFloat, attrInt, attrInts, attrString, constantNodeValue, nodeLabel, numberOf, readTensor, type Const,
+  OP, IMPORT_MAX_OPSET, IMPORT_MIN_OPSET, attrFloat, attrInt, attrInts, attrString, constantNodeValue, getAttr, nodeLabel, numberOf, readTensor, type Const,
 } from './read.js';
 
 export { IMPORT_MAX_OPSET, IMPORT_MIN_OPSET } from './read.js';
 import { AvgPool2d, FrozenBatchNorm, GlobalAvgPool2d, Reshape, Transpose } from './layers.js';
 import { OnnxGraph, buildGraph, decodeModel } from './graph.js';
+import { OP_SINCE } from './exec.js';
 
 
 /** The ops importOnnx understands. */
@@ -129,6 +130,7 @@ function parseChain(bytes: Uint8Array, folder: string | null): ImportedOnnx {
     const op = n.opType ?? '';
     if (n.domain && n.domain !== 'ai.onnx') refuse(n, `domain '${n.domain}' is not supported; only the default ONNX domain`);
     if (op === 'Constant') continue;
+    if ((OP_SINCE[op] ?? 1) > opset) refuse(n, `${op} is defined from opset ${OP_SINCE[op]}; this model is opset ${opset}`);
     // every other node must read the chain's current value as its first input (and constants otherwise)
     if (n.input?.[0] !== cur) {
       refuse(n, `importOnnx reads chain graphs (each node consumes the previous one's output); this node reads '${n.input?.[0]}' instead of '${cur}' (residual or branching graphs are not supported yet)`);
@@ -172,7 +174,8 @@ function parseChain(bytes: Uint8Array, folder: string | null): ImportedOnnx {
       case 'Div': case 'Mul': {
         // GELU's erf form: Div(x, sqrt 2) | Mul(x, 1/sqrt 2) -> Erf -> Add 1 -> Mul x -> Mul 0.5 (the last two in either order)
         const c = scalarIn(n, 1);
-        const end = c !== null && Math.abs((op === 'Div' ? c : 1 / c) - Math.SQRT2) < 1e-4 ? matchErfGelu(nodes, i, cur, out, consts) : -1;
+        // GELU's erf form needs Erf (opset 9); before opset 7 a scalar B would also need broadcast = 1
+        const end = opset >= 9 && c !== null && Math.abs((op === 'Div' ? c : 1 / c) - Math.SQRT2) < 1e-4 ? matchErfGelu(nodes, i, cur, out, consts) : -1;
         if (end < 0) refuse(n, `only as part of GELU's erf form (x / sqrt 2 -> Erf -> + 1 -> * x -> * 0.5); supported ops: ${IMPORT_OPS.join(', ')}`);
         chain.push(new GELU(), []);
         cur = nodes[end]!.output![0]!;
@@ -217,6 +220,8 @@ function parseChain(bytes: Uint8Array, folder: string | null): ImportedOnnx {
         if (alpha !== 1) w = ops.mul(w, alpha);
         const c = constIn(n, 2, false);
         if (c !== null && c.data.length !== outF && c.data.length !== 1) refuse(n, `C must have ${outF} values (or 1), got ${c.dims.join('x')}`);
+        // before opset 7 C broadcasts only with broadcast = 1 (the graph importer checks the other form per op)
+        if (c !== null && opset < 7 && attrInt(n, 'broadcast', 0) !== 1) refuse(n, `at opset ${opset} C must be (M, N) unless broadcast = 1`);
         const bias = c === null ? null : ops.mul(c.data.length === 1 ? ops.full([outF], c.data[0]!) : tensorOf(c, [outF]), beta);
         const lin = new Linear(inF, outF, { bias: c !== null });
         load(lin, w, bias);
@@ -234,7 +239,9 @@ function parseChain(bytes: Uint8Array, folder: string | null): ImportedOnnx {
       case 'Add': {
         const last = chain.last();
         const c = constIn(n, 1)!;
-        if (!(last instanceof Linear) || last.bias !== null || c.data.length !== last.outFeatures) {
+        // before opset 7: a bias broadcasts only with broadcast = 1 and no axis (B then matches A's trailing dims)
+        if (opset < 7 && (attrInt(n, 'broadcast', 0) !== 1 || getAttr(n, 'axis') !== undefined || n.input?.[0] !== cur)) refuse(n, `at opset ${opset} Add needs broadcast = 1 (and no axis) to add a bias`);
+        if (!(last instanceof Linear) || last.bias !== null || c.data.length !== last.outFeatures || (opset < 7 && c.dims.length !== 1)) {
           refuse(n, 'Add is supported as the bias of the MatMul right before it (a constant of its output width)');
         }
         const lin = last as Linear;

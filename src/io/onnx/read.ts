@@ -11,7 +11,7 @@ import { ELEM, onnx, type AttributeProto, type NodeProto, type TensorProto } fro
 export const OP = 'importOnnx';
 
 /** Opsets importOnnx reads (the default domain). */
-export const IMPORT_MIN_OPSET = 7;
+export const IMPORT_MIN_OPSET = 1;
 export const IMPORT_MAX_OPSET = 21;
 
 /** A constant of the graph: float values (or integers for shapes) and dims. */
