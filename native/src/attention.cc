@@ -140,6 +140,16 @@ template <class T> inline T lane_sum(const T* x, long n) {
   return s + ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
 }
 
+// Dot product of two contiguous runs of n values, 8 independent partial sums (as lane_sum).
+template <class T> inline T lane_dot(const T* x, const T* y, long n) {
+  T l[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  long j = 0;
+  for (; j + 8 <= n; j += 8) for (int q = 0; q < 8; q++) l[q] += x[j + q] * y[j + q];
+  T s = T(0);
+  for (; j < n; j++) s += x[j] * y[j];
+  return s + ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
+}
+
 // Copy a contiguous (rows x cols) block to a destination with row stride rs and column stride cs.
 template <class T> inline void put_block(const T* src, long rows, long cols, T* dst, long rs, long cs) {
   for (long r = 0; r < rows; r++) {
@@ -165,6 +175,29 @@ inline void tile_gemm(long m, long n, long k, const double* a, long sai, long sa
 // dst (cols x rows, row stride ld) = the transpose of rows x cols of src (strides rs, cs): K^T and V^T
 // of one (batch, head), so that the tile products read them row by row.
 template <class T> inline void transpose_to(const T* src, long rows, long cols, long rs, long cs, T* dst, long ld) {
+#if defined(__SSE2__)
+  if constexpr (sizeof(T) == 4) {
+    if (cs == 1) {  // float rows contiguous: 4 x 4 blocks through SSE registers, the edges below
+      const float* s = reinterpret_cast<const float*>(src);
+      float* d = reinterpret_cast<float*>(dst);
+      const long r4 = rows / 4 * 4, c4 = cols / 4 * 4;
+      for (long r = 0; r < r4; r += 4) {
+        for (long c = 0; c < c4; c += 4) {
+          __m128 a0 = _mm_loadu_ps(s + r * rs + c), a1 = _mm_loadu_ps(s + (r + 1) * rs + c);
+          __m128 a2 = _mm_loadu_ps(s + (r + 2) * rs + c), a3 = _mm_loadu_ps(s + (r + 3) * rs + c);
+          _MM_TRANSPOSE4_PS(a0, a1, a2, a3);
+          _mm_storeu_ps(d + c * ld + r, a0);
+          _mm_storeu_ps(d + (c + 1) * ld + r, a1);
+          _mm_storeu_ps(d + (c + 2) * ld + r, a2);
+          _mm_storeu_ps(d + (c + 3) * ld + r, a3);
+        }
+        for (long c = c4; c < cols; c++) for (long i = r; i < r + 4; i++) d[c * ld + i] = s[i * rs + c];
+      }
+      for (long r = r4; r < rows; r++) for (long c = 0; c < cols; c++) d[c * ld + r] = s[r * rs + c];
+      return;
+    }
+  }
+#endif
   for (long r0 = 0; r0 < rows; r0 += 16) {
     const long r1 = std::min(rows, r0 + 16);
     for (long c = 0; c < cols; c++) {
@@ -282,6 +315,7 @@ void backward(const V4<T>& q, const V4<T>& k, const V4<T>& v, const V4<T>& o, co
       std::fill(dK, dK + Tk * D, T(0));
       std::fill(dV, dV + Tk * Dv, T(0));
       for (long i = 0; i < Tq; i++) {  // rowsum(dO * O)
+        if (dO.s[3] == 1 && o.s[3] == 1) { dvec[i] = lane_dot(DO + i * dO.s[2], Op + i * o.s[2], Dv); continue; }
         T s = T(0);
         for (long d = 0; d < Dv; d++) s += DO[i * dO.s[2] + d * dO.s[3]] * Op[i * o.s[2] + d * o.s[3]];
         dvec[i] = s;
