@@ -9,7 +9,9 @@
 # The model is nanoGPT's model.py written out; attention is the explicit softmax(q k^T) v, which is
 # what nanoGPT runs on PyTorch 1.13 (no scaled_dot_product_attention before 2.0).
 #   usage: peer_gpt.py [steps] [warmup] [threads] [--preset small|gpt2] [--checkpointing]
-#                      [--generate N --prompt P] [--threads-list 1,2]
+#                      [--generate N --prompt P] [--threads-list 1,2] [--profile]
+# --profile: after the warm-up, run the timed steps under torch.autograd.profiler and print (to
+# stderr) the per-op table by self CPU time, per step, for the per-op comparison in docs/GPT.md.
 # --preset gpt2: GPT-2 small's shape (12 layers, d_model 768, 12 heads, context 256, vocabulary
 # 50257, batch 4); --checkpointing: each block under torch.utils.checkpoint (activation
 # recomputation); --generate N: instead of training, greedy generation of N new tokens after a
@@ -33,6 +35,7 @@ ap.add_argument('--checkpointing', action='store_true')
 ap.add_argument('--generate', type=int, default=0)
 ap.add_argument('--prompt', type=int, default=32)
 ap.add_argument('--threads-list', default=None)
+ap.add_argument('--profile', action='store_true')
 args = ap.parse_args()
 steps, warmup = args.steps, args.warmup
 threads_list = [int(t) for t in args.threads_list.split(',')] if args.threads_list else [args.threads]
@@ -171,6 +174,22 @@ def main_generate():
     }))
 
 
+def profile_steps(model, opt, x, y):
+    """The timed steps again under the autograd profiler: per-op self CPU ms per step, to stderr."""
+    with torch.autograd.profiler.profile() as prof:
+        for _ in range(steps):
+            opt.zero_grad(set_to_none=True)
+            model(x, y).backward()
+            opt.step()
+    rows = sorted(prof.key_averages(), key=lambda e: -e.self_cpu_time_total)
+    total = sum(e.self_cpu_time_total for e in rows) / 1e3 / steps
+    print(f'torch {torch.__version__} threads {torch.get_num_threads()}: self CPU {total:.2f} ms/step', file=sys.stderr)
+    for e in rows:
+        if e.self_cpu_time_total / 1e3 / steps < 0.05:
+            break
+        print(f'{e.self_cpu_time_total / 1e3 / steps:9.3f} ms {e.count / steps:6.1f}x  {e.key}', file=sys.stderr)
+
+
 def main():
     if args.generate:
         return main_generate()
@@ -195,6 +214,8 @@ def main():
             if i >= warmup:
                 ts.append(time.perf_counter() - t)
         per[th] = {'stepMs': median(ts) * 1e3, 'minMs': min(ts) * 1e3, 'cpuMsPerStep': (time.process_time() - c0) / steps * 1e3}
+    if args.profile:
+        profile_steps(model, opt, x, y)
     best = min(per, key=lambda t: per[t]['stepMs'])
     torch.set_num_threads(best)
     step = per[best]['stepMs'] / 1e3

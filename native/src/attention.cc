@@ -10,7 +10,9 @@
 // matrix never exists, only one Br x Bc tile per thread. Saves lse = m + log l per row.
 // Backward: per (b, h), for each key block and each query block that sees it, recompute
 // P = exp(scale Q K^T - lse) and accumulate dV += Pd^T dO, dS = P * (dO V^T * Z - rowsum(dO * O)),
-// dQ += scale dS K, dK += scale dS^T Q. Causal blocks above the diagonal are skipped entirely.
+// dQ += scale dS K, dK += scale dS^T Q. Causal blocks above the diagonal are skipped entirely, and
+// a block the diagonal crosses is computed by groups of 32 query rows, each over only the keys its
+// rows can see (rounded up to 32): its fully masked upper-right corner is never computed.
 //
 // Causal mask: query i sees keys j <= i + (Tk - Tq) (aligned to the last key, for a KV cache).
 // Dropout mask: keep(row, col) = mix32(mix32(seed ^ row) + col * 0x9e3779b9) >= p * 2^32 with
@@ -41,6 +43,27 @@ namespace {
 
 constexpr long kBr = 64;  // query rows per block (128 measured no faster at T = 128, D = 64)
 constexpr long kBc = 64;  // keys per block
+constexpr long kSub = 32;  // query rows per group of a block the causal diagonal crosses
+
+// Keys of a block (j0, bc keys) that row r of a query block starting at i0 sees: bc without the
+// causal mask, else at most bc and <= 0 when none (query i sees keys j <= i + off).
+inline long visible(bool causal, long i0, long r, long off, long j0, long bc) {
+  return causal ? std::min(bc, i0 + r + off - j0 + 1) : bc;
+}
+
+// The row groups a (br x bc) tile is computed by: the whole tile when every row sees all bc keys,
+// else groups of kSub rows, each over the keys its last row sees rounded up to a multiple of 32 (the
+// widths sgemm_direct takes; at most bc), so the fully masked part of a diagonal tile is never
+// computed; groups that see no key are skipped. f(r0, rows, nc) for each group: rows r0 .. r0 +
+// rows - 1 over keys j0 .. j0 + nc - 1.
+template <class F> inline void for_row_groups(bool causal, long i0, long br, long off, long j0, long bc, F&& f) {
+  if (visible(causal, i0, 0, off, j0, bc) >= bc) { f(0L, br, bc); return; }
+  for (long r0 = 0; r0 < br; r0 += kSub) {
+    const long rows = std::min(kSub, br - r0);
+    const long lim = visible(causal, i0, r0 + rows - 1, off, j0, bc);
+    if (lim > 0) f(r0, rows, std::min(bc, (lim + 31) / 32 * 32));
+  }
+}
 
 struct Params {
   double scale;
@@ -117,6 +140,16 @@ template <class T> inline T lane_sum(const T* x, long n) {
   return s + ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
 }
 
+// Dot product of two contiguous runs of n values, 8 independent partial sums (as lane_sum).
+template <class T> inline T lane_dot(const T* x, const T* y, long n) {
+  T l[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  long j = 0;
+  for (; j + 8 <= n; j += 8) for (int q = 0; q < 8; q++) l[q] += x[j + q] * y[j + q];
+  T s = T(0);
+  for (; j < n; j++) s += x[j] * y[j];
+  return s + ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
+}
+
 // Copy a contiguous (rows x cols) block to a destination with row stride rs and column stride cs.
 template <class T> inline void put_block(const T* src, long rows, long cols, T* dst, long rs, long cs) {
   for (long r = 0; r < rows; r++) {
@@ -142,6 +175,29 @@ inline void tile_gemm(long m, long n, long k, const double* a, long sai, long sa
 // dst (cols x rows, row stride ld) = the transpose of rows x cols of src (strides rs, cs): K^T and V^T
 // of one (batch, head), so that the tile products read them row by row.
 template <class T> inline void transpose_to(const T* src, long rows, long cols, long rs, long cs, T* dst, long ld) {
+#if defined(__SSE2__)
+  if constexpr (sizeof(T) == 4) {
+    if (cs == 1) {  // float rows contiguous: 4 x 4 blocks through SSE registers, the edges below
+      const float* s = reinterpret_cast<const float*>(src);
+      float* d = reinterpret_cast<float*>(dst);
+      const long r4 = rows / 4 * 4, c4 = cols / 4 * 4;
+      for (long r = 0; r < r4; r += 4) {
+        for (long c = 0; c < c4; c += 4) {
+          __m128 a0 = _mm_loadu_ps(s + r * rs + c), a1 = _mm_loadu_ps(s + (r + 1) * rs + c);
+          __m128 a2 = _mm_loadu_ps(s + (r + 2) * rs + c), a3 = _mm_loadu_ps(s + (r + 3) * rs + c);
+          _MM_TRANSPOSE4_PS(a0, a1, a2, a3);
+          _mm_storeu_ps(d + c * ld + r, a0);
+          _mm_storeu_ps(d + (c + 1) * ld + r, a1);
+          _mm_storeu_ps(d + (c + 2) * ld + r, a2);
+          _mm_storeu_ps(d + (c + 3) * ld + r, a3);
+        }
+        for (long c = c4; c < cols; c++) for (long i = r; i < r + 4; i++) d[c * ld + i] = s[i * rs + c];
+      }
+      for (long r = r4; r < rows; r++) for (long c = 0; c < cols; c++) d[c * ld + r] = s[r * rs + c];
+      return;
+    }
+  }
+#endif
   for (long r0 = 0; r0 < rows; r0 += 16) {
     const long r1 = std::min(rows, r0 + 16);
     for (long c = 0; c < cols; c++) {
@@ -190,27 +246,29 @@ void forward(const V4<T>& q, const V4<T>& k, const V4<T>& v, const W4<T>& out, T
       const long kend = pr.causal ? std::min(Tk, i0 + br + off) : Tk;
       for (long j0 = 0; j0 < kend; j0 += kBc) {
         const long bc = std::min(kBc, kend - j0);
-        T* S = sbuf.data();
-        std::fill(S, S + br * bc, T(0));
-        tile_gemm(br, bc, D, Q, q.s[2], q.s[3], KT + j0, Tk, 1, S);
-        for (long r = 0; r < br; r++) {
-          T* row = S + r * bc;
-          const long lim = pr.causal ? std::min(bc, i0 + r + off - j0 + 1) : bc;
-          if (lim <= 0) { std::fill(row, row + bc, T(0)); continue; }
-          T mx = ninf;
-          for (long c = 0; c < lim; c++) row[c] *= scale;
-          for (long c = 0; c < lim; c++) mx = row[c] > mx ? row[c] : mx;
-          const T mnew = std::max(m[r], mx);
-          const T alpha = std::exp(m[r] - mnew);  // 0 on the first block (m = -inf)
-          exp_row(row, lim, T(1), mnew);
-          const T sum = lane_sum(row, lim);
-          std::fill(row + lim, row + bc, T(0));
-          l[r] = l[r] * alpha + sum;
-          m[r] = mnew;
-          if (alpha != T(1)) { T* o = O + r * Dv; for (long d = 0; d < Dv; d++) o[d] *= alpha; }
-          if (pr.dropout > 0) apply_dropout(row, lim, mix32(pr.seed ^ uint32_t(bh * Tq + i0 + r)), j0, pr.threshold, inv);
-        }
-        tile_gemm(br, Dv, bc, S, bc, 1, V + j0 * v.s[2], v.s[2], v.s[3], O);
+        for_row_groups(pr.causal, i0, br, off, j0, bc, [&](long r0, long rows, long nc) {
+          T* S = sbuf.data() + r0 * bc;  // rows x nc, row stride nc
+          std::fill(S, S + rows * nc, T(0));
+          tile_gemm(rows, nc, D, Q + r0 * q.s[2], q.s[2], q.s[3], KT + j0, Tk, 1, S);
+          for (long r = r0; r < r0 + rows; r++) {
+            T* row = S + (r - r0) * nc;
+            const long lim = std::min(nc, visible(pr.causal, i0, r, off, j0, bc));
+            if (lim <= 0) { std::fill(row, row + nc, T(0)); continue; }
+            T mx = ninf;
+            for (long c = 0; c < lim; c++) row[c] *= scale;
+            for (long c = 0; c < lim; c++) mx = row[c] > mx ? row[c] : mx;
+            const T mnew = std::max(m[r], mx);
+            const T alpha = std::exp(m[r] - mnew);  // 0 on the first block (m = -inf)
+            exp_row(row, lim, T(1), mnew);
+            const T sum = lane_sum(row, lim);
+            std::fill(row + lim, row + nc, T(0));
+            l[r] = l[r] * alpha + sum;
+            m[r] = mnew;
+            if (alpha != T(1)) { T* o = O + r * Dv; for (long d = 0; d < Dv; d++) o[d] *= alpha; }
+            if (pr.dropout > 0) apply_dropout(row, lim, mix32(pr.seed ^ uint32_t(bh * Tq + i0 + r)), j0, pr.threshold, inv);
+          }
+          tile_gemm(rows, Dv, nc, S, nc, 1, V + j0 * v.s[2], v.s[2], v.s[3], O + r0 * Dv);
+        });
       }
       for (long r = 0; r < br; r++) {
         const T il = T(1) / l[r];
@@ -257,6 +315,7 @@ void backward(const V4<T>& q, const V4<T>& k, const V4<T>& v, const V4<T>& o, co
       std::fill(dK, dK + Tk * D, T(0));
       std::fill(dV, dV + Tk * Dv, T(0));
       for (long i = 0; i < Tq; i++) {  // rowsum(dO * O)
+        if (dO.s[3] == 1 && o.s[3] == 1) { dvec[i] = lane_dot(DO + i * dO.s[2], Op + i * o.s[2], Dv); continue; }
         T s = T(0);
         for (long d = 0; d < Dv; d++) s += DO[i * dO.s[2] + d * dO.s[3]] * Op[i * o.s[2] + d * o.s[3]];
         dvec[i] = s;
@@ -266,46 +325,50 @@ void backward(const V4<T>& q, const V4<T>& k, const V4<T>& v, const V4<T>& o, co
         const long istart = pr.causal ? std::max(0L, j0 - off) : 0;
         for (long i0 = istart / kBr * kBr; i0 < Tq; i0 += kBr) {
           const long br = std::min(kBr, Tq - i0);
-          T* P = pbuf.data();
-          T* Pd = drop ? pdbuf.data() : P;
-          T* dP = dpbuf.data();
-          std::fill(P, P + br * bc, T(0));
-          tile_gemm(br, bc, D, Q + i0 * q.s[2], q.s[2], q.s[3], KT + j0, Tk, 1, P);
-          for (long r = 0; r < br; r++) {
-            T* row = P + r * bc;
-            const long lim = pr.causal ? std::max(0L, std::min(bc, i0 + r + off - j0 + 1)) : bc;
-            const T lr = L[(i0 + r) * lseS[2]];
-            exp_row(row, lim, scale, lr);
-            std::fill(row + lim, row + bc, T(0));
-            if (drop) {
-              T* rd = Pd + r * bc;
-              std::copy(row, row + bc, rd);
-              apply_dropout(rd, lim, mix32(pr.seed ^ uint32_t(bh * Tq + i0 + r)), j0, pr.threshold, inv);
-            }
-          }
-          // dV_j += Pd^T dO_i
-          tile_gemm(bc, Dv, br, Pd, 1, bc, DO + i0 * dO.s[2], dO.s[2], dO.s[3], dV + j0 * Dv);
-          // dP = dO_i V_j^T
-          std::fill(dP, dP + br * bc, T(0));
-          tile_gemm(br, bc, Dv, DO + i0 * dO.s[2], dO.s[2], dO.s[3], VT + j0, Tk, 1, dP);
-          // dS = scale * P * (dP * Z - rowsum(dO * O)), in place of dP
-          for (long r = 0; r < br; r++) {
-            T* ds = dP + r * bc;
-            const T* pr_ = P + r * bc;
-            const T di = dvec[i0 + r];
-            if (drop) {  // the multiplier Z recomputed from the mask (Pd / P would be 0/0 where P underflows)
-              const uint32_t rh = mix32(pr.seed ^ uint32_t(bh * Tq + i0 + r));
-              for (long c = 0; c < bc; c++) {
-                const T z = mix32(rh + uint32_t(j0 + c) * 0x9e3779b9u) >= pr.threshold ? inv : T(0);
-                ds[c] = scale * pr_[c] * (ds[c] * z - di);
+          // by row groups (for_row_groups): query rows qi .. qi + rows - 1 over keys j0 .. j0 + nc - 1
+          for_row_groups(pr.causal, i0, br, off, j0, bc, [&](long r0, long rows, long nc) {
+            const long qi = i0 + r0;
+            T* P = pbuf.data();
+            T* Pd = drop ? pdbuf.data() : P;
+            T* dP = dpbuf.data();
+            std::fill(P, P + rows * nc, T(0));
+            tile_gemm(rows, nc, D, Q + qi * q.s[2], q.s[2], q.s[3], KT + j0, Tk, 1, P);
+            for (long r = 0; r < rows; r++) {
+              T* row = P + r * nc;
+              const long lim = std::max(0L, std::min(nc, visible(pr.causal, qi, r, off, j0, bc)));
+              const T lr = L[(qi + r) * lseS[2]];
+              exp_row(row, lim, scale, lr);
+              std::fill(row + lim, row + nc, T(0));
+              if (drop) {
+                T* rd = Pd + r * nc;
+                std::copy(row, row + nc, rd);
+                apply_dropout(rd, lim, mix32(pr.seed ^ uint32_t(bh * Tq + qi + r)), j0, pr.threshold, inv);
               }
-            } else {
-              for (long c = 0; c < bc; c++) ds[c] = scale * pr_[c] * (ds[c] - di);
             }
-          }
-          // dQ_i += dS K_j ; dK_j += dS^T Q_i
-          tile_gemm(br, D, bc, dP, bc, 1, K + j0 * k.s[2], k.s[2], k.s[3], dQ + i0 * D);
-          tile_gemm(bc, D, br, dP, 1, bc, Q + i0 * q.s[2], q.s[2], q.s[3], dK + j0 * D);
+            // dV_j += Pd^T dO_i
+            tile_gemm(nc, Dv, rows, Pd, 1, nc, DO + qi * dO.s[2], dO.s[2], dO.s[3], dV + j0 * Dv);
+            // dP = dO_i V_j^T
+            std::fill(dP, dP + rows * nc, T(0));
+            tile_gemm(rows, nc, Dv, DO + qi * dO.s[2], dO.s[2], dO.s[3], VT + j0, Tk, 1, dP);
+            // dS = scale * P * (dP * Z - rowsum(dO * O)), in place of dP
+            for (long r = 0; r < rows; r++) {
+              T* ds = dP + r * nc;
+              const T* pr_ = P + r * nc;
+              const T di = dvec[qi + r];
+              if (drop) {  // the multiplier Z recomputed from the mask (Pd / P would be 0/0 where P underflows)
+                const uint32_t rh = mix32(pr.seed ^ uint32_t(bh * Tq + qi + r));
+                for (long c = 0; c < nc; c++) {
+                  const T z = mix32(rh + uint32_t(j0 + c) * 0x9e3779b9u) >= pr.threshold ? inv : T(0);
+                  ds[c] = scale * pr_[c] * (ds[c] * z - di);
+                }
+              } else {
+                for (long c = 0; c < nc; c++) ds[c] = scale * pr_[c] * (ds[c] - di);
+              }
+            }
+            // dQ_i += dS K_j ; dK_j += dS^T Q_i
+            tile_gemm(rows, D, nc, dP, nc, 1, K + j0 * k.s[2], k.s[2], k.s[3], dQ + qi * D);
+            tile_gemm(nc, D, rows, dP, 1, nc, Q + qi * q.s[2], q.s[2], q.s[3], dK + j0 * D);
+          });
         }
       }
       put_block(dQ, Tq, D, dq.p + b * dq.s[0] + h * dq.s[1], dq.s[2], dq.s[3]);

@@ -11,6 +11,7 @@ import { describe, test } from 'node:test';
 import type { View } from '../../src/backend/backend.js';
 import { getBackend, listBackends } from '../../src/backend/registry.js';
 import { Generator } from '../../src/core/random.js';
+import type { Tensor } from '../../src/core/tensor.js';
 import * as ops from '../../src/ops/index.js';
 import { getNativeBackend, setCpuPath, supportedCpuPaths } from '../../src/backends/native/index.js';
 import { SHAPES, maxDiff, run } from '../ops/attention_cases.js';
@@ -27,6 +28,9 @@ const fusedBackend = ((): string | null => {
   return withBackend('native', () => (typeof getBackend().attentionForward === 'function' ? 'native' : null));
 })();
 
+// float64 reference results by case label, shared with the every-CPU-path test below
+const refs = new Map<string, Tensor[]>();
+
 describe('scaledDotProductAttention on the native backend against the composed reference', { skip: nativeSkip }, () => {
   for (const [name, s] of SHAPES) {
     for (const causal of [false, true]) {
@@ -34,6 +38,7 @@ describe('scaledDotProductAttention on the native backend against the composed r
         const o = { causal, dropout, seed: 1234 };
         const label = `${name}, causal ${causal}, dropout ${dropout}`;
         const ref = run('reference', ops.attentionReference, s, 'float64', o);
+        refs.set(label, ref);
         test(`fused native kernel: ${label}`, { skip: nativeSkip }, () => {
           assert.equal(fusedBackend, 'native', 'the native backend lacks attentionForward: rebuild the addon');
           for (const dtype of ['float64', 'float32'] as const) {
@@ -46,6 +51,32 @@ describe('scaledDotProductAttention on the native backend against the composed r
       }
     }
   }
+});
+
+// Causal tiles that the diagonal crosses are computed by groups of 32 query rows over the keys they
+// see (attention.cc for_row_groups); on the AVX-512 path the groups' tile products run unpacked, on
+// the others through the packed GEMM: every path against the float64 reference, float32, for the
+// causal cases whose diagonal crosses blocks at offsets 0, 26 and 133 (Tk - Tq), with dropout.
+describe('native causal attention on every CPU path against the composed reference', { skip: nativeSkip }, () => {
+  const cases = ['T = 130 spans three key blocks', 'D = 64, T = 130, row-major q, k, v', 'D = 32, Dv = 64, fewer queries than keys', 'fewer queries than keys (cache), D != Dv'];
+  test('float32 outputs and gradients, dropout 0 and 0.25', () => {
+    const paths = supportedCpuPaths() as ('avx512' | 'avx2' | 'generic')[];
+    try {
+      for (const path of paths) {
+        setCpuPath(path);
+        for (const name of cases) {
+          const s = SHAPES.find(([n]) => n === name)![1];
+          for (const dropout of [0, 0.25]) {
+            const ref = refs.get(`${name}, causal true, dropout ${dropout}`)!;
+            const got = run(fusedBackend!, ops.scaledDotProductAttention, s, 'float32', { causal: true, dropout, seed: 1234 });
+            got.forEach((t, i) => assert.ok(maxDiff(t, ref[i]!) < 2e-5, `${path} ${name} dropout ${dropout} ${['out', 'dq', 'dk', 'dv'][i]}: ${maxDiff(t, ref[i]!)}`));
+          }
+        }
+      }
+    } finally {
+      setCpuPath(paths[0]!);
+    }
+  });
 });
 
 describe('native attention kernels: strided destinations (into) on every CPU path', { skip: nativeSkip }, () => {
