@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
-  Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequential, Identity, manualSeed, noGrad, randn, sub, abs, mean, SGD, F,
+  Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequential, Identity, manualSeed, noGrad, randn, sub, abs, mean,
 } from '../../src/index.js';
 import {
   ObservedConv2d, QatConv2d, QuantizedConv2d, QuantizedLinear, convertQat, prepareQat, convertStatic, dequantize, loadQuantized, prepareStatic, quantizePerChannel,
@@ -12,6 +12,7 @@ import {
 } from '../../src/compress/quant/index.js';
 import { maxPool2d, conv2dGeometry } from '../../src/ops/index.js';
 import { Tensor } from '../../src/core/tensor.js';
+import { trainMse } from './quant_helpers.js';
 
 function lenetish(): Sequential {
   manualSeed(9);
@@ -72,16 +73,7 @@ describe('static int8 Conv2d', () => {
     assert.equal(model.parameters().filter((p) => params.includes(p)).length, params.length);
     manualSeed(12);
     const x = randn([8, 2, 8, 8]), target = randn([8, 5]);
-    const opt = new SGD(model.parameters(), { lr: 0.05 });
-    let first = 0, last = 0;
-    for (let step = 0; step < 15; step++) {
-      opt.zeroGrad();
-      const loss = F.mseLoss(model.call(x), target);
-      loss.backward();
-      opt.step();
-      if (step === 0) first = loss.item();
-      last = loss.item();
-    }
+    const { first, last } = trainMse(model, x, target, 15);
     assert.ok(last < first, `QAT loss ${first} -> ${last}`);
     const fake = noGrad(() => model.call(x));
     convertQat(model);

@@ -3,13 +3,13 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
-  Linear, ReLU, Sequential, Identity, Conv2d, Module, SGD, Tensor, manualSeed, noGrad, randn, tensor, F, sub, abs, max, mean, createModel, randint, type GPT,
+  Linear, ReLU, Sequential, Identity, Conv2d, Module, Tensor, manualSeed, noGrad, randn, tensor, sub, abs, max, mean, createModel, randint, type GPT,
 } from '../../src/index.js';
 import {
   DynamicQuantizedLinear, ObservedLinear, QatLinear, QuantizedLinear, convertQat, convertStatic, prepareQat, prepareStatic,
   quantizeDynamic, dequantize, quantizePerTensor,
 } from '../../src/compress/quant/index.js';
-import { fx, mismatches, type Json } from './quant_helpers.js';
+import { fx, mismatches, trainMse, type Json } from './quant_helpers.js';
 
 function linearFrom(c: Json): Sequential {
   const lin = new Linear(c.in, c.out);
@@ -147,19 +147,10 @@ describe('quantization-aware training', () => {
       assert.ok(model.getSubmodule('0') instanceof QatLinear);
       // same Parameter objects: an optimizer built before the swap still trains the model
       assert.ok(model.parameters().filter((p) => params.includes(p)).length === params.length);
-      const opt = new SGD(model.parameters(), { lr: 0.05 });
       manualSeed(11);
       const x = randn([32, 12]);
       const target = randn([32, 4]);
-      let first = 0, last = 0;
-      for (let step = 0; step < 30; step++) {
-        opt.zeroGrad();
-        const loss = F.mseLoss(model.call(x), target);
-        loss.backward();
-        opt.step();
-        if (step === 0) first = loss.item();
-        last = loss.item();
-      }
+      const { first, last } = trainMse(model, x, target, 30);
       assert.ok(last < first, `QAT loss ${first} -> ${last}`);
       model.eval();
       const fake = noGrad(() => model.call(x));

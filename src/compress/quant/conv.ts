@@ -19,7 +19,7 @@ import { QuantizedTensor, checkScale, quantizePerChannel } from './qtensor.js';
 import { ObserverBase, type QParams } from './observer.js';
 import { FakeQuantize, LearnableFakeQuantize } from './fake_quantize.js';
 import { quantizedKernels } from './kernels.js';
-import type { ActivationQParams } from './modules.js';
+import { ObservedLayer, QatLayer, type ActivationQParams, type ObservedLayerOptions, type QatLayerOptions } from './modules.js';
 import { int8Input, int8Output, type Int8Link } from './int8_flow.js';
 
 /** The geometry of a Conv2d layer (everything but the input size). */
@@ -43,24 +43,12 @@ const label = (p: Conv2dParams): string => `Conv2d(${p.inChannels}, ${p.outChann
  * input and output ranges. convertStatic turns it into a QuantizedConv2d.
  * @example prepareStatic(lenet); calibrate(lenet); convertStatic(lenet);
  */
-export class ObservedConv2d extends Module {
+export class ObservedConv2d extends ObservedLayer {
   readonly conv: Conv2dParams;
-  readonly relu: boolean;
-  declare weight: Tensor;
-  declare bias: Tensor | null;
-  declare input_observer: ObserverBase;
-  declare activation_post_process: ObserverBase;
-  readonly weightObserver: () => ObserverBase;
 
-  constructor(c: Conv2d, opts: { relu: boolean; activation: () => ObserverBase; weight: () => ObserverBase }) {
-    super();
+  constructor(c: Conv2d, opts: ObservedLayerOptions) {
+    super(c, opts);
     this.conv = paramsOf(c);
-    this.relu = opts.relu;
-    this.weightObserver = opts.weight;
-    this.registerParameter('weight', c.weight as Parameter);
-    this.registerParameter('bias', (c.bias ?? null) as Parameter | null);
-    this.registerModule('input_observer', opts.activation());
-    this.registerModule('activation_post_process', opts.activation());
   }
 
   forward(x: Tensor): Tensor {
@@ -174,24 +162,12 @@ export function convertObservedConv(name: string, m: ObservedConv2d): QuantizedC
  * (+ ReLU before act_fq when fused), over the original Parameter objects.
  * @example prepareQat(lenet); train(lenet); convertQat(lenet);
  */
-export class QatConv2d extends Module {
+export class QatConv2d extends QatLayer {
   readonly conv: Conv2dParams;
-  readonly relu: boolean;
-  declare weight: Parameter;
-  declare bias: Parameter | null;
-  declare input_fake_quant: FakeQuantize | LearnableFakeQuantize;
-  declare weight_fake_quant: FakeQuantize;
-  declare activation_post_process: FakeQuantize | LearnableFakeQuantize;
 
-  constructor(c: Conv2d, opts: { relu: boolean; activation: () => FakeQuantize | LearnableFakeQuantize; weight: () => FakeQuantize }) {
-    super();
+  constructor(c: Conv2d, opts: QatLayerOptions) {
+    super(c, opts);
     this.conv = paramsOf(c);
-    this.relu = opts.relu;
-    this.registerParameter('weight', c.weight as Parameter);
-    this.registerParameter('bias', (c.bias ?? null) as Parameter | null);
-    this.registerModule('input_fake_quant', opts.activation());
-    this.registerModule('weight_fake_quant', opts.weight());
-    this.registerModule('activation_post_process', opts.activation());
   }
 
   forward(x: Tensor): Tensor {

@@ -14,7 +14,7 @@ export { FakeQuantize, LearnableFakeQuantize } from './fake_quantize.js';
 export { defaultStaticQConfig, defaultQatQConfig, type QConfig, type QatQConfig, type ActivationObserverKind } from './qconfig.js';
 export {
   DynamicQuantizedLinear, QuantizedLinear, QuantizedLinearBase, ObservedLinear, QatLinear, chooseDynamicQparams,
-  defaultWeightObserver, type ActivationQParams,
+  PreparedLayer, ObservedLayer, QatLayer, defaultWeightObserver, type ActivationQParams, type ObservedLayerOptions, type QatLayerOptions,
 } from './modules.js';
 export {
   quantizeDynamic, prepareStatic, convertStatic, prepareQat, convertQat,

@@ -248,9 +248,51 @@ export class QuantizedLinear extends QuantizedLinearBase {
 }
 
 /** Adopt a Linear's parameters (the same objects, same names) into `m`. */
-function adopt(m: Module, lin: Linear): void {
+function adopt(m: Module, lin: { weight: Tensor; bias: Tensor | null }): void {
   m.registerParameter('weight', lin.weight as Parameter);
   m.registerParameter('bias', (lin.bias ?? null) as Parameter | null);
+}
+
+/** How prepareStatic builds an observed layer: the fused ReLU and the observer factories of its qconfig. */
+export interface ObservedLayerOptions {
+  relu: boolean;
+  activation: () => ObserverBase;
+  weight: () => ObserverBase;
+}
+
+/**
+ * What every prepared layer (observed or QAT) shares: the float layer's own Parameters (same objects,
+ * same names, so an optimizer keeps training them) and the fused ReLU.
+ * @example prepareQat(model); (model.getSubmodule('0') as PreparedLayer).relu
+ */
+export abstract class PreparedLayer extends Module {
+  readonly relu: boolean;
+  declare weight: Parameter;
+  declare bias: Parameter | null;
+
+  constructor(layer: { weight: Tensor; bias: Tensor | null }, relu: boolean) {
+    super();
+    this.relu = relu;
+    adopt(this, layer);
+  }
+}
+
+/**
+ * What ObservedLinear and ObservedConv2d share: observers on the input and the output, and the
+ * weight observer factory that convert uses. Subclasses compute the float layer and call the observers.
+ * @example prepareStatic(model); model.getSubmodule('0') instanceof ObservedLayer  // true
+ */
+export abstract class ObservedLayer extends PreparedLayer {
+  declare input_observer: ObserverBase;
+  declare activation_post_process: ObserverBase;
+  readonly weightObserver: () => ObserverBase;
+
+  constructor(layer: { weight: Tensor; bias: Tensor | null }, opts: ObservedLayerOptions) {
+    super(layer, opts.relu);
+    this.weightObserver = opts.weight;
+    this.registerModule('input_observer', opts.activation());
+    this.registerModule('activation_post_process', opts.activation());
+  }
 }
 
 /**
@@ -258,26 +300,10 @@ function adopt(m: Module, lin: Linear): void {
  * and records its input and output ranges in observers. convertStatic turns it into QuantizedLinear.
  * @example prepareStatic(model); for (const x of batches) model.call(x); convertStatic(model);
  */
-export class ObservedLinear extends Module {
-  readonly inFeatures: number;
-  readonly outFeatures: number;
-  readonly relu: boolean;
-  declare weight: Tensor;
-  declare bias: Tensor | null;
-  declare input_observer: ObserverBase;
-  declare activation_post_process: ObserverBase;
-  readonly weightObserver: () => ObserverBase;
-
-  constructor(lin: Linear, opts: { relu: boolean; activation: () => ObserverBase; weight: () => ObserverBase }) {
-    super();
-    this.inFeatures = lin.inFeatures;
-    this.outFeatures = lin.outFeatures;
-    this.relu = opts.relu;
-    this.weightObserver = opts.weight;
-    adopt(this, lin);
-    this.registerModule('input_observer', opts.activation());
-    this.registerModule('activation_post_process', opts.activation());
-  }
+export class ObservedLinear extends ObservedLayer {
+  /** The float Linear's sizes, read off its weight (outFeatures, inFeatures). @example prepared.inFeatures  // 784 */
+  get inFeatures(): number { return this.weight.shape[1]!; }
+  get outFeatures(): number { return this.weight.shape[0]!; }
 
   forward(x: Tensor): Tensor {
     this.input_observer.call(x);
@@ -290,31 +316,38 @@ export class ObservedLinear extends Module {
   override extraRepr(): string { return `inFeatures=${this.inFeatures}, outFeatures=${this.outFeatures}, relu=${this.relu}`; }
 }
 
+/** How prepareQat builds a QAT layer: the fused ReLU and the fake-quantizer factories of its qconfig. */
+export interface QatLayerOptions {
+  relu: boolean;
+  activation: () => FakeQuantize | LearnableFakeQuantize;
+  weight: () => FakeQuantize;
+}
+
+/**
+ * What QatLinear and QatConv2d share: fake quantizers on the input, the weight and the output.
+ * @example prepareQat(model); model.getSubmodule('0') instanceof QatLayer  // true
+ */
+export abstract class QatLayer extends PreparedLayer {
+  declare input_fake_quant: FakeQuantize | LearnableFakeQuantize;
+  declare weight_fake_quant: FakeQuantize;
+  declare activation_post_process: FakeQuantize | LearnableFakeQuantize;
+
+  constructor(layer: { weight: Tensor; bias: Tensor | null }, opts: QatLayerOptions) {
+    super(layer, opts.relu);
+    const fakeQuantizers = [['input_fake_quant', opts.activation], ['weight_fake_quant', opts.weight], ['activation_post_process', opts.activation]] as const;
+    for (const [name, make] of fakeQuantizers) this.registerModule(name, make());
+  }
+}
+
 /**
  * A Linear prepared for quantization-aware training: y = act_fq(linear(in_fq(x), weight_fq(W), b))
  * (+ ReLU before act_fq when fused). Trains with any optimizer over the same Parameter objects.
  * @example prepareQat(model); train(model); convertQat(model);
  */
-export class QatLinear extends Module {
-  readonly inFeatures: number;
-  readonly outFeatures: number;
-  readonly relu: boolean;
-  declare weight: Parameter;
-  declare bias: Parameter | null;
-  declare input_fake_quant: FakeQuantize | LearnableFakeQuantize;
-  declare weight_fake_quant: FakeQuantize;
-  declare activation_post_process: FakeQuantize | LearnableFakeQuantize;
-
-  constructor(lin: Linear, opts: { relu: boolean; activation: () => FakeQuantize | LearnableFakeQuantize; weight: () => FakeQuantize }) {
-    super();
-    this.inFeatures = lin.inFeatures;
-    this.outFeatures = lin.outFeatures;
-    this.relu = opts.relu;
-    adopt(this, lin);
-    this.registerModule('input_fake_quant', opts.activation());
-    this.registerModule('weight_fake_quant', opts.weight());
-    this.registerModule('activation_post_process', opts.activation());
-  }
+export class QatLinear extends QatLayer {
+  /** The float Linear's sizes, read off its weight (outFeatures, inFeatures). @example prepared.inFeatures  // 784 */
+  get inFeatures(): number { return this.weight.shape[1]!; }
+  get outFeatures(): number { return this.weight.shape[0]!; }
 
   forward(x: Tensor): Tensor {
     const xq = this.input_fake_quant.call(x);
