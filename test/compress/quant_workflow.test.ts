@@ -128,6 +128,26 @@ describe('static post-training quantization', () => {
     assert.ok(model.getSubmodule('0') instanceof ObservedLinear);
     assert.throws(() => convertStatic(mlp()), /no prepared layers; call prepareStatic\(model\), calibrate first/);
   });
+  test('a NaN during calibration names the layer and records nothing', () => {
+    const model = mlp();
+    prepareStatic(model, { observer: 'minmax' });
+    const x = randn([3, 12]).dataSync().slice(); x[13] = Number.POSITIVE_INFINITY;
+    assert.throws(() => noGrad(() => model.call(tensor(Array.from(x), { shape: [3, 12] }))), /layer '0' \(ObservedLinear\): input: MinMaxObserver.forward: input holds Infinity at flat index 13/);
+    assert.throws(() => convertStatic(model), /layer '0' \(Linear\(12, 16\)\) has not been calibrated/);
+    assert.ok(model.getSubmodule('0') instanceof ObservedLinear);
+  });
+  test('values beyond the calibrated input range saturate (as in torch), they are no error', () => {
+    const model = new Sequential(new Linear(12, 4));
+    prepareStatic(model, { observer: 'minmax' });
+    noGrad(() => model.call(randn([16, 12])));
+    convertStatic(model);
+    const q = model.getSubmodule('0') as QuantizedLinear;
+    const lo = (0 - q.input.zeroPoint) * q.input.scale, hi = (255 - q.input.zeroPoint) * q.input.scale;
+    const big = Array.from(randn([2, 12]).dataSync(), (v) => v * 100);
+    const clamped = big.map((v) => Math.min(hi, Math.max(lo, v)));
+    assert.ok(big.some((v, i) => v !== clamped[i]), 'some inputs lie outside the range');
+    assert.deepEqual(model.call(tensor(big, { shape: [2, 12] })).dataSync(), model.call(tensor(clamped, { shape: [2, 12] })).dataSync());
+  });
   test('a constant-zero layer output still gets a valid scale', () => {
     const model = new Sequential(new Linear(3, 2));
     noGrad(() => { (model.getSubmodule('0') as Linear).weight.zero_(); (model.getSubmodule('0') as Linear).bias!.zero_(); });
@@ -166,6 +186,9 @@ describe('quantization-aware training', () => {
     prepareQat(model);
     assert.throws(() => convertQat(model), /convertQat: layer '0' \(Linear\(12, 16\)\) has never run/);
     assert.ok(model.getSubmodule('0') instanceof QatLinear);
+    // a NaN in training input: the fake quantizer's observer refuses it, naming the layer
+    const bad = Array.from(randn([2, 12]).dataSync()); bad[5] = Number.NaN;
+    assert.throws(() => model.call(tensor(bad, { shape: [2, 12] })), /layer '0' \(QatLinear\): input: MovingAverageMinMaxObserver.forward: input holds NaN at flat index 5/);
   });
   test('a pruned Linear must be made permanent first', () => {
     class M extends Module { fc = new Linear(2, 2); forward(x: Tensor): Tensor { return this.fc.call(x); } }

@@ -53,8 +53,8 @@ export const quantizeCommand: Command = {
   usage: `Usage: tensorslim quantize --model <checkpoint> --dataset <name|path> [options]
 
 Quantize a trained image classifier to 8-bit integers with PyTorch's workflows and numerics
-(torch.ao.quantization): --mode dynamic gives Linear layers int8 per-channel weights and quantizes
-activations per batch; static calibrates activation ranges on --calibration-batches training
+(torch.ao.quantization): --mode dynamic gives Linear and Conv2d layers int8 per-channel weights
+and quantizes activations per batch (an imported graph: Linear only); static calibrates activation ranges on --calibration-batches training
 batches (--observer) and runs Linear/Conv2d (fused with a following ReLU) int8 in, int8 out; qat
 fine-tunes with fake quantization for --epochs, keeps the epoch with the best validation accuracy,
 then converts as static. Decisions use a validation split held out of the training set (never the
@@ -160,6 +160,8 @@ Examples:
     try {
       r = await quant.runQuantize<AnyModule>({
       model, data, mode, observer: flags.observer as 'minmax' | 'histogram' | 'entropy',
+      // a preset's convolutions run int8 too (torch's dynamic Conv2d); an imported graph keeps Linear only
+      dynamicTypes: graph === null ? ['Linear', 'Conv2d'] : ['Linear'],
       calibrationBatches: flags['calibration-batches'], batchSize: flags['batch-size'], epochs: flags.epochs, lr: flags.lr, seed: flags.seed,
       validationFraction: flags['validation-fraction'],
       ...(layers !== undefined ? { layers } : {}),

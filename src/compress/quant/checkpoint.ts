@@ -14,9 +14,9 @@ import {
 import { loadQuantized, serializeQuantized, QUANTIZED_METADATA_KEY } from './quantized_file.js';
 import { readFileBytes, writeFileAtomic } from '../../io/files.js';
 import { QuantizedLinear, QuantizedLinearBase } from './modules.js';
-import { QuantizedConv2d } from './conv.js';
+import { DynamicQuantizedConv2d, QuantizedConv2d } from './conv.js';
 import { dequantizeRow } from '../../backend/weight_only.js';
-import { sharedWeightOf } from './sharing.js';
+import { isQuantizedLayer, sharedWeightOf } from './sharing.js';
 import { encodeInt8Weight } from './weight_coding.js';
 import { WeightOnlyEmbedding, WeightOnlyLinear } from './weight_only.js';
 import type { GPT, GptConfig } from '../../models/index.js';
@@ -171,7 +171,7 @@ export function quantizedLayerStats(model: AnyModule): QuantizedLayerStats[] {
       });
       continue;
     }
-    if (!(m instanceof QuantizedLinearBase || m instanceof QuantizedConv2d)) continue;
+    if (!isQuantizedLayer(m)) continue;
     const w = m.weight;
     const rows = w.shape[0]!, cols = w.data.length / Math.max(1, rows);
     let nz = 0;
@@ -180,7 +180,7 @@ export function quantizedLayerStats(model: AnyModule): QuantizedLayerStats[] {
     const shared = sharedWeightOf(m);
     const coded = shared === undefined && encodeInt8Weight(w.data as Int8Array, rows, w.zeroPoints).stream.length < w.data.length;
     const relu = m instanceof QuantizedLinear || m instanceof QuantizedConv2d ? m.relu : false;
-    const shape = m instanceof QuantizedConv2d
+    const shape = m instanceof QuantizedConv2d || m instanceof DynamicQuantizedConv2d
       ? `${m.conv.inChannels} -> ${m.conv.outChannels}, ${m.conv.kernelSize.join('x')}`
       : `${(m as QuantizedLinearBase).inFeatures} -> ${(m as QuantizedLinearBase).outFeatures}`;
     const act = m instanceof QuantizedLinear || m instanceof QuantizedConv2d;

@@ -50,7 +50,7 @@ export function chooseDynamicQparams(min: number, max: number, qmin: number, qma
   return { scale: Math.fround(scale), zeroPoint };
 }
 
-/** Quantize a Linear weight (N, K) with its observer's qparams (per channel along axis 0, or per tensor). */
+/** Quantize a Linear (N, K) or Conv2d (O, C, kh, kw) weight with its observer's qparams (per channel along axis 0, or per tensor). */
 export function quantizeWeight(op: string, w: Tensor, q: QParams): QuantizedTensor {
   if (q.dtype !== 'qint8') throw new TensorslimError(op, `int8 kernels take qint8 weights, the weight observer gives ${q.dtype}`);
   if (q.axis === null) {
@@ -58,7 +58,7 @@ export function quantizeWeight(op: string, w: Tensor, q: QParams): QuantizedTens
     const z = Array.from({ length: w.shape[0]! }, () => q.zeroPoints[0]!);
     return quantizePerChannel(w, s, z, 0, 'qint8');
   }
-  if (q.axis !== 0) throw new TensorslimError(op, `a Linear weight is quantized per output channel (axis 0), the observer uses axis ${q.axis}`);
+  if (q.axis !== 0) throw new TensorslimError(op, `a weight is quantized per output channel (axis 0), the observer uses axis ${q.axis}`);
   return quantizePerChannel(w, q.scales, q.zeroPoints, 0, 'qint8');
 }
 
@@ -138,33 +138,42 @@ export class DynamicQuantizedLinear extends QuantizedLinearBase {
   forward(x: Tensor): Tensor {
     const op = `DynamicQuantizedLinear(${this.inFeatures}, ${this.outFeatures})`;
     checkInput(op, x, this.inFeatures);
-    const rows = x.size / this.inFeatures;
-    // the tensor's own buffer when it is one dense block (read only), else a copy
-    const v = x.isContiguous() && x.offset === 0 && x.data.length === x.size ? x.data : x.dataSync();
-    let lo = Infinity, hi = -Infinity;
-    const act = activationKernels();
-    const range = act.floatRange;
-    if (range && v instanceof Float32Array) {
-      const r = range(v);
-      if (r.nonFinite >= 0) throw new TensorslimError(op, `input holds ${v[r.nonFinite]} at flat index ${r.nonFinite}; int8 layers need finite inputs`);
-      lo = r.min; hi = r.max;
-    } else {
-      for (let i = 0; i < v.length; i++) {
-        const e = v[i]!;
-        if (!Number.isFinite(e)) throw new TensorslimError(op, `input holds ${e} at flat index ${i}; int8 layers need finite inputs`);
-        if (e < lo) lo = e;
-        if (e > hi) hi = e;
-      }
-    }
-    if (v.length === 0) { lo = 0; hi = 0; }
-    const { scale, zeroPoint } = chooseDynamicQparams(lo, hi, 0, this.reduceRange ? 127 : 255);
-    // the native quantizer straight on the float32 data (the bits of quantizePerTensor, without a QuantizedTensor)
-    const data = act.quantizePerTensor && v instanceof Float32Array ? act.quantizePerTensor(v, scale, zeroPoint, 'uint8')
-      : quantizePerTensor(x.dtype === 'float32' ? x : ops.to(x, 'float32'), scale, zeroPoint, 'quint8').data;
-    const xa: QuantizedActivation = { data, rows, cols: this.inFeatures, scale, zeroPoint };
+    const xa = quantizeDynamicActivation(op, x, this.inFeatures, this.reduceRange);
     const y = quantizedKernels().int8Linear(xa, weightOperand(this.weight), this.bias, { kind: 'float32' }) as Float32Array;
     return new Tensor(y, 'float32', [...x.shape.slice(0, -1), this.outFeatures]);
   }
+}
+
+/**
+ * Dynamic quantization of an activation (the dynamic layers' first step): uint8 codes of `x` with
+ * chooseDynamicQparams over its own min and max (0..127 with `reduceRange`), as rows of `cols`
+ * values. Refuses NaN and Inf, naming `op` and the index.
+ * @example const xa = quantizeDynamicActivation('MyLayer', x, 784, false);  // xa.scale, xa.zeroPoint, xa.data
+ */
+export function quantizeDynamicActivation(op: string, x: Tensor, cols: number, reduceRange: boolean): QuantizedActivation {
+  // the tensor's own buffer when it is one dense block (read only), else a copy
+  const v = x.isContiguous() && x.offset === 0 && x.data.length === x.size ? x.data : x.dataSync();
+  let lo = Infinity, hi = -Infinity;
+  const act = activationKernels();
+  const range = act.floatRange;
+  if (range && v instanceof Float32Array) {
+    const r = range(v);
+    if (r.nonFinite >= 0) throw new TensorslimError(op, `input holds ${v[r.nonFinite]} at flat index ${r.nonFinite}; int8 layers need finite inputs`);
+    lo = r.min; hi = r.max;
+  } else {
+    for (let i = 0; i < v.length; i++) {
+      const e = v[i]!;
+      if (!Number.isFinite(e)) throw new TensorslimError(op, `input holds ${e} at flat index ${i}; int8 layers need finite inputs`);
+      if (e < lo) lo = e;
+      if (e > hi) hi = e;
+    }
+  }
+  if (v.length === 0) { lo = 0; hi = 0; }
+  const { scale, zeroPoint } = chooseDynamicQparams(lo, hi, 0, reduceRange ? 127 : 255);
+  // the native quantizer straight on the float32 data (the bits of quantizePerTensor, without a QuantizedTensor)
+  const data = act.quantizePerTensor && v instanceof Float32Array ? act.quantizePerTensor(v, scale, zeroPoint, 'uint8')
+    : quantizePerTensor(x.dtype === 'float32' ? x : ops.to(x, 'float32'), scale, zeroPoint, 'quint8').data;
+  return { data, rows: x.size / cols, cols, scale, zeroPoint };
 }
 
 /** The default weight observer: qint8, per output channel, symmetric (zero points 0). @example defaultWeightObserver().call(fc.weight) */
@@ -256,6 +265,8 @@ function adopt(m: Module, lin: { weight: Tensor; bias: Tensor | null }): void {
 /** How prepareStatic builds an observed layer: the fused ReLU and the observer factories of its qconfig. */
 export interface ObservedLayerOptions {
   relu: boolean;
+  /** The layer's path in the model, named by errors (prepareStatic sets it). */
+  name?: string;
   activation: () => ObserverBase;
   weight: () => ObserverBase;
 }
@@ -267,13 +278,29 @@ export interface ObservedLayerOptions {
  */
 export abstract class PreparedLayer extends Module {
   readonly relu: boolean;
+  /** The layer's path in the model (prepareStatic / prepareQat set it), for errors. */
+  readonly layerName: string | undefined;
   declare weight: Parameter;
   declare bias: Parameter | null;
 
-  constructor(layer: { weight: Tensor; bias: Tensor | null }, relu: boolean) {
+  constructor(layer: { weight: Tensor; bias: Tensor | null }, opts: { relu: boolean; name?: string }) {
     super();
-    this.relu = relu;
+    this.relu = opts.relu;
+    this.layerName = opts.name;
     adopt(this, layer);
+  }
+
+  /**
+   * `quantizer.call(x)` (an observer or fake quantizer of this layer); its refusal (NaN or Inf in
+   * `x`) is rethrown naming the layer and which tensor it was. Nothing is recorded on a refusal.
+   */
+  protected quantizeStep(quantizer: Module, what: 'input' | 'weight' | 'output', x: Tensor): Tensor {
+    try {
+      return quantizer.call(x) as Tensor;
+    } catch (e) {
+      const where = this.layerName !== undefined ? `layer '${this.layerName}' (${this.constructor.name})` : this.constructor.name;
+      throw new TensorslimError(where, `${what}: ${(e as Error).message}`);
+    }
   }
 }
 
@@ -288,7 +315,7 @@ export abstract class ObservedLayer extends PreparedLayer {
   readonly weightObserver: () => ObserverBase;
 
   constructor(layer: { weight: Tensor; bias: Tensor | null }, opts: ObservedLayerOptions) {
-    super(layer, opts.relu);
+    super(layer, opts);
     this.weightObserver = opts.weight;
     this.registerModule('input_observer', opts.activation());
     this.registerModule('activation_post_process', opts.activation());
@@ -306,10 +333,10 @@ export class ObservedLinear extends ObservedLayer {
   get outFeatures(): number { return this.weight.shape[0]!; }
 
   forward(x: Tensor): Tensor {
-    this.input_observer.call(x);
+    this.quantizeStep(this.input_observer, 'input', x);
     let y = linearFn(x, this.weight, this.bias, `ObservedLinear(${this.inFeatures}, ${this.outFeatures})`);
     if (this.relu) y = ops.relu(y);
-    this.activation_post_process.call(y);
+    this.quantizeStep(this.activation_post_process, 'output', y);
     return y;
   }
 
@@ -319,6 +346,8 @@ export class ObservedLinear extends ObservedLayer {
 /** How prepareQat builds a QAT layer: the fused ReLU and the fake-quantizer factories of its qconfig. */
 export interface QatLayerOptions {
   relu: boolean;
+  /** The layer's path in the model, named by errors (prepareQat sets it). */
+  name?: string;
   activation: () => FakeQuantize | LearnableFakeQuantize;
   weight: () => FakeQuantize;
 }
@@ -333,7 +362,7 @@ export abstract class QatLayer extends PreparedLayer {
   declare activation_post_process: FakeQuantize | LearnableFakeQuantize;
 
   constructor(layer: { weight: Tensor; bias: Tensor | null }, opts: QatLayerOptions) {
-    super(layer, opts.relu);
+    super(layer, opts);
     const fakeQuantizers = [['input_fake_quant', opts.activation], ['weight_fake_quant', opts.weight], ['activation_post_process', opts.activation]] as const;
     for (const [name, make] of fakeQuantizers) this.registerModule(name, make());
   }
@@ -350,11 +379,11 @@ export class QatLinear extends QatLayer {
   get outFeatures(): number { return this.weight.shape[0]!; }
 
   forward(x: Tensor): Tensor {
-    const xq = this.input_fake_quant.call(x);
-    const wq = this.weight_fake_quant.call(this.weight);
+    const xq = this.quantizeStep(this.input_fake_quant, 'input', x);
+    const wq = this.quantizeStep(this.weight_fake_quant, 'weight', this.weight);
     let y = linearFn(xq, wq, this.bias, `QatLinear(${this.inFeatures}, ${this.outFeatures})`);
     if (this.relu) y = ops.relu(y);
-    return this.activation_post_process.call(y);
+    return this.quantizeStep(this.activation_post_process, 'output', y);
   }
 
   override extraRepr(): string { return `inFeatures=${this.inFeatures}, outFeatures=${this.outFeatures}, relu=${this.relu}`; }

@@ -14,6 +14,12 @@
 // codes may be Huffman-coded (huffman.ts; `"entropy": "huffman"` in its metadata entry, tables
 // `_packed_params.weight_gap_lengths` and `weight_code_lengths`, U8) when that file is smaller.
 //
+// Format 4 (what this build writes) is compact: a symmetric weight (every zero point 0) stores no
+// `weight_zero_points` tensor (an affine one does, and its entry says `weightZeroPoints: true`), a
+// static layer's input qparams sit in its entry (`input: [scale, zeroPoint]`), and entries leave
+// their defaults out (compactInfo / expandInfo). Formats 1-3 load as before. A dynamic Conv2d
+// (DynamicQuantizedConv2d) is the entry kind 'dynamicConv', stored like a static conv's weight.
+//
 // A weight-only layer (weight_only.ts, the GPT's int8 / grouped int4 Linears; format 3) stores
 // `qweight` (I8 (N, K) for int8; U8 (N, K/2) for int4, two columns per byte, low nibble first),
 // `scales` (F32 (N, K/G)), for the affine scheme `qzeros` (I8 or U8 (N, K/G)), and `bias` (F32):
@@ -28,7 +34,7 @@ import { Identity, Linear } from '../../nn/linear.js';
 import { ReLU } from '../../nn/activation.js';
 import { Sequential } from '../../nn/container.js';
 import { Conv2d } from '../../nn/conv.js';
-import { QuantizedConv2d, type Conv2dParams } from './conv.js';
+import { DynamicQuantizedConv2d, QuantizedConv2d, type Conv2dParams } from './conv.js';
 import { bf16Tensor, parseSafetensors, serializeSafetensors, type RawTensor, type SafetensorsMetadata } from '../../io/safetensors.js';
 import { WeightOnlyEmbedding, WeightOnlyLinear, checkWeightOnly } from './weight_only.js';
 import type { WeightOnlyWeight } from '../../backend/weight_only.js';
@@ -38,7 +44,7 @@ import { QuantizedTensor } from './qtensor.js';
 import { DynamicQuantizedLinear, QuantizedLinear, QuantizedLinearBase, type ActivationQParams } from './modules.js';
 import { decodeWeight, encodeWeight, weightFromCodes, type CodedWeight } from './weight_coding.js';
 import { decodeWeightHuffman, encodeWeightHuffman, type HuffmanCodedWeight } from './huffman.js';
-import { attachSharedWeight, sharedWeightOf, type QuantizedLayer } from './sharing.js';
+import { attachSharedWeight, isQuantizedLayer, sharedWeightOf, type QuantizedLayer } from './sharing.js';
 
 /** The metadata key holding the quantized layers' description. */
 export const QUANTIZED_METADATA_KEY = 'tensorslim.quantized';
@@ -60,7 +66,7 @@ interface WeightStorage {
 
 interface LayerInfo {
   /** weightOnlyEmbedding: an Embedding (inFeatures = embedding dim, outFeatures = table rows). */
-  kind: 'dynamic' | 'static' | 'staticConv' | 'weightOnly' | 'weightOnlyEmbedding';
+  kind: 'dynamic' | 'dynamicConv' | 'static' | 'staticConv' | 'weightOnly' | 'weightOnlyEmbedding';
   /** weightOnly: the layer reads the quantized table of this (earlier) layer, stored once (a tied LM head). */
   tiedTo?: string;
   /** weightOnly: 4 or 8, the group size along K and the scheme. */
@@ -121,8 +127,8 @@ function expandInfo(entry: unknown): LayerInfo {
     info.inputDType = e.inputDType ?? 'quint8';
     info.outputDType = e.outputDType ?? 'quint8';
   }
-  if (e.kind === 'dynamic') info.reduceRange = e.reduceRange === true;
-  if (e.kind === 'staticConv' && typeof e.conv === 'object' && e.conv !== null) {
+  if (e.kind === 'dynamic' || e.kind === 'dynamicConv') info.reduceRange = e.reduceRange === true;
+  if ((e.kind === 'staticConv' || e.kind === 'dynamicConv') && typeof e.conv === 'object' && e.conv !== null) {
     const c = e.conv;
     info.conv = {
       inChannels: e.inFeatures!, outChannels: e.outFeatures!, kernelSize: c.kernelSize!,
@@ -196,7 +202,7 @@ function quantEntries(p: string, m: QuantizedLayer, out: Map<string, Tensor | Ra
 const inputOf = (m: QuantizedLinear | QuantizedConv2d): [number, number] => [shortestFloat32(m.input.scale), m.input.zeroPoint];
 
 function quantizedLayers(model: AnyModule): [string, QuantizedLayer][] {
-  return model.namedModules().filter(([, m]) => m instanceof QuantizedLinearBase || m instanceof QuantizedConv2d) as [string, QuantizedLayer][];
+  return model.namedModules().filter((e): e is [string, QuantizedLayer] => isQuantizedLayer(e[1]));
 }
 
 /** Options of serializeQuantized / saveQuantized. */
@@ -286,6 +292,9 @@ export function serializeQuantized(model: AnyModule, opts: SaveQuantizedOptions 
     if (m instanceof QuantizedConv2d) {
       const c = m.conv;
       info[p] = { kind: 'staticConv', inFeatures: c.inChannels, outFeatures: c.outChannels, bias: m.bias !== null, conv: c, relu: m.relu, inputDType: m.input.dtype, outputDType: m.output.dtype, input: inputOf(m) };
+    } else if (m instanceof DynamicQuantizedConv2d) {
+      const c = m.conv;
+      info[p] = { kind: 'dynamicConv', inFeatures: c.inChannels, outFeatures: c.outChannels, bias: m.bias !== null, conv: c, reduceRange: m.reduceRange };
     } else {
       const base = { inFeatures: m.inFeatures, outFeatures: m.outFeatures, bias: m.bias !== null };
       if (m instanceof DynamicQuantizedLinear) info[p] = { kind: 'dynamic', ...base, reduceRange: m.reduceRange };
@@ -337,8 +346,9 @@ function need(op: string, tensors: Map<string, Tensor>, name: string, shape: rea
 function build(op: string, p: string, info: LayerInfo, tensors: Map<string, Tensor>, raw: Map<string, RawTensor>, format: number): { layer: QuantizedLayer; used: string[] } {
   const { inFeatures: K, outFeatures: N } = info;
   const c = info.conv;
-  if (info.kind === 'staticConv' && c === undefined) throw new TensorslimError(op, 'a quantized Conv2d entry lacks its geometry');
-  const wShape = info.kind === 'staticConv' ? [N, K, c!.kernelSize[0], c!.kernelSize[1]] : [N, K];
+  const isConv = info.kind === 'staticConv' || info.kind === 'dynamicConv';
+  if (isConv && c === undefined) throw new TensorslimError(op, 'a quantized Conv2d entry lacks its geometry');
+  const wShape = isConv ? [N, K, c!.kernelSize[0], c!.kernelSize[1]] : [N, K];
   const used: string[] = [];
   const take = (name: string, shape: readonly number[]): Tensor => { used.push(name); return need(op, tensors, name, shape); };
   const scales = Float32Array.from(take(key(p, '_packed_params.weight_scales'), [N]).dataSync());
@@ -392,6 +402,7 @@ function build(op: string, p: string, info: LayerInfo, tensors: Map<string, Tens
   const qw = new QuantizedTensor({ dtype: 'qint8', shape: wShape, data: Int8Array.from(data), scales, zeroPoints: zps, axis: 0 });
   let layer: QuantizedLayer;
   if (info.kind === 'dynamic') layer = new DynamicQuantizedLinear(qw, bias, { reduceRange: info.reduceRange === true });
+  else if (info.kind === 'dynamicConv') layer = new DynamicQuantizedConv2d(c!, qw, bias, { reduceRange: info.reduceRange === true });
   else {
     const act = (s: string, z: string, dtype: 'quint8' | 'qint8' | undefined): ActivationQParams => ({
       dtype: dtype === 'qint8' ? 'qint8' : 'quint8', scale: take(s, []).item(), zeroPoint: take(z, []).item(),
@@ -456,7 +467,7 @@ export function loadQuantized<M extends AnyModule>(model: M, source: Uint8Array 
       if (!(target instanceof Embedding) || target.numEmbeddings !== info.outFeatures || target.embeddingDim !== info.inFeatures) {
         throw new TensorslimError(op, `layer '${p}' is ${target.constructor.name}${target instanceof Embedding ? `(${target.numEmbeddings}, ${target.embeddingDim})` : ''} in the model but Embedding(${info.outFeatures}, ${info.inFeatures}) in the file`);
       }
-    } else if (info.kind === 'staticConv') {
+    } else if (info.kind === 'staticConv' || info.kind === 'dynamicConv') {
       const c = info.conv;
       const same = target instanceof Conv2d && c !== undefined && target.inChannels === c.inChannels && target.outChannels === c.outChannels
         && [target.kernelSize, target.stride, target.padding, target.dilation].join() === [c.kernelSize, c.stride, c.padding, c.dilation].join();

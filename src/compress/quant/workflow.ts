@@ -17,7 +17,7 @@ import { Linear, Identity } from '../../nn/linear.js';
 import { ReLU } from '../../nn/activation.js';
 import { Sequential } from '../../nn/container.js';
 import { Conv2d } from '../../nn/conv.js';
-import { ObservedConv2d, QatConv2d, convertObservedConv, convertQatConv } from './conv.js';
+import { DynamicQuantizedConv2d, ObservedConv2d, QatConv2d, convertObservedConv, convertQatConv } from './conv.js';
 import { Parameter } from '../../nn/parameter.js';
 import { ObserverBase } from './observer.js';
 import { linkInt8Layers } from './int8_flow.js';
@@ -100,6 +100,11 @@ export interface QuantizeDynamicOptions {
   weightObserver?: () => ObserverBase;
   /** Quantize activations to 7 bits (0..127). */
   reduceRange?: boolean;
+  /**
+   * Which layer types to quantize (torch's qconfig_spec): default ['Linear'], as torch's
+   * quantize_dynamic; with 'Conv2d', each Conv2d (groups 1) becomes a DynamicQuantizedConv2d.
+   */
+  types?: readonly ('Linear' | 'Conv2d')[];
 }
 
 /**
@@ -110,17 +115,22 @@ export interface QuantizeDynamicOptions {
  * const q = quantizeDynamic(model);
  * q.call(x);   // int8 GEMMs, float32 in and out
  */
-export function quantizeDynamic<M extends AnyModule>(model: M, opts: QuantizeDynamicOptions = {}): M | DynamicQuantizedLinear {
+export function quantizeDynamic<M extends AnyModule>(model: M, opts: QuantizeDynamicOptions = {}): M | DynamicQuantizedLinear | DynamicQuantizedConv2d {
   const op = 'quantizeDynamic';
-  const targets = select(op, model, opts.layers, (m) => m instanceof Linear, 'Linear layers');
+  const types = opts.types ?? ['Linear'];
+  for (const t of types) if (t !== 'Linear' && t !== 'Conv2d') throw new TensorslimError(op, `types: unknown layer type '${String(t)}'; quantizeDynamic handles 'Linear' and 'Conv2d'`);
+  const conv = types.includes('Conv2d'), linear = types.includes('Linear');
+  const targets = select(op, model, opts.layers, (m) => (linear && m instanceof Linear) || (conv && m instanceof Conv2d),
+    conv ? (linear ? 'Linear and Conv2d layers' : 'Conv2d layers') : 'Linear layers (Conv2d too with types: [\'Linear\', \'Conv2d\'])');
   const swaps = targets.map(([path, m]) => {
     try {
-      return { path, replacement: DynamicQuantizedLinear.fromFloat(m as Linear, { weightObserver: (opts.weightObserver ?? defaultWeightObserver)(), reduceRange: opts.reduceRange }) };
+      const o = { weightObserver: (opts.weightObserver ?? defaultWeightObserver)(), reduceRange: opts.reduceRange };
+      return { path, replacement: m instanceof Conv2d ? DynamicQuantizedConv2d.fromFloat(m, o) : DynamicQuantizedLinear.fromFloat(m as Linear, o) };
     } catch (e) {
       throw new TensorslimError(op, `layer '${path}': ${(e as Error).message}`);
     }
   });
-  return apply(model, swaps) as M | DynamicQuantizedLinear;
+  return apply(model, swaps) as M | DynamicQuantizedLinear | DynamicQuantizedConv2d;
 }
 
 /** Options of prepareStatic. */
@@ -151,7 +161,7 @@ function prepare<Q extends { activation: () => AnyModule; weight: () => AnyModul
       throw new TensorslimError(op, `layer '${path}' is a grouped Conv2d (groups=${m.groups}, weight [${m.weight.shape.join(', ')}]); int8 convolution supports groups=1 only: list the other layers in 'layers' to keep this one float`);
     }
     const reluPath = pairs.get(path);
-    const o = { ...q, relu: reluPath !== undefined };
+    const o = { ...q, relu: reluPath !== undefined, name: path };
     swaps.push({ path, replacement: m instanceof Conv2d ? new Conv(m, o) : new Lin(m as Linear, o) });
     if (reluPath !== undefined) swaps.push({ path: reluPath, replacement: new Identity() });
   }
