@@ -135,7 +135,7 @@ export interface QuantizedLayerStats {
   /** Weights that are not their channel's zero point (a pruned weight is exactly 0 after quantization). */
   nonzeroWeights: number;
   weights: number;
-  /** Bytes in memory: 1 per int8 weight, 4 per scale, zero point and bias element. */
+  /** Bytes as stored: 1 per int8 weight, 4 per scale and bias element, 4 per zero point of an affine weight (symmetric ones store none). */
   bytes: number;
   /** How the file stores the weight: 'int8' (dense I8), 'int8 coded' (pruned: positions + values), 'shared K' (codebook + indices). */
   storage: string;
@@ -190,7 +190,8 @@ export function quantizedLayerStats(model: AnyModule): QuantizedLayerStats[] {
       params: w.data.length + bias,
       nonzeroWeights: nz,
       weights: w.data.length,
-      bytes: w.data.length + 8 * rows + 4 * bias,
+      // a float32 scale per row, and an int32 zero point only for affine weights (checkpoint format 4)
+      bytes: w.data.length + (w.zeroPoints.some((z) => z !== 0) ? 8 : 4) * rows + 4 * bias,
       storage: shared !== undefined ? `shared ${shared.codebook.length}` : coded ? 'int8 coded' : 'int8',
       weightScale: [Math.min(...w.scales), Math.max(...w.scales)],
       input: act ? { scale: m.input.scale, zeroPoint: m.input.zeroPoint } : null,

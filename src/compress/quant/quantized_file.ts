@@ -324,8 +324,9 @@ export function serializeQuantized(model: AnyModule, opts: SaveQuantizedOptions 
 }
 
 /**
- * Save a quantized model atomically; returns the bytes written (about 0.26x the float32 file for
- * Linear-heavy models: 1 byte per weight plus 8 per output channel).
+ * Save a quantized model atomically; returns the bytes written (about 0.25x the float32 file for
+ * Linear-heavy models: 1 byte per weight plus a float32 scale per output channel, and its int32
+ * zero point only for affine weights).
  * @example saveQuantized('mlp-int8.safetensors', quantizeDynamic(model));
  */
 export function saveQuantized(path: string, model: AnyModule, opts: SaveQuantizedOptions = {}): number {
