@@ -70,26 +70,24 @@ for (let i = 0; i < rounds; i++) {
 }
 const med = Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, median(v)]));
 const m = (k: string): number => med[k]!;
+const ratiosOf = (spec: Record<string, string>): Record<string, number> => Object.fromEntries(Object.entries(spec).map(([name, q]) => {
+  const [num, den] = q.split('/') as [string, string];
+  return [name, m(num) / m(den)];
+}));
 const result = {
   date: new Date().toISOString(),
   machine: machineInfo(machine),
   size: Number(size), batch: Number(batch), rounds,
   paths,
   medians: med,
-  ratios: {
-    int8VsFloat32: m('float32') / m('int8'),
-    int8VsTorchInt8: m('peerInt8') / m('int8'),
-    int8Avx2VsFloat32Avx2: m('float32Avx2') / m('int8Avx2'),
-    int8Avx2VsTorchInt8: m('peerInt8') / m('int8Avx2'),
-    int8Avx2VsTorchInt8Avx2: m('peerInt8Avx2') / m('int8Avx2'),
-    kernelVsFloat32: m('float32') / m('int8Kernel'),
-    kernelAvx2VsFloat32Avx2: m('float32Avx2') / m('int8KernelAvx2'),
-    torchInt8VsTorchFloat32: m('peerFloat32') / m('peerInt8'),
-    staticInt8VsFloat32: m('float32') / m('int8Static'),
-    staticInt8Avx2VsFloat32Avx2: m('float32Avx2') / m('int8StaticAvx2'),
-    lenet5Int8VsFloat32: m('lenetFloat32') / m('lenetInt8'),
-    lenet5Int8Avx2VsFloat32Avx2: m('lenetFloat32Avx2') / m('lenetInt8Avx2'),
-  },
+  // speedups as 'slower side / int8 side' of the medians above
+  ratios: ratiosOf({
+    int8VsFloat32: 'float32/int8', int8VsTorchInt8: 'peerInt8/int8', torchInt8VsTorchFloat32: 'peerFloat32/peerInt8',
+    int8Avx2VsFloat32Avx2: 'float32Avx2/int8Avx2', int8Avx2VsTorchInt8: 'peerInt8/int8Avx2', int8Avx2VsTorchInt8Avx2: 'peerInt8Avx2/int8Avx2',
+    kernelVsFloat32: 'float32/int8Kernel', kernelAvx2VsFloat32Avx2: 'float32Avx2/int8KernelAvx2',
+    staticInt8VsFloat32: 'float32/int8Static', staticInt8Avx2VsFloat32Avx2: 'float32Avx2/int8StaticAvx2',
+    lenet5Int8VsFloat32: 'lenetFloat32/lenetInt8', lenet5Int8Avx2VsFloat32Avx2: 'lenetFloat32Avx2/lenetInt8Avx2',
+  }),
   units: {
     ms: 'median ms of one forward pass (each side: the faster of 1 and 2 threads per round; the peer also the faster of its engines)',
     ratios: 'speedups: > 1 means the int8 side is faster',

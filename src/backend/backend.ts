@@ -11,7 +11,7 @@
 import type { DType, TypedArray } from './dtype.js';
 import type { QuantizedKernels } from './quantized.js';
 import type { WeightOnlyKernels } from './weight_only.js';
-import type { Shape } from './shape.js';
+import type { Conv2dGeometry, Shape } from './shape.js';
 
 /** A strided window onto a typed array. */
 export interface View {
@@ -67,14 +67,7 @@ export interface Backend extends FusedKernels, QuantizedKernels, WeightOnlyKerne
   fold2d(cols: View, p: Conv2dGeometry, outDtype: DType): TypedArray;
 }
 
-export interface Conv2dGeometry {
-  readonly n: number; readonly c: number; readonly h: number; readonly w: number;
-  readonly kh: number; readonly kw: number;
-  readonly strideH: number; readonly strideW: number;
-  readonly padH: number; readonly padW: number;
-  readonly dilationH: number; readonly dilationW: number;
-  readonly oh: number; readonly ow: number;
-}
+export type { Conv2dGeometry } from './shape.js';
 
 /** Hyper-parameters of one Adam/AdamW step (see src/optim/adam.ts adamUpdate for the math). */
 export interface AdamHyper {

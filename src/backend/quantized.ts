@@ -5,6 +5,7 @@
 // TypeScript twin is the oracle every fast int8 kernel (AVX2 vpmaddubsw, AVX-512 VNNI) is fuzzed
 // against.
 
+import type { Conv2dGeometry } from './shape.js';
 
 /** Integer storage of an 8-bit quantized operand: int8 (qint8) or uint8 (quint8). */
 export type Int8Storage = Int8Array | Uint8Array;
@@ -53,19 +54,8 @@ export interface RequantizedOutput {
 
 export type Int8LinearOutput = FloatOutput | RequantizedOutput;
 
-/**
- * The geometry of a quantized convolution: input (n, c, h, w), kernel, strides, paddings, dilations
- * and output size (the fields of Conv2dGeometry in backend.ts, which satisfies it; restated here so
- * this contract does not import the Backend's).
- */
-export interface Int8ConvGeometry {
-  readonly n: number; readonly c: number; readonly h: number; readonly w: number;
-  readonly kh: number; readonly kw: number;
-  readonly strideH: number; readonly strideW: number;
-  readonly padH: number; readonly padW: number;
-  readonly dilationH: number; readonly dilationW: number;
-  readonly oh: number; readonly ow: number;
-}
+/** The geometry of a quantized convolution or max pool: the same fields as a float one (shape.ts). */
+export type Int8ConvGeometry = Conv2dGeometry;
 
 /**
  * Optional int8 kernels of a backend. The math (every implementation must give these bits):

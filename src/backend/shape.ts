@@ -2,6 +2,19 @@
 
 export type Shape = readonly number[];
 
+/**
+ * The geometry of a 2-D convolution or pooling window: input (n, c, h, w), kernel, strides, paddings,
+ * dilations and output size (ops.conv2dGeometry computes it; float and int8 kernels take it).
+ */
+export interface Conv2dGeometry {
+  readonly n: number; readonly c: number; readonly h: number; readonly w: number;
+  readonly kh: number; readonly kw: number;
+  readonly strideH: number; readonly strideW: number;
+  readonly padH: number; readonly padW: number;
+  readonly dilationH: number; readonly dilationW: number;
+  readonly oh: number; readonly ow: number;
+}
+
 export function numel(shape: Shape): number {
   let n = 1;
   for (const d of shape) n *= d;

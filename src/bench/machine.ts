@@ -3,6 +3,7 @@
 
 import { describeMachine, type MachineDescription } from '../backend/machine.js';
 import { getBackend } from '../backend/registry.js';
+import { median } from '../train/index.js';
 
 /** Where and how a benchmark ran. */
 export interface MachineInfo extends MachineDescription {
@@ -18,7 +19,7 @@ export function machineInfo(): MachineInfo {
 }
 
 /** Median of a non-empty list (one copy, in src/train/stats.ts). @example median([3, 1, 2]) // 2 */
-export { median } from '../train/index.js';
+export { median };
 
 /** Set the backend's kernel threads when it has any (native); no-op on reference. */
 export function applyThreads(threads: number | undefined): void {
@@ -40,4 +41,12 @@ export function timeSteps(step: () => void, warmup: number, steps: number): numb
     times.push(Number(process.hrtime.bigint() - t0) / 1e6);
   }
   return times;
+}
+
+/**
+ * Median milliseconds of `repeats` timed runs of fn (no warm-up).
+ * @example const ms = medianMs(() => model.call(x), 5);
+ */
+export function medianMs(fn: () => unknown, repeats: number): number {
+  return median(timeSteps(fn, 0, repeats));
 }

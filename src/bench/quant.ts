@@ -19,7 +19,7 @@ import * as ops from '../ops/index.js';
 import { Linear } from '../nn/index.js';
 import { createModel } from '../models/presets.js';
 import { quant } from '../compress/index.js';
-import { applyThreads, machineInfo, median, type MachineInfo } from './machine.js';
+import { applyThreads, machineInfo, median, medianMs as timeIt, type MachineInfo } from './machine.js';
 
 /** Settings of benchQuant (defaults: Linear(1024, 1024) at batch 32). */
 export interface QuantBenchOptions {
@@ -63,16 +63,6 @@ export interface QuantBenchResult {
   threads: number;
   loadAverage: number[];
   machine: MachineInfo;
-}
-
-function timeIt(fn: () => unknown, repeats: number): number {
-  const times: number[] = [];
-  for (let i = 0; i < repeats; i++) {
-    const t0 = performance.now();
-    fn();
-    times.push(performance.now() - t0);
-  }
-  return median(times);
 }
 
 /** Median CPU milliseconds (user + system, every thread of the process) of fn. */

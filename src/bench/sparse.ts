@@ -11,7 +11,7 @@ import type { Tensor } from '../core/tensor.js';
 import * as ops from '../ops/index.js';
 import { Linear } from '../nn/index.js';
 import { prune } from '../compress/index.js';
-import { median } from './machine.js';
+import { medianMs as timeIt } from './machine.js';
 
 /** Settings of benchSparse (defaults: the 90%-sparse 1200 x 1200 Linear at batch 1). */
 export interface SparseBenchOptions {
@@ -45,16 +45,6 @@ export interface SparseTiming {
 export interface SparseBenchResult extends SparseTiming {
   inFeatures: number;
   outFeatures: number;
-}
-
-function timeIt(fn: () => unknown, repeats: number): number {
-  const times: number[] = [];
-  for (let i = 0; i < repeats; i++) {
-    const t0 = performance.now();
-    fn();
-    times.push(performance.now() - t0);
-  }
-  return median(times);
 }
 
 /**

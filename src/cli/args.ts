@@ -185,3 +185,9 @@ export function formatFlags(specs: FlagSpecs): string {
 export const JSON_FLAG = {
   json: { type: 'boolean', help: 'progress to stderr; the last line of stdout is one JSON object with the results' },
 } as const satisfies FlagSpecs;
+
+/** `--threads` (kernel threads, native backend) and `--json`, for commands that run kernels and report results. */
+export const THREADS_JSON_FLAGS = {
+  threads: { type: 'int', help: 'kernel threads (native backend)', min: 1, metavar: 'N' },
+  ...JSON_FLAG,
+} as const satisfies FlagSpecs;

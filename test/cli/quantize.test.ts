@@ -41,8 +41,9 @@ describe('tensorslim quantize', () => {
     const sj = s.json as { params: number; bytes: number; layers: { name: string; type: string; params: number; bytes: number }[]; int8Layers: { name: string; storage: string; weightScale: number[]; input: { scale: number } }[] };
     assert.equal(sj.params, 50_890);
     assert.deepEqual(sj.layers.filter((l) => /int8/.test(l.type)).map((l) => [l.name, l.type, l.params, l.bytes]), [
-      ['1', 'QuantizedLinear(int8, 784 -> 64) + ReLU', 784 * 64 + 64, 784 * 64 + 8 * 64 + 4 * 64],
-      ['3', 'QuantizedLinear(int8, 64 -> 10)', 640 + 10, 640 + 8 * 10 + 4 * 10],
+      // int8 weights, a float32 scale per row (symmetric: no zero points), float32 biases
+      ['1', 'QuantizedLinear(int8, 784 -> 64) + ReLU', 784 * 64 + 64, 784 * 64 + 4 * 64 + 4 * 64],
+      ['3', 'QuantizedLinear(int8, 64 -> 10)', 640 + 10, 640 + 4 * 10 + 4 * 10],
     ]);
     assert.deepEqual(sj.int8Layers.map((l) => l.storage), ['int8', 'int8']);
     assert.ok(sj.int8Layers.every((l) => l.weightScale[0]! > 0 && l.input.scale > 0));

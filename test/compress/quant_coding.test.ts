@@ -69,7 +69,7 @@ describe('coded int8 weights', () => {
     assert.equal(parsed.fileDTypes.get('0._packed_params.weight_codes'), 'U8');
     assert.ok(!parsed.tensors.has('0._packed_params.weight'));
     assert.equal(parsed.fileDTypes.get('2._packed_params.weight'), 'I8', 'the dense last layer stays dense');
-    assert.equal(JSON.parse(parsed.metadata[QUANTIZED_METADATA_KEY]!).format, 2);
+    assert.equal(JSON.parse(parsed.metadata[QUANTIZED_METADATA_KEY]!).format, 4);
     const back = loadQuantized(prunedModel(0.1), bytes) as Sequential;
     assert.deepEqual((back.getSubmodule('0') as DynamicQuantizedLinear).weight.data, (model.getSubmodule('0') as DynamicQuantizedLinear).weight.data);
     assert.deepEqual(back.call(x).dataSync(), y);

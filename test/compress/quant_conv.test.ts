@@ -4,14 +4,16 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
-  Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequential, Identity, manualSeed, noGrad, randn, sub, abs, mean, SGD, F,
+  Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequential, Identity, manualSeed, noGrad, randn, sub, abs, mean, tensor, parseSafetensors,
 } from '../../src/index.js';
 import {
   ObservedConv2d, QatConv2d, QuantizedConv2d, QuantizedLinear, convertQat, prepareQat, convertStatic, dequantize, loadQuantized, prepareStatic, quantizePerChannel,
   quantizePerTensor, serializeQuantized, QuantizedMaxPool2d, QuantizedTensor, int8MaxPool2d, linkInt8Layers,
+  DynamicQuantizedConv2d, DynamicQuantizedLinear, quantizeDynamic, QUANTIZED_METADATA_KEY,
 } from '../../src/compress/quant/index.js';
 import { maxPool2d, conv2dGeometry } from '../../src/ops/index.js';
 import { Tensor } from '../../src/core/tensor.js';
+import { trainMse } from './quant_helpers.js';
 
 function lenetish(): Sequential {
   manualSeed(9);
@@ -64,6 +66,28 @@ describe('static int8 Conv2d', () => {
     assert.ok(back.getSubmodule('3') instanceof QuantizedConv2d);
     assert.deepEqual(back.call(x).dataSync(), y.dataSync());
   });
+  test('dynamic int8 Conv2d (types Linear + Conv2d): close to float, checkpoint round trip bit-exact, NaN named', () => {
+    const x = randn([6, 2, 8, 8]);
+    const plain = quantizeDynamic(lenetish()) as Sequential;   // torch's default: Conv2d stays float
+    assert.ok(plain.getSubmodule('0') instanceof Conv2d && plain.getSubmodule('5') instanceof DynamicQuantizedLinear);
+    const model = lenetish();
+    const ref = model.call(x);
+    quantizeDynamic(model, { types: ['Linear', 'Conv2d'] });
+    const q = model.getSubmodule('3') as DynamicQuantizedConv2d;
+    assert.ok(model.getSubmodule('0') instanceof DynamicQuantizedConv2d && q instanceof DynamicQuantizedConv2d && model.getSubmodule('1') instanceof ReLU);
+    const y = model.call(x);
+    const err = mean(abs(sub(y, ref))).item(), mag = mean(abs(ref)).item();
+    assert.ok(err < 0.05 * mag, `mean error ${err} vs ${mag}`);
+    assert.deepEqual(q.call(randn([4, 4, 4])).shape, [3, 2, 1], 'a (C, H, W) input gives (O, OH, OW)');
+    const bytes = serializeQuantized(model);
+    assert.equal(JSON.parse(parseSafetensors(bytes).metadata[QUANTIZED_METADATA_KEY]!).layers['3'].kind, 'dynamicConv');
+    const back = loadQuantized(lenetish(), bytes) as Sequential;
+    assert.ok(back.getSubmodule('3') instanceof DynamicQuantizedConv2d);
+    assert.deepEqual(back.call(x).dataSync(), y.dataSync());
+    const bad = Array.from(x.dataSync()); bad[7] = Number.NaN;
+    assert.throws(() => model.call(tensor(bad, { shape: [6, 2, 8, 8] })), /DynamicQuantizedConv2d\(2, 4, kernelSize=3x3\): input holds NaN at flat index 7/);
+    assert.throws(() => quantizeDynamic(lenetish(), { layers: ['0'] }), /unsupported layer '0' \(Conv2d\): quantizeDynamic handles Linear layers \(Conv2d too with types/);
+  });
   test('QAT of a conv net: trains, converts to int8 convs close to the fake-quantized model', () => {
     const model = lenetish();
     const params = model.parameters();
@@ -72,16 +96,7 @@ describe('static int8 Conv2d', () => {
     assert.equal(model.parameters().filter((p) => params.includes(p)).length, params.length);
     manualSeed(12);
     const x = randn([8, 2, 8, 8]), target = randn([8, 5]);
-    const opt = new SGD(model.parameters(), { lr: 0.05 });
-    let first = 0, last = 0;
-    for (let step = 0; step < 15; step++) {
-      opt.zeroGrad();
-      const loss = F.mseLoss(model.call(x), target);
-      loss.backward();
-      opt.step();
-      if (step === 0) first = loss.item();
-      last = loss.item();
-    }
+    const { first, last } = trainMse(model, x, target, 15);
     assert.ok(last < first, `QAT loss ${first} -> ${last}`);
     const fake = noGrad(() => model.call(x));
     convertQat(model);

@@ -3,13 +3,13 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
-  Linear, ReLU, Sequential, Identity, Conv2d, Module, SGD, Tensor, manualSeed, noGrad, randn, tensor, F, sub, abs, max, mean, createModel, randint, type GPT,
+  Linear, ReLU, Sequential, Identity, Conv2d, Module, Tensor, manualSeed, noGrad, randn, tensor, sub, abs, max, mean, createModel, randint, type GPT,
 } from '../../src/index.js';
 import {
   DynamicQuantizedLinear, ObservedLinear, QatLinear, QuantizedLinear, convertQat, convertStatic, prepareQat, prepareStatic,
   quantizeDynamic, dequantize, quantizePerTensor,
 } from '../../src/compress/quant/index.js';
-import { fx, mismatches, type Json } from './quant_helpers.js';
+import { fx, mismatches, trainMse, type Json } from './quant_helpers.js';
 
 function linearFrom(c: Json): Sequential {
   const lin = new Linear(c.in, c.out);
@@ -128,6 +128,26 @@ describe('static post-training quantization', () => {
     assert.ok(model.getSubmodule('0') instanceof ObservedLinear);
     assert.throws(() => convertStatic(mlp()), /no prepared layers; call prepareStatic\(model\), calibrate first/);
   });
+  test('a NaN during calibration names the layer and records nothing', () => {
+    const model = mlp();
+    prepareStatic(model, { observer: 'minmax' });
+    const x = randn([3, 12]).dataSync().slice(); x[13] = Number.POSITIVE_INFINITY;
+    assert.throws(() => noGrad(() => model.call(tensor(Array.from(x), { shape: [3, 12] }))), /layer '0' \(ObservedLinear\): input: MinMaxObserver.forward: input holds Infinity at flat index 13/);
+    assert.throws(() => convertStatic(model), /layer '0' \(Linear\(12, 16\)\) has not been calibrated/);
+    assert.ok(model.getSubmodule('0') instanceof ObservedLinear);
+  });
+  test('values beyond the calibrated input range saturate (as in torch), they are no error', () => {
+    const model = new Sequential(new Linear(12, 4));
+    prepareStatic(model, { observer: 'minmax' });
+    noGrad(() => model.call(randn([16, 12])));
+    convertStatic(model);
+    const q = model.getSubmodule('0') as QuantizedLinear;
+    const lo = (0 - q.input.zeroPoint) * q.input.scale, hi = (255 - q.input.zeroPoint) * q.input.scale;
+    const big = Array.from(randn([2, 12]).dataSync(), (v) => v * 100);
+    const clamped = big.map((v) => Math.min(hi, Math.max(lo, v)));
+    assert.ok(big.some((v, i) => v !== clamped[i]), 'some inputs lie outside the range');
+    assert.deepEqual(model.call(tensor(big, { shape: [2, 12] })).dataSync(), model.call(tensor(clamped, { shape: [2, 12] })).dataSync());
+  });
   test('a constant-zero layer output still gets a valid scale', () => {
     const model = new Sequential(new Linear(3, 2));
     noGrad(() => { (model.getSubmodule('0') as Linear).weight.zero_(); (model.getSubmodule('0') as Linear).bias!.zero_(); });
@@ -147,19 +167,10 @@ describe('quantization-aware training', () => {
       assert.ok(model.getSubmodule('0') instanceof QatLinear);
       // same Parameter objects: an optimizer built before the swap still trains the model
       assert.ok(model.parameters().filter((p) => params.includes(p)).length === params.length);
-      const opt = new SGD(model.parameters(), { lr: 0.05 });
       manualSeed(11);
       const x = randn([32, 12]);
       const target = randn([32, 4]);
-      let first = 0, last = 0;
-      for (let step = 0; step < 30; step++) {
-        opt.zeroGrad();
-        const loss = F.mseLoss(model.call(x), target);
-        loss.backward();
-        opt.step();
-        if (step === 0) first = loss.item();
-        last = loss.item();
-      }
+      const { first, last } = trainMse(model, x, target, 30);
       assert.ok(last < first, `QAT loss ${first} -> ${last}`);
       model.eval();
       const fake = noGrad(() => model.call(x));
@@ -175,6 +186,9 @@ describe('quantization-aware training', () => {
     prepareQat(model);
     assert.throws(() => convertQat(model), /convertQat: layer '0' \(Linear\(12, 16\)\) has never run/);
     assert.ok(model.getSubmodule('0') instanceof QatLinear);
+    // a NaN in training input: the fake quantizer's observer refuses it, naming the layer
+    const bad = Array.from(randn([2, 12]).dataSync()); bad[5] = Number.NaN;
+    assert.throws(() => model.call(tensor(bad, { shape: [2, 12] })), /layer '0' \(QatLinear\): input: MovingAverageMinMaxObserver.forward: input holds NaN at flat index 5/);
   });
   test('a pruned Linear must be made permanent first', () => {
     class M extends Module { fc = new Linear(2, 2); forward(x: Tensor): Tensor { return this.fc.call(x); } }

@@ -1,4 +1,5 @@
-// int8 export as QDQ graphs (src/compress/quant/onnx.ts): a dynamically quantized MLP and a
+// int8 export as QDQ graphs (src/compress/quant/onnx.ts): a dynamically quantized MLP (and LeNet-5 with
+// dynamic int8 convolutions) and a
 // statically quantized LeNet-5 (calibrated, Linear/Conv + ReLU fused) exported at opset 13, run in
 // ONNX Runtime: the same classes as our int8 model on every sample, and outputs within a few
 // quantization steps (ONNX Runtime rounds and accumulates its own way); below opset 13 refused.
@@ -43,6 +44,16 @@ describe('exportOnnx: int8 models as QDQ graphs, checked in ONNX Runtime', { ski
     const spread = Math.max(...Array.from(ours.dataSync(), Math.abs));
     await compare(q, x, 0.02 * spread);
     assert.throws(() => serializeOnnx(q, x, { opset: 12 }), /opset >= 13/);
+  });
+
+  it('dynamic int8 LeNet-5 with Conv2d too (DynamicQuantizeLinear before Conv and Gemm)', async () => {
+    manualSeed(23);
+    const q = quant.quantizeDynamic(createModel('lenet5'), { types: ['Linear', 'Conv2d'] });
+    q.eval();
+    assert.ok(q.modules().some((l) => l instanceof quant.DynamicQuantizedConv2d));
+    const x = ops.rand([8, 1, 28, 28]);
+    const spread = Math.max(...Array.from(noGrad(() => q.call(x)).dataSync(), Math.abs));
+    await compare(q as never, x, 0.02 * spread);
   });
 
   it('static int8 LeNet-5 (calibrated; QuantizeLinear/DequantizeLinear around Conv and Gemm, fused ReLU)', async () => {

@@ -5,7 +5,7 @@ import { createModel, denseParameterCount, listModels, type PresetModel } from '
 import { prune, quant } from '../../compress/index.js';
 import { loadCheckpoint, loadSafetensors } from '../../io/index.js';
 import { evaluateLm, evaluateOn, gptConfigOf, loadGptCheckpoint, loadImageData, loadLmData } from '../../train/index.js';
-import { formatFlags, JSON_FLAG, parseArgs, type FlagSpecs } from '../args.js';
+import { formatFlags, THREADS_JSON_FLAGS, parseArgs, type FlagSpecs } from '../args.js';
 import { UsageError, type Command } from '../command.js';
 import { emitJson, fmtInt, fmtPct, fmtSeconds } from '../output.js';
 import { applyRuntimeFlags, fitImageData, importedFromCheckpoint, isImportedFileModel, isOnnxPath, isTfjsPath, loadCheckpointOrHfGpt2, loadModelOrGraph, modelFromAnyCheckpoint, quantizedModelFromFile, warnNonFinite } from '../runtime.js';
@@ -18,8 +18,7 @@ const FLAGS = {
   data: { type: 'string', help: "folder overriding the dataset's default location", metavar: 'DIR' },
   'batch-size': { type: 'int', help: 'evaluation batch size (default 1000 images, 16 GPT windows)', min: 1, metavar: 'N' },
   windows: { type: 'int', help: 'GPT: evenly spaced held-out windows of the test text (0: all)', min: 0, default: 256, metavar: 'N' },
-  threads: { type: 'int', help: 'kernel threads (native backend)', min: 1, metavar: 'N' },
-  ...JSON_FLAG,
+  ...THREADS_JSON_FLAGS,
 } as const satisfies FlagSpecs;
 
 /** `tensorslim eval --model <checkpoint> --dataset <name>`. @example await main(['eval', '--model', 'mlp.safetensors', '--dataset', 'mnist'], ctx) */

@@ -1,6 +1,6 @@
 // `tensorslim info`: version, backend, CPU path, threads, CPU and Node.
 
-import { formatFlags, JSON_FLAG, parseArgs, type FlagSpecs } from '../args.js';
+import { formatFlags, THREADS_JSON_FLAGS, parseArgs, type FlagSpecs } from '../args.js';
 import type { Command } from '../command.js';
 import { emitJson, formatKeyValues } from '../output.js';
 import { applyRuntimeFlags, runtimeInfo, type AddonInfo } from '../runtime.js';
@@ -8,8 +8,7 @@ import { version } from '../version.js';
 
 const FLAGS = {
   backend: { type: 'string', help: 'backend to describe (default: TENSORSLIM_BACKEND or the best available)', metavar: 'NAME' },
-  threads: { type: 'int', help: 'kernel threads to use', min: 1, metavar: 'N' },
-  ...JSON_FLAG,
+  ...THREADS_JSON_FLAGS,
 } as const satisfies FlagSpecs;
 
 /** `tensorslim info [--json]`. @example await main(['info', '--json'], captureContext()) */

@@ -11,7 +11,7 @@ import { fileBytes, loadCheckpoint, serializeCheckpoint, writeFileAtomic } from 
 import type { PresetModel } from '../../models/index.js';
 import { evaluateLm, gptConfigOf, loadGptCheckpoint, loadLmData } from '../../train/lm.js';
 import { loadImageData, measureLatency } from '../../train/index.js';
-import { formatFlags, JSON_FLAG, parseArgs, type FlagSpecs } from '../args.js';
+import { formatFlags, THREADS_JSON_FLAGS, parseArgs, type FlagSpecs } from '../args.js';
 import { UsageError, type Command } from '../command.js';
 import { emitJson, fmtBytes, fmtInt, fmtLatency, fmtPct, fmtSeconds, formatTable, humanWriter } from '../output.js';
 import { applyRuntimeFlags, checkpointHasGraph, fitImageData, isImportedFileModel, isOnnxPath, isTfjsPath, loadModelOrGraph, modelFromAnyCheckpoint, warnNonFinite, type ImportedFileModel } from '../runtime.js';
@@ -43,8 +43,7 @@ const FLAGS = {
   'latency-batch': { type: 'int', help: 'batch size of the latency measurement', min: 1, default: 64, metavar: 'N' },
   seed: { type: 'int', help: 'seed of the calibration sample, validation split and QAT data order', min: 0, default: 0, metavar: 'N' },
   out: { type: 'string', help: 'write the quantized model here (atomically): a checkpoint (eval, summary and bench read it), or with .onnx a QDQ ONNX graph (ONNX Runtime and eval read it)', metavar: 'FILE' },
-  threads: { type: 'int', help: 'kernel threads (native backend)', min: 1, metavar: 'N' },
-  ...JSON_FLAG,
+  ...THREADS_JSON_FLAGS,
 } as const satisfies FlagSpecs;
 
 /** `tensorslim quantize --model <checkpoint> --dataset <name> ...`. @example await main(['quantize', '--model', 'mlp.safetensors', '--dataset', 'mnist', '--mode', 'static', '--json'], ctx) */
@@ -54,8 +53,8 @@ export const quantizeCommand: Command = {
   usage: `Usage: tensorslim quantize --model <checkpoint> --dataset <name|path> [options]
 
 Quantize a trained image classifier to 8-bit integers with PyTorch's workflows and numerics
-(torch.ao.quantization): --mode dynamic gives Linear layers int8 per-channel weights and quantizes
-activations per batch; static calibrates activation ranges on --calibration-batches training
+(torch.ao.quantization): --mode dynamic gives Linear and Conv2d layers int8 per-channel weights
+and quantizes activations per batch (an imported graph: Linear only); static calibrates activation ranges on --calibration-batches training
 batches (--observer) and runs Linear/Conv2d (fused with a following ReLU) int8 in, int8 out; qat
 fine-tunes with fake quantization for --epochs, keeps the epoch with the best validation accuracy,
 then converts as static. Decisions use a validation split held out of the training set (never the
@@ -161,6 +160,8 @@ Examples:
     try {
       r = await quant.runQuantize<AnyModule>({
       model, data, mode, observer: flags.observer as 'minmax' | 'histogram' | 'entropy',
+      // a preset's convolutions run int8 too (torch's dynamic Conv2d); an imported graph keeps Linear only
+      dynamicTypes: graph === null ? ['Linear', 'Conv2d'] : ['Linear'],
       calibrationBatches: flags['calibration-batches'], batchSize: flags['batch-size'], epochs: flags.epochs, lr: flags.lr, seed: flags.seed,
       validationFraction: flags['validation-fraction'],
       ...(layers !== undefined ? { layers } : {}),

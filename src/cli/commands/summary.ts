@@ -28,7 +28,7 @@ Print each layer of a checkpoint's model (or of a fresh preset, e.g. 'mlp'): out
 parameters, bytes, FLOPs per sample (a multiply-add with a non-zero weight counts 2) and sparsity
 (fraction of zero weights; masked weights of a pruned model count as zero). A quantized checkpoint
 (tensorslim quantize --out) shows its int8 layers with their int8 bytes (1 per weight, 4 per
-scale, zero point and bias), how the file stores each weight and the per-channel weight scales
+scale and bias, 4 per zero point of an affine weight), how the file stores each weight and the per-channel weight scales
 (and, for static layers, the input/output activation scale and zero point). A pruned CSR layer is
 one row, SparseLinear(in -> out), with its dense parameter count, sparsity and sparse FLOPs. A GPT (gpt-tiny, gpt-small, or a
 checkpoint of train --model gpt-*) is summarized for one sequence of its full context: FLOPs of the

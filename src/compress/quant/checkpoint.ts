@@ -14,9 +14,9 @@ import {
 import { loadQuantized, serializeQuantized, QUANTIZED_METADATA_KEY } from './quantized_file.js';
 import { readFileBytes, writeFileAtomic } from '../../io/files.js';
 import { QuantizedLinear, QuantizedLinearBase } from './modules.js';
-import { QuantizedConv2d } from './conv.js';
+import { DynamicQuantizedConv2d, QuantizedConv2d } from './conv.js';
 import { dequantizeRow } from '../../backend/weight_only.js';
-import { sharedWeightOf } from './sharing.js';
+import { isQuantizedLayer, sharedWeightOf } from './sharing.js';
 import { encodeInt8Weight } from './weight_coding.js';
 import { WeightOnlyEmbedding, WeightOnlyLinear } from './weight_only.js';
 import type { GPT, GptConfig } from '../../models/index.js';
@@ -135,7 +135,7 @@ export interface QuantizedLayerStats {
   /** Weights that are not their channel's zero point (a pruned weight is exactly 0 after quantization). */
   nonzeroWeights: number;
   weights: number;
-  /** Bytes in memory: 1 per int8 weight, 4 per scale, zero point and bias element. */
+  /** Bytes as stored: 1 per int8 weight, 4 per scale and bias element, 4 per zero point of an affine weight (symmetric ones store none). */
   bytes: number;
   /** How the file stores the weight: 'int8' (dense I8), 'int8 coded' (pruned: positions + values), 'shared K' (codebook + indices). */
   storage: string;
@@ -171,7 +171,7 @@ export function quantizedLayerStats(model: AnyModule): QuantizedLayerStats[] {
       });
       continue;
     }
-    if (!(m instanceof QuantizedLinearBase || m instanceof QuantizedConv2d)) continue;
+    if (!isQuantizedLayer(m)) continue;
     const w = m.weight;
     const rows = w.shape[0]!, cols = w.data.length / Math.max(1, rows);
     let nz = 0;
@@ -180,7 +180,7 @@ export function quantizedLayerStats(model: AnyModule): QuantizedLayerStats[] {
     const shared = sharedWeightOf(m);
     const coded = shared === undefined && encodeInt8Weight(w.data as Int8Array, rows, w.zeroPoints).stream.length < w.data.length;
     const relu = m instanceof QuantizedLinear || m instanceof QuantizedConv2d ? m.relu : false;
-    const shape = m instanceof QuantizedConv2d
+    const shape = m instanceof QuantizedConv2d || m instanceof DynamicQuantizedConv2d
       ? `${m.conv.inChannels} -> ${m.conv.outChannels}, ${m.conv.kernelSize.join('x')}`
       : `${(m as QuantizedLinearBase).inFeatures} -> ${(m as QuantizedLinearBase).outFeatures}`;
     const act = m instanceof QuantizedLinear || m instanceof QuantizedConv2d;
@@ -190,7 +190,8 @@ export function quantizedLayerStats(model: AnyModule): QuantizedLayerStats[] {
       params: w.data.length + bias,
       nonzeroWeights: nz,
       weights: w.data.length,
-      bytes: w.data.length + 8 * rows + 4 * bias,
+      // a float32 scale per row, and an int32 zero point only for affine weights (checkpoint format 4)
+      bytes: w.data.length + (w.zeroPoints.some((z) => z !== 0) ? 8 : 4) * rows + 4 * bias,
       storage: shared !== undefined ? `shared ${shared.codebook.length}` : coded ? 'int8 coded' : 'int8',
       weightScale: [Math.min(...w.scales), Math.max(...w.scales)],
       input: act ? { scale: m.input.scale, zeroPoint: m.input.zeroPoint } : null,

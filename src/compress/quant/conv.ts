@@ -19,7 +19,7 @@ import { QuantizedTensor, checkScale, quantizePerChannel } from './qtensor.js';
 import { ObserverBase, type QParams } from './observer.js';
 import { FakeQuantize, LearnableFakeQuantize } from './fake_quantize.js';
 import { quantizedKernels } from './kernels.js';
-import type { ActivationQParams } from './modules.js';
+import { ObservedLayer, QatLayer, defaultWeightObserver, quantizeDynamicActivation, quantizeWeight, type ActivationQParams, type ObservedLayerOptions, type QatLayerOptions } from './modules.js';
 import { int8Input, int8Output, type Int8Link } from './int8_flow.js';
 
 /** The geometry of a Conv2d layer (everything but the input size). */
@@ -43,33 +43,21 @@ const label = (p: Conv2dParams): string => `Conv2d(${p.inChannels}, ${p.outChann
  * input and output ranges. convertStatic turns it into a QuantizedConv2d.
  * @example prepareStatic(lenet); calibrate(lenet); convertStatic(lenet);
  */
-export class ObservedConv2d extends Module {
+export class ObservedConv2d extends ObservedLayer {
   readonly conv: Conv2dParams;
-  readonly relu: boolean;
-  declare weight: Tensor;
-  declare bias: Tensor | null;
-  declare input_observer: ObserverBase;
-  declare activation_post_process: ObserverBase;
-  readonly weightObserver: () => ObserverBase;
 
-  constructor(c: Conv2d, opts: { relu: boolean; activation: () => ObserverBase; weight: () => ObserverBase }) {
-    super();
+  constructor(c: Conv2d, opts: ObservedLayerOptions) {
+    super(c, opts);
     this.conv = paramsOf(c);
-    this.relu = opts.relu;
-    this.weightObserver = opts.weight;
-    this.registerParameter('weight', c.weight as Parameter);
-    this.registerParameter('bias', (c.bias ?? null) as Parameter | null);
-    this.registerModule('input_observer', opts.activation());
-    this.registerModule('activation_post_process', opts.activation());
   }
 
   forward(x: Tensor): Tensor {
     const squeeze = x.ndim === 3;
     const x4 = squeeze ? ops.unsqueeze(x, 0) : x;
-    this.input_observer.call(x4);
+    this.quantizeStep(this.input_observer, 'input', x4);
     let y = ops.conv2d(x4, this.weight, this.bias, { stride: this.conv.stride, padding: this.conv.padding, dilation: this.conv.dilation });
     if (this.relu) y = ops.relu(y);
-    this.activation_post_process.call(y);
+    this.quantizeStep(this.activation_post_process, 'output', y);
     return squeeze ? ops.squeeze(y, 0) : y;
   }
 
@@ -94,12 +82,7 @@ export class QuantizedConv2d extends Module {
 
   constructor(conv: Conv2dParams, weight: QuantizedTensor, bias: Float32Array | null, input: ActivationQParams, output: ActivationQParams, relu = false) {
     super();
-    const [kh, kw] = conv.kernelSize;
-    const want = [conv.outChannels, conv.inChannels, kh, kw];
-    if (weight.dtype !== 'qint8' || weight.axis !== 0 || weight.shape.join() !== want.join()) {
-      throw new TensorslimError('QuantizedConv2d', `weight must be qint8 [${want.join(', ')}] per channel along axis 0, got ${weight.dtype} [${weight.shape.join(', ')}] axis ${weight.axis}`);
-    }
-    if (bias !== null && bias.length !== conv.outChannels) throw new ShapeError('QuantizedConv2d', `bias has ${bias.length} values, expected ${conv.outChannels}`);
+    checkConvWeight('QuantizedConv2d', conv, weight, bias);
     checkScale('QuantizedConv2d', input.scale, 'input scale');
     checkScale('QuantizedConv2d', output.scale, 'output scale');
     this.conv = conv; this.weight = weight; this.bias = bias; this.input = input; this.output = output; this.relu = relu;
@@ -137,18 +120,78 @@ export class QuantizedConv2d extends Module {
   override extraRepr(): string { return `${label(this.conv)}, relu=${this.relu}`; }
 }
 
+/**
+ * A Conv2d with int8 per-channel weights whose input is quantized per batch at run time (torch's
+ * nn.quantized.dynamic.Conv2d): x -> uint8 with chooseDynamicQparams(min(x), max(x)) -> the int8
+ * convolution (int32 accumulation) -> float32 NCHW out. quantizeDynamic(model, { types: ['Linear',
+ * 'Conv2d'] }) builds it; no calibration.
+ * @example const q = DynamicQuantizedConv2d.fromFloat(new Conv2d(1, 6, 5)); q.call(randn([2, 1, 28, 28])).shape  // [2, 6, 24, 24]
+ */
+export class DynamicQuantizedConv2d extends Module {
+  readonly conv: Conv2dParams;
+  readonly weight: QuantizedTensor;
+  readonly bias: Float32Array | null;
+  /** Quantize activations to 7 bits (0..127), as DynamicQuantizedLinear's option. */
+  readonly reduceRange: boolean;
+
+  constructor(conv: Conv2dParams, weight: QuantizedTensor, bias: Float32Array | null, opts: { reduceRange?: boolean } = {}) {
+    super();
+    checkConvWeight('DynamicQuantizedConv2d', conv, weight, bias);
+    this.conv = conv; this.weight = weight; this.bias = bias; this.reduceRange = opts.reduceRange ?? false;
+  }
+
+  /**
+   * Quantize a float Conv2d (groups 1): the weight through `weightObserver` (default per-channel
+   * symmetric qint8 min-max), the bias kept in float32.
+   * @example DynamicQuantizedConv2d.fromFloat(lenet.getSubmodule('1') as Conv2d)
+   */
+  static fromFloat(c: Conv2d, opts: { weightObserver?: ObserverBase; reduceRange?: boolean } = {}): DynamicQuantizedConv2d {
+    const op = 'DynamicQuantizedConv2d.fromFloat';
+    if (c.groups !== 1) throw new TensorslimError(op, `a grouped Conv2d (groups=${c.groups}) has no int8 convolution; int8 convolution supports groups=1 only`);
+    const obs = opts.weightObserver ?? defaultWeightObserver();
+    noGrad(() => obs.call(ops.detach(c.weight)));
+    const qw = quantizeWeight(op, c.weight, obs.calculateQparams());
+    return new DynamicQuantizedConv2d(paramsOf(c), qw, c.bias === null ? null : Float32Array.from(c.bias.dataSync()), { reduceRange: opts.reduceRange });
+  }
+
+  forward(x: Tensor): Tensor {
+    const op = `DynamicQuantized${label(this.conv)}`;
+    if (!(x instanceof Tensor) || (x.ndim !== 3 && x.ndim !== 4)) throw new ShapeError(op, 'expected input (N, C, H, W) or (C, H, W)');
+    const squeeze = x.ndim === 3;
+    const x4 = squeeze ? ops.unsqueeze(x, 0) : x;
+    if (x4.shape[1] !== this.conv.inChannels) throw new ShapeError(op, `input [${x.shape.join(', ')}] must be (N, ${this.conv.inChannels}, H, W)`);
+    const g = ops.conv2dGeometry(op, x4.shape, this.conv.kernelSize, this.conv.stride, this.conv.padding, this.conv.dilation);
+    const kernels = quantizedKernels();
+    if (!kernels.int8Conv2d) throw new TensorslimError(op, `backend has no int8Conv2d kernel (int8 path '${kernels.int8Path}'); use TENSORSLIM_BACKEND=reference or native`);
+    const xa = quantizeDynamicActivation(op, x4, g.c * g.h * g.w, this.reduceRange);
+    const O = this.conv.outChannels;
+    const y = kernels.int8Conv2d(xa,
+      { data: this.weight.data as Int8Array, rows: O, cols: g.c * g.kh * g.kw, scales: this.weight.scales, zeroPoints: this.weight.zeroPoints },
+      this.bias, g, { kind: 'float32' }) as Float32Array;
+    const out = new Tensor(y, 'float32', [g.n, O, g.oh, g.ow]);
+    return squeeze ? ops.squeeze(out, 0) : out;
+  }
+
+  override extraRepr(): string { return `${label(this.conv)}, bias=${this.bias !== null}`; }
+}
+
+/** The checks both int8 Conv2d layers make on their weight and bias. */
+function checkConvWeight(op: string, conv: Conv2dParams, weight: QuantizedTensor, bias: Float32Array | null): void {
+  const [kh, kw] = conv.kernelSize;
+  const want = [conv.outChannels, conv.inChannels, kh, kw];
+  if (weight.dtype !== 'qint8' || weight.axis !== 0 || weight.shape.join() !== want.join()) {
+    throw new TensorslimError(op, `weight must be qint8 [${want.join(', ')}] per channel along axis 0, got ${weight.dtype} [${weight.shape.join(', ')}] axis ${weight.axis}`);
+  }
+  if (bias !== null && bias.length !== conv.outChannels) throw new ShapeError(op, `bias has ${bias.length} values, expected ${conv.outChannels}`);
+}
+
 function perTensor(op: string, q: QParams, what: string): ActivationQParams {
   if (q.axis !== null) throw new TensorslimError(op, `${what} qparams must be per tensor`);
   return { dtype: q.dtype, scale: q.scales[0]!, zeroPoint: q.zeroPoints[0]! };
 }
 
 function build(op: string, conv: Conv2dParams, weight: Tensor, wq: QParams, bias: Tensor | null, input: QParams, output: QParams, relu: boolean): QuantizedConv2d {
-  if (wq.dtype !== 'qint8') throw new TensorslimError(op, `int8 kernels take qint8 weights, the weight observer gives ${wq.dtype}`);
-  const O = conv.outChannels;
-  const scales = wq.axis === null ? new Array<number>(O).fill(wq.scales[0]!) : Array.from(wq.scales);
-  const zps = wq.axis === null ? new Array<number>(O).fill(wq.zeroPoints[0]!) : Array.from(wq.zeroPoints);
-  const qw = quantizePerChannel(weight, scales, zps, 0, 'qint8');
-  return new QuantizedConv2d(conv, qw, bias === null ? null : Float32Array.from(bias.dataSync()),
+  return new QuantizedConv2d(conv, quantizeWeight(op, weight, wq), bias === null ? null : Float32Array.from(bias.dataSync()),
     perTensor(op, input, 'input'), perTensor(op, output, 'output'), relu);
 }
 
@@ -174,33 +217,21 @@ export function convertObservedConv(name: string, m: ObservedConv2d): QuantizedC
  * (+ ReLU before act_fq when fused), over the original Parameter objects.
  * @example prepareQat(lenet); train(lenet); convertQat(lenet);
  */
-export class QatConv2d extends Module {
+export class QatConv2d extends QatLayer {
   readonly conv: Conv2dParams;
-  readonly relu: boolean;
-  declare weight: Parameter;
-  declare bias: Parameter | null;
-  declare input_fake_quant: FakeQuantize | LearnableFakeQuantize;
-  declare weight_fake_quant: FakeQuantize;
-  declare activation_post_process: FakeQuantize | LearnableFakeQuantize;
 
-  constructor(c: Conv2d, opts: { relu: boolean; activation: () => FakeQuantize | LearnableFakeQuantize; weight: () => FakeQuantize }) {
-    super();
+  constructor(c: Conv2d, opts: QatLayerOptions) {
+    super(c, opts);
     this.conv = paramsOf(c);
-    this.relu = opts.relu;
-    this.registerParameter('weight', c.weight as Parameter);
-    this.registerParameter('bias', (c.bias ?? null) as Parameter | null);
-    this.registerModule('input_fake_quant', opts.activation());
-    this.registerModule('weight_fake_quant', opts.weight());
-    this.registerModule('activation_post_process', opts.activation());
   }
 
   forward(x: Tensor): Tensor {
     const squeeze = x.ndim === 3;
-    const x4 = this.input_fake_quant.call(squeeze ? ops.unsqueeze(x, 0) : x);
-    const w = this.weight_fake_quant.call(this.weight);
+    const x4 = this.quantizeStep(this.input_fake_quant, 'input', squeeze ? ops.unsqueeze(x, 0) : x);
+    const w = this.quantizeStep(this.weight_fake_quant, 'weight', this.weight);
     let y = ops.conv2d(x4, w, this.bias, { stride: this.conv.stride, padding: this.conv.padding, dilation: this.conv.dilation });
     if (this.relu) y = ops.relu(y);
-    y = this.activation_post_process.call(y);
+    y = this.quantizeStep(this.activation_post_process, 'output', y);
     return squeeze ? ops.squeeze(y, 0) : y;
   }
 

@@ -7,6 +7,7 @@
 // each code written from its most significant bit. Pure functions; no I/O, no modules.
 
 import { TensorslimError } from '../../core/errors.js';
+import { readEntries, streamBit } from './weight_coding.js';
 
 /** The longest code this coder writes or reads (a table that needs more is flattened). */
 export const MAX_CODE_LENGTH = 24;
@@ -158,32 +159,17 @@ export function decodeWeightHuffman(coded: HuffmanCodedWeight, size: number, wha
   let gd: ReturnType<typeof decoder>, cd: ReturnType<typeof decoder>;
   try { gd = decoder(op, gapLengths); cd = decoder(op, codeLengths); } catch (e) { return bad((e as Error).message); }
   const total = stream.length * 8;
-  let bit = 0;
+  const at = { bit: 0 };
   const read = (d: ReturnType<typeof decoder>): number => {
     let code = 0;
     for (let l = 1; l <= MAX_CODE_LENGTH; l++) {
-      if (bit >= total) bad('the stream ends inside an entry');
-      code = (code << 1) | ((stream[bit >>> 3]! >>> (bit & 7)) & 1);
-      bit++;
+      if (at.bit >= total) bad('the stream ends inside an entry');
+      code = (code << 1) | streamBit(stream, at.bit);
+      at.bit++;
       const k = code - d.first[l]!;
       if (k >= 0 && k < d.count[l]!) return d.symbols[d.start[l]! + k]!;
     }
     return bad('a bit pattern matches no code');
   };
-  const positions = new Int32Array(count), codes = new Int32Array(count);
-  const filler = 2 ** gapBits - 1;
-  let next = 0, i = 0;
-  while (i < count) {
-    const gap = read(gd);
-    if (gap === filler) { next += filler; if (next > size) bad(`fillers run past the ${size} entries`); continue; }
-    const p = next + gap;
-    if (p >= size) bad(`position ${p} is outside the ${size} entries`);
-    positions[i] = p;
-    codes[i] = read(cd);
-    next = p + 1;
-    i++;
-  }
-  if (total - bit >= 8) bad(`${total - bit} bits follow the last entry`);
-  for (; bit < total; bit++) if ((stream[bit >>> 3]! >>> (bit & 7)) & 1) bad('non-zero padding after the last entry');
-  return { positions, codes };
+  return readEntries(stream, at, { count, size, gapBits }, () => read(gd), () => read(cd), bad);
 }

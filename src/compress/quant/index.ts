@@ -14,16 +14,16 @@ export { FakeQuantize, LearnableFakeQuantize } from './fake_quantize.js';
 export { defaultStaticQConfig, defaultQatQConfig, type QConfig, type QatQConfig, type ActivationObserverKind } from './qconfig.js';
 export {
   DynamicQuantizedLinear, QuantizedLinear, QuantizedLinearBase, ObservedLinear, QatLinear, chooseDynamicQparams,
-  defaultWeightObserver, type ActivationQParams,
+  PreparedLayer, ObservedLayer, QatLayer, defaultWeightObserver, type ActivationQParams, type ObservedLayerOptions, type QatLayerOptions,
 } from './modules.js';
 export {
   quantizeDynamic, prepareStatic, convertStatic, prepareQat, convertQat,
   type QuantizeDynamicOptions, type PrepareStaticOptions, type PrepareQatOptions,
 } from './workflow.js';
 export { serializeQuantized, saveQuantized, loadQuantized, QUANTIZED_METADATA_KEY, type SaveQuantizedOptions } from './quantized_file.js';
-export { ObservedConv2d, QatConv2d, QuantizedConv2d, type Conv2dParams } from './conv.js';
+export { ObservedConv2d, QatConv2d, QuantizedConv2d, DynamicQuantizedConv2d, type Conv2dParams } from './conv.js';
 export { encodeWeight, decodeWeight, encodeInt8Weight, weightFromCodes, type CodedWeight, type WeightQParams } from './weight_coding.js';
-export { shareWeights, sharedWeightOf, attachSharedWeight, kmeans1d, type SharedWeight, type ShareReport, type QuantizedLayer } from './sharing.js';
+export { shareWeights, sharedWeightOf, attachSharedWeight, isQuantizedLayer, kmeans1d, type SharedWeight, type ShareReport, type QuantizedLayer } from './sharing.js';
 export {
   isQuantizedCheckpoint, serializeQuantizedCheckpoint, saveQuantizedCheckpoint, loadQuantizedCheckpoint, quantizedLayerStats,
   serializeQuantizedGpt, loadQuantizedGpt,

@@ -50,7 +50,7 @@ export function chooseDynamicQparams(min: number, max: number, qmin: number, qma
   return { scale: Math.fround(scale), zeroPoint };
 }
 
-/** Quantize a Linear weight (N, K) with its observer's qparams (per channel along axis 0, or per tensor). */
+/** Quantize a Linear (N, K) or Conv2d (O, C, kh, kw) weight with its observer's qparams (per channel along axis 0, or per tensor). */
 export function quantizeWeight(op: string, w: Tensor, q: QParams): QuantizedTensor {
   if (q.dtype !== 'qint8') throw new TensorslimError(op, `int8 kernels take qint8 weights, the weight observer gives ${q.dtype}`);
   if (q.axis === null) {
@@ -58,7 +58,7 @@ export function quantizeWeight(op: string, w: Tensor, q: QParams): QuantizedTens
     const z = Array.from({ length: w.shape[0]! }, () => q.zeroPoints[0]!);
     return quantizePerChannel(w, s, z, 0, 'qint8');
   }
-  if (q.axis !== 0) throw new TensorslimError(op, `a Linear weight is quantized per output channel (axis 0), the observer uses axis ${q.axis}`);
+  if (q.axis !== 0) throw new TensorslimError(op, `a weight is quantized per output channel (axis 0), the observer uses axis ${q.axis}`);
   return quantizePerChannel(w, q.scales, q.zeroPoints, 0, 'qint8');
 }
 
@@ -138,33 +138,42 @@ export class DynamicQuantizedLinear extends QuantizedLinearBase {
   forward(x: Tensor): Tensor {
     const op = `DynamicQuantizedLinear(${this.inFeatures}, ${this.outFeatures})`;
     checkInput(op, x, this.inFeatures);
-    const rows = x.size / this.inFeatures;
-    // the tensor's own buffer when it is one dense block (read only), else a copy
-    const v = x.isContiguous() && x.offset === 0 && x.data.length === x.size ? x.data : x.dataSync();
-    let lo = Infinity, hi = -Infinity;
-    const act = activationKernels();
-    const range = act.floatRange;
-    if (range && v instanceof Float32Array) {
-      const r = range(v);
-      if (r.nonFinite >= 0) throw new TensorslimError(op, `input holds ${v[r.nonFinite]} at flat index ${r.nonFinite}; int8 layers need finite inputs`);
-      lo = r.min; hi = r.max;
-    } else {
-      for (let i = 0; i < v.length; i++) {
-        const e = v[i]!;
-        if (!Number.isFinite(e)) throw new TensorslimError(op, `input holds ${e} at flat index ${i}; int8 layers need finite inputs`);
-        if (e < lo) lo = e;
-        if (e > hi) hi = e;
-      }
-    }
-    if (v.length === 0) { lo = 0; hi = 0; }
-    const { scale, zeroPoint } = chooseDynamicQparams(lo, hi, 0, this.reduceRange ? 127 : 255);
-    // the native quantizer straight on the float32 data (the bits of quantizePerTensor, without a QuantizedTensor)
-    const data = act.quantizePerTensor && v instanceof Float32Array ? act.quantizePerTensor(v, scale, zeroPoint, 'uint8')
-      : quantizePerTensor(x.dtype === 'float32' ? x : ops.to(x, 'float32'), scale, zeroPoint, 'quint8').data;
-    const xa: QuantizedActivation = { data, rows, cols: this.inFeatures, scale, zeroPoint };
+    const xa = quantizeDynamicActivation(op, x, this.inFeatures, this.reduceRange);
     const y = quantizedKernels().int8Linear(xa, weightOperand(this.weight), this.bias, { kind: 'float32' }) as Float32Array;
     return new Tensor(y, 'float32', [...x.shape.slice(0, -1), this.outFeatures]);
   }
+}
+
+/**
+ * Dynamic quantization of an activation (the dynamic layers' first step): uint8 codes of `x` with
+ * chooseDynamicQparams over its own min and max (0..127 with `reduceRange`), as rows of `cols`
+ * values. Refuses NaN and Inf, naming `op` and the index.
+ * @example const xa = quantizeDynamicActivation('MyLayer', x, 784, false);  // xa.scale, xa.zeroPoint, xa.data
+ */
+export function quantizeDynamicActivation(op: string, x: Tensor, cols: number, reduceRange: boolean): QuantizedActivation {
+  // the tensor's own buffer when it is one dense block (read only), else a copy
+  const v = x.isContiguous() && x.offset === 0 && x.data.length === x.size ? x.data : x.dataSync();
+  let lo = Infinity, hi = -Infinity;
+  const act = activationKernels();
+  const range = act.floatRange;
+  if (range && v instanceof Float32Array) {
+    const r = range(v);
+    if (r.nonFinite >= 0) throw new TensorslimError(op, `input holds ${v[r.nonFinite]} at flat index ${r.nonFinite}; int8 layers need finite inputs`);
+    lo = r.min; hi = r.max;
+  } else {
+    for (let i = 0; i < v.length; i++) {
+      const e = v[i]!;
+      if (!Number.isFinite(e)) throw new TensorslimError(op, `input holds ${e} at flat index ${i}; int8 layers need finite inputs`);
+      if (e < lo) lo = e;
+      if (e > hi) hi = e;
+    }
+  }
+  if (v.length === 0) { lo = 0; hi = 0; }
+  const { scale, zeroPoint } = chooseDynamicQparams(lo, hi, 0, reduceRange ? 127 : 255);
+  // the native quantizer straight on the float32 data (the bits of quantizePerTensor, without a QuantizedTensor)
+  const data = act.quantizePerTensor && v instanceof Float32Array ? act.quantizePerTensor(v, scale, zeroPoint, 'uint8')
+    : quantizePerTensor(x.dtype === 'float32' ? x : ops.to(x, 'float32'), scale, zeroPoint, 'quint8').data;
+  return { data, rows: x.size / cols, cols, scale, zeroPoint };
 }
 
 /** The default weight observer: qint8, per output channel, symmetric (zero points 0). @example defaultWeightObserver().call(fc.weight) */
@@ -248,9 +257,69 @@ export class QuantizedLinear extends QuantizedLinearBase {
 }
 
 /** Adopt a Linear's parameters (the same objects, same names) into `m`. */
-function adopt(m: Module, lin: Linear): void {
+function adopt(m: Module, lin: { weight: Tensor; bias: Tensor | null }): void {
   m.registerParameter('weight', lin.weight as Parameter);
   m.registerParameter('bias', (lin.bias ?? null) as Parameter | null);
+}
+
+/** How prepareStatic builds an observed layer: the fused ReLU and the observer factories of its qconfig. */
+export interface ObservedLayerOptions {
+  relu: boolean;
+  /** The layer's path in the model, named by errors (prepareStatic sets it). */
+  name?: string;
+  activation: () => ObserverBase;
+  weight: () => ObserverBase;
+}
+
+/**
+ * What every prepared layer (observed or QAT) shares: the float layer's own Parameters (same objects,
+ * same names, so an optimizer keeps training them) and the fused ReLU.
+ * @example prepareQat(model); (model.getSubmodule('0') as PreparedLayer).relu
+ */
+export abstract class PreparedLayer extends Module {
+  readonly relu: boolean;
+  /** The layer's path in the model (prepareStatic / prepareQat set it), for errors. */
+  readonly layerName: string | undefined;
+  declare weight: Parameter;
+  declare bias: Parameter | null;
+
+  constructor(layer: { weight: Tensor; bias: Tensor | null }, opts: { relu: boolean; name?: string }) {
+    super();
+    this.relu = opts.relu;
+    this.layerName = opts.name;
+    adopt(this, layer);
+  }
+
+  /**
+   * `quantizer.call(x)` (an observer or fake quantizer of this layer); its refusal (NaN or Inf in
+   * `x`) is rethrown naming the layer and which tensor it was. Nothing is recorded on a refusal.
+   */
+  protected quantizeStep(quantizer: Module, what: 'input' | 'weight' | 'output', x: Tensor): Tensor {
+    try {
+      return quantizer.call(x) as Tensor;
+    } catch (e) {
+      const where = this.layerName !== undefined ? `layer '${this.layerName}' (${this.constructor.name})` : this.constructor.name;
+      throw new TensorslimError(where, `${what}: ${(e as Error).message}`);
+    }
+  }
+}
+
+/**
+ * What ObservedLinear and ObservedConv2d share: observers on the input and the output, and the
+ * weight observer factory that convert uses. Subclasses compute the float layer and call the observers.
+ * @example prepareStatic(model); model.getSubmodule('0') instanceof ObservedLayer  // true
+ */
+export abstract class ObservedLayer extends PreparedLayer {
+  declare input_observer: ObserverBase;
+  declare activation_post_process: ObserverBase;
+  readonly weightObserver: () => ObserverBase;
+
+  constructor(layer: { weight: Tensor; bias: Tensor | null }, opts: ObservedLayerOptions) {
+    super(layer, opts);
+    this.weightObserver = opts.weight;
+    this.registerModule('input_observer', opts.activation());
+    this.registerModule('activation_post_process', opts.activation());
+  }
 }
 
 /**
@@ -258,36 +327,45 @@ function adopt(m: Module, lin: Linear): void {
  * and records its input and output ranges in observers. convertStatic turns it into QuantizedLinear.
  * @example prepareStatic(model); for (const x of batches) model.call(x); convertStatic(model);
  */
-export class ObservedLinear extends Module {
-  readonly inFeatures: number;
-  readonly outFeatures: number;
-  readonly relu: boolean;
-  declare weight: Tensor;
-  declare bias: Tensor | null;
-  declare input_observer: ObserverBase;
-  declare activation_post_process: ObserverBase;
-  readonly weightObserver: () => ObserverBase;
-
-  constructor(lin: Linear, opts: { relu: boolean; activation: () => ObserverBase; weight: () => ObserverBase }) {
-    super();
-    this.inFeatures = lin.inFeatures;
-    this.outFeatures = lin.outFeatures;
-    this.relu = opts.relu;
-    this.weightObserver = opts.weight;
-    adopt(this, lin);
-    this.registerModule('input_observer', opts.activation());
-    this.registerModule('activation_post_process', opts.activation());
-  }
+export class ObservedLinear extends ObservedLayer {
+  /** The float Linear's sizes, read off its weight (outFeatures, inFeatures). @example prepared.inFeatures  // 784 */
+  get inFeatures(): number { return this.weight.shape[1]!; }
+  get outFeatures(): number { return this.weight.shape[0]!; }
 
   forward(x: Tensor): Tensor {
-    this.input_observer.call(x);
+    this.quantizeStep(this.input_observer, 'input', x);
     let y = linearFn(x, this.weight, this.bias, `ObservedLinear(${this.inFeatures}, ${this.outFeatures})`);
     if (this.relu) y = ops.relu(y);
-    this.activation_post_process.call(y);
+    this.quantizeStep(this.activation_post_process, 'output', y);
     return y;
   }
 
   override extraRepr(): string { return `inFeatures=${this.inFeatures}, outFeatures=${this.outFeatures}, relu=${this.relu}`; }
+}
+
+/** How prepareQat builds a QAT layer: the fused ReLU and the fake-quantizer factories of its qconfig. */
+export interface QatLayerOptions {
+  relu: boolean;
+  /** The layer's path in the model, named by errors (prepareQat sets it). */
+  name?: string;
+  activation: () => FakeQuantize | LearnableFakeQuantize;
+  weight: () => FakeQuantize;
+}
+
+/**
+ * What QatLinear and QatConv2d share: fake quantizers on the input, the weight and the output.
+ * @example prepareQat(model); model.getSubmodule('0') instanceof QatLayer  // true
+ */
+export abstract class QatLayer extends PreparedLayer {
+  declare input_fake_quant: FakeQuantize | LearnableFakeQuantize;
+  declare weight_fake_quant: FakeQuantize;
+  declare activation_post_process: FakeQuantize | LearnableFakeQuantize;
+
+  constructor(layer: { weight: Tensor; bias: Tensor | null }, opts: QatLayerOptions) {
+    super(layer, opts);
+    const fakeQuantizers = [['input_fake_quant', opts.activation], ['weight_fake_quant', opts.weight], ['activation_post_process', opts.activation]] as const;
+    for (const [name, make] of fakeQuantizers) this.registerModule(name, make());
+  }
 }
 
 /**
@@ -295,33 +373,17 @@ export class ObservedLinear extends Module {
  * (+ ReLU before act_fq when fused). Trains with any optimizer over the same Parameter objects.
  * @example prepareQat(model); train(model); convertQat(model);
  */
-export class QatLinear extends Module {
-  readonly inFeatures: number;
-  readonly outFeatures: number;
-  readonly relu: boolean;
-  declare weight: Parameter;
-  declare bias: Parameter | null;
-  declare input_fake_quant: FakeQuantize | LearnableFakeQuantize;
-  declare weight_fake_quant: FakeQuantize;
-  declare activation_post_process: FakeQuantize | LearnableFakeQuantize;
-
-  constructor(lin: Linear, opts: { relu: boolean; activation: () => FakeQuantize | LearnableFakeQuantize; weight: () => FakeQuantize }) {
-    super();
-    this.inFeatures = lin.inFeatures;
-    this.outFeatures = lin.outFeatures;
-    this.relu = opts.relu;
-    adopt(this, lin);
-    this.registerModule('input_fake_quant', opts.activation());
-    this.registerModule('weight_fake_quant', opts.weight());
-    this.registerModule('activation_post_process', opts.activation());
-  }
+export class QatLinear extends QatLayer {
+  /** The float Linear's sizes, read off its weight (outFeatures, inFeatures). @example prepared.inFeatures  // 784 */
+  get inFeatures(): number { return this.weight.shape[1]!; }
+  get outFeatures(): number { return this.weight.shape[0]!; }
 
   forward(x: Tensor): Tensor {
-    const xq = this.input_fake_quant.call(x);
-    const wq = this.weight_fake_quant.call(this.weight);
+    const xq = this.quantizeStep(this.input_fake_quant, 'input', x);
+    const wq = this.quantizeStep(this.weight_fake_quant, 'weight', this.weight);
     let y = linearFn(xq, wq, this.bias, `QatLinear(${this.inFeatures}, ${this.outFeatures})`);
     if (this.relu) y = ops.relu(y);
-    return this.activation_post_process.call(y);
+    return this.quantizeStep(this.activation_post_process, 'output', y);
   }
 
   override extraRepr(): string { return `inFeatures=${this.inFeatures}, outFeatures=${this.outFeatures}, relu=${this.relu}`; }

@@ -9,7 +9,7 @@ import type { Tensor } from '../../core/tensor.js';
 import { registerOnnxEmitter, type OnnxEmitContext } from '../../io/onnx/index.js';
 import { ELEM, attr } from '../../io/onnx/proto.js';
 import { DynamicQuantizedLinear, QuantizedLinear, type ActivationQParams } from './modules.js';
-import { QuantizedConv2d } from './conv.js';
+import { DynamicQuantizedConv2d, QuantizedConv2d } from './conv.js';
 import { QuantizedMaxPool2d } from './int8_flow.js';
 import type { QuantizedTensor } from './qtensor.js';
 
@@ -56,15 +56,28 @@ registerOnnxEmitter(DynamicQuantizedLinear, (m, g, x, input: Tensor) => {
   return linear(g, g.node('DequantizeLinear', [xq, s, z]), input.ndim, weightDq(g, q.weight), q.bias, q.outFeatures);
 });
 
+/** A float Conv node over the (dequantized) input `xdq` with the layer's dequantized int8 weight. */
+function conv(g: OnnxEmitContext, xdq: string, q: QuantizedConv2d | DynamicQuantizedConv2d): string {
+  const c = q.conv;
+  const inputs = [xdq, weightDq(g, q.weight)];
+  if (q.bias !== null) inputs.push(g.constTensor('bias', ELEM.FLOAT, [c.outChannels], q.bias));
+  return g.node('Conv', inputs, [attr('kernel_shape', c.kernelSize), attr('strides', c.stride), attr('pads', [c.padding[0], c.padding[1], c.padding[0], c.padding[1]]), attr('dilations', c.dilation), attr('group', 1)]);
+}
+
 registerOnnxEmitter(QuantizedConv2d, (m, g, x) => {
   const q = m as QuantizedConv2d;
   needOpset(g, 'QuantizedConv2d');
-  const c = q.conv;
-  const inputs = [qdq(g, x, q.link.input ?? q.input, 'input'), weightDq(g, q.weight)];
-  if (q.bias !== null) inputs.push(g.constTensor('bias', ELEM.FLOAT, [c.outChannels], q.bias));
-  let y = g.node('Conv', inputs, [attr('kernel_shape', c.kernelSize), attr('strides', c.stride), attr('pads', [c.padding[0], c.padding[1], c.padding[0], c.padding[1]]), attr('dilations', c.dilation), attr('group', 1)]);
+  let y = conv(g, qdq(g, x, q.link.input ?? q.input, 'input'), q);
   if (q.relu) y = g.node('Relu', [y]);
   return qdq(g, y, q.output, 'output');
+});
+
+registerOnnxEmitter(DynamicQuantizedConv2d, (m, g, x) => {
+  const q = m as DynamicQuantizedConv2d;
+  needOpset(g, 'DynamicQuantizedConv2d');
+  if (q.reduceRange) throw new TensorslimError('exportOnnx', 'DynamicQuantizedConv2d with reduceRange (7-bit activations) has no ONNX form (DynamicQuantizeLinear is 8-bit); quantize with reduceRange false to export');
+  const [xq, s, z] = g.nodeMulti('DynamicQuantizeLinear', [x], 3) as [string, string, string];
+  return conv(g, g.node('DequantizeLinear', [xq, s, z]), q);
 });
 
 // max pooling inside a linked int8 run (pooling the codes is pooling the dequantized values)

@@ -14,6 +14,12 @@
 // codes may be Huffman-coded (huffman.ts; `"entropy": "huffman"` in its metadata entry, tables
 // `_packed_params.weight_gap_lengths` and `weight_code_lengths`, U8) when that file is smaller.
 //
+// Format 4 (what this build writes) is compact: a symmetric weight (every zero point 0) stores no
+// `weight_zero_points` tensor (an affine one does, and its entry says `weightZeroPoints: true`), a
+// static layer's input qparams sit in its entry (`input: [scale, zeroPoint]`), and entries leave
+// their defaults out (compactInfo / expandInfo). Formats 1-3 load as before. A dynamic Conv2d
+// (DynamicQuantizedConv2d) is the entry kind 'dynamicConv', stored like a static conv's weight.
+//
 // A weight-only layer (weight_only.ts, the GPT's int8 / grouped int4 Linears; format 3) stores
 // `qweight` (I8 (N, K) for int8; U8 (N, K/2) for int4, two columns per byte, low nibble first),
 // `scales` (F32 (N, K/G)), for the affine scheme `qzeros` (I8 or U8 (N, K/G)), and `bias` (F32):
@@ -28,7 +34,7 @@ import { Identity, Linear } from '../../nn/linear.js';
 import { ReLU } from '../../nn/activation.js';
 import { Sequential } from '../../nn/container.js';
 import { Conv2d } from '../../nn/conv.js';
-import { QuantizedConv2d, type Conv2dParams } from './conv.js';
+import { DynamicQuantizedConv2d, QuantizedConv2d, type Conv2dParams } from './conv.js';
 import { bf16Tensor, parseSafetensors, serializeSafetensors, type RawTensor, type SafetensorsMetadata } from '../../io/safetensors.js';
 import { WeightOnlyEmbedding, WeightOnlyLinear, checkWeightOnly } from './weight_only.js';
 import type { WeightOnlyWeight } from '../../backend/weight_only.js';
@@ -38,12 +44,15 @@ import { QuantizedTensor } from './qtensor.js';
 import { DynamicQuantizedLinear, QuantizedLinear, QuantizedLinearBase, type ActivationQParams } from './modules.js';
 import { decodeWeight, encodeWeight, weightFromCodes, type CodedWeight } from './weight_coding.js';
 import { decodeWeightHuffman, encodeWeightHuffman, type HuffmanCodedWeight } from './huffman.js';
-import { attachSharedWeight, sharedWeightOf, type QuantizedLayer } from './sharing.js';
+import { attachSharedWeight, isQuantizedLayer, sharedWeightOf, type QuantizedLayer } from './sharing.js';
 
 /** The metadata key holding the quantized layers' description. */
 export const QUANTIZED_METADATA_KEY = 'tensorslim.quantized';
-/** The newest format this build writes and reads (1: every weight dense; 2: coded weights; 3: weight-only layers). */
-const FORMAT = 3;
+/**
+ * The newest format this build writes and reads (1: every weight dense; 2: coded weights; 3: weight-only
+ * layers; 4: compact: no zero-point tensor for symmetric weights, defaults left out of the layer entries).
+ */
+const FORMAT = 4;
 
 /** How a layer's int8 weight is stored (absent: dense `_packed_params.weight`). */
 interface WeightStorage {
@@ -57,7 +66,7 @@ interface WeightStorage {
 
 interface LayerInfo {
   /** weightOnlyEmbedding: an Embedding (inFeatures = embedding dim, outFeatures = table rows). */
-  kind: 'dynamic' | 'static' | 'staticConv' | 'weightOnly' | 'weightOnlyEmbedding';
+  kind: 'dynamic' | 'dynamicConv' | 'static' | 'staticConv' | 'weightOnly' | 'weightOnlyEmbedding';
   /** weightOnly: the layer reads the quantized table of this (earlier) layer, stored once (a tied LM head). */
   tiedTo?: string;
   /** weightOnly: 4 or 8, the group size along K and the scheme. */
@@ -72,7 +81,61 @@ interface LayerInfo {
   relu?: boolean;
   inputDType?: 'quint8' | 'qint8';
   outputDType?: 'quint8' | 'qint8';
+  /** Static layers, format 4: the input scale (float32, shortest decimal) and zero point (formats 1-3: `input_scale` / `input_zero_point` tensors). */
+  input?: [number, number];
+  /** Format 4: the weight has nonzero zero points, stored as `_packed_params.weight_zero_points` (absent: all 0, symmetric). */
+  weightZeroPoints?: true;
   weight?: WeightStorage;
+}
+
+/** The shortest decimal that reads back as float32 `x` (9 significant digits always do). */
+function shortestFloat32(x: number): number {
+  for (let p = 1; p < 9; p++) { const v = Number(x.toPrecision(p)); if (Math.fround(v) === x) return v; }
+  return Number(x.toPrecision(9));
+}
+
+const same = (a: readonly number[] | undefined, b: readonly number[]): boolean => a !== undefined && a.length === b.length && a.every((v, i) => v === b[i]);
+
+/**
+ * A layer entry as format 4 writes it: the defaults left out (bias true, relu and reduceRange false,
+ * quint8 activations, stride 1, padding 0, dilation 1) and the conv's channels (= in/outFeatures).
+ */
+function compactInfo(info: LayerInfo): Record<string, unknown> {
+  const { bias, relu, reduceRange, inputDType, outputDType, conv, ...rest } = info;
+  const o: Record<string, unknown> = { ...rest };
+  if (!bias) o['bias'] = false;
+  if (relu === true) o['relu'] = true;
+  if (reduceRange === true) o['reduceRange'] = true;
+  if (inputDType !== undefined && inputDType !== 'quint8') o['inputDType'] = inputDType;
+  if (outputDType !== undefined && outputDType !== 'quint8') o['outputDType'] = outputDType;
+  if (conv !== undefined) {
+    o['conv'] = {
+      kernelSize: conv.kernelSize, ...(same(conv.stride, [1, 1]) ? {} : { stride: conv.stride }),
+      ...(same(conv.padding, [0, 0]) ? {} : { padding: conv.padding }), ...(same(conv.dilation, [1, 1]) ? {} : { dilation: conv.dilation }),
+    };
+  }
+  return o;
+}
+
+/** A format-4 layer entry with its defaults filled in (the inverse of compactInfo). */
+function expandInfo(entry: unknown): LayerInfo {
+  if (typeof entry !== 'object' || entry === null) throw new Error('a layer entry is not an object');
+  const e = entry as Partial<LayerInfo> & { conv?: Partial<Conv2dParams> };
+  const info: LayerInfo = { ...e, bias: e.bias !== false } as LayerInfo;
+  if (e.kind === 'static' || e.kind === 'staticConv') {
+    info.relu = e.relu === true;
+    info.inputDType = e.inputDType ?? 'quint8';
+    info.outputDType = e.outputDType ?? 'quint8';
+  }
+  if (e.kind === 'dynamic' || e.kind === 'dynamicConv') info.reduceRange = e.reduceRange === true;
+  if ((e.kind === 'staticConv' || e.kind === 'dynamicConv') && typeof e.conv === 'object' && e.conv !== null) {
+    const c = e.conv;
+    info.conv = {
+      inChannels: e.inFeatures!, outChannels: e.outFeatures!, kernelSize: c.kernelSize!,
+      stride: c.stride ?? [1, 1], padding: c.padding ?? [0, 0], dilation: c.dilation ?? [1, 1],
+    };
+  }
+  return info;
 }
 
 /** `p.suffix`, or just `suffix` for the root module. */
@@ -126,19 +189,20 @@ function quantEntries(p: string, m: QuantizedLayer, out: Map<string, Tensor | Ra
     }
   }
   out.set(key(p, '_packed_params.weight_scales'), f32(w.scales));
-  out.set(key(p, '_packed_params.weight_zero_points'), i32(w.zeroPoints));
+  // symmetric weights (every zero point 0, the default) store no zero-point tensor (format 4)
+  if (w.zeroPoints.some((z) => z !== 0)) out.set(key(p, '_packed_params.weight_zero_points'), i32(w.zeroPoints));
   if (m.bias !== null) out.set(key(p, '_packed_params.bias'), f32(m.bias));
   if (m instanceof QuantizedLinear || m instanceof QuantizedConv2d) {
     out.set(key(p, 'scale'), f32(Float32Array.of(m.output.scale), []));
     out.set(key(p, 'zero_point'), i32(Int32Array.of(m.output.zeroPoint), []));
-    out.set(key(p, 'input_scale'), f32(Float32Array.of(m.input.scale), []));
-    out.set(key(p, 'input_zero_point'), i32(Int32Array.of(m.input.zeroPoint), []));
   }
   return storage;
 }
 
+const inputOf = (m: QuantizedLinear | QuantizedConv2d): [number, number] => [shortestFloat32(m.input.scale), m.input.zeroPoint];
+
 function quantizedLayers(model: AnyModule): [string, QuantizedLayer][] {
-  return model.namedModules().filter(([, m]) => m instanceof QuantizedLinearBase || m instanceof QuantizedConv2d) as [string, QuantizedLayer][];
+  return model.namedModules().filter((e): e is [string, QuantizedLayer] => isQuantizedLayer(e[1]));
 }
 
 /** Options of serializeQuantized / saveQuantized. */
@@ -227,13 +291,17 @@ export function serializeQuantized(model: AnyModule, opts: SaveQuantizedOptions 
   for (const [p, m] of layers) {
     if (m instanceof QuantizedConv2d) {
       const c = m.conv;
-      info[p] = { kind: 'staticConv', inFeatures: c.inChannels, outFeatures: c.outChannels, bias: m.bias !== null, conv: c, relu: m.relu, inputDType: m.input.dtype, outputDType: m.output.dtype };
+      info[p] = { kind: 'staticConv', inFeatures: c.inChannels, outFeatures: c.outChannels, bias: m.bias !== null, conv: c, relu: m.relu, inputDType: m.input.dtype, outputDType: m.output.dtype, input: inputOf(m) };
+    } else if (m instanceof DynamicQuantizedConv2d) {
+      const c = m.conv;
+      info[p] = { kind: 'dynamicConv', inFeatures: c.inChannels, outFeatures: c.outChannels, bias: m.bias !== null, conv: c, reduceRange: m.reduceRange };
     } else {
       const base = { inFeatures: m.inFeatures, outFeatures: m.outFeatures, bias: m.bias !== null };
       if (m instanceof DynamicQuantizedLinear) info[p] = { kind: 'dynamic', ...base, reduceRange: m.reduceRange };
-      else if (m instanceof QuantizedLinear) info[p] = { kind: 'static', ...base, relu: m.relu, inputDType: m.input.dtype, outputDType: m.output.dtype };
+      else if (m instanceof QuantizedLinear) info[p] = { kind: 'static', ...base, relu: m.relu, inputDType: m.input.dtype, outputDType: m.output.dtype, input: inputOf(m) };
       else throw new TensorslimError(op, `layer '${p}' (${(m as AnyModule).constructor.name}) has no checkpoint format`);
     }
+    if (m.weight.zeroPoints.some((z) => z !== 0)) info[p]!.weightZeroPoints = true;
     const storage = quantEntries(p, m, tensors);
     if (storage !== undefined) info[p]!.weight = storage;
   }
@@ -249,15 +317,16 @@ export function serializeQuantized(model: AnyModule, opts: SaveQuantizedOptions 
     firstName.set(live.get(k)!, k);
     tensors.set(k, bf16 && (t.dtype === 'float32' || t.dtype === 'float64') ? bf16Tensor(t) : t);
   }
-  const format = weightOnly.length > 0 ? 3 : Object.values(info).some((l) => l.weight !== undefined) ? 2 : 1;
-  const described = Object.keys(tied).length > 0 ? { format, layers: info, tied } : { format, layers: info };
+  const entries = Object.fromEntries(Object.entries(info).map(([p, l]) => [p, compactInfo(l)]));
+  const described = Object.keys(tied).length > 0 ? { format: FORMAT, layers: entries, tied } : { format: FORMAT, layers: entries };
   const metadata: SafetensorsMetadata = { format: 'pt', ...opts.metadata, [QUANTIZED_METADATA_KEY]: JSON.stringify(described) };
   return serializeSafetensors(tensors, metadata);
 }
 
 /**
- * Save a quantized model atomically; returns the bytes written (about 0.26x the float32 file for
- * Linear-heavy models: 1 byte per weight plus 8 per output channel).
+ * Save a quantized model atomically; returns the bytes written (about 0.25x the float32 file for
+ * Linear-heavy models: 1 byte per weight plus a float32 scale per output channel, and its int32
+ * zero point only for affine weights).
  * @example saveQuantized('mlp-int8.safetensors', quantizeDynamic(model));
  */
 export function saveQuantized(path: string, model: AnyModule, opts: SaveQuantizedOptions = {}): number {
@@ -275,15 +344,18 @@ function need(op: string, tensors: Map<string, Tensor>, name: string, shape: rea
   return t;
 }
 
-function build(op: string, p: string, info: LayerInfo, tensors: Map<string, Tensor>, raw: Map<string, RawTensor>): { layer: QuantizedLayer; used: string[] } {
+function build(op: string, p: string, info: LayerInfo, tensors: Map<string, Tensor>, raw: Map<string, RawTensor>, format: number): { layer: QuantizedLayer; used: string[] } {
   const { inFeatures: K, outFeatures: N } = info;
   const c = info.conv;
-  if (info.kind === 'staticConv' && c === undefined) throw new TensorslimError(op, 'a quantized Conv2d entry lacks its geometry');
-  const wShape = info.kind === 'staticConv' ? [N, K, c!.kernelSize[0], c!.kernelSize[1]] : [N, K];
+  const isConv = info.kind === 'staticConv' || info.kind === 'dynamicConv';
+  if (isConv && c === undefined) throw new TensorslimError(op, 'a quantized Conv2d entry lacks its geometry');
+  const wShape = isConv ? [N, K, c!.kernelSize[0], c!.kernelSize[1]] : [N, K];
   const used: string[] = [];
   const take = (name: string, shape: readonly number[]): Tensor => { used.push(name); return need(op, tensors, name, shape); };
   const scales = Float32Array.from(take(key(p, '_packed_params.weight_scales'), [N]).dataSync());
-  const zps = Int32Array.from(take(key(p, '_packed_params.weight_zero_points'), [N]).dataSync());
+  // format 4 leaves the zero points of a symmetric weight out (all 0); older files always hold them
+  const zpName = key(p, '_packed_params.weight_zero_points');
+  const zps = format >= 4 && info.weightZeroPoints !== true ? new Int32Array(N) : Int32Array.from(take(zpName, [N]).dataSync());
   const size = wShape.reduce((a, b) => a * b, 1);
   let data: Int8Array;
   let shared: { codebook: Float32Array; positions: Int32Array; codes: Int32Array } | null = null;
@@ -331,11 +403,12 @@ function build(op: string, p: string, info: LayerInfo, tensors: Map<string, Tens
   const qw = new QuantizedTensor({ dtype: 'qint8', shape: wShape, data: Int8Array.from(data), scales, zeroPoints: zps, axis: 0 });
   let layer: QuantizedLayer;
   if (info.kind === 'dynamic') layer = new DynamicQuantizedLinear(qw, bias, { reduceRange: info.reduceRange === true });
+  else if (info.kind === 'dynamicConv') layer = new DynamicQuantizedConv2d(c!, qw, bias, { reduceRange: info.reduceRange === true });
   else {
     const act = (s: string, z: string, dtype: 'quint8' | 'qint8' | undefined): ActivationQParams => ({
       dtype: dtype === 'qint8' ? 'qint8' : 'quint8', scale: take(s, []).item(), zeroPoint: take(z, []).item(),
     });
-    const input = act(key(p, 'input_scale'), key(p, 'input_zero_point'), info.inputDType);
+    const input = format >= 4 ? storedInput(info) : act(key(p, 'input_scale'), key(p, 'input_zero_point'), info.inputDType);
     const output = act(key(p, 'scale'), key(p, 'zero_point'), info.outputDType);
     layer = info.kind === 'staticConv'
       ? new QuantizedConv2d(c!, qw, bias, input, output, info.relu === true)
@@ -343,6 +416,17 @@ function build(op: string, p: string, info: LayerInfo, tensors: Map<string, Tens
   }
   if (shared !== null) attachSharedWeight(layer, shared);
   return { layer, used };
+}
+
+/** A format-4 static layer's input qparams from its metadata entry, checked. */
+function storedInput(info: LayerInfo): ActivationQParams {
+  const dtype = info.inputDType === 'qint8' ? 'qint8' : 'quint8';
+  const [lo, hi] = dtype === 'qint8' ? [-128, 127] : [0, 255];
+  const q = info.input;
+  if (!Array.isArray(q) || q.length !== 2 || typeof q[0] !== 'number' || !Number.isInteger(q[1]) || q[1] < lo || q[1] > hi) {
+    throw new Error(`the metadata entry's input qparams are ${JSON.stringify(q)}, expected [float32 scale, ${dtype} zero point in ${lo}..${hi}] (corrupt metadata)`);
+  }
+  return { dtype, scale: Math.fround(q[0]), zeroPoint: q[1] };   // checkScale (in the layer's constructor) refuses 0, NaN, negatives
 }
 
 /**
@@ -361,10 +445,14 @@ export function loadQuantized<M extends AnyModule>(model: M, source: Uint8Array 
   if (described === undefined) throw new TensorslimError(op, `not a quantized checkpoint: no '${QUANTIZED_METADATA_KEY}' metadata (a float checkpoint loads with loadSafetensors)`);
   let layers: Record<string, LayerInfo>;
   let tied: Record<string, string>;
+  let format: number;
   try {
     const parsed = JSON.parse(described) as { format?: unknown; layers?: unknown; tied?: unknown };
-    if (![1, 2, FORMAT].includes(parsed.format as number) || typeof parsed.layers !== 'object' || parsed.layers === null) throw new Error(`format ${String(parsed.format)}`);
-    layers = parsed.layers as Record<string, LayerInfo>;
+    format = parsed.format as number;
+    if (![1, 2, 3, FORMAT].includes(format) || typeof parsed.layers !== 'object' || parsed.layers === null) throw new Error(`format ${String(parsed.format)}`);
+    layers = format >= 4
+      ? Object.fromEntries(Object.entries(parsed.layers).map(([p, e]) => [p, expandInfo(e)]))
+      : parsed.layers as Record<string, LayerInfo>;
     tied = (parsed.tied ?? {}) as Record<string, string>;
     if (typeof tied !== 'object' || tied === null || Object.values(tied).some((v) => typeof v !== 'string')) throw new Error('bad tied entry');
   } catch (e) {
@@ -380,7 +468,7 @@ export function loadQuantized<M extends AnyModule>(model: M, source: Uint8Array 
       if (!(target instanceof Embedding) || target.numEmbeddings !== info.outFeatures || target.embeddingDim !== info.inFeatures) {
         throw new TensorslimError(op, `layer '${p}' is ${target.constructor.name}${target instanceof Embedding ? `(${target.numEmbeddings}, ${target.embeddingDim})` : ''} in the model but Embedding(${info.outFeatures}, ${info.inFeatures}) in the file`);
       }
-    } else if (info.kind === 'staticConv') {
+    } else if (info.kind === 'staticConv' || info.kind === 'dynamicConv') {
       const c = info.conv;
       const same = target instanceof Conv2d && c !== undefined && target.inChannels === c.inChannels && target.outChannels === c.outChannels
         && [target.kernelSize, target.stride, target.padding, target.dilation].join() === [c.kernelSize, c.stride, c.padding, c.dilation].join();
@@ -390,11 +478,14 @@ export function loadQuantized<M extends AnyModule>(model: M, source: Uint8Array 
     }
     let q: QuantizedLayer | WeightOnlyLinear | WeightOnlyEmbedding;
     try {
-      const b = info.kind === 'weightOnly' || info.kind === 'weightOnlyEmbedding' ? buildWeightOnly(op, p, info, tensors, raw, built) : build(op, p, info, tensors, raw);
+      const b = info.kind === 'weightOnly' || info.kind === 'weightOnlyEmbedding' ? buildWeightOnly(op, p, info, tensors, raw, built) : build(op, p, info, tensors, raw, format);
       q = b.layer;
       if (q instanceof WeightOnlyLinear || q instanceof WeightOnlyEmbedding) built.set(p, q);
       for (const k of b.used) used.add(k);
-    } catch (e) { throw new TensorslimError(op, `layer '${p}': ${(e as Error).message}`); }
+    } catch (e) {
+      const msg = (e as Error).message;
+      throw new TensorslimError(op, `layer '${p}': ${msg.startsWith(`${op}: `) ? msg.slice(op.length + 2) : msg}`);
+    }
     swaps.push([p, q]);
   }
   // the float parameters and buffers of every other layer

@@ -16,9 +16,7 @@ import { Trainer, evaluate, makeOptimizer, type Callback, type EvalMetrics } fro
 import { SparseLinear } from '../prune/sparse.js';
 import { quantizeDynamic, prepareStatic, convertStatic, prepareQat, convertQat } from './workflow.js';
 import type { ActivationObserverKind } from './qconfig.js';
-import { QuantizedLinearBase } from './modules.js';
-import { QuantizedConv2d } from './conv.js';
-import { shareWeights, type ShareReport } from './sharing.js';
+import { isQuantizedLayer, shareWeights, type ShareReport } from './sharing.js';
 import { FakeQuantize } from './fake_quantize.js';
 
 /** Modes of runQuantize (`tensorslim quantize --mode`). */
@@ -33,6 +31,8 @@ export interface RunQuantizeOptions<M extends AnyModule = PresetModel> {
   model: M;
   data: ImageClassificationData;
   mode: QuantModeName;
+  /** Dynamic mode: the layer types to quantize (default ['Linear'], as torch; the CLI adds 'Conv2d' for presets). */
+  dynamicTypes?: readonly ('Linear' | 'Conv2d')[];
   /** Activation observer of static quantization (default 'histogram'). */
   observer?: ActivationObserverKind;
   /** Static: training batches to calibrate on (default 32); QAT: observer warm-up needs none. */
@@ -132,7 +132,7 @@ async function quantizeModel<M extends AnyModule>(o: RunQuantizeOptions<M>): Pro
   let calibrationSamples = 0;
   manualSeed(seed);
   if (o.mode === 'dynamic') {
-    quantizeDynamic(model, layers);
+    quantizeDynamic(model, { ...layers, types: o.dynamicTypes ?? ['Linear'] });
   } else if (o.mode === 'static') {
     const batches = o.calibrationBatches ?? 32;
     prepareStatic(model, { ...layers, observer: o.observer ?? 'histogram' });
@@ -184,7 +184,7 @@ async function quantizeModel<M extends AnyModule>(o: RunQuantizeOptions<M>): Pro
   model.eval();
   const sharing = o.shareWeights !== undefined ? shareWeights(model, { clusters: o.shareWeights }) : null;
   const quantizedLayers = model.namedModules()
-    .filter(([, m]) => m instanceof QuantizedLinearBase || m instanceof QuantizedConv2d)
+    .filter(([, m]) => isQuantizedLayer(m))
     .map(([name, m]) => ({ name, type: m.constructor.name }));
   const floatLayers = model.namedModules()
     .filter(([name, m]) => name !== '' && m.namedParameters().some(([k]) => k === 'weight'))

@@ -12,11 +12,19 @@ import type { AnyModule } from '../../nn/module.js';
 import { quantizeValue } from '../../backend/quantized.js';
 import { QuantizedTensor } from './qtensor.js';
 import { DynamicQuantizedLinear, QuantizedLinear, QuantizedLinearBase } from './modules.js';
-import { QuantizedConv2d } from './conv.js';
+import { DynamicQuantizedConv2d, QuantizedConv2d } from './conv.js';
 import { weightFromCodes } from './weight_coding.js';
 
 /** A layer with an int8 weight. */
-export type QuantizedLayer = QuantizedLinearBase | QuantizedConv2d;
+export type QuantizedLayer = QuantizedLinearBase | QuantizedConv2d | DynamicQuantizedConv2d;
+
+/**
+ * Whether a module is a layer with an int8 weight (dynamic, static or QAT-converted Linear / Conv2d).
+ * @example model.modules().filter(isQuantizedLayer).length
+ */
+export function isQuantizedLayer(m: unknown): m is QuantizedLayer {
+  return m instanceof QuantizedLinearBase || m instanceof QuantizedConv2d || m instanceof DynamicQuantizedConv2d;
+}
 
 /** A shared weight: the codebook and, for each stored entry (flat position), its cluster. */
 export interface SharedWeight {
@@ -104,7 +112,7 @@ export function shareWeights(model: AnyModule, opts: { clusters: number; layers?
   const op = 'shareWeights';
   const k = opts.clusters;
   if (!Number.isInteger(k) || k < 2 || k > 256) throw new TensorslimError(op, `clusters must be an integer in [2, 256] (a code of 1-8 bits), got ${k}`);
-  const all = model.namedModules().filter(([, m]) => m instanceof QuantizedLinearBase || m instanceof QuantizedConv2d) as [string, QuantizedLayer][];
+  const all = model.namedModules().filter((e): e is [string, QuantizedLayer] => isQuantizedLayer(e[1]));
   if (all.length === 0) throw new TensorslimError(op, 'the model has no quantized layers; quantize it first (quantizeDynamic, convertStatic or convertQat)');
   for (const name of opts.layers ?? []) if (!all.some(([p]) => p === name)) throw new TensorslimError(op, `layer '${name}' is not a quantized layer of this model`);
   const chosen = opts.layers === undefined ? all : all.filter(([p]) => opts.layers!.includes(p));

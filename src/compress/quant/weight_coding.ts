@@ -83,28 +83,44 @@ export function decodeWeight(coded: CodedWeight, size: number, what = 'weight'):
   if (!Number.isInteger(gapBits) || gapBits < 1 || gapBits > 16 || !Number.isInteger(codeBits) || codeBits < 1 || codeBits > 16) bad(`gapBits ${gapBits}, codeBits ${codeBits}; each must be 1..16`);
   if (!Number.isSafeInteger(count) || count < 0 || count > size) bad(`${count} stored values for a weight of ${size} entries`);
   const total = stream.length * 8;
-  let bit = 0;
+  const at = { bit: 0 };
   const get = (n: number): number => {
-    if (bit + n > total) bad(`the stream ends inside entry ${positions.length > 0 ? 'after position ' + String(next - 1) : '0'}`);
+    if (at.bit + n > total) bad('the stream ends inside an entry');
     let v = 0;
-    for (let k = 0; k < n; k++, bit++) v |= ((stream[bit >>> 3]! >>> (bit & 7)) & 1) << k;
+    for (let k = 0; k < n; k++, at.bit++) v |= streamBit(stream, at.bit) << k;
     return v >>> 0;
   };
+  return readEntries(stream, at, { count, size, gapBits }, () => get(gapBits), () => get(codeBits), bad);
+}
+
+/** Bit `bit` of an LSB-first stream (0 or 1). */
+export const streamBit = (stream: Uint8Array, bit: number): number => (stream[bit >>> 3]! >>> (bit & 7)) & 1;
+
+/**
+ * The entry loop of both decoders (fixed-width here, Huffman in huffman.ts): `count` entries of a gap
+ * (the all-ones gap of `gapBits` bits is a filler) and a code, read by `readGap` / `readCode` from
+ * the stream position `at.bit`, each position checked against the weight's `size`; then the padding
+ * must be under 8 bits, all zero.
+ */
+export function readEntries(stream: Uint8Array, at: { bit: number }, n: { count: number; size: number; gapBits: number },
+  readGap: () => number, readCode: () => number, bad: (why: string) => never): { positions: Int32Array; codes: Int32Array } {
+  const { count, size } = n;
   const positions = new Int32Array(count), codes = new Int32Array(count);
-  const filler = 2 ** gapBits - 1;
+  const filler = 2 ** n.gapBits - 1;
   let next = 0, i = 0;
   while (i < count) {
-    const gap = get(gapBits);
+    const gap = readGap();
     if (gap === filler) { next += filler; if (next > size) bad(`fillers run past the ${size} entries`); continue; }
     const p = next + gap;
     if (p >= size) bad(`position ${p} is outside the ${size} entries`);
     positions[i] = p;
-    codes[i] = get(codeBits);
+    codes[i] = readCode();
     next = p + 1;
     i++;
   }
-  if (total - bit >= 8) bad(`${total - bit} bits follow the last entry`);
-  for (; bit < total; bit++) if ((stream[bit >>> 3]! >>> (bit & 7)) & 1) bad('non-zero padding after the last entry');
+  const total = stream.length * 8;
+  if (total - at.bit >= 8) bad(`${total - at.bit} bits follow the last entry`);
+  for (; at.bit < total; at.bit++) if (streamBit(stream, at.bit)) bad('non-zero padding after the last entry');
   return { positions, codes };
 }
 

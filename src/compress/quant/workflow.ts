@@ -17,7 +17,7 @@ import { Linear, Identity } from '../../nn/linear.js';
 import { ReLU } from '../../nn/activation.js';
 import { Sequential } from '../../nn/container.js';
 import { Conv2d } from '../../nn/conv.js';
-import { ObservedConv2d, QatConv2d, convertObservedConv, convertQatConv } from './conv.js';
+import { DynamicQuantizedConv2d, ObservedConv2d, QatConv2d, convertObservedConv, convertQatConv } from './conv.js';
 import { Parameter } from '../../nn/parameter.js';
 import { ObserverBase } from './observer.js';
 import { linkInt8Layers } from './int8_flow.js';
@@ -100,6 +100,11 @@ export interface QuantizeDynamicOptions {
   weightObserver?: () => ObserverBase;
   /** Quantize activations to 7 bits (0..127). */
   reduceRange?: boolean;
+  /**
+   * Which layer types to quantize (torch's qconfig_spec): default ['Linear'], as torch's
+   * quantize_dynamic; with 'Conv2d', each Conv2d (groups 1) becomes a DynamicQuantizedConv2d.
+   */
+  types?: readonly ('Linear' | 'Conv2d')[];
 }
 
 /**
@@ -110,17 +115,22 @@ export interface QuantizeDynamicOptions {
  * const q = quantizeDynamic(model);
  * q.call(x);   // int8 GEMMs, float32 in and out
  */
-export function quantizeDynamic<M extends AnyModule>(model: M, opts: QuantizeDynamicOptions = {}): M | DynamicQuantizedLinear {
+export function quantizeDynamic<M extends AnyModule>(model: M, opts: QuantizeDynamicOptions = {}): M | DynamicQuantizedLinear | DynamicQuantizedConv2d {
   const op = 'quantizeDynamic';
-  const targets = select(op, model, opts.layers, (m) => m instanceof Linear, 'Linear layers');
+  const types = opts.types ?? ['Linear'];
+  for (const t of types) if (t !== 'Linear' && t !== 'Conv2d') throw new TensorslimError(op, `types: unknown layer type '${String(t)}'; quantizeDynamic handles 'Linear' and 'Conv2d'`);
+  const conv = types.includes('Conv2d'), linear = types.includes('Linear');
+  const targets = select(op, model, opts.layers, (m) => (linear && m instanceof Linear) || (conv && m instanceof Conv2d),
+    conv ? (linear ? 'Linear and Conv2d layers' : 'Conv2d layers') : 'Linear layers (Conv2d too with types: [\'Linear\', \'Conv2d\'])');
   const swaps = targets.map(([path, m]) => {
     try {
-      return { path, replacement: DynamicQuantizedLinear.fromFloat(m as Linear, { weightObserver: (opts.weightObserver ?? defaultWeightObserver)(), reduceRange: opts.reduceRange }) };
+      const o = { weightObserver: (opts.weightObserver ?? defaultWeightObserver)(), reduceRange: opts.reduceRange };
+      return { path, replacement: m instanceof Conv2d ? DynamicQuantizedConv2d.fromFloat(m, o) : DynamicQuantizedLinear.fromFloat(m as Linear, o) };
     } catch (e) {
       throw new TensorslimError(op, `layer '${path}': ${(e as Error).message}`);
     }
   });
-  return apply(model, swaps) as M | DynamicQuantizedLinear;
+  return apply(model, swaps) as M | DynamicQuantizedLinear | DynamicQuantizedConv2d;
 }
 
 /** Options of prepareStatic. */
@@ -133,12 +143,17 @@ export interface PrepareStaticOptions {
   fuse?: boolean;
 }
 
-function prepare(op: string, model: AnyModule, layers: readonly string[] | undefined, fuse: boolean, withConv: boolean,
-  build: (path: string, layer: Linear | Conv2d, relu: boolean) => AnyModule): AnyModule {
-  const accept = (m: AnyModule): boolean => m instanceof Linear || (withConv && m instanceof Conv2d);
-  const supported = withConv ? 'Linear and Conv2d layers (followed by a ReLU in a Sequential, fused)' : 'Linear layers (a Linear followed by ReLU in a Sequential is fused)';
-  const targets = select(op, model, layers, accept, supported);
-  const pairs = fuse ? fusablePairs(model) : new Map<string, string>();
+/**
+ * prepareStatic / prepareQat: each selected Linear or Conv2d (fused with a following ReLU in a
+ * Sequential, whose slot becomes an Identity) is replaced by `new Lin(layer, ...)` / `new Conv(layer, ...)`
+ * built with the qconfig's factories; everything is checked and built before anything is swapped.
+ */
+function prepare<Q extends { activation: () => AnyModule; weight: () => AnyModule }>(op: string, model: AnyModule,
+  opts: { layers?: readonly string[]; fuse?: boolean }, q: Q,
+  Conv: new (c: Conv2d, o: Q & { relu: boolean }) => AnyModule, Lin: new (l: Linear, o: Q & { relu: boolean }) => AnyModule): AnyModule {
+  const accept = (m: AnyModule): boolean => m instanceof Linear || m instanceof Conv2d;
+  const targets = select(op, model, opts.layers, accept, 'Linear and Conv2d layers (followed by a ReLU in a Sequential, fused)');
+  const pairs = (opts.fuse ?? true) ? fusablePairs(model) : new Map<string, string>();
   const swaps: Swap[] = [];
   for (const [path, m] of targets) {
     plainLinear(op, path, m as Linear | Conv2d);
@@ -146,7 +161,8 @@ function prepare(op: string, model: AnyModule, layers: readonly string[] | undef
       throw new TensorslimError(op, `layer '${path}' is a grouped Conv2d (groups=${m.groups}, weight [${m.weight.shape.join(', ')}]); int8 convolution supports groups=1 only: list the other layers in 'layers' to keep this one float`);
     }
     const reluPath = pairs.get(path);
-    swaps.push({ path, replacement: build(path, m as Linear | Conv2d, reluPath !== undefined) });
+    const o = { ...q, relu: reluPath !== undefined, name: path };
+    swaps.push({ path, replacement: m instanceof Conv2d ? new Conv(m, o) : new Lin(m as Linear, o) });
     if (reluPath !== undefined) swaps.push({ path: reluPath, replacement: new Identity() });
   }
   return apply(model, swaps);
@@ -164,9 +180,7 @@ function prepare(op: string, model: AnyModule, layers: readonly string[] | undef
  */
 export function prepareStatic<M extends AnyModule>(model: M, opts: PrepareStaticOptions = {}): M | ObservedLinear | ObservedConv2d {
   const q = opts.qconfig ?? defaultStaticQConfig(opts.observer ?? 'histogram');
-  return prepare('prepareStatic', model, opts.layers, opts.fuse ?? true, true, (_p, layer, relu) => layer instanceof Conv2d
-    ? new ObservedConv2d(layer, { relu, activation: q.activation, weight: q.weight })
-    : new ObservedLinear(layer, { relu, activation: q.activation, weight: q.weight })) as M | ObservedLinear | ObservedConv2d;
+  return prepare('prepareStatic', model, opts, q, ObservedConv2d, ObservedLinear) as M | ObservedLinear | ObservedConv2d;
 }
 
 /**
@@ -177,17 +191,22 @@ export function prepareStatic<M extends AnyModule>(model: M, opts: PrepareStatic
  * @example const qmodel = convertStatic(model);
  */
 export function convertStatic<M extends AnyModule>(model: M): M | AnyModule {
-  const op = 'convertStatic';
-  const found = model.namedModules().filter(([, m]) => m instanceof ObservedLinear || m instanceof ObservedConv2d);
-  if (found.length === 0) {
-    throw new TensorslimError(op, `${describeModule(model)} has no prepared layers; call prepareStatic(model), calibrate first (run a few batches), then convertStatic`);
-  }
-  const swaps = found.map(([path, m]) => ({
-    path, replacement: m instanceof ObservedConv2d ? convertObservedConv(path, m) : convertObserved(path, m as ObservedLinear),
-  }));
-  const root = apply(model, swaps);
+  return convertPrepared('convertStatic', model, (m): m is ObservedLinear | ObservedConv2d => m instanceof ObservedLinear || m instanceof ObservedConv2d,
+    (path, m) => (m instanceof ObservedConv2d ? convertObservedConv(path, m) : convertObserved(path, m)),
+    'has no prepared layers; call prepareStatic(model), calibrate first (run a few batches), then convertStatic') as M | AnyModule;
+}
+
+/**
+ * convertStatic / convertQat: every prepared layer's int8 replacement is built (an error names the
+ * layer and changes nothing), then all are swapped in and neighbouring int8 layers linked.
+ */
+function convertPrepared<P extends AnyModule>(op: string, model: AnyModule, isPrepared: (m: AnyModule) => m is P,
+  convert: (path: string, m: P) => AnyModule, none: string): AnyModule {
+  const found = model.namedModules().filter((e): e is [string, P] => isPrepared(e[1]));
+  if (found.length === 0) throw new TensorslimError(op, `${describeModule(model)} ${none}`);
+  const root = apply(model, found.map(([path, m]) => ({ path, replacement: convert(path, m) })));
   linkInt8Layers(root);   // int8 codes flow between neighbouring int8 layers (int8_flow.ts)
-  return root as M | AnyModule;
+  return root;
 }
 
 /** Options of prepareQat. */
@@ -211,9 +230,7 @@ export interface PrepareQatOptions {
  */
 export function prepareQat<M extends AnyModule>(model: M, opts: PrepareQatOptions = {}): M | QatLinear | QatConv2d {
   const q = opts.qconfig ?? defaultQatQConfig({ learnableScale: opts.learnableScale });
-  return prepare('prepareQat', model, opts.layers, opts.fuse ?? true, true, (_p, layer, relu) => layer instanceof Conv2d
-    ? new QatConv2d(layer, { relu, activation: q.activation, weight: q.weight })
-    : new QatLinear(layer, { relu, activation: q.activation, weight: q.weight })) as M | QatLinear | QatConv2d;
+  return prepare('prepareQat', model, opts, q, QatConv2d, QatLinear) as M | QatLinear | QatConv2d;
 }
 
 /**
@@ -222,13 +239,7 @@ export function prepareQat<M extends AnyModule>(model: M, opts: PrepareQatOption
  * @example const qmodel = convertQat(model);
  */
 export function convertQat<M extends AnyModule>(model: M): M | AnyModule {
-  const op = 'convertQat';
-  const found = model.namedModules().filter(([, m]) => m instanceof QatLinear || m instanceof QatConv2d);
-  if (found.length === 0) throw new TensorslimError(op, `${describeModule(model)} has no QAT layers; call prepareQat(model) and train first`);
-  const swaps = found.map(([path, m]) => ({
-    path, replacement: m instanceof QatConv2d ? convertQatConv(path, m) : convertQatLinear(path, m as QatLinear),
-  }));
-  const root = apply(model, swaps);
-  linkInt8Layers(root);   // int8 codes flow between neighbouring int8 layers (int8_flow.ts)
-  return root as M | AnyModule;
+  return convertPrepared('convertQat', model, (m): m is QatLinear | QatConv2d => m instanceof QatLinear || m instanceof QatConv2d,
+    (path, m) => (m instanceof QatConv2d ? convertQatConv(path, m) : convertQatLinear(path, m)),
+    'has no QAT layers; call prepareQat(model) and train first') as M | AnyModule;
 }
