@@ -107,11 +107,18 @@ void wide_wgrad(const WideWeightGradArgs<T>& a) {
   for (; o < a.cout; o++) wgrad_rows<T, 1>(a, o);
 }
 
-// Max pooling 2x2 / stride 2, PL outputs per step: the two rows' 2 PL elements split into even
-// and odd columns by shuffles, then the same branch-free selects as the scalar loop, in row order.
-// The path's full width first, then 4 lanes (lenet5's rows have 14 and 5 outputs), then scalar.
+// Max pooling of one float32 plane, any window, stride, padding and dilation (MaxPoolArgs). Outputs
+// whose window lies wholly inside the plane are computed PL at a time: every tap (i, j), in row
+// order, is one vector of the PL windows' elements (a plain load at stride 1; at stride 2, two loads
+// split into even or odd columns by a shuffle; else gathered lane by lane), then the same
+// branch-free "larger, or the first NaN" select as the scalar loop, so maxima and argmax equal it
+// bit for bit. The path's full width, then 8 and 4 lanes (lenet5's rows have 14 and 5 outputs), a
+// run's last block overlapping the one before it (computing some outputs twice, identically) instead
+// of a scalar tail; windows that cross the border, and runs of fewer than 4 outputs, go scalar.
 typedef float vf4 __attribute__((vector_size(16)));
 typedef int vi4 __attribute__((vector_size(16)));
+typedef float vf8 __attribute__((vector_size(32)));
+typedef int vi8 __attribute__((vector_size(32)));
 typedef int vi __attribute__((vector_size(TS_CD_VBYTES)));
 
 template <class VF, class VI>
@@ -121,49 +128,92 @@ inline void pool_take(VF v, VI pos, VF& best, VI& at) {
   at = take ? pos : at;
 }
 
-template <class VF, class VI, int PL>
-inline long pool_row(const float* r0, const float* r1, long rowbase, long w, long ox, long ow, float* y, int* arg) {
-  VI even, odd;
-  for (int l = 0; l < PL; l++) { even[l] = 2 * l; odd[l] = 2 * l + 1; }
-  for (; ox + PL <= ow; ox += PL) {
-    const VF a0 = load<VF>(r0 + 2 * ox), a1 = load<VF>(r0 + 2 * ox + PL);
-    const VF b0 = load<VF>(r1 + 2 * ox), b1 = load<VF>(r1 + 2 * ox + PL);
-    const VI pos = even + int(rowbase + 2 * ox);
-    VF best = __builtin_shuffle(a0, a1, even);
-    VI at = pos;
-    pool_take(__builtin_shuffle(a0, a1, odd), pos + 1, best, at);
-    pool_take(__builtin_shuffle(b0, b1, even), pos + int(w), best, at);
-    pool_take(__builtin_shuffle(b0, b1, odd), pos + int(w + 1), best, at);
-    store(y + ox, best);
-    store(arg + ox, at);
+// One output (oy, ox): the first maximum of the window's in-range elements in row order (the
+// first NaN wins), at its position y * w + x; -inf and -1 for a window with none.
+inline void pool_one(const MaxPoolArgs& a, long oy, long ox) {
+  const long y0 = oy * a.sh - a.ph, x0 = ox * a.sw - a.pw;
+  float best = -__builtin_inff();
+  long at = -1;
+  for (long i = 0; i < a.kh; i++) {
+    const long y = y0 + i * a.dh;
+    if (y < 0 || y >= a.h) continue;
+    const float* row = a.x + y * a.rs;
+    for (long j = 0; j < a.kw; j++) {
+      const long xx = x0 + j * a.dw;
+      if (xx < 0 || xx >= a.w) continue;
+      const float v = row[xx];
+      const bool take = at < 0 || (v > best) | ((v != v) & (best == best));
+      best = take ? v : best;
+      at = take ? y * a.w + xx : at;
+    }
   }
-  return ox;
+  a.y[oy * a.ow + ox] = best;
+  a.arg[oy * a.ow + ox] = int(at);
 }
 
-void maxpool2x2_f32(const MaxPool2x2Args& a) {
-  for (long oy = 0; oy < a.oh; oy++) {
-    const float* r0 = a.x + 2 * oy * a.rs;
-    const float* r1 = r0 + a.rs;
-    const long rowbase = 2 * oy * a.w;
-    float* y = a.y + oy * a.ow;
-    int* arg = a.arg + oy * a.ow;
-    long ox = 0;
-    if (TS_CD_VBYTES > 16) ox = pool_row<vf, vi, TS_CD_VBYTES / 4>(r0, r1, rowbase, a.w, ox, a.ow, y, arg);
-    ox = pool_row<vf4, vi4, 4>(r0, r1, rowbase, a.w, ox, a.ow, y, arg);
-    for (; ox < a.ow; ox++) {
-      const long base = rowbase + 2 * ox;
-      float best = r0[2 * ox];
-      long at = base;
-      const float v[3] = {r0[2 * ox + 1], r1[2 * ox], r1[2 * ox + 1]};
-      const long pos[3] = {base + 1, base + a.w, base + a.w + 1};
-      for (int u = 0; u < 3; u++) {
-        const bool take = (v[u] > best) | ((v[u] != v[u]) & (best == best));
-        best = take ? v[u] : best;
-        at = take ? pos[u] : at;
+// PL outputs of row oy from ox, every window inside the plane.
+template <class VF, class VI, int PL>
+inline void pool_block(const MaxPoolArgs& a, long oy, long ox) {
+  VI lane, even, odd;
+  for (int l = 0; l < PL; l++) { lane[l] = int(l * a.sw); even[l] = 2 * l; odd[l] = 2 * l + 1; }
+  VF best = {};
+  VI at = {};
+  for (long i = 0; i < a.kh; i++) {
+    const long y = oy * a.sh - a.ph + i * a.dh;
+    const float* row = a.x + y * a.rs;
+    for (long j = 0; j < a.kw; j++) {
+      const long c0 = ox * a.sw - a.pw + j * a.dw;  // the first window's column
+      VF v;
+      if (a.sw == 1) {
+        v = load<VF>(row + c0);
+      } else if (a.sw == 2 && c0 + 2 * PL <= a.w) {  // columns c0 .. c0 + 2 PL - 1, all in the row
+        v = __builtin_shuffle(load<VF>(row + c0), load<VF>(row + c0 + PL), even);
+      } else if (a.sw == 2 && c0 >= 1) {  // columns c0 - 1 .. c0 + 2 PL - 2
+        v = __builtin_shuffle(load<VF>(row + c0 - 1), load<VF>(row + c0 - 1 + PL), odd);
+      } else {
+        for (int l = 0; l < PL; l++) v[l] = row[c0 + l * a.sw];
       }
-      y[ox] = best;
-      arg[ox] = int(at);
+      const VI pos = lane + int(y * a.w + c0);
+      if (i == 0 && j == 0) { best = v; at = pos; } else pool_take(v, pos, best, at);
     }
+  }
+  store(a.y + oy * a.ow + ox, best);
+  store(a.arg + oy * a.ow + ox, at);
+}
+
+// Outputs [ox0, ox1) of row oy (windows inside the plane) in blocks of PL, the last one overlapping;
+// false (nothing done) when the run is shorter than PL.
+template <class VF, class VI, int PL>
+inline bool pool_run(const MaxPoolArgs& a, long oy, long ox0, long ox1) {
+  if (ox1 - ox0 < PL) return false;
+  long ox = ox0;
+  for (; ox + PL <= ox1; ox += PL) pool_block<VF, VI, PL>(a, oy, ox);
+  if (ox < ox1) pool_block<VF, VI, PL>(a, oy, ox1 - PL);
+  return true;
+}
+
+// ceil(v / d) for d > 0, any sign of v
+inline long ceil_div(long v, long d) { return v >= 0 ? (v + d - 1) / d : -((-v) / d); }
+
+void maxpool_f32(const MaxPoolArgs& a) {
+  // outputs whose window is inside the plane: rows [oy0, oy1), columns [ox0, ox1)
+  const long oy0 = ceil_div(a.ph, a.sh), ox0 = ceil_div(a.pw, a.sw);
+  const long ylast = a.h - 1 + a.ph - (a.kh - 1) * a.dh, xlast = a.w - 1 + a.pw - (a.kw - 1) * a.dw;
+  long oy1 = ylast < 0 ? 0 : ylast / a.sh + 1, ox1 = xlast < 0 ? 0 : xlast / a.sw + 1;
+  if (oy1 > a.oh) oy1 = a.oh;
+  if (ox1 > a.ow) ox1 = a.ow;
+  for (long oy = 0; oy < a.oh; oy++) {
+    if (oy < oy0 || oy >= oy1 || ox0 >= ox1) {
+      for (long ox = 0; ox < a.ow; ox++) pool_one(a, oy, ox);
+      continue;
+    }
+    for (long ox = 0; ox < ox0; ox++) pool_one(a, oy, ox);
+    if (!(TS_CD_VBYTES >= 64 && pool_run<vf, vi, TS_CD_VBYTES / 4>(a, oy, ox0, ox1)) &&
+        !(TS_CD_VBYTES >= 32 && pool_run<vf8, vi8, 8>(a, oy, ox0, ox1)) &&
+        !pool_run<vf4, vi4, 4>(a, oy, ox0, ox1)) {
+      for (long ox = ox0; ox < ox1; ox++) pool_one(a, oy, ox);
+    }
+    for (long ox = ox1; ox < a.ow; ox++) pool_one(a, oy, ox);
   }
 }
 
@@ -181,6 +231,6 @@ void wgrad_f64(const WideWeightGradArgs<double>& a) { wide_wgrad<double>(a); }
   const ConvDirectTable* fname() {                                                                    \
     static const ConvDirectTable t{TS_CD_VBYTES / 4, TS_CD_VBYTES / 8, TS_CD_NS::conv_f32,              \
                                    TS_CD_NS::conv_f64, TS_CD_NS::wgrad_f32, TS_CD_NS::wgrad_f64, \
-                                   TS_CD_NS::maxpool2x2_f32};       \
+                                   TS_CD_NS::maxpool_f32};       \
     return &t;                                                                                        \
   }
