@@ -112,9 +112,11 @@ void wide_wgrad(const WideWeightGradArgs<T>& a) {
 // order, is one vector of the PL windows' elements (a plain load at stride 1; at stride 2, two loads
 // split into even or odd columns by a shuffle; else gathered lane by lane), then the same
 // branch-free "larger, or the first NaN" select as the scalar loop, so maxima and argmax equal it
-// bit for bit. The path's full width, then 8 and 4 lanes (lenet5's rows have 14 and 5 outputs), a
-// run's last block overlapping the one before it (computing some outputs twice, identically) instead
-// of a scalar tail; windows that cross the border, and runs of fewer than 4 outputs, go scalar.
+// bit for bit. The path's full width, then 8 and 4 lanes, a run's last block overlapping the one
+// before it (computing some outputs twice, identically) instead of a scalar tail; windows that cross
+// the border, and runs of fewer than 4 outputs, go scalar. 2x2 windows of stride 2 without padding
+// (lenet5) have their own loop: two loads per input row serve both taps, then 16, 8, 4 lanes and
+// scalar (rows of 14 and 5 outputs: a narrower vector is cheaper than an overlapping block there).
 typedef float vf4 __attribute__((vector_size(16)));
 typedef int vi4 __attribute__((vector_size(16)));
 typedef float vf8 __attribute__((vector_size(32)));
@@ -151,30 +153,49 @@ inline void pool_one(const MaxPoolArgs& a, long oy, long ox) {
   a.arg[oy * a.ow + ox] = int(at);
 }
 
-// PL outputs of row oy from ox, every window inside the plane.
-template <class VF, class VI, int PL>
-inline void pool_block(const MaxPoolArgs& a, long oy, long ox) {
+// Lane constants of a block: lane l's column offset l * sw, and the even and odd lanes of a pair
+// of vectors (the shuffles of stride 2).
+template <class VI, int PL> struct PoolLanes {
   VI lane, even, odd;
-  for (int l = 0; l < PL; l++) { lane[l] = int(l * a.sw); even[l] = 2 * l; odd[l] = 2 * l + 1; }
+  explicit PoolLanes(long sw) { for (int l = 0; l < PL; l++) { lane[l] = int(l * sw); even[l] = 2 * l; odd[l] = 2 * l + 1; } }
+};
+
+// PL outputs of row oy from ox, every window inside the plane; SW: the stride along the row when 1
+// or 2 (plain loads; shuffles), 0 for any other (gathered lane by lane).
+template <class VF, class VI, int PL, int SW>
+inline void pool_block(const MaxPoolArgs& a, const PoolLanes<VI, PL>& k, long oy, long ox) {
   VF best = {};
   VI at = {};
+  bool first = true;
+  const auto take = [&](VF v, VI pos) {
+    if (first) { best = v; at = pos; first = false; } else pool_take(v, pos, best, at);
+  };
+  const long sw = SW == 0 ? a.sw : SW;
+  const VI lane = k.lane, even = k.even, odd = k.odd;  // locals: not reloaded after the stores
   for (long i = 0; i < a.kh; i++) {
     const long y = oy * a.sh - a.ph + i * a.dh;
     const float* row = a.x + y * a.rs;
-    for (long j = 0; j < a.kw; j++) {
-      const long c0 = ox * a.sw - a.pw + j * a.dw;  // the first window's column
-      VF v;
-      if (a.sw == 1) {
-        v = load<VF>(row + c0);
-      } else if (a.sw == 2 && c0 + 2 * PL <= a.w) {  // columns c0 .. c0 + 2 PL - 1, all in the row
-        v = __builtin_shuffle(load<VF>(row + c0), load<VF>(row + c0 + PL), even);
-      } else if (a.sw == 2 && c0 >= 1) {  // columns c0 - 1 .. c0 + 2 PL - 2
-        v = __builtin_shuffle(load<VF>(row + c0 - 1), load<VF>(row + c0 - 1 + PL), odd);
-      } else {
-        for (int l = 0; l < PL; l++) v[l] = row[c0 + l * a.sw];
-      }
+    const long c00 = ox * sw - a.pw;  // the first window's column at tap j = 0
+    for (long j = 0; j < a.kw;) {
+      const long c0 = c00 + j * a.dw;  // the first window's column at tap j
       const VI pos = lane + int(y * a.w + c0);
-      if (i == 0 && j == 0) { best = v; at = pos; } else pool_take(v, pos, best, at);
+      if (SW == 1) {
+        take(load<VF>(row + c0), pos);
+      } else if (SW == 2 && c0 + 2 * PL <= a.w) {  // columns c0 .. c0 + 2 PL - 1, all in the row
+        const VF v0 = load<VF>(row + c0), v1 = load<VF>(row + c0 + PL);
+        take(__builtin_shuffle(v0, v1, even), pos);
+        if (a.dw == 1 && j + 1 < a.kw) {  // tap j + 1 reads the odd columns of the same loads
+          take(__builtin_shuffle(v0, v1, odd), pos + 1);
+          j++;
+        }
+      } else if (SW == 2 && c0 >= 1) {  // columns c0 - 1 .. c0 + 2 PL - 2
+        take(__builtin_shuffle(load<VF>(row + c0 - 1), load<VF>(row + c0 - 1 + PL), odd), pos);
+      } else {
+        VF v;
+        for (int l = 0; l < PL; l++) v[l] = row[c0 + l * sw];
+        take(v, pos);
+      }
+      j++;
     }
   }
   store(a.y + oy * a.ow + ox, best);
@@ -183,19 +204,87 @@ inline void pool_block(const MaxPoolArgs& a, long oy, long ox) {
 
 // Outputs [ox0, ox1) of row oy (windows inside the plane) in blocks of PL, the last one overlapping;
 // false (nothing done) when the run is shorter than PL.
+// Outputs [ox0, ox1) of row oy (windows inside the plane) in blocks of PL, the last one overlapping
+// the one before it; false (nothing done) when the run is shorter than PL.
 template <class VF, class VI, int PL>
-inline bool pool_run(const MaxPoolArgs& a, long oy, long ox0, long ox1) {
+inline bool pool_run(const MaxPoolArgs& a, const PoolLanes<VI, PL>& k, long oy, long ox0, long ox1) {
   if (ox1 - ox0 < PL) return false;
   long ox = ox0;
-  for (; ox + PL <= ox1; ox += PL) pool_block<VF, VI, PL>(a, oy, ox);
-  if (ox < ox1) pool_block<VF, VI, PL>(a, oy, ox1 - PL);
+  if (a.sw == 1) {
+    for (; ox + PL <= ox1; ox += PL) pool_block<VF, VI, PL, 1>(a, k, oy, ox);
+    if (ox < ox1) pool_block<VF, VI, PL, 1>(a, k, oy, ox1 - PL);
+  } else if (a.sw == 2) {
+    for (; ox + PL <= ox1; ox += PL) pool_block<VF, VI, PL, 2>(a, k, oy, ox);
+    if (ox < ox1) pool_block<VF, VI, PL, 2>(a, k, oy, ox1 - PL);
+  } else {
+    for (; ox + PL <= ox1; ox += PL) pool_block<VF, VI, PL, 0>(a, k, oy, ox);
+    if (ox < ox1) pool_block<VF, VI, PL, 0>(a, k, oy, ox1 - PL);
+  }
   return true;
+}
+
+// 2x2 windows of stride 2 without padding or dilation (lenet5's pooling), PL outputs per step from
+// two loads per input row: even columns are tap 0, odd ones tap 1. Lane constants and pointers are
+// locals (so the shuffles take constant masks and nothing is reloaded after a store). Returns the
+// first output left.
+template <class VF, class VI, int PL>
+inline long pool2x2_row(const float* r0, const float* r1, long rowbase, long w, long ox, long ow, float* y, int* arg) {
+  VI even, odd;
+  for (int l = 0; l < PL; l++) { even[l] = 2 * l; odd[l] = 2 * l + 1; }
+  for (; ox + PL <= ow; ox += PL) {
+    const VF a0 = load<VF>(r0 + 2 * ox), a1 = load<VF>(r0 + 2 * ox + PL);
+    const VF b0 = load<VF>(r1 + 2 * ox), b1 = load<VF>(r1 + 2 * ox + PL);
+    const VI pos = even + int(rowbase + 2 * ox);
+    VF best = __builtin_shuffle(a0, a1, even);
+    VI at = pos;
+    pool_take(__builtin_shuffle(a0, a1, odd), pos + 1, best, at);
+    pool_take(__builtin_shuffle(b0, b1, even), pos + int(w), best, at);
+    pool_take(__builtin_shuffle(b0, b1, odd), pos + int(w + 1), best, at);
+    store(y + ox, best);
+    store(arg + ox, at);
+  }
+  return ox;
+}
+
+void maxpool2x2_f32(const MaxPoolArgs& a) {
+  for (long oy = 0; oy < a.oh; oy++) {
+    const float* r0 = a.x + 2 * oy * a.rs;
+    const float* r1 = r0 + a.rs;
+    const long rowbase = 2 * oy * a.w;
+    float* y = a.y + oy * a.ow;
+    int* arg = a.arg + oy * a.ow;
+    long ox = 0;
+    if (TS_CD_VBYTES >= 64) ox = pool2x2_row<vf, vi, TS_CD_VBYTES / 4>(r0, r1, rowbase, a.w, ox, a.ow, y, arg);
+    if (TS_CD_VBYTES >= 32) ox = pool2x2_row<vf8, vi8, 8>(r0, r1, rowbase, a.w, ox, a.ow, y, arg);
+    ox = pool2x2_row<vf4, vi4, 4>(r0, r1, rowbase, a.w, ox, a.ow, y, arg);
+    for (; ox < a.ow; ox++) {
+      const long base = rowbase + 2 * ox;
+      float best = r0[2 * ox];
+      long at = base;
+      const float v[3] = {r0[2 * ox + 1], r1[2 * ox], r1[2 * ox + 1]};
+      const long pos[3] = {base + 1, base + a.w, base + a.w + 1};
+      for (int u = 0; u < 3; u++) {
+        const bool take = (v[u] > best) | ((v[u] != v[u]) & (best == best));
+        best = take ? v[u] : best;
+        at = take ? pos[u] : at;
+      }
+      y[ox] = best;
+      arg[ox] = int(at);
+    }
+  }
 }
 
 // ceil(v / d) for d > 0, any sign of v
 inline long ceil_div(long v, long d) { return v >= 0 ? (v + d - 1) / d : -((-v) / d); }
 
 void maxpool_f32(const MaxPoolArgs& a) {
+  if (a.kh == 2 && a.kw == 2 && a.sh == 2 && a.sw == 2 && a.ph == 0 && a.pw == 0 && a.dh == 1 && a.dw == 1) {
+    maxpool2x2_f32(a);
+    return;
+  }
+  const PoolLanes<vi, TS_CD_VBYTES / 4> kf(a.sw);
+  const PoolLanes<vi8, 8> k8(a.sw);
+  const PoolLanes<vi4, 4> k4(a.sw);
   // outputs whose window is inside the plane: rows [oy0, oy1), columns [ox0, ox1)
   const long oy0 = ceil_div(a.ph, a.sh), ox0 = ceil_div(a.pw, a.sw);
   const long ylast = a.h - 1 + a.ph - (a.kh - 1) * a.dh, xlast = a.w - 1 + a.pw - (a.kw - 1) * a.dw;
@@ -208,9 +297,9 @@ void maxpool_f32(const MaxPoolArgs& a) {
       continue;
     }
     for (long ox = 0; ox < ox0; ox++) pool_one(a, oy, ox);
-    if (!(TS_CD_VBYTES >= 64 && pool_run<vf, vi, TS_CD_VBYTES / 4>(a, oy, ox0, ox1)) &&
-        !(TS_CD_VBYTES >= 32 && pool_run<vf8, vi8, 8>(a, oy, ox0, ox1)) &&
-        !pool_run<vf4, vi4, 4>(a, oy, ox0, ox1)) {
+    if (!(TS_CD_VBYTES >= 64 && pool_run<vf, vi, TS_CD_VBYTES / 4>(a, kf, oy, ox0, ox1)) &&
+        !(TS_CD_VBYTES >= 32 && pool_run<vf8, vi8, 8>(a, k8, oy, ox0, ox1)) &&
+        !pool_run<vf4, vi4, 4>(a, k4, oy, ox0, ox1)) {
       for (long ox = ox0; ox < ox1; ox++) pool_one(a, oy, ox);
     }
     for (long ox = ox1; ox < a.ow; ox++) pool_one(a, oy, ox);
