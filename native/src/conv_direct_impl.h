@@ -119,8 +119,14 @@ void wide_wgrad(const WideWeightGradArgs<T>& a) {
 // scalar (rows of 14 and 5 outputs: a narrower vector is cheaper than an overlapping block there).
 typedef float vf4 __attribute__((vector_size(16)));
 typedef int vi4 __attribute__((vector_size(16)));
+#if TS_CD_VBYTES >= 32
 typedef float vf8 __attribute__((vector_size(32)));
 typedef int vi8 __attribute__((vector_size(32)));
+#else  // no 32-byte vectors on this path: the 8-lane step is the 4-lane one (and skipped)
+typedef vf4 vf8;
+typedef vi4 vi8;
+#endif
+constexpr int kLanes8 = TS_CD_VBYTES >= 32 ? 8 : 4;
 typedef int vi __attribute__((vector_size(TS_CD_VBYTES)));
 
 template <class VF, class VI>
@@ -255,7 +261,7 @@ void maxpool2x2_f32(const MaxPoolArgs& a) {
     int* arg = a.arg + oy * a.ow;
     long ox = 0;
     if (TS_CD_VBYTES >= 64) ox = pool2x2_row<vf, vi, TS_CD_VBYTES / 4>(r0, r1, rowbase, a.w, ox, a.ow, y, arg);
-    if (TS_CD_VBYTES >= 32) ox = pool2x2_row<vf8, vi8, 8>(r0, r1, rowbase, a.w, ox, a.ow, y, arg);
+    if (TS_CD_VBYTES >= 32) ox = pool2x2_row<vf8, vi8, kLanes8>(r0, r1, rowbase, a.w, ox, a.ow, y, arg);
     ox = pool2x2_row<vf4, vi4, 4>(r0, r1, rowbase, a.w, ox, a.ow, y, arg);
     for (; ox < a.ow; ox++) {
       const long base = rowbase + 2 * ox;
@@ -283,7 +289,7 @@ void maxpool_f32(const MaxPoolArgs& a) {
     return;
   }
   const PoolLanes<vi, TS_CD_VBYTES / 4> kf(a.sw);
-  const PoolLanes<vi8, 8> k8(a.sw);
+  const PoolLanes<vi8, kLanes8> k8(a.sw);
   const PoolLanes<vi4, 4> k4(a.sw);
   // outputs whose window is inside the plane: rows [oy0, oy1), columns [ox0, ox1)
   const long oy0 = ceil_div(a.ph, a.sh), ox0 = ceil_div(a.pw, a.sw);
@@ -298,7 +304,7 @@ void maxpool_f32(const MaxPoolArgs& a) {
     }
     for (long ox = 0; ox < ox0; ox++) pool_one(a, oy, ox);
     if (!(TS_CD_VBYTES >= 64 && pool_run<vf, vi, TS_CD_VBYTES / 4>(a, kf, oy, ox0, ox1)) &&
-        !(TS_CD_VBYTES >= 32 && pool_run<vf8, vi8, 8>(a, k8, oy, ox0, ox1)) &&
+        !(TS_CD_VBYTES >= 32 && pool_run<vf8, vi8, kLanes8>(a, k8, oy, ox0, ox1)) &&
         !pool_run<vf4, vi4, 4>(a, k4, oy, ox0, ox1)) {
       for (long ox = ox0; ox < ox1; ox++) pool_one(a, oy, ox);
     }
