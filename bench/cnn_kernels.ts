@@ -1,4 +1,4 @@
-// lenet5's convolution and pooling kernels at batch 128, each called alone: process CPU ms per call
+// lenet5's convolution and pooling kernels at batch 128 (and two general pooling windows), each called alone: process CPU ms per call
 // (user + system, all threads) and wall ms, median of `rounds` rounds of `reps` calls. With
 // `--before OLD.node` it runs this addon and an older build (loaded through TENSORSLIM_NATIVE_PATH)
 // alternately, each in a fresh process, and prints both sides and their ratio per kernel. Prints one
@@ -32,6 +32,8 @@ function measure(): Record<string, { cpuMs: number; wallMs: number }> {
   const p1 = geo(128, 6, 28, 28, 2, 2, 0), p2 = geo(128, 16, 10, 10, 2, 2, 0);
   const a1 = be.maxPool2dForward!(y1, p1).argmax, a2 = be.maxPool2dForward!(y2, p2).argmax;
   const d1 = v([128, 6, 14, 14]), d2 = v([128, 16, 5, 5]);
+  // general windows (not lenet5's): 3x3 of stride 2 and of stride 1, padding 1, at batch 32
+  const y3 = v([32, 16, 28, 28]), p3s2 = geo(32, 16, 28, 28, 3, 2, 1), p3s1 = geo(32, 16, 28, 28, 3, 1, 1);
   const kernels: [string, () => unknown][] = [
     ['conv1 forward (1->6, 28x28, pad 2)', () => be.conv2dForward!(x1, w1, b1, g1)],
     ['conv2 forward (6->16, 14x14)', () => be.conv2dForward!(x2, w2, b2, g2)],
@@ -41,6 +43,8 @@ function measure(): Record<string, { cpuMs: number; wallMs: number }> {
     ['conv2 backward dx, dW, db', () => be.conv2dBackward!(y2, x2, w2, g2, [true, true, true])],
     ['pool1 forward (6x28x28)', () => be.maxPool2dForward!(y1, p1)],
     ['pool2 forward (16x10x10)', () => be.maxPool2dForward!(y2, p2)],
+    ['pool 3x3 s2 p1 forward (32x16x28x28)', () => be.maxPool2dForward!(y3, p3s2)],
+    ['pool 3x3 s1 p1 forward (32x16x28x28)', () => be.maxPool2dForward!(y3, p3s1)],
     ['pool1 backward', () => be.maxPool2dBackward!(d1, a1, p1)],
     ['pool2 backward', () => be.maxPool2dBackward!(d2, a2, p2)],
   ];

@@ -82,6 +82,7 @@ const Binding kBindings[] = {
     // linear.cc
     {"linear", "linear", Linear},
     {"linearBackward", "linearBackward", LinearBackward},
+    {"linearChain", "linearChain", LinearChain},
     // softmax_cross_entropy.cc
     {"softmaxCrossEntropy", "softmaxCrossEntropy", SoftmaxCrossEntropy},
     // adam.cc

@@ -104,7 +104,7 @@ void Unfold2d(Call& c); void Fold2d(Call& c);  // im2col.cc
 void MaxPool2dForward(Call& c); void MaxPool2dBackward(Call& c);  // max_pool2d.cc
 void Conv2dForward(Call& c); void Conv2dBackward(Call& c);  // conv2d.cc
 void Matmul(Call& c);  // matmul.cc
-void Linear(Call& c); void LinearBackward(Call& c);  // linear.cc
+void Linear(Call& c); void LinearBackward(Call& c); void LinearChain(Call& c);  // linear.cc
 void SoftmaxCrossEntropy(Call& c);  // softmax_cross_entropy.cc
 void Adam(Call& c);  // adam.cc
 void LayerNormForward(Call& c); void LayerNormBackward(Call& c);  // layer_norm.cc

@@ -134,51 +134,8 @@ void conv2d_backward_direct(const T* dyd, const ViewDesc& x, const T* w, const C
   });
 }
 
-// acc[o * ckk + q] += dot(dy[o, :], cols[q, :]) over l columns: 16 independent partial sums per dot,
-// so the compiler vectorizes it without reassociating (GEMM tiles would be mostly edge for so few
-// columns).
-template <class T>
-void weight_grad_dots(const T* dy, const T* cols, long o, long ckk, long l, T* acc) {
-  for (long r = 0; r < o; r++) for (long q = 0; q < ckk; q++) {
-    const T* a = dy + r * l;
-    const T* b = cols + q * l;
-    T part[16] = {};
-    long t = 0;
-    for (; t + 16 <= l; t += 16) for (int u = 0; u < 16; u++) part[u] += a[t + u] * b[t + u];
-    T s = 0;
-    for (; t < l; t++) s += a[t] * b[t];
-    for (int u = 0; u < 16; u++) s += part[u];
-    acc[r * ckk + q] += s;
-  }
-}  // weight-gradient partial sums (fixed: results independent of threads)
-
-// Depthwise convolution, direct (no columns): for each kernel tap (i, j) and output row, the valid
-// run of output columns [lo, hi) (conv_row_range) reads one input row at a fixed offset, so each
-// tap is a scaled row addition. Forward: y (OH, OW) += w (kh, kw) * plane xc (row stride sh,
-// column stride sw).
-template <class T>
-void dw_forward_plane(const T* xc, long sh, long sw, const Conv2dGeom& p, const T* w, T* y) {
-  for (long i = 0; i < p.kh; i++) for (long j = 0; j < p.kw; j++) {
-    const T wk = w[i * p.kw + j];
-    const long x0 = j * p.dw - p.pw;
-    long lo, hi;
-    conv_row_range(x0, p, &lo, &hi);
-    for (long oy = 0; oy < p.oh; oy++) {
-      const long yy = oy * p.sh - p.ph + i * p.dh;
-      if (yy < 0 || yy >= p.h) continue;
-      const T* row = xc + yy * sh;
-      T* yr = y + oy * p.ow;
-      if (p.sw == 1 && sw == 1) {
-        for (long ox = lo; ox < hi; ox++) yr[ox] += wk * row[x0 + ox];
-      } else {
-        for (long ox = lo; ox < hi; ox++) yr[ox] += wk * row[(x0 + ox * p.sw) * sw];
-      }
-    }
-  }
-}
-
-// dot(a, b) over n elements with 16 independent partial sums (vectorizes without reassociation,
-// as weight_grad_dots).
+// dot(a, b) over n elements with 16 independent partial sums, so the compiler vectorizes it
+// without reassociating.
 template <class T>
 T dot_run(const T* a, const T* b, long n) {
   T part[16] = {};
@@ -188,6 +145,32 @@ T dot_run(const T* a, const T* b, long n) {
   for (; t < n; t++) s += a[t] * b[t];
   for (int u = 0; u < 16; u++) s += part[u];
   return s;
+}
+
+// acc[o * ckk + q] += dot(dy[o, :], cols[q, :]) over l columns (dot_run: GEMM tiles would be mostly
+// edge for so few columns).
+template <class T>
+void weight_grad_dots(const T* dy, const T* cols, long o, long ckk, long l, T* acc) {
+  for (long r = 0; r < o; r++) for (long q = 0; q < ckk; q++) acc[r * ckk + q] += dot_run(dy + r * l, cols + q * l, l);
+}  // weight-gradient partial sums (fixed: results independent of threads)
+
+// Depthwise convolution, direct (no columns): for each kernel tap (i, j) and output row, the valid
+// run of output columns [lo, hi) (conv_row_range) reads one input row at a fixed offset, so each
+// tap is a scaled row addition. Forward: y (OH, OW) += w (kh, kw) * plane xc (row stride sh,
+// column stride sw).
+template <class T>
+void dw_forward_plane(const T* xc, long sh, long sw, const Conv2dGeom& p, const T* w, T* y) {
+  for_each_tap_row(p, [&](long i, long j, long x0, long lo, long hi, long oy, long yy) {
+    if (yy < 0 || yy >= p.h) return;
+    const T wk = w[i * p.kw + j];
+    const T* row = xc + yy * sh;
+    T* yr = y + oy * p.ow;
+    if (p.sw == 1 && sw == 1) {
+      for (long ox = lo; ox < hi; ox++) yr[ox] += wk * row[x0 + ox];
+    } else {
+      for (long ox = lo; ox < hi; ox++) yr[ox] += wk * row[(x0 + ox * p.sw) * sw];
+    }
+  });
 }
 
 // Backward of dw_forward_plane for one (input channel, output channel) pair: dw (kh, kw) += the

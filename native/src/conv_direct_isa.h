@@ -33,11 +33,13 @@ template <class T> struct WideWeightGradArgs {
   T* part;
 };
 
-// 2x2 max pooling of stride 2 without padding, float32, one (n, c) plane with contiguous rows of
-// stride rs: y (oh, ow) and the position y * w + x of each window's first maximum (row order; the
-// first NaN wins), as max_pool2d.cc's general loop.
-struct MaxPool2x2Args {
-  const float* x; long rs, w, oh, ow;
+// Max pooling of one float32 (n, c) plane x (h, w) with contiguous rows of stride rs: y (oh, ow) and,
+// per output, the position y * w + x of its window's first maximum (row order; the first NaN wins;
+// -1 and -inf for a window without an element inside the plane), as max_pool2d.cc's scalar loop.
+// Window kh x kw, stride sh x sw, padding ph x pw, dilation dh x dw, all >= 1 (padding >= 0).
+struct MaxPoolArgs {
+  const float* x; long rs, h, w;
+  long kh, kw, sh, sw, ph, pw, dh, dw, oh, ow;
   float* y; int* arg;
 };
 
@@ -47,7 +49,7 @@ struct ConvDirectTable {
   void (*conv_f64)(const WideConvArgs<double>& a);
   void (*wgrad_f32)(const WideWeightGradArgs<float>& a);
   void (*wgrad_f64)(const WideWeightGradArgs<double>& a);
-  void (*maxpool2x2_f32)(const MaxPool2x2Args& a);
+  void (*maxpool_f32)(const MaxPoolArgs& a);
 };
 
 const ConvDirectTable* conv_direct_generic();

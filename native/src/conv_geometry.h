@@ -29,50 +29,52 @@ inline void conv_row_range(long x0, const Conv2dGeom& p, long* lo, long* hi) {
   *hi = std::max(*lo, std::min(p.ow, x0 >= p.w ? 0 : (p.w - x0 + p.sw - 1) / p.sw));
 }
 
-// im2col of one input plane xc (row stride sh, column stride sw) into o: (kh, kw, OH, OW),
-// positions outside the input read `pad`.
-template <class T>
-void unfold_plane(const T* xc, long sh, long sw, const Conv2dGeom& p, T pad, T* o) {
+// Calls f(i, j, x0, lo, hi, oy, y) for every kernel tap (i, j), then every output row oy: x0 = j * dw
+// - pw is the tap's input column at ox = 0, [lo, hi) the output columns whose input column
+// x0 + ox * sw lies inside the row (conv_row_range), and y = oy * sh - ph + i * dh the input row
+// (possibly outside [0, h): f decides). The loop shape of im2col, col2im and the depthwise loops.
+template <class F>
+inline void for_each_tap_row(const Conv2dGeom& p, F&& f) {
   for (long i = 0; i < p.kh; i++) for (long j = 0; j < p.kw; j++) {
     const long x0 = j * p.dw - p.pw;
     long lo, hi;
     conv_row_range(x0, p, &lo, &hi);
-    for (long oy = 0; oy < p.oh; oy++) {
-      const long y = oy * p.sh - p.ph + i * p.dh;
-      if (y < 0 || y >= p.h) { for (long ox = 0; ox < p.ow; ox++) *o++ = pad; continue; }
-      const T* row = xc + y * sh;
-      long ox = 0;
-      for (; ox < lo; ox++) *o++ = pad;
-      if (p.sw == 1 && sw == 1) {
-        for (; ox < hi; ox++) *o++ = row[x0 + ox];
-      } else {
-        for (; ox < hi; ox++) *o++ = row[(x0 + ox * p.sw) * sw];
-      }
-      for (; ox < p.ow; ox++) *o++ = pad;
-    }
+    for (long oy = 0; oy < p.oh; oy++) f(i, j, x0, lo, hi, oy, oy * p.sh - p.ph + i * p.dh);
   }
+}
+
+// im2col of one input plane xc (row stride sh, column stride sw) into o: (kh, kw, OH, OW),
+// positions outside the input read `pad`.
+template <class T>
+void unfold_plane(const T* xc, long sh, long sw, const Conv2dGeom& p, T pad, T* o) {
+  for_each_tap_row(p, [&](long, long, long x0, long lo, long hi, long, long y) {
+    if (y < 0 || y >= p.h) { for (long ox = 0; ox < p.ow; ox++) *o++ = pad; return; }
+    const T* row = xc + y * sh;
+    long ox = 0;
+    for (; ox < lo; ox++) *o++ = pad;
+    if (p.sw == 1 && sw == 1) {
+      for (; ox < hi; ox++) *o++ = row[x0 + ox];
+    } else {
+      for (; ox < hi; ox++) *o++ = row[(x0 + ox * p.sw) * sw];
+    }
+    for (; ox < p.ow; ox++) *o++ = pad;
+  });
 }
 
 // col2im of one plane: columns cc (kh, kw, OH, OW) with strides (si, sj, sy, sx) summed into the
 // contiguous (H, W) plane o (added to what it holds).
 template <class T>
 void fold_plane(const T* cc, long si, long sj, long sy, long sx, const Conv2dGeom& p, T* o) {
-  for (long i = 0; i < p.kh; i++) for (long j = 0; j < p.kw; j++) {
-    const long x0 = j * p.dw - p.pw;
-    long lo, hi;
-    conv_row_range(x0, p, &lo, &hi);
-    for (long oy = 0; oy < p.oh; oy++) {
-      const long y = oy * p.sh - p.ph + i * p.dh;
-      if (y < 0 || y >= p.h) continue;
-      const T* src = cc + i * si + j * sj + oy * sy;
-      T* orow = o + y * p.w;
-      if (p.sw == 1 && sx == 1) {
-        for (long ox = lo; ox < hi; ox++) orow[x0 + ox] += src[ox];
-      } else {
-        for (long ox = lo; ox < hi; ox++) orow[x0 + ox * p.sw] += src[ox * sx];
-      }
+  for_each_tap_row(p, [&](long i, long j, long x0, long lo, long hi, long oy, long y) {
+    if (y < 0 || y >= p.h) return;
+    const T* src = cc + i * si + j * sj + oy * sy;
+    T* orow = o + y * p.w;
+    if (p.sw == 1 && sx == 1) {
+      for (long ox = lo; ox < hi; ox++) orow[x0 + ox] += src[ox];
+    } else {
+      for (long ox = lo; ox < hi; ox++) orow[x0 + ox * p.sw] += src[ox * sx];
     }
-  }
+  });
 }
 
 }  // namespace ts

@@ -1,6 +1,7 @@
 // Fused linear: y = x W^T + bias (then ReLU when asked) with the bias and the ReLU applied inside
 // the GEMM's tiles (gemm.h GemmOp), and its backward (dx, dw, db in one pool job per GEMM phase), and
-// their entry points linear and linearBackward. TypeScript binding: src/backends/native/linear.ts.
+// their entry points linear and linearBackward; and linearChain, a whole chain of Linear(+ReLU) layers
+// in one call (the inference plan, src/nn/inference.ts). TypeScript binding: src/backends/native/linear.ts.
 #include <cstring>
 #include <functional>
 #include <type_traits>
@@ -207,6 +208,54 @@ void LinearBackward(Call& c) {
   void* dw = c.out_opt(7, dy.dtype, N * K);
   void* db = c.out_opt(8, dy.dtype, N);
   linear_backward(dy, hasY ? &y : nullptr, x, w, g, dx, dw, db);
+}
+
+// linearChain(meta, out, x, w0, b0 | null, w1, b1 | null, ...): a batch-1 (or any batch) forward of
+// L >= 1 linear layers in one call, for inference: y_0 = x, y_{i+1} = linear(y_i, w_i, b_i, relu_i),
+// out = y_L (M, N_{L-1}), every element written. Each layer is the same linear_forward call as the
+// `linear` entry point on a contiguous input, so the values are those of L separate calls; the
+// intermediates live in two thread-local buffers reused across calls (no JavaScript allocation, one
+// N-API crossing instead of L). meta = [L, relu_0 .. relu_{L-1}], then the views x (M, K), w_0 (N_0, K),
+// b_0 (N_0,) when present, w_1 (N_1, N_0), b_1, ...; one float dtype throughout.
+void LinearChain(Call& c) {
+  c.meta(0);
+  const long L = c.next_long("layer count");
+  if (L < 1 || L > 4096) c.fail("the layer count must be in [1, 4096], got " + std::to_string(L));
+  std::vector<char> relu(static_cast<size_t>(L));
+  for (long i = 0; i < L; i++) relu[i] = c.next() != 0.0;
+  const ViewDesc x = c.view(2, "x");
+  c.need_float(x);
+  if (x.ndim != 2) c.fail("x must be 2-D (rows, features), got " + shape_str(x));
+  std::vector<ViewDesc> w(static_cast<size_t>(L)), b(static_cast<size_t>(L));
+  std::vector<char> hasBias(static_cast<size_t>(L));
+  long width = x.shape[1], widest = 0;
+  for (long i = 0; i < L; i++) {
+    const std::string at = "layer " + std::to_string(i) + ": ";
+    w[i] = c.view(3 + 2 * i, "weight");
+    if (w[i].ndim != 2 || w[i].dtype != x.dtype) c.fail(at + "weight must be 2-D (outFeatures, inFeatures) of x's dtype, got " + shape_str(w[i]) + " " + dt_name(w[i].dtype));
+    if (w[i].shape[1] != width) c.fail(at + "weight " + shape_str(w[i]) + " expects " + std::to_string(w[i].shape[1]) + " features but its input has " + std::to_string(width));
+    hasBias[i] = c.has(4 + 2 * i);
+    if (hasBias[i]) {
+      b[i] = c.view(4 + 2 * i, "bias");
+      if (b[i].ndim != 1 || b[i].shape[0] != w[i].shape[0] || b[i].dtype != x.dtype) c.fail(at + "bias must have shape (" + std::to_string(w[i].shape[0]) + ",) and x's dtype");
+    }
+    width = w[i].shape[0];
+    if (i + 1 < L && width > widest) widest = width;
+  }
+  const long M = x.shape[0];
+  void* out = c.out(1, x.dtype, M * width);
+  if (M == 0) return;
+  const size_t es = dt_size(x.dtype);
+  static thread_local std::vector<char> scratch[2];  // ping-pong intermediates, reused across calls
+  for (auto& s : scratch) if (s.size() < size_t(M * widest) * es) s.resize(size_t(M * widest) * es);
+  ViewDesc in = x;
+  for (long i = 0; i < L; i++) {
+    void* y = i + 1 == L ? out : scratch[i & 1].data();
+    linear_forward(in, w[i], hasBias[i] ? &b[i] : nullptr, relu[i] != 0, y);
+    in = ViewDesc{};
+    in.data = y; in.dtype = x.dtype; in.ndim = 2; in.offset = 0;
+    in.shape[0] = M; in.shape[1] = w[i].shape[0]; in.strides[0] = w[i].shape[0]; in.strides[1] = 1;
+  }
 }
 
 }  // namespace ts

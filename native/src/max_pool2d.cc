@@ -1,8 +1,9 @@
 // Kernel `maxPool2d` (native side): 2-D max pooling in one pass with the argmax position of every
 // window (maxPool2dForward), and its adjoint, dy scattered to those positions (maxPool2dBackward),
 // with their entry points. Scalar loops (a window is a handful of compares), threaded over the
-// (n, c) planes; float32 2x2 windows of stride 2 take the active CPU path's vector loop
-// (conv_direct_impl.h maxpool2x2_f32). Home of the kernel: src/ops/max_pool2d.ts.
+// (n, c) planes; float32 planes with contiguous rows take the active CPU path's vector loops, any
+// window, stride, padding and dilation (conv_direct_impl.h maxpool_f32). Home of the kernel:
+// src/ops/max_pool2d.ts.
 #include "conv_direct_isa.h"
 #include "conv_geometry.h"
 #include "strided.h"
@@ -22,9 +23,8 @@ void max_pool2d_t(const ViewDesc& x, const Conv2dGeom& p, T* out, int32_t* arg) 
   const T* xd = static_cast<const T*>(x.data) + x.offset;
   const long sn = x.strides[0], sc = x.strides[1], sh = x.strides[2], sw = x.strides[3];
   const long per = p.oh * p.ow * p.kh * p.kw;
-  // float32 2x2 windows of stride 2 on contiguous rows: the active path's vector loop
-  const bool vec2x2 = sizeof(T) == 4 && p.kh == 2 && p.kw == 2 && p.sh == 2 && p.sw == 2 && p.ph == 0 && p.pw == 0 &&
-                      p.dh == 1 && p.dw == 1 && sw == 1;
+  // float32 planes with contiguous rows: the active path's vector loops (any window)
+  const bool vec = sizeof(T) == 4 && sw == 1;
   const ConvDirectTable* pool = conv_direct_loops();
   parallel_for(p.n * p.c, per >= kGrain ? 1 : 1 + kGrain / (per + 1), [&](long b, long e) {
     for (long nc = b; nc < e; nc++) {
@@ -32,34 +32,9 @@ void max_pool2d_t(const ViewDesc& x, const Conv2dGeom& p, T* out, int32_t* arg) 
       const T* xc = xd + n * sn + c * sc;
       T* o = out + nc * p.oh * p.ow;
       int32_t* a = arg + nc * p.oh * p.ow;
-      if (vec2x2) {
-        MaxPool2x2Args va{reinterpret_cast<const float*>(xc), sh, p.w, p.oh, p.ow, reinterpret_cast<float*>(o), a};
-        pool->maxpool2x2_f32(va);
-        continue;
-      }
-      if (p.kh == 2 && p.kw == 2 && p.ph == 0 && p.pw == 0 && p.dh == 1 && p.dw == 1) {
-        // the common 2x2 window without padding: every window inside the input, its four
-        // elements read in the general loop's order (row by row), the same branch-free selects
-        for (long oy = 0; oy < p.oh; oy++) {
-          const long y = oy * p.sh;
-          const T* r0 = xc + y * sh;
-          const T* r1 = r0 + sh;
-          for (long ox = 0; ox < p.ow; ox++) {
-            const long xx = ox * p.sw;
-            const long base = y * p.w + xx;
-            T best = r0[xx * sw];
-            long at = base;
-            const T v[3] = {r0[(xx + 1) * sw], r1[xx * sw], r1[(xx + 1) * sw]};
-            const long pos[3] = {base + 1, base + p.w, base + p.w + 1};
-            for (int u = 0; u < 3; u++) {
-              const bool take = (v[u] > best) | ((v[u] != v[u]) & (best == best));
-              best = take ? v[u] : best;
-              at = take ? pos[u] : at;
-            }
-            o[oy * p.ow + ox] = best;
-            a[oy * p.ow + ox] = static_cast<int32_t>(at);
-          }
-        }
+      if (vec) {
+        MaxPoolArgs va{reinterpret_cast<const float*>(xc), sh, p.h, p.w, p.kh, p.kw, p.sh, p.sw, p.ph, p.pw, p.dh, p.dw, p.oh, p.ow, reinterpret_cast<float*>(o), a};
+        pool->maxpool_f32(va);
         continue;
       }
       for (long oy = 0; oy < p.oh; oy++) {

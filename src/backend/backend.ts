@@ -117,6 +117,13 @@ export interface CsrArrays {
   readonly values: Float32Array | Float64Array;
 }
 
+/** One layer of FusedKernels.linearChain: weight (N, K), bias (N,) or null, ReLU after it or not. */
+export interface LinearChainLayer {
+  w: View;
+  bias: View | null;
+  relu: boolean;
+}
+
 /**
  * Optional fused kernels, each named after the op (the tape kernel) it serves; `<op>Forward` /
  * `<op>Backward` where the backward is a kernel too. A backend may provide any of them; the op
@@ -131,6 +138,13 @@ export interface FusedKernels {
    * Returns (M, N) contiguous of x's dtype.
    */
   linear?(x: View, w: View, bias: View | null, relu: boolean): TypedArray;
+  /**
+   * A chain of linear layers for inference (no graph): y_0 = x (M, K), y_{i+1} = linear(y_i, w_i,
+   * bias_i, relu_i); returns y_L (M, N_last) contiguous of x's dtype, the same values as calling
+   * `linear` layer by layer, in one call (the intermediates never reach JavaScript). Each w_i is
+   * (N_i, N_{i-1}); one float dtype throughout. The inference plan (nn/inference.ts) uses it.
+   */
+  linearChain?(x: View, layers: readonly LinearChainLayer[]): TypedArray;
   /**
    * Row-wise cross-entropy of logits (N, C) against int32 class indices (N,):
    * loss[i] = logsumexp(logits[i]) - logits[i, target[i]], as float64. No gradient here.

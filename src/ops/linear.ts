@@ -3,13 +3,15 @@
 // Every part of this kernel:
 //   op, shape checks, composed reference  src/ops/linear.ts (this file)
 //   gradient rule                         src/autograd/grads/linear.ts
-//   backend members                       src/backend/backend.ts FusedKernels.linear, .linearBackward
+//   backend members                       src/backend/backend.ts FusedKernels.linear, .linearBackward,
+//                                         .linearChain (inference only: layers chained in one call)
 //   native TS binding                     src/backends/native/linear.ts
 //   native C++ kernel                     native/src/linear.cc
 //   reference backend                     none (the composed reference below)
 //   tests                                 test/ops/linear.test.ts, test/native/linear.test.ts,
 //                                         test/autograd/gradcheck.test.ts
-//   callers                               src/nn/functional.ts F.linear, src/nn/linear.ts Linear
+//   callers                               src/nn/functional.ts F.linear, src/nn/linear.ts Linear,
+//                                         src/nn/inference.ts compileInference (linear, linearChain)
 
 import { fmtShape } from '../backend/shape.js';
 import { noGrad, record } from '../core/engine.js';

@@ -108,6 +108,30 @@ describe('native maxPool2dForward / maxPool2dBackward', { skip }, () => {
     });
   });
 
+  test('any window, stride, padding and dilation on wide planes (float32 vector loops on every CPU path) equals the reference', () => {
+    const r = rng(37);
+    forEachPathAndThreads((path, threads) => {
+      for (let it = 0; it < 14; it++) {
+        // rows of up to 45 outputs: full-width, 8- and 4-lane blocks with an overlapping last block,
+        // border windows (padding, dilation) scalar; strides 1 (plain loads), 2 (shuffles), 3 (gathers)
+        const k: [number, number] = [1 + Math.floor(r() * 4), 1 + Math.floor(r() * 4)];
+        const s: [number, number] = [1 + Math.floor(r() * 3), 1 + (it % 3)];
+        const d: [number, number] = [r() < 0.7 ? 1 : 2, r() < 0.7 ? 1 : 2];
+        const p: [number, number] = [Math.floor(r() * (Math.floor(k[0] / 2) + 1)), Math.floor(r() * (Math.floor(k[1] / 2) + 1))];
+        const shape = [1 + (it % 2), 1 + (it % 3), k[0] * d[0] + Math.floor(r() * 9), k[1] * d[1] + Math.floor(r() * 46)];
+        const g = conv2dGeometry('test', shape, k, s, p, d);
+        const fill = it % 3 === 0 ? withTies : it % 3 === 1 ? (q: () => number) => (q() < 0.1 ? NaN : q() - 0.5) : (q: () => number) => q() - 0.5;
+        const x = randView(r, 'float32', shape, fill, { permute: false });
+        const what = `${path} ${threads} threads ${JSON.stringify(g)} x ${fmt(x)}`;
+        const got = nat.maxPool2dForward!(x, g), want = ref.maxPool2dForward!(x, g);
+        assert.equal(mismatch(got.y, want.y, 0), null, `y ${what}`);
+        assert.deepEqual([...got.argmax], [...want.argmax], `argmax ${what}`);
+        const dy: View = randView(r, 'float32', [g.n, g.c, g.oh, g.ow], (q) => q() - 0.5);
+        assert.equal(mismatch(nat.maxPool2dBackward!(dy, got.argmax, g), ref.maxPool2dBackward!(dy, want.argmax, g), 1e-6, 1e-7), null, `dx ${what}`);
+      }
+    });
+  });
+
   test('a bad argmax position is refused before anything is written', () => {
     const g = conv2dGeometry('test', [1, 1, 2, 2], [2, 2], [2, 2], [0, 0], [1, 1]);
     const dy: View = { data: new Float32Array([1]), shape: [1, 1, 1, 1], strides: [1, 1, 1, 1], offset: 0 };

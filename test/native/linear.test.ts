@@ -120,4 +120,37 @@ describe('native fused linear vs reference', { skip }, () => {
       }
     });
   });
+
+  test('linearChain: the same bits as linear layer by layer (GEMV and GEMM rows, strided x, no bias, scratch reuse), and its errors', () => {
+    assert.equal(typeof nat.linearChain, 'function', 'the addon has linearChain');
+    forEachPathAndThreads((path, threads) => {
+      const r = rng(29 + threads);
+      // (M, widths): batch 1 through the mlp preset's shapes (its first layer split over the pool at
+      // 2 threads), 3 rows, 7 rows (the GEMM), a wider chain after a narrower one (scratch regrown),
+      // one layer, and no rows
+      for (const kind of KINDS) for (const [M, widths] of [[1, [784, 300, 100, 10]], [3, [33, 17, 40, 5]], [7, [20, 64, 9]], [1, [9, 500, 300, 2]], [2, [5, 3]], [0, [4, 6, 2]]] as [number, number[]][]) {
+        const x = randView(r, kind, [M, widths[0]!], normal);
+        const layers = widths.slice(1).map((n, i) => ({
+          w: randView(r, kind, [n, widths[i]!], normal, { permute: false, slice: false }),
+          bias: r() < 0.7 ? randView(r, kind, [n], normal) : null,
+          relu: r() < 0.6,
+        }));
+        let want: View = x;
+        for (const l of layers) {
+          const n = l.w.shape[0]!;
+          want = { data: nat.linear!(want, l.w, l.bias, l.relu), shape: [M, n], strides: [n, 1], offset: 0 };
+        }
+        for (let rep = 0; rep < 2; rep++) {
+          const got = nat.linearChain!(x, layers);
+          assert.equal(Buffer.compare(Buffer.from(got.buffer, got.byteOffset, got.byteLength), Buffer.from(want.data.buffer, want.data.byteOffset, want.data.byteLength)), 0,
+            `${path}/${threads}t ${kind} chain ${M} x ${widths.join('-')} (call ${rep + 1}): differs from linear layer by layer`);
+        }
+      }
+    });
+    const r = rng(5);
+    const x = randView(r, 'float32', [1, 8], normal), w0 = randView(r, 'float32', [4, 8], normal), w1 = randView(r, 'float32', [3, 5], normal);
+    assert.throws(() => nat.linearChain!(x, [{ w: w0, bias: null, relu: true }, { w: w1, bias: null, relu: false }]), /native linearChain: layer 1: weight \(3, 5\) expects 5 features but its input has 4/);
+    assert.throws(() => nat.linearChain!(x, [{ w: w0, bias: randView(r, 'float32', [3], normal), relu: false }]), /native linearChain: layer 0: bias must have shape \(4,\)/);
+    assert.throws(() => nat.linearChain!(x, [{ w: randView(r, 'float64', [4, 8], normal), bias: null, relu: false }]), /native linearChain: layer 0: weight must be 2-D .* of x's dtype/);
+  });
 });

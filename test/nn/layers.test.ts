@@ -290,6 +290,9 @@ test('compileInference: the mlp preset, batch 1 and 7, bit-identical to model.ca
     d[0] = Number.NaN; d[1] = -0; d[2] = -5;
     same(plan.run(x), noGrad(() => net.call(x)), `batch ${batch}`);
   }
+  // an image-shaped input: Flatten reshapes it, then the linear layers run as one chain
+  const img = ops.randn([2, 1, 28, 28]);
+  same(plan.run(img), noGrad(() => net.call(img)), '4-D input');
   const x = ops.randn([1, 784]);
   x.requiresGrad = true;
   assert.equal(plan.run(x).gradFn, null, 'no graph');

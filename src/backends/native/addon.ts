@@ -34,6 +34,8 @@ export interface NativeAddon {
   conv2dBackward(dy: TypedArray, x: TypedArray, w: TypedArray, meta: Float64Array, dx: TypedArray | null, dw: TypedArray | null, db: TypedArray | null): void;
   matmul(a: TypedArray, b: TypedArray, meta: Float64Array, out: TypedArray): void;
   linear(x: TypedArray, w: TypedArray, bias: TypedArray | null, meta: Float64Array, relu: boolean, out: TypedArray): void;
+  /** linearChain(meta, out, x, w0, b0 | null, w1, b1 | null, ...): L linear layers in one call (native/src/linear.cc); absent in addon builds that predate it. */
+  linearChain?(meta: Float64Array, out: TypedArray, x: TypedArray, ...weightsAndBiases: (TypedArray | null)[]): void;
   softmaxCrossEntropy(logits: TypedArray, target: TypedArray, meta: Float64Array, loss: Float64Array, grad: TypedArray | null, scale: number): void;
   adam(p: TypedArray, g: TypedArray, m: TypedArray, v: TypedArray, vmax: TypedArray | null, hp: Float64Array): void;
   /** Bitwise, branch-free where for operands of any one dtype. */

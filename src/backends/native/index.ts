@@ -41,7 +41,7 @@ import { geluKernels } from './gelu.js';
 import { maxPool2dKernels } from './max_pool2d.js';
 import { int8LinearKernels } from './int8_linear.js';
 import { layerNormKernels } from './layer_norm.js';
-import { linearKernels } from './linear.js';
+import { linearChainKernel, linearKernels } from './linear.js';
 import { linearCrossEntropyKernels } from './linear_cross_entropy.js';
 import { metaBuffer, packViews, putView } from './pack.js';
 import { softmaxCrossEntropyKernels } from './softmax_cross_entropy.js';
@@ -250,6 +250,7 @@ function makeBackend(n: NativeAddon): NativeBackend {
     unary, binary, reduce, matmul, copy, assign, unfold2d, fold2d,
     where, gather: ref.gather, scatterAdd: ref.scatterAdd,
     ...linearKernels(n),
+    ...linearChainKernel(n),
     ...softmaxCrossEntropyKernels(n),
     ...linearCrossEntropyKernels(n),
     ...adamKernels(n),

@@ -22,15 +22,8 @@ import { quantizedKernels } from './kernels.js';
 import { ObservedLayer, QatLayer, defaultWeightObserver, quantizeDynamicActivation, quantizeWeight, type ActivationQParams, type ObservedLayerOptions, type QatLayerOptions } from './modules.js';
 import { int8Input, int8Output, type Int8Link } from './int8_flow.js';
 
-/** The geometry of a Conv2d layer (everything but the input size). */
-export interface Conv2dParams {
-  readonly inChannels: number;
-  readonly outChannels: number;
-  readonly kernelSize: [number, number];
-  readonly stride: [number, number];
-  readonly padding: [number, number];
-  readonly dilation: [number, number];
-}
+/** The geometry of a Conv2d layer (everything but the input size): the Conv2d fields of the same names. */
+export type Conv2dParams = Pick<Conv2d, 'inChannels' | 'outChannels' | 'kernelSize' | 'stride' | 'padding' | 'dilation'>;
 
 function paramsOf(c: Conv2d): Conv2dParams {
   return { inChannels: c.inChannels, outChannels: c.outChannels, kernelSize: [...c.kernelSize], stride: [...c.stride], padding: [...c.padding], dilation: [...c.dilation] };
