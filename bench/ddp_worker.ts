@@ -1,12 +1,15 @@
 // One rank of bench/run_ddp.ts (started through distributed.launch, which sets the launch contract):
-//   train MODEL GLOBAL_BATCH STEPS WARMUP THREADS [OVERLAP] [BUCKET_CAP_MB]
+//   train MODEL GLOBAL_BATCH STEPS WARMUP THREADS [OVERLAP] [BUCKET_CAP_MB] [GRAD_CHUNK_MB]
 //                                                    DDP training steps of a preset on random data
 //                                                    (world size 1: no process group, no DDP); OVERLAP
 //                                                    'off' launches every bucket after backward (the
 //                                                    path before the tape handed gradients out early);
-//                                                    BUCKET_CAP_MB: DDP's bucketCapMB (default 25)
+//                                                    BUCKET_CAP_MB: DDP's bucketCapMB (default 25);
+//                                                    GRAD_CHUNK_MB: DDP's gradChunkMB ('0': no row
+//                                                    pieces; default DDP's own)
 //   allreduce MIB ITERS                              all-reduce (sum) of a float32 buffer of MIB MiB
-// Rank 0 prints one JSON line: the median step (or all-reduce) time and the machine description.
+// Rank 0 prints one JSON line: the median step (or all-reduce) time, the median CPU time per step of
+// this process (all its threads: kernels, the communication thread, Gloo's), and the machine.
 import { CrossEntropyLoss, createModel, manualSeed, randint, randn } from '../src/index.js';
 import { gptLoss, type GPT } from '../src/models/gpt.js';
 import { fromBuffer, type Tensor } from '../src/core/tensor.js';
@@ -39,16 +42,18 @@ if (mode === 'allreduce') {
   const busBytesPerSecond = (bytes * 2 * (getWorldSize() - 1)) / getWorldSize() / (ms / 1000);
   if (rank === 0) console.log(JSON.stringify({ mode, worldSize: getWorldSize(), bytes, ms, busBytesPerSecond, machine: machineInfo() }));
 } else {
-  const [name = 'mlp', gb = '128', st = '30', wu = '5', th = '1', ov = 'on', cap = '25'] = args;
+  const [name = 'mlp', gb = '128', st = '30', wu = '5', th = '1', ov = 'on', cap = '25', chunk] = args;
   applyThreads(Number(th));
   const batch = Number(gb) / world;
   manualSeed(7);
   const model = createModel(name);
   const gpt = name.startsWith('gpt');
-  const ddp = world > 1 ? await DistributedDataParallel.create(model, { bucketCapMB: Number(cap) }) : null;
+  const ddp = world > 1 ? await DistributedDataParallel.create(model, { bucketCapMB: Number(cap), ...(chunk !== undefined ? { gradChunkMB: Number(chunk) } : {}) }) : null;
   if (ddp) ddp.overlap = ov !== 'off';
   const waits: number[] = [];
   const overlaps: number[] = [];
+  const fromRows: number[] = [];
+  const cpu: number[] = [];
   const opt = gpt ? new AdamW(model.parameters(), { lr: 1e-3, betas: [0.9, 0.95] }) : new Adam(model.parameters(), { lr: 1e-3 });
   const [x, y]: Tensor[] = gpt ? [randint(0, 256, [batch, 128], { dtype: 'int32' }), randint(0, 256, [batch, 128], { dtype: 'int32' })]
     : [randn([batch, 784]), randint(0, 10, [batch], { dtype: 'int32' })];
@@ -56,6 +61,7 @@ if (mode === 'allreduce') {
   const times: number[] = [];
   for (let i = 0; i < Number(wu) + Number(st); i++) {
     const t0 = now();
+    const c0 = process.cpuUsage();
     opt.zeroGrad();
     const loss = gpt ? gptLoss((model as unknown as GPT).call(x!), y!) : ce.call((model as unknown as { call(t: Tensor): Tensor }).call(x!), y!);
     loss.backward();
@@ -64,11 +70,13 @@ if (mode === 'allreduce') {
     loss.item();
     if (i >= Number(wu)) {
       times.push(now() - t0);
-      if (ddp) { const c = ddp.commStats(); waits.push(c.waitMs); overlaps.push(c.overlapMs); }
+      const c1 = process.cpuUsage(c0);
+      cpu.push((c1.user + c1.system) / 1000);
+      if (ddp) { const c = ddp.commStats(); waits.push(c.waitMs); overlaps.push(c.overlapMs); fromRows.push(c.launchedFromRows); }
     }
   }
   if (world > 1) await barrier();
-  if (rank === 0) console.log(JSON.stringify({ mode: 'train', model: name, worldSize: world, perRankBatch: batch, globalBatch: Number(gb), stepMs: median(times), minMs: Math.min(...times), steps: Number(st), overlap: ddp ? ddp.overlap : null,
-    commWaitMs: ddp ? median(waits) : null, commOverlapMs: ddp ? median(overlaps) : null, buckets: ddp ? ddp.bucketSizes : null, machine: machineInfo() }));
+  if (rank === 0) console.log(JSON.stringify({ mode: 'train', model: name, worldSize: world, perRankBatch: batch, globalBatch: Number(gb), stepMs: median(times), minMs: Math.min(...times), cpuMs: median(cpu), steps: Number(st), overlap: ddp ? ddp.overlap : null,
+    commWaitMs: ddp ? median(waits) : null, commOverlapMs: ddp ? median(overlaps) : null, launchedFromRows: ddp ? median(fromRows) : null, buckets: ddp ? ddp.bucketSizes : null, machine: machineInfo() }));
 }
 if (world > 1) await destroyProcessGroup();

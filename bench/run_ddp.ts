@@ -6,12 +6,18 @@
 //     throughput ratio;
 //  1 and 2 run in interleaved rounds (BENCH_ROUNDS, default 3) with gradient buckets launched during
 //  backward (the default) and only after backward (the former path), medians over rounds;
-//  3. our Gloo all-reduce bus bandwidth (16 MiB float32, 2 ranks) vs a raw loopback TCP stream
-//     between two processes (Python sendall / recv_into: system calls, no copies in between).
+//  3. our Gloo all-reduce bus bandwidth (16 MiB float32, 2 ranks) vs raw loopback TCP between two
+//     processes doing what the all-reduce's transport does: both send and receive 16 MiB at once
+//     (full duplex, per operation: bench/tcp_duplex.c, built with cc), and, as before, a one-way
+//     1 GiB stream (Python sendall / recv_into).
 // Writes bench/results/ddp.json (and history/) with the machine description.
-//   npx tsx bench/run_ddp.ts [--quick]
+//   npx tsx bench/run_ddp.ts [--quick] [--only large|allreduce]
+// --only large: the mlp-large overhead alone (about 2 minutes on a quiet machine; record ddp-large):
+// 2 ranks x 1 thread with row pieces (the default), without them (gradChunkMB 0), with overlap off
+// and with 4 MiB buckets, against 1 process x 2 threads, each with its CPU time per step.
+// --only allreduce: section 3 alone (record ddp-allreduce).
 import { createServer, type AddressInfo } from 'node:net';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import os from 'node:os';
 import { join } from 'node:path';
 import { launch } from '../src/distributed/index.js';
@@ -44,89 +50,140 @@ const ours = (args: string[], n: number): Promise<Json> => ranks(n, [process.exe
 const peer = (args: string[], n: number): Promise<Json> => ranks(n, ['/usr/bin/python3', join(root, 'bench', 'peer_ddp.py'), ...args], { ...peerEnv(), PYTHONPATH: join(root, 'bench') });
 
 /**
- * Loopback TCP throughput between two processes at the system-call level: a Python child sends
- * `mib` MiB with sendall() of 4 MiB buffers, another receives with recv_into() a preallocated
- * buffer (no per-chunk allocation: the raw stream Gloo's pairs ride on). Bytes per second.
+ * Loopback TCP throughput, bytes per second. 'stream': one Python process sends `mib` MiB with
+ * sendall() of 4 MiB buffers, another receives with recv_into() a preallocated buffer (one
+ * direction, the whole stream timed). 'duplex' (bench/tcp_duplex.c, compiled here with cc): what a
+ * 2-rank ring all-reduce asks of its link: both processes send and receive `mib` MiB at once on one
+ * non-blocking socket driven by poll() (as Gloo's transport drives its pairs), `ops` operations lined
+ * up by a 1-byte exchange; one direction's rate in the median operation. The raw transport Gloo's
+ * pairs ride on, with no reduction and no copies in between.
  */
-async function tcpStream(mib: number): Promise<number> {
+async function tcpPeer(mode: 'stream' | 'duplex', mib: number, ops: number): Promise<number> {
   const port = await freePort();
-  const recv = `import socket,time\ns=socket.socket();s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1);s.bind(('127.0.0.1',${port}));s.listen(1);c,_=s.accept()\nb=bytearray(4<<20);m=memoryview(b);n=0;t=0\nwhile True:\n k=c.recv_into(m)\n if k==0: break\n if t==0: t=time.perf_counter()\n n+=k\nprint(n/(time.perf_counter()-t))`;
-  const send = `import socket,time\nfor i in range(100):\n try:\n  s=socket.create_connection(('127.0.0.1',${port}));break\n except OSError: time.sleep(0.05)\nb=bytes(4<<20)\nfor i in range(${mib / 4}): s.sendall(b)\ns.close()`;
+  let first: string[], second: string[];
+  if (mode === 'duplex') {
+    const exe = join(os.tmpdir(), `tensorslim-tcp-duplex-${process.pid}`);
+    const cc = spawnSync('cc', ['-O2', join(root, 'bench', 'tcp_duplex.c'), '-o', exe], { encoding: 'utf8' });
+    if (cc.status !== 0) throw new Error(`bench ddp: compiling bench/tcp_duplex.c failed (a C compiler, cc, is needed): ${cc.stderr ?? cc.error?.message}`);
+    first = [exe, 'listen', String(port), String(mib), String(ops)];
+    second = [exe, 'connect', String(port), String(mib), String(ops)];
+  } else {
+    first = ['/usr/bin/python3', '-c', `import socket,time\ns=socket.socket();s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1);s.bind(('127.0.0.1',${port}));s.listen(1);c,_=s.accept()\nb=bytearray(4<<20);m=memoryview(b);n=0;t=0\nwhile True:\n k=c.recv_into(m)\n if k==0: break\n if t==0: t=time.perf_counter()\n n+=k\nprint(n/(time.perf_counter()-t))`];
+    second = ['/usr/bin/python3', '-c', `import socket,time\nfor i in range(100):\n try:\n  s=socket.create_connection(('127.0.0.1',${port}));break\n except OSError: time.sleep(0.05)\nb=bytes(4<<20)\nfor i in range(${(mib * ops) / 4}): s.sendall(b)\ns.close()`];
+  }
   const out = new Promise<string>((resolve, reject) => {
-    const r = spawn('/usr/bin/python3', ['-c', recv], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const r = spawn(first[0]!, first.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] });
     let text = '';
     r.stdout.on('data', (d: Buffer) => { text += d.toString(); });
-    r.on('close', (code) => (code === 0 ? resolve(text) : reject(new Error(`bench ddp: the TCP receiver exited with ${code}`))));
+    r.on('close', (code) => (code === 0 ? resolve(text) : reject(new Error(`bench ddp: the TCP ${mode} peer exited with ${code}`))));
   });
-  const sender = spawn('/usr/bin/python3', ['-c', send], { stdio: 'ignore' });
-  const sent = new Promise((r) => sender.on('close', r));
+  const other = spawn(second[0]!, second.slice(1), { stdio: 'ignore' });
+  const done = new Promise((r) => other.on('close', r));
   const bps = Number((await out).trim());
-  await sent;
+  await done;
   return bps;
 }
 
+const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
+if (only !== undefined && only !== 'large' && only !== 'allreduce') throw new Error(`bench ddp: --only takes large or allreduce, got ${only}`);
 const steps = quick ? ['10', '2'] : ['30', '5'];
 const gptSteps = quick ? ['4', '1'] : ['10', '2'];
 const rounds = Number(process.env['BENCH_ROUNDS'] ?? (quick ? 1 : 3));
 const load0 = os.loadavg();
-process.stderr.write('bench ddp: raw TCP stream ...\n');
-const tcp = [await tcpStream(1024), await tcpStream(1024), await tcpStream(1024)].sort((a, b) => a - b)[1]!;
-process.stderr.write('bench ddp: all-reduce bus bandwidth ...\n');
-const ar = await ours(['allreduce', '16', quick ? '5' : '10'], 2);
-// Interleaved rounds: each configuration once per round, so load drifts hit them all alike; the
-// summary keeps each configuration's median (over rounds) of its per-run median step.
-// 'on' launches buckets during backward (the default), 'off' only after backward (the former path).
 const runs: Record<string, Json[]> = {};
 const add = (k: string, j: Json): void => { (runs[k] ??= []).push(j); };
-for (let r = 0; r < rounds; r++) {
+const med = (k: string, f = 'stepMs'): number => median(runs[k]!.map((j) => j[f] as number));
+const summary = (k: string): Json => ({
+  stepMs: med(k), minMs: Math.min(...runs[k]!.map((j) => j['minMs'] as number)), cpuMs: med(k, 'cpuMs'),
+  ...(runs[k]![0]!['commWaitMs'] != null ? { commWaitMs: med(k, 'commWaitMs'), commOverlapMs: med(k, 'commOverlapMs'), launchedFromRows: med(k, 'launchedFromRows'), buckets: runs[k]![0]!['buckets'] } : {}),
+  runs: runs[k]!.map((j) => j['stepMs'] as number),
+});
+
+// 3. all-reduce vs TCP: the same operation size and directions on both sides, interleaved
+let allReduce: Json | null = null;
+let arRatios: Json = {};
+let arMachine: Json | undefined;
+if (only === undefined || only === 'allreduce') {
+  const ar: Json[] = [], duplex: number[] = [], stream: number[] = [];
+  for (let r = 0; r < (quick ? 1 : 3); r++) {
+    process.stderr.write(`bench ddp: all-reduce 16 MiB vs TCP duplex 16 MiB and a 1 GiB stream, round ${r + 1} (load ${os.loadavg()[0]!.toFixed(1)}) ...\n`);
+    ar.push(await ours(['allreduce', '16', quick ? '5' : '10'], 2));
+    duplex.push(await tcpPeer('duplex', 16, quick ? 5 : 10));
+    stream.push(await tcpPeer('stream', 1024, 1));
+  }
+  const bus = median(ar.map((j) => j['busBytesPerSecond'] as number));
+  const { machine: m, ...first } = ar[0]!;
+  arMachine = m as Json;
+  allReduce = { ours: { ...first, busBytesPerSecond: bus, runs: ar.map((j) => j['busBytesPerSecond'] as number) }, tcpDuplexBytesPerSecond: median(duplex), tcpDuplexRuns: duplex, tcpStreamBytesPerSecond: median(stream), tcpStreamRuns: stream };
+  arRatios = { allReduceBusBandwidthOverTcpDuplex: bus / median(duplex), allReduceBusBandwidthOverTcpStream: bus / median(stream) };
+}
+
+// 1 and 2: interleaved rounds, each configuration once per round, so load drifts hit them all
+// alike; the summary keeps each configuration's median (over rounds) of its per-run median step.
+// 'on' launches buckets during backward (the default), 'off' only after backward (the former path).
+for (let r = 0; r < (only === 'allreduce' ? 0 : rounds); r++) {
   const loadNow = os.loadavg()[0]!.toFixed(1);
-  process.stderr.write(`bench ddp: round ${r + 1}/${rounds} (load ${loadNow}): mlp (ours on/off, PyTorch DDP) ...\n`);
-  add('mlpOn', await ours(['train', 'mlp', '128', ...steps, '1', 'on'], 2));
-  add('mlpOff', await ours(['train', 'mlp', '128', ...steps, '1', 'off'], 2));
-  add('mlpPeer', await peer(['mlp', '128', ...steps, '1'], 2));
-  process.stderr.write(`bench ddp: round ${r + 1}/${rounds}: mlp-large 2 ranks x 1 thread (on/off) vs 1 process x 2 threads ...\n`);
+  if (only === undefined) {
+    process.stderr.write(`bench ddp: round ${r + 1}/${rounds} (load ${loadNow}): mlp (ours on/off, PyTorch DDP) ...\n`);
+    add('mlpOn', await ours(['train', 'mlp', '128', ...steps, '1', 'on'], 2));
+    add('mlpOff', await ours(['train', 'mlp', '128', ...steps, '1', 'off'], 2));
+    add('mlpPeer', await peer(['mlp', '128', ...steps, '1'], 2));
+  }
+  process.stderr.write(`bench ddp: round ${r + 1}/${rounds} (load ${loadNow}): mlp-large 2 ranks x 1 thread (pieces, no pieces, overlap off, 4 MiB buckets) vs 1 process x 2 threads ...\n`);
   add('large2x1On', await ours(['train', 'mlp-large', '128', ...steps, '1', 'on'], 2));
-  add('large2x1Off', await ours(['train', 'mlp-large', '128', ...steps, '1', 'off'], 2));
   add('large1x2', await ours(['train', 'mlp-large', '128', ...steps, '2'], 1));
+  add('large2x1NoPieces', await ours(['train', 'mlp-large', '128', ...steps, '1', 'on', '25', '0'], 2));
+  add('large2x1Off', await ours(['train', 'mlp-large', '128', ...steps, '1', 'off'], 2));
   // 4 MiB buckets split mlp-large's 4.weight (5.8 MB, final before layer 1's backward) from 1.weight
   add('large2x1Cap4', await ours(['train', 'mlp-large', '128', ...steps, '1', 'on', '4'], 2));
-  process.stderr.write(`bench ddp: round ${r + 1}/${rounds}: gpt-tiny (ours on/off, PyTorch DDP) ...\n`);
-  add('gptOn', await ours(['train', 'gpt-tiny', '16', ...gptSteps, '1', 'on'], 2));
-  add('gptOff', await ours(['train', 'gpt-tiny', '16', ...gptSteps, '1', 'off'], 2));
-  add('gptPeer', await peer(['gpt-tiny', '16', ...gptSteps, '1'], 2));
+  if (only === undefined) {
+    process.stderr.write(`bench ddp: round ${r + 1}/${rounds}: gpt-tiny (ours on/off, PyTorch DDP) ...\n`);
+    add('gptOn', await ours(['train', 'gpt-tiny', '16', ...gptSteps, '1', 'on'], 2));
+    add('gptOff', await ours(['train', 'gpt-tiny', '16', ...gptSteps, '1', 'off'], 2));
+    add('gptPeer', await peer(['gpt-tiny', '16', ...gptSteps, '1'], 2));
+  }
 }
-const med = (k: string, f = 'stepMs'): number => median(runs[k]!.map((j) => j[f] as number));
-const summary = (k: string): Json => ({ stepMs: med(k), minMs: Math.min(...runs[k]!.map((j) => j['minMs'] as number)), ...(runs[k]![0]!['commWaitMs'] != null ? { commWaitMs: med(k, 'commWaitMs'), commOverlapMs: med(k, 'commOverlapMs'), buckets: runs[k]![0]!['buckets'] } : {}), runs: runs[k]!.map((j) => j['stepMs'] as number) });
-const mlpOurs = summary('mlpOn'), mlpPeer = { ...summary('mlpPeer'), peer: runs['mlpPeer']![0]!['peer'] };
-const gptOurs = summary('gptOn'), gptPeer = summary('gptPeer');
-const large2x1 = summary('large2x1On'), large1x2 = summary('large1x2');
+
+const machine = { ...machineInfo(only === 'allreduce' ? arMachine : runs['large2x1On']![0]!['machine'] as Json), loadavgAtStart: load0 };
 const num = (j: Json, k: string): number => j[k] as number;
-const result = {
-  date: new Date().toISOString(),
-  machine: { ...machineInfo(ar['machine'] as Json), loadavgAtStart: load0 },
-  peerConfiguration: { ...(mlpPeer['peer'] as Json), processes: 2, threadsPerProcess: 1, python: '/usr/bin/python3' },
-  quick,
-  rounds,
-  ratios: {
-    mlpStepOursOverPytorchDdp: num(mlpOurs, 'stepMs') / num(mlpPeer, 'stepMs'),
-    gptTinyStepOursOverPytorchDdp: num(gptOurs, 'stepMs') / num(gptPeer, 'stepMs'),
-    mlpLarge2x1ThroughputOver1x2: num(large1x2, 'stepMs') / num(large2x1, 'stepMs'),
-    mlpLarge2x1Cap4ThroughputOver1x2: num(large1x2, 'stepMs') / med('large2x1Cap4'),
-    allReduceBusBandwidthOverTcpStream: num(ar, 'busBytesPerSecond') / tcp,
-  },
-  // the same ratios with buckets launched only after backward (the path before overlap)
-  ratiosWithoutOverlap: {
-    mlpStepOursOverPytorchDdp: med('mlpOff') / num(mlpPeer, 'stepMs'),
-    gptTinyStepOursOverPytorchDdp: med('gptOff') / num(gptPeer, 'stepMs'),
-    mlpLarge2x1ThroughputOver1x2: num(large1x2, 'stepMs') / med('large2x1Off'),
-  },
-  targets: { mlpStepOursOverPytorchDdp: '<= 1.0', gptTinyStepOursOverPytorchDdp: '<= 1.0', mlpLarge2x1ThroughputOver1x2: '>= 0.9', allReduceBusBandwidthOverTcpStream: '>= 0.8' },
-  mlp: { ours: mlpOurs, oursWithoutOverlap: summary('mlpOff'), pytorch: mlpPeer },
-  gptTiny: { ours: gptOurs, oursWithoutOverlap: summary('gptOff'), pytorch: gptPeer },
-  mlpLarge: { ranks2threads1: large2x1, ranks2threads1WithoutOverlap: summary('large2x1Off'), ranks2threads1BucketCap4: summary('large2x1Cap4'), process1threads2: large1x2 },
-  allReduce: { ours: ar, tcpStreamBytesPerSecond: tcp },
-  loadavgAtEnd: os.loadavg(),
-};
-delete (ar as Json)['machine'];
-const where = writeResult('ddp', result);
-console.log(JSON.stringify({ ratios: result.ratios, ratiosWithoutOverlap: result.ratiosWithoutOverlap, written: where }));
+// mlp-large: throughput ratio 2 ranks x 1 thread over 1 process x 2 threads (wall: step(1x2) / step(2x1)),
+// and the same from CPU time (CPU(1x2) / (2 x CPU of rank 0)): the work DDP adds, waits left out
+const large = only === 'allreduce' ? null : (() => {
+  const s = { ranks2threads1: summary('large2x1On'), ranks2threads1WithoutPieces: summary('large2x1NoPieces'), ranks2threads1WithoutOverlap: summary('large2x1Off'), ranks2threads1BucketCap4: summary('large2x1Cap4'), process1threads2: summary('large1x2') };
+  const one = num(s.process1threads2, 'stepMs'), oneCpu = num(s.process1threads2, 'cpuMs');
+  const r = (k: keyof typeof s): number => one / num(s[k], 'stepMs');
+  const rc = (k: keyof typeof s): number => oneCpu / (2 * num(s[k], 'cpuMs'));
+  return {
+    sections: s,
+    ratios: { mlpLarge2x1ThroughputOver1x2: r('ranks2threads1'), mlpLarge2x1NoPiecesThroughputOver1x2: r('ranks2threads1WithoutPieces'), mlpLarge2x1Cap4ThroughputOver1x2: r('ranks2threads1BucketCap4') },
+    ratiosWithoutOverlap: { mlpLarge2x1ThroughputOver1x2: r('ranks2threads1WithoutOverlap') },
+    cpuRatios: { mlpLarge2x1: rc('ranks2threads1'), mlpLarge2x1NoPieces: rc('ranks2threads1WithoutPieces'), mlpLarge2x1Off: rc('ranks2threads1WithoutOverlap'), mlpLarge2x1Cap4: rc('ranks2threads1BucketCap4') },
+  };
+})();
+const targets = { mlpStepOursOverPytorchDdp: '<= 1.0', gptTinyStepOursOverPytorchDdp: '<= 1.0', mlpLarge2x1ThroughputOver1x2: '>= 0.9', allReduceBusBandwidthOverTcpDuplex: '>= 0.8' };
+let result: Json & { date: string };
+if (only === undefined) {
+  const mlpOurs = summary('mlpOn'), mlpPeer = { ...summary('mlpPeer'), peer: runs['mlpPeer']![0]!['peer'] };
+  const gptOurs = summary('gptOn'), gptPeer = summary('gptPeer');
+  result = {
+    date: new Date().toISOString(),
+    machine,
+    peerConfiguration: { ...(mlpPeer['peer'] as Json), processes: 2, threadsPerProcess: 1, python: '/usr/bin/python3' },
+    quick,
+    rounds,
+    ratios: { mlpStepOursOverPytorchDdp: num(mlpOurs, 'stepMs') / num(mlpPeer, 'stepMs'), gptTinyStepOursOverPytorchDdp: num(gptOurs, 'stepMs') / num(gptPeer, 'stepMs'), ...large!.ratios, ...arRatios },
+    // the same ratios with buckets launched only after backward (the path before overlap)
+    ratiosWithoutOverlap: { mlpStepOursOverPytorchDdp: med('mlpOff') / num(mlpPeer, 'stepMs'), gptTinyStepOursOverPytorchDdp: med('gptOff') / num(gptPeer, 'stepMs'), ...large!.ratiosWithoutOverlap },
+    cpuRatios: large!.cpuRatios,
+    targets,
+    mlp: { ours: mlpOurs, oursWithoutOverlap: summary('mlpOff'), pytorch: mlpPeer },
+    gptTiny: { ours: gptOurs, oursWithoutOverlap: summary('gptOff'), pytorch: gptPeer },
+    mlpLarge: large!.sections,
+    allReduce,
+    loadavgAtEnd: os.loadavg(),
+  };
+} else {
+  result = { date: new Date().toISOString(), machine, quick, rounds, only, ratios: { ...(large?.ratios ?? {}), ...arRatios }, ratiosWithoutOverlap: large?.ratiosWithoutOverlap ?? null, cpuRatios: large?.cpuRatios ?? null, targets, mlpLarge: large?.sections ?? null, allReduce, loadavgAtEnd: os.loadavg() };
+}
+const where = writeResult(only === undefined ? 'ddp' : `ddp-${only}`, result);
+console.log(JSON.stringify({ ratios: result['ratios'], cpuRatios: result['cpuRatios'] ?? null, written: where }));

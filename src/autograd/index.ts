@@ -2,7 +2,7 @@
 import './grads/index.js';
 import './methods.js';
 
-export { backward, grad, registerBackwardStartHook, registerPostAccumulateGradHook, sumTo, type BackwardOptions, type BackwardStartInfo } from './tape.js';
-export { defineGrad, getGradRule, registeredGradKernels, type GradRule, type GradContext } from './registry.js';
+export { backward, grad, registerBackwardStartHook, registerGradChunkHook, registerPostAccumulateGradHook, sumTo, type BackwardOptions, type BackwardStartInfo } from './tape.js';
+export { defineGrad, getGradRule, registeredGradKernels, type GradRule, type GradContext, type GradChunks } from './registry.js';
 export { gradcheck, type GradcheckOptions, type GradcheckResult } from './gradcheck.js';
 export { noGrad, enableGrad, isGradEnabled } from '../core/engine.js';

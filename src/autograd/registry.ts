@@ -15,6 +15,22 @@ export interface GradContext {
   input(i: number): Tensor;
   /** The saved output (save.output must be true). */
   output(): Tensor;
+  /**
+   * Row-block delivery of input i's gradient, or null: offered when input i is a leaf with a
+   * grad-chunk hook (registerGradChunkHook) whose final gradient is this rule's result alone, in a
+   * backward() that is not recorded. A rule that can compute that gradient by blocks of `rows` rows
+   * (of its first dimension) calls `emit(rowStart, block)` as each block is done and still returns the
+   * whole gradient, bit-identical to the blocks; a rule that cannot split ignores it.
+   */
+  gradChunks(i: number): GradChunks | null;
+}
+
+/** See GradContext.gradChunks. */
+export interface GradChunks {
+  /** Rows per block (the last block may be shorter). */
+  readonly rows: number;
+  /** Hand out rows [rowStart, rowStart + block.shape[0]) of the gradient (final values). */
+  emit(rowStart: number, block: Tensor): void;
 }
 
 export interface GradRule {

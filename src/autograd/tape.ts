@@ -11,7 +11,7 @@ import { enableGrad, noGrad, setRecorder } from '../core/engine.js';
 import { TensorslimError } from '../core/errors.js';
 import { Tensor, type GradNode } from '../core/tensor.js';
 import { add, add_, clone, reshape, sum, to, detach } from '../ops/index.js';
-import { getGradRule, type GradContext, type GradRule } from './registry.js';
+import { getGradRule, type GradChunks, type GradContext, type GradRule } from './registry.js';
 
 interface Edge {
   readonly node: Node | null;      // producer of this input, or null for a leaf / constant
@@ -73,6 +73,30 @@ export function registerPostAccumulateGradHook(t: Tensor, hook: GradHook): { rem
   list.push(hook);
   accumulateHooks.set(t, list);
   return { remove() { const i = list.indexOf(hook); if (i >= 0) list.splice(i, 1); } };
+}
+
+type GradChunkHook = (rowStart: number, block: Tensor) => void;
+const chunkHooks = new WeakMap<Tensor, { rows: number; hook: GradChunkHook }[]>();
+
+/**
+ * Ask backward() to hand leaf `t`'s gradient to `hook(rowStart, block)` in blocks of `rows` rows (of
+ * its first dimension) as the gradient rule computes them, before the whole gradient reaches `.grad`
+ * (DDP starts reducing the first layer's weight gradient while the rest of it is still computed).
+ * Only when the rule can split its work (linear's weight gradient, when the layer's input needs no
+ * gradient) and the gradient is that rule's result alone: the leaf has no `.grad` yet, no other node
+ * contributes, the backward is not recorded. Otherwise nothing is delivered in blocks, and the
+ * post-accumulate-grad hooks still see the whole gradient; with several hooks the smallest `rows`
+ * applies. The blocks hold the final values: the whole gradient equals them bit for bit.
+ * @example const h = registerGradChunkHook(fc1.weight, 256, (r0, g) => send(r0, g)); h.remove();
+ */
+export function registerGradChunkHook(t: Tensor, rows: number, hook: GradChunkHook): { remove(): void } {
+  if (!Number.isInteger(rows) || rows < 1) throw new TensorslimError('registerGradChunkHook', `rows must be a positive integer, got ${rows}`);
+  if (t.ndim < 1) throw new TensorslimError('registerGradChunkHook', 'a 0-d tensor has no rows; register a post-accumulate-grad hook instead');
+  const list = chunkHooks.get(t) ?? [];
+  const entry = { rows, hook };
+  list.push(entry);
+  chunkHooks.set(t, list);
+  return { remove() { const i = list.indexOf(entry); if (i >= 0) list.splice(i, 1); } };
 }
 
 /** What a backward-start hook learns besides the reachable leaves. */
@@ -143,7 +167,7 @@ function collect(roots: readonly Node[]): Node[] {
   return [...seen].sort((a, b) => b.seq - a.seq);
 }
 
-function contextFor(node: Node): GradContext {
+function contextFor(node: Node, gradChunks: (i: number) => GradChunks | null = () => null): GradContext {
   const saved = node.saved;
   if (!saved) {
     throw new TensorslimError('backward', `trying to backward through the graph a second time (kernel '${node.kernel}'); pass { retainGraph: true } to the first backward()`);
@@ -170,15 +194,18 @@ function contextFor(node: Node): GradContext {
       if (!saved.output) throw new Error(`gradient rule of '${node.kernel}' reads its output but did not declare save.output`);
       return saved.output;
     },
+    gradChunks,
   };
 }
 
 /**
  * Core of backward() and grad(): propagate `seeds` (root tensor -> its gradient) through the tape.
- * `sink(leaf, g)` receives each leaf gradient; `capture` collects gradients of non-leaf targets.
+ * `sink(leaf, g)` receives each leaf gradient; `capture` collects gradients of non-leaf targets;
+ * `chunkable(leaf)` says whether the sink takes a leaf's gradient as it is (so its row blocks may go
+ * to grad-chunk hooks first).
  */
 function propagate(seeds: ReadonlyArray<readonly [Tensor, Tensor]>, opts: BackwardOptions, sink: (leaf: Tensor, g: Tensor) => void,
-  capture?: Map<Node, Tensor>, onStart?: (leaves: ReadonlySet<Tensor>, order: readonly Node[]) => void): void {
+  capture?: Map<Node, Tensor>, onStart?: (leaves: ReadonlySet<Tensor>, order: readonly Node[]) => void, chunkable?: (leaf: Tensor) => boolean): void {
   // like PyTorch, createGraph implies retainGraph unless said otherwise: the new graph reads the old one
   const retain = opts.retainGraph ?? opts.createGraph ?? false;
   const run = (): void => {
@@ -224,11 +251,23 @@ function propagate(seeds: ReadonlyArray<readonly [Tensor, Tensor]>, opts: Backwa
       const sum = leafGrads.get(leaf);
       if (sum) { leafGrads.delete(leaf); sink(leaf, sum); }
     };
+    // Row blocks of a leaf's gradient go to its grad-chunk hooks when this node's contribution is
+    // the leaf's whole gradient: its last pending edge, nothing summed before, taken as it is.
+    const chunksFor = (node: Node) => (i: number): GradChunks | null => {
+      const e = node.edges[i];
+      const hooks = e?.leaf && chunkable && !opts.createGraph ? chunkHooks.get(e.leaf) : undefined;
+      if (!e?.leaf || hooks === undefined || hooks.length === 0 || pending.get(e.leaf) !== 1 || leafGrads.has(e.leaf) || !chunkable!(e.leaf)) return null;
+      const list = [...hooks];
+      return {
+        rows: Math.min(...list.map((h) => h.rows)),
+        emit: (rowStart, block) => withoutTracking(() => { for (const h of list) h.hook(rowStart, block); }),
+      };
+    };
     for (const node of order) {
       const dy = grads.get(node);
       if (!dy) { for (const e of node.edges) if (e.leaf) toLeaf(e.leaf, null); continue; }
       if (capture?.has(node)) capture.set(node, dy);
-      const ctx = contextFor(node);
+      const ctx = contextFor(node, chunksFor(node));
       const gs = node.rule.grad(dy, ctx);
       // saved tensors go as soon as their rule has run (not at the end of the pass), so activations
       // are garbage while the rest of backward allocates gradients, as PyTorch frees saved tensors
@@ -332,7 +371,7 @@ function backwardInner(t: Tensor, seed: Tensor, opts: BackwardOptions, sunk: Ten
       sunk.push(leaf.grad); leaves.push(leaf);
       const hooks = accumulateHooks.get(leaf);
       if (hooks !== undefined && hooks.length > 0) withoutTracking(() => { for (const h of hooks) h(leaf.grad!); });
-    }, undefined, onStart);
+    }, undefined, onStart, (leaf) => leaf.grad === null);
   } finally {
     backwardDepth--;
   }

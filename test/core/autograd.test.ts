@@ -1,13 +1,13 @@
 // Unit tests for the autograd semantics (not gradient values: those are gradchecked elsewhere):
 // accumulation, noGrad, detach, requiresGrad propagation, backward's argument checks, retainGraph,
-// detection of in-place writes to saved tensors, and the post-accumulate-grad hook.
+// detection of in-place writes to saved tensors, the post-accumulate-grad hook and the grad-chunk hook.
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
 import {
-  add, backward, checkpoint, detach, enableGrad, exp, grad, gt, isGradEnabled, mul, noGrad, ones, registerBackwardStartHook, registerPostAccumulateGradHook,
-  slice, sum, tensor, TensorslimError, type Tensor,
+  add, backward, checkpoint, detach, enableGrad, exp, fusedLinear, grad, gt, isGradEnabled, manualSeed, mul, noGrad, ones, randn, registerBackwardStartHook,
+  registerGradChunkHook, registerPostAccumulateGradHook, slice, sum, tensor, TensorslimError, type Tensor,
 } from '../../src/index.js';
 import { vals } from './helpers.js';
 
@@ -281,6 +281,56 @@ describe('registerPostAccumulateGradHook', () => {
     registerPostAccumulateGradHook(z, () => { calls++; });
     sum(mul(x, 2)).backward();
     assert.equal(calls, 0);
+  });
+});
+
+describe('registerGradChunkHook', () => {
+  // loss = sum(relu(x W1^T + b1) W2^T * c): x needs no gradient, so W1's gradient is the first
+  // layer's rule's result alone and may come in row blocks; a run on fresh, equal leaves without
+  // the hook is the truth (bit for bit: each block sums the same rows of dy in the same order).
+  const net = (xGrad = false): { x: Tensor; params: Tensor[]; loss: () => Tensor } => {
+    manualSeed(11);
+    const x = randn([5, 7], { requiresGrad: xGrad }), w1 = randn([10, 7], { requiresGrad: true }), b1 = randn([10], { requiresGrad: true });
+    const w2 = randn([3, 10], { requiresGrad: true }), c = randn([5, 3]);
+    return { x, params: [w1, b1, w2], loss: () => sum(mul(fusedLinear(fusedLinear(x, w1, b1, { relu: true }), w2), c)) };
+  };
+  const grads = (ts: Tensor[]): Float32Array[] => ts.map((t) => Float32Array.from(t.grad!.data as Float32Array));
+
+  test('hands out the weight gradient in row blocks before .grad is set, bit-identical to unsplit', () => {
+    const ref = net();
+    ref.loss().backward();
+    const n = net();
+    const events: string[] = [];
+    const rows: Float32Array[] = [];
+    const h = registerGradChunkHook(n.params[0]!, 4, (r0, g) => { events.push(`${r0}+${g.shape[0]} (grad ${n.params[0]!.grad === null ? 'unset' : 'set'})`); rows.push(Float32Array.from(g.contiguous().data as Float32Array)); });
+    registerPostAccumulateGradHook(n.params[0]!, () => events.push('final'));
+    n.loss().backward();
+    assert.deepEqual(events, ['0+4 (grad unset)', '4+4 (grad unset)', '8+2 (grad unset)', 'final']);
+    assert.deepEqual(grads(n.params), grads(ref.params));
+    const joined = new Float32Array(70);
+    rows.forEach((r, i) => joined.set(r, i * 28));
+    assert.deepEqual(joined, grads(n.params)[0]);
+    // a second backward accumulates into .grad: the sum is not one rule's result, so no blocks
+    events.length = 0;
+    n.loss().backward();
+    assert.deepEqual(events, ['final']);
+    h.remove();
+  });
+
+  test('no blocks when the input needs a gradient too, through grad(), or after remove()', () => {
+    const n = net(true);
+    let blocks = 0;
+    const h = registerGradChunkHook(n.params[0]!, 3, () => { blocks++; });
+    n.loss().backward();
+    grad([n.loss()], [n.params[0]!]);
+    assert.equal(blocks, 0);
+    const m = net();
+    const h2 = registerGradChunkHook(m.params[0]!, 3, () => { blocks++; });
+    h2.remove();
+    m.loss().backward();
+    assert.equal(blocks, 0);
+    h.remove();
+    assert.throws(() => registerGradChunkHook(m.params[0]!, 0, () => {}), /rows must be a positive integer/);
   });
 });
 

@@ -36,7 +36,8 @@ for (const [n, mode] of [[2, 'plain'], [3, 'plain'], [2, 'accumulate']] as const
     const res = await runWorkers('ddp', n, { args: [mode], timeoutMs: 100_000 });
     for (const r of res) assert.equal(r.code, 0, `rank ${r.rank} failed:\n${r.stderr}`);
     for (const r of res) {
-      const o = lastJson<{ buckets: number[]; params: number[][]; identical: boolean; launched: number[]; stats: { steps: number; bytes: number; waitMs: number; overlapMs: number; totalWaitMs: number } }>(r);
+      const o = lastJson<{ buckets: number[]; params: number[][]; identical: boolean; launched: number[]; stats: { steps: number; bytes: number; waitMs: number; overlapMs: number; totalWaitMs: number };
+        pieceBuckets: number[]; piecesIdentical: boolean; pieceParams: number[][]; fromRows: number[] }>(r);
       // cap 64 floats, reverse order: fc2.bias 3 + fc2.weight 24 + fc1.bias 8 = 35; fc1.weight 48 would pass 64
       assert.deepEqual(o.buckets, [35, 48]);
       assertClose(o.params, want, `rank ${r.rank}`);
@@ -46,6 +47,14 @@ for (const [n, mode] of [[2, 'plain'], [3, 'plain'], [2, 'accumulate']] as const
       assert.equal(o.stats.steps, 4);
       assert.equal(o.stats.bytes, 4 * 83);
       assert.ok(o.stats.waitMs >= 0 && o.stats.overlapMs >= 0 && o.stats.totalWaitMs >= o.stats.waitMs);
+      // fc1.weight in row pieces: each started from the rows linear's rule hands out (not when the
+      // whole gradient is a sum over micro-batches: then as one). The gradients are the same bit for
+      // bit; the all-reduce sums each element in an order that depends on where it sits in its
+      // bucket, so on 2 ranks (a + b) the parameters are the same bit for bit, on 3 within the tolerance.
+      assert.deepEqual(o.pieceBuckets, [27, 18, 18, 12, 8]); // fc1.bias (8) after the pieces: final with the whole weight gradient
+      assert.deepEqual(o.fromRows, Array(4).fill(mode === 'plain' ? 3 : 0));
+      if (n === 2) assert.equal(o.piecesIdentical, true, `rank ${r.rank}: row pieces change the parameters on 2 ranks`);
+      assertClose(o.pieceParams, want, `rank ${r.rank}, row pieces`);
     }
   });
 }

@@ -3,7 +3,8 @@
 // argv[2] === 'accumulate': each rank splits its share in two micro-batches, the first under noSync.
 // argv[2] === 'mismatch': rank 1 builds a different model (the cross-rank check must refuse it).
 // argv[2] === 'extras': comm hook, unused parameters, a second backward (see extras()).
-// plain and accumulate also train a replica with overlap off and report whether it is bit-identical.
+// plain and accumulate also train a replica with overlap off and one with fc1.weight reduced in row
+// pieces, and report whether they are bit-identical.
 import { Linear, Parameter, checkpoint, randn, type Sequential, type Tensor } from '../../../src/index.js';
 import { DistributedDataParallel, destroyProcessGroup, getRank, getWorldSize, initProcessGroup } from '../../../src/distributed/index.js';
 import { BATCH, STEPS, buildModel, data, loss, optimizer, params } from './ddp_common.js';
@@ -29,8 +30,12 @@ try {
   const late = buildModel(1000 + rank);
   const ddpLate = await DistributedDataParallel.create(late, { bucketCapMB: 1 / 1024 / 4 });
   ddpLate.overlap = false;
-  const launched: number[] = [];
-  for (const [m, d, opt] of [[model, ddp, optimizer(model)], [late, ddpLate, optimizer(late)]] as const) {
+  // fc1.weight (8 x 6), alone in the last bucket, in row pieces of 64 bytes: 3 pieces of 3, 3, 2 rows;
+  // its bias goes after them
+  const pieces = buildModel(1000 + rank);
+  const ddpPieces = await DistributedDataParallel.create(pieces, { bucketCapMB: 1 / 1024 / 4, gradChunkMB: 64 / 1024 / 1024 });
+  const launched: number[] = [], fromRows: number[] = [];
+  for (const [m, d, opt] of [[model, ddp, optimizer(model)], [late, ddpLate, optimizer(late)], [pieces, ddpPieces, optimizer(pieces)]] as const) {
     for (let s = 0; s < STEPS; s++) {
       opt.zeroGrad();
       if (mode === 'accumulate') {
@@ -42,11 +47,13 @@ try {
       }
       await d.finishGradientSync();
       if (d === ddp) launched.push(d.commStats().launchedInBackward);
+      if (d === ddpPieces) fromRows.push(d.commStats().launchedFromRows);
       opt.step();
     }
   }
-  const identical = params(model).every((a, i) => a.every((v, j) => Object.is(v, params(late)[i]![j])));
-  console.log(JSON.stringify({ rank, buckets: ddp.bucketSizes, params: params(model), identical, launched, stats: ddp.commStats() }));
+  const same = (o: Sequential): boolean => params(model).every((a, i) => a.every((v, j) => Object.is(v, params(o)[i]![j])));
+  console.log(JSON.stringify({ rank, buckets: ddp.bucketSizes, params: params(model), identical: same(late), launched, stats: ddp.commStats(),
+    pieceBuckets: ddpPieces.bucketSizes, piecesIdentical: same(pieces), pieceParams: params(pieces), fromRows }));
   await destroyProcessGroup();
 } catch (e) {
   console.error(`ERROR: ${(e as Error).message}`);
