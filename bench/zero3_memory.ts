@@ -8,8 +8,9 @@
 // Run as a rank (RANK set by the launcher) it measures one configuration: argv model, mode (ddp|zero2|zero3).
 import os from 'node:os';
 import { Adam, F, Tensor, createAnyModel, manualSeed, randint, randn, type Optimizer } from '../src/index.js';
-import { DistributedDataParallel, FullyShardedDataParallel, ZeroRedundancyOptimizer, destroyProcessGroup, getRank, getWorldSize, initProcessGroup, launch } from '../src/distributed/index.js';
-import { machineInfo, root, writeResult, type Json } from './common.js';
+import { DistributedDataParallel, FullyShardedDataParallel, ZeroRedundancyOptimizer, destroyProcessGroup, getRank, getWorldSize, initProcessGroup } from '../src/distributed/index.js';
+import { machineInfo, writeResult, type Json } from './common.js';
+import { rankLines } from './launch_ranks.js';
 
 const STEPS = 3;
 const BATCH = 16;
@@ -60,16 +61,7 @@ async function driver(): Promise<void> {
   for (const model of ['mlp', 'mlp-large']) {
     for (const world of [2, 3]) {
       for (const mode of ['ddp', 'zero2', 'zero3']) {
-        const lines: Json[] = [];
-        const h = launch({
-          nprocPerNode: world, masterPort: 20000 + Math.floor(Math.random() * 20000),
-          command: [process.execPath, '--import', 'tsx', `${root}/bench/zero3_memory.ts`, model, mode],
-          env: { ...process.env, TENSORSLIM_NUM_THREADS: '1' },
-          onLine: (_r, stream, line) => { if (stream === 'stdout' && line.startsWith('{')) lines.push(JSON.parse(line) as Json); else if (stream === 'stderr') process.stderr.write(`${line}\n`); },
-        });
-        const res = await h.done;
-        if (res.exitCode !== 0) throw new Error(`zero3_memory: ${model} ${mode} on ${world} ranks failed: ${res.message}`);
-        lines.sort((a, b) => Number(a['rank']) - Number(b['rank']));
+        const lines = await rankLines('zero3_memory.ts', [model, mode], world);
         const r0 = lines[0]!;
         rows.push({ model, world, mode, paramElements: r0['paramElements'], ranks: lines });
         process.stderr.write(`${model} ${world} ranks ${mode}: params ${String(r0['parameterBytes'])} B, grads ${String(r0['gradientBytes'])} B, state ${String(r0['optimizerStateBytes'])} B, gathered peak ${String(r0['peakGatheredBytes'])} B, step ${Number(r0['stepMs']).toFixed(1)} ms\n`);
