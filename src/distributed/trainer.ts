@@ -214,6 +214,8 @@ export class DataParallelTraining implements DataParallel {
         return norm;
       },
       onEpochEnd: async () => {
+        // the groups' current hyper-parameters: the schedule has moved since the last step
+        full!.paramGroups.forEach(({ params: _p, ...hyper }, i) => { Object.assign(zero!.optimizer.paramGroups[i]!, hyper); });
         const sd = await zero!.consolidateStateDict(0);
         if (sd !== null) full!.loadStateDict(sd);
       },

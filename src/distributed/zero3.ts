@@ -23,8 +23,9 @@
 //   tape's in-place check still holds. When the last of a unit's gradients is final (the
 //   post-accumulate-grad hooks, as DDP's buckets) each of its flat vectors is reduce-scattered
 //   (average, asynchronously) into this rank's shard gradient, and the unit's full gradients and
-//   parameters are freed. The root unit is gathered at the first forward pre-hook and freed after
-//   backward. The optimizer step updates the shards only.
+//   parameters are freed. The root unit is gathered at the start of the step (beginStep: a module
+//   without parameters of its own, such as a tied embedding, may read it before any unit runs) and
+//   freed after backward. The optimizer step updates the shards only.
 // Between fits and around evaluation and checkpoints the model is whole (every unit gathered): the
 //   checkpoint holds the full model and, consolidated on rank 0, the full optimizer state: the file
 //   a single process or DDP writes, so `--resume` works with any world size, with or without ZeRO.
@@ -115,6 +116,8 @@ export class Zero3 {
   private readonly handles: (RemovableHandle | { remove(): void })[] = [];
   private readonly scatters: Promise<void>[] = [];
   private whole = true;
+  /** Between beginStep() and the end of finishBackward(): gathered bytes count toward the peak. */
+  private stepping = false;
   private gatheredBytes = 0;
   /** Most bytes of gathered full parameters alive at once (for the memory benchmark). */
   peakGatheredBytes = 0;
@@ -150,6 +153,7 @@ export class Zero3 {
     }
     this.units = built.filter((u) => u.module !== null);
     this.root = built.find((u) => u.module === null) ?? null;
+    for (const u of built) this.gatheredBytes += u.size * bytesOf(u.dtype); // built whole
     // The inner optimizer's parameter k is flats[k]: group by group, units in order.
     for (let gi = 0; gi < this.groupSizes.length; gi++) for (const u of built) for (const f of u.flats) if (f.group === gi) this.flats.push(f);
     if (opts.inner !== undefined && opts.inner.paramGroups.flatMap((g) => g.params).length === this.flats.length) {
@@ -264,8 +268,8 @@ export class Zero3 {
     for (const u of this.allUnits()) { u.ready = 0; u.reduced = false; }
     const pending = this.scatters.splice(0);
     await Promise.all(pending);
-    if (!this.whole) for (const u of this.units) this.free(u);
-    if (this.root && !this.whole && this.units.length > 0) this.free(this.root);
+    if (!this.whole) for (const u of this.allUnits()) this.free(u);
+    this.stepping = false;
     for (const f of this.flats) f.shardParam.grad = f.grad === null ? null : fromBuffer(f.grad, f.dtype, [f.shard]);
   }
 
@@ -276,7 +280,7 @@ export class Zero3 {
    * @example const norm = await z.step(1.0);
    */
   async step(clipNorm: number | null): Promise<number | null> {
-    this.optimizer.paramGroups.forEach(({ params: _p, ...hyper }, i) => { Object.assign(this.inner.paramGroups[i]!, hyper); });
+    this.syncHyper();
     let norm: number | null = null;
     if (clipNorm !== null) {
       let sq = 0;
@@ -292,12 +296,18 @@ export class Zero3 {
     return norm;
   }
 
-  /** Frees every unit (start of a training step): from here on units are gathered only while used. @example z.beginStep(); */
+  /**
+   * Starts a training step: frees every unit (from here on a unit is gathered only while used) and
+   * gathers the root unit, kept until finishBackward(). Every rank must call it.
+   * @example z.beginStep();
+   */
   beginStep(): void {
-    if (!this.whole) return;
-    this.whole = false;
-    for (const u of this.units) this.free(u);
-    if (this.root && this.units.length > 0) this.free(this.root); // else no pre-hook would gather it
+    if (this.whole) {
+      this.whole = false;
+      for (const u of this.units) this.free(u);
+    }
+    this.stepping = true;
+    this.gatherRoot(); // before any module runs: a unit without parameters of its own (a tied embedding) may read it first
   }
 
   /**
@@ -316,6 +326,7 @@ export class Zero3 {
    * @example const sd = await z.consolidateStateDict(0);
    */
   consolidateStateDict(to = 0): Promise<OptimizerStateDict | null> {
+    this.syncHyper(); // the groups' current hyper-parameters (the schedule has moved since the step)
     this.numberParams();
     return consolidateShardedState(this.flats, this.inner, this.group, to, this.groupSizes);
   }
@@ -324,6 +335,11 @@ export class Zero3 {
   loadStateDict(sd: OptimizerStateDict): void {
     this.numberParams();
     loadShardedState(this.flats, this.inner, this.group, sd, this.groupSizes, (f, i) => this.indexInGroup.get(f.params[i] as Parameter)!, `${OP}: loading the optimizer state`);
+  }
+
+  // The Trainer optimizer's hyper-parameters (lr from its schedule, weight decay, ...) into the inner one's groups.
+  private syncHyper(): void {
+    this.optimizer.paramGroups.forEach(({ params: _p, ...hyper }, i) => { Object.assign(this.inner.paramGroups[i]!, hyper); });
   }
 
   // ids: each flat parameter's index in the full optimizer's numbering (groups in order).
@@ -378,7 +394,7 @@ export class Zero3 {
     t.version = version;
     u.gathered = true;
     this.gatheredBytes += bytes;
-    this.peakGatheredBytes = Math.max(this.peakGatheredBytes, this.gatheredBytes);
+    if (this.stepping) this.peakGatheredBytes = Math.max(this.peakGatheredBytes, this.gatheredBytes);
   }
 
   private free(u: Unit3): void {
