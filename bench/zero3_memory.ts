@@ -1,15 +1,19 @@
-// Per-rank memory of ZeRO stage 3 (FullyShardedDataParallel) against DDP and ZeRO-2 (issue #13):
-// the parameter, gradient and optimizer-state bytes a rank holds between steps, measured from the
-// live tensors after real Adam steps of the `mlp` (LeNet-300-100) and `mlp-large` (784-1200-1200-10,
-// dropout off) presets on 2 and 3 ranks over loopback; for ZeRO-3 also the most bytes of gathered
-// full parameters alive at once during a step, the peak RSS and each mode's mean step time
-// (orientation only: 2 shared cores, 1 thread per rank). All modes in the same run.
+// Per-rank memory of ZeRO stage 3 against DDP and ZeRO-2 (issue #13): the parameter, gradient and
+// optimizer-state bytes a rank holds between steps, measured from the live tensors after real Adam
+// steps of the `mlp` (LeNet-300-100) and `mlp-large` (784-1200-1200-10, dropout off) presets on 2 and
+// 3 ranks over loopback; for ZeRO-3 also the most bytes of gathered full parameters alive at once
+// during a step, the peak RSS and each mode's mean step time (orientation only: 2 shared cores, 1
+// thread per rank). Two ZeRO-3s: `fsdp` (FullyShardedDataParallel: async gathers with one unit of
+// prefetch, each unit's forward recomputed in backward) and `zero3` (Zero3, what the Trainer and
+// `train --zero 3` run: blocking per-unit gathers from forward pre-hooks, the unit freed after its
+// forward and gathered again for its backward, no recomputation). All modes in the same run.
 //   npx tsx bench/zero3_memory.ts            # writes bench/results/zero3-memory.json
-// Run as a rank (RANK set by the launcher) it measures one configuration: argv model, mode (ddp|zero2|zero3).
+// Run as a rank (RANK set by the launcher) it measures one configuration: argv model, mode (ddp|zero2|fsdp|zero3).
 import os from 'node:os';
 import { Adam, F, Tensor, createAnyModel, manualSeed, randint, randn, type Optimizer } from '../src/index.js';
-import { DistributedDataParallel, FullyShardedDataParallel, ZeroRedundancyOptimizer, destroyProcessGroup, getRank, getWorldSize, initProcessGroup, launch } from '../src/distributed/index.js';
-import { machineInfo, root, writeResult, type Json } from './common.js';
+import { DistributedDataParallel, FullyShardedDataParallel, ZeroRedundancyOptimizer, Zero3, defaultGroup, destroyProcessGroup, getRank, getWorldSize, initProcessGroup } from '../src/distributed/index.js';
+import { machineInfo, writeResult, type Json } from './common.js';
+import { rankLines } from './launch_ranks.js';
 
 const STEPS = 3;
 const BATCH = 16;
@@ -40,6 +44,14 @@ async function rankMain(modelName: string, mode: string): Promise<void> {
     await z.broadcastParameters();
     step = async () => { z.zeroGrad(); F.crossEntropy(model.call(x) as Tensor, y).backward(); await z.step(); };
     held = () => ({ parameterBytes: bytes(model.parameters()), gradientBytes: bytes(model.parameters().map((p) => p.grad)) + bytes(z.optimizer.paramGroups.flatMap((g) => g.params).map((p) => p.grad)), optimizerStateBytes: z.stateBytes(), peakGatheredBytes: 0 });
+  } else if (mode === 'zero3') {
+    // ZeRO-3 as the Trainer runs it (train --zero 3): per-unit gather in forward pre-hooks, the unit
+    // freed after forward and gathered again for its backward (no recomputation).
+    for (const p of model.parameters()) await defaultGroup('zero3_memory').broadcast(p, 0);
+    const opt = new Adam(model.parameters(), { lr: 1e-3 });
+    const z = new Zero3(model, opt, defaultGroup('zero3_memory'));
+    step = async () => { z.beginStep(); F.crossEntropy(model.call(x) as Tensor, y).backward(); await z.finishBackward(); await z.step(null); };
+    held = () => z.memory();
   } else {
     const fsdp = await FullyShardedDataParallel.create(model);
     const opt = new Adam(fsdp.parameters(), { lr: 1e-3 });
@@ -59,17 +71,8 @@ async function driver(): Promise<void> {
   const rows: Json[] = [];
   for (const model of ['mlp', 'mlp-large']) {
     for (const world of [2, 3]) {
-      for (const mode of ['ddp', 'zero2', 'zero3']) {
-        const lines: Json[] = [];
-        const h = launch({
-          nprocPerNode: world, masterPort: 20000 + Math.floor(Math.random() * 20000),
-          command: [process.execPath, '--import', 'tsx', `${root}/bench/zero3_memory.ts`, model, mode],
-          env: { ...process.env, TENSORSLIM_NUM_THREADS: '1' },
-          onLine: (_r, stream, line) => { if (stream === 'stdout' && line.startsWith('{')) lines.push(JSON.parse(line) as Json); else if (stream === 'stderr') process.stderr.write(`${line}\n`); },
-        });
-        const res = await h.done;
-        if (res.exitCode !== 0) throw new Error(`zero3_memory: ${model} ${mode} on ${world} ranks failed: ${res.message}`);
-        lines.sort((a, b) => Number(a['rank']) - Number(b['rank']));
+      for (const mode of ['ddp', 'zero2', 'fsdp', 'zero3']) {
+        const lines = await rankLines('zero3_memory.ts', [model, mode], world);
         const r0 = lines[0]!;
         rows.push({ model, world, mode, paramElements: r0['paramElements'], ranks: lines });
         process.stderr.write(`${model} ${world} ranks ${mode}: params ${String(r0['parameterBytes'])} B, grads ${String(r0['gradientBytes'])} B, state ${String(r0['optimizerStateBytes'])} B, gathered peak ${String(r0['peakGatheredBytes'])} B, step ${Number(r0['stepMs']).toFixed(1)} ms\n`);
@@ -78,7 +81,7 @@ async function driver(): Promise<void> {
   }
   const out = writeResult('zero3-memory', {
     date: new Date().toISOString(), optimizer: 'Adam', batchPerRank: BATCH, threadsPerRank: 1,
-    peer: 'DistributedDataParallel + Adam and ZeroRedundancyOptimizer stage 2 + Adam in the same run', rows,
+    peer: 'DistributedDataParallel + Adam, ZeroRedundancyOptimizer stage 2 + Adam and FullyShardedDataParallel + Adam in the same run', rows,
     machine: machineInfo({ cpuPath: process.env['TENSORSLIM_CPU_PATH'] ?? 'auto', loadavgAtStart }),
   });
   process.stderr.write(`wrote ${out.current}\n`);

@@ -6,8 +6,9 @@
 // Run as a rank (RANK set by the launcher) it measures one configuration: argv model, mode (ddp|zero1|zero2).
 import os from 'node:os';
 import { Adam, Tensor, type AdamOptions, createAnyModel, gptLoss, isGptModel, manualSeed, randint, randn, F, type Optimizer } from '../src/index.js';
-import { DistributedDataParallel, ZeroRedundancyOptimizer, destroyProcessGroup, getRank, getWorldSize, initProcessGroup, launch } from '../src/distributed/index.js';
-import { machineInfo, root, writeResult, type Json } from './common.js';
+import { DistributedDataParallel, ZeroRedundancyOptimizer, destroyProcessGroup, getRank, getWorldSize, initProcessGroup } from '../src/distributed/index.js';
+import { machineInfo, writeResult, type Json } from './common.js';
+import { rankLines } from './launch_ranks.js';
 
 const STEPS = 3;
 
@@ -58,15 +59,7 @@ async function driver(): Promise<void> {
   for (const model of ['mlp', 'gpt-tiny']) {
     for (const world of [2, 3]) {
       for (const mode of ['ddp', 'zero1', 'zero2']) {
-        const lines: Json[] = [];
-        const h = launch({
-          nprocPerNode: world, masterPort: 20000 + Math.floor(Math.random() * 20000),
-          command: [process.execPath, '--import', 'tsx', `${root}/bench/zero_memory.ts`, model, mode],
-          env: { ...process.env, TENSORSLIM_NUM_THREADS: '1' },
-          onLine: (_r, stream, line) => { if (stream === 'stdout' && line.startsWith('{')) lines.push(JSON.parse(line) as Json); else if (stream === 'stderr') process.stderr.write(`${line}\n`); },
-        });
-        const res = await h.done;
-        if (res.exitCode !== 0) throw new Error(`zero_memory: ${model} ${mode} on ${world} ranks failed: ${res.message}`);
+        const lines = await rankLines('zero_memory.ts', [model, mode], world);
         const r0 = lines.find((l) => l['rank'] === 0)!;
         rows.push({ model, world, mode, paramElements: r0['paramElements'], optimizerStateBytesPerRank: lines.map((l) => l['optimizerStateBytes']), gradBytesBetweenStepsPerRank: lines.map((l) => l['gradBytesBetweenSteps']), stepMsRank0: r0['stepMs'] });
         process.stderr.write(`${model} ${world} ranks ${mode}: state ${String(r0['optimizerStateBytes'])} B/rank, grads ${String(r0['gradBytesBetweenSteps'])} B/rank, step ${Number(r0['stepMs']).toFixed(1)} ms\n`);

@@ -29,7 +29,7 @@ function quiet(ctx: CliContext): CliContext {
  * Joins the process group when launched as several ranks (else returns a single-process run).
  * @example const run = await launchedRun(ctx, 'train', { out: flags.out });
  */
-export async function launchedRun(ctx: CliContext, command: string, o: { out?: string | undefined; commHook?: CommHookSpec; zero?: 1 | 2 } = {}): Promise<LaunchedRun> {
+export async function launchedRun(ctx: CliContext, command: string, o: { out?: string | undefined; commHook?: CommHookSpec; zero?: 1 | 2 | 3 } = {}): Promise<LaunchedRun> {
   let world = 1;
   try { world = readLaunchEnv(ctx.env).worldSize; } catch (e) { throw new UsageError(command, (e as Error).message); }
   const restartFrom = restartCheckpoint(o.out, ctx.env);

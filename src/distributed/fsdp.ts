@@ -35,8 +35,8 @@ import type { Linear } from '../nn/linear.js';
 import * as ops from '../ops/index.js';
 import { GPT } from '../models/gpt.js';
 import { defaultGroup, type ProcessGroup } from './process_group.js';
+import { bytesOf, contiguousData, copyShard, flatLayout, newFloatArray as newArray, type FloatArray } from './flat_shard.js';
 
-type FloatArray = Float32Array | Float64Array;
 type AnyUnit = Module<[Tensor], Tensor>;
 
 export interface FullyShardedOptions {
@@ -67,17 +67,6 @@ interface Unit {
   /** This rank's shard: the Parameter the optimizer updates. */
   shardParam: Parameter;
 }
-
-function newArray(dtype: FloatDType, n: number): FloatArray {
-  return dtype === 'float64' ? new Float64Array(n) : new Float32Array(n);
-}
-
-function contiguousData(t: Tensor): FloatArray {
-  const c = t.isContiguous() ? t : t.contiguous();
-  return c.data.subarray(c.offset, c.offset + c.size) as FloatArray;
-}
-
-function bytesOf(dtype: FloatDType): number { return dtype === 'float64' ? 8 : 4; }
 
 function setSlot(s: Slot, p: Parameter | null): void {
   (s.owner as unknown as Record<string, Parameter | null>)[s.name] = p;
@@ -164,17 +153,10 @@ export class FullyShardedDataParallel {
       if (dtypes.size > 1) throw new Error(`${op}: ${what} mixes parameter dtypes (${[...dtypes].join(', ')}); give each unit one float dtype`);
       const dtype = (params[0]?.dtype ?? 'float32') as FloatDType;
       if (dtype !== 'float32' && dtype !== 'float64') throw new Error(`${op}: ${what} has ${dtype} parameters; only float32 and float64 parameters can be sharded`);
-      const offsets: number[] = [];
-      let total = 0;
-      for (const p of params) { offsets.push(total); total += p.size; }
-      const shard = Math.ceil(total / n);
+      const layout = flatLayout(params.map((p) => p.size), n);
+      const { offsets, total, shard } = layout;
       const data = newArray(dtype, shard);
-      const lo = rank * shard;
-      params.forEach((p, i) => {
-        const a = Math.max(lo, offsets[i]!);
-        const b = Math.min(lo + shard, offsets[i]! + p.size);
-        if (a < b) data.set(contiguousData(p).subarray(a - offsets[i]!, b - offsets[i]!), a - lo);
-      });
+      copyShard(data, params.map(contiguousData), layout, rank);
       const shardParam = new Parameter(fromBuffer(data, dtype, [shard]));
       const unit: Unit = { module: m, dtype, shapes: params.map((p) => p.shape), slots, offsets, total, shard, shardParam };
       if (root) this.root = unit; else this.units.push(unit);

@@ -22,3 +22,4 @@ export { ZeroRedundancyOptimizer, type ZeroOptions, type OptimizerClass } from '
 export { copyToParallel, reduceFromParallel, ColumnParallelLinear, RowParallelLinear, TensorParallelMLP, TensorParallelAttention, parallelizeTransformer } from './tensor_parallel.js';
 export { GPipeGPT, type GPipeOptions, type PipelineSchedule } from './pipeline.js';
 export { FullyShardedDataParallel, gptUnits, type FullyShardedOptions } from './fsdp.js';
+export { Zero3, zero3Units } from './zero3.js';

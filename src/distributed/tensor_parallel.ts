@@ -79,13 +79,8 @@ function blockRows(rank: number, world: number, n: number): number[] {
   return Array.from({ length: k }, (_, i) => rank * k + i);
 }
 
-/**
- * A Linear whose output features are split across the group: rank r holds rows `rows` of the full
- * weight (default: the r-th contiguous block) and returns those output features. Build it from the
- * full layer (every rank passes the same one) with `fromLinear`.
- * @example const fc = ColumnParallelLinear.fromLinear(new Linear(64, 256), { group: pg }); // weight (256 / N, 64)
- */
-export class ColumnParallelLinear extends Module<[x: Tensor], Tensor> {
+// The parameters of a column- or row-parallel Linear: this rank's part of the weight and bias.
+abstract class ParallelLinearBase extends Module<[x: Tensor], Tensor> {
   declare weight: Parameter;
   declare bias: Parameter | null;
   constructor(weight: Tensor, bias: Tensor | null, readonly group: ProcessGroup) {
@@ -93,6 +88,15 @@ export class ColumnParallelLinear extends Module<[x: Tensor], Tensor> {
     this.registerParameter('weight', new Parameter(weight));
     this.registerParameter('bias', bias === null ? null : new Parameter(bias));
   }
+}
+
+/**
+ * A Linear whose output features are split across the group: rank r holds rows `rows` of the full
+ * weight (default: the r-th contiguous block) and returns those output features. Build it from the
+ * full layer (every rank passes the same one) with `fromLinear`.
+ * @example const fc = ColumnParallelLinear.fromLinear(new Linear(64, 256), { group: pg }); // weight (256 / N, 64)
+ */
+export class ColumnParallelLinear extends ParallelLinearBase {
 
   /** This rank's share of `linear` (rows `rows`, default the rank's contiguous block of outFeatures / N). */
   static fromLinear(linear: Linear, opts: { group?: ProcessGroup; rows?: readonly number[] } = {}): ColumnParallelLinear {
@@ -114,14 +118,7 @@ export class ColumnParallelLinear extends Module<[x: Tensor], Tensor> {
  * added once after the sum. Every rank returns the full output.
  * @example const proj = RowParallelLinear.fromLinear(new Linear(256, 64), { group: pg }); // weight (64, 256 / N)
  */
-export class RowParallelLinear extends Module<[x: Tensor], Tensor> {
-  declare weight: Parameter;
-  declare bias: Parameter | null;
-  constructor(weight: Tensor, bias: Tensor | null, readonly group: ProcessGroup) {
-    super();
-    this.registerParameter('weight', new Parameter(weight));
-    this.registerParameter('bias', bias === null ? null : new Parameter(bias));
-  }
+export class RowParallelLinear extends ParallelLinearBase {
 
   /** This rank's share of `linear`: its block of inFeatures / N input columns (the bias whole). */
   static fromLinear(linear: Linear, opts: { group?: ProcessGroup } = {}): RowParallelLinear {

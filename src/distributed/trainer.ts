@@ -11,6 +11,7 @@ import type { Dataset } from '../data/dataset.js';
 import type { Callback, DataParallel, EpochAccumulators, TrainLoader } from '../train/index.js';
 import { DistributedDataParallel, type DistributedDataParallelOptions } from './ddp.js';
 import { ZeroRedundancyOptimizer, type OptimizerClass } from './zero.js';
+import { Zero3 } from './zero3.js';
 import type { Optimizer, OptimizerOptions } from '../optim/index.js';
 import type { CommHookSpec } from './comm_hooks.js';
 import { defaultGroup, initProcessGroup, isInitialized, type ProcessGroup } from './process_group.js';
@@ -110,9 +111,10 @@ export interface DataParallelOptions extends Omit<DistributedDataParallelOptions
    * ZeRO stage 1 or 2 instead of DDP: the Trainer's optimizer is replaced, for the step, by a
    * ZeroRedundancyOptimizer of the same class and hyper-parameters (its state sharded over the
    * ranks; stage 2 also the gradients); checkpoints hold the consolidated state (the file DDP would
-   * write). Not with commHook.
+   * write). Not with commHook. 3: the parameters are sharded too (zero3.ts: gathered per unit for
+   * its forward and its backward, gradients reduce-scattered per unit); the same checkpoints.
    */
-  zero?: 1 | 2;
+  zero?: 1 | 2 | 3;
 }
 
 /**
@@ -134,7 +136,7 @@ export class DataParallelTraining implements DataParallel {
   constructor(readonly group: ProcessGroup, private readonly ddpOptions: DataParallelOptions = {}) {
     this.rank = group.rank;
     this.worldSize = group.worldSize;
-    if (ddpOptions.zero !== undefined && ddpOptions.zero !== 1 && ddpOptions.zero !== 2) throw new Error(`dataParallel: zero must be 1 or 2, got ${String(ddpOptions.zero)}`);
+    if (ddpOptions.zero !== undefined && ddpOptions.zero !== 1 && ddpOptions.zero !== 2 && ddpOptions.zero !== 3) throw new Error(`dataParallel: zero must be 1, 2 or 3, got ${String(ddpOptions.zero)}`);
     if (ddpOptions.zero !== undefined && ddpOptions.commHook !== undefined) throw new Error('dataParallel: a comm hook compresses DDP\'s all-reduce; ZeRO reduces the gradients itself: give zero or commHook, not both');
   }
 
@@ -145,6 +147,7 @@ export class DataParallelTraining implements DataParallel {
 
   /** See DataParallel.callback. @example callbacks: [dp.callback({ accumulating: true })] */
   callback<B>(opts: { accumulating?: boolean } = {}): Callback<B> {
+    if (this.ddpOptions.zero === 3) return this.zero3Callback<B>();
     if (this.ddpOptions.zero !== undefined) return this.zeroCallback<B>(this.ddpOptions.zero, opts.accumulating ?? false);
     return {
       onTrainBegin: async (t) => {
@@ -211,6 +214,8 @@ export class DataParallelTraining implements DataParallel {
         return norm;
       },
       onEpochEnd: async () => {
+        // the groups' current hyper-parameters: the schedule has moved since the last step
+        full!.paramGroups.forEach(({ params: _p, ...hyper }, i) => { Object.assign(zero!.optimizer.paramGroups[i]!, hyper); });
         const sd = await zero!.consolidateStateDict(0);
         if (sd !== null) full!.loadStateDict(sd);
       },
@@ -218,8 +223,50 @@ export class DataParallelTraining implements DataParallel {
     };
   }
 
+  /** The ZeRO-3 state of the fit in progress (null otherwise): its memory() is what a rank holds. */
+  zero3: Zero3 | null = null;
+  private readonly zero3Inner = new WeakMap<Optimizer, { inner: Optimizer<OptimizerOptions>; params: Tensor[] }>();
+
+  // ZeRO-3 in the Trainer (zero3.ts): the Trainer's optimizer keeps the hyper-parameters (LR
+  // schedule) and, on rank 0 around checkpoints, the consolidated state; the inner optimizer over
+  // the shards steps. The model is whole from the start of the fit to the first step, at every
+  // epoch end (evaluation and the checkpoint; reduceEpoch precedes the evaluation) and after the fit.
+  // A later fit with the same optimizer over the same parameters keeps its inner optimizer's state.
+  private zero3Callback<B>(): Callback<B> {
+    let z: Zero3 | null = null;
+    let full: Optimizer | null = null;
+    return {
+      onTrainBegin: async (t) => {
+        full = t.optimizer;
+        const params = full.paramGroups.flatMap((g) => g.params);
+        for (const p of params) await this.group.broadcast(p, 0); // rank 0's weights everywhere, as DDP does
+        const prev = this.zero3Inner.get(full);
+        const reuse = prev !== undefined && prev.params.length === params.length && prev.params.every((p, i) => p === params[i]);
+        z = new Zero3(t.model, full, this.group, reuse ? { inner: prev.inner } : {});
+        this.zero3Inner.set(full, { inner: z.inner, params });
+        if (!reuse) {
+          // A resumed run: every rank loaded the checkpoint's full state (see zeroCallback).
+          const flag = await this.group.allReduce(fromBuffer(new Int32Array([full.state.size > 0 ? 1 : 0]), 'int32', [1]), 'min');
+          if ((flag.data as Int32Array)[0] === 1) z.loadStateDict(full.stateDict());
+        }
+        full.state.clear();
+        this.zero3 = z;
+      },
+      onStepBegin: () => { full!.state.clear(); z!.gradientScale = this.weight; z!.beginStep(); },
+      onAfterBackward: () => z!.finishBackward(),
+      onOptimizerStep: (_t, clipNorm) => z!.step(clipNorm),
+      onEpochEnd: async () => {
+        z!.materialize();
+        const sd = await z!.consolidateStateDict(0);
+        if (sd !== null) full!.loadStateDict(sd);
+      },
+      onTrainEnd: () => { z?.finish(); z = null; this.zero3 = null; },
+    };
+  }
+
   /** See DataParallel.reduceEpoch: sums over ranks; the time is the slowest rank's. @example await dp.reduceEpoch(accum) */
   async reduceEpoch(a: EpochAccumulators): Promise<EpochAccumulators> {
+    this.zero3?.materialize(); // the Trainer evaluates next: the whole model on every rank
     const sums = await this.group.allReduce(fromBuffer(new Float64Array([a.lossSum, a.samples, a.correct, a.counted]), 'float64', [4]), 'sum');
     const time = await this.group.allReduce(fromBuffer(new Float64Array([a.seconds]), 'float64', [1]), 'max');
     const s = sums.data as Float64Array;

@@ -22,11 +22,11 @@
 
 import type { FloatDType } from '../backend/dtype.js';
 import { fromBuffer, Tensor } from '../core/tensor.js';
-import type { Optimizer, OptimizerOptions, OptimizerStateDict, PackedParamGroup, ParamGroupInput, ParamState, ParamsInput } from '../optim/optimizer.js';
+import type { Optimizer, OptimizerOptions, OptimizerStateDict, ParamGroupInput, ParamsInput } from '../optim/optimizer.js';
 import { defaultGroup, type ProcessGroup } from './process_group.js';
+import { consolidateShardedState, contiguousData, copyShard, flatLayout, loadShardedState, newFloatArray as newArray, type FloatArray, type ShardedFlat } from './flat_shard.js';
 import { registerBackwardStartHook, registerPostAccumulateGradHook, type BackwardStartInfo } from '../autograd/index.js';
 
-type FloatArray = Float32Array | Float64Array;
 
 /** An optimizer class of src/optim (SGD, Adam, AdamW) or a subclass: `new C(params, opts)`. */
 export type OptimizerClass<O extends OptimizerOptions, A = Partial<O>> = new (params: ParamsInput<O>, opts: A) => Optimizer<O>;
@@ -58,28 +58,7 @@ interface Bucket {
 }
 
 // One flat vector: the parameters of one group with one dtype, and this rank's shard of it.
-interface Flat {
-  group: number;
-  dtype: FloatDType;
-  params: Tensor[];
-  /** Index of each parameter in the optimizer's numbering (through the groups, in order). */
-  ids: number[];
-  offsets: number[];
-  total: number;
-  /** Shard length: ceil(total / N); the flat vector is padded to N * shard. */
-  shard: number;
-  /** This rank's shard as the one parameter the inner optimizer sees. */
-  shardParam: Tensor;
-}
-
-function newArray(dtype: FloatDType, n: number): FloatArray {
-  return dtype === 'float64' ? new Float64Array(n) : new Float32Array(n);
-}
-
-function contiguousData(t: Tensor): FloatArray {
-  const c = t.isContiguous() ? t : t.contiguous();
-  return c.data.subarray(c.offset, c.offset + c.size) as FloatArray;
-}
+type Flat = ShardedFlat;
 
 /**
  * ZeRO stage 1/2: wraps an optimizer class so that each rank keeps 1/N of its state (stage 1) and
@@ -151,10 +130,7 @@ export class ZeroRedundancyOptimizer<O extends OptimizerOptions, A = Partial<O>>
       });
       const shards: Tensor[] = [];
       for (const [dtype, e] of byDtype) {
-        const offsets: number[] = [];
-        let total = 0;
-        for (const p of e.params) { offsets.push(total); total += p.size; }
-        const shard = Math.ceil(total / n);
+        const { offsets, total, shard } = flatLayout(e.params.map((p) => p.size), n);
         const data = newArray(dtype, shard);
         const shardParam = fromBuffer(data, dtype, [shard]);
         shardParam.requiresGrad = true;
@@ -448,30 +424,10 @@ export class ZeroRedundancyOptimizer<O extends OptimizerOptions, A = Partial<O>>
    * ZeroRedundancyOptimizer with any world size. Every rank must call it.
    * @example const sd = await zero.consolidateStateDict(0); if (sd) saveJson(sd);
    */
-  async consolidateStateDict(to = 0): Promise<OptimizerStateDict | null> {
-    const inner = this.optimizer.stateDict();
-    const state: Record<number, ParamState> = {};
-    for (const [k, f] of this.flats.entries()) {
-      const s = inner.state[k];
-      if (s === undefined) continue; // no step yet: the same on every rank
-      for (const key of Object.keys(s).sort()) {
-        const v = s[key]!;
-        if (!(v instanceof Tensor)) {
-          for (const id of f.ids) (state[id] ??= {})[key] = v;
-          continue;
-        }
-        const all = (await this.group.allGather(v)).data as FloatArray;
-        if (this.group.rank !== to) continue;
-        f.params.forEach((p, i) => {
-          (state[f.ids[i]!] ??= {})[key] = fromBuffer(all.slice(f.offsets[i]!, f.offsets[i]! + p.size), f.dtype, p.shape);
-        });
-      }
-    }
-    if (this.group.rank !== to) return null;
-    let id = 0;
-    const paramGroups: PackedParamGroup[] = inner.paramGroups.map((g, gi) => ({ ...g, params: this.groupParams[gi]!.map(() => id++) }));
-    return { state, paramGroups };
+  consolidateStateDict(to = 0): Promise<OptimizerStateDict | null> {
+    return consolidateShardedState(this.flats, this.optimizer as unknown as Optimizer<OptimizerOptions>, this.group, to, this.groupParams.map((ps) => ps.length));
   }
+
 
   /**
    * Loads a full state dict (from `consolidateStateDict` or from the wrapped optimizer over the same
@@ -481,41 +437,9 @@ export class ZeroRedundancyOptimizer<O extends OptimizerOptions, A = Partial<O>>
    * @example zero.loadStateDict(checkpoint.optimizer); // on every rank, the dict consolidateStateDict gave
    */
   loadStateDict(sd: OptimizerStateDict): void {
-    const op = 'ZeroRedundancyOptimizer.loadStateDict';
-    if (typeof sd !== 'object' || sd === null || !Array.isArray(sd.paramGroups) || typeof sd.state !== 'object' || sd.state === null) throw new Error(`${op}: expected an object {state, paramGroups} as returned by stateDict()`);
-    if (sd.paramGroups.length !== this.groupParams.length) throw new Error(`${op}: the state dict has ${sd.paramGroups.length} parameter groups, this optimizer has ${this.groupParams.length}`);
-    sd.paramGroups.forEach((g, gi) => {
-      if (!Array.isArray(g.params) || g.params.length !== this.groupParams[gi]!.length) throw new Error(`${op}: parameter group ${gi} of the state dict has ${Array.isArray(g.params) ? g.params.length : 'no'} parameters, this optimizer's has ${this.groupParams[gi]!.length}`);
-    });
-    const rank = this.group.rank;
-    const n = this.group.worldSize;
-    const shardState: Record<number, ParamState> = {};
-    for (const [k, f] of this.flats.entries()) {
-      const saved = f.ids.map((_, i) => sd.state[sd.paramGroups[f.group]!.params[this.indexInGroup(f, i)]!]);
-      const keys = new Set<string>();
-      for (const s of saved) if (s !== undefined) for (const key of Object.keys(s)) keys.add(key);
-      if (keys.size === 0) continue;
-      const out: ParamState = {};
-      for (const key of keys) {
-        const first = saved.find((s) => s !== undefined && s[key] !== undefined)![key]!;
-        if (!(first instanceof Tensor) || (key === 'step' && first.size === 1)) { out[key] = first instanceof Tensor ? first.item() : first; continue; }
-        const full = newArray(f.dtype, f.shard * n);
-        f.params.forEach((p, i) => {
-          const v = saved[i]?.[key];
-          if (v === undefined) return;
-          if (!(v instanceof Tensor) || v.size !== p.size) throw new Error(`${op}: state '${key}' of parameter ${f.ids[i]} should be a tensor of ${p.size} elements (shape ${p.shape.join('x')})`);
-          const d = contiguousData(v);
-          full.set(v.dtype === f.dtype ? d : Array.from(d), f.offsets[i]!);
-        });
-        out[key] = fromBuffer(full.slice(rank * f.shard, (rank + 1) * f.shard), f.dtype, [f.shard]);
-      }
-      shardState[k] = out;
-    }
-    let id = 0;
-    const groups: PackedParamGroup[] = sd.paramGroups.map((g) => ({ ...g, params: [] as number[] }));
-    for (const f of this.flats) groups[f.group]!.params.push(id++);
-    this.optimizer.loadStateDict({ state: shardState, paramGroups: groups });
+    loadShardedState(this.flats, this.optimizer as unknown as Optimizer<OptimizerOptions>, this.group, sd, this.groupParams.map((ps) => ps.length), (f, i) => this.indexInGroup(f, i), 'ZeroRedundancyOptimizer.loadStateDict');
   }
+
 
   private indexInGroup(f: Flat, i: number): number {
     return this.groupParams[f.group]!.indexOf(f.params[i]!);
@@ -525,15 +449,8 @@ export class ZeroRedundancyOptimizer<O extends OptimizerOptions, A = Partial<O>>
   private readShard(f: Flat, rank: number): void {
     const dst = f.shardParam.data as FloatArray;
     dst.fill(0);
-    const lo = rank * f.shard;
-    const hi = lo + f.shard;
-    f.params.forEach((p, i) => {
-      const a = Math.max(lo, f.offsets[i]!);
-      const b = Math.min(hi, f.offsets[i]! + p.size);
-      if (a >= b) return;
-      const src = contiguousData(p);
-      dst.set(src.subarray(a - f.offsets[i]!, b - f.offsets[i]!), a - lo);
-    });
+    copyShard(dst, f.params.map(contiguousData), f, rank);
     f.shardParam.version++;
   }
+
 }

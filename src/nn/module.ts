@@ -156,14 +156,19 @@ export abstract class Module<Args extends unknown[] = [Tensor], Out = Tensor> {
 
   /**
    * Register a hook run before every forward(). Return new args (an array) to replace them.
+   * `prepend`: run it before the hooks already registered (ZeRO-3 gathers the parameters that a
+   * pruning hook then reads).
    *
    * @example
    * const h = lin.registerForwardPreHook((m, [x]) => [ops.mul(x, 2)]);
    * h.remove();
    */
-  registerForwardPreHook(hook: ForwardPreHook<this, Args>): RemovableHandle {
+  registerForwardPreHook(hook: ForwardPreHook<this, Args>, opts: { prepend?: boolean } = {}): RemovableHandle {
     const id = nextHookId++;
+    const earlier = opts.prepend ? [...this.#preHooks] : [];
+    if (opts.prepend) this.#preHooks.clear();
     this.#preHooks.set(id, hook as ErasedHook);
+    for (const [k, h] of earlier) this.#preHooks.set(k, h);
     const map = this.#preHooks;
     return { id, remove: () => { map.delete(id); } };
   }

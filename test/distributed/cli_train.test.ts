@@ -4,9 +4,10 @@
 // restart resumes from --out. Tolerance: every rank trains on half of the same global batch, so the
 // runs differ only by float32 summation order: test accuracy within 0.5 points, test loss within
 // 1e-4 relative (observed: equal to 1e-15). 40 steps of batch 64 on the embedded digits.
-// --zero 2 (restarted once from its own --out) writes the checkpoint the DDP run writes: weights and
-// Adam moments within 1e-6 relative + 1e-9 absolute (float32 reductions in another grouping;
-// observed on 2 ranks: bit-identical), the same step counts and parameter groups.
+// --zero 2 and --zero 3 (each restarted once from its own --out, the consolidated file) write the
+// checkpoint the DDP run writes: weights and Adam moments within 1e-6 relative + 1e-9 absolute
+// (float32 reductions in another grouping; observed on 2 ranks: bit-identical), the same step counts
+// and parameter groups; that file is the single-process layout, so it resumes with any world size.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
@@ -84,7 +85,7 @@ test('launch -- tensorslim train on 2 ranks reaches the single-process result; r
   assert.match(r.stderr, /\[rank 0\] train mlp .*batch 64 \(32 per rank x 2 ranks\)/);
 });
 
-for (const zero of [null, 2] as const) {
+for (const zero of [null, 2, 3] as const) {
 test(`after a launcher restart every rank resumes from --out and ends where an uninterrupted run ends${zero ? ` (--zero ${zero}: the checkpoint is DDP's)` : ''}`, { skip, timeout: 300_000 }, async () => {
   const want = await single();
   const dir = mkdtempSync(join(tmpdir(), 'tensorslim-cli-restart-'));
@@ -117,7 +118,10 @@ test(`after a launcher restart every rank resumes from --out and ends where an u
 });
 }
 
-test('launch -- tensorslim prune --zero 2 fine-tunes as one process does (ZeRO in prune\'s Trainer)', { skip, timeout: 240_000 }, async () => {
+// --zero 3: ZeRO in prune's Trainer, the parameters gathered before pruning's weight-from-mask hooks
+// (train --zero 2 above covers stages 1/2 in the Trainer).
+test('launch -- tensorslim prune --zero 3 fine-tunes as one process does (ZeRO in prune\'s Trainer)', { skip, timeout: 240_000 }, async () => {
+  const zero = 3;
   await single();
   const model = join(tmp, 'ddp.safetensors');
   assert.ok(existsSync(model), 'the DDP run of the first test wrote the model to prune');
@@ -125,15 +129,15 @@ test('launch -- tensorslim prune --zero 2 fine-tunes as one process does (ZeRO i
   const ctx = captureContext();
   assert.equal(await main(PRUNE, ctx), 0, ctx.stderr.join('\n'));
   const want = JSON.parse(ctx.stdout[ctx.stdout.length - 1]!) as { testAccuracy: number; sparsity: number; finetuneSteps: number };
-  const r = await run([process.execPath, ...cliArgs, 'launch', '--nproc-per-node', '2', '--master-port', String(await freePort()), '--', 'tensorslim', ...PRUNE, '--zero', '2']);
+  const r = await run([process.execPath, ...cliArgs, 'launch', '--nproc-per-node', '2', '--master-port', String(await freePort()), '--', 'tensorslim', ...PRUNE, '--zero', String(zero)]);
   assert.equal(r.code, 0, r.stderr);
   const lines = r.stdout.split('\n').filter((l) => l.includes('{"command":"prune"'));
   assert.equal(lines.length, 1, r.stdout);
   const got = JSON.parse(lines[0]!.slice(lines[0]!.indexOf('{'))) as typeof want & { distributed: { worldSize: number; zero: number | null; parameterChecksums: number[] } };
   assert.equal(got.finetuneSteps, want.finetuneSteps);
   assert.equal(got.sparsity, want.sparsity);
-  assert.ok(Math.abs(got.testAccuracy - want.testAccuracy) <= 0.005, `prune --zero 2: accuracy ${got.testAccuracy} vs one process ${want.testAccuracy}`);
-  assert.equal(got.distributed.zero, 2);
+  assert.ok(Math.abs(got.testAccuracy - want.testAccuracy) <= 0.005, `prune --zero ${zero}: accuracy ${got.testAccuracy} vs one process ${want.testAccuracy}`);
+  assert.equal(got.distributed.zero, zero);
   assert.equal(got.distributed.parameterChecksums[0], got.distributed.parameterChecksums[1], 'the replicas differ');
 });
 

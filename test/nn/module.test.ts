@@ -138,6 +138,20 @@ test('forward hooks run in order, can replace args/output, and are removable', (
   assert.deepEqual(z.toArray(), [[...b]]);
 });
 
+test('a prepended forward pre-hook runs before the ones registered earlier; removing it keeps the order of the rest', { skip: process.env['TENSORSLIM_BACKEND'] === 'reference' ? 'hook bookkeeping, no kernel: native pass only' : false }, () => {
+  const lin = new Linear(2, 2);
+  const calls: string[] = [];
+  lin.registerForwardPreHook(() => { calls.push('a'); });
+  lin.registerForwardPreHook(() => { calls.push('b'); });
+  const first = lin.registerForwardPreHook(() => { calls.push('first'); }, { prepend: true });
+  lin.call(ops.ones([1, 2]));
+  assert.deepEqual(calls, ['first', 'a', 'b']);
+  first.remove();
+  calls.length = 0;
+  lin.call(ops.ones([1, 2]));
+  assert.deepEqual(calls, ['a', 'b']);
+});
+
 test('train/eval propagate to every descendant; Dropout is the identity in eval', () => {
   const net = new Net();
   assert.ok(net.modules().every((m) => m.training));

@@ -44,7 +44,7 @@ const FLAGS = {
   seed: { type: 'int', help: 'seed of the student weights and the data order', min: 0, default: 0, metavar: 'N' },
   baseline: { type: 'boolean', help: 'also train the same student alone (same budget and seed) and report its accuracy' },
   threads: { type: 'int', help: 'kernel threads (native backend)', min: 1, metavar: 'N' },
-  zero: { type: 'int', help: 'launched on several ranks: ZeRO stage 1 (optimizer state sharded over the ranks) or 2 (gradients too) instead of DDP for the students; same results and --out file as DDP', min: 1, max: 2, metavar: 'STAGE' },
+  zero: { type: 'int', help: 'launched on several ranks: ZeRO stage 1 (optimizer state sharded over the ranks), 2 (gradients too) or 3 (parameters too) instead of DDP for the students; same results and --out file as DDP', min: 1, max: 3, metavar: 'STAGE' },
   out: { type: 'string', help: 'student checkpoint written after every epoch (safetensors, atomic)', metavar: 'FILE' },
   resume: { type: 'string', help: 'continue the distillation exactly from a student checkpoint written with --out (same flags); after a launcher restart --out is resumed without it', metavar: 'FILE' },
   'run-dir': { type: 'string', help: 'run folder for the training metrics (metrics.jsonl, run.json, TensorBoard events; default: beside --out, e.g. x.run for x.safetensors)', metavar: 'DIR' },
@@ -152,7 +152,7 @@ async function run(argv: readonly string[], ctx: CliContext): Promise<number> {
   const perShift = augment!.kind === 'shift' && flags.mixup === 0 && flags.alpha > 0 ? augment!.maxShift : 0;
   applyRuntimeFlags(CMD, { threads: flags.threads });
   // launched on several ranks: the students train data-parallel (global batch), rank 0 reports and writes --out
-  const launched = await launchedRun(ctx, CMD, { out: flags.out, ...(flags.zero === 1 || flags.zero === 2 ? { zero: flags.zero } : {}) });
+  const launched = await launchedRun(ctx, CMD, { out: flags.out, ...(flags.zero === 1 || flags.zero === 2 || flags.zero === 3 ? { zero: flags.zero } : {}) });
   const resumeFrom = flags.resume ?? launched.restartFrom;   // a launcher restart resumes from --out
   ctx = launched.ctx;
   const dp = launched.parallel;

@@ -43,7 +43,7 @@ const FLAGS = {
   'latency-batch': { type: 'int', help: 'the second batch size of --latency', min: 1, default: 128, metavar: 'N' },
   out: { type: 'string', help: 'write the pruned model here (CSR weights, or the shrunk dense model with --structured)', metavar: 'FILE' },
   threads: { type: 'int', help: 'kernel threads (native backend)', min: 1, metavar: 'N' },
-  zero: { type: 'int', help: 'launched on several ranks: ZeRO stage 1 (optimizer state sharded over the ranks) or 2 (gradients too) instead of DDP for the fine-tuning; same results and --out file as DDP', min: 1, max: 2, metavar: 'STAGE' },
+  zero: { type: 'int', help: 'launched on several ranks: ZeRO stage 1 (optimizer state sharded over the ranks), 2 (gradients too) or 3 (parameters too) instead of DDP for the fine-tuning; same results and --out file as DDP', min: 1, max: 3, metavar: 'STAGE' },
   'run-dir': { type: 'string', help: 'run folder for the training metrics (metrics.jsonl, run.json, TensorBoard events; default: beside --out, e.g. x.run for x.safetensors)', metavar: 'DIR' },
   ...JSON_FLAG,
 } as const satisfies FlagSpecs;
@@ -135,7 +135,7 @@ Examples:
     if ((method === 'ln-structured' || method === '2:4') && schedule !== 'oneshot') usage(`--schedule ${schedule} applies to the unstructured methods (l1, global, random); ${method} runs oneshot`);
     if (flags.out !== undefined) checkOutputFile('prune', 'out', flags.out, [{ flag: '--model', path: flags.model! }]);
     applyRuntimeFlags('prune', { threads: flags.threads });
-    const launched = await launchedRun(ctx, 'prune', flags.zero === 1 || flags.zero === 2 ? { zero: flags.zero } : {});   // launched on several ranks: fine-tune data-parallel, rank 0 reports
+    const launched = await launchedRun(ctx, 'prune', flags.zero === 1 || flags.zero === 2 || flags.zero === 3 ? { zero: flags.zero } : {});   // launched on several ranks: fine-tune data-parallel, rank 0 reports
     ctx = launched.ctx;
     const world = launched.parallel?.worldSize ?? 1;
     if (flags['batch-size'] % world !== 0) usage(`--batch-size ${flags['batch-size']} is the global batch of ${world} ranks: pass a multiple of ${world}`);

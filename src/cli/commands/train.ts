@@ -45,7 +45,7 @@ const FLAGS = {
   warmup: { type: 'int', help: 'GPT: warmup steps of the cosine schedule (default 5% of --steps)', min: 0, metavar: 'N' },
   'run-dir': { type: 'string', help: 'run folder for metrics (metrics.jsonl, run.json, TensorBoard events; default: beside --out, e.g. mlp.run for mlp.safetensors; none without --out)', metavar: 'DIR' },
   'grad-compression': { type: 'string', help: 'launched on several ranks: gradients cross the all-reduce as bf16 or fp16 (half the bytes; docs/DISTRIBUTED.md)', choices: ['none', 'bf16', 'fp16'], default: 'none' },
-  zero: { type: 'int', help: 'launched on several ranks: ZeRO stage 1 (optimizer state sharded over the ranks) or 2 (gradients too) instead of DDP; --out holds the full state, as with DDP', min: 1, max: 2, metavar: 'STAGE' },
+  zero: { type: 'int', help: 'launched on several ranks: ZeRO stage 1 (optimizer state sharded over the ranks), 2 (gradients too) or 3 (parameters too) instead of DDP; --out holds the full state, as with DDP', min: 1, max: 3, metavar: 'STAGE' },
   ...JSON_FLAG,
 } as const satisfies FlagSpecs;
 
@@ -74,8 +74,9 @@ Launched on several ranks (tensorslim launch --nproc-per-node N -- tensorslim tr
 Slurm; docs/DISTRIBUTED.md), it trains data-parallel: --batch-size stays the global batch (a multiple
 of the world size), each rank trains on batch / N samples of it and gradients are averaged, so the
 run follows the single-process one; rank 0 alone prints and writes --out. After a launcher restart
-(--max-restarts) every rank resumes from --out. --zero 1|2 shards the optimizer state (and with 2
-the gradients) over the ranks instead of replicating it; the run and its --out are DDP's.
+(--max-restarts) every rank resumes from --out. --zero 1|2|3 shards the optimizer state (with 2
+also the gradients, with 3 also the parameters, gathered layer by layer) over the ranks instead of
+replicating it; the run and its --out are DDP's.
 
 Options:
 ${formatFlags(FLAGS)}
@@ -110,7 +111,7 @@ function launchOf(ctx: CliContext, flags: TrainFlags): Promise<LaunchedRun> {
   const c = flags['grad-compression'];
   const zero = flags.zero;
   if (zero !== undefined && c !== 'none') throw new UsageError('train', `--zero ${zero} reduces the gradients itself (reduce-scatter / all-reduce in float32); drop --grad-compression ${c}, which compresses DDP's all-reduce`);
-  return launchedRun(ctx, 'train', { out: flags.out, ...(c === 'bf16' || c === 'fp16' ? { commHook: c } : {}), ...(zero === 1 || zero === 2 ? { zero } : {}) });
+  return launchedRun(ctx, 'train', { out: flags.out, ...(c === 'bf16' || c === 'fp16' ? { commHook: c } : {}), ...(zero === 1 || zero === 2 || zero === 3 ? { zero } : {}) });
 }
 
 /** The JSON result of a training run (what `train --json` prints). */

@@ -4,8 +4,8 @@
 // 12-sample batch, and compares the gathered full parameters with the reference (rank 0's seed, the
 // whole batch, the same optimizer). Also records what a rank holds: the model's parameter slots
 // between uses, the shard layout, shard parameter/gradient bytes and the peak of gathered bytes.
-import { SGD, Dropout, F, Linear, Sequential, createAnyModel, createGpt, gptLoss, manualSeed, randint, randn, Tensor } from '../../../src/index.js';
-import { FullyShardedDataParallel, destroyProcessGroup, getRank, getWorldSize, initProcessGroup } from '../../../src/distributed/index.js';
+import { SGD, Dropout, clipGradNorm, F, Linear, Sequential, createAnyModel, createGpt, gptLoss, manualSeed, randint, randn, Tensor } from '../../../src/index.js';
+import { FullyShardedDataParallel, Zero3, defaultGroup, destroyProcessGroup, getRank, getWorldSize, initProcessGroup } from '../../../src/distributed/index.js';
 
 const STEPS = 3;
 const BATCH = 12;
@@ -100,8 +100,62 @@ try {
   }
   const gMem = gFsdp.memory();
   const gpt3 = { losses: gptLosses, refLosses: gptRefLosses, param: gptParam, names: [...gFull.keys()], refNames: gptNames, units: gMem.layout.map((u) => u.elements), root: gMem.root.elements, slotsEmpty: gpt.parameters().length === 0 };
+  // Zero3 (the Trainer's ZeRO-3, train --zero 3): the same GPT with SGD-momentum in two parameter
+  // groups (weight decay on the matrices only, another learning rate for the rest), the loss through GPT.loss (the tied head fused into the
+  // loss, read from the root unit), clipping at 0.5, 2 steps against one process; then the full
+  // optimizer state consolidated on rank 0 against the reference's, and finish() hands the model
+  // back whole in ordinary arrays.
+  const groupsOf = (m: ReturnType<typeof createGpt>): { params: Tensor[]; weightDecay: number; lr?: number }[] => [
+    { params: m.parameters().filter((p) => p.ndim === 2), weightDecay: 0.1 }, { params: m.parameters().filter((p) => p.ndim !== 2), weightDecay: 0, lr: 0.02 }];
+  const zRef = buildGpt(55);
+  const zRefOpt = new SGD(groupsOf(zRef), OPTS);
+  const zModel = buildGpt(55);
+  const zOpt = new SGD(groupsOf(zModel), OPTS);
+  const z3 = new Zero3(zModel, zOpt, defaultGroup('fsdp worker'));
+  const z3Losses: number[] = [];
+  const z3RefLosses: number[] = [];
+  let z3Empty = true;
+  for (let s = 0; s < 2; s++) {
+    zRefOpt.zeroGrad();
+    const rl = zRef.loss(idx, tgt);
+    z3RefLosses.push(rl.item());
+    rl.backward();
+    clipGradNorm(zRef.parameters(), 0.5);
+    zRefOpt.step();
+    z3.beginStep();
+    const l = zModel.loss(idx.slice(0, 2 * rank, 2 * rank + 2), tgt.slice(0, 2 * rank, 2 * rank + 2));
+    z3Losses.push(l.item());
+    l.backward();
+    await z3.finishBackward();
+    await z3.step(0.5);
+    z3Empty &&= zModel.parameters().every((p) => p.data.length === 0);
+  }
+  const z3Mem = z3.memory();
+  z3.materialize();
+  let z3Param = 0;
+  const zp = zModel.parameters();
+  zRef.parameters().forEach((p, i) => { const a = zp[i]!.data, b = p.data; for (let j = 0; j < b.length; j++) z3Param = Math.max(z3Param, Math.abs(Number(a[j]) - Number(b[j]))); });
+  for (const o of [zRefOpt, zOpt]) o.paramGroups[0]!.lr = 0.03; // a schedule's step after the last optimizer step
+  const zsd = await z3.consolidateStateDict(0);
+  let z3State = rank === 0 ? 0 : NaN;
+  let z3Groups = true;
+  if (zsd !== null) {
+    const want = zRefOpt.stateDict();
+    z3Groups = JSON.stringify(zsd.paramGroups) === JSON.stringify(want.paramGroups);
+    for (const [id, st] of Object.entries(want.state)) {
+      for (const [k, v] of Object.entries(st)) {
+        const got = zsd.state[Number(id)]?.[k];
+        if (!(v instanceof Tensor)) { if (got !== v) z3State = Infinity; continue; }
+        if (!(got instanceof Tensor)) { z3State = Infinity; continue; }
+        for (let j = 0; j < v.size; j++) z3State = Math.max(z3State, Math.abs(Number(got.data[j]) - Number(v.data[j])));
+      }
+    }
+  }
+  z3.finish();
+  const zero3 = { losses: z3Losses, refLosses: z3RefLosses, param: z3Param, state: z3State, groups: z3Groups, emptyBetweenSteps: z3Empty, memory: z3Mem,
+    plainAfterFinish: zModel.parameters().every((p) => !(p.data.buffer as ArrayBuffer & { resizable?: boolean }).resizable && p.data.length === p.size) };
   const mem = fsdp.memory();
-  console.log(JSON.stringify({ rank, gpt: gpt3, losses, refLosses, param, names: [...full.keys()], refNames: names, slotsEmpty, layout: mem.layout, parameterBytes: mem.parameterBytes, gradientBytes: gradBytes, peakGatheredBytes: mem.peakGatheredBytes, stateBytes: [...opt.state.values()].reduce((s, st) => s + Object.values(st).reduce((t: number, v) => t + (v instanceof Tensor ? v.size * 4 : 0), 0), 0), errors }));
+  console.log(JSON.stringify({ rank, zero3, gpt: gpt3, losses, refLosses, param, names: [...full.keys()], refNames: names, slotsEmpty, layout: mem.layout, parameterBytes: mem.parameterBytes, gradientBytes: gradBytes, peakGatheredBytes: mem.peakGatheredBytes, stateBytes: [...opt.state.values()].reduce((s, st) => s + Object.values(st).reduce((t: number, v) => t + (v instanceof Tensor ? v.size * 4 : 0), 0), 0), errors }));
   await destroyProcessGroup();
 } catch (e) {
   console.error(`ERROR: ${(e as Error).stack}`);
