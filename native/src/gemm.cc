@@ -366,28 +366,27 @@ void Plan<T>::init(const KernelTable* t, int slot, int nt) {
   tb = rowsB ? (kcb + qb - 1) / qb : (npan + gb - 1) / gb;
 }
 
+// Task t of one operand's phase-1 packing, for a K block of kc values: the operand's `lines` lines
+// (rows of A, or columns of B) at stride sl, their values at stride sp, into panels of W at dst
+// (the block's packed start). By rows of the K block (q per task) when the packed values are
+// contiguous in the source (`rows`), else by groups of g panels (register transposes).
+template <class T>
+void pack_task(const GemmIsa* gi, const T* src, long sl, long sp, long lines, long kc, int W, T* dst, bool rows, long q, long g, long t) {
+  if (rows) {
+    const long q0 = t * q, q1 = q0 + q < kc ? q0 + q : kc;
+    if (q0 < q1) pack_rows(src, sp, lines, kc, W, dst, q0, q1);
+    return;
+  }
+  const long i0 = t * g * W, i1 = (t + 1) * g * W < lines ? (t + 1) * g * W : lines;
+  pack_panels(gi, src + i0 * sl, sl, sp, i1 - i0, kc, W, dst + i0 * kc);
+}
+
 template <class T>
 void Plan<T>::pack(long task) const {
   const long kb = task / (ta + tb), r = task % (ta + tb);
   const long p0 = kb * kcb, kc = k - p0 < kcb ? k - p0 : kcb;
-  if (r < ta) {
-    if (rowsA) {
-      const long q0 = r * qa, q1 = q0 + qa < kc ? q0 + qa : kc;
-      if (q0 < q1) pack_rows(A() + p0 * sak, sak, m, kc, MR, pa + mp * p0, q0, q1);
-      return;
-    }
-    const long i0 = r * ga * MR, i1 = (r + 1) * ga * MR < m ? (r + 1) * ga * MR : m;
-    pack_panels(gi, A() + i0 * sam + p0 * sak, sam, sak, i1 - i0, kc, MR, pa + mp * p0 + i0 * kc);
-  } else {
-    const long rb = r - ta;
-    if (rowsB) {
-      const long q0 = rb * qb, q1 = q0 + qb < kc ? q0 + qb : kc;
-      if (q0 < q1) pack_rows(B() + p0 * sbk, sbk, n, kc, NR, pb + np * p0, q0, q1);
-      return;
-    }
-    const long j0 = rb * gb * NR, j1 = (rb + 1) * gb * NR < n ? (rb + 1) * gb * NR : n;
-    pack_panels(gi, B() + p0 * sbk + j0 * sbn, sbn, sbk, j1 - j0, kc, NR, pb + np * p0 + j0 * kc);
-  }
+  if (r < ta) pack_task(gi, A() + p0 * sak, sam, sak, m, kc, MR, pa + mp * p0, rowsA, qa, ga, r);
+  else pack_task(gi, B() + p0 * sbk, sbn, sbk, n, kc, NR, pb + np * p0, rowsB, qb, gb, r - ta);
 }
 
 template <class T>
