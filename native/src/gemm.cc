@@ -13,6 +13,7 @@
 //  - Batches of small products: one product per task.
 #include "gemm.h"
 
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
@@ -23,15 +24,76 @@
 namespace ts {
 namespace {
 
+// This CPU's L1d and L2 sizes in bytes, from sysfs (0 where unknown: other systems, containers that
+// hide /sys). Read once.
+struct CacheSizes { long l1d = 0, l2 = 0; };
+long read_cache_file(const char* path) {
+  std::FILE* f = std::fopen(path, "r");
+  if (f == nullptr) return -1;
+  char buf[64] = {};
+  const size_t got = std::fread(buf, 1, sizeof(buf) - 1, f);
+  std::fclose(f);
+  buf[got] = 0;
+  char* end = nullptr;
+  long v = std::strtol(buf, &end, 10);
+  if (end != nullptr && (*end == 'K' || *end == 'k')) v *= 1024;
+  else if (end != nullptr && (*end == 'M' || *end == 'm')) v *= 1024 * 1024;
+  return v;
+}
+const CacheSizes& cache_sizes() {
+  static const CacheSizes cs = [] {
+    CacheSizes r;
+    for (int i = 0; i < 8; i++) {
+      char base[96], path[128], type[16] = {};
+      std::snprintf(base, sizeof(base), "/sys/devices/system/cpu/cpu0/cache/index%d/", i);
+      std::snprintf(path, sizeof(path), "%stype", base);
+      std::FILE* f = std::fopen(path, "r");
+      if (f == nullptr) break;
+      const bool ok = std::fscanf(f, "%15s", type) == 1;
+      std::fclose(f);
+      if (!ok) continue;
+      std::snprintf(path, sizeof(path), "%slevel", base);
+      const long level = read_cache_file(path);
+      std::snprintf(path, sizeof(path), "%ssize", base);
+      const long size = read_cache_file(path);
+      if (level == 1 && std::strcmp(type, "Data") == 0) r.l1d = size;
+      if (level == 2 && std::strcmp(type, "Instruction") != 0) r.l2 = size;
+    }
+    return r;
+  }();
+  return cs;
+}
+
+// The K block (kc) and N block (nc) of a path with an MR x NR micro-kernel. The tables' skc / smc
+// (dkc / dmc) are tuned on a core with a 48 KiB L1d and a 1.25 MiB L2 (Ice Lake Xeon); on another
+// CPU they scale with its caches: kc with the L1d (the MR x kc A~ micro-panel stays in L1 while the
+// B~ panels stream past it), nc so that the kc x nc block of B~ takes the same share of the L2.
+// Unknown sizes keep the table's values.
+void scale_blocking(int NR, int& kc, int& nc) {
+  const CacheSizes& cs = cache_sizes();
+  const long refL1 = 48L * 1024, refL2 = 1280L * 1024;
+  const long kc0 = kc;
+  if (cs.l1d > 0) {
+    long k2 = kc0 * cs.l1d / refL1 / 8 * 8;
+    kc = int(k2 < 64 ? 64 : (k2 > 2 * kc0 ? 2 * kc0 : k2));
+  }
+  if (cs.l2 > 0) {
+    long n2 = long(double(nc) * double(cs.l2) / double(refL2) * double(kc0) / double(kc)) / NR * NR;
+    nc = int(n2 < 2L * NR ? 2L * NR : (n2 > 8L * nc ? 8L * nc : n2));
+  }
+}
+
 template <class T> struct Ukr;
 template <> struct Ukr<float> {
   static void get(const KernelTable* t, int& mr, int& nr, int& kc, int& mc, void (*&f)(long, const float*, const float*, float*, long)) {
     mr = t->smr; nr = t->snr; kc = t->skc; mc = t->smc; f = t->sgemm_ukr;
+    scale_blocking(nr, kc, mc);
   }
 };
 template <> struct Ukr<double> {
   static void get(const KernelTable* t, int& mr, int& nr, int& kc, int& mc, void (*&f)(long, const double*, const double*, double*, long)) {
     mr = t->dmr; nr = t->dnr; kc = t->dkc; mc = t->dmc; f = t->dgemm_ukr;
+    scale_blocking(nr, kc, mc);
   }
 };
 
@@ -118,44 +180,25 @@ void pack_rows(const T* s, long ld, long cols, long kc, int W, T* dst, long q0 =
   }
 }
 
-// A (rows i0.., cols p0..) -> panels of MR rows: dst[panel][p][i], zero-padded to MR.
+// Panels of W lines of a strided matrix, for either operand: line r (a row of A, or a column of B)
+// holds its kc values at s + r * sl + p * sp (p < kc), and panel i0 / W gets them interleaved,
+// dst[i0 * kc + p * W + (r - i0)], zero-padded to W lines. A (rows i0.., cols p0..) is
+// pack_panels(a, sam, sak, mc, ..., MR); B (rows p0.., cols j0..) is pack_panels(b, sbn, sbk, nc, ..., NR).
 template <class T>
-void pack_a(const GemmIsa* gi, const T* a, long sam, long sak, long mc, long kc, int MR, T* dst) {
-  if (sam == 1) { pack_rows(a, sak, mc, kc, MR, dst); return; }  // A^T stored row-major (or a single row)
-  for (long i0 = 0; i0 < mc; i0 += MR) {
-    const long mr = mc - i0 < MR ? mc - i0 : MR;
+void pack_panels(const GemmIsa* gi, const T* s, long sl, long sp, long lines, long kc, int W, T* dst) {
+  if (sl == 1) { pack_rows(s, sp, lines, kc, W, dst); return; }  // the panels' values contiguous in the source (A^T or B row-major, or a single line)
+  for (long i0 = 0; i0 < lines; i0 += W) {
+    const long w = lines - i0 < W ? lines - i0 : W;
     T* d = dst + i0 * kc;
-    const T* s = a + i0 * sam;
-    if (sak == 1 && sam != 1) {  // row-major A: a register transpose of MR rows
-      interleave(gi, s, sam, mr, MR, kc, d);
+    const T* si0 = s + i0 * sl;
+    if (sp == 1) {  // lines contiguous (row-major A, or B read transposed: a Linear weight): a register transpose of W lines
+      interleave(gi, si0, sl, w, W, kc, d);
     } else {
-      for (long i = 0; i < mr; i++) {
-        const T* si = s + i * sam;
-        if (sak == 1) for (long p = 0; p < kc; p++) d[p * MR + i] = si[p];
-        else for (long p = 0; p < kc; p++) d[p * MR + i] = si[p * sak];
+      for (long i = 0; i < w; i++) {
+        const T* si = si0 + i * sl;
+        for (long p = 0; p < kc; p++) d[p * W + i] = si[p * sp];
       }
-      for (long i = mr; i < MR; i++) for (long p = 0; p < kc; p++) d[p * MR + i] = T(0);
-    }
-  }
-}
-
-// B (rows p0.., cols j0..) -> panels of NR cols: dst[panel][p][j], zero-padded to NR.
-template <class T>
-void pack_b(const GemmIsa* gi, const T* b, long sbk, long sbn, long kc, long nc, int NR, T* dst) {
-  if (sbn == 1) { pack_rows(b, sbk, nc, kc, NR, dst); return; }  // B stored row-major (or a single column)
-  for (long j0 = 0; j0 < nc; j0 += NR) {
-    const long nr = nc - j0 < NR ? nc - j0 : NR;
-    T* d = dst + j0 * kc;
-    const T* s = b + j0 * sbn;
-    if (sbk == 1 && sbn != 1) {  // B read transposed (a Linear weight): a register transpose of NR rows
-      interleave(gi, s, sbn, nr, NR, kc, d);
-    } else {
-      for (long j = 0; j < nr; j++) {
-        const T* sj = s + j * sbn;
-        if (sbk == 1) for (long p = 0; p < kc; p++) d[p * NR + j] = sj[p];
-        else for (long p = 0; p < kc; p++) d[p * NR + j] = sj[p * sbk];
-      }
-      for (long j = nr; j < NR; j++) for (long p = 0; p < kc; p++) d[p * NR + j] = T(0);
+      for (long i = w; i < W; i++) for (long p = 0; p < kc; p++) d[p * W + i] = T(0);
     }
   }
 }
@@ -207,15 +250,15 @@ void gemm_block(const KernelTable* t, long m, long n, long k, const T* a, long s
     const long mc = m - ic < MCA ? m - ic : MCA;
     for (long pc = 0; pc < k; pc += kcb) {
       const long kc = k - pc < kcb ? k - pc : kcb;
-      if (!aLate) pack_a(gi, a + ic * sam + pc * sak, sam, sak, mc, kc, MR, pa);
+      if (!aLate) pack_panels(gi, a + ic * sam + pc * sak, sam, sak, mc, kc, MR, pa);
       for (long jc = 0; jc < n; jc += MC) {
         const long nc = n - jc < MC ? n - jc : MC;
-        pack_b(gi, b + pc * sbk + jc * sbn, sbk, sbn, kc, nc, NR, pb);
+        pack_panels(gi, b + pc * sbk + jc * sbn, sbn, sbk, nc, kc, NR, pb);
         for (long ir = 0; ir < mc; ir += MR) {
           const long mr = mc - ir < MR ? mc - ir : MR;
           const T* ap = pa + ir * kc;
           if (aLate) {  // this micro-panel only, into L1, right before its row of tiles
-            pack_a(gi, a + (ic + ir) * sam + pc * sak, sam, sak, mr, kc, MR, pa);
+            pack_panels(gi, a + (ic + ir) * sam + pc * sak, sam, sak, mr, kc, MR, pa);
             ap = pa;
           }
           for (long jr = 0; jr < nc; jr += NR) {
@@ -258,13 +301,11 @@ inline void relu_block(T* c, long ldc, long rows, long cols) {
 // starts from the bias row (or zeros) instead of C's contents; with relu, the last K block clamps its
 // rows at 0.
 template <class T>
-struct Plan {
-  long m = 0, n = 0, k = 0;
-  const T* a = nullptr; long sam = 0, sak = 0;
-  const T* b = nullptr; long sbk = 0, sbn = 0;
-  T* c = nullptr; long ldc = 0;
-  const T* bias = nullptr; long sbias = 0;
-  bool relu = false, overwrite = false;
+struct Plan : GemmOp {  // the product (GemmOp's untyped pointers, typed below), then its blocking
+  const T* A() const { return static_cast<const T*>(a); }
+  const T* B() const { return static_cast<const T*>(b); }
+  T* C() const { return static_cast<T*>(c); }
+  const T* Bias() const { return static_cast<const T*>(bias); }
   int MR = 0, NR = 0;
   void (*ukr)(long, const T*, const T*, T*, long) = nullptr;
   const GemmIsa* gi = nullptr;
@@ -325,28 +366,27 @@ void Plan<T>::init(const KernelTable* t, int slot, int nt) {
   tb = rowsB ? (kcb + qb - 1) / qb : (npan + gb - 1) / gb;
 }
 
+// Task t of one operand's phase-1 packing, for a K block of kc values: the operand's `lines` lines
+// (rows of A, or columns of B) at stride sl, their values at stride sp, into panels of W at dst
+// (the block's packed start). By rows of the K block (q per task) when the packed values are
+// contiguous in the source (`rows`), else by groups of g panels (register transposes).
+template <class T>
+void pack_task(const GemmIsa* gi, const T* src, long sl, long sp, long lines, long kc, int W, T* dst, bool rows, long q, long g, long t) {
+  if (rows) {
+    const long q0 = t * q, q1 = q0 + q < kc ? q0 + q : kc;
+    if (q0 < q1) pack_rows(src, sp, lines, kc, W, dst, q0, q1);
+    return;
+  }
+  const long i0 = t * g * W, i1 = (t + 1) * g * W < lines ? (t + 1) * g * W : lines;
+  pack_panels(gi, src + i0 * sl, sl, sp, i1 - i0, kc, W, dst + i0 * kc);
+}
+
 template <class T>
 void Plan<T>::pack(long task) const {
   const long kb = task / (ta + tb), r = task % (ta + tb);
   const long p0 = kb * kcb, kc = k - p0 < kcb ? k - p0 : kcb;
-  if (r < ta) {
-    if (rowsA) {
-      const long q0 = r * qa, q1 = q0 + qa < kc ? q0 + qa : kc;
-      if (q0 < q1) pack_rows(a + p0 * sak, sak, m, kc, MR, pa + mp * p0, q0, q1);
-      return;
-    }
-    const long i0 = r * ga * MR, i1 = (r + 1) * ga * MR < m ? (r + 1) * ga * MR : m;
-    pack_a(gi, a + i0 * sam + p0 * sak, sam, sak, i1 - i0, kc, MR, pa + mp * p0 + i0 * kc);
-  } else {
-    const long rb = r - ta;
-    if (rowsB) {
-      const long q0 = rb * qb, q1 = q0 + qb < kc ? q0 + qb : kc;
-      if (q0 < q1) pack_rows(b + p0 * sbk, sbk, n, kc, NR, pb + np * p0, q0, q1);
-      return;
-    }
-    const long j0 = rb * gb * NR, j1 = (rb + 1) * gb * NR < n ? (rb + 1) * gb * NR : n;
-    pack_b(gi, b + p0 * sbk + j0 * sbn, sbk, sbn, kc, j1 - j0, NR, pb + np * p0 + j0 * kc);
-  }
+  if (r < ta) pack_task(gi, A() + p0 * sak, sam, sak, m, kc, MR, pa + mp * p0, rowsA, qa, ga, r);
+  else pack_task(gi, B() + p0 * sbk, sbn, sbk, n, kc, NR, pb + np * p0, rowsB, qb, gb, r - ta);
 }
 
 template <class T>
@@ -364,14 +404,14 @@ void Plan<T>::tile(long task) const {
     for (long ip = ip0; ip < ip1; ip++) {
       const long i0 = ip * MR, mr = m - i0 < MR ? m - i0 : MR;
       const T* ap;
-      if (aLate) { pack_a(gi, a + i0 * sam + p0 * sak, sam, sak, mr, kc, MR, panel); ap = panel; }
+      if (aLate) { pack_panels(gi, A() + i0 * sam + p0 * sak, sam, sak, mr, kc, MR, panel); ap = panel; }
       else ap = pak + i0 * kc;
-      if (first && (bias != nullptr || overwrite)) fill_bias(c + i0 * ldc + jb, ldc, mr, je - jb, bias ? bias + jb * sbias : bias, sbias);
+      if (first && (bias != nullptr || overwrite)) fill_bias(C() + i0 * ldc + jb, ldc, mr, je - jb, bias ? Bias() + jb * sbias : Bias(), sbias);
       for (long jp = jp0; jp < jp1; jp++) {
         const long j0 = jp * NR, nr = n - j0 < NR ? n - j0 : NR;
-        micro_tile(gi, ukr, MR, NR, kc, mr, nr, ap, pbk + j0 * kc, c + i0 * ldc + j0, ldc);
+        micro_tile(gi, ukr, MR, NR, kc, mr, nr, ap, pbk + j0 * kc, C() + i0 * ldc + j0, ldc);
       }
-      if (last && relu) relu_block(c + i0 * ldc + jb, ldc, mr, je - jb);
+      if (last && relu) relu_block(C() + i0 * ldc + jb, ldc, mr, je - jb);
     }
   }
 }
@@ -413,11 +453,7 @@ void gemm_multi_t(const GemmOp* ops, int nops, long nside, const std::function<v
     if (o.m <= 0 || o.n <= 0) continue;
     if (o.k <= 0) { gemm_serial<T>(t, o); continue; }  // epilogue only
     Plan<T>& p = plans[np];
-    p.m = o.m; p.n = o.n; p.k = o.k;
-    p.a = static_cast<const T*>(o.a); p.sam = o.sam; p.sak = o.sak;
-    p.b = static_cast<const T*>(o.b); p.sbk = o.sbk; p.sbn = o.sbn;
-    p.c = static_cast<T*>(o.c); p.ldc = o.ldc;
-    p.bias = static_cast<const T*>(o.bias); p.sbias = o.sbias; p.relu = o.relu; p.overwrite = o.overwrite;
+    static_cast<GemmOp&>(p) = o;
     p.init(t, np, nt);
     np++;
   }

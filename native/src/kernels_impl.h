@@ -230,30 +230,47 @@ template <class T> inline void il_scalar(const T* src, long ld, long r0, long r1
   for (long p = p0; p < p1; p++) for (long r = r0; r < r1; r++) dst[p * R + r] = src[r * ld + p];
 }
 
+#if defined(__AVX__)
+// An 8 x 8 transpose: v[j] lane i <- v[i] lane j.
+inline void transpose8(__m256 (&v)[8]) {
+  const __m256 t0 = _mm256_unpacklo_ps(v[0], v[1]), t1 = _mm256_unpackhi_ps(v[0], v[1]), t2 = _mm256_unpacklo_ps(v[2], v[3]), t3 = _mm256_unpackhi_ps(v[2], v[3]);
+  const __m256 t4 = _mm256_unpacklo_ps(v[4], v[5]), t5 = _mm256_unpackhi_ps(v[4], v[5]), t6 = _mm256_unpacklo_ps(v[6], v[7]), t7 = _mm256_unpackhi_ps(v[6], v[7]);
+  const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE), u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+  const __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE), u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+  v[0] = _mm256_permute2f128_ps(u0, u4, 0x20); v[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+  v[2] = _mm256_permute2f128_ps(u2, u6, 0x20); v[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+  v[4] = _mm256_permute2f128_ps(u0, u4, 0x31); v[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+  v[6] = _mm256_permute2f128_ps(u2, u6, 0x31); v[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+}
+
+// Rows [r, r + nr) of the interleave (nr = 8 when kFull, else 5..7: zero rows past nr, only nr
+// lanes stored), columns [0, kc - kc % 8), by 8 x 8 transposes; returns the first column not done.
+template <bool kFull>
+inline long il_rows8(const float* src, long ld, long r, int nr, long kc, int R, float* dst) {
+  const __m256i keep = _mm256_castps_si256(_mm256_cmp_ps(_mm256_set1_ps(float(nr)), _mm256_setr_ps(0, 1, 2, 3, 4, 5, 6, 7), _CMP_GT_OQ));
+  const float* s = src + r * ld;
+  long p = 0;
+  for (; p + 8 <= kc; p += 8) {
+    __m256 v[8];
+    for (int i = 0; i < 8; i++) v[i] = (kFull || i < nr) ? _mm256_loadu_ps(s + i * ld + p) : _mm256_setzero_ps();
+    transpose8(v);
+    float* d = dst + p * R + r;
+    for (int j = 0; j < 8; j++) {
+      if (kFull) _mm256_storeu_ps(d + j * R, v[j]);
+      else _mm256_maskstore_ps(d + j * R, keep, v[j]);
+    }
+  }
+  return p;
+}
+#endif
+
 void interleave_f32(const float* src, long ld, long rows, int R, long kc, float* dst) {
   long r = 0;
 #if defined(__AVX__)
-  for (; r + 8 <= rows; r += 8) {
-    const float* s = src + r * ld;
-    long p = 0;
-    for (; p + 8 <= kc; p += 8) {
-      __m256 r0 = _mm256_loadu_ps(s + p), r1 = _mm256_loadu_ps(s + ld + p), r2 = _mm256_loadu_ps(s + 2 * ld + p), r3 = _mm256_loadu_ps(s + 3 * ld + p);
-      __m256 r4 = _mm256_loadu_ps(s + 4 * ld + p), r5 = _mm256_loadu_ps(s + 5 * ld + p), r6 = _mm256_loadu_ps(s + 6 * ld + p), r7 = _mm256_loadu_ps(s + 7 * ld + p);
-      const __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1), t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
-      const __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5), t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
-      const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE), u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
-      const __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE), u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
-      float* d = dst + p * R + r;
-      _mm256_storeu_ps(d, _mm256_permute2f128_ps(u0, u4, 0x20));
-      _mm256_storeu_ps(d + R, _mm256_permute2f128_ps(u1, u5, 0x20));
-      _mm256_storeu_ps(d + 2 * R, _mm256_permute2f128_ps(u2, u6, 0x20));
-      _mm256_storeu_ps(d + 3 * R, _mm256_permute2f128_ps(u3, u7, 0x20));
-      _mm256_storeu_ps(d + 4 * R, _mm256_permute2f128_ps(u0, u4, 0x31));
-      _mm256_storeu_ps(d + 5 * R, _mm256_permute2f128_ps(u1, u5, 0x31));
-      _mm256_storeu_ps(d + 6 * R, _mm256_permute2f128_ps(u2, u6, 0x31));
-      _mm256_storeu_ps(d + 7 * R, _mm256_permute2f128_ps(u3, u7, 0x31));
-    }
-    il_scalar(src, ld, r, r + 8, p, kc, R, dst);
+  for (; r + 8 <= rows; r += 8) il_scalar(src, ld, r, r + 8, il_rows8<true>(src, ld, r, 8, kc, R, dst), kc, R, dst);
+  if (rows - r > 4) {  // 5 to 7 rows (the AVX2 path's 6-row A~ panels): one transpose, not 4 rows + scalars
+    il_scalar(src, ld, r, rows, il_rows8<false>(src, ld, r, int(rows - r), kc, R, dst), kc, R, dst);
+    r = rows;
   }
 #endif
 #if defined(__SSE2__)
@@ -299,25 +316,44 @@ void interleave_f64(const double* src, long ld, long rows, int R, long kc, doubl
 // for i < M, j < n (x and w rows contiguous; y overwritten). The weight matrix is read once, in
 // place, four rows at a time (no packing: at M <= 4 a packed copy of W costs more memory traffic
 // than the product), each row against all M inputs, in 16 (AVX-512), 8 (AVX2) or 4 (SSE) lanes.
+#if defined(__AVX2__) && defined(__FMA__)
+// The vector registers of this path's sgemv_block: 16 lanes (AVX-512) or 8 (AVX2), and its
+// intrinsics (TS_SGEMV(loadu) is _mm512_loadu_ps or _mm256_loadu_ps).
 #if defined(__AVX512F__)
-template <int R, int M> inline void sgemv_block(long k, const float* x, long ldx, const float* w, long ldw, float* y, long ldy) {
-  __m512 acc[R][M];
+using SgemvV = __m512;
+#define TS_SGEMV(op) _mm512_##op##_ps
+#else
+using SgemvV = __m256;
+#define TS_SGEMV(op) _mm256_##op##_ps
+#endif
+constexpr int kSgemvW = int(sizeof(SgemvV) / sizeof(float));
+// acc[r][i] = the lane-wise products of W row r and x row i over whole vectors of K; returns the
+// first p not covered (the tail, handled per path).
+template <int R, int M> inline long sgemv_vectors(long k, const float* x, long ldx, const float* w, long ldw, SgemvV (&acc)[R][M]) {
 #pragma GCC unroll 4
   for (int r = 0; r < R; r++)
 #pragma GCC unroll 4
-    for (int i = 0; i < M; i++) acc[r][i] = _mm512_setzero_ps();
+    for (int i = 0; i < M; i++) acc[r][i] = TS_SGEMV(setzero)();
   long p = 0;
-  for (; p + 16 <= k; p += 16) {
-    __m512 xv[M];
+  for (; p + kSgemvW <= k; p += kSgemvW) {
+    SgemvV xv[M];
 #pragma GCC unroll 4
-    for (int i = 0; i < M; i++) xv[i] = _mm512_loadu_ps(x + i * ldx + p);
+    for (int i = 0; i < M; i++) xv[i] = TS_SGEMV(loadu)(x + i * ldx + p);
 #pragma GCC unroll 4
     for (int r = 0; r < R; r++) {
-      const __m512 wv = _mm512_loadu_ps(w + r * ldw + p);
+      const SgemvV wv = TS_SGEMV(loadu)(w + r * ldw + p);
 #pragma GCC unroll 4
-      for (int i = 0; i < M; i++) acc[r][i] = _mm512_fmadd_ps(wv, xv[i], acc[r][i]);
+      for (int i = 0; i < M; i++) acc[r][i] = TS_SGEMV(fmadd)(wv, xv[i], acc[r][i]);
     }
   }
+  return p;
+}
+#undef TS_SGEMV
+#endif
+#if defined(__AVX512F__)
+template <int R, int M> inline void sgemv_block(long k, const float* x, long ldx, const float* w, long ldw, float* y, long ldy) {
+  __m512 acc[R][M];
+  const long p = sgemv_vectors<R, M>(k, x, ldx, w, ldw, acc);
   if (p < k) {
     const __mmask16 mk = static_cast<__mmask16>((1u << (k - p)) - 1u);
 #pragma GCC unroll 4
@@ -341,22 +377,7 @@ inline float hsum256(__m256 v) {
 }
 template <int R, int M> inline void sgemv_block(long k, const float* x, long ldx, const float* w, long ldw, float* y, long ldy) {
   __m256 acc[R][M];
-#pragma GCC unroll 4
-  for (int r = 0; r < R; r++)
-#pragma GCC unroll 4
-    for (int i = 0; i < M; i++) acc[r][i] = _mm256_setzero_ps();
-  long p = 0;
-  for (; p + 8 <= k; p += 8) {
-    __m256 xv[M];
-#pragma GCC unroll 4
-    for (int i = 0; i < M; i++) xv[i] = _mm256_loadu_ps(x + i * ldx + p);
-#pragma GCC unroll 4
-    for (int r = 0; r < R; r++) {
-      const __m256 wv = _mm256_loadu_ps(w + r * ldw + p);
-#pragma GCC unroll 4
-      for (int i = 0; i < M; i++) acc[r][i] = _mm256_fmadd_ps(wv, xv[i], acc[r][i]);
-    }
-  }
+  const long p = sgemv_vectors<R, M>(k, x, ldx, w, ldw, acc);
 #pragma GCC unroll 4
   for (int r = 0; r < R; r++)
 #pragma GCC unroll 4

@@ -4,6 +4,8 @@
 // small M or N with large K (the weight-gradient shape: A^T packed row by row, the parallel packing
 // split by rows of each K block), edge panels of every height 1..13 (the AVX-512 edge kernel, full
 // and partial width), attention's 64 x 64 tiles, and products just above the parallel threshold.
+// The shapes also reach the AVX2 kernel's K tail (K not a multiple of its unroll by 4: 5, 70, 20..79)
+// and the 5..7-row packing transposes (row-major A with M = 5, 11; transposed B with N = 45, 70).
 // Tolerance: the classic (K + 2) * eps * sum |a| |b| bound.
 
 import assert from 'node:assert/strict';

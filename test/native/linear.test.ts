@@ -11,9 +11,27 @@ import type { View } from '../../src/backend/backend.js';
 import type { TypedArray } from '../../src/backend/dtype.js';
 import { referenceBackend as ref } from '../../src/backends/reference/index.js';
 import { getNativeBackend } from '../../src/backends/native/index.js';
-import { EPS, KINDS, alloc, forEachPathAndThreads, mismatch, nativeSkip as skip, normal, randView, readView, rng, withTies } from './helpers.js';
+import { EPS, KINDS, alloc, forEachPathAndThreads, mismatch, nativeSkip as skip, normal, randView, readView, rng, withTies, type FloatKind } from './helpers.js';
 
 const nat = getNativeBackend()!;
+
+/**
+ * The reference's x W^T (+ bias) (then ReLU) for x (M, K) and w (N, K), and the elementwise error
+ * bound (K + 3) eps (sum |x| |w| + |bias|) that the native result must meet.
+ */
+function linearReference(kind: FloatKind, x: View, w: View, bias: View | null, relu: boolean): { want: TypedArray; bound: number[] } {
+  const [M, K] = x.shape as [number, number];
+  const N = w.shape[0]!;
+  const x3 = { ...x, shape: [1, M, K], strides: [0, ...x.strides] };
+  const wt = { ...w, shape: [1, K, N], strides: [0, w.strides[1]!, w.strides[0]!] };
+  let want = ref.matmul(x3, wt, kind);
+  if (bias) want = ref.binary('add', { data: want, shape: [M, N], strides: [N, 1], offset: 0 }, { ...bias, shape: [M, N], strides: [0, bias.strides[0]!] }, kind);
+  if (relu) want = ref.unary('relu', { data: want, shape: [M, N], strides: [N, 1], offset: 0 }, kind);
+  const absX = { ...x3, data: x3.data.map(Math.abs) }, absW = { ...wt, data: wt.data.map(Math.abs) };
+  const b = bias ? readView(bias) : null;
+  const bound = Array.from(ref.matmul(absX, absW, 'float64'), (s, i) => (K + 3) * EPS[kind] * (s + (b ? Math.abs(b[i % N]!) : 0)));
+  return { want, bound };
+}
 
 describe('native fused linear vs reference', { skip }, () => {
   test('fused linear (+bias, +relu) equals matmul + add + relu of the reference', () => {
@@ -26,13 +44,7 @@ describe('native fused linear vs reference', { skip }, () => {
         const w = randView(r, kind, [N!, K!], normal);
         const bias = r() < 0.8 ? randView(r, kind, [N!], normal) : null;
         const got = nat.linear!(x, w, bias, relu);
-        const x3 = { ...x, shape: [1, M!, K!], strides: [0, ...x.strides] };
-        const wt = { ...w, shape: [1, K!, N!], strides: [0, w.strides[1]!, w.strides[0]!] };
-        let want = ref.matmul(x3, wt, kind);
-        if (bias) want = ref.binary('add', { data: want, shape: [M!, N!], strides: [N!, 1], offset: 0 }, { ...bias, shape: [M!, N!], strides: [0, bias.strides[0]!] }, kind);
-        if (relu) want = ref.unary('relu', { data: want, shape: [M!, N!], strides: [N!, 1], offset: 0 }, kind);
-        const absX = { ...x3, data: x3.data.map(Math.abs) }, absW = { ...wt, data: wt.data.map(Math.abs) };
-        const bound = Array.from(ref.matmul(absX, absW, 'float64'), (s, i) => (K! + 3) * EPS[kind] * (s + (bias ? Math.abs(readView(bias)[i % N!]!) : 0)));
+        const { want, bound } = linearReference(kind, x, w, bias, relu);
         const bad = mismatch(got, want, 0, 0, bound);
         assert.equal(bad, null, `${path}/${threads}t ${kind} linear (${M}, ${K}) x (${N}, ${K}) relu=${relu}: ${bad}`);
       }
@@ -54,13 +66,7 @@ describe('native fused linear vs reference', { skip }, () => {
         const x = padded(M!), w = padded(N!);
         const bias = r() < 0.7 ? randView(r, kind, [N!], normal) : null;
         const got = nat.linear!(x, w, bias, relu);
-        const x3 = { ...x, shape: [1, M!, K!], strides: [0, ...x.strides] };
-        const wt = { ...w, shape: [1, K!, N!], strides: [0, w.strides[1]!, w.strides[0]!] };
-        let want = ref.matmul(x3, wt, kind);
-        if (bias) want = ref.binary('add', { data: want, shape: [M!, N!], strides: [N!, 1], offset: 0 }, { ...bias, shape: [M!, N!], strides: [0, bias.strides[0]!] }, kind);
-        if (relu) want = ref.unary('relu', { data: want, shape: [M!, N!], strides: [N!, 1], offset: 0 }, kind);
-        const absX = { ...x3, data: x3.data.map(Math.abs) }, absW = { ...wt, data: wt.data.map(Math.abs) };
-        const bound = Array.from(ref.matmul(absX, absW, 'float64'), (s, i) => (K! + 3) * EPS[kind] * (s + (bias ? Math.abs(readView(bias)[i % N!]!) : 0)));
+        const { want, bound } = linearReference(kind, x, w, bias, relu);
         const bad = mismatch(got, want, 0, 0, bound);
         assert.equal(bad, null, `${path}/${threads}t ${kind} linear (${M}, ${K}) x (${N}, ${K}) relu=${relu}: ${bad}`);
       }
