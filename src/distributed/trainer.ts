@@ -176,6 +176,10 @@ export class DataParallelTraining implements DataParallel {
     let zero: ZeroRedundancyOptimizer<OptimizerOptions> | null = null;
     let full: Optimizer | null = null;
     const dropFullState = (): void => { full?.state.clear(); };
+    const consolidate = async (): Promise<void> => {
+      const sd = await zero!.consolidateStateDict(0);
+      if (sd !== null) full!.loadStateDict(sd);
+    };
     return {
       onTrainBegin: async (t) => {
         full = t.optimizer;
@@ -210,10 +214,8 @@ export class DataParallelTraining implements DataParallel {
         z.zeroGrad();
         return norm;
       },
-      onEpochEnd: async () => {
-        const sd = await zero!.consolidateStateDict(0);
-        if (sd !== null) full!.loadStateDict(sd);
-      },
+      onEpochEnd: consolidate,
+      onBeforeStepCheckpoint: consolidate,   // a mid-epoch checkpoint (checkpointEvery)
       onTrainEnd: () => { if (zero) zero.overlap = false; zero = null; },
     };
   }
