@@ -163,7 +163,8 @@ export class DataParallelTraining implements DataParallel {
   // ZeRO in the Trainer. The Trainer keeps its optimizer (the scheduler drives its learning rate,
   // checkpoints record its class) but never steps it: the ZeroRedundancyOptimizer built over the
   // same parameter groups steps instead, with the hyper-parameters copied over before each step.
-  // Around checkpoints (onEpochEnd precedes every checkpoint write, on every rank) the sharded state
+  // Around checkpoints (onEpochEnd precedes every epoch-end checkpoint write, onBeforeStepCheckpoint a
+  // step checkpoint's, on every rank) the sharded state
   // is consolidated on rank 0 into the Trainer's optimizer, so the file is the one DDP would write;
   // a resumed state (loaded into the Trainer's optimizer before fit) is handed to the shards.
   // A later fit with the same optimizer over the same parameters continues with the same shards.

@@ -1,6 +1,6 @@
 // The training loop: epochs or a step budget, evaluation each epoch, metrics, LR schedule, gradient
 // clipping, a stop on a non-finite loss (keeping the last good checkpoint), callbacks, checkpoints
-// each epoch and exact resume. Everything a resumed run needs is in a TrainingSnapshot (model,
+// each epoch (and every `checkpointEvery` steps) and exact resume. Everything a resumed run needs is in a TrainingSnapshot (model,
 // optimizer, scheduler, default RNG, DataLoader sampler, counters, epoch accumulators, callbacks),
 // so `1 epoch + resume 1 epoch` gives bitwise the parameters of `2 epochs`.
 // It does not parse flags, print, or know the file format (trainer_state.ts and io/checkpoint_file.ts do).
