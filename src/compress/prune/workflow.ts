@@ -193,6 +193,8 @@ export async function fineTune(model: AnyModule, data: ImageClassificationData, 
  *   finetuneSteps: 500, rounds: 1, structured: false, batchSize: 64, lr: 1e-3, seed: 0,
  * });
  * r.final.accuracy; r.nonzeros;   // save r.model with exportWeights(r.model, 'mlp-90.safetensors')
+ * // interruptible: checkpoint: 'prune.ckpt.safetensors', checkpointEvery: 50; after a crash, the same
+ * // options plus resume: 'prune.ckpt.safetensors' end where the uninterrupted run ends
  */
 export async function runPrune<M extends AnyModule = PresetModel>(o: RunPruneOptions<M>): Promise<RunPruneResult<M>> {
   const rng = defaultGenerator.getState(); // seeded below; the caller's random stream is put back after
