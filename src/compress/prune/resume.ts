@@ -15,18 +15,10 @@ import { identity } from './api.js';
 import { prunedParameterNames } from './reparam.js';
 import type { PruneTargets } from './schedule.js';
 
-/** The runPrune settings a resumed run must share with the run that wrote the checkpoint. */
-export interface PruneRunSettings {
-  method: string;
-  amount: number;
-  schedule: string;
-  finetuneSteps: number;
-  rounds: number;
-  structured: boolean;
-  batchSize: number;
-  lr: number;
-  seed: number;
-}
+/** The runPrune options a resumed run must share with the run that wrote the checkpoint. */
+export const PRUNE_SETTING_KEYS = ['method', 'amount', 'schedule', 'finetuneSteps', 'rounds', 'structured', 'batchSize', 'lr', 'seed'] as const;
+/** Those options' values, as the checkpoint records them. */
+export type PruneRunSettings = { [K in (typeof PRUNE_SETTING_KEYS)[number]]: string | number | boolean };
 
 /** What a prune fine-tuning checkpoint holds in `tensorslim.extra`.prune. */
 export interface PruneCheckpointState {
@@ -98,7 +90,7 @@ export function readPruneCheckpoint(path: string, want: Pick<PruneCheckpointStat
     || !Number.isInteger(s.phase) || typeof s.label !== 'string') {
     fail(`'${path}': its prune state is malformed (expected settings, dense, data, phase, label); the file is damaged or from another tool`);
   }
-  const diffs = (Object.keys(want.settings) as (keyof PruneRunSettings)[])
+  const diffs = PRUNE_SETTING_KEYS
     .filter((k) => s.settings[k] !== want.settings[k])
     .map((k) => `${k} ${String(s.settings[k])} (this run: ${String(want.settings[k])})`);
   if (diffs.length > 0) fail(`'${path}' was written by a prune run with other settings: ${diffs.join(', ')}; resume with the same flags, or start over without resuming`);
@@ -106,7 +98,7 @@ export function readPruneCheckpoint(path: string, want: Pick<PruneCheckpointStat
     fail(`'${path}' fine-tuned on ${s.data.name} (${s.data.trainSize} training samples), this run on ${want.data.name} (${want.data.trainSize}); resume with the same dataset and --validation-fraction`);
   }
   if (s.dense !== want.dense) fail(`'${path}' was written while pruning another dense model (its weights differ from this one's); resume with the model the run started from`);
-  const phases = want.settings.schedule === 'iterative' ? want.settings.rounds : 1;
+  const phases = want.settings.schedule === 'iterative' ? Number(want.settings.rounds) : 1;
   if (s.phase < 1 || s.phase > phases) fail(`'${path}' is in fine-tuning phase ${s.phase}, but this schedule has ${phases}; the file is damaged`);
   const m = s.pruned as unknown as Record<string, unknown> | null;
   const pruned = m === null || typeof m !== 'object' ? null

@@ -16,7 +16,7 @@ import { prunedParameterNames, remove } from './reparam.js';
 import { gradualPruningCallback, maskSparsity, pruneToSparsity, weightTargets } from './schedule.js';
 import { countNonzeros, sparseLayers, toSparse, type SparseLayerInfo } from './sparse.js';
 import { shrink, type ShrinkLayerReport } from './structured.js';
-import { pruneStateJson, readPruneCheckpoint, restoreMaskStructure, stateFingerprint, type PruneCheckpointState, type PruneResumePoint } from './resume.js';
+import { PRUNE_SETTING_KEYS, pruneStateJson, readPruneCheckpoint, restoreMaskStructure, stateFingerprint, type PruneCheckpointState, type PruneResumePoint, type PruneRunSettings } from './resume.js';
 
 /** Pruning methods of runPrune (and of `tensorslim prune --method`). */
 export const PRUNE_METHODS = ['l1', 'random', 'ln-structured', 'global', '2:4'] as const;
@@ -209,7 +209,7 @@ async function pruneAndFineTune<M extends AnyModule>(o: RunPruneOptions<M>): Pro
   // which run this is, for its checkpoints and for checking the one it resumes from
   const run: Pick<PruneCheckpointState, 'version' | 'settings' | 'dense' | 'data'> = {
     version: 1,
-    settings: { method: o.method, amount: o.amount, schedule: o.schedule, finetuneSteps: o.finetuneSteps, rounds: o.rounds, structured: o.structured, batchSize: o.batchSize, lr: o.lr, seed: o.seed },
+    settings: Object.fromEntries(PRUNE_SETTING_KEYS.map((k) => [k, o[k]])) as PruneRunSettings,
     dense: o.checkpoint != null || o.resume != null ? stateFingerprint(model) : '',
     data: { name: data.info.name, trainSize: data.train.length },
   };
