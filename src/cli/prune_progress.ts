@@ -23,6 +23,7 @@ export function pruneEventLine(e: prune.PruneEvent): string {
     case 'round': return `round ${e.round}/${e.rounds}: pruned to ${fmtPct(e.sparsity, 1)}, test accuracy ${fmtPct(e.accuracy)}; fine-tune ${fmtInt(e.steps)} steps`;
     case 'shrunk': return `shrunk: ${e.layers.map((l) => `layer ${l.path} ${l.before} -> ${l.after} units`).join(', ')}; ${fmtInt(e.parametersBefore)} -> ${fmtInt(e.parametersAfter)} params`;
     case 'pruned': return `pruned (${e.method}${e.structured ? ', shrunk' : ''}): test accuracy ${fmtPct(e.accuracy)} before fine-tuning`;
+    case 'resumed': return `${e.label}: resumed from ${e.path} at step ${fmtInt(e.step)} of ${fmtInt(e.steps)}`;
   }
 }
 

@@ -29,9 +29,13 @@ export interface InitProcessGroupOptions {
   /** Environment to read the contract from (default process.env). */
   env?: Env;
   /**
-   * Before every collective, all-gather (op, element count, dtype, root) and fail on every rank with
-   * the ranks that differ (default: TENSORSLIM_DIST_DEBUG=1). Costs one small collective per call;
-   * without it, mismatched sizes abort the process inside Gloo (its own thread cannot be caught).
+   * Before every collective, all-gather (the group's collective number, op, element count, dtype,
+   * root, reduce op) and fail on every rank naming the ranks and calls that differ ("rank 0:
+   * allReduce #7 (sum, 1000 float32); rank 1: broadcast #7 (1000 float32 from rank 0)"); before every
+   * send/recv, match it with the peer's call through the rendezvous store (size, dtype, tag; both
+   * sides fail on a mismatch). Default: TENSORSLIM_DIST_DEBUG=1, which every rank must share. Costs
+   * one small collective per collective and two store requests per send/recv; without it,
+   * mismatched sizes abort the process inside Gloo (its own thread cannot be caught).
    */
   checkCollectives?: boolean;
 }
@@ -55,6 +59,12 @@ export class ProcessGroup {
   readonly ranks: readonly number[];
   private readonly children: ProcessGroup[] = [];
   private groupsMade = 0;
+  /** @internal this group's name in the store keys of the send/recv check (newGroup sets 'group<id>') */
+  checkKey = 'world';
+  /** Collectives called on this group so far (every kind; checkCollectives reports the number). */
+  private seq = 0;
+  /** Sends/recvs per (source, destination, tag) so far, for the send/recv check. */
+  private readonly p2pCounts = new Map<string, number>();
   /** @internal how a sub-group reaches the store (set by initProcessGroup on the default group) */
   connection: { storeHost: string; storePort: number; token: string; host: string } | null = null;
 
@@ -118,6 +128,7 @@ export class ProcessGroup {
       }
       sub = new ProcessGroup(at, ranks.length, timeoutMs, native, this.client, null, this, [...ranks]);
       sub.checkCollectives = this.checkCollectives;
+      sub.checkKey = `group${id}`;
       this.children.push(sub);
     }
     // Every member's Gloo handshake (which reads rank 0's store) is done once this returns, so rank 0
@@ -133,7 +144,7 @@ export class ProcessGroup {
   allReduce(t: Tensor, op: ReduceOp = 'sum'): Promise<Tensor> {
     const buf = this.buffer('allReduce', t);
     if (op === 'avg' && t.dtype === 'int32') throw new Error('allReduce: avg of an int32 tensor is not supported; use sum and divide');
-    return this.checked('allReduce', 1, t, 0, () => this.native.allReduce(buf, REDUCE_CODES[op])).then(() => this.wrote(t));
+    return this.checked('allReduce', { code: 1, size: t.size, dtype: t.dtype, reduce: op }, () => this.native.allReduce(buf, REDUCE_CODES[op])).then(() => this.wrote(t));
   }
 
   /**
@@ -143,7 +154,7 @@ export class ProcessGroup {
    */
   async allReduce16(bits: Uint16Array, format: 'bfloat16' | 'float16'): Promise<Uint16Array> {
     this.alive('allReduce16');
-    await this.wrap('allReduce16', this.native.allReduce16(bits, format === 'float16' ? 1 : 0));
+    await this.checked('allReduce16', { code: 6, size: bits.length, dtype: format, reduce: 'sum' }, () => this.native.allReduce16(bits, format === 'float16' ? 1 : 0));
     return bits;
   }
 
@@ -156,7 +167,12 @@ export class ProcessGroup {
   allReduceSync(t: Tensor, op: ReduceOp = 'sum'): Tensor {
     const buf = this.buffer('allReduceSync', t);
     if (op === 'avg' && t.dtype === 'int32') throw new Error('allReduceSync: avg of an int32 tensor is not supported; use sum and divide');
+    const check = this.checkCall('allReduceSync', { code: 1, size: t.size, dtype: t.dtype, reduce: op });   // an allReduce to the other ranks
     try {
+      if (check !== null) {
+        this.native.allReduceSync(check.buf, REDUCE_CODES.sum);
+        check.compare();
+      }
       this.native.allReduceSync(buf, REDUCE_CODES[op]);
     } catch (e) {
       const msg = (e as Error).message;
@@ -172,7 +188,7 @@ export class ProcessGroup {
   broadcast(t: Tensor, src = 0): Promise<Tensor> {
     this.checkRank('broadcast', src);
     const buf = this.buffer('broadcast', t);
-    return this.checked('broadcast', 2, t, src, () => this.native.broadcast(buf, src)).then(() => this.wrote(t));
+    return this.checked('broadcast', { code: 2, size: t.size, dtype: t.dtype, root: src }, () => this.native.broadcast(buf, src)).then(() => this.wrote(t));
   }
 
   /**
@@ -182,7 +198,7 @@ export class ProcessGroup {
   async allGather(t: Tensor): Promise<Tensor> {
     const input = this.buffer('allGather', t);
     const out = new (input.constructor as new (n: number) => CommArray)(input.length * this.worldSize);
-    await this.checked('allGather', 3, t, 0, () => this.native.allGather(input, out));
+    await this.checked('allGather', { code: 3, size: t.size, dtype: t.dtype }, () => this.native.allGather(input, out));
     return fromBuffer(out, t.dtype, [this.worldSize, ...t.shape]);
   }
 
@@ -219,7 +235,7 @@ export class ProcessGroup {
     }
     if (op === 'avg' && t.dtype === 'int32') throw new Error('reduceScatter: avg of an int32 tensor is not supported; use sum');
     const work = src.slice();
-    await this.checked('reduceScatter', 4, t, 0, () => this.native.reduceScatter(work, REDUCE_CODES[op], split));
+    await this.checked('reduceScatter', { code: 4, size: t.size, dtype: t.dtype, reduce: op }, () => this.native.reduceScatter(work, REDUCE_CODES[op], split));
     const start = split.slice(0, this.rank).reduce((x, y) => x + y, 0);
     return fromBuffer(work.slice(start, start + split[this.rank]!), t.dtype, shape);
   }
@@ -230,7 +246,7 @@ export class ProcessGroup {
    */
   barrier(): Promise<void> {
     this.alive('barrier');
-    return this.wrap('barrier', this.native.barrier());
+    return this.checked('barrier', { code: 5, size: 0, dtype: null }, () => this.native.barrier());
   }
 
   /**
@@ -239,7 +255,8 @@ export class ProcessGroup {
    */
   send(t: Tensor, dst: number, tag = 0): Promise<void> {
     this.checkPeer('send', dst);
-    return this.wrap('send', this.native.send(this.buffer('send', t), dst, tag >>> 0));
+    const buf = this.buffer('send', t);
+    return this.p2pChecked('send', dst, tag >>> 0, t, () => this.native.send(buf, dst, tag >>> 0));
   }
 
   /**
@@ -248,7 +265,8 @@ export class ProcessGroup {
    */
   recv(t: Tensor, src: number, tag = 0): Promise<Tensor> {
     this.checkPeer('recv', src);
-    return this.wrap('recv', this.native.recv(this.buffer('recv', t), src, tag >>> 0)).then(() => this.wrote(t));
+    const buf = this.buffer('recv', t);
+    return this.p2pChecked('recv', src, tag >>> 0, t, () => this.native.recv(buf, src, tag >>> 0)).then(() => this.wrote(t));
   }
 
   /**
@@ -266,17 +284,63 @@ export class ProcessGroup {
     if (this.server !== null) await this.server.close();
   }
 
-  // With checkCollectives: all-gather [op, elements, dtype, root] first (a fixed size, so always
-  // safe) and fail on every rank, naming the ranks whose call differs from rank 0's.
-  private async checked(op: string, code: number, t: Tensor, root: number, run: () => Promise<void>): Promise<void> {
+  // Every collective counts (this.seq). With checkCollectives it first all-gathers its header
+  // [number, op, elements, dtype, root, reduce op] (a fixed size, so always safe; as a sum of
+  // zero-padded rows, so that allReduceSync can do the same synchronously) and fails on every rank,
+  // naming the ranks whose call differs from rank 0's.
+  private checkCall(op: string, c: CollectiveCall): { buf: Int32Array; compare: () => void } | null {
+    const n = ++this.seq;
+    if (!this.checkCollectives) return null;
+    const buf = new Int32Array(CHECK_FIELDS * this.worldSize);
+    buf.set([n, c.code, c.size, c.dtype === null ? -1 : CHECK_DTYPES.indexOf(c.dtype), c.root ?? -1, c.reduce === undefined ? -1 : REDUCE_NAMES.indexOf(c.reduce)], CHECK_FIELDS * this.rank);
+    const compare = (): void => {
+      const row = (r: number): Int32Array => buf.subarray(CHECK_FIELDS * r, CHECK_FIELDS * (r + 1));
+      const bad = Array.from({ length: this.worldSize }, (_, r) => r).filter((r) => row(r).some((v, k) => v !== buf[k]));
+      if (bad.length > 0) {
+        throw new Error(`${op} (rank ${this.rank} of ${this.worldSize}${this.where}): the ranks called different collectives or sizes (${[0, ...bad].map((r) => `rank ${r}: ${describeCall(row(r))}`).join('; ')}); `
+          + 'every rank must call the same collectives in the same order, with the same shape, dtype and op');
+      }
+    };
+    return { buf, compare };
+  }
+
+  private async checked(op: string, c: CollectiveCall, run: () => Promise<void>): Promise<void> {
+    const check = this.checkCall(op, c);
+    if (check !== null) {
+      await this.wrap(op, this.native.allReduce(check.buf, REDUCE_CODES.sum));
+      check.compare();
+    }
+    await this.wrap(op, run());
+  }
+
+  // With checkCollectives, a send and its recv are matched before any byte moves: each side writes
+  // its call (elements, dtype) under a store key of (source, destination, tag, n-th such call: Gloo
+  // pairs them in that order) and polls for the other side's (never a blocking get, which would hold
+  // up this rank's other store requests), then both compare.
+  private async p2pChecked(op: 'send' | 'recv', peer: number, tag: number, t: Tensor, run: () => Promise<void>): Promise<void> {
     if (this.checkCollectives) {
-      const mine = new Int32Array([code, t.size, ['float32', 'float64', 'int32'].indexOf(t.dtype), root]);
-      const all = new Int32Array(4 * this.worldSize);
-      await this.wrap(op, this.native.allGather(mine, all));
-      const names = ['?', 'allReduce', 'broadcast', 'allGather', 'reduceScatter'];
-      const show = (r: number): string => `rank ${r}: ${names[all[4 * r]!] ?? '?'} of ${all[4 * r + 1]} ${['float32', 'float64', 'int32'][all[4 * r + 2]!] ?? '?'}${all[4 * r] === 2 ? ` from ${all[4 * r + 3]}` : ''}`;
-      const bad = Array.from({ length: this.worldSize }, (_, r) => r).filter((r) => [0, 1, 2, 3].some((k) => all[4 * r + k] !== all[k]));
-      if (bad.length > 0) throw new Error(`${op} (rank ${this.rank} of ${this.worldSize}${this.where}): the ranks called different collectives or sizes (${[0, ...bad].map(show).join('; ')}); every rank must pass the same shape and dtype`);
+      const [src, dst] = op === 'send' ? [this.rank, peer] : [peer, this.rank];
+      const pair = `${src}>${dst}/${tag}`;
+      const n = (this.p2pCounts.get(pair) ?? 0) + 1;
+      this.p2pCounts.set(pair, n);
+      const other = op === 'send' ? 'recv' : 'send';
+      const call = (what: string, code: number): string => `${what} #${n} (${Math.floor((code - 1) / 8)} ${CHECK_DTYPES[(code - 1) % 8] ?? '?'}, tag ${tag}) ${what === 'send' ? `to rank ${dst}` : `from rank ${src}`}`;
+      const mineCode = 1 + CHECK_DTYPES.indexOf(t.dtype) + 8 * t.size;
+      const key = (side: string): string => `${STORE_PREFIX}/check/${this.checkKey}/${pair}/${n}/${side}`;
+      const head = `${op} (rank ${this.rank} of ${this.worldSize}${this.where})`;
+      await this.client.add(key(op), mineCode);
+      const deadline = Date.now() + this.timeoutMs;
+      let theirs = 0;
+      for (let wait = 1; (theirs = await this.client.add(key(other), 0)) === 0; wait = Math.min(wait * 2, 20)) {
+        if (Date.now() >= deadline) {
+          throw new Error(`${head}: rank ${peer} made no matching ${other} within ${this.timeoutMs} ms for this rank's ${call(op, mineCode)}: `
+            + `it ${other}s with another tag or peer, calls a collective, or is hung or still computing (TENSORSLIM_DIST_DEBUG check)`);
+        }
+        await new Promise((r) => setTimeout(r, wait));
+      }
+      if (theirs !== mineCode) {
+        throw new Error(`${head}: the ${op} and its ${other} differ (rank ${this.rank}: ${call(op, mineCode)}; rank ${peer}: ${call(other, theirs)}); the receiving tensor must have the sender's size and dtype`);
+      }
     }
     await this.wrap(op, run());
   }
@@ -341,6 +405,23 @@ export class ProcessGroup {
 }
 
 let current: ProcessGroup | null = null;
+
+/** A collective as the debug check compares it across ranks. */
+interface CollectiveCall { code: number; size: number; dtype: string | null; root?: number; reduce?: ReduceOp }
+const CHECK_FIELDS = 6;
+const CHECK_DTYPES = ['float32', 'float64', 'int32', 'bfloat16', 'float16'];
+const REDUCE_NAMES: readonly ReduceOp[] = ['sum', 'avg', 'max', 'min'];
+const CALL_NAMES = ['?', 'allReduce', 'broadcast', 'allGather', 'reduceScatter', 'barrier', 'allReduce16'];
+
+/** One rank's header row as text: 'allReduce #7 (sum, 1000 float32)', 'broadcast #7 (10 float32 from rank 0)', 'barrier #3'. */
+function describeCall(h: Int32Array): string {
+  const [n, code, size, dtype, root, reduce] = Array.from(h);
+  const name = CALL_NAMES[code!] ?? '?';
+  if (code === 5) return `${name} #${n}`;
+  const what = `${size} ${CHECK_DTYPES[dtype!] ?? '?'}`;
+  if (code === 2) return `${name} #${n} (${what} from rank ${root})`;
+  return `${name} #${n} (${reduce! >= 0 ? `${REDUCE_NAMES[reduce!]}, ` : ''}${what})`;
+}
 
 /**
  * Joins the process group described by the launch contract (torchrun, Slurm, Open MPI, Kubernetes or

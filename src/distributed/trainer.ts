@@ -166,7 +166,8 @@ export class DataParallelTraining implements DataParallel {
   // ZeRO in the Trainer. The Trainer keeps its optimizer (the scheduler drives its learning rate,
   // checkpoints record its class) but never steps it: the ZeroRedundancyOptimizer built over the
   // same parameter groups steps instead, with the hyper-parameters copied over before each step.
-  // Around checkpoints (onEpochEnd precedes every checkpoint write, on every rank) the sharded state
+  // Around checkpoints (onEpochEnd precedes every epoch-end checkpoint write, onBeforeStepCheckpoint a
+  // step checkpoint's, on every rank) the sharded state
   // is consolidated on rank 0 into the Trainer's optimizer, so the file is the one DDP would write;
   // a resumed state (loaded into the Trainer's optimizer before fit) is handed to the shards.
   // A later fit with the same optimizer over the same parameters continues with the same shards.
@@ -179,6 +180,12 @@ export class DataParallelTraining implements DataParallel {
     let zero: ZeroRedundancyOptimizer<OptimizerOptions> | null = null;
     let full: Optimizer | null = null;
     const dropFullState = (): void => { full?.state.clear(); };
+    const consolidate = async (): Promise<void> => {
+      // the groups' current hyper-parameters: the schedule has moved since the last step
+      full!.paramGroups.forEach(({ params: _p, ...hyper }, i) => { Object.assign(zero!.optimizer.paramGroups[i]!, hyper); });
+      const sd = await zero!.consolidateStateDict(0);
+      if (sd !== null) full!.loadStateDict(sd);
+    };
     return {
       onTrainBegin: async (t) => {
         full = t.optimizer;
@@ -213,12 +220,8 @@ export class DataParallelTraining implements DataParallel {
         z.zeroGrad();
         return norm;
       },
-      onEpochEnd: async () => {
-        // the groups' current hyper-parameters: the schedule has moved since the last step
-        full!.paramGroups.forEach(({ params: _p, ...hyper }, i) => { Object.assign(zero!.optimizer.paramGroups[i]!, hyper); });
-        const sd = await zero!.consolidateStateDict(0);
-        if (sd !== null) full!.loadStateDict(sd);
-      },
+      onEpochEnd: consolidate,
+      onBeforeStepCheckpoint: consolidate,   // a mid-epoch checkpoint (checkpointEvery)
       onTrainEnd: () => { if (zero) zero.overlap = false; zero = null; },
     };
   }
@@ -235,6 +238,11 @@ export class DataParallelTraining implements DataParallel {
   private zero3Callback<B>(): Callback<B> {
     let z: Zero3 | null = null;
     let full: Optimizer | null = null;
+    const consolidate3 = async (): Promise<void> => {
+      z!.materialize();
+      const sd = await z!.consolidateStateDict(0);
+      if (sd !== null) full!.loadStateDict(sd);
+    };
     return {
       onTrainBegin: async (t) => {
         full = t.optimizer;
@@ -255,11 +263,8 @@ export class DataParallelTraining implements DataParallel {
       onStepBegin: () => { full!.state.clear(); z!.gradientScale = this.weight; z!.beginStep(); },
       onAfterBackward: () => z!.finishBackward(),
       onOptimizerStep: (_t, clipNorm) => z!.step(clipNorm),
-      onEpochEnd: async () => {
-        z!.materialize();
-        const sd = await z!.consolidateStateDict(0);
-        if (sd !== null) full!.loadStateDict(sd);
-      },
+      onEpochEnd: consolidate3,
+      onBeforeStepCheckpoint: consolidate3,   // a mid-epoch checkpoint (checkpointEvery)
       onTrainEnd: () => { z?.finish(); z = null; this.zero3 = null; },
     };
   }

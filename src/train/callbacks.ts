@@ -8,6 +8,7 @@
 //     per step: onStepBegin(batch) -> loss -> backward -> onAfterBackward -> clip -> optimizer.step
 //               (or onOptimizerStep, which does both)
 //               -> scheduler.step (per-step schedules) -> onStepEnd(batch, loss)
+//               -> every checkpointEvery steps inside an epoch: onBeforeStepCheckpoint -> checkpoint -> onCheckpoint(path)
 //     onEvaluate(metrics) (when there is an eval loader) -> onEpochEnd(metrics) -> checkpoint -> onCheckpoint(path)
 //   onTrainEnd(result)
 
@@ -108,6 +109,11 @@ export interface Callback<B = unknown> {
   onEvaluate?(t: TrainerView, metrics: EvalMetrics): void | Promise<void>;
   onEpochEnd?(t: TrainerView, metrics: EpochMetrics): void | Promise<void>;
   onCheckpoint?(t: TrainerView, path: string): void | Promise<void>;
+  /**
+   * Before a checkpoint inside an epoch (TrainerOptions.checkpointEvery), on every rank whether or
+   * not it writes the file: gather sharded state here (epoch-end checkpoints follow onEpochEnd).
+   */
+  onBeforeStepCheckpoint?(t: TrainerView): void | Promise<void>;
   onTrainEnd?(t: TrainerView, result: FitResult): void | Promise<void>;
   /** JSON-serializable state saved in checkpoints. */
   stateDict?(): unknown;

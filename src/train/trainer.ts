@@ -1,6 +1,6 @@
 // The training loop: epochs or a step budget, evaluation each epoch, metrics, LR schedule, gradient
 // clipping, a stop on a non-finite loss (keeping the last good checkpoint), callbacks, checkpoints
-// each epoch and exact resume. Everything a resumed run needs is in a TrainingSnapshot (model,
+// each epoch (and every `checkpointEvery` steps) and exact resume. Everything a resumed run needs is in a TrainingSnapshot (model,
 // optimizer, scheduler, default RNG, DataLoader sampler, counters, epoch accumulators, callbacks),
 // so `1 epoch + resume 1 epoch` gives bitwise the parameters of `2 epochs`.
 // It does not parse flags, print, or know the file format (trainer_state.ts and io/checkpoint_file.ts do).
@@ -81,6 +81,11 @@ export interface TrainerOptions<B> {
   checkpointPath?: string | null;
   save?: SaveSnapshot;
   /**
+   * Also checkpoint every N optimizer steps inside an epoch (with the sampler's position, so a
+   * resume continues mid-epoch); callbacks' onBeforeStepCheckpoint runs first, on every rank.
+   */
+  checkpointEvery?: number | null;
+  /**
    * Combines the epoch's running sums before they are reported (data-parallel training: sums over
    * ranks, so history and callbacks see the global loss, accuracy and throughput). The sums kept
    * for checkpoints stay this process's own.
@@ -153,6 +158,7 @@ export class Trainer<B = Tensor[]> implements TrainerView {
       this.totalSteps = epochs * spe;
     }
     if (opts.gradClipNorm != null && !(opts.gradClipNorm > 0)) throw new TensorslimError(op, `gradClipNorm must be > 0, got ${opts.gradClipNorm}`);
+    if (opts.checkpointEvery != null && !(Number.isInteger(opts.checkpointEvery) && opts.checkpointEvery >= 1)) throw new TensorslimError(op, `checkpointEvery must be a positive integer (optimizer steps), got ${opts.checkpointEvery}`);
     if (opts.checkpointPath && !opts.save) throw new TensorslimError(op, 'checkpointPath needs a save function (use saveTrainingCheckpoint from src/train/trainer_state.ts)');
     const names = new Set<string>();
     for (const cb of this.callbacks) {
@@ -311,6 +317,12 @@ export class Trainer<B = Tensor[]> implements TrainerView {
         if (this.step >= this.totalSteps || this.stopReason !== null) {
           if (this.stepInEpoch < this.stepsPerEpoch) midEpochState = loader.stateDict?.() ?? null;
           break;
+        }
+        const every = this.opts.checkpointEvery;
+        if (every != null && this.step % every === 0 && this.stepInEpoch < this.stepsPerEpoch) {
+          // a checkpoint inside the epoch (the epoch's end writes its own below)
+          await this.hook((cb) => cb.onBeforeStepCheckpoint?.(this));
+          await this.writeCheckpoint(loader.stateDict?.() ?? null);
         }
       }
       if (this.stopReason === 'nonfinite-loss') break;

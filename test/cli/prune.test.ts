@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 
 import { cli, trainTinyCheckpoint } from './helpers.js';
+import { nativePassOnly } from '../helpers/requirements.js';
 import { DEMO_STAGES } from '../../src/cli/commands/demo.js';
 import { prune } from '../../src/compress/index.js';
 import { loadCheckpoint } from '../../src/io/index.js';
@@ -92,6 +93,9 @@ test('bad command lines exit 2 with a message; a missing checkpoint exits 1', as
     [['--method', '2:4', '--amount', '0.9'], /2:4 removes exactly half/],
     [['--method', 'lasso'], /--method/],
     [['--finetune-epochs', '1'], /not both/],
+    [['--checkpoint-every', '2'], /--checkpoint-every needs --checkpoint FILE/],
+    [['--resume', join(dir, 'none.safetensors')], /--resume .*none\.safetensors: no such file/],
+    [['--checkpoint', join(dir, 'same.safetensors'), '--out', join(dir, 'same.safetensors')], /also the fine-tuning checkpoint/],
   ];
   for (const [extra, re] of cases) {
     const r = await cli('prune', ...base, ...extra);
@@ -118,4 +122,21 @@ test('bench sparse: a pruned Linear and a pruned preset, dense vs CSR', async ()
 
 test('the demo has a pruning stage after training', () => {
   assert.deepEqual(DEMO_STAGES.map((s) => s.name).slice(0, 2), ['train', 'prune']);
+});
+
+test('--checkpoint then --resume: the resumed run reports where it came from and ends as the first did', { skip: nativePassOnly('CLI plumbing of prune --resume (the workflow\'s resume is tested in test/compress/prune_workflow.test.ts)') }, async () => {
+  const ck = join(dir, 'prune.ckpt.safetensors');
+  const flags = [...base, '--method', 'global', '--amount', '0.8', '--schedule', 'iterative', '--rounds', '2'];
+  const first = await cli('prune', ...flags, '--checkpoint', ck, '--checkpoint-every', '2');
+  assert.equal(first.code, 0, first.ctx.stderr.join('\n'));
+  assert.equal(first.json['checkpoint'], ck);
+  assert.equal(first.json['resumedFrom'], null);
+  const again = await cli('prune', ...flags, '--resume', ck);
+  assert.equal(again.code, 0, again.ctx.stderr.join('\n'));
+  assert.equal(again.json['resumedFrom'], ck);
+  assert.match(again.ctx.stderr.join('\n'), /round 2: resumed from .*prune\.ckpt\.safetensors at step 3 of 3/);
+  for (const k of ['testAccuracy', 'nonzeros', 'sparsity', 'prunedTestAccuracy']) assert.equal(again.json[k], first.json[k], k);
+  const other = await cli('prune', ...flags, '--seed', '5', '--resume', ck);
+  assert.equal(other.code, 1);
+  assert.match(String(other.json['error']), /other settings: seed 0 \(this run: 5\)/);
 });

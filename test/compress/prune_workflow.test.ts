@@ -4,7 +4,7 @@
 // non-zeros are what the CSR layers hold) and hand-counted shapes of a shrunk model.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -13,7 +13,7 @@ import { Linear, defaultGenerator, manualSeed, rand, randint, type Tensor } from
 import { prune } from '../../src/compress/index.js';
 import { TensorDataset, type ImageClassificationData } from '../../src/data/index.js';
 import { createModel, type PresetModel } from '../../src/models/index.js';
-import { evaluateOn, loadImageData, loadModel, runTraining, type Callback } from '../../src/train/index.js';
+import { evaluateOn, loadImageData, loadModel, loadTrainingCheckpoint, runTraining, type Callback } from '../../src/train/index.js';
 import { cli } from '../cli/helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tensorslim-prune-workflow-'));
@@ -132,5 +132,68 @@ describe('prune.fineTune and prune.clonePreset', () => {
     const a = model.parameters().map((p) => Array.from(p.dataSync()));
     assert.deepEqual(copy.parameters().map((p) => Array.from(p.dataSync())), a);
     assert.notEqual(copy.parameters()[0], model.parameters()[0]);
+  });
+});
+
+/** Every tensor of a model's state, as plain numbers by name (for bitwise comparisons). */
+function stateOf(model: { stateDict(): Map<string, Tensor> }): Record<string, number[]> {
+  return Object.fromEntries([...model.stateDict()].map(([k, t]) => [k, Array.from(t.contiguous().dataSync())]));
+}
+
+describe('prune.runPrune checkpoint and resume', () => {
+  // 64 samples in batches of 16: 4 steps an epoch, so the runs cross epoch ends and resume mid-epoch;
+  // a progress callback that throws stands for the killed process.
+  const cases = [
+    { name: 'iterative global (resumed in round 2)', method: 'global', schedule: 'iterative', stopLabel: 'round 2', stopStep: 3, at: 'round 2: resumed from' },
+    { name: 'gradual random (masks made while training)', method: 'random', schedule: 'gradual', stopLabel: 'gradual', stopStep: 5, at: 'gradual: resumed from' },
+    { name: 'oneshot ln-structured, shrunk', method: 'ln-structured', schedule: 'oneshot', stopLabel: 'fine-tune', stopStep: 5, at: 'fine-tune: resumed from' },
+  ] as const;
+  for (const c of cases) {
+    test(`${c.name}: killed after a step checkpoint, resumed, ends bitwise where an uninterrupted run ends`, async () => {
+      const d = data();
+      const o = { ...base, finetuneSteps: 10, method: c.method, schedule: c.schedule, structured: c.method === 'ln-structured', amount: c.method === 'ln-structured' ? 0.5 : 0.8 };
+      const whole = await prune.runPrune({ ...o, model: tinyModel(), data: d });
+      const ck = join(dir, `resume-${c.method}.safetensors`);
+      const stop = (label: string): Callback<Tensor[]> => ({ onStepEnd: (t) => { if (label === c.stopLabel && t.step === c.stopStep) throw new Error('killed'); } });
+      await assert.rejects(prune.runPrune({ ...o, model: tinyModel(), data: d, checkpoint: ck, checkpointEvery: 2, progress: stop }), /killed/);
+      const saved = loadTrainingCheckpoint(ck);
+      assert.equal(saved.snapshot!.step, c.stopStep - 1, 'the last step checkpoint before the kill');
+      if (c.schedule !== 'oneshot' || !o.structured) assert.ok([...saved.snapshot!.model.keys()].some((k) => k.endsWith('.weight_orig')) && [...saved.snapshot!.model.keys()].some((k) => k.endsWith('.weight_mask')), 'masks saved as weight_orig / weight_mask');
+      const events: prune.PruneEvent[] = [];
+      const rng = defaultGenerator.getState();
+      const resumed = await prune.runPrune({ ...o, model: tinyModel(), data: d, checkpoint: ck, resume: ck, onEvent: (e) => events.push(e) });
+      assert.deepEqual(defaultGenerator.getState(), rng, 'the caller\'s random stream is left where it was');
+      assert.equal(resumed.resumedFrom, ck);
+      const ev = events.find((e) => e.kind === 'resumed');
+      assert.deepEqual(ev, { kind: 'resumed', path: ck, label: c.stopLabel, step: c.stopStep - 1, steps: c.schedule === 'iterative' ? 5 : 10 });
+      assert.deepEqual(stateOf(resumed.model), stateOf(whole.model), 'same parameters and masks as the uninterrupted run');
+      assert.deepEqual([resumed.pruned, resumed.final.accuracy, resumed.nonzeros], [whole.pruned, whole.final.accuracy, whole.nonzeros].map((x, i) => (i === 0 ? { ...whole.pruned, seconds: resumed.pruned.seconds, samplesPerSecond: resumed.pruned.samplesPerSecond } : x)));
+      if (c.schedule === 'iterative') {
+        // the finished run's checkpoint resumes to the same end again (nothing left to train)
+        const again = await prune.runPrune({ ...o, model: tinyModel(), data: d, resume: ck });
+        assert.deepEqual(stateOf(again.model), stateOf(whole.model));
+      }
+    });
+  }
+
+  test('a checkpoint of another run, model or data, a damaged file and a train checkpoint are refused, saying why', async () => {
+    const d = data();
+    const o = { ...base, method: 'global', schedule: 'iterative', finetuneSteps: 4 } as const;
+    const ck = join(dir, 'refuse.safetensors');
+    await prune.runPrune({ ...o, model: tinyModel(), data: d, checkpoint: ck });
+    await assert.rejects(prune.runPrune({ ...o, amount: 0.7, model: tinyModel(), data: d, resume: ck }), /other settings: amount 0\.8 \(this run: 0\.7\)/);
+    const other = tinyModel();
+    (other.parameters()[0]!.data as Float32Array)[0] += 1;
+    await assert.rejects(prune.runPrune({ ...o, model: other, data: d, resume: ck }), /another dense model/);
+    const fewer: ImageClassificationData = { ...d, train: new TensorDataset(...d.train.getBatch(Array.from({ length: 48 }, (_, i) => i)) as [Tensor, Tensor]) };
+    await assert.rejects(prune.runPrune({ ...o, model: tinyModel(), data: fewer, resume: ck }), /64 training samples\), this run on synthetic \(48\)/);
+    const bytes = readFileSync(ck);
+    const bad = join(dir, 'damaged.safetensors');
+    writeFileSync(bad, bytes.subarray(0, bytes.length - 100));
+    await assert.rejects(prune.runPrune({ ...o, model: tinyModel(), data: d, resume: bad }), /cannot be read as a checkpoint/);
+    const trained = join(dir, 'trained.safetensors');
+    await runTraining({ model: 'mlp-tiny', dataset: d, steps: 1, out: trained });
+    await assert.rejects(prune.runPrune({ ...o, model: tinyModel(), data: d, resume: trained }), /not a prune fine-tuning checkpoint/);
+    await assert.rejects(prune.runPrune({ ...o, model: tinyModel(), data: d, checkpointEvery: 2 }), /checkpointEvery needs a checkpoint path/);
   });
 });

@@ -8,6 +8,8 @@
 // checkpoint the DDP run writes: weights and Adam moments within 1e-6 relative + 1e-9 absolute
 // (float32 reductions in another grouping; observed on 2 ranks: bit-identical), the same step counts
 // and parameter groups; that file is the single-process layout, so it resumes with any world size.
+// prune --zero 3 --checkpoint, one rank killed mid-fine-tuning and the group restarted, resumes from
+// its checkpoint to the one-process result (accuracy within 0.5 points, the same sparsity).
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
@@ -118,9 +120,13 @@ test(`after a launcher restart every rank resumes from --out and ends where an u
 });
 }
 
-// --zero 3: ZeRO in prune's Trainer, the parameters gathered before pruning's weight-from-mask hooks
-// (train --zero 2 above covers stages 1/2 in the Trainer).
-test('launch -- tensorslim prune --zero 3 fine-tunes as one process does (ZeRO in prune\'s Trainer)', { skip, timeout: 240_000 }, async () => {
+// prune under the launcher, restarted: on the first attempt rank 1's prune is SIGKILLed as soon as
+// rank 0 has written a fine-tuning checkpoint (--checkpoint-every 2; wherever the kill lands, even
+// after the end, the outcome must be the same); rank 0 then fails on the dead peer, the launcher
+// restarts both, and both resume from --checkpoint to the result of one process. ZeRO 3: prune's
+// Trainer gathers the parameters before pruning's weight-from-mask hooks, and the checkpoint holds
+// the consolidated Adam state (train --zero 2 above covers stages 1/2 in the Trainer).
+test('launch --max-restarts 1 -- tensorslim prune --zero 3 --checkpoint: a killed rank, a restart, a resumed fine-tuning that ends as one process does', { skip, timeout: 240_000 }, async () => {
   const zero = 3;
   await single();
   const model = join(tmp, 'ddp.safetensors');
@@ -129,14 +135,23 @@ test('launch -- tensorslim prune --zero 3 fine-tunes as one process does (ZeRO i
   const ctx = captureContext();
   assert.equal(await main(PRUNE, ctx), 0, ctx.stderr.join('\n'));
   const want = JSON.parse(ctx.stdout[ctx.stdout.length - 1]!) as { testAccuracy: number; sparsity: number; finetuneSteps: number };
-  const r = await run([process.execPath, ...cliArgs, 'launch', '--nproc-per-node', '2', '--master-port', String(await freePort()), '--', 'tensorslim', ...PRUNE, '--zero', String(zero)]);
+  const ck = join(tmp, 'prune.ckpt.safetensors');
+  const cmd = `"$NODE" $CLI ${PRUNE.join(' ')} --zero ${zero} --checkpoint "$CK" --checkpoint-every 2`;
+  const script = `if [ "$TENSORSLIM_RESTART_COUNT" = 0 ] && [ "$RANK" = 1 ]; then ${cmd} & pid=$!; `
+    + 'while [ ! -f "$CK" ] && kill -0 $pid 2>/dev/null; do sleep 0.02; done; kill -9 $pid 2>/dev/null; wait $pid; exit 3; fi; '
+    + `exec ${cmd}`;
+  const r = await run([process.execPath, ...cliArgs, 'launch', '--nproc-per-node', '2', '--max-restarts', '1', '--master-port', String(await freePort()), '--', 'sh', '-c', script],
+    { NODE: process.execPath, CLI: cliArgs.join(' '), CK: ck });
   assert.equal(r.code, 0, r.stderr);
-  const lines = r.stdout.split('\n').filter((l) => l.includes('{"command":"prune"'));
+  assert.match(r.stderr, /restarting all workers \(restart 1 of 1\)/);
+  assert.match(r.stderr, /\[rank 0\] fine-tune: resumed from .*prune\.ckpt\.safetensors at step [2-8] of 8/);
+  const lines = r.stdout.split('\n').filter((l) => l.includes('{"command":"prune"') && l.includes('"resumedFrom":"'));
   assert.equal(lines.length, 1, r.stdout);
-  const got = JSON.parse(lines[0]!.slice(lines[0]!.indexOf('{'))) as typeof want & { distributed: { worldSize: number; zero: number | null; parameterChecksums: number[] } };
+  const got = JSON.parse(lines[0]!.slice(lines[0]!.indexOf('{'))) as typeof want & { resumedFrom: string; distributed: { worldSize: number; zero: number | null; parameterChecksums: number[] } };
+  assert.equal(got.resumedFrom, ck);
   assert.equal(got.finetuneSteps, want.finetuneSteps);
   assert.equal(got.sparsity, want.sparsity);
-  assert.ok(Math.abs(got.testAccuracy - want.testAccuracy) <= 0.005, `prune --zero ${zero}: accuracy ${got.testAccuracy} vs one process ${want.testAccuracy}`);
+  assert.ok(Math.abs(got.testAccuracy - want.testAccuracy) <= 0.005, `prune --zero ${zero}, restarted: accuracy ${got.testAccuracy} vs one process ${want.testAccuracy}`);
   assert.equal(got.distributed.zero, zero);
   assert.equal(got.distributed.parameterChecksums[0], got.distributed.parameterChecksums[1], 'the replicas differ');
 });

@@ -1,8 +1,10 @@
 // Faults end in clear errors naming the rank, within the timeout, on every surviving rank:
-// a killed rank, a rank that never arrives, a wrong token.
+// a killed rank, a rank that never arrives, a wrong token; with TENSORSLIM_DIST_DEBUG=1, collectives
+// and send/recv pairs that do not match.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { glooSkip, runWorkers } from './helpers.js';
+import { glooSkip, lastJson, runWorkers } from './helpers.js';
+import { nativePassOnly } from '../helpers/requirements.js';
 
 test('a killed rank makes the others fail within 30 s, naming it', { skip: glooSkip(), timeout: 90_000 }, async () => {
   const res = await runWorkers('faults', 3, { timeoutMs: 80_000, perRank: () => ({ KILL_RANK: '1' }) });
@@ -58,6 +60,23 @@ test('with TENSORSLIM_DIST_DEBUG=1, mismatched tensor sizes fail on every rank n
   const res = await runWorkers('faults', 3, { timeoutMs: 80_000, perRank: () => ({ SHORT_RANK: '1', TENSORSLIM_DIST_DEBUG: '1' }) });
   for (const r of res) {
     assert.equal(r.code, 1, `rank ${r.rank}:\n${r.stderr}`);
-    assert.match(r.stderr, /allReduce \(rank \d of 3\): the ranks called different collectives or sizes \(rank 0: allReduce of 1000 float32; rank 1: allReduce of 600 float32\)/);
+    assert.match(r.stderr, /allReduce \(rank \d of 3\): the ranks called different collectives or sizes \(rank 0: allReduce #1 \(sum, 1000 float32\); rank 1: allReduce #1 \(sum, 600 float32\)\)/);
+  }
+});
+
+test('with TENSORSLIM_DIST_DEBUG=1, another collective, a send/recv of other sizes and unpaired tags fail on both ranks, naming the calls; the group still works', { skip: nativePassOnly('the process group\'s call checks') || glooSkip(), timeout: 90_000 }, async () => {
+  const res = await runWorkers('debug_checks', 2, { timeoutMs: 80_000, perRank: () => ({ TENSORSLIM_DIST_DEBUG: '1' }) });
+  for (const r of res) {
+    assert.equal(r.code, 0, `rank ${r.rank}:\n${r.stderr}`);
+    const j = lastJson<{ errors: string[]; received: number[]; sum: number[] }>(r);
+    const [op, size, tag] = j.errors;
+    assert.match(op!, new RegExp(`^${r.rank === 0 ? 'allReduce' : 'broadcast'} \\(rank ${r.rank} of 2\\): the ranks called different collectives or sizes \\(rank 0: allReduce #3 \\(sum, 1000 float32\\); rank 1: broadcast #3 \\(1000 float32 from rank 0\\)\\)`));
+    const pair = r.rank === 0 ? 'rank 0: send #1 \\(10 float32, tag 5\\) to rank 1; rank 1: recv #1 \\(8 float32, tag 5\\) from rank 0' : 'rank 1: recv #1 \\(8 float32, tag 5\\) from rank 0; rank 0: send #1 \\(10 float32, tag 5\\) to rank 1';
+    assert.match(size!, new RegExp(`^${r.rank === 0 ? 'send' : 'recv'} \\(rank ${r.rank} of 2\\): the ${r.rank === 0 ? 'send and its recv' : 'recv and its send'} differ \\(${pair}\\)`));
+    assert.match(tag!, r.rank === 0
+      ? /^send \(rank 0 of 2 in the sub-group of ranks \[0, 1\]\): rank 1 made no matching recv within 1000 ms for this rank's send #1 \(10 float32, tag 1\) to rank 1/
+      : /^recv \(rank 1 of 2 in the sub-group of ranks \[0, 1\]\): rank 0 made no matching send within 1000 ms for this rank's recv #1 \(10 float32, tag 2\) from rank 0/);
+    assert.deepEqual(j.received, [1, 1, 1]);
+    assert.deepEqual(j.sum, [2, 2]);
   }
 });

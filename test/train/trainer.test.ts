@@ -310,6 +310,7 @@ test('bad options are refused before training', () => {
   assert.throws(() => trainerOf(s, { steps: 1.5 }), /steps must be a positive integer/);
   assert.throws(() => trainerOf(s, { gradClipNorm: -1 }), /gradClipNorm must be > 0/);
   assert.throws(() => trainerOf(s, { checkpointPath: 'x.safetensors' }), /checkpointPath needs a save function/);
+  assert.throws(() => trainerOf(s, { checkpointEvery: 0 }), /checkpointEvery must be a positive integer \(optimizer steps\), got 0/);
   assert.throws(() => trainerOf(s, { trainLoader: new DataLoader(dataset(5), { batchSize: 8, dropLast: true }) }), /yields 0 batches per epoch/);
   assert.throws(() => trainerOf(s, { callbacks: [{ stateDict: () => 1 }] }), /needs a name/);
   const t = trainerOf(s, { epochs: 1 });

@@ -4,9 +4,9 @@
 // The workflow (prune, fine-tune, store sparse) is prune.runPrune in src/compress/prune/workflow.ts;
 // this file checks flags, calls it, writes the file and prints the comparison.
 
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { prune } from '../../compress/index.js';
 import type { PresetModel } from '../../models/index.js';
 import { exportWeights, loadImageData, measureLatency } from '../../train/index.js';
@@ -44,6 +44,9 @@ const FLAGS = {
   out: { type: 'string', help: 'write the pruned model here (CSR weights, or the shrunk dense model with --structured)', metavar: 'FILE' },
   threads: { type: 'int', help: 'kernel threads (native backend)', min: 1, metavar: 'N' },
   zero: { type: 'int', help: 'launched on several ranks: ZeRO stage 1 (optimizer state sharded over the ranks), 2 (gradients too) or 3 (parameters too) instead of DDP for the fine-tuning; same results and --out file as DDP', min: 1, max: 3, metavar: 'STAGE' },
+  checkpoint: { type: 'string', help: 'fine-tuning state (masks, schedule position, Adam, sampler, RNG) written here atomically at every epoch end, every --checkpoint-every steps and at the end of each phase; after a launcher restart every rank resumes from it', metavar: 'FILE' },
+  'checkpoint-every': { type: 'int', help: 'also write --checkpoint every N fine-tuning steps', min: 1, metavar: 'N' },
+  resume: { type: 'string', help: 'continue exactly from a --checkpoint file (same flags and --model); checkpoints go on into it unless --checkpoint names another file', metavar: 'FILE' },
   'run-dir': { type: 'string', help: 'run folder for the training metrics (metrics.jsonl, run.json, TensorBoard events; default: beside --out, e.g. x.run for x.safetensors)', metavar: 'DIR' },
   ...JSON_FLAG,
 } as const satisfies FlagSpecs;
@@ -104,6 +107,12 @@ share of the survivors. The fine-tuning budget (--finetune-epochs or --finetune-
 --validation-fraction X fine-tunes without the split quantize --validation-fraction X (same --seed)
 validates on (Deep Compression: train, prune and quantize all with it, docs/QUANTIZATION.md).
 
+--checkpoint FILE keeps the fine-tuning state (the masks as weight_orig / weight_mask, the
+schedule's position, Adam's state, sampler and RNG) at every epoch end, every --checkpoint-every
+N steps and at each phase's end; --resume FILE continues such a run exactly (the same flags and
+--model; anything else is refused naming the difference): the result equals an uninterrupted
+run's. Launched with --max-restarts, a restarted run resumes from --checkpoint by itself.
+
 A pruned file holds weight.values / weight.crow_indices / weight.col_indices / weight.size per
 sparse layer (PyTorch's names for the parts of a sparse CSR tensor); load it in code with
 prune.loadSparse(modelFromConfig(ckpt.config), ckpt.model). A --structured file is a plain
@@ -119,7 +128,9 @@ Examples:
   tensorslim train --model mlp --dataset fashion-mnist --epochs 10 --out mlp.safetensors
   tensorslim prune --model mlp.safetensors --dataset fashion-mnist --method global --amount 0.9 --schedule gradual --finetune-epochs 10 --out mlp-90.safetensors
   tensorslim prune --model mlp.safetensors --dataset fashion-mnist --method ln-structured --amount 0.5 --structured --finetune-epochs 2 --latency
-  tensorslim prune --model mlp.safetensors --dataset mnist --method 2:4 --finetune-steps 200 --json | tail -n 1`,
+  tensorslim prune --model mlp.safetensors --dataset mnist --method 2:4 --finetune-steps 200 --json | tail -n 1
+  tensorslim prune --model mlp.safetensors --dataset mnist --schedule iterative --finetune-epochs 3 --checkpoint prune.ckpt.safetensors --checkpoint-every 50 --out mlp-90.safetensors
+  tensorslim prune --model mlp.safetensors --dataset mnist --schedule iterative --finetune-epochs 3 --resume prune.ckpt.safetensors --out mlp-90.safetensors`,
   async run(argv, ctx) {
     const { flags } = parseArgs('prune', argv, FLAGS);
     const usage = (msg: string): never => { throw new UsageError('prune', msg); };
@@ -133,9 +144,18 @@ Examples:
     if (method === 'ln-structured' && amount >= 1) usage('--amount 1 would remove every hidden unit; use a fraction below 1 with ln-structured');
     if (flags.structured && method !== 'ln-structured') usage(`--structured removes whole neurons/filters, which needs --method ln-structured (got ${method})`);
     if ((method === 'ln-structured' || method === '2:4') && schedule !== 'oneshot') usage(`--schedule ${schedule} applies to the unstructured methods (l1, global, random); ${method} runs oneshot`);
-    if (flags.out !== undefined) checkOutputFile('prune', 'out', flags.out, [{ flag: '--model', path: flags.model! }]);
+    if (flags.resume !== undefined && !existsSync(flags.resume)) usage(`--resume ${flags.resume}: no such file; --resume takes a checkpoint written by prune --checkpoint`);
+    if (flags.out !== undefined) checkOutputFile('prune', 'out', flags.out, [{ flag: '--model', path: flags.model! }, ...(flags.resume !== undefined ? [{ flag: '--resume', path: flags.resume }] : [])]);
+    const checkpoint = flags.checkpoint ?? flags.resume;   // a resumed run checkpoints on into its file unless told otherwise
+    if (flags['checkpoint-every'] !== undefined && checkpoint === undefined) usage('--checkpoint-every needs --checkpoint FILE (where the fine-tuning state goes)');
+    if (checkpoint !== undefined) {
+      checkOutputFile('prune', flags.checkpoint !== undefined ? 'checkpoint' : 'resume', checkpoint, [{ flag: '--model', path: flags.model! }]);
+      if (flags.out !== undefined && resolve(flags.out) === resolve(checkpoint)) usage(`--out ${flags.out} is also the fine-tuning checkpoint; the pruned model and the training state need two files`);
+    }
     applyRuntimeFlags('prune', { threads: flags.threads });
-    const launched = await launchedRun(ctx, 'prune', flags.zero === 1 || flags.zero === 2 || flags.zero === 3 ? { zero: flags.zero } : {});   // launched on several ranks: fine-tune data-parallel, rank 0 reports
+    // launched on several ranks: fine-tune data-parallel, rank 0 reports; after a launcher restart, resume from --checkpoint
+    const launched = await launchedRun(ctx, 'prune', { out: checkpoint, ...(flags.zero === 1 || flags.zero === 2 || flags.zero === 3 ? { zero: flags.zero } : {}) });
+    const resumeFrom = launched.restartFrom ?? flags.resume ?? null;
     ctx = launched.ctx;
     const world = launched.parallel?.worldSize ?? 1;
     if (flags['batch-size'] % world !== 0) usage(`--batch-size ${flags['batch-size']} is the global batch of ${world} ranks: pass a multiple of ${world}`);
@@ -178,6 +198,7 @@ Examples:
     const r = await prune.runPrune({
       model, data, method, amount, schedule, finetuneSteps, rounds: flags.rounds, structured: flags.structured,
       batchSize: flags['batch-size'], lr: flags.lr, seed: flags.seed, ...withRunLog(pruneReporting(ctx, say), runLog), parallel: launched.parallel,
+      checkpoint: checkpoint ?? null, checkpointEvery: flags['checkpoint-every'] ?? null, resume: resumeFrom,
     });
     const dist = await launched.finish(r.model);   // before rank 0 alone times and writes
     if (dist !== null && dist.rank !== 0) return 0;
@@ -201,7 +222,7 @@ Examples:
         batch: flags['latency-batch'],
         batchN: { dense: denseLatency.batchN, pruned: prunedLatency.batchN, speedup: denseLatency.batchN / prunedLatency.batchN },
       },
-      finetuneSteps: r.finetuneSteps, out: flags.out ?? null, seconds, runDir: runLog?.dir ?? null,
+      finetuneSteps: r.finetuneSteps, out: flags.out ?? null, checkpoint: checkpoint !== undefined && existsSync(checkpoint) ? checkpoint : null, resumedFrom: r.resumedFrom, seconds, runDir: runLog?.dir ?? null,
       distributed: dist === null ? null : { worldSize: dist.worldSize, perRankBatch: flags['batch-size'] / dist.worldSize, zero: flags.zero ?? null, parameterChecksums: dist.checksums },
     };
     runLog?.finish({ testAccuracy: result.testAccuracy, denseTestAccuracy: result.denseTestAccuracy, sparsity: result.sparsity, nonzeros: result.nonzeros, parameters: result.parameters, bytesOnDisk: prunedBytes, seconds });

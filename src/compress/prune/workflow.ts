@@ -4,16 +4,19 @@
 // parses flags, formats the events below as lines and prints the result. It never prints.
 
 import { defaultGenerator, manualSeed } from '../../core/random.js';
+import { TensorslimError } from '../../core/errors.js';
 import type { Tensor } from '../../core/tensor.js';
 import type { AnyModule } from '../../nn/index.js';
 import { DataLoader, type ImageClassificationData } from '../../data/index.js';
 import { modelFromConfig, type PresetModel } from '../../models/index.js';
-import { Trainer, evaluateOn, makeOptimizer, type Callback, type DataParallel, type EpochAccumulators, type EvalMetrics } from '../../train/index.js';
+import type { JsonObject } from '../../io/index.js';
+import { Trainer, checkpointSaver, evaluateOn, makeOptimizer, type Callback, type DataParallel, type EpochAccumulators, type EvalMetrics, type TrainingSnapshot } from '../../train/index.js';
 import { lnStructured, nmStructured } from './api.js';
 import { prunedParameterNames, remove } from './reparam.js';
 import { gradualPruningCallback, maskSparsity, pruneToSparsity, weightTargets } from './schedule.js';
 import { countNonzeros, sparseLayers, toSparse, type SparseLayerInfo } from './sparse.js';
 import { shrink, type ShrinkLayerReport } from './structured.js';
+import { PRUNE_SETTING_KEYS, pruneStateJson, readPruneCheckpoint, restoreMaskStructure, stateFingerprint, type PruneCheckpointState, type PruneResumePoint, type PruneRunSettings } from './resume.js';
 
 /** Pruning methods of runPrune (and of `tensorslim prune --method`). */
 export const PRUNE_METHODS = ['l1', 'random', 'ln-structured', 'global', '2:4'] as const;
@@ -28,14 +31,16 @@ export type PruneScheduleName = (typeof PRUNE_SCHEDULES)[number];
  * - `gradual`: the gradual schedule about to run (numSteps + 1 pruning steps, `frequency` apart, of `steps`);
  * - `round`: an iterative round pruned to `sparsity`, about to fine-tune `steps` steps;
  * - `shrunk`: pruned units removed (`exact` false: a padded convolution folded inexactly);
- * - `pruned`: one-shot pruning done, before fine-tuning.
+ * - `pruned`: one-shot pruning done, before fine-tuning;
+ * - `resumed`: fine-tuning phase `label` continues from checkpoint `path` at `step` of its `steps`.
  */
 export type PruneEvent =
   | { kind: 'dense'; parameters: number; accuracy: number }
   | { kind: 'gradual'; amount: number; numSteps: number; frequency: number; steps: number }
   | { kind: 'round'; round: number; rounds: number; sparsity: number; accuracy: number; steps: number }
   | { kind: 'shrunk'; exact: boolean; layers: ShrinkLayerReport[]; parametersBefore: number; parametersAfter: number }
-  | { kind: 'pruned'; method: PruneMethodName; structured: boolean; accuracy: number };
+  | { kind: 'pruned'; method: PruneMethodName; structured: boolean; accuracy: number }
+  | { kind: 'resumed'; path: string; label: string; step: number; steps: number };
 
 /** Options of runPrune (`tensorslim prune`'s flags, resolved). */
 export interface RunPruneOptions<M extends AnyModule = PresetModel> {
@@ -63,6 +68,20 @@ export interface RunPruneOptions<M extends AnyModule = PresetModel> {
   onEvent?: (event: PruneEvent) => void;
   /** Fine-tune data-parallel over the launched ranks (distributed.dataParallel()); batchSize is the global batch. */
   parallel?: DataParallel | null;
+  /**
+   * Fine-tuning checkpoint (safetensors, atomic; rank 0 alone writes it), written at every epoch
+   * end, every `checkpointEvery` steps and at the end of each phase: the masks (weight_orig /
+   * weight_mask), the schedule's position (phase, gradual step, iterative round and sparsity),
+   * Adam's state, the sampler and RNG, and which run wrote it.
+   */
+  checkpoint?: string | null;
+  /** Also checkpoint every N optimizer steps inside an epoch (needs `checkpoint`). */
+  checkpointEvery?: number | null;
+  /**
+   * Continue exactly from such a checkpoint: the same options, dense model and data are required
+   * (anything else is refused naming the difference); the result equals an uninterrupted run's.
+   */
+  resume?: string | null;
 }
 
 /** What runPrune returns: the pruned model (sparse layers swapped in where worth it) and its numbers. */
@@ -84,6 +103,8 @@ export interface RunPruneResult<M extends AnyModule = PresetModel> {
   sparseLayers: SparseLayerInfo[];
   shrunk: ShrinkLayerReport[] | null;
   finetuneSteps: number;
+  /** The checkpoint resumed from (option `resume`), or null. */
+  resumedFrom: string | null;
 }
 
 /** Options of fineTune. */
@@ -102,6 +123,12 @@ export interface FineTuneOptions {
   progress?: (label: string) => Callback<Tensor[]>;
   /** Data-parallel over launched ranks: each trains on its slice of every global batch of batchSize. */
   parallel?: DataParallel | null;
+  /** Write the fine-tuning state here (rank 0 alone) at every epoch end, every `checkpointEvery` steps and at the end; `checkpointExtra` goes into its metadata. */
+  checkpoint?: string | null;
+  checkpointEvery?: number | null;
+  checkpointExtra?: JsonObject;
+  /** Continue from a snapshot of this fine-tuning (loadTrainingCheckpoint(path).snapshot) instead of starting it. */
+  resume?: { snapshot: TrainingSnapshot; path: string } | null;
 }
 
 /**
@@ -140,11 +167,15 @@ export async function fineTune(model: AnyModule, data: ImageClassificationData, 
   const dp = o.parallel ?? null;
   if (dp && o.batchSize % dp.worldSize !== 0) throw new Error(`fine-tuning: batch size ${o.batchSize} is the global batch of ${dp.worldSize} ranks; pass a multiple of ${dp.worldSize}`);
   const globalLoader = new DataLoader(data.train, { batchSize: o.batchSize, shuffle: true, seed: o.seed });
+  const writes = o.checkpoint != null && (dp?.rank ?? 0) === 0;
   const trainer = new Trainer<Tensor[]>({
     model, optimizer, trainLoader: dp ? dp.shard(globalLoader) : globalLoader, evalLoader: null, steps: o.steps,
     callbacks: [...(dp ? [dp.callback<Tensor[]>()] : []), ...(o.callbacks ?? []), ...(o.progress ? [o.progress(o.label ?? 'fine-tune')] : [])],
     ...(dp ? { reduceEpoch: (a: EpochAccumulators) => dp.reduceEpoch(a) } : {}),
+    ...(writes ? { checkpointPath: o.checkpoint!, save: checkpointSaver({ optimizer, scheduler: null, config: null, extra: o.checkpointExtra ?? {} }) } : {}),
+    checkpointEvery: o.checkpointEvery ?? null,   // on every rank: the step checkpoints' collectives (ZeRO) need them all
   });
+  if (o.resume) trainer.resume(o.resume.snapshot, o.resume.path);
   const fit = await trainer.fit();
   if (fit.stopReason !== 'completed') throw new Error(`fine-tuning stopped: ${fit.message ?? fit.stopReason}`);
 }
@@ -162,6 +193,8 @@ export async function fineTune(model: AnyModule, data: ImageClassificationData, 
  *   finetuneSteps: 500, rounds: 1, structured: false, batchSize: 64, lr: 1e-3, seed: 0,
  * });
  * r.final.accuracy; r.nonzeros;   // save r.model with exportWeights(r.model, 'mlp-90.safetensors')
+ * // interruptible: checkpoint: 'prune.ckpt.safetensors', checkpointEvery: 50; after a crash, the same
+ * // options plus resume: 'prune.ckpt.safetensors' end where the uninterrupted run ends
  */
 export async function runPrune<M extends AnyModule = PresetModel>(o: RunPruneOptions<M>): Promise<RunPruneResult<M>> {
   const rng = defaultGenerator.getState(); // seeded below; the caller's random stream is put back after
@@ -173,10 +206,28 @@ async function pruneAndFineTune<M extends AnyModule>(o: RunPruneOptions<M>): Pro
   const emit = (e: PruneEvent): void => o.onEvent?.(e);
   let model = o.model;
   const denseParameters = model.numParameters();
+  // which run this is, for its checkpoints and for checking the one it resumes from
+  const run: Pick<PruneCheckpointState, 'version' | 'settings' | 'dense' | 'data'> = {
+    version: 1,
+    settings: Object.fromEntries(PRUNE_SETTING_KEYS.map((k) => [k, o[k]])) as PruneRunSettings,
+    dense: o.checkpoint != null || o.resume != null ? stateFingerprint(model) : '',
+    data: { name: data.info.name, trainSize: data.train.length },
+  };
+  if (o.checkpointEvery != null && o.checkpoint == null) throw new TensorslimError('prune.runPrune', 'checkpointEvery needs a checkpoint path (option checkpoint)');
+  const from: PruneResumePoint | null = o.resume != null ? readPruneCheckpoint(o.resume, run) : null;
   const dense = evaluateOn(model, data);
   emit({ kind: 'dense', parameters: denseParameters, accuracy: dense.accuracy });
   manualSeed(o.seed);
   const ft = { lr: o.lr, batchSize: o.batchSize, seed: o.seed, ...(o.progress ? { progress: o.progress } : {}), parallel: o.parallel ?? null };
+  // the checkpoint options of fine-tuning phase `phase`, and the snapshot it resumes from (its phase's only)
+  const phaseOpts = (phase: number, label: string, steps: number, sparsity: number | null, prunedAt: EvalMetrics | null): Partial<FineTuneOptions> => {
+    const resume = from !== null && from.state.phase === phase ? { snapshot: from.snapshot, path: from.path } : null;
+    if (resume !== null) emit({ kind: 'resumed', path: resume.path, label, step: resume.snapshot.step, steps });
+    return {
+      ...(o.checkpoint != null ? { checkpoint: o.checkpoint, checkpointEvery: o.checkpointEvery ?? null, checkpointExtra: { prune: pruneStateJson({ ...run, phase, label, sparsity, pruned: prunedAt }) } } : {}),
+      resume,
+    };
+  };
   const unstructured = o.method === 'l1' || o.method === 'random' || o.method === 'global';
   const targets: [AnyModule, string][] = o.method === 'ln-structured' ? hiddenLayers(model) : weightTargets(model);
   const spec = { global: o.method === 'global', method: o.method === 'random' ? 'random' as const : 'l1' as const };
@@ -189,24 +240,30 @@ async function pruneAndFineTune<M extends AnyModule>(o: RunPruneOptions<M>): Pro
     const numSteps = Math.max(1, Math.min(10, Math.floor((2 * steps) / 3)));
     const frequency = Math.max(1, Math.floor((2 * steps) / 3 / numSteps));
     emit({ kind: 'gradual', amount: o.amount, numSteps, frequency, steps });
-    const cb = gradualPruningCallback(model, { targets, ...spec, initial: 0, final: o.amount, startStep: 0, numSteps, frequency });
-    await fineTune(model, data, { ...ft, steps, label: 'gradual', callbacks: [cb as Callback<Tensor[]>] });
+    const cb = gradualPruningCallback(model, { targets, ...spec, initial: 0, final: o.amount, startStep: 0, numSteps, frequency });   // re-creates its masks on resume
+    await fineTune(model, data, { ...ft, steps, label: 'gradual', callbacks: [cb as Callback<Tensor[]>], ...phaseOpts(1, 'gradual', steps, null, null) });
     pruned = evaluateOn(model, data);
   } else if (unstructured && o.schedule === 'iterative') {
-    let done = 0;
-    pruned = dense;
-    for (let r = 1; r <= o.rounds; r++) {
-      const s = r === o.rounds ? o.amount : 1 - Math.pow(1 - o.amount, r / o.rounds);
-      const got = pruneToSparsity(targets, s, spec);
-      const m = evaluateOn(model, data);
-      if (r === 1) pruned = m;
+    // resumed: rounds before the checkpoint's are in its weights and masks; its round continues without pruning again
+    const first = from?.state.phase ?? 1;
+    let done = Math.round((steps * (first - 1)) / o.rounds);
+    pruned = from?.state.pruned ?? dense;
+    if (from !== null) restoreMaskStructure(model, targets, from.snapshot.model);   // before the optimizer is built: same parameter order
+    for (let r = first; r <= o.rounds; r++) {
       const n = Math.round((steps * r) / o.rounds) - done;
-      emit({ kind: 'round', round: r, rounds: o.rounds, sparsity: got, accuracy: m.accuracy, steps: n });
-      await fineTune(model, data, { ...ft, steps: n, label: `round ${r}` });
+      let got = from?.state.sparsity ?? 0;
+      if (from === null || r > first) {
+        const s = r === o.rounds ? o.amount : 1 - Math.pow(1 - o.amount, r / o.rounds);
+        got = pruneToSparsity(targets, s, spec);
+        const m = evaluateOn(model, data);
+        if (r === 1) pruned = m;
+        emit({ kind: 'round', round: r, rounds: o.rounds, sparsity: got, accuracy: m.accuracy, steps: n });
+      }
+      await fineTune(model, data, { ...ft, steps: n, label: `round ${r}`, ...phaseOpts(r, `round ${r}`, n, got, pruned) });
       done += n;
     }
   } else {
-    // one shot
+    // one shot (a resumed run prunes again, deterministically, then loads the checkpoint's state)
     if (unstructured) pruneToSparsity(targets, o.amount, spec);
     else if (o.method === '2:4') for (const [m, name] of targets) nmStructured(m, name, 2, 4);
     else for (const [m, name] of targets) lnStructured(m, name, o.amount, 2, 0);
@@ -218,7 +275,7 @@ async function pruneAndFineTune<M extends AnyModule>(o: RunPruneOptions<M>): Pro
     }
     pruned = evaluateOn(model, data);
     emit({ kind: 'pruned', method: o.method, structured: o.structured, accuracy: pruned.accuracy });
-    await fineTune(model, data, { ...ft, steps, label: 'fine-tune' });
+    await fineTune(model, data, { ...ft, steps, label: 'fine-tune', ...phaseOpts(1, 'fine-tune', steps, null, null) });
   }
   const weightSparsity = shrunk === null ? maskSparsity(targets) : 0;
   // bake the masks in, then store sparse layers in CSR form
@@ -232,6 +289,6 @@ async function pruneAndFineTune<M extends AnyModule>(o: RunPruneOptions<M>): Pro
     model, dense, pruned, final, denseParameters,
     parameters: shrunk === null ? denseParameters : model.numParameters(),
     nonzeros, weightSparsity, sparsity: 1 - nonzeros / denseParameters,
-    sparseLayers: sparseLayers(model), shrunk, finetuneSteps: steps,
+    sparseLayers: sparseLayers(model), shrunk, finetuneSteps: steps, resumedFrom: from?.path ?? null,
   };
 }
