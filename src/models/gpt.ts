@@ -21,7 +21,7 @@ import { fmtShape } from '../backend/shape.js';
 import type { FloatDType } from '../backend/dtype.js';
 import * as ops from '../ops/index.js';
 import {
-  Block, Dropout, Embedding, KVCacheLayer, LayerNorm, Linear, Module, ModuleList, checkpoint, init, type AnyModule,
+  Block, Dropout, Embedding, KVCacheLayer, LayerNorm, Linear, Module, ModuleList, checkpointWith, init, type AnyModule,
 } from '../nn/index.js';
 
 /** Everything needed to rebuild a GPT (stored in checkpoints). */
@@ -269,7 +269,9 @@ export class GPT extends Module<[idx: Tensor, cache?: KVCache | null], Tensor> {
     const recompute = (c.checkpointing ?? false) && this.training && cache === null && isGradEnabled();
     let i = 0;
     for (const block of tr.h) {
-      x = recompute ? checkpoint((h) => block.call(h), x) : block.call(x, cache ? cache.layers[i]! : null);
+      // a block without hooks keeps nothing it makes: its recomputation reuses pooled storage
+      x = recompute ? checkpointWith({ stateless: block.modules().every((m) => !m.hasForwardHooks) }, (h) => block.call(h), x)
+        : block.call(x, cache ? cache.layers[i]! : null);
       i++;
     }
     return tr.ln_f.call(x);
