@@ -12,7 +12,8 @@
 // forward (all but its output) go back to the pool when it returns, and the recomputed forward's
 // buffers right after its backward (all but the gradients that backward handed out), so
 // recomputation reuses one block's worth of storage instead of leaving a block's activations
-// behind per checkpoint for the garbage collector. GPT uses it for blocks without hooks.
+// behind per checkpoint for the garbage collector. (GPT does not use it: with less fresh
+// allocation V8 collected other garbage later, and the GPT-2-sized step's peak rose; docs/GPT.md.)
 //
 // Recorded as one 'checkpoint' kernel whose rule holds fn (in attrs), not a gradient formula.
 // Limits: fn returns one tensor; gradients of gradients (createGraph) through it are not supported;
