@@ -231,10 +231,10 @@ function propagate(seeds: ReadonlyArray<readonly [Tensor, Tensor]>, opts: Backwa
     // results) goes back to the pool at once (releaseDead), so the next rules reuse it. Only
     // without createGraph (then a scope is open and `escaped` is given).
     const sweep = escaped === undefined || opts.createGraph ? undefined : (): void => {
-      const live = new Set<ArrayBufferLike>(escaped);
+      const live = new Set<ArrayBufferLike>();
       for (const g of grads.values()) live.add(g.data.buffer);
       for (const g of leafGrads.values()) live.add(g.data.buffer);
-      releaseDead((buf) => live.has(buf));
+      releaseDead((buf) => live.has(buf) || escaped!.has(buf));
     };
     const toLeaf = (leaf: Tensor, g: Tensor | null): void => {
       if (g) { const prev = leafGrads.get(leaf); leafGrads.set(leaf, prev ? accumulate(prev, g) : g); }
