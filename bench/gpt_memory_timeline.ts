@@ -2,35 +2,76 @@
 // the storage pool's free bytes after model setup, after each forward (loss), backward and
 // optimizer step, for a few steps, and the process CPU time per step after the first. One process,
 // ours only; prints one JSON line.
-//   usage: npx tsx bench/gpt_memory_timeline.ts [preset=gpt2] [steps=2] [--unfused-loss] [--checkpointing]
+//   usage: npx tsx bench/gpt_memory_timeline.ts [preset=gpt2] [steps=2] [--unfused-loss] [--checkpointing] [--fine] [--gc]
+// --fine also samples after each block's forward and each parameter's gradient (backward), and
+// reports the sample where the peak RSS was reached with its breakdown (tensor storage, V8 heap,
+// the glibc heap's resident bytes from /proc/self/smaps). --gc (run node with --expose-gc:
+// `node --expose-gc --import tsx bench/gpt_memory_timeline.ts gpt2 3 --fine --gc`) collects garbage
+// before every sample, so arrayBuffers is the live tensor storage (slower; it changes when V8
+// would have collected, so read the peak of a run without --gc).
+import { readFileSync } from 'node:fs';
 import { Generator, manualSeed } from '../src/core/random.js';
 import * as ops from '../src/ops/index.js';
 import { AdamW } from '../src/optim/index.js';
 import { GPT, gptLoss, type GptConfig } from '../src/models/gpt.js';
 import { gptBenchPreset, type GptBenchPreset } from '../src/bench/gpt.js';
 import { poolStats } from '../src/backend/pool.js';
+import { registerPostAccumulateGradHook } from '../src/autograd/index.js';
 
 const args = process.argv.slice(2);
 const preset = (args.find((a) => !a.startsWith('--') && Number.isNaN(Number(a))) ?? 'gpt2') as GptBenchPreset;
 const steps = Number(args.find((a) => !Number.isNaN(Number(a))) ?? 2);
 const fused = !args.includes('--unfused-loss');
+const fine = args.includes('--fine');
+const gcEach = args.includes('--gc');
+const gc = (globalThis as { gc?: () => void }).gc;
+if (gcEach && gc === undefined) throw new Error('--gc needs node --expose-gc');
 const p = gptBenchPreset(preset);
 const config: GptConfig = { arch: 'gpt', ...p.model, checkpointing: args.includes('--checkpointing') };
 const mb = (b: number): number => Math.round(b / 2 ** 20);
-const marks: { at: string; rssMiB: number; arrayBuffersMiB: number; poolFreeMiB: number; maxRssMiB: number }[] = [];
-const mark = (at: string): void => {
+
+// resident KiB of the glibc main heap ([heap], brk) and of anonymous mappings (other arenas, mmapped blocks)
+function heapResidentMiB(): { heap: number; anon: number } {
+  let heap = 0, anon = 0, cur = '';
+  for (const line of readFileSync('/proc/self/smaps', 'utf8').split('\n')) {
+    if (/^[0-9a-f]+-[0-9a-f]+ /.test(line)) { const f = line.trim().split(/\s+/); cur = f.length >= 6 ? f[5]! : ''; continue; }
+    if (line.startsWith('Rss:')) {
+      const kb = Number(line.split(/\s+/)[1]);
+      if (cur === '[heap]') heap += kb; else if (cur === '') anon += kb;
+    }
+  }
+  return { heap: Math.round(heap / 1024), anon: Math.round(anon / 1024) };
+}
+
+interface Mark { at: string; rssMiB: number; arrayBuffersMiB: number; heapUsedMiB: number; heapTotalMiB: number; poolFreeMiB: number; maxRssMiB: number; glibcHeapMiB?: number; otherAnonMiB?: number }
+const marks: Mark[] = [];
+const fineMarks: Mark[] = [];
+let peak: Mark | null = null;
+const sample = (at: string, into: Mark[]): void => {
+  if (gcEach) gc!();
   const m = process.memoryUsage();
-  marks.push({ at, rssMiB: mb(m.rss), arrayBuffersMiB: mb(m.arrayBuffers), poolFreeMiB: mb(poolStats().freeBytes), maxRssMiB: mb(process.resourceUsage().maxRSS * 1024) });
+  const s: Mark = { at, rssMiB: mb(m.rss), arrayBuffersMiB: mb(m.arrayBuffers), heapUsedMiB: mb(m.heapUsed), heapTotalMiB: mb(m.heapTotal), poolFreeMiB: mb(poolStats().freeBytes), maxRssMiB: mb(process.resourceUsage().maxRSS * 1024) };
+  into.push(s);
+  if (fine && (peak === null || s.rssMiB > peak.rssMiB)) { const h = heapResidentMiB(); peak = { ...s, glibcHeapMiB: h.heap, otherAnonMiB: h.anon }; }
 };
+const mark = (at: string): void => sample(at, marks);
+
+const baseline = { rssMiB: mb(process.memoryUsage().rss) };
 manualSeed(7);
 const model = new GPT(config);
 const opt = new AdamW(model.parameters(), { lr: 3e-4 });
 const gen = new Generator(7);
 const x = ops.randint(0, config.vocabSize, [p.batch, config.blockSize], { dtype: 'int32', generator: gen });
 const y = ops.randint(0, config.vocabSize, [p.batch, config.blockSize], { dtype: 'int32', generator: gen });
+let stepNo = 0;
+if (fine) {
+  [...model.transformer.h].forEach((b, i) => b.registerForwardHook(() => { sample(`step ${stepNo} block ${i} forward`, fineMarks); }));
+  for (const [name, prm] of model.namedParameters()) registerPostAccumulateGradHook(prm, () => sample(`step ${stepNo} grad ${name}`, fineMarks));
+}
 mark('setup');
 let cpu0 = process.cpuUsage();
 for (let s = 0; s < steps; s++) {
+  stepNo = s;
   if (s === 1) cpu0 = process.cpuUsage();   // step 0 is the warm-up (Adam's state is made there)
   opt.zeroGrad();
   const loss = fused ? model.loss(x, y) : gptLoss(model.call(x), y);
@@ -42,4 +83,8 @@ for (let s = 0; s < steps; s++) {
 }
 const cpu = process.cpuUsage(cpu0);
 const cpuMsPerStep = steps > 1 ? (cpu.user + cpu.system) / 1000 / (steps - 1) : null;
-process.stdout.write(`${JSON.stringify({ preset, fused, checkpointing: config.checkpointing, cpuMsPerStep, peakRssBytes: process.resourceUsage().maxRSS * 1024, marks })}\n`);
+const paramMiB = mb(model.parameters().reduce((a, t) => a + t.size * 4, 0));
+process.stdout.write(`${JSON.stringify({
+  preset, fused, checkpointing: config.checkpointing, gcEachSample: gcEach, cpuMsPerStep, peakRssBytes: process.resourceUsage().maxRSS * 1024,
+  startRssMiB: baseline.rssMiB, paramMiB, marks, ...(fine ? { peakSample: peak, fine: fineMarks } : {}),
+})}\n`);

@@ -23,6 +23,14 @@ export interface GradContext {
    * whole gradient, bit-identical to the blocks; a rule that cannot split ignores it.
    */
   gradChunks(i: number): GradChunks | null;
+  /**
+   * When input i is a leaf whose gradient the pass has already partly summed, and that sum's
+   * storage is the pass's alone (a rule handed it over whole: markExclusiveGrad), that sum: the
+   * rule may add its own contribution into it in place and return null for input i instead of a
+   * new tensor (a tied embedding adds its rows into the LM head's (V, C) gradient without a dense
+   * (V, C) buffer of its own). Null otherwise, and always when the backward is recorded (createGraph).
+   */
+  exclusiveLeafGrad?(i: number): Tensor | null;
 }
 
 /** See GradContext.gradChunks. */

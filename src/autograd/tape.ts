@@ -4,7 +4,7 @@
 // shapes (the one central place for that), and accumulates into leaves' .grad, each leaf as soon as
 // its last contribution is in (post-accumulate-grad hooks then fire during backward).
 
-import { beginScope, endScope, withoutTracking } from '../backend/pool.js';
+import { beginScope, endScope, releaseDead, withoutTracking } from '../backend/pool.js';
 import { shapeEquals, type Shape } from '../backend/shape.js';
 import type { DType } from '../backend/dtype.js';
 import { enableGrad, noGrad, setRecorder } from '../core/engine.js';
@@ -167,7 +167,7 @@ function collect(roots: readonly Node[]): Node[] {
   return [...seen].sort((a, b) => b.seq - a.seq);
 }
 
-function contextFor(node: Node, gradChunks: (i: number) => GradChunks | null = () => null): GradContext {
+function contextFor(node: Node, gradChunks: (i: number) => GradChunks | null = () => null, exclusiveLeafGrad?: (i: number) => Tensor | null): GradContext {
   const saved = node.saved;
   if (!saved) {
     throw new TensorslimError('backward', `trying to backward through the graph a second time (kernel '${node.kernel}'); pass { retainGraph: true } to the first backward()`);
@@ -195,6 +195,7 @@ function contextFor(node: Node, gradChunks: (i: number) => GradChunks | null = (
       return saved.output;
     },
     gradChunks,
+    exclusiveLeafGrad: (i) => exclusiveLeafGrad?.(i) ?? null,
   };
 }
 
@@ -205,7 +206,8 @@ function contextFor(node: Node, gradChunks: (i: number) => GradChunks | null = (
  * to grad-chunk hooks first).
  */
 function propagate(seeds: ReadonlyArray<readonly [Tensor, Tensor]>, opts: BackwardOptions, sink: (leaf: Tensor, g: Tensor) => void,
-  capture?: Map<Node, Tensor>, onStart?: (leaves: ReadonlySet<Tensor>, order: readonly Node[]) => void, chunkable?: (leaf: Tensor) => boolean): void {
+  capture?: Map<Node, Tensor>, onStart?: (leaves: ReadonlySet<Tensor>, order: readonly Node[]) => void, chunkable?: (leaf: Tensor) => boolean,
+  escaped?: Set<ArrayBufferLike>): void {
   // like PyTorch, createGraph implies retainGraph unless said otherwise: the new graph reads the old one
   const retain = opts.retainGraph ?? opts.createGraph ?? false;
   const run = (): void => {
@@ -243,6 +245,24 @@ function propagate(seeds: ReadonlyArray<readonly [Tensor, Tensor]>, opts: Backwa
       }
       return add(prev, g);
     };
+    // the partial sum of input i's leaf, when a rule may add into it in place (GradContext.exclusiveLeafGrad)
+    const exclusiveLeafGrad = (edges: readonly Edge[]) => (i: number): Tensor | null => {
+      const leaf = edges[i]?.leaf;
+      const prev = leaf ? leafGrads.get(leaf) : undefined;
+      if (opts.createGraph || prev === undefined || !exclusiveGrads.has(prev) || prev.dtype !== edges[i]!.dtype
+        || !shapeEquals(prev.shape, edges[i]!.shape) || !prev.isContiguous()) return null;
+      return prev;
+    };
+    // Temporaries die during the pass: after each rule, every buffer of this pass's storage scope
+    // that no gradient map holds and that was not handed out (escaped: leaf gradients, captured
+    // results) goes back to the pool at once (releaseDead), so the next rules reuse it. Only
+    // without createGraph (then a scope is open and `escaped` is given).
+    const sweep = escaped === undefined || opts.createGraph ? undefined : (): void => {
+      const live = new Set<ArrayBufferLike>();
+      for (const g of grads.values()) live.add(g.data.buffer);
+      for (const g of leafGrads.values()) live.add(g.data.buffer);
+      releaseDead((buf) => live.has(buf) || escaped!.has(buf));
+    };
     const toLeaf = (leaf: Tensor, g: Tensor | null): void => {
       if (g) { const prev = leafGrads.get(leaf); leafGrads.set(leaf, prev ? accumulate(prev, g) : g); }
       const left = pending.get(leaf)! - 1;
@@ -266,8 +286,8 @@ function propagate(seeds: ReadonlyArray<readonly [Tensor, Tensor]>, opts: Backwa
     for (const node of order) {
       const dy = grads.get(node);
       if (!dy) { for (const e of node.edges) if (e.leaf) toLeaf(e.leaf, null); continue; }
-      if (capture?.has(node)) capture.set(node, dy);
-      const ctx = contextFor(node, chunksFor(node));
+      if (capture?.has(node)) { capture.set(node, dy); escaped?.add(dy.data.buffer); }
+      const ctx = contextFor(node, chunksFor(node), exclusiveLeafGrad(node.edges));
       const gs = node.rule.grad(dy, ctx);
       // saved tensors go as soon as their rule has run (not at the end of the pass), so activations
       // are garbage while the rest of backward allocates gradients, as PyTorch frees saved tensors
@@ -286,6 +306,7 @@ function propagate(seeds: ReadonlyArray<readonly [Tensor, Tensor]>, opts: Backwa
         if (e.leaf) toLeaf(e.leaf, g);
       });
       grads.delete(node);
+      sweep?.();
     }
     if (!retain) for (const node of order) node.saved = null;   // nodes that got no gradient
     for (const [t, g] of toLeafLater) toLeaf(t, g);
@@ -316,21 +337,32 @@ function seedFor(op: string, t: Tensor, gradient: Tensor | undefined): Tensor {
  * @example loss.backward(); // or backward(y, onesLike(y))
  */
 export function backward(t: Tensor, gradient?: Tensor, opts: BackwardOptions = {}): void {
+  backwardKept(t, gradient, opts);
+}
+
+/**
+ * backward(), returning the storage buffers the pass handed out (the leaves' gradients as their
+ * hooks saw them and as .grad holds them now): checkpoint() uses it to release a recomputed
+ * forward's buffers except those. Undefined with createGraph (nothing tracked).
+ * @example const kept = backwardKept(y, dy);
+ */
+export function backwardKept(t: Tensor, gradient?: Tensor, opts: BackwardOptions = {}): Set<ArrayBufferLike> | undefined {
   const seed = seedFor('backward', t, gradient);
-  // The pass's temporaries go back to the storage pool at the end (releaseTemporaries); with
-  // createGraph they are part of the new graph, so they stay the garbage collector's.
+  // The pass's temporaries go back to the storage pool as soon as they are dead (propagate's sweep)
+  // and at the end; with createGraph they are part of the new graph, so they stay the garbage collector's.
   const track = !opts.createGraph;
   if (track) beginScope();
   const sunk: Tensor[] = [];  // each leaf's gradient as handed to its hooks (they may keep it)
   const leaves: Tensor[] = [];
-  let done = false;
+  let kept: Set<ArrayBufferLike> | undefined;
   try {
-    backwardInner(t, seed, opts, sunk, leaves);
-    done = true;
-  } finally {
+    backwardInner(t, seed, opts, sunk, leaves, track ? new Set() : undefined);
     // kept: what the hooks saw and what .grad holds now (a hook may have replaced it)
-    if (track) endScope(done ? keepSet([...sunk, ...leaves.map((l) => l.grad)]) : undefined);
+    if (track) kept = keepSet([...sunk, ...leaves.map((l) => l.grad)]);
+  } finally {
+    if (track) endScope(kept);
   }
+  return kept;
 }
 
 /**
@@ -339,8 +371,8 @@ export function backward(t: Tensor, gradient?: Tensor, opts: BackwardOptions = {
  * (backend/pool.ts). That is safe because, while a pass runs without createGraph, no tensor made
  * inside it reaches anything but the pass itself, except (1) these results, and every view of one
  * shares its buffer, so keeping the buffer keeps them all; (2) what gradient hooks and the
- * recomputed forward of checkpoint() make, which is never tracked (withoutTracking); (3) on an
- * error, nothing is released.
+ * recomputed forward of checkpoint() make, which is never tracked by the pass (withoutTracking, or
+ * a scope of checkpoint's own for a stateless fn); (3) on an error, nothing is released.
  */
 function keepSet(escaped: readonly (Tensor | null | undefined)[]): Set<ArrayBufferLike> {
   const keep = new Set<ArrayBufferLike>();
@@ -348,7 +380,7 @@ function keepSet(escaped: readonly (Tensor | null | undefined)[]): Set<ArrayBuff
   return keep;
 }
 
-function backwardInner(t: Tensor, seed: Tensor, opts: BackwardOptions, sunk: Tensor[], leaves: Tensor[]): void {
+function backwardInner(t: Tensor, seed: Tensor, opts: BackwardOptions, sunk: Tensor[], leaves: Tensor[], escaped: Set<ArrayBufferLike> | undefined): void {
   // A leaf may keep a gradient buffer without a copy only when no one else can see it: a whole,
   // contiguous buffer made during this backward (not the caller's seed) that no other leaf took.
   // Rules often hand one tensor to several inputs (add, expand), and those must not share storage.
@@ -368,10 +400,10 @@ function backwardInner(t: Tensor, seed: Tensor, opts: BackwardOptions, sunk: Ten
   try {
     propagate([[t, seed]], opts, (leaf, g) => {
       leaf.grad = leaf.grad ? (opts.createGraph ? add(leaf.grad, g) : noGrad(() => add(leaf.grad!, g))) : opts.createGraph ? g : own(g);
-      sunk.push(leaf.grad); leaves.push(leaf);
+      sunk.push(leaf.grad); leaves.push(leaf); escaped?.add(leaf.grad.data.buffer);
       const hooks = accumulateHooks.get(leaf);
       if (hooks !== undefined && hooks.length > 0) withoutTracking(() => { for (const h of hooks) h(leaf.grad!); });
-    }, undefined, onStart, (leaf) => leaf.grad === null);
+    }, undefined, onStart, (leaf) => leaf.grad === null, escaped);
   } finally {
     backwardDepth--;
   }
@@ -391,10 +423,13 @@ export function grad(outputs: readonly Tensor[], inputs: readonly Tensor[], opts
     const leafGrads = new Map<Tensor, Tensor>();
     const capture = new Map<Node, Tensor | undefined>();
     for (const x of inputs) if (x.gradFn instanceof Node) capture.set(x.gradFn, undefined);
+    const escaped = track ? new Set<ArrayBufferLike>() : undefined;
     propagate(seeds, opts, (leaf, g) => {
       const prev = leafGrads.get(leaf);
-      leafGrads.set(leaf, prev ? add(prev, g) : g);
-    }, capture as Map<Node, Tensor>);
+      const sum = prev ? add(prev, g) : g;
+      leafGrads.set(leaf, sum);
+      escaped?.add(sum.data.buffer);
+    }, capture as Map<Node, Tensor>, undefined, undefined, escaped);
     result = inputs.map((x) => (x.gradFn instanceof Node ? capture.get(x.gradFn) ?? null : leafGrads.get(x) ?? null));
     return result;
   } finally {

@@ -1,9 +1,13 @@
 // The caching storage allocator: free lists of tensor buffers by size class, so storage that is
 // provably dead is reused instead of handed to the garbage collector (docs/DESIGN.md "Storage
 // pool"). The backend layer owns it; it decides nothing about liveness. A buffer enters a free list
-// only through release(), which the autograd tape calls, at the end of a backward pass, for the
-// temporaries allocated inside it that nothing outside the pass received (autograd/tape.ts), the
+// only through release(), which the autograd tape calls, during and at the end of a backward pass,
+// for the temporaries allocated inside it that nothing outside the pass received (autograd/tape.ts), the
 // one place where death is provable without reference counts.
+//
+// Release during a pass: after each gradient rule the tape also releases, at once, the temporaries
+// of the pass that none of its gradient maps holds any more and that it handed out to nobody
+// (releaseDead), so a backward's working set is about one layer's gradients, not the whole pass's.
 //
 // Which allocations it serves: allocateUninit (dtype.ts: outputs a kernel overwrites completely)
 // asks acquire() first. A request is served from the free list of its size class when one is
@@ -142,6 +146,25 @@ export function endScope(keep?: ReadonlySet<ArrayBufferLike>): void {
   if (list === undefined) throw new Error('storage pool: endScope without beginScope');
   if (keep === undefined) return;
   for (const buf of list) if (!keep.has(buf)) release(buf);
+}
+
+/**
+ * Release, in the middle of a scope, every buffer the innermost open scope handed out (and has not
+ * released yet) for which `live(buf)` is false; the others stay listed, for a later sweep or
+ * endScope(). The autograd tape calls it after each gradient rule, with the buffers its own maps
+ * still hold and the results it handed out as live, so a backward pass reuses its dead
+ * temporaries at once instead of holding them all to its end (docs/DESIGN.md "Storage pool").
+ * @example releaseDead((buf) => liveBuffers.has(buf))
+ */
+export function releaseDead(live: (buf: ArrayBufferLike) => boolean): void {
+  const list = scopes[scopes.length - 1];
+  if (list === undefined) throw new Error('storage pool: releaseDead outside a scope');
+  let kept = 0;
+  for (const buf of list) {
+    if (live(buf)) list[kept++] = buf;
+    else release(buf);
+  }
+  list.length = kept;
 }
 
 /**

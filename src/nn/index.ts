@@ -21,4 +21,4 @@ export type { Reduction, KlReduction, NllLossOptions, CrossEntropyOptions } from
 export * as F from './functional.js';
 export * as init from './init.js';
 export { CausalSelfAttention, KVCacheLayer, type CausalSelfAttentionOptions } from './attention.js';
-export { Block, MLP, checkpoint, type TransformerBlockOptions } from './transformer.js';
+export { Block, MLP, checkpoint, checkpointWith, type CheckpointOptions, type TransformerBlockOptions } from './transformer.js';

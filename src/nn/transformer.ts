@@ -13,7 +13,7 @@ import { Dropout } from './dropout.js';
 import { LayerNorm } from './normalization.js';
 import { CausalSelfAttention, type KVCacheLayer } from './attention.js';
 
-export { checkpoint } from '../autograd/recompute.js';
+export { checkpoint, checkpointWith, type CheckpointOptions } from '../autograd/recompute.js';
 
 /** Settings shared by MLP and Block. */
 export interface TransformerBlockOptions {

@@ -10,9 +10,10 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
 import { configurePool, poolStats, resetPoolStats, acquire, beginScope, endScope, release } from '../../src/backend/pool.js';
-import { checkpoint } from '../../src/autograd/recompute.js';
+import { checkpoint, checkpointWith } from '../../src/autograd/recompute.js';
 import {
-  add, grad, matmul, mul, noGrad, randn, registerPostAccumulateGradHook, relu, reshape, sum, Generator, type Tensor,
+  add, embeddingRows, getBackend, grad, linearCrossEntropy, matmul, mul, noGrad, randn, registerPostAccumulateGradHook, relu, reshape, sum,
+  tensor, Generator, type Tensor,
 } from '../../src/index.js';
 
 const snap = (t: Tensor): number[] => Array.from(t.dataSync());
@@ -137,6 +138,68 @@ describe('storage pool and autograd', () => {
     for (const w of ck) w.grad = null;
     mlpLoss(ck, x).backward();          // reuses the released temporaries
     assert.deepEqual(snap(stash[1]!), recomputed);
+  });
+
+  test('a pass reuses its own dead temporaries at once (released after each rule, not only at its end)', () => {
+    const x = randn([32, 12], { generator: new Generator(22) });
+    const layers = Array.from({ length: 6 }, (_, i) => randn([12, 12], { generator: new Generator(30 + i) }));
+    const run = (): number[][] => {
+      const ws = layers.map((w) => w.clone().requiresGrad_());
+      let h = x;
+      for (const w of ws) h = relu(matmul(h, w));  // each layer's dx is dead once the layer below has run
+      sum(mul(h, h)).backward();
+      return ws.map((w) => snap(w.grad!));
+    };
+    configurePool({ capMB: 0 });
+    const plain = run();
+    configurePool({ capMB: 64 });         // empty free lists: nothing to reuse from earlier passes
+    resetPoolStats();
+    assert.deepEqual(run(), plain);
+    const s = poolStats();
+    assert.ok(s.reused > 0, `the first pass reused buffers released during it: ${JSON.stringify(s)}`);
+  });
+
+  test('a tied table: the embedding rows go into the head gradient in place, equal to the untied sum', () => {
+    // W (V, D) is the LM head and the token table at once; its gradient = head's + embedding's
+    const v = 300, d = 8;
+    const ids = tensor([5, 17, 5, 299, 0, 17], { dtype: 'int32' });
+    const targets = tensor([1, 2, 3, 4, 5, 6], { dtype: 'int32' });
+    const w0 = randn([v, d], { generator: new Generator(24) });
+    const lossOf = (table: Tensor, head: Tensor): Tensor => linearCrossEntropy(mul(embeddingRows(table, ids), 1.5), head, targets);
+    const tied = w0.clone().requiresGrad_();
+    const be = getBackend();
+    const rowsSeen: number[] = [];
+    const orig = be.embeddingBackward;
+    if (orig) be.embeddingBackward = (dy, ix, rows) => { rowsSeen.push(rows); return orig.call(be, dy, ix, rows); };
+    try { lossOf(tied, tied).backward(); } finally { be.embeddingBackward = orig; }
+    const a = w0.clone().requiresGrad_(), b = w0.clone().requiresGrad_();
+    lossOf(a, b).backward();
+    const want = snap(add(a.grad!, b.grad!));
+    snap(tied.grad!).forEach((g, i) => assert.ok(g === want[i], `grad[${i}] = ${g}, want ${want[i]}`));
+    // where the head's gradient comes from the fused kernel (handed over whole), no dense (V, D) buffer
+    if (be.linearCrossEntropy && orig) assert.deepEqual(rowsSeen, [4], 'embeddingBackward ran on the 4 distinct rows only');
+  });
+
+  test('checkpointWith stateless: both forwards give their temporaries back; gradients equal the plain graph', () => {
+    const x = randn([16, 12], { generator: new Generator(18) });
+    const plain = mlpParams(19);
+    mlpLoss(plain, x).backward();
+    const want = plain.map((w) => snap(w.grad!));
+    const ck = mlpParams(19);
+    const body = (t: Tensor): Tensor => relu(add(matmul(t, ck[0]!), ck[1]!));   // matmul's output: a pooled temporary
+    configurePool({ capMB: 0 });
+    configurePool({ capMB: 64 });
+    for (let step = 0; step < 3; step++) {   // later steps reuse what earlier ones released
+      for (const w of ck) w.grad = null;
+      resetPoolStats();
+      const h = checkpointWith({ stateless: true }, body, x.detach().requiresGrad_());
+      assert.ok(poolStats().released > 0, `step ${step}: the first forward released its temporaries: ${JSON.stringify(poolStats())}`);
+      const y = matmul(h, ck[2]!);
+      const hv = snap(h);
+      sum(mul(y, y)).backward();
+      assert.deepEqual(snap(h), hv, 'the checkpoint output kept its storage');
+      ck.forEach((w, i) => assert.deepEqual(snap(w.grad!), want[i], `step ${step}, parameter ${i}`));
+    }
   });
 
   test('check mode: a write into released storage, and a double release, are errors', () => {
