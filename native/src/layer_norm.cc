@@ -1,12 +1,15 @@
 // Fused LayerNorm over the last dimension of x (R, D), with optional affine weight w (D) and bias
 // b (D), forward and backward, and their entry points layerNormForward and layerNormBackward.
 // TypeScript binding: src/backends/native/layer_norm.ts.
-//   forward:  mean = sum_j x / D,  rstd = 1 / sqrt(sum_j (x - mean)^2 / D + eps)   (float64 sums),
+//   forward:  mean = sum_j x / D,  rstd = 1 / sqrt(sum_j (x - mean)^2 / D + eps)   (float64 totals
+//             of short lane sums, layer_norm_gelu_impl.h),
 //             y = (x - mean) rstd w + b; mean and rstd (R) are returned for backward.
 //   backward: xh = (x - mean) rstd, g = dy w,
 //             dx = rstd (g - mean_j g - xh mean_j (g xh)),  dw = sum_rows dy xh,  db = sum_rows dy,
-//             all three from one pass over the rows. dw and db are summed in float64 per fixed block
-//             of rows, then the blocks in order, so the result does not depend on the thread count.
+//             all three from one pass over the rows (per row: the two row sums, then dx and the
+//             dw / db terms). dw and db are summed per fixed block of rows (in x's dtype over tiles of
+//             32 rows, then float64), then the blocks in order, so the result does not depend on the
+//             thread count.
 // Inputs may be any strided views (a row whose elements are not adjacent is first copied to a
 // contiguous buffer); outputs are contiguous. The row loops are the active path's
 // (layer_norm_gelu_impl.h); rows are split over the thread pool.
