@@ -8,8 +8,8 @@ namespace ts {
 
 // One LayerNorm forward job: rows [r0, r1) of x (R, D), last-dimension contiguous, row stride xrs.
 // w, b: contiguous (D) or null. y: contiguous (R, D); mean, rstd: contiguous (R). Statistics are
-// accumulated in float64; mean and rstd are stored rounded to T, and y is computed from the stored
-// values, so backward sees exactly the forward's normalization.
+// float64 totals of short sums in T lanes (layer_norm_gelu_impl.h); mean and rstd are stored rounded
+// to T, and y is computed from the stored values, so backward sees exactly the forward's normalization.
 template <class T> struct LnForwardArgs {
   const T* x; long xrs;
   const T* w; const T* b;
