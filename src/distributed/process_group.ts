@@ -5,7 +5,7 @@
 
 import { fromBuffer, type Tensor } from '../core/tensor.js';
 import { readLaunchEnv, type Env, type LaunchInfo } from './env.js';
-import { distAddon, distLoadError, REDUCE_CODES, type CommArray, type NativeProcessGroup, type ReduceOp } from './native.js';
+import { ALGORITHM_CODES, distAddon, distLoadError, REDUCE_CODES, type CommArray, type NativeProcessGroup, type ReduceOp } from './native.js';
 import { StoreClient, StoreServer, rankList } from './store.js';
 
 export type { ReduceOp } from './native.js';
@@ -40,6 +40,22 @@ export interface InitProcessGroupOptions {
   checkCollectives?: boolean;
 }
 
+/**
+ * How Gloo runs an all-reduce (every rank of a group must use the same). `segmentBytes`: the largest
+ * piece of its chunk the ring sends at once (Gloo's own default is 1 MiB); `algorithm`: 'ring' (Gloo's
+ * default) or 'bcube'.
+ */
+export interface AllReduceTuning {
+  segmentBytes?: number;
+  algorithm?: 'ring' | 'bcube';
+}
+
+/**
+ * Our default all-reduce segment: 4 MiB, measured against Gloo's 1 MiB by bench/allreduce_tuning.ts
+ * (docs/DISTRIBUTED.md, "All-reduce bandwidth"). TENSORSLIM_ALLREDUCE_SEGMENT_BYTES overrides it.
+ */
+export const DEFAULT_ALLREDUCE_SEGMENT_BYTES = 4 << 20;
+
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
 const STORE_PREFIX = 'tensorslim/pg';
 
@@ -65,6 +81,11 @@ export class ProcessGroup {
   private seq = 0;
   /** Sends/recvs per (source, destination, tag) so far, for the send/recv check. */
   private readonly p2pCounts = new Map<string, number>();
+  /**
+   * Gloo's all-reduce settings for calls that give none (see AllReduceTuning); every rank must set
+   * the same. Default: DEFAULT_ALLREDUCE_SEGMENT_BYTES (or TENSORSLIM_ALLREDUCE_SEGMENT_BYTES), the ring.
+   */
+  allReduceTuning: AllReduceTuning = { segmentBytes: defaultSegmentBytes(), algorithm: 'ring' };
   /** @internal how a sub-group reaches the store (set by initProcessGroup on the default group) */
   connection: { storeHost: string; storePort: number; token: string; host: string } | null = null;
 
@@ -141,10 +162,20 @@ export class ProcessGroup {
    * Reduces `t` across ranks in place (sum, avg, max or min) and resolves with it.
    * @example await pg.allReduce(grad, 'avg');
    */
-  allReduce(t: Tensor, op: ReduceOp = 'sum'): Promise<Tensor> {
+  allReduce(t: Tensor, op: ReduceOp = 'sum', tuning: AllReduceTuning = {}): Promise<Tensor> {
     const buf = this.buffer('allReduce', t);
     if (op === 'avg' && t.dtype === 'int32') throw new Error('allReduce: avg of an int32 tensor is not supported; use sum and divide');
-    return this.checked('allReduce', { code: 1, size: t.size, dtype: t.dtype, reduce: op }, () => this.native.allReduce(buf, REDUCE_CODES[op])).then(() => this.wrote(t));
+    const [seg, algo] = this.tuningCodes('allReduce', tuning);
+    return this.checked('allReduce', { code: 1, size: t.size, dtype: t.dtype, reduce: op }, () => this.native.allReduce(buf, REDUCE_CODES[op], 0, seg, algo)).then(() => this.wrote(t));
+  }
+
+  // The binding's (segmentBytes, algorithm code) of a call's tuning over the group's.
+  private tuningCodes(op: string, tuning: AllReduceTuning): [number, number] {
+    const seg = tuning.segmentBytes ?? this.allReduceTuning.segmentBytes ?? 0;
+    const algo = tuning.algorithm ?? this.allReduceTuning.algorithm ?? 'ring';
+    if (!Number.isInteger(seg) || seg < 0) throw new Error(`${op}: segmentBytes must be a non-negative integer (0: Gloo's default of 1 MiB), got ${seg}`);
+    if (!(algo in ALGORITHM_CODES)) throw new Error(`${op}: algorithm must be 'ring' or 'bcube', got '${String(algo)}'`);
+    return [seg, ALGORITHM_CODES[algo]];
   }
 
   /**
@@ -173,7 +204,8 @@ export class ProcessGroup {
         this.native.allReduceSync(check.buf, REDUCE_CODES.sum);
         check.compare();
       }
-      this.native.allReduceSync(buf, REDUCE_CODES[op]);
+      const [seg, algo] = this.tuningCodes('allReduceSync', {});
+      this.native.allReduceSync(buf, REDUCE_CODES[op], 0, seg, algo);
     } catch (e) {
       const msg = (e as Error).message;
       throw new Error(`${msg.startsWith('allReduce') ? msg : `allReduceSync (rank ${this.rank} of ${this.worldSize}): ${msg}`}${this.where}; see the other ranks' messages for which rank failed`, { cause: e });
@@ -200,6 +232,45 @@ export class ProcessGroup {
     const out = new (input.constructor as new (n: number) => CommArray)(input.length * this.worldSize);
     await this.checked('allGather', { code: 3, size: t.size, dtype: t.dtype }, () => this.native.allGather(input, out));
     return fromBuffer(out, t.dtype, [this.worldSize, ...t.shape]);
+  }
+
+  /**
+   * Starts an in-place all-gather of `t` for code that cannot await (ZeRO-3's hooks inside the
+   * synchronous forward and backward): `t` (contiguous, worldSize equal runs) holds this rank's run
+   * at position `rank`; `wait()` blocks this thread until every run holds its rank's values and
+   * returns `t`. Queued in order with every other collective, so work done before `wait()` overlaps
+   * the transfer; do not touch `t` until `wait()` returns. Each rank sends and receives (N-1)/N of
+   * `t`'s bytes (Gloo's ring all-gather), half of an all-reduce's. `wait()` throws if it failed.
+   * @example
+   * const g = pg.startAllGather(unitBuffer); // this rank's shard already at [rank * S, (rank + 1) * S)
+   * computeSomethingElse();
+   * g.wait();                                 // unitBuffer now whole on every rank
+   */
+  startAllGather(t: Tensor): { wait(): Tensor } {
+    const buf = this.buffer('startAllGather', t);
+    if (t.size % this.worldSize !== 0) throw new Error(`startAllGather: the tensor of shape (${t.shape.join(', ')}) has ${t.size} elements, not ${this.worldSize} equal runs (one per rank); pad it to a multiple of the world size`);
+    const fail = (e: unknown): never => {
+      const msg = (e as Error).message;
+      throw new Error(`${msg.startsWith('allGather') ? msg : `startAllGather (rank ${this.rank} of ${this.worldSize}): ${msg}`}${this.where}; see the other ranks' messages for which rank failed`, { cause: e });
+    };
+    const check = this.checkCall('startAllGather', { code: 3, size: t.size / this.worldSize, dtype: t.dtype });
+    let id = 0;
+    try {
+      if (check !== null) {
+        this.native.allReduceSync(check.buf, REDUCE_CODES.sum);
+        check.compare();
+      }
+      id = this.native.allGatherStart(buf);
+    } catch (e) { fail(e); }
+    let waited = false;
+    return {
+      wait: (): Tensor => {
+        if (waited) return t;
+        waited = true;
+        try { this.native.waitSync(id); } catch (e) { fail(e); }
+        return this.wrote(t);
+      },
+    };
   }
 
   /**
@@ -404,6 +475,14 @@ export class ProcessGroup {
   }
 }
 
+function defaultSegmentBytes(): number {
+  const v = process.env['TENSORSLIM_ALLREDUCE_SEGMENT_BYTES'];
+  if (v === undefined || v === '') return DEFAULT_ALLREDUCE_SEGMENT_BYTES;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`TENSORSLIM_ALLREDUCE_SEGMENT_BYTES must be a non-negative integer of bytes (0: Gloo's default of 1 MiB), got '${v}'`);
+  return n;
+}
+
 let current: ProcessGroup | null = null;
 
 /** A collective as the debug check compares it across ranks. */
@@ -520,7 +599,7 @@ export async function destroyProcessGroup(): Promise<void> {
 export function newGroup(ranks: readonly number[], opts: { timeoutMs?: number } = {}): Promise<ProcessGroup | null> { return defaultGroup('newGroup').newGroup(ranks, opts); }
 
 /** allReduce on the default group. @example await allReduce(t, 'sum'); */
-export function allReduce(t: Tensor, op: ReduceOp = 'sum'): Promise<Tensor> { return defaultGroup('allReduce').allReduce(t, op); }
+export function allReduce(t: Tensor, op: ReduceOp = 'sum', tuning: AllReduceTuning = {}): Promise<Tensor> { return defaultGroup('allReduce').allReduce(t, op, tuning); }
 /** broadcast on the default group. @example await broadcast(t, 0); */
 export function broadcast(t: Tensor, src = 0): Promise<Tensor> { return defaultGroup('broadcast').broadcast(t, src); }
 /** allGather on the default group. @example const all = await allGather(t); */
