@@ -10,13 +10,13 @@
 // for its backward, no recomputation); `zero3-noprefetch` is Zero3 with `prefetch = false`. All
 // modes in the same run, BENCH_ROUNDS rounds of every mode (timings: medians over rounds).
 //   npx tsx bench/zero3_memory.ts            # writes bench/results/zero3-memory.json
-//   BENCH_MODELS=mlp-large BENCH_WORLDS=2 BENCH_ROUNDS=3 BENCH_STEPS=10 npx tsx bench/zero3_memory.ts   # the step-time ratio
+//   BENCH_MODELS=mlp-large BENCH_WORLDS=2 BENCH_ROUNDS=3 BENCH_STEPS=10 npx tsx bench/zero3_memory.ts   # the step-time ratio: bench/results/zero3-time.json
 // Run as a rank (RANK set by the launcher) it measures one configuration: argv model, mode (ddp|zero2|fsdp|zero3|zero3-noprefetch).
 import os from 'node:os';
 import { Adam, F, Tensor, createAnyModel, manualSeed, randint, randn, type Optimizer } from '../src/index.js';
 import { DistributedDataParallel, FullyShardedDataParallel, ZeroRedundancyOptimizer, Zero3, defaultGroup, destroyProcessGroup, getRank, getWorldSize, initProcessGroup } from '../src/distributed/index.js';
 import { machineInfo, median, writeResult, type Json } from './common.js';
-import { rankLines } from './launch_ranks.js';
+import { rankLines, timedRuns } from './launch_ranks.js';
 
 const STEPS = Number(process.env['BENCH_STEPS'] ?? 5);
 const BATCH = 16;
@@ -64,16 +64,7 @@ async function rankMain(modelName: string, mode: string): Promise<void> {
     held = () => { const m = fsdp.memory(); return { parameterBytes: m.parameterBytes + bytes(model.parameters()), gradientBytes: m.gradientBytes, optimizerStateBytes: stateBytes(opt), peakGatheredBytes: m.peakGatheredBytes }; };
   }
   await step(); // warm-up (state created)
-  const times: number[] = [];
-  const cpu: number[] = [];
-  for (let s = 0; s < STEPS; s++) {
-    const c0 = process.cpuUsage();
-    const t0 = performance.now();
-    await step();
-    times.push(performance.now() - t0);
-    const d = process.cpuUsage(c0);
-    cpu.push((d.user + d.system) / 1000);
-  }
+  const { wall: times, cpu } = await timedRuns(STEPS, step);
   const stepMs = median(times);
   const cpuMs = median(cpu);
   console.log(JSON.stringify({ rank: getRank(), world: getWorldSize(), model: modelName, mode, paramElements: elements, ...held(), peakRssBytes: process.resourceUsage().maxRSS * 1024, stepMs, cpuMs }));
@@ -110,7 +101,9 @@ async function driver(): Promise<void> {
       process.stderr.write(`${model} ${world} ranks: Zero3 / DDP step ${(row['zero3OverDdpStep'] as number).toFixed(2)} (without prefetch ${(row['zero3NoPrefetchOverDdpStep'] as number).toFixed(2)}), CPU ${(row['zero3OverDdpCpu'] as number).toFixed(2)}\n`);
     }
   }
-  const out = writeResult('zero3-memory', {
+  // A subset (BENCH_MODELS / BENCH_WORLDS) is a timing run: its own record, so the full memory table's stays.
+  const partial = process.env['BENCH_MODELS'] !== undefined || process.env['BENCH_WORLDS'] !== undefined;
+  const out = writeResult(partial ? 'zero3-time' : 'zero3-memory', {
     date: new Date().toISOString(), optimizer: 'Adam', batchPerRank: BATCH, threadsPerRank: 1, stepsTimed: STEPS,
     peer: 'DistributedDataParallel + Adam, ZeroRedundancyOptimizer stage 2 + Adam and FullyShardedDataParallel + Adam in the same run', rows, timing,
     machine: machineInfo({ cpuPath: process.env['TENSORSLIM_CPU_PATH'] ?? 'auto', loadavgAtStart, loadavgAtEnd: os.loadavg() }),

@@ -51,10 +51,12 @@ export interface AllReduceTuning {
 }
 
 /**
- * Our default all-reduce segment: 4 MiB, measured against Gloo's 1 MiB by bench/allreduce_tuning.ts
- * (docs/DISTRIBUTED.md, "All-reduce bandwidth"). TENSORSLIM_ALLREDUCE_SEGMENT_BYTES overrides it.
+ * Our default all-reduce segment: Gloo's own 1 MiB. bench/allreduce_tuning.ts found no difference
+ * between 1, 2 and 4 MiB beyond the noise of a loaded machine (CPU per operation within 5%) and 256
+ * KiB dearer (docs/DISTRIBUTED.md, "All-reduce bandwidth"); a quiet rerun may change it.
+ * TENSORSLIM_ALLREDUCE_SEGMENT_BYTES overrides it (every rank must agree).
  */
-export const DEFAULT_ALLREDUCE_SEGMENT_BYTES = 4 << 20;
+export const DEFAULT_ALLREDUCE_SEGMENT_BYTES = 1 << 20;
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
 const STORE_PREFIX = 'tensorslim/pg';
@@ -279,12 +281,14 @@ export class ProcessGroup {
    * tensor's bytes). Without `counts`, the first dimension must be divisible by worldSize and rank r
    * gets rows [r * n, (r + 1) * n), n = t.shape[0] / worldSize. With `counts` (elements per rank,
    * adding up to t.size; uneven sizes and zeros allowed), rank r gets the 1-D run of counts[r]
-   * elements that starts at counts[0] + ... + counts[r-1] in `t`'s flat order. `t` is unchanged.
+   * elements that starts at counts[0] + ... + counts[r-1] in `t`'s flat order. `t` is unchanged,
+   * unless `inPlace` (no copy of `t`: it is the ring's work buffer, and afterwards holds this rank's
+   * result at its run, scratch elsewhere; do not touch it until the Promise settles).
    * @example
    * const mine = await pg.reduceScatter(x, 'sum');            // x: (4, 3), 2 ranks -> mine: (2, 3)
    * const part = await pg.reduceScatter(flat, 'avg', [5, 3]); // flat: 8 elements -> 5 on rank 0, 3 on rank 1
    */
-  async reduceScatter(t: Tensor, op: ReduceOp = 'sum', counts?: readonly number[]): Promise<Tensor> {
+  async reduceScatter(t: Tensor, op: ReduceOp = 'sum', counts?: readonly number[], opts: { inPlace?: boolean } = {}): Promise<Tensor> {
     const src = this.buffer('reduceScatter', t);
     let shape: number[];
     let split: number[];
@@ -305,7 +309,7 @@ export class ProcessGroup {
       shape = [split[this.rank]!];
     }
     if (op === 'avg' && t.dtype === 'int32') throw new Error('reduceScatter: avg of an int32 tensor is not supported; use sum');
-    const work = src.slice();
+    const work = opts.inPlace === true ? src : src.slice();
     await this.checked('reduceScatter', { code: 4, size: t.size, dtype: t.dtype, reduce: op }, () => this.native.reduceScatter(work, REDUCE_CODES[op], split));
     const start = split.slice(0, this.rank).reduce((x, y) => x + y, 0);
     return fromBuffer(work.slice(start, start + split[this.rank]!), t.dtype, shape);

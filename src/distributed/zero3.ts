@@ -261,9 +261,9 @@ export class Zero3 {
       const flat = newFloatArray(f.dtype, f.shard * n);
       f.params.forEach((p, i) => { if (p.grad !== null) flat.set(contiguousData(p.grad), f.offsets[i]!); });
       if (this.gradientScale !== 1) { const k = this.gradientScale; for (let i = 0; i < flat.length; i++) flat[i] = flat[i]! * k; }
-      const done = this.group.reduceScatter(fromBuffer(flat, f.dtype, [flat.length]), 'avg').then((part) => {
-        const d = contiguousData(part);
-        if (f.grad === null) f.grad = d.slice();
+      const done = this.group.reduceScatter(fromBuffer(flat, f.dtype, [flat.length]), 'avg', undefined, { inPlace: true }).then((part) => {
+        const d = contiguousData(part); // a fresh array of this rank's run
+        if (f.grad === null) f.grad = d;
         else for (let i = 0; i < d.length; i++) f.grad[i] = f.grad[i]! + d[i]!;
       });
       done.catch(() => undefined); // awaited in finishBackward

@@ -371,9 +371,26 @@ class ProcessGroup : public Napi::ObjectWrap<ProcessGroup> {
     return p;
   }
 
-  std::shared_ptr<gloo::rendezvous::Context> need(const std::shared_ptr<Shared>& sh, const std::string& w) {
+  static std::shared_ptr<gloo::rendezvous::Context> need(const std::shared_ptr<Shared>& sh, const std::string& w) {
     if (!sh->ctx) throw std::runtime_error(w + ": the process group is not connected");
     return sh->ctx;
+  }
+
+  // A task that runs `op(ctx, tag)` on the connected context with the next collective tag (nothing,
+  // and no tag, when `skip`), its errors prefixed with `w`; info[k] for each k in `keep` stays
+  // referenced until the task is freed.
+  template <typename F>
+  Task* GlooTask(const Napi::CallbackInfo& info, std::initializer_list<int> keep, const std::string& w, bool skip, F op) {
+    Task* t = NewTask(info);
+    for (int k : keep) t->keep.push_back(Napi::Persistent(info[k]));
+    auto sh = sh_;
+    t->run = [sh, w, skip, op]() {
+      auto ctx = need(sh, w);
+      if (skip) return;
+      const uint32_t tag = sh->tag++;
+      try { op(ctx, tag); } catch (const std::exception& e) { throw std::runtime_error(w + ": " + e.what()); }
+    };
+    return t;
   }
 
   // allReduce(buf, reduceCode, timeoutMs?)
@@ -525,20 +542,14 @@ class ProcessGroup : public Napi::ObjectWrap<ProcessGroup> {
     int root = info[1].As<Napi::Number>().Int32Value();
     ms timeout = opTimeout(info[2]);
     std::string w = where("broadcast") + " [" + b.dtype + " x " + std::to_string(b.length) + ", root " + std::to_string(root) + "]";
-    Task* t = NewTask(info);
-    t->keep.push_back(Napi::Persistent(info[0]));
-    auto sh = sh_;
-    t->run = [=]() {
-      auto ctx = need(sh, w);
-      if (b.length == 0) return;
+    return Track(env, GlooTask(info, {0}, w, b.length == 0, [=](const std::shared_ptr<gloo::rendezvous::Context>& ctx, uint32_t tag) {
       gloo::BroadcastOptions o(ctx);
-      o.setTag(sh->tag++);
+      o.setTag(tag);
       o.setTimeout(timeout);
       o.setRoot(root);
       o.setOutput(static_cast<char*>(b.data), b.length * b.elemBytes);
-      try { gloo::broadcast(o); } catch (const std::exception& e) { throw std::runtime_error(w + ": " + e.what()); }
-    };
-    return Track(env, t);
+      gloo::broadcast(o);
+    }));
   }
 
   // allGather(input, output, timeoutMs?): output.length == size * input.length
@@ -548,21 +559,14 @@ class ProcessGroup : public Napi::ObjectWrap<ProcessGroup> {
     Buf out = bufOf(info[1], "allGather", "the output");
     ms timeout = opTimeout(info[2]);
     std::string w = where("allGather") + " [" + in.dtype + " x " + std::to_string(in.length) + "]";
-    Task* t = NewTask(info);
-    t->keep.push_back(Napi::Persistent(info[0]));
-    t->keep.push_back(Napi::Persistent(info[1]));
-    auto sh = sh_;
-    t->run = [=]() {
-      auto ctx = need(sh, w);
-      if (in.length == 0) return;
+    return Track(env, GlooTask(info, {0, 1}, w, in.length == 0, [=](const std::shared_ptr<gloo::rendezvous::Context>& ctx, uint32_t tag) {
       gloo::AllgatherOptions o(ctx);
-      o.setTag(sh->tag++);
+      o.setTag(tag);
       o.setTimeout(timeout);
       o.setInput(static_cast<char*>(in.data), in.length * in.elemBytes);
       o.setOutput(static_cast<char*>(out.data), out.length * out.elemBytes);
-      try { gloo::allgather(o); } catch (const std::exception& e) { throw std::runtime_error(w + ": " + e.what()); }
-    };
-    return Track(env, t);
+      gloo::allgather(o);
+    }));
   }
 
   // allGatherStart(buf, timeoutMs?): an in-place all-gather queued like every other operation,
@@ -580,19 +584,13 @@ class ProcessGroup : public Napi::ObjectWrap<ProcessGroup> {
     }
     ms timeout = opTimeout(info[1]);
     std::string w = where("allGather") + " [" + b.dtype + " x " + std::to_string(b.length / size_) + " per rank, in place]";
-    Task* t = NewTask(info);
-    t->keep.push_back(Napi::Persistent(info[0]));
-    auto sh = sh_;
-    t->run = [=]() {
-      auto ctx = need(sh, w);
-      if (b.length == 0) return;
+    return Napi::Number::New(env, Start(GlooTask(info, {0}, w, b.length == 0, [=](const std::shared_ptr<gloo::rendezvous::Context>& ctx, uint32_t tag) {
       gloo::AllgatherOptions o(ctx);
-      o.setTag(sh->tag++);
+      o.setTag(tag);
       o.setTimeout(timeout);
       o.setOutput(static_cast<char*>(b.data), b.length * b.elemBytes);  // no input: in place
-      try { gloo::allgather(o); } catch (const std::exception& e) { throw std::runtime_error(w + ": " + e.what()); }
-    };
-    return Napi::Number::New(env, Start(t));
+      gloo::allgather(o);
+    })));
   }
 
   // reduceScatter(buf, reduceCode, counts, timeoutMs?): buf holds `size` consecutive chunks, chunk
