@@ -14,13 +14,23 @@ export type CommArray = Float32Array | Float64Array | Int32Array;
 /** Reduction codes of native/src/distributed/dist_addon.cc. */
 export const REDUCE_CODES = { sum: 0, avg: 1, max: 2, min: 3 } as const;
 export type ReduceOp = keyof typeof REDUCE_CODES;
+/** Gloo all-reduce algorithm codes of the binding (0: Gloo's default, the ring). */
+export const ALGORITHM_CODES = { ring: 1, bcube: 2 } as const;
 
 /** One Gloo context and its communication thread. Every method queues in issue order. */
 export interface NativeProcessGroup {
   connect(storeHost: string, storePort: number, token: string, prefix: string, deviceHost: string): Promise<void>;
-  allReduce(buf: CommArray, op: number, timeoutMs?: number): Promise<void>;
+  /** segmentBytes > 0: the ring's largest segment (Gloo's default 1 MiB); algorithm: ALGORITHM_CODES. */
+  allReduce(buf: CommArray, op: number, timeoutMs?: number, segmentBytes?: number, algorithm?: number): Promise<void>;
   /** The same allreduce, queued in order, but blocking the JS thread until done (throws on failure). */
-  allReduceSync(buf: CommArray, op: number, timeoutMs?: number): void;
+  allReduceSync(buf: CommArray, op: number, timeoutMs?: number, segmentBytes?: number, algorithm?: number): void;
+  /**
+   * Queues an in-place all-gather (buf: worldSize equal chunks, chunk `rank` this rank's) and
+   * returns its id for waitSync; buf must not be touched until waitSync(id) returns.
+   */
+  allGatherStart(buf: CommArray, timeoutMs?: number): number;
+  /** Blocks the JS thread until the operation `id` (allGatherStart) is done; throws its error. */
+  waitSync(id: number): void;
   broadcast(buf: CommArray, root: number, timeoutMs?: number): Promise<void>;
   allGather(input: CommArray, output: CommArray, timeoutMs?: number): Promise<void>;
   /**
@@ -41,7 +51,7 @@ export interface DistAddon {
   readonly abiVersion: number;
 }
 
-const ABI_VERSION = 4;
+const ABI_VERSION = 5;
 /** What to run to get the Gloo addon. */
 export const GLOO_HINT = 'install Gloo with `apt-get install -y libgloo-dev` and rebuild with `node scripts/build-native.mjs` (in the tensorslim package folder: the prebuilt addon has no Gloo; docs/NATIVE.md)';
 

@@ -5,7 +5,7 @@
 
 import { fromBuffer, type Tensor } from '../core/tensor.js';
 import { readLaunchEnv, type Env, type LaunchInfo } from './env.js';
-import { distAddon, distLoadError, REDUCE_CODES, type CommArray, type NativeProcessGroup, type ReduceOp } from './native.js';
+import { ALGORITHM_CODES, distAddon, distLoadError, REDUCE_CODES, type CommArray, type NativeProcessGroup, type ReduceOp } from './native.js';
 import { StoreClient, StoreServer, rankList } from './store.js';
 
 export type { ReduceOp } from './native.js';
@@ -40,6 +40,24 @@ export interface InitProcessGroupOptions {
   checkCollectives?: boolean;
 }
 
+/**
+ * How Gloo runs an all-reduce (every rank of a group must use the same). `segmentBytes`: the largest
+ * piece of its chunk the ring sends at once (Gloo's own default is 1 MiB); `algorithm`: 'ring' (Gloo's
+ * default) or 'bcube'.
+ */
+export interface AllReduceTuning {
+  segmentBytes?: number;
+  algorithm?: 'ring' | 'bcube';
+}
+
+/**
+ * Our default all-reduce segment: Gloo's own 1 MiB. bench/allreduce_tuning.ts found no difference
+ * between 1, 2 and 4 MiB beyond the noise of a loaded machine (CPU per operation within 5%) and 256
+ * KiB dearer (docs/DISTRIBUTED.md, "All-reduce bandwidth"); a quiet rerun may change it.
+ * TENSORSLIM_ALLREDUCE_SEGMENT_BYTES overrides it (every rank must agree).
+ */
+export const DEFAULT_ALLREDUCE_SEGMENT_BYTES = 1 << 20;
+
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
 const STORE_PREFIX = 'tensorslim/pg';
 
@@ -65,6 +83,11 @@ export class ProcessGroup {
   private seq = 0;
   /** Sends/recvs per (source, destination, tag) so far, for the send/recv check. */
   private readonly p2pCounts = new Map<string, number>();
+  /**
+   * Gloo's all-reduce settings for calls that give none (see AllReduceTuning); every rank must set
+   * the same. Default: DEFAULT_ALLREDUCE_SEGMENT_BYTES (or TENSORSLIM_ALLREDUCE_SEGMENT_BYTES), the ring.
+   */
+  allReduceTuning: AllReduceTuning = { segmentBytes: defaultSegmentBytes(), algorithm: 'ring' };
   /** @internal how a sub-group reaches the store (set by initProcessGroup on the default group) */
   connection: { storeHost: string; storePort: number; token: string; host: string } | null = null;
 
@@ -141,10 +164,20 @@ export class ProcessGroup {
    * Reduces `t` across ranks in place (sum, avg, max or min) and resolves with it.
    * @example await pg.allReduce(grad, 'avg');
    */
-  allReduce(t: Tensor, op: ReduceOp = 'sum'): Promise<Tensor> {
+  allReduce(t: Tensor, op: ReduceOp = 'sum', tuning: AllReduceTuning = {}): Promise<Tensor> {
     const buf = this.buffer('allReduce', t);
     if (op === 'avg' && t.dtype === 'int32') throw new Error('allReduce: avg of an int32 tensor is not supported; use sum and divide');
-    return this.checked('allReduce', { code: 1, size: t.size, dtype: t.dtype, reduce: op }, () => this.native.allReduce(buf, REDUCE_CODES[op])).then(() => this.wrote(t));
+    const [seg, algo] = this.tuningCodes('allReduce', tuning);
+    return this.checked('allReduce', { code: 1, size: t.size, dtype: t.dtype, reduce: op }, () => this.native.allReduce(buf, REDUCE_CODES[op], 0, seg, algo)).then(() => this.wrote(t));
+  }
+
+  // The binding's (segmentBytes, algorithm code) of a call's tuning over the group's.
+  private tuningCodes(op: string, tuning: AllReduceTuning): [number, number] {
+    const seg = tuning.segmentBytes ?? this.allReduceTuning.segmentBytes ?? 0;
+    const algo = tuning.algorithm ?? this.allReduceTuning.algorithm ?? 'ring';
+    if (!Number.isInteger(seg) || seg < 0) throw new Error(`${op}: segmentBytes must be a non-negative integer (0: Gloo's default of 1 MiB), got ${seg}`);
+    if (!(algo in ALGORITHM_CODES)) throw new Error(`${op}: algorithm must be 'ring' or 'bcube', got '${String(algo)}'`);
+    return [seg, ALGORITHM_CODES[algo]];
   }
 
   /**
@@ -173,7 +206,8 @@ export class ProcessGroup {
         this.native.allReduceSync(check.buf, REDUCE_CODES.sum);
         check.compare();
       }
-      this.native.allReduceSync(buf, REDUCE_CODES[op]);
+      const [seg, algo] = this.tuningCodes('allReduceSync', {});
+      this.native.allReduceSync(buf, REDUCE_CODES[op], 0, seg, algo);
     } catch (e) {
       const msg = (e as Error).message;
       throw new Error(`${msg.startsWith('allReduce') ? msg : `allReduceSync (rank ${this.rank} of ${this.worldSize}): ${msg}`}${this.where}; see the other ranks' messages for which rank failed`, { cause: e });
@@ -203,17 +237,58 @@ export class ProcessGroup {
   }
 
   /**
+   * Starts an in-place all-gather of `t` for code that cannot await (ZeRO-3's hooks inside the
+   * synchronous forward and backward): `t` (contiguous, worldSize equal runs) holds this rank's run
+   * at position `rank`; `wait()` blocks this thread until every run holds its rank's values and
+   * returns `t`. Queued in order with every other collective, so work done before `wait()` overlaps
+   * the transfer; do not touch `t` until `wait()` returns. Each rank sends and receives (N-1)/N of
+   * `t`'s bytes (Gloo's ring all-gather), half of an all-reduce's. `wait()` throws if it failed.
+   * @example
+   * const g = pg.startAllGather(unitBuffer); // this rank's shard already at [rank * S, (rank + 1) * S)
+   * computeSomethingElse();
+   * g.wait();                                 // unitBuffer now whole on every rank
+   */
+  startAllGather(t: Tensor): { wait(): Tensor } {
+    const buf = this.buffer('startAllGather', t);
+    if (t.size % this.worldSize !== 0) throw new Error(`startAllGather: the tensor of shape (${t.shape.join(', ')}) has ${t.size} elements, not ${this.worldSize} equal runs (one per rank); pad it to a multiple of the world size`);
+    const fail = (e: unknown): never => {
+      const msg = (e as Error).message;
+      throw new Error(`${msg.startsWith('allGather') ? msg : `startAllGather (rank ${this.rank} of ${this.worldSize}): ${msg}`}${this.where}; see the other ranks' messages for which rank failed`, { cause: e });
+    };
+    const check = this.checkCall('startAllGather', { code: 3, size: t.size / this.worldSize, dtype: t.dtype });
+    let id = 0;
+    try {
+      if (check !== null) {
+        this.native.allReduceSync(check.buf, REDUCE_CODES.sum);
+        check.compare();
+      }
+      id = this.native.allGatherStart(buf);
+    } catch (e) { fail(e); }
+    let waited = false;
+    return {
+      wait: (): Tensor => {
+        if (waited) return t;
+        waited = true;
+        try { this.native.waitSync(id); } catch (e) { fail(e); }
+        return this.wrote(t);
+      },
+    };
+  }
+
+  /**
    * Reduces `t` across ranks and returns this rank's share of the result (a true reduce-scatter:
    * a ring over Gloo's point-to-point transfers, each rank sending and receiving (N-1)/N of the
    * tensor's bytes). Without `counts`, the first dimension must be divisible by worldSize and rank r
    * gets rows [r * n, (r + 1) * n), n = t.shape[0] / worldSize. With `counts` (elements per rank,
    * adding up to t.size; uneven sizes and zeros allowed), rank r gets the 1-D run of counts[r]
-   * elements that starts at counts[0] + ... + counts[r-1] in `t`'s flat order. `t` is unchanged.
+   * elements that starts at counts[0] + ... + counts[r-1] in `t`'s flat order. `t` is unchanged,
+   * unless `inPlace` (no copy of `t`: it is the ring's work buffer, and afterwards holds this rank's
+   * result at its run, scratch elsewhere; do not touch it until the Promise settles).
    * @example
    * const mine = await pg.reduceScatter(x, 'sum');            // x: (4, 3), 2 ranks -> mine: (2, 3)
    * const part = await pg.reduceScatter(flat, 'avg', [5, 3]); // flat: 8 elements -> 5 on rank 0, 3 on rank 1
    */
-  async reduceScatter(t: Tensor, op: ReduceOp = 'sum', counts?: readonly number[]): Promise<Tensor> {
+  async reduceScatter(t: Tensor, op: ReduceOp = 'sum', counts?: readonly number[], opts: { inPlace?: boolean } = {}): Promise<Tensor> {
     const src = this.buffer('reduceScatter', t);
     let shape: number[];
     let split: number[];
@@ -234,7 +309,7 @@ export class ProcessGroup {
       shape = [split[this.rank]!];
     }
     if (op === 'avg' && t.dtype === 'int32') throw new Error('reduceScatter: avg of an int32 tensor is not supported; use sum');
-    const work = src.slice();
+    const work = opts.inPlace === true ? src : src.slice();
     await this.checked('reduceScatter', { code: 4, size: t.size, dtype: t.dtype, reduce: op }, () => this.native.reduceScatter(work, REDUCE_CODES[op], split));
     const start = split.slice(0, this.rank).reduce((x, y) => x + y, 0);
     return fromBuffer(work.slice(start, start + split[this.rank]!), t.dtype, shape);
@@ -404,6 +479,14 @@ export class ProcessGroup {
   }
 }
 
+function defaultSegmentBytes(): number {
+  const v = process.env['TENSORSLIM_ALLREDUCE_SEGMENT_BYTES'];
+  if (v === undefined || v === '') return DEFAULT_ALLREDUCE_SEGMENT_BYTES;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`TENSORSLIM_ALLREDUCE_SEGMENT_BYTES must be a non-negative integer of bytes (0: Gloo's default of 1 MiB), got '${v}'`);
+  return n;
+}
+
 let current: ProcessGroup | null = null;
 
 /** A collective as the debug check compares it across ranks. */
@@ -520,7 +603,7 @@ export async function destroyProcessGroup(): Promise<void> {
 export function newGroup(ranks: readonly number[], opts: { timeoutMs?: number } = {}): Promise<ProcessGroup | null> { return defaultGroup('newGroup').newGroup(ranks, opts); }
 
 /** allReduce on the default group. @example await allReduce(t, 'sum'); */
-export function allReduce(t: Tensor, op: ReduceOp = 'sum'): Promise<Tensor> { return defaultGroup('allReduce').allReduce(t, op); }
+export function allReduce(t: Tensor, op: ReduceOp = 'sum', tuning: AllReduceTuning = {}): Promise<Tensor> { return defaultGroup('allReduce').allReduce(t, op, tuning); }
 /** broadcast on the default group. @example await broadcast(t, 0); */
 export function broadcast(t: Tensor, src = 0): Promise<Tensor> { return defaultGroup('broadcast').broadcast(t, src); }
 /** allGather on the default group. @example const all = await allGather(t); */

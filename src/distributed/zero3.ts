@@ -64,6 +64,8 @@ interface Unit3 {
   buffer: ArrayBuffer;
   full: FloatArray;
   gathered: boolean;
+  /** The all-gathers in flight into the buffer (a prefetch), one per flat vector; null when none. */
+  pending: { wait(): unknown }[] | null;
   /** Gradients that became final in the backward in progress, and whether the unit was reduced. */
   ready: number;
   reduced: boolean;
@@ -121,6 +123,17 @@ export class Zero3 {
   private gatheredBytes = 0;
   /** Most bytes of gathered full parameters alive at once (for the memory benchmark). */
   peakGatheredBytes = 0;
+  /**
+   * Prefetch: while a unit computes, gather the next one (forward order; in backward, the one before
+   * it), so at most two units (and the root unit) are gathered at once. Every rank must agree.
+   */
+  prefetch = true;
+  /** Units in the order their forwards ran in this step (prefetch order), and the last complete step's. */
+  private order: Unit3[] = [];
+  private lastOrder: Unit3[] | null = null;
+  private fwdCursor = 0;
+  private bwdCursor = -1;
+  private inBackward = false;
 
   constructor(readonly model: AnyModule, readonly optimizer: Optimizer, readonly group: ProcessGroup, opts: { units?: AnyModule[]; inner?: Optimizer<OptimizerOptions> } = {}) {
     const n = group.worldSize;
@@ -174,7 +187,7 @@ export class Zero3 {
     const dtype = ps[0]!.dtype as FloatDType;
     const byGroup = new Map<number, Parameter[]>();
     for (const p of ps) { const g = groupOf.get(p)!; const l = byGroup.get(g) ?? []; l.push(p); byGroup.set(g, l); }
-    const unit = { module, name, dtype, params: ps, flats: [] as Flat3[], size: 0, gathered: true, ready: 0, reduced: false } as unknown as Unit3;
+    const unit = { module, name, dtype, params: ps, flats: [] as Flat3[], size: 0, gathered: true, pending: null, ready: 0, reduced: false } as unknown as Unit3;
     for (const g of [...byGroup.keys()].sort((a, b) => a - b)) {
       const params = byGroup.get(g)!;
       const layout = flatLayout(params.map((p) => p.size), n);
@@ -203,7 +216,7 @@ export class Zero3 {
     ensureRule();
     for (const u of this.units) {
       const m = u.module as AnyModule & { registerForwardPreHook(h: () => void, o: { prepend: boolean }): RemovableHandle };
-      this.handles.push(m.registerForwardPreHook(() => { this.gatherRoot(); this.gather(u); }, { prepend: true }));
+      this.handles.push(m.registerForwardPreHook(() => { this.gatherRoot(); this.gather(u); this.prefetchAfter(u); }, { prepend: true }));
       this.handles.push(u.module!.registerForwardHook((_m: unknown, _a: unknown, out: unknown) => this.afterForward(u, out)));
     }
     for (const u of [...this.units, ...(this.root ? [this.root] : [])]) {
@@ -213,6 +226,8 @@ export class Zero3 {
     this.handles.push(registerBackwardStartHook((leaves, info) => {
       if (info.nested || ![...mine].some((p) => leaves.has(p))) return;
       for (const u of this.allUnits()) { u.ready = 0; u.reduced = false; }
+      this.inBackward = true; // backward visits the units of this forward (this.order) from the last
+      this.bwdCursor = this.order.length - 1;
     }));
   }
 
@@ -221,7 +236,7 @@ export class Zero3 {
   private afterForward(u: Unit3, out: unknown): unknown {
     if (this.whole) return undefined;
     if (out instanceof Tensor && out.requiresGrad && isGradEnabled()) {
-      const y = record(REGATHER, [out], new Tensor(out.data, out.dtype, out.shape, out.strides, out.offset), { regather: () => this.gather(u) });
+      const y = record(REGATHER, [out], new Tensor(out.data, out.dtype, out.shape, out.strides, out.offset), { regather: () => { this.gather(u); this.prefetchBefore(u); } });
       this.free(u);
       return y;
     }
@@ -246,9 +261,9 @@ export class Zero3 {
       const flat = newFloatArray(f.dtype, f.shard * n);
       f.params.forEach((p, i) => { if (p.grad !== null) flat.set(contiguousData(p.grad), f.offsets[i]!); });
       if (this.gradientScale !== 1) { const k = this.gradientScale; for (let i = 0; i < flat.length; i++) flat[i] = flat[i]! * k; }
-      const done = this.group.reduceScatter(fromBuffer(flat, f.dtype, [flat.length]), 'avg').then((part) => {
-        const d = contiguousData(part);
-        if (f.grad === null) f.grad = d.slice();
+      const done = this.group.reduceScatter(fromBuffer(flat, f.dtype, [flat.length]), 'avg', undefined, { inPlace: true }).then((part) => {
+        const d = contiguousData(part); // a fresh array of this rank's run
+        if (f.grad === null) f.grad = d;
         else for (let i = 0; i < d.length; i++) f.grad[i] = f.grad[i]! + d[i]!;
       });
       done.catch(() => undefined); // awaited in finishBackward
@@ -266,10 +281,13 @@ export class Zero3 {
   async finishBackward(): Promise<void> {
     for (const u of [...this.allUnits()].reverse()) if (!u.reduced && u.params.some((p) => p.grad !== null)) this.reduce(u);
     for (const u of this.allUnits()) { u.ready = 0; u.reduced = false; }
+    if (!this.whole) for (const u of this.allUnits()) this.free(u); // waits for a prefetch left in flight
     const pending = this.scatters.splice(0);
     await Promise.all(pending);
-    if (!this.whole) for (const u of this.allUnits()) this.free(u);
     this.stepping = false;
+    if (this.order.length > 0) this.lastOrder = this.order;
+    this.order = [];
+    this.inBackward = false;
     for (const f of this.flats) f.shardParam.grad = f.grad === null ? null : fromBuffer(f.grad, f.dtype, [f.shard]);
   }
 
@@ -307,6 +325,9 @@ export class Zero3 {
       for (const u of this.units) this.free(u);
     }
     this.stepping = true;
+    this.order = [];
+    this.fwdCursor = 0;
+    this.inBackward = false;
     this.gatherRoot(); // before any module runs: a unit without parameters of its own (a tied embedding) may read it first
   }
 
@@ -316,6 +337,7 @@ export class Zero3 {
    */
   materialize(): void {
     if (this.whole) return;
+    for (const u of this.allUnits()) this.startGather(u); // all in flight at once, then waited
     for (const u of this.allUnits()) this.gather(u);
     this.whole = true;
   }
@@ -379,29 +401,74 @@ export class Zero3 {
 
   private gatherRoot(): void { if (this.root) this.gather(this.root); }
 
-  // Blocking: each rank writes its shards into the zeroed buffer and the sum over ranks is the whole
-  // unit. The storage version is restored (the values are the ones the tape saw, or new ones for a
-  // forward that the tape has not seen yet).
-  private gather(u: Unit3): void {
+  // Starts gathering u (a no-op when it is gathered or on its way): the buffer comes back, this
+  // rank's shard of each flat vector goes to its run, and one in-place all-gather per flat vector
+  // (N runs of `shard` elements: half the bytes of the all-reduce of a zero-padded buffer) is queued
+  // on the communication thread. gather() waits for them.
+  private startGather(u: Unit3): void {
     if (u.gathered) return;
     const bytes = u.size * bytesOf(u.dtype);
     (u.buffer as Resizable).resize(bytes);
     const rank = this.group.rank;
-    for (const f of u.flats) u.full.set(f.shardParam.data as FloatArray, f.base + rank * f.shard);
-    const t = fromBuffer(u.full, u.dtype, [u.size]);
-    const version = t.version;
-    this.group.allReduceSync(t, 'sum');
-    t.version = version;
+    const n = this.group.worldSize;
+    u.pending = u.flats.map((f) => {
+      u.full.set(f.shardParam.data as FloatArray, f.base + rank * f.shard);
+      return this.group.startAllGather(fromBuffer(u.full.subarray(f.base, f.base + n * f.shard), u.dtype, [n * f.shard]));
+    });
     u.gathered = true;
     this.gatheredBytes += bytes;
     if (this.stepping) this.peakGatheredBytes = Math.max(this.peakGatheredBytes, this.gatheredBytes);
   }
 
+  // Blocking: u whole on this rank (started here unless a prefetch started it). The storage version
+  // is restored (the values are the ones the tape saw, or new ones for a forward that the tape has
+  // not seen yet).
+  private gather(u: Unit3): void {
+    this.startGather(u);
+    if (u.pending === null) return;
+    const version = this.params0(u).version;
+    for (const g of u.pending.splice(0)) g.wait();
+    u.pending = null;
+    this.params0(u).version = version;
+  }
+
+  // A tensor over u's storage (for its version counter, which is per storage).
+  private params0(u: Unit3): Tensor { return fromBuffer(u.full, u.dtype, [u.full.length]); }
+
   private free(u: Unit3): void {
     if (!u.gathered) return;
+    if (u.pending !== null) this.gather(u); // never resize a buffer the communication thread writes
     (u.buffer as Resizable).resize(0);
     u.gathered = false;
     this.gatheredBytes -= u.size * bytesOf(u.dtype);
+  }
+
+  // Forward: u is about to run; start the gather of the unit that ran after it in the last step
+  // (at most one prefetch in flight: a wrong guess is waited for and freed, so two units at most).
+  private prefetchAfter(u: Unit3): void {
+    if (this.whole || !this.stepping) return;
+    if (this.inBackward) { this.inBackward = false; this.order = []; this.fwdCursor = 0; } // the next micro-batch's forward
+    this.order.push(u);
+    const order = this.lastOrder ?? this.units;
+    const i = order.indexOf(u, this.fwdCursor);
+    if (i < 0) return;
+    this.fwdCursor = i + 1;
+    if (this.prefetch) this.prefetchUnit(u, order[i + 1]);
+  }
+
+  // Backward: u is gathered again for its backward; start the gather of the unit whose forward ran
+  // before it (backward reaches it next).
+  private prefetchBefore(u: Unit3): void {
+    if (this.whole || !this.stepping || !this.inBackward) return;
+    const i = this.order.lastIndexOf(u, this.bwdCursor);
+    if (i < 0) return;
+    this.bwdCursor = i - 1;
+    if (this.prefetch) this.prefetchUnit(u, i > 0 ? this.order[i - 1] : undefined);
+  }
+
+  private prefetchUnit(current: Unit3, next: Unit3 | undefined): void {
+    for (const o of this.units) if (o !== current && o !== next && o.pending !== null) this.free(o); // a wrong guess
+    if (next !== undefined && next !== current) this.startGather(next);
   }
 
   // This rank's run of f's flat vector, read from the (whole) model.

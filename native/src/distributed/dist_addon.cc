@@ -19,6 +19,7 @@
 #include <deque>
 #include <functional>
 #include <future>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -41,7 +42,8 @@ namespace {
 
 using ms = std::chrono::milliseconds;
 
-constexpr int kAbiVersion = 4;  // 2: reduceScatter(buf, op, counts, timeoutMs?) is a ring; 3: allReduceSync; 4: allReduce16
+constexpr int kAbiVersion = 5;  // 2: reduceScatter(buf, op, counts, timeoutMs?) is a ring; 3: allReduceSync; 4: allReduce16;
+                                // 5: allReduce tuning (segment bytes, algorithm), allGatherStart/waitSync
 constexpr uint8_t kSendRecvSlotPrefix = 0x40;  // above Gloo's collective prefixes (0x01-0x08)
 constexpr uint8_t kReduceScatterSlotPrefix = 0x41;  // our ring reduce-scatter (tag = the collective counter)
 
@@ -58,8 +60,9 @@ struct Task {
   bool ok = false;
   bool runWhenBroken = false;  // close() still tears down after an error
   std::string error;
-  // Blocking calls (allReduceSync): the JS thread waits on this instead of a Promise.
+  // Blocking calls (allReduceSync, waitSync): the JS thread waits on this instead of a Promise.
   std::shared_ptr<std::promise<void>> done;
+  std::shared_future<void> finished;
   explicit Task(Napi::Env env) : deferred(Napi::Promise::Deferred::New(env)) {}
 };
 
@@ -190,6 +193,8 @@ class ProcessGroup : public Napi::ObjectWrap<ProcessGroup> {
       InstanceMethod("allReduceSync", &ProcessGroup::AllReduceSync),
       InstanceMethod("broadcast", &ProcessGroup::Broadcast),
       InstanceMethod("allGather", &ProcessGroup::AllGather),
+      InstanceMethod("allGatherStart", &ProcessGroup::AllGatherStart),
+      InstanceMethod("waitSync", &ProcessGroup::WaitSync),
       InstanceMethod("reduceScatter", &ProcessGroup::ReduceScatter),
       InstanceMethod("barrier", &ProcessGroup::Barrier),
       InstanceMethod("allReduce16", &ProcessGroup::AllReduce16),
@@ -276,7 +281,8 @@ class ProcessGroup : public Napi::ObjectWrap<ProcessGroup> {
         }
       }
       if (t->done) {  // a blocking call: its JS thread is waiting and owns the task
-        t->done->set_value();
+        std::shared_ptr<std::promise<void>> d = t->done;  // the task may be freed once the value is set
+        d->set_value();
         continue;
       }
       {
@@ -365,9 +371,26 @@ class ProcessGroup : public Napi::ObjectWrap<ProcessGroup> {
     return p;
   }
 
-  std::shared_ptr<gloo::rendezvous::Context> need(const std::shared_ptr<Shared>& sh, const std::string& w) {
+  static std::shared_ptr<gloo::rendezvous::Context> need(const std::shared_ptr<Shared>& sh, const std::string& w) {
     if (!sh->ctx) throw std::runtime_error(w + ": the process group is not connected");
     return sh->ctx;
+  }
+
+  // A task that runs `op(ctx, tag)` on the connected context with the next collective tag (nothing,
+  // and no tag, when `skip`), its errors prefixed with `w`; info[k] for each k in `keep` stays
+  // referenced until the task is freed.
+  template <typename F>
+  Task* GlooTask(const Napi::CallbackInfo& info, std::initializer_list<int> keep, const std::string& w, bool skip, F op) {
+    Task* t = NewTask(info);
+    for (int k : keep) t->keep.push_back(Napi::Persistent(info[k]));
+    auto sh = sh_;
+    t->run = [sh, w, skip, op]() {
+      auto ctx = need(sh, w);
+      if (skip) return;
+      const uint32_t tag = sh->tag++;
+      try { op(ctx, tag); } catch (const std::exception& e) { throw std::runtime_error(w + ": " + e.what()); }
+    };
+    return t;
   }
 
   // allReduce(buf, reduceCode, timeoutMs?)
@@ -389,25 +412,54 @@ class ProcessGroup : public Napi::ObjectWrap<ProcessGroup> {
     if (op == Reduce::Avg && b.type == napi_int32_array) throw Napi::TypeError::New(env, "allReduceSync: avg of int32 is not supported; use sum");
     if (closed_) throw Napi::Error::New(env, "allReduceSync: the process group was destroyed");
     Task* t = MakeAllReduce(info, b, op, "allReduce");
+    Wait(env, Start(t));
+    return env.Undefined();
+  }
+
+  // Queues a task whose completion the JS thread waits for itself (Wait), not through a Promise.
+  uint32_t Start(Task* t) {
     t->done = std::make_shared<std::promise<void>>();
-    std::future<void> f = t->done->get_future();
+    t->finished = t->done->get_future().share();
+    const uint32_t id = nextStarted_++;
+    started_[id] = t;
     {
       std::lock_guard<std::mutex> l(sh_->mu);
       sh_->queue.push_back(t);
     }
     sh_->cv.notify_one();
-    f.wait();
-    std::unique_ptr<Task> owned(t);
-    if (!t->ok) throw Napi::Error::New(env, t->error);
-    return env.Undefined();
+    return id;
+  }
+
+  // Blocks the JS thread until started task `id` is done; throws its error. The task (and the
+  // references that kept its buffers alive) is freed here, on the JS thread.
+  void Wait(Napi::Env env, uint32_t id) {
+    auto it = started_.find(id);
+    if (it == started_.end()) throw Napi::Error::New(env, "waitSync: operation " + std::to_string(id) + " is unknown or was already waited for");
+    std::unique_ptr<Task> owned(it->second);
+    started_.erase(it);
+    owned->finished.wait();
+    if (!owned->ok) throw Napi::Error::New(env, owned->error);
+  }
+
+  // waitSync(id): blocks until the operation started by allGatherStart(...) is done (throws on failure).
+  Napi::Value WaitSync(const Napi::CallbackInfo& info) {
+    Wait(info.Env(), info[0].As<Napi::Number>().Uint32Value());
+    return info.Env().Undefined();
   }
 
   Napi::Value RunAllReduce(const Napi::CallbackInfo& info, const Buf& b, Reduce op, const char* name) {
     return Track(info.Env(), MakeAllReduce(info, b, op, name));
   }
 
+  // allReduce(buf, op, timeoutMs?, segmentBytes?, algorithm?): segmentBytes > 0 sets the ring's
+  // largest segment (Gloo's default: 1 MiB), algorithm 1 ring, 2 bcube (0: Gloo's choice, the ring).
   Task* MakeAllReduce(const Napi::CallbackInfo& info, const Buf& b, Reduce op, const char* name) {
     ms timeout = opTimeout(info[2]);
+    const double segArg = info.Length() > 3 && info[3].IsNumber() ? info[3].As<Napi::Number>().DoubleValue() : 0;
+    const int algoArg = info.Length() > 4 && info[4].IsNumber() ? info[4].As<Napi::Number>().Int32Value() : 0;
+    if (!(segArg >= 0) || segArg > 4294967296.0) throw Napi::RangeError::New(info.Env(), std::string(name) + ": segment bytes must be between 0 (Gloo's default) and 4 GiB, got " + std::to_string(segArg));
+    if (algoArg < 0 || algoArg > 2) throw Napi::RangeError::New(info.Env(), std::string(name) + ": algorithm code must be 0 (default), 1 (ring) or 2 (bcube), got " + std::to_string(algoArg));
+    const size_t segmentBytes = static_cast<size_t>(segArg);
     std::string w = where(name) + " [" + b.dtype + " x " + std::to_string(b.length) + ", " + reduceName(op) + "]";
     Task* t = NewTask(info);
     t->keep.push_back(Napi::Persistent(info[0]));
@@ -419,6 +471,9 @@ class ProcessGroup : public Napi::ObjectWrap<ProcessGroup> {
       gloo::AllreduceOptions o(ctx);
       o.setTag(sh->tag++);
       o.setTimeout(timeout);
+      if (segmentBytes > 0) o.setMaxSegmentSize(std::max(segmentBytes, b.elemBytes));
+      if (algoArg == 1) o.setAlgorithm(gloo::AllreduceOptions::Algorithm::RING);
+      if (algoArg == 2) o.setAlgorithm(gloo::AllreduceOptions::Algorithm::BCUBE);
       try {
         switch (b.type) {
           case napi_float32_array:
@@ -487,20 +542,14 @@ class ProcessGroup : public Napi::ObjectWrap<ProcessGroup> {
     int root = info[1].As<Napi::Number>().Int32Value();
     ms timeout = opTimeout(info[2]);
     std::string w = where("broadcast") + " [" + b.dtype + " x " + std::to_string(b.length) + ", root " + std::to_string(root) + "]";
-    Task* t = NewTask(info);
-    t->keep.push_back(Napi::Persistent(info[0]));
-    auto sh = sh_;
-    t->run = [=]() {
-      auto ctx = need(sh, w);
-      if (b.length == 0) return;
+    return Track(env, GlooTask(info, {0}, w, b.length == 0, [=](const std::shared_ptr<gloo::rendezvous::Context>& ctx, uint32_t tag) {
       gloo::BroadcastOptions o(ctx);
-      o.setTag(sh->tag++);
+      o.setTag(tag);
       o.setTimeout(timeout);
       o.setRoot(root);
       o.setOutput(static_cast<char*>(b.data), b.length * b.elemBytes);
-      try { gloo::broadcast(o); } catch (const std::exception& e) { throw std::runtime_error(w + ": " + e.what()); }
-    };
-    return Track(env, t);
+      gloo::broadcast(o);
+    }));
   }
 
   // allGather(input, output, timeoutMs?): output.length == size * input.length
@@ -510,21 +559,38 @@ class ProcessGroup : public Napi::ObjectWrap<ProcessGroup> {
     Buf out = bufOf(info[1], "allGather", "the output");
     ms timeout = opTimeout(info[2]);
     std::string w = where("allGather") + " [" + in.dtype + " x " + std::to_string(in.length) + "]";
-    Task* t = NewTask(info);
-    t->keep.push_back(Napi::Persistent(info[0]));
-    t->keep.push_back(Napi::Persistent(info[1]));
-    auto sh = sh_;
-    t->run = [=]() {
-      auto ctx = need(sh, w);
-      if (in.length == 0) return;
+    return Track(env, GlooTask(info, {0, 1}, w, in.length == 0, [=](const std::shared_ptr<gloo::rendezvous::Context>& ctx, uint32_t tag) {
       gloo::AllgatherOptions o(ctx);
-      o.setTag(sh->tag++);
+      o.setTag(tag);
       o.setTimeout(timeout);
       o.setInput(static_cast<char*>(in.data), in.length * in.elemBytes);
       o.setOutput(static_cast<char*>(out.data), out.length * out.elemBytes);
-      try { gloo::allgather(o); } catch (const std::exception& e) { throw std::runtime_error(w + ": " + e.what()); }
-    };
-    return Track(env, t);
+      gloo::allgather(o);
+    }));
+  }
+
+  // allGatherStart(buf, timeoutMs?): an in-place all-gather queued like every other operation,
+  // whose end the JS thread waits for with waitSync(id) (blocking) instead of a Promise: buf holds
+  // `size` equal chunks, chunk `rank` this rank's input; afterwards every chunk holds its rank's.
+  // Gloo's ring all-gather: each rank sends and receives (size-1)/size of the buffer, half of what
+  // an allreduce moves. The caller must not touch buf until waitSync returns (ZeRO-3 starts the
+  // next unit's gather, computes, then waits: prefetch from synchronous code).
+  Napi::Value AllGatherStart(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Buf b = bufOf(info[0], "allGatherStart", "the buffer");
+    if (closed_) throw Napi::Error::New(env, "allGatherStart: the process group was destroyed");
+    if (b.length % static_cast<size_t>(size_) != 0) {
+      throw Napi::RangeError::New(env, "allGatherStart: the buffer's " + std::to_string(b.length) + " elements are not " + std::to_string(size_) + " equal chunks (one per rank); pad it to a multiple of the world size");
+    }
+    ms timeout = opTimeout(info[1]);
+    std::string w = where("allGather") + " [" + b.dtype + " x " + std::to_string(b.length / size_) + " per rank, in place]";
+    return Napi::Number::New(env, Start(GlooTask(info, {0}, w, b.length == 0, [=](const std::shared_ptr<gloo::rendezvous::Context>& ctx, uint32_t tag) {
+      gloo::AllgatherOptions o(ctx);
+      o.setTag(tag);
+      o.setTimeout(timeout);
+      o.setOutput(static_cast<char*>(b.data), b.length * b.elemBytes);  // no input: in place
+      gloo::allgather(o);
+    })));
   }
 
   // reduceScatter(buf, reduceCode, counts, timeoutMs?): buf holds `size` consecutive chunks, chunk
@@ -698,6 +764,9 @@ class ProcessGroup : public Napi::ObjectWrap<ProcessGroup> {
   bool hooked_ = false;
   napi_env env_ = nullptr;
   bool closed_ = false;
+  // Operations started for a blocking wait (allReduceSync, allGatherStart), by id; JS thread only.
+  std::map<uint32_t, Task*> started_;
+  uint32_t nextStarted_ = 1;
 };
 
 Napi::Object InitAll(Napi::Env env, Napi::Object exports) {

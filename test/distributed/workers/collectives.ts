@@ -1,7 +1,7 @@
 // Worker: runs each collective once on known inputs and prints the results as one JSON line.
 // Inputs depend on the rank so every expected value is hand-derived in collectives.test.ts.
 import { tensor, zeros } from '../../../src/index.js';
-import { allGather, allReduce, barrier, broadcast, destroyProcessGroup, getRank, getWorldSize, initProcessGroup, recv, reduceScatter, send } from '../../../src/distributed/index.js';
+import { allGather, allReduce, barrier, broadcast, defaultGroup, destroyProcessGroup, getRank, getWorldSize, initProcessGroup, recv, reduceScatter, send } from '../../../src/distributed/index.js';
 
 await initProcessGroup({ backend: 'gloo' });
 const r = getRank();
@@ -21,6 +21,22 @@ out['gather'] = Array.from(g.data);
 const rs = await reduceScatter(tensor(Array.from({ length: 2 * w }, (_, i) => [i + r]), { dtype: 'float32' }), 'sum');
 out['rsShape'] = rs.shape;
 out['rs'] = Array.from(rs.data);
+// allReduce with Gloo's tuning: 3000 floats [i + r] in segments of 1 KiB (many segments per chunk),
+// and with bcube; each must give n*i + tri everywhere (the count of other values is reported).
+const tri = (w * (w - 1)) / 2;
+for (const [key, tuning] of [['tunedRing', { segmentBytes: 1024 }], ['tunedBcube', { algorithm: 'bcube' }]] as const) {
+  const t = tensor(Array.from({ length: 3000 }, (_, i) => i + r), { dtype: 'float32' });
+  await allReduce(t, 'sum', tuning);
+  out[key] = Array.from(t.data).filter((v, i) => v !== w * i + tri).length;
+}
+try { await allReduce(zeros([2]), 'sum', { segmentBytes: -1 }); } catch (e) { out['badSegment'] = (e as Error).message; }
+// startAllGather in place: float64 runs of 2, rank r's run [r + 0.25, -(r + 1)], NaN elsewhere.
+const pg = defaultGroup('collectives worker');
+const inPlace = tensor(Array.from({ length: 2 * w }, () => NaN), { dtype: 'float64' });
+(inPlace.data as Float64Array).set([r + 0.25, -(r + 1)], 2 * r);
+const started = pg.startAllGather(inPlace);
+out['gatherInPlace'] = Array.from(started.wait().data);
+try { pg.startAllGather(zeros([2 * w + 1])); } catch (e) { out['badGather'] = (e as Error).message; }
 await barrier();
 // Ring of send/recv: rank r sends [r, r] to r+1 and receives from r-1.
 const recvBuf = zeros([2]);
