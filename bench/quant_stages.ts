@@ -4,8 +4,9 @@
 // (quantizePerTensor, which allocates its output; and the fused range + quantize into a reused
 // buffer, quantizeDynamic, where the backend has it), the int8 GEMM alone (int8Linear, float32
 // out), the whole DynamicQuantizedLinear layer and the float32 Linear it came from. Each stage is
-// timed in many short rounds interleaved with the others; medians of wall time (hrtime) and of this
-// process's CPU time (process.cpuUsage, all threads), in microseconds. Prints one JSON object
+// timed in many short rounds of 10 calls interleaved with the others: the fastest round's mean wall
+// time (the figure a loaded machine disturbs least), the median round's, and the median CPU time
+// (process.cpuUsage, all threads), in microseconds per call. Prints one JSON object
 // (stdout's last line) and a table (stderr). Nothing is asserted.
 //   usage: npx tsx bench/quant_stages.ts [size=1024] [batch=32] [threads=1] [rounds=40]
 import os from 'node:os';
@@ -32,10 +33,12 @@ const xv = x.dataSync() as Float32Array;
 const w = { data: layer.weight.data as Int8Array, rows: size, cols: size, scales: layer.weight.scales, zeroPoints: layer.weight.zeroPoints };
 const reused = new Uint8Array(xv.length);
 
-/** One stage's median wall and CPU microseconds over `rounds` rounds of `per` calls each. */
+/** One stage: what it runs. */
 type Stage = { name: string; fn: () => unknown };
+/** Per stage, over rounds of 10 calls: the fastest round's mean wall time, the median round's, and the median CPU time per call (us). */
+type StageTimes = { minUs: number; wallUs: number; cpuUs: number };
 
-function measure(stages: Stage[]): Record<string, { wallUs: number; cpuUs: number }> {
+function measure(stages: Stage[]): Record<string, StageTimes> {
   const wall: Record<string, number[]> = {}, cpu: Record<string, number[]> = {};
   for (const s of stages) { wall[s.name] = []; cpu[s.name] = []; for (let i = 0; i < 20; i++) s.fn(); }
   for (let r = 0; r < rounds; r++) {
@@ -47,8 +50,9 @@ function measure(stages: Stage[]): Record<string, { wallUs: number; cpuUs: numbe
       wall[s.name]!.push(t); cpu[s.name]!.push((c.user + c.system) / per);
     }
   }
-  const out: Record<string, { wallUs: number; cpuUs: number }> = {};
-  for (const s of stages) out[s.name] = { wallUs: Math.round(median(wall[s.name]!) * 10) / 10, cpuUs: Math.round(median(cpu[s.name]!) * 10) / 10 };
+  const r1 = (v: number): number => Math.round(v * 10) / 10;
+  const out: Record<string, StageTimes> = {};
+  for (const s of stages) out[s.name] = { minUs: r1(Math.min(...wall[s.name]!)), wallUs: r1(median(wall[s.name]!)), cpuUs: r1(median(cpu[s.name]!)) };
   return out;
 }
 
@@ -79,6 +83,6 @@ for (const [label, cpu, int8] of paths) {
   const m = measure(stagesFor());
   result[label] = { floatCpuPath: cpuPath(), int8Path: int8Path(), stages: m };
   process.stderr.write(`${label}: float32 ${cpuPath()}, int8 ${int8Path()}, ${threads} thread(s), load ${os.loadavg()[0]!.toFixed(1)}\n`);
-  for (const [k, v] of Object.entries(m)) process.stderr.write(`  ${k.padEnd(56)} ${v.wallUs.toFixed(1).padStart(8)} us wall ${v.cpuUs.toFixed(1).padStart(8)} us CPU\n`);
+  for (const [k, v] of Object.entries(m)) process.stderr.write(`  ${k.padEnd(56)} ${v.minUs.toFixed(1).padStart(8)} us min ${v.wallUs.toFixed(1).padStart(8)} us median ${v.cpuUs.toFixed(1).padStart(8)} us CPU\n`);
 }
 console.log(JSON.stringify({ bench: 'quant-stages', size, batch, threads, rounds, loadAverage: os.loadavg(), ...result, machine: machineInfo() }));
