@@ -26,7 +26,8 @@ const ours = (env: NodeJS.ProcessEnv): Json => {
   const pick = (k: string): number => Math.min(num(a, k), num(b, k));
   const threadsOf = (k: string): number => (num(a, k) <= num(b, k) ? 1 : 2);
   const lenet = (r: Json, k: string): number => (r['lenet5'] as Json)[k] as number;
-  return { ...b, int8Ms: pick('int8Ms'), float32Ms: pick('float32Ms'), int8KernelMs: pick('int8KernelMs'), int8StaticMs: pick('int8StaticMs'),
+  const cpu1 = a['cpu'] as Json;  // CPU time of the 1-thread run: the figures a loaded machine disturbs least
+  return { ...b, int8CpuMs: num(cpu1, 'int8Ms'), float32CpuMs: num(cpu1, 'float32Ms'), int8KernelCpuMs: num(cpu1, 'int8KernelMs'), int8Ms: pick('int8Ms'), float32Ms: pick('float32Ms'), int8KernelMs: pick('int8KernelMs'), int8StaticMs: pick('int8StaticMs'),
     lenetFloat32Ms: Math.min(lenet(a, 'float32Ms'), lenet(b, 'float32Ms')), lenetInt8Ms: Math.min(lenet(a, 'int8Ms'), lenet(b, 'int8Ms')),
     threadsUsed: { int8: threadsOf('int8Ms'), float32: threadsOf('float32Ms'), int8Kernel: threadsOf('int8KernelMs'), int8Static: threadsOf('int8StaticMs') } };
 };
@@ -37,8 +38,9 @@ const peerAvx2Env = { DNNL_MAX_CPU_ISA: 'AVX2', ONEDNN_MAX_CPU_ISA: 'AVX2' };
 const best = { ...process.env, TENSORSLIM_CPU: '', TENSORSLIM_INT8: '' };
 const avx2 = { ...process.env, TENSORSLIM_CPU: 'avx2', TENSORSLIM_INT8: '' };
 const raw: Record<string, number[]> = {
-  int8: [], float32: [], int8Kernel: [], int8Static: [], lenetFloat32: [], lenetInt8: [],
+  int8: [], float32: [], int8Kernel: [], int8Static: [], lenetFloat32: [], lenetInt8: [], int8Cpu: [], float32Cpu: [], int8KernelCpu: [],
   int8Avx2: [], float32Avx2: [], int8KernelAvx2: [], int8StaticAvx2: [], lenetFloat32Avx2: [], lenetInt8Avx2: [], peerInt8: [], peerFloat32: [],
+  int8CpuAvx2: [], float32CpuAvx2: [], int8KernelCpuAvx2: [],
   peerInt8Avx2: [], peerFloat32Avx2: [],
 };
 const loadavg: number[][] = [];
@@ -62,6 +64,7 @@ for (let i = 0; i < rounds; i++) {
     const sfx = side === 'best' ? '' : 'Avx2';
     raw[`int8${sfx}`]!.push(num(o, 'int8Ms')); raw[`float32${sfx}`]!.push(num(o, 'float32Ms')); raw[`int8Kernel${sfx}`]!.push(num(o, 'int8KernelMs'));
     raw[`int8Static${sfx}`]!.push(num(o, 'int8StaticMs'));
+    raw[`int8Cpu${sfx}`]!.push(num(o, 'int8CpuMs')); raw[`float32Cpu${sfx}`]!.push(num(o, 'float32CpuMs')); raw[`int8KernelCpu${sfx}`]!.push(num(o, 'int8KernelCpuMs'));
     raw[`lenetFloat32${sfx}`]!.push(num(o, 'lenetFloat32Ms')); raw[`lenetInt8${sfx}`]!.push(num(o, 'lenetInt8Ms'));
     paths[side] = `int8 ${String(o['cpuPath'])}, float32 ${String(o['floatCpuPath'])}`;
     oursThreads.push({ side, round: i + 1, ...(o['threadsUsed'] as Json) });
@@ -85,12 +88,15 @@ const result = {
     int8VsFloat32: 'float32/int8', int8VsTorchInt8: 'peerInt8/int8', torchInt8VsTorchFloat32: 'peerFloat32/peerInt8',
     int8Avx2VsFloat32Avx2: 'float32Avx2/int8Avx2', int8Avx2VsTorchInt8: 'peerInt8/int8Avx2', int8Avx2VsTorchInt8Avx2: 'peerInt8Avx2/int8Avx2',
     kernelVsFloat32: 'float32/int8Kernel', kernelAvx2VsFloat32Avx2: 'float32Avx2/int8KernelAvx2',
+    int8VsFloat32Cpu: 'float32Cpu/int8Cpu', int8Avx2VsFloat32Avx2Cpu: 'float32CpuAvx2/int8CpuAvx2',
+    kernelVsFloat32Cpu: 'float32Cpu/int8KernelCpu', kernelAvx2VsFloat32Avx2Cpu: 'float32CpuAvx2/int8KernelCpuAvx2',
     staticInt8VsFloat32: 'float32/int8Static', staticInt8Avx2VsFloat32Avx2: 'float32Avx2/int8StaticAvx2',
     lenet5Int8VsFloat32: 'lenetFloat32/lenetInt8', lenet5Int8Avx2VsFloat32Avx2: 'lenetFloat32Avx2/lenetInt8Avx2',
   }),
   units: {
     ms: 'median ms of one forward pass (each side: the faster of 1 and 2 threads per round; the peer also the faster of its engines)',
     ratios: 'speedups: > 1 means the int8 side is faster',
+    cpu: '*Cpu: median CPU ms per pass (process.cpuUsage) of the 1-thread run, interleaved with its wall-clock rounds; *Cpu ratios compare those',
     int8: 'quant.DynamicQuantizedLinear (activation range + quantization + int8 GEMM + float32 out); int8Kernel: the int8 GEMM alone; int8Static: QuantizedLinear.forwardQuantized (int8 in, int8 out, requantizing epilogue)',
     lenet: 'the lenet5 preset at the same batch (random weights), float32 vs convertStatic int8 (float in and out), each the faster of 1 and 2 threads',
   },

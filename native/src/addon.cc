@@ -25,10 +25,11 @@ namespace {
 
 using namespace ts;
 
-constexpr int kAbiVersion = 9;  // must match ABI_VERSION in src/backends/native/addon.ts (4: one view
+constexpr int kAbiVersion = 10;  // must match ABI_VERSION in src/backends/native/addon.ts (4: one view
                                 // format for every entry point, embedding included; 5: maxPool2d, conv2d;
                                 // 6: int8Linear, int8 paths, quantizePerTensor, floatRange; 7: int8Conv2d, avxvnni;
-                                // 8: conv2d groups (one branch) or int8MaxPool2d (another); 9: both)
+                                // 8: conv2d groups (one branch) or int8MaxPool2d (another); 9: both;
+                                // 10: int8QuantizeDynamic)
 
 // setNumThreads(n)
 void SetNumThreads(Call& c) {
@@ -107,6 +108,7 @@ const Binding kBindings[] = {
     {"int8Conv2d", "int8Conv2d", Int8Conv2d},
     {"int8Quantize", "quantizePerTensor", Int8Quantize},
     {"int8FloatRange", "floatRange", Int8FloatRange},
+    {"int8QuantizeDynamic", "quantizeDynamic", Int8QuantizeDynamic},
     {"int8MaxPool2d", "int8MaxPool2d", Int8MaxPool2d},
     // weight_only_linear.cc
     {"weightOnlyLinear", "weightOnlyLinear", WeightOnlyLinear},

@@ -114,7 +114,7 @@ void AttentionForward(Call& c); void AttentionBackward(Call& c);  // attention.c
 void EmbeddingForward(Call& c); void EmbeddingBackward(Call& c);  // embedding.cc
 void CsrLinear(Call& c);  // csr_linear.cc
 void Int8Pack(Call& c); void Int8Linear(Call& c); void Int8Conv2d(Call& c); void Int8Quantize(Call& c); void Int8FloatRange(Call& c);  // int8_linear.cc
-void Int8MaxPool2d(Call& c);  // int8_linear.cc
+void Int8MaxPool2d(Call& c); void Int8QuantizeDynamic(Call& c);  // int8_linear.cc
 // int8_linear.cc's path controls and packed size (they return values, so they are not Bindings).
 Napi::Value Int8Path(const Napi::CallbackInfo& info);
 Napi::Value SetInt8Path(const Napi::CallbackInfo& info);

@@ -175,38 +175,70 @@ uint32_t pack_row(const uint8_t* src, long K, long kpad, uint8_t flip, uint8_t* 
   return head + int8_pack_row_scalar(src + k, K - k, kpad - k, flip, XB, dst + XB * k);
 }
 
+// The codes of 8 values before the final clamp: nearbyint(x inv) + zp as int32, and qmin where x inv
+// is NaN, infinite or |x inv| >= 2^63 (quantizeValue). vcvtps2dq rounds to nearest even (the default
+// MXCSR mode, which the scalar 1.5 x 2^23 rounding assumes too) after |x inv| is clamped to 2^30, where
+// every code saturates anyway (|zp| <= 2^24), so the conversion cannot overflow; NaN leaves max_ps as
+// its second operand, and the mask replaces it. The saturating packs of the caller clamp to [qmin, qmax].
+inline __m256i codes8(const float* x, __m256 inv, __m256i zp, __m256i qmin) {
+  const __m256 p = _mm256_mul_ps(_mm256_loadu_ps(x), inv);
+  const __m256 absp = _mm256_and_ps(p, _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff)));
+  const __m256 ok = _mm256_cmp_ps(absp, _mm256_set1_ps(9223372036854775808.0f), _CMP_LT_OQ);
+  const __m256 pc = _mm256_min_ps(_mm256_max_ps(p, _mm256_set1_ps(-1073741824.0f)), _mm256_set1_ps(1073741824.0f));
+  const __m256i q = _mm256_add_epi32(_mm256_cvtps_epi32(pc), zp);
+  return _mm256_blendv_epi8(qmin, q, _mm256_castps_si256(ok));
+}
+
+// 32 values per step: four vectors of int32 codes, saturated to int16 then to 8 bits by the packs (the
+// clamp to [qmin, qmax]), lanes put back in order by one permute; the tail (< 32) is scalar.
 void quantize(const float* x, long n, float inv, long zp, bool sgn, uint8_t* out) {
   long i = 0;
   if (zp >= -16777216 && zp <= 16777216) {
-    const __m256 vinv = _mm256_set1_ps(inv), vzp = _mm256_set1_ps(float(zp));
-    const __m256 qmin = _mm256_set1_ps(sgn ? -128.0f : 0.0f), qmax = _mm256_set1_ps(sgn ? 127.0f : 255.0f);
-    for (; i + 8 <= n; i += 8) {
-      const __m256 r = _mm256_round_ps(_mm256_mul_ps(_mm256_loadu_ps(x + i), vinv), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-      _mm_storel_epi64(reinterpret_cast<__m128i*>(out + i), clamp_to_bytes(r, vzp, qmin, qmax, sgn));
+    const __m256 vinv = _mm256_set1_ps(inv);
+    const __m256i vzp = _mm256_set1_epi32(int32_t(zp)), qmin = _mm256_set1_epi32(sgn ? -128 : 0);
+    const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    for (; i + 32 <= n; i += 32) {
+      const __m256i ab = _mm256_packs_epi32(codes8(x + i, vinv, vzp, qmin), codes8(x + i + 8, vinv, vzp, qmin));
+      const __m256i cd = _mm256_packs_epi32(codes8(x + i + 16, vinv, vzp, qmin), codes8(x + i + 24, vinv, vzp, qmin));
+      const __m256i bytes = sgn ? _mm256_packs_epi16(ab, cd) : _mm256_packus_epi16(ab, cd);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i), _mm256_permutevar8x32_epi32(bytes, order));
     }
   }
   int8_quantize_scalar(x + i, n - i, inv, zp, sgn, out + i);
 }
 
+// min and max over 4 independent chains of vminps / vmaxps (their latency is 4 cycles: one chain ran
+// at 8 values per 4 cycles, 12.9 us for 32K values); the non-finite check is an integer max of the
+// bits with the sign cleared (1-cycle vpmaxud; a float is NaN or infinite iff those bits are >=
+// 0x7f800000), checked once at the end: only an input that holds one scans again for the first.
 long range(const float* x, long n, float* lo, float* hi) {
-  __m256 l = _mm256_set1_ps(INFINITY), h = _mm256_set1_ps(-INFINITY);
-  long i0 = 0;
-  for (; i0 + 4096 <= n; i0 += 4096) {
-    __m256 s = _mm256_setzero_ps();
-    for (long i = i0; i < i0 + 4096; i += 8) {
-      const __m256 v = _mm256_loadu_ps(x + i);
-      l = _mm256_min_ps(l, v); h = _mm256_max_ps(h, v); s = _mm256_add_ps(s, _mm256_sub_ps(v, v));
-    }
-    if (_mm256_movemask_ps(_mm256_cmp_ps(s, _mm256_setzero_ps(), _CMP_EQ_OQ)) != 0xFF) {  // a NaN or an infinity in this block
-      for (long i = i0; i < i0 + 4096; i++) if (!std::isfinite(x[i])) return i;
+  const __m256i absmask = _mm256_set1_epi32(0x7fffffff);
+  __m256 l0 = _mm256_set1_ps(INFINITY), l1 = l0, l2 = l0, l3 = l0;
+  __m256 h0 = _mm256_set1_ps(-INFINITY), h1 = h0, h2 = h0, h3 = h0;
+  __m256i a0 = _mm256_setzero_si256(), a1 = a0;
+  long i = 0;
+  for (; i + 32 <= n; i += 32) {
+    const __m256 v0 = _mm256_loadu_ps(x + i), v1 = _mm256_loadu_ps(x + i + 8), v2 = _mm256_loadu_ps(x + i + 16), v3 = _mm256_loadu_ps(x + i + 24);
+    l0 = _mm256_min_ps(l0, v0); l1 = _mm256_min_ps(l1, v1); l2 = _mm256_min_ps(l2, v2); l3 = _mm256_min_ps(l3, v3);
+    h0 = _mm256_max_ps(h0, v0); h1 = _mm256_max_ps(h1, v1); h2 = _mm256_max_ps(h2, v2); h3 = _mm256_max_ps(h3, v3);
+    a0 = _mm256_max_epu32(a0, _mm256_and_si256(_mm256_castps_si256(v0), absmask));
+    a1 = _mm256_max_epu32(a1, _mm256_and_si256(_mm256_castps_si256(v1), absmask));
+    a0 = _mm256_max_epu32(a0, _mm256_and_si256(_mm256_castps_si256(v2), absmask));
+    a1 = _mm256_max_epu32(a1, _mm256_and_si256(_mm256_castps_si256(v3), absmask));
+  }
+  alignas(32) uint32_t bits[8];
+  _mm256_store_si256(reinterpret_cast<__m256i*>(bits), _mm256_max_epu32(a0, a1));
+  for (int j = 0; j < 8; j++) {
+    if (bits[j] >= 0x7f800000u) {  // a NaN or an infinity in x[0, i): find the first
+      for (long k = 0; k < i; k++) if (!std::isfinite(x[k])) return k;
     }
   }
   float tl, th;
-  const long bad = int8_range_scalar(x + i0, n - i0, &tl, &th);
-  if (bad >= 0) return i0 + bad;
+  const long bad = int8_range_scalar(x + i, n - i, &tl, &th);
+  if (bad >= 0) return i + bad;
   alignas(32) float ls[8], hs[8];
-  _mm256_store_ps(ls, l);
-  _mm256_store_ps(hs, h);
+  _mm256_store_ps(ls, _mm256_min_ps(_mm256_min_ps(l0, l1), _mm256_min_ps(l2, l3)));
+  _mm256_store_ps(hs, _mm256_max_ps(_mm256_max_ps(h0, h1), _mm256_max_ps(h2, h3)));
   for (int j = 0; j < 8; j++) { tl = ls[j] < tl ? ls[j] : tl; th = hs[j] > th ? hs[j] : th; }
   *lo = tl;
   *hi = th;

@@ -216,36 +216,52 @@ uint32_t pack_row(const uint8_t* src, long K, long kpad, uint8_t flip, uint8_t* 
   return head + int8_pack_row_scalar(src + k, K - k, kpad - k, flip, XB, dst + XB * k);
 }
 
+// 16 values per step, as the AVX2 quantizer (int8_gemm_avx2.cc, codes8): nearbyint(x inv) + zp in
+// int32 after clamping |x inv| to 2^30 (vcvtps2dq, nearest even), qmin under the mask of NaN,
+// infinities and |x inv| >= 2^63, then a saturating narrowing to 8 bits (the clamp to [qmin, qmax]).
 void quantize(const float* x, long n, float inv, long zp, bool sgn, uint8_t* out) {
   long i = 0;
   if (zp >= -16777216 && zp <= 16777216) {
-    const __m512 vinv = _mm512_set1_ps(inv), vzp = _mm512_set1_ps(float(zp));
-    const __m512 qmin = _mm512_set1_ps(sgn ? -128.0f : 0.0f), qmax = _mm512_set1_ps(sgn ? 127.0f : 255.0f);
+    const __m512 vinv = _mm512_set1_ps(inv), lo = _mm512_set1_ps(-1073741824.0f), hi = _mm512_set1_ps(1073741824.0f);
+    const __m512 big = _mm512_set1_ps(9223372036854775808.0f);
+    const __m512i vzp = _mm512_set1_epi32(int32_t(zp)), qmin = _mm512_set1_epi32(sgn ? -128 : 0);
     for (; i + 16 <= n; i += 16) {
-      const __m512 r = _mm512_roundscale_ps(_mm512_mul_ps(_mm512_loadu_ps(x + i), vinv), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i), clamp_to_bytes(r, vzp, qmin, qmax));
+      const __m512 p = _mm512_mul_ps(_mm512_loadu_ps(x + i), vinv);
+      const __mmask16 ok = _mm512_cmp_ps_mask(_mm512_abs_ps(p), big, _CMP_LT_OQ);
+      const __m512i q = _mm512_mask_blend_epi32(ok, qmin, _mm512_add_epi32(_mm512_cvtps_epi32(_mm512_min_ps(_mm512_max_ps(p, lo), hi)), vzp));
+      const __m128i b = sgn ? _mm512_cvtsepi32_epi8(q) : _mm512_cvtusepi32_epi8(_mm512_max_epi32(q, _mm512_setzero_si512()));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i), b);
     }
   }
   int8_quantize_scalar(x + i, n - i, inv, zp, sgn, out + i);
 }
 
+// min and max over 4 independent chains (vminps / vmaxps latency is 4 cycles), the non-finite check
+// an integer max of the bits with the sign cleared (>= 0x7f800000: NaN or infinite), as the AVX2
+// range finder (int8_gemm_avx2.cc).
 long range(const float* x, long n, float* lo, float* hi) {
-  __m512 l = _mm512_set1_ps(INFINITY), h = _mm512_set1_ps(-INFINITY);
-  long i0 = 0;
-  for (; i0 + 4096 <= n; i0 += 4096) {
-    __m512 s = _mm512_setzero_ps();
-    for (long i = i0; i < i0 + 4096; i += 16) {
-      const __m512 v = _mm512_loadu_ps(x + i);
-      l = _mm512_min_ps(l, v); h = _mm512_max_ps(h, v); s = _mm512_add_ps(s, _mm512_sub_ps(v, v));
-    }
-    if (_mm512_cmp_ps_mask(s, _mm512_setzero_ps(), _CMP_EQ_OQ) != 0xFFFF) {  // a NaN or an infinity in this block
-      for (long i = i0; i < i0 + 4096; i++) if (!std::isfinite(x[i])) return i;
-    }
+  const __m512i absmask = _mm512_set1_epi32(0x7fffffff);
+  __m512 l0 = _mm512_set1_ps(INFINITY), l1 = l0, l2 = l0, l3 = l0;
+  __m512 h0 = _mm512_set1_ps(-INFINITY), h1 = h0, h2 = h0, h3 = h0;
+  __m512i a0 = _mm512_setzero_si512(), a1 = a0;
+  long i = 0;
+  for (; i + 64 <= n; i += 64) {
+    const __m512 v0 = _mm512_loadu_ps(x + i), v1 = _mm512_loadu_ps(x + i + 16), v2 = _mm512_loadu_ps(x + i + 32), v3 = _mm512_loadu_ps(x + i + 48);
+    l0 = _mm512_min_ps(l0, v0); l1 = _mm512_min_ps(l1, v1); l2 = _mm512_min_ps(l2, v2); l3 = _mm512_min_ps(l3, v3);
+    h0 = _mm512_max_ps(h0, v0); h1 = _mm512_max_ps(h1, v1); h2 = _mm512_max_ps(h2, v2); h3 = _mm512_max_ps(h3, v3);
+    a0 = _mm512_max_epu32(a0, _mm512_and_si512(_mm512_castps_si512(v0), absmask));
+    a1 = _mm512_max_epu32(a1, _mm512_and_si512(_mm512_castps_si512(v1), absmask));
+    a0 = _mm512_max_epu32(a0, _mm512_and_si512(_mm512_castps_si512(v2), absmask));
+    a1 = _mm512_max_epu32(a1, _mm512_and_si512(_mm512_castps_si512(v3), absmask));
+  }
+  if (_mm512_reduce_max_epu32(_mm512_max_epu32(a0, a1)) >= 0x7f800000u) {  // a NaN or an infinity in x[0, i): find the first
+    for (long k = 0; k < i; k++) if (!std::isfinite(x[k])) return k;
   }
   float tl, th;
-  const long bad = int8_range_scalar(x + i0, n - i0, &tl, &th);
-  if (bad >= 0) return i0 + bad;
-  const float vl = _mm512_reduce_min_ps(l), vh = _mm512_reduce_max_ps(h);
+  const long bad = int8_range_scalar(x + i, n - i, &tl, &th);
+  if (bad >= 0) return i + bad;
+  const float vl = _mm512_reduce_min_ps(_mm512_min_ps(_mm512_min_ps(l0, l1), _mm512_min_ps(l2, l3)));
+  const float vh = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_max_ps(h0, h1), _mm512_max_ps(h2, h3)));
   *lo = tl < vl ? tl : vl;
   *hi = th > vh ? th : vh;
   return -1;

@@ -175,17 +175,25 @@ inline long tile_rows(long rows, long mr, long t, long* at) {
 // ends with the epilogue for its rows and channels.
 void run_gemm(const Int8GemmIsa& isa, const uint8_t* x, bool xSigned, long M, long K, const uint8_t* panels, long N, const Int8Epilogue& e0) {
   const long kg = isa.kg, groups = (K + kg - 1) / kg, kpad = groups * kg, lda = kpad * isa.xbytes;
-  std::vector<uint8_t> xp(static_cast<size_t>(M * lda) + 64);
-  std::vector<uint32_t> rowsum(static_cast<size_t>(M));
+  // packed rows and row sums: scratch of the calling thread, kept between calls (pack_row writes every
+  // byte up to kpad, so nothing needs clearing; a fresh vector per call cleared 64 KiB at batch 32)
+  // (the worker threads reach them through these pointers: inside a lambda the names of thread_local
+  // variables would denote the worker's own)
+  thread_local std::vector<uint8_t> xp_scratch;
+  thread_local std::vector<uint32_t> rowsum_scratch;
+  if (xp_scratch.size() < static_cast<size_t>(M * lda) + 64) xp_scratch.resize(static_cast<size_t>(M * lda) + 64);
+  if (rowsum_scratch.size() < static_cast<size_t>(M)) rowsum_scratch.resize(static_cast<size_t>(M));
+  uint8_t* const xp = xp_scratch.data();
+  uint32_t* const rowsum = rowsum_scratch.data();
   const uint8_t flip = xSigned ? 0x80 : 0;
   const auto pack = [&](long r0, long r1) {
-    for (long m = r0; m < r1; m++) rowsum[size_t(m)] = isa.pack_row(x + m * K, K, kpad, flip, xp.data() + m * lda);
+    for (long m = r0; m < r1; m++) rowsum[m] = isa.pack_row(x + m * K, K, kpad, flip, xp + m * lda);
   };
   const bool serial = double(M) * double(N) * double(K) < 262144.0;
   if (serial) pack(0, M);
   else parallel_for(M, std::max<long>(1, 65536 / std::max<long>(1, K)), pack);
   Int8Epilogue e = e0;
-  e.rowsum = rowsum.data();
+  e.rowsum = rowsum;
   const long nr = isa.nr, mr = isa.mr, npanels = (N + nr - 1) / nr;
   const long group_bytes = nr * kg * isa.wbytes, panel_bytes = groups * group_bytes;
   const long kc = std::max<long>(1, 16384 / group_bytes);
@@ -200,7 +208,7 @@ void run_gemm(const Int8GemmIsa& isa, const uint8_t* x, bool xSigned, long M, lo
       for (long ti = 0; ti < ntiles; ti++) {
         long at;
         const long h = tile_rows(rows, mr, ti, &at);
-        isa.ukr(int(h), gn, xp.data() + (mstart + at) * lda + g0 * kg * isa.xbytes, lda, panel + g0 * group_bytes, tile + at * nr, nr, g0 > 0);
+        isa.ukr(int(h), gn, xp + (mstart + at) * lda + g0 * kg * isa.xbytes, lda, panel + g0 * group_bytes, tile + at * nr, nr, g0 > 0);
       }
     }
     isa.epilogue(e, tile, nr, mstart, rows, p * nr, std::min(nr, N - p * nr));
@@ -566,6 +574,44 @@ void Int8MaxPool2d(Call& c) {
   else parallel_for(planes, std::max<long>(1, 16384 / std::max<long>(1, OH * OW)), run);
 }
 
+namespace {
+
+// JavaScript's Math.min / Math.max on finite numbers (-0 below +0), so the twin below takes the same
+// steps as chooseDynamicQparams.
+inline double js_min(double a, double b) { return a < b ? a : b < a ? b : (std::signbit(a) ? a : b); }
+inline double js_max(double a, double b) { return a > b ? a : b > a ? b : (std::signbit(a) ? b : a); }
+
+// chooseDynamicQparams (src/backend/quantized.ts; ATen's ChooseQuantizationParams) over a finite range,
+// the same double operations in the same order, so the bits agree: scale (a float32 value) and the
+// integer zero point.
+void dynamic_qparams(float mn, float mx, double qmin, double qmax, double* scaleOut, double* zpOut) {
+  const double small = double(float(6.1e-5));
+  double lo = js_min(double(mn), 0.0), hi = js_max(double(mx), 0.0);
+  double scale = (hi - lo) / (qmax - qmin);
+  if (float(scale) == 0.0f || !std::isfinite(1.0 / double(float(scale)))) scale = 0.1;
+  if (scale < small) {
+    const double org = scale;
+    scale = small;
+    if (lo == 0) hi = scale * (qmax - qmin);
+    else if (hi == 0) lo = -scale * (qmax - qmin);
+    else { const double amp = double(float(scale / org)); lo = double(float(lo * amp)); hi = double(float(hi * amp)); }
+  }
+  const double fromMin = qmin - lo / scale, fromMax = qmax - hi / scale;
+  const double errMin = std::fabs(qmin) - std::fabs(lo / scale), errMax = std::fabs(qmax) - std::fabs(hi / scale);
+  const double initial = errMin < errMax ? fromMin : fromMax;
+  *zpOut = initial < qmin ? qmin : initial > qmax ? qmax : std::nearbyint(initial);
+  *scaleOut = double(float(scale));
+}
+
+// isa.quantize over x[0, n), on the thread pool when n is large.
+void quantize_all(const Int8GemmIsa& isa, const float* x, long n, float inv, long zp, bool sgn, uint8_t* out) {
+  const auto run = [&](long a, long b) { isa.quantize(x + a, b - a, inv, zp, sgn, out + a); };
+  if (n < 262144) run(0, n);
+  else parallel_for(n, 65536, run);
+}
+
+}  // namespace
+
 // int8Quantize(x, inv, zeroPoint, signed, out): out[i] = clamp(nearbyint(float(x[i] * inv)) + zeroPoint)
 // over the whole int8 / uint8 range; inv is float32 (fround(1 / fround(scale)) on the TypeScript side),
 // x Float32Array, out Uint8Array (int8 bits when signed). Non-finite products and |r| >= 2^63 give
@@ -580,12 +626,35 @@ void Int8Quantize(Call& c) {
   const int ot = c.array(4, &od, &ol, "out");
   if (xt != DT_F32 || ot != DT_U8) c.fail("x must be a Float32Array and out a Uint8Array");
   if (ol != xl) c.fail("out holds " + std::to_string(ol) + " values, x " + std::to_string(xl));
+  quantize_all(active_isa(c), static_cast<const float*>(xd), long(xl), inv, zp, sgn, static_cast<uint8_t*>(od));
+}
+
+// int8QuantizeDynamic(x, qmax, out, result): a dynamic layer's activation quantization in one call:
+// the range of x (isa.range), its qparams as chooseDynamicQparams(min, max, 0, qmax) computes them, and
+// out[i] = the uint8 code of x[i] with them (isa.quantize over the whole uint8 range, the bits of
+// quantizePerTensor), written into the caller's out (same length as x; the dynamic layers reuse one).
+// result: Float64Array [scale, zeroPoint, index of the first NaN or +-Infinity (-1: none; then out and
+// the qparams are unspecified)]. Empty x: scale 0.1, zero point 0 (the qparams of the range [0, 0]).
+void Int8QuantizeDynamic(Call& c) {
+  void *xd, *od;
+  size_t xl, ol, rl;
+  const int xt = c.array(0, &xd, &xl, "x");
+  const long qmax = c.integer(1, "qmax", 1, 255);
+  const int ot = c.array(2, &od, &ol, "out");
+  double* res = const_cast<double*>(c.f64(3, "result", 3, &rl));
+  if (xt != DT_F32 || ot != DT_U8) c.fail("x must be a Float32Array and out a Uint8Array");
+  if (ol != xl) c.fail("out holds " + std::to_string(ol) + " values, x " + std::to_string(xl) + "; pass an out of x's length");
   const Int8GemmIsa& isa = active_isa(c);
   const float* x = static_cast<const float*>(xd);
-  uint8_t* out = static_cast<uint8_t*>(od);
-  const auto run = [&](long a, long b) { isa.quantize(x + a, b - a, inv, zp, sgn, out + a); };
-  if (long(xl) < 262144) run(0, long(xl));
-  else parallel_for(long(xl), 65536, run);
+  float lo = 0, hi = 0;
+  const long bad = xl == 0 ? -1 : isa.range(x, long(xl), &lo, &hi);
+  res[2] = double(bad);
+  if (bad >= 0) return;
+  double scale, zp;
+  dynamic_qparams(lo, hi, 0, double(qmax), &scale, &zp);
+  res[0] = scale;
+  res[1] = zp;
+  quantize_all(isa, x, long(xl), float(1.0 / scale), long(zp), false, static_cast<uint8_t*>(od));
 }
 
 // int8FloatRange(x, out): out = [min, max, index of the first NaN or +-Infinity (-1: none)] of a

@@ -57,6 +57,14 @@ export type Int8LinearOutput = FloatOutput | RequantizedOutput;
 /** The geometry of a quantized convolution or max pool: the same fields as a float one (shape.ts). */
 export type Int8ConvGeometry = Conv2dGeometry;
 
+/** What QuantizedKernels.quantizeDynamic returns: the activation's qparams, or where it is not finite. */
+export interface DynamicQparams {
+  readonly scale: number;
+  readonly zeroPoint: number;
+  /** Index of the first NaN or infinity in x, -1 when there is none. */
+  readonly nonFinite: number;
+}
+
 /**
  * Optional int8 kernels of a backend. The math (every implementation must give these bits):
  *
@@ -92,13 +100,22 @@ export interface QuantizedKernels {
    * Quantize float32 values with one scale and zero point over the whole range of `dtype`: out[i] =
    * quantizeValue(x[i], fround(1 / fround(scale)), zeroPoint, lo, hi), the bits of
    * torch.quantize_per_tensor. Optional: compress/quant/qtensor.ts computes the same in TypeScript.
+   * `out` (x's length, the array type of `dtype`) receives the codes instead of a new array.
    */
-  quantizePerTensor?(x: Float32Array, scale: number, zeroPoint: number, dtype: 'int8' | 'uint8'): Int8Storage;
+  quantizePerTensor?(x: Float32Array, scale: number, zeroPoint: number, dtype: 'int8' | 'uint8', out?: Int8Storage): Int8Storage;
   /**
    * The range of x for dynamic activation quantization: min and max, and the index of the first NaN
    * or infinity (-1 when none; min and max are then meaningless). Empty x gives 0, 0, -1.
    */
   floatRange?(x: Float32Array): { min: number; max: number; nonFinite: number };
+  /**
+   * A dynamic layer's activation quantization in one call, into the caller's `out` (uint8, x's
+   * length; the layers reuse one): the range of x, { scale, zeroPoint } = chooseDynamicQparams(min,
+   * max, 0, qmax), and out[i] = quantizeValue(x[i], fround(1 / scale), zeroPoint, 0, 255). nonFinite
+   * is the index of the first NaN or infinity (-1 when none; out and the qparams are then
+   * unspecified). quantizeDynamicValues below is the TypeScript twin (the reference backend's member).
+   */
+  quantizeDynamic?(x: Float32Array, qmax: number, out: Uint8Array): DynamicQparams;
   /**
    * Max pooling of uint8 codes x (N, C, H, W; `g` as for int8Conv2d with the window as the kernel) into
    * (N, C, OH, OW): the maximum over each window's positions inside the image (0 when a window has
@@ -132,4 +149,55 @@ export function quantizeValue(x: number, invScale: number, zeroPoint: number, qm
   if (!(Math.abs(r) < TWO_POW_63)) return qmin;
   const q = r + zeroPoint;
   return q < qmin ? qmin : q > qmax ? qmax : q;
+}
+
+/**
+ * Activation qparams for dynamic quantization, as ATen's ChooseQuantizationParams (the rule torch's
+ * dynamic Linear applies to every batch): the range always includes 0; the zero point comes from
+ * whichever end loses less precision, rounded half to even and clamped; a degenerate range gets
+ * scale 0.1, and scales below 2^-14-ish (6.1e-5) are raised to that floor with the range scaled up.
+ * The native twin is dynamic_qparams in native/src/int8_linear.cc (same double steps).
+ * @example chooseDynamicQparams(-1, 3, 0, 255)  // { scale: 4 / 255, zeroPoint: 64 }
+ */
+export function chooseDynamicQparams(min: number, max: number, qmin: number, qmax: number): { scale: number; zeroPoint: number } {
+  const SMALL = 6.1e-5;
+  let lo = Math.min(Math.fround(min), 0), hi = Math.max(Math.fround(max), 0);
+  let scale = (hi - lo) / (qmax - qmin);
+  if (Math.fround(scale) === 0 || !Number.isFinite(1 / Math.fround(scale))) scale = 0.1;
+  if (scale < Math.fround(SMALL)) {
+    const org = scale;
+    scale = Math.fround(SMALL);
+    if (lo === 0) hi = scale * (qmax - qmin);
+    else if (hi === 0) lo = -scale * (qmax - qmin);
+    else { const amp = Math.fround(scale / org); lo = Math.fround(lo * amp); hi = Math.fround(hi * amp); }
+  }
+  const fromMin = qmin - lo / scale, fromMax = qmax - hi / scale;
+  const errMin = Math.abs(qmin) - Math.abs(lo / scale), errMax = Math.abs(qmax) - Math.abs(hi / scale);
+  const initial = errMin < errMax ? fromMin : fromMax;
+  const zeroPoint = initial < qmin ? qmin : initial > qmax ? qmax : roundHalfEven(initial);
+  return { scale: Math.fround(scale), zeroPoint };
+}
+
+/**
+ * QuantizedKernels.quantizeDynamic in TypeScript, the twin of the native int8QuantizeDynamic: the range
+ * of x (refusing NaN and infinities by index), chooseDynamicQparams(min, max, 0, qmax) and the uint8
+ * codes of x written into `out`. Empty x gives the qparams of the range [0, 0].
+ * @example
+ * const out = new Uint8Array(3);
+ * quantizeDynamicValues(Float32Array.of(-1, 0, 3), 255, out);  // { scale: 4 / 255, zeroPoint: 64, nonFinite: -1 }; out [0, 64, 255]
+ */
+export function quantizeDynamicValues(x: Float32Array, qmax: number, out: Uint8Array): DynamicQparams {
+  if (out.length !== x.length) throw new Error(`quantizeDynamic: out holds ${out.length} values, x ${x.length}; pass an out of x's length`);
+  let lo = Infinity, hi = -Infinity;
+  for (let i = 0; i < x.length; i++) {
+    const e = x[i]!;
+    if (!Number.isFinite(e)) return { scale: NaN, zeroPoint: NaN, nonFinite: i };
+    if (e < lo) lo = e;
+    if (e > hi) hi = e;
+  }
+  if (x.length === 0) { lo = 0; hi = 0; }
+  const { scale, zeroPoint } = chooseDynamicQparams(lo, hi, 0, qmax);
+  const inv = Math.fround(1 / scale);
+  for (let i = 0; i < x.length; i++) out[i] = quantizeValue(x[i]!, inv, zeroPoint, 0, 255);
+  return { scale, zeroPoint, nonFinite: -1 };
 }

@@ -47,6 +47,11 @@ export interface QuantBenchResult {
   int8KernelMs: number;
   /** Median milliseconds of the static QuantizedLinear int8 in / int8 out (forwardQuantized, requantizing epilogue). */
   int8StaticMs: number;
+  /**
+   * The same passes in CPU time of this process (process.cpuUsage, all threads), median ms, interleaved
+   * with the wall-clock rounds: with 1 thread the figures a loaded machine disturbs least.
+   */
+  cpu: { int8Ms: number; float32Ms: number; int8KernelMs: number; speedup: number };
   /** LeNet-5 inference at the same batch: float32 and statically quantized int8 (float in and out), median ms. */
   lenet5: {
     batch: number; float32Ms: number; int8Ms: number; speedup: number; maxAbsDiff: number;
@@ -182,20 +187,22 @@ export function benchQuant(opts: QuantBenchOptions = {}): QuantBenchResult {
   const once = Math.max(timeIt(runFloat, 3), timeIt(runInt8, 3), timeIt(runKernel, 3), timeIt(runStatic, 3), 1e-3);
   const repeats = opts.repeats ?? Math.min(300, Math.max(10, Math.floor(400 / once)));
   // alternate the variants in rounds, so a change of machine load hits all of them alike
-  const f: number[] = [], i8: number[] = [], k8: number[] = [], s8: number[] = [];
+  const f: number[] = [], i8: number[] = [], k8: number[] = [], s8: number[] = [], fc: number[] = [], ic: number[] = [], kc: number[] = [];
   const rounds = 5, per = Math.max(2, Math.ceil(repeats / rounds));
   for (let r = 0; r < rounds; r++) {
-    f.push(timeIt(runFloat, per));
-    i8.push(timeIt(runInt8, per));
-    k8.push(timeIt(runKernel, per));
+    f.push(timeIt(runFloat, per)); fc.push(cpuTimeIt(runFloat, per));
+    i8.push(timeIt(runInt8, per)); ic.push(cpuTimeIt(runInt8, per));
+    k8.push(timeIt(runKernel, per)); kc.push(cpuTimeIt(runKernel, per));
     s8.push(timeIt(runStatic, per));
   }
   const float32Ms = median(f), int8Ms = median(i8), int8KernelMs = median(k8), int8StaticMs = median(s8);
+  const cpu = { int8Ms: median(ic), float32Ms: median(fc), int8KernelMs: median(kc), speedup: 0 };
+  cpu.speedup = cpu.int8Ms > 0 ? cpu.float32Ms / cpu.int8Ms : Infinity;
   const lenet5 = benchLenet5(gen, batch, rounds, opts.repeats);
   const be = getBackend();
   const machine = machineInfo();
   return {
-    bench: 'quant', size, batch, int8Ms, float32Ms, speedup: int8Ms > 0 ? float32Ms / int8Ms : Infinity, int8KernelMs, int8StaticMs, lenet5,
+    bench: 'quant', size, batch, int8Ms, float32Ms, speedup: int8Ms > 0 ? float32Ms / int8Ms : Infinity, int8KernelMs, int8StaticMs, cpu, lenet5,
     cpuPath: kernels.int8Path, floatCpuPath: typeof be.cpuPath === 'string' ? be.cpuPath : 'n/a',
     relativeError: mag > 0 ? err / mag : err, repeats: rounds * per, threads: machine.threads, loadAverage: os.loadavg().map((v) => Math.round(v * 100) / 100), machine,
   };

@@ -21,6 +21,7 @@ test('benchQuant: fields, speedup ratio and the int8 path of the active backend'
   assert.ok(Number.isFinite(r.lenet5.maxAbsDiff));
   assert.ok(r.lenet5.float32CpuMs >= 0 && r.lenet5.int8CpuMs >= 0);
   assert.ok(Math.abs(r.speedup - r.float32Ms / r.int8Ms) <= 1e-12 * r.speedup);
+  assert.ok(r.cpu.int8Ms >= 0 && r.cpu.float32Ms >= 0 && r.cpu.int8KernelMs >= 0 && r.cpu.speedup === r.cpu.float32Ms / r.cpu.int8Ms);
   assert.equal(r.cpuPath, getBackend().int8Path);
   assert.ok(r.relativeError < 0.05, `int8 output far from float32: relative error ${r.relativeError}`);
   assert.equal(r.threads, 1);

@@ -9,6 +9,8 @@ import {
   DynamicQuantizedLinear, ObservedLinear, QatLinear, QuantizedLinear, convertQat, convertStatic, prepareQat, prepareStatic,
   quantizeDynamic, dequantize, quantizePerTensor,
 } from '../../src/compress/quant/index.js';
+import { activationKernels } from '../../src/compress/quant/kernels.js';
+import { quantizeDynamicValues } from '../../src/backend/quantized.js';
 import { fx, mismatches, trainMse, type Json } from './quant_helpers.js';
 
 function linearFrom(c: Json): Sequential {
@@ -75,6 +77,32 @@ describe('quantizeDynamic', () => {
     assert.equal(g.namedModules().filter(([, m]) => m instanceof DynamicQuantizedLinear).length, 17);
     const y = noGrad(() => g.call(idx));
     assert.ok(maxAbs(y, ref) < 0.05 * max(abs(ref)).item(), `logit error ${maxAbs(y, ref)}`);
+  });
+  test("per-batch activation qparams and codes: torch's (_choose_qparams_per_tensor, quantize_per_tensor)", () => {
+    // the active backend's quantizeDynamic (native: one call, into a reused buffer) and its TypeScript
+    // twin; torch reports the scale in double, the layers use it as float32 (as torch's quantizer does)
+    const kernels = [['backend', activationKernels().quantizeDynamic], ['twin', quantizeDynamicValues]] as const;
+    for (const c of fx.dynamicQparams as Json[]) {
+      const x = new Float32Array(c.x);
+      for (const [name, qd] of kernels) {
+        const out = new Uint8Array(x.length).fill(7);
+        const got = qd!(x, c.reduceRange ? 127 : 255, out);
+        const what = `${name}, ${c.what}, reduceRange ${c.reduceRange}`;
+        assert.deepEqual(got, { scale: Math.fround(c.scale), zeroPoint: c.zeroPoint, nonFinite: -1 }, what);
+        assert.deepEqual(mismatches(out, c.codes), [], what);
+      }
+    }
+  });
+  test('a NaN or infinite input is refused naming the layer and the index; the buffer is reused across batches', () => {
+    const q = DynamicQuantizedLinear.fromFloat(new Linear(5, 3));
+    const x = randn([4, 5]);
+    const y = q.call(x).dataSync().slice();
+    for (const bad of [NaN, Infinity, -Infinity]) {
+      const d = x.dataSync().slice(); d[13] = bad;
+      assert.throws(() => q.call(tensor(d, { shape: [4, 5] })), new RegExp(`DynamicQuantizedLinear\\(5, 3\\): input holds ${bad} at flat index 13; int8 layers need finite inputs`));
+    }
+    assert.deepEqual(q.call(randn([1, 5])).shape, [1, 3]);  // a smaller batch in between
+    assert.deepEqual(Array.from(q.call(x).dataSync()), Array.from(y));
   });
   test('unsupported layer: error names it, model unchanged', () => {
     const model = new Sequential(new Conv2d(1, 2, 3), new Linear(4, 2));

@@ -11,7 +11,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { describe, test } from 'node:test';
-import { quantizeValue, type Int8ConvGeometry, type Int8LinearOutput, type Int8Storage, type QuantizedActivation, type QuantizedWeight } from '../../src/backend/quantized.js';
+import { quantizeDynamicValues, quantizeValue, type Int8ConvGeometry, type Int8LinearOutput, type Int8Storage, type QuantizedActivation, type QuantizedWeight } from '../../src/backend/quantized.js';
 import { int8Conv2dReference, int8LinearReference, int8MaxPool2dReference } from '../../src/backends/reference/quantized.js';
 import { getNativeBackend, getNumThreads, int8Path, nativeStatus, setInt8Path, setNumThreads, supportedInt8Paths } from '../../src/backends/native/index.js';
 import { nativeSkip as skip, rng } from './helpers.js';
@@ -218,6 +218,38 @@ describe('native int8Linear', { skip }, () => {
       }
     }
   }));
+
+  test('quantizeDynamic (range + qparams + codes in one call) equals its TypeScript twin, on every path', () => {
+    const r = rng(13);
+    const inputs: Array<[string, Float32Array]> = [];
+    for (const n of [0, 1, 3, 31, 32, 33, 63, 65, 127, 4097, 8197]) inputs.push([`randn ${n}`, Float32Array.from({ length: n }, () => (r() - 0.3) * 8)]);
+    for (const v of [0, -0, 5, -3, 1e-8, -1e-8]) inputs.push([`all ${v}`, new Float32Array(67).fill(v)]);
+    inputs.push(['tiny range', Float32Array.from({ length: 99 }, () => (r() - 0.5) * 1e-6)], ['one-signed', Float32Array.from({ length: 70 }, () => 2 + r())]);
+    inputs.push(['wide', Float32Array.from({ length: 70 }, () => (r() - 0.5) * 3e38)], ['parallel codes', Float32Array.from({ length: 270001 }, () => r() * 4 - 1)]);
+    const twin = inputs.map(([, x]) => [127, 255].map((qmax) => { const out = new Uint8Array(x.length); return { q: quantizeDynamicValues(x, qmax, out), out }; }));
+    forEachInt8Path((setting) => {
+      inputs.forEach(([what, x], i) => [127, 255].forEach((qmax, j) => {
+        const out = new Uint8Array(x.length).fill(3);
+        assert.deepEqual(nat!.quantizeDynamic(x, qmax, out), twin[i]![j]!.q, `${setting}, ${what}, qmax ${qmax}`);
+        same(out, twin[i]![j]!.out, `${setting}, ${what}, qmax ${qmax}`);
+      }));
+      // the first NaN or infinity, wherever it lies (vector body, tail), is reported by index
+      for (const n of [5, 40, 100, 4099]) {
+        for (const bad of [NaN, Infinity, -Infinity]) {
+          const x = Float32Array.from({ length: n }, () => r() - 0.5), at = Math.floor(r() * n);
+          x[at] = bad; if (at + 2 < n) x[at + 2] = NaN;
+          assert.equal(nat!.quantizeDynamic(x, 255, new Uint8Array(n)).nonFinite, at, `${setting}, n ${n}, ${bad} at ${at}`);
+        }
+      }
+    });
+    assert.throws(() => nat!.quantizeDynamic(new Float32Array(4), 255, new Uint8Array(3)), /quantizeDynamic.*out holds 3 values, x 4/);
+    // quantizePerTensor into a caller's array: the same codes as a fresh one
+    const x = Float32Array.from({ length: 77 }, () => r() * 3 - 1);
+    const into = new Int8Array(77);
+    assert.equal(nat!.quantizePerTensor(x, 0.02, -5, 'int8', into), into);
+    same(into, nat!.quantizePerTensor(x, 0.02, -5, 'int8'), 'quantizePerTensor into out');
+    assert.throws(() => nat!.quantizePerTensor(x, 0.02, 5, 'uint8', into), /out must be a Uint8Array of x's length 77, got Int8Array of 77/);
+  });
 
   test('int8Conv2d: integer im2col + GEMM + NCHW epilogue bit-identical to the reference, odd geometries', () => {
     const r = rng(21);

@@ -79,6 +79,8 @@ export interface NativeAddon {
   int8Quantize(x: Float32Array, inv: number, zeroPoint: number, signed: boolean, out: Uint8Array): void;
   /** out = [min, max, index of the first non-finite value or -1]. */
   int8FloatRange(x: Float32Array, out: Float64Array): void;
+  /** Range, chooseDynamicQparams(min, max, 0, qmax) and uint8 codes of x into out (x's length) in one call; result: [scale, zeroPoint, first non-finite index or -1]. */
+  int8QuantizeDynamic(x: Float32Array, qmax: number, out: Uint8Array, result: Float64Array): void;
   /** Max pooling of uint8 codes x (N, C, H, W) into out (N, C, OH, OW); geometry: the 14 values of Conv2dGeometry. */
   int8MaxPool2d(x: Uint8Array, geometry: Float64Array, out: Uint8Array): void;
   /** Weight-only int8 / int4 matmul (native/src/weight_only_linear.cc); absent in addon builds that predate it. int8 data as its bytes. */
@@ -101,7 +103,7 @@ export interface NativeAddon {
   readonly abiVersion: number;
 }
 
-const ABI_VERSION = 9;  // kAbiVersion in native/src/addon.cc (4: one view format for every entry point, embedding included; 5: maxPool2d, conv2d; 6: int8Linear; 7: int8Conv2d, avxvnni; 8: conv2d groups or int8MaxPool2d; 9: both)
+const ABI_VERSION = 10;  // kAbiVersion in native/src/addon.cc (4: one view format for every entry point, embedding included; 5: maxPool2d, conv2d; 6: int8Linear; 7: int8Conv2d, avxvnni; 8: conv2d groups or int8MaxPool2d; 9: both; 10: int8QuantizeDynamic)
 
 /** The package root: the nearest directory above this file holding native/binding.gyp. */
 function packageRoot(): string | null {

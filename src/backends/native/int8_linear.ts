@@ -3,8 +3,9 @@
 // backend's `int8Linear` (QuantizedKernels in src/backend/quantized.ts), bit for bit the reference
 // twin src/backends/reference/quantized.ts (fuzzed in test/native/int8_linear.test.ts on every int8
 // path). Callers: the quantized layers in src/compress/quant/ (modules.ts, conv.ts) through
-// quantizedKernels() in src/compress/quant/kernels.ts. Also quantizePerTensor and floatRange (the
-// per-batch activation quantization of dynamic layers), in the same C++ file.
+// quantizedKernels() in src/compress/quant/kernels.ts. Also quantizePerTensor, floatRange and
+// quantizeDynamic (the per-batch activation quantization of dynamic layers: range, qparams and codes
+// in one call, into the layer's reused buffer), in the same C++ file.
 //
 // Weights are packed once per weight array and CPU path (int8Pack) and the packed buffer is kept
 // here, in a WeakMap keyed by the weight's Int8Array: a quantized layer's weight never changes, so
@@ -108,15 +109,23 @@ export function int8LinearKernels(addon: NativeAddon): Required<QuantizedKernels
 
   return {
     get int8Path() { return addon.int8Path(); },
-    quantizePerTensor(x, scale, zeroPoint, dtype) {
-      if (!Number.isInteger(zeroPoint)) throw new Error(`quantizePerTensor (native): the zero point must be an integer, got ${zeroPoint}`);
-      const out = bytes(x.length, dtype);
+    quantizePerTensor(x, scale, zeroPoint, dtype, into) {
+      const op = 'quantizePerTensor (native)';
+      if (!Number.isInteger(zeroPoint)) throw new Error(`${op}: the zero point must be an integer, got ${zeroPoint}`);
+      if (into !== undefined && (into.length !== x.length || (dtype === 'int8') !== (into instanceof Int8Array))) {
+        throw new Error(`${op}: out must be ${dtype === 'int8' ? 'an Int8Array' : 'a Uint8Array'} of x's length ${x.length}, got ${into.constructor.name} of ${into.length}`);
+      }
+      const out = into ?? bytes(x.length, dtype);
       addon.int8Quantize(x, Math.fround(1 / Math.fround(scale)), zeroPoint, dtype === 'int8', bytesOf(out));
       return out;
     },
     floatRange(x) {
       addon.int8FloatRange(x, range);
       return { min: range[0]!, max: range[1]!, nonFinite: range[2]! };
+    },
+    quantizeDynamic(x, qmax, out) {
+      addon.int8QuantizeDynamic(x, qmax, out, range);
+      return { scale: range[0]!, zeroPoint: range[1]!, nonFinite: range[2]! };
     },
     int8Linear(x, w, bias, out) {
       check(x, w, bias, out);

@@ -4,7 +4,7 @@
 // The reference backend's int8Linear (the quantized layers reach it through compress/quant/kernels.ts).
 
 import {
-  quantizeValue, type Int8ConvGeometry, type Int8LinearOutput, type Int8Storage, type QuantizedActivation, type QuantizedKernels,
+  quantizeDynamicValues, quantizeValue, type Int8ConvGeometry, type Int8LinearOutput, type Int8Storage, type QuantizedActivation, type QuantizedKernels,
   type QuantizedWeight,
 } from '../../backend/quantized.js';
 
@@ -123,6 +123,7 @@ export function int8MaxPool2dReference(x: Uint8Array, g: Int8ConvGeometry): Uint
 }
 
 /** The reference backend's int8 kernels. @example referenceQuantizedKernels.int8Linear!(x, w, null, { kind: 'float32' }) */
-export const referenceQuantizedKernels: Required<Pick<QuantizedKernels, 'int8Linear' | 'int8Conv2d' | 'int8MaxPool2d' | 'int8Path'>> = {
-  int8Linear: int8LinearReference, int8Conv2d: int8Conv2dReference, int8MaxPool2d: int8MaxPool2dReference, int8Path: 'typescript',
+export const referenceQuantizedKernels: Required<Pick<QuantizedKernels, 'int8Linear' | 'int8Conv2d' | 'int8MaxPool2d' | 'quantizeDynamic' | 'int8Path'>> = {
+  int8Linear: int8LinearReference, int8Conv2d: int8Conv2dReference, int8MaxPool2d: int8MaxPool2dReference, quantizeDynamic: quantizeDynamicValues,
+  int8Path: 'typescript',
 };

@@ -144,7 +144,8 @@ sparse  forward pass of a --sparsity (0.9) magnitude-pruned N x N Linear (--size
       --batch (default 1), dense vs CSR (SparseLinear); with --model, the whole pruned preset
 quant  forward pass of Linear(N, N) (--size, default 1024) at --batch (default 32): float32 vs int8
       dynamic quantization (quant.DynamicQuantizedLinear: activations quantized per batch, int8 GEMM
-      with int32 accumulation); --json fields int8Ms, float32Ms, speedup, int8KernelMs, cpuPath
+      with int32 accumulation); --json fields int8Ms, float32Ms, speedup, int8KernelMs, cpu (the
+      same in CPU time), cpuPath
 infer  inference latency: the forward pass of --model (a preset or a checkpoint; default mlp) at
       --batch (default 1) in eval mode without a graph; median/p10/p90 per call, samples/s;
       image presets through compileInference's plan, and model.call() interleaved (callMedianMs)
@@ -214,7 +215,7 @@ Examples:
         ['quant', `Linear(${r.size}, ${r.size}) at batch ${r.batch}, dynamic int8 (per-channel weights, activations per batch)`],
         ['float32', `${r.float32Ms.toFixed(3)} ms median (${r.repeats} repeats)`],
         ['int8', `${r.int8Ms.toFixed(3)} ms median (the int8 GEMM alone: ${r.int8KernelMs.toFixed(3)} ms)`],
-        ['speedup', `${r.speedup.toFixed(2)}x`],
+        ['speedup', `${r.speedup.toFixed(2)}x (CPU time: float32 ${r.cpu.float32Ms.toFixed(3)} ms, int8 ${r.cpu.int8Ms.toFixed(3)} ms, ${r.cpu.speedup.toFixed(2)}x)`],
         ['static int8', `${r.int8StaticMs.toFixed(3)} ms median (QuantizedLinear int8 in, int8 out)`],
         ['lenet5', `batch ${r.lenet5.batch}: float32 ${r.lenet5.float32Ms.toFixed(3)} ms, int8 ${r.lenet5.int8Ms.toFixed(3)} ms (${r.lenet5.speedup.toFixed(2)}x)`],
         ['int8 path', `${r.cpuPath} (float32: ${r.floatCpuPath}, ${r.threads} threads)`],

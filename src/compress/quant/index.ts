@@ -13,7 +13,8 @@ export { HistogramObserver, EntropyObserver, histc } from './histogram.js';
 export { FakeQuantize, LearnableFakeQuantize } from './fake_quantize.js';
 export { defaultStaticQConfig, defaultQatQConfig, type QConfig, type QatQConfig, type ActivationObserverKind } from './qconfig.js';
 export {
-  DynamicQuantizedLinear, QuantizedLinear, QuantizedLinearBase, ObservedLinear, QatLinear, chooseDynamicQparams,
+  DynamicQuantizedLinear, QuantizedLinear, QuantizedLinearBase, ObservedLinear, QatLinear, chooseDynamicQparams, ActivationCodes,
+  quantizeDynamicActivation,
   PreparedLayer, ObservedLayer, QatLayer, defaultWeightObserver, type ActivationQParams, type ObservedLayerOptions, type QatLayerOptions,
 } from './modules.js';
 export {

@@ -24,16 +24,19 @@ export function quantizedKernels(): Required<Pick<QuantizedKernels, 'int8Linear'
   return k;
 }
 
+type ActivationKernel = 'quantizePerTensor' | 'floatRange' | 'quantizeDynamic';
+
 /**
- * The active backend's activation kernels (quantizePerTensor, floatRange), those it has: the
- * quantized tensors and the dynamic layers use them on float32 data and compute the same bits in
- * TypeScript otherwise.
+ * The active backend's activation kernels (quantizePerTensor, floatRange, quantizeDynamic), those it
+ * has: the quantized tensors and the dynamic layers use them on float32 data and compute the same
+ * bits in TypeScript otherwise.
  * @example const q = activationKernels().quantizePerTensor?.(x, 0.1, 128, 'uint8');
  */
-export function activationKernels(): Pick<QuantizedKernels, 'quantizePerTensor' | 'floatRange'> {
+export function activationKernels(): Pick<QuantizedKernels, ActivationKernel> {
   const be = getBackend();
-  const out: { -readonly [K in 'quantizePerTensor' | 'floatRange']?: NonNullable<QuantizedKernels[K]> } = {};
+  const out: { -readonly [K in ActivationKernel]?: NonNullable<QuantizedKernels[K]> } = {};
   if (be.quantizePerTensor) out.quantizePerTensor = be.quantizePerTensor.bind(be);
   if (be.floatRange) out.floatRange = be.floatRange.bind(be);
+  if (be.quantizeDynamic) out.quantizeDynamic = be.quantizeDynamic.bind(be);
   return out;
 }

@@ -17,38 +17,15 @@ import { Module } from '../../nn/module.js';
 import { Linear } from '../../nn/linear.js';
 import type { Parameter } from '../../nn/parameter.js';
 import { linear as linearFn } from '../../nn/functional.js';
-import { roundHalfEven, type QuantizedActivation, type QuantizedWeight } from '../../backend/quantized.js';
+import { chooseDynamicQparams, quantizeDynamicValues, type QuantizedActivation, type QuantizedWeight } from '../../backend/quantized.js';
 import { QuantizedTensor, dequantize, quantizePerChannel, quantizePerTensor, checkScale } from './qtensor.js';
 import { ObserverBase, PerChannelMinMaxObserver, type QParams } from './observer.js';
 import { FakeQuantize, LearnableFakeQuantize } from './fake_quantize.js';
 import { activationKernels, quantizedKernels } from './kernels.js';
 import { int8Input, int8Output, type Int8Link } from './int8_flow.js';
 
-/**
- * Activation qparams for dynamic quantization, as ATen's ChooseQuantizationParams (the rule torch's
- * dynamic Linear applies to every batch): the range always includes 0; the zero point comes from
- * whichever end loses less precision, rounded half to even and clamped; a degenerate range gets
- * scale 0.1, and scales below 2^-14-ish (6.1e-5) are raised to that floor with the range scaled up.
- * @example chooseDynamicQparams(-1, 3, 0, 255)  // { scale: 4 / 255, zeroPoint: 64 }
- */
-export function chooseDynamicQparams(min: number, max: number, qmin: number, qmax: number): { scale: number; zeroPoint: number } {
-  const SMALL = 6.1e-5;
-  let lo = Math.min(Math.fround(min), 0), hi = Math.max(Math.fround(max), 0);
-  let scale = (hi - lo) / (qmax - qmin);
-  if (Math.fround(scale) === 0 || !Number.isFinite(1 / Math.fround(scale))) scale = 0.1;
-  if (scale < Math.fround(SMALL)) {
-    const org = scale;
-    scale = Math.fround(SMALL);
-    if (lo === 0) hi = scale * (qmax - qmin);
-    else if (hi === 0) lo = -scale * (qmax - qmin);
-    else { const amp = Math.fround(scale / org); lo = Math.fround(lo * amp); hi = Math.fround(hi * amp); }
-  }
-  const fromMin = qmin - lo / scale, fromMax = qmax - hi / scale;
-  const errMin = Math.abs(qmin) - Math.abs(lo / scale), errMax = Math.abs(qmax) - Math.abs(hi / scale);
-  const initial = errMin < errMax ? fromMin : fromMax;
-  const zeroPoint = initial < qmin ? qmin : initial > qmax ? qmax : roundHalfEven(initial);
-  return { scale: Math.fround(scale), zeroPoint };
-}
+/** chooseDynamicQparams lives with the kernel contract (backend/quantized.ts), which its kernels share. */
+export { chooseDynamicQparams };
 
 /** Quantize a Linear (N, K) or Conv2d (O, C, kh, kw) weight with its observer's qparams (per channel along axis 0, or per tensor). */
 export function quantizeWeight(op: string, w: Tensor, q: QParams): QuantizedTensor {
@@ -138,41 +115,61 @@ export class DynamicQuantizedLinear extends QuantizedLinearBase {
   forward(x: Tensor): Tensor {
     const op = `DynamicQuantizedLinear(${this.inFeatures}, ${this.outFeatures})`;
     checkInput(op, x, this.inFeatures);
-    const xa = quantizeDynamicActivation(op, x, this.inFeatures, this.reduceRange);
+    const xa = quantizeDynamicActivation(op, x, this.inFeatures, this.reduceRange, this.#codes);
     const y = quantizedKernels().int8Linear(xa, weightOperand(this.weight), this.bias, { kind: 'float32' }) as Float32Array;
     return new Tensor(y, 'float32', [...x.shape.slice(0, -1), this.outFeatures]);
+  }
+
+  /** The activation codes of the last batch: one buffer reused by every forward pass. */
+  readonly #codes = new ActivationCodes();
+}
+
+/**
+ * A byte buffer for a dynamic layer's activation codes, reused from one forward pass to the next (it
+ * grows to the largest batch seen): no allocation per call once warm. What take() returns is valid
+ * until the next take().
+ * @example const codes = new ActivationCodes(); const a = codes.take(1024); a.length  // 1024
+ */
+export class ActivationCodes {
+  private bytes = new Uint8Array(0);
+
+  /** n bytes of the buffer (contents unspecified). */
+  take(n: number): Uint8Array {
+    if (this.bytes.length < n) this.bytes = new Uint8Array(n);
+    return this.bytes.length === n ? this.bytes : this.bytes.subarray(0, n);
   }
 }
 
 /**
  * Dynamic quantization of an activation (the dynamic layers' first step): uint8 codes of `x` with
  * chooseDynamicQparams over its own min and max (0..127 with `reduceRange`), as rows of `cols`
- * values. Refuses NaN and Inf, naming `op` and the index.
+ * values. Refuses NaN and Inf, naming `op` and the index. float32 input goes through the backend's
+ * quantizeDynamic (range, qparams and codes in one call; its TypeScript twin where the backend has
+ * none), into `codes` when given (the codes are then valid until its next use), else a new array.
  * @example const xa = quantizeDynamicActivation('MyLayer', x, 784, false);  // xa.scale, xa.zeroPoint, xa.data
  */
-export function quantizeDynamicActivation(op: string, x: Tensor, cols: number, reduceRange: boolean): QuantizedActivation {
+export function quantizeDynamicActivation(op: string, x: Tensor, cols: number, reduceRange: boolean, codes?: ActivationCodes): QuantizedActivation {
   // the tensor's own buffer when it is one dense block (read only), else a copy
   const v = x.isContiguous() && x.offset === 0 && x.data.length === x.size ? x.data : x.dataSync();
+  const nonFinite = (i: number): TensorslimError => new TensorslimError(op, `input holds ${v[i]} at flat index ${i}; int8 layers need finite inputs`);
+  const qmax = reduceRange ? 127 : 255;
+  if (v instanceof Float32Array) {
+    const out = codes ? codes.take(v.length) : new Uint8Array(v.length);
+    const q = (activationKernels().quantizeDynamic ?? quantizeDynamicValues)(v, qmax, out);
+    if (q.nonFinite >= 0) throw nonFinite(q.nonFinite);
+    return { data: out, rows: x.size / cols, cols, scale: q.scale, zeroPoint: q.zeroPoint };
+  }
+  // other dtypes (float64): the range of the values themselves, the codes of their float32 cast
   let lo = Infinity, hi = -Infinity;
-  const act = activationKernels();
-  const range = act.floatRange;
-  if (range && v instanceof Float32Array) {
-    const r = range(v);
-    if (r.nonFinite >= 0) throw new TensorslimError(op, `input holds ${v[r.nonFinite]} at flat index ${r.nonFinite}; int8 layers need finite inputs`);
-    lo = r.min; hi = r.max;
-  } else {
-    for (let i = 0; i < v.length; i++) {
-      const e = v[i]!;
-      if (!Number.isFinite(e)) throw new TensorslimError(op, `input holds ${e} at flat index ${i}; int8 layers need finite inputs`);
-      if (e < lo) lo = e;
-      if (e > hi) hi = e;
-    }
+  for (let i = 0; i < v.length; i++) {
+    const e = v[i]!;
+    if (!Number.isFinite(e)) throw nonFinite(i);
+    if (e < lo) lo = e;
+    if (e > hi) hi = e;
   }
   if (v.length === 0) { lo = 0; hi = 0; }
-  const { scale, zeroPoint } = chooseDynamicQparams(lo, hi, 0, reduceRange ? 127 : 255);
-  // the native quantizer straight on the float32 data (the bits of quantizePerTensor, without a QuantizedTensor)
-  const data = act.quantizePerTensor && v instanceof Float32Array ? act.quantizePerTensor(v, scale, zeroPoint, 'uint8')
-    : quantizePerTensor(x.dtype === 'float32' ? x : ops.to(x, 'float32'), scale, zeroPoint, 'quint8').data;
+  const { scale, zeroPoint } = chooseDynamicQparams(lo, hi, 0, qmax);
+  const data = quantizePerTensor(ops.to(x, 'float32'), scale, zeroPoint, 'quint8').data;
   return { data, rows: x.size / cols, cols, scale, zeroPoint };
 }
 
