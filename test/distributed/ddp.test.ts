@@ -37,7 +37,7 @@ for (const [n, mode] of [[2, 'plain'], [3, 'plain'], [2, 'accumulate']] as const
     for (const r of res) assert.equal(r.code, 0, `rank ${r.rank} failed:\n${r.stderr}`);
     for (const r of res) {
       const o = lastJson<{ buckets: number[]; params: number[][]; identical: boolean; launched: number[]; stats: { steps: number; bytes: number; waitMs: number; overlapMs: number; totalWaitMs: number };
-        pieceBuckets: number[]; piecesIdentical: boolean; pieceParams: number[][]; fromRows: number[] }>(r);
+        pieceBuckets: number[]; piecesIdentical: boolean; pieceParams: number[][]; fromRows: number[]; views: { plain: number[][]; pieces: number[][] } }>(r);
       // cap 64 floats, reverse order: fc2.bias 3 + fc2.weight 24 + fc1.bias 8 = 35; fc1.weight 48 would pass 64
       assert.deepEqual(o.buckets, [35, 48]);
       assertClose(o.params, want, `rank ${r.rank}`);
@@ -55,6 +55,11 @@ for (const [n, mode] of [[2, 'plain'], [3, 'plain'], [2, 'accumulate']] as const
       assert.deepEqual(o.fromRows, Array(4).fill(mode === 'plain' ? 3 : 0));
       if (n === 2) assert.equal(o.piecesIdentical, true, `rank ${r.rank}: row pieces change the parameters on 2 ranks`);
       assertClose(o.pieceParams, want, `rank ${r.rank}, row pieces`);
+      // .grad is a view of its bucket, the same storage every step (parameters fc1.weight, fc1.bias,
+      // fc2.weight, fc2.bias): fc1.weight alone, the rest in the first bucket; with row pieces
+      // fc1.weight is one view over its pieces' buckets, fc1.bias a bucket of its own
+      assert.deepEqual(o.views.plain, Array(4).fill([0, 1, 1, 1]));
+      assert.deepEqual(o.views.pieces, Array(4).fill([2, 3, 4, 4]));
     }
   });
 }
