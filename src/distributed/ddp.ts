@@ -14,8 +14,8 @@
 // (the one copy per step), the all-reduce averages the bucket in place, and finishGradientSync sets
 // each `.grad` to a view of its place, so the average needs no copy back and the optimizer reads it
 // where it is.
-// The last bucket holds the first layers' gradients, final only at the very end of backward; its
-// last large parameter is reduced in row pieces instead, each a bucket of its own, filled through the
+// The last bucket holds the first layers' gradients, final only at the very end of backward; with
+// gradChunkMB > 0 (off by default) its last large parameter is reduced in row pieces instead, each a bucket of its own, filled through the
 // tape's grad-chunk hook as the gradient rule computes those rows (linear's dW by row blocks), so all
 // but the last piece reduce while the rest of that gradient is still being computed.
 
@@ -31,7 +31,10 @@ export interface DistributedDataParallelOptions {
   bucketCapMB?: number;
   /**
    * Cap of the first bucket (the last layers' gradients, final first) in MiB: default 1, PyTorch's,
-   * so that a reduction starts early in backward; the smaller of this and bucketCapMB applies.
+   * so that a reduction starts early in backward; the smaller of this and bucketCapMB applies. A
+   * model whose trainable gradients total at most 2 MiB gets no separate first bucket by default
+   * (all in one bucket, up to bucketCapMB): its backward is too short for an early reduction to
+   * hide more than the extra collective costs (measured in docs/DISTRIBUTED.md, "Bucket views").
    */
   firstBucketCapMB?: number;
   /**
@@ -39,8 +42,9 @@ export interface DistributedDataParallelOptions {
    * only at the end of backward), if it has at least twice this many MiB and 2 rows, is reduced in row
    * pieces of about this size (at most 8), each its own bucket, started as soon as backward has computed those
    * rows (when the gradient rule can split its work: linear's weight gradient when the layer's input
-   * needs none; else when the whole gradient is final). Default: the first bucket's cap (the smaller
-   * of firstBucketCapMB and bucketCapMB); 0 turns it off.
+   * needs none; else when the whole gradient is final). Default 0: off. Each piece is one more
+   * collective, and on loopback ranks sharing cores the pieces cost more CPU than their overlap
+   * saves (measured in docs/DISTRIBUTED.md, "Bucket views"); try 1 where links are slow and cores spare.
    */
   gradChunkMB?: number;
   /** The group (default: the one initProcessGroup made). */
@@ -91,6 +95,9 @@ interface Bucket {
   ready: number;
   pending: Promise<Tensor> | null;
 }
+
+/** Models with at most this many bytes of gradients get one bucket by default (see firstBucketCapMB). */
+const SMALL_MODEL_BYTES = 2 * 1024 * 1024;
 
 /** At most this many row pieces per split parameter (each is one collective). */
 const MAX_PIECES = 8;
@@ -245,8 +252,10 @@ export class DistributedDataParallel<M extends AnyModule = AnyModule> {
       if (v !== undefined && !(v > 0)) throw new Error(`DistributedDataParallel: ${k} must be a positive number of MiB, got ${v}`);
     }
     if (opts.gradChunkMB !== undefined && !(opts.gradChunkMB >= 0)) throw new Error(`DistributedDataParallel: gradChunkMB must be a number of MiB >= 0 (0: no row pieces), got ${opts.gradChunkMB}`);
-    const cap = opts.bucketCapMB ?? 25, firstCap = opts.firstBucketCapMB ?? 1;
-    return new DistributedDataParallel(module, group, cap, firstCap, opts.gradChunkMB ?? Math.min(cap, firstCap), opts.findUnusedParameters ?? false);
+    const cap = opts.bucketCapMB ?? 25;
+    const gradBytes = module.namedParameters().reduce((s, [, p]) => s + (p.requiresGrad ? p.size * (p.dtype === 'float64' ? 8 : 4) : 0), 0);
+    const firstCap = opts.firstBucketCapMB ?? (gradBytes <= SMALL_MODEL_BYTES ? cap : 1);
+    return new DistributedDataParallel(module, group, cap, firstCap, opts.gradChunkMB ?? 0, opts.findUnusedParameters ?? false);
   }
 
   /** Number of gradient buckets and their sizes in elements (for tests and tuning). */
