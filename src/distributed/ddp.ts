@@ -15,9 +15,10 @@
 // each `.grad` to a view of its place, so the average needs no copy back and the optimizer reads it
 // where it is.
 // The last bucket holds the first layers' gradients, final only at the very end of backward; with
-// gradChunkMB > 0 (off by default) its last large parameter is reduced in row pieces instead, each a bucket of its own, filled through the
-// tape's grad-chunk hook as the gradient rule computes those rows (linear's dW by row blocks), so all
-// but the last piece reduce while the rest of that gradient is still being computed.
+// gradChunkMB > 0 (off by default) its last large parameter is reduced in row pieces instead, each
+// a bucket of its own, filled through the tape's grad-chunk hook as the gradient rule computes
+// those rows (linear's dW by row blocks), so all but the last piece reduce while the rest of that
+// gradient is still being computed.
 
 import { fromBuffer, type Tensor } from '../core/tensor.js';
 import { registerBackwardStartHook, registerGradChunkHook, registerPostAccumulateGradHook, type BackwardStartInfo } from '../autograd/index.js';

@@ -68,7 +68,7 @@ test('DDP overlap: bf16 hook bit-identical, unused parameters refused or found, 
   const res = await runWorkers('ddp', 2, { args: ['extras'], timeoutMs: 100_000 });
   for (const r of res) assert.equal(r.code, 0, `rank ${r.rank} failed:\n${r.stderr}`);
   for (const r of res) {
-    const o = lastJson<{ bf16Identical: boolean; unusedError: string; spareGrad: number[]; findUnusedLaunched: number; buckets: number[]; secondError: string; checkpointIdentical: boolean }>(r);
+    const o = lastJson<{ bf16Identical: boolean; unusedError: string; spareGrad: number[]; findUnusedLaunched: number; buckets: number[]; secondError: string; checkpointIdentical: boolean; defaultBuckets: number[] }>(r);
     assert.equal(o.bf16Identical, true, `rank ${r.rank}: the bf16 hook with overlap differs from the end-of-backward path`);
     assert.match(o.unusedError, new RegExp(`rank ${r.rank}: backward gave no gradient to spare; .*findUnusedParameters: true`));
     assert.deepEqual(o.buckets, [35, 57]); // own parameters come first, so spare (9) is last in reverse order, with fc1.weight (48)
@@ -76,6 +76,7 @@ test('DDP overlap: bf16 hook bit-identical, unused parameters refused or found, 
     assert.equal(o.findUnusedLaunched, 2, 'with findUnusedParameters the bucket holding the unused parameter still starts during backward');
     assert.match(o.secondError, /a second backward\(\) before finishGradientSync\(\).*noSync/);
     assert.equal(o.checkpointIdentical, true, 'with checkpoint() and findUnusedParameters the averaged gradients equal the plain run\'s');
+    assert.deepEqual(o.defaultBuckets, [83], 'a model with under 2 MiB of gradients gets one bucket by default');
   }
 });
 
