@@ -1,15 +1,20 @@
 // One rank of bench/run_ddp.ts (started through distributed.launch, which sets the launch contract):
-//   train MODEL GLOBAL_BATCH STEPS WARMUP THREADS [OVERLAP] [BUCKET_CAP_MB] [GRAD_CHUNK_MB]
+//   train MODEL GLOBAL_BATCH STEPS WARMUP THREADS [OVERLAP] [BUCKET_CAP_MB] [GRAD_CHUNK_MB] [FIRST_CAP_MB] [HOOK]
 //                                                    DDP training steps of a preset on random data
 //                                                    (world size 1: no process group, no DDP); OVERLAP
 //                                                    'off' launches every bucket after backward (the
 //                                                    path before the tape handed gradients out early);
 //                                                    BUCKET_CAP_MB: DDP's bucketCapMB (default 25);
 //                                                    GRAD_CHUNK_MB: DDP's gradChunkMB ('0': no row
-//                                                    pieces; default DDP's own)
+//                                                    pieces; default DDP's own); FIRST_CAP_MB: DDP's
+//                                                    firstBucketCapMB ('-': its default); HOOK: a
+//                                                    comm hook ('bf16' or 'fp16')
 //   allreduce MIB ITERS                              all-reduce (sum) of a float32 buffer of MIB MiB
 // Rank 0 prints one JSON line: the median step (or all-reduce) time, the median CPU time per step of
-// this process (all its threads: kernels, the communication thread, Gloo's), and the machine.
+// this process (all its threads: kernels, the communication thread, Gloo's), that CPU time split into
+// the main (JavaScript and, at 1 thread, kernel) thread's and the other threads' (from
+// /proc/self/task over the timed steps: communication, Gloo's transport, V8's helpers), and the machine.
+import { readFileSync, readdirSync } from 'node:fs';
 import { CrossEntropyLoss, createModel, manualSeed, randint, randn } from '../src/index.js';
 import { gptLoss, type GPT } from '../src/models/gpt.js';
 import { fromBuffer, type Tensor } from '../src/core/tensor.js';
@@ -22,6 +27,22 @@ const world = readLaunchEnv(process.env).worldSize;
 if (world > 1) await initProcessGroup({ backend: 'gloo' });
 const rank = getRank();
 const now = (): number => Number(process.hrtime.bigint()) / 1e6;
+
+// CPU ms of this process's main thread and of all its other threads together (Linux /proc; nulls elsewhere).
+function threadCpu(): { main: number; others: number } | null {
+  try {
+    const tick = 10; // USER_HZ 100: one clock tick is 10 ms
+    let main = 0, others = 0;
+    for (const tid of readdirSync('/proc/self/task')) {
+      let stat: string;
+      try { stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8'); } catch { continue; } // the thread ended
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const ms = (Number(f[11]) + Number(f[12])) * tick; // utime + stime (fields 14 and 15)
+      if (Number(tid) === process.pid) main += ms; else others += ms;
+    }
+    return { main, others };
+  } catch { return null; }
+}
 
 if (mode === 'allreduce') {
   const mib = Number(args[0] ?? 16);
@@ -42,14 +63,16 @@ if (mode === 'allreduce') {
   const busBytesPerSecond = (bytes * 2 * (getWorldSize() - 1)) / getWorldSize() / (ms / 1000);
   if (rank === 0) console.log(JSON.stringify({ mode, worldSize: getWorldSize(), bytes, ms, busBytesPerSecond, machine: machineInfo() }));
 } else {
-  const [name = 'mlp', gb = '128', st = '30', wu = '5', th = '1', ov = 'on', cap = '25', chunk] = args;
+  const [name = 'mlp', gb = '128', st = '30', wu = '5', th = '1', ov = 'on', cap = '25', chunk, firstCap = '-', hook] = args;
   applyThreads(Number(th));
   const batch = Number(gb) / world;
   manualSeed(7);
   const model = createModel(name);
   const gpt = name.startsWith('gpt');
-  const ddp = world > 1 ? await DistributedDataParallel.create(model, { bucketCapMB: Number(cap), ...(chunk !== undefined ? { gradChunkMB: Number(chunk) } : {}) }) : null;
+  const ddp = world > 1 ? await DistributedDataParallel.create(model, { bucketCapMB: Number(cap), ...(chunk !== undefined && chunk !== '-' ? { gradChunkMB: Number(chunk) } : {}),
+    ...(firstCap !== '-' ? { firstBucketCapMB: Number(firstCap) } : {}) }) : null;
   if (ddp) ddp.overlap = ov !== 'off';
+  if (ddp && (hook === 'bf16' || hook === 'fp16')) ddp.registerCommHook(hook);
   const waits: number[] = [];
   const overlaps: number[] = [];
   const fromRows: number[] = [];
@@ -59,7 +82,9 @@ if (mode === 'allreduce') {
     : [randn([batch, 784]), randint(0, 10, [batch], { dtype: 'int32' })];
   const ce = new CrossEntropyLoss();
   const times: number[] = [];
+  let threads0: ReturnType<typeof threadCpu> = null;
   for (let i = 0; i < Number(wu) + Number(st); i++) {
+    if (i === Number(wu)) threads0 = threadCpu();
     const t0 = now();
     const c0 = process.cpuUsage();
     opt.zeroGrad();
@@ -75,8 +100,11 @@ if (mode === 'allreduce') {
       if (ddp) { const c = ddp.commStats(); waits.push(c.waitMs); overlaps.push(c.overlapMs); fromRows.push(c.launchedFromRows); }
     }
   }
+  const threads1 = threadCpu();
+  const perStep = (k: 'main' | 'others'): number | null => (threads0 && threads1 ? (threads1[k] - threads0[k]) / Number(st) : null);
   if (world > 1) await barrier();
-  if (rank === 0) console.log(JSON.stringify({ mode: 'train', model: name, worldSize: world, perRankBatch: batch, globalBatch: Number(gb), stepMs: median(times), minMs: Math.min(...times), cpuMs: median(cpu), steps: Number(st), overlap: ddp ? ddp.overlap : null,
+  if (rank === 0) console.log(JSON.stringify({ mode: 'train', model: name, worldSize: world, perRankBatch: batch, globalBatch: Number(gb), stepMs: median(times), minMs: Math.min(...times), cpuMs: median(cpu),
+    mainThreadCpuMs: perStep('main'), otherThreadsCpuMs: perStep('others'), commHook: hook ?? null, steps: Number(st), overlap: ddp ? ddp.overlap : null,
     commWaitMs: ddp ? median(waits) : null, commOverlapMs: ddp ? median(overlaps) : null, launchedFromRows: ddp ? median(fromRows) : null, buckets: ddp ? ddp.bucketSizes : null, machine: machineInfo() }));
 }
 if (world > 1) await destroyProcessGroup();

@@ -13,8 +13,11 @@
 // Writes bench/results/ddp.json (and history/) with the machine description.
 //   npx tsx bench/run_ddp.ts [--quick] [--only large|allreduce]
 // --only large: the mlp-large overhead alone (about 2 minutes on a quiet machine; record ddp-large):
-// 2 ranks x 1 thread with row pieces (the default), without them (gradChunkMB 0), with overlap off
-// and with 4 MiB buckets, against 1 process x 2 threads, each with its CPU time per step.
+// 2 ranks x 1 thread as by default (no row pieces), with row pieces (gradChunkMB 1), with overlap off
+// and with the bf16 comm hook, against 1 process x 2 threads, each with its CPU time per step (all
+// threads, and split into the main thread's and the other threads').
+// mlp runs ours by default (one bucket: the model has under 2 MiB of gradients), with two buckets
+// (firstBucketCapMB 1: the default before) and with overlap off, against PyTorch DDP.
 // --only allreduce: section 3 alone (record ddp-allreduce).
 import { createServer, type AddressInfo } from 'node:net';
 import { spawn, spawnSync } from 'node:child_process';
@@ -95,6 +98,7 @@ const add = (k: string, j: Json): void => { (runs[k] ??= []).push(j); };
 const med = (k: string, f = 'stepMs'): number => median(runs[k]!.map((j) => j[f] as number));
 const summary = (k: string): Json => ({
   stepMs: med(k), minMs: Math.min(...runs[k]!.map((j) => j['minMs'] as number)), cpuMs: med(k, 'cpuMs'),
+  ...(runs[k]![0]!['mainThreadCpuMs'] != null ? { mainThreadCpuMs: med(k, 'mainThreadCpuMs'), otherThreadsCpuMs: med(k, 'otherThreadsCpuMs') } : {}),
   ...(runs[k]![0]!['commWaitMs'] != null ? { commWaitMs: med(k, 'commWaitMs'), commOverlapMs: med(k, 'commOverlapMs'), launchedFromRows: med(k, 'launchedFromRows'), buckets: runs[k]![0]!['buckets'] } : {}),
   runs: runs[k]!.map((j) => j['stepMs'] as number),
 });
@@ -124,18 +128,18 @@ if (only === undefined || only === 'allreduce') {
 for (let r = 0; r < (only === 'allreduce' ? 0 : rounds); r++) {
   const loadNow = os.loadavg()[0]!.toFixed(1);
   if (only === undefined) {
-    process.stderr.write(`bench ddp: round ${r + 1}/${rounds} (load ${loadNow}): mlp (ours on/off, PyTorch DDP) ...\n`);
+    process.stderr.write(`bench ddp: round ${r + 1}/${rounds} (load ${loadNow}): mlp (ours: one bucket, two buckets, overlap off; PyTorch DDP) ...\n`);
     add('mlpOn', await ours(['train', 'mlp', '128', ...steps, '1', 'on'], 2));
+    add('mlpTwoBuckets', await ours(['train', 'mlp', '128', ...steps, '1', 'on', '25', '-', '1'], 2));
     add('mlpOff', await ours(['train', 'mlp', '128', ...steps, '1', 'off'], 2));
     add('mlpPeer', await peer(['mlp', '128', ...steps, '1'], 2));
   }
-  process.stderr.write(`bench ddp: round ${r + 1}/${rounds} (load ${loadNow}): mlp-large 2 ranks x 1 thread (pieces, no pieces, overlap off, 4 MiB buckets) vs 1 process x 2 threads ...\n`);
+  process.stderr.write(`bench ddp: round ${r + 1}/${rounds} (load ${loadNow}): mlp-large 2 ranks x 1 thread (default, row pieces, overlap off, bf16 hook) vs 1 process x 2 threads ...\n`);
   add('large2x1On', await ours(['train', 'mlp-large', '128', ...steps, '1', 'on'], 2));
   add('large1x2', await ours(['train', 'mlp-large', '128', ...steps, '2'], 1));
-  add('large2x1NoPieces', await ours(['train', 'mlp-large', '128', ...steps, '1', 'on', '25', '0'], 2));
+  add('large2x1Pieces', await ours(['train', 'mlp-large', '128', ...steps, '1', 'on', '25', '1'], 2));
   add('large2x1Off', await ours(['train', 'mlp-large', '128', ...steps, '1', 'off'], 2));
-  // 4 MiB buckets split mlp-large's 4.weight (5.8 MB, final before layer 1's backward) from 1.weight
-  add('large2x1Cap4', await ours(['train', 'mlp-large', '128', ...steps, '1', 'on', '4'], 2));
+  add('large2x1Bf16', await ours(['train', 'mlp-large', '128', ...steps, '1', 'on', '25', '-', '-', 'bf16'], 2));
   if (only === undefined) {
     process.stderr.write(`bench ddp: round ${r + 1}/${rounds}: gpt-tiny (ours on/off, PyTorch DDP) ...\n`);
     add('gptOn', await ours(['train', 'gpt-tiny', '16', ...gptSteps, '1', 'on'], 2));
@@ -149,15 +153,15 @@ const num = (j: Json, k: string): number => j[k] as number;
 // mlp-large: throughput ratio 2 ranks x 1 thread over 1 process x 2 threads (wall: step(1x2) / step(2x1)),
 // and the same from CPU time (CPU(1x2) / (2 x CPU of rank 0)): the work DDP adds, waits left out
 const large = only === 'allreduce' ? null : (() => {
-  const s = { ranks2threads1: summary('large2x1On'), ranks2threads1WithoutPieces: summary('large2x1NoPieces'), ranks2threads1WithoutOverlap: summary('large2x1Off'), ranks2threads1BucketCap4: summary('large2x1Cap4'), process1threads2: summary('large1x2') };
+  const s = { ranks2threads1: summary('large2x1On'), ranks2threads1WithPieces: summary('large2x1Pieces'), ranks2threads1WithoutOverlap: summary('large2x1Off'), ranks2threads1Bf16: summary('large2x1Bf16'), process1threads2: summary('large1x2') };
   const one = num(s.process1threads2, 'stepMs'), oneCpu = num(s.process1threads2, 'cpuMs');
   const r = (k: keyof typeof s): number => one / num(s[k], 'stepMs');
   const rc = (k: keyof typeof s): number => oneCpu / (2 * num(s[k], 'cpuMs'));
   return {
     sections: s,
-    ratios: { mlpLarge2x1ThroughputOver1x2: r('ranks2threads1'), mlpLarge2x1NoPiecesThroughputOver1x2: r('ranks2threads1WithoutPieces'), mlpLarge2x1Cap4ThroughputOver1x2: r('ranks2threads1BucketCap4') },
+    ratios: { mlpLarge2x1ThroughputOver1x2: r('ranks2threads1'), mlpLarge2x1PiecesThroughputOver1x2: r('ranks2threads1WithPieces'), mlpLarge2x1Bf16ThroughputOver1x2: r('ranks2threads1Bf16') },
     ratiosWithoutOverlap: { mlpLarge2x1ThroughputOver1x2: r('ranks2threads1WithoutOverlap') },
-    cpuRatios: { mlpLarge2x1: rc('ranks2threads1'), mlpLarge2x1NoPieces: rc('ranks2threads1WithoutPieces'), mlpLarge2x1Off: rc('ranks2threads1WithoutOverlap'), mlpLarge2x1Cap4: rc('ranks2threads1BucketCap4') },
+    cpuRatios: { mlpLarge2x1: rc('ranks2threads1'), mlpLarge2x1Pieces: rc('ranks2threads1WithPieces'), mlpLarge2x1Off: rc('ranks2threads1WithoutOverlap'), mlpLarge2x1Bf16: rc('ranks2threads1Bf16') },
   };
 })();
 const targets = { mlpStepOursOverPytorchDdp: '<= 1.0', gptTinyStepOursOverPytorchDdp: '<= 1.0', mlpLarge2x1ThroughputOver1x2: '>= 0.9', allReduceBusBandwidthOverTcpDuplex: '>= 0.8' };
@@ -171,12 +175,12 @@ if (only === undefined) {
     peerConfiguration: { ...(mlpPeer['peer'] as Json), processes: 2, threadsPerProcess: 1, python: '/usr/bin/python3' },
     quick,
     rounds,
-    ratios: { mlpStepOursOverPytorchDdp: num(mlpOurs, 'stepMs') / num(mlpPeer, 'stepMs'), gptTinyStepOursOverPytorchDdp: num(gptOurs, 'stepMs') / num(gptPeer, 'stepMs'), ...large!.ratios, ...arRatios },
+    ratios: { mlpStepOursOverPytorchDdp: num(mlpOurs, 'stepMs') / num(mlpPeer, 'stepMs'), mlpTwoBucketsStepOursOverPytorchDdp: med('mlpTwoBuckets') / num(mlpPeer, 'stepMs'), gptTinyStepOursOverPytorchDdp: num(gptOurs, 'stepMs') / num(gptPeer, 'stepMs'), ...large!.ratios, ...arRatios },
     // the same ratios with buckets launched only after backward (the path before overlap)
     ratiosWithoutOverlap: { mlpStepOursOverPytorchDdp: med('mlpOff') / num(mlpPeer, 'stepMs'), gptTinyStepOursOverPytorchDdp: med('gptOff') / num(gptPeer, 'stepMs'), ...large!.ratiosWithoutOverlap },
     cpuRatios: large!.cpuRatios,
     targets,
-    mlp: { ours: mlpOurs, oursWithoutOverlap: summary('mlpOff'), pytorch: mlpPeer },
+    mlp: { ours: mlpOurs, oursTwoBuckets: summary('mlpTwoBuckets'), oursWithoutOverlap: summary('mlpOff'), pytorch: mlpPeer },
     gptTiny: { ours: gptOurs, oursWithoutOverlap: summary('gptOff'), pytorch: gptPeer },
     mlpLarge: large!.sections,
     allReduce,

@@ -92,7 +92,8 @@ export function fp16Compress(x: number, worldSize: number): number {
 
 /**
  * A built-in 16-bit compression hook ('bf16' or 'fp16', see the file header). float64 buckets are
- * averaged uncompressed.
+ * averaged uncompressed. Like allReduce, it writes the average into a contiguous bucket in place and
+ * resolves with it.
  * @example ddp.registerCommHook(compressionHook('bf16'))   // same as ddp.registerCommHook('bf16')
  */
 export function compressionHook(format: 'bf16' | 'fp16'): CommHook {
@@ -108,8 +109,12 @@ export function compressionHook(format: 'bf16' | 'fp16'): CommHook {
     const w = group.worldSize;
     for (let i = 0; i < n; i++) bits[i] = compress(src[off + i]!, w);
     await group.allReduce16(bits, format === 'bf16' ? 'bfloat16' : 'float16');
-    const out = new Float32Array(n);
-    for (let i = 0; i < n; i++) out[i] = widen(bits[i]!);
+    // the average goes back into the bucket itself when it is contiguous (DDP's bucket views then need no copy)
+    const inPlace = bucket.isContiguous();
+    const out = inPlace ? src : new Float32Array(n);
+    const o = inPlace ? off : 0;
+    for (let i = 0; i < n; i++) out[o + i] = widen(bits[i]!);
+    if (inPlace) { bucket.version = bucket.version + 1; return bucket; }
     return fromBuffer(out, 'float32', [n]);
   };
 }

@@ -8,12 +8,17 @@
 // bucket has been launched: launches happen in bucket order on every rank, so the collectives line
 // up across ranks even when readiness differs. The tape hands each parameter's gradient out as soon
 // as its last contribution is accumulated, so a full bucket starts reducing on the communication
-// thread while the JS thread is still running backward; `finishGradientSync()` awaits them and
-// writes the averages back into `.grad`.
-// The last bucket holds the first layers' gradients, final only at the very end of backward; its
-// last large parameter is reduced in row pieces instead, each a bucket of its own, filled through the
-// tape's grad-chunk hook as the gradient rule computes those rows (linear's dW by row blocks), so all
-// but the last piece reduce while the rest of that gradient is still being computed.
+// thread while the JS thread is still running backward; `finishGradientSync()` awaits them.
+// Bucket views (PyTorch's gradient_as_bucket_view): each parameter's gradient has a fixed place in
+// its bucket's flat buffer; the grad-ready hook copies the gradient backward made into that place
+// (the one copy per step), the all-reduce averages the bucket in place, and finishGradientSync sets
+// each `.grad` to a view of its place, so the average needs no copy back and the optimizer reads it
+// where it is.
+// The last bucket holds the first layers' gradients, final only at the very end of backward; with
+// gradChunkMB > 0 (off by default) its last large parameter is reduced in row pieces instead, each
+// a bucket of its own, filled through the tape's grad-chunk hook as the gradient rule computes
+// those rows (linear's dW by row blocks), so all but the last piece reduce while the rest of that
+// gradient is still being computed.
 
 import { fromBuffer, type Tensor } from '../core/tensor.js';
 import { registerBackwardStartHook, registerGradChunkHook, registerPostAccumulateGradHook, type BackwardStartInfo } from '../autograd/index.js';
@@ -27,7 +32,10 @@ export interface DistributedDataParallelOptions {
   bucketCapMB?: number;
   /**
    * Cap of the first bucket (the last layers' gradients, final first) in MiB: default 1, PyTorch's,
-   * so that a reduction starts early in backward; the smaller of this and bucketCapMB applies.
+   * so that a reduction starts early in backward; the smaller of this and bucketCapMB applies. A
+   * model whose trainable gradients total at most 2 MiB gets no separate first bucket by default
+   * (all in one bucket, up to bucketCapMB): its backward is too short for an early reduction to
+   * hide more than the extra collective costs (measured in docs/DISTRIBUTED.md, "Bucket views").
    */
   firstBucketCapMB?: number;
   /**
@@ -35,8 +43,9 @@ export interface DistributedDataParallelOptions {
    * only at the end of backward), if it has at least twice this many MiB and 2 rows, is reduced in row
    * pieces of about this size (at most 8), each its own bucket, started as soon as backward has computed those
    * rows (when the gradient rule can split its work: linear's weight gradient when the layer's input
-   * needs none; else when the whole gradient is final). Default: the first bucket's cap (the smaller
-   * of firstBucketCapMB and bucketCapMB); 0 turns it off.
+   * needs none; else when the whole gradient is final). Default 0: off. Each piece is one more
+   * collective, and on loopback ranks sharing cores the pieces cost more CPU than their overlap
+   * saves (measured in docs/DISTRIBUTED.md, "Bucket views"); try 1 where links are slow and cores spare.
    */
   gradChunkMB?: number;
   /** The group (default: the one initProcessGroup made). */
@@ -78,7 +87,7 @@ type FloatArray = Float32Array | Float64Array;
 
 // A bucket's part of one parameter: elements [start, start + size) of its gradient at `offset` of
 // the flat buffer (the whole parameter unless it is split in row pieces). `filled` counts elements
-// already copied in from grad-chunk blocks.
+// already copied in (from grad-chunk blocks, or from the whole gradient when it became ready).
 interface Piece { name: string; p: Parameter; offset: number; start: number; size: number; filled: number; ready: boolean }
 
 interface Bucket {
@@ -87,6 +96,9 @@ interface Bucket {
   ready: number;
   pending: Promise<Tensor> | null;
 }
+
+/** Models with at most this many bytes of gradients get one bucket by default (see firstBucketCapMB). */
+const SMALL_MODEL_BYTES = 2 * 1024 * 1024;
 
 /** At most this many row pieces per split parameter (each is one collective). */
 const MAX_PIECES = 8;
@@ -111,6 +123,8 @@ function hash32(s: string): number {
 export class DistributedDataParallel<M extends AnyModule = AnyModule> {
   private readonly buckets: Bucket[] = [];
   private readonly piecesOf = new Map<Parameter, { bucket: Bucket; piece: Piece }[]>();
+  /** Each parameter's gradient storage: a subarray of its bucket's flat buffer (a split parameter's pieces' buckets are subarrays of it). */
+  private readonly gradViews = new Map<Parameter, FloatArray>();
   private readonly readyParams = new Set<Parameter>();
   private nextLaunch = 0;
   private syncEnabled = true;
@@ -189,7 +203,13 @@ export class DistributedDataParallel<M extends AnyModule = AnyModule> {
     for (const [name, p] of split) {
       const rows = p.shape[0]!, cols = p.size / rows;
       const per = Math.ceil(rows / Math.min(MAX_PIECES, rows, Math.floor(bytesOf(p) / chunkBytes)));
-      for (let r = 0; r < rows; r += per) this.addBucket([{ name, p, start: r * cols, size: (Math.min(rows, r + per) - r) * cols }]);
+      // the pieces' buckets are consecutive parts of one array, so the whole gradient is one view
+      const whole = p.dtype === 'float64' ? new Float64Array(p.size) : new Float32Array(p.size);
+      this.gradViews.set(p, whole);
+      for (let r = 0; r < rows; r += per) {
+        const start = r * cols, size = (Math.min(rows, r + per) - r) * cols;
+        this.addBucket([{ name, p, start, size }], whole.subarray(start, start + size));
+      }
       this.hooks.push(registerGradChunkHook(p, per, (r0, block) => this.onGradRows(p, r0 * cols, block)));
     }
     for (const dt of ['float32', 'float64']) {
@@ -200,13 +220,15 @@ export class DistributedDataParallel<M extends AnyModule = AnyModule> {
     this.hooks.push(registerBackwardStartHook((leaves, info) => this.onBackwardStart(leaves, info)));
   }
 
-  private addBucket(parts: { name: string; p: Parameter; start: number; size: number }[]): void {
+  // A bucket over `parts`, in a new flat buffer or in `flat` (a row piece's part of its parameter's array).
+  private addBucket(parts: { name: string; p: Parameter; start: number; size: number }[], flat?: FloatArray): void {
     const n = parts.reduce((s, e) => s + e.size, 0);
-    const bucket: Bucket = { params: [], flat: parts[0]!.p.dtype === 'float64' ? new Float64Array(n) : new Float32Array(n), ready: 0, pending: null };
+    const bucket: Bucket = { params: [], flat: flat ?? (parts[0]!.p.dtype === 'float64' ? new Float64Array(n) : new Float32Array(n)), ready: 0, pending: null };
     let offset = 0;
     for (const e of parts) {
       const piece: Piece = { ...e, offset, filled: 0, ready: false };
       bucket.params.push(piece);
+      if (e.size === e.p.size) this.gradViews.set(e.p, bucket.flat.subarray(offset, offset + e.size));
       offset += e.size;
       const list = this.piecesOf.get(e.p) ?? [];
       list.push({ bucket, piece });
@@ -231,8 +253,10 @@ export class DistributedDataParallel<M extends AnyModule = AnyModule> {
       if (v !== undefined && !(v > 0)) throw new Error(`DistributedDataParallel: ${k} must be a positive number of MiB, got ${v}`);
     }
     if (opts.gradChunkMB !== undefined && !(opts.gradChunkMB >= 0)) throw new Error(`DistributedDataParallel: gradChunkMB must be a number of MiB >= 0 (0: no row pieces), got ${opts.gradChunkMB}`);
-    const cap = opts.bucketCapMB ?? 25, firstCap = opts.firstBucketCapMB ?? 1;
-    return new DistributedDataParallel(module, group, cap, firstCap, opts.gradChunkMB ?? Math.min(cap, firstCap), opts.findUnusedParameters ?? false);
+    const cap = opts.bucketCapMB ?? 25;
+    const gradBytes = module.namedParameters().reduce((s, [, p]) => s + (p.requiresGrad ? p.size * (p.dtype === 'float64' ? 8 : 4) : 0), 0);
+    const firstCap = opts.firstBucketCapMB ?? (gradBytes <= SMALL_MODEL_BYTES ? cap : 1);
+    return new DistributedDataParallel(module, group, cap, firstCap, opts.gradChunkMB ?? 0, opts.findUnusedParameters ?? false);
   }
 
   /** Number of gradient buckets and their sizes in elements (for tests and tuning). */
@@ -271,7 +295,11 @@ export class DistributedDataParallel<M extends AnyModule = AnyModule> {
   private onGradReady(p: Parameter): void {
     if (!this.syncEnabled || !this.overlap || this.readyParams.has(p)) return;
     this.readyParams.add(p);
-    for (const { bucket, piece } of this.piecesOf.get(p)!) if (!piece.ready) { piece.ready = true; bucket.ready++; }
+    for (const { bucket, piece } of this.piecesOf.get(p)!) {
+      if (piece.ready) continue;
+      this.copyIn(bucket, piece);
+      piece.ready = true; bucket.ready++;
+    }
     this.launchAndCount();
   }
 
@@ -302,18 +330,25 @@ export class DistributedDataParallel<M extends AnyModule = AnyModule> {
     return this.nextLaunch - before;
   }
 
+  // Copy the piece's part of p.grad into its place in the bucket, unless it is there already (rows
+  // backward handed out, or p.grad is the view from the last step, e.g. of an unused parameter).
+  private copyIn(b: Bucket, piece: Piece): void {
+    const { p, offset, start, size } = piece;
+    if (piece.filled === size) return;
+    piece.filled = size;
+    const g = p.grad;
+    if (g === null) { b.flat.fill(0, offset, offset + size); return; } // unused on this rank: contributes zeros
+    if (g.data === this.gradViews.get(p) && g.offset === 0) return;
+    const src = g.isContiguous() ? g.data.subarray(g.offset + start, g.offset + start + size) : g.contiguous().data.subarray(start, start + size);
+    b.flat.set(src as FloatArray, offset);
+  }
+
   // Launch, in bucket order, every bucket whose gradients are all ready.
   private launchReady(force = false): void {
     while (this.nextLaunch < this.buckets.length) {
       const b = this.buckets[this.nextLaunch]!;
       if (!force && b.ready < b.params.length) return;
-      for (const { p, offset, start, size, filled } of b.params) {
-        if (filled === size) continue; // copied from the rows backward handed out
-        const g = p.grad;
-        if (g === null) { b.flat.fill(0, offset, offset + size); continue; } // unused on this rank: contributes zeros
-        const src = g.isContiguous() ? g.data.subarray(g.offset + start, g.offset + start + size) : g.contiguous().data.subarray(start, start + size);
-        b.flat.set(src as FloatArray, offset);
-      }
+      for (const piece of b.params) this.copyIn(b, piece);
       if (this.gradientScale !== 1) { const k = this.gradientScale; const f = b.flat; for (let i = 0; i < f.length; i++) f[i] = f[i]! * k; }
       const t = fromBuffer(b.flat, b.params[0]!.p.dtype, [b.flat.length]);
       b.pending = this.commHook ? this.commHook(t, this.group) : this.group.allReduce(t, 'avg');
@@ -322,7 +357,8 @@ export class DistributedDataParallel<M extends AnyModule = AnyModule> {
   }
 
   /**
-   * Awaits every bucket's reduction and sets each parameter's `.grad` to the average over ranks.
+   * Awaits every bucket's reduction and sets each parameter's `.grad` to the average over ranks: a
+   * view into its bucket (the next synced step overwrites it; clone it to keep it).
    * Call after backward and before the optimizer step, on every rank.
    * @example loss.backward(); await ddp.finishGradientSync(); opt.step();
    */
@@ -333,22 +369,17 @@ export class DistributedDataParallel<M extends AnyModule = AnyModule> {
     const unused = this.backwardSeen && !this.findUnusedParameters && !this.recomputes ? [...this.names].filter(([p]) => !this.readyParams.has(p)).map(([, n]) => n) : [];
     this.launchReady(true); // buckets not launched during backward go now, still in order
     try {
-      const out = new Map<Parameter, FloatArray>();
       for (const b of this.buckets) {
         const r = await b.pending;
         if (r === null || r.dtype !== b.params[0]!.p.dtype || r.size !== b.flat.length || r.shape.length !== 1) {
           throw new Error(`DistributedDataParallel: the comm hook must resolve with a 1-D ${b.params[0]!.p.dtype} tensor of ${b.flat.length} elements (the averaged bucket), got ${r === null ? 'nothing' : `${r.dtype} (${r.shape.join(', ')})`}`);
         }
-        const c = r.contiguous();
-        const avg = (c.data as FloatArray).subarray(c.offset, c.offset + c.size);
-        for (const { p, offset, start, size } of b.params) {
-          if (size === p.size) { out.set(p, avg.slice(offset, offset + size)); continue; }
-          let g = out.get(p);
-          if (g === undefined) { g = p.dtype === 'float64' ? new Float64Array(p.size) : new Float32Array(p.size); out.set(p, g); }
-          g.set(avg.subarray(offset, offset + size), start);
+        if (r.data !== b.flat || r.offset !== 0) { // a hook that resolved with a tensor of its own
+          const c = r.contiguous();
+          b.flat.set((c.data as FloatArray).subarray(c.offset, c.offset + c.size));
         }
       }
-      for (const [p, g] of out) p.grad = fromBuffer(g, p.dtype, p.shape);
+      for (const [p, view] of this.gradViews) p.grad = fromBuffer(view, p.dtype, p.shape);
     } finally {
       for (const b of this.buckets) {
         b.ready = 0; b.pending = null;

@@ -37,7 +37,7 @@ for (const [n, mode] of [[2, 'plain'], [3, 'plain'], [2, 'accumulate']] as const
     for (const r of res) assert.equal(r.code, 0, `rank ${r.rank} failed:\n${r.stderr}`);
     for (const r of res) {
       const o = lastJson<{ buckets: number[]; params: number[][]; identical: boolean; launched: number[]; stats: { steps: number; bytes: number; waitMs: number; overlapMs: number; totalWaitMs: number };
-        pieceBuckets: number[]; piecesIdentical: boolean; pieceParams: number[][]; fromRows: number[] }>(r);
+        pieceBuckets: number[]; piecesIdentical: boolean; pieceParams: number[][]; fromRows: number[]; views: { plain: number[][]; pieces: number[][] } }>(r);
       // cap 64 floats, reverse order: fc2.bias 3 + fc2.weight 24 + fc1.bias 8 = 35; fc1.weight 48 would pass 64
       assert.deepEqual(o.buckets, [35, 48]);
       assertClose(o.params, want, `rank ${r.rank}`);
@@ -55,6 +55,11 @@ for (const [n, mode] of [[2, 'plain'], [3, 'plain'], [2, 'accumulate']] as const
       assert.deepEqual(o.fromRows, Array(4).fill(mode === 'plain' ? 3 : 0));
       if (n === 2) assert.equal(o.piecesIdentical, true, `rank ${r.rank}: row pieces change the parameters on 2 ranks`);
       assertClose(o.pieceParams, want, `rank ${r.rank}, row pieces`);
+      // .grad is a view of its bucket, the same storage every step (parameters fc1.weight, fc1.bias,
+      // fc2.weight, fc2.bias): fc1.weight alone, the rest in the first bucket; with row pieces
+      // fc1.weight is one view over its pieces' buckets, fc1.bias a bucket of its own
+      assert.deepEqual(o.views.plain, Array(4).fill([0, 1, 1, 1]));
+      assert.deepEqual(o.views.pieces, Array(4).fill([2, 3, 4, 4]));
     }
   });
 }
@@ -63,7 +68,7 @@ test('DDP overlap: bf16 hook bit-identical, unused parameters refused or found, 
   const res = await runWorkers('ddp', 2, { args: ['extras'], timeoutMs: 100_000 });
   for (const r of res) assert.equal(r.code, 0, `rank ${r.rank} failed:\n${r.stderr}`);
   for (const r of res) {
-    const o = lastJson<{ bf16Identical: boolean; unusedError: string; spareGrad: number[]; findUnusedLaunched: number; buckets: number[]; secondError: string; checkpointIdentical: boolean }>(r);
+    const o = lastJson<{ bf16Identical: boolean; unusedError: string; spareGrad: number[]; findUnusedLaunched: number; buckets: number[]; secondError: string; checkpointIdentical: boolean; defaultBuckets: number[] }>(r);
     assert.equal(o.bf16Identical, true, `rank ${r.rank}: the bf16 hook with overlap differs from the end-of-backward path`);
     assert.match(o.unusedError, new RegExp(`rank ${r.rank}: backward gave no gradient to spare; .*findUnusedParameters: true`));
     assert.deepEqual(o.buckets, [35, 57]); // own parameters come first, so spare (9) is last in reverse order, with fc1.weight (48)
@@ -71,6 +76,7 @@ test('DDP overlap: bf16 hook bit-identical, unused parameters refused or found, 
     assert.equal(o.findUnusedLaunched, 2, 'with findUnusedParameters the bucket holding the unused parameter still starts during backward');
     assert.match(o.secondError, /a second backward\(\) before finishGradientSync\(\).*noSync/);
     assert.equal(o.checkpointIdentical, true, 'with checkpoint() and findUnusedParameters the averaged gradients equal the plain run\'s');
+    assert.deepEqual(o.defaultBuckets, [83], 'a model with under 2 MiB of gradients gets one bucket by default');
   }
 });
 

@@ -3,8 +3,9 @@
 // argv[2] === 'accumulate': each rank splits its share in two micro-batches, the first under noSync.
 // argv[2] === 'mismatch': rank 1 builds a different model (the cross-rank check must refuse it).
 // argv[2] === 'extras': comm hook, unused parameters, a second backward (see extras()).
-// plain and accumulate also train a replica with overlap off and one with fc1.weight reduced in row
-// pieces, and report whether they are bit-identical.
+// plain and accumulate also train a replica with overlap off (zeroing its gradients in place, in
+// their bucket views) and one with fc1.weight reduced in row pieces, and report whether they are
+// bit-identical, and which gradients share a bucket's storage (bucket views).
 import { Linear, Parameter, checkpoint, randn, type Sequential, type Tensor } from '../../../src/index.js';
 import { DistributedDataParallel, destroyProcessGroup, getRank, getWorldSize, initProcessGroup } from '../../../src/distributed/index.js';
 import { BATCH, STEPS, buildModel, data, loss, optimizer, params } from './ddp_common.js';
@@ -35,9 +36,13 @@ try {
   const pieces = buildModel(1000 + rank);
   const ddpPieces = await DistributedDataParallel.create(pieces, { bucketCapMB: 1 / 1024 / 4, gradChunkMB: 64 / 1024 / 1024 });
   const launched: number[] = [], fromRows: number[] = [];
+  // each parameter's .grad storage after finishGradientSync, numbered in order of first appearance,
+  // per step: the same every step when .grad is a view of its bucket
+  const storage = new Map<ArrayBufferLike, number>();
+  const views: Record<string, number[][]> = { plain: [], pieces: [] };
   for (const [m, d, opt] of [[model, ddp, optimizer(model)], [late, ddpLate, optimizer(late)], [pieces, ddpPieces, optimizer(pieces)]] as const) {
     for (let s = 0; s < STEPS; s++) {
-      opt.zeroGrad();
+      opt.zeroGrad(d !== ddpLate); // late: zero-filled in place (the bucket views stay .grad)
       if (mode === 'accumulate') {
         const half = share / 2;
         d.noSync(() => loss(m, x, y, from, from + half, 0.5).backward());
@@ -48,12 +53,20 @@ try {
       await d.finishGradientSync();
       if (d === ddp) launched.push(d.commStats().launchedInBackward);
       if (d === ddpPieces) fromRows.push(d.commStats().launchedFromRows);
+      if (d !== ddpLate) {
+        views[d === ddp ? 'plain' : 'pieces']!.push(m.parameters().map((p) => {
+          const g = p.grad!;
+          if (g.data.length !== p.size) return -1; // not a whole view of its own place
+          if (!storage.has(g.data.buffer)) storage.set(g.data.buffer, storage.size);
+          return storage.get(g.data.buffer)!;
+        }));
+      }
       opt.step();
     }
   }
   const same = (o: Sequential): boolean => params(model).every((a, i) => a.every((v, j) => Object.is(v, params(o)[i]![j])));
   console.log(JSON.stringify({ rank, buckets: ddp.bucketSizes, params: params(model), identical: same(late), launched, stats: ddp.commStats(),
-    pieceBuckets: ddpPieces.bucketSizes, piecesIdentical: same(pieces), pieceParams: params(pieces), fromRows }));
+    pieceBuckets: ddpPieces.bucketSizes, piecesIdentical: same(pieces), pieceParams: params(pieces), fromRows, views }));
   await destroyProcessGroup();
 } catch (e) {
   console.error(`ERROR: ${(e as Error).message}`);
@@ -104,5 +117,7 @@ async function extras(rank: number, share: number, x: Tensor, y: Tensor): Promis
   loss(d, x, y, from, from + share).backward();
   await dd.finishGradientSync();
   const checkpointIdentical = c.parameters().every((p, i) => Array.from(p.grad!.data).every((v, j) => Object.is(v, d.parameters()[i]!.grad!.data[j])));
-  return { bf16Identical, unusedError, spareGrad, findUnusedLaunched, buckets: df.bucketSizes, secondError, checkpointIdentical };
+  // default caps: a model this small (83 parameters, under 2 MiB of gradients) gets one bucket
+  const defaultBuckets = (await DistributedDataParallel.create(buildModel(1000 + rank))).bucketSizes;
+  return { bf16Identical, unusedError, spareGrad, findUnusedLaunched, buckets: df.bucketSizes, secondError, checkpointIdentical, defaultBuckets };
 }
