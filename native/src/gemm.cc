@@ -17,8 +17,6 @@
 #include <cstdlib>
 #include <cstring>
 
-#include <xmmintrin.h>
-
 #if defined(__linux__)
 #include <sys/mman.h>
 #include <unistd.h>
@@ -219,11 +217,12 @@ void pack_panels(const GemmIsa* gi, const T* s, long sl, long sp, long lines, lo
 // ~10% of a single-threaded 1024^3 product in page faults. The write here is an atomic OR with 0
 // (value unchanged, and harmless even if another thread wrote the word meanwhile); resident pages
 // (found with mincore, one call per 2 MiB) are not touched at all. Linux only; elsewhere a no-op.
+constexpr uintptr_t kPrefaultChunk = uintptr_t(2) << 20;  // a transparent huge page
 void prefault_output(void* p, size_t bytes) {
 #if defined(__linux__)
   static const long psz = sysconf(_SC_PAGESIZE);
   const uintptr_t lo = reinterpret_cast<uintptr_t>(p), hi = lo + bytes;
-  const uintptr_t chunk = uintptr_t(2) << 20;  // a transparent huge page
+  const uintptr_t chunk = kPrefaultChunk;
   if (psz <= 0 || chunk / uintptr_t(psz) > 512) return;
   unsigned char vec[512];
   // per 2 MiB-aligned chunk: [c0, c1) is the part of the output's pages inside it
@@ -257,7 +256,6 @@ void prefault_output(void* p, size_t bytes) {
 
 // Outputs below this size are not prefaulted (a few pages: the check would cost more than it saves).
 constexpr size_t kPrefaultMin = size_t(256) << 10;
-constexpr uintptr_t kPrefaultChunk = uintptr_t(2) << 20;
 // The prefault of an output of `bytes` bytes at p as tasks, one per 2 MiB-aligned chunk (so the
 // faults of a parallel product are taken by all its threads): the number of tasks, and task t.
 inline long prefault_tasks(const void* p, size_t bytes) {
@@ -280,7 +278,7 @@ inline void prefetch_part(const void* p, long bytes, long part, long parts) {
   const char* c = static_cast<const char*>(p);
   const long lines = (bytes + 63) / 64;
   const long l0 = lines * part / parts, l1 = lines * (part + 1) / parts;
-  for (long l = l0; l < l1; l++) _mm_prefetch(c + l * 64, _MM_HINT_T1);
+  for (long l = l0; l < l1; l++) __builtin_prefetch(c + l * 64, 0, 2);  // read, into L2 (prefetcht1 on x86)
 }
 
 // One MR x NR tile of C (mr <= MR rows, nr <= NR columns of it inside C): the micro-kernel straight
