@@ -17,6 +17,11 @@
 #include <cstdlib>
 #include <cstring>
 
+#if defined(__linux__)
+#include <sys/mman.h>
+#include <unistd.h>
+#endif
+
 #include "common.h"
 #include "gemm_isa.h"
 #include "threadpool.h"
@@ -203,6 +208,79 @@ void pack_panels(const GemmIsa* gi, const T* s, long sl, long sp, long lines, lo
   }
 }
 
+// Faults in the pages of a contiguous output of `bytes` bytes at p that the process has never
+// touched, each with one write access, before the kernels read it. The callers of the C += A B
+// entry points hand in zeroed storage, and a large zeroed allocation is often fresh memory (calloc
+// skips the memset of pages the kernel maps zeroed): the micro-kernel's first access to such a
+// page is then a read, which maps the shared zero page, and its store a second, copy-on-write fault
+// that allocates the page (and rules out a transparent huge page there). A 4 MiB output then cost
+// ~10% of a single-threaded 1024^3 product in page faults. The write here is an atomic OR with 0
+// (value unchanged, and harmless even if another thread wrote the word meanwhile); resident pages
+// (found with mincore, one call per 2 MiB) are not touched at all. Linux only; elsewhere a no-op.
+constexpr uintptr_t kPrefaultChunk = uintptr_t(2) << 20;  // a transparent huge page
+void prefault_output(void* p, size_t bytes) {
+#if defined(__linux__)
+  static const long psz = sysconf(_SC_PAGESIZE);
+  const uintptr_t lo = reinterpret_cast<uintptr_t>(p), hi = lo + bytes;
+  const uintptr_t chunk = kPrefaultChunk;
+  if (psz <= 0 || chunk / uintptr_t(psz) > 512) return;
+  unsigned char vec[512];
+  // per 2 MiB-aligned chunk: [c0, c1) is the part of the output's pages inside it
+  for (uintptr_t base = lo & ~(chunk - 1); base < hi; base += chunk) {
+    const uintptr_t c0 = base > lo ? base : lo & ~uintptr_t(psz - 1);
+    const uintptr_t c1 = base + chunk < hi ? base + chunk : hi;
+    const long pages = long((c1 - c0 + psz - 1) / psz);
+    if (mincore(reinterpret_cast<void*>(c0), size_t(c1 - c0), vec) != 0) return;
+    bool again = false;
+    if (base >= lo && base + chunk <= hi) {  // a whole 2 MiB chunk of the output, none of it resident: one huge page
+      bool none = true;
+      for (long i = 0; i < pages && none; i++) none = (vec[i] & 1) == 0;
+      if (none) madvise(reinterpret_cast<void*>(base), chunk, MADV_HUGEPAGE);
+    }
+    for (long i = 0; i < pages; i++) {
+      if (vec[i] & 1) continue;
+      uintptr_t at = c0 + uintptr_t(i) * psz;
+      if (at < lo) at = lo;
+      __atomic_fetch_or(reinterpret_cast<unsigned*>(at & ~uintptr_t(3)), 0u, __ATOMIC_RELAXED);
+      // after the chunk's first fault, look again once: a transparent huge page may have mapped the rest
+      if (!again && i + 1 < pages) {
+        again = true;
+        if (mincore(reinterpret_cast<void*>(c0), size_t(c1 - c0), vec) != 0) return;
+      }
+    }
+  }
+#else
+  (void)p; (void)bytes;
+#endif
+}
+
+// Outputs below this size are not prefaulted (a few pages: the check would cost more than it saves).
+constexpr size_t kPrefaultMin = size_t(256) << 10;
+// The prefault of an output of `bytes` bytes at p as tasks, one per 2 MiB-aligned chunk (so the
+// faults of a parallel product are taken by all its threads): the number of tasks, and task t.
+inline long prefault_tasks(const void* p, size_t bytes) {
+  if (bytes < kPrefaultMin) return 0;
+  const uintptr_t lo = reinterpret_cast<uintptr_t>(p);
+  return long(((lo + bytes + kPrefaultChunk - 1) / kPrefaultChunk) - lo / kPrefaultChunk);
+}
+inline void prefault_task(void* p, size_t bytes, long t) {
+  const uintptr_t lo = reinterpret_cast<uintptr_t>(p), hi = lo + bytes;
+  uintptr_t a = (lo / kPrefaultChunk + uintptr_t(t)) * kPrefaultChunk, b = a + kPrefaultChunk;
+  if (a < lo) a = lo;
+  if (b > hi) b = hi;
+  if (a < b) prefault_output(reinterpret_cast<void*>(a), size_t(b - a));
+}
+
+// Part `part` of `parts` of a packed block of `bytes` bytes at p, prefetched into L2: the driver
+// spreads the next A~ micro-panel's lines over the current row of tiles' kernel calls, so it is in
+// L2 (not L3 or memory) when its row starts.
+inline void prefetch_part(const void* p, long bytes, long part, long parts) {
+  const char* c = static_cast<const char*>(p);
+  const long lines = (bytes + 63) / 64;
+  const long l0 = lines * part / parts, l1 = lines * (part + 1) / parts;
+  for (long l = l0; l < l1; l++) __builtin_prefetch(c + l * 64, 0, 2);  // read, into L2 (prefetcht1 on x86)
+}
+
 // One MR x NR tile of C (mr <= MR rows, nr <= NR columns of it inside C): the micro-kernel straight
 // into C when the tile is whole; an edge tile goes through the ISA's edge kernel (float32, full
 // width: straight into C, computing only the rows it needs) or a zeroed scratch tile.
@@ -261,8 +339,11 @@ void gemm_block(const KernelTable* t, long m, long n, long k, const T* a, long s
             pack_panels(gi, a + (ic + ir) * sam + pc * sak, sam, sak, mr, kc, MR, pa);
             ap = pa;
           }
+          const long njr = (nc + NR - 1) / NR;
+          const bool pfA = !aLate && ir + MR < mc;
           for (long jr = 0; jr < nc; jr += NR) {
             const long nr = nc - jr < NR ? nc - jr : NR;
+            if (pfA) prefetch_part(ap + MR * kc, long(sizeof(T)) * MR * kc, jr / NR, njr);
             micro_tile(gi, ukr, MR, NR, kc, mr, nr, ap, pb + jr * kc, c + (ic + ir) * ldc + jc + jr, ldc);
           }
         }
@@ -407,8 +488,10 @@ void Plan<T>::tile(long task) const {
       if (aLate) { pack_panels(gi, A() + i0 * sam + p0 * sak, sam, sak, mr, kc, MR, panel); ap = panel; }
       else ap = pak + i0 * kc;
       if (first && (bias != nullptr || overwrite)) fill_bias(C() + i0 * ldc + jb, ldc, mr, je - jb, bias ? Bias() + jb * sbias : Bias(), sbias);
+      const bool pfA = !aLate && ip + 1 < ip1;  // the next A~ micro-panel into L2, over this row's kernel calls
       for (long jp = jp0; jp < jp1; jp++) {
         const long j0 = jp * NR, nr = n - j0 < NR ? n - j0 : NR;
+        if (pfA) prefetch_part(ap + MR * kc, long(sizeof(T)) * MR * kc, jp - jp0, jp1 - jp0);
         micro_tile(gi, ukr, MR, NR, kc, mr, nr, ap, pbk + j0 * kc, C() + i0 * ldc + j0, ldc);
       }
       if (last && relu) relu_block(C() + i0 * ldc + jb, ldc, mr, je - jb);
@@ -441,7 +524,10 @@ void gemm_multi_t(const GemmOp* ops, int nops, long nside, const std::function<v
     for (int i = 0; i < nops; i += kMaxPlans) gemm_multi_t<T>(ops + i, nops - i < kMaxPlans ? nops - i : kMaxPlans, i == 0 ? nside : 0, side);
     return;
   }
+  // C += A B reads C first: its never-touched pages are faulted in with a write (prefault_output)
+  auto cBytes = [&](const GemmOp& o) { return o.bias == nullptr && !o.overwrite && o.m > 0 && o.n > 0 && o.k > 0 ? sizeof(T) * size_t((o.m - 1) * o.ldc + o.n) : size_t(0); };
   if (nt == 1 || flops < kParallelFlops) {
+    for (int i = 0; i < nops; i++) if (cBytes(ops[i]) >= kPrefaultMin) prefault_output(ops[i].c, cBytes(ops[i]));
     for (long s = 0; s < nside; s++) (*side)(s);
     for (int i = 0; i < nops; i++) if (ops[i].m > 0 && ops[i].n > 0) gemm_serial<T>(t, ops[i]);
     return;
@@ -457,11 +543,20 @@ void gemm_multi_t(const GemmOp* ops, int nops, long nside, const std::function<v
     p.init(t, np, nt);
     np++;
   }
-  long packAt[kMaxPlans + 1], tileAt[kMaxPlans + 1];
-  packAt[0] = nside; tileAt[0] = 0;
+  // phase 1: the side tasks, each plan's prefault tasks (a few per product), then its packing tasks
+  long packAt[kMaxPlans + 1], tileAt[kMaxPlans + 1], faultAt[kMaxPlans + 1];
+  packAt[0] = nside; tileAt[0] = 0; faultAt[0] = nside;
+  for (int i = 0; i < np; i++) faultAt[i + 1] = faultAt[i] + prefault_tasks(plans[i].c, cBytes(plans[i]));
+  packAt[0] = faultAt[np];
   for (int i = 0; i < np; i++) { packAt[i + 1] = packAt[i] + plans[i].npack(); tileAt[i + 1] = tileAt[i] + plans[i].ntiles(); }
   run_tasks(packAt[np], [&](long task) {
     if (task < nside) { (*side)(task); return; }
+    if (task < faultAt[np]) {
+      int i = 0;
+      while (task >= faultAt[i + 1]) i++;
+      prefault_task(plans[i].c, cBytes(plans[i]), task - faultAt[i]);
+      return;
+    }
     int i = 0;
     while (task >= packAt[i + 1]) i++;
     plans[i].pack(task - packAt[i]);
@@ -484,6 +579,7 @@ void gemm(const GemmArgs& g, const T* a, const T* b, T* c) {
   if (g.batch > 1 && nt > 1 && (g.batch >= 4L * nt || flops < 4 * kParallelFlops)) {
     const long grain = flops >= kParallelFlops ? 1 : long(kParallelFlops / flops) + 1;
     parallel_for(g.batch, grain, [&](long b0, long b1) {
+      if (sizeof(T) * size_t((b1 - b0) * mn) >= kPrefaultMin) prefault_output(c + b0 * mn, sizeof(T) * size_t((b1 - b0) * mn));
       for (long bi = b0; bi < b1; bi++)
         gemm_block(t, g.m, g.n, g.k, a + bi * g.sab, g.sam, g.sak, b + bi * g.sbb, g.sbk, g.sbn, c + bi * mn, g.n);
     });
@@ -493,7 +589,11 @@ void gemm(const GemmArgs& g, const T* a, const T* b, T* c) {
     const T* ab = a + bi * g.sab;
     const T* bb = b + bi * g.sbb;
     T* cb = c + bi * mn;
-    if (nt == 1 || flops < kParallelFlops) { gemm_block(t, g.m, g.n, g.k, ab, g.sam, g.sak, bb, g.sbk, g.sbn, cb, g.n); continue; }
+    if (nt == 1 || flops < kParallelFlops) {
+      if (sizeof(T) * size_t(mn) >= kPrefaultMin) prefault_output(cb, sizeof(T) * size_t(mn));
+      gemm_block(t, g.m, g.n, g.k, ab, g.sam, g.sak, bb, g.sbk, g.sbn, cb, g.n);
+      continue;
+    }
     GemmOp o{};
     o.m = g.m; o.n = g.n; o.k = g.k;
     o.a = ab; o.sam = g.sam; o.sak = g.sak;

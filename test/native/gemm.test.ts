@@ -6,6 +6,7 @@
 // and partial width), attention's 64 x 64 tiles, and products just above the parallel threshold.
 // The shapes also reach the AVX2 kernel's K tail (K not a multiple of its unroll by 4: 5, 70, 20..79)
 // and the 5..7-row packing transposes (row-major A with M = 5, 11; transposed B with N = 45, 70).
+// Outputs from 256 KiB up go through the page prefault (fresh storage written before it is read).
 // Tolerance: the classic (K + 2) * eps * sum |a| |b| bound.
 
 import assert from 'node:assert/strict';
@@ -91,6 +92,13 @@ describe('native GEMM driver paths vs reference', { skip }, () => {
         check(`${path}/${threads}t overlapping`, kind, operand(r, kind, 9, 17, 'overlapRows'), operand(r, kind, 17, 35, 'overlapRows'));
         check(`${path}/${threads}t overlapping big`, kind, operand(r, kind, 150, 300, 'overlapRows'), operand(r, kind, 300, 70, 'overlapRows'));
       }
+    });
+  });
+
+  test('outputs from 256 KiB up (their never-touched pages faulted in with a write before the kernels)', () => {
+    forEachSetting((path, threads) => {
+      const r = rng(341 + threads);
+      for (const kind of KINDS) check(`${path}/${threads}t large output`, kind, operand(r, kind, 270, 7, 'row'), operand(r, kind, 7, 261, 'trans'));
     });
   });
 
