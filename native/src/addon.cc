@@ -25,11 +25,11 @@ namespace {
 
 using namespace ts;
 
-constexpr int kAbiVersion = 10;  // must match ABI_VERSION in src/backends/native/addon.ts (4: one view
+constexpr int kAbiVersion = 11;  // must match ABI_VERSION in src/backends/native/addon.ts (4: one view
                                 // format for every entry point, embedding included; 5: maxPool2d, conv2d;
                                 // 6: int8Linear, int8 paths, quantizePerTensor, floatRange; 7: int8Conv2d, avxvnni;
                                 // 8: conv2d groups (one branch) or int8MaxPool2d (another); 9: both;
-                                // 10: int8QuantizeDynamic)
+                                // 10: int8QuantizeDynamic; 11: matmul's overwrite flag)
 
 // setNumThreads(n)
 void SetNumThreads(Call& c) {

@@ -570,35 +570,42 @@ void gemm_multi_t(const GemmOp* ops, int nops, long nside, const std::function<v
 
 template <class T>
 void gemm(const GemmArgs& g, const T* a, const T* b, T* c) {
-  if (g.batch <= 0 || g.m <= 0 || g.n <= 0 || g.k <= 0) return;
+  if (g.batch <= 0 || g.m <= 0 || g.n <= 0) return;
+  if (g.k <= 0) {  // an empty sum: C += 0 leaves C, C = A B is zeros
+    if (g.overwrite) std::memset(c, 0, sizeof(T) * size_t(g.batch * g.m * g.n));
+    return;
+  }
   const KernelTable* t = active();
   const double flops = 2.0 * double(g.m) * double(g.n) * double(g.k);
   const int nt = in_parallel_job() ? 1 : num_threads();
   const long mn = g.m * g.n;
+  // One batch's product on the calling thread: C = A B zero-fills its tile rows first (in cache,
+  // no page is read before it is written); C += A B faults never-touched pages in with a write.
+  auto serial = [&](long bi) {
+    T* cb = c + bi * mn;
+    if (g.overwrite) std::memset(cb, 0, sizeof(T) * size_t(mn));
+    else if (sizeof(T) * size_t(mn) >= kPrefaultMin) prefault_output(cb, sizeof(T) * size_t(mn));
+    gemm_block(t, g.m, g.n, g.k, a + bi * g.sab, g.sam, g.sak, b + bi * g.sbb, g.sbk, g.sbn, cb, g.n);
+  };
   // Several products, each too small to split well: one batch per task.
   if (g.batch > 1 && nt > 1 && (g.batch >= 4L * nt || flops < 4 * kParallelFlops)) {
     const long grain = flops >= kParallelFlops ? 1 : long(kParallelFlops / flops) + 1;
     parallel_for(g.batch, grain, [&](long b0, long b1) {
-      if (sizeof(T) * size_t((b1 - b0) * mn) >= kPrefaultMin) prefault_output(c + b0 * mn, sizeof(T) * size_t((b1 - b0) * mn));
-      for (long bi = b0; bi < b1; bi++)
-        gemm_block(t, g.m, g.n, g.k, a + bi * g.sab, g.sam, g.sak, b + bi * g.sbb, g.sbk, g.sbn, c + bi * mn, g.n);
+      for (long bi = b0; bi < b1; bi++) serial(bi);
     });
     return;
   }
   for (long bi = 0; bi < g.batch; bi++) {
-    const T* ab = a + bi * g.sab;
-    const T* bb = b + bi * g.sbb;
-    T* cb = c + bi * mn;
     if (nt == 1 || flops < kParallelFlops) {
-      if (sizeof(T) * size_t(mn) >= kPrefaultMin) prefault_output(cb, sizeof(T) * size_t(mn));
-      gemm_block(t, g.m, g.n, g.k, ab, g.sam, g.sak, bb, g.sbk, g.sbn, cb, g.n);
+      serial(bi);
       continue;
     }
     GemmOp o{};
     o.m = g.m; o.n = g.n; o.k = g.k;
-    o.a = ab; o.sam = g.sam; o.sak = g.sak;
-    o.b = bb; o.sbk = g.sbk; o.sbn = g.sbn;
-    o.c = cb; o.ldc = g.n;
+    o.a = a + bi * g.sab; o.sam = g.sam; o.sak = g.sak;
+    o.b = b + bi * g.sbb; o.sbk = g.sbk; o.sbn = g.sbn;
+    o.c = c + bi * mn; o.ldc = g.n;
+    o.overwrite = g.overwrite;
     gemm_multi_t<T>(&o, 1, 0, nullptr);
   }
 }

@@ -1,6 +1,7 @@
 // Batched strided GEMM: C[b] += A[b] (M x K) * B[b] (K x N) for every batch b, any element strides
 // (so transposed and broadcast operands need no copies). C is contiguous row-major (M x N) per batch
-// with batch stride M*N, and must be initialized by the caller (zeros, or a broadcast bias).
+// with batch stride M*N, and must be initialized by the caller (zeros, or a broadcast bias), unless
+// GemmArgs::overwrite asks for C = A B (then C may be uninitialized; K = 0 writes zeros).
 #pragma once
 #include <functional>
 
@@ -10,6 +11,7 @@ struct GemmArgs {
   long batch, m, n, k;
   long sab, sam, sak;  // A strides (batch, row, col), elements
   long sbb, sbk, sbn;  // B strides
+  bool overwrite = false;  // C = A B: C's old contents are never read (uninitialized storage is fine)
 };
 
 void gemm_f32(const GemmArgs& g, const float* a, const float* b, float* c);

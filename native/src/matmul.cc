@@ -25,11 +25,13 @@ void run_gemm(const GemmArgs& g, const ViewDesc& a, const ViewDesc& b, void* out
 
 // ---- entry points (declared in binding.h; addon.cc exports them)
 
-// matmul(a, b, meta, out): out (B, M, N) contiguous, zero-filled by the caller (C += A B)
+// matmul(a, b, meta, out, overwrite?): out (B, M, N) contiguous; out = a @ b when `overwrite` (out
+// may be uninitialized storage), else out += a @ b (out zero-filled by the caller, or a sum to add to)
 void Matmul(Call& c) {
   c.meta(2);
   const ViewDesc a = c.view(0, "a"), b = c.view(1, "b");
-  const GemmArgs g = gemm_args(c, a, b);
+  GemmArgs g = gemm_args(c, a, b);
+  g.overwrite = c.has(4) && c.flag(4);
   run_gemm(g, a, b, c.out(3, a.dtype, g.batch * g.m * g.n));
 }
 

@@ -4,7 +4,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { matmul, reshape, arange, tensor, transpose } from '../../src/index.js';
+import { matmul, reshape, arange, tensor, transpose, full, zeros } from '../../src/index.js';
+import { beginScope, endScope, poolStats } from '../../src/backend/pool.js';
 import { assertClose, tabulate, vals } from '../core/helpers.js';
 
 test('2-D @ 2-D', () => {
@@ -88,4 +89,35 @@ test('dtypes: int32 stays int32; float32 with float64 -> float64', () => {
   const f = matmul(tensor([[0.1]], { dtype: 'float64' }), tensor([[3]]));
   assert.equal(f.dtype, 'float64');
   assertClose(f, [0.30000000000000004], 'f64', 0, 0); // 0.1 * 3 in doubles, not rounded to float32
+});
+
+test('the product overwrites reused storage: an empty inner dimension gives zeros, a full one no stale sums', () => {
+  // Outputs come from the storage pool uninitialized (native: C = A B, never C += A B), so a buffer
+  // released with other values in it must not leak into the next product.
+  const stale = (rows: number, cols: number): void => {
+    beginScope();
+    const t = matmul(full([rows, 3], 7), full([3, cols], 7)); // every element 147
+    assert.equal(vals(t)[0], 147);
+    endScope(new Set()); // hands t's buffer back to the free lists
+  };
+  stale(64, 96);
+  beginScope();
+  const before = poolStats().reused;
+  const z = matmul(zeros([64, 0]), zeros([0, 96])); // (64, 0) @ (0, 96): all zeros
+  const reused = poolStats().reused - before;
+  const p = matmul(full([64, 5], 1), full([5, 96], 2)); // every element 10, not 147 + 10
+  endScope();
+  assert.deepEqual(z.shape, [64, 96]);
+  assert.ok(vals(z).every((v) => v === 0), 'empty sum must be zeros');
+  assert.ok(vals(p).every((v) => v === 10), 'product must not add to stale storage');
+  // 192 x 192 x 192 takes the parallel tile path of the native GEMM (and batched (3, ...) the per-batch one)
+  stale(192, 192);
+  beginScope();
+  const big = matmul(full([192, 192], 1), full([192, 192], 0.5));
+  const bat = matmul(full([3, 8, 4], 1), full([3, 4, 8], 0.25));
+  endScope();
+  assert.ok(vals(big).every((v) => v === 96));
+  assert.ok(vals(bat).every((v) => v === 1));
+  // the native backend takes matmul outputs from the pool (the reference one allocates zeroed arrays)
+  if (process.env.TENSORSLIM_BACKEND !== 'reference' && process.env.TENSORSLIM_POOL_MB !== '0') assert.ok(reused >= 1, 'the empty product was served from the pool');
 });

@@ -32,7 +32,8 @@ export interface NativeAddon {
   conv2dForward(x: TypedArray, w: TypedArray, bias: TypedArray | null, meta: Float64Array, out: TypedArray): void;
   /** Its gradients (dx zeroed; dw, db every element written); meta = views of dy, x and weight, then the geometry. */
   conv2dBackward(dy: TypedArray, x: TypedArray, w: TypedArray, meta: Float64Array, dx: TypedArray | null, dw: TypedArray | null, db: TypedArray | null): void;
-  matmul(a: TypedArray, b: TypedArray, meta: Float64Array, out: TypedArray): void;
+  /** out += a @ b (batched, any strides), or out = a @ b when `overwrite` (out may then be uninitialized storage). */
+  matmul(a: TypedArray, b: TypedArray, meta: Float64Array, out: TypedArray, overwrite?: boolean): void;
   linear(x: TypedArray, w: TypedArray, bias: TypedArray | null, meta: Float64Array, relu: boolean, out: TypedArray): void;
   /** linearChain(meta, out, x, w0, b0 | null, w1, b1 | null, ...): L linear layers in one call (native/src/linear.cc); absent in addon builds that predate it. */
   linearChain?(meta: Float64Array, out: TypedArray, x: TypedArray, ...weightsAndBiases: (TypedArray | null)[]): void;
@@ -103,7 +104,7 @@ export interface NativeAddon {
   readonly abiVersion: number;
 }
 
-const ABI_VERSION = 10;  // kAbiVersion in native/src/addon.cc (4: one view format for every entry point, embedding included; 5: maxPool2d, conv2d; 6: int8Linear; 7: int8Conv2d, avxvnni; 8: conv2d groups or int8MaxPool2d; 9: both; 10: int8QuantizeDynamic)
+const ABI_VERSION = 11;  // kAbiVersion in native/src/addon.cc (4: one view format for every entry point, embedding included; 5: maxPool2d, conv2d; 6: int8Linear; 7: int8Conv2d, avxvnni; 8: conv2d groups or int8MaxPool2d; 9: both; 10: int8QuantizeDynamic; 11: matmul's overwrite flag)
 
 /** The package root: the nearest directory above this file holding native/binding.gyp. */
 function packageRoot(): string | null {

@@ -183,8 +183,10 @@ function makeBackend(n: NativeAddon): NativeBackend {
   function matmul(a: View, b: View, outDtype: DType): TypedArray {
     const dt = dtypeOfArray(a.data);
     if (!isFloatArray(a.data) || dtypeOfArray(b.data) !== dt || outDtype !== dt) return ref.matmul(a, b, outDtype);
-    const out = allocate(outDtype, a.shape[0]! * a.shape[1]! * b.shape[2]!);
-    n.matmul(a.data, b.data, packViews(a, b), out);
+    // pooled, uninitialized storage: the kernel writes every element (C = A B), so a reused buffer
+    // costs no zero fill and no page faults (a fresh zeroed one did: docs/NATIVE.md, session 6)
+    const out = allocateUninit(outDtype, a.shape[0]! * a.shape[1]! * b.shape[2]!);
+    n.matmul(a.data, b.data, packViews(a, b), out, true);
     return out;
   }
 
