@@ -12,6 +12,7 @@ import { TensorslimError } from '../core/errors.js';
 import { Tensor, type GradNode } from '../core/tensor.js';
 import { add, add_, clone, reshape, sum, to, detach } from '../ops/index.js';
 import { getGradRule, type GradChunks, type GradContext, type GradRule } from './registry.js';
+import { noteHandedOut, noteRecorded } from './tidy.js';
 
 interface Edge {
   readonly node: Node | null;      // producer of this input, or null for a leaf / constant
@@ -132,9 +133,15 @@ function recorder(kernel: string, inputs: readonly Tensor[], output: Tensor, att
     shape: t.shape,
     dtype: t.dtype,
   }));
-  output.gradFn = new Node(kernel, rule, edges, attrs, inputs, output);
+  const node = new Node(kernel, rule, edges, attrs, inputs, output);
+  output.gradFn = node;
   output.requiresGrad = true;
+  noteRecorded(inputs, output, node, passDepth > 0);   // step scopes (tidy.ts) release what they can prove dead
 }
+
+// backward passes running now (a node recorded inside one belongs to a createGraph graph or a
+// checkpoint's recomputation, never to the step's forward)
+let passDepth = 0;
 
 setRecorder(recorder);
 
@@ -311,7 +318,12 @@ function propagate(seeds: ReadonlyArray<readonly [Tensor, Tensor]>, opts: Backwa
     if (!retain) for (const node of order) node.saved = null;   // nodes that got no gradient
     for (const [t, g] of toLeafLater) toLeaf(t, g);
   };
-  if (opts.createGraph) enableGrad(run); else noGrad(run);
+  passDepth++;
+  try {
+    if (opts.createGraph) enableGrad(run); else noGrad(run);
+  } finally {
+    passDepth--;
+  }
 }
 
 function seedFor(op: string, t: Tensor, gradient: Tensor | undefined): Tensor {
@@ -347,21 +359,23 @@ export function backward(t: Tensor, gradient?: Tensor, opts: BackwardOptions = {
  * @example const kept = backwardKept(y, dy);
  */
 export function backwardKept(t: Tensor, gradient?: Tensor, opts: BackwardOptions = {}): Set<ArrayBufferLike> | undefined {
-  const seed = seedFor('backward', t, gradient);
   // The pass's temporaries go back to the storage pool as soon as they are dead (propagate's sweep)
-  // and at the end; with createGraph they are part of the new graph, so they stay the garbage collector's.
+  // and at the end (the implicit seed of a scalar too); with createGraph they are part of the new
+  // graph, so they stay the garbage collector's.
   const track = !opts.createGraph;
   if (track) beginScope();
   const sunk: Tensor[] = [];  // each leaf's gradient as handed to its hooks (they may keep it)
   const leaves: Tensor[] = [];
   let kept: Set<ArrayBufferLike> | undefined;
   try {
+    const seed = seedFor('backward', t, gradient);
     backwardInner(t, seed, opts, sunk, leaves, track ? new Set() : undefined);
     // kept: what the hooks saw and what .grad holds now (a hook may have replaced it)
     if (track) kept = keepSet([...sunk, ...leaves.map((l) => l.grad)]);
   } finally {
     if (track) endScope(kept);
   }
+  noteHandedOut(kept ?? keepSet(leaves.map((l) => l.grad)));   // open step scopes must not release the gradients
   return kept;
 }
 
@@ -415,11 +429,11 @@ function backwardInner(t: Tensor, seed: Tensor, opts: BackwardOptions, sunk: Ten
  * @example const [dx] = grad([y.sum()], [x]);
  */
 export function grad(outputs: readonly Tensor[], inputs: readonly Tensor[], opts: BackwardOptions & { gradOutputs?: readonly Tensor[] } = {}): (Tensor | null)[] {
-  const seeds = outputs.map((o, i) => [o, seedFor('grad', o, opts.gradOutputs?.[i])] as const);
   const track = !opts.createGraph;  // as in backward(): the temporaries go back to the storage pool
   if (track) beginScope();
   let result: (Tensor | null)[] | undefined;
   try {
+    const seeds = outputs.map((o, i) => [o, seedFor('grad', o, opts.gradOutputs?.[i])] as const);
     const leafGrads = new Map<Tensor, Tensor>();
     const capture = new Map<Node, Tensor | undefined>();
     for (const x of inputs) if (x.gradFn instanceof Node) capture.set(x.gradFn, undefined);
@@ -431,6 +445,7 @@ export function grad(outputs: readonly Tensor[], inputs: readonly Tensor[], opts
       escaped?.add(sum.data.buffer);
     }, capture as Map<Node, Tensor>, undefined, undefined, escaped);
     result = inputs.map((x) => (x.gradFn instanceof Node ? capture.get(x.gradFn) ?? null : leafGrads.get(x) ?? null));
+    noteHandedOut(keepSet(result));
     return result;
   } finally {
     if (track) endScope(result ? keepSet(result) : undefined);
