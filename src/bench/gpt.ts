@@ -41,6 +41,8 @@ export interface GptBenchOptions {
   fusedLoss?: boolean;
   /** Run each step in a step scope (tidy(), releaseGrads) so it reuses the last step's storage (default true). */
   stepScope?: boolean;
+  /** Called right before and right after the timed steps (a benchmark's counters: GC, the pool's). */
+  onTimed?: (phase: 'begin' | 'end') => void;
   /** Model overrides (default: nLayer 4, nEmbd 256, nHead 4, blockSize 128, vocabSize 256). */
   model?: Partial<Omit<GptConfig, 'arch'>>;
 }
@@ -109,9 +111,11 @@ export function benchGpt(opts: GptBenchOptions = {}): GptBenchResult {
   // the step's activations and last gradients go back to the storage pool (autograd/tidy.ts)
   const step = scoped ? (): void => tidy(body, { roots: [model], releaseGrads: true }) : body;
   for (let i = 0; i < warmup; i++) step();
+  opts.onTimed?.('begin');
   const c0 = process.cpuUsage();
   const times = timeSteps(step, 0, steps);
   const cpu = process.cpuUsage(c0);
+  opts.onTimed?.('end');
   const machine = machineInfo();
   const stepMs = median(times);
   return {
