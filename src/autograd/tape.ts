@@ -174,19 +174,26 @@ function collect(roots: readonly Node[]): Node[] {
   return [...seen].sort((a, b) => b.seq - a.seq);
 }
 
-function contextFor(node: Node, gradChunks: (i: number) => GradChunks | null = () => null, exclusiveLeafGrad?: (i: number) => Tensor | null): GradContext {
+// A node's saved tensors, when they are still there and unchanged; throws otherwise.
+function checkSaved(node: Node): NonNullable<Node['saved']> {
   const saved = node.saved;
   if (!saved) {
     throw new TensorslimError('backward', `trying to backward through the graph a second time (kernel '${node.kernel}'); pass { retainGraph: true } to the first backward()`);
   }
-  saved.inputs.forEach((t, i) => {
+  for (let i = 0; i < saved.inputs.length; i++) {
+    const t = saved.inputs[i];
     if (t && t.version !== saved.versions[i]) {
       throw new TensorslimError('backward', `an input of '${node.kernel}' saved for backward was modified in place (version ${saved.versions[i]} -> ${t.version}); clone it before writing`);
     }
-  });
+  }
   if (saved.output && saved.output.version !== saved.outVersion) {
     throw new TensorslimError('backward', `the output of '${node.kernel}' saved for backward was modified in place; clone it before writing`);
   }
+  return saved;
+}
+
+function contextFor(node: Node, gradChunks: (i: number) => GradChunks | null = () => null, exclusiveLeafGrad?: (i: number) => Tensor | null): GradContext {
+  const saved = checkSaved(node);
   return {
     attrs: node.attrs,
     inputShapes: node.edges.map((e) => e.shape),
@@ -232,7 +239,7 @@ function propagate(seeds: ReadonlyArray<readonly [Tensor, Tensor]>, opts: Backwa
     }
     const order = collect(roots);
     // Check every node first, so a stale or freed graph fails before any gradient is written.
-    for (const node of order) contextFor(node);
+    for (const node of order) checkSaved(node);
     // Leaf gradients are summed here (in node order, as before) and handed out as soon as they are
     // final: `pending` counts each leaf's edges from the nodes still to run (plus a seed that is the
     // leaf itself); when it reaches 0 the leaf's sum is complete and goes to `sink` at once, so its
