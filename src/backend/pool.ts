@@ -9,6 +9,11 @@
 // of the pass that none of its gradient maps holds any more and that it handed out to nobody
 // (releaseDead), so a backward's working set is about one layer's gradients, not the whole pass's.
 //
+// Step scopes (autograd/tidy.ts) release more: when a training step ends, the storage of the
+// activations it recorded and nothing kept, and (zeroGrad) the gradients it drops. They tell a
+// buffer's lifetimes apart by bufferLife() (a number each acquire() bumps), and while one is open
+// (ownScope) a miss gets a recyclable class-size buffer, as inside a tracking scope.
+//
 // Which allocations it serves: allocateUninit (dtype.ts: outputs a kernel overwrites completely)
 // asks acquire() first. A request is served from the free list of its size class when one is
 // there; otherwise, inside a tracking scope (a backward pass) it gets a fresh buffer of the class's
