@@ -26,9 +26,9 @@ import { revokeStorage, Tensor } from '../core/tensor.js';
 /** What a step scope may keep alive beyond its result. */
 export interface StepScopeOptions {
   /**
-   * Objects whose tensors stay: for an object with `modules()` (a Module), every tensor-valued
-   * property of each of its modules (parameters, buffers, a hook's stashed tensor) and the
-   * gradients of those tensors; for another object, its own tensor-valued properties.
+   * Objects whose tensors stay: for an object with `modules()` (a Module), every tensor held by a
+   * property of each of its modules, directly or in an array or Map (parameters, buffers, a hook's
+   * stashed tensor), and the gradients of those tensors; for another object, its own properties.
    */
   roots?: readonly object[];
   /**
@@ -173,7 +173,8 @@ function walkRoot(root: object, keep: Set<ArrayBufferLike>): void {
   for (const m of list) {
     for (const x of Object.values(m)) {
       if (x instanceof Tensor) keepTensor(x, keep);
-      else if (Array.isArray(x)) for (const y of x) if (y instanceof Tensor) keepTensor(y, keep);
+      else if (Array.isArray(x)) { for (const y of x) if (y instanceof Tensor) keepTensor(y, keep); }
+      else if (x instanceof Map) { for (const y of x.values()) if (y instanceof Tensor) keepTensor(y, keep); }
     }
   }
 }
