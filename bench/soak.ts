@@ -1,4 +1,5 @@
-// Memory soak of issue 3: runs many training steps of the `tensorslim bench mlp` workload (MLP
+// Memory soak of issue 3: runs many training steps (each in a step scope, as the Trainer runs them:
+// autograd/tidy.ts) of the `tensorslim bench mlp` workload (MLP
 // 784-1200-1200-10, ReLU, cross-entropy, Adam, batch 128, float32) and samples the process's
 // memory every `every` steps: resident set size, V8 heap used, external and ArrayBuffer memory.
 // With --expose-gc each sample follows a full garbage collection, so it measures what is retained,
@@ -99,7 +100,7 @@ if (process.argv[2] === '--rejudge') {
   process.exit(0);
 }
 
-const t = mlpTrainer({ threads, variant });
+const t = mlpTrainer({ threads, variant, stepScope: true });   // steps in step scopes, as the Trainer runs them
 const started = Date.now();
 const samples: Sample[] = [sample(0, NaN, NaN)];
 const row = (s: Sample): string => [String(s.step).padStart(6), s.rssMiB.toFixed(1).padStart(8), s.heapUsedMiB.toFixed(1).padStart(9),

@@ -12,6 +12,7 @@ import { TensorslimError } from '../core/errors.js';
 import { Tensor, type GradNode } from '../core/tensor.js';
 import { add, add_, clone, reshape, sum, to, detach } from '../ops/index.js';
 import { getGradRule, type GradChunks, type GradContext, type GradRule } from './registry.js';
+import { noteHandedOut, noteRecorded } from './tidy.js';
 
 interface Edge {
   readonly node: Node | null;      // producer of this input, or null for a leaf / constant
@@ -132,9 +133,15 @@ function recorder(kernel: string, inputs: readonly Tensor[], output: Tensor, att
     shape: t.shape,
     dtype: t.dtype,
   }));
-  output.gradFn = new Node(kernel, rule, edges, attrs, inputs, output);
+  const node = new Node(kernel, rule, edges, attrs, inputs, output);
+  output.gradFn = node;
   output.requiresGrad = true;
+  noteRecorded(inputs, output, node, passDepth > 0);   // step scopes (tidy.ts) release what they can prove dead
 }
+
+// backward passes running now (a node recorded inside one belongs to a createGraph graph or a
+// checkpoint's recomputation, never to the step's forward)
+let passDepth = 0;
 
 setRecorder(recorder);
 
@@ -167,19 +174,26 @@ function collect(roots: readonly Node[]): Node[] {
   return [...seen].sort((a, b) => b.seq - a.seq);
 }
 
-function contextFor(node: Node, gradChunks: (i: number) => GradChunks | null = () => null, exclusiveLeafGrad?: (i: number) => Tensor | null): GradContext {
+// A node's saved tensors, when they are still there and unchanged; throws otherwise.
+function checkSaved(node: Node): NonNullable<Node['saved']> {
   const saved = node.saved;
   if (!saved) {
     throw new TensorslimError('backward', `trying to backward through the graph a second time (kernel '${node.kernel}'); pass { retainGraph: true } to the first backward()`);
   }
-  saved.inputs.forEach((t, i) => {
+  for (let i = 0; i < saved.inputs.length; i++) {
+    const t = saved.inputs[i];
     if (t && t.version !== saved.versions[i]) {
       throw new TensorslimError('backward', `an input of '${node.kernel}' saved for backward was modified in place (version ${saved.versions[i]} -> ${t.version}); clone it before writing`);
     }
-  });
+  }
   if (saved.output && saved.output.version !== saved.outVersion) {
     throw new TensorslimError('backward', `the output of '${node.kernel}' saved for backward was modified in place; clone it before writing`);
   }
+  return saved;
+}
+
+function contextFor(node: Node, gradChunks: (i: number) => GradChunks | null = () => null, exclusiveLeafGrad?: (i: number) => Tensor | null): GradContext {
+  const saved = checkSaved(node);
   return {
     attrs: node.attrs,
     inputShapes: node.edges.map((e) => e.shape),
@@ -225,7 +239,7 @@ function propagate(seeds: ReadonlyArray<readonly [Tensor, Tensor]>, opts: Backwa
     }
     const order = collect(roots);
     // Check every node first, so a stale or freed graph fails before any gradient is written.
-    for (const node of order) contextFor(node);
+    for (const node of order) checkSaved(node);
     // Leaf gradients are summed here (in node order, as before) and handed out as soon as they are
     // final: `pending` counts each leaf's edges from the nodes still to run (plus a seed that is the
     // leaf itself); when it reaches 0 the leaf's sum is complete and goes to `sink` at once, so its
@@ -311,7 +325,12 @@ function propagate(seeds: ReadonlyArray<readonly [Tensor, Tensor]>, opts: Backwa
     if (!retain) for (const node of order) node.saved = null;   // nodes that got no gradient
     for (const [t, g] of toLeafLater) toLeaf(t, g);
   };
-  if (opts.createGraph) enableGrad(run); else noGrad(run);
+  passDepth++;
+  try {
+    if (opts.createGraph) enableGrad(run); else noGrad(run);
+  } finally {
+    passDepth--;
+  }
 }
 
 function seedFor(op: string, t: Tensor, gradient: Tensor | undefined): Tensor {
@@ -347,21 +366,23 @@ export function backward(t: Tensor, gradient?: Tensor, opts: BackwardOptions = {
  * @example const kept = backwardKept(y, dy);
  */
 export function backwardKept(t: Tensor, gradient?: Tensor, opts: BackwardOptions = {}): Set<ArrayBufferLike> | undefined {
-  const seed = seedFor('backward', t, gradient);
   // The pass's temporaries go back to the storage pool as soon as they are dead (propagate's sweep)
-  // and at the end; with createGraph they are part of the new graph, so they stay the garbage collector's.
+  // and at the end (the implicit seed of a scalar too); with createGraph they are part of the new
+  // graph, so they stay the garbage collector's.
   const track = !opts.createGraph;
   if (track) beginScope();
   const sunk: Tensor[] = [];  // each leaf's gradient as handed to its hooks (they may keep it)
   const leaves: Tensor[] = [];
   let kept: Set<ArrayBufferLike> | undefined;
   try {
+    const seed = seedFor('backward', t, gradient);
     backwardInner(t, seed, opts, sunk, leaves, track ? new Set() : undefined);
     // kept: what the hooks saw and what .grad holds now (a hook may have replaced it)
     if (track) kept = keepSet([...sunk, ...leaves.map((l) => l.grad)]);
   } finally {
     if (track) endScope(kept);
   }
+  noteHandedOut(kept ?? keepSet(leaves.map((l) => l.grad)));   // open step scopes must not release the gradients
   return kept;
 }
 
@@ -415,11 +436,11 @@ function backwardInner(t: Tensor, seed: Tensor, opts: BackwardOptions, sunk: Ten
  * @example const [dx] = grad([y.sum()], [x]);
  */
 export function grad(outputs: readonly Tensor[], inputs: readonly Tensor[], opts: BackwardOptions & { gradOutputs?: readonly Tensor[] } = {}): (Tensor | null)[] {
-  const seeds = outputs.map((o, i) => [o, seedFor('grad', o, opts.gradOutputs?.[i])] as const);
   const track = !opts.createGraph;  // as in backward(): the temporaries go back to the storage pool
   if (track) beginScope();
   let result: (Tensor | null)[] | undefined;
   try {
+    const seeds = outputs.map((o, i) => [o, seedFor('grad', o, opts.gradOutputs?.[i])] as const);
     const leafGrads = new Map<Tensor, Tensor>();
     const capture = new Map<Node, Tensor | undefined>();
     for (const x of inputs) if (x.gradFn instanceof Node) capture.set(x.gradFn, undefined);
@@ -431,6 +452,7 @@ export function grad(outputs: readonly Tensor[], inputs: readonly Tensor[], opts
       escaped?.add(sum.data.buffer);
     }, capture as Map<Node, Tensor>, undefined, undefined, escaped);
     result = inputs.map((x) => (x.gradFn instanceof Node ? capture.get(x.gradFn) ?? null : leafGrads.get(x) ?? null));
+    noteHandedOut(keepSet(result));
     return result;
   } finally {
     if (track) endScope(result ? keepSet(result) : undefined);

@@ -9,6 +9,11 @@
 // of the pass that none of its gradient maps holds any more and that it handed out to nobody
 // (releaseDead), so a backward's working set is about one layer's gradients, not the whole pass's.
 //
+// Step scopes (autograd/tidy.ts) release more: when a training step ends, the storage of the
+// activations it recorded and nothing kept, and (zeroGrad) the gradients it drops. They tell a
+// buffer's lifetimes apart by bufferLife() (a number each acquire() bumps), and while one is open
+// (ownScope) a miss gets a recyclable class-size buffer, as inside a tracking scope.
+//
 // Which allocations it serves: allocateUninit (dtype.ts: outputs a kernel overwrites completely)
 // asks acquire() first. A request is served from the free list of its size class when one is
 // there; otherwise, inside a tracking scope (a backward pass) it gets a fresh buffer of the class's
@@ -38,25 +43,30 @@ let check = envNum('TENSORSLIM_POOL_CHECK', 0) > 0;
 // free buffers by class size in bytes; every buffer of a list has exactly that byteLength
 const free = new Map<number, ArrayBuffer[]>();
 let freeBytes = 0;
-// the buffers this pool made (only those may be released into it) and whether each is free now
-const ours = new WeakMap<ArrayBuffer, { free: boolean }>();
+// the buffers this pool made (only those may be released into it), whether each is free now, and
+// the serial number of its current lifetime (bumped each time acquire() hands it out)
+const ours = new WeakMap<ArrayBuffer, { free: boolean; life: number }>();
+let lives = 0;
 // open tracking scopes, innermost last: the buffers each handed out
 const scopes: ArrayBuffer[][] = [];
 let paused = 0;
+// open owning scopes (autograd/tidy.ts): misses get fresh class-size buffers, as in a tracking scope
+let owning = 0;
 
 /** Counters since the process started (or resetPoolStats()). */
 export interface PoolStats {
   /** Requests served from a free list. */
   reused: number;
-  /** Fresh class-size buffers made inside a scope. */
+  /** Fresh class-size buffers made inside a scope, and their bytes. */
   fresh: number;
+  freshBytes: number;
   /** Buffers released into the free lists, and those dropped because the lists were full. */
   released: number;
   dropped: number;
   /** Bytes in the free lists now. */
   freeBytes: number;
 }
-const stats: PoolStats = { reused: 0, fresh: 0, released: 0, dropped: 0, freeBytes: 0 };
+const stats: PoolStats = { reused: 0, fresh: 0, freshBytes: 0, released: 0, dropped: 0, freeBytes: 0 };
 
 /** The size class (bytes) of a request of `bytes`: 256 and up, eight classes per power of two. @example sizeClass(1000) // 1024 */
 export function sizeClass(bytes: number): number {
@@ -84,13 +94,16 @@ export function acquire(bytes: number): ArrayBuffer | null {
   if (list !== undefined && list.length > 0) {
     buf = list.pop()!;
     freeBytes -= cls;
-    ours.get(buf)!.free = false;
+    const rec = ours.get(buf)!;
+    rec.free = false;
+    rec.life = ++lives;
     if (check) verifyPoison(buf);
     stats.reused++;
-  } else if (scopes.length > 0 && paused === 0) {
+  } else if ((scopes.length > 0 && paused === 0) || owning > 0) {
     buf = freshBuffer(cls);
-    ours.set(buf, { free: false });
+    ours.set(buf, { free: false, life: ++lives });
     stats.fresh++;
+    stats.freshBytes += cls;
   } else {
     return null;
   }
@@ -177,11 +190,36 @@ export function withoutTracking<T>(fn: () => T): T {
   try { return fn(); } finally { paused--; }
 }
 
+/**
+ * The serial number of `buf`'s current lifetime when the pool made it and it is in use (not in a
+ * free list), else undefined. Every acquire() starts a new lifetime with a larger number, so a
+ * caller that noted it can tell later whether the buffer was released and handed out again since.
+ * @example const life = bufferLife(t.data.buffer); ...; if (bufferLife(t.data.buffer) === life) release(t.data.buffer);
+ */
+export function bufferLife(buf: ArrayBufferLike): number | undefined {
+  const rec = ours.get(buf as ArrayBuffer);
+  return rec === undefined || rec.free ? undefined : rec.life;
+}
+
+/** The largest lifetime number handed out so far (bufferLife of later acquisitions is larger). @example const since = lastLife(); */
+export function lastLife(): number { return lives; }
+
+/**
+ * Open (`delta` 1) or close (-1) an owning scope: while one is open, a request that no free list
+ * can serve gets a fresh buffer of the class size (which a later release() can recycle) instead of
+ * null, outside tracking scopes too. The step scopes of autograd/tidy.ts use it for the forward.
+ * @example ownScope(1); try { ... } finally { ownScope(-1); }
+ */
+export function ownScope(delta: 1 | -1): void { owning = Math.max(0, owning + delta); }
+
+/** Whether a tracking scope is collecting what acquire() hands out now (one open, not paused). @example if (!tracking()) ... */
+export function tracking(): boolean { return scopes.length > 0 && paused === 0; }
+
 /** A copy of the counters (and the free bytes now). @example poolStats().reused */
 export function poolStats(): PoolStats { return { ...stats, freeBytes }; }
 
 /** Zero the counters. @example resetPoolStats() */
-export function resetPoolStats(): void { stats.reused = stats.fresh = stats.released = stats.dropped = 0; }
+export function resetPoolStats(): void { stats.reused = stats.fresh = stats.freshBytes = stats.released = stats.dropped = 0; }
 
 /**
  * Change the settings at run time (tests, benchmarks): `capMB` as TENSORSLIM_POOL_MB (0 empties the

@@ -4,6 +4,7 @@
 // a user writes it) and 'fused' (ops.fusedLinear with ReLU + ops.softmaxCrossEntropy).
 
 import { TensorslimError } from '../core/errors.js';
+import { tidy } from '../autograd/tidy.js';
 import { Generator } from '../core/random.js';
 import type { Tensor } from '../core/tensor.js';
 import * as ops from '../ops/index.js';
@@ -24,6 +25,8 @@ export interface MlpBenchOptions {
   variant?: 'modules' | 'fused';
   /** Layer widths (default [784, 1200, 1200, 10]). */
   sizes?: readonly number[];
+  /** Run each step in a step scope (tidy() with releaseGrads: storage reused across steps; default false). */
+  stepScope?: boolean;
 }
 
 /** The result of benchMlp. */
@@ -97,13 +100,14 @@ export function mlpTrainer(opts: Omit<MlpBenchOptions, 'steps' | 'warmup'> = {})
   const model = variant === 'fused' ? new FusedMlp(sizes) : modulesMlp(sizes);
   const opt = new Adam(model.parameters(), { lr: 1e-3 });
   const lossOf = (logits: Tensor): Tensor => (variant === 'fused' ? ops.softmaxCrossEntropy(logits, y) : F.crossEntropy(logits, y));
-  const step = (): number => {
+  const body = (): number => {
     opt.zeroGrad();
     const loss = lossOf(model.call(x) as Tensor);
     loss.backward();
     opt.step();
     return loss.item();
   };
+  const step = opts.stepScope === true ? (): number => tidy(body, { roots: [model], releaseGrads: true }) : body;
   return { step, batch, sizes, variant };
 }
 

@@ -7,7 +7,7 @@ import { allocate, isFloat, type DType, type TypedArray } from '../backend/dtype
 import { getBackend } from '../backend/registry.js';
 import '../backends/index.js'; // registers the built-in backends as lazy providers (loads nothing)
 import { contiguousStrides, isContiguous, numel, type Shape } from '../backend/shape.js';
-import { DTypeError } from './errors.js';
+import { DTypeError, TensorslimError } from './errors.js';
 
 /** A node of the autograd tape, as far as the core needs to know it. */
 export interface GradNode {
@@ -24,6 +24,21 @@ function denseStrides(shape: Shape): readonly number[] {
   return s;
 }
 const storageVersions = new WeakMap<ArrayBufferLike, number>();
+// Typed arrays whose storage a step scope gave back to the storage pool (autograd/tidy.ts): every
+// tensor over one (the tensor, its views, detach()) is dead, and reading it through a kernel throws.
+let revoked: WeakSet<TypedArray> | null = null;
+
+/**
+ * Mark `data` dead: its storage went back to the storage pool (autograd/tidy.ts calls it), so every
+ * tensor over this typed array throws when a kernel, dataSync(), item() or toArray() reads it,
+ * instead of reading storage that a newer tensor now owns.
+ * @example revokeStorage(t.data); t.item() // throws
+ */
+export function revokeStorage(data: TypedArray): void { (revoked ??= new WeakSet()).add(data); }
+
+function deadTensor(): TensorslimError {
+  return new TensorslimError('tensor', 'this tensor\'s storage was given back to the storage pool when the tidy() step that made it ended (it was not returned, kept or reachable from the step\'s roots); call keep(t) (or return it) inside the step, or clone it there');
+}
 
 export class Tensor {
   /** Storage, shared by all views of the same data. */
@@ -80,16 +95,21 @@ export class Tensor {
   isContiguous(): boolean { return isContiguous(this.shape, this.strides); }
 
   /** The strided window backends read. */
-  view_(): View { return { data: this.data, shape: this.shape, strides: this.strides, offset: this.offset }; }
+  view_(): View {
+    if (revoked !== null && revoked.has(this.data)) throw deadTensor();
+    return { data: this.data, shape: this.shape, strides: this.strides, offset: this.offset };
+  }
 
   /** A fresh contiguous typed array with this tensor's values, in its dtype. */
   dataSync(): TypedArray {
+    if (revoked !== null && revoked.has(this.data)) throw deadTensor();
     if (this.isContiguous() && this.offset === 0 && this.data.length === this.size) return this.data.slice();
     return getBackend().copy(this.view_(), this.dtype);
   }
 
   /** The single value of a one-element tensor. */
   item(): number {
+    if (revoked !== null && revoked.has(this.data)) throw deadTensor();
     if (this.size !== 1) throw new DTypeError('item', `only one-element tensors can be converted to a number, got shape (${this.shape.join(', ')})`);
     return this.data[this.offset]!;
   }

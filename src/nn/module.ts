@@ -32,6 +32,7 @@ import { isFloat, type DType } from '../backend/dtype.js';
 import { fmtShape, shapeEquals } from '../backend/shape.js';
 import * as ops from '../ops/index.js';
 import '../autograd/index.js';
+import { keepAll, stepScopeOpen } from '../autograd/tidy.js';
 import { Parameter } from './parameter.js';
 
 /** Returned by register*Hook; `remove()` unregisters the hook (idempotent). */
@@ -151,6 +152,8 @@ export abstract class Module<Args extends unknown[] = [Tensor], Out = Tensor> {
         if (r !== undefined) out = r;
       }
     }
+    // a hook may keep what it saw: an open step scope (autograd/tidy.ts) must not release it
+    if ((this.#preHooks.size > 0 || this.#postHooks.size > 0) && stepScopeOpen()) keepAll([args, a, out]);
     return out;
   }
 

@@ -11,6 +11,7 @@ import { enableGrad, noGrad } from '../core/engine.js';
 import { fmtShape, TensorslimError } from '../core/errors.js';
 import { Tensor } from '../core/tensor.js';
 import { cloneAs, ownsStorage, readFloat, type FloatArray } from './storage.js';
+import { releaseGradStorage, stepScopeOpen } from '../autograd/tidy.js';
 
 /** A hyper-parameter value: lr, momentum, betas, amsgrad, ... */
 export type HyperParam = number | boolean | readonly number[];
@@ -133,6 +134,9 @@ export abstract class Optimizer<O extends OptimizerOptions = OptimizerOptions> {
    * opt.zeroGrad(false); // keep the grad tensors, zero-filled
    */
   zeroGrad(setToNone = true): void {
+    // inside a step scope that grants it (tidy(fn, { releaseGrads: true })), the dropped gradients'
+    // storage goes back to the storage pool for the next backward
+    if (setToNone && stepScopeOpen()) releaseGradStorage(this.paramGroups.flatMap((g) => g.params.map((p) => p.grad)));
     for (const group of this.paramGroups) {
       for (const p of group.params) {
         const g = p.grad;

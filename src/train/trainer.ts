@@ -6,6 +6,7 @@
 // It does not parse flags, print, or know the file format (trainer_state.ts and io/checkpoint_file.ts do).
 
 import { Tensor } from '../core/tensor.js';
+import { StepScope } from '../autograd/tidy.js';
 import { TensorslimError } from '../core/errors.js';
 import { defaultGenerator, type GeneratorState } from '../core/random.js';
 import { cloneStateDict, type AnyModule, type StateDict } from '../nn/index.js';
@@ -91,6 +92,15 @@ export interface TrainerOptions<B> {
    * for checkpoints stay this process's own.
    */
   reduceEpoch?: (a: EpochAccumulators) => Promise<EpochAccumulators>;
+  /**
+   * Run each step in a step scope (autograd/tidy.ts, default true): when the step ends, the storage
+   * of its activations, and of the gradients zeroGrad drops (without a distributed stepper), goes
+   * back to the storage pool for the next step. Kept: what the loss function returns, every tensor
+   * a module of the model holds as a property, what module hooks see, and keep(t); any other tensor
+   * of the step throws when used after it. Set false for a loss function or callback that keeps
+   * tensors of a step elsewhere (or call keep() on them).
+   */
+  stepScope?: boolean;
 }
 
 const now = (): number => performance.now();
@@ -271,47 +281,57 @@ export class Trainer<B = Tensor[]> implements TrainerView {
       for (const batch of loader) {
         const t0 = now();
         await this.hook((cb) => cb.onStepBegin?.(this, batch));
-        const raw = this.lossFn(this.model, batch, this);
-        const out: LossOutput = raw instanceof Tensor ? { loss: raw } : raw;
-        const lossValue = out.loss.item();
-        const n = batchSizeOf(batch);
-        if (!Number.isFinite(lossValue)) {
-          this.stopNonFinite(`loss is ${lossValue}`, n);
-          break;
-        }
-        out.loss.backward();
-        await this.hook((cb) => cb.onAfterBackward?.(this, out.loss));
-        if (this.stepper) {
-          const norm = await this.stepper.onOptimizerStep!(this, this.opts.gradClipNorm ?? null);
-          if (norm !== null && !Number.isFinite(norm)) {
-            this.optimizer.zeroGrad();
-            this.stopNonFinite(`the gradient norm is ${norm} (loss ${lossValue})`, n);
+        // the step's activations (and the gradients zeroGrad drops) go back to the storage pool when
+        // it ends, for the next step (autograd/tidy.ts); what the loss function returns is kept
+        const scope = this.opts.stepScope === false ? null : new StepScope({ roots: [this.model], releaseGrads: this.stepper === undefined });
+        let out: LossOutput | undefined, lossValue = NaN, n = 0, done = false;
+        try {
+          const raw = this.lossFn(this.model, batch, this);
+          out = raw instanceof Tensor ? { loss: raw } : raw;
+          lossValue = out.loss.item();
+          n = batchSizeOf(batch);
+          if (!Number.isFinite(lossValue)) {
+            this.stopNonFinite(`loss is ${lossValue}`, n);
             break;
           }
-        } else if (this.opts.gradClipNorm != null) {
-          const norm = clipGradNorm(this.optimizer.paramGroups.flatMap((g) => g.params), this.opts.gradClipNorm);
-          if (!Number.isFinite(norm)) {
-            this.optimizer.zeroGrad();
-            this.stopNonFinite(`the gradient norm is ${norm} (loss ${lossValue})`, n);
-            break;
+          const loss = out.loss;
+          loss.backward();
+          await this.hook((cb) => cb.onAfterBackward?.(this, loss));
+          if (this.stepper) {
+            const norm = await this.stepper.onOptimizerStep!(this, this.opts.gradClipNorm ?? null);
+            if (norm !== null && !Number.isFinite(norm)) {
+              this.optimizer.zeroGrad();
+              this.stopNonFinite(`the gradient norm is ${norm} (loss ${lossValue})`, n);
+              break;
+            }
+          } else if (this.opts.gradClipNorm != null) {
+            const norm = clipGradNorm(this.optimizer.paramGroups.flatMap((g) => g.params), this.opts.gradClipNorm);
+            if (!Number.isFinite(norm)) {
+              this.optimizer.zeroGrad();
+              this.stopNonFinite(`the gradient norm is ${norm} (loss ${lossValue})`, n);
+              break;
+            }
           }
-        }
-        if (!this.stepper) this.optimizer.step();
-        this.optimizer.zeroGrad();
-        if (this.scheduler && interval === 'step') this.scheduler.step();
-        this.step++;
-        this.stepInEpoch++;
-        const dt = (now() - t0) / 1000;
-        const a = this.accum;
-        a.lossSum += lossValue * n;
-        a.samples += n;
-        a.seconds += dt;
-        a.batches++;
-        trainSeconds += dt;
-        trainSamples += n;
-        if (out.output && out.target) {
-          const c = countCorrect(out.output, out.target);
-          if (Number.isFinite(c)) { a.correct += c; a.counted += n; }
+          if (!this.stepper) this.optimizer.step();
+          this.optimizer.zeroGrad();
+          if (this.scheduler && interval === 'step') this.scheduler.step();
+          this.step++;
+          this.stepInEpoch++;
+          const dt = (now() - t0) / 1000;
+          const a = this.accum;
+          a.lossSum += lossValue * n;
+          a.samples += n;
+          a.seconds += dt;
+          a.batches++;
+          trainSeconds += dt;
+          trainSamples += n;
+          if (out.output && out.target) {
+            const c = countCorrect(out.output, out.target);
+            if (Number.isFinite(c)) { a.correct += c; a.counted += n; }
+          }
+          done = true;
+        } finally {
+          if (scope !== null) { if (done) scope.close(out); else scope.abandon(); }
         }
         await this.hook((cb) => cb.onStepEnd?.(this, batch, lossValue));
         if (this.step >= this.totalSteps || this.stopReason !== null) {

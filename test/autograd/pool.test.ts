@@ -4,7 +4,8 @@
 // release of storage that something still uses fails here twice: as a wrong value in a tensor
 // the test kept, and as the pool's "written after its release" error. The cases: views, kept
 // forward intermediates, in-place writes, retainGraph, hooks that keep what they get, grad(),
-// createGraph and checkpoint().
+// createGraph and checkpoint(); and step scopes (tidy()), which also give a step's activations and
+// dropped gradients back, with the tensors a step keeps (result, keep(), hooks, module properties).
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -12,8 +13,8 @@ import { after, before, describe, test } from 'node:test';
 import { configurePool, poolStats, resetPoolStats, acquire, beginScope, endScope, release } from '../../src/backend/pool.js';
 import { checkpoint, checkpointWith } from '../../src/autograd/recompute.js';
 import {
-  add, embeddingRows, getBackend, grad, linearCrossEntropy, matmul, mul, noGrad, randn, registerPostAccumulateGradHook, relu, reshape, sum,
-  tensor, Generator, type Tensor,
+  add, embeddingRows, getBackend, grad, keep, Linear, linearCrossEntropy, manualSeed, matmul, mul, noGrad, randn, registerPostAccumulateGradHook, relu, ReLU,
+  reshape, Sequential, SGD, StepScope, sum, tensor, tidy, Generator, type Tensor,
 } from '../../src/index.js';
 
 const snap = (t: Tensor): number[] => Array.from(t.dataSync());
@@ -213,5 +214,101 @@ describe('storage pool and autograd', () => {
     const b2 = acquire(4000)!;
     endScope(new Set());
     assert.throws(() => release(b2), /released twice/);
+  });
+});
+
+describe('step scopes (tidy)', () => {
+  // a small model whose step is forward, loss, backward, SGD step, zeroGrad
+  const setup = (seed: number) => {
+    manualSeed(seed);
+    // outputs of more than 128 elements: smaller ones are plain JS arrays (SMALL_JS_MAX), never pooled
+    const model = new Sequential(new Linear(12, 32), new ReLU(), new Linear(32, 16));
+    const opt = new SGD(model.parameters(), { lr: 0.01 });
+    const x = randn([16, 12], { generator: new Generator(seed + 2) });
+    return { model, opt, x };
+  };
+
+  test('steps reuse the last step\'s storage (nothing fresh after warm-up) and train exactly as without a scope', () => {
+    const run = (scoped: boolean): { losses: number[]; fresh: number } => {
+      const { model, opt, x } = setup(40);
+      const losses: number[] = [];
+      let fresh = 0;
+      for (let step = 0; step < 5; step++) {
+        resetPoolStats();
+        const body = (): number => { const y = model.call(x); const l = sum(mul(y, y)); l.backward(); opt.step(); opt.zeroGrad(); return l.item(); };
+        losses.push(scoped ? tidy(body, { roots: [model], releaseGrads: true }) : body());
+        if (step >= 2) fresh += poolStats().fresh;
+      }
+      return { losses, fresh };
+    };
+    const plain = run(false), scoped = run(true);
+    assert.deepEqual(scoped.losses, plain.losses);
+    assert.equal(scoped.fresh, 0, 'steps 3-5 took every buffer from the free lists');
+  });
+
+  test('what a step returns, keep()s, stashes in a hook or a module property stays intact; other activations are revoked', () => {
+    const { model, opt, x } = setup(50);
+    const hooked: Tensor[] = [];
+    const h = model.at(0).registerForwardHook((_m, _a, out) => { hooked.push(out); });
+    let kept: Tensor | undefined, dropped: Tensor | undefined, droppedView: Tensor | undefined;
+    const step = (first: boolean): Tensor => tidy(() => {
+      const y = model.call(x);
+      const act = relu(mul(y, 2));
+      if (first) { kept = keep(reshape(act, [256])); dropped = mul(y, 3); droppedView = reshape(dropped, [256]); }
+      (model as unknown as { lastOut: Tensor }).lastOut = y;       // a module property: a root keeps it
+      const l = add(sum(mul(act, act)), first ? sum(dropped!) : 0);   // dropped is part of the differentiated graph
+      l.backward(); opt.step(); opt.zeroGrad();
+      return y;
+    }, { roots: [model], releaseGrads: true });
+    const y0 = step(true);
+    const want = { y0: snap(y0), kept: snap(kept!), hooked: snap(hooked[0]!), last: snap((model as unknown as { lastOut: Tensor }).lastOut) };
+    for (let i = 0; i < 3; i++) step(false);        // later steps reuse the released storage
+    h.remove();
+    assert.deepEqual({ y0: snap(y0), kept: snap(kept!), hooked: snap(hooked[0]!), last: want.last }, want);
+    assert.throws(() => dropped!.dataSync(), /tidy\(\) step/);
+    assert.throws(() => add(droppedView!, 1), /keep\(t\)/);
+  });
+
+  test('a graph not yet differentiated, and a retained graph, can run backward after the scope', () => {
+    const { model, x } = setup(60);
+    const ps = model.parameters();
+    const lossOf = (): Tensor => { const y = model.call(x); return sum(mul(y, y)); };
+    lossOf().backward();
+    const want = ps.map((p) => snap(p.grad!));
+    for (const p of ps) p.grad = null;
+    const later = tidy(() => lossOf());                          // differentiated after the scope
+    const retained = tidy(() => { const l = lossOf(); l.backward(undefined, { retainGraph: true }); return l; });
+    tidy(() => { lossOf(); });                                   // a step in between reuses free storage
+    for (const p of ps) p.grad = null;
+    later.backward();
+    ps.forEach((p, i) => assert.deepEqual(snap(p.grad!), want[i]));
+    for (const p of ps) p.grad = null;
+    retained.backward();
+    ps.forEach((p, i) => assert.deepEqual(snap(p.grad!), want[i]));
+  });
+
+  test('in-place writes, an error inside the step, nested scopes and zeroGrad without releaseGrads', () => {
+    const { model, opt, x } = setup(70);
+    const y = tidy(() => { const t = model.call(x); noGrad(() => t.mul_(2)); return t; });  // written in place, returned
+    const yv = snap(y);
+    let inner: Tensor | undefined;
+    assert.throws(() => tidy(() => { inner = mul(model.call(x), 5); throw new Error('boom'); }), /boom/);
+    const innerV = snap(inner!);                                 // a failed step releases nothing
+    const outer = tidy(() => tidy(() => mul(model.call(x), 7)));  // the inner result escapes the outer scope too
+    const outerV = snap(outer);
+    sum(model.call(x)).backward();
+    const g = model.parameters()[0]!.grad!;
+    const gv = snap(g);
+    tidy(() => { opt.zeroGrad(); model.call(x); });             // releaseGrads not granted: g stays intact
+    for (let i = 0; i < 2; i++) tidy(() => { sum(model.call(x)).backward(); opt.zeroGrad(); });
+    assert.deepEqual({ y: snap(y), inner: snap(inner!), outer: snap(outer), g: snap(g) }, { y: yv, inner: innerV, outer: outerV, g: gv });
+    const w = randn([16, 16], { generator: new Generator(71) }).requiresGrad_();
+    const optW = new SGD([w], { lr: 0.01 });
+    const s = new StepScope({ releaseGrads: true });
+    sum(mul(mul(w, 3), w)).backward();                           // an elementwise gradient: pooled storage on both backends
+    const g2 = w.grad!;
+    optW.zeroGrad();                                             // granted: the old gradient is given back
+    s.close();
+    assert.throws(() => g2.dataSync(), /tidy\(\) step/);
   });
 });

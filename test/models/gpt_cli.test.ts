@@ -125,6 +125,10 @@ test('bench gpt --json: median step time and tokens per second of a small config
   const u = benchGpt({ steps: 1, warmup: 0, batch: 2, model: { nLayer: 1, nEmbd: 32, nHead: 2, blockSize: 16 }, fusedLoss: false });
   assert.deepEqual([r.fusedLoss, u.fusedLoss], [true, false]);
   assert.ok(Math.abs(u.finalLoss - r.finalLoss) < 1e-5, `fused ${r.finalLoss} vs unfused ${u.finalLoss}`);
+  // steps in step scopes (the default: storage handed back between steps) or not: the same values
+  const n = benchGpt({ steps: 2, warmup: 1, batch: 2, model: { nLayer: 1, nEmbd: 32, nHead: 2, blockSize: 16 }, stepScope: false });
+  const s = benchGpt({ steps: 2, warmup: 1, batch: 2, model: { nLayer: 1, nEmbd: 32, nHead: 2, blockSize: 16 } });
+  assert.deepEqual([s.stepScope, n.stepScope, s.finalLoss], [true, false, n.finalLoss]);
 });
 
 test('bench gpt presets and --generate: the gpt2 shape, generation tokens/s on a small model, bad flags refused', async () => {

@@ -11,6 +11,7 @@
 
 import type { FusedKernels, View } from '../../backend/backend.js';
 import { allocateUninit, dtypeOfArray, type TypedArray } from '../../backend/dtype.js';
+import { release } from '../../backend/pool.js';
 import type { NativeAddon } from './addon.js';
 import { packViews } from './pack.js';
 
@@ -59,6 +60,7 @@ export function linearCrossEntropyKernels(addon: NativeAddon): Required<Pick<Fus
           addon.matmul(z, x.data, packViews(gT, x3), dw);
         }
       }
+      release(scratch.buffer);   // dead here: back to the storage pool when the pool made it (a no-op otherwise)
       return { loss, dx, dw };
     },
   };

@@ -27,6 +27,7 @@ const FLAGS = {
   steps: { type: 'int', help: 'mlp, cnn: timed steps (default 30); gpt: (default 10); gemm, quant: timed repeats; infer: timed calls (default: about 2 s worth)', min: 1, metavar: 'N' },
   fused: { type: 'boolean', help: 'mlp: use the fused linear+ReLU and softmax cross-entropy ops' },
   checkpointing: { type: 'boolean', help: 'gpt: recompute block activations in backward (activation checkpointing)' },
+  'no-step-scope': { type: 'boolean', help: 'gpt: run the steps without a step scope (tidy()), so activations die only by garbage collection (for comparison; the gpt2 preset runs without one already)' },
   'unfused-loss': { type: 'boolean', help: 'gpt: LM head then cross-entropy as two kernels (materialized logits) instead of GPT.loss\'s fused linearCrossEntropy (for comparison)' },
   preset: { type: 'string', help: 'gpt: small (4 layers, d_model 256, batch 16; default) or gpt2 (12 layers, d_model 768, 12 heads, context 256, vocabulary 50257, batch 4)', metavar: 'NAME' },
   generate: { type: 'int', help: 'gpt: time greedy generation of N new tokens with the key/value cache (batch 1 unless --batch) instead of a training step', min: 2, metavar: 'N' },
@@ -242,7 +243,7 @@ Examples:
       if (flags.generate !== undefined) return benchGptGenerateWorkload(ctx, flags, preset);
       if (flags.prompt !== undefined) throw new UsageError('bench', '--prompt applies to bench gpt --generate N only');
       ctx.err(preset === 'gpt2' ? 'bench gpt: gpt2 preset, 12 layers, d_model 768, context 256, vocabulary 50257, batch 4 ...' : 'bench gpt: 4 layers, d_model 256, context 128, batch 16 ...');
-      const r = benchGpt({ preset, threads: flags.threads, steps: flags.steps, batch: flags.batch, checkpointing: flags.checkpointing, fusedLoss: flags['unfused-loss'] !== true, ...(preset === 'gpt2' ? { warmup: 1 } : {}) });
+      const r = benchGpt({ preset, threads: flags.threads, steps: flags.steps, batch: flags.batch, checkpointing: flags.checkpointing, fusedLoss: flags['unfused-loss'] !== true, ...(flags['no-step-scope'] === true ? { stepScope: false } : {}), ...(preset === 'gpt2' ? { warmup: 1 } : {}) });
       if (flags.json) { emitJson(ctx, { ...r }); return 0; }
       ctx.out(formatKeyValues([
         ['gpt', `${r.config.nLayer} layers, d_model ${r.config.nEmbd}, ${r.config.nHead} heads, context ${r.context}, batch ${r.batch}, ${(r.params / 1e6).toFixed(2)} M params, AdamW${r.checkpointing ? ', checkpointing' : ''}`],
