@@ -21,11 +21,19 @@
 // kernel multiplies two taps per instruction with vpmaddwd (SSE2 / AVX2 / AVX-512BW; shifts and
 // multiplies elsewhere); otherwise one tap per vpmulld.
 //
+// With TS_DIRECT_DP defined to 1 (the vnni and avxvnni paths: include this file a second time with
+// TS_DIRECT_NS naming another namespace, under a GCC target pragma for avx512vnni or avxvnni), the
+// pair kernel multiplies and accumulates in one instruction (vpdpwssd, the non-saturating form: the
+// same wrapping int32 sum as vpmaddwd + vpaddd, whose pair sums cannot overflow here).
+//
 // Epilogue (the bits of int8_epilogue_scalar, lane by lane): real = float(double(acc) *
 // double(mult[o])) (+ bias[o]), float32 out, or q = nearbyint(real * inv) + zp clamped to
-// [qmin, qmax]; the rounding uses the 1.5 * 2^23 trick when every lane is below 2^22 in magnitude,
-// and the scalar function otherwise (NaN, large values).
-#pragma once
+// [qmin, qmax]. When a channel's accumulators are bounded below 2^24 in magnitude (fexact[o]:
+// 255 sum_k |w - zw| < 2^24, true for LeNet's layers) float(acc) is exact and the float product
+// float(acc) * mult rounds the exact product once, as the double product (exact, 48 bits) rounded to
+// float does, so the epilogue multiplies in float32. The rounding uses the 1.5 * 2^23 trick when
+// every lane is below 2^22 in magnitude, and the scalar function otherwise (NaN, large values).
+// Output rows are copied from a per-channel staging vector in 8-byte pieces (no library call).
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -38,9 +46,16 @@
 #ifndef TS_DIRECT_VL
 #error "define TS_DIRECT_VL (int32 lanes per vector) before including int8_conv_direct.h"
 #endif
+#ifndef TS_DIRECT_NS
+#define TS_DIRECT_NS direct
+#endif
+#ifndef TS_DIRECT_DP
+#define TS_DIRECT_DP 0
+#endif
 
 namespace ts {
 namespace {
+namespace TS_DIRECT_NS {
 
 constexpr int kDirectVl = TS_DIRECT_VL;
 constexpr int kDirectR = kDirectVl >= 16 ? 4 : 2;  // vectors of lanes per task: 6 x 4 zmm or 6 x 2 ymm accumulators
@@ -64,6 +79,40 @@ inline dvi dmadd(dvi v, int32_t w) {
   const dvi wl = dvi{} + int32_t(int16_t(uint16_t(uint32_t(w)))), wh = dvi{} + (w >> 16);
   return ((v << 16) >> 16) * wl + (v >> 16) * wh;
 #endif
+}
+
+// acc + dmadd(v, w): one vpdpwssd on the VNNI paths (TS_DIRECT_DP), else vpmaddwd + vpaddd.
+inline dvi dmadd_acc(dvi acc, dvi v, int32_t w) {
+#if TS_DIRECT_DP && TS_DIRECT_VL == 16
+  return (dvi)_mm512_dpwssd_epi32((__m512i)acc, (__m512i)v, _mm512_set1_epi32(w));
+#elif TS_DIRECT_DP && TS_DIRECT_VL == 8
+  return (dvi)_mm256_dpwssd_avx_epi32((__m256i)acc, (__m256i)v, _mm256_set1_epi32(w));
+#else
+  return acc + dmadd(v, w);
+#endif
+}
+
+// Whether any lane of a comparison mask is set.
+inline bool dany(dvi m) {
+#if TS_DIRECT_VL == 16 && defined(__AVX512F__)
+  return _mm512_test_epi32_mask((__m512i)m, (__m512i)m) != 0;
+#elif TS_DIRECT_VL == 8 && defined(__AVX2__)
+  return !_mm256_testz_si256((__m256i)m, (__m256i)m);
+#elif TS_DIRECT_VL == 4 && defined(__SSE2__)
+  return _mm_movemask_epi8((__m128i)m) != 0;
+#else
+  int32_t any = 0;
+  for (int e = 0; e < kDirectVl; e++) any |= m[e];
+  return any != 0;
+#endif
+}
+
+// dst[0 .. n) = src[0 .. n) for n <= a task's lanes, in 8-byte pieces (the last one overlapping).
+inline void dcopy(uint8_t* dst, const uint8_t* src, long n) {
+  if (n < 8) { for (long i = 0; i < n; i++) dst[i] = src[i]; return; }
+  long i = 0;
+  for (; i + 8 <= n; i += 8) std::memcpy(dst + i, src + i, 8);
+  if (i < n) std::memcpy(dst + n - 8, src + n - 8, 8);
 }
 
 // The same block over pair planes (Int8DirectConv::pairs): lane l of pair plane element p holds the
@@ -92,7 +141,7 @@ void direct_block_pairs(const Int8DirectConv& p, const int32_t* img, long l0, lo
         for (int o = 0; o < OB; o++) {
           const int32_t wk = w0[o * KP + k];
 #pragma GCC unroll 8
-          for (int r = 0; r < kDirectR; r++) acc[o][r] += dmadd(v[r], wk);
+          for (int r = 0; r < kDirectR; r++) acc[o][r] = dmadd_acc(acc[o][r], v[r], wk);
         }
       }
     }
@@ -158,22 +207,31 @@ inline void direct_segments(const Int8DirectConv& p, long l0, long lanes, F f) {
   }
 }
 
+// real = float(double(acc) * double(m)) (+ b) for one vector of lanes; in float32 when the
+// channel's accumulators are bounded below 2^24 (exact, see the top of this file).
+inline dvf direct_real(dvi a, bool fexact, float mf, double m, bool hasBias, float b) {
+  dvf v = fexact ? __builtin_convertvector(a, dvf) * mf : __builtin_convertvector(__builtin_convertvector(a, dvd) * m, dvf);
+  if (hasBias) v = v + b;
+  return v;
+}
+
 // The epilogue of one channel's lanes l0 .. l0 + R VL of image n.
 void direct_epilogue(const Int8DirectConv& p, const int32_t* t, long n, long o, long l0) {
   typedef uint8_t dvb __attribute__((vector_size(kDirectVl)));
   const long L = p.oh * p.ow, lanes = long(kDirectR) * kDirectVl, ow = p.ow;
   const double m = double(p.mult[o]);
-  const float b = p.bias != nullptr ? p.bias[o] : 0.0f;
-  const bool hasBias = p.bias != nullptr;
+  const float mf = p.mult[o], b = p.bias != nullptr ? p.bias[o] : 0.0f;
+  const bool hasBias = p.bias != nullptr, fexact = p.fexact != nullptr && p.fexact[o] != 0;
   if (p.kind == 0) {
     alignas(64) float real[kDirectR * kDirectVl];
     for (int r = 0; r < kDirectR; r++) {
-      dvf v = __builtin_convertvector(__builtin_convertvector(dload(t + r * kDirectVl), dvd) * m, dvf);
-      if (hasBias) v = v + b;
+      const dvf v = direct_real(dload(t + r * kDirectVl), fexact, mf, m, hasBias, b);
       std::memcpy(real + r * kDirectVl, &v, sizeof v);
     }
     float* out = static_cast<float*>(p.out) + (n * p.O + o) * L;
-    direct_segments(p, l0, lanes, [&](long oy, long at, long a, long e) { std::memcpy(out + oy * ow + a, real + at, size_t(e - a) * sizeof(float)); });
+    direct_segments(p, l0, lanes, [&](long oy, long at, long a, long e) {
+      dcopy(reinterpret_cast<uint8_t*>(out + oy * ow + a), reinterpret_cast<const uint8_t*>(real + at), (e - a) * long(sizeof(float)));
+    });
     return;
   }
   alignas(64) uint8_t qb[kDirectR * kDirectVl];
@@ -181,16 +239,10 @@ void direct_epilogue(const Int8DirectConv& p, const int32_t* t, long n, long o, 
   const bool intZp = std::fabs(p.zp) < 1073741824.0;
   const int32_t zp = intZp ? int32_t(p.zp) : 0, lo = int32_t(p.qmin), hi = int32_t(p.qmax);
   for (int r = 0; r < kDirectR; r++) {
-    dvf v = __builtin_convertvector(__builtin_convertvector(dload(t + r * kDirectVl), dvd) * m, dvf);
-    if (hasBias) v = v + b;
+    const dvf v = direct_real(dload(t + r * kDirectVl), fexact, mf, m, hasBias, b);
     const dvf prod = v * inv;
-    // every lane below 2^22 in magnitude (NaN fails): OR of the "outside" masks, 8 bytes at a time
-    const dvi outside = ~((prod < 4194304.0f) & (prod > -4194304.0f));
-    uint64_t words[sizeof(dvi) / 8];
-    std::memcpy(words, &outside, sizeof words);
-    uint64_t any = 0;
-    for (size_t i = 0; i < sizeof words / 8; i++) any |= words[i];
-    if (any == 0 && intZp) {
+    // every lane below 2^22 in magnitude (NaN fails)
+    if (intZp && !dany(~((prod < 4194304.0f) & (prod > -4194304.0f)))) {
       constexpr float bigf = 12582912.0f;
       dvi qi = __builtin_convertvector((prod + bigf) - bigf, dvi) + zp;
       qi = qi < lo ? dvi{} + lo : qi;
@@ -202,7 +254,7 @@ void direct_epilogue(const Int8DirectConv& p, const int32_t* t, long n, long o, 
     }
   }
   uint8_t* out = static_cast<uint8_t*>(p.out) + (n * p.O + o) * L;  // int8 bits when signed
-  direct_segments(p, l0, lanes, [&](long oy, long at, long a, long e) { std::memcpy(out + oy * ow + a, qb + at, size_t(e - a)); });
+  direct_segments(p, l0, lanes, [&](long oy, long at, long a, long e) { dcopy(out + oy * ow + a, qb + at, e - a); });
 }
 
 // Task t of p: image t / blocks, lanes (t % blocks) R VL ..; every channel block, then the epilogue.
@@ -240,5 +292,8 @@ void int8_conv_direct(const Int8DirectConv& p, long t0, long t1) {
   for (long t = t0; t < t1; t++) direct_task(p, t);
 }
 
+}  // namespace TS_DIRECT_NS
 }  // namespace
 }  // namespace ts
+#undef TS_DIRECT_NS
+#undef TS_DIRECT_DP

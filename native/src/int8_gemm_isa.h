@@ -73,6 +73,9 @@ struct Int8DirectConv {
   const int32_t* wpairs;
   const float* mult;
   const float* bias;
+  // fexact[o] != 0: 255 sum_k |w[o][k]| < 2^24, so every accumulator of channel o is below 2^24 in
+  // magnitude and float(acc) * mult[o] has the bits of float(double(acc) * double(mult[o])); or null
+  const uint8_t* fexact;
   int kind;
   float inv;
   double zp, qmin, qmax;

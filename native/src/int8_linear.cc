@@ -288,41 +288,52 @@ void run_direct(const Int8GemmIsa& isa, const DirectInput& d, long xZp, const ui
   const long slack = (g.kw - 1) * g.dw + lanes + 16;
   // scratch kept per thread between calls (the calling thread only: no per-call allocation once warm)
   thread_local std::vector<int32_t> xs, ws, xps, wps;
+  thread_local std::vector<int16_t> x16;
   const size_t need = size_t(g.n * g.c * plane + slack);
-  if (xs.size() < need) xs.resize(need);
   if (ws.size() < size_t(O * K)) ws.resize(size_t(O * K));
-  int32_t* xp = xs.data();
-  const uint8_t* x = d.x;
-  const auto fill = [&](long p0, long p1) {
-    for (long pl = p0; pl < p1; pl++) {
-      int32_t* dst = xp + pl * plane;
-      std::fill(dst, dst + plane, 0);
-      for (long y = 0; y < g.h; y++) {
-        const uint8_t* src = x + (pl * g.h + y) * g.w;
-        int32_t* row = dst + (y + g.ph) * Wp + g.pw;
-        if (d.xSigned) { for (long i = 0; i < g.w; i++) row[i] = int32_t(int8_t(src[i])) - int32_t(xZp); }
-        else { for (long i = 0; i < g.w; i++) row[i] = int32_t(src[i]) - int32_t(xZp); }
-      }
-    }
-  };
-  const long planes = g.n * g.c;
-  if (planes * plane < 65536) fill(0, planes);
-  else parallel_for(planes, std::max<long>(1, 16384 / plane), fill);
-  std::fill(xp + planes * plane, xp + need, 0);
   unpack_weights(isa, body, O, K, e.zw, ws.data());
   // two taps per int32 lane (vpmaddwd) when every w - zw fits in int16 (int8 weights, int8 zero points)
   bool pairs = true;
   for (long i = 0; i < O * K && pairs; i++) pairs = ws[size_t(i)] >= -32768 && ws[size_t(i)] <= 32767;
+  const uint8_t* x = d.x;
+  const long planes = g.n * g.c;
+  // the padded planes of x - zx (0 in the padding), as T (int16 for the pair planes, else int32)
+  const auto fillPlanes = [&](auto* dst0, long p0, long p1) {
+    for (long pl = p0; pl < p1; pl++) {
+      auto* dst = dst0 + pl * plane;
+      std::fill(dst, dst + g.ph * Wp, 0);
+      for (long y = 0; y < g.h; y++) {
+        const uint8_t* src = x + (pl * g.h + y) * g.w;
+        auto* row = dst + (y + g.ph) * Wp;
+        for (long i = 0; i < g.pw; i++) { row[i] = 0; row[g.pw + g.w + i] = 0; }
+        if (d.xSigned) { for (long i = 0; i < g.w; i++) row[g.pw + i] = int16_t(int32_t(int8_t(src[i])) - int32_t(xZp)); }
+        else { for (long i = 0; i < g.w; i++) row[g.pw + i] = int16_t(int32_t(src[i]) - int32_t(xZp)); }
+      }
+      std::fill(dst + (g.ph + g.h) * Wp, dst + plane, 0);
+    }
+  };
+  const auto fill = [&](auto* dst, size_t size) {
+    if (planes * plane < 65536) fillPlanes(dst, 0, planes);
+    else parallel_for(planes, std::max<long>(1, 16384 / plane), [&](long p0, long p1) { fillPlanes(dst, p0, p1); });
+    std::fill(dst + planes * plane, dst + size, 0);
+  };
   const long kwp = (g.kw + 1) / 2;
+  int32_t* xp = nullptr;
   if (pairs) {
-    if (xps.size() < need) xps.resize(need);
-    if (wps.size() < size_t(O * g.c * g.kh * kwp)) wps.resize(size_t(O * g.c * g.kh * kwp));
-    const auto pair = [](int32_t lo, int32_t hi) { return int32_t(uint32_t(uint16_t(int16_t(lo))) | (uint32_t(hi) << 16)); };
+    // xps[q] = int16 v[q] | int16 v[q + dw] << 16 over the flat padded planes v (zeros past the end)
     const long total = long(need), dw = g.dw;
+    if (x16.size() < need + size_t(dw)) x16.resize(need + size_t(dw));
+    if (xps.size() < need) xps.resize(need);
+    fill(x16.data(), need + size_t(dw));
+    const int16_t* v = x16.data();
     int32_t* xq = xps.data();
-    const auto fillPairs = [&](long a, long b) { for (long q = a; q < b; q++) xq[q] = pair(xp[q], q + dw < total ? xp[q + dw] : 0); };
+    const auto fillPairs = [&](long a, long b) {
+      for (long q = a; q < b; q++) xq[q] = int32_t(uint32_t(uint16_t(v[q])) | (uint32_t(uint16_t(v[q + dw])) << 16));
+    };
     if (total < 65536) fillPairs(0, total);
     else parallel_for(total, 16384, fillPairs);
+    if (wps.size() < size_t(O * g.c * g.kh * kwp)) wps.resize(size_t(O * g.c * g.kh * kwp));
+    const auto pair = [](int32_t lo, int32_t hi) { return int32_t(uint32_t(uint16_t(int16_t(lo))) | (uint32_t(hi) << 16)); };
     for (long o = 0; o < O; o++) {
       for (long r = 0; r < g.c * g.kh; r++) {
         for (long jp = 0; jp < kwp; jp++) {
@@ -331,8 +342,21 @@ void run_direct(const Int8GemmIsa& isa, const DirectInput& d, long xZp, const ui
         }
       }
     }
+  } else {
+    if (xs.size() < need) xs.resize(need);
+    xp = xs.data();
+    fill(xp, need);
+  }
+  // channels whose accumulators stay below 2^24 (|x - zx| <= 255): the epilogue multiplies in float32
+  thread_local std::vector<uint8_t> fexact;
+  if (fexact.size() < size_t(O)) fexact.resize(size_t(O));
+  for (long o = 0; o < O; o++) {
+    double bound = 0;
+    for (long k = 0; k < K; k++) bound += std::fabs(double(ws[size_t(o * K + k)]));
+    fexact[size_t(o)] = 255.0 * bound < 16777216.0 ? 1 : 0;
   }
   Int8DirectConv p{};
+  p.fexact = fexact.data();
   p.pairs = pairs; p.xpairs = xps.data(); p.wpairs = wps.data();
   p.x = xp; p.c = g.c; p.hp = Hp; p.wp = Wp; p.kh = g.kh; p.kw = g.kw; p.dh = g.dh; p.dw = g.dw; p.oh = g.oh; p.ow = g.ow; p.O = O;
   p.w = ws.data(); p.mult = e.mult; p.bias = e.bias; p.kind = e.kind; p.inv = e.inv; p.zp = e.zp; p.qmin = e.qmin; p.qmax = e.qmax; p.out = e.out;
