@@ -221,8 +221,8 @@ long range(const float* x, long n, float* lo, float* hi) {
   return -1;
 }
 
-const Int8GemmIsa kAvx2{"avx2", kNr, 2, 2, 2, kMr, ukr, epilogue, pack_row<2>, quantize, range, direct::int8_conv_direct, direct::kDirectR * direct::kDirectVl};
-const Int8GemmIsa kAvxVnni{"avxvnni", kNr, 4, 1, 1, kMr, ukr_avxvnni, epilogue, pack_row<1>, quantize, range, direct_dp::int8_conv_direct, direct_dp::kDirectR * direct_dp::kDirectVl};
+const Int8GemmIsa kAvx2{"avx2", kNr, 2, 2, 2, kMr, ukr, epilogue, pack_row<2>, quantize, range, direct::int8_conv_direct, direct::kDirectR * direct::kDirectVl, false};
+const Int8GemmIsa kAvxVnni{"avxvnni", kNr, 4, 1, 1, kMr, ukr_avxvnni, epilogue, pack_row<1>, quantize, range, direct_dp::int8_conv_direct, direct_dp::kDirectR * direct_dp::kDirectVl, true};
 
 }  // namespace
 

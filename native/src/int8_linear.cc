@@ -281,6 +281,12 @@ void unpack_weights(const Int8GemmIsa& isa, const uint8_t* body, long N, long K,
   }
 }
 
+// dst[i] = src[i] ^ flip (restrict pointers: a loop of byte stores through captured references would
+// reload its bounds every iteration and not vectorize).
+void xor_bytes(uint8_t* __restrict dst, const uint8_t* __restrict src, long n, uint8_t flip) {
+  for (long i = 0; i < n; i++) dst[i] = src[i] ^ flip;
+}
+
 // The direct convolution of d with the parsed arguments of gemm_call (epilogue constants in e).
 void run_direct(const Int8GemmIsa& isa, const DirectInput& d, long xZp, const uint8_t* body, long O, long K, const Int8Epilogue& e) {
   const Conv2dGeom& g = *d.g;
@@ -317,9 +323,58 @@ void run_direct(const Int8GemmIsa& isa, const DirectInput& d, long xZp, const ui
     else parallel_for(planes, std::max<long>(1, 16384 / plane), [&](long p0, long p1) { fillPlanes(dst, p0, p1); });
     std::fill(dst + planes * plane, dst + size, 0);
   };
-  const long kwp = (g.kw + 1) / 2;
+  const long kwp = (g.kw + 1) / 2, kwq = (g.kw + 3) / 4;
   int32_t* xp = nullptr;
-  if (pairs) {
+  // four taps per int32 lane (vpdpbusd) on the VNNI paths when the weights have no zero points
+  bool quads = isa.direct_quads;
+  for (long o = 0; o < O && quads; o++) quads = e.zw[o] == 0;
+  thread_local std::vector<uint8_t> x8;
+  thread_local std::vector<int32_t> xqs, wqs, corr;
+  if (quads) {
+    // u: the planes as uint8 (int8 shifted by +128), padded with the (shifted) zero point zu
+    const long total = long(need), dw = g.dw;
+    const uint8_t flip = d.xSigned ? 0x80 : 0, zu = uint8_t(uint8_t(xZp) ^ flip);
+    if (x8.size() < need + size_t(3 * dw)) x8.resize(need + size_t(3 * dw));
+    uint8_t* u = x8.data();
+    const auto fillU = [&](long p0, long p1) {
+      for (long pl = p0; pl < p1; pl++) {
+        uint8_t* dst = u + pl * plane;
+        std::memset(dst, zu, size_t(plane));
+        for (long y = 0; y < g.h; y++) {
+          const uint8_t* src = x + (pl * g.h + y) * g.w;
+          uint8_t* row = dst + (y + g.ph) * Wp + g.pw;
+          if (flip == 0) std::memcpy(row, src, size_t(g.w));
+          else xor_bytes(row, src, g.w, flip);
+        }
+      }
+    };
+    if (planes * plane < 65536) fillU(0, planes);
+    else parallel_for(planes, std::max<long>(1, 16384 / plane), fillU);
+    std::memset(u + planes * plane, zu, need + size_t(3 * dw) - size_t(planes * plane));
+    if (xqs.size() < need) xqs.resize(need);
+    int32_t* xq = xqs.data();
+    const auto fillQuads = [&](long a, long b) {
+      for (long q = a; q < b; q++) {
+        xq[q] = int32_t(uint32_t(u[q]) | (uint32_t(u[q + dw]) << 8) | (uint32_t(u[q + 2 * dw]) << 16) | (uint32_t(u[q + 3 * dw]) << 24));
+      }
+    };
+    if (total < 65536) fillQuads(0, total);
+    else parallel_for(total, 16384, fillQuads);
+    if (wqs.size() < size_t(O * g.c * g.kh * kwq)) wqs.resize(size_t(O * g.c * g.kh * kwq));
+    if (corr.size() < size_t(O)) corr.resize(size_t(O));
+    for (long o = 0; o < O; o++) {
+      uint32_t sum = 0;
+      for (long k = 0; k < K; k++) sum += uint32_t(ws[size_t(o * K + k)]);
+      corr[size_t(o)] = int32_t(uint32_t(zu) * sum);
+      for (long r = 0; r < g.c * g.kh; r++) {
+        for (long jq = 0; jq < kwq; jq++) {
+          uint32_t word = 0;
+          for (long t = 0; t < 4 && 4 * jq + t < g.kw; t++) word |= uint32_t(uint8_t(int8_t(ws[size_t(o * K + r * g.kw + 4 * jq + t)]))) << (8 * t);
+          wqs[size_t((o * g.c * g.kh + r) * kwq + jq)] = int32_t(word);
+        }
+      }
+    }
+  } else if (pairs) {
     // xps[q] = int16 v[q] | int16 v[q + dw] << 16 over the flat padded planes v (zeros past the end)
     const long total = long(need), dw = g.dw;
     if (x16.size() < need + size_t(dw)) x16.resize(need + size_t(dw));
@@ -357,7 +412,8 @@ void run_direct(const Int8GemmIsa& isa, const DirectInput& d, long xZp, const ui
   }
   Int8DirectConv p{};
   p.fexact = fexact.data();
-  p.pairs = pairs; p.xpairs = xps.data(); p.wpairs = wps.data();
+  p.pairs = pairs && !quads; p.xpairs = xps.data(); p.wpairs = wps.data();
+  p.quads = quads; p.xquads = xqs.data(); p.wquads = wqs.data(); p.corr = quads ? corr.data() : nullptr;
   p.x = xp; p.c = g.c; p.hp = Hp; p.wp = Wp; p.kh = g.kh; p.kw = g.kw; p.dh = g.dh; p.dw = g.dw; p.oh = g.oh; p.ow = g.ow; p.O = O;
   p.w = ws.data(); p.mult = e.mult; p.bias = e.bias; p.kind = e.kind; p.inv = e.inv; p.zp = e.zp; p.qmin = e.qmin; p.qmax = e.qmax; p.out = e.out;
   const long blocks = (g.oh * Wp + lanes - 1) / lanes, ntasks = g.n * blocks;
@@ -534,6 +590,27 @@ void Int8Conv2d(Call& c) {
   gemm_call(c, 3, cols.data(), xSigned, M, K, L);
 }
 
+namespace {
+
+// 2x2 stride-2 max pooling of row pairs r0 .. r1 (each 2 W input bytes at x + 2 r W, OW = W / 2 outputs
+// at out + r OW), through vm (W bytes per row pair): locals and restrict pointers, so the compiler
+// keeps the bounds in registers and vectorizes both passes (a lambda's captured references and byte
+// stores that may alias them do not).
+void int8_max_pool_2x2(const uint8_t* __restrict x, uint8_t* __restrict vm, uint8_t* __restrict out, long r0, long r1, long OW, long W) {
+  for (long r = r0; r < r1; r++) {
+    const uint8_t* __restrict a = x + 2 * r * W;
+    const uint8_t* __restrict b = a + W;
+    uint8_t* __restrict v = vm + r * W;
+    for (long i = 0; i < W; i++) v[i] = a[i] > b[i] ? a[i] : b[i];
+  }
+  for (long i = r0 * OW; i < r1 * OW; i++) {
+    const uint8_t a = vm[2 * i], b = vm[2 * i + 1];
+    out[i] = a > b ? a : b;
+  }
+}
+
+}  // namespace
+
 // int8MaxPool2d(x, geometry, out): max pooling of uint8 codes x (N, C, H, W) -> out (N, C, OH, OW), the
 // maximum over each window's positions inside the image (0 when a window has none; padding <= kernel / 2
 // rules that out), the twin of int8MaxPool2dReference (src/backends/reference/quantized.ts). Quantized
@@ -556,6 +633,18 @@ void Int8MaxPool2d(Call& c) {
   uint8_t* out = static_cast<uint8_t*>(od);
   const long H = g.h, W = g.w, OH = g.oh, OW = g.ow;
   const bool simple = g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 && g.ph == 0 && g.pw == 0 && g.dh == 1 && g.dw == 1;
+  if (simple && H == 2 * OH && W == 2 * OW) {
+    // even sizes: the planes are a run of row pairs, so two flat passes that the compiler vectorizes:
+    // the maximum of each row pair (into vm, OH rows of W per plane), then of each column pair of vm
+    // (out[i] = max(vm[2 i], vm[2 i + 1]), flat over the outputs)
+    thread_local std::vector<uint8_t> vms;
+    if (vms.size() < size_t(planes * OH * W)) vms.resize(size_t(planes * OH * W));
+    uint8_t* vm = vms.data();
+    const auto pool = [x, vm, out, OH, OW, W](long p0, long p1) { int8_max_pool_2x2(x, vm, out, p0 * OH, p1 * OH, OW, W); };
+    if (planes * OH * OW < 65536) pool(0, planes);
+    else parallel_for(planes, std::max<long>(1, 16384 / std::max<long>(1, OH * OW)), pool);
+    return;
+  }
   const auto run = [&](long p0, long p1) {
     for (long p = p0; p < p1; p++) {
       const uint8_t* src = x + p * H * W;
