@@ -59,12 +59,17 @@ bool has_vnni() {
 }
 
 // AVX-VNNI (the VEX-encoded vpdpbusd): CPUID leaf 7, subleaf 1, EAX bit 4, on a CPU (and OS) with AVX2.
+// Asked once: every int8 call on an AVX2 CPU asks, and CPUID traps to the hypervisor in a VM (a few
+// microseconds, a fifth of a batch-1 convolution).
 bool has_avxvnni() {
 #if !defined(TS_NO_X86_PATHS) && (defined(__x86_64__) || defined(__i386__))
-  unsigned a = 0, b = 0, c = 0, d = 0;
-  if (!cpu_supports("avx2") || __get_cpuid_max(0, nullptr) < 7) return false;
-  __cpuid_count(7, 1, a, b, c, d);
-  return (a >> 4) & 1;
+  static const bool has = [] {
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    if (!cpu_supports("avx2") || __get_cpuid_max(0, nullptr) < 7) return false;
+    __cpuid_count(7, 1, a, b, c, d);
+    return ((a >> 4) & 1) != 0;
+  }();
+  return has;
 #else
   return false;
 #endif
@@ -268,15 +273,20 @@ struct DirectInput {
 // w[n][k] of a packed weight (the inverse of pack_weights), as int32 w - zw[n] (wrapping like the
 // reference's Math.imul operand).
 void unpack_weights(const Int8GemmIsa& isa, const uint8_t* body, long N, long K, const int32_t* zw, int32_t* out) {
+  // no division per element (runs on every call: the direct convolution keeps no unpacked copy)
   const long nr = isa.nr, kg = isa.kg, groups = (K + kg - 1) / kg;
   for (long n = 0; n < N; n++) {
     const long p = n / nr, j = n - p * nr;
-    for (long k = 0; k < K; k++) {
-      const long g = k / kg, e = k - g * kg, at = ((p * groups + g) * nr + j) * kg + e;
-      int32_t v;
-      if (isa.wbytes == 1) v = int8_t(body[at]);
-      else { int16_t s; std::memcpy(&s, body + 2 * at, 2); v = s; }
-      out[n * K + k] = int32_t(uint32_t(v) - uint32_t(zw[n]));
+    const uint32_t z = uint32_t(zw[n]);
+    int32_t* row = out + n * K;
+    for (long g = 0, k = 0; g < groups; g++) {
+      const long at = ((p * groups + g) * nr + j) * kg;
+      for (long e = 0; e < kg && k < K; e++, k++) {
+        int32_t v;
+        if (isa.wbytes == 1) v = int8_t(body[at + e]);
+        else { int16_t s; std::memcpy(&s, body + 2 * (at + e), 2); v = s; }
+        row[k] = int32_t(uint32_t(v) - z);
+      }
     }
   }
 }
@@ -406,9 +416,10 @@ void run_direct(const Int8GemmIsa& isa, const DirectInput& d, long xZp, const ui
   thread_local std::vector<uint8_t> fexact;
   if (fexact.size() < size_t(O)) fexact.resize(size_t(O));
   for (long o = 0; o < O; o++) {
-    double bound = 0;
-    for (long k = 0; k < K; k++) bound += std::fabs(double(ws[size_t(o * K + k)]));
-    fexact[size_t(o)] = 255.0 * bound < 16777216.0 ? 1 : 0;
+    int64_t bound = 0;  // |w - zw| <= 2^31 each
+    const int32_t* row = ws.data() + o * K;
+    for (long k = 0; k < K; k++) bound += row[k] < 0 ? -int64_t(row[k]) : int64_t(row[k]);
+    fexact[size_t(o)] = 255.0 * double(bound) < 16777216.0 ? 1 : 0;
   }
   Int8DirectConv p{};
   p.fexact = fexact.data();
