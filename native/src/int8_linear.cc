@@ -291,6 +291,84 @@ void unpack_weights(const Int8GemmIsa& isa, const uint8_t* body, long N, long K,
   }
 }
 
+// The weight forms the direct convolution reads, derived from a packed weight, its zero points and the
+// kernel shape: w - zw (O, K) int32; pair words (two taps in int16) when every w - zw fits in int16;
+// quad words (four int8 taps) and corr[o] = zu sum_k w[o][k] on paths with vpdpbusd when every zw is
+// 0; fexact (see Int8DirectConv). Deriving them costs as much as a batch-1 LeNet convolution, so the
+// last few are kept per calling thread, keyed by an exact copy of what they derive from (packed bytes,
+// zero points, kernel shape, path): a packed buffer freed and reallocated at the same address with
+// other contents never matches.
+struct DirectWeights {
+  const Int8GemmIsa* isa = nullptr;
+  long O = 0, K = 0, c = 0, kh = 0, kw = 0;
+  std::vector<uint8_t> body;
+  std::vector<int32_t> zw, ws, wps, wqs, wsum;
+  std::vector<uint8_t> fexact;
+  bool pairs = false, quads = false;
+};
+
+const DirectWeights& direct_weights(const Int8GemmIsa& isa, const uint8_t* body, long O, long K, const int32_t* zw, const Conv2dGeom& g) {
+  constexpr size_t kKeep = 8;
+  thread_local std::vector<DirectWeights> cache;
+  thread_local size_t next = 0;
+  const size_t bytes = size_t(packed_bytes(isa, O, K) - kHeader);
+  for (const DirectWeights& d : cache) {
+    if (d.isa == &isa && d.O == O && d.K == K && d.c == g.c && d.kh == g.kh && d.kw == g.kw && d.body.size() == bytes &&
+        std::memcmp(d.body.data(), body, bytes) == 0 && std::memcmp(d.zw.data(), zw, size_t(O) * sizeof(int32_t)) == 0) return d;
+  }
+  if (cache.size() < kKeep) cache.emplace_back();
+  DirectWeights& d = cache[next];
+  next = (next + 1) % kKeep;
+  d.isa = &isa; d.O = O; d.K = K; d.c = g.c; d.kh = g.kh; d.kw = g.kw;
+  d.body.assign(body, body + bytes);
+  d.zw.assign(zw, zw + O);
+  d.ws.resize(size_t(O * K));
+  unpack_weights(isa, body, O, K, zw, d.ws.data());
+  const int32_t* ws = d.ws.data();
+  // two taps per int32 lane (vpmaddwd) when every w - zw fits in int16 (int8 weights, int8 zero points)
+  d.pairs = true;
+  for (long i = 0; i < O * K && d.pairs; i++) d.pairs = ws[i] >= -32768 && ws[i] <= 32767;
+  // four taps per int32 lane (vpdpbusd) on the VNNI paths when the weights have no zero points
+  d.quads = isa.direct_quads;
+  for (long o = 0; o < O && d.quads; o++) d.quads = zw[o] == 0;
+  const long kwp = (g.kw + 1) / 2, kwq = (g.kw + 3) / 4, rows = g.c * g.kh;
+  if (d.quads) {
+    d.wqs.resize(size_t(O * rows * kwq));
+    d.wsum.resize(size_t(O));
+    for (long o = 0; o < O; o++) {
+      uint32_t sum = 0;
+      for (long k = 0; k < K; k++) sum += uint32_t(ws[o * K + k]);
+      d.wsum[size_t(o)] = int32_t(sum);
+      for (long r = 0; r < rows; r++) {
+        for (long jq = 0; jq < kwq; jq++) {
+          uint32_t word = 0;
+          for (long t = 0; t < 4 && 4 * jq + t < g.kw; t++) word |= uint32_t(uint8_t(int8_t(ws[o * K + r * g.kw + 4 * jq + t]))) << (8 * t);
+          d.wqs[size_t((o * rows + r) * kwq + jq)] = int32_t(word);
+        }
+      }
+    }
+  } else if (d.pairs) {
+    d.wps.resize(size_t(O * rows * kwp));
+    const auto pair = [](int32_t lo, int32_t hi) { return int32_t(uint32_t(uint16_t(int16_t(lo))) | (uint32_t(hi) << 16)); };
+    for (long o = 0; o < O; o++) {
+      for (long r = 0; r < rows; r++) {
+        for (long jp = 0; jp < kwp; jp++) {
+          const int32_t lo = ws[o * K + r * g.kw + 2 * jp], hi = 2 * jp + 1 < g.kw ? ws[o * K + r * g.kw + 2 * jp + 1] : 0;
+          d.wps[size_t((o * rows + r) * kwp + jp)] = pair(lo, hi);
+        }
+      }
+    }
+  }
+  // channels whose accumulators stay below 2^24 (|x - zx| <= 255): the epilogue multiplies in float32
+  d.fexact.resize(size_t(O));
+  for (long o = 0; o < O; o++) {
+    int64_t bound = 0;  // |w - zw| <= 2^31 each
+    for (long k = 0; k < K; k++) bound += ws[o * K + k] < 0 ? -int64_t(ws[o * K + k]) : int64_t(ws[o * K + k]);
+    d.fexact[size_t(o)] = 255.0 * double(bound) < 16777216.0 ? 1 : 0;
+  }
+  return d;
+}
+
 // dst[i] = src[i] ^ flip (restrict pointers: a loop of byte stores through captured references would
 // reload its bounds every iteration and not vectorize).
 void xor_bytes(uint8_t* __restrict dst, const uint8_t* __restrict src, long n, uint8_t flip) {
@@ -302,18 +380,15 @@ void run_direct(const Int8GemmIsa& isa, const DirectInput& d, long xZp, const ui
   const Conv2dGeom& g = *d.g;
   const long Hp = g.h + 2 * g.ph, Wp = g.w + 2 * g.pw, plane = Hp * Wp, lanes = isa.direct_lanes;
   const long slack = (g.kw - 1) * g.dw + lanes + 16;
-  // scratch kept per thread between calls (the calling thread only: no per-call allocation once warm)
-  thread_local std::vector<int32_t> xs, ws, xps, wps;
+  const DirectWeights& dw8 = direct_weights(isa, body, O, K, e.zw, g);
+  // input scratch kept per thread between calls (the calling thread only: no per-call allocation once warm)
+  thread_local std::vector<int32_t> xs, xps, xqs, corr;
   thread_local std::vector<int16_t> x16;
+  thread_local std::vector<uint8_t> x8;
   const size_t need = size_t(g.n * g.c * plane + slack);
-  if (ws.size() < size_t(O * K)) ws.resize(size_t(O * K));
-  unpack_weights(isa, body, O, K, e.zw, ws.data());
-  // two taps per int32 lane (vpmaddwd) when every w - zw fits in int16 (int8 weights, int8 zero points)
-  bool pairs = true;
-  for (long i = 0; i < O * K && pairs; i++) pairs = ws[size_t(i)] >= -32768 && ws[size_t(i)] <= 32767;
   const uint8_t* x = d.x;
-  const long planes = g.n * g.c;
-  // the padded planes of x - zx (0 in the padding), as T (int16 for the pair planes, else int32)
+  const long planes = g.n * g.c, total = long(need), dw = g.dw;
+  // the padded planes of x - zx (0 in the padding), as int16 (pair planes) or int32
   const auto fillPlanes = [&](auto* dst0, long p0, long p1) {
     for (long pl = p0; pl < p1; pl++) {
       auto* dst = dst0 + pl * plane;
@@ -333,16 +408,10 @@ void run_direct(const Int8GemmIsa& isa, const DirectInput& d, long xZp, const ui
     else parallel_for(planes, std::max<long>(1, 16384 / plane), [&](long p0, long p1) { fillPlanes(dst, p0, p1); });
     std::fill(dst + planes * plane, dst + size, 0);
   };
-  const long kwp = (g.kw + 1) / 2, kwq = (g.kw + 3) / 4;
-  int32_t* xp = nullptr;
-  // four taps per int32 lane (vpdpbusd) on the VNNI paths when the weights have no zero points
-  bool quads = isa.direct_quads;
-  for (long o = 0; o < O && quads; o++) quads = e.zw[o] == 0;
-  thread_local std::vector<uint8_t> x8;
-  thread_local std::vector<int32_t> xqs, wqs, corr;
-  if (quads) {
-    // u: the planes as uint8 (int8 shifted by +128), padded with the (shifted) zero point zu
-    const long total = long(need), dw = g.dw;
+  Int8DirectConv p{};
+  if (dw8.quads) {
+    // u: the planes as uint8 (int8 shifted by +128), padded with the (shifted) zero point zu;
+    // xqs[q] = u[q] | u[q + dw] << 8 | u[q + 2 dw] << 16 | u[q + 3 dw] << 24
     const uint8_t flip = d.xSigned ? 0x80 : 0, zu = uint8_t(uint8_t(xZp) ^ flip);
     if (x8.size() < need + size_t(3 * dw)) x8.resize(need + size_t(3 * dw));
     uint8_t* u = x8.data();
@@ -370,23 +439,11 @@ void run_direct(const Int8GemmIsa& isa, const DirectInput& d, long xZp, const ui
     };
     if (total < 65536) fillQuads(0, total);
     else parallel_for(total, 16384, fillQuads);
-    if (wqs.size() < size_t(O * g.c * g.kh * kwq)) wqs.resize(size_t(O * g.c * g.kh * kwq));
     if (corr.size() < size_t(O)) corr.resize(size_t(O));
-    for (long o = 0; o < O; o++) {
-      uint32_t sum = 0;
-      for (long k = 0; k < K; k++) sum += uint32_t(ws[size_t(o * K + k)]);
-      corr[size_t(o)] = int32_t(uint32_t(zu) * sum);
-      for (long r = 0; r < g.c * g.kh; r++) {
-        for (long jq = 0; jq < kwq; jq++) {
-          uint32_t word = 0;
-          for (long t = 0; t < 4 && 4 * jq + t < g.kw; t++) word |= uint32_t(uint8_t(int8_t(ws[size_t(o * K + r * g.kw + 4 * jq + t)]))) << (8 * t);
-          wqs[size_t((o * g.c * g.kh + r) * kwq + jq)] = int32_t(word);
-        }
-      }
-    }
-  } else if (pairs) {
+    for (long o = 0; o < O; o++) corr[size_t(o)] = int32_t(uint32_t(zu) * uint32_t(dw8.wsum[size_t(o)]));
+    p.quads = true; p.xquads = xq; p.wquads = dw8.wqs.data(); p.corr = corr.data();
+  } else if (dw8.pairs) {
     // xps[q] = int16 v[q] | int16 v[q + dw] << 16 over the flat padded planes v (zeros past the end)
-    const long total = long(need), dw = g.dw;
     if (x16.size() < need + size_t(dw)) x16.resize(need + size_t(dw));
     if (xps.size() < need) xps.resize(need);
     fill(x16.data(), need + size_t(dw));
@@ -397,36 +454,15 @@ void run_direct(const Int8GemmIsa& isa, const DirectInput& d, long xZp, const ui
     };
     if (total < 65536) fillPairs(0, total);
     else parallel_for(total, 16384, fillPairs);
-    if (wps.size() < size_t(O * g.c * g.kh * kwp)) wps.resize(size_t(O * g.c * g.kh * kwp));
-    const auto pair = [](int32_t lo, int32_t hi) { return int32_t(uint32_t(uint16_t(int16_t(lo))) | (uint32_t(hi) << 16)); };
-    for (long o = 0; o < O; o++) {
-      for (long r = 0; r < g.c * g.kh; r++) {
-        for (long jp = 0; jp < kwp; jp++) {
-          const int32_t lo = ws[size_t(o * K + r * g.kw + 2 * jp)], hi = 2 * jp + 1 < g.kw ? ws[size_t(o * K + r * g.kw + 2 * jp + 1)] : 0;
-          wps[size_t((o * g.c * g.kh + r) * kwp + jp)] = pair(lo, hi);
-        }
-      }
-    }
+    p.pairs = true; p.xpairs = xq; p.wpairs = dw8.wps.data();
   } else {
     if (xs.size() < need) xs.resize(need);
-    xp = xs.data();
-    fill(xp, need);
+    fill(xs.data(), need);
+    p.x = xs.data();
   }
-  // channels whose accumulators stay below 2^24 (|x - zx| <= 255): the epilogue multiplies in float32
-  thread_local std::vector<uint8_t> fexact;
-  if (fexact.size() < size_t(O)) fexact.resize(size_t(O));
-  for (long o = 0; o < O; o++) {
-    int64_t bound = 0;  // |w - zw| <= 2^31 each
-    const int32_t* row = ws.data() + o * K;
-    for (long k = 0; k < K; k++) bound += row[k] < 0 ? -int64_t(row[k]) : int64_t(row[k]);
-    fexact[size_t(o)] = 255.0 * double(bound) < 16777216.0 ? 1 : 0;
-  }
-  Int8DirectConv p{};
-  p.fexact = fexact.data();
-  p.pairs = pairs && !quads; p.xpairs = xps.data(); p.wpairs = wps.data();
-  p.quads = quads; p.xquads = xqs.data(); p.wquads = wqs.data(); p.corr = quads ? corr.data() : nullptr;
-  p.x = xp; p.c = g.c; p.hp = Hp; p.wp = Wp; p.kh = g.kh; p.kw = g.kw; p.dh = g.dh; p.dw = g.dw; p.oh = g.oh; p.ow = g.ow; p.O = O;
-  p.w = ws.data(); p.mult = e.mult; p.bias = e.bias; p.kind = e.kind; p.inv = e.inv; p.zp = e.zp; p.qmin = e.qmin; p.qmax = e.qmax; p.out = e.out;
+  p.fexact = dw8.fexact.data();
+  p.c = g.c; p.hp = Hp; p.wp = Wp; p.kh = g.kh; p.kw = g.kw; p.dh = g.dh; p.dw = g.dw; p.oh = g.oh; p.ow = g.ow; p.O = O;
+  p.w = dw8.ws.data(); p.mult = e.mult; p.bias = e.bias; p.kind = e.kind; p.inv = e.inv; p.zp = e.zp; p.qmin = e.qmin; p.qmax = e.qmax; p.out = e.out;
   const long blocks = (g.oh * Wp + lanes - 1) / lanes, ntasks = g.n * blocks;
   const double work = double(g.n) * double(g.oh) * double(Wp) * double(O) * double(K);
   if (work < 262144.0) isa.conv_direct(p, 0, ntasks);

@@ -201,6 +201,7 @@ Examples:
       if (flags.json) { emitJson(ctx, { ...r }); return 0; }
       ctx.out(formatKeyValues([
         ['lenet5', `batch ${r.lenet5.batch}: float32 ${r.lenet5.float32Ms.toFixed(3)} ms, int8 ${r.lenet5.int8Ms.toFixed(3)} ms (${r.lenet5.speedup.toFixed(2)}x)`],
+        ['dynamic', `int8 ${r.lenet5.dynamicMs.toFixed(3)} ms (${r.lenet5.dynamicSpeedup.toFixed(2)}x)`],
         ['int8 path', `${r.cpuPath} (float32: ${r.floatCpuPath}, ${r.threads} threads)`],
       ]));
       return 0;
