@@ -121,6 +121,26 @@ inline bool dany(dvi m) {
 #endif
 }
 
+// The low byte of each lane of q into dst[0 .. VL), every lane in [-128, 127] (wide false) or [0, 255]
+// (wide true), as q is clamped to the output's range: saturating packs, which are then exact (GCC
+// lowers __builtin_convertvector to bytes into one extract and shift per lane below AVX-512).
+inline void dstore_bytes(dvi q, bool wide, uint8_t* dst) {
+#if TS_DIRECT_VL == 16 && defined(__AVX512F__)
+  (void)wide;
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(dst), _mm512_cvtepi32_epi8((__m512i)q));
+#elif TS_DIRECT_VL == 8 && defined(__AVX2__)
+  const __m128i w = _mm_packs_epi32(_mm256_castsi256_si128((__m256i)q), _mm256_extracti128_si256((__m256i)q, 1));
+  _mm_storel_epi64(reinterpret_cast<__m128i*>(dst), wide ? _mm_packus_epi16(w, w) : _mm_packs_epi16(w, w));
+#elif TS_DIRECT_VL == 4 && defined(__SSE2__)
+  const __m128i w = _mm_packs_epi32((__m128i)q, (__m128i)q);
+  const int32_t b = _mm_cvtsi128_si32(wide ? _mm_packus_epi16(w, w) : _mm_packs_epi16(w, w));
+  std::memcpy(dst, &b, 4);
+#else
+  (void)wide;
+  for (int e = 0; e < kDirectVl; e++) dst[e] = uint8_t(q[e]);
+#endif
+}
+
 // dst[0 .. n) = src[0 .. n) for 0 <= n <= kMaxBytes, in 8-byte pieces (the last one overlapping) and
 // no library call: a plain copy loop here would become a memmove call (GCC's loop-distribution
 // idiom), which cost more than the copy of a 10- to 28-byte output row.
@@ -248,7 +268,6 @@ constexpr long kDirectStage = long(kDirectR) * kDirectVl * 4;
 // The epilogue of one channel's lanes l0 .. l0 + R VL (raw sums t) into stage: float32 (kind 0) or
 // the requantized bytes (int8 bits when signed).
 void direct_epilogue(const Int8DirectConv& p, const int32_t* t, long o, uint8_t* stage) {
-  typedef uint8_t dvb __attribute__((vector_size(kDirectVl)));
   typedef uint32_t dvu __attribute__((vector_size(kDirectVl * 4)));
   const double m = double(p.mult[o]);
   const float mf = p.mult[o], b = p.bias != nullptr ? p.bias[o] : 0.0f;
@@ -274,8 +293,7 @@ void direct_epilogue(const Int8DirectConv& p, const int32_t* t, long o, uint8_t*
       dvi qi = __builtin_convertvector((prod + bigf) - bigf, dvi) + zp;
       qi = qi < lo ? dvi{} + lo : qi;
       qi = qi > hi ? dvi{} + hi : qi;
-      const dvb bytes = __builtin_convertvector(qi, dvb);  // the low byte of each lane: int8 bits when signed
-      std::memcpy(stage + r * kDirectVl, &bytes, sizeof bytes);
+      dstore_bytes(qi, hi > 127, stage + r * kDirectVl);  // the low byte of each lane: int8 bits when signed
     } else {
       for (int e = 0; e < kDirectVl; e++) stage[r * kDirectVl + e] = uint8_t(int32_t(direct_clamp(int8_round_half_even(v[e] * inv), p.zp, p.qmin, p.qmax)));
     }
