@@ -381,92 +381,81 @@ void run_direct(const Int8GemmIsa& isa, const DirectInput& d, long xZp, const ui
   const long Hp = g.h + 2 * g.ph, Wp = g.w + 2 * g.pw, plane = Hp * Wp, lanes = isa.direct_lanes;
   const long slack = (g.kw - 1) * g.dw + lanes + 16;
   const DirectWeights& dw8 = direct_weights(isa, body, O, K, e.zw, g);
-  // input scratch kept per thread between calls (the calling thread only: no per-call allocation once warm)
-  thread_local std::vector<int32_t> xs, xps, xqs, corr;
-  thread_local std::vector<int16_t> x16;
-  thread_local std::vector<uint8_t> x8;
-  const size_t need = size_t(g.n * g.c * plane + slack);
-  const uint8_t* x = d.x;
-  const long planes = g.n * g.c, total = long(need), dw = g.dw;
-  // the padded planes of x - zx (0 in the padding), as int16 (pair planes) or int32
-  const auto fillPlanes = [&](auto* dst0, long p0, long p1) {
-    for (long pl = p0; pl < p1; pl++) {
-      auto* dst = dst0 + pl * plane;
-      std::fill(dst, dst + g.ph * Wp, 0);
-      for (long y = 0; y < g.h; y++) {
-        const uint8_t* src = x + (pl * g.h + y) * g.w;
-        auto* row = dst + (y + g.ph) * Wp;
-        for (long i = 0; i < g.pw; i++) { row[i] = 0; row[g.pw + g.w + i] = 0; }
-        if (d.xSigned) { for (long i = 0; i < g.w; i++) row[g.pw + i] = int16_t(int32_t(int8_t(src[i])) - int32_t(xZp)); }
-        else { for (long i = 0; i < g.w; i++) row[g.pw + i] = int16_t(int32_t(src[i]) - int32_t(xZp)); }
+  const long blocks = (g.oh * Wp + lanes - 1) / lanes, L = g.oh * g.ow, es = e.kind == 0 ? 4 : 1;
+  // images in chunks of about 8K plane values: each chunk's planes are built and convolved while they
+  // are in cache (per thread: a chunk never leaves the thread that built it)
+  const long chunk = std::max<long>(1, 8192 / std::max<long>(1, g.c * plane));
+  const auto runImages = [&](long n0, long n1) {
+    thread_local std::vector<int32_t> xs, xps, xqs, corr;
+    thread_local std::vector<int16_t> x16;
+    thread_local std::vector<uint8_t> x8;
+    for (long c0 = n0; c0 < n1; c0 += chunk) {
+      const long c1 = std::min(n1, c0 + chunk), planes = (c1 - c0) * g.c;
+      const size_t need = size_t(planes * plane + slack);
+      const long total = long(need), dw = g.dw;
+      const uint8_t* x = d.x + c0 * g.c * g.h * g.w;
+      // the padded planes of x - zx (0 in the padding), as int16 (pair planes) or int32
+      const auto fill = [&](auto* dst0, size_t size) {
+        for (long pl = 0; pl < planes; pl++) {
+          auto* dst = dst0 + pl * plane;
+          std::fill(dst, dst + plane, 0);
+          for (long y = 0; y < g.h; y++) {
+            const uint8_t* src = x + (pl * g.h + y) * g.w;
+            auto* row = dst + (y + g.ph) * Wp + g.pw;
+            if (d.xSigned) { for (long i = 0; i < g.w; i++) row[i] = int16_t(int32_t(int8_t(src[i])) - int32_t(xZp)); }
+            else { for (long i = 0; i < g.w; i++) row[i] = int16_t(int32_t(src[i]) - int32_t(xZp)); }
+          }
+        }
+        std::fill(dst0 + planes * plane, dst0 + size, 0);
+      };
+      Int8DirectConv p{};
+      if (dw8.quads) {
+        // u: the planes as uint8 (int8 shifted by +128), padded with the (shifted) zero point zu;
+        // xqs[q] = u[q] | u[q + dw] << 8 | u[q + 2 dw] << 16 | u[q + 3 dw] << 24
+        const uint8_t flip = d.xSigned ? 0x80 : 0, zu = uint8_t(uint8_t(xZp) ^ flip);
+        if (x8.size() < need + size_t(3 * dw)) x8.resize(need + size_t(3 * dw));
+        uint8_t* u = x8.data();
+        std::memset(u, zu, need + size_t(3 * dw));
+        for (long pl = 0; pl < planes; pl++) {
+          for (long y = 0; y < g.h; y++) {
+            const uint8_t* src = x + (pl * g.h + y) * g.w;
+            uint8_t* row = u + pl * plane + (y + g.ph) * Wp + g.pw;
+            if (flip == 0) std::memcpy(row, src, size_t(g.w));
+            else xor_bytes(row, src, g.w, flip);
+          }
+        }
+        if (xqs.size() < need) xqs.resize(need);
+        int32_t* xq = xqs.data();
+        for (long q = 0; q < total; q++) {
+          xq[q] = int32_t(uint32_t(u[q]) | (uint32_t(u[q + dw]) << 8) | (uint32_t(u[q + 2 * dw]) << 16) | (uint32_t(u[q + 3 * dw]) << 24));
+        }
+        if (corr.size() < size_t(O)) corr.resize(size_t(O));
+        for (long o = 0; o < O; o++) corr[size_t(o)] = int32_t(uint32_t(zu) * uint32_t(dw8.wsum[size_t(o)]));
+        p.quads = true; p.xquads = xq; p.wquads = dw8.wqs.data(); p.corr = corr.data();
+      } else if (dw8.pairs) {
+        // xps[q] = int16 v[q] | int16 v[q + dw] << 16 over the flat padded planes v (zeros past the end)
+        if (x16.size() < need + size_t(dw)) x16.resize(need + size_t(dw));
+        if (xps.size() < need) xps.resize(need);
+        fill(x16.data(), need + size_t(dw));
+        const int16_t* v = x16.data();
+        int32_t* xq = xps.data();
+        for (long q = 0; q < total; q++) xq[q] = int32_t(uint32_t(uint16_t(v[q])) | (uint32_t(uint16_t(v[q + dw])) << 16));
+        p.pairs = true; p.xpairs = xq; p.wpairs = dw8.wps.data();
+      } else {
+        if (xs.size() < need) xs.resize(need);
+        fill(xs.data(), need);
+        p.x = xs.data();
       }
-      std::fill(dst + (g.ph + g.h) * Wp, dst + plane, 0);
+      p.fexact = dw8.fexact.data();
+      p.c = g.c; p.hp = Hp; p.wp = Wp; p.kh = g.kh; p.kw = g.kw; p.dh = g.dh; p.dw = g.dw; p.oh = g.oh; p.ow = g.ow; p.O = O;
+      p.w = dw8.ws.data(); p.mult = e.mult; p.bias = e.bias; p.kind = e.kind; p.inv = e.inv; p.zp = e.zp; p.qmin = e.qmin; p.qmax = e.qmax;
+      p.out = static_cast<uint8_t*>(e.out) + c0 * O * L * es;
+      isa.conv_direct(p, 0, (c1 - c0) * blocks);
     }
   };
-  const auto fill = [&](auto* dst, size_t size) {
-    if (planes * plane < 65536) fillPlanes(dst, 0, planes);
-    else parallel_for(planes, std::max<long>(1, 16384 / plane), [&](long p0, long p1) { fillPlanes(dst, p0, p1); });
-    std::fill(dst + planes * plane, dst + size, 0);
-  };
-  Int8DirectConv p{};
-  if (dw8.quads) {
-    // u: the planes as uint8 (int8 shifted by +128), padded with the (shifted) zero point zu;
-    // xqs[q] = u[q] | u[q + dw] << 8 | u[q + 2 dw] << 16 | u[q + 3 dw] << 24
-    const uint8_t flip = d.xSigned ? 0x80 : 0, zu = uint8_t(uint8_t(xZp) ^ flip);
-    if (x8.size() < need + size_t(3 * dw)) x8.resize(need + size_t(3 * dw));
-    uint8_t* u = x8.data();
-    const auto fillU = [&](long p0, long p1) {
-      for (long pl = p0; pl < p1; pl++) {
-        uint8_t* dst = u + pl * plane;
-        std::memset(dst, zu, size_t(plane));
-        for (long y = 0; y < g.h; y++) {
-          const uint8_t* src = x + (pl * g.h + y) * g.w;
-          uint8_t* row = dst + (y + g.ph) * Wp + g.pw;
-          if (flip == 0) std::memcpy(row, src, size_t(g.w));
-          else xor_bytes(row, src, g.w, flip);
-        }
-      }
-    };
-    if (planes * plane < 65536) fillU(0, planes);
-    else parallel_for(planes, std::max<long>(1, 16384 / plane), fillU);
-    std::memset(u + planes * plane, zu, need + size_t(3 * dw) - size_t(planes * plane));
-    if (xqs.size() < need) xqs.resize(need);
-    int32_t* xq = xqs.data();
-    const auto fillQuads = [&](long a, long b) {
-      for (long q = a; q < b; q++) {
-        xq[q] = int32_t(uint32_t(u[q]) | (uint32_t(u[q + dw]) << 8) | (uint32_t(u[q + 2 * dw]) << 16) | (uint32_t(u[q + 3 * dw]) << 24));
-      }
-    };
-    if (total < 65536) fillQuads(0, total);
-    else parallel_for(total, 16384, fillQuads);
-    if (corr.size() < size_t(O)) corr.resize(size_t(O));
-    for (long o = 0; o < O; o++) corr[size_t(o)] = int32_t(uint32_t(zu) * uint32_t(dw8.wsum[size_t(o)]));
-    p.quads = true; p.xquads = xq; p.wquads = dw8.wqs.data(); p.corr = corr.data();
-  } else if (dw8.pairs) {
-    // xps[q] = int16 v[q] | int16 v[q + dw] << 16 over the flat padded planes v (zeros past the end)
-    if (x16.size() < need + size_t(dw)) x16.resize(need + size_t(dw));
-    if (xps.size() < need) xps.resize(need);
-    fill(x16.data(), need + size_t(dw));
-    const int16_t* v = x16.data();
-    int32_t* xq = xps.data();
-    const auto fillPairs = [&](long a, long b) {
-      for (long q = a; q < b; q++) xq[q] = int32_t(uint32_t(uint16_t(v[q])) | (uint32_t(uint16_t(v[q + dw])) << 16));
-    };
-    if (total < 65536) fillPairs(0, total);
-    else parallel_for(total, 16384, fillPairs);
-    p.pairs = true; p.xpairs = xq; p.wpairs = dw8.wps.data();
-  } else {
-    if (xs.size() < need) xs.resize(need);
-    fill(xs.data(), need);
-    p.x = xs.data();
-  }
-  p.fexact = dw8.fexact.data();
-  p.c = g.c; p.hp = Hp; p.wp = Wp; p.kh = g.kh; p.kw = g.kw; p.dh = g.dh; p.dw = g.dw; p.oh = g.oh; p.ow = g.ow; p.O = O;
-  p.w = dw8.ws.data(); p.mult = e.mult; p.bias = e.bias; p.kind = e.kind; p.inv = e.inv; p.zp = e.zp; p.qmin = e.qmin; p.qmax = e.qmax; p.out = e.out;
-  const long blocks = (g.oh * Wp + lanes - 1) / lanes, ntasks = g.n * blocks;
   const double work = double(g.n) * double(g.oh) * double(Wp) * double(O) * double(K);
-  if (work < 262144.0) isa.conv_direct(p, 0, ntasks);
-  else parallel_for(ntasks, std::max<long>(1, long(65536.0 / std::max(1.0, double(O) * double(K) * double(lanes) / 64.0))), [&](long t0, long t1) { isa.conv_direct(p, t0, t1); });
+  if (work < 262144.0 || g.n == 1) runImages(0, g.n);
+  else parallel_for(g.n, 1, runImages);
 }
 
 // The arguments int8Linear and int8Conv2d share, from index `at` on: xScale, xZeroPoint, packed,

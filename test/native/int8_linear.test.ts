@@ -255,10 +255,12 @@ describe('native int8Linear', { skip }, () => {
       [1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1], [2, 2, 9, 9, 3, 3, 1, 1, 1, 1, 33], [1, 4, 6, 6, 6, 6, 0, 0, 1, 1, 12],
       // K = 600 and 1200: channels whose 255 sum |w - zw| passes 2^24 take the epilogue's double product, the others its float one
       [1, 24, 5, 6, 5, 5, 2, 2, 1, 1, 9], [1, 48, 4, 5, 5, 5, 2, 2, 1, 1, 5],
+      // 48 planes of 10 x 10 per image: one image per chunk of planes, so a call walks several chunks
+      [3, 48, 8, 8, 3, 3, 1, 1, 1, 1, 5], [3, 48, 8, 8, 3, 3, 1, 1, 1, 1, 5],
     ];
     // weights without zero points (per-channel symmetric, as our layers quantize them) take the four-tap
-    // vpdpbusd planes on the vnni / avxvnni paths: int8 and uint8 input, dilation, K = 1200
-    const symmetric = new Set([0, 1, 2, 6, 8]);
+    // vpdpbusd planes on the vnni / avxvnni paths: int8 and uint8 input, dilation, K = 1200, chunks
+    const symmetric = new Set([0, 1, 2, 6, 8, 9]);
     geoms.forEach(([n, c, h, w, kh, kw, ph, pw, dh, dw, O], trial) => {
       const oh = h + 2 * ph - dh * (kh - 1), ow = w + 2 * pw - dw * (kw - 1);
       const g: Int8ConvGeometry = { n, c, h, w, kh, kw, strideH: 1, strideW: 1, padH: ph, padW: pw, dilationH: dh, dilationW: dw, oh, ow };
