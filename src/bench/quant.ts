@@ -149,8 +149,9 @@ export interface QuantLenet5BenchResult {
 
 /**
  * LeNet-5 inference alone (the lenet5 rows of benchQuant) at `batch`: float32 vs static int8 with
- * int8 codes flowing between the layers, float in and out. `size` is ignored.
- * @example benchQuantLenet5({ batch: 256 }).lenet5.speedup
+ * int8 codes flowing between the layers, float in and out, and vs the dynamically quantized model
+ * (Linear and Conv2d). `size` is ignored.
+ * @example benchQuantLenet5({ batch: 256 }).lenet5.dynamicSpeedup
  */
 export function benchQuantLenet5(opts: QuantBenchOptions = {}): QuantLenet5BenchResult {
   const batch = opts.batch ?? 32;
