@@ -15,22 +15,12 @@ import type { AnyModule } from '../src/nn/module.js';
 import { createModel } from '../src/models/presets.js';
 import { quant } from '../src/compress/index.js';
 import { applyThreads, machineInfo } from '../src/bench/machine.js';
-import { median, writeResult, type Json } from './common.js';
+import { cpuTimeIt } from '../src/bench/quant.js';
+import { writeResult, type Json } from './common.js';
 
 const batches = (process.argv[2] ?? '1,32,256').split(',').map(Number);
 applyThreads(1);
 
-/** Median CPU ms of fn over n calls. */
-function cpuMs(fn: () => unknown, n: number): number {
-  const t: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const c = process.cpuUsage();
-    fn();
-    const d = process.cpuUsage(c);
-    t.push((d.user + d.system) / 1000);
-  }
-  return median(t);
-}
 
 /** Every child of the model's top Sequential, timed on its own input: [name: Class, CPU ms]. */
 function perLayer(model: AnyModule, x: Tensor, calls: number): Array<[string, number]> {
@@ -41,7 +31,7 @@ function perLayer(model: AnyModule, x: Tensor, calls: number): Array<[string, nu
     const run = (): Tensor => noGrad(() => m.call(input) as Tensor);
     v = run();
     for (let i = 0; i < 3; i++) run();
-    rows.push([`${name}: ${m.constructor.name}`, cpuMs(run, calls)]);
+    rows.push([`${name}: ${m.constructor.name}`, cpuTimeIt(run, calls)]);
   }
   return rows;
 }
@@ -68,7 +58,7 @@ for (const batch of batches) {
   const calls = Math.max(9, Math.min(301, Math.ceil(20000 / batch)));
   const sides = { float32: perLayer(float, x, calls), static: perLayer(int8, x, calls), dynamic: perLayer(dyn, x, calls) };
   const sum = (r: Array<[string, number]>): number => r.reduce((s, [, t]) => s + t, 0);
-  const whole = (m: AnyModule): number => cpuMs(() => noGrad(() => m.call(x)), calls);
+  const whole = (m: AnyModule): number => cpuTimeIt(() => noGrad(() => m.call(x)), calls);
   const wholeMs = { float32: whole(float), static: whole(int8), dynamic: whole(dyn) };
   results.push({
     batch, calls, layers: sides, sumMs: { float32: sum(sides.float32), static: sum(sides.static), dynamic: sum(sides.dynamic) }, wholeMs,
