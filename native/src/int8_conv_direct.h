@@ -21,11 +21,20 @@
 // kernel multiplies two taps per instruction with vpmaddwd (SSE2 / AVX2 / AVX-512BW; shifts and
 // multiplies elsewhere); otherwise one tap per vpmulld.
 //
+// With TS_DIRECT_DP defined to 1 (the vnni and avxvnni paths: include this file a second time with
+// TS_DIRECT_NS naming another namespace, under a GCC target pragma for avx512vnni or avxvnni), the
+// pair kernel multiplies and accumulates in one instruction (vpdpwssd, the non-saturating form: the
+// same wrapping int32 sum as vpmaddwd + vpaddd, whose pair sums cannot overflow here).
+//
 // Epilogue (the bits of int8_epilogue_scalar, lane by lane): real = float(double(acc) *
 // double(mult[o])) (+ bias[o]), float32 out, or q = nearbyint(real * inv) + zp clamped to
-// [qmin, qmax]; the rounding uses the 1.5 * 2^23 trick when every lane is below 2^22 in magnitude,
-// and the scalar function otherwise (NaN, large values).
-#pragma once
+// [qmin, qmax]. When a channel's accumulators are bounded below 2^24 in magnitude (fexact[o]:
+// 255 sum_k |w - zw| < 2^24, true for LeNet's layers) float(acc) is exact and the float product
+// float(acc) * mult rounds the exact product once, as the double product (exact, 48 bits) rounded to
+// float does, so the epilogue multiplies in float32. The rounding uses the 1.5 * 2^23 trick when
+// every lane is below 2^22 in magnitude, and the scalar function otherwise (NaN, large values).
+// Output rows are copied from a staging buffer in 8-byte pieces (no library call), after every
+// channel of the block is staged.
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -38,9 +47,16 @@
 #ifndef TS_DIRECT_VL
 #error "define TS_DIRECT_VL (int32 lanes per vector) before including int8_conv_direct.h"
 #endif
+#ifndef TS_DIRECT_NS
+#define TS_DIRECT_NS direct
+#endif
+#ifndef TS_DIRECT_DP
+#define TS_DIRECT_DP 0
+#endif
 
 namespace ts {
 namespace {
+namespace TS_DIRECT_NS {
 
 constexpr int kDirectVl = TS_DIRECT_VL;
 constexpr int kDirectR = kDirectVl >= 16 ? 4 : 2;  // vectors of lanes per task: 6 x 4 zmm or 6 x 2 ymm accumulators
@@ -66,33 +82,112 @@ inline dvi dmadd(dvi v, int32_t w) {
 #endif
 }
 
-// The same block over pair planes (Int8DirectConv::pairs): lane l of pair plane element p holds the
-// inputs of columns p and p + dw as two int16, and each weight word the two taps (c, i, 2jp) and
-// (c, i, 2jp + 1) (the second 0 past kw), so one vpmaddwd does two taps for every lane.
-template <int OB>
-void direct_block_pairs(const Int8DirectConv& p, const int32_t* img, long l0, long o0, int32_t* tile) {
+// acc + dmadd(v, w): one vpdpwssd on the VNNI paths (TS_DIRECT_DP), else vpmaddwd + vpaddd.
+inline dvi dmadd_acc(dvi acc, dvi v, int32_t w) {
+#if TS_DIRECT_DP && TS_DIRECT_VL == 16
+  return (dvi)_mm512_dpwssd_epi32((__m512i)acc, (__m512i)v, _mm512_set1_epi32(w));
+#elif TS_DIRECT_DP && TS_DIRECT_VL == 8
+  return (dvi)_mm256_dpwssd_avx_epi32((__m256i)acc, (__m256i)v, _mm256_set1_epi32(w));
+#else
+  return acc + dmadd(v, w);
+#endif
+}
+
+// acc + the four u8 x s8 byte products of each lane of v with the bytes of w: one vpdpbusd on the
+// VNNI paths; the portable form elsewhere (those paths never set Int8DirectConv::quads).
+inline dvi ddot4_acc(dvi acc, dvi v, int32_t w) {
+#if TS_DIRECT_DP && TS_DIRECT_VL == 16
+  return (dvi)_mm512_dpbusd_epi32((__m512i)acc, (__m512i)v, _mm512_set1_epi32(w));
+#elif TS_DIRECT_DP && TS_DIRECT_VL == 8
+  return (dvi)_mm256_dpbusd_avx_epi32((__m256i)acc, (__m256i)v, _mm256_set1_epi32(w));
+#else
+  for (int t = 0; t < 4; t++) acc += ((v >> (8 * t)) & 255) * int32_t(int8_t(uint8_t(uint32_t(w) >> (8 * t))));
+  return acc;
+#endif
+}
+
+// Whether any lane of a comparison mask is set.
+inline bool dany(dvi m) {
+#if TS_DIRECT_VL == 16 && defined(__AVX512F__)
+  return _mm512_test_epi32_mask((__m512i)m, (__m512i)m) != 0;
+#elif TS_DIRECT_VL == 8 && defined(__AVX2__)
+  return !_mm256_testz_si256((__m256i)m, (__m256i)m);
+#elif TS_DIRECT_VL == 4 && defined(__SSE2__)
+  return _mm_movemask_epi8((__m128i)m) != 0;
+#else
+  int32_t any = 0;
+  for (int e = 0; e < kDirectVl; e++) any |= m[e];
+  return any != 0;
+#endif
+}
+
+// The low byte of each lane of q into dst[0 .. VL), every lane in [-128, 127] (wide false) or [0, 255]
+// (wide true), as q is clamped to the output's range: saturating packs, which are then exact (GCC
+// lowers __builtin_convertvector to bytes into one extract and shift per lane below AVX-512).
+inline void dstore_bytes(dvi q, bool wide, uint8_t* dst) {
+#if TS_DIRECT_VL == 16 && defined(__AVX512F__)
+  (void)wide;
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(dst), _mm512_cvtepi32_epi8((__m512i)q));
+#elif TS_DIRECT_VL == 8 && defined(__AVX2__)
+  const __m128i w = _mm_packs_epi32(_mm256_castsi256_si128((__m256i)q), _mm256_extracti128_si256((__m256i)q, 1));
+  _mm_storel_epi64(reinterpret_cast<__m128i*>(dst), wide ? _mm_packus_epi16(w, w) : _mm_packs_epi16(w, w));
+#elif TS_DIRECT_VL == 4 && defined(__SSE2__)
+  const __m128i w = _mm_packs_epi32((__m128i)q, (__m128i)q);
+  const int32_t b = _mm_cvtsi128_si32(wide ? _mm_packus_epi16(w, w) : _mm_packs_epi16(w, w));
+  std::memcpy(dst, &b, 4);
+#else
+  (void)wide;
+  for (int e = 0; e < kDirectVl; e++) dst[e] = uint8_t(q[e]);
+#endif
+}
+
+// dst[0 .. n) = src[0 .. n) for 0 <= n <= kMaxBytes, in 8-byte pieces (the last one overlapping) and
+// no library call: a plain copy loop here would become a memmove call (GCC's loop-distribution
+// idiom), which cost more than the copy of a 10- to 28-byte output row.
+template <long kMaxBytes>
+inline void dcopy(uint8_t* dst, const uint8_t* src, long n) {
+  if (n < 8) {
+    long at = 0;
+    if (n & 4) { std::memcpy(dst, src, 4); at = 4; }
+    if (n & 2) { std::memcpy(dst + at, src + at, 2); at += 2; }
+    if (n & 1) dst[at] = src[at];
+    return;
+  }
+#pragma GCC unroll 32
+  for (long i = 0; i + 8 <= kMaxBytes; i += 8) {
+    if (i + 8 <= n) std::memcpy(dst + i, src + i, 8);
+  }
+  if (n % 8 != 0) std::memcpy(dst + n - 8, src + n - 8, 8);
+}
+
+// The same block over pair planes (G = 2, Int8DirectConv::pairs) or quad planes (G = 4, ::quads):
+// lane l of plane element p holds the inputs of columns p, p + dw (.., p + 3 dw) as int16 (bytes),
+// and each weight word the taps (c, i, G jg ..) (0 past kw), so one vpmaddwd / vpdpwssd (pairs) or
+// vpdpbusd (quads) does G taps for every lane.
+template <int OB, int G>
+void direct_block_grouped(const Int8DirectConv& p, const int32_t* img, long l0, long o0, int32_t* tile) {
   dvi acc[OB][kDirectR];
 #pragma GCC unroll 8
   for (int o = 0; o < OB; o++) {
 #pragma GCC unroll 8
     for (int r = 0; r < kDirectR; r++) acc[o][r] = dvi{};
   }
-  const long kwp = (p.kw + 1) / 2, KP = p.c * p.kh * kwp, plane = p.hp * p.wp;
-  const int32_t* w0 = p.wpairs + o0 * KP;
+  const long kwg = (p.kw + G - 1) / G, KG = p.c * p.kh * kwg, plane = p.hp * p.wp;
+  const int32_t* w0 = (G == 4 ? p.wquads : p.wpairs) + o0 * KG;
   long k = 0;
   for (long ch = 0; ch < p.c; ch++) {
     for (long i = 0; i < p.kh; i++) {
       const int32_t* row = img + ch * plane + i * p.dh * p.wp + l0;
-      for (long jp = 0; jp < kwp; jp++, k++) {
-        const int32_t* src = row + 2 * jp * p.dw;
+      for (long jg = 0; jg < kwg; jg++, k++) {
+        const int32_t* src = row + G * jg * p.dw;
         dvi v[kDirectR];
 #pragma GCC unroll 8
         for (int r = 0; r < kDirectR; r++) v[r] = dload(src + r * kDirectVl);
 #pragma GCC unroll 8
         for (int o = 0; o < OB; o++) {
-          const int32_t wk = w0[o * KP + k];
+          const int32_t wk = w0[o * KG + k];
 #pragma GCC unroll 8
-          for (int r = 0; r < kDirectR; r++) acc[o][r] += dmadd(v[r], wk);
+          for (int r = 0; r < kDirectR; r++) acc[o][r] = G == 4 ? ddot4_acc(acc[o][r], v[r], wk) : dmadd_acc(acc[o][r], v[r], wk);
         }
       }
     }
@@ -158,51 +253,58 @@ inline void direct_segments(const Int8DirectConv& p, long l0, long lanes, F f) {
   }
 }
 
-// The epilogue of one channel's lanes l0 .. l0 + R VL of image n.
-void direct_epilogue(const Int8DirectConv& p, const int32_t* t, long n, long o, long l0) {
-  typedef uint8_t dvb __attribute__((vector_size(kDirectVl)));
-  const long L = p.oh * p.ow, lanes = long(kDirectR) * kDirectVl, ow = p.ow;
+// real = float(double(acc) * double(m)) (+ b) for one vector of lanes; in float32 when the
+// channel's accumulators are bounded below 2^24 (exact, see the top of this file).
+inline dvf direct_real(dvi a, bool fexact, float mf, double m, bool hasBias, float b) {
+  dvf v = fexact ? __builtin_convertvector(a, dvf) * mf : __builtin_convertvector(__builtin_convertvector(a, dvd) * m, dvf);
+  if (hasBias) v = v + b;
+  return v;
+}
+
+// The bytes of a task's staging buffer per channel: R VL float32 values (kind 0) or bytes, at least 16
+// (dcopy reads 8-byte pieces).
+constexpr long kDirectStage = long(kDirectR) * kDirectVl * 4;
+
+// The epilogue of one channel's lanes l0 .. l0 + R VL (raw sums t) into stage: float32 (kind 0) or
+// the requantized bytes (int8 bits when signed).
+void direct_epilogue(const Int8DirectConv& p, const int32_t* t, long o, uint8_t* stage) {
+  typedef uint32_t dvu __attribute__((vector_size(kDirectVl * 4)));
   const double m = double(p.mult[o]);
-  const float b = p.bias != nullptr ? p.bias[o] : 0.0f;
-  const bool hasBias = p.bias != nullptr;
+  const float mf = p.mult[o], b = p.bias != nullptr ? p.bias[o] : 0.0f;
+  const bool hasBias = p.bias != nullptr, fexact = p.fexact != nullptr && p.fexact[o] != 0;
+  const uint32_t corr = p.corr != nullptr ? uint32_t(p.corr[o]) : 0u;
+  const auto accAt = [&](int r) { return (dvi)((dvu)dload(t + r * kDirectVl) - corr); };  // wrapping
   if (p.kind == 0) {
-    alignas(64) float real[kDirectR * kDirectVl];
     for (int r = 0; r < kDirectR; r++) {
-      dvf v = __builtin_convertvector(__builtin_convertvector(dload(t + r * kDirectVl), dvd) * m, dvf);
-      if (hasBias) v = v + b;
-      std::memcpy(real + r * kDirectVl, &v, sizeof v);
+      const dvf v = direct_real(accAt(r), fexact, mf, m, hasBias, b);
+      std::memcpy(stage + r * sizeof v, &v, sizeof v);
     }
-    float* out = static_cast<float*>(p.out) + (n * p.O + o) * L;
-    direct_segments(p, l0, lanes, [&](long oy, long at, long a, long e) { std::memcpy(out + oy * ow + a, real + at, size_t(e - a) * sizeof(float)); });
     return;
   }
-  alignas(64) uint8_t qb[kDirectR * kDirectVl];
   const float inv = p.inv;
   const bool intZp = std::fabs(p.zp) < 1073741824.0;
   const int32_t zp = intZp ? int32_t(p.zp) : 0, lo = int32_t(p.qmin), hi = int32_t(p.qmax);
   for (int r = 0; r < kDirectR; r++) {
-    dvf v = __builtin_convertvector(__builtin_convertvector(dload(t + r * kDirectVl), dvd) * m, dvf);
-    if (hasBias) v = v + b;
+    const dvf v = direct_real(accAt(r), fexact, mf, m, hasBias, b);
     const dvf prod = v * inv;
-    // every lane below 2^22 in magnitude (NaN fails): OR of the "outside" masks, 8 bytes at a time
-    const dvi outside = ~((prod < 4194304.0f) & (prod > -4194304.0f));
-    uint64_t words[sizeof(dvi) / 8];
-    std::memcpy(words, &outside, sizeof words);
-    uint64_t any = 0;
-    for (size_t i = 0; i < sizeof words / 8; i++) any |= words[i];
-    if (any == 0 && intZp) {
+    // every lane below 2^22 in magnitude (NaN fails)
+    if (intZp && !dany(~((prod < 4194304.0f) & (prod > -4194304.0f)))) {
       constexpr float bigf = 12582912.0f;
       dvi qi = __builtin_convertvector((prod + bigf) - bigf, dvi) + zp;
       qi = qi < lo ? dvi{} + lo : qi;
       qi = qi > hi ? dvi{} + hi : qi;
-      const dvb bytes = __builtin_convertvector(qi, dvb);  // the low byte of each lane: int8 bits when signed
-      std::memcpy(qb + r * kDirectVl, &bytes, sizeof bytes);
+      dstore_bytes(qi, hi > 127, stage + r * kDirectVl);  // the low byte of each lane: int8 bits when signed
     } else {
-      for (int e = 0; e < kDirectVl; e++) qb[r * kDirectVl + e] = uint8_t(int32_t(direct_clamp(int8_round_half_even(v[e] * inv), p.zp, p.qmin, p.qmax)));
+      for (int e = 0; e < kDirectVl; e++) stage[r * kDirectVl + e] = uint8_t(int32_t(direct_clamp(int8_round_half_even(v[e] * inv), p.zp, p.qmin, p.qmax)));
     }
   }
-  uint8_t* out = static_cast<uint8_t*>(p.out) + (n * p.O + o) * L;  // int8 bits when signed
-  direct_segments(p, l0, lanes, [&](long oy, long at, long a, long e) { std::memcpy(out + oy * ow + a, qb + at, size_t(e - a)); });
+}
+
+// Channel o's staged lanes l0 .. l0 + R VL of image n into the output rows they belong to.
+void direct_store(const Int8DirectConv& p, const uint8_t* stage, long n, long o, long l0) {
+  const long L = p.oh * p.ow, lanes = long(kDirectR) * kDirectVl, ow = p.ow, es = p.kind == 0 ? 4 : 1;
+  uint8_t* out = static_cast<uint8_t*>(p.out) + (n * p.O + o) * L * es;
+  direct_segments(p, l0, lanes, [&](long oy, long at, long a, long e) { dcopy<kDirectStage>(out + (oy * ow + a) * es, stage + at * es, (e - a) * es); });
 }
 
 // Task t of p: image t / blocks, lanes (t % blocks) R VL ..; every channel block, then the epilogue.
@@ -210,18 +312,28 @@ void direct_task(const Int8DirectConv& p, long t) {
   const long lanes = long(kDirectR) * kDirectVl;
   const long blocks = (p.oh * p.wp + lanes - 1) / lanes;
   const long n = t / blocks, l0 = (t - n * blocks) * lanes;
-  const int32_t* img = (p.pairs ? p.xpairs : p.x) + n * p.c * p.hp * p.wp;
+  const int32_t* img = (p.quads ? p.xquads : p.pairs ? p.xpairs : p.x) + n * p.c * p.hp * p.wp;
   alignas(64) int32_t tile[kDirectOb * kDirectR * kDirectVl];
+  alignas(64) uint8_t stage[kDirectOb * kDirectStage];
   for (long o0 = 0; o0 < p.O; o0 += kDirectOb) {
     const long ob = p.O - o0 < kDirectOb ? p.O - o0 : kDirectOb;
-    if (p.pairs) {
+    if (p.quads) {
       switch (ob) {
-        case 6: direct_block_pairs<6>(p, img, l0, o0, tile); break;
-        case 5: direct_block_pairs<5>(p, img, l0, o0, tile); break;
-        case 4: direct_block_pairs<4>(p, img, l0, o0, tile); break;
-        case 3: direct_block_pairs<3>(p, img, l0, o0, tile); break;
-        case 2: direct_block_pairs<2>(p, img, l0, o0, tile); break;
-        default: direct_block_pairs<1>(p, img, l0, o0, tile); break;
+        case 6: direct_block_grouped<6, 4>(p, img, l0, o0, tile); break;
+        case 5: direct_block_grouped<5, 4>(p, img, l0, o0, tile); break;
+        case 4: direct_block_grouped<4, 4>(p, img, l0, o0, tile); break;
+        case 3: direct_block_grouped<3, 4>(p, img, l0, o0, tile); break;
+        case 2: direct_block_grouped<2, 4>(p, img, l0, o0, tile); break;
+        default: direct_block_grouped<1, 4>(p, img, l0, o0, tile); break;
+      }
+    } else if (p.pairs) {
+      switch (ob) {
+        case 6: direct_block_grouped<6, 2>(p, img, l0, o0, tile); break;
+        case 5: direct_block_grouped<5, 2>(p, img, l0, o0, tile); break;
+        case 4: direct_block_grouped<4, 2>(p, img, l0, o0, tile); break;
+        case 3: direct_block_grouped<3, 2>(p, img, l0, o0, tile); break;
+        case 2: direct_block_grouped<2, 2>(p, img, l0, o0, tile); break;
+        default: direct_block_grouped<1, 2>(p, img, l0, o0, tile); break;
       }
     } else switch (ob) {
       case 6: direct_block<6>(p, img, l0, o0, tile); break;
@@ -231,7 +343,10 @@ void direct_task(const Int8DirectConv& p, long t) {
       case 2: direct_block<2>(p, img, l0, o0, tile); break;
       default: direct_block<1>(p, img, l0, o0, tile); break;
     }
-    for (long o = 0; o < ob; o++) direct_epilogue(p, tile + o * lanes, n, o0 + o, l0);
+    // every channel of the block is staged before any is copied out: a row copy that reloads bytes
+    // just stored by the vector stores would stall on store forwarding
+    for (long o = 0; o < ob; o++) direct_epilogue(p, tile + o * lanes, o0 + o, stage + o * kDirectStage);
+    for (long o = 0; o < ob; o++) direct_store(p, stage + o * kDirectStage, n, o0 + o, l0);
   }
 }
 
@@ -240,5 +355,8 @@ void int8_conv_direct(const Int8DirectConv& p, long t0, long t1) {
   for (long t = t0; t < t1; t++) direct_task(p, t);
 }
 
+}  // namespace TS_DIRECT_NS
 }  // namespace
 }  // namespace ts
+#undef TS_DIRECT_NS
+#undef TS_DIRECT_DP

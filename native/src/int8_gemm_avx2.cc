@@ -15,6 +15,14 @@
 #include "int8_gemm_isa.h"
 #define TS_DIRECT_VL 8
 #include "int8_conv_direct.h"
+// the same direct convolution with vpdpwssd, for the avxvnni path only (a target pragma, so no such
+// instruction can leak into the plain path above)
+#pragma GCC push_options
+#pragma GCC target("avxvnni")
+#define TS_DIRECT_NS direct_dp
+#define TS_DIRECT_DP 1
+#include "int8_conv_direct.h"
+#pragma GCC pop_options
 
 namespace ts {
 namespace {
@@ -245,8 +253,8 @@ long range(const float* x, long n, float* lo, float* hi) {
   return -1;
 }
 
-const Int8GemmIsa kAvx2{"avx2", kNr, 2, 2, 2, kMr, ukr, epilogue, pack_row<2>, quantize, range, int8_conv_direct, kDirectR * kDirectVl};
-const Int8GemmIsa kAvxVnni{"avxvnni", kNr, 4, 1, 1, kMr, ukr_avxvnni, epilogue, pack_row<1>, quantize, range, int8_conv_direct, kDirectR * kDirectVl};
+const Int8GemmIsa kAvx2{"avx2", kNr, 2, 2, 2, kMr, ukr, epilogue, pack_row<2>, quantize, range, direct::int8_conv_direct, direct::kDirectR * direct::kDirectVl, false};
+const Int8GemmIsa kAvxVnni{"avxvnni", kNr, 4, 1, 1, kMr, ukr_avxvnni, epilogue, pack_row<1>, quantize, range, direct_dp::int8_conv_direct, direct_dp::kDirectR * direct_dp::kDirectVl, true};
 
 }  // namespace
 

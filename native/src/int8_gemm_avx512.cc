@@ -13,6 +13,14 @@
 #include "int8_gemm_isa.h"
 #define TS_DIRECT_VL 16
 #include "int8_conv_direct.h"
+// the same direct convolution with vpdpwssd, for the vnni path only (a target pragma, so no such
+// instruction can leak into the plain path above)
+#pragma GCC push_options
+#pragma GCC target("avx512vnni")
+#define TS_DIRECT_NS direct_dp
+#define TS_DIRECT_DP 1
+#include "int8_conv_direct.h"
+#pragma GCC pop_options
 
 namespace ts {
 namespace {
@@ -267,8 +275,8 @@ long range(const float* x, long n, float* lo, float* hi) {
   return -1;
 }
 
-const Int8GemmIsa kAvx512{"avx512", kNr, 2, 2, 2, kMr, ukr_bw, epilogue, pack_row<2>, quantize, range, int8_conv_direct, kDirectR * kDirectVl};
-const Int8GemmIsa kVnni{"vnni", kNr, 4, 1, 1, kMr, ukr_vnni, epilogue, pack_row<1>, quantize, range, int8_conv_direct, kDirectR * kDirectVl};
+const Int8GemmIsa kAvx512{"avx512", kNr, 2, 2, 2, kMr, ukr_bw, epilogue, pack_row<2>, quantize, range, direct::int8_conv_direct, direct::kDirectR * direct::kDirectVl, false};
+const Int8GemmIsa kVnni{"vnni", kNr, 4, 1, 1, kMr, ukr_vnni, epilogue, pack_row<1>, quantize, range, direct_dp::int8_conv_direct, direct_dp::kDirectR * direct_dp::kDirectVl, true};
 
 }  // namespace
 

@@ -42,7 +42,7 @@ void ukr(int mr, long groups, const uint8_t* a, long lda, const uint8_t* b, int3
 
 uint32_t pack_row(const uint8_t* src, long K, long kpad, uint8_t flip, uint8_t* dst) { return int8_pack_row_scalar(src, K, kpad, flip, 1, dst); }
 
-const Int8GemmIsa kGeneric{"generic", kNr, kKg, 1, 1, kMr, ukr, int8_epilogue_scalar, pack_row, int8_quantize_scalar, int8_range_scalar, int8_conv_direct, kDirectR * kDirectVl};
+const Int8GemmIsa kGeneric{"generic", kNr, kKg, 1, 1, kMr, ukr, int8_epilogue_scalar, pack_row, int8_quantize_scalar, int8_range_scalar, direct::int8_conv_direct, direct::kDirectR * direct::kDirectVl, false};
 
 // clamp(r + zp) for a rounded product r, as quantizeValue: NaN, infinities and |r| >= 2^63 give qmin.
 inline double clamp_rounded(float r, double zp, double qmin, double qmax) {

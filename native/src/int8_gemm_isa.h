@@ -73,6 +73,19 @@ struct Int8DirectConv {
   const int32_t* wpairs;
   const float* mult;
   const float* bias;
+  // quads (the vnni and avxvnni paths, when every zw[o] is 0): xquads[q] holds the four bytes
+  // u[q], u[q + dw], u[q + 2 dw], u[q + 3 dw] of the flat padded planes u = x as uint8 (int8 input
+  // shifted by +128, its zero point with it; the padding holds that zero point zu), wquads (O, C kh
+  // ceil(kw / 4)) the int8 weights of taps (c, i, 4 jq .. 4 jq + 3) (0 past kw), so one vpdpbusd does
+  // four taps; the raw sums sum_k u w then exceed the reference's sum_k (x - zx) w by corr[o] = zu
+  // sum_k w[o][k] (wrapping), which the epilogue subtracts; corr is null otherwise
+  bool quads;
+  const int32_t* xquads;
+  const int32_t* wquads;
+  const int32_t* corr;
+  // fexact[o] != 0: 255 sum_k |w[o][k]| < 2^24, so every accumulator of channel o is below 2^24 in
+  // magnitude and float(acc) * mult[o] has the bits of float(double(acc) * double(mult[o])); or null
+  const uint8_t* fexact;
   int kind;
   float inv;
   double zp, qmin, qmax;
@@ -101,6 +114,7 @@ struct Int8GemmIsa {
   // B = ceil(oh wp / direct_lanes) (int8_conv_direct.h).
   void (*conv_direct)(const Int8DirectConv& p, long t0, long t1);
   long direct_lanes;
+  bool direct_quads;  // conv_direct runs Int8DirectConv::quads (vpdpbusd)
 };
 
 const Int8GemmIsa* int8_gemm_generic();

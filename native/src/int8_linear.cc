@@ -59,12 +59,17 @@ bool has_vnni() {
 }
 
 // AVX-VNNI (the VEX-encoded vpdpbusd): CPUID leaf 7, subleaf 1, EAX bit 4, on a CPU (and OS) with AVX2.
+// Asked once: every int8 call on an AVX2 CPU asks, and CPUID traps to the hypervisor in a VM (a few
+// microseconds, a fifth of a batch-1 convolution).
 bool has_avxvnni() {
 #if !defined(TS_NO_X86_PATHS) && (defined(__x86_64__) || defined(__i386__))
-  unsigned a = 0, b = 0, c = 0, d = 0;
-  if (!cpu_supports("avx2") || __get_cpuid_max(0, nullptr) < 7) return false;
-  __cpuid_count(7, 1, a, b, c, d);
-  return (a >> 4) & 1;
+  static const bool has = [] {
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    if (!cpu_supports("avx2") || __get_cpuid_max(0, nullptr) < 7) return false;
+    __cpuid_count(7, 1, a, b, c, d);
+    return ((a >> 4) & 1) != 0;
+  }();
+  return has;
 #else
   return false;
 #endif
@@ -276,17 +281,106 @@ struct DirectInput {
 // w[n][k] of a packed weight (the inverse of pack_weights), as int32 w - zw[n] (wrapping like the
 // reference's Math.imul operand).
 void unpack_weights(const Int8GemmIsa& isa, const uint8_t* body, long N, long K, const int32_t* zw, int32_t* out) {
+  // no division per element (runs on every call: the direct convolution keeps no unpacked copy)
   const long nr = isa.nr, kg = isa.kg, groups = (K + kg - 1) / kg;
   for (long n = 0; n < N; n++) {
     const long p = n / nr, j = n - p * nr;
-    for (long k = 0; k < K; k++) {
-      const long g = k / kg, e = k - g * kg, at = ((p * groups + g) * nr + j) * kg + e;
-      int32_t v;
-      if (isa.wbytes == 1) v = int8_t(body[at]);
-      else { int16_t s; std::memcpy(&s, body + 2 * at, 2); v = s; }
-      out[n * K + k] = int32_t(uint32_t(v) - uint32_t(zw[n]));
+    const uint32_t z = uint32_t(zw[n]);
+    int32_t* row = out + n * K;
+    for (long g = 0, k = 0; g < groups; g++) {
+      const long at = ((p * groups + g) * nr + j) * kg;
+      for (long e = 0; e < kg && k < K; e++, k++) {
+        int32_t v;
+        if (isa.wbytes == 1) v = int8_t(body[at + e]);
+        else { int16_t s; std::memcpy(&s, body + 2 * (at + e), 2); v = s; }
+        row[k] = int32_t(uint32_t(v) - z);
+      }
     }
   }
+}
+
+// The weight forms the direct convolution reads, derived from a packed weight, its zero points and the
+// kernel shape: w - zw (O, K) int32; pair words (two taps in int16) when every w - zw fits in int16;
+// quad words (four int8 taps) and corr[o] = zu sum_k w[o][k] on paths with vpdpbusd when every zw is
+// 0; fexact (see Int8DirectConv). Deriving them costs as much as a batch-1 LeNet convolution, so the
+// last few are kept per calling thread, keyed by an exact copy of what they derive from (packed bytes,
+// zero points, kernel shape, path): a packed buffer freed and reallocated at the same address with
+// other contents never matches.
+struct DirectWeights {
+  const Int8GemmIsa* isa = nullptr;
+  long O = 0, K = 0, c = 0, kh = 0, kw = 0;
+  std::vector<uint8_t> body;
+  std::vector<int32_t> zw, ws, wps, wqs, wsum;
+  std::vector<uint8_t> fexact;
+  bool pairs = false, quads = false;
+};
+
+const DirectWeights& direct_weights(const Int8GemmIsa& isa, const uint8_t* body, long O, long K, const int32_t* zw, const Conv2dGeom& g) {
+  constexpr size_t kKeep = 8;
+  thread_local std::vector<DirectWeights> cache;
+  thread_local size_t next = 0;
+  const size_t bytes = size_t(packed_bytes(isa, O, K) - kHeader);
+  for (const DirectWeights& d : cache) {
+    if (d.isa == &isa && d.O == O && d.K == K && d.c == g.c && d.kh == g.kh && d.kw == g.kw && d.body.size() == bytes &&
+        std::memcmp(d.body.data(), body, bytes) == 0 && std::memcmp(d.zw.data(), zw, size_t(O) * sizeof(int32_t)) == 0) return d;
+  }
+  if (cache.size() < kKeep) cache.emplace_back();
+  DirectWeights& d = cache[next];
+  next = (next + 1) % kKeep;
+  d.isa = &isa; d.O = O; d.K = K; d.c = g.c; d.kh = g.kh; d.kw = g.kw;
+  d.body.assign(body, body + bytes);
+  d.zw.assign(zw, zw + O);
+  d.ws.resize(size_t(O * K));
+  unpack_weights(isa, body, O, K, zw, d.ws.data());
+  const int32_t* ws = d.ws.data();
+  // two taps per int32 lane (vpmaddwd) when every w - zw fits in int16 (int8 weights, int8 zero points)
+  d.pairs = true;
+  for (long i = 0; i < O * K && d.pairs; i++) d.pairs = ws[i] >= -32768 && ws[i] <= 32767;
+  // four taps per int32 lane (vpdpbusd) on the VNNI paths when the weights have no zero points
+  d.quads = isa.direct_quads;
+  for (long o = 0; o < O && d.quads; o++) d.quads = zw[o] == 0;
+  const long kwp = (g.kw + 1) / 2, kwq = (g.kw + 3) / 4, rows = g.c * g.kh;
+  if (d.quads) {
+    d.wqs.resize(size_t(O * rows * kwq));
+    d.wsum.resize(size_t(O));
+    for (long o = 0; o < O; o++) {
+      uint32_t sum = 0;
+      for (long k = 0; k < K; k++) sum += uint32_t(ws[o * K + k]);
+      d.wsum[size_t(o)] = int32_t(sum);
+      for (long r = 0; r < rows; r++) {
+        for (long jq = 0; jq < kwq; jq++) {
+          uint32_t word = 0;
+          for (long t = 0; t < 4 && 4 * jq + t < g.kw; t++) word |= uint32_t(uint8_t(int8_t(ws[o * K + r * g.kw + 4 * jq + t]))) << (8 * t);
+          d.wqs[size_t((o * rows + r) * kwq + jq)] = int32_t(word);
+        }
+      }
+    }
+  } else if (d.pairs) {
+    d.wps.resize(size_t(O * rows * kwp));
+    const auto pair = [](int32_t lo, int32_t hi) { return int32_t(uint32_t(uint16_t(int16_t(lo))) | (uint32_t(hi) << 16)); };
+    for (long o = 0; o < O; o++) {
+      for (long r = 0; r < rows; r++) {
+        for (long jp = 0; jp < kwp; jp++) {
+          const int32_t lo = ws[o * K + r * g.kw + 2 * jp], hi = 2 * jp + 1 < g.kw ? ws[o * K + r * g.kw + 2 * jp + 1] : 0;
+          d.wps[size_t((o * rows + r) * kwp + jp)] = pair(lo, hi);
+        }
+      }
+    }
+  }
+  // channels whose accumulators stay below 2^24 (|x - zx| <= 255): the epilogue multiplies in float32
+  d.fexact.resize(size_t(O));
+  for (long o = 0; o < O; o++) {
+    int64_t bound = 0;  // |w - zw| <= 2^31 each
+    for (long k = 0; k < K; k++) bound += ws[o * K + k] < 0 ? -int64_t(ws[o * K + k]) : int64_t(ws[o * K + k]);
+    d.fexact[size_t(o)] = 255.0 * double(bound) < 16777216.0 ? 1 : 0;
+  }
+  return d;
+}
+
+// dst[i] = src[i] ^ flip (restrict pointers: a loop of byte stores through captured references would
+// reload its bounds every iteration and not vectorize).
+void xor_bytes(uint8_t* __restrict dst, const uint8_t* __restrict src, long n, uint8_t flip) {
+  for (long i = 0; i < n; i++) dst[i] = src[i] ^ flip;
 }
 
 // The direct convolution of d with the parsed arguments of gemm_call (epilogue constants in e).
@@ -294,60 +388,82 @@ void run_direct(const Int8GemmIsa& isa, const DirectInput& d, long xZp, const ui
   const Conv2dGeom& g = *d.g;
   const long Hp = g.h + 2 * g.ph, Wp = g.w + 2 * g.pw, plane = Hp * Wp, lanes = isa.direct_lanes;
   const long slack = (g.kw - 1) * g.dw + lanes + 16;
-  // scratch kept per thread between calls (the calling thread only: no per-call allocation once warm)
-  thread_local std::vector<int32_t> xs, ws, xps, wps;
-  const size_t need = size_t(g.n * g.c * plane + slack);
-  if (xs.size() < need) xs.resize(need);
-  if (ws.size() < size_t(O * K)) ws.resize(size_t(O * K));
-  int32_t* xp = xs.data();
-  const uint8_t* x = d.x;
-  const auto fill = [&](long p0, long p1) {
-    for (long pl = p0; pl < p1; pl++) {
-      int32_t* dst = xp + pl * plane;
-      std::fill(dst, dst + plane, 0);
-      for (long y = 0; y < g.h; y++) {
-        const uint8_t* src = x + (pl * g.h + y) * g.w;
-        int32_t* row = dst + (y + g.ph) * Wp + g.pw;
-        if (d.xSigned) { for (long i = 0; i < g.w; i++) row[i] = int32_t(int8_t(src[i])) - int32_t(xZp); }
-        else { for (long i = 0; i < g.w; i++) row[i] = int32_t(src[i]) - int32_t(xZp); }
+  const DirectWeights& dw8 = direct_weights(isa, body, O, K, e.zw, g);
+  const long blocks = (g.oh * Wp + lanes - 1) / lanes, L = g.oh * g.ow, es = e.kind == 0 ? 4 : 1;
+  // images in chunks of about 8K plane values: each chunk's planes are built and convolved while they
+  // are in cache (per thread: a chunk never leaves the thread that built it)
+  const long chunk = std::max<long>(1, 8192 / std::max<long>(1, g.c * plane));
+  const auto runImages = [&](long n0, long n1) {
+    thread_local std::vector<int32_t> xs, xps, xqs, corr;
+    thread_local std::vector<int16_t> x16;
+    thread_local std::vector<uint8_t> x8;
+    for (long c0 = n0; c0 < n1; c0 += chunk) {
+      const long c1 = std::min(n1, c0 + chunk), planes = (c1 - c0) * g.c;
+      const size_t need = size_t(planes * plane + slack);
+      const long total = long(need), dw = g.dw;
+      const uint8_t* x = d.x + c0 * g.c * g.h * g.w;
+      // the padded planes of x - zx (0 in the padding), as int16 (pair planes) or int32
+      const auto fill = [&](auto* dst0, size_t size) {
+        for (long pl = 0; pl < planes; pl++) {
+          auto* dst = dst0 + pl * plane;
+          std::fill(dst, dst + plane, 0);
+          for (long y = 0; y < g.h; y++) {
+            const uint8_t* src = x + (pl * g.h + y) * g.w;
+            auto* row = dst + (y + g.ph) * Wp + g.pw;
+            if (d.xSigned) { for (long i = 0; i < g.w; i++) row[i] = int16_t(int32_t(int8_t(src[i])) - int32_t(xZp)); }
+            else { for (long i = 0; i < g.w; i++) row[i] = int16_t(int32_t(src[i]) - int32_t(xZp)); }
+          }
+        }
+        std::fill(dst0 + planes * plane, dst0 + size, 0);
+      };
+      Int8DirectConv p{};
+      if (dw8.quads) {
+        // u: the planes as uint8 (int8 shifted by +128), padded with the (shifted) zero point zu;
+        // xqs[q] = u[q] | u[q + dw] << 8 | u[q + 2 dw] << 16 | u[q + 3 dw] << 24
+        const uint8_t flip = d.xSigned ? 0x80 : 0, zu = uint8_t(uint8_t(xZp) ^ flip);
+        if (x8.size() < need + size_t(3 * dw)) x8.resize(need + size_t(3 * dw));
+        uint8_t* u = x8.data();
+        std::memset(u, zu, need + size_t(3 * dw));
+        for (long pl = 0; pl < planes; pl++) {
+          for (long y = 0; y < g.h; y++) {
+            const uint8_t* src = x + (pl * g.h + y) * g.w;
+            uint8_t* row = u + pl * plane + (y + g.ph) * Wp + g.pw;
+            if (flip == 0) std::memcpy(row, src, size_t(g.w));
+            else xor_bytes(row, src, g.w, flip);
+          }
+        }
+        if (xqs.size() < need) xqs.resize(need);
+        int32_t* xq = xqs.data();
+        for (long q = 0; q < total; q++) {
+          xq[q] = int32_t(uint32_t(u[q]) | (uint32_t(u[q + dw]) << 8) | (uint32_t(u[q + 2 * dw]) << 16) | (uint32_t(u[q + 3 * dw]) << 24));
+        }
+        if (corr.size() < size_t(O)) corr.resize(size_t(O));
+        for (long o = 0; o < O; o++) corr[size_t(o)] = int32_t(uint32_t(zu) * uint32_t(dw8.wsum[size_t(o)]));
+        p.quads = true; p.xquads = xq; p.wquads = dw8.wqs.data(); p.corr = corr.data();
+      } else if (dw8.pairs) {
+        // xps[q] = int16 v[q] | int16 v[q + dw] << 16 over the flat padded planes v (zeros past the end)
+        if (x16.size() < need + size_t(dw)) x16.resize(need + size_t(dw));
+        if (xps.size() < need) xps.resize(need);
+        fill(x16.data(), need + size_t(dw));
+        const int16_t* v = x16.data();
+        int32_t* xq = xps.data();
+        for (long q = 0; q < total; q++) xq[q] = int32_t(uint32_t(uint16_t(v[q])) | (uint32_t(uint16_t(v[q + dw])) << 16));
+        p.pairs = true; p.xpairs = xq; p.wpairs = dw8.wps.data();
+      } else {
+        if (xs.size() < need) xs.resize(need);
+        fill(xs.data(), need);
+        p.x = xs.data();
       }
+      p.fexact = dw8.fexact.data();
+      p.c = g.c; p.hp = Hp; p.wp = Wp; p.kh = g.kh; p.kw = g.kw; p.dh = g.dh; p.dw = g.dw; p.oh = g.oh; p.ow = g.ow; p.O = O;
+      p.w = dw8.ws.data(); p.mult = e.mult; p.bias = e.bias; p.kind = e.kind; p.inv = e.inv; p.zp = e.zp; p.qmin = e.qmin; p.qmax = e.qmax;
+      p.out = static_cast<uint8_t*>(e.out) + c0 * O * L * es;
+      isa.conv_direct(p, 0, (c1 - c0) * blocks);
     }
   };
-  const long planes = g.n * g.c;
-  if (planes * plane < 65536) fill(0, planes);
-  else parallel_for(planes, std::max<long>(1, 16384 / plane), fill);
-  std::fill(xp + planes * plane, xp + need, 0);
-  unpack_weights(isa, body, O, K, e.zw, ws.data());
-  // two taps per int32 lane (vpmaddwd) when every w - zw fits in int16 (int8 weights, int8 zero points)
-  bool pairs = true;
-  for (long i = 0; i < O * K && pairs; i++) pairs = ws[size_t(i)] >= -32768 && ws[size_t(i)] <= 32767;
-  const long kwp = (g.kw + 1) / 2;
-  if (pairs) {
-    if (xps.size() < need) xps.resize(need);
-    if (wps.size() < size_t(O * g.c * g.kh * kwp)) wps.resize(size_t(O * g.c * g.kh * kwp));
-    const auto pair = [](int32_t lo, int32_t hi) { return int32_t(uint32_t(uint16_t(int16_t(lo))) | (uint32_t(hi) << 16)); };
-    const long total = long(need), dw = g.dw;
-    int32_t* xq = xps.data();
-    const auto fillPairs = [&](long a, long b) { for (long q = a; q < b; q++) xq[q] = pair(xp[q], q + dw < total ? xp[q + dw] : 0); };
-    if (total < 65536) fillPairs(0, total);
-    else parallel_for(total, 16384, fillPairs);
-    for (long o = 0; o < O; o++) {
-      for (long r = 0; r < g.c * g.kh; r++) {
-        for (long jp = 0; jp < kwp; jp++) {
-          const int32_t lo = ws[size_t(o * K + r * g.kw + 2 * jp)], hi = 2 * jp + 1 < g.kw ? ws[size_t(o * K + r * g.kw + 2 * jp + 1)] : 0;
-          wps[size_t((o * g.c * g.kh + r) * kwp + jp)] = pair(lo, hi);
-        }
-      }
-    }
-  }
-  Int8DirectConv p{};
-  p.pairs = pairs; p.xpairs = xps.data(); p.wpairs = wps.data();
-  p.x = xp; p.c = g.c; p.hp = Hp; p.wp = Wp; p.kh = g.kh; p.kw = g.kw; p.dh = g.dh; p.dw = g.dw; p.oh = g.oh; p.ow = g.ow; p.O = O;
-  p.w = ws.data(); p.mult = e.mult; p.bias = e.bias; p.kind = e.kind; p.inv = e.inv; p.zp = e.zp; p.qmin = e.qmin; p.qmax = e.qmax; p.out = e.out;
-  const long blocks = (g.oh * Wp + lanes - 1) / lanes, ntasks = g.n * blocks;
   const double work = double(g.n) * double(g.oh) * double(Wp) * double(O) * double(K);
-  if (work < 262144.0) isa.conv_direct(p, 0, ntasks);
-  else parallel_for(ntasks, std::max<long>(1, long(65536.0 / std::max(1.0, double(O) * double(K) * double(lanes) / 64.0))), [&](long t0, long t1) { isa.conv_direct(p, t0, t1); });
+  if (work < 262144.0 || g.n == 1) runImages(0, g.n);
+  else parallel_for(g.n, 1, runImages);
 }
 
 // The arguments int8Linear and int8Conv2d share, from index `at` on: xScale, xZeroPoint, packed,
@@ -518,6 +634,27 @@ void Int8Conv2d(Call& c) {
   gemm_call(c, 3, cols.data(), xSigned, M, K, L);
 }
 
+namespace {
+
+// 2x2 stride-2 max pooling of row pairs r0 .. r1 (each 2 W input bytes at x + 2 r W, OW = W / 2 outputs
+// at out + r OW), through vm (W bytes per row pair): locals and restrict pointers, so the compiler
+// keeps the bounds in registers and vectorizes both passes (a lambda's captured references and byte
+// stores that may alias them do not).
+void int8_max_pool_2x2(const uint8_t* __restrict x, uint8_t* __restrict vm, uint8_t* __restrict out, long r0, long r1, long OW, long W) {
+  for (long r = r0; r < r1; r++) {
+    const uint8_t* __restrict a = x + 2 * r * W;
+    const uint8_t* __restrict b = a + W;
+    uint8_t* __restrict v = vm + r * W;
+    for (long i = 0; i < W; i++) v[i] = a[i] > b[i] ? a[i] : b[i];
+  }
+  for (long i = r0 * OW; i < r1 * OW; i++) {
+    const uint8_t a = vm[2 * i], b = vm[2 * i + 1];
+    out[i] = a > b ? a : b;
+  }
+}
+
+}  // namespace
+
 // int8MaxPool2d(x, geometry, out): max pooling of uint8 codes x (N, C, H, W) -> out (N, C, OH, OW), the
 // maximum over each window's positions inside the image (0 when a window has none; padding <= kernel / 2
 // rules that out), the twin of int8MaxPool2dReference (src/backends/reference/quantized.ts). Quantized
@@ -540,6 +677,18 @@ void Int8MaxPool2d(Call& c) {
   uint8_t* out = static_cast<uint8_t*>(od);
   const long H = g.h, W = g.w, OH = g.oh, OW = g.ow;
   const bool simple = g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 && g.ph == 0 && g.pw == 0 && g.dh == 1 && g.dw == 1;
+  if (simple && H == 2 * OH && W == 2 * OW) {
+    // even sizes: the planes are a run of row pairs, so two flat passes that the compiler vectorizes:
+    // the maximum of each row pair (into vm, OH rows of W per plane), then of each column pair of vm
+    // (out[i] = max(vm[2 i], vm[2 i + 1]), flat over the outputs)
+    thread_local std::vector<uint8_t> vms;
+    if (vms.size() < size_t(planes * OH * W)) vms.resize(size_t(planes * OH * W));
+    uint8_t* vm = vms.data();
+    const auto pool = [x, vm, out, OH, OW, W](long p0, long p1) { int8_max_pool_2x2(x, vm, out, p0 * OH, p1 * OH, OW, W); };
+    if (planes * OH * OW < 65536) pool(0, planes);
+    else parallel_for(planes, std::max<long>(1, 16384 / std::max<long>(1, OH * OW)), pool);
+    return;
+  }
   const auto run = [&](long p0, long p1) {
     for (long p = p0; p < p1; p++) {
       const uint8_t* src = x + p * H * W;

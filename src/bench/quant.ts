@@ -6,7 +6,8 @@
 // (forwardQuantized: the GEMM with the requantizing epilogue). Also LeNet-5 (the `lenet5` preset,
 // random weights, statically quantized after calibration on random images) in float32 and int8
 // (every conv and linear through the int8 kernels, int8 codes between them, float in and out), at the
-// same batch; benchQuantLenet5 times LeNet-5 alone (`bench quant --model lenet5`). Checks
+// same batch; benchQuantLenet5 times LeNet-5 alone (`bench quant --model lenet5`), dynamically
+// quantized (Linear and Conv2d) too. Checks
 // once that the int8 output is close to the float one. Reports numbers; asserts nothing about speed.
 
 import os from 'node:os';
@@ -70,8 +71,11 @@ export interface QuantBenchResult {
   machine: MachineInfo;
 }
 
-/** Median CPU milliseconds (user + system, every thread of the process) of fn. */
-function cpuTimeIt(fn: () => unknown, repeats: number): number {
+/**
+ * Median CPU milliseconds (user + system, every thread of the process) of fn over `repeats` calls.
+ * @example cpuTimeIt(() => model.call(x), 50)   // 1.07
+ */
+export function cpuTimeIt(fn: () => unknown, repeats: number): number {
   const times: number[] = [];
   for (let i = 0; i < repeats; i++) {
     const c = process.cpuUsage();
@@ -82,8 +86,19 @@ function cpuTimeIt(fn: () => unknown, repeats: number): number {
   return median(times);
 }
 
-/** LeNet-5 at `batch`, float32 vs statically quantized (calibrated on 4 random batches), rounds alternating. */
-function benchLenet5(gen: Generator, batch: number, rounds: number, repeats: number | undefined): QuantBenchResult['lenet5'] {
+/** LeNet-5 timings of benchQuantLenet5: benchQuant's, plus the dynamically quantized model. */
+export type QuantLenet5Timings = QuantBenchResult['lenet5'] & {
+  /** The same model dynamically quantized (quantizeDynamic, Linear and Conv2d; activations quantized per batch, float between layers): median ms, CPU ms, and float32 over it. */
+  dynamicMs: number; dynamicCpuMs: number; dynamicSpeedup: number; dynamicCpuSpeedup: number;
+};
+
+/**
+ * LeNet-5 at `batch`, float32 vs statically quantized (calibrated on 4 random batches), and with
+ * `withDynamic` dynamically quantized too, rounds alternating.
+ */
+function benchLenet5(gen: Generator, batch: number, rounds: number, repeats: number | undefined, withDynamic: true): QuantLenet5Timings;
+function benchLenet5(gen: Generator, batch: number, rounds: number, repeats: number | undefined, withDynamic: false): QuantBenchResult['lenet5'];
+function benchLenet5(gen: Generator, batch: number, rounds: number, repeats: number | undefined, withDynamic: boolean): QuantBenchResult['lenet5'] | QuantLenet5Timings {
   const state = defaultGenerator.getState();
   const float = createModel('lenet5');
   const prepared = createModel('lenet5');
@@ -95,6 +110,15 @@ function benchLenet5(gen: Generator, batch: number, rounds: number, repeats: num
   noGrad(() => { for (let i = 0; i < 4; i++) q.call(images()); });
   const int8 = quant.convertStatic(q);
   int8.eval();
+  let runDyn: (() => Tensor) | null = null;
+  if (withDynamic) {
+    const dynamic = createModel('lenet5');
+    defaultGenerator.setState(state);
+    dynamic.loadStateDict(float.stateDict());
+    const dyn = quant.quantizeDynamic(dynamic, { types: ['Linear', 'Conv2d'] });
+    dyn.eval();
+    runDyn = (): Tensor => noGrad(() => dyn.call(x));
+  }
   const x = images();
   const runFloat = (): Tensor => noGrad(() => float.call(x));
   const runInt8 = (): Tensor => noGrad(() => int8.call(x));
@@ -102,23 +126,28 @@ function benchLenet5(gen: Generator, batch: number, rounds: number, repeats: num
   let diff = 0;
   for (let i = 0; i < a.length; i++) diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
   const per = repeats !== undefined ? Math.max(1, Math.ceil(repeats / rounds))
-    : Math.max(3, Math.ceil(200 / Math.max(timeIt(runFloat, 2), timeIt(runInt8, 2), 1e-3) / rounds));
-  const f: number[] = [], i8: number[] = [], fc: number[] = [], ic: number[] = [];
+    : Math.max(3, Math.ceil(200 / Math.max(timeIt(runFloat, 2), timeIt(runInt8, 2), runDyn ? timeIt(runDyn, 2) : 0, 1e-3) / rounds));
+  const f: number[] = [], i8: number[] = [], fc: number[] = [], ic: number[] = [], d8: number[] = [], dc: number[] = [];
   for (let r = 0; r < rounds; r++) {
     f.push(timeIt(runFloat, per)); fc.push(cpuTimeIt(runFloat, per));
     i8.push(timeIt(runInt8, per)); ic.push(cpuTimeIt(runInt8, per));
+    if (runDyn) { d8.push(timeIt(runDyn, per)); dc.push(cpuTimeIt(runDyn, per)); }
   }
   const float32Ms = median(f), int8Ms = median(i8), float32CpuMs = median(fc), int8CpuMs = median(ic);
-  return {
-    batch, float32Ms, int8Ms, speedup: int8Ms > 0 ? float32Ms / int8Ms : Infinity, maxAbsDiff: diff,
-    float32CpuMs, int8CpuMs, cpuSpeedup: int8CpuMs > 0 ? float32CpuMs / int8CpuMs : Infinity,
+  const ratio = (num: number, den: number): number => (den > 0 ? num / den : Infinity);
+  const timings = {
+    batch, float32Ms, int8Ms, speedup: ratio(float32Ms, int8Ms), maxAbsDiff: diff,
+    float32CpuMs, int8CpuMs, cpuSpeedup: ratio(float32CpuMs, int8CpuMs),
   };
+  if (!runDyn) return timings;
+  const dynamicMs = median(d8), dynamicCpuMs = median(dc);
+  return { ...timings, dynamicMs, dynamicCpuMs, dynamicSpeedup: ratio(float32Ms, dynamicMs), dynamicCpuSpeedup: ratio(float32CpuMs, dynamicCpuMs) };
 }
 
 /** What benchQuantLenet5 returns (JSON-ready). */
 export interface QuantLenet5BenchResult {
   bench: 'quant-lenet5';
-  lenet5: QuantBenchResult['lenet5'];
+  lenet5: QuantLenet5Timings;
   cpuPath: string;
   floatCpuPath: string;
   threads: number;
@@ -128,14 +157,15 @@ export interface QuantLenet5BenchResult {
 
 /**
  * LeNet-5 inference alone (the lenet5 rows of benchQuant) at `batch`: float32 vs static int8 with
- * int8 codes flowing between the layers, float in and out. `size` is ignored.
- * @example benchQuantLenet5({ batch: 256 }).lenet5.speedup
+ * int8 codes flowing between the layers, float in and out, and vs the dynamically quantized model
+ * (Linear and Conv2d). `size` is ignored.
+ * @example benchQuantLenet5({ batch: 256 }).lenet5.dynamicSpeedup
  */
 export function benchQuantLenet5(opts: QuantBenchOptions = {}): QuantLenet5BenchResult {
   const batch = opts.batch ?? 32;
   if (!Number.isInteger(batch) || batch < 1) throw new TensorslimError('benchQuantLenet5', `batch must be a positive integer, got ${batch}`);
   applyThreads(opts.threads);
-  const lenet5 = benchLenet5(new Generator(opts.seed ?? 0), batch, 5, opts.repeats);
+  const lenet5 = benchLenet5(new Generator(opts.seed ?? 0), batch, 5, opts.repeats, true);
   const be = getBackend();
   const machine = machineInfo();
   return {
@@ -198,7 +228,7 @@ export function benchQuant(opts: QuantBenchOptions = {}): QuantBenchResult {
   const float32Ms = median(f), int8Ms = median(i8), int8KernelMs = median(k8), int8StaticMs = median(s8);
   const cpu = { int8Ms: median(ic), float32Ms: median(fc), int8KernelMs: median(kc), speedup: 0 };
   cpu.speedup = cpu.int8Ms > 0 ? cpu.float32Ms / cpu.int8Ms : Infinity;
-  const lenet5 = benchLenet5(gen, batch, rounds, opts.repeats);
+  const lenet5 = benchLenet5(gen, batch, rounds, opts.repeats, false);
   const be = getBackend();
   const machine = machineInfo();
   return {

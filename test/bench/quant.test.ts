@@ -1,5 +1,6 @@
 // `tensorslim bench quant` and benchQuant: the JSON line has the documented fields (int8Ms,
-// float32Ms, speedup = float32Ms / int8Ms, int8KernelMs, int8StaticMs, lenet5, cpuPath = the backend's int8 path), the int8
+// float32Ms, speedup = float32Ms / int8Ms, int8KernelMs, int8StaticMs, lenet5 (bench quant --model lenet5:
+// also its dynamic int8 times), cpuPath = the backend's int8 path), the int8
 // output is close to the float one, and bad sizes are refused. Tiny sizes, few repeats: this checks
 // the plumbing, never the speed.
 
@@ -46,7 +47,7 @@ test('tensorslim bench quant --json: one JSON object on the last line; text outp
   const lj = JSON.parse(le.stdout.filter((l) => l !== '').at(-1)!) as { bench: string; lenet5: Record<string, number>; cpuPath: string };
   assert.equal(lj.bench, 'quant-lenet5');
   assert.equal(lj.lenet5['batch'], 2);
-  for (const k of ['float32Ms', 'int8Ms', 'float32CpuMs', 'int8CpuMs', 'speedup', 'maxAbsDiff']) assert.equal(typeof lj.lenet5[k], 'number', k);
+  for (const k of ['float32Ms', 'int8Ms', 'float32CpuMs', 'int8CpuMs', 'speedup', 'maxAbsDiff', 'dynamicMs', 'dynamicCpuMs', 'dynamicSpeedup', 'dynamicCpuSpeedup']) assert.equal(typeof lj.lenet5[k], 'number', k);
   assert.equal(lj.cpuPath, getBackend().int8Path);
   assert.equal(await main(['bench', 'quant', '--model', 'mlp'], captureContext({})), 2);
 });

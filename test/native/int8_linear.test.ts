@@ -278,18 +278,26 @@ describe('native int8Linear', { skip }, () => {
     assert.throws(() => nat!.int8Conv2d!({ ...x, data: new Uint8Array(8) }, w, null, { ...g, oh: 1 }, { kind: 'float32' }), /x holds 8 values/);
   });
 
-  test('int8Conv2d direct path (stride 1, <= 32 channels, pixels along the lanes): bit-identical, many lane blocks, large products, NaN bias', () => {
+  test('int8Conv2d direct path (stride 1, <= 32 channels, pixels along the lanes): bit-identical, many lane blocks, large products, NaN bias, symmetric weights', () => {
     const r = rng(33);
     const int = (lo: number, hi: number): number => lo + Math.floor(r() * (hi - lo + 1));
     // n, c, h, w, kh, kw, padH, padW, dilH, dilW, O: several lane blocks per image (h x w past 64 lanes), 1..33 channels (33: the GEMM)
     const geoms: Array<[number, number, number, number, number, number, number, number, number, number, number]> = [
       [3, 1, 28, 28, 5, 5, 2, 2, 1, 1, 6], [2, 6, 14, 13, 5, 5, 0, 0, 1, 1, 16], [1, 2, 11, 17, 3, 2, 1, 0, 2, 3, 7], [2, 3, 5, 9, 3, 3, 0, 1, 1, 1, 32],
       [1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1], [2, 2, 9, 9, 3, 3, 1, 1, 1, 1, 33], [1, 4, 6, 6, 6, 6, 0, 0, 1, 1, 12],
+      // K = 600 and 1200: channels whose 255 sum |w - zw| passes 2^24 take the epilogue's double product, the others its float one
+      [1, 24, 5, 6, 5, 5, 2, 2, 1, 1, 9], [1, 48, 4, 5, 5, 5, 2, 2, 1, 1, 5],
+      // 48 planes of 10 x 10 per image: one image per chunk of planes, so a call walks several chunks
+      [3, 48, 8, 8, 3, 3, 1, 1, 1, 1, 5], [3, 48, 8, 8, 3, 3, 1, 1, 1, 1, 5],
     ];
+    // weights without zero points (per-channel symmetric, as our layers quantize them) take the four-tap
+    // vpdpbusd planes on the vnni / avxvnni paths: int8 and uint8 input, dilation, K = 1200, chunks
+    const symmetric = new Set([0, 1, 2, 6, 8, 9]);
     geoms.forEach(([n, c, h, w, kh, kw, ph, pw, dh, dw, O], trial) => {
       const oh = h + 2 * ph - dh * (kh - 1), ow = w + 2 * pw - dw * (kw - 1);
       const g: Int8ConvGeometry = { n, c, h, w, kh, kw, strideH: 1, strideW: 1, padH: ph, padW: pw, dilationH: dh, dilationW: dw, oh, ow };
       const base = randomCase(r, 1, c * kh * kw, O, trial);
+      if (symmetric.has(trial)) base.w = { ...base.w, zeroPoints: new Int32Array(O) };
       const signed = trial % 2 === 0;
       const [lo, hi] = signed ? [-128, 127] : [0, 255];
       const xs = Array.from({ length: n * c * h * w }, () => (r() < 0.2 ? (r() < 0.5 ? lo : hi) : int(lo, hi)));

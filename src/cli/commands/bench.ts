@@ -33,7 +33,7 @@ const FLAGS = {
   generate: { type: 'int', help: 'gpt: time greedy generation of N new tokens with the key/value cache (batch 1 unless --batch) instead of a training step', min: 2, metavar: 'N' },
   prompt: { type: 'int', help: 'gpt --generate: prompt tokens (default 32)', min: 1, metavar: 'T' },
   sparsity: { type: 'number', help: 'sparse: fraction of the weights pruned (default 0.9)', min: 0, max: 1, metavar: 'X' },
-  model: { type: 'string', help: 'sparse: time this preset pruned (e.g. mlp = LeNet-300-100) instead of one N x N Linear; infer: a preset or a checkpoint file (default mlp); quant: lenet5 times only LeNet-5 float32 vs static int8', metavar: 'PRESET|FILE' },
+  model: { type: 'string', help: 'sparse: time this preset pruned (e.g. mlp = LeNet-300-100) instead of one N x N Linear; infer: a preset or a checkpoint file (default mlp); quant: lenet5 times only LeNet-5 float32 vs static and dynamic int8', metavar: 'PRESET|FILE' },
   context: { type: 'int', help: 'infer, GPT models: tokens per sequence (default: the model\'s context length)', min: 1, metavar: 'T' },
   backend: { type: 'string', help: 'backend to measure (default: TENSORSLIM_BACKEND or the best available)', metavar: 'NAME' },
   ...JSON_FLAG,
@@ -198,11 +198,12 @@ Examples:
     if (what === 'infer') return benchInferWorkload(ctx, flags);
     if (what === 'quant' && flags.model !== undefined) {
       if (flags.model !== 'lenet5') throw new UsageError('bench', `bench quant --model takes lenet5 (LeNet-5 float32 vs static int8), got '${flags.model}'`);
-      ctx.err(`bench quant: lenet5 at batch ${flags.batch ?? 32}, float32 vs static int8 ...`);
+      ctx.err(`bench quant: lenet5 at batch ${flags.batch ?? 32}, float32 vs static and dynamic int8 ...`);
       const r = benchQuantLenet5({ batch: flags.batch ?? 32, threads: flags.threads, repeats: flags.steps });
       if (flags.json) { emitJson(ctx, { ...r }); return 0; }
       ctx.out(formatKeyValues([
         ['lenet5', `batch ${r.lenet5.batch}: float32 ${r.lenet5.float32Ms.toFixed(3)} ms, int8 ${r.lenet5.int8Ms.toFixed(3)} ms (${r.lenet5.speedup.toFixed(2)}x)`],
+        ['dynamic', `int8 ${r.lenet5.dynamicMs.toFixed(3)} ms (${r.lenet5.dynamicSpeedup.toFixed(2)}x)`],
         ['int8 path', `${r.cpuPath} (float32: ${r.floatCpuPath}, ${r.threads} threads)`],
       ]));
       return 0;
