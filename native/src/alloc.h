@@ -19,11 +19,15 @@ void advise_output(void* out, size_t bytes);
 
 // Scratch buffers of the kernels (the GEMM's packed operands): 64-byte aligned. Above
 // scratch_keep_bytes() (TENSORSLIM_GEMM_SCRATCH_MB, default 32) each is an anonymous mapping of its
-// own (huge pages advised) that scratch_free unmaps: the parallel GEMM packs whole operands (GPT-2's
+// own (4 KiB pages: no huge-page advice, measured cheaper) that scratch_free unmaps: the parallel GEMM packs whole operands (GPT-2's
 // LM head: 154 MiB for the packed (V, C) weight), and such a block freed into the C heap is carved
 // up by tensor allocations, so the next one grows the heap (measured: +300 MiB peak). Smaller ones
-// come from malloc. scratch_free(nullptr, 0) is a no-op; `bytes` must be what scratch_alloc got.
+// come from malloc. Before mapping one, scratch_alloc trims the C heap (trim_heap) when it holds at
+// least TENSORSLIM_MALLOC_TRIM_MB (default 64; 0 = never) free: the new mapping's pages then replace
+// free resident ones instead of adding to them. scratch_free(nullptr, 0) is a no-op; `bytes` must be
+// what scratch_alloc got.
 size_t scratch_keep_bytes();
+size_t trim_min_free_bytes();
 void* scratch_alloc(size_t bytes);
 void scratch_free(void* p, size_t bytes);
 

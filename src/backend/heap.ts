@@ -2,10 +2,13 @@
 // C heap (Node allocates ArrayBuffers with malloc), and the native addon makes glibc keep even large
 // freed buffers resident for reuse (M_MMAP_MAX = 0, docs/NATIVE.md "Memory tuning"): fast, but the
 // resident set then stays at its high-water mark, free pages included. trimFreeHeap() hands those
-// pages back (glibc malloc_trim) when the heap holds at least TENSORSLIM_MALLOC_TRIM_MB free; the
-// optimizer calls it after each step. A backend without the capability (reference, or a native
-// addon on a C library other than glibc) makes it a no-op. It decides nothing about tensors: only
-// memory the C library already counts as free is returned.
+// pages back (glibc malloc_trim) when the heap holds at least TENSORSLIM_MALLOC_TRIM_MB free. The
+// addon already does so by itself where it matters (before it maps a large GEMM scratch: GPT-2's LM
+// head, the step's peak); this is for a program's own quiet points (after dropping a model, between
+// phases). Not called after every optimizer step: measured on the GPT-2-sized step, it cost ~100 ms
+// (load 30) and did not lower the peak (docs/NATIVE.md "Memory tuning"). A backend without the
+// capability (reference, or a native addon on a C library other than glibc) makes it a no-op. It
+// decides nothing about tensors: only memory the C library already counts as free is returned.
 
 import type { HeapTrimInfo } from './backend.js';
 import { getBackend } from './registry.js';
@@ -23,11 +26,11 @@ let minFreeMB = envMB();
 /**
  * Return the C heap's free pages to the operating system when it holds at least the configured
  * free bytes (TENSORSLIM_MALLOC_TRIM_MB, default 64; 0 turns it off). Returns what the backend saw
- * and did, or null when trimming is off or the backend cannot trim. Optimizer.step() calls it;
- * call it yourself after freeing large tensors outside a training loop.
+ * and did, or null when trimming is off or the backend cannot trim. Call it at a quiet point after
+ * large tensors became garbage (the C heap frees them only when V8 collects them).
  *
  * @example
- * opt.step();
+ * teacher = null; // a distillation teacher no longer needed
  * const r = trimFreeHeap(); // r?.trimmed: whether pages were returned
  */
 export function trimFreeHeap(): HeapTrimInfo | null {
