@@ -17,6 +17,7 @@ import { GPT, gptLoss, type GptConfig } from '../src/models/gpt.js';
 import { gptBenchPreset, type GptBenchPreset } from '../src/bench/gpt.js';
 import { poolStats } from '../src/backend/pool.js';
 import { registerPostAccumulateGradHook } from '../src/autograd/index.js';
+import { getBackend } from '../src/backend/registry.js';
 
 const args = process.argv.slice(2);
 const preset = (args.find((a) => !a.startsWith('--') && Number.isNaN(Number(a))) ?? 'gpt2') as GptBenchPreset;
@@ -29,30 +30,53 @@ if (gcEach && gc === undefined) throw new Error('--gc needs node --expose-gc');
 const p = gptBenchPreset(preset);
 const config: GptConfig = { arch: 'gpt', ...p.model, checkpointing: args.includes('--checkpointing') };
 const mb = (b: number): number => Math.round(b / 2 ** 20);
+// --trim-at=opt,grad: call the backend's trimHeap (malloc_trim) after each optimizer step and/or after
+// each parameter's gradient, when the C heap holds at least --trim-mb MiB free (default 0)
+const trimAt = new Set((args.find((a) => a.startsWith('--trim-at='))?.slice(10) ?? '').split(',').filter((w) => w !== ''));
+const trimMB = Number(args.find((a) => a.startsWith('--trim-mb='))?.slice(10) ?? 0);
+const trimStats = { calls: 0, trims: 0, us: 0 };
+const trim = (): void => {
+  const b = getBackend();
+  if (!b.trimHeap) throw new Error('--trim-at needs the native backend');
+  const r = b.trimHeap(trimMB * 2 ** 20);
+  trimStats.calls++;
+  if (r.trimmed) { trimStats.trims++; trimStats.us += r.trimUs; }
+};
 
-// resident KiB of the glibc main heap ([heap], brk) and of anonymous mappings (other arenas, mmapped blocks)
-function heapResidentMiB(): { heap: number; anon: number } {
-  let heap = 0, anon = 0, cur = '';
+// resident KiB of the glibc main heap ([heap], brk) and of anonymous mappings (other arenas, mmapped
+// blocks), and the anonymous mappings with at least 16 MiB resident ([size MiB, resident MiB])
+function heapResidentMiB(): { heap: number; anon: number; bigAnon: number[][] } {
+  let heap = 0, anon = 0, cur = '', size = 0;
+  const bigAnon: number[][] = [];
   for (const line of readFileSync('/proc/self/smaps', 'utf8').split('\n')) {
-    if (/^[0-9a-f]+-[0-9a-f]+ /.test(line)) { const f = line.trim().split(/\s+/); cur = f.length >= 6 ? f[5]! : ''; continue; }
+    if (/^[0-9a-f]+-[0-9a-f]+ /.test(line)) {
+      const f = line.trim().split(/\s+/); cur = f.length >= 6 ? f[5]! : '';
+      const [a, b] = f[0]!.split('-').map((h) => parseInt(h, 16)); size = (b! - a!) / 2 ** 20;
+      continue;
+    }
     if (line.startsWith('Rss:')) {
       const kb = Number(line.split(/\s+/)[1]);
-      if (cur === '[heap]') heap += kb; else if (cur === '') anon += kb;
+      if (cur === '[heap]') heap += kb; else if (cur === '') { anon += kb; if (kb >= 16384) bigAnon.push([Math.round(size), Math.round(kb / 1024)]); }
     }
   }
-  return { heap: Math.round(heap / 1024), anon: Math.round(anon / 1024) };
+  return { heap: Math.round(heap / 1024), anon: Math.round(anon / 1024), bigAnon };
 }
+// the C heap as glibc counts it (all arenas): bytes held from the system and free bytes inside
+const mallocMiB = (): { mallocHeapMiB?: number; mallocFreeMiB?: number } => {
+  const r = getBackend().trimHeap?.(Number.MAX_SAFE_INTEGER);
+  return r?.available ? { mallocHeapMiB: mb(r.heapBytes), mallocFreeMiB: mb(r.freeBytes) } : {};
+};
 
-interface Mark { at: string; rssMiB: number; arrayBuffersMiB: number; heapUsedMiB: number; heapTotalMiB: number; poolFreeMiB: number; maxRssMiB: number; glibcHeapMiB?: number; otherAnonMiB?: number }
+interface Mark { at: string; rssMiB: number; arrayBuffersMiB: number; heapUsedMiB: number; heapTotalMiB: number; poolFreeMiB: number; maxRssMiB: number; mallocHeapMiB?: number; mallocFreeMiB?: number; glibcHeapMiB?: number; otherAnonMiB?: number; bigAnon?: number[][] }
 const marks: Mark[] = [];
 const fineMarks: Mark[] = [];
 let peak: Mark | null = null;
 const sample = (at: string, into: Mark[]): void => {
   if (gcEach) gc!();
   const m = process.memoryUsage();
-  const s: Mark = { at, rssMiB: mb(m.rss), arrayBuffersMiB: mb(m.arrayBuffers), heapUsedMiB: mb(m.heapUsed), heapTotalMiB: mb(m.heapTotal), poolFreeMiB: mb(poolStats().freeBytes), maxRssMiB: mb(process.resourceUsage().maxRSS * 1024) };
+  const s: Mark = { at, rssMiB: mb(m.rss), arrayBuffersMiB: mb(m.arrayBuffers), heapUsedMiB: mb(m.heapUsed), heapTotalMiB: mb(m.heapTotal), poolFreeMiB: mb(poolStats().freeBytes), maxRssMiB: mb(process.resourceUsage().maxRSS * 1024), ...mallocMiB() };
   into.push(s);
-  if (fine && (peak === null || s.rssMiB > peak.rssMiB)) { const h = heapResidentMiB(); peak = { ...s, glibcHeapMiB: h.heap, otherAnonMiB: h.anon }; }
+  if (fine && (peak === null || s.rssMiB > peak.rssMiB)) { const h = heapResidentMiB(); peak = { ...s, glibcHeapMiB: h.heap, otherAnonMiB: h.anon, bigAnon: h.bigAnon }; }
 };
 const mark = (at: string): void => sample(at, marks);
 
@@ -68,6 +92,7 @@ if (fine) {
   [...model.transformer.h].forEach((b, i) => b.registerForwardHook(() => { sample(`step ${stepNo} block ${i} forward`, fineMarks); }));
   for (const [name, prm] of model.namedParameters()) registerPostAccumulateGradHook(prm, () => sample(`step ${stepNo} grad ${name}`, fineMarks));
 }
+if (trimAt.has('grad')) for (const prm of model.parameters()) registerPostAccumulateGradHook(prm, trim);
 mark('setup');
 let cpu0 = process.cpuUsage();
 for (let s = 0; s < steps; s++) {
@@ -79,6 +104,7 @@ for (let s = 0; s < steps; s++) {
   loss.backward();
   mark(`step ${s} backward`);
   opt.step();
+  if (trimAt.has('opt')) trim();
   mark(`step ${s} optimizer`);
 }
 const cpu = process.cpuUsage(cpu0);
@@ -86,5 +112,5 @@ const cpuMsPerStep = steps > 1 ? (cpu.user + cpu.system) / 1000 / (steps - 1) : 
 const paramMiB = mb(model.parameters().reduce((a, t) => a + t.size * 4, 0));
 process.stdout.write(`${JSON.stringify({
   preset, fused, checkpointing: config.checkpointing, gcEachSample: gcEach, cpuMsPerStep, peakRssBytes: process.resourceUsage().maxRSS * 1024,
-  startRssMiB: baseline.rssMiB, paramMiB, marks, ...(fine ? { peakSample: peak, fine: fineMarks } : {}),
+  startRssMiB: baseline.rssMiB, paramMiB, trimAt: [...trimAt], trimMB, trimStats, marks, ...(fine ? { peakSample: peak, fine: fineMarks } : {}),
 })}\n`);

@@ -10,6 +10,8 @@ export type { Backend, View } from './backend/backend.js';
 export { getBackend, listBackends, registerBackend } from './backend/registry.js';
 export { setBackend } from './core/backend_select.js';
 export { configurePool, poolStats, resetPoolStats, type PoolStats } from './backend/pool.js';
+export { configureHeapTrim, trimFreeHeap } from './backend/heap.js';
+export type { HeapTrimInfo } from './backend/backend.js';
 export * from './ops/index.js';
 export * from './autograd/index.js';
 export * from './nn/index.js';

@@ -19,6 +19,8 @@ namespace ts {
 Napi::Value RooflineProbe(const Napi::CallbackInfo& info);  // roofline.cc (returns a value: not in kBindings)
 Napi::Value PoolTrace(const Napi::CallbackInfo& info);      // pool_trace.cc
 Napi::Value PoolTraceDrain(const Napi::CallbackInfo& info); // pool_trace.cc
+Napi::Value MallocTrim(const Napi::CallbackInfo& info);     // alloc.cc
+Napi::Value ReleaseScratch(const Napi::CallbackInfo& info); // alloc.cc
 }  // namespace ts
 
 namespace {
@@ -132,6 +134,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("rooflineProbe", Napi::Function::New<ts::RooflineProbe>(env, "rooflineProbe"));
   exports.Set("poolTrace", Napi::Function::New<ts::PoolTrace>(env, "poolTrace"));
   exports.Set("poolTraceDrain", Napi::Function::New<ts::PoolTraceDrain>(env, "poolTraceDrain"));
+  exports.Set("mallocTrim", Napi::Function::New<ts::MallocTrim>(env, "mallocTrim"));
+  exports.Set("releaseScratch", Napi::Function::New<ts::ReleaseScratch>(env, "releaseScratch"));
   return exports;
 }
 

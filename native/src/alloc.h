@@ -17,4 +17,34 @@ void tune_process_memory();
 // 8 MiB before a kernel writes it (Linux madvise(MADV_HUGEPAGE)); TENSORSLIM_HUGEPAGES=0 turns it off.
 void advise_output(void* out, size_t bytes);
 
+// Scratch buffers of the kernels (the GEMM's packed operands): 64-byte aligned. Above
+// scratch_keep_bytes() (TENSORSLIM_GEMM_SCRATCH_MB, default 32) each is an anonymous mapping of its
+// own (4 KiB pages: no huge-page advice, measured cheaper) that scratch_free unmaps: the parallel GEMM packs whole operands (GPT-2's
+// LM head: 154 MiB for the packed (V, C) weight), and such a block freed into the C heap is carved
+// up by tensor allocations, so the next one grows the heap (measured: +300 MiB peak). Smaller ones
+// come from malloc. Before mapping one, scratch_alloc trims the C heap (trim_heap) when it holds at
+// least TENSORSLIM_MALLOC_TRIM_MB (default 64; 0 = never) free: the new mapping's pages then replace
+// free resident ones instead of adding to them. scratch_free(nullptr, 0) is a no-op; `bytes` must be
+// what scratch_alloc got.
+size_t scratch_keep_bytes();
+size_t trim_min_free_bytes();
+void* scratch_alloc(size_t bytes);
+void scratch_free(void* p, size_t bytes);
+
+// What trim_heap saw: glibc's heap (all arenas) and its free bytes before trimming (free bytes may
+// already have been returned to the kernel by an earlier trim: glibc cannot tell resident from not).
+struct HeapTrim {
+  bool available = false;  // glibc >= 2.33 (mallinfo2); elsewhere nothing is measured or trimmed
+  size_t heap_bytes = 0;   // arena + hblkhd: bytes glibc holds from the system
+  size_t free_bytes = 0;   // fordblks: free bytes inside the arenas
+  size_t free_after = 0;
+  bool trimmed = false;
+  double trim_us = 0;
+};
+
+// Returns the free pages of every arena to the kernel (malloc_trim(0): madvise(MADV_DONTNEED) of
+// each free chunk's whole pages, and the heap top) when glibc's free bytes are at least min_free.
+// With M_MMAP_MAX = 0 (tune_process_memory) freed tensor buffers stay resident until this runs.
+HeapTrim trim_heap(size_t min_free);
+
 }  // namespace ts

@@ -22,6 +22,7 @@
 #include <unistd.h>
 #endif
 
+#include "alloc.h"
 #include "common.h"
 #include "gemm_isa.h"
 #include "threadpool.h"
@@ -102,19 +103,26 @@ template <> struct Ukr<double> {
   }
 };
 
-// A per-thread, 64-byte aligned scratch buffer that only grows.
+// A per-thread, 64-byte aligned scratch buffer that only grows, until release_large() frees it.
+// Above the kept size (scratch_keep_bytes) it is its own mapping, never C heap (alloc.h).
 struct Scratch {
   void* p = nullptr;
   size_t cap = 0;
   void* get(size_t bytes) {
     if (bytes > cap) {
-      std::free(p);
+      scratch_free(p, cap);
       cap = bytes + 4096;
-      p = std::aligned_alloc(64, (cap + 63) / 64 * 64);
+      p = scratch_alloc(cap);
     }
     return p;
   }
-  ~Scratch() { std::free(p); }
+  void release_large() {
+    if (cap <= scratch_keep_bytes()) return;
+    scratch_free(p, cap);
+    p = nullptr;
+    cap = 0;
+  }
+  ~Scratch() { scratch_free(p, cap); }
 };
 thread_local Scratch tl_pack_a, tl_pack_b, tl_panel;  // serial driver; tl_panel: one A micro-panel (parallel tiles)
 
@@ -626,6 +634,11 @@ bool sgemm_direct(long m, long n, long k, const float* a, long sai, long sap, co
     for (long j0 = 0; j0 < n; j0 += 32) gi->sgemm_direct(k, rows, a + i0 * sai, sai, sap, b + j0, ldb, c + i0 * ldc + j0, ldc);
   }
   return true;
+}
+
+void release_gemm_scratch() {
+  for (Scratch* s : {&tl_pack_a, &tl_pack_b, &tl_panel}) s->release_large();
+  for (int i = 0; i < kMaxPlans; i++) { tl_plan_a[i].release_large(); tl_plan_b[i].release_large(); }
 }
 
 void gemm_multi(bool f64, const GemmOp* ops, int nops, long nside, const std::function<void(long)>* side) {

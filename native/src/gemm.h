@@ -38,6 +38,10 @@ struct GemmOp {
 // sai == 1): use gemm_f32 then.
 bool sgemm_direct(long m, long n, long k, const float* a, long sai, long sap, const float* b, long ldb, float* c, long ldc);
 
+// Frees the calling thread's packing scratch above TENSORSLIM_GEMM_SCRATCH_MB (alloc.h): the
+// LM head's whole packed operands, once its chunks are done (releaseScratch, linear_cross_entropy.ts).
+void release_gemm_scratch();
+
 // Several independent products of one dtype (float64 when f64) as one parallel job per phase (all
 // packing, then all tiles of C), so they share the pool's round trips and fill each other's tails.
 // `side(i)` for i < nside runs on the pool during the packing phase (before any C is written): it

@@ -106,6 +106,25 @@ export interface BackendInfo {
   poolTrace?(on: boolean): void;
   /** Take the recorded spans: [thread, job, startUs, endUs, ...] and the recording clock's now, in microseconds. */
   poolTraceDrain?(): { spans: Float64Array; nowUs: number };
+  /**
+   * Give the C heap's free pages back to the operating system (glibc `malloc_trim`) when its free
+   * bytes are at least `minFreeBytes` (backend/heap.ts `trimFreeHeap` decides when).
+   */
+  trimHeap?(minFreeBytes: number): HeapTrimInfo;
+}
+
+/** What BackendInfo.trimHeap saw and did (bytes of the C heap, all arenas). */
+export interface HeapTrimInfo {
+  /** Whether the C library reports its heap (glibc 2.33 and later); false: nothing was measured or trimmed. */
+  readonly available: boolean;
+  /** Bytes the allocator holds from the system (resident or not). */
+  readonly heapBytes: number;
+  /** Free bytes inside it before the call (some may already be returned by an earlier trim). */
+  readonly freeBytes: number;
+  /** Whether malloc_trim ran. */
+  readonly trimmed: boolean;
+  /** Its wall time in microseconds (0 when it did not run). */
+  readonly trimUs: number;
 }
 
 /** A (rows, cols) matrix in CSR form (as compress/prune/csr.ts CsrMatrix, structurally). */

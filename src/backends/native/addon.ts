@@ -10,6 +10,7 @@ import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync } 
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { HeapTrimInfo } from '../../backend/backend.js';
 import type { TypedArray } from '../../backend/dtype.js';
 
 /**
@@ -101,6 +102,10 @@ export interface NativeAddon {
   /** Per-thread kernel timing of the pool (pool_trace.cc). */
   poolTrace?(on: boolean): void;
   poolTraceDrain?(): { spans: Float64Array; nowUs: number };
+  /** malloc_trim(0) when glibc's free bytes are at least minFreeBytes (alloc.cc trim_heap). */
+  mallocTrim?(minFreeBytes: number): HeapTrimInfo;
+  /** Free the calling thread's GEMM packing scratch above TENSORSLIM_GEMM_SCRATCH_MB (alloc.cc). */
+  releaseScratch?(): void;
   readonly abiVersion: number;
 }
 

@@ -280,6 +280,10 @@ function makeBackend(n: NativeAddon): NativeBackend {
       if (!n.poolTraceDrain) throw new Error('native poolTraceDrain: this addon build predates it; rebuild it with node scripts/build-native.mjs');
       return n.poolTraceDrain();
     },
+    trimHeap(minFreeBytes: number) {
+      if (!n.mallocTrim) throw new Error('native trimHeap: this addon build predates it; rebuild it with node scripts/build-native.mjs');
+      return n.mallocTrim(minFreeBytes);
+    },
     description: 'C++ addon: packed SIMD GEMM, threaded kernels, int8 GEMM; general gather/scatterAdd (not embedding rows) and int arithmetic on reference',
   };
 }
