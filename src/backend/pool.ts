@@ -120,6 +120,10 @@ function verifyPoison(buf: ArrayBuffer): void {
   }
 }
 
+// Whether `buf` sits in a free list now: a kernel that releases its own scratch at once
+// (linear_cross_entropy.ts) leaves it listed in the scope, whose sweep must not release it again.
+function isFree(buf: ArrayBufferLike): boolean { return ours.get(buf as ArrayBuffer)?.free === true; }
+
 /**
  * Put `buf` (one this pool made) back in its free list: the caller proves nothing uses it any more.
  * A buffer the pool did not make is ignored; releasing a free one is an error (a double release).
@@ -158,7 +162,7 @@ export function endScope(keep?: ReadonlySet<ArrayBufferLike>): void {
   const list = scopes.pop();
   if (list === undefined) throw new Error('storage pool: endScope without beginScope');
   if (keep === undefined) return;
-  for (const buf of list) if (!keep.has(buf)) release(buf);
+  for (const buf of list) if (!keep.has(buf) && !isFree(buf)) release(buf);
 }
 
 /**
@@ -175,7 +179,7 @@ export function releaseDead(live: (buf: ArrayBufferLike) => boolean): void {
   let kept = 0;
   for (const buf of list) {
     if (live(buf)) list[kept++] = buf;
-    else release(buf);
+    else if (!isFree(buf)) release(buf);   // a kernel may have released its own scratch already
   }
   list.length = kept;
 }
