@@ -159,6 +159,9 @@ describe('native int8Linear', { skip }, () => {
     assert.throws(() => nat!.int8Linear({ ...x, cols: 3, rows: 2, data: new Uint8Array(6) }, w3, Float32Array.of(1), { kind: 'float32' }), /bias has 1 values, expected 2/);
     assert.throws(() => nat!.int8Linear({ ...x, data: new Uint8Array(6), cols: 3, zeroPoint: 0.5 }, w3, null, { kind: 'float32' }), /zero point must be an integer/);
     assert.throws(() => setInt8Path('sse9' as 'generic'), /does not support 'sse9'/);
+    // the backend reports the path in force, also after setInt8Path (benchmarks record it)
+    forEachInt8Path(() => assert.equal(nat!.int8Path, int8Path()));
+    assert.equal(nat!.int8Path, int8Path());
   });
 
   test('requantization with zero points beyond float32\'s exact integers (the epilogue\'s scalar fallback)', () => {

@@ -268,6 +268,9 @@ function makeBackend(n: NativeAddon): NativeBackend {
     get threads() { return n.getNumThreads(); },
     setThreads(k: number) { setNumThreads(k); },
     get cpuPath() { return n.cpuPath(); },
+    // after the spread of int8LinearKernels, which copied its int8Path getter's value once: the path
+    // in force now (setInt8Path / setCpuPath change it after load)
+    get int8Path() { return n.int8Path(); },
     rooflineProbe(seconds: number, copyBytes: number) {
       if (!n.rooflineProbe) throw new Error('native rooflineProbe: this addon build predates it; rebuild it with node scripts/build-native.mjs');
       return n.rooflineProbe(n.cpuPath(), seconds, copyBytes);

@@ -19,7 +19,7 @@ import { QuantizedTensor, checkScale, quantizePerChannel } from './qtensor.js';
 import { ObserverBase, type QParams } from './observer.js';
 import { FakeQuantize, LearnableFakeQuantize } from './fake_quantize.js';
 import { quantizedKernels } from './kernels.js';
-import { ObservedLayer, QatLayer, defaultWeightObserver, quantizeDynamicActivation, quantizeWeight, type ActivationQParams, type ObservedLayerOptions, type QatLayerOptions } from './modules.js';
+import { ActivationCodes, ObservedLayer, QatLayer, defaultWeightObserver, quantizeDynamicActivation, quantizeWeight, type ActivationQParams, type ObservedLayerOptions, type QatLayerOptions } from './modules.js';
 import { int8Input, int8Output, type Int8Link } from './int8_flow.js';
 
 /** The geometry of a Conv2d layer (everything but the input size): the Conv2d fields of the same names. */
@@ -156,7 +156,7 @@ export class DynamicQuantizedConv2d extends Module {
     const g = ops.conv2dGeometry(op, x4.shape, this.conv.kernelSize, this.conv.stride, this.conv.padding, this.conv.dilation);
     const kernels = quantizedKernels();
     if (!kernels.int8Conv2d) throw new TensorslimError(op, `backend has no int8Conv2d kernel (int8 path '${kernels.int8Path}'); use TENSORSLIM_BACKEND=reference or native`);
-    const xa = quantizeDynamicActivation(op, x4, g.c * g.h * g.w, this.reduceRange);
+    const xa = quantizeDynamicActivation(op, x4, g.c * g.h * g.w, this.reduceRange, this.#codes);
     const O = this.conv.outChannels;
     const y = kernels.int8Conv2d(xa,
       { data: this.weight.data as Int8Array, rows: O, cols: g.c * g.kh * g.kw, scales: this.weight.scales, zeroPoints: this.weight.zeroPoints },
@@ -166,6 +166,9 @@ export class DynamicQuantizedConv2d extends Module {
   }
 
   override extraRepr(): string { return `${label(this.conv)}, bias=${this.bias !== null}`; }
+
+  /** The activation codes of the last batch: one buffer reused by every forward pass. */
+  readonly #codes = new ActivationCodes();
 }
 
 /** The checks both int8 Conv2d layers make on their weight and bias. */
