@@ -24,18 +24,22 @@
 #include "gemm.h"
 #include "threadpool.h"
 
-// The GEMM's packing scratch comes from alloc.cc, which also holds N-API bindings (not linkable
-// without Node): here plain 64-byte aligned heap blocks, which is what alloc.cc hands out for
-// blocks up to TENSORSLIM_GEMM_SCRATCH_MB (32 MiB; a 2048 x 2048 packed operand is 16 MiB).
-namespace ts {
-size_t scratch_keep_bytes() { return ~size_t(0); }
-void* scratch_alloc(size_t bytes) { return std::aligned_alloc(64, (bytes + 63) / 64 * 64); }
-void scratch_free(void* p, size_t) { std::free(p); }
-}  // namespace ts
-
 extern "C" void cblas_sgemm(int order, int ta, int tb, int m, int n, int k, float alpha, const float* a, int lda,
                             const float* b, int ldb, float beta, float* c, int ldc);
 extern "C" void openblas_set_num_threads(int);
+
+// Stand-ins for alloc.cc's packing-scratch functions (alloc.cc also holds N-API bindings, so it is
+// not linked here): plain 64-byte aligned heap blocks, which is what alloc.cc hands out below its
+// kept size (32 MiB; the packed operands of a 2048^3 product take 16 MiB each).
+namespace ts {
+size_t scratch_keep_bytes() { return size_t(32) << 20; }
+void* scratch_alloc(size_t bytes) {
+  void* p = std::aligned_alloc(64, (bytes + 63) / 64 * 64);
+  if (p == nullptr && bytes > 0) { std::fprintf(stderr, "gemm_harness: scratch of %zu bytes failed\n", bytes); std::exit(1); }
+  return p;
+}
+void scratch_free(void* p, size_t) { std::free(p); }
+}  // namespace ts
 
 namespace {
 double now(clockid_t id) { timespec t; clock_gettime(id, &t); return double(t.tv_sec) + double(t.tv_nsec) * 1e-9; }

@@ -7,11 +7,14 @@
 // The shapes also reach the AVX2 kernel's K tail (K not a multiple of its unroll by 4: 5, 70, 20..79)
 // and the 5..7-row packing transposes (row-major A with M = 5, 11; transposed B with N = 45, 70).
 // Outputs from 256 KiB up go through the page prefault (fresh storage written before it is read).
+// Products write into uninitialized storage (C = A B: the AVX2 kernel's store-only first K block,
+// zeroed partial tiles), poisoned with 0xff bytes here, so an element the driver fails to write is NaN.
 // Tolerance: the classic (K + 2) * eps * sum |a| |b| bound.
 
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import type { View } from '../../src/backend/backend.js';
+import { setUninitPoison } from '../../src/backend/dtype.js';
 import { referenceBackend as ref } from '../../src/backends/reference/index.js';
 import { getNativeBackend } from '../../src/backends/native/index.js';
 import { alloc, mismatch, rng, type FloatKind } from './helpers.js';
@@ -55,6 +58,9 @@ function check(label: string, kind: FloatKind, a: View, b: View): void {
 const LAYOUTS: Layout[] = ['row', 'trans', 'rowStep', 'transStep'];
 
 describe('native GEMM driver paths vs reference', { skip }, () => {
+  let poison: number | null = null;
+  before(() => { poison = setUninitPoison(0xff); });
+  after(() => { setUninitPoison(poison); });
   test('all transpose combinations and strides, serial and parallel sizes', () => {
     forEachSetting((path, threads) => {
       const r = rng(301 + threads);
