@@ -11,7 +11,7 @@
 // per second, the duplex peer's measure. Three views: the median operation (wall; what load distorts
 // most), the fastest operation of the run (the nearest to a quiet machine), and bytes per CPU second
 // of a rank (what bounds it when both cores are busy).
-//   npx tsx bench/allreduce_tuning.ts            # 8 rounds, about 1 minute; writes bench/results/allreduce-tuning.json
+//   npx tsx bench/allreduce_tuning.ts            # 8 rounds, about 2 minutes quiet (8 at load 20); writes bench/results/allreduce-tuning.json
 //   BENCH_ROUNDS=3 npx tsx bench/allreduce_tuning.ts
 // Run as a rank (RANK set by the launcher) it measures every configuration once and prints one JSON line.
 import { spawn, spawnSync } from 'node:child_process';
@@ -34,9 +34,7 @@ const CONFIGS: Config[] = [
   { name: 'bcube', kind: 'allreduce', mib: MIB, tuning: { segmentBytes: 0, algorithm: 'bcube' } },
   // Our pipelined ring on Gloo's transport (native/src/distributed/ring_allreduce.cc): segment size
   // and the temp segments received ahead (depth).
-  ...[64, 128, 256, 512, 1024].map((kib): Config => ({ name: `pipelined, ${kib} KiB segments, depth 4`, kind: 'allreduce', mib: MIB, tuning: { segmentBytes: kib << 10, algorithm: 'pipelined', depth: 4 } })),
-  { name: 'pipelined, 256 KiB segments, depth 8', kind: 'allreduce', mib: MIB, tuning: { segmentBytes: 256 << 10, algorithm: 'pipelined', depth: 8 } },
-  { name: 'pipelined, 128 KiB segments, depth 2', kind: 'allreduce', mib: MIB, tuning: { segmentBytes: 128 << 10, algorithm: 'pipelined', depth: 2 } },
+  ...([[128, 4], [256, 4], [512, 2], [512, 4], [1024, 2], [1024, 4]] as const).map(([kib, depth]): Config => ({ name: `pipelined, ${kib} KiB segments, depth ${depth}`, kind: 'allreduce', mib: MIB, tuning: { segmentBytes: kib << 10, algorithm: 'pipelined', depth } })),
   { name: 'all-gather of 32 MiB (16 MiB each way: the peer\'s transfer on Gloo)', kind: 'allgather', mib: 2 * MIB },
   { name: 'all-gather of 16 MiB (an all-reduce\'s second half)', kind: 'allgather', mib: MIB },
 ];

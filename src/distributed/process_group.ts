@@ -65,7 +65,7 @@ export type AllReduceAlgorithm = keyof typeof ALGORITHM_CODES;
  */
 export const DEFAULT_ALLREDUCE_SEGMENT_BYTES = 1 << 20;
 /** The segment of the 'pipelined' all-reduce when a group gives none (bench/allreduce_tuning.ts). */
-export const DEFAULT_PIPELINED_SEGMENT_BYTES = 256 << 10;
+export const DEFAULT_PIPELINED_SEGMENT_BYTES = 512 << 10;
 /** The all-reduce algorithm of a group that sets none; TENSORSLIM_ALLREDUCE_ALGORITHM overrides it (every rank must agree). */
 export const DEFAULT_ALLREDUCE_ALGORITHM: AllReduceAlgorithm = 'ring';
 

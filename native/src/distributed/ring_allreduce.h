@@ -15,7 +15,7 @@ enum class RingReduce { Sum = 0, Avg = 1, Max = 2, Min = 3 };  // the binding's 
 
 // The pipelining of one call (every rank must pass the same).
 struct RingOptions {
-  size_t segmentBytes = 256 << 10;  // the largest piece of a rank's chunk sent as one message
+  size_t segmentBytes = 512 << 10;  // the largest piece of a rank's chunk sent as one message
   int depth = 4;                    // segments received ahead into the temp ring (reduce-scatter)
 };
 

@@ -53,6 +53,8 @@ for (const [dtype, ops] of [['float32', ['sum', 'avg', 'max', 'min']], ['float64
 }
 out['pipelined'] = pipelined;
 try { await allReduce(zeros([2]), 'sum', { segmentBytes: -1 }); } catch (e) { out['badSegment'] = (e as Error).message; }
+try { await allReduce(zeros([2]), 'sum', { algorithm: 'tree' as AllReduceTuning['algorithm'] }); } catch (e) { out['badAlgorithm'] = (e as Error).message; }
+try { await allReduce(zeros([2]), 'sum', { algorithm: 'pipelined', depth: 0.5 }); } catch (e) { out['badDepth'] = (e as Error).message; }
 // startAllGather in place: float64 runs of 2, rank r's run [r + 0.25, -(r + 1)], NaN elsewhere.
 const pg = defaultGroup('collectives worker');
 const inPlace = tensor(Array.from({ length: 2 * w }, () => NaN), { dtype: 'float64' });
