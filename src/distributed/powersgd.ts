@@ -12,8 +12,8 @@
 //      approximated by P Q^T; error feedback keeps M - P Q^T for the next step.
 // Each matrix of n x m elements sends (n + m) r instead of n m values. With r >= min(n, m) the result
 // equals the plain average (up to float32 rounding): P's columns then span M's column space.
-// The matrix products run through the tensor ops (the active backend's GEMM) on the JS thread; the
-// Gram-Schmidt on P (n x r, r small) in JavaScript. Each bucket's collectives run after the previous
+// The matrix products and the element-wise work (error feedback) run through the tensor ops (the
+// active backend's kernels) on the JS thread; the Gram-Schmidt on P (n x r, r small) in JavaScript. Each bucket's collectives run after the previous
 // bucket's, through one promise chain, so every rank issues them in the same order whenever its
 // buckets become ready. State (error feedback, Q, the step counter) lives in the hook, not in the
 // DDP's or the optimizer's state dict: a resumed run restarts them (PyTorch's PowerSGDState is not
@@ -21,7 +21,7 @@
 
 import { noGrad } from '../core/engine.js';
 import { fromBuffer, type Tensor } from '../core/tensor.js';
-import { matmul, transpose } from '../ops/index.js';
+import { add_, assign, matmul, sub, transpose } from '../ops/index.js';
 import type { CommHook, CommHookBucket } from './comm_hooks.js';
 import type { ProcessGroup } from './process_group.js';
 
@@ -95,7 +95,7 @@ export function powerSgdHook(opts: PowerSgdOptions = {}): PowerSgdHook {
     if (bs === undefined || (bs.error !== null && bs.error.length !== flat.length)) buckets.set(info.index, bs = { error: null, matrices: new Map() });
     if (errorFeedback) {
       if (bs.error === null) bs.error = new Float32Array(flat.length);
-      else for (let i = 0; i < flat.length; i++) flat[i] = flat[i]! + bs.error[i]!;
+      else { const err = bs.error; noGrad(() => add_(fromBuffer(flat, 'float32', [flat.length]), fromBuffer(err, 'float32', [err.length]))); }
     }
     // which gradients go compressed
     const mats: { k: number; off: number; n: number; m: number; r: number }[] = [];
@@ -134,7 +134,7 @@ export function powerSgdHook(opts: PowerSgdOptions = {}): PowerSgdHook {
       for (const x of mats) {
         const p = ps.subarray(po, po + x.n * x.r);
         orthogonalize(p, x.n, x.r, eps);
-        qs.set(dense(matmul(transpose(view(x.off, x.n, x.m), 0, 1), fromBuffer(p, 'float32', [x.n, x.r]))), qo);
+        qs.set(dense(transpose(matmul(transpose(fromBuffer(p, 'float32', [x.n, x.r]), 0, 1), view(x.off, x.n, x.m)), 0, 1)), qo);  // (P^T M)^T: M read in its own layout
         po += x.n * x.r; qo += x.m * x.r;
       }
     });
@@ -145,10 +145,10 @@ export function powerSgdHook(opts: PowerSgdOptions = {}): PowerSgdHook {
         const p = fromBuffer(ps.subarray(po, po + x.n * x.r), 'float32', [x.n, x.r]);
         const q = qs.slice(qo, qo + x.m * x.r);
         bs.matrices.get(x.k)!.q = q;
-        const approx = dense(matmul(p, transpose(fromBuffer(q, 'float32', [x.m, x.r]), 0, 1)));
-        const e = bs.error;
-        if (e !== null) for (let i = 0; i < approx.length; i++) e[x.off + i] = flat[x.off + i]! - approx[i]!;
-        flat.set(approx, x.off);
+        const approx = matmul(p, transpose(fromBuffer(q, 'float32', [x.m, x.r]), 0, 1));
+        const m = view(x.off, x.n, x.m);
+        if (bs.error !== null) sub(m, approx, { out: fromBuffer(bs.error.subarray(x.off, x.off + x.n * x.m), 'float32', [x.n, x.m]) });
+        assign(m, approx);
         po += x.n * x.r; qo += x.m * x.r;
       }
     });
