@@ -202,10 +202,13 @@ void sum16(HalfPath path, Half16 fmt, const uint16_t* const* parts, int k, uint1
 void halfAllReduce(const std::shared_ptr<gloo::Context>& ctx, float* data, size_t n, Half16 fmt, HalfPath path,
                    uint32_t tag, std::chrono::milliseconds timeout) {
   const int size = ctx->size, rank = ctx->rank;
-  std::vector<uint16_t> bits(std::max<size_t>(n, 1));
+  // scratch kept by the communication thread between calls (a fresh 10 MB each step costs page faults)
+  thread_local std::vector<uint16_t> bitsBuf, inboxBuf, sumBuf;
+  auto scratch = [](std::vector<uint16_t>& v, size_t len) { if (v.size() < std::max<size_t>(len, 1)) v.resize(std::max<size_t>(len, 1)); return v.data(); };
+  uint16_t* bits = scratch(bitsBuf, n);
   if (size == 1) {
-    compress16(path, fmt, data, bits.data(), n, 1.0f);
-    widen16(path, fmt, bits.data(), data, n);
+    compress16(path, fmt, data, bits, n, 1.0f);
+    widen16(path, fmt, bits, data, n);
     return;
   }
   // chunk q: elements [at(q), at(q + 1)), as equal as can be (some empty when n < size)
@@ -220,46 +223,46 @@ void halfAllReduce(const std::shared_ptr<gloo::Context>& ctx, float* data, size_
 
   // 1. reduce-scatter: every peer's chunk of mine goes to it (compressed just before it is sent, so
   // the conversion of the next chunk overlaps the transfer of this one), its chunks of mine come here.
-  auto whole = ctx->createUnboundBuffer(bits.data(), n * 2);
-  std::vector<uint16_t> inbox(std::max<size_t>(static_cast<size_t>(size - 1) * mineLen, 1));  // never a null pointer
+  auto whole = ctx->createUnboundBuffer(bits, n * 2);
+  uint16_t* inbox = scratch(inboxBuf, static_cast<size_t>(size - 1) * mineLen);
   std::vector<std::unique_ptr<gloo::transport::UnboundBuffer>> in(size);
   std::vector<const uint16_t*> parts(size);
   for (int s = 1; s < size; s++) {
     const int peer = (rank + size - s) % size;  // receive from the ranks before, send to the ranks after
-    uint16_t* slot = inbox.data() + static_cast<size_t>(s - 1) * mineLen;
+    uint16_t* slot = inbox + static_cast<size_t>(s - 1) * mineLen;
     parts[peer] = slot;
     in[peer] = ctx->createUnboundBuffer(slot, mineLen * 2);
     in[peer]->recv(peer, scatterSlot);
   }
   for (int s = 1; s < size; s++) {
     const int peer = (rank + s) % size;
-    compress16(path, fmt, data + at(peer), bits.data() + at(peer), at(peer + 1) - at(peer), world);
+    compress16(path, fmt, data + at(peer), bits + at(peer), at(peer + 1) - at(peer), world);
     whole->send(peer, scatterSlot, at(peer) * 2, (at(peer + 1) - at(peer)) * 2);
   }
-  compress16(path, fmt, data + mine, bits.data() + mine, mineLen, world);
-  parts[rank] = bits.data() + mine;
+  compress16(path, fmt, data + mine, bits + mine, mineLen, world);
+  parts[rank] = bits + mine;
   for (int s = 1; s < size; s++) {
     const int peer = (rank + size - s) % size;
     waitOrThrow(in[peer]->waitRecv(timeout), "receiving the compressed chunk of", peer);
   }
   // the 16-bit sum of this rank's chunk, added in float32 in rank order and rounded once; its widened
   // value is this rank's part of the result
-  std::vector<uint16_t> sum(std::max<size_t>(mineLen, 1));
-  sum16(path, fmt, parts.data(), size, sum.data(), data + mine, mineLen);
+  uint16_t* sum = scratch(sumBuf, mineLen);
+  sum16(path, fmt, parts.data(), size, sum, data + mine, mineLen);
   for (int s = 1; s < size; s++) waitOrThrow(whole->waitSend(timeout), "sending the compressed chunk to", (rank + s) % size);
 
   // 2. all-gather: this rank's summed chunk to every peer; each peer's summed chunk into its place.
-  auto out = ctx->createUnboundBuffer(sum.data(), mineLen * 2);
+  auto out = ctx->createUnboundBuffer(sum, mineLen * 2);
   for (int s = 1; s < size; s++) {
     const int peer = (rank + size - s) % size;
-    in[peer] = ctx->createUnboundBuffer(bits.data() + at(peer), (at(peer + 1) - at(peer)) * 2);
+    in[peer] = ctx->createUnboundBuffer(bits + at(peer), (at(peer + 1) - at(peer)) * 2);
     in[peer]->recv(peer, gatherSlot);
   }
   for (int s = 1; s < size; s++) out->send((rank + s) % size, gatherSlot);
   for (int s = 1; s < size; s++) {
     const int peer = (rank + size - s) % size;
     waitOrThrow(in[peer]->waitRecv(timeout), "receiving the summed chunk of", peer);
-    widen16(path, fmt, bits.data() + at(peer), data + at(peer), at(peer + 1) - at(peer));
+    widen16(path, fmt, bits + at(peer), data + at(peer), at(peer + 1) - at(peer));
   }
   for (int s = 1; s < size; s++) waitOrThrow(out->waitSend(timeout), "sending the summed chunk to", (rank + s) % size);
 }
