@@ -37,7 +37,7 @@ test('bfloat16 and half conversions round to nearest even', { skip: noKernel }, 
   assert.throws(() => resolveCommHook('int8' as 'bf16'), /expected 'bf16', 'fp16' or a function/);
 });
 
-test('bf16 and fp16 hooks on 2 ranks equal the reference compression math', { skip: noKernel || glooSkip(), timeout: 120_000 }, async () => {
+test('bf16 and fp16 hooks on 2 ranks equal the reference compression math on every SIMD path; PowerSGD at full rank equals the plain average', { skip: noKernel || glooSkip(), timeout: 120_000 }, async () => {
   const res = await runWorkers('comm_hooks', 2, { args: ['exact'], timeoutMs: 100_000 });
   for (const r of res) assert.equal(r.code, 0, `rank ${r.rank} failed:\n${r.stderr}`);
   const [a, b] = [hookInput(0), hookInput(1)];
@@ -50,7 +50,10 @@ test('bf16 and fp16 hooks on 2 ranks equal the reference compression math', { sk
   const json = (v: number[]): number[] => v.map((x) => (x === 0 ? 0 : x)); // JSON writes -0 as 0
   type Out = { bf16: number[]; fp16: number[]; path: string };
   for (const r of res) {
-    const o = lastJson<Record<'best' | 'avx2' | 'generic', Out>>(r);
+    const o = lastJson<Record<'best' | 'avx2' | 'generic', Out> & { powerSgd: { steps: number[][]; matrices: number } }>(r);
+    // the same workers then ran PowerSGD at full rank: the plain average
+    assert.equal(o.powerSgd.matrices, 3);
+    o.powerSgd.steps.forEach((got, step) => assertClose(got, bucketMean(step), `PowerSGD, rank ${r.rank}, step ${step}`));
     assert.equal(o.generic.path, 'generic', 'TENSORSLIM_CPU=generic forces the scalar conversions');
     for (const force of ['best', 'avx2', 'generic'] as const) {
       assert.deepEqual(o[force].bf16, json(want.bf16), `rank ${r.rank}: bf16 on the ${o[force].path} path`);
@@ -67,7 +70,7 @@ test('bf16 and fp16 hooks on 2 ranks equal the reference compression math', { sk
   }
 });
 
-test('training with the bf16 and fp16 hooks follows the uncompressed run', { skip: noKernel || glooSkip(), timeout: 120_000 }, async () => {
+test('training with the bf16 and fp16 hooks follows the uncompressed run; with PowerSGD rank 1 it learns', { skip: noKernel || glooSkip(), timeout: 120_000 }, async () => {
   const model = buildModel(1000);
   const opt = optimizer(model);
   const [x, y] = data();
@@ -128,12 +131,4 @@ test('PowerSGD at full rank equals the plain average (1 rank, no Gloo)', () => {
   })();
 });
 
-test('PowerSGD at full rank on 2 ranks equals the plain average', { skip: glooSkip(), timeout: 120_000 }, async () => {
-  const res = await runWorkers('comm_hooks', 2, { args: ['powersgd'], timeoutMs: 100_000 });
-  for (const r of res) {
-    assert.equal(r.code, 0, `rank ${r.rank} failed:\n${r.stderr}`);
-    const o = lastJson<{ steps: number[][]; matrices: number }>(r);
-    assert.equal(o.matrices, 3);
-    o.steps.forEach((got, step) => assertClose(got, bucketMean(step), `rank ${r.rank} step ${step}`));
-  }
-});
+

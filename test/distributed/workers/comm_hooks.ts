@@ -1,7 +1,7 @@
 // Worker: DDP comm hooks. 'exact': runs the bf16 and fp16 hooks on a fixed bucket per rank (values
 // from 1e-8 to 1e3, see hookInput) on each SIMD path of the conversions (TENSORSLIM_CPU unset, avx2,
-// generic) and prints the averaged results. 'powersgd': two steps of a full-rank PowerSGD hook on the
-// bucket of powerSgdBucket, printing both results. 'train': trains the 6-8-3 MLP of ddp_common.ts on
+// generic) and prints the averaged results, then two steps of a full-rank PowerSGD hook on the
+// bucket of powerSgdBucket and both results. 'train': trains the 6-8-3 MLP of ddp_common.ts on
 // this rank's share with argv[3] as the hook ('powersgd': rank 1 from the third step) and prints the
 // final parameters and the full batch's loss.
 import { fromBuffer } from '../../../src/core/tensor.js';
@@ -26,8 +26,8 @@ try {
       o['path'] = defaultGroup().lastHalfPath;
       out[force || 'best'] = o;
     }
-    console.log(JSON.stringify({ rank, ...out }));
-  } else if (mode === 'powersgd') {
+    delete process.env['TENSORSLIM_CPU'];
+    // PowerSGD at full rank, two steps (a fresh Q, then warm-started with error feedback)
     const hook = powerSgdHook({ matrixApproximationRank: 6, startPowerSgdIter: 0, minCompressionRate: 0 });
     const steps: number[][] = [];
     for (const step of [0, 1]) {
@@ -35,7 +35,7 @@ try {
       const r = await hook(fromBuffer(flat, 'float32', [flat.length]), defaultGroup(), { index: 0, count: 1, tensors });
       steps.push(Array.from(r.data));
     }
-    console.log(JSON.stringify({ rank, steps, matrices: hook.stats().matrices }));
+    console.log(JSON.stringify({ rank, ...out, powerSgd: { steps, matrices: hook.stats().matrices } }));
   } else {
     const hook: CommHookSpec = process.argv[3] === 'powersgd' ? powerSgdHook({ startPowerSgdIter: 2 }) : process.argv[3] as CommHookSpec;
     const share = BATCH / getWorldSize();
