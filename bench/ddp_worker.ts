@@ -8,7 +8,9 @@
 //                                                    GRAD_CHUNK_MB: DDP's gradChunkMB ('0': no row
 //                                                    pieces; default DDP's own); FIRST_CAP_MB: DDP's
 //                                                    firstBucketCapMB ('-': its default); HOOK: a
-//                                                    comm hook ('bf16' or 'fp16')
+//                                                    comm hook ('bf16' or 'fp16', native 16-bit
+//                                                    all-reduce; 'powersgdR': PowerSGD at rank R,
+//                                                    compressing from the first step)
 //   allreduce MIB ITERS                              all-reduce (sum) of a float32 buffer of MIB MiB
 // Rank 0 prints one JSON line: the median step (or all-reduce) time, the median CPU time per step of
 // this process (all its threads: kernels, the communication thread, Gloo's), that CPU time split into
@@ -19,7 +21,7 @@ import { CrossEntropyLoss, createModel, manualSeed, randint, randn } from '../sr
 import { gptLoss, type GPT } from '../src/models/gpt.js';
 import { fromBuffer, type Tensor } from '../src/core/tensor.js';
 import { Adam, AdamW } from '../src/optim/index.js';
-import { DistributedDataParallel, barrier, destroyProcessGroup, getRank, getWorldSize, initProcessGroup, allReduce, readLaunchEnv } from '../src/distributed/index.js';
+import { DistributedDataParallel, powerSgdHook, barrier, destroyProcessGroup, getRank, getWorldSize, initProcessGroup, allReduce, readLaunchEnv } from '../src/distributed/index.js';
 import { applyThreads, machineInfo, median } from '../src/bench/machine.js';
 
 const [mode, ...args] = process.argv.slice(2);
@@ -73,6 +75,8 @@ if (mode === 'allreduce') {
     ...(firstCap !== '-' ? { firstBucketCapMB: Number(firstCap) } : {}) }) : null;
   if (ddp) ddp.overlap = ov !== 'off';
   if (ddp && (hook === 'bf16' || hook === 'fp16')) ddp.registerCommHook(hook);
+  const psgd = hook?.startsWith('powersgd') ? powerSgdHook({ matrixApproximationRank: Number(hook.slice(8)), startPowerSgdIter: 0 }) : null;
+  if (ddp && psgd) ddp.registerCommHook(psgd);
   const waits: number[] = [];
   const overlaps: number[] = [];
   const fromRows: number[] = [];
@@ -105,6 +109,7 @@ if (mode === 'allreduce') {
   if (world > 1) await barrier();
   if (rank === 0) console.log(JSON.stringify({ mode: 'train', model: name, worldSize: world, perRankBatch: batch, globalBatch: Number(gb), stepMs: median(times), minMs: Math.min(...times), cpuMs: median(cpu),
     mainThreadCpuMs: perStep('main'), otherThreadsCpuMs: perStep('others'), commHook: hook ?? null, steps: Number(st), overlap: ddp ? ddp.overlap : null,
-    commWaitMs: ddp ? median(waits) : null, commOverlapMs: ddp ? median(overlaps) : null, launchedFromRows: ddp ? median(fromRows) : null, buckets: ddp ? ddp.bucketSizes : null, machine: machineInfo() }));
+    commWaitMs: ddp ? median(waits) : null, commOverlapMs: ddp ? median(overlaps) : null, launchedFromRows: ddp ? median(fromRows) : null, buckets: ddp ? ddp.bucketSizes : null,
+    ...(psgd ? { powerSgd: psgd.stats() } : {}), ...(ddp && (hook === 'bf16' || hook === 'fp16') ? { halfPath: ddp.group.lastHalfPath } : {}), machine: machineInfo() }));
 }
 if (world > 1) await destroyProcessGroup();

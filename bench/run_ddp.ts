@@ -19,6 +19,10 @@
 // mlp runs ours by default (one bucket: the model has under 2 MiB of gradients), with two buckets
 // (firstBucketCapMB 1: the default before) and with overlap off, against PyTorch DDP.
 // --only allreduce: section 3 alone (record ddp-allreduce).
+// --only compression: the mlp-large overhead with gradient compression (record ddp-compression):
+// 2 ranks x 1 thread by default (float32), with the native bf16 and fp16 comm hooks and with PowerSGD
+// at ranks 1, 2 and 4 (compressing from the first step), against 1 process x 2 threads, interleaved
+// rounds (BENCH_ROUNDS, default 3) of BENCH_STEPS timed steps (default 20) after 3 warm-up steps.
 import { createServer, type AddressInfo } from 'node:net';
 import { spawn, spawnSync } from 'node:child_process';
 import os from 'node:os';
@@ -88,7 +92,7 @@ async function tcpPeer(mode: 'stream' | 'duplex', mib: number, ops: number): Pro
 }
 
 const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
-if (only !== undefined && only !== 'large' && only !== 'allreduce') throw new Error(`bench ddp: --only takes large or allreduce, got ${only}`);
+if (only !== undefined && only !== 'large' && only !== 'allreduce' && only !== 'compression') throw new Error(`bench ddp: --only takes large, allreduce or compression, got ${only}`);
 const steps = quick ? ['10', '2'] : ['30', '5'];
 const gptSteps = quick ? ['4', '1'] : ['10', '2'];
 const rounds = Number(process.env['BENCH_ROUNDS'] ?? (quick ? 1 : 3));
@@ -125,7 +129,7 @@ if (only === undefined || only === 'allreduce') {
 // 1 and 2: interleaved rounds, each configuration once per round, so load drifts hit them all
 // alike; the summary keeps each configuration's median (over rounds) of its per-run median step.
 // 'on' launches buckets during backward (the default), 'off' only after backward (the former path).
-for (let r = 0; r < (only === 'allreduce' ? 0 : rounds); r++) {
+for (let r = 0; r < (only === 'allreduce' || only === 'compression' ? 0 : rounds); r++) {
   const loadNow = os.loadavg()[0]!.toFixed(1);
   if (only === undefined) {
     process.stderr.write(`bench ddp: round ${r + 1}/${rounds} (load ${loadNow}): mlp (ours: one bucket, two buckets, overlap off; PyTorch DDP) ...\n`);
@@ -148,11 +152,22 @@ for (let r = 0; r < (only === 'allreduce' ? 0 : rounds); r++) {
   }
 }
 
-const machine = { ...machineInfo(only === 'allreduce' ? arMachine : runs['large2x1On']![0]!['machine'] as Json), loadavgAtStart: load0 };
+// Gradient compression on mlp-large: each configuration once per round.
+const COMPRESSION = { default: [], bf16: ['bf16'], fp16: ['fp16'], powersgd1: ['powersgd1'], powersgd2: ['powersgd2'], powersgd4: ['powersgd4'] } as const;
+if (only === 'compression') {
+  const cSteps = [process.env['BENCH_STEPS'] ?? (quick ? '5' : '20'), '3'];
+  for (let r = 0; r < rounds; r++) {
+    process.stderr.write(`bench ddp: round ${r + 1}/${rounds} (load ${os.loadavg()[0]!.toFixed(1)}): mlp-large 2 ranks x 1 thread (float32, bf16, fp16, PowerSGD 1/2/4) vs 1 process x 2 threads ...\n`);
+    add('large1x2', await ours(['train', 'mlp-large', '128', ...cSteps, '2'], 1));
+    for (const [k, hook] of Object.entries(COMPRESSION)) add(`large2x1-${k}`, await ours(['train', 'mlp-large', '128', ...cSteps, '1', 'on', '25', '-', '-', ...hook], 2));
+  }
+}
+
+const machine = { ...machineInfo(only === 'allreduce' ? arMachine : only === 'compression' ? runs['large1x2']![0]!['machine'] as Json : runs['large2x1On']![0]!['machine'] as Json), loadavgAtStart: load0 };
 const num = (j: Json, k: string): number => j[k] as number;
 // mlp-large: throughput ratio 2 ranks x 1 thread over 1 process x 2 threads (wall: step(1x2) / step(2x1)),
 // and the same from CPU time (CPU(1x2) / (2 x CPU of rank 0)): the work DDP adds, waits left out
-const large = only === 'allreduce' ? null : (() => {
+const large = only === 'allreduce' || only === 'compression' ? null : (() => {
   const s = { ranks2threads1: summary('large2x1On'), ranks2threads1WithPieces: summary('large2x1Pieces'), ranks2threads1WithoutOverlap: summary('large2x1Off'), ranks2threads1Bf16: summary('large2x1Bf16'), process1threads2: summary('large1x2') };
   const one = num(s.process1threads2, 'stepMs'), oneCpu = num(s.process1threads2, 'cpuMs');
   const r = (k: keyof typeof s): number => one / num(s[k], 'stepMs');
@@ -185,6 +200,19 @@ if (only === undefined) {
     mlpLarge: large!.sections,
     allReduce,
     loadavgAtEnd: os.loadavg(),
+  };
+} else if (only === 'compression') {
+  const one = summary('large1x2');
+  const sections = Object.fromEntries(Object.keys(COMPRESSION).map((k) => {
+    const first = runs[`large2x1-${k}`]![0]!;
+    return [k, { ...summary(`large2x1-${k}`), ...(first['powerSgd'] ? { powerSgd: first['powerSgd'] } : {}), ...(first['halfPath'] ? { halfPath: first['halfPath'] } : {}) }];
+  }));
+  const ratio = (f: string, twice: number): Json => Object.fromEntries(Object.entries(sections).map(([k, v]) => [k, num(one, f) / (twice * num(v, f))]));
+  result = {
+    date: new Date().toISOString(), machine, quick, rounds, only,
+    // wall: step(1 x 2) / step(2 x 1); CPU: CPU(1 x 2) / (2 x CPU of rank 0)
+    ratios: ratio('stepMs', 1), cpuRatios: ratio('cpuMs', 2), targets: { mlpLarge2x1ThroughputOver1x2: '>= 0.9' },
+    mlpLarge: { process1threads2: one, ranks2threads1: sections }, loadavgAtEnd: os.loadavg(),
   };
 } else {
   result = { date: new Date().toISOString(), machine, quick, rounds, only, ratios: { ...(large?.ratios ?? {}), ...arRatios }, ratiosWithoutOverlap: large?.ratiosWithoutOverlap ?? null, cpuRatios: large?.cpuRatios ?? null, targets, mlpLarge: large?.sections ?? null, allReduce, loadavgAtEnd: os.loadavg() };

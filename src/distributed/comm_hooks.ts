@@ -1,24 +1,49 @@
 // DDP communication hooks: what a gradient bucket goes through instead of the plain float32
-// all-reduce average. The built-in ones compress the bucket to 16-bit floats, all-reduce the half-size
-// buffer with a sum whose every addition rounds to the 16-bit format (Gloo runs it with our reduction
-// function, native/src/distributed/dist_addon.cc), and widen the result back to float32:
+// all-reduce average. The built-in 16-bit ones average the bucket with 16-bit floats on the wire,
+// entirely on the communication thread (ProcessGroup.allReduceHalf, native/src/distributed/
+// half_allreduce.cc: SIMD conversions, a reduce-scatter of 16-bit chunks summed in float32 and
+// rounded once, an all-gather of the 16-bit sums, widened back into the bucket in place):
 //   'bf16': as PyTorch's bf16_compress_hook: cast to bfloat16 (round to nearest even), divide by the
 //           world size in bfloat16, sum, cast back.
 //   'fp16': divide by the world size in float32 first, then cast to IEEE half (round to nearest even;
 //           dividing first keeps large sums of gradients from overflowing half's 65504), sum, cast back.
-// Either halves the bytes each all-reduce moves. A custom hook is any async function of the bucket.
+// The sum of the N ranks' 16-bit values is added in float32 (in rank order) and rounded once to the
+// format; PyTorch adds in the 16-bit type (N-1 roundings). On 2 ranks the two are the same (one
+// addition); on more ranks ours is the more accurate. Either halves the bytes each all-reduce moves.
+// PowerSGD (powersgd.ts) is the low-rank hook. A custom hook is any async function of the bucket.
 // The conversions below match the native ones bit for bit (test/distributed/comm_hooks.test.ts).
 
-import { fromBuffer, type Tensor } from '../core/tensor.js';
+import type { Tensor } from '../core/tensor.js';
 import type { ProcessGroup } from './process_group.js';
 
+/** One parameter's part of a gradient bucket, as a comm hook sees it. */
+export interface CommHookTensor {
+  /** The parameter's name in the model. */
+  readonly name: string;
+  /** Its shape in the bucket (a row piece of a split parameter: its rows). */
+  readonly shape: readonly number[];
+  /** Where its elements start in the bucket, and how many. */
+  readonly offset: number;
+  readonly size: number;
+}
+
+/** What DDP tells a comm hook about the bucket (PyTorch's GradBucket). */
+export interface CommHookBucket {
+  /** The bucket's index (0: the first reduced in a step, the last layers' gradients). */
+  readonly index: number;
+  /** How many buckets a step reduces. */
+  readonly count: number;
+  /** The gradients in the bucket, in bucket order. */
+  readonly tensors: readonly CommHookTensor[];
+}
+
 /**
- * A communication hook: given this rank's flat gradient bucket (float32 or float64, 1-D) and the
- * group, resolve with the bucket's average over ranks (same length and dtype). Every rank must call
- * the same collectives in the same order.
+ * A communication hook: given this rank's flat gradient bucket (float32 or float64, 1-D), the
+ * group and what the bucket holds, resolve with the bucket's average over ranks (same length and
+ * dtype). Every rank must call the same collectives in the same order.
  * @example const hook: CommHook = async (bucket, group) => group.allReduce(bucket, 'avg');
  */
-export type CommHook = (bucket: Tensor, group: ProcessGroup) => Promise<Tensor>;
+export type CommHook = (bucket: Tensor, group: ProcessGroup, info: CommHookBucket) => Promise<Tensor>;
 
 /** A built-in hook by name or your own. */
 export type CommHookSpec = 'bf16' | 'fp16' | CommHook;
@@ -91,31 +116,16 @@ export function fp16Compress(x: number, worldSize: number): number {
 }
 
 /**
- * A built-in 16-bit compression hook ('bf16' or 'fp16', see the file header). float64 buckets are
- * averaged uncompressed. Like allReduce, it writes the average into a contiguous bucket in place and
- * resolves with it.
+ * A built-in 16-bit compression hook ('bf16' or 'fp16', see the file header): the bucket's average
+ * with 16-bit floats on the wire, the conversions and the sums on the communication thread. float64
+ * buckets are averaged uncompressed. Writes the average into a contiguous bucket in place and
+ * resolves with it (a non-contiguous one is averaged in a contiguous copy).
  * @example ddp.registerCommHook(compressionHook('bf16'))   // same as ddp.registerCommHook('bf16')
  */
 export function compressionHook(format: 'bf16' | 'fp16'): CommHook {
-  const compress = format === 'bf16' ? bf16Compress : fp16Compress;
-  const widen = format === 'bf16' ? bf16ToFloat : halfToFloat;
   return async (bucket, group) => {
     if (bucket.dtype !== 'float32') return group.allReduce(bucket, 'avg');
-    const c = bucket.contiguous();
-    const src = c.data as Float32Array;
-    const n = c.size;
-    const off = c.offset;
-    const bits = new Uint16Array(n);
-    const w = group.worldSize;
-    for (let i = 0; i < n; i++) bits[i] = compress(src[off + i]!, w);
-    await group.allReduce16(bits, format === 'bf16' ? 'bfloat16' : 'float16');
-    // the average goes back into the bucket itself when it is contiguous (DDP's bucket views then need no copy)
-    const inPlace = bucket.isContiguous();
-    const out = inPlace ? src : new Float32Array(n);
-    const o = inPlace ? off : 0;
-    for (let i = 0; i < n; i++) out[o + i] = widen(bits[i]!);
-    if (inPlace) { bucket.version = bucket.version + 1; return bucket; }
-    return fromBuffer(out, 'float32', [n]);
+    return group.allReduceHalf(bucket.isContiguous() ? bucket : bucket.contiguous(), format === 'bf16' ? 'bfloat16' : 'float16');
   };
 }
 

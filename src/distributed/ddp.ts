@@ -25,7 +25,7 @@ import { registerBackwardStartHook, registerGradChunkHook, registerPostAccumulat
 import type { AnyModule } from '../nn/module.js';
 import type { Parameter } from '../nn/parameter.js';
 import { defaultGroup, type ProcessGroup } from './process_group.js';
-import { resolveCommHook, type CommHook, type CommHookSpec } from './comm_hooks.js';
+import { resolveCommHook, type CommHook, type CommHookSpec, type CommHookTensor } from './comm_hooks.js';
 
 export interface DistributedDataParallelOptions {
   /** Bucket size cap in MiB (default 25, PyTorch's). A parameter larger than the cap gets a bucket of its own. */
@@ -92,6 +92,8 @@ interface Piece { name: string; p: Parameter; offset: number; start: number; siz
 
 interface Bucket {
   params: Piece[];
+  /** What a comm hook is told about the bucket's gradients. */
+  tensors: CommHookTensor[];
   flat: FloatArray;
   ready: number;
   pending: Promise<Tensor> | null;
@@ -223,11 +225,13 @@ export class DistributedDataParallel<M extends AnyModule = AnyModule> {
   // A bucket over `parts`, in a new flat buffer or in `flat` (a row piece's part of its parameter's array).
   private addBucket(parts: { name: string; p: Parameter; start: number; size: number }[], flat?: FloatArray): void {
     const n = parts.reduce((s, e) => s + e.size, 0);
-    const bucket: Bucket = { params: [], flat: flat ?? (parts[0]!.p.dtype === 'float64' ? new Float64Array(n) : new Float32Array(n)), ready: 0, pending: null };
+    const bucket: Bucket = { params: [], tensors: [], flat: flat ?? (parts[0]!.p.dtype === 'float64' ? new Float64Array(n) : new Float32Array(n)), ready: 0, pending: null };
     let offset = 0;
     for (const e of parts) {
       const piece: Piece = { ...e, offset, filled: 0, ready: false };
       bucket.params.push(piece);
+      const shape = e.size === e.p.size ? [...e.p.shape] : [e.size / (e.p.size / e.p.shape[0]!), ...e.p.shape.slice(1)];
+      bucket.tensors.push({ name: e.name, shape, offset, size: e.size });
       if (e.size === e.p.size) this.gradViews.set(e.p, bucket.flat.subarray(offset, offset + e.size));
       offset += e.size;
       const list = this.piecesOf.get(e.p) ?? [];
@@ -351,7 +355,7 @@ export class DistributedDataParallel<M extends AnyModule = AnyModule> {
       for (const piece of b.params) this.copyIn(b, piece);
       if (this.gradientScale !== 1) { const k = this.gradientScale; const f = b.flat; for (let i = 0; i < f.length; i++) f[i] = f[i]! * k; }
       const t = fromBuffer(b.flat, b.params[0]!.p.dtype, [b.flat.length]);
-      b.pending = this.commHook ? this.commHook(t, this.group) : this.group.allReduce(t, 'avg');
+      b.pending = this.commHook ? this.commHook(t, this.group, { index: this.nextLaunch, count: this.buckets.length, tensors: b.tensors }) : this.group.allReduce(t, 'avg');
       this.nextLaunch++;
     }
   }
@@ -410,8 +414,9 @@ export class DistributedDataParallel<M extends AnyModule = AnyModule> {
 
   /**
    * Replaces the plain all-reduce average of each gradient bucket: 'bf16' or 'fp16' compress it to
-   * 16-bit floats (half the bytes; see comm_hooks.ts for the exact rounding), or pass your own
-   * async function (bucket, group) => averaged bucket. Every rank must register the same hook.
+   * 16-bit floats (half the bytes; see comm_hooks.ts for the exact rounding), powerSgdHook({...})
+   * compresses its matrices to low rank (powersgd.ts), or pass your own async function (bucket,
+   * group, info) => averaged bucket. Every rank must register the same hook.
    * @example ddp.registerCommHook('bf16');
    */
   registerCommHook(hook: CommHookSpec): void {

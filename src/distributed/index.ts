@@ -16,8 +16,9 @@ export { DistributedLoader, distributedCallback } from './trainer.js';
 export { ShardedLoader, DataParallelTraining, dataParallel, restartCheckpoint, parameterChecksums } from './trainer.js';
 export {
   compressionHook, resolveCommHook, floatToBf16, bf16ToFloat, floatToHalf, halfToFloat, bf16Compress, fp16Compress,
-  type CommHook, type CommHookSpec,
+  type CommHook, type CommHookSpec, type CommHookBucket, type CommHookTensor,
 } from './comm_hooks.js';
+export { powerSgdHook, type PowerSgdOptions, type PowerSgdHook, type PowerSgdStats } from './powersgd.js';
 export { ZeroRedundancyOptimizer, type ZeroOptions, type OptimizerClass } from './zero.js';
 export { copyToParallel, reduceFromParallel, ColumnParallelLinear, RowParallelLinear, TensorParallelMLP, TensorParallelAttention, parallelizeTransformer } from './tensor_parallel.js';
 export { GPipeGPT, type GPipeOptions, type PipelineSchedule } from './pipeline.js';

@@ -44,6 +44,11 @@ export interface NativeProcessGroup {
   barrier(timeoutMs?: number): Promise<void>;
   /** Sum of 16-bit floats in place (format 0 bfloat16, 1 float16), each addition rounded to the format. */
   allReduce16(buf: Uint16Array, format: number, timeoutMs?: number): Promise<void>;
+  /**
+   * The compressed average of a float32 buffer in place (format 0 bfloat16, 1 float16): conversions,
+   * 16-bit exchange and float32 sums on the communication thread; `path` is the conversions' SIMD path.
+   */
+  allReduceHalf(buf: Float32Array, format: number, timeoutMs?: number): { done: Promise<void>; path: string };
   send(buf: CommArray, dst: number, tag: number, timeoutMs?: number): Promise<void>;
   recv(buf: CommArray, src: number, tag: number, timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
@@ -54,7 +59,7 @@ export interface DistAddon {
   readonly abiVersion: number;
 }
 
-const ABI_VERSION = 6;
+const ABI_VERSION = 7;
 /** What to run to get the Gloo addon. */
 export const GLOO_HINT = 'install Gloo with `apt-get install -y libgloo-dev` and rebuild with `node scripts/build-native.mjs` (in the tensorslim package folder: the prebuilt addon has no Gloo; docs/NATIVE.md)';
 

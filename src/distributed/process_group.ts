@@ -207,6 +207,27 @@ export class ProcessGroup {
   }
 
   /**
+   * The average of a float32 tensor over ranks with 16-bit floats on the wire, in place: each rank
+   * compresses (bf16: bf16(bf16(x) / worldSize), PyTorch's bf16_compress_hook; fp16: half(x /
+   * worldSize)), the chunks are summed in float32 and rounded once to the format, and the result is
+   * widened back, all on the communication thread (native/src/distributed/half_allreduce.cc). The
+   * transport of the DDP 'bf16' / 'fp16' comm hooks. Resolves with `t`.
+   * @example await pg.allReduceHalf(grad, 'bfloat16');
+   */
+  allReduceHalf(t: Tensor, format: 'bfloat16' | 'float16'): Promise<Tensor> {
+    const buf = this.buffer('allReduceHalf', t);
+    if (t.dtype !== 'float32') throw new Error(`allReduceHalf: the tensor must be float32, got ${t.dtype}; average float64 tensors with allReduce(t, 'avg')`);
+    return this.checked('allReduceHalf', { code: 7, size: t.size, dtype: format, reduce: 'avg' }, () => {
+      const r = this.native.allReduceHalf(buf as Float32Array, format === 'float16' ? 1 : 0);
+      this.lastHalfPath = r.path;
+      return r.done;
+    }).then(() => this.wrote(t));
+  }
+
+  /** The SIMD path of the last allReduceHalf's conversions ('avx512', 'avx2' or 'generic'; TENSORSLIM_CPU forces a lower one). */
+  lastHalfPath = '';
+
+  /**
    * allReduce that blocks this thread until every rank has contributed, for code that cannot await:
    * the gradient rules of tensor parallelism run inside the synchronous backward(). It queues behind
    * every collective issued before it, like the others. Prefer allReduce elsewhere.
@@ -516,7 +537,7 @@ interface CollectiveCall { code: number; size: number; dtype: string | null; roo
 const CHECK_FIELDS = 6;
 const CHECK_DTYPES = ['float32', 'float64', 'int32', 'bfloat16', 'float16'];
 const REDUCE_NAMES: readonly ReduceOp[] = ['sum', 'avg', 'max', 'min'];
-const CALL_NAMES = ['?', 'allReduce', 'broadcast', 'allGather', 'reduceScatter', 'barrier', 'allReduce16'];
+const CALL_NAMES = ['?', 'allReduce', 'broadcast', 'allGather', 'reduceScatter', 'barrier', 'allReduce16', 'allReduceHalf'];
 
 /** One rank's header row as text: 'allReduce #7 (sum, 1000 float32)', 'broadcast #7 (10 float32 from rank 0)', 'barrier #3'. */
 function describeCall(h: Int32Array): string {

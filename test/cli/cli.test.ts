@@ -56,6 +56,7 @@ test('unknown commands, unknown flags and bad values exit 2 with a message namin
     [['train', '--model', 'mlp', '--dataset', 'mnist', '--batch-size'], /option --batch-size needs a value/],
     [['train', '--model', 'mlp', '--dataset', 'mnist', '--json', '--json'], /option --json was given twice/],
     [['train', '--model', 'mlp', '--dataset', 'mnist', '--out', join(dir, 'no/such/dir/m.safetensors')], /the directory .* does not exist/],
+    [['train', '--model', 'mlp', '--dataset', 'mnist', '--grad-compression', 'bf16', '--powersgd-rank', '2'], /--powersgd-rank and --powersgd-start-iter apply to --grad-compression powersgd, not bf16/],
     [['eval', '--model', join(dir, 'missing.safetensors'), '--dataset', 'mnist'], /no such file/],
     [['summary'], /missing argument <checkpoint\|preset>/],
     [['summary', 'mlp', 'extra'], /too many arguments: 'extra'/],

@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
+#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <functional>
@@ -36,6 +37,7 @@
 #include <gloo/transport/tcp/device.h>
 #include <gloo/types.h>
 
+#include "half_allreduce.h"
 #include "ring_allreduce.h"
 #include "store_client.h"
 
@@ -43,8 +45,9 @@ namespace {
 
 using ms = std::chrono::milliseconds;
 
-constexpr int kAbiVersion = 6;  // 2: reduceScatter(buf, op, counts, timeoutMs?) is a ring; 3: allReduceSync; 4: allReduce16;
-                                // 5: allReduce tuning (segment bytes, algorithm), allGatherStart/waitSync; 6: algorithm 3 (pipelined), depth
+constexpr int kAbiVersion = 7;  // 2: reduceScatter(buf, op, counts, timeoutMs?) is a ring; 3: allReduceSync; 4: allReduce16;
+                                // 5: allReduce tuning (segment bytes, algorithm), allGatherStart/waitSync; 6: algorithm 3 (pipelined), depth;
+                                // 7: allReduceHalf
 constexpr uint8_t kSendRecvSlotPrefix = 0x40;  // above Gloo's collective prefixes (0x01-0x08)
 constexpr uint8_t kReduceScatterSlotPrefix = 0x41;  // our ring reduce-scatter (tag = the collective counter)
 
@@ -95,50 +98,12 @@ void reduceInto(Reduce op, void* c, const void* a, const void* b, size_t n) {
   }
 }
 
-// 16-bit floats for compressed gradients (DDP comm hooks): bfloat16 and IEEE half, converted with
-// round-to-nearest-even; a sum of two rounds once, like an add in the 16-bit type.
-// src/distributed/comm_hooks.ts has the same conversions (tests compare them bit for bit).
-inline float bf16ToFloat(uint16_t h) {
-  uint32_t u = static_cast<uint32_t>(h) << 16;
-  float f;
-  std::memcpy(&f, &u, 4);
-  return f;
-}
-inline uint16_t floatToBf16(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, 4);
-  if ((u & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((u >> 16) | 0x40u);  // NaN stays NaN
-  u += 0x7fffu + ((u >> 16) & 1u);
-  return static_cast<uint16_t>(u >> 16);
-}
-inline float halfToFloat(uint16_t h) {
-  uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
-  uint32_t exp = (h >> 10) & 0x1fu;
-  uint32_t man = h & 0x3ffu;
-  float f;
-  if (exp == 0) {
-    f = std::ldexp(static_cast<float>(man), -24);  // zero or subnormal
-    return sign ? -f : f;
-  }
-  uint32_t u = exp == 31 ? (sign | 0x7f800000u | (man << 13)) : (sign | ((exp + 112) << 23) | (man << 13));
-  std::memcpy(&f, &u, 4);
-  return f;
-}
-inline uint16_t floatToHalf(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, 4);
-  uint16_t sign = static_cast<uint16_t>((u >> 16) & 0x8000u);
-  uint32_t a = u & 0x7fffffffu;
-  if (a > 0x7f800000u) return sign | 0x7e00u;           // NaN
-  if (a >= 0x477ff000u) return sign | 0x7c00u;          // rounds to >= 65520: infinity
-  if (a < 0x38800000u) {                                // below 2^-14: subnormal half (or zero)
-    float m = std::fabs(f) * 16777216.0f;               // in units of 2^-24, exact
-    float r = std::nearbyint(m);                        // default rounding mode: to nearest even
-    return sign | static_cast<uint16_t>(r);
-  }
-  uint32_t mant = a + 0xfffu + ((a >> 13) & 1u);        // round the 13 dropped bits to nearest even
-  return sign | static_cast<uint16_t>(((mant >> 13) - (112u << 10)) & 0xffffu);
-}
+// 16-bit floats (allReduce16): a sum of two rounds once, like an add in the 16-bit type. The
+// conversions and the compressed float32 all-reduce of the DDP comm hooks are in half_allreduce.cc.
+using tsdist::bf16ToFloat;
+using tsdist::floatToBf16;
+using tsdist::floatToHalf;
+using tsdist::halfToFloat;
 void sumBf16(void* c, const void* a, const void* b, size_t n) {
   auto* o = static_cast<uint16_t*>(c);
   auto* x = static_cast<const uint16_t*>(a);
@@ -199,6 +164,7 @@ class ProcessGroup : public Napi::ObjectWrap<ProcessGroup> {
       InstanceMethod("reduceScatter", &ProcessGroup::ReduceScatter),
       InstanceMethod("barrier", &ProcessGroup::Barrier),
       InstanceMethod("allReduce16", &ProcessGroup::AllReduce16),
+      InstanceMethod("allReduceHalf", &ProcessGroup::AllReduceHalf),
       InstanceMethod("send", &ProcessGroup::Send),
       InstanceMethod("recv", &ProcessGroup::Recv),
       InstanceMethod("close", &ProcessGroup::Close),
@@ -550,6 +516,25 @@ class ProcessGroup : public Napi::ObjectWrap<ProcessGroup> {
       try { gloo::allreduce(o); } catch (const std::exception& e) { throw std::runtime_error(w + ": " + e.what()); }
     };
     return Track(env, t);
+  }
+
+  // allReduceHalf(buf: Float32Array, format: 0 bfloat16 | 1 float16, timeoutMs?): the compressed
+  // average in place (half_allreduce.cc); returns the conversions' SIMD path (TENSORSLIM_CPU read now).
+  Napi::Value AllReduceHalf(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Buf b = bufOf(info[0], "allReduceHalf", "the buffer");
+    if (b.type != napi_float32_array) throw Napi::TypeError::New(env, "allReduceHalf: the buffer must be a Float32Array (float64 buckets are averaged uncompressed)");
+    const tsdist::Half16 fmt = info[1].As<Napi::Number>().Int32Value() == 1 ? tsdist::Half16::Fp16 : tsdist::Half16::Bf16;
+    const tsdist::HalfPath path = tsdist::halfPathFor(std::getenv("TENSORSLIM_CPU"));
+    ms timeout = opTimeout(info[2]);
+    std::string w = where("allReduceHalf") + " [float32 x " + std::to_string(b.length) + " as " + (fmt == tsdist::Half16::Fp16 ? "float16" : "bfloat16") + ", avg]";
+    Task* t = GlooTask(info, {0}, w, b.length == 0, [=](const std::shared_ptr<gloo::rendezvous::Context>& ctx, uint32_t tag) {
+      tsdist::halfAllReduce(ctx, static_cast<float*>(b.data), b.length, fmt, path, tag, timeout);
+    });
+    Napi::Object r = Napi::Object::New(env);
+    r.Set("done", Track(env, t));
+    r.Set("path", tsdist::halfPathName(path));
+    return r;
   }
 
   // broadcast(buf, root, timeoutMs?)

@@ -18,6 +18,7 @@ import { progressCallback } from '../train_progress.js';
 import { checkOutputFile } from '../paths.js';
 import { openRunLog } from '../run_dir.js';
 import { launchedRun, type LaunchedRun } from '../distributed_run.js';
+import { powerSgdHook } from '../../distributed/index.js';
 
 const FLAGS = {
   model: { type: 'string', help: `model preset: ${listModels().map((m) => m.name).join(', ')} (optional with --resume), or an .onnx classifier / TF.js model.json to fine-tune (any graph)`, metavar: 'PRESET|FILE' },
@@ -44,7 +45,9 @@ const FLAGS = {
   'eval-interval': { type: 'int', help: 'GPT: held-out loss every N steps (default 200)', min: 1, metavar: 'N' },
   warmup: { type: 'int', help: 'GPT: warmup steps of the cosine schedule (default 5% of --steps)', min: 0, metavar: 'N' },
   'run-dir': { type: 'string', help: 'run folder for metrics (metrics.jsonl, run.json, TensorBoard events; default: beside --out, e.g. mlp.run for mlp.safetensors; none without --out)', metavar: 'DIR' },
-  'grad-compression': { type: 'string', help: 'launched on several ranks: gradients cross the all-reduce as bf16 or fp16 (half the bytes; docs/DISTRIBUTED.md)', choices: ['none', 'bf16', 'fp16'], default: 'none' },
+  'grad-compression': { type: 'string', help: 'launched on several ranks: gradients cross the all-reduce as bf16 or fp16 (half the bytes) or PowerSGD low-rank matrices (docs/DISTRIBUTED.md)', choices: ['none', 'bf16', 'fp16', 'powersgd'], default: 'none' },
+  'powersgd-rank': { type: 'int', help: 'with --grad-compression powersgd: rank of each gradient matrix\'s approximation (default 1)', min: 1, metavar: 'R' },
+  'powersgd-start-iter': { type: 'int', help: 'with --grad-compression powersgd: steps averaged uncompressed first (default 10)', min: 0, metavar: 'N' },
   zero: { type: 'int', help: 'launched on several ranks: ZeRO stage 1 (optimizer state sharded over the ranks), 2 (gradients too) or 3 (parameters too) instead of DDP; --out holds the full state, as with DDP', min: 1, max: 3, metavar: 'STAGE' },
   ...JSON_FLAG,
 } as const satisfies FlagSpecs;
@@ -111,7 +114,9 @@ function launchOf(ctx: CliContext, flags: TrainFlags): Promise<LaunchedRun> {
   const c = flags['grad-compression'];
   const zero = flags.zero;
   if (zero !== undefined && c !== 'none') throw new UsageError('train', `--zero ${zero} reduces the gradients itself (reduce-scatter / all-reduce in float32); drop --grad-compression ${c}, which compresses DDP's all-reduce`);
-  return launchedRun(ctx, 'train', { out: flags.out, ...(c === 'bf16' || c === 'fp16' ? { commHook: c } : {}), ...(zero === 1 || zero === 2 || zero === 3 ? { zero } : {}) });
+  if (c !== 'powersgd' && (flags['powersgd-rank'] !== undefined || flags['powersgd-start-iter'] !== undefined)) throw new UsageError('train', `--powersgd-rank and --powersgd-start-iter apply to --grad-compression powersgd, not ${c}`);
+  const hook = c === 'bf16' || c === 'fp16' ? c : c === 'powersgd' ? powerSgdHook({ matrixApproximationRank: flags['powersgd-rank'] ?? 1, startPowerSgdIter: flags['powersgd-start-iter'] ?? 10 }) : undefined;
+  return launchedRun(ctx, 'train', { out: flags.out, ...(hook !== undefined ? { commHook: hook } : {}), ...(zero === 1 || zero === 2 || zero === 3 ? { zero } : {}) });
 }
 
 /** The JSON result of a training run (what `train --json` prints). */
