@@ -22,7 +22,7 @@
 // (stage 1: every .grad a view of it; stage 2: this rank's shard gradient is its run of it), and
 // stage 2 then all-gathers the updated shards in it; stage 1 keeps a second one for that all-gather.
 // So a step allocates no large arrays (their zero-fill, page faults and collections cost more than
-// the half Adam step saves).
+// the half Adam step saves); `keepBuffers: false` drops them after each step instead.
 // Elementwise optimizers give the same update on a flat shard as on the separate tensors, so N
 // ranks each on 1/N of the batch match one process on the full batch (test/distributed/zero.test.ts).
 
@@ -49,6 +49,13 @@ export interface ZeroOptions {
   overlap?: boolean;
   /** Largest bucket with overlap, MiB (default 4; a parameter larger than it gets its own bucket). */
   bucketCapMB?: number;
+  /**
+   * Keep the communication buffers (N * S elements per flat vector, stage 1 twice) across steps
+   * (default true: no large allocation per step). false: made at each reduction and dropped after
+   * the step, so between steps a rank holds no gradient buffer (stage 2) at the cost of allocating
+   * (zero-filled pages, collections) every step.
+   */
+  keepBuffers?: boolean;
 }
 
 // A run of whole parameters of one flat vector, reduced as one collective when overlapping.
@@ -110,6 +117,8 @@ export class ZeroRedundancyOptimizer<O extends OptimizerOptions, A = Partial<O>>
   private backwardSeen = false;
   private launchedEarly = 0;
   private readonly hooks: { remove(): void }[] = [];
+  /** See ZeroOptions.keepBuffers. */
+  keepBuffers = true;
 
   constructor(params: ParamsInput<O>, OptimizerClass: OptimizerClass<O, A>, opts: A, zero: ZeroOptions = {}) {
     this.stage = zero.stage ?? 1;
@@ -153,6 +162,7 @@ export class ZeroRedundancyOptimizer<O extends OptimizerOptions, A = Partial<O>>
     const cap = zero.bucketCapMB ?? 4;
     if (!(cap > 0)) throw new Error(`ZeroRedundancyOptimizer: bucketCapMB must be a positive number of MiB, got ${cap}`);
     this.overlap = zero.overlap ?? false;
+    this.keepBuffers = zero.keepBuffers ?? true;
     // Buckets: the flat vectors last first, each one's parameters last first, runs of at most `cap`.
     const capBytes = cap * 1024 * 1024;
     for (const f of [...this.flats].reverse()) {
@@ -384,6 +394,7 @@ export class ZeroRedundancyOptimizer<O extends OptimizerOptions, A = Partial<O>>
         (p.data as FloatArray).set(all.subarray(f.offsets[i]!, f.offsets[i]! + p.size), p.offset);
         p.version++;
       });
+      if (!this.keepBuffers) { f.comm = null; f.gather = null; } // stage 1's .grad views keep theirs alive until zeroGrad
     }
   }
 

@@ -46,7 +46,7 @@ import type { Optimizer, OptimizerOptions, OptimizerStateDict, ParamGroupInput }
 import { GPT } from '../models/gpt.js';
 import type { ProcessGroup } from './process_group.js';
 import type { OptimizerClass } from './zero.js';
-import { bytesOf, consolidateShardedState, contiguousData, copyShard, flatLayout, loadShardedState, newFloatArray, type FloatArray, type ShardedFlat } from './flat_shard.js';
+import { bytesOf, consolidateShardedState, copyHyperParameters, contiguousData, copyShard, flatLayout, loadShardedState, newFloatArray, type FloatArray, type ShardedFlat } from './flat_shard.js';
 
 const OP = 'dataParallel({ zero: 3 })';
 const REGATHER = 'zero3Regather';
@@ -410,9 +410,7 @@ export class Zero3 {
   }
 
   // The Trainer optimizer's hyper-parameters (lr from its schedule, weight decay, ...) into the inner one's groups.
-  private syncHyper(): void {
-    this.optimizer.paramGroups.forEach(({ params: _p, ...hyper }, i) => { Object.assign(this.inner.paramGroups[i]!, hyper); });
-  }
+  private syncHyper(): void { copyHyperParameters(this.optimizer, this.inner); }
 
   // ids: each flat parameter's index in the full optimizer's numbering (groups in order).
   private numberParams(): void {
