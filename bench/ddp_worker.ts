@@ -122,7 +122,7 @@ if (mode === 'allreduce') {
   const perStep = (k: 'main' | 'others'): number | null => (threads0 && threads1 ? (threads1[k] - threads0[k]) / Number(st) : null);
   if (world > 1) await barrier();
   if (rank === 0) console.log(JSON.stringify({ mode: 'train', model: name, worldSize: world, perRankBatch: batch, globalBatch: Number(gb), stepMs: median(times), minMs: Math.min(...times), cpuMs: median(cpu),
-    mainThreadCpuMs: perStep('main'), otherThreadsCpuMs: perStep('others'), commHook: hook ?? null, zero: zeroStage === 0 ? null : zeroStage, steps: Number(st), overlap: ddp ? ddp.overlap : null,
+    mainThreadCpuMs: perStep('main'), otherThreadsCpuMs: perStep('others'), commHook: hook === 'bf16' || hook === 'fp16' ? hook : null, zero: zeroStage === 0 ? null : zeroStage, steps: Number(st), overlap: ddp ? ddp.overlap : null,
     commWaitMs: ddp ? median(waits) : null, commOverlapMs: ddp ? median(overlaps) : null, launchedFromRows: ddp ? median(fromRows) : null, buckets: ddp ? ddp.bucketSizes : null, machine: machineInfo() }));
 }
 if (world > 1) await destroyProcessGroup();

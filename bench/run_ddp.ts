@@ -20,7 +20,9 @@
 // (firstBucketCapMB 1: the default before) and with overlap off, against PyTorch DDP.
 // --only allreduce: section 3 alone (record ddp-allreduce).
 // mlp-large also runs ZeRO-2 (ZeroRedundancyOptimizer stage 2 with Adam, gradients reduce-scattered
-// during backward in 25 MiB buckets as DDP's, each rank stepping Adam on its half) on 2 ranks x 1 thread.
+// during backward in buckets of its default 4 MiB (the Trainer's: for mlp-large [13210, 1440000,
+// 942000] elements, so layer 2's weight is reduced while layer 1's backward runs), each rank stepping
+// Adam on its half, then one all-gather) on 2 ranks x 1 thread.
 // --only zero: CPU and wall time per step of DDP, ZeRO-2 and Zero3 (the Trainer's --zero 3) on 2 ranks
 // x 1 thread, `mlp` (global batch 128), `gpt-tiny` (16 x 128 tokens) and `mlp-large` (128), interleaved
 // rounds, with 1 process x 2 threads on mlp-large (record ddp-zero).
@@ -145,7 +147,7 @@ for (let r = 0; r < (only === 'allreduce' || only === 'zero' ? 0 : rounds); r++)
   add('large2x1Pieces', await ours(['train', 'mlp-large', '128', ...steps, '1', 'on', '25', '1'], 2));
   add('large2x1Off', await ours(['train', 'mlp-large', '128', ...steps, '1', 'off'], 2));
   add('large2x1Bf16', await ours(['train', 'mlp-large', '128', ...steps, '1', 'on', '25', '-', '-', 'bf16'], 2));
-  add('large2x1Zero2', await ours(['train', 'mlp-large', '128', ...steps, '1', 'on', '25', '-', '-', '-', '2'], 2));
+  add('large2x1Zero2', await ours(['train', 'mlp-large', '128', ...steps, '1', 'on', '4', '-', '-', '-', '2'], 2));
   if (only === undefined) {
     process.stderr.write(`bench ddp: round ${r + 1}/${rounds}: gpt-tiny (ours on/off, PyTorch DDP) ...\n`);
     add('gptOn', await ours(['train', 'gpt-tiny', '16', ...gptSteps, '1', 'on'], 2));
@@ -160,7 +162,7 @@ const zeroModes: [string, string][] = [['ddp', '-'], ['zero2', '2'], ['zero3', '
 for (let r = 0; r < (only === 'zero' ? rounds : 0); r++) {
   for (const [model, gb, st] of zeroModels) {
     process.stderr.write(`bench ddp: round ${r + 1}/${rounds} (load ${os.loadavg()[0]!.toFixed(1)}): ${model} DDP / ZeRO-2 / Zero3 ...\n`);
-    for (const [mode, z] of zeroModes) add(`${model}:${mode}`, await ours(['train', model, gb, ...st, '1', 'on', '25', '-', '-', '-', z], 2));
+    for (const [mode, z] of zeroModes) add(`${model}:${mode}`, await ours(['train', model, gb, ...st, '1', 'on', z === '2' ? '4' : '25', '-', '-', '-', z], 2));
     if (model === 'mlp-large') add(`${model}:1x2`, await ours(['train', model, gb, ...st, '2'], 1));
   }
 }
