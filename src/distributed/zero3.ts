@@ -76,6 +76,8 @@ interface Unit3 {
   size: number;
   /** The unit's storage: its own array (whole model) or a view of its slot (during steps). */
   full: FloatArray;
+  /** Each parameter's view of `full` (in flat order), handed back to the parameters at each gather. */
+  views: FloatArray[];
   /** Its pool slot (assigned at the first step) and whether `full` is that slot's view. */
   slot: Slot | null;
   inSlot: boolean;
@@ -96,14 +98,29 @@ type Writable = { data: FloatArray; offset: number };
 // Points every parameter of u at its run of `storage`, which becomes u.full.
 function place(u: Unit3, storage: FloatArray): void {
   u.full = storage;
+  u.views = [];
   for (const f of u.flats) {
     f.params.forEach((p, i) => {
       const at = f.base + f.offsets[i]!;
-      const w = p as unknown as Writable;
-      w.data = storage.subarray(at, at + p.size);
-      w.offset = 0;
+      u.views.push(storage.subarray(at, at + p.size));
     });
   }
+  attach(u);
+}
+
+// The parameters of u read their views of u.full again (u is gathered, or whole).
+function attach(u: Unit3): void {
+  let k = 0;
+  for (const f of u.flats) for (const p of f.params) { const w = p as unknown as Writable; w.data = u.views[k++]!; w.offset = 0; }
+}
+
+// While u is not gathered its parameters hold no elements: a read by mistake (a model reading a
+// unit's parameters without calling the unit) is the kernels' out-of-range error naming the op,
+// never another unit's values from the shared slot.
+const EMPTY32 = new Float32Array(0);
+const EMPTY64 = new Float64Array(0);
+function detach(u: Unit3): void {
+  for (const p of u.params) { const w = p as unknown as Writable; w.data = u.dtype === 'float64' ? EMPTY64 : EMPTY32; w.offset = 0; }
 }
 
 const view = (dtype: FloatDType, buffer: ArrayBuffer, n: number): FloatArray => (dtype === 'float64' ? new Float64Array(buffer, 0, n) : new Float32Array(buffer, 0, n));
@@ -366,6 +383,7 @@ export class Zero3 {
         place(u, view(u.dtype, u.slot!.buffer, u.size));
         u.inSlot = true;
         u.version = 0;
+        detach(u);
       }
     }
     for (const u of this.allUnits()) u.touched = false;
@@ -514,7 +532,10 @@ export class Zero3 {
   // on the communication thread. gather() waits for them.
   private startGather(u: Unit3, prefetch = false): void {
     if (u.gathered) return;
-    if (u.inSlot && !this.claim(u, prefetch)) return;
+    if (u.inSlot) {
+      if (!this.claim(u, prefetch)) return;
+      attach(u);
+    }
     const bytes = u.size * bytesOf(u.dtype);
     const rank = this.group.rank;
     const n = this.group.worldSize;
@@ -548,6 +569,7 @@ export class Zero3 {
     if (u.inSlot) {
       u.version = this.params0(u).version;
       if (u.slot!.owner === u) u.slot!.owner = null;
+      detach(u);
     }
     u.gathered = false;
     this.gatheredBytes -= u.size * bytesOf(u.dtype);
