@@ -1,5 +1,5 @@
 // One rank of bench/run_ddp.ts (started through distributed.launch, which sets the launch contract):
-//   train MODEL GLOBAL_BATCH STEPS WARMUP THREADS [OVERLAP] [BUCKET_CAP_MB] [GRAD_CHUNK_MB] [FIRST_CAP_MB] [HOOK]
+//   train MODEL GLOBAL_BATCH STEPS WARMUP THREADS [OVERLAP] [BUCKET_CAP_MB] [GRAD_CHUNK_MB] [FIRST_CAP_MB] [HOOK] [ZERO]
 //                                                    DDP training steps of a preset on random data
 //                                                    (world size 1: no process group, no DDP); OVERLAP
 //                                                    'off' launches every bucket after backward (the
@@ -10,7 +10,12 @@
 //                                                    firstBucketCapMB ('-': its default); HOOK: a
 //                                                    comm hook ('bf16' or 'fp16', native 16-bit
 //                                                    all-reduce; 'powersgdR': PowerSGD at rank R,
-//                                                    compressing from the first step)
+//                                                    compressing from the first step; '-': none);
+//                                                    ZERO: '1' or '2'
+//                                                    steps a ZeroRedundancyOptimizer of that stage
+//                                                    (OVERLAP: its overlap, BUCKET_CAP_MB: its
+//                                                    bucketCapMB) instead of DDP, '3' Zero3 (as the
+//                                                    Trainer's --zero 3), '-' or absent: DDP
 //   allreduce MIB ITERS                              all-reduce (sum) of a float32 buffer of MIB MiB
 // Rank 0 prints one JSON line: the median step (or all-reduce) time, the median CPU time per step of
 // this process (all its threads: kernels, the communication thread, Gloo's), that CPU time split into
@@ -21,7 +26,7 @@ import { CrossEntropyLoss, createModel, manualSeed, randint, randn } from '../sr
 import { gptLoss, type GPT } from '../src/models/gpt.js';
 import { fromBuffer, type Tensor } from '../src/core/tensor.js';
 import { Adam, AdamW } from '../src/optim/index.js';
-import { DistributedDataParallel, powerSgdHook, barrier, destroyProcessGroup, getRank, getWorldSize, initProcessGroup, allReduce, readLaunchEnv } from '../src/distributed/index.js';
+import { DistributedDataParallel, ZeroRedundancyOptimizer, Zero3, defaultGroup, powerSgdHook, barrier, destroyProcessGroup, getRank, getWorldSize, initProcessGroup, allReduce, readLaunchEnv } from '../src/distributed/index.js';
 import { applyThreads, machineInfo, median } from '../src/bench/machine.js';
 
 const [mode, ...args] = process.argv.slice(2);
@@ -65,13 +70,15 @@ if (mode === 'allreduce') {
   const busBytesPerSecond = (bytes * 2 * (getWorldSize() - 1)) / getWorldSize() / (ms / 1000);
   if (rank === 0) console.log(JSON.stringify({ mode, worldSize: getWorldSize(), bytes, ms, busBytesPerSecond, machine: machineInfo() }));
 } else {
-  const [name = 'mlp', gb = '128', st = '30', wu = '5', th = '1', ov = 'on', cap = '25', chunk, firstCap = '-', hook] = args;
+  const [name = 'mlp', gb = '128', st = '30', wu = '5', th = '1', ov = 'on', cap = '25', chunk, firstCap = '-', hook, zeroArg = '-'] = args;
+  if (!['-', '1', '2', '3'].includes(zeroArg)) throw new Error(`ddp_worker: ZERO must be 1, 2, 3 or '-', got '${zeroArg}'`);
+  const zeroStage = world > 1 && zeroArg !== '-' ? Number(zeroArg) : 0;
   applyThreads(Number(th));
   const batch = Number(gb) / world;
   manualSeed(7);
   const model = createModel(name);
   const gpt = name.startsWith('gpt');
-  const ddp = world > 1 ? await DistributedDataParallel.create(model, { bucketCapMB: Number(cap), ...(chunk !== undefined && chunk !== '-' ? { gradChunkMB: Number(chunk) } : {}),
+  const ddp = world > 1 && zeroStage === 0 ? await DistributedDataParallel.create(model, { bucketCapMB: Number(cap), ...(chunk !== undefined && chunk !== '-' ? { gradChunkMB: Number(chunk) } : {}),
     ...(firstCap !== '-' ? { firstBucketCapMB: Number(firstCap) } : {}) }) : null;
   if (ddp) ddp.overlap = ov !== 'off';
   if (ddp && (hook === 'bf16' || hook === 'fp16')) ddp.registerCommHook(hook);
@@ -82,6 +89,15 @@ if (mode === 'allreduce') {
   const fromRows: number[] = [];
   const cpu: number[] = [];
   const opt = gpt ? new AdamW(model.parameters(), { lr: 1e-3, betas: [0.9, 0.95] }) : new Adam(model.parameters(), { lr: 1e-3 });
+  const zero = zeroStage === 1 || zeroStage === 2
+    ? new ZeroRedundancyOptimizer(model.parameters(), gpt ? AdamW : Adam, gpt ? { lr: 1e-3, betas: [0.9, 0.95] as [number, number] } : { lr: 1e-3 }, { stage: zeroStage, overlap: ov !== 'off', bucketCapMB: Number(cap) })
+    : null;
+  if (zero) await zero.broadcastParameters();
+  let zero3: Zero3 | null = null;
+  if (zeroStage === 3) {
+    for (const p of model.parameters()) await defaultGroup('ddp_worker').broadcast(p, 0);
+    zero3 = new Zero3(model as never, opt, defaultGroup('ddp_worker'));
+  }
   const [x, y]: Tensor[] = gpt ? [randint(0, 256, [batch, 128], { dtype: 'int32' }), randint(0, 256, [batch, 128], { dtype: 'int32' })]
     : [randn([batch, 784]), randint(0, 10, [batch], { dtype: 'int32' })];
   const ce = new CrossEntropyLoss();
@@ -91,11 +107,14 @@ if (mode === 'allreduce') {
     if (i === Number(wu)) threads0 = threadCpu();
     const t0 = now();
     const c0 = process.cpuUsage();
-    opt.zeroGrad();
+    if (zero) zero.zeroGrad(); else if (!zero3) opt.zeroGrad();
+    zero3?.beginStep();
     const loss = gpt ? gptLoss((model as unknown as GPT).call(x!), y!) : ce.call((model as unknown as { call(t: Tensor): Tensor }).call(x!), y!);
     loss.backward();
     if (ddp) await ddp.finishGradientSync();
-    opt.step();
+    if (zero) await zero.step();
+    else if (zero3) { await zero3.finishBackward(); await zero3.step(null); }
+    else opt.step();
     loss.item();
     if (i >= Number(wu)) {
       times.push(now() - t0);
@@ -108,7 +127,7 @@ if (mode === 'allreduce') {
   const perStep = (k: 'main' | 'others'): number | null => (threads0 && threads1 ? (threads1[k] - threads0[k]) / Number(st) : null);
   if (world > 1) await barrier();
   if (rank === 0) console.log(JSON.stringify({ mode: 'train', model: name, worldSize: world, perRankBatch: batch, globalBatch: Number(gb), stepMs: median(times), minMs: Math.min(...times), cpuMs: median(cpu),
-    mainThreadCpuMs: perStep('main'), otherThreadsCpuMs: perStep('others'), commHook: hook ?? null, steps: Number(st), overlap: ddp ? ddp.overlap : null,
+    mainThreadCpuMs: perStep('main'), otherThreadsCpuMs: perStep('others'), commHook: hook !== undefined && hook !== '-' ? hook : null, zero: zeroStage === 0 ? null : zeroStage, steps: Number(st), overlap: ddp ? ddp.overlap : null,
     commWaitMs: ddp ? median(waits) : null, commOverlapMs: ddp ? median(overlaps) : null, launchedFromRows: ddp ? median(fromRows) : null, buckets: ddp ? ddp.bucketSizes : null,
     ...(psgd ? { powerSgd: psgd.stats() } : {}), ...(ddp && (hook === 'bf16' || hook === 'fp16') ? { halfPath: ddp.group.lastHalfPath } : {}), machine: machineInfo() }));
 }

@@ -23,6 +23,13 @@
 // 2 ranks x 1 thread by default (float32), with the native bf16 and fp16 comm hooks and with PowerSGD
 // at ranks 1, 2 and 4 (compressing from the first step), against 1 process x 2 threads, interleaved
 // rounds (BENCH_ROUNDS, default 3) of BENCH_STEPS timed steps (default 20) after 3 warm-up steps.
+// mlp-large also runs ZeRO-2 (ZeroRedundancyOptimizer stage 2 with Adam, gradients reduce-scattered
+// during backward in buckets of its default 4 MiB (the Trainer's: for mlp-large [13210, 1440000,
+// 942000] elements, so layer 2's weight is reduced while layer 1's backward runs), each rank stepping
+// Adam on its half, then one all-gather) on 2 ranks x 1 thread.
+// --only zero: CPU and wall time per step of DDP, ZeRO-2 and Zero3 (the Trainer's --zero 3) on 2 ranks
+// x 1 thread, `mlp` (global batch 128), `gpt-tiny` (16 x 128 tokens) and `mlp-large` (128), interleaved
+// rounds, with 1 process x 2 threads on mlp-large (record ddp-zero).
 import { createServer, type AddressInfo } from 'node:net';
 import { spawn, spawnSync } from 'node:child_process';
 import os from 'node:os';
@@ -92,7 +99,7 @@ async function tcpPeer(mode: 'stream' | 'duplex', mib: number, ops: number): Pro
 }
 
 const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
-if (only !== undefined && only !== 'large' && only !== 'allreduce' && only !== 'compression') throw new Error(`bench ddp: --only takes large, allreduce or compression, got ${only}`);
+if (only !== undefined && only !== 'large' && only !== 'allreduce' && only !== 'compression' && only !== 'zero') throw new Error(`bench ddp: --only takes large, allreduce, compression or zero, got ${only}`);
 const steps = quick ? ['10', '2'] : ['30', '5'];
 const gptSteps = quick ? ['4', '1'] : ['10', '2'];
 const rounds = Number(process.env['BENCH_ROUNDS'] ?? (quick ? 1 : 3));
@@ -129,7 +136,7 @@ if (only === undefined || only === 'allreduce') {
 // 1 and 2: interleaved rounds, each configuration once per round, so load drifts hit them all
 // alike; the summary keeps each configuration's median (over rounds) of its per-run median step.
 // 'on' launches buckets during backward (the default), 'off' only after backward (the former path).
-for (let r = 0; r < (only === 'allreduce' || only === 'compression' ? 0 : rounds); r++) {
+for (let r = 0; r < (only === 'allreduce' || only === 'compression' || only === 'zero' ? 0 : rounds); r++) {
   const loadNow = os.loadavg()[0]!.toFixed(1);
   if (only === undefined) {
     process.stderr.write(`bench ddp: round ${r + 1}/${rounds} (load ${loadNow}): mlp (ours: one bucket, two buckets, overlap off; PyTorch DDP) ...\n`);
@@ -144,6 +151,7 @@ for (let r = 0; r < (only === 'allreduce' || only === 'compression' ? 0 : rounds
   add('large2x1Pieces', await ours(['train', 'mlp-large', '128', ...steps, '1', 'on', '25', '1'], 2));
   add('large2x1Off', await ours(['train', 'mlp-large', '128', ...steps, '1', 'off'], 2));
   add('large2x1Bf16', await ours(['train', 'mlp-large', '128', ...steps, '1', 'on', '25', '-', '-', 'bf16'], 2));
+  add('large2x1Zero2', await ours(['train', 'mlp-large', '128', ...steps, '1', 'on', '4', '-', '-', '-', '2'], 2));
   if (only === undefined) {
     process.stderr.write(`bench ddp: round ${r + 1}/${rounds}: gpt-tiny (ours on/off, PyTorch DDP) ...\n`);
     add('gptOn', await ours(['train', 'gpt-tiny', '16', ...gptSteps, '1', 'on'], 2));
@@ -163,20 +171,43 @@ if (only === 'compression') {
   }
 }
 
-const machine = { ...machineInfo(only === 'allreduce' ? arMachine : only === 'compression' ? runs['large1x2']![0]!['machine'] as Json : runs['large2x1On']![0]!['machine'] as Json), loadavgAtStart: load0 };
+// --only zero: DDP, ZeRO-2 and Zero3 in interleaved rounds, each a 2-rank run of ddp_worker (ZERO arg).
+const zeroModels: [string, string, string[]][] = [['mlp', '128', steps], ['gpt-tiny', '16', gptSteps], ['mlp-large', '128', steps]];
+const zeroModes: [string, string][] = [['ddp', '-'], ['zero2', '2'], ['zero3', '3']];
+for (let r = 0; r < (only === 'zero' ? rounds : 0); r++) {
+  for (const [model, gb, st] of zeroModels) {
+    process.stderr.write(`bench ddp: round ${r + 1}/${rounds} (load ${os.loadavg()[0]!.toFixed(1)}): ${model} DDP / ZeRO-2 / Zero3 ...\n`);
+    for (const [mode, z] of zeroModes) add(`${model}:${mode}`, await ours(['train', model, gb, ...st, '1', 'on', z === '2' ? '4' : '25', '-', '-', '-', z], 2));
+    if (model === 'mlp-large') add(`${model}:1x2`, await ours(['train', model, gb, ...st, '2'], 1));
+  }
+}
+const zeroRows = only !== 'zero' ? null : zeroModels.map(([model]) => {
+  const row: Json = { model };
+  for (const [mode] of zeroModes) row[mode] = summary(`${model}:${mode}`);
+  for (const [mode] of zeroModes.slice(1)) row[`${mode}OverDdp`] = { step: med(`${model}:${mode}`) / med(`${model}:ddp`), cpu: med(`${model}:${mode}`, 'cpuMs') / med(`${model}:ddp`, 'cpuMs') };
+  if (runs[`${model}:1x2`]) {
+    row['process1threads2'] = summary(`${model}:1x2`);
+    for (const [mode] of zeroModes) row[`${mode}ThroughputOver1x2`] = med(`${model}:1x2`) / med(`${model}:${mode}`);
+  }
+  return row;
+});
+
+const machine = { ...machineInfo(only === 'allreduce' ? arMachine : only === 'compression' ? runs['large1x2']![0]!['machine'] as Json : runs[only === 'zero' ? 'mlp:ddp' : 'large2x1On']![0]!['machine'] as Json), loadavgAtStart: load0 };
 const num = (j: Json, k: string): number => j[k] as number;
 // mlp-large: throughput ratio 2 ranks x 1 thread over 1 process x 2 threads (wall: step(1x2) / step(2x1)),
 // and the same from CPU time (CPU(1x2) / (2 x CPU of rank 0)): the work DDP adds, waits left out
-const large = only === 'allreduce' || only === 'compression' ? null : (() => {
-  const s = { ranks2threads1: summary('large2x1On'), ranks2threads1WithPieces: summary('large2x1Pieces'), ranks2threads1WithoutOverlap: summary('large2x1Off'), ranks2threads1Bf16: summary('large2x1Bf16'), process1threads2: summary('large1x2') };
+const large = only === 'allreduce' || only === 'compression' || only === 'zero' ? null : (() => {
+  const s = { ranks2threads1: summary('large2x1On'), ranks2threads1WithPieces: summary('large2x1Pieces'), ranks2threads1WithoutOverlap: summary('large2x1Off'), ranks2threads1Bf16: summary('large2x1Bf16'), ranks2threads1Zero2: summary('large2x1Zero2'), process1threads2: summary('large1x2') };
   const one = num(s.process1threads2, 'stepMs'), oneCpu = num(s.process1threads2, 'cpuMs');
   const r = (k: keyof typeof s): number => one / num(s[k], 'stepMs');
   const rc = (k: keyof typeof s): number => oneCpu / (2 * num(s[k], 'cpuMs'));
   return {
     sections: s,
-    ratios: { mlpLarge2x1ThroughputOver1x2: r('ranks2threads1'), mlpLarge2x1PiecesThroughputOver1x2: r('ranks2threads1WithPieces'), mlpLarge2x1Bf16ThroughputOver1x2: r('ranks2threads1Bf16') },
+    ratios: { mlpLarge2x1ThroughputOver1x2: r('ranks2threads1'), mlpLarge2x1PiecesThroughputOver1x2: r('ranks2threads1WithPieces'), mlpLarge2x1Bf16ThroughputOver1x2: r('ranks2threads1Bf16'), mlpLarge2x1Zero2ThroughputOver1x2: r('ranks2threads1Zero2'),
+      mlpLarge2x1Zero2StepOverDdp: num(s.ranks2threads1Zero2, 'stepMs') / num(s.ranks2threads1, 'stepMs') },
     ratiosWithoutOverlap: { mlpLarge2x1ThroughputOver1x2: r('ranks2threads1WithoutOverlap') },
-    cpuRatios: { mlpLarge2x1: rc('ranks2threads1'), mlpLarge2x1Pieces: rc('ranks2threads1WithPieces'), mlpLarge2x1Off: rc('ranks2threads1WithoutOverlap'), mlpLarge2x1Bf16: rc('ranks2threads1Bf16') },
+    cpuRatios: { mlpLarge2x1: rc('ranks2threads1'), mlpLarge2x1Pieces: rc('ranks2threads1WithPieces'), mlpLarge2x1Off: rc('ranks2threads1WithoutOverlap'), mlpLarge2x1Bf16: rc('ranks2threads1Bf16'), mlpLarge2x1Zero2: rc('ranks2threads1Zero2'),
+      mlpLarge2x1Zero2CpuOverDdp: num(s.ranks2threads1Zero2, 'cpuMs') / num(s.ranks2threads1, 'cpuMs') },
   };
 })();
 const targets = { mlpStepOursOverPytorchDdp: '<= 1.0', gptTinyStepOursOverPytorchDdp: '<= 1.0', mlpLarge2x1ThroughputOver1x2: '>= 0.9', allReduceBusBandwidthOverTcpDuplex: '>= 0.8' };
@@ -215,7 +246,7 @@ if (only === undefined) {
     mlpLarge: { process1threads2: one, ranks2threads1: sections }, loadavgAtEnd: os.loadavg(),
   };
 } else {
-  result = { date: new Date().toISOString(), machine, quick, rounds, only, ratios: { ...(large?.ratios ?? {}), ...arRatios }, ratiosWithoutOverlap: large?.ratiosWithoutOverlap ?? null, cpuRatios: large?.cpuRatios ?? null, targets, mlpLarge: large?.sections ?? null, allReduce, loadavgAtEnd: os.loadavg() };
+  result = only === 'zero' ? { date: new Date().toISOString(), machine, quick, rounds, only, zero: zeroRows, threadsPerRank: 1, optimizer: 'Adam (mlp, mlp-large), AdamW (gpt-tiny)', loadavgAtEnd: os.loadavg() } : { date: new Date().toISOString(), machine, quick, rounds, only, ratios: { ...(large?.ratios ?? {}), ...arRatios }, ratiosWithoutOverlap: large?.ratiosWithoutOverlap ?? null, cpuRatios: large?.cpuRatios ?? null, targets, mlpLarge: large?.sections ?? null, allReduce, loadavgAtEnd: os.loadavg() };
 }
 const where = writeResult(only === undefined ? 'ddp' : `ddp-${only}`, result);
-console.log(JSON.stringify({ ratios: result['ratios'], cpuRatios: result['cpuRatios'] ?? null, written: where }));
+console.log(JSON.stringify(only === 'zero' ? { zero: (zeroRows ?? []).map((r) => ({ model: r['model'], zero2OverDdp: r['zero2OverDdp'], zero3OverDdp: r['zero3OverDdp'], ddpCpuMs: (r['ddp'] as Json)['cpuMs'], zero2CpuMs: (r['zero2'] as Json)['cpuMs'], zero3CpuMs: (r['zero3'] as Json)['cpuMs'] })), written: where } : { ratios: result['ratios'], cpuRatios: result['cpuRatios'] ?? null, written: where }));

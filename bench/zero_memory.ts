@@ -1,9 +1,11 @@
 // Per-rank memory of ZeRO stage 1/2 against DDP (issue #13): optimizer state bytes and the gradient
 // bytes a rank holds between steps, measured from the live tensors after real steps of the `mlp`
 // (LeNet-300-100) and `gpt-tiny` presets with Adam, on 2 and 3 ranks over loopback, plus each
-// configuration's mean step time (for orientation only: 2 shared cores, 1 thread per rank).
+// configuration's mean step time (for orientation only: 2 shared cores, 1 thread per rank), and the
+// communication buffers ZeRO keeps across steps (bufferBytes; `zero2-lean`: stage 2 with
+// keepBuffers false, which drops them after each step).
 //   npx tsx bench/zero_memory.ts            # runs every configuration, writes bench/results/zero-memory.json
-// Run as a rank (RANK set by the launcher) it measures one configuration: argv model, mode (ddp|zero1|zero2).
+// Run as a rank (RANK set by the launcher) it measures one configuration: argv model, mode (ddp|zero1|zero2|zero2-lean).
 import os from 'node:os';
 import { Adam, Tensor, type AdamOptions, createAnyModel, gptLoss, isGptModel, manualSeed, randint, randn, F, type Optimizer } from '../src/index.js';
 import { DistributedDataParallel, ZeroRedundancyOptimizer, destroyProcessGroup, getRank, getWorldSize, initProcessGroup } from '../src/distributed/index.js';
@@ -39,7 +41,7 @@ async function rankMain(modelName: string, mode: string): Promise<void> {
     opt = new Adam(params, { lr: 1e-3 });
     step = async () => { opt.zeroGrad(); lossOf().backward(); await ddp.finishGradientSync(); opt.step(); };
   } else {
-    const z = new ZeroRedundancyOptimizer(params, Adam, { lr: 1e-3 }, { stage: mode === 'zero2' ? 2 : 1 });
+    const z = new ZeroRedundancyOptimizer(params, Adam, { lr: 1e-3 }, { stage: mode === 'zero1' ? 1 : 2, keepBuffers: mode !== 'zero2-lean' });
     zero = z;
     await z.broadcastParameters();
     opt = z.optimizer;
@@ -50,7 +52,7 @@ async function rankMain(modelName: string, mode: string): Promise<void> {
   for (let s = 0; s < STEPS; s++) await step();
   const stepMs = (performance.now() - t0) / STEPS;
   const gradBytes = params.reduce((s, p) => s + (p.grad?.size ?? 0) * 4, 0) + (zero === null ? 0 : zero.optimizer.paramGroups.flatMap((g) => g.params).reduce((s, p) => s + (p.grad?.size ?? 0) * 4, 0));
-  console.log(JSON.stringify({ rank: getRank(), world: getWorldSize(), model: modelName, mode, paramElements: params.reduce((s, p) => s + p.size, 0), optimizerStateBytes: stateBytes(opt), gradBytesBetweenSteps: gradBytes, stepMs }));
+  console.log(JSON.stringify({ rank: getRank(), world: getWorldSize(), model: modelName, mode, paramElements: params.reduce((s, p) => s + p.size, 0), optimizerStateBytes: stateBytes(opt), gradBytesBetweenSteps: gradBytes, bufferBytes: zero?.bufferBytes() ?? 0, stepMs }));
   await destroyProcessGroup();
 }
 
@@ -58,11 +60,11 @@ async function driver(): Promise<void> {
   const rows: Json[] = [];
   for (const model of ['mlp', 'gpt-tiny']) {
     for (const world of [2, 3]) {
-      for (const mode of ['ddp', 'zero1', 'zero2']) {
+      for (const mode of ['ddp', 'zero1', 'zero2', 'zero2-lean']) {
         const lines = await rankLines('zero_memory.ts', [model, mode], world);
         const r0 = lines.find((l) => l['rank'] === 0)!;
-        rows.push({ model, world, mode, paramElements: r0['paramElements'], optimizerStateBytesPerRank: lines.map((l) => l['optimizerStateBytes']), gradBytesBetweenStepsPerRank: lines.map((l) => l['gradBytesBetweenSteps']), stepMsRank0: r0['stepMs'] });
-        process.stderr.write(`${model} ${world} ranks ${mode}: state ${String(r0['optimizerStateBytes'])} B/rank, grads ${String(r0['gradBytesBetweenSteps'])} B/rank, step ${Number(r0['stepMs']).toFixed(1)} ms\n`);
+        rows.push({ model, world, mode, paramElements: r0['paramElements'], optimizerStateBytesPerRank: lines.map((l) => l['optimizerStateBytes']), gradBytesBetweenStepsPerRank: lines.map((l) => l['gradBytesBetweenSteps']), bufferBytesPerRank: lines.map((l) => l['bufferBytes']), stepMsRank0: r0['stepMs'] });
+        process.stderr.write(`${model} ${world} ranks ${mode}: state ${String(r0['optimizerStateBytes'])} B/rank, grads ${String(r0['gradBytesBetweenSteps'])} B/rank, buffers ${String(r0['bufferBytes'])} B/rank, step ${Number(r0['stepMs']).toFixed(1)} ms\n`);
       }
     }
   }

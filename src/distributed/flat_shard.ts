@@ -22,6 +22,15 @@ export function contiguousData(t: Tensor): FloatArray {
   return c.data.subarray(c.offset, c.offset + c.size) as FloatArray;
 }
 
+/**
+ * Copies the hyper-parameters (lr, weight decay, ...; not the parameters) of `from`'s groups into
+ * the same-numbered groups of `to`: an optimizer over shards follows the full optimizer's schedule.
+ * @example copyHyperParameters(trainerOptimizer, zero.optimizer);
+ */
+export function copyHyperParameters(from: Optimizer, to: Optimizer<OptimizerOptions>): void {
+  from.paramGroups.forEach(({ params: _p, ...hyper }, i) => { Object.assign(to.paramGroups[i]!, hyper); });
+}
+
 /** Bytes per element of a float dtype. */
 export function bytesOf(dtype: FloatDType): number { return dtype === 'float64' ? 8 : 4; }
 

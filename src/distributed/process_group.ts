@@ -319,12 +319,13 @@ export class ProcessGroup {
    * adding up to t.size; uneven sizes and zeros allowed), rank r gets the 1-D run of counts[r]
    * elements that starts at counts[0] + ... + counts[r-1] in `t`'s flat order. `t` is unchanged,
    * unless `inPlace` (no copy of `t`: it is the ring's work buffer, and afterwards holds this rank's
-   * result at its run, scratch elsewhere; do not touch it until the Promise settles).
+   * result at its run, scratch elsewhere; do not touch it until the Promise settles). With `inPlace`
+   * and `view`, the result is that run of `t` itself (a view), not a copy.
    * @example
    * const mine = await pg.reduceScatter(x, 'sum');            // x: (4, 3), 2 ranks -> mine: (2, 3)
    * const part = await pg.reduceScatter(flat, 'avg', [5, 3]); // flat: 8 elements -> 5 on rank 0, 3 on rank 1
    */
-  async reduceScatter(t: Tensor, op: ReduceOp = 'sum', counts?: readonly number[], opts: { inPlace?: boolean } = {}): Promise<Tensor> {
+  async reduceScatter(t: Tensor, op: ReduceOp = 'sum', counts?: readonly number[], opts: { inPlace?: boolean; view?: boolean } = {}): Promise<Tensor> {
     const src = this.buffer('reduceScatter', t);
     let shape: number[];
     let split: number[];
@@ -348,7 +349,7 @@ export class ProcessGroup {
     const work = opts.inPlace === true ? src : src.slice();
     await this.checked('reduceScatter', { code: 4, size: t.size, dtype: t.dtype, reduce: op }, () => this.native.reduceScatter(work, REDUCE_CODES[op], split));
     const start = split.slice(0, this.rank).reduce((x, y) => x + y, 0);
-    return fromBuffer(work.slice(start, start + split[this.rank]!), t.dtype, shape);
+    return fromBuffer(opts.inPlace === true && opts.view === true ? work.subarray(start, start + split[this.rank]!) : work.slice(start, start + split[this.rank]!), t.dtype, shape);
   }
 
   /**

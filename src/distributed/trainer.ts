@@ -12,7 +12,8 @@ import type { Callback, DataParallel, EpochAccumulators, TrainLoader } from '../
 import { DistributedDataParallel, type DistributedDataParallelOptions } from './ddp.js';
 import { ZeroRedundancyOptimizer, type OptimizerClass } from './zero.js';
 import { Zero3 } from './zero3.js';
-import type { Optimizer, OptimizerOptions } from '../optim/index.js';
+import type { Optimizer, OptimizerOptions, OptimizerStateDict } from '../optim/index.js';
+import { copyHyperParameters } from './flat_shard.js';
 import type { CommHookSpec } from './comm_hooks.js';
 import { defaultGroup, initProcessGroup, isInitialized, type ProcessGroup } from './process_group.js';
 import { readLaunchEnv, type Env } from './env.js';
@@ -180,11 +181,9 @@ export class DataParallelTraining implements DataParallel {
     let zero: ZeroRedundancyOptimizer<OptimizerOptions> | null = null;
     let full: Optimizer | null = null;
     const dropFullState = (): void => { full?.state.clear(); };
-    const consolidate = async (): Promise<void> => {
-      // the groups' current hyper-parameters: the schedule has moved since the last step
-      full!.paramGroups.forEach(({ params: _p, ...hyper }, i) => { Object.assign(zero!.optimizer.paramGroups[i]!, hyper); });
-      const sd = await zero!.consolidateStateDict(0);
-      if (sd !== null) full!.loadStateDict(sd);
+    const consolidate = (): Promise<void> => {
+      copyHyperParameters(full!, zero!.optimizer); // the groups' current ones: the schedule has moved since the last step
+      return consolidateInto(full!, zero!);
     };
     return {
       onTrainBegin: async (t) => {
@@ -203,10 +202,7 @@ export class DataParallelTraining implements DataParallel {
           this.zeroHooked = [zero];
           this.zeros.set(full, zero);
           await zero.broadcastParameters(); // rank 0's weights everywhere, as DDP does
-          // A resumed run: every rank loaded the checkpoint's full state (a consolidated state left on
-          // rank 0 alone by an earlier fit is not one), so ask all ranks before loading.
-          const flag = await this.group.allReduce(fromBuffer(new Int32Array([full.state.size > 0 ? 1 : 0]), 'int32', [1]), 'min');
-          if ((flag.data as Int32Array)[0] === 1) zero.loadStateDict(full.stateDict());
+          if (await this.allResumed(full)) zero.loadStateDict(full.stateDict());
         }
         zero.overlap = !accumulating;
         dropFullState();
@@ -214,7 +210,7 @@ export class DataParallelTraining implements DataParallel {
       onStepBegin: () => { dropFullState(); zero!.gradientScale = this.weight; },
       onOptimizerStep: async (_t, clipNorm) => {
         const z = zero!;
-        full!.paramGroups.forEach(({ params: _p, ...hyper }, i) => { Object.assign(z.optimizer.paramGroups[i]!, hyper); });
+        copyHyperParameters(full!, z.optimizer);
         const norm = clipNorm === null ? null : await z.clipGradNorm(clipNorm);
         if (norm === null || Number.isFinite(norm)) await z.step();
         z.zeroGrad();
@@ -238,11 +234,7 @@ export class DataParallelTraining implements DataParallel {
   private zero3Callback<B>(): Callback<B> {
     let z: Zero3 | null = null;
     let full: Optimizer | null = null;
-    const consolidate3 = async (): Promise<void> => {
-      z!.materialize();
-      const sd = await z!.consolidateStateDict(0);
-      if (sd !== null) full!.loadStateDict(sd);
-    };
+    const consolidate = (): Promise<void> => { z!.materialize(); return consolidateInto(full!, z!); };
     return {
       onTrainBegin: async (t) => {
         full = t.optimizer;
@@ -252,21 +244,24 @@ export class DataParallelTraining implements DataParallel {
         const reuse = prev !== undefined && prev.params.length === params.length && prev.params.every((p, i) => p === params[i]);
         z = new Zero3(t.model, full, this.group, reuse ? { inner: prev.inner } : {});
         this.zero3Inner.set(full, { inner: z.inner, params });
-        if (!reuse) {
-          // A resumed run: every rank loaded the checkpoint's full state (see zeroCallback).
-          const flag = await this.group.allReduce(fromBuffer(new Int32Array([full.state.size > 0 ? 1 : 0]), 'int32', [1]), 'min');
-          if ((flag.data as Int32Array)[0] === 1) z.loadStateDict(full.stateDict());
-        }
+        if (!reuse && await this.allResumed(full)) z.loadStateDict(full.stateDict());
         full.state.clear();
         this.zero3 = z;
       },
       onStepBegin: () => { full!.state.clear(); z!.gradientScale = this.weight; z!.beginStep(); },
       onAfterBackward: () => z!.finishBackward(),
       onOptimizerStep: (_t, clipNorm) => z!.step(clipNorm),
-      onEpochEnd: consolidate3,
-      onBeforeStepCheckpoint: consolidate3,   // a mid-epoch checkpoint (checkpointEvery)
+      onEpochEnd: consolidate,
+      onBeforeStepCheckpoint: consolidate,   // a mid-epoch checkpoint (checkpointEvery)
       onTrainEnd: () => { z?.finish(); z = null; this.zero3 = null; },
     };
+  }
+
+  // A resumed run: every rank loaded the checkpoint's full state into `full` (a consolidated state
+  // left on rank 0 alone by an earlier fit is not one), so all ranks are asked before loading it.
+  private async allResumed(full: Optimizer): Promise<boolean> {
+    const flag = await this.group.allReduce(fromBuffer(new Int32Array([full.state.size > 0 ? 1 : 0]), 'int32', [1]), 'min');
+    return (flag.data as Int32Array)[0] === 1;
   }
 
   /** See DataParallel.reduceEpoch: sums over ranks; the time is the slowest rank's. @example await dp.reduceEpoch(accum) */
@@ -277,6 +272,13 @@ export class DataParallelTraining implements DataParallel {
     const s = sums.data as Float64Array;
     return { lossSum: s[0]!, samples: s[1]!, correct: s[2]!, counted: s[3]!, seconds: (time.data as Float64Array)[0]!, batches: a.batches };
   }
+}
+
+// The sharded optimizer state consolidated on rank 0 into the Trainer's optimizer `full` (every
+// rank calls it; the others get nothing), so rank 0 writes the checkpoint DDP would.
+async function consolidateInto(full: Optimizer, sharded: { consolidateStateDict(to: number): Promise<OptimizerStateDict | null> }): Promise<void> {
+  const sd = await sharded.consolidateStateDict(0);
+  if (sd !== null) full.loadStateDict(sd);
 }
 
 function sameParams(zero: ZeroRedundancyOptimizer<OptimizerOptions>, params: readonly Tensor[]): boolean {

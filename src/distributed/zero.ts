@@ -17,6 +17,12 @@
 // a bucket starts (stage 1: all-reduce; stage 2: reduce-scatter with per-rank counts, each rank
 // receiving the part of the bucket inside its shard) once its gradients are final and every earlier
 // bucket has started. reduceGradients() then starts what is left and waits.
+// Buffers: each flat vector has one communication buffer of N * S elements, allocated at the first
+// reduction and kept (as DDP keeps its buckets): the gradients are copied into it, reduced in place
+// (stage 1: every .grad a view of it; stage 2: this rank's shard gradient is its run of it), and
+// stage 2 then all-gathers the updated shards in it; stage 1 keeps a second one for that all-gather.
+// So a step allocates no large arrays (their zero-fill, page faults and collections cost more than
+// the half Adam step saves); `keepBuffers: false` drops them after each step instead.
 // Elementwise optimizers give the same update on a flat shard as on the separate tensors, so N
 // ranks each on 1/N of the batch match one process on the full batch (test/distributed/zero.test.ts).
 
@@ -43,6 +49,13 @@ export interface ZeroOptions {
   overlap?: boolean;
   /** Largest bucket with overlap, MiB (default 4; a parameter larger than it gets its own bucket). */
   bucketCapMB?: number;
+  /**
+   * Keep the communication buffers (N * S elements per flat vector, stage 1 twice) across steps
+   * (default true: no large allocation per step). false: made at each reduction and dropped after
+   * the step, so between steps a rank holds no gradient buffer (stage 2) at the cost of allocating
+   * (zero-filled pages, collections) every step.
+   */
+  keepBuffers?: boolean;
 }
 
 // A run of whole parameters of one flat vector, reduced as one collective when overlapping.
@@ -57,8 +70,13 @@ interface Bucket {
   pending: Promise<void> | null;
 }
 
-// One flat vector: the parameters of one group with one dtype, and this rank's shard of it.
-type Flat = ShardedFlat;
+// One flat vector: the parameters of one group with one dtype, and this rank's shard of it, with its
+// communication buffer (gradients reduced in place; stage 2 also the all-gather) and stage 1's
+// all-gather buffer, both N * shard elements, made at first use.
+interface Flat extends ShardedFlat {
+  comm: FloatArray | null;
+  gather: FloatArray | null;
+}
 
 /**
  * ZeRO stage 1/2: wraps an optimizer class so that each rank keeps 1/N of its state (stage 1) and
@@ -98,11 +116,9 @@ export class ZeroRedundancyOptimizer<O extends OptimizerOptions, A = Partial<O>>
   private nextLaunch = 0;
   private backwardSeen = false;
   private launchedEarly = 0;
-  /** Stage 2 with overlap: each flat's shard gradient, filled by the buckets' reduce-scatters. */
-  private shardGrads = new Map<Flat, FloatArray>();
-  /** Stage 1 with overlap: each bucket's averaged gradients. */
-  private bucketData = new Map<Bucket, FloatArray>();
   private readonly hooks: { remove(): void }[] = [];
+  /** See ZeroOptions.keepBuffers. */
+  keepBuffers = true;
 
   constructor(params: ParamsInput<O>, OptimizerClass: OptimizerClass<O, A>, opts: A, zero: ZeroOptions = {}) {
     this.stage = zero.stage ?? 1;
@@ -134,7 +150,7 @@ export class ZeroRedundancyOptimizer<O extends OptimizerOptions, A = Partial<O>>
         const data = newArray(dtype, shard);
         const shardParam = fromBuffer(data, dtype, [shard]);
         shardParam.requiresGrad = true;
-        const flat: Flat = { group: gi, dtype, params: e.params, ids: e.ids, offsets, total, shard, shardParam };
+        const flat: Flat = { group: gi, dtype, params: e.params, ids: e.ids, offsets, total, shard, shardParam, comm: null, gather: null };
         this.readShard(flat, rank);
         this.flats.push(flat);
         shards.push(shardParam);
@@ -146,6 +162,7 @@ export class ZeroRedundancyOptimizer<O extends OptimizerOptions, A = Partial<O>>
     const cap = zero.bucketCapMB ?? 4;
     if (!(cap > 0)) throw new Error(`ZeroRedundancyOptimizer: bucketCapMB must be a positive number of MiB, got ${cap}`);
     this.overlap = zero.overlap ?? false;
+    this.keepBuffers = zero.keepBuffers ?? true;
     // Buckets: the flat vectors last first, each one's parameters last first, runs of at most `cap`.
     const capBytes = cap * 1024 * 1024;
     for (const f of [...this.flats].reverse()) {
@@ -200,29 +217,15 @@ export class ZeroRedundancyOptimizer<O extends OptimizerOptions, A = Partial<O>>
       const b = this.buckets[this.nextLaunch]!;
       if (!force && b.ready < b.end - b.first) return;
       const f = b.flat;
-      const data = newArray(f.dtype, b.stop - b.start);
-      for (let i = b.first; i < b.end; i++) {
-        const p = f.params[i]!;
-        const g = p.grad;
-        if (g === null) continue; // no gradient on this rank: contributes zeros
-        if (g.size !== p.size) throw new Error(`ZeroRedundancyOptimizer: the gradient of shape ${g.shape.join('x')} does not match its parameter's shape ${p.shape.join('x')}`);
-        const src = contiguousData(g);
-        data.set(g.dtype === f.dtype ? src : Array.from(src), f.offsets[i]! - b.start);
-      }
-      if (this.gradientScale !== 1) { const k = this.gradientScale; for (let i = 0; i < data.length; i++) data[i] = data[i]! * k; }
-      const t = fromBuffer(data, f.dtype, [data.length]);
+      const comm = this.fillGradients(f, b.first, b.end);
+      const t = fromBuffer(comm.subarray(b.start, b.stop), f.dtype, [b.stop - b.start]);
       if (this.stage === 1) {
-        this.bucketData.set(b, data);
         b.pending = this.group.allReduce(t, 'avg').then(() => undefined);
       } else {
-        // Rank r receives the part of [start, stop) inside its shard [r S, (r + 1) S).
+        // Rank r receives the part of [start, stop) inside its shard [r S, (r + 1) S), in place:
+        // the run of the communication buffer that its shard gradient is.
         const counts = Array.from({ length: n }, (_, r) => Math.max(0, Math.min(b.stop, (r + 1) * f.shard) - Math.max(b.start, r * f.shard)));
-        let sg = this.shardGrads.get(f);
-        if (sg === undefined) { sg = newArray(f.dtype, f.shard); this.shardGrads.set(f, sg); }
-        const into = sg;
-        const mine = counts[this.group.rank]!;
-        const at = Math.max(b.start, this.group.rank * f.shard) - this.group.rank * f.shard;
-        b.pending = this.group.reduceScatter(t, 'avg', counts).then((part) => { if (mine > 0) into.set(contiguousData(part), at); });
+        b.pending = this.group.reduceScatter(t, 'avg', counts, { inPlace: true, view: true }).then(() => undefined);
       }
       b.pending.catch(() => undefined); // awaited in reduceGradients
       this.nextLaunch++;
@@ -242,23 +245,44 @@ export class ZeroRedundancyOptimizer<O extends OptimizerOptions, A = Partial<O>>
       this.lastLaunchedEarly = this.launchedEarly;
       this.launchedEarly = 0;
     }
+    for (const f of this.flats) this.handOut(f);
+  }
+
+  // The flat's communication buffer (made at first use), with the gradients of parameters
+  // [first, end) written at their offsets (zeros for a parameter without one, and for the padding
+  // when `end` is the last), scaled by gradientScale unless `scale` is false (already averaged ones).
+  // Every element a collective reads is written.
+  private fillGradients(f: Flat, first: number, end: number, scale = true): FloatArray {
+    const comm = f.comm ??= newArray(f.dtype, f.shard * this.group.worldSize);
+    for (let i = first; i < end; i++) {
+      const p = f.params[i]!;
+      const g = p.grad;
+      const at = f.offsets[i]!;
+      if (g === null) { comm.fill(0, at, at + p.size); continue; } // no gradient on this rank: contributes zeros
+      if (g.size !== p.size) throw new Error(`ZeroRedundancyOptimizer: the gradient of shape ${g.shape.join('x')} does not match its parameter's shape ${p.shape.join('x')}`);
+      const src = contiguousData(g);
+      if (src.buffer !== comm.buffer || src.byteOffset !== comm.byteOffset + at * comm.BYTES_PER_ELEMENT) comm.set(g.dtype === f.dtype ? src : Array.from(src), at);
+    }
+    if (end === f.params.length) comm.fill(0, f.total);
+    const k = this.gradientScale;
+    if (scale && k !== 1) {
+      const a = f.offsets[first]!;
+      const b = f.offsets[end - 1]! + f.params[end - 1]!.size;
+      for (let i = a; i < b; i++) comm[i] = comm[i]! * k;
+    }
+    return comm;
+  }
+
+  // After the reduction: stage 1 leaves every .grad an averaged view of the communication buffer
+  // (as DDP's); stage 2 hands this rank's run of it to the inner optimizer and drops every .grad.
+  private handOut(f: Flat): void {
+    const comm = f.comm!;
     if (this.stage === 1) {
-      for (const b of this.buckets) {
-        const data = this.bucketData.get(b)!;
-        const f = b.flat;
-        for (let i = b.first; i < b.end; i++) {
-          const p = f.params[i]!;
-          const o = f.offsets[i]! - b.start;
-          p.grad = fromBuffer(data.subarray(o, o + p.size), f.dtype, p.shape); // views, as without overlap
-        }
-      }
-      this.bucketData.clear();
+      f.params.forEach((p, i) => { p.grad = fromBuffer(comm.subarray(f.offsets[i]!, f.offsets[i]! + p.size), f.dtype, p.shape); });
     } else {
-      for (const f of this.flats) {
-        f.shardParam.grad = fromBuffer(this.shardGrads.get(f) ?? newArray(f.dtype, f.shard), f.dtype, [f.shard]);
-        for (const p of f.params) p.grad = null;
-      }
-      this.shardGrads = new Map();
+      const lo = this.group.rank * f.shard;
+      f.shardParam.grad = fromBuffer(comm.subarray(lo, lo + f.shard), f.dtype, [f.shard]);
+      for (const p of f.params) p.grad = null; // only the shard's gradient stays on this rank
     }
   }
 
@@ -296,22 +320,11 @@ export class ZeroRedundancyOptimizer<O extends OptimizerOptions, A = Partial<O>>
       return;
     }
     for (const f of this.flats) {
-      const full = newArray(f.dtype, f.shard * n);
-      f.params.forEach((p, i) => {
-        const g = p.grad;
-        if (g === null) return;
-        if (g.size !== p.size) throw new Error(`ZeroRedundancyOptimizer.step: the gradient of shape ${g.shape.join('x')} does not match its parameter's shape ${p.shape.join('x')}`);
-        full.set(g.dtype === f.dtype ? contiguousData(g) : Array.from(contiguousData(g)), f.offsets[i]!);
-      });
-      if (this.gradientScale !== 1) { const k = this.gradientScale; for (let i = 0; i < full.length; i++) full[i] = full[i]! * k; }
-      if (this.stage === 1) {
-        await this.group.allReduce(fromBuffer(full, f.dtype, [full.length]), 'avg');
-        // Views into the one averaged buffer: the same memory as DDP's gradients.
-        f.params.forEach((p, i) => { p.grad = fromBuffer(full.subarray(f.offsets[i]!, f.offsets[i]! + p.size), f.dtype, p.shape); });
-      } else {
-        f.shardParam.grad = await this.group.reduceScatter(fromBuffer(full, f.dtype, [full.length]), 'avg');
-        for (const p of f.params) p.grad = null; // only the shard's gradient stays on this rank
-      }
+      const comm = this.fillGradients(f, 0, f.params.length);
+      const t = fromBuffer(comm, f.dtype, [f.shard * n]);
+      if (this.stage === 1) await this.group.allReduce(t, 'avg');
+      else await this.group.reduceScatter(t, 'avg', undefined, { inPlace: true, view: true });
+      this.handOut(f);
     }
     this.reduced = true;
   }
@@ -355,31 +368,45 @@ export class ZeroRedundancyOptimizer<O extends OptimizerOptions, A = Partial<O>>
   async step(): Promise<void> {
     if (!this.reduced) await this.reduceGradients();
     this.reduced = false;
-    const lo = this.group.rank;
+    const rank = this.group.rank;
+    const n = this.group.worldSize;
     if (this.stage === 1) {
-      // The shard's gradient from the (possibly clipped) averaged gradients.
+      // The shard's gradient: this rank's run of the (possibly clipped) averaged gradients, copied
+      // into the communication buffer unless .grad is still the view of it reduceGradients() set.
       for (const f of this.flats) {
-        const g = newArray(f.dtype, f.shard);
-        const start = lo * f.shard;
-        f.params.forEach((p, i) => {
-          const a = Math.max(start, f.offsets[i]!);
-          const b = Math.min(start + f.shard, f.offsets[i]! + p.size);
-          if (a >= b || p.grad === null) return;
-          const src = contiguousData(p.grad);
-          g.set(p.grad.dtype === f.dtype ? src.subarray(a - f.offsets[i]!, b - f.offsets[i]!) : Array.from(src.subarray(a - f.offsets[i]!, b - f.offsets[i]!)), a - start);
-        });
-        f.shardParam.grad = fromBuffer(g, f.dtype, [f.shard]);
+        const comm = this.fillGradients(f, 0, f.params.length, false);
+        f.shardParam.grad = fromBuffer(comm.subarray(rank * f.shard, (rank + 1) * f.shard), f.dtype, [f.shard]);
       }
     }
     this.optimizer.step();
-    if (this.stage === 1) for (const f of this.flats) f.shardParam.grad = null; // rebuilt at every step
-    for (const f of this.flats) {
-      const all = (await this.group.allGather(f.shardParam)).data as FloatArray;
+    // Every rank's updated shard into one buffer (stage 2: the communication buffer, whose shard
+    // gradient is used up; stage 1 keeps the averaged .grad views there and uses its second buffer),
+    // all-gathered in place, then copied into the parameters.
+    const gathers = this.flats.map((f) => {
+      const all = this.stage === 2 ? f.comm! : (f.gather ??= newArray(f.dtype, f.shard * n));
+      all.set(f.shardParam.data as FloatArray, rank * f.shard);
+      f.shardParam.grad = null;
+      return { f, all, g: this.group.startAllGather(fromBuffer(all, f.dtype, [f.shard * n])) };
+    });
+    for (const { f, all, g } of gathers) {
+      g.wait();
       f.params.forEach((p, i) => {
         (p.data as FloatArray).set(all.subarray(f.offsets[i]!, f.offsets[i]! + p.size), p.offset);
         p.version++;
       });
+      if (!this.keepBuffers) { f.comm = null; f.gather = null; } // stage 1's .grad views keep theirs alive until zeroGrad
     }
+  }
+
+  /**
+   * Bytes of the buffers kept across steps for the collectives (per flat vector N * S elements,
+   * stage 1 twice), not counted in stateBytes(); made at the first reduction.
+   * @example console.log(zero.bufferBytes());
+   */
+  bufferBytes(): number {
+    let b = 0;
+    for (const f of this.flats) b += ((f.comm?.length ?? 0) + (f.gather?.length ?? 0)) * (f.dtype === 'float64' ? 8 : 4);
+    return b;
   }
 
   /**
@@ -441,7 +468,7 @@ export class ZeroRedundancyOptimizer<O extends OptimizerOptions, A = Partial<O>>
   }
 
 
-  private indexInGroup(f: Flat, i: number): number {
+  private indexInGroup(f: ShardedFlat, i: number): number {
     return this.groupParams[f.group]!.indexOf(f.params[i]!);
   }
 

@@ -8,10 +8,17 @@
 // the optimizer's parameter group, and each (unit, group) is one flat vector padded to a multiple of
 // N (flat_shard.ts): rank r keeps the r-th run of it as one flat parameter of an inner optimizer of
 // the Trainer's class with that group's hyper-parameters (weight decay and the rest still apply per
-// group). A unit's full parameters live in one resizable ArrayBuffer; every Parameter of the unit is
-// a fixed-length view into it, so the Parameter objects (held by the optimizer, pruning hooks and
-// the tape) never change while their storage is freed (the buffer resized to 0 bytes, the views
-// then read as empty) and brought back.
+// group). During steps a unit's full parameters live in a pool slot: two buffers shared by the
+// units alternately (the units in forward order: a unit and the next one never share one), sized
+// to the largest unit of each, allocated once and kept, plus one slot for the root unit. Every
+// Parameter of the unit is a fixed view into its slot, so the Parameter objects (held by the
+// optimizer, pruning hooks and the tape) and their views never change; freeing a unit only gives
+// its slot up (no pages returned, no zero-fill: the next gather overwrites it), and a unit keeps its
+// own storage version while another unit uses the slot. A unit whose slot is still held when it is
+// first gathered in a step (a forward order the alternation does not fit) gets a slot of its own
+// from then on. Between fits, at epoch ends and around checkpoints (materialize) each unit has
+// ordinary storage of its own. Each flat gradient is assembled in a pooled buffer (the two largest
+// kept for the next units and steps) and reduce-scattered in place.
 //
 // A step: a forward pre-hook gathers the unit (a blocking all-reduce (sum) of the unit's buffer in
 //   which each rank wrote its shards, zeros elsewhere: the Trainer's forward cannot await, and
@@ -39,7 +46,7 @@ import type { Optimizer, OptimizerOptions, OptimizerStateDict, ParamGroupInput }
 import { GPT } from '../models/gpt.js';
 import type { ProcessGroup } from './process_group.js';
 import type { OptimizerClass } from './zero.js';
-import { bytesOf, consolidateShardedState, contiguousData, copyShard, flatLayout, loadShardedState, newFloatArray, type FloatArray, type ShardedFlat } from './flat_shard.js';
+import { bytesOf, consolidateShardedState, copyHyperParameters, contiguousData, copyShard, flatLayout, loadShardedState, newFloatArray, type FloatArray, type ShardedFlat } from './flat_shard.js';
 
 const OP = 'dataParallel({ zero: 3 })';
 const REGATHER = 'zero3Regather';
@@ -52,6 +59,12 @@ interface Flat3 extends ShardedFlat {
   grad: FloatArray | null;
 }
 
+// A pool buffer and the unit whose parameters it holds now (null: free).
+interface Slot {
+  buffer: ArrayBuffer;
+  owner: Unit3 | null;
+}
+
 interface Unit3 {
   /** The module whose call() the hooks watch; null for the root unit. */
   module: AnyModule | null;
@@ -59,10 +72,19 @@ interface Unit3 {
   dtype: FloatDType;
   params: Parameter[];
   flats: Flat3[];
-  /** Elements of the unit's buffer (its flat vectors, each padded to N * shard). */
+  /** Elements of the unit's storage (its flat vectors, each padded to N * shard). */
   size: number;
-  buffer: ArrayBuffer;
+  /** The unit's storage: its own array (whole model) or a view of its slot (during steps). */
   full: FloatArray;
+  /** Each parameter's view of `full` (in flat order), handed back to the parameters at each gather. */
+  views: FloatArray[];
+  /** Its pool slot (assigned at the first step) and whether `full` is that slot's view. */
+  slot: Slot | null;
+  inSlot: boolean;
+  /** The unit's storage version while it is not in its slot (slots are shared). */
+  version: number;
+  /** Gathered in the step in progress: the tape may hold views of its slot. */
+  touched: boolean;
   gathered: boolean;
   /** The all-gathers in flight into the buffer (a prefetch), one per flat vector; null when none. */
   pending: { wait(): unknown }[] | null;
@@ -71,8 +93,37 @@ interface Unit3 {
   reduced: boolean;
 }
 
-type Resizable = ArrayBuffer & { resize(bytes: number): void };
 type Writable = { data: FloatArray; offset: number };
+
+// Points every parameter of u at its run of `storage`, which becomes u.full.
+function place(u: Unit3, storage: FloatArray): void {
+  u.full = storage;
+  u.views = [];
+  for (const f of u.flats) {
+    f.params.forEach((p, i) => {
+      const at = f.base + f.offsets[i]!;
+      u.views.push(storage.subarray(at, at + p.size));
+    });
+  }
+  attach(u);
+}
+
+// The parameters of u read their views of u.full again (u is gathered, or whole).
+function attach(u: Unit3): void {
+  let k = 0;
+  for (const f of u.flats) for (const p of f.params) { const w = p as unknown as Writable; w.data = u.views[k++]!; w.offset = 0; }
+}
+
+// While u is not gathered its parameters hold no elements: a read by mistake (a model reading a
+// unit's parameters without calling the unit) is the kernels' out-of-range error naming the op,
+// never another unit's values from the shared slot.
+const EMPTY32 = new Float32Array(0);
+const EMPTY64 = new Float64Array(0);
+function detach(u: Unit3): void {
+  for (const p of u.params) { const w = p as unknown as Writable; w.data = u.dtype === 'float64' ? EMPTY64 : EMPTY32; w.offset = 0; }
+}
+
+const view = (dtype: FloatDType, buffer: ArrayBuffer, n: number): FloatArray => (dtype === 'float64' ? new Float64Array(buffer, 0, n) : new Float32Array(buffer, 0, n));
 
 /**
  * The units ZeRO-3 shards a model into by default: a Sequential's layers; a GPT's token and position
@@ -134,6 +185,10 @@ export class Zero3 {
   private fwdCursor = 0;
   private bwdCursor = -1;
   private inBackward = false;
+  /** The pool slots (null until the first step and after finish()). */
+  private slots: Slot[] | null = null;
+  /** Free flat-gradient buffers (the two largest are kept). */
+  private gradPool: ArrayBuffer[] = [];
 
   constructor(readonly model: AnyModule, readonly optimizer: Optimizer, readonly group: ProcessGroup, opts: { units?: AnyModule[]; inner?: Optimizer<OptimizerOptions> } = {}) {
     const n = group.worldSize;
@@ -181,13 +236,13 @@ export class Zero3 {
     this.install();
   }
 
-  // One unit: its flat vectors (one per parameter group) back to back in a resizable buffer, which
-  // becomes the parameters' storage (each Parameter keeps its identity; its data is a view).
+  // One unit: its flat vectors (one per parameter group) back to back in one array, which becomes
+  // the parameters' storage (each Parameter keeps its identity; its data is a view).
   private buildUnit(module: AnyModule | null, name: string, ps: Parameter[], groupOf: Map<Parameter, number>, n: number): Unit3 {
     const dtype = ps[0]!.dtype as FloatDType;
     const byGroup = new Map<number, Parameter[]>();
     for (const p of ps) { const g = groupOf.get(p)!; const l = byGroup.get(g) ?? []; l.push(p); byGroup.set(g, l); }
-    const unit = { module, name, dtype, params: ps, flats: [] as Flat3[], size: 0, gathered: true, pending: null, ready: 0, reduced: false } as unknown as Unit3;
+    const unit = { module, name, dtype, params: ps, flats: [] as Flat3[], size: 0, slot: null, inSlot: false, version: 0, touched: false, gathered: true, pending: null, ready: 0, reduced: false } as unknown as Unit3;
     for (const g of [...byGroup.keys()].sort((a, b) => a - b)) {
       const params = byGroup.get(g)!;
       const layout = flatLayout(params.map((p) => p.size), n);
@@ -196,18 +251,9 @@ export class Zero3 {
       unit.flats.push({ ...layout, group: g, dtype, params, ids: [], shardParam, unit, base: unit.size, grad: null });
       unit.size += layout.shard * n;
     }
-    const bytes = unit.size * bytesOf(dtype);
-    unit.buffer = new (ArrayBuffer as unknown as new (n: number, o: { maxByteLength: number }) => ArrayBuffer)(bytes, { maxByteLength: bytes });
-    unit.full = dtype === 'float64' ? new Float64Array(unit.buffer) : new Float32Array(unit.buffer);
-    for (const f of unit.flats) {
-      f.params.forEach((p, i) => {
-        const at = f.base + f.offsets[i]!;
-        unit.full.set(contiguousData(p), at);
-        const w = p as unknown as Writable;
-        w.data = unit.full.subarray(at, at + p.size);
-        w.offset = 0;
-      });
-    }
+    const full = newFloatArray(dtype, unit.size);
+    for (const f of unit.flats) f.params.forEach((p, i) => { full.set(contiguousData(p), f.base + f.offsets[i]!); });
+    place(unit, full);
     return unit;
   }
 
@@ -258,10 +304,18 @@ export class Zero3 {
     u.reduced = true;
     const n = this.group.worldSize;
     for (const f of u.flats) {
-      const flat = newFloatArray(f.dtype, f.shard * n);
-      f.params.forEach((p, i) => { if (p.grad !== null) flat.set(contiguousData(p.grad), f.offsets[i]!); });
+      // A pooled buffer: every element is written (gradients, zeros for missing ones and the padding).
+      const buffer = this.takeGradBuffer(f.shard * n * bytesOf(f.dtype));
+      const flat = view(f.dtype, buffer, f.shard * n);
+      f.params.forEach((p, i) => {
+        const at = f.offsets[i]!;
+        if (p.grad !== null) flat.set(contiguousData(p.grad), at);
+        else flat.fill(0, at, at + p.size);
+      });
+      flat.fill(0, f.total);
       if (this.gradientScale !== 1) { const k = this.gradientScale; for (let i = 0; i < flat.length; i++) flat[i] = flat[i]! * k; }
       const done = this.group.reduceScatter(fromBuffer(flat, f.dtype, [flat.length]), 'avg', undefined, { inPlace: true }).then((part) => {
+        this.giveGradBuffer(buffer);
         const d = contiguousData(part); // a fresh array of this rank's run
         if (f.grad === null) f.grad = d;
         else for (let i = 0; i < d.length; i++) f.grad[i] = f.grad[i]! + d[i]!;
@@ -321,9 +375,18 @@ export class Zero3 {
    */
   beginStep(): void {
     if (this.whole) {
+      // From the units' own storage to the pool slots (values come back with each gather).
       this.whole = false;
-      for (const u of this.units) this.free(u);
+      this.makeSlots();
+      for (const u of this.allUnits()) {
+        this.free(u);
+        place(u, view(u.dtype, u.slot!.buffer, u.size));
+        u.inSlot = true;
+        u.version = 0;
+        detach(u);
+      }
     }
+    for (const u of this.allUnits()) u.touched = false;
     this.stepping = true;
     this.order = [];
     this.fwdCursor = 0;
@@ -337,9 +400,14 @@ export class Zero3 {
    */
   materialize(): void {
     if (this.whole) return;
-    for (const u of this.allUnits()) this.startGather(u); // all in flight at once, then waited
-    for (const u of this.allUnits()) this.gather(u);
+    for (const u of this.allUnits()) this.free(u);
     this.whole = true;
+    for (const u of this.allUnits()) {
+      place(u, newFloatArray(u.dtype, u.size)); // storage of its own while the model is whole
+      u.inSlot = false;
+      this.startGather(u); // all in flight at once, then waited
+    }
+    for (const u of this.allUnits()) this.gather(u);
   }
 
   /**
@@ -360,9 +428,7 @@ export class Zero3 {
   }
 
   // The Trainer optimizer's hyper-parameters (lr from its schedule, weight decay, ...) into the inner one's groups.
-  private syncHyper(): void {
-    this.optimizer.paramGroups.forEach(({ params: _p, ...hyper }, i) => { Object.assign(this.inner.paramGroups[i]!, hyper); });
-  }
+  private syncHyper(): void { copyHyperParameters(this.optimizer, this.inner); }
 
   // ids: each flat parameter's index in the full optimizer's numbering (groups in order).
   private numberParams(): void {
@@ -381,12 +447,20 @@ export class Zero3 {
     for (const h of this.handles.splice(0)) h.remove();
     for (const u of this.allUnits()) {
       for (const p of u.params) { const w = p as unknown as Writable; w.data = w.data.slice(); }
-      (u.buffer as Resizable).resize(0);
+      u.slot = null;
     }
+    this.slots = null;
+    this.gradPool = [];
   }
 
-  /** Bytes this rank holds between steps (shards, shard gradients, inner optimizer state) and the gathered peak. @example z.memory() */
-  memory(): { parameterBytes: number; gradientBytes: number; optimizerStateBytes: number; peakGatheredBytes: number } {
+  /**
+   * Bytes this rank holds between steps (shards, shard gradients, inner optimizer state, gathered
+   * units: none during a step's gaps), the gathered peak, and the buffers kept for reuse, not counted
+   * in the others: the pool slots (allocated at the first step; as large as the gathered peak when
+   * the units run in order) and the kept flat-gradient buffers.
+   * @example z.memory()
+   */
+  memory(): { parameterBytes: number; gradientBytes: number; optimizerStateBytes: number; peakGatheredBytes: number; gatheredBytes: number; poolBytes: number; gradientPoolBytes: number } {
     let parameterBytes = 0;
     let gradientBytes = 0;
     for (const f of this.flats) {
@@ -396,19 +470,73 @@ export class Zero3 {
     for (const u of this.allUnits()) if (u.gathered) parameterBytes += u.size * bytesOf(u.dtype);
     let optimizerStateBytes = 0;
     for (const s of this.inner.state.values()) for (const v of Object.values(s)) if (v instanceof Tensor) optimizerStateBytes += v.size * bytesOf(v.dtype as FloatDType);
-    return { parameterBytes, gradientBytes, optimizerStateBytes, peakGatheredBytes: this.peakGatheredBytes };
+    let poolBytes = 0;
+    for (const s of this.slots ?? []) poolBytes += s.buffer.byteLength;
+    let gradientPoolBytes = 0;
+    for (const b of this.gradPool) gradientPoolBytes += b.byteLength;
+    return { parameterBytes, gradientBytes, optimizerStateBytes, peakGatheredBytes: this.peakGatheredBytes, gatheredBytes: this.gatheredBytes, poolBytes, gradientPoolBytes };
+  }
+
+  // The slots: the units in their order alternate between two (a unit and the next one never share
+  // one), each as large as its largest unit; the root unit has its own.
+  private makeSlots(): void {
+    if (this.slots !== null) return;
+    const caps = [0, 0];
+    this.units.forEach((u, i) => { caps[i % 2] = Math.max(caps[i % 2]!, u.size * bytesOf(u.dtype)); });
+    const pair: Slot[] = caps.map((c) => ({ buffer: new ArrayBuffer(c), owner: null }));
+    this.slots = caps[1]! > 0 ? pair : pair.slice(0, 1);
+    this.units.forEach((u, i) => { u.slot = pair[i % 2]!; });
+    if (this.root) { this.root.slot = { buffer: new ArrayBuffer(this.root.size * bytesOf(this.root.dtype)), owner: null }; this.slots.push(this.root.slot); }
+  }
+
+  // Takes u's slot for a gather. Its holder, if any, is freed when it is only a prefetch not yet
+  // waited for; otherwise u moves to a slot of its own when the tape cannot hold views of its
+  // current one yet (its first gather in this step), and else (a prefetch) nothing is started.
+  private claim(u: Unit3, prefetch: boolean): boolean {
+    const s = u.slot!;
+    const o = s.owner;
+    if (o !== null && o !== u) {
+      if (o.pending !== null) this.free(o);
+      else if (!u.touched) {
+        u.slot = { buffer: new ArrayBuffer(u.size * bytesOf(u.dtype)), owner: null };
+        this.slots!.push(u.slot);
+        place(u, view(u.dtype, u.slot.buffer, u.size));
+      } else if (prefetch) return false;
+      else throw new Error(`${OP}: ${u.name} must be gathered again for its backward, but its buffer slot is still held by ${o.name}; run the units' forwards in the order of zero3Units (or pass { units } in the order they run) so that a unit and the next one never share a slot`);
+    }
+    u.slot!.owner = u;
+    this.params0(u).version = u.version; // the unit's own storage version, not the slot's last user's
+    u.touched = true;
+    return true;
+  }
+
+  // A buffer of at least `bytes` bytes for a flat gradient (the smallest free one that fits, or new).
+  private takeGradBuffer(bytes: number): ArrayBuffer {
+    let best = -1;
+    this.gradPool.forEach((b, i) => { if (b.byteLength >= bytes && (best < 0 || b.byteLength < this.gradPool[best]!.byteLength)) best = i; });
+    return best < 0 ? new ArrayBuffer(bytes) : this.gradPool.splice(best, 1)[0]!;
+  }
+
+  private giveGradBuffer(b: ArrayBuffer): void {
+    if (this.slots === null) return; // finished
+    this.gradPool.push(b);
+    this.gradPool.sort((x, y) => y.byteLength - x.byteLength);
+    this.gradPool.length = Math.min(this.gradPool.length, 2);
   }
 
   private gatherRoot(): void { if (this.root) this.gather(this.root); }
 
-  // Starts gathering u (a no-op when it is gathered or on its way): the buffer comes back, this
+  // Starts gathering u (a no-op when it is gathered or on its way): u takes its slot (see claim), this
   // rank's shard of each flat vector goes to its run, and one in-place all-gather per flat vector
   // (N runs of `shard` elements: half the bytes of the all-reduce of a zero-padded buffer) is queued
   // on the communication thread. gather() waits for them.
-  private startGather(u: Unit3): void {
+  private startGather(u: Unit3, prefetch = false): void {
     if (u.gathered) return;
+    if (u.inSlot) {
+      if (!this.claim(u, prefetch)) return;
+      attach(u);
+    }
     const bytes = u.size * bytesOf(u.dtype);
-    (u.buffer as Resizable).resize(bytes);
     const rank = this.group.rank;
     const n = this.group.worldSize;
     u.pending = u.flats.map((f) => {
@@ -437,8 +565,12 @@ export class Zero3 {
 
   private free(u: Unit3): void {
     if (!u.gathered) return;
-    if (u.pending !== null) this.gather(u); // never resize a buffer the communication thread writes
-    (u.buffer as Resizable).resize(0);
+    if (u.pending !== null) this.gather(u); // never hand over a slot the communication thread writes
+    if (u.inSlot) {
+      u.version = this.params0(u).version;
+      if (u.slot!.owner === u) u.slot!.owner = null;
+      detach(u);
+    }
     u.gathered = false;
     this.gatheredBytes -= u.size * bytesOf(u.dtype);
   }
@@ -468,7 +600,7 @@ export class Zero3 {
 
   private prefetchUnit(current: Unit3, next: Unit3 | undefined): void {
     for (const o of this.units) if (o !== current && o !== next && o.pending !== null) this.free(o); // a wrong guess
-    if (next !== undefined && next !== current) this.startGather(next);
+    if (next !== undefined && next !== current) this.startGather(next, true);
   }
 
   // This rank's run of f's flat vector, read from the (whole) model.

@@ -14,7 +14,7 @@ import { BATCH, STEPS, buildModel, data, loss, params } from './workers/ddp_comm
 import { CLIP_NORM, ZERO_OPTS } from './workers/zero_common.js';
 
 type Which = keyof typeof ZERO_OPTS;
-interface Out { rank: number; early: number[]; buckets: number[]; second: string; norms: number[]; gradsKept: boolean[]; stateBytes: number; layout: { elements: number; shard: number }[]; params: number[][]; reloaded: number[][]; state: Record<string, Record<string, number[] | number>> | null; paramGroups: { params: number[] }[] }
+interface Out { rank: number; bufferBytes: number[]; early: number[]; buckets: number[]; second: string; norms: number[]; gradsKept: boolean[]; stateBytes: number; layout: { elements: number; shard: number }[]; params: number[][]; reloaded: number[][]; state: Record<string, Record<string, number[] | number>> | null; paramGroups: { params: number[] }[] }
 
 function reference(which: Which, clip: boolean): { before: Record<string, Record<string, number[] | number>>; after: number[][]; stateBytes: number; norms: number[] } {
   const model = buildModel(1000); // rank 0's seed: broadcastParameters gives every rank rank 0's parameters
@@ -55,11 +55,13 @@ for (const [n, stage, which, clip, overlap] of cases) {
       o.norms.forEach((v, i) => close(v, want.norms[i]!, `rank ${o.rank} gradient norm before clipping, step ${i}`));
       if (clip) assert.ok(want.norms.every((v) => v > CLIP_NORM), 'the threshold clips every step');
       o.params.forEach((p, i) => p.forEach((v, j) => close(v, want.after[i]![j]!, `rank ${o.rank} parameter ${i}[${j}]`)));
-      assert.deepEqual(o.reloaded, o.params, 'a loaded consolidated state continues exactly like the original');
+      assert.deepEqual(o.reloaded, o.params, 'a loaded consolidated state continues exactly like the original (without kept buffers)');
       assert.deepEqual(o.gradsKept, Array(STEPS).fill(stage === 1), stage === 1 ? 'stage 1 keeps the averaged gradients' : 'stage 2 drops the full gradients');
       // 83 elements in one flat vector: shard ceil(83 / n); state = copies x shard floats.
       assert.deepEqual(o.layout.map((l) => [l.elements, l.shard]), [[83, Math.ceil(83 / n)]]);
       assert.equal(o.stateBytes, copies * 4 * Math.ceil(83 / n));
+      // Communication buffers kept across steps: N * shard floats (stage 1 a second for the all-gather); none with keepBuffers false.
+      assert.deepEqual(o.bufferBytes, [(stage === 1 ? 2 : 1) * 4 * n * Math.ceil(83 / n), 0]);
       assert.equal(want.stateBytes, copies * 4 * 83);
       assert.ok(Math.abs(o.stateBytes - est.optimizerState) <= copies * 4 * (n - 1), `state bytes ${o.stateBytes} vs estimate ${est.optimizerState}`);
       assert.deepEqual(o.paramGroups.map((g) => g.params), [[0, 1, 2, 3]]);

@@ -128,7 +128,7 @@ try {
     l.backward();
     await z3.finishBackward();
     await z3.step(0.5);
-    z3Empty &&= zModel.parameters().every((p) => p.data.length === 0);
+    z3Empty &&= z3.memory().gatheredBytes === 0 && zModel.parameters().every((p) => p.data.length === 0);
   }
   const z3Mem = z3.memory();
   z3.materialize();

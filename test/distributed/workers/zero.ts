@@ -3,7 +3,7 @@
 // Each rank builds its model from a different seed (broadcastParameters makes them rank 0's), trains
 // STEPS steps on its contiguous share of the batch, consolidates the optimizer state onto every rank,
 // loads it into a fresh ZeroRedundancyOptimizer over a copy of the model, and takes one more step with
-// both (they must agree exactly). Prints parameters, state bytes and (rank 0) the consolidated state.
+// both (they must agree exactly; the copy with keepBuffers false). Prints parameters, state bytes and (rank 0) the consolidated state.
 import { Adam, AdamW, SGD, Tensor } from '../../../src/index.js';
 import { ZeroRedundancyOptimizer, destroyProcessGroup, getRank, getWorldSize, initProcessGroup } from '../../../src/distributed/index.js';
 import type { OptimizerStateDict } from '../../../src/optim/optimizer.js';
@@ -14,9 +14,9 @@ const stage = Number(process.argv[2] ?? '1') as 1 | 2;
 const which = (process.argv[3] ?? 'adam') as keyof typeof ZERO_OPTS;
 const clip = process.argv[4] === 'clip';
 const overlap = process.argv[5] === 'overlap';
-const make = (ps: Tensor[]): ZeroRedundancyOptimizer<never> => {
+const make = (ps: Tensor[], keepBuffers = true): ZeroRedundancyOptimizer<never> => {
   const o = ZERO_OPTS[which];
-  const zo = { stage, overlap, bucketCapMB: 1e-5 }; // about 10 bytes: every parameter its own bucket
+  const zo = { stage, overlap, bucketCapMB: 1e-5, keepBuffers }; // about 10 bytes: every parameter its own bucket
   const z = which === 'sgd' ? new ZeroRedundancyOptimizer(ps, SGD, o, zo) : new ZeroRedundancyOptimizer(ps, which === 'adam' ? Adam : AdamW, o, zo);
   return z as unknown as ZeroRedundancyOptimizer<never>;
 };
@@ -53,7 +53,7 @@ try {
   for (let r = 0; r < getWorldSize(); r++) full = (await zero.consolidateStateDict(r)) ?? full;
   const copy = buildModel(1000);
   copy.parameters().forEach((p, i) => (p.data as Float32Array).set(model.parameters()[i]!.data as Float32Array));
-  const zero2 = make(copy.parameters());
+  const zero2 = make(copy.parameters(), false); // its buffers made per step: the same results
   zero2.loadStateDict(full!);
   for (const [m, z] of [[model, zero], [copy, zero2]] as const) {
     z.zeroGrad();
@@ -61,7 +61,7 @@ try {
     await z.step();
   }
   const state = rank === 0 ? Object.fromEntries(Object.entries(full!.state).map(([k, s]) => [k, Object.fromEntries(Object.entries(s).map(([n, v]) => [n, v instanceof Tensor ? Array.from(v.data) : v]))])) : null;
-  console.log(JSON.stringify({ rank, stage, early, buckets: zero.bucketSizes, second, norms, gradsKept, stateBytes: zero.stateBytes(), layout: zero.layout, params: params(model), reloaded: params(copy), state, paramGroups: full!.paramGroups }));
+  console.log(JSON.stringify({ rank, stage, early, buckets: zero.bucketSizes, second, norms, gradsKept, stateBytes: zero.stateBytes(), bufferBytes: [zero.bufferBytes(), zero2.bufferBytes()], layout: zero.layout, params: params(model), reloaded: params(copy), state, paramGroups: full!.paramGroups }));
   await destroyProcessGroup();
 } catch (e) {
   console.error(`ERROR: ${(e as Error).stack}`);
