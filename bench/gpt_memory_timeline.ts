@@ -1,7 +1,7 @@
 // Where a GPT training step's memory goes: resident set size, V8's external (ArrayBuffer) bytes and
 // the storage pool's free bytes after model setup, after each forward (loss), backward and
 // optimizer step, for a few steps, and the process CPU time per step after the first. One process,
-// ours only; prints one JSON line.
+// ours only; prints one JSON line (with `knobs`, the TENSORSLIM_* variables it ran with).
 //   usage: npx tsx bench/gpt_memory_timeline.ts [preset=gpt2] [steps=2] [--unfused-loss] [--checkpointing] [--fine] [--gc]
 // --fine also samples after each block's forward and each parameter's gradient (backward), and
 // reports the sample where the peak RSS was reached with its breakdown (tensor storage, V8 heap,
@@ -18,6 +18,7 @@ import { gptBenchPreset, type GptBenchPreset } from '../src/bench/gpt.js';
 import { poolStats } from '../src/backend/pool.js';
 import { registerPostAccumulateGradHook } from '../src/autograd/index.js';
 import { getBackend } from '../src/backend/registry.js';
+import { tensorslimKnobs } from './common.js';
 
 const args = process.argv.slice(2);
 const preset = (args.find((a) => !a.startsWith('--') && Number.isNaN(Number(a))) ?? 'gpt2') as GptBenchPreset;
@@ -112,5 +113,5 @@ const cpuMsPerStep = steps > 1 ? (cpu.user + cpu.system) / 1000 / (steps - 1) : 
 const paramMiB = mb(model.parameters().reduce((a, t) => a + t.size * 4, 0));
 process.stdout.write(`${JSON.stringify({
   preset, fused, checkpointing: config.checkpointing, gcEachSample: gcEach, cpuMsPerStep, peakRssBytes: process.resourceUsage().maxRSS * 1024,
-  startRssMiB: baseline.rssMiB, paramMiB, trimAt: [...trimAt], trimMB, trimStats, marks, ...(fine ? { peakSample: peak, fine: fineMarks } : {}),
+  startRssMiB: baseline.rssMiB, paramMiB, trimAt: [...trimAt], trimMB, trimStats, knobs: tensorslimKnobs(), marks, ...(fine ? { peakSample: peak, fine: fineMarks } : {}),
 })}\n`);

@@ -8,16 +8,7 @@
 // the GPT-2-sized comparison of issue 17 (runGpt2 below) and records benchmark 'gpt2'.
 import os from 'node:os';
 import { relative } from 'node:path';
-import { historyFile, machineInfo, median, peerEnv, runJson, runOursNative, writeJsonAtomic, writeResult, type Json } from './common.js';
-
-/**
- * The TENSORSLIM_* variables this run's processes inherit (our side runs with them; the runner
- * sets TENSORSLIM_CPU per path on top), recorded in every record as `knobs`.
- * @example tensorslimKnobs() // { TENSORSLIM_GEMM_SCRATCH_MB: '100000' }
- */
-function tensorslimKnobs(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
-  return Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[0].startsWith('TENSORSLIM_') && e[1] !== undefined).sort(([a], [b]) => a.localeCompare(b)));
-}
+import { historyFile, machineInfo, median, peerEnv, runJson, runOursNative, tensorslimKnobs, writeJsonAtomic, writeResult, type Json } from './common.js';
 
 /**
  * Records `result` with the run's knobs: a run with any TENSORSLIM_* variable set (a non-default
