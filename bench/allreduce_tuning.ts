@@ -1,6 +1,7 @@
 // All-reduce bandwidth against raw loopback TCP (issue #13: bus bandwidth >= 0.8 of TCP), and what
 // moves it: Gloo's ring segment size (`AllreduceOptions::setMaxSegmentSize`, our `allReduceTuning`),
-// the algorithm (ring, bcube), and the same bytes moved by Gloo's all-gather alone (no reduction).
+// the algorithm (Gloo's ring and bcube; our pipelined ring on Gloo's transport, its segment size and
+// depth), and the same bytes moved by Gloo's all-gather alone (no reduction).
 // 2 ranks x 1 thread on loopback; per operation each rank's wall time and CPU time (process.cpuUsage:
 // all its threads, Gloo's included). The peer, in the same run and interleaved round by round:
 // bench/tcp_duplex.c (both processes send and receive 16 MiB at once per operation on one socket
@@ -10,7 +11,7 @@
 // per second, the duplex peer's measure. Three views: the median operation (wall; what load distorts
 // most), the fastest operation of the run (the nearest to a quiet machine), and bytes per CPU second
 // of a rank (what bounds it when both cores are busy).
-//   npx tsx bench/allreduce_tuning.ts            # 8 rounds, about 1 minute; writes bench/results/allreduce-tuning.json
+//   npx tsx bench/allreduce_tuning.ts            # 8 rounds, about 2 minutes quiet (8 at load 20); writes bench/results/allreduce-tuning.json
 //   BENCH_ROUNDS=3 npx tsx bench/allreduce_tuning.ts
 // Run as a rank (RANK set by the launcher) it measures every configuration once and prints one JSON line.
 import { spawn, spawnSync } from 'node:child_process';
@@ -26,13 +27,14 @@ const OPS = 8;
 
 interface Config { name: string; kind: 'allreduce' | 'allgather'; mib: number; tuning?: AllReduceTuning }
 const CONFIGS: Config[] = [
-  { name: 'ring, 1 MiB segments (Gloo default)', kind: 'allreduce', mib: MIB, tuning: { segmentBytes: 0 } },
-  { name: 'ring, 256 KiB segments', kind: 'allreduce', mib: MIB, tuning: { segmentBytes: 256 << 10 } },
-  { name: 'ring, 2 MiB segments', kind: 'allreduce', mib: MIB, tuning: { segmentBytes: 2 << 20 } },
+  { name: 'ring, 1 MiB segments (Gloo default)', kind: 'allreduce', mib: MIB, tuning: { segmentBytes: 0, algorithm: 'ring' } },
   // Gloo's ring cuts a buffer into at least 2N segments, so on 2 ranks 4 MiB is the largest that
   // changes anything for 16 MiB (8 MiB or more also gives 4 segments of 4 MiB).
-  { name: 'ring, 4 MiB segments (the most for 16 MiB on 2 ranks)', kind: 'allreduce', mib: MIB, tuning: { segmentBytes: 4 << 20 } },
+  { name: 'ring, 4 MiB segments (the most for 16 MiB on 2 ranks)', kind: 'allreduce', mib: MIB, tuning: { segmentBytes: 4 << 20, algorithm: 'ring' } },
   { name: 'bcube', kind: 'allreduce', mib: MIB, tuning: { segmentBytes: 0, algorithm: 'bcube' } },
+  // Our pipelined ring on Gloo's transport (native/src/distributed/ring_allreduce.cc): segment size
+  // and the temp segments received ahead (depth).
+  ...([[128, 4], [256, 4], [512, 2], [512, 4], [1024, 2], [1024, 4]] as const).map(([kib, depth]): Config => ({ name: `pipelined, ${kib} KiB segments, depth ${depth}`, kind: 'allreduce', mib: MIB, tuning: { segmentBytes: kib << 10, algorithm: 'pipelined', depth } })),
   { name: 'all-gather of 32 MiB (16 MiB each way: the peer\'s transfer on Gloo)', kind: 'allgather', mib: 2 * MIB },
   { name: 'all-gather of 16 MiB (an all-reduce\'s second half)', kind: 'allgather', mib: MIB },
 ];

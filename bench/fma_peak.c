@@ -2,7 +2,20 @@
 // the FMA latency), timed in 100 chunks of 2M iterations; prints the best chunk's GFLOP/s (the
 // rate while the OS lets the thread run: on a shared machine the mean measures the load).
 //   cc -O2 -mavx512f -mfma bench/fma_peak.c -o /tmp/fma_peak && /tmp/fma_peak
+// The AVX2 path's peak (256-bit FMAs, the instructions its 6 x 16 GEMM kernel issues):
+//   cc -O2 -mavx2 -mfma -DFMA_YMM bench/fma_peak.c -o /tmp/fma_peak_ymm && /tmp/fma_peak_ymm
 #include <immintrin.h>
+#ifdef FMA_YMM  // the same loop on 256-bit vectors: 8 lanes per FMA
+#define __m512 __m256
+#define _mm512_set1_ps _mm256_set1_ps
+#define _mm512_fmadd_ps _mm256_fmadd_ps
+#define _mm512_add_ps _mm256_add_ps
+#define LANES 8
+static float reduce_add(__m256 v) { float t[8]; _mm256_storeu_ps(t, v); return t[0] + t[1] + t[2] + t[3] + t[4] + t[5] + t[6] + t[7]; }
+#else
+#define LANES 16
+static float reduce_add(__m512 v) { return _mm512_reduce_add_ps(v); }
+#endif
 #include <stdio.h>
 #include <time.h>
 
@@ -28,7 +41,7 @@ int main(void) {
   }
   __m512 s = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)), _mm512_add_ps(_mm512_add_ps(a4, a5), _mm512_add_ps(a6, a7)));
   s = _mm512_add_ps(s, _mm512_add_ps(_mm512_add_ps(a8, a9), _mm512_add_ps(a10, a11)));
-  const double flops = iters * 12.0 * 32.0;  // 12 FMAs x 16 lanes x 2 flops
-  printf("best chunk: %.1f GFLOP/s per core (float32 FMA; checksum %g)\n", flops / best / 1e9, (double)_mm512_reduce_add_ps(s));
+  const double flops = iters * 12.0 * 2.0 * LANES;  // 12 FMAs x LANES lanes x 2 flops
+  printf("best chunk: %.1f GFLOP/s per core (float32 %d-bit FMA; checksum %g)\n", flops / best / 1e9, LANES * 32, (double)reduce_add(s));
   return 0;
 }

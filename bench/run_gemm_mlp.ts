@@ -59,6 +59,11 @@ for (let i = 0; i < rounds; i++) {
 }
 const med = Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, median(v)]));
 const m = (k: string): number => med[k]!;
+// The median of the per-round ratios (ours over the peer, the two run back to back in each round):
+// at this load a side's rounds differ by up to 1.5x, and the ratio of the two medians can pair a slow
+// round of one side with a fast round of the other (the quiet AVX2 1024 record of session 6: per-round
+// ratios 1.00, 0.67, 1.10, ratio of medians 0.77x).
+const paired = (ours: string, peer: string): number => median(raw[ours]!.map((v, i) => v / raw[peer]![i]!));
 const result = {
   date: new Date().toISOString(),
   machine: machineInfo(machine),
@@ -69,6 +74,10 @@ const result = {
     gemm2048VsOpenblas: m('gemm2048') / m('peerGemm2048'),
     gemmCpu1024VsOpenblas: m('gemmCpu1024') / m('peerGemmCpu1024'),
     gemmCpu2048VsOpenblas: m('gemmCpu2048') / m('peerGemmCpu2048'),
+    gemm1024PairedVsOpenblas: paired('gemm1024', 'peerGemm1024'),
+    gemm2048PairedVsOpenblas: paired('gemm2048', 'peerGemm2048'),
+    gemmCpu1024PairedVsOpenblas: paired('gemmCpu1024', 'peerGemmCpu1024'),
+    gemmCpu2048PairedVsOpenblas: paired('gemmCpu2048', 'peerGemmCpu2048'),
     ...(gemmOnly ? {} : { mlpModulesVsTorch: m('mlpModules') / m('peerMlp'), mlpFusedVsTorch: m('mlpFused') / m('peerMlp') }),
   },
   units: {

@@ -125,7 +125,7 @@
           # Distributed training (src/distributed): Gloo process groups, its own addon so the main
           # one never depends on Gloo.
           "target_name": "tensorslim_dist",
-          "sources": ["src/distributed/dist_addon.cc", "src/distributed/store_client.cc"],
+          "sources": ["src/distributed/dist_addon.cc", "src/distributed/store_client.cc", "src/distributed/ring_allreduce.cc"],
           "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
           "defines": ["NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
           "libraries": ["-lgloo", "-pthread"],

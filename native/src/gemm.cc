@@ -229,7 +229,11 @@ void pack_panels(const GemmIsa* gi, const T* s, long sl, long sp, long lines, lo
 // that allocates the page (and rules out a transparent huge page there). A 4 MiB output then cost
 // ~10% of a single-threaded 1024^3 product in page faults. The write here is an atomic OR with 0
 // (value unchanged, and harmless even if another thread wrote the word meanwhile); resident pages
-// (found with mincore, one call per 2 MiB) are not touched at all. Linux only; elsewhere a no-op.
+// (found with mincore, one call per 2 MiB) are not touched at all. Outputs that are written before
+// they are read (C = A B, or a bias) are prefaulted the same way: a never-touched 2 MiB-aligned
+// chunk then comes in as one huge page instead of 512 page faults taken by the tile tasks (a fresh
+// 4 MiB `matmul` output outside a pool scope: ~1 ms of a 10 ms product on two threads). Linux
+// only; elsewhere a no-op.
 constexpr uintptr_t kPrefaultChunk = uintptr_t(2) << 20;  // a transparent huge page
 void prefault_output(void* p, size_t bytes) {
 #if defined(__linux__)
@@ -296,16 +300,26 @@ inline void prefetch_part(const void* p, long bytes, long part, long parts) {
 
 // One MR x NR tile of C (mr <= MR rows, nr <= NR columns of it inside C): the micro-kernel straight
 // into C when the tile is whole; an edge tile goes through the ISA's edge kernel (float32, full
-// width: straight into C, computing only the rows it needs) or a zeroed scratch tile.
+// width: straight into C, computing only the rows it needs) or a zeroed scratch tile. With `set`
+// (the first K block of C = A B) C is written, not accumulated: a whole tile through the ISA's
+// store-only kernel where it has one, otherwise the tile's part of C is zeroed first (in L1, right
+// before the kernel reads it).
 template <class T>
 inline void edge_kernel(const GemmIsa*, long, long, const T*, const T*, T*, long) {}
 inline bool has_edge(const GemmIsa* gi, const float*) { return gi->sgemm_edge != nullptr; }
 inline bool has_edge(const GemmIsa*, const double*) { return false; }
 inline void edge_kernel(const GemmIsa* gi, long kc, long mr, const float* ap, const float* bp, float* c, long ldc) { gi->sgemm_edge(kc, mr, ap, bp, c, ldc); }
+inline void (*set_kernel(const GemmIsa* gi, const float*))(long, const float*, const float*, float*, long) { return gi->sgemm_set; }
+inline void (*set_kernel(const GemmIsa*, const double*))(long, const double*, const double*, double*, long) { return nullptr; }
 
 template <class T>
 inline void micro_tile(const GemmIsa* gi, void (*ukr)(long, const T*, const T*, T*, long), int MR, int NR, long kc,
-                       long mr, long nr, const T* ap, const T* bp, T* cp, long ldc) {
+                       long mr, long nr, const T* ap, const T* bp, T* cp, long ldc, bool set) {
+  if (mr == MR && nr == NR) {
+    void (*ukrSet)(long, const T*, const T*, T*, long) = set ? set_kernel(gi, ap) : nullptr;
+    if (ukrSet != nullptr) { ukrSet(kc, ap, bp, cp, ldc); return; }
+  }
+  if (set) for (long i = 0; i < mr; i++) std::memset(cp + i * ldc, 0, sizeof(T) * nr);
   if (mr == MR && nr == NR) { ukr(kc, ap, bp, cp, ldc); return; }
   const bool edge = mr < MR && has_edge(gi, ap);
   if (edge && nr == NR) { edge_kernel(gi, kc, mr, ap, bp, cp, ldc); return; }
@@ -316,10 +330,11 @@ inline void micro_tile(const GemmIsa* gi, void (*ukr)(long, const T*, const T*, 
   for (long i = 0; i < mr; i++) for (long j = 0; j < nr; j++) cp[i * ldc + j] += tile[i * NR + j];
 }
 
-// One single-threaded GEMM on a block of C: rows [0, m), cols [0, n) of the given pointers.
+// One single-threaded GEMM on a block of C: rows [0, m), cols [0, n) of the given pointers;
+// C += A B, or C = A B with `set` (C is never read then; k must be > 0).
 template <class T>
 void gemm_block(const KernelTable* t, long m, long n, long k, const T* a, long sam, long sak,
-                const T* b, long sbk, long sbn, T* c, long ldc) {
+                const T* b, long sbk, long sbn, T* c, long ldc, bool set = false) {
   if (m <= 0 || n <= 0 || k <= 0) return;
   int MR, NR, KC, MC;
   void (*ukr)(long, const T*, const T*, T*, long);
@@ -357,7 +372,7 @@ void gemm_block(const KernelTable* t, long m, long n, long k, const T* a, long s
           for (long jr = 0; jr < nc; jr += NR) {
             const long nr = nc - jr < NR ? nc - jr : NR;
             if (pfA) prefetch_part(ap + MR * kc, long(sizeof(T)) * MR * kc, jr / NR, njr);
-            micro_tile(gi, ukr, MR, NR, kc, mr, nr, ap, pb + jr * kc, c + (ic + ir) * ldc + jc + jr, ldc);
+            micro_tile(gi, ukr, MR, NR, kc, mr, nr, ap, pb + jr * kc, c + (ic + ir) * ldc + jc + jr, ldc, set && pc == 0);
           }
         }
       }
@@ -391,9 +406,9 @@ inline void relu_block(T* c, long ldc, long rows, long cols) {
 // round trips, and the tasks of one product fill the other's tail.
 //   packed A: for the K block starting at p0 (size kc): mp * p0 + (row panel i0) * kc, MR per p;
 //   packed B: np * p0 + (col panel j0) * kc, NR per p  (mp, np: m and n rounded up to MR, NR).
-// Epilogue (in the tile tasks, on rows still in L1): with a bias (or overwrite), the first K block
-// starts from the bias row (or zeros) instead of C's contents; with relu, the last K block clamps its
-// rows at 0.
+// Epilogue (in the tile tasks, on rows still in L1): with a bias, the first K block starts from the
+// bias row instead of C's contents; with overwrite, the first K block writes C (micro_tile's `set`);
+// with relu, the last K block clamps its rows at 0.
 template <class T>
 struct Plan : GemmOp {  // the product (GemmOp's untyped pointers, typed below), then its blocking
   const T* A() const { return static_cast<const T*>(a); }
@@ -500,12 +515,13 @@ void Plan<T>::tile(long task) const {
       const T* ap;
       if (aLate) { pack_panels(gi, A() + i0 * sam + p0 * sak, sam, sak, mr, kc, MR, panel); ap = panel; }
       else ap = pak + i0 * kc;
-      if (first && (bias != nullptr || overwrite)) fill_bias(C() + i0 * ldc + jb, ldc, mr, je - jb, bias ? Bias() + jb * sbias : Bias(), sbias);
+      if (first && bias != nullptr) fill_bias(C() + i0 * ldc + jb, ldc, mr, je - jb, Bias() + jb * sbias, sbias);
+      const bool set = first && overwrite && bias == nullptr;  // C = A B: the first K block writes C
       const bool pfA = !aLate && ip + 1 < ip1;  // the next A~ micro-panel into L2, over this row's kernel calls
       for (long jp = jp0; jp < jp1; jp++) {
         const long j0 = jp * NR, nr = n - j0 < NR ? n - j0 : NR;
         if (pfA) prefetch_part(ap + MR * kc, long(sizeof(T)) * MR * kc, jp - jp0, jp1 - jp0);
-        micro_tile(gi, ukr, MR, NR, kc, mr, nr, ap, pbk + j0 * kc, C() + i0 * ldc + j0, ldc);
+        micro_tile(gi, ukr, MR, NR, kc, mr, nr, ap, pbk + j0 * kc, C() + i0 * ldc + j0, ldc, set);
       }
       if (last && relu) relu_block(C() + i0 * ldc + jb, ldc, mr, je - jb);
     }
@@ -614,8 +630,9 @@ void gemm_serial(const KernelTable* t, const GemmOp& o) {
   const T* a = static_cast<const T*>(o.a);
   const T* b = static_cast<const T*>(o.b);
   T* c = static_cast<T*>(o.c);
-  if (o.bias != nullptr || o.overwrite) fill_bias(c, o.ldc, o.m, o.n, static_cast<const T*>(o.bias), o.sbias);
-  gemm_block(t, o.m, o.n, o.k, a, o.sam, o.sak, b, o.sbk, o.sbn, c, o.ldc);
+  const bool set = o.overwrite && o.bias == nullptr && o.k > 0;  // C = A B: the first K block writes C
+  if (o.bias != nullptr || (o.overwrite && !set)) fill_bias(c, o.ldc, o.m, o.n, static_cast<const T*>(o.bias), o.sbias);
+  gemm_block(t, o.m, o.n, o.k, a, o.sam, o.sak, b, o.sbk, o.sbn, c, o.ldc, set);
   if (o.relu) relu_block(c, o.ldc, o.m, o.n);
 }
 
@@ -629,8 +646,8 @@ void gemm_multi_t(const GemmOp* ops, int nops, long nside, const std::function<v
     for (int i = 0; i < nops; i += kMaxPlans) gemm_multi_t<T>(ops + i, nops - i < kMaxPlans ? nops - i : kMaxPlans, i == 0 ? nside : 0, side);
     return;
   }
-  // C += A B reads C first: its never-touched pages are faulted in with a write (prefault_output)
-  auto cBytes = [&](const GemmOp& o) { return o.bias == nullptr && !o.overwrite && o.m > 0 && o.n > 0 && o.k > 0 ? sizeof(T) * size_t((o.m - 1) * o.ldc + o.n) : size_t(0); };
+  // C's never-touched pages are faulted in with a write, whole 2 MiB chunks as huge pages (prefault_output)
+  auto cBytes = [&](const GemmOp& o) { return o.m > 0 && o.n > 0 && o.k > 0 ? sizeof(T) * size_t((o.m - 1) * o.ldc + o.n) : size_t(0); };
   if (nt == 1 || flops < kParallelFlops) {
     for (int i = 0; i < nops; i++) if (cBytes(ops[i]) >= kPrefaultMin) prefault_output(ops[i].c, cBytes(ops[i]));
     for (long s = 0; s < nside; s++) (*side)(s);
@@ -696,13 +713,12 @@ void gemm(const GemmArgs& g, const T* a, const T* b, T* c) {
   const double flops = 2.0 * double(g.m) * double(g.n) * double(g.k);
   const int nt = in_parallel_job() ? 1 : num_threads();
   const long mn = g.m * g.n;
-  // One batch's product on the calling thread: C = A B zero-fills its tile rows first (in cache,
-  // no page is read before it is written); C += A B faults never-touched pages in with a write.
+  // One batch's product on the calling thread: C = A B writes each tile of C in its first K block
+  // (no page is read before it is written); never-touched pages of C are faulted in first.
   auto serial = [&](long bi) {
     T* cb = c + bi * mn;
-    if (g.overwrite) std::memset(cb, 0, sizeof(T) * size_t(mn));
-    else if (sizeof(T) * size_t(mn) >= kPrefaultMin) prefault_output(cb, sizeof(T) * size_t(mn));
-    gemm_block(t, g.m, g.n, g.k, a + bi * g.sab, g.sam, g.sak, b + bi * g.sbb, g.sbk, g.sbn, cb, g.n);
+    if (sizeof(T) * size_t(mn) >= kPrefaultMin) prefault_output(cb, sizeof(T) * size_t(mn));
+    gemm_block(t, g.m, g.n, g.k, a + bi * g.sab, g.sam, g.sak, b + bi * g.sbb, g.sbk, g.sbn, cb, g.n, g.overwrite);
   };
   // Several products, each too small to split well: one batch per task.
   if (g.batch > 1 && nt > 1 && (g.batch >= 4L * nt || flops < 4 * kParallelFlops)) {

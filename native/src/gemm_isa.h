@@ -19,6 +19,9 @@ struct GemmIsa {
   // C[i][j] += sum_p A(i, p) B(p, j), A(i, p) at a[i * sai + p * sap] with sap == 1 or sai == 1,
   // B(p, j) at b[p * ldb + j]. Reads exactly `rows` rows of A and writes `rows` rows of C.
   void (*sgemm_direct)(long k, long rows, const float* a, long sai, long sap, const float* b, long ldb, float* c, long ldc);
+  // Optional (nullptr: none): the float32 micro-kernel's store-only twin, C = A~ B~ on a whole
+  // smr x snr tile, C never read (the first K block of C = A B: no zero-fill of C, no load of it).
+  void (*sgemm_set)(long k, const float* a, const float* b, float* c, long ldc);
 };
 
 const GemmIsa* gemm_isa_generic();

@@ -8,7 +8,9 @@
 namespace ts {
 namespace avx512 { namespace {
 
-void sgemm_12x32(long k, const float* a, const float* b, float* c, long ldc) {
+// ACC: C += A~ B~ (the micro-kernel); else C = A~ B~ (sgemm_set: C is written, never read).
+template <bool ACC>
+void sgemm_12x32_t(long k, const float* a, const float* b, float* c, long ldc) {
   __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
   __m512 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
   __m512 c60 = c00, c61 = c00, c70 = c00, c71 = c00, c80 = c00, c81 = c00;
@@ -31,12 +33,15 @@ void sgemm_12x32(long k, const float* a, const float* b, float* c, long ldc) {
 #undef TS_ROW
     a += 12; b += 32;
   }
-#define TS_ST(i, r) { float* q = c + i * ldc; _mm512_storeu_ps(q, _mm512_add_ps(_mm512_loadu_ps(q), c##r##0)); \
-                      _mm512_storeu_ps(q + 16, _mm512_add_ps(_mm512_loadu_ps(q + 16), c##r##1)); }
+#define TS_ST(i, r) { float* q = c + i * ldc; \
+                      if (ACC) { c##r##0 = _mm512_add_ps(_mm512_loadu_ps(q), c##r##0); c##r##1 = _mm512_add_ps(_mm512_loadu_ps(q + 16), c##r##1); } \
+                      _mm512_storeu_ps(q, c##r##0); _mm512_storeu_ps(q + 16, c##r##1); }
   TS_ST(0, 0) TS_ST(1, 1) TS_ST(2, 2) TS_ST(3, 3) TS_ST(4, 4) TS_ST(5, 5)
   TS_ST(6, 6) TS_ST(7, 7) TS_ST(8, 8) TS_ST(9, 9) TS_ST(10, A) TS_ST(11, B)
 #undef TS_ST
 }
+void sgemm_12x32(long k, const float* a, const float* b, float* c, long ldc) { sgemm_12x32_t<true>(k, a, b, c, ldc); }
+void sgemm_12x32_set(long k, const float* a, const float* b, float* c, long ldc) { sgemm_12x32_t<false>(k, a, b, c, ldc); }
 
 // Edge panels: ROWS (4 or 8) rows of a 12-row packed A~ panel times a 32-column B~ panel; stores
 // the first `rows` rows. Fewer accumulators (8 or 16) still cover the FMA latency.
@@ -161,7 +166,7 @@ const KernelTable* table_avx512() {
   return &t;
 }
 const GemmIsa* gemm_isa_avx512() {
-  static const GemmIsa g{avx512::interleave_f32, avx512::interleave_f64, avx512::sgemm_edge_x32, avx512::sgemm_direct_x32};
+  static const GemmIsa g{avx512::interleave_f32, avx512::interleave_f64, avx512::sgemm_edge_x32, avx512::sgemm_direct_x32, avx512::sgemm_12x32_set};
   return &g;
 }
 }  // namespace ts

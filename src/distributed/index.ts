@@ -4,7 +4,7 @@
 export {
   ProcessGroup, initProcessGroup, destroyProcessGroup, getRank, getWorldSize, isInitialized, defaultGroup,
   allReduce, broadcast, allGather, reduceScatter, barrier, send, recv, glooUnavailableReason, newGroup,
-  DEFAULT_ALLREDUCE_SEGMENT_BYTES, type InitProcessGroupOptions, type ReduceOp, type AllReduceTuning,
+  DEFAULT_ALLREDUCE_SEGMENT_BYTES, DEFAULT_PIPELINED_SEGMENT_BYTES, DEFAULT_ALLREDUCE_ALGORITHM, type InitProcessGroupOptions, type ReduceOp, type AllReduceTuning, type AllReduceAlgorithm,
 } from './process_group.js';
 export { readLaunchEnv, detectSource, expandSlurmNodelist, DEFAULT_MASTER_PORT, DEFAULT_TIMEOUT_MS, type LaunchInfo, type LaunchSource, type Env } from './env.js';
 export { StoreServer, StoreClient, type StoreServerOptions, type StoreClientOptions } from './store.js';

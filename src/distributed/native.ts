@@ -14,16 +14,19 @@ export type CommArray = Float32Array | Float64Array | Int32Array;
 /** Reduction codes of native/src/distributed/dist_addon.cc. */
 export const REDUCE_CODES = { sum: 0, avg: 1, max: 2, min: 3 } as const;
 export type ReduceOp = keyof typeof REDUCE_CODES;
-/** Gloo all-reduce algorithm codes of the binding (0: Gloo's default, the ring). */
-export const ALGORITHM_CODES = { ring: 1, bcube: 2 } as const;
+/** All-reduce algorithm codes of the binding (0: Gloo's default, the ring; 3: ours, ring_allreduce.cc). */
+export const ALGORITHM_CODES = { ring: 1, bcube: 2, pipelined: 3 } as const;
 
 /** One Gloo context and its communication thread. Every method queues in issue order. */
 export interface NativeProcessGroup {
   connect(storeHost: string, storePort: number, token: string, prefix: string, deviceHost: string): Promise<void>;
-  /** segmentBytes > 0: the ring's largest segment (Gloo's default 1 MiB); algorithm: ALGORITHM_CODES. */
-  allReduce(buf: CommArray, op: number, timeoutMs?: number, segmentBytes?: number, algorithm?: number): Promise<void>;
+  /**
+   * segmentBytes > 0: the ring's largest segment (Gloo's default 1 MiB); algorithm: ALGORITHM_CODES;
+   * depth > 0: the pipelined ring's temp segments (default 4).
+   */
+  allReduce(buf: CommArray, op: number, timeoutMs?: number, segmentBytes?: number, algorithm?: number, depth?: number): Promise<void>;
   /** The same allreduce, queued in order, but blocking the JS thread until done (throws on failure). */
-  allReduceSync(buf: CommArray, op: number, timeoutMs?: number, segmentBytes?: number, algorithm?: number): void;
+  allReduceSync(buf: CommArray, op: number, timeoutMs?: number, segmentBytes?: number, algorithm?: number, depth?: number): void;
   /**
    * Queues an in-place all-gather (buf: worldSize equal chunks, chunk `rank` this rank's) and
    * returns its id for waitSync; buf must not be touched until waitSync(id) returns.
@@ -51,7 +54,7 @@ export interface DistAddon {
   readonly abiVersion: number;
 }
 
-const ABI_VERSION = 5;
+const ABI_VERSION = 6;
 /** What to run to get the Gloo addon. */
 export const GLOO_HINT = 'install Gloo with `apt-get install -y libgloo-dev` and rebuild with `node scripts/build-native.mjs` (in the tensorslim package folder: the prebuilt addon has no Gloo; docs/NATIVE.md)';
 

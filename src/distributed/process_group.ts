@@ -41,22 +41,33 @@ export interface InitProcessGroupOptions {
 }
 
 /**
- * How Gloo runs an all-reduce (every rank of a group must use the same). `segmentBytes`: the largest
- * piece of its chunk the ring sends at once (Gloo's own default is 1 MiB); `algorithm`: 'ring' (Gloo's
- * default) or 'bcube'.
+ * How an all-reduce runs (every rank of a group must use the same). `algorithm`: 'pipelined' (our
+ * ring on Gloo's transport, native/src/distributed/ring_allreduce.cc: reduce-scatter then
+ * all-gather, each chunk cut into segments that move on as soon as they are reduced), 'ring' or
+ * 'bcube' (Gloo's own). `segmentBytes`: the largest piece of a rank's chunk sent as one message
+ * (0 or unset: the algorithm's default, DEFAULT_PIPELINED_SEGMENT_BYTES for 'pipelined', Gloo's 1 MiB
+ * for its ring); `depth`: 'pipelined' only, the segments received ahead into its temp ring
+ * (default 4).
+ * @example await pg.allReduce(grad, 'sum', { algorithm: 'pipelined', segmentBytes: 256 << 10 });
  */
 export interface AllReduceTuning {
   segmentBytes?: number;
-  algorithm?: 'ring' | 'bcube';
+  algorithm?: AllReduceAlgorithm;
+  depth?: number;
 }
+export type AllReduceAlgorithm = keyof typeof ALGORITHM_CODES;
 
 /**
- * Our default all-reduce segment: Gloo's own 1 MiB. bench/allreduce_tuning.ts found no difference
+ * The segment of Gloo's ring when a group gives none: Gloo's own 1 MiB. bench/allreduce_tuning.ts found no difference
  * between 1, 2 and 4 MiB beyond the noise of a loaded machine (CPU per operation within 5%) and 256
  * KiB dearer (docs/DISTRIBUTED.md, "All-reduce bandwidth"); a quiet rerun may change it.
- * TENSORSLIM_ALLREDUCE_SEGMENT_BYTES overrides it (every rank must agree).
+ * TENSORSLIM_ALLREDUCE_SEGMENT_BYTES overrides it and the pipelined one (every rank must agree).
  */
 export const DEFAULT_ALLREDUCE_SEGMENT_BYTES = 1 << 20;
+/** The segment of the 'pipelined' all-reduce when a group gives none (bench/allreduce_tuning.ts). */
+export const DEFAULT_PIPELINED_SEGMENT_BYTES = 512 << 10;
+/** The all-reduce algorithm of a group that sets none; TENSORSLIM_ALLREDUCE_ALGORITHM overrides it (every rank must agree). */
+export const DEFAULT_ALLREDUCE_ALGORITHM: AllReduceAlgorithm = 'ring';
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
 const STORE_PREFIX = 'tensorslim/pg';
@@ -84,10 +95,11 @@ export class ProcessGroup {
   /** Sends/recvs per (source, destination, tag) so far, for the send/recv check. */
   private readonly p2pCounts = new Map<string, number>();
   /**
-   * Gloo's all-reduce settings for calls that give none (see AllReduceTuning); every rank must set
-   * the same. Default: DEFAULT_ALLREDUCE_SEGMENT_BYTES (or TENSORSLIM_ALLREDUCE_SEGMENT_BYTES), the ring.
+   * The all-reduce settings of calls that give none (see AllReduceTuning); every rank must set the
+   * same. Default: DEFAULT_ALLREDUCE_ALGORITHM (or TENSORSLIM_ALLREDUCE_ALGORITHM), each algorithm's
+   * default segment (or TENSORSLIM_ALLREDUCE_SEGMENT_BYTES).
    */
-  allReduceTuning: AllReduceTuning = { segmentBytes: defaultSegmentBytes(), algorithm: 'ring' };
+  allReduceTuning: AllReduceTuning = { segmentBytes: defaultSegmentBytes(), algorithm: defaultAlgorithm() };
   /** @internal how a sub-group reaches the store (set by initProcessGroup on the default group) */
   connection: { storeHost: string; storePort: number; token: string; host: string } | null = null;
 
@@ -167,17 +179,20 @@ export class ProcessGroup {
   allReduce(t: Tensor, op: ReduceOp = 'sum', tuning: AllReduceTuning = {}): Promise<Tensor> {
     const buf = this.buffer('allReduce', t);
     if (op === 'avg' && t.dtype === 'int32') throw new Error('allReduce: avg of an int32 tensor is not supported; use sum and divide');
-    const [seg, algo] = this.tuningCodes('allReduce', tuning);
-    return this.checked('allReduce', { code: 1, size: t.size, dtype: t.dtype, reduce: op }, () => this.native.allReduce(buf, REDUCE_CODES[op], 0, seg, algo)).then(() => this.wrote(t));
+    const [seg, algo, depth] = this.tuningCodes('allReduce', tuning);
+    return this.checked('allReduce', { code: 1, size: t.size, dtype: t.dtype, reduce: op }, () => this.native.allReduce(buf, REDUCE_CODES[op], 0, seg, algo, depth)).then(() => this.wrote(t));
   }
 
-  // The binding's (segmentBytes, algorithm code) of a call's tuning over the group's.
-  private tuningCodes(op: string, tuning: AllReduceTuning): [number, number] {
+  // The binding's (segmentBytes, algorithm code, depth) of a call's tuning over the group's (0: the
+  // algorithm's default).
+  private tuningCodes(op: string, tuning: AllReduceTuning): [number, number, number] {
+    const algo = tuning.algorithm ?? this.allReduceTuning.algorithm ?? DEFAULT_ALLREDUCE_ALGORITHM;
+    if (!Object.hasOwn(ALGORITHM_CODES, algo)) throw new Error(`${op}: algorithm must be one of ${Object.keys(ALGORITHM_CODES).map((k) => `'${k}'`).join(', ')}, got '${String(algo)}'`);
     const seg = tuning.segmentBytes ?? this.allReduceTuning.segmentBytes ?? 0;
-    const algo = tuning.algorithm ?? this.allReduceTuning.algorithm ?? 'ring';
-    if (!Number.isInteger(seg) || seg < 0) throw new Error(`${op}: segmentBytes must be a non-negative integer (0: Gloo's default of 1 MiB), got ${seg}`);
-    if (!(algo in ALGORITHM_CODES)) throw new Error(`${op}: algorithm must be 'ring' or 'bcube', got '${String(algo)}'`);
-    return [seg, ALGORITHM_CODES[algo]];
+    if (!Number.isInteger(seg) || seg < 0) throw new Error(`${op}: segmentBytes must be a non-negative integer (0: the algorithm's default), got ${seg}`);
+    const depth = tuning.depth ?? this.allReduceTuning.depth ?? 0;
+    if (!Number.isInteger(depth) || depth < 0 || depth > 1024) throw new Error(`${op}: depth must be an integer from 1 to 1024 segments (0: the default of 4), got ${depth}`);
+    return [seg === 0 && algo === 'pipelined' ? DEFAULT_PIPELINED_SEGMENT_BYTES : seg, ALGORITHM_CODES[algo], depth];
   }
 
   /**
@@ -206,8 +221,8 @@ export class ProcessGroup {
         this.native.allReduceSync(check.buf, REDUCE_CODES.sum);
         check.compare();
       }
-      const [seg, algo] = this.tuningCodes('allReduceSync', {});
-      this.native.allReduceSync(buf, REDUCE_CODES[op], 0, seg, algo);
+      const [seg, algo, depth] = this.tuningCodes('allReduceSync', {});
+      this.native.allReduceSync(buf, REDUCE_CODES[op], 0, seg, algo, depth);
     } catch (e) {
       const msg = (e as Error).message;
       throw new Error(`${msg.startsWith('allReduce') ? msg : `allReduceSync (rank ${this.rank} of ${this.worldSize}): ${msg}`}${this.where}; see the other ranks' messages for which rank failed`, { cause: e });
@@ -481,10 +496,17 @@ export class ProcessGroup {
 
 function defaultSegmentBytes(): number {
   const v = process.env['TENSORSLIM_ALLREDUCE_SEGMENT_BYTES'];
-  if (v === undefined || v === '') return DEFAULT_ALLREDUCE_SEGMENT_BYTES;
+  if (v === undefined || v === '') return 0;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`TENSORSLIM_ALLREDUCE_SEGMENT_BYTES must be a non-negative integer of bytes (0: Gloo's default of 1 MiB), got '${v}'`);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`TENSORSLIM_ALLREDUCE_SEGMENT_BYTES must be a non-negative integer of bytes (0: the algorithm's default), got '${v}'`);
   return n;
+}
+
+function defaultAlgorithm(): AllReduceAlgorithm {
+  const v = process.env['TENSORSLIM_ALLREDUCE_ALGORITHM'];
+  if (v === undefined || v === '') return DEFAULT_ALLREDUCE_ALGORITHM;
+  if (!Object.hasOwn(ALGORITHM_CODES, v)) throw new Error(`TENSORSLIM_ALLREDUCE_ALGORITHM must be one of ${Object.keys(ALGORITHM_CODES).join(', ')}, got '${v}'`);
+  return v as AllReduceAlgorithm;
 }
 
 let current: ProcessGroup | null = null;

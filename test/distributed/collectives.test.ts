@@ -1,11 +1,12 @@
 // Collectives on 2 and 3 ranks over loopback: each result is checked against values derived by hand
 // from the rank-dependent inputs of workers/collectives.ts; allReduce with Gloo's tuning (small
-// segments, bcube) and the in-place startAllGather (ZeRO-3's gather) are among them.
+// segments, bcube), our pipelined ring (every dtype and reduction, odd sizes) and the in-place
+// startAllGather (ZeRO-3's gather) are among them.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { glooSkip, lastJson, runWorkers } from './helpers.js';
 
-interface Out { rank: number; world: number; sum: number[]; avg64: number[]; max: number[]; min: number[]; bcast: number[]; gatherShape: number[]; gather: number[]; rsShape: number[]; rs: number[]; recv: number[]; tunedRing: number; tunedBcube: number; badSegment: string; gatherInPlace: number[]; badGather: string }
+interface Out { rank: number; world: number; sum: number[]; avg64: number[]; max: number[]; min: number[]; bcast: number[]; gatherShape: number[]; gather: number[]; rsShape: number[]; rs: number[]; recv: number[]; tunedRing: number; tunedBcube: number; pipelined: Record<string, number>; badSegment: string; badAlgorithm: string; badDepth: string; gatherInPlace: number[]; badGather: string }
 
 for (const n of [2, 3]) {
   test(`collectives on ${n} ranks give the hand-derived results`, { skip: glooSkip(), timeout: 90_000 }, async () => {
@@ -29,7 +30,11 @@ for (const n of [2, 3]) {
       assert.deepEqual(o.rs, [n * (2 * k) + tri, n * (2 * k + 1) + tri]);
       assert.equal(o.tunedRing, 0, 'allReduce in 1 KiB segments: every element the sum');
       assert.equal(o.tunedBcube, 0, 'allReduce with bcube: every element the sum');
+      assert.equal(Object.keys(o.pipelined).length, 40, 'every pipelined case ran');
+      for (const [name, bad] of Object.entries(o.pipelined)) assert.equal(bad, 0, `pipelined allReduce ${name}: every element the reduction`);
       assert.match(o.badSegment, /allReduce: segmentBytes must be a non-negative integer/);
+      assert.match(o.badAlgorithm, /allReduce: algorithm must be one of 'ring', 'bcube', 'pipelined', got 'tree'/);
+      assert.match(o.badDepth, /allReduce: depth must be an integer from 1 to 1024 segments/);
       assert.deepEqual(o.gatherInPlace, Array.from({ length: n }, (_, i) => [i + 0.25, -(i + 1)]).flat());
       assert.match(o.badGather, new RegExp(`startAllGather: the tensor of shape \\(${2 * n + 1}\\) has ${2 * n + 1} elements, not ${n} equal runs`));
       const prev = (k + n - 1) % n;

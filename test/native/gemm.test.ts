@@ -10,11 +10,14 @@
 // Products packed by blocks (gemm_blocked: K, N, M and N and M split, with the bias / ReLU epilogue
 // of linear across K blocks) are reached at small sizes by shrinking the kept scratch and the block
 // budget at run time (gemmScratch).
+// Products write into uninitialized storage (C = A B: the AVX2 kernel's store-only first K block,
+// zeroed partial tiles), poisoned with 0xff bytes here, so an element the driver fails to write is NaN.
 // Tolerance: the classic (K + 2) * eps * sum |a| |b| bound.
 
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import type { View } from '../../src/backend/backend.js';
+import { setUninitPoison } from '../../src/backend/dtype.js';
 import { referenceBackend as ref } from '../../src/backends/reference/index.js';
 import { getNativeBackend, getNumThreads, setCpuPath, setNumThreads } from '../../src/backends/native/index.js';
 import { loadAddon } from '../../src/backends/native/addon.js';
@@ -59,6 +62,9 @@ function check(label: string, kind: FloatKind, a: View, b: View): void {
 const LAYOUTS: Layout[] = ['row', 'trans', 'rowStep', 'transStep'];
 
 describe('native GEMM driver paths vs reference', { skip }, () => {
+  let poison: number | null = null;
+  before(() => { poison = setUninitPoison(0xff); });
+  after(() => { setUninitPoison(poison); });
   test('all transpose combinations and strides, serial and parallel sizes', () => {
     forEachSetting((path, threads) => {
       const r = rng(301 + threads);

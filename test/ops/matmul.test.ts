@@ -118,6 +118,18 @@ test('the product overwrites reused storage: an empty inner dimension gives zero
   endScope();
   assert.ok(vals(big).every((v) => v === 96));
   assert.ok(vals(bat).every((v) => v === 1));
+  // edge tiles (rows and columns not multiples of the micro-tile) and several K blocks, where only the
+  // first K block writes C: the parallel path (200 x 400 x 200) and the serial one (50 x 500 x 70)
+  stale(200, 200);
+  beginScope();
+  const edges = matmul(full([200, 400], 1), full([400, 200], 0.25));
+  endScope();
+  stale(50, 70);
+  beginScope();
+  const edgesSerial = matmul(full([50, 500], 1), full([500, 70], 0.5));
+  endScope();
+  assert.ok(vals(edges).every((v) => v === 100), 'parallel edge tiles must not add to stale storage');
+  assert.ok(vals(edgesSerial).every((v) => v === 250), 'serial edge tiles must not add to stale storage');
   // the native backend takes matmul outputs from the pool (the reference one allocates zeroed arrays)
   if (process.env.TENSORSLIM_BACKEND !== 'reference' && process.env.TENSORSLIM_POOL_MB !== '0') assert.ok(reused >= 1, 'the empty product was served from the pool');
 });

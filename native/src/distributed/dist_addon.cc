@@ -36,14 +36,15 @@
 #include <gloo/transport/tcp/device.h>
 #include <gloo/types.h>
 
+#include "ring_allreduce.h"
 #include "store_client.h"
 
 namespace {
 
 using ms = std::chrono::milliseconds;
 
-constexpr int kAbiVersion = 5;  // 2: reduceScatter(buf, op, counts, timeoutMs?) is a ring; 3: allReduceSync; 4: allReduce16;
-                                // 5: allReduce tuning (segment bytes, algorithm), allGatherStart/waitSync
+constexpr int kAbiVersion = 6;  // 2: reduceScatter(buf, op, counts, timeoutMs?) is a ring; 3: allReduceSync; 4: allReduce16;
+                                // 5: allReduce tuning (segment bytes, algorithm), allGatherStart/waitSync; 6: algorithm 3 (pipelined), depth
 constexpr uint8_t kSendRecvSlotPrefix = 0x40;  // above Gloo's collective prefixes (0x01-0x08)
 constexpr uint8_t kReduceScatterSlotPrefix = 0x41;  // our ring reduce-scatter (tag = the collective counter)
 
@@ -451,14 +452,18 @@ class ProcessGroup : public Napi::ObjectWrap<ProcessGroup> {
     return Track(info.Env(), MakeAllReduce(info, b, op, name));
   }
 
-  // allReduce(buf, op, timeoutMs?, segmentBytes?, algorithm?): segmentBytes > 0 sets the ring's
-  // largest segment (Gloo's default: 1 MiB), algorithm 1 ring, 2 bcube (0: Gloo's choice, the ring).
+  // allReduce(buf, op, timeoutMs?, segmentBytes?, algorithm?, depth?): segmentBytes > 0 sets the ring's
+  // largest segment (Gloo's default: 1 MiB; ours: RingOptions), algorithm 1 Gloo's ring, 2 Gloo's
+  // bcube (0: Gloo's choice, the ring), 3 our pipelined ring on Gloo's transport (ring_allreduce.cc),
+  // whose temp segments `depth` (> 0) sets.
   Task* MakeAllReduce(const Napi::CallbackInfo& info, const Buf& b, Reduce op, const char* name) {
     ms timeout = opTimeout(info[2]);
     const double segArg = info.Length() > 3 && info[3].IsNumber() ? info[3].As<Napi::Number>().DoubleValue() : 0;
     const int algoArg = info.Length() > 4 && info[4].IsNumber() ? info[4].As<Napi::Number>().Int32Value() : 0;
+    const int depthArg = info.Length() > 5 && info[5].IsNumber() ? info[5].As<Napi::Number>().Int32Value() : 0;
     if (!(segArg >= 0) || segArg > 4294967296.0) throw Napi::RangeError::New(info.Env(), std::string(name) + ": segment bytes must be between 0 (Gloo's default) and 4 GiB, got " + std::to_string(segArg));
-    if (algoArg < 0 || algoArg > 2) throw Napi::RangeError::New(info.Env(), std::string(name) + ": algorithm code must be 0 (default), 1 (ring) or 2 (bcube), got " + std::to_string(algoArg));
+    if (algoArg < 0 || algoArg > 3) throw Napi::RangeError::New(info.Env(), std::string(name) + ": algorithm code must be 0 (default), 1 (ring), 2 (bcube) or 3 (pipelined), got " + std::to_string(algoArg));
+    if (depthArg < 0 || depthArg > 1024) throw Napi::RangeError::New(info.Env(), std::string(name) + ": pipeline depth must be between 1 and 1024 segments (0: the default), got " + std::to_string(depthArg));
     const size_t segmentBytes = static_cast<size_t>(segArg);
     std::string w = where(name) + " [" + b.dtype + " x " + std::to_string(b.length) + ", " + reduceName(op) + "]";
     Task* t = NewTask(info);
@@ -468,6 +473,18 @@ class ProcessGroup : public Napi::ObjectWrap<ProcessGroup> {
     t->run = [=]() {
       auto ctx = need(sh, w);
       if (b.length == 0) return;
+      if (algoArg == 3) {
+        tsdist::RingOptions ro;
+        if (segmentBytes > 0) ro.segmentBytes = segmentBytes;
+        if (depthArg > 0) ro.depth = depthArg;
+        const tsdist::RingDtype dt = b.type == napi_float32_array ? tsdist::RingDtype::Float32 : b.type == napi_float64_array ? tsdist::RingDtype::Float64 : tsdist::RingDtype::Int32;
+        try {
+          tsdist::pipelinedAllReduce(*ctx, b.data, b.length, dt, static_cast<tsdist::RingReduce>(op), sh->tag++, timeout, ro);
+        } catch (const std::exception& e) {
+          throw std::runtime_error(w + ": " + e.what());
+        }
+        return;
+      }
       gloo::AllreduceOptions o(ctx);
       o.setTag(sh->tag++);
       o.setTimeout(timeout);

@@ -1,7 +1,7 @@
 // Worker: runs each collective once on known inputs and prints the results as one JSON line.
 // Inputs depend on the rank so every expected value is hand-derived in collectives.test.ts.
 import { tensor, zeros } from '../../../src/index.js';
-import { allGather, allReduce, barrier, broadcast, defaultGroup, destroyProcessGroup, getRank, getWorldSize, initProcessGroup, recv, reduceScatter, send } from '../../../src/distributed/index.js';
+import { allGather, allReduce, barrier, broadcast, defaultGroup, destroyProcessGroup, getRank, getWorldSize, initProcessGroup, recv, reduceScatter, send, type AllReduceTuning } from '../../../src/distributed/index.js';
 
 await initProcessGroup({ backend: 'gloo' });
 const r = getRank();
@@ -29,7 +29,32 @@ for (const [key, tuning] of [['tunedRing', { segmentBytes: 1024 }], ['tunedBcube
   await allReduce(t, 'sum', tuning);
   out[key] = Array.from(t.data).filter((v, i) => v !== w * i + tri).length;
 }
+// Our pipelined ring (ring_allreduce.cc): every dtype and reduction, sizes below, at and above the
+// world size, in 64-byte segments (many per chunk; sizes not divisible by either) with 2 temp
+// segments, and one with the defaults; inputs are small integers, so sums are exact. Reports the
+// number of wrong elements per case (0 expected).
+const pipelined: Record<string, number> = {};
+const input = (i: number, rank: number): number => ((i * 7 + 3) % 11) * (rank + 1) - 3 * rank;
+for (const [dtype, ops] of [['float32', ['sum', 'avg', 'max', 'min']], ['float64', ['avg', 'min']], ['int32', ['sum', 'max']]] as const) {
+  for (const size of [1, 2, 5, 1001]) {
+    for (const op of ops) {
+      for (const tuning of [{ algorithm: 'pipelined', segmentBytes: 64, depth: 2 }, ...(size === 1001 ? [{ algorithm: 'pipelined' }] : [])] as AllReduceTuning[]) {
+        const t = tensor(Array.from({ length: size }, (_, i) => input(i, r)), { dtype });
+        await allReduce(t, op, tuning);
+        const want = (i: number): number => {
+          const all = Array.from({ length: w }, (_, k) => input(i, k));
+          const s = all.reduce((a, v) => a + v, 0);
+          return op === 'sum' ? s : op === 'avg' ? s / w : op === 'max' ? Math.max(...all) : Math.min(...all);
+        };
+        pipelined[`${dtype} ${op} x${size}${tuning.segmentBytes === undefined ? ' (defaults)' : ''}`] = Array.from(t.data).filter((v, i) => Math.abs(v - want(i)) > 1e-6 * Math.max(1, Math.abs(want(i)))).length;
+      }
+    }
+  }
+}
+out['pipelined'] = pipelined;
 try { await allReduce(zeros([2]), 'sum', { segmentBytes: -1 }); } catch (e) { out['badSegment'] = (e as Error).message; }
+try { await allReduce(zeros([2]), 'sum', { algorithm: 'tree' as AllReduceTuning['algorithm'] }); } catch (e) { out['badAlgorithm'] = (e as Error).message; }
+try { await allReduce(zeros([2]), 'sum', { algorithm: 'pipelined', depth: 0.5 }); } catch (e) { out['badDepth'] = (e as Error).message; }
 // startAllGather in place: float64 runs of 2, rank r's run [r + 0.25, -(r + 1)], NaN elsewhere.
 const pg = defaultGroup('collectives worker');
 const inPlace = tensor(Array.from({ length: 2 * w }, () => NaN), { dtype: 'float64' });
