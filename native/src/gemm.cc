@@ -589,7 +589,7 @@ void gemm_blocked(const KernelTable* t, const GemmOp& o, int nt) {
   const T* A = static_cast<const T*>(o.a);
   const T* B = static_cast<const T*>(o.b);
   T* C = static_cast<T*>(o.c);
-  const size_t cb = o.bias == nullptr && !o.overwrite ? sizeof(T) * size_t((o.m - 1) * o.ldc + o.n) : size_t(0);
+  const size_t cb = sizeof(T) * size_t((o.m - 1) * o.ldc + o.n);  // every large output prefaulted, as gemm_multi_t does
   if (prefault_tasks(o.c, cb) > 0) run_tasks(prefault_tasks(o.c, cb), [&](long task) { prefault_task(o.c, cb, task); });
   const bool wholeA = bs.mb == o.m && bs.kb == o.k;
   bool aPacked = false;  // the scratch holds the whole packed A (wholeA, packed in phase 1 before)
