@@ -112,3 +112,12 @@ export function writeResult(bench: string, result: Json & { date: string }): { c
   if (previous === undefined || Date.parse(previous) <= Date.parse(result.date)) writeJsonAtomic(current, record);
   return { current: relative(root, current), history: relative(root, history) };
 }
+
+/**
+ * The TENSORSLIM_* variables of `env` (sorted), for a record's `knobs`: a measurement's process
+ * inherits them, so a record without them cannot tell a default run from an experiment.
+ * @example tensorslimKnobs() // { TENSORSLIM_GEMM_SCRATCH_MB: '100000' } when that one is set
+ */
+export function tensorslimKnobs(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[0].startsWith('TENSORSLIM_') && e[1] !== undefined).sort(([a], [b]) => a.localeCompare(b)));
+}

@@ -8,6 +8,8 @@
 //     runs, per round, ours (and, with --before, the same benchmark on another addon build) and
 //     the peer, each in a fresh process, alternating which goes first; writes medians, per-round
 //     values, load averages and the machine as benchmark 'gemm-shapes' (bench/README.md).
+//   npx tsx bench/gemm_shapes.ts ... --vs-env NAME=VALUE[,NAME=VALUE]   adds side 'env': ours with
+//     those variables (e.g. TENSORSLIM_GEMM_SCRATCH_MB=100000: the LM head's operands packed whole)
 //   npx tsx bench/gemm_shapes.ts --child [--only ...]   one measurement of ours, one JSON line.
 import os from 'node:os';
 import { getNativeBackend, setNumThreads, cpuPath, getNumThreads } from '../src/backends/native/index.js';
@@ -40,6 +42,13 @@ const SHAPES: Shape[] = [
   ['attn 64 PV', 64, 64, 64, false, false],
   ['attn 64 dS^T Q', 64, 64, 64, true, false],
   ['square 2048', 2048, 2048, 2048, false, false],
+  // GPT-2's LM head (fused loss, src/backends/native/linear_cross_entropy.ts): one chunk of 256 rows,
+  // d_model 768, vocabulary 50257: forward x_c W^T, input gradient g W (K = V), weight gradient
+  // g^T x_c. Whole, W packs to 154 MiB and g to 51 MiB: the parallel driver packs them by blocks
+  // (TENSORSLIM_GEMM_SCRATCH_MB=100000 packs them whole: --vs-env for both in one run)
+  ['gpt2 lm_head fwd', 256, 50257, 768, false, true],
+  ['gpt2 lm_head dx', 256, 768, 50257, false, false],
+  ['gpt2 lm_head dw', 50257, 768, 256, true, false],
 ];
 
 function randView(rows: number, cols: number, trans: boolean, seed: number): View {
@@ -90,13 +99,14 @@ function shapesOf<R>(cmd: string, args: string[], env: NodeJS.ProcessEnv): { sha
 /** One row of bench/peer_gemm_shapes.py. */
 interface PeerRow { name: string; numpyGflops: number; numpyCpuGflops: number; torchGflops: number; torchCpuGflops: number }
 
-function runner(rounds: number, before: string | null, only: Set<string> | null, peer: boolean): void {
+function runner(rounds: number, before: string | null, only: Set<string> | null, peer: boolean, vsEnv: Record<string, string> | null): void {
   const shapes = SHAPES.filter(([name]) => !only || only.has(name));
   const onlyArgs = only ? ['--only', [...only].join(',')] : [];
   const sides: Record<string, () => Row[]> = {
     ours: () => shapesOf<Row>(process.execPath, ['--import', 'tsx', 'bench/gemm_shapes.ts', '--child', ...onlyArgs], { ...process.env, BENCH_THREADS: '2' }).shapes,
   };
   if (before) sides['before'] = () => shapesOf<Row>(process.execPath, ['--import', 'tsx', 'bench/gemm_shapes.ts', '--child', ...onlyArgs], { ...process.env, BENCH_THREADS: '2', TENSORSLIM_NATIVE_PATH: before }).shapes;
+  if (vsEnv) sides['env'] = () => shapesOf<Row>(process.execPath, ['--import', 'tsx', 'bench/gemm_shapes.ts', '--child', ...onlyArgs], { ...process.env, BENCH_THREADS: '2', ...vsEnv }).shapes;
   let peerConfig: unknown = null;
   if (peer) {
     const list = JSON.stringify(shapes);
@@ -128,6 +138,7 @@ function runner(rounds: number, before: string | null, only: Set<string> | null,
       name, m, n, k, transA: ta, transB: tb, medians: med,
       ...(peer ? { vsNumpy: ratio('numpy', 'gflops'), vsNumpyCpu: ratio('numpy', 'cpuGflops') } : {}),
       ...(before ? { vsBefore: ratio('before', 'gflops'), vsBeforeCpu: ratio('before', 'cpuGflops') } : {}),
+      ...(vsEnv ? { vsEnv: ratio('env', 'gflops'), vsEnvCpu: ratio('env', 'cpuGflops') } : {}),
     };
   });
   for (const t of table) {
@@ -136,7 +147,7 @@ function runner(rounds: number, before: string | null, only: Set<string> | null,
   }
   const date = new Date().toISOString();
   const result = {
-    date, machine: machineInfo({ backend: 'native', threads: 2 }), rounds, before, sides: names,
+    date, machine: machineInfo({ backend: 'native', threads: 2 }), rounds, before, vsEnv, sides: names,
     units: 'gflops: GFLOP/s of the median call (float32, 2 threads; OpenBLAS threads itself, torch.set_num_threads(1)); cpuGflops: flops over the process CPU time (user + system, all threads) of the timed calls',
     peer: peerConfig, loadavg, loadavgAtEnd: os.loadavg(), shapes: table, raw,
   };
@@ -149,4 +160,12 @@ const opt = (flag: string): string | null => { const i = argv.indexOf(flag); ret
 const onlyArg = opt('--only');
 const only = onlyArg ? new Set(onlyArg.split(',')) : null;
 if (argv.includes('--child')) child(only);
-else runner(Number(argv.find((x) => /^\d+$/.test(x)) ?? 3), opt('--before'), only, !argv.includes('--no-peer'));
+else {
+  const envArg = opt('--vs-env');
+  const vsEnv = envArg ? Object.fromEntries(envArg.split(',').map((kv) => {
+    const i = kv.indexOf('=');
+    if (i <= 0) throw new Error(`gemm_shapes: --vs-env expects NAME=VALUE[,NAME=VALUE], got '${kv}'`);
+    return [kv.slice(0, i), kv.slice(i + 1)];
+  })) : null;
+  runner(Number(argv.find((x) => /^\d+$/.test(x)) ?? 3), opt('--before'), only, !argv.includes('--no-peer'), vsEnv);
+}

@@ -1,7 +1,7 @@
 // Where a GPT training step's memory goes: resident set size, V8's external (ArrayBuffer) bytes and
 // the storage pool's free bytes after model setup, after each forward (loss), backward and
-// optimizer step, for a few steps, and the process CPU time per step after the first. One process,
-// ours only; prints one JSON line.
+// optimizer step, for a few steps, and the process CPU time and minor page faults per step after the first. One process,
+// ours only; prints one JSON line (with `knobs`, the TENSORSLIM_* variables it ran with).
 //   usage: npx tsx bench/gpt_memory_timeline.ts [preset=gpt2] [steps=2] [--unfused-loss] [--checkpointing] [--fine] [--gc]
 // --fine also samples after each block's forward and each parameter's gradient (backward), and
 // reports the sample where the peak RSS was reached with its breakdown (tensor storage, V8 heap,
@@ -18,6 +18,7 @@ import { gptBenchPreset, type GptBenchPreset } from '../src/bench/gpt.js';
 import { poolStats } from '../src/backend/pool.js';
 import { registerPostAccumulateGradHook } from '../src/autograd/index.js';
 import { getBackend } from '../src/backend/registry.js';
+import { tensorslimKnobs } from './common.js';
 
 const args = process.argv.slice(2);
 const preset = (args.find((a) => !a.startsWith('--') && Number.isNaN(Number(a))) ?? 'gpt2') as GptBenchPreset;
@@ -95,9 +96,10 @@ if (fine) {
 if (trimAt.has('grad')) for (const prm of model.parameters()) registerPostAccumulateGradHook(prm, trim);
 mark('setup');
 let cpu0 = process.cpuUsage();
+let faults0 = process.resourceUsage().minorPageFault;
 for (let s = 0; s < steps; s++) {
   stepNo = s;
-  if (s === 1) cpu0 = process.cpuUsage();   // step 0 is the warm-up (Adam's state is made there)
+  if (s === 1) { cpu0 = process.cpuUsage(); faults0 = process.resourceUsage().minorPageFault; }   // step 0 is the warm-up (Adam's state is made there)
   opt.zeroGrad();
   const loss = fused ? model.loss(x, y) : gptLoss(model.call(x), y);
   mark(`step ${s} forward`);
@@ -109,8 +111,11 @@ for (let s = 0; s < steps; s++) {
 }
 const cpu = process.cpuUsage(cpu0);
 const cpuMsPerStep = steps > 1 ? (cpu.user + cpu.system) / 1000 / (steps - 1) : null;
+const sysMsPerStep = steps > 1 ? cpu.system / 1000 / (steps - 1) : null;   // the kernel's share (page faults, mmap, madvise)
+// page faults (minor: pages mapped on first touch) per step after the first: what fresh memory costs, unmoved by load
+const minorFaultsPerStep = steps > 1 ? (process.resourceUsage().minorPageFault - faults0) / (steps - 1) : null;
 const paramMiB = mb(model.parameters().reduce((a, t) => a + t.size * 4, 0));
 process.stdout.write(`${JSON.stringify({
-  preset, fused, checkpointing: config.checkpointing, gcEachSample: gcEach, cpuMsPerStep, peakRssBytes: process.resourceUsage().maxRSS * 1024,
-  startRssMiB: baseline.rssMiB, paramMiB, trimAt: [...trimAt], trimMB, trimStats, marks, ...(fine ? { peakSample: peak, fine: fineMarks } : {}),
+  preset, fused, checkpointing: config.checkpointing, gcEachSample: gcEach, cpuMsPerStep, sysMsPerStep, minorFaultsPerStep, peakRssBytes: process.resourceUsage().maxRSS * 1024,
+  startRssMiB: baseline.rssMiB, paramMiB, trimAt: [...trimAt], trimMB, trimStats, knobs: tensorslimKnobs(), marks, ...(fine ? { peakSample: peak, fine: fineMarks } : {}),
 })}\n`);

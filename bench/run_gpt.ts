@@ -7,7 +7,24 @@
 // With --preset gpt2 (GPT-2 small's shape, 124 M parameters, batch 4, context 256) it runs instead
 // the GPT-2-sized comparison of issue 17 (runGpt2 below) and records benchmark 'gpt2'.
 import os from 'node:os';
-import { machineInfo, median, peerEnv, runJson, runOursNative, writeResult, type Json } from './common.js';
+import { relative } from 'node:path';
+import { historyFile, machineInfo, median, peerEnv, runJson, runOursNative, tensorslimKnobs, writeJsonAtomic, writeResult, type Json } from './common.js';
+
+/**
+ * Records `result` with the run's knobs: a run with any TENSORSLIM_* variable set (a non-default
+ * configuration, e.g. an experiment's "before") writes only its dated history copy, so
+ * bench/results/<bench>.json keeps the last default-configuration run. Returns the paths written.
+ * @example writeGptResult('gpt2-ckpt', result) // { current: null, history: 'bench/results/history/gpt2-ckpt-...json' } with knobs set
+ */
+function writeGptResult(bench: string, result: Json & { date: string }): { current: string | null; history: string } {
+  const knobs = tensorslimKnobs();
+  const record = { ...result, knobs };
+  if (Object.keys(knobs).length === 0) return writeResult(bench, record);
+  const history = relative(process.cwd(), historyFile(bench, result.date));
+  writeJsonAtomic(history, { bench, ...record });
+  process.stderr.write(`run_gpt: non-default knobs ${JSON.stringify(knobs)}: wrote only the history copy ${history}\n`);
+  return { current: null, history };
+}
 
 if (process.argv[2] === '--preset') {
   if (process.argv[3] !== 'gpt2') throw new Error(`run_gpt: --preset ${process.argv[3]} is not supported; expected --preset gpt2`);
@@ -52,7 +69,7 @@ const result = {
   config,
   raw,
 };
-const files = writeResult('gpt', result);
+const files = writeGptResult('gpt', result);
 process.stdout.write(`${JSON.stringify({ ...files, medians: result.medians, ratios: result.ratios })}\n`);
 
 /**
@@ -61,7 +78,8 @@ process.stdout.write(`${JSON.stringify({ ...files, medians: result.medians, rati
  * cache; ours on each CPU path of BENCH_PATHS (default 'avx512,avx2', forced with TENSORSLIM_CPU),
  * the peer (bench/peer_gpt.py) once per round with torch 1 and 2 threads in one process, the faster
  * kept. Rounds alternate which side goes first. BENCH_PARTS (default 'step,ckpt,gen') picks the
- * measurements; a run of some of them records 'gpt2-<parts>'.
+ * measurements; a run of some of them records 'gpt2-<parts>'. Every record carries the run's
+ * TENSORSLIM_* variables (`knobs`); a run with any set writes only its history copy.
  *   npx tsx bench/run_gpt.ts --preset gpt2 [rounds=1] [steps=2] [newTokens=32] [promptTokens=32]
  */
 function runGpt2(argv: string[]): void {
@@ -159,6 +177,7 @@ function runGpt2(argv: string[]): void {
     raw,
   };
   // a run of some parts only (BENCH_PARTS) is its own record, gpt2-<parts>
-  const files = writeResult(parts.length === allParts.length ? 'gpt2' : `gpt2-${parts.join('-')}`, result);
+  // with any TENSORSLIM_* knob set, only a history copy (writeGptResult)
+  const files = writeGptResult(parts.length === allParts.length ? 'gpt2' : `gpt2-${parts.join('-')}`, result);
   process.stdout.write(`${JSON.stringify({ ...files, medians: result.medians, ratios: result.ratios })}\n`);
 }

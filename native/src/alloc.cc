@@ -17,6 +17,7 @@
 // (glibc returns the heap top above the trim threshold, and everything free on malloc_trim).
 #include "alloc.h"
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
@@ -74,14 +75,28 @@ void advise_output(void* out, size_t bytes) {
 #endif
 }
 
-size_t scratch_keep_bytes() {
-  static const size_t keep = [] {
+namespace {
+// TENSORSLIM_GEMM_SCRATCH_MB and TENSORSLIM_GEMM_BLOCK_MB, read once; gemmScratch() changes them (tests)
+std::atomic<size_t>& keep_setting() {
+  static std::atomic<size_t> keep([] {
     const char* e = std::getenv("TENSORSLIM_GEMM_SCRATCH_MB");
     const long mb = e != nullptr && *e != '\0' ? std::strtol(e, nullptr, 10) : 32;
     return size_t(mb < 0 ? 32 : mb) << 20;
-  }();
+  }());
   return keep;
 }
+std::atomic<size_t>& block_setting() {
+  static std::atomic<size_t> block([] {
+    const char* e = std::getenv("TENSORSLIM_GEMM_BLOCK_MB");
+    const double mb = e != nullptr && *e != '\0' ? std::strtod(e, nullptr) : 8;
+    return size_t((mb < 1 ? 1 : mb) * 1048576.0);
+  }());
+  return block;
+}
+}  // namespace
+
+size_t scratch_keep_bytes() { return keep_setting().load(std::memory_order_relaxed); }
+size_t gemm_block_bytes() { return block_setting().load(std::memory_order_relaxed); }
 
 size_t trim_min_free_bytes() {
   static const size_t min_free = [] {
@@ -92,16 +107,18 @@ size_t trim_min_free_bytes() {
   return min_free;
 }
 
-void* scratch_alloc(size_t bytes) {
+void* scratch_alloc(size_t bytes, bool& mapped) {
+  mapped = false;
 #if defined(__linux__)
   if (bytes > scratch_keep_bytes()) {
-    // New pages from the kernel while the C heap may hold hundreds of MiB of free resident pages
-    // (GPT-2's LM head in the forward: ~390 MiB, the step's peak): give those back first.
+    // New pages from the kernel while the C heap may hold hundreds of MiB of free resident pages:
+    // give those back first.
     if (trim_min_free_bytes() > 0) trim_heap(trim_min_free_bytes());
     void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) throw std::bad_alloc();
-    // no MADV_HUGEPAGE here: mapped anew at every LM head, huge-page faults (synchronous compaction
-    // with THP defrag "madvise") cost ~+7% of the GPT-2 step's CPU against ~+3% with 4 KiB pages
+    // no MADV_HUGEPAGE here: a mapping made anew at every use pays huge-page faults (synchronous
+    // compaction with THP defrag "madvise"): ~+7% of the GPT-2 step's CPU against ~+3% with 4 KiB pages
+    mapped = true;
     return p;
   }
 #endif
@@ -110,10 +127,12 @@ void* scratch_alloc(size_t bytes) {
   return p;
 }
 
-void scratch_free(void* p, size_t bytes) {
+void scratch_free(void* p, size_t bytes, bool mapped) {
   if (p == nullptr) return;
 #if defined(__linux__)
-  if (bytes > scratch_keep_bytes()) { munmap(p, bytes); return; }
+  if (mapped) { munmap(p, bytes); return; }
+#else
+  (void)bytes; (void)mapped;
 #endif
   std::free(p);
 }
@@ -142,6 +161,25 @@ HeapTrim trim_heap(size_t min_free) {
 Napi::Value ReleaseScratch(const Napi::CallbackInfo& info) {
   release_gemm_scratch();
   return info.Env().Undefined();
+}
+
+// gemmScratch(keepBytes?: number, blockBytes?: number) -> { keepBytes, blockBytes } (the settings
+// before the call): sets TENSORSLIM_GEMM_SCRATCH_MB's and TENSORSLIM_GEMM_BLOCK_MB's values in bytes
+// at run time, so tests reach the blocked GEMM with small products. Undefined leaves one as it is.
+Napi::Value GemmScratch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("keepBytes", Napi::Number::New(env, double(scratch_keep_bytes())));
+  o.Set("blockBytes", Napi::Number::New(env, double(gemm_block_bytes())));
+  for (size_t i = 0; i < 2 && i < info.Length(); i++) {
+    if (info[i].IsUndefined()) continue;
+    if (!info[i].IsNumber() || !(info[i].As<Napi::Number>().DoubleValue() >= (i == 0 ? 0 : 1))) {
+      Call(info, "gemmScratch").fail(i == 0 ? "expected keepBytes, a number >= 0 (or undefined)" : "expected blockBytes, a number >= 1 (or undefined)");
+    }
+  }
+  if (info.Length() > 0 && info[0].IsNumber()) keep_setting().store(size_t(info[0].As<Napi::Number>().DoubleValue()));
+  if (info.Length() > 1 && info[1].IsNumber()) block_setting().store(size_t(info[1].As<Napi::Number>().DoubleValue()));
+  return o;
 }
 
 // mallocTrim(minFreeBytes: number) -> { available, heapBytes, freeBytes, trimmed, trimUs }

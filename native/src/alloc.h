@@ -19,17 +19,22 @@ void advise_output(void* out, size_t bytes);
 
 // Scratch buffers of the kernels (the GEMM's packed operands): 64-byte aligned. Above
 // scratch_keep_bytes() (TENSORSLIM_GEMM_SCRATCH_MB, default 32) each is an anonymous mapping of its
-// own (4 KiB pages: no huge-page advice, measured cheaper) that scratch_free unmaps: the parallel GEMM packs whole operands (GPT-2's
-// LM head: 154 MiB for the packed (V, C) weight), and such a block freed into the C heap is carved
-// up by tensor allocations, so the next one grows the heap (measured: +300 MiB peak). Smaller ones
-// come from malloc. Before mapping one, scratch_alloc trims the C heap (trim_heap) when it holds at
-// least TENSORSLIM_MALLOC_TRIM_MB (default 64; 0 = never) free: the new mapping's pages then replace
-// free resident ones instead of adding to them. scratch_free(nullptr, 0) is a no-op; `bytes` must be
-// what scratch_alloc got.
+// own (4 KiB pages, no huge-page advice) that scratch_free unmaps, so it never sits in the C heap
+// (a large block freed there is carved up by tensor allocations and the next one grows the heap);
+// smaller ones come from malloc. The parallel GEMM packs products whose packed operands would exceed
+// it by blocks instead (gemm_block_bytes), so with the defaults no GEMM scratch is ever mapped; only
+// a smaller TENSORSLIM_GEMM_SCRATCH_MB than TENSORSLIM_GEMM_BLOCK_MB maps the blocks' scratch. Before
+// mapping, scratch_alloc trims the C heap (trim_heap) when it holds at least TENSORSLIM_MALLOC_TRIM_MB
+// (default 64; 0 = never) free. scratch_alloc sets `mapped`; scratch_free needs the same `bytes` and
+// `mapped` (nullptr is a no-op).
 size_t scratch_keep_bytes();
+// The packing scratch of one block of a product too large to pack whole (its packed A or B above
+// scratch_keep_bytes): the parallel GEMM then packs by blocks of at most about this many bytes
+// (TENSORSLIM_GEMM_BLOCK_MB, default 8, at least 1).
+size_t gemm_block_bytes();
 size_t trim_min_free_bytes();
-void* scratch_alloc(size_t bytes);
-void scratch_free(void* p, size_t bytes);
+void* scratch_alloc(size_t bytes, bool& mapped);
+void scratch_free(void* p, size_t bytes, bool mapped);
 
 // What trim_heap saw: glibc's heap (all arenas) and its free bytes before trimming (free bytes may
 // already have been returned to the kernel by an earlier trim: glibc cannot tell resident from not).

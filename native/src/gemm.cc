@@ -13,6 +13,7 @@
 //  - Batches of small products: one product per task.
 #include "gemm.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -108,21 +109,25 @@ template <> struct Ukr<double> {
 struct Scratch {
   void* p = nullptr;
   size_t cap = 0;
+  bool mapped = false;
   void* get(size_t bytes) {
     if (bytes > cap) {
-      scratch_free(p, cap);
+      scratch_free(p, cap, mapped);
+      p = nullptr;
+      cap = 0;
+      p = scratch_alloc(bytes + 4096, mapped);
       cap = bytes + 4096;
-      p = scratch_alloc(cap);
     }
     return p;
   }
   void release_large() {
-    if (cap <= scratch_keep_bytes()) return;
-    scratch_free(p, cap);
+    if (cap <= scratch_keep_bytes() && !mapped) return;
+    scratch_free(p, cap, mapped);
     p = nullptr;
     cap = 0;
+    mapped = false;
   }
-  ~Scratch() { scratch_free(p, cap); }
+  ~Scratch() { scratch_free(p, cap, mapped); }
 };
 thread_local Scratch tl_pack_a, tl_pack_b, tl_panel;  // serial driver; tl_panel: one A micro-panel (parallel tiles)
 
@@ -523,6 +528,98 @@ void Plan<T>::tile(long task) const {
   }
 }
 
+// Whether the parallel driver would pack this product's operands whole into more than the kept
+// scratch (TENSORSLIM_GEMM_SCRATCH_MB): then gemm_blocked packs it block by block instead.
+template <class T>
+bool needs_blocks(const KernelTable* t, const GemmOp& o) {
+  int MR, NR, KC, NC;
+  void (*ukr)(long, const T*, const T*, T*, long);
+  Ukr<T>::get(t, MR, NR, KC, NC, ukr);
+  const size_t keep = scratch_keep_bytes();
+  const size_t aBytes = sizeof(T) * size_t((o.m + MR - 1) / MR * MR) * size_t(o.k);
+  const size_t bBytes = sizeof(T) * size_t((o.n + NR - 1) / NR * NR) * size_t(o.k);
+  return aBytes > keep || bBytes > keep;
+}
+
+// Block sizes of gemm_blocked: C (m x n) = sum over K blocks of A (m x kb) B (kb x n), as blocks of
+// mb x nb with the packed A block ((mb rounded up to MR) x kb) and B block ((nb rounded up to NR) x
+// kb) together at most `budget` bytes. K is split first when the packed M and N sides fit a block
+// of at least KC (a long K: the LM head's input gradient g W, K = V), so nothing is packed twice;
+// otherwise K stays whole (up to 2 KC) and the larger of M and N is split, the other kept whole
+// when its packed block takes at most half the budget (then it is packed once for all blocks).
+// Each split is balanced (about equal blocks, rows and columns in whole panels) so the last block
+// is not a sliver.
+struct Blocks { long mb, nb, kb; };
+inline long balanced(long total, long cap, long unit, bool whole_units) {
+  if (cap >= total) return total;
+  cap = cap < unit ? unit : cap / unit * unit;
+  const long nblk = (total + cap - 1) / cap;
+  const long b = (total + nblk - 1) / nblk;
+  return whole_units ? (b + unit - 1) / unit * unit : b;
+}
+inline Blocks block_sizes(long m, long n, long k, int MR, int NR, int KC, size_t elemBytes, size_t budget) {
+  const long E = long(budget / elemBytes);
+  const long mp = (m + MR - 1) / MR * MR, np = (n + NR - 1) / NR * NR;
+  Blocks b{m, n, k};
+  if ((mp + np) * long(KC) <= E) {  // M and N whole, K by blocks
+    b.kb = balanced(k, E / (mp + np), KC, false);
+    return b;
+  }
+  b.kb = k <= 2L * KC ? k : balanced(k, 2L * KC, KC, false);
+  const long lines = E / b.kb;  // packed rows of A plus packed columns of B per block
+  if (mp <= lines / 2) b.nb = balanced(n, lines - mp, NR, true);
+  else if (np <= lines / 2) b.mb = balanced(m, lines - np, MR, true);
+  else { b.mb = balanced(m, lines / 2, MR, true); b.nb = balanced(n, lines / 2, NR, true); }
+  return b;
+}
+
+// One product too large to pack whole (needs_blocks), on the pool: for each block of C's columns,
+// each K block, each block of rows, a Plan of the sub-product (the same two phases as gemm_multi:
+// pack the block's A and B as tasks, then the block's tiles as tasks), so the threads share one
+// packed B block and the packing scratch stays within TENSORSLIM_GEMM_BLOCK_MB (default 8) instead of
+// growing to the whole operands (GPT-2's LM head: 154 + 51 MiB). A block whose packed A (or B) is
+// the one already in the scratch (A whole when only N is split, B whole when only M is) is not
+// packed again. The bias / overwrite starts the first K block; relu clamps after the last.
+template <class T>
+void gemm_blocked(const KernelTable* t, const GemmOp& o, int nt) {
+  int MR, NR, KC, NC;
+  void (*ukr)(long, const T*, const T*, T*, long);
+  Ukr<T>::get(t, MR, NR, KC, NC, ukr);
+  const Blocks bs = block_sizes(o.m, o.n, o.k, MR, NR, KC, sizeof(T), gemm_block_bytes());
+  const T* A = static_cast<const T*>(o.a);
+  const T* B = static_cast<const T*>(o.b);
+  T* C = static_cast<T*>(o.c);
+  const size_t cb = sizeof(T) * size_t((o.m - 1) * o.ldc + o.n);  // every large output prefaulted, as gemm_multi_t does
+  if (prefault_tasks(o.c, cb) > 0) run_tasks(prefault_tasks(o.c, cb), [&](long task) { prefault_task(o.c, cb, task); });
+  const bool wholeA = bs.mb == o.m && bs.kb == o.k;
+  bool aPacked = false;  // the scratch holds the whole packed A (wholeA, packed in phase 1 before)
+  for (long jc = 0; jc < o.n; jc += bs.nb) {
+    for (long pc = 0; pc < o.k; pc += bs.kb) {
+      for (long ic = 0; ic < o.m; ic += bs.mb) {
+        Plan<T> p;
+        GemmOp& s = p;
+        s = o;
+        s.m = o.m - ic < bs.mb ? o.m - ic : bs.mb;
+        s.n = o.n - jc < bs.nb ? o.n - jc : bs.nb;
+        s.k = o.k - pc < bs.kb ? o.k - pc : bs.kb;
+        s.a = A + ic * o.sam + pc * o.sak;
+        s.b = B + pc * o.sbk + jc * o.sbn;
+        s.c = C + ic * o.ldc + jc;
+        const bool first = pc == 0;
+        s.bias = first && o.bias != nullptr ? static_cast<const T*>(o.bias) + jc * o.sbias : nullptr;
+        s.overwrite = first && o.overwrite;
+        s.relu = o.relu && pc + s.k >= o.k;
+        p.init(t, 0, nt);
+        if (wholeA && aPacked && !p.aLate) p.ta = 0;  // the same packed A, same scratch and layout
+        if (ic > 0) p.tb = 0;                         // B (pc, jc): packed by the first row block, same size
+        run_tasks(p.npack(), [&](long task) { p.pack(task); });
+        run_tasks(p.ntiles(), [&](long task) { p.tile(task); });
+        aPacked = wholeA && !p.aLate;
+      }
+    }
+  }
+}
+
 // Products below this many flops run on the calling thread: a pool round trip costs more than it
 // saves, and far more when other processes share the cores.
 constexpr double kParallelFlops = 4e6;
@@ -555,6 +652,18 @@ void gemm_multi_t(const GemmOp* ops, int nops, long nside, const std::function<v
     for (int i = 0; i < nops; i++) if (cBytes(ops[i]) >= kPrefaultMin) prefault_output(ops[i].c, cBytes(ops[i]));
     for (long s = 0; s < nside; s++) (*side)(s);
     for (int i = 0; i < nops; i++) if (ops[i].m > 0 && ops[i].n > 0) gemm_serial<T>(t, ops[i]);
+    return;
+  }
+  // products too large to pack whole run by blocks, after the others (and the side tasks)
+  int big[kMaxPlans], nbig = 0;
+  for (int i = 0; i < nops; i++) if (ops[i].m > 0 && ops[i].n > 0 && ops[i].k > 0 && needs_blocks<T>(t, ops[i])) big[nbig++] = i;
+  if (nbig > 0) {
+    GemmOp rest[kMaxPlans];
+    int nrest = 0;
+    for (int i = 0; i < nops; i++) if (std::find(big, big + nbig, i) == big + nbig) rest[nrest++] = ops[i];
+    if (nrest > 0) gemm_multi_t<T>(rest, nrest, nside, side);
+    else if (nside > 0) run_tasks(nside, *side);
+    for (int i = 0; i < nbig; i++) gemm_blocked<T>(t, ops[big[i]], nt);
     return;
   }
   Plan<T> plans[kMaxPlans];

@@ -3,9 +3,9 @@
 // freed buffers resident for reuse (M_MMAP_MAX = 0, docs/NATIVE.md "Memory tuning"): fast, but the
 // resident set then stays at its high-water mark, free pages included. trimFreeHeap() hands those
 // pages back (glibc malloc_trim) when the heap holds at least TENSORSLIM_MALLOC_TRIM_MB free. The
-// addon already does so by itself where it matters (before it maps a large GEMM scratch: GPT-2's LM
-// head, the step's peak); this is for a program's own quiet points (after dropping a model, between
-// phases). Not called after every optimizer step: measured on the GPT-2-sized step, it cost ~100 ms
+// addon does so by itself only before it maps a GEMM scratch larger than TENSORSLIM_GEMM_SCRATCH_MB,
+// which its blocked packing avoids with the defaults (docs/NATIVE.md "Memory tuning"); this is for a
+// program's own quiet points (after dropping a model, between phases). Not called after every optimizer step: measured on the GPT-2-sized step, it cost ~100 ms
 // (load 30) and did not lower the peak (docs/NATIVE.md "Memory tuning"). A backend without the
 // capability (reference, or a native addon on a C library other than glibc) makes it a no-op. It
 // decides nothing about tensors: only memory the C library already counts as free is returned.

@@ -7,6 +7,9 @@
 // The shapes also reach the AVX2 kernel's K tail (K not a multiple of its unroll by 4: 5, 70, 20..79)
 // and the 5..7-row packing transposes (row-major A with M = 5, 11; transposed B with N = 45, 70).
 // Outputs from 256 KiB up go through the page prefault (fresh storage written before it is read).
+// Products packed by blocks (gemm_blocked: K, N, M and N and M split, with the bias / ReLU epilogue
+// of linear across K blocks) are reached at small sizes by shrinking the kept scratch and the block
+// budget at run time (gemmScratch).
 // Products write into uninitialized storage (C = A B: the AVX2 kernel's store-only first K block,
 // zeroed partial tiles), poisoned with 0xff bytes here, so an element the driver fails to write is NaN.
 // Tolerance: the classic (K + 2) * eps * sum |a| |b| bound.
@@ -16,7 +19,8 @@ import { after, before, describe, test } from 'node:test';
 import type { View } from '../../src/backend/backend.js';
 import { setUninitPoison } from '../../src/backend/dtype.js';
 import { referenceBackend as ref } from '../../src/backends/reference/index.js';
-import { getNativeBackend } from '../../src/backends/native/index.js';
+import { getNativeBackend, getNumThreads, setCpuPath, setNumThreads } from '../../src/backends/native/index.js';
+import { loadAddon } from '../../src/backends/native/addon.js';
 import { alloc, mismatch, rng, type FloatKind } from './helpers.js';
 import { forEachPathAndThreads as forEachSetting, CPU_PATHS as PATHS, nativeSkip as skip } from './helpers.js';
 
@@ -117,5 +121,42 @@ describe('native GEMM driver paths vs reference', { skip }, () => {
         check(`${path}/${threads}t dS^T Q`, kind, operand(r, kind, M, 64, 'trans'), operand(r, kind, 64, 64, 'row'));
       }
     });
+  });
+
+  test('products packed by blocks: K split, N split (A packed once), M split (B packed once), both; linear bias + ReLU across K blocks', () => {
+    const addon = loadAddon().addon!;
+    if (!addon.gemmScratch) throw new Error('the addon predates gemmScratch: rebuild it with node scripts/build-native.mjs');
+    const prevThreads = getNumThreads();
+    const prev = addon.gemmScratch(0, 256 << 10);   // keep nothing: every parallel product packs by blocks of 256 KiB
+    try {
+      setNumThreads(2);   // the blocked driver is the parallel one's
+      for (const path of PATHS) {
+        setCpuPath(path);
+        const r = rng(353);
+        for (const kind of KINDS) {
+          // [M, N, K, layout A, layout B]: K split (M, N small, K long: the LM head's g W), N split
+          // (the LM head's forward x W^T), M split (its weight gradient g^T x), strided operands
+          const cases: [number, number, number, Layout, Layout][] = [[24, 64, 1600, 'row', 'row'], [30, 900, 200, 'row', 'trans'], [900, 30, 200, 'trans', 'row'], [31, 400, 190, 'rowStep', 'transStep']];
+          for (const [M, N, K, la, lb] of cases) check(`${path}/blocked`, kind, operand(r, kind, M, K, la), operand(r, kind, K, N, lb));
+          addon.gemmScratch(0, 64 << 10);   // M and N both split, two K blocks
+          check(`${path}/blocked both`, kind, operand(r, kind, 120, 900, 'row'), operand(r, kind, 900, 120, 'trans'));
+          // linear: bias on the first K block only, ReLU after the last
+          const x = operand(r, kind, 20, 1500, 'row'), w = operand(r, kind, 70, 1500, 'row');
+          const bias: View = { data: alloc(kind, 70).map(() => (r() - 0.5) * 40), shape: [70], strides: [1], offset: 0 };
+          const got = nat.linear!({ ...x, shape: [20, 1500], strides: x.strides.slice(1) }, { ...w, shape: [70, 1500], strides: w.strides.slice(1) }, bias, true);
+          const wt: View = { ...w, shape: [1, 1500, 70], strides: [0, w.strides[2]!, w.strides[1]!] };
+          const prod = ref.matmul(x, wt, kind);
+          const absProd = ref.matmul({ ...x, data: x.data.map(Math.abs) }, { ...wt, data: wt.data.map(Math.abs) }, 'float64');
+          const want = Array.from(prod, (v, i) => Math.max(0, v + bias.data[i % 70]!));
+          const bound = Array.from(absProd, (v, i) => (1500 + 3) * EPS[kind] * (v + Math.abs(bias.data[i % 70]!)));
+          assert.equal(mismatch(got, want, 0, 0, bound), null, `${path} ${kind} blocked linear + bias + relu`);
+          addon.gemmScratch(0, 256 << 10);
+        }
+      }
+    } finally {
+      addon.gemmScratch(prev.keepBytes, prev.blockBytes);
+      setCpuPath(PATHS[0]!);
+      setNumThreads(prevThreads);
+    }
   });
 });

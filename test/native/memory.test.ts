@@ -1,6 +1,8 @@
-// Memory hand-back of the native addon (native/src/alloc.cc, docs/NATIVE.md "Memory tuning"): the
-// GEMM's packing scratch above TENSORSLIM_GEMM_SCRATCH_MB (default 32) is a mapping of its own that
-// releaseScratch() unmaps, so a product after the release packs into a fresh one; trimHeap reports
+// Memory hand-back of the native addon (native/src/alloc.cc, docs/NATIVE.md "Memory tuning"): a
+// product whose packed operand would exceed TENSORSLIM_GEMM_SCRATCH_MB (default 32) packs by blocks
+// (TENSORSLIM_GEMM_BLOCK_MB); scratch above the kept size (here: a block budget above it, set with
+// gemmScratch) is a mapping of its own that releaseScratch() unmaps, so a product after the release
+// packs into a fresh one; trimHeap reports
 // glibc's heap and trims it above a threshold; trimFreeHeap (src/backend/heap.ts) applies the
 // TENSORSLIM_MALLOC_TRIM_MB setting. The results are checked exactly (small integer operands: every
 // float32 partial sum is exact).
@@ -18,8 +20,9 @@ const nat = getNativeBackend();
 const skip = process.env['TENSORSLIM_BACKEND'] === 'reference' ? 'native-only memory calls: run in the native pass' : nativeSkip;
 
 describe('native memory hand-back', { skip }, () => {
-  test('a product whose packed operand exceeds the kept scratch is exact before and after releaseScratch', () => {
-    // B (2048 x 4200) packs to ~34 MB of float32 panels: above the default 32 MiB kept, so its own mapping
+  test('a product whose packed operand exceeds the kept scratch is exact, by blocks and in a mapped scratch before and after releaseScratch', () => {
+    // B (2048 x 4200) packs to ~34 MB of float32 panels: above the default 32 MiB kept, so by blocks;
+    // then with 1 MiB kept and 4 MiB blocks, the blocks' scratch is its own mapping
     const [m, k, n] = [8, 2048, 4200];
     const r = rng(17);
     const a = new Float32Array(m * k), b = new Float32Array(k * n);
@@ -28,9 +31,12 @@ describe('native memory hand-back', { skip }, () => {
     const va: View = { data: a, shape: [1, m, k], strides: [0, k, 1], offset: 0 };
     const vb: View = { data: b, shape: [1, k, n], strides: [0, n, 1], offset: 0 };
     const prev = getNumThreads();
-    setNumThreads(2);   // the parallel driver is the one that packs whole operands
+    const addon = loadAddon().addon!;
+    const prevScratch = addon.gemmScratch!();
+    setNumThreads(2);   // the parallel driver is the one that packs whole operands or blocks
     try {
-      for (let round = 0; round < 2; round++) {
+      for (let round = 0; round < 3; round++) {
+        if (round === 1) addon.gemmScratch!(1 << 20, 4 << 20);
         const c = nat!.matmul(va, vb, 'float32');
         for (let i = 0; i < m; i++) {
           for (const j of [...Array.from({ length: 69 }, (_, q) => round + q * 61), n - 1]) {   // 70 columns, the last included
@@ -39,9 +45,10 @@ describe('native memory hand-back', { skip }, () => {
             assert.equal(c[i * n + j], want, `round ${round}: C[${i}][${j}]`);
           }
         }
-        loadAddon().addon!.releaseScratch!();
+        addon.releaseScratch!();
       }
     } finally {
+      addon.gemmScratch!(prevScratch.keepBytes, prevScratch.blockBytes);
       setNumThreads(prev);
     }
   });

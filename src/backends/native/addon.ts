@@ -106,6 +106,8 @@ export interface NativeAddon {
   mallocTrim?(minFreeBytes: number): HeapTrimInfo;
   /** Free the calling thread's GEMM packing scratch above TENSORSLIM_GEMM_SCRATCH_MB (alloc.cc). */
   releaseScratch?(): void;
+  /** Set the GEMM's kept packing scratch and its block budget in bytes (TENSORSLIM_GEMM_SCRATCH_MB / _BLOCK_MB; alloc.cc); returns the previous values. Tests. */
+  gemmScratch?(keepBytes?: number, blockBytes?: number): { keepBytes: number; blockBytes: number };
   readonly abiVersion: number;
 }
 

@@ -7,8 +7,10 @@
 //   then dx_c = g W and dw (+)= g^T x_c: the first chunk by linearBackward (one pool job for both
 //   products, dw overwritten), later chunks by linear (dx_c, W read transposed in place) and matmul,
 //   which accumulates into dw (C += A B).
-// No native code of its own: it runs on the packed GEMM and the softmax cross-entropy kernel, and
-// hands the GEMM's large packing scratch back when its chunks are done (releaseScratch).
+// No native code of its own: it runs on the packed GEMM (which packs W (V, C) and g (r, V), too
+// large to pack whole, by blocks of TENSORSLIM_GEMM_BLOCK_MB: docs/NATIVE.md "Memory tuning") and the
+// softmax cross-entropy kernel, and hands back any GEMM scratch mapped beyond the kept size when its
+// chunks are done (releaseScratch: only with TENSORSLIM_GEMM_SCRATCH_MB below the block budget).
 
 import type { FusedKernels, View } from '../../backend/backend.js';
 import { allocateUninit, dtypeOfArray, type TypedArray } from '../../backend/dtype.js';
@@ -62,8 +64,9 @@ export function linearCrossEntropyKernels(addon: NativeAddon): Required<Pick<Fus
         }
       }
       release(scratch.buffer);   // dead here: back to the storage pool when the pool made it (a no-op otherwise)
-      // the GEMM packed W (V, C) and g^T (V, rows) whole: ~200 MiB of scratch at GPT-2's size that
-      // would otherwise stay resident through the backward pass, where the step's memory peaks
+      // scratch above TENSORSLIM_GEMM_SCRATCH_MB is a mapping of its own: not held through backward
+      // (where the step's memory peaks); with the defaults the blocks' scratch is kept (8 MiB) and
+      // this frees nothing
       addon.releaseScratch?.();
       return { loss, dx, dw };
     },
