@@ -21,6 +21,7 @@ Napi::Value PoolTrace(const Napi::CallbackInfo& info);      // pool_trace.cc
 Napi::Value PoolTraceDrain(const Napi::CallbackInfo& info); // pool_trace.cc
 Napi::Value MallocTrim(const Napi::CallbackInfo& info);     // alloc.cc
 Napi::Value ReleaseScratch(const Napi::CallbackInfo& info); // alloc.cc
+Napi::Value FreeArrayBuffer(const Napi::CallbackInfo& info); // alloc.cc
 }  // namespace ts
 
 namespace {
@@ -136,6 +137,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("poolTraceDrain", Napi::Function::New<ts::PoolTraceDrain>(env, "poolTraceDrain"));
   exports.Set("mallocTrim", Napi::Function::New<ts::MallocTrim>(env, "mallocTrim"));
   exports.Set("releaseScratch", Napi::Function::New<ts::ReleaseScratch>(env, "releaseScratch"));
+  exports.Set("freeArrayBuffer", Napi::Function::New<ts::FreeArrayBuffer>(env, "freeArrayBuffer"));
   return exports;
 }
 

@@ -19,7 +19,7 @@
 // newer tensor owns. A program that kept such a tensor elsewhere (a closure, a private field)
 // gets that error, never silently changed values; reading `t.data` directly is not guarded.
 
-import { bufferLife, lastLife, ownScope, release, tracking } from '../backend/pool.js';
+import { bufferLife, discard, lastLife, ownScope, release, tracking, trimIdle } from '../backend/pool.js';
 import type { TypedArray } from '../backend/dtype.js';
 import { revokeStorage, Tensor } from '../core/tensor.js';
 
@@ -122,6 +122,8 @@ export class StepScope {
     }
     // an enclosing scope must not release what this one kept (its result, its leaf gradients)
     passKeptUp(keep, entries, false);
+    // a step ended: size classes it did not ask for give their free buffers back (backend/pool.ts)
+    if (scopes.length === 0) trimIdle();
     return dead.size;
   }
 
@@ -213,9 +215,11 @@ export function keepAll(v: unknown): void {
 }
 
 /**
- * Optimizer.zeroGrad(): give the storage of gradients being dropped back to the pool, when the
- * innermost step scope allows it (`releaseGrads`). Only whole buffers the pool made, each used by
- * one gradient of the list; every tensor over them is revoked. Returns how many were given back.
+ * Optimizer.zeroGrad(): give the storage of gradients being dropped back, when the innermost step
+ * scope allows it (`releaseGrads`): freed at once (pool.ts discard(): the C heap reuses it for the
+ * next forward's activations, while in a free list it would wait idle for the next backward), or
+ * into the pool's free lists where no freer is registered (the reference backend). Only whole buffers the pool made,
+ * each used by one gradient of the list; every tensor over them is revoked. Returns how many.
  * @example releaseGradStorage(params.map((p) => p.grad))
  */
 export function releaseGradStorage(grads: readonly (Tensor | null)[]): number {
@@ -229,7 +233,7 @@ export function releaseGradStorage(grads: readonly (Tensor | null)[]): number {
     const buf = g.data.buffer;
     if (count.get(buf) !== 1 || g.data.byteOffset !== 0 || bufferLife(buf) === undefined) continue;
     revokeStorage(g.data);
-    release(buf);
+    discard(buf);
     count.delete(buf);
     n++;
   }

@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
-import { configurePool, poolStats, resetPoolStats, acquire, beginScope, endScope, release } from '../../src/backend/pool.js';
+import { configurePool, poolStats, resetPoolStats, acquire, beginScope, endScope, release, discard, setBufferFreer, trimIdle } from '../../src/backend/pool.js';
 import { checkpoint, checkpointWith } from '../../src/autograd/recompute.js';
 import {
   add, embeddingRows, getBackend, grad, keep, Linear, linearCrossEntropy, manualSeed, matmul, mul, noGrad, randn, registerPostAccumulateGradHook, relu, ReLU,
@@ -18,6 +18,9 @@ import {
 } from '../../src/index.js';
 
 const snap = (t: Tensor): number[] => Array.from(t.dataSync());
+// whether the backend registered a freer (the native addon's freeArrayBuffer): buffers the pool does
+// not keep are then detached at once
+const hasFreer = (): boolean => { getBackend(); const f = setBufferFreer(null); setBufferFreer(f); return f !== null; };
 
 let prev: { capMB: number; check: boolean };
 before(() => { prev = configurePool({ capMB: 64, check: true }); });
@@ -215,6 +218,50 @@ describe('storage pool and autograd', () => {
     endScope(new Set());
     assert.throws(() => release(b2), /released twice/);
   });
+
+  test('giving memory back: a release beyond the cap, discard() and idle size classes free at once', () => {
+    const prevFreer = setBufferFreer(null);
+    const prevCfg = configurePool({ capMB: 0 });          // empty free lists
+    const detached: ArrayBuffer[] = [];
+    // a freer that records; the native addon's detaches (checked below where it is registered)
+    setBufferFreer((b) => { detached.push(b); return true; });
+    configurePool({ capMB: 1 / 64 });                     // 16 KiB of free buffers at most
+    try {
+      resetPoolStats();
+      beginScope();
+      const a = acquire(12000)!, b = acquire(12000)!, c = acquire(3000)!, d = acquire(3000)!;
+      endScope(new Set([c, d]));                          // a fits (12 KiB), b is over the cap: freed
+      assert.deepEqual(detached, [b]);
+      discard(c);                                         // not kept in a free list
+      assert.deepEqual(detached, [b, c]);
+      release(d);
+      assert.equal(poolStats().freeBytes, 12288 + 3072);
+      trimIdle();                                         // a step ends: both were released during it
+      assert.equal(detached.length, 2);
+      const a2 = acquire(12000);                          // the next step asks for a's class only
+      assert.equal(a2, a);
+      release(a2!);
+      assert.equal(trimIdle(), 3072, 'the class nobody asked for during the step is given back');
+      assert.deepEqual(detached, [b, c, d]);
+      assert.equal(poolStats().freeBytes, 12288);
+      assert.deepEqual({ freed: poolStats().freed, dropped: poolStats().dropped }, { freed: 3, dropped: 1 });
+      beginScope();
+      assert.notEqual(acquire(3000), d, 'a freed buffer is never handed out again');
+      endScope();
+    } finally {
+      configurePool({ capMB: 0 });
+      setBufferFreer(prevFreer);
+      configurePool(prevCfg);
+    }
+    if (prevFreer !== null) {                            // the native addon's freer detaches for real
+      beginScope();
+      const e = acquire(4000)!;
+      const view = new Float32Array(e, 0, 1000);
+      endScope(new Set([e]));
+      discard(e);
+      assert.deepEqual([e.byteLength, view.length], [0, 0], 'the buffer is detached: its memory went back');
+    }
+  });
 });
 
 describe('step scopes (tidy)', () => {
@@ -229,21 +276,24 @@ describe('step scopes (tidy)', () => {
   };
 
   test('steps reuse the last step\'s storage (nothing fresh after warm-up) and train exactly as without a scope', () => {
-    const run = (scoped: boolean): { losses: number[]; fresh: number } => {
+    const run = (scoped: boolean): { losses: number[]; fresh: number; freed: number } => {
       const { model, opt, x } = setup(40);
       const losses: number[] = [];
-      let fresh = 0;
+      let fresh = 0, freed = 0;
       for (let step = 0; step < 5; step++) {
         resetPoolStats();
         const body = (): number => { const y = model.call(x); const l = sum(mul(y, y)); l.backward(); opt.step(); opt.zeroGrad(); return l.item(); };
         losses.push(scoped ? tidy(body, { roots: [model], releaseGrads: true }) : body());
-        if (step >= 2) fresh += poolStats().fresh;
+        if (step >= 2) { fresh += poolStats().fresh; freed += poolStats().freed; }
       }
-      return { losses, fresh };
+      return { losses, fresh, freed };
     };
     const plain = run(false), scoped = run(true);
     assert.deepEqual(scoped.losses, plain.losses);
-    assert.equal(scoped.fresh, 0, 'steps 3-5 took every buffer from the free lists');
+    // the gradients zeroGrad drops go back to the C heap at once where a freer is registered (the
+    // native backend), so each backward makes its gradients fresh; everything else is reused
+    assert.equal(scoped.fresh, scoped.freed, 'steps 3-5 took every other buffer from the free lists');
+    if (!hasFreer()) assert.equal(scoped.fresh, 0, 'without a freer the dropped gradients are reused too');
   });
 
   test('what a step returns, keep()s, stashes in a hook or a module property stays intact; other activations are revoked', () => {

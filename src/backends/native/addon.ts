@@ -106,6 +106,8 @@ export interface NativeAddon {
   mallocTrim?(minFreeBytes: number): HeapTrimInfo;
   /** Free the calling thread's GEMM packing scratch above TENSORSLIM_GEMM_SCRATCH_MB (alloc.cc). */
   releaseScratch?(): void;
+  /** Detach an ArrayBuffer so its memory goes back to the C heap now; false if it cannot be detached (alloc.cc). */
+  freeArrayBuffer?(buf: ArrayBuffer): boolean;
   readonly abiVersion: number;
 }
 
