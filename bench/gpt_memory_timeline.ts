@@ -3,8 +3,8 @@
 // optimizer step, for a few steps, and the process CPU time per step after the first. One process,
 // ours only; prints one JSON line.
 //   usage: npx tsx bench/gpt_memory_timeline.ts [preset=gpt2] [steps=2] [--unfused-loss] [--checkpointing] [--fine] [--gc] [--step-scope]
-// --step-scope runs each step in a step scope (StepScope with the model as root and releaseGrads,
-// as the Trainer does) and reports the pool's fresh bytes per step and its free bytes per size
+// --step-scope runs each step in a step scope (StepScope with the model as root, releaseGrads and
+// releaseSaved, as bench gpt does; --keep-saved: without releaseSaved, as the Trainer) and reports the pool's fresh bytes per step and its free bytes per size
 // class at the highest sample.
 // --fine also samples after each block's forward and each parameter's gradient (backward), and
 // reports the sample where the peak RSS was reached with its breakdown (tensor storage, V8 heap,
@@ -113,7 +113,7 @@ for (let s = 0; s < steps; s++) {
   stepNo = s;
   if (s === 1) cpu0 = process.cpuUsage();   // step 0 is the warm-up (Adam's state is made there)
   const fresh0 = poolStats().freshBytes;
-  const scope = scoped ? new StepScope({ roots: [model], releaseGrads: true }) : null;
+  const scope = scoped ? new StepScope({ roots: [model], releaseGrads: true, releaseSaved: !args.includes('--keep-saved') }) : null;
   opt.zeroGrad();
   const loss = fused ? model.loss(x, y) : gptLoss(model.call(x), y);
   mark(`step ${s} forward`);

@@ -24,8 +24,8 @@
 // Size classes: 256 bytes and up, eight per power of two (at most 12.5% rounding-up; only buffers
 // made inside a scope are rounded, and of those only the escaping ones, leaf gradients, keep it).
 // Giving memory back (issue 17): a buffer the pool does not keep (a release beyond the cap, the
-// free buffers of a size class no request asked for during a whole step: trimIdle(), the gradients
-// a step scope's zeroGrad drops: discard()) is freed at once when a freer is registered (the native
+// free buffers of a size class no request asked for during a whole step: trimIdle()) is freed at
+// once when a freer is registered (the native
 // addon's freeArrayBuffer detaches it, so glibc reuses its bytes for requests of any size); without
 // one it is left to the garbage collector, as before. Class-size free lists cannot serve other
 // classes; the C heap can, and a freed buffer waits for no collection.
@@ -172,24 +172,6 @@ function giveBack(buf: ArrayBuffer): void {
   if (freer === null || !freeNow) return;
   const bytes = buf.byteLength;
   if (freer(buf)) { stats.freed++; stats.freedBytes += bytes; }
-}
-
-/**
- * Give `buf` (one this pool made, in use) back to the C heap at once, without keeping it in a free
- * list, when a freer is registered (setBufferFreer) and TENSORSLIM_POOL_FREE allows it; otherwise
- * release() it (a free list beats waiting for the garbage collector). A freed buffer is detached:
- * every typed array over it reads as empty. The caller proves nothing uses it any more, as for
- * release(). A buffer the pool did not make is ignored. Step scopes use it for the gradients
- * zeroGrad drops, which the next step's forward does not ask for (in a free list they would wait
- * idle while its activations are made; the C heap hands their bytes to requests of any size).
- * @example discard(p.grad.data.buffer)
- */
-export function discard(buf: ArrayBufferLike): void {
-  const rec = ours.get(buf as ArrayBuffer);
-  if (rec === undefined) return;
-  if (rec.free) throw new Error(`storage pool: a buffer of ${buf.byteLength} bytes was released twice`);
-  if (freer === null || !freeNow) { release(buf); return; }
-  giveBack(buf as ArrayBuffer);
 }
 
 /**

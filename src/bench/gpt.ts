@@ -113,7 +113,8 @@ export function benchGpt(opts: GptBenchOptions = {}): GptBenchResult {
     last = loss.item();
   };
   // the step's activations and last gradients go back to the storage pool (autograd/tidy.ts)
-  const step = scoped ? (): void => tidy(body, { roots: [model], releaseGrads: true }) : body;
+  // (releaseSaved: each activation goes back as soon as backward has used it; the body reads only the loss after backward)
+  const step = scoped ? (): void => tidy(body, { roots: [model], releaseGrads: true, releaseSaved: true }) : body;
   for (let i = 0; i < warmup; i++) step();
   opts.onTimed?.('begin');
   const c0 = process.cpuUsage();
