@@ -40,9 +40,9 @@ export interface GptBenchOptions {
   /** The loss as GPT.loss (LM head fused into the cross-entropy; default true) or gptLoss(model(x), y) (materialized logits). */
   fusedLoss?: boolean;
   /**
-   * Run each step in a step scope (tidy(), releaseGrads) so it reuses the last step's storage.
-   * Default: on for 'small', off for 'gpt2', where the free lists' size classes match the next
-   * step's requests poorly and the peak RSS rose (3.38 GB against 2.89 GB; docs/GPT.md).
+   * Run each step in a step scope (tidy(), releaseGrads, releaseSaved) so it reuses the last
+   * step's storage and gives each activation back as soon as backward has used it. Default on for
+   * every preset (docs/GPT.md "Step scopes at GPT-2's size").
    */
   stepScope?: boolean;
   /** Called right before and right after the timed steps (a benchmark's counters: GC, the pool's). */
@@ -104,7 +104,7 @@ export function benchGpt(opts: GptBenchOptions = {}): GptBenchResult {
   const y = ops.randint(0, config.vocabSize, [batch, t], { dtype: 'int32', generator: gen });
   const fused = opts.fusedLoss ?? true;
   let last = NaN;
-  const scoped = opts.stepScope ?? (opts.preset ?? 'small') === 'small';
+  const scoped = opts.stepScope ?? true;
   const body = (): void => {
     opt.zeroGrad();
     const loss = fused ? model.loss(x, y) : gptLoss(model.call(x), y);
