@@ -132,7 +132,7 @@ export class StepScope {
     const cand = new Map<ArrayBufferLike, Entry[]>();
     for (const e of this.#entries) {
       const buf = e.data.buffer;
-      if (e.inPass || e.attr || e.life <= this.#since || keep.has(buf)) continue;
+      if (e.inPass || e.attr || e.life <= this.#since || keep.has(buf) || bufferLife(buf) !== e.life) continue;
       const list = cand.get(buf);
       if (list === undefined) cand.set(buf, [e]); else list.push(e);
     }
