@@ -25,10 +25,10 @@
 // made inside a scope are rounded, and of those only the escaping ones, leaf gradients, keep it).
 // Giving memory back (issue 17): a buffer the pool does not keep (a release beyond the cap, the
 // free buffers of a size class no request asked for during a whole step: trimIdle()) is freed at
-// once when a freer is registered (the native
-// addon's freeArrayBuffer detaches it, so glibc reuses its bytes for requests of any size); without
-// one it is left to the garbage collector, as before. Class-size free lists cannot serve other
-// classes; the C heap can, and a freed buffer waits for no collection.
+// once when a freer is registered (the native addon's freeArrayBuffer detaches it, so glibc reuses
+// its bytes for requests of any size); without one it is left to the garbage collector, as before.
+// Class-size free lists cannot serve other classes; the C heap can, and a freed buffer waits for
+// no collection.
 //
 // Settings: TENSORSLIM_POOL_MB (free bytes kept, default 512; 0 turns the pool off);
 // TENSORSLIM_POOL_FREE=0 leaves the buffers the pool does not keep to the garbage collector;
