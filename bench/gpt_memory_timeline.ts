@@ -2,7 +2,10 @@
 // the storage pool's free bytes after model setup, after each forward (loss), backward and
 // optimizer step, for a few steps, and the process CPU time and minor page faults per step after the first. One process,
 // ours only; prints one JSON line (with `knobs`, the TENSORSLIM_* variables it ran with).
-//   usage: npx tsx bench/gpt_memory_timeline.ts [preset=gpt2] [steps=2] [--unfused-loss] [--checkpointing] [--fine] [--gc]
+//   usage: npx tsx bench/gpt_memory_timeline.ts [preset=gpt2] [steps=2] [--unfused-loss] [--checkpointing] [--fine] [--gc] [--step-scope]
+// --step-scope runs each step in a step scope (StepScope with the model as root, releaseGrads and
+// releaseSaved, as bench gpt does; --keep-saved: without releaseSaved, as the Trainer) and reports the pool's fresh bytes per step and its free bytes per size
+// class at the highest sample.
 // --fine also samples after each block's forward and each parameter's gradient (backward), and
 // reports the sample where the peak RSS was reached with its breakdown (tensor storage, V8 heap,
 // the glibc heap's resident bytes from /proc/self/smaps). --gc (run node with --expose-gc:
@@ -15,7 +18,8 @@ import * as ops from '../src/ops/index.js';
 import { AdamW } from '../src/optim/index.js';
 import { GPT, gptLoss, type GptConfig } from '../src/models/gpt.js';
 import { gptBenchPreset, type GptBenchPreset } from '../src/bench/gpt.js';
-import { poolStats } from '../src/backend/pool.js';
+import { poolFreeByClass, poolStats } from '../src/backend/pool.js';
+import { StepScope } from '../src/autograd/tidy.js';
 import { registerPostAccumulateGradHook } from '../src/autograd/index.js';
 import { getBackend } from '../src/backend/registry.js';
 import { tensorslimKnobs } from './common.js';
@@ -26,6 +30,7 @@ const steps = Number(args.find((a) => !Number.isNaN(Number(a))) ?? 2);
 const fused = !args.includes('--unfused-loss');
 const fine = args.includes('--fine');
 const gcEach = args.includes('--gc');
+const scoped = args.includes('--step-scope');
 const gc = (globalThis as { gc?: () => void }).gc;
 if (gcEach && gc === undefined) throw new Error('--gc needs node --expose-gc');
 const p = gptBenchPreset(preset);
@@ -68,15 +73,24 @@ const mallocMiB = (): { mallocHeapMiB?: number; mallocFreeMiB?: number } => {
   return r?.available ? { mallocHeapMiB: mb(r.heapBytes), mallocFreeMiB: mb(r.freeBytes) } : {};
 };
 
-interface Mark { at: string; rssMiB: number; arrayBuffersMiB: number; heapUsedMiB: number; heapTotalMiB: number; poolFreeMiB: number; maxRssMiB: number; mallocHeapMiB?: number; mallocFreeMiB?: number; glibcHeapMiB?: number; otherAnonMiB?: number; bigAnon?: number[][] }
+interface Mark { poolByClassMiB?: Record<string, number>; at: string; rssMiB: number; arrayBuffersMiB: number; heapUsedMiB: number; heapTotalMiB: number; poolFreeMiB: number; maxRssMiB: number; mallocHeapMiB?: number; mallocFreeMiB?: number; glibcHeapMiB?: number; otherAnonMiB?: number; bigAnon?: number[][] }
 const marks: Mark[] = [];
 const fineMarks: Mark[] = [];
 let peak: Mark | null = null;
+// the pool's free bytes per size class (MiB, classes with at least 1 MiB) at the highest sample
+let peakPool: { at: string; rssMiB: number; poolByClassMiB: Record<string, number> } | null = null;
+const byClassMiB = (): Record<string, number> => {
+  const r: Record<string, number> = {};
+  for (const [cls, bytes] of poolFreeByClass()) if (bytes >= 2 ** 20) r[`${(cls / 2 ** 20).toFixed(2)} MiB`] = mb(bytes);
+  return r;
+};
+const freshMiB: number[] = [];
 const sample = (at: string, into: Mark[]): void => {
   if (gcEach) gc!();
   const m = process.memoryUsage();
   const s: Mark = { at, rssMiB: mb(m.rss), arrayBuffersMiB: mb(m.arrayBuffers), heapUsedMiB: mb(m.heapUsed), heapTotalMiB: mb(m.heapTotal), poolFreeMiB: mb(poolStats().freeBytes), maxRssMiB: mb(process.resourceUsage().maxRSS * 1024), ...mallocMiB() };
   into.push(s);
+  if (peakPool === null || s.rssMiB > peakPool.rssMiB) peakPool = { at, rssMiB: s.rssMiB, poolByClassMiB: byClassMiB() };
   if (fine && (peak === null || s.rssMiB > peak.rssMiB)) { const h = heapResidentMiB(); peak = { ...s, glibcHeapMiB: h.heap, otherAnonMiB: h.anon, bigAnon: h.bigAnon }; }
 };
 const mark = (at: string): void => sample(at, marks);
@@ -100,14 +114,19 @@ let faults0 = process.resourceUsage().minorPageFault;
 for (let s = 0; s < steps; s++) {
   stepNo = s;
   if (s === 1) { cpu0 = process.cpuUsage(); faults0 = process.resourceUsage().minorPageFault; }   // step 0 is the warm-up (Adam's state is made there)
+  const fresh0 = poolStats().freshBytes;
+  const scope = scoped ? new StepScope({ roots: [model], releaseGrads: true, releaseSaved: !args.includes('--keep-saved') }) : null;
   opt.zeroGrad();
   const loss = fused ? model.loss(x, y) : gptLoss(model.call(x), y);
   mark(`step ${s} forward`);
   loss.backward();
   mark(`step ${s} backward`);
   opt.step();
+  loss.item();
+  scope?.close();
   if (trimAt.has('opt')) trim();
   mark(`step ${s} optimizer`);
+  freshMiB.push(mb(poolStats().freshBytes - fresh0));
 }
 const cpu = process.cpuUsage(cpu0);
 const cpuMsPerStep = steps > 1 ? (cpu.user + cpu.system) / 1000 / (steps - 1) : null;
@@ -116,6 +135,6 @@ const sysMsPerStep = steps > 1 ? cpu.system / 1000 / (steps - 1) : null;   // th
 const minorFaultsPerStep = steps > 1 ? (process.resourceUsage().minorPageFault - faults0) / (steps - 1) : null;
 const paramMiB = mb(model.parameters().reduce((a, t) => a + t.size * 4, 0));
 process.stdout.write(`${JSON.stringify({
-  preset, fused, checkpointing: config.checkpointing, gcEachSample: gcEach, cpuMsPerStep, sysMsPerStep, minorFaultsPerStep, peakRssBytes: process.resourceUsage().maxRSS * 1024,
+  preset, fused, checkpointing: config.checkpointing, stepScope: scoped, freshMiBPerStep: freshMiB, peakPool, gcEachSample: gcEach, cpuMsPerStep, sysMsPerStep, minorFaultsPerStep, peakRssBytes: process.resourceUsage().maxRSS * 1024,
   startRssMiB: baseline.rssMiB, paramMiB, trimAt: [...trimAt], trimMB, trimStats, knobs: tensorslimKnobs(), marks, ...(fine ? { peakSample: peak, fine: fineMarks } : {}),
 })}\n`);

@@ -22,6 +22,7 @@ Napi::Value PoolTraceDrain(const Napi::CallbackInfo& info); // pool_trace.cc
 Napi::Value MallocTrim(const Napi::CallbackInfo& info);     // alloc.cc
 Napi::Value ReleaseScratch(const Napi::CallbackInfo& info); // alloc.cc
 Napi::Value GemmScratch(const Napi::CallbackInfo& info);    // alloc.cc
+Napi::Value FreeArrayBuffer(const Napi::CallbackInfo& info); // alloc.cc
 }  // namespace ts
 
 namespace {
@@ -138,6 +139,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("mallocTrim", Napi::Function::New<ts::MallocTrim>(env, "mallocTrim"));
   exports.Set("releaseScratch", Napi::Function::New<ts::ReleaseScratch>(env, "releaseScratch"));
   exports.Set("gemmScratch", Napi::Function::New<ts::GemmScratch>(env, "gemmScratch"));
+  exports.Set("freeArrayBuffer", Napi::Function::New<ts::FreeArrayBuffer>(env, "freeArrayBuffer"));
   return exports;
 }
 

@@ -198,4 +198,14 @@ Napi::Value MallocTrim(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// freeArrayBuffer(buf) -> boolean: detach buf, so its memory goes back to the C heap at once instead
+// of when V8 collects it (the storage pool's eviction, src/backend/pool.ts); false when buf cannot
+// be detached. Every typed array over buf reads as empty afterwards.
+Napi::Value FreeArrayBuffer(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsArrayBuffer()) Call(info, "freeArrayBuffer").fail("expected an ArrayBuffer");
+  const napi_status st = napi_detach_arraybuffer(env, info[0]);
+  return Napi::Boolean::New(env, st == napi_ok);
+}
+
 }  // namespace ts

@@ -12,7 +12,7 @@ import { TensorslimError } from '../core/errors.js';
 import { Tensor, type GradNode } from '../core/tensor.js';
 import { add, add_, clone, reshape, sum, to, detach } from '../ops/index.js';
 import { getGradRule, type GradChunks, type GradContext, type GradRule } from './registry.js';
-import { noteHandedOut, noteRecorded } from './tidy.js';
+import { noteHandedOut, noteRecorded, savedReleaser } from './tidy.js';
 
 interface Edge {
   readonly node: Node | null;      // producer of this input, or null for a leaf / constant
@@ -271,11 +271,16 @@ function propagate(seeds: ReadonlyArray<readonly [Tensor, Tensor]>, opts: Backwa
     // that no gradient map holds and that was not handed out (escaped: leaf gradients, captured
     // results) goes back to the pool at once (releaseDead), so the next rules reuse it. Only
     // without createGraph (then a scope is open and `escaped` is given).
+    // A step scope granting releaseSaved (autograd/tidy.ts) also gets the activations back whose
+    // saved uses have all run (outermost pass only: a nested one is checkpoint's recomputation).
+    const saved = escaped === undefined || opts.createGraph || retain || passDepth !== 1 ? undefined : savedReleaser(seeds.map(([t]) => t));
     const sweep = escaped === undefined || opts.createGraph ? undefined : (): void => {
       const live = new Set<ArrayBufferLike>();
       for (const g of grads.values()) live.add(g.data.buffer);
       for (const g of leafGrads.values()) live.add(g.data.buffer);
-      releaseDead((buf) => live.has(buf) || escaped!.has(buf));
+      const isLive = (buf: ArrayBufferLike): boolean => live.has(buf) || escaped!.has(buf);
+      releaseDead(isLive);
+      saved?.(isLive);
     };
     const toLeaf = (leaf: Tensor, g: Tensor | null): void => {
       if (g) { const prev = leafGrads.get(leaf); leafGrads.set(leaf, prev ? accumulate(prev, g) : g); }

@@ -23,7 +23,15 @@
 //
 // Size classes: 256 bytes and up, eight per power of two (at most 12.5% rounding-up; only buffers
 // made inside a scope are rounded, and of those only the escaping ones, leaf gradients, keep it).
+// Giving memory back (issue 17): a buffer the pool does not keep (a release beyond the cap, the
+// free buffers of a size class no request asked for during a whole step: trimIdle()) is freed at
+// once when a freer is registered (the native addon's freeArrayBuffer detaches it, so glibc reuses
+// its bytes for requests of any size); without one it is left to the garbage collector, as before.
+// Class-size free lists cannot serve other classes; the C heap can, and a freed buffer waits for
+// no collection.
+//
 // Settings: TENSORSLIM_POOL_MB (free bytes kept, default 512; 0 turns the pool off);
+// TENSORSLIM_POOL_FREE=0 leaves the buffers the pool does not keep to the garbage collector;
 // TENSORSLIM_POOL_CHECK=1 poisons every released buffer with 0xff bytes (NaN as floats) and checks,
 // when it is handed out again, that nobody wrote to it meanwhile (a write means a live tensor still
 // used released storage: an error naming the size), the test suite's guard for the release rule.
@@ -39,13 +47,21 @@ const envNum = (name: string, dflt: number): number => {
 };
 let capBytes = envNum('TENSORSLIM_POOL_MB', 512) * 2 ** 20;
 let check = envNum('TENSORSLIM_POOL_CHECK', 0) > 0;
+let freeNow = envNum('TENSORSLIM_POOL_FREE', 1) > 0;
+// detaches a buffer so its memory goes back to the C heap now (setBufferFreer; the native backend)
+let freer: ((buf: ArrayBuffer) => boolean) | null = null;
+// trimIdle(): the number of its calls so far, and per class the last call number before which a
+// request of the class came (a class asked for since the last call has askedAt === trims)
+let trims = 0;
+const askedAt = new Map<number, number>();
 
 // free buffers by class size in bytes; every buffer of a list has exactly that byteLength
 const free = new Map<number, ArrayBuffer[]>();
 let freeBytes = 0;
 // the buffers this pool made (only those may be released into it), whether each is free now, and
 // the serial number of its current lifetime (bumped each time acquire() hands it out)
-const ours = new WeakMap<ArrayBuffer, { free: boolean; life: number }>();
+// (and, while free, the trimIdle() count when it was released)
+const ours = new WeakMap<ArrayBuffer, { free: boolean; life: number; freedAt: number }>();
 let lives = 0;
 // open tracking scopes, innermost last: the buffers each handed out
 const scopes: ArrayBuffer[][] = [];
@@ -63,10 +79,13 @@ export interface PoolStats {
   /** Buffers released into the free lists, and those dropped because the lists were full. */
   released: number;
   dropped: number;
+  /** Buffers (and bytes) the pool did not keep that were freed at once (the registered freer). */
+  freed: number;
+  freedBytes: number;
   /** Bytes in the free lists now. */
   freeBytes: number;
 }
-const stats: PoolStats = { reused: 0, fresh: 0, freshBytes: 0, released: 0, dropped: 0, freeBytes: 0 };
+const stats: PoolStats = { reused: 0, fresh: 0, freshBytes: 0, released: 0, dropped: 0, freed: 0, freedBytes: 0, freeBytes: 0 };
 
 /** The size class (bytes) of a request of `bytes`: 256 and up, eight classes per power of two. @example sizeClass(1000) // 1024 */
 export function sizeClass(bytes: number): number {
@@ -89,6 +108,7 @@ function freshBuffer(bytes: number): ArrayBuffer {
 export function acquire(bytes: number): ArrayBuffer | null {
   if (capBytes === 0 || bytes === 0) return null;
   const cls = sizeClass(bytes);
+  askedAt.set(cls, trims);
   const list = free.get(cls);
   let buf: ArrayBuffer | undefined;
   if (list !== undefined && list.length > 0) {
@@ -101,7 +121,7 @@ export function acquire(bytes: number): ArrayBuffer | null {
     stats.reused++;
   } else if ((scopes.length > 0 && paused === 0) || owning > 0) {
     buf = freshBuffer(cls);
-    ours.set(buf, { free: false, life: ++lives });
+    ours.set(buf, { free: false, life: ++lives, freedAt: 0 });
     stats.fresh++;
     stats.freshBytes += cls;
   } else {
@@ -134,14 +154,58 @@ export function release(buf: ArrayBufferLike): void {
   if (rec === undefined) return;
   if (rec.free) throw new Error(`storage pool: a buffer of ${buf.byteLength} bytes was released twice`);
   const cls = buf.byteLength;
-  if (freeBytes + cls > capBytes) { stats.dropped++; return; }
+  if (freeBytes + cls > capBytes) { stats.dropped++; giveBack(buf as ArrayBuffer); return; }
   if (check) new Uint8Array(buf).fill(0xff);
   rec.free = true;
+  rec.freedAt = trims;
   let list = free.get(cls);
   if (list === undefined) { list = []; free.set(cls, list); }
   list.push(buf as ArrayBuffer);
   freeBytes += cls;
   stats.released++;
+}
+
+// a buffer the pool does not keep: freed now when a freer is registered (and allowed), else left to
+// the garbage collector; either way the pool forgets it
+function giveBack(buf: ArrayBuffer): void {
+  ours.delete(buf);
+  if (freer === null || !freeNow) return;
+  const bytes = buf.byteLength;
+  if (freer(buf)) { stats.freed++; stats.freedBytes += bytes; }
+}
+
+/**
+ * Free the buffers of every size class that no request asked for since the previous call, when
+ * they were already free then (a step scope calls it when a step ends: a class the whole step did
+ * not use holds memory the next step probably will not use either). Returns the bytes given back.
+ * @example trimIdle()
+ */
+export function trimIdle(): number {
+  let bytes = 0;
+  for (const [cls, list] of free) {
+    if ((askedAt.get(cls) ?? -1) >= trims) continue;
+    let kept = 0;
+    for (const buf of list) {
+      if (ours.get(buf)!.freedAt < trims) { bytes += cls; giveBack(buf); } else list[kept++] = buf;
+    }
+    list.length = kept;
+    if (kept === 0) { free.delete(cls); askedAt.delete(cls); }
+  }
+  freeBytes -= bytes;
+  trims++;
+  return bytes;
+}
+
+/**
+ * Register the function that frees a buffer the pool does not keep at once (it must detach it:
+ * the native addon's freeArrayBuffer), or null to leave such buffers to the garbage collector.
+ * Returns the previous one. The native backend registers its addon's when it loads.
+ * @example setBufferFreer((b) => addon.freeArrayBuffer(b))
+ */
+export function setBufferFreer(fn: ((buf: ArrayBuffer) => boolean) | null): ((buf: ArrayBuffer) => boolean) | null {
+  const prev = freer;
+  freer = fn;
+  return prev;
 }
 
 /**
@@ -222,19 +286,31 @@ export function tracking(): boolean { return scopes.length > 0 && paused === 0; 
 /** A copy of the counters (and the free bytes now). @example poolStats().reused */
 export function poolStats(): PoolStats { return { ...stats, freeBytes }; }
 
+/**
+ * The free bytes the pool holds now, by size class (class bytes -> free bytes), for reports.
+ * @example for (const [cls, bytes] of poolFreeByClass()) console.log(cls, bytes)
+ */
+export function poolFreeByClass(): Map<number, number> {
+  const r = new Map<number, number>();
+  for (const [cls, list] of free) if (list.length > 0) r.set(cls, cls * list.length);
+  return r;
+}
+
 /** Zero the counters. @example resetPoolStats() */
-export function resetPoolStats(): void { stats.reused = stats.fresh = stats.freshBytes = stats.released = stats.dropped = 0; }
+export function resetPoolStats(): void { stats.reused = stats.fresh = stats.freshBytes = stats.released = stats.dropped = stats.freed = stats.freedBytes = 0; }
 
 /**
  * Change the settings at run time (tests, benchmarks): `capMB` as TENSORSLIM_POOL_MB (0 empties the
- * lists and turns the pool off), `check` as TENSORSLIM_POOL_CHECK. Returns the previous settings.
+ * lists and turns the pool off), `check` as TENSORSLIM_POOL_CHECK, `freeNow` as TENSORSLIM_POOL_FREE.
+ * Returns the previous settings.
  * @example const prev = configurePool({ check: true }); ...; configurePool(prev);
  */
-export function configurePool(opts: { capMB?: number; check?: boolean }): { capMB: number; check: boolean } {
-  const prev = { capMB: capBytes / 2 ** 20, check };
+export function configurePool(opts: { capMB?: number; check?: boolean; freeNow?: boolean }): { capMB: number; check: boolean; freeNow: boolean } {
+  const prev = { capMB: capBytes / 2 ** 20, check, freeNow };
+  if (opts.freeNow !== undefined) freeNow = opts.freeNow;
   if (opts.capMB !== undefined) {
     capBytes = opts.capMB * 2 ** 20;
-    if (capBytes === 0) { for (const l of free.values()) for (const b of l) ours.delete(b); free.clear(); freeBytes = 0; }
+    if (capBytes === 0) { for (const l of free.values()) for (const b of l) giveBack(b); free.clear(); freeBytes = 0; }
   }
   if (opts.check !== undefined) {
     if (opts.check && !check) for (const l of free.values()) for (const b of l) new Uint8Array(b).fill(0xff);

@@ -40,9 +40,10 @@ export interface GptBenchOptions {
   /** The loss as GPT.loss (LM head fused into the cross-entropy; default true) or gptLoss(model(x), y) (materialized logits). */
   fusedLoss?: boolean;
   /**
-   * Run each step in a step scope (tidy(), releaseGrads) so it reuses the last step's storage.
-   * Default: on for 'small', off for 'gpt2', where the free lists' size classes match the next
-   * step's requests poorly and the peak RSS rose (3.38 GB against 2.89 GB; docs/GPT.md).
+   * Run each step in a step scope (tidy(), releaseGrads, releaseSaved) so it reuses the last
+   * step's storage and gives each activation back as soon as backward has used it. Default: on for
+   * 'small', off for 'gpt2', where the scoped step's peak RSS is still ~2% higher (the forward's
+   * unsaved intermediates live to backward; docs/GPT.md "Step scopes at GPT-2's size").
    */
   stepScope?: boolean;
   /** Called right before and right after the timed steps (a benchmark's counters: GC, the pool's). */
@@ -113,7 +114,8 @@ export function benchGpt(opts: GptBenchOptions = {}): GptBenchResult {
     last = loss.item();
   };
   // the step's activations and last gradients go back to the storage pool (autograd/tidy.ts)
-  const step = scoped ? (): void => tidy(body, { roots: [model], releaseGrads: true }) : body;
+  // (releaseSaved: each activation goes back as soon as backward has used it; the body reads only the loss after backward)
+  const step = scoped ? (): void => tidy(body, { roots: [model], releaseGrads: true, releaseSaved: true }) : body;
   for (let i = 0; i < warmup; i++) step();
   opts.onTimed?.('begin');
   const c0 = process.cpuUsage();

@@ -6,7 +6,7 @@
 // It does not parse flags, print, or know the file format (trainer_state.ts and io/checkpoint_file.ts do).
 
 import { Tensor } from '../core/tensor.js';
-import { StepScope } from '../autograd/tidy.js';
+import { keep, StepScope } from '../autograd/tidy.js';
 import { TensorslimError } from '../core/errors.js';
 import { defaultGenerator, type GeneratorState } from '../core/random.js';
 import { cloneStateDict, type AnyModule, type StateDict } from '../nn/index.js';
@@ -101,6 +101,13 @@ export interface TrainerOptions<B> {
    * tensors of a step elsewhere (or call keep() on them).
    */
   stepScope?: boolean;
+  /**
+   * With the step scope, also give each activation back as soon as backward has used it
+   * (StepScopeOptions.releaseSaved; default false): lower peak memory for large models (docs/GPT.md
+   * "Step scopes at GPT-2's size"). The loss and the loss function's `output` and `target` are
+   * kept; a callback that reads any other tensor of the step after backward must not set it.
+   */
+  releaseSaved?: boolean;
 }
 
 const now = (): number => performance.now();
@@ -283,7 +290,7 @@ export class Trainer<B = Tensor[]> implements TrainerView {
         await this.hook((cb) => cb.onStepBegin?.(this, batch));
         // the step's activations (and the gradients zeroGrad drops) go back to the storage pool when
         // it ends, for the next step (autograd/tidy.ts); what the loss function returns is kept
-        const scope = this.opts.stepScope === false ? null : new StepScope({ roots: [this.model], releaseGrads: this.stepper === undefined });
+        const scope = this.opts.stepScope === false ? null : new StepScope({ roots: [this.model], releaseGrads: this.stepper === undefined, releaseSaved: this.opts.releaseSaved === true });
         let out: LossOutput | undefined, lossValue = NaN, n = 0, done = false;
         try {
           const raw = this.lossFn(this.model, batch, this);
@@ -295,6 +302,8 @@ export class Trainer<B = Tensor[]> implements TrainerView {
             break;
           }
           const loss = out.loss;
+          if (out.output) keep(out.output);   // read after backward (countCorrect): never released during it
+          if (out.target) keep(out.target);
           loss.backward();
           await this.hook((cb) => cb.onAfterBackward?.(this, loss));
           if (this.stepper) {

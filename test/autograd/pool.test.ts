@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
-import { configurePool, poolStats, resetPoolStats, acquire, beginScope, endScope, release } from '../../src/backend/pool.js';
+import { configurePool, poolStats, resetPoolStats, acquire, beginScope, endScope, release, setBufferFreer, trimIdle } from '../../src/backend/pool.js';
 import { checkpoint, checkpointWith } from '../../src/autograd/recompute.js';
 import {
   add, embeddingRows, getBackend, grad, keep, Linear, linearCrossEntropy, manualSeed, matmul, mul, noGrad, randn, registerPostAccumulateGradHook, relu, ReLU,
@@ -18,6 +18,9 @@ import {
 } from '../../src/index.js';
 
 const snap = (t: Tensor): number[] => Array.from(t.dataSync());
+// whether the backend registered a freer (the native addon's freeArrayBuffer): buffers the pool does
+// not keep are then detached at once
+const hasFreer = (): boolean => { getBackend(); const f = setBufferFreer(null); setBufferFreer(f); return f !== null; };
 
 let prev: { capMB: number; check: boolean };
 before(() => { prev = configurePool({ capMB: 64, check: true }); });
@@ -215,6 +218,49 @@ describe('storage pool and autograd', () => {
     endScope(new Set());
     assert.throws(() => release(b2), /released twice/);
   });
+
+  test('giving memory back: a release beyond the cap and idle size classes are freed at once', () => {
+    const prevFreer = setBufferFreer(null);
+    const prevCfg = configurePool({ capMB: 0 });          // empty free lists
+    const detached: ArrayBuffer[] = [];
+    // a freer that records; the native addon's detaches (checked below where it is registered)
+    setBufferFreer((b) => { detached.push(b); return true; });
+    configurePool({ capMB: 1 / 64 });                     // 16 KiB of free buffers at most
+    try {
+      resetPoolStats();
+      beginScope();
+      const a = acquire(12000)!, b = acquire(12000)!, c = acquire(3000)!, d = acquire(3000)!;
+      endScope(new Set([c, d]));                          // a fits (12 KiB), b is over the cap: freed
+      assert.deepEqual(detached, [b]);
+      release(d);
+      assert.equal(poolStats().freeBytes, 12288 + 3072);
+      trimIdle();                                         // a step ends: both were released during it
+      assert.equal(detached.length, 1);
+      const a2 = acquire(12000);                          // the next step asks for a's class only
+      assert.equal(a2, a);
+      release(a2!);
+      assert.equal(trimIdle(), 3072, 'the class nobody asked for during the step is given back');
+      assert.deepEqual(detached, [b, d]);
+      assert.equal(poolStats().freeBytes, 12288);
+      assert.deepEqual({ freed: poolStats().freed, dropped: poolStats().dropped }, { freed: 2, dropped: 1 });
+      beginScope();
+      assert.notEqual(acquire(3000), d, 'a freed buffer is never handed out again');
+      endScope();
+    } finally {
+      configurePool({ capMB: 0 });
+      setBufferFreer(prevFreer);
+      configurePool(prevCfg);
+    }
+    if (hasFreer()) {                                     // the native addon's freer detaches for real
+      beginScope();
+      const e = acquire(4000)!;
+      const view = new Float32Array(e, 0, 1000);
+      endScope(new Set());                                // released into a free list
+      configurePool({ capMB: 0 });                        // which is emptied: freed
+      configurePool(prevCfg);
+      assert.deepEqual([e.byteLength, view.length], [0, 0], 'the buffer is detached: its memory went back');
+    }
+  });
 });
 
 describe('step scopes (tidy)', () => {
@@ -229,21 +275,22 @@ describe('step scopes (tidy)', () => {
   };
 
   test('steps reuse the last step\'s storage (nothing fresh after warm-up) and train exactly as without a scope', () => {
-    const run = (scoped: boolean): { losses: number[]; fresh: number } => {
+    const run = (scoped: boolean): { losses: number[]; fresh: number; freed: number } => {
       const { model, opt, x } = setup(40);
       const losses: number[] = [];
-      let fresh = 0;
+      let fresh = 0, freed = 0;
       for (let step = 0; step < 5; step++) {
         resetPoolStats();
         const body = (): number => { const y = model.call(x); const l = sum(mul(y, y)); l.backward(); opt.step(); opt.zeroGrad(); return l.item(); };
         losses.push(scoped ? tidy(body, { roots: [model], releaseGrads: true }) : body());
-        if (step >= 2) fresh += poolStats().fresh;
+        if (step >= 2) { fresh += poolStats().fresh; freed += poolStats().freed; }
       }
-      return { losses, fresh };
+      return { losses, fresh, freed };
     };
     const plain = run(false), scoped = run(true);
     assert.deepEqual(scoped.losses, plain.losses);
     assert.equal(scoped.fresh, 0, 'steps 3-5 took every buffer from the free lists');
+    assert.equal(scoped.freed, 0, 'nothing was given back to the C heap');
   });
 
   test('what a step returns, keep()s, stashes in a hook or a module property stays intact; other activations are revoked', () => {
@@ -285,6 +332,36 @@ describe('step scopes (tidy)', () => {
     for (const p of ps) p.grad = null;
     retained.backward();
     ps.forEach((p, i) => assert.deepEqual(snap(p.grad!), want[i]));
+  });
+
+  test('releaseSaved: activations go back during backward once used; views, in-place writes, keep() and retained graphs are safe', () => {
+    const run = (grant: boolean): { losses: number[]; grads: number[][]; kept: number[]; released: number } => {
+      const { model, opt, x } = setup(80);
+      const losses: number[] = [];
+      let kept: Tensor | undefined, released = 0;
+      for (let step = 0; step < 4; step++) {
+        const r0 = poolStats().released;
+        losses.push(tidy(() => {
+          const y = model.call(x);
+          const v = reshape(y, [256]);                       // a view: y's storage is saved through it
+          if (step === 0) kept = keep(reshape(mul(y, 2), [256]));
+          noGrad(() => mul(x, 1)).mul_(3);                   // an in-place write to an unrecorded tensor
+          const l = sum(mul(v, v));
+          l.backward();
+          released += poolStats().released - r0;
+          opt.step(); opt.zeroGrad();
+          return l.item();
+        }, { roots: [model], releaseGrads: true, releaseSaved: grant }));
+      }
+      const grads = tidy(() => { const l = sum(mul(model.call(x), 1)); l.backward(undefined, { retainGraph: true }); l.backward(); return model.parameters().map((p) => snap(p.grad!)); }, { roots: [model], releaseSaved: grant });
+      return { losses, grads, kept: snap(kept!), released };
+    };
+    const plain = run(false), granted = run(true);
+    assert.deepEqual({ losses: granted.losses, grads: granted.grads, kept: granted.kept }, { losses: plain.losses, grads: plain.grads, kept: plain.kept });
+    assert.ok(granted.released > plain.released, `activations went back during backward: ${granted.released} > ${plain.released} buffers`);
+    const { model, x } = setup(81);
+    let act: Tensor | undefined;
+    tidy(() => { act = relu(model.call(x)); sum(mul(act, act)).backward(); assert.throws(() => act!.dataSync(), /keep\(t\)/); }, { releaseSaved: true });
   });
 
   test('in-place writes, an error inside the step, nested scopes and zeroGrad without releaseGrads', () => {

@@ -93,13 +93,27 @@ test('the Trainer does what the plain loop does (zeroGrad; loss; backward; step)
   manualSeed(9);
   const model = new Sequential(new Linear(6, 5), new ReLU(), new Linear(5, 3));
   const losses: number[] = [];
-  await new Trainer<Tensor[]>({
+  const base = await new Trainer<Tensor[]>({
     model, optimizer: new SGD(model.parameters(), { lr: 0.1, momentum: 0.9 }), epochs: 2,
     trainLoader: new DataLoader(ds, { batchSize: 8, shuffle: true, seed: 2 }),
     callbacks: [{ onStepEnd: (_t, _b, l) => { losses.push(l); } }],
   }).fit();
   assert.deepEqual(losses, plainLosses);
   assertSameParams(model, plain, 'trainer vs plain loop');
+  // releaseSaved (activations given back during backward; the output kept for the accuracy): the same run
+  manualSeed(9);
+  const rs = new Sequential(new Linear(6, 5), new ReLU(), new Linear(5, 3));
+  const rsLosses: number[] = [];
+  const r = await new Trainer<Tensor[]>({
+    model: rs, optimizer: new SGD(rs.parameters(), { lr: 0.1, momentum: 0.9 }), epochs: 2, releaseSaved: true,
+    trainLoader: new DataLoader(ds, { batchSize: 8, shuffle: true, seed: 2 }),
+    callbacks: [{ onStepEnd: (_t, _b, l) => { rsLosses.push(l); } }],
+  }).fit();
+  assert.deepEqual(rsLosses, plainLosses);
+  assertSameParams(rs, plain, 'trainer with releaseSaved vs plain loop');
+  const acc = (h: readonly { trainAccuracy: number }[]): number[] => h.map((e) => e.trainAccuracy);
+  assert.deepEqual(acc(r.history), acc(base.history), 'the accuracy, read from the kept outputs after backward');
+  assert.ok(acc(r.history).every(Number.isFinite));
 });
 
 test('onOptimizerStep takes over clipping and the step; a non-finite norm stops; two are refused', async () => {

@@ -108,6 +108,8 @@ export interface NativeAddon {
   releaseScratch?(): void;
   /** Set the GEMM's kept packing scratch and its block budget in bytes (TENSORSLIM_GEMM_SCRATCH_MB / _BLOCK_MB; alloc.cc); returns the previous values. Tests. */
   gemmScratch?(keepBytes?: number, blockBytes?: number): { keepBytes: number; blockBytes: number };
+  /** Detach an ArrayBuffer so its memory goes back to the C heap now; false if it cannot be detached (alloc.cc). */
+  freeArrayBuffer?(buf: ArrayBuffer): boolean;
   readonly abiVersion: number;
 }
 

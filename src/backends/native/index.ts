@@ -29,6 +29,7 @@ import type { Backend, BackendInfo, BinaryOp, Conv2dGeometry, FusedKernels, Redu
 import type { QuantizedKernels } from '../../backend/quantized.js';
 import { allocate, allocateUninit, dtypeOfArray, isFloatArray, type DType, type TypedArray } from '../../backend/dtype.js';
 import { numel } from '../../backend/shape.js';
+import { setBufferFreer } from '../../backend/pool.js';
 import { referenceBackend } from '../reference/index.js';
 import { addonLoadState, loadAddon, type AddonLoad, type AddonSource, type NativeAddon, type PrebuiltManifest } from './addon.js';
 import { adamKernels } from './adam.js';
@@ -305,6 +306,9 @@ export function getNativeBackend(): (NativeBackend) | null {
   const envThreads = Number(process.env['TENSORSLIM_NUM_THREADS']);
   if (Number.isInteger(envThreads) && envThreads >= 1) addon.setNumThreads(envThreads);
   backend = makeBackend(addon);
+  // buffers the storage pool does not keep go back to the C heap at once (backend/pool.ts)
+  const free = addon.freeArrayBuffer;
+  if (free !== undefined) setBufferFreer((b) => free(b));
   return backend;
 }
 

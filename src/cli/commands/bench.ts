@@ -27,7 +27,7 @@ const FLAGS = {
   steps: { type: 'int', help: 'mlp, cnn: timed steps (default 30); gpt: (default 10); gemm, quant: timed repeats; infer: timed calls (default: about 2 s worth)', min: 1, metavar: 'N' },
   fused: { type: 'boolean', help: 'mlp: use the fused linear+ReLU and softmax cross-entropy ops' },
   checkpointing: { type: 'boolean', help: 'gpt: recompute block activations in backward (activation checkpointing)' },
-  'no-step-scope': { type: 'boolean', help: 'gpt: run the steps without a step scope (tidy()), so activations die only by garbage collection (for comparison; the gpt2 preset runs without one already)' },
+  'no-step-scope': { type: 'boolean', help: 'gpt: run the steps without a step scope (tidy()), so activations die only by garbage collection (for comparison; the gpt2 preset runs without one already; npx tsx bench/gpt_memory_timeline.ts gpt2 3 --step-scope compares)' },
   'unfused-loss': { type: 'boolean', help: 'gpt: LM head then cross-entropy as two kernels (materialized logits) instead of GPT.loss\'s fused linearCrossEntropy (for comparison)' },
   preset: { type: 'string', help: 'gpt: small (4 layers, d_model 256, batch 16; default) or gpt2 (12 layers, d_model 768, 12 heads, context 256, vocabulary 50257, batch 4)', metavar: 'NAME' },
   generate: { type: 'int', help: 'gpt: time greedy generation of N new tokens with the key/value cache (batch 1 unless --batch) instead of a training step', min: 2, metavar: 'N' },
