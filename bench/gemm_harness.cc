@@ -33,12 +33,14 @@ extern "C" void openblas_set_num_threads(int);
 // kept size (32 MiB; the packed operands of a 2048^3 product take 16 MiB each).
 namespace ts {
 size_t scratch_keep_bytes() { return size_t(32) << 20; }
-void* scratch_alloc(size_t bytes) {
+size_t gemm_block_bytes() { return size_t(8) << 20; }
+void* scratch_alloc(size_t bytes, bool& mapped) {
+  mapped = false;
   void* p = std::aligned_alloc(64, (bytes + 63) / 64 * 64);
   if (p == nullptr && bytes > 0) { std::fprintf(stderr, "gemm_harness: scratch of %zu bytes failed\n", bytes); std::exit(1); }
   return p;
 }
-void scratch_free(void* p, size_t) { std::free(p); }
+void scratch_free(void* p, size_t, bool) { std::free(p); }
 }  // namespace ts
 
 namespace {

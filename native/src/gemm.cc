@@ -151,6 +151,7 @@ inline void copy_pad_rt(const T* s, long n, int W, T* d) {
     case 12: copy_pad<T, 12>(s, n, d); return;
     case 16: copy_pad<T, 16>(s, n, d); return;
     case 32: copy_pad<T, 32>(s, n, d); return;
+    case 64: copy_pad<T, 64>(s, n, d); return;
     default: {
       long i = 0;
       for (; i < n; i++) d[i] = s[i];
@@ -190,6 +191,7 @@ void pack_rows(const T* s, long ld, long cols, long kc, int W, T* dst, long q0 =
     case 12: pack_rows_w<T, 12>(s, ld, cols, kc, dst, q0, q1); return;
     case 16: pack_rows_w<T, 16>(s, ld, cols, kc, dst, q0, q1); return;
     case 32: pack_rows_w<T, 32>(s, ld, cols, kc, dst, q0, q1); return;
+    case 64: pack_rows_w<T, 64>(s, ld, cols, kc, dst, q0, q1); return;
     default: break;
   }
   for (long p = q0; p < q1; p++) {
@@ -748,12 +750,15 @@ void gemm(const GemmArgs& g, const T* a, const T* b, T* c) {
 void gemm_f32(const GemmArgs& g, const float* a, const float* b, float* c) { gemm<float>(g, a, b, c); }
 void gemm_f64(const GemmArgs& g, const double* a, const double* b, double* c) { gemm<double>(g, a, b, c); }
 
+// Rows per sgemm_direct call (the ISA's direct kernel takes up to 12: 24 accumulators).
+constexpr long kDirectRows = 12;
+
 bool sgemm_direct(long m, long n, long k, const float* a, long sai, long sap, const float* b, long ldb, float* c, long ldc) {
   const KernelTable* t = active();
   const GemmIsa* gi = gemm_isa_for(t);
-  if (gi->sgemm_direct == nullptr || n % 32 != 0 || (sap != 1 && sai != 1) || t->smr < 1 || t->smr > 12) return false;
+  if (gi->sgemm_direct == nullptr || n % 32 != 0 || (sap != 1 && sai != 1)) return false;
   if (m <= 0 || n <= 0 || k <= 0) return true;
-  const long MR = t->smr;
+  const long MR = kDirectRows;
   for (long i0 = 0; i0 < m; i0 += MR) {
     const long rows = m - i0 < MR ? m - i0 : MR;
     for (long j0 = 0; j0 < n; j0 += 32) gi->sgemm_direct(k, rows, a + i0 * sai, sai, sap, b + j0, ldb, c + i0 * ldc + j0, ldc);

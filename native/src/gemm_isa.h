@@ -15,7 +15,7 @@ struct GemmIsa {
   // for i < rows, j < snr only, computing as few rows as it can (a 64-row block then costs 64 rows of
   // FMAs, not 72). Writes exactly `rows` rows of C (leading dimension ldc).
   void (*sgemm_edge)(long k, long rows, const float* a, const float* b, float* c, long ldc);
-  // Optional (nullptr: none): float32 on unpacked operands, rows <= smr rows x 32 columns:
+  // Optional (nullptr: none): float32 on unpacked operands, rows <= 12 rows x 32 columns (any smr):
   // C[i][j] += sum_p A(i, p) B(p, j), A(i, p) at a[i * sai + p * sap] with sap == 1 or sai == 1,
   // B(p, j) at b[p * ldb + j]. Reads exactly `rows` rows of A and writes `rows` rows of C.
   void (*sgemm_direct)(long k, long rows, const float* a, long sai, long sap, const float* b, long ldb, float* c, long ldc);
