@@ -3,7 +3,8 @@
 // with explicit layouts (row-major, transposed, stepped rows/columns, offsets, overlapping strides),
 // small M or N with large K (the weight-gradient shape: A^T packed row by row, the parallel packing
 // split by rows of each K block), edge panels of every height 1..13 (the AVX-512 edge kernel, full
-// and partial width), attention's 64 x 64 tiles, and products just above the parallel threshold.
+// and partial width, one and two K blocks), attention's 64 x 64 tiles, and products just above the
+// parallel threshold.
 // The shapes also reach the AVX2 kernel's K tail (K not a multiple of its unroll by 4: 5, 70, 20..79)
 // and the 5..7-row packing transposes (row-major A with M = 5, 11; transposed B with N = 45, 70).
 // Outputs from 256 KiB up go through the page prefault (fresh storage written before it is read).
@@ -93,8 +94,10 @@ describe('native GEMM driver paths vs reference', { skip }, () => {
     forEachSetting((path, threads) => {
       const r = rng(321 + threads);
       for (const kind of KINDS) {
-        for (let M = 1; M <= 13; M++) for (const N of [32, 64, 40]) {
-          const K = 20 + Math.floor(r() * 60);
+        // N = 66: a whole 64-column panel (the AVX-512 6 x 64 kernel and its 1..5-row edge
+        // kernel straight into C) and a 2-column edge, over two K blocks (the store-only first block)
+        for (let M = 1; M <= 13; M++) for (const N of [32, 64, 40, 66]) {
+          const K = N === 66 ? 390 + Math.floor(r() * 30) : 20 + Math.floor(r() * 60);
           const la: Layout = M % 2 ? 'row' : 'trans';
           check(`${path}/${threads}t edge M=${M}`, kind, operand(r, kind, M, K, la), operand(r, kind, K, N, N === 40 ? 'trans' : 'row'));
         }
