@@ -76,25 +76,19 @@ void run(long kc) {
   std::free(B);
   std::free(C);
 }
+// One variant as a type, so a list of them can be run in order.
+template <int MR, int NV, int U, int PF> struct V {};
+template <int MR, int NV, int U, int PF> void run_one(V<MR, NV, U, PF>, long kc) { run<MR, NV, U, PF>(kc); }
+template <class... Vs> void run_all(long kc) { (run_one(Vs{}, kc), ...); }
 }  // namespace
 
 int main(int argc, char** argv) {
   const long kc = argc > 1 ? std::atol(argv[1]) : 384;
   if (kc < 8) { std::fprintf(stderr, "ukr_shapes: kc must be >= 8\n"); return 2; }
-  run<12, 2, 1, 8>(kc);  // the kernel before session 8
-  run<12, 2, 2, 8>(kc);
-  run<12, 2, 4, 8>(kc);
-  run<12, 2, 1, 0>(kc);
-  run<12, 2, 1, 4>(kc);
-  run<12, 2, 1, 16>(kc);
-  run<14, 2, 1, 8>(kc);
-  run<8, 3, 1, 8>(kc);
-  run<9, 3, 1, 8>(kc);
-  run<6, 4, 1, 8>(kc);  // the kernel since session 8
-  run<6, 4, 2, 8>(kc);
-  run<6, 4, 1, 0>(kc);
-  run<6, 4, 1, 16>(kc);
-  run<5, 5, 1, 8>(kc);
-  run<4, 6, 1, 8>(kc);
+  // 12 x 32: the kernel before session 8 (unroll 1, prefetch 8) and its variants; 6 x 64 (unroll 1,
+  // prefetch 8): the kernel since session 8
+  run_all<V<12, 2, 1, 8>, V<12, 2, 2, 8>, V<12, 2, 4, 8>, V<12, 2, 1, 0>, V<12, 2, 1, 4>, V<12, 2, 1, 16>, V<14, 2, 1, 8>,
+          V<8, 3, 1, 8>, V<9, 3, 1, 8>, V<6, 4, 1, 8>, V<6, 4, 2, 8>, V<6, 4, 1, 0>, V<6, 4, 1, 16>, V<5, 5, 1, 8>,
+          V<4, 6, 1, 8>>(kc);
   return 0;
 }
