@@ -2,14 +2,15 @@
 // measured"): both sides run as long-lived worker processes (ours: bench/paired_worker.ts; the peer:
 // a bench/peer_*.py with --serve), started once and warmed up, that answer "time K iterations of
 // workload W" requests (src/bench/worker.ts's protocol). The driver then alternates short windows
-// (BENCH_WINDOW_S, default 0.5 s) of the two sides for many rounds, the order flipping every round,
-// so slow drift of the host (turbo, neighbours, thermal) hits both sides of a round alike; what
-// is reported is the median of the per-round ratios and a bootstrap 90% interval of that median.
+// (BENCH_WINDOW_S, default 0.1 s: shorter windows and more rounds held the ratio stiller than 0.3 or
+// 0.5 s, bench/README.md) of the two sides for many rounds, the order flipping every round, so drift
+// of the host (turbo, neighbours, thermal) hits both sides of a round alike; what is reported is
+// the median of the per-round ratios and a bootstrap 90% interval of that median.
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import os from 'node:os';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { median, root, type Json } from './common.js';
+import { machineInfo, median, root, type Json } from './common.js';
 
 /** A running worker process: `request` sends one JSON request and resolves with its reply. */
 export interface Worker {
@@ -144,11 +145,17 @@ async function timeWindow(w: Worker, workload: string, iters: number): Promise<{
   return { wall: r['wallMsPerIter'] as number, cpu: r['cpuMsPerIter'] as number };
 }
 
-/** Iterations that fill about `windowS` seconds, from one untimed and one timed iteration. */
+/**
+ * Iterations that fill about `windowS` seconds: one untimed iteration, then timed runs of 1, 4,
+ * 16, ... iterations until one lasts at least a quarter of the window (a single iteration's time
+ * is too noisy to size the window on).
+ */
 async function calibrate(w: Worker, workload: string, windowS: number): Promise<number> {
   await timeWindow(w, workload, 1);
-  const one = await timeWindow(w, workload, 1);
-  return Math.max(1, Math.min(100000, Math.round((windowS * 1000) / one.wall)));
+  for (let k = 1; ; k *= 4) {
+    const t = await timeWindow(w, workload, k);
+    if (t.wall * k >= (windowS * 1000) / 4 || k >= 4096) return Math.max(1, Math.min(100000, Math.round((windowS * 1000) / t.wall)));
+  }
 }
 
 /** Settings of pairedRun. */
@@ -156,11 +163,14 @@ export interface PairedOptions {
   ours: Worker;
   peer: Worker;
   workloads: PairedWorkload[];
-  /** Rounds (default 15); each round times every workload once on each side. */
+  /** Rounds (default 61); each round times every workload once on each side. */
   rounds?: number;
-  /** Seconds per window (default 0.5). */
+  /** Seconds per window (default 0.1; at least one iteration). */
   windowS?: number;
-  /** Pause between windows, ms (default 50): lets the side that just ran put its spinning threads to sleep. */
+  /**
+   * Pause between windows, ms (default 150): the side that just ran puts its idle threads to sleep
+   * (OpenBLAS's spin for up to 2^28 cycles, ~0.1 s here, after a call) before the other side's window.
+   */
   settleMs?: number;
   /** Called with one line of progress per round (default: stderr). */
   log?: (line: string) => void;
@@ -173,7 +183,7 @@ export interface PairedOptions {
  * @example const { rows } = await pairedRun({ ours, peer, workloads: [{ name: 'gemm1024', ours: 'gemm:1024', peer: 'gemm:1024', ratio: 'rate' }] });
  */
 export async function pairedRun(opts: PairedOptions): Promise<{ rows: PairedRow[]; loadavg: number[]; windowS: number; settleMs: number }> {
-  const rounds = opts.rounds ?? 15, windowS = opts.windowS ?? 0.5, settleMs = opts.settleMs ?? 50;
+  const rounds = opts.rounds ?? 61, windowS = opts.windowS ?? 0.1, settleMs = opts.settleMs ?? 150;
   const log = opts.log ?? ((l: string) => process.stderr.write(`${l}\n`));
   if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`bench pairedRun: rounds must be a positive integer, got ${rounds}`);
   if (!(windowS > 0)) throw new Error(`bench pairedRun: windowS must be positive seconds, got ${windowS}`);
@@ -230,16 +240,36 @@ export async function pairedRun(opts: PairedOptions): Promise<{ rows: PairedRow[
     }
     log(`round ${r + 1}/${rounds} (load ${loadavg.at(-1)!.toFixed(1)}): ${parts.join(', ')}`);
   }
-  const rows = states.map((s): PairedRow => {
-    const per = (o: number[], p: number[]): number[] => o.map((v, i) => ratioOf(s.w.ratio, v, p[i]!));
-    return {
-      name: s.w.name, ratioKind: s.w.ratio, rounds, iters: { ours: s.itersOurs, peer: s.itersPeer },
-      oursWallMs: median(s.row.oursWallMs), peerWallMs: median(s.row.peerWallMs), oursCpuMs: median(s.row.oursCpuMs), peerCpuMs: median(s.row.peerCpuMs),
-      wall: summarizeRatios(per(s.row.oursWallMs, s.row.peerWallMs)), cpu: summarizeRatios(per(s.row.oursCpuMs, s.row.peerCpuMs)),
-      raw: s.row, ...(s.kept !== undefined ? { peerThreads: { tried: s.tried!, kept: s.kept } } : {}),
-    };
-  });
+  const rows = states.map((s) => rowOf(s.w.name, s.w.ratio, { ours: s.itersOurs, peer: s.itersPeer }, s.row,
+    s.kept !== undefined ? { tried: s.tried!, kept: s.kept } : undefined));
   return { rows, loadavg, windowS, settleMs };
+}
+
+function rowOf(name: string, kind: 'time' | 'rate', iters: PairedRow['iters'], raw: PairedRow['raw'], peerThreads: PairedRow['peerThreads']): PairedRow {
+  const per = (o: number[], p: number[]): number[] => o.map((v, i) => ratioOf(kind, v, p[i]!));
+  return {
+    name, ratioKind: kind, rounds: raw.oursWallMs.length, iters,
+    oursWallMs: median(raw.oursWallMs), peerWallMs: median(raw.peerWallMs), oursCpuMs: median(raw.oursCpuMs), peerCpuMs: median(raw.peerCpuMs),
+    wall: summarizeRatios(per(raw.oursWallMs, raw.peerWallMs)), cpu: summarizeRatios(per(raw.oursCpuMs, raw.peerCpuMs)),
+    raw, ...(peerThreads !== undefined ? { peerThreads } : {}),
+  };
+}
+
+/**
+ * One row from the same workload's rows of several sessions (fresh worker pairs): the rounds
+ * pooled, each session's own median ratio kept in `sessions` (a per-process effect shows as
+ * sessions whose medians differ by more than their rounds' spread). Iterations and the peer's
+ * threads are the first session's, every session's listed.
+ */
+function mergeRows(rows: PairedRow[]): PairedRow & { sessions?: Json[] } {
+  if (rows.length === 1) return rows[0]!;
+  const cat = (k: keyof PairedRow['raw']): never[] => rows.flatMap((r) => r.raw[k] as never[]);
+  const raw = { oursWallMs: cat('oursWallMs'), peerWallMs: cat('peerWallMs'), oursCpuMs: cat('oursCpuMs'), peerCpuMs: cat('peerCpuMs'), oursFirst: cat('oursFirst') };
+  const first = rows[0]!;
+  return {
+    ...rowOf(first.name, first.ratioKind, first.iters, raw, first.peerThreads),
+    sessions: rows.map((r) => ({ rounds: r.rounds, wall: r.wall.median, cpu: r.cpu.median, wallCi90: r.wall.ci90, iters: r.iters, ...(r.peerThreads ? { peerThreads: r.peerThreads } : {}) })),
+  };
 }
 
 function ratioOf(kind: 'time' | 'rate', ours: number, peer: number): number {
@@ -248,12 +278,12 @@ function ratioOf(kind: 'time' | 'rate', ours: number, peer: number): number {
 
 /**
  * The record's description of the method, stored with every paired result.
- * @example record.method = pairedMethod(15, 0.5, 50)
+ * @example record.method = pairedMethod(61, 0.1, 150, 1)
  */
-export function pairedMethod(rounds: number, windowS: number, settleMs: number): Json {
+export function pairedMethod(rounds: number, windowS: number, settleMs: number, sessions = 1): Json {
   return {
-    kind: 'paired',
-    description: `both sides in long-lived worker processes, warmed up, then ${rounds} rounds of one ~${windowS} s window per side and workload, `
+    kind: 'paired', rounds, windowS, settleMs, sessions,
+    description: `both sides in long-lived worker processes${sessions > 1 ? ` (${sessions} sessions of fresh workers, the rounds pooled)` : ''}, warmed up, then ${rounds} rounds of one ~${windowS} s window per side and workload, `
       + `the order flipping every round, ${settleMs} ms between windows; ratios are medians of the per-round ratios; iqr: their 25th-75th percentiles; `
       + 'ci90: a percentile-bootstrap 90% interval of that median (2000 resamples of the rounds)',
   };
@@ -285,26 +315,54 @@ export function intervalsOf(row: PairedRow, wallKey: string, cpuKey: string): Re
 }
 
 /**
- * Runs `pairedRun` on a fresh pair of workers and closes both however it ends; returns the run and
- * the workers' last "info" replies (the peer's configuration, each side's peak RSS).
- * @example const r = await pairedSession(() => startOursWorker(['gpt'], 2), () => startWorker('peer', py, args, env), { workloads, rounds: 15 })
+ * Runs `pairedRun` on `sessions` fresh pairs of workers in turn (BENCH_SESSIONS, default 1), each for
+ * its share of `rounds` (rounded up), closing both workers however a session ends; the rows pool the
+ * sessions' rounds (`sessions` lists each one's median). Returns them with the last workers' "info"
+ * replies (the peer's configuration, each side's peak RSS).
+ * @example const r = await pairedSession(() => startOursWorker(['gpt'], 2), () => startWorker('peer', py, args, env), { workloads, rounds: 61 })
  */
 export async function pairedSession(
   startOurs: () => Promise<{ worker: Worker; info: Json }>, startPeer: () => Worker, opts: Omit<PairedOptions, 'ours' | 'peer'>,
-): Promise<Awaited<ReturnType<typeof pairedRun>> & { oursInfo: Json; peerInfo: Json }> {
-  const ours = await startOurs();
-  const peer = startPeer();
-  try {
-    const run = await pairedRun({ ...opts, ours: ours.worker, peer });
-    return { ...run, oursInfo: await ours.worker.request({ op: 'info' }), peerInfo: await peer.request({ op: 'info' }) };
-  } finally {
-    await Promise.all([ours.worker.close(), peer.close()]);
+): Promise<Awaited<ReturnType<typeof pairedRun>> & { oursInfo: Json; peerInfo: Json; sessions: number }> {
+  const sessions = Number(process.env['BENCH_SESSIONS'] ?? 1);
+  if (!Number.isInteger(sessions) || sessions < 1) throw new Error(`bench: BENCH_SESSIONS must be a positive integer, got '${process.env['BENCH_SESSIONS']}'`);
+  const perSession = Math.ceil((opts.rounds ?? 61) / sessions);
+  const runs: (Awaited<ReturnType<typeof pairedRun>> & { oursInfo: Json; peerInfo: Json })[] = [];
+  for (let k = 0; k < sessions; k++) {
+    if (sessions > 1) (opts.log ?? ((l: string) => process.stderr.write(`${l}\n`)))(`session ${k + 1}/${sessions}: fresh workers`);
+    const ours = await startOurs();
+    const peer = startPeer();
+    try {
+      const run = await pairedRun({ ...opts, rounds: perSession, ours: ours.worker, peer });
+      runs.push({ ...run, oursInfo: await ours.worker.request({ op: 'info' }), peerInfo: await peer.request({ op: 'info' }) });
+    } finally {
+      await Promise.all([ours.worker.close(), peer.close()]);
+    }
   }
+  const last = runs.at(-1)!;
+  return {
+    ...last, sessions,
+    rows: last.rows.map((_, j) => mergeRows(runs.map((r) => r.rows[j]!))),
+    loadavg: runs.flatMap((r) => r.loadavg),
+  };
 }
 
-/** The window length: BENCH_WINDOW_S, else `defaultS` seconds. @example pairedRun({ ..., windowS: windowSeconds(1) }) */
-export function windowSeconds(defaultS = 0.5): number {
+/** The window length: BENCH_WINDOW_S, else `defaultS` seconds. @example pairedRun({ ..., windowS: windowSeconds() }) */
+export function windowSeconds(defaultS = 0.1): number {
   const w = Number(process.env['BENCH_WINDOW_S'] ?? defaultS);
   if (!(w > 0)) throw new Error(`bench: BENCH_WINDOW_S must be a positive number of seconds, got '${process.env['BENCH_WINDOW_S']}'`);
   return w;
+}
+
+/**
+ * The fields every paired record starts with: date, machine (with our worker's report: backend,
+ * CPU path, threads), method, rounds, the load at each round, and our side's threads and CPU path.
+ * @example done({ ...pairedRecordBase(run, 0.1), medians, ratios })
+ */
+export function pairedRecordBase(run: { oursInfo: Json; settleMs: number; loadavg: number[]; sessions: number; rows: PairedRow[] }, windowS: number): Json & { date: string } {
+  const rounds = run.rows[0]?.rounds ?? 0;
+  return {
+    date: new Date().toISOString(), machine: machineInfo(run.oursInfo), method: pairedMethod(rounds, windowS, run.settleMs, run.sessions), rounds, loadavg: run.loadavg,
+    ours: { threads: run.oursInfo['threads'], cpuPath: run.oursInfo['cpuPath'] },
+  };
 }

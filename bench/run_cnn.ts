@@ -5,18 +5,18 @@
 //   usage: npx tsx bench/run_cnn.ts [rounds] [steps] [--fresh]      (BENCH_THREADS, default 2)
 // Default (paired, bench/paired.ts): our worker (`bench cnn`'s workload) and peer_cnn.py --serve
 // start once; in the warm-up the peer's torch threads (1 and 2) are timed and the faster kept, per
-// workload (step, forward); then `rounds` (default 15) rounds of one window (BENCH_WINDOW_S,
-// default 0.5 s) per side and workload, the order flipping every round. --fresh: the older method,
+// workload (step, forward); then `rounds` (default 61) rounds of one window (BENCH_WINDOW_S,
+// default 0.1 s) per side and workload, the order flipping every round. --fresh: the older method,
 // `tensorslim bench cnn --json` and peer_cnn.py (1 and 2 threads) in fresh processes, `rounds`
 // (default 3) rounds of `steps` (default 30) steps.
 import os from 'node:os';
 import { machineInfo, median, peerEnv, runJson, runOursNative, writeResultUnlessKnobs, type Json } from './common.js';
-import { intervalsOf, pairedMethod, pairedSession, startOursWorker, startWorker, windowSeconds } from './paired.js';
+import { intervalsOf, pairedRecordBase, pairedSession, startOursWorker, startWorker, windowSeconds } from './paired.js';
 
 const args = process.argv.slice(2);
 const fresh = args.includes('--fresh');
 const positional = args.filter((a) => a !== '--fresh');
-const rounds = Number(positional[0] ?? (fresh ? 3 : 15));
+const rounds = Number(positional[0] ?? (fresh ? 3 : 61));
 const steps = String(positional[1] ?? 30);
 const threads = String(process.env['BENCH_THREADS'] ?? 2);
 const cpu = process.env['TENSORSLIM_CPU'];
@@ -39,11 +39,8 @@ async function runPaired(): Promise<void> {
     ] });
   const [step, fwd] = r.rows as [typeof r.rows[0], typeof r.rows[0]];
   done({
-    date: new Date().toISOString(),
-    machine: machineInfo(r.oursInfo),
-    method: pairedMethod(rounds, windowS, r.settleMs),
+    ...pairedRecordBase(r, windowS),
     workload,
-    rounds,
     medians: {
       stepMs: step.oursWallMs, forwardMs: fwd.oursWallMs, cpuMsPerStep: step.oursCpuMs,
       peerStepMs: step.peerWallMs, peerForwardMs: fwd.peerWallMs, peerCpuMsPerStep: step.peerCpuMs,
@@ -60,9 +57,7 @@ async function runPaired(): Promise<void> {
       ms: 'ms per step / forward, median over the rounds', cpuMsPerStep: 'process CPU ms (all threads) per training step: robust to other load, but counts idle-spinning pool threads',
       ratios: 'ours over PyTorch, time (below 1: faster); *Paired*: median of the per-round ratios', loadavg: '1-minute load average at the start of each round',
     },
-    loadavg: r.loadavg,
     peer: { ...(r.peerInfo['peer'] as Json), threadsKept: { step: step.peerThreads?.kept, forward: fwd.peerThreads?.kept } },
-    ours: { threads: Number(threads), cpuPath: r.oursInfo['cpuPath'] },
     peakRssBytes: { ours: r.oursInfo['peakRssBytes'], peer: r.peerInfo['peakRssBytes'] },
     paired: r.rows,
   });

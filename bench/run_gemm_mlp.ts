@@ -5,7 +5,7 @@
 // results go and "How the ratios are measured" for the method.
 //   usage: npx tsx bench/run_gemm_mlp.ts [rounds] [gemm] [--fresh]      (npm run bench)
 // Default (paired): both sides as long-lived workers (bench/paired.ts), warmed up, then `rounds`
-// (default 15) rounds of one short window per side and workload (BENCH_WINDOW_S, default 0.5 s),
+// (default 61) rounds of one short window per side and workload (BENCH_WINDOW_S, default 0.1 s),
 // the order flipping every round; the ratios are medians of the per-round ratios, with their
 // interquartile range and a bootstrap 90% interval (`intervals`). --fresh: the older method, each
 // measurement a fresh process (`tensorslim bench gemm|mlp --json`, peer_gemm_mlp.py), `rounds`
@@ -19,12 +19,12 @@
 // other processes' load; the GEMM rows also record GFLOP per CPU-second, which does not.
 import os from 'node:os';
 import { machineInfo, median, peerEnv, runJson, runOursNative, writeResultUnlessKnobs, type Json } from './common.js';
-import { intervalsOf, pairedMethod, pairedSession, startOursWorker, startWorker, windowSeconds, type PairedRow } from './paired.js';
+import { intervalsOf, pairedRecordBase, pairedSession, startOursWorker, startWorker, windowSeconds, type PairedRow } from './paired.js';
 
 const args = process.argv.slice(2);
 const fresh = args.includes('--fresh');
 const positional = args.filter((a) => a !== '--fresh');
-const rounds = Number(positional[0] ?? (fresh ? 3 : 15));
+const rounds = Number(positional[0] ?? (fresh ? 3 : 61));
 const gemmOnly = positional[1] === 'gemm';
 // ours: `tensorslim bench gemm|mlp --json` in a fresh process; the peer: bench/peer_gemm_mlp.py
 const threads = String(process.env['BENCH_THREADS'] ?? 2);
@@ -93,10 +93,7 @@ async function runPaired(): Promise<void> {
     medians['peerMlp'] = median(m.rows.flatMap((r) => r.raw.peerWallMs));
   }
   done({
-    date: new Date().toISOString(),
-    machine: machineInfo(g.oursInfo),
-    method: pairedMethod(rounds, windowS, g.settleMs),
-    rounds,
+    ...pairedRecordBase(g, windowS),
     medians,
     ratios,
     intervals,

@@ -5,13 +5,13 @@
 //   usage: npx tsx bench/run_gpt.ts [rounds] [steps] [--fresh]      (BENCH_THREADS, default 2)
 // Default (paired, bench/paired.ts): our worker (`bench gpt`'s workload, L4 d256) and
 // peer_gpt.py --serve start once; the warm-up times torch at 1 and 2 threads and keeps the faster;
-// then `rounds` (default 15) rounds of one window (BENCH_WINDOW_S, default 1 s; a few steps at
+// then `rounds` (default 31) rounds of one window (BENCH_WINDOW_S, default 0.1 s: one step at
 // this size) per side, the order flipping every round. Peak RSS: each worker's own at the end.
 // --fresh: the older method, each side a fresh process per round (so each reports its own peak
 // resident memory), `rounds` (default 3) rounds of `steps` (default 10) steps, torch 1 thread.
 import os from 'node:os';
 import { machineInfo, median, peerEnv, runJson, runOursNative, writeResultUnlessKnobs, type Json } from './common.js';
-import { intervalsOf, pairedMethod, pairedSession, startOursWorker, startWorker, windowSeconds } from './paired.js';
+import { intervalsOf, pairedRecordBase, pairedSession, startOursWorker, startWorker, windowSeconds } from './paired.js';
 
 if (process.argv[2] === '--preset') {
   if (process.argv[3] !== 'gpt2') throw new Error(`run_gpt: --preset ${process.argv[3]} is not supported; expected --preset gpt2`);
@@ -22,7 +22,7 @@ if (process.argv[2] === '--preset') {
 const args = process.argv.slice(2);
 const fresh = args.includes('--fresh');
 const positional = args.filter((a) => a !== '--fresh');
-const rounds = Number(positional[0] ?? (fresh ? 3 : 15));
+const rounds = Number(positional[0] ?? (fresh ? 3 : 31));
 const steps = String(positional[1] ?? 10);
 const threads = String(process.env['BENCH_THREADS'] ?? 2);
 const workload = 'one AdamW training step, GPT 4 layers, d_model 256, 4 heads, context 128, batch 16, vocabulary 256, float32';
@@ -35,7 +35,7 @@ else await runPaired();
 
 /** The paired method: one worker each side, torch's threads (1 or 2) chosen in the warm-up. */
 async function runPaired(): Promise<void> {
-  const windowS = windowSeconds(1);  // a step takes 0.1-0.3 s: a few steps a window
+  const windowS = windowSeconds();  // a step takes 0.2-0.4 s: one step a window
   const r = await pairedSession(() => startOursWorker(['gpt'], Number(threads)),
     () => startWorker('torch', '/usr/bin/python3', ['bench/peer_gpt.py', '--serve'], peerEnv()),
     { rounds, windowS, workloads: [{ name: 'step', ours: 'gpt', peer: 'step', ratio: 'time', peerThreads: [1, 2] }] });
@@ -44,11 +44,8 @@ async function runPaired(): Promise<void> {
   const tokens = (config['blockSize'] as number) * (config['batch'] as number);
   const oursRss = r.oursInfo['peakRssBytes'] as number, peerRss = r.peerInfo['peakRssBytes'] as number;
   done({
-    date: new Date().toISOString(),
-    machine: machineInfo(r.oursInfo),
-    method: pairedMethod(rounds, windowS, r.settleMs),
+    ...pairedRecordBase(r, windowS),
     workload,
-    rounds,
     medians: {
       stepMs: row.oursWallMs, peerStepMs: row.peerWallMs, cpuMsPerStep: row.oursCpuMs, peerCpuMsPerStep: row.peerCpuMs,
       peakRssBytes: oursRss, peerPeakRssBytes: peerRss, tokensPerSecond: tokens / (row.oursWallMs / 1000), peerTokensPerSecond: tokens / (row.peerWallMs / 1000),
@@ -64,9 +61,7 @@ async function runPaired(): Promise<void> {
       cpuMsPerStep: 'process CPU ms (all threads) per step: less distorted by other load than wall time, but counts idle-spinning pool threads',
       ratios: 'ours over PyTorch (below 1: faster / smaller); *Paired*: median of the per-round ratios',
     },
-    loadavg: r.loadavg,
     peer: { ...(r.peerInfo['peer'] as Json), threadsKept: row.peerThreads?.kept },
-    ours: { threads: Number(threads), cpuPath: r.oursInfo['cpuPath'] },
     config,
     paired: r.rows,
   });
