@@ -108,7 +108,6 @@ async function runPaired(): Promise<void> {
 
 /** The older method: every measurement a fresh process, `rounds` rounds, the order alternating. */
 function runFresh(): void {
-
   const raw: Record<string, number[]> = {
     gemm1024: [], gemm2048: [], peerGemm1024: [], peerGemm2048: [],
     // GFLOP per CPU-second (process CPU time, all threads): robust to other processes' load
