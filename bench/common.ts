@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import os from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { describeMachine } from '../src/backend/machine.js';
 import { median } from '../src/bench/machine.js';
 
 /** The median of a non-empty list (src/bench's, so both sides compute it alike). */
@@ -70,12 +71,16 @@ export function runOursNative<T extends object = Json>(args: readonly string[], 
 }
 
 /**
- * The machine description stored with every result: what our run reported plus CPU, cores, memory, load.
- * @example machineInfo(ours['machine'] as Json).cores
+ * The machine description stored with every result: the backend and CPU path this process gets
+ * (the same TENSORSLIM_CPU / TENSORSLIM_BACKEND as the runs it started), then what our run
+ * reported (its own `cpuPath` and `backend` win), plus CPU, cores, memory, load.
+ * @example machineInfo(ours['machine'] as Json).cpuPath // 'avx512'
  */
 export function machineInfo(reported: Json = {}): Json {
   const up = spawnSync('uptime', { encoding: 'utf8' });
+  const here = describeMachine();
   return {
+    backend: here.backend, cpuPath: here.cpuPath,
     ...reported, cpu: os.cpus()[0]?.model, cores: os.availableParallelism(), totalMemBytes: os.totalmem(),
     loadavgAtEnd: os.loadavg(), uptime: (up.stdout ?? '').trim(),
   };
@@ -120,4 +125,32 @@ export function writeResult(bench: string, result: Json & { date: string }): { c
  */
 export function tensorslimKnobs(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
   return Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[0].startsWith('TENSORSLIM_') && e[1] !== undefined).sort(([a], [b]) => a.localeCompare(b)));
+}
+
+/**
+ * Records `result` (as writeResult does) with the run's knobs (tensorslimKnobs, less the names in
+ * `nameKnobs`, which name the record instead, as TENSORSLIM_CPU does for '<bench>-avx2'): a run
+ * with any other TENSORSLIM_* variable set (a non-default configuration, e.g. an experiment's
+ * "before") writes only its dated history copy, so bench/results/<bench>.json keeps the last
+ * default-configuration run. Returns the paths written.
+ * @example writeResultUnlessKnobs('cnn-avx2', result, ['TENSORSLIM_CPU']) // { current: null, history: 'bench/results/history/cnn-avx2-...json' } with TENSORSLIM_POOL_MB set
+ */
+export function writeResultUnlessKnobs(bench: string, result: Json & { date: string }, nameKnobs: readonly string[] = []): { current: string | null; history: string } {
+  const knobs = tensorslimKnobs();
+  const record = { ...result, knobs };
+  const experiment = Object.keys(knobs).filter((k) => !nameKnobs.includes(k));
+  if (experiment.length === 0) return writeResult(bench, record);
+  return writeHistoryOnly(bench, record, `non-default knobs ${JSON.stringify(knobs)}`);
+}
+
+/**
+ * Writes only the dated history copy of a record (never bench/results/<bench>.json), saying why on
+ * stderr: for runs that must not replace the current record (knobs set, a partial run).
+ * @example writeHistoryOnly('gemm-shapes', result, '--only: a partial record')
+ */
+export function writeHistoryOnly(bench: string, result: Json & { date: string }, why: string): { current: null; history: string } {
+  const history = relative(root, historyFile(bench, result.date));
+  writeJsonAtomic(join(root, history), { bench, ...result });
+  process.stderr.write(`${bench}: ${why}: wrote only the history copy ${history}\n`);
+  return { current: null, history };
 }

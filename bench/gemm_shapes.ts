@@ -7,14 +7,15 @@
 //   npx tsx bench/gemm_shapes.ts [rounds=3] [--before ADDON.node] [--only NAME,NAME] [--no-peer]
 //     runs, per round, ours (and, with --before, the same benchmark on another addon build) and
 //     the peer, each in a fresh process, alternating which goes first; writes medians, per-round
-//     values, load averages and the machine as benchmark 'gemm-shapes' (bench/README.md).
+//     values, load averages and the machine as benchmark 'gemm-shapes' (bench/README.md); with
+//     --only, a partial record: its history copy only, marked "partial": true.
 //   npx tsx bench/gemm_shapes.ts ... --vs-env NAME=VALUE[,NAME=VALUE]   adds side 'env': ours with
 //     those variables (e.g. TENSORSLIM_GEMM_SCRATCH_MB=100000: the LM head's operands packed whole)
 //   npx tsx bench/gemm_shapes.ts --child [--only ...]   one measurement of ours, one JSON line.
 import os from 'node:os';
 import { getNativeBackend, setNumThreads, cpuPath, getNumThreads } from '../src/backends/native/index.js';
 import type { View } from '../src/backend/backend.js';
-import { machineInfo, median, peerEnv, runJson, writeResult } from './common.js';
+import { machineInfo, median, peerEnv, runJson, writeHistoryOnly, writeResult } from './common.js';
 
 const nativeBackend = getNativeBackend();
 
@@ -149,9 +150,10 @@ function runner(rounds: number, before: string | null, only: Set<string> | null,
   const result = {
     date, machine: machineInfo({ backend: 'native', threads: 2 }), rounds, before, vsEnv, sides: names,
     units: 'gflops: GFLOP/s of the median call (float32, 2 threads; OpenBLAS threads itself, torch.set_num_threads(1)); cpuGflops: flops over the process CPU time (user + system, all threads) of the timed calls',
-    peer: peerConfig, loadavg, loadavgAtEnd: os.loadavg(), shapes: table, raw,
+    peer: peerConfig, loadavg, loadavgAtEnd: os.loadavg(), shapes: table, raw, ...(only ? { only: [...only], partial: true } : {}),
   };
-  const files = writeResult('gemm-shapes', result);
+  // a run of some shapes (--only) must not replace the full current record
+  const files = only ? writeHistoryOnly('gemm-shapes', result, `--only ${[...only].join(',')}: a partial record`) : writeResult('gemm-shapes', result);
   process.stdout.write(`${JSON.stringify({ ...files, loadavg: os.loadavg() })}\n`);
 }
 

@@ -10,7 +10,6 @@ import { GPT, Generator, manualSeed, randint } from '../src/index.js';
 import { setNumThreads } from '../src/backends/native/index.js';
 import { gptBenchPreset } from '../src/bench/gpt.js';
 import { quantizeWeightOnly } from '../src/compress/quant/index.js';
-import { getBackend } from '../src/backend/registry.js';
 import { machineInfo, median, peerEnv, runJson, writeResult, type Json } from './common.js';
 
 const newTokens = Number(process.argv[2] ?? 32), rounds = Number(process.argv[3] ?? 3), promptTokens = 32;
@@ -44,7 +43,7 @@ for (let r = 0; r < rounds; r++) {
 const peerDecode = median(peerRuns.map((p) => p['decodeTokensPerSecond'] as number));
 const ours = Object.fromEntries(Object.keys(models).map((k) => [k, { decodeTokensPerSecond: median(decode[k]!), cpuMsPerToken: median(cpuPerToken[k]!), runs: decode[k]!, vsFloat32: median(decode[k]!) / median(decode['float32']!), vsTorch: median(decode[k]!) / peerDecode }]));
 const result = {
-  date: new Date().toISOString(), machine: machineInfo({ backend: getBackend().name, cpuPath: (getBackend() as { cpuPath?: string }).cpuPath ?? 'n/a', threads }),
+  date: new Date().toISOString(), machine: machineInfo({ threads }),
   workload: `GPT-2-sized model (random weights), batch 1, prompt ${promptTokens}, ${newTokens} new tokens, greedy, key/value cache`,
   loadavgAtStart: load0, rounds, ours, peer: { decodeTokensPerSecond: peerDecode, runs: peerRuns },
 };

@@ -17,7 +17,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { captureContext, main } from '../src/cli/index.js';
-import { getBackend } from '../src/backend/registry.js';
 import { machineInfo, writeJsonAtomic, writeResult, type Json } from './common.js';
 
 const { values: opts } = parseArgs({
@@ -79,7 +78,7 @@ const median = (v: number[]): number => { const s = [...v].sort((a, b) => a - b)
 const generation = Object.fromEntries(Object.entries(gen).map(([k, v]) => [k, { tokensPerSecond: median(v), runs: v, ratioToFloat: median(v) / median(gen['float32']!) }]));
 const record = {
   date: new Date().toISOString(), model: opts.model, dataset: opts.dataset, windows: Number(opts.windows), tokens: Number(opts.tokens), rounds: Number(opts.rounds),
-  machine: machineInfo({ backend: getBackend().name, cpuPath: (getBackend() as { cpuPath?: string }).cpuPath ?? 'n/a' }),
+  machine: machineInfo(),
   note: 'weight-only layers: the backend kernel weightOnlyLinear (native on the native backend) for batches < 8 rows (generation), 512-row dequantized panels through the float32 GEMM for evaluation batches; with --embeddings quantized the embeddings are dequantized on gather (TypeScript) and the tied LM head is a weight-only layer reading the same table',
   quantize: rows, generation, commands,
 };

@@ -12,7 +12,6 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import * as ort from 'onnxruntime-node';
 import { noGrad, type Tensor } from '../src/index.js';
-import { getBackend } from '../src/backend/registry.js';
 import { importOnnx } from '../src/io/onnx/index.js';
 import { loadImageData } from '../src/train/index.js';
 import { machineInfo, median, writeResult, type Json } from './common.js';
@@ -71,7 +70,7 @@ const result = {
   date: new Date().toISOString(),
   what: `the CLI worked example of docs/INTEROP.md: files written by tensorslim train/prune/quantize/export from a PyTorch residual CNN, run on the ${n} mnist test images; ONNX Runtime ${ort.env.versions?.common ?? ''} with 1 intra-op thread is the peer`,
   rows,
-  machine: machineInfo({ backend: getBackend().name, cpuPath: getBackend().cpuPath ?? 'n/a', peer: 'onnxruntime-node, intraOpNumThreads 1' }),
+  machine: machineInfo({ peer: 'onnxruntime-node, intraOpNumThreads 1' }),
 };
 const where = writeResult('onnx-cli-example', result);
 console.log(JSON.stringify({ ...result, written: where }, null, 2));

@@ -19,7 +19,6 @@ import * as ort from 'onnxruntime-node';
 import { manualSeed, noGrad, type Tensor } from '../src/index.js';
 import * as ops from '../src/ops/index.js';
 import { prune, quant } from '../src/compress/index.js';
-import { getBackend } from '../src/backend/registry.js';
 import { importOnnx, serializeOnnx } from '../src/io/onnx/index.js';
 import { machineInfo, median, root, writeResult, type Json } from './common.js';
 
@@ -108,7 +107,7 @@ const result = {
   what: `hello_deepa.onnx (openwakeword-js) imported, pruned and/or int8-quantized, exported; ${windows} random (1, 25, 96) windows; ONNX Runtime ${ort.env.versions?.common ?? ''} with 1 intra-op thread is the peer`,
   originalWakeRateOnRandomInputs: wakeRate,
   rows,
-  machine: machineInfo({ backend: getBackend().name, cpuPath: getBackend().cpuPath ?? 'n/a', peer: 'onnxruntime-node, intraOpNumThreads 1' }),
+  machine: machineInfo({ peer: 'onnxruntime-node, intraOpNumThreads 1' }),
 };
 const where = writeResult('onnx-hello-deepa', result);
 console.log(JSON.stringify({ ...result, written: where }, null, 2));

@@ -10,6 +10,8 @@
 # what nanoGPT runs on PyTorch 1.13 (no scaled_dot_product_attention before 2.0).
 #   usage: peer_gpt.py [steps] [warmup] [threads] [--preset small|gpt2] [--checkpointing]
 #                      [--generate N --prompt P] [--threads-list 1,2] [--profile]
+#          peer_gpt.py --serve [--preset ...] [--checkpointing]   a long-lived worker for
+#          bench/paired.ts: workload 'step' (the training step below), threads set per request
 # --profile: after the warm-up, run the timed steps under torch.autograd.profiler and print (to
 # stderr) the per-op table by self CPU time, per step, for the per-op comparison in docs/GPT.md.
 # --preset gpt2: GPT-2 small's shape (12 layers, d_model 768, 12 heads, context 256, vocabulary
@@ -24,7 +26,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 import torch.utils.checkpoint
-from peer_common import median, openblas_config
+from peer_common import median, openblas_config, serve
 
 ap = argparse.ArgumentParser()
 ap.add_argument('steps', nargs='?', type=int, default=20)
@@ -36,6 +38,7 @@ ap.add_argument('--generate', type=int, default=0)
 ap.add_argument('--prompt', type=int, default=32)
 ap.add_argument('--threads-list', default=None)
 ap.add_argument('--profile', action='store_true')
+ap.add_argument('--serve', action='store_true')
 args = ap.parse_args()
 steps, warmup = args.steps, args.warmup
 threads_list = [int(t) for t in args.threads_list.split(',')] if args.threads_list else [args.threads]
@@ -190,7 +193,26 @@ def profile_steps(model, opt, x, y):
         print(f'{e.self_cpu_time_total / 1e3 / steps:9.3f} ms {e.count / steps:6.1f}x  {e.key}', file=sys.stderr)
 
 
+def main_serve():
+    torch.manual_seed(7)
+    model = GPT()
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-4)
+    x = torch.randint(0, VOCAB, (BATCH, BLOCK)); y = torch.randint(0, VOCAB, (BATCH, BLOCK))
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        loss = model(x, y)
+        loss.backward()
+        opt.step()
+        return loss.item()
+    serve({'step': step}, lambda: {'side': 'peer', 'pid': os.getpid(), 'config': config(), 'params': sum(p.numel() for p in model.parameters()),
+                                   'peakRssBytes': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, 'peer': peer_info()},
+          torch.set_num_threads)
+
+
 def main():
+    if args.serve:
+        return main_serve()
     if args.generate:
         return main_generate()
     torch.manual_seed(7)

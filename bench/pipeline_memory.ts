@@ -59,7 +59,7 @@ async function driver(): Promise<void> {
   const out = writeResult('pipeline-memory', {
     date: new Date().toISOString(), model: 'gpt-tiny (dropout 0)', stages: 2, microBatches: MICRO, batch: BATCH, threadsPerRank: 1,
     peer: 'GPipe schedule in the same run (fresh processes per schedule, two rounds in alternating order)', rows,
-    machine: machineInfo({ cpuPath: process.env['TENSORSLIM_CPU_PATH'] ?? 'auto', loadavgAtStart }),
+    machine: machineInfo({ loadavgAtStart }),
   });
   process.stderr.write(`wrote ${out.current}\n`);
 }

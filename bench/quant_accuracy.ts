@@ -24,7 +24,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { captureContext, main } from '../src/cli/index.js';
-import { getBackend } from '../src/backend/registry.js';
 import { machineInfo, writeJsonAtomic, writeResult, type Json } from './common.js';
 
 const { values: opts } = parseArgs({
@@ -116,7 +115,7 @@ const eligible = deep.filter((r) => (r['validationDropFromDense'] as number) <= 
 const chosen = eligible.length === 0 ? null : eligible.reduce((a, b) => ((b['bytesOnDisk'] as number) < (a['bytesOnDisk'] as number) ? b : a));
 const record = {
   date, dataset: data, models: opts.models, epochs,
-  machine: machineInfo({ backend: getBackend().name, cpuPath: (getBackend() as { cpuPath?: string }).cpuPath ?? 'n/a' }),
+  machine: machineInfo(),
   note: 'int8 kernels: whatever the backend lists (the TypeScript reference until the native int8 kernels land), so latencyMs is not a speed claim',
   validationFraction: Number(vf),
   protocol: 'train, prune and quantize all hold out the same validation split (--validation-fraction, seed 0); the Deep Compression recipe is the smallest file whose validation accuracy is within 0.5 points of the dense model\'s; test accuracy is only reported',

@@ -1,30 +1,17 @@
-// The GPT training-step benchmark of issue 7, tensorslim against PyTorch in one session: runs
-// `tensorslim bench gpt --json` and bench/peer_gpt.py alternately for several rounds (each in a
-// fresh process, so each reports its own peak resident memory), and records the medians, the ratio,
-// both peak RSS values, the process CPU time per step of each side (robust to other load), the peer
-// configuration and the machine as benchmark 'gpt' (bench/README.md).
-//   usage: npx tsx bench/run_gpt.ts [rounds=3] [steps=10]      (BENCH_THREADS, default 2)
-// With --preset gpt2 (GPT-2 small's shape, 124 M parameters, batch 4, context 256) it runs instead
-// the GPT-2-sized comparison of issue 17 (runGpt2 below) and records benchmark 'gpt2'.
+// The GPT training-step benchmark of issue 7, tensorslim against PyTorch in one session, recorded
+// with the medians, the ratios, both peak RSS values, the process CPU time per step of each side
+// (robust to other load), the peer configuration and the machine as benchmark 'gpt'
+// (bench/README.md).
+//   usage: npx tsx bench/run_gpt.ts [rounds] [steps] [--fresh]      (BENCH_THREADS, default 2)
+// Default (paired, bench/paired.ts): our worker (`bench gpt`'s workload, L4 d256) and
+// peer_gpt.py --serve start once; the warm-up times torch at 1 and 2 threads and keeps the faster;
+// then `rounds` (default 31) rounds of one window (BENCH_WINDOW_S, default 0.1 s: one step at
+// this size) per side, the order flipping every round. Peak RSS: each worker's own at the end.
+// --fresh: the older method, each side a fresh process per round (so each reports its own peak
+// resident memory), `rounds` (default 3) rounds of `steps` (default 10) steps, torch 1 thread.
 import os from 'node:os';
-import { relative } from 'node:path';
-import { historyFile, machineInfo, median, peerEnv, runJson, runOursNative, tensorslimKnobs, writeJsonAtomic, writeResult, type Json } from './common.js';
-
-/**
- * Records `result` with the run's knobs: a run with any TENSORSLIM_* variable set (a non-default
- * configuration, e.g. an experiment's "before") writes only its dated history copy, so
- * bench/results/<bench>.json keeps the last default-configuration run. Returns the paths written.
- * @example writeGptResult('gpt2-ckpt', result) // { current: null, history: 'bench/results/history/gpt2-ckpt-...json' } with knobs set
- */
-function writeGptResult(bench: string, result: Json & { date: string }): { current: string | null; history: string } {
-  const knobs = tensorslimKnobs();
-  const record = { ...result, knobs };
-  if (Object.keys(knobs).length === 0) return writeResult(bench, record);
-  const history = relative(process.cwd(), historyFile(bench, result.date));
-  writeJsonAtomic(history, { bench, ...record });
-  process.stderr.write(`run_gpt: non-default knobs ${JSON.stringify(knobs)}: wrote only the history copy ${history}\n`);
-  return { current: null, history };
-}
+import { machineInfo, median, peerEnv, runJson, runOursNative, writeResultUnlessKnobs, type Json } from './common.js';
+import { intervalsOf, pairedRecordBase, pairedSession, startOursWorker, startWorker, windowSeconds } from './paired.js';
 
 if (process.argv[2] === '--preset') {
   if (process.argv[3] !== 'gpt2') throw new Error(`run_gpt: --preset ${process.argv[3]} is not supported; expected --preset gpt2`);
@@ -32,45 +19,93 @@ if (process.argv[2] === '--preset') {
   process.exit(0);
 }
 
-const rounds = Number(process.argv[2] ?? 3);
-const steps = String(process.argv[3] ?? 10);
+const args = process.argv.slice(2);
+const fresh = args.includes('--fresh');
+const positional = args.filter((a) => a !== '--fresh');
+const rounds = Number(positional[0] ?? (fresh ? 3 : 31));
+const steps = String(positional[1] ?? 10);
 const threads = String(process.env['BENCH_THREADS'] ?? 2);
-const ours = (): Json => runOursNative(['src/cli/main.ts', 'bench', 'gpt', '--json', '--threads', threads, '--steps', steps]);
-const peer = (): Json => runJson('/usr/bin/python3', ['bench/peer_gpt.py', steps, '2'], peerEnv());
-
-const raw: Record<string, number[]> = { stepMs: [], peerStepMs: [], cpuMsPerStep: [], peerCpuMsPerStep: [], peakRssBytes: [], peerPeakRssBytes: [], loadavg: [] };
-let machine: Json = {}, peerConfig: unknown = null, config: Json = {};
-for (let i = 0; i < rounds; i++) {
-  process.stderr.write(`round ${i + 1}/${rounds}\n`);
-  raw['loadavg']!.push(os.loadavg()[0]!);
-  const o = ours(); machine = o['machine'] as Json; config = o['config'] as Json;
-  raw['stepMs']!.push(o['stepMs'] as number); raw['peakRssBytes']!.push(o['peakRssBytes'] as number); raw['cpuMsPerStep']!.push(o['cpuMsPerStep'] as number);
-  const p = peer(); peerConfig = p['peer'];
-  raw['peerStepMs']!.push(p['stepMs'] as number); raw['peerPeakRssBytes']!.push(p['peakRssBytes'] as number); raw['peerCpuMsPerStep']!.push(p['cpuMsPerStep'] as number);
-}
-const med = Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, median(v)]));
-const tokens = (config['blockSize'] as number) * 16;
-const result = {
-  date: new Date().toISOString(),
-  machine: machineInfo(machine),
-  workload: 'one AdamW training step, GPT 4 layers, d_model 256, 4 heads, context 128, batch 16, vocabulary 256, float32',
-  rounds,
-  stepsPerRound: Number(steps),
-  medians: { ...med, tokensPerSecond: tokens / (med['stepMs']! / 1000), peerTokensPerSecond: tokens / (med['peerStepMs']! / 1000) },
-  ratios: {
-    stepVsTorch: med['stepMs']! / med['peerStepMs']!, stepCpuVsTorch: med['cpuMsPerStep']! / med['peerCpuMsPerStep']!,
-    peakRssVsTorch: med['peakRssBytes']! / med['peerPeakRssBytes']!,
-  },
-  units: {
-    stepMs: 'ms per training step (median of the round medians)', peakRssBytes: 'bytes, whole process (ru_maxrss)',
-    cpuMsPerStep: 'process CPU ms (all threads) per timed step: less distorted by other load than wall time, but counts idle-spinning pool threads',
-  },
-  peer: peerConfig,
-  config,
-  raw,
+const workload = 'one AdamW training step, GPT 4 layers, d_model 256, 4 heads, context 128, batch 16, vocabulary 256, float32';
+const done = (result: Json & { date: string }): void => {
+  const files = writeResultUnlessKnobs('gpt', result);
+  process.stdout.write(`${JSON.stringify({ ...files, medians: result['medians'], ratios: result['ratios'] })}\n`);
 };
-const files = writeGptResult('gpt', result);
-process.stdout.write(`${JSON.stringify({ ...files, medians: result.medians, ratios: result.ratios })}\n`);
+if (fresh) runFresh();
+else await runPaired();
+
+/** The paired method: one worker each side, torch's threads (1 or 2) chosen in the warm-up. */
+async function runPaired(): Promise<void> {
+  const windowS = windowSeconds();  // a step takes 0.2-0.4 s: one step a window
+  const r = await pairedSession(() => startOursWorker(['gpt'], Number(threads)),
+    () => startWorker('torch', '/usr/bin/python3', ['bench/peer_gpt.py', '--serve'], peerEnv()),
+    { rounds, windowS, workloads: [{ name: 'step', ours: 'gpt', peer: 'step', ratio: 'time', peerThreads: [1, 2] }] });
+  const row = r.rows[0]!;
+  const config = r.peerInfo['config'] as Json;
+  const tokens = (config['blockSize'] as number) * (config['batch'] as number);
+  const oursRss = r.oursInfo['peakRssBytes'] as number, peerRss = r.peerInfo['peakRssBytes'] as number;
+  done({
+    ...pairedRecordBase(r, windowS),
+    workload,
+    medians: {
+      stepMs: row.oursWallMs, peerStepMs: row.peerWallMs, cpuMsPerStep: row.oursCpuMs, peerCpuMsPerStep: row.peerCpuMs,
+      peakRssBytes: oursRss, peerPeakRssBytes: peerRss, tokensPerSecond: tokens / (row.oursWallMs / 1000), peerTokensPerSecond: tokens / (row.peerWallMs / 1000),
+      peer1StepMs: row.peerThreads?.tried['1'], peer2StepMs: row.peerThreads?.tried['2'],
+    },
+    ratios: {
+      stepVsTorch: row.oursWallMs / row.peerWallMs, stepCpuVsTorch: row.oursCpuMs / row.peerCpuMs, peakRssVsTorch: oursRss / peerRss,
+      stepPairedVsTorch: row.wall.median, stepCpuPairedVsTorch: row.cpu.median,
+    },
+    intervals: intervalsOf(row, 'stepPairedVsTorch', 'stepCpuPairedVsTorch'),
+    units: {
+      stepMs: 'ms per training step, median over the rounds', peakRssBytes: 'bytes, whole worker process (ru_maxrss) at the end of the run',
+      cpuMsPerStep: 'process CPU ms (all threads) per step: less distorted by other load than wall time, but counts idle-spinning pool threads',
+      ratios: 'ours over PyTorch (below 1: faster / smaller); *Paired*: median of the per-round ratios',
+    },
+    peer: { ...(r.peerInfo['peer'] as Json), threadsKept: row.peerThreads?.kept },
+    config,
+    paired: r.rows,
+  });
+}
+
+/** The older method: each side a fresh process per round (its own peak RSS), torch 1 thread. */
+function runFresh(): void {
+  const ours = (): Json => runOursNative(['src/cli/main.ts', 'bench', 'gpt', '--json', '--threads', threads, '--steps', steps]);
+  const peer = (): Json => runJson('/usr/bin/python3', ['bench/peer_gpt.py', steps, '2'], peerEnv());
+
+  const raw: Record<string, number[]> = { stepMs: [], peerStepMs: [], cpuMsPerStep: [], peerCpuMsPerStep: [], peakRssBytes: [], peerPeakRssBytes: [], loadavg: [] };
+  let machine: Json = {}, peerConfig: unknown = null, config: Json = {};
+  for (let i = 0; i < rounds; i++) {
+    process.stderr.write(`round ${i + 1}/${rounds}\n`);
+    raw['loadavg']!.push(os.loadavg()[0]!);
+    const o = ours(); machine = o['machine'] as Json; config = o['config'] as Json;
+    raw['stepMs']!.push(o['stepMs'] as number); raw['peakRssBytes']!.push(o['peakRssBytes'] as number); raw['cpuMsPerStep']!.push(o['cpuMsPerStep'] as number);
+    const p = peer(); peerConfig = p['peer'];
+    raw['peerStepMs']!.push(p['stepMs'] as number); raw['peerPeakRssBytes']!.push(p['peakRssBytes'] as number); raw['peerCpuMsPerStep']!.push(p['cpuMsPerStep'] as number);
+  }
+  const med = Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, median(v)]));
+  const tokens = (config['blockSize'] as number) * 16;
+  const result = {
+    date: new Date().toISOString(),
+    machine: machineInfo(machine),
+    method: { kind: 'fresh', description: `each side in a fresh process per round (ours: tensorslim bench gpt --json; the peer: peer_gpt.py, torch 1 thread), ${rounds} rounds` },
+    workload,
+    rounds,
+    stepsPerRound: Number(steps),
+    medians: { ...med, tokensPerSecond: tokens / (med['stepMs']! / 1000), peerTokensPerSecond: tokens / (med['peerStepMs']! / 1000) },
+    ratios: {
+      stepVsTorch: med['stepMs']! / med['peerStepMs']!, stepCpuVsTorch: med['cpuMsPerStep']! / med['peerCpuMsPerStep']!,
+      peakRssVsTorch: med['peakRssBytes']! / med['peerPeakRssBytes']!,
+    },
+    units: {
+      stepMs: 'ms per training step (median of the round medians)', peakRssBytes: 'bytes, whole process (ru_maxrss)',
+      cpuMsPerStep: 'process CPU ms (all threads) per timed step: less distorted by other load than wall time, but counts idle-spinning pool threads',
+    },
+    peer: peerConfig,
+    config,
+    raw,
+  };
+  done(result);
+}
 
 /**
  * GPT-2-sized comparison, each measurement in its own process (so each peak RSS is its own):
@@ -177,7 +212,7 @@ function runGpt2(argv: string[]): void {
     raw,
   };
   // a run of some parts only (BENCH_PARTS) is its own record, gpt2-<parts>
-  // with any TENSORSLIM_* knob set, only a history copy (writeGptResult)
-  const files = writeGptResult(parts.length === allParts.length ? 'gpt2' : `gpt2-${parts.join('-')}`, result);
+  // with any TENSORSLIM_* knob set, only a history copy (writeResultUnlessKnobs)
+  const files = writeResultUnlessKnobs(parts.length === allParts.length ? 'gpt2' : `gpt2-${parts.join('-')}`, result);
   process.stdout.write(`${JSON.stringify({ ...files, medians: result.medians, ratios: result.ratios })}\n`);
 }

@@ -106,7 +106,7 @@ async function driver(): Promise<void> {
   const out = writeResult(partial ? 'zero3-time' : 'zero3-memory', {
     date: new Date().toISOString(), optimizer: 'Adam', batchPerRank: BATCH, threadsPerRank: 1, stepsTimed: STEPS,
     peer: 'DistributedDataParallel + Adam, ZeroRedundancyOptimizer stage 2 + Adam and FullyShardedDataParallel + Adam in the same run', rows, timing,
-    machine: machineInfo({ cpuPath: process.env['TENSORSLIM_CPU_PATH'] ?? 'auto', loadavgAtStart, loadavgAtEnd: os.loadavg() }),
+    machine: machineInfo({ loadavgAtStart, loadavgAtEnd: os.loadavg() }),
   });
   process.stderr.write(`wrote ${out.current}\n`);
 }

@@ -68,7 +68,7 @@ async function driver(): Promise<void> {
       }
     }
   }
-  const out = writeResult('zero-memory', { date: new Date().toISOString(), optimizer: 'Adam', threadsPerRank: 1, peer: 'DistributedDataParallel + Adam in the same run (every rank holds the full state)', rows, machine: machineInfo({ cpuPath: process.env['TENSORSLIM_CPU_PATH'] ?? 'auto', loadavgAtStart: os.loadavg() }) });
+  const out = writeResult('zero-memory', { date: new Date().toISOString(), optimizer: 'Adam', threadsPerRank: 1, peer: 'DistributedDataParallel + Adam in the same run (every rank holds the full state)', rows, machine: machineInfo({ loadavgAtStart: os.loadavg() }) });
   process.stderr.write(`wrote ${out.current}\n`);
 }
 

@@ -55,9 +55,41 @@ export interface CnnBenchResult {
  * console.log(`${r.stepMs.toFixed(2)} ms/step, forward ${r.forwardMs.toFixed(2)} ms`);
  */
 export function benchCnn(opts: CnnBenchOptions = {}): CnnBenchResult {
-  const batch = opts.batch ?? 128, steps = opts.steps ?? 30, warmup = opts.warmup ?? 5;
-  if (!Number.isInteger(batch) || batch < 1) throw new TensorslimError('benchCnn', `batch must be a positive integer, got ${batch}`);
+  const steps = opts.steps ?? 30, warmup = opts.warmup ?? 5;
   if (!Number.isInteger(steps) || steps < 1) throw new TensorslimError('benchCnn', `steps must be a positive integer, got ${steps}`);
+  const w = cnnWorkload(opts);
+  let last = NaN;
+  const step = (): void => { last = w.step(); };
+  for (let i = 0; i < warmup; i++) step();
+  const cpu0 = process.cpuUsage();
+  const times = timeSteps(step, 0, steps);
+  const cpu = process.cpuUsage(cpu0);
+  const fwd = opts.forward === false ? [NaN] : timeSteps(w.forward, warmup, steps);
+  const machine = machineInfo();
+  return {
+    bench: 'cnn', model: 'lenet5', stepMs: median(times), minMs: Math.min(...times), cpuMsPerStep: (cpu.user + cpu.system) / 1e3 / steps, forwardMs: median(fwd), steps, batch: w.batch,
+    threads: machine.threads, params: w.params, finalLoss: last, machine,
+  };
+}
+
+/** The lenet5 training step and forward that benchCnn times; `step()` returns the step's loss. */
+export interface CnnWorkload {
+  step: () => number;
+  forward: () => void;
+  batch: number;
+  params: number;
+}
+
+/**
+ * Build the lenet5 model, Adam and the batch that benchCnn times, without timing anything;
+ * bench/paired.ts's workers time `step()` in windows against PyTorch.
+ * @example
+ * const w = cnnWorkload({ threads: 2 });
+ * w.step(); // one Adam training step at batch 128
+ */
+export function cnnWorkload(opts: Pick<CnnBenchOptions, 'batch' | 'threads'> = {}): CnnWorkload {
+  const batch = opts.batch ?? 128;
+  if (!Number.isInteger(batch) || batch < 1) throw new TensorslimError('benchCnn', `batch must be a positive integer, got ${batch}`);
   applyThreads(opts.threads);
   manualSeed(7);
   const model = createModel('lenet5');
@@ -65,22 +97,13 @@ export function benchCnn(opts: CnnBenchOptions = {}): CnnBenchResult {
   const gen = new Generator(7);
   const x = ops.randn([batch, 1, 28, 28], { generator: gen });
   const y = ops.randint(0, 10, [batch], { generator: gen, dtype: 'int32' });
-  let last = NaN;
-  const step = (): void => {
+  const step = (): number => {
     opt.zeroGrad();
     const loss = F.crossEntropy(model.call(x) as Tensor, y);
     loss.backward();
     opt.step();
-    last = loss.item();
+    return loss.item();
   };
-  for (let i = 0; i < warmup; i++) step();
-  const cpu0 = process.cpuUsage();
-  const times = timeSteps(step, 0, steps);
-  const cpu = process.cpuUsage(cpu0);
-  const fwd = opts.forward === false ? [NaN] : timeSteps(() => { noGrad(() => model.call(x)); }, warmup, steps);
-  const machine = machineInfo();
-  return {
-    bench: 'cnn', model: 'lenet5', stepMs: median(times), minMs: Math.min(...times), cpuMsPerStep: (cpu.user + cpu.system) / 1e3 / steps, forwardMs: median(fwd), steps, batch,
-    threads: machine.threads, params: model.parameters().reduce((s, p) => s + p.size, 0), finalLoss: last, machine,
-  };
+  const forward = (): void => { noGrad(() => model.call(x)); };
+  return { step, forward, batch, params: model.parameters().reduce((s, p) => s + p.size, 0) };
 }

@@ -45,21 +45,15 @@ export interface GemmBenchResult {
  * console.log(`${r.gflops.toFixed(0)} GFLOP/s`);
  */
 export function benchGemm(opts: GemmBenchOptions = {}): GemmBenchResult {
-  const n = opts.size ?? 1024;
-  if (!Number.isInteger(n) || n < 1) throw new TensorslimError('benchGemm', `size must be a positive integer, got ${n}`);
-  applyThreads(opts.threads);
-  const gen = new Generator(1);
-  const a = ops.randn([n, n], { generator: gen });
-  const b0 = ops.randn([n, n], { generator: gen });
-  const b = opts.transposeB ? ops.transpose(b0, 0, 1) : b0;
-  const flops = 2 * n * n * n;
+  const w = gemmWorkload(opts);
+  const n = w.size, flops = w.flops;
   const repeats = opts.repeats ?? Math.min(50, Math.max(5, Math.round(5e10 / flops)));
-  ops.matmul(a, b); // warm-up: packing buffers, thread start
+  w.run(); // warm-up: packing buffers, thread start
   const times: number[] = [];
   const cpu0 = process.cpuUsage();
   for (let i = 0; i < repeats; i++) {
     const t0 = process.hrtime.bigint();
-    ops.matmul(a, b);
+    w.run();
     times.push(Number(process.hrtime.bigint() - t0) / 1e6);
   }
   const cpu = process.cpuUsage(cpu0);
@@ -70,4 +64,29 @@ export function benchGemm(opts: GemmBenchOptions = {}): GemmBenchResult {
     bench: 'gemm', size: n, threads: machine.threads, gflops: flops / (med * 1e6), medianMs: med, minMs: Math.min(...times),
     repeats, cpuGflops: (flops * repeats) / (cpuSeconds * 1e9), transposeB: opts.transposeB ?? false, machine,
   };
+}
+
+/** The product benchGemm times, ready to run: `run()` computes one N x N x N product (2 N^3 `flops`). */
+export interface GemmWorkload {
+  size: number;
+  flops: number;
+  run: () => void;
+}
+
+/**
+ * Build the product benchGemm times (operands, threads) without timing it; bench/paired.ts's
+ * workers time `run()` in windows against a peer.
+ * @example
+ * const w = gemmWorkload({ size: 1024, threads: 1 });
+ * w.run(); // one 1024^3 product
+ */
+export function gemmWorkload(opts: Omit<GemmBenchOptions, 'repeats'> = {}): GemmWorkload {
+  const n = opts.size ?? 1024;
+  if (!Number.isInteger(n) || n < 1) throw new TensorslimError('benchGemm', `size must be a positive integer, got ${n}`);
+  applyThreads(opts.threads);
+  const gen = new Generator(1);
+  const a = ops.randn([n, n], { generator: gen });
+  const b0 = ops.randn([n, n], { generator: gen });
+  const b = opts.transposeB ? ops.transpose(b0, 0, 1) : b0;
+  return { size: n, flops: 2 * n * n * n, run: (): void => { ops.matmul(a, b); } };
 }

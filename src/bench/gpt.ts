@@ -88,9 +88,48 @@ export interface GptBenchResult {
  * console.log(`${r.stepMs.toFixed(0)} ms/step, ${Math.round(r.tokensPerSecond)} tokens/s`);
  */
 export function benchGpt(opts: GptBenchOptions = {}): GptBenchResult {
-  const p = gptBenchPreset(opts.preset ?? 'small');
-  const steps = opts.steps ?? 10, warmup = opts.warmup ?? 2, batch = opts.batch ?? p.batch;
+  const steps = opts.steps ?? 10, warmup = opts.warmup ?? 2;
   if (!Number.isInteger(steps) || steps < 1) throw new TensorslimError('benchGpt', `steps must be a positive integer, got ${steps}`);
+  const w = gptWorkload(opts);
+  let last = NaN;
+  const step = (): void => { last = w.step(); };
+  for (let i = 0; i < warmup; i++) step();
+  opts.onTimed?.('begin');
+  const c0 = process.cpuUsage();
+  const times = timeSteps(step, 0, steps);
+  const cpu = process.cpuUsage(c0);
+  opts.onTimed?.('end');
+  const machine = machineInfo();
+  const stepMs = median(times);
+  return {
+    bench: 'gpt', stepMs, minMs: Math.min(...times), tokensPerSecond: (w.batch * w.context) / (stepMs / 1000), steps, batch: w.batch, context: w.context,
+    cpuMsPerStep: (cpu.user + cpu.system) / 1000 / steps,
+    params: w.params, threads: machine.threads, checkpointing: w.config.checkpointing ?? false, fusedLoss: w.fusedLoss, stepScope: w.stepScope,
+    peakRssBytes: process.resourceUsage().maxRSS * 1024, finalLoss: last, config: w.config, machine,
+  };
+}
+
+/** The GPT training step that benchGpt times; `step()` returns the step's loss. */
+export interface GptWorkload {
+  step: () => number;
+  config: GptConfig;
+  batch: number;
+  context: number;
+  params: number;
+  fusedLoss: boolean;
+  stepScope: boolean;
+}
+
+/**
+ * Build the GPT, AdamW and the batch that benchGpt times, without timing anything;
+ * bench/paired.ts's workers time `step()` in windows against PyTorch.
+ * @example
+ * const w = gptWorkload({ threads: 2 });
+ * w.step(); // one AdamW step of the 4-layer d256 GPT at batch 16
+ */
+export function gptWorkload(opts: Omit<GptBenchOptions, 'steps' | 'warmup' | 'onTimed'> = {}): GptWorkload {
+  const p = gptBenchPreset(opts.preset ?? 'small');
+  const batch = opts.batch ?? p.batch;
   if (!Number.isInteger(batch) || batch < 1) throw new TensorslimError('benchGpt', `batch must be a positive integer, got ${batch}`);
   applyThreads(opts.threads);
   const config: GptConfig = {
@@ -115,21 +154,9 @@ export function benchGpt(opts: GptBenchOptions = {}): GptBenchResult {
   };
   // the step's activations and last gradients go back to the storage pool (autograd/tidy.ts)
   // (releaseSaved: each activation goes back as soon as backward has used it; the body reads only the loss after backward)
-  const step = scoped ? (): void => tidy(body, { roots: [model], releaseGrads: true, releaseSaved: true }) : body;
-  for (let i = 0; i < warmup; i++) step();
-  opts.onTimed?.('begin');
-  const c0 = process.cpuUsage();
-  const times = timeSteps(step, 0, steps);
-  const cpu = process.cpuUsage(c0);
-  opts.onTimed?.('end');
-  const machine = machineInfo();
-  const stepMs = median(times);
-  return {
-    bench: 'gpt', stepMs, minMs: Math.min(...times), tokensPerSecond: (batch * t) / (stepMs / 1000), steps, batch, context: t,
-    cpuMsPerStep: (cpu.user + cpu.system) / 1000 / steps,
-    params: model.countParameters(false), threads: machine.threads, checkpointing: config.checkpointing ?? false, fusedLoss: fused, stepScope: scoped,
-    peakRssBytes: process.resourceUsage().maxRSS * 1024, finalLoss: last, config, machine,
-  };
+  const run = scoped ? (): void => tidy(body, { roots: [model], releaseGrads: true, releaseSaved: true }) : body;
+  const step = (): number => { run(); return last; };
+  return { step, config, batch, context: t, params: model.countParameters(false), fusedLoss: fused, stepScope: scoped };
 }
 
 /** Settings of benchGptGenerate. */

@@ -10,13 +10,14 @@
 //
 // Layer: bench sits with report above compress and below cli (.dependency-cruiser.cjs).
 
-export { benchCnn, type CnnBenchOptions, type CnnBenchResult } from './cnn.js';
+export { benchCnn, cnnWorkload, type CnnBenchOptions, type CnnBenchResult, type CnnWorkload } from './cnn.js';
 export { benchElementwise, type ElementwiseBenchOptions, type ElementwiseBenchResult, type ElementwiseOpResult } from './elementwise.js';
-export { benchGemm, type GemmBenchOptions, type GemmBenchResult } from './gemm.js';
+export { benchGemm, gemmWorkload, type GemmBenchOptions, type GemmBenchResult, type GemmWorkload } from './gemm.js';
 export { benchInfer, inferInput, type InferBenchOptions, type InferBenchResult } from './infer.js';
-export { benchGpt, type GptBenchOptions, type GptBenchResult } from './gpt.js';
+export { benchGpt, gptWorkload, type GptBenchOptions, type GptBenchResult, type GptWorkload } from './gpt.js';
 export { benchMlp, mlpTrainer, type MlpBenchOptions, type MlpBenchResult, type MlpTrainer } from './mlp.js';
 export { benchQuant, benchQuantLenet5, type QuantBenchOptions, type QuantBenchResult, type QuantLenet5BenchResult } from './quant.js';
 export { benchSparse, type SparseBenchOptions, type SparseBenchResult } from './sparse.js';
 export { benchSparseModel, type SparseModelBenchOptions, type SparseModelBenchResult } from './sparse_model.js';
 export { machineInfo, median, applyThreads, timeSteps, type MachineInfo } from './machine.js';
+export { handleWorkerRequest, serveWorkloads, type WindowReply, type WorkerJson, type WorkerSpec } from './worker.js';
