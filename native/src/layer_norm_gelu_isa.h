@@ -1,4 +1,5 @@
-// The per-instruction-set loops of the fused LayerNorm (layer_norm.cc) and GELU (gelu.cc) kernels:
+// The per-instruction-set loops of the fused LayerNorm (layer_norm.cc) and GELU (gelu.cc) kernels and
+// of fused attention's float32 score rows (attention.cc):
 // argument blocks and the table each path fills (layer_norm_gelu_generic.cc, layer_norm_gelu_avx2.cc,
 // layer_norm_gelu_avx512.cc, all from layer_norm_gelu_impl.h). No N-API here: the ISA translation
 // units include it.
@@ -41,6 +42,11 @@ struct LayerNormGeluTable {
   // dx = dy * gelu'(x) over n elements.
   void (*gelu_bwd_f32)(const float* dy, const float* x, float* dx, long n, int tanh);
   void (*gelu_bwd_f64)(const double* dy, const double* x, double* dx, long n, int tanh);
+  // Fused attention's float32 score rows (attention.cc; layer_norm_gelu_impl.h documents them): row r
+  // of a (rows, nc) tile sees its first min(nc, lim0 + r * step) columns.
+  void (*attn_fwd_rows_f32)(float* S, long rows, long nc, long lim0, long step, float scale, float* m, float* l, float* alpha);
+  void (*attn_bwd_p_rows_f32)(float* P, long rows, long nc, long lim0, long step, float scale, const float* lse, long lseStride);
+  void (*attn_bwd_ds_rows_f32)(float* dP, const float* P, long rows, long nc, float scale, const float* d);
 };
 
 const LayerNormGeluTable* layer_norm_gelu_generic();
