@@ -117,10 +117,24 @@ template <class T> inline T lane_dot(const T* x, const T* y, long n) {
 }
 
 // Copy a contiguous (rows x cols) block to a destination with row stride rs and column stride cs.
+// Contiguous float rows are copied by 16-byte moves inline: a memmove call per row of 64 values (3
+// blocks of 128 rows per (batch, head) in the backward) cost ~5% of the kernel.
 template <class T> inline void put_block(const T* src, long rows, long cols, T* dst, long rs, long cs) {
   for (long r = 0; r < rows; r++) {
     T* d = dst + r * rs;
     const T* x = src + r * cols;
+#if defined(__SSE2__)
+    if constexpr (sizeof(T) == 4) {
+      if (cs == 1) {
+        const float* xs = reinterpret_cast<const float*>(x);
+        float* ds = reinterpret_cast<float*>(d);
+        long c = 0;
+        for (; c + 4 <= cols; c += 4) _mm_storeu_ps(ds + c, _mm_loadu_ps(xs + c));
+        for (; c < cols; c++) ds[c] = xs[c];
+        continue;
+      }
+    }
+#endif
     if (cs == 1) std::copy(x, x + cols, d);
     else for (long c = 0; c < cols; c++) d[c * cs] = x[c];
   }
