@@ -203,6 +203,41 @@ void attn_bwd_ds_rows_f32(float* dP, const float* P, long rows, long nc, float s
   }
 }
 
+// ---- softmax cross-entropy rows (softmax_cross_entropy.cc, float32 logits, contiguous rows) ----
+// Same arithmetic, in the same order, as the kernel's generic row loops, compiled for this path
+// (bit for bit on rows without NaN).
+
+// ex = the row in float64 minus its max; returns the max (8 lanes then the tail). A NaN is skipped by
+// the max here (the generic loop lets it win): either way its row's ex, sum, loss and gradient are all
+// NaN, and the branch-free select vectorizes where `v > m || v != v` compiled to scalar branches.
+double sce_shift_f32(const float* row, long c, double* ex) {
+  const double ninf = -__builtin_inf();
+  double lm[8] = {ninf, ninf, ninf, ninf, ninf, ninf, ninf, ninf};
+  long j = 0;
+  for (; j + 8 <= c; j += 8) for (int q = 0; q < 8; q++) { const double v = double(row[j + q]); ex[j + q] = v; lm[q] = v > lm[q] ? v : lm[q]; }
+  double mx = ninf;
+  for (; j < c; j++) { const double v = double(row[j]); ex[j] = v; mx = v > mx ? v : mx; }
+  for (int q = 0; q < 8; q++) mx = lm[q] > mx ? lm[q] : mx;
+  for (long k = 0; k < c; k++) ex[k] -= mx;
+  return mx;
+}
+
+// The sum of ex (8 partial sums); with g, also g = float((ex / sum - onehot(t)) * scale).
+double sce_sum_grad_f32(const double* ex, long c, long t, double scale, float* g) {
+  double ls[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  long j = 0;
+  for (; j + 8 <= c; j += 8) for (int q = 0; q < 8; q++) ls[q] += ex[j + q];
+  double sum = 0;
+  for (; j < c; j++) sum += ex[j];
+  sum += ((ls[0] + ls[1]) + (ls[2] + ls[3])) + ((ls[4] + ls[5]) + (ls[6] + ls[7]));
+  if (g != nullptr) {
+    const double inv = 1.0 / sum;
+    for (long k = 0; k < c; k++) g[k] = float((ex[k] * inv - 0.0) * scale);
+    g[t] = float((ex[t] * inv - 1.0) * scale);
+  }
+  return sum;
+}
+
 // ---- LayerNorm ----
 //
 // Row sums run on GCC vector types of 64 bytes (16 float or 8 double lanes; on the AVX2 and baseline
@@ -373,6 +408,7 @@ void ln_bwd_f64(const LnBackwardArgs<double>& a, long r0, long r1, double* dw, d
                                 TS_LNG_NS::ln_bwd_f64, TS_LNG_NS::gelu_fwd_f32, TS_LNG_NS::gelu_fwd_f64, \
                                 TS_LNG_NS::gelu_bwd_f32, TS_LNG_NS::gelu_bwd_f64,                       \
                                 TS_LNG_NS::attn_fwd_rows_f32, TS_LNG_NS::attn_bwd_p_rows_f32,           \
-                                TS_LNG_NS::attn_bwd_ds_rows_f32};                                       \
+                                TS_LNG_NS::attn_bwd_ds_rows_f32, TS_LNG_NS::sce_shift_f32,             \
+                                TS_LNG_NS::sce_sum_grad_f32};                                           \
     return &t;                                                                                        \
   }
