@@ -18,6 +18,10 @@
 // Dropout mask: keep(row, col) = mix32(mix32(seed ^ row) + col * 0x9e3779b9) >= p * 2^32 with
 // row = (b H + h) Tq + i, col = j: the same as attentionKeep in src/ops/attention.ts.
 //
+// float32 score rows (scale, row max, exp, row sums, dS) run as one call per row group on the active
+// path's vectorized loops (layer_norm_gelu_isa.h attn_fwd_rows_f32, attn_bwd_p_rows_f32,
+// attn_bwd_ds_rows_f32, with the full-range exp_f32 of the elementwise exp kernel); float64 keeps the
+// per-row loops below.
 // Work items run on the addon's thread pool; each GEMM inside runs on its item's thread.
 // TypeScript binding: src/backends/native/attention.ts.
 
@@ -27,6 +31,7 @@
 #include <cstring>
 #include <limits>
 #include <string>
+#include <type_traits>
 #include <vector>
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -35,6 +40,7 @@
 #include "binding.h"
 #include "common.h"
 #include "gemm.h"
+#include "layer_norm_gelu_isa.h"
 #include "threadpool.h"
 
 
@@ -84,48 +90,8 @@ template <class T> struct V4 { const T* p; long n[4]; long s[4]; };
 // A writable 4-D destination (B, H, T, D) with any strides.
 template <class T> struct W4 { T* p; long s[4]; };
 
-// exp of the (finite) score entries. float32: Cephes expf (range reduction by ln 2 in two parts,
-// degree-6 polynomial, 2^n from the exponent bits; relative error ~1 ulp, inputs clamped to
-// [-87, 88], so far-negative arguments give ~1e-38 instead of 0); float64: libm (exact, for the
-// float64 parity tests).
-#include "exp_f32.h"  // exp_f32_clamped (internal linkage: inside the anonymous namespace)
-inline float fast_exp(float x) { return exp_f32_clamped(x); }
-inline double fast_exp(double x) { return std::exp(x); }
-
-// row[c] = exp(row[c] * mul - sub) for c < n. float32: the active path's vectorized exp (the
-// kernel table's unary exp: AVX-512 / AVX2 lanes, kernels_impl.h exp_f32) when it has one, else
-// fast_exp four lanes at a time with SSE2 (the x86-64 baseline; GCC does not vectorize the clamps by
-// itself); float64: libm.
-inline void exp_row(float* row, long n, float mul, float sub) {
-  long c = 0;
-  if (n >= 16) {
-    for (long j = 0; j < n; j++) row[j] = row[j] * mul - sub;
-    active()->unary_f32(U_EXP, row, 1, row, n);
-    return;
-  }
-#if defined(__SSE2__)
-  const __m128 vm = _mm_set1_ps(mul), vs = _mm_set1_ps(sub), lo = _mm_set1_ps(-87.0f), hi = _mm_set1_ps(88.0f);
-  const __m128 magic = _mm_set1_ps(12582912.0f), log2e = _mm_set1_ps(1.44269504088896341f);
-  const __m128 c1 = _mm_set1_ps(0.693359375f), c2 = _mm_set1_ps(-2.12194440e-4f), one = _mm_set1_ps(1.0f);
-  for (; c + 4 <= n; c += 4) {
-    __m128 x = _mm_sub_ps(_mm_mul_ps(_mm_loadu_ps(row + c), vm), vs);
-    x = _mm_max_ps(lo, _mm_min_ps(hi, x));
-    const __m128 fn = _mm_sub_ps(_mm_add_ps(_mm_mul_ps(x, log2e), magic), magic);
-    __m128 r = _mm_sub_ps(x, _mm_mul_ps(fn, c1));
-    r = _mm_sub_ps(r, _mm_mul_ps(fn, c2));
-    __m128 p = _mm_set1_ps(1.9875691500e-4f);
-    p = _mm_add_ps(_mm_mul_ps(p, r), _mm_set1_ps(1.3981999507e-3f));
-    p = _mm_add_ps(_mm_mul_ps(p, r), _mm_set1_ps(8.3334519073e-3f));
-    p = _mm_add_ps(_mm_mul_ps(p, r), _mm_set1_ps(4.1665795894e-2f));
-    p = _mm_add_ps(_mm_mul_ps(p, r), _mm_set1_ps(1.6666665459e-1f));
-    p = _mm_add_ps(_mm_mul_ps(p, r), _mm_set1_ps(5.0000001201e-1f));
-    p = _mm_add_ps(_mm_add_ps(_mm_mul_ps(p, _mm_mul_ps(r, r)), r), one);
-    const __m128i e = _mm_slli_epi32(_mm_add_epi32(_mm_cvttps_epi32(fn), _mm_set1_epi32(127)), 23);
-    _mm_storeu_ps(row + c, _mm_mul_ps(p, _mm_castsi128_ps(e)));
-  }
-#endif
-  for (; c < n; c++) row[c] = fast_exp(row[c] * mul - sub);
-}
+// exp(row[c] * mul - sub) for c < n, float64 (libm: exact, for the float64 parity tests). float32
+// rows run on the active path's loops instead (layer_norm_gelu_impl.h attn_*_rows_f32).
 inline void exp_row(double* row, long n, double mul, double sub) {
   for (long c = 0; c < n; c++) row[c] = std::exp(row[c] * mul - sub);
 }
@@ -151,10 +117,24 @@ template <class T> inline T lane_dot(const T* x, const T* y, long n) {
 }
 
 // Copy a contiguous (rows x cols) block to a destination with row stride rs and column stride cs.
+// Contiguous float rows are copied by 16-byte moves inline: a memmove call per row of 64 values (3
+// blocks of 128 rows per (batch, head) in the backward) cost ~5% of the kernel.
 template <class T> inline void put_block(const T* src, long rows, long cols, T* dst, long rs, long cs) {
   for (long r = 0; r < rows; r++) {
     T* d = dst + r * rs;
     const T* x = src + r * cols;
+#if defined(__SSE2__)
+    if constexpr (sizeof(T) == 4) {
+      if (cs == 1) {
+        const float* xs = reinterpret_cast<const float*>(x);
+        float* ds = reinterpret_cast<float*>(d);
+        long c = 0;
+        for (; c + 4 <= cols; c += 4) _mm_storeu_ps(ds + c, _mm_loadu_ps(xs + c));
+        for (; c < cols; c++) ds[c] = xs[c];
+        continue;
+      }
+    }
+#endif
     if (cs == 1) std::copy(x, x + cols, d);
     else for (long c = 0; c < cols; c++) d[c * cs] = x[c];
   }
@@ -226,6 +206,7 @@ void forward(const V4<T>& q, const V4<T>& k, const V4<T>& v, const W4<T>& out, T
   const T ninf = -std::numeric_limits<T>::infinity();
   // work items: (b, h) pairs, each sweeping its query blocks (K^T is built once per pair)
   const long kneed = pr.causal ? std::min(Tk, Tq + off) : Tk;  // keys any query of the pair sees
+  const LayerNormGeluTable* rows_f32 = layer_norm_gelu_loops();  // float32 score rows (the active path's)
   parallel_for(B * H, 1, [&](long lo, long hi) {
     thread_local std::vector<T> sbuf, obuf, ktbuf;
     sbuf.resize(kBr * kBc);
@@ -250,7 +231,17 @@ void forward(const V4<T>& q, const V4<T>& k, const V4<T>& v, const W4<T>& out, T
           T* S = sbuf.data() + r0 * bc;  // rows x nc, row stride nc
           std::fill(S, S + rows * nc, T(0));
           tile_gemm(rows, nc, D, Q + r0 * q.s[2], q.s[2], q.s[3], KT + j0, Tk, 1, S);
-          for (long r = r0; r < r0 + rows; r++) {
+          if constexpr (std::is_same_v<T, float>) {  // the path's row loops (vectorized, one call per group)
+            float alpha[kBr];
+            rows_f32->attn_fwd_rows_f32(S, rows, nc, pr.causal ? i0 + r0 + off - j0 + 1 : bc, pr.causal ? 1 : 0, scale, m + r0, l + r0, alpha);
+            for (long r = r0; r < r0 + rows; r++) {
+              if (alpha[r - r0] != 1.0f) { float* o = O + r * Dv; const float a = alpha[r - r0]; for (long d = 0; d < Dv; d++) o[d] *= a; }
+              if (pr.dropout > 0) {
+                const long lim = std::min(nc, visible(pr.causal, i0, r, off, j0, bc));
+                if (lim > 0) apply_dropout(S + (r - r0) * nc, lim, mix32(pr.seed ^ uint32_t(bh * Tq + i0 + r)), j0, pr.threshold, inv);
+              }
+            }
+          } else for (long r = r0; r < r0 + rows; r++) {
             T* row = S + (r - r0) * nc;
             const long lim = std::min(nc, visible(pr.causal, i0, r, off, j0, bc));
             if (lim <= 0) { std::fill(row, row + nc, T(0)); continue; }
@@ -289,6 +280,7 @@ void backward(const V4<T>& q, const V4<T>& k, const V4<T>& v, const V4<T>& o, co
   const T scale = T(pr.scale);
   const T inv = pr.dropout > 0 ? T(1.0 / (1.0 - pr.dropout)) : T(1);
   const bool drop = pr.dropout > 0;
+  const LayerNormGeluTable* rows_f32 = layer_norm_gelu_loops();  // float32 score rows (the active path's)
   parallel_for(B * H, 1, [&](long lo, long hi) {
     thread_local std::vector<T> pbuf, pdbuf, dpbuf, dvec, gq, gk, gv, ktbuf, vtbuf;
     pbuf.resize(kBr * kBc); dpbuf.resize(kBr * kBc);
@@ -333,12 +325,14 @@ void backward(const V4<T>& q, const V4<T>& k, const V4<T>& v, const V4<T>& o, co
             T* dP = dpbuf.data();
             std::fill(P, P + rows * nc, T(0));
             tile_gemm(rows, nc, D, Q + qi * q.s[2], q.s[2], q.s[3], KT + j0, Tk, 1, P);
+            if constexpr (std::is_same_v<T, float>) rows_f32->attn_bwd_p_rows_f32(P, rows, nc, pr.causal ? qi + off - j0 + 1 : bc, pr.causal ? 1 : 0, scale, L + qi * lseS[2], lseS[2]);
             for (long r = 0; r < rows; r++) {
               T* row = P + r * nc;
               const long lim = std::max(0L, std::min(nc, visible(pr.causal, qi, r, off, j0, bc)));
-              const T lr = L[(qi + r) * lseS[2]];
-              exp_row(row, lim, scale, lr);
-              std::fill(row + lim, row + nc, T(0));
+              if constexpr (!std::is_same_v<T, float>) {
+                exp_row(row, lim, scale, L[(qi + r) * lseS[2]]);
+                std::fill(row + lim, row + nc, T(0));
+              }
               if (drop) {
                 T* rd = Pd + r * nc;
                 std::copy(row, row + nc, rd);
@@ -351,7 +345,8 @@ void backward(const V4<T>& q, const V4<T>& k, const V4<T>& v, const V4<T>& o, co
             std::fill(dP, dP + rows * nc, T(0));
             tile_gemm(rows, nc, Dv, DO + qi * dO.s[2], dO.s[2], dO.s[3], VT + j0, Tk, 1, dP);
             // dS = scale * P * (dP * Z - rowsum(dO * O)), in place of dP
-            for (long r = 0; r < rows; r++) {
+            if constexpr (std::is_same_v<T, float>) if (!drop) rows_f32->attn_bwd_ds_rows_f32(dP, P, rows, nc, scale, dvec.data() + qi);
+            for (long r = 0; r < rows && (drop || !std::is_same_v<T, float>); r++) {
               T* ds = dP + r * nc;
               const T* pr_ = P + r * nc;
               const T di = dvec[qi + r];

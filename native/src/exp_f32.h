@@ -1,5 +1,5 @@
 // Branch-free float32 exp, shared by the per-ISA kernels (kernels_impl.h), the fused LayerNorm/GELU
-// (layer_norm_gelu_impl.h) and attention (attention.cc), so the loops vectorize on every path (libm's expf
+// and attention's float32 score rows (layer_norm_gelu_impl.h), so the loops vectorize on every path (libm's expf
 // is a scalar call). No include guard and no includes on purpose: include it INSIDE an anonymous
 // namespace, after <stdint.h>, so every translation unit gets its own internal copy (a copy compiled
 // with -mavx512f must never be merged by the linker into the baseline path).
@@ -39,7 +39,7 @@ inline float exp_f32(float x) {
 
 // Clamped to [-87, 88] (one 2^n factor, fewer operations): far-negative arguments give ~1e-38
 // instead of 0, +inf gives e^88. For finite inputs whose result only matters to absolute
-// precision: attention scores (x <= 0 after the row max) and GELU's tanh/pdf.
+// precision: GELU's tanh/pdf.
 inline float exp_f32_clamped(float x) {
   x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
   const float fn = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;

@@ -126,6 +126,118 @@ void gelu_bwd_f64(const double* dy, const double* x, double* dx, long n, int tan
   }
 }
 
+// ---- attention score rows (attention.cc, float32) ----
+// Row r of a tile of `rows` rows (row stride nc) sees the first lim(r) = min(nc, lim0 + r * step)
+// columns (<= 0: none); the rest of the row is set to 0. exp is the full-range exp_f32 (the same
+// function the elementwise exp kernel runs on this path), and row sums are taken in 8 partial sums in
+// the order attention.cc's lane_sum uses, so these rows equal the per-row loops they replace.
+
+inline long attn_lim(long nc, long lim0, long step, long r) {
+  const long v = lim0 + r * step;
+  return v < nc ? v : nc;
+}
+
+inline float attn_sum8(const float* x, long n) {
+  float l[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  long j = 0;
+  for (; j + 8 <= n; j += 8) for (int q = 0; q < 8; q++) l[q] += x[j + q];
+  float s = 0.0f;
+  for (; j < n; j++) s += x[j];
+  return s + ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
+}
+
+// Largest of n values (NaN never wins, as `v > mx ? v : mx` in one pass), in 16 independent lanes
+// so that it vectorizes (a single running max is a reduction GCC keeps scalar without -ffast-math).
+inline float attn_max16(const float* x, long n) {
+  const float ninf = -__builtin_inff();
+  float l[16];
+  for (int q = 0; q < 16; q++) l[q] = ninf;
+  long j = 0;
+  for (; j + 16 <= n; j += 16) for (int q = 0; q < 16; q++) l[q] = x[j + q] > l[q] ? x[j + q] : l[q];
+  float mx = ninf;
+  for (; j < n; j++) mx = x[j] > mx ? x[j] : mx;
+  for (int q = 0; q < 16; q++) mx = l[q] > mx ? l[q] : mx;
+  return mx;
+}
+
+// Online-softmax step of the forward: with x = S * scale on the visible columns, mnew = max(m[r],
+// max x), alpha[r] = exp(m[r] - mnew) (libm expf, 0 when m[r] = -inf), S = exp(x - mnew), then
+// l[r] = l[r] alpha[r] + sum, m[r] = mnew. A row that sees no column: zeros, alpha[r] = 1, m and l kept.
+void attn_fwd_rows_f32(float* S, long rows, long nc, long lim0, long step, float scale, float* m, float* l, float* alpha) {
+  for (long r = 0; r < rows; r++) {
+    float* row = S + r * nc;
+    const long lim = attn_lim(nc, lim0, step, r);
+    if (lim <= 0) { for (long c = 0; c < nc; c++) row[c] = 0.0f; alpha[r] = 1.0f; continue; }
+    for (long c = 0; c < lim; c++) row[c] *= scale;
+    const float mx = attn_max16(row, lim);
+    const float mnew = m[r] > mx ? m[r] : mx;
+    const float a = expf(m[r] - mnew);
+    for (long c = 0; c < lim; c++) row[c] = exp_f32(row[c] - mnew);
+    const float sum = attn_sum8(row, lim);
+    for (long c = lim; c < nc; c++) row[c] = 0.0f;
+    l[r] = l[r] * a + sum;
+    m[r] = mnew;
+    alpha[r] = a;
+  }
+}
+
+// The backward's probabilities: P = exp(S * scale - lse[r * ls]) on the visible columns, 0 beyond.
+void attn_bwd_p_rows_f32(float* P, long rows, long nc, long lim0, long step, float scale, const float* lse, long ls) {
+  for (long r = 0; r < rows; r++) {
+    float* row = P + r * nc;
+    const long lim = attn_lim(nc, lim0, step, r);
+    const long k = lim > 0 ? lim : 0;
+    const float lr = lse[r * ls];
+    for (long c = 0; c < k; c++) row[c] = exp_f32(row[c] * scale - lr);
+    for (long c = k; c < nc; c++) row[c] = 0.0f;
+  }
+}
+
+// dS = scale * P * (dP - d[r]), in place of dP (no dropout).
+void attn_bwd_ds_rows_f32(float* dP, const float* P, long rows, long nc, float scale, const float* d) {
+  for (long r = 0; r < rows; r++) {
+    float* ds = dP + r * nc;
+    const float* p = P + r * nc;
+    const float di = d[r];
+    for (long c = 0; c < nc; c++) ds[c] = scale * p[c] * (ds[c] - di);
+  }
+}
+
+// ---- softmax cross-entropy rows (softmax_cross_entropy.cc, float32 logits, contiguous rows) ----
+// Same arithmetic, in the same order, as the kernel's generic row loops, compiled for this path
+// (bit for bit on rows without NaN).
+
+// ex = the row in float64 minus its max; returns the max (8 lanes then the tail). A NaN is skipped by
+// the max here (the generic loop lets it win): either way its row's ex, sum, loss and gradient are all
+// NaN, and the branch-free select vectorizes where `v > m || v != v` compiled to scalar branches.
+double sce_shift_f32(const float* row, long c, double* ex) {
+  const double ninf = -__builtin_inf();
+  double lm[8] = {ninf, ninf, ninf, ninf, ninf, ninf, ninf, ninf};
+  long j = 0;
+  for (; j + 8 <= c; j += 8) for (int q = 0; q < 8; q++) { const double v = double(row[j + q]); ex[j + q] = v; lm[q] = v > lm[q] ? v : lm[q]; }
+  double mx = ninf;
+  for (; j < c; j++) { const double v = double(row[j]); ex[j] = v; mx = v > mx ? v : mx; }
+  for (int q = 0; q < 8; q++) mx = lm[q] > mx ? lm[q] : mx;
+  for (long k = 0; k < c; k++) ex[k] -= mx;
+  return mx;
+}
+
+// The sum of ex (8 partial sums); with g, also g = float((ex / sum - onehot(t)) * scale).
+double sce_sum_grad_f32(const double* ex, long c, long t, double scale, float* g) {
+  double ls[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  long j = 0;
+  for (; j + 8 <= c; j += 8) for (int q = 0; q < 8; q++) ls[q] += ex[j + q];
+  double sum = 0;
+  for (; j < c; j++) sum += ex[j];
+  sum += ((ls[0] + ls[1]) + (ls[2] + ls[3])) + ((ls[4] + ls[5]) + (ls[6] + ls[7]));
+  if (g != nullptr) {
+    const double inv = 1.0 / sum;
+    for (long k = 0; k < c; k++) g[k] = float((ex[k] * inv - 0.0) * scale);
+    g[t] = float((ex[t] * inv - 1.0) * scale);
+  }
+  return sum;
+}
+
 // ---- LayerNorm ----
 //
 // Row sums run on GCC vector types of 64 bytes (16 float or 8 double lanes; on the AVX2 and baseline
@@ -294,6 +406,9 @@ void ln_bwd_f64(const LnBackwardArgs<double>& a, long r0, long r1, double* dw, d
   const LayerNormGeluTable* fname() {                                                                       \
     static const LayerNormGeluTable t{TS_LNG_NS::ln_fwd_f32, TS_LNG_NS::ln_fwd_f64, TS_LNG_NS::ln_bwd_f32,     \
                                 TS_LNG_NS::ln_bwd_f64, TS_LNG_NS::gelu_fwd_f32, TS_LNG_NS::gelu_fwd_f64, \
-                                TS_LNG_NS::gelu_bwd_f32, TS_LNG_NS::gelu_bwd_f64};                      \
+                                TS_LNG_NS::gelu_bwd_f32, TS_LNG_NS::gelu_bwd_f64,                       \
+                                TS_LNG_NS::attn_fwd_rows_f32, TS_LNG_NS::attn_bwd_p_rows_f32,           \
+                                TS_LNG_NS::attn_bwd_ds_rows_f32, TS_LNG_NS::sce_shift_f32,             \
+                                TS_LNG_NS::sce_sum_grad_f32};                                           \
     return &t;                                                                                        \
   }

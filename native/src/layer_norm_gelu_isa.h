@@ -1,4 +1,6 @@
-// The per-instruction-set loops of the fused LayerNorm (layer_norm.cc) and GELU (gelu.cc) kernels:
+// The per-instruction-set loops of the fused LayerNorm (layer_norm.cc) and GELU (gelu.cc) kernels and
+// of fused attention's float32 score rows (attention.cc) and the softmax cross-entropy's rows
+// (softmax_cross_entropy.cc):
 // argument blocks and the table each path fills (layer_norm_gelu_generic.cc, layer_norm_gelu_avx2.cc,
 // layer_norm_gelu_avx512.cc, all from layer_norm_gelu_impl.h). No N-API here: the ISA translation
 // units include it.
@@ -41,6 +43,15 @@ struct LayerNormGeluTable {
   // dx = dy * gelu'(x) over n elements.
   void (*gelu_bwd_f32)(const float* dy, const float* x, float* dx, long n, int tanh);
   void (*gelu_bwd_f64)(const double* dy, const double* x, double* dx, long n, int tanh);
+  // Fused attention's float32 score rows (attention.cc; layer_norm_gelu_impl.h documents them): row r
+  // of a (rows, nc) tile sees its first min(nc, lim0 + r * step) columns.
+  void (*attn_fwd_rows_f32)(float* S, long rows, long nc, long lim0, long step, float scale, float* m, float* l, float* alpha);
+  void (*attn_bwd_p_rows_f32)(float* P, long rows, long nc, long lim0, long step, float scale, const float* lse, long lseStride);
+  void (*attn_bwd_ds_rows_f32)(float* dP, const float* P, long rows, long nc, float scale, const float* d);
+  // One row of the fused softmax cross-entropy (softmax_cross_entropy.cc), float32 logits contiguous:
+  // ex = row - max in float64 (returns the max); then the sum of exp(ex) and, with g, its gradient row.
+  double (*sce_shift_f32)(const float* row, long c, double* ex);
+  double (*sce_sum_grad_f32)(const double* ex, long c, long t, double scale, float* g);
 };
 
 const LayerNormGeluTable* layer_norm_gelu_generic();

@@ -1,12 +1,15 @@
 // Fused softmax cross-entropy: rows of logits (N, C), any strides, and int32 targets -> per-row loss
 // -log softmax[t] (float64), and optionally grad = (softmax - onehot(t)) * scale, in one pass; its
-// entry point softmaxCrossEntropy. TypeScript binding: src/backends/native/softmax_cross_entropy.ts.
+// entry point softmaxCrossEntropy. float32 logits with contiguous rows run their row loops on the
+// active path (layer_norm_gelu_isa.h sce_shift_f32, sce_sum_grad_f32); the exp is the path's exp_f64. TypeScript binding: src/backends/native/softmax_cross_entropy.ts.
 #include <cmath>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 #include "binding.h"
 #include "common.h"
+#include "layer_norm_gelu_isa.h"
 #include "threadpool.h"
 
 namespace ts {
@@ -17,6 +20,7 @@ void softmax_cross_entropy_t(const ViewDesc& lg, const int32_t* target, long ts,
   const long n = lg.shape[0], c = lg.shape[1], s0 = lg.strides[0], s1 = lg.strides[1];
   const T* base = static_cast<const T*>(lg.data) + lg.offset;
   const KernelTable* kt = active();
+  const LayerNormGeluTable* rows = layer_norm_gelu_loops();
   parallel_for(n, c >= 4096 ? 1 : 1 + 4096 / (c + 1), [&](long b, long e) {
     // exp(z - max) of a row, in float64 on the path's vectorized exp, kept for the gradient:
     // softmax = e / sum (one exp per element)
@@ -25,6 +29,17 @@ void softmax_cross_entropy_t(const ViewDesc& lg, const int32_t* target, long ts,
     for (long i = b; i < e; i++) {
       const T* row = base + i * s0;
       double* ex = ebuf.data();
+      if constexpr (std::is_same_v<T, float>) {
+        if (s1 == 1) {  // the active path's row loops (same arithmetic and order as below, vectorized)
+          const double mx = rows->sce_shift_f32(row, c, ex);
+          kt->exp_f64(ex, c);
+          const long t = target[i * ts];
+          const double zt = double(row[t]);  // read before the gradient row is written (it may be this row)
+          const double sum = rows->sce_sum_grad_f32(ex, c, t, scale, grad != nullptr ? grad + i * c : nullptr);
+          loss[i] = (mx + std::log(sum)) - zt;
+          continue;
+        }
+      }
       for (long j = 0; j < c; j++) ex[j] = double(row[j * s1]);
       // row max (NaN wins) and the sum below in 8 independent lanes, so both vectorize
       const double ninf = -std::numeric_limits<double>::infinity();

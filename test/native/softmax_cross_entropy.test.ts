@@ -52,4 +52,28 @@ describe('native fused softmax cross-entropy vs float64 math', { skip }, () => {
       }
     });
   });
+
+  // float32 rows run on each path's own row loops (layer_norm_gelu_impl.h sce_*_f32), whose max skips
+  // a NaN where the generic loop lets it win: the row must come out all NaN either way
+  test('a NaN or +inf logit makes only its own row\'s loss and gradient NaN, on every path', () => {
+    forEachPathAndThreads((path, threads) => {
+      for (const kind of ['float32', 'float64'] as const) {
+        const N = 3, C = 40;
+        const data = kind === 'float32' ? new Float32Array(N * C) : new Float64Array(N * C);
+        for (let i = 0; i < N * C; i++) data[i] = Math.sin(i) * 3;
+        data[C + 17] = NaN;
+        data[2 * C + 3] = Infinity;
+        const logits = { data, shape: [N, C], strides: [C, 1], offset: 0 };
+        const target = { data: Int32Array.from([1, 2, 5]), shape: [N], strides: [1], offset: 0 };
+        const loss = nat.softmaxCrossEntropy!(logits, target);
+        const g = nat.softmaxCrossEntropyBackward(logits, target, 1 / N);
+        const where = `${path}/${threads}t ${kind}`;
+        assert.ok(Number.isFinite(loss[0]) && Number.isNaN(loss[1]) && Number.isNaN(loss[2]), `${where}: losses ${Array.from(loss)}`);
+        for (let j = 0; j < C; j++) {
+          assert.ok(Number.isFinite(g[j]), `${where}: row 0 gradient [${j}] ${g[j]}`);
+          assert.ok(Number.isNaN(g[C + j]) && Number.isNaN(g[2 * C + j]), `${where}: NaN rows' gradient [${j}]`);
+        }
+      }
+    });
+  });
 });
