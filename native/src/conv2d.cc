@@ -296,10 +296,16 @@ void depthwise_backward_t(const T* dyd, const ViewDesc& x, const T* w, const Con
   });
 }
 
-// dx (N, C, H, W) (zeroed by the caller), dw (O, C/G*kh*kw), db (O), each when non-null.
+// dx (N, C, H, W), dw (O, C/G*kh*kw), db (O), each when non-null, every element written (dx by the
+// direct loops, else zeroed here first: the GEMM form and depthwise accumulate into it).
 template <class T>
 void conv2d_backward_t(const ViewDesc& dyv, const ViewDesc& x, const T* w, const Conv2dGeom& p, long o, long groups, T* dx, T* dw, T* db) {
   const T* dyd = static_cast<const T*>(dyv.data) + dyv.offset;  // contiguous (N, O, OH, OW): checked by the entry point
+  const bool direct = groups == 1 && use_direct(p, o);
+  if (dx && !direct) {
+    const long per = p.c * p.h * p.w;
+    parallel_for(p.n, 1, [&](long b, long e) { std::memset(dx + b * per, 0, sizeof(T) * size_t((e - b) * per)); });
+  }
   if (groups == p.c && groups > 1) return depthwise_backward_t<T>(dyd, x, w, p, o / p.c, dx, dw, db);
   const T* xd = static_cast<const T*>(x.data) + x.offset;
   const long sn = x.strides[0], sc = x.strides[1], sh = x.strides[2], sw = x.strides[3];
@@ -307,7 +313,7 @@ void conv2d_backward_t(const ViewDesc& dyv, const ViewDesc& x, const T* w, const
   const long og = o / groups, gk = ckk / groups;  // per group: output channels, weight columns
   const long chunks = p.n < kChunks ? p.n : kChunks;
   std::vector<T> dwp(dw ? size_t(chunks * o * gk) : 0), dbp(db ? size_t(chunks * o) : 0);
-  if (groups == 1 && use_direct(p, o)) {
+  if (direct) {
     conv2d_backward_direct<T>(dyd, x, w, p, o, chunks, dx, dw ? dwp.data() : nullptr, db ? dbp.data() : nullptr);
   } else {  // per-sample im2col + GEMM per group
     // each group's W_g^T (gk, og) once, so dx's per-sample product reads a row-major A (GEMM packing
@@ -418,7 +424,7 @@ void Conv2dForward(Call& c) {
 }
 
 // conv2dBackward(dy, x, w, meta, dx|null, dw|null, db|null): meta = views of dy (N, O, OH, OW,
-// contiguous), x (N, C, H, W) and w (O, C/G, kh, kw, contiguous), then the geometry and G; dx zeroed,
+// contiguous), x (N, C, H, W) and w (O, C/G, kh, kw, contiguous), then the geometry and G; dx,
 // dw and db: every element written
 void Conv2dBackward(Call& c) {
   c.meta(3);

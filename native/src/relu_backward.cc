@@ -5,7 +5,6 @@
 // src/backends/native/relu_backward.ts; gradient rule: src/autograd/grads/unary.ts (relu).
 // Strided inputs are first copied to contiguous buffers; the output is contiguous; elements are
 // split over the thread pool.
-#include <string>
 #include <vector>
 
 #include "binding.h"
@@ -29,6 +28,17 @@ void relu_backward_run(const T* dy, const T* y, T* dx, long n) {
   }
 }
 
+// dx (argument 3, n elements of T) from dy and y, dense copies of strided views first.
+template <class T>
+void relu_backward_t(Call& c, const ViewDesc& dy, const ViewDesc& y, long n) {
+  T* dx = static_cast<T*>(c.out(3, y.dtype, n, "dx"));
+  if (n == 0) return;
+  std::vector<T> yb, gb;
+  const T* yp = dense<T>(y, yb);
+  const T* gp = dense<T>(dy, gb);
+  parallel_for(n, kReluGrain, [&](long i0, long i1) { relu_backward_run<T>(gp + i0, yp + i0, dx + i0, i1 - i0); });
+}
+
 }  // namespace
 
 // ---- entry point (declared in binding.h; addon.cc exports it)
@@ -39,21 +49,11 @@ void ReluBackward(Call& c) {
   c.meta(2);
   const ViewDesc dy = c.view(0, "dy");
   const ViewDesc y = c.float_view(1, "y");
-  if (dy.dtype != y.dtype) c.fail(std::string("dy must have y's dtype ") + dt_name(y.dtype) + ", got " + dt_name(dy.dtype));
-  bool same = dy.ndim == y.ndim;
-  for (int d = 0; same && d < y.ndim; d++) same = dy.shape[d] == y.shape[d];
-  if (!same) c.fail("dy and y must have one shape");
+  c.same_dtype(dy, y);
+  c.same_shape(dy, y);
   const long n = view_numel(y);
-  auto run = [&](auto zero) {
-    using T = decltype(zero);
-    T* dx = static_cast<T*>(c.out(3, y.dtype, n, "dx"));
-    if (n == 0) return;
-    std::vector<T> yb, gb;
-    const T* yp = dense<T>(y, yb);
-    const T* gp = dense<T>(dy, gb);
-    parallel_for(n, kReluGrain, [&](long i0, long i1) { relu_backward_run<T>(gp + i0, yp + i0, dx + i0, i1 - i0); });
-  };
-  if (y.dtype == DT_F32) run(0.0f); else run(0.0);
+  if (y.dtype == DT_F32) relu_backward_t<float>(c, dy, y, n);
+  else relu_backward_t<double>(c, dy, y, n);
 }
 
 }  // namespace ts

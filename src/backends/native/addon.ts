@@ -31,7 +31,7 @@ export interface NativeAddon {
   maxPool2dBackward(dy: TypedArray, argmax: Int32Array, meta: Float64Array, out: TypedArray): void;
   /** Convolution, one sample's im2col in scratch at a time; meta = views of x and weight, then the geometry. */
   conv2dForward(x: TypedArray, w: TypedArray, bias: TypedArray | null, meta: Float64Array, out: TypedArray): void;
-  /** Its gradients (dx zeroed; dw, db every element written); meta = views of dy, x and weight, then the geometry. */
+  /** Its gradients (dx, dw, db: every element written, may be uninitialized); meta = views of dy, x and weight, then the geometry. */
   conv2dBackward(dy: TypedArray, x: TypedArray, w: TypedArray, meta: Float64Array, dx: TypedArray | null, dw: TypedArray | null, db: TypedArray | null): void;
   /** out += a @ b (batched, any strides), or out = a @ b when `overwrite` (out may then be uninitialized storage). */
   matmul(a: TypedArray, b: TypedArray, meta: Float64Array, out: TypedArray, overwrite?: boolean): void;
