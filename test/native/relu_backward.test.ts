@@ -11,7 +11,7 @@ import type { View } from '../../src/backend/backend.js';
 import { contiguousStrides } from '../../src/backend/shape.js';
 import { referenceBackend as ref } from '../../src/backends/reference/index.js';
 import { getNativeBackend } from '../../src/backends/native/index.js';
-import { KINDS, fmt, normal, randShape, randView, readView, rng, withTies } from './helpers.js';
+import { KINDS, fmt, normal, randShape, randView, rng, withTies } from './helpers.js';
 import { forEachSetting, nativeSkip as skip } from './helpers.js';
 
 const nat = getNativeBackend()!;
@@ -23,22 +23,27 @@ const dyFill = (r: () => number): number => { const u = r(); return u < 0.03 ? N
 
 describe('native fused ReLU gradient vs the reference backend', { skip }, () => {
   test('reluBackward equals where(le(y, 0), 0, dy) bit for bit, any layout, both float dtypes', () => {
+    // the cases and their reference results once; then the kernel on every path and thread count
+    const r = rng(1717);
+    const cases: { y: View; dy: View; want: ArrayLike<number>; kind: string }[] = [];
+    for (let it = 0; it < 16; it++) for (const kind of KINDS) {
+      // the first: long enough for two threads' tasks (kReluGrain 65536 elements each)
+      const shape = it === 0 ? [140000 + Math.floor(r() * 500)] : randShape(r, 4, 9);
+      const expandAxes = shape.length > 0 && r() < 0.3 ? [Math.floor(r() * shape.length)] : [];
+      const y = randView(r, kind, shape, yFill);
+      const dy = randView(r, kind, shape, dyFill, { expandAxes });
+      // the backend's binary and where take operands of one shape: 0 expanded (stride 0)
+      const zero: View = { data: kind === 'float32' ? new Float32Array(1) : new Float64Array(1), shape: [...shape], strides: shape.map(() => 0), offset: 0 };
+      const mask: View = { data: ref.binary('le', y, zero, 'bool'), shape: [...shape], strides: contiguousStrides(shape), offset: 0 };
+      cases.push({ y, dy, want: ref.where(mask, zero, dy, kind), kind });
+    }
     forEachSetting((setting) => {
-      const r = rng(1717);
-      for (let it = 0; it < 16; it++) for (const kind of KINDS) {
-        const shape = it === 0 ? [140000 + Math.floor(r() * 500)] : randShape(r, 4, 9);
-        const expandAxes = shape.length > 0 && r() < 0.3 ? [Math.floor(r() * shape.length)] : [];
-        const y = randView(r, kind, shape, yFill);
-        const dy = randView(r, kind, shape, dyFill, { expandAxes });
-        // the backend's binary and where take operands of one shape: 0 expanded (stride 0)
-        const zero: View = { data: kind === 'float32' ? new Float32Array(1) : new Float64Array(1), shape: [...shape], strides: shape.map(() => 0), offset: 0 };
-        const mask: View = { data: ref.binary('le', y, zero, 'bool'), shape: [...shape], strides: contiguousStrides(shape), offset: 0 };
-        const want = ref.where(mask, zero, dy, kind);
+      for (const { y, dy, want, kind } of cases) {
         const got = nat.reluBackward!(dy, y);
         assert.equal(got.constructor, want.constructor, `${setting} ${kind}: dtype`);
         assert.equal(got.length, want.length, `${setting} ${kind}: length`);
         for (let i = 0; i < want.length; i++) {
-          if (!Object.is(got[i], want[i])) assert.fail(`y ${readView(y)[i]} dy ${readView(dy)[i]} ${setting} ${kind} y ${fmt(y)} dy ${fmt(dy)}: element ${i}: ${got[i]} vs ${want[i]}`);
+          if (!Object.is(got[i], want[i])) assert.fail(`${setting} ${kind} y ${fmt(y)} dy ${fmt(dy)}: element ${i}: ${got[i]} vs ${want[i]}`);
         }
       }
     });
