@@ -109,6 +109,7 @@
         "src/max_pool2d.cc", "src/conv2d.cc", "src/conv_direct_generic.cc",
         "src/int8_linear.cc", "src/int8_gemm_generic.cc",
         "src/weight_only_linear.cc",
+        "src/relu_backward.cc",
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],

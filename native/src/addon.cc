@@ -7,7 +7,7 @@
 //   elementwise.cc (unary, binary, where/select, compareInt), reduce.cc, copy.cc (copy, convert,
 //   assign), im2col.cc (unfold2d, fold2d), matmul.cc (+ gemm.cc), and the fused kernels linear.cc,
 //   softmax_cross_entropy.cc, layer_norm.cc, gelu.cc, attention.cc, embedding.cc, csr_linear.cc,
-//   adam.cc, int8_linear.cc (+ int8_gemm_{generic,avx2,avx512}.cc); for the profiler, roofline.cc
+//   adam.cc, relu_backward.cc, int8_linear.cc (+ int8_gemm_{generic,avx2,avx512}.cc); for the profiler, roofline.cc
 //   (rooflineProbe: peak FLOP/s per CPU path, copy bandwidth) and pool_trace.cc (poolTrace,
 //   poolTraceDrain: per-thread kernel timing).
 #include "alloc.h"
@@ -29,11 +29,11 @@ namespace {
 
 using namespace ts;
 
-constexpr int kAbiVersion = 11;  // must match ABI_VERSION in src/backends/native/addon.ts (4: one view
+constexpr int kAbiVersion = 12;  // must match ABI_VERSION in src/backends/native/addon.ts (4: one view
                                 // format for every entry point, embedding included; 5: maxPool2d, conv2d;
                                 // 6: int8Linear, int8 paths, quantizePerTensor, floatRange; 7: int8Conv2d, avxvnni;
                                 // 8: conv2d groups (one branch) or int8MaxPool2d (another); 9: both;
-                                // 10: int8QuantizeDynamic; 11: matmul's overwrite flag)
+                                // 10: int8QuantizeDynamic; 11: matmul's overwrite flag; 12: reluBackward)
 
 // setNumThreads(n)
 void SetNumThreads(Call& c) {
@@ -98,6 +98,8 @@ const Binding kBindings[] = {
     // gelu.cc
     {"geluForward", "geluForward", GeluForward},
     {"geluBackward", "geluBackward", GeluBackward},
+    // relu_backward.cc
+    {"reluBackward", "reluBackward", ReluBackward},
     // attention.cc
     {"attentionForward", "attentionForward", AttentionForward},
     {"attentionBackward", "attentionBackward", AttentionBackward},

@@ -109,6 +109,7 @@ void SoftmaxCrossEntropy(Call& c);  // softmax_cross_entropy.cc
 void Adam(Call& c);  // adam.cc
 void LayerNormForward(Call& c); void LayerNormBackward(Call& c);  // layer_norm.cc
 void GeluForward(Call& c); void GeluBackward(Call& c);  // gelu.cc
+void ReluBackward(Call& c);  // relu_backward.cc
 void WeightOnlyLinear(Call& c);  // weight_only_linear.cc
 void AttentionForward(Call& c); void AttentionBackward(Call& c);  // attention.cc
 void EmbeddingForward(Call& c); void EmbeddingBackward(Call& c);  // embedding.cc

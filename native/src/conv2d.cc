@@ -31,6 +31,19 @@ constexpr long kDirectWeightGrad = 64;  // below this many weight columns (C*kh*
 constexpr long kDirectMaxWeights = 4096;
 constexpr long kDirectMaxPlane = 1L << 18;  // elements of one padded plane (scratch stays small)
 
+// sum of a[0 .. n) with 16 independent partial sums, so the compiler vectorizes it without
+// reassociating (a bias gradient's row: a single running sum is one add per 4 cycles, latency-bound)
+template <class T>
+T sum_run(const T* a, long n) {
+  T part[16] = {};
+  long t = 0;
+  for (; t + 16 <= n; t += 16) for (int u = 0; u < 16; u++) part[u] += a[t + u];
+  T s = 0;
+  for (; t < n; t++) s += a[t];
+  for (int u = 0; u < 16; u++) s += part[u];
+  return s;
+}
+
 // The wide-plane layout of a direct convolution (conv_direct_isa.h): padded width wp, wide output
 // length lw = (OH - 1) * wp + OW, forward vectors nvf, input plane stride ps (every tap's read of
 // nvf vectors inside it); for dx: output rows ph .. ph + H - 1 as nvx vectors, and the dy planes
@@ -108,25 +121,27 @@ void conv2d_backward_direct(const T* dyd, const ViewDesc& x, const T* w, const C
   const auto conv = conv_fn<T>(tab);
   const auto wgrad = wgrad_fn<T>(tab);
   run_tasks(chunks, [&](long ch) {
-    const long b = p.n * ch / chunks, e = p.n * (ch + 1) / chunks;
-    std::vector<T> dyp(size_t(o * g.dps)), xp(dwp ? size_t(p.c * g.ps) : 0), part(dwp ? size_t(o * ckk * lanes) : 0), dxw(dx ? size_t(p.c * osx) : 0);
-    WideConvArgs<T> ax{dyp.data() + p.ph * g.wp, o, g.dps, g.wp, wf.data(), p.c, p.kh, p.kw, nullptr, dxw.data(), osx, g.nvx};
-    WideWeightGradArgs<T> aw{dyp.data() + g.m, o, g.dps, xp.data(), p.c, g.ps, g.wp, p.kh, p.kw, g.nvf, part.data()};
+    const long b = p.n * ch / chunks, e = p.n * (ch + 1) / chunks, ns = e - b;
+    // the chunk's dy planes (and input planes for dW) side by side: dW runs once over all of them
+    const long dn = o * g.dps, xn = p.c * g.ps;
+    std::vector<T> dyp(size_t(ns * dn)), xp(dwp ? size_t(ns * xn) : 0), part(dwp ? size_t(o * ckk * lanes) : 0), dxw(dx ? size_t(p.c * osx) : 0);
+    WideConvArgs<T> ax{nullptr, o, g.dps, g.wp, wf.data(), p.c, p.kh, p.kw, nullptr, dxw.data(), osx, g.nvx};
+    WideWeightGradArgs<T> aw{dyp.data() + g.m, o, g.dps, xp.data(), p.c, g.ps, g.wp, p.kh, p.kw, g.nvf, part.data(), ns, dn, xn};
     for (long n = b; n < e; n++) {
       const T* dy = dyd + n * o * l;
-      if (dbp) for (long r = 0; r < o; r++) { T s = 0; for (long q = 0; q < l; q++) s += dy[r * l + q]; dbp[ch * o + r] += s; }
+      if (dbp) for (long r = 0; r < o; r++) dbp[ch * o + r] += sum_run(dy + r * l, l);
       if (!dx && !dwp) continue;
-      for (long r = 0; r < o; r++) for (long oy = 0; oy < p.oh; oy++) std::memcpy(dyp.data() + r * g.dps + g.m + oy * g.wp, dy + r * l + oy * p.ow, sizeof(T) * size_t(p.ow));
-      if (dwp) {
-        fill_padded<T>(xd + n * sn, x.strides[1], x.strides[2], x.strides[3], p, g, xp.data());
-        wgrad(aw);
-      }
+      T* dypn = dyp.data() + (n - b) * dn;
+      for (long r = 0; r < o; r++) for (long oy = 0; oy < p.oh; oy++) std::memcpy(dypn + r * g.dps + g.m + oy * g.wp, dy + r * l + oy * p.ow, sizeof(T) * size_t(p.ow));
+      if (dwp) fill_padded<T>(xd + n * sn, x.strides[1], x.strides[2], x.strides[3], p, g, xp.data() + (n - b) * xn);
       if (dx) {
+        ax.in = dypn + p.ph * g.wp;
         conv(ax);
         T* dxn = dx + n * p.c * hw;
         for (long c = 0; c < p.c; c++) for (long y = 0; y < p.h; y++) std::memcpy(dxn + c * hw + y * p.w, dxw.data() + c * osx + y * g.wp + p.pw, sizeof(T) * size_t(p.w));
       }
     }
+    if (dwp && ns > 0) wgrad(aw);
     if (dwp) {
       T* dwc = dwp + ch * o * ckk;
       for (long q = 0; q < o * ckk; q++) { T s = 0; for (long u = 0; u < lanes; u++) s += part[size_t(q * lanes + u)]; dwc[q] = s; }
@@ -274,17 +289,23 @@ void depthwise_backward_t(const T* dyd, const ViewDesc& x, const T* w, const Con
       for (long m = 0; m < mult; m++) {
         const long r = c * mult + m;
         const T* dyr = dyd + (n * o + r) * l;
-        if (db) { T s = 0; for (long q = 0; q < l; q++) s += dyr[q]; db[r] += s; }
+        if (db) db[r] += sum_run(dyr, l);
         if (dw || dx) dw_backward_plane<T>(xd + n * sn + c * sc, sh, sw, p, w + r * kk, dyr, dw ? dw + r * kk : nullptr, dx ? dx + (n * p.c + c) * hw : nullptr);
       }
     }
   });
 }
 
-// dx (N, C, H, W) (zeroed by the caller), dw (O, C/G*kh*kw), db (O), each when non-null.
+// dx (N, C, H, W), dw (O, C/G*kh*kw), db (O), each when non-null, every element written (dx by the
+// direct loops, else zeroed here first: the GEMM form and depthwise accumulate into it).
 template <class T>
 void conv2d_backward_t(const ViewDesc& dyv, const ViewDesc& x, const T* w, const Conv2dGeom& p, long o, long groups, T* dx, T* dw, T* db) {
   const T* dyd = static_cast<const T*>(dyv.data) + dyv.offset;  // contiguous (N, O, OH, OW): checked by the entry point
+  const bool direct = groups == 1 && use_direct(p, o);
+  if (dx && !direct) {
+    const long per = p.c * p.h * p.w;
+    parallel_for(p.n, 1, [&](long b, long e) { std::memset(dx + b * per, 0, sizeof(T) * size_t((e - b) * per)); });
+  }
   if (groups == p.c && groups > 1) return depthwise_backward_t<T>(dyd, x, w, p, o / p.c, dx, dw, db);
   const T* xd = static_cast<const T*>(x.data) + x.offset;
   const long sn = x.strides[0], sc = x.strides[1], sh = x.strides[2], sw = x.strides[3];
@@ -292,7 +313,7 @@ void conv2d_backward_t(const ViewDesc& dyv, const ViewDesc& x, const T* w, const
   const long og = o / groups, gk = ckk / groups;  // per group: output channels, weight columns
   const long chunks = p.n < kChunks ? p.n : kChunks;
   std::vector<T> dwp(dw ? size_t(chunks * o * gk) : 0), dbp(db ? size_t(chunks * o) : 0);
-  if (groups == 1 && use_direct(p, o)) {
+  if (direct) {
     conv2d_backward_direct<T>(dyd, x, w, p, o, chunks, dx, dw ? dwp.data() : nullptr, db ? dbp.data() : nullptr);
   } else {  // per-sample im2col + GEMM per group
     // each group's W_g^T (gk, og) once, so dx's per-sample product reads a row-major A (GEMM packing
@@ -308,7 +329,7 @@ void conv2d_backward_t(const ViewDesc& dyv, const ViewDesc& x, const T* w, const
       T* dbc = db ? dbp.data() + ch * o : nullptr;
       for (long n = b; n < e; n++) {
         const T* dy = dyd + n * o * l;
-        if (dbc) for (long r = 0; r < o; r++) { T s = 0; for (long q = 0; q < l; q++) s += dy[r * l + q]; dbc[r] += s; }
+        if (dbc) for (long r = 0; r < o; r++) dbc[r] += sum_run(dy + r * l, l);
         if (dwc) {
           // dW_g += dy_{n,g} (og, L) @ cols_{n,g}^T (L, gk): dot products for few columns, else a GEMM
           // with cols_{n,g}^T transposed in cache first (row-major B)
@@ -403,7 +424,7 @@ void Conv2dForward(Call& c) {
 }
 
 // conv2dBackward(dy, x, w, meta, dx|null, dw|null, db|null): meta = views of dy (N, O, OH, OW,
-// contiguous), x (N, C, H, W) and w (O, C/G, kh, kw, contiguous), then the geometry and G; dx zeroed,
+// contiguous), x (N, C, H, W) and w (O, C/G, kh, kw, contiguous), then the geometry and G; dx,
 // dw and db: every element written
 void Conv2dBackward(Call& c) {
   c.meta(3);

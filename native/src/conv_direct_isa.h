@@ -23,14 +23,16 @@ template <class T> struct WideConvArgs {
   long nv;
 };
 
-// part[(o * cin * kh * kw + q) * lanes + l] += lane l of sum_v dy[o * ds + v * lanes + ..] *
-// in[c * ps + i * wp + j + v * lanes + ..] over v < nv, q = (c * kh + i) * kw + j: the weight
-// gradient of one sample as per-lane partial sums (the caller sums the lanes).
+// part[(o * cin * kh * kw + q) * lanes + l] += lane l of sum_{s, v} dy[s * dn + o * ds + v * lanes + ..] *
+// in[s * xn + c * ps + i * wp + j + v * lanes + ..] over samples s < ns and v < nv, q = (c * kh + i)
+// * kw + j: the weight gradient of ns samples (their planes dn and xn elements apart) as per-lane
+// partial sums (the caller sums the lanes).
 template <class T> struct WideWeightGradArgs {
   const T* dy; long cout, ds;
   const T* in; long cin, ps, wp;
   long kh, kw, nv;
   T* part;
+  long ns, dn, xn;
 };
 
 // Max pooling of one float32 (n, c) plane x (h, w) with contiguous rows of stride rs: y (oh, ow) and,

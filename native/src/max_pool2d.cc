@@ -18,6 +18,13 @@ namespace {
 // Max pooling of x (N, C, H, W) in one pass: y (N, C, OH, OW) and, per output, the position in its
 // (n, c) plane (y * W + x) of the first maximum of the window (the first NaN, if any: NaN wins, as
 // in torch). Padding is never read (pad <= half the kernel, so every window holds an input element).
+// Planes per pool task: at least kPoolGrain elements of the plane-sized work (window reads forward;
+// the input-sized fill and the scatter backward). strided.h's kGrain (131072) made every lenet5
+// pooling call but the first forward one task at batch 128 (pool1 backward: 768 planes in chunks of
+// 666), so the second thread sat idle.
+constexpr long kPoolGrain = 32768;
+inline long planes_per_task(long per_plane) { return per_plane >= kPoolGrain ? 1 : 1 + kPoolGrain / (per_plane + 1); }
+
 template <class T>
 void max_pool2d_t(const ViewDesc& x, const Conv2dGeom& p, T* out, int32_t* arg) {
   const T* xd = static_cast<const T*>(x.data) + x.offset;
@@ -26,7 +33,7 @@ void max_pool2d_t(const ViewDesc& x, const Conv2dGeom& p, T* out, int32_t* arg) 
   // float32 planes with contiguous rows: the active path's vector loops (any window)
   const bool vec = sizeof(T) == 4 && sw == 1;
   const ConvDirectTable* pool = conv_direct_loops();
-  parallel_for(p.n * p.c, per >= kGrain ? 1 : 1 + kGrain / (per + 1), [&](long b, long e) {
+  parallel_for(p.n * p.c, planes_per_task(per), [&](long b, long e) {
     for (long nc = b; nc < e; nc++) {
       const long n = nc / p.c, c = nc % p.c;
       const T* xc = xd + n * sn + c * sc;
@@ -84,7 +91,7 @@ void max_pool2d_backward_t(const ViewDesc& dy, const int32_t* arg, const Conv2dG
   const T* dd = static_cast<const T*>(dy.data) + dy.offset;
   const long* st = dy.strides;
   const long hw = p.h * p.w, ohw = p.oh * p.ow;
-  parallel_for(p.n * p.c, ohw >= kGrain ? 1 : 1 + kGrain / (ohw + 1), [&](long b, long e) {
+  parallel_for(p.n * p.c, planes_per_task(hw + ohw), [&](long b, long e) {
     for (long nc = b; nc < e; nc++) {
       const long n = nc / p.c, c = nc % p.c;
       const T* d = dd + n * st[0] + c * st[1];

@@ -233,6 +233,13 @@ export interface FusedKernels {
   /** dx = dy * gelu'(x), dy and x of one shape and dtype (any strides); contiguous. */
   geluBackward?(dy: View, x: View, approximate: 'none' | 'tanh'): TypedArray;
   /**
+   * ReLU's gradient in one pass (threshold backward): dx = 0 where y <= 0, else dy, for y the
+   * ReLU's output (a NaN compares false: the gradient passes, as PyTorch); dy and y of one shape
+   * and one float dtype (any strides); returns y's shape, contiguous. The same values as the
+   * composed `where(le(y, 0), 0, dy)` (`reluGradReference`, src/autograd/grads/unary.ts).
+   */
+  reluBackward?(dy: View, y: View): TypedArray;
+  /**
    * Embedding lookup: out[i, :] = weight[indices[i], :] for weight (V, D) (any strides) and int32
    * indices (N,) (any stride, each in [0, V): the caller checks). Returns (N, D) contiguous of
    * weight's dtype. The same as gather along axis 0 with the index broadcast over columns.

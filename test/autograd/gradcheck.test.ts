@@ -134,6 +134,11 @@ const COMPOSITE_CASES: Record<string, Case> = {
     fn: (x, w, b) => maxPool2d(conv2d(x, w, b, { padding: 2 }), 2),
     inputs: () => [R([2, 1, 5, 7]), R([3, 1, 5, 5]), R([3])],
   },
+  // lenet5's block order; weights of both signs so ReLU masks some outputs (its fused backward)
+  'conv2d direct + relu + maxPool2d 2x2': {
+    fn: (x, w, b) => maxPool2d(relu(conv2d(x, w, b)), 2),
+    inputs: () => [R([2, 2, 6, 6]), K([3, 2, 3, 3]), K([3])],
+  },
   'dropout (fixed mask)': { fn: (x) => dropout(x, 0.3, true, new Generator(5)), inputs: () => [R([4, 5])] },
   'sum all': { fn: (x) => sum(mul(x, x)), inputs: () => [R([3, 4])] },
   'max all (ties split)': { fn: (x) => max(x), inputs: () => [R([3, 4])] },

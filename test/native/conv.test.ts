@@ -233,11 +233,14 @@ describe('native conv2dForward / conv2dBackward', { skip }, () => {
       for (let it = 0; it < 14; it++) {
         const kind = KINDS[it % 2]!;
         // widths to 21 (vector tails of 16, 8 and 4 lanes), O to 9 (blocks of 4, 2 and 1 channels);
-        // the last two: lenet5's layers at batch 2, and one above the direct path's weight limit (GEMM)
+        // the last four: a batch of 35, lenet5's layers at batch 2, and one above the direct path's
+        // weight limit (GEMM)
         const k: [number, number] = [1 + Math.floor(r() * 5), 1 + Math.floor(r() * 5)];
         let shape = [1 + Math.floor(r() * 3), 1 + Math.floor(r() * 4), k[0] + Math.floor(r() * 12), k[1] + Math.floor(r() * 16)];
         let pad: [number, number] = [Math.floor(r() * 3), Math.floor(r() * 3)];
         let o = 1 + Math.floor(r() * 9);
+        // more samples than the 16 weight-gradient chunks (2 or 3 per chunk, in one call of the dW loop), taps of 5 in a row
+        if (it === 10) { shape = [35, 2, 7, 9]; k[0] = 3; k[1] = 5; pad = [1, 2]; o = 5; }
         if (it === 11) { shape = [2, 1, 28, 28]; k[0] = k[1] = 5; pad = [2, 2]; o = 6; }
         if (it === 12) { shape = [2, 6, 14, 14]; k[0] = k[1] = 5; pad = [0, 0]; o = 16; }
         if (it === 13) { shape = [1, 9, 7, 6]; k[0] = k[1] = 5; pad = [1, 1]; o = 20; }

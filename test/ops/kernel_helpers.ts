@@ -17,7 +17,7 @@ export function withBackend<T>(name: string, fn: () => T): T {
 const FUSED: readonly (keyof FusedKernels)[] = [
   'linear', 'linearBackward', 'softmaxCrossEntropy', 'softmaxCrossEntropyBackward', 'adamUpdate', 'attentionForward',
   'attentionBackward', 'layerNormForward', 'layerNormBackward', 'geluForward', 'geluBackward', 'embeddingForward',
-  'embeddingBackward', 'csrLinear', 'linearCrossEntropy',
+  'embeddingBackward', 'csrLinear', 'linearCrossEntropy', 'reluBackward',
 ];
 
 /** Register (once) and return the name of a backend with the primitives only: every op composes. */

@@ -4,8 +4,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { abs, cos, erf, exp, floor, log, neg, relu, sigmoid, sign, sin, slice, sqrt, tanh, tensor } from '../../src/index.js';
+import { abs, cos, erf, exp, floor, grad, log, mul, neg, relu, sigmoid, sign, sin, slice, sqrt, sum, tanh, tensor } from '../../src/index.js';
 import { assertClose, vals } from '../core/helpers.js';
+import { primitivesOnly, withBackend } from './kernel_helpers.js';
 
 test('values at known points', () => {
   assert.deepEqual(vals(neg(tensor([1, -2, 0]))), [-1, 2, -0]);
@@ -58,4 +59,26 @@ test('methods match functions', () => {
   assert.deepEqual(vals(x.abs()), [1, 2]);
   assert.deepEqual(vals(x.relu()), [0, 2]);
   assert.deepEqual(vals(x.neg()), [1, -2]);
+});
+
+test('relu gradient: the fused reluBackward (when the backend has it) equals the composed rule, ties, -0, NaN; createGraph composes', () => {
+  for (const dtype of ['float32', 'float64'] as const) {
+    const xs = [-2, -0, 0, 1.5, NaN, Infinity, -Infinity, 3, -1e-30, 2e-30];
+    const ws = [NaN, -1, 2, -3, 4, 5, 7, -Infinity, Infinity, 10];
+    const run = (): number[] => {
+      const x = tensor(xs, { dtype, requiresGrad: true });
+      sum(mul(relu(x), tensor(ws, { dtype }))).backward();
+      return vals(x.grad!);
+    };
+    const got = run(), want = withBackend(primitivesOnly(), run);
+    got.forEach((g, i) => assert.ok(Object.is(g, want[i]), `${dtype} relu grad at ${i} (x ${xs[i]}): ${g} vs ${want[i]}`));
+    // by hand: w where x > 0 or NaN, else +0 (a NaN or infinite w where x <= 0 is masked)
+    assert.deepEqual(got, [0, 0, 0, -3, 4, 5, 0, -Infinity, 0, 10]);
+  }
+  // recorded backward (createGraph): the composed rule builds a graph; relu'' is 0 almost everywhere
+  const z = tensor([-1, 2, 3], { dtype: 'float64', requiresGrad: true });
+  const [dz] = grad([sum(mul(relu(z), z))], [z], { createGraph: true });  // relu(z) + z relu'(z) = 2z where z > 0
+  assert.deepEqual(vals(dz!), [0, 4, 6]);
+  const [d2] = grad([sum(dz!)], [z]);
+  assert.deepEqual(vals(d2!), [0, 2, 2]);
 });

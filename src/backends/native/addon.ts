@@ -31,7 +31,7 @@ export interface NativeAddon {
   maxPool2dBackward(dy: TypedArray, argmax: Int32Array, meta: Float64Array, out: TypedArray): void;
   /** Convolution, one sample's im2col in scratch at a time; meta = views of x and weight, then the geometry. */
   conv2dForward(x: TypedArray, w: TypedArray, bias: TypedArray | null, meta: Float64Array, out: TypedArray): void;
-  /** Its gradients (dx zeroed; dw, db every element written); meta = views of dy, x and weight, then the geometry. */
+  /** Its gradients (dx, dw, db: every element written, may be uninitialized); meta = views of dy, x and weight, then the geometry. */
   conv2dBackward(dy: TypedArray, x: TypedArray, w: TypedArray, meta: Float64Array, dx: TypedArray | null, dw: TypedArray | null, db: TypedArray | null): void;
   /** out += a @ b (batched, any strides), or out = a @ b when `overwrite` (out may then be uninitialized storage). */
   matmul(a: TypedArray, b: TypedArray, meta: Float64Array, out: TypedArray, overwrite?: boolean): void;
@@ -56,6 +56,8 @@ export interface NativeAddon {
   /** form: 0 erf, 1 tanh. */
   geluForward(x: TypedArray, meta: Float64Array, form: number, y: TypedArray): void;
   geluBackward(dy: TypedArray, x: TypedArray, meta: Float64Array, form: number, dx: TypedArray): void;
+  /** dx = y <= 0 ? 0 : dy (relu_backward.cc). */
+  reluBackward(dy: TypedArray, y: TypedArray, meta: Float64Array, dx: TypedArray): void;
   /** params: [scale, causal, dropout, seed]; meta: q, k, v, then the view of out when it is a strided destination. */
   attentionForward(q: TypedArray, k: TypedArray, v: TypedArray, meta: Float64Array, params: Float64Array, out: TypedArray, lse: TypedArray): void;
   attentionBackward(q: TypedArray, k: TypedArray, v: TypedArray, out: TypedArray, dOut: TypedArray, lse: TypedArray,
@@ -113,7 +115,7 @@ export interface NativeAddon {
   readonly abiVersion: number;
 }
 
-const ABI_VERSION = 11;  // kAbiVersion in native/src/addon.cc (4: one view format for every entry point, embedding included; 5: maxPool2d, conv2d; 6: int8Linear; 7: int8Conv2d, avxvnni; 8: conv2d groups or int8MaxPool2d; 9: both; 10: int8QuantizeDynamic; 11: matmul's overwrite flag)
+const ABI_VERSION = 12;  // kAbiVersion in native/src/addon.cc (4: one view format for every entry point, embedding included; 5: maxPool2d, conv2d; 6: int8Linear; 7: int8Conv2d, avxvnni; 8: conv2d groups or int8MaxPool2d; 9: both; 10: int8QuantizeDynamic; 11: matmul's overwrite flag; 12: reluBackward)
 
 /** The package root: the nearest directory above this file holding native/binding.gyp. */
 function packageRoot(): string | null {

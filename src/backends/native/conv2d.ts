@@ -4,7 +4,7 @@
 // the op composes unfold2d and matmul).
 
 import type { Conv2dGeometry, FusedKernels, View } from '../../backend/backend.js';
-import { allocate, allocateUninit, dtypeOfArray, isFloatArray, type TypedArray } from '../../backend/dtype.js';
+import { allocateUninit, dtypeOfArray, isFloatArray, type TypedArray } from '../../backend/dtype.js';
 import { isContiguous } from '../../backend/shape.js';
 import type { NativeAddon } from './addon.js';
 import { metaBuffer, putView } from './pack.js';
@@ -46,7 +46,7 @@ export function conv2dKernels(addon: NativeAddon): Conv2dKernels {
       putGeometry(m, at, p);
       m[at + 14] = groups;
       const dt = dtypeOfArray(x.data), o = weight.shape[0]!;
-      const dx = needs[0] ? allocate(dt, p.n * p.c * p.h * p.w) : null;
+      const dx = needs[0] ? allocateUninit(dt, p.n * p.c * p.h * p.w) : null;  // every element written (zeroed natively where it accumulates)
       const dweight = needs[1] ? allocateUninit(dt, o * (p.c / groups) * p.kh * p.kw) : null;
       const dbias = needs[2] ? allocateUninit(dt, o) : null;
       addon.conv2dBackward(dy.data, x.data, weight.data, m, dx, dweight, dbias);

@@ -9,7 +9,7 @@
 // uint8 operands; and the fused kernels, each in a file named after it (the C++ entry points in
 // native/src/<name>.cc): linear.ts (linear(+bias, +ReLU) and its backward), softmax_cross_entropy.ts
 // (loss and backward), linear_cross_entropy.ts (the LM head fused with its loss, by chunks of rows,
-// composed from the linear, matmul and softmax cross-entropy entry points), adam.ts, layer_norm.ts, gelu.ts, attention.ts, embedding.ts (row gather
+// composed from the linear, matmul and softmax cross-entropy entry points), adam.ts, layer_norm.ts, gelu.ts, relu_backward.ts (ReLU's gradient in one pass), attention.ts, embedding.ts (row gather
 // and its scatter-add adjoint), csr_linear.ts, max_pool2d.ts (pooling with argmax, and its
 // scatter adjoint), conv2d.ts (convolution without a column tensor, and its backward) and
 // int8_linear.ts (the int8 GEMM, QuantizedKernels). Views are packed for the addon by pack.ts.
@@ -44,6 +44,7 @@ import { int8LinearKernels } from './int8_linear.js';
 import { layerNormKernels } from './layer_norm.js';
 import { linearChainKernel, linearKernels } from './linear.js';
 import { linearCrossEntropyKernels } from './linear_cross_entropy.js';
+import { reluBackwardKernels } from './relu_backward.js';
 import { metaBuffer, packViews, putView } from './pack.js';
 import { softmaxCrossEntropyKernels } from './softmax_cross_entropy.js';
 
@@ -259,6 +260,7 @@ function makeBackend(n: NativeAddon): NativeBackend {
     ...adamKernels(n),
     ...layerNormKernels(n),
     ...geluKernels(n),
+    ...reluBackwardKernels(n),
     ...attentionKernels(n),
     ...embeddingKernels(n, { embeddingForward: ref.embeddingForward!, embeddingBackward: ref.embeddingBackward! }),
     ...csrLinearKernels(n),
