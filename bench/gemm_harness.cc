@@ -33,12 +33,14 @@ extern "C" void openblas_set_num_threads(int);
 // kept size (32 MiB; the packed operands of a 2048^3 product take 16 MiB each).
 namespace ts {
 size_t scratch_keep_bytes() { return size_t(32) << 20; }
-void* scratch_alloc(size_t bytes) {
+size_t gemm_block_bytes() { return size_t(8) << 20; }
+void* scratch_alloc(size_t bytes, bool& mapped) {
+  mapped = false;
   void* p = std::aligned_alloc(64, (bytes + 63) / 64 * 64);
   if (p == nullptr && bytes > 0) { std::fprintf(stderr, "gemm_harness: scratch of %zu bytes failed\n", bytes); std::exit(1); }
   return p;
 }
-void scratch_free(void* p, size_t) { std::free(p); }
+void scratch_free(void* p, size_t, bool) { std::free(p); }
 }  // namespace ts
 
 namespace {
@@ -48,13 +50,15 @@ long involuntary_switches() { rusage u; getrusage(RUSAGE_SELF, &u); return u.ru_
 double loadavg1() { double l[1] = {0}; return getloadavg(l, 1) == 1 ? l[0] : -1; }
 
 // One product of ours seen through the pool's trace (threadpool.h): its wall time, and per phase
-// (pool job, in order: 0 = packing and prefault, 1 = tiles of C) the job's window (first task start
+// (pool job, in order; since session 8 one job, the tiles of C, which pack on first use; before it
+// 0 = packing and prefault, 1 = tiles of C) the job's window (first task start
 // to last task end), and per thread its busy time (sum of its task spans), how late its first task
 // started after the window opened (wake-up / claim latency) and how long before the window closed
 // its last task ended (waiting at the job's end). Also the gap between the two windows (the
 // caller's wait for phase 1's last task plus the publication of phase 2) and the time outside both.
 constexpr int kMaxPhases = 2, kMaxThreads = 2;
 struct PhaseStats {
+  int jobs = 0;
   double wall = 0, gap = 0, outside = 0;
   double window[kMaxPhases] = {}, busy[kMaxPhases][kMaxThreads] = {}, late[kMaxPhases][kMaxThreads] = {}, early[kMaxPhases][kMaxThreads] = {};
   double tasks[kMaxPhases][kMaxThreads] = {};
@@ -65,6 +69,7 @@ PhaseStats phase_stats(const std::vector<int64_t>& sp, int64_t t0, int64_t t1, i
   std::vector<int64_t> jobs;
   for (size_t i = 0; i + 3 < sp.size(); i += 4) if (std::find(jobs.begin(), jobs.end(), sp[i + 1]) == jobs.end()) jobs.push_back(sp[i + 1]);
   std::sort(jobs.begin(), jobs.end());
+  st.jobs = int(jobs.size());
   int64_t lo[kMaxPhases], hi[kMaxPhases], first[kMaxPhases][kMaxThreads], last[kMaxPhases][kMaxThreads];
   for (int j = 0; j < kMaxPhases; j++) {
     lo[j] = INT64_MAX; hi[j] = INT64_MIN;
@@ -97,8 +102,10 @@ void print_phases(const char* name, const std::vector<PhaseStats>& v, int thread
   auto med = [&](auto get) { std::vector<double> x; for (const PhaseStats& s : v) x.push_back(get(s)); return x.empty() ? 0.0 : median(x); };
   std::printf(",\"%s\":{\"products\":%zu,\"wallUs\":%.1f,\"gapUs\":%.1f,\"outsideUs\":%.1f", name, v.size(),
               med([](const PhaseStats& s) { return s.wall; }), med([](const PhaseStats& s) { return s.gap; }), med([](const PhaseStats& s) { return s.outside; }));
-  for (int j = 0; j < kMaxPhases; j++) {
-    std::printf(",\"%s\":{\"windowUs\":%.1f", j == 0 ? "pack" : "tiles", med([&](const PhaseStats& s) { return s.window[j]; }));
+  const int jobs = int(med([](const PhaseStats& s) { return double(s.jobs); }));
+  std::printf(",\"jobs\":%d", jobs);
+  for (int j = 0; j < kMaxPhases && j < jobs; j++) {
+    std::printf(",\"%s\":{\"windowUs\":%.1f", j == 0 && jobs > 1 ? "pack" : "tiles", med([&](const PhaseStats& s) { return s.window[j]; }));
     for (int t = 0; t < threads && t < kMaxThreads; t++) {
       std::printf(",\"t%d\":{\"busyUs\":%.1f,\"lateUs\":%.1f,\"earlyUs\":%.1f,\"tasks\":%.0f}", t, med([&](const PhaseStats& s) { return s.busy[j][t]; }),
                   med([&](const PhaseStats& s) { return s.late[j][t]; }), med([&](const PhaseStats& s) { return s.early[j][t]; }),

@@ -123,6 +123,28 @@ describe('native GEMM driver paths vs reference', { skip }, () => {
     });
   });
 
+  test('packing on first use: many tiles and bands, several K blocks, shared by 2 threads, repeated', () => {
+    // 250 x 300 x 800: 3-4 row bands x 4-5 column bands of tiles and 3 K blocks on every path, edge
+    // rows and columns; each block of A and B packed by whichever tile needs it first (both threads
+    // claiming its chunks), so repeated runs on 2 threads take different interleavings. The output
+    // is poisoned storage (NaN where the first K block fails to store).
+    const r = rng(361);
+    // A by panels (register transposes) and B by rows of each K block; then A^T by rows, B^T by panels
+    const layouts: [Layout, Layout][] = [['row', 'row'], ['trans', 'trans']];
+    for (const [la, lb] of layouts) {
+      const a = operand(r, 'float32', 250, 800, la), b = operand(r, 'float32', 800, 300, lb);
+      const want = ref.matmul(a, b, 'float32');
+      const absA = { ...a, data: a.data.map(Math.abs) }, absB = { ...b, data: b.data.map(Math.abs) };
+      const bound = Array.from(ref.matmul(absA, absB, 'float64'), (s) => (800 + 2) * EPS.float32 * s);
+      forEachSetting((path, threads) => {
+        for (let rep = 0; rep < (threads > 1 ? 4 : 1); rep++) {
+          const bad = mismatch(nat.matmul(a, b, 'float32'), want, 0, 0, bound);
+          assert.equal(bad, null, `${path}/${threads}t ${la} x ${lb} run ${rep}: ${bad}`);
+        }
+      });
+    }
+  });
+
   test('products packed by blocks: K split, N split (A packed once), M split (B packed once), both; linear bias + ReLU across K blocks', () => {
     const addon = loadAddon().addon!;
     if (!addon.gemmScratch) throw new Error('the addon predates gemmScratch: rebuild it with node scripts/build-native.mjs');
