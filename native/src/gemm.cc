@@ -432,8 +432,9 @@ void pack_task(const GemmIsa* gi, const T* src, long sl, long sp, long lines, lo
 // the other's tail.
 //   packed A: for the K block starting at p0 (size kc): mp * p0 + (row panel i0) * kc, MR per p;
 //   packed B: np * p0 + (col panel j0) * kc, NR per p  (mp, np: m and n rounded up to MR, NR).
-// Tiles are balanced: row band r holds micro-panels [mpan * r / rowTiles, mpan * (r + 1) / rowTiles)
-// (columns likewise), so no tile is a sliver.
+// Tiles are whole (tm x tn micro-panels) except the last row and column of tiles, which the task
+// order reaches last (the last column's narrower tiles are the job's tail: a thread that finishes
+// early waits for less; even tiles measured no better).
 // Epilogue (in the tile tasks, on rows still in L1): with a bias, the first K block starts from the
 // bias row instead of C's contents; with overwrite, the first K block writes C (micro_tile's `set`);
 // with relu, the last K block clamps its rows at 0.
@@ -469,7 +470,7 @@ struct Plan : GemmOp {  // the product (GemmOp's untyped pointers, typed below),
   int MR = 0, NR = 0;
   void (*ukr)(long, const T*, const T*, T*, long) = nullptr;
   const GemmIsa* gi = nullptr;
-  long nkb = 0, kcb = 0, mpan = 0, npan = 0, mp = 0, np = 0, rowTiles = 0, colTiles = 0;
+  long nkb = 0, kcb = 0, mpan = 0, npan = 0, mp = 0, np = 0, tm = 0, tn = 0, rowTiles = 0, colTiles = 0;
   bool aLate = false, rowsA = false, rowsB = false;
   // already packed (gemm_blocked: the same operand, packed by an earlier plan into the same scratch)
   bool aPacked = false, bPacked = false;
@@ -505,8 +506,8 @@ void Plan<T>::init(const KernelTable* t, int slot, int nt) {
   mp = mpan * MR; np = npan * NR;
   // Tiles of C, at most (rows: tm micro-panels) x (cols: tn micro-panels). A tile's B block
   // (kc x tn*NR) stays in L2 while its A micro-panels (kc x MR) stream through L1.
-  long tn = (NC / NR) < npan ? NC / NR : npan;
-  long tm = (192 / MR) < mpan ? 192 / MR : mpan;
+  tn = (NC / NR) < npan ? NC / NR : npan;
+  tm = (192 / MR) < mpan ? 192 / MR : mpan;
   if (tm < 1) tm = 1;
   if (tn < 1) tn = 1;
   auto count = [&] { return ((mpan + tm - 1) / tm) * ((npan + tn - 1) / tn); };
@@ -536,8 +537,8 @@ typename Plan<T>::Block Plan<T>::block(bool isA, long kb, long band) const {
   b.p0 = kb * kcb;
   b.kc = k - b.p0 < kcb ? k - b.p0 : kcb;
   const int W = isA ? MR : NR;
-  const long pan = isA ? mpan : npan, parts = isA ? rowTiles : colTiles, lines = isA ? m : n;
-  const long q0 = pan * band / parts, q1 = pan * (band + 1) / parts;
+  const long pan = isA ? mpan : npan, per = isA ? tm : tn, lines = isA ? m : n;
+  const long q0 = band * per, q1 = (band + 1) * per < pan ? (band + 1) * per : pan;
   b.l0 = q0 * W;
   b.l1 = q1 * W < lines ? q1 * W : lines;
   if (isA ? rowsA : rowsB) {  // rows of the K block per chunk
@@ -572,8 +573,8 @@ void Plan<T>::need(bool isA, long kb, long band) const {
 template <class T>
 void Plan<T>::tile(long task) const {
   const long rt = task % rowTiles, ct = task / rowTiles;  // down a column of tiles first: the threads share its B blocks
-  const long ip0 = mpan * rt / rowTiles, ip1 = mpan * (rt + 1) / rowTiles;
-  const long jp0 = npan * ct / colTiles, jp1 = npan * (ct + 1) / colTiles;
+  const long ip0 = rt * tm, ip1 = (rt + 1) * tm < mpan ? (rt + 1) * tm : mpan;
+  const long jp0 = ct * tn, jp1 = (ct + 1) * tn < npan ? (ct + 1) * tn : npan;
   const long jb = jp0 * NR, je = jp1 * NR < n ? jp1 * NR : n;  // the tile's columns of C
   T* panel = aLate ? static_cast<T*>(tl_panel.get(sizeof(T) * MR * kcb)) : nullptr;
   for (long kb = 0, p0 = 0; p0 < k; kb++, p0 += kcb) {
