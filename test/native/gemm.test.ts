@@ -10,6 +10,8 @@
 // Products packed by blocks (gemm_blocked: K, N, M and N and M split, with the bias / ReLU epilogue
 // of linear across K blocks) are reached at small sizes by shrinking the kept scratch and the block
 // budget at run time (gemmScratch).
+// The parallel driver packs each block of A and B on first use inside the tile tasks (both threads
+// claiming a block's chunks): products with many tiles, bands and K blocks run repeatedly on 2 threads.
 // Products write into uninitialized storage (C = A B: the AVX2 kernel's store-only first K block,
 // zeroed partial tiles), poisoned with 0xff bytes here, so an element the driver fails to write is NaN.
 // Tolerance: the classic (K + 2) * eps * sum |a| |b| bound.
