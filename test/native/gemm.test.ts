@@ -10,8 +10,8 @@
 // Products packed by blocks (gemm_blocked: K, N, M and N and M split, with the bias / ReLU epilogue
 // of linear across K blocks) are reached at small sizes by shrinking the kept scratch and the block
 // budget at run time (gemmScratch).
-// The parallel driver packs each block of A and B on first use inside the tile tasks (both threads
-// claiming a block's chunks): products with many tiles, bands and K blocks run repeatedly on 2 threads.
+// Products with many tiles, row and column bands and K blocks run repeatedly on 2 threads (the
+// dynamic split of packing and tile tasks differs between runs).
 // Products write into uninitialized storage (C = A B: the AVX2 kernel's store-only first K block,
 // zeroed partial tiles), poisoned with 0xff bytes here, so an element the driver fails to write is NaN.
 // Tolerance: the classic (K + 2) * eps * sum |a| |b| bound.
@@ -125,11 +125,10 @@ describe('native GEMM driver paths vs reference', { skip }, () => {
     });
   });
 
-  test('packing on first use: many tiles and bands, several K blocks, shared by 2 threads, repeated', () => {
-    // 250 x 300 x 800: 3-4 row bands x 4-5 column bands of tiles and 3 K blocks on every path, edge
-    // rows and columns; each block of A and B packed by whichever tile needs it first (both threads
-    // claiming its chunks), so repeated runs on 2 threads take different interleavings. The output
-    // is poisoned storage (NaN where the first K block fails to store).
+  test('many tiles and bands, several K blocks, 2 threads, repeated', () => {
+    // 250 x 300 x 800: several row bands x column bands of tiles and 3 K blocks on every path, edge
+    // rows and columns; repeated runs on 2 threads split the packing and tile tasks differently.
+    // The output is poisoned storage (NaN where the first K block fails to store).
     const r = rng(361);
     // A by panels (register transposes) and B by rows of each K block; then A^T by rows, B^T by panels
     const layouts: [Layout, Layout][] = [['row', 'row'], ['trans', 'trans']];
