@@ -43,6 +43,21 @@ void* scratch_alloc(size_t bytes, bool& mapped) {
 void scratch_free(void* p, size_t, bool) { std::free(p); }
 }  // namespace ts
 
+// GEMM_AB builds (gemm_harness.sh with GEMM_AB=<other checkout>): the peer is not OpenBLAS but the
+// other checkout's driver, compiled with -Dts=ts_before (its own kernels, pool and scratch), so
+// before and after alternate in one process; the "openblas*" fields then hold the before side.
+#if defined(GEMM_AB)
+namespace ts_before {  // its scratch: the stand-ins above (alloc.h's signatures of both checkouts)
+size_t scratch_keep_bytes() { return ts::scratch_keep_bytes(); }
+size_t gemm_block_bytes() { return ts::gemm_block_bytes(); }
+void* scratch_alloc(size_t bytes, bool& mapped) { return ts::scratch_alloc(bytes, mapped); }
+void scratch_free(void* p, size_t bytes, bool mapped) { ts::scratch_free(p, bytes, mapped); }
+struct GemmOp;  // the same layout as ts::GemmOp (gemm.h, unchanged between the two checkouts)
+void gemm_multi(bool f64, const GemmOp* ops, int nops, long nside, const std::function<void(long)>* side);
+void set_num_threads(int n);
+}  // namespace ts_before
+#endif
+
 namespace {
 double now(clockid_t id) { timespec t; clock_gettime(id, &t); return double(t.tv_sec) + double(t.tv_nsec) * 1e-9; }
 double median(std::vector<double> v) { std::sort(v.begin(), v.end()); return v[v.size() / 2]; }
@@ -50,13 +65,15 @@ long involuntary_switches() { rusage u; getrusage(RUSAGE_SELF, &u); return u.ru_
 double loadavg1() { double l[1] = {0}; return getloadavg(l, 1) == 1 ? l[0] : -1; }
 
 // One product of ours seen through the pool's trace (threadpool.h): its wall time, and per phase
-// (pool job, in order: 0 = packing and prefault, 1 = tiles of C) the job's window (first task start
+// (pool job, in order: 0 = packing and prefault, 1 = tiles of C; a driver with one job per product
+// prints it as "tiles") the job's window (first task start
 // to last task end), and per thread its busy time (sum of its task spans), how late its first task
 // started after the window opened (wake-up / claim latency) and how long before the window closed
 // its last task ended (waiting at the job's end). Also the gap between the two windows (the
 // caller's wait for phase 1's last task plus the publication of phase 2) and the time outside both.
 constexpr int kMaxPhases = 2, kMaxThreads = 2;
 struct PhaseStats {
+  int jobs = 0;
   double wall = 0, gap = 0, outside = 0;
   double window[kMaxPhases] = {}, busy[kMaxPhases][kMaxThreads] = {}, late[kMaxPhases][kMaxThreads] = {}, early[kMaxPhases][kMaxThreads] = {};
   double tasks[kMaxPhases][kMaxThreads] = {};
@@ -67,6 +84,7 @@ PhaseStats phase_stats(const std::vector<int64_t>& sp, int64_t t0, int64_t t1, i
   std::vector<int64_t> jobs;
   for (size_t i = 0; i + 3 < sp.size(); i += 4) if (std::find(jobs.begin(), jobs.end(), sp[i + 1]) == jobs.end()) jobs.push_back(sp[i + 1]);
   std::sort(jobs.begin(), jobs.end());
+  st.jobs = int(jobs.size());
   int64_t lo[kMaxPhases], hi[kMaxPhases], first[kMaxPhases][kMaxThreads], last[kMaxPhases][kMaxThreads];
   for (int j = 0; j < kMaxPhases; j++) {
     lo[j] = INT64_MAX; hi[j] = INT64_MIN;
@@ -99,8 +117,10 @@ void print_phases(const char* name, const std::vector<PhaseStats>& v, int thread
   auto med = [&](auto get) { std::vector<double> x; for (const PhaseStats& s : v) x.push_back(get(s)); return x.empty() ? 0.0 : median(x); };
   std::printf(",\"%s\":{\"products\":%zu,\"wallUs\":%.1f,\"gapUs\":%.1f,\"outsideUs\":%.1f", name, v.size(),
               med([](const PhaseStats& s) { return s.wall; }), med([](const PhaseStats& s) { return s.gap; }), med([](const PhaseStats& s) { return s.outside; }));
-  for (int j = 0; j < kMaxPhases; j++) {
-    std::printf(",\"%s\":{\"windowUs\":%.1f", j == 0 ? "pack" : "tiles", med([&](const PhaseStats& s) { return s.window[j]; }));
+  const int jobs = int(med([](const PhaseStats& s) { return double(s.jobs); }));
+  std::printf(",\"jobs\":%d", jobs);
+  for (int j = 0; j < kMaxPhases && j < jobs; j++) {
+    std::printf(",\"%s\":{\"windowUs\":%.1f", j == 0 && jobs > 1 ? "pack" : "tiles", med([&](const PhaseStats& s) { return s.window[j]; }));
     for (int t = 0; t < threads && t < kMaxThreads; t++) {
       std::printf(",\"t%d\":{\"busyUs\":%.1f,\"lateUs\":%.1f,\"earlyUs\":%.1f,\"tasks\":%.0f}", t, med([&](const PhaseStats& s) { return s.busy[j][t]; }),
                   med([&](const PhaseStats& s) { return s.late[j][t]; }), med([&](const PhaseStats& s) { return s.early[j][t]; }),
@@ -126,16 +146,25 @@ int main(int argc, char** argv) {
   std::srand(1);
   for (long i = 0; i < n * n; i++) { a[i] = float(std::rand() % 1000) / 1000.f - .5f; b[i] = float(std::rand() % 1000) / 1000.f - .5f; }
   const size_t bytes = sizeof(float) * size_t(n * n);
-  auto ours = [&](float* out) {
+  auto product = [&](float* out) {  // C = A B (C += A B with GEMM_ACC) into out, both row-major
     ts::GemmOp o;
     o.m = n; o.n = n; o.k = n;
     o.a = a.data(); o.sam = n; o.sak = 1;
     o.b = b.data(); o.sbk = n; o.sbn = 1;
     o.c = out; o.ldc = n;
     o.overwrite = !acc;
-    ts::gemm_multi(false, &o, 1);
+    return o;
   };
+  auto ours = [&](float* out) { const ts::GemmOp o = product(out); ts::gemm_multi(false, &o, 1); };
+#if defined(GEMM_AB)
+  ts_before::set_num_threads(threads);
+  auto blas = [&](float* out) {
+    const ts::GemmOp o = product(out);
+    ts_before::gemm_multi(false, reinterpret_cast<const ts_before::GemmOp*>(&o), 1, 0, nullptr);
+  };
+#else
   auto blas = [&](float* out) { cblas_sgemm(101, 111, 111, int(n), int(n), int(n), 1.f, a.data(), int(n), b.data(), int(n), 0.f, out, int(n)); };
+#endif
   std::fill(c.begin(), c.end(), 0.f);
   ours(c.data());
   blas(c2.data());

@@ -4,19 +4,23 @@
 // all four transpose combinations run the same inner loop.
 //  - Serial (small products, one thread, or nested in a pool job): gemm_block, K blocks x L2-sized
 //    N blocks, with thread-local packing buffers.
-//  - Parallel: a Plan per product packs A and B whole, up front, as many small pool tasks, then
-//    computes the tiles of C as tasks (gemm_multi runs several products' plans in one pool job per
-//    phase, with an optional bias / ReLU epilogue in the tiles). The pool hands tasks out
-//    dynamically, so a thread the OS deschedules (other processes share the cores) delays only the
-//    task it holds: no static split, no barrier inside a phase, and no per-thread repacking of B.
+//  - Parallel: a Plan per product packs B by blocks (one pool job), then computes the tiles of C as
+//    pool tasks, each packing the A band it needs on first use, shared with the other tiles
+//    (gemm_multi runs several products' plans in one job per phase, with an optional bias / ReLU
+//    epilogue in the tiles). The pool hands tasks out dynamically, so a thread the OS deschedules
+//    (other processes share the cores) delays only the task it holds (and, rarely, a block whose
+//    packing chunk it holds): no static split, no packing phase for A, nothing packed twice.
 //  - Small float32 products on unpacked operands (sgemm_direct: attention's tiles).
 //  - Batches of small products: one product per task.
 #include "gemm.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
+#include <thread>
 
 #if defined(__linux__)
 #include <sys/mman.h>
@@ -401,16 +405,65 @@ inline void relu_block(T* c, long ldc, long rows, long cols) {
   }
 }
 
-// One product of the parallel driver: A and B are packed whole, up front (phase 1), then the tiles
-// of C are computed (phase 2). Both phases are many small pool tasks, handed out dynamically, so a
-// thread that the OS deschedules delays only the task it is running, and the packing is never
-// repeated per thread. Several plans can share one pool job per phase (gemm_multi): fewer pool
-// round trips, and the tasks of one product fill the other's tail.
+// Chunk t of packing one block of an operand, a K block of kc values: the block's `lines` lines
+// (rows of A, or columns of B) at stride sl, their values at stride sp, into panels of W at dst
+// (the block's packed start). By rows of the K block (`per` per chunk) when the packed values are
+// contiguous in the source (`rows`), else by groups of `per` panels (register transposes).
+template <class T>
+void pack_task(const GemmIsa* gi, const T* src, long sl, long sp, long lines, long kc, int W, T* dst, bool rows, long per, long t) {
+  if (rows) {
+    const long q0 = t * per, q1 = q0 + per < kc ? q0 + per : kc;
+    if (q0 < q1) pack_rows(src, sp, lines, kc, W, dst, q0, q1);
+    return;
+  }
+  const long i0 = t * per * W, i1 = (t + 1) * per * W < lines ? (t + 1) * per * W : lines;
+  if (i0 < i1) pack_panels(gi, src + i0 * sl, sl, sp, i1 - i0, kc, W, dst + i0 * kc);
+}
+
+// One product of the parallel driver. The operands are packed by blocks: one K block of one row
+// band of A (the rows of a row of tiles) or of one column band of B (the columns of a column of
+// tiles). A block is packed once, in chunks that any thread needing it claims (an atomic counter);
+// a thread that finds every chunk claimed waits for the last ones to be done (the other thread is
+// packing them: chunks are ~16k values, a few microseconds). gemm_multi packs B's blocks first, one
+// pool task per block (packB); then the tiles of C are the pool's tasks, and each tile packs its A
+// band on first use (need), right before its kernels and into the cache of the thread that uses it
+// first, while the other thread computes: no packing phase for A. Later tiles of the same band
+// (other columns) find it packed. (Packing B on first use as well, inside the tiles, gained less:
+// 1.01x against 1.11x of the two-phase driver at 2048 on AVX-512; the two threads then pack each B
+// block together right before both read it.) gemm_blocked's sub-products pack both operands on first use. Several plans share one pool job
+// per phase (gemm_multi): fewer pool round trips, and the tasks of one product fill the other's
+// tail.
 //   packed A: for the K block starting at p0 (size kc): mp * p0 + (row panel i0) * kc, MR per p;
 //   packed B: np * p0 + (col panel j0) * kc, NR per p  (mp, np: m and n rounded up to MR, NR).
+// Tiles are whole (tm x tn micro-panels) except the last row and column of tiles, which the task
+// order reaches last (the last column's narrower tiles are the job's tail: a thread that finishes
+// early waits for less; even tiles measured no better).
 // Epilogue (in the tile tasks, on rows still in L1): with a bias, the first K block starts from the
 // bias row instead of C's contents; with overwrite, the first K block writes C (micro_tile's `set`);
 // with relu, the last K block clamps its rows at 0.
+//
+// The packing state of one block: chunks claimed (next) and chunks packed (done), on a cache line
+// of its own.
+struct alignas(64) PackState {
+  std::atomic<long> next{0};
+  std::atomic<long> done{0};
+};
+
+inline void spin_pause() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
+// Waits until `done` reaches n (the chunks another thread claimed are packed): spins, then yields
+// the core (the packer may be descheduled, and may need this core to finish).
+inline void wait_packed(const std::atomic<long>& done, long n) {
+  for (long spins = 0; done.load(std::memory_order_acquire) < n; spins++) {
+    if (spins < 4096) spin_pause();
+    else std::this_thread::yield();
+  }
+}
+
 template <class T>
 struct Plan : GemmOp {  // the product (GemmOp's untyped pointers, typed below), then its blocking
   const T* A() const { return static_cast<const T*>(a); }
@@ -422,20 +475,30 @@ struct Plan : GemmOp {  // the product (GemmOp's untyped pointers, typed below),
   const GemmIsa* gi = nullptr;
   long nkb = 0, kcb = 0, mpan = 0, npan = 0, mp = 0, np = 0, tm = 0, tn = 0, rowTiles = 0, colTiles = 0;
   bool aLate = false, rowsA = false, rowsB = false;
-  long ga = 0, gb = 0, qa = 0, qb = 0, ta = 0, tb = 0;
+  // already packed (gemm_blocked: the same operand, packed by an earlier plan into the same scratch)
+  bool aPacked = false, bPacked = false;
   T* pa = nullptr;
   T* pb = nullptr;
+  std::unique_ptr<PackState[]> state;  // A blocks (kb * rowTiles + band), then B blocks (kb * colTiles + band)
 
   // slot: which thread-local packing buffers of the calling thread this plan uses
   void init(const KernelTable* t, int slot, int nt);
-  long npack() const { return nkb * (ta + tb); }
   long ntiles() const { return rowTiles * colTiles; }
-  void pack(long task) const;
+  long nbblocks() const { return nkb * colTiles; }
+  void packB(long t) const { need(false, t / colTiles, t % colTiles); }
   void tile(long task) const;
+
+ private:
+  // One block of an operand (a: A, else B): K block kb, band `band`; its chunks.
+  struct Block { long p0, kc, l0, l1, per, chunks; };
+  Block block(bool a, long kb, long band) const;
+  void need(bool a, long kb, long band) const;
 };
 
 constexpr int kMaxPlans = 4;
 thread_local Scratch tl_plan_a[kMaxPlans], tl_plan_b[kMaxPlans];
+// Packing chunks of about this many values (a few microseconds each).
+constexpr long kPackChunk = 16384;
 
 template <class T>
 void Plan<T>::init(const KernelTable* t, int slot, int nt) {
@@ -446,7 +509,7 @@ void Plan<T>::init(const KernelTable* t, int slot, int nt) {
   kcb = (k + nkb - 1) / nkb;
   mpan = (m + MR - 1) / MR; npan = (n + NR - 1) / NR;
   mp = mpan * MR; np = npan * NR;
-  // Tiles of C (phase 2), (rows: tm micro-panels) x (cols: tn micro-panels). A tile's B block
+  // Tiles of C, at most (rows: tm micro-panels) x (cols: tn micro-panels). A tile's B block
   // (kc x tn*NR) stays in L2 while its A micro-panels (kc x MR) stream through L1.
   tn = (NC / NR) < npan ? NC / NR : npan;
   tm = (192 / MR) < mpan ? 192 / MR : mpan;
@@ -460,56 +523,70 @@ void Plan<T>::init(const KernelTable* t, int slot, int nt) {
   rowTiles = (mpan + tm - 1) / tm;
   colTiles = (npan + tn - 1) / tn;
   // With one column of tiles, each A micro-panel is used by one task only: that task packs it right
-  // before use (into L1, thread-local) instead of phase 1 packing all of A out to L2/L3 and phase 2
-  // reading it back. Not for A^T (sam == 1), whose row-wise packing wants whole rows.
+  // before use (into L1, thread-local) instead of into the shared packed A. Not for A^T (sam == 1),
+  // whose row-wise packing wants whole rows.
   aLate = colTiles == 1 && sam != 1;
   pa = aLate ? nullptr : static_cast<T*>(tl_plan_a[slot].get(sizeof(T) * mp * k));
   pb = static_cast<T*>(tl_plan_b[slot].get(sizeof(T) * np * k));
-  // Phase 1: packing tasks of ~16k elements each, per K block. An operand whose packed values are
-  // contiguous in memory (A^T or B stored row-major) is split by rows of the K block, so every task
-  // reads whole source rows in order; the others (register transposes) by groups of panels.
-  const long perTask = 16384;
+  // An operand whose packed values are contiguous in memory (A^T or B stored row-major) is packed
+  // by rows of the K block (each chunk reads whole source rows of its band, in order); the others
+  // (register transposes) by groups of panels.
   rowsA = sam == 1; rowsB = sbn == 1;
-  ga = (MR * kcb) >= perTask ? 1 : perTask / (MR * kcb);   // panels per task
-  gb = (NR * kcb) >= perTask ? 1 : perTask / (NR * kcb);
-  qa = mp >= perTask ? 1 : perTask / mp; qb = np >= perTask ? 1 : perTask / np;  // rows per task
-  ta = aLate ? 0 : rowsA ? (kcb + qa - 1) / qa : (mpan + ga - 1) / ga;
-  tb = rowsB ? (kcb + qb - 1) / qb : (npan + gb - 1) / gb;
+  state.reset(new PackState[nkb * (rowTiles + colTiles)]);
+  aPacked = bPacked = false;
 }
 
-// Task t of one operand's phase-1 packing, for a K block of kc values: the operand's `lines` lines
-// (rows of A, or columns of B) at stride sl, their values at stride sp, into panels of W at dst
-// (the block's packed start). By rows of the K block (q per task) when the packed values are
-// contiguous in the source (`rows`), else by groups of g panels (register transposes).
 template <class T>
-void pack_task(const GemmIsa* gi, const T* src, long sl, long sp, long lines, long kc, int W, T* dst, bool rows, long q, long g, long t) {
-  if (rows) {
-    const long q0 = t * q, q1 = q0 + q < kc ? q0 + q : kc;
-    if (q0 < q1) pack_rows(src, sp, lines, kc, W, dst, q0, q1);
-    return;
+typename Plan<T>::Block Plan<T>::block(bool isA, long kb, long band) const {
+  Block b;
+  b.p0 = kb * kcb;
+  b.kc = k - b.p0 < kcb ? k - b.p0 : kcb;
+  const int W = isA ? MR : NR;
+  const long pan = isA ? mpan : npan, per = isA ? tm : tn, lines = isA ? m : n;
+  const long q0 = band * per, q1 = (band + 1) * per < pan ? (band + 1) * per : pan;
+  b.l0 = q0 * W;
+  b.l1 = q1 * W < lines ? q1 * W : lines;
+  if (isA ? rowsA : rowsB) {  // rows of the K block per chunk
+    const long width = (q1 - q0) * W;
+    b.per = width >= kPackChunk ? 1 : kPackChunk / width;
+    b.chunks = (b.kc + b.per - 1) / b.per;
+  } else {  // micro-panels per chunk
+    b.per = W * b.kc >= kPackChunk ? 1 : kPackChunk / (W * b.kc);
+    b.chunks = (q1 - q0 + b.per - 1) / b.per;
   }
-  const long i0 = t * g * W, i1 = (t + 1) * g * W < lines ? (t + 1) * g * W : lines;
-  pack_panels(gi, src + i0 * sl, sl, sp, i1 - i0, kc, W, dst + i0 * kc);
+  return b;
 }
 
+// Makes block (kb, band) of A (isA) or B packed: claims and packs its unclaimed chunks, then waits
+// for the ones other threads hold.
 template <class T>
-void Plan<T>::pack(long task) const {
-  const long kb = task / (ta + tb), r = task % (ta + tb);
-  const long p0 = kb * kcb, kc = k - p0 < kcb ? k - p0 : kcb;
-  if (r < ta) pack_task(gi, A() + p0 * sak, sam, sak, m, kc, MR, pa + mp * p0, rowsA, qa, ga, r);
-  else pack_task(gi, B() + p0 * sbk, sbn, sbk, n, kc, NR, pb + np * p0, rowsB, qb, gb, r - ta);
+void Plan<T>::need(bool isA, long kb, long band) const {
+  PackState& s = state[isA ? kb * rowTiles + band : nkb * rowTiles + kb * colTiles + band];
+  const Block b = block(isA, kb, band);
+  if (s.done.load(std::memory_order_acquire) >= b.chunks) return;
+  const int W = isA ? MR : NR;
+  const long sl = isA ? sam : sbn, sp = isA ? sak : sbk;
+  const T* src = isA ? A() + b.p0 * sak : B() + b.p0 * sbk;
+  T* dst = isA ? pa + mp * b.p0 : pb + np * b.p0;
+  for (long c = s.next.fetch_add(1, std::memory_order_relaxed); c < b.chunks; c = s.next.fetch_add(1, std::memory_order_relaxed)) {
+    pack_task(gi, src + b.l0 * sl, sl, sp, b.l1 - b.l0, b.kc, W, dst + b.l0 * b.kc, isA ? rowsA : rowsB, b.per, c);
+    s.done.fetch_add(1, std::memory_order_acq_rel);
+  }
+  wait_packed(s.done, b.chunks);
 }
 
 template <class T>
 void Plan<T>::tile(long task) const {
-  const long rt = task % rowTiles, ct = task / rowTiles;
+  const long rt = task % rowTiles, ct = task / rowTiles;  // down a column of tiles first: the threads share its B blocks
   const long ip0 = rt * tm, ip1 = (rt + 1) * tm < mpan ? (rt + 1) * tm : mpan;
   const long jp0 = ct * tn, jp1 = (ct + 1) * tn < npan ? (ct + 1) * tn : npan;
   const long jb = jp0 * NR, je = jp1 * NR < n ? jp1 * NR : n;  // the tile's columns of C
   T* panel = aLate ? static_cast<T*>(tl_panel.get(sizeof(T) * MR * kcb)) : nullptr;
-  for (long p0 = 0; p0 < k; p0 += kcb) {
+  for (long kb = 0, p0 = 0; p0 < k; kb++, p0 += kcb) {
     const long kc = k - p0 < kcb ? k - p0 : kcb;
     const bool first = p0 == 0, last = p0 + kc >= k;
+    if (!bPacked) need(false, kb, ct);
+    if (!aLate && !aPacked) need(true, kb, rt);
     const T* pak = aLate ? nullptr : pa + mp * p0;
     const T* pbk = pb + np * p0;
     for (long ip = ip0; ip < ip1; ip++) {
@@ -576,9 +653,8 @@ inline Blocks block_sizes(long m, long n, long k, int MR, int NR, int KC, size_t
 }
 
 // One product too large to pack whole (needs_blocks), on the pool: for each block of C's columns,
-// each K block, each block of rows, a Plan of the sub-product (the same two phases as gemm_multi:
-// pack the block's A and B as tasks, then the block's tiles as tasks), so the threads share one
-// packed B block and the packing scratch stays within TENSORSLIM_GEMM_BLOCK_MB (default 8) instead of
+// each K block, each block of rows, a Plan of the sub-product (its tiles as one pool job, packing
+// the block's A and B on first use, as in gemm_multi), so the threads share one packed B block and the packing scratch stays within TENSORSLIM_GEMM_BLOCK_MB (default 8) instead of
 // growing to the whole operands (GPT-2's LM head: 154 + 51 MiB). A block whose packed A (or B) is
 // the one already in the scratch (A whole when only N is split, B whole when only M is) is not
 // packed again. The bias / overwrite starts the first K block; relu clamps after the last.
@@ -594,7 +670,7 @@ void gemm_blocked(const KernelTable* t, const GemmOp& o, int nt) {
   const size_t cb = sizeof(T) * size_t((o.m - 1) * o.ldc + o.n);  // every large output prefaulted, as gemm_multi_t does
   if (prefault_tasks(o.c, cb) > 0) run_tasks(prefault_tasks(o.c, cb), [&](long task) { prefault_task(o.c, cb, task); });
   const bool wholeA = bs.mb == o.m && bs.kb == o.k;
-  bool aPacked = false;  // the scratch holds the whole packed A (wholeA, packed in phase 1 before)
+  bool aPacked = false;  // the scratch holds the whole packed A (wholeA, packed by an earlier plan's tiles)
   for (long jc = 0; jc < o.n; jc += bs.nb) {
     for (long pc = 0; pc < o.k; pc += bs.kb) {
       for (long ic = 0; ic < o.m; ic += bs.mb) {
@@ -612,9 +688,8 @@ void gemm_blocked(const KernelTable* t, const GemmOp& o, int nt) {
         s.overwrite = first && o.overwrite;
         s.relu = o.relu && pc + s.k >= o.k;
         p.init(t, 0, nt);
-        if (wholeA && aPacked && !p.aLate) p.ta = 0;  // the same packed A, same scratch and layout
-        if (ic > 0) p.tb = 0;                         // B (pc, jc): packed by the first row block, same size
-        run_tasks(p.npack(), [&](long task) { p.pack(task); });
+        p.aPacked = wholeA && aPacked && !p.aLate;  // the same packed A, same scratch and layout
+        p.bPacked = ic > 0;                         // B (pc, jc): packed by the first row block's tiles, same size
         run_tasks(p.ntiles(), [&](long task) { p.tile(task); });
         aPacked = wholeA && !p.aLate;
       }
@@ -679,26 +754,32 @@ void gemm_multi_t(const GemmOp* ops, int nops, long nside, const std::function<v
     p.init(t, np, nt);
     np++;
   }
-  // phase 1: the side tasks, each plan's prefault tasks (a few per product), then its packing tasks
-  long packAt[kMaxPlans + 1], tileAt[kMaxPlans + 1], faultAt[kMaxPlans + 1];
-  packAt[0] = nside; tileAt[0] = 0; faultAt[0] = nside;
-  for (int i = 0; i < np; i++) faultAt[i + 1] = faultAt[i] + prefault_tasks(plans[i].c, cBytes(plans[i]));
-  packAt[0] = faultAt[np];
-  for (int i = 0; i < np; i++) { packAt[i + 1] = packAt[i] + plans[i].npack(); tileAt[i + 1] = tileAt[i] + plans[i].ntiles(); }
-  run_tasks(packAt[np], [&](long task) {
-    if (task < nside) { (*side)(task); return; }
-    if (task < faultAt[np]) {
+  // then one pool job: the side tasks, each plan's prefault tasks (a few per product, claimed before
+  // the tiles, so a fresh output's chunks are mostly faulted in before a tile writes there; a tile
+  // that gets there first takes the fault itself), then every plan's tiles (which pack A on first use)
+  {  // each plan's B, one task per block (K block x column band)
+    long bAt[kMaxPlans + 1];
+    bAt[0] = 0;
+    for (int i = 0; i < np; i++) bAt[i + 1] = bAt[i] + plans[i].nbblocks();
+    run_tasks(bAt[np], [&](long task) {
       int i = 0;
+      while (task >= bAt[i + 1]) i++;
+      plans[i].packB(task - bAt[i]);
+    });
+  }
+  long faultAt[kMaxPlans + 1], tileAt[kMaxPlans + 1];
+  faultAt[0] = nside;
+  for (int i = 0; i < np; i++) faultAt[i + 1] = faultAt[i] + prefault_tasks(plans[i].c, cBytes(plans[i]));
+  tileAt[0] = faultAt[np];
+  for (int i = 0; i < np; i++) tileAt[i + 1] = tileAt[i] + plans[i].ntiles();
+  run_tasks(tileAt[np], [&](long task) {
+    if (task < nside) { (*side)(task); return; }
+    int i = 0;
+    if (task < faultAt[np]) {
       while (task >= faultAt[i + 1]) i++;
       prefault_task(plans[i].c, cBytes(plans[i]), task - faultAt[i]);
       return;
     }
-    int i = 0;
-    while (task >= packAt[i + 1]) i++;
-    plans[i].pack(task - packAt[i]);
-  });
-  run_tasks(tileAt[np], [&](long task) {
-    int i = 0;
     while (task >= tileAt[i + 1]) i++;
     plans[i].tile(task - tileAt[i]);
   });

@@ -42,10 +42,12 @@ bool sgemm_direct(long m, long n, long k, const float* a, long sai, long sap, co
 // LM head's whole packed operands, once its chunks are done (releaseScratch, linear_cross_entropy.ts).
 void release_gemm_scratch();
 
-// Several independent products of one dtype (float64 when f64) as one parallel job per phase (all
-// packing, then all tiles of C), so they share the pool's round trips and fill each other's tails.
-// `side(i)` for i < nside runs on the pool during the packing phase (before any C is written): it
-// may read the operands but must not touch any C. Small totals run serially on the calling thread.
+// Several independent products of one dtype (float64 when f64) as one parallel job per phase (B's
+// packing, then all tiles of C, each packing its A band on first use), so they share the pool's
+// round trips and fill each other's tails. `side(i)` for i < nside runs on the pool in the tiles'
+// job (its tasks are claimed first, while tiles already run): it may read the operands but must not
+// touch any C.
+// Small totals run serially on the calling thread.
 void gemm_multi(bool f64, const GemmOp* ops, int nops, long nside = 0, const std::function<void(long)>* side = nullptr);
 
 }  // namespace ts

@@ -73,9 +73,9 @@ void linear_forward(const ViewDesc& x, const ViewDesc& w, const ViewDesc* bias, 
 inline void acc_run(const KernelTable* t, double* acc, const float* x, long sx, long n) { t->reduce_acc_f32(R_SUM, acc, x, sx, n); }
 inline void acc_run(const KernelTable* t, double* acc, const double* x, long sx, long n) { t->reduce_acc_f64(R_SUM, acc, x, sx, n); }
 
-// Backward of y = act(x W^T + b) as one pool job per GEMM phase (gemm_multi): dw = g^T x and
-// dx = g W are packed together and their tiles computed together, and the bias gradient's column
-// sums of g run as side tasks of the packing phase. g is dy itself when there is no ReLU mask and dy
+// Backward of y = act(x W^T + b) in one gemm_multi call: the tiles of dw = g^T x and dx = g W are
+// computed together (one pool job), and the bias gradient's column sums of g run as side tasks of
+// that job. g is dy itself when there is no ReLU mask and dy
 // is row- or column-major (the GEMMs read it in place), else a packed copy (masked by y > 0).
 template <class T>
 void linear_backward_t(const ViewDesc& dy, const ViewDesc* y, const ViewDesc& x, const ViewDesc& w,

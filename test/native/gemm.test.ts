@@ -11,6 +11,8 @@
 // Products packed by blocks (gemm_blocked: K, N, M and N and M split, with the bias / ReLU epilogue
 // of linear across K blocks) are reached at small sizes by shrinking the kept scratch and the block
 // budget at run time (gemmScratch).
+// Products with many tiles, row and column bands and K blocks run repeatedly on 2 threads (the
+// dynamic split of packing and tile tasks differs between runs).
 // Products write into uninitialized storage (C = A B: the AVX2 kernel's store-only first K block,
 // zeroed partial tiles), poisoned with 0xff bytes here, so an element the driver fails to write is NaN.
 // Tolerance: the classic (K + 2) * eps * sum |a| |b| bound.
@@ -124,6 +126,27 @@ describe('native GEMM driver paths vs reference', { skip }, () => {
         check(`${path}/${threads}t dS^T Q`, kind, operand(r, kind, M, 64, 'trans'), operand(r, kind, 64, 64, 'row'));
       }
     });
+  });
+
+  test('many tiles and bands, several K blocks, 2 threads, repeated', () => {
+    // 250 x 300 x 800: several row bands x column bands of tiles and 3 K blocks on every path, edge
+    // rows and columns; repeated runs on 2 threads split the packing and tile tasks differently.
+    // The output is poisoned storage (NaN where the first K block fails to store).
+    const r = rng(361);
+    // A by panels (register transposes) and B by rows of each K block; then A^T by rows, B^T by panels
+    const layouts: [Layout, Layout][] = [['row', 'row'], ['trans', 'trans']];
+    for (const [la, lb] of layouts) {
+      const a = operand(r, 'float32', 250, 800, la), b = operand(r, 'float32', 800, 300, lb);
+      const want = ref.matmul(a, b, 'float32');
+      const absA = { ...a, data: a.data.map(Math.abs) }, absB = { ...b, data: b.data.map(Math.abs) };
+      const bound = Array.from(ref.matmul(absA, absB, 'float64'), (s) => (800 + 2) * EPS.float32 * s);
+      forEachSetting((path, threads) => {
+        for (let rep = 0; rep < (threads > 1 ? 4 : 1); rep++) {
+          const bad = mismatch(nat.matmul(a, b, 'float32'), want, 0, 0, bound);
+          assert.equal(bad, null, `${path}/${threads}t ${la} x ${lb} run ${rep}: ${bad}`);
+        }
+      });
+    }
   });
 
   test('products packed by blocks: K split, N split (A packed once), M split (B packed once), both; linear bias + ReLU across K blocks', () => {
